@@ -1,0 +1,89 @@
+# engram — plain build.  `make` builds bin/engram; `make test` runs every test
+# (plain build, then again under AddressSanitizer + UBSan); `make demo` shows
+# the tour; `make bench` measures against peers; `make fuzz` runs libFuzzer.
+
+CC      ?= cc
+PKGS    := libcrypto libxxhash
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation \
+           -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+# Build variant: `make SAN=1` builds into build-san/ with sanitizers.
+ifeq ($(SAN),1)
+B       := build-san
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+else
+B       := build
+endif
+
+LIB_SRC  := $(wildcard src/*.c)
+CLI_SRC  := $(wildcard cli/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
+TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+ENGRAM   := $(B)/bin/engram
+
+.PHONY: all deps test unit e2e demo bench fuzz clean
+all: deps-check $(ENGRAM)
+ifneq ($(SAN),1)
+all: bin/engram
+bin/engram: $(ENGRAM)
+	@mkdir -p bin && cp $< $@
+endif
+
+$(B)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/libengram.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(ENGRAM): $(CLI_OBJ) $(B)/libengram.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: tests/%.c $(B)/libengram.a tests/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $< $(B)/libengram.a \
+		$(LDLIBS) $(shell pkg-config --libs cmocka)
+
+# Build dependencies from Debian 12.  As root they are installed; otherwise
+# the apt-get line is printed and the build stops.
+DEB_PKGS := build-essential pkg-config libssl-dev libxxhash-dev libcmocka-dev
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "missing build dependencies; run:"; \
+			echo "  sudo apt-get install -y$$missing"; exit 1; \
+		fi; \
+	fi
+deps-check:
+	@pkg-config --exists $(PKGS) cmocka || $(MAKE) --no-print-directory deps
+
+unit: deps-check $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+
+e2e: deps-check $(ENGRAM)
+	@ENGRAM=$(abspath $(ENGRAM)) tests/e2e/run.sh
+
+test: deps-check
+	@$(MAKE) --no-print-directory unit e2e
+	@echo "== again under AddressSanitizer + UBSan"
+	@$(MAKE) --no-print-directory SAN=1 unit e2e
+	@echo "all tests passed"
+
+demo: all
+	@./demo.sh
+
+bench: all
+	@bench/run.sh
+
+clean:
+	rm -rf build build-san bin

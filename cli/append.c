@@ -1,0 +1,219 @@
+/*
+ * append.c — `engram append`: NDJSON lines in, one atomic batch (or one per
+ * --batch N events) out, with duplicates counted, invalid lines refused by
+ * line number or set aside with --skip-invalid.
+ */
+#include "cli.h"
+#include "json.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK (4u << 20)
+
+/* A line reader over a FILE with a growing buffer; no per-line copy. */
+typedef struct lines {
+	FILE *f;
+	char *buf;
+	size_t cap, start, end;
+	int eof;
+	uint64_t lineno;
+} lines;
+
+/* Next line (without its newline); 1, 0 at the end, -1 on a read error. */
+static int next_line(lines *L, const char **s, size_t *n)
+{
+	for (;;) {
+		char *nl = L->end > L->start ? memchr(L->buf + L->start, '\n', L->end - L->start) : NULL;
+		if (nl || (L->eof && L->end > L->start)) {
+			size_t len = nl ? (size_t)(nl - (L->buf + L->start)) : L->end - L->start;
+			*s = L->buf + L->start;
+			*n = len;
+			L->start += len + (nl != NULL);
+			L->lineno++;
+			if (*n && (*s)[*n - 1] == '\r')
+				(*n)--;
+			return 1;
+		}
+		if (L->eof)
+			return 0;
+		/* Move the partial line to the front; grow for long lines. */
+		memmove(L->buf, L->buf + L->start, L->end - L->start);
+		L->end -= L->start;
+		L->start = 0;
+		if (L->cap - L->end < CHUNK / 2) {
+			size_t cap = L->cap * 2;
+			char *b = realloc(L->buf, cap);
+			if (!b)
+				return -1;
+			L->buf = b;
+			L->cap = cap;
+		}
+		size_t r = fread(L->buf + L->end, 1, L->cap - L->end, L->f);
+		L->end += r;
+		if (r == 0) {
+			if (ferror(L->f))
+				return -1;
+			L->eof = 1;
+		}
+	}
+}
+
+static int blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
+/* One rejected line for --skip-invalid: {"line":N,"reason":...,"input":...}. */
+static int reject(FILE *rf, uint64_t lineno, const char *reason, const char *s, size_t n)
+{
+	size_t rl = strlen(reason);
+	char *q = malloc(6 * (n > rl ? n : rl) + 3);
+	if (!q)
+		return -1;
+	fprintf(rf, "{\"line\":%llu,\"reason\":", (unsigned long long)lineno);
+	fwrite(q, 1, json_quote(reason, rl, q), rf);
+	fputs(",\"input\":", rf);
+	fwrite(q, 1, json_quote(s, n, q), rf);
+	fputs("}\n", rf);
+	free(q);
+	return ferror(rf) ? -1 : 0;
+}
+
+int cmd_append(cli *c)
+{
+	const char *stream = NULL, *type = NULL, *expect = NULL, *sync = NULL,
+		   *batch = NULL, *skip = NULL;
+	int expect_new = 0;
+	opt opts[] = {
+		{ "stream", 1, &stream, NULL }, { "type", 1, &type, NULL },
+		{ "expect-version", 1, &expect, NULL }, { "expect-new", 0, NULL, &expect_new },
+		{ "sync", 1, &sync, NULL }, { "batch", 1, &batch, NULL },
+		{ "skip-invalid", 1, &skip, NULL }, { NULL, 0, NULL, NULL },
+	};
+	int rc = cli_parse(c, opts, 1);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	eg_batch_opts bo = { .expect_version = -1, .default_stream = stream, .default_type = type };
+	if (sync && !strcmp(sync, "none"))
+		bo.sync = EG_SYNC_NONE;
+	else if (sync && strcmp(sync, "always"))
+		return cli_usage_error(c, "--sync: expected always or none, got '%s'", sync);
+	if (expect && expect_new)
+		return cli_usage_error(c, "give --expect-version or --expect-new, not both");
+	if (expect || expect_new) {
+		uint64_t v = 0;
+		if (expect && cli_u64(expect, &v))
+			return cli_usage_error(c, "--expect-version: expected a version number, got '%s'", expect);
+		if (!stream)
+			return cli_usage_error(c, "--expect-version and --expect-new need --stream");
+		bo.expect_stream = stream;
+		bo.expect_version = (int64_t)v;
+	}
+	if (batch && (cli_u64(batch, &bo.commit_every) || bo.commit_every == 0))
+		return cli_usage_error(c, "--batch: expected a positive number of events, got '%s'", batch);
+	const char *path = c->npos ? c->pos[0] : "-";
+	FILE *in = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	if (!in) {
+		cli_error("cannot open %s: %s", path, strerror(errno));
+		return EXIT_ERR;
+	}
+	FILE *rf = NULL;
+	if (skip && !(rf = fopen(skip, "w"))) {
+		cli_error("cannot create %s: %s", skip, strerror(errno));
+		if (in != stdin)
+			fclose(in);
+		return EXIT_ERR;
+	}
+	lines L = { .f = in, .cap = CHUNK };
+	L.buf = malloc(L.cap);
+	eg_store *st = L.buf ? cli_open_write(c, 1, &rc) : NULL;
+	eg_batch *b = NULL;
+	uint64_t rejected = 0;
+	if (!L.buf) {
+		cli_error("out of memory");
+		rc = EXIT_ERR;
+	}
+	if (!st)
+		goto out;
+	int r = eg_batch_begin(st, &b, &bo);
+	if (r) {
+		rc = cli_fail(st, r);
+		goto out;
+	}
+	const char *s;
+	size_t n;
+	int got;
+	while ((got = next_line(&L, &s, &n)) == 1) {
+		if (blank(s, n))
+			continue;
+		r = eg_batch_add_json(b, s, n);
+		if (r == EG_OK || r == EG_EDUP)
+			continue;
+		if (r == EG_EINVAL && rf) {
+			if (reject(rf, L.lineno, eg_errmsg(st), s, n)) {
+				cli_error("cannot write %s: %s", skip, strerror(errno));
+				rc = EXIT_ERR;
+				goto out;
+			}
+			rejected++;
+			continue;
+		}
+		if (r == EG_EINVAL) {
+			cli_error("line %llu: %s; nothing of this batch was written",
+				  (unsigned long long)L.lineno, eg_errmsg(st));
+			rc = EXIT_ERR;
+		} else {
+			rc = cli_fail(st, r);
+		}
+		goto out;
+	}
+	if (got < 0) {
+		cli_error("cannot read %s: %s", path, strerror(errno));
+		rc = EXIT_ERR;
+		goto out;
+	}
+	if (rf && fflush(rf)) {
+		cli_error("cannot write %s: %s", skip, strerror(errno));
+		rc = EXIT_ERR;
+		goto out;
+	}
+	eg_append_result res;
+	r = eg_batch_commit(b, &res);
+	b = NULL;
+	if (r) {
+		rc = cli_fail(st, r);
+		goto out;
+	}
+	out *o = out_new(stdout, c->format);
+	char hex[65];
+	eg_hash_hex(res.head.hash, hex);
+	out_row_begin(o);
+	out_u64(o, "appended", res.appended);
+	out_u64(o, "duplicates", res.duplicates);
+	if (rf)
+		out_u64(o, "rejected", rejected);
+	if (res.appended) {
+		out_u64(o, "first_pos", res.first_pos);
+		out_u64(o, "last_pos", res.last_pos);
+	} else {
+		out_null(o, "first_pos");
+		out_null(o, "last_pos");
+	}
+	out_cstr(o, "head", hex);
+	out_row_end(o);
+	rc = out_free(o) ? EXIT_ERR : EXIT_OK;
+out:
+	eg_batch_abort(b);
+	eg_store_close(st);
+	free(L.buf);
+	if (in && in != stdin)
+		fclose(in);
+	if (rf)
+		fclose(rf);
+	return rc;
+}

@@ -1,0 +1,105 @@
+/*
+ * cli.h — what the engram command's files share: the option parser, the
+ * row writer (ndjson, csv, table), error reporting and exit codes.  Every
+ * command is a function `int cmd_NAME(cli *c)` returning an exit code.
+ */
+#ifndef EG_CLI_H
+#define EG_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engram.h"
+
+/* Exit codes (the contract in docs/CLI.md). */
+enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2, EXIT_INTEGRITY = 3, EXIT_CONFLICT = 4 };
+
+enum { FMT_NDJSON = 0, FMT_CSV = 1, FMT_TABLE = 2 };
+
+/* ------------------------------------------------------------ options */
+
+typedef struct opt {
+	const char *name;   /* long name without "--" */
+	int has_arg;        /* 0: flag (sets *flag = 1), 1: takes a value */
+	const char **val;   /* where the value goes */
+	int *flag;
+} opt;
+
+typedef struct cli {
+	const char *prog, *cmd;
+	const char *dir;         /* -d DIR, $ENGRAM_DIR, ./engram-data */
+	int format;
+	uint64_t segment_bytes;
+	int argc;                /* the command's arguments after global options */
+	char **argv;
+	const char *pos[8];      /* positional arguments */
+	int npos;
+} cli;
+
+/* Parse the command's options against opts (NULL-name terminated).
+ * Positional arguments (at most maxpos) go to c->pos.  On error prints the
+ * usage and returns EXIT_USAGE; on --help prints help and returns -1;
+ * else 0. */
+int cli_parse(cli *c, const opt *opts, int maxpos);
+
+/* Print "engram: error: ..." to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print a usage error for the command and return EXIT_USAGE. */
+int cli_usage_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Report a library failure (its message) and map the code to an exit code. */
+int cli_fail(eg_store *st, int code);
+int cli_exit_code(int eg_code);
+
+/* Parse an unsigned integer flag value; -1 on error. */
+int cli_u64(const char *s, uint64_t *res);
+/* Parse a size like 64k, 256M, 1G or bytes. */
+int cli_size(const char *s, uint64_t *res);
+
+/* Open the store for reading; if its derived files lag the log and no
+ * writer holds the lock, repair them first.  Prints errors itself;
+ * returns NULL with *rc set to an exit code. */
+eg_store *cli_open_read(cli *c, int *rc);
+eg_store *cli_open_write(cli *c, int create, int *rc);
+
+/* Help. */
+void cli_help_all(FILE *f);
+int cli_help_cmd(FILE *f, const char *cmd);
+
+/* -------------------------------------------------------------- rows */
+
+typedef struct out out;
+
+out *out_new(FILE *f, int format);
+/* Flush and free; returns 0 or -1 on a write error (errno set). */
+int out_free(out *o);
+int out_flush(out *o);
+void out_row_begin(out *o);
+void out_row_end(out *o);
+void out_str(out *o, const char *key, const char *s, size_t n);
+void out_cstr(out *o, const char *key, const char *s);   /* NULL -> null */
+void out_u64(out *o, const char *key, uint64_t v);
+void out_i64(out *o, const char *key, int64_t v);
+void out_f64(out *o, const char *key, double v);
+void out_bool(out *o, const char *key, int v);
+void out_null(out *o, const char *key);
+void out_time(out *o, const char *key, int64_t us);
+void out_json(out *o, const char *key, const char *json, size_t n);  /* raw */
+/* A whole event, every envelope field. */
+void out_event(out *o, const eg_event *e);
+int out_error(const out *o);
+
+/* ------------------------------------------------------------ commands */
+
+int cmd_append(cli *c);
+int cmd_read(cli *c);
+int cmd_consume(cli *c);
+int cmd_consumers(cli *c);
+int cmd_head(cli *c);
+int cmd_verify(cli *c);
+int cmd_stats(cli *c);
+int cmd_streams(cli *c);
+int cmd_types(cli *c);
+int cmd_reindex(cli *c);
+int cmd_gen(cli *c);
+
+#endif

@@ -1,0 +1,225 @@
+/*
+ * inspect.c — the commands that describe a store rather than its events:
+ * head, verify, stats, streams, types, reindex; and gen, the generator of
+ * realistic input.
+ */
+#include "cli.h"
+#include "gen.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int no_options(cli *c)
+{
+	int rc = cli_parse(c, NULL, 0);
+	return rc < 0 ? -1 : rc;
+}
+
+/* Print one row through a fresh writer; returns the exit code. */
+static int finish(out *o, int rc)
+{
+	if (out_free(o) && rc == EXIT_OK) {
+		cli_error("cannot write output");
+		return EXIT_ERR;
+	}
+	return rc;
+}
+
+int cmd_head(cli *c)
+{
+	int rc = no_options(c);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	eg_store *st = cli_open_read(c, &rc);
+	if (!st)
+		return rc;
+	eg_head h;
+	int r = eg_store_head(st, &h);
+	if (r) {
+		rc = cli_fail(st, r);
+		eg_store_close(st);
+		return rc;
+	}
+	char hex[65];
+	eg_hash_hex(h.hash, hex);
+	out *o = out_new(stdout, c->format);
+	out_row_begin(o);
+	out_u64(o, "pos", h.pos);
+	out_cstr(o, "hash", hex);
+	out_row_end(o);
+	eg_store_close(st);
+	return finish(o, EXIT_OK);
+}
+
+int cmd_verify(cli *c)
+{
+	int rc = no_options(c);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	eg_store *st;
+	int r = eg_store_open(&st, c->dir, EG_OPEN_READ, &(eg_open_opts){ c->segment_bytes });
+	if (r) {
+		rc = cli_fail(st, r);
+		eg_store_close(st);
+		return rc;
+	}
+	eg_verify_result v;
+	r = eg_store_verify(st, &v);
+	if (r) {
+		rc = cli_fail(st, r);
+		eg_store_close(st);
+		return rc;
+	}
+	char hex[65];
+	eg_hash_hex(v.hash, hex);
+	out *o = out_new(stdout, c->format);
+	out_row_begin(o);
+	out_u64(o, "events", v.events);
+	out_u64(o, "head_pos", v.head_pos);
+	out_cstr(o, "hash", hex);
+	out_row_end(o);
+	eg_store_close(st);
+	return finish(o, EXIT_OK);
+}
+
+int cmd_stats(cli *c)
+{
+	int rc = no_options(c);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	eg_store *st = cli_open_read(c, &rc);
+	if (!st)
+		return rc;
+	eg_stats s;
+	int r = eg_store_stats(st, &s);
+	if (r) {
+		rc = cli_fail(st, r);
+		eg_store_close(st);
+		return rc;
+	}
+	out *o = out_new(stdout, c->format);
+	out_row_begin(o);
+	out_u64(o, "events", s.events);
+	out_u64(o, "bytes", s.total_bytes);
+	out_u64(o, "log_bytes", s.log_bytes);
+	out_u64(o, "index_bytes", s.index_bytes);
+	if (s.events)
+		out_f64(o, "bytes_per_event", (double)s.total_bytes / (double)s.events);
+	else
+		out_null(o, "bytes_per_event");
+	out_u64(o, "segments", s.segments);
+	out_u64(o, "streams", s.streams);
+	out_u64(o, "types", s.types);
+	if (s.events) {
+		out_time(o, "time_min", s.time_min);
+		out_time(o, "time_max", s.time_max);
+		out_time(o, "recorded_min", s.recorded_min);
+		out_time(o, "recorded_max", s.recorded_max);
+	} else {
+		out_null(o, "time_min");
+		out_null(o, "time_max");
+		out_null(o, "recorded_min");
+		out_null(o, "recorded_max");
+	}
+	out_row_end(o);
+	eg_store_close(st);
+	return finish(o, EXIT_OK);
+}
+
+typedef struct keys_ctx {
+	out *o;
+	int streams;
+} keys_ctx;
+
+static int print_key(void *ctx, const char *name, size_t len, uint64_t count, uint64_t version)
+{
+	keys_ctx *k = ctx;
+	out_row_begin(k->o);
+	out_str(k->o, k->streams ? "stream" : "type", name, len);
+	out_u64(k->o, "events", count);
+	if (k->streams)
+		out_u64(k->o, "version", version);
+	out_row_end(k->o);
+	return 0;
+}
+
+static int list_keys(cli *c, int space)
+{
+	int rc = no_options(c);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	eg_store *st = cli_open_read(c, &rc);
+	if (!st)
+		return rc;
+	keys_ctx k = { out_new(stdout, c->format), space == EG_KEYS_STREAMS };
+	int r = eg_store_keys(st, space, print_key, &k);
+	rc = r ? cli_fail(st, r) : EXIT_OK;
+	eg_store_close(st);
+	return finish(k.o, rc);
+}
+
+int cmd_streams(cli *c)
+{
+	return list_keys(c, EG_KEYS_STREAMS);
+}
+
+int cmd_types(cli *c)
+{
+	return list_keys(c, EG_KEYS_TYPES);
+}
+
+int cmd_reindex(cli *c)
+{
+	int rc = no_options(c);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	eg_store *st = cli_open_write(c, 0, &rc);
+	if (!st)
+		return rc;
+	int r = eg_store_reindex(st);
+	eg_stats s;
+	if (r == EG_OK)
+		r = eg_store_stats(st, &s);
+	if (r) {
+		rc = cli_fail(st, r);
+		eg_store_close(st);
+		return rc;
+	}
+	out *o = out_new(stdout, c->format);
+	out_row_begin(o);
+	out_u64(o, "events", s.events);
+	out_u64(o, "streams", s.streams);
+	out_u64(o, "types", s.types);
+	out_u64(o, "index_bytes", s.index_bytes);
+	out_row_end(o);
+	eg_store_close(st);
+	return finish(o, EXIT_OK);
+}
+
+int cmd_gen(cli *c)
+{
+	const char *events = NULL, *accounts = NULL, *seed = NULL;
+	opt opts[] = {
+		{ "events", 1, &events, NULL }, { "accounts", 1, &accounts, NULL },
+		{ "seed", 1, &seed, NULL }, { NULL, 0, NULL, NULL },
+	};
+	int rc = cli_parse(c, opts, 1);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	if (c->npos != 1 || strcmp(c->pos[0], "bank"))
+		return cli_usage_error(c, "gen needs a kind of data: bank");
+	eg_gen_opts g = { 0 };
+	if (!events || cli_u64(events, &g.events))
+		return cli_usage_error(c, "--events: expected a number of events");
+	if (accounts && (cli_u64(accounts, &g.accounts) || g.accounts == 0))
+		return cli_usage_error(c, "--accounts: expected a positive number, got '%s'", accounts);
+	if (seed && cli_u64(seed, &g.seed))
+		return cli_usage_error(c, "--seed: expected a number, got '%s'", seed);
+	static char buf[1 << 20];
+	setvbuf(stdout, buf, _IOFBF, sizeof buf);
+	if (eg_gen_bank(stdout, &g) || fflush(stdout)) {
+		cli_error("cannot write the generated events");
+		return EXIT_ERR;
+	}
+	return EXIT_OK;
+}

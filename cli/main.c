@@ -1,0 +1,361 @@
+/*
+ * main.c — the engram command: global options, dispatch to one function
+ * per command, the shared option parser, help texts and exit codes.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct command {
+	const char *name;
+	int (*fn)(cli *c);
+	const char *usage;
+	const char *summary;
+	const char *details;
+} command;
+
+static const command COMMANDS[] = {
+	{ "append", cmd_append,
+	  "append [FILE|-] [--stream S] [--type T] [--expect-version N | --expect-new]\n"
+	  "       [--sync always|none] [--batch N] [--skip-invalid REJECTS]",
+	  "append NDJSON events as one atomic batch",
+	  "Reads one JSON object per line (fields: id, stream, type, kind, time, actor,\n"
+	  "session, data, meta) from FILE or standard input.  The whole input is one\n"
+	  "atomic batch unless --batch N commits every N events.  Prints one row:\n"
+	  "appended, duplicates, first_pos, last_pos, head.\n\n"
+	  "  --stream S          stream for lines without one (and for --expect-*)\n"
+	  "  --type T            type for lines without one\n"
+	  "  --expect-version N  exit 4, writing nothing, unless stream S is at version N\n"
+	  "  --expect-new        exit 4, writing nothing, if stream S exists\n"
+	  "  --sync always|none  always (default): acknowledge after fdatasync\n"
+	  "  --batch N           commit every N events, each batch atomic\n"
+	  "  --skip-invalid F    write invalid lines (with the reason) to F, append the rest\n\n"
+	  "An id already stored, or repeated in the input, is skipped and counted as a\n"
+	  "duplicate.  An invalid line exits 1 naming the line and field; nothing of\n"
+	  "the batch is written." },
+	{ "read", cmd_read,
+	  "read [--from POS] [--to POS] [--stream S] [--type T[,T...]] [--since TIME]\n"
+	  "     [--until TIME] [--by event|recorded] [--limit N] [--reverse] [--follow]",
+	  "print events",
+	  "Prints events with every envelope field.  Filters combine; bounds are\n"
+	  "inclusive.  --since/--until compare event time, or record time with\n"
+	  "--by recorded.  --follow keeps waiting for new events (no polling)." },
+	{ "consume", cmd_consume,
+	  "consume NAME [--type T[,T...]] [--follow] [--limit N]",
+	  "print events after consumer NAME's checkpoint, then advance it",
+	  "At-least-once delivery: the checkpoint advances only after the events were\n"
+	  "written and flushed.  With --follow it waits for new events." },
+	{ "consumers", cmd_consumers, "consumers",
+	  "list consumers with their position and lag", "" },
+	{ "head", cmd_head, "head", "print the last position and its chain hash",
+	  "Keep the hash: engram verify proves later that the log still matches." },
+	{ "verify", cmd_verify, "verify",
+	  "check every record and the whole hash chain",
+	  "Exit 0 with events, head_pos and hash, or exit 3 naming the first bad\n"
+	  "position, segment and byte offset." },
+	{ "stats", cmd_stats, "stats", "events, bytes on disk, streams, types, time ranges", "" },
+	{ "streams", cmd_streams, "streams", "list streams with event counts and versions", "" },
+	{ "types", cmd_types, "types", "list event types with counts", "" },
+	{ "reindex", cmd_reindex, "reindex",
+	  "delete and rebuild every derived file from the log", "" },
+	{ "gen", cmd_gen, "gen bank --events N [--accounts A] [--seed S]",
+	  "generate realistic events as NDJSON",
+	  "bank: account_opened, deposit, withdrawal, fee and account_closed events for\n"
+	  "A accounts (default 1000).  The same seed gives the same output." },
+};
+#define NCOMMANDS (sizeof COMMANDS / sizeof *COMMANDS)
+
+static const char *GLOBAL_HELP =
+	"Global options (before the command):\n"
+	"  -d DIR                 the store (default $ENGRAM_DIR, else ./engram-data)\n"
+	"  --format ndjson|csv|table   output format (default: table on a terminal)\n"
+	"  --segment-size SIZE    roll log segments at SIZE (default 256M)\n"
+	"Exit codes: 0 ok, 1 error, 2 usage, 3 integrity failure, 4 conflict or locked.\n";
+
+void cli_help_all(FILE *f)
+{
+	fprintf(f, "engram %s - an embedded event store: data that never forgets\n\n"
+		"usage: engram [-d DIR] [--format F] COMMAND [options]\n\nCommands:\n",
+		EG_VERSION);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+	fprintf(f, "  %-10s %s\n\n%s\nRun 'engram help COMMAND' for a command's options.\n",
+		"help", "show help for a command", GLOBAL_HELP);
+}
+
+static const command *find_command(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(COMMANDS[i].name, name))
+			return &COMMANDS[i];
+	return NULL;
+}
+
+int cli_help_cmd(FILE *f, const char *name)
+{
+	const command *c = find_command(name);
+	if (!c)
+		return -1;
+	fprintf(f, "usage: engram [-d DIR] %s\n\n%s.\n", c->usage, c->summary);
+	if (*c->details)
+		fprintf(f, "\n%s\n", c->details);
+	return 0;
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("engram: error: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+int cli_usage_error(cli *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("engram: error: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	const command *cmd = c->cmd ? find_command(c->cmd) : NULL;
+	if (cmd)
+		fprintf(stderr, "usage: engram [-d DIR] %s\n", cmd->usage);
+	return EXIT_USAGE;
+}
+
+int cli_exit_code(int code)
+{
+	switch (code) {
+	case EG_OK: return EXIT_OK;
+	case EG_ECORRUPT: return EXIT_INTEGRITY;
+	case EG_ECONFLICT:
+	case EG_ELOCKED: return EXIT_CONFLICT;
+	default: return EXIT_ERR;
+	}
+}
+
+int cli_fail(eg_store *st, int code)
+{
+	const char *m = st ? eg_errmsg(st) : "";
+	cli_error("%s", *m ? m : eg_strerror(code));
+	return cli_exit_code(code);
+}
+
+int cli_u64(const char *s, uint64_t *res)
+{
+	if (!s || !*s || *s == '-')
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	*res = v;
+	return 0;
+}
+
+int cli_size(const char *s, uint64_t *res)
+{
+	if (!s || !*s || *s == '-')
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	uint64_t mul = 1;
+	if (*end == 'k' || *end == 'K')
+		mul = 1ull << 10, end++;
+	else if (*end == 'm' || *end == 'M')
+		mul = 1ull << 20, end++;
+	else if (*end == 'g' || *end == 'G')
+		mul = 1ull << 30, end++;
+	if (*end || v == 0)
+		return -1;
+	*res = v * mul;
+	return 0;
+}
+
+int cli_parse(cli *c, const opt *opts, int maxpos)
+{
+	c->npos = 0;
+	for (int i = 0; i < c->argc; i++) {
+		char *a = c->argv[i];
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			cli_help_cmd(stdout, c->cmd);
+			return -1;
+		}
+		if (a[0] != '-' || !strcmp(a, "-")) {
+			if (c->npos >= maxpos)
+				return cli_usage_error(c, "unexpected argument '%s'", a);
+			c->pos[c->npos++] = a;
+			continue;
+		}
+		if (a[1] != '-')
+			return cli_usage_error(c, "unknown option '%s'", a);
+		const char *name = a + 2, *eq = strchr(name, '=');
+		size_t n = eq ? (size_t)(eq - name) : strlen(name);
+		const opt *o = NULL;
+		for (const opt *p = opts; p && p->name; p++)
+			if (strlen(p->name) == n && !strncmp(p->name, name, n))
+				o = p;
+		if (!o)
+			return cli_usage_error(c, "unknown option '--%.*s'", (int)n, name);
+		if (!o->has_arg) {
+			if (eq)
+				return cli_usage_error(c, "option '--%s' takes no value", o->name);
+			*o->flag = 1;
+			continue;
+		}
+		if (eq) {
+			*o->val = eq + 1;
+		} else {
+			if (i + 1 >= c->argc)
+				return cli_usage_error(c, "option '--%s' needs a value", o->name);
+			*o->val = c->argv[++i];
+		}
+	}
+	return 0;
+}
+
+static eg_store *open_mode(cli *c, int flags, int *rc)
+{
+	eg_store *st;
+	eg_open_opts oo = { .segment_bytes = c->segment_bytes };
+	int r = eg_store_open(&st, c->dir, flags, &oo);
+	if (r) {
+		*rc = cli_fail(st, r);
+		eg_store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+eg_store *cli_open_write(cli *c, int create, int *rc)
+{
+	return open_mode(c, EG_OPEN_WRITE | (create ? EG_OPEN_CREATE : 0), rc);
+}
+
+eg_store *cli_open_read(cli *c, int *rc)
+{
+	/* A writer brings derived files up to date when it opens; when none
+	 * is running and they lag (after a crash, or deleted), be that writer
+	 * for a moment.  If one is running, read as is. */
+	eg_store *st = open_mode(c, EG_OPEN_READ, rc);
+	if (!st || eg_store_index_lag(st) == 0)
+		return st;
+	eg_store_close(st);
+	eg_open_opts oo = { .segment_bytes = c->segment_bytes };
+	int r = eg_store_open(&st, c->dir, EG_OPEN_WRITE, &oo);
+	if (r && r != EG_ELOCKED) {
+		*rc = cli_fail(st, r);
+		eg_store_close(st);
+		return NULL;
+	}
+	eg_store_close(st);
+	return open_mode(c, EG_OPEN_READ, rc);
+}
+
+static void usage_all(void)
+{
+	cli_help_all(stderr);
+}
+
+int main(int argc, char **argv)
+{
+	cli c = { .prog = argv[0] };
+	c.dir = getenv("ENGRAM_DIR");
+	if (!c.dir || !*c.dir)
+		c.dir = "./engram-data";
+	c.format = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_NDJSON;
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-d") || !strcmp(a, "--dir")) {
+			if (++i >= argc) {
+				cli_error("-d needs a directory");
+				return EXIT_USAGE;
+			}
+			c.dir = argv[i];
+		} else if (!strncmp(a, "--format", 8) && (a[8] == 0 || a[8] == '=')) {
+			const char *v = a[8] == '=' ? a + 9 : (++i < argc ? argv[i] : NULL);
+			if (v && !strcmp(v, "ndjson"))
+				c.format = FMT_NDJSON;
+			else if (v && !strcmp(v, "csv"))
+				c.format = FMT_CSV;
+			else if (v && !strcmp(v, "table"))
+				c.format = FMT_TABLE;
+			else {
+				cli_error("--format: expected ndjson, csv or table");
+				return EXIT_USAGE;
+			}
+		} else if (!strncmp(a, "--segment-size", 14) && (a[14] == 0 || a[14] == '=')) {
+			const char *v = a[14] == '=' ? a + 15 : (++i < argc ? argv[i] : NULL);
+			if (cli_size(v, &c.segment_bytes) || c.segment_bytes < 4096) {
+				cli_error("--segment-size: expected a size of at least 4k such as 64M");
+				return EXIT_USAGE;
+			}
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			cli_help_all(stdout);
+			return EXIT_OK;
+		} else if (!strcmp(a, "--version")) {
+			printf("engram %s\n", EG_VERSION);
+			return EXIT_OK;
+		} else {
+			cli_error("unknown global option '%s'", a);
+			usage_all();
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage_all();
+		return EXIT_USAGE;
+	}
+	c.cmd = argv[i];
+	c.argc = argc - i - 1;
+	c.argv = argv + i + 1;
+	/* Command options may also come after the command: allow the global
+	 * --format there, as users type it anywhere. */
+	for (int k = 0; k < c.argc; k++) {
+		const char *a = c.argv[k];
+		if (!strncmp(a, "--format", 8) && (a[8] == 0 || a[8] == '=')) {
+			const char *v = a[8] == '=' ? a + 9 : (k + 1 < c.argc ? c.argv[k + 1] : NULL);
+			int f = v && !strcmp(v, "ndjson") ? FMT_NDJSON : v && !strcmp(v, "csv") ? FMT_CSV
+				: v && !strcmp(v, "table") ? FMT_TABLE : -1;
+			if (f < 0) {
+				cli_error("--format: expected ndjson, csv or table");
+				return EXIT_USAGE;
+			}
+			c.format = f;
+			int drop = a[8] == '=' ? 1 : 2;
+			memmove(c.argv + k, c.argv + k + drop, (size_t)(c.argc - k - drop) * sizeof *c.argv);
+			c.argc -= drop;
+			k--;
+		}
+	}
+	if (!strcmp(c.cmd, "help")) {
+		if (c.argc == 0) {
+			cli_help_all(stdout);
+			return EXIT_OK;
+		}
+		if (cli_help_cmd(stdout, c.argv[0])) {
+			cli_error("no such command '%s'", c.argv[0]);
+			return EXIT_USAGE;
+		}
+		return EXIT_OK;
+	}
+	const command *cmd = find_command(c.cmd);
+	if (!cmd) {
+		cli_error("no such command '%s'", c.cmd);
+		usage_all();
+		return EXIT_USAGE;
+	}
+	return cmd->fn(&c);
+}

@@ -1,0 +1,494 @@
+/*
+ * out.c — the one row writer every command prints through, in ndjson, csv
+ * or an aligned table.  ndjson is the fast path (engram read streams
+ * millions of events through it), so values are formatted straight into a
+ * large buffer with no per-field allocation.
+ */
+#include "cli.h"
+#include "json.h"
+#include "timefmt.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OBUF (1u << 20)
+#define TABLE_SAMPLE 200   /* rows used to size table columns */
+#define TABLE_MAXW 48      /* widest table cell before it is cut with "..." */
+
+typedef struct cell {
+	char *s;
+	size_t n;
+} cell;
+
+struct out {
+	FILE *f;
+	int format, err;
+	char *buf;
+	size_t len, cap;
+	int nfield;            /* fields in the current row */
+	/* csv and table: the header and cells of the current row */
+	char **keys;
+	int nkeys, header_done;
+	cell *row;
+	int nrow_cells, caprow;
+	/* table: buffered rows until widths are known */
+	cell **rows;
+	int nrows, caprows;
+	int *width;
+	int widths_fixed;
+	/* time formatting cache: the day of the last time printed */
+	int64_t day;
+	char daybuf[EG_TIME_LEN + 1];
+};
+
+out *out_new(FILE *f, int format)
+{
+	out *o = calloc(1, sizeof *o);
+	if (!o)
+		return NULL;
+	o->f = f;
+	o->format = format;
+	o->cap = OBUF;
+	o->buf = malloc(o->cap);
+	o->day = INT64_MIN;
+	if (!o->buf) {
+		free(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void ensure(out *o, size_t n)
+{
+	if (o->len + n <= o->cap)
+		return;
+	if (o->format == FMT_NDJSON && o->len) {
+		out_flush(o);
+		if (n <= o->cap)
+			return;
+	}
+	size_t cap = (o->len + n) * 2;
+	char *b = realloc(o->buf, cap);
+	if (!b) {
+		o->err = ENOMEM;
+		return;
+	}
+	o->buf = b;
+	o->cap = cap;
+}
+
+int out_flush(out *o)
+{
+	if (o->format == FMT_NDJSON && o->len) {
+		if (fwrite(o->buf, 1, o->len, o->f) != o->len && !o->err)
+			o->err = errno ? errno : EIO;
+		o->len = 0;
+	}
+	if (fflush(o->f) && !o->err)
+		o->err = errno;
+	return o->err ? -1 : 0;
+}
+
+int out_error(const out *o)
+{
+	return o->err;
+}
+
+static void put(out *o, const char *s, size_t n)
+{
+	ensure(o, n);
+	if (o->len + n > o->cap)
+		return;
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+}
+
+/* ---------------------------------------------------------- csv/table */
+
+/* Start a cell for key: remember the key for the header, and the buffer
+ * offset where the cell's text begins. */
+static size_t cell_begin(out *o, const char *key)
+{
+	if (!o->header_done) {
+		char **k = realloc(o->keys, (size_t)(o->nkeys + 1) * sizeof *k);
+		if (k) {
+			o->keys = k;
+			o->keys[o->nkeys++] = strdup(key);
+		}
+	}
+	return o->len;
+}
+
+static void cell_end(out *o, size_t start)
+{
+	if (o->nrow_cells == o->caprow) {
+		int cap = o->caprow ? o->caprow * 2 : 16;
+		cell *r = realloc(o->row, (size_t)cap * sizeof *r);
+		if (!r) {
+			o->err = ENOMEM;
+			return;
+		}
+		o->row = r;
+		o->caprow = cap;
+	}
+	cell *c = &o->row[o->nrow_cells++];
+	c->n = o->len - start;
+	c->s = malloc(c->n + 1);
+	if (c->s) {
+		memcpy(c->s, o->buf + start, c->n);
+		c->s[c->n] = 0;
+	}
+	o->len = start;
+}
+
+static void csv_field(FILE *f, const char *s, size_t n)
+{
+	int quote = 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r')
+			quote = 1;
+	if (!quote) {
+		fwrite(s, 1, n, f);
+		return;
+	}
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"')
+			fputc('"', f);
+		fputc(s[i], f);
+	}
+	fputc('"', f);
+}
+
+/* Display width of UTF-8 text: count of code points (good enough). */
+static int dwidth(const char *s, size_t n)
+{
+	int w = 0;
+	for (size_t i = 0; i < n; i++)
+		w += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return w;
+}
+
+static void table_print_row(out *o, cell *r, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int w = o->width[i];
+		const char *s = r[i].s ? r[i].s : "";
+		size_t len = r[i].n;
+		int dw = dwidth(s, len);
+		if (i)
+			fputs("  ", o->f);
+		if (dw > w) {
+			/* cut to w-3 code points and add "..." */
+			size_t k = 0;
+			int cw = 0;
+			while (k < len && cw < w - 3) {
+				k++;
+				while (k < len && ((unsigned char)s[k] & 0xc0) == 0x80)
+					k++;
+				cw++;
+			}
+			fwrite(s, 1, k, o->f);
+			fputs("...", o->f);
+		} else {
+			fwrite(s, 1, len, o->f);
+			if (i + 1 < n)
+				for (int p = dw; p < w; p++)
+					fputc(' ', o->f);
+		}
+	}
+	fputc('\n', o->f);
+}
+
+static void table_fix_widths(out *o)
+{
+	o->width = calloc((size_t)o->nkeys + 1, sizeof *o->width);
+	if (!o->width)
+		return;
+	for (int i = 0; i < o->nkeys; i++)
+		o->width[i] = dwidth(o->keys[i], strlen(o->keys[i]));
+	for (int r = 0; r < o->nrows; r++)
+		for (int i = 0; i < o->nkeys; i++) {
+			int w = o->rows[r][i].s ? dwidth(o->rows[r][i].s, o->rows[r][i].n) : 0;
+			if (w > o->width[i])
+				o->width[i] = w;
+		}
+	for (int i = 0; i < o->nkeys; i++)
+		if (o->width[i] > TABLE_MAXW)
+			o->width[i] = TABLE_MAXW;
+	cell *hdr = calloc((size_t)o->nkeys + 1, sizeof *hdr);
+	for (int i = 0; hdr && i < o->nkeys; i++)
+		hdr[i] = (cell){ o->keys[i], strlen(o->keys[i]) };
+	if (hdr)
+		table_print_row(o, hdr, o->nkeys);
+	free(hdr);
+	for (int r = 0; r < o->nrows; r++) {
+		table_print_row(o, o->rows[r], o->nkeys);
+		for (int i = 0; i < o->nkeys; i++)
+			free(o->rows[r][i].s);
+		free(o->rows[r]);
+	}
+	o->nrows = 0;
+	o->widths_fixed = 1;
+}
+
+/* ---------------------------------------------------------------- rows */
+
+void out_row_begin(out *o)
+{
+	o->nfield = 0;
+	o->nrow_cells = 0;
+	if (o->format == FMT_NDJSON)
+		put(o, "{", 1);
+}
+
+void out_row_end(out *o)
+{
+	if (o->format == FMT_NDJSON) {
+		put(o, "}\n", 2);
+		return;
+	}
+	int n = o->nrow_cells;
+	if (o->format == FMT_CSV) {
+		if (!o->header_done) {
+			for (int i = 0; i < o->nkeys; i++) {
+				if (i)
+					fputc(',', o->f);
+				csv_field(o->f, o->keys[i], strlen(o->keys[i]));
+			}
+			fputc('\n', o->f);
+		}
+		for (int i = 0; i < n; i++) {
+			if (i)
+				fputc(',', o->f);
+			if (o->row[i].s)
+				csv_field(o->f, o->row[i].s, o->row[i].n);
+			free(o->row[i].s);
+		}
+		fputc('\n', o->f);
+	} else if (o->widths_fixed) {
+		table_print_row(o, o->row, n < o->nkeys ? n : o->nkeys);
+		for (int i = 0; i < n; i++)
+			free(o->row[i].s);
+	} else {
+		if (o->nrows == o->caprows) {
+			int cap = o->caprows ? o->caprows * 2 : 64;
+			cell **r = realloc(o->rows, (size_t)cap * sizeof *r);
+			if (!r) {
+				o->err = ENOMEM;
+				return;
+			}
+			o->rows = r;
+			o->caprows = cap;
+		}
+		cell *copy = calloc((size_t)o->nkeys + 1, sizeof *copy);
+		if (copy)
+			memcpy(copy, o->row, (size_t)(n < o->nkeys ? n : o->nkeys) * sizeof *copy);
+		o->rows[o->nrows++] = copy;
+		if (o->nrows >= TABLE_SAMPLE)
+			table_fix_widths(o);
+	}
+	o->header_done = 1;
+	o->nrow_cells = 0;
+}
+
+int out_free(out *o)
+{
+	if (!o)
+		return 0;
+	if (o->format == FMT_TABLE && !o->widths_fixed && o->header_done)
+		table_fix_widths(o);
+	int rc = out_flush(o);
+	for (int i = 0; i < o->nkeys; i++)
+		free(o->keys[i]);
+	free(o->keys);
+	free(o->row);
+	free(o->rows);
+	free(o->width);
+	free(o->buf);
+	free(o);
+	return rc;
+}
+
+/* Write `"key":` in ndjson, or start a cell; returns the cell start. */
+static size_t field(out *o, const char *key)
+{
+	if (o->format != FMT_NDJSON)
+		return cell_begin(o, key);
+	size_t kn = strlen(key);
+	ensure(o, kn + 4);
+	char *p = o->buf + o->len;
+	if (o->nfield++)
+		*p++ = ',';
+	*p++ = '"';
+	memcpy(p, key, kn);
+	p += kn;
+	*p++ = '"';
+	*p++ = ':';
+	o->len = (size_t)(p - o->buf);
+	return 0;
+}
+
+static void field_end(out *o, size_t start)
+{
+	if (o->format != FMT_NDJSON)
+		cell_end(o, start);
+}
+
+static void put_quoted(out *o, const char *s, size_t n)
+{
+	ensure(o, 6 * n + 2);
+	if (o->len + 6 * n + 2 > o->cap)
+		return;
+	o->len += json_quote(s, n, o->buf + o->len);
+}
+
+void out_str(out *o, const char *key, const char *s, size_t n)
+{
+	size_t c = field(o, key);
+	if (o->format == FMT_NDJSON)
+		put_quoted(o, s, n);
+	else
+		put(o, s, n);
+	field_end(o, c);
+}
+
+void out_cstr(out *o, const char *key, const char *s)
+{
+	if (s)
+		out_str(o, key, s, strlen(s));
+	else
+		out_null(o, key);
+}
+
+void out_null(out *o, const char *key)
+{
+	size_t c = field(o, key);
+	if (o->format == FMT_NDJSON)
+		put(o, "null", 4);
+	field_end(o, c);
+}
+
+static void put_u64(out *o, uint64_t v)
+{
+	char tmp[24];
+	int i = 24;
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(o, tmp + i, (size_t)(24 - i));
+}
+
+void out_u64(out *o, const char *key, uint64_t v)
+{
+	size_t c = field(o, key);
+	put_u64(o, v);
+	field_end(o, c);
+}
+
+void out_i64(out *o, const char *key, int64_t v)
+{
+	size_t c = field(o, key);
+	if (v < 0) {
+		put(o, "-", 1);
+		put_u64(o, (uint64_t)0 - (uint64_t)v);
+	} else {
+		put_u64(o, (uint64_t)v);
+	}
+	field_end(o, c);
+}
+
+void out_f64(out *o, const char *key, double v)
+{
+	size_t c = field(o, key);
+	char tmp[64];
+	int n = snprintf(tmp, sizeof tmp, "%.6g", v);
+	put(o, tmp, (size_t)n);
+	field_end(o, c);
+}
+
+void out_bool(out *o, const char *key, int v)
+{
+	size_t c = field(o, key);
+	put(o, v ? "true" : "false", v ? 4 : 5);
+	field_end(o, c);
+}
+
+/* Times repeat their day for thousands of events in a row: format the
+ * date once and only the time of day after that. */
+static void put_time(out *o, int64_t us)
+{
+	const int64_t DAY = 86400000000LL;
+	int64_t day = us >= 0 ? us / DAY : -((-us + DAY - 1) / DAY);
+	int64_t rem = us - day * DAY;
+	if (day != o->day) {
+		eg_time_format(us, o->daybuf);
+		o->day = day;
+	}
+	char t[EG_TIME_LEN];
+	memcpy(t, o->daybuf, 11);  /* YYYY-MM-DDT */
+	int64_t s = rem / 1000000, f = rem % 1000000;
+	int h = (int)(s / 3600), m = (int)(s / 60 % 60), sec = (int)(s % 60);
+	t[11] = (char)('0' + h / 10); t[12] = (char)('0' + h % 10); t[13] = ':';
+	t[14] = (char)('0' + m / 10); t[15] = (char)('0' + m % 10); t[16] = ':';
+	t[17] = (char)('0' + sec / 10); t[18] = (char)('0' + sec % 10); t[19] = '.';
+	for (int i = 25; i >= 20; i--) {
+		t[i] = (char)('0' + f % 10);
+		f /= 10;
+	}
+	t[26] = 'Z';
+	if (o->format == FMT_NDJSON) {
+		ensure(o, EG_TIME_LEN + 2);
+		o->buf[o->len++] = '"';
+		put(o, t, EG_TIME_LEN);
+		o->buf[o->len++] = '"';
+	} else {
+		put(o, t, EG_TIME_LEN);
+	}
+}
+
+void out_time(out *o, const char *key, int64_t us)
+{
+	size_t c = field(o, key);
+	put_time(o, us);
+	field_end(o, c);
+}
+
+void out_json(out *o, const char *key, const char *json, size_t n)
+{
+	size_t c = field(o, key);
+	put(o, json, n);
+	field_end(o, c);
+}
+
+static const char *const KINDS[] = { "event", "metric", "error", "event" };
+
+void out_event(out *o, const eg_event *e)
+{
+	out_row_begin(o);
+	out_u64(o, "pos", e->pos);
+	out_str(o, "id", e->id, e->id_len);
+	out_str(o, "stream", e->stream, e->stream_len);
+	out_u64(o, "version", e->version);
+	out_str(o, "type", e->type, e->type_len);
+	out_cstr(o, "kind", KINDS[e->kind & 3]);
+	out_time(o, "time", e->time);
+	out_time(o, "recorded", e->recorded);
+	if (e->actor_len)
+		out_str(o, "actor", e->actor, e->actor_len);
+	else
+		out_null(o, "actor");
+	if (e->session_len)
+		out_str(o, "session", e->session, e->session_len);
+	else
+		out_null(o, "session");
+	out_json(o, "data", e->data, e->data_len);
+	if (e->meta_len)
+		out_json(o, "meta", e->meta, e->meta_len);
+	else
+		out_null(o, "meta");
+	out_row_end(o);
+}

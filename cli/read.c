@@ -1,0 +1,221 @@
+/*
+ * read.c — the commands that print events: `engram read` (filters, reverse,
+ * follow) and the durable consumers, `engram consume` and
+ * `engram consumers`.
+ */
+#include "cli.h"
+#include "timefmt.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Split a comma list in place into at most max items. */
+static size_t split_types(char *s, const char **items, size_t max)
+{
+	size_t n = 0;
+	for (char *p = strtok(s, ","); p && n < max; p = strtok(NULL, ","))
+		if (*p)
+			items[n++] = p;
+	return n;
+}
+
+#define MAX_TYPES 64
+
+/* Print events until the iterator ends; with follow, wait for more.
+ * After each flushed burst call ckpt (consumers).  Returns an exit code. */
+static int pump(eg_store *st, eg_iter *it, out *o, int follow,
+		int (*ckpt)(eg_store *, eg_iter *, void *), void *ctx)
+{
+	const eg_event *e;
+	for (;;) {
+		int r;
+		while ((r = eg_iter_next(it, &e)) == EG_OK)
+			out_event(o, e);
+		if (r != EG_END)
+			return cli_fail(st, r);
+		if (out_flush(o)) {
+			cli_error("cannot write output: %s", strerror(out_error(o)));
+			return EXIT_ERR;
+		}
+		if (ckpt && (r = ckpt(st, it, ctx)))
+			return cli_fail(st, r);
+		if (!follow)
+			return EXIT_OK;
+		r = eg_iter_wait(it, -1);
+		if (r == EG_END)
+			return EXIT_OK;
+		if (r)
+			return cli_fail(st, r);
+	}
+}
+
+static int parse_time_opt(cli *c, const char *name, const char *v, int64_t *res)
+{
+	if (eg_time_parse(v, strlen(v), res))
+		return cli_usage_error(c, "--%s: expected an RFC 3339 time such as "
+				       "2025-01-01T10:00:00Z or epoch milliseconds, got '%s'", name, v);
+	return 0;
+}
+
+int cmd_read(cli *c)
+{
+	const char *from = NULL, *to = NULL, *stream = NULL, *types = NULL, *since = NULL,
+		   *until = NULL, *by = NULL, *limit = NULL;
+	int reverse = 0, follow = 0;
+	opt opts[] = {
+		{ "from", 1, &from, NULL }, { "to", 1, &to, NULL },
+		{ "stream", 1, &stream, NULL }, { "type", 1, &types, NULL },
+		{ "since", 1, &since, NULL }, { "until", 1, &until, NULL },
+		{ "by", 1, &by, NULL }, { "limit", 1, &limit, NULL },
+		{ "reverse", 0, NULL, &reverse }, { "follow", 0, NULL, &follow },
+		{ NULL, 0, NULL, NULL },
+	};
+	int rc = cli_parse(c, opts, 0);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	eg_filter f = { .stream = stream, .reverse = reverse };
+	if (from && cli_u64(from, &f.from))
+		return cli_usage_error(c, "--from: expected a position, got '%s'", from);
+	if (to && cli_u64(to, &f.to))
+		return cli_usage_error(c, "--to: expected a position, got '%s'", to);
+	if (limit && cli_u64(limit, &f.limit))
+		return cli_usage_error(c, "--limit: expected a number, got '%s'", limit);
+	if (since && (rc = parse_time_opt(c, "since", since, &f.since)))
+		return rc;
+	if (until && (rc = parse_time_opt(c, "until", until, &f.until)))
+		return rc;
+	f.has_since = since != NULL;
+	f.has_until = until != NULL;
+	if (by && !strcmp(by, "recorded"))
+		f.by = EG_BY_RECORDED;
+	else if (by && strcmp(by, "event"))
+		return cli_usage_error(c, "--by: expected event or recorded, got '%s'", by);
+	if (reverse && follow)
+		return cli_usage_error(c, "--reverse and --follow cannot be combined");
+	char *tbuf = types ? strdup(types) : NULL;
+	const char *tv[MAX_TYPES];
+	if (tbuf) {
+		f.ntypes = split_types(tbuf, tv, MAX_TYPES);
+		f.types = tv;
+	}
+	eg_store *st = cli_open_read(c, &rc);
+	if (!st) {
+		free(tbuf);
+		return rc;
+	}
+	eg_iter *it;
+	int r = eg_iter_new(st, &it, &f);
+	if (r) {
+		rc = cli_fail(st, r);
+	} else {
+		out *o = out_new(stdout, c->format);
+		rc = pump(st, it, o, follow, NULL, NULL);
+		if (out_free(o) && rc == EXIT_OK)
+			rc = EXIT_ERR;
+		eg_iter_free(it);
+	}
+	eg_store_close(st);
+	free(tbuf);
+	return rc;
+}
+
+typedef struct consumer_ctx {
+	const char *name;
+	uint64_t at;
+} consumer_ctx;
+
+/* Advance the checkpoint to what the iterator has handed out. */
+static int consumer_ckpt(eg_store *st, eg_iter *it, void *ctx)
+{
+	consumer_ctx *cc = ctx;
+	uint64_t pos = eg_iter_scanned(it);
+	if (pos <= cc->at)
+		return EG_OK;
+	cc->at = pos;
+	return eg_consumer_set(st, cc->name, pos);
+}
+
+int cmd_consume(cli *c)
+{
+	const char *types = NULL, *limit = NULL;
+	int follow = 0;
+	opt opts[] = {
+		{ "type", 1, &types, NULL }, { "limit", 1, &limit, NULL },
+		{ "follow", 0, NULL, &follow }, { NULL, 0, NULL, NULL },
+	};
+	int rc = cli_parse(c, opts, 1);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	if (c->npos != 1)
+		return cli_usage_error(c, "consume needs a consumer NAME");
+	eg_filter f = { 0 };
+	if (limit && (cli_u64(limit, &f.limit) || f.limit == 0))
+		return cli_usage_error(c, "--limit: expected a positive number, got '%s'", limit);
+	char *tbuf = types ? strdup(types) : NULL;
+	const char *tv[MAX_TYPES];
+	if (tbuf) {
+		f.ntypes = split_types(tbuf, tv, MAX_TYPES);
+		f.types = tv;
+	}
+	eg_store *st = cli_open_read(c, &rc);
+	if (!st) {
+		free(tbuf);
+		return rc;
+	}
+	consumer_ctx cc = { c->pos[0], 0 };
+	int r = eg_consumer_get(st, cc.name, &cc.at);
+	eg_iter *it = NULL;
+	if (r == EG_OK) {
+		f.from = cc.at + 1;
+		r = eg_iter_new(st, &it, &f);
+	}
+	if (r) {
+		rc = cli_fail(st, r);
+	} else {
+		out *o = out_new(stdout, c->format);
+		rc = pump(st, it, o, follow, consumer_ckpt, &cc);
+		if (out_free(o) && rc == EXIT_OK)
+			rc = EXIT_ERR;
+	}
+	eg_iter_free(it);
+	eg_store_close(st);
+	free(tbuf);
+	return rc;
+}
+
+typedef struct list_ctx {
+	out *o;
+	uint64_t head;
+} list_ctx;
+
+static int print_consumer(void *ctx, const char *name, uint64_t pos)
+{
+	list_ctx *l = ctx;
+	out_row_begin(l->o);
+	out_cstr(l->o, "consumer", name);
+	out_u64(l->o, "pos", pos);
+	out_u64(l->o, "lag", l->head > pos ? l->head - pos : 0);
+	out_row_end(l->o);
+	return 0;
+}
+
+int cmd_consumers(cli *c)
+{
+	int rc = cli_parse(c, NULL, 0);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	eg_store *st = cli_open_read(c, &rc);
+	if (!st)
+		return rc;
+	eg_head h;
+	int r = eg_store_head(st, &h);
+	list_ctx l = { out_new(stdout, c->format), h.pos };
+	if (r == EG_OK)
+		r = eg_consumer_list(st, print_consumer, &l);
+	rc = r ? cli_fail(st, r) : EXIT_OK;
+	if (out_free(l.o) && rc == EXIT_OK)
+		rc = EXIT_ERR;
+	eg_store_close(st);
+	return rc;
+}

@@ -1,0 +1,260 @@
+/*
+ * engram.h — the whole public API of libengram, an embedded event store.
+ *
+ * A store is a directory holding an append-only, hash-chained log of events
+ * plus derived files (indexes) rebuilt from it on demand.  One process at a
+ * time may write; any number may read, and never see a partial batch.
+ *
+ * Conventions: every function returning int returns EG_OK (0) or a negative
+ * EG_E* code; details of the last failure on a store are in eg_errmsg().
+ * Pointers returned through out-parameters named *_get or inside eg_event are
+ * borrowed: valid until the next call on the same handle.  The library never
+ * prints and never exits.
+ */
+#ifndef ENGRAM_H
+#define ENGRAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EG_VERSION "0.1.0"
+
+/* Error codes. */
+enum {
+	EG_OK = 0,
+	EG_END = 1,          /* not an error: an iterator has no more events */
+	EG_EINVAL = -1,      /* bad argument or bad input (message names it) */
+	EG_ENOMEM = -2,      /* allocation failed */
+	EG_EIO = -3,         /* an OS call failed (message names it and errno) */
+	EG_ECORRUPT = -4,    /* committed data fails its checksum or the chain */
+	EG_ECONFLICT = -5,   /* expected version did not match */
+	EG_ELOCKED = -6,     /* another process holds the write lock */
+	EG_ENOTFOUND = -7,   /* no such store, consumer, ... */
+	EG_EDUP = -8,        /* an event id already exists (not stored again) */
+	EG_EREADONLY = -9    /* a write on a store opened for reading */
+};
+
+/* A short static description of an error code. */
+const char *eg_strerror(int code);
+
+/* ------------------------------------------------------------------ store */
+
+typedef struct eg_store eg_store;
+
+/* Flags of eg_store_open. */
+enum {
+	EG_OPEN_READ = 0,      /* read only; no lock taken */
+	EG_OPEN_WRITE = 1,     /* take the single-writer lock (EG_ELOCKED if held) */
+	EG_OPEN_CREATE = 2     /* with EG_OPEN_WRITE: create the store if absent */
+};
+
+/* Options of eg_store_open; pass NULL for the defaults. */
+typedef struct eg_open_opts {
+	uint64_t segment_bytes;  /* roll segments at this size (default 256 MiB) */
+} eg_open_opts;
+
+/*
+ * Open the store in directory dir.  For writing, this takes the lock, cuts a
+ * torn tail back to the last complete commit, and brings derived files up to
+ * date with the log.  On failure *out is still set (unless EG_ENOMEM) so
+ * that eg_errmsg(*out) can be read; free it with eg_store_close.
+ * Errors: EG_ENOTFOUND, EG_ELOCKED, EG_ECORRUPT, EG_EIO, EG_ENOMEM.
+ */
+int eg_store_open(eg_store **out, const char *dir, int flags,
+		  const eg_open_opts *opts);
+
+/* Close the store (checkpointing derived files when writing) and free it.
+ * NULL is accepted. */
+void eg_store_close(eg_store *st);
+
+/* The message of the last failure on st ("" if none); borrowed. */
+const char *eg_errmsg(const eg_store *st);
+
+/* Position and chain hash of the last committed batch. */
+typedef struct eg_head {
+	uint64_t pos;            /* last committed position, 0 for an empty log */
+	unsigned char hash[32];  /* chain value after that batch (zeros if empty) */
+} eg_head;
+
+/* Refresh the view of the log (readers see batches committed since) and
+ * return the head.  Errors: EG_EIO, EG_ECORRUPT. */
+int eg_store_head(eg_store *st, eg_head *out);
+
+/* How many committed events the derived files (indexes) do not cover yet:
+ * 0 when they are up to date, UINT64_MAX when they are unusable.  Reads
+ * stay correct either way (the uncovered part is scanned); a writer's open
+ * catches them up. */
+uint64_t eg_store_index_lag(eg_store *st);
+
+/* Write the 64 hex digits of a hash and a NUL into out[65]. */
+void eg_hash_hex(const unsigned char hash[32], char out[65]);
+
+/* ------------------------------------------------------------------ event */
+
+enum eg_kind { EG_KIND_EVENT = 0, EG_KIND_METRIC = 1, EG_KIND_ERROR = 2 };
+
+/* A stored event.  Strings are not NUL-terminated; use the lengths.
+ * data and meta are minified JSON text (meta_len 0 when absent); actor and
+ * session have length 0 when absent. */
+typedef struct eg_event {
+	uint64_t pos, version;
+	int64_t time, recorded;        /* microseconds since the epoch, UTC */
+	int kind;                      /* enum eg_kind */
+	const char *id, *stream, *type, *actor, *session, *data, *meta;
+	size_t id_len, stream_len, type_len, actor_len, session_len,
+	       data_len, meta_len;
+} eg_event;
+
+/* ------------------------------------------------------------------ append */
+
+typedef struct eg_batch eg_batch;
+
+enum eg_sync { EG_SYNC_ALWAYS = 0, EG_SYNC_NONE = 1 };
+
+/* Options of eg_batch_begin; zero-initialise and set what you need. */
+typedef struct eg_batch_opts {
+	int sync;                   /* enum eg_sync */
+	const char *expect_stream;  /* with expect_version: optimistic concurrency */
+	int64_t expect_version;     /* -1: no check; 0: the stream must not exist;
+	                               N: the stream's version must be N */
+	const char *default_stream; /* filled in when a line has no "stream" */
+	const char *default_type;   /* filled in when a line has no "type" */
+	uint64_t commit_every;      /* 0: one batch; N: commit every N events */
+} eg_batch_opts;
+
+/* Begin an atomic batch on a store opened with EG_OPEN_WRITE.  Events are
+ * spooled to the log's tail as they are added and become visible only at
+ * eg_batch_commit.  Errors: EG_EREADONLY, EG_ENOMEM, EG_EINVAL. */
+int eg_batch_begin(eg_store *st, eg_batch **out, const eg_batch_opts *opts);
+
+/*
+ * Add one event given as a JSON object in the input envelope (shared
+ * DESIGN.md: id, stream, type, kind, time, actor, session, data, meta).
+ * Returns EG_OK when added, EG_EDUP when its id is already in the store or
+ * earlier in this batch (nothing added), EG_EINVAL when the line is invalid
+ * (nothing added; eg_errmsg names the field and what was expected; the batch
+ * stays usable, so a caller may skip the line), EG_EIO on a write failure
+ * (the batch is then unusable: abort it).
+ */
+int eg_batch_add_json(eg_batch *b, const char *json, size_t len);
+
+/* Result of a commit. */
+typedef struct eg_append_result {
+	uint64_t appended, duplicates;
+	uint64_t first_pos, last_pos;   /* 0 when nothing was appended */
+	eg_head head;
+} eg_append_result;
+
+/* Make every event added so far durable (per the sync option) and visible,
+ * then free the batch.  EG_ECONFLICT if the expected version did not hold
+ * (nothing written).  On any error the batch is aborted and freed. */
+int eg_batch_commit(eg_batch *b, eg_append_result *res);
+
+/* Discard the batch: nothing of it is visible, ever.  NULL is accepted. */
+void eg_batch_abort(eg_batch *b);
+
+/* ------------------------------------------------------------------ read */
+
+typedef struct eg_iter eg_iter;
+
+enum eg_clock { EG_BY_EVENT = 0, EG_BY_RECORDED = 1 };
+
+/* What to read; zero-initialise, then set fields.  Every condition given
+ * must hold.  Positions and times are inclusive bounds. */
+typedef struct eg_filter {
+	uint64_t from, to;          /* positions; 0 = unbounded */
+	const char *stream;         /* NULL = any */
+	const char *const *types;   /* ntypes type names; ntypes 0 = any */
+	size_t ntypes;
+	int has_since, has_until;
+	int64_t since, until;       /* bounds on the clock named by `by` */
+	int by;                     /* enum eg_clock */
+	uint64_t limit;             /* 0 = unlimited */
+	int reverse;                /* newest first */
+} eg_filter;
+
+/* Create an iterator over the events matching f, as of the current head.
+ * The filter's strings are copied.  Errors: EG_ENOMEM, EG_EIO. */
+int eg_iter_new(eg_store *st, eg_iter **out, const eg_filter *f);
+
+/* Next matching event: EG_OK with *ev borrowed until the next call, EG_END,
+ * or an error (EG_ECORRUPT when a record fails its checksum). */
+int eg_iter_next(eg_iter *it, const eg_event **ev);
+
+/* For --follow: block until events beyond the iterator's head are committed
+ * (woken by inotify, no polling) or timeout_ms passes (-1: forever), then
+ * extend the iterator to the new head.  Returns EG_OK when there may be new
+ * events, EG_END on timeout or when the iterator is exhausted by its limit.
+ * Forward iterators only. */
+int eg_iter_wait(eg_iter *it, int timeout_ms);
+
+/* Position of the last event the iterator has considered (matching or not);
+ * a consumer checkpoints this.  0 before the first. */
+uint64_t eg_iter_scanned(const eg_iter *it);
+
+void eg_iter_free(eg_iter *it);
+
+/* --------------------------------------------------------------- verify */
+
+/* Result of eg_store_verify. */
+typedef struct eg_verify_result {
+	uint64_t events, head_pos;
+	unsigned char hash[32];
+	/* On EG_ECORRUPT: where the first problem is. */
+	uint64_t bad_pos;          /* position of the event, 0 if not an event */
+	char bad_segment[64];      /* segment file name */
+	uint64_t bad_offset;       /* byte offset in that segment */
+} eg_verify_result;
+
+/* Check every record's checksum, the density of positions and the whole
+ * hash chain.  EG_OK, or EG_ECORRUPT with the first bad place in *res and a
+ * message in eg_errmsg. */
+int eg_store_verify(eg_store *st, eg_verify_result *res);
+
+/* ---------------------------------------------------------- inspection */
+
+typedef struct eg_stats {
+	uint64_t events, segments, streams, types;
+	uint64_t log_bytes, index_bytes, total_bytes;  /* bytes on disk */
+	int64_t time_min, time_max, recorded_min, recorded_max;  /* 0 if empty */
+} eg_stats;
+
+int eg_store_stats(eg_store *st, eg_stats *out);
+
+enum eg_keyspace { EG_KEYS_STREAMS = 0, EG_KEYS_TYPES = 1 };
+
+/* Call fn for every stream (with its count and current version) or every
+ * type (version 0), in name order.  fn returns 0 to go on, nonzero to stop
+ * (that value is returned). */
+typedef int (*eg_key_fn)(void *ctx, const char *name, size_t len,
+			 uint64_t count, uint64_t version);
+int eg_store_keys(eg_store *st, int keyspace, eg_key_fn fn, void *ctx);
+
+/* Delete every derived file and rebuild it from the log (writer only). */
+int eg_store_reindex(eg_store *st);
+
+/* ----------------------------------------------------------- consumers */
+
+/* A consumer name is 1-64 bytes of [A-Za-z0-9._-].  Its checkpoint is the
+ * last position it has been handed; it starts at 0. */
+
+/* Read the checkpoint of consumer name (0 if it never ran).
+ * Errors: EG_EINVAL (bad name), EG_EIO. */
+int eg_consumer_get(eg_store *st, const char *name, uint64_t *pos);
+
+/* Durably set the checkpoint (write, fsync, rename).  Works on stores opened
+ * for reading too: consumers run beside the writer. */
+int eg_consumer_set(eg_store *st, const char *name, uint64_t pos);
+
+/* Call fn for each consumer, in name order. */
+typedef int (*eg_consumer_fn)(void *ctx, const char *name, uint64_t pos);
+int eg_consumer_list(eg_store *st, eg_consumer_fn fn, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,462 @@
+/*
+ * append.c — atomic batches: parsing the NDJSON input envelope, duplicate
+ * ids, stream versions, optimistic concurrency, and the commit that makes a
+ * batch durable and visible.
+ *
+ * Events are spooled to the log's tail as they come (log.c), so a batch of
+ * any size needs memory only for its indexes' pending entries.
+ */
+#include "internal.h"
+#include "json.h"
+#include "timefmt.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+struct eg_batch {
+	eg_store *st;
+	eg_batch_opts o;
+	char *exp_stream, *def_stream, *def_type;
+	uint64_t next_pos, first_pos;   /* of the open (sub)batch */
+	uint64_t count;                 /* events in the open (sub)batch */
+	eg_append_result res;
+	char *scratch;
+	size_t scap;
+	uint64_t rnd[2];                /* UUIDv7 randomness */
+};
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int check_expected(eg_batch *b)
+{
+	eg_store *st = b->st;
+	if (b->o.expect_version < 0)
+		return EG_OK;
+	if (!b->exp_stream || !*b->exp_stream)
+		return st_err(st, EG_EINVAL, "an expected version needs a stream");
+	uint64_t v = index_key_find(st, 0, b->exp_stream, strlen(b->exp_stream));
+	keystate ks;
+	uint64_t cur = v && index_keystate(st, v - 1, &ks) ? ks.version : 0;
+	if (cur != (uint64_t)b->o.expect_version) {
+		if (b->o.expect_version == 0)
+			return st_err(st, EG_ECONFLICT, "stream %s already exists (version %llu)",
+				      b->exp_stream, (unsigned long long)cur);
+		return st_err(st, EG_ECONFLICT, "stream %s is at version %llu, expected %lld",
+			      b->exp_stream, (unsigned long long)cur,
+			      (long long)b->o.expect_version);
+	}
+	return EG_OK;
+}
+
+static void sub_begin(eg_batch *b)
+{
+	b->next_pos = b->st->log.head_pos + 1;
+	b->first_pos = b->next_pos;
+	b->count = 0;
+	index_batch_begin(b->st);
+}
+
+int eg_batch_begin(eg_store *st, eg_batch **out, const eg_batch_opts *opts)
+{
+	*out = NULL;
+	if (!st->writable)
+		return st_err(st, EG_EREADONLY, "the store is open for reading only");
+	if (st->log.failed || !st->ix.usable)
+		return st_err(st, EG_EIO, "an earlier write failed; reopen the store");
+	if (st->in_batch)
+		return st_err(st, EG_EINVAL, "a batch is already open on this store");
+	eg_batch *b = calloc(1, sizeof *b);
+	if (!b)
+		return st_err(st, EG_ENOMEM, "out of memory");
+	b->st = st;
+	if (opts)
+		b->o = *opts;
+	else
+		b->o.expect_version = -1;
+	b->exp_stream = dup_or_null(b->o.expect_stream);
+	b->def_stream = dup_or_null(b->o.default_stream);
+	b->def_type = dup_or_null(b->o.default_type);
+	if (getrandom(b->rnd, sizeof b->rnd, 0) != sizeof b->rnd)
+		b->rnd[0] = (uint64_t)now_us() ^ 0x9e3779b97f4a7c15ull, b->rnd[1] = (uint64_t)b;
+	int rc = check_expected(b);
+	if (rc) {
+		free(b->exp_stream);
+		free(b->def_stream);
+		free(b->def_type);
+		free(b);
+		return rc;
+	}
+	st->in_batch = 1;
+	sub_begin(b);
+	*out = b;
+	return EG_OK;
+}
+
+/* ------------------------------------------------------------- envelope */
+
+static const char *const FIELDS =
+	"id, stream, type, kind, time, actor, session, data, meta";
+
+static int bad(eg_store *st, const char *field, const char *expected)
+{
+	return st_err(st, EG_EINVAL, "field \"%s\": expected %s", field, expected);
+}
+
+/* Decode a string member into scratch space; sets *s, *n. */
+static int take_string(eg_batch *b, const json_span *v, const char *field,
+		       size_t max, const char **s, size_t *n, char **space)
+{
+	if (v->type != JSON_STRING)
+		return bad(b->st, field, "a string");
+	if (json_string_is_plain(v)) {
+		*s = v->p + 1;
+		*n = v->n - 2;
+	} else {
+		*n = json_string_decode(v, *space);
+		*s = *space;
+		*space += *n;
+	}
+	if (*n > max) {
+		char what[64];
+		snprintf(what, sizeof what, "a string of at most %zu bytes", max);
+		return bad(b->st, field, what);
+	}
+	return EG_OK;
+}
+
+/* Next UUIDv7: 48 bits of milliseconds, version 7, random rest (RFC 9562). */
+static void uuid7(eg_batch *b, char out[36])
+{
+	unsigned char u[16];
+	uint64_t ms = (uint64_t)(now_us() / 1000);
+	/* xorshift128+ over a seed from getrandom */
+	uint64_t s1 = b->rnd[0], s0 = b->rnd[1];
+	b->rnd[0] = s0;
+	s1 ^= s1 << 23;
+	b->rnd[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+	uint64_t r = b->rnd[1] + s0, r2 = r * 0x9e3779b97f4a7c15ull;
+	for (int i = 0; i < 6; i++)
+		u[i] = (unsigned char)(ms >> (40 - 8 * i));
+	memcpy(u + 6, &r, 8);
+	memcpy(u + 14, &r2, 2);
+	u[6] = (unsigned char)(0x70 | (u[6] & 0x0f));
+	u[8] = (unsigned char)(0x80 | (u[8] & 0x3f));
+	uuid_format(u, out);
+}
+
+typedef struct envelope {
+	rec_in r;
+	int has_time, has_id, has_type, has_stream;
+	char idbuf[36];
+} envelope;
+
+static int member(eg_batch *b, envelope *e, const json_span *k, const json_span *v,
+		  char **space, unsigned *seen)
+{
+	eg_store *st = b->st;
+	rec_in *r = &e->r;
+	size_t kn = k->n - 2;
+	const char *kp = k->p + 1;
+#define IS(name) (kn == sizeof(name) - 1 && memcmp(kp, name, kn) == 0)
+	static const char *names[] = { "id", "stream", "type", "kind", "time", "actor",
+				       "session", "data", "meta", "pos", "version", "recorded" };
+	unsigned bit = 0;
+	for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
+		if (kn == strlen(names[i]) && memcmp(kp, names[i], kn) == 0)
+			bit = 1u << i;
+	if (!bit) {
+		char key[80];
+		size_t n = kn < 64 ? kn : 64;
+		memcpy(key, kp, n);
+		key[n] = 0;
+		return st_err(st, EG_EINVAL, "unknown field \"%s%s\" (expected one of %s)",
+			      key, kn > 64 ? "..." : "", FIELDS);
+	}
+	if (*seen & bit) {
+		char key[16];
+		memcpy(key, kp, kn);
+		key[kn] = 0;
+		return st_err(st, EG_EINVAL, "field \"%s\" is given twice", key);
+	}
+	*seen |= bit;
+	int isnull = v->type == JSON_NULL;
+	if (IS("type")) {
+		if (isnull)
+			return bad(st, "type", "a non-empty string");
+		int rc = take_string(b, v, "type", NAME_MAX_LEN, &r->type, &r->type_len, space);
+		if (rc == EG_OK && r->type_len == 0)
+			return bad(st, "type", "a non-empty string");
+		e->has_type = 1;
+		return rc;
+	}
+	if (isnull)  /* every other field may be null, meaning absent */
+		return EG_OK;
+	if (IS("id")) {
+		int rc = take_string(b, v, "id", ID_MAX, &r->id, &r->id_len, space);
+		if (rc == EG_OK && r->id_len == 0)
+			return bad(st, "id", "a non-empty string of at most 64 bytes");
+		e->has_id = 1;
+		return rc;
+	}
+	if (IS("stream")) {
+		e->has_stream = 1;
+		return take_string(b, v, "stream", NAME_MAX_LEN, &r->stream, &r->stream_len, space);
+	}
+	if (IS("actor"))
+		return take_string(b, v, "actor", NAME_MAX_LEN, &r->actor, &r->actor_len, space);
+	if (IS("session"))
+		return take_string(b, v, "session", NAME_MAX_LEN, &r->session, &r->session_len, space);
+	if (IS("kind")) {
+		const char *s;
+		size_t n;
+		int rc = take_string(b, v, "kind", 16, &s, &n, space);
+		if (rc)
+			return bad(st, "kind", "\"event\", \"metric\" or \"error\"");
+		if (n == 5 && !memcmp(s, "event", 5))
+			r->kind = EG_KIND_EVENT;
+		else if (n == 6 && !memcmp(s, "metric", 6))
+			r->kind = EG_KIND_METRIC;
+		else if (n == 5 && !memcmp(s, "error", 5))
+			r->kind = EG_KIND_ERROR;
+		else
+			return bad(st, "kind", "\"event\", \"metric\" or \"error\"");
+		return EG_OK;
+	}
+	if (IS("time")) {
+		int ok = -1;
+		if (v->type == JSON_STRING && json_string_is_plain(v))
+			ok = eg_time_parse_rfc3339(v->p + 1, v->n - 2, &r->time);
+		else if (v->type == JSON_NUMBER)
+			ok = eg_time_parse_millis(v->p, v->n, &r->time);
+		if (ok)
+			return st_err(st, EG_EINVAL, "field \"time\": expected an RFC 3339 time "
+				      "(2025-01-01T10:00:00Z) or integer epoch milliseconds, got %.*s",
+				      (int)(v->n < 60 ? v->n : 60), v->p);
+		e->has_time = 1;
+		return EG_OK;
+	}
+	if (IS("data") || IS("meta")) {
+		int data = kp[0] == 'd';
+		if (v->type != JSON_OBJECT)
+			return bad(st, data ? "data" : "meta", "a JSON object");
+		size_t n = json_minify(v, *space);
+		if (data) {
+			r->data = *space;
+			r->data_len = n;
+		} else {
+			r->meta = *space;
+			r->meta_len = n;
+		}
+		*space += n;
+		return EG_OK;
+	}
+	/* pos, version, recorded: assigned by the store; accepted (so that the
+	 * output of engram read can be appended elsewhere) and ignored. */
+	if (IS("pos") || IS("version")) {
+		if (v->type != JSON_NUMBER)
+			return bad(st, kp[0] == 'p' ? "pos" : "version", "a number (it is ignored)");
+		return EG_OK;
+	}
+	if (v->type != JSON_STRING)
+		return bad(st, "recorded", "a time string (it is ignored)");
+	return EG_OK;
+#undef IS
+}
+
+static int parse_envelope(eg_batch *b, const char *json, size_t len, envelope *e)
+{
+	eg_store *st = b->st;
+	memset(e, 0, sizeof *e);
+	if (len * 2 + 64 > b->scap) {
+		size_t cap = len * 2 + 4096;
+		char *s = realloc(b->scratch, cap);
+		if (!s)
+			return st_err(st, EG_ENOMEM, "out of memory");
+		b->scratch = s;
+		b->scap = cap;
+	}
+	char *space = b->scratch;
+	json_obj it;
+	json_span k, v;
+	json_err err;
+	if (json_obj_begin(&it, json, len, &err))
+		return st_err(st, EG_EINVAL, "expected a JSON object: %s at byte %zu",
+			      err.what, err.off + 1);
+	unsigned seen = 0;
+	int r;
+	while ((r = json_obj_next(&it, &k, &v, &err)) == 1) {
+		int rc = member(b, e, &k, &v, &space, &seen);
+		if (rc)
+			return rc;
+	}
+	if (r < 0)
+		return st_err(st, EG_EINVAL, "invalid JSON: %s at byte %zu", err.what, err.off + 1);
+	rec_in *ri = &e->r;
+	if (!e->has_type && b->def_type) {
+		ri->type = b->def_type;
+		ri->type_len = strlen(b->def_type);
+		e->has_type = ri->type_len > 0;
+	}
+	if (!e->has_type)
+		return st_err(st, EG_EINVAL, "field \"type\" is missing: every event needs a type "
+			      "(or give --type)");
+	if (!e->has_stream && b->def_stream) {
+		ri->stream = b->def_stream;
+		ri->stream_len = strlen(b->def_stream);
+	}
+	if (!ri->data_len) {
+		ri->data = "{}";
+		ri->data_len = 2;
+	}
+	if (!ri->stream)
+		ri->stream = "";
+	if (!ri->actor)
+		ri->actor = "";
+	if (!ri->session)
+		ri->session = "";
+	if (!ri->meta)
+		ri->meta = "";
+	return EG_OK;
+}
+
+/* ---------------------------------------------------------------- add */
+
+static int add_event(eg_batch *b, envelope *e)
+{
+	eg_store *st = b->st;
+	rec_in *r = &e->r;
+	if (!e->has_id) {
+		uuid7(b, e->idbuf);
+		r->id = e->idbuf;
+		r->id_len = 36;
+	}
+	uint64_t old;
+	if (index_id_exists(st, r->id, r->id_len, &old)) {
+		b->res.duplicates++;
+		return EG_EDUP;
+	}
+	uint64_t sid = UINT64_MAX, tid;
+	int rc;
+	if (r->stream_len && (rc = index_key_get(st, 0, r->stream, r->stream_len, &sid)))
+		return rc;
+	if ((rc = index_key_get(st, 1, r->type, r->type_len, &tid)))
+		return rc;
+	keystate ks;
+	r->version = sid != UINT64_MAX && index_keystate(st, sid, &ks) ? ks.version + 1 : 0;
+	r->pos = b->next_pos;
+	/* An event without a time takes its batch's record time, which is
+	 * known only at commit: the flag says so and readers fill it in. */
+	int rectime = !e->has_time;
+	if (rectime)
+		r->time = 0;
+	logpos at;
+	size_t bound = rec_event_bound(r);
+	unsigned char *p = log_reserve(st, &st->log, bound, r->pos, &at);
+	if (!p)
+		return EG_EIO;
+	size_t n = rec_event_encode(r, p);
+	if (rectime) {
+		p[9] |= EVT_FLAG_TIME_RECORDED;
+		wr32(p + 4, rec_check(p + 8, n - 8));
+	}
+	log_advance(&st->log, n);
+	eg_event ev = { .pos = r->pos, .version = r->version,
+			.time = rectime ? INT64_MIN : r->time };
+	if ((rc = index_note_event(st, &ev, at, sid, tid)) ||
+	    (rc = index_id_add(st, r->id, r->id_len, r->pos)))
+		return rc;
+	b->next_pos++;
+	b->count++;
+	return EG_OK;
+}
+
+static int sub_commit(eg_batch *b);
+
+int eg_batch_add_json(eg_batch *b, const char *json, size_t len)
+{
+	envelope e;
+	int rc = parse_envelope(b, json, len, &e);
+	if (rc)
+		return rc;
+	rc = add_event(b, &e);
+	if (rc == EG_OK && b->o.commit_every && b->count >= b->o.commit_every) {
+		if ((rc = sub_commit(b)) == EG_OK)
+			sub_begin(b);
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------- commit */
+
+static int sub_commit(eg_batch *b)
+{
+	eg_store *st = b->st;
+	if (b->count == 0)
+		return EG_OK;
+	rec_commit c = { .first_pos = b->first_pos, .count = b->count };
+	int64_t now = now_us();
+	c.recorded = now > st->log.head_recorded ? now : st->log.head_recorded;
+	logpos at;
+	int rc = log_commit(st, &st->log, &c, b->o.sync, &at);
+	if (rc)
+		return rc;
+	if (!b->res.first_pos)
+		b->res.first_pos = c.first_pos;
+	b->res.last_pos = c.first_pos + c.count - 1;
+	b->res.appended += c.count;
+	/* The batch is durable now; if the derived files cannot follow, they
+	 * are caught up from the log at the next open. */
+	if ((rc = index_batch_commit(st, &c, st->log.head_at)))
+		return rc;
+	b->count = 0;
+	return EG_OK;
+}
+
+static void batch_free(eg_batch *b)
+{
+	b->st->in_batch = 0;
+	free(b->scratch);
+	free(b->exp_stream);
+	free(b->def_stream);
+	free(b->def_type);
+	free(b);
+}
+
+int eg_batch_commit(eg_batch *b, eg_append_result *res)
+{
+	eg_store *st = b->st;
+	int rc = sub_commit(b);
+	if (rc) {
+		eg_batch_abort(b);
+		return rc;
+	}
+	b->res.head.pos = st->log.head_pos;
+	memcpy(b->res.head.hash, st->log.head_chain, 32);
+	if (res)
+		*res = b->res;
+	batch_free(b);
+	return EG_OK;
+}
+
+void eg_batch_abort(eg_batch *b)
+{
+	if (!b)
+		return;
+	eg_store *st = b->st;
+	log_abort(st, &st->log);
+	index_batch_abort(st);
+	batch_free(b);
+}

@@ -1,0 +1,24 @@
+/*
+ * chain.h — the hash chain that makes the log tamper-evident.
+ *
+ * chain(batch n) = SHA-256(chain(n-1) || the batch's event records, as
+ * stored || bytes 10..42 of its commit record).  The first batch starts
+ * from 32 zero bytes.
+ */
+#ifndef EG_CHAIN_H
+#define EG_CHAIN_H
+
+#include <stddef.h>
+
+typedef struct chain_ctx chain_ctx;
+
+chain_ctx *chain_new(void);
+void chain_free(chain_ctx *c);
+/* Start a batch after the chain value prev. */
+int chain_begin(chain_ctx *c, const unsigned char prev[32]);
+int chain_update(chain_ctx *c, const void *p, size_t n);
+/* Finish with the commit record's fields and write the new chain value. */
+int chain_final(chain_ctx *c, const unsigned char *commit_fields, size_t n,
+		unsigned char out[32]);
+
+#endif

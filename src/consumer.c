@@ -1,0 +1,134 @@
+/*
+ * consumer.c — durable consumer checkpoints: DIR/consumers/NAME holds the
+ * last position handed to consumer NAME, replaced atomically (write, fsync,
+ * rename) so that a crash leaves either the old or the new checkpoint.
+ * Checkpoints are consumer state, not derived from the log, so reindex
+ * leaves them alone.
+ */
+#include "internal.h"
+#include "os.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int valid_name(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 64 || name[0] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int read_ckpt(const char *path, uint64_t *pos)
+{
+	char buf[64];
+	int fd = eg_os.open(path, O_RDONLY, 0);
+	if (fd < 0)
+		return -1;
+	ssize_t n = eg_os.pread(fd, buf, sizeof buf - 1, 0);
+	eg_os.close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	char *end;
+	unsigned long long v = strtoull(buf, &end, 10);
+	if (end == buf || (*end && *end != '\n')) {
+		errno = EINVAL;
+		return -1;
+	}
+	*pos = v;
+	return 0;
+}
+
+int eg_consumer_get(eg_store *st, const char *name, uint64_t *pos)
+{
+	*pos = 0;
+	if (!valid_name(name))
+		return st_err(st, EG_EINVAL, "consumer name \"%s\": expected 1-64 characters "
+			      "of A-Z a-z 0-9 . _ -", name);
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/consumers/%s", st->dir, name);
+	if (read_ckpt(path, pos) && errno != ENOENT)
+		return st_errno(st, "cannot read checkpoint %s", path);
+	return EG_OK;
+}
+
+int eg_consumer_set(eg_store *st, const char *name, uint64_t pos)
+{
+	if (!valid_name(name))
+		return st_err(st, EG_EINVAL, "consumer name \"%s\": expected 1-64 characters "
+			      "of A-Z a-z 0-9 . _ -", name);
+	char dir[PATH_MAX], buf[32];
+	snprintf(dir, sizeof dir, "%s/consumers", st->dir);
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return st_errno(st, "cannot create %s", dir);
+	int n = snprintf(buf, sizeof buf, "%llu\n", (unsigned long long)pos);
+	if (os_write_file_atomic(dir, name, buf, (size_t)n))
+		return st_errno(st, "cannot write checkpoint of consumer %s", name);
+	return EG_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int eg_consumer_list(eg_store *st, eg_consumer_fn fn, void *ctx)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s/consumers", st->dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? EG_OK : st_errno(st, "cannot open %s", dir);
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	int rc = EG_OK;
+	while ((de = readdir(d))) {
+		if (!valid_name(de->d_name))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **nn = realloc(names, cap * sizeof *nn);
+			if (!nn) {
+				rc = st_err(st, EG_ENOMEM, "out of memory");
+				break;
+			}
+			names = nn;
+		}
+		if (!(names[n] = strdup(de->d_name))) {
+			rc = st_err(st, EG_ENOMEM, "out of memory");
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (rc == EG_OK)
+		qsort(names, n, sizeof *names, cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t pos;
+		if (rc == EG_OK && (rc = eg_consumer_get(st, names[i], &pos)) == EG_OK)
+			rc = fn(ctx, names[i], pos);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+int eg_store_reindex(eg_store *st)
+{
+	if (!st->writable)
+		return st_err(st, EG_EREADONLY, "reindex needs the write lock");
+	return index_rebuild(st);
+}

@@ -1,0 +1,995 @@
+/*
+ * index.c — the derived files in DIR/idx: how reads by stream, type, time
+ * and position become lookups instead of scans.
+ *
+ *   blocks    one 64-byte entry per run of <= 64 events of one batch in one
+ *             segment: position -> place in the log, plus event-time and
+ *             record-time ranges (zone maps) for time-range reads
+ *   post      postings chunks: per key (stream or type) and batch, the
+ *             positions, delta-encoded; chunks of a key are chained backward
+ *   keys      key names, appended; keystate: per key, its newest chunk,
+ *             count and (streams) current version; keyhash: name -> key id
+ *   ids       event id -> position, for duplicate detection
+ *   state     how far all of the above cover the log (live and synced)
+ *
+ * Everything here is rebuilt from the log by index_rebuild.  The writer
+ * updates the files after each commit; a crash leaves them behind the log,
+ * and the next writer catches them up from the last synced checkpoint.
+ */
+#include "internal.h"
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define STATE_MAGIC "ENGRAMIX"
+#define STATE_SLOT 256
+#define POST_HDR 16
+#define CHUNK_HDR 32
+#define KEYS_HDR 16
+/* Checkpoint (fdatasync derived files) after this many log bytes. */
+#define CHECKPOINT_BYTES (256ull << 20)
+/* Write postings out mid-batch beyond this many pending positions, so
+ * that a huge batch does not hold them all in memory. */
+#define PEND_FLUSH 1000000
+
+/* Writer-only memory: key names and state, loaded at open. */
+typedef struct wkeys {
+	keystate *ks;
+	uint64_t n, cap;            /* n includes keys created by the open batch */
+	char *names;                /* the keys file content, then pending names */
+	uint64_t names_len, names_cap;
+	keystate *saved;            /* state of touched keys before the batch */
+} wkeys;
+
+static wkeys W;  /* one writer per process is all a store allows */
+
+uint64_t id_hash(const char *id, size_t n)
+{
+	return XXH3_64bits(id, n);
+}
+
+uint64_t key_hash(int space, const char *name, size_t n)
+{
+	return XXH3_64bits_withSeed(name, n, (XXH64_hash_t)space + 1);
+}
+
+/* ----------------------------------------------------------- state file */
+
+static void state_encode(const ixstate *s, int clean, unsigned char *b)
+{
+	memset(b, 0, STATE_SLOT);
+	memcpy(b, STATE_MAGIC, 8);
+	wr32(b + 8, FORMAT_VERSION);
+	wr32(b + 12, (uint32_t)clean);
+	wr64(b + 16, s->through_pos);
+	wr64(b + 24, s->head_seg_first);
+	wr64(b + 32, s->head_off);
+	memcpy(b + 40, s->chain, 32);
+	wr64(b + 72, (uint64_t)s->recorded);
+	wr64(b + 80, s->blocks_len);
+	wr64(b + 88, s->post_len);
+	wr64(b + 96, s->keys_len);
+	wr64(b + 104, s->nkeys);
+	wr64(b + 112, (uint64_t)s->tmin);
+	wr64(b + 120, (uint64_t)s->tmax);
+	wr64(b + 128, (uint64_t)s->rmin);
+	wr32(b + STATE_SLOT - 4, rec_check(b, STATE_SLOT - 4));
+}
+
+static int state_decode(const unsigned char *b, ixstate *s, int *clean)
+{
+	if (memcmp(b, STATE_MAGIC, 8) || rd32(b + 8) != FORMAT_VERSION ||
+	    rd32(b + STATE_SLOT - 4) != rec_check(b, STATE_SLOT - 4))
+		return 0;
+	*clean = (int)rd32(b + 12);
+	s->through_pos = rd64(b + 16);
+	s->head_seg_first = rd64(b + 24);
+	s->head_off = rd64(b + 32);
+	memcpy(s->chain, b + 40, 32);
+	s->recorded = (int64_t)rd64(b + 72);
+	s->blocks_len = rd64(b + 80);
+	s->post_len = rd64(b + 88);
+	s->keys_len = rd64(b + 96);
+	s->nkeys = rd64(b + 104);
+	s->tmin = (int64_t)rd64(b + 112);
+	s->tmax = (int64_t)rd64(b + 120);
+	s->rmin = (int64_t)rd64(b + 128);
+	return 1;
+}
+
+static int state_write(eg_store *st, int slot, const ixstate *s, int clean)
+{
+	unsigned char b[STATE_SLOT];
+	state_encode(s, clean, b);
+	if (os_pwrite_all(st->ix.fd_state, b, STATE_SLOT, (off_t)slot * STATE_SLOT))
+		return st_errno(st, "cannot write idx/state");
+	return EG_OK;
+}
+
+/* --------------------------------------------------------------- files */
+
+static void empty_state(ixstate *s)
+{
+	memset(s, 0, sizeof *s);
+	s->post_len = POST_HDR;
+	s->keys_len = KEYS_HDR;
+}
+
+static int open_idx_file(eg_store *st, const char *name, int writable, int *fd)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", st->ix.dir, name);
+	*fd = eg_os.open(path, writable ? O_RDWR | O_CREAT : O_RDONLY, 0644);
+	if (*fd < 0)
+		return st_errno(st, "cannot open %s", path);
+	return EG_OK;
+}
+
+static int open_htab(eg_store *st, htab *h, const char *name, int writable)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", st->ix.dir, name);
+	if (htab_open(h, path, writable))
+		return st_errno(st, "cannot open %s", path);
+	return EG_OK;
+}
+
+static void close_fds(eg_index *ix)
+{
+	int *fds[] = { &ix->fd_blocks, &ix->fd_post, &ix->fd_keys,
+		       &ix->fd_keystate, &ix->fd_state };
+	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) {
+		if (*fds[i] >= 0)
+			eg_os.close(*fds[i]);
+		*fds[i] = -1;
+	}
+	if (ix->ids.slots)
+		htab_close(&ix->ids);
+	if (ix->keys.slots)
+		htab_close(&ix->keys);
+}
+
+static int load_writer_keys(eg_store *st)
+{
+	eg_index *ix = &st->ix;
+	free(W.ks);
+	free(W.names);
+	free(W.saved);
+	memset(&W, 0, sizeof W);
+	W.n = ix->st.nkeys;
+	W.cap = W.n + 1024;
+	W.names_len = ix->st.keys_len;
+	W.names_cap = W.names_len + 65536;
+	W.ks = malloc(W.cap * sizeof *W.ks);
+	W.saved = malloc(W.cap * sizeof *W.saved);
+	W.names = malloc(W.names_cap);
+	if (!W.ks || !W.names || !W.saved)
+		return st_err(st, EG_ENOMEM, "out of memory");
+	if (W.names_len > KEYS_HDR &&
+	    os_pread_all(ix->fd_keys, W.names, W.names_len, 0))
+		return st_errno(st, "cannot read idx/keys");
+	unsigned char buf[KEYSTATE_LEN * 1024];
+	for (uint64_t i = 0; i < W.n; i += 1024) {
+		uint64_t m = W.n - i < 1024 ? W.n - i : 1024;
+		if (os_pread_all(ix->fd_keystate, buf, m * KEYSTATE_LEN, (off_t)(i * KEYSTATE_LEN)))
+			return st_errno(st, "cannot read idx/keystate");
+		for (uint64_t j = 0; j < m; j++) {
+			const unsigned char *p = buf + j * KEYSTATE_LEN;
+			W.ks[i + j] = (keystate){ rd64(p), rd64(p + 8), rd64(p + 16), rd64(p + 24) };
+		}
+	}
+	return EG_OK;
+}
+
+int index_open(eg_store *st, int writable)
+{
+	eg_index *ix = &st->ix;
+	memset(ix, 0, sizeof *ix);
+	ix->fd_blocks = ix->fd_post = ix->fd_keys = ix->fd_keystate = ix->fd_state = -1;
+	ix->ids.fd = ix->keys.fd = -1;
+	ix->writable = writable;
+	snprintf(ix->dir, sizeof ix->dir, "%s/idx", st->dir);
+	if (writable && mkdir(ix->dir, 0755) && errno != EEXIST)
+		return st_errno(st, "cannot create %s", ix->dir);
+	empty_state(&ix->st);
+	int rc;
+	if ((rc = open_idx_file(st, "state", writable, &ix->fd_state)) ||
+	    (rc = open_idx_file(st, "blocks", writable, &ix->fd_blocks)) ||
+	    (rc = open_idx_file(st, "post", writable, &ix->fd_post)) ||
+	    (rc = open_idx_file(st, "keys", writable, &ix->fd_keys)) ||
+	    (rc = open_idx_file(st, "keystate", writable, &ix->fd_keystate)) ||
+	    (rc = open_htab(st, &ix->keys, "keyhash", writable)) ||
+	    (writable && (rc = open_htab(st, &ix->ids, "ids", writable))))
+		return rc;
+	unsigned char b[2 * STATE_SLOT];
+	ixstate live, synced;
+	int clean_live = 0, clean_synced = 0, ok_live = 0, ok_synced = 0;
+	if (os_pread_all(ix->fd_state, b, sizeof b, 0) == 0) {
+		ok_live = state_decode(b, &live, &clean_live);
+		ok_synced = state_decode(b + STATE_SLOT, &synced, &clean_synced);
+	}
+	/* Readers trust the live state: the writer wrote it after the data it
+	 * describes, in the same page cache.  A writer reopening after an
+	 * unclean stop trusts only what the last checkpoint made durable. */
+	if (ok_live && (clean_live || !writable))
+		ix->st = live;
+	else if (ok_synced)
+		ix->st = synced;
+	ix->usable = 1;
+	if (writable) {
+		if (ix->st.post_len < POST_HDR || ix->st.keys_len < KEYS_HDR)
+			empty_state(&ix->st);
+		/* Roll the append-only files back to what the state covers. */
+		if (eg_os.ftruncate(ix->fd_blocks, (off_t)ix->st.blocks_len) ||
+		    eg_os.ftruncate(ix->fd_post, (off_t)ix->st.post_len) ||
+		    eg_os.ftruncate(ix->fd_keys, (off_t)ix->st.keys_len) ||
+		    eg_os.ftruncate(ix->fd_keystate, (off_t)(ix->st.nkeys * KEYSTATE_LEN)))
+			return st_errno(st, "cannot reset derived files");
+		unsigned char hdr[POST_HDR] = "ENGRAMPOST";
+		unsigned char khdr[KEYS_HDR] = "ENGRAMKEYS";
+		if (os_pwrite_all(ix->fd_post, hdr, POST_HDR, 0) ||
+		    os_pwrite_all(ix->fd_keys, khdr, KEYS_HDR, 0))
+			return st_errno(st, "cannot write derived files");
+		if ((rc = load_writer_keys(st)))
+			return rc;
+		memcpy(W.names, khdr, KEYS_HDR);
+		/* Mark the live state unclean until a clean close. */
+		if ((rc = state_write(st, 0, &ix->st, 0)))
+			return rc;
+	}
+	return EG_OK;
+}
+
+void index_close(eg_store *st)
+{
+	eg_index *ix = &st->ix;
+	close_fds(ix);
+	for (uint32_t i = 0; i < ix->npend_cap; i++)
+		free(ix->pend[i].pos);
+	free(ix->pend);
+	free(ix->touched);
+	free(ix->pblocks);
+	ix->pend = NULL;
+	ix->touched = NULL;
+	ix->pblocks = NULL;
+	if (ix->writable) {
+		free(W.ks);
+		free(W.names);
+		free(W.saved);
+		memset(&W, 0, sizeof W);
+	}
+}
+
+uint64_t index_bytes(eg_store *st)
+{
+	const char *names[] = { "state", "blocks", "post", "keys", "keystate",
+				"keyhash", "ids" };
+	uint64_t total = 0;
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		char path[PATH_MAX];
+		struct stat sb;
+		snprintf(path, sizeof path, "%s/%s", st->ix.dir, names[i]);
+		if (stat(path, &sb) == 0)
+			total += (uint64_t)sb.st_blocks * 512;
+	}
+	return total;
+}
+
+/* ---------------------------------------------------------------- keys */
+
+typedef struct keymatch {
+	eg_store *st;
+	int space;
+	const char *name;
+	size_t n;
+} keymatch;
+
+/* Read a key entry's name: writer from memory, reader with pread. */
+static int key_name_at(eg_store *st, uint64_t off, int *space, char *buf,
+		       size_t cap, size_t *n)
+{
+	unsigned char h[5];
+	if (st->ix.writable) {
+		if (off + 5 > W.names_len)
+			return -1;
+		memcpy(h, W.names + off, 5);
+	} else if (os_pread_all(st->ix.fd_keys, h, 5, (off_t)off)) {
+		return -1;
+	}
+	*space = h[0];
+	*n = rd32(h + 1);
+	if (*n > cap)
+		return -1;
+	if (st->ix.writable) {
+		if (off + 5 + *n > W.names_len)
+			return -1;
+		memcpy(buf, W.names + off + 5, *n);
+		return 0;
+	}
+	return os_pread_all(st->ix.fd_keys, buf, *n, (off_t)off + 5);
+}
+
+static int key_match(void *ctx, uint64_t value)
+{
+	keymatch *m = ctx;
+	uint64_t id = value - 1;
+	eg_store *st = m->st;
+	if (st->ix.writable) {
+		if (id >= W.n)
+			return 0;
+		uint64_t off = W.ks[id].name_off;
+		if (off + 5 + m->n > W.names_len)
+			return 0;
+		const char *p = W.names + off;
+		return (unsigned char)p[0] == m->space && rd32(p + 1) == m->n &&
+		       memcmp(p + 5, m->name, m->n) == 0;
+	}
+	if (id >= st->ix.st.nkeys)
+		return 0;
+	keystate ks;
+	char buf[NAME_MAX_LEN];
+	int space;
+	size_t n;
+	if (!index_keystate(st, id, &ks) ||
+	    key_name_at(st, ks.name_off, &space, buf, sizeof buf, &n))
+		return 0;
+	return space == m->space && n == m->n && memcmp(buf, m->name, n) == 0;
+}
+
+uint64_t index_key_find(eg_store *st, int space, const char *name, size_t n)
+{
+	if (!st->ix.keys.slots)
+		return 0;
+	keymatch m = { st, space, name, n };
+	return htab_find(&st->ix.keys, key_hash(space, name, n), key_match, &m);
+}
+
+keystate *index_keystate(eg_store *st, uint64_t id, keystate *buf)
+{
+	if (st->ix.writable)
+		return id < W.n ? (*buf = W.ks[id], buf) : NULL;
+	unsigned char p[KEYSTATE_LEN];
+	if (id >= st->ix.st.nkeys ||
+	    os_pread_all(st->ix.fd_keystate, p, KEYSTATE_LEN, (off_t)(id * KEYSTATE_LEN)))
+		return NULL;
+	*buf = (keystate){ rd64(p), rd64(p + 8), rd64(p + 16), rd64(p + 24) };
+	return buf;
+}
+
+static int touch_key(eg_store *st, uint64_t id);
+
+int index_keystate_put(eg_store *st, uint64_t id, const keystate *ks)
+{
+	int rc = touch_key(st, id);
+	if (rc)
+		return rc;
+	W.ks[id] = *ks;
+	return EG_OK;
+}
+
+int index_key_get(eg_store *st, int space, const char *name, size_t n, uint64_t *id)
+{
+	uint64_t v = index_key_find(st, space, name, n);
+	if (v) {
+		*id = v - 1;
+		return EG_OK;
+	}
+	if (W.n == W.cap) {
+		uint64_t cap = W.cap * 2;
+		keystate *ks = realloc(W.ks, cap * sizeof *ks);
+		if (ks)
+			W.ks = ks;
+		keystate *sv = realloc(W.saved, cap * sizeof *sv);
+		if (sv)
+			W.saved = sv;
+		if (!ks || !sv)
+			return st_err(st, EG_ENOMEM, "out of memory");
+		W.cap = cap;
+	}
+	if (W.names_len + 5 + n > W.names_cap) {
+		uint64_t cap = (W.names_len + 5 + n) * 2;
+		char *nn = realloc(W.names, cap);
+		if (!nn)
+			return st_err(st, EG_ENOMEM, "out of memory");
+		W.names = nn;
+		W.names_cap = cap;
+	}
+	*id = W.n++;
+	W.ks[*id] = (keystate){ 0, 0, 0, W.names_len };
+	W.names[W.names_len] = (char)space;
+	wr32(W.names + W.names_len + 1, (uint32_t)n);
+	memcpy(W.names + W.names_len + 5, name, n);
+	W.names_len += 5 + n;
+	if (htab_insert(&st->ix.keys, key_hash(space, name, n), *id + 1))
+		return st_errno(st, "cannot grow idx/keyhash");
+	return touch_key(st, *id);
+}
+
+/* ----------------------------------------------------------------- ids */
+
+typedef struct idmatch {
+	eg_store *st;
+	const char *id;
+	size_t n;
+} idmatch;
+
+static int id_match(void *ctx, uint64_t pos)
+{
+	idmatch *m = ctx;
+	const unsigned char *rec;
+	size_t len;
+	int64_t rtime;
+	logpos at;
+	if (store_locate(m->st, pos, &rec, &len, &rtime, &at) != EG_OK)
+		return 0;
+	const char *id;
+	size_t n;
+	int is_uuid;
+	rec_event_raw_id(rec, &id, &n, &is_uuid);
+	if (is_uuid) {
+		char txt[36];
+		uuid_format((const unsigned char *)id, txt);
+		return m->n == 36 && memcmp(txt, m->id, 36) == 0;
+	}
+	return n == m->n && memcmp(id, m->id, n) == 0;
+}
+
+int index_id_exists(eg_store *st, const char *id, size_t n, uint64_t *pos)
+{
+	idmatch m = { st, id, n };
+	*pos = htab_find(&st->ix.ids, id_hash(id, n), id_match, &m);
+	return *pos != 0;
+}
+
+int index_id_add(eg_store *st, const char *id, size_t n, uint64_t pos)
+{
+	if (pos > HTAB_VALUE_MAX)
+		return st_err(st, EG_EINVAL, "position beyond the id index's range");
+	if (htab_insert(&st->ix.ids, id_hash(id, n), pos))
+		return st_errno(st, "cannot grow idx/ids");
+	return EG_OK;
+}
+
+/* ------------------------------------------------------------- batches */
+
+static int touch_key(eg_store *st, uint64_t id)
+{
+	eg_index *ix = &st->ix;
+	if (id >= ix->npend_cap) {
+		uint32_t cap = ix->npend_cap ? ix->npend_cap : 1024;
+		while (cap <= id)
+			cap *= 2;
+		pend_key *p = realloc(ix->pend, cap * sizeof *p);
+		if (!p)
+			return st_err(st, EG_ENOMEM, "out of memory");
+		memset(p + ix->npend_cap, 0, (cap - ix->npend_cap) * sizeof *p);
+		ix->pend = p;
+		ix->npend_cap = cap;
+	}
+	pend_key *pk = &ix->pend[id];
+	if (pk->cap & 0x80000000u)  /* already touched in this batch */
+		return EG_OK;
+	if (ix->ntouched == ix->captouched) {
+		uint32_t cap = ix->captouched ? ix->captouched * 2 : 1024;
+		uint32_t *t = realloc(ix->touched, cap * sizeof *t);
+		if (!t)
+			return st_err(st, EG_ENOMEM, "out of memory");
+		ix->touched = t;
+		ix->captouched = cap;
+	}
+	ix->touched[ix->ntouched++] = (uint32_t)id;
+	pk->cap |= 0x80000000u;
+	W.saved[id] = W.ks[id];
+	return EG_OK;
+}
+
+#define PEND_CAP(pk) ((pk)->cap & 0x7fffffffu)
+
+void index_batch_begin(eg_store *st)
+{
+	eg_index *ix = &st->ix;
+	ix->batch_start = ix->st;
+	ix->batch_start.nkeys = W.n;
+	ix->batch_start.keys_len = W.names_len;
+	ix->ntouched = 0;
+	ix->pend_total = 0;
+	ix->npblocks = 0;
+	ix->cur_open = 0;
+}
+
+static int push_block(eg_store *st)
+{
+	eg_index *ix = &st->ix;
+	if (!ix->cur_open)
+		return EG_OK;
+	if (ix->npblocks == ix->cappblocks) {
+		size_t cap = ix->cappblocks ? ix->cappblocks * 2 : 256;
+		block *b = realloc(ix->pblocks, cap * sizeof *b);
+		if (!b)
+			return st_err(st, EG_ENOMEM, "out of memory");
+		ix->pblocks = b;
+		ix->cappblocks = cap;
+	}
+	ix->pblocks[ix->npblocks++] = ix->cur;
+	ix->cur_open = 0;
+	return EG_OK;
+}
+
+/* Write the pending positions of every touched key as one chunk each. */
+static int flush_postings(eg_store *st)
+{
+	eg_index *ix = &st->ix;
+	size_t cap = 1 << 16;
+	unsigned char *buf = malloc(cap);
+	if (!buf)
+		return st_err(st, EG_ENOMEM, "out of memory");
+	size_t used = 0;
+	uint64_t off = ix->st.post_len;
+	int rc = EG_OK;
+	for (uint32_t t = 0; t < ix->ntouched && rc == EG_OK; t++) {
+		uint32_t id = ix->touched[t];
+		pend_key *pk = &ix->pend[id];
+		if (!pk->n)
+			continue;
+		size_t need = CHUNK_HDR + (size_t)pk->n * 10;
+		if (used + need > cap) {
+			if (used && os_pwrite_all(ix->fd_post, buf, used, (off_t)(off - used)))
+				rc = st_errno(st, "cannot write idx/post");
+			used = 0;
+			if (need > cap) {
+				unsigned char *nb = realloc(buf, need);
+				if (!nb) {
+					rc = st_err(st, EG_ENOMEM, "out of memory");
+					break;
+				}
+				buf = nb;
+				cap = need;
+			}
+		}
+		unsigned char *c = buf + used, *p = c + CHUNK_HDR;
+		uint64_t prev = pk->pos[0];
+		for (uint32_t i = 1; i < pk->n; i++) {
+			p += varint_put(p, pk->pos[i] - prev);
+			prev = pk->pos[i];
+		}
+		size_t len = (size_t)(p - c);
+		wr32(c, (uint32_t)len);
+		wr32(c + 8, id);
+		wr32(c + 12, pk->n);
+		wr64(c + 16, W.ks[id].last_chunk);
+		wr64(c + 24, pk->pos[0]);
+		wr32(c + 4, rec_check(c + 8, len - 8));
+		W.ks[id].last_chunk = off;
+		off += len;
+		used += len;
+		pk->n = 0;
+	}
+	if (rc == EG_OK && used && os_pwrite_all(ix->fd_post, buf, used, (off_t)(off - used)))
+		rc = st_errno(st, "cannot write idx/post");
+	free(buf);
+	ix->st.post_len = off;
+	ix->pend_total = 0;
+	return rc;
+}
+
+static int pend_add(eg_store *st, uint64_t id, uint64_t pos)
+{
+	pend_key *pk = &st->ix.pend[id];
+	if (pk->n == PEND_CAP(pk)) {
+		uint32_t cap = PEND_CAP(pk) ? PEND_CAP(pk) * 2 : 4;
+		uint64_t *p = realloc(pk->pos, cap * sizeof *p);
+		if (!p)
+			return st_err(st, EG_ENOMEM, "out of memory");
+		pk->pos = p;
+		pk->cap = (pk->cap & 0x80000000u) | cap;
+	}
+	pk->pos[pk->n++] = pos;
+	st->ix.pend_total++;
+	return EG_OK;
+}
+
+int index_note_event(eg_store *st, const eg_event *ev, logpos at,
+		     uint64_t stream_id, uint64_t type_id)
+{
+	eg_index *ix = &st->ix;
+	int rc;
+	block *b = &ix->cur;
+	uint64_t seg_first = st->log.segs[at.seg].first_pos;
+	if (ix->cur_open && (b->count == BLOCK_EVENTS || b->seg_first_pos != seg_first))
+		if ((rc = push_block(st)))
+			return rc;
+	if (!ix->cur_open) {
+		*b = (block){ ev->pos, seg_first, at.off, INT64_MAX, INT64_MIN, 0, 0, 0 };
+		ix->cur_open = 1;
+	}
+	b->count++;
+	if (ev->time == INT64_MIN) {
+		b->rectime = 1;
+	} else {
+		if (ev->time < b->tmin)
+			b->tmin = ev->time;
+		if (ev->time > b->tmax)
+			b->tmax = ev->time;
+	}
+	if (stream_id != UINT64_MAX) {
+		if ((rc = touch_key(st, stream_id)) || (rc = pend_add(st, stream_id, ev->pos)))
+			return rc;
+		W.ks[stream_id].count++;
+		if (ev->version > W.ks[stream_id].version)
+			W.ks[stream_id].version = ev->version;
+	}
+	if ((rc = touch_key(st, type_id)) || (rc = pend_add(st, type_id, ev->pos)))
+		return rc;
+	W.ks[type_id].count++;
+	if (ix->pend_total >= PEND_FLUSH)
+		return flush_postings(st);
+	return EG_OK;
+}
+
+static int write_blocks(eg_store *st, int64_t recorded)
+{
+	eg_index *ix = &st->ix;
+	size_t n = ix->npblocks;
+	unsigned char *buf = malloc(n * BLOCK_LEN + 1);
+	if (!buf)
+		return st_err(st, EG_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		block *b = &ix->pblocks[i];
+		unsigned char *p = buf + i * BLOCK_LEN;
+		memset(p, 0, BLOCK_LEN);
+		b->recorded = recorded;
+		if (b->rectime) {
+			if (recorded < b->tmin)
+				b->tmin = recorded;
+			if (recorded > b->tmax)
+				b->tmax = recorded;
+		}
+		wr64(p, b->first_pos);
+		wr64(p + 8, b->seg_first_pos);
+		wr64(p + 16, b->off);
+		wr64(p + 24, (uint64_t)b->tmin);
+		wr64(p + 32, (uint64_t)b->tmax);
+		wr64(p + 40, (uint64_t)b->recorded);
+		wr32(p + 48, b->count);
+		wr32(p + 60, rec_check(p, 60));
+		if (b->tmin < ix->st.tmin || ix->st.through_pos == 0)
+			ix->st.tmin = b->tmin;
+		if (b->tmax > ix->st.tmax || ix->st.through_pos == 0)
+			ix->st.tmax = b->tmax;
+	}
+	int rc = EG_OK;
+	if (n && os_pwrite_all(ix->fd_blocks, buf, n * BLOCK_LEN, (off_t)ix->st.blocks_len))
+		rc = st_errno(st, "cannot write idx/blocks");
+	free(buf);
+	ix->st.blocks_len += n * BLOCK_LEN;
+	ix->npblocks = 0;
+	return rc;
+}
+
+static int write_keys(eg_store *st)
+{
+	eg_index *ix = &st->ix;
+	uint64_t old = ix->batch_start.keys_len;
+	if (W.names_len > old &&
+	    os_pwrite_all(ix->fd_keys, W.names + old, W.names_len - old, (off_t)old))
+		return st_errno(st, "cannot write idx/keys");
+	/* Key state: one write of the whole table when many keys changed,
+	 * else one small write per key. */
+	if ((uint64_t)ix->ntouched * 8 > W.n) {
+		unsigned char *buf = malloc(W.n * KEYSTATE_LEN + 1);
+		if (!buf)
+			return st_err(st, EG_ENOMEM, "out of memory");
+		for (uint64_t i = 0; i < W.n; i++) {
+			unsigned char *p = buf + i * KEYSTATE_LEN;
+			wr64(p, W.ks[i].last_chunk);
+			wr64(p + 8, W.ks[i].count);
+			wr64(p + 16, W.ks[i].version);
+			wr64(p + 24, W.ks[i].name_off);
+		}
+		int rc = os_pwrite_all(ix->fd_keystate, buf, W.n * KEYSTATE_LEN, 0);
+		free(buf);
+		if (rc)
+			return st_errno(st, "cannot write idx/keystate");
+	} else {
+		for (uint32_t t = 0; t < ix->ntouched; t++) {
+			uint32_t id = ix->touched[t];
+			unsigned char p[KEYSTATE_LEN];
+			wr64(p, W.ks[id].last_chunk);
+			wr64(p + 8, W.ks[id].count);
+			wr64(p + 16, W.ks[id].version);
+			wr64(p + 24, W.ks[id].name_off);
+			if (os_pwrite_all(ix->fd_keystate, p, KEYSTATE_LEN, (off_t)id * KEYSTATE_LEN))
+				return st_errno(st, "cannot write idx/keystate");
+		}
+	}
+	ix->st.keys_len = W.names_len;
+	ix->st.nkeys = W.n;
+	return EG_OK;
+}
+
+static void untouch_all(eg_store *st)
+{
+	eg_index *ix = &st->ix;
+	for (uint32_t t = 0; t < ix->ntouched; t++) {
+		pend_key *pk = &ix->pend[ix->touched[t]];
+		pk->cap &= 0x7fffffffu;
+		pk->n = 0;
+	}
+	ix->ntouched = 0;
+}
+
+int index_batch_commit(eg_store *st, const rec_commit *c, logpos head_at)
+{
+	int64_t recorded = c->recorded;
+	eg_index *ix = &st->ix;
+	int rc;
+	uint64_t first = ix->npblocks ? ix->pblocks[0].first_pos
+				      : (ix->cur_open ? ix->cur.first_pos : 0);
+	if ((rc = push_block(st)) || (rc = flush_postings(st)) ||
+	    (rc = write_blocks(st, recorded)) || (rc = write_keys(st)))
+		goto fail;
+	if (ix->st.through_pos == 0 && first)
+		ix->st.rmin = recorded;
+	ix->st.through_pos = c->first_pos + c->count - 1;
+	ix->st.head_seg_first = st->log.segs[head_at.seg].first_pos;
+	ix->st.head_off = head_at.off;
+	memcpy(ix->st.chain, c->chain, 32);
+	ix->st.recorded = recorded;
+	if ((rc = state_write(st, 0, &ix->st, 0)))
+		goto fail;
+	untouch_all(st);
+	ix->unsynced_bytes += c->batch_bytes + COMMIT_LEN;
+	if (ix->unsynced_bytes >= CHECKPOINT_BYTES)
+		return index_checkpoint(st);
+	return EG_OK;
+fail:
+	ix->usable = 0;
+	return rc;
+}
+
+void index_batch_abort(eg_store *st)
+{
+	eg_index *ix = &st->ix;
+	for (uint32_t t = 0; t < ix->ntouched; t++) {
+		uint32_t id = ix->touched[t];
+		if (id < ix->batch_start.nkeys)
+			W.ks[id] = W.saved[id];
+	}
+	untouch_all(st);
+	W.n = ix->batch_start.nkeys;
+	W.names_len = ix->batch_start.keys_len;
+	ix->st.post_len = ix->batch_start.post_len;
+	ix->npblocks = 0;
+	ix->cur_open = 0;
+	ix->pend_total = 0;
+	/* Chunks written mid-batch are cut off; slots left in the hash tables
+	 * fail confirmation (htab.c), so they need no undo. */
+	eg_os.ftruncate(ix->fd_post, (off_t)ix->st.post_len);
+}
+
+int index_checkpoint(eg_store *st)
+{
+	eg_index *ix = &st->ix;
+	if (!ix->writable)
+		return EG_OK;
+	/* The synced state must never claim more than the durable log holds
+	 * (with --sync none the log itself may not be on disk yet). */
+	eg_log *lg = &st->log;
+	uint32_t from = log_seg_index(lg, ix->ckpt_seg_first);
+	for (uint32_t i = from == UINT32_MAX ? 0 : from; i < lg->nseg; i++)
+		if (eg_os.fdatasync(lg->segs[i].fd))
+			return st_errno(st, "cannot sync the log");
+	if (lg->nseg)
+		ix->ckpt_seg_first = lg->segs[lg->nseg - 1].first_pos;
+	int fds[] = { ix->fd_blocks, ix->fd_post, ix->fd_keys, ix->fd_keystate,
+		      ix->ids.fd, ix->keys.fd };
+	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+		if (fds[i] >= 0 && eg_os.fdatasync(fds[i]))
+			return st_errno(st, "cannot sync derived files");
+	int rc = state_write(st, 1, &ix->st, 0);
+	if (rc)
+		return rc;
+	if (eg_os.fdatasync(ix->fd_state))
+		return st_errno(st, "cannot sync idx/state");
+	ix->unsynced_bytes = 0;
+	return EG_OK;
+}
+
+int index_close_clean(eg_store *st)
+{
+	eg_index *ix = &st->ix;
+	if (!ix->writable || !ix->usable)
+		return EG_OK;
+	int rc = index_checkpoint(st);
+	if (rc == EG_OK && (rc = state_write(st, 0, &ix->st, 1)) == EG_OK &&
+	    eg_os.fdatasync(ix->fd_state))
+		rc = st_errno(st, "cannot sync idx/state");
+	return rc;
+}
+
+/* ------------------------------------------------------------- readers */
+
+int index_refresh(eg_store *st)
+{
+	eg_index *ix = &st->ix;
+	if (ix->writable)
+		return EG_OK;
+	unsigned char b[STATE_SLOT];
+	ixstate s;
+	int clean;
+	if (os_pread_all(ix->fd_state, b, STATE_SLOT, 0) == 0 && state_decode(b, &s, &clean))
+		ix->st = s;
+	if (ix->keys.slots)
+		htab_refresh(&ix->keys);
+	return EG_OK;
+}
+
+uint64_t index_nblocks(eg_store *st)
+{
+	return st->ix.st.blocks_len / BLOCK_LEN;
+}
+
+static void block_decode(const unsigned char *p, block *b)
+{
+	b->first_pos = rd64(p);
+	b->seg_first_pos = rd64(p + 8);
+	b->off = rd64(p + 16);
+	b->tmin = (int64_t)rd64(p + 24);
+	b->tmax = (int64_t)rd64(p + 32);
+	b->recorded = (int64_t)rd64(p + 40);
+	b->count = rd32(p + 48);
+}
+
+int index_read_block(eg_store *st, uint64_t i, block *out)
+{
+	unsigned char p[BLOCK_LEN];
+	if (os_pread_all(st->ix.fd_blocks, p, BLOCK_LEN, (off_t)(i * BLOCK_LEN)))
+		return st_errno(st, "cannot read idx/blocks");
+	if (rd32(p + 60) != rec_check(p, 60))
+		return st_err(st, EG_ECORRUPT, "idx/blocks entry %llu is damaged; run engram reindex",
+			      (unsigned long long)i);
+	block_decode(p, out);
+	return EG_OK;
+}
+
+int index_find_block(eg_store *st, uint64_t pos, block *out, uint64_t *bidx)
+{
+	eg_index *ix = &st->ix;
+	/* The open batch's blocks, held in memory by the writer. */
+	if (ix->writable) {
+		if (ix->cur_open && pos >= ix->cur.first_pos &&
+		    pos < ix->cur.first_pos + ix->cur.count) {
+			*out = ix->cur;
+			*bidx = UINT64_MAX;
+			return EG_OK;
+		}
+		if (ix->npblocks && pos >= ix->pblocks[0].first_pos) {
+			size_t lo = 0, hi = ix->npblocks;
+			while (hi - lo > 1) {
+				size_t mid = (lo + hi) / 2;
+				if (ix->pblocks[mid].first_pos <= pos)
+					lo = mid;
+				else
+					hi = mid;
+			}
+			block *b = &ix->pblocks[lo];
+			if (pos < b->first_pos + b->count) {
+				*out = *b;
+				*bidx = UINT64_MAX;
+				return EG_OK;
+			}
+			return EG_ENOTFOUND;
+		}
+	}
+	uint64_t n = index_nblocks(st);
+	if (!n)
+		return EG_ENOTFOUND;
+	uint64_t lo = 0, hi = n;
+	block b;
+	int rc;
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if ((rc = index_read_block(st, mid, &b)))
+			return rc;
+		if (b.first_pos <= pos)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if ((rc = index_read_block(st, lo, &b)))
+		return rc;
+	if (pos < b.first_pos || pos >= b.first_pos + b.count)
+		return EG_ENOTFOUND;
+	*out = b;
+	*bidx = lo;
+	return EG_OK;
+}
+
+int index_postings(eg_store *st, uint64_t key, uint64_t **out, size_t *n)
+{
+	keystate ks;
+	*out = NULL;
+	*n = 0;
+	if (!index_keystate(st, key, &ks))
+		return EG_OK;
+	/* Walk the chain backward, collecting chunk offsets, then decode in
+	 * forward order so the result is ascending. */
+	uint64_t *offs = NULL;
+	size_t noffs = 0, capoffs = 0, total = 0;
+	unsigned char hdr[CHUNK_HDR];
+	for (uint64_t off = ks.last_chunk; off; ) {
+		if (os_pread_all(st->ix.fd_post, hdr, CHUNK_HDR, (off_t)off)) {
+			free(offs);
+			return st_errno(st, "cannot read idx/post");
+		}
+		if (noffs == capoffs) {
+			capoffs = capoffs ? capoffs * 2 : 64;
+			uint64_t *o = realloc(offs, capoffs * sizeof *o);
+			if (!o) {
+				free(offs);
+				return st_err(st, EG_ENOMEM, "out of memory");
+			}
+			offs = o;
+		}
+		offs[noffs++] = off;
+		total += rd32(hdr + 12);
+		uint64_t prev = rd64(hdr + 16);
+		if (prev >= off) {
+			free(offs);
+			return st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
+		}
+		off = prev;
+	}
+	uint64_t *pos = malloc((total + 1) * sizeof *pos);
+	unsigned char *buf = NULL;
+	size_t bufcap = 0, k = 0;
+	int rc = pos ? EG_OK : st_err(st, EG_ENOMEM, "out of memory");
+	for (size_t i = noffs; i-- > 0 && rc == EG_OK; ) {
+		if (os_pread_all(st->ix.fd_post, hdr, CHUNK_HDR, (off_t)offs[i])) {
+			rc = st_errno(st, "cannot read idx/post");
+			break;
+		}
+		uint32_t len = rd32(hdr), cnt = rd32(hdr + 12);
+		if (len > bufcap) {
+			unsigned char *nb = realloc(buf, len);
+			if (!nb) {
+				rc = st_err(st, EG_ENOMEM, "out of memory");
+				break;
+			}
+			buf = nb;
+			bufcap = len;
+		}
+		if (len < CHUNK_HDR || os_pread_all(st->ix.fd_post, buf, len, (off_t)offs[i]) ||
+		    rd32(buf + 4) != rec_check(buf + 8, len - 8) || k + cnt > total) {
+			rc = st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
+			break;
+		}
+		const unsigned char *p = buf + CHUNK_HDR, *end = buf + len;
+		uint64_t v = rd64(buf + 24);
+		pos[k++] = v;
+		for (uint32_t j = 1; j < cnt; j++) {
+			uint64_t d;
+			if (varint_get(&p, end, &d)) {
+				rc = st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
+				break;
+			}
+			v += d;
+			pos[k++] = v;
+		}
+	}
+	free(offs);
+	free(buf);
+	if (rc) {
+		free(pos);
+		return rc;
+	}
+	*out = pos;
+	*n = k;
+	return EG_OK;
+}

@@ -1,0 +1,268 @@
+/*
+ * internal.h — the structures shared by the library's modules: the log
+ * (log.c), the derived indexes (index.c, htab.c) and the store (store.c).
+ * Nothing here is part of the public API.
+ */
+#ifndef EG_INTERNAL_H
+#define EG_INTERNAL_H
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engram.h"
+#include "record.h"
+
+#define DEFAULT_SEGMENT_BYTES (256ull << 20)
+
+/* ------------------------------------------------------------------ log */
+
+typedef struct seg {
+	uint64_t first_pos;          /* from the file name and header */
+	int fd;
+	unsigned char *map;          /* read-only shared mapping, map_len bytes */
+	size_t map_len;
+	unsigned char prev_chain[32];
+} seg;
+
+/* A place in the log: segment index and byte offset. */
+typedef struct logpos {
+	uint32_t seg;
+	uint64_t off;
+} logpos;
+
+typedef struct eg_log {
+	char dir[PATH_MAX];
+	int writable;
+	uint64_t seg_limit;
+	seg *segs;
+	uint32_t nseg, capseg;
+
+	/* The committed head: everything before head_at is committed. */
+	uint64_t head_pos;
+	logpos head_at;
+	unsigned char head_chain[32];
+	int64_t head_recorded;
+
+	/* Writer only: the spool of the open batch, records after head_at. */
+	logpos tail;                 /* where the next record goes */
+	unsigned char *wbuf;         /* pending bytes for the tail segment */
+	size_t wlen, wcap;
+	uint64_t wbuf_off;           /* file offset of wbuf[0] */
+	uint64_t synced_upto;        /* sync_file_range progress in tail seg */
+	int new_segs;                /* segments created by the open batch */
+	int in_batch, eager;         /* a batch is being spooled; sync_file_range */
+	uint64_t batch_bytes;        /* event-record bytes of the open batch */
+	struct chain_ctx *chain;     /* SHA-256 of the open batch so far */
+	int failed;                  /* an fdatasync failed: stop acknowledging */
+} eg_log;
+
+/* Where a scan stopped, for recovery's report. */
+typedef struct scan_end {
+	logpos at;                   /* first byte not understood */
+	int clean;                   /* 1: stopped at end of data (EOF) */
+} scan_end;
+
+struct eg_store;
+int log_open(struct eg_store *st, eg_log *lg, const char *dir, int writable,
+	     uint64_t seg_limit);
+void log_close(eg_log *lg);
+/* Writer: cut a torn tail back to the last commit; refuse damage before it
+ * or a log that ends before must_have (known committed). */
+int log_recover(struct eg_store *st, eg_log *lg, uint64_t must_have);
+/* Reader and writer: advance head over batches committed since. */
+int log_refresh(struct eg_store *st, eg_log *lg);
+/* Start the scan for commits at a known committed place (from the index
+ * state), so that opening does not read the whole log. */
+void log_set_head(eg_log *lg, uint64_t pos, logpos at,
+		  const unsigned char chain[32], int64_t recorded);
+/* Pointer to n bytes at `at`, mapping more of the file if it grew; NULL if
+ * the file is shorter. */
+const unsigned char *log_ptr(struct eg_store *st, eg_log *lg, logpos at, size_t n);
+/* Bytes available in segment s from off (per its current mapping/file). */
+size_t log_avail(eg_log *lg, uint32_t s, uint64_t off);
+int log_map_seg(struct eg_store *st, eg_log *lg, uint32_t s, size_t need);
+/* Spool a record of len bytes (encoded by the caller into the returned
+ * buffer via fill) at the tail; returns its place. */
+unsigned char *log_reserve(struct eg_store *st, eg_log *lg, size_t len,
+			   uint64_t first_pos_if_new, logpos *at);
+/* Commit the spooled batch: write the commit record and make it durable.
+ * The caller sets first_pos, count and recorded; batch_bytes and chain are
+ * filled in. */
+int log_commit(struct eg_store *st, eg_log *lg, rec_commit *c,
+	       int sync, logpos *commit_at);
+void log_advance(eg_log *lg, size_t len);
+/* Discard the spooled batch. */
+int log_abort(struct eg_store *st, eg_log *lg);
+/* Make spooled bytes readable through log_ptr (writes out the buffer). */
+int log_flush(struct eg_store *st, eg_log *lg);
+uint32_t log_seg_index(const eg_log *lg, uint64_t first_pos);
+uint64_t log_bytes(const eg_log *lg);
+
+static inline int logpos_cmp(logpos a, logpos b)
+{
+	if (a.seg != b.seg)
+		return a.seg < b.seg ? -1 : 1;
+	return a.off < b.off ? -1 : a.off > b.off;
+}
+
+/* ------------------------------------------------------------- hash table */
+
+/* An open-addressing table of 64-bit slots in a file, mapping a 64-bit hash
+ * to a value (a position or a key id, < 2^34).  A slot keeps 30 bits of the
+ * hash, so a match must be confirmed by the caller (see htab.c). */
+typedef struct htab {
+	char path[PATH_MAX];
+	int fd, writable;
+	uint64_t *slots;
+	uint64_t cap, count;
+	size_t map_len;
+} htab;
+
+#define HTAB_VALUE_BITS 34
+#define HTAB_VALUE_MAX ((1ull << HTAB_VALUE_BITS) - 1)
+
+typedef int (*htab_match_fn)(void *ctx, uint64_t value);
+
+int htab_open(htab *h, const char *path, int writable);
+void htab_close(htab *h);
+/* The value of the first slot whose tag matches and match() confirms, or 0. */
+uint64_t htab_find(htab *h, uint64_t hash, htab_match_fn match, void *ctx);
+int htab_insert(htab *h, uint64_t hash, uint64_t value);
+int htab_remove(htab *h, uint64_t hash, uint64_t value);
+/* Reopen if the writer replaced the file (grown). */
+int htab_refresh(htab *h);
+
+/* ------------------------------------------------------------------ index */
+
+/* One entry of idx/blocks: a run of up to BLOCK_EVENTS events of one batch
+ * in one segment (64 bytes on disk, see FORMAT.md). */
+#define BLOCK_EVENTS 64
+typedef struct block {
+	uint64_t first_pos;
+	uint64_t seg_first_pos;
+	uint64_t off;
+	int64_t tmin, tmax, recorded;
+	uint32_t count;
+	int rectime;           /* holds events whose time is the record time */
+} block;
+#define BLOCK_LEN 64
+
+/* Per-key state, idx/keystate: one 32-byte entry per key id. */
+typedef struct keystate {
+	uint64_t last_chunk;   /* offset of the key's newest postings chunk */
+	uint64_t count;        /* events */
+	uint64_t version;      /* streams: current version */
+	uint64_t name_off;     /* offset of the name in idx/keys */
+} keystate;
+#define KEYSTATE_LEN 32
+
+/* What idx/state records: how far the derived files cover the log. */
+typedef struct ixstate {
+	uint64_t through_pos;        /* every event <= this is indexed */
+	uint64_t head_seg_first;     /* the log place just after that batch */
+	uint64_t head_off;
+	unsigned char chain[32];
+	int64_t recorded;
+	uint64_t blocks_len, post_len, keys_len, nkeys;
+	int64_t tmin, tmax, rmin;    /* event-time range, first recorded */
+} ixstate;
+
+/* Pending postings of one key during a batch. */
+typedef struct pend_key {
+	uint64_t *pos;
+	uint32_t n, cap;
+} pend_key;
+
+typedef struct eg_index {
+	char dir[PATH_MAX];
+	int writable, usable;
+	int fd_blocks, fd_post, fd_keys, fd_keystate, fd_state;
+	htab ids, keys;
+	ixstate st;                  /* what readers trust (live) */
+	/* writer: postings pending for the open batch, by key id */
+	pend_key *pend;
+	uint32_t npend_cap;
+	uint32_t *touched;           /* key ids with pending postings */
+	uint32_t ntouched, captouched;
+	uint64_t pend_total;
+	block cur;                   /* block being filled */
+	int cur_open;
+	block *pblocks;              /* blocks of the open batch, not yet written */
+	size_t npblocks, cappblocks;
+	uint64_t unsynced_bytes;     /* log bytes since the last checkpoint */
+	uint64_t ckpt_seg_first;     /* head segment at the last checkpoint */
+	ixstate batch_start;         /* to roll back on abort */
+} eg_index;
+
+int index_open(struct eg_store *st, int writable);
+void index_close(struct eg_store *st);
+/* Writer: bring derived files up to the log head (after recovery). */
+int index_catch_up(struct eg_store *st);
+int index_rebuild(struct eg_store *st);
+/* Writer: durably checkpoint derived files. */
+int index_checkpoint(struct eg_store *st);
+/* Writer close: checkpoint, then mark the live state clean. */
+int index_close_clean(struct eg_store *st);
+/* Does the index state describe a commit that is really in the log?  If
+ * so, set the log's head there (so recovery scans only the rest). */
+int index_state_matches_log(struct eg_store *st);
+
+/* Writer, during a batch. */
+void index_batch_begin(struct eg_store *st);
+/* Look a key up; 0 if absent.  space 0 = stream, 1 = type. */
+uint64_t index_key_find(struct eg_store *st, int space, const char *name, size_t n);
+/* Find or create a key id (writer). */
+int index_key_get(struct eg_store *st, int space, const char *name, size_t n,
+		  uint64_t *id);
+keystate *index_keystate(struct eg_store *st, uint64_t id, keystate *buf);
+int index_keystate_put(struct eg_store *st, uint64_t id, const keystate *ks);
+/* Is this id stored (or spooled earlier in the open batch)? */
+int index_id_exists(struct eg_store *st, const char *id, size_t n, uint64_t *pos);
+int index_id_add(struct eg_store *st, const char *id, size_t n, uint64_t pos);
+/* Record one spooled event for the indexes. */
+int index_note_event(struct eg_store *st, const eg_event *ev, logpos at,
+		     uint64_t stream_id, uint64_t type_id);
+/* After the log commit: write postings, blocks, key state and the state. */
+int index_batch_commit(struct eg_store *st, const rec_commit *c, logpos head_at);
+void index_batch_abort(struct eg_store *st);
+
+/* Readers. */
+int index_refresh(struct eg_store *st);
+/* Block containing pos, from the block file or the open batch. */
+int index_find_block(struct eg_store *st, uint64_t pos, block *out, uint64_t *bidx);
+uint64_t index_nblocks(struct eg_store *st);
+int index_read_block(struct eg_store *st, uint64_t i, block *out);
+/* Postings of key id: all positions, ascending, into a malloc'd array. */
+int index_postings(struct eg_store *st, uint64_t key, uint64_t **out, size_t *n);
+uint64_t index_bytes(struct eg_store *st);
+
+/* ------------------------------------------------------------------ store */
+
+struct eg_store {
+	char dir[PATH_MAX];
+	int writable;
+	int lock_fd;
+	eg_log log;
+	eg_index ix;
+	int in_batch;
+	char err[1024];
+};
+
+/* Set the store's message (printf-style) and return code. */
+int st_err(struct eg_store *st, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Same, appending ": strerror(errno)". */
+int st_errno(struct eg_store *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Find the record of event pos: its bytes and the recorded time of its
+ * batch.  Returns EG_OK, EG_ENOTFOUND, or EG_ECORRUPT. */
+int store_locate(struct eg_store *st, uint64_t pos, const unsigned char **rec,
+		 size_t *len, int64_t *recorded, logpos *at);
+
+uint64_t id_hash(const char *id, size_t n);
+uint64_t key_hash(int space, const char *name, size_t n);
+
+#endif

@@ -1,0 +1,673 @@
+/*
+ * iter.c — reading events: chooses an index for the filter (postings for a
+ * stream or types, block zone maps for times and positions), scans the
+ * part of the log the index does not cover yet, and follows the log for
+ * new batches with inotify.
+ *
+ * An iterator sees the log as of its head: batches committed later appear
+ * only through eg_iter_wait.  Positions at or below ix_through are served
+ * from the index (phase A); the rest, up to the head, by a sequential scan
+ * of the log (phase B).  Reverse iteration runs B backward, then A.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#define BCACHE 1024  /* blocks read per pread */
+
+enum { PH_A = 0, PH_B = 1, PH_DONE = 2 };
+
+typedef struct tailref {
+	logpos at;
+	int64_t recorded;
+} tailref;
+
+struct eg_iter {
+	eg_store *st;
+	eg_filter f;
+	char *stream;
+	char **types;
+	size_t *type_lens, stream_len;
+	int use_postings;
+
+	uint64_t lo, hi, ix_through;   /* lo..hi: positions to consider */
+	logpos resume;                 /* log place just after position hi */
+	logpos tail_start;             /* log place just after ix_through */
+	int phase;
+
+	/* phase A, postings */
+	uint64_t *pos;
+	size_t npos, ipos;
+	/* phase A, blocks (and locating postings) */
+	unsigned char *bcache;
+	uint64_t bc_first, bc_n;       /* cached block indices */
+	uint64_t nblocks, bi, bend;    /* current block index, end (exclusive) */
+	block blk;
+	int blk_loaded;
+	logpos bat;                    /* next record within the current block */
+	uint32_t bk;                   /* events taken from the current block */
+	logpos rv[BLOCK_EVENTS];       /* reverse: a block's record places */
+	int nrv;
+
+	/* phase B */
+	logpos tat;
+	uint64_t tnext;                /* next position expected in the scan */
+	uint64_t batch_left;
+	int64_t batch_recorded;
+	tailref *tr;                   /* reverse: the tail's events */
+	size_t ntr, itr;
+
+	uint64_t emitted, scanned;
+	int ino_fd;
+	rec_event ev;
+};
+
+/* ------------------------------------------------------------ filters */
+
+static int want_type(const eg_iter *it, const eg_event *e)
+{
+	if (!it->f.ntypes)
+		return 1;
+	for (size_t i = 0; i < it->f.ntypes; i++)
+		if (e->type_len == it->type_lens[i] &&
+		    memcmp(e->type, it->types[i], e->type_len) == 0)
+			return 1;
+	return 0;
+}
+
+static int want(const eg_iter *it, const eg_event *e)
+{
+	if (e->pos < it->lo || e->pos > it->hi)
+		return 0;
+	if (it->stream && (e->stream_len != it->stream_len ||
+			   memcmp(e->stream, it->stream, it->stream_len)))
+		return 0;
+	if (!want_type(it, e))
+		return 0;
+	int64_t t = it->f.by == EG_BY_RECORDED ? e->recorded : e->time;
+	if (it->f.has_since && t < it->f.since)
+		return 0;
+	if (it->f.has_until && t > it->f.until)
+		return 0;
+	return 1;
+}
+
+/* Could a block hold events in the time range? */
+static int block_in_range(const eg_iter *it, const block *b)
+{
+	int64_t lo = it->f.by == EG_BY_RECORDED ? b->recorded : b->tmin;
+	int64_t hi = it->f.by == EG_BY_RECORDED ? b->recorded : b->tmax;
+	if (it->f.has_since && hi < it->f.since)
+		return 0;
+	if (it->f.has_until && lo > it->f.until)
+		return 0;
+	return 1;
+}
+
+/* Decode the event record at `at` with its batch's recorded time. */
+static int decode_at(eg_iter *it, logpos at, int64_t recorded)
+{
+	eg_store *st = it->st;
+	eg_log *lg = &st->log;
+	const unsigned char *p = log_ptr(st, lg, at, REC_PREFIX);
+	size_t len = p ? rd32(p) : 0;
+	if (!p || !log_ptr(st, lg, at, len) ||
+	    !rec_event_decode(lg->segs[at.seg].map + at.off, len, &it->ev))
+		return st_err(st, EG_ECORRUPT, "record at segment %020llu.seg offset %llu "
+			      "fails its check; run engram verify",
+			      (unsigned long long)(at.seg < lg->nseg ? lg->segs[at.seg].first_pos : 0),
+			      (unsigned long long)at.off);
+	it->ev.ev.recorded = recorded;
+	if (it->ev.ev.time == INT64_MIN)
+		it->ev.ev.time = recorded;
+	return EG_OK;
+}
+
+/* ------------------------------------------------------------- blocks */
+
+static int blk_get(eg_iter *it, uint64_t i, block *out)
+{
+	eg_store *st = it->st;
+	if (i < it->bc_first || i >= it->bc_first + it->bc_n) {
+		if (!it->bcache && !(it->bcache = malloc(BCACHE * BLOCK_LEN)))
+			return st_err(st, EG_ENOMEM, "out of memory");
+		uint64_t first = i - i % BCACHE;
+		uint64_t n = it->nblocks - first < BCACHE ? it->nblocks - first : BCACHE;
+		ssize_t r = pread(st->ix.fd_blocks, it->bcache, n * BLOCK_LEN,
+				  (off_t)(first * BLOCK_LEN));
+		if (r != (ssize_t)(n * BLOCK_LEN))
+			return st_errno(st, "cannot read idx/blocks");
+		it->bc_first = first;
+		it->bc_n = n;
+	}
+	const unsigned char *p = it->bcache + (i - it->bc_first) * BLOCK_LEN;
+	if (rd32(p + 60) != rec_check(p, 60))
+		return st_err(st, EG_ECORRUPT, "idx/blocks entry %llu is damaged; run engram reindex",
+			      (unsigned long long)i);
+	out->first_pos = rd64(p);
+	out->seg_first_pos = rd64(p + 8);
+	out->off = rd64(p + 16);
+	out->tmin = (int64_t)rd64(p + 24);
+	out->tmax = (int64_t)rd64(p + 32);
+	out->recorded = (int64_t)rd64(p + 40);
+	out->count = rd32(p + 48);
+	return EG_OK;
+}
+
+/* Index of the block holding pos (or the first block after it). */
+static int blk_find(eg_iter *it, uint64_t pos, uint64_t *out)
+{
+	uint64_t lo = 0, hi = it->nblocks;
+	block b;
+	int rc;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if ((rc = blk_get(it, mid, &b)))
+			return rc;
+		if (b.first_pos + b.count <= pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*out = lo;
+	return EG_OK;
+}
+
+static int blk_load(eg_iter *it, uint64_t i)
+{
+	int rc = blk_get(it, i, &it->blk);
+	if (rc)
+		return rc;
+	uint32_t s = log_seg_index(&it->st->log, it->blk.seg_first_pos);
+	if (s == UINT32_MAX)
+		return st_err(it->st, EG_ECORRUPT, "idx/blocks names a missing segment; "
+			      "run engram reindex");
+	it->bat = (logpos){ s, it->blk.off };
+	it->bk = 0;
+	it->blk_loaded = 1;
+	return EG_OK;
+}
+
+/* Place of the next event record of the loaded block, advancing. */
+static int blk_step(eg_iter *it, logpos *at)
+{
+	eg_store *st = it->st;
+	for (;;) {
+		const unsigned char *p = log_ptr(st, &st->log, it->bat, REC_PREFIX);
+		int type;
+		size_t len = p ? rec_peek(p, log_avail(&st->log, it->bat.seg, it->bat.off), &type) : 0;
+		if (!len)
+			return st_err(st, EG_ECORRUPT, "bad record at segment %020llu.seg offset %llu",
+				      (unsigned long long)it->blk.seg_first_pos,
+				      (unsigned long long)it->bat.off);
+		*at = it->bat;
+		it->bat.off += len;
+		if (type == REC_EVENT) {
+			it->bk++;
+			return EG_OK;
+		}
+	}
+}
+
+/* Phase A by blocks: next wanted event, or EG_END. */
+static int next_blocks(eg_iter *it)
+{
+	int rc;
+	for (;;) {
+		if (!it->f.reverse) {
+			if (!it->blk_loaded || it->bk >= it->blk.count) {
+				do {
+					if (it->bi >= it->bend)
+						return EG_END;
+					if ((rc = blk_load(it, it->bi++)))
+						return rc;
+				} while (!block_in_range(it, &it->blk) ||
+					 it->blk.first_pos > it->hi);
+			}
+			logpos at;
+			if ((rc = blk_step(it, &at)))
+				return rc;
+			uint64_t pos = it->blk.first_pos + it->bk - 1;
+			if (pos < it->lo)
+				continue;
+			if (pos > it->ix_through || pos > it->hi)
+				return EG_END;
+			if ((rc = decode_at(it, at, it->blk.recorded)))
+				return rc;
+			if (want(it, &it->ev.ev))
+				return EG_OK;
+			continue;
+		}
+		if (it->nrv == 0) {
+			do {
+				if (it->bi <= it->bend)
+					return EG_END;
+				if ((rc = blk_load(it, --it->bi)))
+					return rc;
+			} while (!block_in_range(it, &it->blk) || it->blk.first_pos > it->hi);
+			while (it->bk < it->blk.count)
+				if ((rc = blk_step(it, &it->rv[it->nrv++])))
+					return rc;
+		}
+		logpos at = it->rv[--it->nrv];
+		uint64_t pos = it->blk.first_pos + (uint64_t)it->nrv;
+		if (pos > it->hi || pos > it->ix_through)
+			continue;
+		if (pos < it->lo) {
+			it->nrv = 0;
+			return EG_END;
+		}
+		if ((rc = decode_at(it, at, it->blk.recorded)))
+			return rc;
+		if (want(it, &it->ev.ev))
+			return EG_OK;
+	}
+}
+
+/* Phase A by postings: next wanted event, or EG_END. */
+static int next_postings(eg_iter *it)
+{
+	int rc;
+	while (it->ipos < it->npos) {
+		uint64_t pos = it->f.reverse ? it->pos[it->npos - 1 - it->ipos] : it->pos[it->ipos];
+		it->ipos++;
+		/* Reuse the loaded block when the next position falls in it. */
+		if (!it->blk_loaded || pos < it->blk.first_pos ||
+		    pos >= it->blk.first_pos + it->blk.count) {
+			uint64_t bi;
+			if ((rc = blk_find(it, pos, &bi)))
+				return rc;
+			if (bi >= it->nblocks)
+				return st_err(it->st, EG_ECORRUPT, "position %llu is not in idx/blocks; "
+					      "run engram reindex", (unsigned long long)pos);
+			if ((rc = blk_load(it, bi)))
+				return rc;
+		}
+		if (pos < it->blk.first_pos + it->bk) {  /* behind: restart the block */
+			it->bat = (logpos){ it->bat.seg, it->blk.off };
+			it->bk = 0;
+		}
+		logpos at = it->bat;
+		while (it->blk.first_pos + it->bk <= pos)
+			if ((rc = blk_step(it, &at)))
+				return rc;
+		if ((rc = decode_at(it, at, it->blk.recorded)))
+			return rc;
+		if (it->ev.ev.pos != pos)
+			return st_err(it->st, EG_ECORRUPT, "idx/post and the log disagree at position "
+				      "%llu; run engram reindex", (unsigned long long)pos);
+		if (want(it, &it->ev.ev))
+			return EG_OK;
+	}
+	return EG_END;
+}
+
+/* ------------------------------------------------------------- phase B */
+
+/* Next event record in log order from tat, with its batch's recorded time
+ * (read ahead from the commit record).  EG_END past the head. */
+static int tail_step(eg_iter *it, logpos *at, int64_t *recorded)
+{
+	eg_store *st = it->st;
+	eg_log *lg = &st->log;
+	if (it->tnext > it->hi)
+		return EG_END;
+	for (;;) {
+		if (it->tat.seg >= lg->nseg)
+			return EG_END;
+		const unsigned char *p = log_ptr(st, lg, it->tat, REC_PREFIX);
+		if (!p) {
+			if (it->tat.seg + 1 < lg->nseg) {
+				it->tat.seg++;
+				it->tat.off = SEG_HDR_LEN;
+				continue;
+			}
+			return EG_END;
+		}
+		int type;
+		size_t len = rec_peek(p, log_avail(lg, it->tat.seg, it->tat.off), &type);
+		if (!len)
+			return st_err(st, EG_ECORRUPT, "bad record at segment %020llu.seg offset %llu",
+				      (unsigned long long)lg->segs[it->tat.seg].first_pos,
+				      (unsigned long long)it->tat.off);
+		if (type != REC_EVENT) {
+			it->tat.off += len;
+			continue;
+		}
+		if (it->batch_left == 0) {
+			/* Find this batch's commit to learn its recorded time. */
+			logpos q = it->tat;
+			for (;;) {
+				const unsigned char *r = log_ptr(st, lg, q, REC_PREFIX);
+				if (!r) {
+					if (q.seg + 1 >= lg->nseg)
+						return EG_END;
+					q.seg++;
+					q.off = SEG_HDR_LEN;
+					continue;
+				}
+				int t2;
+				size_t l2 = rec_peek(r, log_avail(lg, q.seg, q.off), &t2);
+				if (!l2)
+					return EG_END;
+				if (t2 == REC_COMMIT) {
+					rec_commit c;
+					if (!rec_commit_decode(r, l2, &c))
+						return EG_END;
+					it->batch_left = c.count;
+					it->batch_recorded = c.recorded;
+					break;
+				}
+				q.off += l2;
+			}
+		}
+		*at = it->tat;
+		*recorded = it->batch_recorded;
+		it->tat.off += len;
+		it->batch_left--;
+		it->tnext++;
+		return EG_OK;
+	}
+}
+
+static int next_tail(eg_iter *it)
+{
+	int rc;
+	if (!it->f.reverse) {
+		logpos at;
+		int64_t rec;
+		while ((rc = tail_step(it, &at, &rec)) == EG_OK) {
+			if ((rc = decode_at(it, at, rec)))
+				return rc;
+			if (want(it, &it->ev.ev))
+				return EG_OK;
+		}
+		return rc;
+	}
+	if (!it->tr) {  /* collect the tail once, then walk it backward */
+		size_t cap = 64;
+		it->tr = malloc(cap * sizeof *it->tr);
+		if (!it->tr)
+			return st_err(it->st, EG_ENOMEM, "out of memory");
+		tailref t;
+		while ((rc = tail_step(it, &t.at, &t.recorded)) == EG_OK) {
+			if (it->ntr == cap) {
+				tailref *n = realloc(it->tr, (cap *= 2) * sizeof *n);
+				if (!n)
+					return st_err(it->st, EG_ENOMEM, "out of memory");
+				it->tr = n;
+			}
+			it->tr[it->ntr++] = t;
+		}
+		if (rc != EG_END)
+			return rc;
+		it->itr = it->ntr;
+	}
+	while (it->itr > 0) {
+		tailref *t = &it->tr[--it->itr];
+		if ((rc = decode_at(it, t->at, t->recorded)))
+			return rc;
+		if (want(it, &it->ev.ev))
+			return EG_OK;
+	}
+	return EG_END;
+}
+
+/* ------------------------------------------------------------- planning */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int plan_postings(eg_iter *it)
+{
+	eg_store *st = it->st;
+	keystate ks;
+	uint64_t best = UINT64_MAX, cnt;
+	int rc;
+	/* The stream's postings, unless all the types together are rarer. */
+	if (it->stream) {
+		uint64_t k = index_key_find(st, 0, it->stream, it->stream_len);
+		if (!k)
+			return EG_OK;   /* no such stream: nothing indexed matches */
+		cnt = index_keystate(st, k - 1, &ks) ? ks.count : 0;
+		best = cnt;
+		if ((rc = index_postings(st, k - 1, &it->pos, &it->npos)))
+			return rc;
+	}
+	if (!it->f.ntypes)
+		return EG_OK;
+	uint64_t *keys = calloc(it->f.ntypes, sizeof *keys), total = 0;
+	if (!keys)
+		return st_err(st, EG_ENOMEM, "out of memory");
+	for (size_t i = 0; i < it->f.ntypes; i++) {
+		keys[i] = index_key_find(st, 1, it->types[i], it->type_lens[i]);
+		if (keys[i] && index_keystate(st, keys[i] - 1, &ks))
+			total += ks.count;
+	}
+	rc = EG_OK;
+	if (total < best) {
+		free(it->pos);
+		it->pos = NULL;
+		it->npos = 0;
+		for (size_t i = 0; i < it->f.ntypes && rc == EG_OK; i++) {
+			if (!keys[i])
+				continue;
+			uint64_t *p;
+			size_t n;
+			if ((rc = index_postings(st, keys[i] - 1, &p, &n)))
+				break;
+			uint64_t *m = realloc(it->pos, (it->npos + n + 1) * sizeof *m);
+			if (!m) {
+				free(p);
+				rc = st_err(st, EG_ENOMEM, "out of memory");
+				break;
+			}
+			it->pos = m;
+			memcpy(it->pos + it->npos, p, n * sizeof *p);
+			it->npos += n;
+			free(p);
+		}
+		/* Types partition the log, so the union has no repeats. */
+		if (rc == EG_OK && it->f.ntypes > 1)
+			qsort(it->pos, it->npos, sizeof *it->pos, cmp_u64);
+	}
+	free(keys);
+	return rc;
+}
+
+/* Keep only postings inside lo..min(hi, ix_through). */
+static void clip_postings(eg_iter *it)
+{
+	uint64_t top = it->hi < it->ix_through ? it->hi : it->ix_through;
+	size_t a = 0, b = it->npos;
+	while (a < b && it->pos[a] < it->lo)
+		a++;
+	while (b > a && it->pos[b - 1] > top)
+		b--;
+	memmove(it->pos, it->pos + a, (b - a) * sizeof *it->pos);
+	it->npos = b - a;
+}
+
+static int plan(eg_iter *it)
+{
+	eg_store *st = it->st;
+	eg_log *lg = &st->log;
+	const ixstate *xs = &st->ix.st;
+	it->hi = lg->head_pos;
+	if (it->f.to && it->f.to < it->hi)
+		it->hi = it->f.to;
+	it->lo = it->f.from ? it->f.from : 1;
+	it->resume = lg->head_at;
+	it->ix_through = 0;
+	it->tail_start = (logpos){ 0, SEG_HDR_LEN };
+	if (st->ix.usable && xs->through_pos && xs->through_pos <= lg->head_pos) {
+		uint32_t s = log_seg_index(lg, xs->head_seg_first);
+		if (s != UINT32_MAX) {
+			it->ix_through = xs->through_pos;
+			it->tail_start = (logpos){ s, xs->head_off };
+		}
+	}
+	it->nblocks = it->ix_through ? index_nblocks(st) : 0;
+	it->tat = it->tail_start;
+	it->tnext = it->ix_through + 1;
+	it->batch_left = 0;
+	it->use_postings = it->ix_through && (it->stream || it->f.ntypes);
+	int rc;
+	if (it->use_postings) {
+		if ((rc = plan_postings(it)))
+			return rc;
+		clip_postings(it);
+	} else if (it->ix_through && it->lo <= it->ix_through) {
+		uint64_t a, b;
+		if ((rc = blk_find(it, it->lo, &a)) ||
+		    (rc = blk_find(it, it->hi < it->ix_through ? it->hi : it->ix_through, &b)))
+			return rc;
+		b = b < it->nblocks ? b + 1 : it->nblocks;
+		if (it->f.reverse) {
+			it->bi = b;
+			it->bend = a;
+		} else {
+			it->bi = a;
+			it->bend = b;
+		}
+	}
+	it->phase = it->f.reverse ? PH_B : PH_A;
+	return EG_OK;
+}
+
+int eg_iter_new(eg_store *st, eg_iter **out, const eg_filter *f)
+{
+	*out = NULL;
+	int rc;
+	if (!st->writable) {
+		index_refresh(st);
+		if ((rc = log_refresh(st, &st->log)))
+			return rc;
+	}
+	eg_iter *it = calloc(1, sizeof *it);
+	if (!it)
+		return st_err(st, EG_ENOMEM, "out of memory");
+	it->st = st;
+	it->ino_fd = -1;
+	it->f = *f;
+	if (f->stream) {
+		it->stream = strdup(f->stream);
+		it->stream_len = strlen(f->stream);
+	}
+	if (f->ntypes) {
+		it->types = calloc(f->ntypes, sizeof *it->types);
+		it->type_lens = calloc(f->ntypes, sizeof *it->type_lens);
+		for (size_t i = 0; it->types && it->type_lens && i < f->ntypes; i++) {
+			it->types[i] = strdup(f->types[i]);
+			it->type_lens[i] = strlen(f->types[i]);
+		}
+	}
+	if ((f->stream && !it->stream) || (f->ntypes && (!it->types || !it->type_lens))) {
+		eg_iter_free(it);
+		return st_err(st, EG_ENOMEM, "out of memory");
+	}
+	if ((rc = plan(it))) {
+		eg_iter_free(it);
+		return rc;
+	}
+	*out = it;
+	return EG_OK;
+}
+
+int eg_iter_next(eg_iter *it, const eg_event **ev)
+{
+	int rc = EG_END;
+	if (it->f.limit && it->emitted >= it->f.limit)
+		return EG_END;
+	while (it->phase != PH_DONE) {
+		if (it->phase == PH_A)
+			rc = it->use_postings ? next_postings(it) : next_blocks(it);
+		else
+			rc = next_tail(it);
+		if (rc != EG_END)
+			break;
+		if (it->f.reverse)
+			it->phase = it->phase == PH_B ? PH_A : PH_DONE;
+		else
+			it->phase = it->phase == PH_A ? PH_B : PH_DONE;
+	}
+	if (rc == EG_OK) {
+		*ev = &it->ev.ev;
+		it->emitted++;
+		it->scanned = it->ev.ev.pos;
+	} else if (rc == EG_END && !it->f.reverse) {
+		it->scanned = it->hi;
+	}
+	return rc;
+}
+
+uint64_t eg_iter_scanned(const eg_iter *it)
+{
+	return it->scanned;
+}
+
+int eg_iter_wait(eg_iter *it, int timeout_ms)
+{
+	eg_store *st = it->st;
+	if (it->f.reverse || (it->f.limit && it->emitted >= it->f.limit) ||
+	    (it->f.to && it->hi >= it->f.to))
+		return EG_END;
+	if (it->ino_fd < 0) {
+		it->ino_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+		if (it->ino_fd < 0 ||
+		    inotify_add_watch(it->ino_fd, st->log.dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0)
+			return st_errno(st, "cannot watch %s", st->log.dir);
+	}
+	for (;;) {
+		/* Look first: a batch may have landed before the watch began. */
+		int rc = eg_store_head(st, &(eg_head){0});
+		if (rc)
+			return rc;
+		uint64_t head = st->log.head_pos;
+		if (head > it->hi) {
+			it->lo = it->hi + 1;
+			it->hi = it->f.to && it->f.to < head ? it->f.to : head;
+			it->tat = it->resume;
+			it->tnext = it->lo;
+			it->batch_left = 0;
+			it->resume = st->log.head_at;
+			it->ix_through = it->lo - 1;
+			it->phase = PH_B;
+			return EG_OK;
+		}
+		struct pollfd pfd = { .fd = it->ino_fd, .events = POLLIN };
+		int n = poll(&pfd, 1, timeout_ms);
+		if (n < 0 && errno != EINTR)
+			return st_errno(st, "poll");
+		if (n == 0)
+			return EG_END;
+		char buf[4096];
+		while (read(it->ino_fd, buf, sizeof buf) > 0)
+			;
+	}
+}
+
+void eg_iter_free(eg_iter *it)
+{
+	if (!it)
+		return;
+	free(it->stream);
+	for (size_t i = 0; it->types && i < it->f.ntypes; i++)
+		free(it->types[i]);
+	free(it->types);
+	free(it->type_lens);
+	free(it->pos);
+	free(it->bcache);
+	free(it->tr);
+	if (it->ino_fd >= 0)
+		close(it->ino_fd);
+	free(it);
+}

@@ -1,0 +1,704 @@
+/*
+ * json.c — the validating JSON scanner behind every NDJSON line (json.h).
+ *
+ * One pass, no tree, no recursion: open containers are kept in a bit stack
+ * of JSON_MAX_DEPTH bits, string bodies are skipped eight bytes at a time
+ * while they are plain ASCII, and every rejection names the byte offset and
+ * what was expected there.  Ingest scans every line, so speed matters here.
+ */
+#include "json.h"
+
+#include <string.h>
+
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+
+#define R0 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+#define R1 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+
+/* Bytes that end a fast run inside a string: '"', '\\', controls (which
+ * RFC 8259 forbids unescaped) and non-ASCII (which must be checked as UTF-8). */
+static const uint8_t str_stop[256] = {
+	R1, R1,
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x22 '"' */
+	R0, R0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,  /* 0x5c '\\' */
+	R0, R0,
+	R1, R1, R1, R1, R1, R1, R1, R1,
+};
+
+/* Bytes json_quote must escape: '"', '\\' and controls; UTF-8 passes. */
+static const uint8_t quote_need[256] = {
+	R1, R1,
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	R0, R0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+	R0, R0,
+	R0, R0, R0, R0, R0, R0, R0, R0,
+};
+
+/* Hex digit values, or -1. */
+static const int8_t hexval[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+/* (stored as value + 1 so that the zero default means "not hex") */
+
+static inline int is_digit(uint8_t c)
+{
+	return (unsigned)(c - '0') < 10;
+}
+
+static inline int is_ws(uint8_t c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static inline const char *skip_ws(const char *p, const char *end)
+{
+	/* Minified NDJSON has no whitespace: one compare settles most calls. */
+	while (p < end && (uint8_t)*p <= ' ' && is_ws((uint8_t)*p))
+		p++;
+	return p;
+}
+
+/* Flag (bit 7 of each byte) the bytes of x that are '"', '\\', below 0x20 or
+ * at/above 0x80.  A borrow can only set a false flag in a byte above a truly
+ * flagged one, so "any flag" and "lowest flag" are both exact. */
+static inline uint64_t special8(uint64_t x)
+{
+	uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
+	return ((q - ONES) & ~q) | ((b - ONES) & ~b) |
+	       ((x - ONES * 0x20) & ~x) | x;
+}
+
+/* Eight bytes with the earliest in the lowest bits, whatever the host order,
+ * so that borrows in the SWAR tests only run towards later bytes. */
+static inline uint64_t load8(const uint8_t *u)
+{
+	uint64_t x;
+	memcpy(&x, u, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
+}
+
+/* Index of the earliest byte flagged in m (bit 7 of each byte) by a load8. */
+#define LOWEST_BYTE(m) ((size_t)__builtin_ctzll(m) >> 3)
+
+/*
+ * Length of the well-formed UTF-8 sequence at u (whose lead byte is >= 0x80),
+ * or 0.  Follows the RFC 3629 table: the second-byte ranges of E0, ED, F0 and
+ * F4 are what exclude overlongs, UTF-16 surrogates and code points > U+10FFFF.
+ */
+static inline size_t utf8_seq(const uint8_t *u, const uint8_t *e)
+{
+	uint8_t c = u[0], lo = 0x80, hi = 0xBF;
+	size_t avail = (size_t)(e - u);
+
+	if (c < 0xC2)
+		return 0;  /* stray continuation, or C0/C1 overlong lead */
+	if (c < 0xE0)
+		return avail >= 2 && (u[1] & 0xC0) == 0x80 ? 2 : 0;
+	if (c < 0xF0) {
+		if (avail < 3)
+			return 0;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+		return u[1] >= lo && u[1] <= hi && (u[2] & 0xC0) == 0x80 ? 3 : 0;
+	}
+	if (c < 0xF5) {
+		if (avail < 4)
+			return 0;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+		return u[1] >= lo && u[1] <= hi && (u[2] & 0xC0) == 0x80 &&
+		       (u[3] & 0xC0) == 0x80 ? 4 : 0;
+	}
+	return 0;
+}
+
+/* The four hex digits at u as a code unit, or -1. */
+static inline long hex4(const uint8_t *u)
+{
+	int a = hexval[u[0]], b = hexval[u[1]], c = hexval[u[2]], d = hexval[u[3]];
+
+	if (!a || !b || !c || !d)
+		return -1;
+	return (long)(a - 1) << 12 | (b - 1) << 8 | (c - 1) << 4 | (d - 1);
+}
+
+static const char *fail(json_err *err, const char *base, const char *at,
+			const char *what)
+{
+	if (err) {
+		err->off = (size_t)(at - base);
+		err->what = what;
+	}
+	return NULL;
+}
+
+/* u points at a backslash inside a string; returns the byte after the escape
+ * (after both halves of a surrogate pair), or NULL. */
+static const char *scan_escape(const char *base, const uint8_t *u,
+			       const uint8_t *e, json_err *err)
+{
+	const char *at = (const char *)u;
+	long cp, lo;
+
+	if (e - u < 2)
+		return fail(err, base, (const char *)e, "unexpected end of input");
+	switch (u[1]) {
+	case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r':
+	case 't':
+		return at + 2;
+	case 'u':
+		break;
+	default:
+		return fail(err, base, at, "invalid escape in string");
+	}
+	if (e - u < 6)
+		return fail(err, base, (const char *)e, "unexpected end of input");
+	if ((cp = hex4(u + 2)) < 0)
+		return fail(err, base, at, "expected four hex digits after \\u");
+	if (cp < 0xD800 || cp > 0xDFFF)
+		return at + 6;
+	if (cp >= 0xDC00)
+		return fail(err, base, at, "lone low surrogate in \\u escape");
+	/* A high surrogate only means something with a low one right after it. */
+	if (e - u < 12 || u[6] != '\\' || u[7] != 'u' ||
+	    (lo = hex4(u + 8)) < 0xDC00 || lo > 0xDFFF)
+		return fail(err, base, at,
+			    "expected low surrogate \\u escape after high surrogate");
+	return at + 12;
+}
+
+/* p points just past the opening quote; returns the byte after the closing
+ * quote, or NULL with *err set. */
+static const char *scan_string(const char *base, const char *p,
+			       const char *end, json_err *err)
+{
+	const uint8_t *u = (const uint8_t *)p, *e = (const uint8_t *)end;
+	size_t n;
+
+	for (;;) {
+		/* Jump straight to the first special byte of an 8-byte chunk;
+		 * the lowest flag is exact (see special8). */
+		for (;;) {
+			uint64_t m;
+
+			if (e - u < 8) {
+				while (u < e && !str_stop[*u])
+					u++;
+				break;
+			}
+			if ((m = special8(load8(u)) & HIGH) != 0) {
+				u += LOWEST_BYTE(m);
+				break;
+			}
+			u += 8;
+		}
+		if (u >= e)
+			return fail(err, base, end, "unexpected end of input in string");
+		if (*u == '"')
+			return (const char *)u + 1;
+		if (*u == '\\') {
+			const char *q = scan_escape(base, u, e, err);
+			if (!q)
+				return NULL;
+			u = (const uint8_t *)q;
+		} else if (*u < 0x20) {
+			return fail(err, base, (const char *)u,
+				    "unescaped control character in string");
+		} else if ((n = utf8_seq(u, e)) != 0) {
+			u += n;
+		} else {
+			return fail(err, base, (const char *)u, "invalid UTF-8 in string");
+		}
+	}
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? starting at p. */
+static const char *scan_number(const char *base, const char *p,
+			       const char *end, json_err *err)
+{
+	const uint8_t *u = (const uint8_t *)p, *e = (const uint8_t *)end;
+
+	if (*u == '-' && ++u >= e)
+		return fail(err, base, end, "unexpected end of input");
+	if (*u == '0') {
+		if (++u < e && is_digit(*u))
+			return fail(err, base, (const char *)u - 1,
+				    "leading zero in number");
+	} else if (is_digit(*u)) {
+		while (++u < e && is_digit(*u))
+			;
+	} else {
+		return fail(err, base, (const char *)u, "expected digit after '-'");
+	}
+	if (u < e && *u == '.') {
+		if (++u >= e || !is_digit(*u))
+			return fail(err, base, (const char *)u,
+				    "expected digit after decimal point");
+		while (++u < e && is_digit(*u))
+			;
+	}
+	if (u < e && (*u | 0x20) == 'e') {
+		if (++u < e && (*u == '+' || *u == '-'))
+			u++;
+		if (u >= e || !is_digit(*u))
+			return fail(err, base, (const char *)u,
+				    "expected digit in exponent");
+		while (++u < e && is_digit(*u))
+			;
+	}
+	return (const char *)u;
+}
+
+static const char *scan_literal(const char *base, const char *p,
+				const char *end, const char *lit, size_t n,
+				json_err *err)
+{
+	size_t avail = (size_t)(end - p);
+
+	if (avail >= n && memcmp(p, lit, n) == 0)
+		return p + n;
+	if (avail < n && memcmp(p, lit, avail) == 0)
+		return fail(err, base, end, "unexpected end of input");
+	return fail(err, base, p, "expected a value");
+}
+
+static enum json_type type_of(char c)
+{
+	switch (c) {
+	case '{': return JSON_OBJECT;
+	case '[': return JSON_ARRAY;
+	case '"': return JSON_STRING;
+	case 't': return JSON_TRUE;
+	case 'f': return JSON_FALSE;
+	case 'n': return JSON_NULL;
+	default: return JSON_NUMBER;
+	}
+}
+
+/*
+ * Scan one value starting exactly at p (no leading whitespace), inside depth
+ * already-open containers.  Returns the byte after it, or NULL with *err.
+ *
+ * The loop is a state machine over three labels: "value" expects any value,
+ * "key" expects an object key, "close" has just finished a value and looks
+ * at what its container expects next.  Bit i of stack says whether the i-th
+ * container opened here is an object.
+ */
+static const char *scan_value(const char *base, const char *p,
+			      const char *end, int depth, json_err *err)
+{
+	uint64_t stack[(JSON_MAX_DEPTH + 63) / 64];
+	int d = 0, limit = JSON_MAX_DEPTH - depth;
+
+value:
+	if (p >= end)
+		return fail(err, base, end, "unexpected end of input");
+	switch (*p) {
+	case '{':
+		if (d >= limit)
+			return fail(err, base, p, "nesting too deep");
+		stack[d / 64] |= 1ULL << (d % 64);
+		d++;
+		p = skip_ws(p + 1, end);
+		if (p < end && *p == '}') {
+			p++;
+			d--;
+			goto close;
+		}
+		if (p < end && *p != '"')
+			return fail(err, base, p, "expected object key or '}'");
+		goto key;
+	case '[':
+		if (d >= limit)
+			return fail(err, base, p, "nesting too deep");
+		stack[d / 64] &= ~(1ULL << (d % 64));
+		d++;
+		p = skip_ws(p + 1, end);
+		if (p < end && *p == ']') {
+			p++;
+			d--;
+			goto close;
+		}
+		goto value;
+	case '"':
+		p = scan_string(base, p + 1, end, err);
+		break;
+	case 't':
+		p = scan_literal(base, p, end, "true", 4, err);
+		break;
+	case 'f':
+		p = scan_literal(base, p, end, "false", 5, err);
+		break;
+	case 'n':
+		p = scan_literal(base, p, end, "null", 4, err);
+		break;
+	case '-': case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
+		p = scan_number(base, p, end, err);
+		break;
+	default:
+		return fail(err, base, p, "expected a value");
+	}
+	if (!p)
+		return NULL;
+
+close:
+	if (d == 0)
+		return p;
+	p = skip_ws(p, end);
+	if (p >= end)
+		return fail(err, base, end, "unexpected end of input");
+	if (stack[(d - 1) / 64] >> ((d - 1) % 64) & 1) {
+		if (*p == '}') {
+			p++;
+			d--;
+			goto close;
+		}
+		if (*p != ',')
+			return fail(err, base, p, "expected ',' or '}'");
+		p = skip_ws(p + 1, end);
+		if (p < end && *p != '"')
+			return fail(err, base, p, "expected object key after ','");
+		goto key;
+	}
+	if (*p == ']') {
+		p++;
+		d--;
+		goto close;
+	}
+	if (*p != ',')
+		return fail(err, base, p, "expected ',' or ']'");
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == ']')
+		return fail(err, base, p, "expected value after ','");
+	goto value;
+
+key:
+	/* p is at a '"' or at the end. */
+	if (p >= end)
+		return fail(err, base, end, "unexpected end of input");
+	if (!(p = scan_string(base, p + 1, end, err)))
+		return NULL;
+	p = skip_ws(p, end);
+	if (p >= end)
+		return fail(err, base, end, "unexpected end of input");
+	if (*p != ':')
+		return fail(err, base, p, "expected ':' after object key");
+	p = skip_ws(p + 1, end);
+	goto value;
+}
+
+int json_validate(const char *s, size_t n, json_err *err)
+{
+	const char *end = s + n, *p = skip_ws(s, end);
+
+	if (!(p = scan_value(s, p, end, 0, err)))
+		return -1;
+	p = skip_ws(p, end);
+	if (p != end) {
+		fail(err, s, p, "trailing characters after value");
+		return -1;
+	}
+	return 0;
+}
+
+/* States of json_obj: what the cursor is looking at. */
+enum { OBJ_FIRST, OBJ_NEXT, OBJ_DONE, OBJ_FAILED };
+
+int json_obj_begin(json_obj *it, const char *s, size_t n, json_err *err)
+{
+	const char *p = skip_ws(s, s + n);
+
+	it->start = s;
+	it->p = p;
+	it->end = s + n;
+	it->state = OBJ_FAILED;
+	if (p >= it->end) {
+		fail(err, s, p, "unexpected end of input");
+		return -1;
+	}
+	if (*p != '{') {
+		fail(err, s, p, "expected '{'");
+		return -1;
+	}
+	it->p = p + 1;
+	it->state = OBJ_FIRST;
+	return 0;
+}
+
+static int obj_fail(json_obj *it)
+{
+	it->state = OBJ_FAILED;
+	return -1;
+}
+
+/* At the closing '}': only whitespace may follow the object. */
+static int obj_finish(json_obj *it, const char *p, json_err *err)
+{
+	p = skip_ws(p + 1, it->end);
+	if (p != it->end) {
+		fail(err, it->start, p, "trailing characters after value");
+		return obj_fail(it);
+	}
+	it->p = p;
+	it->state = OBJ_DONE;
+	return 0;
+}
+
+int json_obj_next(json_obj *it, json_span *key, json_span *val, json_err *err)
+{
+	const char *base = it->start, *end = it->end;
+	const char *p = skip_ws(it->p, end), *q;
+
+	switch (it->state) {
+	case OBJ_DONE:
+		return 0;
+	case OBJ_FAILED:
+		fail(err, base, it->p, "object walk already failed");
+		return -1;
+	case OBJ_FIRST:
+		if (p < end && *p == '}')
+			return obj_finish(it, p, err);
+		if (p < end && *p != '"') {
+			fail(err, base, p, "expected object key or '}'");
+			return obj_fail(it);
+		}
+		break;
+	default:  /* OBJ_NEXT */
+		if (p < end && *p == '}')
+			return obj_finish(it, p, err);
+		if (p < end && *p != ',') {
+			fail(err, base, p, "expected ',' or '}'");
+			return obj_fail(it);
+		}
+		if (p < end)
+			p = skip_ws(p + 1, end);
+		if (p < end && *p != '"') {
+			fail(err, base, p, "expected object key after ','");
+			return obj_fail(it);
+		}
+		break;
+	}
+	if (p >= end) {
+		fail(err, base, end, "unexpected end of input");
+		return obj_fail(it);
+	}
+	if (!(q = scan_string(base, p + 1, end, err)))
+		return obj_fail(it);
+	key->p = p;
+	key->n = (size_t)(q - p);
+	key->type = JSON_STRING;
+	p = skip_ws(q, end);
+	if (p >= end || *p != ':') {
+		fail(err, base, p, p >= end ? "unexpected end of input"
+					    : "expected ':' after object key");
+		return obj_fail(it);
+	}
+	p = skip_ws(p + 1, end);
+	/* The walked object itself is one level of nesting. */
+	if (!(q = scan_value(base, p, end, 1, err)))
+		return obj_fail(it);
+	val->p = p;
+	val->n = (size_t)(q - p);
+	val->type = type_of(*p);
+	it->p = q;
+	it->state = OBJ_NEXT;
+	return 1;
+}
+
+/* Append code point cp as UTF-8; returns the bytes written. */
+static size_t put_utf8(char *o, uint32_t cp)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xC0 | cp >> 6);
+		o[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xE0 | cp >> 12);
+		o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+		o[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	o[0] = (char)(0xF0 | cp >> 18);
+	o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+	o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+	o[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/*
+ * Every escape decodes to no more bytes than it occupies (\uXXXX is six
+ * bytes for at most three, a pair twelve for four), which is why out only
+ * needs span.n bytes.  The bounds checks below keep an unvalidated span from
+ * reading outside itself; they do not make it meaningful.
+ */
+size_t json_string_decode(const json_span *s, char *out)
+{
+	const char *p, *end, *b;
+	char *o = out;
+	long cp, lo;
+
+	if (s->n < 2)
+		return 0;
+	p = s->p + 1;
+	end = s->p + s->n - 1;
+	while (p < end) {
+		if (!(b = memchr(p, '\\', (size_t)(end - p)))) {
+			memcpy(o, p, (size_t)(end - p));
+			o += end - p;
+			break;
+		}
+		memcpy(o, p, (size_t)(b - p));
+		o += b - p;
+		p = b;
+		if (end - p < 2)
+			break;
+		switch (p[1]) {
+		case 'b': *o++ = '\b'; p += 2; continue;
+		case 'f': *o++ = '\f'; p += 2; continue;
+		case 'n': *o++ = '\n'; p += 2; continue;
+		case 'r': *o++ = '\r'; p += 2; continue;
+		case 't': *o++ = '\t'; p += 2; continue;
+		case 'u': break;
+		default: *o++ = p[1]; p += 2; continue;  /* " \ / */
+		}
+		if (end - p < 6 || (cp = hex4((const uint8_t *)p + 2)) < 0) {
+			p += 2;
+			continue;
+		}
+		p += 6;
+		if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' &&
+		    p[1] == 'u' && (lo = hex4((const uint8_t *)p + 2)) >= 0xDC00 &&
+		    lo <= 0xDFFF) {
+			cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+			p += 6;
+		} else if (cp >= 0xD800 && cp <= 0xDFFF) {
+			cp = 0xFFFD;  /* unpaired: only reachable on unvalidated spans */
+		}
+		o += put_utf8(o, (uint32_t)cp);
+	}
+	return (size_t)(o - out);
+}
+
+int json_string_is_plain(const json_span *s)
+{
+	return s->n < 2 || !memchr(s->p + 1, '\\', s->n - 2);
+}
+
+/* Any byte in x that is '"' or '\\' (same exactness argument as special8). */
+static inline uint64_t quote_or_bs8(uint64_t x)
+{
+	uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
+	return (((q - ONES) & ~q) | ((b - ONES) & ~b)) & HIGH;
+}
+
+/*
+ * Strings are copied eight bytes at a time while no '"' or '\\' is in
+ * sight.  That never writes past out + v->n: output lags input (only
+ * whitespace is dropped), and a chunk is taken only when it lies inside
+ * the input.
+ */
+size_t json_minify(const json_span *v, char *out)
+{
+	const char *p = v->p, *end = v->p + v->n;
+	char *o = out;
+
+	while (p < end) {
+		uint8_t c = (uint8_t)*p++;
+
+		if (c <= ' ' && is_ws(c))
+			continue;
+		*o++ = (char)c;
+		if (c != '"')
+			continue;
+		while (p < end) {
+			while (end - p >= 8 && !quote_or_bs8(load8((const uint8_t *)p))) {
+				memcpy(o, p, 8);
+				o += 8;
+				p += 8;
+			}
+			while (p < end && *p != '"' && *p != '\\')
+				*o++ = *p++;
+			if (p >= end)
+				break;
+			c = (uint8_t)*p++;
+			*o++ = (char)c;
+			if (c == '"')
+				break;
+			if (p < end)  /* the escaped byte, which may be a '"' */
+				*o++ = *p++;
+		}
+	}
+	return (size_t)(o - out);
+}
+
+size_t json_quote(const char *s, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	const uint8_t *u = (const uint8_t *)s, *e = u + n, *run;
+	char *o = out;
+
+	*o++ = '"';
+	while (u < e) {
+		for (run = u; u < e && !quote_need[*u]; u++)
+			;
+		memcpy(o, run, (size_t)(u - run));
+		o += u - run;
+		if (u >= e)
+			break;
+		*o++ = '\\';
+		switch (*u) {
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '\b': *o++ = 'b'; break;
+		case '\f': *o++ = 'f'; break;
+		case '\n': *o++ = 'n'; break;
+		case '\r': *o++ = 'r'; break;
+		case '\t': *o++ = 't'; break;
+		default:
+			memcpy(o, "u00", 3);
+			o[3] = hex[*u >> 4];
+			o[4] = hex[*u & 15];
+			o += 5;
+		}
+		u++;
+	}
+	*o++ = '"';
+	return (size_t)(o - out);
+}
+
+int json_utf8_valid(const char *s, size_t n)
+{
+	const uint8_t *u = (const uint8_t *)s, *e = u + n;
+	size_t len;
+
+	for (;;) {
+		while (e - u >= 8 && !(load8(u) & HIGH))
+			u += 8;
+		while (u < e && *u < 0x80)
+			u++;
+		if (u >= e)
+			return 1;
+		if (!(len = utf8_seq(u, e)))
+			return 0;
+		u += len;
+	}
+}

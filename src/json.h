@@ -1,0 +1,97 @@
+/*
+ * json.h — a validating JSON scanner, the parser behind every NDJSON line.
+ *
+ * It never builds a tree: callers walk the members of one object, get each
+ * value as a span of the input, and copy spans out minified.  Every function
+ * rejects invalid JSON (RFC 8259) and invalid UTF-8, and reports the byte
+ * offset of the first problem so that errors can name what was expected.
+ */
+#ifndef EG_JSON_H
+#define EG_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum json_type {
+	JSON_NULL = 1, JSON_FALSE, JSON_TRUE, JSON_NUMBER, JSON_STRING,
+	JSON_ARRAY, JSON_OBJECT
+};
+
+/* Why a scan failed: the offset (from the start of the text) and a short
+ * static phrase such as "invalid UTF-8 in string" or "expected ',' or '}'".
+ * Running out of input ("unexpected end of input") is reported at off == n.
+ * Functions taking a json_err * accept NULL when only the verdict matters. */
+typedef struct json_err {
+	size_t off;
+	const char *what;
+} json_err;
+
+/* A value found in the input: [p, p + n) is its exact text (strings keep
+ * their quotes and escapes). */
+typedef struct json_span {
+	const char *p;
+	size_t n;
+	enum json_type type;
+} json_span;
+
+/* Maximum nesting depth accepted; deeper input is rejected, not recursed.
+ * The object walked by json_obj counts as one level, so a member value may
+ * nest JSON_MAX_DEPTH - 1 deep, exactly as json_validate would accept. */
+#define JSON_MAX_DEPTH 256
+
+/*
+ * Validate one whole JSON text in [s, s+n): one value with optional
+ * surrounding whitespace and nothing else.  Returns 0, or -1 with *err set.
+ */
+int json_validate(const char *s, size_t n, json_err *err);
+
+/*
+ * Walk the members of a top-level object.  Usage:
+ *
+ *     json_obj it; json_span key, val;
+ *     if (json_obj_begin(&it, s, n, &err)) ...error...
+ *     while ((r = json_obj_next(&it, &key, &val, &err)) == 1) { ... }
+ *     if (r < 0) ...error...
+ *
+ * json_obj_begin fails unless the text (after whitespace) starts with '{'.
+ * json_obj_next returns 1 with the next member (key is a JSON_STRING span,
+ * quotes included; val fully validated), 0 at the closing '}' when only
+ * whitespace follows it, or -1 with *err on invalid input.
+ */
+typedef struct json_obj {
+	const char *p, *end, *start;
+	int state;
+} json_obj;
+
+int json_obj_begin(json_obj *it, const char *s, size_t n, json_err *err);
+int json_obj_next(json_obj *it, json_span *key, json_span *val, json_err *err);
+
+/*
+ * Decode a JSON_STRING span (with quotes) into raw UTF-8 bytes at out, which
+ * must hold at least span.n bytes.  Returns the decoded length.  The span
+ * must come from a successful scan (it is not validated again).  \u0000 is
+ * decoded as a NUL byte.
+ */
+size_t json_string_decode(const json_span *s, char *out);
+
+/* True if a JSON_STRING span (quotes included) needs no unescaping, so its
+ * bytes between the quotes are already the decoded string. */
+int json_string_is_plain(const json_span *s);
+
+/*
+ * Copy a validated value to out without insignificant whitespace; every
+ * other byte (key order, number text, string escapes) is kept exactly.
+ * out must hold span.n bytes.  Returns the length written.
+ */
+size_t json_minify(const json_span *v, char *out);
+
+/* Append s (raw UTF-8 of length n, assumed valid) to out as a JSON string
+ * literal with quotes, escaping '"', '\\' and control characters.  out must
+ * hold 6 * n + 2 bytes.  Returns the length written. */
+size_t json_quote(const char *s, size_t n, char *out);
+
+/* Check that [s, s+n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+ * Returns 1 if it is, 0 if not. */
+int json_utf8_valid(const char *s, size_t n);
+
+#endif

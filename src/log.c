@@ -1,0 +1,568 @@
+/*
+ * log.c — the append-only log: segment files, the spool of an open batch,
+ * commit, and recovery.
+ *
+ * A batch is a run of event records followed by one commit record; only a
+ * batch whose commit record is intact is part of the log.  Recovery walks
+ * forward from the last known commit and cuts everything after the last
+ * intact commit, unless an intact commit for a later batch follows the
+ * damage: then committed data was damaged and the store is refused.
+ */
+#include "chain.h"
+#include "internal.h"
+#include "os.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define WBUF_SIZE (1u << 20)
+/* Start writeback of the spool every this many bytes so that the commit's
+ * fdatasync finds little left to write. */
+#define EAGER_SYNC_BYTES (8u << 20)
+
+static void seg_path(const eg_log *lg, uint64_t first_pos, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%020llu.seg", lg->dir, (unsigned long long)first_pos);
+}
+
+uint32_t log_seg_index(const eg_log *lg, uint64_t first_pos)
+{
+	uint32_t lo = 0, hi = lg->nseg;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (lg->segs[mid].first_pos < first_pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < lg->nseg && lg->segs[lo].first_pos == first_pos ? lo : UINT32_MAX;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int seg_push(eg_store *st, eg_log *lg, uint64_t first_pos, int fd)
+{
+	if (lg->nseg == lg->capseg) {
+		uint32_t cap = lg->capseg ? lg->capseg * 2 : 16;
+		seg *s = realloc(lg->segs, cap * sizeof *s);
+		if (!s)
+			return st_err(st, EG_ENOMEM, "out of memory");
+		lg->segs = s;
+		lg->capseg = cap;
+	}
+	seg *s = &lg->segs[lg->nseg++];
+	memset(s, 0, sizeof *s);
+	s->first_pos = first_pos;
+	s->fd = fd;
+	return EG_OK;
+}
+
+static void seg_drop(eg_log *lg, uint32_t i)
+{
+	seg *s = &lg->segs[i];
+	if (s->map)
+		eg_os.munmap(s->map, s->map_len);
+	if (s->fd >= 0)
+		eg_os.close(s->fd);
+	s->map = NULL;
+	s->fd = -1;
+}
+
+int log_open(eg_store *st, eg_log *lg, const char *dir, int writable,
+	     uint64_t seg_limit)
+{
+	memset(lg, 0, sizeof *lg);
+	snprintf(lg->dir, sizeof lg->dir, "%s", dir);
+	lg->writable = writable;
+	lg->seg_limit = seg_limit ? seg_limit : DEFAULT_SEGMENT_BYTES;
+	DIR *d = opendir(dir);
+	if (!d)
+		return st_errno(st, "cannot open %s", dir);
+	uint64_t *names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (len != 24 || strcmp(de->d_name + 20, ".seg"))
+			continue;
+		char *end;
+		unsigned long long v = strtoull(de->d_name, &end, 10);
+		if (end != de->d_name + 20 || v == 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			uint64_t *nn = realloc(names, cap * sizeof *nn);
+			if (!nn) {
+				closedir(d);
+				free(names);
+				return st_err(st, EG_ENOMEM, "out of memory");
+			}
+			names = nn;
+		}
+		names[n++] = v;
+	}
+	closedir(d);
+	qsort(names, n, sizeof *names, cmp_u64);
+	int rc = EG_OK;
+	for (size_t i = 0; i < n && rc == EG_OK; i++) {
+		char path[PATH_MAX];
+		seg_path(lg, names[i], path, sizeof path);
+		int fd = eg_os.open(path, writable ? O_RDWR : O_RDONLY, 0);
+		if (fd < 0) {
+			rc = st_errno(st, "cannot open %s", path);
+			break;
+		}
+		rc = seg_push(st, lg, names[i], fd);
+		if (rc)
+			eg_os.close(fd);
+	}
+	free(names);
+	lg->head_at.seg = 0;
+	lg->head_at.off = SEG_HDR_LEN;
+	return rc;
+}
+
+void log_close(eg_log *lg)
+{
+	for (uint32_t i = 0; i < lg->nseg; i++)
+		seg_drop(lg, i);
+	free(lg->segs);
+	free(lg->wbuf);
+	chain_free(lg->chain);
+	memset(lg, 0, sizeof *lg);
+}
+
+int log_map_seg(eg_store *st, eg_log *lg, uint32_t i, size_t need)
+{
+	seg *s = &lg->segs[i];
+	if (s->map_len >= need && need)
+		return EG_OK;
+	off_t size = os_file_size(s->fd);
+	if (size < 0)
+		return st_errno(st, "cannot stat segment %020llu", (unsigned long long)s->first_pos);
+	if ((size_t)size == s->map_len || size == 0)
+		return (size_t)size >= need ? EG_OK : EG_END;
+	void *m;
+	if (s->map)
+		m = mremap(s->map, s->map_len, (size_t)size, MREMAP_MAYMOVE);
+	else
+		m = eg_os.mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, s->fd, 0);
+	if (m == MAP_FAILED)
+		return st_errno(st, "cannot map segment %020llu", (unsigned long long)s->first_pos);
+	s->map = m;
+	s->map_len = (size_t)size;
+	return s->map_len >= need ? EG_OK : EG_END;
+}
+
+size_t log_avail(eg_log *lg, uint32_t i, uint64_t off)
+{
+	seg *s = &lg->segs[i];
+	return s->map_len > off ? s->map_len - off : 0;
+}
+
+const unsigned char *log_ptr(eg_store *st, eg_log *lg, logpos at, size_t n)
+{
+	if (at.seg >= lg->nseg)
+		return NULL;
+	seg *s = &lg->segs[at.seg];
+	if (at.off + n > s->map_len && log_map_seg(st, lg, at.seg, at.off + n))
+		return NULL;
+	return s->map + at.off;
+}
+
+uint64_t log_bytes(const eg_log *lg)
+{
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < lg->nseg; i++) {
+		off_t sz = os_file_size(lg->segs[i].fd);
+		if (sz > 0)
+			total += (uint64_t)sz;
+	}
+	return total;
+}
+
+void log_set_head(eg_log *lg, uint64_t pos, logpos at,
+		  const unsigned char chain[32], int64_t recorded)
+{
+	lg->head_pos = pos;
+	lg->head_at = at;
+	memcpy(lg->head_chain, chain, 32);
+	lg->head_recorded = recorded;
+}
+
+/* Check segment i's header; 1 if valid and it starts at first_pos. */
+static int seg_header_ok(eg_store *st, eg_log *lg, uint32_t i, uint64_t first_pos)
+{
+	seg_hdr h;
+	if (log_map_seg(st, lg, i, SEG_HDR_LEN) ||
+	    !seg_hdr_decode(lg->segs[i].map, lg->segs[i].map_len, &h))
+		return 0;
+	memcpy(lg->segs[i].prev_chain, h.prev_chain, 32);
+	return h.first_pos == first_pos && lg->segs[i].first_pos == first_pos;
+}
+
+/*
+ * Walk forward from the head over records, advancing the head past every
+ * complete batch.  Stops at the end of the data or at the first record that
+ * is not what a valid log holds there; *end says which.
+ */
+static int scan_forward(eg_store *st, eg_log *lg, scan_end *end)
+{
+	logpos at = lg->head_at;
+	uint64_t next = lg->head_pos + 1, batch_first = next, nev = 0, bytes = 0;
+	end->clean = 0;
+	if (lg->nseg == 0) {
+		end->clean = 1;
+		end->at = at;
+		return EG_OK;
+	}
+	if (at.seg == 0 && at.off == SEG_HDR_LEN && lg->head_pos == 0 &&
+	    !seg_header_ok(st, lg, 0, lg->segs[0].first_pos)) {
+		end->at = at;
+		end->at.off = 0;
+		return EG_OK;
+	}
+	for (;;) {
+		int rc = log_map_seg(st, lg, at.seg, at.off + 1);
+		if (rc < 0)
+			return rc;
+		size_t avail = log_avail(lg, at.seg, at.off);
+		if (avail == 0) {
+			if (at.seg + 1 < lg->nseg && nev > 0 &&
+			    seg_header_ok(st, lg, at.seg + 1, next)) {
+				at.seg++;
+				at.off = SEG_HDR_LEN;
+				continue;
+			}
+			/* A batch that starts a new segment. */
+			if (at.seg + 1 < lg->nseg && nev == 0 &&
+			    seg_header_ok(st, lg, at.seg + 1, next)) {
+				at.seg++;
+				at.off = SEG_HDR_LEN;
+				lg->head_at = at;
+				continue;
+			}
+			end->clean = at.seg + 1 >= lg->nseg;
+			break;
+		}
+		const unsigned char *p = lg->segs[at.seg].map + at.off;
+		int type;
+		size_t len = rec_peek(p, avail, &type);
+		if (!len)
+			break;
+		if (type == REC_EVENT) {
+			rec_event ev;
+			if (!rec_event_decode(p, len, &ev) || ev.ev.pos != next)
+				break;
+			next++;
+			nev++;
+			bytes += len;
+		} else if (type == REC_COMMIT) {
+			rec_commit c;
+			if (!rec_commit_decode(p, len, &c) || c.first_pos != batch_first ||
+			    c.count != nev || c.batch_bytes != bytes)
+				break;
+			at.off += len;
+			log_set_head(lg, next - 1, at, c.chain, c.recorded);
+			batch_first = next;
+			nev = bytes = 0;
+			continue;
+		} else {
+			break;
+		}
+		at.off += len;
+	}
+	end->at = at;
+	return EG_OK;
+}
+
+int log_refresh(eg_store *st, eg_log *lg)
+{
+	scan_end end;
+	return scan_forward(st, lg, &end);
+}
+
+/* After damage at `from`: is there an intact commit of a later batch? */
+static int later_commit(eg_store *st, eg_log *lg, logpos from, logpos *found)
+{
+	for (uint32_t i = from.seg; i < lg->nseg; i++) {
+		if (log_map_seg(st, lg, i, 1) < 0)
+			return 0;
+		const unsigned char *m = lg->segs[i].map;
+		size_t n = lg->segs[i].map_len;
+		size_t o = i == from.seg ? from.off + 1 : 0;
+		for (; o + COMMIT_LEN <= n; o++) {
+			rec_commit c;
+			if (m[o + 8] == REC_COMMIT && rd32(m + o) == COMMIT_LEN &&
+			    rec_commit_decode(m + o, n - o, &c) &&
+			    c.first_pos > lg->head_pos) {
+				found->seg = i;
+				found->off = o;
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+int log_recover(eg_store *st, eg_log *lg, uint64_t must_have)
+{
+	scan_end end;
+	int rc = scan_forward(st, lg, &end);
+	if (rc)
+		return rc;
+	if (lg->head_pos < must_have)
+		return st_err(st, EG_ECORRUPT,
+			      "committed data is damaged: the log's intact batches end at "
+			      "position %llu (segment %020llu.seg offset %llu), but position %llu "
+			      "was committed; run engram verify",
+			      (unsigned long long)lg->head_pos,
+			      (unsigned long long)(lg->nseg ? lg->segs[end.at.seg].first_pos : 0),
+			      (unsigned long long)end.at.off, (unsigned long long)must_have);
+	logpos found;
+	if (!end.clean && later_commit(st, lg, end.at, &found))
+		return st_err(st, EG_ECORRUPT,
+			      "committed data is damaged: segment %020llu.seg offset %llu "
+			      "(after position %llu) fails its check, yet an intact commit "
+			      "follows at segment %020llu.seg offset %llu; run engram verify",
+			      (unsigned long long)lg->segs[end.at.seg].first_pos,
+			      (unsigned long long)end.at.off,
+			      (unsigned long long)lg->head_pos,
+			      (unsigned long long)lg->segs[found.seg].first_pos,
+			      (unsigned long long)found.off);
+	/* Cut: everything after the head goes. */
+	uint32_t keep = lg->nseg ? lg->head_at.seg + 1 : 0;
+	if (lg->head_pos == 0 && lg->nseg && !seg_header_ok(st, lg, 0, lg->segs[0].first_pos))
+		keep = 0;
+	for (uint32_t i = lg->nseg; i-- > keep; ) {
+		char path[PATH_MAX];
+		seg_path(lg, lg->segs[i].first_pos, path, sizeof path);
+		seg_drop(lg, i);
+		if (eg_os.unlink(path))
+			return st_errno(st, "cannot remove %s", path);
+		lg->nseg--;
+	}
+	if (keep) {
+		seg *s = &lg->segs[lg->head_at.seg];
+		off_t size = os_file_size(s->fd);
+		if (size < 0)
+			return st_errno(st, "cannot stat segment");
+		if ((uint64_t)size > lg->head_at.off) {
+			if (s->map) {
+				eg_os.munmap(s->map, s->map_len);
+				s->map = NULL;
+				s->map_len = 0;
+			}
+			if (eg_os.ftruncate(s->fd, (off_t)lg->head_at.off) || eg_os.fdatasync(s->fd))
+				return st_errno(st, "cannot cut the torn tail of the log");
+		}
+	} else {
+		lg->head_at.seg = 0;
+		lg->head_at.off = SEG_HDR_LEN;
+	}
+	if (os_fsync_dir(lg->dir))
+		return st_errno(st, "cannot sync %s", lg->dir);
+	lg->tail = lg->head_at;
+	lg->wbuf_off = lg->head_at.off;
+	lg->synced_upto = lg->head_at.off;
+	return EG_OK;
+}
+
+static int wbuf_flush(eg_store *st, eg_log *lg, int eager)
+{
+	if (lg->wlen) {
+		seg *s = &lg->segs[lg->tail.seg];
+		if (lg->in_batch && chain_update(lg->chain, lg->wbuf, lg->wlen))
+			return st_err(st, EG_ENOMEM, "SHA-256 failed");
+		if (os_pwrite_all(s->fd, lg->wbuf, lg->wlen, (off_t)lg->wbuf_off))
+			return st_errno(st, "cannot write segment %020llu.seg",
+					(unsigned long long)s->first_pos);
+		lg->wbuf_off += lg->wlen;
+		lg->wlen = 0;
+	}
+	if (eager && lg->wbuf_off - lg->synced_upto >= EAGER_SYNC_BYTES) {
+		seg *s = &lg->segs[lg->tail.seg];
+		sync_file_range(s->fd, (off_t)lg->synced_upto,
+				(off_t)(lg->wbuf_off - lg->synced_upto), SYNC_FILE_RANGE_WRITE);
+		lg->synced_upto = lg->wbuf_off;
+	}
+	return EG_OK;
+}
+
+int log_flush(eg_store *st, eg_log *lg)
+{
+	return wbuf_flush(st, lg, 0);
+}
+
+static int seg_create(eg_store *st, eg_log *lg, uint64_t first_pos)
+{
+	char path[PATH_MAX];
+	seg_path(lg, first_pos, path, sizeof path);
+	int fd = eg_os.open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return st_errno(st, "cannot create %s", path);
+	seg_hdr h = { .first_pos = first_pos };
+	memcpy(h.prev_chain, lg->head_chain, 32);
+	unsigned char hb[SEG_HDR_LEN];
+	seg_hdr_encode(&h, hb);
+	if (os_pwrite_all(fd, hb, sizeof hb, 0)) {
+		int rc = st_errno(st, "cannot write %s", path);
+		eg_os.close(fd);
+		eg_os.unlink(path);
+		return rc;
+	}
+	int rc = seg_push(st, lg, first_pos, fd);
+	if (rc)
+		return rc;
+	memcpy(lg->segs[lg->nseg - 1].prev_chain, h.prev_chain, 32);
+	lg->tail.seg = lg->nseg - 1;
+	lg->tail.off = SEG_HDR_LEN;
+	lg->wbuf_off = SEG_HDR_LEN;
+	lg->synced_upto = SEG_HDR_LEN;
+	lg->new_segs++;
+	return EG_OK;
+}
+
+unsigned char *log_reserve(eg_store *st, eg_log *lg, size_t bound,
+			   uint64_t first_pos_if_new, logpos *at)
+{
+	if (!lg->wbuf) {
+		lg->wcap = WBUF_SIZE;
+		if (!(lg->wbuf = malloc(lg->wcap))) {
+			st_err(st, EG_ENOMEM, "out of memory");
+			return NULL;
+		}
+	}
+	int is_commit = first_pos_if_new == 0;
+	if (!is_commit && !lg->in_batch) {
+		if (!lg->chain && !(lg->chain = chain_new())) {
+			st_err(st, EG_ENOMEM, "out of memory");
+			return NULL;
+		}
+		if (wbuf_flush(st, lg, 0) || chain_begin(lg->chain, lg->head_chain)) {
+			st_err(st, EG_EIO, "cannot start the batch");
+			return NULL;
+		}
+		lg->in_batch = 1;
+		lg->batch_bytes = 0;
+	}
+	if (lg->nseg == 0 ||
+	    (!is_commit && lg->tail.off > SEG_HDR_LEN && lg->tail.off + bound > lg->seg_limit)) {
+		if (wbuf_flush(st, lg, 0) || seg_create(st, lg, first_pos_if_new))
+			return NULL;
+	}
+	if (lg->wlen + bound > lg->wcap) {
+		if (wbuf_flush(st, lg, 1))
+			return NULL;
+		if (bound > lg->wcap) {
+			unsigned char *nb = realloc(lg->wbuf, bound);
+			if (!nb) {
+				st_err(st, EG_ENOMEM, "out of memory");
+				return NULL;
+			}
+			lg->wbuf = nb;
+			lg->wcap = bound;
+		}
+	}
+	*at = lg->tail;
+	return lg->wbuf + lg->wlen;
+}
+
+/* Account for len bytes written at the pointer log_reserve returned. */
+void log_advance(eg_log *lg, size_t len)
+{
+	lg->wlen += len;
+	lg->tail.off += len;
+	if (lg->in_batch)
+		lg->batch_bytes += len;
+}
+
+int log_commit(eg_store *st, eg_log *lg, rec_commit *c, int sync,
+	       logpos *commit_at)
+{
+	if (lg->failed)
+		return st_err(st, EG_EIO, "an earlier fdatasync failed; reopen the store");
+	int rc = wbuf_flush(st, lg, 0);
+	if (rc)
+		return rc;
+	c->batch_bytes = lg->batch_bytes;
+	unsigned char tmp[COMMIT_LEN];
+	rec_commit_encode(c, tmp);
+	if (chain_final(lg->chain, tmp + 10, 32, c->chain))
+		return st_err(st, EG_ENOMEM, "SHA-256 failed");
+	lg->in_batch = 0;
+	/* The batch's events must be on disk before the commit record that
+	 * makes them part of the log: a commit never precedes its data. */
+	if (sync == EG_SYNC_ALWAYS) {
+		for (uint32_t i = lg->head_at.seg; i <= lg->tail.seg && i < lg->nseg; i++)
+			if (eg_os.fdatasync(lg->segs[i].fd) && (lg->failed = 1))
+				return st_errno(st, "fdatasync of segment %020llu.seg failed",
+						(unsigned long long)lg->segs[i].first_pos);
+		if (lg->new_segs && os_fsync_dir(lg->dir))
+			return st_errno(st, "cannot sync %s", lg->dir);
+	}
+	logpos at;
+	unsigned char *p = log_reserve(st, lg, COMMIT_LEN, 0, &at);
+	if (!p)
+		return EG_EIO;
+	rec_commit_encode(c, p);
+	log_advance(lg, COMMIT_LEN);
+	if ((rc = wbuf_flush(st, lg, 0)))
+		return rc;
+	if (sync == EG_SYNC_ALWAYS && eg_os.fdatasync(lg->segs[lg->tail.seg].fd) &&
+	    (lg->failed = 1))
+		return st_errno(st, "fdatasync of segment %020llu.seg failed",
+				(unsigned long long)lg->segs[lg->tail.seg].first_pos);
+	*commit_at = at;
+	log_set_head(lg, c->first_pos + c->count - 1, lg->tail, c->chain, c->recorded);
+	lg->new_segs = 0;
+	return EG_OK;
+}
+
+int log_abort(eg_store *st, eg_log *lg)
+{
+	lg->wlen = 0;
+	lg->in_batch = 0;
+	int rc = EG_OK;
+	while (lg->nseg > 0 && lg->nseg - 1 > lg->head_at.seg) {
+		uint32_t i = lg->nseg - 1;
+		char path[PATH_MAX];
+		seg_path(lg, lg->segs[i].first_pos, path, sizeof path);
+		seg_drop(lg, i);
+		if (eg_os.unlink(path) && !rc)
+			rc = st_errno(st, "cannot remove %s", path);
+		lg->nseg--;
+	}
+	if (lg->nseg > 0 && lg->head_pos == 0 && lg->head_at.off == SEG_HDR_LEN &&
+	    lg->new_segs) {
+		/* The batch created the first segment: remove it too. */
+		char path[PATH_MAX];
+		seg_path(lg, lg->segs[0].first_pos, path, sizeof path);
+		seg_drop(lg, 0);
+		eg_os.unlink(path);
+		lg->nseg = 0;
+	} else if (lg->nseg > 0) {
+		seg *s = &lg->segs[lg->head_at.seg];
+		if (s->map) {
+			eg_os.munmap(s->map, s->map_len);
+			s->map = NULL;
+			s->map_len = 0;
+		}
+		if (eg_os.ftruncate(s->fd, (off_t)lg->head_at.off) && !rc)
+			rc = st_errno(st, "cannot truncate the log after an aborted batch");
+	}
+	lg->tail = lg->head_at;
+	lg->wbuf_off = lg->head_at.off;
+	lg->synced_upto = lg->head_at.off;
+	lg->new_segs = 0;
+	return rc;
+}

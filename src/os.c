@@ -1,0 +1,116 @@
+/*
+ * os.c — default I/O layer (see os.h): thin POSIX wrappers behind a table
+ * that fault-injection tests can patch, plus the few helpers every module
+ * needs (full writes, atomic small-file replacement, directory fsync).
+ */
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int os_open(const char *path, int flags, mode_t mode)
+{
+	return open(path, flags | O_CLOEXEC, mode);
+}
+
+eg_os_vtab eg_os = {
+	.open = os_open,
+	.close = close,
+	.pread = pread,
+	.pwrite = pwrite,
+	.fdatasync = fdatasync,
+	.ftruncate = ftruncate,
+	.rename = rename,
+	.unlink = unlink,
+	.mmap = mmap,
+	.munmap = munmap,
+};
+
+int os_pwrite_all(int fd, const void *buf, size_t n, off_t off)
+{
+	const char *p = buf;
+	while (n > 0) {
+		ssize_t w = eg_os.pwrite(fd, p, n, off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (w == 0) {
+			errno = ENOSPC;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+int os_pread_all(int fd, void *buf, size_t n, off_t off)
+{
+	char *p = buf;
+	while (n > 0) {
+		ssize_t r = eg_os.pread(fd, p, n, off);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0) {
+			errno = ENODATA;
+			return -1;
+		}
+		p += r;
+		n -= (size_t)r;
+		off += r;
+	}
+	return 0;
+}
+
+int os_fsync_dir(const char *dir)
+{
+	int fd = eg_os.open(dir, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	int e = errno;
+	eg_os.close(fd);
+	errno = e;
+	return rc;
+}
+
+int os_write_file_atomic(const char *dir, const char *name,
+			 const void *buf, size_t n)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX];
+	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+	snprintf(dst, sizeof dst, "%s/%s", dir, name);
+	int fd = eg_os.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return -1;
+	if (os_pwrite_all(fd, buf, n, 0) || eg_os.fdatasync(fd)) {
+		int e = errno;
+		eg_os.close(fd);
+		eg_os.unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	eg_os.close(fd);
+	if (eg_os.rename(tmp, dst))
+		return -1;
+	return os_fsync_dir(dir);
+}
+
+off_t os_file_size(int fd)
+{
+	struct stat sb;
+	if (fstat(fd, &sb))
+		return -1;
+	return sb.st_size;
+}

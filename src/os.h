@@ -1,0 +1,48 @@
+/*
+ * os.h — the I/O layer between the engine and the operating system.
+ *
+ * Every call that touches a file goes through the function table `eg_os`, so
+ * that fault-injection tests can swap one entry (make fdatasync fail with
+ * EIO, write fail with ENOSPC) without touching the engine, as SQLite's VFS
+ * allows.  The defaults call the POSIX functions directly.
+ */
+#ifndef EG_OS_H
+#define EG_OS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct eg_os_vtab {
+	int (*open)(const char *path, int flags, mode_t mode);
+	int (*close)(int fd);
+	ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
+	ssize_t (*pwrite)(int fd, const void *buf, size_t n, off_t off);
+	int (*fdatasync)(int fd);
+	int (*ftruncate)(int fd, off_t len);
+	int (*rename)(const char *from, const char *to);
+	int (*unlink)(const char *path);
+	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+	int (*munmap)(void *addr, size_t len);
+} eg_os_vtab;
+
+/* The table in force.  Tests may replace entries; restore them after. */
+extern eg_os_vtab eg_os;
+
+/* Write all n bytes at off, retrying short writes and EINTR.  0 or -1. */
+int os_pwrite_all(int fd, const void *buf, size_t n, off_t off);
+
+/* Read exactly n bytes at off.  0, or -1 (errno set; EIO-like 0 on EOF). */
+int os_pread_all(int fd, void *buf, size_t n, off_t off);
+
+/* fsync a directory so that a rename or a new file in it is durable. */
+int os_fsync_dir(const char *dir);
+
+/* Write a whole small file atomically: tmp file, fdatasync, rename, fsync
+ * of the directory.  0 or -1 (errno set). */
+int os_write_file_atomic(const char *dir, const char *name,
+			 const void *buf, size_t n);
+
+/* Size of an open file, or -1. */
+off_t os_file_size(int fd);
+
+#endif

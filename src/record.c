@@ -1,0 +1,208 @@
+/*
+ * record.c — encoding and decoding of the log's records (see record.h and
+ * docs/FORMAT.md).  Decoding validates everything a reader relies on:
+ * lengths in bounds, the checksum, and that the field lengths add up, so
+ * that a damaged record is reported, never half-read.
+ */
+#include "record.h"
+
+#include <xxhash.h>
+
+uint32_t rec_check(const void *p, size_t n)
+{
+	return (uint32_t)XXH3_64bits(p, n);
+}
+
+size_t rec_event_bound(const rec_in *r)
+{
+	return EVT_FIXED + 8 * 10 + r->id_len + r->stream_len + r->type_len +
+	       r->actor_len + r->session_len + r->data_len + r->meta_len;
+}
+
+size_t rec_event_encode(const rec_in *r, unsigned char *out)
+{
+	unsigned char idbin[16];
+	int is_uuid = r->id_len == 36 && uuid_parse(r->id, r->id_len, idbin) == 0;
+	/* Only lowercase UUIDs are stored binary: the id must read back as the
+	 * same bytes that went in. */
+	if (is_uuid) {
+		char back[36];
+		uuid_format(idbin, back);
+		is_uuid = memcmp(back, r->id, 36) == 0;
+	}
+	out[8] = REC_EVENT;
+	out[9] = (unsigned char)((r->kind & EVT_FLAG_KIND_MASK) |
+				 (is_uuid ? EVT_FLAG_ID_UUID : 0));
+	wr64(out + 10, r->pos);
+	wr64(out + 18, (uint64_t)r->time);
+	unsigned char *p = out + EVT_FIXED;
+	p += varint_put(p, r->version);
+	p += varint_put(p, is_uuid ? 16 : r->id_len);
+	p += varint_put(p, r->stream_len);
+	p += varint_put(p, r->type_len);
+	p += varint_put(p, r->actor_len);
+	p += varint_put(p, r->session_len);
+	p += varint_put(p, r->data_len);
+	p += varint_put(p, r->meta_len);
+	if (is_uuid) {
+		memcpy(p, idbin, 16);
+		p += 16;
+	} else {
+		memcpy(p, r->id, r->id_len);
+		p += r->id_len;
+	}
+#define PUT(f) memcpy(p, r->f, r->f##_len), p += r->f##_len
+	PUT(stream); PUT(type); PUT(actor); PUT(session); PUT(data); PUT(meta);
+#undef PUT
+	size_t len = (size_t)(p - out);
+	wr32(out, (uint32_t)len);
+	wr32(out + 4, rec_check(out + 8, len - 8));
+	return len;
+}
+
+size_t rec_event_decode(const unsigned char *p, size_t avail, rec_event *o)
+{
+	int type;
+	size_t len = rec_peek(p, avail, &type);
+	if (!len || type != REC_EVENT || len < EVT_FIXED)
+		return 0;
+	if (rd32(p + 4) != rec_check(p + 8, len - 8))
+		return 0;
+	const unsigned char *q = p + EVT_FIXED, *end = p + len;
+	uint64_t v[8];
+	for (int i = 0; i < 8; i++)
+		if (varint_get(&q, end, &v[i]))
+			return 0;
+	uint64_t need = 0;
+	for (int i = 1; i < 8; i++) {
+		if (v[i] > len)
+			return 0;
+		need += v[i];
+	}
+	if (need != (uint64_t)(end - q))
+		return 0;
+	eg_event *e = &o->ev;
+	unsigned flags = p[9];
+	e->pos = rd64(p + 10);
+	e->time = flags & EVT_FLAG_TIME_RECORDED ? INT64_MIN : (int64_t)rd64(p + 18);
+	e->recorded = 0;
+	e->kind = flags & EVT_FLAG_KIND_MASK;
+	e->version = v[0];
+	if (flags & EVT_FLAG_ID_UUID) {
+		if (v[1] != 16)
+			return 0;
+		uuid_format(q, o->idbuf);
+		e->id = o->idbuf;
+		e->id_len = 36;
+	} else {
+		e->id = (const char *)q;
+		e->id_len = v[1];
+	}
+	q += v[1];
+#define GET(f, i) e->f = (const char *)q, e->f##_len = v[i], q += v[i]
+	GET(stream, 2); GET(type, 3); GET(actor, 4); GET(session, 5);
+	GET(data, 6); GET(meta, 7);
+#undef GET
+	return len;
+}
+
+void rec_event_raw_id(const unsigned char *p, const char **id, size_t *n, int *is_uuid)
+{
+	const unsigned char *q = p + EVT_FIXED, *end = p + rd32(p);
+	uint64_t v[8];
+	for (int i = 0; i < 8; i++)
+		if (varint_get(&q, end, &v[i]))
+			v[i] = 0;
+	*id = (const char *)q;
+	*n = v[1];
+	*is_uuid = (p[9] & EVT_FLAG_ID_UUID) != 0;
+}
+
+void rec_commit_encode(const rec_commit *c, unsigned char out[COMMIT_LEN])
+{
+	wr32(out, COMMIT_LEN);
+	out[8] = REC_COMMIT;
+	out[9] = 0;
+	wr64(out + 10, c->first_pos);
+	wr64(out + 18, c->count);
+	wr64(out + 26, (uint64_t)c->recorded);
+	wr64(out + 34, c->batch_bytes);
+	memcpy(out + 42, c->chain, 32);
+	wr32(out + 4, rec_check(out + 8, COMMIT_LEN - 8));
+}
+
+int rec_commit_decode(const unsigned char *p, size_t avail, rec_commit *c)
+{
+	if (avail < COMMIT_LEN || rd32(p) != COMMIT_LEN || p[8] != REC_COMMIT ||
+	    p[9] != 0 || rd32(p + 4) != rec_check(p + 8, COMMIT_LEN - 8))
+		return 0;
+	c->first_pos = rd64(p + 10);
+	c->count = rd64(p + 18);
+	c->recorded = (int64_t)rd64(p + 26);
+	c->batch_bytes = rd64(p + 34);
+	memcpy(c->chain, p + 42, 32);
+	return c->count > 0 && c->first_pos > 0;
+}
+
+void seg_hdr_encode(const seg_hdr *h, unsigned char out[SEG_HDR_LEN])
+{
+	memset(out, 0, SEG_HDR_LEN);
+	memcpy(out, SEG_MAGIC, 8);
+	wr32(out + 8, FORMAT_VERSION);
+	wr32(out + 12, SEG_HDR_LEN);
+	wr64(out + 16, h->first_pos);
+	memcpy(out + 24, h->prev_chain, 32);
+	wr32(out + 60, rec_check(out, 60));
+}
+
+int seg_hdr_decode(const unsigned char *p, size_t avail, seg_hdr *h)
+{
+	if (avail < SEG_HDR_LEN || memcmp(p, SEG_MAGIC, 8) ||
+	    rd32(p + 8) != FORMAT_VERSION || rd32(p + 12) != SEG_HDR_LEN ||
+	    rd32(p + 60) != rec_check(p, 60))
+		return 0;
+	h->first_pos = rd64(p + 16);
+	memcpy(h->prev_chain, p + 24, 32);
+	return 1;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+int uuid_parse(const char *s, size_t n, unsigned char out[16])
+{
+	if (n != 36)
+		return -1;
+	int k = 0;
+	for (size_t i = 0; i < 36; ) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return -1;
+			i++;
+			continue;
+		}
+		int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[k++] = (unsigned char)(hi << 4 | lo);
+		i += 2;
+	}
+	return 0;
+}
+
+void uuid_format(const unsigned char in[16], char out[36])
+{
+	static const char hx[] = "0123456789abcdef";
+	int k = 0;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[k++] = '-';
+		out[k++] = hx[in[i] >> 4];
+		out[k++] = hx[in[i] & 15];
+	}
+}

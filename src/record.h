@@ -1,0 +1,151 @@
+/*
+ * record.h — the bytes of the log: segment headers, event records and
+ * commit records (docs/FORMAT.md is the authoritative description).
+ *
+ * Encoding and decoding only; no I/O.  All integers are little-endian.
+ */
+#ifndef EG_RECORD_H
+#define EG_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "engram.h"
+
+#define SEG_MAGIC      "ENGRAMSG"
+#define SEG_HDR_LEN    64
+#define FORMAT_VERSION 1
+
+#define REC_EVENT  0x45   /* 'E' */
+#define REC_COMMIT 0x43   /* 'C' */
+
+#define REC_PREFIX     10  /* len, check, type, flags */
+#define EVT_FIXED      26  /* prefix + pos + time */
+#define COMMIT_LEN     74
+#define REC_MAX_LEN    (64u << 20)  /* sanity bound on a record's length */
+
+#define EVT_FLAG_KIND_MASK 0x03
+#define EVT_FLAG_ID_UUID   0x04  /* id stored as 16 bytes, shown as UUID text */
+#define EVT_FLAG_TIME_RECORDED 0x08  /* no event time given: it is the batch's
+                                        recorded time (decoded as INT64_MIN) */
+
+#define ID_MAX 64
+#define NAME_MAX_LEN 1024  /* stream, type, actor, session */
+
+static inline uint32_t rd32(const void *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint64_t rd64(const void *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline void wr32(void *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void wr64(void *p, uint64_t v) { memcpy(p, &v, 8); }
+
+/* The record checksum: low 32 bits of XXH3-64 (seed 0) over [p, p+n). */
+uint32_t rec_check(const void *p, size_t n);
+
+/* An event as decoded from a record.  The id of an EVT_FLAG_ID_UUID record
+ * is expanded to text into idbuf, which the event then points into. */
+typedef struct rec_event {
+	eg_event ev;
+	char idbuf[40];
+} rec_event;
+
+/* An event to encode: the envelope fields, already validated. */
+typedef struct rec_in {
+	uint64_t pos, version;
+	int64_t time;
+	int kind;
+	const char *id, *stream, *type, *actor, *session, *data, *meta;
+	size_t id_len, stream_len, type_len, actor_len, session_len,
+	       data_len, meta_len;
+} rec_in;
+
+/* Upper bound of the encoded size of r. */
+size_t rec_event_bound(const rec_in *r);
+
+/* Encode r at out (rec_event_bound bytes available); returns its length. */
+size_t rec_event_encode(const rec_in *r, unsigned char *out);
+
+/*
+ * Decode the event record at p, of which avail bytes are readable.
+ * Returns the record length, 0 if the bytes are not a valid event record
+ * (bad length, checksum or layout).  ev->recorded is left 0: it lives in
+ * the commit record; so does the time of an EVT_FLAG_TIME_RECORDED event,
+ * whose ev->time is INT64_MIN until the caller fills both in.
+ */
+size_t rec_event_decode(const unsigned char *p, size_t avail, rec_event *out);
+
+/* Read just the id of an event record (raw bytes: 16 for UUID ids). */
+void rec_event_raw_id(const unsigned char *p, const char **id, size_t *n, int *is_uuid);
+
+/* A commit record: closes the batch of count events from first_pos. */
+typedef struct rec_commit {
+	uint64_t first_pos, count;
+	int64_t recorded;
+	uint64_t batch_bytes;         /* bytes of the batch's event records */
+	unsigned char chain[32];      /* chain value after this batch */
+} rec_commit;
+
+void rec_commit_encode(const rec_commit *c, unsigned char out[COMMIT_LEN]);
+
+/* Decode a commit record; 1 if p holds a valid one, else 0. */
+int rec_commit_decode(const unsigned char *p, size_t avail, rec_commit *out);
+
+/* Segment header. */
+typedef struct seg_hdr {
+	uint64_t first_pos;
+	unsigned char prev_chain[32];
+} seg_hdr;
+
+void seg_hdr_encode(const seg_hdr *h, unsigned char out[SEG_HDR_LEN]);
+int seg_hdr_decode(const unsigned char *p, size_t avail, seg_hdr *out);
+
+/* Record type and length at p, without validating the checksum; 0 if the
+ * length field is out of bounds for avail. */
+static inline size_t rec_peek(const unsigned char *p, size_t avail, int *type)
+{
+	if (avail < REC_PREFIX)
+		return 0;
+	uint32_t len = rd32(p);
+	if (len < REC_PREFIX || len > avail || len > REC_MAX_LEN)
+		return 0;
+	*type = p[8];
+	return len;
+}
+
+/* UUID helpers: parse 36-char canonical text (either case) into 16 bytes;
+ * print 16 bytes as lowercase text (36 chars). */
+int uuid_parse(const char *s, size_t n, unsigned char out[16]);
+void uuid_format(const unsigned char in[16], char out[36]);
+
+/* LEB128 varints. */
+static inline size_t varint_put(unsigned char *p, uint64_t v)
+{
+	size_t i = 0;
+	while (v >= 0x80) {
+		p[i++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	p[i++] = (unsigned char)v;
+	return i;
+}
+
+/* Read a varint from [*p, end); 0 on success (advancing *p), -1 if bad. */
+static inline int varint_get(const unsigned char **p, const unsigned char *end,
+			     uint64_t *v)
+{
+	uint64_t r = 0;
+	unsigned shift = 0;
+	const unsigned char *q = *p;
+	while (q < end && shift < 64) {
+		unsigned char b = *q++;
+		r |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*p = q;
+			*v = r;
+			return 0;
+		}
+		shift += 7;
+	}
+	return -1;
+}
+
+#endif

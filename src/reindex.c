@@ -1,0 +1,128 @@
+/*
+ * reindex.c — bringing the derived files up to the log: after a crash (from
+ * the last checkpoint), after `engram reindex` (from nothing), or when the
+ * index state does not match the log.  It replays committed batches through
+ * the same index calls that an append makes, so both paths give the same
+ * files.
+ */
+#include "internal.h"
+#include "os.h"
+
+#include <dirent.h>
+#include <string.h>
+#include <unistd.h>
+
+int index_state_matches_log(eg_store *st)
+{
+	const ixstate *s = &st->ix.st;
+	eg_log *lg = &st->log;
+	if (s->through_pos == 0)
+		return 1;
+	uint32_t i = log_seg_index(lg, s->head_seg_first);
+	if (i == UINT32_MAX || s->head_off < SEG_HDR_LEN + COMMIT_LEN)
+		return 0;
+	logpos at = { i, s->head_off - COMMIT_LEN };
+	const unsigned char *p = log_ptr(st, lg, at, COMMIT_LEN);
+	rec_commit c;
+	if (!p || !rec_commit_decode(p, COMMIT_LEN, &c) ||
+	    c.first_pos + c.count - 1 != s->through_pos ||
+	    memcmp(c.chain, s->chain, 32) || c.recorded != s->recorded)
+		return 0;
+	at.off = s->head_off;
+	log_set_head(lg, s->through_pos, at, s->chain, s->recorded);
+	return 1;
+}
+
+/* Index one decoded event of the batch being replayed. */
+static int replay_event(eg_store *st, const eg_event *ev, logpos at)
+{
+	uint64_t sid = UINT64_MAX, tid, old;
+	int rc;
+	if (ev->stream_len &&
+	    (rc = index_key_get(st, 0, ev->stream, ev->stream_len, &sid)))
+		return rc;
+	if ((rc = index_key_get(st, 1, ev->type, ev->type_len, &tid)))
+		return rc;
+	if (!index_id_exists(st, ev->id, ev->id_len, &old) &&
+	    (rc = index_id_add(st, ev->id, ev->id_len, ev->pos)))
+		return rc;
+	return index_note_event(st, ev, at, sid, tid);
+}
+
+int index_catch_up(eg_store *st)
+{
+	eg_index *ix = &st->ix;
+	eg_log *lg = &st->log;
+	if (ix->st.through_pos >= lg->head_pos)
+		return EG_OK;
+	logpos at = { 0, SEG_HDR_LEN };
+	if (ix->st.through_pos) {
+		at.seg = log_seg_index(lg, ix->st.head_seg_first);
+		at.off = ix->st.head_off;
+	}
+	int rc = EG_OK, open = 0;
+	uint64_t next = ix->st.through_pos + 1;
+	while (next <= lg->head_pos) {
+		if (log_map_seg(st, lg, at.seg, at.off + 1) < 0)
+			return EG_EIO;
+		size_t avail = log_avail(lg, at.seg, at.off);
+		if (avail == 0) {
+			if (at.seg + 1 >= lg->nseg)
+				break;
+			at.seg++;
+			at.off = SEG_HDR_LEN;
+			continue;
+		}
+		const unsigned char *p = lg->segs[at.seg].map + at.off;
+		int type = 0;
+		size_t len = rec_peek(p, avail, &type);
+		if (!open) {
+			index_batch_begin(st);
+			open = 1;
+		}
+		if (type == REC_EVENT && len) {
+			rec_event ev;
+			if (!rec_event_decode(p, len, &ev) || ev.ev.pos != next)
+				return st_err(st, EG_ECORRUPT, "record at segment %020llu.seg offset %llu "
+					      "is damaged; run engram verify",
+					      (unsigned long long)lg->segs[at.seg].first_pos,
+					      (unsigned long long)at.off);
+			if ((rc = replay_event(st, &ev.ev, at)))
+				return rc;
+			next++;
+		} else if (type == REC_COMMIT && len) {
+			rec_commit c;
+			if (!rec_commit_decode(p, len, &c))
+				return st_err(st, EG_ECORRUPT, "commit record at segment %020llu.seg "
+					      "offset %llu is damaged",
+					      (unsigned long long)lg->segs[at.seg].first_pos,
+					      (unsigned long long)at.off);
+			logpos end = { at.seg, at.off + len };
+			if ((rc = index_batch_commit(st, &c, end)))
+				return rc;
+			open = 0;
+		} else {
+			return st_err(st, EG_ECORRUPT, "unexpected bytes at segment %020llu.seg offset %llu",
+				      (unsigned long long)lg->segs[at.seg].first_pos,
+				      (unsigned long long)at.off);
+		}
+		at.off += len;
+	}
+	return index_checkpoint(st);
+}
+
+int index_rebuild(eg_store *st)
+{
+	index_close(st);
+	static const char *names[] = { "state", "blocks", "post", "keys", "keystate",
+				       "keyhash", "ids" };
+	char path[PATH_MAX];
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		snprintf(path, sizeof path, "%s/idx/%s", st->dir, names[i]);
+		unlink(path);
+	}
+	int rc = index_open(st, 1);
+	if (rc)
+		return rc;
+	return index_catch_up(st);
+}

@@ -1,0 +1,233 @@
+/*
+ * store.c — opening and closing a store: the directory, the single-writer
+ * lock, recovery of the log and of the derived files, error messages, and
+ * finding an event's record by position.
+ */
+#include "internal.h"
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *eg_strerror(int code)
+{
+	switch (code) {
+	case EG_OK: return "ok";
+	case EG_END: return "end of events";
+	case EG_EINVAL: return "invalid argument or input";
+	case EG_ENOMEM: return "out of memory";
+	case EG_EIO: return "I/O error";
+	case EG_ECORRUPT: return "integrity failure";
+	case EG_ECONFLICT: return "expected version mismatch";
+	case EG_ELOCKED: return "store is locked by another writer";
+	case EG_ENOTFOUND: return "not found";
+	case EG_EDUP: return "duplicate event id";
+	case EG_EREADONLY: return "store is open for reading only";
+	}
+	return "unknown error";
+}
+
+int st_err(eg_store *st, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(st->err, sizeof st->err, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int st_errno(eg_store *st, const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(st->err, sizeof st->err, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof st->err)
+		snprintf(st->err + n, sizeof st->err - (size_t)n, ": %s", strerror(e));
+	errno = e;
+	return EG_EIO;
+}
+
+const char *eg_errmsg(const eg_store *st)
+{
+	return st ? st->err : "out of memory";
+}
+
+void eg_hash_hex(const unsigned char hash[32], char out[65])
+{
+	static const char hx[] = "0123456789abcdef";
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hx[hash[i] >> 4];
+		out[2 * i + 1] = hx[hash[i] & 15];
+	}
+	out[64] = 0;
+}
+
+/* Take the write lock (a POSIX record lock on DIR/LOCK, released by the
+ * kernel when the process dies, so a crash never leaves a stale lock). */
+static int take_lock(eg_store *st)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/LOCK", st->dir);
+	st->lock_fd = eg_os.open(path, O_RDWR | O_CREAT, 0644);
+	if (st->lock_fd < 0)
+		return st_errno(st, "cannot open %s", path);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	if (fcntl(st->lock_fd, F_SETLK, &fl) == 0) {
+		char pid[32];
+		int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+		if (eg_os.ftruncate(st->lock_fd, 0) == 0)
+			os_pwrite_all(st->lock_fd, pid, (size_t)n, 0);
+		return EG_OK;
+	}
+	if (errno != EACCES && errno != EAGAIN)
+		return st_errno(st, "cannot lock %s", path);
+	struct flock q = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	long pid = 0;
+	if (fcntl(st->lock_fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK)
+		pid = (long)q.l_pid;
+	return st_err(st, EG_ELOCKED, "store is locked by pid %ld", pid);
+}
+
+static int is_dir(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static int open_store(eg_store *st, const char *dir, int flags, const eg_open_opts *o)
+{
+	char logdir[PATH_MAX];
+	if (strlen(dir) > PATH_MAX - 256)
+		return st_err(st, EG_EINVAL, "store path is too long");
+	snprintf(st->dir, sizeof st->dir, "%s", dir);
+	snprintf(logdir, sizeof logdir, "%s/log", dir);
+	st->writable = (flags & EG_OPEN_WRITE) != 0;
+	if (!is_dir(logdir)) {
+		if (!(st->writable && (flags & EG_OPEN_CREATE)))
+			return st_err(st, EG_ENOTFOUND, "no store at %s (engram append creates one)", dir);
+		if ((mkdir(dir, 0755) && errno != EEXIST) || (mkdir(logdir, 0755) && errno != EEXIST))
+			return st_errno(st, "cannot create store %s", dir);
+	}
+	int rc;
+	if (st->writable && (rc = take_lock(st)))
+		return rc;
+	if ((rc = log_open(st, &st->log, logdir, st->writable, o ? o->segment_bytes : 0)))
+		return rc;
+	if ((rc = index_open(st, st->writable)))
+		return rc;
+	int match = index_state_matches_log(st);
+	if (!st->writable) {
+		st->ix.usable = match;
+		return log_refresh(st, &st->log);
+	}
+	if ((rc = log_recover(st, &st->log, st->ix.st.through_pos)))
+		return rc;
+	return match ? index_catch_up(st) : index_rebuild(st);
+}
+
+int eg_store_open(eg_store **out, const char *dir, int flags, const eg_open_opts *o)
+{
+	eg_store *st = calloc(1, sizeof *st);
+	*out = st;
+	if (!st)
+		return EG_ENOMEM;
+	st->lock_fd = -1;
+	st->ix.fd_blocks = st->ix.fd_post = st->ix.fd_keys = st->ix.fd_keystate = -1;
+	st->ix.fd_state = st->ix.ids.fd = st->ix.keys.fd = -1;
+	return open_store(st, dir, flags, o);
+}
+
+void eg_store_close(eg_store *st)
+{
+	if (!st)
+		return;
+	if (st->writable && !st->log.failed)
+		index_close_clean(st);
+	index_close(st);
+	log_close(&st->log);
+	if (st->lock_fd >= 0)
+		eg_os.close(st->lock_fd);
+	free(st);
+}
+
+int eg_store_head(eg_store *st, eg_head *out)
+{
+	int rc;
+	if (!st->writable) {
+		index_refresh(st);
+		if ((rc = log_refresh(st, &st->log)))
+			return rc;
+	}
+	out->pos = st->log.head_pos;
+	memcpy(out->hash, st->log.head_chain, 32);
+	return EG_OK;
+}
+
+uint64_t eg_store_index_lag(eg_store *st)
+{
+	if (!st->ix.usable)
+		return UINT64_MAX;
+	uint64_t t = st->ix.st.through_pos, h = st->log.head_pos;
+	return t >= h ? 0 : h - t;
+}
+
+/* Walk the records of a block (or the log from a place) to event pos. */
+static int walk_to(eg_store *st, logpos at, uint64_t pos, uint32_t max_events,
+		   const unsigned char **rec, size_t *len, logpos *where)
+{
+	eg_log *lg = &st->log;
+	for (uint32_t k = 0; k < max_events; ) {
+		const unsigned char *p = log_ptr(st, lg, at, REC_PREFIX);
+		if (!p) {
+			if (at.seg + 1 < lg->nseg && log_avail(lg, at.seg, at.off) == 0) {
+				at.seg++;
+				at.off = SEG_HDR_LEN;
+				continue;
+			}
+			return EG_ENOTFOUND;
+		}
+		int type;
+		size_t n = rec_peek(p, log_avail(lg, at.seg, at.off), &type);
+		if (!n)
+			return st_err(st, EG_ECORRUPT, "bad record at segment %020llu.seg offset %llu",
+				      (unsigned long long)lg->segs[at.seg].first_pos,
+				      (unsigned long long)at.off);
+		if (type == REC_EVENT) {
+			if (n >= EVT_FIXED && rd64(p + 10) == pos) {
+				*rec = p;
+				*len = n;
+				*where = at;
+				return EG_OK;
+			}
+			k++;
+		}
+		at.off += n;
+	}
+	return EG_ENOTFOUND;
+}
+
+int store_locate(eg_store *st, uint64_t pos, const unsigned char **rec,
+		 size_t *len, int64_t *recorded, logpos *at)
+{
+	block b;
+	uint64_t bi;
+	int rc = index_find_block(st, pos, &b, &bi);
+	if (rc == EG_OK) {
+		if (bi == UINT64_MAX && (rc = log_flush(st, &st->log)))
+			return rc;
+		uint32_t s = log_seg_index(&st->log, b.seg_first_pos);
+		if (s == UINT32_MAX)
+			return st_err(st, EG_ECORRUPT, "idx/blocks names a missing segment; run engram reindex");
+		*recorded = b.recorded;
+		logpos start = { s, b.off };
+		return walk_to(st, start, pos, b.count, rec, len, at);
+	}
+	return rc;
+}

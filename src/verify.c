@@ -1,0 +1,268 @@
+/*
+ * verify.c — proving the log: every record's checksum, dense positions,
+ * every batch's commit, and the whole SHA-256 chain from the first batch to
+ * the head; plus the inspection calls (stats, streams, types).
+ */
+#include "chain.h"
+#include "internal.h"
+#include "os.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int bad(eg_store *st, eg_verify_result *res, const eg_log *lg, logpos at,
+	       uint64_t pos, const char *what)
+{
+	res->bad_pos = pos;
+	snprintf(res->bad_segment, sizeof res->bad_segment, "%020llu.seg",
+		 (unsigned long long)(at.seg < lg->nseg ? lg->segs[at.seg].first_pos : 0));
+	res->bad_offset = at.off;
+	return st_err(st, EG_ECORRUPT, "%s at position %llu, segment %s, byte offset %llu",
+		      what, (unsigned long long)pos, res->bad_segment,
+		      (unsigned long long)at.off);
+}
+
+/* Is there an intact commit record anywhere after `from`?  Then the damage
+ * at `from` is inside committed data, not a torn tail. */
+static int commit_follows(eg_store *st, eg_log *lg, logpos from)
+{
+	for (uint32_t i = from.seg; i < lg->nseg; i++) {
+		if (log_map_seg(st, lg, i, 1) < 0)
+			continue;
+		const unsigned char *m = lg->segs[i].map;
+		size_t n = lg->segs[i].map_len;
+		for (size_t o = i == from.seg ? from.off + 1 : 0; o + COMMIT_LEN <= n; o++) {
+			rec_commit c;
+			if (m[o + 8] == REC_COMMIT && rd32(m + o) == COMMIT_LEN &&
+			    rec_commit_decode(m + o, n - o, &c))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+int eg_store_verify(eg_store *st, eg_verify_result *res)
+{
+	eg_log *lg = &st->log;
+	memset(res, 0, sizeof *res);
+	eg_head h;
+	int rc = eg_store_head(st, &h);
+	if (rc)
+		return rc;
+	/* What must be there: the head this process knows, and what the
+	 * derived files say was committed (they are written after commits). */
+	uint64_t must = h.pos > st->ix.st.through_pos ? h.pos : st->ix.st.through_pos;
+	chain_ctx *cx = chain_new();
+	if (!cx)
+		return st_err(st, EG_ENOMEM, "out of memory");
+	unsigned char chain[32] = { 0 };
+	uint64_t next = 1, batch_first = 1, nev = 0, bytes = 0, verified = 0;
+	logpos at = { 0, 0 };
+	int in_batch = 0;
+	rc = EG_OK;
+	for (at.seg = 0; at.seg < lg->nseg && rc == EG_OK; at.seg++) {
+		seg_hdr sh;
+		at.off = 0;
+		if (log_map_seg(st, lg, at.seg, SEG_HDR_LEN) ||
+		    !seg_hdr_decode(lg->segs[at.seg].map, lg->segs[at.seg].map_len, &sh) ||
+		    sh.first_pos != lg->segs[at.seg].first_pos) {
+			if (verified >= must && !commit_follows(st, lg, at))
+				break;
+			rc = bad(st, res, lg, at, next, "segment header fails its check");
+			break;
+		}
+		if (sh.first_pos != next || memcmp(sh.prev_chain, chain, 32)) {
+			rc = bad(st, res, lg, at, next, "segment does not continue the log");
+			break;
+		}
+		at.off = SEG_HDR_LEN;
+		log_map_seg(st, lg, at.seg, 0);
+		const unsigned char *m = lg->segs[at.seg].map;
+		size_t size = lg->segs[at.seg].map_len;
+		while (at.off < size) {
+			int type;
+			size_t len = rec_peek(m + at.off, size - at.off, &type);
+			rec_event ev;
+			rec_commit c;
+			const char *why = NULL;
+			if (!len)
+				why = "record length is out of bounds";
+			else if (type == REC_EVENT) {
+				if (!rec_event_decode(m + at.off, len, &ev))
+					why = "event record fails its checksum";
+				else if (ev.ev.pos != next)
+					why = "position out of sequence";
+			} else if (type == REC_COMMIT) {
+				if (!rec_commit_decode(m + at.off, len, &c))
+					why = "commit record fails its checksum";
+				else if (c.first_pos != batch_first || c.count != nev ||
+					 c.batch_bytes != bytes)
+					why = "commit record does not match its batch";
+			} else {
+				why = "unknown record type";
+			}
+			if (why) {
+				/* Past everything committed, damage is just a torn
+				 * or in-flight tail. */
+				if (verified >= must && !commit_follows(st, lg, at))
+					goto done;
+				rc = bad(st, res, lg, at, next, why);
+				goto done;
+			}
+			if (!in_batch) {
+				chain_begin(cx, chain);
+				in_batch = 1;
+			}
+			if (type == REC_EVENT) {
+				chain_update(cx, m + at.off, len);
+				next++;
+				nev++;
+				bytes += len;
+			} else {
+				unsigned char out[32];
+				chain_final(cx, m + at.off + 10, 32, out);
+				if (memcmp(out, c.chain, 32)) {
+					rc = bad(st, res, lg, at, batch_first,
+						 "hash chain mismatch (the batch's bytes were altered)");
+					goto done;
+				}
+				memcpy(chain, out, 32);
+				verified = next - 1;
+				batch_first = next;
+				nev = bytes = 0;
+				in_batch = 0;
+			}
+			at.off += len;
+		}
+	}
+done:
+	chain_free(cx);
+	if (rc == EG_OK && verified < must) {
+		logpos end = { lg->nseg ? lg->nseg - 1 : 0, 0 };
+		rc = bad(st, res, lg, end, verified + 1,
+			 "the log ends before the last committed batch");
+	}
+	if (rc == EG_OK) {
+		res->events = verified;
+		res->head_pos = verified;
+		memcpy(res->hash, chain, 32);
+	}
+	return rc;
+}
+
+/* ---------------------------------------------------------- inspection */
+
+typedef struct keyrow keyrow;
+static int load_keys(eg_store *st, int space, keyrow **rows, size_t *nrows, char **names);
+
+int eg_store_stats(eg_store *st, eg_stats *out)
+{
+	eg_head h;
+	int rc = eg_store_head(st, &h);
+	if (rc)
+		return rc;
+	memset(out, 0, sizeof *out);
+	out->events = h.pos;
+	out->segments = st->log.nseg;
+	out->log_bytes = log_bytes(&st->log);
+	out->index_bytes = index_bytes(st);
+	out->total_bytes = out->log_bytes + out->index_bytes;
+	const ixstate *x = &st->ix.st;
+	if (h.pos) {
+		out->time_min = x->tmin;
+		out->time_max = x->tmax;
+		out->recorded_min = x->rmin;
+		out->recorded_max = st->log.head_recorded;
+	}
+	for (int space = 0; space < 2; space++) {
+		keyrow *rows;
+		size_t n;
+		char *names;
+		rc = load_keys(st, space, &rows, &n, &names);
+		free(rows);
+		free(names);
+		if (rc)
+			return rc;
+		*(space ? &out->types : &out->streams) = n;
+	}
+	return EG_OK;
+}
+
+struct keyrow {
+	char *name;
+	size_t len;
+	uint64_t count, version;
+};
+
+static int cmp_keyrow(const void *a, const void *b)
+{
+	const keyrow *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->name, y->name, n);
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Read every key of one space (names and state) into rows, unsorted. */
+static int load_keys(eg_store *st, int space, keyrow **rows, size_t *nrows, char **names)
+{
+	const ixstate *x = &st->ix.st;
+	*rows = NULL;
+	*nrows = 0;
+	*names = malloc(x->keys_len + 1);
+	unsigned char *ks = malloc(x->nkeys * KEYSTATE_LEN + 1);
+	keyrow *r = malloc((x->nkeys + 1) * sizeof *r);
+	int rc = EG_OK;
+	if (!*names || !ks || !r) {
+		rc = st_err(st, EG_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (os_pread_all(st->ix.fd_keys, *names, x->keys_len, 0) ||
+	    (x->nkeys && os_pread_all(st->ix.fd_keystate, ks, x->nkeys * KEYSTATE_LEN, 0))) {
+		rc = st_errno(st, "cannot read idx/keys");
+		goto out;
+	}
+	for (uint64_t i = 0; i < x->nkeys; i++) {
+		const unsigned char *p = ks + i * KEYSTATE_LEN;
+		uint64_t off = rd64(p + 24);
+		if (off + 5 > x->keys_len) {
+			rc = st_err(st, EG_ECORRUPT, "idx/keys is damaged; run engram reindex");
+			goto out;
+		}
+		const char *e = *names + off;
+		uint32_t len = rd32(e + 1);
+		if (off + 5 + len > x->keys_len) {
+			rc = st_err(st, EG_ECORRUPT, "idx/keys is damaged; run engram reindex");
+			goto out;
+		}
+		if ((unsigned char)e[0] != space)
+			continue;
+		r[(*nrows)++] = (keyrow){ (char *)e + 5, len, rd64(p + 8), rd64(p + 16) };
+	}
+	*rows = r;
+	r = NULL;
+out:
+	free(ks);
+	free(r);
+	return rc;
+}
+
+int eg_store_keys(eg_store *st, int keyspace, eg_key_fn fn, void *ctx)
+{
+	eg_head h;
+	int rc = eg_store_head(st, &h);
+	if (rc)
+		return rc;
+	keyrow *rows;
+	size_t n;
+	char *names;
+	if ((rc = load_keys(st, keyspace, &rows, &n, &names))) {
+		free(names);
+		return rc;
+	}
+	qsort(rows, n, sizeof *rows, cmp_keyrow);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = fn(ctx, rows[i].name, rows[i].len, rows[i].count, rows[i].version);
+	free(rows);
+	free(names);
+	return rc;
+}

@@ -1,0 +1,821 @@
+/*
+ * test_json.c — the JSON scanner as a specification: what it accepts, what
+ * it rejects and with which message and offset, how the object walker, the
+ * string decoder, json_minify and json_quote behave.
+ */
+#include "testutil.h"
+#include "json.h"
+
+static int valid(const char *s)
+{
+	json_err err;
+	return json_validate(s, strlen(s), &err) == 0;
+}
+
+static int validn(const char *s, size_t n)
+{
+	json_err err;
+	return json_validate(s, n, &err) == 0;
+}
+
+/* Validate s expecting failure; return the error. */
+static json_err reject(const char *s)
+{
+	json_err err = { 0, NULL };
+	assert_int_equal(json_validate(s, strlen(s), &err), -1);
+	assert_non_null(err.what);
+	return err;
+}
+
+/* ----------------------------------------------------------- documents */
+
+static void accepts_table_of_valid_documents(void **state)
+{
+	static const char *docs[] = {
+		"{}", "[]", "0", "-0", "1", "-1", "123", "1.5", "-0.0", "1e5",
+		"1E5", "1e+5", "1e-5", "1.25E-10", "0.0001", "true", "false",
+		"null", "\"\"", "\"abc\"", " \t\r\n{} \t\r\n",
+		"{\"a\":1}", "{\"a\":{\"b\":[1,2,{\"c\":null}]}}",
+		"[1,\"two\",true,false,null,{},[],-3.5e2]",
+		"{ \"a\" : 1 , \"b\" : [ ] }",
+		"\"\\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u0041 \\u00e9 \\uD83D\\uDE00\"",
+		"{\"a\":1,\"a\":2}",
+		"\"\x7f\"", "\"caf\xc3\xa9\"", "[[[[[[[[[[]]]]]]]]]]",
+		"123456789012345678901234567890",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+		if (!valid(docs[i]))
+			fail_msg("rejected valid document %zu: %s", i, docs[i]);
+	}
+}
+
+static void rejects_table_of_invalid_documents(void **state)
+{
+	static const struct { const char *doc, *what; } cases[] = {
+		{ "", "unexpected end of input" },
+		{ "   ", "unexpected end of input" },
+		{ "{", "unexpected end of input" },
+		{ "[", "unexpected end of input" },
+		{ "[1", "unexpected end of input" },
+		{ "{\"a\"", "unexpected end of input" },
+		{ "{\"a\":", "unexpected end of input" },
+		{ "\"abc", "unexpected end of input in string" },
+		{ "{\"a\" 1}", "expected ':' after object key" },
+		{ "{\"a\":1 \"b\":2}", "expected ',' or '}'" },
+		{ "[1 2]", "expected ',' or ']'" },
+		{ "{a:1}", "expected object key or '}'" },
+		{ "{1:1}", "expected object key or '}'" },
+		{ "[1,]", "expected value after ','" },
+		{ "{\"a\":1,}", "expected object key after ','" },
+		{ "[,1]", "expected a value" },
+		{ "{} {}", "trailing characters after value" },
+		{ "1 2", "trailing characters after value" },
+		{ "1.5.3", "trailing characters after value" },
+		{ "tru", "unexpected end of input" },
+		{ "trUe", "expected a value" },
+		{ "nul", "unexpected end of input" },
+		{ "True", "expected a value" },
+		{ "'a'", "expected a value" },
+		{ "01", "leading zero in number" },
+		{ "+1", "expected a value" },
+		{ "-", "unexpected end of input" },
+		{ "-a", "expected digit after '-'" },
+		{ "1.", "expected digit after decimal point" },
+		{ ".5", "expected a value" },
+		{ "1e", "expected digit in exponent" },
+		{ "1e+", "expected digit in exponent" },
+		{ "\"\\x\"", "invalid escape in string" },
+		{ "\"\\u12G4\"", "expected four hex digits after \\u" },
+		{ "\"\t\"", "unescaped control character in string" },
+		{ "\"\xff\"", "invalid UTF-8 in string" },
+		{ "\xef\xbb\xbf{}", "expected a value" },  /* no BOM */
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_err err = { 0, NULL };
+		if (json_validate(cases[i].doc, strlen(cases[i].doc), &err) == 0)
+			fail_msg("accepted invalid document %zu: %s", i, cases[i].doc);
+		if (strcmp(err.what, cases[i].what) != 0)
+			fail_msg("document %zu (%s): got \"%s\", want \"%s\"", i,
+				 cases[i].doc, err.what, cases[i].what);
+	}
+}
+
+static void rejects_every_strict_prefix_of_an_object(void **state)
+{
+	static const char doc[] =
+		"{\"k\":[1,-2.5e3,\"s\\u00e9\\n\",true,false,null,{\"x\":{}}]}";
+	(void)state;
+	assert_true(valid(doc));
+	for (size_t n = 0; n < sizeof doc - 1; n++) {
+		json_err err;
+		assert_int_equal(json_validate(doc, n, &err), -1);
+		assert_true(err.off <= n);
+	}
+}
+
+static void rejects_nul_byte_outside_strings(void **state)
+{
+	(void)state;
+	assert_false(validn("{}\0", 3));
+	assert_false(validn("[1,\0 2]", 7));
+}
+
+static void error_offset_points_at_first_problem(void **state)
+{
+	json_err err;
+	(void)state;
+	err = reject("{\"a\":[1,2,x]}");
+	assert_int_equal(err.off, 10);
+	err = reject("{\"a\" : 1 }  ,");
+	assert_int_equal(err.off, 12);
+	err = reject("\"ab\xc3\"");
+	assert_int_equal(err.off, 3);
+	err = reject("[1,2");
+	assert_int_equal(err.off, 4);  /* end of input is reported at n */
+}
+
+static void accepts_null_err_pointer(void **state)
+{
+	(void)state;
+	assert_int_equal(json_validate("[", 1, NULL), -1);
+	assert_int_equal(json_validate("[]", 2, NULL), 0);
+}
+
+/* ----------------------------------------------------------- numbers */
+
+static void rejects_leading_zeros(void **state)
+{
+	(void)state;
+	assert_string_equal(reject("01").what, "leading zero in number");
+	assert_string_equal(reject("-01").what, "leading zero in number");
+	assert_string_equal(reject("00").what, "leading zero in number");
+	assert_string_equal(reject("[007]").what, "leading zero in number");
+	assert_true(valid("0"));
+	assert_true(valid("0.01"));
+	assert_true(valid("0e10"));
+	assert_true(valid("10"));
+}
+
+static void rejects_plus_sign(void **state)
+{
+	(void)state;
+	assert_string_equal(reject("+1").what, "expected a value");
+	assert_string_equal(reject("[+0]").what, "expected a value");
+	assert_string_equal(reject("{\"a\":+2}").what, "expected a value");
+	assert_true(valid("1e+2"));  /* allowed in exponents only */
+}
+
+static void rejects_nan_and_infinity(void **state)
+{
+	(void)state;
+	assert_string_equal(reject("NaN").what, "expected a value");
+	assert_string_equal(reject("nan").what, "expected a value");
+	assert_string_equal(reject("Infinity").what, "expected a value");
+	assert_string_equal(reject("-Infinity").what, "expected digit after '-'");
+	assert_string_equal(reject("[1,NaN]").what, "expected a value");
+}
+
+/* --------------------------------------------------------- structure */
+
+static void rejects_trailing_commas(void **state)
+{
+	(void)state;
+	assert_string_equal(reject("[1,2,]").what, "expected value after ','");
+	assert_string_equal(reject("[1, ]").what, "expected value after ','");
+	assert_string_equal(reject("{\"a\":1,}").what, "expected object key after ','");
+	assert_string_equal(reject("{\"a\":1 , }").what, "expected object key after ','");
+	assert_string_equal(reject("[1,2],").what, "trailing characters after value");
+}
+
+static void rejects_trailing_characters(void **state)
+{
+	json_err err;
+	(void)state;
+	err = reject("{\"a\":1}x");
+	assert_string_equal(err.what, "trailing characters after value");
+	assert_int_equal(err.off, 7);
+	assert_string_equal(reject("true false").what, "trailing characters after value");
+	assert_string_equal(reject("\"a\"\"b\"").what, "trailing characters after value");
+}
+
+/* depth brackets, then depth closers; the text is heap-allocated. */
+static char *nested(size_t depth, char open, char close)
+{
+	char *s = malloc(2 * depth + 1);
+	assert_non_null(s);
+	memset(s, open, depth);
+	memset(s + depth, close, depth);
+	s[2 * depth] = '\0';
+	return s;
+}
+
+static void accepts_nesting_at_max_depth(void **state)
+{
+	char *s = nested(JSON_MAX_DEPTH, '[', ']');
+	(void)state;
+	assert_true(valid(s));
+	free(s);
+}
+
+static void rejects_nesting_deeper_than_max_depth(void **state)
+{
+	char *s = nested(JSON_MAX_DEPTH + 1, '[', ']');
+	json_err err;
+	(void)state;
+	err = reject(s);
+	assert_string_equal(err.what, "nesting too deep");
+	assert_int_equal(err.off, JSON_MAX_DEPTH);
+	free(s);
+}
+
+static void rejects_deep_object_nesting(void **state)
+{
+	/* {"a":{"a":...}} with one level too many */
+	size_t depth = JSON_MAX_DEPTH + 1, n = 0;
+	char *s = malloc(depth * 6 + 8);
+	(void)state;
+	assert_non_null(s);
+	for (size_t i = 0; i < depth; i++) {
+		memcpy(s + n, "{\"a\":", 5);
+		n += 5;
+	}
+	s[n++] = '1';
+	memset(s + n, '}', depth);
+	n += depth;
+	assert_false(validn(s, n));
+	/* one level less is fine: drop the first "{"a": and one '}' */
+	assert_true(validn(s + 5, n - 6));
+	free(s);
+}
+
+static void survives_million_open_brackets_without_recursion(void **state)
+{
+	size_t n = 1000000;
+	char *s = malloc(n);
+	json_err err;
+	(void)state;
+	assert_non_null(s);
+	memset(s, '[', n);
+	assert_int_equal(json_validate(s, n, &err), -1);
+	assert_string_equal(err.what, "nesting too deep");
+	free(s);
+}
+
+/* ----------------------------------------------------------- strings */
+
+static void rejects_control_chars_in_strings(void **state)
+{
+	(void)state;
+	for (int c = 0; c < 0x20; c++) {
+		char doc[4] = { '"', (char)c, '"', 0 };
+		json_err err;
+		assert_int_equal(json_validate(doc, 3, &err), -1);
+		assert_string_equal(err.what, "unescaped control character in string");
+		assert_int_equal(err.off, 1);
+	}
+	assert_true(valid("\"\x7f\""));  /* DEL is not a control for JSON */
+}
+
+static void rejects_control_char_after_long_plain_run(void **state)
+{
+	/* The eight-byte fast path must still stop at the bad byte. */
+	json_err err;
+	(void)state;
+	err = reject("\"abcdefghijklmnopqrstuvw\nxyz\"");
+	assert_string_equal(err.what, "unescaped control character in string");
+	assert_int_equal(err.off, 24);
+}
+
+static void rejects_invalid_escape(void **state)
+{
+	(void)state;
+	assert_string_equal(reject("\"\\a\"").what, "invalid escape in string");
+	assert_string_equal(reject("\"\\'\"").what, "invalid escape in string");
+	assert_string_equal(reject("\"\\U0041\"").what, "invalid escape in string");
+	assert_string_equal(reject("\"\\x41\"").what, "invalid escape in string");
+	assert_string_equal(reject("\"\\u004\"").what, "expected four hex digits after \\u");
+	assert_string_equal(reject("\"\\u00").what, "unexpected end of input");
+	assert_string_equal(reject("\"\\").what, "unexpected end of input");
+}
+
+static void rejects_lone_high_surrogate_escape(void **state)
+{
+	static const char *docs[] = {
+		"\"\\uD83D\"", "\"\\uD83Dx\"", "\"\\uD83D\\u0041\"",
+		"\"\\uD83D\\uD83D\"", "\"\\uDBFF\\n\"", "\"\\uD800\\uE000\"",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+		json_err err = reject(docs[i]);
+		assert_string_equal(err.what,
+			"expected low surrogate \\u escape after high surrogate");
+		assert_int_equal(err.off, 1);
+	}
+}
+
+static void rejects_lone_low_surrogate_escape(void **state)
+{
+	(void)state;
+	assert_string_equal(reject("\"\\uDC00\"").what, "lone low surrogate in \\u escape");
+	assert_string_equal(reject("\"\\uDFFF\\uD800\"").what, "lone low surrogate in \\u escape");
+	assert_string_equal(reject("\"a\\udead\"").what, "lone low surrogate in \\u escape");
+}
+
+static void accepts_surrogate_pair_escape(void **state)
+{
+	(void)state;
+	assert_true(valid("\"\\uD83D\\uDE00\""));
+	assert_true(valid("\"\\ud800\\udc00\""));
+	assert_true(valid("\"\\uDBFF\\uDFFF\""));
+	assert_true(valid("\"\\uD7FF\\uE000\""));  /* just outside the range */
+}
+
+static void accepts_valid_multibyte_utf8(void **state)
+{
+	(void)state;
+	assert_true(valid("\"\xc2\x80\""));          /* U+0080 */
+	assert_true(valid("\"\xdf\xbf\""));          /* U+07FF */
+	assert_true(valid("\"\xe0\xa0\x80\""));      /* U+0800 */
+	assert_true(valid("\"\xe2\x82\xac\""));      /* euro sign */
+	assert_true(valid("\"\xed\x9f\xbf\""));      /* U+D7FF */
+	assert_true(valid("\"\xee\x80\x80\""));      /* U+E000 */
+	assert_true(valid("\"\xef\xbf\xbf\""));      /* U+FFFF */
+	assert_true(valid("\"\xf0\x90\x80\x80\""));  /* U+10000 */
+	assert_true(valid("\"\xf0\x9f\x98\x80\""));  /* emoji */
+	assert_true(valid("\"\xf4\x8f\xbf\xbf\""));  /* U+10FFFF */
+}
+
+static void rejects_overlong_utf8(void **state)
+{
+	static const char *docs[] = {
+		"\"\xc0\x80\"", "\"\xc1\xbf\"", "\"\xe0\x80\x80\"",
+		"\"\xe0\x9f\xbf\"", "\"\xf0\x80\x80\x80\"", "\"\xf0\x8f\xbf\xbf\"",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+		json_err err = reject(docs[i]);
+		assert_string_equal(err.what, "invalid UTF-8 in string");
+		assert_int_equal(err.off, 1);
+	}
+}
+
+static void rejects_utf8_encoded_surrogates(void **state)
+{
+	(void)state;
+	assert_string_equal(reject("\"\xed\xa0\x80\"").what, "invalid UTF-8 in string");
+	assert_string_equal(reject("\"\xed\xbf\xbf\"").what, "invalid UTF-8 in string");
+	/* a CESU-8 style pair is two surrogates, still invalid */
+	assert_string_equal(reject("\"\xed\xa0\xbd\xed\xb8\x80\"").what,
+			    "invalid UTF-8 in string");
+}
+
+static void rejects_code_points_above_10ffff(void **state)
+{
+	(void)state;
+	assert_string_equal(reject("\"\xf4\x90\x80\x80\"").what, "invalid UTF-8 in string");
+	assert_string_equal(reject("\"\xf5\x80\x80\x80\"").what, "invalid UTF-8 in string");
+	assert_string_equal(reject("\"\xf7\xbf\xbf\xbf\"").what, "invalid UTF-8 in string");
+	assert_string_equal(reject("\"\xf8\x88\x80\x80\x80\"").what, "invalid UTF-8 in string");
+	assert_string_equal(reject("\"\xfe\"").what, "invalid UTF-8 in string");
+}
+
+static void rejects_truncated_utf8(void **state)
+{
+	(void)state;
+	assert_string_equal(reject("\"\xe2\x82\"").what, "invalid UTF-8 in string");
+	assert_string_equal(reject("\"\xf0\x9f\x98\"").what, "invalid UTF-8 in string");
+	assert_string_equal(reject("\"\xc3").what, "invalid UTF-8 in string");
+	assert_string_equal(reject("\"\xe2\x82").what, "invalid UTF-8 in string");
+	assert_string_equal(reject("\"\xc3 x\"").what, "invalid UTF-8 in string");
+}
+
+static void rejects_stray_continuation_byte(void **state)
+{
+	(void)state;
+	assert_string_equal(reject("\"\x80\"").what, "invalid UTF-8 in string");
+	assert_string_equal(reject("\"\xc3\xa9\xa9\"").what, "invalid UTF-8 in string");
+}
+
+static void rejects_non_ascii_outside_strings(void **state)
+{
+	(void)state;
+	assert_string_equal(reject("\xc3\xa9").what, "expected a value");
+	assert_string_equal(reject("{\"a\":1\xc2\xa0}").what, "expected ',' or '}'");
+}
+
+static void utf8_valid_matches_rfc3629(void **state)
+{
+	static const struct { const char *s; int ok; } cases[] = {
+		{ "", 1 }, { "plain ascii text, long enough for the fast path", 1 },
+		{ "caf\xc3\xa9", 1 }, { "\xf4\x8f\xbf\xbf", 1 },
+		{ "\xed\x9f\xbf", 1 }, { "\xc0\xaf", 0 }, { "\xe0\x80\xaf", 0 },
+		{ "\xed\xa0\x80", 0 }, { "\xf4\x90\x80\x80", 0 }, { "\xe2\x82", 0 },
+		{ "0123456789abcdef\x80", 0 }, { "\xff", 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		assert_int_equal(json_utf8_valid(cases[i].s, strlen(cases[i].s)) != 0,
+				 cases[i].ok);
+}
+
+/* ------------------------------------------------------ object walker */
+
+static void walker_yields_members_in_order_with_types(void **state)
+{
+	static const char doc[] =
+		" {\"a\":1, \"b\" : \"x\",\"c\":true,\"d\":false,\"e\":null,"
+		"\"f\":[1,2],\"g\":{\"h\":-1.5e3}} ";
+	static const struct { const char *key, *val; enum json_type type; } want[] = {
+		{ "\"a\"", "1", JSON_NUMBER }, { "\"b\"", "\"x\"", JSON_STRING },
+		{ "\"c\"", "true", JSON_TRUE }, { "\"d\"", "false", JSON_FALSE },
+		{ "\"e\"", "null", JSON_NULL }, { "\"f\"", "[1,2]", JSON_ARRAY },
+		{ "\"g\"", "{\"h\":-1.5e3}", JSON_OBJECT },
+	};
+	json_obj it;
+	json_span key, val;
+	json_err err;
+	size_t i = 0;
+	int r;
+	(void)state;
+	assert_int_equal(json_obj_begin(&it, doc, strlen(doc), &err), 0);
+	while ((r = json_obj_next(&it, &key, &val, &err)) == 1) {
+		assert_true(i < sizeof want / sizeof want[0]);
+		assert_int_equal(key.type, JSON_STRING);
+		assert_int_equal(key.n, strlen(want[i].key));
+		assert_memory_equal(key.p, want[i].key, key.n);
+		assert_int_equal(val.n, strlen(want[i].val));
+		assert_memory_equal(val.p, want[i].val, val.n);
+		assert_int_equal(val.type, want[i].type);
+		i++;
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(i, sizeof want / sizeof want[0]);
+	/* once done, it stays done */
+	assert_int_equal(json_obj_next(&it, &key, &val, &err), 0);
+}
+
+static void walker_descends_into_nested_objects(void **state)
+{
+	static const char doc[] =
+		"{\"type\":\"order\",\"data\":{\"id\":7,\"items\":[{\"sku\":\"A\"}],"
+		"\"addr\":{\"city\":\"Lyon\"}}}";
+	json_obj top, inner;
+	json_span key, val, data = { 0 }, k2, v2;
+	json_err err;
+	int r, n = 0;
+	(void)state;
+	assert_int_equal(json_obj_begin(&top, doc, strlen(doc), &err), 0);
+	while ((r = json_obj_next(&top, &key, &val, &err)) == 1)
+		if (key.n == 6 && memcmp(key.p, "\"data\"", 6) == 0)
+			data = val;
+	assert_int_equal(r, 0);
+	assert_int_equal(data.type, JSON_OBJECT);
+	assert_int_equal(json_obj_begin(&inner, data.p, data.n, &err), 0);
+	while ((r = json_obj_next(&inner, &k2, &v2, &err)) == 1) {
+		n++;
+		if (k2.n == 6 && memcmp(k2.p, "\"addr\"", 6) == 0) {
+			assert_int_equal(v2.type, JSON_OBJECT);
+			assert_memory_equal(v2.p, "{\"city\":\"Lyon\"}", v2.n);
+		}
+		if (k2.n == 7 && memcmp(k2.p, "\"items\"", 7) == 0)
+			assert_int_equal(v2.type, JSON_ARRAY);
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(n, 3);
+}
+
+static void walker_handles_empty_object(void **state)
+{
+	json_obj it;
+	json_span key, val;
+	json_err err;
+	(void)state;
+	assert_int_equal(json_obj_begin(&it, " { } ", 5, &err), 0);
+	assert_int_equal(json_obj_next(&it, &key, &val, &err), 0);
+}
+
+static void walker_rejects_non_object(void **state)
+{
+	json_obj it;
+	json_err err;
+	(void)state;
+	assert_int_equal(json_obj_begin(&it, "[1]", 3, &err), -1);
+	assert_string_equal(err.what, "expected '{'");
+	assert_int_equal(json_obj_begin(&it, "  ", 2, &err), -1);
+	assert_string_equal(err.what, "unexpected end of input");
+}
+
+static int walk_to_error(const char *doc, json_err *err)
+{
+	json_obj it;
+	json_span key, val;
+	int r;
+
+	if (json_obj_begin(&it, doc, strlen(doc), err))
+		return -1;
+	while ((r = json_obj_next(&it, &key, &val, err)) == 1)
+		;
+	return r;
+}
+
+static void walker_rejects_what_validate_rejects(void **state)
+{
+	static const struct { const char *doc, *what; } cases[] = {
+		{ "{\"a\":1}x", "trailing characters after value" },
+		{ "{\"a\":1,}", "expected object key after ','" },
+		{ "{\"a\" 1}", "expected ':' after object key" },
+		{ "{\"a\":1 \"b\":2}", "expected ',' or '}'" },
+		{ "{\"a\":[1,]}", "expected value after ','" },
+		{ "{\"a\":01}", "leading zero in number" },
+		{ "{\"a\":\"\\uDC00\"}", "lone low surrogate in \\u escape" },
+		{ "{\"a\xff\":1}", "invalid UTF-8 in string" },
+		{ "{\"a\":1", "unexpected end of input" },
+		{ "{\"a\":", "unexpected end of input" },
+		{ "{x}", "expected object key or '}'" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_err err = { 0, NULL };
+		assert_int_equal(walk_to_error(cases[i].doc, &err), -1);
+		assert_false(validn(cases[i].doc, strlen(cases[i].doc)));
+		if (strcmp(err.what, cases[i].what) != 0)
+			fail_msg("%s: got \"%s\", want \"%s\"", cases[i].doc,
+				 err.what, cases[i].what);
+	}
+}
+
+static void walker_reports_offsets_from_start_of_text(void **state)
+{
+	json_err err;
+	(void)state;
+	assert_int_equal(walk_to_error("{\"a\":1,\"b\":[tru]}", &err), -1);
+	assert_int_equal(err.off, 12);
+}
+
+static void walker_stays_failed_after_error(void **state)
+{
+	json_obj it;
+	json_span key, val;
+	json_err err;
+	(void)state;
+	assert_int_equal(json_obj_begin(&it, "{\"a\":x,\"b\":1}", 13, &err), 0);
+	assert_int_equal(json_obj_next(&it, &key, &val, &err), -1);
+	assert_int_equal(json_obj_next(&it, &key, &val, &err), -1);
+}
+
+static void walker_counts_object_as_one_nesting_level(void **state)
+{
+	/* {"a": + d arrays + }: total depth d + 1, like json_validate */
+	size_t d = JSON_MAX_DEPTH - 1;
+	char *s = malloc(2 * d + 16);
+	json_err err;
+	(void)state;
+	assert_non_null(s);
+	memcpy(s, "{\"a\":", 5);
+	memset(s + 5, '[', d);
+	memset(s + 5 + d, ']', d);
+	strcpy(s + 5 + 2 * d, "}");
+	assert_true(valid(s));
+	assert_int_equal(walk_to_error(s, &err), 0);
+	d++;
+	memset(s + 5, '[', d);
+	memset(s + 5 + d, ']', d);
+	strcpy(s + 5 + 2 * d, "}");
+	assert_false(valid(s));
+	assert_int_equal(walk_to_error(s, &err), -1);
+	assert_string_equal(err.what, "nesting too deep");
+	free(s);
+}
+
+/* ------------------------------------------------------ string decode */
+
+static json_span str_span(const char *s)
+{
+	json_span sp = { s, strlen(s), JSON_STRING };
+	assert_true(valid(s));
+	return sp;
+}
+
+static void decodes_short_escapes(void **state)
+{
+	json_span sp = str_span("\"a\\\"b\\\\c\\/d\\be\\ff\\ng\\rh\\ti\"");
+	char out[64];
+	size_t n;
+	(void)state;
+	n = json_string_decode(&sp, out);
+	assert_int_equal(n, 17);
+	assert_memory_equal(out, "a\"b\\c/d\be\ff\ng\rh\ti", n);
+}
+
+static void decodes_unicode_escapes_to_utf8(void **state)
+{
+	json_span sp = str_span("\"\\u0041\\u00e9\\u20AC\\uFFFF\"");
+	char out[64];
+	size_t n;
+	(void)state;
+	n = json_string_decode(&sp, out);
+	assert_int_equal(n, 1 + 2 + 3 + 3);
+	assert_memory_equal(out, "A\xc3\xa9\xe2\x82\xac\xef\xbf\xbf", n);
+}
+
+static void decodes_surrogate_pair_to_four_bytes(void **state)
+{
+	json_span sp = str_span("\"x\\uD83D\\uDE00y\\uDBFF\\uDFFF\"");
+	char out[64];
+	size_t n;
+	(void)state;
+	n = json_string_decode(&sp, out);
+	assert_int_equal(n, 10);
+	assert_memory_equal(out, "x\xf0\x9f\x98\x80y\xf4\x8f\xbf\xbf", n);
+}
+
+static void decodes_nul_escape_as_nul_byte(void **state)
+{
+	json_span sp = str_span("\"a\\u0000b\"");
+	char out[16];
+	(void)state;
+	assert_int_equal(json_string_decode(&sp, out), 3);
+	assert_memory_equal(out, "a\0b", 3);
+}
+
+static void decodes_plain_string_unchanged(void **state)
+{
+	json_span sp = str_span("\"caf\xc3\xa9 au lait\"");
+	char out[32];
+	(void)state;
+	assert_int_equal(json_string_decode(&sp, out), sp.n - 2);
+	assert_memory_equal(out, sp.p + 1, sp.n - 2);
+}
+
+static void plain_means_no_backslash(void **state)
+{
+	json_span a = str_span("\"hello \xc3\xa9\""), b = str_span("\"a\\nb\""),
+		  c = str_span("\"\"");
+	(void)state;
+	assert_true(json_string_is_plain(&a));
+	assert_false(json_string_is_plain(&b));
+	assert_true(json_string_is_plain(&c));
+}
+
+/* ------------------------------------------------------------- quote */
+
+static void quote_escapes_quote_backslash_and_controls(void **state)
+{
+	static const char in[] = "a\"b\\c\nd\te\rf\bg\fh\x01i\x1fj\x7f";
+	char out[6 * sizeof in + 2];
+	size_t n;
+	(void)state;
+	n = json_quote(in, sizeof in - 1, out);
+	out[n] = '\0';
+	assert_string_equal(out,
+		"\"a\\\"b\\\\c\\nd\\te\\rf\\bg\\fh\\u0001i\\u001fj\x7f\"");
+}
+
+static void quote_copies_utf8_as_is(void **state)
+{
+	static const char in[] = "caf\xc3\xa9 \xf0\x9f\x98\x80 /";
+	char out[6 * sizeof in + 2];
+	size_t n;
+	(void)state;
+	n = json_quote(in, sizeof in - 1, out);
+	assert_int_equal(n, sizeof in - 1 + 2);
+	assert_memory_equal(out + 1, in, sizeof in - 1);
+}
+
+static void quote_of_nul_bytes_fits_worst_case(void **state)
+{
+	char in[8] = { 0 }, out[6 * 8 + 2 + 1];
+	(void)state;
+	out[sizeof out - 1] = 'X';
+	assert_int_equal(json_quote(in, 8, out), 6 * 8 + 2);
+	assert_int_equal(out[sizeof out - 1], 'X');
+	assert_memory_equal(out, "\"\\u0000", 7);
+}
+
+static void quote_then_decode_round_trips_every_ascii_byte(void **state)
+{
+	char in[128 + 16], out[6 * sizeof in + 2], back[sizeof out];
+	json_span sp;
+	size_t n, m;
+	(void)state;
+	for (int i = 0; i < 128; i++)
+		in[i] = (char)i;
+	memcpy(in + 128, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80xyz....", 16);
+	n = json_quote(in, sizeof in, out);
+	assert_true(validn(out, n));
+	sp.p = out;
+	sp.n = n;
+	sp.type = JSON_STRING;
+	m = json_string_decode(&sp, back);
+	assert_int_equal(m, sizeof in);
+	assert_memory_equal(back, in, m);
+}
+
+/* ------------------------------------------------------------ minify */
+
+static size_t minify_str(const char *s, char *out)
+{
+	json_span sp = { s, strlen(s), JSON_OBJECT };
+	assert_true(valid(s));
+	return json_minify(&sp, out);
+}
+
+static void minify_removes_whitespace_outside_strings(void **state)
+{
+	char out[128];
+	size_t n;
+	(void)state;
+	n = minify_str("{ \"a\" :\t[ 1 ,\r\n 2 ] ,\n \"b\" : { } }", out);
+	out[n] = '\0';
+	assert_string_equal(out, "{\"a\":[1,2],\"b\":{}}");
+}
+
+static void minify_keeps_whitespace_inside_strings(void **state)
+{
+	char out[128];
+	size_t n;
+	(void)state;
+	n = minify_str("{ \"a b\" : \" x \\\" y \" , \"c\" : \"\\\\\" , \"d\" : \"\\\\\\\" }\" }", out);
+	out[n] = '\0';
+	assert_string_equal(out, "{\"a b\":\" x \\\" y \",\"c\":\"\\\\\",\"d\":\"\\\\\\\" }\"}");
+}
+
+static void minify_keeps_key_order_and_number_text(void **state)
+{
+	char out[128];
+	size_t n;
+	(void)state;
+	n = minify_str("{ \"z\" : 1.0E+10 , \"a\" : -0.0 , \"z\" : 1e-7 ,"
+		       " \"m\" : \"\\u00e9\" }", out);
+	out[n] = '\0';
+	assert_string_equal(out, "{\"z\":1.0E+10,\"a\":-0.0,\"z\":1e-7,\"m\":\"\\u00e9\"}");
+}
+
+static void minify_of_minified_text_is_identity(void **state)
+{
+	static const char doc[] = "{\"a\":[1,{\"b\":\"c d\"}],\"e\":null}";
+	char out[64];
+	(void)state;
+	assert_int_equal(minify_str(doc, out), sizeof doc - 1);
+	assert_memory_equal(out, doc, sizeof doc - 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(accepts_table_of_valid_documents),
+		cmocka_unit_test(rejects_table_of_invalid_documents),
+		cmocka_unit_test(rejects_every_strict_prefix_of_an_object),
+		cmocka_unit_test(rejects_nul_byte_outside_strings),
+		cmocka_unit_test(error_offset_points_at_first_problem),
+		cmocka_unit_test(accepts_null_err_pointer),
+		cmocka_unit_test(rejects_leading_zeros),
+		cmocka_unit_test(rejects_plus_sign),
+		cmocka_unit_test(rejects_nan_and_infinity),
+		cmocka_unit_test(rejects_trailing_commas),
+		cmocka_unit_test(rejects_trailing_characters),
+		cmocka_unit_test(accepts_nesting_at_max_depth),
+		cmocka_unit_test(rejects_nesting_deeper_than_max_depth),
+		cmocka_unit_test(rejects_deep_object_nesting),
+		cmocka_unit_test(survives_million_open_brackets_without_recursion),
+		cmocka_unit_test(rejects_control_chars_in_strings),
+		cmocka_unit_test(rejects_control_char_after_long_plain_run),
+		cmocka_unit_test(rejects_invalid_escape),
+		cmocka_unit_test(rejects_lone_high_surrogate_escape),
+		cmocka_unit_test(rejects_lone_low_surrogate_escape),
+		cmocka_unit_test(accepts_surrogate_pair_escape),
+		cmocka_unit_test(accepts_valid_multibyte_utf8),
+		cmocka_unit_test(rejects_overlong_utf8),
+		cmocka_unit_test(rejects_utf8_encoded_surrogates),
+		cmocka_unit_test(rejects_code_points_above_10ffff),
+		cmocka_unit_test(rejects_truncated_utf8),
+		cmocka_unit_test(rejects_stray_continuation_byte),
+		cmocka_unit_test(rejects_non_ascii_outside_strings),
+		cmocka_unit_test(utf8_valid_matches_rfc3629),
+		cmocka_unit_test(walker_yields_members_in_order_with_types),
+		cmocka_unit_test(walker_descends_into_nested_objects),
+		cmocka_unit_test(walker_handles_empty_object),
+		cmocka_unit_test(walker_rejects_non_object),
+		cmocka_unit_test(walker_rejects_what_validate_rejects),
+		cmocka_unit_test(walker_reports_offsets_from_start_of_text),
+		cmocka_unit_test(walker_stays_failed_after_error),
+		cmocka_unit_test(walker_counts_object_as_one_nesting_level),
+		cmocka_unit_test(decodes_short_escapes),
+		cmocka_unit_test(decodes_unicode_escapes_to_utf8),
+		cmocka_unit_test(decodes_surrogate_pair_to_four_bytes),
+		cmocka_unit_test(decodes_nul_escape_as_nul_byte),
+		cmocka_unit_test(decodes_plain_string_unchanged),
+		cmocka_unit_test(plain_means_no_backslash),
+		cmocka_unit_test(quote_escapes_quote_backslash_and_controls),
+		cmocka_unit_test(quote_copies_utf8_as_is),
+		cmocka_unit_test(quote_of_nul_bytes_fits_worst_case),
+		cmocka_unit_test(quote_then_decode_round_trips_every_ascii_byte),
+		cmocka_unit_test(minify_removes_whitespace_outside_strings),
+		cmocka_unit_test(minify_keeps_whitespace_inside_strings),
+		cmocka_unit_test(minify_keeps_key_order_and_number_text),
+		cmocka_unit_test(minify_of_minified_text_is_identity),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
