@@ -1,6 +1,5 @@
 /*
  * json_speed.c — microbenchmark of the JSON scanner on ingest-like input.
- *
  * Generates 1M NDJSON event lines of ~200 bytes in memory, then times
  * json_validate over all of them, and a full json_obj walk of each line
  * plus json_minify of its "data" member (best of REPS runs).  Build and run:

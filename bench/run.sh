@@ -77,11 +77,13 @@ E_DISK=$(bytes "$W/store") D_DISK=$(bytes "$W"/db.duckdb*)
 
 # --- read everything back (the last store), to /dev/null
 log "read"
-[ "$("$ENGRAM" -d "$W/store" read | wc -l)" = "$EVENTS" ] || die "engram read: wrong line count"
+"$ENGRAM" -d "$W/store" read >"$W/read.ndjson"   # also warms the cache
+[ "$(wc -l <"$W/read.ndjson")" = "$EVENTS" ] || die "engram read: wrong line count"
+OUT_BYTES=$(stat -c %s "$W/read.ndjson"); rm "$W/read.ndjson"
 R_S=() RN_S=()
 for r in $(seq "$RUNS"); do
 	timed /dev/null "$ENGRAM" -d "$W/store" read; R_S+=("$SECS")
-	timed /dev/null "$ENGRAM" -d "$W/store" read --format ndjson; RN_S+=("$SECS")
+	timed /dev/null "$ENGRAM" -d "$W/store" --format ndjson read; RN_S+=("$SECS")
 done
 R_MED=$(median "${R_S[@]}") RN_MED=$(median "${RN_S[@]}")
 rm -rf "$W/store" "$W"/db.duckdb*
@@ -116,7 +118,7 @@ list() { echo "$*" | sed 's/ /, /g'; }
 RATIO=$(calc "$D_MED / $E_MED" 2) RATIO_W=$(calc "$DW_MED / $E_MED" 2)
 R_EPS=$(eps "$R_MED")
 ok() { awk "BEGIN { exit !($1) }" && echo "met" || echo "**missed**"; }
-ENGRAM_V=$("$ENGRAM" --version 2>/dev/null | head -1 || true)
+ENGRAM_V=$("$ENGRAM" --version 2>/dev/null | awk '{ print $NF; exit }' || true)
 GIT_V=$(git describe --always --dirty 2>/dev/null || echo "no commits")
 {
 	echo "# engram core benchmark"
@@ -135,10 +137,12 @@ GIT_V=$(git describe --always --dirty 2>/dev/null || echo "no commits")
 	echo
 	echo "## Read all events to /dev/null"
 	echo
-	echo "| command | median s | events/s | MB/s of NDJSON |"
+	echo "Output: $OUT_BYTES bytes of NDJSON, $(per "$OUT_BYTES") bytes/event (every envelope field)."
+	echo
+	echo "| command | median s | events/s | MB/s out |"
 	echo "|---|---|---|---|"
-	echo "| \`engram read\` | $R_MED ($(list "${R_S[@]}")) | $R_EPS | $(mbs "$R_MED") |"
-	echo "| \`engram read --format ndjson\` | $RN_MED ($(list "${RN_S[@]}")) | $(eps "$RN_MED") | $(mbs "$RN_MED") |"
+	echo "| \`engram read\` | $R_MED ($(list "${R_S[@]}")) | $R_EPS | $(calc "$OUT_BYTES / $MB / $R_MED" 1) |"
+	echo "| \`engram --format ndjson read\` | $RN_MED ($(list "${RN_S[@]}")) | $(eps "$RN_MED") | $(calc "$OUT_BYTES / $MB / $RN_MED" 1) |"
 	echo
 	if [ "$BIG" -gt 0 ]; then
 		echo "## Memory"

@@ -1,6 +1,5 @@
 /*
  * fuzz_time.c — libFuzzer target for times and durations (src/timefmt.c).
- *
  * Whatever parses must format and parse back to the same microsecond (or,
  * outside years 0000-9999, format to a text that does not parse at all);
  * formatting is also checked against glibc's gmtime_r as a reference.
@@ -47,6 +46,25 @@ static void check_format(int64_t us)
 	CHECK(strcmp(out, ref) == 0);
 }
 
+/* A UTC input that parsed must print back with the same fields: this is
+ * what catches an impossible date (Feb 29 of a common year, say) that was
+ * accepted, since the arithmetic alone would still round trip. */
+static void check_fields(const char *s, size_t n, int64_t us)
+{
+	char out[EG_TIME_LEN + 1];
+	size_t fl = 0;
+
+	if ((s[n - 1] | 0x20) != 'z' || memcmp(s + 17, "60", 2) == 0)
+		return;
+	eg_time_format(us, out);
+	CHECK(memcmp(out, s, 10) == 0 && memcmp(out + 11, s + 11, 8) == 0);
+	if (s[19] == '.')
+		for (fl = 0; fl < 6 && s[20 + fl] >= '0' && s[20 + fl] <= '9'; fl++)
+			CHECK(out[20 + fl] == s[20 + fl]);
+	for (; fl < 6; fl++)
+		CHECK(out[20 + fl] == '0');
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	const char *s = (const char *)data;
@@ -58,6 +76,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	if (eg_time_parse_rfc3339(s, size, &us) == 0) {
 		CHECK(us >= MIN_US - 86400 * SEC && us <= MAX_US + 86400 * SEC);
 		check_format(us);
+		check_fields(s, size, us);
 	}
 	if (eg_time_parse_millis(s, size, &us) == 0)
 		CHECK(us % 1000 == 0);

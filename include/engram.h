@@ -124,6 +124,7 @@ typedef struct eg_batch_opts {
 	const char *default_stream; /* filled in when a line has no "stream" */
 	const char *default_type;   /* filled in when a line has no "type" */
 	uint64_t commit_every;      /* 0: one batch; N: commit every N events */
+	uint64_t expected_events;   /* a hint (0 = unknown): size indexes once */
 } eg_batch_opts;
 
 /* Begin an atomic batch on a store opened with EG_OPEN_WRITE.  Events are

@@ -99,6 +99,15 @@ int eg_batch_begin(eg_store *st, eg_batch **out, const eg_batch_opts *opts)
 		free(b);
 		return rc;
 	}
+	if (b->o.expected_events &&
+	    htab_reserve(&st->ix.ids, st->ix.ids.count + b->o.expected_events)) {
+		rc = st_errno(st, "cannot grow idx/ids");
+		free(b->exp_stream);
+		free(b->def_stream);
+		free(b->def_type);
+		free(b);
+		return rc;
+	}
 	st->in_batch = 1;
 	sub_begin(b);
 	*out = b;
@@ -163,6 +172,18 @@ typedef struct envelope {
 	char idbuf[36];
 } envelope;
 
+/* The envelope's fields, as bits for spotting repeats. */
+static const char *const NAMES[] = { "id", "stream", "type", "kind", "time", "actor",
+				     "session", "data", "meta", "pos", "version", "recorded" };
+
+static unsigned field_bit(const char *k, size_t n)
+{
+	for (unsigned i = 0; i < sizeof NAMES / sizeof *NAMES; i++)
+		if (NAMES[i][0] == k[0] && NAMES[i][n] == 0 && memcmp(NAMES[i], k, n) == 0)
+			return 1u << i;
+	return 0;
+}
+
 static int member(eg_batch *b, envelope *e, const json_span *k, const json_span *v,
 		  char **space, unsigned *seen)
 {
@@ -171,12 +192,7 @@ static int member(eg_batch *b, envelope *e, const json_span *k, const json_span 
 	size_t kn = k->n - 2;
 	const char *kp = k->p + 1;
 #define IS(name) (kn == sizeof(name) - 1 && memcmp(kp, name, kn) == 0)
-	static const char *names[] = { "id", "stream", "type", "kind", "time", "actor",
-				       "session", "data", "meta", "pos", "version", "recorded" };
-	unsigned bit = 0;
-	for (unsigned i = 0; i < sizeof names / sizeof *names; i++)
-		if (kn == strlen(names[i]) && memcmp(kp, names[i], kn) == 0)
-			bit = 1u << i;
+	unsigned bit = field_bit(kp, kn);
 	if (!bit) {
 		char key[80];
 		size_t n = kn < 64 ? kn : 64;

@@ -148,12 +148,11 @@ static void ht_put(uint64_t *slots, uint64_t cap, uint64_t slot)
 	slots[i] = slot;
 }
 
-/* Double the table into a new file and rename it over the old one. */
-static int ht_grow(htab *h)
+/* Grow the table to cap slots in a new file renamed over the old one. */
+static int ht_grow(htab *h, uint64_t cap)
 {
 	char tmp[PATH_MAX + 8];
 	snprintf(tmp, sizeof tmp, "%s.grow", h->path);
-	uint64_t cap = h->cap * 2;
 	int fd = ht_create(tmp, cap);
 	if (fd < 0)
 		return -1;
@@ -186,12 +185,20 @@ static int ht_grow(htab *h)
 int htab_insert(htab *h, uint64_t hash, uint64_t value)
 {
 	/* Keep the load under 0.7: linear probing stays short there. */
-	if ((h->count + 1) * 10 > h->cap * 7 && ht_grow(h))
+	if ((h->count + 1) * 10 > h->cap * 7 && ht_grow(h, h->cap * 2))
 		return -1;
 	ht_put(h->slots, h->cap, ht_tag(hash) << HTAB_VALUE_BITS | value);
 	h->count++;
 	h->slots[-HT_HDR_SLOTS + 2] = h->count;
 	return 0;
+}
+
+int htab_reserve(htab *h, uint64_t n)
+{
+	uint64_t cap = h->cap;
+	while (n * 10 > cap * 7)
+		cap *= 2;
+	return cap == h->cap ? 0 : ht_grow(h, cap);
 }
 
 int htab_remove(htab *h, uint64_t hash, uint64_t value)

@@ -117,6 +117,8 @@ static int state_write(eg_store *st, int slot, const ixstate *s, int clean)
 static void empty_state(ixstate *s)
 {
 	memset(s, 0, sizeof *s);
+	s->tmin = INT64_MAX;
+	s->tmax = INT64_MIN;
 	s->post_len = POST_HDR;
 	s->keys_len = KEYS_HDR;
 }
@@ -658,9 +660,9 @@ static int write_blocks(eg_store *st, int64_t recorded)
 		wr64(p + 40, (uint64_t)b->recorded);
 		wr32(p + 48, b->count);
 		wr32(p + 60, rec_check(p, 60));
-		if (b->tmin < ix->st.tmin || ix->st.through_pos == 0)
+		if (b->tmin < ix->st.tmin)
 			ix->st.tmin = b->tmin;
-		if (b->tmax > ix->st.tmax || ix->st.through_pos == 0)
+		if (b->tmax > ix->st.tmax)
 			ix->st.tmax = b->tmax;
 	}
 	int rc = EG_OK;

@@ -131,6 +131,8 @@ void htab_close(htab *h);
 uint64_t htab_find(htab *h, uint64_t hash, htab_match_fn match, void *ctx);
 int htab_insert(htab *h, uint64_t hash, uint64_t value);
 int htab_remove(htab *h, uint64_t hash, uint64_t value);
+/* Grow now (in the same steps as inserts would) to hold n entries. */
+int htab_reserve(htab *h, uint64_t n);
 /* Reopen if the writer replaced the file (grown). */
 int htab_refresh(htab *h);
 

@@ -1,10 +1,8 @@
 /*
  * json.c — the validating JSON scanner behind every NDJSON line (json.h).
- *
- * One pass, no tree, no recursion: open containers are kept in a bit stack
- * of JSON_MAX_DEPTH bits, string bodies are skipped eight bytes at a time
- * while they are plain ASCII, and every rejection names the byte offset and
- * what was expected there.  Ingest scans every line, so speed matters here.
+ * Ingest scans every line, so it is one pass with no tree and no recursion:
+ * open containers live in a bit stack, string bodies are skipped eight bytes
+ * at a time while plain ASCII, and each rejection names offset and cause.
  */
 #include "json.h"
 
@@ -37,14 +35,13 @@ static const uint8_t quote_need[256] = {
 	R0, R0, R0, R0, R0, R0, R0, R0,
 };
 
-/* Hex digit values, or -1. */
+/* Hex digit values plus one, so that the zero default means "not hex". */
 static const int8_t hexval[256] = {
 	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
 	['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
 	['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
 	['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
-/* (stored as value + 1 so that the zero default means "not hex") */
 
 static inline int is_digit(uint8_t c)
 {

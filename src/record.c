@@ -22,14 +22,9 @@ size_t rec_event_bound(const rec_in *r)
 size_t rec_event_encode(const rec_in *r, unsigned char *out)
 {
 	unsigned char idbin[16];
-	int is_uuid = r->id_len == 36 && uuid_parse(r->id, r->id_len, idbin) == 0;
 	/* Only lowercase UUIDs are stored binary: the id must read back as the
 	 * same bytes that went in. */
-	if (is_uuid) {
-		char back[36];
-		uuid_format(idbin, back);
-		is_uuid = memcmp(back, r->id, 36) == 0;
-	}
+	int is_uuid = r->id_len == 36 && uuid_parse(r->id, r->id_len, idbin) == 0;
 	out[8] = REC_EVENT;
 	out[9] = (unsigned char)((r->kind & EVT_FLAG_KIND_MASK) |
 				 (is_uuid ? EVT_FLAG_ID_UUID : 0));
@@ -166,33 +161,27 @@ int seg_hdr_decode(const unsigned char *p, size_t avail, seg_hdr *h)
 	return 1;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
-}
+/* Value of a lowercase hex digit, or -1: uppercase is not accepted, so that
+ * a UUID stored binary always prints back as the text that came in. */
+static const signed char HEX[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7,
+	['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13,
+	['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
 
 int uuid_parse(const char *s, size_t n, unsigned char out[16])
 {
-	if (n != 36)
+	static const unsigned char at[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21,
+					      24, 26, 28, 30, 32, 34 };
+	if (n != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
 		return -1;
-	int k = 0;
-	for (size_t i = 0; i < 36; ) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return -1;
-			i++;
-			continue;
-		}
-		int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[k++] = (unsigned char)(hi << 4 | lo);
-		i += 2;
+	int bad = 0;
+	for (int k = 0; k < 16; k++) {
+		int hi = HEX[(unsigned char)s[at[k]]], lo = HEX[(unsigned char)s[at[k] + 1]];
+		bad |= !hi | !lo;
+		out[k] = (unsigned char)((hi - 1) << 4 | (lo - 1));
 	}
-	return 0;
+	return bad ? -1 : 0;
 }
 
 void uuid_format(const unsigned char in[16], char out[36])

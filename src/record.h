@@ -111,7 +111,7 @@ static inline size_t rec_peek(const unsigned char *p, size_t avail, int *type)
 	return len;
 }
 
-/* UUID helpers: parse 36-char canonical text (either case) into 16 bytes;
+/* UUID helpers: parse 36-char canonical lowercase text into 16 bytes;
  * print 16 bytes as lowercase text (36 chars). */
 int uuid_parse(const char *s, size_t n, unsigned char out[16]);
 void uuid_format(const unsigned char in[16], char out[36]);

@@ -1,6 +1,5 @@
 /*
  * timefmt.c — RFC 3339 and epoch-millis times, and durations (timefmt.h).
- *
  * Civil dates are converted with Howard Hinnant's days-from-civil algorithms
  * on the proleptic Gregorian calendar, not with timegm/strftime: those
  * depend on the C library and locale, and formatting runs once per event
