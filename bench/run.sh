@@ -35,6 +35,7 @@ mkdir -p bench/results/tmp
 W=$(mktemp -d "$ROOT/bench/results/tmp/run.XXXXXX")
 trap 'rm -rf "$W"; rmdir "$ROOT/bench/results/tmp" 2>/dev/null || true' EXIT
 log() { echo "bench: $*" >&2; }
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- helpers
 now() { date +%s.%N; }
@@ -168,6 +169,7 @@ GIT_V=$(git describe --always --dirty 2>/dev/null || echo "no commits")
 		"$DD_MBS MB/s; dd 4 KiB writes with O_DSYNC: $DD_SYNCS/s"
 	echo "- Linux $(uname -r); engram ${ENGRAM_V:-?} (git: $GIT_V); DuckDB $DUCKDB_V" \
 		"(@duckdb/node-api $(node -p "require('./bench/node_modules/@duckdb/node-api/package.json').version")); node $(node --version)"
+	echo "- load average at start: $LOAD0; at end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the times)"
 	echo "- page cache not dropped between runs (not possible here); the input file is cached for both"
 } >bench/results/core.md
 cat bench/results/core.md

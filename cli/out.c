@@ -38,9 +38,11 @@ struct out {
 	int nrows, caprows;
 	int *width;
 	int widths_fixed;
-	/* time formatting cache: the day of the last time printed */
-	int64_t day;
-	char daybuf[EG_TIME_LEN + 1];
+	/* time formatting cache: the days of the last times printed (event
+	 * time and record time alternate, so two entries) */
+	int64_t day[2];
+	char daybuf[2][EG_TIME_LEN + 1];
+	int next_day;
 };
 
 out *out_new(FILE *f, int format)
@@ -52,7 +54,7 @@ out *out_new(FILE *f, int format)
 	o->format = format;
 	o->cap = OBUF;
 	o->buf = malloc(o->cap);
-	o->day = INT64_MIN;
+	o->day[0] = o->day[1] = INT64_MIN;
 	if (!o->buf) {
 		free(o);
 		return NULL;
@@ -419,17 +421,19 @@ void out_bool(out *o, const char *key, int v)
 
 /* Times repeat their day for thousands of events in a row: format the
  * date once and only the time of day after that. */
-static void put_time(out *o, int64_t us)
+static void format_time(out *o, int64_t us, char t[EG_TIME_LEN])
 {
 	const int64_t DAY = 86400000000LL;
 	int64_t day = us >= 0 ? us / DAY : -((-us + DAY - 1) / DAY);
 	int64_t rem = us - day * DAY;
-	if (day != o->day) {
-		eg_time_format(us, o->daybuf);
-		o->day = day;
+	int slot = day == o->day[0] ? 0 : day == o->day[1] ? 1 : -1;
+	if (slot < 0) {
+		slot = o->next_day;
+		o->next_day ^= 1;
+		eg_time_format(us, o->daybuf[slot]);
+		o->day[slot] = day;
 	}
-	char t[EG_TIME_LEN];
-	memcpy(t, o->daybuf, 11);  /* YYYY-MM-DDT */
+	memcpy(t, o->daybuf[slot], 11);  /* YYYY-MM-DDT */
 	int64_t s = rem / 1000000, f = rem % 1000000;
 	int h = (int)(s / 3600), m = (int)(s / 60 % 60), sec = (int)(s % 60);
 	t[11] = (char)('0' + h / 10); t[12] = (char)('0' + h % 10); t[13] = ':';
@@ -440,6 +444,12 @@ static void put_time(out *o, int64_t us)
 		f /= 10;
 	}
 	t[26] = 'Z';
+}
+
+static void put_time(out *o, int64_t us)
+{
+	char t[EG_TIME_LEN];
+	format_time(o, us, t);
 	if (o->format == FMT_NDJSON) {
 		ensure(o, EG_TIME_LEN + 2);
 		o->buf[o->len++] = '"';
@@ -466,8 +476,92 @@ void out_json(out *o, const char *key, const char *json, size_t n)
 
 static const char *const KINDS[] = { "event", "metric", "error", "event" };
 
+/* Raw writers for the hot path: the caller has ensured the room. */
+static inline char *w_lit(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+#define W_LIT(p, lit) w_lit(p, lit, sizeof(lit) - 1)
+
+static inline char *w_u64(char *p, uint64_t v)
+{
+	char tmp[24];
+	int i = 24;
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return w_lit(p, tmp + i, (size_t)(24 - i));
+}
+
+/* A JSON string: plain bytes are copied, others escaped. */
+static inline char *w_str(char *p, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == '"' || c == '\\')
+			return p + json_quote(s, n, p);
+	}
+	*p++ = '"';
+	memcpy(p, s, n);
+	p[n] = '"';
+	return p + n + 1;
+}
+
+static inline char *w_time(out *o, char *p, int64_t us)
+{
+	char t[EG_TIME_LEN];
+	format_time(o, us, t);
+	*p++ = '"';
+	memcpy(p, t, EG_TIME_LEN);
+	p[EG_TIME_LEN] = '"';
+	return p + EG_TIME_LEN + 1;
+}
+
+/* The hot path of engram read: one event as an ndjson line, keys and all,
+ * without the generic field machinery. */
+static void ndjson_event(out *o, const eg_event *e)
+{
+	size_t strs = e->id_len + e->stream_len + e->type_len + e->actor_len + e->session_len;
+	ensure(o, 256 + 6 * strs + e->data_len + e->meta_len);
+	if (o->err)
+		return;
+	char *p = o->buf + o->len;
+	p = W_LIT(p, "{\"pos\":");
+	p = w_u64(p, e->pos);
+	p = W_LIT(p, ",\"id\":");
+	p = w_str(p, e->id, e->id_len);
+	p = W_LIT(p, ",\"stream\":");
+	p = w_str(p, e->stream, e->stream_len);
+	p = W_LIT(p, ",\"version\":");
+	p = w_u64(p, e->version);
+	p = W_LIT(p, ",\"type\":");
+	p = w_str(p, e->type, e->type_len);
+	p = W_LIT(p, ",\"kind\":\"");
+	p = w_lit(p, KINDS[e->kind & 3], strlen(KINDS[e->kind & 3]));
+	p = W_LIT(p, "\",\"time\":");
+	p = w_time(o, p, e->time);
+	p = W_LIT(p, ",\"recorded\":");
+	p = w_time(o, p, e->recorded);
+	p = W_LIT(p, ",\"actor\":");
+	p = e->actor_len ? w_str(p, e->actor, e->actor_len) : W_LIT(p, "null");
+	p = W_LIT(p, ",\"session\":");
+	p = e->session_len ? w_str(p, e->session, e->session_len) : W_LIT(p, "null");
+	p = W_LIT(p, ",\"data\":");
+	p = w_lit(p, e->data, e->data_len);
+	p = W_LIT(p, ",\"meta\":");
+	p = e->meta_len ? w_lit(p, e->meta, e->meta_len) : W_LIT(p, "null");
+	p = W_LIT(p, "}\n");
+	o->len = (size_t)(p - o->buf);
+}
+
 void out_event(out *o, const eg_event *e)
 {
+	if (o->format == FMT_NDJSON) {
+		ndjson_event(o, e);
+		return;
+	}
 	out_row_begin(o);
 	out_u64(o, "pos", e->pos);
 	out_str(o, "id", e->id, e->id_len);

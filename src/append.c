@@ -179,7 +179,7 @@ static const char *const NAMES[] = { "id", "stream", "type", "kind", "time", "ac
 static unsigned field_bit(const char *k, size_t n)
 {
 	for (unsigned i = 0; i < sizeof NAMES / sizeof *NAMES; i++)
-		if (NAMES[i][0] == k[0] && NAMES[i][n] == 0 && memcmp(NAMES[i], k, n) == 0)
+		if (NAMES[i][0] == k[0] && strlen(NAMES[i]) == n && memcmp(NAMES[i], k, n) == 0)
 			return 1u << i;
 	return 0;
 }
@@ -292,6 +292,20 @@ static int member(eg_batch *b, envelope *e, const json_span *k, const json_span 
 #undef IS
 }
 
+/* Report invalid JSON naming the member it is in, when a key was read. */
+static int json_error(eg_store *st, const char *json, size_t len, const char *at,
+		      const json_err *err)
+{
+	const char *end = json + len, *p = at;
+	while (p < end && (*p == ' ' || *p == '\t' || *p == ',' || *p == '\r' || *p == '\n'))
+		p++;
+	const char *q = p < end && *p == '"' ? memchr(p + 1, '"', (size_t)(end - p - 1)) : NULL;
+	if (q && json + err->off > q && q - p - 1 <= 64)
+		return st_err(st, EG_EINVAL, "field \"%.*s\": invalid JSON: %s at byte %zu",
+			      (int)(q - p - 1), p + 1, err->what, err->off + 1);
+	return st_err(st, EG_EINVAL, "invalid JSON: %s at byte %zu", err->what, err->off + 1);
+}
+
 static int parse_envelope(eg_batch *b, const char *json, size_t len, envelope *e)
 {
 	eg_store *st = b->st;
@@ -313,13 +327,15 @@ static int parse_envelope(eg_batch *b, const char *json, size_t len, envelope *e
 			      err.what, err.off + 1);
 	unsigned seen = 0;
 	int r;
+	const char *member_at = it.p;
 	while ((r = json_obj_next(&it, &k, &v, &err)) == 1) {
 		int rc = member(b, e, &k, &v, &space, &seen);
 		if (rc)
 			return rc;
+		member_at = it.p;
 	}
 	if (r < 0)
-		return st_err(st, EG_EINVAL, "invalid JSON: %s at byte %zu", err.what, err.off + 1);
+		return json_error(st, json, len, member_at, &err);
 	rec_in *ri = &e->r;
 	if (!e->has_type && b->def_type) {
 		ri->type = b->def_type;

@@ -201,6 +201,14 @@ int index_open(eg_store *st, int writable)
 		return st_errno(st, "cannot create %s", ix->dir);
 	empty_state(&ix->st);
 	int rc;
+	if (!writable) {
+		/* A reader of a store whose derived files are missing reads the
+		 * log itself (usable = 0) until a writer rebuilds them. */
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/state", ix->dir);
+		if (access(path, F_OK) && errno == ENOENT)
+			return EG_OK;
+	}
 	if ((rc = open_idx_file(st, "state", writable, &ix->fd_state)) ||
 	    (rc = open_idx_file(st, "blocks", writable, &ix->fd_blocks)) ||
 	    (rc = open_idx_file(st, "post", writable, &ix->fd_post)) ||
@@ -424,12 +432,12 @@ typedef struct idmatch {
 static int id_match(void *ctx, uint64_t pos)
 {
 	idmatch *m = ctx;
-	const unsigned char *rec;
+	static unsigned char *buf;  /* the writer's; one per process */
+	static size_t cap;
 	size_t len;
-	int64_t rtime;
-	logpos at;
-	if (store_locate(m->st, pos, &rec, &len, &rtime, &at) != EG_OK)
+	if (store_read_event(m->st, pos, &buf, &cap, &len) != EG_OK)
 		return 0;
+	const unsigned char *rec = buf;
 	const char *id;
 	size_t n;
 	int is_uuid;

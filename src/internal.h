@@ -264,6 +264,10 @@ int st_errno(struct eg_store *st, const char *fmt, ...)
 int store_locate(struct eg_store *st, uint64_t pos, const unsigned char **rec,
 		 size_t *len, int64_t *recorded, logpos *at);
 
+/* Writer: copy the record of event pos into *buf (grown as needed). */
+int store_read_event(struct eg_store *st, uint64_t pos, unsigned char **buf,
+		     size_t *cap, size_t *len);
+
 uint64_t id_hash(const char *id, size_t n);
 uint64_t key_hash(int space, const char *name, size_t n);
 

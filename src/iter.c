@@ -163,7 +163,7 @@ static int blk_get(eg_iter *it, uint64_t i, block *out)
 static int blk_find(eg_iter *it, uint64_t pos, uint64_t *out)
 {
 	uint64_t lo = 0, hi = it->nblocks;
-	block b;
+	block b = { 0 };
 	int rc;
 	while (lo < hi) {
 		uint64_t mid = lo + (hi - lo) / 2;
@@ -433,7 +433,7 @@ static int plan_postings(eg_iter *it)
 	uint64_t best = UINT64_MAX, cnt;
 	int rc;
 	/* The stream's postings, unless all the types together are rarer. */
-	if (it->stream) {
+	if (it->stream && it->stream_len) {
 		uint64_t k = index_key_find(st, 0, it->stream, it->stream_len);
 		if (!k)
 			return EG_OK;   /* no such stream: nothing indexed matches */
@@ -492,7 +492,8 @@ static void clip_postings(eg_iter *it)
 		a++;
 	while (b > a && it->pos[b - 1] > top)
 		b--;
-	memmove(it->pos, it->pos + a, (b - a) * sizeof *it->pos);
+	if (b > a && a)
+		memmove(it->pos, it->pos + a, (b - a) * sizeof *it->pos);
 	it->npos = b - a;
 }
 
@@ -519,7 +520,9 @@ static int plan(eg_iter *it)
 	it->tat = it->tail_start;
 	it->tnext = it->ix_through + 1;
 	it->batch_left = 0;
-	it->use_postings = it->ix_through && (it->stream || it->f.ntypes);
+	/* Events without a stream are in no stream's postings: an empty
+	 * stream filter is applied to a scan. */
+	it->use_postings = it->ix_through && ((it->stream && it->stream_len) || it->f.ntypes);
 	int rc;
 	if (it->use_postings) {
 		if ((rc = plan_postings(it)))
@@ -565,10 +568,17 @@ int eg_iter_new(eg_store *st, eg_iter **out, const eg_filter *f)
 	if (f->ntypes) {
 		it->types = calloc(f->ntypes, sizeof *it->types);
 		it->type_lens = calloc(f->ntypes, sizeof *it->type_lens);
+		size_t n = 0;
 		for (size_t i = 0; it->types && it->type_lens && i < f->ntypes; i++) {
-			it->types[i] = strdup(f->types[i]);
-			it->type_lens[i] = strlen(f->types[i]);
+			size_t k = 0;  /* a type named twice counts once */
+			while (k < n && strcmp(it->types[k], f->types[i]))
+				k++;
+			if (k < n)
+				continue;
+			it->types[n] = strdup(f->types[i]);
+			it->type_lens[n++] = strlen(f->types[i]);
 		}
+		it->f.ntypes = n;
 	}
 	if ((f->stream && !it->stream) || (f->ntypes && (!it->types || !it->type_lens))) {
 		eg_iter_free(it);

@@ -111,7 +111,8 @@ int log_open(eg_store *st, eg_log *lg, const char *dir, int writable,
 		names[n++] = v;
 	}
 	closedir(d);
-	qsort(names, n, sizeof *names, cmp_u64);
+	if (n)
+		qsort(names, n, sizeof *names, cmp_u64);
 	int rc = EG_OK;
 	for (size_t i = 0; i < n && rc == EG_OK; i++) {
 		char path[PATH_MAX];
@@ -199,6 +200,24 @@ void log_set_head(eg_log *lg, uint64_t pos, logpos at,
 	lg->head_recorded = recorded;
 }
 
+/* A reader learns of segments created after it opened: the next one is
+ * always named by the position of the first event it holds. */
+static int probe_segment(eg_store *st, eg_log *lg, uint64_t next)
+{
+	if (lg->writable || (lg->nseg && lg->segs[lg->nseg - 1].first_pos >= next))
+		return 0;
+	char path[PATH_MAX];
+	seg_path(lg, next, path, sizeof path);
+	int fd = eg_os.open(path, O_RDONLY, 0);
+	if (fd < 0)
+		return 0;
+	if (seg_push(st, lg, next, fd)) {
+		eg_os.close(fd);
+		return 0;
+	}
+	return 1;
+}
+
 /* Check segment i's header; 1 if valid and it starts at first_pos. */
 static int seg_header_ok(eg_store *st, eg_log *lg, uint32_t i, uint64_t first_pos)
 {
@@ -220,7 +239,7 @@ static int scan_forward(eg_store *st, eg_log *lg, scan_end *end)
 	logpos at = lg->head_at;
 	uint64_t next = lg->head_pos + 1, batch_first = next, nev = 0, bytes = 0;
 	end->clean = 0;
-	if (lg->nseg == 0) {
+	if (lg->nseg == 0 && !probe_segment(st, lg, next)) {
 		end->clean = 1;
 		end->at = at;
 		return EG_OK;
@@ -236,6 +255,8 @@ static int scan_forward(eg_store *st, eg_log *lg, scan_end *end)
 		if (rc < 0)
 			return rc;
 		size_t avail = log_avail(lg, at.seg, at.off);
+		if (avail == 0 && at.seg + 1 >= lg->nseg)
+			probe_segment(st, lg, next);
 		if (avail == 0) {
 			if (at.seg + 1 < lg->nseg && nev > 0 &&
 			    seg_header_ok(st, lg, at.seg + 1, next)) {

@@ -6,6 +6,9 @@
  */
 #include "record.h"
 
+/* xxhash's header-only mode inlines XXH3 into the record checks, which
+ * every read runs once per event. */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 uint32_t rec_check(const void *p, size_t n)
@@ -179,7 +182,7 @@ int uuid_parse(const char *s, size_t n, unsigned char out[16])
 	for (int k = 0; k < 16; k++) {
 		int hi = HEX[(unsigned char)s[at[k]]], lo = HEX[(unsigned char)s[at[k] + 1]];
 		bad |= !hi | !lo;
-		out[k] = (unsigned char)((hi - 1) << 4 | (lo - 1));
+		out[k] = (unsigned char)(((unsigned)(hi - 1) & 15) << 4 | ((unsigned)(lo - 1) & 15));
 	}
 	return bad ? -1 : 0;
 }

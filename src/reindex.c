@@ -62,7 +62,7 @@ int index_catch_up(eg_store *st)
 	}
 	int rc = EG_OK, open = 0;
 	uint64_t next = ix->st.through_pos + 1;
-	while (next <= lg->head_pos) {
+	while (next <= lg->head_pos || open) {
 		if (log_map_seg(st, lg, at.seg, at.off + 1) < 0)
 			return EG_EIO;
 		size_t avail = log_avail(lg, at.seg, at.off);

@@ -124,7 +124,7 @@ static int open_store(eg_store *st, const char *dir, int flags, const eg_open_op
 		return rc;
 	int match = index_state_matches_log(st);
 	if (!st->writable) {
-		st->ix.usable = match;
+		st->ix.usable = st->ix.usable && match;
 		return log_refresh(st, &st->log);
 	}
 	if ((rc = log_recover(st, &st->log, st->ix.st.through_pos)))
@@ -230,4 +230,65 @@ int store_locate(eg_store *st, uint64_t pos, const unsigned char **rec,
 		return walk_to(st, start, pos, b.count, rec, len, at);
 	}
 	return rc;
+}
+
+/*
+ * The writer confirms id matches with pread into a small buffer, not the
+ * log's mapping: a mapping touched at random positions would pull a large
+ * part of the log into the process's resident memory on a long append.
+ */
+int store_read_event(eg_store *st, uint64_t pos, unsigned char **buf, size_t *cap,
+		     size_t *len)
+{
+	block b;
+	uint64_t bi;
+	int rc = index_find_block(st, pos, &b, &bi);
+	if (rc)
+		return rc;
+	if (bi == UINT64_MAX && (rc = log_flush(st, &st->log)))
+		return rc;
+	uint32_t s = log_seg_index(&st->log, b.seg_first_pos);
+	if (s == UINT32_MAX)
+		return EG_ENOTFOUND;
+	int fd = st->log.segs[s].fd;
+	uint64_t off = b.off;
+	for (uint32_t k = 0; k < b.count; ) {
+		if (*cap < 16384) {
+			unsigned char *nb = realloc(*buf, 16384);
+			if (!nb)
+				return st_err(st, EG_ENOMEM, "out of memory");
+			*buf = nb;
+			*cap = 16384;
+		}
+		ssize_t got = pread(fd, *buf, *cap, (off_t)off);
+		if (got < REC_PREFIX)
+			return EG_ENOTFOUND;
+		size_t at = 0;
+		while (k < b.count && at + REC_PREFIX <= (size_t)got) {
+			uint32_t n = rd32(*buf + at);
+			if (n < REC_PREFIX || n > REC_MAX_LEN)
+				return EG_ENOTFOUND;
+			if (at + n > (size_t)got) {
+				if (at == 0) {  /* one record larger than the buffer */
+					unsigned char *nb = realloc(*buf, n);
+					if (!nb)
+						return st_err(st, EG_ENOMEM, "out of memory");
+					*buf = nb;
+					*cap = n;
+				}
+				break;
+			}
+			if ((*buf)[at + 8] == REC_EVENT) {
+				if (n >= EVT_FIXED && rd64(*buf + at + 10) == pos) {
+					memmove(*buf, *buf + at, n);
+					*len = n;
+					return EG_OK;
+				}
+				k++;
+			}
+			at += n;
+		}
+		off += at;
+	}
+	return EG_ENOTFOUND;
 }

@@ -161,6 +161,9 @@ int eg_store_stats(eg_store *st, eg_stats *out)
 	int rc = eg_store_head(st, &h);
 	if (rc)
 		return rc;
+	if (!st->ix.usable)
+		return st_err(st, EG_ENOTFOUND, "the derived files are missing or damaged; "
+			      "open the store for writing (engram reindex) to rebuild them");
 	memset(out, 0, sizeof *out);
 	out->events = h.pos;
 	out->segments = st->log.nseg;
@@ -252,6 +255,9 @@ int eg_store_keys(eg_store *st, int keyspace, eg_key_fn fn, void *ctx)
 	int rc = eg_store_head(st, &h);
 	if (rc)
 		return rc;
+	if (!st->ix.usable)
+		return st_err(st, EG_ENOTFOUND, "the derived files are missing or damaged; "
+			      "open the store for writing (engram reindex) to rebuild them");
 	keyrow *rows;
 	size_t n;
 	char *names;
