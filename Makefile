@@ -26,7 +26,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 ENGRAM   := $(B)/bin/engram
 
-.PHONY: all deps test unit e2e demo bench fuzz clean
+.PHONY: all deps deps-check test unit e2e demo bench fuzz clean
 all: deps-check $(ENGRAM)
 ifneq ($(SAN),1)
 all: bin/engram
@@ -52,7 +52,7 @@ $(B)/tests/%: tests/%.c $(B)/libengram.a tests/testutil.h
 
 # Build dependencies from Debian 12.  As root they are installed; otherwise
 # the apt-get line is printed and the build stops.
-DEB_PKGS := build-essential pkg-config libssl-dev libxxhash-dev libcmocka-dev
+DEB_PKGS := build-essential pkg-config libssl-dev libxxhash-dev libcmocka-dev python3
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -65,7 +65,8 @@ deps:
 		fi; \
 	fi
 deps-check:
-	@pkg-config --exists $(PKGS) cmocka || $(MAKE) --no-print-directory deps
+	@pkg-config --exists $(PKGS) cmocka && command -v python3 >/dev/null || \
+		$(MAKE) --no-print-directory deps
 
 unit: deps-check $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
@@ -85,5 +86,17 @@ demo: all
 bench: all
 	@bench/run.sh
 
+# libFuzzer targets (clang): each runs FUZZ_SECONDS on its corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/%,$(wildcard fuzz/fuzz_*.c))
+build-fuzz/%: fuzz/%.c $(LIB_SRC)
+	@mkdir -p build-fuzz
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
+		$(shell pkg-config --cflags $(PKGS)) -o $@ $< $(LIB_SRC) $(LDLIBS)
+fuzz: $(FUZZ_TARGETS)
+	@set -e; for t in $(FUZZ_TARGETS); do n=$${t#build-fuzz/fuzz_}; mkdir -p fuzz/corpus/$$n; \
+		echo "== $$t ($(FUZZ_SECONDS)s)"; \
+		$$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build-fuzz/ build-fuzz/corpus-$$n fuzz/corpus/$$n 2>&1 | tail -3; done
+
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-fuzz bin
