@@ -69,19 +69,68 @@ static int blank(const char *s, size_t n)
 	return 1;
 }
 
-/* One rejected line for --skip-invalid: {"line":N,"reason":...,"input":...}. */
+/* Copy s with each byte that is not part of valid UTF-8 replaced by U+FFFD,
+ * so that the rejects file stays valid JSON.  dst holds 3 * n bytes. */
+static size_t utf8_scrub(const char *s, size_t n, char *dst)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; ) {
+		size_t len = 1;
+		while (len <= 4 && i + len <= n && !json_utf8_valid(s + i, len))
+			len++;
+		if (len <= 4 && i + len <= n) {
+			memcpy(dst + o, s + i, len);
+			o += len;
+			i += len;
+		} else {
+			memcpy(dst + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	return o;
+}
+
+static void base64(FILE *f, const unsigned char *s, size_t n)
+{
+	static const char A[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0) |
+			     (i + 2 < n ? s[i + 2] : 0);
+		fputc(A[v >> 18 & 63], f);
+		fputc(A[v >> 12 & 63], f);
+		fputc(i + 1 < n ? A[v >> 6 & 63] : '=', f);
+		fputc(i + 2 < n ? A[v & 63] : '=', f);
+	}
+}
+
+/* One rejected line for --skip-invalid: {"line":N,"reason":...,"input":...}.
+ * A line that is not valid UTF-8 gets U+FFFD in "input" and its exact
+ * bytes in "input_base64". */
 static int reject(FILE *rf, uint64_t lineno, const char *reason, const char *s, size_t n)
 {
-	size_t rl = strlen(reason);
-	char *q = malloc(6 * (n > rl ? n : rl) + 3);
-	if (!q)
+	size_t rl = strlen(reason), m = 3 * n > rl ? 3 * n : rl;
+	char *q = malloc(6 * m + 3), *clean = malloc(3 * n + 1);
+	if (!q || !clean) {
+		free(q);
+		free(clean);
 		return -1;
+	}
+	int valid = json_utf8_valid(s, n);
+	size_t cn = valid ? n : utf8_scrub(s, n, clean);
 	fprintf(rf, "{\"line\":%llu,\"reason\":", (unsigned long long)lineno);
 	fwrite(q, 1, json_quote(reason, rl, q), rf);
 	fputs(",\"input\":", rf);
-	fwrite(q, 1, json_quote(s, n, q), rf);
+	fwrite(q, 1, json_quote(valid ? s : clean, cn, q), rf);
+	if (!valid) {
+		fputs(",\"input_base64\":\"", rf);
+		base64(rf, (const unsigned char *)s, n);
+		fputc('"', rf);
+	}
 	fputs("}\n", rf);
 	free(q);
+	free(clean);
 	return ferror(rf) ? -1 : 0;
 }
 

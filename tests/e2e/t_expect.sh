@@ -80,3 +80,17 @@ test_expect_usage() {
 	assert_exit 2 eg append --stream acc --expect-version abc <<<'{"type":"x"}'
 	assert_unchanged "usage errors"
 }
+
+test_stream_and_type_defaults() {
+	# --stream and --type fill lines that have none, and only those
+	printf '%s\n' '{"id":"d1"}' '{"id":"d2","stream":"own","type":"mine"}' '{"id":"d3","data":{"a":1}}' >"$T/in.ndjson"
+	ok eg append --stream dflt --type filled "$T/in.ndjson"
+	assert_eq "3 0" "$(jfields "$OUT" appended duplicates)" "append row"
+	ok eg read
+	assert_eq "d1 dflt 1 filled|d2 own 1 mine|d3 dflt 2 filled" \
+		"$(printf '%s\n' "$OUT" | while read -r l; do jfields "$l" id stream version type; done | tr '\n' '|' | sed 's/|$//')" \
+		"id stream version type of the events"
+	# without --type, a line without type is still an error
+	assert_exit 1 eg append --stream dflt <<<'{"id":"d4"}'
+	assert_match "$ERR" 'line 1([^0-9]|$)' "stderr"
+}

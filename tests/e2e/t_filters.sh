@@ -142,3 +142,42 @@ test_read_filter_usage() {
 	assert_exit 2 eg read --from x
 	assert_exit 2 eg read --stream
 }
+
+test_streams_types_stats() {
+	# the summaries agree with a count over the full read
+	build_store
+	ok_to "$T/streams" eg streams
+	ok_to "$T/types" eg types
+	ok_to "$T/stats" eg stats
+	py "$T" <<'PYEOF'
+import sys, os, collections
+from e2e import *
+d = sys.argv[1]
+rows = load_ndjson(os.path.join(d, "all"))
+# recorded never decreases along the log
+rec = [time_us(r["recorded"]) for r in rows]
+check(all(a <= b for a, b in zip(rec, rec[1:])), "recorded decreases along the log")
+ev = collections.Counter(r["stream"] for r in rows if r["stream"])
+ver = {}
+for r in rows:
+    if r["stream"]:
+        ver[r["stream"]] = max(ver.get(r["stream"], 0), int(r["version"]))
+want = sorted((s, ev[s], ver[s]) for s in ev)
+got = sorted((r["stream"], int(r["events"]), int(r["version"])) for r in load_ndjson(os.path.join(d, "streams")))
+check(got == want, "streams: %d rows, expected %d; first difference %s" % (len(got), len(want),
+      next(((g, w) for g, w in zip(got, want) if g != w), None)))
+tc = collections.Counter(r["type"] for r in rows)
+got = sorted((r["type"], int(r["events"])) for r in load_ndjson(os.path.join(d, "types")))
+check(got == sorted(tc.items()), "types %s, expected %s" % (got, sorted(tc.items())))
+st = load_ndjson(os.path.join(d, "stats"))[0]
+check(int(st["events"]) == len(rows), "stats events %s, expected %d" % (st["events"], len(rows)))
+check(int(st["streams"]) == len(ev), "stats streams %s, expected %d" % (st["streams"], len(ev)))
+check(int(st["types"]) == len(tc), "stats types %s, expected %d" % (st["types"], len(tc)))
+times = sorted(r["time"] for r in rows)
+check(st["time_min"] == times[0] and st["time_max"] == times[-1],
+      "stats time range %s..%s, expected %s..%s" % (st["time_min"], st["time_max"], times[0], times[-1]))
+recs = sorted(r["recorded"] for r in rows)
+check(st["recorded_min"] == recs[0] and st["recorded_max"] == recs[-1],
+      "stats recorded range %s..%s, expected %s..%s" % (st["recorded_min"], st["recorded_max"], recs[0], recs[-1]))
+PYEOF
+}
