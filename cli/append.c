@@ -13,61 +13,63 @@
 
 #define CHUNK (4u << 20)
 
-/* A line reader over a FILE with a growing buffer; no per-line copy. */
-typedef struct lines {
+/* Reads the input in large chunks that end at a line boundary, so that
+ * the library can parse many lines at once on a second core. */
+typedef struct chunks {
 	FILE *f;
 	char *buf;
-	size_t cap, start, end;
+	size_t cap, len, keep;   /* keep: bytes of a partial line carried over */
 	int eof;
-	uint64_t lineno;
-} lines;
+} chunks;
 
-/* Next line (without its newline); 1, 0 at the end, -1 on a read error. */
-static int next_line(lines *L, const char **s, size_t *n)
+/* Next run of whole lines: 1 with [*s, *s + *n), 0 at the end, -1 on a
+ * read error. */
+static int next_chunk(chunks *C, const char **s, size_t *n)
 {
+	memmove(C->buf, C->buf + C->len - C->keep, C->keep);
+	C->len = C->keep;
+	C->keep = 0;
 	for (;;) {
-		char *nl = L->end > L->start ? memchr(L->buf + L->start, '\n', L->end - L->start) : NULL;
-		if (nl || (L->eof && L->end > L->start)) {
-			size_t len = nl ? (size_t)(nl - (L->buf + L->start)) : L->end - L->start;
-			*s = L->buf + L->start;
-			*n = len;
-			L->start += len + (nl != NULL);
-			L->lineno++;
-			if (*n && (*s)[*n - 1] == '\r')
-				(*n)--;
+		if (C->eof) {
+			if (!C->len)
+				return 0;
+			*s = C->buf;
+			*n = C->len;
+			C->keep = 0;
+			C->len = 0;
 			return 1;
 		}
-		if (L->eof)
-			return 0;
-		/* Move the partial line to the front; grow for long lines. */
-		memmove(L->buf, L->buf + L->start, L->end - L->start);
-		L->end -= L->start;
-		L->start = 0;
-		if (L->cap - L->end < CHUNK / 2) {
-			size_t cap = L->cap * 2;
-			char *b = realloc(L->buf, cap);
+		if (C->cap - C->len < CHUNK / 2) {
+			char *b = realloc(C->buf, C->cap * 2);
 			if (!b)
 				return -1;
-			L->buf = b;
-			L->cap = cap;
+			C->buf = b;
+			C->cap *= 2;
 		}
-		size_t r = fread(L->buf + L->end, 1, L->cap - L->end, L->f);
-		L->end += r;
+		size_t r = fread(C->buf + C->len, 1, C->cap - C->len, C->f);
+		C->len += r;
 		if (r == 0) {
-			if (ferror(L->f))
+			if (ferror(C->f))
 				return -1;
-			L->eof = 1;
+			C->eof = 1;
+			continue;
+		}
+		char *nl = memrchr(C->buf, '\n', C->len);
+		if (nl) {
+			*s = C->buf;
+			*n = (size_t)(nl - C->buf) + 1;
+			C->keep = C->len - *n;
+			return 1;
 		}
 	}
 }
 
-static int blank(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-			return 0;
-	return 1;
-}
+typedef struct rejects {
+	FILE *f;
+	const char *path;
+	uint64_t base, count;
+	int werr;
+} rejects;
 
 /* Copy s with each byte that is not part of valid UTF-8 replaced by U+FFFD,
  * so that the rejects file stays valid JSON.  dst holds 3 * n bytes. */
@@ -134,6 +136,20 @@ static int reject(FILE *rf, uint64_t lineno, const char *reason, const char *s, 
 	return ferror(rf) ? -1 : 0;
 }
 
+/* --skip-invalid: set the line aside and go on; without it, stop. */
+static int on_bad_line(void *ctx, uint64_t line, const char *text, size_t len, const char *msg)
+{
+	rejects *R = ctx;
+	if (!R->f)
+		return 1;
+	if (reject(R->f, R->base + line + 1, msg, text, len)) {
+		R->werr = errno ? errno : EIO;
+		return 1;
+	}
+	R->count++;
+	return 0;
+}
+
 int cmd_append(cli *c)
 {
 	const char *stream = NULL, *type = NULL, *expect = NULL, *sync = NULL,
@@ -183,12 +199,12 @@ int cmd_append(cli *c)
 	struct stat sb;
 	if (in != stdin && fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode))
 		bo.expected_events = (uint64_t)sb.st_size / 256;
-	lines L = { .f = in, .cap = CHUNK };
-	L.buf = malloc(L.cap);
-	eg_store *st = L.buf ? cli_open_write(c, 1, &rc) : NULL;
+	chunks C = { .f = in, .cap = CHUNK };
+	C.buf = malloc(C.cap);
+	eg_store *st = C.buf ? cli_open_write(c, 1, &rc) : NULL;
 	eg_batch *b = NULL;
-	uint64_t rejected = 0;
-	if (!L.buf) {
+	rejects R = { .f = rf, .path = skip };
+	if (!C.buf) {
 		cli_error("out of memory");
 		rc = EXIT_ERR;
 	}
@@ -202,29 +218,27 @@ int cmd_append(cli *c)
 	const char *s;
 	size_t n;
 	int got;
-	while ((got = next_line(&L, &s, &n)) == 1) {
-		if (blank(s, n))
-			continue;
-		r = eg_batch_add_json(b, s, n);
-		if (r == EG_OK || r == EG_EDUP)
-			continue;
-		if (r == EG_EINVAL && rf) {
-			if (reject(rf, L.lineno, eg_errmsg(st), s, n)) {
-				cli_error("cannot write %s: %s", skip, strerror(errno));
-				rc = EXIT_ERR;
-				goto out;
-			}
-			rejected++;
-			continue;
+	while ((got = next_chunk(&C, &s, &n)) == 1) {
+		uint64_t lines;
+		r = eg_batch_add_ndjson(b, s, n, on_bad_line, &R, &lines);
+		if (R.werr) {
+			cli_error("cannot write %s: %s", skip, strerror(R.werr));
+			rc = EXIT_ERR;
+			goto out;
 		}
 		if (r == EG_EINVAL) {
-			cli_error("line %llu: %s; nothing of this batch was written",
-				  (unsigned long long)L.lineno, eg_errmsg(st));
+			cli_error("line %llu: %s; nothing of %s was written",
+				  (unsigned long long)(R.base + lines), eg_errmsg(st),
+				  bo.commit_every ? "its batch (earlier batches are committed)"
+						  : "this batch");
 			rc = EXIT_ERR;
-		} else {
-			rc = cli_fail(st, r);
+			goto out;
 		}
-		goto out;
+		if (r) {
+			rc = cli_fail(st, r);
+			goto out;
+		}
+		R.base += lines;
 	}
 	if (got < 0) {
 		cli_error("cannot read %s: %s", path, strerror(errno));
@@ -250,7 +264,7 @@ int cmd_append(cli *c)
 	out_u64(o, "appended", res.appended);
 	out_u64(o, "duplicates", res.duplicates);
 	if (rf)
-		out_u64(o, "rejected", rejected);
+		out_u64(o, "rejected", R.count);
 	if (res.appended) {
 		out_u64(o, "first_pos", res.first_pos);
 		out_u64(o, "last_pos", res.last_pos);
@@ -264,7 +278,7 @@ int cmd_append(cli *c)
 out:
 	eg_batch_abort(b);
 	eg_store_close(st);
-	free(L.buf);
+	free(C.buf);
 	if (in && in != stdin)
 		fclose(in);
 	if (rf)

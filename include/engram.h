@@ -143,6 +143,24 @@ int eg_batch_begin(eg_store *st, eg_batch **out, const eg_batch_opts *opts);
  */
 int eg_batch_add_json(eg_batch *b, const char *json, size_t len);
 
+/* Called by eg_batch_add_ndjson for each invalid line: line is its 0-based
+ * index in the buffer, text its bytes, msg why it was refused.  Return 0 to
+ * skip it and go on, nonzero to stop. */
+typedef int (*eg_bad_line_fn)(void *ctx, uint64_t line, const char *text,
+			      size_t len, const char *msg);
+
+/*
+ * Add every NDJSON line in buf[0, len) (a final line without '\n' counts;
+ * blank lines are skipped), as eg_batch_add_json would one by one, but
+ * parsing on a second thread while the store adds: the fast way to append
+ * many lines.  Duplicates are counted in the result, not returned.  *lines
+ * gets the number of lines consumed.  Returns EG_OK; EG_EINVAL when bad()
+ * (or a NULL bad) stopped at an invalid line, whose reason is then in
+ * eg_errmsg and whose index is *lines - 1; or an error of eg_batch_add_json.
+ */
+int eg_batch_add_ndjson(eg_batch *b, const char *buf, size_t len,
+			eg_bad_line_fn bad, void *ctx, uint64_t *lines);
+
 /* Result of a commit. */
 typedef struct eg_append_result {
 	uint64_t appended, duplicates;

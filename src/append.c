@@ -11,6 +11,8 @@
 #include "timefmt.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -119,17 +121,37 @@ int eg_batch_begin(eg_store *st, eg_batch **out, const eg_batch_opts *opts)
 static const char *const FIELDS =
 	"id, stream, type, kind, time, actor, session, data, meta";
 
-static int bad(eg_store *st, const char *field, const char *expected)
+/* Parsing a line needs no store: it can run on another thread.  A rejected
+ * line's message goes to err (ERR_LEN bytes). */
+#define ERR_LEN 1024
+typedef struct pctx {
+	const eg_batch *b;
+	char *err;
+	char *space;      /* scratch for decoded strings and minified JSON */
+} pctx;
+
+static int perr(pctx *pc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int perr(pctx *pc, const char *fmt, ...)
 {
-	return st_err(st, EG_EINVAL, "field \"%s\": expected %s", field, expected);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(pc->err, ERR_LEN, fmt, ap);
+	va_end(ap);
+	return EG_EINVAL;
+}
+
+static int bad(pctx *pc, const char *field, const char *expected)
+{
+	return perr(pc, "field \"%s\": expected %s", field, expected);
 }
 
 /* Decode a string member into scratch space; sets *s, *n. */
-static int take_string(eg_batch *b, const json_span *v, const char *field,
-		       size_t max, const char **s, size_t *n, char **space)
+static int take_string(pctx *pc, const json_span *v, const char *field,
+		       size_t max, const char **s, size_t *n)
 {
+	char **space = &pc->space;
 	if (v->type != JSON_STRING)
-		return bad(b->st, field, "a string");
+		return bad(pc, field, "a string");
 	if (json_string_is_plain(v)) {
 		*s = v->p + 1;
 		*n = v->n - 2;
@@ -141,7 +163,7 @@ static int take_string(eg_batch *b, const json_span *v, const char *field,
 	if (*n > max) {
 		char what[64];
 		snprintf(what, sizeof what, "a string of at most %zu bytes", max);
-		return bad(b->st, field, what);
+		return bad(pc, field, what);
 	}
 	return EG_OK;
 }
@@ -184,10 +206,10 @@ static unsigned field_bit(const char *k, size_t n)
 	return 0;
 }
 
-static int member(eg_batch *b, envelope *e, const json_span *k, const json_span *v,
-		  char **space, unsigned *seen)
+static int member(pctx *pc, envelope *e, const json_span *k, const json_span *v,
+		  unsigned *seen)
 {
-	eg_store *st = b->st;
+	char **space = &pc->space;
 	rec_in *r = &e->r;
 	size_t kn = k->n - 2;
 	const char *kp = k->p + 1;
@@ -198,49 +220,49 @@ static int member(eg_batch *b, envelope *e, const json_span *k, const json_span 
 		size_t n = kn < 64 ? kn : 64;
 		memcpy(key, kp, n);
 		key[n] = 0;
-		return st_err(st, EG_EINVAL, "unknown field \"%s%s\" (expected one of %s)",
+		return perr(pc, "unknown field \"%s%s\" (expected one of %s)",
 			      key, kn > 64 ? "..." : "", FIELDS);
 	}
 	if (*seen & bit) {
 		char key[16];
 		memcpy(key, kp, kn);
 		key[kn] = 0;
-		return st_err(st, EG_EINVAL, "field \"%s\" is given twice", key);
+		return perr(pc, "field \"%s\" is given twice", key);
 	}
 	*seen |= bit;
 	int isnull = v->type == JSON_NULL;
 	if (IS("type")) {
 		if (isnull)
-			return bad(st, "type", "a non-empty string");
-		int rc = take_string(b, v, "type", NAME_MAX_LEN, &r->type, &r->type_len, space);
+			return bad(pc, "type", "a non-empty string");
+		int rc = take_string(pc, v, "type", NAME_MAX_LEN, &r->type, &r->type_len);
 		if (rc == EG_OK && r->type_len == 0)
-			return bad(st, "type", "a non-empty string");
+			return bad(pc, "type", "a non-empty string");
 		e->has_type = 1;
 		return rc;
 	}
 	if (isnull)  /* every other field may be null, meaning absent */
 		return EG_OK;
 	if (IS("id")) {
-		int rc = take_string(b, v, "id", ID_MAX, &r->id, &r->id_len, space);
+		int rc = take_string(pc, v, "id", ID_MAX, &r->id, &r->id_len);
 		if (rc == EG_OK && r->id_len == 0)
-			return bad(st, "id", "a non-empty string of at most 64 bytes");
+			return bad(pc, "id", "a non-empty string of at most 64 bytes");
 		e->has_id = 1;
 		return rc;
 	}
 	if (IS("stream")) {
 		e->has_stream = 1;
-		return take_string(b, v, "stream", NAME_MAX_LEN, &r->stream, &r->stream_len, space);
+		return take_string(pc, v, "stream", NAME_MAX_LEN, &r->stream, &r->stream_len);
 	}
 	if (IS("actor"))
-		return take_string(b, v, "actor", NAME_MAX_LEN, &r->actor, &r->actor_len, space);
+		return take_string(pc, v, "actor", NAME_MAX_LEN, &r->actor, &r->actor_len);
 	if (IS("session"))
-		return take_string(b, v, "session", NAME_MAX_LEN, &r->session, &r->session_len, space);
+		return take_string(pc, v, "session", NAME_MAX_LEN, &r->session, &r->session_len);
 	if (IS("kind")) {
 		const char *s;
 		size_t n;
-		int rc = take_string(b, v, "kind", 16, &s, &n, space);
+		int rc = take_string(pc, v, "kind", 16, &s, &n);
 		if (rc)
-			return bad(st, "kind", "\"event\", \"metric\" or \"error\"");
+			return bad(pc, "kind", "\"event\", \"metric\" or \"error\"");
 		if (n == 5 && !memcmp(s, "event", 5))
 			r->kind = EG_KIND_EVENT;
 		else if (n == 6 && !memcmp(s, "metric", 6))
@@ -248,7 +270,7 @@ static int member(eg_batch *b, envelope *e, const json_span *k, const json_span 
 		else if (n == 5 && !memcmp(s, "error", 5))
 			r->kind = EG_KIND_ERROR;
 		else
-			return bad(st, "kind", "\"event\", \"metric\" or \"error\"");
+			return bad(pc, "kind", "\"event\", \"metric\" or \"error\"");
 		return EG_OK;
 	}
 	if (IS("time")) {
@@ -257,8 +279,11 @@ static int member(eg_batch *b, envelope *e, const json_span *k, const json_span 
 			ok = eg_time_parse_rfc3339(v->p + 1, v->n - 2, &r->time);
 		else if (v->type == JSON_NUMBER)
 			ok = eg_time_parse_millis(v->p, v->n, &r->time);
+		/* Only years 0000-9999 print back as RFC 3339. */
+		if (ok == 0 && (r->time < -62167219200000000LL || r->time >= 253402300800000000LL))
+			ok = -1;
 		if (ok)
-			return st_err(st, EG_EINVAL, "field \"time\": expected an RFC 3339 time "
+			return perr(pc, "field \"time\": expected an RFC 3339 time in years 0000-9999 "
 				      "(2025-01-01T10:00:00Z) or integer epoch milliseconds, got %.*s",
 				      (int)(v->n < 60 ? v->n : 60), v->p);
 		e->has_time = 1;
@@ -267,7 +292,7 @@ static int member(eg_batch *b, envelope *e, const json_span *k, const json_span 
 	if (IS("data") || IS("meta")) {
 		int data = kp[0] == 'd';
 		if (v->type != JSON_OBJECT)
-			return bad(st, data ? "data" : "meta", "a JSON object");
+			return bad(pc, data ? "data" : "meta", "a JSON object");
 		size_t n = json_minify(v, *space);
 		if (data) {
 			r->data = *space;
@@ -283,17 +308,17 @@ static int member(eg_batch *b, envelope *e, const json_span *k, const json_span 
 	 * output of engram read can be appended elsewhere) and ignored. */
 	if (IS("pos") || IS("version")) {
 		if (v->type != JSON_NUMBER)
-			return bad(st, kp[0] == 'p' ? "pos" : "version", "a number (it is ignored)");
+			return bad(pc, kp[0] == 'p' ? "pos" : "version", "a number (it is ignored)");
 		return EG_OK;
 	}
 	if (v->type != JSON_STRING)
-		return bad(st, "recorded", "a time string (it is ignored)");
+		return bad(pc, "recorded", "a time string (it is ignored)");
 	return EG_OK;
 #undef IS
 }
 
 /* Report invalid JSON naming the member it is in, when a key was read. */
-static int json_error(eg_store *st, const char *json, size_t len, const char *at,
+static int json_error(pctx *pc, const char *json, size_t len, const char *at,
 		      const json_err *err)
 {
 	const char *end = json + len, *p = at;
@@ -301,41 +326,33 @@ static int json_error(eg_store *st, const char *json, size_t len, const char *at
 		p++;
 	const char *q = p < end && *p == '"' ? memchr(p + 1, '"', (size_t)(end - p - 1)) : NULL;
 	if (q && json + err->off > q && q - p - 1 <= 64)
-		return st_err(st, EG_EINVAL, "field \"%.*s\": invalid JSON: %s at byte %zu",
+		return perr(pc, "field \"%.*s\": invalid JSON: %s at byte %zu",
 			      (int)(q - p - 1), p + 1, err->what, err->off + 1);
-	return st_err(st, EG_EINVAL, "invalid JSON: %s at byte %zu", err->what, err->off + 1);
+	return perr(pc, "invalid JSON: %s at byte %zu", err->what, err->off + 1);
 }
 
-static int parse_envelope(eg_batch *b, const char *json, size_t len, envelope *e)
+/* Parse one line into e.  pc->space must have room for 2 * len + 64 bytes. */
+static int parse_envelope(pctx *pc, const char *json, size_t len, envelope *e)
 {
-	eg_store *st = b->st;
+	const eg_batch *b = pc->b;
 	memset(e, 0, sizeof *e);
-	if (len * 2 + 64 > b->scap) {
-		size_t cap = len * 2 + 4096;
-		char *s = realloc(b->scratch, cap);
-		if (!s)
-			return st_err(st, EG_ENOMEM, "out of memory");
-		b->scratch = s;
-		b->scap = cap;
-	}
-	char *space = b->scratch;
 	json_obj it;
 	json_span k, v;
 	json_err err;
 	if (json_obj_begin(&it, json, len, &err))
-		return st_err(st, EG_EINVAL, "expected a JSON object: %s at byte %zu",
+		return perr(pc, "expected a JSON object: %s at byte %zu",
 			      err.what, err.off + 1);
 	unsigned seen = 0;
 	int r;
 	const char *member_at = it.p;
 	while ((r = json_obj_next(&it, &k, &v, &err)) == 1) {
-		int rc = member(b, e, &k, &v, &space, &seen);
+		int rc = member(pc, e, &k, &v, &seen);
 		if (rc)
 			return rc;
 		member_at = it.p;
 	}
 	if (r < 0)
-		return json_error(st, json, len, member_at, &err);
+		return json_error(pc, json, len, member_at, &err);
 	rec_in *ri = &e->r;
 	if (!e->has_type && b->def_type) {
 		ri->type = b->def_type;
@@ -343,7 +360,7 @@ static int parse_envelope(eg_batch *b, const char *json, size_t len, envelope *e
 		e->has_type = ri->type_len > 0;
 	}
 	if (!e->has_type)
-		return st_err(st, EG_EINVAL, "field \"type\" is missing: every event needs a type "
+		return perr(pc, "field \"type\" is missing: every event needs a type "
 			      "(or give --type)");
 	if (!e->has_stream && b->def_stream) {
 		ri->stream = b->def_stream;
@@ -417,17 +434,211 @@ static int add_event(eg_batch *b, envelope *e)
 
 static int sub_commit(eg_batch *b);
 
+/* Make b->scratch hold at least n bytes. */
+static int scratch(eg_batch *b, size_t n)
+{
+	if (n <= b->scap)
+		return EG_OK;
+	char *s = realloc(b->scratch, n + 4096);
+	if (!s)
+		return st_err(b->st, EG_ENOMEM, "out of memory");
+	b->scratch = s;
+	b->scap = n + 4096;
+	return EG_OK;
+}
+
 int eg_batch_add_json(eg_batch *b, const char *json, size_t len)
 {
 	envelope e;
-	int rc = parse_envelope(b, json, len, &e);
+	int rc = scratch(b, 2 * len + 64);
 	if (rc)
+		return rc;
+	pctx pc = { b, b->st->err, b->scratch };
+	if ((rc = parse_envelope(&pc, json, len, &e)))
 		return rc;
 	rc = add_event(b, &e);
 	if (rc == EG_OK && b->o.commit_every && b->count >= b->o.commit_every) {
 		if ((rc = sub_commit(b)) == EG_OK)
 			sub_begin(b);
 	}
+	return rc;
+}
+
+/* ------------------------------------------------------ bulk, pipelined */
+
+#define CHUNK_LINES 1024
+
+/* A chunk of lines parsed by the worker, waiting to be added. */
+typedef struct chunk {
+	envelope e[CHUNK_LINES];
+	int rc[CHUNK_LINES];          /* EG_OK, EG_EINVAL, or EG_END (blank) */
+	const char *text[CHUNK_LINES];
+	size_t len[CHUNK_LINES];
+	size_t n;
+	char *space, *errs;           /* scratch; one ERR_LEN message per line */
+	size_t cap;
+	int ready;
+} chunk;
+
+typedef struct bulk {
+	eg_batch *b;
+	const char *p, *end;          /* the worker's place in the buffer */
+	chunk c[2];
+	int stop, done, failed;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+} bulk;
+
+static int blank_line(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
+/* Split the next lines off the buffer into c and parse them. */
+static int parse_chunk(bulk *k, chunk *c)
+{
+	c->n = 0;
+	size_t need = 0;
+	while (c->n < CHUNK_LINES && k->p < k->end) {
+		const char *nl = memchr(k->p, '\n', (size_t)(k->end - k->p));
+		size_t n = nl ? (size_t)(nl - k->p) : (size_t)(k->end - k->p);
+		c->text[c->n] = k->p;
+		c->len[c->n] = n && k->p[n - 1] == '\r' ? n - 1 : n;
+		need += 2 * n + 64;
+		c->n++;
+		k->p += n + (nl != NULL);
+	}
+	if (need > c->cap) {
+		char *sp = realloc(c->space, need);
+		if (!sp)
+			return -1;
+		c->space = sp;
+		c->cap = need;
+	}
+	if (!c->errs && !(c->errs = malloc((size_t)CHUNK_LINES * ERR_LEN)))
+		return -1;
+	pctx pc = { k->b, NULL, c->space };
+	for (size_t i = 0; i < c->n; i++) {
+		if (blank_line(c->text[i], c->len[i])) {
+			c->rc[i] = EG_END;
+			continue;
+		}
+		pc.err = c->errs + i * ERR_LEN;
+		c->rc[i] = parse_envelope(&pc, c->text[i], c->len[i], &c->e[i]);
+	}
+	return 0;
+}
+
+static void *bulk_worker(void *arg)
+{
+	bulk *k = arg;
+	for (int i = 0;; i ^= 1) {
+		chunk *c = &k->c[i];
+		pthread_mutex_lock(&k->mu);
+		while (c->ready && !k->stop)
+			pthread_cond_wait(&k->cv, &k->mu);
+		int stop = k->stop;
+		pthread_mutex_unlock(&k->mu);
+		if (stop || k->p >= k->end)
+			break;
+		int fail = parse_chunk(k, c);
+		pthread_mutex_lock(&k->mu);
+		if (fail)
+			k->failed = 1;
+		else
+			c->ready = 1;
+		pthread_cond_broadcast(&k->cv);
+		pthread_mutex_unlock(&k->mu);
+		if (fail)
+			break;
+	}
+	pthread_mutex_lock(&k->mu);
+	k->done = 1;
+	pthread_cond_broadcast(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
+/* Add one parsed chunk; *stop set when the caller must stop. */
+static int add_chunk(eg_batch *b, chunk *c, uint64_t *lines, eg_bad_line_fn on_bad,
+		     void *ctx, int *stop)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		(*lines)++;
+		int rc = c->rc[i];
+		if (rc == EG_END)
+			continue;
+		if (rc == EG_EINVAL) {
+			const char *msg = c->errs + i * ERR_LEN;
+			if (!on_bad || on_bad(ctx, *lines - 1, c->text[i], c->len[i], msg)) {
+				st_err(b->st, EG_EINVAL, "%s", msg);
+				*stop = 1;
+				return EG_EINVAL;
+			}
+			continue;
+		}
+		rc = add_event(b, &c->e[i]);
+		if (rc == EG_OK && b->o.commit_every && b->count >= b->o.commit_every &&
+		    (rc = sub_commit(b)) == EG_OK)
+			sub_begin(b);
+		if (rc != EG_OK && rc != EG_EDUP) {
+			*stop = 1;
+			return rc;
+		}
+	}
+	return EG_OK;
+}
+
+int eg_batch_add_ndjson(eg_batch *b, const char *buf, size_t len,
+			eg_bad_line_fn on_bad, void *ctx, uint64_t *lines)
+{
+	*lines = 0;
+	bulk *k = calloc(1, sizeof *k);
+	if (!k)
+		return st_err(b->st, EG_ENOMEM, "out of memory");
+	k->b = b;
+	k->p = buf;
+	k->end = buf + len;
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, NULL);
+	pthread_t t;
+	int rc = EG_OK, stop = 0;
+	if (pthread_create(&t, NULL, bulk_worker, k)) {
+		rc = st_err(b->st, EG_ENOMEM, "cannot start the parsing thread");
+		goto out;
+	}
+	for (int i = 0; !stop; i ^= 1) {
+		chunk *c = &k->c[i];
+		pthread_mutex_lock(&k->mu);
+		while (!c->ready && !k->done)
+			pthread_cond_wait(&k->cv, &k->mu);
+		int have = c->ready, failed = k->failed;
+		pthread_mutex_unlock(&k->mu);
+		if (!have) {
+			if (failed)
+				rc = st_err(b->st, EG_ENOMEM, "out of memory");
+			break;
+		}
+		rc = add_chunk(b, c, lines, on_bad, ctx, &stop);
+		pthread_mutex_lock(&k->mu);
+		c->ready = 0;
+		if (stop)
+			k->stop = 1;
+		pthread_cond_broadcast(&k->cv);
+		pthread_mutex_unlock(&k->mu);
+	}
+	pthread_join(t, NULL);
+out:
+	pthread_mutex_destroy(&k->mu);
+	pthread_cond_destroy(&k->cv);
+	for (int i = 0; i < 2; i++) {
+		free(k->c[i].space);
+		free(k->c[i].errs);
+	}
+	free(k);
 	return rc;
 }
 

@@ -1106,6 +1106,122 @@ static void default_stream_and_type_fill_lines_without_them(void **state)
 	eg_store_close(st);
 }
 
+/* ------------------------------------------------- bulk (pipelined) add */
+
+/* N generated lines (with duplicates and blank lines) in one buffer. */
+static char *bulk_input(int n, size_t *len)
+{
+	size_t cap = (size_t)n * 600 + 64, used = 0;
+	char *buf = malloc(cap);
+	assert_non_null(buf);
+	for (int i = 0; i < n; i++) {
+		/* every 97th line repeats an earlier id; every 50th is blank */
+		used += big_line(i % 97 == 96 ? i - 5 : i, buf + used, cap - used);
+		buf[used++] = '\n';
+		if (i % 50 == 0)
+			used += (size_t)snprintf(buf + used, cap - used, "   \n");
+	}
+	*len = used;
+	return buf;
+}
+
+static void bulk_add_equals_adding_line_by_line(void **state)
+{
+	fx *f = *state;
+	size_t len;
+	char *buf = bulk_input(20000, &len);
+	char one[128], many[128];
+	snprintf(one, sizeof one, "%s/one", f->dir);
+	snprintf(many, sizeof many, "%s/many", f->dir);
+	/* line by line */
+	eg_store *a = open_w(one);
+	eg_batch *b = begin(a);
+	for (char *p = buf, *nl; p < buf + len; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(buf + len - p));
+		size_t n = (size_t)(nl - p);
+		if (n && strspn(p, " ") < n)
+			eg_batch_add_json(b, p, n);
+	}
+	eg_append_result ra = commit(a, b);
+	/* in bulk, split at an arbitrary line boundary */
+	eg_store *m = open_w(many);
+	b = begin(m);
+	uint64_t lines, total = 0;
+	char *cut = memchr(buf + len / 3, '\n', len) + 1;
+	assert_int_equal(eg_batch_add_ndjson(b, buf, (size_t)(cut - buf), NULL, NULL, &lines), EG_OK);
+	total += lines;
+	assert_int_equal(eg_batch_add_ndjson(b, cut, (size_t)(buf + len - cut), NULL, NULL, &lines), EG_OK);
+	total += lines;
+	eg_append_result rm = commit(m, b);
+	assert_int_equal(total, 20000 + 400);
+	assert_int_equal(ra.appended, rm.appended);
+	assert_int_equal(ra.duplicates, rm.duplicates);
+	assert_true(rm.duplicates > 0);
+	evc *va, *vm;
+	size_t na = read_all(a, &va), nm = read_all(m, &vm);
+	assert_int_equal(na, nm);
+	for (size_t i = 0; i < na; i++) {
+		assert_int_equal(va[i].pos, vm[i].pos);
+		assert_int_equal(va[i].version, vm[i].version);
+		assert_int_equal(va[i].time, vm[i].time);
+		assert_string_equal(va[i].id, vm[i].id);
+		assert_string_equal(va[i].stream, vm[i].stream);
+		assert_string_equal(va[i].data, vm[i].data);
+	}
+	free(va);
+	free(vm);
+	free(buf);
+	eg_store_close(a);
+	eg_store_close(m);
+}
+
+typedef struct badlog {
+	uint64_t lines[8];
+	int n, stop_at;
+} badlog;
+
+static int note_bad(void *ctx, uint64_t line, const char *text, size_t len, const char *msg)
+{
+	badlog *l = ctx;
+	(void)text;
+	(void)len;
+	assert_non_null(strstr(msg, "field"));
+	l->lines[l->n++] = line;
+	return l->n == l->stop_at;
+}
+
+static void bulk_add_reports_bad_lines_by_index_and_can_skip_or_stop(void **state)
+{
+	fx *f = *state;
+	const char *in = "{\"type\":\"a\",\"id\":\"1\"}\n"
+			 "{\"type\":\"a\",\"time\":\"never\"}\n"
+			 "\n"
+			 "{\"type\":\"a\",\"id\":\"2\"}\n"
+			 "{\"type\":7}\n"
+			 "{\"type\":\"a\",\"id\":\"3\"}";
+	eg_store *st = open_w(f->dir);
+	/* skip: the valid lines go in, the bad ones are reported by index */
+	eg_batch *b = begin(st);
+	badlog l = { .stop_at = 0 };
+	uint64_t lines;
+	assert_int_equal(eg_batch_add_ndjson(b, in, strlen(in), note_bad, &l, &lines), EG_OK);
+	assert_int_equal(lines, 6);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.lines[0], 1);
+	assert_int_equal(l.lines[1], 4);
+	assert_int_equal(commit(st, b).appended, 3);
+	/* stop: EG_EINVAL at the first bad line, and the batch is abandoned */
+	b = begin(st);
+	badlog s2 = { .stop_at = 1 };
+	const char *in2 = "{\"type\":\"a\",\"id\":\"4\"}\n{\"type\":\"a\",\"bogus\":1}\n";
+	assert_int_equal(eg_batch_add_ndjson(b, in2, strlen(in2), note_bad, &s2, &lines), EG_EINVAL);
+	assert_int_equal(lines, 2);
+	assert_non_null(strstr(eg_errmsg(st), "bogus"));
+	eg_batch_abort(b);
+	assert_int_equal(head_pos(st), 3);
+	eg_store_close(st);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1148,6 +1264,8 @@ int main(void)
 		T(recorded_never_decreases_across_batches),
 		T(missing_id_gets_a_generated_uuid_v7),
 		T(default_stream_and_type_fill_lines_without_them),
+		T(bulk_add_equals_adding_line_by_line),
+		T(bulk_add_reports_bad_lines_by_index_and_can_skip_or_stop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,9 @@
 # t_concurrent.sh — readers during writes see whole batches only.
 
 test_reader_during_writes() {
-	local appends=8 per=3 size=400
 	# input k holds $per batches of $size events; every event of a batch
 	# carries the batch's marker
+	local appends=6 per=3 size=400
 	"$PYTHON" - "$T" $appends $per $size <<'EOF' || fail "cannot write the inputs"
 import json, sys
 d, appends, per, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -13,7 +13,7 @@ for k in range(appends):
             m = "b%d-%d" % (k, j)
             for i in range(size):
                 f.write(json.dumps({"id": "%s-%d" % (m, i), "stream": "s%d" % (i % 7), "type": "t",
-                                    "data": {"batch": m, "i": i, "pad": "x" * 40}}) + "\n")
+                                    "data": {"batch": m, "i": i, "pad": "x" * 200}}) + "\n")
 EOF
 	mkdir -p "$T/reads"
 	(

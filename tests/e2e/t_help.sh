@@ -78,6 +78,8 @@ test_missing_store() {
 	assert_exit 1 "$ENGRAM" -d "$T/nothere" read
 	assert_exit 1 "$ENGRAM" -d "$T/nothere" head
 	[ ! -e "$T/nothere" ] || fail "a read created the store"
+	assert_exit 1 "$ENGRAM" -d "$STORE" append "$T/no-such-input.ndjson"
+	assert_contains "$ERR" "no-such-input.ndjson" "stderr of append of a missing file"
 	# ENGRAM_DIR is the default store
 	ENGRAM_DIR="$T/envstore" run "$ENGRAM" append <<<'{"type":"t"}'
 	assert_eq 0 "$RC" "append to \$ENGRAM_DIR (stderr: $ERR)"
@@ -93,4 +95,23 @@ test_output_formats() {
 	assert_match "$OUT" $'\n1,[0-9a-f]{64}$' "head --format csv (row)"
 	ok eg --format table head
 	assert_contains "$OUT" "pos" "head --format table"
+}
+
+test_csv_read_quoting() {
+	# commas, quotes and newlines survive a CSV round trip
+	ok eg append <<<'{"id":"a,b","type":"t\"q","actor":"line\nbreak","data":{"x":"y,z","q":"\""}}'
+	ok_to "$T/csv" eg --format csv read
+	ok_to "$T/nd" eg read
+	py "$T/csv" "$T/nd" <<'PYEOF'
+import csv, sys
+from e2e import *
+rows = list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8")))
+nd = load_ndjson(sys.argv[2])[0]
+check(len(rows) == 2, "%d CSV rows (header included), expected 2: %r" % (len(rows), rows))
+check(rows[0] == EVENT_FIELDS, "CSV header %r" % rows[0])
+r = dict(zip(rows[0], rows[1]))
+for k in ("id", "type", "actor", "kind", "time", "recorded"):
+    check(r[k] == plain(nd[k]), "CSV %s %r, ndjson %r" % (k, r[k], plain(nd[k])))
+check(loads(r["data"]) == nd["data"], "CSV data %r" % r["data"])
+PYEOF
 }

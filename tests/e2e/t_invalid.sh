@@ -67,6 +67,12 @@ test_time_bad_text() { bad_line '{"id":"n3","type":"t","time":"yesterday"}' time
 test_time_bad_date() { bad_line '{"id":"n3","type":"t","time":"2025-02-30T10:00:00Z"}' time; }
 test_time_no_offset() { bad_line '{"id":"n3","type":"t","time":"2025-01-01T10:00:00"}' time; }
 test_time_fraction_millis() { bad_line '{"id":"n3","type":"t","time":1735689600000.5}' time; }
+# RFC 3339 has four-digit years: a time outside 0000..9999 in UTC cannot be
+# printed, so it cannot be stored either
+test_time_after_year_9999() { bad_line '{"id":"n3","type":"t","time":"9999-12-31T23:59:59-01:00"}' time; }
+test_time_millis_after_year_9999() { bad_line '{"id":"n3","type":"t","time":253402300800000}' time; }
+test_time_before_year_0000() { bad_line '{"id":"n3","type":"t","time":"0000-01-01T00:00:00+00:01"}' time; }
+test_time_millis_before_year_0000() { bad_line '{"id":"n3","type":"t","time":-62167219200001}' time; }
 test_time_bool() { bad_line '{"id":"n3","type":"t","time":true}' time; }
 test_data_array() { bad_line '{"id":"n3","type":"t","data":[1,2]}' data; }
 test_data_string() { bad_line '{"id":"n3","type":"t","data":"x"}' data; }

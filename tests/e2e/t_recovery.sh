@@ -36,7 +36,15 @@ grow_until() {
 	head_of "$T/pre" >"$T/pre.head"
 	PRE_N=$(count_lines "$T/pre.read")
 	[ "$PRE_N" -ge 450 ] || fail "only $PRE_N events before the last batch"
+	# the control: the store before the last batch, plus the event that
+	# check_recovered appends; a recovered store has the same segment sizes
+	rm -rf "$T/control"
+	cp -a "$T/pre" "$T/control"
+	"$ENGRAM" -d "$T/control" --segment-size $SEGSZ append <<<"$AFTER_EVENT" >/dev/null || fail "append to the control store failed"
+	seg_sizes "$T/control" >"$T/control.sizes"
 }
+
+AFTER_EVENT='{"id":"after-crash","stream":"x","type":"t","time":"2025-01-01T00:00:00Z"}'
 
 # crash_points: "SEGMENT OFFSET" lines; a crash point keeps every byte of the
 # last batch before OFFSET of SEGMENT and nothing after it.
@@ -93,8 +101,10 @@ check_recovered() {
 		assert_files_eq "$T/pre.read" "$T/c.read" "$what: read before any write"
 		assert_eq "$(cat "$T/pre.head")" "$(head_of "$dir")" "$what: head before any write"
 	fi
-	run "$ENGRAM" -d "$dir" --segment-size $SEGSZ append <<<'{"id":"after-crash","stream":"x","type":"t","time":"2025-01-01T00:00:00Z"}'
+	run "$ENGRAM" -d "$dir" --segment-size $SEGSZ append <<<"$AFTER_EVENT"
 	[ "$RC" = 0 ] || fail "$what: append after the crash exited $RC: $(_short "$ERR")"
+	# the torn bytes are gone: the files are as if the batch never began
+	assert_eq "$(cat "$T/control.sizes")" "$(seg_sizes "$dir")" "$what: segment sizes after the append vs a store that never had the torn batch"
 	assert_contains "$OUT" "\"appended\":1,\"duplicates\":0,\"first_pos\":$((n + 1)),\"last_pos\":$((n + 1))," "$what: append row"
 	run "$ENGRAM" -d "$dir" verify
 	[ "$RC" = 0 ] || fail "$what: verify exited $RC: $(_short "$ERR")"

@@ -185,3 +185,22 @@ for a, e in zip(inp, out):
     check(e["data"] == a.get("data", Obj()), "data differs (%d vs %d chars)" % (len(dumps(e["data"])), len(dumps(a.get("data", Obj())))))
 EOF
 }
+
+test_time_extremes() {
+	# the first and last representable instants, and times before 1970
+	cat >"$T/in.ndjson" <<'EOF'
+{"id":"t1","type":"t","time":"0000-01-01T00:00:00Z"}
+{"id":"t2","type":"t","time":"9999-12-31T23:59:59.999999Z"}
+{"id":"t3","type":"t","time":-1}
+{"id":"t4","type":"t","time":"1969-12-31T23:59:59.000001Z"}
+{"id":"t5","type":"t","time":"9999-12-31T23:59:59.999999+00:00"}
+{"id":"t6","type":"t","time":"2000-02-29T12:00:00.1+14:00"}
+{"id":"t7","type":"t","time":0}
+EOF
+	ok eg append "$T/in.ndjson"
+	ok eg read
+	assert_eq "0000-01-01T00:00:00.000000Z 9999-12-31T23:59:59.999999Z 1969-12-31T23:59:59.999000Z 1969-12-31T23:59:59.000001Z 9999-12-31T23:59:59.999999Z 2000-02-28T22:00:00.100000Z 1970-01-01T00:00:00.000000Z" \
+		"$(printf '%s\n' "$OUT" | grep -oE '"time":"[^"]*"' | cut -d'"' -f4 | tr '\n' ' ' | sed 's/ $//')" "times read"
+	ok eg read --since 1969-12-31T23:59:59.999Z --until 1970-01-01T00:00:00Z
+	assert_eq "t3 t7" "$(printf '%s\n' "$OUT" | grep -oE '"id":"[^"]*"' | cut -d'"' -f4 | tr '\n' ' ' | sed 's/ $//')" "read around the epoch"
+}
