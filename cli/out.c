@@ -373,7 +373,8 @@ void out_null(out *o, const char *key)
 	field_end(o, c);
 }
 
-static void put_u64(out *o, uint64_t v)
+/* Decimal digits of v at p; returns the end. */
+static inline char *w_u64(char *p, uint64_t v)
 {
 	char tmp[24];
 	int i = 24;
@@ -381,7 +382,15 @@ static void put_u64(out *o, uint64_t v)
 		tmp[--i] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	put(o, tmp + i, (size_t)(24 - i));
+	memcpy(p, tmp + i, (size_t)(24 - i));
+	return p + (24 - i);
+}
+
+static void put_u64(out *o, uint64_t v)
+{
+	ensure(o, 24);
+	if (o->len + 24 <= o->cap)
+		o->len = (size_t)(w_u64(o->buf + o->len, v) - o->buf);
 }
 
 void out_u64(out *o, const char *key, uint64_t v)
@@ -484,16 +493,6 @@ static inline char *w_lit(char *p, const char *s, size_t n)
 }
 #define W_LIT(p, lit) w_lit(p, lit, sizeof(lit) - 1)
 
-static inline char *w_u64(char *p, uint64_t v)
-{
-	char tmp[24];
-	int i = 24;
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return w_lit(p, tmp + i, (size_t)(24 - i));
-}
 
 /* A JSON string: plain bytes are copied, others escaped. */
 static inline char *w_str(char *p, const char *s, size_t n)

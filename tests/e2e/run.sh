@@ -9,7 +9,7 @@
 # non-zero if a test failed.  PATTERNs (substrings of "file/test") select
 # tests.  Environment:
 #   ENGRAM           the binary (default: bin/engram of this checkout)
-#   E2E_JOBS         tests run in parallel (default: 4, at most the CPUs)
+#   E2E_JOBS         tests run in parallel (default: 2 per CPU, at most 4)
 #   E2E_TIMEOUT      seconds before a test is killed (default 120)
 #   E2E_KEEP=1       keep the temporary directory (printed) for inspection
 #   E2E_VERBOSE=1    print the output of failed tests
@@ -38,10 +38,13 @@ PYTHON=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
 [ -x "$PYTHON" ] || PYTHON=$(command -v python3)
 export PYTHON
 
+# Tests wait on fdatasync and on each other's processes as much as on the
+# CPU: run two per CPU, at most four, unless told.
 ncpu=$(nproc 2>/dev/null || echo 1)
-JOBS=${E2E_JOBS:-4}
-[ "$JOBS" -gt "$ncpu" ] && JOBS=$ncpu
-[ "$JOBS" -ge 1 ] || JOBS=1
+JOBS=$((ncpu * 2))
+[ "$JOBS" -le 4 ] || JOBS=4
+JOBS=${E2E_JOBS:-$JOBS}
+[ "$JOBS" -ge 1 ] 2>/dev/null || JOBS=1
 TIMEOUT=${E2E_TIMEOUT:-120}
 
 E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/engram-e2e.XXXXXX") || exit 2

@@ -33,7 +33,6 @@ grow_until() {
 		if [ "$kind" = spanning ] && [ "$npost" -gt "$npre" ] && [ "$grew" = 0 ]; then break; fi
 	done
 	"$ENGRAM" -d "$T/pre" read >"$T/pre.read" || fail "read of the store before the last append failed"
-	head_of "$T/pre" >"$T/pre.head"
 	PRE_N=$(count_lines "$T/pre.read")
 	[ "$PRE_N" -ge 450 ] || fail "only $PRE_N events before the last batch"
 	# the control: the store before the last batch, plus the event that
@@ -62,7 +61,7 @@ rnd = random.Random(12345)
 out = []
 for k, (name, a, b, new) in enumerate(pieces):
     last = k == len(pieces) - 1
-    offs = {a, a + 1, a + 10, (a + b) // 2, b - 75, b - 74, b - 1, rnd.randrange(a, b)}
+    offs = {a, a + 1, (a + b) // 2, b - 74, b - 1, rnd.randrange(a, b)}
     if new:
         offs |= {8, 64}
     if not last:
@@ -99,7 +98,6 @@ check_recovered() {
 	if [ "$first" = read ]; then
 		"$ENGRAM" -d "$dir" read >"$T/c.read" 2>"$T/c.err" || fail "$what: read exited $?: $(head -c 300 "$T/c.err")"
 		assert_files_eq "$T/pre.read" "$T/c.read" "$what: read before any write"
-		assert_eq "$(cat "$T/pre.head")" "$(head_of "$dir")" "$what: head before any write"
 	fi
 	run "$ENGRAM" -d "$dir" --segment-size $SEGSZ append <<<"$AFTER_EVENT"
 	[ "$RC" = 0 ] || fail "$what: append after the crash exited $RC: $(_short "$ERR")"
@@ -122,7 +120,7 @@ torn_tail() {
 	crash_points >"$T/points"
 	local npoints seg off i=0 step=${3:-1}
 	npoints=$(count_lines "$T/points")
-	[ "$npoints" -ge 8 ] || fail "only $npoints crash points"
+	[ "$npoints" -ge 6 ] || fail "only $npoints crash points"
 	while read -r seg off; do
 		i=$((i + 1))
 		[ $(((i - 1) % step)) = 0 ] || continue
@@ -137,7 +135,7 @@ torn_tail() {
 
 test_torn_last_batch_inside_segment() { torn_tail inside pre; }
 test_torn_last_batch_spanning_segments() { torn_tail spanning pre; }
-test_torn_last_batch_without_idx() { torn_tail spanning none 2; }
+test_torn_last_batch_without_idx() { torn_tail spanning none 3; }
 
 test_crash_after_commit_before_index() {
 	# The whole last batch is in the log, its commit included, but the
@@ -173,6 +171,7 @@ test_torn_batch_then_garbage() {
 	pre_size=$(grep "^$seg " "$T/pre.sizes" | cut -d' ' -f2)
 	make_crash "$T/crash" "$seg" $(((pre_size + size) / 2)) pre
 	head -c 3000 /dev/urandom >>"$T/crash/log/$seg"
+	assert_eq "$(head_of "$T/pre")" "$(head_of "$T/crash")" "head of the crashed store before any write"
 	check_recovered "$T/crash" "torn batch + 3000 random bytes" read
 }
 
