@@ -20,12 +20,6 @@ typedef struct fx {
 	char dir[64];
 } fx;
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb; (void)flag; (void)ftw;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	fx *f = calloc(1, sizeof *f);
@@ -41,19 +35,14 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_rf(f->dir);
 	free(f);
 	return 0;
 }
 
 static eg_store *open_opts(const char *dir, int flags, uint64_t seg_bytes)
 {
-	eg_store *st = NULL;
-	eg_open_opts o = { .segment_bytes = seg_bytes };
-	int rc = eg_store_open(&st, dir, flags, seg_bytes ? &o : NULL);
-	if (rc != EG_OK)
-		fail_msg("open %s: %s: %s", dir, eg_strerror(rc), eg_errmsg(st));
-	return st;
+	return tu_open(dir, flags, seg_bytes);
 }
 
 static eg_store *open_w(const char *dir)

@@ -26,17 +26,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb; (void)flag; (void)ftw;
-	return remove(p);
-}
-
-static void rm_rf(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* Copy the tree at src to dst (which must not exist). */
 static void copy_tree(const char *src, const char *dst)
 {

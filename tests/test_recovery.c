@@ -30,17 +30,6 @@ typedef struct fx {
 	char work[128];    /* scratch copy per iteration */
 } fx;
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb; (void)flag; (void)ftw;
-	return remove(p);
-}
-
-static void rm_rf(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static int setup(void **state)
 {
 	fx *f = calloc(1, sizeof *f);
@@ -107,12 +96,7 @@ static void copy_tree(const char *src, const char *dst)
 
 static eg_store *open_st(const char *dir, int flags, uint64_t seg_bytes)
 {
-	eg_store *st = NULL;
-	eg_open_opts o = { .segment_bytes = seg_bytes };
-	int rc = eg_store_open(&st, dir, flags, seg_bytes ? &o : NULL);
-	if (rc != EG_OK)
-		fail_msg("open %s: %s: %s", dir, eg_strerror(rc), eg_errmsg(st));
-	return st;
+	return tu_open(dir, flags, seg_bytes);
 }
 
 static eg_store *open_w(const char *dir)

@@ -18,12 +18,6 @@ typedef struct fx {
 	char path[128];    /* scratch for paths inside it */
 } fx;
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb; (void)flag; (void)ftw;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	fx *f = calloc(1, sizeof *f);
@@ -39,7 +33,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rm_rf(f->dir);
 	free(f);
 	return 0;
 }
