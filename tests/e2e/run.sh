@@ -56,7 +56,17 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# Each test runs under timeout(1), in a process group of its own that ^C does
+# not reach: stop the running ones before exiting.
+interrupted() {
+	local f
+	for f in "$E2E_TMP"/*/pid; do
+		[ -e "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null
+	done
+	wait
+	exit 130
+}
+trap interrupted INT TERM
 
 export ENGRAM E2E_DIR
 # Engram must not pick up a store from the environment.
@@ -93,7 +103,8 @@ done
 run_one() {
 	local i=$1 dir="$E2E_TMP/$1"
 	mkdir -p "$dir/t" "$dir/san"
-	local san_opts="log_path=$dir/san/report" t0=$(date +%s%N)
+	local san_opts="log_path=$dir/san/report" t0
+	t0=$(date +%s%N)
 	(
 		cd "$dir/t" || exit 1
 		export T="$dir/t" STORE="$dir/t/store" E2E_FAIL="$dir/fail"
@@ -106,8 +117,12 @@ run_one() {
 			. "$1"
 			"$2"
 		' e2e "${files[$i]}" "${funcs[$i]}"
-	) </dev/null >"$dir/log" 2>&1
+	) </dev/null >"$dir/log" 2>&1 &
+	local tpid=$!
+	echo "$tpid" >"$dir/pid"
+	wait "$tpid"
 	local rc=$? why=""
+	rm -f "$dir/pid"
 	echo "$(( ($(date +%s%N) - t0) / 1000000 ))" >"$dir/ms"
 	if [ -s "$dir/fail" ]; then
 		why=$(head -c 600 "$dir/fail")
@@ -137,7 +152,7 @@ n=${#names[@]}
 next_print=0
 
 print_ready() {
-	while [ $next_print -lt $n ] && [ -e "$E2E_TMP/$next_print/result" ]; do
+	while [ "$next_print" -lt "$n" ] && [ -e "$E2E_TMP/$next_print/result" ]; do
 		local r
 		r=$(cat "$E2E_TMP/$next_print/result")
 		local secs=""
@@ -163,7 +178,7 @@ for ((i = 0; i < n; i++)); do
 	done
 	run_one "$i" &
 done
-while [ $next_print -lt $n ]; do
+while [ "$next_print" -lt "$n" ]; do
 	wait -n 2>/dev/null || sleep 0.05
 	if [ -z "$(jobs -rp)" ] && [ ! -e "$E2E_TMP/$next_print/result" ]; then
 		echo "FAIL: the runner lost this test" >"$E2E_TMP/$next_print/result"
