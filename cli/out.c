@@ -182,6 +182,12 @@ static void table_print_row(out *o, cell *r, int n)
 		int dw = dwidth(s, len);
 		if (i)
 			fputs("  ", o->f);
+		/* a control character (a newline in a value) would break the
+		 * layout: show it as a space */
+		char *cs = r[i].s;
+		for (size_t k = 0; cs && k < len; k++)
+			if ((unsigned char)cs[k] < 0x20)
+				cs[k] = ' ';
 		if (dw > w) {
 			/* cut to w-3 code points and add "..." */
 			size_t k = 0;

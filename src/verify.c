@@ -80,7 +80,7 @@ int eg_store_verify(eg_store *st, eg_verify_result *res)
 		const unsigned char *m = lg->segs[at.seg].map;
 		size_t size = lg->segs[at.seg].map_len;
 		while (at.off < size) {
-			int type;
+			int type = 0;
 			size_t len = rec_peek(m + at.off, size - at.off, &type);
 			rec_event ev;
 			rec_commit c;
@@ -106,7 +106,8 @@ int eg_store_verify(eg_store *st, eg_verify_result *res)
 				 * or in-flight tail. */
 				if (verified >= must && !commit_follows(st, lg, at))
 					goto done;
-				rc = bad(st, res, lg, at, next, why);
+				/* a damaged commit is named by the batch it closes */
+				rc = bad(st, res, lg, at, type == REC_COMMIT ? batch_first : next, why);
 				goto done;
 			}
 			if (!in_batch) {
