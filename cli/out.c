@@ -380,14 +380,32 @@ void out_null(out *o, const char *key)
 }
 
 /* Decimal digits of v at p; returns the end. */
+/* "00" "01" … "99": two digits per division in the hot writers. */
+static const char PAIRS[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+static inline void w_pair(char *p, unsigned v)
+{
+	memcpy(p, PAIRS + 2 * v, 2);
+}
+
 static inline char *w_u64(char *p, uint64_t v)
 {
 	char tmp[24];
 	int i = 24;
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	while (v >= 100) {
+		i -= 2;
+		w_pair(tmp + i, (unsigned)(v % 100));
+		v /= 100;
+	}
+	if (v >= 10) {
+		i -= 2;
+		w_pair(tmp + i, (unsigned)v);
+	} else {
+		tmp[--i] = (char)('0' + v);
+	}
 	memcpy(p, tmp + i, (size_t)(24 - i));
 	return p + (24 - i);
 }
@@ -449,15 +467,16 @@ static void format_time(out *o, int64_t us, char t[EG_TIME_LEN])
 		o->day[slot] = day;
 	}
 	memcpy(t, o->daybuf[slot], 11);  /* YYYY-MM-DDT */
-	int64_t s = rem / 1000000, f = rem % 1000000;
-	int h = (int)(s / 3600), m = (int)(s / 60 % 60), sec = (int)(s % 60);
-	t[11] = (char)('0' + h / 10); t[12] = (char)('0' + h % 10); t[13] = ':';
-	t[14] = (char)('0' + m / 10); t[15] = (char)('0' + m % 10); t[16] = ':';
-	t[17] = (char)('0' + sec / 10); t[18] = (char)('0' + sec % 10); t[19] = '.';
-	for (int i = 25; i >= 20; i--) {
-		t[i] = (char)('0' + f % 10);
-		f /= 10;
-	}
+	unsigned s = (unsigned)(rem / 1000000), f = (unsigned)(rem % 1000000);
+	w_pair(t + 11, s / 3600);
+	t[13] = ':';
+	w_pair(t + 14, s / 60 % 60);
+	t[16] = ':';
+	w_pair(t + 17, s % 60);
+	t[19] = '.';
+	w_pair(t + 20, f / 10000);
+	w_pair(t + 22, f / 100 % 100);
+	w_pair(t + 24, f % 100);
 	t[26] = 'Z';
 }
 
@@ -543,8 +562,9 @@ static void ndjson_event(out *o, const eg_event *e)
 	p = w_u64(p, e->version);
 	p = W_LIT(p, ",\"type\":");
 	p = w_str(p, e->type, e->type_len);
+	static const unsigned char kind_len[] = { 5, 6, 5, 5 };
 	p = W_LIT(p, ",\"kind\":\"");
-	p = w_lit(p, KINDS[e->kind & 3], strlen(KINDS[e->kind & 3]));
+	p = w_lit(p, KINDS[e->kind & 3], kind_len[e->kind & 3]);
 	p = W_LIT(p, "\",\"time\":");
 	p = w_time(o, p, e->time);
 	p = W_LIT(p, ",\"recorded\":");

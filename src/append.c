@@ -424,7 +424,7 @@ static int add_event(eg_batch *b, envelope *e)
 	log_advance(&st->log, n);
 	eg_event ev = { .pos = r->pos, .version = r->version,
 			.time = rectime ? INT64_MIN : r->time };
-	if ((rc = index_note_event(st, &ev, at, sid, tid)) ||
+	if ((rc = index_note_event(st, &ev, at, p, n, sid, tid)) ||
 	    (rc = index_id_add(st, r->id, r->id_len, r->pos)))
 		return rc;
 	b->next_pos++;

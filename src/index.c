@@ -265,6 +265,8 @@ void index_close(eg_store *st)
 	free(ix->pend);
 	free(ix->touched);
 	free(ix->pblocks);
+	rec_hasher_free(ix->cur_hash);
+	ix->cur_hash = NULL;
 	ix->pend = NULL;
 	ix->touched = NULL;
 	ix->pblocks = NULL;
@@ -526,6 +528,7 @@ static int push_block(eg_store *st)
 		ix->pblocks = b;
 		ix->cappblocks = cap;
 	}
+	ix->cur.check = rec_hasher_value(ix->cur_hash);
 	ix->pblocks[ix->npblocks++] = ix->cur;
 	ix->cur_open = 0;
 	return EG_OK;
@@ -605,6 +608,7 @@ static int pend_add(eg_store *st, uint64_t id, uint64_t pos)
 }
 
 int index_note_event(eg_store *st, const eg_event *ev, logpos at,
+		     const unsigned char *rec, size_t rec_len,
 		     uint64_t stream_id, uint64_t type_id)
 {
 	eg_index *ix = &st->ix;
@@ -615,10 +619,15 @@ int index_note_event(eg_store *st, const eg_event *ev, logpos at,
 		if ((rc = push_block(st)))
 			return rc;
 	if (!ix->cur_open) {
-		*b = (block){ ev->pos, seg_first, at.off, INT64_MAX, INT64_MIN, 0, 0, 0 };
+		*b = (block){ ev->pos, seg_first, at.off, INT64_MAX, INT64_MIN, 0, 0, 0, 0, 0 };
 		ix->cur_open = 1;
+		if (!ix->cur_hash && !(ix->cur_hash = rec_hasher_new()))
+			return st_err(st, EG_ENOMEM, "out of memory");
+		rec_hasher_reset(ix->cur_hash);
 	}
 	b->count++;
+	rec_hasher_add(ix->cur_hash, rec, rec_len);
+	b->bytes += rec_len;
 	if (ev->time == INT64_MIN) {
 		b->rectime = 1;
 	} else {
@@ -667,6 +676,10 @@ static int write_blocks(eg_store *st, int64_t recorded)
 		wr64(p + 32, (uint64_t)b->tmax);
 		wr64(p + 40, (uint64_t)b->recorded);
 		wr32(p + 48, b->count);
+		if (b->bytes <= UINT32_MAX) {   /* else: no block check */
+			wr32(p + 52, (uint32_t)b->bytes);
+			wr32(p + 56, b->check);
+		}
 		wr32(p + 60, rec_check(p, 60));
 		if (b->tmin < ix->st.tmin)
 			ix->st.tmin = b->tmin;
@@ -854,6 +867,8 @@ static void block_decode(const unsigned char *p, block *b)
 	b->tmax = (int64_t)rd64(p + 32);
 	b->recorded = (int64_t)rd64(p + 40);
 	b->count = rd32(p + 48);
+	b->bytes = rd32(p + 52);
+	b->check = rd32(p + 56);
 }
 
 int index_read_block(eg_store *st, uint64_t i, block *out)

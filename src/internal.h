@@ -147,6 +147,9 @@ typedef struct block {
 	uint64_t off;
 	int64_t tmin, tmax, recorded;
 	uint32_t count;
+	uint64_t bytes;        /* length of its event records, 0 if unknown */
+	uint32_t check;        /* rec_check of those bytes, taken as they were
+				  written or after each record passed its own */
 	int rectime;           /* holds events whose time is the record time */
 } block;
 #define BLOCK_LEN 64
@@ -191,6 +194,7 @@ typedef struct eg_index {
 	uint64_t pend_total;
 	block cur;                   /* block being filled */
 	int cur_open;
+	struct rec_hasher *cur_hash; /* over the records of cur */
 	block *pblocks;              /* blocks of the open batch, not yet written */
 	size_t npblocks, cappblocks;
 	uint64_t unsynced_bytes;     /* log bytes since the last checkpoint */
@@ -225,6 +229,7 @@ int index_id_exists(struct eg_store *st, const char *id, size_t n, uint64_t *pos
 int index_id_add(struct eg_store *st, const char *id, size_t n, uint64_t pos);
 /* Record one spooled event for the indexes. */
 int index_note_event(struct eg_store *st, const eg_event *ev, logpos at,
+		     const unsigned char *rec, size_t rec_len,
 		     uint64_t stream_id, uint64_t type_id);
 /* After the log commit: write postings, blocks, key state and the state. */
 int index_batch_commit(struct eg_store *st, const rec_commit *c, logpos head_at);

@@ -41,6 +41,15 @@ static inline void wr64(void *p, uint64_t v) { memcpy(p, &v, 8); }
 /* The record checksum: low 32 bits of XXH3-64 (seed 0) over [p, p+n). */
 uint32_t rec_check(const void *p, size_t n);
 
+/* The same checksum over bytes given in pieces: the block check of
+ * idx/blocks covers a block's event records, which arrive one by one. */
+typedef struct rec_hasher rec_hasher;
+rec_hasher *rec_hasher_new(void);
+void rec_hasher_free(rec_hasher *h);
+void rec_hasher_reset(rec_hasher *h);
+void rec_hasher_add(rec_hasher *h, const void *p, size_t n);
+uint32_t rec_hasher_value(const rec_hasher *h);
+
 /* An event as decoded from a record.  The id of an EVT_FLAG_ID_UUID record
  * is expanded to text into idbuf, which the event then points into. */
 typedef struct rec_event {
@@ -72,6 +81,9 @@ size_t rec_event_encode(const rec_in *r, unsigned char *out);
  * whose ev->time is INT64_MIN until the caller fills both in.
  */
 size_t rec_event_decode(const unsigned char *p, size_t avail, rec_event *out);
+/* The same without comparing the checksum: for records whose bytes a block
+ * check has just covered. */
+size_t rec_event_decode_checked(const unsigned char *p, size_t avail, rec_event *out);
 
 /* Read just the id of an event record (raw bytes: 16 for UUID ids). */
 void rec_event_raw_id(const unsigned char *p, const char **id, size_t *n, int *is_uuid);

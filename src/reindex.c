@@ -34,7 +34,8 @@ int index_state_matches_log(eg_store *st)
 }
 
 /* Index one decoded event of the batch being replayed. */
-static int replay_event(eg_store *st, const eg_event *ev, logpos at)
+static int replay_event(eg_store *st, const eg_event *ev, logpos at,
+			const unsigned char *rec, size_t len)
 {
 	uint64_t sid = UINT64_MAX, tid, old;
 	int rc;
@@ -46,7 +47,7 @@ static int replay_event(eg_store *st, const eg_event *ev, logpos at)
 	if (!index_id_exists(st, ev->id, ev->id_len, &old) &&
 	    (rc = index_id_add(st, ev->id, ev->id_len, ev->pos)))
 		return rc;
-	return index_note_event(st, ev, at, sid, tid);
+	return index_note_event(st, ev, at, rec, len, sid, tid);
 }
 
 int index_catch_up(eg_store *st)
@@ -87,7 +88,7 @@ int index_catch_up(eg_store *st)
 					      "is damaged; run engram verify",
 					      (unsigned long long)lg->segs[at.seg].first_pos,
 					      (unsigned long long)at.off);
-			if ((rc = replay_event(st, &ev.ev, at)))
+			if ((rc = replay_event(st, &ev.ev, at, p, len)))
 				return rc;
 			next++;
 		} else if (type == REC_COMMIT && len) {

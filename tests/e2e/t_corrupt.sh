@@ -48,6 +48,29 @@ test_flip_event_record_mid_first_segment() {
 	damaged "$(seg_name "$T/b4.sizes" 1)" $((s1 / 3 + 7)) "another record of the first segment"
 }
 
+# A read serves no damaged event: one check per block covers a scan, and
+# a failed block check falls back to the records' own checks, which name
+# the damaged record.
+test_read_refuses_damaged_event() {
+	build_store
+	local seg off dir="$T/d" args
+	seg=$(seg_name "$T/b4.sizes" 1)
+	off=$(($(seg_size "$T/b4.sizes" 1) / 2))
+	rm -rf "$dir"
+	cp -a "$T/orig" "$dir"
+	flip_byte "$dir/log/$seg" "$off"
+	for args in "read" "read --reverse" "read --since 1970-01-01T00:00:00Z"; do
+		# shellcheck disable=SC2086
+		run "$ENGRAM" -d "$dir" $args
+		[ "$RC" = 3 ] || fail "engram $args over a damaged record exited $RC, expected 3"
+		assert_contains "$ERR" "$seg" "stderr of engram $args"
+		assert_contains "$ERR" "fails its check" "stderr of engram $args"
+	done
+	# the undamaged store reads in full
+	run "$ENGRAM" -d "$T/orig" read
+	[ "$RC" = 0 ] && [ "$(printf '%s\n' "$OUT" | wc -l)" = 600 ] || fail "the pristine copy should read 600 events (rc $RC)"
+}
+
 test_flip_commit_record() {
 	# the last bytes of batch 1 are its commit record
 	build_store
