@@ -52,6 +52,9 @@ int cli_exit_code(int eg_code);
 
 /* Parse an unsigned integer flag value; -1 on error. */
 int cli_u64(const char *s, uint64_t *res);
+/* Parse the time value of option --name (RFC 3339 or epoch millis); on
+ * error prints a usage error and returns EXIT_USAGE. */
+int cli_time(cli *c, const char *name, const char *v, int64_t *res);
 /* Parse a size like 64k, 256M, 1G or bytes. */
 int cli_size(const char *s, uint64_t *res);
 
@@ -101,5 +104,7 @@ int cmd_streams(cli *c);
 int cmd_types(cli *c);
 int cmd_reindex(cli *c);
 int cmd_gen(cli *c);
+int cmd_project(cli *c);
+int cmd_history(cli *c);
 
 #endif

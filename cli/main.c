@@ -51,6 +51,28 @@ static const command COMMANDS[] = {
 	  "written and flushed.  With --follow it waits for new events." },
 	{ "consumers", cmd_consumers, "consumers",
 	  "list consumers with their position and lag", "" },
+	{ "project", cmd_project,
+	  "project SPEC.json [--key K] [--as-of TIME] [--known-at TIME] [--explain]",
+	  "fold events into per-key state with a projection spec",
+	  "Prints one row per key: {\"key\", then one column per field of the spec}.\n"
+	  "The spec names the key (stream or a field path), the event types, and one\n"
+	  "aggregate per field: sum, min, max, first, last, count, open/close\n"
+	  "(docs/PROJECTIONS.md).\n\n"
+	  "  --key K          only key K (prints nothing if it has no events)\n"
+	  "  --as-of TIME     only events with time <= TIME (what was true then)\n"
+	  "  --known-at TIME  only events recorded <= TIME (what the store knew then)\n"
+	  "  --explain        on stderr: the plan, and per field the events skipped\n"
+	  "                   for lacking the path or not holding a number\n\n"
+	  "Snapshots of the state are saved under DIR/idx/proj/ every snapshot_every\n"
+	  "events, keyed by the spec's hash: a query costs a snapshot load plus the\n"
+	  "events after it.  A new or edited spec builds its own (with a progress bar\n"
+	  "on a terminal).  A bad spec exits 2 naming its JSON path." },
+	{ "history", cmd_history,
+	  "history SPEC.json --key K [--as-of TIME] [--known-at TIME]",
+	  "the states of one key over event time, one row per change",
+	  "A type-2 slowly changing dimension: each row holds valid_from and valid_to\n"
+	  "(event times; valid_to is null for the current row) and the fields of the\n"
+	  "spec as they were in that interval." },
 	{ "head", cmd_head, "head", "print the last position and its chain hash",
 	  "Keep the hash: engram verify proves later that the log still matches." },
 	{ "verify", cmd_verify, "verify",

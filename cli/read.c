@@ -50,7 +50,7 @@ static int pump(eg_store *st, eg_iter *it, out *o, int follow,
 	}
 }
 
-static int parse_time_opt(cli *c, const char *name, const char *v, int64_t *res)
+int cli_time(cli *c, const char *name, const char *v, int64_t *res)
 {
 	if (eg_time_parse(v, strlen(v), res))
 		return cli_usage_error(c, "--%s: expected an RFC 3339 time such as "
@@ -81,9 +81,9 @@ int cmd_read(cli *c)
 		return cli_usage_error(c, "--to: expected a position, got '%s'", to);
 	if (limit && (cli_u64(limit, &f.limit) || f.limit == 0))
 		return cli_usage_error(c, "--limit: expected a positive number, got '%s'", limit);
-	if (since && (rc = parse_time_opt(c, "since", since, &f.since)))
+	if (since && (rc = cli_time(c, "since", since, &f.since)))
 		return rc;
-	if (until && (rc = parse_time_opt(c, "until", until, &f.until)))
+	if (until && (rc = cli_time(c, "until", until, &f.until)))
 		return rc;
 	f.has_since = since != NULL;
 	f.has_until = until != NULL;

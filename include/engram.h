@@ -273,6 +273,105 @@ int eg_consumer_set(eg_store *st, const char *name, uint64_t pos);
 typedef int (*eg_consumer_fn)(void *ctx, const char *name, uint64_t pos);
 int eg_consumer_list(eg_store *st, eg_consumer_fn fn, void *ctx);
 
+/* --------------------------------------------------------- projections */
+
+/*
+ * A projection folds events into per-key state (docs/PROJECTIONS.md): a
+ * spec names the key, the event types and one aggregate per field.  State
+ * can be asked as of an event time and as known at a record time.  Saved
+ * snapshots (derived files under idx/proj/, keyed by the spec's hash) make
+ * every query a snapshot lookup plus the events after it.
+ */
+typedef struct eg_proj_spec eg_proj_spec;
+typedef struct eg_proj eg_proj;
+
+/* No time bound. */
+#define EG_TIME_NONE INT64_MAX
+
+/* Parse a spec (JSON text).  EG_OK, or EG_EINVAL with "JSON path: what is
+ * allowed" written to err (errlen bytes, NUL-terminated); EG_ENOMEM.  The
+ * caller frees *out with eg_proj_spec_free. */
+int eg_proj_spec_parse(const char *json, size_t n, eg_proj_spec **out,
+		       char *err, size_t errlen);
+void eg_proj_spec_free(eg_proj_spec *spec);
+/* The spec's "name" (borrowed). */
+const char *eg_proj_spec_name(const eg_proj_spec *spec);
+/* Hex SHA-256 of what the spec means (key, types, fields; not its name or
+ * snapshot_every): the name of its snapshots. */
+void eg_proj_spec_hash(const eg_proj_spec *spec, char out[65]);
+
+/* Called while a projection folds the log: done of total events. */
+typedef void (*eg_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+/*
+ * Bind a spec to an open store: load the newest valid snapshot, fold the
+ * events after it up to the head (calling progress, which may be NULL),
+ * and save snapshots every snapshot_every events on the way.  The spec is
+ * copied.  Works on stores opened for reading (snapshots are derived files;
+ * if they cannot be written, the state is kept in memory only).  Errors:
+ * EG_ENOMEM, EG_EIO, EG_ECORRUPT.  Free with eg_proj_close.
+ */
+int eg_proj_open(eg_store *st, const eg_proj_spec *spec, eg_progress_fn progress,
+		 void *ctx, eg_proj **out);
+/* Fold events committed since open or the last refresh. */
+int eg_proj_refresh(eg_proj *p);
+void eg_proj_close(eg_proj *p);
+
+/* Which events a query sees: time <= as_of and recorded <= known_at
+ * (EG_TIME_NONE: no bound). */
+typedef struct eg_proj_at {
+	int64_t as_of, known_at;
+} eg_proj_at;
+
+/* One row: the key and each field, as JSON text (borrowed until the
+ * callback returns).  History rows also carry their validity interval in
+ * event time: [valid_from, valid_to), valid_to EG_TIME_NONE while current. */
+typedef struct eg_proj_row {
+	const char *key;
+	size_t key_len;
+	size_t nfields;
+	const char *const *names;
+	const char *const *values;
+	const size_t *lens;
+	int64_t valid_from, valid_to;
+} eg_proj_row;
+/* Return 0 to go on, nonzero to stop (that value is returned). */
+typedef int (*eg_proj_row_fn)(void *ctx, const eg_proj_row *row);
+
+/* The state of one key (its text as written: acct-1, or 42 for a numeric
+ * key): fn is called once, or not at all if the key has no events under
+ * at.  EG_OK, or an error (EG_EIO, EG_ECORRUPT, EG_ENOMEM). */
+int eg_proj_get(eg_proj *p, const char *key, size_t n, const eg_proj_at *at,
+		eg_proj_row_fn fn, void *ctx);
+/* Every key with events under at, in key order. */
+int eg_proj_scan(eg_proj *p, const eg_proj_at *at, eg_proj_row_fn fn, void *ctx);
+/* The states of one key over event time, one row per change (a type-2
+ * slowly changing dimension), oldest first. */
+int eg_proj_history(eg_proj *p, const char *key, size_t n, const eg_proj_at *at,
+		    eg_proj_row_fn fn, void *ctx);
+
+/* What the last query did, for --explain. */
+typedef struct eg_proj_field_stats {
+	const char *name;
+	uint64_t used;         /* events folded into the field */
+	uint64_t missing;      /* skipped: the path is absent (or null) */
+	uint64_t not_number;   /* skipped: not a number where one is needed */
+} eg_proj_field_stats;
+
+typedef struct eg_proj_explain {
+	uint64_t head_pos;        /* log head the projection has folded to */
+	uint64_t snapshot_pos;    /* events <= this came from a saved snapshot */
+	uint64_t folded;          /* events this handle folded from the log */
+	uint64_t saved;           /* snapshots this handle saved */
+	uint64_t no_key;          /* events skipped for lacking the key */
+	uint64_t known_pos;       /* last query: what known_at resolved to */
+	uint64_t keys, events;    /* last query: rows and events they hold */
+	uint64_t chunks, entries; /* last query: summaries merged, entries read */
+	size_t nfields;
+	const eg_proj_field_stats *fields;  /* borrowed, per field */
+} eg_proj_explain;
+void eg_proj_get_explain(const eg_proj *p, eg_proj_explain *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -130,5 +130,6 @@ int eg_store_reindex(eg_store *st)
 {
 	if (!st->writable)
 		return st_err(st, EG_EREADONLY, "reindex needs the write lock");
-	return index_rebuild(st);
+	int rc = index_rebuild(st);
+	return rc ? rc : proj_rebuild_all(st);
 }

@@ -273,6 +273,10 @@ int store_locate(struct eg_store *st, uint64_t pos, const unsigned char **rec,
 int store_read_event(struct eg_store *st, uint64_t pos, unsigned char **buf,
 		     size_t *cap, size_t *len);
 
+/* Reindex: rebuild the snapshots of every projection that has been run
+ * (their specs are kept in idx/proj/HASH/spec.json). */
+int proj_rebuild_all(struct eg_store *st);
+
 uint64_t id_hash(const char *id, size_t n);
 uint64_t key_hash(int space, const char *name, size_t n);
 

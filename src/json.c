@@ -516,6 +516,55 @@ int json_obj_next(json_obj *it, json_span *key, json_span *val, json_err *err)
 	return 1;
 }
 
+void json_arr_begin(json_arr *it, const json_span *a)
+{
+	it->p = a->p + 1;
+	it->end = a->p + a->n - 1;  /* the closing ']' */
+	it->first = 1;
+}
+
+int json_arr_next(json_arr *it, json_span *val)
+{
+	const char *p = skip_ws(it->p, it->end);
+	if (!it->first && p < it->end && *p == ',')
+		p = skip_ws(p + 1, it->end);
+	if (p >= it->end)
+		return 0;
+	const char *q = scan_value(p, p, it->end, 1, NULL);
+	if (!q)  /* not a validated span: stop */
+		return 0;
+	val->p = p;
+	val->n = (size_t)(q - p);
+	val->type = type_of(*p);
+	it->p = q;
+	it->first = 0;
+	return 1;
+}
+
+int json_member(const json_span *o, const char *name, size_t n, json_span *val)
+{
+	json_obj it;
+	json_span k, v;
+	int found = 0;
+	if (o->type != JSON_OBJECT || json_obj_begin(&it, o->p, o->n, NULL))
+		return 0;
+	while (json_obj_next(&it, &k, &v, NULL) == 1) {
+		int eq;
+		if (json_string_is_plain(&k)) {
+			eq = k.n - 2 == n && !memcmp(k.p + 1, name, n);
+		} else {
+			char buf[256];
+			eq = k.n <= sizeof buf && json_string_decode(&k, buf) == n &&
+			     !memcmp(buf, name, n);
+		}
+		if (eq) {
+			*val = v;
+			found = 1;
+		}
+	}
+	return found;
+}
+
 /* Append code point cp as UTF-8; returns the bytes written. */
 static size_t put_utf8(char *o, uint32_t cp)
 {

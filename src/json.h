@@ -67,6 +67,26 @@ int json_obj_begin(json_obj *it, const char *s, size_t n, json_err *err);
 int json_obj_next(json_obj *it, json_span *key, json_span *val, json_err *err);
 
 /*
+ * Walk the elements of an array, given as a validated JSON_ARRAY span (for
+ * instance a member value from json_obj_next).  json_arr_next returns 1 with
+ * the next element, 0 at the closing ']'.
+ */
+typedef struct json_arr {
+	const char *p, *end;
+	int first;
+} json_arr;
+
+void json_arr_begin(json_arr *it, const json_span *array);
+int json_arr_next(json_arr *it, json_span *val);
+
+/*
+ * Find the member `name` (raw bytes, no quotes, compared to the key's
+ * decoded text) of a validated JSON_OBJECT span.  Returns 1 and the value,
+ * or 0 if absent (the last of duplicate keys wins).
+ */
+int json_member(const json_span *object, const char *name, size_t n, json_span *val);
+
+/*
  * Decode a JSON_STRING span (with quotes) into raw UTF-8 bytes at out, which
  * must hold at least span.n bytes.  Returns the decoded length.  The span
  * must come from a successful scan (it is not validated again).  \u0000 is

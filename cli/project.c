@@ -1,0 +1,202 @@
+/*
+ * project.c — engram project and engram history: state folded from events
+ * by a projection spec, now, as of an event time, as known at a record
+ * time (docs/PROJECTIONS.md).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Read a whole file (the spec); NULL with errno set on failure. */
+static char *slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	size_t cap = 4096, len = 0;
+	char *b = malloc(cap);
+	while (b) {
+		size_t r = fread(b + len, 1, cap - len, f);
+		len += r;
+		if (len < cap)
+			break;
+		char *nb = cap < (16u << 20) ? realloc(b, cap * 2) : NULL;
+		if (!nb) {
+			free(b);
+			b = NULL;
+			errno = EFBIG;
+			break;
+		}
+		b = nb;
+		cap *= 2;
+	}
+	int bad = ferror(f);
+	fclose(f);
+	if (b && bad) {
+		free(b);
+		errno = EIO;
+		return NULL;
+	}
+	*n = len;
+	return b;
+}
+
+/* A terminal progress bar on stderr while a projection folds the log. */
+static void progress(void *ctx, uint64_t done, uint64_t total)
+{
+	const char *name = ctx;
+	if (!total)
+		return;
+	int pct = (int)(done * 100 / total), bar = pct / 5;
+	fprintf(stderr, "\rbuilding projection %s [%.*s%*s] %3d%% (%llu/%llu events)%s", name,
+		bar, "####################", 20 - bar, "", pct, (unsigned long long)done,
+		(unsigned long long)total, done >= total ? "\n" : "");
+	fflush(stderr);
+}
+
+typedef struct pargs {
+	const char *spec_path, *key, *as_of, *known_at;
+	int explain;
+	eg_proj_spec *spec;
+	eg_proj_at at;
+} pargs;
+
+static int parse_args(cli *c, pargs *a, int need_key)
+{
+	opt opts[] = {
+		{ "key", 1, &a->key, NULL }, { "as-of", 1, &a->as_of, NULL },
+		{ "known-at", 1, &a->known_at, NULL }, { "explain", 0, NULL, &a->explain },
+		{ NULL, 0, NULL, NULL },
+	};
+	int rc = cli_parse(c, opts, 1);
+	if (rc)
+		return rc < 0 ? -1 : rc;
+	if (c->npos != 1)
+		return cli_usage_error(c, "expected the projection spec file");
+	if (need_key && !a->key)
+		return cli_usage_error(c, "--key: expected the key whose history to print");
+	a->spec_path = c->pos[0];
+	a->at = (eg_proj_at){ EG_TIME_NONE, EG_TIME_NONE };
+	if (a->as_of && (rc = cli_time(c, "as-of", a->as_of, &a->at.as_of)))
+		return rc;
+	if (a->known_at && (rc = cli_time(c, "known-at", a->known_at, &a->at.known_at)))
+		return rc;
+	size_t n = 0;
+	char *json = slurp(a->spec_path, &n);
+	if (!json) {
+		cli_error("%s: cannot read the spec: %s", a->spec_path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	char err[512];
+	int r = eg_proj_spec_parse(json, n, &a->spec, err, sizeof err);
+	free(json);
+	if (r == EG_EINVAL) {
+		cli_error("%s: %s", a->spec_path, err);
+		return EXIT_USAGE;
+	}
+	if (r) {
+		cli_error("%s: %s", a->spec_path, eg_strerror(r));
+		return EXIT_ERR;
+	}
+	return 0;
+}
+
+typedef struct rows {
+	out *o;
+	int history;
+} rows;
+
+static int print_row(void *ctx, const eg_proj_row *r)
+{
+	rows *w = ctx;
+	out_row_begin(w->o);
+	out_json(w->o, "key", r->key, r->key_len);
+	if (w->history) {
+		out_time(w->o, "valid_from", r->valid_from);
+		if (r->valid_to == EG_TIME_NONE)
+			out_null(w->o, "valid_to");
+		else
+			out_time(w->o, "valid_to", r->valid_to);
+	}
+	for (size_t i = 0; i < r->nfields; i++)
+		out_json(w->o, r->names[i], r->values[i], r->lens[i]);
+	out_row_end(w->o);
+	return out_error(w->o) ? EG_EIO : 0;
+}
+
+/* --explain: how the answer was found and what each field skipped, as
+ * ndjson on stderr (stdout keeps only the rows). */
+static void explain(const eg_proj *p)
+{
+	eg_proj_explain x;
+	eg_proj_get_explain(p, &x);
+	fprintf(stderr, "{\"explain\":\"plan\",\"head_pos\":%llu,\"snapshot_pos\":%llu,"
+		"\"folded_from_log\":%llu,\"snapshots_saved\":%llu,\"known_pos\":%llu,"
+		"\"rows\":%llu,\"events\":%llu,\"chunks_merged\":%llu,\"entries_read\":%llu,"
+		"\"events_without_key\":%llu}\n",
+		(unsigned long long)x.head_pos, (unsigned long long)x.snapshot_pos,
+		(unsigned long long)x.folded, (unsigned long long)x.saved,
+		(unsigned long long)x.known_pos, (unsigned long long)x.keys,
+		(unsigned long long)x.events, (unsigned long long)x.chunks,
+		(unsigned long long)x.entries, (unsigned long long)x.no_key);
+	for (size_t i = 0; i < x.nfields; i++)
+		fprintf(stderr, "{\"explain\":\"field\",\"field\":\"%s\",\"used\":%llu,"
+			"\"skipped_missing\":%llu,\"skipped_not_number\":%llu}\n",
+			x.fields[i].name, (unsigned long long)x.fields[i].used,
+			(unsigned long long)x.fields[i].missing,
+			(unsigned long long)x.fields[i].not_number);
+}
+
+static int run(cli *c, int history)
+{
+	pargs a = { 0 };
+	int rc = parse_args(c, &a, history);
+	if (rc) {
+		eg_proj_spec_free(a.spec);
+		return rc < 0 ? EXIT_OK : rc;
+	}
+	eg_store *st = cli_open_read(c, &rc);
+	if (!st) {
+		eg_proj_spec_free(a.spec);
+		return rc;
+	}
+	eg_proj *p = NULL;
+	int tty = isatty(STDERR_FILENO);
+	int r = eg_proj_open(st, a.spec, tty ? progress : NULL,
+			     (void *)eg_proj_spec_name(a.spec), &p);
+	out *o = NULL;
+	if (!r) {
+		o = out_new(stdout, c->format);
+		rows w = { o, history };
+		if (history)
+			r = eg_proj_history(p, a.key, strlen(a.key), &a.at, print_row, &w);
+		else if (a.key)
+			r = eg_proj_get(p, a.key, strlen(a.key), &a.at, print_row, &w);
+		else
+			r = eg_proj_scan(p, &a.at, print_row, &w);
+		if (a.explain)
+			explain(p);
+	}
+	rc = r ? cli_fail(st, r) : EXIT_OK;
+	if (o && out_free(o) && rc == EXIT_OK) {
+		cli_error("cannot write output");
+		rc = EXIT_ERR;
+	}
+	eg_proj_close(p);
+	eg_store_close(st);
+	eg_proj_spec_free(a.spec);
+	return rc;
+}
+
+int cmd_project(cli *c)
+{
+	return run(c, 0);
+}
+
+int cmd_history(cli *c)
+{
+	return run(c, 1);
+}

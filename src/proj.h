@@ -1,0 +1,65 @@
+/*
+ * proj.h — projection specs, as parsed (projspec.c) and folded (project.c).
+ */
+#ifndef EG_PROJ_H
+#define EG_PROJ_H
+
+#include "engram.h"
+#include "json.h"
+#include "num.h"
+
+#include <stdint.h>
+
+/* Where a field path starts. */
+enum proot {
+	P_STREAM, P_TYPE, P_ACTOR, P_SESSION, P_TIME, P_RECORDED, P_ID,
+	P_VERSION, P_POS, P_DATA, P_META
+};
+
+typedef struct ppath {
+	int root;            /* enum proot */
+	char *text;          /* as written: "data.amount" */
+	char **seg;          /* under data/meta: the member names */
+	int nseg;
+} ppath;
+
+enum agg { A_COUNT, A_SUM, A_MIN, A_MAX, A_FIRST, A_LAST, A_OPEN };
+
+#define PROJ_MAX_FIELDS 16
+#define PROJ_MAX_TYPES 63    /* type index 63: any other type */
+#define PROJ_MAX_NUMS 8
+
+typedef struct pfield {
+	char *name;
+	int agg;             /* enum agg */
+	ppath path;          /* sum, min, max, first, last */
+	int num;             /* index of the numeric path, sum/min/max; else -1 */
+	uint64_t types;      /* type indexes this field takes (bit 63: others) */
+	uint64_t opens;      /* open: the opening types (closing = types & ~opens) */
+	int64_t sign[PROJ_MAX_TYPES + 1];  /* multiplier per type index */
+} pfield;
+
+struct eg_proj_spec {
+	char *src;                  /* the JSON text it was parsed from */
+	size_t srclen;
+	char *name;
+	ppath key;
+	uint64_t snapshot_every;
+	uint64_t types;             /* the top-level filter; all ones if none */
+	char **tnames;              /* every type the spec names, by index */
+	int ntypes;
+	int filter;                 /* top-level "types" given */
+	pfield f[PROJ_MAX_FIELDS];
+	int nf;
+	ppath *nums[PROJ_MAX_NUMS]; /* distinct numeric paths (borrowed) */
+	int nnum;
+	unsigned char hash[32];
+};
+
+/* Type index of an event type name: 0..ntypes-1, or PROJ_MAX_TYPES. */
+int proj_type_index(const eg_proj_spec *s, const char *type, size_t n);
+
+/* Find the value at a data/meta path of an event (0 if absent or null). */
+int proj_path_value(const eg_event *e, const ppath *p, json_span *out);
+
+#endif
