@@ -47,6 +47,8 @@ test_help_other_commands() {
 	help_of types
 	help_of reindex
 	help_of gen bank --events --accounts --seed
+	help_of project SPEC --key --as-of --known-at --explain
+	help_of history SPEC --key --as-of --known-at
 }
 
 test_usage_errors() {
