@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "gen.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,28 +197,48 @@ int cmd_reindex(cli *c)
 	return finish(o, EXIT_OK);
 }
 
+/* A fraction in [0, 1]; -1 for anything else, NaN included. */
+static int parse_fraction(const char *s, double *res)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || *end || errno || !(v >= 0 && v <= 1))
+		return -1;
+	*res = v;
+	return 0;
+}
+
 int cmd_gen(cli *c)
 {
-	const char *events = NULL, *accounts = NULL, *seed = NULL;
+	const char *events = NULL, *accounts = NULL, *late = NULL, *seed = NULL;
 	opt opts[] = {
 		{ "events", 1, &events, NULL }, { "accounts", 1, &accounts, NULL },
-		{ "seed", 1, &seed, NULL }, { NULL, 0, NULL, NULL },
+		{ "late", 1, &late, NULL }, { "seed", 1, &seed, NULL },
+		{ NULL, 0, NULL, NULL },
 	};
 	int rc = cli_parse(c, opts, 1);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if (c->npos != 1 || strcmp(c->pos[0], "bank"))
-		return cli_usage_error(c, "gen needs a kind of data: bank");
+	int bank = c->npos == 1 && !strcmp(c->pos[0], "bank");
+	if (!bank && (c->npos != 1 || strcmp(c->pos[0], "orders")))
+		return cli_usage_error(c, "gen needs a kind of data: expected bank or orders");
 	eg_gen_opts g = { 0 };
 	if (!events || cli_u64(events, &g.events))
 		return cli_usage_error(c, "--events: expected a number of events");
+	if (accounts && !bank)
+		return cli_usage_error(c, "--accounts applies to gen bank only");
 	if (accounts && (cli_u64(accounts, &g.accounts) || g.accounts == 0))
 		return cli_usage_error(c, "--accounts: expected a positive number, got '%s'", accounts);
+	if (late && bank)
+		return cli_usage_error(c, "--late applies to gen orders only");
+	if (late && parse_fraction(late, &g.late))
+		return cli_usage_error(c, "--late: expected a fraction from 0 to 1, got '%s'", late);
 	if (seed && cli_u64(seed, &g.seed))
 		return cli_usage_error(c, "--seed: expected a number, got '%s'", seed);
 	static char buf[1 << 20];
 	setvbuf(stdout, buf, _IOFBF, sizeof buf);
-	if (eg_gen_bank(stdout, &g) || fflush(stdout)) {
+	if ((bank ? eg_gen_bank(stdout, &g) : eg_gen_orders(stdout, &g)) || fflush(stdout)) {
 		cli_error("cannot write the generated events");
 		return EXIT_ERR;
 	}

@@ -84,10 +84,17 @@ static const command COMMANDS[] = {
 	{ "types", cmd_types, "types", "list event types with counts", "" },
 	{ "reindex", cmd_reindex, "reindex",
 	  "delete and rebuild every derived file from the log", "" },
-	{ "gen", cmd_gen, "gen bank --events N [--accounts A] [--seed S]",
+	{ "gen", cmd_gen,
+	  "gen bank --events N [--accounts A] [--seed S]\n"
+	  "       engram [-d DIR] gen orders --events N [--late F] [--seed S]",
 	  "generate realistic events as NDJSON",
 	  "bank: account_opened, deposit, withdrawal, fee and account_closed events for\n"
-	  "A accounts (default 1000).  The same seed gives the same output." },
+	  "A accounts (default 1000).\n"
+	  "orders: order_placed, order_paid, order_shipped, order_delivered,\n"
+	  "order_cancelled and order_refunded events of orders (streams order-NNNNNNN)\n"
+	  "that go through their life cycle, many at once.  --late F (0 to 1, default 0)\n"
+	  "writes that fraction of events 1 to 12 hours of event time after its place.\n"
+	  "The same arguments give the same output." },
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof *COMMANDS)
 

@@ -1,9 +1,11 @@
 /*
- * gen.c — the bank-account event generator behind `engram gen bank`.
+ * gen.c — the event generators behind `engram gen bank` and `engram gen orders`.
  *
- * A small simulation: a fixed number of account slots, each with an owner and
- * a balance held in memory, and a clock that ticks with a daily rhythm.  It
- * has no libm and no stdio per field, so that it outruns any store it feeds.
+ * Small simulations with a clock that ticks with a daily rhythm.  bank: a
+ * fixed number of account slots, each with an owner and a balance held in
+ * memory.  orders: orders arrive and go through their life cycle, many at
+ * once, and some events reach the output late.  No libm and no stdio per
+ * field, so that they outrun any store they feed.
  */
 #include "gen.h"
 #include "timefmt.h"
@@ -15,7 +17,7 @@
 /* 2025-01-01T00:00:00Z, the default start of the clock. */
 #define DEFAULT_START_US (1735689600LL * 1000000)
 #define DEFAULT_ACCOUNTS 1000
-/* Average gap between two events, in microseconds. */
+/* Average gap between two bank events, in microseconds. */
 #define MEAN_GAP_US 30e6
 /* One close per CLOSE_ONE_IN events on open accounts: about 200 per million. */
 #define CLOSE_ONE_IN 5000
@@ -220,6 +222,25 @@ static int64_t lognormal_cents(rng *r, double median, double sigma,
 
 /* ---- state -------------------------------------------------------------- */
 
+/* A min-heap of (time, index) pairs.  The index names a slot of a pool. */
+typedef struct hent {
+	int64_t t;
+	uint32_t i;
+} hent;
+
+typedef struct heap {
+	hent *a;
+	size_t n, cap;
+} heap;
+
+/* Fixed-size slots addressed by index, with a stack of the free ones, so
+ * that heaps move 16-byte entries instead of whole records. */
+typedef struct pool {
+	char *a;
+	uint32_t *free;
+	uint32_t size, n, cap, nfree;
+} pool;
+
 enum { ACC_UNOPENED, ACC_OPEN };
 
 typedef struct account {
@@ -232,48 +253,73 @@ typedef struct account {
 
 typedef struct gen {
 	rng r;
-	uint64_t seed;
+	uint64_t id_key;          /* ids are a function of this and the event number */
 	int64_t now;              /* event time of the last event, us */
 	double gap_mean[7 * 24];  /* mean gap by (weekday, hour), us */
+	int stream_width;         /* digits of the number in stream names */
+	char *buf;
+	size_t len;
+	FILE *out;
+	/* bank */
 	account *acc;
 	uint64_t n_acc;
 	uint64_t next_number;     /* for accounts that replace closed ones */
 	uint64_t max_number;      /* largest number that fits stream_width */
 	uint64_t next_customer;
-	int stream_width;
-	char *buf;
-	size_t len;
-	FILE *out;
+	/* orders */
+	pool orders;              /* orders in flight */
+	heap steps;               /* their next steps, by event time */
+	pool held;                /* late lines, held back */
+	heap arrivals;            /* the held lines, by arrival time */
+	rng late_r;               /* which events are late, and how late */
+	double late;
+	int64_t arrival;          /* event time of the next new order */
+	uint64_t next_order;
 } gen;
 
 /* Gaps are exponential with a mean that follows the weekly rhythm, scaled
- * so that the mean over all events is MEAN_GAP_US: in a slot with relative
- * rate w the mean gap is MEAN_GAP_US * mean(w) / w. */
-static void init_rhythm(gen *g)
+ * so that the mean over all events is mean_gap: in a slot with relative
+ * rate w the mean gap is mean_gap * mean(w) / w. */
+static void init_rhythm(gen *g, const double *hour, const double *day,
+			double mean_gap)
 {
 	double sum = 0;
 	for (int d = 0; d < 7; d++)
 		for (int h = 0; h < 24; h++)
-			sum += day_rate[d] * hour_rate[h];
+			sum += day[d] * hour[h];
 	double mean = sum / (7 * 24);
 	for (int d = 0; d < 7; d++)
 		for (int h = 0; h < 24; h++)
 			g->gap_mean[d * 24 + h] =
-				MEAN_GAP_US * mean / (day_rate[d] * hour_rate[h]);
+				mean_gap * mean / (day[d] * hour[h]);
 }
 
-static void advance_clock(gen *g)
+/* Seconds since midnight UTC and weekday (Monday 0) of a time in us. */
+static int64_t day_second(int64_t t, int *weekday)
 {
-	int64_t sec = g->now / 1000000 - (g->now % 1000000 < 0);
+	int64_t sec = t / 1000000 - (t % 1000000 < 0);
 	int64_t day = sec / 86400 - (sec % 86400 < 0);
-	int64_t sod = sec - day * 86400;
 	/* 1970-01-01 was a Thursday: weekday 3 when Monday is 0. */
-	int wd = (int)(((day + 3) % 7 + 7) % 7);
+	if (weekday)
+		*weekday = (int)(((day + 3) % 7 + 7) % 7);
+	return sec - day * 86400;
+}
+
+/* The gap after time t to the next arrival, at least 1 us. */
+static int64_t rhythm_gap(gen *g, int64_t t)
+{
+	int wd;
+	int64_t sod = day_second(t, &wd);
 	double mean = g->gap_mean[wd * 24 + sod / 3600];
 	/* 1 - unit is in (0, 1], so the log is finite. */
 	double gap = -log_approx(1.0 - rng_unit(&g->r)) * mean;
 	int64_t us = (int64_t)gap;
-	g->now += us < 1 ? 1 : us; /* strictly increasing */
+	return us < 1 ? 1 : us;
+}
+
+static void advance_clock(gen *g)
+{
+	g->now += rhythm_gap(g, g->now); /* strictly increasing */
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -319,7 +365,7 @@ static void put_cents(gen *g, int64_t c)
  * regenerated alone, and it does not consume the simulation's stream. */
 static void put_uuid(gen *g, uint64_t n)
 {
-	uint64_t x = g->seed ^ (n * 0xd1342543de82ef95ULL);
+	uint64_t x = g->id_key ^ (n * 0xd1342543de82ef95ULL);
 	uint64_t w[2] = { splitmix64(&x), splitmix64(&x) };
 	unsigned char b[16];
 	for (int i = 0; i < 8; i++) {
@@ -347,6 +393,27 @@ static int flush(gen *g)
 	}
 	g->len = 0;
 	return 0;
+}
+
+/* Write what is left in the buffer and flush the stream. */
+static int finish(gen *g)
+{
+	if (flush(g))
+		return -1;
+	if (fflush(g->out) || ferror(g->out)) {
+		if (!errno)
+			errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/* Seed the simulation's generator from the user's seed; more calls give
+ * further independent generators. */
+static void seed_rng(rng *r, uint64_t *sm)
+{
+	for (int i = 0; i < 4; i++)
+		r->s[i] = splitmix64(sm);
 }
 
 /* The envelope up to and including `"data":{"owner":"<name>"`; the caller
@@ -568,7 +635,7 @@ int eg_gen_bank(FILE *out, const eg_gen_opts *o)
 	gen g;
 	memset(&g, 0, sizeof g);
 	g.out = out;
-	g.seed = o->seed;
+	g.id_key = o->seed;
 	g.now = o->start_us ? o->start_us : DEFAULT_START_US;
 	g.n_acc = o->accounts ? o->accounts : DEFAULT_ACCOUNTS;
 	/* Wide enough for every initial account; replacements take the
@@ -582,9 +649,8 @@ int eg_gen_bank(FILE *out, const eg_gen_opts *o)
 	g.next_number = g.n_acc + 1;
 	g.next_customer = 1;
 	uint64_t sm = o->seed;
-	for (int i = 0; i < 4; i++)
-		g.r.s[i] = splitmix64(&sm);
-	init_rhythm(&g);
+	seed_rng(&g.r, &sm);
+	init_rhythm(&g, hour_rate, day_rate, MEAN_GAP_US);
 
 	int rc = -1;
 	g.acc = calloc(g.n_acc, sizeof *g.acc);
@@ -602,16 +668,440 @@ int eg_gen_bank(FILE *out, const eg_gen_opts *o)
 		if (g.len > BUF_SIZE - LINE_MAX_BYTES && flush(&g))
 			goto done;
 	}
-	if (flush(&g))
+	if (finish(&g))
 		goto done;
-	if (fflush(out) || ferror(out)) {
-		if (!errno)
-			errno = EIO;
-		goto done;
-	}
 	rc = 0;
 done:
 	free(g.acc);
 	free(g.buf);
+	return rc;
+}
+
+/* ---- orders: heaps and pools --------------------------------------------- */
+
+static int heap_push(heap *h, int64_t t, uint32_t i)
+{
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 1024;
+		hent *a = realloc(h->a, cap * sizeof *a);
+		if (!a)
+			return -1;
+		h->a = a;
+		h->cap = cap;
+	}
+	size_t k = h->n++;
+	while (k > 0 && h->a[(k - 1) / 2].t > t) {
+		h->a[k] = h->a[(k - 1) / 2];
+		k = (k - 1) / 2;
+	}
+	h->a[k] = (hent){ t, i };
+	return 0;
+}
+
+/* Remove the root, h->a[0]; the heap is not empty. */
+static void heap_pop(heap *h)
+{
+	hent last = h->a[--h->n];
+	size_t k = 0;
+	for (;;) {
+		size_t c = 2 * k + 1;
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && h->a[c + 1].t < h->a[c].t)
+			c++;
+		if (h->a[c].t >= last.t)
+			break;
+		h->a[k] = h->a[c];
+		k = c;
+	}
+	h->a[k] = last;
+}
+
+static void *pool_at(pool *p, uint32_t i)
+{
+	return p->a + (size_t)i * p->size;
+}
+
+/* A free slot's index, or -1 when out of memory.  Earlier pointers into
+ * the pool may move. */
+static int64_t pool_take(pool *p)
+{
+	if (p->nfree)
+		return p->free[--p->nfree];
+	if (p->n == p->cap) {
+		uint32_t cap = p->cap ? 2 * p->cap : 1024;
+		char *a = realloc(p->a, (size_t)cap * p->size);
+		if (!a)
+			return -1;
+		p->a = a;
+		uint32_t *f = realloc(p->free, cap * sizeof *f);
+		if (!f)
+			return -1;
+		p->free = f;
+		p->cap = cap;
+	}
+	return p->n++;
+}
+
+static void pool_put(pool *p, uint32_t i)
+{
+	p->free[p->nfree++] = i;
+}
+
+/* ---- orders: the model ---------------------------------------------------- */
+
+/* One new order every two minutes on average; with about 3.8 events per
+ * order that is an event every half minute, like bank. */
+#define ORDER_MEAN_GAP_US 120e6
+/* Customers are customer-00001 .. customer-<CUSTOMERS>. */
+#define CUSTOMERS 50000
+#define HOUR_US (3600LL * 1000000)
+#define DAY_US (24 * HOUR_US)
+
+/* Online shops (UTC): quiet nights, busy evenings; Sunday is the best day. */
+static const double shop_hour_rate[24] = {
+	0.35, 0.20, 0.12, 0.08, 0.08, 0.12, 0.25, 0.45, 0.65, 0.80, 0.90, 1.00,
+	1.15, 1.10, 1.00, 1.00, 1.05, 1.15, 1.35, 1.60, 1.75, 1.60, 1.15, 0.70,
+};
+static const double shop_day_rate[7] = { 1.10, 1.0, 1.0, 1.0, 0.95, 0.90, 1.15 };
+
+enum { O_PLACED, O_PAID, O_SHIPPED, O_DELIVERED, O_CANCELLED, O_REFUNDED };
+static const str order_types[] = {
+	S("order_placed"), S("order_paid"), S("order_shipped"),
+	S("order_delivered"), S("order_cancelled"), S("order_refunded"),
+};
+
+static const str methods[] = {
+	S("card"), S("paypal"), S("apple_pay"), S("bank_transfer"),
+};
+
+static const str carriers[] = {
+	S("DHL"), S("DPD"), S("GLS"), S("UPS"), S("PostNL"),
+	S("FedEx"), S("USPS"), S("Royal Mail"), S("Evri"),
+};
+/* Carriers by currency; a repeat is a heavier weight. */
+static const unsigned char carriers_of[3][4] = {
+	{ 0, 1, 2, 4 }, { 3, 5, 6, 6 }, { 7, 7, 1, 8 },
+};
+
+enum { R_PAYMENT_FAILED, R_PAYMENT_TIMEOUT, R_CHANGED_MIND, R_OUT_OF_STOCK,
+       R_FRAUD };
+static const str cancel_reasons[] = {
+	S("payment_failed"), S("payment_timeout"), S("changed_mind"),
+	S("out_of_stock"), S("fraud_suspected"),
+};
+enum { RF_RETURNED };
+static const str refund_reasons[] = {
+	S("returned"), S("damaged"), S("wrong_item"), S("not_as_described"),
+	S("late_delivery"),
+};
+
+typedef struct order {
+	uint64_t number;   /* stream order-<number> */
+	int64_t cents;     /* order total */
+	uint32_t customer; /* customer-<customer>, actor customer:<customer> */
+	uint8_t next;      /* the step that comes next, O_* */
+	uint8_t cur, items, method, carrier, reason;
+} order;
+
+/* A line held back until its arrival; LINE_MAX_BYTES bounds every line. */
+typedef struct held_line {
+	uint16_t len;
+	char s[LINE_MAX_BYTES];
+} held_line;
+
+/* A time in seconds, log-normal around median, clamped to [lo, hi]. */
+static int64_t lognormal_us(rng *r, double median, double sigma,
+			    double lo, double hi)
+{
+	double v = median * exp_approx(sigma * rng_normal(r));
+	v = v < lo ? lo : v > hi ? hi : v;
+	return (int64_t)(v * 1e6);
+}
+
+/* Couriers deliver from 08:00 to 20:00 UTC: a time outside moves forward
+ * into the next delivery hours. */
+static int64_t daytime(rng *r, int64_t t)
+{
+	int64_t sod = day_second(t, NULL) * 1000000;
+	if (sod >= 8 * HOUR_US && sod < 20 * HOUR_US)
+		return t;
+	int64_t next = t - sod + (sod >= 20 * HOUR_US ? DAY_US : 0);
+	return next + 8 * HOUR_US + (int64_t)rng_below(r, 12 * HOUR_US);
+}
+
+/* Some customers order far more often than others: half the picks take
+ * the smaller of two.  Each customer always pays in one currency. */
+static void new_order(gen *g, order *o)
+{
+	uint32_t c = 1 + (uint32_t)rng_below(&g->r, CUSTOMERS);
+	if (rng_below(&g->r, 2)) {
+		uint32_t d = 1 + (uint32_t)rng_below(&g->r, CUSTOMERS);
+		if (d < c)
+			c = d;
+	}
+	static const unsigned char items_w[] = { 45, 25, 13, 8, 5, 4 };
+	static const unsigned char method_w[] = { 62, 22, 10, 6 };
+	static const int64_t endings[] = { 99, 99, 90, 0, 50 };
+	uint64_t h = c;
+	unsigned x = (unsigned)(splitmix64(&h) % 100);
+	o->number = g->next_order++;
+	o->customer = c;
+	o->cur = x < 60 ? CUR_EUR : x < 85 ? CUR_USD : CUR_GBP; /* 60/25/15 */
+	o->items = (uint8_t)(1 + rng_pick(&g->r, items_w, 6, 100));
+	o->method = (uint8_t)rng_pick(&g->r, method_w, 4, 100);
+	o->cents = 0;
+	for (int i = 0; i < o->items; i++) {
+		int64_t p = lognormal_cents(&g->r, 22, 0.8, 199, 80000);
+		o->cents += p - p % 100 + endings[rng_below(&g->r, 5)];
+	}
+	if (o->cents < 5000)
+		o->cents += 499; /* shipping on small orders */
+	o->next = O_PLACED;
+}
+
+/* Write event o->next of order o at g->now as event number n. */
+static void put_order_event(gen *g, uint64_t n, order *o)
+{
+	int type = o->next;
+	PUT(g, "{\"id\":\"");
+	put_uuid(g, n);
+	PUT(g, "\",\"stream\":\"order-");
+	put_uint(g, o->number, g->stream_width);
+	PUT(g, "\",\"type\":\"");
+	put_str(g, order_types[type]);
+	PUT(g, "\",\"time\":\"");
+	g->len += eg_time_format(g->now, g->buf + g->len);
+	PUT(g, "\",\"actor\":\"");
+	if (type == O_SHIPPED) {
+		PUT(g, "warehouse:");
+		put_uint(g, o->cur * 10 + 1 + rng_below(&g->r, 3), 1);
+	} else if (type == O_DELIVERED) {
+		PUT(g, "courier:");
+		put_uint(g, (o->carrier + 1) * 100 + 1 + rng_below(&g->r, 40), 1);
+	} else if (type == O_REFUNDED && rng_below(&g->r, 100) < 60) {
+		PUT(g, "support:");
+		put_uint(g, 1 + rng_below(&g->r, 25), 1);
+	} else if (type == O_REFUNDED || (type == O_CANCELLED &&
+			o->reason != R_CHANGED_MIND)) {
+		PUT(g, "system");
+	} else {
+		PUT(g, "customer:");
+		put_uint(g, o->customer, 1);
+	}
+	PUT(g, "\",\"data\":{\"customer\":\"customer-");
+	put_uint(g, o->customer, 5);
+	g->buf[g->len++] = '"';
+	int64_t cents = o->cents;
+	switch (type) {
+	case O_SHIPPED:
+		o->carrier = carriers_of[o->cur][rng_below(&g->r, 4)];
+		/* fall through */
+	case O_DELIVERED:
+		PUT(g, ",\"carrier\":\"");
+		put_str(g, carriers[o->carrier]);
+		g->buf[g->len++] = '"';
+		break;
+	case O_CANCELLED:
+		PUT(g, ",\"reason\":\"");
+		put_str(g, cancel_reasons[o->reason]);
+		g->buf[g->len++] = '"';
+		break;
+	case O_REFUNDED:
+		/* A return is paid back in full, other complaints mostly too. */
+		if (o->reason == RF_RETURNED || rng_below(&g->r, 100) < 70)
+			cents = o->cents;
+		else
+			cents = (int64_t)((double)o->cents * (0.2 + 0.6 * rng_unit(&g->r)));
+		/* fall through */
+	default: /* placed, paid */
+		PUT(g, ",\"amount\":");
+		put_cents(g, cents);
+		PUT(g, ",\"currency\":\"");
+		put_str(g, currencies[o->cur]);
+		g->buf[g->len++] = '"';
+		if (type == O_PLACED) {
+			PUT(g, ",\"items\":");
+			put_uint(g, o->items, 1);
+		} else if (type == O_PAID) {
+			PUT(g, ",\"method\":\"");
+			put_str(g, methods[o->method]);
+			g->buf[g->len++] = '"';
+		} else {
+			PUT(g, ",\"reason\":\"");
+			put_str(g, refund_reasons[o->reason]);
+			g->buf[g->len++] = '"';
+		}
+	}
+	PUT(g, "}}\n");
+}
+
+/* Decide what happens to order o after the step it just took: 1 with
+ * o->next and *at set, or 0 when its life is over.  Of 100 orders about 10
+ * are never paid, 4 of the paid are cancelled before shipping, and 6 of
+ * the delivered are refunded. */
+static int next_step(gen *g, order *o, int64_t *at)
+{
+	rng *r = &g->r;
+	int64_t t = g->now;
+	switch (o->next) {
+	case O_PLACED:
+		if (rng_below(r, 100) < 90) {
+			o->next = O_PAID;
+			*at = t + lognormal_us(r, 240, 1.0, 20, 6 * 3600);
+			return 1;
+		}
+		o->next = O_CANCELLED;
+		o->reason = (uint8_t)rng_pick(r, (const unsigned char[]){ 30, 45, 25 }, 3, 100);
+		if (o->reason == R_PAYMENT_TIMEOUT) /* the shop waits one to three days */
+			*at = t + DAY_US + (int64_t)rng_below(r, 2 * DAY_US);
+		else
+			*at = t + lognormal_us(r, o->reason == R_PAYMENT_FAILED ? 600 : 7200,
+					       1.0, 30, 2 * 86400);
+		return 1;
+	case O_PAID:
+		if (rng_below(r, 100) < 4) {
+			o->next = O_CANCELLED;
+			/* changed_mind, out_of_stock or fraud_suspected */
+			o->reason = (uint8_t)(R_CHANGED_MIND + rng_below(r, 3));
+			*at = t + lognormal_us(r, 5 * 3600, 1.0, 600, 2 * 86400);
+		} else {
+			o->next = O_SHIPPED;
+			*at = t + lognormal_us(r, 18 * 3600, 0.7, 3600, 6 * 86400);
+		}
+		return 1;
+	case O_SHIPPED:
+		o->next = O_DELIVERED;
+		*at = daytime(r, t + lognormal_us(r, 2.5 * 86400, 0.45, 12 * 3600, 14 * 86400));
+		return 1;
+	case O_DELIVERED:
+		if (rng_below(r, 100) >= 6)
+			return 0;
+		o->next = O_REFUNDED;
+		o->reason = (uint8_t)rng_below(r, sizeof refund_reasons / sizeof *refund_reasons);
+		*at = t + lognormal_us(r, 7 * 86400, 0.6, 86400, 45 * 86400);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* ---- orders: the clock and late arrivals ---------------------------------- */
+
+/* Write the held lines that have arrived by time t, in arrival order. */
+static int release_held(gen *g, int64_t t)
+{
+	while (g->arrivals.n && g->arrivals.a[0].t <= t) {
+		uint32_t i = g->arrivals.a[0].i;
+		heap_pop(&g->arrivals);
+		held_line *h = pool_at(&g->held, i);
+		put(g, h->s, h->len);
+		pool_put(&g->held, i);
+		if (g->len > BUF_SIZE - LINE_MAX_BYTES && flush(g))
+			return -1;
+	}
+	return 0;
+}
+
+/* Move the line just written at buf + start out of the output, to arrive
+ * 1 to 12 hours after its event time. */
+static int hold_line(gen *g, size_t start)
+{
+	int64_t i = pool_take(&g->held);
+	if (i < 0)
+		return -1;
+	held_line *h = pool_at(&g->held, (uint32_t)i);
+	h->len = (uint16_t)(g->len - start);
+	memcpy(h->s, g->buf + start, h->len);
+	g->len = start;
+	int64_t delay = HOUR_US + (int64_t)rng_below(&g->late_r, 11 * HOUR_US + 1);
+	return heap_push(&g->arrivals, g->now + delay, (uint32_t)i);
+}
+
+/* Generate event number n: the earlier of the next new order and the next
+ * step of an order in flight.  Returns -1 (errno set) on failure. */
+static int order_event(gen *g, uint64_t n)
+{
+	uint32_t i;
+	order *o;
+	if (!g->steps.n || g->arrival <= g->steps.a[0].t) {
+		int64_t s = pool_take(&g->orders);
+		if (s < 0)
+			return errno = ENOMEM, -1;
+		i = (uint32_t)s;
+		o = pool_at(&g->orders, i);
+		g->now = g->arrival;
+		g->arrival += rhythm_gap(g, g->arrival);
+		new_order(g, o);
+	} else {
+		i = g->steps.a[0].i;
+		g->now = g->steps.a[0].t;
+		heap_pop(&g->steps);
+		o = pool_at(&g->orders, i);
+	}
+	if (release_held(g, g->now))
+		return -1;
+	size_t start = g->len;
+	put_order_event(g, n, o);
+	int64_t at;
+	if (!next_step(g, o, &at))
+		pool_put(&g->orders, i);
+	else if (heap_push(&g->steps, at, i))
+		return errno = ENOMEM, -1;
+	if (g->late > 0 && rng_unit(&g->late_r) < g->late && hold_line(g, start))
+		return errno = ENOMEM, -1;
+	return 0;
+}
+
+/* The id of order event n must not be the id of bank event n. */
+#define ORDERS_ID_KEY 0x6f72646572730000ULL
+
+int eg_gen_orders(FILE *out, const eg_gen_opts *o)
+{
+	if (!out || !o || !(o->late >= 0 && o->late <= 1)) {
+		errno = EINVAL;
+		return -1;
+	}
+	gen g;
+	memset(&g, 0, sizeof g);
+	g.out = out;
+	g.id_key = o->seed ^ ORDERS_ID_KEY;
+	g.late = o->late;
+	/* There are at most as many orders as events. */
+	g.stream_width = digits(o->events) > 7 ? digits(o->events) : 7;
+	g.next_order = 1;
+	g.orders.size = sizeof(order);
+	g.held.size = sizeof(held_line);
+	uint64_t sm = o->seed;
+	seed_rng(&g.r, &sm);
+	seed_rng(&g.late_r, &sm);
+	init_rhythm(&g, shop_hour_rate, shop_day_rate, ORDER_MEAN_GAP_US);
+	g.now = o->start_us ? o->start_us : DEFAULT_START_US;
+	g.arrival = g.now + rhythm_gap(&g, g.now);
+
+	int rc = -1;
+	g.buf = malloc(BUF_SIZE);
+	if (!g.buf) {
+		errno = ENOMEM;
+		goto done;
+	}
+	errno = 0;
+	for (uint64_t n = 1; n <= o->events; n++) {
+		if (order_event(&g, n))
+			goto done;
+		if (g.len > BUF_SIZE - LINE_MAX_BYTES && flush(&g))
+			goto done;
+	}
+	if (release_held(&g, INT64_MAX) || finish(&g))
+		goto done;
+	rc = 0;
+done:
+	free(g.buf);
+	free(g.orders.a);
+	free(g.orders.free);
+	free(g.steps.a);
+	free(g.held.a);
+	free(g.held.free);
+	free(g.arrivals.a);
 	return rc;
 }

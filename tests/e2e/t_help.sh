@@ -46,7 +46,7 @@ test_help_other_commands() {
 	help_of streams
 	help_of types
 	help_of reindex
-	help_of gen bank --events --accounts --seed
+	help_of gen bank orders --events --accounts --late --seed
 	help_of project SPEC --key --as-of --known-at --explain
 	help_of history SPEC --key --as-of --known-at
 }
