@@ -43,6 +43,30 @@ run --format table consume demo-mailer --type account_opened --limit 2
 run --format table consume demo-mailer --type account_opened --limit 2
 run --format table consumers
 
+say "Projections: state folded from events by a spec (examples/balances.json)"
+run --format table project examples/balances.json > build/demo/balances.txt
+head -n 6 build/demo/balances.txt; echo "... ($(($(wc -l < build/demo/balances.txt) - 1)) accounts)"
+
+say "The same account now, and as of a past date (event time)"
+run --format table project examples/balances.json --key "$stream"
+run --format table project examples/balances.json --key "$stream" --as-of 2025-01-02T12:00:00Z
+
+say "A late event: a deposit of 1000 made on 2025-01-02 at 09:00 arrives only now"
+printf '{"id":"demo-late-deposit","stream":"%s","type":"deposit","time":"2025-01-02T09:00:00Z","data":{"amount":1000.00}}\n' \
+	"$stream" > build/demo/late.ndjson
+run append build/demo/late.ndjson
+recorded=$("$E" --format ndjson read --stream "$stream" --type deposit --since 2025-01-02T09:00:00Z \
+	--until 2025-01-02T09:00:00Z | sed 's/.*"recorded":"\([^"]*\)".*/\1/')
+known=$(($(date -d "$recorded" +%s%3N) - 1))   # just before it arrived (epoch ms)
+run --format table project examples/balances.json --key "$stream" --as-of 2025-01-02T12:00:00Z
+run --format table project examples/balances.json --key "$stream" --as-of 2025-01-02T12:00:00Z --known-at "$known"
+echo "As of noon on Jan 2 the balance includes the late deposit (it happened at 09:00); known at"
+echo "the moment before it arrived, the store believed 1000 less: same event time, another record time."
+
+say "History: one row per change of that account (valid_from, valid_to)"
+run --format table history examples/balances.json --key "$stream" > build/demo/history.txt
+head -n 6 build/demo/history.txt; echo "..."
+
 say "Tamper evidence: keep the head; verify proves the log still matches it"
 run head
 run verify
