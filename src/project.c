@@ -697,10 +697,16 @@ static int catch_up(eg_proj *p, const progress *pr)
 	}
 	if (rc != EG_END)
 		goto out;
-	rc = EG_OK;
+	/* the events after the last one taken, up to the head, hold nothing
+	 * the spec takes: the state is complete at each boundary among them */
+	for (rc = EG_OK; next_b <= h.pos && !rc; next_b += every) {
+		p->through = next_b;
+		if (next_b == last_b || next_b - p->snap_pos >= SAVE_EVERY_MIN)
+			rc = save_snapshot(p);
+	}
+	if (rc)
+		goto out;
 	p->through = h.pos;
-	if (h.pos == last_b && last_b > p->snap_pos)
-		rc = save_snapshot(p);
 	if (pr && pr->fn)
 		pr->fn(pr->ctx, h.pos - start, h.pos - start);
 out:
@@ -829,13 +835,14 @@ int eg_proj_refresh(eg_proj *p)
 {
 	int rc = lock_dir(p);
 	if (!rc) {
-		/* Another process may have saved a newer snapshot: take it. */
+		/* Another process saved a snapshot since ours: start from it
+		 * (the files now extend beyond what this handle saved). */
 		char path[PATH_MAX];
 		unsigned char hdr[SNAP_HDR];
 		path_of(p, "snap", path);
 		int fd = p->nosave ? -1 : open(path, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
-			if (os_pread_all(fd, hdr, SNAP_HDR, 0) == 0 && rd64(hdr + 48) > p->through) {
+			if (os_pread_all(fd, hdr, SNAP_HDR, 0) == 0 && rd64(hdr + 48) != p->snap_pos) {
 				eg_head h;
 				if (!(rc = eg_store_head(p->st, &h)))
 					rc = load_snapshot(p, h.pos);
@@ -1124,13 +1131,12 @@ int eg_proj_get(eg_proj *p, const char *key, size_t n, const eg_proj_at *at,
 	return st.events ? emit(p, id, &st, fn, ctx) : EG_OK;
 }
 
-static const eg_proj *sort_p;
-
-static int key_cmp(const void *a, const void *b)
+static int key_cmp(const void *a, const void *b, void *ctx)
 {
-	const pkey *x = &sort_p->keys[*(const uint32_t *)a], *y = &sort_p->keys[*(const uint32_t *)b];
+	const eg_proj *p = ctx;
+	const pkey *x = &p->keys[*(const uint32_t *)a], *y = &p->keys[*(const uint32_t *)b];
 	size_t n = x->tlen < y->tlen ? x->tlen : y->tlen;
-	int c = memcmp(sort_p->texts.p + x->toff, sort_p->texts.p + y->toff, n);
+	int c = memcmp(p->texts.p + x->toff, p->texts.p + y->toff, n);
 	return c ? c : (x->tlen > y->tlen) - (x->tlen < y->tlen);
 }
 
@@ -1147,8 +1153,7 @@ int eg_proj_scan(eg_proj *p, const eg_proj_at *at, eg_proj_row_fn fn, void *ctx)
 		return st_err(p->st, EG_ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < p->nkeys; i++)
 		order[i] = i;
-	sort_p = p;
-	qsort(order, p->nkeys, sizeof *order, key_cmp);
+	qsort_r(order, p->nkeys, sizeof *order, key_cmp, p);
 	for (uint32_t i = 0; i < p->nkeys && !rc; i++) {
 		pstate st;
 		key_state(p, order[i], t, pk, &st);
