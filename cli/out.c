@@ -504,7 +504,11 @@ void out_time(out *o, const char *key, int64_t us)
 void out_json(out *o, const char *key, const char *json, size_t n)
 {
 	size_t c = field(o, key);
-	put(o, json, n);
+	/* A table or csv cell shows a plain JSON string without its quotes. */
+	if (o->format != FMT_NDJSON && n >= 2 && json[0] == '"' && !memchr(json, '\\', n))
+		put(o, json + 1, n - 2);
+	else
+		put(o, json, n);
 	field_end(o, c);
 }
 
