@@ -52,6 +52,15 @@ struct eg_iter {
 	int blk_loaded;
 	int blk_checked;               /* its records' bytes passed the block check */
 	uintptr_t pf_lo, pf_hi;        /* log bytes already prefaulted */
+	/* A forward scan reads the log with pread into rb, not through the
+	 * mapping: copying from the page cache is about three times faster
+	 * than touching a file mapping page by page (TLB misses, which are
+	 * dear in a virtual machine). */
+	int rb_on;
+	unsigned char *rb;
+	size_t rb_cap, rb_len;
+	uint32_t rb_seg;
+	uint64_t rb_off;
 	logpos bat;                    /* next record within the current block */
 	uint32_t bk;                   /* events taken from the current block */
 	logpos rv[BLOCK_EVENTS];       /* reverse: a block's record places */
@@ -112,16 +121,53 @@ static int block_in_range(const eg_iter *it, const block *b)
 	return 1;
 }
 
+#define RB_CHUNK (1u << 20)
+
+/* Bytes [at, at + n) of the log, with *avail bytes readable from there:
+ * from rb in a forward scan, else from the segment's mapping. */
+static const unsigned char *rec_at(eg_iter *it, logpos at, size_t n, size_t *avail)
+{
+	eg_store *st = it->st;
+	eg_log *lg = &st->log;
+	if (!it->rb_on) {
+		const unsigned char *p = log_ptr(st, lg, at, n);
+		*avail = p ? log_avail(lg, at.seg, at.off) : 0;
+		return p;
+	}
+	if (!it->rb || at.seg != it->rb_seg || at.off < it->rb_off ||
+	    at.off + n > it->rb_off + it->rb_len) {
+		if (at.seg >= lg->nseg)
+			return NULL;
+		size_t want = n > RB_CHUNK ? n : RB_CHUNK;
+		if (want > it->rb_cap) {
+			unsigned char *b = realloc(it->rb, want);
+			if (!b)
+				return NULL;
+			it->rb = b;
+			it->rb_cap = want;
+		}
+		ssize_t r = pread(lg->segs[at.seg].fd, it->rb, want, (off_t)at.off);
+		it->rb_seg = at.seg;
+		it->rb_off = at.off;
+		it->rb_len = r > 0 ? (size_t)r : 0;
+		if (it->rb_len < n)
+			return NULL;
+	}
+	*avail = (size_t)(it->rb_off + it->rb_len - at.off);
+	return it->rb + (at.off - it->rb_off);
+}
+
 /* Decode the event record at `at` with its batch's recorded time. */
 static int decode_at(eg_iter *it, logpos at, int64_t recorded)
 {
 	eg_store *st = it->st;
 	eg_log *lg = &st->log;
-	const unsigned char *p = log_ptr(st, lg, at, REC_PREFIX);
+	size_t avail;
+	const unsigned char *p = rec_at(it, at, REC_PREFIX, &avail);
 	size_t len = p ? rd32(p) : 0;
-	if (!p || !log_ptr(st, lg, at, len) ||
-	    !(it->blk_checked ? rec_event_decode_checked : rec_event_decode)(
-		    lg->segs[at.seg].map + at.off, len, &it->ev))
+	if (p && len > avail)
+		p = rec_at(it, at, len, &avail);
+	if (!p || !(it->blk_checked ? rec_event_decode_checked : rec_event_decode)(p, avail, &it->ev))
 		return st_err(st, EG_ECORRUPT, "record at segment %020llu.seg offset %llu "
 			      "fails its check; run engram verify",
 			      (unsigned long long)(at.seg < lg->nseg ? lg->segs[at.seg].first_pos : 0),
@@ -225,8 +271,9 @@ static int blk_load(eg_iter *it, uint64_t i, int whole)
 	it->blk_loaded = 1;
 	it->blk_checked = 0;
 	if (whole && it->blk.bytes) {
-		const unsigned char *p = log_ptr(it->st, &it->st->log, it->bat, it->blk.bytes);
-		if (p)
+		size_t avail;
+		const unsigned char *p = rec_at(it, it->bat, it->blk.bytes, &avail);
+		if (p && !it->rb_on)
 			prefault(it, p, it->blk.bytes);
 		it->blk_checked = p && rec_check(p, it->blk.bytes) == it->blk.check;
 	}
@@ -238,9 +285,13 @@ static int blk_step(eg_iter *it, logpos *at)
 {
 	eg_store *st = it->st;
 	for (;;) {
-		const unsigned char *p = log_ptr(st, &st->log, it->bat, REC_PREFIX);
+		size_t avail;
+		const unsigned char *p = rec_at(it, it->bat, REC_PREFIX, &avail);
 		int type;
-		size_t len = p ? rec_peek(p, log_avail(&st->log, it->bat.seg, it->bat.off), &type) : 0;
+		size_t len = p ? rec_peek(p, avail, &type) : 0;
+		if (p && !len && avail >= REC_PREFIX && rd32(p) > avail &&
+		    (p = rec_at(it, it->bat, rd32(p), &avail)))  /* a record across rb's end */
+			len = rec_peek(p, avail, &type);
 		if (!len)
 			return st_err(st, EG_ECORRUPT, "bad record at segment %020llu.seg offset %llu",
 				      (unsigned long long)it->blk.seg_first_pos,
@@ -258,6 +309,7 @@ static int blk_step(eg_iter *it, logpos *at)
 static int next_blocks(eg_iter *it)
 {
 	int rc;
+	it->rb_on = !it->f.reverse;
 	for (;;) {
 		if (!it->f.reverse) {
 			if (!it->blk_loaded || it->bk >= it->blk.count) {
@@ -313,6 +365,7 @@ static int next_blocks(eg_iter *it)
 static int next_postings(eg_iter *it)
 {
 	int rc;
+	it->rb_on = 0;
 	while (it->ipos < it->npos) {
 		uint64_t pos = it->f.reverse ? it->pos[it->npos - 1 - it->ipos] : it->pos[it->ipos];
 		it->ipos++;
@@ -418,6 +471,7 @@ static int tail_step(eg_iter *it, logpos *at, int64_t *recorded)
 static int next_tail(eg_iter *it)
 {
 	int rc;
+	it->rb_on = 0;
 	if (!it->f.reverse) {
 		logpos at;
 		int64_t rec;
@@ -716,6 +770,7 @@ void eg_iter_free(eg_iter *it)
 	free(it->type_lens);
 	free(it->pos);
 	free(it->bcache);
+	free(it->rb);
 	free(it->tr);
 	if (it->ino_fd >= 0)
 		close(it->ino_fd);
