@@ -883,6 +883,33 @@ int index_read_block(eg_store *st, uint64_t i, block *out)
 	return EG_OK;
 }
 
+int index_read_blocks(eg_store *st, uint64_t first, uint64_t n, block *out)
+{
+	const uint64_t step = 4096;
+	unsigned char *buf = malloc(step * BLOCK_LEN);
+	if (!buf)
+		return st_err(st, EG_ENOMEM, "out of memory");
+	int rc = EG_OK;
+	for (uint64_t i = 0; i < n && !rc; i += step) {
+		uint64_t k = n - i < step ? n - i : step;
+		if (os_pread_all(st->ix.fd_blocks, buf, k * BLOCK_LEN, (off_t)((first + i) * BLOCK_LEN))) {
+			rc = st_errno(st, "cannot read idx/blocks");
+			break;
+		}
+		for (uint64_t j = 0; j < k; j++) {
+			const unsigned char *p = buf + j * BLOCK_LEN;
+			if (rd32(p + 60) != rec_check(p, 60)) {
+				rc = st_err(st, EG_ECORRUPT, "idx/blocks entry %llu is damaged; run "
+					    "engram reindex", (unsigned long long)(first + i + j));
+				break;
+			}
+			block_decode(p, &out[i + j]);
+		}
+	}
+	free(buf);
+	return rc;
+}
+
 int index_find_block(eg_store *st, uint64_t pos, block *out, uint64_t *bidx)
 {
 	eg_index *ix = &st->ix;

@@ -241,6 +241,8 @@ int index_refresh(struct eg_store *st);
 int index_find_block(struct eg_store *st, uint64_t pos, block *out, uint64_t *bidx);
 uint64_t index_nblocks(struct eg_store *st);
 int index_read_block(struct eg_store *st, uint64_t i, block *out);
+/* Blocks first..first+n-1 into out[0..n-1], checked. */
+int index_read_blocks(struct eg_store *st, uint64_t first, uint64_t n, block *out);
 /* Postings of key id: all positions, ascending, into a malloc'd array. */
 int index_postings(struct eg_store *st, uint64_t key, uint64_t **out, size_t *n);
 uint64_t index_bytes(struct eg_store *st);

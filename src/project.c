@@ -117,6 +117,10 @@ struct eg_proj {
 	uint64_t q_known, q_keys, q_events, q_chunks, q_entries;
 	/* reading events back for first/last */
 	eg_iter *rit;
+	rec_event rev;
+	/* a copy of idx/blocks, for lookups by position and record time */
+	block *blk;
+	uint64_t nblk;
 	/* row output */
 	const char *names[PROJ_MAX_FIELDS];
 	const char *vals[PROJ_MAX_FIELDS];
@@ -868,6 +872,7 @@ void eg_proj_close(eg_proj *p)
 	if (p->fd_chunk >= 0)
 		close(p->fd_chunk);
 	eg_iter_free(p->rit);
+	free(p->blk);
 	free(p->ent.p);
 	free(p->chunk.p);
 	free(p->texts.p);
@@ -880,21 +885,64 @@ void eg_proj_close(eg_proj *p)
 
 /* -------------------------------------------------------------- queries */
 
-/* Position of the last event with recorded <= k (0 if none). */
+/* Load idx/blocks into memory (once per handle, again when it grew):
+ * finding an event or a record time is then a search in memory. */
+static int load_blocks(eg_proj *p)
+{
+	eg_store *st = p->st;
+	uint64_t n = st->ix.usable ? index_nblocks(st) : 0;
+	if (n == p->nblk)
+		return EG_OK;
+	if (n < p->nblk)           /* rebuilt: read it all again */
+		p->nblk = 0;
+	block *b = realloc(p->blk, (n ? n : 1) * sizeof *b);
+	if (!b)
+		return st_err(st, EG_ENOMEM, "out of memory");
+	p->blk = b;
+	int rc = n > p->nblk ? index_read_blocks(st, p->nblk, n - p->nblk, b + p->nblk) : EG_OK;
+	p->nblk = rc ? 0 : n;
+	return rc;
+}
+
+/* Position of the last event with recorded <= k (0 if none).  Record time
+ * never decreases along the log, so the index blocks (each with its
+ * batch's recorded time) are searched by halving; the part of the log the
+ * index does not cover yet, if any, is scanned. */
 static int known_pos(eg_proj *p, int64_t k, uint64_t *out)
 {
 	if (k == EG_TIME_NONE) {
 		*out = UINT64_MAX;
 		return EG_OK;
 	}
-	eg_filter f = { .by = EG_BY_RECORDED, .has_until = 1, .until = k, .reverse = 1,
-			.limit = 1, .to = p->through };
-	eg_iter *it;
-	const eg_event *e;
-	int rc = eg_iter_new(p->st, &it, &f);
+	eg_store *st = p->st;
+	int rc = load_blocks(p);
 	if (rc)
 		return rc;
+	uint64_t n = p->nblk, lo = 0, hi = n, from = 1;
 	*out = 0;
+	while (lo < hi) {           /* first block recorded after k */
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (p->blk[mid].recorded <= k)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo > 0) {
+		*out = p->blk[lo - 1].first_pos + p->blk[lo - 1].count - 1;
+		from = *out + 1;
+	}
+	if (lo < n || from > p->through) {
+		if (*out > p->through)
+			*out = p->through;
+		return EG_OK;
+	}
+	/* every indexed batch was known at k: look at the rest */
+	eg_filter f = { .from = from, .to = p->through, .by = EG_BY_RECORDED, .has_until = 1,
+			.until = k, .reverse = 1, .limit = 1 };
+	eg_iter *it;
+	const eg_event *e;
+	if ((rc = eg_iter_new(st, &it, &f)))
+		return rc;
 	rc = eg_iter_next(it, &e);
 	if (rc == EG_OK)
 		*out = e->pos;
@@ -934,14 +982,59 @@ static void key_state(eg_proj *p, uint32_t id, int64_t t, uint64_t pk, pstate *s
 	}
 }
 
-/* The event at pos, for the values of first and last. */
+/* The event at pos, for the values of first and last: found through the
+ * block index (a lookup, not an iterator), else by an iterator. */
 static int event_at(eg_proj *p, uint64_t pos, const eg_event **e)
 {
+	eg_store *st = p->st;
+	eg_log *lg = &st->log;
+	int rc = load_blocks(p);
+	if (rc)
+		return rc;
+	uint64_t lo = 0, hi = p->nblk;
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (p->blk[mid].first_pos <= pos)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	rc = EG_ENOTFOUND;
+	const block *b = p->nblk ? &p->blk[lo] : NULL;
+	uint32_t s = b ? log_seg_index(lg, b->seg_first_pos) : UINT32_MAX;
+	if (b && s != UINT32_MAX && pos >= b->first_pos && pos < b->first_pos + b->count) {
+		/* step over the block's records to pos (headers only) */
+		logpos at = { s, b->off };
+		for (uint64_t q = b->first_pos; ; ) {
+			const unsigned char *r = log_ptr(st, lg, at, REC_PREFIX);
+			int type;
+			size_t len = r ? rec_peek(r, log_avail(lg, at.seg, at.off), &type) : 0;
+			if (!len)
+				break;
+			if (type == REC_EVENT && q++ == pos) {
+				if (!rec_event_decode(r, len, &p->rev))
+					return st_err(st, EG_ECORRUPT, "record at segment %020llu.seg offset "
+						      "%llu fails its check; run engram verify",
+						      (unsigned long long)lg->segs[at.seg].first_pos,
+						      (unsigned long long)at.off);
+				p->rev.ev.recorded = b->recorded;
+				if (p->rev.ev.time == INT64_MIN)
+					p->rev.ev.time = b->recorded;
+				if (p->rev.ev.pos == pos) {
+					*e = &p->rev.ev;
+					return EG_OK;
+				}
+				break;
+			}
+			at.off += len;
+		}
+	}
+	if (rc != EG_ENOTFOUND)
+		return rc;
 	eg_iter_free(p->rit);
 	p->rit = NULL;
 	eg_filter f = { .from = pos, .to = pos, .limit = 1 };
-	int rc = eg_iter_new(p->st, &p->rit, &f);
-	if (rc)
+	if ((rc = eg_iter_new(p->st, &p->rit, &f)))
 		return rc;
 	rc = eg_iter_next(p->rit, e);
 	if (rc == EG_END)
