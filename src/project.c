@@ -40,7 +40,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#define CHUNK 64
+#define CHUNK 32
 #define SNAP_MAGIC "ENGRAMPJ"
 #define SNAP_VERSION 1
 #define SNAP_HDR 128
@@ -396,6 +396,12 @@ static void make_entry(const eg_proj_spec *s, const eg_event *e, pent *o)
 	}
 }
 
+/* The entries copied into a chunk, after its aggregates. */
+static unsigned char *chunk_ents(const eg_proj *p, const pchunk *c)
+{
+	return (unsigned char *)c + sizeof(pchunk) + (size_t)p->spec->nf * sizeof(pagg);
+}
+
 /* Summarise the CHUNK newest entries of key id as a chunk. */
 static int close_chunk(eg_proj *p, uint32_t id)
 {
@@ -421,6 +427,9 @@ static int close_chunk(eg_proj *p, uint32_t id)
 		if (e->pos > c->maxpos) c->maxpos = e->pos;
 		if (e->time < c->mintime) c->mintime = e->time;
 		if (e->time > c->maxtime) c->maxtime = e->time;
+		/* a copy of the entries, so that a query reading them reads one
+		 * place rather than following links across the file */
+		memcpy(chunk_ents(p, c) + (size_t)j * p->es, e, p->es);
 		i = e->prev;
 	}
 	memcpy(c->a, st.a, (size_t)p->spec->nf * sizeof(pagg));
@@ -816,7 +825,7 @@ int eg_proj_open(eg_store *st, const eg_proj_spec *spec, eg_progress_fn fn, void
 	}
 	p->st = st;
 	p->es = sizeof(pent) + (size_t)spec->nnum * sizeof(num);
-	p->cs = sizeof(pchunk) + (size_t)spec->nf * sizeof(pagg);
+	p->cs = sizeof(pchunk) + (size_t)spec->nf * sizeof(pagg) + CHUNK * p->es;
 	p->lockfd = p->fd_ent = p->fd_chunk = -1;
 	for (int i = 0; i < spec->nf; i++)
 		p->names[i] = p->spec->f[i].name;
@@ -978,7 +987,13 @@ static void key_state(eg_proj *p, uint32_t id, int64_t t, uint64_t pk, pstate *s
 			p->q_chunks++;
 			continue;
 		}
-		fold_entries(p, st, c->last + 1, c->n, t, pk);
+		const unsigned char *ce = chunk_ents(p, c);
+		for (uint32_t j = 0; j < c->n; j++) {
+			const pent *e = (const pent *)(ce + (size_t)j * p->es);
+			p->q_entries++;
+			if (e->time <= t && e->pos <= pk)
+				fold(p->spec, st, e);
+		}
 	}
 }
 
