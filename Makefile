@@ -85,6 +85,7 @@ demo: all
 
 bench: all
 	@bench/run.sh
+bench-proj: all ; @bench/proj.sh $(BENCH_ARGS)
 
 # libFuzzer targets (clang): each runs FUZZ_SECONDS on its corpus.
 FUZZ_SECONDS ?= 60

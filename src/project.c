@@ -9,7 +9,8 @@
  * the numeric paths), so that no query parses JSON again.  Entries are
  * appended in log order to idx/proj/HASH/entries and linked per key, newest
  * first.  Every CHUNK entries of one key are summarised by a *chunk*: the
- * aggregate of those entries plus their ranges of position and event time,
+ * aggregate of those entries, their ranges of position and event time and a
+ * copy of them (read in one place by the queries that need them),
  * appended to idx/proj/HASH/chunks.  A snapshot (idx/proj/HASH/snap) is the
  * key table at one log position: for each key its newest entry and chunk.
  *
