@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: bench/proj.sh [--events N] [--accounts A] [--quick] [--runs R] [--queries Q] [--keep]" >&2; exit 2 ;;
 	esac
 done
-die() { echo "bench: $*" >&2; exit 1; }
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list
 [ -x "$ENGRAM" ] && [ -f build/libengram.a ] || die "no bin/engram or build/libengram.a; run make first"
 [ -x /usr/bin/time ] || die "/usr/bin/time missing: sudo apt-get install -y time"
 pkg-config --exists sqlite3 || die "SQLite headers missing: sudo apt-get install -y libsqlite3-dev"
@@ -39,22 +39,9 @@ if [ "$KEEP" = 1 ]; then
 else
 	trap 'rm -rf "$W"; rmdir "$ROOT/bench/results/tmp" 2>/dev/null || true' EXIT
 fi
-log() { echo "bench: $*" >&2; }
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# --- helpers (as in bench/run.sh)
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }      # calc EXPR [DECIMALS]
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-jnum() { grep -o "\"$1\": *[0-9.]*" "$2" | head -1 | cut -d: -f2 | tr -d ' '; }  # jnum KEY FILE
-# timed OUT CMD...: run CMD with stdout to OUT; sets SECS (wall) and RSS (peak KiB)
-timed() {
-	local out=$1 t0; shift
-	t0=$(now)
-	/usr/bin/time -f %M -o "$W/rss" "$@" >"$out"
-	SECS=$(calc "$(now) - $t0" 4) RSS=$(tail -1 "$W/rss")
-}
-list() { echo "$*" | sed 's/ /, /g'; }
+# --- helpers
 # append STORE FILE N [OPTS...]: timed engram append --sync none; sets SECS
 append() {
 	local store=$1 file=$2 n=$3; shift 3

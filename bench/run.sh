@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: bench/run.sh [--events N] [--big N] [--quick] [--runs R]" >&2; exit 2 ;;
 	esac
 done
-die() { echo "bench: $*" >&2; exit 1; }
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list
 [ -x "$ENGRAM" ] || die "no bin/engram; run make first"
 
 # --- dependencies: /usr/bin/time (Debian package `time`), DuckDB from npm
@@ -34,21 +34,9 @@ fi
 mkdir -p bench/results/tmp
 W=$(mktemp -d "$ROOT/bench/results/tmp/run.XXXXXX")
 trap 'rm -rf "$W"; rmdir "$ROOT/bench/results/tmp" 2>/dev/null || true' EXIT
-log() { echo "bench: $*" >&2; }
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- helpers
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }      # calc EXPR [DECIMALS]
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-jnum() { grep -o "\"$1\": *[0-9.]*" "$2" | head -1 | cut -d: -f2 | tr -d ' '; }  # jnum KEY FILE
-# timed OUT CMD...: run CMD with stdout to OUT; sets SECS (wall) and RSS (peak KiB)
-timed() {
-	local out=$1 t0; shift
-	t0=$(now)
-	/usr/bin/time -f %M -o "$W/rss" "$@" >"$out"
-	SECS=$(calc "$(now) - $t0" 4) RSS=$(tail -1 "$W/rss")
-}
 bytes() { du -sb "$@" | awk '{ s += $1 } END { print s }'; }
 MB=1000000 MIB=1048576
 
@@ -115,7 +103,6 @@ eps() { calc "$N / $1" 0; }
 mbs() { calc "$IN_BYTES / $MB / $1" 1; }
 mib() { calc "$(median "$@") / 1024" 0; }
 per() { calc "$1 / $N" 1; }
-list() { echo "$*" | sed 's/ /, /g'; }
 RATIO=$(calc "$D_MED / $E_MED" 2) RATIO_W=$(calc "$DW_MED / $E_MED" 2)
 R_EPS=$(eps "$R_MED")
 ok() { awk "BEGIN { exit !($1) }" && echo "met" || echo "**missed**"; }

@@ -1222,18 +1222,25 @@ static uint32_t user_key(eg_proj *p, const char *key, size_t n)
 	return key_find(p, key, n, 0);
 }
 
+/* Start a query of one key: its bounds and id (UINT32_MAX if unknown). */
+static int key_query(eg_proj *p, const char *key, size_t n, const eg_proj_at *at,
+		     int64_t *t, uint64_t *pk, uint32_t *id)
+{
+	query_begin(p);
+	int rc = at_bounds(p, at, t, pk);
+	*id = rc ? UINT32_MAX : user_key(p, key, n);
+	return rc;
+}
+
 int eg_proj_get(eg_proj *p, const char *key, size_t n, const eg_proj_at *at,
 		eg_proj_row_fn fn, void *ctx)
 {
-	query_begin(p);
 	int64_t t;
 	uint64_t pk;
-	int rc = at_bounds(p, at, &t, &pk);
-	if (rc)
+	uint32_t id;
+	int rc = key_query(p, key, n, at, &t, &pk, &id);
+	if (rc || id == UINT32_MAX)
 		return rc;
-	uint32_t id = user_key(p, key, n);
-	if (id == UINT32_MAX)
-		return EG_OK;
 	pstate st;
 	key_state(p, id, t, pk, &st);
 	count_fields(p, &st);
@@ -1287,15 +1294,12 @@ static int ent_cmp(const void *a, const void *b)
 int eg_proj_history(eg_proj *p, const char *key, size_t n, const eg_proj_at *at,
 		    eg_proj_row_fn fn, void *ctx)
 {
-	query_begin(p);
 	int64_t t;
 	uint64_t pk;
-	int rc = at_bounds(p, at, &t, &pk);
-	if (rc)
+	uint32_t id;
+	int rc = key_query(p, key, n, at, &t, &pk, &id);
+	if (rc || id == UINT32_MAX)
 		return rc;
-	uint32_t id = user_key(p, key, n);
-	if (id == UINT32_MAX)
-		return EG_OK;
 	/* Every entry of the key under the bounds, in (time, pos) order. */
 	size_t cap = 64, ne = 0;
 	const pent **v = malloc(cap * sizeof *v);
