@@ -16,29 +16,7 @@
 
 /* ------------------------------------------------------------ fixture */
 
-typedef struct fx {
-	char dir[64];
-} fx;
-
-static int setup(void **state)
-{
-	fx *f = calloc(1, sizeof *f);
-	if (!f)
-		return -1;
-	strcpy(f->dir, "/tmp/eg-append-XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fx *f = *state;
-	rm_rf(f->dir);
-	free(f);
-	return 0;
-}
+typedef tu_fx fx;   /* testutil.h: a fresh temp directory per test */
 
 static eg_store *open_opts(const char *dir, int flags, uint64_t seg_bytes)
 {
@@ -1211,7 +1189,7 @@ static void bulk_add_reports_bad_lines_by_index_and_can_skip_or_stop(void **stat
 	eg_store_close(st);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
 
 int main(void)
 {

@@ -26,38 +26,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* Copy the tree at src to dst (which must not exist). */
-static void copy_tree(const char *src, const char *dst)
-{
-	assert_int_equal(mkdir(dst, 0755), 0);
-	DIR *d = opendir(src);
-	assert_non_null(d);
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		char s[512], t[512];
-		snprintf(s, sizeof s, "%s/%s", src, de->d_name);
-		snprintf(t, sizeof t, "%s/%s", dst, de->d_name);
-		struct stat sb;
-		assert_int_equal(lstat(s, &sb), 0);
-		if (S_ISDIR(sb.st_mode)) {
-			copy_tree(s, t);
-			continue;
-		}
-		int in = open(s, O_RDONLY), out = open(t, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		assert_true(in >= 0 && out >= 0);
-		char buf[65536];
-		ssize_t n;
-		while ((n = read(in, buf, sizeof buf)) > 0)
-			assert_int_equal(write(out, buf, (size_t)n), n);
-		assert_int_equal(n, 0);
-		close(in);
-		close(out);
-	}
-	closedir(d);
-}
-
 static eg_store *open_st(const char *dir, int flags)
 {
 	eg_store *st = NULL;
@@ -231,7 +199,7 @@ static int group_setup(void **state)
 			eg_store_close(st);
 			char idx[160];
 			snprintf(idx, sizeof idx, "%s/idx", G.gen);
-			copy_tree(idx, G.snap_idx);
+			tu_copy_tree(idx, G.snap_idx);
 			st = open_w(G.gen);
 		}
 	}
@@ -276,7 +244,7 @@ static int setup_copy(void **state)
 	if (setup(state))
 		return -1;
 	fx *f = *state;
-	copy_tree(G.gen, f->dir);
+	tu_copy_tree(G.gen, f->dir);
 	G.n = G.n_gen;   /* a test that appends extends the reference */
 	return 0;
 }
@@ -526,7 +494,7 @@ static void restore_old_index(fx *f)
 	char idx[160];
 	snprintf(idx, sizeof idx, "%s/idx", f->dir);
 	rm_rf(idx);
-	copy_tree(G.snap_idx, idx);
+	tu_copy_tree(G.snap_idx, idx);
 }
 
 static void iter_matches_plain_filter_when_the_index_lags_the_log(void **state)

@@ -59,41 +59,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void copy_file(const char *s, const char *t)
-{
-	int in = open(s, O_RDONLY), out = open(t, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	assert_true(in >= 0 && out >= 0);
-	char buf[65536];
-	ssize_t n;
-	while ((n = read(in, buf, sizeof buf)) > 0)
-		assert_int_equal(write(out, buf, (size_t)n), n);
-	assert_int_equal(n, 0);
-	close(in);
-	close(out);
-}
-
-static void copy_tree(const char *src, const char *dst)
-{
-	assert_int_equal(mkdir(dst, 0755), 0);
-	DIR *d = opendir(src);
-	assert_non_null(d);
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		char s[512], t[512];
-		snprintf(s, sizeof s, "%s/%s", src, de->d_name);
-		snprintf(t, sizeof t, "%s/%s", dst, de->d_name);
-		struct stat sb;
-		assert_int_equal(lstat(s, &sb), 0);
-		if (S_ISDIR(sb.st_mode))
-			copy_tree(s, t);
-		else
-			copy_file(s, t);
-	}
-	closedir(d);
-}
-
 static eg_store *open_st(const char *dir, int flags, uint64_t seg_bytes)
 {
 	return tu_open(dir, flags, seg_bytes);
@@ -300,7 +265,7 @@ static void check_torn_tail(fx *f, const char *segname, size_t a_len,
 	for (size_t cut = a_len; cut <= full_len; cut++) {
 		for (int no_idx = 0; no_idx < 2; no_idx++) {
 			rm_rf(f->work);
-			copy_tree(f->base, f->work);
+			tu_copy_tree(f->base, f->work);
 			if (no_idx) {
 				char idx[256];
 				snprintf(idx, sizeof idx, "%s/idx", f->work);
@@ -351,7 +316,7 @@ static void truncating_the_last_batch_at_every_offset_recovers_the_previous_comm
 	append_n(st, 1, 3, EG_SYNC_ALWAYS);
 	eg_head ha = head_of(st);
 	eg_store_close(st);
-	copy_tree(f->dir, f->base);
+	tu_copy_tree(f->dir, f->base);
 	char names[8][32];
 	assert_int_equal(segments(f->dir, names, 8), 1);
 	char path[256];
@@ -380,7 +345,7 @@ static void truncating_a_batch_that_started_a_new_segment_recovers_the_previous_
 	char names[8][32], first[256];
 	int n0 = segments(f->dir, names, 8);
 	assert_int_equal(n0, 1);
-	copy_tree(f->dir, f->base);
+	tu_copy_tree(f->dir, f->base);
 	/* Segments of just the size of A: B must start a new one. */
 	seg_path(f->dir, names[0], first, sizeof first);
 	const uint64_t seg_bytes = (uint64_t)file_size(first) + 1;

@@ -13,30 +13,7 @@
 
 /* ------------------------------------------------------------ fixture */
 
-typedef struct fx {
-	char dir[64];      /* a fresh temp directory: the store lives here */
-	char path[128];    /* scratch for paths inside it */
-} fx;
-
-static int setup(void **state)
-{
-	fx *f = calloc(1, sizeof *f);
-	if (!f)
-		return -1;
-	strcpy(f->dir, "/tmp/eg-store-XXXXXX");
-	if (!mkdtemp(f->dir))
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fx *f = *state;
-	rm_rf(f->dir);
-	free(f);
-	return 0;
-}
+typedef tu_fx fx;   /* testutil.h: a fresh temp directory per test */
 
 static const char *sub(fx *f, const char *rel)
 {
@@ -574,7 +551,7 @@ static void errmsg_is_empty_on_a_fresh_store(void **state)
 	eg_store_close(st);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
 
 int main(void)
 {

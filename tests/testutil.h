@@ -7,11 +7,14 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "engram.h"
 
@@ -25,6 +28,69 @@ static inline int tu_rm_entry(const char *p, const struct stat *sb, int flag, st
 static inline void rm_rf(const char *dir)
 {
 	nftw(dir, tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Copy a file, or a whole tree to dst (which must not exist). */
+static inline void tu_copy_file(const char *s, const char *t)
+{
+	int in = open(s, O_RDONLY), out = open(t, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(in >= 0 && out >= 0);
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	assert_int_equal(n, 0);
+	close(in);
+	close(out);
+}
+
+static inline void tu_copy_tree(const char *src, const char *dst)
+{
+	assert_int_equal(mkdir(dst, 0755), 0);
+	DIR *d = opendir(src);
+	assert_non_null(d);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char s[512], t[512];
+		snprintf(s, sizeof s, "%s/%s", src, de->d_name);
+		snprintf(t, sizeof t, "%s/%s", dst, de->d_name);
+		struct stat sb;
+		assert_int_equal(lstat(s, &sb), 0);
+		if (S_ISDIR(sb.st_mode))
+			tu_copy_tree(s, t);
+		else
+			tu_copy_file(s, t);
+	}
+	closedir(d);
+}
+
+/* The fixture of tests that need a fresh temp directory each: setup puts
+ * a tu_fx in *state, teardown removes the directory. */
+typedef struct tu_fx {
+	char dir[64];      /* a fresh temp directory: the store lives here */
+	char path[128];    /* scratch for paths inside it */
+} tu_fx;
+
+static inline int tu_setup(void **state)
+{
+	tu_fx *f = calloc(1, sizeof *f);
+	if (!f)
+		return -1;
+	strcpy(f->dir, "/tmp/eg-test-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static inline int tu_teardown(void **state)
+{
+	tu_fx *f = *state;
+	rm_rf(f->dir);
+	free(f);
+	return 0;
 }
 
 /* Open a store (segment_bytes 0 = default) or fail the test, showing the
