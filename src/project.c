@@ -1002,7 +1002,8 @@ static void key_state(eg_proj *p, uint32_t id, int64_t t, uint64_t pk, pstate *s
 }
 
 /* The event at pos, for the values of first and last: found through the
- * block index (a lookup, not an iterator), else by an iterator. */
+ * block index (a lookup and one pread, not an iterator); blocks without
+ * their byte length (an index from before it was kept) by an iterator. */
 static int event_at(eg_proj *p, uint64_t pos, const eg_event **e)
 {
 	eg_store *st = p->st;
@@ -1018,7 +1019,6 @@ static int event_at(eg_proj *p, uint64_t pos, const eg_event **e)
 		else
 			hi = mid;
 	}
-	rc = EG_ENOTFOUND;
 	const block *b = p->nblk ? &p->blk[lo] : NULL;
 	uint32_t s = b ? log_seg_index(lg, b->seg_first_pos) : UINT32_MAX;
 	if (b && s != UINT32_MAX && pos >= b->first_pos && pos < b->first_pos + b->count &&
@@ -1055,35 +1055,7 @@ static int event_at(eg_proj *p, uint64_t pos, const eg_event **e)
 			}
 			off += len;
 		}
-	} else if (b && s != UINT32_MAX && pos >= b->first_pos && pos < b->first_pos + b->count) {
-		/* step over the block's records to pos (headers only) */
-		logpos at = { s, b->off };
-		for (uint64_t q = b->first_pos; ; ) {
-			const unsigned char *r = log_ptr(st, lg, at, REC_PREFIX);
-			int type;
-			size_t len = r ? rec_peek(r, log_avail(lg, at.seg, at.off), &type) : 0;
-			if (!len)
-				break;
-			if (type == REC_EVENT && q++ == pos) {
-				if (!rec_event_decode(r, len, &p->rev))
-					return st_err(st, EG_ECORRUPT, "record at segment %020llu.seg offset "
-						      "%llu fails its check; run engram verify",
-						      (unsigned long long)lg->segs[at.seg].first_pos,
-						      (unsigned long long)at.off);
-				p->rev.ev.recorded = b->recorded;
-				if (p->rev.ev.time == INT64_MIN)
-					p->rev.ev.time = b->recorded;
-				if (p->rev.ev.pos == pos) {
-					*e = &p->rev.ev;
-					return EG_OK;
-				}
-				break;
-			}
-			at.off += len;
-		}
 	}
-	if (rc != EG_ENOTFOUND)
-		return rc;
 	eg_iter_free(p->rit);
 	p->rit = NULL;
 	eg_filter f = { .from = pos, .to = pos, .limit = 1 };
