@@ -98,89 +98,154 @@ double num_double(const num *v)
 	return v->e < 0 ? (double)v->m / pow10i(-v->e) : (double)v->m * pow10i(v->e);
 }
 
-static double acc_double(__int128 m, int e)
+static __int128 acc_m(const nacc *a)
 {
-	return e < 0 ? (double)m / pow10i(-e) : (double)m * pow10i(e);
+	return (__int128)(((unsigned __int128)(uint64_t)a->hi << 64) | a->lo);
+}
+
+static void acc_set_m(nacc *a, __int128 m)
+{
+	a->lo = (uint64_t)m;
+	a->hi = (int64_t)(m >> 64);
+}
+
+/* The value as a double: computed from the exact decimal only when it is
+ * needed (a comparison or a sum leaving the exact range), never per add. */
+static double acc_double(const nacc *a)
+{
+	double d;
+	if (!a->exact) {
+		memcpy(&d, &a->lo, sizeof d);
+		return d;
+	}
+	__int128 m = acc_m(a);
+	return a->e < 0 ? (double)m / pow10i(-a->e) : (double)m * pow10i(a->e);
+}
+
+static void acc_set_double(nacc *a, double d)
+{
+	memcpy(&a->lo, &d, sizeof d);
+	a->hi = 0;
+	a->e = 0;
+	a->exact = 0;
 }
 
 void nacc_set(nacc *a, const num *v, int64_t mult)
 {
-	a->d = num_double(v) * (double)mult;
-	a->exact = v->exact;
-	a->m = (__int128)v->m * mult;
+	__int128 m = (__int128)v->m * mult;
+	if (!v->exact || m >= ACC_LIMIT || m <= -ACC_LIMIT) {
+		acc_set_double(a, num_double(v) * (double)mult);
+		return;
+	}
+	acc_set_m(a, m);
 	a->e = v->e;
-	if (a->exact && (a->m >= ACC_LIMIT || a->m <= -ACC_LIMIT))
-		a->exact = 0;
+	a->exact = 1;
 }
+
+/* 10^k for k <= 38, as constants. */
+#define E18 ((__int128)1000000000000000000LL)
+static const __int128 p10[39] = {
+	(__int128)1LL, (__int128)10LL, (__int128)100LL,
+	(__int128)1000LL, (__int128)10000LL, (__int128)100000LL,
+	(__int128)1000000LL, (__int128)10000000LL, (__int128)100000000LL,
+	(__int128)1000000000LL, (__int128)10000000000LL, (__int128)100000000000LL,
+	(__int128)1000000000000LL, (__int128)10000000000000LL, (__int128)100000000000000LL,
+	(__int128)1000000000000000LL, (__int128)10000000000000000LL, (__int128)100000000000000000LL,
+	(__int128)1000000000000000000LL, E18 * 10LL, E18 * 100LL,
+	E18 * 1000LL, E18 * 10000LL, E18 * 100000LL,
+	E18 * 1000000LL, E18 * 10000000LL, E18 * 100000000LL,
+	E18 * 1000000000LL, E18 * 10000000000LL, E18 * 100000000000LL,
+	E18 * 1000000000000LL, E18 * 10000000000000LL, E18 * 100000000000000LL,
+	E18 * 1000000000000000LL, E18 * 10000000000000000LL, E18 * 100000000000000000LL,
+	E18 * 1000000000000000000LL, E18 * E18 * 10LL, E18 * E18 * 100LL
+};
+/* ACC_LIMIT / 10^k: m * 10^k stays exact while |m| is under it. */
+static const __int128 p10lim[39] = {
+	ACC_LIMIT / ((__int128)1LL), ACC_LIMIT / ((__int128)10LL), ACC_LIMIT / ((__int128)100LL),
+	ACC_LIMIT / ((__int128)1000LL), ACC_LIMIT / ((__int128)10000LL), ACC_LIMIT / ((__int128)100000LL),
+	ACC_LIMIT / ((__int128)1000000LL), ACC_LIMIT / ((__int128)10000000LL), ACC_LIMIT / ((__int128)100000000LL),
+	ACC_LIMIT / ((__int128)1000000000LL), ACC_LIMIT / ((__int128)10000000000LL), ACC_LIMIT / ((__int128)100000000000LL),
+	ACC_LIMIT / ((__int128)1000000000000LL), ACC_LIMIT / ((__int128)10000000000000LL), ACC_LIMIT / ((__int128)100000000000000LL),
+	ACC_LIMIT / ((__int128)1000000000000000LL), ACC_LIMIT / ((__int128)10000000000000000LL), ACC_LIMIT / ((__int128)100000000000000000LL),
+	ACC_LIMIT / ((__int128)1000000000000000000LL), ACC_LIMIT / (E18 * 10LL), ACC_LIMIT / (E18 * 100LL),
+	ACC_LIMIT / (E18 * 1000LL), ACC_LIMIT / (E18 * 10000LL), ACC_LIMIT / (E18 * 100000LL),
+	ACC_LIMIT / (E18 * 1000000LL), ACC_LIMIT / (E18 * 10000000LL), ACC_LIMIT / (E18 * 100000000LL),
+	ACC_LIMIT / (E18 * 1000000000LL), ACC_LIMIT / (E18 * 10000000000LL), ACC_LIMIT / (E18 * 100000000000LL),
+	ACC_LIMIT / (E18 * 1000000000000LL), ACC_LIMIT / (E18 * 10000000000000LL), ACC_LIMIT / (E18 * 100000000000000LL),
+	ACC_LIMIT / (E18 * 1000000000000000LL), ACC_LIMIT / (E18 * 10000000000000000LL), ACC_LIMIT / (E18 * 100000000000000000LL),
+	ACC_LIMIT / (E18 * 1000000000000000000LL), ACC_LIMIT / (E18 * E18 * 10LL), ACC_LIMIT / (E18 * E18 * 100LL)
+};
 
 /* m * 10^k, or 0 if that leaves the exact range. */
 static int scale_up(__int128 *m, int k)
 {
-	while (k-- > 0) {
-		if (*m >= ACC_LIMIT / 10 || *m <= -ACC_LIMIT / 10)
-			return 0;
-		*m *= 10;
-	}
+	if (k == 0)
+		return 1;
+	if (k > 38)
+		return 0;
+	if (*m >= p10lim[k] || *m <= -p10lim[k])
+		return 0;
+	*m *= p10[k];
 	return 1;
 }
 
-static void normalize(nacc *a)
-{
-	if (a->m == 0) {
-		a->e = 0;
-		return;
-	}
-	while (a->m % 10 == 0) {
-		a->m /= 10;
-		a->e++;
-	}
-}
-
+/* a += b.  Exact sums are kept at the smaller exponent of the two and not
+ * normalised here (that costs 128-bit divisions per add); the mantissa and
+ * exponent of a sum do not depend on the order of additions, and
+ * nacc_format writes the shortest form. */
 void nacc_add(nacc *a, const nacc *b)
 {
-	a->d += b->d;
-	if (!a->exact || !b->exact) {
-		a->exact = 0;
-		return;
+	if (a->exact && b->exact) {
+		__int128 x = acc_m(a), y = acc_m(b);
+		int e = a->e < b->e ? a->e : b->e;
+		if (scale_up(&x, a->e - e) && scale_up(&y, b->e - e)) {
+			x += y;
+			if (x < ACC_LIMIT && x > -ACC_LIMIT) {
+				acc_set_m(a, x);
+				a->e = e;
+				return;
+			}
+		}
 	}
-	__int128 x = a->m, y = b->m;
-	int e = a->e < b->e ? a->e : b->e;
-	if (!scale_up(&x, a->e - e) || !scale_up(&y, b->e - e)) {
-		a->exact = 0;
-		return;
-	}
-	x += y;
-	if (x >= ACC_LIMIT || x <= -ACC_LIMIT) {
-		a->exact = 0;
-		return;
-	}
-	a->m = x;
-	a->e = e;
-	normalize(a);
-	a->d = acc_double(a->m, a->e);
+	acc_set_double(a, acc_double(a) + acc_double(b));
 }
 
 int nacc_cmp(const nacc *a, const nacc *b)
 {
 	if (a->exact && b->exact) {
-		__int128 x = a->m, y = b->m;
+		__int128 x = acc_m(a), y = acc_m(b);
 		int e = a->e < b->e ? a->e : b->e;
 		if (scale_up(&x, a->e - e) && scale_up(&y, b->e - e))
 			return x < y ? -1 : x > y;
 	}
-	return a->d < b->d ? -1 : a->d > b->d;
+	double x = acc_double(a), y = acc_double(b);
+	return x < y ? -1 : x > y;
 }
 
 size_t nacc_format(const nacc *a, char *out)
 {
 	if (!a->exact) {
-		if (!isfinite(a->d))
+		double d = acc_double(a);
+		if (!isfinite(d))
 			return (size_t)snprintf(out, NUM_TEXT_MAX, "null");
-		return (size_t)snprintf(out, NUM_TEXT_MAX, "%.17g", a->d);
+		/* the shortest of 15, 16 or 17 digits that reads back as d */
+		for (int prec = 15; prec < 17; prec++) {
+			size_t k = (size_t)snprintf(out, NUM_TEXT_MAX, "%.*g", prec, d);
+			if (strtod(out, NULL) == d)
+				return k;
+		}
+		return (size_t)snprintf(out, NUM_TEXT_MAX, "%.17g", d);
 	}
 	char dig[48];
 	int nd = 0;
-	__int128 m = a->m;
+	__int128 m = acc_m(a);
+	int e = a->e;
+	while (m != 0 && e < 0 && m % 10 == 0) {   /* 2.50 + 0.50 prints 3 */
+		m /= 10;
+		e++;
+	}
+	if (m == 0)
+		e = 0;
 	int neg = m < 0;
 	unsigned __int128 u = neg ? (unsigned __int128)(-(m + 1)) + 1 : (unsigned __int128)m;
 	do {
@@ -190,11 +255,10 @@ size_t nacc_format(const nacc *a, char *out)
 	size_t k = 0;
 	if (neg)
 		out[k++] = '-';
-	int e = a->e;
 	if (e >= 0 && nd + e <= 24) {
 		while (nd)
 			out[k++] = dig[--nd];
-		for (int i = 0; i < e && a->m != 0; i++)
+		for (int i = 0; i < e && m != 0; i++)
 			out[k++] = '0';
 	} else if (e < 0 && -e < nd) {
 		for (int i = nd - 1; i >= 0; i--) {

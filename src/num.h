@@ -22,12 +22,15 @@ typedef struct num {
 	int32_t exact;
 } num;
 
-/* An accumulator: a sum, or a min/max value. */
+/* An accumulator: a sum, or a min/max value (24 bytes, 8-aligned, so that
+ * the aggregates of projection chunks stay small).  Exact: the 128-bit
+ * mantissa is hi:lo and the value hi:lo * 10^e.  Not exact: lo holds the
+ * bits of a double. */
 typedef struct nacc {
-	__int128 m;
+	uint64_t lo;
+	int64_t hi;
 	int32_t e;
 	int32_t exact;
-	double d;         /* the value as a double, always kept */
 } nacc;
 
 #define NUM_TEXT_MAX 64
