@@ -271,6 +271,10 @@ int st_errno(struct eg_store *st, const char *fmt, ...)
 int store_locate(struct eg_store *st, uint64_t pos, const unsigned char **rec,
 		 size_t *len, int64_t *recorded, logpos *at);
 
+/* Where the record of the event eg_iter_next returned last is in the log
+ * (segment index and byte offset). */
+logpos iter_place(const eg_iter *it);
+
 /* Writer: copy the record of event pos into *buf (grown as needed). */
 int store_read_event(struct eg_store *st, uint64_t pos, unsigned char **buf,
 		     size_t *cap, size_t *len);

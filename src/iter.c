@@ -77,6 +77,7 @@ struct eg_iter {
 	uint64_t emitted, scanned;
 	int ino_fd;
 	rec_event ev;
+	logpos ev_at;                  /* where ev's record is */
 };
 
 /* ------------------------------------------------------------ filters */
@@ -173,6 +174,7 @@ static int decode_at(eg_iter *it, logpos at, int64_t recorded)
 			      (unsigned long long)(at.seg < lg->nseg ? lg->segs[at.seg].first_pos : 0),
 			      (unsigned long long)at.off);
 	it->ev.ev.recorded = recorded;
+	it->ev_at = at;
 	if (it->ev.ev.time == INT64_MIN)
 		it->ev.ev.time = recorded;
 	return EG_OK;
@@ -684,6 +686,11 @@ int eg_iter_new(eg_store *st, eg_iter **out, const eg_filter *f)
 	}
 	*out = it;
 	return EG_OK;
+}
+
+logpos iter_place(const eg_iter *it)
+{
+	return it->ev_at;
 }
 
 int eg_iter_next(eg_iter *it, const eg_event **ev)
