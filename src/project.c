@@ -11,8 +11,12 @@
  * first.  Every CHUNK entries of one key are summarised by a *chunk*: the
  * aggregate of those entries, their ranges of position and event time and a
  * copy of them (read in one place by the queries that need them),
- * appended to idx/proj/HASH/chunks.  A snapshot (idx/proj/HASH/snap) is the
- * key table at one log position: for each key its newest entry and chunk.
+ * appended to idx/proj/HASH/chunks.  The entries after a key's newest chunk
+ * are its tail, whose aggregate and ranges the key keeps, so that a query
+ * taking the whole tail does not follow its links.  A snapshot
+ * (idx/proj/HASH/snap) is the key table at one log position: for each key
+ * its newest entry and chunk and its tail; queries map it and use it in
+ * place.
  *
  * Every aggregate combines (sums are exact decimals; min, max, first, last
  * and open compare values or (time, pos)), so the state of a key over the
@@ -43,7 +47,7 @@
 
 #define CHUNK 32
 #define SNAP_MAGIC "ENGRAMPJ"
-#define SNAP_VERSION 1
+#define SNAP_VERSION 2
 #define SNAP_HDR 128
 /* A long fold saves a snapshot at most this often (and at the last
  * snapshot_every boundary it reaches). */
@@ -53,6 +57,7 @@
 typedef struct pent {
 	uint64_t prev;       /* index + 1 of the key's previous entry, 0 none */
 	uint64_t pos;
+	uint64_t off;        /* its record's byte offset in its segment */
 	int64_t time;
 	uint16_t type, have, nan, pad;
 	num nums[];
@@ -63,6 +68,7 @@ typedef struct pagg {
 	uint64_t n, miss, nan;
 	int64_t t;           /* first/last/open: (time, pos) of the winner */
 	uint64_t p;
+	uint64_t off;        /* first/last: the winner's record offset */
 	int32_t has, open;
 	nacc v;              /* sum, min, max */
 } pagg;
@@ -76,6 +82,15 @@ typedef struct pchunk {
 	uint64_t pad;
 	pagg a[];
 } pchunk;
+
+/* The open entries of a key (those after its newest chunk): their bounds
+ * and aggregate, so that a query whose bounds take them all merges this
+ * rather than following their links one cache miss at a time. */
+typedef struct ptail {
+	uint64_t minpos, maxpos;
+	int64_t mintime, maxtime;
+	pagg a[];
+} ptail;
 
 typedef struct pkey {
 	uint64_t last;       /* index + 1 of the newest entry */
@@ -96,7 +111,7 @@ struct eg_proj {
 	eg_proj_spec *spec;
 	char dir[PATH_MAX];
 	int lockfd, nosave;
-	size_t es, cs;               /* entry and chunk sizes */
+	size_t es, cs, ts;           /* entry, chunk and tail sizes */
 	/* the saved part, mapped */
 	int fd_ent, fd_chunk;
 	const unsigned char *ment, *mchunk;
@@ -105,12 +120,21 @@ struct eg_proj {
 	uint64_t snap_pos;
 	/* after the saved part, in memory */
 	buf ent, chunk;
-	/* keys */
-	pkey *keys;
-	uint32_t nkeys, capkeys;
-	buf texts;
+	/* Keys.  The snapshot is mapped copy-on-write and used in place (a
+	 * query reads the few keys it needs, not the whole table): keys
+	 * < nk_map and text bytes < tl_map are there, the others in memory. */
+	unsigned char *msnap;
+	size_t msnap_len;
+	pkey *mkeys;
+	unsigned char *mtails;       /* ptail of key id at id * ts */
+	const unsigned char *mtexts;
+	uint32_t nk_map;
+	uint64_t tl_map;
+	buf hkeys, htails, htexts;
+	uint32_t nkeys;
 	uint32_t *hslot;             /* key id + 1 by text hash */
 	uint32_t hcap;
+	int hslot_mapped;
 	uint64_t through;            /* events <= this are folded */
 	uint64_t no_key, folded, saved;
 	/* last query */
@@ -177,6 +201,27 @@ static const pchunk *chunk_at(const eg_proj *p, uint64_t off)
 	return (const pchunk *)(p->chunk.p + (off - p->chunks_saved));
 }
 
+static pkey *key_at(const eg_proj *p, uint32_t id)
+{
+	if (id < p->nk_map)
+		return &p->mkeys[id];
+	return (pkey *)p->hkeys.p + (id - p->nk_map);
+}
+
+static ptail *tail_at(const eg_proj *p, uint32_t id)
+{
+	if (id < p->nk_map)
+		return (ptail *)(p->mtails + (size_t)id * p->ts);
+	return (ptail *)(p->htails.p + (size_t)(id - p->nk_map) * p->ts);
+}
+
+static const char *key_text(const eg_proj *p, const pkey *k)
+{
+	if (k->toff < p->tl_map)
+		return (const char *)p->mtexts + k->toff;
+	return (const char *)p->htexts.p + (k->toff - p->tl_map);
+}
+
 static uint64_t nent(const eg_proj *p)
 {
 	return p->nent_saved + p->ent.n / p->es;
@@ -195,15 +240,17 @@ static int key_rehash(eg_proj *p, uint32_t cap)
 	if (!h)
 		return -1;
 	for (uint32_t id = 0; id < p->nkeys; id++) {
-		const pkey *k = &p->keys[id];
-		uint32_t i = (uint32_t)text_hash((char *)p->texts.p + k->toff, k->tlen) & (cap - 1);
+		const pkey *k = key_at(p, id);
+		uint32_t i = (uint32_t)text_hash(key_text(p, k), k->tlen) & (cap - 1);
 		while (h[i])
 			i = (i + 1) & (cap - 1);
 		h[i] = id + 1;
 	}
-	free(p->hslot);
+	if (!p->hslot_mapped)
+		free(p->hslot);
 	p->hslot = h;
 	p->hcap = cap;
+	p->hslot_mapped = 0;
 	return 0;
 }
 
@@ -214,8 +261,8 @@ static uint32_t key_find(eg_proj *p, const char *s, size_t n, int add)
 	if (p->hcap) {
 		uint32_t i = (uint32_t)text_hash(s, n) & (p->hcap - 1);
 		for (; p->hslot[i]; i = (i + 1) & (p->hcap - 1)) {
-			const pkey *k = &p->keys[p->hslot[i] - 1];
-			if (k->tlen == n && !memcmp(p->texts.p + k->toff, s, n))
+			const pkey *k = key_at(p, p->hslot[i] - 1);
+			if (k->tlen == n && !memcmp(key_text(p, k), s, n))
 				return p->hslot[i] - 1;
 		}
 	}
@@ -224,18 +271,13 @@ static uint32_t key_find(eg_proj *p, const char *s, size_t n, int add)
 	if ((uint64_t)(p->nkeys + 1) * 2 > p->hcap &&
 	    key_rehash(p, p->hcap ? p->hcap * 2 : 1024))
 		return UINT32_MAX - 1;
-	if (p->nkeys == p->capkeys) {
-		uint32_t cap = p->capkeys ? p->capkeys * 2 : 1024;
-		pkey *k = realloc(p->keys, cap * sizeof *k);
-		if (!k)
-			return UINT32_MAX - 1;
-		p->keys = k;
-		p->capkeys = cap;
-	}
-	uint32_t id = p->nkeys++;
-	p->keys[id] = (pkey){ 0, 0, 0, (uint32_t)n, p->texts.n };
-	if (buf_add(&p->texts, s, n))
+	pkey k = { 0, 0, 0, (uint32_t)n, p->tl_map + p->htexts.n };
+	if (buf_reserve(&p->htails, p->ts) || buf_add(&p->hkeys, &k, sizeof k) ||
+	    buf_add(&p->htexts, s, n))
 		return UINT32_MAX - 1;
+	memset(p->htails.p + p->htails.n, 0, p->ts);   /* set by its first entry */
+	p->htails.n += p->ts;
+	uint32_t id = p->nkeys++;
 	uint32_t i = (uint32_t)text_hash(s, n) & (p->hcap - 1);
 	while (p->hslot[i])
 		i = (i + 1) & (p->hcap - 1);
@@ -274,48 +316,80 @@ static void agg_merge(const pfield *f, pagg *a, const pagg *b)
 		break;
 	case A_FIRST:
 		if (!a->has || tp_less(b->t, b->p, a->t, a->p))
-			a->t = b->t, a->p = b->p;
+			a->t = b->t, a->p = b->p, a->off = b->off;
 		break;
 	case A_LAST:
 	case A_OPEN:
 		if (!a->has || tp_less(a->t, a->p, b->t, b->p))
-			a->t = b->t, a->p = b->p, a->open = b->open;
+			a->t = b->t, a->p = b->p, a->off = b->off, a->open = b->open;
 		break;
 	}
 	a->has = 1;
 }
 
-/* Fold one entry into a state. */
-static void fold(const eg_proj_spec *s, pstate *st, const pent *e)
+/* Fold one entry into the aggregates a[0..nf-1]. */
+static void fold_aggs(const eg_proj_spec *s, pagg *a, const pent *e)
 {
-	st->events++;
 	for (int i = 0; i < s->nf; i++) {
 		const pfield *f = &s->f[i];
+		pagg *x = &a[i];
 		if (!(f->types >> e->type & 1))
 			continue;
-		pagg b = { 0 };
-		if (f->agg == A_COUNT || (e->have >> i & 1)) {
-			b.n = 1;
-			b.has = f->agg != A_COUNT;
-			b.t = e->time;
-			b.p = e->pos;
-			if (f->num >= 0)
-				nacc_set(&b.v, &e->nums[f->num], f->sign[e->type]);
-			b.open = (int32_t)(f->opens >> e->type & 1);
-		} else if (e->nan >> i & 1) {
-			b.nan = 1;
-		} else {
-			b.miss = 1;
+		if (f->agg == A_COUNT) {
+			x->n++;
+			continue;
 		}
-		agg_merge(f, &st->a[i], &b);
+		if (!(e->have >> i & 1)) {
+			if (e->nan >> i & 1)
+				x->nan++;
+			else
+				x->miss++;
+			continue;
+		}
+		/* what agg_merge does with a one-event aggregate, without
+		 * building one */
+		x->n++;
+		nacc v;
+		switch (f->agg) {
+		case A_SUM:
+			nacc_set(&v, &e->nums[f->num], f->sign[e->type]);
+			if (x->has)
+				nacc_add(&x->v, &v);
+			else
+				x->v = v;
+			break;
+		case A_MIN:
+		case A_MAX:
+			nacc_set(&v, &e->nums[f->num], f->sign[e->type]);
+			if (!x->has || nacc_cmp(&v, &x->v) == (f->agg == A_MIN ? -1 : 1))
+				x->v = v;
+			break;
+		case A_FIRST:
+			if (!x->has || tp_less(e->time, e->pos, x->t, x->p))
+				x->t = e->time, x->p = e->pos, x->off = e->off;
+			break;
+		default:             /* A_LAST, A_OPEN */
+			if (!x->has || tp_less(x->t, x->p, e->time, e->pos)) {
+				x->t = e->time, x->p = e->pos, x->off = e->off;
+				x->open = (int32_t)(f->opens >> e->type & 1);
+			}
+		}
+		x->has = 1;
 	}
 }
 
-static void merge_chunk(const eg_proj_spec *s, pstate *st, const pchunk *c)
+static void fold(const eg_proj_spec *s, pstate *st, const pent *e)
 {
-	st->events += c->n;
+	st->events++;
+	fold_aggs(s, st->a, e);
+}
+
+/* Merge the aggregates a of n events (a chunk's or a tail's). */
+static void merge_aggs(const eg_proj_spec *s, pstate *st, const pagg *a, uint32_t n)
+{
+	st->events += n;
 	for (int i = 0; i < s->nf; i++)
-		agg_merge(&s->f[i], &st->a[i], &c->a[i]);
+		agg_merge(&s->f[i], &st->a[i], &a[i]);
 }
 
 /* ---------------------------------------------------- building entries */
@@ -355,9 +429,10 @@ static size_t event_key(const eg_proj_spec *s, const eg_event *e, char *out, siz
 	return json_quote(t, n, out);
 }
 
-static void make_entry(const eg_proj_spec *s, const eg_event *e, pent *o)
+static void make_entry(const eg_proj_spec *s, const eg_event *e, uint64_t off, pent *o)
 {
 	o->pos = e->pos;
+	o->off = off;
 	o->time = e->time;
 	o->type = (uint16_t)proj_type_index(s, e->type, e->type_len);
 	o->have = o->nan = o->pad = 0;
@@ -408,34 +483,29 @@ static unsigned char *chunk_ents(const eg_proj *p, const pchunk *c)
 /* Summarise the CHUNK newest entries of key id as a chunk. */
 static int close_chunk(eg_proj *p, uint32_t id)
 {
-	pkey *k = &p->keys[id];
+	pkey *k = key_at(p, id);
+	const ptail *tl = tail_at(p, id);
 	size_t cs = p->cs;
 	pchunk *c = calloc(1, cs);
 	if (!c)
 		return st_err(p->st, EG_ENOMEM, "out of memory");
-	pstate st;
-	memset(&st, 0, sizeof st);
 	c->prev = k->chunk;
 	c->last = k->last - 1;
 	c->key = id;
 	c->n = k->nopen;
-	c->minpos = UINT64_MAX;
-	c->mintime = INT64_MAX;
-	c->maxtime = INT64_MIN;
+	c->minpos = tl->minpos;
+	c->maxpos = tl->maxpos;
+	c->mintime = tl->mintime;
+	c->maxtime = tl->maxtime;
+	memcpy(c->a, tl->a, (size_t)p->spec->nf * sizeof(pagg));
 	uint64_t i = k->last;
 	for (uint32_t j = 0; j < k->nopen; j++) {
-		const pent *e = ent_at(p, i - 1);
-		fold(p->spec, &st, e);
-		if (e->pos < c->minpos) c->minpos = e->pos;
-		if (e->pos > c->maxpos) c->maxpos = e->pos;
-		if (e->time < c->mintime) c->mintime = e->time;
-		if (e->time > c->maxtime) c->maxtime = e->time;
 		/* a copy of the entries, so that a query reading them reads one
 		 * place rather than following links across the file */
+		const pent *e = ent_at(p, i - 1);
 		memcpy(chunk_ents(p, c) + (size_t)j * p->es, e, p->es);
 		i = e->prev;
 	}
-	memcpy(c->a, st.a, (size_t)p->spec->nf * sizeof(pagg));
 	uint64_t off = p->chunks_saved + p->chunk.n;
 	int rc = buf_add(&p->chunk, c, cs);
 	free(c);
@@ -446,7 +516,24 @@ static int close_chunk(eg_proj *p, uint32_t id)
 	return EG_OK;
 }
 
-static int add_event(eg_proj *p, const eg_event *e)
+/* Fold an entry into a tail (the first of its entries starts it). */
+static void tail_add(const eg_proj *p, ptail *tl, int first, const pent *e)
+{
+	if (first) {
+		memset(tl, 0, p->ts);
+		tl->minpos = UINT64_MAX;
+		tl->mintime = INT64_MAX;
+		tl->maxtime = INT64_MIN;
+	}
+	if (e->pos < tl->minpos) tl->minpos = e->pos;
+	if (e->pos > tl->maxpos) tl->maxpos = e->pos;
+	if (e->time < tl->mintime) tl->mintime = e->time;
+	if (e->time > tl->maxtime) tl->maxtime = e->time;
+	fold_aggs(p->spec, tl->a, e);
+}
+
+/* Take event e, whose record is at byte off of its segment. */
+static int add_event(eg_proj *p, const eg_event *e, uint64_t off)
 {
 	const eg_proj_spec *s = p->spec;
 	char kt[1024];
@@ -460,13 +547,14 @@ static int add_event(eg_proj *p, const eg_event *e)
 		return st_err(p->st, EG_ENOMEM, "out of memory");
 	unsigned char eb[sizeof(pent) + PROJ_MAX_NUMS * sizeof(num)];
 	pent *o = (pent *)eb;
-	make_entry(s, e, o);
-	pkey *k = &p->keys[id];
+	make_entry(s, e, off, o);
+	pkey *k = key_at(p, id);
 	o->prev = k->last;
 	uint64_t idx = nent(p);
 	if (buf_add(&p->ent, o, p->es))
 		return st_err(p->st, EG_ENOMEM, "out of memory");
 	k->last = idx + 1;
+	tail_add(p, tail_at(p, id), k->nopen == 0, o);
 	if (++k->nopen == CHUNK)
 		return close_chunk(p, id);
 	return EG_OK;
@@ -530,14 +618,67 @@ static int event_ident(eg_proj *p, uint64_t pos, uint64_t *out)
 	return rc == EG_END ? EG_OK : rc;
 }
 
+/* Forget the mapped snapshot (the keys in memory stay). */
+static void unmap_snap(eg_proj *p)
+{
+	if (p->hslot_mapped)
+		p->hslot = NULL, p->hcap = 0, p->hslot_mapped = 0;
+	if (p->msnap)
+		munmap(p->msnap, p->msnap_len);
+	p->msnap = NULL;
+	p->msnap_len = 0;
+	p->mkeys = NULL;
+	p->mtails = NULL;
+	p->mtexts = NULL;
+	p->nk_map = 0;
+	p->tl_map = 0;
+}
+
 static void reset_state(eg_proj *p)
 {
 	unmap(p);
+	unmap_snap(p);
 	p->nent_saved = p->chunks_saved = p->snap_pos = p->through = p->no_key = 0;
-	p->ent.n = p->chunk.n = p->texts.n = 0;
+	p->ent.n = p->chunk.n = 0;
+	p->hkeys.n = p->htails.n = p->htexts.n = 0;
 	p->nkeys = 0;
 	if (p->hslot)
 		memset(p->hslot, 0, p->hcap * sizeof *p->hslot);
+}
+
+/*
+ * The snapshot file (docs/FORMAT.md): a header of SNAP_HDR bytes, the key
+ * table, the key hash table, the key texts, then from a 64-byte boundary
+ * the tails.  The header's check covers everything before the tails; the
+ * tails, like entries and chunks, are derived data rebuilt by reindex.
+ */
+typedef struct snap_layout {
+	uint64_t nk, hcap, tlen;
+	uint64_t keys_at, hslot_at, texts_at, tails_at, size;
+} snap_layout;
+
+static void snap_layout_of(const eg_proj *p, uint64_t nk, uint64_t hcap, uint64_t tlen,
+			   snap_layout *l)
+{
+	l->nk = nk;
+	l->hcap = hcap;
+	l->tlen = tlen;
+	l->keys_at = SNAP_HDR;
+	l->hslot_at = l->keys_at + nk * sizeof(pkey);
+	l->texts_at = l->hslot_at + hcap * 4;
+	l->tails_at = (l->texts_at + tlen + 63) / 64 * 64;
+	l->size = l->tails_at + nk * p->ts;
+}
+
+static uint64_t snap_check(const unsigned char *hdr, const unsigned char *body, size_t n)
+{
+	XXH3_state_t *s = XXH3_createState();
+	uint64_t h = 0;
+	if (s && XXH3_64bits_reset(s) == XXH_OK && XXH3_64bits_update(s, hdr, 120) == XXH_OK &&
+	    XXH3_64bits_update(s, body, n) == XXH_OK)
+		h = XXH3_64bits_digest(s) | 1;
+	XXH3_freeState(s);
+	return h;
 }
 
 /* Load idx/proj/HASH/snap if it is valid for this log; else start empty. */
@@ -546,60 +687,64 @@ static int load_snapshot(eg_proj *p, uint64_t head)
 	reset_state(p);
 	char path[PATH_MAX];
 	path_of(p, "snap", path);
-	unsigned char *b = NULL;
-	size_t n = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return EG_OK;
 	struct stat sb;
-	if (fstat(fd, &sb) == 0 && sb.st_size >= SNAP_HDR + 4 && (b = malloc((size_t)sb.st_size)))
-		n = os_pread_all(fd, b, (size_t)sb.st_size, 0) == 0 ? (size_t)sb.st_size : 0;
+	unsigned char *b = NULL;
+	size_t n = fstat(fd, &sb) == 0 && sb.st_size >= SNAP_HDR ? (size_t)sb.st_size : 0;
+	if (n) {
+		/* private and writable: folding changes the keys in place, never
+		 * the file */
+		b = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+		if (b == MAP_FAILED)
+			b = NULL;
+	}
 	close(fd);
-	int ok = n && !memcmp(b, SNAP_MAGIC, 8) && rd32(b + 8) == SNAP_VERSION &&
-		 rd32(b + n - 4) == (uint32_t)XXH3_64bits(b, n - 4) &&
+	if (!b)
+		return EG_OK;
+	snap_layout l;
+	int ok = !memcmp(b, SNAP_MAGIC, 8) && rd32(b + 8) == SNAP_VERSION &&
 		 !memcmp(b + 16, p->spec->hash, 32) && rd32(b + 12) == p->es &&
-		 rd32(b + 100) == p->cs;
-	uint64_t through = ok ? rd64(b + 48) : 0, nentries = ok ? rd64(b + 56) : 0;
-	uint64_t clen = ok ? rd64(b + 64) : 0, nk = ok ? rd64(b + 72) : 0;
-	uint64_t tlen = ok ? rd64(b + 80) : 0, ident = ok ? rd64(b + 88) : 0, mine;
-	ok = ok && through <= head && nk < UINT32_MAX &&
-	     n == SNAP_HDR + nk * sizeof(pkey) + tlen + 4 &&
-	     event_ident(p, through, &mine) == EG_OK && mine == ident &&
-	     os_file_size(p->fd_ent) >= (off_t)(nentries * p->es) &&
-	     os_file_size(p->fd_chunk) >= (off_t)clen;
+		 rd32(b + 100) == p->cs && rd32(b + 112) == p->ts;
+	uint64_t through = rd64(b + 48), nentries = rd64(b + 56), clen = rd64(b + 64);
+	uint64_t nk = rd64(b + 72), tlen = rd64(b + 80), ident = rd64(b + 88), mine;
+	uint64_t hcap = rd32(b + 116);
+	ok = ok && nk < UINT32_MAX && tlen < ((uint64_t)1 << 40) &&
+	     (hcap == 0 || ((hcap & (hcap - 1)) == 0 && hcap > nk));
 	if (ok) {
-		p->keys = realloc(p->keys, (nk ? nk : 1) * sizeof(pkey));
-		if (!p->keys)
-			ok = 0;
-		else
-			p->capkeys = (uint32_t)(nk ? nk : 1);
+		snap_layout_of(p, nk, hcap, tlen, &l);
+		ok = l.size == n &&
+		     rd64(b + 120) == snap_check(b, b + SNAP_HDR, l.tails_at - SNAP_HDR) &&
+		     through <= head && event_ident(p, through, &mine) == EG_OK && mine == ident &&
+		     os_file_size(p->fd_ent) >= (off_t)(nentries * p->es) &&
+		     os_file_size(p->fd_chunk) >= (off_t)clen;
 	}
-	if (ok) {
-		memcpy(p->keys, b + SNAP_HDR, nk * sizeof(pkey));
-		p->nkeys = (uint32_t)nk;
-		p->texts.n = 0;
-		if (buf_add(&p->texts, b + SNAP_HDR + nk * sizeof(pkey), tlen))
-			ok = 0;
-		uint32_t cap = 1024;
-		while ((uint64_t)cap < nk * 2 + 2)
-			cap *= 2;
-		if (ok && key_rehash(p, cap))
-			ok = 0;
+	if (!ok) {
+		munmap(b, n);
+		return EG_OK;
 	}
-	if (ok) {
-		p->nent_saved = nentries;
-		p->chunks_saved = clen;
-		p->snap_pos = p->through = through;
-		p->no_key = rd64(b + 104);
-		/* Drop what an interrupted fold wrote after the snapshot. */
-		if (!p->nosave && (ftruncate(p->fd_ent, (off_t)(nentries * p->es)) ||
-				   ftruncate(p->fd_chunk, (off_t)clen)))
-			p->nosave = 1;
-	} else {
-		reset_state(p);
-	}
-	free(b);
-	return ok ? map_saved(p) : EG_OK;
+	p->msnap = b;
+	p->msnap_len = n;
+	p->mkeys = (pkey *)(b + l.keys_at);
+	p->mtails = b + l.tails_at;
+	p->mtexts = b + l.texts_at;
+	p->nk_map = p->nkeys = (uint32_t)nk;
+	p->tl_map = tlen;
+	if (!p->hslot_mapped)
+		free(p->hslot);
+	p->hslot = hcap ? (uint32_t *)(b + l.hslot_at) : NULL;
+	p->hcap = (uint32_t)hcap;
+	p->hslot_mapped = hcap != 0;
+	p->nent_saved = nentries;
+	p->chunks_saved = clen;
+	p->snap_pos = p->through = through;
+	p->no_key = rd64(b + 104);
+	/* Drop what an interrupted fold wrote after the snapshot. */
+	if (!p->nosave && (ftruncate(p->fd_ent, (off_t)(nentries * p->es)) ||
+			   ftruncate(p->fd_chunk, (off_t)clen)))
+		p->nosave = 1;
+	return map_saved(p);
 }
 
 static int write_at(int fd, const void *b, size_t n, uint64_t off)
@@ -607,8 +752,21 @@ static int write_at(int fd, const void *b, size_t n, uint64_t off)
 	return os_pwrite_all(fd, b, n, (off_t)off);
 }
 
+/* Write a part held partly in the mapped snapshot, partly in memory. */
+static int write_parts(int fd, const void *m, size_t mn, const buf *h, uint64_t off,
+		       XXH3_state_t *x)
+{
+	if ((mn && write_at(fd, m, mn, off)) || (h->n && write_at(fd, h->p, h->n, off + mn)))
+		return -1;
+	if (x && ((mn && XXH3_64bits_update(x, m, mn) != XXH_OK) ||
+		  (h->n && XXH3_64bits_update(x, h->p, h->n) != XXH_OK)))
+		return -1;
+	return 0;
+}
+
 /* Save the state (at p->through) as a snapshot: entries and chunks first,
- * durably, then the key table by rename. */
+ * durably, then the snapshot file by rename, which is then mapped in
+ * place of the state in memory. */
 static int save_snapshot(eg_proj *p)
 {
 	if (p->nosave || p->through == p->snap_pos)
@@ -622,43 +780,67 @@ static int save_snapshot(eg_proj *p)
 	int rc = event_ident(p, p->through, &ident);
 	if (rc)
 		return rc;
-	size_t n = SNAP_HDR + (size_t)p->nkeys * sizeof(pkey) + p->texts.n + 4;
-	unsigned char *b = calloc(1, n);
-	if (!b)
-		return st_err(st, EG_ENOMEM, "out of memory");
-	memcpy(b, SNAP_MAGIC, 8);
-	wr32(b + 8, SNAP_VERSION);
-	wr32(b + 12, (uint32_t)p->es);
-	memcpy(b + 16, p->spec->hash, 32);
-	wr64(b + 48, p->through);
-	wr64(b + 56, nent(p));
-	wr64(b + 64, p->chunks_saved + p->chunk.n);
-	wr64(b + 72, p->nkeys);
-	wr64(b + 80, p->texts.n);
-	wr64(b + 88, ident);
-	wr32(b + 100, (uint32_t)p->cs);
-	wr64(b + 104, p->no_key);
-	memcpy(b + SNAP_HDR, p->keys, (size_t)p->nkeys * sizeof(pkey));
-	memcpy(b + SNAP_HDR + (size_t)p->nkeys * sizeof(pkey), p->texts.p, p->texts.n);
-	wr32(b + n - 4, (uint32_t)XXH3_64bits(b, n - 4));
+	snap_layout l;
+	snap_layout_of(p, p->nkeys, p->hcap, p->tl_map + p->htexts.n, &l);
+	unsigned char h[SNAP_HDR];
+	memset(h, 0, sizeof h);
+	memcpy(h, SNAP_MAGIC, 8);
+	wr32(h + 8, SNAP_VERSION);
+	wr32(h + 12, (uint32_t)p->es);
+	memcpy(h + 16, p->spec->hash, 32);
+	wr64(h + 48, p->through);
+	wr64(h + 56, nent(p));
+	wr64(h + 64, p->chunks_saved + p->chunk.n);
+	wr64(h + 72, p->nkeys);
+	wr64(h + 80, l.tlen);
+	wr64(h + 88, ident);
+	wr32(h + 100, (uint32_t)p->cs);
+	wr64(h + 104, p->no_key);
+	wr32(h + 112, (uint32_t)p->ts);
+	wr32(h + 116, p->hcap);
 	char tmp[PATH_MAX], path[PATH_MAX];
 	path_of(p, "snap.tmp", tmp);
 	path_of(p, "snap", path);
+	XXH3_state_t *x = XXH3_createState();
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	rc = EG_OK;
-	if (fd < 0 || os_pwrite_all(fd, b, n, 0) || fdatasync(fd) || rename(tmp, path))
-		rc = st_errno(st, "cannot write %s", path);
+	buf none = { 0 };
+	int bad = !x || fd < 0 || XXH3_64bits_reset(x) != XXH_OK ||
+		  XXH3_64bits_update(x, h, 120) != XXH_OK ||
+		  write_parts(fd, p->mkeys, (size_t)p->nk_map * sizeof(pkey), &p->hkeys, l.keys_at, x) ||
+		  write_parts(fd, p->hslot, (size_t)p->hcap * 4, &none, l.hslot_at, x) ||
+		  write_parts(fd, p->mtexts, p->tl_map, &p->htexts, l.texts_at, x);
+	if (!bad) {
+		/* the padding before the tails is part of the check */
+		unsigned char z[64] = { 0 };
+		size_t pad = (size_t)(l.tails_at - l.texts_at - l.tlen);
+		buf zb = { z, pad, sizeof z };
+		bad = write_parts(fd, NULL, 0, &zb, l.texts_at + l.tlen, x) ||
+		      write_parts(fd, p->mtails, (size_t)p->nk_map * p->ts, &p->htails, l.tails_at,
+				  NULL);
+	}
+	if (!bad) {
+		wr64(h + 120, XXH3_64bits_digest(x) | 1);
+		bad = write_at(fd, h, SNAP_HDR, 0) || fdatasync(fd) || rename(tmp, path);
+	}
+	rc = bad ? st_errno(st, "cannot write %s", path) : EG_OK;
 	if (fd >= 0)
 		close(fd);
-	free(b);
+	XXH3_freeState(x);
 	if (rc)
 		return rc;
 	p->nent_saved = nent(p);
 	p->chunks_saved += p->chunk.n;
 	p->ent.n = p->chunk.n = 0;
-	p->snap_pos = p->through;
 	p->saved++;
-	return map_saved(p);
+	/* Map what was just written: the keys in memory go back to the page
+	 * cache.  It was written under the lock, so it is this state. */
+	uint64_t through = p->through, folded = p->folded;
+	if ((rc = load_snapshot(p, through)))
+		return rc;
+	p->folded = folded;
+	if (p->through != through)
+		return st_err(st, EG_EIO, "%s was written but does not read back", path);
+	return EG_OK;
 }
 
 /* ------------------------------------------------------------ catch-up */
@@ -704,7 +886,7 @@ static int catch_up(eg_proj *p, const progress *pr)
 					goto out;
 			next_b += every;
 		}
-		if ((rc = add_event(p, e)))
+		if ((rc = add_event(p, e, iter_place(it).off)))
 			goto out;
 		p->through = e->pos;
 		p->folded++;
@@ -829,6 +1011,7 @@ int eg_proj_open(eg_store *st, const eg_proj_spec *spec, eg_progress_fn fn, void
 	p->st = st;
 	p->es = sizeof(pent) + (size_t)spec->nnum * sizeof(num);
 	p->cs = sizeof(pchunk) + (size_t)spec->nf * sizeof(pagg) + CHUNK * p->es;
+	p->ts = sizeof(ptail) + (size_t)spec->nf * sizeof(pagg);
 	p->lockfd = p->fd_ent = p->fd_chunk = -1;
 	for (int i = 0; i < spec->nf; i++)
 		p->names[i] = p->spec->f[i].name;
@@ -888,10 +1071,13 @@ void eg_proj_close(eg_proj *p)
 	free(p->evbuf);
 	free(p->ent.p);
 	free(p->chunk.p);
-	free(p->texts.p);
 	free(p->out.p);
-	free(p->keys);
-	free(p->hslot);
+	unmap_snap(p);
+	if (!p->hslot_mapped)
+		free(p->hslot);
+	free(p->hkeys.p);
+	free(p->htails.p);
+	free(p->htexts.p);
 	eg_proj_spec_free(p->spec);
 	free(p);
 }
@@ -976,22 +1162,45 @@ static void fold_entries(eg_proj *p, pstate *st, uint64_t i, uint32_t n, int64_t
 	}
 }
 
+/* Ask for the cache lines of [s, s + n) ahead of their use: a key's tail
+ * and chunks are far apart, and waiting for each in turn is most of a
+ * query's time. */
+static void prefetch(const void *s, size_t n)
+{
+	for (size_t o = 0; o < n; o += 64)
+		__builtin_prefetch((const char *)s + o);
+}
+
 static void key_state(eg_proj *p, uint32_t id, int64_t t, uint64_t pk, pstate *st)
 {
+	const pkey *k = key_at(p, id);
+	const ptail *tl = k->nopen ? tail_at(p, id) : NULL;
+	size_t aggs = (size_t)p->spec->nf * sizeof(pagg);
+	if (tl)
+		prefetch(tl, sizeof *tl + aggs);
+	if (k->chunk)
+		prefetch(chunk_at(p, k->chunk - 1), sizeof(pchunk) + aggs);
 	memset(st, 0, sizeof *st);
-	const pkey *k = &p->keys[id];
-	fold_entries(p, st, k->last, k->nopen, t, pk);
+	if (tl && tl->maxpos <= pk && tl->maxtime <= t) {
+		merge_aggs(p->spec, st, tl->a, k->nopen);
+		p->q_chunks++;
+	} else if (tl && tl->minpos <= pk && tl->mintime <= t) {
+		fold_entries(p, st, k->last, k->nopen, t, pk);
+	}
 	for (uint64_t off = k->chunk; off; ) {
 		const pchunk *c = chunk_at(p, off - 1);
 		off = c->prev;
+		if (off)
+			prefetch(chunk_at(p, off - 1), sizeof(pchunk) + aggs);
 		if (c->minpos > pk || c->mintime > t)
 			continue;
 		if (c->maxpos <= pk && c->maxtime <= t) {
-			merge_chunk(p->spec, st, c);
+			merge_aggs(p->spec, st, c->a, c->n);
 			p->q_chunks++;
 			continue;
 		}
 		const unsigned char *ce = chunk_ents(p, c);
+		prefetch(ce, (size_t)c->n * p->es);
 		for (uint32_t j = 0; j < c->n; j++) {
 			const pent *e = (const pent *)(ce + (size_t)j * p->es);
 			p->q_entries++;
@@ -999,6 +1208,47 @@ static void key_state(eg_proj *p, uint32_t id, int64_t t, uint64_t pk, pstate *s
 				fold(p->spec, st, e);
 		}
 	}
+}
+
+/* Grow the event buffer to n bytes. */
+static int evbuf_reserve(eg_proj *p, size_t n)
+{
+	if (n <= p->evcap)
+		return EG_OK;
+	unsigned char *nb = realloc(p->evbuf, n);
+	if (!nb)
+		return st_err(p->st, EG_ENOMEM, "out of memory");
+	p->evbuf = nb;
+	p->evcap = n;
+	return EG_OK;
+}
+
+/* The event at pos read where its entry says its record is (byte off of
+ * the segment holding pos), through the log's mapping: no system call,
+ * which is dear in a virtual machine.  EG_ENOTFOUND if the record there
+ * is not that event or fails its check: event_at then looks it up through
+ * the index, which names any damage. */
+static int event_at_place(eg_proj *p, uint64_t pos, uint64_t off, const eg_event **e)
+{
+	eg_log *lg = &p->st->log;
+	uint32_t lo = 0, hi = lg->nseg;      /* the last segment starting <= pos */
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (lg->segs[mid].first_pos <= pos)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (!lg->nseg || lg->segs[lo].first_pos > pos)
+		return EG_ENOTFOUND;
+	logpos at = { lo, off };
+	const unsigned char *r = log_ptr(p->st, lg, at, REC_PREFIX);
+	size_t len = r ? rd32(r) : 0;
+	if (!r || len < REC_PREFIX || len > REC_MAX_LEN || !(r = log_ptr(p->st, lg, at, len)) ||
+	    !rec_event_decode(r, len, &p->rev) || p->rev.ev.pos != pos)
+		return EG_ENOTFOUND;
+	*e = &p->rev.ev;
+	return EG_OK;
 }
 
 /* The event at pos, for the values of first and last: found through the
@@ -1025,13 +1275,8 @@ static int event_at(eg_proj *p, uint64_t pos, const eg_event **e)
 	    b->bytes && b->bytes <= (1u << 20)) {
 		/* one pread of the block's records, then a walk in memory: far
 		 * cheaper than touching the log's mapping header by header */
-		if (b->bytes > p->evcap) {
-			unsigned char *nb = realloc(p->evbuf, b->bytes);
-			if (!nb)
-				return st_err(st, EG_ENOMEM, "out of memory");
-			p->evbuf = nb;
-			p->evcap = b->bytes;
-		}
+		if ((rc = evbuf_reserve(p, b->bytes)))
+			return rc;
 		if (os_pread_all(lg->segs[s].fd, p->evbuf, b->bytes, (off_t)b->off))
 			return st_errno(st, "cannot read segment %020llu.seg",
 					(unsigned long long)b->seg_first_pos);
@@ -1102,7 +1347,11 @@ static int value_at(eg_proj *p, const pfield *f, const pagg *a)
 		int n = snprintf(nb, sizeof nb, "%llu", (unsigned long long)a->p);
 		return out_add(p, nb, (size_t)n);
 	}
-	if ((rc = event_at(p, a->p, &e)))
+	/* the recorded time is its batch's, known to the index only */
+	rc = f->path.root == P_RECORDED ? EG_ENOTFOUND : event_at_place(p, a->p, a->off, &e);
+	if (rc == EG_ENOTFOUND)
+		rc = event_at(p, a->p, &e);
+	if (rc)
 		return rc;
 	switch (f->path.root) {
 	case P_STREAM: return out_str(p, e->stream, e->stream_len);
@@ -1177,8 +1426,8 @@ static int row_out(eg_proj *p, uint32_t id, const unsigned char *vals, const siz
 		p->vals[i] = (const char *)vals + offs[i];
 		p->lens[i] = offs[i + 1] - offs[i];
 	}
-	const pkey *k = &p->keys[id];
-	eg_proj_row row = { (const char *)p->texts.p + k->toff, k->tlen, (size_t)nf,
+	const pkey *k = key_at(p, id);
+	eg_proj_row row = { key_text(p, k), k->tlen, (size_t)nf,
 			    p->names, p->vals, p->lens, from, to };
 	p->q_keys++;
 	return fn(ctx, &row);
@@ -1259,9 +1508,9 @@ int eg_proj_get(eg_proj *p, const char *key, size_t n, const eg_proj_at *at,
 static int key_cmp(const void *a, const void *b, void *ctx)
 {
 	const eg_proj *p = ctx;
-	const pkey *x = &p->keys[*(const uint32_t *)a], *y = &p->keys[*(const uint32_t *)b];
+	const pkey *x = key_at(p, *(const uint32_t *)a), *y = key_at(p, *(const uint32_t *)b);
 	size_t n = x->tlen < y->tlen ? x->tlen : y->tlen;
-	int c = memcmp(p->texts.p + x->toff, p->texts.p + y->toff, n);
+	int c = memcmp(key_text(p, x), key_text(p, y), n);
 	return c ? c : (x->tlen > y->tlen) - (x->tlen < y->tlen);
 }
 
@@ -1314,7 +1563,7 @@ int eg_proj_history(eg_proj *p, const char *key, size_t n, const eg_proj_at *at,
 	const pent **v = malloc(cap * sizeof *v);
 	if (!v)
 		return st_err(p->st, EG_ENOMEM, "out of memory");
-	for (uint64_t i = p->keys[id].last; i; ) {
+	for (uint64_t i = key_at(p, id)->last; i; ) {
 		const pent *e = ent_at(p, i - 1);
 		i = e->prev;
 		p->q_entries++;
