@@ -176,9 +176,11 @@ GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- src include 2>/dev/null || GIT_V="
 	echo
 	echo "$QUERIES random accounts (splitmix64, seed 1), each with a random as-of time in the" \
 		"event-time range and a random known-at time in the record-time range. Every balance is" \
-		"first checked against SQLite to the cent (that pass is timed too: \"first pass\");" \
-		"as-of is then timed again. Known-at queries run in the checked pass only, for at most" \
-		"60 s per mode (count in the last column)."
+		"first checked against SQLite to the cent (that pass is timed too: \"first pass\": the" \
+		"pages of the projection's files are not yet mapped in the process). As-of is then timed in" \
+		"$(jnum passes "$W/q.json") passes over the same pairs, engram and SQLite in turn; each query's time is its" \
+		"median over the passes (one pass alone swings by 3× from run to run in this virtual machine)." \
+		"Known-at queries run in the checked pass only, for at most 60 s per mode (count in the last column)."
 	echo
 	echo "| query | p50 | p90 | p99 | max | mean | queries; mean chunks merged / entries read |"
 	echo "|---|---|---|---|---|---|---|"
@@ -196,13 +198,15 @@ GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- src include 2>/dev/null || GIT_V="
 		"\`SELECT SUM(CASE WHEN type IN ('withdrawal','fee') THEN -amount ELSE amount END) FROM events" \
 		"WHERE stream=? AND time<=? AND type IN (…5 types)\`, the same $QUERIES (key, T) pairs;" \
 		"all $QUERIES balances equal engram's (checked before timing). Ratio per query:" \
-		"SQLite's time ÷ engram's for the same pair, median over the pairs."
+		"SQLite's time ÷ engram's for the same pair; its median and 10th percentile over the pairs," \
+		"and the ratio of the mean times. The balance-only spec asks exactly SQLite's question (one SUM);" \
+		"the \`balances\` spec also computes six more fields, one of them read from its event."
 	echo
-	echo "| | p50 µs | p99 µs | SQLite ÷ engram, per query (median) |"
-	echo "|---|---|---|---|"
-	echo "| SQLite | $(q sqlite_p50_us) | $(q sqlite_p99_us) | |"
-	echo "| engram, \`balances\` spec (7 fields) | $(q asof_p50_us) | $(q asof_p99_us) | $(q ratio_median)× |"
-	echo "| engram, balance-only spec | $(jnum asof_p50_us "$W/qb.json") | $(jnum asof_p99_us "$W/qb.json") | ${BAL_RATIO}× |"
+	echo "| | p50 µs | p99 µs | mean µs | SQLite ÷ engram per query: median (p10) | ratio of means |"
+	echo "|---|---|---|---|---|---|"
+	echo "| SQLite | $(q sqlite_p50_us) | $(q sqlite_p99_us) | $(q sqlite_mean_us) | | |"
+	echo "| engram, balance-only spec | $(jnum asof_p50_us "$W/qb.json") | $(jnum asof_p99_us "$W/qb.json") | $(jnum asof_mean_us "$W/qb.json") | **${BAL_RATIO}×** ($(jnum ratio_p10 "$W/qb.json")×) | $(jnum ratio_mean "$W/qb.json")× |"
+	echo "| engram, \`balances\` spec (7 fields) | $(q asof_p50_us) | $(q asof_p99_us) | $(q asof_mean_us) | $(q ratio_median)× ($(q ratio_p10)×) | $(q ratio_mean)× |"
 	echo
 	echo "## The CLI, whole process"
 	echo
@@ -238,7 +242,7 @@ GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- src include 2>/dev/null || GIT_V="
 	echo "| one key \`--as-of\` \`--known-at\`, p99 < 1 ms (C API) | $(q both_p99_us) µs | $(ok "$(q both_p99_us) < 1000") |"
 	echo "| all keys' current state < 2 s (CLI, whole process) | $ALL_MED s | $(ok "$ALL_MED < 2") |"
 	echo "| append unaffected by projections (≤ 10% slower) | ${APPEND_RATIO}× | $(ok "$APPEND_RATIO <= 1.10") |"
-	echo "| ≥ 50× SQLite per as-of query | $(q ratio_median)× (balance-only spec: ${BAL_RATIO}×) | $(ok "$(q ratio_median) >= 50") |"
+	echo "| ≥ 50× SQLite per as-of query (the same SUM: balance-only spec; median over the pairs) | ${BAL_RATIO}× (7-field spec: $(q ratio_median)×) | $(ok "$BAL_RATIO >= 50") |"
 	echo
 	echo "## Machine"
 	echo
