@@ -59,6 +59,17 @@ struct eg_proj_spec {
 /* Type index of an event type name: 0..ntypes-1, or PROJ_MAX_TYPES. */
 int proj_type_index(const eg_proj_spec *s, const char *type, size_t n);
 
+/* Parse a field path (a JSON string span): 0, or -1 with what is allowed
+ * written to why.  Free with proj_path_free (also after a failure). */
+int proj_path_parse(const json_span *v, ppath *p, char *why, size_t whylen);
+void proj_path_free(ppath *p);
+/* Spec parsing helpers shared with the windows spec (winspec.c): the
+ * decoded text of a JSON string (malloc'd), whether a member key is name,
+ * and the line and column of a byte offset. */
+char *proj_str_dup(const json_span *v);
+int proj_key_is(const json_span *k, const char *name);
+void proj_line_col(const char *s, size_t off, int *line, int *col);
+
 /* Find the value at a data/meta path of an event (0 if absent or null). */
 int proj_path_value(const eg_event *e, const ppath *p, json_span *out);
 

@@ -37,8 +37,7 @@ static int bad(pctx *c, const char *path, const char *fmt, ...)
 	return -1;
 }
 
-/* The decoded text of a JSON string span, NUL-terminated (malloc'd). */
-static char *str_dup(const json_span *v)
+char *proj_str_dup(const json_span *v)
 {
 	char *s = malloc(v->n + 1);
 	if (s)
@@ -50,13 +49,18 @@ static const char PATH_HELP[] =
 	"expected a field path: stream, type, actor, session, time, recorded, "
 	"id, version, pos, or data.NAME[.NAME...] or meta.NAME[...]";
 
-static int parse_path(pctx *c, const char *where, const json_span *v, ppath *p)
+int proj_path_parse(const json_span *v, ppath *p, char *why, size_t whylen)
 {
-	if (v->type != JSON_STRING)
-		return bad(c, where, "%s", PATH_HELP);
-	char *t = str_dup(v);
-	if (!t)
-		return bad(c, where, "out of memory");
+	memset(p, 0, sizeof *p);
+	if (v->type != JSON_STRING) {
+		snprintf(why, whylen, "%s", PATH_HELP);
+		return -1;
+	}
+	char *t = proj_str_dup(v);
+	if (!t) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
 	p->text = t;
 	static const char *const roots[] = { "stream", "type", "actor", "session", "time",
 					     "recorded", "id", "version", "pos" };
@@ -73,17 +77,23 @@ static int parse_path(pctx *c, const char *where, const json_span *v, ppath *p)
 		p->root = P_META;
 		rest = t + 5;
 	} else {
-		return bad(c, where, "%s; got \"%s\"", PATH_HELP, t);
+		snprintf(why, whylen, "%s; got \"%s\"", PATH_HELP, t);
+		return -1;
 	}
 	for (const char *q = rest;;) {
 		const char *dot = strchr(q, '.');
 		size_t n = dot ? (size_t)(dot - q) : strlen(q);
-		if (n == 0)
-			return bad(c, where, "empty member name in \"%s\"; %s", t, PATH_HELP);
+		if (n == 0) {
+			snprintf(why, whylen, "empty member name in \"%s\"; %s", t, PATH_HELP);
+			return -1;
+		}
 		char **seg = realloc(p->seg, (size_t)(p->nseg + 1) * sizeof *seg);
-		if (!seg || !(seg[p->nseg] = strndup(q, n)))
-			return bad(c, where, "out of memory");
-		p->seg = seg;
+		if (seg)
+			p->seg = seg;
+		if (!seg || !(seg[p->nseg] = strndup(q, n))) {
+			snprintf(why, whylen, "out of memory");
+			return -1;
+		}
 		p->nseg++;
 		if (!dot)
 			break;
@@ -92,7 +102,13 @@ static int parse_path(pctx *c, const char *where, const json_span *v, ppath *p)
 	return 0;
 }
 
-static void free_path(ppath *p)
+static int parse_path(pctx *c, const char *where, const json_span *v, ppath *p)
+{
+	char why[400];
+	return proj_path_parse(v, p, why, sizeof why) ? bad(c, where, "%s", why) : 0;
+}
+
+void proj_path_free(ppath *p)
 {
 	free(p->text);
 	for (int i = 0; i < p->nseg; i++)
@@ -105,7 +121,7 @@ static int type_id(pctx *c, const char *where, const json_span *v)
 {
 	if (v->type != JSON_STRING || v->n <= 2)
 		return bad(c, where, "expected a non-empty event type name (a string)");
-	char *t = str_dup(v);
+	char *t = proj_str_dup(v);
 	if (!t)
 		return bad(c, where, "out of memory");
 	eg_proj_spec *s = c->s;
@@ -151,7 +167,7 @@ static int type_list(pctx *c, const char *where, const json_span *v, uint64_t *m
 	return 0;
 }
 
-static int key_is(const json_span *k, const char *name)
+int proj_key_is(const json_span *k, const char *name)
 {
 	size_t n = strlen(name);
 	return k->n == n + 2 && !memcmp(k->p + 1, name, n);
@@ -181,7 +197,7 @@ static const char AGG_HELP[] =
 static int parse_field(pctx *c, const json_span *name, const json_span *v, pfield *f)
 {
 	char where[320];
-	char *fname = str_dup(name);
+	char *fname = proj_str_dup(name);
 	if (!fname)
 		return bad(c, "$.fields", "out of memory");
 	f->name = fname;
@@ -205,14 +221,14 @@ static int parse_field(pctx *c, const json_span *name, const json_span *v, pfiel
 	json_obj_begin(&it, v->p, v->n, NULL);
 	while ((r = json_obj_next(&it, &k, &x, NULL)) == 1) {
 		char w[400];
-		char *kn = str_dup(&k);
+		char *kn = proj_str_dup(&k);
 		snprintf(w, sizeof w, "%s.%s", where, kn ? kn : "?");
 		free(kn);
 		int a = -1;
 		for (int i = 0; i < 6; i++)
-			if (key_is(&k, aggs[i]))
+			if (proj_key_is(&k, aggs[i]))
 				a = i;
-		if (a >= 0 || key_is(&k, "open")) {
+		if (a >= 0 || proj_key_is(&k, "open")) {
 			if (f->agg >= 0)
 				return bad(c, where, "%s", AGG_HELP);
 			f->agg = a >= 0 ? a : A_OPEN;
@@ -229,13 +245,13 @@ static int parse_field(pctx *c, const json_span *name, const json_span *v, pfiel
 			} else {
 				open = x;
 			}
-		} else if (key_is(&k, "close")) {
+		} else if (proj_key_is(&k, "close")) {
 			close = x;
-		} else if (key_is(&k, "types")) {
+		} else if (proj_key_is(&k, "types")) {
 			if (type_list(c, w, &x, &types))
 				return -1;
 			has_types = 1;
-		} else if (key_is(&k, "sign")) {
+		} else if (proj_key_is(&k, "sign")) {
 			sign = x;
 		} else {
 			return bad(c, w, "unknown member; %s", AGG_HELP);
@@ -279,7 +295,7 @@ static int parse_field(pctx *c, const json_span *name, const json_span *v, pfiel
 		json_obj_begin(&it, sign.p, sign.n, NULL);
 		while ((r = json_obj_next(&it, &k, &x, NULL)) == 1) {
 			char w[400];
-			char *kn = str_dup(&k);
+			char *kn = proj_str_dup(&k);
 			snprintf(w, sizeof w, "%s.%s", where, kn ? kn : "?");
 			free(kn);
 			int id = type_id(c, w, &k);
@@ -345,7 +361,7 @@ static int spec_hash(eg_proj_spec *s)
 }
 
 /* Line and column (1-based) of byte off. */
-static void line_col(const char *s, size_t off, int *line, int *col)
+void proj_line_col(const char *s, size_t off, int *line, int *col)
 {
 	*line = 1;
 	*col = 1;
@@ -365,7 +381,7 @@ static int parse(pctx *c, const char *json, size_t n)
 	json_err je;
 	if (json_validate(json, n, &je)) {
 		int line, col;
-		line_col(json, je.off, &line, &col);
+		proj_line_col(json, je.off, &line, &col);
 		return bad(c, "$", "not valid JSON at line %d, column %d: %s", line, col, je.what);
 	}
 	json_obj it;
@@ -377,21 +393,21 @@ static int parse(pctx *c, const char *json, size_t n)
 	s->snapshot_every = DEFAULT_SNAPSHOT_EVERY;
 	s->types = ~0ull;
 	while ((r = json_obj_next(&it, &k, &v, NULL)) == 1) {
-		if (key_is(&k, "name")) {
+		if (proj_key_is(&k, "name")) {
 			if (v.type != JSON_STRING)
 				return bad(c, "$.name", "expected a string");
 			free(s->name);
-			if (!(s->name = str_dup(&v)))
+			if (!(s->name = proj_str_dup(&v)))
 				return bad(c, "$.name", "out of memory");
-		} else if (key_is(&k, "key")) {
+		} else if (proj_key_is(&k, "key")) {
 			key = v;
-		} else if (key_is(&k, "types")) {
+		} else if (proj_key_is(&k, "types")) {
 			if (type_list(c, "$.types", &v, &s->types))
 				return -1;
 			s->filter = 1;
-		} else if (key_is(&k, "fields")) {
+		} else if (proj_key_is(&k, "fields")) {
 			fields = v;
-		} else if (key_is(&k, "snapshot_every")) {
+		} else if (proj_key_is(&k, "snapshot_every")) {
 			char buf[32];
 			char *e;
 			unsigned long long x = 0;
@@ -407,7 +423,7 @@ static int parse(pctx *c, const char *json, size_t n)
 					   "from 1000 to 1000000000");
 			s->snapshot_every = x;
 		} else {
-			char *kn = str_dup(&k);
+			char *kn = proj_str_dup(&k);
 			char w[300];
 			snprintf(w, sizeof w, "$.%s", kn ? kn : "?");
 			free(kn);
@@ -484,13 +500,13 @@ void eg_proj_spec_free(eg_proj_spec *s)
 		return;
 	free(s->src);
 	free(s->name);
-	free_path(&s->key);
+	proj_path_free(&s->key);
 	for (int i = 0; i < s->ntypes; i++)
 		free(s->tnames[i]);
 	free(s->tnames);
 	for (int i = 0; i < s->nf; i++) {
 		free(s->f[i].name);
-		free_path(&s->f[i].path);
+		proj_path_free(&s->f[i].path);
 	}
 	free(s);
 }
