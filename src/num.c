@@ -222,19 +222,31 @@ int nacc_cmp(const nacc *a, const nacc *b)
 	return x < y ? -1 : x > y;
 }
 
+double nacc_double(const nacc *a)
+{
+	return acc_double(a);
+}
+
+size_t num_format_double(double d, char *out)
+{
+	if (!isfinite(d))
+		return (size_t)snprintf(out, NUM_TEXT_MAX, "null");
+	/* the shortest of 15, 16 or 17 digits that reads back as d */
+	for (int prec = 15; prec < 17; prec++) {
+		size_t k = (size_t)snprintf(out, NUM_TEXT_MAX, "%.*g", prec, d);
+		if (strtod(out, NULL) == d)
+			return k;
+	}
+	return (size_t)snprintf(out, NUM_TEXT_MAX, "%.17g", d);
+}
+
 size_t nacc_format(const nacc *a, char *out)
 {
 	if (!a->exact) {
 		double d = acc_double(a);
 		if (!isfinite(d))
 			return (size_t)snprintf(out, NUM_TEXT_MAX, "null");
-		/* the shortest of 15, 16 or 17 digits that reads back as d */
-		for (int prec = 15; prec < 17; prec++) {
-			size_t k = (size_t)snprintf(out, NUM_TEXT_MAX, "%.*g", prec, d);
-			if (strtod(out, NULL) == d)
-				return k;
-		}
-		return (size_t)snprintf(out, NUM_TEXT_MAX, "%.17g", d);
+		return num_format_double(d, out);
 	}
 	char dig[48];
 	int nd = 0;

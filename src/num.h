@@ -44,6 +44,11 @@ void nacc_set(nacc *a, const num *v, int64_t mult);
 void nacc_add(nacc *a, const nacc *b);
 /* <0, 0, >0 as a < b. */
 int nacc_cmp(const nacc *a, const nacc *b);
+/* The value as a double. */
+double nacc_double(const nacc *a);
+/* Write d as the shortest JSON number that reads back as d ("null" if not
+ * finite; at most NUM_TEXT_MAX bytes); returns the length. */
+size_t num_format_double(double d, char *out);
 /* Write a as a JSON number (at most NUM_TEXT_MAX bytes); returns the length. */
 size_t nacc_format(const nacc *a, char *out);
 
