@@ -372,6 +372,84 @@ typedef struct eg_proj_explain {
 } eg_proj_explain;
 void eg_proj_get_explain(const eg_proj *p, eg_proj_explain *out);
 
+/* ---------------------------------------------------------------- windows
+ * Figures by event time in tumbling, hopping or session windows, with a
+ * watermark, allowed lateness, revisions for late data and too-late events
+ * counted, never dropped (docs/WINDOWS.md). */
+
+typedef struct eg_win_spec eg_win_spec;
+typedef struct eg_win eg_win;
+
+/* The type (and stream) of a heartbeat: an event that says "no events
+ * before its time will come, except late ones".  Windows read it as the
+ * watermark moving to its time, so that results of a quiet source are
+ * emitted, and a replay of the log stays the same; projections skip it.
+ * `engram append --heartbeat TIME` appends one. */
+#define EG_HEARTBEAT "engram.heartbeat"
+
+/* Parse a windows spec (JSON text).  EG_OK, or EG_EINVAL with "JSON path:
+ * what is allowed" in err; EG_ENOMEM.  Free with eg_win_spec_free. */
+int eg_win_spec_parse(const char *json, size_t n, eg_win_spec **out,
+		      char *err, size_t errlen);
+void eg_win_spec_free(eg_win_spec *spec);
+const char *eg_win_spec_name(const eg_win_spec *spec);
+
+/* One window's figures.  Values are JSON texts (borrowed, valid during the
+ * callback).  groups[i] is the value of the spec's i-th group_by path
+ * (null when the event lacks it), named group_names[i]. */
+typedef struct eg_win_row {
+	int64_t start, end;          /* [start, end) in event time */
+	size_t ngroups;
+	const char *const *group_names;
+	const char *const *groups;
+	const size_t *group_lens;
+	size_t naggs;
+	const char *const *agg_names;
+	const char *const *values;
+	const size_t *lens;
+	const char *const *prev_values;   /* changelog: revision - 1's values, or NULL */
+	const size_t *prev_lens;
+	uint64_t revision;           /* 0: not emitted yet (or only too-late events) */
+	int final;                   /* the watermark passed end + allowed_lateness */
+	int retracted;               /* session windows: merged into another */
+	uint64_t too_late;           /* events too late for this window */
+	uint64_t pos;                /* changelog: the event that made this revision */
+} eg_win_row;
+typedef int (*eg_win_row_fn)(void *ctx, const eg_win_row *row);
+/* A too-late event and the window (its figures unchanged) it was late for. */
+typedef int (*eg_win_late_fn)(void *ctx, const eg_event *e, const eg_win_row *row);
+
+/* Bind a spec to a store.  Nothing is read until eg_win_run. */
+int eg_win_open(eg_store *st, const eg_win_spec *spec, eg_win **out);
+void eg_win_close(eg_win *w);
+/* Take the events after those already taken, in log order, up to position
+ * to (0: the head): each revision emitted goes to on_rev, each too-late
+ * event to on_late (either may be NULL).  A non-zero return of a callback
+ * stops the run and is returned. */
+int eg_win_run(eg_win *w, uint64_t to, eg_win_row_fn on_rev, eg_win_late_fn on_late,
+	       void *ctx);
+/* Every window with a result, its latest revision, ordered by start, end
+ * and group; with include_open, also windows not emitted yet (revision 0). */
+int eg_win_table(eg_win *w, int include_open, eg_win_row_fn fn, void *ctx);
+
+typedef struct eg_win_agg_stats {
+	const char *name;
+	uint64_t used, missing, not_number;
+} eg_win_agg_stats;
+typedef struct eg_win_explain {
+	uint64_t through;            /* events up to this position were taken */
+	uint64_t events;             /* events of the spec's types */
+	uint64_t too_late;
+	uint64_t revisions;          /* rows emitted, first results and corrections */
+	uint64_t corrections;        /* revisions after the first */
+	uint64_t heartbeats;         /* EG_HEARTBEAT events taken */
+	uint64_t windows, open_windows;
+	int64_t max_time, watermark; /* INT64_MIN until an event is taken */
+	size_t naggs;
+	const eg_win_agg_stats *aggs;
+} eg_win_explain;
+void eg_win_get_explain(const eg_win *w, eg_win_explain *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,384 @@
+/*
+ * winspec.c — parsing windows specs (docs/WINDOWS.md).
+ *
+ * Every error names the JSON path of the offending member and what is
+ * allowed there, e.g. "$.window.every: expected a duration no longer than
+ * the window (1h)".
+ */
+#include "win.h"
+#include "timefmt.h"
+
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct wctx {
+	eg_win_spec *s;
+	char *err;
+	size_t errlen;
+	int failed;
+} wctx;
+
+__attribute__((format(printf, 3, 4)))
+static int bad(wctx *c, const char *path, const char *fmt, ...)
+{
+	if (c->failed)
+		return -1;
+	c->failed = 1;
+	size_t k = (size_t)snprintf(c->err, c->errlen, "%s: ", path);
+	if (k < c->errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(c->err + k, c->errlen - k, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static const char DUR_HELP[] =
+	"expected a duration: a positive whole number and one unit of us, ms, s, m, h, d "
+	"(e.g. \"10m\")";
+
+/* A duration member; zero_ok: "0" or "0s" (etc.) is accepted as 0; also:
+ * what else is allowed, for the message. */
+static int duration(wctx *c, const char *where, const json_span *v, int zero_ok,
+		    const char *also, int64_t *out)
+{
+	if (v->type != JSON_STRING)
+		return bad(c, where, "%s%s", DUR_HELP, also);
+	const char *t = v->p + 1;
+	size_t n = v->n - 2;
+	if (zero_ok && n >= 1 && t[0] == '0') {
+		size_t i = 1;
+		while (i < n && t[i] == '0')
+			i++;
+		static const char *const units[] = { "", "us", "ms", "s", "m", "h", "d" };
+		for (size_t u = 0; u < sizeof units / sizeof *units; u++)
+			if (n - i == strlen(units[u]) && !memcmp(t + i, units[u], n - i)) {
+				*out = 0;
+				return 0;
+			}
+	}
+	if (eg_duration_parse(t, n, out))
+		return bad(c, where, "%s%s; got %.*s", DUR_HELP, also, (int)v->n, v->p);
+	return 0;
+}
+
+static int window(wctx *c, const json_span *v)
+{
+	eg_win_spec *s = c->s;
+	static const char HELP[] = "expected {\"tumble\": D}, {\"hop\": D, \"every\": S} or "
+				   "{\"session\": GAP}";
+	if (v->type != JSON_OBJECT)
+		return bad(c, "$.window", "%s", HELP);
+	json_obj it;
+	json_span k, x, every = { 0 };
+	int kinds = 0, r;
+	json_obj_begin(&it, v->p, v->n, NULL);
+	while ((r = json_obj_next(&it, &k, &x, NULL)) == 1) {
+		if (proj_key_is(&k, "tumble") || proj_key_is(&k, "hop") ||
+		    proj_key_is(&k, "session")) {
+			char w[64];
+			s->kind = proj_key_is(&k, "tumble") ? W_TUMBLE :
+				  proj_key_is(&k, "hop") ? W_HOP : W_SESSION;
+			snprintf(w, sizeof w, "$.window.%.*s", (int)k.n - 2, k.p + 1);
+			if (duration(c, w, &x, 0, "", &s->size))
+				return -1;
+			kinds++;
+		} else if (proj_key_is(&k, "every")) {
+			every = x;
+		} else {
+			char *kn = proj_str_dup(&k);
+			char w[300];
+			snprintf(w, sizeof w, "$.window.%s", kn ? kn : "?");
+			free(kn);
+			return bad(c, w, "unknown window member; %s", HELP);
+		}
+	}
+	if (kinds != 1)
+		return bad(c, "$.window", "%s (exactly one kind)", HELP);
+	s->every = s->size;
+	if (s->kind == W_HOP) {
+		if (!every.p)
+			return bad(c, "$.window.every", "missing: a hopping window needs \"every\"");
+		if (duration(c, "$.window.every", &every, 0, "", &s->every))
+			return -1;
+		if (s->every > s->size) {
+			char d[32];
+			eg_duration_format(s->size, d);
+			return bad(c, "$.window.every", "expected a duration no longer than the "
+				   "window (%s)", d);
+		}
+		if (s->size % s->every)
+			return bad(c, "$.window.every", "expected a duration that divides the window "
+				   "length evenly");
+	} else if (every.p) {
+		return bad(c, "$.window.every", "only a hopping window takes \"every\"");
+	}
+	return 0;
+}
+
+static const char AGG_HELP[] =
+	"expected {\"count\": true} or one of {\"sum\"|\"min\"|\"max\"|\"avg\"|"
+	"\"count_distinct\"|\"p50\"|\"p90\"|\"p95\"|\"p99\": PATH}";
+
+static int agg(wctx *c, const json_span *name, const json_span *v, waggspec *a)
+{
+	char w[300];
+	if (!(a->name = proj_str_dup(name)))
+		return bad(c, "$.aggs", "out of memory");
+	snprintf(w, sizeof w, "$.aggs.%s", a->name);
+	if (!a->name[0])
+		return bad(c, w, "expected a non-empty name");
+	if (v->type != JSON_OBJECT)
+		return bad(c, w, "%s", AGG_HELP);
+	static const struct { const char *key; int agg; double q; } kinds[] = {
+		{ "count", WA_COUNT, 0 }, { "sum", WA_SUM, 0 }, { "min", WA_MIN, 0 },
+		{ "max", WA_MAX, 0 }, { "avg", WA_AVG, 0 }, { "count_distinct", WA_DISTINCT, 0 },
+		{ "p50", WA_PCT, 0.5 }, { "p90", WA_PCT, 0.9 }, { "p95", WA_PCT, 0.95 },
+		{ "p99", WA_PCT, 0.99 },
+	};
+	json_obj it;
+	json_span k, x;
+	int n = 0, r;
+	json_obj_begin(&it, v->p, v->n, NULL);
+	while ((r = json_obj_next(&it, &k, &x, NULL)) == 1) {
+		size_t i = 0;
+		while (i < sizeof kinds / sizeof *kinds && !proj_key_is(&k, kinds[i].key))
+			i++;
+		char wk[400];
+		snprintf(wk, sizeof wk, "%s.%.*s", w, (int)k.n - 2, k.p + 1);
+		if (i == sizeof kinds / sizeof *kinds)
+			return bad(c, wk, "unknown aggregate; %s", AGG_HELP);
+		if (n++)
+			return bad(c, w, "one aggregate per name; %s", AGG_HELP);
+		a->agg = kinds[i].agg;
+		a->q = kinds[i].q;
+		if (a->agg == WA_COUNT) {
+			if (x.type != JSON_TRUE)
+				return bad(c, wk, "expected true");
+			continue;
+		}
+		char why[400];
+		if (proj_path_parse(&x, &a->path, why, sizeof why))
+			return bad(c, wk, "%s", why);
+	}
+	if (!n)
+		return bad(c, w, "%s", AGG_HELP);
+	return 0;
+}
+
+static int group_by(wctx *c, const json_span *v)
+{
+	eg_win_spec *s = c->s;
+	if (v->type != JSON_ARRAY)
+		return bad(c, "$.group_by", "expected an array of field paths");
+	json_arr it;
+	json_span e;
+	json_arr_begin(&it, v);
+	while (json_arr_next(&it, &e)) {
+		char w[64], why[400];
+		snprintf(w, sizeof w, "$.group_by[%d]", s->ngroup);
+		if (s->ngroup == WIN_MAX_GROUPS)
+			return bad(c, w, "at most %d group-by paths", WIN_MAX_GROUPS);
+		if (proj_path_parse(&e, &s->group[s->ngroup++], why, sizeof why))
+			return bad(c, w, "%s", why);
+		for (int i = 0; i < s->ngroup - 1; i++)
+			if (!strcmp(s->group[i].text, s->group[s->ngroup - 1].text))
+				return bad(c, w, "\"%s\" is already grouped by", s->group[i].text);
+	}
+	return 0;
+}
+
+static int type_list(wctx *c, const json_span *v)
+{
+	eg_win_spec *s = c->s;
+	if (v->type != JSON_ARRAY)
+		return bad(c, "$.types", "expected an array of event type names");
+	json_arr it;
+	json_span e;
+	json_arr_begin(&it, v);
+	while (json_arr_next(&it, &e)) {
+		char w[64];
+		snprintf(w, sizeof w, "$.types[%d]", s->ntypes);
+		if (e.type != JSON_STRING || e.n <= 2)
+			return bad(c, w, "expected a non-empty event type name (a string)");
+		if (s->ntypes == WIN_MAX_TYPES)
+			return bad(c, w, "at most %d event types", WIN_MAX_TYPES);
+		char **t = realloc(s->types, (size_t)(s->ntypes + 2) * sizeof *t);
+		if (!t)
+			return bad(c, w, "out of memory");
+		s->types = t;
+		if (!(t[s->ntypes] = proj_str_dup(&e)))
+			return bad(c, w, "out of memory");
+		t[++s->ntypes] = NULL;
+	}
+	if (!s->ntypes)
+		return bad(c, "$.types", "expected at least one event type name");
+	return 0;
+}
+
+static int spec_hash(eg_win_spec *s)
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	char line[1024];
+	int ok = m && EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1;
+#define PUT(...) do {                                                          \
+		int k_ = snprintf(line, sizeof line, __VA_ARGS__);             \
+		ok = ok && k_ > 0 && EVP_DigestUpdate(m, line, (size_t)k_) == 1; \
+	} while (0)
+	PUT("engram-windows 1\nkind %d size %lld every %lld wm %lld late %lld\n", s->kind,
+	    (long long)s->size, (long long)s->every, (long long)s->watermark,
+	    (long long)s->lateness);
+	for (int i = 0; i < s->ntypes; i++)
+		PUT("type %zu:%.900s\n", strlen(s->types[i]), s->types[i]);
+	for (int i = 0; i < s->ngroup; i++)
+		PUT("group %.900s\n", s->group[i].text);
+	for (int i = 0; i < s->na; i++)
+		PUT("agg %zu:%.500s %d %.3f %.400s\n", strlen(s->a[i].name), s->a[i].name,
+		    s->a[i].agg, s->a[i].q, s->a[i].path.text ? s->a[i].path.text : "-");
+#undef PUT
+	unsigned int n = 0;
+	ok = ok && EVP_DigestFinal_ex(m, s->hash, &n) == 1 && n == 32;
+	EVP_MD_CTX_free(m);
+	return ok ? 0 : -1;
+}
+
+static int parse(wctx *c, const char *json, size_t n)
+{
+	eg_win_spec *s = c->s;
+	json_err je;
+	if (json_validate(json, n, &je)) {
+		int line, col;
+		proj_line_col(json, je.off, &line, &col);
+		return bad(c, "$", "not valid JSON at line %d, column %d: %s", line, col, je.what);
+	}
+	static const char MEMBERS[] = "a spec has \"name\", \"types\", \"window\", \"group_by\", "
+				      "\"aggs\", \"watermark\" and \"allowed_lateness\"";
+	json_obj it;
+	json_span k, v, win = { 0 }, aggs = { 0 };
+	if (json_obj_begin(&it, json, n, NULL))
+		return bad(c, "$", "expected a JSON object: %s", MEMBERS);
+	int r;
+	while ((r = json_obj_next(&it, &k, &v, NULL)) == 1) {
+		if (proj_key_is(&k, "name")) {
+			if (v.type != JSON_STRING)
+				return bad(c, "$.name", "expected a string");
+			free(s->name);
+			if (!(s->name = proj_str_dup(&v)))
+				return bad(c, "$.name", "out of memory");
+		} else if (proj_key_is(&k, "types")) {
+			if (type_list(c, &v))
+				return -1;
+		} else if (proj_key_is(&k, "window")) {
+			win = v;
+		} else if (proj_key_is(&k, "group_by")) {
+			if (group_by(c, &v))
+				return -1;
+		} else if (proj_key_is(&k, "aggs")) {
+			aggs = v;
+		} else if (proj_key_is(&k, "watermark")) {
+			if (duration(c, "$.watermark", &v, 1, ", or 0", &s->watermark))
+				return -1;
+		} else if (proj_key_is(&k, "allowed_lateness")) {
+			if (v.type == JSON_STRING && v.n == 9 && !memcmp(v.p, "\"forever\"", 9))
+				s->lateness = WIN_FOREVER;
+			else if (duration(c, "$.allowed_lateness", &v, 1, ", 0, or \"forever\"",
+					  &s->lateness))
+				return -1;
+		} else {
+			char *kn = proj_str_dup(&k);
+			char w[300];
+			snprintf(w, sizeof w, "$.%s", kn ? kn : "?");
+			free(kn);
+			return bad(c, w, "unknown member; %s", MEMBERS);
+		}
+	}
+	if (!win.p)
+		return bad(c, "$.window", "missing: expected {\"tumble\": D}, {\"hop\": D, "
+			   "\"every\": S} or {\"session\": GAP}");
+	if (window(c, &win))
+		return -1;
+	if (!aggs.p)
+		return bad(c, "$.aggs", "missing: expected an object of name to aggregate");
+	if (aggs.type != JSON_OBJECT)
+		return bad(c, "$.aggs", "expected an object of name to aggregate");
+	json_obj_begin(&it, aggs.p, aggs.n, NULL);
+	while ((r = json_obj_next(&it, &k, &v, NULL)) == 1) {
+		if (s->na == WIN_MAX_AGGS)
+			return bad(c, "$.aggs", "at most %d aggregates", WIN_MAX_AGGS);
+		waggspec *a = &s->a[s->na++];
+		if (agg(c, &k, &v, a))
+			return -1;
+		for (int i = 0; i < s->na - 1; i++)
+			if (!strcmp(s->a[i].name, a->name)) {
+				char w[300];
+				snprintf(w, sizeof w, "$.aggs.%s", a->name);
+				return bad(c, w, "the aggregate is defined twice");
+			}
+		static const char *const fixed[] = { "window_start", "window_end", "revision",
+						     "final", "too_late" };
+		for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+			if (!strcmp(a->name, fixed[i])) {
+				char w[300];
+				snprintf(w, sizeof w, "$.aggs.%s", a->name);
+				return bad(c, w, "the name is taken by an output column");
+			}
+	}
+	if (s->na == 0)
+		return bad(c, "$.aggs", "expected at least one aggregate");
+	if (!s->name && !(s->name = strdup("windows")))
+		return bad(c, "$.name", "out of memory");
+	if (spec_hash(s))
+		return bad(c, "$", "cannot hash the spec");
+	return 0;
+}
+
+int eg_win_spec_parse(const char *json, size_t n, eg_win_spec **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (errlen)
+		err[0] = 0;
+	eg_win_spec *s = calloc(1, sizeof *s);
+	if (!s)
+		return EG_ENOMEM;
+	wctx c = { s, err, errlen, 0 };
+	if (!(s->src = malloc(n + 1))) {
+		free(s);
+		return EG_ENOMEM;
+	}
+	memcpy(s->src, json, n);
+	s->src[n] = 0;
+	s->srclen = n;
+	if (parse(&c, json, n)) {
+		eg_win_spec_free(s);
+		return EG_EINVAL;
+	}
+	*out = s;
+	return EG_OK;
+}
+
+void eg_win_spec_free(eg_win_spec *s)
+{
+	if (!s)
+		return;
+	free(s->src);
+	free(s->name);
+	for (int i = 0; i < s->ntypes; i++)
+		free(s->types[i]);
+	free(s->types);
+	for (int i = 0; i < s->ngroup; i++)
+		proj_path_free(&s->group[i]);
+	for (int i = 0; i < s->na; i++) {
+		free(s->a[i].name);
+		proj_path_free(&s->a[i].path);
+	}
+	free(s);
+}
+
+const char *eg_win_spec_name(const eg_win_spec *s)
+{
+	return s->name;
+}
