@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 #include "json.h"
+#include "timefmt.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -150,16 +151,56 @@ static int on_bad_line(void *ctx, uint64_t line, const char *text, size_t len, c
 	return 0;
 }
 
+/* --heartbeat TIME: one heartbeat event at TIME (docs/WINDOWS.md). */
+static int append_heartbeat(cli *c, const char *time, const eg_batch_opts *opts, int others)
+{
+	int64_t t;
+	int rc = cli_time(c, "heartbeat", time, &t);
+	if (rc)
+		return rc;
+	if (others || c->npos)
+		return cli_usage_error(c, "--heartbeat appends one heartbeat; it takes no input "
+				       "and no other option but --sync");
+	char line[256];
+	char ts[EG_TIME_LEN + 1];
+	eg_time_format(t, ts);
+	int n = snprintf(line, sizeof line, "{\"stream\":\"%s\",\"type\":\"%s\",\"time\":\"%s\"}",
+			 EG_HEARTBEAT, EG_HEARTBEAT, ts);
+	eg_store *st = cli_open_write(c, 1, &rc);
+	if (!st)
+		return rc;
+	eg_batch *b = NULL;
+	eg_append_result res;
+	int r = eg_batch_begin(st, &b, opts);
+	if (!r && (r = eg_batch_add_json(b, line, (size_t)n)))
+		eg_batch_abort(b);
+	else if (!r)
+		r = eg_batch_commit(b, &res);
+	if (!r) {
+		out *o = out_new(stdout, c->format);
+		out_row_begin(o);
+		out_u64(o, "heartbeat_pos", res.last_pos);
+		out_time(o, "time", t);
+		out_row_end(o);
+		if (out_free(o))
+			r = EG_EIO;
+	}
+	rc = r ? cli_fail(st, r) : EXIT_OK;
+	eg_store_close(st);
+	return rc;
+}
+
 int cmd_append(cli *c)
 {
 	const char *stream = NULL, *type = NULL, *expect = NULL, *sync = NULL,
-		   *batch = NULL, *skip = NULL;
+		   *batch = NULL, *skip = NULL, *heartbeat = NULL;
 	int expect_new = 0;
 	opt opts[] = {
 		{ "stream", 1, &stream, NULL }, { "type", 1, &type, NULL },
 		{ "expect-version", 1, &expect, NULL }, { "expect-new", 0, NULL, &expect_new },
 		{ "sync", 1, &sync, NULL }, { "batch", 1, &batch, NULL },
-		{ "skip-invalid", 1, &skip, NULL }, { NULL, 0, NULL, NULL },
+		{ "skip-invalid", 1, &skip, NULL }, { "heartbeat", 1, &heartbeat, NULL },
+		{ NULL, 0, NULL, NULL },
 	};
 	int rc = cli_parse(c, opts, 1);
 	if (rc)
@@ -180,6 +221,9 @@ int cmd_append(cli *c)
 		bo.expect_stream = stream;
 		bo.expect_version = (int64_t)v;
 	}
+	if (heartbeat)
+		return append_heartbeat(c, heartbeat, &bo, stream || type || expect || expect_new ||
+					batch || skip);
 	if (batch && (cli_u64(batch, &bo.commit_every) || bo.commit_every == 0))
 		return cli_usage_error(c, "--batch: expected a positive number of events, got '%s'", batch);
 	const char *path = c->npos ? c->pos[0] : "-";

@@ -57,6 +57,8 @@ int cli_u64(const char *s, uint64_t *res);
 int cli_time(cli *c, const char *name, const char *v, int64_t *res);
 /* Parse a size like 64k, 256M, 1G or bytes. */
 int cli_size(const char *s, uint64_t *res);
+/* Read a whole file (a spec, up to 16 MiB); NULL with errno set. */
+char *cli_slurp(const char *path, size_t *n);
 
 /* Open the store for reading; if its derived files lag the log and no
  * writer holds the lock, repair them first.  Prints errors itself;
@@ -105,6 +107,7 @@ int cmd_types(cli *c);
 int cmd_reindex(cli *c);
 int cmd_gen(cli *c);
 int cmd_project(cli *c);
+int cmd_windows(cli *c);
 int cmd_history(cli *c);
 
 #endif

@@ -21,7 +21,8 @@ typedef struct command {
 static const command COMMANDS[] = {
 	{ "append", cmd_append,
 	  "append [FILE|-] [--stream S] [--type T] [--expect-version N | --expect-new]\n"
-	  "       [--sync always|none] [--batch N] [--skip-invalid REJECTS]",
+	  "       [--sync always|none] [--batch N] [--skip-invalid REJECTS]\n"
+	  "       engram [-d DIR] append --heartbeat TIME [--sync always|none]",
 	  "append NDJSON events as one atomic batch",
 	  "Reads one JSON object per line (fields: id, stream, type, kind, time, actor,\n"
 	  "session, data, meta) from FILE or standard input.  The whole input is one\n"
@@ -33,7 +34,10 @@ static const command COMMANDS[] = {
 	  "  --expect-new        exit 4, writing nothing, if stream S exists\n"
 	  "  --sync always|none  always (default): acknowledge after fdatasync\n"
 	  "  --batch N           commit every N events, each batch atomic\n"
-	  "  --skip-invalid F    write invalid lines (with the reason) to F, append the rest\n\n"
+	  "  --skip-invalid F    write invalid lines (with the reason) to F, append the rest\n"
+	  "  --heartbeat TIME    append one heartbeat instead: a marker saying no events\n"
+	  "                      before TIME will come except late ones; windows move\n"
+	  "                      their watermark to TIME (docs/WINDOWS.md)\n\n"
 	  "An id already stored, or repeated in the input, is skipped and counted as a\n"
 	  "duplicate.  An invalid line exits 1 naming the line and field; nothing of\n"
 	  "the batch is written." },
@@ -73,6 +77,26 @@ static const command COMMANDS[] = {
 	  "A type-2 slowly changing dimension: each row holds valid_from and valid_to\n"
 	  "(event times; valid_to is null for the current row) and the fields of the\n"
 	  "spec as they were in that interval." },
+	{ "windows", cmd_windows,
+	  "windows SPEC.json [--changelog] [--late] [--include-open] [--as-reported-at K]\n"
+	  "       [--explain]",
+	  "figures by event time in windows, with late data corrected, not dropped",
+	  "Takes the events of the spec's types in log order into tumbling, hopping or\n"
+	  "session windows per group (docs/WINDOWS.md).  The watermark is the largest\n"
+	  "event time seen minus the spec's \"watermark\"; a window's first result\n"
+	  "(revision 1) comes when the watermark passes its end, each later event\n"
+	  "for it is a new revision until the watermark passes end +\n"
+	  "allowed_lateness (final), and later events are too late: counted in the\n"
+	  "window's too_late, never silently dropped.\n\n"
+	  "  --changelog         every revision in order, with the previous values\n"
+	  "  --late              the too-late events and the window each missed\n"
+	  "  --include-open      also windows not emitted yet (revision 0)\n"
+	  "  --as-reported-at K  the table as a live run showed it when the log held\n"
+	  "                      only the events recorded at or before K\n"
+	  "  --explain           on stderr: events, revisions, watermark, and per\n"
+	  "                      aggregate the events skipped (missing, not a number)\n\n"
+	  "An event lacking a group_by path groups under null.  A bad spec exits 2\n"
+	  "naming its JSON path." },
 	{ "head", cmd_head, "head", "print the last position and its chain hash",
 	  "Keep the hash: engram verify proves later that the log still matches." },
 	{ "verify", cmd_verify, "verify",

@@ -10,8 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Read a whole file (the spec); NULL with errno set on failure. */
-static char *slurp(const char *path, size_t *n)
+char *cli_slurp(const char *path, size_t *n)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
@@ -85,7 +84,7 @@ static int parse_args(cli *c, pargs *a, int need_key)
 	if (a->known_at && (rc = cli_time(c, "known-at", a->known_at, &a->at.known_at)))
 		return rc;
 	size_t n = 0;
-	char *json = slurp(a->spec_path, &n);
+	char *json = cli_slurp(a->spec_path, &n);
 	if (!json) {
 		cli_error("%s: cannot read the spec: %s", a->spec_path, strerror(errno));
 		return EXIT_USAGE;

@@ -32,7 +32,7 @@ help_of() {
 }
 
 test_help_append() {
-	help_of append --stream --type --expect-version --expect-new --sync --batch --skip-invalid FILE
+	help_of append --heartbeat --stream --type --expect-version --expect-new --sync --batch --skip-invalid FILE
 }
 test_help_read() {
 	help_of read --from --to --stream --type --since --until --by --limit --reverse --follow
@@ -49,6 +49,7 @@ test_help_other_commands() {
 	help_of gen bank orders --events --accounts --late --seed
 	help_of project SPEC --key --as-of --known-at --explain
 	help_of history SPEC --key --as-of --known-at
+	help_of windows SPEC --changelog --late --include-open --as-reported-at --explain
 }
 
 test_usage_errors() {

@@ -1,0 +1,113 @@
+# t_windows.sh — engram windows: hourly figures by event time, a correction
+# from a late event, a too-late event counted and listed, the table as it
+# was reported at an earlier record time; bad specs exit 2.
+
+hourly_spec() {
+	cat >"$T/hourly.json" <<'JSON'
+{"name": "pv", "types": ["page_view"], "window": {"tumble": "1h"},
+ "group_by": ["data.page_url"],
+ "aggs": {"views": {"count": true}, "users": {"count_distinct": "stream"},
+          "ms": {"sum": "data.ms"}, "p95_ms": {"p95": "data.ms"}},
+ "watermark": "10m", "allowed_lateness": "2h"}
+JSON
+}
+
+# Batch 1 brings the 10:00 window to its first result; batch 2 (recorded
+# after K) corrects it with a late event, then closes it for good and
+# sends one event too late for it.
+two_batches() {
+	hourly_spec
+	ok eg append <<'EV'
+{"stream":"u1","type":"page_view","time":"2025-01-01T10:05:00Z","data":{"page_url":"/a","ms":100}}
+{"stream":"u2","type":"page_view","time":"2025-01-01T10:20:00Z","data":{"page_url":"/a","ms":300}}
+{"stream":"u1","type":"click","time":"2025-01-01T10:21:00Z","data":{"page_url":"/a"}}
+{"stream":"u1","type":"page_view","time":"2025-01-01T11:10:00Z","data":{"page_url":"/b","ms":"n/a"}}
+EV
+	K=$(jget "$(eg --format ndjson read --from 4 --to 4)" recorded)
+	sleep 0.01
+	ok eg append <<'EV'
+{"stream":"u3","type":"page_view","time":"2025-01-01T10:50:00Z","data":{"page_url":"/a","ms":200}}
+{"stream":"u1","type":"page_view","time":"2025-01-01T13:10:00Z","data":{"page_url":"/b"}}
+{"stream":"u4","type":"page_view","time":"2025-01-01T10:30:00Z","data":{"page_url":"/a","ms":5}}
+EV
+}
+
+test_windows_table_correction_and_too_late() {
+	two_batches
+	ok eg windows "$T/hourly.json"
+	assert_eq '{"window_start":"2025-01-01T10:00:00.000000Z","window_end":"2025-01-01T11:00:00.000000Z","data.page_url":"/a","views":3,"users":3,"ms":600,"p95_ms":300,"revision":2,"final":true,"too_late":1}
+{"window_start":"2025-01-01T11:00:00.000000Z","window_end":"2025-01-01T12:00:00.000000Z","data.page_url":"/b","views":1,"users":1,"ms":null,"p95_ms":null,"revision":1,"final":false,"too_late":0}' "$OUT" "the current table"
+	ok eg windows "$T/hourly.json" --include-open
+	assert_eq 3 "$(printf '%s\n' "$OUT" | wc -l)" "rows with --include-open"
+	assert_contains "$OUT" '"window_start":"2025-01-01T13:00:00.000000Z","window_end":"2025-01-01T14:00:00.000000Z","data.page_url":"/b","views":1,"users":1,"ms":null,"p95_ms":null,"revision":0'
+	ok eg windows "$T/hourly.json" --late
+	assert_eq 1 "$(printf '%s\n' "$OUT" | wc -l)" "too-late events"
+	assert_eq 7 "$(jget "$OUT" pos)" "the too-late event's position"
+	assert_eq "2025-01-01T10:00:00.000000Z" "$(jget "$OUT" window_start)" "the window it missed"
+}
+
+test_windows_changelog_shows_previous_values() {
+	two_batches
+	ok eg windows "$T/hourly.json" --changelog
+	assert_eq 3 "$(printf '%s\n' "$OUT" | wc -l)" "revisions"
+	local second
+	second=$(sed -n 2p <<<"$OUT")
+	assert_contains "$second" '"views":3,' "the correction"
+	assert_contains "$second" '"revision":2,'
+	assert_contains "$second" '"previous":{"views":2,"users":2,"ms":400,"p95_ms":300}'
+	assert_eq 5 "$(jget "$second" pos)" "the late event that made it"
+}
+
+test_windows_as_reported_at_an_earlier_time() {
+	two_batches
+	ok eg windows "$T/hourly.json" --as-reported-at "$K"
+	assert_eq '{"window_start":"2025-01-01T10:00:00.000000Z","window_end":"2025-01-01T11:00:00.000000Z","data.page_url":"/a","views":2,"users":2,"ms":400,"p95_ms":300,"revision":1,"final":false,"too_late":0}' "$OUT" "the table when only batch 1 was known"
+	ok eg windows "$T/hourly.json" --as-reported-at 2000-01-01T00:00:00Z
+	assert_eq "" "$OUT" "before anything was recorded"
+}
+
+test_windows_explain_counts_skipped_values() {
+	two_batches
+	ok eg windows "$T/hourly.json" --explain
+	assert_contains "$ERR" '"events":6,'
+	assert_contains "$ERR" '"too_late":1,'
+	assert_contains "$ERR" '"corrections":1,'
+	assert_contains "$ERR" '{"explain":"agg","agg":"ms","used":3,"skipped_missing":1,"skipped_not_number":1}'
+}
+
+test_windows_bad_specs_exit_2_naming_the_member() {
+	two_batches
+	local before
+	before=$(head_of "$STORE")
+	spec_error() {  # spec_error JSON EXPECTED
+		printf '%s' "$1" >"$T/bad.json"
+		assert_exit 2 eg windows "$T/bad.json"
+		assert_contains "$ERR" "$T/bad.json: $2" "error for spec $1"
+	}
+	spec_error '{"window": {"slide": "1h"}, "aggs": {"n": {"count": true}}}' '$.window.slide: unknown window member'
+	spec_error '{"window": {"hop": "1h", "every": "2h"}, "aggs": {"n": {"count": true}}}' '$.window.every: expected a duration no longer than the window (1h)'
+	spec_error '{"window": {"tumble": "0s"}, "aggs": {"n": {"count": true}}}' '$.window.tumble: expected a duration'
+	spec_error '{"window": {"tumble": "1h"}, "aggs": {"n": {"median": "data.ms"}}}' '$.aggs.n.median: unknown aggregate'
+	spec_error '{"window": {"tumble": "1h"}, "aggs": {"n": {"sum": "data..ms"}}}' '$.aggs.n.sum: empty member name'
+	assert_exit 2 eg windows "$T/hourly.json" --as-reported-at yesterday
+	assert_contains "$ERR" "--as-reported-at"
+	assert_eq "$before" "$(head_of "$STORE")" "the log after bad specs"
+}
+
+test_heartbeat_moves_the_watermark_of_a_quiet_source() {
+	two_batches
+	# nothing after 13:10: the 13:00 window waits for a watermark of 14:00
+	ok eg windows "$T/hourly.json"
+	assert_not_contains "$OUT" '"window_start":"2025-01-01T13:00:00.000000Z"'
+	ok eg append --heartbeat 2025-01-01T14:30:00Z
+	assert_eq 8 "$(jget "$OUT" heartbeat_pos)" "the heartbeat's position"
+	ok eg windows "$T/hourly.json" --explain
+	assert_contains "$OUT" '"window_start":"2025-01-01T13:00:00.000000Z","window_end":"2025-01-01T14:00:00.000000Z","data.page_url":"/b","views":1,"users":1,"ms":null,"p95_ms":null,"revision":1,"final":false'
+	assert_contains "$ERR" '"heartbeats":1,'
+	assert_contains "$ERR" '"watermark":"2025-01-01T14:30:00.000000Z"'
+	# as reported before the heartbeat: still waiting
+	ok eg windows "$T/hourly.json" --as-reported-at "$(jget "$(eg --format ndjson read --from 7 --to 7)" recorded)"
+	assert_not_contains "$OUT" '"window_start":"2025-01-01T13:00:00.000000Z"'
+	assert_exit 2 eg append --heartbeat 2025-01-01T14:30:00Z --stream x
+	assert_exit 2 eg append --heartbeat soon
+}
