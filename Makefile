@@ -26,7 +26,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 ENGRAM   := $(B)/bin/engram
 
-.PHONY: all deps deps-check test unit e2e demo bench fuzz clean
+.PHONY: all deps deps-check test unit e2e demo bench bench-sketch fuzz clean
 all: deps-check $(ENGRAM)
 ifneq ($(SAN),1)
 all: bin/engram
@@ -86,6 +86,10 @@ demo: all
 bench: all
 	@bench/run.sh
 bench-proj: all ; @bench/proj.sh $(BENCH_ARGS)
+bench-sketch: deps-check $(B)/libengram.a
+	@mkdir -p $(B)/bench
+	$(CC) $(CFLAGS) -o $(B)/bench/sketch_bench bench/sketch_bench.c $(B)/libengram.a $(LDLIBS)
+	@$(B)/bench/sketch_bench
 
 # libFuzzer targets (clang): each runs FUZZ_SECONDS on its corpus.
 FUZZ_SECONDS ?= 60
