@@ -99,7 +99,7 @@ build-fuzz/%: fuzz/%.c $(LIB_SRC)
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
 		$(shell pkg-config --cflags $(PKGS)) -o $@ $< $(LIB_SRC) $(LDLIBS)
 fuzz: $(FUZZ_TARGETS)
-	@set -e; for t in $(FUZZ_TARGETS); do n=$${t#build-fuzz/fuzz_}; mkdir -p fuzz/corpus/$$n; \
+	@set -e; for t in $(FUZZ_TARGETS); do n=$${t#build-fuzz/fuzz_}; mkdir -p fuzz/corpus/$$n build-fuzz/corpus-$$n; \
 		echo "== $$t ($(FUZZ_SECONDS)s)"; \
 		$$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build-fuzz/ build-fuzz/corpus-$$n fuzz/corpus/$$n 2>&1 | tail -3; done
 
