@@ -419,7 +419,8 @@ typedef int (*eg_win_row_fn)(void *ctx, const eg_win_row *row);
 /* A too-late event and the window (its figures unchanged) it was late for. */
 typedef int (*eg_win_late_fn)(void *ctx, const eg_event *e, const eg_win_row *row);
 
-/* Bind a spec to a store.  Nothing is read until eg_win_run. */
+/* Bind a spec to a store.  Nothing is read until eg_win_run.  The spec is
+ * borrowed: keep it until eg_win_close. */
 int eg_win_open(eg_store *st, const eg_win_spec *spec, eg_win **out);
 void eg_win_close(eg_win *w);
 /* Take the events after those already taken, in log order, up to position
