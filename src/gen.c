@@ -5,34 +5,21 @@
  * fixed number of account slots, each with an owner and a balance held in
  * memory.  orders: orders arrive and go through their life cycle, many at
  * once, and some events reach the output late.  No libm and no stdio per
- * field, so that they outrun any store they feed.
+ * field, so that they outrun any store they feed; the PRNG, the buffer and
+ * the heaps they run on are in gen_util.h, shared with gen_click.c.
  */
 #include "gen.h"
-#include "timefmt.h"
+#include "gen_util.h"
 
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
-
-/* 2025-01-01T00:00:00Z, the default start of the clock. */
-#define DEFAULT_START_US (1735689600LL * 1000000)
 #define DEFAULT_ACCOUNTS 1000
 /* Average gap between two bank events, in microseconds. */
 #define MEAN_GAP_US 30e6
 /* One close per CLOSE_ONE_IN events on open accounts: about 200 per million. */
 #define CLOSE_ONE_IN 5000
-/* Lines are built here and written in chunks of about this size. */
-#define BUF_SIZE (64 * 1024)
 /* Longer than any line: names < 40 bytes, numbers < 21 digits. */
 #define LINE_MAX_BYTES 512
 
 /* ---- strings ---------------------------------------------------------- */
-
-typedef struct str {
-	const char *s;
-	size_t n;
-} str;
-#define S(x) { x, sizeof(x) - 1 }
 
 static const str first_names[] = {
 	S("James"), S("Mary"), S("John"), S("Patricia"), S("Robert"),
@@ -103,143 +90,7 @@ static const double hour_rate[24] = {
 /* Relative activity per weekday, Monday first; weekends are quieter. */
 static const double day_rate[7] = { 1.05, 1.0, 1.0, 1.0, 1.15, 0.75, 0.55 };
 
-/* ---- PRNG: xoshiro256**, seeded by splitmix64 --------------------------- */
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-typedef struct rng {
-	uint64_t s[4];
-} rng;
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(rng *r)
-{
-	uint64_t *s = r->s;
-	uint64_t out = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return out;
-}
-
-/* Uniform in [0, 1). */
-static double rng_unit(rng *r)
-{
-	return (double)(rng_next(r) >> 11) * 0x1p-53;
-}
-
-/* Uniform in [0, n), n > 0.  The multiply-shift keeps the high bits, which
- * are the best ones; the bias for n < 2^32 is below 2^-32. */
-static uint64_t rng_below(rng *r, uint64_t n)
-{
-	if (n <= UINT32_MAX)
-		return ((rng_next(r) >> 32) * n) >> 32;
-	return rng_next(r) % n;
-}
-
-/* Pick an index by integer weights that sum to total. */
-static int rng_pick(rng *r, const unsigned char *w, int n, unsigned total)
-{
-	unsigned x = (unsigned)rng_below(r, total);
-	for (int i = 0; i < n - 1; i++) {
-		if (x < w[i])
-			return i;
-		x -= w[i];
-	}
-	return n - 1;
-}
-
-/* About N(0, 1): the sum of four uniforms has variance 1/3, and its shape is
- * close enough to a bell for amounts that only need to look real. */
-static double rng_normal(rng *r)
-{
-	double u = rng_unit(r) + rng_unit(r) + rng_unit(r) + rng_unit(r);
-	return (u - 2.0) * 1.7320508075688772;
-}
-
-/* ---- exp and log without libm ------------------------------------------ */
-
-/* 2^x for |x| < 1000. */
-static double exp2_approx(double x)
-{
-	double fl = (double)(int64_t)x;
-	if (fl > x)
-		fl -= 1.0;
-	double f = (x - fl) * 0.6931471805599453; /* 2^frac = e^(frac ln 2) */
-	/* Taylor series of e^f on [0, ln 2): error below 2e-7. */
-	double p = 1.0 + f * (1.0 + f * (0.5 + f * (1.0 / 6 + f * (1.0 / 24 +
-		   f * (1.0 / 120 + f * (1.0 / 720 + f / 5040))))));
-	uint64_t bits = (uint64_t)((int64_t)fl + 1023) << 52;
-	double scale;
-	memcpy(&scale, &bits, sizeof scale);
-	return p * scale;
-}
-
-static double exp_approx(double x)
-{
-	return exp2_approx(x * 1.4426950408889634);
-}
-
-/* Natural log of x in (0, 1]: split off the binary exponent, then the atanh
- * series for the mantissa in [1, 2) converges within a few terms. */
-static double log_approx(double x)
-{
-	uint64_t bits;
-	memcpy(&bits, &x, sizeof bits);
-	int e = (int)((bits >> 52) & 0x7ff) - 1023;
-	bits = (bits & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;
-	double m;
-	memcpy(&m, &bits, sizeof m);
-	double s = (m - 1.0) / (m + 1.0), s2 = s * s;
-	double ln_m = 2.0 * s * (1.0 + s2 * (1.0 / 3 + s2 * (1.0 / 5 +
-		      s2 * (1.0 / 7 + s2 * (1.0 / 9 + s2 / 11)))));
-	return e * 0.6931471805599453 + ln_m;
-}
-
-/* Log-normal amount in cents with the given median (in currency units),
- * clamped to [lo, hi] cents. */
-static int64_t lognormal_cents(rng *r, double median, double sigma,
-			       int64_t lo, int64_t hi)
-{
-	double v = median * exp_approx(sigma * rng_normal(r)) * 100.0;
-	int64_t c = (int64_t)(v + 0.5);
-	return c < lo ? lo : c > hi ? hi : c;
-}
-
 /* ---- state -------------------------------------------------------------- */
-
-/* A min-heap of (time, index) pairs.  The index names a slot of a pool. */
-typedef struct hent {
-	int64_t t;
-	uint32_t i;
-} hent;
-
-typedef struct heap {
-	hent *a;
-	size_t n, cap;
-} heap;
-
-/* Fixed-size slots addressed by index, with a stack of the free ones, so
- * that heaps move 16-byte entries instead of whole records. */
-typedef struct pool {
-	char *a;
-	uint32_t *free;
-	uint32_t size, n, cap, nfree;
-} pool;
 
 enum { ACC_UNOPENED, ACC_OPEN };
 
@@ -255,11 +106,9 @@ typedef struct gen {
 	rng r;
 	uint64_t id_key;          /* ids are a function of this and the event number */
 	int64_t now;              /* event time of the last event, us */
-	double gap_mean[7 * 24];  /* mean gap by (weekday, hour), us */
+	rhythm rh;                /* the arrival rate through the week */
 	int stream_width;         /* digits of the number in stream names */
-	char *buf;
-	size_t len;
-	FILE *out;
+	gbuf w;                   /* the output */
 	/* bank */
 	account *acc;
 	uint64_t n_acc;
@@ -277,183 +126,51 @@ typedef struct gen {
 	uint64_t next_order;
 } gen;
 
-/* Gaps are exponential with a mean that follows the weekly rhythm, scaled
- * so that the mean over all events is mean_gap: in a slot with relative
- * rate w the mean gap is mean_gap * mean(w) / w. */
-static void init_rhythm(gen *g, const double *hour, const double *day,
-			double mean_gap)
-{
-	double sum = 0;
-	for (int d = 0; d < 7; d++)
-		for (int h = 0; h < 24; h++)
-			sum += day[d] * hour[h];
-	double mean = sum / (7 * 24);
-	for (int d = 0; d < 7; d++)
-		for (int h = 0; h < 24; h++)
-			g->gap_mean[d * 24 + h] =
-				mean_gap * mean / (day[d] * hour[h]);
-}
-
-/* Seconds since midnight UTC and weekday (Monday 0) of a time in us. */
-static int64_t day_second(int64_t t, int *weekday)
-{
-	int64_t sec = t / 1000000 - (t % 1000000 < 0);
-	int64_t day = sec / 86400 - (sec % 86400 < 0);
-	/* 1970-01-01 was a Thursday: weekday 3 when Monday is 0. */
-	if (weekday)
-		*weekday = (int)(((day + 3) % 7 + 7) % 7);
-	return sec - day * 86400;
-}
-
-/* The gap after time t to the next arrival, at least 1 us. */
-static int64_t rhythm_gap(gen *g, int64_t t)
-{
-	int wd;
-	int64_t sod = day_second(t, &wd);
-	double mean = g->gap_mean[wd * 24 + sod / 3600];
-	/* 1 - unit is in (0, 1], so the log is finite. */
-	double gap = -log_approx(1.0 - rng_unit(&g->r)) * mean;
-	int64_t us = (int64_t)gap;
-	return us < 1 ? 1 : us;
-}
-
 static void advance_clock(gen *g)
 {
-	g->now += rhythm_gap(g, g->now); /* strictly increasing */
+	g->now += rhythm_gap(&g->rh, &g->r, g->now); /* strictly increasing */
 }
 
 /* ---- output ------------------------------------------------------------- */
-
-static const char hex[] = "0123456789abcdef";
-
-static void put(gen *g, const char *s, size_t n)
-{
-	memcpy(g->buf + g->len, s, n);
-	g->len += n;
-}
-#define PUT(g, lit) put(g, lit, sizeof(lit) - 1)
-
-static void put_str(gen *g, str s)
-{
-	put(g, s.s, s.n);
-}
-
-/* Decimal, zero-padded to at least width digits. */
-static void put_uint(gen *g, uint64_t v, int width)
-{
-	char tmp[24];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n < width)
-		tmp[n++] = '0';
-	while (n)
-		g->buf[g->len++] = tmp[--n];
-}
-
-/* Cents as a JSON number with exactly two decimals: 12550 -> 125.50. */
-static void put_cents(gen *g, int64_t c)
-{
-	put_uint(g, (uint64_t)c / 100, 1);
-	g->buf[g->len++] = '.';
-	put_uint(g, (uint64_t)c % 100, 2);
-}
-
-/* The id is a pure function of (seed, event number), so that a line can be
- * regenerated alone, and it does not consume the simulation's stream. */
-static void put_uuid(gen *g, uint64_t n)
-{
-	uint64_t x = g->id_key ^ (n * 0xd1342543de82ef95ULL);
-	uint64_t w[2] = { splitmix64(&x), splitmix64(&x) };
-	unsigned char b[16];
-	for (int i = 0; i < 8; i++) {
-		b[i] = (unsigned char)(w[0] >> (56 - 8 * i));
-		b[8 + i] = (unsigned char)(w[1] >> (56 - 8 * i));
-	}
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-	char *p = g->buf + g->len;
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			*p++ = '-';
-		*p++ = hex[b[i] >> 4];
-		*p++ = hex[b[i] & 15];
-	}
-	g->len += 36;
-}
-
-static int flush(gen *g)
-{
-	if (g->len && fwrite(g->buf, 1, g->len, g->out) != g->len) {
-		if (!errno)
-			errno = EIO;
-		return -1;
-	}
-	g->len = 0;
-	return 0;
-}
-
-/* Write what is left in the buffer and flush the stream. */
-static int finish(gen *g)
-{
-	if (flush(g))
-		return -1;
-	if (fflush(g->out) || ferror(g->out)) {
-		if (!errno)
-			errno = EIO;
-		return -1;
-	}
-	return 0;
-}
-
-/* Seed the simulation's generator from the user's seed; more calls give
- * further independent generators. */
-static void seed_rng(rng *r, uint64_t *sm)
-{
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(sm);
-}
 
 /* The envelope up to and including `"data":{"owner":"<name>"`; the caller
  * adds the rest of data and the closing braces. */
 static void put_head(gen *g, uint64_t n, const account *a, str type,
 		     int teller, int system)
 {
-	PUT(g, "{\"id\":\"");
-	put_uuid(g, n);
-	PUT(g, "\",\"stream\":\"account-");
-	put_uint(g, a->number, g->stream_width);
-	PUT(g, "\",\"type\":\"");
-	put_str(g, type);
-	PUT(g, "\",\"time\":\"");
-	g->len += eg_time_format(g->now, g->buf + g->len);
-	PUT(g, "\",\"actor\":\"");
+	PUT(&g->w, "{\"id\":\"");
+	put_uuid(&g->w, g->id_key, n);
+	PUT(&g->w, "\",\"stream\":\"account-");
+	put_uint(&g->w, a->number, g->stream_width);
+	PUT(&g->w, "\",\"type\":\"");
+	put_str(&g->w, type);
+	PUT(&g->w, "\",\"time\":\"");
+	put_time(&g->w, g->now);
+	PUT(&g->w, "\",\"actor\":\"");
 	if (system) {
-		PUT(g, "system");
+		PUT(&g->w, "system");
 	} else if (teller) {
-		PUT(g, "teller:");
-		put_uint(g, (a->branch + 1) * 100 +
+		PUT(&g->w, "teller:");
+		put_uint(&g->w, (a->branch + 1) * 100 +
 			 1 + rng_below(&g->r, TELLERS_PER_BRANCH), 1);
 	} else {
-		PUT(g, "customer:");
-		put_uint(g, a->customer, 1);
+		PUT(&g->w, "customer:");
+		put_uint(&g->w, a->customer, 1);
 	}
-	PUT(g, "\",\"data\":{\"owner\":\"");
-	put_str(g, first_names[a->first]);
-	g->buf[g->len++] = ' ';
-	put_str(g, last_names[a->last]);
-	g->buf[g->len++] = '"';
+	PUT(&g->w, "\",\"data\":{\"owner\":\"");
+	put_str(&g->w, first_names[a->first]);
+	put_char(&g->w, ' ');
+	put_str(&g->w, last_names[a->last]);
+	put_char(&g->w, '"');
 }
 
 static void put_tail(gen *g, int64_t cents, int ch)
 {
-	PUT(g, ",\"amount\":");
-	put_cents(g, cents);
-	PUT(g, ",\"channel\":\"");
-	put_str(g, channels[ch]);
-	PUT(g, "\"}}\n");
+	PUT(&g->w, ",\"amount\":");
+	put_cents(&g->w, cents);
+	PUT(&g->w, ",\"channel\":\"");
+	put_str(&g->w, channels[ch]);
+	PUT(&g->w, "\"}}\n");
 }
 
 /* ---- events ------------------------------------------------------------- */
@@ -495,11 +212,11 @@ static void ev_open(gen *g, uint64_t n, account *a)
 	a->balance = c;
 
 	put_head(g, n, a, T_OPENED, ch == CH_BRANCH, 0);
-	PUT(g, ",\"currency\":\"");
-	put_str(g, currencies[branches[a->branch].cur]);
-	PUT(g, "\",\"branch\":\"");
-	put_str(g, branches[a->branch].name);
-	g->buf[g->len++] = '"';
+	PUT(&g->w, ",\"currency\":\"");
+	put_str(&g->w, currencies[branches[a->branch].cur]);
+	PUT(&g->w, "\",\"branch\":\"");
+	put_str(&g->w, branches[a->branch].name);
+	put_char(&g->w, '"');
 	put_tail(g, c, ch);
 }
 
@@ -618,14 +335,6 @@ static void one_event(gen *g, uint64_t n)
 	ev_deposit(g, n, a);
 }
 
-static int digits(uint64_t v)
-{
-	int n = 1;
-	while (v >= 10)
-		v /= 10, n++;
-	return n;
-}
-
 int eg_gen_bank(FILE *out, const eg_gen_opts *o)
 {
 	if (!out || !o) {
@@ -634,7 +343,7 @@ int eg_gen_bank(FILE *out, const eg_gen_opts *o)
 	}
 	gen g;
 	memset(&g, 0, sizeof g);
-	g.out = out;
+	g.w.out = out;
 	g.id_key = o->seed;
 	g.now = o->start_us ? o->start_us : DEFAULT_START_US;
 	g.n_acc = o->accounts ? o->accounts : DEFAULT_ACCOUNTS;
@@ -650,12 +359,12 @@ int eg_gen_bank(FILE *out, const eg_gen_opts *o)
 	g.next_customer = 1;
 	uint64_t sm = o->seed;
 	seed_rng(&g.r, &sm);
-	init_rhythm(&g, hour_rate, day_rate, MEAN_GAP_US);
+	rhythm_init(&g.rh, hour_rate, day_rate, MEAN_GAP_US);
 
 	int rc = -1;
 	g.acc = calloc(g.n_acc, sizeof *g.acc);
-	g.buf = malloc(BUF_SIZE);
-	if (!g.acc || !g.buf) {
+	g.w.buf = malloc(BUF_SIZE);
+	if (!g.acc || !g.w.buf) {
 		errno = ENOMEM;
 		goto done;
 	}
@@ -665,87 +374,16 @@ int eg_gen_bank(FILE *out, const eg_gen_opts *o)
 	errno = 0;
 	for (uint64_t n = 1; n <= o->events; n++) {
 		one_event(&g, n);
-		if (g.len > BUF_SIZE - LINE_MAX_BYTES && flush(&g))
+		if (g.w.len > BUF_SIZE - LINE_MAX_BYTES && gbuf_flush(&g.w))
 			goto done;
 	}
-	if (finish(&g))
+	if (gbuf_finish(&g.w))
 		goto done;
 	rc = 0;
 done:
 	free(g.acc);
-	free(g.buf);
+	free(g.w.buf);
 	return rc;
-}
-
-/* ---- orders: heaps and pools --------------------------------------------- */
-
-static int heap_push(heap *h, int64_t t, uint32_t i)
-{
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? 2 * h->cap : 1024;
-		hent *a = realloc(h->a, cap * sizeof *a);
-		if (!a)
-			return -1;
-		h->a = a;
-		h->cap = cap;
-	}
-	size_t k = h->n++;
-	while (k > 0 && h->a[(k - 1) / 2].t > t) {
-		h->a[k] = h->a[(k - 1) / 2];
-		k = (k - 1) / 2;
-	}
-	h->a[k] = (hent){ t, i };
-	return 0;
-}
-
-/* Remove the root, h->a[0]; the heap is not empty. */
-static void heap_pop(heap *h)
-{
-	hent last = h->a[--h->n];
-	size_t k = 0;
-	for (;;) {
-		size_t c = 2 * k + 1;
-		if (c >= h->n)
-			break;
-		if (c + 1 < h->n && h->a[c + 1].t < h->a[c].t)
-			c++;
-		if (h->a[c].t >= last.t)
-			break;
-		h->a[k] = h->a[c];
-		k = c;
-	}
-	h->a[k] = last;
-}
-
-static void *pool_at(pool *p, uint32_t i)
-{
-	return p->a + (size_t)i * p->size;
-}
-
-/* A free slot's index, or -1 when out of memory.  Earlier pointers into
- * the pool may move. */
-static int64_t pool_take(pool *p)
-{
-	if (p->nfree)
-		return p->free[--p->nfree];
-	if (p->n == p->cap) {
-		uint32_t cap = p->cap ? 2 * p->cap : 1024;
-		char *a = realloc(p->a, (size_t)cap * p->size);
-		if (!a)
-			return -1;
-		p->a = a;
-		uint32_t *f = realloc(p->free, cap * sizeof *f);
-		if (!f)
-			return -1;
-		p->free = f;
-		p->cap = cap;
-	}
-	return p->n++;
-}
-
-static void pool_put(pool *p, uint32_t i)
-{
-	p->free[p->nfree++] = i;
 }
 
 /* ---- orders: the model ---------------------------------------------------- */
@@ -755,8 +393,6 @@ static void pool_put(pool *p, uint32_t i)
 #define ORDER_MEAN_GAP_US 120e6
 /* Customers are customer-00001 .. customer-<CUSTOMERS>. */
 #define CUSTOMERS 50000
-#define HOUR_US (3600LL * 1000000)
-#define DAY_US (24 * HOUR_US)
 
 /* Online shops (UTC): quiet nights, busy evenings; Sunday is the best day. */
 static const double shop_hour_rate[24] = {
@@ -810,15 +446,6 @@ typedef struct held_line {
 	char s[LINE_MAX_BYTES];
 } held_line;
 
-/* A time in seconds, log-normal around median, clamped to [lo, hi]. */
-static int64_t lognormal_us(rng *r, double median, double sigma,
-			    double lo, double hi)
-{
-	double v = median * exp_approx(sigma * rng_normal(r));
-	v = v < lo ? lo : v > hi ? hi : v;
-	return (int64_t)(v * 1e6);
-}
-
 /* Couriers deliver from 08:00 to 20:00 UTC: a time outside moves forward
  * into the next delivery hours. */
 static int64_t daytime(rng *r, int64_t t)
@@ -864,48 +491,48 @@ static void new_order(gen *g, order *o)
 static void put_order_event(gen *g, uint64_t n, order *o)
 {
 	int type = o->next;
-	PUT(g, "{\"id\":\"");
-	put_uuid(g, n);
-	PUT(g, "\",\"stream\":\"order-");
-	put_uint(g, o->number, g->stream_width);
-	PUT(g, "\",\"type\":\"");
-	put_str(g, order_types[type]);
-	PUT(g, "\",\"time\":\"");
-	g->len += eg_time_format(g->now, g->buf + g->len);
-	PUT(g, "\",\"actor\":\"");
+	PUT(&g->w, "{\"id\":\"");
+	put_uuid(&g->w, g->id_key, n);
+	PUT(&g->w, "\",\"stream\":\"order-");
+	put_uint(&g->w, o->number, g->stream_width);
+	PUT(&g->w, "\",\"type\":\"");
+	put_str(&g->w, order_types[type]);
+	PUT(&g->w, "\",\"time\":\"");
+	put_time(&g->w, g->now);
+	PUT(&g->w, "\",\"actor\":\"");
 	if (type == O_SHIPPED) {
-		PUT(g, "warehouse:");
-		put_uint(g, o->cur * 10 + 1 + rng_below(&g->r, 3), 1);
+		PUT(&g->w, "warehouse:");
+		put_uint(&g->w, o->cur * 10 + 1 + rng_below(&g->r, 3), 1);
 	} else if (type == O_DELIVERED) {
-		PUT(g, "courier:");
-		put_uint(g, (o->carrier + 1) * 100 + 1 + rng_below(&g->r, 40), 1);
+		PUT(&g->w, "courier:");
+		put_uint(&g->w, (o->carrier + 1) * 100 + 1 + rng_below(&g->r, 40), 1);
 	} else if (type == O_REFUNDED && rng_below(&g->r, 100) < 60) {
-		PUT(g, "support:");
-		put_uint(g, 1 + rng_below(&g->r, 25), 1);
+		PUT(&g->w, "support:");
+		put_uint(&g->w, 1 + rng_below(&g->r, 25), 1);
 	} else if (type == O_REFUNDED || (type == O_CANCELLED &&
 			o->reason != R_CHANGED_MIND)) {
-		PUT(g, "system");
+		PUT(&g->w, "system");
 	} else {
-		PUT(g, "customer:");
-		put_uint(g, o->customer, 1);
+		PUT(&g->w, "customer:");
+		put_uint(&g->w, o->customer, 1);
 	}
-	PUT(g, "\",\"data\":{\"customer\":\"customer-");
-	put_uint(g, o->customer, 5);
-	g->buf[g->len++] = '"';
+	PUT(&g->w, "\",\"data\":{\"customer\":\"customer-");
+	put_uint(&g->w, o->customer, 5);
+	put_char(&g->w, '"');
 	int64_t cents = o->cents;
 	switch (type) {
 	case O_SHIPPED:
 		o->carrier = carriers_of[o->cur][rng_below(&g->r, 4)];
 		/* fall through */
 	case O_DELIVERED:
-		PUT(g, ",\"carrier\":\"");
-		put_str(g, carriers[o->carrier]);
-		g->buf[g->len++] = '"';
+		PUT(&g->w, ",\"carrier\":\"");
+		put_str(&g->w, carriers[o->carrier]);
+		put_char(&g->w, '"');
 		break;
 	case O_CANCELLED:
-		PUT(g, ",\"reason\":\"");
-		put_str(g, cancel_reasons[o->reason]);
-		g->buf[g->len++] = '"';
+		PUT(&g->w, ",\"reason\":\"");
+		put_str(&g->w, cancel_reasons[o->reason]);
+		put_char(&g->w, '"');
 		break;
 	case O_REFUNDED:
 		/* A return is paid back in full, other complaints mostly too. */
@@ -915,25 +542,25 @@ static void put_order_event(gen *g, uint64_t n, order *o)
 			cents = (int64_t)((double)o->cents * (0.2 + 0.6 * rng_unit(&g->r)));
 		/* fall through */
 	default: /* placed, paid */
-		PUT(g, ",\"amount\":");
-		put_cents(g, cents);
-		PUT(g, ",\"currency\":\"");
-		put_str(g, currencies[o->cur]);
-		g->buf[g->len++] = '"';
+		PUT(&g->w, ",\"amount\":");
+		put_cents(&g->w, cents);
+		PUT(&g->w, ",\"currency\":\"");
+		put_str(&g->w, currencies[o->cur]);
+		put_char(&g->w, '"');
 		if (type == O_PLACED) {
-			PUT(g, ",\"items\":");
-			put_uint(g, o->items, 1);
+			PUT(&g->w, ",\"items\":");
+			put_uint(&g->w, o->items, 1);
 		} else if (type == O_PAID) {
-			PUT(g, ",\"method\":\"");
-			put_str(g, methods[o->method]);
-			g->buf[g->len++] = '"';
+			PUT(&g->w, ",\"method\":\"");
+			put_str(&g->w, methods[o->method]);
+			put_char(&g->w, '"');
 		} else {
-			PUT(g, ",\"reason\":\"");
-			put_str(g, refund_reasons[o->reason]);
-			g->buf[g->len++] = '"';
+			PUT(&g->w, ",\"reason\":\"");
+			put_str(&g->w, refund_reasons[o->reason]);
+			put_char(&g->w, '"');
 		}
 	}
-	PUT(g, "}}\n");
+	PUT(&g->w, "}}\n");
 }
 
 /* Decide what happens to order o after the step it just took: 1 with
@@ -995,9 +622,9 @@ static int release_held(gen *g, int64_t t)
 		uint32_t i = g->arrivals.a[0].i;
 		heap_pop(&g->arrivals);
 		held_line *h = pool_at(&g->held, i);
-		put(g, h->s, h->len);
+		put(&g->w, h->s, h->len);
 		pool_put(&g->held, i);
-		if (g->len > BUF_SIZE - LINE_MAX_BYTES && flush(g))
+		if (g->w.len > BUF_SIZE - LINE_MAX_BYTES && gbuf_flush(&g->w))
 			return -1;
 	}
 	return 0;
@@ -1011,9 +638,9 @@ static int hold_line(gen *g, size_t start)
 	if (i < 0)
 		return -1;
 	held_line *h = pool_at(&g->held, (uint32_t)i);
-	h->len = (uint16_t)(g->len - start);
-	memcpy(h->s, g->buf + start, h->len);
-	g->len = start;
+	h->len = (uint16_t)(g->w.len - start);
+	memcpy(h->s, g->w.buf + start, h->len);
+	g->w.len = start;
 	int64_t delay = HOUR_US + (int64_t)rng_below(&g->late_r, 11 * HOUR_US + 1);
 	return heap_push(&g->arrivals, g->now + delay, (uint32_t)i);
 }
@@ -1031,7 +658,7 @@ static int order_event(gen *g, uint64_t n)
 		i = (uint32_t)s;
 		o = pool_at(&g->orders, i);
 		g->now = g->arrival;
-		g->arrival += rhythm_gap(g, g->arrival);
+		g->arrival += rhythm_gap(&g->rh, &g->r, g->arrival);
 		new_order(g, o);
 	} else {
 		i = g->steps.a[0].i;
@@ -1041,7 +668,7 @@ static int order_event(gen *g, uint64_t n)
 	}
 	if (release_held(g, g->now))
 		return -1;
-	size_t start = g->len;
+	size_t start = g->w.len;
 	put_order_event(g, n, o);
 	int64_t at;
 	if (!next_step(g, o, &at))
@@ -1064,7 +691,7 @@ int eg_gen_orders(FILE *out, const eg_gen_opts *o)
 	}
 	gen g;
 	memset(&g, 0, sizeof g);
-	g.out = out;
+	g.w.out = out;
 	g.id_key = o->seed ^ ORDERS_ID_KEY;
 	g.late = o->late;
 	/* There are at most as many orders as events. */
@@ -1075,13 +702,13 @@ int eg_gen_orders(FILE *out, const eg_gen_opts *o)
 	uint64_t sm = o->seed;
 	seed_rng(&g.r, &sm);
 	seed_rng(&g.late_r, &sm);
-	init_rhythm(&g, shop_hour_rate, shop_day_rate, ORDER_MEAN_GAP_US);
+	rhythm_init(&g.rh, shop_hour_rate, shop_day_rate, ORDER_MEAN_GAP_US);
 	g.now = o->start_us ? o->start_us : DEFAULT_START_US;
-	g.arrival = g.now + rhythm_gap(&g, g.now);
+	g.arrival = g.now + rhythm_gap(&g.rh, &g.r, g.now);
 
 	int rc = -1;
-	g.buf = malloc(BUF_SIZE);
-	if (!g.buf) {
+	g.w.buf = malloc(BUF_SIZE);
+	if (!g.w.buf) {
 		errno = ENOMEM;
 		goto done;
 	}
@@ -1089,19 +716,17 @@ int eg_gen_orders(FILE *out, const eg_gen_opts *o)
 	for (uint64_t n = 1; n <= o->events; n++) {
 		if (order_event(&g, n))
 			goto done;
-		if (g.len > BUF_SIZE - LINE_MAX_BYTES && flush(&g))
+		if (g.w.len > BUF_SIZE - LINE_MAX_BYTES && gbuf_flush(&g.w))
 			goto done;
 	}
-	if (release_held(&g, INT64_MAX) || finish(&g))
+	if (release_held(&g, INT64_MAX) || gbuf_finish(&g.w))
 		goto done;
 	rc = 0;
 done:
-	free(g.buf);
-	free(g.orders.a);
-	free(g.orders.free);
+	free(g.w.buf);
+	pool_free(&g.orders);
 	free(g.steps.a);
-	free(g.held.a);
-	free(g.held.free);
+	pool_free(&g.held);
 	free(g.arrivals.a);
 	return rc;
 }
