@@ -232,7 +232,9 @@ static inline void put(gbuf *w, const char *s, size_t n)
 	memcpy(w->buf + w->len, s, n);
 	w->len += n;
 }
-#define PUT(w, lit) put(w, lit, sizeof(lit) - 1)
+/* lit must be a string literal: "" lit "" does not compile otherwise, where
+ * sizeof would quietly measure a pointer. */
+#define PUT(w, lit) put(w, "" lit "", sizeof(lit) - 1)
 
 static inline void put_str(gbuf *w, str s)
 {

@@ -4,9 +4,13 @@
  * before anything else happens to them, nothing after a close, no
  * withdrawal overdraws.  orders: every order follows its life cycle, and
  * --late holds back the asked fraction of events without changing them.
+ * clickstream: every line appends, sessions walk the shop's funnel with
+ * carts that add up, late lines come from the apps and only move, resent
+ * lines repeat byte for byte, and the three formats tell the same events.
  */
 #include "testutil.h"
 #include "gen.h"
+#include "json.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -690,6 +694,807 @@ static void orders_write_error_returns_minus_one_with_errno(void **state)
 	fclose(f);
 }
 
+/* ---- clickstream ---------------------------------------------------------- */
+
+#define SHOP "https://shop.example.com"
+#define MIN_US (60LL * 1000000)
+
+static size_t click_to_mem(const eg_gen_opts *o, char **text)
+{
+	return run_to_mem(eg_gen_clickstream, o, text);
+}
+
+/* The value at a dotted path ("context.device.type") of a JSON object
+ * line, which must be valid JSON; 0 if absent. */
+static int jpath(const char *line, const char *path, json_span *v)
+{
+	json_span cur = { line, strlen(line), JSON_OBJECT };
+	assert_int_equal(json_validate(line, cur.n, NULL), 0);
+	for (const char *p = path;;) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		if (cur.type != JSON_OBJECT || !json_member(&cur, p, n, &cur))
+			return 0;
+		if (!dot)
+			break;
+		p = dot + 1;
+	}
+	*v = cur;
+	return 1;
+}
+
+/* A string at path copied into out (the generators write no escapes);
+ * 0 if absent, fails the test if not a string. */
+static int jstr(const char *line, const char *path, char *out, size_t cap)
+{
+	json_span v;
+	if (!jpath(line, path, &v))
+		return 0;
+	if (v.type != JSON_STRING)
+		fail_msg("%s is not a string in %s", path, line);
+	assert_true(json_string_is_plain(&v));
+	assert_true(v.n - 2 < cap);
+	memcpy(out, v.p + 1, v.n - 2);
+	out[v.n - 2] = '\0';
+	return 1;
+}
+
+static void need_str(const char *line, const char *path, char *out, size_t cap)
+{
+	if (!jstr(line, path, out, cap))
+		fail_msg("no string %s in %s", path, line);
+}
+
+/* A non-negative integer at path. */
+static int64_t jint(const char *line, const char *path)
+{
+	json_span v;
+	if (!jpath(line, path, &v) || v.type != JSON_NUMBER)
+		fail_msg("no number %s in %s", path, line);
+	int64_t x = 0;
+	for (size_t i = 0; i < v.n; i++) {
+		assert_true(v.p[i] >= '0' && v.p[i] <= '9');
+		x = x * 10 + (v.p[i] - '0');
+	}
+	return x;
+}
+
+/* An amount at path with exactly two decimals, in cents. */
+static int64_t jcents(const char *line, const char *path)
+{
+	json_span v;
+	if (!jpath(line, path, &v) || v.type != JSON_NUMBER)
+		fail_msg("no amount %s in %s", path, line);
+	assert_true(v.n >= 4 && v.p[v.n - 3] == '.');
+	int64_t x = 0;
+	for (size_t i = 0; i < v.n; i++)
+		if (i != v.n - 3) {
+			assert_true(v.p[i] >= '0' && v.p[i] <= '9');
+			x = x * 10 + (v.p[i] - '0');
+		}
+	return x;
+}
+
+static int64_t jtime(const char *line, const char *path)
+{
+	char v[64];
+	int64_t us;
+	need_str(line, path, v, sizeof v);
+	assert_int_equal(eg_time_parse_rfc3339(v, strlen(v), &us), 0);
+	return us;
+}
+
+static const char *const click_types[] = {
+	"page_view", "screen_view", "search", "product_click", "add_to_cart",
+	"checkout", "purchase", "login",
+};
+enum { C_PAGE, C_SCREEN, C_SEARCH, C_CLICK, C_ADD, C_CHECKOUT, C_PURCHASE, C_LOGIN, C_NTYPES };
+
+static int click_type(const char *line)
+{
+	char v[64];
+	need_str(line, "type", v, sizeof v);
+	for (int i = 0; i < C_NTYPES; i++)
+		if (!strcmp(v, click_types[i]))
+			return i;
+	fail_msg("unknown type %s", v);
+	return -1;
+}
+
+static int is_view(int type)
+{
+	return type == C_PAGE || type == C_SCREEN;
+}
+
+/* One line of a session: lines sorted by session, then by place. */
+typedef struct srow {
+	char session[40];
+	size_t i;
+} srow;
+
+static int cmp_srow(const void *a, const void *b)
+{
+	const srow *x = a, *y = b;
+	int c = strcmp(x->session, y->session);
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+static srow *by_session(char **lines, size_t count)
+{
+	srow *r = calloc(count ? count : 1, sizeof *r);
+	assert_non_null(r);
+	for (size_t i = 0; i < count; i++) {
+		need_str(lines[i], "session", r[i].session, sizeof r[i].session);
+		r[i].i = i;
+	}
+	qsort(r, count, sizeof *r, cmp_srow);
+	return r;
+}
+
+/* The end of the session that starts at row a. */
+static size_t session_end(const srow *r, size_t count, size_t a)
+{
+	size_t b = a;
+	while (b < count && !strcmp(r[b].session, r[a].session))
+		b++;
+	return b;
+}
+
+static void click_same_args_give_same_bytes(void **state)
+{
+	(void)state;
+	for (int f = EG_GEN_ENGRAM; f <= EG_GEN_SNOWPLOW; f++) {
+		eg_gen_opts o = { .events = 20000, .seed = 42, .late = 0.1, .dup = 0.05, .format = f };
+		char *a, *b, *c;
+		size_t na = click_to_mem(&o, &a), nb = click_to_mem(&o, &b);
+		assert_true(na > 0);
+		assert_int_equal(na, nb);
+		assert_memory_equal(a, b, na);
+		o.seed = 43;
+		size_t nc = click_to_mem(&o, &c);
+		assert_true(nc != na || memcmp(a, c, na) != 0);
+		free(a);
+		free(b);
+		free(c);
+	}
+}
+
+static size_t count_newlines(const char *t, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += t[i] == '\n';
+	return k;
+}
+
+static void click_writes_the_requested_number_of_events(void **state)
+{
+	(void)state;
+	eg_gen_opts o = { .events = 12345, .seed = 7, .late = 0.2 };
+	char *t;
+	size_t n = click_to_mem(&o, &t);
+	assert_int_equal(count_newlines(t, n), 12345);
+	assert_int_equal(t[n - 1], '\n');
+	free(t);
+	/* Resent lines come on top of the events. */
+	o.dup = 0.1;
+	n = click_to_mem(&o, &t);
+	size_t lines = count_newlines(t, n);
+	assert_in_range(lines, 12345 + 1000, 12345 + 1500);
+	free(t);
+	o.events = 0;
+	assert_int_equal(click_to_mem(&o, &t), 0);
+	free(t);
+}
+
+/* The fields of data every event type has. */
+static void assert_click_data(const char *line, int type)
+{
+	char v[256];
+	need_str(line, "data.page_url", v, sizeof v);
+	assert_memory_equal(v, SHOP "/", strlen(SHOP "/"));
+	need_str(line, "data.referrer", v, sizeof v);
+	need_str(line, "data.device", v, sizeof v);
+	int web = !strcmp(v, "web");
+	assert_true(web || !strcmp(v, "ios") || !strcmp(v, "android"));
+	/* The apps have screens, the web site pages. */
+	if (is_view(type))
+		assert_int_equal(type == C_PAGE, web);
+	switch (type) {
+	case C_SCREEN:
+		need_str(line, "data.screen", v, sizeof v);
+		/* fall through */
+	case C_PAGE:
+		assert_true(jint(line, "data.duration_ms") >= 1000);
+		break;
+	case C_SEARCH:
+		need_str(line, "data.query", v, sizeof v);
+		assert_true(jint(line, "data.results") > 0);
+		break;
+	case C_CLICK:
+		need_str(line, "data.product_id", v, sizeof v);
+		need_str(line, "data.category", v, sizeof v);
+		need_str(line, "data.list", v, sizeof v);
+		assert_true(jint(line, "data.position") >= 1);
+		break;
+	case C_ADD:
+		need_str(line, "data.product_id", v, sizeof v);
+		assert_true(jcents(line, "data.price") > 0);
+		assert_true(jint(line, "data.quantity") >= 1);
+		break;
+	case C_CHECKOUT:
+		assert_true(jint(line, "data.items") >= 1);
+		assert_true(jcents(line, "data.value") > 0);
+		break;
+	case C_PURCHASE:
+		need_str(line, "data.order_id", v, sizeof v);
+		assert_true(jcents(line, "data.revenue") > 0);
+		jcents(line, "data.shipping");
+		break;
+	case C_LOGIN:
+		need_str(line, "data.method", v, sizeof v);
+		break;
+	}
+	if (type == C_ADD || type == C_CHECKOUT || type == C_PURCHASE) {
+		need_str(line, "data.currency", v, sizeof v);
+		assert_true(!strcmp(v, "EUR") || !strcmp(v, "USD") || !strcmp(v, "GBP"));
+	}
+}
+
+/* Every line is an envelope that eg_batch_add_json takes; a resent line
+ * is a duplicate and only that. */
+static void click_lines_are_envelopes_that_append(void **state)
+{
+	tu_fx *fx = *state;
+	enum { EVENTS = 20000 };
+	eg_gen_opts o = { .events = EVENTS, .seed = 3, .late = 0.1, .dup = 0.05 };
+	char *t;
+	size_t n = click_to_mem(&o, &t), count;
+	char **lines = split_lines(t, n, &count);
+	eg_store *st = tu_open(fx->dir, EG_OPEN_WRITE | EG_OPEN_CREATE, 0);
+	eg_batch *b = NULL;
+	assert_int_equal(eg_batch_begin(st, &b, &(eg_batch_opts){ .expect_version = -1 }), EG_OK);
+	size_t dups = 0, seen[C_NTYPES] = { 0 };
+	for (size_t i = 0; i < count; i++) {
+		const char *line = lines[i];
+		assert_memory_equal(line, "{\"id\":\"", 7);
+		assert_json_shape(line, strlen(line));
+		assert_uuid_v4(line);
+		char v[64];
+		need_str(line, "stream", v, sizeof v);
+		assert_int_equal(strlen(v), strlen("user-000123"));
+		assert_memory_equal(v, "user-", 5);
+		int type = click_type(line);
+		seen[type]++;
+		need_str(line, "session", v, sizeof v);
+		assert_int_equal(strlen(v), 36);
+		time_of(line);
+		assert_click_data(line, type);
+		int rc = eg_batch_add_json(b, line, strlen(line));
+		if (rc != EG_OK && rc != EG_EDUP)
+			fail_msg("line %zu refused: %s: %s", i + 1, eg_strerror(rc), eg_errmsg(st));
+		dups += rc == EG_EDUP;
+	}
+	eg_append_result r;
+	assert_int_equal(eg_batch_commit(b, &r), EG_OK);
+	assert_int_equal(r.appended, EVENTS);
+	assert_int_equal(dups, count - EVENTS);
+	for (int k = 0; k < C_NTYPES; k++)
+		assert_true(seen[k] > 0);
+	eg_store_close(st);
+	free(lines);
+	free(t);
+}
+
+/* Lines at least a minute behind a line written before them. */
+static size_t click_count_late(char **lines, size_t n, int64_t *most)
+{
+	int64_t top = INT64_MIN;
+	size_t late = 0;
+	*most = 0;
+	for (size_t i = 0; i < n; i++) {
+		int64_t t = time_of(lines[i]);
+		if (top != INT64_MIN && t <= top - MIN_US) {
+			char dev[16];
+			need_str(lines[i], "data.device", dev, sizeof dev);
+			assert_string_not_equal(dev, "web"); /* browsers never queue */
+			late++;
+			if (top - t > *most)
+				*most = top - t;
+		}
+		if (t > top)
+			top = t;
+	}
+	return late;
+}
+
+static void click_late_events_come_from_the_apps_minutes_to_hours_late(void **state)
+{
+	(void)state;
+	eg_gen_opts o = { .events = 50000, .seed = 11, .late = 0.1, .days = 2 };
+	char *t;
+	size_t n = click_to_mem(&o, &t), count;
+	char **lines = split_lines(t, n, &count);
+	int64_t most;
+	size_t late = click_count_late(lines, count, &most);
+	assert_in_range(late, 4000, 6000); /* 8% .. 12% */
+	assert_true(most > HOUR_US);
+	assert_true(most <= 6 * HOUR_US + MIN_US);
+	free(lines);
+	free(t);
+
+	/* More than the apps' share of events cannot be late. */
+	o.late = 1;
+	n = click_to_mem(&o, &t);
+	lines = split_lines(t, n, &count);
+	late = click_count_late(lines, count, &most);
+	assert_in_range(late, 20000, 30000);
+	free(lines);
+	free(t);
+
+	/* Without --late, lines come in event-time order. */
+	o.late = 0;
+	n = click_to_mem(&o, &t);
+	lines = split_lines(t, n, &count);
+	for (size_t i = 1; i < count; i++)
+		assert_true(time_of(lines[i]) >= time_of(lines[i - 1]));
+	free(lines);
+	free(t);
+}
+
+/* --late changes when lines are written, not what they say. */
+static void click_late_only_reorders_the_same_lines(void **state)
+{
+	(void)state;
+	eg_gen_opts o = { .events = 20000, .seed = 5 };
+	eg_gen_opts p = o;
+	p.late = 0.3;
+	char *a, *b;
+	size_t na = click_to_mem(&o, &a), nb = click_to_mem(&p, &b), ca, cb;
+	assert_int_equal(na, nb);
+	assert_true(memcmp(a, b, na) != 0);
+	char **la = split_lines(a, na, &ca), **lb = split_lines(b, nb, &cb);
+	assert_int_equal(ca, cb);
+	qsort(la, ca, sizeof *la, cmp_str);
+	qsort(lb, cb, sizeof *lb, cmp_str);
+	for (size_t i = 0; i < ca; i++)
+		assert_string_equal(la[i], lb[i]);
+	free(la);
+	free(lb);
+	free(a);
+	free(b);
+}
+
+typedef struct idrow {
+	char id[40];
+	size_t i;
+} idrow;
+
+static int cmp_idrow(const void *a, const void *b)
+{
+	const idrow *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+	return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Resent lines: the same bytes again, a few seconds (of the clock) after
+ * the first, about the asked fraction of the events. */
+static void click_duplicates_repeat_a_line_seconds_later(void **state)
+{
+	(void)state;
+	eg_gen_opts o = { .events = 40000, .seed = 6, .dup = 0.05 };
+	char *t;
+	size_t n = click_to_mem(&o, &t), count;
+	char **lines = split_lines(t, n, &count);
+	idrow *ids = calloc(count, sizeof *ids);
+	assert_non_null(ids);
+	for (size_t i = 0; i < count; i++) {
+		need_str(lines[i], "id", ids[i].id, sizeof ids[i].id);
+		ids[i].i = i;
+	}
+	qsort(ids, count, sizeof *ids, cmp_idrow);
+	size_t repeats = 0;
+	for (size_t k = 1; k < count; k++) {
+		if (strcmp(ids[k].id, ids[k - 1].id))
+			continue;
+		assert_true(k < 2 || strcmp(ids[k].id, ids[k - 2].id)); /* sent twice at most */
+		repeats++;
+		size_t first = ids[k - 1].i, again = ids[k].i;
+		assert_string_equal(lines[first], lines[again]);
+		/* Nothing written in between happened a minute after it. */
+		int64_t t0 = time_of(lines[first]);
+		for (size_t j = first + 1; j < again; j++)
+			assert_true(time_of(lines[j]) <= t0 + MIN_US);
+	}
+	assert_int_equal(repeats, count - 40000);
+	assert_in_range(repeats, 1600, 2400); /* 4% .. 6% */
+	free(ids);
+	free(lines);
+	free(t);
+}
+
+/* Per session, in time order: a home page view, then a search, a product
+ * page view, add_to_cart, checkout, purchase.  Fewer sessions reach each
+ * step, none gets everyone through, and a few percent buy. */
+static void click_sessions_walk_a_funnel_with_drop_offs(void **state)
+{
+	(void)state;
+	eg_gen_opts o = { .events = 100000, .seed = 8 };
+	char *t;
+	size_t n = click_to_mem(&o, &t), count;
+	char **lines = split_lines(t, n, &count);
+	srow *r = by_session(lines, count);
+	size_t funnel[6] = { 0 }, sessions = 0, purchases = 0;
+	for (size_t a = 0, b; a < count; a = b) {
+		b = session_end(r, count, a);
+		sessions++;
+		char url[256] = "", stream[32] = "", v[256];
+		int step = 0;
+		int64_t prev = INT64_MIN;
+		for (size_t k = a; k < b; k++) {
+			const char *line = lines[r[k].i];
+			int type = click_type(line);
+			int64_t tm = time_of(line);
+			assert_true(tm > prev); /* a session's events follow each other */
+			prev = tm;
+			need_str(line, "stream", v, sizeof v);
+			if (k == a)
+				strcpy(stream, v);
+			assert_string_equal(v, stream); /* one visitor */
+			need_str(line, "data.page_url", v, sizeof v);
+			if (is_view(type)) {
+				char ref[256];
+				need_str(line, "data.referrer", ref, sizeof ref);
+				if (k > a) /* came from the page before */
+					assert_string_equal(ref, url);
+				strcpy(url, v);
+			} else {
+				assert_true(k > a);
+				assert_string_equal(v, url); /* acts on the page it views */
+			}
+			purchases += type == C_PURCHASE;
+			int hit = step == 0 ? is_view(type) && !strcmp(v, SHOP "/")
+				: step == 1 ? type == C_SEARCH
+				: step == 2 ? is_view(type) && strstr(v, "/product/") != NULL
+				: step == 3 ? type == C_ADD
+				: step == 4 ? type == C_CHECKOUT
+				: step == 5 ? type == C_PURCHASE : 0;
+			step += hit;
+		}
+		for (int i = 0; i < step; i++)
+			funnel[i]++;
+	}
+	for (int i = 1; i < 6; i++) {
+		assert_true(funnel[i] < funnel[i - 1]);
+		assert_in_range(funnel[i] * 100 / funnel[i - 1], 15, 90);
+	}
+	assert_in_range(purchases * 1000 / sessions, 10, 60); /* 1% .. 6% */
+	assert_in_range(count / sessions, 2, 10);
+	free(r);
+	free(lines);
+	free(t);
+}
+
+/* Within a session, a checkout is worth what was added to the cart since
+ * the last purchase, a purchase that plus shipping (4.99 below 50.00), and
+ * a product always has the same price. */
+static void click_carts_add_up(void **state)
+{
+	(void)state;
+	eg_gen_opts o = { .events = 100000, .seed = 10 };
+	char *t;
+	size_t n = click_to_mem(&o, &t), count;
+	char **lines = split_lines(t, n, &count);
+	srow *r = by_session(lines, count);
+	static int64_t price[100000];
+	size_t checkouts = 0, purchases = 0, shipped = 0;
+	for (size_t a = 0, b; a < count; a = b) {
+		b = session_end(r, count, a);
+		int64_t cart = 0, items = 0;
+		char cur[8] = "";
+		for (size_t k = a; k < b; k++) {
+			const char *line = lines[r[k].i];
+			int type = click_type(line);
+			char v[64];
+			if (type == C_ADD || type == C_CHECKOUT || type == C_PURCHASE) {
+				need_str(line, "data.currency", v, sizeof v);
+				if (!*cur)
+					strcpy(cur, v);
+				assert_string_equal(v, cur);
+			}
+			if (type == C_ADD) {
+				need_str(line, "data.product_id", v, sizeof v);
+				long id = strtol(v, NULL, 10);
+				assert_in_range(id, 1001, 99999);
+				int64_t p = jcents(line, "data.price");
+				if (!price[id])
+					price[id] = p;
+				assert_true(price[id] == p);
+				int64_t q = jint(line, "data.quantity");
+				cart += p * q;
+				items += q;
+			} else if (type == C_CHECKOUT) {
+				assert_true(jcents(line, "data.value") == cart);
+				assert_true(jint(line, "data.items") == items);
+				checkouts++;
+			} else if (type == C_PURCHASE) {
+				int64_t ship = jcents(line, "data.shipping");
+				assert_true(ship == (cart < 5000 ? 499 : 0));
+				assert_true(jcents(line, "data.revenue") == cart + ship);
+				assert_true(jint(line, "data.items") == items);
+				shipped += ship > 0;
+				purchases++;
+				cart = items = 0;
+			}
+		}
+	}
+	assert_true(purchases > 100 && purchases < checkouts);
+	assert_true(shipped > 0 && shipped < purchases);
+	free(r);
+	free(lines);
+	free(t);
+}
+
+static void click_traffic_has_a_daily_rhythm_over_the_asked_days(void **state)
+{
+	(void)state;
+	/* 2030-06-01T00:00:00Z */
+	const int64_t start = 1906502400000000;
+	eg_gen_opts o = { .events = 100000, .seed = 4, .days = 3, .start_us = start };
+	char *t;
+	size_t n = click_to_mem(&o, &t), count;
+	char **lines = split_lines(t, n, &count);
+	size_t by_hour[24] = { 0 };
+	int64_t last = INT64_MIN;
+	for (size_t i = 0; i < count; i++) {
+		int64_t tm = time_of(lines[i]);
+		assert_true(tm >= start);
+		by_hour[tm / HOUR_US % 24]++;
+		if (tm > last)
+			last = tm;
+	}
+	assert_in_range((last - start) / HOUR_US, 60, 84); /* about 3 days */
+	/* Evenings are busy, small hours quiet. */
+	assert_true(by_hour[20] > 4 * by_hour[4]);
+	free(lines);
+	free(t);
+}
+
+/* Each visitor keeps one device; the mix is about half web. */
+static void click_users_keep_their_device(void **state)
+{
+	(void)state;
+	enum { USERS = 500 };
+	eg_gen_opts o = { .events = 50000, .seed = 12, .users = USERS };
+	char *t;
+	size_t n = click_to_mem(&o, &t), count;
+	char **lines = split_lines(t, n, &count);
+	static char dev[USERS + 1];
+	size_t web = 0, users = 0;
+	for (size_t i = 0; i < count; i++) {
+		char v[32], d[16];
+		need_str(lines[i], "stream", v, sizeof v);
+		assert_int_equal(strlen(v), strlen("user-000123"));
+		long u = strtol(v + 5, NULL, 10);
+		assert_in_range(u, 1, USERS);
+		need_str(lines[i], "data.device", d, sizeof d);
+		if (!dev[u]) {
+			dev[u] = d[0];
+			users++;
+			web += d[0] == 'w';
+		}
+		assert_int_equal(dev[u], d[0]);
+	}
+	assert_true(users > USERS * 9 / 10);
+	assert_in_range(web * 100 / users, 35, 65);
+	free(lines);
+	free(t);
+}
+
+/* A few hundred pages, so that counts by page and hour mean something. */
+static void click_page_urls_are_a_few_hundred(void **state)
+{
+	(void)state;
+	eg_gen_opts o = { .events = 100000, .seed = 13 };
+	char *t;
+	size_t n = click_to_mem(&o, &t), count;
+	char **lines = split_lines(t, n, &count);
+	char **urls = malloc(count * sizeof *urls);
+	assert_non_null(urls);
+	for (size_t i = 0; i < count; i++) {
+		json_span v;
+		assert_true(jpath(lines[i], "data.page_url", &v));
+		urls[i] = (char *)v.p;
+		urls[i][v.n - 1] = '\0'; /* cut at the closing quote */
+		urls[i]++;
+	}
+	qsort(urls, count, sizeof *urls, cmp_str);
+	size_t distinct = 1;
+	for (size_t i = 1; i < count; i++)
+		distinct += strcmp(urls[i], urls[i - 1]) != 0;
+	assert_in_range(distinct, 100, 600);
+	free(urls);
+	free(lines);
+	free(t);
+}
+
+/* The fields Segment requires of each kind of message, and what must
+ * agree with the engram line of the same event. */
+static void assert_segment_line(const char *s, const char *e)
+{
+	char v[256], id[64], want[64];
+	json_span x;
+	need_str(s, "messageId", v, sizeof v);
+	need_str(e, "id", id, sizeof id);
+	assert_string_equal(v, id);
+	need_str(s, "anonymousId", v, sizeof v);
+	assert_int_equal(strlen(v), 36);
+	need_str(s, "type", v, sizeof v);
+	int type = click_type(e);
+	static const char *const seg_type[C_NTYPES] = {
+		"page", "screen", "track", "track", "track", "track", "track", "identify",
+	};
+	assert_string_equal(v, seg_type[type]);
+	if (type == C_PAGE || type == C_SCREEN)
+		need_str(s, "name", v, sizeof v);
+	else if (type == C_LOGIN)
+		assert_true(jpath(s, "traits", &x) && x.type == JSON_OBJECT);
+	else
+		need_str(s, "event", v, sizeof v);
+	if (type != C_LOGIN)
+		assert_true(jpath(s, "properties", &x) && x.type == JSON_OBJECT);
+	/* userId only once logged in, and then the stream */
+	if (jstr(s, "userId", v, sizeof v)) {
+		need_str(e, "stream", want, sizeof want);
+		assert_string_equal(v, want);
+	}
+	assert_true(jtime(s, "timestamp") == time_of(e) / 1000 * 1000);
+	assert_true(jtime(s, "sentAt") >= jtime(s, "timestamp"));
+	need_str(s, "context.device.type", v, sizeof v);
+	need_str(e, "data.device", want, sizeof want);
+	assert_string_equal(v, want);
+	need_str(s, "context.os.name", v, sizeof v);
+	need_str(s, "context.page.url", v, sizeof v);
+	need_str(e, "data.page_url", want, sizeof want);
+	assert_string_equal(v, want);
+	need_str(s, "context.page.referrer", v, sizeof v);
+	need_str(s, "context.library.name", v, sizeof v);
+}
+
+static void assert_snowplow_line(const char *p, const char *e)
+{
+	char v[256], want[256];
+	json_span x;
+	need_str(p, "event_id", v, sizeof v);
+	need_str(e, "id", want, sizeof want);
+	assert_string_equal(v, want);
+	need_str(p, "app_id", v, sizeof v);
+	need_str(p, "platform", v, sizeof v);
+	need_str(e, "data.device", want, sizeof want);
+	assert_string_equal(v, strcmp(want, "web") ? "mob" : "web");
+	int64_t created = jtime(p, "dvce_created_tstamp"), sent = jtime(p, "dvce_sent_tstamp"),
+		collected = jtime(p, "collector_tstamp"), derived = jtime(p, "derived_tstamp");
+	assert_true(created == time_of(e) / 1000 * 1000);
+	assert_true(created <= sent && sent < collected);
+	assert_true(derived >= created && derived <= collected);
+	need_str(p, "domain_userid", v, sizeof v);
+	need_str(p, "domain_sessionid", v, sizeof v);
+	need_str(e, "session", want, sizeof want);
+	assert_string_equal(v, want);
+	assert_true(jint(p, "domain_sessionidx") >= 1);
+	need_str(p, "page_url", v, sizeof v);
+	need_str(e, "data.page_url", want, sizeof want);
+	assert_string_equal(v, want);
+	need_str(p, "event_name", v, sizeof v);
+	need_str(p, "event_vendor", v, sizeof v);
+	need_str(p, "event", v, sizeof v);
+	int type = click_type(e);
+	if (type == C_PAGE) {
+		assert_string_equal(v, "page_view");
+	} else if (type == C_CLICK || type == C_LOGIN) {
+		assert_string_equal(v, "struct");
+		need_str(p, "se_category", v, sizeof v);
+		need_str(p, "se_action", v, sizeof v);
+	} else {
+		assert_string_equal(v, "unstruct");
+		need_str(p, "unstruct_event.schema", v, sizeof v);
+		need_str(p, "unstruct_event.data.schema", v, sizeof v);
+		assert_memory_equal(v, "iglu:", 5);
+		assert_true(jpath(p, "unstruct_event.data.data", &x) && x.type == JSON_OBJECT);
+	}
+	if (jstr(p, "user_id", v, sizeof v)) {
+		need_str(e, "stream", want, sizeof want);
+		assert_string_equal(v, want);
+	}
+}
+
+/* Segment and Snowplow lines parse as JSON with their required fields and
+ * describe, line by line, the events of the engram format. */
+static void click_formats_tell_the_same_events(void **state)
+{
+	(void)state;
+	eg_gen_opts o = { .events = 20000, .seed = 14, .late = 0.1, .dup = 0.05 };
+	char *te, *ts, *tp;
+	size_t ne = click_to_mem(&o, &te);
+	o.format = EG_GEN_SEGMENT;
+	size_t ns = click_to_mem(&o, &ts);
+	o.format = EG_GEN_SNOWPLOW;
+	size_t np = click_to_mem(&o, &tp);
+	size_t ce, cs, cp;
+	char **le = split_lines(te, ne, &ce), **ls = split_lines(ts, ns, &cs),
+	     **lp = split_lines(tp, np, &cp);
+	assert_int_equal(ce, cs);
+	assert_int_equal(ce, cp);
+	size_t logged_in = 0;
+	for (size_t i = 0; i < ce; i++) {
+		assert_segment_line(ls[i], le[i]);
+		assert_snowplow_line(lp[i], le[i]);
+		char v[64];
+		logged_in += jstr(ls[i], "userId", v, sizeof v);
+	}
+	assert_true(logged_in > ce / 4 && logged_in < ce);
+	free(le);
+	free(ls);
+	free(lp);
+	free(te);
+	free(ts);
+	free(tp);
+}
+
+/* The ids of a store's clickstream differ from its bank and orders ids. */
+static void click_ids_differ_from_bank_and_orders_ids(void **state)
+{
+	(void)state;
+	eg_gen_opts o = { .events = 1, .seed = 0 };
+	char *a, *b, *c;
+	gen_to_mem(&o, &a);
+	orders_to_mem(&o, &b);
+	click_to_mem(&o, &c);
+	char ia[64], ib[64], ic[64];
+	assert_true(str_field(a, "id", ia, sizeof ia));
+	assert_true(str_field(b, "id", ib, sizeof ib));
+	assert_true(str_field(c, "id", ic, sizeof ic));
+	assert_string_not_equal(ia, ic);
+	assert_string_not_equal(ib, ic);
+	free(a);
+	free(b);
+	free(c);
+}
+
+static void click_rejects_bad_options(void **state)
+{
+	(void)state;
+	const double bad[] = { -0.01, 1.01, NAN };
+	eg_gen_opts bads[11];
+	int k = 0;
+	for (int i = 0; i < 3; i++) {
+		bads[k++] = (eg_gen_opts){ .events = 10, .late = bad[i] };
+		bads[k++] = (eg_gen_opts){ .events = 10, .dup = bad[i] };
+	}
+	bads[k++] = (eg_gen_opts){ .events = 10, .format = EG_GEN_SNOWPLOW + 1 };
+	bads[k++] = (eg_gen_opts){ .events = 10, .format = -1 };
+	bads[k++] = (eg_gen_opts){ .events = 10, .users = EG_GEN_MAX_USERS + 1 };
+	bads[k++] = (eg_gen_opts){ .events = 10, .days = EG_GEN_MAX_DAYS + 1 };
+	for (int i = 0; i < k; i++) {
+		errno = 0;
+		assert_int_equal(eg_gen_clickstream(stdout, &bads[i]), -1);
+		assert_int_equal(errno, EINVAL);
+	}
+}
+
+static void click_write_error_returns_minus_one_with_errno(void **state)
+{
+	(void)state;
+	FILE *f = fopen("/dev/full", "w");
+	if (!f)
+		skip();
+	eg_gen_opts o = { .events = 10000, .seed = 1, .late = 0.5, .dup = 0.5 };
+	errno = 0;
+	assert_int_equal(eg_gen_clickstream(f, &o), -1);
+	assert_int_equal(errno, ENOSPC);
+	fclose(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -714,6 +1519,22 @@ int main(void)
 		cmocka_unit_test(orders_start_time_is_honoured),
 		cmocka_unit_test(orders_reject_a_late_fraction_outside_0_to_1),
 		cmocka_unit_test(orders_write_error_returns_minus_one_with_errno),
+		cmocka_unit_test(click_same_args_give_same_bytes),
+		cmocka_unit_test(click_writes_the_requested_number_of_events),
+		cmocka_unit_test_setup_teardown(click_lines_are_envelopes_that_append,
+						tu_setup, tu_teardown),
+		cmocka_unit_test(click_late_events_come_from_the_apps_minutes_to_hours_late),
+		cmocka_unit_test(click_late_only_reorders_the_same_lines),
+		cmocka_unit_test(click_duplicates_repeat_a_line_seconds_later),
+		cmocka_unit_test(click_sessions_walk_a_funnel_with_drop_offs),
+		cmocka_unit_test(click_carts_add_up),
+		cmocka_unit_test(click_traffic_has_a_daily_rhythm_over_the_asked_days),
+		cmocka_unit_test(click_users_keep_their_device),
+		cmocka_unit_test(click_page_urls_are_a_few_hundred),
+		cmocka_unit_test(click_formats_tell_the_same_events),
+		cmocka_unit_test(click_ids_differ_from_bank_and_orders_ids),
+		cmocka_unit_test(click_rejects_bad_options),
+		cmocka_unit_test(click_write_error_returns_minus_one_with_errno),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
