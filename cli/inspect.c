@@ -209,36 +209,83 @@ static int parse_fraction(const char *s, double *res)
 	return 0;
 }
 
+/* gen's own --format: how gen clickstream writes events. */
+static int parse_gen_format(const char *s, int *res)
+{
+	static const char *const names[] = { "engram", "segment", "snowplow" };
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(s, names[i])) {
+			*res = i; /* enum eg_gen_format */
+			return 0;
+		}
+	return -1;
+}
+
+/* The kinds of gen, in the order of their names in cmd_gen. */
+enum { GEN_BANK, GEN_ORDERS, GEN_CLICKSTREAM };
+
 int cmd_gen(cli *c)
 {
-	const char *events = NULL, *accounts = NULL, *late = NULL, *seed = NULL;
+	const char *events = NULL, *accounts = NULL, *late = NULL, *seed = NULL,
+		   *start = NULL, *users = NULL, *dup = NULL, *days = NULL, *format = NULL;
 	opt opts[] = {
 		{ "events", 1, &events, NULL }, { "accounts", 1, &accounts, NULL },
 		{ "late", 1, &late, NULL }, { "seed", 1, &seed, NULL },
+		{ "start", 1, &start, NULL }, { "users", 1, &users, NULL },
+		{ "dup", 1, &dup, NULL }, { "days", 1, &days, NULL },
+		{ "format", 1, &format, NULL },
 		{ NULL, 0, NULL, NULL },
 	};
 	int rc = cli_parse(c, opts, 1);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	int bank = c->npos == 1 && !strcmp(c->pos[0], "bank");
-	if (!bank && (c->npos != 1 || strcmp(c->pos[0], "orders")))
-		return cli_usage_error(c, "gen needs a kind of data: expected bank or orders");
+	static const char *const kinds[] = { "bank", "orders", "clickstream" };
+	int kind = -1;
+	for (int i = 0; i < 3 && c->npos == 1; i++)
+		if (!strcmp(c->pos[0], kinds[i]))
+			kind = i;
+	if (kind < 0)
+		return cli_usage_error(c, "gen needs a kind of data: expected bank, orders or clickstream");
+	const char *kname = kinds[kind];
 	eg_gen_opts g = { 0 };
 	if (!events || cli_u64(events, &g.events))
 		return cli_usage_error(c, "--events: expected a number of events");
-	if (accounts && !bank)
+	if (accounts && kind != GEN_BANK)
 		return cli_usage_error(c, "--accounts applies to gen bank only");
 	if (accounts && (cli_u64(accounts, &g.accounts) || g.accounts == 0))
 		return cli_usage_error(c, "--accounts: expected a positive number, got '%s'", accounts);
-	if (late && bank)
-		return cli_usage_error(c, "--late applies to gen orders only");
+	if (late && kind == GEN_BANK)
+		return cli_usage_error(c, "--late applies to gen orders and gen clickstream only");
 	if (late && parse_fraction(late, &g.late))
 		return cli_usage_error(c, "--late: expected a fraction from 0 to 1, got '%s'", late);
 	if (seed && cli_u64(seed, &g.seed))
 		return cli_usage_error(c, "--seed: expected a number, got '%s'", seed);
+	if (start && (rc = cli_time(c, "start", start, &g.start_us)))
+		return rc;
+	/* Before gen clickstream, --format after gen was the global output
+	 * format, which gen ignored: ndjson still means that for every kind. */
+	if (format && !strcmp(format, "ndjson"))
+		format = NULL;
+	const char *only = users ? "--users" : dup ? "--dup" : days ? "--days" : format ? "--format" : NULL;
+	if (only && kind != GEN_CLICKSTREAM)
+		return cli_usage_error(c, "%s applies to gen clickstream only, not gen %s", only, kname);
+	uint64_t ndays = 0;
+	if (users && (cli_u64(users, &g.users) || g.users == 0 || g.users > EG_GEN_MAX_USERS))
+		return cli_usage_error(c, "--users: expected a number from 1 to %d, got '%s'",
+				       EG_GEN_MAX_USERS, users);
+	if (dup && parse_fraction(dup, &g.dup))
+		return cli_usage_error(c, "--dup: expected a fraction from 0 to 1, got '%s'", dup);
+	if (days && (cli_u64(days, &ndays) || ndays == 0 || ndays > EG_GEN_MAX_DAYS))
+		return cli_usage_error(c, "--days: expected a number of days from 1 to %d, got '%s'",
+				       EG_GEN_MAX_DAYS, days);
+	g.days = (uint32_t)ndays;
+	if (format && parse_gen_format(format, &g.format))
+		return cli_usage_error(c, "--format: expected engram, segment or snowplow, got '%s'", format);
 	static char buf[1 << 20];
 	setvbuf(stdout, buf, _IOFBF, sizeof buf);
-	if ((bank ? eg_gen_bank(stdout, &g) : eg_gen_orders(stdout, &g)) || fflush(stdout)) {
+	int r = kind == GEN_BANK ? eg_gen_bank(stdout, &g)
+		: kind == GEN_ORDERS ? eg_gen_orders(stdout, &g) : eg_gen_clickstream(stdout, &g);
+	if (r || fflush(stdout)) {
 		cli_error("cannot write the generated events");
 		return EXIT_ERR;
 	}

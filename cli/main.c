@@ -109,8 +109,10 @@ static const command COMMANDS[] = {
 	{ "reindex", cmd_reindex, "reindex",
 	  "delete and rebuild every derived file from the log", "" },
 	{ "gen", cmd_gen,
-	  "gen bank --events N [--accounts A] [--seed S]\n"
-	  "       engram [-d DIR] gen orders --events N [--late F] [--seed S]",
+	  "gen bank --events N [--accounts A] [--seed S] [--start TIME]\n"
+	  "       engram [-d DIR] gen orders --events N [--late F] [--seed S] [--start TIME]\n"
+	  "       engram [-d DIR] gen clickstream --events N [--users U] [--days D] [--late F]\n"
+	  "              [--dup F] [--seed S] [--start TIME] [--format engram|segment|snowplow]",
 	  "generate realistic events as NDJSON",
 	  "bank: account_opened, deposit, withdrawal, fee and account_closed events for\n"
 	  "A accounts (default 1000).\n"
@@ -118,6 +120,15 @@ static const command COMMANDS[] = {
 	  "order_cancelled and order_refunded events of orders (streams order-NNNNNNN)\n"
 	  "that go through their life cycle, many at once.  --late F (0 to 1, default 0)\n"
 	  "writes that fraction of events 1 to 12 hours of event time after its place.\n"
+	  "clickstream: the sessions of U visitors (default 10000, streams user-NNNNNN) on\n"
+	  "web, ios and android over D days (default 7): page_view (screen_view in the\n"
+	  "apps), search, product_click, add_to_cart, checkout, purchase and login.\n"
+	  "  --late F    that fraction of events, from the apps only, is queued offline\n"
+	  "              and written minutes to hours after its place\n"
+	  "  --dup F     that fraction of events is written again, seconds later\n"
+	  "  --format    engram (default: appends as is), segment (Segment spec\n"
+	  "              messages) or snowplow (Snowplow enriched events as JSON)\n"
+	  "--start TIME is the start of the clock (default 2025-01-01T00:00:00Z).\n"
 	  "The same arguments give the same output." },
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof *COMMANDS)
@@ -375,8 +386,9 @@ int main(int argc, char **argv)
 	c.argc = argc - i - 1;
 	c.argv = argv + i + 1;
 	/* Command options may also come after the command: allow the global
-	 * --format there, as users type it anywhere. */
-	for (int k = 0; k < c.argc; k++) {
+	 * --format there, as users type it anywhere.  Not for gen, which
+	 * writes no rows and has a --format of its own. */
+	for (int k = 0; k < c.argc && strcmp(c.cmd, "gen"); k++) {
 		const char *a = c.argv[k];
 		if (!strncmp(a, "--format", 8) && (a[8] == 0 || a[8] == '=')) {
 			const char *v = a[8] == '=' ? a + 9 : (k + 1 < c.argc ? c.argv[k + 1] : NULL);

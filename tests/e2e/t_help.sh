@@ -46,7 +46,8 @@ test_help_other_commands() {
 	help_of streams
 	help_of types
 	help_of reindex
-	help_of gen bank orders --events --accounts --late --seed
+	help_of gen bank orders clickstream --events --accounts --late --seed --start \
+		--users --days --dup --format engram segment snowplow
 	help_of project SPEC --key --as-of --known-at --explain
 	help_of history SPEC --key --as-of --known-at
 	help_of windows SPEC --changelog --late --include-open --as-reported-at --explain
