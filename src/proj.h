@@ -63,12 +63,24 @@ int proj_type_index(const eg_proj_spec *s, const char *type, size_t n);
  * written to why.  Free with proj_path_free (also after a failure). */
 int proj_path_parse(const json_span *v, ppath *p, char *why, size_t whylen);
 void proj_path_free(ppath *p);
-/* Spec parsing helpers shared with the windows spec (winspec.c): the
- * decoded text of a JSON string (malloc'd), whether a member key is name,
- * and the line and column of a byte offset. */
+/* Spec parsing helpers shared with the windows spec (winspec.c). */
+
+/* Where a spec parser writes its one error: "JSON path: what is allowed". */
+typedef struct spec_err {
+	char *msg;
+	size_t len;
+	int failed;          /* the first error stays */
+} spec_err;
+/* Write the error (unless one was written already); returns -1. */
+int spec_bad(spec_err *e, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* 0 if json is valid; else -1 with "$: not valid JSON at line L, column C". */
+int spec_check_json(spec_err *e, const char *json, size_t n);
+/* A NUL-terminated copy of a spec's text (malloc'd), or NULL. */
+char *spec_src_dup(const char *json, size_t n);
+/* The decoded text of a JSON string (malloc'd); whether a member key is name. */
 char *proj_str_dup(const json_span *v);
 int proj_key_is(const json_span *k, const char *name);
-void proj_line_col(const char *s, size_t off, int *line, int *col);
 
 /* Find the value at a data/meta path of an event (0 if absent or null). */
 int proj_path_value(const eg_event *e, const ppath *p, json_span *out);

@@ -16,25 +16,34 @@
 
 typedef struct pctx {
 	eg_proj_spec *s;
-	char *err;
-	size_t errlen;
-	int failed;
+	spec_err e;
 } pctx;
 
-__attribute__((format(printf, 3, 4)))
-static int bad(pctx *c, const char *path, const char *fmt, ...)
+#define bad(c, ...) spec_bad(&(c)->e, __VA_ARGS__)
+
+int spec_bad(spec_err *e, const char *path, const char *fmt, ...)
 {
-	if (c->failed)
+	if (e->failed)
 		return -1;
-	c->failed = 1;
-	size_t k = (size_t)snprintf(c->err, c->errlen, "%s: ", path);
-	if (k < c->errlen) {
+	e->failed = 1;
+	size_t k = (size_t)snprintf(e->msg, e->len, "%s: ", path);
+	if (k < e->len) {
 		va_list ap;
 		va_start(ap, fmt);
-		vsnprintf(c->err + k, c->errlen - k, fmt, ap);
+		vsnprintf(e->msg + k, e->len - k, fmt, ap);
 		va_end(ap);
 	}
 	return -1;
+}
+
+char *spec_src_dup(const char *json, size_t n)
+{
+	char *s = malloc(n + 1);
+	if (s) {
+		memcpy(s, json, n);
+		s[n] = 0;
+	}
+	return s;
 }
 
 char *proj_str_dup(const json_span *v)
@@ -360,30 +369,26 @@ static int spec_hash(eg_proj_spec *s)
 	return ok == 1 && n == 32 ? 0 : -1;
 }
 
-/* Line and column (1-based) of byte off. */
-void proj_line_col(const char *s, size_t off, int *line, int *col)
+int spec_check_json(spec_err *e, const char *json, size_t n)
 {
-	*line = 1;
-	*col = 1;
-	for (size_t i = 0; i < off; i++) {
-		if (s[i] == '\n') {
-			++*line;
-			*col = 1;
-		} else {
-			++*col;
-		}
+	json_err je;
+	if (!json_validate(json, n, &je))
+		return 0;
+	int line = 1, col = 1;
+	for (size_t i = 0; i < je.off; i++) {
+		if (json[i] == '\n')
+			line++, col = 1;
+		else
+			col++;
 	}
+	return spec_bad(e, "$", "not valid JSON at line %d, column %d: %s", line, col, je.what);
 }
 
 static int parse(pctx *c, const char *json, size_t n)
 {
 	eg_proj_spec *s = c->s;
-	json_err je;
-	if (json_validate(json, n, &je)) {
-		int line, col;
-		proj_line_col(json, je.off, &line, &col);
-		return bad(c, "$", "not valid JSON at line %d, column %d: %s", line, col, je.what);
-	}
+	if (spec_check_json(&c->e, json, n))
+		return -1;
 	json_obj it;
 	json_span k, v, fields = { 0 }, key = { 0 };
 	if (json_obj_begin(&it, json, n, NULL))
@@ -478,13 +483,11 @@ int eg_proj_spec_parse(const char *json, size_t n, eg_proj_spec **out, char *err
 	eg_proj_spec *s = calloc(1, sizeof *s);
 	if (!s)
 		return EG_ENOMEM;
-	pctx c = { s, err, errlen, 0 };
-	if (!(s->src = malloc(n + 1))) {
+	pctx c = { s, { err, errlen, 0 } };
+	if (!(s->src = spec_src_dup(json, n))) {
 		free(s);
 		return EG_ENOMEM;
 	}
-	memcpy(s->src, json, n);
-	s->src[n] = 0;
 	s->srclen = n;
 	if (parse(&c, json, n)) {
 		eg_proj_spec_free(s);

@@ -9,33 +9,16 @@
 #include "timefmt.h"
 
 #include <openssl/evp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct wctx {
 	eg_win_spec *s;
-	char *err;
-	size_t errlen;
-	int failed;
+	spec_err e;
 } wctx;
 
-__attribute__((format(printf, 3, 4)))
-static int bad(wctx *c, const char *path, const char *fmt, ...)
-{
-	if (c->failed)
-		return -1;
-	c->failed = 1;
-	size_t k = (size_t)snprintf(c->err, c->errlen, "%s: ", path);
-	if (k < c->errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(c->err + k, c->errlen - k, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
+#define bad(c, ...) spec_bad(&(c)->e, __VA_ARGS__)
 
 static const char DUR_HELP[] =
 	"expected a duration: a positive whole number and one unit of us, ms, s, m, h, d "
@@ -249,12 +232,8 @@ static int spec_hash(eg_win_spec *s)
 static int parse(wctx *c, const char *json, size_t n)
 {
 	eg_win_spec *s = c->s;
-	json_err je;
-	if (json_validate(json, n, &je)) {
-		int line, col;
-		proj_line_col(json, je.off, &line, &col);
-		return bad(c, "$", "not valid JSON at line %d, column %d: %s", line, col, je.what);
-	}
+	if (spec_check_json(&c->e, json, n))
+		return -1;
 	static const char MEMBERS[] = "a spec has \"name\", \"types\", \"window\", \"group_by\", "
 				      "\"aggs\", \"watermark\" and \"allowed_lateness\"";
 	json_obj it;
@@ -344,13 +323,11 @@ int eg_win_spec_parse(const char *json, size_t n, eg_win_spec **out, char *err, 
 	eg_win_spec *s = calloc(1, sizeof *s);
 	if (!s)
 		return EG_ENOMEM;
-	wctx c = { s, err, errlen, 0 };
-	if (!(s->src = malloc(n + 1))) {
+	wctx c = { s, { err, errlen, 0 } };
+	if (!(s->src = spec_src_dup(json, n))) {
 		free(s);
 		return EG_ENOMEM;
 	}
-	memcpy(s->src, json, n);
-	s->src[n] = 0;
 	s->srclen = n;
 	if (parse(&c, json, n)) {
 		eg_win_spec_free(s);
