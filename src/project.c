@@ -30,6 +30,7 @@
  */
 #include "internal.h"
 #include "os.h"
+#include "buf.h"
 #include "proj.h"
 #include "timefmt.h"
 
@@ -100,11 +101,6 @@ typedef struct pkey {
 	uint64_t toff;
 } pkey;
 
-/* A growable byte buffer. */
-typedef struct buf {
-	unsigned char *p;
-	size_t n, cap;
-} buf;
 
 struct eg_proj {
 	eg_store *st;
@@ -161,31 +157,6 @@ typedef struct pstate {
 } pstate;
 
 /* ----------------------------------------------------------- helpers */
-
-static int buf_reserve(buf *b, size_t n)
-{
-	if (b->n + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->n + n)
-			cap *= 2;
-		unsigned char *q = realloc(b->p, cap);
-		if (!q)
-			return -1;
-		b->p = q;
-		b->cap = cap;
-	}
-	return 0;
-}
-
-static int buf_add(buf *b, const void *p, size_t n)
-{
-	if (buf_reserve(b, n))
-		return -1;
-	if (n)
-		memcpy(b->p + b->n, p, n);
-	b->n += n;
-	return 0;
-}
 
 static const pent *ent_at(const eg_proj *p, uint64_t i)
 {
@@ -814,7 +785,7 @@ static int save_snapshot(eg_proj *p)
 		  write_parts(fd, p->mtexts, p->tl_map, &p->htexts, l.texts_at, x);
 	if (!bad) {
 		/* the padding before the tails is part of the check */
-		unsigned char z[64] = { 0 };
+		char z[64] = { 0 };
 		size_t pad = (size_t)(l.tails_at - l.texts_at - l.tlen);
 		buf zb = { z, pad, sizeof z };
 		bad = write_parts(fd, NULL, 0, &zb, l.texts_at + l.tlen, x) ||
@@ -1325,7 +1296,7 @@ static int out_str(eg_proj *p, const char *s, size_t n)
 {
 	if (buf_reserve(&p->out, 6 * n + 2))
 		return st_err(p->st, EG_ENOMEM, "out of memory");
-	p->out.n += json_quote(s, n, (char *)p->out.p + p->out.n);
+	p->out.n += json_quote(s, n, p->out.p + p->out.n);
 	return EG_OK;
 }
 
@@ -1374,7 +1345,7 @@ static int value_at(eg_proj *p, const pfield *f, const pagg *a)
 				      "engram reindex", (unsigned long long)a->p, f->path.text);
 		if (buf_reserve(&p->out, v.n))
 			return st_err(p->st, EG_ENOMEM, "out of memory");
-		p->out.n += json_minify(&v, (char *)p->out.p + p->out.n);
+		p->out.n += json_minify(&v, p->out.p + p->out.n);
 		return EG_OK;
 	}
 	}
@@ -1421,12 +1392,12 @@ static int format_state(eg_proj *p, const pstate *st, size_t *offs)
 }
 
 /* Call fn with the row of key id whose values are in vals at offs. */
-static int row_out(eg_proj *p, uint32_t id, const unsigned char *vals, const size_t *offs,
+static int row_out(eg_proj *p, uint32_t id, const char *vals, const size_t *offs,
 		   int64_t from, int64_t to, eg_proj_row_fn fn, void *ctx)
 {
 	int nf = p->spec->nf;
 	for (int i = 0; i < nf; i++) {
-		p->vals[i] = (const char *)vals + offs[i];
+		p->vals[i] = vals + offs[i];
 		p->lens[i] = offs[i + 1] - offs[i];
 	}
 	const pkey *k = key_at(p, id);

@@ -11,6 +11,7 @@
  * caller, and kept out of the figures.  Windows whose figures can no
  * longer change drop their accumulators and keep only their last values.
  */
+#include "buf.h"
 #include "internal.h"
 #include "num.h"
 #include "sketch.h"
@@ -23,38 +24,6 @@
 #include <string.h>
 #include <xxhash.h>
 
-/* ------------------------------------------------------------ buffers */
-
-typedef struct wbuf {
-	char *p;
-	size_t n, cap;
-} wbuf;
-
-static int wb_reserve(wbuf *b, size_t n)
-{
-	if (b->n + n <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < b->n + n)
-		cap *= 2;
-	char *p = realloc(b->p, cap);
-	if (!p)
-		return -1;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-static int wb_add(wbuf *b, const void *s, size_t n)
-{
-	if (wb_reserve(b, n))
-		return -1;
-	if (n)
-		memcpy(b->p + b->n, s, n);
-	b->n += n;
-	return 0;
-}
-
 /* ------------------------------------------- a set of texts (exact) */
 
 /* count_distinct: the values themselves, not hashes, so that the count is
@@ -63,7 +32,7 @@ typedef struct tset {
 	uint64_t *h;                 /* hash | 1; 0 = empty */
 	uint32_t *off, *len;
 	uint32_t cap, n;
-	wbuf text;
+	buf text;
 } tset;
 
 static int tset_grow(tset *s)
@@ -97,7 +66,7 @@ static int tset_add(tset *s, const char *v, size_t n)
 	for (; s->h[j]; j = (j + 1) & (s->cap - 1))
 		if (s->h[j] == h && s->len[j] == n && !memcmp(s->text.p + s->off[j], v, n))
 			return 0;
-	if (s->text.n + n > UINT32_MAX || wb_add(&s->text, v, n))
+	if (s->text.n + n > UINT32_MAX || buf_add(&s->text, v, n))
 		return -1;
 	s->h[j] = h, s->off[j] = (uint32_t)(s->text.n - n), s->len[j] = (uint32_t)n;
 	s->n++;
@@ -179,7 +148,7 @@ struct eg_win {
 	uint64_t through;
 	int64_t max_time, wm;        /* INT64_MIN until the first event */
 	/* groups: their JSON texts, each value prefixed by its u32 length */
-	wbuf gtext;
+	buf gtext;
 	uint64_t *goff;              /* group id -> offset in gtext */
 	uint32_t ngroups, gcap;
 	uint32_t *gslot;             /* group id + 1 by hash */
@@ -195,8 +164,8 @@ struct eg_win {
 	wheap live;                  /* emitted, not final, by end + lateness */
 	uint32_t open;
 	/* per-event scratch */
-	wbuf key;
-	wbuf vals;
+	buf key;
+	buf vals;
 	size_t voffs[WIN_MAX_AGGS + 1];
 	/* explain */
 	uint64_t events, too_late, revs, corrections, heartbeats;
@@ -217,7 +186,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 /* ------------------------------------------------------------ groups */
 
 /* The JSON text of an event's value at a path into b (null if absent). */
-static int path_json(const eg_event *e, const ppath *p, wbuf *b)
+static int path_json(const eg_event *e, const ppath *p, buf *b)
 {
 	const char *s = NULL;
 	size_t n = 0;
@@ -233,25 +202,25 @@ static int path_json(const eg_event *e, const ppath *p, wbuf *b)
 		t[0] = '"';
 		eg_time_format(p->root == P_TIME ? e->time : e->recorded, t + 1);
 		t[EG_TIME_LEN + 1] = '"';
-		return wb_add(b, t, sizeof t);
+		return buf_add(b, t, sizeof t);
 	}
 	case P_VERSION: case P_POS: {
 		uint64_t v = p->root == P_POS ? e->pos : e->version;
 		if (p->root == P_VERSION && !v)
-			return wb_add(b, "null", 4);
+			return buf_add(b, "null", 4);
 		int k = snprintf(nb, sizeof nb, "%llu", (unsigned long long)v);
-		return wb_add(b, nb, (size_t)k);
+		return buf_add(b, nb, (size_t)k);
 	}
 	default: {
 		json_span v;
 		if (!proj_path_value(e, p, &v))
-			return wb_add(b, "null", 4);
-		return wb_add(b, v.p, v.n);   /* stored data is minified */
+			return buf_add(b, "null", 4);
+		return buf_add(b, v.p, v.n);   /* stored data is minified */
 	}
 	}
 	if (!n)
-		return wb_add(b, "null", 4);
-	if (wb_reserve(b, 6 * n + 2))
+		return buf_add(b, "null", 4);
+	if (buf_reserve(b, 6 * n + 2))
 		return -1;
 	b->n += json_quote(s, n, b->p + b->n);
 	return 0;
@@ -265,7 +234,7 @@ static uint32_t group_of(eg_win *w, const eg_event *e)
 	for (int i = 0; i < s->ngroup; i++) {
 		size_t at = w->key.n;
 		uint32_t len = 0;
-		if (wb_add(&w->key, &len, 4) || path_json(e, &s->group[i], &w->key))
+		if (buf_add(&w->key, &len, 4) || path_json(e, &s->group[i], &w->key))
 			return UINT32_MAX;
 		len = (uint32_t)(w->key.n - at - 4);
 		memcpy(w->key.p + at, &len, 4);
@@ -313,7 +282,7 @@ static uint32_t group_of(eg_win *w, const eg_event *e)
 	}
 	uint32_t g = w->ngroups;
 	w->goff[g] = w->gtext.n;
-	if (wb_add(&w->gtext, w->key.p, w->key.n))
+	if (buf_add(&w->gtext, w->key.p, w->key.n))
 		return UINT32_MAX;
 	w->ngroups++;
 	uint32_t j = (uint32_t)h & (w->gscap - 1);
@@ -528,7 +497,7 @@ static int format(eg_win *w, const wwin *x)
 			n = c->n ? num_format_double(qs_quantile(&c->qs, s->a[i].q), t) :
 				   (memcpy(t, "null", 4), 4);
 		}
-		if (wb_add(&w->vals, t, n))
+		if (buf_add(&w->vals, t, n))
 			return EG_ENOMEM;
 	}
 	w->voffs[s->na] = w->vals.n;
