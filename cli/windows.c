@@ -64,8 +64,13 @@ static void row_head(out *o, const eg_win_row *r)
 		out_json(o, r->group_names[i], r->groups[i], r->group_lens[i]);
 }
 
-static void row_tail(out *o, const eg_win_row *r)
+/* A table row's columns: the window, the aggregates, revision, final and
+ * too_late. */
+static void row_body(out *o, const eg_win_row *r)
 {
+	row_head(o, r);
+	for (size_t i = 0; i < r->naggs; i++)
+		out_json(o, r->agg_names[i], r->values[i], r->lens[i]);
 	out_u64(o, "revision", r->revision);
 	out_bool(o, "final", r->final);
 	out_u64(o, "too_late", r->too_late);
@@ -75,10 +80,7 @@ static int print_row(void *ctx, const eg_win_row *r)
 {
 	out *o = ctx;
 	out_row_begin(o);
-	row_head(o, r);
-	for (size_t i = 0; i < r->naggs; i++)
-		out_json(o, r->agg_names[i], r->values[i], r->lens[i]);
-	row_tail(o, r);
+	row_body(o, r);
 	out_row_end(o);
 	return out_error(o) ? EG_EIO : 0;
 }
@@ -89,10 +91,7 @@ static int print_rev(void *ctx, const eg_win_row *r)
 {
 	out *o = ctx;
 	out_row_begin(o);
-	row_head(o, r);
-	for (size_t i = 0; i < r->naggs; i++)
-		out_json(o, r->agg_names[i], r->values[i], r->lens[i]);
-	row_tail(o, r);
+	row_body(o, r);
 	if (r->prev_values) {
 		size_t n = 2;
 		for (size_t i = 0; i < r->naggs; i++)

@@ -716,6 +716,22 @@ static int retract(eg_win *w, wwin *x, uint64_t pos, eg_win_row_fn fn, void *ctx
 	return fn(ctx, &row);
 }
 
+/* Put session id at index at of its group's list (ordered by start). */
+static int sess_insert(struct sess *g, uint32_t at, uint32_t id)
+{
+	if (g->n == g->cap) {
+		uint32_t cap = g->cap ? g->cap * 2 : 4;
+		uint32_t *v = realloc(g->id, cap * sizeof *v);
+		if (!v)
+			return -1;
+		g->id = v, g->cap = cap;
+	}
+	memmove(g->id + at + 1, g->id + at, (g->n - at) * sizeof *g->id);
+	g->id[at] = id;
+	g->n++;
+	return 0;
+}
+
 /* Session windows: the event joins the sessions of its group that its own
  * [t, t + gap) overlaps, merging them into the earliest. */
 static int take_session(eg_win *w, const eg_event *e, uint32_t gid, eg_win_row_fn on_rev,
@@ -753,16 +769,8 @@ static int take_session(eg_win *w, const eg_event *e, uint32_t gid, eg_win_row_f
 			/* a session only too-late events reached: a row of revision 0 */
 			if ((id = win_find(w, t, end, gid, 1, &rc)) == UINT32_MAX)
 				return rc;
-			if (g->n == g->cap) {
-				uint32_t cap = g->cap ? g->cap * 2 : 4;
-				uint32_t *v = realloc(g->id, cap * sizeof *v);
-				if (!v)
-					return EG_ENOMEM;
-				g->id = v, g->cap = cap;
-			}
-			memmove(g->id + lo + 1, g->id + lo, (g->n - lo) * sizeof *g->id);
-			g->id[lo] = id;
-			g->n++;
+			if (sess_insert(g, lo, id))
+				return EG_ENOMEM;
 			wwin *x = &w->w[id];
 			x->final = 1;
 			acc_free(s, x->acc);
@@ -783,16 +791,8 @@ static int take_session(eg_win *w, const eg_event *e, uint32_t gid, eg_win_row_f
 	if (hi == lo) {              /* a new session */
 		if ((id = win_find(w, t, end, gid, 1, &rc)) == UINT32_MAX)
 			return rc;
-		if (g->n == g->cap) {
-			uint32_t cap = g->cap ? g->cap * 2 : 4;
-			uint32_t *v = realloc(g->id, cap * sizeof *v);
-			if (!v)
-				return EG_ENOMEM;
-			g->id = v, g->cap = cap;
-		}
-		memmove(g->id + lo + 1, g->id + lo, (g->n - lo) * sizeof *g->id);
-		g->id[lo] = id;
-		g->n++;
+		if (sess_insert(g, lo, id))
+			return EG_ENOMEM;
 	} else {
 		id = g->id[lo];
 		wwin *x = &w->w[id];
