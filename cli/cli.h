@@ -59,6 +59,11 @@ int cli_time(cli *c, const char *name, const char *v, int64_t *res);
 int cli_size(const char *s, uint64_t *res);
 /* Read a whole file (a spec, up to 16 MiB); NULL with errno set. */
 char *cli_slurp(const char *path, size_t *n);
+/* A spec file's text, or NULL after printing why (then exit EXIT_USAGE). */
+char *cli_spec_text(const char *path, size_t *n);
+/* A spec parser's result r (err: its message): 0, or the exit code after
+ * printing "PATH: message". */
+int cli_spec_result(const char *path, int r, const char *err);
 
 /* Open the store for reading; if its derived files lag the log and no
  * writer holds the lock, repair them first.  Prints errors itself;

@@ -43,6 +43,27 @@ char *cli_slurp(const char *path, size_t *n)
 	return b;
 }
 
+char *cli_spec_text(const char *path, size_t *n)
+{
+	char *json = cli_slurp(path, n);
+	if (!json)
+		cli_error("%s: cannot read the spec: %s", path, strerror(errno));
+	return json;
+}
+
+int cli_spec_result(const char *path, int r, const char *err)
+{
+	if (r == EG_EINVAL) {
+		cli_error("%s: %s", path, err);
+		return EXIT_USAGE;
+	}
+	if (r) {
+		cli_error("%s: %s", path, eg_strerror(r));
+		return EXIT_ERR;
+	}
+	return 0;
+}
+
 /* A terminal progress bar on stderr while a projection folds the log. */
 static void progress(void *ctx, uint64_t done, uint64_t total)
 {
@@ -84,23 +105,13 @@ static int parse_args(cli *c, pargs *a, int need_key)
 	if (a->known_at && (rc = cli_time(c, "known-at", a->known_at, &a->at.known_at)))
 		return rc;
 	size_t n = 0;
-	char *json = cli_slurp(a->spec_path, &n);
-	if (!json) {
-		cli_error("%s: cannot read the spec: %s", a->spec_path, strerror(errno));
+	char *json = cli_spec_text(a->spec_path, &n);
+	if (!json)
 		return EXIT_USAGE;
-	}
 	char err[512];
 	int r = eg_proj_spec_parse(json, n, &a->spec, err, sizeof err);
 	free(json);
-	if (r == EG_EINVAL) {
-		cli_error("%s: %s", a->spec_path, err);
-		return EXIT_USAGE;
-	}
-	if (r) {
-		cli_error("%s: %s", a->spec_path, eg_strerror(r));
-		return EXIT_ERR;
-	}
-	return 0;
+	return cli_spec_result(a->spec_path, r, err);
 }
 
 typedef struct rows {

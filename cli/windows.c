@@ -6,7 +6,6 @@
 #include "json.h"
 #include "timefmt.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,23 +35,13 @@ static int parse_args(cli *c, wargs *a)
 	if (a->reported && (rc = cli_time(c, "as-reported-at", a->reported, &a->reported_at)))
 		return rc;
 	size_t n = 0;
-	char *json = cli_slurp(a->spec_path, &n);
-	if (!json) {
-		cli_error("%s: cannot read the spec: %s", a->spec_path, strerror(errno));
+	char *json = cli_spec_text(a->spec_path, &n);
+	if (!json)
 		return EXIT_USAGE;
-	}
 	char err[512];
 	int r = eg_win_spec_parse(json, n, &a->spec, err, sizeof err);
 	free(json);
-	if (r == EG_EINVAL) {
-		cli_error("%s: %s", a->spec_path, err);
-		return EXIT_USAGE;
-	}
-	if (r) {
-		cli_error("%s: %s", a->spec_path, eg_strerror(r));
-		return EXIT_ERR;
-	}
-	return 0;
+	return cli_spec_result(a->spec_path, r, err);
 }
 
 /* The window's identity columns: start, end, one per group path. */
