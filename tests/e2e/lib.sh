@@ -121,6 +121,14 @@ assert_files_eq() {
 	fi
 }
 
+# assert_spec_error COMMAND JSON EXPECTED: `engram COMMAND SPEC` with the
+# spec JSON exits 2 and says "SPEC: EXPECTED…" on stderr.
+assert_spec_error() {
+	printf '%s' "$2" >"$T/bad.json"
+	assert_exit 2 eg "$1" "$T/bad.json"
+	assert_contains "$ERR" "$T/bad.json: $3" "error for spec $2"
+}
+
 # assert_true CMD ARGS...: the command exits 0 (its output is discarded).
 assert_true() {
 	if ! "$@" >/dev/null 2>&1; then

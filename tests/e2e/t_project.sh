@@ -97,16 +97,11 @@ test_bad_specs_exit_2_naming_the_path() {
 	late_store
 	local before
 	before=$(head_of "$STORE")
-	spec_error() {  # spec_error JSON EXPECTED
-		printf '%s' "$1" >"$T/bad.json"
-		assert_exit 2 eg project "$T/bad.json"
-		assert_contains "$ERR" "$T/bad.json: $2" "error for spec $1"
-	}
-	spec_error '{"fields": {"x": {"sum": "data.amount"}' '$: not valid JSON at line 1'
-	spec_error '{"fields": {"x": {"median": "data.amount"}}}' '$.fields.x.median: unknown member'
-	spec_error '{"fields": {"x": {"sum": "data..amount"}}}' '$.fields.x.sum: empty member name'
-	spec_error '{"fields": {"x": {"sum": "amount"}}}' '$.fields.x.sum: expected a field path'
-	spec_error '{"key": 5, "fields": {"x": {"count": true}}}' '$.key: expected a field path'
+	assert_spec_error project '{"fields": {"x": {"sum": "data.amount"}' '$: not valid JSON at line 1'
+	assert_spec_error project '{"fields": {"x": {"median": "data.amount"}}}' '$.fields.x.median: unknown member'
+	assert_spec_error project '{"fields": {"x": {"sum": "data..amount"}}}' '$.fields.x.sum: empty member name'
+	assert_spec_error project '{"fields": {"x": {"sum": "amount"}}}' '$.fields.x.sum: expected a field path'
+	assert_spec_error project '{"key": 5, "fields": {"x": {"count": true}}}' '$.key: expected a field path'
 	assert_exit 2 eg project "$T/nothere.json"
 	assert_contains "$ERR" "nothere.json"
 	assert_exit 2 eg project "$T/balances.json" --as-of yesterday

@@ -79,16 +79,11 @@ test_windows_bad_specs_exit_2_naming_the_member() {
 	two_batches
 	local before
 	before=$(head_of "$STORE")
-	spec_error() {  # spec_error JSON EXPECTED
-		printf '%s' "$1" >"$T/bad.json"
-		assert_exit 2 eg windows "$T/bad.json"
-		assert_contains "$ERR" "$T/bad.json: $2" "error for spec $1"
-	}
-	spec_error '{"window": {"slide": "1h"}, "aggs": {"n": {"count": true}}}' '$.window.slide: unknown window member'
-	spec_error '{"window": {"hop": "1h", "every": "2h"}, "aggs": {"n": {"count": true}}}' '$.window.every: expected a duration no longer than the window (1h)'
-	spec_error '{"window": {"tumble": "0s"}, "aggs": {"n": {"count": true}}}' '$.window.tumble: expected a duration'
-	spec_error '{"window": {"tumble": "1h"}, "aggs": {"n": {"median": "data.ms"}}}' '$.aggs.n.median: unknown aggregate'
-	spec_error '{"window": {"tumble": "1h"}, "aggs": {"n": {"sum": "data..ms"}}}' '$.aggs.n.sum: empty member name'
+	assert_spec_error windows '{"window": {"slide": "1h"}, "aggs": {"n": {"count": true}}}' '$.window.slide: unknown window member'
+	assert_spec_error windows '{"window": {"hop": "1h", "every": "2h"}, "aggs": {"n": {"count": true}}}' '$.window.every: expected a duration no longer than the window (1h)'
+	assert_spec_error windows '{"window": {"tumble": "0s"}, "aggs": {"n": {"count": true}}}' '$.window.tumble: expected a duration'
+	assert_spec_error windows '{"window": {"tumble": "1h"}, "aggs": {"n": {"median": "data.ms"}}}' '$.aggs.n.median: unknown aggregate'
+	assert_spec_error windows '{"window": {"tumble": "1h"}, "aggs": {"n": {"sum": "data..ms"}}}' '$.aggs.n.sum: empty member name'
 	assert_exit 2 eg windows "$T/hourly.json" --as-reported-at yesterday
 	assert_contains "$ERR" "--as-reported-at"
 	assert_eq "$before" "$(head_of "$STORE")" "the log after bad specs"
