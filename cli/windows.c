@@ -75,7 +75,8 @@ static int print_row(void *ctx, const eg_win_row *r)
 }
 
 /* A changelog row: the revision, then "previous" holding the values it
- * replaced (null for a first result) and the event that made it. */
+ * replaced (null for a first result), the event that made it, and whether
+ * it retracts the window (a session merged into an earlier one). */
 static int print_rev(void *ctx, const eg_win_row *r)
 {
 	out *o = ctx;
@@ -104,6 +105,7 @@ static int print_rev(void *ctx, const eg_win_row *r)
 		out_null(o, "previous");
 	}
 	out_u64(o, "pos", r->pos);
+	out_bool(o, "retracted", r->retracted);
 	out_row_end(o);
 	return out_error(o) ? EG_EIO : 0;
 }

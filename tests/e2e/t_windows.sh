@@ -106,3 +106,26 @@ test_heartbeat_moves_the_watermark_of_a_quiet_source() {
 	assert_exit 2 eg append --heartbeat 2025-01-01T14:30:00Z --stream x
 	assert_exit 2 eg append --heartbeat soon
 }
+
+test_sessions_merge_and_the_later_one_is_retracted() {
+	cat >"$T/sessions.json" <<'JSON'
+{"window": {"session": "30m"}, "group_by": ["stream"], "aggs": {"n": {"count": true}},
+ "allowed_lateness": "2h"}
+JSON
+	ok eg append <<'EV'
+{"stream":"u1","type":"v","time":"2025-01-01T10:00:00Z"}
+{"stream":"u1","type":"v","time":"2025-01-01T10:50:00Z"}
+{"stream":"u2","type":"v","time":"2025-01-01T12:00:00Z"}
+{"stream":"u1","type":"v","time":"2025-01-01T10:25:00Z"}
+EV
+	ok eg windows "$T/sessions.json" --changelog
+	assert_eq 4 "$(printf '%s\n' "$OUT" | wc -l)" "changelog rows"
+	local third fourth
+	third=$(sed -n 3p <<<"$OUT") fourth=$(sed -n 4p <<<"$OUT")
+	assert_contains "$third" '"window_start":"2025-01-01T10:50:00.000000Z","window_end":"2025-01-01T11:20:00.000000Z","stream":"u1","n":1,"revision":2,' "the later session"
+	assert_contains "$third" '"pos":4,"retracted":true'
+	assert_contains "$fourth" '"window_start":"2025-01-01T10:00:00.000000Z","window_end":"2025-01-01T11:20:00.000000Z","stream":"u1","n":3,"revision":2,' "the merged session"
+	assert_contains "$fourth" '"retracted":false'
+	ok eg windows "$T/sessions.json"
+	assert_eq '{"window_start":"2025-01-01T10:00:00.000000Z","window_end":"2025-01-01T11:20:00.000000Z","stream":"u1","n":3,"revision":2,"final":false,"too_late":0}' "$OUT" "the table: one session for u1"
+}
