@@ -746,6 +746,36 @@ static void put_order_id(click *g, uint64_t order)
 	put_uint(&g->w, order, g->order_width);
 }
 
+/* "product_id":"…","category":"…" of product p. */
+static void put_product(click *g, uint16_t p)
+{
+	gbuf *w = &g->w;
+	PUT(w, "\"product_id\":\"");
+	put_product_id(g, p);
+	PUT(w, "\",\"category\":\"");
+	put_str(w, cats[p % N_CAT].slug);
+	put_char(w, '"');
+}
+
+/* "price":…,"quantity":n of product p. */
+static void put_price_qty(click *g, uint16_t p, unsigned qty)
+{
+	gbuf *w = &g->w;
+	PUT(w, ",\"price\":");
+	put_cents(w, g->price[p]);
+	PUT(w, ",\"quantity\":");
+	put_uint(w, qty, 1);
+}
+
+/* "query":"…","results":n of a search. */
+static void put_search(gbuf *w, const ev *e)
+{
+	PUT(w, "\"query\":\"");
+	put_str(w, queries[e->query].text);
+	PUT(w, "\",\"results\":");
+	put_uint(w, queries[e->query].results, 1);
+}
+
 static void put_cart(click *g, const session *s)
 {
 	gbuf *w = &g->w;
@@ -754,14 +784,9 @@ static void put_cart(click *g, const session *s)
 		uint16_t p = s->cart[i].product;
 		if (i)
 			put_char(w, ',');
-		PUT(w, "{\"product_id\":\"");
-		put_product_id(g, p);
-		PUT(w, "\",\"category\":\"");
-		put_str(w, cats[p % N_CAT].slug);
-		PUT(w, "\",\"price\":");
-		put_cents(w, g->price[p]);
-		PUT(w, ",\"quantity\":");
-		put_uint(w, s->cart[i].qty, 1);
+		put_char(w, '{');
+		put_product(g, p);
+		put_price_qty(g, p, s->cart[i].qty);
 		put_char(w, '}');
 	}
 	put_char(w, ']');
@@ -800,30 +825,21 @@ static void write_engram(click *g, const session *s, const ev *e)
 		put_uint(w, (uint64_t)e->duration_ms, 1);
 		break;
 	case E_SEARCH:
-		PUT(w, ",\"query\":\"");
-		put_str(w, queries[e->query].text);
-		PUT(w, "\",\"results\":");
-		put_uint(w, queries[e->query].results, 1);
+		put_char(w, ',');
+		put_search(w, e);
 		break;
 	case E_PRODUCT_CLICK:
-		PUT(w, ",\"product_id\":\"");
-		put_product_id(g, e->product);
-		PUT(w, "\",\"category\":\"");
-		put_str(w, cats[e->product % N_CAT].slug);
-		PUT(w, "\",\"list\":\"");
+		put_char(w, ',');
+		put_product(g, e->product);
+		PUT(w, ",\"list\":\"");
 		put_str(w, lists[e->list]);
 		PUT(w, "\",\"position\":");
 		put_uint(w, e->position, 1);
 		break;
 	case E_ADD_TO_CART:
-		PUT(w, ",\"product_id\":\"");
-		put_product_id(g, e->product);
-		PUT(w, "\",\"category\":\"");
-		put_str(w, cats[e->product % N_CAT].slug);
-		PUT(w, "\",\"price\":");
-		put_cents(w, g->price[e->product]);
-		PUT(w, ",\"quantity\":");
-		put_uint(w, e->qty, 1);
+		put_char(w, ',');
+		put_product(g, e->product);
+		put_price_qty(g, e->product, e->qty);
 		break;
 	case E_CHECKOUT:
 		PUT(w, ",\"items\":");
@@ -959,30 +975,18 @@ static void write_segment(click *g, const session *s, const ev *e)
 		put_uint(w, (uint64_t)e->duration_ms, 1);
 		break;
 	case E_SEARCH:
-		PUT(w, "\"query\":\"");
-		put_str(w, queries[e->query].text);
-		PUT(w, "\",\"results\":");
-		put_uint(w, queries[e->query].results, 1);
+		put_search(w, e);
 		break;
 	case E_PRODUCT_CLICK:
-		PUT(w, "\"product_id\":\"");
-		put_product_id(g, e->product);
-		PUT(w, "\",\"category\":\"");
-		put_str(w, cats[e->product % N_CAT].slug);
-		PUT(w, "\",\"list_id\":\"");
+		put_product(g, e->product);
+		PUT(w, ",\"list_id\":\"");
 		put_str(w, lists[e->list]);
 		PUT(w, "\",\"position\":");
 		put_uint(w, e->position, 1);
 		break;
 	case E_ADD_TO_CART:
-		PUT(w, "\"product_id\":\"");
-		put_product_id(g, e->product);
-		PUT(w, "\",\"category\":\"");
-		put_str(w, cats[e->product % N_CAT].slug);
-		PUT(w, "\",\"price\":");
-		put_cents(w, g->price[e->product]);
-		PUT(w, ",\"quantity\":");
-		put_uint(w, e->qty, 1);
+		put_product(g, e->product);
+		put_price_qty(g, e->product, e->qty);
 		PUT(w, ",\"currency\":\"");
 		put_str(w, currencies[s->tr.cur]);
 		put_char(w, '"');
@@ -1160,10 +1164,8 @@ static void write_snowplow(click *g, const session *s, const ev *e)
 		put_product_id(g, e->product);
 		PUT(w, "\",\"category\":\"");
 		put_str(w, cats[e->product % N_CAT].slug);
-		PUT(w, "\",\"price\":");
-		put_cents(w, g->price[e->product]);
-		PUT(w, ",\"quantity\":");
-		put_uint(w, e->qty, 1);
+		put_char(w, '"');
+		put_price_qty(g, e->product, e->qty);
 		PUT(w, ",\"currency\":\"");
 		put_str(w, currencies[t->cur]);
 		PUT(w, "\"}}}");
