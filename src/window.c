@@ -572,6 +572,62 @@ static int emit(eg_win *w, wwin *x, uint64_t pos, eg_win_row_fn fn, void *ctx)
 	return keep_last(w, x);
 }
 
+/* When the watermark makes a window ending at end final. */
+static int64_t final_at(const eg_win_spec *s, int64_t end)
+{
+	return end > INT64_MAX - s->lateness ? INT64_MAX : end + s->lateness;
+}
+
+/* Has the watermark passed end + allowed_lateness (too late for it)? */
+static int past_lateness(const eg_win *w, int64_t end)
+{
+	return w->spec->lateness != WIN_FOREVER && w->wm != INT64_MIN && w->wm >= end &&
+	       w->wm - end >= w->spec->lateness;
+}
+
+/* Drop window x's accumulators (it can change no more, or was merged). */
+static void drop_acc(eg_win *w, wwin *x)
+{
+	acc_free(w->spec, x->acc);
+	x->acc = NULL;
+	w->open--;
+}
+
+/* Emit window x's first result, made by the event at pos, and wait for it
+ * to become final. */
+static int first_result(eg_win *w, wwin *x, uint64_t pos, eg_win_row_fn fn, void *ctx)
+{
+	x->emitted = 1;
+	int rc = emit(w, x, pos, fn, ctx);
+	if (!rc && w->spec->lateness != WIN_FOREVER &&
+	    heap_push(&w->live, final_at(w->spec, x->end), x->id))
+		rc = EG_ENOMEM;
+	return rc;
+}
+
+/* A too-late event for window x: counted there and handed to on_late. */
+static int count_late(eg_win *w, wwin *x, const eg_event *e, eg_win_late_fn on_late, void *ctx)
+{
+	x->too_late++;
+	w->too_late++;
+	if (!on_late)
+		return EG_OK;
+	eg_win_row row;
+	row_of(w, x, x->last, x->loffs, &row);
+	return on_late(ctx, e, &row);
+}
+
+/* Event e was folded into window x: a correction if x was emitted, its
+ * first result if the watermark already passed its end. */
+static int after_fold(eg_win *w, wwin *x, const eg_event *e, eg_win_row_fn on_rev, void *ctx)
+{
+	if (x->emitted)
+		return emit(w, x, e->pos, on_rev, ctx);
+	if (w->wm != INT64_MIN && w->wm >= x->end)
+		return first_result(w, x, e->pos, on_rev, ctx);
+	return EG_OK;
+}
+
 /* After the watermark moved: first results of windows it passed, and
  * windows that became final drop their accumulators. */
 static int advance(eg_win *w, uint64_t pos, eg_win_row_fn fn, void *ctx)
@@ -588,13 +644,8 @@ static int advance(eg_win *w, uint64_t pos, eg_win_row_fn fn, void *ctx)
 				return EG_ENOMEM;
 			continue;
 		}
-		x->emitted = 1;
-		if ((rc = emit(w, x, pos, fn, ctx)))
+		if ((rc = first_result(w, x, pos, fn, ctx)))
 			return rc;
-		if (w->spec->lateness != WIN_FOREVER &&
-		    heap_push(&w->live, x->end > INT64_MAX - w->spec->lateness ? INT64_MAX :
-				    x->end + w->spec->lateness, x->id))
-			return EG_ENOMEM;
 	}
 	while (w->live.n && w->live.v[0].key <= w->wm) {
 		wwin *x = &w->w[w->live.v[0].id];
@@ -602,17 +653,14 @@ static int advance(eg_win *w, uint64_t pos, eg_win_row_fn fn, void *ctx)
 		heap_pop(&w->live);
 		if (x->retracted || x->final)
 			continue;
-		int64_t due = x->end > INT64_MAX - w->spec->lateness ? INT64_MAX :
-			      x->end + w->spec->lateness;
+		int64_t due = final_at(w->spec, x->end);
 		if (due > key) {         /* a session that grew since */
 			if (heap_push(&w->live, due, x->id))
 				return EG_ENOMEM;
 			continue;
 		}
 		x->final = 1;
-		acc_free(w->spec, x->acc);
-		x->acc = NULL;
-		w->open--;
+		drop_acc(w, x);
 	}
 	return EG_OK;
 }
@@ -621,10 +669,8 @@ static int advance(eg_win *w, uint64_t pos, eg_win_row_fn fn, void *ctx)
 static int take(eg_win *w, const eg_event *e, int64_t start, int64_t end, uint32_t gid,
 		eg_win_row_fn on_rev, eg_win_late_fn on_late, void *ctx)
 {
-	const eg_win_spec *s = w->spec;
 	int rc = EG_OK;
-	int late = s->lateness != WIN_FOREVER && w->wm != INT64_MIN && w->wm >= end &&
-		   w->wm - end >= s->lateness;
+	int late = past_lateness(w, end);
 	uint32_t id = win_find(w, start, end, gid, 1, &rc);
 	if (rc)
 		return rc;
@@ -634,34 +680,13 @@ static int take(eg_win *w, const eg_event *e, int64_t start, int64_t end, uint32
 			/* a window only too-late events ever reached: kept as a row
 			 * of revision 0, so that they are seen, not dropped */
 			x->final = 1;
-			acc_free(s, x->acc);
-			x->acc = NULL;
-			w->open--;
+			drop_acc(w, x);
 		}
-		x->too_late++;
-		w->too_late++;
-		if (on_late) {
-			eg_win_row row;
-			row_of(w, x, x->last, x->loffs, &row);
-			return on_late(ctx, e, &row);
-		}
-		return EG_OK;
+		return count_late(w, x, e, on_late, ctx);
 	}
 	if ((rc = fold(w, x, e)))
 		return rc;
-	if (x->emitted)              /* a correction */
-		return emit(w, x, e->pos, on_rev, ctx);
-	if (w->wm != INT64_MIN && w->wm >= end) {
-		/* a window the watermark already passed, first seen now */
-		x->emitted = 1;
-		if ((rc = emit(w, x, e->pos, on_rev, ctx)))
-			return rc;
-		if (s->lateness != WIN_FOREVER &&
-		    heap_push(&w->live, end > INT64_MAX - s->lateness ? INT64_MAX : end + s->lateness,
-			      id))
-			return EG_ENOMEM;
-	}
-	return EG_OK;
+	return after_fold(w, x, e, on_rev, ctx);
 }
 
 /* Add b's accumulators to a's (sessions merging). */
@@ -755,8 +780,7 @@ static int take_session(eg_win *w, const eg_event *e, uint32_t gid, eg_win_row_f
 		final |= x->final;
 		hi++;
 	}
-	int late = final || (s->lateness != WIN_FOREVER && w->wm != INT64_MIN && w->wm >= mend &&
-			     w->wm - mend >= s->lateness);
+	int late = final || past_lateness(w, mend);
 	int rc = EG_OK;
 	if (late) {
 		uint32_t id;
@@ -771,21 +795,10 @@ static int take_session(eg_win *w, const eg_event *e, uint32_t gid, eg_win_row_f
 				return rc;
 			if (sess_insert(g, lo, id))
 				return EG_ENOMEM;
-			wwin *x = &w->w[id];
-			x->final = 1;
-			acc_free(s, x->acc);
-			x->acc = NULL;
-			w->open--;
+			w->w[id].final = 1;
+			drop_acc(w, &w->w[id]);
 		}
-		wwin *x = &w->w[id];
-		x->too_late++;
-		w->too_late++;
-		if (on_late) {
-			eg_win_row row;
-			row_of(w, x, x->last, x->loffs, &row);
-			return on_late(ctx, e, &row);
-		}
-		return EG_OK;
+		return count_late(w, &w->w[id], e, on_late, ctx);
 	}
 	uint32_t id;
 	if (hi == lo) {              /* a new session */
@@ -807,9 +820,7 @@ static int take_session(eg_win *w, const eg_event *e, uint32_t gid, eg_win_row_f
 			if (y->emitted && (rc = retract(w, y, e->pos, on_rev, ctx)))
 				return rc;
 			y->retracted = 1;
-			acc_free(s, y->acc);
-			y->acc = NULL;
-			w->open--;
+			drop_acc(w, y);
 		}
 		memmove(g->id + lo + 1, g->id + hi, (g->n - hi) * sizeof *g->id);
 		g->n -= hi - lo - 1;
@@ -819,26 +830,14 @@ static int take_session(eg_win *w, const eg_event *e, uint32_t gid, eg_win_row_f
 			/* it takes the place of an emitted session: emitted too */
 			x->emitted = 1;
 			if (s->lateness != WIN_FOREVER &&
-			    heap_push(&w->live, x->end > INT64_MAX - s->lateness ? INT64_MAX :
-					    x->end + s->lateness, id))
+			    heap_push(&w->live, final_at(s, x->end), id))
 				return EG_ENOMEM;
 		}
 	}
 	wwin *x = &w->w[id];
 	if ((rc = fold(w, x, e)))
 		return rc;
-	if (x->emitted)              /* a correction (the session may have grown) */
-		return emit(w, x, e->pos, on_rev, ctx);
-	if (w->wm != INT64_MIN && w->wm >= x->end) {
-		x->emitted = 1;
-		if ((rc = emit(w, x, e->pos, on_rev, ctx)))
-			return rc;
-		if (s->lateness != WIN_FOREVER &&
-		    heap_push(&w->live, x->end > INT64_MAX - s->lateness ? INT64_MAX :
-				    x->end + s->lateness, id))
-			return EG_ENOMEM;
-	}
-	return EG_OK;
+	return after_fold(w, x, e, on_rev, ctx);
 }
 
 static int is_heartbeat(const eg_event *e)
