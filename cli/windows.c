@@ -5,14 +5,18 @@
 #include "cli.h"
 #include "json.h"
 #include "timefmt.h"
+#include "buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct wargs {
-	const char *spec_path, *reported;
-	int changelog, late, include_open, explain;
-	int64_t reported_at;
+	const char *spec_path, *reported, *diff1, *diff2;
+	int changelog, late, include_open, explain, follow;
+	int64_t reported_at, k1, k2;
 	eg_win_spec *spec;
 } wargs;
 
@@ -22,15 +26,41 @@ static int parse_args(cli *c, wargs *a)
 		{ "changelog", 0, NULL, &a->changelog }, { "late", 0, NULL, &a->late },
 		{ "include-open", 0, NULL, &a->include_open },
 		{ "as-reported-at", 1, &a->reported, NULL }, { "explain", 0, NULL, &a->explain },
+		{ "follow", 0, NULL, &a->follow }, { "explain-diff", 1, &a->diff1, NULL },
 		{ NULL, 0, NULL, NULL },
 	};
-	int rc = cli_parse(c, opts, 1);
+	int rc = cli_parse(c, opts, 2);
 	if (rc)
 		return rc < 0 ? -1 : rc;
+	if (a->diff1) {
+		/* --explain-diff K1 K2: K2 comes as a positional argument */
+		int64_t t;
+		if (c->npos == 2 && !eg_time_parse(c->pos[0], strlen(c->pos[0]), &t)) {
+			const char *x = c->pos[0];
+			c->pos[0] = c->pos[1], c->pos[1] = x;
+		}
+		if (c->npos != 2)
+			return cli_usage_error(c, "expected SPEC --explain-diff K1 K2");
+		a->diff2 = c->pos[1];
+		c->npos = 1;
+		if ((rc = cli_time(c, "explain-diff", a->diff1, &a->k1)) ||
+		    (rc = cli_time(c, "explain-diff", a->diff2, &a->k2)))
+			return rc;
+		if (a->k1 > a->k2)
+			return cli_usage_error(c, "--explain-diff K1 K2: K1 must not be after K2");
+	}
 	if (c->npos != 1)
 		return cli_usage_error(c, "expected the windows spec file");
-	if (a->changelog + a->late > 1)
-		return cli_usage_error(c, "--changelog and --late print different rows; pick one");
+	if (a->changelog + a->late + !!a->diff1 > 1)
+		return cli_usage_error(c, "--changelog, --late and --explain-diff print different "
+				       "rows; pick one");
+	if (a->follow && (a->reported || a->diff1))
+		return cli_usage_error(c, "--follow shows the run as it goes; it cannot be combined "
+				       "with --as-reported-at or --explain-diff");
+	if (a->include_open && (a->reported || a->changelog || a->late || a->diff1))
+		return cli_usage_error(c, "--include-open adds the windows open now to the table; "
+				       "it goes with neither --as-reported-at, --changelog, --late "
+				       "nor --explain-diff");
 	a->spec_path = c->pos[0];
 	if (a->reported && (rc = cli_time(c, "as-reported-at", a->reported, &a->reported_at)))
 		return rc;
@@ -74,6 +104,48 @@ static int print_row(void *ctx, const eg_win_row *r)
 	return out_error(o) ? EG_EIO : 0;
 }
 
+/* The JSON object {"name": value, ...} of the aggregates' values, into
+ * out; NULL if out of memory (free it). */
+static char *values_object(const eg_win_row *r, const char *const *vals, const size_t *lens,
+			   size_t *len)
+{
+	size_t n = 2;
+	for (size_t i = 0; i < r->naggs; i++)
+		n += strlen(r->agg_names[i]) * 6 + 4 + lens[i];
+	char *p = malloc(n), *q = p;
+	if (!p)
+		return NULL;
+	*q++ = '{';
+	for (size_t i = 0; i < r->naggs; i++) {
+		if (i)
+			*q++ = ',';
+		q += json_quote(r->agg_names[i], strlen(r->agg_names[i]), q);
+		*q++ = ':';
+		memcpy(q, vals[i], lens[i]);
+		q += lens[i];
+	}
+	*q++ = '}';
+	*len = (size_t)(q - p);
+	return p;
+}
+
+/* A column holding the aggregates' values as one object (null: none). */
+static int out_values(out *o, const char *key, const eg_win_row *r, const char *const *vals,
+		      const size_t *lens)
+{
+	if (!vals) {
+		out_null(o, key);
+		return EG_OK;
+	}
+	size_t n;
+	char *p = values_object(r, vals, lens, &n);
+	if (!p)
+		return EG_ENOMEM;
+	out_json(o, key, p, n);
+	free(p);
+	return EG_OK;
+}
+
 /* A changelog row: the revision, then "previous" holding the values it
  * replaced (null for a first result), the event that made it, and whether
  * it retracts the window (a session merged into an earlier one). */
@@ -82,28 +154,8 @@ static int print_rev(void *ctx, const eg_win_row *r)
 	out *o = ctx;
 	out_row_begin(o);
 	row_body(o, r);
-	if (r->prev_values) {
-		size_t n = 2;
-		for (size_t i = 0; i < r->naggs; i++)
-			n += strlen(r->agg_names[i]) * 6 + 4 + r->prev_lens[i];
-		char *p = malloc(n), *q = p;
-		if (!p)
-			return EG_ENOMEM;
-		*q++ = '{';
-		for (size_t i = 0; i < r->naggs; i++) {
-			if (i)
-				*q++ = ',';
-			q += json_quote(r->agg_names[i], strlen(r->agg_names[i]), q);
-			*q++ = ':';
-			memcpy(q, r->prev_values[i], r->prev_lens[i]);
-			q += r->prev_lens[i];
-		}
-		*q++ = '}';
-		out_json(o, "previous", p, (size_t)(q - p));
-		free(p);
-	} else {
-		out_null(o, "previous");
-	}
+	if (out_values(o, "previous", r, r->prev_values, r->prev_lens))
+		return EG_ENOMEM;
 	out_u64(o, "pos", r->pos);
 	out_bool(o, "retracted", r->retracted);
 	out_row_end(o);
@@ -122,7 +174,6 @@ static int print_late(void *ctx, const eg_event *e, const eg_win_row *r)
 	out_time(o, "time", e->time);
 	out_time(o, "recorded", e->recorded);
 	row_head(o, r);
-	out_u64(o, "revision", r->revision);
 	out_row_end(o);
 	return out_error(o) ? EG_EIO : 0;
 }
@@ -155,22 +206,181 @@ static void explain(const eg_win *w)
 			(unsigned long long)x.aggs[i].not_number);
 }
 
-/* Position of the last event recorded at or before k (0: none). */
-static int reported_pos(eg_store *st, int64_t k, uint64_t *pos)
+/* explain-diff: the events that changed a row, and one line saying why. */
+typedef struct diffout {
+	out *o;
+	eg_store *st;
+	const char *k1, *k2;
+	buf ev;
+	buf why;
+} diffout;
+
+static int bprintf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bprintf(buf *b, const char *fmt, ...)
 {
-	eg_filter f = { .by = EG_BY_RECORDED, .has_until = 1, .until = k, .reverse = 1,
-			.limit = 1 };
-	eg_iter *it;
-	const eg_event *e;
-	int rc = eg_iter_new(st, &it, &f);
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || buf_reserve(b, (size_t)n + 1))
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->n += (size_t)n;
+	return 0;
+}
+
+/* The events at the positions, as a JSON array of {pos, id, type, time,
+ * recorded}, into d->ev; how many were late (event time before the
+ * window's end) in *late. */
+static int diff_events(diffout *d, const eg_win_diff_row *r, uint64_t *late)
+{
+	d->ev.n = 0;
+	*late = 0;
+	if (bprintf(&d->ev, "["))
+		return EG_ENOMEM;
+	for (size_t i = 0; i < r->nevents; i++) {
+		eg_filter f = { .from = r->events[i], .to = r->events[i], .limit = 1 };
+		eg_iter *it;
+		const eg_event *e;
+		int rc = eg_iter_new(d->st, &it, &f);
+		if (!rc && (rc = eg_iter_next(it, &e)) == EG_OK) {
+			char t[EG_TIME_LEN + 1], k[EG_TIME_LEN + 1];
+			eg_time_format(e->time, t);
+			eg_time_format(e->recorded, k);
+			size_t at = d->ev.n;
+			rc = bprintf(&d->ev, "%s{\"pos\":%llu,\"id\":", i ? "," : "",
+				     (unsigned long long)e->pos) ||
+			     buf_reserve(&d->ev, 6 * e->id_len + 2) ? EG_ENOMEM : EG_OK;
+			if (!rc) {
+				d->ev.n += json_quote(e->id, e->id_len, d->ev.p + d->ev.n);
+				rc = bprintf(&d->ev, ",\"time\":\"%s\",\"recorded\":\"%s\"}", t, k) ?
+				     EG_ENOMEM : EG_OK;
+			}
+			(void)at;
+			*late += e->time < r->row->end;
+		}
+		eg_iter_free(it);
+		if (rc)
+			return rc == EG_END ? EG_ECORRUPT : rc;
+	}
+	return bprintf(&d->ev, "]") ? EG_ENOMEM : EG_OK;
+}
+
+/* One line: what changed and why. */
+static int diff_why(diffout *d, const eg_win_diff_row *r, uint64_t late)
+{
+	const eg_win_row *w = r->row;
+	d->why.n = 0;
+	int rc = 0;
+	if (r->change == EG_WIN_NEW) {
+		if (w->revision)
+			rc = bprintf(&d->why, "first result, made between %s and %s%s", d->k1, d->k2,
+				     late ? " with events that came late" : "");
+		else
+			rc = bprintf(&d->why, "%llu event%s too late for a window never emitted",
+				     (unsigned long long)w->too_late, w->too_late == 1 ? "" : "s");
+		return rc ? EG_ENOMEM : EG_OK;
+	}
+	if (r->change == EG_WIN_GONE)
+		return bprintf(&d->why, "merged into an earlier session by a late event") ?
+		       EG_ENOMEM : EG_OK;
+	/* changed: name the figures that moved */
+	int first = 1;
+	for (size_t i = 0; i < w->naggs && !rc; i++) {
+		if (w->lens[i] == r->before_lens[i] &&
+		    !memcmp(w->values[i], r->before_values[i], w->lens[i]))
+			continue;
+		rc = bprintf(&d->why, "%s%s %.*s -> %.*s", first ? "" : ", ", w->agg_names[i],
+			     (int)r->before_lens[i], r->before_values[i], (int)w->lens[i],
+			     w->values[i]);
+		first = 0;
+	}
+	uint64_t corr = r->nevents - (w->too_late - r->before_too_late);
+	if (!rc && !first)
+		rc = bprintf(&d->why, ": %llu late event%s recorded after %s",
+			     (unsigned long long)corr, corr == 1 ? "" : "s", d->k1);
+	if (!rc && w->too_late != r->before_too_late) {
+		uint64_t n = w->too_late - r->before_too_late;
+		rc = bprintf(&d->why, "%s%llu event%s too late to count (figures kept)",
+			     first ? "" : "; ", (unsigned long long)n, n == 1 ? "" : "s");
+	}
+	return rc ? EG_ENOMEM : EG_OK;
+}
+
+static int print_diff(void *ctx, const eg_win_diff_row *r)
+{
+	diffout *d = ctx;
+	out *o = d->o;
+	uint64_t late;
+	int rc = diff_events(d, r, &late);
+	if (!rc)
+		rc = diff_why(d, r, late);
 	if (rc)
 		return rc;
-	*pos = 0;
-	rc = eg_iter_next(it, &e);
-	if (rc == EG_OK)
-		*pos = e->pos;
-	eg_iter_free(it);
-	return rc == EG_END ? EG_OK : rc;
+	static const char *const change[] = { "", "new", "changed", "gone" };
+	out_row_begin(o);
+	row_head(o, r->row);
+	out_cstr(o, "change", change[r->change]);
+	for (size_t i = 0; i < r->row->naggs; i++)
+		out_json(o, r->row->agg_names[i], r->row->values[i], r->row->lens[i]);
+	out_u64(o, "revision", r->row->revision);
+	out_u64(o, "too_late", r->row->too_late);
+	if (out_values(o, "before", r->row, r->before_values, r->before_lens))
+		return EG_ENOMEM;
+	if (r->before_values)
+		out_u64(o, "before_revision", r->before_revision);
+	else
+		out_null(o, "before_revision");
+	if (r->before_values)
+		out_u64(o, "before_too_late", r->before_too_late);
+	else
+		out_null(o, "before_too_late");
+	out_str(o, "why", d->why.p, d->why.n);
+	out_json(o, "events", d->ev.p, d->ev.n);
+	out_row_end(o);
+	return out_error(o) ? EG_EIO : 0;
+}
+
+/* Print what the run holds, as asked: the table (at position at), the
+ * changelog or the too-late events (up to at) from *cursor. */
+static int report(eg_win *w, const wargs *a, out *o, uint64_t at, uint64_t *cursor)
+{
+	if (a->changelog)
+		return eg_win_changes(w, cursor, at, print_rev, NULL, o);
+	if (a->late)
+		return eg_win_changes(w, cursor, at, NULL, print_late, o);
+	*cursor = eg_win_cursor(w);
+	return eg_win_table(w, at, a->include_open, print_row, o);
+}
+
+/* --follow: after the report, each new revision (or too-late event) as
+ * the run takes the events appended, until interrupted. */
+static int follow(eg_store *st, eg_win *w, const wargs *a, out *o, uint64_t cursor)
+{
+	for (;;) {
+		if (out_flush(o))
+			return EG_EIO;
+		eg_head h;
+		eg_iter *it;
+		int rc = eg_store_head(st, &h);
+		eg_filter f = { .from = h.pos + 1 };
+		if (rc || (rc = eg_iter_new(st, &it, &f)))
+			return rc;
+		rc = eg_iter_wait(it, -1);
+		eg_iter_free(it);
+		if (rc == EG_END)
+			return EG_OK;
+		if (rc || (rc = eg_win_run(w, 0)))
+			return rc;
+		if (a->late)
+			rc = eg_win_changes(w, &cursor, 0, NULL, print_late, o);
+		else
+			rc = eg_win_changes(w, &cursor, 0, print_rev, NULL, o);
+		if (rc)
+			return rc;
+	}
 }
 
 int cmd_windows(cli *c)
@@ -188,14 +398,25 @@ int cmd_windows(cli *c)
 	}
 	eg_win *w = NULL;
 	out *o = out_new(stdout, c->format);
-	uint64_t to = 0;
-	int r = a.reported ? reported_pos(st, a.reported_at, &to) : EG_OK;
+	uint64_t at = 0, p1 = 0, p2 = 0, cursor = 0;
+	int r = eg_win_open(st, a.spec, 0, &w);
 	if (!r)
-		r = eg_win_open(st, a.spec, &w);
-	if (!r && (!a.reported || to))
-		r = eg_win_run(w, to, a.changelog ? print_rev : NULL, a.late ? print_late : NULL, o);
-	if (!r && !a.changelog && !a.late)
-		r = eg_win_table(w, a.include_open, print_row, o);
+		r = eg_win_run(w, 0);
+	if (!r && a.reported && !(r = eg_known_pos(st, a.reported_at, &at)))
+		at = at ? at : UINT64_MAX;   /* nothing recorded by then: an empty report */
+	if (!r && a.diff1 && !(r = eg_known_pos(st, a.k1, &p1)))
+		r = eg_known_pos(st, a.k2, &p2);
+	if (!r && a.diff1) {
+		diffout d = { o, st, a.diff1, a.diff2, { 0 }, { 0 } };
+		if (p2)
+			r = eg_win_diff(w, p1, p2, print_diff, &d);
+		free(d.ev.p);
+		free(d.why.p);
+	} else if (!r && at != UINT64_MAX) {
+		r = report(w, &a, o, at, &cursor);
+	}
+	if (!r && a.follow)
+		r = follow(st, w, &a, o, cursor);
 	if (!r && a.explain)
 		explain(w);
 	rc = r ? cli_fail(st, r) : EXIT_OK;

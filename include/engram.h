@@ -204,6 +204,10 @@ int eg_iter_new(eg_store *st, eg_iter **out, const eg_filter *f);
  * or an error (EG_ECORRUPT when a record fails its checksum). */
 int eg_iter_next(eg_iter *it, const eg_event **ev);
 
+/* The position of the last event recorded at or before k (0: none): the
+ * log as it was at record time k.  Record time never decreases along it. */
+int eg_known_pos(eg_store *st, int64_t k, uint64_t *pos);
+
 /* For --follow: block until events beyond the iterator's head are committed
  * (woken by inotify, no polling) or timeout_ms passes (-1: forever), then
  * extend the iterator to the new head.  Returns EG_OK when there may be new
@@ -419,19 +423,48 @@ typedef int (*eg_win_row_fn)(void *ctx, const eg_win_row *row);
 /* A too-late event and the window (its figures unchanged) it was late for. */
 typedef int (*eg_win_late_fn)(void *ctx, const eg_event *e, const eg_win_row *row);
 
-/* Bind a spec to a store.  Nothing is read until eg_win_run.  The spec is
- * borrowed: keep it until eg_win_close. */
-int eg_win_open(eg_store *st, const eg_win_spec *spec, eg_win **out);
+/* Bind a spec to a store.  The run continues from the checkpoint in the
+ * store's derived files (idx/win/HASH/) when there is a valid one, else
+ * from the start of the log; EG_WIN_IN_MEMORY starts from the start and
+ * saves nothing.  The spec is borrowed: keep it until eg_win_close. */
+#define EG_WIN_IN_MEMORY 1
+int eg_win_open(eg_store *st, const eg_win_spec *spec, int flags, eg_win **out);
 void eg_win_close(eg_win *w);
 /* Take the events after those already taken, in log order, up to position
- * to (0: the head): each revision emitted goes to on_rev, each too-late
- * event to on_late (either may be NULL).  A non-zero return of a callback
- * stops the run and is returned. */
-int eg_win_run(eg_win *w, uint64_t to, eg_win_row_fn on_rev, eg_win_late_fn on_late,
-	       void *ctx);
-/* Every window with a result, its latest revision, ordered by start, end
- * and group; with include_open, also windows not emitted yet (revision 0). */
-int eg_win_table(eg_win *w, int include_open, eg_win_row_fn fn, void *ctx);
+ * to (0: the head), store the rows they make as change records and save a
+ * checkpoint.  After an error, close the handle. */
+int eg_win_run(eg_win *w, uint64_t to);
+/* The stored changes from *cursor (0: the first) on, in the order they
+ * were made, stopping before those made by events after position to (0:
+ * none): revisions and retractions to on_rev (with prev_values and pos),
+ * too-late events to on_late (the row holds the window only).  *cursor
+ * moves past what was delivered; eg_win_cursor is the end.  A non-zero
+ * return of a callback stops and is returned. */
+int eg_win_changes(eg_win *w, uint64_t *cursor, uint64_t to, eg_win_row_fn on_rev,
+		   eg_win_late_fn on_late, void *ctx);
+uint64_t eg_win_cursor(const eg_win *w);
+/* The table as a live run reported it when the log ended at position at
+ * (0: where this run is): every window with a result, its latest revision,
+ * ordered by start, end and group.  include_open (only at the run's end)
+ * adds the windows not emitted yet, with revision 0. */
+int eg_win_table(eg_win *w, uint64_t at, int include_open, eg_win_row_fn fn, void *ctx);
+
+/* A row that differs between the reports at two positions. */
+enum { EG_WIN_NEW = 1, EG_WIN_CHANGED, EG_WIN_GONE };
+typedef struct eg_win_diff_row {
+	int change;                  /* EG_WIN_NEW, _CHANGED or _GONE (merged away) */
+	const eg_win_row *row;       /* as in the second report (GONE: the last) */
+	const char *const *before_values;   /* CHANGED, GONE: the first report's */
+	const size_t *before_lens;
+	uint64_t before_revision, before_too_late;
+	size_t nevents;              /* the events between the reports that changed it */
+	const uint64_t *events;      /* their positions, in log order */
+} eg_win_diff_row;
+typedef int (*eg_win_diff_fn)(void *ctx, const eg_win_diff_row *d);
+/* The rows whose figures (values, too_late) or presence differ between the
+ * reports at positions p1 <= p2 (0: the run's end), in table order, then
+ * the sessions merged away. */
+int eg_win_diff(eg_win *w, uint64_t p1, uint64_t p2, eg_win_diff_fn fn, void *ctx);
 
 typedef struct eg_win_agg_stats {
 	const char *name;

@@ -283,6 +283,9 @@ int store_read_event(struct eg_store *st, uint64_t pos, unsigned char **buf,
  * (their specs are kept in idx/proj/HASH/spec.json). */
 int proj_rebuild_all(struct eg_store *st);
 
+/* A hash of the id and time of the event at pos (0 for pos 0). */
+int store_event_ident(struct eg_store *st, uint64_t pos, uint64_t *out);
+
 uint64_t id_hash(const char *id, size_t n);
 uint64_t key_hash(int space, const char *name, size_t n);
 

@@ -15,11 +15,13 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #define BCACHE 1024  /* blocks read per pread */
+#define DENSE 8      /* see plan() */
 
 enum { PH_A = 0, PH_B = 1, PH_DONE = 2 };
 
@@ -549,7 +551,19 @@ static int plan_postings(eg_iter *it)
 			total += ks.count;
 	}
 	rc = EG_OK;
-	if (total < best) {
+	/* Postings for more than one event in DENSE of the range cost more
+	 * than reading every block: each is a seek inside its block (measured:
+	 * a third of the log by postings took 0.57 s, the whole log by blocks
+	 * 0.36 s).  Counts are of the whole log: a short range is read by
+	 * blocks, which is cheap anyway. */
+	uint64_t top = it->hi < it->ix_through ? it->hi : it->ix_through;
+	uint64_t want = total < best ? total : best;
+	if (top >= it->lo && want > (top - it->lo + 1) / DENSE) {
+		free(it->pos);
+		it->pos = NULL;
+		it->npos = 0;
+		it->use_postings = 0;
+	} else if (total < best) {
 		free(it->pos);
 		it->pos = NULL;
 		it->npos = 0;
@@ -624,7 +638,8 @@ static int plan(eg_iter *it)
 		if ((rc = plan_postings(it)))
 			return rc;
 		clip_postings(it);
-	} else if (it->ix_through && it->lo <= it->ix_through) {
+	}
+	if (!it->use_postings && it->ix_through && it->lo <= it->ix_through) {
 		uint64_t a, b;
 		if ((rc = blk_find(it, it->lo, &a)) ||
 		    (rc = blk_find(it, it->hi < it->ix_through ? it->hi : it->ix_through, &b)))
@@ -782,4 +797,42 @@ void eg_iter_free(eg_iter *it)
 	if (it->ino_fd >= 0)
 		close(it->ino_fd);
 	free(it);
+}
+
+/* Identity of the event at pos (0 for pos 0): a hash of its id and time,
+ * so that derived state saved at pos is never applied to a log that was
+ * cut back and appended anew. */
+int store_event_ident(eg_store *st, uint64_t pos, uint64_t *out)
+{
+	*out = 0;
+	if (!pos)
+		return EG_OK;
+	eg_filter f = { .from = pos, .to = pos, .limit = 1 };
+	eg_iter *it;
+	const eg_event *e;
+	int rc = eg_iter_new(st, &it, &f);
+	if (rc)
+		return rc;
+	rc = eg_iter_next(it, &e);
+	if (rc == EG_OK)
+		*out = XXH3_64bits_withSeed(e->id, e->id_len, (uint64_t)e->time) | 1;
+	eg_iter_free(it);
+	return rc == EG_END ? EG_OK : rc;
+}
+
+int eg_known_pos(eg_store *st, int64_t k, uint64_t *pos)
+{
+	eg_filter f = { .by = EG_BY_RECORDED, .has_until = 1, .until = k, .reverse = 1,
+			.limit = 1 };
+	eg_iter *it;
+	const eg_event *e;
+	int rc = eg_iter_new(st, &it, &f);
+	if (rc)
+		return rc;
+	*pos = 0;
+	rc = eg_iter_next(it, &e);
+	if (rc == EG_OK)
+		*pos = e->pos;
+	eg_iter_free(it);
+	return rc == EG_END ? EG_OK : rc;
 }

@@ -572,26 +572,6 @@ static int map_saved(eg_proj *p)
 	return EG_OK;
 }
 
-/* Identity of the event at pos (0 for pos 0): its id and time, so that a
- * snapshot is never applied to a log that was cut back and appended anew. */
-static int event_ident(eg_proj *p, uint64_t pos, uint64_t *out)
-{
-	*out = 0;
-	if (!pos)
-		return EG_OK;
-	eg_filter f = { .from = pos, .to = pos, .limit = 1 };
-	eg_iter *it;
-	const eg_event *e;
-	int rc = eg_iter_new(p->st, &it, &f);
-	if (rc)
-		return rc;
-	rc = eg_iter_next(it, &e);
-	if (rc == EG_OK)
-		*out = XXH3_64bits_withSeed(e->id, e->id_len, (uint64_t)e->time) | 1;
-	eg_iter_free(it);
-	return rc == EG_END ? EG_OK : rc;
-}
-
 /* Forget the mapped snapshot (the keys in memory stay). */
 static void unmap_snap(eg_proj *p)
 {
@@ -690,7 +670,7 @@ static int load_snapshot(eg_proj *p, uint64_t head)
 		snap_layout_of(p, nk, hcap, tlen, &l);
 		ok = l.size == n &&
 		     rd64(b + 120) == snap_check(b, b + SNAP_HDR, l.tails_at - SNAP_HDR) &&
-		     through <= head && event_ident(p, through, &mine) == EG_OK && mine == ident &&
+		     through <= head && store_event_ident(p->st, through, &mine) == EG_OK && mine == ident &&
 		     os_file_size(p->fd_ent) >= (off_t)(nentries * p->es) &&
 		     os_file_size(p->fd_chunk) >= (off_t)clen;
 	}
@@ -751,7 +731,7 @@ static int save_snapshot(eg_proj *p)
 	    fdatasync(p->fd_ent) || fdatasync(p->fd_chunk))
 		return st_errno(st, "cannot write %s", p->dir);
 	uint64_t ident;
-	int rc = event_ident(p, p->through, &ident);
+	int rc = store_event_ident(p->st, p->through, &ident);
 	if (rc)
 		return rc;
 	snap_layout l;

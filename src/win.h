@@ -1,11 +1,15 @@
 /*
- * win.h — windows specs, as parsed (winspec.c) and run (window.c).
+ * win.h — windows specs, as parsed (winspec.c), run (window.c) and their
+ * derived files: change records and checkpoints (winfile.c).
  */
 #ifndef EG_WIN_H
 #define EG_WIN_H
 
+#include "buf.h"
 #include "proj.h"
+#include "sketch.h"
 
+#include <limits.h>
 #include <stdint.h>
 
 enum wkind { W_TUMBLE, W_HOP, W_SESSION };
@@ -42,5 +46,160 @@ struct eg_win_spec {
 	int64_t lateness;           /* WIN_FOREVER: never final */
 	unsigned char hash[32];     /* SHA-256 of the meaning (not the name) */
 };
+
+
+/* ------------------------------------------------------------ the engine */
+
+/* count_distinct: the values themselves, not hashes, so that the count is
+ * exact whatever the collisions. */
+typedef struct tset {
+	uint64_t *h;                 /* hash | 1; 0 = empty */
+	uint32_t *off, *len;
+	uint32_t cap, n;
+	buf text;
+} tset;
+
+int tset_add(tset *s, const char *v, size_t n);
+void tset_free(tset *s);
+
+/* One aggregate of one window. */
+typedef struct wacc {
+	uint64_t n;                  /* values taken (count: events) */
+	nacc v;                      /* sum and avg: the sum; min, max: the value */
+	tset set;                    /* count_distinct */
+	qs_sketch qs;                /* p50 … p99 */
+} wacc;
+
+/* A window in memory: one not final yet.  A final window leaves memory;
+ * its rows live on in the change records. */
+typedef struct wwin {
+	int64_t start, end;
+	uint64_t serial;             /* unique, in order of creation; 0: a free slot */
+	uint64_t rev, events;
+	uint64_t last;               /* offset + 1 of its latest REV record, 0: none */
+	uint32_t gid;
+	int emitted;
+	wacc *acc;
+} wwin;
+
+/* A min-heap of windows by (key, serial): ties break the same way whatever
+ * the history of the heap, so a run resumed from a checkpoint emits in the
+ * order an uninterrupted one does. */
+typedef struct wheap {
+	struct hent { int64_t key; uint64_t serial; uint32_t slot; } *v;
+	size_t n, cap;
+} wheap;
+
+int heap_push(wheap *h, int64_t key, uint64_t serial, uint32_t slot);
+
+/* Change records: appended to mem, written to fd in large pieces. */
+typedef struct wchanges {
+	int fd;                      /* -1: in memory only */
+	uint64_t flushed;            /* bytes in the file; mem follows them */
+	buf mem;
+	unsigned char *map;          /* the file mapped for reading */
+	size_t maplen;
+} wchanges;
+
+/* The kinds of change record (docs/FORMAT.md, "Windows"). */
+enum { WR_REV = 1, WR_LATE, WR_FINAL, WR_RETRACT };
+#define WR_CAUSE_EVENT 1             /* the event at pos was folded into the window */
+#define WR_HDR 64
+
+/* A change record's header, decoded. */
+typedef struct wrec {
+	uint32_t len;
+	int kind, flags, nvals;
+	uint64_t pos, serial;
+	int64_t start, end;
+	uint32_t gid;
+	uint64_t rev, prev;
+	const unsigned char *vals;   /* nvals of (u32 length, bytes) */
+} wrec;
+
+/* A value path of the spec read once per event (the same path may feed a
+ * group and several aggregates). */
+typedef struct wval {
+	const ppath *p;
+	uint64_t gen;                /* the event it was read for */
+	int found, nst;              /* nst: 1 number, 0 absent, -1 not a number, 2 unread */
+	json_span v;
+	num n;
+} wval;
+
+#define WIN_MAX_VALS (WIN_MAX_GROUPS + WIN_MAX_AGGS)
+
+struct sess { uint32_t *id; uint32_t n, cap; };
+
+struct eg_win {
+	eg_store *st;
+	const eg_win_spec *spec;
+	int flags;
+	/* derived files: idx/win/HASH/ */
+	char dir[PATH_MAX];
+	int lockfd, gfd, nosave;
+	uint64_t saved_through, saved_len;   /* what the state file holds */
+	uint64_t groups_saved;       /* bytes of gtext in the groups file */
+	double saved_durably;        /* monotonic seconds of the last fdatasync */
+	wchanges ch;
+	/* the run */
+	uint64_t through;
+	int64_t max_time, wm;        /* INT64_MIN until the first event */
+	uint64_t next_serial;
+	/* groups: their JSON texts, each value prefixed by its u32 length */
+	buf gtext;
+	uint64_t *goff;              /* group id -> offset in gtext */
+	uint32_t ngroups, gcap;
+	uint32_t *gslot;             /* group id + 1 by hash */
+	uint32_t gscap;
+	/* session windows: per group, its sessions' slots by start */
+	struct sess *sess;
+	/* windows in memory, by slot */
+	wwin *w;
+	uint32_t nw, wcap;           /* slots used (free ones included), allocated */
+	uint32_t *freeslots, nfree, freecap;
+	uint32_t *wslot;             /* tumble/hop: slot + 1 by (start, group) */
+	uint32_t wscap;
+	wheap pend;                  /* not emitted, by end */
+	wheap live;                  /* emitted, not final, by end + lateness */
+	uint32_t open;
+	/* per-event scratch */
+	wval vc[WIN_MAX_VALS];
+	int nvc, gvi[WIN_MAX_GROUPS], avi[WIN_MAX_AGGS];
+	uint64_t gen;
+	buf key;
+	buf vals;
+	size_t voffs[WIN_MAX_AGGS + 1];
+	buf rec;
+	/* explain */
+	uint64_t events, too_late, revs, corrections, heartbeats, created;
+	eg_win_agg_stats ast[WIN_MAX_AGGS];
+	/* row output */
+	const char *gnames[WIN_MAX_GROUPS], *gvals[WIN_MAX_GROUPS];
+	size_t glens[WIN_MAX_GROUPS];
+	const char *anames[WIN_MAX_AGGS], *avals[WIN_MAX_AGGS], *pvals[WIN_MAX_AGGS];
+	size_t alens[WIN_MAX_AGGS], plens[WIN_MAX_AGGS];
+};
+
+/* window.c, for winfile.c */
+uint32_t win_slot_new(eg_win *w, int64_t start, int64_t end, uint32_t gid, uint64_t serial);
+void win_reset(eg_win *w);
+int64_t win_final_at(const eg_win_spec *s, int64_t end);
+int win_format(eg_win *w, const wwin *x);
+void win_group_row(eg_win *w, uint32_t gid);
+int win_group_add(eg_win *w, const char *key, size_t n, uint32_t *gid);
+
+/* winfile.c */
+int wch_append(eg_win *w, const wrec *r, int with_vals, uint64_t *off);
+int wch_read(eg_win *w, uint64_t off, wrec *r);
+uint64_t wch_len(const eg_win *w);
+void wch_free(wchanges *c);
+int win_files_open(eg_win *w);
+void win_files_close(eg_win *w);
+int win_lock(eg_win *w);
+void win_unlock(eg_win *w);
+int win_load(eg_win *w);
+int win_stale(eg_win *w);
+int win_save(eg_win *w, int durable);
 
 #endif

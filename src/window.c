@@ -7,9 +7,10 @@
  * seen minus the spec's delay; a window's first result (revision 1) is
  * emitted when the watermark reaches its end, every later change while the
  * watermark is short of end + allowed_lateness is another revision, and an
- * event for a window past that point is too late: counted, handed to the
- * caller, and kept out of the figures.  Windows whose figures can no
- * longer change drop their accumulators and keep only their last values.
+ * event for a window past that point is too late: counted and kept out of
+ * the figures.  Every row made is a change record (winfile.c); a window
+ * whose figures can no longer change leaves memory, so memory follows the
+ * windows still open, not the events.
  */
 #include "buf.h"
 #include "internal.h"
@@ -25,15 +26,6 @@
 #include <xxhash.h>
 
 /* ------------------------------------------- a set of texts (exact) */
-
-/* count_distinct: the values themselves, not hashes, so that the count is
- * exact whatever the collisions. */
-typedef struct tset {
-	uint64_t *h;                 /* hash | 1; 0 = empty */
-	uint32_t *off, *len;
-	uint32_t cap, n;
-	buf text;
-} tset;
 
 static int tset_grow(tset *s)
 {
@@ -57,7 +49,7 @@ static int tset_grow(tset *s)
 	return 0;
 }
 
-static int tset_add(tset *s, const char *v, size_t n)
+int tset_add(tset *s, const char *v, size_t n)
 {
 	if ((s->n + 1) * 2 > s->cap && tset_grow(s))
 		return -1;
@@ -73,7 +65,7 @@ static int tset_add(tset *s, const char *v, size_t n)
 	return 0;
 }
 
-static void tset_free(tset *s)
+void tset_free(tset *s)
 {
 	free(s->h), free(s->off), free(s->len), free(s->text.p);
 	memset(s, 0, sizeof *s);
@@ -81,31 +73,7 @@ static void tset_free(tset *s)
 
 /* ---------------------------------------------------------- windows */
 
-typedef struct wacc {
-	uint64_t n;                  /* values taken (count: events) */
-	nacc v;                      /* sum and avg: the sum; min, max: the value */
-	tset set;                    /* count_distinct */
-	qs_sketch qs;                /* p50 … p99 */
-} wacc;
-
-typedef struct wwin {
-	int64_t start, end;
-	uint32_t gid;
-	uint32_t id;
-	uint64_t rev, too_late, events;
-	int emitted, final, retracted;
-	wacc *acc;                   /* NULL once final: only `last` is kept */
-	char *last;                  /* the values of the last revision */
-	size_t *loffs;               /* na + 1 offsets into last */
-} wwin;
-
-/* A min-heap of (key, window id). */
-typedef struct wheap {
-	struct hent { int64_t key; uint32_t id; } *v;
-	size_t n, cap;
-} wheap;
-
-static int heap_push(wheap *h, int64_t key, uint32_t id)
+int heap_push(wheap *h, int64_t key, uint64_t serial, uint32_t slot)
 {
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 64;
@@ -115,12 +83,18 @@ static int heap_push(wheap *h, int64_t key, uint32_t id)
 		h->v = v, h->cap = cap;
 	}
 	size_t i = h->n++;
-	while (i && h->v[(i - 1) / 2].key > key) {
+	while (i && (h->v[(i - 1) / 2].key > key ||
+		     (h->v[(i - 1) / 2].key == key && h->v[(i - 1) / 2].serial > serial))) {
 		h->v[i] = h->v[(i - 1) / 2];
 		i = (i - 1) / 2;
 	}
-	h->v[i] = (struct hent){ key, id };
+	h->v[i] = (struct hent){ key, serial, slot };
 	return 0;
+}
+
+static int hent_less(const struct hent *a, const struct hent *b)
+{
+	return a->key < b->key || (a->key == b->key && a->serial < b->serial);
 }
 
 static void heap_pop(wheap *h)
@@ -131,9 +105,9 @@ static void heap_pop(wheap *h)
 		size_t c = 2 * i + 1;
 		if (c >= h->n)
 			break;
-		if (c + 1 < h->n && h->v[c + 1].key < h->v[c].key)
+		if (c + 1 < h->n && hent_less(&h->v[c + 1], &h->v[c]))
 			c++;
-		if (h->v[c].key >= x.key)
+		if (!hent_less(&h->v[c], &x))
 			break;
 		h->v[i] = h->v[c];
 		i = c;
@@ -142,51 +116,30 @@ static void heap_pop(wheap *h)
 		h->v[i] = x;
 }
 
-struct eg_win {
-	eg_store *st;
-	eg_win_spec *spec;
-	uint64_t through;
-	int64_t max_time, wm;        /* INT64_MIN until the first event */
-	/* groups: their JSON texts, each value prefixed by its u32 length */
-	buf gtext;
-	uint64_t *goff;              /* group id -> offset in gtext */
-	uint32_t ngroups, gcap;
-	uint32_t *gslot;             /* group id + 1 by hash */
-	uint32_t gscap;
-	/* session windows: per group, its sessions' window ids by start */
-	struct sess { uint32_t *id; uint32_t n, cap; } *sess;
-	/* windows */
-	wwin *w;
-	uint32_t nw, wcap;
-	uint32_t *wslot;             /* window id + 1 by (start, group) */
-	uint32_t wscap;
-	wheap pend;                  /* not emitted, by end */
-	wheap live;                  /* emitted, not final, by end + lateness */
-	uint32_t open;
-	/* per-event scratch */
-	buf key;
-	buf vals;
-	size_t voffs[WIN_MAX_AGGS + 1];
-	/* explain */
-	uint64_t events, too_late, revs, corrections, heartbeats;
-	eg_win_agg_stats ast[WIN_MAX_AGGS];
-	/* row output */
-	const char *gnames[WIN_MAX_GROUPS], *gvals[WIN_MAX_GROUPS];
-	size_t glens[WIN_MAX_GROUPS];
-	const char *anames[WIN_MAX_AGGS], *avals[WIN_MAX_AGGS], *pvals[WIN_MAX_AGGS];
-	size_t alens[WIN_MAX_AGGS], plens[WIN_MAX_AGGS];
-};
-
 static int64_t floor_div(int64_t a, int64_t b)
 {
 	int64_t q = a / b;
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-/* ------------------------------------------------------------ groups */
+/* ------------------------------------------------------------ values */
+
+/* The JSON value at a data/meta path, read once per event (cached in
+ * w->vc[vi]): 1 with *out, 0 if absent. */
+static int val_span(eg_win *w, int vi, const eg_event *e, json_span *out)
+{
+	wval *c = &w->vc[vi];
+	if (c->gen != w->gen) {
+		c->gen = w->gen;
+		c->found = proj_path_value(e, c->p, &c->v);
+		c->nst = 2;
+	}
+	*out = c->v;
+	return c->found;
+}
 
 /* The JSON text of an event's value at a path into b (null if absent). */
-static int path_json(const eg_event *e, const ppath *p, buf *b)
+static int path_json(eg_win *w, const eg_event *e, const ppath *p, int vi, buf *b)
 {
 	const char *s = NULL;
 	size_t n = 0;
@@ -213,7 +166,7 @@ static int path_json(const eg_event *e, const ppath *p, buf *b)
 	}
 	default: {
 		json_span v;
-		if (!proj_path_value(e, p, &v))
+		if (!val_span(w, vi, e, &v))
 			return buf_add(b, "null", 4);
 		return buf_add(b, v.p, v.n);   /* stored data is minified */
 	}
@@ -226,34 +179,58 @@ static int path_json(const eg_event *e, const ppath *p, buf *b)
 	return 0;
 }
 
-/* The group of an event: its id (created if new), or UINT32_MAX. */
-static uint32_t group_of(eg_win *w, const eg_event *e)
+/* The number at a path of an event: 1 with *v, 0 absent, -1 not a number. */
+static int number_at(eg_win *w, const eg_event *e, const ppath *p, int vi, num *v)
 {
-	const eg_win_spec *s = w->spec;
-	w->key.n = 0;
-	for (int i = 0; i < s->ngroup; i++) {
-		size_t at = w->key.n;
-		uint32_t len = 0;
-		if (buf_add(&w->key, &len, 4) || path_json(e, &s->group[i], &w->key))
-			return UINT32_MAX;
-		len = (uint32_t)(w->key.n - at - 4);
-		memcpy(w->key.p + at, &len, 4);
+	switch (p->root) {
+	case P_TIME: case P_RECORDED: case P_POS: case P_VERSION: {
+		int64_t t = p->root == P_TIME ? e->time : p->root == P_RECORDED ? e->recorded :
+			    (int64_t)(p->root == P_POS ? e->pos : e->version);
+		*v = (num){ t, 0, 1 };
+		return 1;
 	}
-	uint64_t h = XXH3_64bits(w->key.p, w->key.n);
+	case P_DATA: case P_META: {
+		json_span x;
+		val_span(w, vi, e, &x);
+		wval *c = &w->vc[vi];
+		if (c->nst == 2) {
+			if (!c->found)
+				c->nst = 0;
+			else if (x.type != JSON_NUMBER)
+				c->nst = -1;
+			else
+				c->nst = 1, num_parse(x.p, x.n, &c->n);
+		}
+		*v = c->n;
+		return c->nst;
+	}
+	default:
+		return -1;               /* stream, type …: text */
+	}
+}
+
+/* ------------------------------------------------------------ groups */
+
+/* The group whose JSON text (each value prefixed by its u32 length) is
+ * key: its id in *gid, created if new.  -1 if out of memory. */
+int win_group_add(eg_win *w, const char *key, size_t n, uint32_t *gid)
+{
+	uint64_t h = XXH3_64bits(key, n);
 	if (w->gscap) {
 		for (uint32_t j = (uint32_t)h & (w->gscap - 1); w->gslot[j]; j = (j + 1) & (w->gscap - 1)) {
 			uint32_t g = w->gslot[j] - 1;
 			uint64_t end = g + 1 < w->ngroups ? w->goff[g + 1] : w->gtext.n;
-			if (end - w->goff[g] == w->key.n &&
-			    (!w->key.n || !memcmp(w->gtext.p + w->goff[g], w->key.p, w->key.n)))
-				return g;
+			if (end - w->goff[g] == n && (!n || !memcmp(w->gtext.p + w->goff[g], key, n))) {
+				*gid = g;
+				return 0;
+			}
 		}
 	}
 	if ((w->ngroups + 1) * 2 > w->gscap) {
 		uint32_t cap = w->gscap ? w->gscap * 2 : 1024;
 		uint32_t *slot = calloc(cap, sizeof *slot);
 		if (!slot)
-			return UINT32_MAX;
+			return -1;
 		for (uint32_t g = 0; g < w->ngroups; g++) {
 			uint64_t end = g + 1 < w->ngroups ? w->goff[g + 1] : w->gtext.n;
 			uint32_t j = (uint32_t)XXH3_64bits(w->gtext.p + w->goff[g], end - w->goff[g]) &
@@ -269,12 +246,12 @@ static uint32_t group_of(eg_win *w, const eg_event *e)
 		uint32_t cap = w->gcap ? w->gcap * 2 : 1024;
 		uint64_t *o = realloc(w->goff, cap * sizeof *o);
 		if (!o)
-			return UINT32_MAX;
+			return -1;
 		w->goff = o;
-		if (s->kind == W_SESSION) {
+		if (w->spec->kind == W_SESSION) {
 			struct sess *ss = realloc(w->sess, cap * sizeof *ss);
 			if (!ss)
-				return UINT32_MAX;
+				return -1;
 			memset(ss + w->gcap, 0, (cap - w->gcap) * sizeof *ss);
 			w->sess = ss;
 		}
@@ -282,14 +259,45 @@ static uint32_t group_of(eg_win *w, const eg_event *e)
 	}
 	uint32_t g = w->ngroups;
 	w->goff[g] = w->gtext.n;
-	if (buf_add(&w->gtext, w->key.p, w->key.n))
-		return UINT32_MAX;
+	if (buf_add(&w->gtext, key, n))
+		return -1;
 	w->ngroups++;
 	uint32_t j = (uint32_t)h & (w->gscap - 1);
 	while (w->gslot[j])
 		j = (j + 1) & (w->gscap - 1);
 	w->gslot[j] = g + 1;
-	return g;
+	*gid = g;
+	return 0;
+}
+
+/* The group of an event: its id (created if new), or UINT32_MAX. */
+static uint32_t group_of(eg_win *w, const eg_event *e)
+{
+	const eg_win_spec *s = w->spec;
+	w->key.n = 0;
+	for (int i = 0; i < s->ngroup; i++) {
+		size_t at = w->key.n;
+		uint32_t len = 0;
+		if (buf_add(&w->key, &len, 4) || path_json(w, e, &s->group[i], w->gvi[i], &w->key))
+			return UINT32_MAX;
+		len = (uint32_t)(w->key.n - at - 4);
+		memcpy(w->key.p + at, &len, 4);
+	}
+	uint32_t g;
+	return win_group_add(w, w->key.p, w->key.n, &g) ? UINT32_MAX : g;
+}
+
+/* Point w->gvals at group gid's values. */
+void win_group_row(eg_win *w, uint32_t gid)
+{
+	uint64_t at = w->goff[gid];
+	for (int i = 0; i < w->spec->ngroup; i++) {
+		uint32_t len;
+		memcpy(&len, w->gtext.p + at, 4);
+		w->gvals[i] = w->gtext.p + at + 4;
+		w->glens[i] = len;
+		at += 4 + len;
+	}
 }
 
 /* ----------------------------------------------------------- windows */
@@ -307,7 +315,7 @@ static int wslot_grow(eg_win *w)
 	if (!slot)
 		return -1;
 	for (uint32_t i = 0; i < w->nw; i++) {
-		if (w->w[i].retracted)
+		if (!w->w[i].serial)
 			continue;
 		uint32_t j = (uint32_t)win_hash(w->w[i].start, w->w[i].gid) & (cap - 1);
 		while (slot[j])
@@ -319,49 +327,88 @@ static int wslot_grow(eg_win *w)
 	return 0;
 }
 
-/* The window [start, end) of group gid: its id, created if new and add,
- * UINT32_MAX if absent (or out of memory, EG_ENOMEM in *rc). */
-static uint32_t win_find(eg_win *w, int64_t start, int64_t end, uint32_t gid, int add, int *rc)
+/* Take slot i out of the (start, group) table, shifting back the entries
+ * after it so that every probe still finds its own. */
+static void wslot_remove(eg_win *w, uint32_t i)
 {
-	uint64_t h = win_hash(start, gid);
-	if (w->spec->kind == W_SESSION)
-		add = 1;                 /* the caller searched the group's sessions */
-	else if (w->wscap)
-		for (uint32_t j = (uint32_t)h & (w->wscap - 1); w->wslot[j]; j = (j + 1) & (w->wscap - 1)) {
-			wwin *x = &w->w[w->wslot[j] - 1];
-			if (x->start == start && x->gid == gid)
-				return w->wslot[j] - 1;
+	uint32_t m = w->wscap - 1;
+	uint32_t j = (uint32_t)win_hash(w->w[i].start, w->w[i].gid) & m;
+	while (w->wslot[j] != i + 1)
+		j = (j + 1) & m;
+	for (uint32_t k = (j + 1) & m; w->wslot[k]; k = (k + 1) & m) {
+		const wwin *y = &w->w[w->wslot[k] - 1];
+		uint32_t home = (uint32_t)win_hash(y->start, y->gid) & m;
+		/* may the entry at k move to the hole at j? */
+		if ((k > j && (home <= j || home > k)) || (k < j && home <= j && home > k)) {
+			w->wslot[j] = w->wslot[k];
+			j = k;
 		}
-	if (!add)
-		return UINT32_MAX;
-	if ((w->spec->kind != W_SESSION && (w->nw + 1) * 2 > w->wscap && wslot_grow(w)) ||
-	    (w->nw == w->wcap && !(w->wcap = w->wcap ? w->wcap * 2 : 1024,
-				    w->w = realloc(w->w, w->wcap * sizeof *w->w)))) {
-		*rc = EG_ENOMEM;
-		return UINT32_MAX;
 	}
+	w->wslot[j] = 0;
+}
+
+/* A new window in a free slot: its slot, or UINT32_MAX when out of memory.
+ * serial 0 gives it the next serial. */
+uint32_t win_slot_new(eg_win *w, int64_t start, int64_t end, uint32_t gid, uint64_t serial)
+{
 	const eg_win_spec *s = w->spec;
-	uint32_t id = w->nw;
+	if (s->kind != W_SESSION && (w->open + 1) * 2 > w->wscap && wslot_grow(w))
+		return UINT32_MAX;
+	uint32_t id;
+	if (w->nfree) {
+		id = w->freeslots[--w->nfree];
+	} else {
+		if (w->nw == w->wcap) {
+			uint32_t cap = w->wcap ? w->wcap * 2 : 1024;
+			wwin *v = realloc(w->w, cap * sizeof *v);
+			if (!v)
+				return UINT32_MAX;
+			w->w = v, w->wcap = cap;
+		}
+		id = w->nw++;
+		w->w[id].serial = 0;
+	}
 	wwin *x = &w->w[id];
 	memset(x, 0, sizeof *x);
-	x->start = start, x->end = end, x->gid = gid, x->id = id;
 	x->acc = calloc((size_t)s->na, sizeof *x->acc);
-	if (!x->acc || heap_push(&w->pend, end, id)) {
-		free(x->acc);
-		*rc = EG_ENOMEM;
+	if (!x->acc) {
+		if (id + 1 == w->nw)
+			w->nw--;
+		else
+			w->freeslots[w->nfree++] = id;   /* there is room: it came from there */
 		return UINT32_MAX;
 	}
+	x->start = start, x->end = end, x->gid = gid;
+	x->serial = serial ? serial : ++w->next_serial;
 	for (int i = 0; i < s->na; i++)
 		if (s->a[i].agg == WA_PCT)
 			qs_init(&x->acc[i].qs);
-	w->nw++;
 	w->open++;
-	if (s->kind == W_SESSION)
-		return id;               /* found through its group's list */
-	uint32_t j = (uint32_t)h & (w->wscap - 1);
-	while (w->wslot[j])
-		j = (j + 1) & (w->wscap - 1);
-	w->wslot[j] = id + 1;
+	if (s->kind != W_SESSION) {
+		uint32_t j = (uint32_t)win_hash(start, gid) & (w->wscap - 1);
+		while (w->wslot[j])
+			j = (j + 1) & (w->wscap - 1);
+		w->wslot[j] = id + 1;
+	}
+	return id;
+}
+
+/* The tumbling or hopping window [start, end) of group gid, created if new:
+ * its slot, or UINT32_MAX when out of memory. */
+static uint32_t win_find(eg_win *w, int64_t start, int64_t end, uint32_t gid)
+{
+	if (w->wscap) {
+		uint32_t m = w->wscap - 1;
+		for (uint32_t j = (uint32_t)win_hash(start, gid) & m; w->wslot[j]; j = (j + 1) & m) {
+			const wwin *x = &w->w[w->wslot[j] - 1];
+			if (x->start == start && x->gid == gid)
+				return w->wslot[j] - 1;
+		}
+	}
+	w->created++;
+	uint32_t id = win_slot_new(w, start, end, gid, 0);
+	if (id != UINT32_MAX && heap_push(&w->pend, end, w->w[id].serial, id))
+		return UINT32_MAX;
 	return id;
 }
 
@@ -377,27 +424,35 @@ static void acc_free(const eg_win_spec *s, wacc *a)
 	free(a);
 }
 
-/* The number at a path of an event: 1 with *v, 0 absent, -1 not a number. */
-static int number_at(const eg_event *e, const ppath *p, num *v)
+/* Window x leaves memory (final, or merged into another session).  Stale
+ * heap entries for it are told apart by their serial. */
+static int win_evict(eg_win *w, uint32_t id)
 {
-	json_span x;
-	switch (p->root) {
-	case P_TIME: case P_RECORDED: case P_POS: case P_VERSION: {
-		int64_t t = p->root == P_TIME ? e->time : p->root == P_RECORDED ? e->recorded :
-			    (int64_t)(p->root == P_POS ? e->pos : e->version);
-		*v = (num){ t, 0, 1 };
-		return 1;
+	wwin *x = &w->w[id];
+	if (w->spec->kind != W_SESSION) {
+		wslot_remove(w, id);
+	} else {
+		struct sess *g = &w->sess[x->gid];
+		uint32_t k = 0;
+		while (k < g->n && g->id[k] != id)
+			k++;
+		if (k < g->n)
+			memmove(g->id + k, g->id + k + 1, (g->n - k - 1) * sizeof *g->id);
+		g->n -= k < g->n;
 	}
-	case P_DATA: case P_META:
-		if (!proj_path_value(e, p, &x))
-			return 0;
-		if (x.type != JSON_NUMBER)
-			return -1;
-		num_parse(x.p, x.n, v);
-		return 1;
-	default:
-		return -1;               /* stream, type …: text */
+	acc_free(w->spec, x->acc);
+	x->acc = NULL;
+	x->serial = 0;
+	if (w->nfree == w->freecap) {
+		uint32_t cap = w->freecap ? w->freecap * 2 : 256;
+		uint32_t *v = realloc(w->freeslots, cap * sizeof *v);
+		if (!v)
+			return EG_ENOMEM;
+		w->freeslots = v, w->freecap = cap;
 	}
+	w->freeslots[w->nfree++] = id;
+	w->open--;
+	return EG_OK;
 }
 
 /* Fold event e into window x's accumulators. */
@@ -416,7 +471,7 @@ static int fold(eg_win *w, wwin *x, const eg_event *e)
 		}
 		if (a->agg == WA_DISTINCT) {
 			w->key.n = 0;
-			if (path_json(e, &a->path, &w->key))
+			if (path_json(w, e, &a->path, w->avi[i], &w->key))
 				return EG_ENOMEM;
 			if (w->key.n == 4 && !memcmp(w->key.p, "null", 4)) {
 				st->missing++;
@@ -428,7 +483,7 @@ static int fold(eg_win *w, wwin *x, const eg_event *e)
 			continue;
 		}
 		num v;
-		int r = number_at(e, &a->path, &v);
+		int r = number_at(w, e, &a->path, w->avi[i], &v);
 		if (r <= 0) {
 			if (r < 0)
 				st->not_number++;
@@ -470,7 +525,7 @@ static int fold(eg_win *w, wwin *x, const eg_event *e)
 }
 
 /* Format window x's values into w->vals / w->voffs. */
-static int format(eg_win *w, const wwin *x)
+int win_format(eg_win *w, const wwin *x)
 {
 	const eg_win_spec *s = w->spec;
 	w->vals.n = 0;
@@ -504,76 +559,35 @@ static int format(eg_win *w, const wwin *x)
 	return EG_OK;
 }
 
-/* Fill row with window x's identity; values from vals/offs. */
-static void row_of(eg_win *w, const wwin *x, const char *vals, const size_t *offs,
-		   eg_win_row *row)
+/* A change record about window x (kind, cause flags, new revision). */
+static int put(eg_win *w, const wwin *x, int kind, int flags, uint64_t pos, uint64_t *off)
 {
-	const eg_win_spec *s = w->spec;
-	uint64_t at = w->goff[x->gid];
-	for (int i = 0; i < s->ngroup; i++) {
-		uint32_t len;
-		memcpy(&len, w->gtext.p + at, 4);
-		w->gvals[i] = w->gtext.p + at + 4;
-		w->glens[i] = len;
-		at += 4 + len;
-	}
-	for (int i = 0; i < s->na; i++) {
-		w->avals[i] = vals ? vals + offs[i] : "null";
-		w->alens[i] = vals ? offs[i + 1] - offs[i] : 4;
-	}
-	*row = (eg_win_row){ x->start, x->end, (size_t)s->ngroup, w->gnames, w->gvals, w->glens,
-			     (size_t)s->na, w->anames, w->avals, w->alens, NULL, NULL, x->rev,
-			     x->final, x->retracted, x->too_late, 0 };
-}
-
-/* Keep w->vals as window x's last values. */
-static int keep_last(eg_win *w, wwin *x)
-{
-	size_t na = (size_t)w->spec->na;
-	char *v = malloc(w->vals.n ? w->vals.n : 1);
-	size_t *o = malloc((na + 1) * sizeof *o);
-	if (!v || !o) {
-		free(v), free(o);
-		return EG_ENOMEM;
-	}
-	memcpy(v, w->vals.p, w->vals.n);
-	memcpy(o, w->voffs, (na + 1) * sizeof *o);
-	free(x->last), free(x->loffs);
-	x->last = v, x->loffs = o;
-	return EG_OK;
+	wrec r = { .kind = kind, .flags = flags, .pos = pos, .serial = x->serial,
+		   .start = x->start, .end = x->end, .gid = x->gid, .rev = x->rev,
+		   .prev = x->last };
+	return wch_append(w, &r, kind == WR_REV, off);
 }
 
 /* Emit a new revision of window x (its accumulators changed, or the
  * watermark reached its end), made by the event at pos. */
-static int emit(eg_win *w, wwin *x, uint64_t pos, eg_win_row_fn fn, void *ctx)
+static int emit(eg_win *w, wwin *x, uint64_t pos, int flags)
 {
-	int rc = format(w, x);
+	int rc = win_format(w, x);
 	if (rc)
 		return rc;
 	x->rev++;
 	w->revs++;
 	if (x->rev > 1)
 		w->corrections++;
-	if (fn) {
-		eg_win_row row;
-		row_of(w, x, w->vals.p, w->voffs, &row);
-		if (x->last) {
-			for (int i = 0; i < w->spec->na; i++) {
-				w->pvals[i] = x->last + x->loffs[i];
-				w->plens[i] = x->loffs[i + 1] - x->loffs[i];
-			}
-			row.prev_values = w->pvals;
-			row.prev_lens = w->plens;
-		}
-		row.pos = pos;
-		if ((rc = fn(ctx, &row)))
-			return rc;
-	}
-	return keep_last(w, x);
+	uint64_t off;
+	if ((rc = put(w, x, WR_REV, flags, pos, &off)))
+		return rc;
+	x->last = off + 1;
+	return EG_OK;
 }
 
 /* When the watermark makes a window ending at end final. */
-static int64_t final_at(const eg_win_spec *s, int64_t end)
+int64_t win_final_at(const eg_win_spec *s, int64_t end)
 {
 	return end > INT64_MAX - s->lateness ? INT64_MAX : end + s->lateness;
 }
@@ -585,108 +599,93 @@ static int past_lateness(const eg_win *w, int64_t end)
 	       w->wm - end >= w->spec->lateness;
 }
 
-/* Drop window x's accumulators (it can change no more, or was merged). */
-static void drop_acc(eg_win *w, wwin *x)
-{
-	acc_free(w->spec, x->acc);
-	x->acc = NULL;
-	w->open--;
-}
-
 /* Emit window x's first result, made by the event at pos, and wait for it
  * to become final. */
-static int first_result(eg_win *w, wwin *x, uint64_t pos, eg_win_row_fn fn, void *ctx)
+static int first_result(eg_win *w, uint32_t id, uint64_t pos, int flags)
 {
+	wwin *x = &w->w[id];
 	x->emitted = 1;
-	int rc = emit(w, x, pos, fn, ctx);
+	int rc = emit(w, x, pos, flags);
 	if (!rc && w->spec->lateness != WIN_FOREVER &&
-	    heap_push(&w->live, final_at(w->spec, x->end), x->id))
+	    heap_push(&w->live, win_final_at(w->spec, x->end), x->serial, id))
 		rc = EG_ENOMEM;
 	return rc;
 }
 
-/* A too-late event for window x: counted there and handed to on_late. */
-static int count_late(eg_win *w, wwin *x, const eg_event *e, eg_win_late_fn on_late, void *ctx)
+/* A too-late event for [start, end) of group gid: a LATE record, made
+ * against the window's row (serial 0: tumbling and hopping windows are
+ * known by start and group) or, for sessions, a row of its own. */
+static int count_late(eg_win *w, const eg_event *e, int64_t start, int64_t end, uint32_t gid)
 {
-	x->too_late++;
+	wwin x = { .start = start, .end = end, .gid = gid };
+	if (w->spec->kind == W_SESSION)
+		x.serial = ++w->next_serial;
 	w->too_late++;
-	if (!on_late)
-		return EG_OK;
-	eg_win_row row;
-	row_of(w, x, x->last, x->loffs, &row);
-	return on_late(ctx, e, &row);
+	uint64_t off;
+	return put(w, &x, WR_LATE, 0, e->pos, &off);
 }
 
 /* Event e was folded into window x: a correction if x was emitted, its
  * first result if the watermark already passed its end. */
-static int after_fold(eg_win *w, wwin *x, const eg_event *e, eg_win_row_fn on_rev, void *ctx)
+static int after_fold(eg_win *w, uint32_t id, const eg_event *e)
 {
+	wwin *x = &w->w[id];
 	if (x->emitted)
-		return emit(w, x, e->pos, on_rev, ctx);
+		return emit(w, x, e->pos, WR_CAUSE_EVENT);
 	if (w->wm != INT64_MIN && w->wm >= x->end)
-		return first_result(w, x, e->pos, on_rev, ctx);
+		return first_result(w, id, e->pos, WR_CAUSE_EVENT);
 	return EG_OK;
 }
 
 /* After the watermark moved: first results of windows it passed, and
- * windows that became final drop their accumulators. */
-static int advance(eg_win *w, uint64_t pos, eg_win_row_fn fn, void *ctx)
+ * windows that became final leave memory. */
+static int advance(eg_win *w, uint64_t pos)
 {
 	int rc;
 	while (w->pend.n && w->pend.v[0].key <= w->wm) {
-		wwin *x = &w->w[w->pend.v[0].id];
-		int64_t key = w->pend.v[0].key;
+		struct hent h = w->pend.v[0];
 		heap_pop(&w->pend);
-		if (x->retracted || x->emitted || x->final)
+		wwin *x = &w->w[h.slot];
+		if (x->serial != h.serial || x->emitted)
 			continue;
-		if (x->end > key) {      /* a session that grew since */
-			if (heap_push(&w->pend, x->end, x->id))
+		if (x->end > h.key) {    /* a session that grew since */
+			if (heap_push(&w->pend, x->end, x->serial, h.slot))
 				return EG_ENOMEM;
 			continue;
 		}
-		if ((rc = first_result(w, x, pos, fn, ctx)))
+		if ((rc = first_result(w, h.slot, pos, 0)))
 			return rc;
 	}
 	while (w->live.n && w->live.v[0].key <= w->wm) {
-		wwin *x = &w->w[w->live.v[0].id];
-		int64_t key = w->live.v[0].key;
+		struct hent h = w->live.v[0];
 		heap_pop(&w->live);
-		if (x->retracted || x->final)
+		wwin *x = &w->w[h.slot];
+		if (x->serial != h.serial)
 			continue;
-		int64_t due = final_at(w->spec, x->end);
-		if (due > key) {         /* a session that grew since */
-			if (heap_push(&w->live, due, x->id))
+		int64_t due = win_final_at(w->spec, x->end);
+		if (due > h.key) {       /* a session that grew since */
+			if (heap_push(&w->live, due, x->serial, h.slot))
 				return EG_ENOMEM;
 			continue;
 		}
-		x->final = 1;
-		drop_acc(w, x);
+		uint64_t off;
+		if ((rc = put(w, x, WR_FINAL, 0, pos, &off)) || (rc = win_evict(w, h.slot)))
+			return rc;
 	}
 	return EG_OK;
 }
 
 /* Take one event into window [start, end) of group gid. */
-static int take(eg_win *w, const eg_event *e, int64_t start, int64_t end, uint32_t gid,
-		eg_win_row_fn on_rev, eg_win_late_fn on_late, void *ctx)
+static int take(eg_win *w, const eg_event *e, int64_t start, int64_t end, uint32_t gid)
 {
-	int rc = EG_OK;
-	int late = past_lateness(w, end);
-	uint32_t id = win_find(w, start, end, gid, 1, &rc);
-	if (rc)
-		return rc;
-	wwin *x = &w->w[id];
-	if (late) {
-		if (!x->final) {
-			/* a window only too-late events ever reached: kept as a row
-			 * of revision 0, so that they are seen, not dropped */
-			x->final = 1;
-			drop_acc(w, x);
-		}
-		return count_late(w, x, e, on_late, ctx);
-	}
-	if ((rc = fold(w, x, e)))
-		return rc;
-	return after_fold(w, x, e, on_rev, ctx);
+	/* a window past its lateness has left memory */
+	if (past_lateness(w, end))
+		return count_late(w, e, start, end, gid);
+	uint32_t id = win_find(w, start, end, gid);
+	if (id == UINT32_MAX)
+		return EG_ENOMEM;
+	int rc = fold(w, &w->w[id], e);
+	return rc ? rc : after_fold(w, id, e);
 }
 
 /* Add b's accumulators to a's (sessions merging). */
@@ -727,21 +726,7 @@ static int acc_merge(const eg_win_spec *s, wacc *a, wacc *b)
 	return EG_OK;
 }
 
-/* An emitted session merged into another: its last row, retracted. */
-static int retract(eg_win *w, wwin *x, uint64_t pos, eg_win_row_fn fn, void *ctx)
-{
-	x->retracted = 1;
-	x->rev++;
-	w->revs++;
-	if (!fn)
-		return EG_OK;
-	eg_win_row row;
-	row_of(w, x, x->last, x->loffs, &row);
-	row.pos = pos;
-	return fn(ctx, &row);
-}
-
-/* Put session id at index at of its group's list (ordered by start). */
+/* Put session slot id at index at of its group's list (ordered by start). */
 static int sess_insert(struct sess *g, uint32_t at, uint32_t id)
 {
 	if (g->n == g->cap) {
@@ -758,9 +743,10 @@ static int sess_insert(struct sess *g, uint32_t at, uint32_t id)
 }
 
 /* Session windows: the event joins the sessions of its group that its own
- * [t, t + gap) overlaps, merging them into the earliest. */
-static int take_session(eg_win *w, const eg_event *e, uint32_t gid, eg_win_row_fn on_rev,
-			eg_win_late_fn on_late, void *ctx)
+ * [t, t + gap) overlaps, merging them into the earliest.  Final sessions
+ * have left memory: an event too late for its own [t, t + gap) is counted
+ * in a row of its own, and one that is not starts a new session. */
+static int take_session(eg_win *w, const eg_event *e, uint32_t gid)
 {
 	const eg_win_spec *s = w->spec;
 	struct sess *g = &w->sess[gid];
@@ -772,72 +758,58 @@ static int take_session(eg_win *w, const eg_event *e, uint32_t gid, eg_win_row_f
 		lo++;
 	uint32_t hi = lo;
 	int64_t mstart = t, mend = end;
-	int final = 0;
 	while (hi < g->n && w->w[g->id[hi]].start < end) {
 		wwin *x = &w->w[g->id[hi]];
 		mstart = x->start < mstart ? x->start : mstart;
 		mend = x->end > mend ? x->end : mend;
-		final |= x->final;
 		hi++;
 	}
-	int late = final || past_lateness(w, mend);
+	/* sessions in memory are not final, so an overlap is never too late */
+	if (hi == lo && past_lateness(w, end))
+		return count_late(w, e, t, end, gid);
 	int rc = EG_OK;
-	if (late) {
-		uint32_t id;
-		if (hi > lo) {
-			id = g->id[lo];
-			for (uint32_t k = lo; k < hi; k++)
-				if (w->w[g->id[k]].final)
-					id = g->id[k];
-		} else {
-			/* a session only too-late events reached: a row of revision 0 */
-			if ((id = win_find(w, t, end, gid, 1, &rc)) == UINT32_MAX)
-				return rc;
-			if (sess_insert(g, lo, id))
-				return EG_ENOMEM;
-			w->w[id].final = 1;
-			drop_acc(w, &w->w[id]);
-		}
-		return count_late(w, &w->w[id], e, on_late, ctx);
-	}
 	uint32_t id;
 	if (hi == lo) {              /* a new session */
-		if ((id = win_find(w, t, end, gid, 1, &rc)) == UINT32_MAX)
-			return rc;
-		if (sess_insert(g, lo, id))
+		w->created++;
+		if ((id = win_slot_new(w, t, end, gid, 0)) == UINT32_MAX ||
+		    heap_push(&w->pend, end, w->w[id].serial, id) || sess_insert(g, lo, id))
 			return EG_ENOMEM;
 	} else {
 		id = g->id[lo];
-		wwin *x = &w->w[id];
 		int changed = 0;
-		for (uint32_t k = lo + 1; k < hi; k++) {
-			wwin *y = &w->w[g->id[k]];
+		/* the later sessions merge into the first: each leaves memory, a
+		 * RETRACT record for those already emitted */
+		while (g->n > lo + 1 && w->w[g->id[lo + 1]].start < end) {
+			uint32_t yid = g->id[lo + 1];
+			wwin *y = &w->w[yid], *x = &w->w[id];
 			if ((rc = acc_merge(s, x->acc, y->acc)))
 				return rc;
 			x->events += y->events;
-			x->too_late += y->too_late;
-			changed |= y->emitted;
-			if (y->emitted && (rc = retract(w, y, e->pos, on_rev, ctx)))
+			if (y->emitted) {
+				changed = 1;
+				y->rev++;
+				w->revs++;
+				uint64_t off;
+				if ((rc = put(w, y, WR_RETRACT, WR_CAUSE_EVENT, e->pos, &off)))
+					return rc;
+			}
+			if ((rc = win_evict(w, yid)))
 				return rc;
-			y->retracted = 1;
-			drop_acc(w, y);
 		}
-		memmove(g->id + lo + 1, g->id + hi, (g->n - hi) * sizeof *g->id);
-		g->n -= hi - lo - 1;
+		wwin *x = &w->w[id];
 		x->start = mstart;
 		x->end = mend;
 		if (changed && !x->emitted) {
 			/* it takes the place of an emitted session: emitted too */
 			x->emitted = 1;
 			if (s->lateness != WIN_FOREVER &&
-			    heap_push(&w->live, final_at(s, x->end), id))
+			    heap_push(&w->live, win_final_at(s, x->end), x->serial, id))
 				return EG_ENOMEM;
 		}
 	}
-	wwin *x = &w->w[id];
-	if ((rc = fold(w, x, e)))
+	if ((rc = fold(w, &w->w[id], e)))
 		return rc;
-	return after_fold(w, x, e, on_rev, ctx);
+	return after_fold(w, id, e);
 }
 
 static int is_heartbeat(const eg_event *e)
@@ -846,8 +818,7 @@ static int is_heartbeat(const eg_event *e)
 	       !memcmp(e->type, EG_HEARTBEAT, sizeof EG_HEARTBEAT - 1);
 }
 
-static int take_event(eg_win *w, const eg_event *e, eg_win_row_fn on_rev,
-		      eg_win_late_fn on_late, void *ctx)
+static int take_event(eg_win *w, const eg_event *e)
 {
 	const eg_win_spec *s = w->spec;
 	if (is_heartbeat(e)) {
@@ -856,24 +827,25 @@ static int take_event(eg_win *w, const eg_event *e, eg_win_row_fn on_rev,
 		w->heartbeats++;
 		if (w->wm == INT64_MIN || e->time > w->wm) {
 			w->wm = e->time;
-			return advance(w, e->pos, on_rev, ctx);
+			return advance(w, e->pos);
 		}
 		return EG_OK;
 	}
+	w->gen++;
 	uint32_t gid = group_of(w, e);
 	if (gid == UINT32_MAX)
-		return st_err(w->st, EG_ENOMEM, "out of memory");
+		return EG_ENOMEM;
 	w->events++;
 	int64_t t = e->time;
 	int rc = EG_OK;
 	if (s->kind == W_SESSION) {
-		rc = take_session(w, e, gid, on_rev, on_late, ctx);
+		rc = take_session(w, e, gid);
 	} else {
 		/* every window [k*every, k*every + size) holding t, earliest first */
 		int64_t last = floor_div(t, s->every) * s->every;
 		int64_t first = last - (s->size / s->every - 1) * s->every;
 		for (int64_t st0 = first; st0 <= last && !rc; st0 += s->every)
-			rc = take(w, e, st0, st0 + s->size, gid, on_rev, on_late, ctx);
+			rc = take(w, e, st0, st0 + s->size, gid);
 	}
 	if (rc)
 		return rc;
@@ -884,27 +856,80 @@ static int take_event(eg_win *w, const eg_event *e, eg_win_row_fn on_rev,
 		wm = INT64_MIN + 1;
 	if (w->wm == INT64_MIN || wm > w->wm) {
 		w->wm = wm;
-		rc = advance(w, e->pos, on_rev, ctx);
+		rc = advance(w, e->pos);
 	}
 	return rc;
 }
 
 /* ------------------------------------------------------------- API */
 
-int eg_win_open(eg_store *st, const eg_win_spec *spec, eg_win **out)
+/* Forget every window and group: the state of a run that took nothing. */
+void win_reset(eg_win *w)
+{
+	for (uint32_t i = 0; i < w->nw; i++)
+		if (w->w[i].serial)
+			acc_free(w->spec, w->w[i].acc);
+	for (uint32_t g = 0; w->sess && g < w->ngroups; g++)
+		free(w->sess[g].id);
+	if (w->sess)
+		memset(w->sess, 0, (size_t)w->gcap * sizeof *w->sess);
+	free(w->gslot);
+	w->gslot = NULL;
+	w->gscap = 0;
+	free(w->wslot);
+	w->wslot = NULL;
+	w->wscap = 0;
+	w->nw = w->nfree = w->ngroups = w->open = 0;
+	w->gtext.n = w->pend.n = w->live.n = 0;
+	w->through = w->next_serial = w->groups_saved = 0;
+	w->max_time = w->wm = INT64_MIN;
+	w->events = w->too_late = w->revs = w->corrections = w->heartbeats = w->created = 0;
+	for (int i = 0; i < w->spec->na; i++)
+		w->ast[i].used = w->ast[i].missing = w->ast[i].not_number = 0;
+}
+
+/* The distinct data/meta paths of the spec, each read once per event. */
+static int val_index(eg_win *w, const ppath *p)
+{
+	if (p->root != P_DATA && p->root != P_META)
+		return -1;
+	for (int i = 0; i < w->nvc; i++)
+		if (!strcmp(w->vc[i].p->text, p->text))
+			return i;
+	w->vc[w->nvc].p = p;
+	return w->nvc++;
+}
+
+int eg_win_open(eg_store *st, const eg_win_spec *spec, int flags, eg_win **out)
 {
 	*out = NULL;
 	eg_win *w = calloc(1, sizeof *w);
 	if (!w)
 		return st_err(st, EG_ENOMEM, "out of memory");
 	w->st = st;
-	w->spec = (eg_win_spec *)spec;
+	w->spec = spec;
+	w->flags = flags;
+	w->lockfd = w->gfd = w->ch.fd = -1;
 	w->max_time = w->wm = INT64_MIN;
-	for (int i = 0; i < spec->ngroup; i++)
+	for (int i = 0; i < spec->ngroup; i++) {
 		w->gnames[i] = spec->group[i].text;
+		w->gvi[i] = val_index(w, &spec->group[i]);
+	}
 	for (int i = 0; i < spec->na; i++) {
 		w->anames[i] = spec->a[i].name;
 		w->ast[i].name = spec->a[i].name;
+		w->avi[i] = spec->a[i].agg == WA_COUNT ? -1 : val_index(w, &spec->a[i].path);
+	}
+	int rc = EG_OK;
+	if (flags & EG_WIN_IN_MEMORY)
+		w->nosave = 1;
+	else if (!win_files_open(w) && !(rc = win_lock(w))) {
+		rc = win_load(w);
+		win_unlock(w);
+	}
+	if (rc) {
+		eg_win_close(w);
+		return rc;
 	}
 	*out = w;
 	return EG_OK;
@@ -914,37 +939,42 @@ void eg_win_close(eg_win *w)
 {
 	if (!w)
 		return;
-	for (uint32_t i = 0; i < w->nw; i++) {
-		acc_free(w->spec, w->w[i].acc);
-		free(w->w[i].last);
-		free(w->w[i].loffs);
-	}
+	win_reset(w);
+	win_files_close(w);
 	free(w->w);
-	free(w->wslot);
+	free(w->freeslots);
 	free(w->pend.v);
 	free(w->live.v);
 	free(w->gtext.p);
 	free(w->goff);
-	free(w->gslot);
-	for (uint32_t g = 0; w->sess && g < w->ngroups; g++)
-		free(w->sess[g].id);
 	free(w->sess);
 	free(w->key.p);
 	free(w->vals.p);
+	free(w->rec.p);
 	free(w);
 }
 
-int eg_win_run(eg_win *w, uint64_t to, eg_win_row_fn on_rev, eg_win_late_fn on_late,
-	       void *ctx)
+/* Save every so many events in a long run, so that a crash loses little. */
+#define SAVE_EVERY (1u << 21)
+
+int eg_win_run(eg_win *w, uint64_t to)
 {
+	int rc = win_lock(w);
+	if (!rc && win_stale(w))
+		rc = win_load(w);          /* another process took the run further */
 	eg_head h;
-	int rc = eg_store_head(w->st, &h);
-	if (rc)
+	if (!rc)
+		rc = eg_store_head(w->st, &h);
+	if (rc) {
+		win_unlock(w);
 		return rc;
+	}
 	if (!to || to > h.pos)
 		to = h.pos;
-	if (to <= w->through)
+	if (to <= w->through) {
+		win_unlock(w);
 		return EG_OK;
+	}
 	eg_filter f = { .from = w->through + 1, .to = to };
 	const char *types[WIN_MAX_TYPES + 1];
 	if (w->spec->ntypes) {           /* the spec's types and heartbeats */
@@ -954,68 +984,33 @@ int eg_win_run(eg_win *w, uint64_t to, eg_win_row_fn on_rev, eg_win_late_fn on_l
 		f.ntypes = (size_t)w->spec->ntypes + 1;
 	}
 	eg_iter *it;
-	if ((rc = eg_iter_new(w->st, &it, &f)))
+	if ((rc = eg_iter_new(w->st, &it, &f))) {
+		win_unlock(w);
 		return rc;
+	}
 	const eg_event *e;
 	while ((rc = eg_iter_next(it, &e)) == EG_OK) {
-		if ((rc = take_event(w, e, on_rev, on_late, ctx)))
+		if ((rc = take_event(w, e))) {
+			if (rc == EG_ENOMEM)
+				rc = st_err(w->st, EG_ENOMEM, "out of memory");
 			break;
+		}
 		w->through = e->pos;
+		if (w->through - w->saved_through >= SAVE_EVERY && (rc = win_save(w, 0)))
+			break;
 	}
 	eg_iter_free(it);
 	if (rc == EG_END) {
-		rc = EG_OK;
 		w->through = to;
+		rc = win_save(w, 1);
 	}
-	return rc;
-}
-
-static int cmp_rows(const void *a, const void *b, void *ctx)
-{
-	const eg_win *w = ctx;
-	const wwin *x = &w->w[*(const uint32_t *)a], *y = &w->w[*(const uint32_t *)b];
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	if (x->end != y->end)
-		return x->end < y->end ? -1 : 1;
-	uint64_t xe = x->gid + 1 < w->ngroups ? w->goff[x->gid + 1] : w->gtext.n;
-	uint64_t ye = y->gid + 1 < w->ngroups ? w->goff[y->gid + 1] : w->gtext.n;
-	size_t xn = xe - w->goff[x->gid], yn = ye - w->goff[y->gid];
-	int c = xn && yn ? memcmp(w->gtext.p + w->goff[x->gid], w->gtext.p + w->goff[y->gid],
-				   xn < yn ? xn : yn) : 0;
-	return c ? c : (xn > yn) - (xn < yn);
-}
-
-int eg_win_table(eg_win *w, int include_open, eg_win_row_fn fn, void *ctx)
-{
-	uint32_t *order = malloc(((size_t)w->nw + 1) * sizeof *order), n = 0;
-	if (!order)
-		return st_err(w->st, EG_ENOMEM, "out of memory");
-	for (uint32_t i = 0; i < w->nw; i++) {
-		const wwin *x = &w->w[i];
-		if (!x->retracted && (x->emitted || x->too_late || include_open))
-			order[n++] = i;
-	}
-	qsort_r(order, n, sizeof *order, cmp_rows, w);
-	int rc = EG_OK;
-	for (uint32_t i = 0; i < n && !rc; i++) {
-		wwin *x = &w->w[order[i]];
-		eg_win_row row;
-		if (x->emitted || !x->acc) {
-			row_of(w, x, x->last, x->loffs, &row);
-		} else {
-			if ((rc = format(w, x)))
-				break;
-			row_of(w, x, w->vals.p, w->voffs, &row);
-		}
-		rc = fn(ctx, &row);
-	}
-	free(order);
+	win_unlock(w);
 	return rc;
 }
 
 void eg_win_get_explain(const eg_win *w, eg_win_explain *o)
 {
 	*o = (eg_win_explain){ w->through, w->events, w->too_late, w->revs, w->corrections,
-			       w->heartbeats, w->nw, w->open, w->max_time, w->wm, (size_t)w->spec->na, w->ast };
+			       w->heartbeats, w->created, w->open, w->max_time, w->wm,
+			       (size_t)w->spec->na, w->ast };
 }

@@ -258,12 +258,12 @@ static void forever_equals_group_by(const char *window, int64_t size, int64_t ev
 		}
 	}
 	eg_win *w;
-	assert_int_equal(eg_win_open(st, s, &w), EG_OK);
-	assert_int_equal(eg_win_run(w, 0, NULL, NULL, NULL), EG_OK);
+	assert_int_equal(eg_win_open(st, s, 0, &w), EG_OK);
+	assert_int_equal(eg_win_run(w, 0), EG_OK);
 	eg_win_explain x;
 	eg_win_get_explain(w, &x);
 	c.wm = x.watermark;
-	assert_int_equal(eg_win_table(w, 1, check_row, &c), EG_OK);
+	assert_int_equal(eg_win_table(w, 0, 1, check_row, &c), EG_OK);
 	assert_int_equal(c.rows, groups);   /* every group, none extra */
 	assert_int_equal(x.too_late, 0);
 	assert_true(x.corrections > 0);     /* late events did correct results */
@@ -360,9 +360,9 @@ static void test_sessions_forever_equal_sorted_sessionizing(void **state)
 			       "\"group_by\":[\"data.page\"],\"aggs\":{\"n\":{\"count\":true}},"
 			       "\"watermark\":\"1m\",\"allowed_lateness\":\"forever\"}");
 	eg_win *w;
-	assert_int_equal(eg_win_open(st, s, &w), EG_OK);
-	assert_int_equal(eg_win_run(w, 0, NULL, NULL, NULL), EG_OK);
-	assert_int_equal(eg_win_table(w, 1, check_session, &c), EG_OK);
+	assert_int_equal(eg_win_open(st, s, 0, &w), EG_OK);
+	assert_int_equal(eg_win_run(w, 0), EG_OK);
+	assert_int_equal(eg_win_table(w, 0, 1, check_session, &c), EG_OK);
 	assert_int_equal(c.rows, c.ns);
 	eg_win_close(w);
 	eg_win_spec_free(s);
@@ -372,9 +372,82 @@ static void test_sessions_forever_equal_sorted_sessionizing(void **state)
 	rm_rf(dir);
 }
 
-/* ------------------------------------ batch by batch == one run */
+/* ------------------------- continuous with restarts == one replay */
 
-static void batches_equal_one_run(const char *window)
+/* The changelog and the too-late events from *cursor on, as lines. */
+static void changes(eg_win *w, uint64_t *cursor, uint64_t to, lines *revs, lines *late);
+
+/* A row's key and figures, for comparing reports. */
+static int on_late_line(void *ctx, const eg_event *e, const eg_win_row *r)
+{
+	lines *l = ctx;
+	char b[64];
+	snprintf(b, sizeof b, "late %" PRIu64 " ", e->pos);
+	size_t k = strlen(b);
+	if (l->n + k + 1 > l->cap) {
+		l->cap = (l->n + k + 1) * 2;
+		l->buf = realloc(l->buf, l->cap);
+	}
+	memcpy(l->buf + l->n, b, k + 1);
+	l->n += k;
+	return add_line(l, r, 0);
+}
+
+static void changes(eg_win *w, uint64_t *cursor, uint64_t to, lines *revs, lines *late)
+{
+	assert_int_equal(eg_win_changes(w, cursor, to, on_rev, on_late_line, revs), EG_OK);
+	(void)late;
+}
+
+/* The diff rows counted, checked against two tables. */
+typedef struct diffcount { int rows, events; } diffcount;
+
+static int on_diff(void *ctx, const eg_win_diff_row *d)
+{
+	diffcount *c = ctx;
+	c->rows++;
+	c->events += (int)d->nevents;
+	assert_true(d->change >= EG_WIN_NEW && d->change <= EG_WIN_GONE);
+	if (d->change == EG_WIN_CHANGED)
+		assert_true(d->row->revision != d->before_revision ||
+			    d->row->too_late != d->before_too_late);
+	if (d->change == EG_WIN_CHANGED && d->row->too_late == d->before_too_late)
+		assert_true(d->nevents > 0);         /* a correction names its events */
+	return 0;
+}
+
+/* Rows of table b that are not in table a, line by line, ignoring the
+ * final flag (explain-diff lists changed figures). */
+static int lines_not_in(const lines *a, const lines *b)
+{
+	int n = 0;
+	const char *p = b->buf ? b->buf : "";
+	while (*p) {
+		const char *e = strchr(p, '\n');
+		char row[4096];
+		snprintf(row, sizeof row, "%.*s", (int)(e - p), p);
+		char *f = strstr(row, " final=");
+		if (f)
+			f[7] = '?';
+		int found = 0;
+		const char *q = a->buf ? a->buf : "";
+		while (*q && !found) {
+			const char *qe = strchr(q, '\n');
+			char r2[4096];
+			snprintf(r2, sizeof r2, "%.*s", (int)(qe - q), q);
+			char *f2 = strstr(r2, " final=");
+			if (f2)
+				f2[7] = '?';
+			found = !strcmp(row, r2);
+			q = qe + 1;
+		}
+		n += !found;
+		p = e + 1;
+	}
+	return n;
+}
+
+static void restarts_equal_one_replay(const char *window)
 {
 	char SPEC[1024];
 	snprintf(SPEC, sizeof SPEC,
@@ -387,12 +460,15 @@ static void batches_equal_one_run(const char *window)
 	eg_store *st = tu_open(dir, EG_OPEN_WRITE | EG_OPEN_CREATE, 0);
 	eg_win_spec *s = parse(SPEC);
 	eg_win *live;
-	assert_int_equal(eg_win_open(st, s, &live), EG_OK);
-	lines revs_live = { 0 }, revs_one = { 0 }, late_live = { 0 }, t1 = { 0 }, t2 = { 0 };
+	assert_int_equal(eg_win_open(st, s, 0, &live), EG_OK);
+	lines revs_live = { 0 }, revs_one = { 0 }, t1 = { 0 }, t2 = { 0 };
+	uint64_t cursor = 0;
+	int restarts = 0;
 	/* live: random batches, each taken as soon as it is appended, in
-	 * random steps (to a position inside the batch, then the rest) */
+	 * random steps (to a position inside the batch, then the rest), and
+	 * now and then the process "restarts" from its checkpoint */
 	for (int i = 0; i < NEV;) {
-		int to = i + 1 + (int)(rnd() % 400);
+		int to = i + 1 + (int)(rnd() % 200);
 		if (to > NEV)
 			to = NEV;
 		append_range(st, i, to);
@@ -400,37 +476,87 @@ static void batches_equal_one_run(const char *window)
 		assert_int_equal(eg_store_head(st, &h), EG_OK);
 		uint64_t mid = h.pos - (uint64_t)(rnd() % (uint64_t)(to - i));
 		if (mid)
-			assert_int_equal(eg_win_run(live, mid, on_rev, NULL, &revs_live), EG_OK);
-		assert_int_equal(eg_win_run(live, 0, on_rev, NULL, &revs_live), EG_OK);
+			assert_int_equal(eg_win_run(live, mid), EG_OK);
+		if (rnd() % 3 == 0) {
+			eg_win_close(live);
+			assert_int_equal(eg_win_open(st, s, 0, &live), EG_OK);
+			restarts++;
+		}
+		assert_int_equal(eg_win_run(live, 0), EG_OK);
+		changes(live, &cursor, 0, &revs_live, NULL);
 		i = to;
 	}
+	assert_true(restarts > 3);
 	eg_win *one;
-	assert_int_equal(eg_win_open(st, s, &one), EG_OK);
-	assert_int_equal(eg_win_run(one, 0, on_rev, NULL, &revs_one), EG_OK);
+	assert_int_equal(eg_win_open(st, s, EG_WIN_IN_MEMORY, &one), EG_OK);
+	assert_int_equal(eg_win_run(one, 0), EG_OK);
+	uint64_t c1 = 0;
+	changes(one, &c1, 0, &revs_one, NULL);
 	assert_true(revs_one.count > 0);
-	assert_string_equal(revs_live.buf, revs_one.buf);
-	assert_int_equal(eg_win_table(live, 1, on_row, &t1), EG_OK);
-	assert_int_equal(eg_win_table(one, 1, on_row, &t2), EG_OK);
+	if (strcmp(revs_live.buf, revs_one.buf)) {
+		FILE *f1 = fopen("/tmp/eg-live.txt", "w"), *f2 = fopen("/tmp/eg-one.txt", "w");
+		fputs(revs_live.buf, f1), fputs(revs_one.buf, f2);
+		fclose(f1), fclose(f2);
+		fail_msg("the changelogs differ: /tmp/eg-live.txt, /tmp/eg-one.txt");
+	}
+	assert_int_equal(eg_win_table(live, 0, 1, on_row, &t1), EG_OK);
+	assert_int_equal(eg_win_table(one, 0, 1, on_row, &t2), EG_OK);
 	assert_string_equal(t1.buf, t2.buf);
-	eg_win_explain x;
+	eg_win_explain x, y;
 	eg_win_get_explain(one, &x);
+	eg_win_get_explain(live, &y);
 	assert_true(x.too_late > 0);         /* 8-hour-late events exist */
 	assert_true(x.corrections > 0);
-	(void)late_live;
-	eg_win_close(live);
+	assert_int_equal(x.too_late, y.too_late);
+	assert_int_equal(x.corrections, y.corrections);
+	/* memory holds the windows still open, not all of them */
+	if (!strstr(window, "session"))
+		assert_true(y.open_windows * 4 < y.windows);
 	eg_win_close(one);
+	/* reports at past positions == a run stopped there; explain-diff ==
+	 * the rows that differ between two of them */
+	eg_head h;
+	assert_int_equal(eg_store_head(st, &h), EG_OK);
+	for (int k = 0; k < 6; k++) {
+		uint64_t p1 = 1 + rnd() % h.pos, p2 = 1 + rnd() % h.pos;
+		if (p1 > p2) {
+			uint64_t t = p1;
+			p1 = p2, p2 = t;
+		}
+		lines a = { 0 }, b = { 0 }, ra = { 0 }, rb = { 0 };
+		assert_int_equal(eg_win_open(st, s, EG_WIN_IN_MEMORY, &one), EG_OK);
+		assert_int_equal(eg_win_run(one, p1), EG_OK);
+		assert_int_equal(eg_win_table(one, 0, 0, on_row, &ra), EG_OK);
+		assert_int_equal(eg_win_run(one, p2), EG_OK);
+		assert_int_equal(eg_win_table(one, 0, 0, on_row, &rb), EG_OK);
+		eg_win_close(one);
+		assert_int_equal(eg_win_table(live, p1, 0, on_row, &a), EG_OK);
+		assert_int_equal(eg_win_table(live, p2, 0, on_row, &b), EG_OK);
+		assert_string_equal(a.buf ? a.buf : "", ra.buf ? ra.buf : "");
+		assert_string_equal(b.buf ? b.buf : "", rb.buf ? rb.buf : "");
+		diffcount dc = { 0 };
+		assert_int_equal(eg_win_diff(live, p1, p2, on_diff, &dc), EG_OK);
+		/* rows new or changed, plus sessions merged away (in a, not b) */
+		int want = lines_not_in(&a, &b);
+		if (strstr(window, "session"))
+			assert_true(dc.rows >= want);
+		else
+			assert_int_equal(dc.rows, want);
+		free(a.buf), free(b.buf), free(ra.buf), free(rb.buf);
+	}
+	eg_win_close(live);
 	free(revs_live.buf), free(revs_one.buf), free(t1.buf), free(t2.buf);
 	eg_win_spec_free(s);
 	eg_store_close(st);
 	rm_rf(dir);
 }
 
-static void test_batches_equal_one_run(void **state)
+static void test_restarts_equal_one_replay(void **state)
 {
 	(void)state;
-	batches_equal_one_run("{\"tumble\":\"1h\"}");
-	batches_equal_one_run("{\"hop\":\"1h\",\"every\":\"20m\"}");
-	batches_equal_one_run("{\"session\":\"20m\"}");
+	restarts_equal_one_replay("{\"tumble\":\"1h\"}");
+	restarts_equal_one_replay("{\"hop\":\"1h\",\"every\":\"20m\"}");
+	restarts_equal_one_replay("{\"session\":\"20m\"}");
 }
 
 /* ------------------------------------------- the worked example */
@@ -477,11 +603,15 @@ static void test_worked_example(void **state)
 	eg_win *w;
 	lines revs = { 0 }, table = { 0 };
 	late_seen late = { 0 };
-	assert_int_equal(eg_win_open(st, s, &w), EG_OK);
+	uint64_t cursor = 0;
+	assert_int_equal(eg_win_open(st, s, 0, &w), EG_OK);
 	/* after event 2 nothing is emitted: the watermark (10:10) is short of 11:00 */
-	assert_int_equal(eg_win_run(w, 2, on_rev, on_late, &revs), EG_OK);
+	assert_int_equal(eg_win_run(w, 2), EG_OK);
+	assert_int_equal(eg_win_changes(w, &cursor, 0, on_rev, on_late, &revs), EG_OK);
 	assert_int_equal(revs.count, 0);
-	assert_int_equal(eg_win_run(w, 0, on_rev, NULL, &revs), EG_OK);
+	assert_int_equal(eg_win_run(w, 0), EG_OK);
+	/* the changes made by events up to 5: three revisions */
+	assert_int_equal(eg_win_changes(w, &cursor, 5, on_rev, NULL, &revs), EG_OK);
 	const int64_t t10 = T0 + 10 * HOUR, t11 = T0 + 11 * HOUR;
 	char want[1024];
 	snprintf(want, sizeof want,
@@ -491,17 +621,28 @@ static void test_worked_example(void **state)
 		 t10, t11, t10, t11, t11, t11 + HOUR);
 	assert_string_equal(revs.buf, want);
 	eg_win_close(w);
-	/* the too-late event: listed, counted, figures unchanged */
-	assert_int_equal(eg_win_open(st, s, &w), EG_OK);
-	assert_int_equal(eg_win_run(w, 0, NULL, on_late, &late), EG_OK);
+	/* the too-late event: listed, counted, figures unchanged; reopened
+	 * from the checkpoint, nothing is taken again */
+	assert_int_equal(eg_win_open(st, s, 0, &w), EG_OK);
+	eg_win_explain x;
+	eg_win_get_explain(w, &x);
+	assert_int_equal(x.through, 6);
+	assert_int_equal(eg_win_run(w, 0), EG_OK);
+	assert_int_equal(eg_win_changes(w, &cursor, 0, NULL, on_late, &late), EG_OK);
 	assert_int_equal(late.n, 1);
 	assert_int_equal(late.pos[0], 6);
 	assert_int_equal(late.start[0], t10);
-	assert_int_equal(eg_win_table(w, 0, on_row, &table), EG_OK);
+	assert_int_equal(eg_win_table(w, 0, 0, on_row, &table), EG_OK);
 	snprintf(want, sizeof want,
 		 "%" PRId64 " %" PRId64 " n=3 rev=2 final=1 late=1\n"
 		 "%" PRId64 " %" PRId64 " n=1 rev=1 final=0 late=0\n",
 		 t10, t11, t11, t11 + HOUR);
+	assert_string_equal(table.buf, want);
+	/* the report as of event 4: revision 2, not final, nothing late */
+	free(table.buf);
+	table = (lines){ 0 };
+	assert_int_equal(eg_win_table(w, 4, 0, on_row, &table), EG_OK);
+	snprintf(want, sizeof want, "%" PRId64 " %" PRId64 " n=3 rev=2 final=0 late=0\n", t10, t11);
 	assert_string_equal(table.buf, want);
 	eg_win_close(w);
 	free(revs.buf), free(table.buf);
@@ -563,7 +704,7 @@ int main(void)
 		cmocka_unit_test(test_tumbling_forever_equals_group_by),
 		cmocka_unit_test(test_hopping_forever_equals_group_by),
 		cmocka_unit_test(test_sessions_forever_equal_sorted_sessionizing),
-		cmocka_unit_test(test_batches_equal_one_run),
+		cmocka_unit_test(test_restarts_equal_one_replay),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
