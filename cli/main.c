@@ -78,8 +78,8 @@ static const command COMMANDS[] = {
 	  "(event times; valid_to is null for the current row) and the fields of the\n"
 	  "spec as they were in that interval." },
 	{ "windows", cmd_windows,
-	  "windows SPEC.json [--changelog] [--late] [--include-open] [--as-reported-at K]\n"
-	  "       [--explain]",
+	  "windows SPEC.json [--changelog | --late | --explain-diff K1 K2] [--follow]\n"
+	  "       [--include-open] [--as-reported-at K] [--explain]",
 	  "figures by event time in windows, with late data corrected, not dropped",
 	  "Takes the events of the spec's types in log order into tumbling, hopping or\n"
 	  "session windows per group (docs/WINDOWS.md).  The watermark is the largest\n"
@@ -87,12 +87,19 @@ static const command COMMANDS[] = {
 	  "(revision 1) comes when the watermark passes its end, each later event\n"
 	  "for it is a new revision until the watermark passes end +\n"
 	  "allowed_lateness (final), and later events are too late: counted in the\n"
-	  "window's too_late, never silently dropped.\n\n"
+	  "window's too_late, never silently dropped.  The run is checkpointed in\n"
+	  "idx/win/: the next one takes only the events appended since.\n\n"
 	  "  --changelog         every revision in order, with the previous values\n"
 	  "  --late              the too-late events and the window each missed\n"
 	  "  --include-open      also windows not emitted yet (revision 0)\n"
-	  "  --as-reported-at K  the table as a live run showed it when the log held\n"
-	  "                      only the events recorded at or before K\n"
+	  "  --as-reported-at K  the table (or changelog, or late events) as a live\n"
+	  "                      run showed it when the log held only the events\n"
+	  "                      recorded at or before K\n"
+	  "  --explain-diff K1 K2  the rows whose figures differ between the reports\n"
+	  "                      at K1 and K2, each with the late events that changed\n"
+	  "                      it and one line saying why\n"
+	  "  --follow            then keep going: print each revision (or too-late\n"
+	  "                      event, with --late) as events are appended\n"
 	  "  --explain           on stderr: events, revisions, watermark, and per\n"
 	  "                      aggregate the events skipped (missing, not a number)\n\n"
 	  "An event lacking a group_by path groups under null.  A bad spec exits 2\n"

@@ -188,11 +188,13 @@ static void explain(const eg_win *w)
 	if (x.watermark != INT64_MIN)
 		eg_time_format(x.watermark, wm);
 	int q = x.max_time != INT64_MIN;
-	fprintf(stderr, "{\"explain\":\"plan\",\"through_pos\":%llu,\"events\":%llu,"
+	fprintf(stderr, "{\"explain\":\"plan\",\"resumed_from\":%llu,\"through_pos\":%llu,"
+		"\"events\":%llu,"
 		"\"too_late\":%llu,\"revisions\":%llu,\"corrections\":%llu,\"heartbeats\":%llu,"
 		"\"windows\":%llu,"
 		"\"open_windows\":%llu,\"max_time\":%s%s%s,\"watermark\":%s%s%s}\n",
-		(unsigned long long)x.through, (unsigned long long)x.events,
+		(unsigned long long)x.resumed_from, (unsigned long long)x.through,
+		(unsigned long long)x.events,
 		(unsigned long long)x.too_late, (unsigned long long)x.revisions,
 		(unsigned long long)x.corrections, (unsigned long long)x.heartbeats,
 		(unsigned long long)x.windows,

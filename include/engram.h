@@ -481,6 +481,7 @@ typedef struct eg_win_explain {
 	int64_t max_time, watermark; /* INT64_MIN until an event is taken */
 	size_t naggs;
 	const eg_win_agg_stats *aggs;
+	uint64_t resumed_from;       /* the checkpoint's position the run went on from */
 } eg_win_explain;
 void eg_win_get_explain(const eg_win *w, eg_win_explain *out);
 

@@ -131,5 +131,7 @@ int eg_store_reindex(eg_store *st)
 	if (!st->writable)
 		return st_err(st, EG_EREADONLY, "reindex needs the write lock");
 	int rc = index_rebuild(st);
+	if (!rc)
+		rc = win_drop_all(st);
 	return rc ? rc : proj_rebuild_all(st);
 }

@@ -282,6 +282,8 @@ int store_read_event(struct eg_store *st, uint64_t pos, unsigned char **buf,
 /* Reindex: rebuild the snapshots of every projection that has been run
  * (their specs are kept in idx/proj/HASH/spec.json). */
 int proj_rebuild_all(struct eg_store *st);
+/* Reindex: drop the files of every windows run (rebuilt on their next run). */
+int win_drop_all(struct eg_store *st);
 
 /* A hash of the id and time of the event at pos (0 for pos 0). */
 int store_event_ident(struct eg_store *st, uint64_t pos, uint64_t *out);

@@ -173,6 +173,7 @@ struct eg_win {
 	buf rec;
 	/* explain */
 	uint64_t events, too_late, revs, corrections, heartbeats, created;
+	uint64_t resumed_from;
 	eg_win_agg_stats ast[WIN_MAX_AGGS];
 	/* row output */
 	const char *gnames[WIN_MAX_GROUPS], *gvals[WIN_MAX_GROUPS];

@@ -881,7 +881,7 @@ void win_reset(eg_win *w)
 	w->wscap = 0;
 	w->nw = w->nfree = w->ngroups = w->open = 0;
 	w->gtext.n = w->pend.n = w->live.n = 0;
-	w->through = w->next_serial = w->groups_saved = 0;
+	w->through = w->next_serial = w->groups_saved = w->resumed_from = 0;
 	w->max_time = w->wm = INT64_MIN;
 	w->events = w->too_late = w->revs = w->corrections = w->heartbeats = w->created = 0;
 	for (int i = 0; i < w->spec->na; i++)
@@ -1012,5 +1012,5 @@ void eg_win_get_explain(const eg_win *w, eg_win_explain *o)
 {
 	*o = (eg_win_explain){ w->through, w->events, w->too_late, w->revs, w->corrections,
 			       w->heartbeats, w->created, w->open, w->max_time, w->wm,
-			       (size_t)w->spec->na, w->ast };
+			       (size_t)w->spec->na, w->ast, w->resumed_from };
 }

@@ -23,6 +23,7 @@
 #include "timefmt.h"
 #include "win.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -224,6 +225,30 @@ void win_unlock(eg_win *w)
 {
 	if (!w->nosave)
 		flock(w->lockfd, LOCK_UN);
+}
+
+/* Reindex: drop every windows run's files; the next run of its spec
+ * starts from the log again. */
+int win_drop_all(eg_store *st)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/idx/win", st->dir);
+	DIR *d = opendir(path);
+	if (!d)
+		return EG_OK;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		static const char *const derived[] = { "state", "state.tmp", "changes", "groups" };
+		for (size_t i = 0; i < sizeof derived / sizeof *derived; i++) {
+			char f[PATH_MAX];
+			snprintf(f, sizeof f, "%s/%s/%s", path, de->d_name, derived[i]);
+			unlink(f);
+		}
+	}
+	closedir(d);
+	return EG_OK;
 }
 
 /* --------------------------------------------------------- checkpoint */
@@ -538,7 +563,7 @@ static int restore(eg_win *w, const unsigned char *p, size_t n)
 	if (ftruncate(w->ch.fd, (off_t)v[2]) || ftruncate(w->gfd, (off_t)v[3]))
 		return st_errno(w->st, "cannot write %s", w->dir);
 	w->ch.flushed = v[2];
-	w->saved_through = through;
+	w->saved_through = w->resumed_from = through;
 	w->saved_len = v[2];
 	return EG_OK;
 }

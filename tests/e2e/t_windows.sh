@@ -129,3 +129,74 @@ EV
 	ok eg windows "$T/sessions.json"
 	assert_eq '{"window_start":"2025-01-01T10:00:00.000000Z","window_end":"2025-01-01T11:20:00.000000Z","stream":"u1","n":3,"revision":2,"final":false,"too_late":0}' "$OUT" "the table: one session for u1"
 }
+
+test_windows_explain_diff_names_the_late_events() {
+	two_batches
+	ok eg windows "$T/hourly.json" --explain-diff "$K" 2099-01-01T00:00:00Z
+	assert_eq 2 "$(printf '%s\n' "$OUT" | wc -l)" "rows that differ"
+	local first second
+	first=$(sed -n 1p <<<"$OUT") second=$(sed -n 2p <<<"$OUT")
+	assert_contains "$first" '"window_start":"2025-01-01T10:00:00.000000Z","window_end":"2025-01-01T11:00:00.000000Z","data.page_url":"/a","change":"changed","views":3,"users":3,"ms":600,"p95_ms":300,"revision":2,"too_late":1,"before":{"views":2,"users":2,"ms":400,"p95_ms":300},"before_revision":1,"before_too_late":0'
+	assert_contains "$first" '"why":"views 2 -> 3, users 2 -> 3, ms 400 -> 600: 1 late event recorded after'
+	assert_contains "$first" '; 1 event too late to count (figures kept)"'
+	assert_contains "$first" '"events":[{"pos":5,' "the correcting event"
+	assert_contains "$first" '{"pos":7,' "the too-late event"
+	assert_contains "$second" '"window_start":"2025-01-01T11:00:00.000000Z"'
+	assert_contains "$second" '"change":"new"'
+	assert_contains "$second" '"before":null'
+	# the same report twice: nothing differs
+	ok eg windows "$T/hourly.json" --explain-diff "$K" "$K"
+	assert_eq "" "$OUT" "no change between a report and itself"
+	assert_exit 2 eg windows "$T/hourly.json" --explain-diff 2099-01-01T00:00:00Z "$K"
+	assert_exit 2 eg windows "$T/hourly.json" --explain-diff "$K"
+}
+
+test_windows_resume_from_their_checkpoint() {
+	two_batches
+	ok eg windows "$T/hourly.json" --changelog --explain
+	local whole=$OUT
+	assert_contains "$ERR" '"resumed_from":0,"through_pos":7,'
+	ok eg append <<'EV'
+{"stream":"u5","type":"page_view","time":"2025-01-01T12:40:00Z","data":{"page_url":"/b","ms":50}}
+EV
+	ok eg windows "$T/hourly.json" --changelog --explain
+	assert_contains "$ERR" '"resumed_from":7,"through_pos":8,' "only the new event taken"
+	assert_eq "$whole" "$(head -n 3 <<<"$OUT")" "the changelog so far, unchanged"
+	# 12:40 is before the watermark (13:00): the 12:00 window's first result
+	assert_contains "$(tail -n 1 <<<"$OUT")" '"window_start":"2025-01-01T12:00:00.000000Z","window_end":"2025-01-01T13:00:00.000000Z","data.page_url":"/b","views":1,'
+	local resumed=$OUT
+	# a run from nothing gives the same changelog
+	ok eg reindex
+	ok eg windows "$T/hourly.json" --changelog --explain
+	assert_contains "$ERR" '"resumed_from":0,"through_pos":8,'
+	assert_eq "$resumed" "$OUT" "the changelog rebuilt from the log"
+	# a damaged checkpoint is not trusted: the run starts again
+	local d
+	d=$(ls -d "$STORE"/idx/win/*/)
+	printf 'garbage' >"$d/state"
+	ok eg windows "$T/hourly.json" --changelog --explain
+	assert_contains "$ERR" '"resumed_from":0,'
+	assert_eq "$resumed" "$OUT" "the changelog after a damaged checkpoint"
+}
+
+test_windows_follow_prints_revisions_as_they_come() {
+	two_batches
+	timeout 20 "$ENGRAM" -d "$STORE" --format ndjson windows "$T/hourly.json" --changelog --follow \
+		>"$T/follow.out" 2>"$T/follow.err" &
+	local follower=$!
+	trap 'kill $follower 2>/dev/null' EXIT
+	wait_for 10 lines_at_least "$T/follow.out" 3 || fail "no changelog: $(cat "$T/follow.err")"
+	ok eg append <<'EV'
+{"stream":"u5","type":"page_view","time":"2025-01-01T11:40:00Z","data":{"page_url":"/b","ms":50}}
+EV
+	wait_for 10 lines_at_least "$T/follow.out" 4 ||
+		fail "--follow printed no new revision: $(cat "$T/follow.out" "$T/follow.err")"
+	kill $follower 2>/dev/null
+	wait $follower 2>/dev/null
+	trap - EXIT
+	assert_contains "$(tail -n 1 "$T/follow.out")" '"data.page_url":"/b","views":2,'
+	assert_contains "$(tail -n 1 "$T/follow.out")" '"revision":2,'
+	# a restarted follower prints what an uninterrupted one would have
+	ok eg windows "$T/hourly.json" --changelog
+	assert_eq "$(cat "$T/follow.out")" "$OUT" "the changelog after a restart"
+}
