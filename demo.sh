@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 E=bin/engram
 export ENGRAM_DIR=${ENGRAM_DIR:-./engram-data}
+ENGRAM_DIR_DEMO=$ENGRAM_DIR
 mkdir -p build/demo
 say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
 run() { printf '\033[36m$ engram %s\033[0m\n' "$*" >&2; "$E" "$@"; }
@@ -66,6 +67,43 @@ echo "the moment before it arrived, the store believed 1000 less: same event tim
 say "History: one row per change of that account (valid_from, valid_to)"
 run --format table history examples/balances.json --key "$stream" > build/demo/history.txt
 head -n 6 build/demo/history.txt; echo "..."
+
+say "Windows by event time: hourly page views of clickstream with late mobile events"
+run gen clickstream --events 20000 --late 0.05 --seed 7 > build/demo/click.ndjson
+head -n 15000 build/demo/click.ndjson > build/demo/click1.ndjson
+tail -n +15001 build/demo/click.ndjson > build/demo/click2.ndjson
+# the spec of examples/pageviews_hourly.json, with 1h of allowed lateness
+sed 's/"allowed_lateness": "6h"/"allowed_lateness": "1h"/' examples/pageviews_hourly.json \
+	> build/demo/pageviews.json
+cat build/demo/pageviews.json
+export ENGRAM_DIR=build/demo/click-store
+rm -rf "$ENGRAM_DIR"
+run append build/demo/click1.ndjson
+yesterday=$("$E" --format ndjson read --reverse --limit 1 | sed 's/.*"recorded":"\([^"]*\)".*/\1/')
+run --format table windows build/demo/pageviews.json > build/demo/windows.txt
+head -n 4 build/demo/windows.txt; echo "... ($(($(wc -l < build/demo/windows.txt) - 1)) rows)"
+sleep 0.01
+run append build/demo/click2.ndjson
+run --format table windows build/demo/pageviews.json --explain 2>&1 >/dev/null | grep '"plan"'
+why() { sed 's/.*"window_start":"\([^"]*\)".*"data.page_url":"\([^"]*\)".*"why":"\([^"]*\)".*/\1 \2: \3/'; }
+echo "Why did the dashboard change since the first batch?  (--explain-diff, one row each)"
+run --format ndjson windows build/demo/pageviews.json --explain-diff "$yesterday" 2099-01-01T00:00:00Z \
+	> build/demo/diff.ndjson
+echo "  a correction:     $(grep -m1 'late event.* recorded after' build/demo/diff.ndjson | why)"
+echo "  a too-late event: $(grep -m1 'too late to count' build/demo/diff.ndjson | why)"
+echo "($(wc -l < build/demo/diff.ndjson) rows changed; each lists the events that changed it)"
+run --format ndjson windows build/demo/pageviews.json --late > build/demo/late.ndjson
+tail -n 1 build/demo/late.ndjson | sed 's/.*"pos":\([0-9]*\).*"type":"\([^"]*\)".*"time":"\([^"]*\)".*"window_start":"\([^"]*\)".*"window_end":"\([^"]*\)".*/  event \1 (\2 at \3) came after the watermark passed \5 + 1h: counted in too_late of \4, never dropped/'
+
+say "A quiet source: a heartbeat recorded in the log moves the watermark"
+"$E" --format ndjson windows build/demo/pageviews.json --include-open > build/demo/open.ndjson
+last=$(tail -n 1 build/demo/open.ndjson)
+echo "the newest hour waits for the watermark: $(echo "$last" | sed 's/.*"window_start":"\([^"]*\)".*"revision":\([0-9]*\).*/\1 revision \2/')"
+end=$(echo "$last" | sed 's/.*"window_end":"\([^"]*\)".*/\1/')
+run append --heartbeat "$end"
+run --format ndjson windows build/demo/pageviews.json --changelog > build/demo/changelog.ndjson
+tail -n 1 build/demo/changelog.ndjson | sed 's/.*"window_start":"\([^"]*\)".*"views":\([0-9]*\).*"revision":\([0-9]*\).*"pos":\([0-9]*\).*/  \1: views \2, revision \3, made by the heartbeat at position \4/'
+export ENGRAM_DIR=${ENGRAM_DIR_DEMO:-./engram-data}
 
 say "Tamper evidence: keep the head; verify proves the log still matches it"
 run head

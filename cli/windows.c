@@ -274,40 +274,35 @@ static int diff_events(diffout *d, const eg_win_diff_row *r, uint64_t *late)
 static int diff_why(diffout *d, const eg_win_diff_row *r, uint64_t late)
 {
 	const eg_win_row *w = r->row;
+	uint64_t too_late = w->too_late - r->before_too_late;
 	d->why.n = 0;
 	int rc = 0;
-	if (r->change == EG_WIN_NEW) {
-		if (w->revision)
-			rc = bprintf(&d->why, "first result, made between %s and %s%s", d->k1, d->k2,
-				     late ? " with events that came late" : "");
-		else
-			rc = bprintf(&d->why, "%llu event%s too late for a window never emitted",
-				     (unsigned long long)w->too_late, w->too_late == 1 ? "" : "s");
-		return rc ? EG_ENOMEM : EG_OK;
+	if (r->change == EG_WIN_NEW && w->revision) {
+		rc = bprintf(&d->why, "first result, made between %s and %s%s", d->k1, d->k2,
+			     late ? " with events that came late" : "");
+	} else if (r->change == EG_WIN_GONE) {
+		rc = bprintf(&d->why, "merged into an earlier session by a late event");
+	} else if (r->change == EG_WIN_CHANGED) {
+		/* name the figures that moved */
+		int first = 1;
+		for (size_t i = 0; i < w->naggs && !rc; i++) {
+			if (w->lens[i] == r->before_lens[i] &&
+			    !memcmp(w->values[i], r->before_values[i], w->lens[i]))
+				continue;
+			rc = bprintf(&d->why, "%s%s %.*s -> %.*s", first ? "" : ", ",
+				     w->agg_names[i], (int)r->before_lens[i], r->before_values[i],
+				     (int)w->lens[i], w->values[i]);
+			first = 0;
+		}
+		uint64_t corr = r->nevents - too_late;
+		if (!rc && !first)
+			rc = bprintf(&d->why, ": %llu late event%s recorded after %s",
+				     (unsigned long long)corr, corr == 1 ? "" : "s", d->k1);
 	}
-	if (r->change == EG_WIN_GONE)
-		return bprintf(&d->why, "merged into an earlier session by a late event") ?
-		       EG_ENOMEM : EG_OK;
-	/* changed: name the figures that moved */
-	int first = 1;
-	for (size_t i = 0; i < w->naggs && !rc; i++) {
-		if (w->lens[i] == r->before_lens[i] &&
-		    !memcmp(w->values[i], r->before_values[i], w->lens[i]))
-			continue;
-		rc = bprintf(&d->why, "%s%s %.*s -> %.*s", first ? "" : ", ", w->agg_names[i],
-			     (int)r->before_lens[i], r->before_values[i], (int)w->lens[i],
-			     w->values[i]);
-		first = 0;
-	}
-	uint64_t corr = r->nevents - (w->too_late - r->before_too_late);
-	if (!rc && !first)
-		rc = bprintf(&d->why, ": %llu late event%s recorded after %s",
-			     (unsigned long long)corr, corr == 1 ? "" : "s", d->k1);
-	if (!rc && w->too_late != r->before_too_late) {
-		uint64_t n = w->too_late - r->before_too_late;
+	if (!rc && too_late)
 		rc = bprintf(&d->why, "%s%llu event%s too late to count (figures kept)",
-			     first ? "" : "; ", (unsigned long long)n, n == 1 ? "" : "s");
-	}
+			     d->why.n ? "; " : "", (unsigned long long)too_late,
+			     too_late == 1 ? "" : "s");
 	return rc ? EG_ENOMEM : EG_OK;
 }
 
