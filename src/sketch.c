@@ -264,6 +264,26 @@ void qs_init(qs_sketch *s)
 	s->max = -HUGE_VAL;
 }
 
+/* Empty st, keeping its buckets' memory. */
+static void store_clear(qs_store *st)
+{
+	if (st->c && !store_empty(st))
+		memset(st->c + (st->lo - st->off), 0, (size_t)(st->hi - st->lo + 1) * sizeof *st->c);
+	st->lo = INT32_MAX;
+	st->hi = INT32_MIN;
+	st->collapsed = 0;
+}
+
+void qs_clear(qs_sketch *s)
+{
+	store_clear(&s->pos);
+	store_clear(&s->neg);
+	s->zeros = 0;
+	s->count = 0;
+	s->min = HUGE_VAL;
+	s->max = -HUGE_VAL;
+}
+
 void qs_free(qs_sketch *s)
 {
 	free(s->pos.c);

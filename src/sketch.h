@@ -68,6 +68,10 @@ void qs_init(qs_sketch *s);
  * may be reused or dropped. */
 void qs_free(qs_sketch *s);
 
+/* Make s empty again, as after qs_init, but keep its buckets' memory for
+ * the values to come (a window's sketch reused for the next window). */
+void qs_clear(qs_sketch *s);
+
 /* Add the value v once.  Returns 0, EG_EINVAL (-1) if v is NaN or +-inf or
  * the count would pass 2^64 - 1, EG_ENOMEM if buckets could not be
  * allocated.  On failure s is unchanged.  -0 is added as 0. */

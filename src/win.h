@@ -158,6 +158,8 @@ struct eg_win {
 	wwin *w;
 	uint32_t nw, wcap;           /* slots used (free ones included), allocated */
 	uint32_t *freeslots, nfree, freecap;
+	wacc **spare;                /* accumulators of windows gone, for reuse */
+	uint32_t nspare, sparecap;
 	uint32_t *wslot;             /* tumble/hop: slot + 1 by (start, group) */
 	uint32_t wscap;
 	wheap pend;                  /* not emitted, by end */

@@ -370,7 +370,7 @@ uint32_t win_slot_new(eg_win *w, int64_t start, int64_t end, uint32_t gid, uint6
 	}
 	wwin *x = &w->w[id];
 	memset(x, 0, sizeof *x);
-	x->acc = calloc((size_t)s->na, sizeof *x->acc);
+	x->acc = w->nspare ? w->spare[--w->nspare] : calloc((size_t)s->na, sizeof *x->acc);
 	if (!x->acc) {
 		if (id + 1 == w->nw)
 			w->nw--;
@@ -381,7 +381,8 @@ uint32_t win_slot_new(eg_win *w, int64_t start, int64_t end, uint32_t gid, uint6
 	x->start = start, x->end = end, x->gid = gid;
 	x->serial = serial ? serial : ++w->next_serial;
 	for (int i = 0; i < s->na; i++)
-		if (s->a[i].agg == WA_PCT)
+		if (s->a[i].agg == WA_PCT && !x->acc[i].qs.count && !x->acc[i].qs.pos.c &&
+		    !x->acc[i].qs.neg.c)
 			qs_init(&x->acc[i].qs);
 	w->open++;
 	if (s->kind != W_SESSION) {
@@ -424,6 +425,42 @@ static void acc_free(const eg_win_spec *s, wacc *a)
 	free(a);
 }
 
+/* Keep a window's accumulators for the next window, emptied but with
+ * their memory (malloc was a sixth of a replay), unless they grew large
+ * or enough are kept: spares are at most the windows open at a time. */
+static void acc_recycle(eg_win *w, wacc *a)
+{
+	const eg_win_spec *s = w->spec;
+	int keep = w->nspare < w->open;
+	for (int i = 0; i < s->na && keep; i++)
+		keep = a[i].set.cap <= 256 && a[i].set.text.cap <= 8192 &&
+		       (s->a[i].agg != WA_PCT || a[i].qs.pos.len + a[i].qs.neg.len <= 1024);
+	if (keep && w->nspare == w->sparecap) {
+		uint32_t cap = w->sparecap ? w->sparecap * 2 : 256;
+		wacc **v = realloc(w->spare, cap * sizeof *v);
+		if (v)
+			w->spare = v, w->sparecap = cap;
+		else
+			keep = 0;
+	}
+	if (!keep) {
+		acc_free(s, a);
+		return;
+	}
+	for (int i = 0; i < s->na; i++) {
+		wacc *c = &a[i];
+		if (c->set.cap)
+			memset(c->set.h, 0, c->set.cap * sizeof *c->set.h);
+		c->set.n = 0;
+		c->set.text.n = 0;
+		if (s->a[i].agg == WA_PCT)
+			qs_clear(&c->qs);
+		c->n = 0;
+		memset(&c->v, 0, sizeof c->v);
+	}
+	w->spare[w->nspare++] = a;
+}
+
 /* Window x leaves memory (final, or merged into another session).  Stale
  * heap entries for it are told apart by their serial. */
 static int win_evict(eg_win *w, uint32_t id)
@@ -440,7 +477,7 @@ static int win_evict(eg_win *w, uint32_t id)
 			memmove(g->id + k, g->id + k + 1, (g->n - k - 1) * sizeof *g->id);
 		g->n -= k < g->n;
 	}
-	acc_free(w->spec, x->acc);
+	acc_recycle(w, x->acc);
 	x->acc = NULL;
 	x->serial = 0;
 	if (w->nfree == w->freecap) {
@@ -869,6 +906,8 @@ void win_reset(eg_win *w)
 	for (uint32_t i = 0; i < w->nw; i++)
 		if (w->w[i].serial)
 			acc_free(w->spec, w->w[i].acc);
+	while (w->nspare)
+		acc_free(w->spec, w->spare[--w->nspare]);
 	for (uint32_t g = 0; w->sess && g < w->ngroups; g++)
 		free(w->sess[g].id);
 	if (w->sess)
@@ -943,6 +982,7 @@ void eg_win_close(eg_win *w)
 	win_files_close(w);
 	free(w->w);
 	free(w->freeslots);
+	free(w->spare);
 	free(w->pend.v);
 	free(w->live.v);
 	free(w->gtext.p);
