@@ -799,21 +799,30 @@ void eg_iter_free(eg_iter *it)
 	free(it);
 }
 
+/* The first event matching f: EG_OK with *e, EG_END, or an error.  Free
+ * *it (set in every case) after using *e. */
+static int first_event(eg_store *st, const eg_filter *f, eg_iter **it, const eg_event **e)
+{
+	int rc = eg_iter_new(st, it, f);
+	if (rc) {
+		*it = NULL;
+		return rc;
+	}
+	return eg_iter_next(*it, e);
+}
+
 /* Identity of the event at pos (0 for pos 0): a hash of its id and time,
  * so that derived state saved at pos is never applied to a log that was
  * cut back and appended anew. */
 int store_event_ident(eg_store *st, uint64_t pos, uint64_t *out)
 {
-	*out = 0;
-	if (!pos)
-		return EG_OK;
 	eg_filter f = { .from = pos, .to = pos, .limit = 1 };
 	eg_iter *it;
 	const eg_event *e;
-	int rc = eg_iter_new(st, &it, &f);
-	if (rc)
-		return rc;
-	rc = eg_iter_next(it, &e);
+	*out = 0;
+	if (!pos)
+		return EG_OK;
+	int rc = first_event(st, &f, &it, &e);
 	if (rc == EG_OK)
 		*out = XXH3_64bits_withSeed(e->id, e->id_len, (uint64_t)e->time) | 1;
 	eg_iter_free(it);
@@ -826,11 +835,8 @@ int eg_known_pos(eg_store *st, int64_t k, uint64_t *pos)
 			.limit = 1 };
 	eg_iter *it;
 	const eg_event *e;
-	int rc = eg_iter_new(st, &it, &f);
-	if (rc)
-		return rc;
 	*pos = 0;
-	rc = eg_iter_next(it, &e);
+	int rc = first_event(st, &f, &it, &e);
 	if (rc == EG_OK)
 		*pos = e->pos;
 	eg_iter_free(it);

@@ -418,31 +418,32 @@ static int on_diff(void *ctx, const eg_win_diff_row *d)
 
 /* Rows of table b that are not in table a, line by line, ignoring the
  * final flag (explain-diff lists changed figures). */
+/* The line at p (up to its newline) into row, with its final flag
+ * blanked out; the start of the next line. */
+static const char *line_without_final(const char *p, char *row, size_t n)
+{
+	const char *e = strchr(p, '\n');
+	snprintf(row, n, "%.*s", (int)(e - p), p);
+	char *f = strstr(row, " final=");
+	if (f)
+		f[7] = '?';
+	return e + 1;
+}
+
 static int lines_not_in(const lines *a, const lines *b)
 {
 	int n = 0;
 	const char *p = b->buf ? b->buf : "";
 	while (*p) {
-		const char *e = strchr(p, '\n');
-		char row[4096];
-		snprintf(row, sizeof row, "%.*s", (int)(e - p), p);
-		char *f = strstr(row, " final=");
-		if (f)
-			f[7] = '?';
+		char row[4096], r2[4096];
+		p = line_without_final(p, row, sizeof row);
 		int found = 0;
 		const char *q = a->buf ? a->buf : "";
 		while (*q && !found) {
-			const char *qe = strchr(q, '\n');
-			char r2[4096];
-			snprintf(r2, sizeof r2, "%.*s", (int)(qe - q), q);
-			char *f2 = strstr(r2, " final=");
-			if (f2)
-				f2[7] = '?';
+			q = line_without_final(q, r2, sizeof r2);
 			found = !strcmp(row, r2);
-			q = qe + 1;
 		}
 		n += !found;
-		p = e + 1;
 	}
 	return n;
 }
