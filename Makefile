@@ -86,6 +86,7 @@ demo: all
 bench: all
 	@bench/run.sh
 bench-proj: all ; @bench/proj.sh $(BENCH_ARGS)
+bench-windows: all ; @bench/windows.sh $(BENCH_ARGS)
 bench-sketch: deps-check $(B)/libengram.a
 	@mkdir -p $(B)/bench
 	$(CC) $(CFLAGS) -o $(B)/bench/sketch_bench bench/sketch_bench.c $(B)/libengram.a $(LDLIBS)
