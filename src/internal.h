@@ -285,8 +285,10 @@ int proj_rebuild_all(struct eg_store *st);
 /* Reindex: drop the files of every windows run (rebuilt on their next run). */
 int win_drop_all(struct eg_store *st);
 
-/* A hash of the id and time of the event at pos (0 for pos 0). */
+/* A hash of the id and time of the event at pos (0 for pos 0): event_ident
+ * of that event. */
 int store_event_ident(struct eg_store *st, uint64_t pos, uint64_t *out);
+uint64_t event_ident(const eg_event *e);
 
 uint64_t id_hash(const char *id, size_t n);
 uint64_t key_hash(int space, const char *name, size_t n);

@@ -811,9 +811,14 @@ static int first_event(eg_store *st, const eg_filter *f, eg_iter **it, const eg_
 	return eg_iter_next(*it, e);
 }
 
-/* Identity of the event at pos (0 for pos 0): a hash of its id and time,
- * so that derived state saved at pos is never applied to a log that was
+/* Identity of an event: a hash of its id and time (never 0), so that
+ * derived state saved at its position is never applied to a log that was
  * cut back and appended anew. */
+uint64_t event_ident(const eg_event *e)
+{
+	return XXH3_64bits_withSeed(e->id, e->id_len, (uint64_t)e->time) | 1;
+}
+
 int store_event_ident(eg_store *st, uint64_t pos, uint64_t *out)
 {
 	eg_filter f = { .from = pos, .to = pos, .limit = 1 };
@@ -824,7 +829,7 @@ int store_event_ident(eg_store *st, uint64_t pos, uint64_t *out)
 		return EG_OK;
 	int rc = first_event(st, &f, &it, &e);
 	if (rc == EG_OK)
-		*out = XXH3_64bits_withSeed(e->id, e->id_len, (uint64_t)e->time) | 1;
+		*out = event_ident(e);
 	eg_iter_free(it);
 	return rc == EG_END ? EG_OK : rc;
 }

@@ -565,6 +565,107 @@ int json_member(const json_span *o, const char *name, size_t n, json_span *val)
 	return found;
 }
 
+/* ------------------------------------------ scanning validated text */
+
+
+/* Past the string whose opening quote is at p (or end). */
+static const char *skip_string(const char *p, const char *end)
+{
+	for (p++; p < end;) {
+		const char *q = memchr(p, '"', (size_t)(end - p));
+		if (!q)
+			return end;
+		/* escaped when an odd run of backslashes precedes it; the run
+		 * cannot start before p, which follows a quote */
+		const char *b = q;
+		while (b > p && b[-1] == '\\')
+			b--;
+		if (((q - b) & 1) == 0)
+			return q + 1;
+		p = q + 1;
+	}
+	return end;
+}
+
+/* Past the value starting at p (or end). */
+static const char *skip_value(const char *p, const char *end)
+{
+	if (*p == '"')
+		return skip_string(p, end);
+	if (*p == '{' || *p == '[') {
+		for (int d = 0; p < end;) {
+			char c = *p;
+			if (c == '"') {
+				p = skip_string(p, end);
+				continue;
+			}
+			if (c == '{' || c == '[')
+				d++;
+			else if ((c == '}' || c == ']') && --d == 0)
+				return p + 1;
+			p++;
+		}
+		return end;
+	}
+	while (p < end && *p != ',' && *p != '}' && *p != ']' && !is_ws((uint8_t)*p))
+		p++;
+	return p;
+}
+
+static enum json_type type_at(char c)
+{
+	switch (c) {
+	case '"': return JSON_STRING;
+	case '{': return JSON_OBJECT;
+	case '[': return JSON_ARRAY;
+	case 't': return JSON_TRUE;
+	case 'f': return JSON_FALSE;
+	case 'n': return JSON_NULL;
+	default: return JSON_NUMBER;
+	}
+}
+
+unsigned json_members_valid(const json_span *o, const char *const *names,
+			    const size_t *lens, int k, json_span *vals)
+{
+	const char *p = o->p, *end = o->p + o->n;
+	unsigned found = 0;
+	while (p < end && is_ws((uint8_t)*p))
+		p++;
+	if (p >= end || *p != '{')
+		return 0;
+	for (p++;;) {
+		while (p < end && (is_ws((uint8_t)*p) || *p == ','))
+			p++;
+		if (p >= end || *p != '"')
+			return found;
+		json_span key = { p, 0, JSON_STRING };
+		p = skip_string(p, end);
+		key.n = (size_t)(p - key.p);
+		while (p < end && (is_ws((uint8_t)*p) || *p == ':'))
+			p++;
+		if (p >= end || key.n < 2)
+			return found;
+		json_span v = { p, 0, type_at(*p) };
+		p = skip_value(p, end);
+		v.n = (size_t)(p - v.p);
+		const char *kp = key.p + 1;
+		size_t kn = key.n - 2;
+		char dec[256];
+		if (!json_string_is_plain(&key)) {
+			if (key.n > sizeof dec)
+				continue;
+			kn = json_string_decode(&key, dec);
+			kp = dec;
+		}
+		for (int i = 0; i < k; i++)
+			if (lens[i] == kn && !memcmp(names[i], kp, kn)) {
+				vals[i] = v;
+				found |= 1u << i;
+			}
+	}
+}
+
 /* Append code point cp as UTF-8; returns the bytes written. */
 static size_t put_utf8(char *o, uint32_t cp)
 {

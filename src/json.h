@@ -87,6 +87,18 @@ int json_arr_next(json_arr *it, json_span *val);
 int json_member(const json_span *object, const char *name, size_t n, json_span *val);
 
 /*
+ * Find several members of a JSON_OBJECT span in one pass, for text already
+ * validated (an event's stored data): values are skipped, not validated
+ * again.  Member names[i] (raw bytes, length lens[i], compared to the key's
+ * decoded text) goes to vals[i]; bit i of the result says it was found (the
+ * last of duplicate keys wins, as json_member).  At most 32 names.  Never
+ * reads outside the span, whatever its bytes, but the answer means
+ * something only for valid JSON.
+ */
+unsigned json_members_valid(const json_span *object, const char *const *names,
+			    const size_t *lens, int k, json_span *vals);
+
+/*
  * Decode a JSON_STRING span (with quotes) into raw UTF-8 bytes at out, which
  * must hold at least span.n bytes.  Returns the decoded length.  The span
  * must come from a successful scan (it is not validated again).  \u0000 is

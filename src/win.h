@@ -60,6 +60,7 @@ typedef struct tset {
 } tset;
 
 int tset_add(tset *s, const char *v, size_t n);
+int tset_add_h(tset *s, uint64_t h, const char *v, size_t n);
 void tset_free(tset *s);
 
 /* One aggregate of one window. */
@@ -117,17 +118,50 @@ typedef struct wrec {
 	const unsigned char *vals;   /* nvals of (u32 length, bytes) */
 } wrec;
 
-/* A value path of the spec read once per event (the same path may feed a
- * group and several aggregates). */
-typedef struct wval {
-	const ppath *p;
-	uint64_t gen;                /* the event it was read for */
-	int found, nst;              /* nst: 1 number, 0 absent, -1 not a number, 2 unread */
-	json_span v;
-	num n;
-} wval;
+/* ------------------------------------------------- events, extracted */
 
+/* What the engine takes of one event, read out of it by winrun.c (on a
+ * second thread in a long run): the group's text and its hash, and each
+ * aggregate's value. */
+typedef struct witem {
+	uint64_t pos;
+	uint64_t ident;              /* the event's identity at a save point, else 0 */
+	int64_t time;
+	uint64_t ghash;              /* XXH3 of the group's text */
+	uint32_t goff, glen;         /* the group's text in the batch's arena */
+	int heartbeat;
+} witem;
+
+/* One aggregate's value of one event. */
+typedef struct wav {
+	int32_t st;                  /* 1 a value, 0 missing, -1 not a number */
+	uint32_t len;                /* count_distinct: the text's length */
+	union {
+		nacc n;                  /* sum, avg, min, max */
+		double d;                /* p50 … p99 */
+		struct { uint64_t h, off; } t;   /* count_distinct: hash, offset */
+	} u;
+} wav;
+
+/* Events extracted, in log order: items[i]'s values are av[i * na …]. */
+typedef struct wbatch {
+	witem *items;
+	wav *av;
+	buf text;
+	uint32_t n;
+	int rc;                      /* EG_END after the last event, or an error */
+} wbatch;
+
+#define WB_CAP 2048
+/* Value paths a spec reads at most (a path may feed a group and aggregates). */
 #define WIN_MAX_VALS (WIN_MAX_GROUPS + WIN_MAX_AGGS)
+
+int win_take_batch(eg_win *w, const wbatch *b);
+
+/* winrun.c: a run saves a checkpoint every win_save_every positions, and
+ * reads on a second thread when it spans win_pipe_min positions or more
+ * (tests lower both, to take those paths on small logs). */
+extern uint64_t win_save_every, win_pipe_min;
 
 struct sess { uint32_t *id; uint32_t n, cap; };
 
@@ -165,11 +199,7 @@ struct eg_win {
 	wheap pend;                  /* not emitted, by end */
 	wheap live;                  /* emitted, not final, by end + lateness */
 	uint32_t open;
-	/* per-event scratch */
-	wval vc[WIN_MAX_VALS];
-	int nvc, gvi[WIN_MAX_GROUPS], avi[WIN_MAX_AGGS];
-	uint64_t gen;
-	buf key;
+	/* formatting */
 	buf vals;
 	size_t voffs[WIN_MAX_AGGS + 1];
 	buf rec;
@@ -191,6 +221,7 @@ int64_t win_final_at(const eg_win_spec *s, int64_t end);
 int win_format(eg_win *w, const wwin *x);
 void win_group_row(eg_win *w, uint32_t gid);
 int win_group_add(eg_win *w, const char *key, size_t n, uint32_t *gid);
+int win_group_add_h(eg_win *w, const char *key, size_t n, uint64_t h, uint32_t *gid);
 
 /* winfile.c */
 int wch_append(eg_win *w, const wrec *r, int with_vals, uint64_t *off);
@@ -203,6 +234,6 @@ int win_lock(eg_win *w);
 void win_unlock(eg_win *w);
 int win_load(eg_win *w);
 int win_stale(eg_win *w);
-int win_save(eg_win *w, int durable);
+int win_save(eg_win *w, int durable, uint64_t ident);
 
 #endif

@@ -49,11 +49,12 @@ static int tset_grow(tset *s)
 	return 0;
 }
 
-int tset_add(tset *s, const char *v, size_t n)
+/* Add text v (n bytes, hash h) unless it is there. */
+int tset_add_h(tset *s, uint64_t h, const char *v, size_t n)
 {
 	if ((s->n + 1) * 2 > s->cap && tset_grow(s))
 		return -1;
-	uint64_t h = XXH3_64bits(v, n) | 1;
+	h |= 1;
 	uint32_t j = (uint32_t)h & (s->cap - 1);
 	for (; s->h[j]; j = (j + 1) & (s->cap - 1))
 		if (s->h[j] == h && s->len[j] == n && !memcmp(s->text.p + s->off[j], v, n))
@@ -63,6 +64,11 @@ int tset_add(tset *s, const char *v, size_t n)
 	s->h[j] = h, s->off[j] = (uint32_t)(s->text.n - n), s->len[j] = (uint32_t)n;
 	s->n++;
 	return 0;
+}
+
+int tset_add(tset *s, const char *v, size_t n)
+{
+	return tset_add_h(s, XXH3_64bits(v, n), v, n);
 }
 
 void tset_free(tset *s)
@@ -122,100 +128,12 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-/* ------------------------------------------------------------ values */
-
-/* The JSON value at a data/meta path, read once per event (cached in
- * w->vc[vi]): 1 with *out, 0 if absent. */
-static int val_span(eg_win *w, int vi, const eg_event *e, json_span *out)
-{
-	wval *c = &w->vc[vi];
-	if (c->gen != w->gen) {
-		c->gen = w->gen;
-		c->found = proj_path_value(e, c->p, &c->v);
-		c->nst = 2;
-	}
-	*out = c->v;
-	return c->found;
-}
-
-/* The JSON text of an event's value at a path into b (null if absent). */
-static int path_json(eg_win *w, const eg_event *e, const ppath *p, int vi, buf *b)
-{
-	const char *s = NULL;
-	size_t n = 0;
-	char nb[24];
-	switch (p->root) {
-	case P_STREAM: s = e->stream, n = e->stream_len; break;
-	case P_TYPE: s = e->type, n = e->type_len; break;
-	case P_ACTOR: s = e->actor, n = e->actor_len; break;
-	case P_SESSION: s = e->session, n = e->session_len; break;
-	case P_ID: s = e->id, n = e->id_len; break;
-	case P_TIME: case P_RECORDED: {
-		char t[EG_TIME_LEN + 2];
-		t[0] = '"';
-		eg_time_format(p->root == P_TIME ? e->time : e->recorded, t + 1);
-		t[EG_TIME_LEN + 1] = '"';
-		return buf_add(b, t, sizeof t);
-	}
-	case P_VERSION: case P_POS: {
-		uint64_t v = p->root == P_POS ? e->pos : e->version;
-		if (p->root == P_VERSION && !v)
-			return buf_add(b, "null", 4);
-		int k = snprintf(nb, sizeof nb, "%llu", (unsigned long long)v);
-		return buf_add(b, nb, (size_t)k);
-	}
-	default: {
-		json_span v;
-		if (!val_span(w, vi, e, &v))
-			return buf_add(b, "null", 4);
-		return buf_add(b, v.p, v.n);   /* stored data is minified */
-	}
-	}
-	if (!n)
-		return buf_add(b, "null", 4);
-	if (buf_reserve(b, 6 * n + 2))
-		return -1;
-	b->n += json_quote(s, n, b->p + b->n);
-	return 0;
-}
-
-/* The number at a path of an event: 1 with *v, 0 absent, -1 not a number. */
-static int number_at(eg_win *w, const eg_event *e, const ppath *p, int vi, num *v)
-{
-	switch (p->root) {
-	case P_TIME: case P_RECORDED: case P_POS: case P_VERSION: {
-		int64_t t = p->root == P_TIME ? e->time : p->root == P_RECORDED ? e->recorded :
-			    (int64_t)(p->root == P_POS ? e->pos : e->version);
-		*v = (num){ t, 0, 1 };
-		return 1;
-	}
-	case P_DATA: case P_META: {
-		json_span x;
-		val_span(w, vi, e, &x);
-		wval *c = &w->vc[vi];
-		if (c->nst == 2) {
-			if (!c->found)
-				c->nst = 0;
-			else if (x.type != JSON_NUMBER)
-				c->nst = -1;
-			else
-				c->nst = 1, num_parse(x.p, x.n, &c->n);
-		}
-		*v = c->n;
-		return c->nst;
-	}
-	default:
-		return -1;               /* stream, type …: text */
-	}
-}
-
 /* ------------------------------------------------------------ groups */
 
 /* The group whose JSON text (each value prefixed by its u32 length) is
- * key: its id in *gid, created if new.  -1 if out of memory. */
-int win_group_add(eg_win *w, const char *key, size_t n, uint32_t *gid)
+ * key, of hash h: its id in *gid, created if new.  -1 if out of memory. */
+int win_group_add_h(eg_win *w, const char *key, size_t n, uint64_t h, uint32_t *gid)
 {
-	uint64_t h = XXH3_64bits(key, n);
 	if (w->gscap) {
 		for (uint32_t j = (uint32_t)h & (w->gscap - 1); w->gslot[j]; j = (j + 1) & (w->gscap - 1)) {
 			uint32_t g = w->gslot[j] - 1;
@@ -270,21 +188,9 @@ int win_group_add(eg_win *w, const char *key, size_t n, uint32_t *gid)
 	return 0;
 }
 
-/* The group of an event: its id (created if new), or UINT32_MAX. */
-static uint32_t group_of(eg_win *w, const eg_event *e)
+int win_group_add(eg_win *w, const char *key, size_t n, uint32_t *gid)
 {
-	const eg_win_spec *s = w->spec;
-	w->key.n = 0;
-	for (int i = 0; i < s->ngroup; i++) {
-		size_t at = w->key.n;
-		uint32_t len = 0;
-		if (buf_add(&w->key, &len, 4) || path_json(w, e, &s->group[i], w->gvi[i], &w->key))
-			return UINT32_MAX;
-		len = (uint32_t)(w->key.n - at - 4);
-		memcpy(w->key.p + at, &len, 4);
-	}
-	uint32_t g;
-	return win_group_add(w, w->key.p, w->key.n, &g) ? UINT32_MAX : g;
+	return win_group_add_h(w, key, n, XXH3_64bits(key, n), gid);
 }
 
 /* Point w->gvals at group gid's values. */
@@ -492,63 +398,49 @@ static int win_evict(eg_win *w, uint32_t id)
 	return EG_OK;
 }
 
-/* Fold event e into window x's accumulators. */
-static int fold(eg_win *w, wwin *x, const eg_event *e)
+/* Fold an event's values av (text in arena) into window x's accumulators. */
+static int fold(eg_win *w, wwin *x, const wav *av, const char *arena)
 {
 	const eg_win_spec *s = w->spec;
 	x->events++;
 	for (int i = 0; i < s->na; i++) {
-		const waggspec *a = &s->a[i];
+		const wav *v = &av[i];
 		wacc *c = &x->acc[i];
 		eg_win_agg_stats *st = &w->ast[i];
-		if (a->agg == WA_COUNT) {
-			c->n++;
-			st->used++;
-			continue;
-		}
-		if (a->agg == WA_DISTINCT) {
-			w->key.n = 0;
-			if (path_json(w, e, &a->path, w->avi[i], &w->key))
-				return EG_ENOMEM;
-			if (w->key.n == 4 && !memcmp(w->key.p, "null", 4)) {
-				st->missing++;
-				continue;
-			}
-			if (tset_add(&c->set, w->key.p, w->key.n))
-				return EG_ENOMEM;
-			st->used++;
-			continue;
-		}
-		num v;
-		int r = number_at(w, e, &a->path, w->avi[i], &v);
-		if (r <= 0) {
-			if (r < 0)
+		if (v->st <= 0) {
+			if (v->st < 0)
 				st->not_number++;
 			else
 				st->missing++;
 			continue;
 		}
 		st->used++;
-		nacc nv;
-		nacc_set(&nv, &v, 1);
-		switch (a->agg) {
+		switch (s->a[i].agg) {
+		case WA_COUNT:
+			break;
+		case WA_DISTINCT:
+			if (tset_add_h(&c->set, v->u.t.h, arena + v->u.t.off, v->len))
+				return EG_ENOMEM;
+			continue;
 		case WA_SUM: case WA_AVG:
 			if (c->n)
-				nacc_add(&c->v, &nv);
+				nacc_add(&c->v, &v->u.n);
 			else
-				c->v = nv;
+				c->v = v->u.n;
 			break;
 		case WA_MIN:
-			if (!c->n || nacc_cmp(&nv, &c->v) < 0)
-				c->v = nv;
+			if (!c->n || nacc_cmp(&v->u.n, &c->v) < 0)
+				c->v = v->u.n;
 			break;
 		case WA_MAX:
-			if (!c->n || nacc_cmp(&nv, &c->v) > 0)
-				c->v = nv;
+			if (!c->n || nacc_cmp(&v->u.n, &c->v) > 0)
+				c->v = v->u.n;
 			break;
 		case WA_PCT: {
-			double d = nacc_double(&nv);
-			if (qs_add(&c->qs, d)) {      /* not finite */
+			int rc = qs_add(&c->qs, v->u.d);   /* v is finite */
+			if (rc == EG_ENOMEM)
+				return rc;
+			if (rc) {                          /* the count would overflow */
 				st->used--;
 				st->not_number++;
 				continue;
@@ -652,7 +544,7 @@ static int first_result(eg_win *w, uint32_t id, uint64_t pos, int flags)
 /* A too-late event for [start, end) of group gid: a LATE record, made
  * against the window's row (serial 0: tumbling and hopping windows are
  * known by start and group) or, for sessions, a row of its own. */
-static int count_late(eg_win *w, const eg_event *e, int64_t start, int64_t end, uint32_t gid)
+static int count_late(eg_win *w, const witem *e, int64_t start, int64_t end, uint32_t gid)
 {
 	wwin x = { .start = start, .end = end, .gid = gid };
 	if (w->spec->kind == W_SESSION)
@@ -664,7 +556,7 @@ static int count_late(eg_win *w, const eg_event *e, int64_t start, int64_t end, 
 
 /* Event e was folded into window x: a correction if x was emitted, its
  * first result if the watermark already passed its end. */
-static int after_fold(eg_win *w, uint32_t id, const eg_event *e)
+static int after_fold(eg_win *w, uint32_t id, const witem *e)
 {
 	wwin *x = &w->w[id];
 	if (x->emitted)
@@ -712,17 +604,24 @@ static int advance(eg_win *w, uint64_t pos)
 	return EG_OK;
 }
 
+/* The event e, with values av, is taken by the windows. */
+typedef struct wtake {
+	const witem *e;
+	const wav *av;
+	const char *arena;
+} wtake;
+
 /* Take one event into window [start, end) of group gid. */
-static int take(eg_win *w, const eg_event *e, int64_t start, int64_t end, uint32_t gid)
+static int take(eg_win *w, const wtake *k, int64_t start, int64_t end, uint32_t gid)
 {
 	/* a window past its lateness has left memory */
 	if (past_lateness(w, end))
-		return count_late(w, e, start, end, gid);
+		return count_late(w, k->e, start, end, gid);
 	uint32_t id = win_find(w, start, end, gid);
 	if (id == UINT32_MAX)
 		return EG_ENOMEM;
-	int rc = fold(w, &w->w[id], e);
-	return rc ? rc : after_fold(w, id, e);
+	int rc = fold(w, &w->w[id], k->av, k->arena);
+	return rc ? rc : after_fold(w, id, k->e);
 }
 
 /* Add b's accumulators to a's (sessions merging). */
@@ -783,8 +682,9 @@ static int sess_insert(struct sess *g, uint32_t at, uint32_t id)
  * [t, t + gap) overlaps, merging them into the earliest.  Final sessions
  * have left memory: an event too late for its own [t, t + gap) is counted
  * in a row of its own, and one that is not starts a new session. */
-static int take_session(eg_win *w, const eg_event *e, uint32_t gid)
+static int take_session(eg_win *w, const wtake *k, uint32_t gid)
 {
+	const witem *e = k->e;
 	const eg_win_spec *s = w->spec;
 	struct sess *g = &w->sess[gid];
 	int64_t t = e->time, gap = s->size;
@@ -844,21 +744,16 @@ static int take_session(eg_win *w, const eg_event *e, uint32_t gid)
 				return EG_ENOMEM;
 		}
 	}
-	if ((rc = fold(w, &w->w[id], e)))
+	if ((rc = fold(w, &w->w[id], k->av, k->arena)))
 		return rc;
 	return after_fold(w, id, e);
 }
 
-static int is_heartbeat(const eg_event *e)
-{
-	return e->type_len == sizeof EG_HEARTBEAT - 1 &&
-	       !memcmp(e->type, EG_HEARTBEAT, sizeof EG_HEARTBEAT - 1);
-}
-
-static int take_event(eg_win *w, const eg_event *e)
+static int take_item(eg_win *w, const wtake *k)
 {
 	const eg_win_spec *s = w->spec;
-	if (is_heartbeat(e)) {
+	const witem *e = k->e;
+	if (e->heartbeat) {
 		/* no events before its time will come but late ones: the
 		 * watermark moves there, whatever the spec's delay */
 		w->heartbeats++;
@@ -868,21 +763,20 @@ static int take_event(eg_win *w, const eg_event *e)
 		}
 		return EG_OK;
 	}
-	w->gen++;
-	uint32_t gid = group_of(w, e);
-	if (gid == UINT32_MAX)
+	uint32_t gid;
+	if (win_group_add_h(w, k->arena + e->goff, e->glen, e->ghash, &gid))
 		return EG_ENOMEM;
 	w->events++;
 	int64_t t = e->time;
 	int rc = EG_OK;
 	if (s->kind == W_SESSION) {
-		rc = take_session(w, e, gid);
+		rc = take_session(w, k, gid);
 	} else {
 		/* every window [k*every, k*every + size) holding t, earliest first */
 		int64_t last = floor_div(t, s->every) * s->every;
 		int64_t first = last - (s->size / s->every - 1) * s->every;
 		for (int64_t st0 = first; st0 <= last && !rc; st0 += s->every)
-			rc = take(w, e, st0, st0 + s->size, gid);
+			rc = take(w, k, st0, st0 + s->size, gid);
 	}
 	if (rc)
 		return rc;
@@ -896,6 +790,23 @@ static int take_event(eg_win *w, const eg_event *e)
 		rc = advance(w, e->pos);
 	}
 	return rc;
+}
+
+/* Take a batch of events, in order; w->through follows, and a checkpoint
+ * is saved at each event the reader marked with its identity. */
+int win_take_batch(eg_win *w, const wbatch *b)
+{
+	int na = w->spec->na;
+	for (uint32_t i = 0; i < b->n; i++) {
+		wtake k = { &b->items[i], b->av + (size_t)i * (size_t)na, b->text.p };
+		int rc = take_item(w, &k);
+		if (rc)
+			return rc == EG_ENOMEM ? st_err(w->st, EG_ENOMEM, "out of memory") : rc;
+		w->through = k.e->pos;
+		if (k.e->ident && (rc = win_save(w, 0, k.e->ident)))
+			return rc;
+	}
+	return EG_OK;
 }
 
 /* ------------------------------------------------------------- API */
@@ -927,18 +838,6 @@ void win_reset(eg_win *w)
 		w->ast[i].used = w->ast[i].missing = w->ast[i].not_number = 0;
 }
 
-/* The distinct data/meta paths of the spec, each read once per event. */
-static int val_index(eg_win *w, const ppath *p)
-{
-	if (p->root != P_DATA && p->root != P_META)
-		return -1;
-	for (int i = 0; i < w->nvc; i++)
-		if (!strcmp(w->vc[i].p->text, p->text))
-			return i;
-	w->vc[w->nvc].p = p;
-	return w->nvc++;
-}
-
 int eg_win_open(eg_store *st, const eg_win_spec *spec, int flags, eg_win **out)
 {
 	*out = NULL;
@@ -952,12 +851,10 @@ int eg_win_open(eg_store *st, const eg_win_spec *spec, int flags, eg_win **out)
 	w->max_time = w->wm = INT64_MIN;
 	for (int i = 0; i < spec->ngroup; i++) {
 		w->gnames[i] = spec->group[i].text;
-		w->gvi[i] = val_index(w, &spec->group[i]);
 	}
 	for (int i = 0; i < spec->na; i++) {
 		w->anames[i] = spec->a[i].name;
 		w->ast[i].name = spec->a[i].name;
-		w->avi[i] = spec->a[i].agg == WA_COUNT ? -1 : val_index(w, &spec->a[i].path);
 	}
 	int rc = EG_OK;
 	if (flags & EG_WIN_IN_MEMORY)
@@ -988,64 +885,9 @@ void eg_win_close(eg_win *w)
 	free(w->gtext.p);
 	free(w->goff);
 	free(w->sess);
-	free(w->key.p);
 	free(w->vals.p);
 	free(w->rec.p);
 	free(w);
-}
-
-/* Save every so many events in a long run, so that a crash loses little. */
-#define SAVE_EVERY (1u << 21)
-
-int eg_win_run(eg_win *w, uint64_t to)
-{
-	int rc = win_lock(w);
-	if (!rc && win_stale(w))
-		rc = win_load(w);          /* another process took the run further */
-	eg_head h;
-	if (!rc)
-		rc = eg_store_head(w->st, &h);
-	if (rc) {
-		win_unlock(w);
-		return rc;
-	}
-	if (!to || to > h.pos)
-		to = h.pos;
-	if (to <= w->through) {
-		win_unlock(w);
-		return EG_OK;
-	}
-	eg_filter f = { .from = w->through + 1, .to = to };
-	const char *types[WIN_MAX_TYPES + 1];
-	if (w->spec->ntypes) {           /* the spec's types and heartbeats */
-		memcpy(types, w->spec->types, (size_t)w->spec->ntypes * sizeof *types);
-		types[w->spec->ntypes] = EG_HEARTBEAT;
-		f.types = types;
-		f.ntypes = (size_t)w->spec->ntypes + 1;
-	}
-	eg_iter *it;
-	if ((rc = eg_iter_new(w->st, &it, &f))) {
-		win_unlock(w);
-		return rc;
-	}
-	const eg_event *e;
-	while ((rc = eg_iter_next(it, &e)) == EG_OK) {
-		if ((rc = take_event(w, e))) {
-			if (rc == EG_ENOMEM)
-				rc = st_err(w->st, EG_ENOMEM, "out of memory");
-			break;
-		}
-		w->through = e->pos;
-		if (w->through - w->saved_through >= SAVE_EVERY && (rc = win_save(w, 0)))
-			break;
-	}
-	eg_iter_free(it);
-	if (rc == EG_END) {
-		w->through = to;
-		rc = win_save(w, 1);
-	}
-	win_unlock(w);
-	return rc;
 }
 
 void eg_win_get_explain(const eg_win *w, eg_win_explain *o)

@@ -317,8 +317,11 @@ static int put_window(eg_win *w, buf *b, const wwin *x)
 /* Save the run at w->through: changes and groups written first, then the
  * state file by rename.  With durable, each is fdatasync'd first (at most
  * once a second: a checkpoint that did not reach the disk is found out on
- * load and the run rebuilt, so it costs time, never a wrong answer). */
-int win_save(eg_win *w, int durable)
+ * load and the run rebuilt, so it costs time, never a wrong answer).
+ * ident_at: the identity of the event at w->through, or 0 to look it up
+ * (the reading thread of a run gives it, so that the store is read by one
+ * thread at a time). */
+int win_save(eg_win *w, int durable, uint64_t ident_at)
 {
 	if (w->nosave)
 		return EG_OK;
@@ -335,8 +338,8 @@ int win_save(eg_win *w, int durable)
 	    (durable && (fdatasync(w->ch.fd) || fdatasync(w->gfd))))
 		return st_errno(st, "cannot write %s", w->dir);
 	w->groups_saved = w->gtext.n;
-	uint64_t id, tail;
-	if ((rc = ident(w, w->through, &id)))
+	uint64_t id = ident_at, tail;
+	if (!id && (rc = ident(w, w->through, &id)))
 		return rc;
 	if (tail_check(w, w->ch.flushed, &tail))
 		return st_errno(st, "cannot read %s/changes", w->dir);

@@ -762,6 +762,70 @@ static void minify_of_minified_text_is_identity(void **state)
 	assert_memory_equal(out, doc, sizeof doc - 1);
 }
 
+/* The one-pass lookup of stored data finds what the validating lookup
+ * finds, member by member: escapes, nesting, duplicates, whitespace. */
+static void members_valid_finds_what_json_member_finds(void **state)
+{
+	static const char *const docs[] = {
+		"{\"a\":1,\"b\":\"x\",\"c\":null}",
+		"{\"a\":\"q\\\"}\",\"b\":2}",                 /* a quote escaped in a string */
+		"{\"a\":\"\\\\\",\"b\":[1,\"]}\",{\"a\":3}],\"c\":{\"a\":{}}}",
+		"{\"a\":1,\"a\":2,\"b\":true,\"a\":{\"x\":[]}}",    /* the last wins */
+		"{\"\\u0061\":5,\"b\\n\":false,\"c\":-1.5e3}",   /* escaped keys */
+		" { \"a\" : [ 1 , 2 ] ,\n\"b\" : \"\" , \"c\" : 0 } ",
+		"{}",
+		"{\"b\":{\"b\":{\"b\":\"deep\"}},\"c\":\"\\u00e9\"}",
+	};
+	static const char *const names[] = { "a", "b", "c", "b\n", "x", "" };
+	(void)state;
+	for (size_t d = 0; d < sizeof docs / sizeof *docs; d++) {
+		assert_true(valid(docs[d]));
+		json_span o = { docs[d], strlen(docs[d]), JSON_OBJECT }, vals[6];
+		size_t lens[6];
+		for (int i = 0; i < 6; i++)
+			lens[i] = strlen(names[i]);
+		unsigned got = json_members_valid(&o, names, lens, 6, vals);
+		for (int i = 0; i < 6; i++) {
+			json_span v;
+			int want = json_member(&o, names[i], lens[i], &v);
+			assert_int_equal((got >> i) & 1, want);
+			if (want) {
+				assert_int_equal(vals[i].n, v.n);
+				assert_ptr_equal(vals[i].p, v.p);
+				assert_int_equal(vals[i].type, v.type);
+			}
+		}
+	}
+}
+
+/* Whatever the bytes (a cut-off or damaged record), the lookup never
+ * reads outside the span, and what it finds lies inside it. */
+static void members_valid_stays_inside_any_bytes(void **state)
+{
+	static const char doc[] = "{\"a\":\"q\\\"}\",\"b\":[1,{\"c\":\"]\"}],\"\\u0062\":2}";
+	const char *names[] = { "a", "b" };
+	size_t lens[] = { 1, 1 };
+	(void)state;
+	uint64_t r = 7;
+	for (size_t n = 0; n <= sizeof doc - 1; n++) {
+		for (int k = 0; k < 40; k++) {
+			char *p = malloc(n ? n : 1);   /* exact size: ASan sees overreads */
+			memcpy(p, doc, n);
+			for (size_t j = 0; k && j < n; j++) {
+				r = r * 6364136223846793005u + 1442695040888963407u;
+				if ((r >> 60) == 0)
+					p[j] = "\"\\{}[],:"[(r >> 32) % 9];
+			}
+			json_span o = { p, n, JSON_OBJECT }, vals[2];
+			unsigned got = json_members_valid(&o, names, lens, 2, vals);
+			for (int i = 0; i < 2; i++)
+				if ((got >> i) & 1)
+					assert_true(vals[i].p >= p && vals[i].p + vals[i].n <= p + n);
+			free(p);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -816,6 +880,8 @@ int main(void)
 		cmocka_unit_test(minify_keeps_whitespace_inside_strings),
 		cmocka_unit_test(minify_keeps_key_order_and_number_text),
 		cmocka_unit_test(minify_of_minified_text_is_identity),
+		cmocka_unit_test(members_valid_finds_what_json_member_finds),
+		cmocka_unit_test(members_valid_stays_inside_any_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
