@@ -217,17 +217,24 @@ static void store_put(qs_store *st, int32_t i, uint64_t n)
 		st->hi = i;
 }
 
+/* Make st's window cover lo..hi (as store_need gives them), folding
+ * whatever lies below lo into it.  EG_OK or EG_ENOMEM (st unchanged). */
+static int store_reserve(qs_store *st, int32_t lo, int32_t hi)
+{
+	int32_t off = 0, len = 0;
+	uint64_t *buf = NULL;
+	if (store_plan(st, lo, hi, &off, &len) && !(buf = calloc((size_t)len, sizeof *buf)))
+		return EG_ENOMEM;
+	store_move(st, buf, off, len, lo);
+	return EG_OK;
+}
+
 static int store_add_slow(qs_store *st, int32_t i, uint64_t n)
 {
-	int32_t lo, hi, off, len;
-	uint64_t *buf = NULL;
+	int32_t lo, hi;
 	store_need(st, i, i, &lo, &hi);
-	if (store_plan(st, lo, hi, &off, &len)) {
-		buf = calloc((size_t)len, sizeof *buf);
-		if (!buf)
-			return EG_ENOMEM;
-	}
-	store_move(st, buf, off, len, lo);
+	if (store_reserve(st, lo, hi) != EG_OK)
+		return EG_ENOMEM;
 	if (i < lo) {
 		i = lo;
 		st->collapsed = 1;
@@ -258,6 +265,7 @@ void qs_init(qs_sketch *s)
 {
 	store_init(&s->pos);
 	store_init(&s->neg);
+	s->nsmall = 0;
 	s->zeros = 0;
 	s->count = 0;
 	s->min = HUGE_VAL;
@@ -278,6 +286,7 @@ void qs_clear(qs_sketch *s)
 {
 	store_clear(&s->pos);
 	store_clear(&s->neg);
+	s->nsmall = 0;
 	s->zeros = 0;
 	s->count = 0;
 	s->min = HUGE_VAL;
@@ -289,6 +298,74 @@ void qs_free(qs_sketch *s)
 	free(s->pos.c);
 	free(s->neg.c);
 	qs_init(s);
+}
+
+/* ---------------------------------------------------- values inline */
+
+/* Keep bucket b of one value (neg: of a negative one) inline: 1 if kept,
+ * 0 if the stores must take it (the list is full, the stores are in use,
+ * or the buckets of one sign would span more than the stores hold, which
+ * would collapse them). */
+static int small_add(qs_sketch *s, int32_t b, int neg)
+{
+	if (s->nsmall == QS_SMALL || !store_empty(&s->pos) || !store_empty(&s->neg))
+		return 0;
+	for (uint32_t k = 0; k < s->nsmall; k++) {
+		int32_t e = s->small[k];
+		if ((e & 1) == neg && ((e >> 1) - b >= QS_MAX_BUCKETS || b - (e >> 1) >= QS_MAX_BUCKETS))
+			return 0;
+	}
+	s->small[s->nsmall++] = 2 * b + neg;
+	return 1;
+}
+
+int qs_spill(qs_sketch *s)
+{
+	if (!s->nsmall)
+		return EG_OK;
+	/* room for all of them first, so that a failure changes nothing */
+	for (int neg = 0; neg < 2; neg++) {
+		int32_t lo = INT32_MAX, hi = INT32_MIN;
+		for (uint32_t k = 0; k < s->nsmall; k++) {
+			int32_t e = s->small[k];
+			if ((e & 1) == neg) {
+				lo = (e >> 1) < lo ? (e >> 1) : lo;
+				hi = (e >> 1) > hi ? (e >> 1) : hi;
+			}
+		}
+		qs_store *st = neg ? &s->neg : &s->pos;
+		if (lo <= hi && store_reserve(st, lo, hi) != EG_OK)
+			return EG_ENOMEM;
+	}
+	for (uint32_t k = 0; k < s->nsmall; k++)
+		store_put(s->small[k] & 1 ? &s->neg : &s->pos, s->small[k] >> 1, 1);
+	s->nsmall = 0;
+	return EG_OK;
+}
+
+/* Count n values of bucket b (neg: negative ones). */
+static inline int add_bucket(qs_sketch *s, int32_t b, int neg, uint64_t n)
+{
+	if (n == 1 && small_add(s, b, neg))
+		return EG_OK;
+	int rc = qs_spill(s);
+	return rc != EG_OK ? rc : store_add(neg ? &s->neg : &s->pos, b, n);
+}
+
+/* The inline buckets of one sign, ascending, into out: how many. */
+static uint32_t small_sorted(const qs_sketch *s, int neg, int32_t *out)
+{
+	uint32_t m = 0;
+	for (uint32_t k = 0; k < s->nsmall; k++) {
+		if ((s->small[k] & 1) != neg)
+			continue;
+		int32_t b = s->small[k] >> 1;
+		uint32_t j = m++;
+		for (; j > 0 && out[j - 1] > b; j--)
+			out[j] = out[j - 1];
+		out[j] = b;
+	}
+	return m;
 }
 
 static inline int add(qs_sketch *s, double v, uint64_t n)
@@ -306,7 +383,7 @@ static inline int add(qs_sketch *s, double v, uint64_t n)
 		v = 0.0;        /* -0 too, so that min and max are canonical */
 		s->zeros += n;
 	} else {
-		int rc = store_add(u & SIGN_BIT ? &s->neg : &s->pos, bucket_of(a), n);
+		int rc = add_bucket(s, bucket_of(a), (u & SIGN_BIT) != 0, n);
 		if (rc != EG_OK)
 			return rc;
 	}
@@ -374,14 +451,23 @@ int qs_merge(qs_sketch *dst, const qs_sketch *src)
 		return EG_OK;
 	if (src->count > UINT64_MAX - dst->count)
 		return EG_EINVAL;
-	if (merge_prepare(&dst->pos, &src->pos, &pp) != EG_OK)
-		return EG_ENOMEM;
-	if (merge_prepare(&dst->neg, &src->neg, &pn) != EG_OK) {
-		free(pp.buf);
-		return EG_ENOMEM;
+	if (src->nsmall) {
+		/* src's stores are empty: its buckets go in one by one */
+		for (uint32_t k = 0; k < src->nsmall; k++) {
+			int rc = add_bucket(dst, src->small[k] >> 1, src->small[k] & 1, 1);
+			if (rc != EG_OK)
+				return rc;
+		}
+	} else if (!store_empty(&src->pos) || !store_empty(&src->neg)) {
+		if (qs_spill(dst) != EG_OK || merge_prepare(&dst->pos, &src->pos, &pp) != EG_OK)
+			return EG_ENOMEM;
+		if (merge_prepare(&dst->neg, &src->neg, &pn) != EG_OK) {
+			free(pp.buf);
+			return EG_ENOMEM;
+		}
+		merge_commit(&dst->pos, &src->pos, &pp);
+		merge_commit(&dst->neg, &src->neg, &pn);
 	}
-	merge_commit(&dst->pos, &src->pos, &pp);
-	merge_commit(&dst->neg, &src->neg, &pn);
 	dst->zeros += src->zeros;
 	dst->count += src->count;
 	if (src->min < dst->min)
@@ -396,6 +482,25 @@ static double clamp(const qs_sketch *s, double v)
 	return v < s->min ? s->min : v > s->max ? s->max : v;
 }
 
+/* qs_quantile's walk over the values kept inline: the same order, the
+ * same answers. */
+static double small_quantile(const qs_sketch *s, uint64_t r)
+{
+	int32_t b[QS_SMALL];
+	uint64_t seen = 0;
+	for (uint32_t k = small_sorted(s, 1, b); k-- > 0;)
+		if (++seen >= r)
+			return clamp(s, -bucket_value(b[k]));
+	seen += s->zeros;
+	if (seen >= r)
+		return 0.0;
+	uint32_t m = small_sorted(s, 0, b);
+	for (uint32_t k = 0; k < m; k++)
+		if (++seen >= r)
+			return clamp(s, bucket_value(b[k]));
+	return s->max;      /* not reached: the counts add up to count */
+}
+
 double qs_quantile(const qs_sketch *s, double q)
 {
 	if (s->count == 0 || !(q >= 0.0 && q <= 1.0))
@@ -406,6 +511,8 @@ double qs_quantile(const qs_sketch *s, double q)
 		return s->min;
 	if (r == s->count)
 		return s->max;
+	if (s->nsmall)
+		return small_quantile(s, r);
 	/* in value order: negatives from the largest magnitude, zeros,
 	 * positives.  The r-th value lies in the bucket where the running count
 	 * reaches r, and every value of that bucket is within the bound of the
@@ -517,10 +624,38 @@ static size_t store_size(const qs_store *st)
 	return n;
 }
 
+/* A store as the inline buckets b[0..m) (ascending) would fill it: to p,
+ * or only its size with p NULL. */
+static size_t small_store(uint8_t *p, const int32_t *b, uint32_t m)
+{
+	uint8_t t[16], *q = p ? p : t;
+	size_t n;
+	if (!m)
+		return (size_t)(put_varint(q, 0) - q);
+	n = (size_t)(put_varint(q, (uint64_t)(b[m - 1] - b[0] + 1)) - q);
+	n += (size_t)(put_varint(p ? p + n : t, zigzag(b[0])) - (p ? p + n : t));
+	for (int32_t i = b[0], k = 0; i <= b[m - 1]; i++) {
+		uint64_t c = 0;
+		for (; (uint32_t)k < m && b[k] == i; k++)
+			c++;
+		n += (size_t)(put_varint(p ? p + n : t, c) - (p ? p + n : t));
+	}
+	return n;
+}
+
+static size_t stores_size(const qs_sketch *s)
+{
+	if (!s->nsmall)
+		return store_size(&s->pos) + store_size(&s->neg);
+	int32_t b[QS_SMALL];
+	size_t n = small_store(NULL, b, small_sorted(s, 0, b));
+	return n + small_store(NULL, b, small_sorted(s, 1, b));
+}
+
 size_t qs_encoded_size(const qs_sketch *s)
 {
 	return 4 + varint_size(s->count) + (s->count ? 16 : 0) + varint_size(s->zeros) +
-	       store_size(&s->pos) + store_size(&s->neg) + 4;
+	       stores_size(s) + 4;
 }
 
 static uint8_t *put_store(uint8_t *p, const qs_store *st)
@@ -550,8 +685,14 @@ size_t qs_encode(const qs_sketch *s, void *buf)
 		p = put_u64(p, bits);
 	}
 	p = put_varint(p, s->zeros);
-	p = put_store(p, &s->pos);
-	p = put_store(p, &s->neg);
+	if (s->nsmall) {
+		int32_t b[QS_SMALL];
+		p += small_store(p, b, small_sorted(s, 0, b));
+		p += small_store(p, b, small_sorted(s, 1, b));
+	} else {
+		p = put_store(p, &s->pos);
+		p = put_store(p, &s->neg);
+	}
 	uint32_t h = (uint32_t)XXH3_64bits(start, (size_t)(p - start));
 	for (int i = 0; i < 4; i++)
 		*p++ = (uint8_t)(h >> (8 * i));

@@ -52,9 +52,16 @@ typedef struct qs_store {
 
 /* A sketch.  A plain struct so that it can live inside another one (a
  * window's pane); its bucket arrays are on the heap. */
+#define QS_SMALL 24
+
 typedef struct qs_sketch {
 	qs_store pos;      /* positive values */
 	qs_store neg;      /* negative values, by magnitude */
+	/* The buckets of the first QS_SMALL nonzero values (2 * bucket + 1 if
+	 * negative), kept inline while both stores are empty so that a sketch
+	 * of a few values allocates nothing; moved into the stores after. */
+	int32_t small[QS_SMALL];
+	uint32_t nsmall;
 	uint64_t zeros;    /* values equal to 0 (and -0) */
 	uint64_t count;    /* all values */
 	double min, max;   /* exact; +inf and -inf while empty */
@@ -120,6 +127,10 @@ size_t qs_encode(const qs_sketch *s, void *buf);
  * long, damaged, another version), EG_ENOMEM.  On failure s is empty (as
  * after qs_init); on success the caller frees it with qs_free. */
 int qs_decode(qs_sketch *s, const void *buf, size_t n);
+
+/* Move the values kept inline into the bucket arrays (tests compare a
+ * sketch of a few values with the same one spilled).  EG_OK or EG_ENOMEM. */
+int qs_spill(qs_sketch *s);
 
 /* Bytes of memory s uses: the struct and its bucket arrays. */
 size_t qs_memory(const qs_sketch *s);

@@ -905,6 +905,45 @@ static void memory_and_size_of_typical_data(void **state)
 	assert_int_equal(qs_memory(&s), sizeof s);
 }
 
+/* A sketch of a few values keeps their buckets inline; it answers every
+ * quantile, encodes and merges exactly as the same sketch moved into its
+ * bucket arrays. */
+static void few_values_inline_equal_the_spilled_sketch(void **state)
+{
+	(void)state;
+	rng_state = 11;
+	for (int round = 0; round < 300; round++) {
+		qs_sketch a, b, m1, m2;
+		qs_init(&a), qs_init(&b), qs_init(&m1), qs_init(&m2);
+		size_t n = 1 + rnd() % (QS_SMALL + 4);
+		for (size_t i = 0; i < n; i++) {
+			double v = rnd() % 7 == 0 ? 0 : d_wide();
+			if (round % 10 == 0 && i < 2)     /* buckets too far apart to keep */
+				v = i ? 1e300 : 1e-300;
+			assert_int_equal(qs_add(&a, v), EG_OK);
+			assert_int_equal(qs_add(&b, v), EG_OK);
+			/* m1: a sketch of a few values into which a is merged */
+			if (i % 3 == 0)
+				assert_int_equal(qs_add(&m1, v / 3), EG_OK);
+		}
+		if (n < QS_SMALL && round % 10)
+			assert_true(a.nsmall > 0 || a.zeros == a.count);
+		assert_int_equal(qs_spill(&b), EG_OK);
+		assert_int_equal(b.nsmall, 0);
+		for (size_t k = 0; k < sizeof QS / sizeof *QS; k++)
+			assert_true(qs_quantile(&a, QS[k]) == qs_quantile(&b, QS[k]));
+		assert_same_sketch(&a, &b);         /* the same encoding */
+		if (m1.nsmall) {
+			m2 = m1;                    /* inline: no arrays to share */
+			assert_int_equal(qs_spill(&m2), EG_OK);
+			assert_int_equal(qs_merge(&m1, &a), EG_OK);
+			assert_int_equal(qs_merge(&m2, &b), EG_OK);
+			assert_same_sketch(&m1, &m2);
+		}
+		qs_free(&a), qs_free(&b), qs_free(&m1), qs_free(&m2);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -943,6 +982,7 @@ int main(void)
 		cmocka_unit_test(decode_checks_bucket_range),
 		cmocka_unit_test(decode_rejects_counts_that_overflow),
 		cmocka_unit_test(memory_and_size_of_typical_data),
+		cmocka_unit_test(few_values_inline_equal_the_spilled_sketch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
