@@ -227,17 +227,104 @@ double nacc_double(const nacc *a)
 	return acc_double(a);
 }
 
+/* d's 17 significant digits (correctly rounded) into dig, and the decimal
+ * exponent of the first. */
+static int digits17(double d, char *dig)
+{
+	char t[40];
+	snprintf(t, sizeof t, "%.16e", d);     /* [-]d.dddddddddddddddde[+-]x */
+	const char *p = t + (t[0] == '-');
+	dig[0] = p[0];
+	memcpy(dig + 1, p + 2, 16);
+	return atoi(p + 19);
+}
+
+/* Write the digits dig[0..n) (n >= 1, no trailing zeros needed) with
+ * decimal exponent x as printf's %g would at a precision of at least n:
+ * plain when -4 <= x < prec, else d.ddde[+-]xx; trailing zeros dropped. */
+static size_t put_g(char *out, int neg, const char *dig, int n, int x, int prec)
+{
+	size_t k = 0;
+	while (n > 1 && dig[n - 1] == '0')
+		n--;
+	if (neg)
+		out[k++] = '-';
+	if (x < -4 || x >= prec) {
+		out[k++] = dig[0];
+		if (n > 1) {
+			out[k++] = '.';
+			memcpy(out + k, dig + 1, (size_t)n - 1);
+			k += (size_t)n - 1;
+		}
+		k += (size_t)snprintf(out + k, 8, "e%c%02d", x < 0 ? '-' : '+', x < 0 ? -x : x);
+	} else if (x < 0) {
+		out[k++] = '0';
+		out[k++] = '.';
+		for (int i = 0; i < -x - 1; i++)
+			out[k++] = '0';
+		memcpy(out + k, dig, (size_t)n);
+		k += (size_t)n;
+	} else {
+		for (int i = 0; i <= x; i++)
+			out[k++] = i < n ? dig[i] : '0';
+		if (n > x + 1) {
+			out[k++] = '.';
+			memcpy(out + k, dig + x + 1, (size_t)(n - x - 1));
+			k += (size_t)(n - x - 1);
+		}
+	}
+	out[k] = 0;
+	return k;
+}
+
+/* Round the 17 digits dig (exponent *x) to n digits in r, as printf would
+ * round d itself; 0 when that cannot be told from 17 digits (the digits
+ * dropped are exactly 5 then zeros: d may lie either side of the tie). */
+static int round_digits(const char *dig, int x, int n, char *r, int *rx)
+{
+	if (dig[n] == '5') {
+		int zeros = 1;
+		for (int i = n + 1; i < 17; i++)
+			zeros &= dig[i] == '0';
+		if (zeros)
+			return 0;
+	}
+	memcpy(r, dig, (size_t)n);
+	*rx = x;
+	if (dig[n] >= '5') {
+		int i = n - 1;
+		while (i >= 0 && r[i] == '9')
+			r[i--] = '0';
+		if (i >= 0) {
+			r[i]++;
+		} else {            /* 999… rounds up to 1000… */
+			r[0] = '1';
+			(*rx)++;
+		}
+	}
+	return 1;
+}
+
 size_t num_format_double(double d, char *out)
 {
 	if (!isfinite(d))
 		return (size_t)snprintf(out, NUM_TEXT_MAX, "null");
-	/* the shortest of 15, 16 or 17 digits that reads back as d */
+	/* the shortest of 15, 16 or 17 digits that reads back as d, as
+	 * printf's %.15g, %.16g or %.17g writes it: the 17 digits once, the
+	 * shorter ones rounded from them (printf itself when a tie hides) */
+	char dig[17], r[17];
+	int x = digits17(d, dig), neg = signbit(d) != 0;
 	for (int prec = 15; prec < 17; prec++) {
-		size_t k = (size_t)snprintf(out, NUM_TEXT_MAX, "%.*g", prec, d);
+		int rx;
+		size_t k;
+		if (round_digits(dig, x, prec, r, &rx))
+			k = put_g(out, neg, r, prec, rx, prec);
+		else
+			k = (size_t)snprintf(out, NUM_TEXT_MAX, "%.*g", prec, d);
 		if (strtod(out, NULL) == d)
 			return k;
 	}
-	return (size_t)snprintf(out, NUM_TEXT_MAX, "%.17g", d);
+	return put_g(out, neg, dig, 17, x, 17);
 }
 
 size_t nacc_format(const nacc *a, char *out)

@@ -139,7 +139,7 @@ typedef struct wav {
 	union {
 		nacc n;                  /* sum, avg, min, max */
 		double d;                /* p50 … p99 */
-		struct { uint64_t h, off; } t;   /* count_distinct: hash, offset */
+		struct { uint64_t off; } t;      /* count_distinct: text offset */
 	} u;
 } wav;
 

@@ -398,9 +398,18 @@ static int win_evict(eg_win *w, uint32_t id)
 	return EG_OK;
 }
 
-/* Fold an event's values av (text in arena) into window x's accumulators. */
-static int fold(eg_win *w, wwin *x, const wav *av, const char *arena)
+/* The event e, with values av, is taken by the windows. */
+typedef struct wtake {
+	const witem *e;
+	const wav *av;
+	const char *arena;
+	uint64_t h[WIN_MAX_AGGS];    /* count_distinct: the value's hash */
+} wtake;
+
+/* Fold event k's values into window x's accumulators. */
+static int fold(eg_win *w, wwin *x, const wtake *k)
 {
+	const wav *av = k->av;
 	const eg_win_spec *s = w->spec;
 	x->events++;
 	for (int i = 0; i < s->na; i++) {
@@ -419,7 +428,7 @@ static int fold(eg_win *w, wwin *x, const wav *av, const char *arena)
 		case WA_COUNT:
 			break;
 		case WA_DISTINCT:
-			if (tset_add_h(&c->set, v->u.t.h, arena + v->u.t.off, v->len))
+			if (tset_add_h(&c->set, k->h[i], k->arena + v->u.t.off, v->len))
 				return EG_ENOMEM;
 			continue;
 		case WA_SUM: case WA_AVG:
@@ -604,13 +613,6 @@ static int advance(eg_win *w, uint64_t pos)
 	return EG_OK;
 }
 
-/* The event e, with values av, is taken by the windows. */
-typedef struct wtake {
-	const witem *e;
-	const wav *av;
-	const char *arena;
-} wtake;
-
 /* Take one event into window [start, end) of group gid. */
 static int take(eg_win *w, const wtake *k, int64_t start, int64_t end, uint32_t gid)
 {
@@ -620,7 +622,7 @@ static int take(eg_win *w, const wtake *k, int64_t start, int64_t end, uint32_t 
 	uint32_t id = win_find(w, start, end, gid);
 	if (id == UINT32_MAX)
 		return EG_ENOMEM;
-	int rc = fold(w, &w->w[id], k->av, k->arena);
+	int rc = fold(w, &w->w[id], k);
 	return rc ? rc : after_fold(w, id, k->e);
 }
 
@@ -744,12 +746,12 @@ static int take_session(eg_win *w, const wtake *k, uint32_t gid)
 				return EG_ENOMEM;
 		}
 	}
-	if ((rc = fold(w, &w->w[id], k->av, k->arena)))
+	if ((rc = fold(w, &w->w[id], k)))
 		return rc;
 	return after_fold(w, id, e);
 }
 
-static int take_item(eg_win *w, const wtake *k)
+static int take_item(eg_win *w, wtake *k)
 {
 	const eg_win_spec *s = w->spec;
 	const witem *e = k->e;
@@ -766,6 +768,11 @@ static int take_item(eg_win *w, const wtake *k)
 	uint32_t gid;
 	if (win_group_add_h(w, k->arena + e->goff, e->glen, e->ghash, &gid))
 		return EG_ENOMEM;
+	/* the values' hashes are made here, the group's by the reading
+	 * thread: the two halves of the work come out even */
+	for (int i = 0; i < s->na; i++)
+		if (s->a[i].agg == WA_DISTINCT && k->av[i].st > 0)
+			k->h[i] = XXH3_64bits(k->arena + k->av[i].u.t.off, k->av[i].len);
 	w->events++;
 	int64_t t = e->time;
 	int rc = EG_OK;
@@ -797,8 +804,11 @@ static int take_item(eg_win *w, const wtake *k)
 int win_take_batch(eg_win *w, const wbatch *b)
 {
 	int na = w->spec->na;
+	wtake k;
+	k.arena = b->text.p;
 	for (uint32_t i = 0; i < b->n; i++) {
-		wtake k = { &b->items[i], b->av + (size_t)i * (size_t)na, b->text.p };
+		k.e = &b->items[i];
+		k.av = b->av + (size_t)i * (size_t)na;
 		int rc = take_item(w, &k);
 		if (rc)
 			return rc == EG_ENOMEM ? st_err(w->st, EG_ENOMEM, "out of memory") : rc;

@@ -628,11 +628,38 @@ typedef struct wfold {
 	uint64_t off;                /* records folded: up to this offset */
 } wfold;
 
+/* In memory only: a multiply-xorshift mix is enough, and cheaper than
+ * hashing 16 bytes. */
 static uint64_t fkey_hash(const eg_win *w, int64_t start, uint32_t gid, uint64_t serial)
 {
-	uint64_t k[2] = { w->spec->kind == W_SESSION ? serial : (uint64_t)start,
-			  w->spec->kind == W_SESSION ? 0 : gid };
-	return XXH3_64bits(k, sizeof k);
+	uint64_t x = w->spec->kind == W_SESSION ? serial : (uint64_t)start * 0x9E3779B97F4A7C15u ^ gid;
+	x ^= x >> 31;
+	x *= 0xBF58476D1CE4E5B9u;
+	x ^= x >> 29;
+	return x;
+}
+
+/* Room in f for n entries: a fold of all the records makes about as many
+ * entries as the run made windows, so the tables are sized once. */
+static int fold_reserve(wfold *f, size_t n)
+{
+	size_t cap = 1024;
+	while (cap < n)
+		cap *= 2;
+	if (cap > f->cap) {
+		fent *v = realloc(f->e, cap * sizeof *v);
+		if (!v)
+			return -1;
+		f->e = v, f->cap = cap;
+	}
+	if (2 * cap > f->scap && !f->n) {
+		uint32_t *sl = calloc(2 * cap, sizeof *sl);
+		if (!sl)
+			return -1;
+		free(f->slot);
+		f->slot = sl, f->scap = 2 * cap;
+	}
+	return 0;
 }
 
 /* The entry of a record's window, created if new: its index or -1. */
@@ -680,6 +707,8 @@ static int fold_to(eg_win *w, wfold *f, uint64_t to, fold_fn fn, void *ctx)
 	uint64_t end = wch_len(w);
 	wrec r;
 	int rc;
+	if (!f->n && fold_reserve(f, (size_t)(w->created + w->too_late / 4 + 1)))
+		return st_err(w->st, EG_ENOMEM, "out of memory");
 	while (f->off < end) {
 		if ((rc = wch_read(w, f->off, &r)))
 			return rc;
@@ -772,35 +801,58 @@ static int entry_row(eg_win *w, const fent *e, eg_win_row *row)
 	return row_values(w, e->revoff, w->avals, w->alens);
 }
 
-static int cmp_entries(const void *a, const void *b, void *ctx)
+/* Groups by their text, as memcmp orders it (a shorter prefix first). */
+static int cmp_groups(const void *a, const void *b, void *ctx)
 {
-	const eg_win *w = ((const void **)ctx)[0];
-	const fent *v = ((const void **)ctx)[1];
-	const fent *x = &v[*(const uint32_t *)a], *y = &v[*(const uint32_t *)b];
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	if (x->end != y->end)
-		return x->end < y->end ? -1 : 1;
-	uint64_t xe = x->gid + 1 < w->ngroups ? w->goff[x->gid + 1] : w->gtext.n;
-	uint64_t ye = y->gid + 1 < w->ngroups ? w->goff[y->gid + 1] : w->gtext.n;
-	size_t xn = xe - w->goff[x->gid], yn = ye - w->goff[y->gid];
-	int c = xn && yn ? memcmp(w->gtext.p + w->goff[x->gid], w->gtext.p + w->goff[y->gid],
+	const eg_win *w = ctx;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	uint64_t xe = x + 1 < w->ngroups ? w->goff[x + 1] : w->gtext.n;
+	uint64_t ye = y + 1 < w->ngroups ? w->goff[y + 1] : w->gtext.n;
+	size_t xn = xe - w->goff[x], yn = ye - w->goff[y];
+	int c = xn && yn ? memcmp(w->gtext.p + w->goff[x], w->gtext.p + w->goff[y],
 				   xn < yn ? xn : yn) : 0;
 	return c ? c : (xn > yn) - (xn < yn);
 }
 
-/* The entries to show, ordered by start, end and group. */
+typedef struct order_ctx {
+	const fent *e;
+	const uint32_t *rank;        /* group id -> its place in text order */
+} order_ctx;
+
+static int cmp_entries(const void *a, const void *b, void *ctx)
+{
+	const order_ctx *c = ctx;
+	const fent *x = &c->e[*(const uint32_t *)a], *y = &c->e[*(const uint32_t *)b];
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	if (x->end != y->end)
+		return x->end < y->end ? -1 : 1;
+	return (c->rank[x->gid] > c->rank[y->gid]) - (c->rank[x->gid] < c->rank[y->gid]);
+}
+
+/* The entries to show, ordered by start, end and group (the groups ranked
+ * by their text once, so that the sort compares numbers). */
 static uint32_t *entry_order(eg_win *w, const fent *e, size_t n, size_t *out)
 {
 	uint32_t *o = malloc((n + 1) * sizeof *o);
+	uint32_t *g = malloc(((size_t)w->ngroups + 1) * sizeof *g);
+	uint32_t *rank = malloc(((size_t)w->ngroups + 1) * sizeof *rank);
 	size_t k = 0;
-	if (!o)
+	if (!o || !g || !rank) {
+		free(o), free(g), free(rank);
 		return NULL;
+	}
+	for (uint32_t i = 0; i < w->ngroups; i++)
+		g[i] = i;
+	qsort_r(g, w->ngroups, sizeof *g, cmp_groups, w);
+	for (uint32_t i = 0; i < w->ngroups; i++)
+		rank[g[i]] = i;
 	for (size_t i = 0; i < n; i++)
 		if (!e[i].gone && (e[i].rev || e[i].too_late || e[i].slot != UINT32_MAX))
 			o[k++] = (uint32_t)i;
-	const void *ctx[2] = { w, e };
-	qsort_r(o, k, sizeof *o, cmp_entries, ctx);
+	order_ctx c = { e, rank };
+	qsort_r(o, k, sizeof *o, cmp_entries, &c);
+	free(g), free(rank);
 	*out = k;
 	return o;
 }

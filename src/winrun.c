@@ -191,7 +191,6 @@ static int ex_agg(wex *x, const eg_event *e, int i, wbatch *b, wav *o)
 		}
 		o->len = (uint32_t)n;
 		o->u.t.off = at;
-		o->u.t.h = XXH3_64bits(b->text.p + at, n);
 		return EG_OK;
 	}
 	num v;
@@ -305,6 +304,7 @@ static void batches_free(wpipe *p)
 static void *reader(void *arg)
 {
 	wpipe *p = arg;
+	pthread_setname_np(pthread_self(), "engram-read");
 	for (unsigned i = 0;; i++) {
 		pthread_mutex_lock(&p->mu);
 		while (!p->stop && i - p->taken >= NBATCH)
