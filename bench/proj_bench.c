@@ -15,6 +15,8 @@
  * why on stderr and exits 1 (no time is printed for a wrong answer).
  */
 #include "engram.h"
+#define BENCH_NAME "proj_bench"
+#include "bench.h"
 
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -23,24 +25,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("proj_bench: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(1);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* splitmix64: a fixed sequence per seed, so every run asks the same queries. */
 static uint64_t rnd_state;
@@ -306,12 +290,6 @@ static int64_t sqlite_balance(sqlite3_stmt *s, const query *q, double *secs)
 	sqlite3_reset(s);
 	*secs = now() - t0;
 	return c;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
 }
 
 /* Print "name_p50_us" … "name_max_us" of n timings (seconds), nearest rank. */

@@ -13,6 +13,8 @@
  * from what --explain says the run made, prints why on stderr and exits 1.
  */
 #include "engram.h"
+#define BENCH_NAME "win_bench"
+#include "bench.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,47 +22,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("win_bench: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(1);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		die("%s: cannot open", path);
-	fseek(f, 0, SEEK_END);
-	long len = ftell(f);
-	rewind(f);
-	char *p = malloc((size_t)len + 1);
-	if (!p || fread(p, 1, (size_t)len, f) != (size_t)len)
-		die("%s: cannot read", path);
-	fclose(f);
-	p[len] = 0;
-	*n = (size_t)len;
-	return p;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static int on_rev(void *ctx, const eg_win_row *row)
 {
