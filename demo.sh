@@ -9,7 +9,8 @@ export ENGRAM_DIR=${ENGRAM_DIR:-./engram-data}
 ENGRAM_DIR_DEMO=$ENGRAM_DIR
 mkdir -p build/demo
 say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
-run() { printf '\033[36m$ engram %s\033[0m\n' "$*" >&2; "$E" "$@"; }
+show() { printf '\033[36m$ engram %s\033[0m\n' "$*" >&2; }
+run() { show "$@"; "$E" "$@"; }
 
 say "Generate 100,000 realistic bank events (deterministic: same seed, same bytes)"
 run gen bank --events 100000 --accounts 2000 --seed 42 > build/demo/bank.ndjson
@@ -84,7 +85,8 @@ run --format table windows build/demo/pageviews.json > build/demo/windows.txt
 head -n 4 build/demo/windows.txt; echo "... ($(($(wc -l < build/demo/windows.txt) - 1)) rows)"
 sleep 0.01
 run append build/demo/click2.ndjson
-run --format table windows build/demo/pageviews.json --explain 2>&1 >/dev/null | grep '"plan"'
+show --format table windows build/demo/pageviews.json --explain
+"$E" --format table windows build/demo/pageviews.json --explain 2>&1 >/dev/null | grep '"plan"'
 why() { sed 's/.*"window_start":"\([^"]*\)".*"data.page_url":"\([^"]*\)".*"why":"\([^"]*\)".*/\1 \2: \3/'; }
 echo "Why did the dashboard change since the first batch?  (--explain-diff, one row each)"
 run --format ndjson windows build/demo/pageviews.json --explain-diff "$yesterday" 2099-01-01T00:00:00Z \
