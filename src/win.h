@@ -97,6 +97,7 @@ int heap_push(wheap *h, int64_t key, uint64_t serial, uint32_t slot);
 typedef struct wchanges {
 	int fd;                      /* -1: in memory only */
 	uint64_t flushed;            /* bytes in the file; mem follows them */
+	uint64_t mine;               /* records from here on were made by this handle */
 	buf mem;
 	unsigned char *map;          /* the file mapped for reading */
 	size_t maplen;
