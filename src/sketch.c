@@ -170,6 +170,17 @@ static int store_plan(const qs_store *st, int32_t lo, int32_t hi, int32_t *off, 
 	return 1;
 }
 
+/* Count n more in bucket i, inside the window (callers have already sent
+ * a bucket below the floor to the floor). */
+static inline void store_put(qs_store *st, int32_t i, uint64_t n)
+{
+	st->c[i - st->off] += n;
+	if (i < st->lo)
+		st->lo = i;
+	if (i > st->hi)
+		st->hi = i;
+}
+
 /* Move the store to the window off..off+len (buf, zeroed, or NULL to keep
  * the current one), folding every bucket below lo into bucket lo. */
 static void store_move(qs_store *st, uint64_t *buf, int32_t off, int32_t len, int32_t lo)
@@ -197,24 +208,8 @@ static void store_move(qs_store *st, uint64_t *buf, int32_t off, int32_t len, in
 		st->off = off;
 		st->len = len;
 	}
-	if (folded) {
-		st->c[lo - st->off] += folded;
-		if (lo < st->lo)
-			st->lo = lo;
-		if (lo > st->hi)
-			st->hi = lo;
-	}
-}
-
-/* Count n more in bucket i, inside the window (callers have already sent
- * a bucket below the floor to the floor). */
-static void store_put(qs_store *st, int32_t i, uint64_t n)
-{
-	st->c[i - st->off] += n;
-	if (i < st->lo)
-		st->lo = i;
-	if (i > st->hi)
-		st->hi = i;
+	if (folded)
+		store_put(st, lo, folded);
 }
 
 /* Make st's window cover lo..hi (as store_need gives them), folding
@@ -247,13 +242,8 @@ static int store_add_slow(qs_store *st, int32_t i, uint64_t n)
  * QS_MAX_BUCKETS long, so no bucket in it can need a collapse. */
 static inline int store_add(qs_store *st, int32_t i, uint64_t n)
 {
-	uint32_t k = (uint32_t)(i - st->off);
-	if (k < (uint32_t)st->len) {
-		st->c[k] += n;
-		if (i < st->lo)
-			st->lo = i;
-		if (i > st->hi)
-			st->hi = i;
+	if ((uint32_t)(i - st->off) < (uint32_t)st->len) {
+		store_put(st, i, n);
 		return EG_OK;
 	}
 	return store_add_slow(st, i, n);
