@@ -27,19 +27,11 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: bench/proj.sh [--events N] [--accounts A] [--quick] [--runs R] [--queries Q] [--keep]" >&2; exit 2 ;;
 	esac
 done
-. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list
-[ -x "$ENGRAM" ] && [ -f build/libengram.a ] || die "no bin/engram or build/libengram.a; run make first"
-[ -x /usr/bin/time ] || die "/usr/bin/time missing: sudo apt-get install -y time"
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, workdir
+need_engram
 pkg-config --exists sqlite3 || die "SQLite headers missing: sudo apt-get install -y libsqlite3-dev"
 
-mkdir -p bench/results/tmp
-W=$(mktemp -d "$ROOT/bench/results/tmp/proj.XXXXXX")
-if [ "$KEEP" = 1 ]; then
-	trap 'echo "bench: kept $W" >&2' EXIT
-else
-	trap 'rm -rf "$W"; rmdir "$ROOT/bench/results/tmp" 2>/dev/null || true' EXIT
-fi
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+workdir proj "$KEEP"
 
 # --- helpers
 # append STORE FILE N [OPTS...]: timed engram append --sync none; sets SECS

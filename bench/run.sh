@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: bench/run.sh [--events N] [--big N] [--quick] [--runs R]" >&2; exit 2 ;;
 	esac
 done
-. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, workdir
 [ -x "$ENGRAM" ] || die "no bin/engram; run make first"
 
 # --- dependencies: /usr/bin/time (Debian package `time`), DuckDB from npm
@@ -31,10 +31,7 @@ if [ ! -x /usr/bin/time ]; then
 fi
 [ -d bench/node_modules/@duckdb/node-api ] || (cd bench && npm ci --no-audit --no-fund --loglevel=error)
 
-mkdir -p bench/results/tmp
-W=$(mktemp -d "$ROOT/bench/results/tmp/run.XXXXXX")
-trap 'rm -rf "$W"; rmdir "$ROOT/bench/results/tmp" 2>/dev/null || true' EXIT
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+workdir run
 
 # --- helpers
 bytes() { du -sb "$@" | awk '{ s += $1 } END { print s }'; }

@@ -29,21 +29,13 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: bench/windows.sh [--events N] [--quick] [--runs R] [--keep]" >&2; exit 2 ;;
 	esac
 done
-. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list
-[ -x "$ENGRAM" ] && [ -f build/libengram.a ] || die "no bin/engram or build/libengram.a; run make first"
-[ -x /usr/bin/time ] || die "/usr/bin/time missing: sudo apt-get install -y time"
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, workdir
+need_engram
 command -v jq >/dev/null || die "jq missing: sudo apt-get install -y jq"
 command -v node >/dev/null || die "node missing (DuckDB runs in node)"
 [ -d bench/node_modules/@duckdb/node-api ] || (cd bench && npm ci --no-audit --no-fund --loglevel=error)
 
-mkdir -p bench/results/tmp
-W=$(mktemp -d "$ROOT/bench/results/tmp/windows.XXXXXX")
-if [ "$KEEP" = 1 ]; then
-	trap 'echo "bench: kept $W" >&2' EXIT
-else
-	trap 'rm -rf "$W"; rmdir "$ROOT/bench/results/tmp" 2>/dev/null || true' EXIT
-fi
-LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+workdir windows "$KEEP"
 B="$W/win_bench"   # win_bench incr DIR SPEC FILE...: the C side
 log "building bench/win_bench.c"
 cc -O2 -g -std=c11 -D_GNU_SOURCE -Iinclude bench/win_bench.c build/libengram.a \
