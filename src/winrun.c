@@ -10,11 +10,11 @@
 #include "buf.h"
 #include "internal.h"
 #include "num.h"
+#include "pipe.h"
 #include "timefmt.h"
 #include "win.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,110 +269,61 @@ static void fill(wex *x, eg_iter *it, wbatch *b)
 
 #define NBATCH 4
 
-typedef struct wpipe {
+typedef struct wrun {
+	eg_win *w;
 	eg_iter *it;
 	wex x;
 	wbatch b[NBATCH];
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	unsigned made, taken;          /* batches filled, batches taken */
-	int stop;
-} wpipe;
+} wrun;
 
-static int batches_new(wpipe *p, int n, int na)
+static int batches_new(wrun *r, int n, int na)
 {
 	for (int i = 0; i < n; i++) {
-		p->b[i].items = malloc(WB_CAP * sizeof *p->b[i].items);
-		p->b[i].av = malloc((size_t)WB_CAP * (size_t)(na ? na : 1) * sizeof *p->b[i].av);
-		if (!p->b[i].items || !p->b[i].av || buf_reserve(&p->b[i].text, 64 << 10))
+		r->b[i].items = malloc(WB_CAP * sizeof *r->b[i].items);
+		r->b[i].av = malloc((size_t)WB_CAP * (size_t)(na ? na : 1) * sizeof *r->b[i].av);
+		if (!r->b[i].items || !r->b[i].av || buf_reserve(&r->b[i].text, 64 << 10))
 			return EG_ENOMEM;
 	}
 	return EG_OK;
 }
 
-static void batches_free(wpipe *p)
+static void batches_free(wrun *r)
 {
 	for (int i = 0; i < NBATCH; i++) {
-		free(p->b[i].items);
-		free(p->b[i].av);
-		free(p->b[i].text.p);
+		free(r->b[i].items);
+		free(r->b[i].av);
+		free(r->b[i].text.p);
 	}
 }
 
-/* The second thread: fills the batches in turn, each once the engine has
- * taken what it held, until the last event, an error or a stop. */
-static void *reader(void *arg)
+static int fill_batch(void *ctx, void *b)
 {
-	wpipe *p = arg;
-	pthread_setname_np(pthread_self(), "engram-read");
-	for (unsigned i = 0;; i++) {
-		pthread_mutex_lock(&p->mu);
-		while (!p->stop && i - p->taken >= NBATCH)
-			pthread_cond_wait(&p->cv, &p->mu);
-		int stop = p->stop;
-		pthread_mutex_unlock(&p->mu);
-		if (stop)
-			break;
-		wbatch *b = &p->b[i % NBATCH];
-		fill(&p->x, p->it, b);
-		pthread_mutex_lock(&p->mu);
-		p->made = i + 1;
-		pthread_cond_signal(&p->cv);
-		pthread_mutex_unlock(&p->mu);
-		if (b->rc != EG_OK)
-			break;
-	}
-	return NULL;
+	wrun *r = ctx;
+	fill(&r->x, r->it, b);
+	return ((wbatch *)b)->rc;
 }
 
-/* The engine's side: take each batch the reader filled.  Returns EG_END
- * after the last event, or an error (the reader is stopped first). */
-static int run_threads(eg_win *w, wpipe *p)
+static int take_batch(void *ctx, void *b)
 {
-	pthread_t th;
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
-	int rc = pthread_create(&th, NULL, reader, p) ? EG_ENOMEM : EG_OK;
-	for (unsigned i = 0; !rc; i++) {
-		pthread_mutex_lock(&p->mu);
-		while (p->made <= i)
-			pthread_cond_wait(&p->cv, &p->mu);
-		pthread_mutex_unlock(&p->mu);
-		const wbatch *b = &p->b[i % NBATCH];
-		if (!(rc = win_take_batch(w, b)))
-			rc = b->rc;
-		pthread_mutex_lock(&p->mu);
-		p->taken = i + 1;
-		p->stop = rc != EG_OK;
-		pthread_cond_signal(&p->cv);
-		pthread_mutex_unlock(&p->mu);
-		if (rc)
-			pthread_join(th, NULL);
-	}
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->mu);
-	return rc;
+	wrun *r = ctx;
+	return win_take_batch(r->w, b);
 }
 
 static int run_events(eg_win *w, eg_iter *it, int threads)
 {
-	wpipe *p = calloc(1, sizeof *p);
-	if (!p)
+	wrun *r = calloc(1, sizeof *r);
+	if (!r)
 		return st_err(w->st, EG_ENOMEM, "out of memory");
-	p->it = it;
-	ex_init(&p->x, w->spec, w->through);
-	int rc = batches_new(p, threads ? NBATCH : 1, w->spec->na);
-	if (!rc && threads) {
-		rc = run_threads(w, p);
-	} else {
-		while (!rc) {
-			fill(&p->x, it, &p->b[0]);
-			if (!(rc = win_take_batch(w, &p->b[0])))
-				rc = p->b[0].rc;
-		}
+	r->w = w;
+	r->it = it;
+	ex_init(&r->x, w->spec, w->through);
+	int rc = batches_new(r, threads ? NBATCH : 1, w->spec->na);
+	if (!rc) {
+		void *bs[NBATCH] = { &r->b[0], &r->b[1], &r->b[2], &r->b[3] };
+		rc = pipe_run(bs, NBATCH, threads, fill_batch, r, take_batch, r);
 	}
-	batches_free(p);
-	free(p);
+	batches_free(r);
+	free(r);
 	if (rc == EG_ENOMEM)
 		rc = st_err(w->st, EG_ENOMEM, "out of memory");
 	return rc;
