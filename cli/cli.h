@@ -50,6 +50,9 @@ int cli_usage_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 
 int cli_fail(eg_store *st, int code);
 int cli_exit_code(int eg_code);
 
+/* Split a comma list in place into at most max non-empty items; returns
+ * how many. */
+size_t cli_split(char *s, const char **items, size_t max);
 /* Parse an unsigned integer flag value; -1 on error. */
 int cli_u64(const char *s, uint64_t *res);
 /* Parse the time value of option --name (RFC 3339 or epoch millis); on
@@ -90,6 +93,8 @@ void out_cstr(out *o, const char *key, const char *s);   /* NULL -> null */
 void out_u64(out *o, const char *key, uint64_t v);
 void out_i64(out *o, const char *key, int64_t v);
 void out_f64(out *o, const char *key, double v);
+/* A duration in microseconds as exact decimal seconds (90.5, 0.000001). */
+void out_seconds(out *o, const char *key, int64_t us);
 void out_bool(out *o, const char *key, int v);
 void out_null(out *o, const char *key);
 void out_time(out *o, const char *key, int64_t us);
@@ -114,5 +119,6 @@ int cmd_gen(cli *c);
 int cmd_project(cli *c);
 int cmd_windows(cli *c);
 int cmd_history(cli *c);
+int cmd_sessions(cli *c);
 
 #endif

@@ -104,6 +104,27 @@ static const command COMMANDS[] = {
 	  "                      aggregate the events skipped (missing, not a number)\n\n"
 	  "An event lacking a group_by path groups under null.  A bad spec exits 2\n"
 	  "naming its JSON path." },
+	{ "sessions", cmd_sessions,
+	  "sessions [--gap 30m] [--type T[,T...]] [--stream S] [--since TIME] [--until TIME]\n"
+	  "         [--known-at K] [--page-types T[,T...]] [--explain]",
+	  "sessions per stream by event time, late events merged in",
+	  "A stream's events, in event-time order, are one session while each comes\n"
+	  "less than the gap (default 30m) after the one before, whatever order they\n"
+	  "were appended in: a late event that closes a gap merges two sessions.\n"
+	  "Prints one row per session, by stream and start: stream, session (an id\n"
+	  "made from stream and start), start, end (first and last event times),\n"
+	  "duration (seconds), events, page_views, entry_page and exit_page (the\n"
+	  "data.page_url of the first and last page view), client_sessions (how many\n"
+	  "distinct `session` fields it spans).\n\n"
+	  "  --gap D            a gap of D or more ends a session (500ms, 90s, 30m, 1h)\n"
+	  "  --type T,...       only events of these types make sessions\n"
+	  "  --stream S         only the sessions of stream S\n"
+	  "  --since/--until T  only sessions starting in [since, until]\n"
+	  "  --known-at K       the sessions as the store knew them at record time K\n"
+	  "  --page-types T,... the types that are page views (default page_view,screen_view)\n"
+	  "  --explain          on stderr: the checkpoint used and the events read\n\n"
+	  "The state is checkpointed under DIR/idx/sess/: a query reads only the\n"
+	  "events appended since the newest checkpoint (docs/SESSIONS.md)." },
 	{ "head", cmd_head, "head", "print the last position and its chain hash",
 	  "Keep the hash: engram verify proves later that the log still matches." },
 	{ "verify", cmd_verify, "verify",
@@ -217,6 +238,15 @@ int cli_fail(eg_store *st, int code)
 	const char *m = st ? eg_errmsg(st) : "";
 	cli_error("%s", *m ? m : eg_strerror(code));
 	return cli_exit_code(code);
+}
+
+size_t cli_split(char *s, const char **items, size_t max)
+{
+	size_t n = 0;
+	for (char *p = strtok(s, ","); p && n < max; p = strtok(NULL, ","))
+		if (*p)
+			items[n++] = p;
+	return n;
 }
 
 int cli_u64(const char *s, uint64_t *res)

@@ -445,6 +445,21 @@ void out_f64(out *o, const char *key, double v)
 	field_end(o, c);
 }
 
+void out_seconds(out *o, const char *key, int64_t us)
+{
+	size_t c = field(o, key);
+	char tmp[48];
+	uint64_t a = us < 0 ? -(uint64_t)us : (uint64_t)us;
+	int n = snprintf(tmp, sizeof tmp, "%s%llu.%06llu", us < 0 ? "-" : "",
+			 (unsigned long long)(a / 1000000), (unsigned long long)(a % 1000000));
+	while (tmp[n - 1] == '0')
+		n--;
+	if (tmp[n - 1] == '.')
+		n--;
+	put(o, tmp, (size_t)n);
+	field_end(o, c);
+}
+
 void out_bool(out *o, const char *key, int v)
 {
 	size_t c = field(o, key);

@@ -10,16 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Split a comma list in place into at most max items. */
-static size_t split_types(char *s, const char **items, size_t max)
-{
-	size_t n = 0;
-	for (char *p = strtok(s, ","); p && n < max; p = strtok(NULL, ","))
-		if (*p)
-			items[n++] = p;
-	return n;
-}
-
 #define MAX_TYPES 64
 
 /* Print events until the iterator ends; with follow, wait for more.
@@ -96,7 +86,7 @@ int cmd_read(cli *c)
 	char *tbuf = types ? strdup(types) : NULL;
 	const char *tv[MAX_TYPES];
 	if (tbuf) {
-		f.ntypes = split_types(tbuf, tv, MAX_TYPES);
+		f.ntypes = cli_split(tbuf, tv, MAX_TYPES);
 		f.types = tv;
 	}
 	eg_store *st = cli_open_read(c, &rc);
@@ -155,7 +145,7 @@ int cmd_consume(cli *c)
 	char *tbuf = types ? strdup(types) : NULL;
 	const char *tv[MAX_TYPES];
 	if (tbuf) {
-		f.ntypes = split_types(tbuf, tv, MAX_TYPES);
+		f.ntypes = cli_split(tbuf, tv, MAX_TYPES);
 		f.types = tv;
 	}
 	eg_store *st = cli_open_read(c, &rc);

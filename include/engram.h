@@ -485,6 +485,73 @@ typedef struct eg_win_explain {
 } eg_win_explain;
 void eg_win_get_explain(const eg_win *w, eg_win_explain *out);
 
+/* --------------------------------------------------------------- sessions
+ * Sessions per stream by event time (docs/SESSIONS.md): a stream's events,
+ * in event-time order, belong to one session while each is less than a gap
+ * after the one before.  Whatever order the events arrive in, the sessions
+ * are those of the stream's events sorted by time: a late event that closes
+ * a gap merges two sessions.  Checkpoints of the state (derived files under
+ * idx/sess/HASH/) make a query read only the events after the newest. */
+
+typedef struct eg_sess_opts {
+	int64_t gap;                     /* microseconds; 0: 30 minutes */
+	const char *const *types;        /* the events taken; ntypes 0: all */
+	size_t ntypes;
+	const char *const *page_types;   /* page views; 0: page_view, screen_view */
+	size_t npage_types;
+} eg_sess_opts;
+
+typedef struct eg_sessions eg_sessions;
+
+/* Bind options to a store (they are copied).  The state continues from the
+ * newest valid checkpoint when a query needs it; EG_SESS_IN_MEMORY reads
+ * and writes none.  Works on stores opened for reading.  Errors: EG_EINVAL
+ * (gap <= 0), EG_ENOMEM.  Free with eg_sessions_close. */
+#define EG_SESS_IN_MEMORY 1
+int eg_sessions_open(eg_store *st, const eg_sess_opts *o, int flags, eg_sessions **out);
+void eg_sessions_close(eg_sessions *s);
+
+/* One session.  Strings are borrowed for the callback; entry_page and
+ * exit_page are the JSON text of data.page_url of the session's first and
+ * last page view that has one (NULL when none does). */
+typedef struct eg_session_row {
+	const char *stream;
+	size_t stream_len;
+	const char *session;             /* 36-char id from stream and start */
+	int64_t start, end;              /* first and last event times */
+	uint64_t events, page_views;
+	uint64_t client_sessions;        /* distinct non-empty `session` fields */
+	const char *entry_page, *exit_page;
+	size_t entry_len, exit_len;
+} eg_session_row;
+typedef int (*eg_session_fn)(void *ctx, const eg_session_row *row);
+
+/* Which sessions a scan reports. */
+typedef struct eg_sess_query {
+	const char *stream;              /* NULL: every stream */
+	int has_since, has_until;
+	int64_t since, until;            /* bounds on the session's start */
+	uint64_t at;                     /* sessions of the log prefix [1, at]
+	                                    (eg_known_pos); 0: the head */
+} eg_sess_query;
+
+/* Bring the state up to the head (saving checkpoints), or rebuild it for
+ * the prefix q->at from the nearest checkpoint before it, then call fn for
+ * each session q selects, by stream name and start.  A non-zero return of
+ * fn stops and is returned.  Errors: EG_EIO, EG_ECORRUPT, EG_ENOMEM. */
+int eg_sessions_scan(eg_sessions *s, const eg_sess_query *q, eg_session_fn fn, void *ctx);
+
+/* What the last scan did, for --explain. */
+typedef struct eg_sess_explain {
+	uint64_t through;                /* the state covers events <= this */
+	uint64_t resumed_from;           /* the checkpoint's position it went on from */
+	uint64_t taken;                  /* events this scan read from the log */
+	uint64_t events, sessions, streams;   /* in the state */
+	uint64_t merges;                 /* sessions joined by a late event */
+	uint64_t saved;                  /* checkpoints this scan wrote */
+} eg_sess_explain;
+void eg_sessions_get_explain(const eg_sessions *s, eg_sess_explain *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -133,5 +133,7 @@ int eg_store_reindex(eg_store *st)
 	int rc = index_rebuild(st);
 	if (!rc)
 		rc = win_drop_all(st);
+	if (!rc)
+		rc = sess_drop_all(st);
 	return rc ? rc : proj_rebuild_all(st);
 }

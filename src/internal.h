@@ -284,6 +284,8 @@ int store_read_event(struct eg_store *st, uint64_t pos, unsigned char **buf,
 int proj_rebuild_all(struct eg_store *st);
 /* Reindex: drop the files of every windows run (rebuilt on their next run). */
 int win_drop_all(struct eg_store *st);
+/* sessfile.c: reindex deletes every session checkpoint. */
+int sess_drop_all(struct eg_store *st);
 
 /* A hash of the id and time of the event at pos (0 for pos 0): event_ident
  * of that event. */

@@ -199,3 +199,59 @@ def check_dense(rows, where, start=1):
     for i, e in enumerate(rows):
         check(int(e["pos"]) == start + i,
               "%s: positions not dense: row %d has pos %s, expected %d" % (where, i + 1, e["pos"], start + i))
+
+
+def sessionize(events, gap_us, types=None, pages=("page_view", "screen_view")):
+    """Sessions by the definition (docs/SESSIONS.md), for comparing with
+    engram sessions: per stream, the events sorted by (time, pos) split
+    where one comes gap_us or more after the one before.  events are rows
+    of engram read.  Returns rows keyed as engram prints them, but
+    duration (float seconds) and without session ids."""
+    by = {}
+    for e in events:
+        if e["type"] == "engram.heartbeat" or (types and e["type"] not in types):
+            continue
+        by.setdefault(e["stream"], []).append((time_us(e["time"]), int(e["pos"]), e))
+    rows = []
+    for stream in sorted(by, key=lambda s: s.encode()):
+        evs = sorted(by[stream], key=lambda x: (x[0], x[1]))
+        cur = []
+        for x in evs + [None]:
+            if cur and (x is None or x[0] - cur[-1][0] >= gap_us):
+                pv = [y for y in cur if y[2]["type"] in pages]
+                urls = [y for y in pv if y[2]["data"].get("page_url") is not None]
+                cs = set(y[2]["session"] for y in cur if y[2]["session"])
+                rows.append({
+                    "stream": stream, "start": fmt_us(cur[0][0]), "end": fmt_us(cur[-1][0]),
+                    "duration": (cur[-1][0] - cur[0][0]) / 1e6, "events": len(cur),
+                    "page_views": len(pv),
+                    "entry_page": urls[0][2]["data"].get("page_url") if urls else None,
+                    "exit_page": urls[-1][2]["data"].get("page_url") if urls else None,
+                    "client_sessions": len(cs)})
+                cur = []
+            if x is not None:
+                cur.append(x)
+    return rows
+
+
+def check_sessions(got_path, events_path, gap_us, types=None, pages=("page_view", "screen_view")):
+    """engram sessions output equals sessionize() of the events read."""
+    want = sessionize(load_ndjson(events_path), gap_us, types, pages)
+    got = load_ndjson(got_path)
+    check(len(got) == len(want), "%d sessions, expected %d" % (len(got), len(want)))
+    ids = set()
+    for i, (g, w) in enumerate(zip(got, want)):
+        for k, v in w.items():
+            x = g.get(k)
+            if k == "duration":
+                ok = abs(float(str.__str__(x)) - v) < 1e-9
+            elif isinstance(v, int):
+                ok = isinstance(x, Num) and int(x) == v
+            else:
+                ok = plain(x) == plain(v) if v is not None else x is None
+            check(ok, "session %d (%s from %s): %s is %r, expected %r"
+                  % (i + 1, w["stream"], w["start"], k, x, v))
+        check(re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+                       g["session"]), "session %d: bad id %r" % (i + 1, g["session"]))
+        ids.add(g["session"])
+    check(len(ids) == len(got), "session ids repeat")

@@ -1,0 +1,105 @@
+/*
+ * sess.h — what the session engine (session.c) and its checkpoint files
+ * (sessfile.c) share: the state of every stream's sessions.
+ */
+#ifndef EG_SESS_H
+#define EG_SESS_H
+
+#include "buf.h"
+#include "engram.h"
+
+#include <limits.h>
+#include <stdint.h>
+
+/* Texts interned to dense ids (stream names, page_url values). */
+typedef struct sname {
+	uint64_t hash;
+	uint32_t off, len;            /* in the table's text */
+} sname;
+
+typedef struct itab {
+	sname *e;
+	uint32_t n, cap;
+	uint32_t *slot;               /* open addressing: id + 1, 0 empty */
+	uint32_t scap;
+	buf text;
+} itab;
+
+/* Find text t (hash hv) or add it: its id, UINT32_MAX when out of memory. */
+uint32_t itab_get(itab *t, uint64_t hv, const char *s, uint32_t len);
+void itab_free(itab *t);
+
+/* One session.  The client sessions it spans are a set of 64-bit hashes:
+ * one inline, more in a sorted array. */
+typedef struct ssess {
+	int64_t start, end;           /* first and last event time */
+	int64_t entry_t, exit_t;      /* first and last page view with a url */
+	uint64_t entry_pos, exit_pos;
+	uint64_t events, page_views;
+	union {
+		uint64_t one;
+		uint64_t *many;
+	} cs;
+	uint32_t entry_url, exit_url; /* url id + 1; 0: none */
+	uint32_t stream, ncs;
+} ssess;
+
+/* A stream's sessions by start. */
+typedef struct sorder {
+	uint32_t *ss;
+	uint32_t n, cap;
+} sorder;
+
+typedef struct sstate {
+	uint64_t through;             /* events <= this position are in */
+	uint64_t events, merges;
+	itab streams, urls;
+	sorder *ord;                  /* per stream id */
+	uint32_t capord;
+	ssess *s;                     /* the sessions; merged-away ones freed */
+	uint32_t ns, caps;
+	uint32_t *freel;
+	uint32_t nfree, capfree;
+	uint64_t live;
+} sstate;
+
+void sess_state_free(sstate *S);
+/* The id of stream name, added (with no sessions) if new. */
+uint32_t sess_stream(sstate *S, const char *name, uint32_t len);
+/* A new session of stream, appended to its order at index i. */
+uint32_t sess_new(sstate *S, uint32_t stream, uint32_t i);
+/* Add client session hash h (0: none) to x's set; -1 if out of memory. */
+int sess_add_cs(ssess *x, uint64_t h);
+
+/* What the options mean, for the name of the checkpoint directory and a
+ * check in each checkpoint. */
+typedef struct sess_key {
+	int64_t gap;
+	char **types, **pages;
+	size_t ntypes, npages;
+	unsigned char hash[16];
+} sess_key;
+
+/* sessfile.c: the checkpoints of one key, in idx/sess/HASH/. */
+typedef struct sess_files {
+	char dir[PATH_MAX];
+	int lockfd;                   /* -1: in memory only */
+} sess_files;
+
+int sess_files_open(eg_store *st, const sess_key *k, sess_files *f);
+void sess_files_close(sess_files *f);
+int sess_lock(eg_store *st, sess_files *f);
+void sess_unlock(sess_files *f);
+/* Save S as the checkpoint at S->through; ident is the identity of the
+ * event at ident_pos (0: none), checked on load.  keep: a checkpoint kept
+ * for queries known at earlier times; else it replaces the previous
+ * newest one. */
+int sess_save(eg_store *st, const sess_files *f, const sess_key *k, const sstate *S,
+	      uint64_t ident_pos, uint64_t ident, int keep);
+/* Load into S (empty) the newest valid checkpoint at or before position
+ * at; S->through stays 0 when there is none. */
+int sess_load(eg_store *st, const sess_files *f, const sess_key *k, uint64_t at, sstate *S);
+
+extern uint64_t sess_save_every, sess_pipe_min, sess_save_min;
+
+#endif

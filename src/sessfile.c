@@ -1,0 +1,417 @@
+/*
+ * sessfile.c — the checkpoints of session runs (idx/sess/HASH/, described
+ * in docs/FORMAT.md): the whole state at a log position, so that a query
+ * takes only the events after the newest one.
+ *
+ *   ck-POS    kept: saved at the first event of every sess_save_every
+ *             positions, for queries known at an earlier time
+ *   end-POS   the newest, saved where a run ended; replaces the one before
+ *   lock      flock'd while a process runs and saves
+ *
+ * A checkpoint is written to a temporary file and renamed into place, and
+ * carries checksums and the identity of an event at its position: one that
+ * is torn, damaged or from a log that was since replaced is skipped, and
+ * the state is rebuilt from an earlier one or from the log.  They are
+ * derived files, so they are not fsync'd.
+ */
+#include "internal.h"
+#include "sess.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define CK_MAGIC "EGSESS01"
+#define CK_HDR 112
+
+int sess_files_open(eg_store *st, const sess_key *k, sess_files *f)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/idx/sess", st->dir);
+	mkdir(path, 0755);
+	int n = snprintf(f->dir, sizeof f->dir, "%s/", path);
+	for (int i = 0; i < 16; i++)
+		n += snprintf(f->dir + n, sizeof f->dir - (size_t)n, "%02x", k->hash[i]);
+	mkdir(f->dir, 0755);
+	snprintf(path, sizeof path, "%s/lock", f->dir);
+	f->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	return f->lockfd < 0 ? -1 : 0;
+}
+
+void sess_files_close(sess_files *f)
+{
+	if (f->lockfd >= 0)
+		close(f->lockfd);
+	f->lockfd = -1;
+}
+
+int sess_lock(eg_store *st, sess_files *f)
+{
+	if (f->lockfd < 0)
+		return EG_OK;
+	while (flock(f->lockfd, LOCK_EX) != 0)
+		if (errno != EINTR)
+			return st_errno(st, "cannot lock %s", f->dir);
+	return EG_OK;
+}
+
+void sess_unlock(sess_files *f)
+{
+	if (f->lockfd >= 0)
+		flock(f->lockfd, LOCK_UN);
+}
+
+/* ------------------------------------------------------------- saving */
+
+typedef struct wr {
+	FILE *f;
+	XXH3_state_t *h;
+	uint64_t n;
+} wr;
+
+static void put(wr *w, const void *p, size_t n)
+{
+	fwrite(p, 1, n, w->f);
+	XXH3_64bits_update(w->h, p, n);
+	w->n += n;
+}
+
+static void put32(wr *w, uint32_t v)
+{
+	put(w, &v, 4);
+}
+
+static void put64(wr *w, uint64_t v)
+{
+	put(w, &v, 8);
+}
+
+static void put_text(wr *w, const itab *t, uint32_t id)
+{
+	put32(w, t->e[id].len);
+	put(w, t->text.p + t->e[id].off, t->e[id].len);
+}
+
+static void put_body(wr *w, const sstate *S)
+{
+	for (uint32_t u = 0; u < S->urls.n; u++)
+		put_text(w, &S->urls, u);
+	for (uint32_t sid = 0; sid < S->streams.n; sid++) {
+		const sorder *o = &S->ord[sid];
+		put_text(w, &S->streams, sid);
+		put32(w, o->n);
+		for (uint32_t i = 0; i < o->n; i++) {
+			const ssess *x = &S->s[o->ss[i]];
+			uint64_t v[8] = { (uint64_t)x->start, (uint64_t)x->end, (uint64_t)x->entry_t,
+					  (uint64_t)x->exit_t, x->entry_pos, x->exit_pos, x->events,
+					  x->page_views };
+			put(w, v, sizeof v);
+			put32(w, x->entry_url);
+			put32(w, x->exit_url);
+			put32(w, x->ncs);
+			if (x->ncs == 1)
+				put64(w, x->cs.one);
+			else if (x->ncs > 1)
+				put(w, x->cs.many, (size_t)x->ncs * 8);
+		}
+	}
+}
+
+static void header(unsigned char *h, const sess_key *k, const sstate *S, uint64_t ident_pos,
+		   uint64_t ident, uint64_t body_len, uint64_t body_check)
+{
+	uint64_t v[10] = { S->through, ident_pos, ident, S->events, S->merges, S->streams.n,
+			   S->urls.n, S->live, body_len, body_check };
+	memcpy(h, CK_MAGIC, 8);
+	memcpy(h + 8, k->hash, 16);
+	memcpy(h + 24, v, sizeof v);
+	uint64_t c = XXH3_64bits(h, CK_HDR - 8);
+	memcpy(h + CK_HDR - 8, &c, 8);
+}
+
+/* Delete the newest checkpoints (end-*) but the one named keep. */
+static void drop_ends(const sess_files *f, const char *keep)
+{
+	DIR *d = opendir(f->dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "end-", 4) || !strcmp(de->d_name, keep))
+			continue;
+		char p[PATH_MAX];
+		snprintf(p, sizeof p, "%s/%s", f->dir, de->d_name);
+		unlink(p);
+	}
+	closedir(d);
+}
+
+int sess_save(eg_store *st, const sess_files *f, const sess_key *k, const sstate *S,
+	      uint64_t ident_pos, uint64_t ident, int keep)
+{
+	if (f->lockfd < 0)
+		return EG_OK;
+	char tmp[PATH_MAX], name[64], path[PATH_MAX];
+	snprintf(tmp, sizeof tmp, "%s/tmp", f->dir);
+	snprintf(name, sizeof name, "%s-%016llx", keep ? "ck" : "end",
+		 (unsigned long long)S->through);
+	snprintf(path, sizeof path, "%s/%s", f->dir, name);
+	wr w = { fopen(tmp, "wb"), XXH3_createState(), 0 };
+	int rc = EG_OK;
+	if (!w.f || !w.h) {
+		rc = w.h ? st_errno(st, "cannot write %s", tmp) : st_err(st, EG_ENOMEM, "out of memory");
+		goto out;
+	}
+	setvbuf(w.f, NULL, _IOFBF, 1 << 20);
+	unsigned char h[CK_HDR] = { 0 };
+	fwrite(h, 1, CK_HDR, w.f);          /* the header, once the body is known */
+	XXH3_64bits_reset(w.h);
+	put_body(&w, S);
+	header(h, k, S, ident_pos, ident, w.n, XXH3_64bits_digest(w.h));
+	if (fseek(w.f, 0, SEEK_SET) || fwrite(h, 1, CK_HDR, w.f) != CK_HDR || fflush(w.f) ||
+	    ferror(w.f)) {
+		rc = st_errno(st, "cannot write %s", tmp);
+		goto out;
+	}
+	if (rename(tmp, path)) {
+		rc = st_errno(st, "cannot rename %s", tmp);
+		goto out;
+	}
+	if (!keep)
+		drop_ends(f, name);
+out:
+	if (w.f)
+		fclose(w.f);
+	if (rc)
+		unlink(tmp);
+	XXH3_freeState(w.h);
+	return rc;
+}
+
+/* ------------------------------------------------------------ loading */
+
+typedef struct rd {
+	const unsigned char *p, *end;
+	int bad;
+} rd;
+
+static const unsigned char *get(rd *r, uint64_t n)
+{
+	if (r->bad || (uint64_t)(r->end - r->p) < n) {
+		r->bad = 1;
+		return NULL;
+	}
+	const unsigned char *q = r->p;
+	r->p += n;
+	return q;
+}
+
+static uint32_t get32(rd *r)
+{
+	const unsigned char *q = get(r, 4);
+	uint32_t v = 0;
+	if (q)
+		memcpy(&v, q, 4);
+	return v;
+}
+
+static uint64_t get64(rd *r)
+{
+	const unsigned char *q = get(r, 8);
+	uint64_t v = 0;
+	if (q)
+		memcpy(&v, q, 8);
+	return v;
+}
+
+/* A text of the body interned into t: its id (UINT32_MAX if bad). */
+static uint32_t get_text(rd *r, itab *t)
+{
+	uint32_t n = get32(r);
+	const unsigned char *q = get(r, n);
+	return q ? itab_get(t, XXH3_64bits(q, n), (const char *)q, n) : UINT32_MAX;
+}
+
+static int get_session(rd *r, sstate *S, uint32_t sid, uint32_t nurls)
+{
+	uint32_t id = sess_new(S, sid, S->ord[sid].n);
+	if (id == UINT32_MAX)
+		return -1;
+	ssess *x = &S->s[id];
+	const unsigned char *q = get(r, 64);
+	if (!q)
+		return -1;
+	uint64_t v[8];
+	memcpy(v, q, sizeof v);
+	x->start = (int64_t)v[0];
+	x->end = (int64_t)v[1];
+	x->entry_t = (int64_t)v[2];
+	x->exit_t = (int64_t)v[3];
+	x->entry_pos = v[4];
+	x->exit_pos = v[5];
+	x->events = v[6];
+	x->page_views = v[7];
+	x->entry_url = get32(r);
+	x->exit_url = get32(r);
+	uint32_t ncs = get32(r);
+	if (r->bad || x->entry_url > nurls || x->exit_url > nurls || ncs > (size_t)(r->end - r->p) / 8)
+		return -1;
+	for (uint32_t i = 0; i < ncs; i++)
+		if (sess_add_cs(x, get64(r)))
+			return -1;
+	return 0;
+}
+
+/* Decode the checkpoint in [p, p + n) into S; 0, or -1 if it is not a
+ * whole, valid checkpoint of key k for this log. */
+static int decode(eg_store *st, const sess_key *k, const unsigned char *p, size_t n, sstate *S)
+{
+	if (n < CK_HDR || memcmp(p, CK_MAGIC, 8) || memcmp(p + 8, k->hash, 16))
+		return -1;
+	uint64_t v[10], c;
+	memcpy(v, p + 24, sizeof v);
+	memcpy(&c, p + CK_HDR - 8, 8);
+	if (c != XXH3_64bits(p, CK_HDR - 8) || v[8] != n - CK_HDR ||
+	    v[9] != XXH3_64bits(p + CK_HDR, n - CK_HDR))
+		return -1;
+	uint64_t ident = 0;
+	if (v[1] && (store_event_ident(st, v[1], &ident) || ident != v[2]))
+		return -1;                     /* the log is not the one it was taken from */
+	rd r = { p + CK_HDR, p + n, 0 };
+	uint64_t nstreams = v[5], nurls = v[6];
+	if (nurls >= UINT32_MAX || nstreams >= UINT32_MAX)
+		return -1;
+	for (uint64_t u = 0; u < nurls; u++)
+		if (get_text(&r, &S->urls) != u)
+			return -1;
+	for (uint64_t i = 0; i < nstreams; i++) {
+		uint32_t len = get32(&r);
+		const unsigned char *q = get(&r, len);
+		uint32_t sid = q ? sess_stream(S, (const char *)q, len) : UINT32_MAX;
+		if (sid != i)
+			return -1;
+		uint32_t ns = get32(&r);
+		for (uint32_t j = 0; j < ns && !r.bad; j++)
+			if (get_session(&r, S, sid, (uint32_t)nurls))
+				return -1;
+	}
+	if (r.bad || r.p != r.end || S->live != v[7])
+		return -1;
+	S->through = v[0];
+	S->events = v[3];
+	S->merges = v[4];
+	return 0;
+}
+
+static int load_file(eg_store *st, const sess_files *f, const sess_key *k, const char *name,
+		     sstate *S)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", f->dir, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat sb;
+	int rc = -1;
+	if (fstat(fd, &sb) == 0 && sb.st_size >= CK_HDR) {
+		void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m != MAP_FAILED) {
+			madvise(m, (size_t)sb.st_size, MADV_SEQUENTIAL);
+			rc = decode(st, k, m, (size_t)sb.st_size, S);
+			munmap(m, (size_t)sb.st_size);
+		}
+	}
+	close(fd);
+	if (rc)
+		sess_state_free(S);
+	return rc;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x < y) - (x > y);
+}
+
+/* Checkpoints are found by name: "ck-" or "end-" then 16 hex digits.
+ * Each candidate is kept as its position times 2, plus 1 for end-. */
+int sess_load(eg_store *st, const sess_files *f, const sess_key *k, uint64_t at, sstate *S)
+{
+	memset(S, 0, sizeof *S);
+	if (f->lockfd < 0)
+		return EG_OK;
+	DIR *d = opendir(f->dir);
+	if (!d)
+		return EG_OK;
+	uint64_t *c = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		int end = !strncmp(de->d_name, "end-", 4);
+		const char *hex = de->d_name + (end ? 4 : 3);
+		char *e;
+		if (!end && strncmp(de->d_name, "ck-", 3))
+			continue;
+		unsigned long long pos = strtoull(hex, &e, 16);
+		if (strlen(hex) != 16 || *e || pos > at || pos >= UINT64_MAX / 2)
+			continue;
+		if (n == cap) {
+			uint64_t *q = realloc(c, (cap = cap ? cap * 2 : 16) * sizeof *q);
+			if (!q)
+				break;
+			c = q;
+		}
+		c[n++] = pos * 2 + (uint64_t)end;
+	}
+	closedir(d);
+	if (n)
+		qsort(c, n, sizeof *c, cmp_desc);
+	for (size_t i = 0; i < n; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "%s-%016llx", c[i] & 1 ? "end" : "ck",
+			 (unsigned long long)(c[i] / 2));
+		if (load_file(st, f, k, name, S) == 0)
+			break;
+	}
+	free(c);
+	return EG_OK;
+}
+
+int sess_drop_all(eg_store *st)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/idx/sess", st->dir);
+	DIR *d = opendir(path);
+	if (!d)
+		return EG_OK;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char sub[PATH_MAX];
+		snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+		DIR *s = opendir(sub);
+		if (!s)
+			continue;
+		struct dirent *fe;
+		while ((fe = readdir(s))) {
+			if (strncmp(fe->d_name, "ck-", 3) && strncmp(fe->d_name, "end-", 4) &&
+			    strcmp(fe->d_name, "tmp"))
+				continue;
+			char p[PATH_MAX];
+			snprintf(p, sizeof p, "%s/%s", sub, fe->d_name);
+			unlink(p);
+		}
+		closedir(s);
+	}
+	closedir(d);
+	return EG_OK;
+}
