@@ -552,6 +552,83 @@ typedef struct eg_sess_explain {
 } eg_sess_explain;
 void eg_sessions_get_explain(const eg_sessions *s, eg_sess_explain *out);
 
+/* ---------------------------------------------------------------- funnels
+ * How far each stream gets through a sequence of steps within a time limit,
+ * as ClickHouse's windowFunnel with strictly increasing times
+ * (docs/FUNNELS.md).  A step is an event type, or a type and an exact
+ * data.page_url.  Per stream (and per value of the optional by path), the
+ * level reached is the length of the longest chain of events matching
+ * steps 1, 2, … in strictly increasing event time, the last within
+ * `within` of the first, over every possible first-step event. */
+
+typedef struct eg_funnel eg_funnel;
+
+#define EG_FUNNEL_MAX_STEPS 32
+/* The accepted form of a steps list, for messages. */
+#define EG_FUNNEL_STEPS_FORM "TYPE[:PAGE_URL][,TYPE[:PAGE_URL]...]"
+
+/* What to compute; zero-initialise, then set fields. */
+typedef struct eg_funnel_opts {
+	int64_t within;             /* microseconds, > 0: last step - first step <= within */
+	const char *by;             /* a field path (stream, type, actor, session,
+	                               data.a.b, …), or NULL: one funnel */
+	int has_since, has_until;   /* bounds on event time, inclusive: only */
+	int64_t since, until;       /* these events are considered at all */
+} eg_funnel_opts;
+
+/*
+ * Parse steps, "TYPE[:PAGE_URL]" separated by commas (1 to
+ * EG_FUNNEL_MAX_STEPS of them; spaces around a step are dropped; the URL
+ * is everything after the first ':', so it may hold ':' but not ','), and
+ * the options.  EG_OK, or EG_EINVAL with why in err (errlen bytes,
+ * NUL-terminated; an empty step, a step without a type, an empty URL,
+ * more steps than allowed; "by: …" for a bad by path; "within: …" for
+ * within <= 0), or EG_ENOMEM.  Free with eg_funnel_free.
+ */
+int eg_funnel_new(const char *steps, const eg_funnel_opts *opts, eg_funnel **out,
+		  char *err, size_t errlen);
+void eg_funnel_free(eg_funnel *f);
+
+/* One row of the result: one step of one by value. */
+typedef struct eg_funnel_row {
+	const char *by_path;        /* the by path as given, or NULL */
+	const char *by;             /* JSON text of its value (null when absent) */
+	size_t by_len;
+	int step;                   /* 1-based */
+	const char *name;           /* the step as written (spaces dropped) */
+	uint64_t users;             /* streams whose level is >= step */
+	double conversion;          /* users / the previous step's users; NaN at
+	                               step 1 or when the previous step has none */
+	double median_time;         /* seconds from the previous step to this one,
+	                               median over those users (see docs); NaN at
+	                               step 1 or when no user reached the step */
+} eg_funnel_row;
+/* Return 0 to go on, nonzero to stop (that value is returned). */
+typedef int (*eg_funnel_row_fn)(void *ctx, const eg_funnel_row *row);
+
+/*
+ * Read the events of the steps' types (through the type index) as of the
+ * store's head and call fn for each row: without a by path, one row per
+ * step; with one, the rows of every value that some stream took into step
+ * 1, values in the byte order of their JSON text.  Strings in a row are
+ * borrowed for the call.  Errors: EG_ENOMEM, EG_EIO, EG_ECORRUPT (message
+ * in eg_errmsg(st)), or fn's nonzero value.  May be called again.
+ */
+int eg_funnel_run(eg_store *st, eg_funnel *f, eg_funnel_row_fn fn, void *ctx);
+
+/* What the last run did, for --explain. */
+typedef struct eg_funnel_explain {
+	uint64_t through;           /* the head position it read to */
+	uint64_t read;              /* events of the steps' types read */
+	uint64_t events;            /* of those, events matching some step */
+	uint64_t matches;           /* (event, step) pairs: an event may match several */
+	uint64_t streams;           /* (stream, by value) pairs with a matching event */
+	uint64_t entered;           /* of those, pairs with a step-1 event */
+	uint64_t values;            /* distinct by values seen (1 without by) */
+	uint64_t rows;
+} eg_funnel_explain;
+void eg_funnel_get_explain(const eg_funnel *f, eg_funnel_explain *out);
+
 #ifdef __cplusplus
 }
 #endif
