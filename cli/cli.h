@@ -120,5 +120,6 @@ int cmd_project(cli *c);
 int cmd_windows(cli *c);
 int cmd_history(cli *c);
 int cmd_sessions(cli *c);
+int cmd_funnel(cli *c);
 
 #endif

@@ -125,6 +125,28 @@ static const command COMMANDS[] = {
 	  "  --explain          on stderr: the checkpoint used and the events read\n\n"
 	  "The state is checkpointed under DIR/idx/sess/: a query reads only the\n"
 	  "events appended since the newest checkpoint (docs/SESSIONS.md)." },
+	{ "funnel", cmd_funnel,
+	  "funnel --steps STEP,STEP,... --within DURATION [--since TIME] [--until TIME]\n"
+	  "       [--by PATH] [--explain]",
+	  "how many streams get through each step of a sequence, within a time limit",
+	  "A STEP is TYPE, or TYPE:PAGE_URL for events of that type whose data.page_url\n"
+	  "is exactly PAGE_URL (split at the first ':'; no ',' inside a step).  Per\n"
+	  "stream, the level reached is the longest prefix of the steps matched by\n"
+	  "events in strictly increasing event time, all within DURATION of the first\n"
+	  "step's event, over every possible first-step event (ClickHouse's\n"
+	  "windowFunnel; docs/FUNNELS.md).  Prints one row per step: step (from 1),\n"
+	  "name, users (streams reaching at least that step), conversion (users over\n"
+	  "the previous step's; null at step 1) and median_time (seconds from the\n"
+	  "previous step, in each stream's earliest longest chain; null at step 1).\n\n"
+	  "  --steps S,S,...   the steps, at most 32; a type may repeat\n"
+	  "  --within D        the window, inclusive: 30m, 1h, 7d, ...\n"
+	  "  --since TIME      only events with time >= TIME (before the funnel)\n"
+	  "  --until TIME      only events with time <= TIME\n"
+	  "  --by PATH         a funnel per value of PATH (stream, type, actor, session,\n"
+	  "                    data.a.b, ...), as GROUP BY stream, value: rows of each\n"
+	  "                    value that some stream entered, value first\n"
+	  "  --explain         on stderr: events read and matched, streams, values\n\n"
+	  "Bad --steps (an empty step or list, a step without a type) exits 2." },
 	{ "head", cmd_head, "head", "print the last position and its chain hash",
 	  "Keep the hash: engram verify proves later that the log still matches." },
 	{ "verify", cmd_verify, "verify",
