@@ -581,7 +581,8 @@ static int plan_postings(eg_iter *it)
 				break;
 			}
 			it->pos = m;
-			memcpy(it->pos + it->npos, p, n * sizeof *p);
+			if (n)   /* no postings: p is NULL, and memcpy must not see it */
+				memcpy(it->pos + it->npos, p, n * sizeof *p);
 			it->npos += n;
 			free(p);
 		}
