@@ -586,8 +586,9 @@ static int plan_postings(eg_iter *it)
 			it->npos += n;
 			free(p);
 		}
-		/* Types partition the log, so the union has no repeats. */
-		if (rc == EG_OK && it->f.ntypes > 1)
+		/* Types partition the log, so the union has no repeats.  (None of
+		 * the types stored: pos is NULL, which qsort must not see.) */
+		if (rc == EG_OK && it->f.ntypes > 1 && it->npos > 1)
 			qsort(it->pos, it->npos, sizeof *it->pos, cmp_u64);
 	}
 	free(keys);
