@@ -152,9 +152,9 @@ GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- src include cli 2>/dev/null || GIT
 		"a step or leaves the window (a \`CASE\`, because an \`ASOF\` join on a NULL time still matches);" \
 		"per stream the best level and, with \`arg_min(…, (-level, t1))\`, the times of the earliest" \
 		"chain reaching it; then per step \`count(*) FILTER (level >= step)\` and" \
-		"\`median(ts[step] - ts[step - 1])\`. That is exactly engram's definition (docs/FUNNELS.md); a" \
-		"self-join of the step events with range conditions, the other natural formulation, is much" \
-		"slower at these sizes."
+		"\`median(ts[step] - ts[step - 1])\`. That is exactly engram's definition (docs/FUNNELS.md). A" \
+		"self-join of the step events with range conditions would be the other natural formulation;" \
+		"it was not measured."
 	echo
 	echo "## Targets"
 	echo
