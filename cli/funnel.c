@@ -47,7 +47,9 @@ static int parse_args(cli *c, fargs *a)
 
 /* Seconds as a JSON number with at most six decimals (microseconds, or
  * half of one for the median of an even count: that is rounded). */
-static void out_seconds(out *o, const char *key, double s)
+/* A median in seconds (NaN: none), to the microsecond: a mean of two
+ * middle values may end in half a microsecond, rounded as printf does. */
+static void out_median(out *o, const char *key, double s)
 {
 	if (isnan(s)) {
 		out_null(o, key);
@@ -75,7 +77,7 @@ static int print_row(void *ctx, const eg_funnel_row *r)
 		out_null(o, "conversion");
 	else
 		out_f64(o, "conversion", r->conversion);
-	out_seconds(o, "median_time", r->median_time);
+	out_median(o, "median_time", r->median_time);
 	out_row_end(o);
 	return out_error(o) ? EG_EIO : 0;
 }
