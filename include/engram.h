@@ -109,6 +109,33 @@ typedef struct eg_event {
 	       data_len, meta_len;
 } eg_event;
 
+/* ------------------------------------------------------------------ maps */
+
+/*
+ * A mapping turns the JSON objects that producers already emit (Segment,
+ * Snowplow, or any shape) into the input envelope: for each envelope field,
+ * source paths such as "context.page.url" tried in order (docs/MAPPING.md).
+ * Give one to a batch in eg_batch_opts.map.
+ */
+typedef struct eg_map eg_map;
+
+/* Compile a mapping file (JSON text).  EG_OK, or EG_EINVAL with "JSON
+ * path: what is allowed" written to err (errlen bytes, NUL-terminated),
+ * e.g. "stream: expected a path or an array of paths"; EG_ENOMEM.  Free
+ * *out with eg_map_free. */
+int eg_map_parse(const char *json, size_t n, eg_map **out, char *err, size_t errlen);
+
+/* Compile a built-in mapping by name: "segment" (Segment's track, page,
+ * screen, identify, group and alias calls) or "snowplow" (Snowplow enriched
+ * events as JSON).  EG_ENOTFOUND for another name, EG_ENOMEM. */
+int eg_map_builtin(const char *name, eg_map **out);
+
+/* The mapping file of a built-in (static text), or NULL for another name. */
+const char *eg_map_builtin_json(const char *name);
+
+/* NULL is accepted. */
+void eg_map_free(eg_map *m);
+
 /* ------------------------------------------------------------------ append */
 
 typedef struct eg_batch eg_batch;
@@ -125,6 +152,9 @@ typedef struct eg_batch_opts {
 	const char *default_type;   /* filled in when a line has no "type" */
 	uint64_t commit_every;      /* 0: one batch; N: commit every N events */
 	uint64_t expected_events;   /* a hint (0 = unknown): size indexes once */
+	const eg_map *map;          /* NULL: lines are envelopes; else each line is
+	                               a producer's JSON object mapped to the
+	                               envelope (borrowed until commit or abort) */
 } eg_batch_opts;
 
 /* Begin an atomic batch on a store opened with EG_OPEN_WRITE.  Events are
@@ -134,8 +164,10 @@ int eg_batch_begin(eg_store *st, eg_batch **out, const eg_batch_opts *opts);
 
 /*
  * Add one event given as a JSON object in the input envelope (shared
- * DESIGN.md: id, stream, type, kind, time, actor, session, data, meta).
- * Returns EG_OK when added, EG_EDUP when its id is already in the store or
+ * DESIGN.md: id, stream, type, kind, time, actor, session, data, meta), or,
+ * when the batch has a map, a producer's JSON object that the map turns
+ * into that envelope (a mapped field is checked as the envelope's is, and
+ * a missing type names the source paths tried).  Returns EG_OK when added, EG_EDUP when its id is already in the store or
  * earlier in this batch (nothing added), EG_EINVAL when the line is invalid
  * (nothing added; eg_errmsg names the field and what was expected; the batch
  * stays usable, so a caller may skip the line), EG_EIO on a write failure
