@@ -8,6 +8,7 @@
  */
 #include "internal.h"
 #include "json.h"
+#include "map.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -331,10 +332,20 @@ static int json_error(pctx *pc, const char *json, size_t len, const char *at,
 	return perr(pc, "invalid JSON: %s at byte %zu", err->what, err->off + 1);
 }
 
-/* Parse one line into e.  pc->space must have room for 2 * len + 64 bytes. */
+static int finish_envelope(pctx *pc, envelope *e);
+static int parse_mapped(pctx *pc, const char *json, size_t len, envelope *e);
+
+/* Scratch space that parsing a line of len bytes may use. */
+static size_t line_space(const eg_batch *b, size_t len)
+{
+	return b->o.map ? map_space(b->o.map, len) : 2 * len + 64;
+}
+
+/* Parse one line into e.  pc->space must have room for line_space bytes. */
 static int parse_envelope(pctx *pc, const char *json, size_t len, envelope *e)
 {
-	const eg_batch *b = pc->b;
+	if (pc->b->o.map)
+		return parse_mapped(pc, json, len, e);
 	memset(e, 0, sizeof *e);
 	json_obj it;
 	json_span k, v;
@@ -353,11 +364,24 @@ static int parse_envelope(pctx *pc, const char *json, size_t len, envelope *e)
 	}
 	if (r < 0)
 		return json_error(pc, json, len, member_at, &err);
+	return finish_envelope(pc, e);
+}
+
+/* Defaults of a parsed line: --type, --stream, empty data and strings. */
+static int finish_envelope(pctx *pc, envelope *e)
+{
+	const eg_batch *b = pc->b;
 	rec_in *ri = &e->r;
 	if (!e->has_type && b->def_type) {
 		ri->type = b->def_type;
 		ri->type_len = strlen(b->def_type);
 		e->has_type = ri->type_len > 0;
+	}
+	if (!e->has_type && b->o.map) {
+		const char *tried = map_tried(b->o.map, MF_TYPE);
+		if (tried)
+			return perr(pc, "field \"type\": none of %s is present (or give --type)", tried);
+		return perr(pc, "field \"type\" is missing: the mapping gives no type (give --type)");
 	}
 	if (!e->has_type)
 		return perr(pc, "field \"type\" is missing: every event needs a type "
@@ -379,6 +403,94 @@ static int parse_envelope(pctx *pc, const char *json, size_t len, envelope *e)
 	if (!ri->meta)
 		ri->meta = "";
 	return EG_OK;
+}
+
+/* ------------------------------------------------------------- mapped */
+
+/* Name the source of a mapped field in a message about it: field "stream"
+ * (from userId): expected a string. */
+static void name_source(pctx *pc, const char *from)
+{
+	const char *q = strncmp(pc->err, "field \"", 7) ? NULL : strchr(pc->err + 7, '"');
+	if (!q || !from)
+		return;
+	char rest[ERR_LEN];
+	snprintf(rest, sizeof rest, "%s", q + 1);
+	snprintf(pc->err + (q + 1 - pc->err), ERR_LEN - (size_t)(q + 1 - pc->err),
+		 " (from %s)%s", from, rest);
+}
+
+/* A mapped value as the envelope wants it: a number where a string field
+ * is expected is taken as its text (numeric user ids), and a time without
+ * a zone offset (Snowplow's 2025-01-17 11:15:18.940) is read as UTC. */
+static void mapped_value(pctx *pc, int f, json_span *v)
+{
+	if (f == MF_DATA || f == MF_META || f == MF_KIND)
+		return;
+	if (f != MF_TIME && v->type == JSON_NUMBER) {
+		char *s = pc->space;
+		s[0] = '"';
+		memcpy(s + 1, v->p, v->n);
+		s[v->n + 1] = '"';
+		*v = (json_span){ s, v->n + 2, JSON_STRING };
+		pc->space += v->n + 2;
+		return;
+	}
+	int64_t t;
+	if (f == MF_TIME && v->type == JSON_STRING && v->n >= 21 && v->n < 64 &&
+	    json_string_is_plain(v) && eg_time_parse_rfc3339(v->p + 1, v->n - 2, &t)) {
+		char z[64];
+		memcpy(z, v->p + 1, v->n - 2);
+		z[v->n - 2] = 'Z';
+		if (eg_time_parse_rfc3339(z, v->n - 1, &t) == 0) {
+			char *s = pc->space;
+			memcpy(s, v->p, v->n - 1);
+			memcpy(s + v->n - 1, "Z\"", 2);
+			*v = (json_span){ s, v->n + 1, JSON_STRING };
+			pc->space += v->n + 1;
+		}
+	}
+}
+
+/* Parse a producer's line through the batch's map: each field the map
+ * gives is checked as the same field of an envelope would be. */
+static int parse_mapped(pctx *pc, const char *json, size_t len, envelope *e)
+{
+	static const json_span keys[MF_N] = {
+		{ "\"id\"", 4, JSON_STRING }, { "\"stream\"", 8, JSON_STRING },
+		{ "\"type\"", 6, JSON_STRING }, { "\"kind\"", 6, JSON_STRING },
+		{ "\"time\"", 6, JSON_STRING }, { "\"actor\"", 7, JSON_STRING },
+		{ "\"session\"", 9, JSON_STRING }, { "\"data\"", 6, JSON_STRING },
+		{ "\"meta\"", 6, JSON_STRING },
+	};
+	memset(e, 0, sizeof *e);
+	map_out mo;
+	if (map_apply(pc->b->o.map, json, len, &pc->space, &mo, pc->err, ERR_LEN))
+		return EG_EINVAL;
+	unsigned seen = 0;
+	for (int f = 0; f < MF_N; f++) {
+		json_span v = mo.v[f];
+		if (!v.type)
+			continue;
+		if (f == MF_DATA || f == MF_META) {
+			/* built minified by the map, from validated text */
+			if (f == MF_DATA) {
+				e->r.data = v.p;
+				e->r.data_len = v.n;
+			} else {
+				e->r.meta = v.p;
+				e->r.meta_len = v.n;
+			}
+			continue;
+		}
+		mapped_value(pc, f, &v);
+		int rc = member(pc, e, &keys[f], &v, &seen);
+		if (rc) {
+			name_source(pc, mo.from[f]);
+			return rc;
+		}
+	}
+	return finish_envelope(pc, e);
 }
 
 /* ---------------------------------------------------------------- add */
@@ -450,7 +562,7 @@ static int scratch(eg_batch *b, size_t n)
 int eg_batch_add_json(eg_batch *b, const char *json, size_t len)
 {
 	envelope e;
-	int rc = scratch(b, 2 * len + 64);
+	int rc = scratch(b, line_space(b, len));
 	if (rc)
 		return rc;
 	pctx pc = { b, b->st->err, b->scratch };
@@ -507,7 +619,7 @@ static int parse_chunk(bulk *k, chunk *c)
 		size_t n = nl ? (size_t)(nl - k->p) : (size_t)(k->end - k->p);
 		c->text[c->n] = k->p;
 		c->len[c->n] = n && k->p[n - 1] == '\r' ? n - 1 : n;
-		need += 2 * n + 64;
+		need += line_space(k->b, n);
 		c->n++;
 		k->p += n + (nl != NULL);
 	}
