@@ -1,7 +1,8 @@
 /*
- * append.c — `engram append`: NDJSON lines in, one atomic batch (or one per
- * --batch N events) out, with duplicates counted, invalid lines refused by
- * line number or set aside with --skip-invalid.
+ * append.c — `engram append`: NDJSON lines in (envelopes, or a producer's
+ * own JSON through --map), one atomic batch (or one per --batch N events)
+ * out, with duplicates counted, invalid lines refused by line number or set
+ * aside with --skip-invalid.
  */
 #include "cli.h"
 #include "json.h"
@@ -190,17 +191,46 @@ static int append_heartbeat(cli *c, const char *time, const eg_batch_opts *opts,
 	return rc;
 }
 
+/* --map NAME|FILE: a built-in mapping by name, else a mapping file.  NULL
+ * after printing why, with *rc the exit code (2 for a bad mapping). */
+static eg_map *load_map(const char *arg, int *rc)
+{
+	eg_map *m = NULL;
+	int r = eg_map_builtin(arg, &m);
+	if (r == EG_OK)
+		return m;
+	if (r != EG_ENOTFOUND) {
+		cli_error("--map %s: %s", arg, eg_strerror(r));
+		*rc = EXIT_ERR;
+		return NULL;
+	}
+	size_t n;
+	char *json = cli_slurp(arg, &n);
+	if (!json) {
+		cli_error("--map %s: no such built-in mapping (segment, snowplow), and "
+			  "cannot read it as a file: %s", arg, strerror(errno));
+		*rc = EXIT_USAGE;
+		return NULL;
+	}
+	char err[512];
+	r = eg_map_parse(json, n, &m, err, sizeof err);
+	free(json);
+	if ((*rc = cli_spec_result(arg, r, err)))
+		return NULL;
+	return m;
+}
+
 int cmd_append(cli *c)
 {
 	const char *stream = NULL, *type = NULL, *expect = NULL, *sync = NULL,
-		   *batch = NULL, *skip = NULL, *heartbeat = NULL;
+		   *batch = NULL, *skip = NULL, *heartbeat = NULL, *map = NULL;
 	int expect_new = 0;
 	opt opts[] = {
 		{ "stream", 1, &stream, NULL }, { "type", 1, &type, NULL },
 		{ "expect-version", 1, &expect, NULL }, { "expect-new", 0, NULL, &expect_new },
 		{ "sync", 1, &sync, NULL }, { "batch", 1, &batch, NULL },
 		{ "skip-invalid", 1, &skip, NULL }, { "heartbeat", 1, &heartbeat, NULL },
-		{ NULL, 0, NULL, NULL },
+		{ "map", 1, &map, NULL }, { NULL, 0, NULL, NULL },
 	};
 	int rc = cli_parse(c, opts, 1);
 	if (rc)
@@ -223,13 +253,18 @@ int cmd_append(cli *c)
 	}
 	if (heartbeat)
 		return append_heartbeat(c, heartbeat, &bo, stream || type || expect || expect_new ||
-					batch || skip);
+					batch || skip || map);
 	if (batch && (cli_u64(batch, &bo.commit_every) || bo.commit_every == 0))
 		return cli_usage_error(c, "--batch: expected a positive number of events, got '%s'", batch);
+	eg_map *mp = NULL;
+	if (map && !(mp = load_map(map, &rc)))
+		return rc;
+	bo.map = mp;
 	const char *path = c->npos ? c->pos[0] : "-";
 	FILE *in = strcmp(path, "-") ? fopen(path, "rb") : stdin;
 	if (!in) {
 		cli_error("cannot open %s: %s", path, strerror(errno));
+		eg_map_free(mp);
 		return EXIT_ERR;
 	}
 	FILE *rf = NULL;
@@ -237,6 +272,7 @@ int cmd_append(cli *c)
 		cli_error("cannot create %s: %s", skip, strerror(errno));
 		if (in != stdin)
 			fclose(in);
+		eg_map_free(mp);
 		return EXIT_ERR;
 	}
 	/* Size the id index once for a file: events are mostly 150-250 bytes; the table grows if not. */
@@ -322,6 +358,7 @@ int cmd_append(cli *c)
 out:
 	eg_batch_abort(b);
 	eg_store_close(st);
+	eg_map_free(mp);
 	free(C.buf);
 	if (in && in != stdin)
 		fclose(in);

@@ -22,6 +22,7 @@ static const command COMMANDS[] = {
 	{ "append", cmd_append,
 	  "append [FILE|-] [--stream S] [--type T] [--expect-version N | --expect-new]\n"
 	  "       [--sync always|none] [--batch N] [--skip-invalid REJECTS]\n"
+	  "       [--map segment|snowplow|MAP.json]\n"
 	  "       engram [-d DIR] append --heartbeat TIME [--sync always|none]",
 	  "append NDJSON events as one atomic batch",
 	  "Reads one JSON object per line (fields: id, stream, type, kind, time, actor,\n"
@@ -35,6 +36,11 @@ static const command COMMANDS[] = {
 	  "  --sync always|none  always (default): acknowledge after fdatasync\n"
 	  "  --batch N           commit every N events, each batch atomic\n"
 	  "  --skip-invalid F    write invalid lines (with the reason) to F, append the rest\n"
+	  "  --map M             lines are a producer's JSON, mapped to the envelope:\n"
+	  "                      segment (Segment track/page/screen/identify calls),\n"
+	  "                      snowplow (Snowplow enriched events as JSON), or a\n"
+	  "                      mapping file of envelope field -> source paths\n"
+	  "                      (docs/MAPPING.md)\n"
 	  "  --heartbeat TIME    append one heartbeat instead: a marker saying no events\n"
 	  "                      before TIME will come except late ones; windows move\n"
 	  "                      their watermark to TIME (docs/WINDOWS.md)\n\n"
