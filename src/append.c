@@ -623,12 +623,15 @@ static int parse_chunk(bulk *k, chunk *c)
 		c->n++;
 		k->p += n + (nl != NULL);
 	}
+	/* The space holds nothing yet: no need to copy it (realloc would,
+	 * touching every page of a bound mostly left unused). */
 	if (need > c->cap) {
-		char *sp = realloc(c->space, need);
-		if (!sp)
+		free(c->space);
+		c->cap = need + need / 2;
+		if (!(c->space = malloc(c->cap))) {
+			c->cap = 0;
 			return -1;
-		c->space = sp;
-		c->cap = need;
+		}
 	}
 	if (!c->errs && !(c->errs = malloc((size_t)CHUNK_LINES * ERR_LEN)))
 		return -1;
