@@ -648,8 +648,10 @@ static int top_kid(const eg_map *m, const json_span *key, char *tmp)
 	return -1;
 }
 
-/* The first alternative that is present, not null and not "". */
-static int pick(const target *t, const json_span *slots, json_span *v, const char **from)
+/* The first alternative that is present and not null (nor "" when
+ * skip_empty: an empty userId is no user, an empty referrer is one). */
+static int pick(const target *t, const json_span *slots, int skip_empty, json_span *v,
+		const char **from)
 {
 	for (int i = 0; i < t->nalt; i++) {
 		const src *s = &t->alt[i];
@@ -659,7 +661,7 @@ static int pick(const target *t, const json_span *slots, json_span *v, const cha
 			return 1;
 		}
 		const json_span *x = &slots[s->slot];
-		if (!x->type || x->type == JSON_NULL || (x->type == JSON_STRING && x->n == 2))
+		if (!x->type || x->type == JSON_NULL || (skip_empty && x->type == JSON_STRING && x->n == 2))
 			continue;
 		*v = *x;
 		*from = s->text;
@@ -677,7 +679,7 @@ static int build(const objmap *o, const char *name, const json_span *slots, char
 	const char *from[MAX_MEMBERS];
 	unsigned char have[MAX_MEMBERS];
 	for (int i = 0; i < o->n; i++)
-		have[i] = (unsigned char)pick(&o->t[i], slots, &vals[i], &from[i]);
+		have[i] = (unsigned char)pick(&o->t[i], slots, 0, &vals[i], &from[i]);
 	char *p = *space;
 	*p++ = '{';
 	int any = 0;
@@ -750,7 +752,7 @@ int map_apply(const eg_map *m, const char *json, size_t len, char **space,
 	if (r < 0)
 		return aerr(err, errlen, "invalid JSON: %s at byte %zu", e.what, e.off + 1);
 	for (int f = 0; f < MF_DATA; f++)
-		pick(&m->f[f], slots, &out->v[f], &out->from[f]);
+		pick(&m->f[f], slots, 1, &out->v[f], &out->from[f]);
 	for (int i = 0; i < 2; i++)
 		if (m->obj[i].n && build(&m->obj[i], map_field_names[MF_DATA + i], slots, space,
 					 &out->v[MF_DATA + i], err, errlen))

@@ -260,6 +260,18 @@ static void named_data_member_overrides_the_spread_member_of_the_same_name(void 
 	eg_map_free(m);
 }
 
+static void empty_string_is_kept_in_data_but_skipped_for_envelope_strings(void **state)
+{
+	eg_map *m = compile("{\"type\":[\"t\",\"u\"],\"stream\":[\"s\",\"a\"],"
+			    "\"data\":{\"r\":[\"r\",\"q\"]}}");
+	got g;
+	map_ok(*state, m, "{\"t\":\"\",\"u\":\"e\",\"s\":\"\",\"a\":\"anon\",\"r\":\"\",\"q\":\"x\"}", &g);
+	assert_string_equal(g.type, "e");
+	assert_string_equal(g.stream, "anon");
+	assert_string_equal(g.data, "{\"r\":\"\"}");
+	eg_map_free(m);
+}
+
 static void data_given_as_a_path_is_that_object(void **state)
 {
 	eg_map *m = compile("{\"type\":\"t\",\"data\":[\"props\",\"traits\"]}");
@@ -480,6 +492,7 @@ int main(void)
 		T(snowplow_time_falls_back_and_reads_a_zoneless_time_as_utc),
 		T(snowplow_user_id_wins_over_domain_userid),
 		T(named_data_member_overrides_the_spread_member_of_the_same_name),
+		T(empty_string_is_kept_in_data_but_skipped_for_envelope_strings),
 		T(data_given_as_a_path_is_that_object),
 		T(numeric_member_names_index_arrays),
 		T(constant_value_fills_a_field_when_no_path_is_present),
