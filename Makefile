@@ -26,7 +26,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 ENGRAM   := $(B)/bin/engram
 
-.PHONY: all deps deps-check test unit e2e demo bench bench-sketch bench-funnel fuzz clean
+.PHONY: all deps deps-check test unit e2e demo bench bench-sketch bench-funnel bench-sessions fuzz clean
 all: deps-check $(ENGRAM)
 ifneq ($(SAN),1)
 all: bin/engram
@@ -86,9 +86,11 @@ demo: all
 bench: all
 	@bench/run.sh
 	@bench/funnel.sh
+	@bench/sessions.sh
 bench-proj: all ; @bench/proj.sh $(BENCH_ARGS)
 bench-windows: all ; @bench/windows.sh $(BENCH_ARGS)
 bench-funnel: all ; @bench/funnel.sh $(BENCH_ARGS)
+bench-sessions: all ; @bench/sessions.sh $(BENCH_ARGS)
 bench-sketch: deps-check $(B)/libengram.a
 	@mkdir -p $(B)/bench
 	$(CC) $(CFLAGS) -o $(B)/bench/sketch_bench bench/sketch_bench.c $(B)/libengram.a $(LDLIBS)
