@@ -105,6 +105,51 @@ end=$(echo "$last" | sed 's/.*"window_end":"\([^"]*\)".*/\1/')
 run append --heartbeat "$end"
 run --format ndjson windows build/demo/pageviews.json --changelog > build/demo/changelog.ndjson
 tail -n 1 build/demo/changelog.ndjson | sed 's/.*"window_start":"\([^"]*\)".*"views":\([0-9]*\).*"revision":\([0-9]*\).*"pos":\([0-9]*\).*/  \1: views \2, revision \3, made by the heartbeat at position \4/'
+
+say "Clickstream as producers send it: Segment messages, imported with --map segment"
+run gen clickstream --events 2000 --seed 7 --format segment > build/demo/segment.ndjson
+head -c 300 build/demo/segment.ndjson; echo " ..."
+rm -rf build/demo/segment-store
+run -d build/demo/segment-store append --map segment build/demo/segment.ndjson
+run -d build/demo/segment-store --format ndjson read --type "Product Clicked" --limit 1 | cut -c1-300; echo " ..."
+
+say "Sessions by event time (30 minutes of inactivity ends one), whatever the arrival order"
+run --format table sessions --explain > build/demo/sessions.txt 2> build/demo/sessions.err
+head -n 4 build/demo/sessions.txt; echo "... ($(($(wc -l < build/demo/sessions.txt) - 1)) sessions)"
+grep -o '"events_read":[0-9]*,"checkpoints_saved":[0-9]*' build/demo/sessions.err
+show sessions --explain "(again: from the checkpoint, nothing read)"
+"$E" sessions --explain 2>&1 >/dev/null | grep -o '"checkpoint_pos":[0-9]*,"events_read":[0-9]*'
+
+say "A late event closes a gap: two sessions of one visitor become one"
+# a visitor whose two sessions are between 30 and 60 minutes apart: an app
+# event queued offline in between arrives only now
+"$E" --format ndjson sessions > build/demo/sessions.ndjson
+read -r user mid < <(python3 - build/demo/sessions.ndjson <<'EOF'
+import json, sys, datetime
+rows = [json.loads(l) for l in open(sys.argv[1])]
+t = lambda s: datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ")
+for a, b in zip(rows, rows[1:]):
+    if a["stream"] == b["stream"] and (t(b["start"]) - t(a["end"])).total_seconds() < 3000:
+        m = t(a["end"]) + (t(b["start"]) - t(a["end"])) / 2
+        print(a["stream"], m.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        break
+EOF
+)
+run --format table sessions --stream "$user"
+known=$("$E" --format ndjson read --reverse --limit 1 | sed 's/.*"recorded":"\([^"]*\)".*/\1/')
+sleep 0.01
+echo "{\"stream\":\"$user\",\"type\":\"screen_view\",\"time\":\"$mid\",\"data\":{\"page_url\":\"https://shop.example.com/deals\",\"device\":\"ios\"}}" \
+	> build/demo/late-view.ndjson
+cat build/demo/late-view.ndjson
+run append build/demo/late-view.ndjson
+run --format table sessions --stream "$user"
+echo "As the store knew it before that event arrived (--known-at), the two sessions:"
+run --format table sessions --stream "$user" --known-at "$known"
+
+say "A funnel (as ClickHouse's windowFunnel): how far visitors get within an hour"
+run --format table funnel --steps page_view,product_click,add_to_cart,checkout,purchase --within 1h
+run --format table funnel --steps product_click,add_to_cart,checkout,purchase --within 1h --by data.device
+
 export ENGRAM_DIR=${ENGRAM_DIR_DEMO:-./engram-data}
 
 say "Tamper evidence: keep the head; verify proves the log still matches it"
