@@ -44,10 +44,15 @@ typedef struct ssess {
 	uint32_t stream, ncs;
 } ssess;
 
-/* A stream's sessions by start. */
+/* A stream's sessions by start: the older ones in the pool (ids in ss),
+ * the newest inline in cur, where nearly every event lands, so that taking
+ * an event in time order touches the stream's entry and nothing else.  A
+ * stream with sessions always has cur. */
 typedef struct sorder {
+	ssess cur;
 	uint32_t *ss;
 	uint32_t n, cap;
+	int has_cur;
 } sorder;
 
 typedef struct sstate {
@@ -63,11 +68,25 @@ typedef struct sstate {
 	uint64_t live;
 } sstate;
 
+/* How many sessions stream o has, and the i-th by start. */
+static inline uint32_t sess_count(const sorder *o)
+{
+	return o->n + (uint32_t)o->has_cur;
+}
+
+static inline const ssess *sess_at(const sstate *S, const sorder *o, uint32_t i)
+{
+	return i < o->n ? &S->s[o->ss[i]] : &o->cur;
+}
+
 void sess_state_free(sstate *S);
 /* The id of stream name, added (with no sessions) if new. */
 uint32_t sess_stream(sstate *S, const char *name, uint32_t len);
-/* A new session of stream, appended to its order at index i. */
+/* A new, empty pool session of stream at index i of its older ones. */
 uint32_t sess_new(sstate *S, uint32_t stream, uint32_t i);
+/* Drop the pool session at index i of stream's older ones; the caller
+ * counts S->live. */
+int sess_drop(sstate *S, uint32_t stream, uint32_t i);
 /* Add client session hash h (0: none) to x's set; -1 if out of memory. */
 int sess_add_cs(ssess *x, uint64_t h);
 

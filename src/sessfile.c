@@ -107,9 +107,9 @@ static void put_body(wr *w, const sstate *S)
 	for (uint32_t sid = 0; sid < S->streams.n; sid++) {
 		const sorder *o = &S->ord[sid];
 		put_text(w, &S->streams, sid);
-		put32(w, o->n);
-		for (uint32_t i = 0; i < o->n; i++) {
-			const ssess *x = &S->s[o->ss[i]];
+		put32(w, sess_count(o));
+		for (uint32_t i = 0; i < sess_count(o); i++) {
+			const ssess *x = sess_at(S, o, i);
 			uint64_t v[8] = { (uint64_t)x->start, (uint64_t)x->end, (uint64_t)x->entry_t,
 					  (uint64_t)x->exit_t, x->entry_pos, x->exit_pos, x->events,
 					  x->page_views };
@@ -245,6 +245,7 @@ static int get_session(rd *r, sstate *S, uint32_t sid, uint32_t nurls)
 	uint32_t id = sess_new(S, sid, S->ord[sid].n);
 	if (id == UINT32_MAX)
 		return -1;
+	S->live++;
 	ssess *x = &S->s[id];
 	const unsigned char *q = get(r, 64);
 	if (!q)
@@ -302,6 +303,15 @@ static int decode(eg_store *st, const sess_key *k, const unsigned char *p, size_
 		for (uint32_t j = 0; j < ns && !r.bad; j++)
 			if (get_session(&r, S, sid, (uint32_t)nurls))
 				return -1;
+		sorder *o = &S->ord[sid];
+		if (o->n) {                    /* the newest moves inline */
+			ssess *x = &S->s[o->ss[o->n - 1]];
+			o->cur = *x;
+			o->has_cur = 1;
+			x->ncs = 0;
+			if (sess_drop(S, sid, o->n - 1))
+				return -1;
+		}
 	}
 	if (r.bad || r.p != r.end || S->live != v[7])
 		return -1;

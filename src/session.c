@@ -111,8 +111,11 @@ void sess_state_free(sstate *S)
 {
 	for (uint32_t i = 0; i < S->ns; i++)
 		cs_free(&S->s[i]);
-	for (uint32_t i = 0; i < S->streams.n; i++)
+	for (uint32_t i = 0; i < S->streams.n; i++) {
 		free(S->ord[i].ss);
+		if (S->ord[i].has_cur)
+			cs_free(&S->ord[i].cur);
+	}
 	itab_free(&S->streams);
 	itab_free(&S->urls);
 	free(S->ord);
@@ -166,12 +169,10 @@ uint32_t sess_new(sstate *S, uint32_t stream, uint32_t i)
 	memmove(o->ss + i + 1, o->ss + i, (size_t)(o->n - i) * sizeof *o->ss);
 	o->ss[i] = id;
 	o->n++;
-	S->live++;
 	return id;
 }
 
-/* Drop the session at index i of stream's order (merged into another). */
-static int sess_drop(sstate *S, uint32_t stream, uint32_t i)
+int sess_drop(sstate *S, uint32_t stream, uint32_t i)
 {
 	if (S->nfree == S->capfree) {
 		uint32_t cap = S->capfree ? S->capfree * 2 : 256;
@@ -187,7 +188,6 @@ static int sess_drop(sstate *S, uint32_t stream, uint32_t i)
 	memmove(o->ss + i, o->ss + i + 1, (size_t)(o->n - i - 1) * sizeof *o->ss);
 	o->n--;
 	S->freel[S->nfree++] = id;
-	S->live--;
 	return 0;
 }
 
@@ -320,46 +320,70 @@ static int merge_into(ssess *a, const ssess *b)
 	return 0;
 }
 
+/* A new newest session of stream o, from event it. */
+static int start_cur(sstate *S, sorder *o, uint32_t sid, const sitem *it, uint32_t url1)
+{
+	memset(&o->cur, 0, sizeof o->cur);
+	o->cur.stream = sid;
+	o->cur.start = o->cur.end = it->time;
+	o->has_cur = 1;
+	S->live++;
+	return add_to(&o->cur, it, url1);
+}
+
 /* Take one event of stream sid. */
 static int take(sstate *S, int64_t gap, const sitem *it, uint32_t sid, uint32_t url1)
 {
 	sorder *o = &S->ord[sid];
 	int64_t t = it->time;
-	uint32_t n = o->n, i;
-	if (n && t >= S->s[o->ss[n - 1]].start) {   /* the newest session, or after it */
-		ssess *x = &S->s[o->ss[n - 1]];
-		if (t - x->end < gap)
-			return add_to(x, it, url1);
-		i = n;
-	} else {
-		uint32_t lo = 0, hi = n;                /* the first starting after t */
-		while (lo < hi) {
-			uint32_t mid = lo + (hi - lo) / 2;
-			if (S->s[o->ss[mid]].start <= t)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		i = lo;
-		int join_a = i > 0 && t - S->s[o->ss[i - 1]].end < gap;
-		int join_b = i < n && S->s[o->ss[i]].start - t < gap;
-		if (join_a) {
-			ssess *a = &S->s[o->ss[i - 1]];
-			if (add_to(a, it, url1))
-				return -1;
-			if (!join_b)
-				return 0;
-			S->merges++;
-			if (merge_into(a, &S->s[o->ss[i]]))
-				return -1;
-			return sess_drop(S, sid, i);
-		}
-		if (join_b)
-			return add_to(&S->s[o->ss[i]], it, url1);
+	if (!o->has_cur)                            /* the stream's first event */
+		return start_cur(S, o, sid, it, url1);
+	if (t >= o->cur.start) {                    /* the newest session, or after it */
+		if (t - o->cur.end < gap)
+			return add_to(&o->cur, it, url1);
+		uint32_t id = sess_new(S, sid, o->n);  /* it becomes an older one */
+		if (id == UINT32_MAX)
+			return -1;
+		S->s[id] = o->cur;                     /* its client sessions move too */
+		return start_cur(S, o, sid, it, url1);
 	}
+	/* Before the newest: between the older ones.  i is the first of them
+	 * starting after t (n: none, the newest is next). */
+	uint32_t n = o->n, lo = 0, hi = n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (S->s[o->ss[mid]].start <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	uint32_t i = lo;
+	ssess *b = i < n ? &S->s[o->ss[i]] : &o->cur;
+	int join_a = i > 0 && t - S->s[o->ss[i - 1]].end < gap;
+	int join_b = b->start - t < gap;
+	if (join_a) {
+		ssess *a = &S->s[o->ss[i - 1]];
+		if (add_to(a, it, url1))
+			return -1;
+		if (!join_b)
+			return 0;
+		S->merges++;
+		S->live--;
+		if (merge_into(a, b))
+			return -1;
+		if (i < n)
+			return sess_drop(S, sid, i);
+		cs_free(&o->cur);                   /* b was the newest: a takes its place */
+		o->cur = *a;
+		a->ncs = 0;
+		return sess_drop(S, sid, i - 1);
+	}
+	if (join_b)
+		return add_to(b, it, url1);
 	uint32_t id = sess_new(S, sid, i);
 	if (id == UINT32_MAX)
 		return -1;
+	S->live++;
 	ssess *x = &S->s[id];
 	x->start = x->end = t;
 	return add_to(x, it, url1);
@@ -703,8 +727,8 @@ static int emit_stream(const sstate *S, uint32_t sid, const eg_sess_query *q,
 	const sname *nm = &S->streams.e[sid];
 	const char *name = S->streams.text.p + nm->off;
 	const sorder *o = &S->ord[sid];
-	for (uint32_t i = 0; i < o->n; i++) {
-		const ssess *x = &S->s[o->ss[i]];
+	for (uint32_t i = 0; i < sess_count(o); i++) {
+		const ssess *x = sess_at(S, o, i);
 		if (q->has_since && x->start < q->since)
 			continue;
 		if (q->has_until && x->start > q->until)
