@@ -333,38 +333,7 @@ static int cmp_i64(const void *a, const void *b)
 /* The JSON text of the by path's value in e into b ("null" when absent). */
 static int by_value(const ppath *p, const eg_event *e, buf *b)
 {
-	const char *s = NULL;
-	size_t n = 0;
-	char t[EG_TIME_LEN + 2];
-	switch (p->root) {
-	case P_STREAM: s = e->stream, n = e->stream_len; break;
-	case P_TYPE: s = e->type, n = e->type_len; break;
-	case P_ACTOR: s = e->actor, n = e->actor_len; break;
-	case P_SESSION: s = e->session, n = e->session_len; break;
-	case P_ID: s = e->id, n = e->id_len; break;
-	case P_TIME: case P_RECORDED:
-		t[0] = '"';
-		eg_time_format(p->root == P_TIME ? e->time : e->recorded, t + 1);
-		t[EG_TIME_LEN + 1] = '"';
-		return buf_add(b, t, sizeof t);
-	case P_VERSION: case P_POS: {
-		uint64_t v = p->root == P_POS ? e->pos : e->version;
-		int k = snprintf(t, sizeof t, "%llu", (unsigned long long)v);
-		return buf_add(b, t, (size_t)k);
-	}
-	default: {
-		json_span v;
-		if (!proj_path_value(e, p, &v))
-			return buf_add(b, "null", 4);
-		return buf_add(b, v.p, v.n);     /* stored data is minified */
-	}
-	}
-	if (!n)
-		return buf_add(b, "null", 4);
-	if (buf_reserve(b, 6 * n + 2))
-		return -1;
-	b->n += json_quote(s, n, b->p + b->n);
-	return 0;
+	return proj_path_json(e, p, NULL, b);
 }
 
 /* The URL steps of type ti that e's data.page_url (a string) equals. */

@@ -84,5 +84,11 @@ int proj_key_is(const json_span *k, const char *name);
 
 /* Find the value at a data/meta path of an event (0 if absent or null). */
 int proj_path_value(const eg_event *e, const ppath *p, json_span *out);
+/* Append the JSON text of path p's value in e to b: envelope strings
+ * quoted, times as RFC 3339 strings, null when absent (version 0 too).
+ * found: for a data or meta path, its value already looked up (found->p
+ * NULL: absent), or NULL to look it up here.  0, or -1 out of memory. */
+struct buf;
+int proj_path_json(const eg_event *e, const ppath *p, const json_span *found, struct buf *b);
 
 #endif

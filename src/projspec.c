@@ -4,7 +4,9 @@
  * Every error names the JSON path of the offending member and what is
  * allowed there, e.g. "$.fields.balance.sum: expected a field path …".
  */
+#include "buf.h"
 #include "proj.h"
+#include "timefmt.h"
 
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -310,14 +312,14 @@ static int parse_field(pctx *c, const json_span *name, const json_span *v, pfiel
 			int id = type_id(c, w, &k);
 			if (id < 0)
 				return -1;
-			char buf[32];
+			char num_text[32];
 			long long m;
 			char *e;
-			if (x.type != JSON_NUMBER || x.n >= sizeof buf)
+			if (x.type != JSON_NUMBER || x.n >= sizeof num_text)
 				return bad(c, w, "expected an integer multiplier such as -1");
-			memcpy(buf, x.p, x.n);
-			buf[x.n] = 0;
-			m = strtoll(buf, &e, 10);
+			memcpy(num_text, x.p, x.n);
+			num_text[x.n] = 0;
+			m = strtoll(num_text, &e, 10);
 			if (*e || m < -1000000 || m > 1000000)
 				return bad(c, w, "expected an integer multiplier such as -1 "
 					   "(at most 1000000 in size)");
@@ -413,13 +415,13 @@ static int parse(pctx *c, const char *json, size_t n)
 		} else if (proj_key_is(&k, "fields")) {
 			fields = v;
 		} else if (proj_key_is(&k, "snapshot_every")) {
-			char buf[32];
+			char num_text[32];
 			char *e;
 			unsigned long long x = 0;
-			if (v.type == JSON_NUMBER && v.n < sizeof buf && v.p[0] != '-') {
-				memcpy(buf, v.p, v.n);
-				buf[v.n] = 0;
-				x = strtoull(buf, &e, 10);
+			if (v.type == JSON_NUMBER && v.n < sizeof num_text && v.p[0] != '-') {
+				memcpy(num_text, v.p, v.n);
+				num_text[v.n] = 0;
+				x = strtoull(num_text, &e, 10);
 				if (*e)
 					x = 0;
 			}
@@ -552,4 +554,45 @@ int proj_path_value(const eg_event *e, const ppath *p, json_span *out)
 		return 0;
 	*out = v;
 	return 1;
+}
+
+int proj_path_json(const eg_event *e, const ppath *p, const json_span *found, buf *b)
+{
+	const char *s = NULL;
+	size_t n = 0;
+	char t[EG_TIME_LEN + 2];
+	switch (p->root) {
+	case P_STREAM: s = e->stream, n = e->stream_len; break;
+	case P_TYPE: s = e->type, n = e->type_len; break;
+	case P_ACTOR: s = e->actor, n = e->actor_len; break;
+	case P_SESSION: s = e->session, n = e->session_len; break;
+	case P_ID: s = e->id, n = e->id_len; break;
+	case P_TIME: case P_RECORDED:
+		t[0] = '"';
+		eg_time_format(p->root == P_TIME ? e->time : e->recorded, t + 1);
+		t[EG_TIME_LEN + 1] = '"';
+		return buf_add(b, t, sizeof t);
+	case P_VERSION: case P_POS: {
+		uint64_t v = p->root == P_POS ? e->pos : e->version;
+		if (p->root == P_VERSION && !v)
+			return buf_add(b, "null", 4);
+		int k = snprintf(t, sizeof t, "%llu", (unsigned long long)v);
+		return buf_add(b, t, (size_t)k);
+	}
+	default: {
+		json_span v = { 0 };
+		if (found)
+			v = *found;
+		else if (!proj_path_value(e, p, &v))
+			v.p = NULL;
+		/* stored data is minified */
+		return v.p ? buf_add(b, v.p, v.n) : buf_add(b, "null", 4);
+	}
+	}
+	if (!n)
+		return buf_add(b, "null", 4);
+	if (buf_reserve(b, 6 * n + 2))
+		return -1;
+	b->n += json_quote(s, n, b->p + b->n);
+	return 0;
 }

@@ -111,39 +111,10 @@ static void ex_values(wex *x, const eg_event *e)
  * null if absent. */
 static int ex_json(wex *x, const eg_event *e, const ppath *p, int vi, buf *b)
 {
-	const char *s = NULL;
-	size_t n = 0;
-	char nb[24];
-	switch (p->root) {
-	case P_STREAM: s = e->stream, n = e->stream_len; break;
-	case P_TYPE: s = e->type, n = e->type_len; break;
-	case P_ACTOR: s = e->actor, n = e->actor_len; break;
-	case P_SESSION: s = e->session, n = e->session_len; break;
-	case P_ID: s = e->id, n = e->id_len; break;
-	case P_TIME: case P_RECORDED: {
-		char t[EG_TIME_LEN + 2];
-		t[0] = '"';
-		eg_time_format(p->root == P_TIME ? e->time : e->recorded, t + 1);
-		t[EG_TIME_LEN + 1] = '"';
-		return buf_add(b, t, sizeof t);
-	}
-	case P_VERSION: case P_POS: {
-		uint64_t v = p->root == P_POS ? e->pos : e->version;
-		if (p->root == P_VERSION && !v)
-			return buf_add(b, "null", 4);
-		int k = snprintf(nb, sizeof nb, "%llu", (unsigned long long)v);
-		return buf_add(b, nb, (size_t)k);
-	}
-	default:
-		/* stored data is minified */
-		return x->found[vi] ? buf_add(b, x->v[vi].p, x->v[vi].n) : buf_add(b, "null", 4);
-	}
-	if (!n)
-		return buf_add(b, "null", 4);
-	if (buf_reserve(b, 6 * n + 2))
-		return -1;
-	b->n += json_quote(s, n, b->p + b->n);
-	return 0;
+	json_span v = { 0 };
+	if (vi >= 0 && x->found[vi])
+		v = x->v[vi];
+	return proj_path_json(e, p, vi >= 0 ? &v : NULL, b);
 }
 
 /* The number at path p of e: 1 with *v, 0 absent, -1 not a number. */
