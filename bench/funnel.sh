@@ -31,11 +31,9 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: bench/funnel.sh [--events N] [--quick] [--runs R] [--keep]" >&2; exit 2 ;;
 	esac
 done
-. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, workdir
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, need_duckdb, workdir, machine_md
 need_engram
-command -v node >/dev/null || die "node missing (DuckDB runs in node)"
-command -v python3 >/dev/null || die "python3 missing"
-[ -d bench/node_modules/@duckdb/node-api ] || (cd bench && npm ci --no-audit --no-fund --loglevel=error)
+need_duckdb
 workdir funnel "$KEEP"
 
 WITHIN=1h WITHIN_US=3600000000
@@ -167,14 +165,6 @@ GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- src include cli 2>/dev/null || GIT
 		done
 	done
 	echo
-	echo "## Machine"
-	echo
-	echo "- $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-	echo "- memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); every file here was in the page cache"
-	echo "- Linux $(uname -r); engram $("$ENGRAM" --version 2>/dev/null | awk '{ print $NF; exit }' || true)" \
-		"(git: $GIT_V); DuckDB $DUCK_V (@duckdb/node-api" \
-		"$(node -p "require('./bench/node_modules/@duckdb/node-api/package.json').version"), default threads); node $(node --version); $(cc --version | head -1), -O2"
-	echo "- load average at start: $LOAD0; at end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the times)"
-	echo "- command: \`bench/funnel.sh${ARGS} --runs $RUNS\` (\`make bench-funnel BENCH_ARGS='…'\`)"
+	machine_md funnel "${ARGS}"
 } >bench/results/funnel.md
 cat bench/results/funnel.md

@@ -33,3 +33,26 @@ workdir() {
 	fi
 	LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 }
+
+# need_duckdb: node, python3 and DuckDB's node package (installed from the
+# lock file when missing).
+need_duckdb() {
+	command -v node >/dev/null || die "node missing (DuckDB runs in node)"
+	command -v python3 >/dev/null || die "python3 missing"
+	[ -d "$ROOT/bench/node_modules/@duckdb/node-api" ] ||
+		(cd "$ROOT/bench" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+# machine_md NAME ARGS: the "Machine" section of a DuckDB report (needs
+# $ENGRAM, $GIT_V, $DUCK_V, $LOAD0, $RUNS).
+machine_md() {
+	echo "## Machine"
+	echo
+	echo "- $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+	echo "- memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); every file here was in the page cache"
+	echo "- Linux $(uname -r); engram $("$ENGRAM" --version 2>/dev/null | awk '{ print $NF; exit }' || true)" \
+		"(git: $GIT_V); DuckDB $DUCK_V (@duckdb/node-api" \
+		"$(node -p "require('$ROOT/bench/node_modules/@duckdb/node-api/package.json').version"), default threads); node $(node --version); $(cc --version | head -1), -O2"
+	echo "- load average at start: $LOAD0; at end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the times)"
+	echo "- command: \`bench/$1.sh$2 --runs $RUNS\` (\`make bench-$1 BENCH_ARGS='…'\`)"
+}

@@ -30,11 +30,9 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: bench/sessions.sh [--events N] [--quick] [--runs R] [--keep]" >&2; exit 2 ;;
 	esac
 done
-. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, workdir
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, need_duckdb, workdir, machine_md
 need_engram
-command -v node >/dev/null || die "node missing (DuckDB runs in node)"
-command -v python3 >/dev/null || die "python3 missing"
-[ -d bench/node_modules/@duckdb/node-api ] || (cd bench && npm ci --no-audit --no-fund --loglevel=error)
+need_duckdb
 workdir sessions "$KEEP"
 GAP_US=1800000000
 declare -A R
@@ -151,12 +149,6 @@ GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- src include cli 2>/dev/null || GIT
 		echo "| faster than DuckDB's LAG + running SUM, from scratch | ${x}× | $(ok "$x > 1") |"
 	done
 	echo
-	echo "## Machine"
-	echo
-	echo "- $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-	echo "- memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); every file here was in the page cache"
-	echo "- Linux $(uname -r); engram (git: $GIT_V); DuckDB $DUCK_V, default threads; node $(node --version); $(cc --version | head -1), -O2"
-	echo "- load average at start: $LOAD0; at end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the times)"
-	echo "- command: \`bench/sessions.sh${ARGS} --runs $RUNS\` (\`make bench-sessions BENCH_ARGS='…'\`)"
+	machine_md sessions "${ARGS}"
 } >bench/results/sessions.md
 cat bench/results/sessions.md

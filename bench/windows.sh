@@ -32,11 +32,10 @@ while [ $# -gt 0 ]; do
 done
 ISIZES=${SIZES%% *}   # the size whose windows are also kept current
 kept() { [ "$1" = "$ISIZES" ]; }
-. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, workdir
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, need_duckdb, workdir, machine_md
 need_engram
 command -v jq >/dev/null || die "jq missing: sudo apt-get install -y jq"
-command -v node >/dev/null || die "node missing (DuckDB runs in node)"
-[ -d bench/node_modules/@duckdb/node-api ] || (cd bench && npm ci --no-audit --no-fund --loglevel=error)
+need_duckdb
 
 workdir windows "$KEEP"
 B="$W/win_bench"   # win_bench incr DIR SPEC FILE...: the C side
@@ -229,14 +228,6 @@ GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- src include 2>/dev/null || GIT_V="
 	i=$(calc "${R[$ISIZES.d_total_s]} / ${R[$ISIZES.i_total_s]}" 0)
 	echo "| keeping windows current over $ISIZES + $INCR events ≥ 100× faster in total than re-running DuckDB | ${i}× | $(ok "$i >= 100") |"
 	echo
-	echo "## Machine"
-	echo
-	echo "- $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-	echo "- memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); every file here was in the page cache"
-	echo "- Linux $(uname -r); engram $("$ENGRAM" --version 2>/dev/null | awk '{ print $NF; exit }' || true)" \
-		"(git: $GIT_V); DuckDB $DUCK_V (@duckdb/node-api" \
-		"$(node -p "require('./bench/node_modules/@duckdb/node-api/package.json').version"), default threads); node $(node --version); $(cc --version | head -1), -O2"
-	echo "- load average at start: $LOAD0; at end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the times)"
-	echo "- command: \`bench/windows.sh${ARGS} --runs $RUNS\` (\`make bench-windows BENCH_ARGS='…'\`)"
+	machine_md windows "${ARGS}"
 } >bench/results/windows.md
 cat bench/results/windows.md
