@@ -5,6 +5,8 @@
  */
 #include "os.h"
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -105,6 +107,33 @@ int os_write_file_atomic(const char *dir, const char *name,
 	if (eg_os.rename(tmp, dst))
 		return -1;
 	return os_fsync_dir(dir);
+}
+
+void os_unlink_in_subdirs(const char *dir, int (*match)(const char *name))
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char sub[PATH_MAX];
+		snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
+		DIR *s = opendir(sub);
+		if (!s)
+			continue;
+		struct dirent *fe;
+		while ((fe = readdir(s))) {
+			if (!match(fe->d_name))
+				continue;
+			char p[PATH_MAX];
+			snprintf(p, sizeof p, "%s/%s", sub, fe->d_name);
+			eg_os.unlink(p);
+		}
+		closedir(s);
+	}
+	closedir(d);
 }
 
 off_t os_file_size(int fd)

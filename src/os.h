@@ -42,6 +42,11 @@ int os_fsync_dir(const char *dir);
 int os_write_file_atomic(const char *dir, const char *name,
 			 const void *buf, size_t n);
 
+/* In each subdirectory of dir, delete the files whose names match(): how
+ * reindex drops the derived files of every windows or sessions run.  A
+ * missing dir is nothing to delete. */
+void os_unlink_in_subdirs(const char *dir, int (*match)(const char *name));
+
 /* Size of an open file, or -1. */
 off_t os_file_size(int fd);
 

@@ -15,6 +15,7 @@
  * derived files, so they are not fsync'd.
  */
 #include "internal.h"
+#include "os.h"
 #include "sess.h"
 
 #include <dirent.h>
@@ -395,33 +396,15 @@ int sess_load(eg_store *st, const sess_files *f, const sess_key *k, uint64_t at,
 	return EG_OK;
 }
 
+static int sess_derived(const char *name)
+{
+	return !strncmp(name, "ck-", 3) || !strncmp(name, "end-", 4) || !strcmp(name, "tmp");
+}
+
 int sess_drop_all(eg_store *st)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/idx/sess", st->dir);
-	DIR *d = opendir(path);
-	if (!d)
-		return EG_OK;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		char sub[PATH_MAX];
-		snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-		DIR *s = opendir(sub);
-		if (!s)
-			continue;
-		struct dirent *fe;
-		while ((fe = readdir(s))) {
-			if (strncmp(fe->d_name, "ck-", 3) && strncmp(fe->d_name, "end-", 4) &&
-			    strcmp(fe->d_name, "tmp"))
-				continue;
-			char p[PATH_MAX];
-			snprintf(p, sizeof p, "%s/%s", sub, fe->d_name);
-			unlink(p);
-		}
-		closedir(s);
-	}
-	closedir(d);
+	os_unlink_in_subdirs(path, sess_derived);
 	return EG_OK;
 }

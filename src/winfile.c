@@ -231,27 +231,22 @@ void win_unlock(eg_win *w)
 		flock(w->lockfd, LOCK_UN);
 }
 
+static int win_derived(const char *name)
+{
+	static const char *const derived[] = { "state", "state.tmp", "changes", "groups" };
+	for (size_t i = 0; i < sizeof derived / sizeof *derived; i++)
+		if (!strcmp(name, derived[i]))
+			return 1;
+	return 0;
+}
+
 /* Reindex: drop every windows run's files; the next run of its spec
  * starts from the log again. */
 int win_drop_all(eg_store *st)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/idx/win", st->dir);
-	DIR *d = opendir(path);
-	if (!d)
-		return EG_OK;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		static const char *const derived[] = { "state", "state.tmp", "changes", "groups" };
-		for (size_t i = 0; i < sizeof derived / sizeof *derived; i++) {
-			char f[PATH_MAX];
-			snprintf(f, sizeof f, "%s/%s/%s", path, de->d_name, derived[i]);
-			unlink(f);
-		}
-	}
-	closedir(d);
+	os_unlink_in_subdirs(path, win_derived);
 	return EG_OK;
 }
 
