@@ -80,6 +80,11 @@ int cmd_sessions(cli *c)
 		return rc;
 	const char *tv[MAX_TYPES], *pv[MAX_TYPES];
 	char *tbuf = types ? strdup(types) : NULL, *pbuf = pages ? strdup(pages) : NULL;
+	if ((types && !tbuf) || (pages && !pbuf)) {
+		cli_error("out of memory");
+		rc = EXIT_ERR;
+		goto out;
+	}
 	if (types && !(so.ntypes = cli_split(tbuf, tv, MAX_TYPES))) {
 		rc = cli_usage_error(c, "--type: expected event types separated by commas");
 		goto out;

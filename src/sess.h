@@ -96,6 +96,7 @@ typedef struct sess_key {
 	int64_t gap;
 	char **types, **pages;
 	size_t ntypes, npages;
+	size_t *plens;                /* strlen of each page type */
 	unsigned char hash[16];
 } sess_key;
 

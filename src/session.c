@@ -40,6 +40,24 @@ uint64_t sess_save_min = 1u << 16;
 
 #define DEFAULT_GAP (30 * 60 * 1000000LL)
 
+/* Room for element n of the array *a (capacity *cap, elem bytes each),
+ * doubling from first; the new room is zeroed.  -1 if out of memory. */
+static int grow(void *a, uint32_t n, uint32_t *cap, size_t elem, uint32_t first)
+{
+	if (n < *cap)
+		return 0;
+	uint32_t c = *cap ? *cap * 2 : first;
+	void *old;                   /* a is a T **: its pointer copied, not type-punned */
+	memcpy(&old, a, sizeof old);
+	char *p = realloc(old, (size_t)c * elem);
+	if (!p)
+		return -1;
+	memset(p + (size_t)*cap * elem, 0, (size_t)(c - *cap) * elem);
+	memcpy(a, &p, sizeof p);
+	*cap = c;
+	return 0;
+}
+
 /* ------------------------------------------------------ interned texts */
 
 static uint32_t itab_look(itab *t, uint64_t hv, const char *s, uint32_t len, int add)
@@ -70,14 +88,8 @@ static uint32_t itab_look(itab *t, uint64_t hv, const char *s, uint32_t len, int
 	}
 	if (!add)
 		return UINT32_MAX;
-	if (t->n == t->cap) {
-		uint32_t cap = t->cap ? t->cap * 2 : 1024;
-		sname *a = realloc(t->e, (size_t)cap * sizeof *a);
-		if (!a)
-			return UINT32_MAX;
-		t->e = a;
-		t->cap = cap;
-	}
+	if (grow(&t->e, t->n, &t->cap, sizeof *t->e, 1024))
+		return UINT32_MAX;
 	if (t->text.n + len > UINT32_MAX || buf_add(&t->text, s, len))
 		return UINT32_MAX;
 	t->e[t->n] = (sname){ hv, (uint32_t)(t->text.n - len), len };
@@ -127,41 +139,22 @@ void sess_state_free(sstate *S)
 uint32_t sess_stream(sstate *S, const char *name, uint32_t len)
 {
 	uint32_t id = itab_get(&S->streams, XXH3_64bits(name, len), name, len);
-	if (id == UINT32_MAX || id < S->capord)
-		return id;
-	uint32_t cap = S->capord ? S->capord * 2 : 1024;
-	sorder *o = realloc(S->ord, (size_t)cap * sizeof *o);
-	if (!o)
+	if (id != UINT32_MAX && grow(&S->ord, id, &S->capord, sizeof *S->ord, 1024))
 		return UINT32_MAX;
-	memset(o + S->capord, 0, (size_t)(cap - S->capord) * sizeof *o);
-	S->ord = o;
-	S->capord = cap;
 	return id;
 }
 
 uint32_t sess_new(sstate *S, uint32_t stream, uint32_t i)
 {
 	sorder *o = &S->ord[stream];
-	if (o->n == o->cap) {
-		uint32_t cap = o->cap ? o->cap * 2 : 4;
-		uint32_t *a = realloc(o->ss, (size_t)cap * sizeof *a);
-		if (!a)
-			return UINT32_MAX;
-		o->ss = a;
-		o->cap = cap;
-	}
+	if (grow(&o->ss, o->n, &o->cap, sizeof *o->ss, 4))
+		return UINT32_MAX;
 	uint32_t id;
 	if (S->nfree) {
 		id = S->freel[--S->nfree];
 	} else {
-		if (S->ns == S->caps) {
-			uint32_t cap = S->caps ? S->caps * 2 : 4096;
-			ssess *a = realloc(S->s, (size_t)cap * sizeof *a);
-			if (!a)
-				return UINT32_MAX;
-			S->s = a;
-			S->caps = cap;
-		}
+		if (grow(&S->s, S->ns, &S->caps, sizeof *S->s, 4096))
+			return UINT32_MAX;
 		id = S->ns++;
 	}
 	memset(&S->s[id], 0, sizeof S->s[id]);
@@ -174,14 +167,8 @@ uint32_t sess_new(sstate *S, uint32_t stream, uint32_t i)
 
 int sess_drop(sstate *S, uint32_t stream, uint32_t i)
 {
-	if (S->nfree == S->capfree) {
-		uint32_t cap = S->capfree ? S->capfree * 2 : 256;
-		uint32_t *a = realloc(S->freel, (size_t)cap * sizeof *a);
-		if (!a)
-			return -1;
-		S->freel = a;
-		S->capfree = cap;
-	}
+	if (grow(&S->freel, S->nfree, &S->capfree, sizeof *S->freel, 256))
+		return -1;
 	sorder *o = &S->ord[stream];
 	uint32_t id = o->ss[i];
 	cs_free(&S->s[id]);
@@ -445,11 +432,11 @@ static void names_free(char **a, size_t n)
 	free(a);
 }
 
-static void opts_hash(sess_key *k)
+static int opts_hash(sess_key *k)
 {
 	XXH3_state_t *h = XXH3_createState();
 	if (!h)
-		return;
+		return -1;
 	XXH3_128bits_reset(h);
 	char g[32];
 	int n = snprintf(g, sizeof g, "gap=%lld", (long long)k->gap);
@@ -465,6 +452,7 @@ static void opts_hash(sess_key *k)
 	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(h));
 	memcpy(k->hash, c.digest, 16);
 	XXH3_freeState(h);
+	return 0;
 }
 
 void eg_sessions_close(eg_sessions *s)
@@ -475,6 +463,7 @@ void eg_sessions_close(eg_sessions *s)
 	sess_state_free(&s->S);
 	names_free(s->key.types, s->key.ntypes);
 	names_free(s->key.pages, s->key.npages);
+	free(s->key.plens);
 	free(s);
 }
 
@@ -496,11 +485,13 @@ int eg_sessions_open(eg_store *st, const eg_sess_opts *o, int flags, eg_sessions
 		bad = names_copy(o->page_types, o->npage_types, &s->key.pages, &s->key.npages);
 	else if (!bad)
 		bad = names_copy(pages, 2, &s->key.pages, &s->key.npages);
-	if (bad) {
+	if (!bad && (s->key.plens = malloc(s->key.npages * sizeof *s->key.plens)))
+		for (size_t i = 0; i < s->key.npages; i++)
+			s->key.plens[i] = strlen(s->key.pages[i]);
+	if (bad || !s->key.plens || opts_hash(&s->key)) {
 		eg_sessions_close(s);
 		return st_err(st, EG_ENOMEM, "out of memory");
 	}
-	opts_hash(&s->key);
 	s->in_memory = flags & EG_SESS_IN_MEMORY;
 	if (!s->in_memory)
 		sess_files_open(st, &s->key, &s->files);   /* else in memory only */
@@ -524,7 +515,7 @@ typedef struct srun {
 static int is_page(const sess_key *k, const eg_event *e)
 {
 	for (size_t i = 0; i < k->npages; i++)
-		if (strlen(k->pages[i]) == e->type_len && !memcmp(k->pages[i], e->type, e->type_len))
+		if (k->plens[i] == e->type_len && !memcmp(k->pages[i], e->type, e->type_len))
 			return 1;
 	return 0;
 }
