@@ -21,17 +21,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD ENGRAM=${ENGRAM:-$PWD/bin/engram}   # ENGRAM=… to bench another build
-SIZES=${FUNNEL_SIZES:-"1000000 10000000"} RUNS=3 KEEP=0 ARGS=""
-while [ $# -gt 0 ]; do
-	case $1 in
-	--events) SIZES=$2 ARGS="$ARGS --events $2"; shift 2 ;;
-	--quick) SIZES=200000 ARGS="$ARGS --quick"; shift ;;
-	--runs) RUNS=$2; shift 2 ;;
-	--keep) KEEP=1; shift ;;
-	*) echo "usage: bench/funnel.sh [--events N] [--quick] [--runs R] [--keep]" >&2; exit 2 ;;
-	esac
-done
-. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, need_duckdb, workdir, machine_md
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, need_duckdb, workdir, machine_md, bench_opts
+bench_opts funnel "${FUNNEL_SIZES:-1000000 10000000}" "$@"
 need_engram
 need_duckdb
 workdir funnel "$KEEP"

@@ -56,3 +56,21 @@ machine_md() {
 	echo "- load average at start: $LOAD0; at end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the times)"
 	echo "- command: \`bench/$1.sh$2 --runs $RUNS\` (\`make bench-$1 BENCH_ARGS='…'\`)"
 }
+
+# bench_opts NAME DEFAULT_SIZES ARGS...: the options every DuckDB driver
+# takes (--events N, --quick, --runs R, --keep) into SIZES, RUNS, KEEP,
+# QUICK and ARGS (the size options, for the report).
+bench_opts() {
+	local name=$1
+	SIZES=$2 RUNS=3 KEEP=0 QUICK=0 ARGS=""
+	shift 2
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--events) SIZES=$2 ARGS="$ARGS --events $2"; shift 2 ;;
+		--quick) SIZES=200000 QUICK=1 ARGS="$ARGS --quick"; shift ;;
+		--runs) RUNS=$2; shift 2 ;;
+		--keep) KEEP=1; shift ;;
+		*) echo "usage: bench/$name.sh [--events N] [--quick] [--runs R] [--keep]" >&2; exit 2 ;;
+		esac
+	done
+}

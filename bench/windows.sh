@@ -20,19 +20,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD ENGRAM=${ENGRAM:-$PWD/bin/engram}   # ENGRAM=… to bench another build
-SIZES="1000000 10000000" INCR=1000000 BATCH=10000 RUNS=3 KEEP=0 ARGS=""
-while [ $# -gt 0 ]; do
-	case $1 in
-	--events) SIZES=$2 ARGS="$ARGS --events $2"; shift 2 ;;
-	--quick) SIZES=200000 INCR=100000 ARGS="$ARGS --quick"; shift ;;
-	--runs) RUNS=$2; shift 2 ;;
-	--keep) KEEP=1; shift ;;
-	*) echo "usage: bench/windows.sh [--events N] [--quick] [--runs R] [--keep]" >&2; exit 2 ;;
-	esac
-done
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, need_duckdb, workdir, machine_md, bench_opts
+bench_opts windows "1000000 10000000" "$@"
+INCR=1000000 BATCH=10000
+[ "$QUICK" = 0 ] || INCR=100000
 ISIZES=${SIZES%% *}   # the size whose windows are also kept current
 kept() { [ "$1" = "$ISIZES" ]; }
-. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, need_duckdb, workdir, machine_md
 need_engram
 command -v jq >/dev/null || die "jq missing: sudo apt-get install -y jq"
 need_duckdb
