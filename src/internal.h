@@ -291,6 +291,11 @@ int sess_drop_all(struct eg_store *st);
  * of that event. */
 int store_event_ident(struct eg_store *st, uint64_t pos, uint64_t *out);
 uint64_t event_ident(const eg_event *e);
+/* For a reader that needs no ids: events come with id NULL when it is a
+ * UUID (formatting it is a fair part of decoding), and iter_ident gives
+ * the event_ident of the current event all the same. */
+void iter_lazy_ids(struct eg_iter *it);
+uint64_t iter_ident(struct eg_iter *it);
 
 uint64_t id_hash(const char *id, size_t n);
 uint64_t key_hash(int space, const char *name, size_t n);

@@ -821,6 +821,21 @@ uint64_t event_ident(const eg_event *e)
 	return XXH3_64bits_withSeed(e->id, e->id_len, (uint64_t)e->time) | 1;
 }
 
+void iter_lazy_ids(eg_iter *it)
+{
+	it->ev.lazy_ids = 1;
+}
+
+uint64_t iter_ident(eg_iter *it)
+{
+	rec_event *r = &it->ev;
+	if (!r->ev.id) {
+		uuid_format(r->uuid, r->idbuf);
+		r->ev.id = r->idbuf;
+	}
+	return event_ident(&r->ev);
+}
+
 int store_event_ident(eg_store *st, uint64_t pos, uint64_t *out)
 {
 	eg_filter f = { .from = pos, .to = pos, .limit = 1 };

@@ -7,6 +7,9 @@
 #include "json.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define ONES 0x0101010101010101ULL
 #define HIGH 0x8080808080808080ULL
@@ -625,11 +628,67 @@ static enum json_type type_at(char c)
 	}
 }
 
+/* Does needle (n >= 1 bytes) occur in h?  For the few dozen bytes of an
+ * event's data, where memmem's set-up costs more than its scan: sixteen
+ * places at a time are tried whose first and last bytes match. */
+static int occurs(const char *h, size_t hn, const char *needle, size_t n)
+{
+	if (n > hn)
+		return 0;
+	size_t i = 0, last = hn - n;      /* the places a match may start */
+#ifdef __SSE2__
+	const __m128i f = _mm_set1_epi8(needle[0]), l = _mm_set1_epi8(needle[n - 1]);
+	for (; i + 15 <= last; i += 16) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(h + i));
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(h + i + n - 1));
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, f),
+								     _mm_cmpeq_epi8(b, l)));
+		for (; m; m &= m - 1)
+			if (n < 3 || !memcmp(h + i + (unsigned)__builtin_ctz(m) + 1, needle + 1, n - 2))
+				return 1;
+	}
+#endif
+	for (; i <= last; i++)
+		if (h[i] == needle[0] && !memcmp(h + i + 1, needle + 1, n - 1))
+			return 1;
+	return 0;
+}
+
+/* The usual shape of an event's data, looked up at the cost of a few
+ * vector scans: name is the first member, no escape is anywhere (so keys
+ * read as written), and name occurs nowhere after the member (so no later
+ * duplicate overrides it).  Else 0, and the caller walks the object. */
+static int first_only(const json_span *o, const char *name, size_t n, json_span *val)
+{
+	const char *p = o->p, *end = o->p + o->n;
+	if (!n || o->n < n + 5 || p[0] != '{' || p[1] != '"' || p[n + 2] != '"' ||
+	    memcmp(p + 2, name, n) || memchr(p, '\\', o->n))
+		return 0;
+	p += n + 3;
+	while (p < end && is_ws((uint8_t)*p))
+		p++;
+	if (p >= end || *p != ':')
+		return 0;
+	for (p++; p < end && is_ws((uint8_t)*p); p++)
+		;
+	if (p >= end)
+		return 0;
+	json_span v = { p, 0, type_at(*p) };
+	p = skip_value(p, end);
+	v.n = (size_t)(p - v.p);
+	if (!v.n || occurs(p, (size_t)(end - p), name, n))
+		return 0;
+	*val = v;
+	return 1;
+}
+
 unsigned json_members_valid(const json_span *o, const char *const *names,
 			    const size_t *lens, int k, json_span *vals)
 {
 	const char *p = o->p, *end = o->p + o->n;
 	unsigned found = 0;
+	if (k == 1 && first_only(o, names[0], lens[0], vals))
+		return 1;
 	while (p < end && is_ws((uint8_t)*p))
 		p++;
 	if (p >= end || *p != '{')

@@ -131,9 +131,14 @@ size_t rec_event_decode_checked(const unsigned char *p, size_t avail, rec_event 
 	if (flags & EVT_FLAG_ID_UUID) {
 		if (v[1] != 16)
 			return 0;
-		uuid_format(q, o->idbuf);
-		e->id = o->idbuf;
+		o->uuid = q;
 		e->id_len = 36;
+		if (o->lazy_ids) {
+			e->id = NULL;
+		} else {
+			uuid_format(q, o->idbuf);
+			e->id = o->idbuf;
+		}
 	} else {
 		e->id = (const char *)q;
 		e->id_len = v[1];

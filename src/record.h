@@ -51,10 +51,14 @@ void rec_hasher_add(rec_hasher *h, const void *p, size_t n);
 uint32_t rec_hasher_value(const rec_hasher *h);
 
 /* An event as decoded from a record.  The id of an EVT_FLAG_ID_UUID record
- * is expanded to text into idbuf, which the event then points into. */
+ * is expanded to text into idbuf, which the event then points into; with
+ * lazy_ids set it is left as 16 bytes at uuid and ev.id is NULL (an
+ * internal reader that needs no ids saves the formatting; see iter_ident). */
 typedef struct rec_event {
 	eg_event ev;
 	char idbuf[40];
+	const unsigned char *uuid;
+	int lazy_ids;
 } rec_event;
 
 /* An event to encode: the envelope fields, already validated. */

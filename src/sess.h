@@ -40,6 +40,7 @@ typedef struct ssess {
 		uint64_t one;
 		uint64_t *many;
 	} cs;
+	uint64_t last_cs;             /* 0 or the set's latest: events repeat it */
 	uint32_t entry_url, exit_url; /* url id + 1; 0: none */
 	uint32_t stream, ncs;
 } ssess;

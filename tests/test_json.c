@@ -775,55 +775,85 @@ static void members_valid_finds_what_json_member_finds(void **state)
 		" { \"a\" : [ 1 , 2 ] ,\n\"b\" : \"\" , \"c\" : 0 } ",
 		"{}",
 		"{\"b\":{\"b\":{\"b\":\"deep\"}},\"c\":\"\\u00e9\"}",
+		/* the shapes the one-name shortcut takes or must refuse */
+		"{\"page_url\":\"/a\",\"b\":1}",
+		"{\"page_url\" : 7 }",
+		"{\"page_url\":\"/a\",\"page_url\":\"/b\"}",
+		"{\"page_url\":\"/a\",\"b\":{\"page_url\":1}}",
+		"{\"page_url\":\"/a\",\"b\":\"page_url\"}",
+		"{\"page_url\":\"/a\",\"page\\u005furl\":\"/b\"}",
+		"{\"page_url\":{\"x\":[1,2]},\"c\":\"\\\"\"}",
+		"{\"page_url\":null}",
+		"{\"page_url\":\"/a\",\"referrer\":\"https://www.example.com/pagexurl\",\"n\":1}",
+		"{\"page_url\":\"/a\",\"referrer\":\"https://www.example.com/\",\"page_url\":2}",
+		"{\"page_url\":\"/a\",\"referrer\":\"https://www.example.com/\",\"x\":1,\"page_url\":2}",
 	};
-	static const char *const names[] = { "a", "b", "c", "b\n", "x", "" };
+	static const char *const names[] = { "a", "b", "c", "b\n", "x", "", "page_url" };
+	enum { K = sizeof names / sizeof *names };
 	(void)state;
 	for (size_t d = 0; d < sizeof docs / sizeof *docs; d++) {
 		assert_true(valid(docs[d]));
-		json_span o = { docs[d], strlen(docs[d]), JSON_OBJECT }, vals[6];
-		size_t lens[6];
-		for (int i = 0; i < 6; i++)
+		json_span o = { docs[d], strlen(docs[d]), JSON_OBJECT }, vals[K], one;
+		size_t lens[K];
+		for (int i = 0; i < K; i++)
 			lens[i] = strlen(names[i]);
-		unsigned got = json_members_valid(&o, names, lens, 6, vals);
-		for (int i = 0; i < 6; i++) {
+		unsigned got = json_members_valid(&o, names, lens, K, vals);
+		for (int i = 0; i < K; i++) {
 			json_span v;
 			int want = json_member(&o, names[i], lens[i], &v);
 			assert_int_equal((got >> i) & 1, want);
+			/* one name alone takes the shortcut where it can */
+			assert_int_equal(json_members_valid(&o, &names[i], &lens[i], 1, &one), want);
 			if (want) {
 				assert_int_equal(vals[i].n, v.n);
 				assert_ptr_equal(vals[i].p, v.p);
 				assert_int_equal(vals[i].type, v.type);
+				assert_int_equal(one.n, v.n);
+				assert_ptr_equal(one.p, v.p);
+				assert_int_equal(one.type, v.type);
 			}
 		}
 	}
+}
+
+/* The first n bytes of doc, damaged at random unless k is 0, looked up
+ * with two names and with each alone: whatever is found lies inside. */
+static void lookup_stays_inside(const char *doc, size_t n, int k, uint64_t *r)
+{
+	const char *names[] = { "a", "b" };
+	size_t lens[] = { 1, 1 };
+	char *p = malloc(n ? n : 1);     /* exact size: ASan sees overreads */
+	memcpy(p, doc, n);
+	for (size_t j = 0; k && j < n; j++) {
+		*r = *r * 6364136223846793005u + 1442695040888963407u;
+		if ((*r >> 60) == 0)
+			p[j] = "\"\\{}[],:"[(*r >> 32) % 9];
+	}
+	json_span o = { p, n, JSON_OBJECT }, vals[2];
+	unsigned got = json_members_valid(&o, names, lens, 2, vals);
+	for (int i = 0; i < 2; i++)
+		if ((got >> i) & 1)
+			assert_true(vals[i].p >= p && vals[i].p + vals[i].n <= p + n);
+	for (int i = 0; i < 2; i++)      /* one name: the shortcut first */
+		if (json_members_valid(&o, &names[i], &lens[i], 1, vals))
+			assert_true(vals[0].p >= p && vals[0].p + vals[0].n <= p + n);
+	free(p);
 }
 
 /* Whatever the bytes (a cut-off or damaged record), the lookup never
  * reads outside the span, and what it finds lies inside it. */
 static void members_valid_stays_inside_any_bytes(void **state)
 {
-	static const char doc[] = "{\"a\":\"q\\\"}\",\"b\":[1,{\"c\":\"]\"}],\"\\u0062\":2}";
-	const char *names[] = { "a", "b" };
-	size_t lens[] = { 1, 1 };
+	static const char *const docs[] = {
+		"{\"a\":\"q\\\"}\",\"b\":[1,{\"c\":\"]\"}],\"\\u0062\":2}",
+		"{\"a\":{\"b\":[1,\"x\"]},\"b\":\"a\"}",      /* no escape: the shortcut's shape */
+	};
 	(void)state;
 	uint64_t r = 7;
-	for (size_t n = 0; n <= sizeof doc - 1; n++) {
-		for (int k = 0; k < 40; k++) {
-			char *p = malloc(n ? n : 1);   /* exact size: ASan sees overreads */
-			memcpy(p, doc, n);
-			for (size_t j = 0; k && j < n; j++) {
-				r = r * 6364136223846793005u + 1442695040888963407u;
-				if ((r >> 60) == 0)
-					p[j] = "\"\\{}[],:"[(r >> 32) % 9];
-			}
-			json_span o = { p, n, JSON_OBJECT }, vals[2];
-			unsigned got = json_members_valid(&o, names, lens, 2, vals);
-			for (int i = 0; i < 2; i++)
-				if ((got >> i) & 1)
-					assert_true(vals[i].p >= p && vals[i].p + vals[i].n <= p + n);
-			free(p);
-		}
-	}
+	for (size_t d = 0; d < sizeof docs / sizeof *docs; d++)
+		for (size_t n = 0; n <= strlen(docs[d]); n++)
+			for (int k = 0; k < 40; k++)
+				lookup_stays_inside(docs[d], n, k, &r);
 }
 
 int main(void)
