@@ -448,15 +448,21 @@ void out_f64(out *o, const char *key, double v)
 void out_seconds(out *o, const char *key, int64_t us)
 {
 	size_t c = field(o, key);
-	char tmp[48];
+	char tmp[48], *p = tmp;
 	uint64_t a = us < 0 ? -(uint64_t)us : (uint64_t)us;
-	int n = snprintf(tmp, sizeof tmp, "%s%llu.%06llu", us < 0 ? "-" : "",
-			 (unsigned long long)(a / 1000000), (unsigned long long)(a % 1000000));
-	while (tmp[n - 1] == '0')
-		n--;
-	if (tmp[n - 1] == '.')
-		n--;
-	put(o, tmp, (size_t)n);
+	unsigned f = (unsigned)(a % 1000000);
+	if (us < 0)
+		*p++ = '-';
+	p = w_u64(p, a / 1000000);
+	if (f) {                            /* the fraction, without trailing zeros */
+		*p = '.';
+		w_pair(p + 1, f / 10000);
+		w_pair(p + 3, f / 100 % 100);
+		w_pair(p + 5, f % 100);
+		for (p += 7; p[-1] == '0'; p--)
+			;
+	}
+	put(o, tmp, (size_t)(p - tmp));
 	field_end(o, c);
 }
 

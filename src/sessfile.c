@@ -72,17 +72,34 @@ void sess_unlock(sess_files *f)
 
 /* ------------------------------------------------------------- saving */
 
+/* The body is built a chunk at a time in memory, then hashed and written:
+ * a field at a time through stdio and a streaming hash cost more than the
+ * run they follow. */
+#define WR_CHUNK (1u << 20)
+
 typedef struct wr {
-	FILE *f;
+	int fd;
 	XXH3_state_t *h;
-	uint64_t n;
+	buf b;
+	uint64_t off;                 /* where b goes in the file */
+	int nomem, err;               /* err: errno of a failed write */
 } wr;
+
+static void wr_flush(wr *w)
+{
+	if (!w->b.n || w->err)
+		return;
+	XXH3_64bits_update(w->h, w->b.p, w->b.n);
+	if (os_pwrite_all(w->fd, w->b.p, w->b.n, (off_t)w->off))
+		w->err = errno ? errno : EIO;
+	w->off += w->b.n;
+	w->b.n = 0;
+}
 
 static void put(wr *w, const void *p, size_t n)
 {
-	fwrite(p, 1, n, w->f);
-	XXH3_64bits_update(w->h, p, n);
-	w->n += n;
+	if (buf_add(&w->b, p, n))
+		w->nomem = 1;
 }
 
 static void put32(wr *w, uint32_t v)
@@ -99,6 +116,8 @@ static void put_text(wr *w, const itab *t, uint32_t id)
 {
 	put32(w, t->e[id].len);
 	put(w, t->text.p + t->e[id].off, t->e[id].len);
+	if (w->b.n >= WR_CHUNK)
+		wr_flush(w);
 }
 
 static void put_body(wr *w, const sstate *S)
@@ -111,19 +130,25 @@ static void put_body(wr *w, const sstate *S)
 		put32(w, sess_count(o));
 		for (uint32_t i = 0; i < sess_count(o); i++) {
 			const ssess *x = sess_at(S, o, i);
-			uint64_t v[8] = { (uint64_t)x->start, (uint64_t)x->end, (uint64_t)x->entry_t,
-					  (uint64_t)x->exit_t, x->entry_pos, x->exit_pos, x->events,
-					  x->page_views };
-			put(w, v, sizeof v);
-			put32(w, x->entry_url);
-			put32(w, x->exit_url);
-			put32(w, x->ncs);
+			struct {
+				uint64_t v[8];
+				uint32_t url[2], ncs;
+			} __attribute__((packed)) r = {
+				{ (uint64_t)x->start, (uint64_t)x->end, (uint64_t)x->entry_t,
+				  (uint64_t)x->exit_t, x->entry_pos, x->exit_pos, x->events,
+				  x->page_views },
+				{ x->entry_url, x->exit_url }, x->ncs,
+			};
+			put(w, &r, sizeof r);
 			if (x->ncs == 1)
 				put64(w, x->cs.one);
 			else if (x->ncs > 1)
 				put(w, x->cs.many, (size_t)x->ncs * 8);
+			if (w->b.n >= WR_CHUNK)
+				wr_flush(w);
 		}
 	}
+	wr_flush(w);
 }
 
 static void header(unsigned char *h, const sess_key *k, const sstate *S, uint64_t ident_pos,
@@ -165,34 +190,39 @@ int sess_save(eg_store *st, const sess_files *f, const sess_key *k, const sstate
 	snprintf(name, sizeof name, "%s-%016llx", keep ? "ck" : "end",
 		 (unsigned long long)S->through);
 	snprintf(path, sizeof path, "%s/%s", f->dir, name);
-	wr w = { fopen(tmp, "wb"), XXH3_createState(), 0 };
+	wr w = { .fd = eg_os.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644),
+		 .h = XXH3_createState(), .off = CK_HDR };
 	int rc = EG_OK;
-	if (!w.f || !w.h) {
-		rc = w.h ? st_errno(st, "cannot write %s", tmp) : st_err(st, EG_ENOMEM, "out of memory");
+	if (w.fd < 0 || !w.h || buf_reserve(&w.b, WR_CHUNK + 4096)) {
+		rc = w.fd < 0 ? st_errno(st, "cannot write %s", tmp) : st_err(st, EG_ENOMEM, "out of memory");
 		goto out;
 	}
-	setvbuf(w.f, NULL, _IOFBF, 1 << 20);
-	unsigned char h[CK_HDR] = { 0 };
-	fwrite(h, 1, CK_HDR, w.f);          /* the header, once the body is known */
 	XXH3_64bits_reset(w.h);
 	put_body(&w, S);
-	header(h, k, S, ident_pos, ident, w.n, XXH3_64bits_digest(w.h));
-	if (fseek(w.f, 0, SEEK_SET) || fwrite(h, 1, CK_HDR, w.f) != CK_HDR || fflush(w.f) ||
-	    ferror(w.f)) {
+	unsigned char h[CK_HDR];          /* the header, once the body is known */
+	header(h, k, S, ident_pos, ident, w.off - CK_HDR, XXH3_64bits_digest(w.h));
+	if (w.nomem) {
+		rc = st_err(st, EG_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (w.err || os_pwrite_all(w.fd, h, CK_HDR, 0)) {
+		if (w.err)
+			errno = w.err;
 		rc = st_errno(st, "cannot write %s", tmp);
 		goto out;
 	}
-	if (rename(tmp, path)) {
+	if (eg_os.rename(tmp, path)) {
 		rc = st_errno(st, "cannot rename %s", tmp);
 		goto out;
 	}
 	if (!keep)
 		drop_ends(f, name);
 out:
-	if (w.f)
-		fclose(w.f);
+	if (w.fd >= 0)
+		eg_os.close(w.fd);
 	if (rc)
-		unlink(tmp);
+		eg_os.unlink(tmp);
+	free(w.b.p);
 	XXH3_freeState(w.h);
 	return rc;
 }
