@@ -570,7 +570,9 @@ typedef struct eg_sess_query {
 /* Bring the state up to the head (saving checkpoints), or rebuild it for
  * the prefix q->at from the nearest checkpoint before it, then call fn for
  * each session q selects, by stream name and start.  A non-zero return of
- * fn stops and is returned.  Errors: EG_EIO, EG_ECORRUPT, EG_ENOMEM. */
+ * fn stops and is returned.  The newest checkpoint may be written on a
+ * second thread while fn is called, so fn must not use s.  Errors:
+ * EG_EIO, EG_ECORRUPT, EG_ENOMEM. */
 int eg_sessions_scan(eg_sessions *s, const eg_sess_query *q, eg_session_fn fn, void *ctx);
 
 /* What the last scan did, for --explain. */

@@ -23,6 +23,7 @@
 #include "record.h"
 #include "sess.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,19 @@ static int grow(void *a, uint32_t n, uint32_t *cap, size_t elem, uint32_t first)
 
 /* ------------------------------------------------------ interned texts */
 
+/* memcmp(a, b, n) == 0, without a call for the short names of streams. */
+static inline int same_text(const char *a, const char *b, uint32_t n)
+{
+	if (n < 8 || n > 16)
+		return !memcmp(a, b, n);
+	uint64_t a0, b0, a1, b1;
+	memcpy(&a0, a, 8);
+	memcpy(&b0, b, 8);
+	memcpy(&a1, a + n - 8, 8);
+	memcpy(&b1, b + n - 8, 8);
+	return a0 == b0 && a1 == b1;
+}
+
 static uint32_t itab_look(itab *t, uint64_t hv, const char *s, uint32_t len, int add)
 {
 	if (add && (uint64_t)(t->n + 1) * 4 > (uint64_t)t->scap * 3) {
@@ -83,7 +97,7 @@ static uint32_t itab_look(itab *t, uint64_t hv, const char *s, uint32_t len, int
 	uint32_t m = t->scap - 1, i = (uint32_t)hv & m, v;
 	while ((v = t->slot[i])) {
 		const sname *e = &t->e[v - 1];
-		if (e->hash == hv && e->len == len && !memcmp(t->text.p + e->off, s, len))
+		if (e->hash == hv && e->len == len && same_text(t->text.p + e->off, s, len))
 			return v - 1;
 		i = (i + 1) & m;
 	}
@@ -681,40 +695,47 @@ static int run(eg_sessions *s, sstate *S, uint64_t to, int save)
 /* ----------------------------------------------------------- the query */
 
 /* Bring the handle's state to position to: from the newest checkpoint at
- * or before it the first time, then the events after. */
-static int catch_up(eg_sessions *s, uint64_t to)
+ * or before it the first time, then the events after.  Returns with the
+ * checkpoints locked (unless it fails) and *save set when the newest
+ * checkpoint is worth writing: after many events, or when there is none
+ * yet. */
+static int catch_up(eg_sessions *s, uint64_t to, int *save)
 {
+	*save = 0;
 	int rc = sess_lock(s->st, &s->files);
 	if (rc)
 		return rc;
 	if (!s->loaded) {
 		if ((rc = sess_load(s->st, &s->files, &s->key, to, &s->S)))
-			goto out;
+			goto fail;
 		s->loaded = 1;
 		s->resumed = s->S.through;
 	}
 	uint64_t from = s->S.through;
 	if ((rc = run(s, &s->S, to, 1)))
-		goto out;
-	/* The newest checkpoint: worth writing after many events, or when
-	 * there is none yet. */
+		goto fail;
 	uint64_t took = s->S.through - from;
-	if (s->files.lockfd >= 0 && took && (took >= sess_save_min || !s->resumed)) {
-		uint64_t ident = 0;
-		if (!(rc = store_event_ident(s->st, to, &ident)) &&
-		    !(rc = sess_save(s->st, &s->files, &s->key, &s->S, to, ident, 0)))
-			s->ex.saved++;
-	}
-out:
+	*save = s->files.lockfd >= 0 && took && (took >= sess_save_min || !s->resumed);
+	return EG_OK;
+fail:
 	sess_unlock(&s->files);
 	return rc;
 }
 
-typedef struct scan {
-	const sstate *S;
-	eg_session_fn fn;
-	void *ctx;
-} scan;
+/* The newest checkpoint, written on a thread of its own while the rows
+ * go out: both only read the state. */
+typedef struct end_save {
+	eg_sessions *s;
+	uint64_t to, ident;
+	int rc;
+} end_save;
+
+static void *save_end(void *p)
+{
+	end_save *e = p;
+	e->rc = sess_save(e->s->st, &e->s->files, &e->s->key, &e->s->S, e->to, e->ident, 0);
+	return NULL;
+}
 
 static int cmp_stream(const void *a, const void *b, void *ctx)
 {
@@ -745,6 +766,8 @@ static int emit_stream(const sstate *S, uint32_t sid, const eg_sess_query *q,
 	const sorder *o = &S->ord[sid];
 	for (uint32_t i = 0; i < sess_count(o); i++) {
 		const ssess *x = sess_at(S, o, i);
+		if (i + 4 < o->n)                /* the pool is in order of creation */
+			__builtin_prefetch(&S->s[o->ss[i + 4]]);
 		if (q->has_since && x->start < q->since)
 			continue;
 		if (q->has_until && x->start > q->until)
@@ -788,7 +811,7 @@ static int emit(eg_sessions *s, sstate *S, const eg_sess_query *q, eg_session_fn
 	}
 	uint32_t *ids = malloc(((size_t)S->streams.n + 1) * sizeof *ids);
 	if (!ids)
-		return st_err(s->st, EG_ENOMEM, "out of memory");
+		return EG_ENOMEM;                /* reported by the caller */
 	for (uint32_t i = 0; i < S->streams.n; i++)
 		ids[i] = i;
 	qsort_r(ids, S->streams.n, sizeof *ids, cmp_stream, &S->streams);
@@ -808,18 +831,35 @@ int eg_sessions_scan(eg_sessions *s, const eg_sess_query *q, eg_session_fn fn, v
 	uint64_t at = q->at && q->at < h.pos ? q->at : h.pos;
 	memset(&s->ex, 0, sizeof s->ex);
 	if (at == h.pos) {
-		if ((rc = catch_up(s, at)))
+		int save;
+		if ((rc = catch_up(s, at, &save)))
 			return rc;
 		s->ex.resumed_from = s->resumed;
-		return emit(s, &s->S, q, fn, ctx);
+		end_save e = { s, at, 0, EG_OK };
+		pthread_t t;
+		int thread = 0;
+		if (save && !(rc = store_event_ident(s->st, at, &e.ident)))
+			thread = pthread_create(&t, NULL, save_end, &e) == 0;
+		if (!rc)
+			rc = emit(s, &s->S, q, fn, ctx);
+		if (thread)
+			pthread_join(t, NULL);
+		else if (save && !rc)
+			save_end(&e);
+		if (save && !e.rc)
+			s->ex.saved++;
+		sess_unlock(&s->files);
+		if (rc == EG_ENOMEM)
+			return st_err(s->st, EG_ENOMEM, "out of memory");
+		return rc ? rc : e.rc;
 	}
 	/* Known at an earlier time: from the checkpoint before it, in memory
 	 * (the checkpoints of the head stay as they are). */
 	sstate T = { 0 };
 	if (!(rc = sess_load(s->st, &s->files, &s->key, at, &T))) {
 		s->ex.resumed_from = T.through;
-		if (!(rc = run(s, &T, at, 0)))
-			rc = emit(s, &T, q, fn, ctx);
+		if (!(rc = run(s, &T, at, 0)) && (rc = emit(s, &T, q, fn, ctx)) == EG_ENOMEM)
+			rc = st_err(s->st, EG_ENOMEM, "out of memory");
 	}
 	sess_state_free(&T);
 	return rc;
