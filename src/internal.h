@@ -295,6 +295,10 @@ uint64_t event_ident(const eg_event *e);
  * UUID (formatting it is a fair part of decoding), and iter_ident gives
  * the event_ident of the current event all the same. */
 void iter_lazy_ids(struct eg_iter *it);
+/* Events up to this position are served from the index: a forward scan of
+ * them reads the log with pread and leaves its mappings alone, so two such
+ * iterators may run on two threads.  0: none. */
+uint64_t store_indexed_through(const struct eg_store *st);
 uint64_t iter_ident(struct eg_iter *it);
 
 uint64_t id_hash(const char *id, size_t n);

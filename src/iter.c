@@ -619,15 +619,10 @@ static int plan(eg_iter *it)
 		it->hi = it->f.to;
 	it->lo = it->f.from ? it->f.from : 1;
 	it->resume = lg->head_at;
-	it->ix_through = 0;
+	it->ix_through = store_indexed_through(st);
 	it->tail_start = (logpos){ 0, SEG_HDR_LEN };
-	if (st->ix.usable && xs->through_pos && xs->through_pos <= lg->head_pos) {
-		uint32_t s = log_seg_index(lg, xs->head_seg_first);
-		if (s != UINT32_MAX) {
-			it->ix_through = xs->through_pos;
-			it->tail_start = (logpos){ s, xs->head_off };
-		}
-	}
+	if (it->ix_through)
+		it->tail_start = (logpos){ log_seg_index(lg, xs->head_seg_first), xs->head_off };
 	it->nblocks = it->ix_through ? index_nblocks(st) : 0;
 	it->tat = it->tail_start;
 	it->tnext = it->ix_through + 1;
@@ -657,6 +652,15 @@ static int plan(eg_iter *it)
 	}
 	it->phase = it->f.reverse ? PH_B : PH_A;
 	return EG_OK;
+}
+
+uint64_t store_indexed_through(const eg_store *st)
+{
+	const ixstate *xs = &st->ix.st;
+	if (!st->ix.usable || !xs->through_pos || xs->through_pos > st->log.head_pos ||
+	    log_seg_index(&st->log, xs->head_seg_first) == UINT32_MAX)
+		return 0;
+	return xs->through_pos;
 }
 
 int eg_iter_new(eg_store *st, eg_iter **out, const eg_filter *f)

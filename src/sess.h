@@ -67,6 +67,14 @@ typedef struct sstate {
 	uint32_t *freel;
 	uint32_t nfree, capfree;
 	uint64_t live;
+	/* A part of a run read on its own (session.c): where each session it
+	 * made began, for counting merges as one reading in order would. */
+	struct sborn {
+		uint32_t sid;
+		int64_t t;
+	} *born;
+	uint32_t nborn, capborn;
+	int track;
 } sstate;
 
 /* How many sessions stream o has, and the i-th by start. */

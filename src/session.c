@@ -150,6 +150,7 @@ void sess_state_free(sstate *S)
 	if (S->s)
 		munmap(S->s, (size_t)S->caps * sizeof *S->s);
 	free(S->freel);
+	free(S->born);
 	memset(S, 0, sizeof *S);
 }
 
@@ -320,10 +321,12 @@ static int add_to(ssess *x, const sitem *it, uint32_t url1)
 	return sess_add_cs(x, it->cshash);
 }
 
-/* Fold b into a (a starts before b): the late event between them closed
- * their gap. */
+/* Fold b into a: the late event between them closed their gap, or the
+ * two halves of a split run met. */
 static int merge_into(ssess *a, const ssess *b)
 {
+	if (b->start < a->start)
+		a->start = b->start;
 	if (b->end > a->end)
 		a->end = b->end;
 	a->events += b->events;
@@ -346,9 +349,22 @@ static int merge_into(ssess *a, const ssess *b)
 	return 0;
 }
 
+/* Note that a session of stream sid began with an event at t. */
+static int born(sstate *S, uint32_t sid, int64_t t)
+{
+	if (!S->track)
+		return 0;
+	if (grow(&S->born, S->nborn, &S->capborn, sizeof *S->born, 4096))
+		return -1;
+	S->born[S->nborn++] = (struct sborn){ sid, t };
+	return 0;
+}
+
 /* A new newest session of stream o, from event it. */
 static int start_cur(sstate *S, sorder *o, uint32_t sid, const sitem *it, uint32_t url1)
 {
+	if (born(S, sid, it->time))
+		return -1;
 	memset(&o->cur, 0, sizeof o->cur);
 	o->cur.stream = sid;
 	o->cur.start = o->cur.end = it->time;
@@ -407,12 +423,141 @@ static int take(sstate *S, int64_t gap, const sitem *it, uint32_t sid, uint32_t 
 	if (join_b)
 		return add_to(b, it, url1);
 	uint32_t id = sess_new(S, sid, i);
-	if (id == UINT32_MAX)
+	if (id == UINT32_MAX || born(S, sid, t))
 		return -1;
 	S->live++;
 	ssess *x = &S->s[id];
 	x->start = x->end = t;
 	return add_to(x, it, url1);
+}
+
+/* --------------------------------------------- joining a part's state */
+
+/* Would an event of stream sid at t have joined one of its sessions? */
+static int near(const sstate *S, uint32_t sid, int64_t t, int64_t gap)
+{
+	const sorder *o = &S->ord[sid];
+	if (!o->has_cur)
+		return 0;
+	if (t >= o->cur.start)           /* the usual case: at or after the newest */
+		return t - o->cur.end < gap;
+	uint32_t lo = 0, hi = sess_count(o);
+	while (lo < hi) {                /* lo: the first session starting after t */
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (sess_at(S, o, mid)->start <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo > 0 && t - sess_at(S, o, lo - 1)->end < gap)
+		return 1;
+	return lo < sess_count(o) && sess_at(S, o, lo)->start - t < gap;
+}
+
+/* Take session x of a part (its urls already ids of S) into stream sid of
+ * S: joined with the sessions it overlaps or comes within a gap of (a run
+ * of neighbours, as the sessions of a stream are a gap apart), else placed
+ * among them, its client sessions moving with it.  -1 if out of memory. */
+static int absorb(sstate *S, uint32_t sid, ssess *x, int64_t gap)
+{
+	sorder *o = &S->ord[sid];
+	uint32_t c = sess_count(o), lo = 0, hi = c;
+	x->stream = sid;
+	if (o->has_cur && x->start >= o->cur.start) {   /* the usual case: after the older ones */
+		if (x->start - o->cur.end < gap)
+			return merge_into(&o->cur, x);
+		lo = c;
+	}
+	while (lo < hi) {                /* a: the first ending less than a gap before x */
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (x->start - sess_at(S, o, mid)->end >= gap)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	uint32_t a = lo;
+	for (hi = c; lo < hi;) {         /* b: the first starting a gap or more after x */
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (sess_at(S, o, mid)->start - x->end < gap)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	uint32_t b = lo;
+	if (a == b) {                    /* near none: a session of its own */
+		if (a < c || o->has_cur) {
+			uint32_t id = sess_new(S, sid, a < c ? a : o->n);
+			if (id == UINT32_MAX)
+				return -1;
+			S->s[id] = a < c ? *x : o->cur;
+		}
+		if (a == c) {
+			o->cur = *x;
+			o->has_cur = 1;
+		}
+		x->ncs = 0;              /* its client sessions moved */
+		x->last_cs = 0;
+		S->live++;
+		return 0;
+	}
+	/* Into the last of them; the others, all older ones, go. */
+	ssess *into = b - 1 < o->n ? &S->s[o->ss[b - 1]] : &o->cur;
+	if (merge_into(into, x))
+		return -1;
+	for (uint32_t i = a; i + 1 < b; i++)
+		if (merge_into(into, &S->s[o->ss[i]]))
+			return -1;
+	for (uint32_t i = b - 1; i-- > a;)
+		if (sess_drop(S, sid, i))
+			return -1;
+	S->live -= b - 1 - a;
+	return 0;
+}
+
+/* Join P, the state of the events after S->through (the caller moves
+ * S->through on), into S.  Merges are
+ * counted as reading P's events after S's would have: a session P made
+ * was made then too unless its first event was near one of S's. */
+static int absorb_state(sstate *S, sstate *P, int64_t gap)
+{
+	uint32_t *smap = malloc(((size_t)P->streams.n + 1) * sizeof *smap);
+	uint32_t *umap = malloc(((size_t)P->urls.n + 1) * sizeof *umap);
+	int rc = -1;
+	if (!smap || !umap)
+		goto out;
+	for (uint32_t j = 0; j < P->streams.n; j++) {
+		const sname *nm = &P->streams.e[j];
+		if ((smap[j] = sess_stream(S, P->streams.text.p + nm->off, nm->len)) == UINT32_MAX)
+			goto out;
+	}
+	for (uint32_t u = 0; u < P->urls.n; u++) {
+		const sname *nm = &P->urls.e[u];
+		if ((umap[u] = itab_get(&S->urls, nm->hash, P->urls.text.p + nm->off, nm->len)) ==
+		    UINT32_MAX)
+			goto out;
+	}
+	uint64_t made = 0, live = S->live;
+	for (uint32_t i = 0; i < P->nborn; i++)
+		made += !near(S, smap[P->born[i].sid], P->born[i].t, gap);
+	for (uint32_t j = 0; j < P->streams.n; j++) {
+		sorder *o = &P->ord[j];
+		for (uint32_t i = 0; i < sess_count(o); i++) {
+			ssess *x = i < o->n ? &P->s[o->ss[i]] : &o->cur;
+			if (x->entry_url)
+				x->entry_url = umap[x->entry_url - 1] + 1;
+			if (x->exit_url)
+				x->exit_url = umap[x->exit_url - 1] + 1;
+			if (absorb(S, smap[j], x, gap))
+				goto out;
+		}
+	}
+	S->merges += live + made - S->live;
+	S->events += P->events;
+	rc = 0;
+out:
+	free(smap);
+	free(umap);
+	return rc;
 }
 
 /* ------------------------------------------------------------- handle */
@@ -540,6 +685,21 @@ int eg_sessions_open(eg_store *st, const eg_sess_opts *o, int flags, eg_sessions
 
 /* ------------------------------------------------------------- the run */
 
+/* A span of a run: the events in positions [lo, hi] into S, saving kept
+ * checkpoints on the way when save is set, with a reader thread when
+ * threads is.  Its iterator is made before, on the thread that owns the
+ * store handle (eg_iter_new may refresh the log's segments). */
+typedef struct span {
+	uint64_t lo, hi;
+	sstate *S;
+	int save, threads;
+	eg_iter *it;
+	uint64_t first_pos, first_ident;   /* its first event; the identity only
+					      where a kept checkpoint falls */
+	uint64_t saved;
+	int rc;
+} span;
+
 typedef struct srun {
 	eg_sessions *s;
 	sstate *S;
@@ -548,6 +708,7 @@ typedef struct srun {
 	int skip_heartbeats;
 	int save;                     /* save checkpoints at save_every */
 	uint64_t saved;
+	span *sp;
 	sbatch b[4];
 } srun;
 
@@ -568,33 +729,39 @@ static int text_add(sbatch *b, const char *s, size_t n, uint32_t *off, uint32_t 
 	return 0;
 }
 
-/* Reader: what the engine needs of e, appended to b. */
-static int extract(srun *r, const eg_event *e, sbatch *b)
+/* What the engine needs of e: *it, and data.page_url of a page view in
+ * *url (n 0: none).  The texts are left in e. */
+static void describe(srun *r, const eg_event *e, sitem *it, json_span *url)
 {
-	sitem *it = &b->items[b->n];
-	*it = (sitem){ .pos = e->pos, .time = e->time, .page = is_page(&r->s->key, e) };
+	*it = (sitem){ .pos = e->pos, .time = e->time, .page = is_page(&r->s->key, e),
+		       .slen = (uint32_t)e->stream_len };
 	if (e->pos / sess_save_every != r->prev_pos / sess_save_every)
 		it->ident = iter_ident(r->it);
 	r->prev_pos = e->pos;
-	if (text_add(b, e->stream, e->stream_len, &it->soff, &it->slen))
-		return EG_ENOMEM;
 	it->shash = XXH3_64bits(e->stream, e->stream_len);
 	if (e->session_len)
 		it->cshash = XXH3_64bits(e->session, e->session_len) | 1;
+	url->n = 0;
 	if (it->page && e->data_len) {
 		static const char *const name[1] = { "page_url" };
 		static const size_t len[1] = { 8 };
-		json_span obj = { e->data, e->data_len, JSON_OBJECT }, v;
-		if ((json_members_valid(&obj, name, len, 1, &v) & 1) && v.type != JSON_NULL) {
-			if (text_add(b, v.p, v.n, &it->uoff, &it->ulen))
-				return EG_ENOMEM;
-			it->uhash = XXH3_64bits(v.p, v.n);
+		json_span obj = { e->data, e->data_len, JSON_OBJECT };
+		if ((json_members_valid(&obj, name, len, 1, url) & 1) && url->type != JSON_NULL) {
+			it->ulen = (uint32_t)url->n;
+			it->uhash = XXH3_64bits(url->p, url->n);
+		} else {
+			url->n = 0;
 		}
 	}
-	b->n++;
-	return EG_OK;
 }
 
+static int heartbeat(const srun *r, const eg_event *e)
+{
+	return r->skip_heartbeats && e->type_len == sizeof EG_HEARTBEAT - 1 &&
+	       !memcmp(e->type, EG_HEARTBEAT, e->type_len);
+}
+
+/* Reader: each event's item, its texts copied into the batch. */
 static int fill(void *ctx, void *bp)
 {
 	srun *r = ctx;
@@ -606,87 +773,241 @@ static int fill(void *ctx, void *bp)
 		int rc = eg_iter_next(r->it, &e);
 		if (rc)
 			return rc;
-		if (r->skip_heartbeats && e->type_len == sizeof EG_HEARTBEAT - 1 &&
-		    !memcmp(e->type, EG_HEARTBEAT, e->type_len))
+		if (heartbeat(r, e))
 			continue;
-		if ((rc = extract(r, e, b)))
-			return rc;
+		sitem *it = &b->items[b->n];
+		json_span url;
+		describe(r, e, it, &url);
+		if (text_add(b, e->stream, e->stream_len, &it->soff, &it->slen) ||
+		    (url.n && text_add(b, url.p, url.n, &it->uoff, &it->ulen)))
+			return EG_ENOMEM;
+		b->n++;
 	}
+	return EG_OK;
+}
+
+/* Engine: take one event, its stream's name and its url (it->ulen 0:
+ * none); save a kept checkpoint first where one falls. */
+static int take_one(srun *r, const sitem *it, const char *stream, const char *url)
+{
+	sstate *S = r->S;
+	eg_sessions *s = r->s;
+	if (!r->sp->first_pos) {
+		r->sp->first_pos = it->pos;
+		r->sp->first_ident = it->ident;
+	}
+	if (it->ident && r->save) {
+		S->through = it->pos - 1;
+		int rc = sess_save(s->st, &s->files, &s->key, S, it->pos, it->ident, 1);
+		if (rc)
+			return rc;
+		r->saved++;
+	}
+	uint32_t sid = itab_get(&S->streams, it->shash, stream, it->slen), url1 = 0;
+	if (sid == UINT32_MAX ||
+	    (sid >= S->capord && grow(&S->ord, sid, &S->capord, sizeof *S->ord, 1024)))
+		return EG_ENOMEM;
+	if (it->ulen) {
+		uint32_t u = itab_get(&S->urls, it->uhash, url, it->ulen);
+		if (u == UINT32_MAX)
+			return EG_ENOMEM;
+		url1 = u + 1;
+	}
+	if (take(S, s->key.gap, it, sid, url1))
+		return EG_ENOMEM;
+	S->through = it->pos;
+	S->events++;
 	return EG_OK;
 }
 
 static int take_batch(void *ctx, void *bp)
 {
-	srun *r = ctx;
 	const sbatch *b = bp;
-	sstate *S = r->S;
-	eg_sessions *s = r->s;
 	for (uint32_t k = 0; k < b->n; k++) {
 		const sitem *it = &b->items[k];
-		if (it->ident && r->save) {
-			S->through = it->pos - 1;
-			int rc = sess_save(s->st, &s->files, &s->key, S, it->pos, it->ident, 1);
-			if (rc)
-				return rc;
-			r->saved++;
-		}
-		uint32_t sid = sess_stream(S, b->text.p + it->soff, it->slen), url1 = 0;
-		if (sid == UINT32_MAX)
-			return EG_ENOMEM;
-		if (it->ulen) {
-			uint32_t u = itab_get(&S->urls, it->uhash, b->text.p + it->uoff, it->ulen);
-			if (u == UINT32_MAX)
-				return EG_ENOMEM;
-			url1 = u + 1;
-		}
-		if (take(S, s->key.gap, it, sid, url1))
-			return EG_ENOMEM;
-		S->through = it->pos;
-		S->events++;
+		int rc = take_one(ctx, it, b->text.p + it->soff, b->text.p + it->uoff);
+		if (rc)
+			return rc;
 	}
 	return EG_OK;
 }
 
+/* One thread: each event straight from the log to the engine. */
+static int take_direct(srun *r)
+{
+	for (;;) {
+		const eg_event *e;
+		int rc = eg_iter_next(r->it, &e);
+		if (rc)
+			return rc;
+		if (heartbeat(r, e))
+			continue;
+		sitem it;
+		json_span url;
+		describe(r, e, &it, &url);
+		if ((rc = take_one(r, &it, e->stream, url.p)))
+			return rc;
+	}
+}
+
+static int span_iter(eg_sessions *s, span *sp)
+{
+	eg_filter f = { .from = sp->lo, .to = sp->hi, .types = (const char *const *)s->key.types,
+			.ntypes = s->key.ntypes };
+	int rc = eg_iter_new(s->st, &sp->it, &f);
+	if (!rc)
+		iter_lazy_ids(sp->it);
+	return rc;
+}
+
+/* Run span sp; EG_OK, or an error (EG_ENOMEM not yet reported). */
+static int run_span(eg_sessions *s, span *sp)
+{
+	sstate *S = sp->S;
+	srun *r = calloc(1, sizeof *r);
+	if (!r)
+		return EG_ENOMEM;
+	r->s = s;
+	r->S = S;
+	r->sp = sp;
+	r->it = sp->it;
+	r->prev_pos = sp->lo - 1;
+	r->skip_heartbeats = !s->key.ntypes;
+	r->save = sp->save;
+	int rc = EG_OK;
+	for (int i = 0; sp->threads && i < 4 && !rc; i++)
+		if (!(r->b[i].items = malloc(SB_CAP * sizeof *r->b[i].items)) ||
+		    buf_reserve(&r->b[i].text, 64 << 10))
+			rc = EG_ENOMEM;
+	if (!rc && sp->threads) {
+		void *bs[4] = { &r->b[0], &r->b[1], &r->b[2], &r->b[3] };
+		rc = pipe_run(bs, 4, 1, fill, r, take_batch, r);
+	} else if (!rc) {
+		rc = take_direct(r);
+	}
+	if (rc == EG_END) {
+		rc = EG_OK;
+		S->through = sp->hi;
+	}
+	for (int i = 0; i < 4; i++) {
+		free(r->b[i].items);
+		free(r->b[i].text.p);
+	}
+	sp->saved += r->saved;
+	free(r);
+	return rc;
+}
+
+/* A split run (run_split): its parts, taken in turn by two threads. */
+#define SPLIT_PARTS 2
+typedef struct split {
+	eg_sessions *s;
+	span *ps;
+	size_t n;                     /* parts 1..n; part 0 is S's */
+	size_t next;                  /* the next part to take (atomic) */
+} split;
+
+/* Take parts until none is left.  EG_OK, or the first error. */
+static int take_parts(split *sp)
+{
+	for (;;) {
+		size_t k = __atomic_fetch_add(&sp->next, 1, __ATOMIC_RELAXED);
+		if (k > sp->n)
+			return EG_OK;
+		if (sp->ps[k].it && (sp->ps[k].rc = run_span(sp->s, &sp->ps[k])))
+			return sp->ps[k].rc;
+	}
+}
+
+static void *second_thread(void *p)
+{
+	take_parts(p);
+	return NULL;
+}
+
+/* A long run on two cores.  The positions are cut in parts (and where
+ * kept checkpoints fall); this thread reads the first part into S, and
+ * the two threads take the others in turn, each into a state of its own,
+ * which are then joined into S in order (sessions do not depend on the
+ * order events are taken in), S saved where a kept checkpoint falls.
+ * Each thread reads its own part of the log: nothing passes between them
+ * until the join, which two cores do far better than handing every event
+ * across. */
+static int run_split(eg_sessions *s, sstate *S, uint64_t to, int save)
+{
+	uint64_t from = S->through, E = sess_save_every, len = to - from;
+	size_t n = SPLIT_PARTS + (size_t)(to / E - from / E);
+	span *ps = calloc(n, sizeof *ps);
+	sstate *P = calloc(n, sizeof *P);
+	int rc = ps && P ? EG_OK : EG_ENOMEM;
+	size_t k = 0;
+	for (uint64_t lo = from + 1, i = 1; !rc && lo <= to; k++) {
+		uint64_t hi = from + len * i / SPLIT_PARTS;   /* the next even cut */
+		if ((lo / E + 1) * E - 1 < hi)               /* or a kept checkpoint first */
+			hi = (lo / E + 1) * E - 1;
+		else
+			i++;
+		ps[k] = (span){ .lo = lo, .hi = hi, .S = k ? &P[k] : S, .save = !k && save };
+		P[k].track = k > 0;
+		if (lo <= hi)
+			rc = span_iter(s, &ps[k]);
+		lo = hi + 1;
+	}
+	split sp = { s, ps, k - 1, 1 };
+	pthread_t t;
+	int thread = !rc && pthread_create(&t, NULL, second_thread, &sp) == 0;
+	if (!rc && !(rc = run_span(s, &ps[0])))
+		rc = take_parts(&sp);
+	if (thread)
+		pthread_join(t, NULL);
+	for (size_t j = 1; !rc && j < k; j++) {
+		if ((rc = ps[j].rc))
+			break;
+		if (save && ps[j].first_ident) {  /* a kept checkpoint where part j begins */
+			S->through = ps[j].first_pos - 1;
+			if ((rc = sess_save(s->st, &s->files, &s->key, S, ps[j].first_pos,
+					    ps[j].first_ident, 1)))
+				break;
+			ps[0].saved++;
+		}
+		if (ps[j].it && absorb_state(S, &P[j], s->key.gap))
+			rc = EG_ENOMEM;
+		S->through = ps[j].hi;
+	}
+	for (size_t j = 0; ps && j < k; j++)
+		eg_iter_free(ps[j].it);
+	for (size_t j = 1; P && j < k; j++)
+		sess_state_free(&P[j]);
+	if (ps)
+		s->ex.saved += ps[0].saved;
+	free(ps);
+	free(P);
+	return rc;
+}
+
 /* Take the events after S->through up to position to into S; save
- * checkpoints on the way when save is set. */
+ * checkpoints on the way when save is set.  A long run is split in two
+ * (run_split) when both halves can read the log at once: forward scans
+ * of the indexed log by blocks, which read with pread and leave the
+ * shared mappings alone.  Else it reads on a second thread that hands
+ * the events over (pipe.c). */
 static int run(eg_sessions *s, sstate *S, uint64_t to, int save)
 {
 	if (to <= S->through)
 		return EG_OK;
 	uint64_t from = S->through, events = S->events;
-	eg_filter f = { .from = from + 1, .to = to, .types = (const char *const *)s->key.types,
-			.ntypes = s->key.ntypes };
-	srun *r = calloc(1, sizeof *r);
-	if (!r)
-		return st_err(s->st, EG_ENOMEM, "out of memory");
-	r->s = s;
-	r->S = S;
-	r->prev_pos = from;
-	r->skip_heartbeats = !s->key.ntypes;
-	r->save = save && s->files.lockfd >= 0;
-	int threads = to - from >= sess_pipe_min, nb = threads ? 4 : 1, rc = EG_OK;
-	for (int i = 0; i < nb && !rc; i++)
-		if (!(r->b[i].items = malloc(SB_CAP * sizeof *r->b[i].items)) ||
-		    buf_reserve(&r->b[i].text, 64 << 10))
-			rc = EG_ENOMEM;
-	if (!rc && !(rc = eg_iter_new(s->st, &r->it, &f)))
-		iter_lazy_ids(r->it);
-	if (!rc) {
-		void *bs[4] = { &r->b[0], &r->b[1], &r->b[2], &r->b[3] };
-		rc = pipe_run(bs, nb, threads, fill, r, take_batch, r);
-	}
-	eg_iter_free(r->it);
-	if (rc == EG_END) {
-		rc = EG_OK;
-		S->through = to;
+	int rc, threads = to - from >= sess_pipe_min;
+	save = save && s->files.lockfd >= 0;
+	if (threads && !s->key.ntypes && store_indexed_through(s->st) >= to)
+		rc = run_split(s, S, to, save);
+	else {
+		span sp = { .lo = from + 1, .hi = to, .S = S, .save = save, .threads = threads };
+		if (!(rc = span_iter(s, &sp)))
+			rc = run_span(s, &sp);
+		eg_iter_free(sp.it);
+		s->ex.saved += sp.saved;
 	}
 	s->ex.taken += S->events - events;
-	for (int i = 0; i < 4; i++) {
-		free(r->b[i].items);
-		free(r->b[i].text.p);
-	}
-	s->ex.saved += r->saved;
-	free(r);
 	if (rc == EG_ENOMEM)
 		return st_err(s->st, EG_ENOMEM, "out of memory");
 	return rc;
