@@ -13,9 +13,20 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+/* A block check hashes tens of kilobytes: there the library's build for
+ * the CPU at hand (its x86 dispatch picks AVX2 or AVX-512 at run time)
+ * runs about twice as fast as the inlined baseline (SSE2) code, with the
+ * same result. */
+#if defined(__x86_64__) || defined(__i386__)
+uint64_t XXH3_64bits_dispatch(const void *input, size_t len);
+#define XXH3_LONG XXH3_64bits_dispatch
+#else
+#define XXH3_LONG XXH3_64bits
+#endif
+
 uint32_t rec_check(const void *p, size_t n)
 {
-	return (uint32_t)XXH3_64bits(p, n);
+	return (uint32_t)(n >= 4096 ? XXH3_LONG(p, n) : XXH3_64bits(p, n));
 }
 
 struct rec_hasher {

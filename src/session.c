@@ -515,9 +515,9 @@ static int absorb(sstate *S, uint32_t sid, ssess *x, int64_t gap)
 }
 
 /* Join P, the state of the events after S->through (the caller moves
- * S->through on), into S.  Merges are
- * counted as reading P's events after S's would have: a session P made
- * was made then too unless its first event was near one of S's. */
+ * S->through on), into S.  Merges are counted as reading P's events after
+ * S's would have: a session P made was made then too unless its first
+ * event was near one of S's. */
 static int absorb_state(sstate *S, sstate *P, int64_t gap)
 {
 	uint32_t *smap = malloc(((size_t)P->streams.n + 1) * sizeof *smap);
