@@ -860,10 +860,13 @@ static int span_iter(eg_sessions *s, span *sp)
 	return rc;
 }
 
-/* Run span sp; EG_OK, or an error (EG_ENOMEM not yet reported). */
+/* Run span sp (no iterator: an empty span); EG_OK, or an error (EG_ENOMEM
+ * not yet reported). */
 static int run_span(eg_sessions *s, span *sp)
 {
 	sstate *S = sp->S;
+	if (!sp->it)
+		return EG_OK;
 	srun *r = calloc(1, sizeof *r);
 	if (!r)
 		return EG_ENOMEM;
@@ -914,7 +917,7 @@ static int take_parts(split *sp)
 		size_t k = __atomic_fetch_add(&sp->next, 1, __ATOMIC_RELAXED);
 		if (k > sp->n)
 			return EG_OK;
-		if (sp->ps[k].it && (sp->ps[k].rc = run_span(sp->s, &sp->ps[k])))
+		if ((sp->ps[k].rc = run_span(sp->s, &sp->ps[k])))
 			return sp->ps[k].rc;
 	}
 }
