@@ -80,6 +80,7 @@ struct eg_iter {
 	int ino_fd;
 	rec_event ev;
 	logpos ev_at;                  /* where ev's record is */
+	int lazy_ids;                  /* UUID ids left unformatted (iter_lazy_ids) */
 };
 
 /* ------------------------------------------------------------ filters */
@@ -170,7 +171,7 @@ static int decode_at(eg_iter *it, logpos at, int64_t recorded)
 	size_t len = p ? rd32(p) : 0;
 	if (p && len > avail)
 		p = rec_at(it, at, len, &avail);
-	if (!p || !(it->blk_checked ? rec_event_decode_checked : rec_event_decode)(p, avail, &it->ev))
+	if (!p || !rec_event_decode_ex(p, avail, &it->ev, !it->blk_checked, it->lazy_ids))
 		return st_err(st, EG_ECORRUPT, "record at segment %020llu.seg offset %llu "
 			      "fails its check; run engram verify",
 			      (unsigned long long)(at.seg < lg->nseg ? lg->segs[at.seg].first_pos : 0),
@@ -827,7 +828,7 @@ uint64_t event_ident(const eg_event *e)
 
 void iter_lazy_ids(eg_iter *it)
 {
-	it->ev.lazy_ids = 1;
+	it->lazy_ids = 1;
 }
 
 uint64_t iter_ident(eg_iter *it)

@@ -105,19 +105,21 @@ size_t rec_event_encode(const rec_in *r, unsigned char *out)
 
 size_t rec_event_decode(const unsigned char *p, size_t avail, rec_event *o)
 {
-	int type;
-	size_t len = rec_peek(p, avail, &type);
-	if (!len || type != REC_EVENT || len < EVT_FIXED ||
-	    rd32(p + 4) != rec_check(p + 8, len - 8))
-		return 0;
-	return rec_event_decode_checked(p, avail, o);
+	return rec_event_decode_ex(p, avail, o, 1, 0);
 }
 
 size_t rec_event_decode_checked(const unsigned char *p, size_t avail, rec_event *o)
 {
+	return rec_event_decode_ex(p, avail, o, 0, 0);
+}
+
+size_t rec_event_decode_ex(const unsigned char *p, size_t avail, rec_event *o, int verify,
+			   int lazy_ids)
+{
 	int type;
 	size_t len = rec_peek(p, avail, &type);
-	if (!len || type != REC_EVENT || len < EVT_FIXED)
+	if (!len || type != REC_EVENT || len < EVT_FIXED ||
+	    (verify && rd32(p + 4) != rec_check(p + 8, len - 8)))
 		return 0;
 	const unsigned char *q = p + EVT_FIXED, *end = p + len;
 	uint64_t v[8];
@@ -144,7 +146,7 @@ size_t rec_event_decode_checked(const unsigned char *p, size_t avail, rec_event 
 			return 0;
 		o->uuid = q;
 		e->id_len = 36;
-		if (o->lazy_ids) {
+		if (lazy_ids) {
 			e->id = NULL;
 		} else {
 			uuid_format(q, o->idbuf);

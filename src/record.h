@@ -51,14 +51,12 @@ void rec_hasher_add(rec_hasher *h, const void *p, size_t n);
 uint32_t rec_hasher_value(const rec_hasher *h);
 
 /* An event as decoded from a record.  The id of an EVT_FLAG_ID_UUID record
- * is expanded to text into idbuf, which the event then points into; with
- * lazy_ids set it is left as 16 bytes at uuid and ev.id is NULL (an
- * internal reader that needs no ids saves the formatting; see iter_ident). */
+ * is expanded to text into idbuf, which the event then points into (uuid:
+ * its 16 bytes in the record). */
 typedef struct rec_event {
 	eg_event ev;
 	char idbuf[40];
 	const unsigned char *uuid;
-	int lazy_ids;
 } rec_event;
 
 /* An event to encode: the envelope fields, already validated. */
@@ -88,6 +86,11 @@ size_t rec_event_decode(const unsigned char *p, size_t avail, rec_event *out);
 /* The same without comparing the checksum: for records whose bytes a block
  * check has just covered. */
 size_t rec_event_decode_checked(const unsigned char *p, size_t avail, rec_event *out);
+/* The same, the checksum compared when verify is set; with lazy_ids a UUID
+ * id is left unformatted and ev.id is NULL (a reader that needs no ids
+ * saves the formatting; see iter_ident). */
+size_t rec_event_decode_ex(const unsigned char *p, size_t avail, rec_event *out, int verify,
+			   int lazy_ids);
 
 /* Read just the id of an event record (raw bytes: 16 for UUID ids). */
 void rec_event_raw_id(const unsigned char *p, const char **id, size_t *n, int *is_uuid);
