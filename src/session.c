@@ -755,10 +755,16 @@ static void describe(srun *r, const eg_event *e, sitem *it, json_span *url)
 	}
 }
 
-static int heartbeat(const srun *r, const eg_event *e)
+/* The next event the run takes, heartbeats skipped: EG_OK, EG_END or an
+ * error. */
+static int next_event(srun *r, const eg_event **e)
 {
-	return r->skip_heartbeats && e->type_len == sizeof EG_HEARTBEAT - 1 &&
-	       !memcmp(e->type, EG_HEARTBEAT, e->type_len);
+	int rc;
+	while (!(rc = eg_iter_next(r->it, e)) && r->skip_heartbeats &&
+	       (*e)->type_len == sizeof EG_HEARTBEAT - 1 &&
+	       !memcmp((*e)->type, EG_HEARTBEAT, (*e)->type_len))
+		;
+	return rc;
 }
 
 /* Reader: each event's item, its texts copied into the batch. */
@@ -770,11 +776,9 @@ static int fill(void *ctx, void *bp)
 	b->text.n = 0;
 	while (b->n < SB_CAP) {
 		const eg_event *e;
-		int rc = eg_iter_next(r->it, &e);
+		int rc = next_event(r, &e);
 		if (rc)
 			return rc;
-		if (heartbeat(r, e))
-			continue;
 		sitem *it = &b->items[b->n];
 		json_span url;
 		describe(r, e, it, &url);
@@ -837,11 +841,9 @@ static int take_direct(srun *r)
 {
 	for (;;) {
 		const eg_event *e;
-		int rc = eg_iter_next(r->it, &e);
+		int rc = next_event(r, &e);
 		if (rc)
 			return rc;
-		if (heartbeat(r, e))
-			continue;
 		sitem it;
 		json_span url;
 		describe(r, e, &it, &url);
