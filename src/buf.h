@@ -1,10 +1,12 @@
 /*
  * buf.h — a growable byte buffer, for derived state built in memory
- * (projections, windows).
+ * (projections, windows, sessions), and a bounds-checked reader for
+ * reading such state back from its files.
  */
 #ifndef EG_BUF_H
 #define EG_BUF_H
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +40,44 @@ static inline int buf_add(buf *b, const void *s, size_t n)
 		memcpy(b->p + b->n, s, n);
 	b->n += n;
 	return 0;
+}
+
+/* Bytes of a derived file read back with bounds checked: a read past the
+ * end sets bad, which sticks, and gives NULL or 0; the caller checks bad
+ * once at the end. */
+typedef struct bread {
+	const unsigned char *p, *end;
+	int bad;
+} bread;
+
+/* The next n bytes, or NULL. */
+static inline const unsigned char *bread_get(bread *r, uint64_t n)
+{
+	if (r->bad || (uint64_t)(r->end - r->p) < n) {
+		r->bad = 1;
+		return NULL;
+	}
+	const unsigned char *q = r->p;
+	r->p += n;
+	return q;
+}
+
+static inline uint32_t bread_u32(bread *r)
+{
+	const unsigned char *q = bread_get(r, 4);
+	uint32_t v = 0;
+	if (q)
+		memcpy(&v, q, 4);
+	return v;
+}
+
+static inline uint64_t bread_u64(bread *r)
+{
+	const unsigned char *q = bread_get(r, 8);
+	uint64_t v = 0;
+	if (q)
+		memcpy(&v, q, 8);
+	return v;
 }
 
 #endif

@@ -229,56 +229,22 @@ out:
 
 /* ------------------------------------------------------------ loading */
 
-typedef struct rd {
-	const unsigned char *p, *end;
-	int bad;
-} rd;
-
-static const unsigned char *get(rd *r, uint64_t n)
-{
-	if (r->bad || (uint64_t)(r->end - r->p) < n) {
-		r->bad = 1;
-		return NULL;
-	}
-	const unsigned char *q = r->p;
-	r->p += n;
-	return q;
-}
-
-static uint32_t get32(rd *r)
-{
-	const unsigned char *q = get(r, 4);
-	uint32_t v = 0;
-	if (q)
-		memcpy(&v, q, 4);
-	return v;
-}
-
-static uint64_t get64(rd *r)
-{
-	const unsigned char *q = get(r, 8);
-	uint64_t v = 0;
-	if (q)
-		memcpy(&v, q, 8);
-	return v;
-}
-
 /* A text of the body interned into t: its id (UINT32_MAX if bad). */
-static uint32_t get_text(rd *r, itab *t)
+static uint32_t get_text(bread *r, itab *t)
 {
-	uint32_t n = get32(r);
-	const unsigned char *q = get(r, n);
+	uint32_t n = bread_u32(r);
+	const unsigned char *q = bread_get(r, n);
 	return q ? itab_get(t, XXH3_64bits(q, n), (const char *)q, n) : UINT32_MAX;
 }
 
-static int get_session(rd *r, sstate *S, uint32_t sid, uint32_t nurls)
+static int get_session(bread *r, sstate *S, uint32_t sid, uint32_t nurls)
 {
 	uint32_t id = sess_new(S, sid, S->ord[sid].n);
 	if (id == UINT32_MAX)
 		return -1;
 	S->live++;
 	ssess *x = &S->s[id];
-	const unsigned char *q = get(r, 64);
+	const unsigned char *q = bread_get(r, 64);
 	if (!q)
 		return -1;
 	uint64_t v[8];
@@ -291,13 +257,13 @@ static int get_session(rd *r, sstate *S, uint32_t sid, uint32_t nurls)
 	x->exit_pos = v[5];
 	x->events = v[6];
 	x->page_views = v[7];
-	x->entry_url = get32(r);
-	x->exit_url = get32(r);
-	uint32_t ncs = get32(r);
+	x->entry_url = bread_u32(r);
+	x->exit_url = bread_u32(r);
+	uint32_t ncs = bread_u32(r);
 	if (r->bad || x->entry_url > nurls || x->exit_url > nurls || ncs > (size_t)(r->end - r->p) / 8)
 		return -1;
 	for (uint32_t i = 0; i < ncs; i++)
-		if (sess_add_cs(x, get64(r)))
+		if (sess_add_cs(x, bread_u64(r)))
 			return -1;
 	return 0;
 }
@@ -317,7 +283,7 @@ static int decode(eg_store *st, const sess_key *k, const unsigned char *p, size_
 	uint64_t ident = 0;
 	if (v[1] && (store_event_ident(st, v[1], &ident) || ident != v[2]))
 		return -1;                     /* the log is not the one it was taken from */
-	rd r = { p + CK_HDR, p + n, 0 };
+	bread r = { p + CK_HDR, p + n, 0 };
 	uint64_t nstreams = v[5], nurls = v[6];
 	if (nurls >= UINT32_MAX || nstreams >= UINT32_MAX)
 		return -1;
@@ -325,12 +291,12 @@ static int decode(eg_store *st, const sess_key *k, const unsigned char *p, size_
 		if (get_text(&r, &S->urls) != u)
 			return -1;
 	for (uint64_t i = 0; i < nstreams; i++) {
-		uint32_t len = get32(&r);
-		const unsigned char *q = get(&r, len);
+		uint32_t len = bread_u32(&r);
+		const unsigned char *q = bread_get(&r, len);
 		uint32_t sid = q ? sess_stream(S, (const char *)q, len) : UINT32_MAX;
 		if (sid != i)
 			return -1;
-		uint32_t ns = get32(&r);
+		uint32_t ns = bread_u32(&r);
 		for (uint32_t j = 0; j < ns && !r.bad; j++)
 			if (get_session(&r, S, sid, (uint32_t)nurls))
 				return -1;

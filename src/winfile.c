@@ -401,37 +401,12 @@ int win_stale(eg_win *w)
 	return r || rd64(h + 48) != w->saved_through || rd64(h + 64) != w->saved_len;
 }
 
-/* Reading the state file, with bounds checked. */
-typedef struct rd { const unsigned char *p, *end; int bad; } rd;
-
-static uint64_t get64(rd *r)
-{
-	if (r->end - r->p < 8) {
-		r->bad = 1;
-		return 0;
-	}
-	uint64_t v = rd64(r->p);
-	r->p += 8;
-	return v;
-}
-
-static const unsigned char *get(rd *r, uint64_t n)
-{
-	if ((uint64_t)(r->end - r->p) < n) {
-		r->bad = 1;
-		return NULL;
-	}
-	const unsigned char *p = r->p;
-	r->p += n;
-	return p;
-}
-
-static int get_window(eg_win *w, rd *r)
+static int get_window(eg_win *w, bread *r)
 {
 	const eg_win_spec *s = w->spec;
 	uint64_t v[7];
 	for (int i = 0; i < 7; i++)
-		v[i] = get64(r);
+		v[i] = bread_u64(r);
 	if (r->bad || !v[2] || v[2] > w->next_serial || (v[6] >> 1) >= w->ngroups)
 		return -1;
 	uint32_t id = win_slot_new(w, (int64_t)v[0], (int64_t)v[1], (uint32_t)(v[6] >> 1), v[2]);
@@ -441,16 +416,16 @@ static int get_window(eg_win *w, rd *r)
 	x->rev = v[3], x->events = v[4], x->last = v[5], x->emitted = (int)(v[6] & 1);
 	for (int i = 0; i < s->na; i++) {
 		wacc *c = &x->acc[i];
-		c->n = get64(r);
-		const unsigned char *p = get(r, sizeof c->v);
+		c->n = bread_u64(r);
+		const unsigned char *p = bread_get(r, sizeof c->v);
 		if (!p)
 			return -1;
 		memcpy(&c->v, p, sizeof c->v);
 		if (s->a[i].agg == WA_DISTINCT) {
-			uint64_t n = get64(r);
+			uint64_t n = bread_u64(r);
 			for (uint64_t j = 0; j < n && !r->bad; j++) {
-				const unsigned char *l = get(r, 4);
-				const unsigned char *t = l ? get(r, rd32(l)) : NULL;
+				const unsigned char *l = bread_get(r, 4);
+				const unsigned char *t = l ? bread_get(r, rd32(l)) : NULL;
 				if (!t)
 					return -1;
 				if (tset_add(&c->set, (const char *)t, rd32(l)))
@@ -459,8 +434,8 @@ static int get_window(eg_win *w, rd *r)
 			if (c->set.n != n)
 				return -1;
 		} else if (s->a[i].agg == WA_PCT) {
-			uint64_t n = get64(r);
-			const unsigned char *p2 = get(r, n);
+			uint64_t n = bread_u64(r);
+			const unsigned char *p2 = bread_get(r, n);
 			if (!p2 || qs_decode(&c->qs, p2, n))
 				return -1;
 		}
@@ -530,10 +505,10 @@ static int restore(eg_win *w, const unsigned char *p, size_t n)
 	w->created = v[10];
 	w->events = v[11], w->too_late = v[12], w->revs = v[13], w->corrections = v[14];
 	w->heartbeats = v[15];
-	rd r = { p + ST_HDR, p + n - 8, 0 };
+	bread r = { p + ST_HDR, p + n - 8, 0 };
 	for (int i = 0; i < s->na; i++)
-		w->ast[i].used = get64(&r), w->ast[i].missing = get64(&r),
-		w->ast[i].not_number = get64(&r);
+		w->ast[i].used = bread_u64(&r), w->ast[i].missing = bread_u64(&r),
+		w->ast[i].not_number = bread_u64(&r);
 	for (uint64_t i = 0; i < v[8]; i++)
 		if ((rc = get_window(w, &r)))
 			return rc;
