@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "funnel.h"
 #include "internal.h"
+#include "itab.h"
 #include "json.h"
 #include "proj.h"
 #include "timefmt.h"
@@ -225,73 +226,6 @@ void eg_funnel_get_explain(const eg_funnel *f, eg_funnel_explain *out)
 	*out = f->x;
 }
 
-/* ------------------------------------------------------ a string table */
-
-/* Distinct byte strings, numbered in order of arrival: groups (stream and
- * by value) and by values. */
-typedef struct stab {
-	buf text;
-	struct sent { uint64_t h; uint64_t off; uint32_t len, aux; } *e;
-	uint32_t n, ecap;
-	uint32_t *slot;              /* entry + 1; 0 = empty */
-	uint32_t mask;
-} stab;
-
-static int stab_grow(stab *t)
-{
-	uint32_t cap = t->mask ? (t->mask + 1) * 2 : 1024;
-	uint32_t *s = calloc(cap, sizeof *s);
-	if (!s)
-		return -1;
-	for (uint32_t i = 0; i < t->n; i++) {
-		uint32_t j = (uint32_t)t->e[i].h & (cap - 1);
-		while (s[j])
-			j = (j + 1) & (cap - 1);
-		s[j] = i + 1;
-	}
-	free(t->slot);
-	t->slot = s;
-	t->mask = cap - 1;
-	return 0;
-}
-
-/* The number of string [p, p + n) with hash h; *fresh says it is new.
- * UINT32_MAX when out of memory. */
-static uint32_t stab_put(stab *t, uint64_t h, const char *p, size_t n, int *fresh)
-{
-	*fresh = 0;
-	if ((t->n + 1) * 2 > t->mask && stab_grow(t))
-		return UINT32_MAX;
-	uint32_t j = (uint32_t)h & t->mask;
-	for (; t->slot[j]; j = (j + 1) & t->mask) {
-		const struct sent *e = &t->e[t->slot[j] - 1];
-		if (e->h == h && e->len == n && !memcmp(t->text.p + e->off, p, n))
-			return t->slot[j] - 1;
-	}
-	if (t->n == t->ecap) {
-		uint32_t cap = t->ecap ? t->ecap * 2 : 1024;
-		void *m = realloc(t->e, cap * sizeof *t->e);
-		if (!m)
-			return UINT32_MAX;
-		t->e = m;
-		t->ecap = cap;
-	}
-	uint64_t off = t->text.n;
-	if (buf_add(&t->text, p, n))
-		return UINT32_MAX;
-	t->e[t->n] = (struct sent){ h, off, (uint32_t)n, 0 };
-	t->slot[j] = ++t->n;
-	*fresh = 1;
-	return t->n - 1;
-}
-
-static void stab_free(stab *t)
-{
-	free(t->text.p);
-	free(t->e);
-	free(t->slot);
-}
-
 /* ------------------------------------------------------------ the run */
 
 /* A growable array of times: one per (group, step), and one of the
@@ -318,9 +252,10 @@ static int tvec_push(tvec *a, int64_t t)
 typedef struct frun {
 	eg_funnel *f;
 	eg_store *st;
-	stab groups, values;         /* group aux: its value's number */
+	itab groups, values;         /* groups: stream and by value; by values */
 	tvec *times;                 /* [group * k + step] */
-	size_t tcap;                 /* groups the array has room for */
+	uint32_t *gval;              /* [group]: the number of its by value */
+	size_t tcap;                 /* groups the two arrays have room for */
 	buf key, val, url;           /* scratch */
 } frun;
 
@@ -373,30 +308,33 @@ static uint32_t group_of(frun *r, const eg_event *e)
 	if (buf_add(&r->key, &sl, 4) || buf_add(&r->key, e->stream, e->stream_len))
 		return UINT32_MAX;
 	if (f->has_by) {
-		int fresh;
 		r->val.n = 0;
-		if (by_value(&f->by, e, &r->val) || buf_add(&r->key, r->val.p, r->val.n))
+		if (by_value(&f->by, e, &r->val) || buf_add(&r->key, r->val.p, r->val.n) ||
+		    r->val.n > UINT32_MAX || r->key.n > UINT32_MAX)
 			return UINT32_MAX;
-		vid = stab_put(&r->values, XXH3_64bits(r->val.p, r->val.n), r->val.p, r->val.n,
-			       &fresh);
+		vid = itab_get(&r->values, XXH3_64bits(r->val.p, r->val.n), r->val.p,
+			       (uint32_t)r->val.n);
 		if (vid == UINT32_MAX)
 			return vid;
 	}
-	int fresh;
-	uint32_t g = stab_put(&r->groups, XXH3_64bits(r->key.p, r->key.n), r->key.p, r->key.n,
-			      &fresh);
-	if (g == UINT32_MAX || !fresh)
+	uint32_t before = r->groups.n;
+	uint32_t g = itab_get(&r->groups, XXH3_64bits(r->key.p, r->key.n), r->key.p,
+			      (uint32_t)r->key.n);
+	if (g == UINT32_MAX || r->groups.n == before)
 		return g;
-	r->groups.e[g].aux = vid;
 	if (r->groups.n > r->tcap) {
 		size_t cap = r->tcap ? r->tcap * 2 : 1024;
 		tvec *m = realloc(r->times, cap * (size_t)f->k * sizeof *m);
-		if (!m)
+		if (m)
+			r->times = m;
+		uint32_t *gv = m ? realloc(r->gval, cap * sizeof *gv) : NULL;
+		if (!gv)
 			return UINT32_MAX;
+		r->gval = gv;
 		memset(m + r->tcap * (size_t)f->k, 0, (cap - r->tcap) * (size_t)f->k * sizeof *m);
-		r->times = m;
 		r->tcap = cap;
 	}
+	r->gval[g] = vid;
 	return g;
 }
 
@@ -485,7 +423,7 @@ static int tally(frun *r, ftally *y, uint32_t nvalues)
 		}
 		int len = funnel_chain(t, n, f->k, f->o.within, chain);
 		f->x.entered += len > 0;
-		size_t v = (size_t)r->groups.e[g].aux * k;
+		size_t v = (size_t)r->gval[g] * k;
 		for (int i = 0; i < len; i++) {
 			y->users[v + (size_t)i]++;
 			if (i && tvec_push(&y->gaps[v + (size_t)i], chain[i] - chain[i - 1]))
@@ -510,16 +448,6 @@ static double median_s(tvec *a)
 	return m / 1e6;
 }
 
-static const stab *sort_tab;
-static int cmp_value(const void *a, const void *b)
-{
-	const struct sent *x = &sort_tab->e[*(const uint32_t *)a];
-	const struct sent *y = &sort_tab->e[*(const uint32_t *)b];
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(sort_tab->text.p + x->off, sort_tab->text.p + y->off, n);
-	return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
 /* The rows, values in the byte order of their JSON text. */
 static int emit(frun *r, ftally *y, uint32_t nvalues, eg_funnel_row_fn fn, void *ctx)
 {
@@ -530,10 +458,8 @@ static int emit(frun *r, ftally *y, uint32_t nvalues, eg_funnel_row_fn fn, void 
 		return EG_ENOMEM;
 	for (uint32_t i = 0; i < nvalues; i++)
 		order[i] = i;
-	if (f->has_by) {
-		sort_tab = &r->values;   /* qsort has no context argument in C11 */
-		qsort(order, nvalues, sizeof *order, cmp_value);
-	}
+	if (f->has_by)
+		itab_sort(&r->values, order, nvalues);
 	int rc = EG_OK;
 	for (uint32_t i = 0; i < nvalues && !rc; i++) {
 		uint32_t v = order[i];
@@ -542,9 +468,8 @@ static int emit(frun *r, ftally *y, uint32_t nvalues, eg_funnel_row_fn fn, void 
 			continue;
 		eg_funnel_row row = { .by_path = f->by_text };
 		if (f->has_by) {
-			const struct sent *e = &r->values.e[v];
-			row.by = r->values.text.p + e->off;
-			row.by_len = e->len;
+			row.by = itab_text(&r->values, v);
+			row.by_len = r->values.e[v].len;
 		}
 		for (size_t s = 0; s < k && !rc; s++) {
 			row.step = (int)s + 1;
@@ -584,8 +509,9 @@ int eg_funnel_run(eg_store *st, eg_funnel *f, eg_funnel_row_fn fn, void *ctx)
 	free(r.times);
 	free(y.users);
 	free(y.gaps);
-	stab_free(&r.groups);
-	stab_free(&r.values);
+	free(r.gval);
+	itab_free(&r.groups);
+	itab_free(&r.values);
 	free(r.key.p);
 	free(r.val.p);
 	free(r.url.p);

@@ -6,28 +6,11 @@
 #define EG_SESS_H
 
 #include "buf.h"
+#include "itab.h"
 #include "engram.h"
 
 #include <limits.h>
 #include <stdint.h>
-
-/* Texts interned to dense ids (stream names, page_url values). */
-typedef struct sname {
-	uint64_t hash;
-	uint32_t off, len;            /* in the table's text */
-} sname;
-
-typedef struct itab {
-	sname *e;
-	uint32_t n, cap;
-	uint32_t *slot;               /* open addressing: id + 1, 0 empty */
-	uint32_t scap;
-	buf text;
-} itab;
-
-/* Find text t (hash hv) or add it: its id, UINT32_MAX when out of memory. */
-uint32_t itab_get(itab *t, uint64_t hv, const char *s, uint32_t len);
-void itab_free(itab *t);
 
 /* One session.  The client sessions it spans are a set of 64-bit hashes:
  * one inline, more in a sorted array. */

@@ -60,71 +60,6 @@ static int grow(void *a, uint32_t n, uint32_t *cap, size_t elem, uint32_t first)
 	return 0;
 }
 
-/* ------------------------------------------------------ interned texts */
-
-/* memcmp(a, b, n) == 0, without a call for the short names of streams. */
-static inline int same_text(const char *a, const char *b, uint32_t n)
-{
-	if (n < 8 || n > 16)
-		return !memcmp(a, b, n);
-	uint64_t a0, b0, a1, b1;
-	memcpy(&a0, a, 8);
-	memcpy(&b0, b, 8);
-	memcpy(&a1, a + n - 8, 8);
-	memcpy(&b1, b + n - 8, 8);
-	return a0 == b0 && a1 == b1;
-}
-
-static uint32_t itab_look(itab *t, uint64_t hv, const char *s, uint32_t len, int add)
-{
-	if (add && (uint64_t)(t->n + 1) * 4 > (uint64_t)t->scap * 3) {
-		uint32_t cap = t->scap ? t->scap * 2 : 1024;
-		uint32_t *slot = calloc(cap, sizeof *slot);
-		if (!slot)
-			return UINT32_MAX;
-		for (uint32_t id = 0; id < t->n; id++) {
-			uint32_t i = (uint32_t)t->e[id].hash & (cap - 1);
-			while (slot[i])
-				i = (i + 1) & (cap - 1);
-			slot[i] = id + 1;
-		}
-		free(t->slot);
-		t->slot = slot;
-		t->scap = cap;
-	}
-	if (!t->scap)
-		return UINT32_MAX;
-	uint32_t m = t->scap - 1, i = (uint32_t)hv & m, v;
-	while ((v = t->slot[i])) {
-		const sname *e = &t->e[v - 1];
-		if (e->hash == hv && e->len == len && same_text(t->text.p + e->off, s, len))
-			return v - 1;
-		i = (i + 1) & m;
-	}
-	if (!add)
-		return UINT32_MAX;
-	if (grow(&t->e, t->n, &t->cap, sizeof *t->e, 1024))
-		return UINT32_MAX;
-	if (t->text.n + len > UINT32_MAX || buf_add(&t->text, s, len))
-		return UINT32_MAX;
-	t->e[t->n] = (sname){ hv, (uint32_t)(t->text.n - len), len };
-	t->slot[i] = t->n + 1;
-	return t->n++;
-}
-
-uint32_t itab_get(itab *t, uint64_t hv, const char *s, uint32_t len)
-{
-	return itab_look(t, hv, s, len, 1);
-}
-
-void itab_free(itab *t)
-{
-	free(t->e);
-	free(t->slot);
-	free(t->text.p);
-	memset(t, 0, sizeof *t);
-}
-
 /* ------------------------------------------------------------ the state */
 
 static void cs_free(ssess *x)
@@ -1063,14 +998,6 @@ static void *save_end(void *p)
 	return NULL;
 }
 
-static int cmp_stream(const void *a, const void *b, void *ctx)
-{
-	const itab *t = ctx;
-	const sname *x = &t->e[*(const uint32_t *)a], *y = &t->e[*(const uint32_t *)b];
-	int c = memcmp(t->text.p + x->off, t->text.p + y->off, x->len < y->len ? x->len : y->len);
-	return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
 /* The 36-character id of the session of stream that starts at start:
  * 128 bits of XXH3 over both, written as a UUID of version 8. */
 static void session_id(const char *stream, size_t n, int64_t start, char out[37])
@@ -1131,8 +1058,8 @@ static int emit(eg_sessions *s, sstate *S, const eg_sess_query *q, eg_session_fn
 	s->ex.merges = S->merges;
 	if (q->stream) {
 		size_t n = strlen(q->stream);
-		uint32_t sid = itab_look(&S->streams, XXH3_64bits(q->stream, n), q->stream,
-					 (uint32_t)n, 0);
+		uint32_t sid = itab_find(&S->streams, XXH3_64bits(q->stream, n), q->stream,
+					 (uint32_t)n);
 		return sid == UINT32_MAX ? 0 : emit_stream(S, sid, q, fn, ctx);
 	}
 	uint32_t *ids = malloc(((size_t)S->streams.n + 1) * sizeof *ids);
@@ -1140,7 +1067,7 @@ static int emit(eg_sessions *s, sstate *S, const eg_sess_query *q, eg_session_fn
 		return EG_ENOMEM;                /* reported by the caller */
 	for (uint32_t i = 0; i < S->streams.n; i++)
 		ids[i] = i;
-	qsort_r(ids, S->streams.n, sizeof *ids, cmp_stream, &S->streams);
+	itab_sort(&S->streams, ids, S->streams.n);
 	int rc = 0;
 	for (uint32_t i = 0; i < S->streams.n && !rc; i++)
 		rc = emit_stream(S, ids[i], q, fn, ctx);

@@ -1,0 +1,41 @@
+/*
+ * itab.h — texts interned to dense ids, numbered in order of first sight:
+ * the stream names and urls of sessions, the groups and by values of
+ * funnels.  The caller hashes (it often has the hash already); the table
+ * compares the texts, so a hash collision never merges two of them.
+ */
+#ifndef EG_ITAB_H
+#define EG_ITAB_H
+
+#include "buf.h"
+
+#include <stdint.h>
+
+typedef struct sname {
+	uint64_t hash;
+	uint32_t off, len;            /* in the table's text */
+} sname;
+
+typedef struct itab {
+	sname *e;                     /* by id */
+	uint32_t n, cap;
+	uint32_t *slot;               /* open addressing: id + 1, 0 empty */
+	uint32_t scap;
+	buf text;
+} itab;
+
+/* The id of text s (hash hv), added if new (the caller sees t->n grow):
+ * UINT32_MAX when out of memory or past 4 GiB of text. */
+uint32_t itab_get(itab *t, uint64_t hv, const char *s, uint32_t len);
+/* The id of text s, or UINT32_MAX when it is not in t. */
+uint32_t itab_find(const itab *t, uint64_t hv, const char *s, uint32_t len);
+/* Text of id. */
+static inline const char *itab_text(const itab *t, uint32_t id)
+{
+	return t->text.p + t->e[id].off;
+}
+/* Sort ids (of t) by the bytes of their texts. */
+void itab_sort(const itab *t, uint32_t *ids, uint32_t n);
+void itab_free(itab *t);
+
+#endif
