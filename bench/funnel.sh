@@ -21,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD ENGRAM=${ENGRAM:-$PWD/bin/engram}   # ENGRAM=… to bench another build
-. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, need_duckdb, workdir, machine_md, bench_opts
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, ok, git_version, need_engram, need_duckdb, workdir, machine_md, bench_opts, duck_result
 bench_opts funnel "${FUNNEL_SIZES:-1000000 10000000}" "$@"
 need_engram
 need_duckdb
@@ -87,17 +87,13 @@ for S in $SIZES; do
 			E_S+=("$SECS")
 		done
 		R[$S.$f.e_med]=$(median "${E_S[@]}") R[$S.$f.e_runs]=$(list "${E_S[@]}") R[$S.$f.rss]=$(calc "$RSS / 1024" 0)
-		R[$S.$f.d_med]=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["median_s"])' "$W/duck.$S.$f.json")
-		R[$S.$f.d_runs]=$(python3 -c 'import json,sys; print(", ".join(map(str, json.load(open(sys.argv[1]))["s"])))' "$W/duck.$S.$f.json")
-		DUCK_V=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["duckdb"])' "$W/duck.$S.$f.json")
+		duck_result "$W/duck.$S.$f.json" "$S.$f"
 	done
 	[ "$KEEP" = 1 ] || [ -n "${R[$S.reused]:-}" ] || rm -rf "$D"
 done
 
 # --- report
-ok() { awk "BEGIN { exit !($1) }" && echo "met" || echo "**missed**"; }
-GIT_V=$(git rev-parse --short HEAD 2>/dev/null || echo "no commits")
-GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- src include cli 2>/dev/null || GIT_V="$GIT_V + uncommitted changes"
+GIT_V=$(git_version)
 {
 	echo "# engram funnel benchmark"
 	echo

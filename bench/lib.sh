@@ -6,6 +6,25 @@ calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }      # calc EXPR [DECIMALS
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 jnum() { grep -o "\"$1\": *[0-9.]*" "$2" | head -1 | cut -d: -f2 | tr -d ' '; }  # jnum KEY FILE
 list() { echo "$*" | sed 's/ /, /g'; }                     # list A B -> A, B
+ok() { awk "BEGIN { exit !($1) }" && echo "met" || echo "**missed**"; }   # ok COND -> met, **missed**
+
+# git_version: the commit measured, and whether the code differed from it.
+git_version() {
+	local v
+	v=$(git rev-parse --short HEAD 2>/dev/null) || { echo "no commits"; return; }
+	GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- src include cli 2>/dev/null || v="$v + uncommitted changes"
+	echo "$v"
+}
+
+# duck_result FILE KEY: a DuckDB driver's timings (median_s, s, duckdb) into
+# R[KEY.d_med], R[KEY.d_runs] and DUCK_V.
+duck_result() {
+	local v
+	mapfile -t v < <(python3 -c 'import json, sys; j = json.load(open(sys.argv[1]))
+print(j["median_s"]); print(", ".join(map(str, j["s"]))); print(j["duckdb"])' "$1")
+	[ "${#v[@]}" = 3 ] || die "cannot read $1"
+	R[$2.d_med]=${v[0]} R[$2.d_runs]=${v[1]} DUCK_V=${v[2]}
+}
 # timed OUT CMD...: run CMD with stdout to OUT; sets SECS (wall) and RSS (peak
 # KiB).  Needs $W, the driver's work directory.
 timed() {

@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: bench/proj.sh [--events N] [--accounts A] [--quick] [--runs R] [--queries Q] [--keep]" >&2; exit 2 ;;
 	esac
 done
-. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, workdir
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, ok, git_version, need_engram, workdir
 need_engram
 pkg-config --exists sqlite3 || die "SQLite headers missing: sudo apt-get install -y libsqlite3-dev"
 
@@ -138,12 +138,10 @@ N=$EVENTS
 jstr() { grep -o "\"$1\":\"[^\"]*\"" "$W/stats.json" | cut -d'"' -f4; }   # a time of engram stats
 secs_of() { date -d "$(jstr "$1")" +%s.%N; }
 row() { echo "| $1 | $(q "$2_p50_us") | $(q "$2_p90_us") | $(q "$2_p99_us") | $(q "$2_max_us") | $(q "$2_mean_us") | $3 |"; }
-ok() { awk "BEGIN { exit !($1) }" && echo "met" || echo "**missed**"; }
 APPEND_RATIO=$(calc "$WITH_MED / $NO_MED" 3)
 CATCH_RATIO=$(calc "($CATCH_MED / $FOLDED) / ($WITH_MED / $TAIL_N)" 2)   # per event
 BAL_RATIO=$(jnum ratio_median "$W/qb.json")
-GIT_V=$(git rev-parse --short HEAD 2>/dev/null || echo "no commits")
-GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- src include 2>/dev/null || GIT_V="$GIT_V + uncommitted changes in src/ include/"
+GIT_V=$(git_version)
 {
 	echo "# engram projection benchmark"
 	echo

@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: bench/run.sh [--events N] [--big N] [--quick] [--runs R]" >&2; exit 2 ;;
 	esac
 done
-. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, workdir
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, ok, git_version, need_engram, workdir
 [ -x "$ENGRAM" ] || die "no bin/engram; run make first"
 
 # --- dependencies: /usr/bin/time (Debian package `time`), DuckDB from npm
@@ -102,9 +102,8 @@ mib() { calc "$(median "$@") / 1024" 0; }
 per() { calc "$1 / $N" 1; }
 RATIO=$(calc "$D_MED / $E_MED" 2) RATIO_W=$(calc "$DW_MED / $E_MED" 2)
 R_EPS=$(eps "$R_MED")
-ok() { awk "BEGIN { exit !($1) }" && echo "met" || echo "**missed**"; }
 ENGRAM_V=$("$ENGRAM" --version 2>/dev/null | awk '{ print $NF; exit }' || true)
-GIT_V=$(git describe --always --dirty 2>/dev/null || echo "no commits")
+GIT_V=$(git_version)
 {
 	echo "# engram core benchmark"
 	echo

@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD ENGRAM=${ENGRAM:-$PWD/bin/engram}
-. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, need_duckdb, workdir, machine_md, bench_opts
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, ok, git_version, need_engram, need_duckdb, workdir, machine_md, bench_opts, duck_result
 bench_opts sessions "${SESSIONS_SIZES:-1000000 10000000}" "$@"
 need_engram
 need_duckdb
@@ -71,9 +71,7 @@ for S in $SIZES; do
 	node bench/duckdb_sessions.mjs "$W/events.ndjson" "$D/db.duckdb" "$GAP_US" "$RUNS" \
 		"$W/duck.ndjson" >"$W/duck.json"
 	rm -f "$W/events.ndjson"
-	R[$S.d_med]=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["median_s"])' "$W/duck.json")
-	R[$S.d_runs]=$(python3 -c 'import json,sys; print(", ".join(map(str, json.load(open(sys.argv[1]))["s"])))' "$W/duck.json")
-	DUCK_V=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["duckdb"])' "$W/duck.json")
+	duck_result "$W/duck.json" "$S"
 	log "$S events: engram from scratch ($RUNS runs after a warm-up)"
 	E_S=()
 	for r in $(seq 0 "$RUNS"); do
@@ -96,9 +94,7 @@ for S in $SIZES; do
 done
 
 # --- report
-ok() { awk "BEGIN { exit !($1) }" && echo "met" || echo "**missed**"; }
-GIT_V=$(git rev-parse --short HEAD 2>/dev/null || echo "no commits")
-GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- src include cli 2>/dev/null || GIT_V="$GIT_V + uncommitted changes"
+GIT_V=$(git_version)
 {
 	echo "# engram sessions benchmark"
 	echo

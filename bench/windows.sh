@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD ENGRAM=${ENGRAM:-$PWD/bin/engram}   # ENGRAM=… to bench another build
-. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, need_engram, need_duckdb, workdir, machine_md, bench_opts
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, ok, git_version, need_engram, need_duckdb, workdir, machine_md, bench_opts
 bench_opts windows "1000000 10000000" "$@"
 INCR=1000000 BATCH=10000
 [ "$QUICK" = 0 ] || INCR=100000
@@ -127,10 +127,8 @@ for S in $SIZES; do
 done
 
 # --- report
-ok() { awk "BEGIN { exit !($1) }" && echo "met" || echo "**missed**"; }
 mib() { calc "$1 / 1024" 0; }
-GIT_V=$(git rev-parse --short HEAD 2>/dev/null || echo "no commits")
-GIT_OPTIONAL_LOCKS=0 git diff --quiet HEAD -- src include 2>/dev/null || GIT_V="$GIT_V + uncommitted changes in src/ include/"
+GIT_V=$(git_version)
 {
 	echo "# engram windows benchmark"
 	echo
