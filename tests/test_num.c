@@ -35,10 +35,7 @@ static void same_as_reference(double d)
 static uint64_t rng = 88172645463325252u;
 static uint64_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return tu_rnd(&rng);
 }
 
 static void doubles_print_as_printf_shortest(void **state)

@@ -38,10 +38,7 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
+	return tu_rnd(&rng_state);
 }
 
 /* Events over two days in rough time order, a tenth of them up to 8 hours
