@@ -104,6 +104,7 @@ static inline eg_store *tu_open(const char *dir, int flags, uint64_t seg_bytes)
 		fail_msg("open %s: %s: %s", dir, eg_strerror(rc), eg_errmsg(st));
 	return st;
 }
+
 /* xorshift64 over *state (never 0): the tests' reproducible numbers. */
 static inline uint64_t tu_rnd(uint64_t *state)
 {
