@@ -37,6 +37,9 @@ endif
 $(B)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+# Under make -j the objects wait for the dependencies (a missing header
+# would otherwise fail the build while apt-get is still installing it).
+$(LIB_OBJ) $(CLI_OBJ): | deps-check
 
 $(B)/libengram.a: $(LIB_OBJ)
 	ar rcs $@ $^
