@@ -1,49 +1,54 @@
 /*
  * itab.c — texts interned to dense ids (itab.h): linear probing over a
- * power-of-two slot array, at most three quarters full.
+ * power-of-two slot array, at most three quarters full.  A slot carries
+ * the hash, the length and the first bytes of its text, so that a lookup
+ * of a short text reads the slot alone.
  */
 #include "itab.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* memcmp(a, b, n) == 0, without a call for short names such as streams. */
-static inline int same_text(const char *a, const char *b, uint32_t n)
+/* Does slot x hold text s? */
+static inline int holds(const itab *t, const islot *x, uint64_t hv, const char *s, uint32_t len)
 {
-	if (n < 8 || n > 16)
-		return !memcmp(a, b, n);
-	uint64_t a0, b0, a1, b1;
-	memcpy(&a0, a, 8);
-	memcpy(&b0, b, 8);
-	memcpy(&a1, a + n - 8, 8);
-	memcpy(&b1, b + n - 8, 8);
-	return a0 == b0 && a1 == b1;
+	if (x->hash != hv || x->len != len)
+		return 0;
+	if (len <= ITAB_HEAD) {
+		char h[ITAB_HEAD] = { 0 };
+		memcpy(h, s, len);
+		return !memcmp(h, x->head, ITAB_HEAD);
+	}
+	return !memcmp(x->head, s, ITAB_HEAD) &&
+	       !memcmp(t->text.p + t->e[x->id1 - 1].off + ITAB_HEAD, s + ITAB_HEAD, len - ITAB_HEAD);
 }
 
 /* The slot holding text s, or the empty one where it would go. */
 static uint32_t probe(const itab *t, uint64_t hv, const char *s, uint32_t len)
 {
-	uint32_t m = t->scap - 1, i = (uint32_t)hv & m, v;
-	while ((v = t->slot[i])) {
-		const sname *e = &t->e[v - 1];
-		if (e->hash == hv && e->len == len && same_text(t->text.p + e->off, s, len))
-			break;
+	uint32_t m = t->scap - 1, i = (uint32_t)hv & m;
+	while (t->slot[i].id1 && !holds(t, &t->slot[i], hv, s, len))
 		i = (i + 1) & m;
-	}
 	return i;
+}
+
+static void fill_slot(islot *x, const sname *e, const char *text, uint32_t id)
+{
+	*x = (islot){ .hash = e->hash, .id1 = id + 1, .len = e->len };
+	memcpy(x->head, text + e->off, e->len < ITAB_HEAD ? e->len : ITAB_HEAD);
 }
 
 static int rehash(itab *t)
 {
 	uint32_t cap = t->scap ? t->scap * 2 : 1024;
-	uint32_t *slot = calloc(cap, sizeof *slot);
+	islot *slot = calloc(cap, sizeof *slot);
 	if (!slot)
 		return -1;
 	for (uint32_t id = 0; id < t->n; id++) {
 		uint32_t i = (uint32_t)t->e[id].hash & (cap - 1);
-		while (slot[i])
+		while (slot[i].id1)
 			i = (i + 1) & (cap - 1);
-		slot[i] = id + 1;
+		fill_slot(&slot[i], &t->e[id], t->text.p, id);
 	}
 	free(t->slot);
 	t->slot = slot;
@@ -55,7 +60,7 @@ uint32_t itab_find(const itab *t, uint64_t hv, const char *s, uint32_t len)
 {
 	if (!t->scap)
 		return UINT32_MAX;
-	uint32_t v = t->slot[probe(t, hv, s, len)];
+	uint32_t v = t->slot[probe(t, hv, s, len)].id1;
 	return v ? v - 1 : UINT32_MAX;
 }
 
@@ -64,8 +69,8 @@ uint32_t itab_get(itab *t, uint64_t hv, const char *s, uint32_t len)
 	if ((uint64_t)(t->n + 1) * 4 > (uint64_t)t->scap * 3 && rehash(t))
 		return UINT32_MAX;
 	uint32_t i = probe(t, hv, s, len);
-	if (t->slot[i])
-		return t->slot[i] - 1;
+	if (t->slot[i].id1)
+		return t->slot[i].id1 - 1;
 	if (t->n == t->cap) {
 		uint32_t cap = t->cap ? t->cap * 2 : 1024;
 		sname *e = realloc(t->e, (size_t)cap * sizeof *e);
@@ -77,7 +82,7 @@ uint32_t itab_get(itab *t, uint64_t hv, const char *s, uint32_t len)
 	if (t->text.n + len > UINT32_MAX || buf_add(&t->text, s, len))
 		return UINT32_MAX;
 	t->e[t->n] = (sname){ hv, (uint32_t)(t->text.n - len), len };
-	t->slot[i] = t->n + 1;
+	fill_slot(&t->slot[i], &t->e[t->n], t->text.p, t->n);
 	return t->n++;
 }
 

@@ -16,10 +16,20 @@ typedef struct sname {
 	uint32_t off, len;            /* in the table's text */
 } sname;
 
+/* A slot of the open-addressing table holds what a lookup compares, the
+ * first ITAB_HEAD bytes of the text among it, so that finding a short
+ * text (a stream name) touches one cache line rather than three. */
+#define ITAB_HEAD 16
+typedef struct islot {
+	uint64_t hash;
+	uint32_t id1, len;            /* id + 1, 0: empty */
+	char head[ITAB_HEAD];         /* the text's first bytes, zero-padded */
+} islot;
+
 typedef struct itab {
 	sname *e;                     /* by id */
 	uint32_t n, cap;
-	uint32_t *slot;               /* open addressing: id + 1, 0 empty */
+	islot *slot;
 	uint32_t scap;
 	buf text;
 } itab;
