@@ -101,6 +101,8 @@ void out_time(out *o, const char *key, int64_t us);
 void out_json(out *o, const char *key, const char *json, size_t n);  /* raw */
 /* A whole event, every envelope field. */
 void out_event(out *o, const eg_event *e);
+/* A whole session row of engram sessions. */
+void out_session(out *o, const eg_session_row *r);
 int out_error(const out *o);
 
 /* ------------------------------------------------------------ commands */

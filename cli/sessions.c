@@ -14,24 +14,7 @@
 static int print_row(void *ctx, const eg_session_row *r)
 {
 	out *o = ctx;
-	out_row_begin(o);
-	out_str(o, "stream", r->stream, r->stream_len);
-	out_cstr(o, "session", r->session);
-	out_time(o, "start", r->start);
-	out_time(o, "end", r->end);
-	out_seconds(o, "duration", r->end - r->start);
-	out_u64(o, "events", r->events);
-	out_u64(o, "page_views", r->page_views);
-	if (r->entry_page)
-		out_json(o, "entry_page", r->entry_page, r->entry_len);
-	else
-		out_null(o, "entry_page");
-	if (r->exit_page)
-		out_json(o, "exit_page", r->exit_page, r->exit_len);
-	else
-		out_null(o, "exit_page");
-	out_u64(o, "client_sessions", r->client_sessions);
-	out_row_end(o);
+	out_session(o, r);
 	return out_error(o) ? EG_EIO : 0;
 }
 
