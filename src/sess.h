@@ -71,6 +71,16 @@ static inline const ssess *sess_at(const sstate *S, const sorder *o, uint32_t i)
 	return i < o->n ? &S->s[o->ss[i]] : &o->cur;
 }
 
+/* Ask for the i-th older session of o ahead of its use: the pool is in
+ * order of creation, so a walk by stream and start would otherwise wait on
+ * memory at every session.  (Asking for the second cache line it may span
+ * as well made the walk slower.) */
+static inline void sess_prefetch(const sstate *S, const sorder *o, uint32_t i)
+{
+	if (i < o->n)
+		__builtin_prefetch(&S->s[o->ss[i]]);
+}
+
 void sess_state_free(sstate *S);
 /* The id of stream name, added (with no sessions) if new. */
 uint32_t sess_stream(sstate *S, const char *name, uint32_t len);
@@ -112,6 +122,6 @@ int sess_save(eg_store *st, const sess_files *f, const sess_key *k, const sstate
  * at; S->through stays 0 when there is none. */
 int sess_load(eg_store *st, const sess_files *f, const sess_key *k, uint64_t at, sstate *S);
 
-extern uint64_t sess_save_every, sess_pipe_min, sess_save_min;
+extern uint64_t sess_save_every, sess_pipe_min, sess_save_min, sess_part_min;
 
 #endif

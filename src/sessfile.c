@@ -130,6 +130,7 @@ static void put_body(wr *w, const sstate *S)
 		put32(w, sess_count(o));
 		for (uint32_t i = 0; i < sess_count(o); i++) {
 			const ssess *x = sess_at(S, o, i);
+			sess_prefetch(S, o, i + 4);
 			struct {
 				uint64_t v[8];
 				uint32_t url[2], ncs;

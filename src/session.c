@@ -632,7 +632,7 @@ typedef struct span {
 	uint64_t first_pos, first_ident;   /* its first event; the identity only
 					      where a kept checkpoint falls */
 	uint64_t saved;
-	int rc;
+	int done;                     /* read (split runs; under the split's lock) */
 } span;
 
 typedef struct srun {
@@ -838,51 +838,162 @@ static int run_span(eg_sessions *s, span *sp)
 	return rc;
 }
 
-/* A split run (run_split): its parts, taken in turn by two threads. */
-#define SPLIT_PARTS 2
+/* A split run (run_split): its parts, taken in turn by two threads, and
+ * joined in order by the first as they are done. */
 typedef struct split {
 	eg_sessions *s;
 	span *ps;
-	size_t n;                     /* parts 1..n; part 0 is S's */
+	size_t n;                     /* parts 0..n-1; part 0 is S's */
 	size_t next;                  /* the next part to take (atomic) */
+	int rc;                       /* the first error; no part is taken after it */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;            /* a part is done, or an error stops the run */
+	/* A kept checkpoint of S handed to the second thread while this one
+	 * reads parts (save_kept): none, posted, being written, written. */
+	enum { KS_NONE, KS_POSTED, KS_WRITING, KS_DONE } ks;
+	sstate *S;
+	uint64_t ks_pos, ks_ident;
+	int ks_rc, thread;
 } split;
 
-/* Take parts until none is left.  EG_OK, or the first error. */
-static int take_parts(split *sp)
+static void split_fail(split *sp, int rc)
 {
-	for (;;) {
-		size_t k = __atomic_fetch_add(&sp->next, 1, __ATOMIC_RELAXED);
-		if (k > sp->n)
-			return EG_OK;
-		if ((sp->ps[k].rc = run_span(sp->s, &sp->ps[k])))
-			return sp->ps[k].rc;
-	}
+	pthread_mutex_lock(&sp->mu);
+	if (!sp->rc)
+		__atomic_store_n(&sp->rc, rc, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&sp->cv);
+	pthread_mutex_unlock(&sp->mu);
+}
+
+/* Take the next part and read it: 1, or 0 when none is left (or the run
+ * failed). */
+static int take_part(split *sp)
+{
+	if (__atomic_load_n(&sp->rc, __ATOMIC_RELAXED))
+		return 0;
+	size_t k = __atomic_fetch_add(&sp->next, 1, __ATOMIC_RELAXED);
+	if (k >= sp->n)
+		return 0;
+	int rc = run_span(sp->s, &sp->ps[k]);
+	pthread_mutex_lock(&sp->mu);
+	sp->ps[k].done = 1;
+	if (rc && !sp->rc)
+		__atomic_store_n(&sp->rc, rc, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&sp->cv);
+	pthread_mutex_unlock(&sp->mu);
+	return 1;
+}
+
+/* Write the kept checkpoint posted to the second thread, if there is
+ * one: 1 if it did. */
+static int take_save(split *sp)
+{
+	pthread_mutex_lock(&sp->mu);
+	int posted = sp->ks == KS_POSTED;
+	if (posted)
+		sp->ks = KS_WRITING;
+	pthread_mutex_unlock(&sp->mu);
+	if (!posted)
+		return 0;
+	eg_sessions *s = sp->s;
+	int rc = sess_save(s->st, &s->files, &s->key, sp->S, sp->ks_pos, sp->ks_ident, 1);
+	pthread_mutex_lock(&sp->mu);
+	sp->ks_rc = rc;
+	sp->ks = KS_DONE;
+	pthread_cond_broadcast(&sp->cv);
+	pthread_mutex_unlock(&sp->mu);
+	return 1;
 }
 
 static void *second_thread(void *p)
 {
-	take_parts(p);
+	while (take_save(p) || take_part(p))
+		;
 	return NULL;
 }
 
+/* Save S (through the position before pos) as the kept checkpoint at pos.
+ * While parts are left to read, the second thread writes it and this one
+ * reads them (neither changes S); else this one writes it. */
+static int save_kept(split *sp, sstate *S, uint64_t pos, uint64_t ident)
+{
+	eg_sessions *s = sp->s;
+	if (sp->thread && __atomic_load_n(&sp->next, __ATOMIC_RELAXED) < sp->n) {
+		pthread_mutex_lock(&sp->mu);
+		sp->ks = KS_POSTED;
+		sp->ks_pos = pos;
+		sp->ks_ident = ident;
+		pthread_mutex_unlock(&sp->mu);
+		while (take_part(sp))
+			;
+		pthread_mutex_lock(&sp->mu);
+		int rc = EG_OK, taken = sp->ks != KS_POSTED;
+		if (taken) {
+			while (sp->ks != KS_DONE)
+				pthread_cond_wait(&sp->cv, &sp->mu);
+			rc = sp->ks_rc;
+		}
+		sp->ks = KS_NONE;           /* not taken: written below */
+		pthread_mutex_unlock(&sp->mu);
+		if (taken)
+			return rc;
+	}
+	return sess_save(s->st, &s->files, &s->key, S, pos, ident, 1);
+}
+
+/* Until part j is done, take parts left to read, else wait.  EG_OK, or
+ * the run's first error. */
+static int wait_part(split *sp, size_t j)
+{
+	for (;;) {
+		pthread_mutex_lock(&sp->mu);
+		int done = sp->ps[j].done || sp->rc;
+		pthread_mutex_unlock(&sp->mu);
+		if (done || !take_part(sp))
+			break;
+	}
+	pthread_mutex_lock(&sp->mu);
+	while (!sp->ps[j].done && !sp->rc)
+		pthread_cond_wait(&sp->cv, &sp->mu);
+	int rc = sp->rc;
+	pthread_mutex_unlock(&sp->mu);
+	return rc;
+}
+
+/* The first part of a split run, in 32nds: this thread reads it and then
+ * joins the others (and saves the kept checkpoints), so it takes less than
+ * half: at ten million events, both threads then end together. */
+#define SPLIT_FIRST 13
+/* The rest is cut in up to this many parts of at least sess_part_min
+ * positions, so that this thread joins the first of them while the
+ * second thread still reads the last. */
+#define SPLIT_PARTS 16
+uint64_t sess_part_min = 1u << 16;
+
 /* A long run on two cores.  The positions are cut in parts (and where
- * kept checkpoints fall); this thread reads the first part into S, and
- * the two threads take the others in turn, each into a state of its own,
- * which are then joined into S in order (sessions do not depend on the
- * order events are taken in), S saved where a kept checkpoint falls.
- * Each thread reads its own part of the log: nothing passes between them
- * until the join, which two cores do far better than handing every event
- * across. */
+ * kept checkpoints fall).  This thread reads the first part into S; the
+ * second thread takes the others in turn, each into a state of its own,
+ * and this one joins them into S in order as they are done (sessions do
+ * not depend on the order events are taken in), saving S where a kept
+ * checkpoint falls, and reads a part itself when it would otherwise
+ * wait.  Each thread reads its own part of the log: nothing passes
+ * between them but whole parts, which two cores do far better than
+ * handing every event across; and as this thread joins while the other
+ * still reads, the joins and kept checkpoints take little time of their
+ * own. */
 static int run_split(eg_sessions *s, sstate *S, uint64_t to, int save)
 {
 	uint64_t from = S->through, E = sess_save_every, len = to - from;
-	size_t n = SPLIT_PARTS + (size_t)(to / E - from / E);
+	uint64_t first = len / 32 * SPLIT_FIRST + len % 32 * SPLIT_FIRST / 32, rest = len - first;
+	uint64_t np = rest / (sess_part_min ? sess_part_min : 1);
+	np = np < 1 ? 1 : np > SPLIT_PARTS ? SPLIT_PARTS : np;
+	size_t n = 1 + (size_t)np + (size_t)(to / E - from / E);
 	span *ps = calloc(n, sizeof *ps);
 	sstate *P = calloc(n, sizeof *P);
 	int rc = ps && P ? EG_OK : EG_ENOMEM;
 	size_t k = 0;
-	for (uint64_t lo = from + 1, i = 1; !rc && lo <= to; k++) {
-		uint64_t hi = from + len * i / SPLIT_PARTS;   /* the next even cut */
+	for (uint64_t lo = from + 1, i = 0; !rc && lo <= to; k++) {
+		uint64_t hi = from + first + rest * i / np;  /* the next even cut */
 		if ((lo / E + 1) * E - 1 < hi)               /* or a kept checkpoint first */
 			hi = (lo / E + 1) * E - 1;
 		else
@@ -893,27 +1004,34 @@ static int run_split(eg_sessions *s, sstate *S, uint64_t to, int save)
 			rc = span_iter(s, &ps[k]);
 		lo = hi + 1;
 	}
-	split sp = { s, ps, k - 1, 1 };
+	split sp = { .s = s, .ps = ps, .n = k, .next = 1, .S = S };
+	pthread_mutex_init(&sp.mu, NULL);
+	pthread_cond_init(&sp.cv, NULL);
 	pthread_t t;
 	int thread = !rc && pthread_create(&t, NULL, second_thread, &sp) == 0;
-	if (!rc && !(rc = run_span(s, &ps[0])))
-		rc = take_parts(&sp);
-	if (thread)
-		pthread_join(t, NULL);
+	sp.thread = thread;
+	if (!rc)
+		rc = run_span(s, &ps[0]);
 	for (size_t j = 1; !rc && j < k; j++) {
-		if ((rc = ps[j].rc))
+		if ((rc = wait_part(&sp, j)))
 			break;
 		if (save && ps[j].first_ident) {  /* a kept checkpoint where part j begins */
 			S->through = ps[j].first_pos - 1;
-			if ((rc = sess_save(s->st, &s->files, &s->key, S, ps[j].first_pos,
-					    ps[j].first_ident, 1)))
+			if ((rc = save_kept(&sp, S, ps[j].first_pos, ps[j].first_ident)))
 				break;
 			ps[0].saved++;
 		}
 		if (ps[j].it && absorb_state(S, &P[j], s->key.gap))
 			rc = EG_ENOMEM;
+		sess_state_free(&P[j]);           /* its memory back while the others read */
 		S->through = ps[j].hi;
 	}
+	if (rc)
+		split_fail(&sp, rc);
+	if (thread)
+		pthread_join(t, NULL);
+	pthread_cond_destroy(&sp.cv);
+	pthread_mutex_destroy(&sp.mu);
 	for (size_t j = 0; ps && j < k; j++)
 		eg_iter_free(ps[j].it);
 	for (size_t j = 1; P && j < k; j++)
@@ -1019,8 +1137,7 @@ static int emit_stream(const sstate *S, uint32_t sid, const eg_sess_query *q,
 	const sorder *o = &S->ord[sid];
 	for (uint32_t i = 0; i < sess_count(o); i++) {
 		const ssess *x = sess_at(S, o, i);
-		if (i + 4 < o->n)                /* the pool is in order of creation */
-			__builtin_prefetch(&S->s[o->ss[i + 4]]);
+		sess_prefetch(S, o, i + 4);
 		if (q->has_since && x->start < q->since)
 			continue;
 		if (q->has_until && x->start > q->until)

@@ -6,7 +6,7 @@
 
 #include <time.h>
 
-extern uint64_t sess_save_every, sess_pipe_min, sess_save_min;
+extern uint64_t sess_save_every, sess_pipe_min, sess_save_min, sess_part_min;
 
 #define NEV 3000
 #define NSTREAMS 23
@@ -194,7 +194,7 @@ static void sessions_equal_a_sorted_replay_after_every_batch(void **state)
 {
 	tu_fx *f = *state;
 	eg_store *st = tu_open(f->dir, EG_OPEN_WRITE | EG_OPEN_CREATE, 0);
-	uint64_t se = sess_save_every, pm = sess_pipe_min, sm = sess_save_min;
+	uint64_t se = sess_save_every, pm = sess_pipe_min, sm = sess_save_min, pp = sess_part_min;
 	sess_save_every = 97;              /* checkpoints inside runs */
 	sess_save_min = 50;
 	eg_sessions *s;
@@ -207,6 +207,7 @@ static void sessions_equal_a_sorted_replay_after_every_batch(void **state)
 		to = to > NEV ? NEV : to;
 		append_range(st, i, to);
 		sess_pipe_min = k % 2 ? 1 : pm;     /* on a second thread, or not */
+		sess_part_min = k % 4 == 1 ? 7 : pp; /* split in many parts, or in two */
 		if (rnd() % 3 == 0) {               /* a new process: from a checkpoint */
 			eg_sessions_close(s);
 			assert_int_equal(eg_sessions_open(st, &o, 0, &s), EG_OK);
@@ -222,8 +223,9 @@ static void sessions_equal_a_sorted_replay_after_every_batch(void **state)
 	assert_true(reopened > 2);
 	assert_true(x.merges > 0);           /* late events did close gaps */
 	assert_int_equal(x.events, NEV);
-	/* one replay in memory, on a second thread */
+	/* one replay in memory, on a second thread, in many parts */
 	sess_pipe_min = 1;
+	sess_part_min = 7;
 	eg_sessions *one;
 	assert_int_equal(eg_sessions_open(st, &o, EG_SESS_IN_MEMORY, &one), EG_OK);
 	text got, want = { 0 };
@@ -237,7 +239,7 @@ static void sessions_equal_a_sorted_replay_after_every_batch(void **state)
 	assert_int_equal(y.merges, x.merges);
 	eg_sessions_close(one);
 	eg_sessions_close(s);
-	sess_save_every = se, sess_pipe_min = pm, sess_save_min = sm;
+	sess_save_every = se, sess_pipe_min = pm, sess_save_min = sm, sess_part_min = pp;
 	eg_store_close(st);
 }
 
