@@ -797,8 +797,8 @@ static int span_iter(eg_sessions *s, span *sp)
 	return rc;
 }
 
-/* Run span sp (no iterator: an empty span); EG_OK, or an error (EG_ENOMEM
- * not yet reported). */
+/* Run span sp (no iterator: an empty span), freeing its iterator; EG_OK,
+ * or an error (EG_ENOMEM not yet reported). */
 static int run_span(eg_sessions *s, span *sp)
 {
 	sstate *S = sp->S;
@@ -835,6 +835,8 @@ static int run_span(eg_sessions *s, span *sp)
 	}
 	sp->saved += r->saved;
 	free(r);
+	eg_iter_free(sp->it);            /* its buffers back for the next part */
+	sp->it = NULL;
 	return rc;
 }
 
@@ -1021,7 +1023,7 @@ static int run_split(eg_sessions *s, sstate *S, uint64_t to, int save)
 				break;
 			ps[0].saved++;
 		}
-		if (ps[j].it && absorb_state(S, &P[j], s->key.gap))
+		if (ps[j].lo <= ps[j].hi && absorb_state(S, &P[j], s->key.gap))
 			rc = EG_ENOMEM;
 		sess_state_free(&P[j]);           /* its memory back while the others read */
 		S->through = ps[j].hi;
