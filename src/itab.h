@@ -39,6 +39,13 @@ typedef struct itab {
 uint32_t itab_get(itab *t, uint64_t hv, const char *s, uint32_t len);
 /* The id of text s, or UINT32_MAX when it is not in t. */
 uint32_t itab_find(const itab *t, uint64_t hv, const char *s, uint32_t len);
+/* Ask for the slot where text of hash hv would be looked up, ahead of the
+ * lookup. */
+static inline void itab_prefetch(const itab *t, uint64_t hv)
+{
+	if (t->scap)
+		__builtin_prefetch(&t->slot[(uint32_t)hv & (t->scap - 1)]);
+}
 /* Text of id. */
 static inline const char *itab_text(const itab *t, uint32_t id)
 {

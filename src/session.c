@@ -771,20 +771,67 @@ static int take_batch(void *ctx, void *bp)
 	return EG_OK;
 }
 
-/* One thread: each event straight from the log to the engine. */
+/* An event read ahead of the engine (take_direct), its texts copied: the
+ * iterator's buffer may have moved on by the time it is taken. */
+typedef struct ahead {
+	sitem it;
+	buf text;                     /* the stream, then the url */
+} ahead;
+
+static int hold(ahead *a, const eg_event *e, const json_span *url)
+{
+	a->text.n = 0;
+	if (buf_add(&a->text, e->stream, e->stream_len) ||
+	    (a->it.ulen && buf_add(&a->text, url->p, url->n)))
+		return EG_ENOMEM;
+	return EG_OK;
+}
+
+static int take_held(srun *r, const ahead *a)
+{
+	return take_one(r, &a->it, a->text.p, a->text.p + a->it.slen);
+}
+
+/* One thread: each event straight from the log to the engine, taken two
+ * events after it was read.  Meanwhile the slot of its stream's name and
+ * then the stream's entry are fetched from memory ahead of use: each
+ * would otherwise stall the engine once per event, as the log streaming
+ * through the cache leaves neither there. */
 static int take_direct(srun *r)
 {
+	sstate *S = r->S;
+	ahead a[3] = { 0 };
+	uint64_t n = 0;                  /* events read; those before n - 2 taken */
+	int rc;
 	for (;;) {
 		const eg_event *e;
-		int rc = next_event(r, &e);
-		if (rc)
-			return rc;
-		sitem it;
+		if ((rc = next_event(r, &e)))
+			break;
+		ahead *x = &a[n % 3];
 		json_span url;
-		describe(r, e, &it, &url);
-		if ((rc = take_one(r, &it, e->stream, url.p)))
-			return rc;
+		describe(r, e, &x->it, &url);
+		if ((rc = hold(x, e, &url)))
+			break;
+		itab_prefetch(&S->streams, x->it.shash);
+		if (n >= 1) {
+			const ahead *y = &a[(n - 1) % 3];
+			uint32_t sid = itab_find(&S->streams, y->it.shash, y->text.p, y->it.slen);
+			if (sid < S->capord) {
+				__builtin_prefetch(&S->ord[sid]);
+				__builtin_prefetch((const char *)&S->ord[sid] + sizeof *S->ord - 1);
+			}
+		}
+		if (n >= 2 && (rc = take_held(r, &a[(n - 2) % 3])))
+			break;
+		n++;
 	}
+	for (uint64_t k = n >= 2 ? n - 2 : 0; rc == EG_END && k < n; k++) {
+		int t = take_held(r, &a[k % 3]);
+		rc = t ? t : EG_END;
+	}
+	for (int i = 0; i < 3; i++)
+		free(a[i].text.p);
+	return rc;
 }
 
 static int span_iter(eg_sessions *s, span *sp)
