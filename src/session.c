@@ -816,9 +816,10 @@ static int take_direct(srun *r)
 		if (n >= 1) {
 			const ahead *y = &a[(n - 1) % 3];
 			uint32_t sid = itab_find(&S->streams, y->it.shash, y->text.p, y->it.slen);
-			if (sid < S->capord) {
-				__builtin_prefetch(&S->ord[sid]);
-				__builtin_prefetch((const char *)&S->ord[sid] + sizeof *S->ord - 1);
+			if (sid < S->capord) {   /* the entry spans up to three cache lines */
+				const char *p = (const char *)&S->ord[sid];
+				for (size_t b = 0; b < sizeof *S->ord + 63; b += 64)
+					__builtin_prefetch(p + (b < sizeof *S->ord ? b : sizeof *S->ord - 1));
 			}
 		}
 		if (n >= 2 && (rc = take_held(r, &a[(n - 2) % 3])))
