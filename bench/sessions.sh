@@ -17,6 +17,9 @@
 #   --runs R    timed runs of each (default 3), after one warm-up
 #   --keep      keep the work directory
 # SESSIONS_DATA=DIR reuses DIR/N/store and DIR/N/db.duckdb when they exist.
+# SESSIONS_BASELINE=BIN also times another build of engram from scratch, its
+# runs alternating with this build's (so that both see the machine in the
+# same state), and reports the ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD ENGRAM=${ENGRAM:-$PWD/bin/engram}
@@ -73,13 +76,21 @@ for S in $SIZES; do
 	rm -f "$W/events.ndjson"
 	duck_result "$W/duck.json" "$S"
 	log "$S events: engram from scratch ($RUNS runs after a warm-up)"
-	E_S=()
+	E_S=() B_S=()
 	for r in $(seq 0 "$RUNS"); do
+		if [ -n "${SESSIONS_BASELINE:-}" ]; then
+			rm -rf "$D/store/idx/sess"
+			timed "$W/base.ndjson" "$SESSIONS_BASELINE" -d "$D/store" --format ndjson sessions
+			[ "$r" = 0 ] || B_S+=("$SECS")
+		fi
 		rm -rf "$D/store/idx/sess"
 		timed "$W/eng.ndjson" "$ENGRAM" -d "$D/store" --format ndjson sessions
 		[ "$r" = 0 ] || E_S+=("$SECS")
 	done
 	R[$S.s_med]=$(median "${E_S[@]}") R[$S.s_runs]=$(list "${E_S[@]}") R[$S.s_rss]=$(calc "$RSS / 1024" 0)
+	if [ -n "${SESSIONS_BASELINE:-}" ]; then
+		R[$S.b_med]=$(median "${B_S[@]}") R[$S.b_runs]=$(list "${B_S[@]}")
+	fi
 	log "$S events: engram from its checkpoint ($RUNS runs)"
 	E_C=()
 	for r in $(seq "$RUNS"); do
@@ -135,6 +146,20 @@ GIT_V=$(git_version)
 		x=$(calc "${R[$S.d_med]} / ${R[$S.s_med]}" 2)
 		echo "| faster than DuckDB's LAG + running SUM, from scratch | ${x}× | $(ok "$x > 1") |"
 	done
+	if [ -n "${SESSIONS_BASELINE:-}" ]; then
+		echo
+		echo "## Against a baseline build"
+		echo
+		echo "\`$SESSIONS_BASELINE\` from scratch, each of its runs just before one of this" \
+			"build's, the same way (so that both see the machine in the same state)." \
+			"Ratio: baseline ÷ this build (> 1: this build is faster)."
+		echo
+		echo "| events | baseline s | this build s | ratio |"
+		echo "|---|---|---|---|"
+		for S in $SIZES; do
+			echo "| $S | ${R[$S.b_med]} (${R[$S.b_runs]}) | ${R[$S.s_med]} | **$(calc "${R[$S.b_med]} / ${R[$S.s_med]}" 2)×** |"
+		done
+	fi
 	echo
 	machine_md sessions "${ARGS}"
 } >bench/results/sessions.md
