@@ -16,7 +16,8 @@ static inline int holds(const itab *t, const islot *x, uint64_t hv, const char *
 		return 0;
 	if (len <= ITAB_HEAD) {
 		char h[ITAB_HEAD] = { 0 };
-		memcpy(h, s, len);
+		if (len)
+			memcpy(h, s, len);
 		return !memcmp(h, x->head, ITAB_HEAD);
 	}
 	return !memcmp(x->head, s, ITAB_HEAD) &&
@@ -35,7 +36,8 @@ static uint32_t probe(const itab *t, uint64_t hv, const char *s, uint32_t len)
 static void fill_slot(islot *x, const sname *e, const char *text, uint32_t id)
 {
 	*x = (islot){ .hash = e->hash, .id1 = id + 1, .len = e->len };
-	memcpy(x->head, text + e->off, e->len < ITAB_HEAD ? e->len : ITAB_HEAD);
+	if (e->len)                   /* (text is NULL while only empty texts are in) */
+		memcpy(x->head, text + e->off, e->len < ITAB_HEAD ? e->len : ITAB_HEAD);
 }
 
 static int rehash(itab *t)

@@ -780,8 +780,9 @@ typedef struct ahead {
 
 static int hold(ahead *a, const eg_event *e, const json_span *url)
 {
-	a->text.n = 0;
-	if (buf_add(&a->text, e->stream, e->stream_len) ||
+	a->text.n = 0;                   /* (never NULL, even for an empty stream) */
+	if ((!a->text.p && buf_reserve(&a->text, 64)) ||
+	    buf_add(&a->text, e->stream, e->stream_len) ||
 	    (a->it.ulen && buf_add(&a->text, url->p, url->n)))
 		return EG_ENOMEM;
 	return EG_OK;

@@ -341,6 +341,40 @@ static void a_late_event_closing_a_gap_merges_two_sessions(void **state)
 	eg_store_close(st);
 }
 
+/* The empty stream is a stream like any other, also when it is the first
+ * text its table holds (an itab whose text was still NULL once passed
+ * that to memcpy: a sanitizer report). */
+static void events_without_a_stream_make_sessions_of_the_empty_stream(void **state)
+{
+	tu_fx *f = *state;
+	eg_store *st = tu_open(f->dir, EG_OPEN_WRITE | EG_OPEN_CREATE, 0);
+	const char *lines[] = {
+		"{\"type\":\"page_view\",\"time\":\"2025-01-01T10:00:00Z\",\"data\":{\"page_url\":\"/a\"}}",
+		"{\"stream\":\"u\",\"type\":\"page_view\",\"time\":\"2025-01-01T10:01:00Z\"}",
+		"{\"type\":\"click\",\"time\":\"2025-01-01T10:02:00Z\"}",
+	};
+	eg_batch *b;
+	eg_batch_opts bo = { .sync = EG_SYNC_NONE, .expect_version = -1 };
+	assert_int_equal(eg_batch_begin(st, &b, &bo), EG_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(eg_batch_add_json(b, lines[i], strlen(lines[i])), EG_OK);
+	assert_int_equal(eg_batch_commit(b, NULL), EG_OK);
+	uint64_t pm = sess_pipe_min;
+	for (int k = 0; k < 2; k++) {         /* on one thread, then split */
+		sess_pipe_min = k ? 1 : pm;
+		eg_sessions *s;
+		assert_int_equal(eg_sessions_open(st, NULL, EG_SESS_IN_MEMORY, &s), EG_OK);
+		text got;
+		scan(s, 0, &got);
+		assert_string_equal(got.buf, " 1735725600000000 1735725720000000 2 1 \"/a\" \"/a\" 0\n"
+					     "u 1735725660000000 1735725660000000 1 1 null null 0\n");
+		free(got.buf);
+		eg_sessions_close(s);
+	}
+	sess_pipe_min = pm;
+	eg_store_close(st);
+}
+
 int main(void)
 {
 	generate();
@@ -352,6 +386,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(types_select_the_events_that_make_sessions,
 						tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(a_late_event_closing_a_gap_merges_two_sessions,
+						tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(events_without_a_stream_make_sessions_of_the_empty_stream,
 						tu_setup, tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
