@@ -21,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD ENGRAM=${ENGRAM:-$PWD/bin/engram}   # ENGRAM=… to bench another build
-. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, ok, git_version, need_engram, need_duckdb, workdir, machine_md, bench_opts, duck_result
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, warm, list, ok, git_version, need_engram, need_duckdb, workdir, machine_md, bench_opts, duck_result
 bench_opts funnel "${FUNNEL_SIZES:-1000000 10000000}" "$@"
 need_engram
 need_duckdb
@@ -83,6 +83,7 @@ for S in $SIZES; do
 		R[$S.$f.read]=$(jnum read "$W/explain.json") R[$S.$f.streams]=$(jnum streams "$W/explain.json")
 		E_S=()
 		for r in $(seq "$RUNS"); do
+			warm "$D/store"
 			timed /dev/null "$ENGRAM" -d "$D/store" --format ndjson funnel --steps "$steps" --within "$WITHIN"
 			E_S+=("$SECS")
 		done

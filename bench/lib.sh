@@ -34,6 +34,14 @@ timed() {
 	SECS=$(calc "$(now) - $t0" 4) RSS=$(tail -1 "$W/rss")
 }
 
+# warm STORE: read the store's files, so that a timed run finds them in the
+# page cache as the reports say.  (This machine's kernel pages out file
+# pages left unread for a minute, as a store is while a peer's runs go on:
+# engram's runs after them then read parts of the log from disk.)
+warm() {
+	cat "$1"/log/* "$1"/idx/* >/dev/null 2>&1 || true
+}
+
 # need_engram: the build to bench, and /usr/bin/time for timed.
 need_engram() {
 	[ -x "$ENGRAM" ] && [ -f build/libengram.a ] || die "no bin/engram or build/libengram.a; run make first"

@@ -23,21 +23,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD ENGRAM=${ENGRAM:-$PWD/bin/engram}
-. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, ok, git_version, need_engram, need_duckdb, workdir, machine_md, bench_opts, duck_result
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, warm, list, ok, git_version, need_engram, need_duckdb, workdir, machine_md, bench_opts, duck_result
 bench_opts sessions "${SESSIONS_SIZES:-1000000 10000000}" "$@"
 need_engram
 need_duckdb
 workdir sessions "$KEEP"
 GAP_US=1800000000
 declare -A R
-
-# warm STORE: read the store's files, so that a timed run finds them in the
-# page cache as the report says.  (This machine's kernel pages out file
-# pages left unread for a minute, which the DuckDB runs are: the engram
-# runs after them then read parts of the log from disk, at 5-10 s.)
-warm() {
-	cat "$1"/log/* "$1"/idx/* >/dev/null 2>&1 || true
-}
 
 # check_equal ENGRAM_NDJSON DUCK_NDJSON: the same sessions; prints the count
 check_equal() {

@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD ENGRAM=${ENGRAM:-$PWD/bin/engram}   # ENGRAM=… to bench another build
-. bench/lib.sh   # die, log, now, calc, median, jnum, timed, list, ok, git_version, need_engram, need_duckdb, workdir, machine_md, bench_opts
+. bench/lib.sh   # die, log, now, calc, median, jnum, timed, warm, list, ok, git_version, need_engram, need_duckdb, workdir, machine_md, bench_opts
 bench_opts windows "1000000 10000000" "$@"
 INCR=1000000 BATCH=10000
 [ "$QUICK" = 0 ] || INCR=100000
@@ -79,6 +79,7 @@ for S in $SIZES; do
 	E_S=() E_RSS=()
 	for r in $(seq "$RUNS"); do
 		rm -rf "$D/store/idx/win"
+		warm "$D/store"
 		timed "$D/out.ndjson" "$ENGRAM" -d "$D/store" --format ndjson windows "$W/spec.json"
 		E_S+=("$SECS") E_RSS+=("$RSS")
 	done
