@@ -316,11 +316,7 @@ static void a_late_event_closing_a_gap_merges_two_sessions(void **state)
 	sess_pipe_min = 1;
 	int want[] = { 1, 2, 3, 2 };
 	for (int i = 0; i < 4; i++) {
-		eg_batch *b;
-		eg_batch_opts o = { .sync = EG_SYNC_NONE, .expect_version = -1 };
-		assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
-		assert_int_equal(eg_batch_add_json(b, lines[i], strlen(lines[i])), EG_OK);
-		assert_int_equal(eg_batch_commit(b, NULL), EG_OK);
+		tu_append(st, &lines[i], 1);
 		text got;
 		scan(s, 0, &got);
 		/* 10:30 is exactly a gap from 10:00 and 11:00: a session of its
@@ -353,12 +349,7 @@ static void events_without_a_stream_make_sessions_of_the_empty_stream(void **sta
 		"{\"stream\":\"u\",\"type\":\"page_view\",\"time\":\"2025-01-01T10:01:00Z\"}",
 		"{\"type\":\"click\",\"time\":\"2025-01-01T10:02:00Z\"}",
 	};
-	eg_batch *b;
-	eg_batch_opts bo = { .sync = EG_SYNC_NONE, .expect_version = -1 };
-	assert_int_equal(eg_batch_begin(st, &b, &bo), EG_OK);
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(eg_batch_add_json(b, lines[i], strlen(lines[i])), EG_OK);
-	assert_int_equal(eg_batch_commit(b, NULL), EG_OK);
+	tu_append(st, lines, 3);
 	uint64_t pm = sess_pipe_min;
 	for (int k = 0; k < 2; k++) {         /* on one thread, then split */
 		sess_pipe_min = k ? 1 : pm;

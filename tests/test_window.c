@@ -602,13 +602,7 @@ static void test_worked_example(void **state)
 		/* 6: too late for 10:00-11:00 */
 		"{\"stream\":\"u4\",\"type\":\"v\",\"time\":\"2025-01-01T10:30:00Z\"}",
 	};
-	eg_batch *b;
-	eg_batch_opts o = { .sync = EG_SYNC_NONE, .expect_version = -1 };
-	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
-	for (size_t i = 0; i < sizeof ev / sizeof *ev; i++)
-		assert_int_equal(eg_batch_add_json(b, ev[i], strlen(ev[i])), EG_OK);
-	eg_append_result r;
-	assert_int_equal(eg_batch_commit(b, &r), EG_OK);
+	tu_append(st, ev, sizeof ev / sizeof *ev);
 	eg_win_spec *s = parse("{\"window\":{\"tumble\":\"1h\"},\"aggs\":{\"n\":{\"count\":true}},"
 			       "\"watermark\":\"10m\",\"allowed_lateness\":\"2h\"}");
 	eg_win *w;

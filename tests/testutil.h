@@ -105,6 +105,21 @@ static inline eg_store *tu_open(const char *dir, int flags, uint64_t seg_bytes)
 	return st;
 }
 
+/* Append n NDJSON lines as one batch (no sync) or fail the test, showing
+ * the line and the library's message. */
+static inline void tu_append(eg_store *st, const char *const *lines, size_t n)
+{
+	eg_batch *b;
+	eg_batch_opts o = { .sync = EG_SYNC_NONE, .expect_version = -1 };
+	if (eg_batch_begin(st, &b, &o) != EG_OK)
+		fail_msg("batch: %s", eg_errmsg(st));
+	for (size_t i = 0; i < n; i++)
+		if (eg_batch_add_json(b, lines[i], strlen(lines[i])) != EG_OK)
+			fail_msg("%s: %s", lines[i], eg_errmsg(st));
+	if (eg_batch_commit(b, NULL) != EG_OK)
+		fail_msg("commit: %s", eg_errmsg(st));
+}
+
 /* xorshift64 over *state (never 0): the tests' reproducible numbers. */
 static inline uint64_t tu_rnd(uint64_t *state)
 {
