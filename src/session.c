@@ -726,8 +726,9 @@ static int fill(void *ctx, void *bp)
 }
 
 /* Engine: take one event, its stream's name and its url (it->ulen 0:
- * none); save a kept checkpoint first where one falls. */
-static int take_one(srun *r, const sitem *it, const char *stream, const char *url)
+ * none), and its stream's id when the caller found it already (else
+ * UINT32_MAX); save a kept checkpoint first where one falls. */
+static int take_one(srun *r, const sitem *it, const char *stream, const char *url, uint32_t sid)
 {
 	sstate *S = r->S;
 	eg_sessions *s = r->s;
@@ -742,7 +743,9 @@ static int take_one(srun *r, const sitem *it, const char *stream, const char *ur
 			return rc;
 		r->saved++;
 	}
-	uint32_t sid = itab_get(&S->streams, it->shash, stream, it->slen), url1 = 0;
+	if (sid == UINT32_MAX)
+		sid = itab_get(&S->streams, it->shash, stream, it->slen);
+	uint32_t url1 = 0;
 	if (sid == UINT32_MAX ||
 	    (sid >= S->capord && grow(&S->ord, sid, &S->capord, sizeof *S->ord, 1024)))
 		return EG_ENOMEM;
@@ -764,7 +767,7 @@ static int take_batch(void *ctx, void *bp)
 	const sbatch *b = bp;
 	for (uint32_t k = 0; k < b->n; k++) {
 		const sitem *it = &b->items[k];
-		int rc = take_one(ctx, it, b->text.p + it->soff, b->text.p + it->uoff);
+		int rc = take_one(ctx, it, b->text.p + it->soff, b->text.p + it->uoff, UINT32_MAX);
 		if (rc)
 			return rc;
 	}
@@ -776,6 +779,7 @@ static int take_batch(void *ctx, void *bp)
 typedef struct ahead {
 	sitem it;
 	buf text;                     /* the stream, then the url */
+	uint32_t sid;                 /* its stream's id, once looked up (ids never change) */
 } ahead;
 
 static int hold(ahead *a, const eg_event *e, const json_span *url)
@@ -790,7 +794,7 @@ static int hold(ahead *a, const eg_event *e, const json_span *url)
 
 static int take_held(srun *r, const ahead *a)
 {
-	return take_one(r, &a->it, a->text.p, a->text.p + a->it.slen);
+	return take_one(r, &a->it, a->text.p, a->text.p + a->it.slen, a->sid);
 }
 
 /* One thread: each event straight from the log to the engine, taken two
@@ -811,12 +815,14 @@ static int take_direct(srun *r)
 		ahead *x = &a[n % 3];
 		json_span url;
 		describe(r, e, &x->it, &url);
+		x->sid = UINT32_MAX;
 		if ((rc = hold(x, e, &url)))
 			break;
 		itab_prefetch(&S->streams, x->it.shash);
-		if (n >= 1) {
-			const ahead *y = &a[(n - 1) % 3];
+		if (n >= 1) {                    /* a new stream is added when it is taken */
+			ahead *y = &a[(n - 1) % 3];
 			uint32_t sid = itab_find(&S->streams, y->it.shash, y->text.p, y->it.slen);
+			y->sid = sid;
 			if (sid < S->capord) {   /* the entry spans up to three cache lines */
 				const char *p = (const char *)&S->ord[sid];
 				for (size_t b = 0; b < sizeof *S->ord + 63; b += 64)
@@ -904,7 +910,8 @@ typedef struct split {
 	enum { KS_NONE, KS_POSTED, KS_WRITING, KS_DONE } ks;
 	sstate *S;
 	uint64_t ks_pos, ks_ident;
-	int ks_rc, thread;
+	int ks_rc;
+	int thread;                   /* the second thread runs */
 } split;
 
 static void split_fail(split *sp, int rc)
@@ -1059,8 +1066,7 @@ static int run_split(eg_sessions *s, sstate *S, uint64_t to, int save)
 	pthread_mutex_init(&sp.mu, NULL);
 	pthread_cond_init(&sp.cv, NULL);
 	pthread_t t;
-	int thread = !rc && pthread_create(&t, NULL, second_thread, &sp) == 0;
-	sp.thread = thread;
+	sp.thread = !rc && pthread_create(&t, NULL, second_thread, &sp) == 0;
 	if (!rc)
 		rc = run_span(s, &ps[0]);
 	for (size_t j = 1; !rc && j < k; j++) {
@@ -1079,7 +1085,7 @@ static int run_split(eg_sessions *s, sstate *S, uint64_t to, int save)
 	}
 	if (rc)
 		split_fail(&sp, rc);
-	if (thread)
+	if (sp.thread)
 		pthread_join(t, NULL);
 	pthread_cond_destroy(&sp.cv);
 	pthread_mutex_destroy(&sp.mu);
