@@ -359,11 +359,15 @@ static int follow(eg_store *st, eg_win *w, const wargs *a, out *o, uint64_t curs
 	for (;;) {
 		if (out_flush(o))
 			return EG_EIO;
-		eg_head h;
+		/* Wait for what comes after the events the run took, not after
+		 * the head: a batch appended since the run would be missed until
+		 * the next one. */
+		eg_win_explain x;
+		eg_win_get_explain(w, &x);
 		eg_iter *it;
-		int rc = eg_store_head(st, &h);
-		eg_filter f = { .from = h.pos + 1 };
-		if (rc || (rc = eg_iter_new(st, &it, &f)))
+		eg_filter f = { .from = x.through + 1 };
+		int rc = eg_iter_new(st, &it, &f);
+		if (rc)
 			return rc;
 		rc = eg_iter_wait(it, -1);
 		eg_iter_free(it);
