@@ -1,6 +1,7 @@
 # engram — plain build.  `make` builds bin/engram; `make test` runs every test
 # (plain build, then again under AddressSanitizer + UBSan); `make demo` shows
-# the tour; `make bench` measures against peers; `make fuzz` runs libFuzzer.
+# the tour; `make bench` measures against peers (`make bench-deps` installs
+# them); `make fuzz` runs libFuzzer.
 
 CC      ?= cc
 PKGS    := libcrypto libxxhash
@@ -26,7 +27,8 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 ENGRAM   := $(B)/bin/engram
 
-.PHONY: all deps deps-check test unit e2e demo bench bench-sketch bench-funnel bench-sessions fuzz clean
+.PHONY: all deps deps-check test unit e2e demo bench bench-deps bench-check bench-core bench-proj \
+	bench-windows bench-funnel bench-sessions bench-sketch fuzz clean
 all: deps-check $(ENGRAM)
 ifneq ($(SAN),1)
 all: bin/engram
@@ -53,20 +55,24 @@ $(B)/tests/%: tests/%.c $(B)/libengram.a tests/testutil.h
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $< $(B)/libengram.a \
 		$(LDLIBS) $(shell pkg-config --libs cmocka)
 
-# Build dependencies from Debian 12.  As root they are installed; otherwise
-# the apt-get line is printed and the build stops.
-DEB_PKGS := build-essential pkg-config libssl-dev libxxhash-dev libcmocka-dev python3
-deps:
-	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# install_debs PKGS: the Debian 12 packages of PKGS not yet installed.  As
+# root they are installed; otherwise the apt-get line is printed and make
+# stops.
+define install_debs
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing:$$missing"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 		else \
-			echo "missing build dependencies; run:"; \
+			echo "missing Debian packages; run:"; \
 			echo "  sudo apt-get install -y$$missing"; exit 1; \
 		fi; \
 	fi
+endef
+DEB_PKGS := build-essential pkg-config libssl-dev libxxhash-dev libcmocka-dev python3
+deps:
+	$(call install_debs,$(DEB_PKGS))
 deps-check:
 	@pkg-config --exists $(PKGS) cmocka && command -v python3 >/dev/null || \
 		$(MAKE) --no-print-directory deps
@@ -79,6 +85,8 @@ e2e: deps-check $(ENGRAM)
 
 test: deps-check
 	@$(MAKE) --no-print-directory unit e2e
+	@echo "== bench/compare.sh --tiny: every peer gives engram's answers"
+	@$(MAKE) --no-print-directory bench-check
 	@echo "== again under AddressSanitizer + UBSan"
 	@$(MAKE) --no-print-directory SAN=1 unit e2e
 	@echo "all tests passed"
@@ -86,10 +94,21 @@ test: deps-check
 demo: all
 	@./demo.sh
 
-bench: all
-	@bench/run.sh
-	@bench/funnel.sh
-	@bench/sessions.sh
+# The peers of `make bench` (bench/compare.sh): SQLite, PostgreSQL and Redis
+# from Debian, DuckDB from npm (bench/package-lock.json); node from Debian
+# only where there is none.
+BENCH_DEBS := sqlite3 libsqlite3-dev postgresql redis-server python3-psycopg2 gnuplot-nox jq time \
+	$(if $(shell command -v node),,nodejs npm)
+bench-deps:
+	$(call install_debs,$(BENCH_DEBS))
+	@[ -d bench/node_modules/@duckdb/node-api ] || (cd bench && npm ci --no-audit --no-fund --loglevel=error)
+bench: all bench-deps
+	@bench/compare.sh $(BENCH_ARGS)
+# The harness at a tiny size, answers checked, nothing timed (`make test`).
+bench-check: all bench-deps
+	@bench/compare.sh --tiny
+# Each feature's own benchmark, with its targets (bench/results/*.md).
+bench-core: all ; @bench/run.sh $(BENCH_ARGS)
 bench-proj: all ; @bench/proj.sh $(BENCH_ARGS)
 bench-windows: all ; @bench/windows.sh $(BENCH_ARGS)
 bench-funnel: all ; @bench/funnel.sh $(BENCH_ARGS)
