@@ -241,13 +241,24 @@ if want W3; then
 	    t = lo + (hi - lo) * rnd.random()
 	    print(f"{rnd.choice(acc)}\t{t.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}")
 	EOF
-	cli_asof() {   # engram project --key K --as-of T, one process per pair
-		local k t v
-		while IFS=$'\t' read -r k t; do   # no row: no events by then
-			v=$("$ENGRAM" -d "$B3" --format ndjson project "$W/balance.json" --key "$k" --as-of "$t")
-			printf '%s\t%s\t%s\n' "$k" "$t" "$([ -n "$v" ] && jq -r .balance <<<"$v" || echo 0)"
+	# engram project --key K --as-of T, one process per pair, its rows as
+	# they come (each after a "#<TAB>K<TAB>T" line; none: no events by then)
+	cli_asof() {
+		local k t
+		while IFS=$'\t' read -r k t; do
+			printf '#\t%s\t%s\n' "$k" "$t"
+			"$ENGRAM" -d "$B3" --format ndjson project "$W/balance.json" --key "$k" --as-of "$t"
 		done <"$W/pairs"
 	}
+	cli_rows() { $PY -c 'import json, sys
+k = None
+for l in sys.stdin:
+    if l.startswith("#\t"):
+        if k: print(k, t, 0, sep="\t")
+        _, k, t = l.rstrip("\n").split("\t")
+    else:
+        print(k, t, json.loads(l, parse_float=str)["balance"], sep="\t"); k = None
+if k: print(k, t, 0, sep="\t")'; }
 	cents() { $PY -c 'import decimal, sys
 for l in sys.stdin:
     k, t, v = l.rstrip("\n").split("\t")
@@ -257,8 +268,8 @@ for l in sys.stdin:
 		warm "$B3"
 		x=$("$W/engram_asof" "$B3" "$W/balance.json" "$W/pairs" "$W/a.tsv"); add w3.engram "$(j .s "$x")"
 		cents <"$W/a.tsv" >"$W/asof.engram.tsv"
-		wall cli_asof >"$W/a.tsv"; add w3.engram_cli "$SECS"
-		cents <"$W/a.tsv" >"$W/asof.engram_cli.tsv"
+		wall cli_asof >"$W/a.out"; add w3.engram_cli "$SECS"
+		cli_rows <"$W/a.out" | cents >"$W/asof.engram_cli.tsv"
 		x=$(sqlite asof "$W/bank.sqlite" "$W/pairs" "$W/asof.sqlite.tsv"); add w3.sqlite "$(j .s "$x")"
 		x=$(pg asof "$PG_PORT" "$W/pairs" "$W/asof.pg.tsv"); add w3.pg "$(j .s "$x")"
 		x=$(duck asof "$W/bank.duckdb" "$W/pairs" "$W/asof.duck.tsv"); add w3.duck "$(j .s "$x")"

@@ -1,7 +1,7 @@
 # bench/lib.sh — helpers shared by the benchmark drivers (sourced).
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
-now() { date +%s.%N; }
+now() { local t=$EPOCHREALTIME; echo "${t/,/.}"; }   # bash 5: no process started for the clock
 calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }      # calc EXPR [DECIMALS]
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 jnum() { grep -o "\"$1\": *[0-9.]*" "$2" | head -1 | cut -d: -f2 | tr -d ' '; }  # jnum KEY FILE
