@@ -6,12 +6,17 @@ rel() { [ -n "${S[$1]:-}" ] && echo "$(ratio "$1" "$2")×" || echo "—"; }   # 
 cell() { echo "$(med "$1") ($(runs "$1"))"; }                           # median (all runs)
 
 # chart NAME TITLE YLABEL ROWS: ROWS are "label<TAB>value[<TAB>value]" lines
-# (a second value makes a second series: the W2 queries); log y axis.
+# (a second value makes a second series: the W2 queries), kept as
+# OUT/NAME.tsv beside OUT/NAME.png; log y axis.
 chart() {
-	local name=$1 title=$2 ylabel=$3 rows=$4 series
-	printf '%s\n' "$rows" >"$W/$name.dat"
+	local name=$1 title=$2 ylabel=$3 rows=$4 series dat ymin
+	dat=$OUT/$name.tsv
+	printf '%s\n' "$rows" >"$dat"
+	# the axis from a decade below half the smallest bar, so that it shows
+	ymin=$(awk -F'\t' 'NR > 1 { for (i = 2; i <= NF; i++) if (m == "" || $i < m) m = $i }
+		END { printf "%g", 10 ^ int(log(m / 2) / log(10) - (m < 2)) }' "$dat")
 	series="using 2:xtic(1) title columnhead(2)"
-	if [ "$(head -1 "$W/$name.dat" | awk -F'\t' '{ print NF }')" -lt 3 ]; then   # one series: values on the bars
+	if [ "$(head -1 "$dat" | awk -F'\t' '{ print NF }')" -lt 3 ]; then   # one series: values on the bars
 		series="$series, '' using (\$0 - 1):2:(sprintf('%.3g', \$2)) with labels offset 0,0.7 notitle"
 	else
 		series="$series, '' using 3 title columnhead(3)"
@@ -26,11 +31,12 @@ chart() {
 	set style histogram clustered gap 1
 	set style fill solid 0.85 border -1
 	set logscale y
+	set yrange [$ymin:*]
 	set format y "%g"
 	set grid ytics
 	set key top left
 	set xtics rotate by -20 left
-	plot "$W/$name.dat" $series
+	plot "$dat" $series
 	EOF
 }
 chart_rows() {   # chart_rows HEADER NAME LABEL [NAME LABEL...]: "label<TAB>median"
@@ -52,7 +58,8 @@ echo "\`bench/compare.sh$ARGS\` (\`make bench\`), $(date -u +%Y-%m-%d). Every sy
 	"median time divided by engram's (above 1: engram is faster). engram is timed as a whole" \
 	"\`bin/engram\` process (start-up included); the peers inside their client process" \
 	"(bench/peers/: Python's sqlite3 module, psycopg2, redis-cli, DuckDB in node), not counting" \
-	"the interpreter's start-up. How each peer is set up, and why: [docs/BENCH.md](../../docs/BENCH.md)."
+	"the interpreter's start-up. How each peer is set up, and why: [docs/BENCH.md](../../docs/BENCH.md)." \
+	"Each chart's figures are in the .tsv of the same name."
 echo
 echo "Data: \`engram gen clickstream --events $EVENTS --late 0.05 --seed 7\`: $IN_BYTES bytes of" \
 	"NDJSON, $(calc "$IN_BYTES / $EVENTS" 1) bytes/event; 5% of app events arrive minutes to hours late."
