@@ -67,7 +67,7 @@ FROM s GROUP BY stream, n"""
 def sh(cmd):
     if os.geteuid() == 0:   # the server will not run as root
         cmd = ["runuser", "-u", "postgres", "--"] + cmd
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd="/")   # its cwd may be closed to it
 
 
 def start(d, port):
