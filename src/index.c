@@ -59,6 +59,28 @@ uint64_t key_hash(int space, const char *name, size_t n)
 	return XXH3_64bits_withSeed(name, n, (XXH64_hash_t)space + 1);
 }
 
+/* The derived files of idx/ this file keeps (projections, windows and
+ * sessions keep theirs in subdirectories). */
+static const char *const IDX_FILES[] = { "state", "blocks", "post", "keys", "keystate",
+					 "keyhash", "ids" };
+#define NIDX_FILES (sizeof IDX_FILES / sizeof *IDX_FILES)
+
+static void unlink_idx_files(const char *dir)
+{
+	char path[PATH_MAX];
+	for (size_t i = 0; i < NIDX_FILES; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, IDX_FILES[i]);
+		unlink(path);
+	}
+}
+
+void index_unlink(eg_store *st)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s/idx", st->dir);
+	unlink_idx_files(dir);
+}
+
 /* ----------------------------------------------------------- state file */
 
 static void state_encode(const ixstate *s, int clean, unsigned char *b)
@@ -189,7 +211,90 @@ static int load_writer_keys(eg_store *st)
 	return EG_OK;
 }
 
+/* One idx/keystate entry. */
+static void keystate_put(unsigned char *p, const keystate *k)
+{
+	wr64(p, k->last_chunk);
+	wr64(p + 8, k->count);
+	wr64(p + 16, k->version);
+	wr64(p + 24, k->name_off);
+}
+
+/* After an unclean stop the writer goes on from the synced state, but
+ * idx/keystate is rewritten in place after every batch: its entries may
+ * describe chunks that the rollback of idx/post has just cut off, and
+ * counts and versions that include the batches about to be indexed again.
+ * Recompute each key's state from the chunks that the state covers (they
+ * are written in order, each naming its key): newest chunk, count, and for
+ * a stream its version (its event count).  Returns 0, or -1 if a chunk
+ * does not check, when the caller starts from an empty index instead. */
+static int keystate_from_post(eg_store *st)
+{
+	eg_index *ix = &st->ix;
+	for (uint64_t i = 0; i < W.n; i++)
+		W.ks[i].last_chunk = W.ks[i].count = W.ks[i].version = 0;
+	size_t cap = 1 << 20;
+	unsigned char *buf = malloc(cap);
+	if (!buf)
+		return -1;
+	uint64_t off = POST_HDR, end = ix->st.post_len;
+	int bad = 0;
+	while (off < end && !bad) {
+		unsigned char hdr[CHUNK_HDR];
+		uint32_t len;
+		if (end - off < CHUNK_HDR || os_pread_all(ix->fd_post, hdr, CHUNK_HDR, (off_t)off) ||
+		    (len = rd32(hdr)) < CHUNK_HDR || len > end - off) {
+			bad = 1;
+			break;
+		}
+		if (len > cap) {
+			unsigned char *nb = realloc(buf, len);
+			if (!nb) {
+				bad = 1;
+				break;
+			}
+			buf = nb;
+			cap = len;
+		}
+		uint32_t id = rd32(hdr + 8);
+		if (os_pread_all(ix->fd_post, buf, len, (off_t)off) ||
+		    rd32(buf + 4) != rec_check(buf + 8, len - 8) || id >= W.n ||
+		    rd64(buf + 16) != W.ks[id].last_chunk) {
+			bad = 1;
+			break;
+		}
+		W.ks[id].last_chunk = off;
+		W.ks[id].count += rd32(buf + 12);
+		off += len;
+	}
+	free(buf);
+	for (uint64_t i = 0; i < W.n && !bad; i++) {
+		uint64_t o = W.ks[i].name_off;
+		if (o + 1 > W.names_len) {
+			bad = 1;
+			break;
+		}
+		if (W.names[o] == 0)   /* space 0: streams */
+			W.ks[i].version = W.ks[i].count;
+	}
+	if (bad || !(buf = malloc(W.n * KEYSTATE_LEN)))
+		return -1;
+	for (uint64_t i = 0; i < W.n; i++) {
+		keystate_put(buf + i * KEYSTATE_LEN, &W.ks[i]);
+	}
+	bad = os_pwrite_all(ix->fd_keystate, buf, W.n * KEYSTATE_LEN, 0) != 0;
+	free(buf);
+	return bad ? -1 : 0;
+}
+
+static int open_index(eg_store *st, int writable, int may_restart);
+
 int index_open(eg_store *st, int writable)
+{
+	return open_index(st, writable, 1);
+}
+
+static int open_index(eg_store *st, int writable, int may_restart)
 {
 	eg_index *ix = &st->ix;
 	memset(ix, 0, sizeof *ix);
@@ -209,14 +314,34 @@ int index_open(eg_store *st, int writable)
 		if (access(path, F_OK) && errno == ENOENT)
 			return EG_OK;
 	}
+	if (writable) {
+		/* A file missing beside the others (a writer killed while it
+		 * rebuilt them, or one deleted by hand): start them all again
+		 * rather than trust a state that describes it. */
+		char path[PATH_MAX];
+		size_t missing = 0;
+		for (size_t i = 0; i < NIDX_FILES; i++) {
+			snprintf(path, sizeof path, "%s/%s", ix->dir, IDX_FILES[i]);
+			missing += access(path, F_OK) != 0 && errno == ENOENT;
+		}
+		if (missing && missing < NIDX_FILES)
+			unlink_idx_files(ix->dir);
+	}
 	if ((rc = open_idx_file(st, "state", writable, &ix->fd_state)) ||
 	    (rc = open_idx_file(st, "blocks", writable, &ix->fd_blocks)) ||
 	    (rc = open_idx_file(st, "post", writable, &ix->fd_post)) ||
 	    (rc = open_idx_file(st, "keys", writable, &ix->fd_keys)) ||
 	    (rc = open_idx_file(st, "keystate", writable, &ix->fd_keystate)) ||
 	    (rc = open_htab(st, &ix->keys, "keyhash", writable)) ||
-	    (writable && (rc = open_htab(st, &ix->ids, "ids", writable))))
-		return rc;
+	    (writable && (rc = open_htab(st, &ix->ids, "ids", writable)))) {
+		/* A writer rebuilding the files (or killed while it did) leaves
+		 * some missing: a reader reads the log itself, as with none. */
+		if (writable || errno != ENOENT)
+			return rc;
+		close_fds(ix);
+		empty_state(&ix->st);
+		return EG_OK;
+	}
 	unsigned char b[2 * STATE_SLOT];
 	ixstate live, synced;
 	int clean_live = 0, clean_synced = 0, ok_live = 0, ok_synced = 0;
@@ -227,14 +352,51 @@ int index_open(eg_store *st, int writable)
 	/* Readers trust the live state: the writer wrote it after the data it
 	 * describes, in the same page cache.  A writer reopening after an
 	 * unclean stop trusts only what the last checkpoint made durable. */
+	int described = 1;   /* the files hold what a state says they hold */
 	if (ok_live && (clean_live || !writable))
 		ix->st = live;
 	else if (ok_synced)
 		ix->st = synced;
+	else
+		described = 0;
 	ix->usable = 1;
+	/* Files shorter than the state says (damage, or a writer killed while
+	 * it rolled them back): a reader reads the log itself, a writer
+	 * starts the files again. */
+	int fds[4] = { ix->fd_blocks, ix->fd_post, ix->fd_keys, ix->fd_keystate };
+	uint64_t need[4] = { ix->st.blocks_len, ix->st.post_len, ix->st.keys_len,
+			     ix->st.nkeys * KEYSTATE_LEN };
+	for (int i = 0; i < 4 && described; i++) {
+		struct stat sb;
+		if (fstat(fds[i], &sb) == 0 && (uint64_t)sb.st_size >= need[i])
+			continue;
+		if (!writable) {
+			ix->usable = 0;
+			break;
+		}
+		close_fds(ix);
+		if (!may_restart)
+			return st_err(st, EG_ECORRUPT, "idx/ cannot be started again");
+		unlink_idx_files(ix->dir);
+		return open_index(st, writable, 0);
+	}
 	if (writable) {
+		int unclean = !(ok_live && clean_live);
 		if (ix->st.post_len < POST_HDR || ix->st.keys_len < KEYS_HDR)
 			empty_state(&ix->st);
+	again:
+		/* Readers trust the live state: first make it the state gone on
+		 * from (marked unclean until a clean close), then bring the files
+		 * to it.  Killed anywhere in between, the files still hold all
+		 * that the live state describes. */
+		if ((rc = state_write(st, 0, &ix->st, 0)) || (rc = load_writer_keys(st)))
+			return rc;
+		if (unclean && W.n && keystate_from_post(st)) {
+			/* the chunks do not add up: index the whole log again */
+			empty_state(&ix->st);
+			unclean = 0;
+			goto again;
+		}
 		/* Roll the append-only files back to what the state covers. */
 		if (eg_os.ftruncate(ix->fd_blocks, (off_t)ix->st.blocks_len) ||
 		    eg_os.ftruncate(ix->fd_post, (off_t)ix->st.post_len) ||
@@ -246,12 +408,7 @@ int index_open(eg_store *st, int writable)
 		if (os_pwrite_all(ix->fd_post, hdr, POST_HDR, 0) ||
 		    os_pwrite_all(ix->fd_keys, khdr, KEYS_HDR, 0))
 			return st_errno(st, "cannot write derived files");
-		if ((rc = load_writer_keys(st)))
-			return rc;
 		memcpy(W.names, khdr, KEYS_HDR);
-		/* Mark the live state unclean until a clean close. */
-		if ((rc = state_write(st, 0, &ix->st, 0)))
-			return rc;
 	}
 	return EG_OK;
 }
@@ -280,13 +437,11 @@ void index_close(eg_store *st)
 
 uint64_t index_bytes(eg_store *st)
 {
-	const char *names[] = { "state", "blocks", "post", "keys", "keystate",
-				"keyhash", "ids" };
 	uint64_t total = 0;
-	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+	for (size_t i = 0; i < NIDX_FILES; i++) {
 		char path[PATH_MAX];
 		struct stat sb;
-		snprintf(path, sizeof path, "%s/%s", st->ix.dir, names[i]);
+		snprintf(path, sizeof path, "%s/%s", st->ix.dir, IDX_FILES[i]);
 		if (stat(path, &sb) == 0)
 			total += (uint64_t)sb.st_blocks * 512;
 	}
@@ -709,11 +864,7 @@ static int write_keys(eg_store *st)
 		if (!buf)
 			return st_err(st, EG_ENOMEM, "out of memory");
 		for (uint64_t i = 0; i < W.n; i++) {
-			unsigned char *p = buf + i * KEYSTATE_LEN;
-			wr64(p, W.ks[i].last_chunk);
-			wr64(p + 8, W.ks[i].count);
-			wr64(p + 16, W.ks[i].version);
-			wr64(p + 24, W.ks[i].name_off);
+			keystate_put(buf + i * KEYSTATE_LEN, &W.ks[i]);
 		}
 		int rc = os_pwrite_all(ix->fd_keystate, buf, W.n * KEYSTATE_LEN, 0);
 		free(buf);
@@ -723,10 +874,7 @@ static int write_keys(eg_store *st)
 		for (uint32_t t = 0; t < ix->ntouched; t++) {
 			uint32_t id = ix->touched[t];
 			unsigned char p[KEYSTATE_LEN];
-			wr64(p, W.ks[id].last_chunk);
-			wr64(p + 8, W.ks[id].count);
-			wr64(p + 16, W.ks[id].version);
-			wr64(p + 24, W.ks[id].name_off);
+			keystate_put(p, &W.ks[id]);
 			if (os_pwrite_all(ix->fd_keystate, p, KEYSTATE_LEN, (off_t)id * KEYSTATE_LEN))
 				return st_errno(st, "cannot write idx/keystate");
 		}

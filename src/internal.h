@@ -204,6 +204,8 @@ typedef struct eg_index {
 
 int index_open(struct eg_store *st, int writable);
 void index_close(struct eg_store *st);
+/* Delete the derived files of idx/ (not its subdirectories). */
+void index_unlink(struct eg_store *st);
 /* Writer: bring derived files up to the log head (after recovery). */
 int index_catch_up(struct eg_store *st);
 int index_rebuild(struct eg_store *st);

@@ -115,13 +115,7 @@ int index_catch_up(eg_store *st)
 int index_rebuild(eg_store *st)
 {
 	index_close(st);
-	static const char *names[] = { "state", "blocks", "post", "keys", "keystate",
-				       "keyhash", "ids" };
-	char path[PATH_MAX];
-	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-		snprintf(path, sizeof path, "%s/idx/%s", st->dir, names[i]);
-		unlink(path);
-	}
+	index_unlink(st);
 	int rc = index_open(st, 1);
 	if (rc)
 		return rc;
