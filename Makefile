@@ -27,7 +27,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 ENGRAM   := $(B)/bin/engram
 
-.PHONY: all deps deps-check test unit e2e demo bench bench-deps bench-check bench-core bench-proj \
+.PHONY: all deps deps-check test unit e2e crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
 	bench-windows bench-funnel bench-sessions bench-sketch fuzz clean
 all: deps-check $(ENGRAM)
 ifneq ($(SAN),1)
@@ -84,12 +84,21 @@ e2e: deps-check $(ENGRAM)
 	@ENGRAM=$(abspath $(ENGRAM)) tests/e2e/run.sh
 
 test: deps-check
-	@$(MAKE) --no-print-directory unit e2e
+	@$(MAKE) --no-print-directory unit e2e crash-check
 	@echo "== bench/compare.sh --tiny: every peer gives engram's answers"
 	@$(MAKE) --no-print-directory bench-check
 	@echo "== again under AddressSanitizer + UBSan"
-	@$(MAKE) --no-print-directory SAN=1 unit e2e
+	@$(MAKE) --no-print-directory SAN=1 unit e2e crash-check
 	@echo "all tests passed"
+
+# The crash loop (tests/crash/crash.py, docs/RELIABILITY.md): writers killed
+# with SIGKILL at random moments, the store checked after each.
+CRASH_ITERATIONS ?= 500
+crash: all
+	@python3 tests/crash/crash.py $(abspath $(ENGRAM)) $(CRASH_ITERATIONS) $(CRASH_SEED)
+crash-check: deps-check $(ENGRAM)
+	@echo "== tests/crash: 20 iterations"
+	@python3 tests/crash/crash.py $(abspath $(ENGRAM)) 20
 
 demo: all
 	@./demo.sh
