@@ -79,7 +79,6 @@ pg() { $PY bench/peers/postgres.py "$@"; }
 duck() { node bench/peers/duckdb.mjs "$@"; }
 j() { jq -r "$1" <<<"$2"; }                   # j FILTER JSON
 wall() { local t0; t0=$(now); "$@"; SECS=$(calc "$(now) - $t0" 4); }   # SECS: wall time of CMD
-bytes() { du -sb "$@" | awk '{ s += $1 } END { print s }'; }
 # same WHAT FILE...: the files hold the same rows (sorted), or the run stops
 same() {
 	local what=$1 a=$2 f; shift 2

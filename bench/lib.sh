@@ -5,6 +5,7 @@ now() { local t=$EPOCHREALTIME; echo "${t/,/.}"; }   # bash 5: no process starte
 calc() { awk "BEGIN { printf \"%.${2:-3}f\", $1 }"; }      # calc EXPR [DECIMALS]
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 jnum() { grep -o "\"$1\": *[0-9.]*" "$2" | head -1 | cut -d: -f2 | tr -d ' '; }  # jnum KEY FILE
+bytes() { du -sb "$@" | awk '{ s += $1 } END { print s }'; }   # bytes FILE...: their size on disk
 list() { echo "$*" | sed 's/ /, /g'; }                     # list A B -> A, B
 ok() { awk "BEGIN { exit !($1) }" && echo "met" || echo "**missed**"; }   # ok COND -> met, **missed**
 

@@ -34,7 +34,6 @@ fi
 workdir run
 
 # --- helpers
-bytes() { du -sb "$@" | awk '{ s += $1 } END { print s }'; }
 MB=1000000 MIB=1048576
 
 # --- the data

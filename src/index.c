@@ -306,14 +306,6 @@ static int open_index(eg_store *st, int writable, int may_restart)
 		return st_errno(st, "cannot create %s", ix->dir);
 	empty_state(&ix->st);
 	int rc;
-	if (!writable) {
-		/* A reader of a store whose derived files are missing reads the
-		 * log itself (usable = 0) until a writer rebuilds them. */
-		char path[PATH_MAX];
-		snprintf(path, sizeof path, "%s/state", ix->dir);
-		if (access(path, F_OK) && errno == ENOENT)
-			return EG_OK;
-	}
 	if (writable) {
 		/* A file missing beside the others (a writer killed while it
 		 * rebuilt them, or one deleted by hand): start them all again
@@ -334,8 +326,9 @@ static int open_index(eg_store *st, int writable, int may_restart)
 	    (rc = open_idx_file(st, "keystate", writable, &ix->fd_keystate)) ||
 	    (rc = open_htab(st, &ix->keys, "keyhash", writable)) ||
 	    (writable && (rc = open_htab(st, &ix->ids, "ids", writable)))) {
-		/* A writer rebuilding the files (or killed while it did) leaves
-		 * some missing: a reader reads the log itself, as with none. */
+		/* Derived files missing (none built yet, deleted, or a writer
+		 * rebuilding them or killed while it did): a reader reads the log
+		 * itself (usable = 0) until a writer rebuilds them. */
 		if (writable || errno != ENOENT)
 			return rc;
 		close_fds(ix);
