@@ -382,7 +382,7 @@ eg_store *cli_open_read(cli *c, int *rc)
 		return st;
 	eg_store_close(st);
 	eg_open_opts oo = { .segment_bytes = c->segment_bytes };
-	int r = eg_store_open(&st, c->dir, EG_OPEN_WRITE, &oo);
+	int r = eg_store_open(&st, c->dir, EG_OPEN_WRITE | EG_OPEN_CATCHUP, &oo);
 	if (r && r != EG_ELOCKED) {
 		*rc = cli_fail(st, r);
 		eg_store_close(st);

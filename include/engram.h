@@ -49,7 +49,10 @@ typedef struct eg_store eg_store;
 enum {
 	EG_OPEN_READ = 0,      /* read only; no lock taken */
 	EG_OPEN_WRITE = 1,     /* take the single-writer lock (EG_ELOCKED if held) */
-	EG_OPEN_CREATE = 2     /* with EG_OPEN_WRITE: create the store if absent */
+	EG_OPEN_CREATE = 2,    /* with EG_OPEN_WRITE: create the store if absent */
+	EG_OPEN_CATCHUP = 4    /* with EG_OPEN_WRITE: open only to bring derived
+				* files up to date, and briefly: a writer that
+				* finds the lock held this way waits for it */
 };
 
 /* Options of eg_store_open; pass NULL for the defaults. */

@@ -69,29 +69,64 @@ void eg_hash_hex(const unsigned char hash[32], char out[65])
 	out[64] = 0;
 }
 
-/* Take the write lock (a POSIX record lock on DIR/LOCK, released by the
- * kernel when the process dies, so a crash never leaves a stale lock). */
-static int take_lock(eg_store *st)
+/* The write lock is a POSIX record lock on byte 0 of DIR/LOCK, released by
+ * the kernel when the process dies, so a crash never leaves a stale lock.
+ * A brief writer (EG_OPEN_CATCHUP: a reader bringing lagging derived files
+ * up to date) first locks byte 1 as well, so that a writer which finds
+ * byte 0 held can tell it will soon be free and wait for it. */
+static int lock_byte(int fd, off_t at, int cmd, struct flock *fl)
+{
+	*fl = (struct flock){ .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = at, .l_len = 1 };
+	return fcntl(fd, cmd, fl);
+}
+
+static int held_by_other(int fd, off_t at, long *pid)
+{
+	struct flock q;
+	if (lock_byte(fd, at, F_GETLK, &q) != 0 || q.l_type == F_UNLCK)
+		return 0;
+	*pid = (long)q.l_pid;
+	return 1;
+}
+
+static int take_lock(eg_store *st, int brief)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/LOCK", st->dir);
 	st->lock_fd = eg_os.open(path, O_RDWR | O_CREAT, 0644);
 	if (st->lock_fd < 0)
 		return st_errno(st, "cannot open %s", path);
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	if (fcntl(st->lock_fd, F_SETLK, &fl) == 0) {
-		char pid[32];
-		int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-		if (eg_os.ftruncate(st->lock_fd, 0) == 0)
-			os_pwrite_all(st->lock_fd, pid, (size_t)n, 0);
-		return EG_OK;
+	struct flock fl;
+	long pid = 0;
+	if (brief) {
+		if (lock_byte(st->lock_fd, 1, F_SETLK, &fl) != 0 ||
+		    lock_byte(st->lock_fd, 0, F_SETLK, &fl) != 0)
+			goto busy;
+	} else {
+		/* a brief holder goes soon: wait for it; one that has just
+		 * gone leaves byte 0 free on the next try */
+		for (int retried = 0; lock_byte(st->lock_fd, 0, F_SETLK, &fl) != 0;) {
+			if (errno != EACCES && errno != EAGAIN)
+				return st_errno(st, "cannot lock %s", path);
+			if (held_by_other(st->lock_fd, 1, &pid)) {
+				usleep(5000);
+				retried = 0;
+			} else if (retried++) {
+				goto refused;
+			}
+		}
 	}
+	char line[32];
+	int n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
+	if (eg_os.ftruncate(st->lock_fd, 0) == 0)
+		os_pwrite_all(st->lock_fd, line, (size_t)n, 0);
+	return EG_OK;
+busy:
 	if (errno != EACCES && errno != EAGAIN)
 		return st_errno(st, "cannot lock %s", path);
-	struct flock q = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	long pid = 0;
-	if (fcntl(st->lock_fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK)
-		pid = (long)q.l_pid;
+refused:
+	if (!held_by_other(st->lock_fd, 0, &pid))
+		held_by_other(st->lock_fd, 1, &pid);
 	return st_err(st, EG_ELOCKED, "store is locked by pid %ld", pid);
 }
 
@@ -116,7 +151,7 @@ static int open_store(eg_store *st, const char *dir, int flags, const eg_open_op
 			return st_errno(st, "cannot create store %s", dir);
 	}
 	int rc;
-	if (st->writable && (rc = take_lock(st)))
+	if (st->writable && (rc = take_lock(st, (flags & EG_OPEN_CATCHUP) != 0)))
 		return rc;
 	if ((rc = log_open(st, &st->log, logdir, st->writable, o ? o->segment_bytes : 0)))
 		return rc;

@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------ helpers */
@@ -742,6 +743,60 @@ static void write_lock_of_a_killed_writer_is_released(void **state)
 	close(ready[1]);
 }
 
+/* A reader that finds derived files behind the log takes the lock briefly
+ * (EG_OPEN_CATCHUP) to bring them up to date.  A writer that starts then
+ * waits for it rather than failing; a second brief writer, or one that
+ * meets a real writer, gives way. */
+static void writer_waits_for_a_brief_catchup_writer(void **state)
+{
+	fx *f = *state;
+	eg_store *st = open_w(f->dir);
+	append_n(st, 1, 2, EG_SYNC_ALWAYS);
+	eg_store_close(st);
+	int ready[2];
+	assert_int_equal(pipe(ready), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		eg_store *c = NULL;
+		if (eg_store_open(&c, f->dir, EG_OPEN_WRITE | EG_OPEN_CATCHUP, NULL) != EG_OK)
+			_exit(1);
+		(void)!write(ready[1], "x", 1);
+		usleep(300 * 1000);
+		eg_store_close(c);
+		_exit(0);
+	}
+	char x;
+	assert_int_equal(read(ready[0], &x, 1), 1);
+	eg_store *c = NULL;
+	assert_int_equal(eg_store_open(&c, f->dir, EG_OPEN_WRITE | EG_OPEN_CATCHUP, NULL),
+			 EG_ELOCKED);
+	eg_store_close(c);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	st = NULL;
+	int rc = eg_store_open(&st, f->dir, EG_OPEN_WRITE, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc != EG_OK)
+		fail_msg("writer after a brief writer: %s", eg_errmsg(st));
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* it waited for the brief writer's 300 ms */
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 > 100);
+	append_n(st, 3, 1, EG_SYNC_ALWAYS);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)   /* a brief writer gives way to the real one */
+		_exit(eg_store_open(&c, f->dir, EG_OPEN_WRITE | EG_OPEN_CATCHUP, NULL) ==
+		      EG_ELOCKED ? 0 : 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	eg_store_close(st);
+	close(ready[0]);
+	close(ready[1]);
+}
+
 /* ------------------------------------------------------- fault injection */
 
 static int sync_calls, sync_fail_at;
@@ -1036,6 +1091,7 @@ int main(void)
 		T(second_writer_in_another_process_gets_elocked),
 		T(write_lock_is_released_by_close),
 		T(write_lock_of_a_killed_writer_is_released),
+		T(writer_waits_for_a_brief_catchup_writer),
 		T(fdatasync_failure_before_the_commit_record_fails_the_commit),
 		T(fdatasync_failure_after_the_commit_record_fails_the_commit),
 		T(enospc_writing_a_small_batch_fails_the_commit_cleanly),
