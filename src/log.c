@@ -278,8 +278,15 @@ static int scan_forward(eg_store *st, eg_log *lg, scan_end *end)
 		const unsigned char *p = lg->segs[at.seg].map + at.off;
 		int type;
 		size_t len = rec_peek(p, avail, &type);
-		if (!len)
+		if (!len) {
+			/* Mapped while this record was being written?  Then the
+			 * file has grown since: map it again and look once more
+			 * (a follower would otherwise wait at it for ever). */
+			size_t had = lg->segs[at.seg].map_len;
+			if (log_map_seg(st, lg, at.seg, 0) == EG_OK && lg->segs[at.seg].map_len > had)
+				continue;
 			break;
+		}
 		if (type == REC_EVENT) {
 			rec_event ev;
 			if (!rec_event_decode(p, len, &ev) || ev.ev.pos != next)

@@ -205,6 +205,39 @@ static void reader_head_sees_batches_committed_after_it_opened(void **state)
 	eg_store_close(w);
 }
 
+/* A reader that mapped the log while a record was half written sees the
+ * batch once its writing ends (the file grew past the old mapping). */
+static void reader_head_sees_a_batch_it_first_saw_half_written(void **state)
+{
+	fx *f = *state;
+	eg_store *w = open_w(f->dir);
+	append(w, SAMPLE, 2);
+	const char *seg = sub(f, "log/00000000000000000001.seg");
+	struct stat sb;
+	assert_int_equal(stat(seg, &sb), 0);
+	off_t one = sb.st_size;
+	eg_append_result res = append(w, SAMPLE + 2, 3);
+	eg_store_close(w);
+	assert_int_equal(stat(seg, &sb), 0);
+	size_t n = (size_t)(sb.st_size - one), half = n / 2;
+	unsigned char *rest = malloc(n);
+	int fd = open(seg, O_RDWR);
+	assert_true(fd >= 0 && rest);
+	assert_int_equal(pread(fd, rest, n, one), (ssize_t)n);
+	assert_int_equal(ftruncate(fd, one + (off_t)half), 0);
+	eg_store *r = open_r(f->dir);
+	eg_head h;
+	assert_int_equal(eg_store_head(r, &h), EG_OK);
+	assert_int_equal(h.pos, 2);
+	assert_int_equal(pwrite(fd, rest + half, n - half, one + (off_t)half), (ssize_t)(n - half));
+	assert_int_equal(eg_store_head(r, &h), EG_OK);
+	assert_int_equal(h.pos, 5);
+	assert_memory_equal(h.hash, res.head.hash, 32);
+	eg_store_close(r);
+	close(fd);
+	free(rest);
+}
+
 static void reader_opened_on_an_empty_store_sees_later_batches(void **state)
 {
 	fx *f = *state;
@@ -565,6 +598,7 @@ int main(void)
 		T(head_after_append_matches_result_and_survives_reopen),
 		T(each_batch_changes_the_head_hash),
 		T(reader_head_sees_batches_committed_after_it_opened),
+		T(reader_head_sees_a_batch_it_first_saw_half_written),
 		T(reader_opened_on_an_empty_store_sees_later_batches),
 		T(reader_sees_batches_in_segments_created_after_it_opened),
 		T(hash_hex_writes_64_lowercase_digits),

@@ -98,3 +98,109 @@ check_dense(rows, "read --follow")
 check([r["id"] for r in rows[1:]] == ["f%d-%d" % (k, i) for k in range(1, 6) for i in range(300)], "events out of order")
 EOF
 }
+
+test_readers_and_followers_during_a_full_speed_writer() {
+	# One writer process appends 200 batches of 500 events as fast as its
+	# input comes (--sync none); meanwhile two readers read by stream and by
+	# type through the index, two followers follow the log and a consumer,
+	# and a second writer is tried again and again.  Each event carries its
+	# batch; every read must see whole batches, a prefix of them in order.
+	local batches=200 size=500
+	mkfifo "$T/feed" || fail "mkfifo failed"
+	"$ENGRAM" -d "$STORE" append --sync none --batch $size "$T/feed" >"$T/w.out" 2>"$T/w.err" &
+	local writer=$!
+	"$PYTHON" -c '
+import json, sys
+batches, size = int(sys.argv[1]), int(sys.argv[2])
+with open(sys.argv[3], "w") as f:
+    for k in range(batches):
+        f.write("".join(json.dumps({"id": "b%d-%d" % (k, i), "stream": "s%d" % (i % 7),
+                                    "type": "t%d" % (i % 3), "data": {"b": k}}) + "\n"
+                        for i in range(size)))' $batches $size "$T/feed" &
+	local feeder=$!
+	trap 'kill $writer $feeder 2>/dev/null; kill $(jobs -p) 2>/dev/null' EXIT
+	local i
+	for i in $(seq 100); do
+		[ "$(cat "$STORE/LOCK" 2>/dev/null)" = "$writer" ] && break
+		sleep 0.02
+	done
+	[ "$(cat "$STORE/LOCK" 2>/dev/null)" = "$writer" ] || fail "the writer never took the lock: $(cat "$T/w.err")"
+	timeout 60 "$ENGRAM" -d "$STORE" read --follow >"$T/f1.out" 2>"$T/f1.err" &
+	timeout 60 "$ENGRAM" -d "$STORE" read --follow --type t1 >"$T/f2.out" 2>"$T/f2.err" &
+	timeout 60 "$ENGRAM" -d "$STORE" consume c1 --follow >"$T/f3.out" 2>"$T/f3.err" &
+	local r
+	for r in stream type; do
+		mkdir -p "$T/$r"
+		(
+			n=0
+			while kill -0 $writer 2>/dev/null; do
+				n=$((n + 1))
+				if [ $r = stream ]; then a="--stream s3"; else a="--type t2"; fi
+				"$ENGRAM" -d "$STORE" read $a >"$T/$r/$n" 2>"$T/$r/$n.err" ||
+					echo "read $a exited $?: $(head -c 200 "$T/$r/$n.err")" >>"$T/readers.failed"
+				rm -f "$T/$r/$n.err"
+			done
+		) &
+	done
+	local probes=0 refused=0
+	while kill -0 $writer 2>/dev/null; do
+		probes=$((probes + 1))
+		run eg append <<<'{"id":"probe","type":"t"}'
+		if [ "$RC" = 4 ]; then
+			refused=$((refused + 1))
+		elif kill -0 $writer 2>/dev/null; then
+			fail "a second writer got exit $RC while the first one held the store: $(_short "$ERR")"
+		fi
+	done
+	wait $writer
+	local wrc=$?
+	[ "$wrc" = 0 ] || fail "the writer exited $wrc: $(cat "$T/w.err")"
+	local total=$((batches * size))
+	wait_for 20 lines_at_least "$T/f1.out" $total || fail "read --follow got $(count_lines "$T/f1.out") of $total"
+	wait_for 20 lines_at_least "$T/f3.out" $total || fail "consume --follow got $(count_lines "$T/f3.out") of $total"
+	wait_for 20 lines_at_least "$T/f2.out" $((total / 3)) || fail "read --follow --type t1 got $(count_lines "$T/f2.out")"
+	kill $(jobs -p) 2>/dev/null
+	wait 2>/dev/null
+	trap - EXIT
+	[ ! -e "$T/readers.failed" ] || fail "$(head -n 1 "$T/readers.failed")"
+	[ "$refused" -ge 1 ] || fail "no second writer was tried while the first one ran"
+	py "$T" $batches $size <<'EOF'
+import os, sys
+from e2e import *
+d, batches, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+def per_batch(rows, where, keep):
+    """Events per batch in order of appearance; every batch whole."""
+    want = sum(1 for i in range(size) if keep(i))
+    seen = []
+    for r in rows:
+        if plain(r["id"]) == "probe":   # a second writer's, once the first was done
+            continue
+        b = int(plain(r["data"]["b"]))
+        if not seen or seen[-1][0] != b:
+            seen.append([b, 0])
+        seen[-1][1] += 1
+    order = [b for b, _ in seen]
+    check(order == list(range(len(order))), "%s: batches %s, not a prefix in order" % (where, order[:8]))
+    for b, n in seen:
+        check(n == want, "%s: batch %d appears with %d of its %d events" % (where, b, n, want))
+    return len(seen)
+
+for f, keep in (("f1.out", lambda i: True), ("f3.out", lambda i: True), ("f2.out", lambda i: i % 3 == 1)):
+    rows = load_ndjson(os.path.join(d, f))
+    check(per_batch(rows, f, keep) == batches, "%s: not every batch followed" % f)
+    if keep(1) and keep(0):
+        check_dense(rows, f)
+partial = 0
+for r, keep in (("stream", lambda i: i % 7 == 3), ("type", lambda i: i % 3 == 2)):
+    snaps = os.listdir(os.path.join(d, r))
+    for s in snaps:
+        n = per_batch(load_ndjson(os.path.join(d, r, s)), "read by %s %s" % (r, s), keep)
+        partial += 0 < n < batches
+    check(len(snaps) >= 2, "only %d reads by %s ran" % (len(snaps), r))
+check(partial >= 1, "no read overlapped the writes: the test proves nothing")
+print("%d reads during the writes" % partial)
+EOF
+	ok eg verify
+	echo "$probes second writers tried, $refused refused"
+}
