@@ -285,6 +285,20 @@ static int blk_load(eg_iter *it, uint64_t i, int whole)
 	return EG_OK;
 }
 
+/* Among the events of a batch the only other record is its commit: a
+ * record of any other type, or a commit that fails its check, is damage
+ * (an event whose type byte was hit would otherwise be skipped, and the
+ * next batch's first event served in its place). */
+static int not_a_commit(eg_store *st, const unsigned char *p, size_t len, int type,
+			uint64_t seg_first_pos, uint64_t off)
+{
+	rec_commit c;
+	if (type == REC_COMMIT && rec_commit_decode(p, len, &c))
+		return EG_OK;
+	return st_err(st, EG_ECORRUPT, "bad record at segment %020llu.seg offset %llu; "
+		      "run engram verify", (unsigned long long)seg_first_pos, (unsigned long long)off);
+}
+
 /* Place of the next event record of the loaded block, advancing. */
 static int blk_step(eg_iter *it, logpos *at)
 {
@@ -307,7 +321,35 @@ static int blk_step(eg_iter *it, logpos *at)
 			it->bk++;
 			return EG_OK;
 		}
+		int rc = not_a_commit(st, p, len, type, it->blk.seg_first_pos, at->off);
+		if (rc)
+			return rc;
 	}
+}
+
+/* After the last event of a block read in order: the record that follows,
+ * if the block ended with its batch, is that batch's commit; check it.
+ * (Only that one: what lies after the last commit is not the log's.) */
+static int blk_trailer(eg_iter *it)
+{
+	size_t avail;
+	const unsigned char *p = rec_at(it, it->bat, REC_PREFIX, &avail);
+	int type;
+	size_t len = p ? rec_peek(p, avail, &type) : 0;
+	if (!p || (len && type == REC_EVENT))
+		return EG_OK;
+	return not_a_commit(it->st, p, len, len ? type : -1, it->blk.seg_first_pos, it->bat.off);
+}
+
+/* The event decoded is the one the block says is at pos. */
+static int at_pos(eg_iter *it, uint64_t pos)
+{
+	if (it->ev.ev.pos == pos)
+		return EG_OK;
+	return st_err(it->st, EG_ECORRUPT, "segment %020llu.seg offset %llu holds position %llu "
+		      "where idx/blocks says %llu; run engram verify",
+		      (unsigned long long)it->blk.seg_first_pos, (unsigned long long)it->ev_at.off,
+		      (unsigned long long)it->ev.ev.pos, (unsigned long long)pos);
 }
 
 /* Phase A by blocks: next wanted event, or EG_END. */
@@ -318,6 +360,8 @@ static int next_blocks(eg_iter *it)
 	for (;;) {
 		if (!it->f.reverse) {
 			if (!it->blk_loaded || it->bk >= it->blk.count) {
+				if (it->blk_loaded && (rc = blk_trailer(it)))
+					return rc;
 				do {
 					if (it->bi >= it->bend)
 						return EG_END;
@@ -334,7 +378,7 @@ static int next_blocks(eg_iter *it)
 				continue;
 			if (pos > it->ix_through || pos > it->hi)
 				return EG_END;
-			if ((rc = decode_at(it, at, it->blk.recorded)))
+			if ((rc = decode_at(it, at, it->blk.recorded)) || (rc = at_pos(it, pos)))
 				return rc;
 			if (want(it, &it->ev.ev))
 				return EG_OK;
@@ -359,7 +403,7 @@ static int next_blocks(eg_iter *it)
 			it->nrv = 0;
 			return EG_END;
 		}
-		if ((rc = decode_at(it, at, it->blk.recorded)))
+		if ((rc = decode_at(it, at, it->blk.recorded)) || (rc = at_pos(it, pos)))
 			return rc;
 		if (want(it, &it->ev.ev))
 			return EG_OK;
@@ -434,6 +478,10 @@ static int tail_step(eg_iter *it, logpos *at, int64_t *recorded)
 				      (unsigned long long)lg->segs[it->tat.seg].first_pos,
 				      (unsigned long long)it->tat.off);
 		if (type != REC_EVENT) {
+			int rc = not_a_commit(st, p, len, type, lg->segs[it->tat.seg].first_pos,
+					      it->tat.off);
+			if (rc)
+				return rc;
 			it->tat.off += len;
 			continue;
 		}

@@ -356,6 +356,14 @@ int log_recover(eg_store *st, eg_log *lg, uint64_t must_have)
 			      (unsigned long long)lg->head_pos,
 			      (unsigned long long)(lg->nseg ? lg->segs[end.at.seg].first_pos : 0),
 			      (unsigned long long)end.at.off, (unsigned long long)must_have);
+	/* The scan starts at the head the index recorded: a damaged header
+	 * of a segment before it would go unseen.  (64 bytes a segment.) */
+	for (uint32_t i = 0; lg->head_pos && i <= lg->head_at.seg && i < lg->nseg; i++)
+		if (!seg_header_ok(st, lg, i, lg->segs[i].first_pos))
+			return st_err(st, EG_ECORRUPT,
+				      "committed data is damaged: the header of segment %020llu.seg "
+				      "fails its check; run engram verify",
+				      (unsigned long long)lg->segs[i].first_pos);
 	logpos found;
 	if (!end.clean && later_commit(st, lg, end.at, &found))
 		return st_err(st, EG_ECORRUPT,
