@@ -177,17 +177,17 @@ static int append_heartbeat(cli *c, const char *time, const eg_batch_opts *opts,
 		eg_batch_abort(b);
 	else if (!r)
 		r = eg_batch_commit(b, &res);
-	if (!r) {
+	if (r) {
+		rc = cli_fail(st, r);
+	} else {
 		out *o = out_new(stdout, c->format);
 		out_row_begin(o);
 		out_u64(o, "heartbeat_pos", res.last_pos);
 		out_time(o, "time", t);
 		out_row_end(o);
-		if (out_free(o))
-			r = EG_EIO;
+		rc = out_finish(o, EXIT_OK);
 	}
-	rc = r ? cli_fail(st, r) : EXIT_OK;
-	eg_store_close(st);
+	cli_close(st, rc);
 	return rc;
 }
 
@@ -354,10 +354,10 @@ int cmd_append(cli *c)
 	}
 	out_cstr(o, "head", hex);
 	out_row_end(o);
-	rc = out_free(o) ? EXIT_ERR : EXIT_OK;
+	rc = out_finish(o, EXIT_OK);
 out:
 	eg_batch_abort(b);
-	eg_store_close(st);
+	cli_close(st, rc);
 	eg_map_free(mp);
 	free(C.buf);
 	if (in && in != stdin)

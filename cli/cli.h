@@ -44,6 +44,13 @@ int cli_parse(cli *c, const opt *opts, int maxpos);
 
 /* Print "engram: error: ..." to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "engram: warning: ..." to stderr. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Close a store a command wrote to.  If the command's exit code rc is
+ * EXIT_OK, warn when the derived files could not be synced (the exit code
+ * stays: the log has what was acknowledged); after an error, say nothing
+ * more. */
+void cli_close(eg_store *st, int rc);
 /* Print a usage error for the command and return EXIT_USAGE. */
 int cli_usage_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Report a library failure (its message) and map the code to an exit code. */
@@ -62,8 +69,9 @@ int cli_time(cli *c, const char *name, const char *v, int64_t *res);
 int cli_size(const char *s, uint64_t *res);
 /* Read a whole file (a spec, up to 16 MiB); NULL with errno set. */
 char *cli_slurp(const char *path, size_t *n);
-/* A spec file's text, or NULL after printing why (then exit EXIT_USAGE). */
-char *cli_spec_text(const char *path, size_t *n);
+/* A spec file's text, or NULL after printing why, with *rc the exit code
+ * (EXIT_USAGE for a missing or unreadable file, EXIT_ERR for ENOMEM/EIO). */
+char *cli_spec_text(const char *path, size_t *n, int *rc);
 /* A spec parser's result r (err: its message): 0, or the exit code after
  * printing "PATH: message". */
 int cli_spec_result(const char *path, int r, const char *err);
@@ -82,9 +90,14 @@ int cli_help_cmd(FILE *f, const char *cmd);
 
 typedef struct out out;
 
+/* A row writer on f.  Never NULL: if it cannot allocate, it writes nothing
+ * and out_free fails with ENOMEM. */
 out *out_new(FILE *f, int format);
 /* Flush and free; returns 0 or -1 on a write error (errno set). */
 int out_free(out *o);
+/* out_free, then the command's exit code: rc, or EXIT_ERR after printing
+ * why if rc was EXIT_OK and the output failed. */
+int out_finish(out *o, int rc);
 int out_flush(out *o);
 void out_row_begin(out *o);
 void out_row_end(out *o);

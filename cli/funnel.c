@@ -125,10 +125,7 @@ int cmd_funnel(cli *c)
 	if (!r && a.explain)
 		explain(f);
 	rc = r ? cli_fail(st, r) : EXIT_OK;
-	if (out_free(o) && rc == EXIT_OK) {
-		cli_error("cannot write output");
-		rc = EXIT_ERR;
-	}
+	rc = out_finish(o, rc);
 	eg_store_close(st);
 	eg_funnel_free(f);
 	return rc;

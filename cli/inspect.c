@@ -17,14 +17,6 @@ static int no_options(cli *c)
 }
 
 /* Print one row through a fresh writer; returns the exit code. */
-static int finish(out *o, int rc)
-{
-	if (out_free(o) && rc == EXIT_OK) {
-		cli_error("cannot write output");
-		return EXIT_ERR;
-	}
-	return rc;
-}
 
 int cmd_head(cli *c)
 {
@@ -49,7 +41,7 @@ int cmd_head(cli *c)
 	out_cstr(o, "hash", hex);
 	out_row_end(o);
 	eg_store_close(st);
-	return finish(o, EXIT_OK);
+	return out_finish(o, EXIT_OK);
 }
 
 int cmd_verify(cli *c)
@@ -80,7 +72,7 @@ int cmd_verify(cli *c)
 	out_cstr(o, "hash", hex);
 	out_row_end(o);
 	eg_store_close(st);
-	return finish(o, EXIT_OK);
+	return out_finish(o, EXIT_OK);
 }
 
 int cmd_stats(cli *c)
@@ -124,7 +116,7 @@ int cmd_stats(cli *c)
 	}
 	out_row_end(o);
 	eg_store_close(st);
-	return finish(o, EXIT_OK);
+	return out_finish(o, EXIT_OK);
 }
 
 typedef struct keys_ctx {
@@ -156,7 +148,7 @@ static int list_keys(cli *c, int space)
 	int r = eg_store_keys(st, space, print_key, &k);
 	rc = r ? cli_fail(st, r) : EXIT_OK;
 	eg_store_close(st);
-	return finish(k.o, rc);
+	return out_finish(k.o, rc);
 }
 
 int cmd_streams(cli *c)
@@ -181,6 +173,8 @@ int cmd_reindex(cli *c)
 	eg_stats s;
 	if (r == EG_OK)
 		r = eg_store_stats(st, &s);
+	if (r == EG_OK)
+		r = eg_store_flush(st);
 	if (r) {
 		rc = cli_fail(st, r);
 		eg_store_close(st);
@@ -194,7 +188,7 @@ int cmd_reindex(cli *c)
 	out_u64(o, "index_bytes", s.index_bytes);
 	out_row_end(o);
 	eg_store_close(st);
-	return finish(o, EXIT_OK);
+	return out_finish(o, EXIT_OK);
 }
 
 /* A fraction in [0, 1]; -1 for anything else, NaN included. */

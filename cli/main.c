@@ -226,13 +226,18 @@ int cli_help_cmd(FILE *f, const char *name)
 	return 0;
 }
 
+static void say(const char *what, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "engram: %s: ", what);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("engram: error: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	say("error", fmt, ap);
 	va_end(ap);
 }
 
@@ -240,14 +245,28 @@ int cli_usage_error(cli *c, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("engram: error: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	say("error", fmt, ap);
 	va_end(ap);
 	const command *cmd = c->cmd ? find_command(c->cmd) : NULL;
 	if (cmd)
 		fprintf(stderr, "usage: engram [-d DIR] %s\n", cmd->usage);
 	return EXIT_USAGE;
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	say("warning", fmt, ap);
+	va_end(ap);
+}
+
+void cli_close(eg_store *st, int rc)
+{
+	if (st && eg_store_flush(st) != EG_OK && rc == EXIT_OK)
+		cli_warn("%s: the log holds every acknowledged event; the next writer "
+			 "brings the derived files up to date from it", eg_errmsg(st));
+	eg_store_close(st);
 }
 
 int cli_exit_code(int code)

@@ -45,11 +45,17 @@ struct out {
 	int next_day;
 };
 
+/* What out_new gives when it cannot allocate: writes to it do nothing and
+ * out_free reports ENOMEM, so callers need no check of their own. */
+static out oom_out = { .format = FMT_NDJSON, .err = ENOMEM };
+
 out *out_new(FILE *f, int format)
 {
 	out *o = calloc(1, sizeof *o);
-	if (!o)
-		return NULL;
+	if (!o) {
+		oom_out.f = f;
+		return &oom_out;
+	}
 	o->f = f;
 	o->format = format;
 	o->cap = OBUF;
@@ -57,14 +63,15 @@ out *out_new(FILE *f, int format)
 	o->day[0] = o->day[1] = INT64_MIN;
 	if (!o->buf) {
 		free(o);
-		return NULL;
+		oom_out.f = f;
+		return &oom_out;
 	}
 	return o;
 }
 
 static void ensure(out *o, size_t n)
 {
-	if (o->len + n <= o->cap)
+	if (o->len + n <= o->cap || o->err)
 		return;
 	if (o->format == FMT_NDJSON && o->len) {
 		out_flush(o);
@@ -91,6 +98,17 @@ int out_flush(out *o)
 	if (fflush(o->f) && !o->err)
 		o->err = errno;
 	return o->err ? -1 : 0;
+}
+
+int out_finish(out *o, int rc)
+{
+	int err = o ? o->err : 0;
+	if (out_free(o) == 0 || rc != EXIT_OK)
+		return rc;
+	if (!err)
+		err = errno ? errno : EIO;
+	cli_error("cannot write the output: %s", strerror(err));
+	return EXIT_ERR;
 }
 
 int out_error(const out *o)
@@ -306,6 +324,8 @@ int out_free(out *o)
 {
 	if (!o)
 		return 0;
+	if (o == &oom_out)
+		return -1;
 	if (o->format == FMT_TABLE && !o->widths_fixed && o->header_done)
 		table_fix_widths(o);
 	int rc = out_flush(o);
@@ -327,6 +347,8 @@ static size_t field(out *o, const char *key)
 		return cell_begin(o, key);
 	size_t kn = strlen(key);
 	ensure(o, kn + 4);
+	if (o->len + kn + 4 > o->cap)
+		return 0;
 	char *p = o->buf + o->len;
 	if (o->nfield++)
 		*p++ = ',';
@@ -513,6 +535,8 @@ static void put_time(out *o, int64_t us)
 	format_time(o, us, t);
 	if (o->format == FMT_NDJSON) {
 		ensure(o, EG_TIME_LEN + 2);
+		if (o->len + EG_TIME_LEN + 2 > o->cap)
+			return;
 		o->buf[o->len++] = '"';
 		put(o, t, EG_TIME_LEN);
 		o->buf[o->len++] = '"';

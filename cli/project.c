@@ -43,11 +43,15 @@ char *cli_slurp(const char *path, size_t *n)
 	return b;
 }
 
-char *cli_spec_text(const char *path, size_t *n)
+char *cli_spec_text(const char *path, size_t *n, int *rc)
 {
 	char *json = cli_slurp(path, n);
-	if (!json)
+	if (!json) {
+		/* a path that names no readable file is the caller's mistake;
+		 * running out of memory or an I/O error is not */
+		*rc = errno == ENOMEM || errno == EIO ? EXIT_ERR : EXIT_USAGE;
 		cli_error("%s: cannot read the spec: %s", path, strerror(errno));
+	}
 	return json;
 }
 
@@ -105,9 +109,9 @@ static int parse_args(cli *c, pargs *a, int need_key)
 	if (a->known_at && (rc = cli_time(c, "known-at", a->known_at, &a->at.known_at)))
 		return rc;
 	size_t n = 0;
-	char *json = cli_spec_text(a->spec_path, &n);
+	char *json = cli_spec_text(a->spec_path, &n, &rc);
 	if (!json)
-		return EXIT_USAGE;
+		return rc;
 	char err[512];
 	int r = eg_proj_spec_parse(json, n, &a->spec, err, sizeof err);
 	free(json);
@@ -191,10 +195,8 @@ static int run(cli *c, int history)
 			explain(p);
 	}
 	rc = r ? cli_fail(st, r) : EXIT_OK;
-	if (o && out_free(o) && rc == EXIT_OK) {
-		cli_error("cannot write output");
-		rc = EXIT_ERR;
-	}
+	if (o)
+		rc = out_finish(o, rc);
 	eg_proj_close(p);
 	eg_store_close(st);
 	eg_proj_spec_free(a.spec);

@@ -101,8 +101,7 @@ int cmd_read(cli *c)
 	} else {
 		out *o = out_new(stdout, c->format);
 		rc = pump(st, it, o, follow, NULL, NULL);
-		if (out_free(o) && rc == EXIT_OK)
-			rc = EXIT_ERR;
+		rc = out_finish(o, rc);
 		eg_iter_free(it);
 	}
 	eg_store_close(st);
@@ -165,8 +164,7 @@ int cmd_consume(cli *c)
 	} else {
 		out *o = out_new(stdout, c->format);
 		rc = pump(st, it, o, follow, consumer_ckpt, &cc);
-		if (out_free(o) && rc == EXIT_OK)
-			rc = EXIT_ERR;
+		rc = out_finish(o, rc);
 	}
 	eg_iter_free(it);
 	eg_store_close(st);
@@ -204,8 +202,7 @@ int cmd_consumers(cli *c)
 	if (r == EG_OK)
 		r = eg_consumer_list(st, print_consumer, &l);
 	rc = r ? cli_fail(st, r) : EXIT_OK;
-	if (out_free(l.o) && rc == EXIT_OK)
-		rc = EXIT_ERR;
+	rc = out_finish(l.o, rc);
 	eg_store_close(st);
 	return rc;
 }

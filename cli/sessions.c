@@ -87,15 +87,15 @@ int cmd_sessions(cli *c)
 		rc = EXIT_OK;                   /* nothing was recorded by then */
 		goto done;
 	}
-	if (!r) {
+	if (r) {
+		rc = cli_fail(st, r);
+	} else {
 		out *o = out_new(stdout, c->format);
 		r = eg_sessions_scan(s, &q, print_row, o);
-		if (out_free(o) && !r)
-			r = EG_EIO;
+		rc = out_finish(o, r ? cli_fail(st, r) : EXIT_OK);
 		if (!r && expl)
 			explain(s, q.at);
 	}
-	rc = r ? cli_fail(st, r) : EXIT_OK;
 done:
 	eg_sessions_close(s);
 	eg_store_close(st);

@@ -65,9 +65,9 @@ static int parse_args(cli *c, wargs *a)
 	if (a->reported && (rc = cli_time(c, "as-reported-at", a->reported, &a->reported_at)))
 		return rc;
 	size_t n = 0;
-	char *json = cli_spec_text(a->spec_path, &n);
+	char *json = cli_spec_text(a->spec_path, &n, &rc);
 	if (!json)
-		return EXIT_USAGE;
+		return rc;
 	char err[512];
 	int r = eg_win_spec_parse(json, n, &a->spec, err, sizeof err);
 	free(json);
@@ -421,10 +421,7 @@ int cmd_windows(cli *c)
 	if (!r && a.explain)
 		explain(w);
 	rc = r ? cli_fail(st, r) : EXIT_OK;
-	if (out_free(o) && rc == EXIT_OK) {
-		cli_error("cannot write output");
-		rc = EXIT_ERR;
-	}
+	rc = out_finish(o, rc);
 	eg_win_close(w);
 	eg_store_close(st);
 	eg_win_spec_free(a.spec);

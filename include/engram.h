@@ -70,8 +70,15 @@ typedef struct eg_open_opts {
 int eg_store_open(eg_store **out, const char *dir, int flags,
 		  const eg_open_opts *opts);
 
-/* Close the store (checkpointing derived files when writing) and free it.
- * NULL is accepted. */
+/* Finish writing: sync the derived files and mark them closed cleanly, so
+ * that the next open need not recover them.  After this the handle only
+ * reads.  A failure (EG_EIO, with eg_errmsg) loses nothing of the log:
+ * the next writer brings the derived files up to date from it.  Writers
+ * call it before eg_store_close to hear of that failure. */
+int eg_store_flush(eg_store *st);
+
+/* Close the store (flushing it first when writing; see eg_store_flush)
+ * and free it.  NULL is accepted. */
 void eg_store_close(eg_store *st);
 
 /* The message of the last failure on st ("" if none); borrowed. */

@@ -37,8 +37,12 @@ static inline uint64_t ht_home(uint64_t tag, uint64_t cap)
 static int ht_map(htab *h)
 {
 	off_t size = os_file_size(h->fd);
-	if (size < (off_t)(HT_HDR_SLOTS * 8))
+	if (size < 0)
 		return -1;
+	if (size < (off_t)(HT_HDR_SLOTS * 8)) {
+		errno = EINVAL;   /* not a table: cut short while it was made */
+		return -1;
+	}
 	void *m = eg_os.mmap(NULL, (size_t)size, PROT_READ | (h->writable ? PROT_WRITE : 0),
 			     MAP_SHARED, h->fd, 0);
 	if (m == MAP_FAILED)
@@ -77,6 +81,7 @@ static int ht_create(const char *path, uint64_t cap)
 	    os_pwrite_all(fd, hdr, sizeof hdr, 0)) {
 		int e = errno;
 		eg_os.close(fd);
+		eg_os.unlink(path);
 		errno = e;
 		return -1;
 	}

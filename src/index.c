@@ -327,13 +327,21 @@ static int open_index(eg_store *st, int writable, int may_restart)
 	    (rc = open_htab(st, &ix->keys, "keyhash", writable)) ||
 	    (writable && (rc = open_htab(st, &ix->ids, "ids", writable)))) {
 		/* Derived files missing (none built yet, deleted, or a writer
-		 * rebuilding them or killed while it did): a reader reads the log
-		 * itself (usable = 0) until a writer rebuilds them. */
-		if (writable || errno != ENOENT)
+		 * rebuilding them or killed while it did), or a table that is
+		 * not one (EINVAL: a writer failed or was killed making it): a
+		 * reader reads the log itself (usable = 0) until a writer
+		 * rebuilds them; a writer starts them again. */
+		int e = errno;
+		if (!writable && e != ENOENT && e != EINVAL)
 			return rc;
 		close_fds(ix);
 		empty_state(&ix->st);
-		return EG_OK;
+		if (!writable)
+			return EG_OK;
+		if (e != EINVAL || !may_restart)
+			return rc;
+		unlink_idx_files(ix->dir);
+		return open_index(st, writable, 0);
 	}
 	unsigned char b[2 * STATE_SLOT];
 	ixstate live, synced;
@@ -352,7 +360,9 @@ static int open_index(eg_store *st, int writable, int may_restart)
 		ix->st = synced;
 	else
 		described = 0;
-	ix->usable = 1;
+	/* no state to go by (a writer failed before it wrote one): readers
+	 * read the log itself */
+	ix->usable = described || writable;
 	/* Files shorter than the state says (damage, or a writer killed while
 	 * it rolled them back): a reader reads the log itself, a writer
 	 * starts the files again. */
@@ -937,6 +947,17 @@ void index_batch_abort(eg_store *st)
 	eg_os.ftruncate(ix->fd_post, (off_t)ix->st.post_len);
 }
 
+/* After a failed sync the page cache cannot be trusted to hold what was
+ * written (the kernel may have dropped it): the index stops here, the writer
+ * refuses further batches, and the next open recovers from the last synced
+ * state. */
+static int checkpoint_failed(eg_store *st, const char *what)
+{
+	int rc = st_errno(st, "%s", what);
+	st->ix.usable = 0;
+	return rc;
+}
+
 int index_checkpoint(eg_store *st)
 {
 	eg_index *ix = &st->ix;
@@ -948,19 +969,21 @@ int index_checkpoint(eg_store *st)
 	uint32_t from = log_seg_index(lg, ix->ckpt_seg_first);
 	for (uint32_t i = from == UINT32_MAX ? 0 : from; i < lg->nseg; i++)
 		if (eg_os.fdatasync(lg->segs[i].fd))
-			return st_errno(st, "cannot sync the log");
+			return checkpoint_failed(st, "cannot sync the log");
 	if (lg->nseg)
 		ix->ckpt_seg_first = lg->segs[lg->nseg - 1].first_pos;
 	int fds[] = { ix->fd_blocks, ix->fd_post, ix->fd_keys, ix->fd_keystate,
 		      ix->ids.fd, ix->keys.fd };
 	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
 		if (fds[i] >= 0 && eg_os.fdatasync(fds[i]))
-			return st_errno(st, "cannot sync derived files");
+			return checkpoint_failed(st, "cannot sync derived files");
 	int rc = state_write(st, 1, &ix->st, 0);
-	if (rc)
+	if (rc) {
+		ix->usable = 0;
 		return rc;
+	}
 	if (eg_os.fdatasync(ix->fd_state))
-		return st_errno(st, "cannot sync idx/state");
+		return checkpoint_failed(st, "cannot sync idx/state");
 	ix->unsynced_bytes = 0;
 	return EG_OK;
 }
@@ -973,7 +996,8 @@ int index_close_clean(eg_store *st)
 	int rc = index_checkpoint(st);
 	if (rc == EG_OK && (rc = state_write(st, 0, &ix->st, 1)) == EG_OK &&
 	    eg_os.fdatasync(ix->fd_state))
-		rc = st_errno(st, "cannot sync idx/state");
+		rc = checkpoint_failed(st, "cannot sync idx/state");
+	ix->usable = 0;   /* closed: nothing more to write */
 	return rc;
 }
 

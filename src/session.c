@@ -74,7 +74,8 @@ void sess_state_free(sstate *S)
 {
 	for (uint32_t i = 0; i < S->ns; i++)
 		cs_free(&S->s[i]);
-	for (uint32_t i = 0; i < S->streams.n; i++) {
+	/* a stream named when growing ord failed has no entry in it */
+	for (uint32_t i = 0; i < S->streams.n && i < S->capord; i++) {
 		free(S->ord[i].ss);
 		if (S->ord[i].has_cur)
 			cs_free(&S->ord[i].cur);

@@ -179,12 +179,18 @@ int eg_store_open(eg_store **out, const char *dir, int flags, const eg_open_opts
 	return open_store(st, dir, flags, o);
 }
 
+int eg_store_flush(eg_store *st)
+{
+	if (!st->writable || st->log.failed)
+		return EG_OK;
+	return index_close_clean(st);
+}
+
 void eg_store_close(eg_store *st)
 {
 	if (!st)
 		return;
-	if (st->writable && !st->log.failed)
-		index_close_clean(st);
+	eg_store_flush(st);
 	index_close(st);
 	log_close(&st->log);
 	if (st->lock_fd >= 0)

@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""tests/fault/sweep.py LIBFAULT ENGRAM [--every] [--only WORKLOAD] — the fault sweep.
+
+Runs each workload below (an append, a projection, a windows run, ...) on a
+copy of a small store with one kind of call failing: the Nth pwrite,
+fdatasync, fsync, rename, mmap, munmap, ftruncate, open or allocation of
+the process (or, "disk-full", the Nth pwrite and every later one), through libfault.so (LD_PRELOAD; tests/fault/libfault.c).  N
+goes over every call the workload makes (--every, `make fault`; for
+allocations a spread of 400) or over a spread of 12 (`make fault-check`,
+in `make test`).  After each run:
+
+- the process did not die of a signal and exited 0 or 1; on exit 1 it
+  printed one "engram: error: ..." line, which for a failed I/O call names
+  the system's reason (e.g. "No space left on device");
+- an append that met a failed fdatasync did not exit 0 (it must not
+  acknowledge what may not be on disk), and a command that exited 0 anyway
+  printed what it prints without the fault;
+- then, with no fault: `engram verify` is clean, positions are dense, every
+  batch of the workload is in the log whole or not at all, and in order;
+  what the store answers through its derived files equals the answers of a
+  copy rebuilt from the log alone (tests/crash/crash.py's answers()); and
+  the store takes a new append.
+
+Exit 0 when every case holds, 1 listing the cases that failed.
+"""
+import errno
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crash"))
+from crash import PROJ, WIN, Failure, answers  # noqa: E402
+
+OPS = ["pwrite", "fdatasync", "fsync", "rename", "mmap", "munmap", "ftruncate", "open", "malloc",
+       "disk-full"]
+# disk-full: the Nth pwrite and every one after it fail with ENOSPC
+FAULT = {"disk-full": "pwrite:{n}:ENOSPC:sticky"}
+COUNTED_AS = {"disk-full": "pwrite"}
+REASON = {"pwrite": errno.ENOSPC, "disk-full": errno.ENOSPC, "ftruncate": errno.ENOSPC, "fdatasync": errno.EIO,
+          "fsync": errno.EIO, "rename": errno.EIO, "open": errno.EIO, "mmap": errno.ENOMEM}
+BATCH = 25
+
+
+def lines(prefix, n, t0):
+    out = []
+    for i in range(n):
+        out.append(json.dumps({
+            "id": f"{prefix}{i // BATCH}-e{i}", "stream": f"s{i % 5}",
+            "type": ["page_view", "click", "deposit"][i % 3],
+            "time": "2025-01-01T%02d:%02d:00Z" % (t0 + i // 60 % 12, i % 60),
+            "data": {"v": i * 7 % 101, "page_url": "/p%d" % (i % 4)}}))
+    return "\n".join(out) + "\n"
+
+
+# name: (arguments, standard input, store to start from: "base" or "none")
+WORKLOADS = {
+    "append": (["append", "--batch", str(BATCH)], lines("n", 60, 2), "base"),
+    "append-new-store": (["append", "--batch", str(BATCH)], lines("n", 60, 2), "none"),
+    "append-rolls-segments": (["--segment-size", "4k", "append", "--batch", str(BATCH)],
+                              lines("n", 60, 2), "base"),
+    "project": (["project", "proj.json"], None, "base"),
+    "windows": (["windows", "win.json"], None, "base"),
+    "sessions": (["sessions"], None, "base"),
+    "consume": (["consume", "c1", "--limit", "50"], None, "base"),
+    "reindex": (["reindex"], None, "base"),
+    "read": (["read", "--stream", "s3"], None, "base"),
+    "verify": (["verify"], None, "base"),
+}
+
+
+def run(engram, store, args, stdin=None, env=None):
+    return subprocess.run([engram, "-d", store, "--format", "ndjson", *args], input=stdin,
+                          capture_output=True, text=True, env=env)
+
+
+class Sweep:
+    def __init__(self, libfault, engram, work):
+        self.lib, self.engram, self.work = libfault, engram, work
+        self.rebuilt = {}   # log contents -> answers of a copy rebuilt from it
+        self.failures = []
+        self.cases = self.injected = 0
+        with open(os.path.join(work, "proj.json"), "w") as f:
+            json.dump(PROJ, f)
+        with open(os.path.join(work, "win.json"), "w") as f:
+            json.dump(WIN, f)
+        # the base: two batches with derived files built, a third after them
+        # (so that the queries bring their files up to date from a checkpoint)
+        self.base = os.path.join(work, "base")
+        for k, text in enumerate((lines("a", 50, 0), lines("b", 50, 1))):
+            self.must_ok(run(engram, self.base, ["append", "--batch", str(BATCH)], text))
+            if k == 0:
+                for args in (["project", "proj.json"], ["windows", "win.json"], ["sessions"],
+                             ["consume", "c1", "--limit", "20"]):
+                    self.must_ok(run(engram, self.base, args))
+
+    def must_ok(self, r):
+        if r.returncode:
+            sys.exit(f"sweep: setting up failed: {r.args}: {r.stderr}")
+        return r
+
+    def env(self, fault, log):
+        e = dict(os.environ, LD_PRELOAD=self.lib, EG_FAULT_LOG=log)
+        e.pop("EG_FAULT", None)
+        if fault:
+            e["EG_FAULT"] = fault
+        return e
+
+    def fresh(self, start):
+        store = os.path.join(self.work, "store")
+        shutil.rmtree(store, ignore_errors=True)
+        if start == "base":
+            shutil.copytree(self.base, store)
+        return store
+
+    def counts(self, name):
+        args, stdin, start = WORKLOADS[name]
+        store = self.fresh(start)
+        log = os.path.join(self.work, "fault.log")
+        if os.path.exists(log):
+            os.unlink(log)
+        r = run(self.engram, store, args, stdin, self.env(None, log))
+        self.must_ok(r)
+        n = {}
+        for line in open(log):
+            f = line.split()
+            if len(f) == 2:
+                n[f[0]] = int(f[1])
+        return r.stdout, n
+
+    def log_key(self, store):
+        d = os.path.join(store, "log")
+        parts = []
+        for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            with open(os.path.join(d, name), "rb") as f:
+                parts.append(name.encode() + b"\0" + f.read())
+        return b"\1".join(parts)
+
+    def case(self, name, op, nth, want_out):
+        args, stdin, start = WORKLOADS[name]
+        store = self.fresh(start)
+        log = os.path.join(self.work, "fault.log")
+        if os.path.exists(log):
+            os.unlink(log)
+        fault = FAULT.get(op, "{op}:{n}").format(op=op, n=nth)
+        r = run(self.engram, store, args, stdin, self.env(fault, log))
+        self.cases += 1
+        hit = [l.split(None, 3)[3].strip() for l in open(log)
+               if l.startswith("injected ")] if os.path.exists(log) else []
+        injected = bool(hit)
+        self.injected += injected
+        what = f"{name} with {op} #{nth} failing"
+        bad = []
+        err = r.stderr.strip().splitlines()
+        if r.returncode < 0 or r.returncode not in (0, 1):
+            bad.append(f"exit {r.returncode}: {r.stderr.strip()[-300:]}")
+        elif r.returncode == 1:
+            if not err or not err[-1].startswith("engram: error: ") or len(err[-1]) < 20:
+                bad.append(f"exit 1 without a clear error: {r.stderr.strip()[-300:]!r}")
+            elif op in REASON and os.strerror(REASON[op]) not in r.stderr:
+                bad.append(f"the error does not say {os.strerror(REASON[op])!r}: {err[-1]}")
+        else:
+            if (injected and op in ("fdatasync", "fsync", "pwrite", "disk-full") and not hit[0].endswith("/LOCK")
+                  and "engram: warning: " not in r.stderr):
+                bad.append(f"exit 0 without a word after a failed {op} of {hit[0]}")
+            elif same_output(r.stdout) != same_output(want_out):
+                bad.append(f"exit 0 but printed {r.stdout[:200]!r}, not {want_out[:200]!r}")
+        if not bad:
+            bad += self.check_store(store, name)
+        if bad:
+            self.failures.append(f"{what}: " + "; ".join(bad))
+
+    def check_store(self, store, name):
+        if not os.path.isdir(os.path.join(store, "log")):
+            return [] if WORKLOADS[name][2] == "none" else ["the store is gone"]
+        bad = []
+        r = run(self.engram, store, ["verify"])
+        if r.returncode:
+            return [f"verify afterwards: exit {r.returncode}: {(r.stdout + r.stderr).strip()[:300]}"]
+        r = run(self.engram, store, ["read"])
+        if r.returncode:
+            return [f"read afterwards: exit {r.returncode}: {r.stderr.strip()}"]
+        events = [json.loads(l) for l in r.stdout.splitlines()]
+        if [e["pos"] for e in events] != list(range(1, len(events) + 1)):
+            bad.append("positions are not dense afterwards")
+        batches = []
+        for e in events:
+            b = e["id"].split("-e")[0]
+            if not batches or batches[-1][0] != b:
+                batches.append([b, 0])
+            batches[-1][1] += 1
+        seen = [b for b, _ in batches]
+        if len(set(seen)) != len(seen):
+            bad.append(f"a batch is split: {seen}")
+        for b, n in batches:
+            want = 10 if b == "n2" else BATCH
+            if n != want:
+                bad.append(f"batch {b} has {n} of its {want} events")
+        if [b for b in seen if b.startswith("n")] != ["n0", "n1", "n2"][:sum(b.startswith("n") for b in seen)]:
+            bad.append(f"batches out of order: {seen}")
+        if bad:
+            return bad
+        try:
+            got = answers(self.engram, store)
+        except Failure as e:
+            return [f"a query afterwards failed: {e}"]
+        key = self.log_key(store)
+        if key not in self.rebuilt:
+            copy = os.path.join(self.work, "rebuilt")
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(store, copy, ignore=shutil.ignore_patterns("idx"))
+            self.must_ok(run(self.engram, copy, ["reindex"]))
+            self.rebuilt[key] = answers(self.engram, copy)
+        for k, v in got.items():
+            if v != self.rebuilt[key][k]:
+                bad.append(f"{k}: answers differ from a rebuild from the log")
+        r = run(self.engram, store, ["append"], '{"id":"after","type":"t"}\n')
+        if r.returncode:
+            bad.append(f"the store takes no append afterwards: {r.stderr.strip()}")
+        return bad
+
+
+def same_output(text):
+    """What a run printed, less the head hash of an append (it covers the
+    recording times, which differ from run to run)."""
+    rows = []
+    for line in text.splitlines():
+        row = json.loads(line)
+        if isinstance(row, dict) and "appended" in row:
+            row.pop("head", None)
+        rows.append(row)
+    return rows
+
+
+def spread(count, points):
+    """Which calls of count to fail: every one up to points, else the first
+    and last three and an even spread between."""
+    if count <= points:
+        return list(range(1, count + 1))
+    picks = {1, 2, 3, count - 2, count - 1, count}
+    step = max(1, count // (points - 6))
+    picks.update(range(4, count, step))
+    return sorted(picks)
+
+
+def main():
+    argv = sys.argv[1:]
+    every = "--every" in argv
+    only = argv[argv.index("--only") + 1] if "--only" in argv else None
+    pos = [a for a in argv if not a.startswith("--") and a != only]
+    if len(pos) != 2:
+        sys.exit(__doc__)
+    lib, engram = (os.path.abspath(p) for p in pos)
+    work = tempfile.mkdtemp(prefix="engram-fault-")
+    os.chdir(work)   # the specs of answers() are relative
+    try:
+        s = Sweep(lib, engram, work)
+        for name in WORKLOADS:
+            if only and name != only:
+                continue
+            want_out, counts = s.counts(name)
+            before = len(s.failures), s.cases
+            for op in OPS:
+                # every call with --every (allocations: a spread of 400,
+                # most of them OpenSSL's start-up), else a spread of 12
+                points = (400 if op == "malloc" else 10 ** 9) if every else 12
+                for nth in spread(counts.get(COUNTED_AS.get(op, op), 0), points):
+                    s.case(name, op, nth, want_out)
+            print(f"  {name}: {s.cases - before[1]} cases, "
+                  + ", ".join(f"{op} {counts.get(op, 0)}" for op in OPS if counts.get(op)),
+                  f"- {len(s.failures) - before[0]} failed" if len(s.failures) > before[0] else "",
+                  flush=True)
+        print(f"fault sweep: {s.cases} cases, {s.injected} faults injected, "
+              f"{len(s.failures)} failed")
+        for f in s.failures[:40]:
+            print("FAIL -", f)
+        return 1 if s.failures else 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
