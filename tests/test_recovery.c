@@ -793,25 +793,39 @@ static void write_lock_is_released_by_close(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-static void write_lock_of_a_killed_writer_is_released(void **state)
+/* A child process that opens dir with flags and holds it: for hold_ms,
+ * then closes it and exits 0, or (hold_ms < 0) until killed.  Returns once
+ * it holds the store. */
+static pid_t hold_store(const char *dir, int flags, int hold_ms)
 {
-	fx *f = *state;
-	eg_store *st = open_w(f->dir);
-	eg_store_close(st);
 	int ready[2];
 	assert_int_equal(pipe(ready), 0);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		eg_store *c = NULL;
-		if (eg_store_open(&c, f->dir, EG_OPEN_WRITE, NULL) != EG_OK)
+		if (eg_store_open(&c, dir, flags, NULL) != EG_OK)
 			_exit(1);
 		(void)!write(ready[1], "x", 1);
-		pause();
+		if (hold_ms < 0)
+			pause();
+		usleep((useconds_t)hold_ms * 1000);
+		eg_store_close(c);
 		_exit(0);
 	}
 	char x;
 	assert_int_equal(read(ready[0], &x, 1), 1);
+	close(ready[0]);
+	close(ready[1]);
+	return pid;
+}
+
+static void write_lock_of_a_killed_writer_is_released(void **state)
+{
+	fx *f = *state;
+	eg_store *st = open_w(f->dir);
+	eg_store_close(st);
+	pid_t pid = hold_store(f->dir, EG_OPEN_WRITE, -1);
 	eg_store *c = NULL;
 	assert_int_equal(eg_store_open(&c, f->dir, EG_OPEN_WRITE, NULL), EG_ELOCKED);
 	eg_store_close(c);
@@ -822,8 +836,6 @@ static void write_lock_of_a_killed_writer_is_released(void **state)
 	append_n(st, 1, 2, EG_SYNC_ALWAYS);
 	verify_ok(st);
 	eg_store_close(st);
-	close(ready[0]);
-	close(ready[1]);
 }
 
 /* A reader that finds derived files behind the log takes the lock briefly
@@ -836,21 +848,7 @@ static void writer_waits_for_a_brief_catchup_writer(void **state)
 	eg_store *st = open_w(f->dir);
 	append_n(st, 1, 2, EG_SYNC_ALWAYS);
 	eg_store_close(st);
-	int ready[2];
-	assert_int_equal(pipe(ready), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		eg_store *c = NULL;
-		if (eg_store_open(&c, f->dir, EG_OPEN_WRITE | EG_OPEN_CATCHUP, NULL) != EG_OK)
-			_exit(1);
-		(void)!write(ready[1], "x", 1);
-		usleep(300 * 1000);
-		eg_store_close(c);
-		_exit(0);
-	}
-	char x;
-	assert_int_equal(read(ready[0], &x, 1), 1);
+	pid_t pid = hold_store(f->dir, EG_OPEN_WRITE | EG_OPEN_CATCHUP, 300);
 	eg_store *c = NULL;
 	assert_int_equal(eg_store_open(&c, f->dir, EG_OPEN_WRITE | EG_OPEN_CATCHUP, NULL),
 			 EG_ELOCKED);
@@ -876,8 +874,6 @@ static void writer_waits_for_a_brief_catchup_writer(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	eg_store_close(st);
-	close(ready[0]);
-	close(ready[1]);
 }
 
 /* ------------------------------------------------------- fault injection */

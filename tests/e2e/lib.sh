@@ -230,6 +230,11 @@ wait_for() {
 	return 1
 }
 
+# lock_held_by PID: the store's LOCK file names PID (a writer holds it)
+lock_held_by() {
+	[ "$(cat "$STORE/LOCK" 2>/dev/null)" = "$1" ]
+}
+
 # lines_at_least FILE N
 lines_at_least() {
 	[ -f "$1" ] && [ "$(count_lines "$1")" -ge "$2" ]

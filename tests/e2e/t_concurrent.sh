@@ -119,12 +119,7 @@ with open(sys.argv[3], "w") as f:
                         for i in range(size)))' $batches $size "$T/feed" &
 	local feeder=$!
 	trap 'kill $writer $feeder 2>/dev/null; kill $(jobs -p) 2>/dev/null' EXIT
-	local i
-	for i in $(seq 100); do
-		[ "$(cat "$STORE/LOCK" 2>/dev/null)" = "$writer" ] && break
-		sleep 0.02
-	done
-	[ "$(cat "$STORE/LOCK" 2>/dev/null)" = "$writer" ] || fail "the writer never took the lock: $(cat "$T/w.err")"
+	wait_for 5 lock_held_by $writer || fail "the writer never took the lock: $(cat "$T/w.err")"
 	timeout 60 "$ENGRAM" -d "$STORE" read --follow >"$T/f1.out" 2>"$T/f1.err" &
 	timeout 60 "$ENGRAM" -d "$STORE" read --follow --type t1 >"$T/f2.out" 2>"$T/f2.err" &
 	timeout 60 "$ENGRAM" -d "$STORE" consume c1 --follow >"$T/f3.out" 2>"$T/f3.err" &

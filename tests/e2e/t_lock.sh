@@ -14,11 +14,8 @@ start_holder() {
 	trap 'kill $HOLDER 2>/dev/null; exec 7>&-' EXIT
 	# wait until it holds the lock (the LOCK file names the holder; give up
 	# waiting for that after 3 s), then until a second writer is refused
+	wait_for 3 lock_held_by $HOLDER || :
 	local i
-	for i in $(seq 60); do
-		[ "$(cat "$STORE/LOCK" 2>/dev/null)" = "$HOLDER" ] && break
-		sleep 0.05
-	done
 	for i in $(seq 100); do
 		run eg append <<<'{"id":"probe","type":"t"}'
 		[ "$RC" = 4 ] && return 0
