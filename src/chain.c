@@ -12,8 +12,32 @@ struct chain_ctx {
 	EVP_MD_CTX *md;
 };
 
+/* SHA-256 from a library context of our own, fetched once.  OpenSSL's
+ * default context starts itself on first use, and a failed allocation then
+ * leaves it half started (a NULL lock that a later fetch takes: a crash);
+ * a context made here reports that failure instead. */
+static OSSL_LIB_CTX *lib;
+static EVP_MD *sha256;
+
+int chain_init(void)
+{
+	static int failed;
+	if (sha256 || failed)
+		return failed ? -1 : 0;
+	if (!(lib = OSSL_LIB_CTX_new()) || !(sha256 = EVP_MD_fetch(lib, "SHA2-256", NULL)))
+		failed = 1;
+	return failed ? -1 : 0;
+}
+
+const EVP_MD *chain_sha256(void)
+{
+	return chain_init() ? NULL : sha256;
+}
+
 chain_ctx *chain_new(void)
 {
+	if (chain_init())
+		return NULL;
 	chain_ctx *c = malloc(sizeof *c);
 	if (!c)
 		return NULL;
@@ -34,7 +58,7 @@ void chain_free(chain_ctx *c)
 
 int chain_begin(chain_ctx *c, const unsigned char prev[32])
 {
-	return EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) == 1 &&
+	return EVP_DigestInit_ex(c->md, sha256, NULL) == 1 &&
 	       EVP_DigestUpdate(c->md, prev, 32) == 1 ? 0 : -1;
 }
 

@@ -12,6 +12,12 @@
 
 typedef struct chain_ctx chain_ctx;
 
+/* Start OpenSSL's SHA-256 (once; cheap after): 0, or -1 if it could not
+ * (no memory).  chain_new calls it. */
+int chain_init(void);
+/* That SHA-256 for EVP_Digest* (the other users of OpenSSL), or NULL. */
+const struct evp_md_st *chain_sha256(void);
+/* A context, or NULL (no memory, or OpenSSL could not start). */
 chain_ctx *chain_new(void);
 void chain_free(chain_ctx *c);
 /* Start a batch after the chain value prev. */

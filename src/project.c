@@ -921,36 +921,13 @@ static void open_dir(eg_proj *p)
 	}
 }
 
-/* Copy a spec through its own parser: the handle owns it. */
+/* Copy a spec through its own parser: the handle owns it.  NULL if out of
+ * memory (the text parsed once already). */
 static eg_proj_spec *spec_copy(const eg_proj_spec *s)
 {
-	eg_proj_spec *c = calloc(1, sizeof *c);
-	if (!c)
-		return NULL;
-	*c = *s;
-	c->src = malloc(s->srclen + 1);
-	if (c->src)
-		memcpy(c->src, s->src, s->srclen + 1);
-	c->name = strdup(s->name);
-	c->key.text = strdup(s->key.text);
-	c->key.seg = s->key.nseg ? calloc((size_t)s->key.nseg, sizeof(char *)) : NULL;
-	for (int i = 0; i < s->key.nseg; i++)
-		c->key.seg[i] = strdup(s->key.seg[i]);
-	c->tnames = calloc((size_t)s->ntypes + 1, sizeof(char *));
-	for (int i = 0; i < s->ntypes; i++)
-		c->tnames[i] = strdup(s->tnames[i]);
-	for (int i = 0; i < s->nf; i++) {
-		pfield *f = &c->f[i];
-		f->name = strdup(s->f[i].name);
-		f->path.text = s->f[i].path.text ? strdup(s->f[i].path.text) : NULL;
-		f->path.seg = f->path.nseg ? calloc((size_t)f->path.nseg, sizeof(char *)) : NULL;
-		for (int k = 0; k < f->path.nseg; k++)
-			f->path.seg[k] = strdup(s->f[i].path.seg[k]);
-	}
-	for (int i = 0; i < s->nf; i++)
-		if (s->f[i].num >= 0)
-			c->nums[s->f[i].num] = &c->f[i].path;
-	return c;
+	eg_proj_spec *c = NULL;
+	char err[256];
+	return eg_proj_spec_parse(s->src, s->srclen, &c, err, sizeof err) == EG_OK ? c : NULL;
 }
 
 int eg_proj_open(eg_store *st, const eg_proj_spec *spec, eg_progress_fn fn, void *ctx,

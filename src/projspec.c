@@ -5,9 +5,11 @@
  * allowed there, e.g. "$.fields.balance.sum: expected a field path …".
  */
 #include "buf.h"
+#include "chain.h"
 #include "proj.h"
 #include "timefmt.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -366,7 +368,8 @@ static int spec_hash(eg_proj_spec *s)
 	}
 #undef PUT
 	unsigned int n = 0;
-	int ok = EVP_Digest(t, len, s->hash, &n, EVP_sha256(), NULL);
+	const EVP_MD *md = chain_sha256();
+	int ok = md && EVP_Digest(t, len, s->hash, &n, md, NULL);
 	free(t);
 	return ok == 1 && n == 32 ? 0 : -1;
 }
@@ -472,7 +475,7 @@ static int parse(pctx *c, const char *json, size_t n)
 	if (!s->name && !(s->name = strdup("projection")))
 		return bad(c, "$.name", "out of memory");
 	if (spec_hash(s))
-		return bad(c, "$", "cannot hash the spec");
+		return bad(c, "$", "cannot hash the spec (out of memory)");
 	return 0;
 }
 
@@ -491,9 +494,12 @@ int eg_proj_spec_parse(const char *json, size_t n, eg_proj_spec **out, char *err
 		return EG_ENOMEM;
 	}
 	s->srclen = n;
+	errno = 0;
 	if (parse(&c, json, n)) {
 		eg_proj_spec_free(s);
-		return EG_EINVAL;
+		/* an allocation failed on the way (its message says so): not
+		 * the spec's fault */
+		return errno == ENOMEM ? EG_ENOMEM : EG_EINVAL;
 	}
 	*out = s;
 	return EG_OK;

@@ -110,18 +110,28 @@ int eg_store_verify(eg_store *st, eg_verify_result *res)
 				rc = bad(st, res, lg, at, type == REC_COMMIT ? batch_first : next, why);
 				goto done;
 			}
+			/* SHA-256 itself failing (no memory) is not damage */
 			if (!in_batch) {
-				chain_begin(cx, chain);
+				if (chain_begin(cx, chain)) {
+					rc = st_err(st, EG_ENOMEM, "SHA-256 failed (out of memory)");
+					goto done;
+				}
 				in_batch = 1;
 			}
 			if (type == REC_EVENT) {
-				chain_update(cx, m + at.off, len);
+				if (chain_update(cx, m + at.off, len)) {
+					rc = st_err(st, EG_ENOMEM, "SHA-256 failed (out of memory)");
+					goto done;
+				}
 				next++;
 				nev++;
 				bytes += len;
 			} else {
 				unsigned char out[32];
-				chain_final(cx, m + at.off + 10, 32, out);
+				if (chain_final(cx, m + at.off + 10, 32, out)) {
+					rc = st_err(st, EG_ENOMEM, "SHA-256 failed (out of memory)");
+					goto done;
+				}
 				if (memcmp(out, c.chain, 32)) {
 					rc = bad(st, res, lg, at, batch_first,
 						 "hash chain mismatch (the batch's bytes were altered)");

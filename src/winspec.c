@@ -5,9 +5,11 @@
  * allowed there, e.g. "$.window.every: expected a duration no longer than
  * the window (1h)".
  */
+#include "chain.h"
 #include "win.h"
 #include "timefmt.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,9 +207,10 @@ static int type_list(wctx *c, const json_span *v)
 
 static int spec_hash(eg_win_spec *s)
 {
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	const EVP_MD *md = chain_sha256();
+	EVP_MD_CTX *m = md ? EVP_MD_CTX_new() : NULL;
 	char line[1024];
-	int ok = m && EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1;
+	int ok = m && EVP_DigestInit_ex(m, md, NULL) == 1;
 #define PUT(...) do {                                                          \
 		int k_ = snprintf(line, sizeof line, __VA_ARGS__);             \
 		ok = ok && k_ > 0 && EVP_DigestUpdate(m, line, (size_t)k_) == 1; \
@@ -311,7 +314,7 @@ static int parse(wctx *c, const char *json, size_t n)
 	if (!s->name && !(s->name = strdup("windows")))
 		return bad(c, "$.name", "out of memory");
 	if (spec_hash(s))
-		return bad(c, "$", "cannot hash the spec");
+		return bad(c, "$", "cannot hash the spec (out of memory)");
 	return 0;
 }
 
@@ -329,9 +332,12 @@ int eg_win_spec_parse(const char *json, size_t n, eg_win_spec **out, char *err, 
 		return EG_ENOMEM;
 	}
 	s->srclen = n;
+	errno = 0;
 	if (parse(&c, json, n)) {
 		eg_win_spec_free(s);
-		return EG_EINVAL;
+		/* an allocation failed on the way (its message says so): not
+		 * the spec's fault */
+		return errno == ENOMEM ? EG_ENOMEM : EG_EINVAL;
 	}
 	*out = s;
 	return EG_OK;
