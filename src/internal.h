@@ -276,6 +276,9 @@ int store_locate(struct eg_store *st, uint64_t pos, const unsigned char **rec,
 /* Where the record of the event eg_iter_next returned last is in the log
  * (segment index and byte offset). */
 logpos iter_place(const eg_iter *it);
+/* How much a forward scan reads ahead at a time (1 MiB; tests make it small
+ * so that records fall across its end often). */
+extern size_t iter_read_chunk;
 
 /* Writer: copy the record of event pos into *buf (grown as needed). */
 int store_read_event(struct eg_store *st, uint64_t pos, unsigned char **buf,

@@ -125,7 +125,7 @@ static int block_in_range(const eg_iter *it, const block *b)
 	return 1;
 }
 
-#define RB_CHUNK (1u << 20)
+size_t iter_read_chunk = 1u << 20;
 
 /* Bytes [at, at + n) of the log, with *avail bytes readable from there:
  * from rb in a forward scan, else from the segment's mapping. */
@@ -142,7 +142,7 @@ static const unsigned char *rec_at(eg_iter *it, logpos at, size_t n, size_t *ava
 	    at.off + n > it->rb_off + it->rb_len) {
 		if (at.seg >= lg->nseg)
 			return NULL;
-		size_t want = n > RB_CHUNK ? n : RB_CHUNK;
+		size_t want = n > iter_read_chunk ? n : iter_read_chunk;
 		if (want > it->rb_cap) {
 			unsigned char *b = realloc(it->rb, want);
 			if (!b)
@@ -285,6 +285,19 @@ static int blk_load(eg_iter *it, uint64_t i, int whole)
 	return EG_OK;
 }
 
+/* The record at the loaded block's place: *len 0 if it is not whole (or
+ * NULL past the data). */
+static const unsigned char *peek_at_bat(eg_iter *it, size_t *len, int *type)
+{
+	size_t avail;
+	const unsigned char *p = rec_at(it, it->bat, REC_PREFIX, &avail);
+	*len = p ? rec_peek(p, avail, type) : 0;
+	if (p && !*len && avail >= REC_PREFIX && rd32(p) > avail &&
+	    (p = rec_at(it, it->bat, rd32(p), &avail)))  /* a record across rb's end */
+		*len = rec_peek(p, avail, type);
+	return p;
+}
+
 /* Among the events of a batch the only other record is its commit: a
  * record of any other type, or a commit that fails its check, is damage
  * (an event whose type byte was hit would otherwise be skipped, and the
@@ -304,13 +317,9 @@ static int blk_step(eg_iter *it, logpos *at)
 {
 	eg_store *st = it->st;
 	for (;;) {
-		size_t avail;
-		const unsigned char *p = rec_at(it, it->bat, REC_PREFIX, &avail);
 		int type;
-		size_t len = p ? rec_peek(p, avail, &type) : 0;
-		if (p && !len && avail >= REC_PREFIX && rd32(p) > avail &&
-		    (p = rec_at(it, it->bat, rd32(p), &avail)))  /* a record across rb's end */
-			len = rec_peek(p, avail, &type);
+		size_t len;
+		const unsigned char *p = peek_at_bat(it, &len, &type);
 		if (!len)
 			return st_err(st, EG_ECORRUPT, "bad record at segment %020llu.seg offset %llu",
 				      (unsigned long long)it->blk.seg_first_pos,
@@ -332,10 +341,9 @@ static int blk_step(eg_iter *it, logpos *at)
  * (Only that one: what lies after the last commit is not the log's.) */
 static int blk_trailer(eg_iter *it)
 {
-	size_t avail;
-	const unsigned char *p = rec_at(it, it->bat, REC_PREFIX, &avail);
 	int type;
-	size_t len = p ? rec_peek(p, avail, &type) : 0;
+	size_t len;
+	const unsigned char *p = peek_at_bat(it, &len, &type);
 	if (!p || (len && type == REC_EVENT))
 		return EG_OK;
 	return not_a_commit(it->st, p, len, len ? type : -1, it->blk.seg_first_pos, it->bat.off);

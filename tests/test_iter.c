@@ -12,6 +12,7 @@
  */
 #include "testutil.h"
 #include "engram.h"
+#include "internal.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -736,6 +737,60 @@ static size_t drain(eg_iter *it, uint64_t *last)
 	return n;
 }
 
+/* A forward scan reads the log through a buffer (iter_read_chunk, made
+ * 4 KiB here): records, the commit after a block's last event among them,
+ * fall across its end all over a log of blocks of every size.  Each must
+ * be read whole, never taken for damage. */
+static void scan_reads_records_that_cross_its_read_buffer(void **state)
+{
+	fx *f = *state;
+	eg_store *st = NULL;
+	assert_int_equal(eg_store_open(&st, f->dir, EG_OPEN_WRITE | EG_OPEN_CREATE, NULL), EG_OK);
+	static char line[200], pad[64];
+	memset(pad, 'p', sizeof pad - 1);
+	uint64_t rnd = 7;
+	int id = 0;
+	for (int b = 0; b < 600; b++) {
+		eg_batch *bt;
+		eg_batch_opts o = { .expect_version = -1, .sync = EG_SYNC_NONE };
+		assert_int_equal(eg_batch_begin(st, &bt, &o), EG_OK);
+		int n = 1 + (int)(tu_rnd(&rnd) % 70);
+		for (int i = 0; i < n; i++, id++) {
+			int k = (int)(tu_rnd(&rnd) % 40);
+			snprintf(line, sizeof line, "{\"id\":\"e%d\",\"type\":\"t\",\"data\":{\"p\":\"%.*s\"}}",
+				 id, k, pad);
+			assert_int_equal(eg_batch_add_json(bt, line, strlen(line)), EG_OK);
+		}
+		assert_int_equal(eg_batch_commit(bt, NULL), EG_OK);
+	}
+	eg_store_close(st);
+	st = NULL;
+	size_t saved = iter_read_chunk;
+	iter_read_chunk = 4096;
+	assert_int_equal(eg_store_open(&st, f->dir, EG_OPEN_READ, NULL), EG_OK);
+	eg_iter *it;
+	eg_filter all = { 0 };
+	assert_int_equal(eg_iter_new(st, &it, &all), EG_OK);
+	uint64_t last = 0;
+	const eg_event *e;
+	int rc;
+	size_t n = 0;
+	while ((rc = eg_iter_next(it, &e)) == EG_OK) {
+		if (e->pos != last + 1)
+			fail_msg("positions jump from %llu to %llu", (unsigned long long)last,
+				 (unsigned long long)e->pos);
+		last = e->pos;
+		n++;
+	}
+	iter_read_chunk = saved;
+	if (rc != EG_END)
+		fail_msg("the scan stopped at position %llu: %s", (unsigned long long)last,
+			 eg_errmsg(st));
+	assert_int_equal(n, (size_t)id);
+	eg_iter_free(it);
+	eg_store_close(st);
+}
+
 static void iterator_sees_the_log_as_of_its_head(void **state)
 {
 	fx *f = *state;
@@ -971,6 +1026,7 @@ int main(void)
 		P(iter_type_named_twice_returns_each_event_once),
 		P(reader_with_index_state_missing_scans_the_log),
 		P(reader_of_a_store_whose_idx_was_deleted_scans_the_log),
+		T(scan_reads_records_that_cross_its_read_buffer),
 		T(iterator_sees_the_log_as_of_its_head),
 		T(iterator_does_not_see_events_of_an_open_batch),
 		T(iter_wait_returns_end_on_timeout_with_nothing_new),
