@@ -28,7 +28,7 @@ TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 ENGRAM   := $(B)/bin/engram
 
 .PHONY: all deps deps-check test unit e2e crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
-	bench-windows bench-funnel bench-sessions bench-sketch fuzz clean
+	bench-windows bench-funnel bench-sessions bench-scale bench-sketch fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM)
 ifneq ($(SAN),1)
 all: bin/engram
@@ -84,11 +84,11 @@ e2e: deps-check $(ENGRAM)
 	@ENGRAM=$(abspath $(ENGRAM)) tests/e2e/run.sh
 
 test: deps-check
-	@$(MAKE) --no-print-directory unit e2e crash-check
+	@$(MAKE) --no-print-directory unit e2e crash-check fuzz-replay fault-check
 	@echo "== bench/compare.sh --tiny: every peer gives engram's answers"
 	@$(MAKE) --no-print-directory bench-check
 	@echo "== again under AddressSanitizer + UBSan"
-	@$(MAKE) --no-print-directory SAN=1 unit e2e crash-check
+	@$(MAKE) --no-print-directory SAN=1 unit e2e crash-check fuzz-replay
 	@echo "all tests passed"
 
 # The crash loop (tests/crash/crash.py, docs/RELIABILITY.md): writers killed
@@ -99,6 +99,20 @@ crash: all
 crash-check: deps-check $(ENGRAM)
 	@echo "== tests/crash: 20 iterations"
 	@python3 tests/crash/crash.py $(abspath $(ENGRAM)) 20
+
+# The fault sweep (tests/fault/, docs/RELIABILITY.md): each workload run
+# with the Nth write, sync, rename, mmap, open or allocation failing, through
+# an LD_PRELOAD library, and the store checked after each.  `make fault`
+# fails every call in turn; `make fault-check` (in `make test`, plain build
+# only: the sanitizers' runtime must come first and owns malloc) a spread.
+$(B)/libfault.so: tests/fault/libfault.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
+fault: all $(B)/libfault.so
+	@python3 tests/fault/sweep.py $(abspath $(B)/libfault.so) $(abspath $(ENGRAM)) --every
+fault-check: deps-check $(ENGRAM) $(B)/libfault.so
+	@echo "== tests/fault: a spread of injected faults"
+	@python3 tests/fault/sweep.py $(abspath $(B)/libfault.so) $(abspath $(ENGRAM))
 
 demo: all
 	@./demo.sh
@@ -122,22 +136,43 @@ bench-proj: all ; @bench/proj.sh $(BENCH_ARGS)
 bench-windows: all ; @bench/windows.sh $(BENCH_ARGS)
 bench-funnel: all ; @bench/funnel.sh $(BENCH_ARGS)
 bench-sessions: all ; @bench/sessions.sh $(BENCH_ARGS)
+# 100M events (~25 GB; run once by hand): time and peak RSS of each step.
+bench-scale: all bench-deps ; @bench/scale.sh $(BENCH_ARGS)
 bench-sketch: deps-check $(B)/libengram.a
 	@mkdir -p $(B)/bench
 	$(CC) $(CFLAGS) -o $(B)/bench/sketch_bench bench/sketch_bench.c $(B)/libengram.a $(LDLIBS)
 	@$(B)/bench/sketch_bench
 
-# libFuzzer targets (clang): each runs FUZZ_SECONDS on its corpus.
+# libFuzzer targets (clang): each runs FUZZ_SECONDS on its corpus, one
+# after the other; new inputs go to build-fuzz/corpus-NAME, a crashing one
+# to build-fuzz/NAME-crash-* (and the run fails).  FUZZ_FLAGS adds libFuzzer
+# options, e.g. "-fork=1 -ignore_crashes=1" to go on past a known crash.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := $(patsubst fuzz/%.c,build-fuzz/%,$(wildcard fuzz/fuzz_*.c))
-build-fuzz/%: fuzz/%.c $(LIB_SRC)
+FUZZ_FLAGS   ?=
+FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_TARGETS := $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
+build-fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard include/*.h src/*.h)
 	@mkdir -p build-fuzz
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
 		$(shell pkg-config --cflags $(PKGS)) -o $@ $< $(LIB_SRC) $(LDLIBS)
 fuzz: $(FUZZ_TARGETS)
-	@set -e; for t in $(FUZZ_TARGETS); do n=$${t#build-fuzz/fuzz_}; mkdir -p fuzz/corpus/$$n build-fuzz/corpus-$$n; \
-		echo "== $$t ($(FUZZ_SECONDS)s)"; \
-		$$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build-fuzz/ build-fuzz/corpus-$$n fuzz/corpus/$$n 2>&1 | tail -3; done
+	@failed=""; for n in $(FUZZ_NAMES); do mkdir -p fuzz/corpus/$$n build-fuzz/corpus-$$n; \
+		echo "== build-fuzz/fuzz_$$n ($(FUZZ_SECONDS)s)"; \
+		if build-fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 $(FUZZ_FLAGS) -artifact_prefix=build-fuzz/$$n- \
+			build-fuzz/corpus-$$n fuzz/corpus/$$n >build-fuzz/$$n.log 2>&1; then tail -3 build-fuzz/$$n.log; \
+		else tail -40 build-fuzz/$$n.log; failed="$$failed $$n"; fi; done; \
+	if [ -n "$$failed" ]; then echo "fuzz: crashes in:$$failed (inputs in build-fuzz/)"; exit 1; fi
+
+# The corpora replayed without libFuzzer (`make test`): each target built
+# with $(CC) and fuzz/replay.c, under the sanitizers with SAN=1, runs every
+# input of fuzz/corpus/NAME once; a failed CHECK or a sanitizer report fails.
+FUZZ_REPLAY := $(FUZZ_NAMES:%=$(B)/fuzz/fuzz_%)
+$(B)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c $(B)/libengram.a $(wildcard include/*.h src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< fuzz/replay.c $(B)/libengram.a $(LDLIBS)
+fuzz-replay: deps-check $(FUZZ_REPLAY)
+	@failed=""; for n in $(FUZZ_NAMES); do $(B)/fuzz/fuzz_$$n fuzz/corpus/$$n || failed="$$failed $$n"; done; \
+	if [ -n "$$failed" ]; then echo "fuzz replay failed:$$failed"; exit 1; fi
 
 clean:
 	rm -rf build build-san build-fuzz bin

@@ -76,7 +76,7 @@ struct eg_map {
 	int nnodes, cap;
 	int nslots;
 	size_t width;         /* values a line may copy out, each at most its length */
-	size_t overhead;      /* bytes of the mapping's own member names */
+	size_t overhead;      /* bytes of the mapping's own names and constants */
 	blk *blocks;
 };
 
@@ -268,6 +268,18 @@ static int parse_src(mparse *p, const char *where, const json_span *v, int f, in
 	return EG_OK;
 }
 
+/* Room for the constants among a target's alternatives: they come from the
+ * mapping, not the line, so map_space counts them apart (quoted, and
+ * decoded no longer than minified). */
+static size_t const_room(const target *t)
+{
+	size_t n = 0;
+	for (int i = 0; i < t->nalt; i++)
+		if (t->alt[i].slot < 0)
+			n += t->alt[i].cval.n + 2;
+	return n;
+}
+
 /* A path, a constant, or an array of them tried in order. */
 static int parse_srcs(mparse *p, const char *where, const json_span *v, int f, target *t)
 {
@@ -402,13 +414,14 @@ static int finish(mparse *p)
 		}
 		m->tried[f] = s;
 		m->width++;
+		m->overhead += const_room(t);
 	}
 	for (int i = 0; i < 2; i++) {
 		objmap *o = &m->obj[i];
 		m->overhead += 2;
 		for (int j = 0; j < o->n; j++) {
 			m->width++;
-			m->overhead += o->t[j].qkeyn + 1;
+			m->overhead += o->t[j].qkeyn + 1 + const_room(&o->t[j]);
 		}
 	}
 	return EG_OK;

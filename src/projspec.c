@@ -278,21 +278,21 @@ static int parse_field(pctx *c, const json_span *name, const json_span *v, pfiel
 		f->types = types;
 	if (f->agg == A_OPEN) {
 		uint64_t om, cm;
-		snprintf(where + strlen(where), sizeof where - strlen(where), ".open");
+		char wo[340], wc[340];   /* where's sub-paths, each in its own room */
+		snprintf(wo, sizeof wo, "%s.open", where);
+		snprintf(wc, sizeof wc, "%s.close", where);
 		if (!open.p)
-			return bad(c, where, "expected \"open\": [TYPES] with \"close\"");
-		if (type_list(c, where, &open, &om))
+			return bad(c, wo, "expected \"open\": [TYPES] with \"close\"");
+		if (type_list(c, wo, &open, &om))
 			return -1;
-		where[strlen(where) - 5] = 0;
-		strcat(where, ".close");
 		if (!close.p)
-			return bad(c, where, "expected \"close\": [TYPES] with \"open\"");
-		if (type_list(c, where, &close, &cm))
+			return bad(c, wc, "expected \"close\": [TYPES] with \"open\"");
+		if (type_list(c, wc, &close, &cm))
 			return -1;
 		if (om & cm)
-			return bad(c, where, "a type cannot both open and close");
+			return bad(c, wc, "a type cannot both open and close");
 		if (has_types || sign.p)
-			return bad(c, where, "open/close takes no \"types\" or \"sign\"");
+			return bad(c, wc, "open/close takes no \"types\" or \"sign\"");
 		f->opens = om;
 		f->types = om | cm;
 		return 0;
@@ -300,16 +300,17 @@ static int parse_field(pctx *c, const json_span *name, const json_span *v, pfiel
 	if (close.p)
 		return bad(c, where, "\"close\" goes with \"open\" only");
 	if (sign.p) {
-		strcat(where, ".sign");
+		char ws[340];
+		snprintf(ws, sizeof ws, "%s.sign", where);
 		if (f->agg != A_SUM && f->agg != A_MIN && f->agg != A_MAX)
-			return bad(c, where, "only sum, min and max take a sign");
+			return bad(c, ws, "only sum, min and max take a sign");
 		if (sign.type != JSON_OBJECT)
-			return bad(c, where, "expected an object of type name to integer multiplier");
+			return bad(c, ws, "expected an object of type name to integer multiplier");
 		json_obj_begin(&it, sign.p, sign.n, NULL);
 		while ((r = json_obj_next(&it, &k, &x, NULL)) == 1) {
 			char w[400];
 			char *kn = proj_str_dup(&k);
-			snprintf(w, sizeof w, "%s.%s", where, kn ? kn : "?");
+			snprintf(w, sizeof w, "%s.%s", ws, kn ? kn : "?");
 			free(kn);
 			int id = type_id(c, w, &k);
 			if (id < 0)
