@@ -285,16 +285,20 @@ static int blk_load(eg_iter *it, uint64_t i, int whole)
 	return EG_OK;
 }
 
-/* The record at the loaded block's place: *len 0 if it is not whole (or
- * NULL past the data). */
-static const unsigned char *peek_at_bat(eg_iter *it, size_t *len, int *type)
+/* The record at the loaded block's place, with its length (0 if it is not
+ * whole or not a record).  *none is set when not even a record's prefix is
+ * there (the end of the data); then NULL. */
+static const unsigned char *peek_at_bat(eg_iter *it, size_t *len, int *type, int *none)
 {
 	size_t avail;
 	const unsigned char *p = rec_at(it, it->bat, REC_PREFIX, &avail);
+	*none = !p;
 	*len = p ? rec_peek(p, avail, type) : 0;
-	if (p && !*len && avail >= REC_PREFIX && rd32(p) > avail &&
-	    (p = rec_at(it, it->bat, rd32(p), &avail)))  /* a record across rb's end */
-		*len = rec_peek(p, avail, type);
+	if (p && !*len && avail >= REC_PREFIX && rd32(p) > avail) {
+		/* across rb's end, or claiming more than there is */
+		p = rec_at(it, it->bat, rd32(p), &avail);
+		*len = p ? rec_peek(p, avail, type) : 0;
+	}
 	return p;
 }
 
@@ -317,9 +321,9 @@ static int blk_step(eg_iter *it, logpos *at)
 {
 	eg_store *st = it->st;
 	for (;;) {
-		int type;
+		int type, none;
 		size_t len;
-		const unsigned char *p = peek_at_bat(it, &len, &type);
+		const unsigned char *p = peek_at_bat(it, &len, &type, &none);
 		if (!len)
 			return st_err(st, EG_ECORRUPT, "bad record at segment %020llu.seg offset %llu",
 				      (unsigned long long)it->blk.seg_first_pos,
@@ -341,10 +345,10 @@ static int blk_step(eg_iter *it, logpos *at)
  * (Only that one: what lies after the last commit is not the log's.) */
 static int blk_trailer(eg_iter *it)
 {
-	int type;
+	int type, none;
 	size_t len;
-	const unsigned char *p = peek_at_bat(it, &len, &type);
-	if (!p || (len && type == REC_EVENT))
+	const unsigned char *p = peek_at_bat(it, &len, &type, &none);
+	if (none || (len && type == REC_EVENT))
 		return EG_OK;
 	return not_a_commit(it->st, p, len, len ? type : -1, it->blk.seg_first_pos, it->bat.off);
 }
