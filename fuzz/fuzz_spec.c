@@ -99,6 +99,22 @@ static void check_error(parse_fn parse, const char *s, size_t n, const char *err
 
 /* --------------------------------------------------------- projections */
 
+/* A spec refused (rc): check_error, and its minified text m (if it is JSON)
+ * is refused with the same message.  Frees m. */
+static void check_refused(parse_fn parse, int rc, const char *s, size_t n, const char *err,
+			  size_t cut, char *m, size_t mn)
+{
+	CHECK(rc == EG_EINVAL);
+	check_error(parse, s, n, err, cut);
+	if (m) {
+		char err2[ERR_LEN];
+		void *sp2 = NULL;
+		CHECK(parse(m, mn, &sp2, err2, sizeof err2) == EG_EINVAL && sp2 == NULL);
+		CHECK(strcmp(err, err2) == 0);
+	}
+	free(m);
+}
+
 static int proj_parse(const char *json, size_t n, void **out, char *err, size_t errlen)
 {
 	return eg_proj_spec_parse(json, n, (eg_proj_spec **)out, err, errlen);
@@ -226,15 +242,8 @@ static void fuzz_proj(const char *s, size_t n, size_t cut)
 	if (json_validate(s, n, NULL) == 0)
 		m = minified(s, n, &mn);
 	if (rc != EG_OK) {
-		CHECK(rc == EG_EINVAL && sp == NULL);
-		check_error(proj_parse, s, n, err, cut);
-		if (m) {
-			char err2[ERR_LEN];
-			eg_proj_spec *sp2 = NULL;
-			CHECK(eg_proj_spec_parse(m, mn, &sp2, err2, sizeof err2) == EG_EINVAL);
-			CHECK(strcmp(err, err2) == 0);
-		}
-		free(m);
+		CHECK(sp == NULL);
+		check_refused(proj_parse, rc, s, n, err, cut, m, mn);
 		return;
 	}
 	CHECK(sp && m && sp->nf >= 1 && sp->nf <= PROJ_MAX_FIELDS && sp->ntypes <= PROJ_MAX_TYPES);
@@ -363,15 +372,8 @@ static void fuzz_win(const char *s, size_t n, size_t cut)
 	if (json_validate(s, n, NULL) == 0)
 		m = minified(s, n, &mn);
 	if (rc != EG_OK) {
-		CHECK(rc == EG_EINVAL && sp == NULL);
-		check_error(win_parse, s, n, err, cut);
-		if (m) {
-			char err2[ERR_LEN];
-			eg_win_spec *sp2 = NULL;
-			CHECK(eg_win_spec_parse(m, mn, &sp2, err2, sizeof err2) == EG_EINVAL);
-			CHECK(strcmp(err, err2) == 0);
-		}
-		free(m);
+		CHECK(sp == NULL);
+		check_refused(win_parse, rc, s, n, err, cut, m, mn);
 		return;
 	}
 	CHECK(sp && m && sp->na >= 1 && sp->na <= WIN_MAX_AGGS && sp->ngroup <= WIN_MAX_GROUPS);
