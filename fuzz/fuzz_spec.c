@@ -99,20 +99,28 @@ static void check_error(parse_fn parse, const char *s, size_t n, const char *err
 
 /* --------------------------------------------------------- projections */
 
-/* A spec refused (rc): check_error, and its minified text m (if it is JSON)
- * is refused with the same message.  Frees m. */
-static void check_refused(parse_fn parse, int rc, const char *s, size_t n, const char *err,
-			  size_t cut, char *m, size_t mn)
+/* Parse a spec; with its minified text in *m (NULL if s is not JSON).  A
+ * refused spec (NULL returned, *m freed): check_error, and *m is refused
+ * with the same message. */
+static void *parse_spec(parse_fn parse, const char *s, size_t n, size_t cut, char **m,
+			size_t *mn)
 {
-	CHECK(rc == EG_EINVAL);
+	char err[ERR_LEN];
+	void *sp = NULL;
+	int rc = parse(s, n, &sp, err, sizeof err);
+	*m = json_validate(s, n, NULL) == 0 ? minified(s, n, mn) : NULL;
+	if (rc == EG_OK)
+		return sp;
+	CHECK(rc == EG_EINVAL && sp == NULL);
 	check_error(parse, s, n, err, cut);
-	if (m) {
+	if (*m) {
 		char err2[ERR_LEN];
 		void *sp2 = NULL;
-		CHECK(parse(m, mn, &sp2, err2, sizeof err2) == EG_EINVAL && sp2 == NULL);
+		CHECK(parse(*m, *mn, &sp2, err2, sizeof err2) == EG_EINVAL && sp2 == NULL);
 		CHECK(strcmp(err, err2) == 0);
 	}
-	free(m);
+	free(*m);
+	return NULL;
 }
 
 static int proj_parse(const char *json, size_t n, void **out, char *err, size_t errlen)
@@ -234,18 +242,11 @@ static void proj_print(const eg_proj_spec *s, buf *b)
 
 static void fuzz_proj(const char *s, size_t n, size_t cut)
 {
-	char err[ERR_LEN];
-	eg_proj_spec *sp = NULL;
-	int rc = eg_proj_spec_parse(s, n, &sp, err, sizeof err);
+	char err[ERR_LEN], *m;
 	size_t mn;
-	char *m = NULL;
-	if (json_validate(s, n, NULL) == 0)
-		m = minified(s, n, &mn);
-	if (rc != EG_OK) {
-		CHECK(sp == NULL);
-		check_refused(proj_parse, rc, s, n, err, cut, m, mn);
+	eg_proj_spec *sp = parse_spec(proj_parse, s, n, cut, &m, &mn);
+	if (!sp)
 		return;
-	}
 	CHECK(sp && m && sp->nf >= 1 && sp->nf <= PROJ_MAX_FIELDS && sp->ntypes <= PROJ_MAX_TYPES);
 	CHECK(sp->srclen == n && memcmp(sp->src, s, n) == 0);
 	CHECK(!strcmp(eg_proj_spec_name(sp), sp->name));
@@ -364,18 +365,11 @@ static void win_print(const eg_win_spec *s, buf *b)
 
 static void fuzz_win(const char *s, size_t n, size_t cut)
 {
-	char err[ERR_LEN];
-	eg_win_spec *sp = NULL;
-	int rc = eg_win_spec_parse(s, n, &sp, err, sizeof err);
+	char err[ERR_LEN], *m;
 	size_t mn;
-	char *m = NULL;
-	if (json_validate(s, n, NULL) == 0)
-		m = minified(s, n, &mn);
-	if (rc != EG_OK) {
-		CHECK(sp == NULL);
-		check_refused(win_parse, rc, s, n, err, cut, m, mn);
+	eg_win_spec *sp = parse_spec(win_parse, s, n, cut, &m, &mn);
+	if (!sp)
 		return;
-	}
 	CHECK(sp && m && sp->na >= 1 && sp->na <= WIN_MAX_AGGS && sp->ngroup <= WIN_MAX_GROUPS);
 	CHECK(sp->ntypes <= WIN_MAX_TYPES && sp->srclen == n && memcmp(sp->src, s, n) == 0);
 	/* the window's shape */

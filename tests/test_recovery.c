@@ -198,15 +198,21 @@ static void write_at(const char *path, off_t off, const void *p, size_t n)
 	close(fd);
 }
 
-static void flip_byte(const char *path, off_t off)
+/* XOR the byte at off with mask. */
+static void flip_bits(const char *path, off_t off, unsigned char mask)
 {
 	unsigned char c;
 	int fd = open(path, O_RDWR);
 	assert_true(fd >= 0);
 	assert_int_equal(pread(fd, &c, 1, off), 1);
-	c ^= 0x5a;
+	c ^= mask;
 	assert_int_equal(pwrite(fd, &c, 1, off), 1);
 	close(fd);
+}
+
+static void flip_byte(const char *path, off_t off)
+{
+	flip_bits(path, off, 0x5a);
 }
 
 /* Records of a segment file (white-box, per record.h). */
@@ -589,13 +595,7 @@ static void every_bit_flip_in_the_log_is_reported_at_its_record(void **state)
 		int short_log = 0;
 		rm_rf(f->work);
 		tu_copy_tree(f->base, f->work);
-		unsigned char c;
-		int fd = open(wpath, O_RDWR);
-		assert_true(fd >= 0);
-		assert_int_equal(pread(fd, &c, 1, off), 1);
-		c ^= (unsigned char)(1u << (off % 8));
-		assert_int_equal(pwrite(fd, &c, 1, off), 1);
-		close(fd);
+		flip_bits(wpath, off, (unsigned char)(1u << (off % 8)));
 		st = NULL;
 		int rc = eg_store_open(&st, f->work, EG_OPEN_READ, NULL);
 		if (rc == EG_OK) {
