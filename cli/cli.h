@@ -20,10 +20,13 @@ enum { FMT_NDJSON = 0, FMT_CSV = 1, FMT_TABLE = 2 };
 
 typedef struct opt {
 	const char *name;   /* long name without "--" */
-	int has_arg;        /* 0: flag (sets *flag = 1), 1: takes a value */
+	int has_arg;        /* 0: flag (sets *flag = 1), 1: takes a value,
+			     * OPT_LIST: a comma list, repeats of which join */
 	const char **val;   /* where the value goes */
 	int *flag;
 } opt;
+
+enum { OPT_LIST = 2 };
 
 typedef struct cli {
 	const char *prog, *cmd;
@@ -34,6 +37,8 @@ typedef struct cli {
 	char **argv;
 	const char *pos[8];      /* positional arguments */
 	int npos;
+	char *joined[8];         /* OPT_LIST values joined from repeats */
+	int njoined;
 } cli;
 
 /* Parse the command's options against opts (NULL-name terminated).
@@ -98,7 +103,14 @@ int out_free(out *o);
 /* out_free, then the command's exit code: rc, or EXIT_ERR after printing
  * why if rc was EXIT_OK and the output failed. */
 int out_finish(out *o, int rc);
+/* Write every row given so far (a table sizes its columns from the rows
+ * it holds, then prints them) and flush f: after it returns 0, the rows
+ * are on the output, so a checkpoint may move past them.  -1 on a write
+ * error. */
 int out_flush(out *o);
+/* The output follows new events (--follow): a table fits its columns to
+ * the terminal from the first rows and prints each row as it comes. */
+void out_live(out *o);
 void out_row_begin(out *o);
 void out_row_end(out *o);
 void out_str(out *o, const char *key, const char *s, size_t n);

@@ -12,10 +12,12 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #define OBUF (1u << 20)
 #define TABLE_SAMPLE 200   /* rows used to size table columns */
-#define TABLE_MAXW 48      /* widest table cell before it is cut with "..." */
+#define TABLE_MINW 8       /* a cut column keeps at least this many code points */
 
 typedef struct cell {
 	char *s;
@@ -37,13 +39,27 @@ struct out {
 	cell **rows;
 	int nrows, caprows;
 	int *width;
-	int widths_fixed;
+	uint64_t json, time;   /* bit i: column i holds JSON (out_json), times */
+	int widths_fixed, live;
+	int termw;             /* the terminal's width; 0: no limit */
 	/* time formatting cache: the days of the last times printed (event
 	 * time and record time alternate, so two entries) */
 	int64_t day[2];
 	char daybuf[2][EG_TIME_LEN + 1];
 	int next_day;
 };
+
+/* The width a table must fit: the terminal's, else $COLUMNS, else none
+ * (a table written to a file is cut nowhere). */
+static int terminal_width(FILE *f)
+{
+	struct winsize ws;
+	if (isatty(fileno(f)) && ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	const char *c = getenv("COLUMNS");
+	int w = c ? atoi(c) : 0;
+	return w > 0 ? w : 0;
+}
 
 /* What out_new gives when it cannot allocate: writes to it do nothing and
  * out_free reports ENOMEM, so callers need no check of their own. */
@@ -61,6 +77,8 @@ out *out_new(FILE *f, int format)
 	o->cap = OBUF;
 	o->buf = malloc(o->cap);
 	o->day[0] = o->day[1] = INT64_MIN;
+	if (format == FMT_TABLE)
+		o->termw = terminal_width(f);
 	if (!o->buf) {
 		free(o);
 		oom_out.f = f;
@@ -88,8 +106,20 @@ static void ensure(out *o, size_t n)
 	o->cap = cap;
 }
 
+static void table_fix_widths(out *o);
+
+void out_live(out *o)
+{
+	o->live = 1;
+}
+
 int out_flush(out *o)
 {
+	/* A table holds rows back to size its columns; a flush writes them,
+	 * so that what a caller flushed (before moving a checkpoint, or while
+	 * following) is on the output. */
+	if (o->format == FMT_TABLE && !o->widths_fixed && o->nrows)
+		table_fix_widths(o);
 	if (o->format == FMT_NDJSON && o->len) {
 		if (fwrite(o->buf, 1, o->len, o->f) != o->len && !o->err)
 			o->err = errno ? errno : EIO;
@@ -191,6 +221,23 @@ static int dwidth(const char *s, size_t n)
 	return w;
 }
 
+/* Hashes and ids are what a user copies from a table: never cut them. */
+static int never_cut(const char *key)
+{
+	static const char *const KEYS[] = { "id", "hash", "head", "stream", "key",
+					    "session", "consumer", "name" };
+	for (size_t i = 0; i < sizeof KEYS / sizeof *KEYS; i++)
+		if (!strcmp(key, KEYS[i]))
+			return 1;
+	size_t n = strlen(key);
+	return (n > 3 && !strcmp(key + n - 3, "_id")) || (n > 4 && !strcmp(key + n - 4, "hash"));
+}
+
+static int cuttable(const out *o, int i)
+{
+	return !never_cut(o->keys[i]);
+}
+
 static void table_print_row(out *o, cell *r, int n)
 {
 	for (int i = 0; i < n; i++) {
@@ -206,7 +253,7 @@ static void table_print_row(out *o, cell *r, int n)
 		for (size_t k = 0; cs && k < len; k++)
 			if ((unsigned char)cs[k] < 0x20)
 				cs[k] = ' ';
-		if (dw > w) {
+		if (dw > w && cuttable(o, i)) {
 			/* cut to w-3 code points and add "..." */
 			size_t k = 0;
 			int cw = 0;
@@ -228,6 +275,79 @@ static void table_print_row(out *o, cell *r, int n)
 	fputc('\n', o->f);
 }
 
+/* The narrowest a column may be cut to: its header, or TABLE_MINW. */
+static int min_width(const out *o, int i)
+{
+	int h = dwidth(o->keys[i], strlen(o->keys[i]));
+	return h > TABLE_MINW ? h : TABLE_MINW;
+}
+
+/* Which columns a narrow terminal cuts first: JSON payloads, then other
+ * text, then times (a cut time is little use); ids and hashes never. */
+static int cut_class(const out *o, int i)
+{
+	if (!cuttable(o, i))
+		return 3;
+	if (i < 64 && (o->json >> i & 1))
+		return 0;
+	return i < 64 && (o->time >> i & 1) ? 2 : 1;
+}
+
+/* The column to cut next: the widest of the first class that has one
+ * above its minimum; -1 if none.  *second: the next widest of that class. */
+static int widest(const out *o, int *second)
+{
+	for (int cls = 0; cls < 3; cls++) {
+		int wi = -1;
+		*second = 0;
+		for (int i = 0; i < o->nkeys; i++) {
+			if (cut_class(o, i) != cls || o->width[i] <= min_width(o, i))
+				continue;
+			if (wi < 0 || o->width[i] > o->width[wi]) {
+				if (wi >= 0)
+					*second = o->width[wi];
+				wi = i;
+			} else if (o->width[i] > *second) {
+				*second = o->width[i];
+			}
+		}
+		if (wi >= 0)
+			return wi;
+	}
+	return -1;
+}
+
+/* Fit the columns to the terminal: cut the column widest() names, never
+ * below its minimum, until the row fits or nothing more can go. */
+static void table_fit(out *o)
+{
+	int n = o->nkeys, total = 2 * (n - 1), second, wi;
+	for (int i = 0; i < n; i++)
+		total += o->width[i];
+	while (total > o->termw && (wi = widest(o, &second)) >= 0) {
+		int to = o->width[wi] - (total - o->termw);
+		if (to < second)
+			to = second;
+		if (to < min_width(o, wi))
+			to = min_width(o, wi);
+		if (to == o->width[wi])
+			to--;
+		total -= o->width[wi] - to;
+		o->width[wi] = to;
+	}
+	/* Following, later rows may be wider than the first ones: give the
+	 * room left to the JSON columns, whose width varies most. */
+	int njson = 0;
+	for (int i = 0; i < n; i++)
+		njson += cut_class(o, i) == 0;
+	if (!o->live || !njson || total >= o->termw)
+		return;
+	int extra = (o->termw - total) / njson;
+	for (int i = 0; i < n; i++)
+		if (cut_class(o, i) == 0)
+			o->width[i] += extra;
+}
+
 static void table_fix_widths(out *o)
 {
 	o->width = calloc((size_t)o->nkeys + 1, sizeof *o->width);
@@ -241,9 +361,8 @@ static void table_fix_widths(out *o)
 			if (w > o->width[i])
 				o->width[i] = w;
 		}
-	for (int i = 0; i < o->nkeys; i++)
-		if (o->width[i] > TABLE_MAXW)
-			o->width[i] = TABLE_MAXW;
+	if (o->termw)
+		table_fit(o);
 	cell *hdr = calloc((size_t)o->nkeys + 1, sizeof *hdr);
 	for (int i = 0; hdr && i < o->nkeys; i++)
 		hdr[i] = (cell){ o->keys[i], strlen(o->keys[i]) };
@@ -328,6 +447,8 @@ int out_free(out *o)
 		return -1;
 	if (o->format == FMT_TABLE && !o->widths_fixed && o->header_done)
 		table_fix_widths(o);
+	else if (o->format == FMT_TABLE && !o->header_done && !o->err)
+		fputs("0 rows\n", o->f);   /* an empty result says so */
 	int rc = out_flush(o);
 	for (int i = 0; i < o->nkeys; i++)
 		free(o->keys[i]);
@@ -548,6 +669,8 @@ static void put_time(out *o, int64_t us)
 void out_time(out *o, const char *key, int64_t us)
 {
 	size_t c = field(o, key);
+	if (o->format == FMT_TABLE && o->nrow_cells < 64)
+		o->time |= (uint64_t)1 << o->nrow_cells;
 	put_time(o, us);
 	field_end(o, c);
 }
@@ -555,6 +678,8 @@ void out_time(out *o, const char *key, int64_t us)
 void out_json(out *o, const char *key, const char *json, size_t n)
 {
 	size_t c = field(o, key);
+	if (o->format == FMT_TABLE && o->nrow_cells < 64)
+		o->json |= (uint64_t)1 << o->nrow_cells;
 	/* A table or csv cell shows a plain JSON string without its quotes. */
 	if (o->format != FMT_NDJSON && n >= 2 && json[0] == '"' && !memchr(json, '\\', n))
 		put(o, json + 1, n - 2);

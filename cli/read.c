@@ -18,6 +18,8 @@ static int pump(eg_store *st, eg_iter *it, out *o, int follow,
 		int (*ckpt)(eg_store *, eg_iter *, void *), void *ctx)
 {
 	const eg_event *e;
+	if (follow)
+		out_live(o);
 	for (;;) {
 		int r;
 		while ((r = eg_iter_next(it, &e)) == EG_OK)
@@ -55,7 +57,7 @@ int cmd_read(cli *c)
 	int reverse = 0, follow = 0;
 	opt opts[] = {
 		{ "from", 1, &from, NULL }, { "to", 1, &to, NULL },
-		{ "stream", 1, &stream, NULL }, { "type", 1, &types, NULL },
+		{ "stream", 1, &stream, NULL }, { "type", OPT_LIST, &types, NULL },
 		{ "since", 1, &since, NULL }, { "until", 1, &until, NULL },
 		{ "by", 1, &by, NULL }, { "limit", 1, &limit, NULL },
 		{ "reverse", 0, NULL, &reverse }, { "follow", 0, NULL, &follow },
@@ -130,7 +132,7 @@ int cmd_consume(cli *c)
 	const char *types = NULL, *limit = NULL;
 	int follow = 0;
 	opt opts[] = {
-		{ "type", 1, &types, NULL }, { "limit", 1, &limit, NULL },
+		{ "type", OPT_LIST, &types, NULL }, { "limit", 1, &limit, NULL },
 		{ "follow", 0, NULL, &follow }, { NULL, 0, NULL, NULL },
 	};
 	int rc = cli_parse(c, opts, 1);

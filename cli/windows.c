@@ -356,6 +356,7 @@ static int report(eg_win *w, const wargs *a, out *o, uint64_t at, uint64_t *curs
  * the run takes the events appended, until interrupted. */
 static int follow(eg_store *st, eg_win *w, const wargs *a, out *o, uint64_t cursor)
 {
+	out_live(o);
 	for (;;) {
 		if (out_flush(o))
 			return EG_EIO;
