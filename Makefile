@@ -33,7 +33,7 @@ all: deps-check $(ENGRAM)
 ifneq ($(SAN),1)
 all: bin/engram
 bin/engram: $(ENGRAM)
-	@mkdir -p bin && cp $< $@
+	@mkdir -p bin && cp $< $@.tmp && mv -f $@.tmp $@
 endif
 
 $(B)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h)

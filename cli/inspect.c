@@ -260,6 +260,9 @@ int cmd_gen(cli *c)
 	 * format, which gen ignored: ndjson still means that for every kind. */
 	if (format && !strcmp(format, "ndjson"))
 		format = NULL;
+	if (format && (!strcmp(format, "csv") || !strcmp(format, "table")))
+		return cli_usage_error(c, "--format %s: gen writes events as NDJSON, not rows; gen "
+				       "clickstream's --format is engram, segment or snowplow", format);
 	const char *only = users ? "--users" : dup ? "--dup" : days ? "--days" : format ? "--format" : NULL;
 	if (only && kind != GEN_CLICKSTREAM)
 		return cli_usage_error(c, "%s applies to gen clickstream only, not gen %s", only, kname);

@@ -46,21 +46,51 @@ static const command COMMANDS[] = {
 	  "                      their watermark to TIME (docs/WINDOWS.md)\n\n"
 	  "An id already stored, or repeated in the input, is skipped and counted as a\n"
 	  "duplicate.  An invalid line exits 1 naming the line and field; nothing of\n"
-	  "the batch is written." },
+	  "the batch is written.\n\n"
+	  "Example:\n"
+	  "  engram gen bank --events 1000 > bank.ndjson && engram append bank.ndjson\n"
+	  "  echo '{\"stream\":\"acct-1\",\"type\":\"deposit\",\"data\":{\"amount\":5}}' | engram append" },
 	{ "read", cmd_read,
 	  "read [--from POS] [--to POS] [--stream S] [--type T[,T...]] [--since TIME]\n"
 	  "     [--until TIME] [--by event|recorded] [--limit N] [--reverse] [--follow]",
 	  "print events",
-	  "Prints events with every envelope field.  Filters combine; bounds are\n"
-	  "inclusive.  --since/--until compare event time, or record time with\n"
-	  "--by recorded.  --follow keeps waiting for new events (no polling)." },
+	  "Prints events with every envelope field, in log order.  Filters combine;\n"
+	  "bounds are inclusive.\n\n"
+	  "  --from POS, --to POS  only positions from POS, up to POS\n"
+	  "  --stream S            only stream S (through its postings index)\n"
+	  "  --type T,...          only these types; --type may also be repeated\n"
+	  "  --since TIME          only events with time >= TIME (a date such as\n"
+	  "                        2025-01-02, an RFC 3339 time, or epoch ms)\n"
+	  "  --until TIME          only events with time <= TIME\n"
+	  "  --by event|recorded   which clock --since/--until compare (default event)\n"
+	  "  --limit N             at most N events\n"
+	  "  --reverse             newest first\n"
+	  "  --follow              then wait for new events and print each as it is\n"
+	  "                        appended (no polling), until interrupted\n\n"
+	  "Example:\n"
+	  "  engram read --stream account-000113\n"
+	  "  engram read --type fee --reverse --limit 3\n"
+	  "  engram read --by recorded --since 2025-01-02 --follow" },
 	{ "consume", cmd_consume,
 	  "consume NAME [--type T[,T...]] [--follow] [--limit N]",
 	  "print events after consumer NAME's checkpoint, then advance it",
 	  "At-least-once delivery: the checkpoint advances only after the events were\n"
-	  "written and flushed.  With --follow it waits for new events." },
+	  "written and flushed, so an interrupted consumer sees again at most the\n"
+	  "events of its last burst.  A new NAME starts at the first event.\n\n"
+	  "  --type T,...   only these types (the checkpoint still moves past the\n"
+	  "                 others); --type may also be repeated\n"
+	  "  --limit N      at most N events, then stop\n"
+	  "  --follow       then wait for new events, print each burst as it comes\n"
+	  "                 and advance the checkpoint after it, until interrupted\n\n"
+	  "Example:\n"
+	  "  engram consume mailer --type account_opened --limit 10\n"
+	  "  engram consume mailer --follow" },
 	{ "consumers", cmd_consumers, "consumers",
-	  "list consumers with their position and lag", "" },
+	  "list consumers with their position and lag",
+	  "Prints one row per consumer: consumer, pos (the last position it was\n"
+	  "given) and lag (events appended since).\n\n"
+	  "Example:\n"
+	  "  engram consumers" },
 	{ "project", cmd_project,
 	  "project SPEC.json [--key K] [--as-of TIME] [--known-at TIME] [--explain]",
 	  "fold events into per-key state with a projection spec",
@@ -76,13 +106,21 @@ static const command COMMANDS[] = {
 	  "Snapshots of the state are saved under DIR/idx/proj/ every snapshot_every\n"
 	  "events, keyed by the spec's hash: a query costs a snapshot load plus the\n"
 	  "events after it.  A new or edited spec builds its own (with a progress bar\n"
-	  "on a terminal).  A bad spec exits 2 naming its JSON path." },
+	  "on a terminal).  A bad spec exits 2 naming its JSON path.\n\n"
+	  "Example:\n"
+	  "  engram project examples/balances.json --key account-000042\n"
+	  "  engram project examples/balances.json --as-of 2025-01-03 --known-at 2025-01-03" },
 	{ "history", cmd_history,
 	  "history SPEC.json --key K [--as-of TIME] [--known-at TIME]",
 	  "the states of one key over event time, one row per change",
 	  "A type-2 slowly changing dimension: each row holds valid_from and valid_to\n"
 	  "(event times; valid_to is null for the current row) and the fields of the\n"
-	  "spec as they were in that interval." },
+	  "spec as they were in that interval.\n\n"
+	  "  --key K          the key whose states to list (required)\n"
+	  "  --as-of TIME     only events with time <= TIME\n"
+	  "  --known-at TIME  only events recorded <= TIME\n\n"
+	  "Example:\n"
+	  "  engram history examples/balances.json --key account-000042" },
 	{ "windows", cmd_windows,
 	  "windows SPEC.json [--changelog | --late | --explain-diff K1 K2] [--follow]\n"
 	  "       [--include-open] [--as-reported-at K] [--explain]",
@@ -109,7 +147,10 @@ static const command COMMANDS[] = {
 	  "  --explain           on stderr: events, revisions, watermark, and per\n"
 	  "                      aggregate the events skipped (missing, not a number)\n\n"
 	  "An event lacking a group_by path groups under null.  A bad spec exits 2\n"
-	  "naming its JSON path." },
+	  "naming its JSON path.\n\n"
+	  "Example:\n"
+	  "  engram windows examples/pageviews_hourly.json\n"
+	  "  engram windows examples/pageviews_hourly.json --changelog --follow" },
 	{ "sessions", cmd_sessions,
 	  "sessions [--gap 30m] [--type T[,T...]] [--stream S] [--since TIME] [--until TIME]\n"
 	  "         [--known-at K] [--page-types T[,T...]] [--explain]",
@@ -125,12 +166,15 @@ static const command COMMANDS[] = {
 	  "  --gap D            a gap of D or more ends a session (500ms, 90s, 30m, 1h)\n"
 	  "  --type T,...       only events of these types make sessions\n"
 	  "  --stream S         only the sessions of stream S\n"
-	  "  --since/--until T  only sessions starting in [since, until]\n"
+	  "  --since T, --until T  only sessions starting in [since, until]\n"
 	  "  --known-at K       the sessions as the store knew them at record time K\n"
 	  "  --page-types T,... the types that are page views (default page_view,screen_view)\n"
 	  "  --explain          on stderr: the checkpoint used and the events read\n\n"
 	  "The state is checkpointed under DIR/idx/sess/: a query reads only the\n"
-	  "events appended since the newest checkpoint (docs/SESSIONS.md)." },
+	  "events appended since the newest checkpoint (docs/SESSIONS.md).\n\n"
+	  "Example:\n"
+	  "  engram sessions --stream user-000042\n"
+	  "  engram sessions --gap 10m --since 2025-01-03 --until 2025-01-04" },
 	{ "funnel", cmd_funnel,
 	  "funnel --steps STEP,STEP,... --within DURATION [--since TIME] [--until TIME]\n"
 	  "       [--by PATH] [--explain]",
@@ -152,18 +196,43 @@ static const command COMMANDS[] = {
 	  "                    data.a.b, ...), as GROUP BY stream, value: rows of each\n"
 	  "                    value that some stream entered, value first\n"
 	  "  --explain         on stderr: events read and matched, streams, values\n\n"
-	  "Bad --steps (an empty step or list, a step without a type) exits 2." },
+	  "Bad --steps (an empty step or list, a step without a type) exits 2.\n\n"
+	  "Example:\n"
+	  "  engram funnel --steps page_view,add_to_cart,purchase --within 1h\n"
+	  "  engram funnel --steps page_view,purchase --within 30m --by data.device" },
 	{ "head", cmd_head, "head", "print the last position and its chain hash",
-	  "Keep the hash: engram verify proves later that the log still matches." },
+	  "Prints pos and hash (64 hex digits, the SHA-256 chain value after the\n"
+	  "last batch).  Keep the hash: engram verify proves later that the log\n"
+	  "still matches.\n\n"
+	  "Example:\n"
+	  "  engram head" },
 	{ "verify", cmd_verify, "verify",
 	  "check every record and the whole hash chain",
-	  "Exit 0 with events, head_pos and hash, or exit 3 naming the first bad\n"
-	  "position, segment and byte offset." },
-	{ "stats", cmd_stats, "stats", "events, bytes on disk, streams, types, time ranges", "" },
-	{ "streams", cmd_streams, "streams", "list streams with event counts and versions", "" },
-	{ "types", cmd_types, "types", "list event types with counts", "" },
+	  "Reads the whole log and recomputes every record checksum and the hash\n"
+	  "chain.  Exit 0 with events, head_pos and hash (compare it with a hash\n"
+	  "head printed earlier), or exit 3 naming the first bad position, segment\n"
+	  "and byte offset.\n\n"
+	  "Example:\n"
+	  "  engram verify" },
+	{ "stats", cmd_stats, "stats", "events, bytes on disk, streams, types, time ranges",
+	  "Prints one row about the whole store (docs/CLI.md lists the columns).\n\n"
+	  "Example:\n"
+	  "  engram stats" },
+	{ "streams", cmd_streams, "streams", "list streams with event counts and versions",
+	  "Prints one row per stream: stream, events, version (its last).\n\n"
+	  "Example:\n"
+	  "  engram streams" },
+	{ "types", cmd_types, "types", "list event types with counts",
+	  "Prints one row per type: type and events, from the type index.\n\n"
+	  "Example:\n"
+	  "  engram types" },
 	{ "reindex", cmd_reindex, "reindex",
-	  "delete and rebuild every derived file from the log", "" },
+	  "delete and rebuild every derived file from the log",
+	  "Rebuilds the indexes, and the state of every projection, window and\n"
+	  "session spec kept under DIR/idx/, from the log alone: the answers after it\n"
+	  "are the same.  Takes the writer's lock.\n\n"
+	  "Example:\n"
+	  "  engram reindex" },
 	{ "gen", cmd_gen,
 	  "gen bank --events N [--accounts A] [--seed S] [--start TIME]\n"
 	  "       engram [-d DIR] gen orders --events N [--late F] [--seed S] [--start TIME]\n"
@@ -178,14 +247,31 @@ static const command COMMANDS[] = {
 	  "writes that fraction of events 1 to 12 hours of event time after its place.\n"
 	  "clickstream: the sessions of U visitors (default 10000, streams user-NNNNNN) on\n"
 	  "web, ios and android over D days (default 7): page_view (screen_view in the\n"
-	  "apps), search, product_click, add_to_cart, checkout, purchase and login.\n"
-	  "  --late F    that fraction of events, from the apps only, is queued offline\n"
-	  "              and written minutes to hours after its place\n"
-	  "  --dup F     that fraction of events is written again, seconds later\n"
-	  "  --format    engram (default: appends as is), segment (Segment spec\n"
-	  "              messages) or snowplow (Snowplow enriched events as JSON)\n"
-	  "--start TIME is the start of the clock (default 2025-01-01T00:00:00Z).\n"
-	  "The same arguments give the same output." },
+	  "apps), search, product_click, add_to_cart, checkout, purchase and login.\n\n"
+	  "  --events N    how many events (required)\n"
+	  "  --accounts A  bank: how many accounts (default 1000)\n"
+	  "  --users U     clickstream: how many visitors (default 10000)\n"
+	  "  --days D      clickstream: over how many days (default 7)\n"
+	  "  --late F      orders, clickstream: that fraction of events comes late\n"
+	  "                (clickstream: from the apps only, queued offline and\n"
+	  "                written minutes to hours after its place)\n"
+	  "  --dup F       clickstream: that fraction of events is written again,\n"
+	  "                seconds later\n"
+	  "  --seed S      the random seed (default 0)\n"
+	  "  --start TIME  the start of the clock (default 2025-01-01T00:00:00Z)\n"
+	  "  --format F    clickstream: engram (default: appends as is), segment\n"
+	  "                (Segment spec messages) or snowplow (Snowplow enriched\n"
+	  "                events as JSON)\n\n"
+	  "The same arguments give the same output.  gen writes events, not rows:\n"
+	  "the global --format csv|table does not apply to it.\n\n"
+	  "Example:\n"
+	  "  engram gen bank --events 100000 --seed 42 > bank.ndjson\n"
+	  "  engram gen clickstream --events 10000 --late 0.02 | engram append" },
+	{ "help", NULL, "help [COMMAND]", "show help for a command",
+	  "With no COMMAND, lists the commands and the global options; with one,\n"
+	  "prints its usage, options and examples (as engram COMMAND --help does).\n\n"
+	  "Example:\n"
+	  "  engram help windows" },
 };
 #define NCOMMANDS (sizeof COMMANDS / sizeof *COMMANDS)
 
@@ -194,6 +280,8 @@ static const char *GLOBAL_HELP =
 	"  -d DIR                 the store (default $ENGRAM_DIR, else ./engram-data)\n"
 	"  --format ndjson|csv|table   output format (default: table on a terminal)\n"
 	"  --segment-size SIZE    roll log segments at SIZE (default 256M)\n"
+	"  --version              print the version and exit\n"
+	"  -h, --help             print this help\n"
 	"Exit codes: 0 ok, 1 error, 2 usage, 3 integrity failure, 4 conflict or locked.\n";
 
 void cli_help_all(FILE *f)
@@ -203,8 +291,8 @@ void cli_help_all(FILE *f)
 		EG_VERSION);
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
-	fprintf(f, "  %-10s %s\n\n%s\nRun 'engram help COMMAND' for a command's options.\n",
-		"help", "show help for a command", GLOBAL_HELP);
+	fprintf(f, "\n%s\nRun 'engram help COMMAND' for a command's options and examples.\n",
+		GLOBAL_HELP);
 }
 
 static const command *find_command(const char *name)
@@ -224,6 +312,60 @@ int cli_help_cmd(FILE *f, const char *name)
 	if (*c->details)
 		fprintf(f, "\n%s\n", c->details);
 	return 0;
+}
+
+/* Levenshtein distance of a and b (short names), for "did you mean". */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b), row[64];
+	if (nb >= 64)
+		return nb;
+	for (size_t j = 0; j <= nb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= na; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= nb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[nb];
+}
+
+/* The command closest to a mistyped name, if it is close enough to be
+ * what was meant (a third of its letters wrong at most, or a prefix). */
+static const char *closest_command(const char *name)
+{
+	const char *best = NULL;
+	size_t bestd = (size_t)-1;
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		size_t d = edit_distance(name, COMMANDS[i].name);
+		if (strlen(name) >= 2 && !strncmp(COMMANDS[i].name, name, strlen(name)))
+			d = 1;
+		if (d < bestd) {
+			bestd = d;
+			best = COMMANDS[i].name;
+		}
+	}
+	return best && bestd <= 1 + strlen(best) / 3 ? best : NULL;
+}
+
+/* "no such command" with a suggestion; returns EXIT_USAGE. */
+static int no_such_command(const char *name)
+{
+	const char *near = closest_command(name);
+	if (near)
+		cli_error("no such command '%s'; did you mean '%s'?", name, near);
+	else
+		cli_error("no such command '%s' (engram help lists them)", name);
+	return EXIT_USAGE;
 }
 
 static void say(const char *what, const char *fmt, va_list ap)
@@ -331,6 +473,22 @@ int cli_size(const char *s, uint64_t *res)
 	return 0;
 }
 
+/* A list option given again: *val becomes "old,v" (kept in c->joined,
+ * freed when the command returns).  -1 after printing why. */
+static int join_list(cli *c, const char **val, const char *v)
+{
+	size_t n = strlen(*val) + strlen(v) + 2;
+	char *j = c->njoined < 8 ? malloc(n) : NULL;
+	if (!j) {
+		cli_error(c->njoined < 8 ? "out of memory" : "an option repeated too often");
+		return -1;
+	}
+	snprintf(j, n, "%s,%s", *val, v);
+	c->joined[c->njoined++] = j;
+	*val = j;
+	return 0;
+}
+
 int cli_parse(cli *c, const opt *opts, int maxpos)
 {
 	c->npos = 0;
@@ -346,6 +504,9 @@ int cli_parse(cli *c, const opt *opts, int maxpos)
 			c->pos[c->npos++] = a;
 			continue;
 		}
+		if (!strcmp(a, "-d") || !strcmp(a, "--dir"))
+			return cli_usage_error(c, "%s DIR is a global option: give it before the command, "
+					       "as in: engram -d DIR %s ...", a, c->cmd);
 		if (a[1] != '-')
 			return cli_usage_error(c, "unknown option '%s'", a);
 		const char *name = a + 2, *eq = strchr(name, '=');
@@ -362,13 +523,13 @@ int cli_parse(cli *c, const opt *opts, int maxpos)
 			*o->flag = 1;
 			continue;
 		}
-		if (eq) {
-			*o->val = eq + 1;
-		} else {
-			if (i + 1 >= c->argc)
-				return cli_usage_error(c, "option '--%s' needs a value", o->name);
-			*o->val = c->argv[++i];
-		}
+		if (!eq && i + 1 >= c->argc)
+			return cli_usage_error(c, "option '--%s' needs a value", o->name);
+		const char *v = eq ? eq + 1 : c->argv[++i];
+		if (o->has_arg == OPT_LIST && *o->val && join_list(c, o->val, v))
+			return EXIT_ERR;
+		else if (o->has_arg != OPT_LIST || !*o->val)
+			*o->val = v;
 	}
 	return 0;
 }
@@ -423,7 +584,7 @@ int main(int argc, char **argv)
 	if (!c.dir || !*c.dir)
 		c.dir = "./engram-data";
 	c.format = isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_NDJSON;
-	int i = 1;
+	int i = 1, format_given = 0;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-d") || !strcmp(a, "--dir")) {
@@ -434,6 +595,7 @@ int main(int argc, char **argv)
 			c.dir = argv[i];
 		} else if (!strncmp(a, "--format", 8) && (a[8] == 0 || a[8] == '=')) {
 			const char *v = a[8] == '=' ? a + 9 : (++i < argc ? argv[i] : NULL);
+			format_given = 1;
 			if (v && !strcmp(v, "ndjson"))
 				c.format = FMT_NDJSON;
 			else if (v && !strcmp(v, "csv"))
@@ -494,17 +656,18 @@ int main(int argc, char **argv)
 			cli_help_all(stdout);
 			return EXIT_OK;
 		}
-		if (cli_help_cmd(stdout, c.argv[0])) {
-			cli_error("no such command '%s'", c.argv[0]);
-			return EXIT_USAGE;
-		}
-		return EXIT_OK;
+		return cli_help_cmd(stdout, c.argv[0]) ? no_such_command(c.argv[0]) : EXIT_OK;
 	}
 	const command *cmd = find_command(c.cmd);
-	if (!cmd) {
-		cli_error("no such command '%s'", c.cmd);
-		usage_all();
+	if (!cmd)
+		return no_such_command(c.cmd);
+	if (!strcmp(c.cmd, "gen") && format_given) {
+		cli_error("--format before gen: gen writes events as NDJSON, not rows; "
+			  "gen clickstream takes --format engram|segment|snowplow after gen");
 		return EXIT_USAGE;
 	}
-	return cmd->fn(&c);
+	int rc = cmd->fn(&c);
+	for (int k = 0; k < c.njoined; k++)
+		free(c.joined[k]);
+	return rc;
 }

@@ -39,8 +39,8 @@ int cmd_sessions(cli *c)
 		   *until = NULL, *known = NULL;
 	int expl = 0;
 	opt opts[] = {
-		{ "gap", 1, &gap, NULL }, { "type", 1, &types, NULL },
-		{ "page-types", 1, &pages, NULL }, { "stream", 1, &stream, NULL },
+		{ "gap", 1, &gap, NULL }, { "type", OPT_LIST, &types, NULL },
+		{ "page-types", OPT_LIST, &pages, NULL }, { "stream", 1, &stream, NULL },
 		{ "since", 1, &since, NULL }, { "until", 1, &until, NULL },
 		{ "known-at", 1, &known, NULL }, { "explain", 0, NULL, &expl },
 		{ NULL, 0, NULL, NULL },
