@@ -317,13 +317,43 @@ static int widest(const out *o, int *second)
 	return -1;
 }
 
+/* The width of a row at the current column widths. */
+static int table_total(const out *o)
+{
+	int total = 2 * (o->nkeys - 1);
+	for (int i = 0; i < o->nkeys; i++)
+		total += o->width[i];
+	return total;
+}
+
+/* One row too wide for the terminal (stats, verify): a line per column,
+ * name then value, as psql's expanded display does, so nothing is cut. */
+static void table_expanded(out *o)
+{
+	int kw = 0;
+	for (int i = 0; i < o->nkeys; i++)
+		if (dwidth(o->keys[i], strlen(o->keys[i])) > kw)
+			kw = dwidth(o->keys[i], strlen(o->keys[i]));
+	cell *r = o->rows[0];
+	for (int i = 0; i < o->nkeys; i++) {
+		fputs(o->keys[i], o->f);
+		for (int p = dwidth(o->keys[i], strlen(o->keys[i])); p < kw + 2; p++)
+			fputc(' ', o->f);
+		if (r[i].s)
+			fwrite(r[i].s, 1, r[i].n, o->f);
+		fputc('\n', o->f);
+		free(r[i].s);
+	}
+	free(r);
+	o->nrows = 0;
+	o->widths_fixed = 1;
+}
+
 /* Fit the columns to the terminal: cut the column widest() names, never
  * below its minimum, until the row fits or nothing more can go. */
 static void table_fit(out *o)
 {
-	int n = o->nkeys, total = 2 * (n - 1), second, wi;
-	for (int i = 0; i < n; i++)
-		total += o->width[i];
+	int n = o->nkeys, total = table_total(o), second, wi;
 	while (total > o->termw && (wi = widest(o, &second)) >= 0) {
 		int to = o->width[wi] - (total - o->termw);
 		if (to < second)
@@ -361,6 +391,10 @@ static void table_fix_widths(out *o)
 			if (w > o->width[i])
 				o->width[i] = w;
 		}
+	if (o->termw && !o->live && o->nrows == 1 && table_total(o) > o->termw) {
+		table_expanded(o);
+		return;
+	}
 	if (o->termw)
 		table_fit(o);
 	cell *hdr = calloc((size_t)o->nkeys + 1, sizeof *hdr);

@@ -104,6 +104,7 @@ test_table_never_cuts_hashes_or_ids() {
 	local id
 	id=$(printf 'x%.0s' $(seq 1 64))
 	ok eg append <<<"{\"id\":\"$id\",\"stream\":\"s\",\"type\":\"t\",\"data\":{\"text\":\"$(printf 'long %.0s' $(seq 1 60))\"}}"
+	ok eg append <<<'{"stream":"s","type":"t"}'
 	local hash
 	hash=$(head_of | cut -d' ' -f2)
 	COLUMNS=60 run eg --format table head
@@ -116,6 +117,10 @@ test_table_never_cuts_hashes_or_ids() {
 	local w
 	w=$(printf '%s\n' "$OUT" | awk '{ if (length($0) > m) m = length($0) } END { print m }')
 	[ "$w" -le 250 ] || fail "a table line is $w wide on a 250-column terminal"
+	# one row too wide for the terminal: a line per column, nothing cut
+	COLUMNS=80 run eg --format table stats
+	assert_match "$OUT" $'^events +2\n' "stats as a table on 80 columns"
+	assert_match "$OUT" $'\ntime_min +2025-[0-9T:.-]+Z\n' "stats as a table on 80 columns"
 	# without a terminal width nothing is cut
 	run eg --format table read
 	assert_contains "$OUT" "$(printf 'long %.0s' $(seq 1 60))" "read as a table to a file"
