@@ -59,8 +59,21 @@ static const command COMMANDS[] = {
 	  "print events after consumer NAME's checkpoint, then advance it",
 	  "At-least-once delivery: the checkpoint advances only after the events were\n"
 	  "written and flushed.  With --follow it waits for new events." },
-	{ "consumers", cmd_consumers, "consumers",
-	  "list consumers with their position and lag", "" },
+	{ "consumers", cmd_consumers, "consumers [--delete NAME | --reset NAME --to POS]",
+	  "list consumers with their position and lag; delete or move one",
+	  "Prints one row per consumer: consumer, pos (the last position it has been\n"
+	  "handed) and lag (events after it).\n\n"
+	  "  --delete NAME    delete consumer NAME's checkpoint: a later consume NAME\n"
+	  "                   starts from the first event again\n"
+	  "  --reset NAME     move consumer NAME's checkpoint (with --to)\n"
+	  "  --to POS         the position it has been handed becomes POS, so its next\n"
+	  "                   consume starts at POS + 1; 0 replays the whole log\n\n"
+	  "An unknown NAME, or a POS beyond the head, exits 1.  Stop a running consume\n"
+	  "--follow of NAME first: it writes its own checkpoint as it goes.\n\n"
+	  "Example:\n"
+	  "  engram consumers\n"
+	  "  engram consumers --reset billing --to 0\n"
+	  "  engram consumers --delete old-report" },
 	{ "project", cmd_project,
 	  "project SPEC.json [--key K] [--as-of TIME] [--known-at TIME] [--explain]",
 	  "fold events into per-key state with a projection spec",

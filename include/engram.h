@@ -319,6 +319,18 @@ int eg_consumer_set(eg_store *st, const char *name, uint64_t pos);
 typedef int (*eg_consumer_fn)(void *ctx, const char *name, uint64_t pos);
 int eg_consumer_list(eg_store *st, eg_consumer_fn fn, void *ctx);
 
+/* Delete consumer name's checkpoint (unlink, fsync of the directory); its
+ * next consume starts from the first event again.  Errors: EG_EINVAL (bad
+ * name), EG_ENOTFOUND (no such consumer; the message names it), EG_EIO. */
+int eg_consumer_delete(eg_store *st, const char *name);
+
+/* Move an existing consumer's checkpoint to pos: the last position it has
+ * been handed becomes pos, so its next consume starts at pos + 1 (0
+ * replays the whole log).  Errors: EG_EINVAL (bad name, or pos beyond the
+ * head: the message says both), EG_ENOTFOUND (no such consumer), EG_EIO.
+ * A consumer running at the same time overwrites it with its own. */
+int eg_consumer_reset(eg_store *st, const char *name, uint64_t pos);
+
 /* --------------------------------------------------------- projections */
 
 /*

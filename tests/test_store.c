@@ -478,6 +478,43 @@ static void consumer_set_works_on_a_store_opened_for_reading(void **state)
 	eg_store_close(w);
 }
 
+static void consumer_delete_removes_it_and_refuses_an_unknown_name(void **state)
+{
+	fx *f = *state;
+	eg_store *st = open_w(f->dir);
+	assert_int_equal(eg_consumer_set(st, "billing", 7), EG_OK);
+	assert_int_equal(eg_consumer_delete(st, "billing"), EG_OK);
+	uint64_t pos = 99;
+	assert_int_equal(eg_consumer_get(st, "billing", &pos), EG_OK);
+	assert_int_equal(pos, 0);
+	assert_int_equal(eg_consumer_delete(st, "billing"), EG_ENOTFOUND);
+	assert_non_null(strstr(eg_errmsg(st), "\"billing\""));
+	assert_int_equal(eg_consumer_delete(st, "../x"), EG_EINVAL);
+	eg_store_close(st);
+}
+
+static void consumer_reset_sets_pos_up_to_the_head_only(void **state)
+{
+	fx *f = *state;
+	eg_store *st = open_w(f->dir);
+	const char *ev[] = { "{\"type\":\"a\"}", "{\"type\":\"b\"}", "{\"type\":\"c\"}" };
+	tu_append(st, ev, 3);
+	assert_int_equal(eg_consumer_set(st, "billing", 1), EG_OK);
+	assert_int_equal(eg_consumer_reset(st, "billing", 3), EG_OK);
+	uint64_t pos = 0;
+	assert_int_equal(eg_consumer_get(st, "billing", &pos), EG_OK);
+	assert_int_equal(pos, 3);
+	assert_int_equal(eg_consumer_reset(st, "billing", 4), EG_EINVAL);
+	assert_non_null(strstr(eg_errmsg(st), "beyond the head"));
+	assert_int_equal(eg_consumer_reset(st, "billing", 0), EG_OK);
+	assert_int_equal(eg_consumer_get(st, "billing", &pos), EG_OK);
+	assert_int_equal(pos, 0);
+	assert_int_equal(eg_consumer_reset(st, "nosuch", 0), EG_ENOTFOUND);
+	assert_int_equal(eg_consumer_get(st, "nosuch", &pos), EG_OK);
+	assert_int_equal(pos, 0);
+	eg_store_close(st);
+}
+
 typedef struct clist {
 	char names[8][80];
 	uint64_t pos[8];
@@ -613,6 +650,8 @@ int main(void)
 		T(consumer_set_then_get_returns_checkpoint_across_reopen),
 		T(consumer_set_works_on_a_store_opened_for_reading),
 		T(consumer_list_is_in_name_order),
+		T(consumer_delete_removes_it_and_refuses_an_unknown_name),
+		T(consumer_reset_sets_pos_up_to_the_head_only),
 		T(consumer_name_of_64_bytes_is_accepted),
 		T(consumer_invalid_names_are_rejected_with_einval),
 		T(strerror_describes_every_code_distinctly),
