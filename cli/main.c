@@ -177,6 +177,27 @@ static const command COMMANDS[] = {
 	{ "types", cmd_types, "types", "list event types with counts", "" },
 	{ "reindex", cmd_reindex, "reindex",
 	  "delete and rebuild every derived file from the log", "" },
+	{ "specs", cmd_specs, "specs [--drop HASH | --unused [--older-than D] [--dry-run]]",
+	  "list or drop the state kept for projections, windows and sessions",
+	  "Prints one row per spec state kept under DIR/idx/: kind (projection, window\n"
+	  "or session), name (the spec's \"name\", or null), hash (its directory),\n"
+	  "bytes, and last_used (when a query last opened it; reindex does not count).\n"
+	  "reindex rebuilds every projection state it finds, so a spec run once by\n"
+	  "mistake costs time on every reindex until it is dropped.  Dropped state is\n"
+	  "only derived: running its spec again builds it anew from the log.\n\n"
+	  "  --drop HASH      delete that state (HASH may be a unique prefix of at\n"
+	  "                   least 4 digits); prints its row with dropped: true\n"
+	  "  --unused         delete every state not used for 30 days (or --older-than)\n"
+	  "  --older-than D   with --unused: not used for D (10m, 12h, 7d, ...)\n"
+	  "  --dry-run        with --unused: print the states it would delete, delete\n"
+	  "                   nothing\n\n"
+	  "Dropping takes the write lock (exit 4 while a writer holds it) and the\n"
+	  "state's own lock: a state a query is using is not dropped (exit 4; with\n"
+	  "--unused, a warning).  An unknown or ambiguous HASH exits 1.\n\n"
+	  "Example:\n"
+	  "  engram specs\n"
+	  "  engram specs --drop 3fa2c9d1\n"
+	  "  engram specs --unused --older-than 7d --dry-run" },
 	{ "gen", cmd_gen,
 	  "gen bank --events N [--accounts A] [--seed S] [--start TIME]\n"
 	  "       engram [-d DIR] gen orders --events N [--late F] [--seed S] [--start TIME]\n"

@@ -331,6 +331,38 @@ int eg_consumer_delete(eg_store *st, const char *name);
  * A consumer running at the same time overwrites it with its own. */
 int eg_consumer_reset(eg_store *st, const char *name, uint64_t pos);
 
+/* ---------------------------------------------------------- spec state
+ * What projections, windows and sessions keep under idx/proj/, idx/win/
+ * and idx/sess/: one directory per spec (its hash), rebuilt from the log
+ * when missing.  A query that opens one notes the time in it. */
+
+typedef struct eg_spec_state {
+	const char *kind;        /* "projection", "window" or "session" */
+	const char *name;        /* the spec's "name" (from its spec.json), or NULL */
+	const char *hash;        /* the directory's name, 32 hex digits */
+	uint64_t bytes;          /* the size of its files */
+	int64_t last_used;       /* when a query last opened it (microseconds
+	                            since the epoch; reindex does not count) */
+} eg_spec_state;
+/* Strings are borrowed for the call.  Return 0 to go on, nonzero to stop
+ * (that value is returned). */
+typedef int (*eg_spec_state_fn)(void *ctx, const eg_spec_state *s);
+
+/* Call fn for every kept spec state, by kind (projection, window, session)
+ * then hash.  Works on stores opened for reading.  Errors: EG_EIO,
+ * EG_ENOMEM. */
+int eg_spec_state_list(eg_store *st, eg_spec_state_fn fn, void *ctx);
+
+/* Delete the spec state whose hash is hash, or starts with it (at least 4
+ * hex digits, matching one state only), so that reindex no longer rebuilds
+ * it; a later query with that spec builds it anew from the log.  fn (may
+ * be NULL) is called with the state once it is gone.  Needs the write
+ * lock (reindex holds it while it rebuilds), and the state's own lock,
+ * which a query holds while it runs.  Errors: EG_EREADONLY; EG_EINVAL (not
+ * a hash, or a prefix of several: the message lists them); EG_ENOTFOUND;
+ * EG_ELOCKED (a query is using it); EG_EIO. */
+int eg_spec_state_drop(eg_store *st, const char *hash, eg_spec_state_fn fn, void *ctx);
+
 /* --------------------------------------------------------- projections */
 
 /*

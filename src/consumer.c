@@ -184,5 +184,12 @@ int eg_store_reindex(eg_store *st)
 		rc = win_drop_all(st);
 	if (!rc)
 		rc = sess_drop_all(st);
-	return rc ? rc : proj_rebuild_all(st);
+	if (rc)
+		return rc;
+	/* rebuilding a projection is not using it: engram specs --unused
+	 * must still see it as unused */
+	st->quiet_use = 1;
+	rc = proj_rebuild_all(st);
+	st->quiet_use = 0;
+	return rc;
 }
