@@ -137,5 +137,6 @@ int cmd_history(cli *c);
 int cmd_sessions(cli *c);
 int cmd_funnel(cli *c);
 int cmd_specs(cli *c);
+int cmd_backup(cli *c);
 
 #endif

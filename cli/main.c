@@ -177,6 +177,19 @@ static const command COMMANDS[] = {
 	{ "types", cmd_types, "types", "list event types with counts", "" },
 	{ "reindex", cmd_reindex, "reindex",
 	  "delete and rebuild every derived file from the log", "" },
+	{ "backup", cmd_backup, "backup DIR",
+	  "copy the store consistently into DIR, while it is being written",
+	  "Copies the log up to the head as of the start, byte for byte (every batch\n"
+	  "whole, nothing after it), and the consumer checkpoints into DIR, a new or\n"
+	  "empty directory; fsyncs the copy, builds its indexes from its own log and\n"
+	  "verifies it.  Takes no lock: appends go on meanwhile, and are not in the\n"
+	  "copy.  Projection, window and session state is not copied (the copy's\n"
+	  "first queries build it).  Prints one row: pos and hash (the copy's head:\n"
+	  "engram -d DIR head prints the same), bytes (of log copied), segments,\n"
+	  "consumers.  A DIR that exists and is not empty exits 1 (docs/BACKUP.md).\n\n"
+	  "Example:\n"
+	  "  engram backup /backups/events-2025-01-01\n"
+	  "  engram -d /backups/events-2025-01-01 verify" },
 	{ "specs", cmd_specs, "specs [--drop HASH | --unused [--older-than D] [--dry-run]]",
 	  "list or drop the state kept for projections, windows and sessions",
 	  "Prints one row per spec state kept under DIR/idx/: kind (projection, window\n"

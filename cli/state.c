@@ -1,7 +1,8 @@
 /*
  * state.c — managing what a store keeps besides its log: `engram specs`
  * lists and drops the state of projections, windows and sessions under
- * idx/.
+ * idx/; `engram backup DIR` copies the store consistently while it is
+ * written.
  */
 #include "cli.h"
 #include "timefmt.h"
@@ -139,4 +140,35 @@ int cmd_specs(cli *c)
 	else
 		eg_store_close(st);
 	return rc;
+}
+
+int cmd_backup(cli *c)
+{
+	int rc = cli_parse(c, NULL, 1);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	if (c->npos != 1)
+		return cli_usage_error(c, "backup needs the directory DIR of the copy");
+	eg_store *st = cli_open_read(c, &rc);
+	if (!st)
+		return rc;
+	eg_backup_result b;
+	int r = eg_store_backup(st, c->pos[0], &b);
+	if (r) {
+		rc = cli_fail(st, r);
+		eg_store_close(st);
+		return rc;
+	}
+	char hex[65];
+	eg_hash_hex(b.head.hash, hex);
+	out *o = out_new(stdout, c->format);
+	out_row_begin(o);
+	out_u64(o, "pos", b.head.pos);
+	out_cstr(o, "hash", hex);
+	out_u64(o, "bytes", b.bytes);
+	out_u64(o, "segments", b.segments);
+	out_u64(o, "consumers", b.consumers);
+	out_row_end(o);
+	eg_store_close(st);
+	return out_finish(o, EXIT_OK);
 }

@@ -302,6 +302,31 @@ int eg_store_keys(eg_store *st, int keyspace, eg_key_fn fn, void *ctx);
 /* Delete every derived file and rebuild it from the log (writer only). */
 int eg_store_reindex(eg_store *st);
 
+/* ---------------------------------------------------------------- backup */
+
+/* Result of eg_store_backup. */
+typedef struct eg_backup_result {
+	eg_head head;            /* what the copy holds: its head, verified */
+	uint64_t bytes;          /* log bytes copied */
+	uint64_t segments;       /* segment files copied */
+	uint64_t consumers;      /* consumer checkpoints copied */
+} eg_backup_result;
+
+/*
+ * Copy the store into a new store at dir, which must not exist or be an
+ * empty directory (its parent must exist), while writers go on appending:
+ * no lock is taken.  The copy holds the log up to the head as of the call,
+ * byte for byte and not one byte beyond (so every batch whole), and every
+ * consumer checkpoint (read before the head, so none is ahead of it).
+ * Derived state is not copied: the copy's indexes are built from its own
+ * log before this returns, and its projection, window and session state
+ * is built by its first queries.  Every file and directory is fsync'd, and
+ * the copy is verified (eg_store_verify) before EG_OK.  On failure dir may
+ * hold a partial copy: delete it.  Errors: EG_EINVAL (dir exists and is
+ * not empty), EG_EIO, EG_ECORRUPT (the copy does not verify), EG_ENOMEM.
+ */
+int eg_store_backup(eg_store *st, const char *dir, eg_backup_result *res);
+
 /* ----------------------------------------------------------- consumers */
 
 /* A consumer name is 1-64 bytes of [A-Za-z0-9._-].  Its checkpoint is the
