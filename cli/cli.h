@@ -148,5 +148,7 @@ int cmd_windows(cli *c);
 int cmd_history(cli *c);
 int cmd_sessions(cli *c);
 int cmd_funnel(cli *c);
+int cmd_specs(cli *c);
+int cmd_backup(cli *c);
 
 #endif

@@ -85,12 +85,21 @@ static const command COMMANDS[] = {
 	  "Example:\n"
 	  "  engram consume mailer --type account_opened --limit 10\n"
 	  "  engram consume mailer --follow" },
-	{ "consumers", cmd_consumers, "consumers",
-	  "list consumers with their position and lag",
-	  "Prints one row per consumer: consumer, pos (the last position it was\n"
-	  "given) and lag (events appended since).\n\n"
+	{ "consumers", cmd_consumers, "consumers [--delete NAME | --reset NAME --to POS]",
+	  "list consumers with their position and lag; delete or move one",
+	  "Prints one row per consumer: consumer, pos (the last position it has been\n"
+	  "handed) and lag (events after it).\n\n"
+	  "  --delete NAME    delete consumer NAME's checkpoint: a later consume NAME\n"
+	  "                   starts from the first event again\n"
+	  "  --reset NAME     move consumer NAME's checkpoint (with --to)\n"
+	  "  --to POS         the position it has been handed becomes POS, so its next\n"
+	  "                   consume starts at POS + 1; 0 replays the whole log\n\n"
+	  "An unknown NAME, or a POS beyond the head, exits 1.  Stop a running consume\n"
+	  "--follow of NAME first: it writes its own checkpoint as it goes.\n\n"
 	  "Example:\n"
-	  "  engram consumers" },
+	  "  engram consumers\n"
+	  "  engram consumers --reset billing --to 0\n"
+	  "  engram consumers --delete old-report" },
 	{ "project", cmd_project,
 	  "project SPEC.json [--key K] [--as-of TIME] [--known-at TIME] [--explain]",
 	  "fold events into per-key state with a projection spec",
@@ -233,6 +242,40 @@ static const command COMMANDS[] = {
 	  "are the same.  Takes the writer's lock.\n\n"
 	  "Example:\n"
 	  "  engram reindex" },
+	{ "backup", cmd_backup, "backup DIR",
+	  "copy the store consistently into DIR, while it is being written",
+	  "Copies the log up to the head as of the start, byte for byte (every batch\n"
+	  "whole, nothing after it), and the consumer checkpoints into DIR, a new or\n"
+	  "empty directory; fsyncs the copy, builds its indexes from its own log and\n"
+	  "verifies it.  Takes no lock: appends go on meanwhile, and are not in the\n"
+	  "copy.  Projection, window and session state is not copied (the copy's\n"
+	  "first queries build it).  Prints one row: pos and hash (the copy's head:\n"
+	  "engram -d DIR head prints the same), bytes (of log copied), segments,\n"
+	  "consumers.  A DIR that exists and is not empty exits 1 (docs/BACKUP.md).\n\n"
+	  "Example:\n"
+	  "  engram backup /backups/events-2025-01-01\n"
+	  "  engram -d /backups/events-2025-01-01 verify" },
+	{ "specs", cmd_specs, "specs [--drop HASH | --unused [--older-than D] [--dry-run]]",
+	  "list or drop the state kept for projections, windows and sessions",
+	  "Prints one row per spec state kept under DIR/idx/: kind (projection, window\n"
+	  "or session), name (the spec's \"name\", or null), hash (its directory),\n"
+	  "bytes, and last_used (when a query last opened it; reindex does not count).\n"
+	  "reindex rebuilds every projection state it finds, so a spec run once by\n"
+	  "mistake costs time on every reindex until it is dropped.  Dropped state is\n"
+	  "only derived: running its spec again builds it anew from the log.\n\n"
+	  "  --drop HASH      delete that state (HASH may be a unique prefix of at\n"
+	  "                   least 4 digits); prints its row with dropped: true\n"
+	  "  --unused         delete every state not used for 30 days (or --older-than)\n"
+	  "  --older-than D   with --unused: not used for D (10m, 12h, 7d, ...)\n"
+	  "  --dry-run        with --unused: print the states it would delete, delete\n"
+	  "                   nothing\n\n"
+	  "Dropping takes the write lock (exit 4 while a writer holds it) and the\n"
+	  "state's own lock: a state a query is using is not dropped (exit 4; with\n"
+	  "--unused, a warning).  An unknown or ambiguous HASH exits 1.\n\n"
+	  "Example:\n"
+	  "  engram specs\n"
+	  "  engram specs --drop 3fa2c9d1\n"
+	  "  engram specs --unused --older-than 7d --dry-run" },
 	{ "gen", cmd_gen,
 	  "gen bank --events N [--accounts A] [--seed S] [--start TIME]\n"
 	  "       engram [-d DIR] gen orders --events N [--late F] [--seed S] [--start TIME]\n"

@@ -190,14 +190,65 @@ static int print_consumer(void *ctx, const char *name, uint64_t pos)
 	return 0;
 }
 
+/* engram consumers --delete NAME: one row, the checkpoint it had. */
+static int delete_consumer(cli *c, eg_store *st, const char *name)
+{
+	uint64_t pos;
+	int r = eg_consumer_get(st, name, &pos);
+	if (r == EG_OK)
+		r = eg_consumer_delete(st, name);
+	if (r)
+		return cli_fail(st, r);
+	out *o = out_new(stdout, c->format);
+	out_row_begin(o);
+	out_cstr(o, "consumer", name);
+	out_u64(o, "pos", pos);
+	out_bool(o, "deleted", 1);
+	out_row_end(o);
+	return out_finish(o, EXIT_OK);
+}
+
+/* engram consumers --reset NAME --to POS: the consumers row it now has. */
+static int reset_consumer(cli *c, eg_store *st, const char *name, uint64_t to)
+{
+	eg_head h;
+	int r = eg_consumer_reset(st, name, to);
+	if (r == EG_OK)
+		r = eg_store_head(st, &h);
+	if (r)
+		return cli_fail(st, r);
+	list_ctx l = { out_new(stdout, c->format), h.pos };
+	print_consumer(&l, name, to);
+	return out_finish(l.o, EXIT_OK);
+}
+
 int cmd_consumers(cli *c)
 {
-	int rc = cli_parse(c, NULL, 0);
+	const char *del = NULL, *reset = NULL, *to = NULL;
+	opt opts[] = {
+		{ "delete", 1, &del, NULL }, { "reset", 1, &reset, NULL },
+		{ "to", 1, &to, NULL }, { NULL, 0, NULL, NULL },
+	};
+	int rc = cli_parse(c, opts, 0);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
+	uint64_t pos = 0;
+	if (del && reset)
+		return cli_usage_error(c, "--delete and --reset cannot be combined");
+	if (to && !reset)
+		return cli_usage_error(c, "--to goes with --reset NAME");
+	if (reset && !to)
+		return cli_usage_error(c, "--reset %s needs --to POS (0 replays from the start)", reset);
+	if (to && cli_u64(to, &pos))
+		return cli_usage_error(c, "--to: expected a position (0 or more), got '%s'", to);
 	eg_store *st = cli_open_read(c, &rc);
 	if (!st)
 		return rc;
+	if (del || reset) {
+		rc = del ? delete_consumer(c, st, del) : reset_consumer(c, st, reset, pos);
+		eg_store_close(st);
+		return rc;
+	}
 	eg_head h;
 	int r = eg_store_head(st, &h);
 	list_ctx l = { out_new(stdout, c->format), h.pos };

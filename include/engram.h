@@ -302,6 +302,31 @@ int eg_store_keys(eg_store *st, int keyspace, eg_key_fn fn, void *ctx);
 /* Delete every derived file and rebuild it from the log (writer only). */
 int eg_store_reindex(eg_store *st);
 
+/* ---------------------------------------------------------------- backup */
+
+/* Result of eg_store_backup. */
+typedef struct eg_backup_result {
+	eg_head head;            /* what the copy holds: its head, verified */
+	uint64_t bytes;          /* log bytes copied */
+	uint64_t segments;       /* segment files copied */
+	uint64_t consumers;      /* consumer checkpoints copied */
+} eg_backup_result;
+
+/*
+ * Copy the store into a new store at dir, which must not exist or be an
+ * empty directory (its parent must exist), while writers go on appending:
+ * no lock is taken.  The copy holds the log up to the head as of the call,
+ * byte for byte and not one byte beyond (so every batch whole), and every
+ * consumer checkpoint (read before the head, so none is ahead of it).
+ * Derived state is not copied: the copy's indexes are built from its own
+ * log before this returns, and its projection, window and session state
+ * is built by its first queries.  Every file and directory is fsync'd, and
+ * the copy is verified (eg_store_verify) before EG_OK.  On failure dir may
+ * hold a partial copy: delete it.  Errors: EG_EINVAL (dir exists and is
+ * not empty), EG_EIO, EG_ECORRUPT (the copy does not verify), EG_ENOMEM.
+ */
+int eg_store_backup(eg_store *st, const char *dir, eg_backup_result *res);
+
 /* ----------------------------------------------------------- consumers */
 
 /* A consumer name is 1-64 bytes of [A-Za-z0-9._-].  Its checkpoint is the
@@ -318,6 +343,50 @@ int eg_consumer_set(eg_store *st, const char *name, uint64_t pos);
 /* Call fn for each consumer, in name order. */
 typedef int (*eg_consumer_fn)(void *ctx, const char *name, uint64_t pos);
 int eg_consumer_list(eg_store *st, eg_consumer_fn fn, void *ctx);
+
+/* Delete consumer name's checkpoint (unlink, fsync of the directory); its
+ * next consume starts from the first event again.  Errors: EG_EINVAL (bad
+ * name), EG_ENOTFOUND (no such consumer; the message names it), EG_EIO. */
+int eg_consumer_delete(eg_store *st, const char *name);
+
+/* Move an existing consumer's checkpoint to pos: the last position it has
+ * been handed becomes pos, so its next consume starts at pos + 1 (0
+ * replays the whole log).  Errors: EG_EINVAL (bad name, or pos beyond the
+ * head: the message says both), EG_ENOTFOUND (no such consumer), EG_EIO.
+ * A consumer running at the same time overwrites it with its own. */
+int eg_consumer_reset(eg_store *st, const char *name, uint64_t pos);
+
+/* ---------------------------------------------------------- spec state
+ * What projections, windows and sessions keep under idx/proj/, idx/win/
+ * and idx/sess/: one directory per spec (its hash), rebuilt from the log
+ * when missing.  A query that opens one notes the time in it. */
+
+typedef struct eg_spec_state {
+	const char *kind;        /* "projection", "window" or "session" */
+	const char *name;        /* the spec's "name" (from its spec.json), or NULL */
+	const char *hash;        /* the directory's name, 32 hex digits */
+	uint64_t bytes;          /* the size of its files */
+	int64_t last_used;       /* when a query last opened it (microseconds
+	                            since the epoch; reindex does not count) */
+} eg_spec_state;
+/* Strings are borrowed for the call.  Return 0 to go on, nonzero to stop
+ * (that value is returned). */
+typedef int (*eg_spec_state_fn)(void *ctx, const eg_spec_state *s);
+
+/* Call fn for every kept spec state, by kind (projection, window, session)
+ * then hash.  Works on stores opened for reading.  Errors: EG_EIO,
+ * EG_ENOMEM. */
+int eg_spec_state_list(eg_store *st, eg_spec_state_fn fn, void *ctx);
+
+/* Delete the spec state whose hash is hash, or starts with it (at least 4
+ * hex digits, matching one state only), so that reindex no longer rebuilds
+ * it; a later query with that spec builds it anew from the log.  fn (may
+ * be NULL) is called with the state once it is gone.  Needs the write
+ * lock (reindex holds it while it rebuilds), and the state's own lock,
+ * which a query holds while it runs.  Errors: EG_EREADONLY; EG_EINVAL (not
+ * a hash, or a prefix of several: the message lists them); EG_ENOTFOUND;
+ * EG_ELOCKED (a query is using it); EG_EIO. */
+int eg_spec_state_drop(eg_store *st, const char *hash, eg_spec_state_fn fn, void *ctx);
 
 /* --------------------------------------------------------- projections */
 

@@ -79,6 +79,55 @@ int eg_consumer_set(eg_store *st, const char *name, uint64_t pos)
 	return EG_OK;
 }
 
+/* Does consumer name have a checkpoint?  EG_OK with *pos, EG_ENOTFOUND
+ * naming it, or another error. */
+static int existing(eg_store *st, const char *name, char *path, uint64_t *pos)
+{
+	if (!valid_name(name))
+		return st_err(st, EG_EINVAL, "consumer name \"%s\": expected 1-64 characters "
+			      "of A-Z a-z 0-9 . _ -", name);
+	snprintf(path, PATH_MAX, "%s/consumers/%s", st->dir, name);
+	if (read_ckpt(path, pos) == 0)
+		return EG_OK;
+	if (errno == ENOENT)
+		return st_err(st, EG_ENOTFOUND, "no consumer named \"%s\" "
+			      "(engram consumers lists them)", name);
+	return st_errno(st, "cannot read checkpoint %s", path);
+}
+
+int eg_consumer_delete(eg_store *st, const char *name)
+{
+	char path[PATH_MAX], dir[PATH_MAX];
+	uint64_t pos;
+	int rc = existing(st, name, path, &pos);
+	if (rc)
+		return rc;
+	snprintf(dir, sizeof dir, "%s/consumers", st->dir);
+	if (eg_os.unlink(path) && errno != ENOENT)
+		return st_errno(st, "cannot delete checkpoint %s", path);
+	if (os_fsync_dir(dir))
+		return st_errno(st, "cannot sync %s", dir);
+	return EG_OK;
+}
+
+int eg_consumer_reset(eg_store *st, const char *name, uint64_t pos)
+{
+	char path[PATH_MAX];
+	uint64_t was;
+	eg_head h;
+	int rc = existing(st, name, path, &was);
+	if (rc || (rc = eg_store_head(st, &h)))
+		return rc;
+	/* a checkpoint beyond the head would silently skip the events that
+	 * get those positions later */
+	if (pos > h.pos)
+		return st_err(st, EG_EINVAL, "position %llu is beyond the head (%llu): "
+			      "expected a position from 0 to %llu",
+			      (unsigned long long)pos, (unsigned long long)h.pos,
+			      (unsigned long long)h.pos);
+	return eg_consumer_set(st, name, pos);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -135,5 +184,12 @@ int eg_store_reindex(eg_store *st)
 		rc = win_drop_all(st);
 	if (!rc)
 		rc = sess_drop_all(st);
-	return rc ? rc : proj_rebuild_all(st);
+	if (rc)
+		return rc;
+	/* rebuilding a projection is not using it: engram specs --unused
+	 * must still see it as unused */
+	st->quiet_use = 1;
+	rc = proj_rebuild_all(st);
+	st->quiet_use = 0;
+	return rc;
 }

@@ -258,6 +258,7 @@ struct eg_store {
 	eg_log log;
 	eg_index ix;
 	int in_batch;
+	int quiet_use;               /* reindex: opening spec state is no use */
 	char err[1024];
 };
 
@@ -291,6 +292,11 @@ int proj_rebuild_all(struct eg_store *st);
 int win_drop_all(struct eg_store *st);
 /* sessfile.c: reindex deletes every session checkpoint. */
 int sess_drop_all(struct eg_store *st);
+
+/* specs.c: a query opened the spec state whose lock file is lockfd: note
+ * the time (the lock file's mtime is its last use), unless reindex is
+ * rebuilding it. */
+void spec_state_used(struct eg_store *st, int lockfd);
 
 /* A hash of the id and time of the event at pos (0 for pos 0): event_ident
  * of that event. */

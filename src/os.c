@@ -31,6 +31,8 @@ eg_os_vtab eg_os = {
 	.unlink = unlink,
 	.mmap = mmap,
 	.munmap = munmap,
+	.futimens = futimens,
+	.rmdir = rmdir,
 };
 
 int os_pwrite_all(int fd, const void *buf, size_t n, off_t off)

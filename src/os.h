@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct timespec;
+
 typedef struct eg_os_vtab {
 	int (*open)(const char *path, int flags, mode_t mode);
 	int (*close)(int fd);
@@ -23,6 +25,8 @@ typedef struct eg_os_vtab {
 	int (*unlink)(const char *path);
 	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 	int (*munmap)(void *addr, size_t len);
+	int (*futimens)(int fd, const struct timespec times[2]);
+	int (*rmdir)(const char *path);
 } eg_os_vtab;
 
 /* The table in force.  Tests may replace entries; restore them after. */

@@ -894,6 +894,8 @@ static void open_dir(eg_proj *p)
 	char f[PATH_MAX];
 	path_of(p, "lock", f);
 	p->lockfd = open(f, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (p->lockfd >= 0)
+		spec_state_used(p->st, p->lockfd);
 	path_of(p, "entries", f);
 	p->fd_ent = open(f, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	path_of(p, "chunks", f);

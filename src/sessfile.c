@@ -44,7 +44,10 @@ int sess_files_open(eg_store *st, const sess_key *k, sess_files *f)
 	mkdir(f->dir, 0755);
 	snprintf(path, sizeof path, "%s/lock", f->dir);
 	f->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	return f->lockfd < 0 ? -1 : 0;
+	if (f->lockfd < 0)
+		return -1;
+	spec_state_used(st, f->lockfd);
+	return 0;
 }
 
 void sess_files_close(sess_files *f)

@@ -190,6 +190,8 @@ int win_files_open(eg_win *w)
 	mkdir(w->dir, 0755);
 	path_of(w, "lock", f);
 	w->lockfd = open(f, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (w->lockfd >= 0)
+		spec_state_used(w->st, w->lockfd);
 	path_of(w, "changes", f);
 	w->ch.fd = open(f, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	path_of(w, "groups", f);

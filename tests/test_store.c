@@ -478,6 +478,93 @@ static void consumer_set_works_on_a_store_opened_for_reading(void **state)
 	eg_store_close(w);
 }
 
+static void consumer_delete_removes_it_and_refuses_an_unknown_name(void **state)
+{
+	fx *f = *state;
+	eg_store *st = open_w(f->dir);
+	assert_int_equal(eg_consumer_set(st, "billing", 7), EG_OK);
+	assert_int_equal(eg_consumer_delete(st, "billing"), EG_OK);
+	uint64_t pos = 99;
+	assert_int_equal(eg_consumer_get(st, "billing", &pos), EG_OK);
+	assert_int_equal(pos, 0);
+	assert_int_equal(eg_consumer_delete(st, "billing"), EG_ENOTFOUND);
+	assert_non_null(strstr(eg_errmsg(st), "\"billing\""));
+	assert_int_equal(eg_consumer_delete(st, "../x"), EG_EINVAL);
+	eg_store_close(st);
+}
+
+static void consumer_reset_sets_pos_up_to_the_head_only(void **state)
+{
+	fx *f = *state;
+	eg_store *st = open_w(f->dir);
+	const char *ev[] = { "{\"type\":\"a\"}", "{\"type\":\"b\"}", "{\"type\":\"c\"}" };
+	tu_append(st, ev, 3);
+	assert_int_equal(eg_consumer_set(st, "billing", 1), EG_OK);
+	assert_int_equal(eg_consumer_reset(st, "billing", 3), EG_OK);
+	uint64_t pos = 0;
+	assert_int_equal(eg_consumer_get(st, "billing", &pos), EG_OK);
+	assert_int_equal(pos, 3);
+	assert_int_equal(eg_consumer_reset(st, "billing", 4), EG_EINVAL);
+	assert_non_null(strstr(eg_errmsg(st), "beyond the head"));
+	assert_int_equal(eg_consumer_reset(st, "billing", 0), EG_OK);
+	assert_int_equal(eg_consumer_get(st, "billing", &pos), EG_OK);
+	assert_int_equal(pos, 0);
+	assert_int_equal(eg_consumer_reset(st, "nosuch", 0), EG_ENOTFOUND);
+	assert_int_equal(eg_consumer_get(st, "nosuch", &pos), EG_OK);
+	assert_int_equal(pos, 0);
+	eg_store_close(st);
+}
+
+static int count_state(void *ctx, const eg_spec_state *s)
+{
+	(void)s;
+	++*(int *)ctx;
+	return 0;
+}
+
+static void spec_state_drop_needs_the_write_lock_and_a_known_hash(void **state)
+{
+	fx *f = *state;
+	eg_store *w = open_w(f->dir);
+	eg_store *r = open_r(f->dir);
+	int n = 0;
+	assert_int_equal(eg_spec_state_list(r, count_state, &n), EG_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(eg_spec_state_drop(r, "abcd", NULL, NULL), EG_EREADONLY);
+	assert_int_equal(eg_spec_state_drop(w, "abcd", NULL, NULL), EG_ENOTFOUND);
+	assert_int_equal(eg_spec_state_drop(w, "abc", NULL, NULL), EG_EINVAL);
+	eg_store_close(r);
+	eg_store_close(w);
+}
+
+static void backup_copies_the_head_and_refuses_a_non_empty_dir(void **state)
+{
+	fx *f = *state;
+	char dst[128];
+	snprintf(dst, sizeof dst, "%s/copy", f->dir);
+	snprintf(f->path, sizeof f->path, "%s/store", f->dir);
+	eg_store *st = tu_open(f->path, EG_OPEN_WRITE | EG_OPEN_CREATE, 0);
+	const char *ev[] = { "{\"type\":\"a\"}", "{\"type\":\"b\"}" };
+	tu_append(st, ev, 2);
+	assert_int_equal(eg_consumer_set(st, "billing", 1), EG_OK);
+	eg_backup_result b;
+	assert_int_equal(eg_store_backup(st, dst, &b), EG_OK);
+	assert_int_equal(b.head.pos, 2);
+	assert_int_equal(b.consumers, 1);
+	eg_head h;
+	eg_store *cp = tu_open(dst, EG_OPEN_READ, 0);
+	assert_int_equal(eg_store_head(cp, &h), EG_OK);
+	assert_int_equal(h.pos, 2);
+	assert_memory_equal(h.hash, b.head.hash, 32);
+	uint64_t pos = 0;
+	assert_int_equal(eg_consumer_get(cp, "billing", &pos), EG_OK);
+	assert_int_equal(pos, 1);
+	eg_store_close(cp);
+	assert_int_equal(eg_store_backup(st, dst, &b), EG_EINVAL);
+	assert_non_null(strstr(eg_errmsg(st), "not empty"));
+	eg_store_close(st);
+}
+
 typedef struct clist {
 	char names[8][80];
 	uint64_t pos[8];
@@ -613,6 +700,10 @@ int main(void)
 		T(consumer_set_then_get_returns_checkpoint_across_reopen),
 		T(consumer_set_works_on_a_store_opened_for_reading),
 		T(consumer_list_is_in_name_order),
+		T(consumer_delete_removes_it_and_refuses_an_unknown_name),
+		T(consumer_reset_sets_pos_up_to_the_head_only),
+		T(spec_state_drop_needs_the_write_lock_and_a_known_hash),
+		T(backup_copies_the_head_and_refuses_a_non_empty_dir),
 		T(consumer_name_of_64_bytes_is_accepted),
 		T(consumer_invalid_names_are_rejected_with_einval),
 		T(strerror_describes_every_code_distinctly),

@@ -124,3 +124,56 @@ test_read_follow() {
 	trap - EXIT
 	assert_eq "e9 e10 n1" "$(ids "$(cat "$T/follow.out")")" "events of read --follow --from 9"
 }
+
+test_consumers_reset_moves_the_checkpoint() {
+	setup_ten
+	ok eg consume c --limit 6
+	# --to POS: the last position handed out becomes POS; the next consume
+	# starts at POS + 1
+	ok eg consumers --reset c --to 3
+	assert_eq '{"consumer":"c","pos":3,"lag":7}' "$OUT" "row of --reset c --to 3"
+	assert_eq '{"consumer":"c","pos":3,"lag":7}' "$(consumer_row c)" "consumers row after the reset"
+	ok eg consume c --limit 2
+	assert_eq "e4 e5" "$(ids "$OUT")" "consume after --reset --to 3"
+	# forward too, and up to the head itself
+	ok eg consumers --reset c --to 10
+	ok eg consume c
+	assert_eq "" "$OUT" "consume after --reset to the head"
+	# --to 0 replays from the start
+	ok eg consumers --reset c --to 0
+	ok eg consume c --limit 2
+	assert_eq "e1 e2" "$(ids "$OUT")" "consume after --reset --to 0"
+}
+
+test_consumers_reset_refuses_beyond_head_and_unknown() {
+	setup_ten
+	ok eg consume c --limit 4
+	assert_exit 1 eg consumers --reset c --to 11
+	assert_contains "$ERR" "position 11 is beyond the head (10)" "error of --to beyond the head"
+	assert_eq '{"consumer":"c","pos":4,"lag":6}' "$(consumer_row c)" "checkpoint after a refused reset"
+	assert_exit 1 eg consumers --reset nosuch --to 1
+	assert_contains "$ERR" 'no consumer named "nosuch"' "error of --reset of an unknown consumer"
+	ok eg consumers
+	assert_not_contains "$OUT" nosuch "consumers after a refused reset"
+	assert_exit 2 eg consumers --reset c
+	assert_contains "$ERR" "needs --to POS" "usage error of --reset without --to"
+	assert_exit 2 eg consumers --to 3
+	assert_exit 2 eg consumers --reset c --to -1
+	assert_exit 2 eg consumers --reset c --to 3 --delete c
+}
+
+test_consumers_delete() {
+	setup_ten
+	ok eg consume a --limit 2
+	ok eg consume b --limit 5
+	ok eg consumers --delete a
+	assert_eq '{"consumer":"a","pos":2,"deleted":true}' "$OUT" "row of --delete a"
+	ok eg consumers
+	assert_eq '{"consumer":"b","pos":5,"lag":5}' "$OUT" "consumers after deleting a"
+	# a deleted consumer starts over when it consumes again
+	ok eg consume a --limit 1
+	assert_eq "e1" "$(ids "$OUT")" "consume of a deleted consumer"
+	assert_exit 1 eg consumers --delete nosuch
+	assert_contains "$ERR" 'no consumer named "nosuch"' "error of --delete of an unknown consumer"
+	assert_exit 1 eg consumers --delete "../x"
+}
