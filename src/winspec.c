@@ -215,7 +215,7 @@ static int spec_hash(eg_win_spec *s)
 		int k_ = snprintf(line, sizeof line, __VA_ARGS__);             \
 		ok = ok && k_ > 0 && EVP_DigestUpdate(m, line, (size_t)k_) == 1; \
 	} while (0)
-	PUT("engram-windows 1\nkind %d size %lld every %lld wm %lld late %lld\n", s->kind,
+	PUT("engram-windows 2\nkind %d size %lld every %lld wm %lld late %lld\n", s->kind,
 	    (long long)s->size, (long long)s->every, (long long)s->watermark,
 	    (long long)s->lateness);
 	for (int i = 0; i < s->ntypes; i++)
