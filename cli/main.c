@@ -33,6 +33,8 @@ static const command COMMANDS[] = {
 	  "  --type T            type for lines without one\n"
 	  "  --expect-version N  exit 4, writing nothing, unless stream S is at version N\n"
 	  "  --expect-new        exit 4, writing nothing, if stream S exists\n"
+	  "                      (with either, a line naming another stream than S\n"
+	  "                      exits 2, writing nothing)\n"
 	  "  --sync always|none  always (default): acknowledge after fdatasync\n"
 	  "  --batch N           commit every N events, each batch atomic\n"
 	  "  --skip-invalid F    write invalid lines (with the reason) to F, append the rest\n"

@@ -504,6 +504,14 @@ static int add_event(eg_batch *b, envelope *e)
 		r->id = e->idbuf;
 		r->id_len = 36;
 	}
+	/* A batch that checks a stream's version writes to that stream only:
+	 * an event for another one would go in unchecked. */
+	if (b->o.expect_version >= 0 && b->exp_stream &&
+	    (r->stream_len != strlen(b->exp_stream) ||
+	     memcmp(r->stream, b->exp_stream, r->stream_len)))
+		return st_err(st, EG_EINVAL, "field \"stream\": expected \"%s\", the stream whose "
+			      "version this batch checks, got \"%.*s\"", b->exp_stream,
+			      r->stream_len > 200 ? 200 : (int)r->stream_len, r->stream);
 	uint64_t old;
 	if (index_id_exists(st, r->id, r->id_len, &old)) {
 		b->res.duplicates++;
