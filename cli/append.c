@@ -298,8 +298,13 @@ int cmd_append(cli *c)
 	}
 	const char *s;
 	size_t n;
-	int got;
+	int got, first = 1;
 	while ((got = next_chunk(&C, &s, &n)) == 1) {
+		/* a UTF-8 byte-order mark at the very start of the input is
+		 * skipped (one anywhere else is an error naming its line) */
+		if (first && n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
+			s += 3, n -= 3;
+		first = 0;
 		uint64_t lines;
 		r = eg_batch_add_ndjson(b, s, n, on_bad_line, &R, &lines);
 		if (R.werr) {

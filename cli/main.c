@@ -124,7 +124,7 @@ static const command COMMANDS[] = {
 	  "duration (seconds), events, page_views, entry_page and exit_page (the\n"
 	  "data.page_url of the first and last page view), client_sessions (how many\n"
 	  "distinct `session` fields it spans).\n\n"
-	  "  --gap D            a gap of D or more ends a session (500ms, 90s, 30m, 1h)\n"
+	  "  --gap D            a gap of D or more ends a session (500ms, 90s, 30m, 1h30m)\n"
 	  "  --type T,...       only events of these types make sessions\n"
 	  "  --stream S         only the sessions of stream S\n"
 	  "  --since/--until T  only sessions starting in [since, until]\n"
@@ -147,7 +147,7 @@ static const command COMMANDS[] = {
 	  "the previous step's; null at step 1) and median_time (seconds from the\n"
 	  "previous step, in each stream's earliest longest chain; null at step 1).\n\n"
 	  "  --steps S,S,...   the steps, at most 32; a type may repeat\n"
-	  "  --within D        the window, inclusive: 30m, 1h, 7d, ...\n"
+	  "  --within D        the window, inclusive: 30m, 1h, 7d, 1h30m, ...\n"
 	  "  --since TIME      only events with time >= TIME (before the funnel)\n"
 	  "  --until TIME      only events with time <= TIME\n"
 	  "  --by PATH         a funnel per value of PATH (stream, type, actor, session,\n"
@@ -196,7 +196,10 @@ static const char *GLOBAL_HELP =
 	"  -d DIR                 the store (default $ENGRAM_DIR, else ./engram-data)\n"
 	"  --format ndjson|csv|table   output format (default: table on a terminal)\n"
 	"  --segment-size SIZE    roll log segments at SIZE (default 256M)\n"
-	"Exit codes: 0 ok, 1 error, 2 usage, 3 integrity failure, 4 conflict or locked.\n";
+	"Exit codes: 0 ok, 1 error, 2 usage, 3 integrity failure, 4 conflict or locked.\n"
+	"Times (TIME, K): 2025-01-01T10:00:00Z (RFC 3339, any offset), a date such as\n"
+	"2025-01-01 (midnight UTC), or epoch milliseconds.  Durations: 500ms, 30s,\n"
+	"10m, 6h, 7d, or units combined largest first: 1h30m, 2d12h, 1s500ms.\n";
 
 void cli_help_all(FILE *f)
 {

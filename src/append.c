@@ -344,6 +344,11 @@ static size_t line_space(const eg_batch *b, size_t len)
 /* Parse one line into e.  pc->space must have room for line_space bytes. */
 static int parse_envelope(pctx *pc, const char *json, size_t len, envelope *e)
 {
+	/* A byte-order mark is skipped at the start of the input (by the
+	 * reader); one here means files were joined, say: name it. */
+	if (len >= 3 && !memcmp(json, "\xef\xbb\xbf", 3))
+		return perr(pc, "a UTF-8 byte-order mark (EF BB BF) starts the line; only "
+			      "the start of the input may have one");
 	if (pc->b->o.map)
 		return parse_mapped(pc, json, len, e);
 	memset(e, 0, sizeof *e);

@@ -22,9 +22,7 @@ typedef struct wctx {
 
 #define bad(c, ...) spec_bad(&(c)->e, __VA_ARGS__)
 
-static const char DUR_HELP[] =
-	"expected a duration: a positive whole number and one unit of us, ms, s, m, h, d "
-	"(e.g. \"10m\")";
+static const char DUR_HELP[] = "expected a duration: " EG_DURATION_FORMS;
 
 /* A duration member; zero_ok: "0" or "0s" (etc.) is accepted as 0; also:
  * what else is allowed, for the message. */
