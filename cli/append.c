@@ -71,6 +71,7 @@ typedef struct rejects {
 	const char *path;
 	uint64_t base, count;
 	int werr;
+	int stopped;      /* a bad line stopped the input */
 } rejects;
 
 /* Copy s with each byte that is not part of valid UTF-8 replaced by U+FFFD,
@@ -143,10 +144,10 @@ static int on_bad_line(void *ctx, uint64_t line, const char *text, size_t len, c
 {
 	rejects *R = ctx;
 	if (!R->f)
-		return 1;
+		return R->stopped = 1;
 	if (reject(R->f, R->base + line + 1, msg, text, len)) {
 		R->werr = errno ? errno : EIO;
-		return 1;
+		return R->stopped = 1;
 	}
 	R->count++;
 	return 0;
@@ -297,13 +298,29 @@ int cmd_append(cli *c)
 	}
 	const char *s;
 	size_t n;
-	int got;
+	int got, first = 1;
 	while ((got = next_chunk(&C, &s, &n)) == 1) {
+		/* a UTF-8 byte-order mark at the very start of the input is
+		 * skipped (one anywhere else is an error naming its line) */
+		if (first && n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
+			s += 3, n -= 3;
+		first = 0;
 		uint64_t lines;
 		r = eg_batch_add_ndjson(b, s, n, on_bad_line, &R, &lines);
 		if (R.werr) {
 			cli_error("cannot write %s: %s", skip, strerror(R.werr));
 			rc = EXIT_ERR;
+			goto out;
+		}
+		if (r == EG_EINVAL && !R.stopped && bo.expect_stream) {
+			/* a valid line for another stream: the options and the
+			 * input disagree, which no --skip-invalid may hide */
+			cli_error("line %llu: %s (--expect-version and --expect-new check one "
+				  "stream; append other streams' events separately); nothing of %s "
+				  "was written", (unsigned long long)(R.base + lines), eg_errmsg(st),
+				  bo.commit_every ? "its batch (earlier batches are committed)"
+							  : "this batch");
+			rc = EXIT_USAGE;
 			goto out;
 		}
 		if (r == EG_EINVAL) {

@@ -33,8 +33,8 @@ static int parse_args(cli *c, fargs *a)
 	if (!a->within)
 		return cli_usage_error(c, "--within is required: a duration such as 30m, 1h or 7d");
 	if (eg_duration_parse(a->within, strlen(a->within), &a->o.within))
-		return cli_usage_error(c, "--within: expected a duration such as 30m, 1h or 7d, "
-				       "got '%s'", a->within);
+		return cli_usage_error(c, "--within: expected a duration: %s; got '%s'",
+				       EG_DURATION_FORMS, a->within);
 	if (a->since && (rc = cli_time(c, "since", a->since, &a->o.since)))
 		return rc;
 	if (a->until && (rc = cli_time(c, "until", a->until, &a->o.until)))

@@ -33,6 +33,8 @@ static const command COMMANDS[] = {
 	  "  --type T            type for lines without one\n"
 	  "  --expect-version N  exit 4, writing nothing, unless stream S is at version N\n"
 	  "  --expect-new        exit 4, writing nothing, if stream S exists\n"
+	  "                      (with either, a line naming another stream than S\n"
+	  "                      exits 2, writing nothing)\n"
 	  "  --sync always|none  always (default): acknowledge after fdatasync\n"
 	  "  --batch N           commit every N events, each batch atomic\n"
 	  "  --skip-invalid F    write invalid lines (with the reason) to F, append the rest\n"
@@ -172,7 +174,7 @@ static const command COMMANDS[] = {
 	  "duration (seconds), events, page_views, entry_page and exit_page (the\n"
 	  "data.page_url of the first and last page view), client_sessions (how many\n"
 	  "distinct `session` fields it spans).\n\n"
-	  "  --gap D            a gap of D or more ends a session (500ms, 90s, 30m, 1h)\n"
+	  "  --gap D            a gap of D or more ends a session (500ms, 90s, 30m, 1h30m)\n"
 	  "  --type T,...       only events of these types make sessions\n"
 	  "  --stream S         only the sessions of stream S\n"
 	  "  --since T, --until T  only sessions starting in [since, until]\n"
@@ -198,7 +200,7 @@ static const command COMMANDS[] = {
 	  "the previous step's; null at step 1) and median_time (seconds from the\n"
 	  "previous step, in each stream's earliest longest chain; null at step 1).\n\n"
 	  "  --steps S,S,...   the steps, at most 32; a type may repeat\n"
-	  "  --within D        the window, inclusive: 30m, 1h, 7d, ...\n"
+	  "  --within D        the window, inclusive: 30m, 1h, 7d, 1h30m, ...\n"
 	  "  --since TIME      only events with time >= TIME (before the funnel)\n"
 	  "  --until TIME      only events with time <= TIME\n"
 	  "  --by PATH         a funnel per value of PATH (stream, type, actor, session,\n"
@@ -325,7 +327,10 @@ static const char *GLOBAL_HELP =
 	"  --segment-size SIZE    roll log segments at SIZE (default 256M)\n"
 	"  --version              print the version and exit\n"
 	"  -h, --help             print this help\n"
-	"Exit codes: 0 ok, 1 error, 2 usage, 3 integrity failure, 4 conflict or locked.\n";
+	"Exit codes: 0 ok, 1 error, 2 usage, 3 integrity failure, 4 conflict or locked.\n"
+	"Times (TIME, K): 2025-01-01T10:00:00Z (RFC 3339, any offset), a date such as\n"
+	"2025-01-01 (midnight UTC), or epoch milliseconds.  Durations: 500ms, 30s,\n"
+	"10m, 6h, 7d, or units combined largest first: 1h30m, 2d12h, 1s500ms.\n";
 
 void cli_help_all(FILE *f)
 {

@@ -39,6 +39,12 @@ char *cli_slurp(const char *path, size_t *n)
 		errno = EIO;
 		return NULL;
 	}
+	/* a UTF-8 byte-order mark at the start (editors on Windows write
+	 * one) is not part of the text */
+	if (len >= 3 && !memcmp(b, "\xef\xbb\xbf", 3)) {
+		len -= 3;
+		memmove(b, b + 3, len);
+	}
 	*n = len;
 	return b;
 }

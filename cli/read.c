@@ -45,8 +45,7 @@ static int pump(eg_store *st, eg_iter *it, out *o, int follow,
 int cli_time(cli *c, const char *name, const char *v, int64_t *res)
 {
 	if (eg_time_parse(v, strlen(v), res))
-		return cli_usage_error(c, "--%s: expected an RFC 3339 time such as "
-				       "2025-01-01T10:00:00Z or epoch milliseconds, got '%s'", name, v);
+		return cli_usage_error(c, "--%s: expected %s, got '%s'", name, EG_TIME_FORMS, v);
 	return 0;
 }
 

@@ -50,7 +50,8 @@ int cmd_sessions(cli *c)
 		return rc < 0 ? EXIT_OK : rc;
 	eg_sess_opts so = { 0 };
 	if (gap && (eg_duration_parse(gap, strlen(gap), &so.gap) || so.gap <= 0))
-		return cli_usage_error(c, "--gap: expected a duration such as 30m, 90s or 1h, got '%s'", gap);
+		return cli_usage_error(c, "--gap: expected a duration: %s; got '%s'",
+				       EG_DURATION_FORMS, gap);
 	eg_sess_query q = { .stream = stream };
 	if (since && (rc = cli_time(c, "since", since, &q.since)))
 		return rc;

@@ -155,7 +155,8 @@ enum eg_sync { EG_SYNC_ALWAYS = 0, EG_SYNC_NONE = 1 };
 /* Options of eg_batch_begin; zero-initialise and set what you need. */
 typedef struct eg_batch_opts {
 	int sync;                   /* enum eg_sync */
-	const char *expect_stream;  /* with expect_version: optimistic concurrency */
+	const char *expect_stream;  /* with expect_version: optimistic concurrency;
+	                               every event must then be in this stream */
 	int64_t expect_version;     /* -1: no check; 0: the stream must not exist;
 	                               N: the stream's version must be N */
 	const char *default_stream; /* filled in when a line has no "stream" */
@@ -180,7 +181,9 @@ int eg_batch_begin(eg_store *st, eg_batch **out, const eg_batch_opts *opts);
  * a missing type names the source paths tried).  Returns EG_OK when added, EG_EDUP when its id is already in the store or
  * earlier in this batch (nothing added), EG_EINVAL when the line is invalid
  * (nothing added; eg_errmsg names the field and what was expected; the batch
- * stays usable, so a caller may skip the line), EG_EIO on a write failure
+ * stays usable, so a caller may skip the line; also for an event outside
+ * the expect_stream of a batch that checks a version, which
+ * eg_batch_add_ndjson does not pass to bad()), EG_EIO on a write failure
  * (the batch is then unusable: abort it).
  */
 int eg_batch_add_json(eg_batch *b, const char *json, size_t len);

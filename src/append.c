@@ -344,6 +344,11 @@ static size_t line_space(const eg_batch *b, size_t len)
 /* Parse one line into e.  pc->space must have room for line_space bytes. */
 static int parse_envelope(pctx *pc, const char *json, size_t len, envelope *e)
 {
+	/* A byte-order mark is skipped at the start of the input (by the
+	 * reader); one here means files were joined, say: name it. */
+	if (len >= 3 && !memcmp(json, "\xef\xbb\xbf", 3))
+		return perr(pc, "a UTF-8 byte-order mark (EF BB BF) starts the line; only "
+			      "the start of the input may have one");
 	if (pc->b->o.map)
 		return parse_mapped(pc, json, len, e);
 	memset(e, 0, sizeof *e);
@@ -504,6 +509,14 @@ static int add_event(eg_batch *b, envelope *e)
 		r->id = e->idbuf;
 		r->id_len = 36;
 	}
+	/* A batch that checks a stream's version writes to that stream only:
+	 * an event for another one would go in unchecked. */
+	if (b->o.expect_version >= 0 && b->exp_stream &&
+	    (r->stream_len != strlen(b->exp_stream) ||
+	     memcmp(r->stream, b->exp_stream, r->stream_len)))
+		return st_err(st, EG_EINVAL, "field \"stream\": expected \"%s\", the stream whose "
+			      "version this batch checks, got \"%.*s\"", b->exp_stream,
+			      r->stream_len > 200 ? 200 : (int)r->stream_len, r->stream);
 	uint64_t old;
 	if (index_id_exists(st, r->id, r->id_len, &old)) {
 		b->res.duplicates++;

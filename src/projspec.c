@@ -429,9 +429,9 @@ static int parse(pctx *c, const char *json, size_t n)
 				if (*e)
 					x = 0;
 			}
-			if (x < 1000 || x > 1000000000)
+			if (x < 1 || x > 1000000000)
 				return bad(c, "$.snapshot_every", "expected a whole number of events "
-					   "from 1000 to 1000000000");
+					   "from 1 to 1000000000");
 			s->snapshot_every = x;
 		} else {
 			char *kn = proj_str_dup(&k);

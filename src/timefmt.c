@@ -182,6 +182,19 @@ int eg_time_parse_millis(const char *s, size_t n, int64_t *us)
 	return 0;
 }
 
+/* YYYY-MM-DD alone: midnight UTC of that day. */
+static int parse_date(const char *s, size_t n, int64_t *us)
+{
+	if (n != 10 || s[4] != '-' || s[7] != '-')
+		return -1;
+	int year = digits(s, 4), mon = digits(s + 5, 2), day = digits(s + 8, 2);
+	if (year < 0 || mon < 1 || mon > 12 || day < 1 ||
+	    (unsigned)day > days_in_month(year, (unsigned)mon))
+		return -1;
+	*us = days_from_civil(year, (unsigned)mon, (unsigned)day) * US_PER_DAY;
+	return 0;
+}
+
 int eg_time_parse(const char *s, size_t n, int64_t *us)
 {
 	size_t i = n > 0 && s[0] == '-';
@@ -190,7 +203,7 @@ int eg_time_parse(const char *s, size_t n, int64_t *us)
 		return -1;
 	for (; i < n; i++)
 		if ((unsigned)((unsigned char)s[i] - '0') > 9)
-			return eg_time_parse_rfc3339(s, n, us);
+			return n == 10 ? parse_date(s, n, us) : eg_time_parse_rfc3339(s, n, us);
 	return eg_time_parse_millis(s, n, us);
 }
 
@@ -258,28 +271,46 @@ static const struct unit {
 
 #define NUNITS (sizeof units / sizeof units[0])
 
+/* Components, each digits and a unit, units strictly largest first (so
+ * each at most once): 1h30m, 1s500ms; 30m1h and 1h1h are refused, so that
+ * a typo is an error rather than a silent sum.  A unit matches only where
+ * it ends the text or digits follow it ("5ms" is ms, not m then s). */
 int eg_duration_parse(const char *s, size_t n, int64_t *us)
 {
-	size_t i = 0;
-	int64_t v = 0;
+	size_t i = 0, next = 0;   /* next: the first unit still allowed */
+	int64_t total = 0;
 
-	for (; i < n && (unsigned)((unsigned char)s[i] - '0') <= 9; i++) {
-		int64_t c = s[i] - '0';
-		if (v > (INT64_MAX - c) / 10)
-			return -1;
-		v = v * 10 + c;
-	}
-	if (i == 0 || v == 0)
+	if (n == 0)
 		return -1;
-	for (size_t k = 0; k < NUNITS; k++) {
-		if (n - i == units[k].len && memcmp(s + i, units[k].name, units[k].len) == 0) {
-			if (v > INT64_MAX / units[k].us)
+	while (i < n) {
+		size_t start = i;
+		int64_t v = 0;
+		for (; i < n && (unsigned)((unsigned char)s[i] - '0') <= 9; i++) {
+			int64_t c = s[i] - '0';
+			if (v > (INT64_MAX - c) / 10)
 				return -1;
-			*us = v * units[k].us;
-			return 0;
+			v = v * 10 + c;
 		}
+		if (i == start)
+			return -1;
+		size_t k = next;
+		for (; k < NUNITS; k++) {
+			size_t e = i + units[k].len;
+			if (e <= n && memcmp(s + i, units[k].name, units[k].len) == 0 &&
+			    (e == n || (unsigned)((unsigned char)s[e] - '0') <= 9))
+				break;
+		}
+		if (k == NUNITS || v > INT64_MAX / units[k].us ||
+		    total > INT64_MAX - v * units[k].us)
+			return -1;
+		total += v * units[k].us;
+		i += units[k].len;
+		next = k + 1;
 	}
-	return -1;
+	if (total == 0)
+		return -1;
+	*us = total;
+	return 0;
 }
 
 size_t eg_duration_format(int64_t us, char *out)

@@ -28,8 +28,9 @@ int eg_time_parse_rfc3339(const char *s, size_t n, int64_t *us);
  * -1 on any other character or overflow of the microsecond range. */
 int eg_time_parse_millis(const char *s, size_t n, int64_t *us);
 
-/* Either of the above: digits (with optional leading '-') are millis,
- * everything else must be RFC 3339.  Used for command-line flags too. */
+/* For command-line flags: digits (with optional leading '-') are millis,
+ * YYYY-MM-DD alone is midnight UTC of that day, everything else must be
+ * RFC 3339.  (Event input takes only the two above.) */
 int eg_time_parse(const char *s, size_t n, int64_t *us);
 
 /* Write us as RFC 3339 UTC with microseconds into out (at least
@@ -40,17 +41,26 @@ int eg_time_parse(const char *s, size_t n, int64_t *us);
  * keeps its fixed width and never parses back as a different time. */
 size_t eg_time_format(int64_t us, char *out);
 
-/* Parse a duration: a positive integer followed by one unit of us, ms, s,
- * m, h, d (e.g. 500ms, 30s, 10m, 6h, 7d).  Returns 0 and sets *us (the
- * duration in microseconds), or -1 for anything else, zero included. */
+/* Parse a duration: a whole number followed by one unit of us, ms, s, m,
+ * h, d (e.g. 500ms, 30s, 10m, 6h, 7d), or several such, each unit at most
+ * once and the largest first (1h30m, 2d12h, 1m30s, 1s500ms).  Returns 0
+ * and sets *us (the duration in microseconds), or -1 for anything else,
+ * a total of zero included. */
 int eg_duration_parse(const char *s, size_t n, int64_t *us);
+
+/* How durations are written, for error messages. */
+#define EG_DURATION_FORMS "a whole number and a unit (us, ms, s, m, h, d), or several, " \
+	"largest unit first, such as 500ms, 30s, 10m, 6h, 7d or 1h30m"
+/* How command-line times are written, for error messages. */
+#define EG_TIME_FORMS "an RFC 3339 time such as 2025-01-01T10:00:00Z, a date such as " \
+	"2025-01-01 (midnight UTC), or epoch milliseconds"
 
 /* Write a duration in microseconds in the largest unit that divides it
  * exactly (90s -> "90s", 3600s -> "1h"), or as e.g. "1h30m" for mixes.
  * out needs 32 bytes; returns the length.
  * Clarification: since microseconds always divide exactly, the first rule
- * always applies and no mixes are written (5400s -> "90m"); this keeps every
- * positive output readable by eg_duration_parse, which takes one unit.
+ * always applies and no mixes are written (5400s -> "90m"); every positive
+ * output reads back with eg_duration_parse.
  * 0 prints as "0s" and negatives with a leading '-' (neither parses back). */
 size_t eg_duration_format(int64_t us, char *out);
 

@@ -220,6 +220,7 @@ uint32_t win_slot_new(eg_win *w, int64_t start, int64_t end, uint32_t gid, uint6
 void win_reset(eg_win *w);
 int64_t win_final_at(const eg_win_spec *s, int64_t end);
 int win_format(eg_win *w, const wwin *x);
+const char *win_empty_value(int agg);
 void win_group_row(eg_win *w, uint32_t gid);
 int win_group_add(eg_win *w, const char *key, size_t n, uint32_t *gid);
 int win_group_add_h(eg_win *w, const char *key, size_t n, uint64_t h, uint32_t *gid);

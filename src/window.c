@@ -462,6 +462,14 @@ static int fold(eg_win *w, wwin *x, const wtake *k)
 	return EG_OK;
 }
 
+/* The value of an aggregate over no events (or no numbers): counts and
+ * sums are 0, as in projections; the rest have no value. A window reached
+ * only by too-late events shows these. */
+const char *win_empty_value(int agg)
+{
+	return agg == WA_COUNT || agg == WA_DISTINCT || agg == WA_SUM ? "0" : "null";
+}
+
 /* Format window x's values into w->vals / w->voffs. */
 int win_format(eg_win *w, const wwin *x)
 {
@@ -480,15 +488,18 @@ int win_format(eg_win *w, const wwin *x)
 			n = (size_t)snprintf(t, sizeof t, "%u", c->set.n);
 			break;
 		case WA_SUM: case WA_MIN: case WA_MAX:
-			n = c->n ? nacc_format(&c->v, t) : (memcpy(t, "null", 4), 4);
+			n = c->n ? nacc_format(&c->v, t) : 0;
 			break;
 		case WA_AVG:
-			n = c->n ? num_format_double(nacc_double(&c->v) / (double)c->n, t) :
-				   (memcpy(t, "null", 4), 4);
+			n = c->n ? num_format_double(nacc_double(&c->v) / (double)c->n, t) : 0;
 			break;
 		default:                 /* WA_PCT */
-			n = c->n ? num_format_double(qs_quantile(&c->qs, s->a[i].q), t) :
-				   (memcpy(t, "null", 4), 4);
+			n = c->n ? num_format_double(qs_quantile(&c->qs, s->a[i].q), t) : 0;
+		}
+		if (!n) {                /* no numbers */
+			const char *e = win_empty_value(s->a[i].agg);
+			n = strlen(e);
+			memcpy(t, e, n);
 		}
 		if (buf_add(&w->vals, t, n))
 			return EG_ENOMEM;

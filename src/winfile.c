@@ -725,14 +725,17 @@ static void fold_free(wfold *f)
 	memset(f, 0, sizeof *f);
 }
 
-/* Point w->avals at a REV record's values (or nulls: off 0). */
+/* Point w->avals at a REV record's values (off 0, no revision: the values
+ * over no events). */
 static int row_values(eg_win *w, uint64_t revoff, const char **vals, size_t *lens)
 {
 	wrec r;
 	int na = w->spec->na, rc;
 	if (!revoff) {
-		for (int i = 0; i < na; i++)
-			vals[i] = "null", lens[i] = 4;
+		for (int i = 0; i < na; i++) {
+			vals[i] = win_empty_value(w->spec->a[i].agg);
+			lens[i] = strlen(vals[i]);
+		}
 		return EG_OK;
 	}
 	if ((rc = wch_read(w, revoff - 1, &r)))

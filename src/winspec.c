@@ -22,9 +22,7 @@ typedef struct wctx {
 
 #define bad(c, ...) spec_bad(&(c)->e, __VA_ARGS__)
 
-static const char DUR_HELP[] =
-	"expected a duration: a positive whole number and one unit of us, ms, s, m, h, d "
-	"(e.g. \"10m\")";
+static const char DUR_HELP[] = "expected a duration: " EG_DURATION_FORMS;
 
 /* A duration member; zero_ok: "0" or "0s" (etc.) is accepted as 0; also:
  * what else is allowed, for the message. */
@@ -215,7 +213,7 @@ static int spec_hash(eg_win_spec *s)
 		int k_ = snprintf(line, sizeof line, __VA_ARGS__);             \
 		ok = ok && k_ > 0 && EVP_DigestUpdate(m, line, (size_t)k_) == 1; \
 	} while (0)
-	PUT("engram-windows 1\nkind %d size %lld every %lld wm %lld late %lld\n", s->kind,
+	PUT("engram-windows 2\nkind %d size %lld every %lld wm %lld late %lld\n", s->kind,
 	    (long long)s->size, (long long)s->every, (long long)s->watermark,
 	    (long long)s->lateness);
 	for (int i = 0; i < s->ntypes; i++)

@@ -528,6 +528,47 @@ static void expect_version_zero_accepts_a_new_stream(void **state)
 	eg_store_close(st);
 }
 
+/* The check covers its stream only: an event of another stream (or of
+ * none) is refused, the batch stays usable, and the bulk path stops there
+ * without offering the line to bad(). */
+static int no_bad_line(void *ctx, uint64_t line, const char *text, size_t len, const char *msg)
+{
+	(void)ctx, (void)line, (void)text, (void)len;
+	fail_msg("offered as an invalid line: %s", msg);
+	return 1;
+}
+
+static void expect_version_refuses_events_of_another_stream(void **state)
+{
+	fx *f = *state;
+	eg_store *st = open_w(f->dir);
+	two_versions(st);
+	eg_batch *b;
+	eg_batch_opts o = { .expect_stream = "acct-1", .expect_version = 2 };
+	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
+	const char *other = "{\"stream\":\"acct-2\",\"type\":\"deposit\"}";
+	assert_int_equal(eg_batch_add_json(b, other, strlen(other)), EG_EINVAL);
+	assert_non_null(strstr(eg_errmsg(st), "field \"stream\": expected \"acct-1\""));
+	assert_non_null(strstr(eg_errmsg(st), "got \"acct-2\""));
+	const char *none = "{\"stream\":\"\",\"type\":\"deposit\"}";
+	assert_int_equal(eg_batch_add_json(b, none, strlen(none)), EG_EINVAL);
+	const char *two = "{\"stream\":\"acct-1\",\"type\":\"deposit\"}\n"
+			  "{\"stream\":\"acct-2\",\"type\":\"deposit\"}\n";
+	uint64_t lines;
+	assert_int_equal(eg_batch_add_ndjson(b, two, strlen(two), no_bad_line, NULL, &lines),
+			 EG_EINVAL);
+	assert_int_equal(lines, 2);
+	eg_append_result r = commit(st, b);
+	assert_int_equal(r.appended, 1);
+	evc *v;
+	size_t n = read_all(st, &v);
+	assert_int_equal(n, 4);
+	assert_string_equal(v[3].stream, "acct-1");
+	assert_int_equal(v[3].version, 3);
+	free(v);
+	eg_store_close(st);
+}
+
 static void expect_version_zero_on_an_empty_store_is_accepted(void **state)
 {
 	fx *f = *state;
@@ -1203,6 +1244,7 @@ int main(void)
 		T(expect_version_matching_appends_next_versions),
 		T(expect_version_zero_conflicts_when_stream_exists),
 		T(expect_version_zero_accepts_a_new_stream),
+		T(expect_version_refuses_events_of_another_stream),
 		T(expect_version_zero_on_an_empty_store_is_accepted),
 		T(store_accepts_a_batch_after_a_conflict),
 		T(append_rejects_text_that_is_not_json),

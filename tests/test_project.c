@@ -353,13 +353,16 @@ static int64_t pick_time(int n, int recorded)
 }
 
 /* The main property, over appends in batches with the projection reopened
- * (snapshots loaded) and refreshed (folded further) in between. */
-static void test_snapshots_equal_full_replay(void **state)
+ * (snapshots loaded) and refreshed (folded further) in between, with
+ * snapshots every `every` events. */
+static void snapshots_equal_full_replay(uint64_t every)
 {
-	(void)state;
 	rm_rf(DIR_);
 	eg_store *st = tu_open(DIR_, EG_OPEN_WRITE | EG_OPEN_CREATE, 0);
-	eg_proj_spec *spec = parse_spec(SPEC);
+	char text[sizeof SPEC + 32];
+	snprintf(text, sizeof text, "%.*s%" PRIu64 "}",
+		 (int)(strrchr(SPEC, ':') + 1 - SPEC), SPEC, every);
+	eg_proj_spec *spec = parse_spec(text);
 	eg_proj *p = NULL;
 	int n = 0, round = 0;
 	while (n < NEV) {
@@ -385,13 +388,13 @@ static void test_snapshots_equal_full_replay(void **state)
 	eg_proj_explain x;
 	eg_proj_get_explain(p, &x);
 	assert_true(x.snapshot_pos > 0);               /* snapshots were used */
-	assert_true(x.snapshot_pos % 1000 == 0);
-	assert_true(x.head_pos - x.snapshot_pos < 1000);
+	assert_true(x.snapshot_pos % every == 0);
+	assert_true(x.head_pos - x.snapshot_pos < every);
 	eg_proj_close(p);
 	/* a fresh handle answers from the snapshot plus < snapshot_every events */
 	assert_int_equal(eg_proj_open(st, spec, NULL, NULL, &p), EG_OK);
 	eg_proj_get_explain(p, &x);
-	assert_true(x.folded < 1000);
+	assert_true(x.folded < every);
 	for (int q = 0; q < NQUERIES; q++) {
 		int which = (int)(rnd() % 3);
 		check_at(p, NEV, which != 1 ? pick_time(NEV, 0) : INT64_MAX,
@@ -413,6 +416,21 @@ static void test_snapshots_equal_full_replay(void **state)
 	eg_proj_close(p);
 	eg_proj_spec_free(spec);
 	eg_store_close(st);
+}
+
+static void test_snapshots_equal_full_replay(void **state)
+{
+	(void)state;
+	snapshots_equal_full_replay(1000);
+}
+
+/* Snapshots as often as event-sourcing users take them (every 50 events,
+ * even every event) give the same answers, now, as of T and known at K. */
+static void test_small_snapshot_every_equals_full_replay(void **state)
+{
+	(void)state;
+	snapshots_equal_full_replay(50);
+	snapshots_equal_full_replay(1);
 }
 
 /* A late deposit: in as-of T, not in known-at K (K before it arrived). */
@@ -555,6 +573,9 @@ static void test_spec_errors_name_the_path(void **state)
 		{ "{\"fields\":{\"x\":{\"count\":true}},\"types\":\"deposit\"}", "$.types: expected an array" },
 		{ "{\"fields\":{\"x\":{\"count\":true}},\"key\":\"time\"}", "$.key: time, recorded and pos cannot be keys" },
 		{ "{\"fields\":{\"x\":{\"count\":true}},\"snapshot_every\":0}", "$.snapshot_every: expected a whole number" },
+		{ "{\"fields\":{\"x\":{\"count\":true}},\"snapshot_every\":-5}", "$.snapshot_every: expected a whole number" },
+		{ "{\"fields\":{\"x\":{\"count\":true}},\"snapshot_every\":2.5}", "$.snapshot_every: expected a whole number" },
+		{ "{\"fields\":{\"x\":{\"count\":true}},\"snapshot_every\":\"50\"}", "$.snapshot_every: expected a whole number" },
 		{ "{\"fields\":{\"x\":{\"count\":true}},\"extra\":1}", "$.extra: unknown member" },
 		{ "{\"fields\":{\"x\":{\"count\":true},\"x\":{\"count\":true}}}", "$.fields.x: the field is defined twice" },
 	};
@@ -643,6 +664,7 @@ int main(void)
 		cmocka_unit_test(test_history_is_scd2),
 		cmocka_unit_test(test_edited_spec_and_reindex),
 		cmocka_unit_test(test_snapshots_equal_full_replay),
+		cmocka_unit_test(test_small_snapshot_every_equals_full_replay),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

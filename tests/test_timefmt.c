@@ -232,6 +232,28 @@ static void parse_sends_digits_to_millis_and_rest_to_rfc3339(void **state)
 	assert_int_equal(eg_time_parse("yesterday", 9, &us), -1);
 }
 
+/* Command-line times may be a date alone: midnight UTC.  Event input
+ * (eg_time_parse_rfc3339) stays strict. */
+static void parse_reads_a_date_alone_as_midnight_utc(void **state)
+{
+	int64_t us;
+	(void)state;
+	assert_int_equal(eg_time_parse("2025-01-01", 10, &us), 0);
+	assert_int_equal(us, T2025);
+	assert_int_equal(eg_time_parse("2025-01-02", 10, &us), 0);
+	assert_int_equal(us, T2025 + DAY);
+	assert_int_equal(eg_time_parse("2024-02-29", 10, &us), 0);
+	assert_int_equal(eg_time_parse("1969-12-31", 10, &us), 0);
+	assert_int_equal(us, -DAY);
+	static const char *bad[] = { "2025-02-29", "2025-13-01", "2025-00-10", "2025-01-32",
+				     "2025-1-01", "2025/01/01", "2025-01-0x",
+				     "2025-01-01T", "2025-01-01Z" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (eg_time_parse(bad[i], strlen(bad[i]), &us) != -1)
+			fail_msg("accepted time \"%s\"", bad[i]);
+	assert_int_equal(eg_time_parse_rfc3339("2025-01-01", 10, &us), -1);
+}
+
 /* ---------------------------------------------------------- formatting */
 
 static void formats_with_six_fraction_digits_and_z(void **state)
@@ -314,6 +336,29 @@ static void parses_each_duration_unit(void **state)
 	assert_int_equal(dur_ok("7d"), 7 * DAY);
 }
 
+static void parses_compound_durations_largest_unit_first(void **state)
+{
+	(void)state;
+	assert_int_equal(dur_ok("1h30m"), 5400 * SEC);
+	assert_int_equal(dur_ok("2d12h"), 60 * 3600 * SEC);
+	assert_int_equal(dur_ok("1m30s"), 90 * SEC);
+	assert_int_equal(dur_ok("1s500ms"), 1500000);
+	assert_int_equal(dur_ok("1d2h3m4s5ms6us"), DAY + (2 * 3600 + 3 * 60 + 4) * SEC + 5006);
+	assert_int_equal(dur_ok("1h0m"), 3600 * SEC);
+	assert_int_equal(dur_ok("5ms"), 5000);      /* ms, not m then s */
+	assert_int_equal(dur_ok("90m30s"), 5430 * SEC);
+}
+
+static void rejects_compound_duration_overflow(void **state)
+{
+	int64_t us;
+	(void)state;
+	assert_int_equal(eg_duration_parse("106751991d4h54s775ms807us", 25, &us), 0);
+	assert_int_equal(us, INT64_MAX);
+	assert_int_equal(eg_duration_parse("106751991d4h54s775ms808us", 25, &us), -1);
+	assert_int_equal(eg_duration_parse("106751991d5h", 12, &us), -1);
+}
+
 static void rejects_zero_duration(void **state)
 {
 	int64_t us;
@@ -326,7 +371,10 @@ static void rejects_malformed_durations(void **state)
 {
 	static const char *bad[] = {
 		"", "s", "-5m", "+5m", "10", "5x", "1.5h", "5 m", " 5m", "5m ",
-		"5M", "5sec", "1h30m", "5mss", "m5", "5ns",
+		"5M", "5sec", "5mss", "m5", "5ns",
+		/* compounds: units largest first, each once, nothing between */
+		"30m1h", "1h1h", "1m1m", "1ms1s", "1h30", "1h 30m", "1h-30m", "h30m",
+		"1h30m5", "1s500msx", "0h0m",
 	};
 	int64_t us;
 	(void)state;
@@ -394,6 +442,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parses_utc_with_z),
+		cmocka_unit_test(parse_reads_a_date_alone_as_midnight_utc),
+		cmocka_unit_test(parses_compound_durations_largest_unit_first),
+		cmocka_unit_test(rejects_compound_duration_overflow),
 		cmocka_unit_test(parses_lowercase_t_and_z_and_space),
 		cmocka_unit_test(parses_positive_offset),
 		cmocka_unit_test(parses_negative_offset),

@@ -34,6 +34,26 @@ test_conflict_writes_nothing() {
 	assert_eq "1 0" "$(jfields "$OUT" appended duplicates)" "the refused id c1 appended later"
 }
 
+# A version check covers one stream: a line naming another is refused
+# (exit 2, nothing written), even with --skip-invalid.
+test_expect_refuses_lines_of_another_stream() {
+	setup_acc
+	printf '%s\n' '{"id":"x1","type":"deposit"}' '{"id":"x2","type":"deposit","stream":"other"}' >"$T/mix.ndjson"
+	assert_exit 2 eg append --stream acc --expect-version 2 "$T/mix.ndjson"
+	assert_contains "$ERR" 'line 2: field "stream": expected "acc", the stream whose version this batch checks, got "other"'
+	assert_contains "$ERR" "nothing of this batch was written"
+	assert_unchanged "--expect-version with a line of another stream"
+	assert_exit 2 eg append --stream acc --expect-version 2 --skip-invalid "$T/rejects" "$T/mix.ndjson"
+	assert_unchanged "the same with --skip-invalid"
+	assert_exit 2 eg append --stream new-1 --expect-new <<<'{"type":"opened","stream":"acc"}'
+	assert_contains "$ERR" 'line 1: field "stream": expected "new-1"'
+	assert_unchanged "--expect-new with a line of another stream"
+	# lines naming S, or none, are fine
+	printf '%s\n' '{"id":"x1","type":"deposit"}' '{"id":"x2","type":"deposit","stream":"acc"}' >"$T/same.ndjson"
+	ok eg append --stream acc --expect-version 2 "$T/same.ndjson"
+	assert_eq "2 4 5" "$(jfields "$OUT" appended first_pos last_pos)" "both in acc"
+}
+
 test_matching_version_appends() {
 	setup_acc
 	printf '%s\n' '{"id":"m1","type":"deposit"}' '{"id":"m2","type":"withdrawal"}' >"$T/in.ndjson"

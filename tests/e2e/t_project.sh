@@ -143,6 +143,48 @@ test_snapshots_edit_and_reindex() {
 	assert_files_eq "$T/a.out" "$T/e.out" "answer after deleting idx/proj"
 }
 
+# Snapshots every 50 events (or every event), saved as the log grows, give
+# the answers of the default, now, as of T and as known at K; a bad
+# snapshot_every still exits 2 naming it.
+test_small_snapshot_every_gives_the_same_answers() {
+	"$ENGRAM" gen bank --events 2000 --accounts 30 --seed 5 >"$T/bank.ndjson"
+	balances_spec
+	sed 's/"snapshot_every": 1000/"snapshot_every": 50/' "$T/balances.json" >"$T/b50.json"
+	sed 's/"snapshot_every": 1000/"snapshot_every": 1/' "$T/balances.json" >"$T/b1.json"
+	local i K
+	for i in 0 1 2 3 4; do
+		sed -n "$((i * 400 + 1)),$((i * 400 + 400))p" "$T/bank.ndjson" | ok eg append
+		ok eg project "$T/b50.json"
+		[ "$i" = 2 ] && K=$(jget "$(eg --format ndjson read --from 1200 --to 1200)" recorded)
+		sleep 0.01
+	done
+	local q
+	answers() {   # $1: spec, $2: output prefix
+		ok_to "$T/$2.now" eg project "$1"
+		ok_to "$T/$2.asof" eg project "$1" --as-of 2025-01-03T00:00:00Z
+		ok_to "$T/$2.known" eg project "$1" --known-at "$K"
+		ok_to "$T/$2.both" eg project "$1" --as-of 2025-01-03T00:00:00Z --known-at "$K"
+	}
+	ok eg project "$T/b50.json" --explain
+	assert_contains "$ERR" '"snapshot_pos":2000,"folded_from_log":0,' "a snapshot at a multiple of 50"
+	ok eg append <<<'{"stream":"account-000001","type":"deposit","time":"2025-01-05T00:00:00Z","data":{"amount":1}}'
+	ok eg project "$T/b50.json" --explain
+	assert_contains "$ERR" '"snapshot_pos":2000,"folded_from_log":1,' "fewer than 50 events after it"
+	answers "$T/b50.json" s50
+	for q in 1 default; do
+		rm -rf "$STORE/idx/proj"
+		answers "$T/$([ $q = 1 ] && echo b1.json || echo balances.json)" "s$q"
+	done
+	for q in now asof known both; do
+		[ -s "$T/sdefault.$q" ] || fail "no rows ($q)"
+		assert_files_eq "$T/sdefault.$q" "$T/s50.$q" "snapshot_every 50 vs 1000 ($q)"
+		assert_files_eq "$T/sdefault.$q" "$T/s1.$q" "snapshot_every 1 vs 1000 ($q)"
+	done
+	assert_spec_error project '{"fields": {"x": {"count": true}}, "snapshot_every": 0}' '$.snapshot_every: expected a whole number of events from 1 to 1000000000'
+	assert_spec_error project '{"fields": {"x": {"count": true}}, "snapshot_every": 2.5}' '$.snapshot_every: expected a whole number'
+	assert_spec_error project '{"fields": {"x": {"count": true}}, "snapshot_every": -50}' '$.snapshot_every: expected a whole number'
+}
+
 # A damaged snapshot file is not trusted: rebuilt from the log.
 test_damaged_snapshot_is_rebuilt() {
 	"$ENGRAM" gen bank --events 3000 --accounts 20 --seed 4 >"$T/bank.ndjson"

@@ -36,10 +36,10 @@ test_windows_table_correction_and_too_late() {
 	two_batches
 	ok eg windows "$T/hourly.json"
 	assert_eq '{"window_start":"2025-01-01T10:00:00.000000Z","window_end":"2025-01-01T11:00:00.000000Z","data.page_url":"/a","views":3,"users":3,"ms":600,"p95_ms":300,"revision":2,"final":true,"too_late":1}
-{"window_start":"2025-01-01T11:00:00.000000Z","window_end":"2025-01-01T12:00:00.000000Z","data.page_url":"/b","views":1,"users":1,"ms":null,"p95_ms":null,"revision":1,"final":false,"too_late":0}' "$OUT" "the current table"
+{"window_start":"2025-01-01T11:00:00.000000Z","window_end":"2025-01-01T12:00:00.000000Z","data.page_url":"/b","views":1,"users":1,"ms":0,"p95_ms":null,"revision":1,"final":false,"too_late":0}' "$OUT" "the current table"
 	ok eg windows "$T/hourly.json" --include-open
 	assert_eq 3 "$(printf '%s\n' "$OUT" | wc -l)" "rows with --include-open"
-	assert_contains "$OUT" '"window_start":"2025-01-01T13:00:00.000000Z","window_end":"2025-01-01T14:00:00.000000Z","data.page_url":"/b","views":1,"users":1,"ms":null,"p95_ms":null,"revision":0'
+	assert_contains "$OUT" '"window_start":"2025-01-01T13:00:00.000000Z","window_end":"2025-01-01T14:00:00.000000Z","data.page_url":"/b","views":1,"users":1,"ms":0,"p95_ms":null,"revision":0'
 	ok eg windows "$T/hourly.json" --late
 	assert_eq 1 "$(printf '%s\n' "$OUT" | wc -l)" "too-late events"
 	assert_eq 7 "$(jget "$OUT" pos)" "the too-late event's position"
@@ -64,6 +64,39 @@ test_windows_as_reported_at_an_earlier_time() {
 	assert_eq '{"window_start":"2025-01-01T10:00:00.000000Z","window_end":"2025-01-01T11:00:00.000000Z","data.page_url":"/a","views":2,"users":2,"ms":400,"p95_ms":300,"revision":1,"final":false,"too_late":0}' "$OUT" "the table when only batch 1 was known"
 	ok eg windows "$T/hourly.json" --as-reported-at 2000-01-01T00:00:00Z
 	assert_eq "" "$OUT" "before anything was recorded"
+}
+
+# A window that only too-late events reached counts 0 and sums 0 (min and
+# avg have no value) on every output path, resumed or rebuilt.
+test_windows_reached_only_by_too_late_events_count_zero() {
+	cat >"$T/late.json" <<'JSON'
+{"window": {"tumble": "1h"}, "aggs": {"n": {"count": true}, "s": {"sum": "data.x"},
+ "lo": {"min": "data.x"}, "a": {"avg": "data.x"}, "d": {"count_distinct": "data.x"}}}
+JSON
+	ok eg append <<'EV'
+{"type":"v","time":"2025-01-01T10:10:00Z","data":{"x":1}}
+{"type":"v","time":"2025-01-01T12:10:00Z","data":{"x":2}}
+EV
+	ok eg windows "$T/late.json"
+	local K
+	K=$(jget "$(eg --format ndjson read --from 2 --to 2)" recorded)
+	sleep 0.01
+	ok eg append <<<'{"type":"v","time":"2025-01-01T11:10:00Z","data":{"x":5}}'
+	local row='"window_start":"2025-01-01T11:00:00.000000Z","window_end":"2025-01-01T12:00:00.000000Z","n":0,"s":0,"lo":null,"a":null,"d":0,"revision":0,"final":true,"too_late":1'
+	ok eg windows "$T/late.json"
+	assert_contains "$OUT" "{$row}" "the table, resumed from the checkpoint"
+	local resumed=$OUT
+	ok eg windows "$T/late.json" --include-open
+	assert_contains "$OUT" "{$row}" "with --include-open"
+	ok eg windows "$T/late.json" --as-reported-at 2099-01-01T00:00:00Z
+	assert_contains "$OUT" "{$row}" "with --as-reported-at"
+	ok eg windows "$T/late.json" --explain-diff "$K" 2099-01-01T00:00:00Z
+	assert_contains "$OUT" '"change":"new","n":0,"s":0,"lo":null,"a":null,"d":0,"revision":0,"too_late":1,"before":null' "with --explain-diff"
+	ok eg --format table windows "$T/late.json"
+	assert_contains "$OUT" "0  0  null  null  0  0         true   1" "as a table"
+	ok eg reindex
+	ok eg windows "$T/late.json"
+	assert_eq "$resumed" "$OUT" "the table rebuilt from the log"
 }
 
 test_windows_explain_counts_skipped_values() {
@@ -97,7 +130,7 @@ test_heartbeat_moves_the_watermark_of_a_quiet_source() {
 	ok eg append --heartbeat 2025-01-01T14:30:00Z
 	assert_eq 8 "$(jget "$OUT" heartbeat_pos)" "the heartbeat's position"
 	ok eg windows "$T/hourly.json" --explain
-	assert_contains "$OUT" '"window_start":"2025-01-01T13:00:00.000000Z","window_end":"2025-01-01T14:00:00.000000Z","data.page_url":"/b","views":1,"users":1,"ms":null,"p95_ms":null,"revision":1,"final":false'
+	assert_contains "$OUT" '"window_start":"2025-01-01T13:00:00.000000Z","window_end":"2025-01-01T14:00:00.000000Z","data.page_url":"/b","views":1,"users":1,"ms":0,"p95_ms":null,"revision":1,"final":false'
 	assert_contains "$ERR" '"heartbeats":1,'
 	assert_contains "$ERR" '"watermark":"2025-01-01T14:30:00.000000Z"'
 	# as reported before the heartbeat: still waiting
