@@ -164,6 +164,16 @@ static void explain(const eg_proj *p)
 			(unsigned long long)x.fields[i].not_number);
 }
 
+/* The spec's types that the store has never seen. */
+static void warn_types(eg_store *st, const pargs *a)
+{
+	const char *types[64];
+	size_t n = 0;
+	while (n < 64 && (types[n] = eg_proj_spec_type(a->spec, n)))
+		n++;
+	cli_warn_types(st, a->spec_path, types, n);
+}
+
 static int run(cli *c, int history)
 {
 	pargs a = { 0 };
@@ -177,6 +187,7 @@ static int run(cli *c, int history)
 		eg_proj_spec_free(a.spec);
 		return rc;
 	}
+	warn_types(st, &a);
 	eg_proj *p = NULL;
 	int tty = isatty(STDERR_FILENO);
 	int r = eg_proj_open(st, a.spec, tty ? progress : NULL,

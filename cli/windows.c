@@ -384,6 +384,16 @@ static int follow(eg_store *st, eg_win *w, const wargs *a, out *o, uint64_t curs
 	}
 }
 
+/* The spec's types that the store has never seen. */
+static void warn_types(eg_store *st, const wargs *a)
+{
+	const char *types[64];
+	size_t n = 0;
+	while (n < 64 && (types[n] = eg_win_spec_type(a->spec, n)))
+		n++;
+	cli_warn_types(st, a->spec_path, types, n);
+}
+
 int cmd_windows(cli *c)
 {
 	wargs a = { 0 };
@@ -397,6 +407,7 @@ int cmd_windows(cli *c)
 		eg_win_spec_free(a.spec);
 		return rc;
 	}
+	warn_types(st, &a);
 	eg_win *w = NULL;
 	out *o = out_new(stdout, c->format);
 	uint64_t at = 0, p1 = 0, p2 = 0, cursor = 0;

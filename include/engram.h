@@ -351,6 +351,10 @@ int eg_proj_spec_parse(const char *json, size_t n, eg_proj_spec **out,
 void eg_proj_spec_free(eg_proj_spec *spec);
 /* The spec's "name" (borrowed). */
 const char *eg_proj_spec_name(const eg_proj_spec *spec);
+/* The i-th distinct event type the spec names (in "types", a field's
+ * "types", "sign", "open" or "close"), borrowed; NULL when i is past the
+ * last. */
+const char *eg_proj_spec_type(const eg_proj_spec *spec, size_t i);
 /* Hex SHA-256 of what the spec means (key, types, fields; not its name or
  * snapshot_every): the name of its snapshots. */
 void eg_proj_spec_hash(const eg_proj_spec *spec, char out[65]);
@@ -448,6 +452,8 @@ int eg_win_spec_parse(const char *json, size_t n, eg_win_spec **out,
 		      char *err, size_t errlen);
 void eg_win_spec_free(eg_win_spec *spec);
 const char *eg_win_spec_name(const eg_win_spec *spec);
+/* The i-th type of the spec's "types" (borrowed); NULL past the last. */
+const char *eg_win_spec_type(const eg_win_spec *spec, size_t i);
 
 /* One window's figures.  Values are JSON texts (borrowed, valid during the
  * callback).  groups[i] is the value of the spec's i-th group_by path
@@ -641,6 +647,8 @@ typedef struct eg_funnel_opts {
 int eg_funnel_new(const char *steps, const eg_funnel_opts *opts, eg_funnel **out,
 		  char *err, size_t errlen);
 void eg_funnel_free(eg_funnel *f);
+/* The i-th distinct event type of the steps (borrowed); NULL past the last. */
+const char *eg_funnel_step_type(const eg_funnel *f, size_t i);
 
 /* One row of the result: one step of one by value. */
 typedef struct eg_funnel_row {
