@@ -415,6 +415,7 @@ typedef struct eg_proj_field_stats {
 	uint64_t used;         /* events folded into the field */
 	uint64_t missing;      /* skipped: the path is absent (or null) */
 	uint64_t not_number;   /* skipped: not a number where one is needed */
+	const char *path;      /* the field's path as written; NULL for count, open */
 } eg_proj_field_stats;
 
 typedef struct eg_proj_explain {
@@ -525,7 +526,8 @@ int eg_win_diff(eg_win *w, uint64_t p1, uint64_t p2, eg_win_diff_fn fn, void *ct
 
 typedef struct eg_win_agg_stats {
 	const char *name;
-	uint64_t used, missing, not_number;
+	uint64_t used, missing, not_number;   /* over the whole run, resumed or not */
+	const char *path;                     /* as written; NULL for count */
 } eg_win_agg_stats;
 typedef struct eg_win_explain {
 	uint64_t through;            /* events up to this position were taken */

@@ -64,3 +64,64 @@ test_warn_no_type_warning_on_an_empty_store() {
 	ok eg project "$T/good.json"
 	assert_eq "" "$ERR" "stderr on an empty store"
 }
+
+test_warn_projection_paths_no_event_has() {
+	"$ENGRAM" gen bank --events 3000 --accounts 20 --seed 4 >"$T/bank.ndjson" || fail "gen failed"
+	ok eg append "$T/bank.ndjson"
+	printf '%s' '{"name":"p","key":"stream","types":["deposit"],"snapshot_every":1000,
+	 "fields":{"total":{"sum":"data.amount"},"who":{"last":"data.owner"},"n":{"count":true}}}' >"$T/good.json"
+	good_run eg project "$T/good.json"
+	local deposits
+	deposits=$(grep -c '"type":"deposit"' "$T/bank.ndjson")
+	sed 's/"data.amount"/"data.amout"/; s/"data.owner"/"data.amount"/' "$T/good.json" >"$T/bad.json"
+	# twice: folded from the log (saving snapshots), then from a snapshot
+	local i
+	for i in 1 2; do
+		ok eg project "$T/bad.json"
+		assert_contains "$ERR" "engram: warning: $T/bad.json: field 'total': none of the $deposits events it took has a value at data.amout" "run $i"
+		assert_not_contains "$ERR" "field 'who'" "run $i: data.amount is there"
+		assert_not_contains "$ERR" "field 'n'" "run $i: a count has no path"
+	done
+	assert_true ls "$STORE"/idx/proj/*/snap
+	ok eg project "$T/bad.json" --key account-000003
+	assert_match "$ERR" "field 'total': none of the [0-9]+ events it took has a value at data.amout"
+	# a number where one is needed
+	sed 's/"data.amount"/"data.owner"/' "$T/good.json" >"$T/nan.json"
+	ok eg project "$T/nan.json"
+	assert_contains "$ERR" "field 'total': none of the $deposits events it took has a number at data.owner"
+	# a key path no event has: no rows, and why
+	sed 's/"key":"stream"/"key":"data.acct"/' "$T/good.json" >"$T/key.json"
+	ok eg project "$T/key.json"
+	assert_eq "" "$OUT" "rows"
+	assert_contains "$ERR" "engram: warning: $T/key.json: none of the $deposits events of its types has a value at its key, so there are no rows"
+}
+
+test_warn_windows_paths_no_event_has() {
+	"$ENGRAM" gen bank --events 2000 --accounts 20 --seed 5 >"$T/a.ndjson" || fail "gen failed"
+	"$ENGRAM" gen bank --events 1000 --accounts 20 --seed 6 \
+		--start 2025-06-01T00:00:00Z >"$T/b.ndjson" || fail "gen failed"
+	ok eg append "$T/a.ndjson"
+	printf '%s' '{"name":"w","types":["deposit"],"window":{"tumble":"1h"},"group_by":["data.currency","stream"],
+	 "aggs":{"n":{"count":true},"s":{"sum":"data.amount"}},"watermark":"1h","allowed_lateness":"1d"}' >"$T/good.json"
+	sed 's/"data.currency"/"data.channel"/' "$T/good.json" >"$T/good2.json"
+	good_run eg windows "$T/good2.json"
+	sed 's/"data.amount"/"data.amout"/' "$T/good.json" >"$T/bad.json"
+	local n
+	n=$(grep -c '"type":"deposit"' "$T/a.ndjson")
+	ok eg windows "$T/bad.json"
+	assert_contains "$ERR" "engram: warning: $T/bad.json: aggregate 's': none of the $n events taken has a value at data.amout"
+	assert_match "$ERR" "engram: warning: $T/bad.json: group_by data.currency: no event taken has a value there, so it is null in all [0-9]+ rows"
+	assert_not_contains "$ERR" "group_by stream"
+	# resumed from its checkpoint, with events appended since: the counts
+	# are the whole run's
+	ok eg append "$T/b.ndjson"
+	n=$((n + $(grep -c '"type":"deposit"' "$T/b.ndjson")))
+	ok eg windows "$T/bad.json" --changelog
+	assert_contains "$ERR" "aggregate 's': none of the $n events taken has a value at data.amout"
+	assert_contains "$ERR" "group_by data.currency: no event taken has a value there"
+	ok eg windows "$T/bad.json"
+	assert_contains "$ERR" "aggregate 's': none of the $n events taken has a value at data.amout"
+	# an earlier report may lack what later events have: no group warning
+	ok eg windows "$T/bad.json" --as-reported-at 2000-01-01T00:00:00Z
+	assert_not_contains "$ERR" "group_by"
+}
