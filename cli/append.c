@@ -152,6 +152,28 @@ static int on_bad_line(void *ctx, uint64_t line, const char *text, size_t len, c
 	return 0;
 }
 
+/* Integer times that look like epoch seconds: appended as given (a time of
+ * 1970 is valid), but said once per append, at the first one. */
+static void warn_seconds(const eg_append_result *res)
+{
+	if (!res->seconds_count)
+		return;
+	char ts[EG_TIME_LEN + 1];
+	eg_time_format(res->seconds_time, ts);
+	char more[64] = "";
+	if (res->seconds_count > 1)
+		snprintf(more, sizeof more, " (%llu events have such times)",
+			 (unsigned long long)res->seconds_count);
+	char ms[32];
+	long long us = res->seconds_time;
+	if (us % 1000)
+		snprintf(ms, sizeof ms, "%lld.%03lld", us / 1000, us % 1000);
+	else
+		snprintf(ms, sizeof ms, "%lld", us / 1000);
+	cli_warn("line %llu: time %s read as epoch milliseconds (%s); epoch seconds? "
+		 "multiply by 1000%s", (unsigned long long)res->seconds_line, ms, ts, more);
+}
+
 /* --heartbeat TIME: one heartbeat event at TIME (docs/WINDOWS.md). */
 static int append_heartbeat(cli *c, const char *time, const eg_batch_opts *opts, int others)
 {
@@ -355,6 +377,7 @@ int cmd_append(cli *c)
 	out_cstr(o, "head", hex);
 	out_row_end(o);
 	rc = out_finish(o, EXIT_OK);
+	warn_seconds(&res);
 out:
 	eg_batch_abort(b);
 	cli_close(st, rc);

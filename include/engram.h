@@ -208,6 +208,13 @@ typedef struct eg_append_result {
 	uint64_t appended, duplicates;
 	uint64_t first_pos, last_pos;   /* 0 when nothing was appended */
 	eg_head head;
+	/* Events appended whose time was an integer from 10^8 to 10^11 epoch
+	 * milliseconds (1970-01-02 to 1973-03-03; as seconds, 1973 to 5138),
+	 * most likely epoch seconds: how many, and the first one's input line
+	 * (1-based; every line given to the batch counts, one per
+	 * eg_batch_add_json call) and time.  Kept as given; 0 when none. */
+	uint64_t seconds_count, seconds_line;
+	int64_t seconds_time;
 } eg_append_result;
 
 /* Make every event added so far durable (per the sync option) and visible,

@@ -125,3 +125,26 @@ test_warn_windows_paths_no_event_has() {
 	ok eg windows "$T/bad.json" --as-reported-at 2000-01-01T00:00:00Z
 	assert_not_contains "$ERR" "group_by"
 }
+
+test_warn_append_integer_times_that_look_like_epoch_seconds() {
+	printf '%s\n' '{"id":"a","type":"t","time":"2025-01-01T10:00:00Z"}' '' \
+		'{"id":"b","type":"t","time":1735725600}' \
+		'{"id":"c","type":"t","time":1735725600000}' \
+		'{"id":"d","type":"t","time":1735725601}' >"$T/in.ndjson"
+	ok eg append "$T/in.ndjson"
+	assert_match "$OUT" '^\{"appended":4,' "append result"
+	assert_eq "engram: warning: line 3: time 1735725600 read as epoch milliseconds (1970-01-21T02:08:45.600000Z); epoch seconds? multiply by 1000 (2 events have such times)" "$ERR"
+	# appended as given
+	ok eg read --limit 1 --from 2
+	assert_contains "$OUT" '"time":"1970-01-21T02:08:45.600000Z"'
+	# the line number counts invalid lines set aside too, and each batch
+	# of --batch; milliseconds of today warn about nothing
+	printf '%s\n' 'not json' '{"id":"e","type":"t","time":1735725600000}' \
+		'{"id":"f","type":"t","time":1700000000}' >"$T/in2.ndjson"
+	ok eg append --batch 1 --skip-invalid "$T/rej" "$T/in2.ndjson"
+	assert_contains "$ERR" "engram: warning: line 3: time 1700000000 read as epoch milliseconds (1970-01-20T16:13:20.000000Z)"
+	assert_not_contains "$ERR" "events have such times"
+	printf '%s\n' '{"id":"g","type":"t","time":1735725600000}' \
+		'{"id":"h","type":"t","time":"1970-01-21T02:08:45.600Z"}' '{"id":"i","type":"t","time":5}' |
+		good_run eg append -
+}
