@@ -148,3 +148,33 @@ test_warn_append_integer_times_that_look_like_epoch_seconds() {
 		'{"id":"h","type":"t","time":"1970-01-21T02:08:45.600Z"}' '{"id":"i","type":"t","time":5}' |
 		good_run eg append -
 }
+
+test_warn_heartbeat_behind_a_heartbeat_or_later_events() {
+	printf '%s\n' '{"type":"view","time":"2025-01-01T10:00:00Z"}' \
+		'{"type":"view","time":"2025-01-01T11:00:00Z"}' >"$T/in.ndjson"
+	ok eg append "$T/in.ndjson"
+	printf '%s' '{"name":"w","types":["view"],"window":{"tumble":"1h"},
+	 "aggs":{"n":{"count":true}},"watermark":"10m","allowed_lateness":"0s"}' >"$T/w.json"
+	# ahead of everything: moves the watermark, no warning
+	good_run eg append --heartbeat 2025-01-01T12:00:00Z
+	assert_eq '{"heartbeat_pos":3,"time":"2025-01-01T12:00:00.000000Z"}' "$OUT"
+	ok eg windows "$T/w.json"
+	printf '%s\n' "$OUT" >"$T/before"
+	# at or behind that heartbeat: appended, and said to move nothing
+	ok eg append --heartbeat 2025-01-01T11:30:00Z
+	assert_eq '{"heartbeat_pos":4,"time":"2025-01-01T11:30:00.000000Z"}' "$OUT"
+	assert_eq "engram: warning: the heartbeat at 2025-01-01T11:30:00.000000Z moves no watermark: the heartbeat at position 3 already is at 2025-01-01T12:00:00.000000Z" "$ERR"
+	ok eg append --heartbeat 2025-01-01T12:00:00Z
+	assert_contains "$ERR" "moves no watermark: the heartbeat at position 3"
+	ok eg windows "$T/w.json"
+	assert_eq "$(cat "$T/before")" "$OUT" "windows after the stale heartbeats"
+	# behind later events (no heartbeat that late): said with the gap
+	rm -rf "$STORE"
+	ok eg append "$T/in.ndjson"
+	ok eg append --heartbeat 2025-01-01T10:30:00Z
+	assert_eq '{"heartbeat_pos":3,"time":"2025-01-01T10:30:00.000000Z"}' "$OUT"
+	assert_eq "engram: warning: the heartbeat at 2025-01-01T10:30:00.000000Z is behind events already in the store (position 2, view at 2025-01-01T11:00:00.000000Z): it moves the watermark only of a windows spec that takes none of those events or whose \"watermark\" is more than 30m" "$ERR"
+	# on an empty store, nothing to be behind
+	rm -rf "$STORE"
+	good_run eg append --heartbeat 2025-01-01T10:30:00Z
+}
