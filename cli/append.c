@@ -153,6 +153,92 @@ static int on_bad_line(void *ctx, uint64_t line, const char *text, size_t len, c
 	return 0;
 }
 
+/* Integer times that look like epoch seconds: appended as given (a time of
+ * 1970 is valid), but said once per append, at the first one. */
+static void warn_seconds(const eg_append_result *res)
+{
+	if (!res->seconds_count)
+		return;
+	char ts[EG_TIME_LEN + 1];
+	eg_time_format(res->seconds_time, ts);
+	char more[64] = "";
+	if (res->seconds_count > 1)
+		snprintf(more, sizeof more, " (%llu events have such times)",
+			 (unsigned long long)res->seconds_count);
+	char ms[32];
+	long long us = res->seconds_time;
+	if (us % 1000)
+		snprintf(ms, sizeof ms, "%lld.%03lld", us / 1000, us % 1000);
+	else
+		snprintf(ms, sizeof ms, "%lld", us / 1000);
+	cli_warn("line %llu: time %s read as epoch milliseconds (%s); epoch seconds? "
+		 "multiply by 1000%s", (unsigned long long)res->seconds_line, ms, ts, more);
+}
+
+/* The first event at or after time `since` (of type `type`, or any), into
+ * *pos, *at and type; 0 when there is none (or it cannot be read: then the
+ * warning it would feed is left out). */
+static int first_since(eg_store *st, const char *type, int64_t since, uint64_t *pos,
+		       int64_t *at, char *tbuf, size_t tcap)
+{
+	const char *types[1] = { type };
+	eg_filter f = { .types = types, .ntypes = type != NULL, .has_since = 1,
+			.since = since, .limit = 1 };
+	eg_iter *it;
+	const eg_event *e;
+	int found = 0;
+	if (eg_iter_new(st, &it, &f))
+		return 0;
+	if (eg_iter_next(it, &e) == EG_OK) {
+		*pos = e->pos;
+		*at = e->time;
+		snprintf(tbuf, tcap, "%.*s", (int)e->type_len, e->type);
+		found = 1;
+	}
+	eg_iter_free(it);
+	return found;
+}
+
+/* A duration in the spec's form, in the largest unit that divides it. */
+static void format_duration(int64_t us, char *dst, size_t n)
+{
+	static const struct { int64_t us; const char *unit; } units[] = {
+		{ 86400000000LL, "d" }, { 3600000000LL, "h" }, { 60000000LL, "m" },
+		{ 1000000LL, "s" }, { 1000LL, "ms" },
+	};
+	for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+		if (us % units[i].us == 0) {
+			snprintf(dst, n, "%lld%s", (long long)(us / units[i].us), units[i].unit);
+			return;
+		}
+	snprintf(dst, n, "%lldus", (long long)us);
+}
+
+/* Why a heartbeat at t may move no watermark, into why (empty if it will):
+ * a heartbeat at or after t is in the log already (then it moves none), or
+ * events later than t are (then only a windows spec that takes none of
+ * them, or waits behind them longer than the gap, sees it move). */
+static void heartbeat_behind(eg_store *st, int64_t t, char *why, size_t n)
+{
+	char ts[EG_TIME_LEN + 1], at[EG_TIME_LEN + 1], type[80], gap[32];
+	uint64_t pos;
+	int64_t et;
+	why[0] = 0;
+	eg_time_format(t, ts);
+	if (first_since(st, EG_HEARTBEAT, t, &pos, &et, type, sizeof type)) {
+		eg_time_format(et, at);
+		snprintf(why, n, "the heartbeat at %s moves no watermark: the heartbeat at "
+			 "position %llu already is at %s", ts, (unsigned long long)pos, at);
+	} else if (t < INT64_MAX && first_since(st, NULL, t + 1, &pos, &et, type, sizeof type)) {
+		eg_time_format(et, at);
+		format_duration(et - t, gap, sizeof gap);
+		snprintf(why, n, "the heartbeat at %s is behind events already in the store "
+			 "(position %llu, %s at %s): it moves the watermark only of a windows "
+			 "spec that takes none of those events or whose \"watermark\" is more "
+			 "than %s", ts, (unsigned long long)pos, type, at, gap);
+	}
+}
+
 /* --heartbeat TIME: one heartbeat event at TIME (docs/WINDOWS.md). */
 static int append_heartbeat(cli *c, const char *time, const eg_batch_opts *opts, int others)
 {
@@ -171,6 +257,8 @@ static int append_heartbeat(cli *c, const char *time, const eg_batch_opts *opts,
 	eg_store *st = cli_open_write(c, 1, &rc);
 	if (!st)
 		return rc;
+	char why[512];
+	heartbeat_behind(st, t, why, sizeof why);
 	eg_batch *b = NULL;
 	eg_append_result res;
 	int r = eg_batch_begin(st, &b, opts);
@@ -187,6 +275,8 @@ static int append_heartbeat(cli *c, const char *time, const eg_batch_opts *opts,
 		out_time(o, "time", t);
 		out_row_end(o);
 		rc = out_finish(o, EXIT_OK);
+		if (why[0])
+			cli_warn("%s", why);
 	}
 	cli_close(st, rc);
 	return rc;
@@ -372,6 +462,7 @@ int cmd_append(cli *c)
 	out_cstr(o, "head", hex);
 	out_row_end(o);
 	rc = out_finish(o, EXIT_OK);
+	warn_seconds(&res);
 out:
 	eg_batch_abort(b);
 	cli_close(st, rc);

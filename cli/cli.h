@@ -87,6 +87,11 @@ int cli_spec_result(const char *path, int r, const char *err);
 eg_store *cli_open_read(cli *c, int *rc);
 eg_store *cli_open_write(cli *c, int create, int *rc);
 
+/* Warn (engram: warning: WHERE: type 'T' never occurs in the store ...)
+ * once for each of the n types the store has no event of, naming its types
+ * and the nearest one; nothing for an empty store (warn.c). */
+void cli_warn_types(eg_store *st, const char *where, const char *const *types, size_t n);
+
 /* Help. */
 void cli_help_all(FILE *f);
 int cli_help_cmd(FILE *f, const char *cmd);

@@ -120,6 +120,11 @@ int cmd_funnel(cli *c)
 		eg_funnel_free(f);
 		return rc;
 	}
+	const char *types[EG_FUNNEL_MAX_STEPS];
+	size_t nt = 0;
+	while (nt < EG_FUNNEL_MAX_STEPS && (types[nt] = eg_funnel_step_type(f, nt)))
+		nt++;
+	cli_warn_types(st, "--steps", types, nt);
 	out *o = out_new(stdout, c->format);
 	r = eg_funnel_run(st, f, print_row, o);
 	if (!r && a.explain)

@@ -97,7 +97,7 @@ int cmd_stats(cli *c)
 	out_u64(o, "log_bytes", s.log_bytes);
 	out_u64(o, "index_bytes", s.index_bytes);
 	if (s.events)
-		out_f64(o, "bytes_per_event", (double)s.total_bytes / (double)s.events);
+		out_f64(o, "bytes_per_event", (double)s.log_bytes / (double)s.events);
 	else
 		out_null(o, "bytes_per_event");
 	out_u64(o, "segments", s.segments);
@@ -114,8 +114,19 @@ int cmd_stats(cli *c)
 		out_null(o, "recorded_min");
 		out_null(o, "recorded_max");
 	}
+	out_u64(o, "projection_bytes", s.projection_bytes);
+	out_u64(o, "window_bytes", s.window_bytes);
+	out_u64(o, "session_bytes", s.session_bytes);
+	out_u64(o, "consumer_bytes", s.consumer_bytes);
+	out_u64(o, "derived_bytes", s.derived_bytes);
+	out_u64(o, "uncommitted_bytes", s.uncommitted_bytes);
 	out_row_end(o);
 	eg_store_close(st);
+	if (s.uncommitted_bytes)
+		cli_warn("the log holds %llu bytes after its last commit (an append that was "
+			 "interrupted or is still running); they are not in log_bytes, and the "
+			 "next append or reindex cuts them off",
+			 (unsigned long long)s.uncommitted_bytes);
 	return out_finish(o, EXIT_OK);
 }
 

@@ -170,6 +170,38 @@ static void explain(const eg_proj *p)
 			(unsigned long long)x.fields[i].not_number);
 }
 
+/* The spec's types that the store has never seen. */
+static void warn_types(eg_store *st, const pargs *a)
+{
+	const char *types[64];
+	size_t n = 0;
+	while (n < 64 && (types[n] = eg_proj_spec_type(a->spec, n)))
+		n++;
+	cli_warn_types(st, a->spec_path, types, n);
+}
+
+/* Fields whose path none of the events they took had (or never as a
+ * number), and a key no event had.  The counts come with the state, from
+ * snapshots too, for the events the query covers. */
+static void warn_paths(const eg_proj *p, const pargs *a)
+{
+	eg_proj_explain x;
+	eg_proj_get_explain(p, &x);
+	for (size_t i = 0; i < x.nfields; i++) {
+		const eg_proj_field_stats *f = &x.fields[i];
+		if (f->path && !f->used && f->missing + f->not_number)
+			cli_warn("%s: field '%s': none of the %llu events it took has %s at %s",
+				 a->spec_path, f->name,
+				 (unsigned long long)(f->missing + f->not_number),
+				 f->not_number ? "a number" : "a value", f->path);
+	}
+	/* Without bounds every key is a row: none means no event had one. */
+	int whole = !a->key && a->at.as_of == EG_TIME_NONE && a->at.known_at == EG_TIME_NONE;
+	if (whole && x.keys == 0 && x.no_key)
+		cli_warn("%s: none of the %llu events of its types has a value at its key, "
+			 "so there are no rows", a->spec_path, (unsigned long long)x.no_key);
+}
+
 static int run(cli *c, int history)
 {
 	pargs a = { 0 };
@@ -183,6 +215,7 @@ static int run(cli *c, int history)
 		eg_proj_spec_free(a.spec);
 		return rc;
 	}
+	warn_types(st, &a);
 	eg_proj *p = NULL;
 	int tty = isatty(STDERR_FILENO);
 	int r = eg_proj_open(st, a.spec, tty ? progress : NULL,
@@ -197,6 +230,8 @@ static int run(cli *c, int history)
 			r = eg_proj_get(p, a.key, strlen(a.key), &a.at, print_row, &w);
 		else
 			r = eg_proj_scan(p, &a.at, print_row, &w);
+		if (!r)
+			warn_paths(p, &a);
 		if (a.explain)
 			explain(p);
 	}

@@ -82,6 +82,8 @@ int cmd_sessions(cli *c)
 	eg_store *st = cli_open_read(c, &rc);
 	if (!st)
 		goto out;
+	cli_warn_types(st, "--type", tv, so.ntypes);
+	cli_warn_types(st, "--page-types", pv, so.npage_types);
 	eg_sessions *s = NULL;
 	int r = eg_sessions_open(st, &so, 0, &s);
 	if (!r && known && (r = eg_known_pos(st, k, &q.at)) == EG_OK && !q.at) {

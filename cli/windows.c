@@ -95,9 +95,32 @@ static void row_body(out *o, const eg_win_row *r)
 	out_u64(o, "too_late", r->too_late);
 }
 
+/* The rows of the table or the changelog, and which group_by paths had a
+ * value (not null) in some row: a path that never has one is a mistake
+ * (warn_paths). */
+typedef struct rowsink {
+	out *o;
+	uint64_t rows;
+	unsigned has_value;          /* bit i: group i was not null somewhere */
+	size_t ngroups;
+	const char *const *group_names;   /* the spec's paths: live as long as it */
+} rowsink;
+
+static void note_groups(rowsink *k, const eg_win_row *r)
+{
+	k->rows++;
+	k->ngroups = r->ngroups;
+	k->group_names = r->group_names;
+	for (size_t i = 0; i < r->ngroups; i++)
+		if (!(r->group_lens[i] == 4 && !memcmp(r->groups[i], "null", 4)))
+			k->has_value |= 1u << i;
+}
+
 static int print_row(void *ctx, const eg_win_row *r)
 {
-	out *o = ctx;
+	rowsink *k = ctx;
+	out *o = k->o;
+	note_groups(k, r);
 	out_row_begin(o);
 	row_body(o, r);
 	out_row_end(o);
@@ -151,7 +174,9 @@ static int out_values(out *o, const char *key, const eg_win_row *r, const char *
  * it retracts the window (a session merged into an earlier one). */
 static int print_rev(void *ctx, const eg_win_row *r)
 {
-	out *o = ctx;
+	rowsink *k = ctx;
+	out *o = k->o;
+	note_groups(k, r);
 	out_row_begin(o);
 	row_body(o, r);
 	if (out_values(o, "previous", r, r->prev_values, r->prev_lens))
@@ -342,20 +367,21 @@ static int print_diff(void *ctx, const eg_win_diff_row *r)
 
 /* Print what the run holds, as asked: the table (at position at), the
  * changelog or the too-late events (up to at) from *cursor. */
-static int report(eg_win *w, const wargs *a, out *o, uint64_t at, uint64_t *cursor)
+static int report(eg_win *w, const wargs *a, rowsink *k, uint64_t at, uint64_t *cursor)
 {
 	if (a->changelog)
-		return eg_win_changes(w, cursor, at, print_rev, NULL, o);
+		return eg_win_changes(w, cursor, at, print_rev, NULL, k);
 	if (a->late)
-		return eg_win_changes(w, cursor, at, NULL, print_late, o);
+		return eg_win_changes(w, cursor, at, NULL, print_late, k->o);
 	*cursor = eg_win_cursor(w);
-	return eg_win_table(w, at, a->include_open, print_row, o);
+	return eg_win_table(w, at, a->include_open, print_row, k);
 }
 
 /* --follow: after the report, each new revision (or too-late event) as
  * the run takes the events appended, until interrupted. */
-static int follow(eg_store *st, eg_win *w, const wargs *a, out *o, uint64_t cursor)
+static int follow(eg_store *st, eg_win *w, const wargs *a, rowsink *k, uint64_t cursor)
 {
+	out *o = k->o;
 	out_live(o);
 	for (;;) {
 		if (out_flush(o))
@@ -379,10 +405,47 @@ static int follow(eg_store *st, eg_win *w, const wargs *a, out *o, uint64_t curs
 		if (a->late)
 			rc = eg_win_changes(w, &cursor, 0, NULL, print_late, o);
 		else
-			rc = eg_win_changes(w, &cursor, 0, print_rev, NULL, o);
+			rc = eg_win_changes(w, &cursor, 0, print_rev, NULL, k);
 		if (rc)
 			return rc;
 	}
+}
+
+/* The spec's types that the store has never seen. */
+static void warn_types(eg_store *st, const wargs *a)
+{
+	const char *types[64];
+	size_t n = 0;
+	while (n < 64 && (types[n] = eg_win_spec_type(a->spec, n)))
+		n++;
+	cli_warn_types(st, a->spec_path, types, n);
+}
+
+/* Aggregates whose path no event taken had (or never as a number), and
+ * group_by paths null in every row of the table or changelog: the counts
+ * cover the whole run, so they hold whether it resumed from a checkpoint
+ * or not. */
+static void warn_paths(const eg_win *w, const wargs *a, const rowsink *k)
+{
+	eg_win_explain x;
+	eg_win_get_explain(w, &x);
+	for (size_t i = 0; i < x.naggs; i++) {
+		const eg_win_agg_stats *s = &x.aggs[i];
+		if (s->path && !s->used && s->missing + s->not_number)
+			cli_warn("%s: aggregate '%s': none of the %llu events taken has %s at %s",
+				 a->spec_path, s->name,
+				 (unsigned long long)(s->missing + s->not_number),
+				 s->not_number ? "a number" : "a value", s->path);
+	}
+	/* The rows of a whole table or changelog only: an earlier report
+	 * or the too-late events may lack a value that later events have. */
+	if (a->late || a->reported || a->diff1 || !k->rows)
+		return;
+	for (size_t i = 0; i < k->ngroups; i++)
+		if (!(k->has_value & 1u << i))
+			cli_warn("%s: group_by %s: no event taken has a value there, so it is "
+				 "null in all %llu rows", a->spec_path, k->group_names[i],
+				 (unsigned long long)k->rows);
 }
 
 int cmd_windows(cli *c)
@@ -398,9 +461,11 @@ int cmd_windows(cli *c)
 		eg_win_spec_free(a.spec);
 		return rc;
 	}
+	warn_types(st, &a);
 	eg_win *w = NULL;
 	out *o = out_new(stdout, c->format);
 	uint64_t at = 0, p1 = 0, p2 = 0, cursor = 0;
+	rowsink sink = { o, 0, 0, 0, NULL };
 	int r = eg_win_open(st, a.spec, 0, &w);
 	if (!r)
 		r = eg_win_run(w, 0);
@@ -415,10 +480,12 @@ int cmd_windows(cli *c)
 		free(d.ev.p);
 		free(d.why.p);
 	} else if (!r && at != UINT64_MAX) {
-		r = report(w, &a, o, at, &cursor);
+		r = report(w, &a, &sink, at, &cursor);
 	}
+	if (!r)
+		warn_paths(w, &a, &sink);
 	if (!r && a.follow)
-		r = follow(st, w, &a, o, cursor);
+		r = follow(st, w, &a, &sink, cursor);
 	if (!r && a.explain)
 		explain(w);
 	rc = r ? cli_fail(st, r) : EXIT_OK;

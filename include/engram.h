@@ -211,6 +211,13 @@ typedef struct eg_append_result {
 	uint64_t appended, duplicates;
 	uint64_t first_pos, last_pos;   /* 0 when nothing was appended */
 	eg_head head;
+	/* Events appended whose time was an integer from 10^8 to 10^11 epoch
+	 * milliseconds (1970-01-02 to 1973-03-03; as seconds, 1973 to 5138),
+	 * most likely epoch seconds: how many, and the first one's input line
+	 * (1-based; every line given to the batch counts, one per
+	 * eg_batch_add_json call) and time.  Kept as given; 0 when none. */
+	uint64_t seconds_count, seconds_line;
+	int64_t seconds_time;
 } eg_append_result;
 
 /* Make every event added so far durable (per the sync option) and visible,
@@ -285,10 +292,19 @@ int eg_store_verify(eg_store *st, eg_verify_result *res);
 
 /* ---------------------------------------------------------- inspection */
 
+/* Sizes are file lengths in bytes.  log_bytes counts the segments up to the
+ * last commit; uncommitted_bytes what follows it (an interrupted append,
+ * cut off by the next writer, or a batch being written).  The derived files,
+ * all rebuilt from the log: index_bytes (idx/'s own files), projection_bytes,
+ * window_bytes, session_bytes (idx/proj, idx/win, idx/sess) and
+ * consumer_bytes (consumers/), with derived_bytes their sum.  total_bytes is
+ * log_bytes + derived_bytes. */
 typedef struct eg_stats {
 	uint64_t events, segments, streams, types;
-	uint64_t log_bytes, index_bytes, total_bytes;  /* bytes on disk */
+	uint64_t log_bytes, index_bytes, total_bytes;
 	int64_t time_min, time_max, recorded_min, recorded_max;  /* 0 if empty */
+	uint64_t projection_bytes, window_bytes, session_bytes, consumer_bytes;
+	uint64_t derived_bytes, uncommitted_bytes;
 } eg_stats;
 
 int eg_store_stats(eg_store *st, eg_stats *out);
@@ -414,6 +430,10 @@ int eg_proj_spec_parse(const char *json, size_t n, eg_proj_spec **out,
 void eg_proj_spec_free(eg_proj_spec *spec);
 /* The spec's "name" (borrowed). */
 const char *eg_proj_spec_name(const eg_proj_spec *spec);
+/* The i-th distinct event type the spec names (in "types", a field's
+ * "types", "sign", "open" or "close"), borrowed; NULL when i is past the
+ * last. */
+const char *eg_proj_spec_type(const eg_proj_spec *spec, size_t i);
 /* Hex SHA-256 of what the spec means (key, types, fields; not its name or
  * snapshot_every): the name of its snapshots. */
 void eg_proj_spec_hash(const eg_proj_spec *spec, char out[65]);
@@ -474,6 +494,7 @@ typedef struct eg_proj_field_stats {
 	uint64_t used;         /* events folded into the field */
 	uint64_t missing;      /* skipped: the path is absent (or null) */
 	uint64_t not_number;   /* skipped: not a number where one is needed */
+	const char *path;      /* the field's path as written; NULL for count, open */
 } eg_proj_field_stats;
 
 typedef struct eg_proj_explain {
@@ -511,6 +532,8 @@ int eg_win_spec_parse(const char *json, size_t n, eg_win_spec **out,
 		      char *err, size_t errlen);
 void eg_win_spec_free(eg_win_spec *spec);
 const char *eg_win_spec_name(const eg_win_spec *spec);
+/* The i-th type of the spec's "types" (borrowed); NULL past the last. */
+const char *eg_win_spec_type(const eg_win_spec *spec, size_t i);
 
 /* One window's figures.  Values are JSON texts (borrowed, valid during the
  * callback).  groups[i] is the value of the spec's i-th group_by path
@@ -582,7 +605,8 @@ int eg_win_diff(eg_win *w, uint64_t p1, uint64_t p2, eg_win_diff_fn fn, void *ct
 
 typedef struct eg_win_agg_stats {
 	const char *name;
-	uint64_t used, missing, not_number;
+	uint64_t used, missing, not_number;   /* over the whole run, resumed or not */
+	const char *path;                     /* as written; NULL for count */
 } eg_win_agg_stats;
 typedef struct eg_win_explain {
 	uint64_t through;            /* events up to this position were taken */
@@ -704,6 +728,8 @@ typedef struct eg_funnel_opts {
 int eg_funnel_new(const char *steps, const eg_funnel_opts *opts, eg_funnel **out,
 		  char *err, size_t errlen);
 void eg_funnel_free(eg_funnel *f);
+/* The i-th distinct event type of the steps (borrowed); NULL past the last. */
+const char *eg_funnel_step_type(const eg_funnel *f, size_t i);
 
 /* One row of the result: one step of one by value. */
 typedef struct eg_funnel_row {

@@ -26,6 +26,7 @@ struct eg_batch {
 	uint64_t next_pos, first_pos;   /* of the open (sub)batch */
 	uint64_t count;                 /* events in the open (sub)batch */
 	eg_append_result res;
+	uint64_t lines;                 /* input lines given so far (see seconds_line) */
 	char *scratch;
 	size_t scap;
 	uint64_t rnd[2];                /* UUIDv7 randomness */
@@ -189,9 +190,17 @@ static void uuid7(eg_batch *b, char out[36])
 	uuid_format(u, out);
 }
 
+/* Integer times in [10^8, 10^11) milliseconds (1970-01-02 to 1973-03-03)
+ * are, read as seconds, 1973 to 5138: a producer that sent seconds where
+ * milliseconds are expected.  They are kept as given, and reported in the
+ * append result. */
+#define SECONDS_LIKE_MIN_US 100000000000LL
+#define SECONDS_LIKE_MAX_US 100000000000000LL
+
 typedef struct envelope {
 	rec_in r;
 	int has_time, has_id, has_type, has_stream;
+	int seconds_like;            /* an integer time that looks like epoch seconds */
 	char idbuf[36];
 } envelope;
 
@@ -288,6 +297,8 @@ static int member(pctx *pc, envelope *e, const json_span *k, const json_span *v,
 				      "(2025-01-01T10:00:00Z) or integer epoch milliseconds, got %.*s",
 				      (int)(v->n < 60 ? v->n : 60), v->p);
 		e->has_time = 1;
+		e->seconds_like = v->type == JSON_NUMBER && r->time >= SECONDS_LIKE_MIN_US &&
+				  r->time < SECONDS_LIKE_MAX_US;
 		return EG_OK;
 	}
 	if (IS("data") || IS("meta")) {
@@ -557,6 +568,18 @@ static int add_event(eg_batch *b, envelope *e)
 	return EG_OK;
 }
 
+/* An event just added from input line `line` (1-based, of the batch):
+ * note it in the result if its time looks like epoch seconds. */
+static void note_time(eg_batch *b, const envelope *e, uint64_t line)
+{
+	if (!e->seconds_like)
+		return;
+	if (!b->res.seconds_count++) {
+		b->res.seconds_line = line;
+		b->res.seconds_time = e->r.time;
+	}
+}
+
 static int sub_commit(eg_batch *b);
 
 /* Make b->scratch hold at least n bytes. */
@@ -579,9 +602,12 @@ int eg_batch_add_json(eg_batch *b, const char *json, size_t len)
 	if (rc)
 		return rc;
 	pctx pc = { b, b->st->err, b->scratch };
+	b->lines++;
 	if ((rc = parse_envelope(&pc, json, len, &e)))
 		return rc;
 	rc = add_event(b, &e);
+	if (rc == EG_OK)
+		note_time(b, &e, b->lines);
 	if (rc == EG_OK && b->o.commit_every && b->count >= b->o.commit_every) {
 		if ((rc = sub_commit(b)) == EG_OK)
 			sub_begin(b);
@@ -709,6 +735,8 @@ static int add_chunk(eg_batch *b, chunk *c, uint64_t *lines, eg_bad_line_fn on_b
 			continue;
 		}
 		rc = add_event(b, &c->e[i]);
+		if (rc == EG_OK)
+			note_time(b, &c->e[i], b->lines + *lines);
 		if (rc == EG_OK && b->o.commit_every && b->count >= b->o.commit_every &&
 		    (rc = sub_commit(b)) == EG_OK)
 			sub_begin(b);
@@ -759,6 +787,7 @@ int eg_batch_add_ndjson(eg_batch *b, const char *buf, size_t len,
 		pthread_mutex_unlock(&k->mu);
 	}
 	pthread_join(t, NULL);
+	b->lines += *lines;
 out:
 	pthread_mutex_destroy(&k->mu);
 	pthread_cond_destroy(&k->cv);

@@ -207,6 +207,11 @@ int eg_funnel_new(const char *steps, const eg_funnel_opts *opts, eg_funnel **out
 	return EG_OK;
 }
 
+const char *eg_funnel_step_type(const eg_funnel *f, size_t i)
+{
+	return i < (size_t)f->ntypes ? f->tbuf[i] : NULL;
+}
+
 void eg_funnel_free(eg_funnel *f)
 {
 	if (!f)

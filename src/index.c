@@ -438,19 +438,6 @@ void index_close(eg_store *st)
 	}
 }
 
-uint64_t index_bytes(eg_store *st)
-{
-	uint64_t total = 0;
-	for (size_t i = 0; i < NIDX_FILES; i++) {
-		char path[PATH_MAX];
-		struct stat sb;
-		snprintf(path, sizeof path, "%s/%s", st->ix.dir, IDX_FILES[i]);
-		if (stat(path, &sb) == 0)
-			total += (uint64_t)sb.st_blocks * 512;
-	}
-	return total;
-}
-
 /* ---------------------------------------------------------------- keys */
 
 typedef struct keymatch {

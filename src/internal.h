@@ -98,7 +98,8 @@ int log_abort(struct eg_store *st, eg_log *lg);
 /* Make spooled bytes readable through log_ptr (writes out the buffer). */
 int log_flush(struct eg_store *st, eg_log *lg);
 uint32_t log_seg_index(const eg_log *lg, uint64_t first_pos);
-uint64_t log_bytes(const eg_log *lg);
+/* Bytes of the segment files up to the committed head, and after it. */
+void log_bytes(const eg_log *lg, uint64_t *committed, uint64_t *uncommitted);
 
 static inline int logpos_cmp(logpos a, logpos b)
 {
@@ -247,7 +248,6 @@ int index_read_block(struct eg_store *st, uint64_t i, block *out);
 int index_read_blocks(struct eg_store *st, uint64_t first, uint64_t n, block *out);
 /* Postings of key id: all positions, ascending, into a malloc'd array. */
 int index_postings(struct eg_store *st, uint64_t key, uint64_t **out, size_t *n);
-uint64_t index_bytes(struct eg_store *st);
 
 /* ------------------------------------------------------------------ store */
 

@@ -180,15 +180,21 @@ const unsigned char *log_ptr(eg_store *st, eg_log *lg, logpos at, size_t n)
 	return s->map + at.off;
 }
 
-uint64_t log_bytes(const eg_log *lg)
+/* Everything up to the head is committed; the bytes after it (in the head's
+ * segment and any later one) are an interrupted batch that the next writer
+ * cuts off, or one being written now. */
+void log_bytes(const eg_log *lg, uint64_t *committed, uint64_t *uncommitted)
 {
-	uint64_t total = 0;
+	*committed = *uncommitted = 0;
 	for (uint32_t i = 0; i < lg->nseg; i++) {
 		off_t sz = os_file_size(lg->segs[i].fd);
-		if (sz > 0)
-			total += (uint64_t)sz;
+		uint64_t size = sz > 0 ? (uint64_t)sz : 0;
+		uint64_t done = i < lg->head_at.seg ? size
+			: i == lg->head_at.seg && lg->head_at.off < size ? lg->head_at.off
+			: i == lg->head_at.seg ? size : 0;
+		*committed += done;
+		*uncommitted += size - done;
 	}
-	return total;
 }
 
 void log_set_head(eg_log *lg, uint64_t pos, logpos at,

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -144,4 +145,33 @@ off_t os_file_size(int fd)
 	if (fstat(fd, &sb))
 		return -1;
 	return sb.st_size;
+}
+
+int os_dir_bytes(const char *dir, int recurse, uint64_t *bytes)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		struct stat sb;
+		/* Gone since readdir (a checkpoint's temporary file renamed
+		 * away): nothing to count. */
+		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW))
+			continue;
+		if (S_ISREG(sb.st_mode)) {
+			*bytes += (uint64_t)sb.st_size;
+		} else if (recurse && S_ISDIR(sb.st_mode)) {
+			char sub[PATH_MAX];
+			snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
+			rc = os_dir_bytes(sub, 1, bytes);
+		}
+	}
+	int e = errno;
+	closedir(d);
+	errno = e;
+	return rc;
 }

@@ -10,6 +10,7 @@
 #define EG_OS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct timespec;
@@ -53,5 +54,11 @@ void os_unlink_in_subdirs(const char *dir, int (*match)(const char *name));
 
 /* Size of an open file, or -1. */
 off_t os_file_size(int fd);
+
+/* Add to *bytes the sizes (lengths, as ls -l shows them) of the regular
+ * files in dir, and with recurse of those in its subdirectories at any
+ * depth; symbolic links are not followed.  A missing dir adds nothing.
+ * 0, or -1 (errno set) if a directory cannot be read. */
+int os_dir_bytes(const char *dir, int recurse, uint64_t *bytes);
 
 #endif

@@ -1378,8 +1378,10 @@ static void query_begin(eg_proj *p)
 {
 	p->q_keys = p->q_events = p->q_chunks = p->q_entries = 0;
 	memset(p->fst, 0, sizeof p->fst);
-	for (int i = 0; i < p->spec->nf; i++)
+	for (int i = 0; i < p->spec->nf; i++) {
 		p->fst[i].name = p->spec->f[i].name;
+		p->fst[i].path = p->spec->f[i].path.text;
+	}
 }
 
 static void count_fields(eg_proj *p, const pstate *st)

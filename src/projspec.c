@@ -528,6 +528,11 @@ const char *eg_proj_spec_name(const eg_proj_spec *s)
 	return s->name;
 }
 
+const char *eg_proj_spec_type(const eg_proj_spec *s, size_t i)
+{
+	return i < (size_t)s->ntypes ? s->tnames[i] : NULL;
+}
+
 void eg_proj_spec_hash(const eg_proj_spec *s, char out[65])
 {
 	for (int i = 0; i < 32; i++)

@@ -7,6 +7,7 @@
 #include "internal.h"
 #include "os.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,6 +167,34 @@ done:
 typedef struct keyrow keyrow;
 static int load_keys(eg_store *st, int space, keyrow **rows, size_t *nrows, char **names);
 
+/* The derived files by what they serve: idx/'s own files are the indexes,
+ * its subdirectories the checkpoints of projections, windows and sessions;
+ * consumers/ the consumers' positions. */
+static int derived_bytes(eg_store *st, eg_stats *out)
+{
+	const struct {
+		const char *sub;
+		int recurse;
+		uint64_t *bytes;
+	} parts[] = {
+		{ "idx", 0, &out->index_bytes },
+		{ "idx/proj", 1, &out->projection_bytes },
+		{ "idx/win", 1, &out->window_bytes },
+		{ "idx/sess", 1, &out->session_bytes },
+		{ "consumers", 1, &out->consumer_bytes },
+	};
+	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/%s", st->dir, parts[i].sub);
+		uint64_t *b = parts[i].bytes;
+		if (os_dir_bytes(path, parts[i].recurse, b))
+			return st_errno(st, "cannot read %s", path);
+		out->derived_bytes += *b;
+	}
+	out->total_bytes = out->log_bytes + out->derived_bytes;
+	return EG_OK;
+}
+
 int eg_store_stats(eg_store *st, eg_stats *out)
 {
 	eg_head h;
@@ -178,9 +207,9 @@ int eg_store_stats(eg_store *st, eg_stats *out)
 	memset(out, 0, sizeof *out);
 	out->events = h.pos;
 	out->segments = st->log.nseg;
-	out->log_bytes = log_bytes(&st->log);
-	out->index_bytes = index_bytes(st);
-	out->total_bytes = out->log_bytes + out->index_bytes;
+	log_bytes(&st->log, &out->log_bytes, &out->uncommitted_bytes);
+	if ((rc = derived_bytes(st, out)))
+		return rc;
 	const ixstate *x = &st->ix.st;
 	if (h.pos) {
 		out->time_min = x->tmin;

@@ -876,6 +876,7 @@ int eg_win_open(eg_store *st, const eg_win_spec *spec, int flags, eg_win **out)
 	for (int i = 0; i < spec->na; i++) {
 		w->anames[i] = spec->a[i].name;
 		w->ast[i].name = spec->a[i].name;
+		w->ast[i].path = spec->a[i].path.text;
 	}
 	int rc = EG_OK;
 	if (flags & EG_WIN_IN_MEMORY)

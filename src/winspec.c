@@ -363,3 +363,8 @@ const char *eg_win_spec_name(const eg_win_spec *s)
 {
 	return s->name;
 }
+
+const char *eg_win_spec_type(const eg_win_spec *s, size_t i)
+{
+	return i < (size_t)s->ntypes ? s->types[i] : NULL;
+}

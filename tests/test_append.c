@@ -647,6 +647,26 @@ static void refuse(fx *f, const char *line, const char *names)
 	refuse_line(f, line, strlen(line), names);
 }
 
+static void result_reports_integer_times_that_look_like_epoch_seconds(void **state)
+{
+	fx *f = *state;
+	eg_store *st = open_w(f->dir);
+	eg_batch *b = begin(st);
+	add_ok(st, b, "{\"type\":\"t\",\"time\":1735725600000}");      /* 2025, in ms */
+	uint64_t lines;
+	const char *in = "{\"type\":\"t\",\"time\":\"2025-01-01T00:00:00Z\"}\n\n"
+			 "{\"type\":\"t\",\"time\":1735725600}\n"
+			 "{\"type\":\"t\",\"time\":99999999}\n"
+			 "{\"type\":\"t\",\"time\":1700000000}\n";
+	assert_int_equal(eg_batch_add_ndjson(b, in, strlen(in), NULL, NULL, &lines), EG_OK);
+	eg_append_result r = commit(st, b);
+	assert_int_equal(r.appended, 5);
+	assert_int_equal(r.seconds_count, 2);
+	assert_int_equal(r.seconds_line, 4);   /* 1 by add_json, then 3 of the buffer */
+	assert_int_equal(r.seconds_time, 1735725600000LL);
+	eg_store_close(st);
+}
+
 static void append_rejects_text_that_is_not_json(void **state)
 {
 	fx *f = *state;
@@ -1247,6 +1267,7 @@ int main(void)
 		T(expect_version_refuses_events_of_another_stream),
 		T(expect_version_zero_on_an_empty_store_is_accepted),
 		T(store_accepts_a_batch_after_a_conflict),
+		T(result_reports_integer_times_that_look_like_epoch_seconds),
 		T(append_rejects_text_that_is_not_json),
 		T(append_rejects_json_that_is_not_an_object),
 		T(append_rejects_missing_type),

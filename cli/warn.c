@@ -1,0 +1,113 @@
+/*
+ * warn.c — warnings about mistakes that would otherwise pass in silence:
+ * an event type the store has never seen, named in a spec or an option.
+ * The command still runs and exits 0; the warning goes to stderr so that
+ * the user who misspelled "deposit" learns why the answer is empty.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The store's type names, in name order. */
+typedef struct known {
+	char **name;
+	size_t n, cap;
+	int failed;
+} known;
+
+static int add_known(void *ctx, const char *name, size_t len, uint64_t count, uint64_t version)
+{
+	(void)count, (void)version;
+	known *k = ctx;
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 16;
+		char **p = realloc(k->name, cap * sizeof *p);
+		if (!p)
+			return k->failed = 1;
+		k->name = p;
+		k->cap = cap;
+	}
+	if (!(k->name[k->n] = strndup(name, len)))
+		return k->failed = 1;
+	k->n++;
+	return 0;
+}
+
+/* Levenshtein distance, up to 64 bytes a side (longer: "far"). */
+static size_t distance(const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b);
+	if (n > 64 || m > 64)
+		return SIZE_MAX;
+	size_t row[65];
+	for (size_t j = 0; j <= m; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= n; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= m; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[m];
+}
+
+/* The known type nearest to t if it is a likely typo (at most a third of
+ * its letters off, and at least one), else NULL. */
+static const char *nearest(const known *k, const char *t)
+{
+	const char *best = NULL;
+	size_t bd = SIZE_MAX, len = strlen(t), limit = len / 3 > 1 ? len / 3 : 1;
+	for (size_t i = 0; i < k->n; i++) {
+		size_t d = distance(t, k->name[i]);
+		if (d < bd) {
+			bd = d;
+			best = k->name[i];
+		}
+	}
+	return bd <= limit ? best : NULL;
+}
+
+/* How many known types a warning lists before "and N more". */
+#define LIST_MAX 10
+
+static void warn_unknown(const known *k, const char *t, const char *where)
+{
+	char list[1024];
+	size_t at = 0;
+	for (size_t i = 0; i < k->n && i < LIST_MAX && at < sizeof list; i++)
+		at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", k->name[i]);
+	if (k->n > LIST_MAX && at < sizeof list)
+		snprintf(list + at, sizeof list - at, " and %zu more", k->n - LIST_MAX);
+	const char *near = nearest(k, t);
+	cli_warn("%s: type '%s' never occurs in the store (its types: %s)%s%s%s", where, t, list,
+		 near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+}
+
+void cli_warn_types(eg_store *st, const char *where, const char *const *types, size_t n)
+{
+	known k = { 0 };
+	if (eg_store_keys(st, EG_KEYS_TYPES, add_known, &k) || k.failed || k.n == 0)
+		goto out;   /* an empty store: every answer is empty, and plainly so */
+	for (size_t i = 0; i < n; i++) {
+		int seen = 0;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(types[i], types[j]);
+		for (size_t j = 0; j < k.n && !seen; j++)
+			seen = !strcmp(types[i], k.name[j]);
+		if (!seen)
+			warn_unknown(&k, types[i], where);
+	}
+out:
+	for (size_t i = 0; i < k.n; i++)
+		free(k.name[i]);
+	free(k.name);
+}
