@@ -92,6 +92,10 @@ eg_store *cli_open_write(cli *c, int create, int *rc);
  * and the nearest one; nothing for an empty store (warn.c). */
 void cli_warn_types(eg_store *st, const char *where, const char *const *types, size_t n);
 
+/* Of the n names, the one nearest to t if t looks like a typo of it (one
+ * edit, plus one per three letters of t, or its start), else NULL. */
+const char *cli_nearest(const char *t, const char *const *names, size_t n);
+
 /* Help. */
 void cli_help_all(FILE *f);
 int cli_help_cmd(FILE *f, const char *cmd);

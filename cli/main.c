@@ -362,53 +362,13 @@ int cli_help_cmd(FILE *f, const char *name)
 	return 0;
 }
 
-/* Levenshtein distance of a and b (short names), for "did you mean". */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b), row[64];
-	if (nb >= 64)
-		return nb;
-	for (size_t j = 0; j <= nb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= na; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= nb; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[nb];
-}
-
-/* The command closest to a mistyped name, if it is close enough to be
- * what was meant (a third of its letters wrong at most, or a prefix). */
-static const char *closest_command(const char *name)
-{
-	const char *best = NULL;
-	size_t bestd = (size_t)-1;
-	for (size_t i = 0; i < NCOMMANDS; i++) {
-		size_t d = edit_distance(name, COMMANDS[i].name);
-		if (strlen(name) >= 2 && !strncmp(COMMANDS[i].name, name, strlen(name)))
-			d = 1;
-		if (d < bestd) {
-			bestd = d;
-			best = COMMANDS[i].name;
-		}
-	}
-	return best && bestd <= 1 + strlen(best) / 3 ? best : NULL;
-}
-
 /* "no such command" with a suggestion; returns EXIT_USAGE. */
 static int no_such_command(const char *name)
 {
-	const char *near = closest_command(name);
+	const char *names[NCOMMANDS];
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		names[i] = COMMANDS[i].name;
+	const char *near = cli_nearest(name, names, NCOMMANDS);
 	if (near)
 		cli_error("no such command '%s'; did you mean '%s'?", name, near);
 	else

@@ -1,6 +1,7 @@
 /*
  * warn.c — warnings about mistakes that would otherwise pass in silence:
- * an event type the store has never seen, named in a spec or an option.
+ * an event type the store has never seen, named in a spec or an option,
+ * and the nearest name to a mistyped one ("did you mean").
  * The command still runs and exits 0; the warning goes to stderr so that
  * the user who misspelled "deposit" learns why the answer is empty.
  */
@@ -60,17 +61,17 @@ static size_t distance(const char *a, const char *b)
 	return row[m];
 }
 
-/* The known type nearest to t if it is a likely typo (at most a third of
- * its letters off, and at least one), else NULL. */
-static const char *nearest(const known *k, const char *t)
+const char *cli_nearest(const char *t, const char *const *names, size_t n)
 {
 	const char *best = NULL;
-	size_t bd = SIZE_MAX, len = strlen(t), limit = len / 3 > 1 ? len / 3 : 1;
-	for (size_t i = 0; i < k->n; i++) {
-		size_t d = distance(t, k->name[i]);
+	size_t bd = SIZE_MAX, len = strlen(t), limit = 1 + len / 3;
+	for (size_t i = 0; i < n; i++) {
+		size_t d = distance(t, names[i]);
+		if (len >= 2 && !strncmp(names[i], t, len))
+			d = 1;   /* the start of a name: "cons" for consume */
 		if (d < bd) {
 			bd = d;
-			best = k->name[i];
+			best = names[i];
 		}
 	}
 	return bd <= limit ? best : NULL;
@@ -87,7 +88,7 @@ static void warn_unknown(const known *k, const char *t, const char *where)
 		at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", k->name[i]);
 	if (k->n > LIST_MAX && at < sizeof list)
 		snprintf(list + at, sizeof list - at, " and %zu more", k->n - LIST_MAX);
-	const char *near = nearest(k, t);
+	const char *near = cli_nearest(t, (const char *const *)k->name, k->n);
 	cli_warn("%s: type '%s' never occurs in the store (its types: %s)%s%s%s", where, t, list,
 		 near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 }
