@@ -93,7 +93,7 @@ eg_store *cli_open_write(cli *c, int create, int *rc);
 void cli_warn_types(eg_store *st, const char *where, const char *const *types, size_t n);
 
 /* Of the n names, the one nearest to t if t looks like a typo of it (one
- * edit, plus one per three letters of t, or its start), else NULL. */
+ * edit, plus one per five letters of t; or its start), else NULL. */
 const char *cli_nearest(const char *t, const char *const *names, size_t n);
 
 /* Help. */

@@ -35,36 +35,37 @@ static int add_known(void *ctx, const char *name, size_t len, uint64_t count, ui
 	return 0;
 }
 
-/* Levenshtein distance, up to 64 bytes a side (longer: "far"). */
+/* Edit distance counting a swap of two neighbours as one edit ("raed",
+ * "deposti"), up to 64 bytes a side (longer: "far"). */
 static size_t distance(const char *a, const char *b)
 {
 	size_t n = strlen(a), m = strlen(b);
 	if (n > 64 || m > 64)
 		return SIZE_MAX;
-	size_t row[65];
+	unsigned char d[65][65];
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = (unsigned char)i;
 	for (size_t j = 0; j <= m; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= n; i++) {
-		size_t diag = row[0];
-		row[0] = i;
+		d[0][j] = (unsigned char)j;
+	for (size_t i = 1; i <= n; i++)
 		for (size_t j = 1; j <= m; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
+			unsigned best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1u < best)
+				best = d[i - 1][j] + 1u;
+			if (d[i][j - 1] + 1u < best)
+				best = d[i][j - 1] + 1u;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1u < best)
+				best = d[i - 2][j - 2] + 1u;
+			d[i][j] = (unsigned char)best;
 		}
-	}
-	return row[m];
+	return d[n][m];
 }
 
 const char *cli_nearest(const char *t, const char *const *names, size_t n)
 {
 	const char *best = NULL;
-	size_t bd = SIZE_MAX, len = strlen(t), limit = 1 + len / 3;
+	size_t bd = SIZE_MAX, len = strlen(t), limit = 1 + len / 5;
 	for (size_t i = 0; i < n; i++) {
 		size_t d = distance(t, names[i]);
 		if (len >= 2 && !strncmp(names[i], t, len))
