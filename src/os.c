@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,6 +35,14 @@ eg_os_vtab eg_os = {
 	.munmap = munmap,
 	.futimens = futimens,
 	.rmdir = rmdir,
+	.fsync = fsync,
+	.mkdir = mkdir,
+	.flock = flock,
+	.fstat = fstat,
+	.stat = stat,
+	.opendir = opendir,
+	.read = read,
+	.write = write,
 };
 
 int os_pwrite_all(int fd, const void *buf, size_t n, off_t off)

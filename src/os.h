@@ -14,6 +14,8 @@
 #include <sys/types.h>
 
 struct timespec;
+struct stat;
+typedef struct __dirstream DIR;
 
 typedef struct eg_os_vtab {
 	int (*open)(const char *path, int flags, mode_t mode);
@@ -28,6 +30,14 @@ typedef struct eg_os_vtab {
 	int (*munmap)(void *addr, size_t len);
 	int (*futimens)(int fd, const struct timespec times[2]);
 	int (*rmdir)(const char *path);
+	int (*fsync)(int fd);
+	int (*mkdir)(const char *path, mode_t mode);
+	int (*flock)(int fd, int op);
+	int (*fstat)(int fd, struct stat *sb);
+	int (*stat)(const char *path, struct stat *sb);
+	DIR *(*opendir)(const char *path);
+	ssize_t (*read)(int fd, void *buf, size_t n);
+	ssize_t (*write)(int fd, const void *buf, size_t n);
 } eg_os_vtab;
 
 /* The table in force.  Tests may replace entries; restore them after. */
