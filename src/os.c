@@ -33,6 +33,7 @@ eg_os_vtab eg_os = {
 	.unlink = unlink,
 	.mmap = mmap,
 	.munmap = munmap,
+	.mremap = mremap,
 	.futimens = futimens,
 	.rmdir = rmdir,
 	.fsync = fsync,

@@ -28,6 +28,7 @@ typedef struct eg_os_vtab {
 	int (*unlink)(const char *path);
 	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 	int (*munmap)(void *addr, size_t len);
+	void *(*mremap)(void *old, size_t old_len, size_t new_len, int flags, ...);
 	int (*futimens)(int fd, const struct timespec times[2]);
 	int (*rmdir)(const char *path);
 	int (*fsync)(int fd);
