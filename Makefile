@@ -85,8 +85,6 @@ e2e: deps-check $(ENGRAM)
 
 test: deps-check
 	@$(MAKE) --no-print-directory unit e2e crash-check fuzz-replay fault-check
-	@echo "== bench/compare.sh --tiny: every peer gives engram's answers"
-	@$(MAKE) --no-print-directory bench-check
 	@echo "== again under AddressSanitizer + UBSan"
 	@$(MAKE) --no-print-directory SAN=1 unit e2e crash-check fuzz-replay
 	@echo "all tests passed"
@@ -127,8 +125,10 @@ bench-deps:
 	@[ -d bench/node_modules/@duckdb/node-api ] || (cd bench && npm ci --no-audit --no-fund --loglevel=error)
 bench: all bench-deps
 	@bench/compare.sh $(BENCH_ARGS)
-# The harness at a tiny size, answers checked, nothing timed (`make test`).
+# The harness at a tiny size, answers checked, nothing timed (in CI after
+# `make test`, which needs no database peers).
 bench-check: all bench-deps
+	@echo "== bench/compare.sh --tiny: every peer gives engram's answers"
 	@bench/compare.sh --tiny
 # Each feature's own benchmark, with its targets (bench/results/*.md).
 bench-core: all ; @bench/run.sh $(BENCH_ARGS)
