@@ -7,7 +7,7 @@ CC      ?= cc
 PKGS    := libcrypto libxxhash
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation \
-           -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+           -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 override LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
 # Build variant: `make SAN=1` builds into build-san/ with sanitizers.
@@ -19,7 +19,17 @@ else
 B       := build
 endif
 
-LIB_SRC  := $(wildcard src/*.c)
+# The layers (docs/LAYOUT.md): each is compiled seeing only its own headers
+# and those of the layers below it, so that a call up does not build.  The
+# command sees the public header and the utilities only.
+UTIL_INC   := -Isrc/util
+STORE_INC  := $(UTIL_INC) -Isrc/store
+ENGINE_INC := $(STORE_INC) -Isrc/engine
+GEN_INC    := $(UTIL_INC) -Isrc/gen
+ALL_INC    := $(ENGINE_INC) -Isrc/gen
+HEADERS    := $(wildcard include/*.h src/*/*.h cli/*.h)
+
+LIB_SRC  := $(wildcard src/*/*.c)
 CLI_SRC  := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
@@ -36,9 +46,14 @@ bin/engram: $(ENGRAM)
 	@mkdir -p bin && cp $< $@.tmp && mv -f $@.tmp $@
 endif
 
-$(B)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h)
+$(B)/src/util/%.o: INC := $(UTIL_INC)
+$(B)/src/store/%.o: INC := $(STORE_INC)
+$(B)/src/engine/%.o: INC := $(ENGINE_INC)
+$(B)/src/gen/%.o: INC := $(GEN_INC)
+$(B)/cli/%.o: INC := $(UTIL_INC)
+$(B)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(INC) -c $< -o $@
 # Under make -j the objects wait for the dependencies (a missing header
 # would otherwise fail the build while apt-get is still installing it).
 $(LIB_OBJ) $(CLI_OBJ): | deps-check
@@ -52,7 +67,7 @@ $(ENGRAM): $(CLI_OBJ) $(B)/libengram.a
 
 $(B)/tests/%: tests/%.c $(B)/libengram.a tests/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $< $(B)/libengram.a \
+	$(CC) $(CFLAGS) $(ALL_INC) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $< $(B)/libengram.a \
 		$(LDLIBS) $(shell pkg-config --libs cmocka)
 
 # install_debs PKGS: the Debian 12 packages of PKGS not yet installed.  As
@@ -140,7 +155,7 @@ bench-sessions: all ; @bench/sessions.sh $(BENCH_ARGS)
 bench-scale: all bench-deps ; @bench/scale.sh $(BENCH_ARGS)
 bench-sketch: deps-check $(B)/libengram.a
 	@mkdir -p $(B)/bench
-	$(CC) $(CFLAGS) -o $(B)/bench/sketch_bench bench/sketch_bench.c $(B)/libengram.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(ALL_INC) -o $(B)/bench/sketch_bench bench/sketch_bench.c $(B)/libengram.a $(LDLIBS)
 	@$(B)/bench/sketch_bench
 
 # libFuzzer targets (clang): each runs FUZZ_SECONDS on its corpus, one
@@ -151,9 +166,9 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?=
 FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_TARGETS := $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
-build-fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard include/*.h src/*.h)
+build-fuzz/%: fuzz/%.c $(LIB_SRC) $(HEADERS)
 	@mkdir -p build-fuzz
-	clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude $(ALL_INC) \
 		$(shell pkg-config --cflags $(PKGS)) -o $@ $< $(LIB_SRC) $(LDLIBS)
 fuzz: $(FUZZ_TARGETS)
 	@failed=""; for n in $(FUZZ_NAMES); do mkdir -p fuzz/corpus/$$n build-fuzz/corpus-$$n; \
@@ -167,9 +182,9 @@ fuzz: $(FUZZ_TARGETS)
 # with $(CC) and fuzz/replay.c, under the sanitizers with SAN=1, runs every
 # input of fuzz/corpus/NAME once; a failed CHECK or a sanitizer report fails.
 FUZZ_REPLAY := $(FUZZ_NAMES:%=$(B)/fuzz/fuzz_%)
-$(B)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c $(B)/libengram.a $(wildcard include/*.h src/*.h)
+$(B)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c $(B)/libengram.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< fuzz/replay.c $(B)/libengram.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(ALL_INC) $(LDFLAGS) -o $@ $< fuzz/replay.c $(B)/libengram.a $(LDLIBS)
 fuzz-replay: deps-check $(FUZZ_REPLAY)
 	@failed=""; for n in $(FUZZ_NAMES); do $(B)/fuzz/fuzz_$$n fuzz/corpus/$$n || failed="$$failed $$n"; done; \
 	if [ -n "$$failed" ]; then echo "fuzz replay failed:$$failed"; exit 1; fi

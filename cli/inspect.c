@@ -4,7 +4,7 @@
  * realistic input.
  */
 #include "cli.h"
-#include "gen.h"
+#include "engram.h"
 
 #include <errno.h>
 #include <stdlib.h>

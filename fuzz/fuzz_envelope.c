@@ -1,6 +1,6 @@
 /*
  * fuzz_envelope.c — libFuzzer target for the NDJSON envelope parser
- * (src/append.c, through eg_batch_add_json).  The parser is static, so the
+ * (src/store/append.c, through eg_batch_add_json).  The parser is static, so the
  * line goes through a batch of a store made once in a temporary directory;
  * every batch is aborted, and the store is made anew now and then, since
  * aborted batches leave dead slots in its id table.

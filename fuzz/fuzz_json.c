@@ -1,5 +1,5 @@
 /*
- * fuzz_json.c — libFuzzer target for the JSON scanner (src/json.c).
+ * fuzz_json.c — libFuzzer target for the JSON scanner (src/util/json.c).
  * Checks properties rather than outputs: validate agrees with a naive
  * recursive reference validator and with the object walker, minify keeps
  * text valid and never grows it, decode/quote round trip, and

@@ -1,5 +1,5 @@
 /*
- * fuzz_map.c — libFuzzer target for mappings (src/map.c).  The input is a
+ * fuzz_map.c — libFuzzer target for mappings (src/store/map.c).  The input is a
  * mapping file, a newline, then a producer's line.  Whatever the mapping
  * compiles to (or the built-in segment mapping when it does not), mapping
  * the line must stay within map_space, build data and meta that are valid

@@ -1,5 +1,5 @@
 /*
- * fuzz_record.c — libFuzzer target for the record codec (src/record.c,
+ * fuzz_record.c — libFuzzer target for the record codec (src/store/record.c,
  * docs/FORMAT.md).  Every input, copied into a buffer of exactly its size,
  * is decoded as an event record (each way: checksum compared or not, ids
  * formatted or lazy), a commit record and a segment header: a decoder may

@@ -1,5 +1,5 @@
 /*
- * fuzz_sketch.c — libFuzzer target for the quantile sketch (src/sketch.c).
+ * fuzz_sketch.c — libFuzzer target for the quantile sketch (src/util/sketch.c).
  * First byte even: the rest, sealed with a valid checksum so that the
  * fuzzer reaches the structural checks, is decoded; whatever decodes must
  * encode back to the same bytes and answer sane quantiles.  First byte odd:

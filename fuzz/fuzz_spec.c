@@ -1,7 +1,7 @@
 /*
  * fuzz_spec.c — libFuzzer target for the spec parsers: projection specs
- * (src/projspec.c), windows specs (src/winspec.c) and funnel steps and
- * options (src/funnel.c).  The first byte picks the parser: 'P', 'W' or
+ * (src/engine/projspec.c), windows specs (src/engine/winspec.c) and funnel steps and
+ * options (src/engine/funnel.c).  The first byte picks the parser: 'P', 'W' or
  * 'F' (any other byte: its value modulo 3, in that order); the rest is the
  * spec.  For a funnel it is three lines: the steps, the --by path and the
  * --within duration (the last two optional).  Session options have no

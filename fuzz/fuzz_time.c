@@ -1,5 +1,5 @@
 /*
- * fuzz_time.c — libFuzzer target for times and durations (src/timefmt.c).
+ * fuzz_time.c — libFuzzer target for times and durations (src/util/timefmt.c).
  * Whatever parses must format and parse back to the same microsecond (or,
  * outside years 0000-9999, format to a text that does not parse at all);
  * formatting is also checked against glibc's gmtime_r as a reference.

@@ -9,7 +9,7 @@
  * lines repeat byte for byte, and the three formats tell the same events.
  */
 #include "testutil.h"
-#include "gen.h"
+#include "engram.h"
 #include "json.h"
 #include "timefmt.h"
 

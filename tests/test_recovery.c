@@ -4,7 +4,7 @@
  * commit; zero-filled and garbage tails are cut; damage inside committed
  * data is reported by verify with its place and makes a writer's open
  * refuse rather than cut; one writer at a time across processes; and I/O
- * failures injected through the eg_os table (src/os.h) fail the call
+ * failures injected through the eg_os table (src/util/os.h) fail the call
  * cleanly and leave a store that reopens consistent.
  */
 #include "testutil.h"

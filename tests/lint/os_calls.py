@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """os_calls.py: every file, sync, rename and mmap call of the library goes
-through the I/O layer (src/os.c's eg_os table), so that fault tests reach
+through the I/O layer (src/util/os.c's eg_os table), so that fault tests reach
 all of it.  Lists each raw call outside os.c and exits 1 if there is one.
 
     tests/lint/os_calls.py [SRC_DIR]      (default: src/ of this checkout)
@@ -60,7 +60,7 @@ def main():
                           % (os.path.relpath(path), no, m.group(1), m.group(1)))
                     found += 1
     if found:
-        print("os_calls: %d raw call(s) outside src/os.c" % found)
+        print("os_calls: %d raw call(s) outside src/util/os.c" % found)
         return 1
     print("os_calls: every file call goes through the I/O layer")
     return 0

@@ -8,7 +8,7 @@
  * field, so that they outrun any store they feed; the PRNG, the buffer and
  * the heaps they run on are in gen_util.h, shared with gen_click.c.
  */
-#include "gen.h"
+#include "engram.h"
 #include "gen_util.h"
 
 #define DEFAULT_ACCOUNTS 1000

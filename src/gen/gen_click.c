@@ -12,7 +12,7 @@
  * a line, so the three formats (engram, Segment, Snowplow) describe the same
  * events in the same order.
  */
-#include "gen.h"
+#include "engram.h"
 #include "gen_util.h"
 
 #include <stddef.h>
