@@ -28,6 +28,7 @@
  * a snapshot load, the events after the snapshot (at most snapshot_every),
  * and the chunks of the keys it reads.
  */
+#include "derived.h"
 #include "internal.h"
 #include "os.h"
 #include "buf.h"
@@ -105,8 +106,8 @@ typedef struct pkey {
 struct eg_proj {
 	eg_store *st;
 	eg_proj_spec *spec;
-	char dir[PATH_MAX];
-	int lockfd, nosave;
+	eg_ds ds;                    /* idx/proj/HASH/; ds.lockfd -1: in memory */
+	int nosave;
 	size_t es, cs, ts;           /* entry, chunk and tail sizes */
 	/* the saved part, mapped */
 	int fd_ent, fd_chunk;
@@ -538,15 +539,15 @@ static int add_event(eg_proj *p, const eg_event *e, uint64_t off)
 
 static void path_of(const eg_proj *p, const char *name, char *out)
 {
-	snprintf(out, PATH_MAX, "%s/%s", p->dir, name);
+	eg_ds_path(&p->ds, name, out);
 }
 
 static void unmap(eg_proj *p)
 {
 	if (p->ment)
-		munmap((void *)p->ment, p->ment_len);
+		eg_os.munmap((void *)p->ment, p->ment_len);
 	if (p->mchunk)
-		munmap((void *)p->mchunk, p->mchunk_len);
+		eg_os.munmap((void *)p->mchunk, p->mchunk_len);
 	p->ment = p->mchunk = NULL;
 	p->ment_len = p->mchunk_len = 0;
 }
@@ -556,16 +557,16 @@ static int map_saved(eg_proj *p)
 	unmap(p);
 	size_t el = p->nent_saved * p->es, cl = p->chunks_saved;
 	if (el) {
-		void *m = mmap(NULL, el, PROT_READ, MAP_SHARED, p->fd_ent, 0);
+		void *m = eg_os.mmap(NULL, el, PROT_READ, MAP_SHARED, p->fd_ent, 0);
 		if (m == MAP_FAILED)
-			return st_errno(p->st, "cannot map %s/entries", p->dir);
+			return st_errno(p->st, "cannot map %s/entries", p->ds.dir);
 		p->ment = m;
 		p->ment_len = el;
 	}
 	if (cl) {
-		void *m = mmap(NULL, cl, PROT_READ, MAP_SHARED, p->fd_chunk, 0);
+		void *m = eg_os.mmap(NULL, cl, PROT_READ, MAP_SHARED, p->fd_chunk, 0);
 		if (m == MAP_FAILED)
-			return st_errno(p->st, "cannot map %s/chunks", p->dir);
+			return st_errno(p->st, "cannot map %s/chunks", p->ds.dir);
 		p->mchunk = m;
 		p->mchunk_len = cl;
 	}
@@ -578,7 +579,7 @@ static void unmap_snap(eg_proj *p)
 	if (p->hslot_mapped)
 		p->hslot = NULL, p->hcap = 0, p->hslot_mapped = 0;
 	if (p->msnap)
-		munmap(p->msnap, p->msnap_len);
+		eg_os.munmap(p->msnap, p->msnap_len);
 	p->msnap = NULL;
 	p->msnap_len = 0;
 	p->mkeys = NULL;
@@ -635,29 +636,18 @@ static uint64_t snap_check(const unsigned char *hdr, const unsigned char *body, 
 	return h;
 }
 
-/* Load idx/proj/HASH/snap if it is valid for this log; else start empty. */
-static int load_snapshot(eg_proj *p, uint64_t head)
-{
-	reset_state(p);
-	char path[PATH_MAX];
-	path_of(p, "snap", path);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return EG_OK;
-	struct stat sb;
-	unsigned char *b = NULL;
-	size_t n = fstat(fd, &sb) == 0 && sb.st_size >= SNAP_HDR ? (size_t)sb.st_size : 0;
-	if (n) {
-		/* private and writable: folding changes the keys in place, never
-		 * the file */
-		b = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-		if (b == MAP_FAILED)
-			b = NULL;
-	}
-	close(fd);
-	if (!b)
-		return EG_OK;
+typedef struct snap_ctx {
+	eg_proj *p;
+	uint64_t head;
 	snap_layout l;
+} snap_ctx;
+
+/* Is the snapshot [b, b + n) whole, of this spec and this log, with the
+ * entries and chunks it counts on disk? */
+static int snap_ok(const unsigned char *b, size_t n, void *arg)
+{
+	snap_ctx *c = arg;
+	eg_proj *p = c->p;
 	int ok = !memcmp(b, SNAP_MAGIC, 8) && rd32(b + 8) == SNAP_VERSION &&
 		 !memcmp(b + 16, p->spec->hash, 32) && rd32(b + 12) == p->es &&
 		 rd32(b + 100) == p->cs && rd32(b + 112) == p->ts;
@@ -666,37 +656,51 @@ static int load_snapshot(eg_proj *p, uint64_t head)
 	uint64_t hcap = rd32(b + 116);
 	ok = ok && nk < UINT32_MAX && tlen < ((uint64_t)1 << 40) &&
 	     (hcap == 0 || ((hcap & (hcap - 1)) == 0 && hcap > nk));
-	if (ok) {
-		snap_layout_of(p, nk, hcap, tlen, &l);
-		ok = l.size == n &&
-		     rd64(b + 120) == snap_check(b, b + SNAP_HDR, l.tails_at - SNAP_HDR) &&
-		     through <= head && store_event_ident(p->st, through, &mine) == EG_OK && mine == ident &&
-		     os_file_size(p->fd_ent) >= (off_t)(nentries * p->es) &&
-		     os_file_size(p->fd_chunk) >= (off_t)clen;
-	}
-	if (!ok) {
-		munmap(b, n);
+	if (!ok)
+		return -1;
+	snap_layout_of(p, nk, hcap, tlen, &c->l);
+	ok = c->l.size == n &&
+	     rd64(b + 120) == snap_check(b, b + SNAP_HDR, c->l.tails_at - SNAP_HDR) &&
+	     through <= c->head && store_event_ident(p->st, through, &mine) == EG_OK &&
+	     mine == ident && os_file_size(p->fd_ent) >= (off_t)(nentries * p->es) &&
+	     os_file_size(p->fd_chunk) >= (off_t)clen;
+	return ok ? 0 : -1;
+}
+
+/* Load idx/proj/HASH/snap if it is valid for this log; else start empty. */
+static int load_snapshot(eg_proj *p, uint64_t head)
+{
+	reset_state(p);
+	if (p->ds.lockfd < 0)
 		return EG_OK;
-	}
+	/* private and writable: folding changes the keys in place, never
+	 * the file */
+	snap_ctx c = { p, head, { 0 } };
+	eg_ds_view v;
+	if (eg_ds_read(&p->ds, "snap", EG_DS_MAP | EG_DS_PRIVATE, SNAP_HDR, snap_ok, &c, &v))
+		return EG_OK;           /* absent or damaged: fold from the log */
+	unsigned char *b = v.p;
+	const snap_layout *l = &c.l;
+	uint64_t nentries = rd64(b + 56), clen = rd64(b + 64), hcap = rd32(b + 116);
 	p->msnap = b;
-	p->msnap_len = n;
-	p->mkeys = (pkey *)(b + l.keys_at);
-	p->mtails = b + l.tails_at;
-	p->mtexts = b + l.texts_at;
-	p->nk_map = p->nkeys = (uint32_t)nk;
-	p->tl_map = tlen;
+	p->msnap_len = v.n;
+	p->mkeys = (pkey *)(b + l->keys_at);
+	p->mtails = b + l->tails_at;
+	p->mtexts = b + l->texts_at;
+	p->nk_map = p->nkeys = (uint32_t)l->nk;
+	p->tl_map = l->tlen;
 	if (!p->hslot_mapped)
 		free(p->hslot);
-	p->hslot = hcap ? (uint32_t *)(b + l.hslot_at) : NULL;
+	p->hslot = hcap ? (uint32_t *)(b + l->hslot_at) : NULL;
 	p->hcap = (uint32_t)hcap;
 	p->hslot_mapped = hcap != 0;
 	p->nent_saved = nentries;
 	p->chunks_saved = clen;
-	p->snap_pos = p->through = through;
+	p->snap_pos = p->through = rd64(b + 48);
 	p->no_key = rd64(b + 104);
 	/* Drop what an interrupted fold wrote after the snapshot. */
-	if (!p->nosave && (ftruncate(p->fd_ent, (off_t)(nentries * p->es)) ||
-			   ftruncate(p->fd_chunk, (off_t)clen)))
+	if (!p->nosave && (eg_os.ftruncate(p->fd_ent, (off_t)(nentries * p->es)) ||
+			   eg_os.ftruncate(p->fd_chunk, (off_t)clen)))
 		p->nosave = 1;
 	return map_saved(p);
 }
@@ -707,15 +711,10 @@ static int write_at(int fd, const void *b, size_t n, uint64_t off)
 }
 
 /* Write a part held partly in the mapped snapshot, partly in memory. */
-static int write_parts(int fd, const void *m, size_t mn, const buf *h, uint64_t off,
-		       XXH3_state_t *x)
+static void write_parts(eg_ds_wr *w, const void *m, size_t mn, const buf *h, int hashed)
 {
-	if ((mn && write_at(fd, m, mn, off)) || (h->n && write_at(fd, h->p, h->n, off + mn)))
-		return -1;
-	if (x && ((mn && XXH3_64bits_update(x, m, mn) != XXH_OK) ||
-		  (h->n && XXH3_64bits_update(x, h->p, h->n) != XXH_OK)))
-		return -1;
-	return 0;
+	eg_ds_wr_put(w, m, mn, hashed);
+	eg_ds_wr_put(w, h->p, h->n, hashed);
 }
 
 /* Save the state (at p->through) as a snapshot: entries and chunks first,
@@ -728,8 +727,8 @@ static int save_snapshot(eg_proj *p)
 	eg_store *st = p->st;
 	if (write_at(p->fd_ent, p->ent.p, p->ent.n, p->nent_saved * p->es) ||
 	    write_at(p->fd_chunk, p->chunk.p, p->chunk.n, p->chunks_saved) ||
-	    fdatasync(p->fd_ent) || fdatasync(p->fd_chunk))
-		return st_errno(st, "cannot write %s", p->dir);
+	    eg_os.fdatasync(p->fd_ent) || eg_os.fdatasync(p->fd_chunk))
+		return st_errno(st, "cannot write %s", p->ds.dir);
 	uint64_t ident;
 	int rc = store_event_ident(p->st, p->through, &ident);
 	if (rc)
@@ -752,36 +751,25 @@ static int save_snapshot(eg_proj *p)
 	wr64(h + 104, p->no_key);
 	wr32(h + 112, (uint32_t)p->ts);
 	wr32(h + 116, p->hcap);
-	char tmp[PATH_MAX], path[PATH_MAX];
-	path_of(p, "snap.tmp", tmp);
+	char path[PATH_MAX];
 	path_of(p, "snap", path);
-	XXH3_state_t *x = XXH3_createState();
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* the check covers the header before it and everything before the
+	 * tails (padding included) */
+	eg_ds_wr w;
+	if (eg_ds_wr_begin(&w, &p->ds, "snap", SNAP_HDR))
+		return st_errno(st, "cannot write %s", path);
 	buf none = { 0 };
-	int bad = !x || fd < 0 || XXH3_64bits_reset(x) != XXH_OK ||
-		  XXH3_64bits_update(x, h, 120) != XXH_OK ||
-		  write_parts(fd, p->mkeys, (size_t)p->nk_map * sizeof(pkey), &p->hkeys, l.keys_at, x) ||
-		  write_parts(fd, p->hslot, (size_t)p->hcap * 4, &none, l.hslot_at, x) ||
-		  write_parts(fd, p->mtexts, p->tl_map, &p->htexts, l.texts_at, x);
-	if (!bad) {
-		/* the padding before the tails is part of the check */
-		char z[64] = { 0 };
-		size_t pad = (size_t)(l.tails_at - l.texts_at - l.tlen);
-		buf zb = { z, pad, sizeof z };
-		bad = write_parts(fd, NULL, 0, &zb, l.texts_at + l.tlen, x) ||
-		      write_parts(fd, p->mtails, (size_t)p->nk_map * p->ts, &p->htails, l.tails_at,
-				  NULL);
-	}
-	if (!bad) {
-		wr64(h + 120, XXH3_64bits_digest(x) | 1);
-		bad = write_at(fd, h, SNAP_HDR, 0) || fdatasync(fd) || rename(tmp, path);
-	}
-	rc = bad ? st_errno(st, "cannot write %s", path) : EG_OK;
-	if (fd >= 0)
-		close(fd);
-	XXH3_freeState(x);
-	if (rc)
-		return rc;
+	char z[64] = { 0 };
+	buf zb = { z, (size_t)(l.tails_at - l.texts_at - l.tlen), sizeof z };
+	eg_ds_wr_hash(&w, h, 120);
+	write_parts(&w, p->mkeys, (size_t)p->nk_map * sizeof(pkey), &p->hkeys, 1);
+	write_parts(&w, p->hslot, (size_t)p->hcap * 4, &none, 1);
+	write_parts(&w, p->mtexts, p->tl_map, &p->htexts, 1);
+	write_parts(&w, NULL, 0, &zb, 1);
+	write_parts(&w, p->mtails, (size_t)p->nk_map * p->ts, &p->htails, 0);
+	wr64(h + 120, eg_ds_wr_digest(&w) | 1);
+	if (eg_ds_wr_commit(&w, h, SNAP_HDR, 0))
+		return st_errno(st, "cannot write %s", path);
 	p->nent_saved = nent(p);
 	p->chunks_saved += p->chunk.n;
 	p->ent.n = p->chunk.n = 0;
@@ -868,58 +856,35 @@ out:
 
 static int lock_dir(eg_proj *p)
 {
-	if (p->lockfd < 0)
-		return EG_OK;
-	while (flock(p->lockfd, LOCK_EX) != 0)
-		if (errno != EINTR)
-			return st_errno(p->st, "cannot lock %s", p->dir);
-	return EG_OK;
+	return eg_ds_lock(p->st, &p->ds);
 }
 
 static void unlock_dir(eg_proj *p)
 {
-	if (p->lockfd >= 0)
-		flock(p->lockfd, LOCK_UN);
+	eg_ds_unlock(&p->ds);
 }
 
 /* Open (creating) the derived directory; on failure fold in memory only. */
 static void open_dir(eg_proj *p)
 {
-	char hex[65], path[PATH_MAX];
+	char hex[65], f[PATH_MAX];
 	eg_proj_spec_hash(p->spec, hex);
-	snprintf(path, sizeof path, "%s/idx/proj", p->st->dir);
-	mkdir(path, 0755);
-	snprintf(p->dir, sizeof p->dir, "%s/idx/proj/%.32s", p->st->dir, hex);
-	mkdir(p->dir, 0755);
-	char f[PATH_MAX];
-	path_of(p, "lock", f);
-	p->lockfd = open(f, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (p->lockfd >= 0)
-		spec_state_used(p->st, p->lockfd);
+	hex[32] = 0;
+	/* spec.json is kept so that reindex can rebuild this projection */
+	eg_ds_open(p->st, "proj", hex, p->spec->src, p->spec->src ? p->spec->srclen : 0, &p->ds);
 	path_of(p, "entries", f);
-	p->fd_ent = open(f, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	p->fd_ent = eg_os.open(f, O_RDWR | O_CREAT, 0644);
 	path_of(p, "chunks", f);
-	p->fd_chunk = open(f, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	path_of(p, "spec.json", f);
-	if (p->lockfd >= 0 && access(f, F_OK) != 0) {
-		/* kept so that reindex can rebuild this projection */
-		int fd = open(f, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			if (p->spec->src && os_pwrite_all(fd, p->spec->src, p->spec->srclen, 0))
-				unlink(f);
-			close(fd);
-		}
-	}
-	if (p->lockfd < 0 || p->fd_ent < 0 || p->fd_chunk < 0) {
+	p->fd_chunk = eg_os.open(f, O_RDWR | O_CREAT, 0644);
+	if (p->ds.lockfd < 0 || p->fd_ent < 0 || p->fd_chunk < 0) {
 		p->nosave = 1;
 		/* in memory only: nothing saved, nothing mapped */
-		if (p->lockfd >= 0)
-			close(p->lockfd);
+		eg_ds_close(&p->ds);
 		if (p->fd_ent >= 0)
-			close(p->fd_ent);
+			eg_os.close(p->fd_ent);
 		if (p->fd_chunk >= 0)
-			close(p->fd_chunk);
-		p->lockfd = p->fd_ent = p->fd_chunk = -1;
+			eg_os.close(p->fd_chunk);
+		p->fd_ent = p->fd_chunk = -1;
 	}
 }
 
@@ -945,7 +910,7 @@ int eg_proj_open(eg_store *st, const eg_proj_spec *spec, eg_progress_fn fn, void
 	p->es = sizeof(pent) + (size_t)spec->nnum * sizeof(num);
 	p->cs = sizeof(pchunk) + (size_t)spec->nf * sizeof(pagg) + CHUNK * p->es;
 	p->ts = sizeof(ptail) + (size_t)spec->nf * sizeof(pagg);
-	p->lockfd = p->fd_ent = p->fd_chunk = -1;
+	p->ds.lockfd = p->fd_ent = p->fd_chunk = -1;
 	for (int i = 0; i < spec->nf; i++)
 		p->names[i] = p->spec->f[i].name;
 	open_dir(p);
@@ -972,14 +937,14 @@ int eg_proj_refresh(eg_proj *p)
 		char path[PATH_MAX];
 		unsigned char hdr[SNAP_HDR];
 		path_of(p, "snap", path);
-		int fd = p->nosave ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+		int fd = p->nosave ? -1 : eg_os.open(path, O_RDONLY, 0);
 		if (fd >= 0) {
 			if (os_pread_all(fd, hdr, SNAP_HDR, 0) == 0 && rd64(hdr + 48) != p->snap_pos) {
 				eg_head h;
 				if (!(rc = eg_store_head(p->st, &h)))
 					rc = load_snapshot(p, h.pos);
 			}
-			close(fd);
+			eg_os.close(fd);
 		}
 	}
 	if (!rc)
@@ -993,12 +958,11 @@ void eg_proj_close(eg_proj *p)
 	if (!p)
 		return;
 	unmap(p);
-	if (p->lockfd >= 0)
-		close(p->lockfd);
+	eg_ds_close(&p->ds);
 	if (p->fd_ent >= 0)
-		close(p->fd_ent);
+		eg_os.close(p->fd_ent);
 	if (p->fd_chunk >= 0)
-		close(p->fd_chunk);
+		eg_os.close(p->fd_chunk);
 	eg_iter_free(p->rit);
 	free(p->blk);
 	free(p->evbuf);
@@ -1570,52 +1534,40 @@ void eg_proj_get_explain(const eg_proj *p, eg_proj_explain *o)
 	o->fields = p->fst;
 }
 
-int proj_rebuild_all(eg_store *st)
+/* Reindex, once every projection's derived files are dropped: fold each
+ * spec kept in a spec.json again; a directory without one that parses is
+ * not a projection that can be rebuilt, and goes. */
+static int rebuild_one(void *ctx, const char *dir, const char *hash)
 {
-	char path[PATH_MAX];
-	snprintf(path, sizeof path, "%s/idx/proj", st->dir);
-	DIR *d = opendir(path);
-	if (!d)
-		return EG_OK;
+	eg_store *st = ctx;
+	eg_ds d = { .lockfd = -1 };
+	(void)hash;
+	snprintf(d.dir, sizeof d.dir, "%s", dir);
+	eg_ds_view v;
+	eg_proj_spec *spec = NULL;
+	char err[256];
 	int rc = EG_OK;
-	struct dirent *de;
-	while (rc == EG_OK && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		char dir[PATH_MAX], f[PATH_MAX];
-		snprintf(dir, sizeof dir, "%s/%s", path, de->d_name);
-		static const char *const derived[] = { "snap", "snap.tmp", "entries", "chunks" };
-		for (size_t i = 0; i < sizeof derived / sizeof *derived; i++) {
-			snprintf(f, sizeof f, "%s/%s", dir, derived[i]);
-			unlink(f);
-		}
-		snprintf(f, sizeof f, "%s/spec.json", dir);
-		int fd = open(f, O_RDONLY | O_CLOEXEC);
-		struct stat sb;
-		char *json = NULL;
-		if (fd >= 0 && fstat(fd, &sb) == 0 && (json = malloc((size_t)sb.st_size + 1)) &&
-		    os_pread_all(fd, json, (size_t)sb.st_size, 0) != 0) {
-			free(json);
-			json = NULL;
-		}
-		if (fd >= 0)
-			close(fd);
-		eg_proj_spec *spec = NULL;
-		char err[256];
-		if (!json || eg_proj_spec_parse(json, (size_t)sb.st_size, &spec, err, sizeof err)) {
-			/* not a projection we can rebuild: drop it */
-			unlink(f);
-			snprintf(f, sizeof f, "%s/lock", dir);
-			unlink(f);
-			rmdir(dir);
-		} else {
-			eg_proj *p;
-			if ((rc = eg_proj_open(st, spec, NULL, NULL, &p)) == EG_OK)
-				eg_proj_close(p);
-		}
-		eg_proj_spec_free(spec);
-		free(json);
+	if (eg_ds_read(&d, "spec.json", 0, 0, NULL, NULL, &v) ||
+	    eg_proj_spec_parse((const char *)v.p, v.n, &spec, err, sizeof err)) {
+		eg_ds_remove_dir(dir);
+	} else {
+		eg_proj *p;
+		if ((rc = eg_proj_open(st, spec, NULL, NULL, &p)) == EG_OK)
+			eg_proj_close(p);
 	}
-	closedir(d);
+	eg_proj_spec_free(spec);
+	eg_ds_view_free(&v);
 	return rc;
+}
+
+static int proj_rebuild_all(eg_store *st)
+{
+	return eg_ds_list(st, "proj", rebuild_one, st);
+}
+
+/* Projections rebuild eagerly at reindex: a query then starts from a
+ * snapshot, not from the log. */
+__attribute__((constructor)) static void proj_register(void)
+{
+	eg_ds_register("proj", "projection", NULL, proj_rebuild_all);
 }

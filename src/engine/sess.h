@@ -6,6 +6,7 @@
 #define EG_SESS_H
 
 #include "buf.h"
+#include "derived.h"
 #include "itab.h"
 #include "engram.h"
 
@@ -102,11 +103,9 @@ typedef struct sess_key {
 	unsigned char hash[16];
 } sess_key;
 
-/* sessfile.c: the checkpoints of one key, in idx/sess/HASH/. */
-typedef struct sess_files {
-	char dir[PATH_MAX];
-	int lockfd;                   /* -1: in memory only */
-} sess_files;
+/* sessfile.c: the checkpoints of one key, in idx/sess/HASH/ (lockfd -1:
+ * in memory only). */
+typedef eg_ds sess_files;
 
 int sess_files_open(eg_store *st, const sess_key *k, sess_files *f);
 void sess_files_close(sess_files *f);
@@ -118,8 +117,21 @@ void sess_unlock(sess_files *f);
  * newest one. */
 int sess_save(eg_store *st, const sess_files *f, const sess_key *k, const sstate *S,
 	      uint64_t ident_pos, uint64_t ident, int keep);
-/* Load into S (empty) the newest valid checkpoint at or before position
- * at; S->through stays 0 when there is none. */
+/* What a checkpoint holds, as sessfile.c hands it to the engine. */
+typedef struct sess_ckpt {
+	uint64_t through, events, merges, nstreams, nurls, live;
+	const unsigned char *body;
+	size_t len;
+} sess_ckpt;
+/* The checkpoints at or before position at, newest first, as position * 2
+ * (+ 1 for an end- one), in *out (malloc'd); how many. */
+size_t sess_ck_list(const sess_files *f, uint64_t at, uint64_t **out);
+/* Read and check candidate cand of sess_ck_list: EG_OK with c pointing
+ * into view (free it with eg_ds_view_free), or EG_DS_ABSENT/DAMAGED. */
+int sess_ck_read(eg_store *st, const sess_files *f, const sess_key *k, uint64_t cand,
+		 eg_ds_view *view, sess_ckpt *c);
+/* session.c: load into S (empty) the newest valid checkpoint at or before
+ * position at; S->through stays 0 when there is none. */
 int sess_load(eg_store *st, const sess_files *f, const sess_key *k, uint64_t at, sstate *S);
 
 extern uint64_t sess_save_every, sess_pipe_min, sess_save_min, sess_part_min;

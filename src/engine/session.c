@@ -19,6 +19,7 @@
  */
 #include "internal.h"
 #include "json.h"
+#include "os.h"
 #include "pipe.h"
 #include "record.h"
 #include "sess.h"
@@ -84,7 +85,7 @@ void sess_state_free(sstate *S)
 	itab_free(&S->urls);
 	free(S->ord);
 	if (S->s)
-		munmap(S->s, (size_t)S->caps * sizeof *S->s);
+		eg_os.munmap(S->s, (size_t)S->caps * sizeof *S->s);
 	free(S->freel);
 	free(S->born);
 	memset(S, 0, sizeof *S);
@@ -109,8 +110,8 @@ static int grow_pool(sstate *S)
 	if (c <= S->caps)
 		return -1;
 	size_t n = (size_t)c * sizeof *S->s;
-	void *p = S->s ? mremap(S->s, old, n, MREMAP_MAYMOVE)
-		       : mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = S->s ? eg_os.mremap(S->s, old, n, MREMAP_MAYMOVE)
+		       : eg_os.mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
 	if (!S->s)
@@ -1296,4 +1297,101 @@ int eg_sessions_scan(eg_sessions *s, const eg_sess_query *q, eg_session_fn fn, v
 void eg_sessions_get_explain(const eg_sessions *s, eg_sess_explain *out)
 {
 	*out = s->ex;
+}
+
+/* ------------------------------------------------- restoring checkpoints */
+
+/* A text of the body interned into t: its id (UINT32_MAX if bad). */
+static uint32_t get_text(bread *r, itab *t)
+{
+	uint32_t n = bread_u32(r);
+	const unsigned char *q = bread_get(r, n);
+	return q ? itab_get(t, XXH3_64bits(q, n), (const char *)q, n) : UINT32_MAX;
+}
+
+static int get_session(bread *r, sstate *S, uint32_t sid, uint32_t nurls)
+{
+	uint32_t id = sess_new(S, sid, S->ord[sid].n);
+	if (id == UINT32_MAX)
+		return -1;
+	S->live++;
+	ssess *x = &S->s[id];
+	const unsigned char *q = bread_get(r, 64);
+	if (!q)
+		return -1;
+	uint64_t v[8];
+	memcpy(v, q, sizeof v);
+	x->start = (int64_t)v[0];
+	x->end = (int64_t)v[1];
+	x->entry_t = (int64_t)v[2];
+	x->exit_t = (int64_t)v[3];
+	x->entry_pos = v[4];
+	x->exit_pos = v[5];
+	x->events = v[6];
+	x->page_views = v[7];
+	x->entry_url = bread_u32(r);
+	x->exit_url = bread_u32(r);
+	uint32_t ncs = bread_u32(r);
+	if (r->bad || x->entry_url > nurls || x->exit_url > nurls || ncs > (size_t)(r->end - r->p) / 8)
+		return -1;
+	for (uint32_t i = 0; i < ncs; i++)
+		if (sess_add_cs(x, bread_u64(r)))
+			return -1;
+	return 0;
+}
+
+/* Rebuild S (empty) from the checkpoint c that sessfile.c read and
+ * checked; 0, or -1 if its body does not hold what its header says. */
+static int sess_restore(sstate *S, const sess_ckpt *c)
+{
+	bread r = { c->body, c->body + c->len, 0 };
+	for (uint64_t u = 0; u < c->nurls; u++)
+		if (get_text(&r, &S->urls) != u)
+			return -1;
+	for (uint64_t i = 0; i < c->nstreams; i++) {
+		uint32_t len = bread_u32(&r);
+		const unsigned char *q = bread_get(&r, len);
+		uint32_t sid = q ? sess_stream(S, (const char *)q, len) : UINT32_MAX;
+		if (sid != i)
+			return -1;
+		uint32_t ns = bread_u32(&r);
+		for (uint32_t j = 0; j < ns && !r.bad; j++)
+			if (get_session(&r, S, sid, (uint32_t)c->nurls))
+				return -1;
+		sorder *o = &S->ord[sid];
+		if (o->n) {                    /* the newest moves inline */
+			ssess *x = &S->s[o->ss[o->n - 1]];
+			o->cur = *x;
+			o->has_cur = 1;
+			x->ncs = 0;
+			if (sess_drop(S, sid, o->n - 1))
+				return -1;
+		}
+	}
+	if (r.bad || r.p != r.end || S->live != c->live)
+		return -1;
+	S->through = c->through;
+	S->events = c->events;
+	S->merges = c->merges;
+	return 0;
+}
+
+int sess_load(eg_store *st, const sess_files *f, const sess_key *k, uint64_t at, sstate *S)
+{
+	memset(S, 0, sizeof *S);
+	uint64_t *cand;
+	size_t n = sess_ck_list(f, at, &cand);
+	for (size_t i = 0; i < n; i++) {
+		eg_ds_view v;
+		sess_ckpt c;
+		if (sess_ck_read(st, f, k, cand[i], &v, &c))
+			continue;
+		int bad = sess_restore(S, &c);
+		eg_ds_view_free(&v);
+		if (!bad)
+			break;
+		sess_state_free(S);
+	}
+	free(cand);
+	return EG_OK;
 }

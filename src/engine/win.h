@@ -6,6 +6,7 @@
 #define EG_WIN_H
 
 #include "buf.h"
+#include "derived.h"
 #include "proj.h"
 #include "sketch.h"
 
@@ -171,11 +172,10 @@ struct eg_win {
 	const eg_win_spec *spec;
 	int flags;
 	/* derived files: idx/win/HASH/ */
-	char dir[PATH_MAX];
-	int lockfd, gfd, nosave;
+	eg_ds ds;                    /* ds.lockfd -1: not open */
+	int gfd, nosave;
 	uint64_t saved_through, saved_len;   /* what the state file holds */
 	uint64_t groups_saved;       /* bytes of gtext in the groups file */
-	double saved_durably;        /* monotonic seconds of the last fdatasync */
 	wchanges ch;
 	/* the run */
 	uint64_t through;
@@ -234,8 +234,25 @@ int win_files_open(eg_win *w);
 void win_files_close(eg_win *w);
 int win_lock(eg_win *w);
 void win_unlock(eg_win *w);
+/* window.c: restore the run from the state file, else start afresh. */
 int win_load(eg_win *w);
 int win_stale(eg_win *w);
+/* The state file's header: WIN_ST_HDR bytes, then the run (winfile.c). */
+#define WIN_ST_HDR 184
+/* Read the state file, checked whole and of this spec: EG_OK, or
+ * EG_DS_ABSENT / EG_DS_DAMAGED (start afresh). */
+int win_state_read(eg_win *w, eg_ds_view *v);
+/* A check of the last bytes of changes before len (0 if none). */
+int win_tail_check(eg_win *w, uint64_t len, uint64_t *out);
+/* Cut changes and groups back to what a checkpoint counts. */
+int win_files_cut(eg_win *w, uint64_t clen, uint64_t glen);
+/* The lengths of changes and groups on disk; 0 or -1. */
+int win_files_size(eg_win *w, uint64_t *clen, uint64_t *glen);
+/* The first len bytes of groups into *out (malloc'd): EG_OK, -1 if they
+ * cannot be read (start afresh), or EG_ENOMEM. */
+int win_groups_read(eg_win *w, uint64_t len, char **out);
+/* Forget the change records in memory and their mapping. */
+void win_files_forget(eg_win *w);
 int win_save(eg_win *w, int durable, uint64_t ident);
 
 #endif

@@ -830,6 +830,171 @@ int win_take_batch(eg_win *w, const wbatch *b)
 	return EG_OK;
 }
 
+/* ------------------------------------------------- restoring a checkpoint */
+
+static int get_window(eg_win *w, bread *r)
+{
+	const eg_win_spec *s = w->spec;
+	uint64_t v[7];
+	for (int i = 0; i < 7; i++)
+		v[i] = bread_u64(r);
+	if (r->bad || !v[2] || v[2] > w->next_serial || (v[6] >> 1) >= w->ngroups)
+		return -1;
+	uint32_t id = win_slot_new(w, (int64_t)v[0], (int64_t)v[1], (uint32_t)(v[6] >> 1), v[2]);
+	if (id == UINT32_MAX)
+		return EG_ENOMEM;
+	wwin *x = &w->w[id];
+	x->rev = v[3], x->events = v[4], x->last = v[5], x->emitted = (int)(v[6] & 1);
+	for (int i = 0; i < s->na; i++) {
+		wacc *c = &x->acc[i];
+		c->n = bread_u64(r);
+		const unsigned char *p = bread_get(r, sizeof c->v);
+		if (!p)
+			return -1;
+		memcpy(&c->v, p, sizeof c->v);
+		if (s->a[i].agg == WA_DISTINCT) {
+			uint64_t n = bread_u64(r);
+			for (uint64_t j = 0; j < n && !r->bad; j++) {
+				const unsigned char *l = bread_get(r, 4);
+				const unsigned char *t = l ? bread_get(r, rd32(l)) : NULL;
+				if (!t)
+					return -1;
+				if (tset_add(&c->set, (const char *)t, rd32(l)))
+					return EG_ENOMEM;
+			}
+			if (c->set.n != n)
+				return -1;
+		} else if (s->a[i].agg == WA_PCT) {
+			uint64_t n = bread_u64(r);
+			const unsigned char *p2 = bread_get(r, n);
+			if (!p2 || qs_decode(&c->qs, p2, n))
+				return -1;
+		}
+	}
+	return r->bad ? -1 : 0;
+}
+
+static int cmp_start(const void *a, const void *b, void *ctx)
+{
+	const eg_win *w = ctx;
+	int64_t x = w->w[*(const uint32_t *)a].start, y = w->w[*(const uint32_t *)b].start;
+	return (x > y) - (x < y);
+}
+
+/* Restore the run from the state file's bytes (read and checked by
+ * winfile.c); 0, -1 if it does not fit this log and these files (the
+ * caller starts afresh), or an error. */
+static int restore(eg_win *w, const unsigned char *p, size_t n)
+{
+	const eg_win_spec *s = w->spec;
+	eg_head h;
+	int rc = eg_store_head(w->st, &h);
+	if (rc)
+		return rc;
+	uint64_t v[17];
+	memcpy(v, p + 48, sizeof v);
+	uint64_t through = v[0], id, tail;
+	uint64_t clen, glen;
+	if (through > h.pos || win_files_size(w, &clen, &glen) || clen < v[2] ||
+	    glen < v[3] || v[3] > SIZE_MAX / 2)
+		return -1;
+	if ((rc = store_event_ident(w->st, through, &id)))
+		return rc;
+	if (id != v[1] || win_tail_check(w, v[2], &tail) || tail != v[9])
+		return -1;
+	/* the groups */
+	char *g;
+	if ((rc = win_groups_read(w, v[3], &g)))
+		return rc;
+	/* (a spec without group_by has one group, of empty text) */
+	for (uint64_t at = 0; w->ngroups < v[4] && at <= v[3];) {
+		uint64_t end = at;
+		for (int i = 0; i < s->ngroup && end <= v[3]; i++)
+			end += 4 + (end + 4 <= v[3] ? rd32(g + end) : 0);
+		uint32_t gid;
+		if (end > v[3] || win_group_add(w, g + at, end - at, &gid) || gid != w->ngroups - 1) {
+			free(g);
+			return -1;
+		}
+		at = end;
+	}
+	free(g);
+	if (w->ngroups != v[4] || w->gtext.n != v[3])
+		return -1;
+	w->groups_saved = w->gtext.n;
+	w->through = through;
+	w->next_serial = v[5];
+	w->max_time = (int64_t)v[6];
+	w->wm = (int64_t)v[7];
+	w->created = v[10];
+	w->events = v[11], w->too_late = v[12], w->revs = v[13], w->corrections = v[14];
+	w->heartbeats = v[15];
+	bread r = { p + WIN_ST_HDR, p + n - 8, 0 };
+	for (int i = 0; i < s->na; i++)
+		w->ast[i].used = bread_u64(&r), w->ast[i].missing = bread_u64(&r),
+		w->ast[i].not_number = bread_u64(&r);
+	for (uint64_t i = 0; i < v[8]; i++)
+		if ((rc = get_window(w, &r)))
+			return rc;
+	if (r.bad || r.p != r.end)
+		return -1;
+	/* the heaps and, for sessions, each group's list by start */
+	for (uint32_t i = 0; i < w->nw; i++) {
+		wwin *x = &w->w[i];
+		if (!x->emitted)
+			rc = heap_push(&w->pend, x->end, x->serial, i);
+		else if (s->lateness != WIN_FOREVER)
+			rc = heap_push(&w->live, win_final_at(s, x->end), x->serial, i);
+		if (!rc && s->kind == W_SESSION) {
+			struct sess *ss = &w->sess[x->gid];
+			if (ss->n == ss->cap) {
+				uint32_t cap = ss->cap ? ss->cap * 2 : 4;
+				uint32_t *q = realloc(ss->id, cap * sizeof *q);
+				if (!q)
+					return EG_ENOMEM;
+				ss->id = q, ss->cap = cap;
+			}
+			ss->id[ss->n++] = i;
+		}
+		if (rc)
+			return EG_ENOMEM;
+	}
+	for (uint32_t gi = 0; s->kind == W_SESSION && gi < w->ngroups; gi++)
+		qsort_r(w->sess[gi].id, w->sess[gi].n, sizeof(uint32_t), cmp_start, w);
+	if ((rc = win_files_cut(w, v[2], v[3])))
+		return rc;
+	w->ch.flushed = v[2];
+	w->saved_through = w->resumed_from = through;
+	w->saved_len = v[2];
+	return EG_OK;
+}
+
+/* Load the state file if it is valid for this log, else start afresh
+ * (the change records of a run that is not the saved one are cut off). */
+int win_load(eg_win *w)
+{
+	win_reset(w);
+	win_files_forget(w);
+	w->saved_through = w->saved_len = 0;
+	if (w->nosave)
+		return EG_OK;
+	eg_ds_view v;
+	int rc = -1;
+	if (win_state_read(w, &v) == EG_OK)
+		rc = restore(w, v.p, v.n);
+	eg_ds_view_free(&v);
+	if (rc > 0 || rc < -1 || rc == EG_ENOMEM)
+		return rc == EG_ENOMEM ? st_err(w->st, EG_ENOMEM, "out of memory") : rc;
+	if (rc == -1) {              /* start afresh */
+		win_reset(w);
+		w->ch.flushed = 0;
+		if ((rc = win_files_cut(w, 0, 0)))
+			return rc;
+	}
+	w->ch.mine = w->ch.flushed;
+	return EG_OK;
+}
+
 /* ------------------------------------------------------------- API */
 
 /* Forget every window and group: the state of a run that took nothing. */
@@ -868,7 +1033,7 @@ int eg_win_open(eg_store *st, const eg_win_spec *spec, int flags, eg_win **out)
 	w->st = st;
 	w->spec = spec;
 	w->flags = flags;
-	w->lockfd = w->gfd = w->ch.fd = -1;
+	w->ds.lockfd = w->gfd = w->ch.fd = -1;
 	w->max_time = w->wm = INT64_MIN;
 	for (int i = 0; i < spec->ngroup; i++) {
 		w->gnames[i] = spec->group[i].text;

@@ -16,7 +16,12 @@
  *             groups were then (anything after that is cut off on load)
  *   lock      flock'd while a process runs or loads
  *   spec.json the spec, for reference
+ *
+ * The directory, its lock and the state file's writing and checking are
+ * the derived-state module's (derived.c); window.c rebuilds the run from
+ * the bytes this file hands back.
  */
+#include "derived.h"
 #include "internal.h"
 #include "os.h"
 #include "record.h"
@@ -46,7 +51,7 @@ static int wch_flush(eg_win *w)
 	if (c->fd < 0 || !c->mem.n)
 		return EG_OK;
 	if (os_pwrite_all(c->fd, c->mem.p, c->mem.n, (off_t)c->flushed))
-		return st_errno(w->st, "cannot write %s/changes", w->dir);
+		return st_errno(w->st, "cannot write %s/changes", w->ds.dir);
 	c->flushed += c->mem.n;
 	c->mem.n = 0;
 	return EG_OK;
@@ -103,7 +108,7 @@ int wch_append(eg_win *w, const wrec *r, int with_vals, uint64_t *off)
 static int damaged(eg_win *w, uint64_t off)
 {
 	return st_err(w->st, EG_ECORRUPT, "%s/changes: damaged record at offset %llu; "
-		      "run engram reindex", w->dir, (unsigned long long)off);
+		      "run engram reindex", w->ds.dir, (unsigned long long)off);
 }
 
 /* The record at off (its values borrowed until the next read). */
@@ -118,12 +123,12 @@ int wch_read(eg_win *w, uint64_t off, wrec *r)
 	} else {
 		if (off + WR_HDR > c->maplen || off + rd32(c->map + off) > c->maplen) {
 			if (c->map)
-				munmap(c->map, c->maplen);
+				eg_os.munmap(c->map, c->maplen);
 			c->map = NULL;
 			c->maplen = 0;
-			void *m = mmap(NULL, c->flushed, PROT_READ, MAP_SHARED, c->fd, 0);
+			void *m = eg_os.mmap(NULL, c->flushed, PROT_READ, MAP_SHARED, c->fd, 0);
 			if (m == MAP_FAILED)
-				return st_errno(w->st, "cannot map %s/changes", w->dir);
+				return st_errno(w->st, "cannot map %s/changes", w->ds.dir);
 			c->map = m;
 			c->maplen = c->flushed;
 		}
@@ -162,9 +167,9 @@ int wch_read(eg_win *w, uint64_t off, wrec *r)
 void wch_free(wchanges *c)
 {
 	if (c->map)
-		munmap(c->map, c->maplen);
+		eg_os.munmap(c->map, c->maplen);
 	if (c->fd >= 0)
-		close(c->fd);
+		eg_os.close(c->fd);
 	free(c->mem.p);
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
@@ -174,32 +179,20 @@ void wch_free(wchanges *c)
 
 static void path_of(const eg_win *w, const char *name, char *out)
 {
-	snprintf(out, PATH_MAX, "%s/%s", w->dir, name);
+	snprintf(out, PATH_MAX, "%s/%s", w->ds.dir, name);
 }
 
 /* Open (creating) idx/win/HASH/; on failure run in memory only. */
 int win_files_open(eg_win *w)
 {
-	char path[PATH_MAX], f[PATH_MAX];
-	snprintf(path, sizeof path, "%s/idx/win", w->st->dir);
-	mkdir(path, 0755);
-	snprintf(w->dir, sizeof w->dir, "%s/idx/win/", w->st->dir);
-	size_t n = strlen(w->dir);
-	for (int i = 0; i < 16 && n + 2 < sizeof w->dir; i++, n += 2)
-		snprintf(w->dir + n, 3, "%02x", w->spec->hash[i]);
-	mkdir(w->dir, 0755);
-	path_of(w, "lock", f);
-	w->lockfd = open(f, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (w->lockfd >= 0)
-		spec_state_used(w->st, w->lockfd);
+	char hex[33], f[PATH_MAX];
+	eg_ds_hex(w->spec->hash, hex);
+	eg_ds_open(w->st, "win", hex, w->spec->src, w->spec->src ? w->spec->srclen : 0, &w->ds);
 	path_of(w, "changes", f);
-	w->ch.fd = open(f, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	w->ch.fd = eg_os.open(f, O_RDWR | O_CREAT, 0644);
 	path_of(w, "groups", f);
-	w->gfd = open(f, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	path_of(w, "spec.json", f);
-	if (w->lockfd >= 0 && access(f, F_OK) != 0 && w->spec->src)
-		os_write_file_atomic(w->dir, "spec.json", w->spec->src, w->spec->srclen);
-	if (w->lockfd < 0 || w->ch.fd < 0 || w->gfd < 0) {
+	w->gfd = eg_os.open(f, O_RDWR | O_CREAT, 0644);
+	if (w->ds.lockfd < 0 || w->ch.fd < 0 || w->gfd < 0) {
 		win_files_close(w);
 		w->nosave = 1;
 		return -1;
@@ -209,53 +202,28 @@ int win_files_open(eg_win *w)
 
 void win_files_close(eg_win *w)
 {
-	if (w->lockfd >= 0)
-		close(w->lockfd);
+	eg_ds_close(&w->ds);
 	if (w->gfd >= 0)
-		close(w->gfd);
-	w->lockfd = w->gfd = -1;
+		eg_os.close(w->gfd);
+	w->gfd = -1;
 	wch_free(&w->ch);
 }
 
 int win_lock(eg_win *w)
 {
-	if (w->nosave)
-		return EG_OK;
-	while (flock(w->lockfd, LOCK_EX) != 0)
-		if (errno != EINTR)
-			return st_errno(w->st, "cannot lock %s", w->dir);
-	return EG_OK;
+	return w->nosave ? EG_OK : eg_ds_lock(w->st, &w->ds);
 }
 
 void win_unlock(eg_win *w)
 {
 	if (!w->nosave)
-		flock(w->lockfd, LOCK_UN);
-}
-
-static int win_derived(const char *name)
-{
-	static const char *const derived[] = { "state", "state.tmp", "changes", "groups" };
-	for (size_t i = 0; i < sizeof derived / sizeof *derived; i++)
-		if (!strcmp(name, derived[i]))
-			return 1;
-	return 0;
-}
-
-/* Reindex: drop every windows run's files; the next run of its spec
- * starts from the log again. */
-int win_drop_all(eg_store *st)
-{
-	char path[PATH_MAX];
-	snprintf(path, sizeof path, "%s/idx/win", st->dir);
-	os_unlink_in_subdirs(path, win_derived);
-	return EG_OK;
+		eg_ds_unlock(&w->ds);
 }
 
 /* --------------------------------------------------------- checkpoint */
 
 #define ST_MAGIC "EGWINST1"
-#define ST_HDR 184
+#define ST_HDR WIN_ST_HDR
 
 /* Identity of the event at pos: its id and time (0 for pos 0), so that a
  * checkpoint is never applied to a log that was cut back and appended anew. */
@@ -265,7 +233,7 @@ static int ident(eg_win *w, uint64_t pos, uint64_t *out)
 }
 
 /* A check of the last bytes of changes before len (0 if none). */
-static int tail_check(eg_win *w, uint64_t len, uint64_t *out)
+int win_tail_check(eg_win *w, uint64_t len, uint64_t *out)
 {
 	unsigned char b[4096];
 	size_t n = len < sizeof b ? (size_t)len : sizeof b;
@@ -315,10 +283,10 @@ static int put_window(eg_win *w, buf *b, const wwin *x)
 	return 0;
 }
 
-/* Save the run at w->through: changes and groups written first, then the
- * state file by rename.  With durable, each is fdatasync'd first (at most
- * once a second: a checkpoint that did not reach the disk is found out on
- * load and the run rebuilt, so it costs time, never a wrong answer).
+/* Save the run at w->through: changes and groups written and fdatasync'd
+ * first, then the state file by the derived-state module's one rule (see
+ * docs/FORMAT.md), whatever durable says: it is kept for the callers and
+ * only names the saves that end a run.
  * ident_at: the identity of the event at w->through, or 0 to look it up
  * (the reading thread of a run gives it, so that the store is read by one
  * thread at a time). */
@@ -326,24 +294,21 @@ int win_save(eg_win *w, int durable, uint64_t ident_at)
 {
 	if (w->nosave)
 		return EG_OK;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-	durable = durable && now - w->saved_durably >= 1.0;
+	(void)durable;
 	eg_store *st = w->st;
 	int rc = wch_flush(w);
 	if (rc)
 		return rc;
 	if (os_pwrite_all(w->gfd, w->gtext.p + w->groups_saved, w->gtext.n - w->groups_saved,
 			  (off_t)w->groups_saved) ||
-	    (durable && (fdatasync(w->ch.fd) || fdatasync(w->gfd))))
-		return st_errno(st, "cannot write %s", w->dir);
+	    eg_os.fdatasync(w->ch.fd) || eg_os.fdatasync(w->gfd))
+		return st_errno(st, "cannot write %s", w->ds.dir);
 	w->groups_saved = w->gtext.n;
 	uint64_t id = ident_at, tail;
 	if (!id && (rc = ident(w, w->through, &id)))
 		return rc;
-	if (tail_check(w, w->ch.flushed, &tail))
-		return st_errno(st, "cannot read %s/changes", w->dir);
+	if (win_tail_check(w, w->ch.flushed, &tail))
+		return st_errno(st, "cannot read %s/changes", w->ds.dir);
 	const eg_win_spec *s = w->spec;
 	buf b = { 0 };
 	unsigned char h[ST_HDR];
@@ -363,25 +328,14 @@ int win_save(eg_win *w, int durable, uint64_t ident_at)
 	for (uint32_t i = 0; i < w->nw && !bad; i++)
 		if (w->w[i].serial)
 			bad = put_window(w, &b, &w->w[i]);
-	if (!bad)
-		bad = put64(&b, XXH3_64bits(b.p, b.n));
 	if (bad) {
 		free(b.p);
 		return st_err(st, EG_ENOMEM, "out of memory");
 	}
-	char tmp[PATH_MAX], path[PATH_MAX];
-	path_of(w, "state.tmp", tmp);
-	path_of(w, "state", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	bad = fd < 0 || os_pwrite_all(fd, b.p, b.n, 0) || (durable && fdatasync(fd)) ||
-	      rename(tmp, path) || (durable && os_fsync_dir(w->dir));
+	bad = eg_ds_write(&w->ds, "state", b.p, b.n);
 	free(b.p);
-	if (fd >= 0)
-		close(fd);
 	if (bad)
-		return st_errno(st, "cannot write %s", path);
-	if (durable)
-		w->saved_durably = now;
+		return st_errno(st, "cannot write %s/state", w->ds.dir);
 	w->saved_through = w->through;
 	w->saved_len = w->ch.flushed;
 	return EG_OK;
@@ -395,194 +349,73 @@ int win_stale(eg_win *w)
 	char path[PATH_MAX];
 	unsigned char h[ST_HDR];
 	path_of(w, "state", path);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = eg_os.open(path, O_RDONLY, 0);
 	if (fd < 0)
 		return w->saved_through != 0;
 	int r = os_pread_all(fd, h, sizeof h, 0);
-	close(fd);
+	eg_os.close(fd);
 	return r || rd64(h + 48) != w->saved_through || rd64(h + 64) != w->saved_len;
 }
 
-static int get_window(eg_win *w, bread *r)
-{
-	const eg_win_spec *s = w->spec;
-	uint64_t v[7];
-	for (int i = 0; i < 7; i++)
-		v[i] = bread_u64(r);
-	if (r->bad || !v[2] || v[2] > w->next_serial || (v[6] >> 1) >= w->ngroups)
-		return -1;
-	uint32_t id = win_slot_new(w, (int64_t)v[0], (int64_t)v[1], (uint32_t)(v[6] >> 1), v[2]);
-	if (id == UINT32_MAX)
-		return EG_ENOMEM;
-	wwin *x = &w->w[id];
-	x->rev = v[3], x->events = v[4], x->last = v[5], x->emitted = (int)(v[6] & 1);
-	for (int i = 0; i < s->na; i++) {
-		wacc *c = &x->acc[i];
-		c->n = bread_u64(r);
-		const unsigned char *p = bread_get(r, sizeof c->v);
-		if (!p)
-			return -1;
-		memcpy(&c->v, p, sizeof c->v);
-		if (s->a[i].agg == WA_DISTINCT) {
-			uint64_t n = bread_u64(r);
-			for (uint64_t j = 0; j < n && !r->bad; j++) {
-				const unsigned char *l = bread_get(r, 4);
-				const unsigned char *t = l ? bread_get(r, rd32(l)) : NULL;
-				if (!t)
-					return -1;
-				if (tset_add(&c->set, (const char *)t, rd32(l)))
-					return EG_ENOMEM;
-			}
-			if (c->set.n != n)
-				return -1;
-		} else if (s->a[i].agg == WA_PCT) {
-			uint64_t n = bread_u64(r);
-			const unsigned char *p2 = bread_get(r, n);
-			if (!p2 || qs_decode(&c->qs, p2, n))
-				return -1;
-		}
-	}
-	return r->bad ? -1 : 0;
-}
+typedef struct st_ctx {
+	const eg_win_spec *s;
+} st_ctx;
 
-static int cmp_start(const void *a, const void *b, void *ctx)
+/* A state file of this spec, whole (its last 8 bytes check the others). */
+static int state_ok(const unsigned char *p, size_t n, void *arg)
 {
-	const eg_win *w = ctx;
-	int64_t x = w->w[*(const uint32_t *)a].start, y = w->w[*(const uint32_t *)b].start;
-	return (x > y) - (x < y);
-}
-
-/* Restore the run from the state file; 0, -1 if it does not fit this
- * log and these files (the caller starts afresh), or an error. */
-static int restore(eg_win *w, const unsigned char *p, size_t n)
-{
-	const eg_win_spec *s = w->spec;
-	eg_head h;
-	int rc = eg_store_head(w->st, &h);
-	if (rc)
-		return rc;
+	const eg_win_spec *s = ((const st_ctx *)arg)->s;
 	if (n < ST_HDR + 8 || memcmp(p, ST_MAGIC, 8) || rd32(p + 8) != 1 ||
-	    rd32(p + 12) != (uint32_t)s->na || memcmp(p + 16, s->hash, 32) ||
-	    rd64(p + n - 8) != XXH3_64bits(p, n - 8))
+	    rd32(p + 12) != (uint32_t)s->na || memcmp(p + 16, s->hash, 32))
 		return -1;
-	uint64_t v[17];
-	memcpy(v, p + 48, sizeof v);
-	uint64_t through = v[0], id, tail;
-	off_t clen = os_file_size(w->ch.fd), glen = os_file_size(w->gfd);
-	if (through > h.pos || clen < 0 || (uint64_t)clen < v[2] || glen < 0 ||
-	    (uint64_t)glen < v[3] || v[3] > SIZE_MAX / 2)
+	return eg_ds_tail_sum_ok(p, n, NULL);
+}
+
+int win_state_read(eg_win *w, eg_ds_view *v)
+{
+	st_ctx c = { w->spec };
+	return eg_ds_read(&w->ds, "state", 0, ST_HDR + 8, state_ok, &c, v);
+}
+
+int win_files_cut(eg_win *w, uint64_t clen, uint64_t glen)
+{
+	if (eg_os.ftruncate(w->ch.fd, (off_t)clen) || eg_os.ftruncate(w->gfd, (off_t)glen))
+		return st_errno(w->st, "cannot write %s", w->ds.dir);
+	return EG_OK;
+}
+
+int win_files_size(eg_win *w, uint64_t *clen, uint64_t *glen)
+{
+	off_t c = os_file_size(w->ch.fd), g = os_file_size(w->gfd);
+	if (c < 0 || g < 0)
 		return -1;
-	if ((rc = ident(w, through, &id)))
-		return rc;
-	if (id != v[1] || tail_check(w, v[2], &tail) || tail != v[9])
-		return -1;
-	/* the groups */
-	char *g = malloc(v[3] ? v[3] : 1);
+	*clen = (uint64_t)c;
+	*glen = (uint64_t)g;
+	return 0;
+}
+
+int win_groups_read(eg_win *w, uint64_t len, char **out)
+{
+	char *g = malloc(len ? len : 1);
+	*out = NULL;
 	if (!g)
 		return EG_ENOMEM;
-	if (v[3] && os_pread_all(w->gfd, g, v[3], 0)) {
+	if (len && os_pread_all(w->gfd, g, len, 0)) {
 		free(g);
 		return -1;
 	}
-	/* (a spec without group_by has one group, of empty text) */
-	for (uint64_t at = 0; w->ngroups < v[4] && at <= v[3];) {
-		uint64_t end = at;
-		for (int i = 0; i < s->ngroup && end <= v[3]; i++)
-			end += 4 + (end + 4 <= v[3] ? rd32(g + end) : 0);
-		uint32_t gid;
-		if (end > v[3] || win_group_add(w, g + at, end - at, &gid) || gid != w->ngroups - 1) {
-			free(g);
-			return -1;
-		}
-		at = end;
-	}
-	free(g);
-	if (w->ngroups != v[4] || w->gtext.n != v[3])
-		return -1;
-	w->groups_saved = w->gtext.n;
-	w->through = through;
-	w->next_serial = v[5];
-	w->max_time = (int64_t)v[6];
-	w->wm = (int64_t)v[7];
-	w->created = v[10];
-	w->events = v[11], w->too_late = v[12], w->revs = v[13], w->corrections = v[14];
-	w->heartbeats = v[15];
-	bread r = { p + ST_HDR, p + n - 8, 0 };
-	for (int i = 0; i < s->na; i++)
-		w->ast[i].used = bread_u64(&r), w->ast[i].missing = bread_u64(&r),
-		w->ast[i].not_number = bread_u64(&r);
-	for (uint64_t i = 0; i < v[8]; i++)
-		if ((rc = get_window(w, &r)))
-			return rc;
-	if (r.bad || r.p != r.end)
-		return -1;
-	/* the heaps and, for sessions, each group's list by start */
-	for (uint32_t i = 0; i < w->nw; i++) {
-		wwin *x = &w->w[i];
-		if (!x->emitted)
-			rc = heap_push(&w->pend, x->end, x->serial, i);
-		else if (s->lateness != WIN_FOREVER)
-			rc = heap_push(&w->live, win_final_at(s, x->end), x->serial, i);
-		if (!rc && s->kind == W_SESSION) {
-			struct sess *ss = &w->sess[x->gid];
-			if (ss->n == ss->cap) {
-				uint32_t cap = ss->cap ? ss->cap * 2 : 4;
-				uint32_t *q = realloc(ss->id, cap * sizeof *q);
-				if (!q)
-					return EG_ENOMEM;
-				ss->id = q, ss->cap = cap;
-			}
-			ss->id[ss->n++] = i;
-		}
-		if (rc)
-			return EG_ENOMEM;
-	}
-	for (uint32_t gi = 0; s->kind == W_SESSION && gi < w->ngroups; gi++)
-		qsort_r(w->sess[gi].id, w->sess[gi].n, sizeof(uint32_t), cmp_start, w);
-	if (ftruncate(w->ch.fd, (off_t)v[2]) || ftruncate(w->gfd, (off_t)v[3]))
-		return st_errno(w->st, "cannot write %s", w->dir);
-	w->ch.flushed = v[2];
-	w->saved_through = w->resumed_from = through;
-	w->saved_len = v[2];
+	*out = g;
 	return EG_OK;
 }
 
-/* Load the state file if it is valid for this log, else start afresh
- * (the change records of a run that is not the saved one are cut off). */
-int win_load(eg_win *w)
+void win_files_forget(eg_win *w)
 {
-	win_reset(w);
 	w->ch.mem.n = 0;
 	w->ch.flushed = w->ch.mine = 0;
 	if (w->ch.map)
-		munmap(w->ch.map, w->ch.maplen);
+		eg_os.munmap(w->ch.map, w->ch.maplen);
 	w->ch.map = NULL;
 	w->ch.maplen = 0;
-	w->saved_through = w->saved_len = 0;
-	if (w->nosave)
-		return EG_OK;
-	char path[PATH_MAX];
-	path_of(w, "state", path);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int rc = -1;
-	if (fd >= 0) {
-		off_t n = os_file_size(fd);
-		unsigned char *p = n > 0 ? malloc((size_t)n) : NULL;
-		if (p && !os_pread_all(fd, p, (size_t)n, 0))
-			rc = restore(w, p, (size_t)n);
-		free(p);
-		close(fd);
-	}
-	if (rc > 0 || rc < -1 || rc == EG_ENOMEM)
-		return rc == EG_ENOMEM ? st_err(w->st, EG_ENOMEM, "out of memory") : rc;
-	if (rc == -1) {              /* start afresh */
-		win_reset(w);
-		w->ch.flushed = 0;
-		if (ftruncate(w->ch.fd, 0) || ftruncate(w->gfd, 0))
-			return st_errno(w->st, "cannot write %s", w->dir);
-	}
-	w->ch.mine = w->ch.flushed;
-	return EG_OK;
 }
 
 /* --------------------------------------------------------- the reports */
@@ -885,7 +718,7 @@ static int event_at(eg_win *w, uint64_t pos, eg_iter **it, const eg_event **e)
 		return rc;
 	rc = eg_iter_next(*it, e);
 	return rc == EG_END ? st_err(w->st, EG_ECORRUPT, "%s/changes names position %llu, "
-				      "which the log does not hold; run engram reindex", w->dir,
+				      "which the log does not hold; run engram reindex", w->ds.dir,
 				      (unsigned long long)pos) : rc;
 }
 

@@ -71,7 +71,7 @@ int eg_consumer_set(eg_store *st, const char *name, uint64_t pos)
 			      "of A-Z a-z 0-9 . _ -", name);
 	char dir[PATH_MAX], buf[32];
 	snprintf(dir, sizeof dir, "%s/consumers", st->dir);
-	if (mkdir(dir, 0755) && errno != EEXIST)
+	if (eg_os.mkdir(dir, 0755) && errno != EEXIST)
 		return st_errno(st, "cannot create %s", dir);
 	int n = snprintf(buf, sizeof buf, "%llu\n", (unsigned long long)pos);
 	if (os_write_file_atomic(dir, name, buf, (size_t)n))
@@ -137,7 +137,7 @@ int eg_consumer_list(eg_store *st, eg_consumer_fn fn, void *ctx)
 {
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s/consumers", st->dir);
-	DIR *d = opendir(dir);
+	DIR *d = eg_os.opendir(dir);
 	if (!d)
 		return errno == ENOENT ? EG_OK : st_errno(st, "cannot open %s", dir);
 	char **names = NULL;
@@ -172,24 +172,5 @@ int eg_consumer_list(eg_store *st, eg_consumer_fn fn, void *ctx)
 		free(names[i]);
 	}
 	free(names);
-	return rc;
-}
-
-int eg_store_reindex(eg_store *st)
-{
-	if (!st->writable)
-		return st_err(st, EG_EREADONLY, "reindex needs the write lock");
-	int rc = index_rebuild(st);
-	if (!rc)
-		rc = win_drop_all(st);
-	if (!rc)
-		rc = sess_drop_all(st);
-	if (rc)
-		return rc;
-	/* rebuilding a projection is not using it: engram specs --unused
-	 * must still see it as unused */
-	st->quiet_use = 1;
-	rc = proj_rebuild_all(st);
-	st->quiet_use = 0;
 	return rc;
 }

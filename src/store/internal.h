@@ -285,14 +285,6 @@ extern size_t iter_read_chunk;
 int store_read_event(struct eg_store *st, uint64_t pos, unsigned char **buf,
 		     size_t *cap, size_t *len);
 
-/* Reindex: rebuild the snapshots of every projection that has been run
- * (their specs are kept in idx/proj/HASH/spec.json). */
-int proj_rebuild_all(struct eg_store *st);
-/* Reindex: drop the files of every windows run (rebuilt on their next run). */
-int win_drop_all(struct eg_store *st);
-/* sessfile.c: reindex deletes every session checkpoint. */
-int sess_drop_all(struct eg_store *st);
-
 /* specs.c: a query opened the spec state whose lock file is lockfd: note
  * the time (the lock file's mtime is its last use), unless reindex is
  * rebuilding it. */

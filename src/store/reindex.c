@@ -3,8 +3,10 @@
  * the last checkpoint), after `engram reindex` (from nothing), or when the
  * index state does not match the log.  It replays committed batches through
  * the same index calls that an append makes, so both paths give the same
- * files.
+ * files.  eg_store_reindex rebuilds the indexes, then runs every derived
+ * kind's hooks from the registry of derived.c.
  */
+#include "derived.h"
 #include "internal.h"
 #include "os.h"
 
@@ -120,4 +122,12 @@ int index_rebuild(eg_store *st)
 	if (rc)
 		return rc;
 	return index_catch_up(st);
+}
+
+int eg_store_reindex(eg_store *st)
+{
+	if (!st->writable)
+		return st_err(st, EG_EREADONLY, "reindex needs the write lock");
+	int rc = index_rebuild(st);
+	return rc ? rc : eg_ds_reindex(st);
 }

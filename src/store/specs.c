@@ -5,8 +5,10 @@
  * idx/sess/HASH/) with a `lock` file that its queries flock while they
  * run; the lock file's mtime is the state's last use (spec_state_used).
  * A drop renames the directory to a dot name first, so that reindex and
- * new queries, which skip dot names, never see it half deleted.
+ * new queries, which skip dot names, never see it half deleted.  The kinds
+ * and their directories are the derived-state module's (derived.c).
  */
+#include "derived.h"
 #include "internal.h"
 #include "json.h"
 #include "os.h"
@@ -20,10 +22,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const struct { const char *sub, *kind; } KINDS[] = {
-	{ "proj", "projection" }, { "win", "window" }, { "sess", "session" },
-};
-#define NKINDS (sizeof KINDS / sizeof *KINDS)
 
 void spec_state_used(eg_store *st, int lockfd)
 {
@@ -34,7 +32,7 @@ void spec_state_used(eg_store *st, int lockfd)
 }
 
 typedef struct sstate {
-	int kind;                    /* index in KINDS */
+	int kind;                    /* index in eg_ds_kinds() */
 	char hash[64];
 	char *name;                  /* NULL when the spec has none */
 	uint64_t bytes;
@@ -87,7 +85,7 @@ static char *spec_name(const char *dir)
  * newest file's when it has none. */
 static int measure(const char *dir, uint64_t *bytes, int64_t *last_used)
 {
-	DIR *d = opendir(dir);
+	DIR *d = eg_os.opendir(dir);
 	if (!d)
 		return -1;
 	int64_t newest = 0, lock = 0;
@@ -139,34 +137,53 @@ static int cmp_state(const void *a, const void *b)
 	return strcmp(x->hash, y->hash);
 }
 
+typedef struct collecting {
+	eg_store *st;
+	slist *l;
+	int kind;
+	const char *parent;
+} collecting;
+
+static int collect_one(void *ctx, const char *dir, const char *hash)
+{
+	collecting *c = ctx;
+	(void)dir;
+	return add_state(c->st, c->l, c->kind, c->parent, hash);
+}
+
 /* Every state directory of the store, sorted. */
 static int collect(eg_store *st, slist *l)
 {
 	int rc = EG_OK;
-	for (size_t k = 0; k < NKINDS && rc == EG_OK; k++) {
+	size_t nk;
+	const eg_ds_kind *kinds = eg_ds_kinds(&nk);
+	for (size_t k = 0; k < nk && rc == EG_OK; k++) {
 		char parent[PATH_MAX];
-		snprintf(parent, sizeof parent, "%s/idx/%s", st->dir, KINDS[k].sub);
-		DIR *d = opendir(parent);
-		if (!d) {
-			if (errno != ENOENT)
-				rc = st_errno(st, "cannot open %s", parent);
-			continue;
-		}
-		struct dirent *de;
-		while (rc == EG_OK && (de = readdir(d)))
-			if (de->d_name[0] != '.')
-				rc = add_state(st, l, (int)k, parent, de->d_name);
-		closedir(d);
+		snprintf(parent, sizeof parent, "%s/idx/%s", st->dir, kinds[k].sub);
+		collecting c = { st, l, (int)k, parent };
+		rc = eg_ds_list(st, kinds[k].sub, collect_one, &c);
 	}
 	if (rc == EG_OK && l->n)
 		qsort(l->v, l->n, sizeof *l->v, cmp_state);
 	return rc;
 }
 
+static const char *kind_name(int k)
+{
+	size_t n;
+	return eg_ds_kinds(&n)[k].name;
+}
+
+static const char *kind_sub(int k)
+{
+	size_t n;
+	return eg_ds_kinds(&n)[k].sub;
+}
+
 static int report(const sstate *s, eg_spec_state_fn fn, void *ctx)
 {
 	eg_spec_state o = {
-		.kind = KINDS[s->kind].kind, .name = s->name, .hash = s->hash,
+		.kind = kind_name(s->kind), .name = s->name, .hash = s->hash,
 		.bytes = s->bytes, .last_used = s->last_used,
 	};
 	return fn(ctx, &o);
@@ -182,29 +199,10 @@ int eg_spec_state_list(eg_store *st, eg_spec_state_fn fn, void *ctx)
 	return rc;
 }
 
-/* Delete the files of dir, then dir.  Best effort: what is left is under
- * a dot name that nothing reads, and the next drop in parent removes it. */
-static int remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			char f[PATH_MAX];
-			snprintf(f, sizeof f, "%s/%s", dir, de->d_name);
-			eg_os.unlink(f);
-		}
-		closedir(d);
-	}
-	return eg_os.rmdir(dir);
-}
-
 /* Leftovers of a drop that stopped half way (a crash): .drop-* dirs. */
 static void remove_leftovers(const char *parent)
 {
-	DIR *d = opendir(parent);
+	DIR *d = eg_os.opendir(parent);
 	if (!d)
 		return;
 	struct dirent *de;
@@ -212,7 +210,7 @@ static void remove_leftovers(const char *parent)
 		if (!strncmp(de->d_name, ".drop-", 6)) {
 			char p[PATH_MAX];
 			snprintf(p, sizeof p, "%s/%s", parent, de->d_name);
-			remove_dir(p);
+			eg_ds_remove_dir(p);
 		}
 	closedir(d);
 }
@@ -236,7 +234,7 @@ static int find_state(eg_store *st, const slist *l, const char *hash, const ssta
 		found++;
 		if (m < sizeof many - 1)
 			m += (size_t)snprintf(many + m, sizeof many - m, "%s%s (%s)", m ? ", " : "",
-					      l->v[i].hash, KINDS[l->v[i].kind].kind);
+					      l->v[i].hash, kind_name(l->v[i].kind));
 	}
 	if (found == 0)
 		return st_err(st, EG_ENOTFOUND, "no spec state with hash %s "
@@ -251,7 +249,7 @@ static int find_state(eg_store *st, const slist *l, const char *hash, const ssta
 static int drop_one(eg_store *st, const sstate *s)
 {
 	char parent[PATH_MAX], dir[PATH_MAX], gone[PATH_MAX], path[PATH_MAX];
-	snprintf(parent, sizeof parent, "%s/idx/%s", st->dir, KINDS[s->kind].sub);
+	snprintf(parent, sizeof parent, "%s/idx/%s", st->dir, kind_sub(s->kind));
 	snprintf(dir, sizeof dir, "%s/%s", parent, s->hash);
 	snprintf(gone, sizeof gone, "%s/.drop-%s", parent, s->hash);
 	remove_leftovers(parent);
@@ -259,13 +257,13 @@ static int drop_one(eg_store *st, const sstate *s)
 	int fd = eg_os.open(path, O_RDWR, 0);
 	if (fd < 0 && errno != ENOENT)
 		return st_errno(st, "cannot open %s", path);
-	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	if (fd >= 0 && eg_os.flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		int e = errno;
 		eg_os.close(fd);
 		if (e == EWOULDBLOCK)
 			return st_err(st, EG_ELOCKED, "spec state %s (%s) is in use by a query "
 				      "running now; try again when it ends",
-				      s->hash, KINDS[s->kind].kind);
+				      s->hash, kind_name(s->kind));
 		errno = e;
 		return st_errno(st, "cannot lock %s", path);
 	}
@@ -280,7 +278,7 @@ static int drop_one(eg_store *st, const sstate *s)
 	 * write into the moved directory: then it is not empty and stays,
 	 * under its dot name, until the next drop in parent. */
 	if (rc == EG_OK)
-		remove_dir(gone);
+		eg_ds_remove_dir(gone);
 	return rc;
 }
 

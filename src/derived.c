@@ -1,0 +1,389 @@
+/*
+ * derived.c — the derived-state module (see derived.h): directories by spec
+ * hash, their locks and spec.json, the one checkpoint writer and reader,
+ * and the registry of kinds that reindex runs.  Every file call goes
+ * through eg_os, so the fault sweep and the crash loop reach all of it.
+ */
+#include "derived.h"
+#include "internal.h"
+#include "os.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <xxhash.h>
+
+void eg_ds_hex(const unsigned char hash[16], char out[33])
+{
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", hash[i]);
+}
+
+void eg_ds_path(const eg_ds *d, const char *name, char *out)
+{
+	snprintf(out, PATH_MAX, "%s/%s", d->dir, name);
+}
+
+/* spec.json says how to run the spec again (reindex, engram specs): kept
+ * whole by writing it atomically, and rewritten when it is not the size
+ * of the spec (a copy torn by a crash of an older engram). */
+static void keep_spec(const eg_ds *d, const char *spec, size_t n)
+{
+	char f[PATH_MAX];
+	struct stat sb;
+	eg_ds_path(d, "spec.json", f);
+	if (!spec || (eg_os.stat(f, &sb) == 0 && (size_t)sb.st_size == n))
+		return;
+	os_write_file_atomic(d->dir, "spec.json", spec, n);
+}
+
+int eg_ds_open(eg_store *st, const char *sub, const char *hex, const char *spec,
+	       size_t speclen, eg_ds *d)
+{
+	char path[PATH_MAX];
+	d->lockfd = -1;
+	d->cleaned = 0;
+	snprintf(path, sizeof path, "%s/idx/%s", st->dir, sub);
+	eg_os.mkdir(path, 0755);
+	snprintf(d->dir, sizeof d->dir, "%s/%s", path, hex);
+	eg_os.mkdir(d->dir, 0755);
+	eg_ds_path(d, "lock", path);
+	d->lockfd = eg_os.open(path, O_RDWR | O_CREAT, 0644);
+	if (d->lockfd < 0)
+		return -1;
+	spec_state_used(st, d->lockfd);
+	keep_spec(d, spec, speclen);
+	return 0;
+}
+
+void eg_ds_close(eg_ds *d)
+{
+	if (d->lockfd >= 0)
+		eg_os.close(d->lockfd);
+	d->lockfd = -1;
+}
+
+static int is_tmp(const char *name)
+{
+	size_t n = strlen(name);
+	/* "tmp": the name sessions used before this module */
+	return !strcmp(name, "tmp") || (n > 4 && !strcmp(name + n - 4, ".tmp"));
+}
+
+static void clean_tmp(eg_ds *d)
+{
+	DIR *dir = eg_os.opendir(d->dir);
+	if (!dir)
+		return;
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		if (!is_tmp(de->d_name))
+			continue;
+		char p[PATH_MAX];
+		eg_ds_path(d, de->d_name, p);
+		eg_os.unlink(p);
+	}
+	closedir(dir);
+	d->cleaned = 1;
+}
+
+int eg_ds_lock(eg_store *st, eg_ds *d)
+{
+	if (d->lockfd < 0)
+		return EG_OK;
+	while (eg_os.flock(d->lockfd, LOCK_EX) != 0)
+		if (errno != EINTR)
+			return st_errno(st, "cannot lock %s", d->dir);
+	if (!d->cleaned)
+		clean_tmp(d);
+	return EG_OK;
+}
+
+void eg_ds_unlock(eg_ds *d)
+{
+	if (d->lockfd >= 0)
+		eg_os.flock(d->lockfd, LOCK_UN);
+}
+
+/* ------------------------------------------------------------ writing */
+
+static void wr_fail(eg_ds_wr *w)
+{
+	if (!w->err)
+		w->err = errno ? errno : EIO;
+}
+
+int eg_ds_wr_begin(eg_ds_wr *w, const eg_ds *d, const char *name, uint64_t hdr_len)
+{
+	memset(w, 0, sizeof *w);
+	w->d = d;
+	w->off = hdr_len;
+	snprintf(w->tmp, sizeof w->tmp, "%s/%s.tmp", d->dir, name);
+	eg_ds_path(d, name, w->dst);
+	w->fd = eg_os.open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	w->h = XXH3_createState();
+	if (w->fd < 0 || !w->h || XXH3_64bits_reset(w->h) != XXH_OK) {
+		if (w->fd >= 0 && !w->h)
+			errno = ENOMEM;
+		int e = errno;
+		eg_ds_wr_abort(w);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+void eg_ds_wr_hash(eg_ds_wr *w, const void *p, size_t n)
+{
+	if (!w->err && n && XXH3_64bits_update(w->h, p, n) != XXH_OK)
+		w->err = ENOMEM;
+}
+
+void eg_ds_wr_put(eg_ds_wr *w, const void *p, size_t n, int hashed)
+{
+	if (w->err || !n)
+		return;
+	if (hashed)
+		eg_ds_wr_hash(w, p, n);
+	if (os_pwrite_all(w->fd, p, n, (off_t)w->off))
+		wr_fail(w);
+	w->off += n;
+}
+
+uint64_t eg_ds_wr_digest(eg_ds_wr *w)
+{
+	return XXH3_64bits_digest(w->h);
+}
+
+void eg_ds_wr_abort(eg_ds_wr *w)
+{
+	if (w->fd >= 0) {
+		eg_os.close(w->fd);
+		eg_os.unlink(w->tmp);
+	}
+	w->fd = -1;
+	XXH3_freeState(w->h);
+	w->h = NULL;
+}
+
+int eg_ds_wr_commit(eg_ds_wr *w, const void *hdr, size_t hdr_len, int tail_sum)
+{
+	if (tail_sum) {
+		uint64_t c = eg_ds_wr_digest(w);
+		eg_ds_wr_put(w, &c, 8, 0);
+	}
+	if (!w->err && hdr_len && os_pwrite_all(w->fd, hdr, hdr_len, 0))
+		wr_fail(w);
+	if (!w->err && eg_os.fdatasync(w->fd))
+		wr_fail(w);
+	if (w->err) {
+		int e = w->err;
+		eg_ds_wr_abort(w);
+		errno = e;
+		return -1;
+	}
+	eg_os.close(w->fd);
+	w->fd = -1;
+	XXH3_freeState(w->h);
+	w->h = NULL;
+	if (eg_os.rename(w->tmp, w->dst)) {
+		int e = errno;
+		eg_os.unlink(w->tmp);
+		errno = e;
+		return -1;
+	}
+	return os_fsync_dir(w->d->dir);
+}
+
+int eg_ds_write(const eg_ds *d, const char *name, const void *p, size_t n)
+{
+	eg_ds_wr w;
+	if (eg_ds_wr_begin(&w, d, name, 0))
+		return -1;
+	eg_ds_wr_put(&w, p, n, 1);
+	return eg_ds_wr_commit(&w, NULL, 0, 1);
+}
+
+/* ------------------------------------------------------------ reading */
+
+int eg_ds_tail_sum_ok(const unsigned char *p, size_t n, void *ctx)
+{
+	(void)ctx;
+	uint64_t c;
+	if (n < 8)
+		return -1;
+	memcpy(&c, p + n - 8, 8);
+	return c == XXH3_64bits(p, n - 8) ? 0 : -1;
+}
+
+static int map_fd(int fd, size_t n, int flags, eg_ds_view *v)
+{
+	int prot = PROT_READ | (flags & EG_DS_PRIVATE ? PROT_WRITE : 0);
+	void *m = eg_os.mmap(NULL, n, prot, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED)
+		return -1;
+	v->p = m;
+	v->mapped = 1;
+	return 0;
+}
+
+static int read_fd(int fd, size_t n, eg_ds_view *v)
+{
+	v->p = malloc(n ? n : 1);
+	if (!v->p || os_pread_all(fd, v->p, n, 0)) {
+		free(v->p);
+		v->p = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int eg_ds_read(const eg_ds *d, const char *name, int flags, size_t min,
+	       eg_ds_check_fn check, void *ctx, eg_ds_view *v)
+{
+	char path[PATH_MAX];
+	memset(v, 0, sizeof *v);
+	eg_ds_path(d, name, path);
+	int fd = eg_os.open(path, O_RDONLY, 0);
+	if (fd < 0)
+		return errno == ENOENT ? EG_DS_ABSENT : EG_DS_DAMAGED;
+	off_t size = os_file_size(fd);
+	int bad = size < 0 || (uint64_t)size < min || (size == 0 && (flags & EG_DS_MAP));
+	if (!bad) {
+		v->n = (size_t)size;
+		bad = flags & EG_DS_MAP ? map_fd(fd, v->n, flags, v) : read_fd(fd, v->n, v);
+	}
+	eg_os.close(fd);
+	if (!bad && check && check(v->p, v->n, ctx))
+		bad = 1;
+	if (bad) {
+		eg_ds_view_free(v);
+		return EG_DS_DAMAGED;
+	}
+	return EG_OK;
+}
+
+void eg_ds_view_free(eg_ds_view *v)
+{
+	if (v->p && v->mapped)
+		eg_os.munmap(v->p, v->n);
+	else
+		free(v->p);
+	memset(v, 0, sizeof *v);
+}
+
+/* ------------------------------------------------- directories, kinds */
+
+int eg_ds_list(eg_store *st, const char *sub, eg_ds_dir_fn fn, void *ctx)
+{
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof parent, "%s/idx/%s", st->dir, sub);
+	DIR *d = eg_os.opendir(parent);
+	if (!d)
+		return errno == ENOENT ? EG_OK : st_errno(st, "cannot open %s", parent);
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof dir, "%s/%s", parent, de->d_name);
+		rc = fn(ctx, dir, de->d_name);
+	}
+	closedir(d);
+	return rc;
+}
+
+int eg_ds_remove_dir(const char *dir)
+{
+	DIR *d = eg_os.opendir(dir);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			char f[PATH_MAX];
+			snprintf(f, sizeof f, "%s/%s", dir, de->d_name);
+			eg_os.unlink(f);
+		}
+		closedir(d);
+	}
+	return eg_os.rmdir(dir);
+}
+
+static int drop_in(void *ctx, const char *dir, const char *hash)
+{
+	(void)ctx, (void)hash;
+	DIR *d = eg_os.opendir(dir);
+	if (!d)
+		return 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, "lock") ||
+		    !strcmp(n, "spec.json"))
+			continue;
+		char f[PATH_MAX];
+		snprintf(f, sizeof f, "%s/%s", dir, n);
+		eg_os.unlink(f);
+	}
+	closedir(d);
+	return 0;
+}
+
+int eg_ds_drop_files(eg_store *st, const char *sub)
+{
+	return eg_ds_list(st, sub, drop_in, NULL);
+}
+
+#define MAX_KINDS 16
+
+static eg_ds_kind kinds[MAX_KINDS] = {
+	{ "proj", "projection", NULL, NULL },
+	{ "win", "window", NULL, NULL },
+	{ "sess", "session", NULL, NULL },
+};
+static size_t nkinds = 3;
+
+int eg_ds_register(const char *sub, const char *name, int (*drop_all)(eg_store *st),
+		   int (*rebuild_all)(eg_store *st))
+{
+	size_t i = 0;
+	while (i < nkinds && strcmp(kinds[i].sub, sub))
+		i++;
+	if (i == nkinds) {
+		if (nkinds == MAX_KINDS)
+			return -1;
+		kinds[nkinds++] = (eg_ds_kind){ sub, name, NULL, NULL };
+	}
+	kinds[i].drop_all = drop_all;
+	kinds[i].rebuild_all = rebuild_all;
+	return 0;
+}
+
+const eg_ds_kind *eg_ds_kinds(size_t *n)
+{
+	*n = nkinds;
+	return kinds;
+}
+
+int eg_ds_reindex(eg_store *st)
+{
+	int rc = EG_OK;
+	for (size_t i = 0; i < nkinds && !rc; i++)
+		rc = kinds[i].drop_all ? kinds[i].drop_all(st) : eg_ds_drop_files(st, kinds[i].sub);
+	/* rebuilding a kind is not using it: engram specs --unused must
+	 * still see it as unused */
+	st->quiet_use = 1;
+	for (size_t i = 0; i < nkinds && !rc; i++)
+		if (kinds[i].rebuild_all)
+			rc = kinds[i].rebuild_all(st);
+	st->quiet_use = 0;
+	return rc;
+}
