@@ -543,23 +543,17 @@ static int add_event(eg_batch *b, envelope *e)
 	r->version = sid != UINT64_MAX && index_keystate(st, sid, &ks) ? ks.version + 1 : 0;
 	r->pos = b->next_pos;
 	/* An event without a time takes its batch's record time, which is
-	 * known only at commit: the flag says so and readers fill it in. */
-	int rectime = !e->has_time;
-	if (rectime)
-		r->time = 0;
+	 * known only at commit: the record says so and readers fill it in. */
+	if (!e->has_time)
+		r->time = REC_TIME_RECORDED;
 	logpos at;
 	size_t bound = rec_event_bound(r);
 	unsigned char *p = log_reserve(st, &st->log, bound, r->pos, &at);
 	if (!p)
 		return EG_EIO;
 	size_t n = rec_event_encode(r, p);
-	if (rectime) {
-		p[9] |= EVT_FLAG_TIME_RECORDED;
-		wr32(p + 4, rec_check(p + 8, n - 8));
-	}
 	log_advance(&st->log, n);
-	eg_event ev = { .pos = r->pos, .version = r->version,
-			.time = rectime ? INT64_MIN : r->time };
+	eg_event ev = { .pos = r->pos, .version = r->version, .time = r->time };
 	if ((rc = index_note_event(st, &ev, at, p, n, sid, tid)) ||
 	    (rc = index_id_add(st, r->id, r->id_len, r->pos)))
 		return rc;

@@ -1226,7 +1226,7 @@ static int event_at(eg_proj *p, uint64_t pos, const eg_event **e)
 						      (unsigned long long)b->seg_first_pos,
 						      (unsigned long long)(b->off + off));
 				p->rev.ev.recorded = b->recorded;
-				if (p->rev.ev.time == INT64_MIN)
+				if (p->rev.ev.time == REC_TIME_RECORDED)
 					p->rev.ev.time = b->recorded;
 				*e = &p->rev.ev;
 				return EG_OK;
