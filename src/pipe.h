@@ -1,8 +1,9 @@
 /*
- * pipe.h — a run over the log on two cores: one thread fills batches (reads
- * events and extracts what the engine needs), the other takes them in the
- * same order.  Window runs and session runs use it; their output does not
- * depend on whether the second thread was used.
+ * pipe.h — work on two cores: one thread fills batches (reads events and
+ * extracts what the engine needs, or splits and parses input lines), the
+ * other takes them in the same order.  Window runs, session runs and bulk
+ * appends use it; their output does not depend on whether the second
+ * thread was used.
  */
 #ifndef EG_PIPE_H
 #define EG_PIPE_H
