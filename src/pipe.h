@@ -10,7 +10,9 @@
 
 /* Fill batch b: EG_OK when it is full and more may follow, EG_END after
  * the last event (b may still hold events), or an error.  Runs on the
- * reading thread; it must not touch what take touches. */
+ * reading thread; it must not touch what take touches.  With threads, a
+ * batch whose fill failed is still taken before the error is returned:
+ * fill leaves in it only what may be taken (what came before the error). */
 typedef int (*pipe_fill_fn)(void *ctx, void *b);
 /* Take batch b: EG_OK, or an error that stops the run. */
 typedef int (*pipe_take_fn)(void *ctx, void *b);
