@@ -85,7 +85,7 @@ struct eg_funnel {
 	uint32_t url[EG_FUNNEL_MAX_STEPS];   /* per type: its steps with one */
 	eg_funnel_opts o;
 	char *by_text;
-	ppath by;
+	eg_path by;
 	int has_by;
 	eg_funnel_explain x;
 };
@@ -183,14 +183,14 @@ int eg_funnel_new(const char *steps, const eg_funnel_opts *opts, eg_funnel **out
 		f->o.by = NULL;
 	}
 	if (!rc && opts->by) {
-		/* proj_path_parse takes a JSON string: quote the path */
+		/* eg_path_parse takes a JSON string: quote the path */
 		size_t n = strlen(opts->by);
 		char *q = malloc(6 * n + 2), why[256];
 		if (!q || !(f->by_text = strdup(opts->by))) {
 			rc = EG_ENOMEM;
 		} else {
 			json_span v = { q, json_quote(opts->by, n, q), JSON_STRING };
-			if (proj_path_parse(&v, &f->by, why, sizeof why))
+			if (eg_path_parse(&v, &f->by, why, sizeof why))
 				rc = spec_fail(err, errlen, "by: %s", why);
 			f->has_by = 1;
 			f->o.by = f->by_text;
@@ -221,7 +221,7 @@ void eg_funnel_free(eg_funnel *f)
 		free(f->tbuf[i]);
 	}
 	if (f->has_by)
-		proj_path_free(&f->by);
+		eg_path_free(&f->by);
 	free(f->by_text);
 	free(f);
 }
@@ -271,9 +271,9 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 /* The JSON text of the by path's value in e into b ("null" when absent). */
-static int by_value(const ppath *p, const eg_event *e, buf *b)
+static int by_value(const eg_path *p, const eg_event *e, buf *b)
 {
-	return proj_path_json(e, p, NULL, b);
+	return eg_path_json(e, p, NULL, b);
 }
 
 /* The URL steps of type ti that e's data.page_url (a string) equals. */

@@ -7,21 +7,9 @@
 #include "engram.h"
 #include "json.h"
 #include "num.h"
+#include "path.h"
 
 #include <stdint.h>
-
-/* Where a field path starts. */
-enum proot {
-	P_STREAM, P_TYPE, P_ACTOR, P_SESSION, P_TIME, P_RECORDED, P_ID,
-	P_VERSION, P_POS, P_DATA, P_META
-};
-
-typedef struct ppath {
-	int root;            /* enum proot */
-	char *text;          /* as written: "data.amount" */
-	char **seg;          /* under data/meta: the member names */
-	int nseg;
-} ppath;
 
 enum agg { A_COUNT, A_SUM, A_MIN, A_MAX, A_FIRST, A_LAST, A_OPEN };
 
@@ -32,7 +20,7 @@ enum agg { A_COUNT, A_SUM, A_MIN, A_MAX, A_FIRST, A_LAST, A_OPEN };
 typedef struct pfield {
 	char *name;
 	int agg;             /* enum agg */
-	ppath path;          /* sum, min, max, first, last */
+	eg_path path;        /* sum, min, max, first, last */
 	int num;             /* index of the numeric path, sum/min/max; else -1 */
 	uint64_t types;      /* type indexes this field takes (bit 63: others) */
 	uint64_t opens;      /* open: the opening types (closing = types & ~opens) */
@@ -43,7 +31,7 @@ struct eg_proj_spec {
 	char *src;                  /* the JSON text it was parsed from */
 	size_t srclen;
 	char *name;
-	ppath key;
+	eg_path key;
 	uint64_t snapshot_every;
 	uint64_t types;             /* the top-level filter; all ones if none */
 	char **tnames;              /* every type the spec names, by index */
@@ -51,7 +39,7 @@ struct eg_proj_spec {
 	int filter;                 /* top-level "types" given */
 	pfield f[PROJ_MAX_FIELDS];
 	int nf;
-	ppath *nums[PROJ_MAX_NUMS]; /* distinct numeric paths (borrowed) */
+	eg_path *nums[PROJ_MAX_NUMS]; /* distinct numeric paths (borrowed) */
 	int nnum;
 	unsigned char hash[32];
 };
@@ -59,10 +47,6 @@ struct eg_proj_spec {
 /* Type index of an event type name: 0..ntypes-1, or PROJ_MAX_TYPES. */
 int proj_type_index(const eg_proj_spec *s, const char *type, size_t n);
 
-/* Parse a field path (a JSON string span): 0, or -1 with what is allowed
- * written to why.  Free with proj_path_free (also after a failure). */
-int proj_path_parse(const json_span *v, ppath *p, char *why, size_t whylen);
-void proj_path_free(ppath *p);
 /* Spec parsing helpers shared with the windows spec (winspec.c). */
 
 /* Where a spec parser writes its one error: "JSON path: what is allowed". */
@@ -81,14 +65,5 @@ char *spec_src_dup(const char *json, size_t n);
 /* The decoded text of a JSON string (malloc'd); whether a member key is name. */
 char *proj_str_dup(const json_span *v);
 int proj_key_is(const json_span *k, const char *name);
-
-/* Find the value at a data/meta path of an event (0 if absent or null). */
-int proj_path_value(const eg_event *e, const ppath *p, json_span *out);
-/* Append the JSON text of path p's value in e to b: envelope strings
- * quoted, times as RFC 3339 strings, null when absent (version 0 too).
- * found: for a data or meta path, its value already looked up (found->p
- * NULL: absent), or NULL to look it up here.  0, or -1 out of memory. */
-struct buf;
-int proj_path_json(const eg_event *e, const ppath *p, const json_span *found, struct buf *b);
 
 #endif

@@ -373,12 +373,12 @@ static size_t event_key(const eg_proj_spec *s, const eg_event *e, char *out, siz
 	size_t n = 0;
 	char nb[24];
 	switch (s->key.root) {
-	case P_STREAM: t = e->stream; n = e->stream_len; break;
-	case P_TYPE: t = e->type; n = e->type_len; break;
-	case P_ACTOR: t = e->actor; n = e->actor_len; break;
-	case P_SESSION: t = e->session; n = e->session_len; break;
-	case P_ID: t = e->id; n = e->id_len; break;
-	case P_VERSION:
+	case EG_PATH_STREAM: t = e->stream; n = e->stream_len; break;
+	case EG_PATH_TYPE: t = e->type; n = e->type_len; break;
+	case EG_PATH_ACTOR: t = e->actor; n = e->actor_len; break;
+	case EG_PATH_SESSION: t = e->session; n = e->session_len; break;
+	case EG_PATH_ID: t = e->id; n = e->id_len; break;
+	case EG_PATH_VERSION:
 		if (!e->version)
 			return 0;
 		n = (size_t)snprintf(nb, sizeof nb, "%llu", (unsigned long long)e->version);
@@ -388,7 +388,7 @@ static size_t event_key(const eg_proj_spec *s, const eg_event *e, char *out, siz
 		return n;
 	default: {
 		json_span v;
-		if (!proj_path_value(e, &s->key, &v) ||
+		if (!eg_path_get(e, &s->key, &v) ||
 		    (v.type != JSON_STRING && v.type != JSON_NUMBER && v.type != JSON_TRUE &&
 		     v.type != JSON_FALSE) || v.n > cap)
 			return 0;
@@ -421,21 +421,21 @@ static void make_entry(const eg_proj_spec *s, const eg_event *e, uint64_t off, p
 		if (f->agg == A_FIRST || f->agg == A_LAST) {
 			int has;
 			switch (f->path.root) {
-			case P_DATA: case P_META: {
+			case EG_PATH_DATA: case EG_PATH_META: {
 				json_span v;
-				has = proj_path_value(e, &f->path, &v);
+				has = eg_path_get(e, &f->path, &v);
 				break;
 			}
-			case P_ACTOR: has = e->actor_len > 0; break;
-			case P_SESSION: has = e->session_len > 0; break;
-			case P_STREAM: has = e->stream_len > 0; break;
+			case EG_PATH_ACTOR: has = e->actor_len > 0; break;
+			case EG_PATH_SESSION: has = e->session_len > 0; break;
+			case EG_PATH_STREAM: has = e->stream_len > 0; break;
 			default: has = 1;
 			}
 			o->have |= (uint16_t)(has << i);
 			continue;
 		}
 		json_span v;
-		if (!proj_path_value(e, &f->path, &v))
+		if (!eg_path_get(e, &f->path, &v))
 			continue;
 		if (v.type != JSON_NUMBER) {
 			o->nan |= (uint16_t)(1u << i);
@@ -1190,7 +1190,7 @@ static int event_at(eg_proj *p, uint64_t pos, const eg_event **e)
 						      (unsigned long long)b->seg_first_pos,
 						      (unsigned long long)(b->off + off));
 				p->rev.ev.recorded = b->recorded;
-				if (p->rev.ev.time == INT64_MIN)
+				if (p->rev.ev.time == REC_TIME_RECORDED)
 					p->rev.ev.time = b->recorded;
 				*e = &p->rev.ev;
 				return EG_OK;
@@ -1238,32 +1238,32 @@ static int value_at(eg_proj *p, const pfield *f, const pagg *a)
 	const eg_event *e;
 	int rc;
 	char nb[24];
-	if (f->path.root == P_TIME)
+	if (f->path.root == EG_PATH_TIME)
 		return out_time(p, a->t);
-	if (f->path.root == P_POS) {
+	if (f->path.root == EG_PATH_POS) {
 		int n = snprintf(nb, sizeof nb, "%llu", (unsigned long long)a->p);
 		return out_add(p, nb, (size_t)n);
 	}
 	/* the recorded time is its batch's, known to the index only */
-	rc = f->path.root == P_RECORDED ? EG_ENOTFOUND : event_at_place(p, a->p, a->off, &e);
+	rc = f->path.root == EG_PATH_RECORDED ? EG_ENOTFOUND : event_at_place(p, a->p, a->off, &e);
 	if (rc == EG_ENOTFOUND)
 		rc = event_at(p, a->p, &e);
 	if (rc)
 		return rc;
 	switch (f->path.root) {
-	case P_STREAM: return out_str(p, e->stream, e->stream_len);
-	case P_TYPE: return out_str(p, e->type, e->type_len);
-	case P_ACTOR: return out_str(p, e->actor, e->actor_len);
-	case P_SESSION: return out_str(p, e->session, e->session_len);
-	case P_ID: return out_str(p, e->id, e->id_len);
-	case P_RECORDED: return out_time(p, e->recorded);
-	case P_VERSION: {
+	case EG_PATH_STREAM: return out_str(p, e->stream, e->stream_len);
+	case EG_PATH_TYPE: return out_str(p, e->type, e->type_len);
+	case EG_PATH_ACTOR: return out_str(p, e->actor, e->actor_len);
+	case EG_PATH_SESSION: return out_str(p, e->session, e->session_len);
+	case EG_PATH_ID: return out_str(p, e->id, e->id_len);
+	case EG_PATH_RECORDED: return out_time(p, e->recorded);
+	case EG_PATH_VERSION: {
 		int n = snprintf(nb, sizeof nb, "%llu", (unsigned long long)e->version);
 		return out_add(p, nb, (size_t)n);
 	}
 	default: {
 		json_span v;
-		if (!proj_path_value(e, &f->path, &v))
+		if (!eg_path_get(e, &f->path, &v))
 			return st_err(p->st, EG_ECORRUPT, "event %llu lost the value of %s; run "
 				      "engram reindex", (unsigned long long)a->p, f->path.text);
 		if (buf_reserve(&p->out, v.n))

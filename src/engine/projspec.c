@@ -4,10 +4,8 @@
  * Every error names the JSON path of the offending member and what is
  * allowed there, e.g. "$.fields.balance.sum: expected a field path …".
  */
-#include "buf.h"
 #include "chain.h"
 #include "proj.h"
-#include "timefmt.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -58,75 +56,10 @@ char *proj_str_dup(const json_span *v)
 	return s;
 }
 
-static const char PATH_HELP[] =
-	"expected a field path: stream, type, actor, session, time, recorded, "
-	"id, version, pos, or data.NAME[.NAME...] or meta.NAME[...]";
-
-int proj_path_parse(const json_span *v, ppath *p, char *why, size_t whylen)
-{
-	memset(p, 0, sizeof *p);
-	if (v->type != JSON_STRING) {
-		snprintf(why, whylen, "%s", PATH_HELP);
-		return -1;
-	}
-	char *t = proj_str_dup(v);
-	if (!t) {
-		snprintf(why, whylen, "out of memory");
-		return -1;
-	}
-	p->text = t;
-	static const char *const roots[] = { "stream", "type", "actor", "session", "time",
-					     "recorded", "id", "version", "pos" };
-	for (int i = 0; i < (int)(sizeof roots / sizeof *roots); i++)
-		if (!strcmp(t, roots[i])) {
-			p->root = i;
-			return 0;
-		}
-	const char *rest;
-	if (!strncmp(t, "data.", 5)) {
-		p->root = P_DATA;
-		rest = t + 5;
-	} else if (!strncmp(t, "meta.", 5)) {
-		p->root = P_META;
-		rest = t + 5;
-	} else {
-		snprintf(why, whylen, "%s; got \"%s\"", PATH_HELP, t);
-		return -1;
-	}
-	for (const char *q = rest;;) {
-		const char *dot = strchr(q, '.');
-		size_t n = dot ? (size_t)(dot - q) : strlen(q);
-		if (n == 0) {
-			snprintf(why, whylen, "empty member name in \"%s\"; %s", t, PATH_HELP);
-			return -1;
-		}
-		char **seg = realloc(p->seg, (size_t)(p->nseg + 1) * sizeof *seg);
-		if (seg)
-			p->seg = seg;
-		if (!seg || !(seg[p->nseg] = strndup(q, n))) {
-			snprintf(why, whylen, "out of memory");
-			return -1;
-		}
-		p->nseg++;
-		if (!dot)
-			break;
-		q = dot + 1;
-	}
-	return 0;
-}
-
-static int parse_path(pctx *c, const char *where, const json_span *v, ppath *p)
+static int parse_path(pctx *c, const char *where, const json_span *v, eg_path *p)
 {
 	char why[400];
-	return proj_path_parse(v, p, why, sizeof why) ? bad(c, where, "%s", why) : 0;
-}
-
-void proj_path_free(ppath *p)
-{
-	free(p->text);
-	for (int i = 0; i < p->nseg; i++)
-		free(p->seg[i]);
-	free(p->seg);
+	return eg_path_parse(v, p, why, sizeof why) ? bad(c, where, "%s", why) : 0;
 }
 
 /* The index of a type name, added if new. */
@@ -251,8 +184,8 @@ static int parse_field(pctx *c, const json_span *name, const json_span *v, pfiel
 			} else if (a >= 0) {
 				if (parse_path(c, w, &x, &f->path))
 					return -1;
-				if (a != A_FIRST && a != A_LAST && f->path.root != P_DATA &&
-				    f->path.root != P_META)
+				if (a != A_FIRST && a != A_LAST && f->path.root != EG_PATH_DATA &&
+				    f->path.root != EG_PATH_META)
 					return bad(c, w, "%s needs a data.* or meta.* path of numbers",
 						   aggs[a]);
 			} else {
@@ -445,11 +378,11 @@ static int parse(pctx *c, const char *json, size_t n)
 	if (key.p) {
 		if (parse_path(c, "$.key", &key, &s->key))
 			return -1;
-		if (s->key.root == P_TIME || s->key.root == P_RECORDED || s->key.root == P_POS)
+		if (s->key.root == EG_PATH_TIME || s->key.root == EG_PATH_RECORDED || s->key.root == EG_PATH_POS)
 			return bad(c, "$.key", "time, recorded and pos cannot be keys; use stream, "
 				   "type, actor, session, id, or a data.* or meta.* path");
 	} else {
-		s->key.root = P_STREAM;
+		s->key.root = EG_PATH_STREAM;
 		if (!(s->key.text = strdup("stream")))
 			return bad(c, "$.key", "out of memory");
 	}
@@ -512,13 +445,13 @@ void eg_proj_spec_free(eg_proj_spec *s)
 		return;
 	free(s->src);
 	free(s->name);
-	proj_path_free(&s->key);
+	eg_path_free(&s->key);
 	for (int i = 0; i < s->ntypes; i++)
 		free(s->tnames[i]);
 	free(s->tnames);
 	for (int i = 0; i < s->nf; i++) {
 		free(s->f[i].name);
-		proj_path_free(&s->f[i].path);
+		eg_path_free(&s->f[i].path);
 	}
 	free(s);
 }
@@ -545,66 +478,4 @@ int proj_type_index(const eg_proj_spec *s, const char *type, size_t n)
 		if (strlen(s->tnames[i]) == n && !memcmp(s->tnames[i], type, n))
 			return i;
 	return PROJ_MAX_TYPES;
-}
-
-int proj_path_value(const eg_event *e, const ppath *p, json_span *out)
-{
-	json_span v;
-	if (p->root == P_DATA) {
-		v = (json_span){ e->data, e->data_len, JSON_OBJECT };
-	} else if (p->root == P_META) {
-		if (!e->meta_len)
-			return 0;
-		v = (json_span){ e->meta, e->meta_len, JSON_OBJECT };
-	} else {
-		return 0;
-	}
-	for (int i = 0; i < p->nseg; i++)
-		if (!json_member(&v, p->seg[i], strlen(p->seg[i]), &v))
-			return 0;
-	if (v.type == JSON_NULL)
-		return 0;
-	*out = v;
-	return 1;
-}
-
-int proj_path_json(const eg_event *e, const ppath *p, const json_span *found, buf *b)
-{
-	const char *s = NULL;
-	size_t n = 0;
-	char t[EG_TIME_LEN + 2];
-	switch (p->root) {
-	case P_STREAM: s = e->stream, n = e->stream_len; break;
-	case P_TYPE: s = e->type, n = e->type_len; break;
-	case P_ACTOR: s = e->actor, n = e->actor_len; break;
-	case P_SESSION: s = e->session, n = e->session_len; break;
-	case P_ID: s = e->id, n = e->id_len; break;
-	case P_TIME: case P_RECORDED:
-		t[0] = '"';
-		eg_time_format(p->root == P_TIME ? e->time : e->recorded, t + 1);
-		t[EG_TIME_LEN + 1] = '"';
-		return buf_add(b, t, sizeof t);
-	case P_VERSION: case P_POS: {
-		uint64_t v = p->root == P_POS ? e->pos : e->version;
-		if (p->root == P_VERSION && !v)
-			return buf_add(b, "null", 4);
-		int k = snprintf(t, sizeof t, "%llu", (unsigned long long)v);
-		return buf_add(b, t, (size_t)k);
-	}
-	default: {
-		json_span v = { 0 };
-		if (found)
-			v = *found;
-		else if (!proj_path_value(e, p, &v))
-			v.p = NULL;
-		/* stored data is minified */
-		return v.p ? buf_add(b, v.p, v.n) : buf_add(b, "null", 4);
-	}
-	}
-	if (!n)
-		return buf_add(b, "null", 4);
-	if (buf_reserve(b, 6 * n + 2))
-		return -1;
-	b->n += json_quote(s, n, b->p + b->n);
-	return 0;
 }

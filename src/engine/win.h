@@ -26,7 +26,7 @@ enum wagg { WA_COUNT, WA_SUM, WA_MIN, WA_MAX, WA_AVG, WA_DISTINCT, WA_PCT };
 typedef struct waggspec {
 	char *name;
 	int agg;             /* enum wagg */
-	ppath path;          /* all but count */
+	eg_path path;        /* all but count */
 	double q;            /* WA_PCT: 0.5, 0.9, 0.95 or 0.99 */
 } waggspec;
 
@@ -39,7 +39,7 @@ struct eg_win_spec {
 	int kind;                   /* enum wkind */
 	int64_t size;               /* tumble/hop: window length; session: the gap */
 	int64_t every;              /* hop: the slide; tumble: = size */
-	ppath group[WIN_MAX_GROUPS];
+	eg_path group[WIN_MAX_GROUPS];
 	int ngroup;
 	waggspec a[WIN_MAX_AGGS];
 	int na;

@@ -34,7 +34,7 @@ uint64_t win_pipe_min = 1u << 16;
 typedef struct wex {
 	const eg_win_spec *spec;
 	int nv;
-	const ppath *vp[WIN_MAX_VALS];
+	const eg_path *vp[WIN_MAX_VALS];
 	int first[WIN_MAX_VALS];       /* index of the path's first member in names */
 	int gvi[WIN_MAX_GROUPS], avi[WIN_MAX_AGGS];
 	const char *names[2][WIN_MAX_VALS];   /* [0] under data, [1] under meta */
@@ -48,14 +48,14 @@ typedef struct wex {
 	num n[WIN_MAX_VALS];
 } wex;
 
-static int ex_path(wex *x, const ppath *p)
+static int ex_path(wex *x, const eg_path *p)
 {
-	if (p->root != P_DATA && p->root != P_META)
+	if (p->root != EG_PATH_DATA && p->root != EG_PATH_META)
 		return -1;
 	for (int i = 0; i < x->nv; i++)
 		if (!strcmp(x->vp[i]->text, p->text))
 			return i;
-	int r = p->root == P_META, j = 0;
+	int r = p->root == EG_PATH_META, j = 0;
 	while (j < x->nnames[r] && strcmp(x->names[r][j], p->seg[0]))
 		j++;
 	if (j == x->nnames[r]) {
@@ -91,8 +91,8 @@ static void ex_values(wex *x, const eg_event *e)
 			got[r] = json_members_valid(&obj[r], x->names[r], x->lens[r], x->nnames[r],
 						    top[r]);
 	for (int i = 0; i < x->nv; i++) {
-		const ppath *p = x->vp[i];
-		int r = p->root == P_META;
+		const eg_path *p = x->vp[i];
+		int r = p->root == EG_PATH_META;
 		x->nst[i] = 2;
 		x->found[i] = (got[r] >> x->first[i]) & 1;
 		json_span v = top[r][x->first[i]];
@@ -109,25 +109,25 @@ static void ex_values(wex *x, const eg_event *e)
 
 /* The JSON text of e's value at path p (value path vi) appended to b;
  * null if absent. */
-static int ex_json(wex *x, const eg_event *e, const ppath *p, int vi, buf *b)
+static int ex_json(wex *x, const eg_event *e, const eg_path *p, int vi, buf *b)
 {
 	json_span v = { 0 };
 	if (vi >= 0 && x->found[vi])
 		v = x->v[vi];
-	return proj_path_json(e, p, vi >= 0 ? &v : NULL, b);
+	return eg_path_json(e, p, vi >= 0 ? &v : NULL, b);
 }
 
 /* The number at path p of e: 1 with *v, 0 absent, -1 not a number. */
-static int ex_number(wex *x, const eg_event *e, const ppath *p, int vi, num *v)
+static int ex_number(wex *x, const eg_event *e, const eg_path *p, int vi, num *v)
 {
 	switch (p->root) {
-	case P_TIME: case P_RECORDED: case P_POS: case P_VERSION: {
-		int64_t t = p->root == P_TIME ? e->time : p->root == P_RECORDED ? e->recorded :
-			    (int64_t)(p->root == P_POS ? e->pos : e->version);
+	case EG_PATH_TIME: case EG_PATH_RECORDED: case EG_PATH_POS: case EG_PATH_VERSION: {
+		int64_t t = p->root == EG_PATH_TIME ? e->time : p->root == EG_PATH_RECORDED ? e->recorded :
+			    (int64_t)(p->root == EG_PATH_POS ? e->pos : e->version);
 		*v = (num){ t, 0, 1 };
 		return 1;
 	}
-	case P_DATA: case P_META:
+	case EG_PATH_DATA: case EG_PATH_META:
 		if (x->nst[vi] == 2) {
 			if (!x->found[vi])
 				x->nst[vi] = 0;

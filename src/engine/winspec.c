@@ -145,7 +145,7 @@ static int agg(wctx *c, const json_span *name, const json_span *v, waggspec *a)
 			continue;
 		}
 		char why[400];
-		if (proj_path_parse(&x, &a->path, why, sizeof why))
+		if (eg_path_parse(&x, &a->path, why, sizeof why))
 			return bad(c, wk, "%s", why);
 	}
 	if (!n)
@@ -166,7 +166,7 @@ static int group_by(wctx *c, const json_span *v)
 		snprintf(w, sizeof w, "$.group_by[%d]", s->ngroup);
 		if (s->ngroup == WIN_MAX_GROUPS)
 			return bad(c, w, "at most %d group-by paths", WIN_MAX_GROUPS);
-		if (proj_path_parse(&e, &s->group[s->ngroup++], why, sizeof why))
+		if (eg_path_parse(&e, &s->group[s->ngroup++], why, sizeof why))
 			return bad(c, w, "%s", why);
 		for (int i = 0; i < s->ngroup - 1; i++)
 			if (!strcmp(s->group[i].text, s->group[s->ngroup - 1].text))
@@ -351,10 +351,10 @@ void eg_win_spec_free(eg_win_spec *s)
 		free(s->types[i]);
 	free(s->types);
 	for (int i = 0; i < s->ngroup; i++)
-		proj_path_free(&s->group[i]);
+		eg_path_free(&s->group[i]);
 	for (int i = 0; i < s->na; i++) {
 		free(s->a[i].name);
-		proj_path_free(&s->a[i].path);
+		eg_path_free(&s->a[i].path);
 	}
 	free(s);
 }

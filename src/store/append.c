@@ -9,10 +9,10 @@
 #include "internal.h"
 #include "json.h"
 #include "map.h"
+#include "pipe.h"
 #include "timefmt.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -543,23 +543,17 @@ static int add_event(eg_batch *b, envelope *e)
 	r->version = sid != UINT64_MAX && index_keystate(st, sid, &ks) ? ks.version + 1 : 0;
 	r->pos = b->next_pos;
 	/* An event without a time takes its batch's record time, which is
-	 * known only at commit: the flag says so and readers fill it in. */
-	int rectime = !e->has_time;
-	if (rectime)
-		r->time = 0;
+	 * known only at commit: the record says so and readers fill it in. */
+	if (!e->has_time)
+		r->time = REC_TIME_RECORDED;
 	logpos at;
 	size_t bound = rec_event_bound(r);
 	unsigned char *p = log_reserve(st, &st->log, bound, r->pos, &at);
 	if (!p)
 		return EG_EIO;
 	size_t n = rec_event_encode(r, p);
-	if (rectime) {
-		p[9] |= EVT_FLAG_TIME_RECORDED;
-		wr32(p + 4, rec_check(p + 8, n - 8));
-	}
 	log_advance(&st->log, n);
-	eg_event ev = { .pos = r->pos, .version = r->version,
-			.time = rectime ? INT64_MIN : r->time };
+	eg_event ev = { .pos = r->pos, .version = r->version, .time = r->time };
 	if ((rc = index_note_event(st, &ev, at, p, n, sid, tid)) ||
 	    (rc = index_id_add(st, r->id, r->id_len, r->pos)))
 		return rc;
@@ -619,7 +613,7 @@ int eg_batch_add_json(eg_batch *b, const char *json, size_t len)
 
 #define CHUNK_LINES 1024
 
-/* A chunk of lines parsed by the worker, waiting to be added. */
+/* A chunk of lines parsed on the reading thread, waiting to be added. */
 typedef struct chunk {
 	envelope e[CHUNK_LINES];
 	int rc[CHUNK_LINES];          /* EG_OK, EG_EINVAL, or EG_END (blank) */
@@ -628,16 +622,19 @@ typedef struct chunk {
 	size_t n;
 	char *space, *errs;           /* scratch; one ERR_LEN message per line */
 	size_t cap;
-	int ready;
 } chunk;
 
+/* A bulk add: the reader splits and parses chunks (parse_chunk), this
+ * thread adds them in order (add_chunk), over pipe.c's ring of two. */
 typedef struct bulk {
 	eg_batch *b;
-	const char *p, *end;          /* the worker's place in the buffer */
+	const char *p, *end;          /* the reader's place in the buffer */
 	chunk c[2];
-	int stop, done, failed;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	uint64_t *lines;              /* lines added so far */
+	eg_bad_line_fn on_bad;
+	void *ctx;
+	int nomem;                    /* the reader ran out of memory */
+	int add_rc;                   /* the error that stopped add_chunk */
 } bulk;
 
 static int blank_line(const char *s, size_t n)
@@ -648,9 +645,31 @@ static int blank_line(const char *s, size_t n)
 	return 1;
 }
 
-/* Split the next lines off the buffer into c and parse them. */
-static int parse_chunk(bulk *k, chunk *c)
+/* Make c's scratch hold need bytes.  The space holds nothing yet: no need
+ * to copy it (realloc would, touching every page of a bound mostly left
+ * unused). */
+static int chunk_space(chunk *c, size_t need)
 {
+	if (need > c->cap) {
+		free(c->space);
+		c->cap = need + need / 2;
+		if (!(c->space = malloc(c->cap))) {
+			c->cap = 0;
+			return EG_ENOMEM;
+		}
+	}
+	if (!c->errs && !(c->errs = malloc((size_t)CHUNK_LINES * ERR_LEN)))
+		return EG_ENOMEM;
+	return EG_OK;
+}
+
+/* Reader: split the next lines off the buffer into chunk cp and parse
+ * them.  EG_OK while more lines follow, EG_END after the last, EG_ENOMEM
+ * (the chunk then holds none). */
+static int parse_chunk(void *kp, void *cp)
+{
+	bulk *k = kp;
+	chunk *c = cp;
 	c->n = 0;
 	size_t need = 0;
 	while (c->n < CHUNK_LINES && k->p < k->end) {
@@ -662,18 +681,11 @@ static int parse_chunk(bulk *k, chunk *c)
 		c->n++;
 		k->p += n + (nl != NULL);
 	}
-	/* The space holds nothing yet: no need to copy it (realloc would,
-	 * touching every page of a bound mostly left unused). */
-	if (need > c->cap) {
-		free(c->space);
-		c->cap = need + need / 2;
-		if (!(c->space = malloc(c->cap))) {
-			c->cap = 0;
-			return -1;
-		}
+	if (chunk_space(c, need)) {
+		c->n = 0;
+		k->nomem = 1;
+		return EG_ENOMEM;
 	}
-	if (!c->errs && !(c->errs = malloc((size_t)CHUNK_LINES * ERR_LEN)))
-		return -1;
 	pctx pc = { k->b, NULL, c->space };
 	for (size_t i = 0; i < c->n; i++) {
 		if (blank_line(c->text[i], c->len[i])) {
@@ -683,69 +695,43 @@ static int parse_chunk(bulk *k, chunk *c)
 		pc.err = c->errs + i * ERR_LEN;
 		c->rc[i] = parse_envelope(&pc, c->text[i], c->len[i], &c->e[i]);
 	}
-	return 0;
+	return k->p < k->end ? EG_OK : EG_END;
 }
 
-static void *bulk_worker(void *arg)
+/* Add the lines of one parsed chunk: EG_OK, or the error that stops the
+ * add (its message set on the store). */
+static int add_lines(bulk *k, chunk *c)
 {
-	bulk *k = arg;
-	for (int i = 0;; i ^= 1) {
-		chunk *c = &k->c[i];
-		pthread_mutex_lock(&k->mu);
-		while (c->ready && !k->stop)
-			pthread_cond_wait(&k->cv, &k->mu);
-		int stop = k->stop;
-		pthread_mutex_unlock(&k->mu);
-		if (stop || k->p >= k->end)
-			break;
-		int fail = parse_chunk(k, c);
-		pthread_mutex_lock(&k->mu);
-		if (fail)
-			k->failed = 1;
-		else
-			c->ready = 1;
-		pthread_cond_broadcast(&k->cv);
-		pthread_mutex_unlock(&k->mu);
-		if (fail)
-			break;
-	}
-	pthread_mutex_lock(&k->mu);
-	k->done = 1;
-	pthread_cond_broadcast(&k->cv);
-	pthread_mutex_unlock(&k->mu);
-	return NULL;
-}
-
-/* Add one parsed chunk; *stop set when the caller must stop. */
-static int add_chunk(eg_batch *b, chunk *c, uint64_t *lines, eg_bad_line_fn on_bad,
-		     void *ctx, int *stop)
-{
+	eg_batch *b = k->b;
 	for (size_t i = 0; i < c->n; i++) {
-		(*lines)++;
+		uint64_t line = ++*k->lines;
 		int rc = c->rc[i];
 		if (rc == EG_END)
 			continue;
 		if (rc == EG_EINVAL) {
 			const char *msg = c->errs + i * ERR_LEN;
-			if (!on_bad || on_bad(ctx, *lines - 1, c->text[i], c->len[i], msg)) {
-				st_err(b->st, EG_EINVAL, "%s", msg);
-				*stop = 1;
-				return EG_EINVAL;
-			}
+			if (!k->on_bad || k->on_bad(k->ctx, line - 1, c->text[i], c->len[i], msg))
+				return st_err(b->st, EG_EINVAL, "%s", msg);
 			continue;
 		}
 		rc = add_event(b, &c->e[i]);
 		if (rc == EG_OK)
-			note_time(b, &c->e[i], b->lines + *lines);
+			note_time(b, &c->e[i], b->lines + line);
 		if (rc == EG_OK && b->o.commit_every && b->count >= b->o.commit_every &&
 		    (rc = sub_commit(b)) == EG_OK)
 			sub_begin(b);
-		if (rc != EG_OK && rc != EG_EDUP) {
-			*stop = 1;
+		if (rc != EG_OK && rc != EG_EDUP)
 			return rc;
-		}
 	}
 	return EG_OK;
+}
+
+/* Engine side of the pipe: add_lines, keeping the error it stopped on. */
+static int add_chunk(void *kp, void *cp)
+{
+	bulk *k = kp;
+	k->add_rc = add_lines(k, cp);
+	return k->add_rc;
 }
 
 int eg_batch_add_ndjson(eg_batch *b, const char *buf, size_t len,
@@ -758,39 +744,16 @@ int eg_batch_add_ndjson(eg_batch *b, const char *buf, size_t len,
 	k->b = b;
 	k->p = buf;
 	k->end = buf + len;
-	pthread_mutex_init(&k->mu, NULL);
-	pthread_cond_init(&k->cv, NULL);
-	pthread_t t;
-	int rc = EG_OK, stop = 0;
-	if (pthread_create(&t, NULL, bulk_worker, k)) {
-		rc = st_err(b->st, EG_ENOMEM, "cannot start the parsing thread");
-		goto out;
-	}
-	for (int i = 0; !stop; i ^= 1) {
-		chunk *c = &k->c[i];
-		pthread_mutex_lock(&k->mu);
-		while (!c->ready && !k->done)
-			pthread_cond_wait(&k->cv, &k->mu);
-		int have = c->ready, failed = k->failed;
-		pthread_mutex_unlock(&k->mu);
-		if (!have) {
-			if (failed)
-				rc = st_err(b->st, EG_ENOMEM, "out of memory");
-			break;
-		}
-		rc = add_chunk(b, c, lines, on_bad, ctx, &stop);
-		pthread_mutex_lock(&k->mu);
-		c->ready = 0;
-		if (stop)
-			k->stop = 1;
-		pthread_cond_broadcast(&k->cv);
-		pthread_mutex_unlock(&k->mu);
-	}
-	pthread_join(t, NULL);
+	k->lines = lines;
+	k->on_bad = on_bad;
+	k->ctx = ctx;
+	void *const cs[2] = { &k->c[0], &k->c[1] };
+	int rc = pipe_run(cs, 2, 1, parse_chunk, k, add_chunk, k);
+	if (rc == EG_END)
+		rc = EG_OK;
+	else if (rc != k->add_rc)    /* the reader's, its message still to set */
+		rc = st_err(b->st, rc, k->nomem ? "out of memory" : "cannot start the parsing thread");
 	b->lines += *lines;
-out:
-	pthread_mutex_destroy(&k->mu);
-	pthread_cond_destroy(&k->cv);
 	for (int i = 0; i < 2; i++) {
 		free(k->c[i].space);
 		free(k->c[i].errs);

@@ -773,7 +773,7 @@ int index_note_event(eg_store *st, const eg_event *ev, logpos at,
 	b->count++;
 	rec_hasher_add(ix->cur_hash, rec, rec_len);
 	b->bytes += rec_len;
-	if (ev->time == INT64_MIN) {
+	if (ev->time == REC_TIME_RECORDED) {
 		b->rectime = 1;
 	} else {
 		if (ev->time < b->tmin)

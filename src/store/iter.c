@@ -178,7 +178,7 @@ static int decode_at(eg_iter *it, logpos at, int64_t recorded)
 			      (unsigned long long)at.off);
 	it->ev.ev.recorded = recorded;
 	it->ev_at = at;
-	if (it->ev.ev.time == INT64_MIN)
+	if (it->ev.ev.time == REC_TIME_RECORDED)
 		it->ev.ev.time = recorded;
 	return EG_OK;
 }

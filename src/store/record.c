@@ -73,11 +73,14 @@ size_t rec_event_encode(const rec_in *r, unsigned char *out)
 	/* Only lowercase UUIDs are stored binary: the id must read back as the
 	 * same bytes that went in. */
 	int is_uuid = r->id_len == 36 && uuid_parse(r->id, r->id_len, idbin) == 0;
+	/* A time still to come from the commit is stored as 0 under its flag. */
+	int rectime = r->time == REC_TIME_RECORDED;
 	out[8] = REC_EVENT;
 	out[9] = (unsigned char)((r->kind & EVT_FLAG_KIND_MASK) |
-				 (is_uuid ? EVT_FLAG_ID_UUID : 0));
+				 (is_uuid ? EVT_FLAG_ID_UUID : 0) |
+				 (rectime ? EVT_FLAG_TIME_RECORDED : 0));
 	wr64(out + 10, r->pos);
-	wr64(out + 18, (uint64_t)r->time);
+	wr64(out + 18, rectime ? 0 : (uint64_t)r->time);
 	unsigned char *p = out + EVT_FIXED;
 	p += varint_put(p, r->version);
 	p += varint_put(p, is_uuid ? 16 : r->id_len);
@@ -137,7 +140,7 @@ size_t rec_event_decode_ex(const unsigned char *p, size_t avail, rec_event *o, i
 	eg_event *e = &o->ev;
 	unsigned flags = p[9];
 	e->pos = rd64(p + 10);
-	e->time = flags & EVT_FLAG_TIME_RECORDED ? INT64_MIN : (int64_t)rd64(p + 18);
+	e->time = flags & EVT_FLAG_TIME_RECORDED ? REC_TIME_RECORDED : (int64_t)rd64(p + 18);
 	e->recorded = 0;
 	e->kind = flags & EVT_FLAG_KIND_MASK;
 	e->version = v[0];

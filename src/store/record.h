@@ -28,7 +28,13 @@
 #define EVT_FLAG_KIND_MASK 0x03
 #define EVT_FLAG_ID_UUID   0x04  /* id stored as 16 bytes, shown as UUID text */
 #define EVT_FLAG_TIME_RECORDED 0x08  /* no event time given: it is the batch's
-                                        recorded time (decoded as INT64_MIN) */
+                                        recorded time (REC_TIME_RECORDED) */
+
+/* The time of an event that was given none: its batch's recorded time,
+ * known only at commit.  An encoder given it sets EVT_FLAG_TIME_RECORDED;
+ * a decoder returns it for such records, and readers replace it with the
+ * commit's recorded time.  No valid time is this low (years 0000-9999). */
+#define REC_TIME_RECORDED INT64_MIN
 
 #define ID_MAX 64
 #define NAME_MAX_LEN 1024  /* stream, type, actor, session */
@@ -59,7 +65,8 @@ typedef struct rec_event {
 	const unsigned char *uuid;
 } rec_event;
 
-/* An event to encode: the envelope fields, already validated. */
+/* An event to encode: the envelope fields, already validated; time may be
+ * REC_TIME_RECORDED. */
 typedef struct rec_in {
 	uint64_t pos, version;
 	int64_t time;
@@ -80,7 +87,7 @@ size_t rec_event_encode(const rec_in *r, unsigned char *out);
  * Returns the record length, 0 if the bytes are not a valid event record
  * (bad length, checksum or layout).  ev->recorded is left 0: it lives in
  * the commit record; so does the time of an EVT_FLAG_TIME_RECORDED event,
- * whose ev->time is INT64_MIN until the caller fills both in.
+ * whose ev->time is REC_TIME_RECORDED until the caller fills both in.
  */
 size_t rec_event_decode(const unsigned char *p, size_t avail, rec_event *out);
 /* The same without comparing the checksum: for records whose bytes a block

@@ -1,7 +1,7 @@
 /*
  * pipe.c — two threads over a ring of batches (pipe.h): the reader fills
  * batch i while the engine takes batch i - 1, so reading and extracting
- * share the work with the engine instead of adding to it.
+ * (or parsing) share the work with the engine instead of adding to it.
  */
 #include "engram.h"
 #include "pipe.h"
