@@ -51,10 +51,10 @@ int cli_parse(cli *c, const opt *opts, int maxpos);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "engram: warning: ..." to stderr. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Close a store a command wrote to.  If the command's exit code rc is
- * EXIT_OK, warn when the derived files could not be synced (the exit code
- * stays: the log has what was acknowledged); after an error, say nothing
- * more. */
+/* Close a store a command used.  If the command's exit code rc is
+ * EXIT_OK, warn when the derived files could not be synced or saved (the
+ * exit code stays: the log has what was acknowledged, and the answer came
+ * from it); after an error, say nothing more. */
 void cli_close(eg_store *st, int rc);
 /* Print a usage error for the command and return EXIT_USAGE. */
 int cli_usage_error(cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -416,6 +416,8 @@ void cli_close(eg_store *st, int rc)
 	if (st && eg_store_flush(st) != EG_OK && rc == EXIT_OK)
 		cli_warn("%s: the log holds every acknowledged event; the next writer "
 			 "brings the derived files up to date from it", eg_errmsg(st));
+	if (rc == EXIT_OK && eg_store_note(st))
+		cli_warn("%s", eg_store_note(st));
 	eg_store_close(st);
 }
 

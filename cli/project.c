@@ -239,7 +239,7 @@ static int run(cli *c, int history)
 	if (o)
 		rc = out_finish(o, rc);
 	eg_proj_close(p);
-	eg_store_close(st);
+	cli_close(st, rc);
 	eg_proj_spec_free(a.spec);
 	return rc;
 }

@@ -101,7 +101,7 @@ int cmd_sessions(cli *c)
 	}
 done:
 	eg_sessions_close(s);
-	eg_store_close(st);
+	cli_close(st, rc);
 out:
 	free(tbuf);
 	free(pbuf);

@@ -491,7 +491,7 @@ int cmd_windows(cli *c)
 	rc = r ? cli_fail(st, r) : EXIT_OK;
 	rc = out_finish(o, rc);
 	eg_win_close(w);
-	eg_store_close(st);
+	cli_close(st, rc);
 	eg_win_spec_free(a.spec);
 	return rc;
 }

@@ -85,6 +85,11 @@ void eg_store_close(eg_store *st);
 /* The message of the last failure on st ("" if none); borrowed. */
 const char *eg_errmsg(const eg_store *st);
 
+/* NULL, or what went wrong (the first thing) writing a derived file that
+ * the call went on without (it answered from the log; the next run writes
+ * the file again): for the caller to pass on as a warning.  Borrowed. */
+const char *eg_store_note(const eg_store *st);
+
 /* Position and chain hash of the last committed batch. */
 typedef struct eg_head {
 	uint64_t pos;            /* last committed position, 0 for an empty log */

@@ -4,7 +4,10 @@
  * and reindex runs every registered kind. */
 #include "testutil.h"
 #include "derived.h"
+#include "os.h"
 
+#include <errno.h>
+#include <sys/mman.h>
 #include <xxhash.h>
 
 typedef struct fx {
@@ -134,6 +137,33 @@ static void missing_checkpoint_is_absent(void **state)
 	assert_null(v.p);
 }
 
+static void *failing_mmap(void *a, size_t n, int prot, int flags, int fd, off_t off)
+{
+	(void)a, (void)n, (void)prot, (void)flags, (void)fd, (void)off;
+	errno = ENOMEM;
+	return MAP_FAILED;
+}
+
+/* A checkpoint that cannot be mapped is an I/O error with its reason, not
+ * damage: the caller may report it (it was written a moment ago). */
+static void unreadable_checkpoint_is_an_io_error_with_errno(void **state)
+{
+	fx *f = *state;
+	assert_int_equal(eg_ds_write(&f->d, "state", BODY, sizeof BODY), 0);
+	void *(*was)(void *, size_t, int, int, int, off_t) = eg_os.mmap;
+	eg_os.mmap = failing_mmap;
+	eg_ds_view v;
+	errno = 0;
+	int rc = eg_ds_read(&f->d, "state", EG_DS_MAP, 8, eg_ds_tail_sum_ok, NULL, &v);
+	int e = errno;
+	eg_os.mmap = was;
+	assert_int_equal(rc, EG_DS_IOERR);
+	assert_int_equal(e, ENOMEM);
+	assert_null(v.p);
+	assert_int_equal(eg_ds_read(&f->d, "state", EG_DS_MAP, 8, eg_ds_tail_sum_ok, NULL, &v), EG_OK);
+	eg_ds_view_free(&v);
+}
+
 static void crashed_writers_tmp_is_ignored_then_cleaned(void **state)
 {
 	fx *f = *state;
@@ -212,6 +242,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(flipped_byte_is_damaged_not_returned, setup, teardown),
 		cmocka_unit_test_setup_teardown(truncated_file_is_damaged, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_checkpoint_is_absent, setup, teardown),
+		cmocka_unit_test_setup_teardown(unreadable_checkpoint_is_an_io_error_with_errno, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(crashed_writers_tmp_is_ignored_then_cleaned, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(drops_remove_files_and_directories, setup, teardown),

@@ -677,7 +677,13 @@ static int load_snapshot(eg_proj *p, uint64_t head)
 	 * the file */
 	snap_ctx c = { p, head, { 0 } };
 	eg_ds_view v;
-	if (eg_ds_read(&p->ds, "snap", EG_DS_MAP | EG_DS_PRIVATE, SNAP_HDR, snap_ok, &c, &v))
+	int rc = eg_ds_read(&p->ds, "snap", EG_DS_MAP | EG_DS_PRIVATE, SNAP_HDR, snap_ok, &c, &v);
+	if (rc == EG_DS_IOERR) {
+		char path[PATH_MAX];
+		path_of(p, "snap", path);
+		return st_errno(p->st, "cannot read %s", path);
+	}
+	if (rc)
 		return EG_OK;           /* absent or damaged: fold from the log */
 	unsigned char *b = v.p;
 	const snap_layout *l = &c.l;

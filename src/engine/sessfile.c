@@ -170,13 +170,13 @@ int sess_save(eg_store *st, const sess_files *f, const sess_key *k, const sstate
 		return st_errno(st, "cannot write %s/%s.tmp", f->dir, name);
 	if (buf_reserve(&w.b, WR_CHUNK + 4096)) {
 		eg_ds_wr_abort(&w.out);
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return st_err(st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
 	}
 	put_body(&w, S);
 	free(w.b.p);
 	if (w.nomem) {
 		eg_ds_wr_abort(&w.out);
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return st_err(st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
 	}
 	unsigned char h[CK_HDR];          /* the header, once the body is known */
 	header(h, k, S, ident_pos, ident, w.out.off - CK_HDR, eg_ds_wr_digest(&w.out));

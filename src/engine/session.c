@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <xxhash.h>
@@ -596,7 +597,7 @@ int eg_sessions_open(eg_store *st, const eg_sess_opts *o, int flags, eg_sessions
 		return st_err(st, EG_EINVAL, "the session gap must be positive");
 	eg_sessions *s = calloc(1, sizeof *s);
 	if (!s)
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return st_err(st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
 	s->st = st;
 	s->key.gap = gap;
 	s->files.lockfd = -1;
@@ -611,7 +612,7 @@ int eg_sessions_open(eg_store *st, const eg_sess_opts *o, int flags, eg_sessions
 			s->key.plens[i] = strlen(s->key.pages[i]);
 	if (bad || !s->key.plens || opts_hash(&s->key)) {
 		eg_sessions_close(s);
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return st_err(st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
 	}
 	s->in_memory = flags & EG_SESS_IN_MEMORY;
 	if (!s->in_memory)
@@ -1126,7 +1127,7 @@ static int run(eg_sessions *s, sstate *S, uint64_t to, int save)
 	}
 	s->ex.taken += S->events - events;
 	if (rc == EG_ENOMEM)
-		return st_err(s->st, EG_ENOMEM, "out of memory");
+		return st_err(s->st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
 	return rc;
 }
 
@@ -1279,7 +1280,7 @@ int eg_sessions_scan(eg_sessions *s, const eg_sess_query *q, eg_session_fn fn, v
 			s->ex.saved++;
 		sess_unlock(&s->files);
 		if (rc == EG_ENOMEM)
-			return st_err(s->st, EG_ENOMEM, "out of memory");
+			return st_err(s->st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
 		return rc ? rc : e.rc;
 	}
 	/* Known at an earlier time: from the checkpoint before it, in memory
@@ -1288,7 +1289,7 @@ int eg_sessions_scan(eg_sessions *s, const eg_sess_query *q, eg_session_fn fn, v
 	if (!(rc = sess_load(s->st, &s->files, &s->key, at, &T))) {
 		s->ex.resumed_from = T.through;
 		if (!(rc = run(s, &T, at, 0)) && (rc = emit(s, &T, q, fn, ctx)) == EG_ENOMEM)
-			rc = st_err(s->st, EG_ENOMEM, "out of memory");
+			rc = st_err(s->st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
 	}
 	sess_state_free(&T);
 	return rc;

@@ -33,14 +33,16 @@ void eg_ds_path(const eg_ds *d, const char *name, char *out)
 /* spec.json says how to run the spec again (reindex, engram specs): kept
  * whole by writing it atomically, and rewritten when it is not the size
  * of the spec (a copy torn by a crash of an older engram). */
-static void keep_spec(const eg_ds *d, const char *spec, size_t n)
+static void keep_spec(eg_store *st, const eg_ds *d, const char *spec, size_t n)
 {
 	char f[PATH_MAX];
 	struct stat sb;
 	eg_ds_path(d, "spec.json", f);
 	if (!spec || (eg_os.stat(f, &sb) == 0 && (size_t)sb.st_size == n))
 		return;
-	os_write_file_atomic(d->dir, "spec.json", spec, n);
+	if (os_write_file_atomic(d->dir, "spec.json", spec, n))
+		st_note_errno(st, "cannot save %s (reindex rebuilds this state only when it is "
+			      "next used)", f);
 }
 
 int eg_ds_open(eg_store *st, const char *sub, const char *hex, const char *spec,
@@ -58,7 +60,7 @@ int eg_ds_open(eg_store *st, const char *sub, const char *hex, const char *spec,
 	if (d->lockfd < 0)
 		return -1;
 	spec_state_used(st, d->lockfd);
-	keep_spec(d, spec, speclen);
+	keep_spec(st, d, spec, speclen);
 	return 0;
 }
 
@@ -252,21 +254,27 @@ int eg_ds_read(const eg_ds *d, const char *name, int flags, size_t min,
 	eg_ds_path(d, name, path);
 	int fd = eg_os.open(path, O_RDONLY, 0);
 	if (fd < 0)
-		return errno == ENOENT ? EG_DS_ABSENT : EG_DS_DAMAGED;
+		return errno == ENOENT ? EG_DS_ABSENT : EG_DS_IOERR;
 	off_t size = os_file_size(fd);
-	int bad = size < 0 || (uint64_t)size < min || (size == 0 && (flags & EG_DS_MAP));
-	if (!bad) {
+	int rc = EG_OK;
+	if (size < 0) {
+		rc = EG_DS_IOERR;
+	} else if ((uint64_t)size < min || (size == 0 && (flags & EG_DS_MAP))) {
+		rc = EG_DS_DAMAGED;
+	} else {
 		v->n = (size_t)size;
-		bad = flags & EG_DS_MAP ? map_fd(fd, v->n, flags, v) : read_fd(fd, v->n, v);
+		if (flags & EG_DS_MAP ? map_fd(fd, v->n, flags, v) : read_fd(fd, v->n, v))
+			rc = EG_DS_IOERR;
 	}
+	int e = errno;
 	eg_os.close(fd);
-	if (!bad && check && check(v->p, v->n, ctx))
-		bad = 1;
-	if (bad) {
+	if (rc == EG_OK && check && check(v->p, v->n, ctx))
+		rc = EG_DS_DAMAGED;
+	if (rc) {
 		eg_ds_view_free(v);
-		return EG_DS_DAMAGED;
+		errno = e;   /* the reason of an EG_DS_IOERR */
 	}
-	return EG_OK;
+	return rc;
 }
 
 void eg_ds_view_free(eg_ds_view *v)

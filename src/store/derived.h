@@ -75,6 +75,7 @@ int eg_ds_write(const eg_ds *d, const char *name, const void *p, size_t n);
 enum {
 	EG_DS_ABSENT = 1,             /* no such checkpoint: build from the log */
 	EG_DS_DAMAGED = 2,            /* torn, damaged or not this kind's: rebuild */
+	EG_DS_IOERR = 3,              /* cannot be opened, mapped or read: errno says why */
 };
 
 #define EG_DS_MAP 1               /* map the file (else read it into memory) */
@@ -90,8 +91,10 @@ typedef struct eg_ds_view {
 typedef int (*eg_ds_check_fn)(const unsigned char *p, size_t n, void *ctx);
 
 /* Read checkpoint name of d: EG_DS_OK (0) with v holding its bytes, which
- * passed check; else EG_DS_ABSENT or EG_DS_DAMAGED and v empty.  A file
- * that cannot be read is damaged: derived state is rebuilt, never trusted. */
+ * passed check; else EG_DS_ABSENT, EG_DS_DAMAGED or EG_DS_IOERR (errno
+ * set) and v empty.  Derived state that does not check is rebuilt, never
+ * trusted; one that cannot be read may be rebuilt too, or the failure
+ * reported, as the caller sees fit. */
 int eg_ds_read(const eg_ds *d, const char *name, int flags, size_t min,
 	       eg_ds_check_fn check, void *ctx, eg_ds_view *v);
 void eg_ds_view_free(eg_ds_view *v);

@@ -260,6 +260,7 @@ struct eg_store {
 	int in_batch;
 	int quiet_use;               /* reindex: opening spec state is no use */
 	char err[1024];
+	char note[512];              /* the first derived file not saved (eg_store_note) */
 };
 
 /* Set the store's message (printf-style) and return code. */
@@ -267,6 +268,11 @@ int st_err(struct eg_store *st, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Same, appending ": strerror(errno)". */
 int st_errno(struct eg_store *st, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Note (once) that a derived file could not be written or synced while
+ * the command goes on without it, appending ": strerror(errno)". */
+void st_note_errno(struct eg_store *st, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Find the record of event pos: its bytes and the recorded time of its

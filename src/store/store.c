@@ -54,6 +54,25 @@ int st_errno(eg_store *st, const char *fmt, ...)
 	return EG_EIO;
 }
 
+void st_note_errno(eg_store *st, const char *fmt, ...)
+{
+	int e = errno;
+	if (st->note[0])
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(st->note, sizeof st->note, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof st->note)
+		snprintf(st->note + n, sizeof st->note - (size_t)n, ": %s", strerror(e));
+	errno = e;
+}
+
+const char *eg_store_note(const eg_store *st)
+{
+	return st && st->note[0] ? st->note : NULL;
+}
+
 const char *eg_errmsg(const eg_store *st)
 {
 	return st ? st->err : "out of memory";
