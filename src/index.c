@@ -70,7 +70,7 @@ static void unlink_idx_files(const char *dir)
 	char path[PATH_MAX];
 	for (size_t i = 0; i < NIDX_FILES; i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, IDX_FILES[i]);
-		unlink(path);
+		eg_os.unlink(path);
 	}
 }
 
@@ -302,7 +302,7 @@ static int open_index(eg_store *st, int writable, int may_restart)
 	ix->ids.fd = ix->keys.fd = -1;
 	ix->writable = writable;
 	snprintf(ix->dir, sizeof ix->dir, "%s/idx", st->dir);
-	if (writable && mkdir(ix->dir, 0755) && errno != EEXIST)
+	if (writable && eg_os.mkdir(ix->dir, 0755) && errno != EEXIST)
 		return st_errno(st, "cannot create %s", ix->dir);
 	empty_state(&ix->st);
 	int rc;
@@ -371,7 +371,7 @@ static int open_index(eg_store *st, int writable, int may_restart)
 			     ix->st.nkeys * KEYSTATE_LEN };
 	for (int i = 0; i < 4 && described; i++) {
 		struct stat sb;
-		if (fstat(fds[i], &sb) == 0 && (uint64_t)sb.st_size >= need[i])
+		if (eg_os.fstat(fds[i], &sb) == 0 && (uint64_t)sb.st_size >= need[i])
 			continue;
 		if (!writable) {
 			ix->usable = 0;

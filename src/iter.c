@@ -10,6 +10,7 @@
  * of the log (phase B).  Reverse iteration runs B backward, then A.
  */
 #include "internal.h"
+#include "os.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -150,7 +151,7 @@ static const unsigned char *rec_at(eg_iter *it, logpos at, size_t n, size_t *ava
 			it->rb = b;
 			it->rb_cap = want;
 		}
-		ssize_t r = pread(lg->segs[at.seg].fd, it->rb, want, (off_t)at.off);
+		ssize_t r = eg_os.pread(lg->segs[at.seg].fd, it->rb, want, (off_t)at.off);
 		it->rb_seg = at.seg;
 		it->rb_off = at.off;
 		it->rb_len = r > 0 ? (size_t)r : 0;
@@ -193,8 +194,8 @@ static int blk_get(eg_iter *it, uint64_t i, block *out)
 			return st_err(st, EG_ENOMEM, "out of memory");
 		uint64_t first = i - i % BCACHE;
 		uint64_t n = it->nblocks - first < BCACHE ? it->nblocks - first : BCACHE;
-		ssize_t r = pread(st->ix.fd_blocks, it->bcache, n * BLOCK_LEN,
-				  (off_t)(first * BLOCK_LEN));
+		ssize_t r = eg_os.pread(st->ix.fd_blocks, it->bcache, n * BLOCK_LEN,
+					(off_t)(first * BLOCK_LEN));
 		if (r != (ssize_t)(n * BLOCK_LEN))
 			return st_errno(st, "cannot read idx/blocks");
 		it->bc_first = first;
@@ -843,7 +844,7 @@ int eg_iter_wait(eg_iter *it, int timeout_ms)
 		if (n == 0)
 			return EG_END;
 		char buf[4096];
-		while (read(it->ino_fd, buf, sizeof buf) > 0)
+		while (eg_os.read(it->ino_fd, buf, sizeof buf) > 0)
 			;
 	}
 }
@@ -862,7 +863,7 @@ void eg_iter_free(eg_iter *it)
 	free(it->rb);
 	free(it->tr);
 	if (it->ino_fd >= 0)
-		close(it->ino_fd);
+		eg_os.close(it->ino_fd);
 	free(it);
 }
 
