@@ -367,11 +367,17 @@ static int open_index(eg_store *st, int writable, int may_restart)
 	 * it rolled them back): a reader reads the log itself, a writer
 	 * starts the files again. */
 	int fds[4] = { ix->fd_blocks, ix->fd_post, ix->fd_keys, ix->fd_keystate };
+	static const char *const names[4] = { "blocks", "post", "keys", "keystate" };
 	uint64_t need[4] = { ix->st.blocks_len, ix->st.post_len, ix->st.keys_len,
 			     ix->st.nkeys * KEYSTATE_LEN };
 	for (int i = 0; i < 4 && described; i++) {
 		struct stat sb;
-		if (eg_os.fstat(fds[i], &sb) == 0 && (uint64_t)sb.st_size >= need[i])
+		/* A file that cannot be examined is not a short one: a writer
+		 * must not start the index again over an I/O error. */
+		int bad = eg_os.fstat(fds[i], &sb);
+		if (bad && writable)
+			return st_errno(st, "cannot stat %s/%s", ix->dir, names[i]);
+		if (!bad && (uint64_t)sb.st_size >= need[i])
 			continue;
 		if (!writable) {
 			ix->usable = 0;
