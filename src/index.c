@@ -1006,8 +1006,11 @@ int index_refresh(eg_store *st)
 	int clean;
 	if (os_pread_all(ix->fd_state, b, STATE_SLOT, 0) == 0 && state_decode(b, &s, &clean))
 		ix->st = s;
-	if (ix->keys.slots)
-		htab_refresh(&ix->keys);
+	/* A key table that cannot be looked at again (or reopened after a
+	 * writer replaced it) would answer "no such key" for keys the state
+	 * covers: read the log itself from now on. */
+	if (ix->keys.slots && htab_refresh(&ix->keys))
+		ix->usable = 0;
 	return EG_OK;
 }
 

@@ -54,6 +54,16 @@ static DIR *failing_opendir(const char *path)
 	return saved_os.opendir(path);
 }
 
+static int failing_stat(const char *path, struct stat *sb)
+{
+	if (ends_with(path, fail_suffix)) {
+		failures++;
+		errno = EIO;
+		return -1;
+	}
+	return saved_os.stat(path, sb);
+}
+
 static int failing_fstat(int fd, struct stat *sb)
 {
 	if (fd_ends_with(fd, fail_suffix)) {
@@ -325,6 +335,56 @@ static void failed_mkdir_making_a_backup_fails_cleanly(void **state)
 	check_store(copy, EG_OPEN_READ);
 }
 
+/* Events of stream name that the handle finds. */
+static uint64_t count_stream(eg_store *st, const char *name)
+{
+	eg_filter flt = { .stream = name };
+	eg_iter *it;
+	assert_int_equal(eg_iter_new(st, &it, &flt), EG_OK);
+	const eg_event *e;
+	uint64_t n = 0;
+	int rc;
+	while ((rc = eg_iter_next(it, &e)) == EG_OK)
+		n++;
+	assert_int_equal(rc, EG_END);
+	eg_iter_free(it);
+	return n;
+}
+
+/* A reader that cannot look again at idx/keyhash, which a writer has
+ * replaced by a larger one, must not take its old table's "no such key"
+ * for an answer: it reads the log itself. */
+static void failed_stat_refreshing_a_readers_key_table_reads_the_log(void **state)
+{
+	tu_fx *f = *state;
+	const char *dir = make_store(f);
+	eg_store *rd = tu_open(dir, EG_OPEN_READ, 0);
+	assert_int_equal(count_stream(rd, "s1"), 2);
+	eg_store *wr = tu_open(dir, EG_OPEN_WRITE, 0);
+	enum { NEW = 3000 };   /* more keys than the smallest table holds */
+	static char buf[NEW][64];
+	const char *lines[NEW];
+	for (int i = 0; i < NEW; i++) {
+		snprintf(buf[i], sizeof buf[i], "{\"stream\":\"n%d\",\"type\":\"t\"}", i);
+		lines[i] = buf[i];
+	}
+	tu_append(wr, lines, NEW);
+	assert_int_equal(eg_store_flush(wr), EG_OK);
+	eg_store_close(wr);
+
+	arm("/idx/keyhash");
+	eg_os.stat = failing_stat;
+	uint64_t n_new = count_stream(rd, "n2999"), n_old = count_stream(rd, "s1");
+	disarm();
+	assert_true(failures >= 1);
+	assert_int_equal(n_new, 1);
+	assert_int_equal(n_old, 2);
+	eg_store_close(rd);
+	rd = tu_open(dir, EG_OPEN_READ, 0);
+	assert_int_equal(count_stream(rd, "n2999"), 1);
+	eg_store_close(rd);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -335,6 +395,7 @@ int main(void)
 		T(failed_opendir_listing_segments_fails_the_open_cleanly),
 		T(failed_fstat_opening_the_index),
 		T(failed_pread_of_idx_blocks_in_a_scan_fails_cleanly),
+		T(failed_stat_refreshing_a_readers_key_table_reads_the_log),
 		T(failed_pread_of_a_segment_in_a_scan_is_eio_not_damage),
 		T(failed_mkdir_making_a_backup_fails_cleanly),
 	};
