@@ -302,6 +302,9 @@ int store_read_event(eg_store *st, uint64_t pos, unsigned char **buf, size_t *ca
 			*cap = 16384;
 		}
 		ssize_t got = eg_os.pread(fd, *buf, *cap, (off_t)off);
+		if (got < 0)
+			return st_errno(st, "cannot read segment %020llu.seg",
+					(unsigned long long)b.seg_first_pos);
 		if (got < REC_PREFIX)
 			return EG_ENOTFOUND;
 		size_t at = 0;
