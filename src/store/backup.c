@@ -23,11 +23,11 @@
 /* dir must not exist (it is created) or be an empty directory. */
 static int make_target(eg_store *st, const char *dir)
 {
-	if (mkdir(dir, 0755) == 0)
+	if (eg_os.mkdir(dir, 0755) == 0)
 		return EG_OK;
 	if (errno != EEXIST)
 		return st_errno(st, "cannot create %s", dir);
-	DIR *d = opendir(dir);
+	DIR *d = eg_os.opendir(dir);
 	if (!d)
 		return st_errno(st, "%s exists and is not a directory I can open", dir);
 	struct dirent *de;
@@ -142,7 +142,7 @@ int eg_store_backup(eg_store *st, const char *dir, eg_backup_result *res)
 	int rc = make_target(st, dir);
 	if (rc)
 		return rc;
-	if (mkdir(logdir, 0755) || mkdir(cc.dir, 0755))
+	if (eg_os.mkdir(logdir, 0755) || eg_os.mkdir(cc.dir, 0755))
 		return st_errno(st, "cannot create the copy's directories in %s", dir);
 	/* checkpoints first: each is at most the head it was set under, so
 	 * at most the head read after */

@@ -119,7 +119,7 @@ void htab_close(htab *h)
 int htab_refresh(htab *h)
 {
 	struct stat a, b;
-	if (stat(h->path, &a) || fstat(h->fd, &b))
+	if (eg_os.stat(h->path, &a) || eg_os.fstat(h->fd, &b))
 		return -1;
 	if (a.st_ino == b.st_ino) {
 		h->count = h->slots[-HT_HDR_SLOTS + 2];

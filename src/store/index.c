@@ -70,7 +70,7 @@ static void unlink_idx_files(const char *dir)
 	char path[PATH_MAX];
 	for (size_t i = 0; i < NIDX_FILES; i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, IDX_FILES[i]);
-		unlink(path);
+		eg_os.unlink(path);
 	}
 }
 
@@ -302,7 +302,7 @@ static int open_index(eg_store *st, int writable, int may_restart)
 	ix->ids.fd = ix->keys.fd = -1;
 	ix->writable = writable;
 	snprintf(ix->dir, sizeof ix->dir, "%s/idx", st->dir);
-	if (writable && mkdir(ix->dir, 0755) && errno != EEXIST)
+	if (writable && eg_os.mkdir(ix->dir, 0755) && errno != EEXIST)
 		return st_errno(st, "cannot create %s", ix->dir);
 	empty_state(&ix->st);
 	int rc;
@@ -367,11 +367,17 @@ static int open_index(eg_store *st, int writable, int may_restart)
 	 * it rolled them back): a reader reads the log itself, a writer
 	 * starts the files again. */
 	int fds[4] = { ix->fd_blocks, ix->fd_post, ix->fd_keys, ix->fd_keystate };
+	static const char *const names[4] = { "blocks", "post", "keys", "keystate" };
 	uint64_t need[4] = { ix->st.blocks_len, ix->st.post_len, ix->st.keys_len,
 			     ix->st.nkeys * KEYSTATE_LEN };
 	for (int i = 0; i < 4 && described; i++) {
 		struct stat sb;
-		if (fstat(fds[i], &sb) == 0 && (uint64_t)sb.st_size >= need[i])
+		/* A file that cannot be examined is not a short one: a writer
+		 * must not start the index again over an I/O error. */
+		int bad = eg_os.fstat(fds[i], &sb);
+		if (bad && writable)
+			return st_errno(st, "cannot stat %s/%s", ix->dir, names[i]);
+		if (!bad && (uint64_t)sb.st_size >= need[i])
 			continue;
 		if (!writable) {
 			ix->usable = 0;
@@ -1000,8 +1006,11 @@ int index_refresh(eg_store *st)
 	int clean;
 	if (os_pread_all(ix->fd_state, b, STATE_SLOT, 0) == 0 && state_decode(b, &s, &clean))
 		ix->st = s;
-	if (ix->keys.slots)
-		htab_refresh(&ix->keys);
+	/* A key table that cannot be looked at again (or reopened after a
+	 * writer replaced it) would answer "no such key" for keys the state
+	 * covers: read the log itself from now on. */
+	if (ix->keys.slots && htab_refresh(&ix->keys))
+		ix->usable = 0;
 	return EG_OK;
 }
 

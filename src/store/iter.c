@@ -10,6 +10,7 @@
  * of the log (phase B).  Reverse iteration runs B backward, then A.
  */
 #include "internal.h"
+#include "os.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -63,6 +64,7 @@ struct eg_iter {
 	size_t rb_cap, rb_len;
 	uint32_t rb_seg;
 	uint64_t rb_off;
+	int rb_errno;                  /* why the last read into rb failed, or 0 */
 	logpos bat;                    /* next record within the current block */
 	uint32_t bk;                   /* events taken from the current block */
 	logpos rv[BLOCK_EVENTS];       /* reverse: a block's record places */
@@ -133,6 +135,7 @@ static const unsigned char *rec_at(eg_iter *it, logpos at, size_t n, size_t *ava
 {
 	eg_store *st = it->st;
 	eg_log *lg = &st->log;
+	it->rb_errno = 0;
 	if (!it->rb_on) {
 		const unsigned char *p = log_ptr(st, lg, at, n);
 		*avail = p ? log_avail(lg, at.seg, at.off) : 0;
@@ -145,20 +148,39 @@ static const unsigned char *rec_at(eg_iter *it, logpos at, size_t n, size_t *ava
 		size_t want = n > iter_read_chunk ? n : iter_read_chunk;
 		if (want > it->rb_cap) {
 			unsigned char *b = realloc(it->rb, want);
-			if (!b)
+			if (!b) {
+				it->rb_errno = ENOMEM;
 				return NULL;
+			}
 			it->rb = b;
 			it->rb_cap = want;
 		}
-		ssize_t r = pread(lg->segs[at.seg].fd, it->rb, want, (off_t)at.off);
+		ssize_t r = eg_os.pread(lg->segs[at.seg].fd, it->rb, want, (off_t)at.off);
 		it->rb_seg = at.seg;
 		it->rb_off = at.off;
 		it->rb_len = r > 0 ? (size_t)r : 0;
+		if (r < 0)
+			it->rb_errno = errno;
 		if (it->rb_len < n)
 			return NULL;
 	}
 	*avail = (size_t)(it->rb_off + it->rb_len - at.off);
 	return it->rb + (at.off - it->rb_off);
+}
+
+/* After rec_at gave nothing: a read that failed (an I/O error, not damage
+ * in the log), or EG_OK when the bytes were read and are not there. */
+static int read_error(eg_iter *it)
+{
+	eg_store *st = it->st;
+	if (!it->rb_errno)
+		return EG_OK;
+	if (it->rb_errno == ENOMEM)
+		return st_err(st, EG_ENOMEM, "out of memory");
+	errno = it->rb_errno;
+	return st_errno(st, "cannot read segment %020llu.seg at offset %llu",
+			(unsigned long long)st->log.segs[it->rb_seg].first_pos,
+			(unsigned long long)it->rb_off);
 }
 
 /* Decode the event record at `at` with its batch's recorded time. */
@@ -171,6 +193,9 @@ static int decode_at(eg_iter *it, logpos at, int64_t recorded)
 	size_t len = p ? rd32(p) : 0;
 	if (p && len > avail)
 		p = rec_at(it, at, len, &avail);
+	int rc;
+	if (!p && (rc = read_error(it)))
+		return rc;
 	if (!p || !rec_event_decode_ex(p, avail, &it->ev, !it->blk_checked, it->lazy_ids))
 		return st_err(st, EG_ECORRUPT, "record at segment %020llu.seg offset %llu "
 			      "fails its check; run engram verify",
@@ -193,8 +218,8 @@ static int blk_get(eg_iter *it, uint64_t i, block *out)
 			return st_err(st, EG_ENOMEM, "out of memory");
 		uint64_t first = i - i % BCACHE;
 		uint64_t n = it->nblocks - first < BCACHE ? it->nblocks - first : BCACHE;
-		ssize_t r = pread(st->ix.fd_blocks, it->bcache, n * BLOCK_LEN,
-				  (off_t)(first * BLOCK_LEN));
+		ssize_t r = eg_os.pread(st->ix.fd_blocks, it->bcache, n * BLOCK_LEN,
+					(off_t)(first * BLOCK_LEN));
 		if (r != (ssize_t)(n * BLOCK_LEN))
 			return st_errno(st, "cannot read idx/blocks");
 		it->bc_first = first;
@@ -324,6 +349,9 @@ static int blk_step(eg_iter *it, logpos *at)
 		int type, none;
 		size_t len;
 		const unsigned char *p = peek_at_bat(it, &len, &type, &none);
+		int rc = len ? EG_OK : read_error(it);
+		if (rc)
+			return rc;
 		if (!len)
 			return st_err(st, EG_ECORRUPT, "bad record at segment %020llu.seg offset %llu",
 				      (unsigned long long)it->blk.seg_first_pos,
@@ -334,8 +362,7 @@ static int blk_step(eg_iter *it, logpos *at)
 			it->bk++;
 			return EG_OK;
 		}
-		int rc = not_a_commit(st, p, len, type, it->blk.seg_first_pos, at->off);
-		if (rc)
+		if ((rc = not_a_commit(st, p, len, type, it->blk.seg_first_pos, at->off)))
 			return rc;
 	}
 }
@@ -348,8 +375,9 @@ static int blk_trailer(eg_iter *it)
 	int type, none;
 	size_t len;
 	const unsigned char *p = peek_at_bat(it, &len, &type, &none);
-	if (none || (len && type == REC_EVENT))
-		return EG_OK;
+	int rc = read_error(it);
+	if (rc || none || (len && type == REC_EVENT))
+		return rc;
 	return not_a_commit(it->st, p, len, len ? type : -1, it->blk.seg_first_pos, it->bat.off);
 }
 
@@ -843,7 +871,7 @@ int eg_iter_wait(eg_iter *it, int timeout_ms)
 		if (n == 0)
 			return EG_END;
 		char buf[4096];
-		while (read(it->ino_fd, buf, sizeof buf) > 0)
+		while (eg_os.read(it->ino_fd, buf, sizeof buf) > 0)
 			;
 	}
 }
@@ -862,7 +890,7 @@ void eg_iter_free(eg_iter *it)
 	free(it->rb);
 	free(it->tr);
 	if (it->ino_fd >= 0)
-		close(it->ino_fd);
+		eg_os.close(it->ino_fd);
 	free(it);
 }
 

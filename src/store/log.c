@@ -84,7 +84,7 @@ int log_open(eg_store *st, eg_log *lg, const char *dir, int writable,
 	snprintf(lg->dir, sizeof lg->dir, "%s", dir);
 	lg->writable = writable;
 	lg->seg_limit = seg_limit ? seg_limit : DEFAULT_SEGMENT_BYTES;
-	DIR *d = opendir(dir);
+	DIR *d = eg_os.opendir(dir);
 	if (!d)
 		return st_errno(st, "cannot open %s", dir);
 	uint64_t *names = NULL;
@@ -154,7 +154,7 @@ int log_map_seg(eg_store *st, eg_log *lg, uint32_t i, size_t need)
 		return (size_t)size >= need ? EG_OK : EG_END;
 	void *m;
 	if (s->map)
-		m = mremap(s->map, s->map_len, (size_t)size, MREMAP_MAYMOVE);
+		m = eg_os.mremap(s->map, s->map_len, (size_t)size, MREMAP_MAYMOVE);
 	else
 		m = eg_os.mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, s->fd, 0);
 	if (m == MAP_FAILED)

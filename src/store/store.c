@@ -152,7 +152,7 @@ refused:
 static int is_dir(const char *path)
 {
 	struct stat sb;
-	return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+	return eg_os.stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
 static int open_store(eg_store *st, const char *dir, int flags, const eg_open_opts *o)
@@ -166,7 +166,7 @@ static int open_store(eg_store *st, const char *dir, int flags, const eg_open_op
 	if (!is_dir(logdir)) {
 		if (!(st->writable && (flags & EG_OPEN_CREATE)))
 			return st_err(st, EG_ENOTFOUND, "no store at %s (engram append creates one)", dir);
-		if ((mkdir(dir, 0755) && errno != EEXIST) || (mkdir(logdir, 0755) && errno != EEXIST))
+		if ((eg_os.mkdir(dir, 0755) && errno != EEXIST) || (eg_os.mkdir(logdir, 0755) && errno != EEXIST))
 			return st_errno(st, "cannot create store %s", dir);
 	}
 	int rc;
@@ -320,7 +320,10 @@ int store_read_event(eg_store *st, uint64_t pos, unsigned char **buf, size_t *ca
 			*buf = nb;
 			*cap = 16384;
 		}
-		ssize_t got = pread(fd, *buf, *cap, (off_t)off);
+		ssize_t got = eg_os.pread(fd, *buf, *cap, (off_t)off);
+		if (got < 0)
+			return st_errno(st, "cannot read segment %020llu.seg",
+					(unsigned long long)b.seg_first_pos);
 		if (got < REC_PREFIX)
 			return EG_ENOTFOUND;
 		size_t at = 0;
