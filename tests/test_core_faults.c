@@ -385,6 +385,27 @@ static void failed_stat_refreshing_a_readers_key_table_reads_the_log(void **stat
 	eg_store_close(rd);
 }
 
+/* An id whose earlier event cannot be read is not known to be new: the
+ * add fails with the reason rather than store a second event with it. */
+static void failed_read_checking_an_id_fails_the_add(void **state)
+{
+	tu_fx *f = *state;
+	const char *dir = make_store(f);
+	eg_store *st = tu_open(dir, EG_OPEN_WRITE, 0);
+	eg_batch *b;
+	eg_batch_opts o = { .sync = EG_SYNC_NONE, .expect_version = -1 };
+	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
+	arm(".seg");
+	eg_os.pread = failing_pread;
+	int rc = eg_batch_add_json(b, LINES[0], strlen(LINES[0]));
+	disarm();
+	eg_batch_abort(b);
+	assert_true(failures >= 1);
+	assert_eio_naming(st, rc, ".seg");
+	eg_store_close(st);
+	check_store(dir, EG_OPEN_READ);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -398,6 +419,7 @@ int main(void)
 		T(failed_stat_refreshing_a_readers_key_table_reads_the_log),
 		T(failed_pread_of_a_segment_in_a_scan_is_eio_not_damage),
 		T(failed_mkdir_making_a_backup_fails_cleanly),
+		T(failed_read_checking_an_id_fails_the_add),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

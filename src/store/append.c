@@ -529,12 +529,14 @@ static int add_event(eg_batch *b, envelope *e)
 			      "version this batch checks, got \"%.*s\"", b->exp_stream,
 			      r->stream_len > 200 ? 200 : (int)r->stream_len, r->stream);
 	uint64_t old;
-	if (index_id_exists(st, r->id, r->id_len, &old)) {
+	int rc = index_id_find(st, r->id, r->id_len, &old);
+	if (rc)
+		return rc;
+	if (old) {
 		b->res.duplicates++;
 		return EG_EDUP;
 	}
 	uint64_t sid = UINT64_MAX, tid;
-	int rc;
 	if (r->stream_len && (rc = index_key_get(st, 0, r->stream, r->stream_len, &sid)))
 		return rc;
 	if ((rc = index_key_get(st, 1, r->type, r->type_len, &tid)))

@@ -580,6 +580,7 @@ typedef struct idmatch {
 	eg_store *st;
 	const char *id;
 	size_t n;
+	int rc;   /* a candidate could not be read: the id is not known new */
 } idmatch;
 
 static int id_match(void *ctx, uint64_t pos)
@@ -588,8 +589,12 @@ static int id_match(void *ctx, uint64_t pos)
 	static unsigned char *buf;  /* the writer's; one per process */
 	static size_t cap;
 	size_t len;
-	if (store_read_event(m->st, pos, &buf, &cap, &len) != EG_OK)
+	int rc = store_read_event(m->st, pos, &buf, &cap, &len);
+	if (rc != EG_OK) {
+		if (rc != EG_ENOTFOUND)
+			m->rc = rc;
 		return 0;
+	}
 	const unsigned char *rec = buf;
 	const char *id;
 	size_t n;
@@ -603,11 +608,11 @@ static int id_match(void *ctx, uint64_t pos)
 	return n == m->n && memcmp(id, m->id, n) == 0;
 }
 
-int index_id_exists(eg_store *st, const char *id, size_t n, uint64_t *pos)
+int index_id_find(eg_store *st, const char *id, size_t n, uint64_t *pos)
 {
-	idmatch m = { st, id, n };
+	idmatch m = { st, id, n, EG_OK };
 	*pos = htab_find(&st->ix.ids, id_hash(id, n), id_match, &m);
-	return *pos != 0;
+	return *pos ? EG_OK : m.rc;
 }
 
 int index_id_add(eg_store *st, const char *id, size_t n, uint64_t pos)

@@ -227,8 +227,10 @@ int index_key_get(struct eg_store *st, int space, const char *name, size_t n,
 		  uint64_t *id);
 keystate *index_keystate(struct eg_store *st, uint64_t id, keystate *buf);
 int index_keystate_put(struct eg_store *st, uint64_t id, const keystate *ks);
-/* Is this id stored (or spooled earlier in the open batch)? */
-int index_id_exists(struct eg_store *st, const char *id, size_t n, uint64_t *pos);
+/* The event with this id, stored or spooled earlier in the open batch:
+ * EG_OK with *pos (0: none), or an error when a candidate could not be
+ * read (the id is then neither new nor a duplicate). */
+int index_id_find(struct eg_store *st, const char *id, size_t n, uint64_t *pos);
 int index_id_add(struct eg_store *st, const char *id, size_t n, uint64_t pos);
 /* Record one spooled event for the indexes. */
 int index_note_event(struct eg_store *st, const eg_event *ev, logpos at,

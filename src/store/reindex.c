@@ -46,8 +46,8 @@ static int replay_event(eg_store *st, const eg_event *ev, logpos at,
 		return rc;
 	if ((rc = index_key_get(st, 1, ev->type, ev->type_len, &tid)))
 		return rc;
-	if (!index_id_exists(st, ev->id, ev->id_len, &old) &&
-	    (rc = index_id_add(st, ev->id, ev->id_len, ev->pos)))
+	if ((rc = index_id_find(st, ev->id, ev->id_len, &old)) ||
+	    (!old && (rc = index_id_add(st, ev->id, ev->id_len, ev->pos))))
 		return rc;
 	return index_note_event(st, ev, at, rec, len, sid, tid);
 }
