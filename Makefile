@@ -37,7 +37,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 ENGRAM   := $(B)/bin/engram
 
-.PHONY: all deps deps-check test unit e2e crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
+.PHONY: all deps deps-check test unit e2e lint crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
 	bench-windows bench-funnel bench-sessions bench-scale bench-sketch fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM)
 ifneq ($(SAN),1)
@@ -92,6 +92,12 @@ deps-check:
 	@pkg-config --exists $(PKGS) cmocka && command -v python3 >/dev/null || \
 		$(MAKE) --no-print-directory deps
 
+# Every file call through the I/O layer, and no layer calling one above it
+# (docs/LAYOUT.md).
+lint: deps-check $(ENGRAM)
+	@python3 tests/lint/os_calls.py
+	@tests/lint/layers.sh $(B)
+
 unit: deps-check $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 
@@ -99,7 +105,7 @@ e2e: deps-check $(ENGRAM)
 	@ENGRAM=$(abspath $(ENGRAM)) tests/e2e/run.sh
 
 test: deps-check
-	@$(MAKE) --no-print-directory unit e2e crash-check fuzz-replay fault-check
+	@$(MAKE) --no-print-directory unit e2e lint crash-check fuzz-replay fault-check
 	@echo "== again under AddressSanitizer + UBSan"
 	@$(MAKE) --no-print-directory SAN=1 unit e2e crash-check fuzz-replay
 	@echo "all tests passed"

@@ -93,7 +93,7 @@ int os_fsync_dir(const char *dir)
 	int fd = eg_os.open(dir, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
 		return -1;
-	int rc = fsync(fd);
+	int rc = eg_os.fsync(fd);
 	int e = errno;
 	eg_os.close(fd);
 	errno = e;
@@ -124,7 +124,7 @@ int os_write_file_atomic(const char *dir, const char *name,
 
 void os_unlink_in_subdirs(const char *dir, int (*match)(const char *name))
 {
-	DIR *d = opendir(dir);
+	DIR *d = eg_os.opendir(dir);
 	if (!d)
 		return;
 	struct dirent *de;
@@ -133,7 +133,7 @@ void os_unlink_in_subdirs(const char *dir, int (*match)(const char *name))
 			continue;
 		char sub[PATH_MAX];
 		snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
-		DIR *s = opendir(sub);
+		DIR *s = eg_os.opendir(sub);
 		if (!s)
 			continue;
 		struct dirent *fe;
@@ -152,14 +152,14 @@ void os_unlink_in_subdirs(const char *dir, int (*match)(const char *name))
 off_t os_file_size(int fd)
 {
 	struct stat sb;
-	if (fstat(fd, &sb))
+	if (eg_os.fstat(fd, &sb))
 		return -1;
 	return sb.st_size;
 }
 
 int os_dir_bytes(const char *dir, int recurse, uint64_t *bytes)
 {
-	DIR *d = opendir(dir);
+	DIR *d = eg_os.opendir(dir);
 	if (!d)
 		return errno == ENOENT ? 0 : -1;
 	int rc = 0;

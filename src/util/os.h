@@ -4,7 +4,9 @@
  * Every call that touches a file goes through the function table `eg_os`, so
  * that fault-injection tests can swap one entry (make fdatasync fail with
  * EIO, write fail with ENOSPC) without touching the engine, as SQLite's VFS
- * allows.  The defaults call the POSIX functions directly.
+ * allows.  The defaults call the POSIX functions directly.  The helpers
+ * below call through the table too.  tests/lint/os_calls.py (in make
+ * test) fails on a file call made anywhere else.
  */
 #ifndef EG_OS_H
 #define EG_OS_H
