@@ -4,7 +4,7 @@
  * line: validate the whole line, visit every top-level member, and write the
  * "data" member out compactly.
  *
- *   ours     json_obj_begin/json_obj_next over the line, json_minify(data)
+ *   ours     eg_json_obj_begin/eg_json_obj_next over the line, eg_json_minify(data)
  *   cJSON    cJSON_ParseWithLengthOpts, walk root->child,
  *            cJSON_PrintPreallocated(data, unformatted); the bytes after the
  *            value must be whitespace (cJSON does not check that itself when
@@ -89,12 +89,12 @@ static int run_ours(const char *p, size_t n, struct tally *t)
 	json_err err;
 	int r;
 
-	if (json_obj_begin(&it, p, n, &err))
+	if (eg_json_obj_begin(&it, p, n, &err))
 		return -1;
-	while ((r = json_obj_next(&it, &k, &v, &err)) == 1) {
+	while ((r = eg_json_obj_next(&it, &k, &v, &err)) == 1) {
 		t->members++;
 		if (k.n == 6 && memcmp(k.p, "\"data\"", 6) == 0)
-			t->out += json_minify(&v, out);
+			t->out += eg_json_minify(&v, out);
 	}
 	return r;	/* 0 at '}' with only whitespace after it, else -1 */
 }

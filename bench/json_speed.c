@@ -1,8 +1,8 @@
 /*
  * json_speed.c — microbenchmark of the JSON scanner on ingest-like input.
  * Generates 1M NDJSON event lines of ~200 bytes in memory, then times
- * json_validate over all of them, and a full json_obj walk of each line
- * plus json_minify of its "data" member (best of REPS runs).  Build and run:
+ * eg_json_validate over all of them, and a full json_obj walk of each line
+ * plus eg_json_minify of its "data" member (best of REPS runs).  Build and run:
  *   cc -O2 -Isrc bench/json_speed.c src/json.c -o build/json_speed && build/json_speed
  */
 #define _POSIX_C_SOURCE 200809L
@@ -78,7 +78,7 @@ int main(void)
 
 		t0 = now();
 		for (size_t i = 0; i < LINES; i++) {
-			if (json_validate(buf + off[i], off[i + 1] - off[i], &err)) {
+			if (eg_json_validate(buf + off[i], off[i + 1] - off[i], &err)) {
 				fprintf(stderr, "line %zu: %s at %zu\n", i, err.what, err.off);
 				return 1;
 			}
@@ -92,11 +92,11 @@ int main(void)
 			json_span k, v;
 			int r;
 
-			if (json_obj_begin(&it, buf + off[i], off[i + 1] - off[i], &err))
+			if (eg_json_obj_begin(&it, buf + off[i], off[i + 1] - off[i], &err))
 				return 1;
-			while ((r = json_obj_next(&it, &k, &v, &err)) == 1)
+			while ((r = eg_json_obj_next(&it, &k, &v, &err)) == 1)
 				if (k.n == 6 && memcmp(k.p, "\"data\"", 6) == 0)
-					sum += json_minify(&v, out);
+					sum += eg_json_minify(&v, out);
 			if (r < 0)
 				return 1;
 		}

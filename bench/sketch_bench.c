@@ -58,7 +58,7 @@ static double median(double *t, int n)
 	return t[n / 2];
 }
 
-/* The same work as qs_add's fast path with the index from log(): a dense
+/* The same work as eg_qs_add's fast path with the index from log(): a dense
  * array, a bounds check, lo/hi and min/max kept. */
 typedef struct {
 	uint64_t c[1 << 17];
@@ -99,13 +99,13 @@ static void bench_add(const char *name, const double *v)
 	uint64_t check = 0;
 	for (int r = 0; r < RUNS; r++) {
 		qs_sketch s;
-		qs_init(&s);
+		eg_qs_init(&s);
 		double t0 = now();
 		for (size_t i = 0; i < N; i++)
-			qs_add(&s, v[i]);
+			eg_qs_add(&s, v[i]);
 		t[r] = (now() - t0) * 1e9 / N;
-		check += qs_count(&s);
-		qs_free(&s);
+		check += eg_qs_count(&s);
+		eg_qs_free(&s);
 
 		memset(&ls, 0, sizeof ls);
 		ls.lo = INT32_MAX;
@@ -153,17 +153,17 @@ int main(void)
 
 	/* a typical latency sketch of 100000 values, and another */
 	qs_sketch a, b;
-	qs_init(&a);
-	qs_init(&b);
+	eg_qs_init(&a);
+	eg_qs_init(&b);
 	for (int i = 0; i < 100000; i++) {
-		qs_add(&a, d_latency());
-		qs_add(&b, d_latency());
+		eg_qs_add(&a, d_latency());
+		eg_qs_add(&b, d_latency());
 	}
 	int reps = 100000;
 	double t0 = now(), sink = 0;
 	for (int i = 0; i < reps; i++) {
-		sink += qs_quantile(&a, 0.5) + qs_quantile(&a, 0.9) + qs_quantile(&a, 0.95) +
-			qs_quantile(&a, 0.99);
+		sink += eg_qs_quantile(&a, 0.5) + eg_qs_quantile(&a, 0.9) + eg_qs_quantile(&a, 0.95) +
+			eg_qs_quantile(&a, 0.99);
 	}
 	double tq = (now() - t0) * 1e9 / reps / 4;
 
@@ -171,31 +171,31 @@ int main(void)
 	t0 = now();
 	for (int i = 0; i < reps; i++) {
 		qs_sketch m;
-		qs_init(&m);
-		qs_merge(&m, &a);
-		qs_merge(&m, &b);
-		sink += (double)qs_count(&m);
-		qs_free(&m);
+		eg_qs_init(&m);
+		eg_qs_merge(&m, &a);
+		eg_qs_merge(&m, &b);
+		sink += (double)eg_qs_count(&m);
+		eg_qs_free(&m);
 	}
 	double tm = (now() - t0) * 1e9 / reps / 2;
 
-	size_t len = qs_encoded_size(&a);
+	size_t len = eg_qs_encoded_size(&a);
 	unsigned char *buf = malloc(len);
 	t0 = now();
 	for (int i = 0; i < reps; i++)
-		sink += (double)qs_encode(&a, buf);
+		sink += (double)eg_qs_encode(&a, buf);
 	double te = (now() - t0) * 1e9 / reps;
 	t0 = now();
 	for (int i = 0; i < reps; i++) {
 		qs_sketch c;
-		if (qs_decode(&c, buf, len) == EG_OK)
-			sink += (double)qs_count(&c);
-		qs_free(&c);
+		if (eg_qs_decode(&c, buf, len) == EG_OK)
+			sink += (double)eg_qs_count(&c);
+		eg_qs_free(&c);
 	}
 	double td = (now() - t0) * 1e9 / reps;
 
 	printf("\nlatency sketch, 1e5 values: %zu bytes in memory, %zu encoded, p99 %.3f ms\n",
-	       qs_memory(&a), len, qs_quantile(&a, 0.99));
+	       eg_qs_memory(&a), len, eg_qs_quantile(&a, 0.99));
 	printf("| op | ns |\n|---|---|\n");
 	printf("| quantile (one of p50/p90/p95/p99) | %.0f |\n", tq);
 	printf("| merge into a sketch (incl. its allocation) | %.0f |\n", tm);
@@ -204,7 +204,7 @@ int main(void)
 		printf("-\n");
 	free(buf);
 	free(v);
-	qs_free(&a);
-	qs_free(&b);
+	eg_qs_free(&a);
+	eg_qs_free(&b);
 	return 0;
 }

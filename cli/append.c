@@ -81,7 +81,7 @@ static size_t utf8_scrub(const char *s, size_t n, char *dst)
 	size_t o = 0;
 	for (size_t i = 0; i < n; ) {
 		size_t len = 1;
-		while (len <= 4 && i + len <= n && !json_utf8_valid(s + i, len))
+		while (len <= 4 && i + len <= n && !eg_json_utf8_valid(s + i, len))
 			len++;
 		if (len <= 4 && i + len <= n) {
 			memcpy(dst + o, s + i, len);
@@ -122,12 +122,12 @@ static int reject(FILE *rf, uint64_t lineno, const char *reason, const char *s, 
 		free(clean);
 		return -1;
 	}
-	int valid = json_utf8_valid(s, n);
+	int valid = eg_json_utf8_valid(s, n);
 	size_t cn = valid ? n : utf8_scrub(s, n, clean);
 	fprintf(rf, "{\"line\":%llu,\"reason\":", (unsigned long long)lineno);
-	fwrite(q, 1, json_quote(reason, rl, q), rf);
+	fwrite(q, 1, eg_json_quote(reason, rl, q), rf);
 	fputs(",\"input\":", rf);
-	fwrite(q, 1, json_quote(valid ? s : clean, cn, q), rf);
+	fwrite(q, 1, eg_json_quote(valid ? s : clean, cn, q), rf);
 	if (!valid) {
 		fputs(",\"input_base64\":\"", rf);
 		base64(rf, (const unsigned char *)s, n);

@@ -527,7 +527,7 @@ static void put_quoted(out *o, const char *s, size_t n)
 	ensure(o, 6 * n + 2);
 	if (o->len + 6 * n + 2 > o->cap)
 		return;
-	o->len += json_quote(s, n, o->buf + o->len);
+	o->len += eg_json_quote(s, n, o->buf + o->len);
 }
 
 void out_str(out *o, const char *key, const char *s, size_t n)
@@ -739,7 +739,7 @@ static inline char *w_str(char *p, const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c < 0x20 || c == '"' || c == '\\')
-			return p + json_quote(s, n, p);
+			return p + eg_json_quote(s, n, p);
 	}
 	*p++ = '"';
 	memcpy(p, s, n);

@@ -142,7 +142,7 @@ static char *values_object(const eg_win_row *r, const char *const *vals, const s
 	for (size_t i = 0; i < r->naggs; i++) {
 		if (i)
 			*q++ = ',';
-		q += json_quote(r->agg_names[i], strlen(r->agg_names[i]), q);
+		q += eg_json_quote(r->agg_names[i], strlen(r->agg_names[i]), q);
 		*q++ = ':';
 		memcpy(q, vals[i], lens[i]);
 		q += lens[i];
@@ -281,7 +281,7 @@ static int diff_events(diffout *d, const eg_win_diff_row *r, uint64_t *late)
 				     (unsigned long long)e->pos) ||
 			     buf_reserve(&d->ev, 6 * e->id_len + 2) ? EG_ENOMEM : EG_OK;
 			if (!rc) {
-				d->ev.n += json_quote(e->id, e->id_len, d->ev.p + d->ev.n);
+				d->ev.n += eg_json_quote(e->id, e->id_len, d->ev.p + d->ev.n);
 				rc = bprintf(&d->ev, ",\"time\":\"%s\",\"recorded\":\"%s\"}", t, k) ?
 				     EG_ENOMEM : EG_OK;
 			}

@@ -138,7 +138,7 @@ static int ref_member(ref *r, const json_span *k, const json_span *v, unsigned *
 		return f != F_TYPE;
 	if (v->type == JSON_STRING) {
 		s.p = *space;
-		s.n = json_string_decode(v, *space);
+		s.n = eg_json_string_decode(v, *space);
 		*space += s.n;
 	}
 	switch (f) {
@@ -169,7 +169,7 @@ static int ref_member(ref *r, const json_span *k, const json_span *v, unsigned *
 	case F_TIME:
 		/* a time string is taken as written: no escapes */
 		if (v->type == JSON_STRING) {
-			if (!json_string_is_plain(v) || eg_time_parse_rfc3339(s.p, s.n, &r->time))
+			if (!eg_json_string_is_plain(v) || eg_time_parse_rfc3339(s.p, s.n, &r->time))
 				return 0;
 		} else if (v->type != JSON_NUMBER || eg_time_parse_millis(v->p, v->n, &r->time)) {
 			return 0;
@@ -181,7 +181,7 @@ static int ref_member(ref *r, const json_span *k, const json_span *v, unsigned *
 		if (v->type != JSON_OBJECT)
 			return 0;
 		s.p = *space;
-		s.n = json_minify(v, *space);
+		s.n = eg_json_minify(v, *space);
 		*space += s.n;
 		break;
 	case F_POS: case F_VERSION:
@@ -206,9 +206,9 @@ static void ref_parse(const char *line, size_t n, int defaults, ref *r, char *sp
 	int rc;
 	memset(r, 0, sizeof *r);
 	r->field = -1;
-	if (json_obj_begin(&it, line, n, NULL))
+	if (eg_json_obj_begin(&it, line, n, NULL))
 		return;
-	while ((rc = json_obj_next(&it, &k, &v, NULL)) == 1)
+	while ((rc = eg_json_obj_next(&it, &k, &v, NULL)) == 1)
 		if (!ref_member(r, &k, &v, &seen, &space))
 			return;
 	r->field = -1;
@@ -239,7 +239,7 @@ static int same(const char *p, size_t n, str s)
 static void check_name(const char *p, size_t n, size_t max)
 {
 	CHECK(n <= max);
-	CHECK(json_utf8_valid(p, n));
+	CHECK(eg_json_utf8_valid(p, n));
 }
 
 /* Minified JSON object text. */
@@ -248,9 +248,9 @@ static void check_object(const char *p, size_t n)
 	json_span v = { p, n, JSON_OBJECT };
 	char *m;
 	CHECK(n >= 2 && p[0] == '{' && p[n - 1] == '}');
-	CHECK(json_validate(p, n, NULL) == 0);
+	CHECK(eg_json_validate(p, n, NULL) == 0);
 	m = malloc(n);
-	CHECK(m && json_minify(&v, m) == n && memcmp(m, p, n) == 0);
+	CHECK(m && eg_json_minify(&v, m) == n && memcmp(m, p, n) == 0);
 	free(m);
 }
 
@@ -386,7 +386,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		rec_event ev;
 		CHECK(len >= EVT_FIXED && st->log.wlen >= len);
 		rec = st->log.wbuf + st->log.wlen - len;
-		CHECK(rec_event_decode(rec, len, &ev) == len);
+		CHECK(eg_rec_event_decode(rec, len, &ev) == len);
 		check_event(&ev, rec[9]);
 		if (space) {
 			CHECK(r.ok && !same(SEED_ID, strlen(SEED_ID), r.v[F_ID]));

@@ -3,7 +3,7 @@
  * Checks properties rather than outputs: validate agrees with a naive
  * recursive reference validator and with the object walker, minify keeps
  * text valid and never grows it, decode/quote round trip, and
- * json_utf8_valid agrees with a slow reference decoder.
+ * eg_json_utf8_valid agrees with a slow reference decoder.
  */
 #include "json.h"
 
@@ -212,20 +212,20 @@ static void check_string(const json_span *sp)
 	json_span qs;
 
 	CHECK(sp->n >= 2 && sp->p[0] == '"' && sp->p[sp->n - 1] == '"');
-	n = json_string_decode(sp, dec);
+	n = eg_json_string_decode(sp, dec);
 	CHECK(n <= sp->n - 2);
-	CHECK(json_utf8_valid(dec, n));
-	if (json_string_is_plain(sp))
+	CHECK(eg_json_utf8_valid(dec, n));
+	if (eg_json_string_is_plain(sp))
 		CHECK(n == sp->n - 2 && memcmp(dec, sp->p + 1, n) == 0);
 	q = malloc(6 * n + 2);
-	qn = json_quote(dec, n, q);
+	qn = eg_json_quote(dec, n, q);
 	CHECK(qn <= 6 * n + 2);
-	CHECK(json_validate(q, qn, NULL) == 0);
+	CHECK(eg_json_validate(q, qn, NULL) == 0);
 	qs.p = q;
 	qs.n = qn;
 	qs.type = JSON_STRING;
 	dec2 = malloc(qn);
-	n2 = json_string_decode(&qs, dec2);
+	n2 = eg_json_string_decode(&qs, dec2);
 	CHECK(n2 == n && memcmp(dec, dec2, n) == 0);
 	free(dec2);
 	free(q);
@@ -239,14 +239,14 @@ static void check_minify(const json_span *v)
 	size_t n, n2;
 	json_span ms;
 
-	n = json_minify(v, m);
+	n = eg_json_minify(v, m);
 	CHECK(n <= v->n);
-	CHECK(json_validate(m, n, NULL) == 0);
+	CHECK(eg_json_validate(m, n, NULL) == 0);
 	ms.p = m;
 	ms.n = n;
 	ms.type = v->type;
 	m2 = malloc(n ? n : 1);
-	n2 = json_minify(&ms, m2);
+	n2 = eg_json_minify(&ms, m2);
 	CHECK(n2 == n && memcmp(m, m2, n) == 0);
 	free(m2);
 	free(m);
@@ -260,13 +260,13 @@ static int walk(const char *s, size_t n, int descend)
 	json_err err;
 	int r;
 
-	if (json_obj_begin(&it, s, n, &err))
+	if (eg_json_obj_begin(&it, s, n, &err))
 		return -1;
-	while ((r = json_obj_next(&it, &key, &val, &err)) == 1) {
+	while ((r = eg_json_obj_next(&it, &key, &val, &err)) == 1) {
 		CHECK(key.type == JSON_STRING);
 		CHECK(key.p >= s && key.p + key.n <= s + n);
 		CHECK(val.p >= key.p + key.n && val.p + val.n <= s + n);
-		CHECK(json_validate(val.p, val.n, NULL) == 0);
+		CHECK(eg_json_validate(val.p, val.n, NULL) == 0);
 		check_string(&key);
 		if (val.type == JSON_STRING)
 			check_string(&val);
@@ -283,17 +283,17 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	const char *s = (const char *)data;
 	json_err err = { 0, NULL };
-	int ok = json_validate(s, size, &err) == 0;
+	int ok = eg_json_validate(s, size, &err) == 0;
 
 	if (!ok)
 		CHECK(err.what && err.off <= size);
 	CHECK(ok == ref_validate(data, size));
-	CHECK(!json_utf8_valid(s, size) == !ref_utf8_valid(data, size));
+	CHECK(!eg_json_utf8_valid(s, size) == !ref_utf8_valid(data, size));
 
 	/* The walker accepts an object exactly when validate does. */
 	{
 		json_obj it;
-		if (json_obj_begin(&it, s, size, NULL) == 0)
+		if (eg_json_obj_begin(&it, s, size, NULL) == 0)
 			CHECK((walk(s, size, 1) == 0) == ok);
 	}
 	if (ok) {
@@ -308,14 +308,14 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		check_minify(&v);
 	}
 	/* Any valid UTF-8 quotes to a valid JSON string that decodes back. */
-	if (json_utf8_valid(s, size)) {
+	if (eg_json_utf8_valid(s, size)) {
 		char *q = malloc(6 * size + 2), *d;
-		size_t qn = json_quote(s, size, q);
+		size_t qn = eg_json_quote(s, size, q);
 		json_span qs = { q, qn, JSON_STRING };
 
-		CHECK(json_validate(q, qn, NULL) == 0);
+		CHECK(eg_json_validate(q, qn, NULL) == 0);
 		d = malloc(qn);
-		CHECK(json_string_decode(&qs, d) == size && memcmp(d, s, size) == 0);
+		CHECK(eg_json_string_decode(&qs, d) == size && memcmp(d, s, size) == 0);
 		free(d);
 		free(q);
 	}

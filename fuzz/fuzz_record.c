@@ -14,7 +14,7 @@
  * the same fields, refuse every truncation, and refuse every one-byte
  * change unless that change happens to keep the check (an XXH3 collision,
  * which the target confirms).  The pieces hasher must agree with
- * rec_check.
+ * eg_rec_check.
  */
 #include "record.h"
 
@@ -63,8 +63,8 @@ static void check_layout(const unsigned char *p, size_t len, const rec_event *o,
 		char text[36];
 		unsigned char back[16];
 		CHECK(inside(o->uuid, 16, p + EVT_FIXED, len - EVT_FIXED) && e->id_len == 36);
-		uuid_format(o->uuid, text);
-		CHECK(uuid_parse(text, 36, back) == 0 && memcmp(back, o->uuid, 16) == 0);
+		eg_uuid_format(o->uuid, text);
+		CHECK(eg_uuid_parse(text, 36, back) == 0 && memcmp(back, o->uuid, 16) == 0);
 		if (lazy)
 			CHECK(e->id == NULL);
 		else
@@ -83,7 +83,7 @@ static void check_layout(const unsigned char *p, size_t len, const rec_event *o,
 #undef NEXT
 	CHECK(at == (const char *)p + len);
 	/* every byte a reader is given is readable (ASan checks) */
-	volatile uint32_t sink = rec_check(p, len);
+	volatile uint32_t sink = eg_rec_check(p, len);
 	(void)sink;
 }
 
@@ -99,13 +99,13 @@ static void check_reencode(const rec_event *o)
 		.actor_len = e->actor_len, .session_len = e->session_len,
 		.data_len = e->data_len, .meta_len = e->meta_len,
 	};
-	size_t bound = rec_event_bound(&r), n;
+	size_t bound = eg_rec_event_bound(&r), n;
 	unsigned char *out = malloc(bound);
 	rec_event back;
 	CHECK(out);
-	n = rec_event_encode(&r, out);
+	n = eg_rec_event_encode(&r, out);
 	CHECK(n <= bound);
-	CHECK(rec_event_decode(out, n, &back) == n);
+	CHECK(eg_rec_event_decode(out, n, &back) == n);
 	check_same_event(&back.ev, e);
 	CHECK(same_span(back.ev.id, back.ev.id_len, e->id, e->id_len));
 	free(out);
@@ -121,7 +121,7 @@ static void check_decode(const unsigned char *p, size_t n)
 	CHECK(plen <= n);
 	for (int verify = 0; verify < 2; verify++)
 		for (int lazy = 0; lazy < 2; lazy++) {
-			len[verify][lazy] = rec_event_decode_ex(p, n, &o[verify][lazy], verify, lazy);
+			len[verify][lazy] = eg_rec_event_decode_ex(p, n, &o[verify][lazy], verify, lazy);
 			if (len[verify][lazy]) {
 				CHECK(len[verify][lazy] == plen && type == REC_EVENT);
 				check_layout(p, len[verify][lazy], &o[verify][lazy], lazy);
@@ -133,20 +133,20 @@ static void check_decode(const unsigned char *p, size_t n)
 			check_same_event(&o[v][0].ev, &o[v][1].ev);
 	}
 	/* the checksum decides, and only it */
-	int sums = len[0][0] && rd32(p + 4) == rec_check(p + 8, len[0][0] - 8);
+	int sums = len[0][0] && rd32(p + 4) == eg_rec_check(p + 8, len[0][0] - 8);
 	CHECK(len[1][0] == (sums ? len[0][0] : 0));
 	if (len[1][0])
 		check_same_event(&o[1][0].ev, &o[0][0].ev);
 	{
 		rec_event a, b;
-		CHECK(rec_event_decode(p, n, &a) == len[1][0]);
-		CHECK(rec_event_decode_checked(p, n, &b) == len[0][0]);
+		CHECK(eg_rec_event_decode(p, n, &a) == len[1][0]);
+		CHECK(eg_rec_event_decode_checked(p, n, &b) == len[0][0]);
 	}
 	if (len[0][0]) {
 		const char *id;
 		size_t idn;
 		int is_uuid;
-		rec_event_raw_id(p, &id, &idn, &is_uuid);
+		eg_rec_event_raw_id(p, &id, &idn, &is_uuid);
 		CHECK(is_uuid == !!(p[9] & EVT_FLAG_ID_UUID));
 		CHECK(is_uuid ? (const unsigned char *)id == o[0][0].uuid && idn == 16
 			      : id == o[0][0].ev.id && idn == o[0][0].ev.id_len);
@@ -154,12 +154,12 @@ static void check_decode(const unsigned char *p, size_t n)
 	}
 
 	rec_commit c;
-	int ok = rec_commit_decode(p, n, &c);
+	int ok = eg_rec_commit_decode(p, n, &c);
 	if (ok)
 		CHECK(n >= COMMIT_LEN && c.count > 0 && c.first_pos > 0 &&
 		      c.first_pos == rd64(p + 10) && c.count == rd64(p + 18));
 	seg_hdr h;
-	if (seg_hdr_decode(p, n, &h))
+	if (eg_seg_hdr_decode(p, n, &h))
 		CHECK(n >= SEG_HDR_LEN && h.first_pos == rd64(p + 16) &&
 		      memcmp(h.prev_chain, p + 24, 32) == 0);
 }
@@ -208,14 +208,14 @@ static void check_flips(unsigned char *rec, size_t n, unsigned char x, int commi
 		rec[i] ^= x;
 		if (commit) {
 			rec_commit c;
-			if (rec_commit_decode(rec, n, &c))
-				CHECK(i >= 10 && rd32(rec + 4) == rec_check(rec + 8, COMMIT_LEN - 8));
+			if (eg_rec_commit_decode(rec, n, &c))
+				CHECK(i >= 10 && rd32(rec + 4) == eg_rec_check(rec + 8, COMMIT_LEN - 8));
 		} else {
 			rec_event e;
-			if (rec_event_decode(rec, n, &e)) {
+			if (eg_rec_event_decode(rec, n, &e)) {
 				uint32_t l = rd32(rec);
 				CHECK((i < 4 || i >= 8) && l >= EVT_FIXED && l <= n &&
-				      rd32(rec + 4) == rec_check(rec + 8, l - 8));
+				      rd32(rec + 4) == eg_rec_check(rec + 8, l - 8));
 			}
 		}
 		rec[i] ^= x;
@@ -229,9 +229,9 @@ static void check_truncations(const unsigned char *rec, size_t n, int commit)
 		rec_event e;
 		rec_commit c;
 		if (commit)
-			CHECK(!rec_commit_decode(rec, k, &c));
+			CHECK(!eg_rec_commit_decode(rec, k, &c));
 		else
-			CHECK(!rec_event_decode(rec, k, &e) && !rec_event_decode_checked(rec, k, &e));
+			CHECK(!eg_rec_event_decode(rec, k, &e) && !eg_rec_event_decode_checked(rec, k, &e));
 	}
 }
 
@@ -254,7 +254,7 @@ static void check_event_roundtrip(src *s, unsigned char x)
 		size_t k = 16;
 		const char *b = take(s, &k);
 		memcpy(u, b, k);
-		uuid_format(u, uuid);
+		eg_uuid_format(u, uuid);
 		r.id = uuid;
 		r.id_len = 36;
 	} else {
@@ -266,10 +266,10 @@ static void check_event_roundtrip(src *s, unsigned char x)
 	FIELD(data, 5); FIELD(meta, 6);
 #undef FIELD
 
-	size_t bound = rec_event_bound(&r);
+	size_t bound = eg_rec_event_bound(&r);
 	unsigned char *tmp = malloc(bound), *rec;
 	CHECK(tmp);
-	size_t n = rec_event_encode(&r, tmp);
+	size_t n = eg_rec_event_encode(&r, tmp);
 	CHECK(n >= EVT_FIXED && n <= bound && rd32(tmp) == n);
 	rec = malloc(n);
 	CHECK(rec);
@@ -277,11 +277,11 @@ static void check_event_roundtrip(src *s, unsigned char x)
 	free(tmp);
 
 	rec_event o;
-	CHECK(rec_event_decode(rec, n, &o) == n);
+	CHECK(eg_rec_event_decode(rec, n, &o) == n);
 	const eg_event *e = &o.ev;
 	CHECK(e->pos == r.pos && e->version == r.version && e->time == r.time &&
 	      e->kind == r.kind && e->recorded == 0);
-	CHECK(!!(rec[9] & EVT_FLAG_ID_UUID) == (sel & 1 || uuid_parse(r.id, r.id_len, (unsigned char[16]){ 0 }) == 0));
+	CHECK(!!(rec[9] & EVT_FLAG_ID_UUID) == (sel & 1 || eg_uuid_parse(r.id, r.id_len, (unsigned char[16]){ 0 }) == 0));
 #define SAME(f) CHECK(same_span(e->f, e->f##_len, r.f, r.f##_len))
 	SAME(id); SAME(stream); SAME(type); SAME(actor); SAME(session); SAME(data); SAME(meta);
 #undef SAME
@@ -290,8 +290,8 @@ static void check_event_roundtrip(src *s, unsigned char x)
 	check_flips(rec, n, x, 0);
 	/* what a writer does for an event without a time: flag, then reseal */
 	rec[9] |= EVT_FLAG_TIME_RECORDED;
-	wr32(rec + 4, rec_check(rec + 8, n - 8));
-	CHECK(rec_event_decode(rec, n, &o) == n && o.ev.time == INT64_MIN);
+	wr32(rec + 4, eg_rec_check(rec + 8, n - 8));
+	CHECK(eg_rec_event_decode(rec, n, &o) == n && o.ev.time == INT64_MIN);
 	free(rec);
 }
 
@@ -308,8 +308,8 @@ static void check_commit_roundtrip(src *s, unsigned char x)
 	const char *chain = take(s, &k);   /* k: what there was of 32 */
 	memset(c.chain, 0, 32);
 	memcpy(c.chain, chain, k);
-	rec_commit_encode(&c, rec);
-	CHECK(rec_commit_decode(rec, COMMIT_LEN, &d) == (c.count > 0 && c.first_pos > 0));
+	eg_rec_commit_encode(&c, rec);
+	CHECK(eg_rec_commit_decode(rec, COMMIT_LEN, &d) == (c.count > 0 && c.first_pos > 0));
 	CHECK(d.first_pos == c.first_pos && d.count == c.count && d.recorded == c.recorded &&
 	      d.batch_bytes == c.batch_bytes && memcmp(d.chain, c.chain, 32) == 0);
 	check_truncations(rec, COMMIT_LEN, 1);
@@ -328,23 +328,23 @@ static void check_header_roundtrip(src *s, unsigned char x)
 	const char *chain = take(s, &k);
 	memset(h.prev_chain, 0, 32);
 	memcpy(h.prev_chain, chain, k);
-	seg_hdr_encode(&h, p);
-	CHECK(seg_hdr_decode(p, SEG_HDR_LEN, &g) == 1);
+	eg_seg_hdr_encode(&h, p);
+	CHECK(eg_seg_hdr_decode(p, SEG_HDR_LEN, &g) == 1);
 	CHECK(g.first_pos == h.first_pos && memcmp(g.prev_chain, h.prev_chain, 32) == 0);
 	for (size_t i = 0; i < SEG_HDR_LEN; i++) {
-		CHECK(!seg_hdr_decode(p, i, &g));
+		CHECK(!eg_seg_hdr_decode(p, i, &g));
 		p[i] ^= x;
-		if (seg_hdr_decode(p, SEG_HDR_LEN, &g))
-			CHECK(i < 60 && rd32(p + 60) == rec_check(p, 60));
+		if (eg_seg_hdr_decode(p, SEG_HDR_LEN, &g))
+			CHECK(i < 60 && rd32(p + 60) == eg_rec_check(p, 60));
 		p[i] ^= x;
 	}
 	free(p);
 }
 
-/* The hasher fed in pieces equals rec_check of the whole. */
+/* The hasher fed in pieces equals eg_rec_check of the whole. */
 static void check_hasher(const unsigned char *p, size_t n)
 {
-	rec_hasher *h = rec_hasher_new();
+	rec_hasher *h = eg_rec_hasher_new();
 	CHECK(h);
 	for (int round = 0; round < 2; round++) {
 		size_t at = 0, step = n / 3 + 1;
@@ -352,13 +352,13 @@ static void check_hasher(const unsigned char *p, size_t n)
 			size_t k = (p[at] % step) + 1;
 			if (k > n - at)
 				k = n - at;
-			rec_hasher_add(h, p + at, k);
+			eg_rec_hasher_add(h, p + at, k);
 			at += k;
 		}
-		CHECK(rec_hasher_value(h) == rec_check(p, n));
-		rec_hasher_reset(h);
+		CHECK(eg_rec_hasher_value(h) == eg_rec_check(p, n));
+		eg_rec_hasher_reset(h);
 	}
-	rec_hasher_free(h);
+	eg_rec_hasher_free(h);
 }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);

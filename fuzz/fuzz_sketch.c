@@ -21,12 +21,12 @@ static void check_quantiles_sane(const qs_sketch *s)
 {
 	double prev = -HUGE_VAL;
 	for (int k = 0; k <= 20; k++) {
-		double x = qs_quantile(s, k / 20.0);
-		if (qs_count(s) == 0) {
+		double x = eg_qs_quantile(s, k / 20.0);
+		if (eg_qs_count(s) == 0) {
 			CHECK(isnan(x));
 			continue;
 		}
-		CHECK(x >= qs_min(s) && x <= qs_max(s) && x >= prev);
+		CHECK(x >= eg_qs_min(s) && x <= eg_qs_max(s) && x >= prev);
 		prev = x;
 	}
 }
@@ -41,18 +41,18 @@ static void fuzz_decode(const uint8_t *data, size_t n)
 		buf[n + (size_t)i] = (uint8_t)(h >> (8 * i));
 	for (int sealed = 0; sealed < 2; sealed++) {
 		size_t len = sealed ? n + 4 : n;
-		if (qs_decode(&s, buf, len) != EG_OK) {
-			CHECK(qs_count(&s) == 0 && qs_memory(&s) == sizeof s);
+		if (eg_qs_decode(&s, buf, len) != EG_OK) {
+			CHECK(eg_qs_count(&s) == 0 && eg_qs_memory(&s) == sizeof s);
 			continue;
 		}
-		CHECK(qs_encoded_size(&s) == len);
+		CHECK(eg_qs_encoded_size(&s) == len);
 		again = malloc(len);
-		CHECK(qs_encode(&s, again) == len);
+		CHECK(eg_qs_encode(&s, again) == len);
 		CHECK(memcmp(again, buf, len) == 0);
 		free(again);
 		check_quantiles_sane(&s);
-		CHECK(qs_add(&s, 1.0) == EG_OK || qs_count(&s) == UINT64_MAX);
-		qs_free(&s);
+		CHECK(eg_qs_add(&s, 1.0) == EG_OK || eg_qs_count(&s) == UINT64_MAX);
+		eg_qs_free(&s);
 	}
 	free(buf);
 }
@@ -68,33 +68,33 @@ static void fuzz_values(const uint8_t *data, size_t n)
 	size_t nv = n / 8, kept = 0;
 	double *v = malloc((nv ? nv : 1) * sizeof *v);
 	qs_sketch all, part[2];
-	qs_init(&all);
-	qs_init(&part[0]);
-	qs_init(&part[1]);
+	eg_qs_init(&all);
+	eg_qs_init(&part[0]);
+	eg_qs_init(&part[1]);
 	for (size_t i = 0; i < nv; i++) {
 		double x;
 		memcpy(&x, data + 8 * i, 8);
-		int rc = qs_add(&all, x);
+		int rc = eg_qs_add(&all, x);
 		CHECK(rc == (isfinite(x) ? EG_OK : EG_EINVAL));
 		if (rc == EG_OK) {
-			CHECK(qs_add(&part[data[8 * i] & 1], x) == EG_OK);
+			CHECK(eg_qs_add(&part[data[8 * i] & 1], x) == EG_OK);
 			v[kept++] = x == 0 ? 0.0 : x;
 		}
 	}
-	CHECK(qs_merge(&part[0], &part[1]) == EG_OK);
-	size_t la = qs_encoded_size(&all), lm = qs_encoded_size(&part[0]);
+	CHECK(eg_qs_merge(&part[0], &part[1]) == EG_OK);
+	size_t la = eg_qs_encoded_size(&all), lm = eg_qs_encoded_size(&part[0]);
 	CHECK(la == lm);
 	uint8_t *ea = malloc(la), *em = malloc(lm);
-	qs_encode(&all, ea);
-	qs_encode(&part[0], em);
+	eg_qs_encode(&all, ea);
+	eg_qs_encode(&part[0], em);
 	CHECK(memcmp(ea, em, la) == 0);
 	check_quantiles_sane(&all);
-	if (kept && !qs_collapsed(&all)) {
+	if (kept && !eg_qs_collapsed(&all)) {
 		qsort(v, kept, sizeof *v, cmp);
 		for (int k = 0; k <= 20; k++) {
 			double q = k / 20.0, r = ceil(q * (double)kept);
 			size_t idx = r < 1 ? 0 : (size_t)r - 1;
-			double x = v[idx], got = qs_quantile(&all, q);
+			double x = v[idx], got = eg_qs_quantile(&all, q);
 			/* subnormals carry less precision than the bound needs */
 			if (fabs(x) >= 0x1p-1022 || x == 0)
 				CHECK(fabs(got - x) <= QS_ALPHA * fabs(x));
@@ -103,9 +103,9 @@ static void fuzz_values(const uint8_t *data, size_t n)
 	free(ea);
 	free(em);
 	free(v);
-	qs_free(&all);
-	qs_free(&part[0]);
-	qs_free(&part[1]);
+	eg_qs_free(&all);
+	eg_qs_free(&part[0]);
+	eg_qs_free(&part[1]);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);

@@ -49,7 +49,7 @@ static void bquote(buf *b, const char *s)
 {
 	size_t n = strlen(s);
 	CHECK(buf_reserve(b, 6 * n + 3) == 0);
-	b->n += json_quote(s, n, b->p + b->n);
+	b->n += eg_json_quote(s, n, b->p + b->n);
 	b->p[b->n] = 0;
 }
 
@@ -75,7 +75,7 @@ static char *minified(const char *s, size_t n, size_t *mn)
 	v.n = n - i;
 	char *m = malloc(n + 1);
 	CHECK(m);
-	*mn = json_minify(&v, m);
+	*mn = eg_json_minify(&v, m);
 	return m;
 }
 
@@ -108,7 +108,7 @@ static void *parse_spec(parse_fn parse, const char *s, size_t n, size_t cut, cha
 	char err[ERR_LEN];
 	void *sp = NULL;
 	int rc = parse(s, n, &sp, err, sizeof err);
-	*m = json_validate(s, n, NULL) == 0 ? minified(s, n, mn) : NULL;
+	*m = eg_json_validate(s, n, NULL) == 0 ? minified(s, n, mn) : NULL;
 	if (rc == EG_OK)
 		return sp;
 	CHECK(rc == EG_EINVAL && sp == NULL);
@@ -186,7 +186,7 @@ static void proj_describe(const eg_proj_spec *s, buf *b)
 		qsort(sn, (size_t)k, sizeof *sn, cmp_str);
 		for (int j = 0; j < k; j++)
 			bput(b, " %s\x01%lld", sn[j],
-			     (long long)f->sign[proj_type_index(s, sn[j], strlen(sn[j]))]);
+			     (long long)f->sign[eg_proj_type_index(s, sn[j], strlen(sn[j]))]);
 		CHECK(f->sign[PROJ_MAX_TYPES] == 1);
 		CHECK((f->num >= 0) == (f->agg == A_SUM || f->agg == A_MIN || f->agg == A_MAX));
 		if (f->num >= 0)

@@ -84,7 +84,7 @@ static int brute_chain(const bev *ev, int n, int k, int64_t within, int64_t *cha
 	return b.best;
 }
 
-/* funnel_chain's input: per step, the sorted times of its events. */
+/* eg_funnel_chain's input: per step, the sorted times of its events. */
 static int core_chain(const bev *ev, int n, int k, int64_t within, int64_t *chain)
 {
 	int64_t v[8][16];
@@ -102,7 +102,7 @@ static int core_chain(const bev *ev, int n, int k, int64_t within, int64_t *chai
 			}
 		t[s] = v[s];
 	}
-	return funnel_chain(t, c, k, within, chain);
+	return eg_funnel_chain(t, c, k, within, chain);
 }
 
 static void test_chain_equals_brute_force_on_random_streams(void **state)

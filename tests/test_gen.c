@@ -716,11 +716,11 @@ static size_t click_to_mem(const eg_gen_opts *o, char **text)
 static int jpath(const char *line, const char *path, json_span *v)
 {
 	json_span cur = { line, strlen(line), JSON_OBJECT };
-	assert_int_equal(json_validate(line, cur.n, NULL), 0);
+	assert_int_equal(eg_json_validate(line, cur.n, NULL), 0);
 	for (const char *p = path;;) {
 		const char *dot = strchr(p, '.');
 		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		if (cur.type != JSON_OBJECT || !json_member(&cur, p, n, &cur))
+		if (cur.type != JSON_OBJECT || !eg_json_member(&cur, p, n, &cur))
 			return 0;
 		if (!dot)
 			break;
@@ -739,7 +739,7 @@ static int jstr(const char *line, const char *path, char *out, size_t cap)
 		return 0;
 	if (v.type != JSON_STRING)
 		fail_msg("%s is not a string in %s", path, line);
-	assert_true(json_string_is_plain(&v));
+	assert_true(eg_json_string_is_plain(&v));
 	assert_true(v.n - 2 < cap);
 	memcpy(out, v.p + 1, v.n - 2);
 	out[v.n - 2] = '\0';

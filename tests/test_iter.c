@@ -737,7 +737,7 @@ static size_t drain(eg_iter *it, uint64_t *last)
 	return n;
 }
 
-/* A forward scan reads the log through a buffer (iter_read_chunk, made
+/* A forward scan reads the log through a buffer (eg_iter_read_chunk, made
  * 4 KiB here): records, the commit after a block's last event among them,
  * fall across its end all over a log of blocks of every size.  Each must
  * be read whole, never taken for damage. */
@@ -765,8 +765,8 @@ static void scan_reads_records_that_cross_its_read_buffer(void **state)
 	}
 	eg_store_close(st);
 	st = NULL;
-	size_t saved = iter_read_chunk;
-	iter_read_chunk = 4096;
+	size_t saved = eg_iter_read_chunk;
+	eg_iter_read_chunk = 4096;
 	assert_int_equal(eg_store_open(&st, f->dir, EG_OPEN_READ, NULL), EG_OK);
 	eg_iter *it;
 	eg_filter all = { 0 };
@@ -782,7 +782,7 @@ static void scan_reads_records_that_cross_its_read_buffer(void **state)
 		last = e->pos;
 		n++;
 	}
-	iter_read_chunk = saved;
+	eg_iter_read_chunk = saved;
 	if (rc != EG_END)
 		fail_msg("the scan stopped at position %llu: %s", (unsigned long long)last,
 			 eg_errmsg(st));

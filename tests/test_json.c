@@ -1,7 +1,7 @@
 /*
  * test_json.c — the JSON scanner as a specification: what it accepts, what
  * it rejects and with which message and offset, how the object walker, the
- * string decoder, json_minify and json_quote behave.
+ * string decoder, eg_json_minify and eg_json_quote behave.
  */
 #include "testutil.h"
 #include "json.h"
@@ -9,20 +9,20 @@
 static int valid(const char *s)
 {
 	json_err err;
-	return json_validate(s, strlen(s), &err) == 0;
+	return eg_json_validate(s, strlen(s), &err) == 0;
 }
 
 static int validn(const char *s, size_t n)
 {
 	json_err err;
-	return json_validate(s, n, &err) == 0;
+	return eg_json_validate(s, n, &err) == 0;
 }
 
 /* Validate s expecting failure; return the error. */
 static json_err reject(const char *s)
 {
 	json_err err = { 0, NULL };
-	assert_int_equal(json_validate(s, strlen(s), &err), -1);
+	assert_int_equal(eg_json_validate(s, strlen(s), &err), -1);
 	assert_non_null(err.what);
 	return err;
 }
@@ -94,7 +94,7 @@ static void rejects_table_of_invalid_documents(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		json_err err = { 0, NULL };
-		if (json_validate(cases[i].doc, strlen(cases[i].doc), &err) == 0)
+		if (eg_json_validate(cases[i].doc, strlen(cases[i].doc), &err) == 0)
 			fail_msg("accepted invalid document %zu: %s", i, cases[i].doc);
 		if (strcmp(err.what, cases[i].what) != 0)
 			fail_msg("document %zu (%s): got \"%s\", want \"%s\"", i,
@@ -110,7 +110,7 @@ static void rejects_every_strict_prefix_of_an_object(void **state)
 	assert_true(valid(doc));
 	for (size_t n = 0; n < sizeof doc - 1; n++) {
 		json_err err;
-		assert_int_equal(json_validate(doc, n, &err), -1);
+		assert_int_equal(eg_json_validate(doc, n, &err), -1);
 		assert_true(err.off <= n);
 	}
 }
@@ -139,8 +139,8 @@ static void error_offset_points_at_first_problem(void **state)
 static void accepts_null_err_pointer(void **state)
 {
 	(void)state;
-	assert_int_equal(json_validate("[", 1, NULL), -1);
-	assert_int_equal(json_validate("[]", 2, NULL), 0);
+	assert_int_equal(eg_json_validate("[", 1, NULL), -1);
+	assert_int_equal(eg_json_validate("[]", 2, NULL), 0);
 }
 
 /* ----------------------------------------------------------- numbers */
@@ -258,7 +258,7 @@ static void survives_million_open_brackets_without_recursion(void **state)
 	(void)state;
 	assert_non_null(s);
 	memset(s, '[', n);
-	assert_int_equal(json_validate(s, n, &err), -1);
+	assert_int_equal(eg_json_validate(s, n, &err), -1);
 	assert_string_equal(err.what, "nesting too deep");
 	free(s);
 }
@@ -271,7 +271,7 @@ static void rejects_control_chars_in_strings(void **state)
 	for (int c = 0; c < 0x20; c++) {
 		char doc[4] = { '"', (char)c, '"', 0 };
 		json_err err;
-		assert_int_equal(json_validate(doc, 3, &err), -1);
+		assert_int_equal(eg_json_validate(doc, 3, &err), -1);
 		assert_string_equal(err.what, "unescaped control character in string");
 		assert_int_equal(err.off, 1);
 	}
@@ -416,7 +416,7 @@ static void utf8_valid_matches_rfc3629(void **state)
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-		assert_int_equal(json_utf8_valid(cases[i].s, strlen(cases[i].s)) != 0,
+		assert_int_equal(eg_json_utf8_valid(cases[i].s, strlen(cases[i].s)) != 0,
 				 cases[i].ok);
 }
 
@@ -439,8 +439,8 @@ static void walker_yields_members_in_order_with_types(void **state)
 	size_t i = 0;
 	int r;
 	(void)state;
-	assert_int_equal(json_obj_begin(&it, doc, strlen(doc), &err), 0);
-	while ((r = json_obj_next(&it, &key, &val, &err)) == 1) {
+	assert_int_equal(eg_json_obj_begin(&it, doc, strlen(doc), &err), 0);
+	while ((r = eg_json_obj_next(&it, &key, &val, &err)) == 1) {
 		assert_true(i < sizeof want / sizeof want[0]);
 		assert_int_equal(key.type, JSON_STRING);
 		assert_int_equal(key.n, strlen(want[i].key));
@@ -453,7 +453,7 @@ static void walker_yields_members_in_order_with_types(void **state)
 	assert_int_equal(r, 0);
 	assert_int_equal(i, sizeof want / sizeof want[0]);
 	/* once done, it stays done */
-	assert_int_equal(json_obj_next(&it, &key, &val, &err), 0);
+	assert_int_equal(eg_json_obj_next(&it, &key, &val, &err), 0);
 }
 
 static void walker_descends_into_nested_objects(void **state)
@@ -466,14 +466,14 @@ static void walker_descends_into_nested_objects(void **state)
 	json_err err;
 	int r, n = 0;
 	(void)state;
-	assert_int_equal(json_obj_begin(&top, doc, strlen(doc), &err), 0);
-	while ((r = json_obj_next(&top, &key, &val, &err)) == 1)
+	assert_int_equal(eg_json_obj_begin(&top, doc, strlen(doc), &err), 0);
+	while ((r = eg_json_obj_next(&top, &key, &val, &err)) == 1)
 		if (key.n == 6 && memcmp(key.p, "\"data\"", 6) == 0)
 			data = val;
 	assert_int_equal(r, 0);
 	assert_int_equal(data.type, JSON_OBJECT);
-	assert_int_equal(json_obj_begin(&inner, data.p, data.n, &err), 0);
-	while ((r = json_obj_next(&inner, &k2, &v2, &err)) == 1) {
+	assert_int_equal(eg_json_obj_begin(&inner, data.p, data.n, &err), 0);
+	while ((r = eg_json_obj_next(&inner, &k2, &v2, &err)) == 1) {
 		n++;
 		if (k2.n == 6 && memcmp(k2.p, "\"addr\"", 6) == 0) {
 			assert_int_equal(v2.type, JSON_OBJECT);
@@ -492,8 +492,8 @@ static void walker_handles_empty_object(void **state)
 	json_span key, val;
 	json_err err;
 	(void)state;
-	assert_int_equal(json_obj_begin(&it, " { } ", 5, &err), 0);
-	assert_int_equal(json_obj_next(&it, &key, &val, &err), 0);
+	assert_int_equal(eg_json_obj_begin(&it, " { } ", 5, &err), 0);
+	assert_int_equal(eg_json_obj_next(&it, &key, &val, &err), 0);
 }
 
 static void walker_rejects_non_object(void **state)
@@ -501,9 +501,9 @@ static void walker_rejects_non_object(void **state)
 	json_obj it;
 	json_err err;
 	(void)state;
-	assert_int_equal(json_obj_begin(&it, "[1]", 3, &err), -1);
+	assert_int_equal(eg_json_obj_begin(&it, "[1]", 3, &err), -1);
 	assert_string_equal(err.what, "expected '{'");
-	assert_int_equal(json_obj_begin(&it, "  ", 2, &err), -1);
+	assert_int_equal(eg_json_obj_begin(&it, "  ", 2, &err), -1);
 	assert_string_equal(err.what, "unexpected end of input");
 }
 
@@ -513,9 +513,9 @@ static int walk_to_error(const char *doc, json_err *err)
 	json_span key, val;
 	int r;
 
-	if (json_obj_begin(&it, doc, strlen(doc), err))
+	if (eg_json_obj_begin(&it, doc, strlen(doc), err))
 		return -1;
-	while ((r = json_obj_next(&it, &key, &val, err)) == 1)
+	while ((r = eg_json_obj_next(&it, &key, &val, err)) == 1)
 		;
 	return r;
 }
@@ -560,14 +560,14 @@ static void walker_stays_failed_after_error(void **state)
 	json_span key, val;
 	json_err err;
 	(void)state;
-	assert_int_equal(json_obj_begin(&it, "{\"a\":x,\"b\":1}", 13, &err), 0);
-	assert_int_equal(json_obj_next(&it, &key, &val, &err), -1);
-	assert_int_equal(json_obj_next(&it, &key, &val, &err), -1);
+	assert_int_equal(eg_json_obj_begin(&it, "{\"a\":x,\"b\":1}", 13, &err), 0);
+	assert_int_equal(eg_json_obj_next(&it, &key, &val, &err), -1);
+	assert_int_equal(eg_json_obj_next(&it, &key, &val, &err), -1);
 }
 
 static void walker_counts_object_as_one_nesting_level(void **state)
 {
-	/* {"a": + d arrays + }: total depth d + 1, like json_validate */
+	/* {"a": + d arrays + }: total depth d + 1, like eg_json_validate */
 	size_t d = JSON_MAX_DEPTH - 1;
 	char *s = malloc(2 * d + 16);
 	json_err err;
@@ -604,7 +604,7 @@ static void decodes_short_escapes(void **state)
 	char out[64];
 	size_t n;
 	(void)state;
-	n = json_string_decode(&sp, out);
+	n = eg_json_string_decode(&sp, out);
 	assert_int_equal(n, 17);
 	assert_memory_equal(out, "a\"b\\c/d\be\ff\ng\rh\ti", n);
 }
@@ -615,7 +615,7 @@ static void decodes_unicode_escapes_to_utf8(void **state)
 	char out[64];
 	size_t n;
 	(void)state;
-	n = json_string_decode(&sp, out);
+	n = eg_json_string_decode(&sp, out);
 	assert_int_equal(n, 1 + 2 + 3 + 3);
 	assert_memory_equal(out, "A\xc3\xa9\xe2\x82\xac\xef\xbf\xbf", n);
 }
@@ -626,7 +626,7 @@ static void decodes_surrogate_pair_to_four_bytes(void **state)
 	char out[64];
 	size_t n;
 	(void)state;
-	n = json_string_decode(&sp, out);
+	n = eg_json_string_decode(&sp, out);
 	assert_int_equal(n, 10);
 	assert_memory_equal(out, "x\xf0\x9f\x98\x80y\xf4\x8f\xbf\xbf", n);
 }
@@ -636,7 +636,7 @@ static void decodes_nul_escape_as_nul_byte(void **state)
 	json_span sp = str_span("\"a\\u0000b\"");
 	char out[16];
 	(void)state;
-	assert_int_equal(json_string_decode(&sp, out), 3);
+	assert_int_equal(eg_json_string_decode(&sp, out), 3);
 	assert_memory_equal(out, "a\0b", 3);
 }
 
@@ -645,7 +645,7 @@ static void decodes_plain_string_unchanged(void **state)
 	json_span sp = str_span("\"caf\xc3\xa9 au lait\"");
 	char out[32];
 	(void)state;
-	assert_int_equal(json_string_decode(&sp, out), sp.n - 2);
+	assert_int_equal(eg_json_string_decode(&sp, out), sp.n - 2);
 	assert_memory_equal(out, sp.p + 1, sp.n - 2);
 }
 
@@ -654,9 +654,9 @@ static void plain_means_no_backslash(void **state)
 	json_span a = str_span("\"hello \xc3\xa9\""), b = str_span("\"a\\nb\""),
 		  c = str_span("\"\"");
 	(void)state;
-	assert_true(json_string_is_plain(&a));
-	assert_false(json_string_is_plain(&b));
-	assert_true(json_string_is_plain(&c));
+	assert_true(eg_json_string_is_plain(&a));
+	assert_false(eg_json_string_is_plain(&b));
+	assert_true(eg_json_string_is_plain(&c));
 }
 
 /* ------------------------------------------------------------- quote */
@@ -667,7 +667,7 @@ static void quote_escapes_quote_backslash_and_controls(void **state)
 	char out[6 * sizeof in + 2];
 	size_t n;
 	(void)state;
-	n = json_quote(in, sizeof in - 1, out);
+	n = eg_json_quote(in, sizeof in - 1, out);
 	out[n] = '\0';
 	assert_string_equal(out,
 		"\"a\\\"b\\\\c\\nd\\te\\rf\\bg\\fh\\u0001i\\u001fj\x7f\"");
@@ -679,7 +679,7 @@ static void quote_copies_utf8_as_is(void **state)
 	char out[6 * sizeof in + 2];
 	size_t n;
 	(void)state;
-	n = json_quote(in, sizeof in - 1, out);
+	n = eg_json_quote(in, sizeof in - 1, out);
 	assert_int_equal(n, sizeof in - 1 + 2);
 	assert_memory_equal(out + 1, in, sizeof in - 1);
 }
@@ -689,7 +689,7 @@ static void quote_of_nul_bytes_fits_worst_case(void **state)
 	char in[8] = { 0 }, out[6 * 8 + 2 + 1];
 	(void)state;
 	out[sizeof out - 1] = 'X';
-	assert_int_equal(json_quote(in, 8, out), 6 * 8 + 2);
+	assert_int_equal(eg_json_quote(in, 8, out), 6 * 8 + 2);
 	assert_int_equal(out[sizeof out - 1], 'X');
 	assert_memory_equal(out, "\"\\u0000", 7);
 }
@@ -703,12 +703,12 @@ static void quote_then_decode_round_trips_every_ascii_byte(void **state)
 	for (int i = 0; i < 128; i++)
 		in[i] = (char)i;
 	memcpy(in + 128, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80xyz....", 16);
-	n = json_quote(in, sizeof in, out);
+	n = eg_json_quote(in, sizeof in, out);
 	assert_true(validn(out, n));
 	sp.p = out;
 	sp.n = n;
 	sp.type = JSON_STRING;
-	m = json_string_decode(&sp, back);
+	m = eg_json_string_decode(&sp, back);
 	assert_int_equal(m, sizeof in);
 	assert_memory_equal(back, in, m);
 }
@@ -719,7 +719,7 @@ static size_t minify_str(const char *s, char *out)
 {
 	json_span sp = { s, strlen(s), JSON_OBJECT };
 	assert_true(valid(s));
-	return json_minify(&sp, out);
+	return eg_json_minify(&sp, out);
 }
 
 static void minify_removes_whitespace_outside_strings(void **state)
@@ -797,13 +797,13 @@ static void members_valid_finds_what_json_member_finds(void **state)
 		size_t lens[K];
 		for (int i = 0; i < K; i++)
 			lens[i] = strlen(names[i]);
-		unsigned got = json_members_valid(&o, names, lens, K, vals);
+		unsigned got = eg_json_members_valid(&o, names, lens, K, vals);
 		for (int i = 0; i < K; i++) {
 			json_span v;
-			int want = json_member(&o, names[i], lens[i], &v);
+			int want = eg_json_member(&o, names[i], lens[i], &v);
 			assert_int_equal((got >> i) & 1, want);
 			/* one name alone takes the shortcut where it can */
-			assert_int_equal(json_members_valid(&o, &names[i], &lens[i], 1, &one), want);
+			assert_int_equal(eg_json_members_valid(&o, &names[i], &lens[i], 1, &one), want);
 			if (want) {
 				assert_int_equal(vals[i].n, v.n);
 				assert_ptr_equal(vals[i].p, v.p);
@@ -830,12 +830,12 @@ static void lookup_stays_inside(const char *doc, size_t n, int k, uint64_t *r)
 			p[j] = "\"\\{}[],:"[(*r >> 32) % 9];
 	}
 	json_span o = { p, n, JSON_OBJECT }, vals[2];
-	unsigned got = json_members_valid(&o, names, lens, 2, vals);
+	unsigned got = eg_json_members_valid(&o, names, lens, 2, vals);
 	for (int i = 0; i < 2; i++)
 		if ((got >> i) & 1)
 			assert_true(vals[i].p >= p && vals[i].p + vals[i].n <= p + n);
 	for (int i = 0; i < 2; i++)      /* one name: the shortcut first */
-		if (json_members_valid(&o, &names[i], &lens[i], 1, vals))
+		if (eg_json_members_valid(&o, &names[i], &lens[i], 1, vals))
 			assert_true(vals[0].p >= p && vals[0].p + vals[0].n <= p + n);
 	free(p);
 }

@@ -25,7 +25,7 @@ static size_t reference(double d, char *out)
 static void same_as_reference(double d)
 {
 	char a[NUM_TEXT_MAX + 8], b[NUM_TEXT_MAX + 8];
-	size_t n = num_format_double(d, a), m = reference(d, b);
+	size_t n = eg_num_format_double(d, a), m = reference(d, b);
 	if (n != m || memcmp(a, b, n))
 		fail_msg("%.17g: wrote \"%.*s\", printf writes \"%.*s\"", d, (int)n, a, (int)m, b);
 	if (isfinite(d))

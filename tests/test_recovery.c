@@ -541,7 +541,7 @@ static void verify_detects_a_rewritten_record_by_the_hash_chain(void **state)
 	unsigned char *m = slurp(path, &n);
 	unsigned char *r = m + ev.off;
 	r[ev.len - 3] ^= 0x01;
-	wr32(r + 4, rec_check(r + 8, ev.len - 8));
+	wr32(r + 4, eg_rec_check(r + 8, ev.len - 8));
 	write_at(path, (off_t)ev.off, r, ev.len);
 	free(m);
 	recinfo rr[256];
@@ -1125,7 +1125,7 @@ static void enospc_writing_the_index_leaves_a_store_that_reopens_consistent(void
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 /* A block's check is written by the streaming hasher as its records
- * arrive and read back by rec_check in one call (another build of XXH3 for
+ * arrive and read back by eg_rec_check in one call (another build of XXH3 for
  * long inputs): they must agree at every length, or every block would fall
  * back to checking record by record. */
 static void block_check_equals_the_streaming_hash(void **state)
@@ -1136,16 +1136,16 @@ static void block_check_equals_the_streaming_hash(void **state)
 	assert_non_null(p);
 	for (size_t i = 0; i < N; i++)
 		p[i] = (unsigned char)(i * 2654435761u >> 13);
-	rec_hasher *h = rec_hasher_new();
+	rec_hasher *h = eg_rec_hasher_new();
 	assert_non_null(h);
 	static const size_t lens[] = { 0, 1, 240, 4095, 4096, 4097, 65536, 100003, N };
 	for (size_t k = 0; k < sizeof lens / sizeof *lens; k++) {
-		rec_hasher_reset(h);
+		eg_rec_hasher_reset(h);
 		for (size_t at = 0; at < lens[k]; at += 777)   /* in record-sized pieces */
-			rec_hasher_add(h, p + at, lens[k] - at < 777 ? lens[k] - at : 777);
-		assert_int_equal(rec_hasher_value(h), rec_check(p, lens[k]));
+			eg_rec_hasher_add(h, p + at, lens[k] - at < 777 ? lens[k] - at : 777);
+		assert_int_equal(eg_rec_hasher_value(h), eg_rec_check(p, lens[k]));
 	}
-	rec_hasher_free(h);
+	eg_rec_hasher_free(h);
 	free(p);
 }
 

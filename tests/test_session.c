@@ -6,7 +6,7 @@
 
 #include <time.h>
 
-extern uint64_t sess_save_every, sess_pipe_min, sess_save_min, sess_part_min;
+extern uint64_t eg_sess_save_every, eg_sess_pipe_min, eg_sess_save_min, eg_sess_part_min;
 
 #define NEV 3000
 #define NSTREAMS 23
@@ -194,9 +194,9 @@ static void sessions_equal_a_sorted_replay_after_every_batch(void **state)
 {
 	tu_fx *f = *state;
 	eg_store *st = tu_open(f->dir, EG_OPEN_WRITE | EG_OPEN_CREATE, 0);
-	uint64_t se = sess_save_every, pm = sess_pipe_min, sm = sess_save_min, pp = sess_part_min;
-	sess_save_every = 97;              /* checkpoints inside runs */
-	sess_save_min = 50;
+	uint64_t se = eg_sess_save_every, pm = eg_sess_pipe_min, sm = eg_sess_save_min, pp = eg_sess_part_min;
+	eg_sess_save_every = 97;              /* checkpoints inside runs */
+	eg_sess_save_min = 50;
 	eg_sessions *s;
 	eg_sess_opts o = { 0 };
 	assert_int_equal(eg_sessions_open(st, &o, 0, &s), EG_OK);
@@ -206,8 +206,8 @@ static void sessions_equal_a_sorted_replay_after_every_batch(void **state)
 		int to = i + 1 + (int)(rnd() % 400);
 		to = to > NEV ? NEV : to;
 		append_range(st, i, to);
-		sess_pipe_min = k % 2 ? 1 : pm;     /* on a second thread, or not */
-		sess_part_min = k % 4 == 1 ? 7 : pp; /* split in many parts, or in two */
+		eg_sess_pipe_min = k % 2 ? 1 : pm;     /* on a second thread, or not */
+		eg_sess_part_min = k % 4 == 1 ? 7 : pp; /* split in many parts, or in two */
 		if (rnd() % 3 == 0) {               /* a new process: from a checkpoint */
 			eg_sessions_close(s);
 			assert_int_equal(eg_sessions_open(st, &o, 0, &s), EG_OK);
@@ -224,8 +224,8 @@ static void sessions_equal_a_sorted_replay_after_every_batch(void **state)
 	assert_true(x.merges > 0);           /* late events did close gaps */
 	assert_int_equal(x.events, NEV);
 	/* one replay in memory, on a second thread, in many parts */
-	sess_pipe_min = 1;
-	sess_part_min = 7;
+	eg_sess_pipe_min = 1;
+	eg_sess_part_min = 7;
 	eg_sessions *one;
 	assert_int_equal(eg_sessions_open(st, &o, EG_SESS_IN_MEMORY, &one), EG_OK);
 	text got, want = { 0 };
@@ -239,7 +239,7 @@ static void sessions_equal_a_sorted_replay_after_every_batch(void **state)
 	assert_int_equal(y.merges, x.merges);
 	eg_sessions_close(one);
 	eg_sessions_close(s);
-	sess_save_every = se, sess_pipe_min = pm, sess_save_min = sm, sess_part_min = pp;
+	eg_sess_save_every = se, eg_sess_pipe_min = pm, eg_sess_save_min = sm, eg_sess_part_min = pp;
 	eg_store_close(st);
 }
 
@@ -247,8 +247,8 @@ static void known_at_equals_the_sessions_of_the_prefix(void **state)
 {
 	tu_fx *f = *state;
 	eg_store *st = tu_open(f->dir, EG_OPEN_WRITE | EG_OPEN_CREATE, 0);
-	uint64_t se = sess_save_every;
-	sess_save_every = 211;
+	uint64_t se = eg_sess_save_every;
+	eg_sess_save_every = 211;
 	append_range(st, 0, NEV);
 	eg_sessions *s;
 	eg_sess_opts o = { .gap = 10 * 60 * 1000000LL };
@@ -276,7 +276,7 @@ static void known_at_equals_the_sessions_of_the_prefix(void **state)
 	scan(s, 0, &got);
 	free(got.buf);
 	eg_sessions_close(s);
-	sess_save_every = se;
+	eg_sess_save_every = se;
 	eg_store_close(st);
 }
 
@@ -312,8 +312,8 @@ static void a_late_event_closing_a_gap_merges_two_sessions(void **state)
 	assert_int_equal(eg_sessions_open(st, NULL, 0, &s), EG_OK);
 	/* every one-event run split in two parts, the first empty: the merge
 	 * happens, and is counted, where the second part is joined */
-	uint64_t pm = sess_pipe_min;
-	sess_pipe_min = 1;
+	uint64_t pm = eg_sess_pipe_min;
+	eg_sess_pipe_min = 1;
 	int want[] = { 1, 2, 3, 2 };
 	for (int i = 0; i < 4; i++) {
 		tu_append(st, &lines[i], 1);
@@ -330,7 +330,7 @@ static void a_late_event_closing_a_gap_merges_two_sessions(void **state)
 	eg_sess_explain x;
 	eg_sessions_get_explain(s, &x);
 	assert_int_equal(x.merges, 1);
-	sess_pipe_min = pm;
+	eg_sess_pipe_min = pm;
 	eg_sessions_close(s);
 	eg_sess_opts bad = { .gap = -1 };
 	assert_int_equal(eg_sessions_open(st, &bad, 0, &s), EG_EINVAL);
@@ -350,9 +350,9 @@ static void events_without_a_stream_make_sessions_of_the_empty_stream(void **sta
 		"{\"type\":\"click\",\"time\":\"2025-01-01T10:02:00Z\"}",
 	};
 	tu_append(st, lines, 3);
-	uint64_t pm = sess_pipe_min;
+	uint64_t pm = eg_sess_pipe_min;
 	for (int k = 0; k < 2; k++) {         /* on one thread, then split */
-		sess_pipe_min = k ? 1 : pm;
+		eg_sess_pipe_min = k ? 1 : pm;
 		eg_sessions *s;
 		assert_int_equal(eg_sessions_open(st, NULL, EG_SESS_IN_MEMORY, &s), EG_OK);
 		text got;
@@ -362,7 +362,7 @@ static void events_without_a_stream_make_sessions_of_the_empty_stream(void **sta
 		free(got.buf);
 		eg_sessions_close(s);
 	}
-	sess_pipe_min = pm;
+	eg_sess_pipe_min = pm;
 	eg_store_close(st);
 }
 

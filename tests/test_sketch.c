@@ -59,30 +59,30 @@ static double exact_quantile(const double *v, size_t n, double q)
 static void check_quantiles(const qs_sketch *s, double *v, size_t n, double alpha, const char *what)
 {
 	qsort(v, n, sizeof *v, cmp_double);
-	assert_int_equal(qs_count(s), n);
+	assert_int_equal(eg_qs_count(s), n);
 	for (size_t i = 0; i < NQ; i++) {
-		double x = exact_quantile(v, n, QS[i]), got = qs_quantile(s, QS[i]);
+		double x = exact_quantile(v, n, QS[i]), got = eg_qs_quantile(s, QS[i]);
 		if (!(fabs(got - x) <= alpha * fabs(x)))
 			fail_msg("%s n=%zu q=%g: got %.17g, exact %.17g (rel %.3g)", what, n, QS[i],
 				 got, x, fabs(got - x) / fabs(x));
 	}
-	assert_true(qs_quantile(s, 0) == v[0]);
-	assert_true(qs_quantile(s, 1) == v[n - 1]);
-	assert_true(qs_min(s) == v[0]);
-	assert_true(qs_max(s) == v[n - 1]);
+	assert_true(eg_qs_quantile(s, 0) == v[0]);
+	assert_true(eg_qs_quantile(s, 1) == v[n - 1]);
+	assert_true(eg_qs_min(s) == v[0]);
+	assert_true(eg_qs_max(s) == v[n - 1]);
 }
 
 /* Sketch v (n values), check all quantiles, free. */
 static void sketch_and_check(double *v, size_t n, const char *what)
 {
 	qs_sketch s;
-	qs_init(&s);
+	eg_qs_init(&s);
 	for (size_t i = 0; i < n; i++)
-		assert_int_equal(qs_add(&s, v[i]), 0);
+		assert_int_equal(eg_qs_add(&s, v[i]), 0);
 	check_quantiles(&s, v, n, QS_ALPHA, what);
 	check_quantiles(&s, v, n, ALPHA_TIGHT, what);
-	assert_false(qs_collapsed(&s));
-	qs_free(&s);
+	assert_false(eg_qs_collapsed(&s));
+	eg_qs_free(&s);
 }
 
 static double *gen(size_t n, double (*f)(void))
@@ -190,11 +190,11 @@ static void single_value_is_returned_exactly(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof one / sizeof one[0]; i++) {
 		qs_sketch s;
-		qs_init(&s);
-		assert_int_equal(qs_add(&s, one[i]), 0);
+		eg_qs_init(&s);
+		assert_int_equal(eg_qs_add(&s, one[i]), 0);
 		for (size_t k = 0; k < NQ; k++)
-			assert_true(qs_quantile(&s, QS[k]) == one[i]);
-		qs_free(&s);
+			assert_true(eg_qs_quantile(&s, QS[k]) == one[i]);
+		eg_qs_free(&s);
 	}
 }
 
@@ -202,13 +202,13 @@ static void all_equal_values_are_returned_exactly(void **state)
 {
 	(void)state;
 	qs_sketch s;
-	qs_init(&s);
+	eg_qs_init(&s);
 	for (int i = 0; i < 1000; i++)
-		assert_int_equal(qs_add(&s, 42.42), 0);
+		assert_int_equal(eg_qs_add(&s, 42.42), 0);
 	for (size_t k = 0; k < NQ; k++)
-		assert_true(qs_quantile(&s, QS[k]) == 42.42);
-	assert_int_equal(qs_count(&s), 1000);
-	qs_free(&s);
+		assert_true(eg_qs_quantile(&s, QS[k]) == 42.42);
+	assert_int_equal(eg_qs_count(&s), 1000);
+	eg_qs_free(&s);
 }
 
 static void tiny_counts_use_nearest_rank(void **state)
@@ -216,23 +216,23 @@ static void tiny_counts_use_nearest_rank(void **state)
 	(void)state;
 	/* n = 2: q <= 0.5 is the smaller value, above it the larger */
 	qs_sketch s;
-	qs_init(&s);
-	qs_add(&s, 10);
-	qs_add(&s, 20);
-	assert_true(qs_quantile(&s, 0.5) == 10);
-	assert_true(qs_quantile(&s, 0.50001) == 20);
-	assert_true(qs_quantile(&s, 0.01) == 10);
-	qs_free(&s);
+	eg_qs_init(&s);
+	eg_qs_add(&s, 10);
+	eg_qs_add(&s, 20);
+	assert_true(eg_qs_quantile(&s, 0.5) == 10);
+	assert_true(eg_qs_quantile(&s, 0.50001) == 20);
+	assert_true(eg_qs_quantile(&s, 0.01) == 10);
+	eg_qs_free(&s);
 	/* n = 3: the middle value is rank 2, for q in (1/3, 2/3] */
-	qs_init(&s);
-	qs_add(&s, 30);
-	qs_add(&s, 10);
-	qs_add(&s, 20);
-	double mid = qs_quantile(&s, 0.5);
+	eg_qs_init(&s);
+	eg_qs_add(&s, 30);
+	eg_qs_add(&s, 10);
+	eg_qs_add(&s, 20);
+	double mid = eg_qs_quantile(&s, 0.5);
 	assert_true(fabs(mid - 20) <= 20 * QS_ALPHA);
-	assert_true(qs_quantile(&s, 0.3) == 10);
-	assert_true(qs_quantile(&s, 0.67) == 30);
-	qs_free(&s);
+	assert_true(eg_qs_quantile(&s, 0.3) == 10);
+	assert_true(eg_qs_quantile(&s, 0.67) == 30);
+	eg_qs_free(&s);
 	/* and the general check for n = 1..12 on mixed data */
 	rng_state = 8;
 	for (size_t n = 1; n <= 12; n++) {
@@ -246,16 +246,16 @@ static void quantile_of_empty_or_bad_q_is_nan(void **state)
 {
 	(void)state;
 	qs_sketch s;
-	qs_init(&s);
-	assert_true(isnan(qs_quantile(&s, 0.5)));
-	assert_true(isnan(qs_min(&s)));
-	assert_true(isnan(qs_max(&s)));
-	assert_int_equal(qs_count(&s), 0);
-	qs_add(&s, 1);
-	assert_true(isnan(qs_quantile(&s, -0.01)));
-	assert_true(isnan(qs_quantile(&s, 1.01)));
-	assert_true(isnan(qs_quantile(&s, NAN)));
-	qs_free(&s);
+	eg_qs_init(&s);
+	assert_true(isnan(eg_qs_quantile(&s, 0.5)));
+	assert_true(isnan(eg_qs_min(&s)));
+	assert_true(isnan(eg_qs_max(&s)));
+	assert_int_equal(eg_qs_count(&s), 0);
+	eg_qs_add(&s, 1);
+	assert_true(isnan(eg_qs_quantile(&s, -0.01)));
+	assert_true(isnan(eg_qs_quantile(&s, 1.01)));
+	assert_true(isnan(eg_qs_quantile(&s, NAN)));
+	eg_qs_free(&s);
 }
 
 /* The estimate for a value v in the middle of three values is its bucket's
@@ -263,12 +263,12 @@ static void quantile_of_empty_or_bad_q_is_nan(void **state)
 static double bucket_estimate(double v)
 {
 	qs_sketch s;
-	qs_init(&s);
-	qs_add(&s, v / 4);
-	qs_add(&s, v);
-	qs_add(&s, v * 4);
-	double r = qs_quantile(&s, 0.5);
-	qs_free(&s);
+	eg_qs_init(&s);
+	eg_qs_add(&s, v / 4);
+	eg_qs_add(&s, v);
+	eg_qs_add(&s, v * 4);
+	double r = eg_qs_quantile(&s, 0.5);
+	eg_qs_free(&s);
 	return r;
 }
 
@@ -312,28 +312,28 @@ static void subnormal_and_extreme_values_keep_the_bound(void **state)
 	(void)state;
 	qs_sketch s;
 	/* subnormals with enough digits: 1e-310 has 41 bits */
-	qs_init(&s);
-	qs_add(&s, 1e-310);
-	qs_add(&s, -2e-310);
-	qs_add(&s, 3e-310);
-	qs_add(&s, 5e-324);
-	qs_add(&s, 4e-310);
-	assert_true(qs_quantile(&s, 0) == -2e-310);
-	assert_true(fabs(qs_quantile(&s, 0.6) - 1e-310) <= QS_ALPHA * 1e-310);
-	assert_true(fabs(qs_quantile(&s, 0.8) - 3e-310) <= QS_ALPHA * 3e-310);
-	assert_true(qs_quantile(&s, 1) == 4e-310);
-	qs_free(&s);
+	eg_qs_init(&s);
+	eg_qs_add(&s, 1e-310);
+	eg_qs_add(&s, -2e-310);
+	eg_qs_add(&s, 3e-310);
+	eg_qs_add(&s, 5e-324);
+	eg_qs_add(&s, 4e-310);
+	assert_true(eg_qs_quantile(&s, 0) == -2e-310);
+	assert_true(fabs(eg_qs_quantile(&s, 0.6) - 1e-310) <= QS_ALPHA * 1e-310);
+	assert_true(fabs(eg_qs_quantile(&s, 0.8) - 3e-310) <= QS_ALPHA * 3e-310);
+	assert_true(eg_qs_quantile(&s, 1) == 4e-310);
+	eg_qs_free(&s);
 	/* the top bucket, whose upper bound 2^1024 is not a double */
-	qs_init(&s);
-	qs_add(&s, 1e300);
-	qs_add(&s, DBL_MAX * 0.999);
-	qs_add(&s, DBL_MAX);
-	double p = qs_quantile(&s, 0.5);
+	eg_qs_init(&s);
+	eg_qs_add(&s, 1e300);
+	eg_qs_add(&s, DBL_MAX * 0.999);
+	eg_qs_add(&s, DBL_MAX);
+	double p = eg_qs_quantile(&s, 0.5);
 	assert_true(isfinite(p));
 	assert_true(fabs(p - DBL_MAX * 0.999) <= QS_ALPHA * DBL_MAX * 0.999);
-	assert_true(qs_quantile(&s, 1) == DBL_MAX);
-	assert_false(qs_collapsed(&s));
-	qs_free(&s);
+	assert_true(eg_qs_quantile(&s, 1) == DBL_MAX);
+	assert_false(eg_qs_collapsed(&s));
+	eg_qs_free(&s);
 }
 
 static void smallest_and_largest_doubles_collapse_but_work(void **state)
@@ -341,17 +341,17 @@ static void smallest_and_largest_doubles_collapse_but_work(void **state)
 	static const double v[] = { 5e-324, 1e-310, DBL_MIN, 1e-300, 1, 1e300, DBL_MAX };
 	(void)state;
 	qs_sketch s;
-	qs_init(&s);
+	eg_qs_init(&s);
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-		assert_int_equal(qs_add(&s, v[i]), 0);
-	assert_true(qs_collapsed(&s));       /* 632 decades do not fit */
-	assert_true(qs_quantile(&s, 0) == 5e-324);
-	assert_true(qs_quantile(&s, 1) == DBL_MAX);
-	double p = qs_quantile(&s, 0.8);     /* rank 6, 1e300: above the floor */
+		assert_int_equal(eg_qs_add(&s, v[i]), 0);
+	assert_true(eg_qs_collapsed(&s));       /* 632 decades do not fit */
+	assert_true(eg_qs_quantile(&s, 0) == 5e-324);
+	assert_true(eg_qs_quantile(&s, 1) == DBL_MAX);
+	double p = eg_qs_quantile(&s, 0.8);     /* rank 6, 1e300: above the floor */
 	assert_true(fabs(p - 1e300) <= QS_ALPHA * 1e300);
-	p = qs_quantile(&s, 0.5);            /* rank 4, 1e-300: in the floor */
+	p = eg_qs_quantile(&s, 0.5);            /* rank 4, 1e-300: in the floor */
 	assert_true(p >= 5e-324 && p <= 1e300);
-	qs_free(&s);
+	eg_qs_free(&s);
 }
 
 /* ------------------------------------------------------------ input */
@@ -362,87 +362,87 @@ static void non_finite_values_are_rejected(void **state)
 {
 	(void)state;
 	qs_sketch s;
-	qs_init(&s);
-	qs_add(&s, 5);
+	eg_qs_init(&s);
+	eg_qs_add(&s, 5);
 	unsigned char before[256], after[256];
-	size_t n = qs_encode(&s, before);
-	assert_int_equal(qs_add(&s, NAN), EG_EINVAL);
-	assert_int_equal(qs_add(&s, -NAN), EG_EINVAL);
-	assert_int_equal(qs_add(&s, HUGE_VAL), EG_EINVAL);
-	assert_int_equal(qs_add(&s, -HUGE_VAL), EG_EINVAL);
-	assert_int_equal(qs_add_n(&s, NAN, 0), EG_EINVAL);
-	assert_int_equal(qs_add_n(&s, HUGE_VAL, 3), EG_EINVAL);
-	assert_int_equal(qs_count(&s), 1);
-	assert_int_equal(qs_encode(&s, after), n);
+	size_t n = eg_qs_encode(&s, before);
+	assert_int_equal(eg_qs_add(&s, NAN), EG_EINVAL);
+	assert_int_equal(eg_qs_add(&s, -NAN), EG_EINVAL);
+	assert_int_equal(eg_qs_add(&s, HUGE_VAL), EG_EINVAL);
+	assert_int_equal(eg_qs_add(&s, -HUGE_VAL), EG_EINVAL);
+	assert_int_equal(eg_qs_add_n(&s, NAN, 0), EG_EINVAL);
+	assert_int_equal(eg_qs_add_n(&s, HUGE_VAL, 3), EG_EINVAL);
+	assert_int_equal(eg_qs_count(&s), 1);
+	assert_int_equal(eg_qs_encode(&s, after), n);
 	assert_memory_equal(before, after, n);
-	qs_free(&s);
+	eg_qs_free(&s);
 }
 
 static void minus_zero_is_zero(void **state)
 {
 	(void)state;
 	qs_sketch a, b;
-	qs_init(&a);
-	qs_init(&b);
-	qs_add(&a, -0.0);
-	qs_add(&a, 0.0);
-	qs_add(&b, 0.0);
-	qs_add(&b, -0.0);
-	assert_false(signbit(qs_min(&a)));
+	eg_qs_init(&a);
+	eg_qs_init(&b);
+	eg_qs_add(&a, -0.0);
+	eg_qs_add(&a, 0.0);
+	eg_qs_add(&b, 0.0);
+	eg_qs_add(&b, -0.0);
+	assert_false(signbit(eg_qs_min(&a)));
 	unsigned char ea[64], eb[64];
-	size_t na = qs_encode(&a, ea);
-	assert_int_equal(qs_encode(&b, eb), na);
+	size_t na = eg_qs_encode(&a, ea);
+	assert_int_equal(eg_qs_encode(&b, eb), na);
 	assert_memory_equal(ea, eb, na);
-	qs_free(&a);
-	qs_free(&b);
+	eg_qs_free(&a);
+	eg_qs_free(&b);
 }
 
 static void add_n_equals_n_adds(void **state)
 {
 	(void)state;
 	qs_sketch a, b;
-	qs_init(&a);
-	qs_init(&b);
+	eg_qs_init(&a);
+	eg_qs_init(&b);
 	static const double v[] = { 3, -7, 0, 1e-9, 250 };
 	for (size_t i = 0; i < 5; i++) {
-		assert_int_equal(qs_add_n(&a, v[i], i + 1), 0);
+		assert_int_equal(eg_qs_add_n(&a, v[i], i + 1), 0);
 		for (size_t k = 0; k <= i; k++)
-			qs_add(&b, v[i]);
+			eg_qs_add(&b, v[i]);
 	}
-	assert_int_equal(qs_add_n(&a, 99, 0), 0);
-	assert_int_equal(qs_count(&a), 15);
+	assert_int_equal(eg_qs_add_n(&a, 99, 0), 0);
+	assert_int_equal(eg_qs_count(&a), 15);
 	assert_same_sketch(&a, &b);
-	qs_free(&a);
-	qs_free(&b);
+	eg_qs_free(&a);
+	eg_qs_free(&b);
 }
 
 static void count_overflow_is_rejected(void **state)
 {
 	(void)state;
 	qs_sketch a, b;
-	qs_init(&a);
-	qs_init(&b);
-	assert_int_equal(qs_add_n(&a, 1, UINT64_MAX - 1), 0);
-	assert_int_equal(qs_add(&a, 2), 0);
-	assert_int_equal(qs_add(&a, 3), EG_EINVAL);
-	assert_int_equal(qs_count(&a), UINT64_MAX);
-	assert_true(qs_max(&a) == 2);
-	qs_add(&b, 4);
-	assert_int_equal(qs_merge(&a, &b), EG_EINVAL);
-	assert_int_equal(qs_count(&a), UINT64_MAX);
-	assert_true(qs_max(&a) == 2);
-	qs_free(&a);
-	qs_free(&b);
+	eg_qs_init(&a);
+	eg_qs_init(&b);
+	assert_int_equal(eg_qs_add_n(&a, 1, UINT64_MAX - 1), 0);
+	assert_int_equal(eg_qs_add(&a, 2), 0);
+	assert_int_equal(eg_qs_add(&a, 3), EG_EINVAL);
+	assert_int_equal(eg_qs_count(&a), UINT64_MAX);
+	assert_true(eg_qs_max(&a) == 2);
+	eg_qs_add(&b, 4);
+	assert_int_equal(eg_qs_merge(&a, &b), EG_EINVAL);
+	assert_int_equal(eg_qs_count(&a), UINT64_MAX);
+	assert_true(eg_qs_max(&a) == 2);
+	eg_qs_free(&a);
+	eg_qs_free(&b);
 }
 
 /* ------------------------------------------------------------ merge */
 
 static size_t enc(const qs_sketch *s, unsigned char **out)
 {
-	size_t n = qs_encoded_size(s);
+	size_t n = eg_qs_encoded_size(s);
 	*out = malloc(n);
 	assert_non_null(*out);
-	assert_int_equal(qs_encode(s, *out), n);
+	assert_int_equal(eg_qs_encode(s, *out), n);
 	return n;
 }
 
@@ -455,7 +455,7 @@ static void assert_same_sketch(const qs_sketch *a, const qs_sketch *b)
 	free(ea);
 	free(eb);
 	for (size_t k = 0; k < NQ; k++) {
-		double x = qs_quantile(a, QS[k]), y = qs_quantile(b, QS[k]);
+		double x = eg_qs_quantile(a, QS[k]), y = eg_qs_quantile(b, QS[k]);
 		assert_true(x == y || (isnan(x) && isnan(y)));
 	}
 }
@@ -465,30 +465,30 @@ static void assert_same_sketch(const qs_sketch *a, const qs_sketch *b)
 static void check_merge_equals_union(const double *v, size_t n, int parts)
 {
 	qs_sketch all, merged, part[8];
-	qs_init(&all);
-	qs_init(&merged);
+	eg_qs_init(&all);
+	eg_qs_init(&merged);
 	for (int p = 0; p < parts; p++)
-		qs_init(&part[p]);
+		eg_qs_init(&part[p]);
 	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(qs_add(&all, v[i]), 0);
-		assert_int_equal(qs_add(&part[rnd() % (uint64_t)parts], v[i]), 0);
+		assert_int_equal(eg_qs_add(&all, v[i]), 0);
+		assert_int_equal(eg_qs_add(&part[rnd() % (uint64_t)parts], v[i]), 0);
 	}
 	for (int p = parts - 1; p >= 0; p--)
-		assert_int_equal(qs_merge(&merged, &part[p]), 0);
+		assert_int_equal(eg_qs_merge(&merged, &part[p]), 0);
 	assert_same_sketch(&all, &merged);
 	/* a tree of merges gives the same too */
 	for (int p = 1; p < parts; p += 2)
-		assert_int_equal(qs_merge(&part[p - 1], &part[p]), 0);
+		assert_int_equal(eg_qs_merge(&part[p - 1], &part[p]), 0);
 	qs_sketch tree;
-	qs_init(&tree);
+	eg_qs_init(&tree);
 	for (int p = 0; p < parts; p += 2)
-		assert_int_equal(qs_merge(&tree, &part[p]), 0);
+		assert_int_equal(eg_qs_merge(&tree, &part[p]), 0);
 	assert_same_sketch(&all, &tree);
-	qs_free(&tree);
+	eg_qs_free(&tree);
 	for (int p = 0; p < parts; p++)
-		qs_free(&part[p]);
-	qs_free(&all);
-	qs_free(&merged);
+		eg_qs_free(&part[p]);
+	eg_qs_free(&all);
+	eg_qs_free(&merged);
 }
 
 static void merge_equals_sketch_of_union(void **state)
@@ -520,18 +520,18 @@ static void merge_with_empty_changes_nothing(void **state)
 {
 	(void)state;
 	qs_sketch a, e, b;
-	qs_init(&a);
-	qs_init(&e);
-	qs_init(&b);
-	qs_add(&a, 1.5);
-	qs_add(&a, -2);
-	assert_int_equal(qs_merge(&a, &e), 0);
-	assert_int_equal(qs_merge(&b, &a), 0);
+	eg_qs_init(&a);
+	eg_qs_init(&e);
+	eg_qs_init(&b);
+	eg_qs_add(&a, 1.5);
+	eg_qs_add(&a, -2);
+	assert_int_equal(eg_qs_merge(&a, &e), 0);
+	assert_int_equal(eg_qs_merge(&b, &a), 0);
 	assert_same_sketch(&a, &b);
-	assert_int_equal(qs_merge(&a, &a), EG_EINVAL);
-	qs_free(&a);
-	qs_free(&b);
-	qs_free(&e);
+	assert_int_equal(eg_qs_merge(&a, &a), EG_EINVAL);
+	eg_qs_free(&a);
+	eg_qs_free(&b);
+	eg_qs_free(&e);
 }
 
 /* ---------------------------------------------------------- collapse */
@@ -542,22 +542,22 @@ static void span_of_4096_buckets_does_not_collapse(void **state)
 	/* 1 is bucket 0; g^4095 = 2^(4095/70) is the top of bucket 4095 */
 	double top = exp2(4095 / 70.0);
 	qs_sketch s;
-	qs_init(&s);
-	qs_add(&s, 1.0);
-	qs_add(&s, top * (1 - 1e-9));
-	assert_false(qs_collapsed(&s));
-	assert_true(qs_memory(&s) <= sizeof s + QS_MAX_BUCKETS * 8);
-	qs_add(&s, top * (1 + 1e-9));       /* bucket 4096 */
-	assert_true(qs_collapsed(&s));
-	qs_free(&s);
+	eg_qs_init(&s);
+	eg_qs_add(&s, 1.0);
+	eg_qs_add(&s, top * (1 - 1e-9));
+	assert_false(eg_qs_collapsed(&s));
+	assert_true(eg_qs_memory(&s) <= sizeof s + QS_MAX_BUCKETS * 8);
+	eg_qs_add(&s, top * (1 + 1e-9));       /* bucket 4096 */
+	assert_true(eg_qs_collapsed(&s));
+	eg_qs_free(&s);
 	/* the same on the negative side */
-	qs_init(&s);
-	qs_add(&s, -1.0);
-	qs_add(&s, -top * (1 - 1e-9));
-	assert_false(qs_collapsed(&s));
-	qs_add(&s, -top * (1 + 1e-9));
-	assert_true(qs_collapsed(&s));
-	qs_free(&s);
+	eg_qs_init(&s);
+	eg_qs_add(&s, -1.0);
+	eg_qs_add(&s, -top * (1 - 1e-9));
+	assert_false(eg_qs_collapsed(&s));
+	eg_qs_add(&s, -top * (1 + 1e-9));
+	assert_true(eg_qs_collapsed(&s));
+	eg_qs_free(&s);
 }
 
 static void collapse_keeps_the_tail_within_bound(void **state)
@@ -570,25 +570,25 @@ static void collapse_keeps_the_tail_within_bound(void **state)
 	assert_non_null(v);
 	rng_state = 12;
 	qs_sketch s;
-	qs_init(&s);
+	eg_qs_init(&s);
 	for (size_t i = 0; i < n; i++) {
 		v[i] = i % 10 == 0 ? 1e-25 * (1 + unif()) : exp(3 + normal());
-		assert_int_equal(qs_add(&s, v[i]), 0);
+		assert_int_equal(eg_qs_add(&s, v[i]), 0);
 	}
-	assert_true(qs_collapsed(&s));
-	assert_true(qs_memory(&s) <= sizeof s + QS_MAX_BUCKETS * 8);
+	assert_true(eg_qs_collapsed(&s));
+	assert_true(eg_qs_memory(&s) <= sizeof s + QS_MAX_BUCKETS * 8);
 	qsort(v, n, sizeof *v, cmp_double);
 	for (size_t k = 0; k < NQ; k++) {
 		if (QS[k] <= 0.1 && QS[k] > 0)
 			continue;           /* in the collapsed bucket */
-		double x = exact_quantile(v, n, QS[k]), got = qs_quantile(&s, QS[k]);
+		double x = exact_quantile(v, n, QS[k]), got = eg_qs_quantile(&s, QS[k]);
 		assert_true(fabs(got - x) <= QS_ALPHA * x);
 	}
 	/* the collapsed ones are still ordered and no smaller than min */
-	assert_true(qs_quantile(&s, 0.05) >= qs_min(&s));
-	assert_true(qs_quantile(&s, 0.05) <= qs_quantile(&s, 0.5));
+	assert_true(eg_qs_quantile(&s, 0.05) >= eg_qs_min(&s));
+	assert_true(eg_qs_quantile(&s, 0.05) <= eg_qs_quantile(&s, 0.5));
 	free(v);
-	qs_free(&s);
+	eg_qs_free(&s);
 }
 
 static void merge_equals_union_when_collapsing(void **state)
@@ -620,23 +620,23 @@ static void encode_decode_round_trips(void **state)
 	for (size_t d = 0; d < sizeof dist / sizeof dist[0]; d++)
 		for (size_t n = 0; n <= 20000; n = n * 11 + 1) {
 			qs_sketch s, t;
-			qs_init(&s);
+			eg_qs_init(&s);
 			for (size_t i = 0; i < n; i++)
-				qs_add(&s, dist[d]());
+				eg_qs_add(&s, dist[d]());
 			unsigned char *e;
 			size_t len = enc(&s, &e);
-			assert_int_equal(qs_decode(&t, e, len), 0);
+			assert_int_equal(eg_qs_decode(&t, e, len), 0);
 			assert_same_sketch(&s, &t);
-			assert_int_equal(qs_count(&t), n);
-			assert_int_equal(qs_collapsed(&t), qs_collapsed(&s));
+			assert_int_equal(eg_qs_count(&t), n);
+			assert_int_equal(eg_qs_collapsed(&t), eg_qs_collapsed(&s));
 			/* a decoded sketch keeps working: add and merge */
-			qs_add(&s, 7.5);
-			qs_add(&t, 7.5);
+			eg_qs_add(&s, 7.5);
+			eg_qs_add(&t, 7.5);
 			assert_same_sketch(&s, &t);
-			assert_int_equal(qs_merge(&t, &s), 0);
+			assert_int_equal(eg_qs_merge(&t, &s), 0);
 			free(e);
-			qs_free(&s);
-			qs_free(&t);
+			eg_qs_free(&s);
+			eg_qs_free(&t);
 		}
 }
 
@@ -644,45 +644,45 @@ static void encode_decode_round_trips_collapsed(void **state)
 {
 	(void)state;
 	qs_sketch s, t;
-	qs_init(&s);
+	eg_qs_init(&s);
 	rng_state = 15;
 	for (int i = 0; i < 5000; i++)
-		qs_add(&s, d_wide() * 1e30 * (i % 2 ? 1e-60 : 1));
-	qs_add(&s, -1e-100);
-	qs_add(&s, -1e100);
-	qs_add(&s, 1e-100);
+		eg_qs_add(&s, d_wide() * 1e30 * (i % 2 ? 1e-60 : 1));
+	eg_qs_add(&s, -1e-100);
+	eg_qs_add(&s, -1e100);
+	eg_qs_add(&s, 1e-100);
 	assert_true(s.pos.collapsed && s.neg.collapsed);
 	unsigned char *e;
 	size_t len = enc(&s, &e);
-	assert_int_equal(qs_decode(&t, e, len), 0);
+	assert_int_equal(eg_qs_decode(&t, e, len), 0);
 	assert_same_sketch(&s, &t);
 	free(e);
-	qs_free(&s);
-	qs_free(&t);
+	eg_qs_free(&s);
+	eg_qs_free(&t);
 }
 
 static void empty_sketch_encodes_small(void **state)
 {
 	(void)state;
 	qs_sketch s, t;
-	qs_init(&s);
+	eg_qs_init(&s);
 	unsigned char e[64];
-	size_t n = qs_encode(&s, e);
-	assert_int_equal(n, qs_encoded_size(&s));
+	size_t n = eg_qs_encode(&s, e);
+	assert_int_equal(n, eg_qs_encoded_size(&s));
 	assert_int_equal(n, 12);
-	assert_int_equal(qs_decode(&t, e, n), 0);
-	assert_int_equal(qs_count(&t), 0);
-	assert_true(isnan(qs_quantile(&t, 0.5)));
-	qs_free(&t);
+	assert_int_equal(eg_qs_decode(&t, e, n), 0);
+	assert_int_equal(eg_qs_count(&t), 0);
+	assert_true(isnan(eg_qs_quantile(&t, 0.5)));
+	eg_qs_free(&t);
 }
 
 static qs_sketch sample_sketch(void)
 {
 	qs_sketch s;
-	qs_init(&s);
+	eg_qs_init(&s);
 	rng_state = 16;
 	for (int i = 0; i < 300; i++)
-		qs_add(&s, d_mixed());
+		eg_qs_add(&s, d_mixed());
 	return s;
 }
 
@@ -695,18 +695,18 @@ static void decode_rejects_every_truncation(void **state)
 	for (size_t k = 0; k < len; k++) {
 		unsigned char *cut = malloc(k ? k : 1);    /* exact size, for ASan */
 		memcpy(cut, e, k);
-		assert_int_equal(qs_decode(&t, cut, k), EG_ECORRUPT);
-		assert_int_equal(qs_count(&t), 0);
+		assert_int_equal(eg_qs_decode(&t, cut, k), EG_ECORRUPT);
+		assert_int_equal(eg_qs_count(&t), 0);
 		free(cut);
 	}
 	/* and a byte too many */
 	unsigned char *more = malloc(len + 1);
 	memcpy(more, e, len);
 	more[len] = 0;
-	assert_int_equal(qs_decode(&t, more, len + 1), EG_ECORRUPT);
+	assert_int_equal(eg_qs_decode(&t, more, len + 1), EG_ECORRUPT);
 	free(more);
 	free(e);
-	qs_free(&s);
+	eg_qs_free(&s);
 }
 
 static void decode_rejects_every_bit_flip(void **state)
@@ -718,14 +718,14 @@ static void decode_rejects_every_bit_flip(void **state)
 	for (size_t k = 0; k < len; k++)
 		for (int b = 0; b < 8; b++) {
 			e[k] ^= (unsigned char)(1 << b);
-			if (qs_decode(&t, e, len) != EG_ECORRUPT)
+			if (eg_qs_decode(&t, e, len) != EG_ECORRUPT)
 				fail_msg("flip of bit %d of byte %zu accepted", b, k);
 			e[k] ^= (unsigned char)(1 << b);
 		}
-	assert_int_equal(qs_decode(&t, e, len), 0);
-	qs_free(&t);
+	assert_int_equal(eg_qs_decode(&t, e, len), 0);
+	eg_qs_free(&t);
 	free(e);
-	qs_free(&s);
+	eg_qs_free(&s);
 }
 
 static void decode_rejects_random_garbage(void **state)
@@ -734,7 +734,7 @@ static void decode_rejects_random_garbage(void **state)
 	unsigned char buf[512] = { 0 };
 	qs_sketch t;
 	rng_state = 17;
-	assert_int_equal(qs_decode(&t, buf, 0), EG_ECORRUPT);
+	assert_int_equal(eg_qs_decode(&t, buf, 0), EG_ECORRUPT);
 	for (int k = 0; k < 20000; k++) {
 		size_t n = rnd() % sizeof buf;
 		for (size_t i = 0; i < n; i++)
@@ -742,7 +742,7 @@ static void decode_rejects_random_garbage(void **state)
 		if (k % 2) {             /* a plausible header */
 			memcpy(buf, "QS\x01\x00", n < 4 ? n : 4);
 		}
-		assert_int_equal(qs_decode(&t, buf, n), EG_ECORRUPT);
+		assert_int_equal(eg_qs_decode(&t, buf, n), EG_ECORRUPT);
 	}
 }
 
@@ -756,8 +756,8 @@ static int decode_resealed(const unsigned char *body, size_t n)
 	uint32_t h = (uint32_t)XXH3_64bits(buf, n);
 	for (int i = 0; i < 4; i++)
 		buf[n + (size_t)i] = (unsigned char)(h >> (8 * i));
-	int rc = qs_decode(&t, buf, n + 4);
-	qs_free(&t);
+	int rc = eg_qs_decode(&t, buf, n + 4);
+	eg_qs_free(&t);
 	return rc;
 }
 
@@ -891,18 +891,18 @@ static void memory_and_size_of_typical_data(void **state)
 {
 	(void)state;
 	qs_sketch s;
-	qs_init(&s);
-	assert_int_equal(qs_memory(&s), sizeof s);
+	eg_qs_init(&s);
+	assert_int_equal(eg_qs_memory(&s), sizeof s);
 	rng_state = 18;
 	for (int i = 0; i < 100000; i++)
-		qs_add(&s, d_latency_ms());
-	size_t mem = qs_memory(&s), sz = qs_encoded_size(&s);
+		eg_qs_add(&s, d_latency_ms());
+	size_t mem = eg_qs_memory(&s), sz = eg_qs_encoded_size(&s);
 	/* 0.27 ms to 100 ms and more: about 600 buckets */
 	assert_true(mem <= sizeof s + 800 * 8);
 	assert_true(sz < 1024);
 	print_message("latency ms, 1e5 values: %zu bytes in memory, %zu encoded\n", mem, sz);
-	qs_free(&s);
-	assert_int_equal(qs_memory(&s), sizeof s);
+	eg_qs_free(&s);
+	assert_int_equal(eg_qs_memory(&s), sizeof s);
 }
 
 /* A sketch of a few values keeps their buckets inline; it answers every
@@ -914,33 +914,33 @@ static void few_values_inline_equal_the_spilled_sketch(void **state)
 	rng_state = 11;
 	for (int round = 0; round < 300; round++) {
 		qs_sketch a, b, m1, m2;
-		qs_init(&a), qs_init(&b), qs_init(&m1), qs_init(&m2);
+		eg_qs_init(&a), eg_qs_init(&b), eg_qs_init(&m1), eg_qs_init(&m2);
 		size_t n = 1 + rnd() % (QS_SMALL + 4);
 		for (size_t i = 0; i < n; i++) {
 			double v = rnd() % 7 == 0 ? 0 : d_wide();
 			if (round % 10 == 0 && i < 2)     /* buckets too far apart to keep */
 				v = i ? 1e300 : 1e-300;
-			assert_int_equal(qs_add(&a, v), EG_OK);
-			assert_int_equal(qs_add(&b, v), EG_OK);
+			assert_int_equal(eg_qs_add(&a, v), EG_OK);
+			assert_int_equal(eg_qs_add(&b, v), EG_OK);
 			/* m1: a sketch of a few values into which a is merged */
 			if (i % 3 == 0)
-				assert_int_equal(qs_add(&m1, v / 3), EG_OK);
+				assert_int_equal(eg_qs_add(&m1, v / 3), EG_OK);
 		}
 		if (n < QS_SMALL && round % 10)
 			assert_true(a.nsmall > 0 || a.zeros == a.count);
-		assert_int_equal(qs_spill(&b), EG_OK);
+		assert_int_equal(eg_qs_spill(&b), EG_OK);
 		assert_int_equal(b.nsmall, 0);
 		for (size_t k = 0; k < sizeof QS / sizeof *QS; k++)
-			assert_true(qs_quantile(&a, QS[k]) == qs_quantile(&b, QS[k]));
+			assert_true(eg_qs_quantile(&a, QS[k]) == eg_qs_quantile(&b, QS[k]));
 		assert_same_sketch(&a, &b);         /* the same encoding */
 		if (m1.nsmall) {
 			m2 = m1;                    /* inline: no arrays to share */
-			assert_int_equal(qs_spill(&m2), EG_OK);
-			assert_int_equal(qs_merge(&m1, &a), EG_OK);
-			assert_int_equal(qs_merge(&m2, &b), EG_OK);
+			assert_int_equal(eg_qs_spill(&m2), EG_OK);
+			assert_int_equal(eg_qs_merge(&m1, &a), EG_OK);
+			assert_int_equal(eg_qs_merge(&m2, &b), EG_OK);
 			assert_same_sketch(&m1, &m2);
 		}
-		qs_free(&a), qs_free(&b), qs_free(&m1), qs_free(&m2);
+		eg_qs_free(&a), eg_qs_free(&b), eg_qs_free(&m1), eg_qs_free(&m2);
 	}
 }
 

@@ -21,7 +21,7 @@
 
 /* winrun.c's thresholds: lowered so that small logs take the two-thread
  * path and save checkpoints in the middle of a run */
-extern uint64_t win_save_every, win_pipe_min;
+extern uint64_t eg_win_save_every, eg_win_pipe_min;
 #define NPAGE 5
 #define NUSER 25
 #define HOUR INT64_C(3600000000)
@@ -466,8 +466,8 @@ static void restarts_equal_one_replay(const char *window)
 	lines revs_live = { 0 }, revs_one = { 0 }, t1 = { 0 }, t2 = { 0 };
 	uint64_t cursor = 0;
 	int restarts = 0;
-	uint64_t save_every = win_save_every, pipe_min = win_pipe_min;
-	win_save_every = 37;         /* checkpoints inside runs too */
+	uint64_t save_every = eg_win_save_every, pipe_min = eg_win_pipe_min;
+	eg_win_save_every = 37;         /* checkpoints inside runs too */
 	/* live: random batches, each taken as soon as it is appended, in
 	 * random steps (to a position inside the batch, then the rest), and
 	 * now and then the process "restarts" from its checkpoint */
@@ -493,11 +493,11 @@ static void restarts_equal_one_replay(const char *window)
 	assert_true(restarts > 3);
 	/* one replay, read on a second thread (the live run read each batch
 	 * on this one): the same changes */
-	win_pipe_min = 1;
+	eg_win_pipe_min = 1;
 	eg_win *one;
 	assert_int_equal(eg_win_open(st, s, EG_WIN_IN_MEMORY, &one), EG_OK);
 	assert_int_equal(eg_win_run(one, 0), EG_OK);
-	win_pipe_min = pipe_min;
+	eg_win_pipe_min = pipe_min;
 	uint64_t c1 = 0;
 	changes(one, &c1, 0, &revs_one, NULL);
 	assert_true(revs_one.count > 0);
@@ -532,7 +532,7 @@ static void restarts_equal_one_replay(const char *window)
 			p1 = p2, p2 = t;
 		}
 		lines a = { 0 }, b = { 0 }, ra = { 0 }, rb = { 0 };
-		win_pipe_min = k % 2 ? 1 : pipe_min;
+		eg_win_pipe_min = k % 2 ? 1 : pipe_min;
 		assert_int_equal(eg_win_open(st, s, EG_WIN_IN_MEMORY, &one), EG_OK);
 		assert_int_equal(eg_win_run(one, p1), EG_OK);
 		assert_int_equal(eg_win_table(one, 0, 0, on_row, &ra), EG_OK);
@@ -553,8 +553,8 @@ static void restarts_equal_one_replay(const char *window)
 			assert_int_equal(dc.rows, want);
 		free(a.buf), free(b.buf), free(ra.buf), free(rb.buf);
 	}
-	win_pipe_min = pipe_min;
-	win_save_every = save_every;
+	eg_win_pipe_min = pipe_min;
+	eg_win_save_every = save_every;
 	eg_win_close(live);
 	free(revs_live.buf), free(revs_one.buf), free(t1.buf), free(t2.buf);
 	eg_win_spec_free(s);

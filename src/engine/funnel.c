@@ -33,7 +33,7 @@
  * never earlier (same induction), so each step's search resumes where the
  * previous start's stopped: the whole is linear in the times.
  */
-int funnel_chain(const int64_t *const *t, const size_t *n, int k, int64_t within,
+int eg_funnel_chain(const int64_t *const *t, const size_t *n, int k, int64_t within,
 		 int64_t *chain)
 {
 	size_t at[EG_FUNNEL_MAX_STEPS] = { 0 };
@@ -189,7 +189,7 @@ int eg_funnel_new(const char *steps, const eg_funnel_opts *opts, eg_funnel **out
 		if (!q || !(f->by_text = strdup(opts->by))) {
 			rc = EG_ENOMEM;
 		} else {
-			json_span v = { q, json_quote(opts->by, n, q), JSON_STRING };
+			json_span v = { q, eg_json_quote(opts->by, n, q), JSON_STRING };
 			if (eg_path_parse(&v, &f->by, why, sizeof why))
 				rc = spec_fail(err, errlen, "by: %s", why);
 			f->has_by = 1;
@@ -282,16 +282,16 @@ static uint32_t url_steps(frun *r, int ti, const eg_event *e)
 	static const char *const name[1] = { "page_url" };
 	static const size_t len[1] = { 8 };
 	json_span data = { e->data, e->data_len, JSON_OBJECT }, v;
-	if (!(json_members_valid(&data, name, len, 1, &v) & 1) || v.type != JSON_STRING)
+	if (!(eg_json_members_valid(&data, name, len, 1, &v) & 1) || v.type != JSON_STRING)
 		return 0;
 	const char *u = v.p + 1;
 	size_t un = v.n - 2;
-	if (!json_string_is_plain(&v)) {
+	if (!eg_json_string_is_plain(&v)) {
 		r->url.n = 0;
 		if (buf_reserve(&r->url, v.n))
 			return 0;
 		u = r->url.p;
-		un = json_string_decode(&v, r->url.p);
+		un = eg_json_string_decode(&v, r->url.p);
 	}
 	const eg_funnel *f = r->f;
 	uint32_t m = 0;
@@ -317,13 +317,13 @@ static uint32_t group_of(frun *r, const eg_event *e)
 		if (by_value(&f->by, e, &r->val) || buf_add(&r->key, r->val.p, r->val.n) ||
 		    r->val.n > UINT32_MAX || r->key.n > UINT32_MAX)
 			return UINT32_MAX;
-		vid = itab_get(&r->values, XXH3_64bits(r->val.p, r->val.n), r->val.p,
+		vid = eg_itab_get(&r->values, XXH3_64bits(r->val.p, r->val.n), r->val.p,
 			       (uint32_t)r->val.n);
 		if (vid == UINT32_MAX)
 			return vid;
 	}
 	uint32_t before = r->groups.n;
-	uint32_t g = itab_get(&r->groups, XXH3_64bits(r->key.p, r->key.n), r->key.p,
+	uint32_t g = eg_itab_get(&r->groups, XXH3_64bits(r->key.p, r->key.n), r->key.p,
 			      (uint32_t)r->key.n);
 	if (g == UINT32_MAX || r->groups.n == before)
 		return g;
@@ -426,7 +426,7 @@ static int tally(frun *r, ftally *y, uint32_t nvalues)
 			t[i] = tv[i].v;
 			n[i] = tv[i].n;
 		}
-		int len = funnel_chain(t, n, f->k, f->o.within, chain);
+		int len = eg_funnel_chain(t, n, f->k, f->o.within, chain);
 		f->x.entered += len > 0;
 		size_t v = (size_t)r->gval[g] * k;
 		for (int i = 0; i < len; i++) {
@@ -464,7 +464,7 @@ static int emit(frun *r, ftally *y, uint32_t nvalues, eg_funnel_row_fn fn, void 
 	for (uint32_t i = 0; i < nvalues; i++)
 		order[i] = i;
 	if (f->has_by)
-		itab_sort(&r->values, order, nvalues);
+		eg_itab_sort(&r->values, order, nvalues);
 	int rc = EG_OK;
 	for (uint32_t i = 0; i < nvalues && !rc; i++) {
 		uint32_t v = order[i];
@@ -505,7 +505,7 @@ int eg_funnel_run(eg_store *st, eg_funnel *f, eg_funnel_row_fn fn, void *ctx)
 	if (!rc)
 		rc = emit(&r, &y, nvalues, fn, ctx);
 	if (rc == EG_ENOMEM)
-		rc = st_err(st, EG_ENOMEM, "out of memory");
+		rc = eg_st_err(st, EG_ENOMEM, "out of memory");
 	size_t ng = r.groups.n < r.tcap ? r.groups.n : r.tcap;
 	for (size_t i = 0; r.times && i < ng * (size_t)f->k; i++)
 		free(r.times[i].v);
@@ -515,8 +515,8 @@ int eg_funnel_run(eg_store *st, eg_funnel *f, eg_funnel_row_fn fn, void *ctx)
 	free(y.users);
 	free(y.gaps);
 	free(r.gval);
-	itab_free(&r.groups);
-	itab_free(&r.values);
+	eg_itab_free(&r.groups);
+	eg_itab_free(&r.values);
 	free(r.key.p);
 	free(r.val.p);
 	free(r.url.p);

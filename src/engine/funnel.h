@@ -17,7 +17,7 @@
  * length (earliest first step, then earliest second step, …) to
  * chain[0, L).  within >= 0.
  */
-int funnel_chain(const int64_t *const *t, const size_t *n, int k, int64_t within,
+int eg_funnel_chain(const int64_t *const *t, const size_t *n, int k, int64_t within,
 		 int64_t *chain);
 
 #endif

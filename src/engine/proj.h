@@ -45,7 +45,7 @@ struct eg_proj_spec {
 };
 
 /* Type index of an event type name: 0..ntypes-1, or PROJ_MAX_TYPES. */
-int proj_type_index(const eg_proj_spec *s, const char *type, size_t n);
+int eg_proj_type_index(const eg_proj_spec *s, const char *type, size_t n);
 
 /* Spec parsing helpers shared with the windows spec (winspec.c). */
 
@@ -56,14 +56,14 @@ typedef struct spec_err {
 	int failed;          /* the first error stays */
 } spec_err;
 /* Write the error (unless one was written already); returns -1. */
-int spec_bad(spec_err *e, const char *path, const char *fmt, ...)
+int eg_spec_bad(spec_err *e, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* 0 if json is valid; else -1 with "$: not valid JSON at line L, column C". */
-int spec_check_json(spec_err *e, const char *json, size_t n);
+int eg_spec_check_json(spec_err *e, const char *json, size_t n);
 /* A NUL-terminated copy of a spec's text (malloc'd), or NULL. */
-char *spec_src_dup(const char *json, size_t n);
+char *eg_spec_src_dup(const char *json, size_t n);
 /* The decoded text of a JSON string (malloc'd); whether a member key is name. */
-char *proj_str_dup(const json_span *v);
-int proj_key_is(const json_span *k, const char *name);
+char *eg_proj_str_dup(const json_span *v);
+int eg_proj_key_is(const json_span *k, const char *name);
 
 #endif

@@ -274,16 +274,16 @@ static void agg_merge(const pfield *f, pagg *a, const pagg *b)
 	switch (f->agg) {
 	case A_SUM:
 		if (a->has)
-			nacc_add(&a->v, &b->v);
+			eg_nacc_add(&a->v, &b->v);
 		else
 			a->v = b->v;
 		break;
 	case A_MIN:
-		if (!a->has || nacc_cmp(&b->v, &a->v) < 0)
+		if (!a->has || eg_nacc_cmp(&b->v, &a->v) < 0)
 			a->v = b->v;
 		break;
 	case A_MAX:
-		if (!a->has || nacc_cmp(&b->v, &a->v) > 0)
+		if (!a->has || eg_nacc_cmp(&b->v, &a->v) > 0)
 			a->v = b->v;
 		break;
 	case A_FIRST:
@@ -324,16 +324,16 @@ static void fold_aggs(const eg_proj_spec *s, pagg *a, const pent *e)
 		nacc v;
 		switch (f->agg) {
 		case A_SUM:
-			nacc_set(&v, &e->nums[f->num], f->sign[e->type]);
+			eg_nacc_set(&v, &e->nums[f->num], f->sign[e->type]);
 			if (x->has)
-				nacc_add(&x->v, &v);
+				eg_nacc_add(&x->v, &v);
 			else
 				x->v = v;
 			break;
 		case A_MIN:
 		case A_MAX:
-			nacc_set(&v, &e->nums[f->num], f->sign[e->type]);
-			if (!x->has || nacc_cmp(&v, &x->v) == (f->agg == A_MIN ? -1 : 1))
+			eg_nacc_set(&v, &e->nums[f->num], f->sign[e->type]);
+			if (!x->has || eg_nacc_cmp(&v, &x->v) == (f->agg == A_MIN ? -1 : 1))
 				x->v = v;
 			break;
 		case A_FIRST:
@@ -398,7 +398,7 @@ static size_t event_key(const eg_proj_spec *s, const eg_event *e, char *out, siz
 	}
 	if (!n || 6 * n + 2 > cap)
 		return 0;
-	return json_quote(t, n, out);
+	return eg_json_quote(t, n, out);
 }
 
 static void make_entry(const eg_proj_spec *s, const eg_event *e, uint64_t off, pent *o)
@@ -406,7 +406,7 @@ static void make_entry(const eg_proj_spec *s, const eg_event *e, uint64_t off, p
 	o->pos = e->pos;
 	o->off = off;
 	o->time = e->time;
-	o->type = (uint16_t)proj_type_index(s, e->type, e->type_len);
+	o->type = (uint16_t)eg_proj_type_index(s, e->type, e->type_len);
 	o->have = o->nan = o->pad = 0;
 	for (int k = 0; k < s->nnum; k++)
 		o->nums[k] = (num){ 0, 0, 1 };
@@ -441,7 +441,7 @@ static void make_entry(const eg_proj_spec *s, const eg_event *e, uint64_t off, p
 			o->nan |= (uint16_t)(1u << i);
 			continue;
 		}
-		num_parse(v.p, v.n, &o->nums[f->num]);
+		eg_num_parse(v.p, v.n, &o->nums[f->num]);
 		o->have |= (uint16_t)(1u << i);
 	}
 }
@@ -460,7 +460,7 @@ static int close_chunk(eg_proj *p, uint32_t id)
 	size_t cs = p->cs;
 	pchunk *c = calloc(1, cs);
 	if (!c)
-		return st_err(p->st, EG_ENOMEM, "out of memory");
+		return eg_st_err(p->st, EG_ENOMEM, "out of memory");
 	c->prev = k->chunk;
 	c->last = k->last - 1;
 	c->key = id;
@@ -482,7 +482,7 @@ static int close_chunk(eg_proj *p, uint32_t id)
 	int rc = buf_add(&p->chunk, c, cs);
 	free(c);
 	if (rc)
-		return st_err(p->st, EG_ENOMEM, "out of memory");
+		return eg_st_err(p->st, EG_ENOMEM, "out of memory");
 	k->chunk = off + 1;
 	k->nopen = 0;
 	return EG_OK;
@@ -519,7 +519,7 @@ static int add_event(eg_proj *p, const eg_event *e, uint64_t off)
 	}
 	uint32_t id = key_find(p, kt, kn, 1);
 	if (id >= UINT32_MAX - 1)
-		return st_err(p->st, EG_ENOMEM, "out of memory");
+		return eg_st_err(p->st, EG_ENOMEM, "out of memory");
 	unsigned char eb[sizeof(pent) + PROJ_MAX_NUMS * sizeof(num)];
 	pent *o = (pent *)eb;
 	make_entry(s, e, off, o);
@@ -527,7 +527,7 @@ static int add_event(eg_proj *p, const eg_event *e, uint64_t off)
 	o->prev = k->last;
 	uint64_t idx = nent(p);
 	if (buf_add(&p->ent, o, p->es))
-		return st_err(p->st, EG_ENOMEM, "out of memory");
+		return eg_st_err(p->st, EG_ENOMEM, "out of memory");
 	k->last = idx + 1;
 	tail_add(p, tail_at(p, id), k->nopen == 0, o);
 	if (++k->nopen == CHUNK)
@@ -559,14 +559,14 @@ static int map_saved(eg_proj *p)
 	if (el) {
 		void *m = eg_os.mmap(NULL, el, PROT_READ, MAP_SHARED, p->fd_ent, 0);
 		if (m == MAP_FAILED)
-			return st_errno(p->st, "cannot map %s/entries", p->ds.dir);
+			return eg_st_errno(p->st, "cannot map %s/entries", p->ds.dir);
 		p->ment = m;
 		p->ment_len = el;
 	}
 	if (cl) {
 		void *m = eg_os.mmap(NULL, cl, PROT_READ, MAP_SHARED, p->fd_chunk, 0);
 		if (m == MAP_FAILED)
-			return st_errno(p->st, "cannot map %s/chunks", p->ds.dir);
+			return eg_st_errno(p->st, "cannot map %s/chunks", p->ds.dir);
 		p->mchunk = m;
 		p->mchunk_len = cl;
 	}
@@ -661,9 +661,9 @@ static int snap_ok(const unsigned char *b, size_t n, void *arg)
 	snap_layout_of(p, nk, hcap, tlen, &c->l);
 	ok = c->l.size == n &&
 	     rd64(b + 120) == snap_check(b, b + SNAP_HDR, c->l.tails_at - SNAP_HDR) &&
-	     through <= c->head && store_event_ident(p->st, through, &mine) == EG_OK &&
-	     mine == ident && os_file_size(p->fd_ent) >= (off_t)(nentries * p->es) &&
-	     os_file_size(p->fd_chunk) >= (off_t)clen;
+	     through <= c->head && eg_store_event_ident(p->st, through, &mine) == EG_OK &&
+	     mine == ident && eg_os_file_size(p->fd_ent) >= (off_t)(nentries * p->es) &&
+	     eg_os_file_size(p->fd_chunk) >= (off_t)clen;
 	return ok ? 0 : -1;
 }
 
@@ -681,7 +681,7 @@ static int load_snapshot(eg_proj *p, uint64_t head)
 	if (rc == EG_DS_IOERR) {
 		char path[PATH_MAX];
 		path_of(p, "snap", path);
-		return st_errno(p->st, "cannot read %s", path);
+		return eg_st_errno(p->st, "cannot read %s", path);
 	}
 	if (rc)
 		return EG_OK;           /* absent or damaged: fold from the log */
@@ -713,7 +713,7 @@ static int load_snapshot(eg_proj *p, uint64_t head)
 
 static int write_at(int fd, const void *b, size_t n, uint64_t off)
 {
-	return os_pwrite_all(fd, b, n, (off_t)off);
+	return eg_os_pwrite_all(fd, b, n, (off_t)off);
 }
 
 /* Write a part held partly in the mapped snapshot, partly in memory. */
@@ -734,9 +734,9 @@ static int save_snapshot(eg_proj *p)
 	if (write_at(p->fd_ent, p->ent.p, p->ent.n, p->nent_saved * p->es) ||
 	    write_at(p->fd_chunk, p->chunk.p, p->chunk.n, p->chunks_saved) ||
 	    eg_os.fdatasync(p->fd_ent) || eg_os.fdatasync(p->fd_chunk))
-		return st_errno(st, "cannot write %s", p->ds.dir);
+		return eg_st_errno(st, "cannot write %s", p->ds.dir);
 	uint64_t ident;
-	int rc = store_event_ident(p->st, p->through, &ident);
+	int rc = eg_store_event_ident(p->st, p->through, &ident);
 	if (rc)
 		return rc;
 	snap_layout l;
@@ -763,7 +763,7 @@ static int save_snapshot(eg_proj *p)
 	 * tails (padding included) */
 	eg_ds_wr w;
 	if (eg_ds_wr_begin(&w, &p->ds, "snap", SNAP_HDR))
-		return st_errno(st, "cannot write %s", path);
+		return eg_st_errno(st, "cannot write %s", path);
 	buf none = { 0 };
 	char z[64] = { 0 };
 	buf zb = { z, (size_t)(l.tails_at - l.texts_at - l.tlen), sizeof z };
@@ -775,7 +775,7 @@ static int save_snapshot(eg_proj *p)
 	write_parts(&w, p->mtails, (size_t)p->nk_map * p->ts, &p->htails, 0);
 	wr64(h + 120, eg_ds_wr_digest(&w) | 1);
 	if (eg_ds_wr_commit(&w, h, SNAP_HDR, 0))
-		return st_errno(st, "cannot write %s", path);
+		return eg_st_errno(st, "cannot write %s", path);
 	p->nent_saved = nent(p);
 	p->chunks_saved += p->chunk.n;
 	p->ent.n = p->chunk.n = 0;
@@ -787,7 +787,7 @@ static int save_snapshot(eg_proj *p)
 		return rc;
 	p->folded = folded;
 	if (p->through != through)
-		return st_err(st, EG_EIO, "%s was written but does not read back", path);
+		return eg_st_err(st, EG_EIO, "%s was written but does not read back", path);
 	return EG_OK;
 }
 
@@ -834,7 +834,7 @@ static int catch_up(eg_proj *p, const progress *pr)
 					goto out;
 			next_b += every;
 		}
-		if ((rc = add_event(p, e, iter_place(it).off)))
+		if ((rc = add_event(p, e, eg_iter_place(it).off)))
 			goto out;
 		p->through = e->pos;
 		p->folded++;
@@ -910,7 +910,7 @@ int eg_proj_open(eg_store *st, const eg_proj_spec *spec, eg_progress_fn fn, void
 	eg_proj *p = calloc(1, sizeof *p);
 	if (!p || !(p->spec = spec_copy(spec))) {
 		free(p);
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	}
 	p->st = st;
 	p->es = sizeof(pent) + (size_t)spec->nnum * sizeof(num);
@@ -945,7 +945,7 @@ int eg_proj_refresh(eg_proj *p)
 		path_of(p, "snap", path);
 		int fd = p->nosave ? -1 : eg_os.open(path, O_RDONLY, 0);
 		if (fd >= 0) {
-			if (os_pread_all(fd, hdr, SNAP_HDR, 0) == 0 && rd64(hdr + 48) != p->snap_pos) {
+			if (eg_os_pread_all(fd, hdr, SNAP_HDR, 0) == 0 && rd64(hdr + 48) != p->snap_pos) {
 				eg_head h;
 				if (!(rc = eg_store_head(p->st, &h)))
 					rc = load_snapshot(p, h.pos);
@@ -992,16 +992,16 @@ void eg_proj_close(eg_proj *p)
 static int load_blocks(eg_proj *p)
 {
 	eg_store *st = p->st;
-	uint64_t n = st->ix.usable ? index_nblocks(st) : 0;
+	uint64_t n = st->ix.usable ? eg_index_nblocks(st) : 0;
 	if (n == p->nblk)
 		return EG_OK;
 	if (n < p->nblk)           /* rebuilt: read it all again */
 		p->nblk = 0;
 	block *b = realloc(p->blk, (n ? n : 1) * sizeof *b);
 	if (!b)
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	p->blk = b;
-	int rc = n > p->nblk ? index_read_blocks(st, p->nblk, n - p->nblk, b + p->nblk) : EG_OK;
+	int rc = n > p->nblk ? eg_index_read_blocks(st, p->nblk, n - p->nblk, b + p->nblk) : EG_OK;
 	p->nblk = rc ? 0 : n;
 	return rc;
 }
@@ -1120,7 +1120,7 @@ static int evbuf_reserve(eg_proj *p, size_t n)
 		return EG_OK;
 	unsigned char *nb = realloc(p->evbuf, n);
 	if (!nb)
-		return st_err(p->st, EG_ENOMEM, "out of memory");
+		return eg_st_err(p->st, EG_ENOMEM, "out of memory");
 	p->evbuf = nb;
 	p->evcap = n;
 	return EG_OK;
@@ -1145,10 +1145,10 @@ static int event_at_place(eg_proj *p, uint64_t pos, uint64_t off, const eg_event
 	if (!lg->nseg || lg->segs[lo].first_pos > pos)
 		return EG_ENOTFOUND;
 	logpos at = { lo, off };
-	const unsigned char *r = log_ptr(p->st, lg, at, REC_PREFIX);
+	const unsigned char *r = eg_log_ptr(p->st, lg, at, REC_PREFIX);
 	size_t len = r ? rd32(r) : 0;
-	if (!r || len < REC_PREFIX || len > REC_MAX_LEN || !(r = log_ptr(p->st, lg, at, len)) ||
-	    !rec_event_decode(r, len, &p->rev) || p->rev.ev.pos != pos)
+	if (!r || len < REC_PREFIX || len > REC_MAX_LEN || !(r = eg_log_ptr(p->st, lg, at, len)) ||
+	    !eg_rec_event_decode(r, len, &p->rev) || p->rev.ev.pos != pos)
 		return EG_ENOTFOUND;
 	*e = &p->rev.ev;
 	return EG_OK;
@@ -1173,15 +1173,15 @@ static int event_at(eg_proj *p, uint64_t pos, const eg_event **e)
 			hi = mid;
 	}
 	const block *b = p->nblk ? &p->blk[lo] : NULL;
-	uint32_t s = b ? log_seg_index(lg, b->seg_first_pos) : UINT32_MAX;
+	uint32_t s = b ? eg_log_seg_index(lg, b->seg_first_pos) : UINT32_MAX;
 	if (b && s != UINT32_MAX && pos >= b->first_pos && pos < b->first_pos + b->count &&
 	    b->bytes && b->bytes <= (1u << 20)) {
 		/* one pread of the block's records, then a walk in memory: far
 		 * cheaper than touching the log's mapping header by header */
 		if ((rc = evbuf_reserve(p, b->bytes)))
 			return rc;
-		if (os_pread_all(lg->segs[s].fd, p->evbuf, b->bytes, (off_t)b->off))
-			return st_errno(st, "cannot read segment %020llu.seg",
+		if (eg_os_pread_all(lg->segs[s].fd, p->evbuf, b->bytes, (off_t)b->off))
+			return eg_st_errno(st, "cannot read segment %020llu.seg",
 					(unsigned long long)b->seg_first_pos);
 		size_t off = 0;
 		for (uint64_t q = b->first_pos; q <= pos && off < b->bytes; q++) {
@@ -1190,8 +1190,8 @@ static int event_at(eg_proj *p, uint64_t pos, const eg_event **e)
 			if (!len || type != REC_EVENT)
 				break;
 			if (q == pos) {
-				if (!rec_event_decode(p->evbuf + off, len, &p->rev) || p->rev.ev.pos != pos)
-					return st_err(st, EG_ECORRUPT, "record at segment %020llu.seg "
+				if (!eg_rec_event_decode(p->evbuf + off, len, &p->rev) || p->rev.ev.pos != pos)
+					return eg_st_err(st, EG_ECORRUPT, "record at segment %020llu.seg "
 						      "offset %llu fails its check; run engram verify",
 						      (unsigned long long)b->seg_first_pos,
 						      (unsigned long long)(b->off + off));
@@ -1211,21 +1211,21 @@ static int event_at(eg_proj *p, uint64_t pos, const eg_event **e)
 		return rc;
 	rc = eg_iter_next(p->rit, e);
 	if (rc == EG_END)
-		rc = st_err(p->st, EG_ECORRUPT, "projection names event %llu, which the log "
+		rc = eg_st_err(p->st, EG_ECORRUPT, "projection names event %llu, which the log "
 			    "does not hold; run engram reindex", (unsigned long long)pos);
 	return rc;
 }
 
 static int out_add(eg_proj *p, const void *s, size_t n)
 {
-	return buf_add(&p->out, s, n) ? st_err(p->st, EG_ENOMEM, "out of memory") : EG_OK;
+	return buf_add(&p->out, s, n) ? eg_st_err(p->st, EG_ENOMEM, "out of memory") : EG_OK;
 }
 
 static int out_str(eg_proj *p, const char *s, size_t n)
 {
 	if (buf_reserve(&p->out, 6 * n + 2))
-		return st_err(p->st, EG_ENOMEM, "out of memory");
-	p->out.n += json_quote(s, n, p->out.p + p->out.n);
+		return eg_st_err(p->st, EG_ENOMEM, "out of memory");
+	p->out.n += eg_json_quote(s, n, p->out.p + p->out.n);
 	return EG_OK;
 }
 
@@ -1270,11 +1270,11 @@ static int value_at(eg_proj *p, const pfield *f, const pagg *a)
 	default: {
 		json_span v;
 		if (!eg_path_get(e, &f->path, &v))
-			return st_err(p->st, EG_ECORRUPT, "event %llu lost the value of %s; run "
+			return eg_st_err(p->st, EG_ECORRUPT, "event %llu lost the value of %s; run "
 				      "engram reindex", (unsigned long long)a->p, f->path.text);
 		if (buf_reserve(&p->out, v.n))
-			return st_err(p->st, EG_ENOMEM, "out of memory");
-		p->out.n += json_minify(&v, p->out.p + p->out.n);
+			return eg_st_err(p->st, EG_ENOMEM, "out of memory");
+		p->out.n += eg_json_minify(&v, p->out.p + p->out.n);
 		return EG_OK;
 	}
 	}
@@ -1304,7 +1304,7 @@ static int format_state(eg_proj *p, const pstate *st, size_t *offs)
 				rc = f->agg == A_SUM ? out_add(p, "0", 1) : out_add(p, "null", 4);
 				break;
 			}
-			n = nacc_format(&a->v, t);
+			n = eg_nacc_format(&a->v, t);
 			rc = out_add(p, t, n);
 			break;
 		case A_OPEN:
@@ -1377,7 +1377,7 @@ static uint32_t user_key(eg_proj *p, const char *key, size_t n)
 {
 	char q[2048];
 	if (6 * n + 2 <= sizeof q) {
-		size_t k = json_quote(key, n, q);
+		size_t k = eg_json_quote(key, n, q);
 		uint32_t id = key_find(p, q, k, 0);
 		if (id != UINT32_MAX)
 			return id;
@@ -1429,7 +1429,7 @@ int eg_proj_scan(eg_proj *p, const eg_proj_at *at, eg_proj_row_fn fn, void *ctx)
 		return rc;
 	uint32_t *order = malloc(((size_t)p->nkeys + 1) * sizeof *order);
 	if (!order)
-		return st_err(p->st, EG_ENOMEM, "out of memory");
+		return eg_st_err(p->st, EG_ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < p->nkeys; i++)
 		order[i] = i;
 	qsort_r(order, p->nkeys, sizeof *order, key_cmp, p);
@@ -1467,7 +1467,7 @@ int eg_proj_history(eg_proj *p, const char *key, size_t n, const eg_proj_at *at,
 	size_t cap = 64, ne = 0;
 	const pent **v = malloc(cap * sizeof *v);
 	if (!v)
-		return st_err(p->st, EG_ENOMEM, "out of memory");
+		return eg_st_err(p->st, EG_ENOMEM, "out of memory");
 	for (uint64_t i = key_at(p, id)->last; i; ) {
 		const pent *e = ent_at(p, i - 1);
 		i = e->prev;
@@ -1478,7 +1478,7 @@ int eg_proj_history(eg_proj *p, const char *key, size_t n, const eg_proj_at *at,
 			const pent **nv = realloc(v, 2 * cap * sizeof *v);
 			if (!nv) {
 				free(v);
-				return st_err(p->st, EG_ENOMEM, "out of memory");
+				return eg_st_err(p->st, EG_ENOMEM, "out of memory");
 			}
 			v = nv;
 			cap *= 2;
@@ -1508,7 +1508,7 @@ int eg_proj_history(eg_proj *p, const char *key, size_t n, const eg_proj_at *at,
 			break;
 		pend.n = 0;
 		if (buf_add(&pend, p->out.p, p->out.n)) {
-			rc = st_err(p->st, EG_ENOMEM, "out of memory");
+			rc = eg_st_err(p->st, EG_ENOMEM, "out of memory");
 			break;
 		}
 		memcpy(poffs, offs, sizeof offs);

@@ -21,9 +21,9 @@ typedef struct pctx {
 	spec_err e;
 } pctx;
 
-#define bad(c, ...) spec_bad(&(c)->e, __VA_ARGS__)
+#define bad(c, ...) eg_spec_bad(&(c)->e, __VA_ARGS__)
 
-int spec_bad(spec_err *e, const char *path, const char *fmt, ...)
+int eg_spec_bad(spec_err *e, const char *path, const char *fmt, ...)
 {
 	if (e->failed)
 		return -1;
@@ -38,7 +38,7 @@ int spec_bad(spec_err *e, const char *path, const char *fmt, ...)
 	return -1;
 }
 
-char *spec_src_dup(const char *json, size_t n)
+char *eg_spec_src_dup(const char *json, size_t n)
 {
 	char *s = malloc(n + 1);
 	if (s) {
@@ -48,11 +48,11 @@ char *spec_src_dup(const char *json, size_t n)
 	return s;
 }
 
-char *proj_str_dup(const json_span *v)
+char *eg_proj_str_dup(const json_span *v)
 {
 	char *s = malloc(v->n + 1);
 	if (s)
-		s[json_string_decode(v, s)] = 0;
+		s[eg_json_string_decode(v, s)] = 0;
 	return s;
 }
 
@@ -67,7 +67,7 @@ static int type_id(pctx *c, const char *where, const json_span *v)
 {
 	if (v->type != JSON_STRING || v->n <= 2)
 		return bad(c, where, "expected a non-empty event type name (a string)");
-	char *t = proj_str_dup(v);
+	char *t = eg_proj_str_dup(v);
 	if (!t)
 		return bad(c, where, "out of memory");
 	eg_proj_spec *s = c->s;
@@ -97,10 +97,10 @@ static int type_list(pctx *c, const char *where, const json_span *v, uint64_t *m
 		return bad(c, where, "expected an array of event type names");
 	json_arr it;
 	json_span e;
-	json_arr_begin(&it, v);
+	eg_json_arr_begin(&it, v);
 	*mask = 0;
 	int k = 0;
-	while (json_arr_next(&it, &e)) {
+	while (eg_json_arr_next(&it, &e)) {
 		char w[256];
 		snprintf(w, sizeof w, "%s[%d]", where, k++);
 		int id = type_id(c, w, &e);
@@ -113,7 +113,7 @@ static int type_list(pctx *c, const char *where, const json_span *v, uint64_t *m
 	return 0;
 }
 
-int proj_key_is(const json_span *k, const char *name)
+int eg_proj_key_is(const json_span *k, const char *name)
 {
 	size_t n = strlen(name);
 	return k->n == n + 2 && !memcmp(k->p + 1, name, n);
@@ -143,7 +143,7 @@ static const char AGG_HELP[] =
 static int parse_field(pctx *c, const json_span *name, const json_span *v, pfield *f)
 {
 	char where[320];
-	char *fname = proj_str_dup(name);
+	char *fname = eg_proj_str_dup(name);
 	if (!fname)
 		return bad(c, "$.fields", "out of memory");
 	f->name = fname;
@@ -164,17 +164,17 @@ static int parse_field(pctx *c, const json_span *name, const json_span *v, pfiel
 	int r, has_types = 0;
 	uint64_t types = 0;
 	static const char *const aggs[] = { "count", "sum", "min", "max", "first", "last" };
-	json_obj_begin(&it, v->p, v->n, NULL);
-	while ((r = json_obj_next(&it, &k, &x, NULL)) == 1) {
+	eg_json_obj_begin(&it, v->p, v->n, NULL);
+	while ((r = eg_json_obj_next(&it, &k, &x, NULL)) == 1) {
 		char w[400];
-		char *kn = proj_str_dup(&k);
+		char *kn = eg_proj_str_dup(&k);
 		snprintf(w, sizeof w, "%s.%s", where, kn ? kn : "?");
 		free(kn);
 		int a = -1;
 		for (int i = 0; i < 6; i++)
-			if (proj_key_is(&k, aggs[i]))
+			if (eg_proj_key_is(&k, aggs[i]))
 				a = i;
-		if (a >= 0 || proj_key_is(&k, "open")) {
+		if (a >= 0 || eg_proj_key_is(&k, "open")) {
 			if (f->agg >= 0)
 				return bad(c, where, "%s", AGG_HELP);
 			f->agg = a >= 0 ? a : A_OPEN;
@@ -191,13 +191,13 @@ static int parse_field(pctx *c, const json_span *name, const json_span *v, pfiel
 			} else {
 				open = x;
 			}
-		} else if (proj_key_is(&k, "close")) {
+		} else if (eg_proj_key_is(&k, "close")) {
 			close = x;
-		} else if (proj_key_is(&k, "types")) {
+		} else if (eg_proj_key_is(&k, "types")) {
 			if (type_list(c, w, &x, &types))
 				return -1;
 			has_types = 1;
-		} else if (proj_key_is(&k, "sign")) {
+		} else if (eg_proj_key_is(&k, "sign")) {
 			sign = x;
 		} else {
 			return bad(c, w, "unknown member; %s", AGG_HELP);
@@ -239,10 +239,10 @@ static int parse_field(pctx *c, const json_span *name, const json_span *v, pfiel
 			return bad(c, ws, "only sum, min and max take a sign");
 		if (sign.type != JSON_OBJECT)
 			return bad(c, ws, "expected an object of type name to integer multiplier");
-		json_obj_begin(&it, sign.p, sign.n, NULL);
-		while ((r = json_obj_next(&it, &k, &x, NULL)) == 1) {
+		eg_json_obj_begin(&it, sign.p, sign.n, NULL);
+		while ((r = eg_json_obj_next(&it, &k, &x, NULL)) == 1) {
 			char w[400];
-			char *kn = proj_str_dup(&k);
+			char *kn = eg_proj_str_dup(&k);
 			snprintf(w, sizeof w, "%s.%s", ws, kn ? kn : "?");
 			free(kn);
 			int id = type_id(c, w, &k);
@@ -302,16 +302,16 @@ static int spec_hash(eg_proj_spec *s)
 	}
 #undef PUT
 	unsigned int n = 0;
-	const EVP_MD *md = chain_sha256();
+	const EVP_MD *md = eg_chain_sha256();
 	int ok = md && EVP_Digest(t, len, s->hash, &n, md, NULL);
 	free(t);
 	return ok == 1 && n == 32 ? 0 : -1;
 }
 
-int spec_check_json(spec_err *e, const char *json, size_t n)
+int eg_spec_check_json(spec_err *e, const char *json, size_t n)
 {
 	json_err je;
-	if (!json_validate(json, n, &je))
+	if (!eg_json_validate(json, n, &je))
 		return 0;
 	int line = 1, col = 1;
 	for (size_t i = 0; i < je.off; i++) {
@@ -320,38 +320,38 @@ int spec_check_json(spec_err *e, const char *json, size_t n)
 		else
 			col++;
 	}
-	return spec_bad(e, "$", "not valid JSON at line %d, column %d: %s", line, col, je.what);
+	return eg_spec_bad(e, "$", "not valid JSON at line %d, column %d: %s", line, col, je.what);
 }
 
 static int parse(pctx *c, const char *json, size_t n)
 {
 	eg_proj_spec *s = c->s;
-	if (spec_check_json(&c->e, json, n))
+	if (eg_spec_check_json(&c->e, json, n))
 		return -1;
 	json_obj it;
 	json_span k, v, fields = { 0 }, key = { 0 };
-	if (json_obj_begin(&it, json, n, NULL))
+	if (eg_json_obj_begin(&it, json, n, NULL))
 		return bad(c, "$", "expected a JSON object: {\"name\", \"key\", \"types\", "
 			   "\"fields\", \"snapshot_every\"}");
 	int r;
 	s->snapshot_every = DEFAULT_SNAPSHOT_EVERY;
 	s->types = ~0ull;
-	while ((r = json_obj_next(&it, &k, &v, NULL)) == 1) {
-		if (proj_key_is(&k, "name")) {
+	while ((r = eg_json_obj_next(&it, &k, &v, NULL)) == 1) {
+		if (eg_proj_key_is(&k, "name")) {
 			if (v.type != JSON_STRING)
 				return bad(c, "$.name", "expected a string");
 			free(s->name);
-			if (!(s->name = proj_str_dup(&v)))
+			if (!(s->name = eg_proj_str_dup(&v)))
 				return bad(c, "$.name", "out of memory");
-		} else if (proj_key_is(&k, "key")) {
+		} else if (eg_proj_key_is(&k, "key")) {
 			key = v;
-		} else if (proj_key_is(&k, "types")) {
+		} else if (eg_proj_key_is(&k, "types")) {
 			if (type_list(c, "$.types", &v, &s->types))
 				return -1;
 			s->filter = 1;
-		} else if (proj_key_is(&k, "fields")) {
+		} else if (eg_proj_key_is(&k, "fields")) {
 			fields = v;
-		} else if (proj_key_is(&k, "snapshot_every")) {
+		} else if (eg_proj_key_is(&k, "snapshot_every")) {
 			char num_text[32];
 			char *e;
 			unsigned long long x = 0;
@@ -367,7 +367,7 @@ static int parse(pctx *c, const char *json, size_t n)
 					   "from 1 to 1000000000");
 			s->snapshot_every = x;
 		} else {
-			char *kn = proj_str_dup(&k);
+			char *kn = eg_proj_str_dup(&k);
 			char w[300];
 			snprintf(w, sizeof w, "$.%s", kn ? kn : "?");
 			free(kn);
@@ -390,8 +390,8 @@ static int parse(pctx *c, const char *json, size_t n)
 		return bad(c, "$.fields", "missing: expected an object of field name to aggregate");
 	if (fields.type != JSON_OBJECT)
 		return bad(c, "$.fields", "expected an object of field name to aggregate");
-	json_obj_begin(&it, fields.p, fields.n, NULL);
-	while ((r = json_obj_next(&it, &k, &v, NULL)) == 1) {
+	eg_json_obj_begin(&it, fields.p, fields.n, NULL);
+	while ((r = eg_json_obj_next(&it, &k, &v, NULL)) == 1) {
 		if (s->nf == PROJ_MAX_FIELDS)
 			return bad(c, "$.fields", "at most %d fields", PROJ_MAX_FIELDS);
 		pfield *f = &s->f[s->nf++];
@@ -423,7 +423,7 @@ int eg_proj_spec_parse(const char *json, size_t n, eg_proj_spec **out, char *err
 	if (!s)
 		return EG_ENOMEM;
 	pctx c = { s, { err, errlen, 0 } };
-	if (!(s->src = spec_src_dup(json, n))) {
+	if (!(s->src = eg_spec_src_dup(json, n))) {
 		free(s);
 		return EG_ENOMEM;
 	}
@@ -472,7 +472,7 @@ void eg_proj_spec_hash(const eg_proj_spec *s, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", s->hash[i]);
 }
 
-int proj_type_index(const eg_proj_spec *s, const char *type, size_t n)
+int eg_proj_type_index(const eg_proj_spec *s, const char *type, size_t n)
 {
 	for (int i = 0; i < s->ntypes; i++)
 		if (strlen(s->tnames[i]) == n && !memcmp(s->tnames[i], type, n))

@@ -82,16 +82,16 @@ static inline void sess_prefetch(const sstate *S, const sorder *o, uint32_t i)
 		__builtin_prefetch(&S->s[o->ss[i]]);
 }
 
-void sess_state_free(sstate *S);
+void eg_sess_state_free(sstate *S);
 /* The id of stream name, added (with no sessions) if new. */
-uint32_t sess_stream(sstate *S, const char *name, uint32_t len);
+uint32_t eg_sess_stream(sstate *S, const char *name, uint32_t len);
 /* A new, empty pool session of stream at index i of its older ones. */
-uint32_t sess_new(sstate *S, uint32_t stream, uint32_t i);
+uint32_t eg_sess_new(sstate *S, uint32_t stream, uint32_t i);
 /* Drop the pool session at index i of stream's older ones; the caller
  * counts S->live. */
-int sess_drop(sstate *S, uint32_t stream, uint32_t i);
+int eg_sess_drop(sstate *S, uint32_t stream, uint32_t i);
 /* Add client session hash h (0: none) to x's set; -1 if out of memory. */
-int sess_add_cs(ssess *x, uint64_t h);
+int eg_sess_add_cs(ssess *x, uint64_t h);
 
 /* What the options mean, for the name of the checkpoint directory and a
  * check in each checkpoint. */
@@ -107,15 +107,15 @@ typedef struct sess_key {
  * in memory only). */
 typedef eg_ds sess_files;
 
-int sess_files_open(eg_store *st, const sess_key *k, sess_files *f);
-void sess_files_close(sess_files *f);
-int sess_lock(eg_store *st, sess_files *f);
-void sess_unlock(sess_files *f);
+int eg_sess_files_open(eg_store *st, const sess_key *k, sess_files *f);
+void eg_sess_files_close(sess_files *f);
+int eg_sess_lock(eg_store *st, sess_files *f);
+void eg_sess_unlock(sess_files *f);
 /* Save S as the checkpoint at S->through; ident is the identity of the
  * event at ident_pos (0: none), checked on load.  keep: a checkpoint kept
  * for queries known at earlier times; else it replaces the previous
  * newest one. */
-int sess_save(eg_store *st, const sess_files *f, const sess_key *k, const sstate *S,
+int eg_sess_save(eg_store *st, const sess_files *f, const sess_key *k, const sstate *S,
 	      uint64_t ident_pos, uint64_t ident, int keep);
 /* What a checkpoint holds, as sessfile.c hands it to the engine. */
 typedef struct sess_ckpt {
@@ -125,15 +125,15 @@ typedef struct sess_ckpt {
 } sess_ckpt;
 /* The checkpoints at or before position at, newest first, as position * 2
  * (+ 1 for an end- one), in *out (malloc'd); how many. */
-size_t sess_ck_list(const sess_files *f, uint64_t at, uint64_t **out);
-/* Read and check candidate cand of sess_ck_list: EG_OK with c pointing
+size_t eg_sess_ck_list(const sess_files *f, uint64_t at, uint64_t **out);
+/* Read and check candidate cand of eg_sess_ck_list: EG_OK with c pointing
  * into view (free it with eg_ds_view_free), or EG_DS_ABSENT/DAMAGED. */
-int sess_ck_read(eg_store *st, const sess_files *f, const sess_key *k, uint64_t cand,
+int eg_sess_ck_read(eg_store *st, const sess_files *f, const sess_key *k, uint64_t cand,
 		 eg_ds_view *view, sess_ckpt *c);
 /* session.c: load into S (empty) the newest valid checkpoint at or before
  * position at; S->through stays 0 when there is none. */
-int sess_load(eg_store *st, const sess_files *f, const sess_key *k, uint64_t at, sstate *S);
+int eg_sess_load(eg_store *st, const sess_files *f, const sess_key *k, uint64_t at, sstate *S);
 
-extern uint64_t sess_save_every, sess_pipe_min, sess_save_min, sess_part_min;
+extern uint64_t eg_sess_save_every, eg_sess_pipe_min, eg_sess_save_min, eg_sess_part_min;
 
 #endif

@@ -3,7 +3,7 @@
  * in docs/FORMAT.md): the whole state at a log position, so that a query
  * takes only the events after the newest one.
  *
- *   ck-POS    kept: saved at the first event of every sess_save_every
+ *   ck-POS    kept: saved at the first event of every eg_sess_save_every
  *             positions, for queries known at an earlier time
  *   end-POS   the newest, saved where a run ended; replaces the one before
  *   lock      flock'd while a process runs and saves
@@ -31,24 +31,24 @@
 #define CK_MAGIC "EGSESS01"
 #define CK_HDR 112
 
-int sess_files_open(eg_store *st, const sess_key *k, sess_files *f)
+int eg_sess_files_open(eg_store *st, const sess_key *k, sess_files *f)
 {
 	char hex[33];
 	eg_ds_hex(k->hash, hex);
 	return eg_ds_open(st, "sess", hex, NULL, 0, f);
 }
 
-void sess_files_close(sess_files *f)
+void eg_sess_files_close(sess_files *f)
 {
 	eg_ds_close(f);
 }
 
-int sess_lock(eg_store *st, sess_files *f)
+int eg_sess_lock(eg_store *st, sess_files *f)
 {
 	return eg_ds_lock(st, f);
 }
 
-void sess_unlock(sess_files *f)
+void eg_sess_unlock(sess_files *f)
 {
 	eg_ds_unlock(f);
 }
@@ -157,7 +157,7 @@ static void drop_ends(const sess_files *f, const char *keep)
 	closedir(d);
 }
 
-int sess_save(eg_store *st, const sess_files *f, const sess_key *k, const sstate *S,
+int eg_sess_save(eg_store *st, const sess_files *f, const sess_key *k, const sstate *S,
 	      uint64_t ident_pos, uint64_t ident, int keep)
 {
 	if (f->lockfd < 0)
@@ -167,21 +167,21 @@ int sess_save(eg_store *st, const sess_files *f, const sess_key *k, const sstate
 		 (unsigned long long)S->through);
 	wr w = { 0 };
 	if (eg_ds_wr_begin(&w.out, f, name, CK_HDR))
-		return st_errno(st, "cannot write %s/%s.tmp", f->dir, name);
+		return eg_st_errno(st, "cannot write %s/%s.tmp", f->dir, name);
 	if (buf_reserve(&w.b, WR_CHUNK + 4096)) {
 		eg_ds_wr_abort(&w.out);
-		return st_err(st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
+		return eg_st_err(st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
 	}
 	put_body(&w, S);
 	free(w.b.p);
 	if (w.nomem) {
 		eg_ds_wr_abort(&w.out);
-		return st_err(st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
+		return eg_st_err(st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
 	}
 	unsigned char h[CK_HDR];          /* the header, once the body is known */
 	header(h, k, S, ident_pos, ident, w.out.off - CK_HDR, eg_ds_wr_digest(&w.out));
 	if (eg_ds_wr_commit(&w.out, h, CK_HDR, 0))
-		return st_errno(st, "cannot write %s/%s", f->dir, name);
+		return eg_st_errno(st, "cannot write %s/%s", f->dir, name);
 	if (!keep)
 		drop_ends(f, name);
 	return EG_OK;
@@ -207,12 +207,12 @@ static int ck_check(const unsigned char *p, size_t n, void *arg)
 	    v[9] != XXH3_64bits(p + CK_HDR, n - CK_HDR))
 		return -1;
 	uint64_t ident = 0;
-	if (v[1] && (store_event_ident(c->st, v[1], &ident) || ident != v[2]))
+	if (v[1] && (eg_store_event_ident(c->st, v[1], &ident) || ident != v[2]))
 		return -1;                     /* the log is not the one it was taken from */
 	return v[6] >= UINT32_MAX || v[5] >= UINT32_MAX ? -1 : 0;
 }
 
-int sess_ck_read(eg_store *st, const sess_files *f, const sess_key *k, uint64_t cand,
+int eg_sess_ck_read(eg_store *st, const sess_files *f, const sess_key *k, uint64_t cand,
 		 eg_ds_view *view, sess_ckpt *c)
 {
 	char name[64];
@@ -240,7 +240,7 @@ static int cmp_desc(const void *a, const void *b)
 
 /* Checkpoints are found by name: "ck-" or "end-" then 16 hex digits.
  * Each candidate is kept as its position times 2, plus 1 for end-. */
-size_t sess_ck_list(const sess_files *f, uint64_t at, uint64_t **out)
+size_t eg_sess_ck_list(const sess_files *f, uint64_t at, uint64_t **out)
 {
 	*out = NULL;
 	if (f->lockfd < 0)

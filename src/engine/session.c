@@ -34,13 +34,13 @@
 
 /* A run saves a checkpoint at the first event of every so many positions,
  * kept so that a query known at an earlier time starts near it. */
-uint64_t sess_save_every = 1u << 23;
+uint64_t eg_sess_save_every = 1u << 23;
 /* Runs over fewer positions than this take no second thread. */
-uint64_t sess_pipe_min = 1u << 16;
+uint64_t eg_sess_pipe_min = 1u << 16;
 /* A run that took fewer events than this leaves the newest checkpoint as
  * it is (unless there is none): taking them again is cheaper than writing
  * the whole state. */
-uint64_t sess_save_min = 1u << 16;
+uint64_t eg_sess_save_min = 1u << 16;
 
 #define DEFAULT_GAP (30 * 60 * 1000000LL)
 
@@ -72,7 +72,7 @@ static void cs_free(ssess *x)
 	x->last_cs = 0;
 }
 
-void sess_state_free(sstate *S)
+void eg_sess_state_free(sstate *S)
 {
 	for (uint32_t i = 0; i < S->ns; i++)
 		cs_free(&S->s[i]);
@@ -82,8 +82,8 @@ void sess_state_free(sstate *S)
 		if (S->ord[i].has_cur)
 			cs_free(&S->ord[i].cur);
 	}
-	itab_free(&S->streams);
-	itab_free(&S->urls);
+	eg_itab_free(&S->streams);
+	eg_itab_free(&S->urls);
 	free(S->ord);
 	if (S->s)
 		eg_os.munmap(S->s, (size_t)S->caps * sizeof *S->s);
@@ -92,9 +92,9 @@ void sess_state_free(sstate *S)
 	memset(S, 0, sizeof *S);
 }
 
-uint32_t sess_stream(sstate *S, const char *name, uint32_t len)
+uint32_t eg_sess_stream(sstate *S, const char *name, uint32_t len)
 {
-	uint32_t id = itab_get(&S->streams, XXH3_64bits(name, len), name, len);
+	uint32_t id = eg_itab_get(&S->streams, XXH3_64bits(name, len), name, len);
 	if (id != UINT32_MAX && grow(&S->ord, id, &S->capord, sizeof *S->ord, 1024))
 		return UINT32_MAX;
 	return id;
@@ -122,7 +122,7 @@ static int grow_pool(sstate *S)
 	return 0;
 }
 
-uint32_t sess_new(sstate *S, uint32_t stream, uint32_t i)
+uint32_t eg_sess_new(sstate *S, uint32_t stream, uint32_t i)
 {
 	sorder *o = &S->ord[stream];
 	if (grow(&o->ss, o->n, &o->cap, sizeof *o->ss, 4))
@@ -143,7 +143,7 @@ uint32_t sess_new(sstate *S, uint32_t stream, uint32_t i)
 	return id;
 }
 
-int sess_drop(sstate *S, uint32_t stream, uint32_t i)
+int eg_sess_drop(sstate *S, uint32_t stream, uint32_t i)
 {
 	if (grow(&S->freel, S->nfree, &S->capfree, sizeof *S->freel, 256))
 		return -1;
@@ -172,7 +172,7 @@ static int cs_find(const uint64_t *a, uint32_t n, uint64_t h, uint32_t *at)
 
 /* The set lives inline while it holds one hash, then in a sorted array of
  * a power-of-two capacity (at least 4). */
-int sess_add_cs(ssess *x, uint64_t h)
+int eg_sess_add_cs(ssess *x, uint64_t h)
 {
 	if (!h || h == x->last_cs)
 		return 0;
@@ -256,7 +256,7 @@ static int add_to(ssess *x, const sitem *it, uint32_t url1)
 	}
 	if (it->cshash == x->last_cs)
 		return 0;                /* the usual case: the same client session */
-	return sess_add_cs(x, it->cshash);
+	return eg_sess_add_cs(x, it->cshash);
 }
 
 /* Fold b into a: the late event between them closed their gap, or the
@@ -280,9 +280,9 @@ static int merge_into(ssess *a, const ssess *b)
 		a->exit_pos = b->exit_pos;
 	}
 	if (b->ncs == 1)
-		return sess_add_cs(a, b->cs.one);
+		return eg_sess_add_cs(a, b->cs.one);
 	for (uint32_t i = 0; i < b->ncs; i++)
-		if (sess_add_cs(a, b->cs.many[i]))
+		if (eg_sess_add_cs(a, b->cs.many[i]))
 			return -1;
 	return 0;
 }
@@ -321,7 +321,7 @@ static int take(sstate *S, int64_t gap, const sitem *it, uint32_t sid, uint32_t 
 	if (t >= o->cur.start) {                    /* the newest session, or after it */
 		if (t - o->cur.end < gap)
 			return add_to(&o->cur, it, url1);
-		uint32_t id = sess_new(S, sid, o->n);  /* it becomes an older one */
+		uint32_t id = eg_sess_new(S, sid, o->n);  /* it becomes an older one */
 		if (id == UINT32_MAX)
 			return -1;
 		S->s[id] = o->cur;                     /* its client sessions move too */
@@ -352,15 +352,15 @@ static int take(sstate *S, int64_t gap, const sitem *it, uint32_t sid, uint32_t 
 		if (merge_into(a, b))
 			return -1;
 		if (i < n)
-			return sess_drop(S, sid, i);
+			return eg_sess_drop(S, sid, i);
 		cs_free(&o->cur);                   /* b was the newest: a takes its place */
 		o->cur = *a;
 		a->ncs = 0;
-		return sess_drop(S, sid, i - 1);
+		return eg_sess_drop(S, sid, i - 1);
 	}
 	if (join_b)
 		return add_to(b, it, url1);
-	uint32_t id = sess_new(S, sid, i);
+	uint32_t id = eg_sess_new(S, sid, i);
 	if (id == UINT32_MAX || born(S, sid, t))
 		return -1;
 	S->live++;
@@ -424,7 +424,7 @@ static int absorb(sstate *S, uint32_t sid, ssess *x, int64_t gap)
 	uint32_t b = lo;
 	if (a == b) {                    /* near none: a session of its own */
 		if (a < c || o->has_cur) {
-			uint32_t id = sess_new(S, sid, a < c ? a : o->n);
+			uint32_t id = eg_sess_new(S, sid, a < c ? a : o->n);
 			if (id == UINT32_MAX)
 				return -1;
 			S->s[id] = a < c ? *x : o->cur;
@@ -446,7 +446,7 @@ static int absorb(sstate *S, uint32_t sid, ssess *x, int64_t gap)
 		if (merge_into(into, &S->s[o->ss[i]]))
 			return -1;
 	for (uint32_t i = b - 1; i-- > a;)
-		if (sess_drop(S, sid, i))
+		if (eg_sess_drop(S, sid, i))
 			return -1;
 	S->live -= b - 1 - a;
 	return 0;
@@ -465,12 +465,12 @@ static int absorb_state(sstate *S, sstate *P, int64_t gap)
 		goto out;
 	for (uint32_t j = 0; j < P->streams.n; j++) {
 		const sname *nm = &P->streams.e[j];
-		if ((smap[j] = sess_stream(S, P->streams.text.p + nm->off, nm->len)) == UINT32_MAX)
+		if ((smap[j] = eg_sess_stream(S, P->streams.text.p + nm->off, nm->len)) == UINT32_MAX)
 			goto out;
 	}
 	for (uint32_t u = 0; u < P->urls.n; u++) {
 		const sname *nm = &P->urls.e[u];
-		if ((umap[u] = itab_get(&S->urls, nm->hash, P->urls.text.p + nm->off, nm->len)) ==
+		if ((umap[u] = eg_itab_get(&S->urls, nm->hash, P->urls.text.p + nm->off, nm->len)) ==
 		    UINT32_MAX)
 			goto out;
 	}
@@ -581,8 +581,8 @@ void eg_sessions_close(eg_sessions *s)
 {
 	if (!s)
 		return;
-	sess_files_close(&s->files);
-	sess_state_free(&s->S);
+	eg_sess_files_close(&s->files);
+	eg_sess_state_free(&s->S);
 	names_free(s->key.types, s->key.ntypes);
 	names_free(s->key.pages, s->key.npages);
 	free(s->key.plens);
@@ -594,10 +594,10 @@ int eg_sessions_open(eg_store *st, const eg_sess_opts *o, int flags, eg_sessions
 	*out = NULL;
 	int64_t gap = o && o->gap ? o->gap : DEFAULT_GAP;
 	if (gap <= 0)
-		return st_err(st, EG_EINVAL, "the session gap must be positive");
+		return eg_st_err(st, EG_EINVAL, "the session gap must be positive");
 	eg_sessions *s = calloc(1, sizeof *s);
 	if (!s)
-		return st_err(st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
+		return eg_st_err(st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
 	s->st = st;
 	s->key.gap = gap;
 	s->files.lockfd = -1;
@@ -612,11 +612,11 @@ int eg_sessions_open(eg_store *st, const eg_sess_opts *o, int flags, eg_sessions
 			s->key.plens[i] = strlen(s->key.pages[i]);
 	if (bad || !s->key.plens || opts_hash(&s->key)) {
 		eg_sessions_close(s);
-		return st_err(st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
+		return eg_st_err(st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
 	}
 	s->in_memory = flags & EG_SESS_IN_MEMORY;
 	if (!s->in_memory)
-		sess_files_open(st, &s->key, &s->files);   /* else in memory only */
+		eg_sess_files_open(st, &s->key, &s->files);   /* else in memory only */
 	*out = s;
 	return EG_OK;
 }
@@ -673,8 +673,8 @@ static void describe(srun *r, const eg_event *e, sitem *it, json_span *url)
 {
 	*it = (sitem){ .pos = e->pos, .time = e->time, .page = is_page(&r->s->key, e),
 		       .slen = (uint32_t)e->stream_len };
-	if (e->pos / sess_save_every != r->prev_pos / sess_save_every)
-		it->ident = iter_ident(r->it);
+	if (e->pos / eg_sess_save_every != r->prev_pos / eg_sess_save_every)
+		it->ident = eg_iter_ident(r->it);
 	r->prev_pos = e->pos;
 	it->shash = XXH3_64bits(e->stream, e->stream_len);
 	if (e->session_len)
@@ -684,7 +684,7 @@ static void describe(srun *r, const eg_event *e, sitem *it, json_span *url)
 		static const char *const name[1] = { "page_url" };
 		static const size_t len[1] = { 8 };
 		json_span obj = { e->data, e->data_len, JSON_OBJECT };
-		if ((json_members_valid(&obj, name, len, 1, url) & 1) && url->type != JSON_NULL) {
+		if ((eg_json_members_valid(&obj, name, len, 1, url) & 1) && url->type != JSON_NULL) {
 			it->ulen = (uint32_t)url->n;
 			it->uhash = XXH3_64bits(url->p, url->n);
 		} else {
@@ -741,19 +741,19 @@ static int take_one(srun *r, const sitem *it, const char *stream, const char *ur
 	}
 	if (it->ident && r->save) {
 		S->through = it->pos - 1;
-		int rc = sess_save(s->st, &s->files, &s->key, S, it->pos, it->ident, 1);
+		int rc = eg_sess_save(s->st, &s->files, &s->key, S, it->pos, it->ident, 1);
 		if (rc)
 			return rc;
 		r->saved++;
 	}
 	if (sid == UINT32_MAX)
-		sid = itab_get(&S->streams, it->shash, stream, it->slen);
+		sid = eg_itab_get(&S->streams, it->shash, stream, it->slen);
 	uint32_t url1 = 0;
 	if (sid == UINT32_MAX ||
 	    (sid >= S->capord && grow(&S->ord, sid, &S->capord, sizeof *S->ord, 1024)))
 		return EG_ENOMEM;
 	if (it->ulen) {
-		uint32_t u = itab_get(&S->urls, it->uhash, url, it->ulen);
+		uint32_t u = eg_itab_get(&S->urls, it->uhash, url, it->ulen);
 		if (u == UINT32_MAX)
 			return EG_ENOMEM;
 		url1 = u + 1;
@@ -824,7 +824,7 @@ static int take_direct(srun *r)
 		itab_prefetch(&S->streams, x->it.shash);
 		if (n >= 1) {                    /* a new stream is added when it is taken */
 			ahead *y = &a[(n - 1) % 3];
-			uint32_t sid = itab_find(&S->streams, y->it.shash, y->text.p, y->it.slen);
+			uint32_t sid = eg_itab_find(&S->streams, y->it.shash, y->text.p, y->it.slen);
 			y->sid = sid;
 			if (sid < S->capord) {   /* the entry spans up to three cache lines */
 				const char *p = (const char *)&S->ord[sid];
@@ -851,7 +851,7 @@ static int span_iter(eg_sessions *s, span *sp)
 			.ntypes = s->key.ntypes };
 	int rc = eg_iter_new(s->st, &sp->it, &f);
 	if (!rc)
-		iter_lazy_ids(sp->it);
+		eg_iter_lazy_ids(sp->it);
 	return rc;
 }
 
@@ -879,7 +879,7 @@ static int run_span(eg_sessions *s, span *sp)
 			rc = EG_ENOMEM;
 	if (!rc && sp->threads) {
 		void *bs[4] = { &r->b[0], &r->b[1], &r->b[2], &r->b[3] };
-		rc = pipe_run(bs, 4, 1, fill, r, take_batch, r);
+		rc = eg_pipe_run(bs, 4, 1, fill, r, take_batch, r);
 	} else if (!rc) {
 		rc = take_direct(r);
 	}
@@ -957,7 +957,7 @@ static int take_save(split *sp)
 	if (!posted)
 		return 0;
 	eg_sessions *s = sp->s;
-	int rc = sess_save(s->st, &s->files, &s->key, sp->S, sp->ks_pos, sp->ks_ident, 1);
+	int rc = eg_sess_save(s->st, &s->files, &s->key, sp->S, sp->ks_pos, sp->ks_ident, 1);
 	pthread_mutex_lock(&sp->mu);
 	sp->ks_rc = rc;
 	sp->ks = KS_DONE;
@@ -999,7 +999,7 @@ static int save_kept(split *sp, sstate *S, uint64_t pos, uint64_t ident)
 		if (taken)
 			return rc;
 	}
-	return sess_save(s->st, &s->files, &s->key, S, pos, ident, 1);
+	return eg_sess_save(s->st, &s->files, &s->key, S, pos, ident, 1);
 }
 
 /* Until part j is done, take parts left to read, else wait.  EG_OK, or
@@ -1025,11 +1025,11 @@ static int wait_part(split *sp, size_t j)
  * joins the others (and saves the kept checkpoints), so it takes less than
  * half: at ten million events, both threads then end together. */
 #define SPLIT_FIRST 13
-/* The rest is cut in up to this many parts of at least sess_part_min
+/* The rest is cut in up to this many parts of at least eg_sess_part_min
  * positions, so that this thread joins the first of them while the
  * second thread still reads the last. */
 #define SPLIT_PARTS 16
-uint64_t sess_part_min = 1u << 16;
+uint64_t eg_sess_part_min = 1u << 16;
 
 /* A long run on two cores.  The positions are cut in parts (and where
  * kept checkpoints fall).  This thread reads the first part into S; the
@@ -1044,9 +1044,9 @@ uint64_t sess_part_min = 1u << 16;
  * own. */
 static int run_split(eg_sessions *s, sstate *S, uint64_t to, int save)
 {
-	uint64_t from = S->through, E = sess_save_every, len = to - from;
+	uint64_t from = S->through, E = eg_sess_save_every, len = to - from;
 	uint64_t first = len / 32 * SPLIT_FIRST + len % 32 * SPLIT_FIRST / 32, rest = len - first;
-	uint64_t np = rest / (sess_part_min ? sess_part_min : 1);
+	uint64_t np = rest / (eg_sess_part_min ? eg_sess_part_min : 1);
 	np = np < 1 ? 1 : np > SPLIT_PARTS ? SPLIT_PARTS : np;
 	size_t n = 1 + (size_t)np + (size_t)(to / E - from / E);
 	span *ps = calloc(n, sizeof *ps);
@@ -1083,7 +1083,7 @@ static int run_split(eg_sessions *s, sstate *S, uint64_t to, int save)
 		}
 		if (ps[j].lo <= ps[j].hi && absorb_state(S, &P[j], s->key.gap))
 			rc = EG_ENOMEM;
-		sess_state_free(&P[j]);           /* its memory back while the others read */
+		eg_sess_state_free(&P[j]);           /* its memory back while the others read */
 		S->through = ps[j].hi;
 	}
 	if (rc)
@@ -1095,7 +1095,7 @@ static int run_split(eg_sessions *s, sstate *S, uint64_t to, int save)
 	for (size_t j = 0; ps && j < k; j++)
 		eg_iter_free(ps[j].it);
 	for (size_t j = 1; P && j < k; j++)
-		sess_state_free(&P[j]);
+		eg_sess_state_free(&P[j]);
 	if (ps)
 		s->ex.saved += ps[0].saved;
 	free(ps);
@@ -1114,9 +1114,9 @@ static int run(eg_sessions *s, sstate *S, uint64_t to, int save)
 	if (to <= S->through)
 		return EG_OK;
 	uint64_t from = S->through, events = S->events;
-	int rc, threads = to - from >= sess_pipe_min;
+	int rc, threads = to - from >= eg_sess_pipe_min;
 	save = save && s->files.lockfd >= 0;
-	if (threads && !s->key.ntypes && store_indexed_through(s->st) >= to)
+	if (threads && !s->key.ntypes && eg_store_indexed_through(s->st) >= to)
 		rc = run_split(s, S, to, save);
 	else {
 		span sp = { .lo = from + 1, .hi = to, .S = S, .save = save, .threads = threads };
@@ -1127,7 +1127,7 @@ static int run(eg_sessions *s, sstate *S, uint64_t to, int save)
 	}
 	s->ex.taken += S->events - events;
 	if (rc == EG_ENOMEM)
-		return st_err(s->st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
+		return eg_st_err(s->st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
 	return rc;
 }
 
@@ -1141,11 +1141,11 @@ static int run(eg_sessions *s, sstate *S, uint64_t to, int save)
 static int catch_up(eg_sessions *s, uint64_t to, int *save)
 {
 	*save = 0;
-	int rc = sess_lock(s->st, &s->files);
+	int rc = eg_sess_lock(s->st, &s->files);
 	if (rc)
 		return rc;
 	if (!s->loaded) {
-		if ((rc = sess_load(s->st, &s->files, &s->key, to, &s->S)))
+		if ((rc = eg_sess_load(s->st, &s->files, &s->key, to, &s->S)))
 			goto fail;
 		s->loaded = 1;
 		s->resumed = s->S.through;
@@ -1154,10 +1154,10 @@ static int catch_up(eg_sessions *s, uint64_t to, int *save)
 	if ((rc = run(s, &s->S, to, 1)))
 		goto fail;
 	uint64_t took = s->S.through - from;
-	*save = s->files.lockfd >= 0 && took && (took >= sess_save_min || !s->resumed);
+	*save = s->files.lockfd >= 0 && took && (took >= eg_sess_save_min || !s->resumed);
 	return EG_OK;
 fail:
-	sess_unlock(&s->files);
+	eg_sess_unlock(&s->files);
 	return rc;
 }
 
@@ -1172,7 +1172,7 @@ typedef struct end_save {
 static void *save_end(void *p)
 {
 	end_save *e = p;
-	e->rc = sess_save(e->s->st, &e->s->files, &e->s->key, &e->s->S, e->to, e->ident, 0);
+	e->rc = eg_sess_save(e->s->st, &e->s->files, &e->s->key, &e->s->S, e->to, e->ident, 0);
 	return NULL;
 }
 
@@ -1185,7 +1185,7 @@ static void session_id(const char *stream, size_t n, int64_t start, char out[37]
 	unsigned char *u = c.digest;
 	u[6] = (unsigned char)(0x80 | (u[6] & 0x0f));
 	u[8] = (unsigned char)(0x80 | (u[8] & 0x3f));
-	uuid_format(u, out);
+	eg_uuid_format(u, out);
 	out[36] = 0;
 }
 
@@ -1235,7 +1235,7 @@ static int emit(eg_sessions *s, sstate *S, const eg_sess_query *q, eg_session_fn
 	s->ex.merges = S->merges;
 	if (q->stream) {
 		size_t n = strlen(q->stream);
-		uint32_t sid = itab_find(&S->streams, XXH3_64bits(q->stream, n), q->stream,
+		uint32_t sid = eg_itab_find(&S->streams, XXH3_64bits(q->stream, n), q->stream,
 					 (uint32_t)n);
 		return sid == UINT32_MAX ? 0 : emit_stream(S, sid, q, fn, ctx);
 	}
@@ -1244,7 +1244,7 @@ static int emit(eg_sessions *s, sstate *S, const eg_sess_query *q, eg_session_fn
 		return EG_ENOMEM;                /* reported by the caller */
 	for (uint32_t i = 0; i < S->streams.n; i++)
 		ids[i] = i;
-	itab_sort(&S->streams, ids, S->streams.n);
+	eg_itab_sort(&S->streams, ids, S->streams.n);
 	int rc = 0;
 	for (uint32_t i = 0; i < S->streams.n && !rc; i++)
 		rc = emit_stream(S, ids[i], q, fn, ctx);
@@ -1268,7 +1268,7 @@ int eg_sessions_scan(eg_sessions *s, const eg_sess_query *q, eg_session_fn fn, v
 		end_save e = { s, at, 0, EG_OK };
 		pthread_t t;
 		int thread = 0;
-		if (save && !(rc = store_event_ident(s->st, at, &e.ident)))
+		if (save && !(rc = eg_store_event_ident(s->st, at, &e.ident)))
 			thread = pthread_create(&t, NULL, save_end, &e) == 0;
 		if (!rc)
 			rc = emit(s, &s->S, q, fn, ctx);
@@ -1278,20 +1278,20 @@ int eg_sessions_scan(eg_sessions *s, const eg_sess_query *q, eg_session_fn fn, v
 			save_end(&e);
 		if (save && !e.rc)
 			s->ex.saved++;
-		sess_unlock(&s->files);
+		eg_sess_unlock(&s->files);
 		if (rc == EG_ENOMEM)
-			return st_err(s->st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
+			return eg_st_err(s->st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
 		return rc ? rc : e.rc;
 	}
 	/* Known at an earlier time: from the checkpoint before it, in memory
 	 * (the checkpoints of the head stay as they are). */
 	sstate T = { 0 };
-	if (!(rc = sess_load(s->st, &s->files, &s->key, at, &T))) {
+	if (!(rc = eg_sess_load(s->st, &s->files, &s->key, at, &T))) {
 		s->ex.resumed_from = T.through;
 		if (!(rc = run(s, &T, at, 0)) && (rc = emit(s, &T, q, fn, ctx)) == EG_ENOMEM)
-			rc = st_err(s->st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
+			rc = eg_st_err(s->st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
 	}
-	sess_state_free(&T);
+	eg_sess_state_free(&T);
 	return rc;
 }
 
@@ -1307,12 +1307,12 @@ static uint32_t get_text(bread *r, itab *t)
 {
 	uint32_t n = bread_u32(r);
 	const unsigned char *q = bread_get(r, n);
-	return q ? itab_get(t, XXH3_64bits(q, n), (const char *)q, n) : UINT32_MAX;
+	return q ? eg_itab_get(t, XXH3_64bits(q, n), (const char *)q, n) : UINT32_MAX;
 }
 
 static int get_session(bread *r, sstate *S, uint32_t sid, uint32_t nurls)
 {
-	uint32_t id = sess_new(S, sid, S->ord[sid].n);
+	uint32_t id = eg_sess_new(S, sid, S->ord[sid].n);
 	if (id == UINT32_MAX)
 		return -1;
 	S->live++;
@@ -1336,7 +1336,7 @@ static int get_session(bread *r, sstate *S, uint32_t sid, uint32_t nurls)
 	if (r->bad || x->entry_url > nurls || x->exit_url > nurls || ncs > (size_t)(r->end - r->p) / 8)
 		return -1;
 	for (uint32_t i = 0; i < ncs; i++)
-		if (sess_add_cs(x, bread_u64(r)))
+		if (eg_sess_add_cs(x, bread_u64(r)))
 			return -1;
 	return 0;
 }
@@ -1352,7 +1352,7 @@ static int sess_restore(sstate *S, const sess_ckpt *c)
 	for (uint64_t i = 0; i < c->nstreams; i++) {
 		uint32_t len = bread_u32(&r);
 		const unsigned char *q = bread_get(&r, len);
-		uint32_t sid = q ? sess_stream(S, (const char *)q, len) : UINT32_MAX;
+		uint32_t sid = q ? eg_sess_stream(S, (const char *)q, len) : UINT32_MAX;
 		if (sid != i)
 			return -1;
 		uint32_t ns = bread_u32(&r);
@@ -1365,7 +1365,7 @@ static int sess_restore(sstate *S, const sess_ckpt *c)
 			o->cur = *x;
 			o->has_cur = 1;
 			x->ncs = 0;
-			if (sess_drop(S, sid, o->n - 1))
+			if (eg_sess_drop(S, sid, o->n - 1))
 				return -1;
 		}
 	}
@@ -1377,21 +1377,21 @@ static int sess_restore(sstate *S, const sess_ckpt *c)
 	return 0;
 }
 
-int sess_load(eg_store *st, const sess_files *f, const sess_key *k, uint64_t at, sstate *S)
+int eg_sess_load(eg_store *st, const sess_files *f, const sess_key *k, uint64_t at, sstate *S)
 {
 	memset(S, 0, sizeof *S);
 	uint64_t *cand;
-	size_t n = sess_ck_list(f, at, &cand);
+	size_t n = eg_sess_ck_list(f, at, &cand);
 	for (size_t i = 0; i < n; i++) {
 		eg_ds_view v;
 		sess_ckpt c;
-		if (sess_ck_read(st, f, k, cand[i], &v, &c))
+		if (eg_sess_ck_read(st, f, k, cand[i], &v, &c))
 			continue;
 		int bad = sess_restore(S, &c);
 		eg_ds_view_free(&v);
 		if (!bad)
 			break;
-		sess_state_free(S);
+		eg_sess_state_free(S);
 	}
 	free(cand);
 	return EG_OK;

@@ -60,9 +60,9 @@ typedef struct tset {
 	buf text;
 } tset;
 
-int tset_add(tset *s, const char *v, size_t n);
-int tset_add_h(tset *s, uint64_t h, const char *v, size_t n);
-void tset_free(tset *s);
+int eg_tset_add(tset *s, const char *v, size_t n);
+int eg_tset_add_h(tset *s, uint64_t h, const char *v, size_t n);
+void eg_tset_free(tset *s);
 
 /* One aggregate of one window. */
 typedef struct wacc {
@@ -92,7 +92,7 @@ typedef struct wheap {
 	size_t n, cap;
 } wheap;
 
-int heap_push(wheap *h, int64_t key, uint64_t serial, uint32_t slot);
+int eg_heap_push(wheap *h, int64_t key, uint64_t serial, uint32_t slot);
 
 /* Change records: appended to mem, written to fd in large pieces. */
 typedef struct wchanges {
@@ -158,12 +158,12 @@ typedef struct wbatch {
 /* Value paths a spec reads at most (a path may feed a group and aggregates). */
 #define WIN_MAX_VALS (WIN_MAX_GROUPS + WIN_MAX_AGGS)
 
-int win_take_batch(eg_win *w, const wbatch *b);
+int eg_win_take_batch(eg_win *w, const wbatch *b);
 
-/* winrun.c: a run saves a checkpoint every win_save_every positions, and
- * reads on a second thread when it spans win_pipe_min positions or more
+/* winrun.c: a run saves a checkpoint every eg_win_save_every positions, and
+ * reads on a second thread when it spans eg_win_pipe_min positions or more
  * (tests lower both, to take those paths on small logs). */
-extern uint64_t win_save_every, win_pipe_min;
+extern uint64_t eg_win_save_every, eg_win_pipe_min;
 
 struct sess { uint32_t *id; uint32_t n, cap; };
 
@@ -216,43 +216,43 @@ struct eg_win {
 };
 
 /* window.c, for winfile.c */
-uint32_t win_slot_new(eg_win *w, int64_t start, int64_t end, uint32_t gid, uint64_t serial);
-void win_reset(eg_win *w);
-int64_t win_final_at(const eg_win_spec *s, int64_t end);
-int win_format(eg_win *w, const wwin *x);
-const char *win_empty_value(int agg);
-void win_group_row(eg_win *w, uint32_t gid);
-int win_group_add(eg_win *w, const char *key, size_t n, uint32_t *gid);
-int win_group_add_h(eg_win *w, const char *key, size_t n, uint64_t h, uint32_t *gid);
+uint32_t eg_win_slot_new(eg_win *w, int64_t start, int64_t end, uint32_t gid, uint64_t serial);
+void eg_win_reset(eg_win *w);
+int64_t eg_win_final_at(const eg_win_spec *s, int64_t end);
+int eg_win_format(eg_win *w, const wwin *x);
+const char *eg_win_empty_value(int agg);
+void eg_win_group_row(eg_win *w, uint32_t gid);
+int eg_win_group_add(eg_win *w, const char *key, size_t n, uint32_t *gid);
+int eg_win_group_add_h(eg_win *w, const char *key, size_t n, uint64_t h, uint32_t *gid);
 
 /* winfile.c */
-int wch_append(eg_win *w, const wrec *r, int with_vals, uint64_t *off);
-int wch_read(eg_win *w, uint64_t off, wrec *r);
-uint64_t wch_len(const eg_win *w);
-void wch_free(wchanges *c);
-int win_files_open(eg_win *w);
-void win_files_close(eg_win *w);
-int win_lock(eg_win *w);
-void win_unlock(eg_win *w);
+int eg_wch_append(eg_win *w, const wrec *r, int with_vals, uint64_t *off);
+int eg_wch_read(eg_win *w, uint64_t off, wrec *r);
+uint64_t eg_wch_len(const eg_win *w);
+void eg_wch_free(wchanges *c);
+int eg_win_files_open(eg_win *w);
+void eg_win_files_close(eg_win *w);
+int eg_win_lock(eg_win *w);
+void eg_win_unlock(eg_win *w);
 /* window.c: restore the run from the state file, else start afresh. */
-int win_load(eg_win *w);
-int win_stale(eg_win *w);
+int eg_win_load(eg_win *w);
+int eg_win_stale(eg_win *w);
 /* The state file's header: WIN_ST_HDR bytes, then the run (winfile.c). */
 #define WIN_ST_HDR 184
 /* Read the state file, checked whole and of this spec: EG_OK, or
  * EG_DS_ABSENT / EG_DS_DAMAGED (start afresh). */
-int win_state_read(eg_win *w, eg_ds_view *v);
+int eg_win_state_read(eg_win *w, eg_ds_view *v);
 /* A check of the last bytes of changes before len (0 if none). */
-int win_tail_check(eg_win *w, uint64_t len, uint64_t *out);
+int eg_win_tail_check(eg_win *w, uint64_t len, uint64_t *out);
 /* Cut changes and groups back to what a checkpoint counts. */
-int win_files_cut(eg_win *w, uint64_t clen, uint64_t glen);
+int eg_win_files_cut(eg_win *w, uint64_t clen, uint64_t glen);
 /* The lengths of changes and groups on disk; 0 or -1. */
-int win_files_size(eg_win *w, uint64_t *clen, uint64_t *glen);
+int eg_win_files_size(eg_win *w, uint64_t *clen, uint64_t *glen);
 /* The first len bytes of groups into *out (malloc'd): EG_OK, -1 if they
  * cannot be read (start afresh), or EG_ENOMEM. */
-int win_groups_read(eg_win *w, uint64_t len, char **out);
+int eg_win_groups_read(eg_win *w, uint64_t len, char **out);
 /* Forget the change records in memory and their mapping. */
-void win_files_forget(eg_win *w);
-int win_save(eg_win *w, int durable, uint64_t ident);
+void eg_win_files_forget(eg_win *w);
+int eg_win_save(eg_win *w, int durable, uint64_t ident);
 
 #endif

@@ -50,7 +50,7 @@ static int tset_grow(tset *s)
 }
 
 /* Add text v (n bytes, hash h) unless it is there. */
-int tset_add_h(tset *s, uint64_t h, const char *v, size_t n)
+int eg_tset_add_h(tset *s, uint64_t h, const char *v, size_t n)
 {
 	if ((s->n + 1) * 2 > s->cap && tset_grow(s))
 		return -1;
@@ -66,12 +66,12 @@ int tset_add_h(tset *s, uint64_t h, const char *v, size_t n)
 	return 0;
 }
 
-int tset_add(tset *s, const char *v, size_t n)
+int eg_tset_add(tset *s, const char *v, size_t n)
 {
-	return tset_add_h(s, XXH3_64bits(v, n), v, n);
+	return eg_tset_add_h(s, XXH3_64bits(v, n), v, n);
 }
 
-void tset_free(tset *s)
+void eg_tset_free(tset *s)
 {
 	free(s->h), free(s->off), free(s->len), free(s->text.p);
 	memset(s, 0, sizeof *s);
@@ -79,7 +79,7 @@ void tset_free(tset *s)
 
 /* ---------------------------------------------------------- windows */
 
-int heap_push(wheap *h, int64_t key, uint64_t serial, uint32_t slot)
+int eg_heap_push(wheap *h, int64_t key, uint64_t serial, uint32_t slot)
 {
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 64;
@@ -132,7 +132,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 /* The group whose JSON text (each value prefixed by its u32 length) is
  * key, of hash h: its id in *gid, created if new.  -1 if out of memory. */
-int win_group_add_h(eg_win *w, const char *key, size_t n, uint64_t h, uint32_t *gid)
+int eg_win_group_add_h(eg_win *w, const char *key, size_t n, uint64_t h, uint32_t *gid)
 {
 	if (w->gscap) {
 		for (uint32_t j = (uint32_t)h & (w->gscap - 1); w->gslot[j]; j = (j + 1) & (w->gscap - 1)) {
@@ -188,13 +188,13 @@ int win_group_add_h(eg_win *w, const char *key, size_t n, uint64_t h, uint32_t *
 	return 0;
 }
 
-int win_group_add(eg_win *w, const char *key, size_t n, uint32_t *gid)
+int eg_win_group_add(eg_win *w, const char *key, size_t n, uint32_t *gid)
 {
-	return win_group_add_h(w, key, n, XXH3_64bits(key, n), gid);
+	return eg_win_group_add_h(w, key, n, XXH3_64bits(key, n), gid);
 }
 
 /* Point w->gvals at group gid's values. */
-void win_group_row(eg_win *w, uint32_t gid)
+void eg_win_group_row(eg_win *w, uint32_t gid)
 {
 	uint64_t at = w->goff[gid];
 	for (int i = 0; i < w->spec->ngroup; i++) {
@@ -255,7 +255,7 @@ static void wslot_remove(eg_win *w, uint32_t i)
 
 /* A new window in a free slot: its slot, or UINT32_MAX when out of memory.
  * serial 0 gives it the next serial. */
-uint32_t win_slot_new(eg_win *w, int64_t start, int64_t end, uint32_t gid, uint64_t serial)
+uint32_t eg_win_slot_new(eg_win *w, int64_t start, int64_t end, uint32_t gid, uint64_t serial)
 {
 	const eg_win_spec *s = w->spec;
 	if (s->kind != W_SESSION && (w->open + 1) * 2 > w->wscap && wslot_grow(w))
@@ -289,7 +289,7 @@ uint32_t win_slot_new(eg_win *w, int64_t start, int64_t end, uint32_t gid, uint6
 	for (int i = 0; i < s->na; i++)
 		if (s->a[i].agg == WA_PCT && !x->acc[i].qs.count && !x->acc[i].qs.pos.c &&
 		    !x->acc[i].qs.neg.c)
-			qs_init(&x->acc[i].qs);
+			eg_qs_init(&x->acc[i].qs);
 	w->open++;
 	if (s->kind != W_SESSION) {
 		uint32_t j = (uint32_t)win_hash(start, gid) & (w->wscap - 1);
@@ -313,8 +313,8 @@ static uint32_t win_find(eg_win *w, int64_t start, int64_t end, uint32_t gid)
 		}
 	}
 	w->created++;
-	uint32_t id = win_slot_new(w, start, end, gid, 0);
-	if (id != UINT32_MAX && heap_push(&w->pend, end, w->w[id].serial, id))
+	uint32_t id = eg_win_slot_new(w, start, end, gid, 0);
+	if (id != UINT32_MAX && eg_heap_push(&w->pend, end, w->w[id].serial, id))
 		return UINT32_MAX;
 	return id;
 }
@@ -324,9 +324,9 @@ static void acc_free(const eg_win_spec *s, wacc *a)
 	if (!a)
 		return;
 	for (int i = 0; i < s->na; i++) {
-		tset_free(&a[i].set);
+		eg_tset_free(&a[i].set);
 		if (s->a[i].agg == WA_PCT)
-			qs_free(&a[i].qs);
+			eg_qs_free(&a[i].qs);
 	}
 	free(a);
 }
@@ -360,7 +360,7 @@ static void acc_recycle(eg_win *w, wacc *a)
 		c->set.n = 0;
 		c->set.text.n = 0;
 		if (s->a[i].agg == WA_PCT)
-			qs_clear(&c->qs);
+			eg_qs_clear(&c->qs);
 		c->n = 0;
 		memset(&c->v, 0, sizeof c->v);
 	}
@@ -428,25 +428,25 @@ static int fold(eg_win *w, wwin *x, const wtake *k)
 		case WA_COUNT:
 			break;
 		case WA_DISTINCT:
-			if (tset_add_h(&c->set, k->h[i], k->arena + v->u.t.off, v->len))
+			if (eg_tset_add_h(&c->set, k->h[i], k->arena + v->u.t.off, v->len))
 				return EG_ENOMEM;
 			continue;
 		case WA_SUM: case WA_AVG:
 			if (c->n)
-				nacc_add(&c->v, &v->u.n);
+				eg_nacc_add(&c->v, &v->u.n);
 			else
 				c->v = v->u.n;
 			break;
 		case WA_MIN:
-			if (!c->n || nacc_cmp(&v->u.n, &c->v) < 0)
+			if (!c->n || eg_nacc_cmp(&v->u.n, &c->v) < 0)
 				c->v = v->u.n;
 			break;
 		case WA_MAX:
-			if (!c->n || nacc_cmp(&v->u.n, &c->v) > 0)
+			if (!c->n || eg_nacc_cmp(&v->u.n, &c->v) > 0)
 				c->v = v->u.n;
 			break;
 		case WA_PCT: {
-			int rc = qs_add(&c->qs, v->u.d);   /* v is finite */
+			int rc = eg_qs_add(&c->qs, v->u.d);   /* v is finite */
 			if (rc == EG_ENOMEM)
 				return rc;
 			if (rc) {                          /* the count would overflow */
@@ -465,13 +465,13 @@ static int fold(eg_win *w, wwin *x, const wtake *k)
 /* The value of an aggregate over no events (or no numbers): counts and
  * sums are 0, as in projections; the rest have no value. A window reached
  * only by too-late events shows these. */
-const char *win_empty_value(int agg)
+const char *eg_win_empty_value(int agg)
 {
 	return agg == WA_COUNT || agg == WA_DISTINCT || agg == WA_SUM ? "0" : "null";
 }
 
 /* Format window x's values into w->vals / w->voffs. */
-int win_format(eg_win *w, const wwin *x)
+int eg_win_format(eg_win *w, const wwin *x)
 {
 	const eg_win_spec *s = w->spec;
 	w->vals.n = 0;
@@ -488,16 +488,16 @@ int win_format(eg_win *w, const wwin *x)
 			n = (size_t)snprintf(t, sizeof t, "%u", c->set.n);
 			break;
 		case WA_SUM: case WA_MIN: case WA_MAX:
-			n = c->n ? nacc_format(&c->v, t) : 0;
+			n = c->n ? eg_nacc_format(&c->v, t) : 0;
 			break;
 		case WA_AVG:
-			n = c->n ? num_format_double(nacc_double(&c->v) / (double)c->n, t) : 0;
+			n = c->n ? eg_num_format_double(eg_nacc_double(&c->v) / (double)c->n, t) : 0;
 			break;
 		default:                 /* WA_PCT */
-			n = c->n ? num_format_double(qs_quantile(&c->qs, s->a[i].q), t) : 0;
+			n = c->n ? eg_num_format_double(eg_qs_quantile(&c->qs, s->a[i].q), t) : 0;
 		}
 		if (!n) {                /* no numbers */
-			const char *e = win_empty_value(s->a[i].agg);
+			const char *e = eg_win_empty_value(s->a[i].agg);
 			n = strlen(e);
 			memcpy(t, e, n);
 		}
@@ -514,14 +514,14 @@ static int put(eg_win *w, const wwin *x, int kind, int flags, uint64_t pos, uint
 	wrec r = { .kind = kind, .flags = flags, .pos = pos, .serial = x->serial,
 		   .start = x->start, .end = x->end, .gid = x->gid, .rev = x->rev,
 		   .prev = x->last };
-	return wch_append(w, &r, kind == WR_REV, off);
+	return eg_wch_append(w, &r, kind == WR_REV, off);
 }
 
 /* Emit a new revision of window x (its accumulators changed, or the
  * watermark reached its end), made by the event at pos. */
 static int emit(eg_win *w, wwin *x, uint64_t pos, int flags)
 {
-	int rc = win_format(w, x);
+	int rc = eg_win_format(w, x);
 	if (rc)
 		return rc;
 	x->rev++;
@@ -536,7 +536,7 @@ static int emit(eg_win *w, wwin *x, uint64_t pos, int flags)
 }
 
 /* When the watermark makes a window ending at end final. */
-int64_t win_final_at(const eg_win_spec *s, int64_t end)
+int64_t eg_win_final_at(const eg_win_spec *s, int64_t end)
 {
 	return end > INT64_MAX - s->lateness ? INT64_MAX : end + s->lateness;
 }
@@ -556,7 +556,7 @@ static int first_result(eg_win *w, uint32_t id, uint64_t pos, int flags)
 	x->emitted = 1;
 	int rc = emit(w, x, pos, flags);
 	if (!rc && w->spec->lateness != WIN_FOREVER &&
-	    heap_push(&w->live, win_final_at(w->spec, x->end), x->serial, id))
+	    eg_heap_push(&w->live, eg_win_final_at(w->spec, x->end), x->serial, id))
 		rc = EG_ENOMEM;
 	return rc;
 }
@@ -598,7 +598,7 @@ static int advance(eg_win *w, uint64_t pos)
 		if (x->serial != h.serial || x->emitted)
 			continue;
 		if (x->end > h.key) {    /* a session that grew since */
-			if (heap_push(&w->pend, x->end, x->serial, h.slot))
+			if (eg_heap_push(&w->pend, x->end, x->serial, h.slot))
 				return EG_ENOMEM;
 			continue;
 		}
@@ -611,9 +611,9 @@ static int advance(eg_win *w, uint64_t pos)
 		wwin *x = &w->w[h.slot];
 		if (x->serial != h.serial)
 			continue;
-		int64_t due = win_final_at(w->spec, x->end);
+		int64_t due = eg_win_final_at(w->spec, x->end);
 		if (due > h.key) {       /* a session that grew since */
-			if (heap_push(&w->live, due, x->serial, h.slot))
+			if (eg_heap_push(&w->live, due, x->serial, h.slot))
 				return EG_ENOMEM;
 			continue;
 		}
@@ -647,26 +647,26 @@ static int acc_merge(const eg_win_spec *s, wacc *a, wacc *b)
 		switch (s->a[i].agg) {
 		case WA_SUM: case WA_AVG:
 			if (x->n)
-				nacc_add(&x->v, &y->v);
+				eg_nacc_add(&x->v, &y->v);
 			else
 				x->v = y->v;
 			break;
 		case WA_MIN:
-			if (!x->n || nacc_cmp(&y->v, &x->v) < 0)
+			if (!x->n || eg_nacc_cmp(&y->v, &x->v) < 0)
 				x->v = y->v;
 			break;
 		case WA_MAX:
-			if (!x->n || nacc_cmp(&y->v, &x->v) > 0)
+			if (!x->n || eg_nacc_cmp(&y->v, &x->v) > 0)
 				x->v = y->v;
 			break;
 		case WA_DISTINCT:
 			for (uint32_t j = 0; j < y->set.cap; j++)
 				if (y->set.h[j] &&
-				    tset_add(&x->set, y->set.text.p + y->set.off[j], y->set.len[j]))
+				    eg_tset_add(&x->set, y->set.text.p + y->set.off[j], y->set.len[j]))
 					return EG_ENOMEM;
 			break;
 		case WA_PCT:
-			if (qs_merge(&x->qs, &y->qs))
+			if (eg_qs_merge(&x->qs, &y->qs))
 				return EG_ENOMEM;
 			break;
 		}
@@ -721,8 +721,8 @@ static int take_session(eg_win *w, const wtake *k, uint32_t gid)
 	uint32_t id;
 	if (hi == lo) {              /* a new session */
 		w->created++;
-		if ((id = win_slot_new(w, t, end, gid, 0)) == UINT32_MAX ||
-		    heap_push(&w->pend, end, w->w[id].serial, id) || sess_insert(g, lo, id))
+		if ((id = eg_win_slot_new(w, t, end, gid, 0)) == UINT32_MAX ||
+		    eg_heap_push(&w->pend, end, w->w[id].serial, id) || sess_insert(g, lo, id))
 			return EG_ENOMEM;
 	} else {
 		id = g->id[lo];
@@ -753,7 +753,7 @@ static int take_session(eg_win *w, const wtake *k, uint32_t gid)
 			/* it takes the place of an emitted session: emitted too */
 			x->emitted = 1;
 			if (s->lateness != WIN_FOREVER &&
-			    heap_push(&w->live, win_final_at(s, x->end), x->serial, id))
+			    eg_heap_push(&w->live, eg_win_final_at(s, x->end), x->serial, id))
 				return EG_ENOMEM;
 		}
 	}
@@ -777,7 +777,7 @@ static int take_item(eg_win *w, wtake *k)
 		return EG_OK;
 	}
 	uint32_t gid;
-	if (win_group_add_h(w, k->arena + e->goff, e->glen, e->ghash, &gid))
+	if (eg_win_group_add_h(w, k->arena + e->goff, e->glen, e->ghash, &gid))
 		return EG_ENOMEM;
 	/* the values' hashes are made here, the group's by the reading
 	 * thread: the two halves of the work come out even */
@@ -812,7 +812,7 @@ static int take_item(eg_win *w, wtake *k)
 
 /* Take a batch of events, in order; w->through follows, and a checkpoint
  * is saved at each event the reader marked with its identity. */
-int win_take_batch(eg_win *w, const wbatch *b)
+int eg_win_take_batch(eg_win *w, const wbatch *b)
 {
 	int na = w->spec->na;
 	wtake k;
@@ -822,9 +822,9 @@ int win_take_batch(eg_win *w, const wbatch *b)
 		k.av = b->av + (size_t)i * (size_t)na;
 		int rc = take_item(w, &k);
 		if (rc)
-			return rc == EG_ENOMEM ? st_err(w->st, EG_ENOMEM, "out of memory") : rc;
+			return rc == EG_ENOMEM ? eg_st_err(w->st, EG_ENOMEM, "out of memory") : rc;
 		w->through = k.e->pos;
-		if (k.e->ident && (rc = win_save(w, 0, k.e->ident)))
+		if (k.e->ident && (rc = eg_win_save(w, 0, k.e->ident)))
 			return rc;
 	}
 	return EG_OK;
@@ -840,7 +840,7 @@ static int get_window(eg_win *w, bread *r)
 		v[i] = bread_u64(r);
 	if (r->bad || !v[2] || v[2] > w->next_serial || (v[6] >> 1) >= w->ngroups)
 		return -1;
-	uint32_t id = win_slot_new(w, (int64_t)v[0], (int64_t)v[1], (uint32_t)(v[6] >> 1), v[2]);
+	uint32_t id = eg_win_slot_new(w, (int64_t)v[0], (int64_t)v[1], (uint32_t)(v[6] >> 1), v[2]);
 	if (id == UINT32_MAX)
 		return EG_ENOMEM;
 	wwin *x = &w->w[id];
@@ -859,7 +859,7 @@ static int get_window(eg_win *w, bread *r)
 				const unsigned char *t = l ? bread_get(r, rd32(l)) : NULL;
 				if (!t)
 					return -1;
-				if (tset_add(&c->set, (const char *)t, rd32(l)))
+				if (eg_tset_add(&c->set, (const char *)t, rd32(l)))
 					return EG_ENOMEM;
 			}
 			if (c->set.n != n)
@@ -867,7 +867,7 @@ static int get_window(eg_win *w, bread *r)
 		} else if (s->a[i].agg == WA_PCT) {
 			uint64_t n = bread_u64(r);
 			const unsigned char *p2 = bread_get(r, n);
-			if (!p2 || qs_decode(&c->qs, p2, n))
+			if (!p2 || eg_qs_decode(&c->qs, p2, n))
 				return -1;
 		}
 	}
@@ -895,16 +895,16 @@ static int restore(eg_win *w, const unsigned char *p, size_t n)
 	memcpy(v, p + 48, sizeof v);
 	uint64_t through = v[0], id, tail;
 	uint64_t clen, glen;
-	if (through > h.pos || win_files_size(w, &clen, &glen) || clen < v[2] ||
+	if (through > h.pos || eg_win_files_size(w, &clen, &glen) || clen < v[2] ||
 	    glen < v[3] || v[3] > SIZE_MAX / 2)
 		return -1;
-	if ((rc = store_event_ident(w->st, through, &id)))
+	if ((rc = eg_store_event_ident(w->st, through, &id)))
 		return rc;
-	if (id != v[1] || win_tail_check(w, v[2], &tail) || tail != v[9])
+	if (id != v[1] || eg_win_tail_check(w, v[2], &tail) || tail != v[9])
 		return -1;
 	/* the groups */
 	char *g;
-	if ((rc = win_groups_read(w, v[3], &g)))
+	if ((rc = eg_win_groups_read(w, v[3], &g)))
 		return rc;
 	/* (a spec without group_by has one group, of empty text) */
 	for (uint64_t at = 0; w->ngroups < v[4] && at <= v[3];) {
@@ -912,7 +912,7 @@ static int restore(eg_win *w, const unsigned char *p, size_t n)
 		for (int i = 0; i < s->ngroup && end <= v[3]; i++)
 			end += 4 + (end + 4 <= v[3] ? rd32(g + end) : 0);
 		uint32_t gid;
-		if (end > v[3] || win_group_add(w, g + at, end - at, &gid) || gid != w->ngroups - 1) {
+		if (end > v[3] || eg_win_group_add(w, g + at, end - at, &gid) || gid != w->ngroups - 1) {
 			free(g);
 			return -1;
 		}
@@ -942,9 +942,9 @@ static int restore(eg_win *w, const unsigned char *p, size_t n)
 	for (uint32_t i = 0; i < w->nw; i++) {
 		wwin *x = &w->w[i];
 		if (!x->emitted)
-			rc = heap_push(&w->pend, x->end, x->serial, i);
+			rc = eg_heap_push(&w->pend, x->end, x->serial, i);
 		else if (s->lateness != WIN_FOREVER)
-			rc = heap_push(&w->live, win_final_at(s, x->end), x->serial, i);
+			rc = eg_heap_push(&w->live, eg_win_final_at(s, x->end), x->serial, i);
 		if (!rc && s->kind == W_SESSION) {
 			struct sess *ss = &w->sess[x->gid];
 			if (ss->n == ss->cap) {
@@ -961,7 +961,7 @@ static int restore(eg_win *w, const unsigned char *p, size_t n)
 	}
 	for (uint32_t gi = 0; s->kind == W_SESSION && gi < w->ngroups; gi++)
 		qsort_r(w->sess[gi].id, w->sess[gi].n, sizeof(uint32_t), cmp_start, w);
-	if ((rc = win_files_cut(w, v[2], v[3])))
+	if ((rc = eg_win_files_cut(w, v[2], v[3])))
 		return rc;
 	w->ch.flushed = v[2];
 	w->saved_through = w->resumed_from = through;
@@ -971,24 +971,24 @@ static int restore(eg_win *w, const unsigned char *p, size_t n)
 
 /* Load the state file if it is valid for this log, else start afresh
  * (the change records of a run that is not the saved one are cut off). */
-int win_load(eg_win *w)
+int eg_win_load(eg_win *w)
 {
-	win_reset(w);
-	win_files_forget(w);
+	eg_win_reset(w);
+	eg_win_files_forget(w);
 	w->saved_through = w->saved_len = 0;
 	if (w->nosave)
 		return EG_OK;
 	eg_ds_view v;
 	int rc = -1;
-	if (win_state_read(w, &v) == EG_OK)
+	if (eg_win_state_read(w, &v) == EG_OK)
 		rc = restore(w, v.p, v.n);
 	eg_ds_view_free(&v);
 	if (rc > 0 || rc < -1 || rc == EG_ENOMEM)
-		return rc == EG_ENOMEM ? st_err(w->st, EG_ENOMEM, "out of memory") : rc;
+		return rc == EG_ENOMEM ? eg_st_err(w->st, EG_ENOMEM, "out of memory") : rc;
 	if (rc == -1) {              /* start afresh */
-		win_reset(w);
+		eg_win_reset(w);
 		w->ch.flushed = 0;
-		if ((rc = win_files_cut(w, 0, 0)))
+		if ((rc = eg_win_files_cut(w, 0, 0)))
 			return rc;
 	}
 	w->ch.mine = w->ch.flushed;
@@ -998,7 +998,7 @@ int win_load(eg_win *w)
 /* ------------------------------------------------------------- API */
 
 /* Forget every window and group: the state of a run that took nothing. */
-void win_reset(eg_win *w)
+void eg_win_reset(eg_win *w)
 {
 	for (uint32_t i = 0; i < w->nw; i++)
 		if (w->w[i].serial)
@@ -1029,7 +1029,7 @@ int eg_win_open(eg_store *st, const eg_win_spec *spec, int flags, eg_win **out)
 	*out = NULL;
 	eg_win *w = calloc(1, sizeof *w);
 	if (!w)
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	w->st = st;
 	w->spec = spec;
 	w->flags = flags;
@@ -1046,9 +1046,9 @@ int eg_win_open(eg_store *st, const eg_win_spec *spec, int flags, eg_win **out)
 	int rc = EG_OK;
 	if (flags & EG_WIN_IN_MEMORY)
 		w->nosave = 1;
-	else if (!win_files_open(w) && !(rc = win_lock(w))) {
-		rc = win_load(w);
-		win_unlock(w);
+	else if (!eg_win_files_open(w) && !(rc = eg_win_lock(w))) {
+		rc = eg_win_load(w);
+		eg_win_unlock(w);
 	}
 	if (rc) {
 		eg_win_close(w);
@@ -1062,8 +1062,8 @@ void eg_win_close(eg_win *w)
 {
 	if (!w)
 		return;
-	win_reset(w);
-	win_files_close(w);
+	eg_win_reset(w);
+	eg_win_files_close(w);
 	free(w->w);
 	free(w->freeslots);
 	free(w->spare);

@@ -50,14 +50,14 @@ static int wch_flush(eg_win *w)
 	wchanges *c = &w->ch;
 	if (c->fd < 0 || !c->mem.n)
 		return EG_OK;
-	if (os_pwrite_all(c->fd, c->mem.p, c->mem.n, (off_t)c->flushed))
-		return st_errno(w->st, "cannot write %s/changes", w->ds.dir);
+	if (eg_os_pwrite_all(c->fd, c->mem.p, c->mem.n, (off_t)c->flushed))
+		return eg_st_errno(w->st, "cannot write %s/changes", w->ds.dir);
 	c->flushed += c->mem.n;
 	c->mem.n = 0;
 	return EG_OK;
 }
 
-uint64_t wch_len(const eg_win *w)
+uint64_t eg_wch_len(const eg_win *w)
 {
 	return w->ch.flushed + w->ch.mem.n;
 }
@@ -71,7 +71,7 @@ uint64_t wch_len(const eg_win *w)
  *  48 u64 revision         56 u64 prev (offset + 1 of the window's last REV)
  *  64 nvals x (u32 length, JSON text), zero padding to 8
  */
-int wch_append(eg_win *w, const wrec *r, int with_vals, uint64_t *off)
+int eg_wch_append(eg_win *w, const wrec *r, int with_vals, uint64_t *off)
 {
 	int na = with_vals ? w->spec->na : 0;
 	size_t len = WR_HDR + (with_vals ? 4 * (size_t)na + w->voffs[na] : 0);
@@ -79,7 +79,7 @@ int wch_append(eg_win *w, const wrec *r, int with_vals, uint64_t *off)
 	buf *b = &w->ch.mem;
 	if (buf_reserve(b, len))
 		return EG_ENOMEM;
-	*off = wch_len(w);
+	*off = eg_wch_len(w);
 	unsigned char *p = (unsigned char *)b->p + b->n;
 	memset(p, 0, len);
 	wr32(p, (uint32_t)len);
@@ -107,12 +107,12 @@ int wch_append(eg_win *w, const wrec *r, int with_vals, uint64_t *off)
 
 static int damaged(eg_win *w, uint64_t off)
 {
-	return st_err(w->st, EG_ECORRUPT, "%s/changes: damaged record at offset %llu; "
+	return eg_st_err(w->st, EG_ECORRUPT, "%s/changes: damaged record at offset %llu; "
 		      "run engram reindex", w->ds.dir, (unsigned long long)off);
 }
 
 /* The record at off (its values borrowed until the next read). */
-int wch_read(eg_win *w, uint64_t off, wrec *r)
+int eg_wch_read(eg_win *w, uint64_t off, wrec *r)
 {
 	wchanges *c = &w->ch;
 	const unsigned char *p;
@@ -128,7 +128,7 @@ int wch_read(eg_win *w, uint64_t off, wrec *r)
 			c->maplen = 0;
 			void *m = eg_os.mmap(NULL, c->flushed, PROT_READ, MAP_SHARED, c->fd, 0);
 			if (m == MAP_FAILED)
-				return st_errno(w->st, "cannot map %s/changes", w->ds.dir);
+				return eg_st_errno(w->st, "cannot map %s/changes", w->ds.dir);
 			c->map = m;
 			c->maplen = c->flushed;
 		}
@@ -146,7 +146,7 @@ int wch_read(eg_win *w, uint64_t off, wrec *r)
 	if (off < c->mine) {
 		w->rec.n = 0;
 		if (buf_add(&w->rec, p, len))
-			return st_err(w->st, EG_ENOMEM, "out of memory");
+			return eg_st_err(w->st, EG_ENOMEM, "out of memory");
 		wr32(w->rec.p + 44, 0);
 		if ((uint32_t)XXH3_64bits(w->rec.p, len) != rd32(p + 44))
 			return damaged(w, off);
@@ -164,7 +164,7 @@ int wch_read(eg_win *w, uint64_t off, wrec *r)
 	return EG_OK;
 }
 
-void wch_free(wchanges *c)
+void eg_wch_free(wchanges *c)
 {
 	if (c->map)
 		eg_os.munmap(c->map, c->maplen);
@@ -183,7 +183,7 @@ static void path_of(const eg_win *w, const char *name, char *out)
 }
 
 /* Open (creating) idx/win/HASH/; on failure run in memory only. */
-int win_files_open(eg_win *w)
+int eg_win_files_open(eg_win *w)
 {
 	char hex[33], f[PATH_MAX];
 	eg_ds_hex(w->spec->hash, hex);
@@ -193,28 +193,28 @@ int win_files_open(eg_win *w)
 	path_of(w, "groups", f);
 	w->gfd = eg_os.open(f, O_RDWR | O_CREAT, 0644);
 	if (w->ds.lockfd < 0 || w->ch.fd < 0 || w->gfd < 0) {
-		win_files_close(w);
+		eg_win_files_close(w);
 		w->nosave = 1;
 		return -1;
 	}
 	return 0;
 }
 
-void win_files_close(eg_win *w)
+void eg_win_files_close(eg_win *w)
 {
 	eg_ds_close(&w->ds);
 	if (w->gfd >= 0)
 		eg_os.close(w->gfd);
 	w->gfd = -1;
-	wch_free(&w->ch);
+	eg_wch_free(&w->ch);
 }
 
-int win_lock(eg_win *w)
+int eg_win_lock(eg_win *w)
 {
 	return w->nosave ? EG_OK : eg_ds_lock(w->st, &w->ds);
 }
 
-void win_unlock(eg_win *w)
+void eg_win_unlock(eg_win *w)
 {
 	if (!w->nosave)
 		eg_ds_unlock(&w->ds);
@@ -229,18 +229,18 @@ void win_unlock(eg_win *w)
  * checkpoint is never applied to a log that was cut back and appended anew. */
 static int ident(eg_win *w, uint64_t pos, uint64_t *out)
 {
-	return store_event_ident(w->st, pos, out);
+	return eg_store_event_ident(w->st, pos, out);
 }
 
 /* A check of the last bytes of changes before len (0 if none). */
-int win_tail_check(eg_win *w, uint64_t len, uint64_t *out)
+int eg_win_tail_check(eg_win *w, uint64_t len, uint64_t *out)
 {
 	unsigned char b[4096];
 	size_t n = len < sizeof b ? (size_t)len : sizeof b;
 	*out = 0;
 	if (!n)
 		return EG_OK;
-	if (os_pread_all(w->ch.fd, b, n, (off_t)(len - n)))
+	if (eg_os_pread_all(w->ch.fd, b, n, (off_t)(len - n)))
 		return -1;
 	*out = XXH3_64bits(b, n) | 1;
 	return EG_OK;
@@ -274,10 +274,10 @@ static int put_window(eg_win *w, buf *b, const wwin *x)
 					return -1;
 			}
 		} else if (s->a[i].agg == WA_PCT) {
-			uint64_t n = qs_encoded_size(&c->qs);
+			uint64_t n = eg_qs_encoded_size(&c->qs);
 			if (put64(b, n) || buf_reserve(b, n))
 				return -1;
-			b->n += qs_encode(&c->qs, b->p + b->n);
+			b->n += eg_qs_encode(&c->qs, b->p + b->n);
 		}
 	}
 	return 0;
@@ -290,7 +290,7 @@ static int put_window(eg_win *w, buf *b, const wwin *x)
  * ident_at: the identity of the event at w->through, or 0 to look it up
  * (the reading thread of a run gives it, so that the store is read by one
  * thread at a time). */
-int win_save(eg_win *w, int durable, uint64_t ident_at)
+int eg_win_save(eg_win *w, int durable, uint64_t ident_at)
 {
 	if (w->nosave)
 		return EG_OK;
@@ -299,16 +299,16 @@ int win_save(eg_win *w, int durable, uint64_t ident_at)
 	int rc = wch_flush(w);
 	if (rc)
 		return rc;
-	if (os_pwrite_all(w->gfd, w->gtext.p + w->groups_saved, w->gtext.n - w->groups_saved,
+	if (eg_os_pwrite_all(w->gfd, w->gtext.p + w->groups_saved, w->gtext.n - w->groups_saved,
 			  (off_t)w->groups_saved) ||
 	    eg_os.fdatasync(w->ch.fd) || eg_os.fdatasync(w->gfd))
-		return st_errno(st, "cannot write %s", w->ds.dir);
+		return eg_st_errno(st, "cannot write %s", w->ds.dir);
 	w->groups_saved = w->gtext.n;
 	uint64_t id = ident_at, tail;
 	if (!id && (rc = ident(w, w->through, &id)))
 		return rc;
-	if (win_tail_check(w, w->ch.flushed, &tail))
-		return st_errno(st, "cannot read %s/changes", w->ds.dir);
+	if (eg_win_tail_check(w, w->ch.flushed, &tail))
+		return eg_st_errno(st, "cannot read %s/changes", w->ds.dir);
 	const eg_win_spec *s = w->spec;
 	buf b = { 0 };
 	unsigned char h[ST_HDR];
@@ -330,19 +330,19 @@ int win_save(eg_win *w, int durable, uint64_t ident_at)
 			bad = put_window(w, &b, &w->w[i]);
 	if (bad) {
 		free(b.p);
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	}
 	bad = eg_ds_write(&w->ds, "state", b.p, b.n);
 	free(b.p);
 	if (bad)
-		return st_errno(st, "cannot write %s/state", w->ds.dir);
+		return eg_st_errno(st, "cannot write %s/state", w->ds.dir);
 	w->saved_through = w->through;
 	w->saved_len = w->ch.flushed;
 	return EG_OK;
 }
 
 /* Has another process saved a run different from the one in memory? */
-int win_stale(eg_win *w)
+int eg_win_stale(eg_win *w)
 {
 	if (w->nosave)
 		return 0;
@@ -352,7 +352,7 @@ int win_stale(eg_win *w)
 	int fd = eg_os.open(path, O_RDONLY, 0);
 	if (fd < 0)
 		return w->saved_through != 0;
-	int r = os_pread_all(fd, h, sizeof h, 0);
+	int r = eg_os_pread_all(fd, h, sizeof h, 0);
 	eg_os.close(fd);
 	return r || rd64(h + 48) != w->saved_through || rd64(h + 64) != w->saved_len;
 }
@@ -371,22 +371,22 @@ static int state_ok(const unsigned char *p, size_t n, void *arg)
 	return eg_ds_tail_sum_ok(p, n, NULL);
 }
 
-int win_state_read(eg_win *w, eg_ds_view *v)
+int eg_win_state_read(eg_win *w, eg_ds_view *v)
 {
 	st_ctx c = { w->spec };
 	return eg_ds_read(&w->ds, "state", 0, ST_HDR + 8, state_ok, &c, v);
 }
 
-int win_files_cut(eg_win *w, uint64_t clen, uint64_t glen)
+int eg_win_files_cut(eg_win *w, uint64_t clen, uint64_t glen)
 {
 	if (eg_os.ftruncate(w->ch.fd, (off_t)clen) || eg_os.ftruncate(w->gfd, (off_t)glen))
-		return st_errno(w->st, "cannot write %s", w->ds.dir);
+		return eg_st_errno(w->st, "cannot write %s", w->ds.dir);
 	return EG_OK;
 }
 
-int win_files_size(eg_win *w, uint64_t *clen, uint64_t *glen)
+int eg_win_files_size(eg_win *w, uint64_t *clen, uint64_t *glen)
 {
-	off_t c = os_file_size(w->ch.fd), g = os_file_size(w->gfd);
+	off_t c = eg_os_file_size(w->ch.fd), g = eg_os_file_size(w->gfd);
 	if (c < 0 || g < 0)
 		return -1;
 	*clen = (uint64_t)c;
@@ -394,13 +394,13 @@ int win_files_size(eg_win *w, uint64_t *clen, uint64_t *glen)
 	return 0;
 }
 
-int win_groups_read(eg_win *w, uint64_t len, char **out)
+int eg_win_groups_read(eg_win *w, uint64_t len, char **out)
 {
 	char *g = malloc(len ? len : 1);
 	*out = NULL;
 	if (!g)
 		return EG_ENOMEM;
-	if (len && os_pread_all(w->gfd, g, len, 0)) {
+	if (len && eg_os_pread_all(w->gfd, g, len, 0)) {
 		free(g);
 		return -1;
 	}
@@ -408,7 +408,7 @@ int win_groups_read(eg_win *w, uint64_t len, char **out)
 	return EG_OK;
 }
 
-void win_files_forget(eg_win *w)
+void eg_win_files_forget(eg_win *w)
 {
 	w->ch.mem.n = 0;
 	w->ch.flushed = w->ch.mine = 0;
@@ -514,19 +514,19 @@ typedef int (*fold_fn)(void *ctx, size_t entry, const wrec *r);
 /* Fold the records after f->off made by events at positions <= to. */
 static int fold_to(eg_win *w, wfold *f, uint64_t to, fold_fn fn, void *ctx)
 {
-	uint64_t end = wch_len(w);
+	uint64_t end = eg_wch_len(w);
 	wrec r;
 	int rc;
 	if (!f->n && fold_reserve(f, (size_t)(w->created + w->too_late / 4 + 1)))
-		return st_err(w->st, EG_ENOMEM, "out of memory");
+		return eg_st_err(w->st, EG_ENOMEM, "out of memory");
 	while (f->off < end) {
-		if ((rc = wch_read(w, f->off, &r)))
+		if ((rc = eg_wch_read(w, f->off, &r)))
 			return rc;
 		if (r.pos > to)
 			break;
 		ssize_t i = fold_entry(w, f, &r);
 		if (i < 0)
-			return st_err(w->st, EG_ENOMEM, "out of memory");
+			return eg_st_err(w->st, EG_ENOMEM, "out of memory");
 		fent *e = &f->e[i];
 		switch (r.kind) {
 		case WR_REV:
@@ -566,12 +566,12 @@ static int row_values(eg_win *w, uint64_t revoff, const char **vals, size_t *len
 	int na = w->spec->na, rc;
 	if (!revoff) {
 		for (int i = 0; i < na; i++) {
-			vals[i] = win_empty_value(w->spec->a[i].agg);
+			vals[i] = eg_win_empty_value(w->spec->a[i].agg);
 			lens[i] = strlen(vals[i]);
 		}
 		return EG_OK;
 	}
-	if ((rc = wch_read(w, revoff - 1, &r)))
+	if ((rc = eg_wch_read(w, revoff - 1, &r)))
 		return rc;
 	if (r.kind != WR_REV || r.nvals != na)
 		return damaged(w, revoff - 1);
@@ -586,7 +586,7 @@ static int row_values(eg_win *w, uint64_t revoff, const char **vals, size_t *len
 
 static void row_init(eg_win *w, eg_win_row *row, int64_t start, int64_t end, uint32_t gid)
 {
-	win_group_row(w, gid);
+	eg_win_group_row(w, gid);
 	*row = (eg_win_row){ .start = start, .end = end, .ngroups = (size_t)w->spec->ngroup,
 			     .group_names = w->gnames, .groups = w->gvals, .group_lens = w->glens,
 			     .naggs = (size_t)w->spec->na, .agg_names = w->anames,
@@ -602,7 +602,7 @@ static int entry_row(eg_win *w, const fent *e, eg_win_row *row)
 	row->retracted = e->gone;
 	row->too_late = e->too_late;
 	if (e->slot != UINT32_MAX) {             /* open: its figures so far */
-		int rc = win_format(w, &w->w[e->slot]);
+		int rc = eg_win_format(w, &w->w[e->slot]);
 		if (rc)
 			return rc;
 		for (int i = 0; i < w->spec->na; i++) {
@@ -675,7 +675,7 @@ int eg_win_table(eg_win *w, uint64_t at, int include_open, eg_win_row_fn fn, voi
 	if (!at || at > w->through)
 		at = w->through;
 	if (include_open && at != w->through)
-		return st_err(w->st, EG_EINVAL, "open windows are known only at the end of the run");
+		return eg_st_err(w->st, EG_EINVAL, "open windows are known only at the end of the run");
 	wfold f = { 0 };
 	int rc = fold_to(w, &f, at, NULL, NULL);
 	/* the windows not emitted yet, from memory */
@@ -686,14 +686,14 @@ int eg_win_table(eg_win *w, uint64_t at, int include_open, eg_win_row_fn fn, voi
 		wrec r = { .serial = x->serial, .start = x->start, .end = x->end, .gid = x->gid };
 		ssize_t k = fold_entry(w, &f, &r);
 		if (k < 0)
-			rc = st_err(w->st, EG_ENOMEM, "out of memory");
+			rc = eg_st_err(w->st, EG_ENOMEM, "out of memory");
 		else
 			f.e[k].slot = i;
 	}
 	size_t n = 0;
 	uint32_t *o = rc ? NULL : entry_order(w, f.e, f.n, &n);
 	if (!rc && !o)
-		rc = st_err(w->st, EG_ENOMEM, "out of memory");
+		rc = eg_st_err(w->st, EG_ENOMEM, "out of memory");
 	for (size_t i = 0; i < n && !rc; i++) {
 		eg_win_row row;
 		if (!(rc = entry_row(w, &f.e[o[i]], &row)))
@@ -706,7 +706,7 @@ int eg_win_table(eg_win *w, uint64_t at, int include_open, eg_win_row_fn fn, voi
 
 uint64_t eg_win_cursor(const eg_win *w)
 {
-	return wch_len(w);
+	return eg_wch_len(w);
 }
 
 /* The event at pos, through an iterator the caller frees. */
@@ -717,7 +717,7 @@ static int event_at(eg_win *w, uint64_t pos, eg_iter **it, const eg_event **e)
 	if (rc)
 		return rc;
 	rc = eg_iter_next(*it, e);
-	return rc == EG_END ? st_err(w->st, EG_ECORRUPT, "%s/changes names position %llu, "
+	return rc == EG_END ? eg_st_err(w->st, EG_ECORRUPT, "%s/changes names position %llu, "
 				      "which the log does not hold; run engram reindex", w->ds.dir,
 				      (unsigned long long)pos) : rc;
 }
@@ -725,13 +725,13 @@ static int event_at(eg_win *w, uint64_t pos, eg_iter **it, const eg_event **e)
 int eg_win_changes(eg_win *w, uint64_t *cursor, uint64_t to, eg_win_row_fn on_rev,
 		   eg_win_late_fn on_late, void *ctx)
 {
-	uint64_t end = wch_len(w);
+	uint64_t end = eg_wch_len(w);
 	if (!to)
 		to = UINT64_MAX;
 	wrec r;
 	int rc = EG_OK;
 	while (*cursor < end) {
-		if ((rc = wch_read(w, *cursor, &r)))
+		if ((rc = eg_wch_read(w, *cursor, &r)))
 			return rc;
 		if (r.pos > to)
 			break;
@@ -815,7 +815,7 @@ int eg_win_diff(eg_win *w, uint64_t p1, uint64_t p2, eg_win_diff_fn fn, void *ct
 	if (!p2 || p2 > w->through)
 		p2 = w->through;
 	if (p1 > p2)
-		return st_err(w->st, EG_EINVAL, "the first report must be the earlier one");
+		return eg_st_err(w->st, EG_EINVAL, "the first report must be the earlier one");
 	wfold f = { 0 };
 	diffctx d = { 0 };
 	fent *before = NULL;
@@ -886,7 +886,7 @@ int eg_win_diff(eg_win *w, uint64_t p1, uint64_t p2, eg_win_diff_fn fn, void *ct
 		rc = fn(ctx, &dr);
 	}
 	if (rc == EG_ENOMEM)
-		rc = st_err(w->st, EG_ENOMEM, "out of memory");
+		rc = eg_st_err(w->st, EG_ENOMEM, "out of memory");
 	free(pos);
 	free(o);
 	free(before);

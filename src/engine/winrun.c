@@ -22,10 +22,10 @@
 
 /* A long run saves a checkpoint at the first event of every so many
  * positions, so that a crash loses little. */
-uint64_t win_save_every = 1u << 21;
+uint64_t eg_win_save_every = 1u << 21;
 
 /* Runs over fewer positions than this take no second thread. */
-uint64_t win_pipe_min = 1u << 16;
+uint64_t eg_win_pipe_min = 1u << 16;
 
 /* ------------------------------------------------------------ extraction */
 
@@ -88,7 +88,7 @@ static void ex_values(wex *x, const eg_event *e)
 	unsigned got[2] = { 0, 0 };
 	for (int r = 0; r < 2; r++)
 		if (x->nnames[r] && obj[r].n)
-			got[r] = json_members_valid(&obj[r], x->names[r], x->lens[r], x->nnames[r],
+			got[r] = eg_json_members_valid(&obj[r], x->names[r], x->lens[r], x->nnames[r],
 						    top[r]);
 	for (int i = 0; i < x->nv; i++) {
 		const eg_path *p = x->vp[i];
@@ -100,7 +100,7 @@ static void ex_values(wex *x, const eg_event *e)
 			const char *name = p->seg[k];
 			size_t len = strlen(name);
 			json_span in = v;
-			x->found[i] = json_members_valid(&in, &name, &len, 1, &v) & 1;
+			x->found[i] = eg_json_members_valid(&in, &name, &len, 1, &v) & 1;
 		}
 		x->found[i] = x->found[i] && v.type != JSON_NULL;
 		x->v[i] = v;
@@ -134,7 +134,7 @@ static int ex_number(wex *x, const eg_event *e, const eg_path *p, int vi, num *v
 			else if (x->v[vi].type != JSON_NUMBER)
 				x->nst[vi] = -1;
 			else
-				x->nst[vi] = 1, num_parse(x->v[vi].p, x->v[vi].n, &x->n[vi]);
+				x->nst[vi] = 1, eg_num_parse(x->v[vi].p, x->v[vi].n, &x->n[vi]);
 		}
 		*v = x->n[vi];
 		return x->nst[vi];
@@ -168,12 +168,12 @@ static int ex_agg(wex *x, const eg_event *e, int i, wbatch *b, wav *o)
 	if ((o->st = ex_number(x, e, &a->path, x->avi[i], &v)) <= 0)
 		return EG_OK;
 	nacc nv;
-	nacc_set(&nv, &v, 1);
+	eg_nacc_set(&nv, &v, 1);
 	if (a->agg != WA_PCT) {
 		o->u.n = nv;
 		return EG_OK;
 	}
-	o->u.d = nacc_double(&nv);
+	o->u.d = eg_nacc_double(&nv);
 	if (!isfinite(o->u.d))
 		o->st = -1;
 	return EG_OK;
@@ -192,8 +192,8 @@ static int ex_event(wex *x, const eg_event *e, wbatch *b)
 	witem *it = &b->items[b->n];
 	wav *av = b->av + (size_t)b->n * (size_t)s->na;
 	*it = (witem){ .pos = e->pos, .time = e->time, .heartbeat = is_heartbeat(e) };
-	if (e->pos / win_save_every != x->prev_pos / win_save_every)
-		it->ident = event_ident(e);
+	if (e->pos / eg_win_save_every != x->prev_pos / eg_win_save_every)
+		it->ident = eg_event_ident(e);
 	x->prev_pos = e->pos;
 	if (it->heartbeat) {
 		b->n++;
@@ -277,45 +277,45 @@ static int fill_batch(void *ctx, void *b)
 static int take_batch(void *ctx, void *b)
 {
 	wrun *r = ctx;
-	return win_take_batch(r->w, b);
+	return eg_win_take_batch(r->w, b);
 }
 
 static int run_events(eg_win *w, eg_iter *it, int threads)
 {
 	wrun *r = calloc(1, sizeof *r);
 	if (!r)
-		return st_err(w->st, EG_ENOMEM, "out of memory");
+		return eg_st_err(w->st, EG_ENOMEM, "out of memory");
 	r->w = w;
 	r->it = it;
 	ex_init(&r->x, w->spec, w->through);
 	int rc = batches_new(r, threads ? NBATCH : 1, w->spec->na);
 	if (!rc) {
 		void *bs[NBATCH] = { &r->b[0], &r->b[1], &r->b[2], &r->b[3] };
-		rc = pipe_run(bs, NBATCH, threads, fill_batch, r, take_batch, r);
+		rc = eg_pipe_run(bs, NBATCH, threads, fill_batch, r, take_batch, r);
 	}
 	batches_free(r);
 	free(r);
 	if (rc == EG_ENOMEM)
-		rc = st_err(w->st, EG_ENOMEM, "out of memory");
+		rc = eg_st_err(w->st, EG_ENOMEM, "out of memory");
 	return rc;
 }
 
 int eg_win_run(eg_win *w, uint64_t to)
 {
-	int rc = win_lock(w);
-	if (!rc && win_stale(w))
-		rc = win_load(w);          /* another process took the run further */
+	int rc = eg_win_lock(w);
+	if (!rc && eg_win_stale(w))
+		rc = eg_win_load(w);          /* another process took the run further */
 	eg_head h;
 	if (!rc)
 		rc = eg_store_head(w->st, &h);
 	if (rc) {
-		win_unlock(w);
+		eg_win_unlock(w);
 		return rc;
 	}
 	if (!to || to > h.pos)
 		to = h.pos;
 	if (to <= w->through) {
-		win_unlock(w);
+		eg_win_unlock(w);
 		return EG_OK;
 	}
 	eg_filter f = { .from = w->through + 1, .to = to };
@@ -328,15 +328,15 @@ int eg_win_run(eg_win *w, uint64_t to)
 	}
 	eg_iter *it;
 	if ((rc = eg_iter_new(w->st, &it, &f))) {
-		win_unlock(w);
+		eg_win_unlock(w);
 		return rc;
 	}
-	rc = run_events(w, it, to - w->through >= win_pipe_min);
+	rc = run_events(w, it, to - w->through >= eg_win_pipe_min);
 	eg_iter_free(it);
 	if (rc == EG_END) {
 		w->through = to;
-		rc = win_save(w, 1, 0);
+		rc = eg_win_save(w, 1, 0);
 	}
-	win_unlock(w);
+	eg_win_unlock(w);
 	return rc;
 }

@@ -20,7 +20,7 @@ typedef struct wctx {
 	spec_err e;
 } wctx;
 
-#define bad(c, ...) spec_bad(&(c)->e, __VA_ARGS__)
+#define bad(c, ...) eg_spec_bad(&(c)->e, __VA_ARGS__)
 
 static const char DUR_HELP[] = "expected a duration: " EG_DURATION_FORMS;
 
@@ -59,21 +59,21 @@ static int window(wctx *c, const json_span *v)
 	json_obj it;
 	json_span k, x, every = { 0 };
 	int kinds = 0, r;
-	json_obj_begin(&it, v->p, v->n, NULL);
-	while ((r = json_obj_next(&it, &k, &x, NULL)) == 1) {
-		if (proj_key_is(&k, "tumble") || proj_key_is(&k, "hop") ||
-		    proj_key_is(&k, "session")) {
+	eg_json_obj_begin(&it, v->p, v->n, NULL);
+	while ((r = eg_json_obj_next(&it, &k, &x, NULL)) == 1) {
+		if (eg_proj_key_is(&k, "tumble") || eg_proj_key_is(&k, "hop") ||
+		    eg_proj_key_is(&k, "session")) {
 			char w[64];
-			s->kind = proj_key_is(&k, "tumble") ? W_TUMBLE :
-				  proj_key_is(&k, "hop") ? W_HOP : W_SESSION;
+			s->kind = eg_proj_key_is(&k, "tumble") ? W_TUMBLE :
+				  eg_proj_key_is(&k, "hop") ? W_HOP : W_SESSION;
 			snprintf(w, sizeof w, "$.window.%.*s", (int)k.n - 2, k.p + 1);
 			if (duration(c, w, &x, 0, "", &s->size))
 				return -1;
 			kinds++;
-		} else if (proj_key_is(&k, "every")) {
+		} else if (eg_proj_key_is(&k, "every")) {
 			every = x;
 		} else {
-			char *kn = proj_str_dup(&k);
+			char *kn = eg_proj_str_dup(&k);
 			char w[300];
 			snprintf(w, sizeof w, "$.window.%s", kn ? kn : "?");
 			free(kn);
@@ -110,7 +110,7 @@ static const char AGG_HELP[] =
 static int agg(wctx *c, const json_span *name, const json_span *v, waggspec *a)
 {
 	char w[300];
-	if (!(a->name = proj_str_dup(name)))
+	if (!(a->name = eg_proj_str_dup(name)))
 		return bad(c, "$.aggs", "out of memory");
 	snprintf(w, sizeof w, "$.aggs.%s", a->name);
 	if (!a->name[0])
@@ -126,10 +126,10 @@ static int agg(wctx *c, const json_span *name, const json_span *v, waggspec *a)
 	json_obj it;
 	json_span k, x;
 	int n = 0, r;
-	json_obj_begin(&it, v->p, v->n, NULL);
-	while ((r = json_obj_next(&it, &k, &x, NULL)) == 1) {
+	eg_json_obj_begin(&it, v->p, v->n, NULL);
+	while ((r = eg_json_obj_next(&it, &k, &x, NULL)) == 1) {
 		size_t i = 0;
-		while (i < sizeof kinds / sizeof *kinds && !proj_key_is(&k, kinds[i].key))
+		while (i < sizeof kinds / sizeof *kinds && !eg_proj_key_is(&k, kinds[i].key))
 			i++;
 		char wk[400];
 		snprintf(wk, sizeof wk, "%s.%.*s", w, (int)k.n - 2, k.p + 1);
@@ -160,8 +160,8 @@ static int group_by(wctx *c, const json_span *v)
 		return bad(c, "$.group_by", "expected an array of field paths");
 	json_arr it;
 	json_span e;
-	json_arr_begin(&it, v);
-	while (json_arr_next(&it, &e)) {
+	eg_json_arr_begin(&it, v);
+	while (eg_json_arr_next(&it, &e)) {
 		char w[64], why[400];
 		snprintf(w, sizeof w, "$.group_by[%d]", s->ngroup);
 		if (s->ngroup == WIN_MAX_GROUPS)
@@ -182,8 +182,8 @@ static int type_list(wctx *c, const json_span *v)
 		return bad(c, "$.types", "expected an array of event type names");
 	json_arr it;
 	json_span e;
-	json_arr_begin(&it, v);
-	while (json_arr_next(&it, &e)) {
+	eg_json_arr_begin(&it, v);
+	while (eg_json_arr_next(&it, &e)) {
 		char w[64];
 		snprintf(w, sizeof w, "$.types[%d]", s->ntypes);
 		if (e.type != JSON_STRING || e.n <= 2)
@@ -194,7 +194,7 @@ static int type_list(wctx *c, const json_span *v)
 		if (!t)
 			return bad(c, w, "out of memory");
 		s->types = t;
-		if (!(t[s->ntypes] = proj_str_dup(&e)))
+		if (!(t[s->ntypes] = eg_proj_str_dup(&e)))
 			return bad(c, w, "out of memory");
 		t[++s->ntypes] = NULL;
 	}
@@ -205,7 +205,7 @@ static int type_list(wctx *c, const json_span *v)
 
 static int spec_hash(eg_win_spec *s)
 {
-	const EVP_MD *md = chain_sha256();
+	const EVP_MD *md = eg_chain_sha256();
 	EVP_MD_CTX *m = md ? EVP_MD_CTX_new() : NULL;
 	char line[1024];
 	int ok = m && EVP_DigestInit_ex(m, md, NULL) == 1;
@@ -233,43 +233,43 @@ static int spec_hash(eg_win_spec *s)
 static int parse(wctx *c, const char *json, size_t n)
 {
 	eg_win_spec *s = c->s;
-	if (spec_check_json(&c->e, json, n))
+	if (eg_spec_check_json(&c->e, json, n))
 		return -1;
 	static const char MEMBERS[] = "a spec has \"name\", \"types\", \"window\", \"group_by\", "
 				      "\"aggs\", \"watermark\" and \"allowed_lateness\"";
 	json_obj it;
 	json_span k, v, win = { 0 }, aggs = { 0 };
-	if (json_obj_begin(&it, json, n, NULL))
+	if (eg_json_obj_begin(&it, json, n, NULL))
 		return bad(c, "$", "expected a JSON object: %s", MEMBERS);
 	int r;
-	while ((r = json_obj_next(&it, &k, &v, NULL)) == 1) {
-		if (proj_key_is(&k, "name")) {
+	while ((r = eg_json_obj_next(&it, &k, &v, NULL)) == 1) {
+		if (eg_proj_key_is(&k, "name")) {
 			if (v.type != JSON_STRING)
 				return bad(c, "$.name", "expected a string");
 			free(s->name);
-			if (!(s->name = proj_str_dup(&v)))
+			if (!(s->name = eg_proj_str_dup(&v)))
 				return bad(c, "$.name", "out of memory");
-		} else if (proj_key_is(&k, "types")) {
+		} else if (eg_proj_key_is(&k, "types")) {
 			if (type_list(c, &v))
 				return -1;
-		} else if (proj_key_is(&k, "window")) {
+		} else if (eg_proj_key_is(&k, "window")) {
 			win = v;
-		} else if (proj_key_is(&k, "group_by")) {
+		} else if (eg_proj_key_is(&k, "group_by")) {
 			if (group_by(c, &v))
 				return -1;
-		} else if (proj_key_is(&k, "aggs")) {
+		} else if (eg_proj_key_is(&k, "aggs")) {
 			aggs = v;
-		} else if (proj_key_is(&k, "watermark")) {
+		} else if (eg_proj_key_is(&k, "watermark")) {
 			if (duration(c, "$.watermark", &v, 1, ", or 0", &s->watermark))
 				return -1;
-		} else if (proj_key_is(&k, "allowed_lateness")) {
+		} else if (eg_proj_key_is(&k, "allowed_lateness")) {
 			if (v.type == JSON_STRING && v.n == 9 && !memcmp(v.p, "\"forever\"", 9))
 				s->lateness = WIN_FOREVER;
 			else if (duration(c, "$.allowed_lateness", &v, 1, ", 0, or \"forever\"",
 					  &s->lateness))
 				return -1;
 		} else {
-			char *kn = proj_str_dup(&k);
+			char *kn = eg_proj_str_dup(&k);
 			char w[300];
 			snprintf(w, sizeof w, "$.%s", kn ? kn : "?");
 			free(kn);
@@ -285,8 +285,8 @@ static int parse(wctx *c, const char *json, size_t n)
 		return bad(c, "$.aggs", "missing: expected an object of name to aggregate");
 	if (aggs.type != JSON_OBJECT)
 		return bad(c, "$.aggs", "expected an object of name to aggregate");
-	json_obj_begin(&it, aggs.p, aggs.n, NULL);
-	while ((r = json_obj_next(&it, &k, &v, NULL)) == 1) {
+	eg_json_obj_begin(&it, aggs.p, aggs.n, NULL);
+	while ((r = eg_json_obj_next(&it, &k, &v, NULL)) == 1) {
 		if (s->na == WIN_MAX_AGGS)
 			return bad(c, "$.aggs", "at most %d aggregates", WIN_MAX_AGGS);
 		waggspec *a = &s->a[s->na++];
@@ -325,7 +325,7 @@ int eg_win_spec_parse(const char *json, size_t n, eg_win_spec **out, char *err, 
 	if (!s)
 		return EG_ENOMEM;
 	wctx c = { s, { err, errlen, 0 } };
-	if (!(s->src = spec_src_dup(json, n))) {
+	if (!(s->src = eg_spec_src_dup(json, n))) {
 		free(s);
 		return EG_ENOMEM;
 	}

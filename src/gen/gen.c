@@ -642,7 +642,7 @@ static int hold_line(gen *g, size_t start)
 	memcpy(h->s, g->w.buf + start, h->len);
 	g->w.len = start;
 	int64_t delay = HOUR_US + (int64_t)rng_below(&g->late_r, 11 * HOUR_US + 1);
-	return heap_push(&g->arrivals, g->now + delay, (uint32_t)i);
+	return eg_heap_push(&g->arrivals, g->now + delay, (uint32_t)i);
 }
 
 /* Generate event number n: the earlier of the next new order and the next
@@ -673,7 +673,7 @@ static int order_event(gen *g, uint64_t n)
 	int64_t at;
 	if (!next_step(g, o, &at))
 		pool_put(&g->orders, i);
-	else if (heap_push(&g->steps, at, i))
+	else if (eg_heap_push(&g->steps, at, i))
 		return errno = ENOMEM, -1;
 	if (g->late > 0 && rng_unit(&g->late_r) < g->late && hold_line(g, start))
 		return errno = ENOMEM, -1;

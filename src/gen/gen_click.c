@@ -665,7 +665,7 @@ static int hold_copy(click *g, const char *s, size_t n, int64_t t)
 	memcpy(p, &len, sizeof len);
 	memcpy(p + sizeof len, s, n);
 	*(char **)pool_at(&g->held, (uint32_t)i) = p;
-	if (heap_push(&g->arrivals, t, (uint32_t)i)) {
+	if (eg_heap_push(&g->arrivals, t, (uint32_t)i)) {
 		free(p);
 		pool_put(&g->held, (uint32_t)i);
 		return -1;
@@ -1250,7 +1250,7 @@ static int click_event(click *g, uint64_t n)
 	if (!plan_next(g, s)) {
 		end_session(g, s);
 		pool_put(&g->sessions, i);
-	} else if (heap_push(&g->steps, s->next_t, i)) {
+	} else if (eg_heap_push(&g->steps, s->next_t, i)) {
 		return errno = ENOMEM, -1;
 	}
 	return 0;

@@ -347,7 +347,7 @@ typedef struct heap {
 } heap;
 
 /* 0, or -1 when out of memory. */
-static inline int heap_push(heap *h, int64_t t, uint32_t i)
+static inline int eg_heap_push(heap *h, int64_t t, uint32_t i)
 {
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? 2 * h->cap : 1024;

@@ -50,15 +50,15 @@ static int check_expected(eg_batch *b)
 	if (b->o.expect_version < 0)
 		return EG_OK;
 	if (!b->exp_stream || !*b->exp_stream)
-		return st_err(st, EG_EINVAL, "an expected version needs a stream");
-	uint64_t v = index_key_find(st, 0, b->exp_stream, strlen(b->exp_stream));
+		return eg_st_err(st, EG_EINVAL, "an expected version needs a stream");
+	uint64_t v = eg_index_key_find(st, 0, b->exp_stream, strlen(b->exp_stream));
 	keystate ks;
-	uint64_t cur = v && index_keystate(st, v - 1, &ks) ? ks.version : 0;
+	uint64_t cur = v && eg_index_keystate(st, v - 1, &ks) ? ks.version : 0;
 	if (cur != (uint64_t)b->o.expect_version) {
 		if (b->o.expect_version == 0)
-			return st_err(st, EG_ECONFLICT, "stream %s already exists (version %llu)",
+			return eg_st_err(st, EG_ECONFLICT, "stream %s already exists (version %llu)",
 				      b->exp_stream, (unsigned long long)cur);
-		return st_err(st, EG_ECONFLICT, "stream %s is at version %llu, expected %lld",
+		return eg_st_err(st, EG_ECONFLICT, "stream %s is at version %llu, expected %lld",
 			      b->exp_stream, (unsigned long long)cur,
 			      (long long)b->o.expect_version);
 	}
@@ -70,21 +70,21 @@ static void sub_begin(eg_batch *b)
 	b->next_pos = b->st->log.head_pos + 1;
 	b->first_pos = b->next_pos;
 	b->count = 0;
-	index_batch_begin(b->st);
+	eg_index_batch_begin(b->st);
 }
 
 int eg_batch_begin(eg_store *st, eg_batch **out, const eg_batch_opts *opts)
 {
 	*out = NULL;
 	if (!st->writable)
-		return st_err(st, EG_EREADONLY, "the store is open for reading only");
+		return eg_st_err(st, EG_EREADONLY, "the store is open for reading only");
 	if (st->log.failed || !st->ix.usable)
-		return st_err(st, EG_EIO, "an earlier write failed; reopen the store");
+		return eg_st_err(st, EG_EIO, "an earlier write failed; reopen the store");
 	if (st->in_batch)
-		return st_err(st, EG_EINVAL, "a batch is already open on this store");
+		return eg_st_err(st, EG_EINVAL, "a batch is already open on this store");
 	eg_batch *b = calloc(1, sizeof *b);
 	if (!b)
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	b->st = st;
 	if (opts)
 		b->o = *opts;
@@ -104,8 +104,8 @@ int eg_batch_begin(eg_store *st, eg_batch **out, const eg_batch_opts *opts)
 		return rc;
 	}
 	if (b->o.expected_events &&
-	    htab_reserve(&st->ix.ids, st->ix.ids.count + b->o.expected_events)) {
-		rc = st_errno(st, "cannot grow idx/ids");
+	    eg_htab_reserve(&st->ix.ids, st->ix.ids.count + b->o.expected_events)) {
+		rc = eg_st_errno(st, "cannot grow idx/ids");
 		free(b->exp_stream);
 		free(b->def_stream);
 		free(b->def_type);
@@ -154,11 +154,11 @@ static int take_string(pctx *pc, const json_span *v, const char *field,
 	char **space = &pc->space;
 	if (v->type != JSON_STRING)
 		return bad(pc, field, "a string");
-	if (json_string_is_plain(v)) {
+	if (eg_json_string_is_plain(v)) {
 		*s = v->p + 1;
 		*n = v->n - 2;
 	} else {
-		*n = json_string_decode(v, *space);
+		*n = eg_json_string_decode(v, *space);
 		*s = *space;
 		*space += *n;
 	}
@@ -187,7 +187,7 @@ static void uuid7(eg_batch *b, char out[36])
 	memcpy(u + 14, &r2, 2);
 	u[6] = (unsigned char)(0x70 | (u[6] & 0x0f));
 	u[8] = (unsigned char)(0x80 | (u[8] & 0x3f));
-	uuid_format(u, out);
+	eg_uuid_format(u, out);
 }
 
 /* Integer times in [10^8, 10^11) milliseconds (1970-01-02 to 1973-03-03)
@@ -285,7 +285,7 @@ static int member(pctx *pc, envelope *e, const json_span *k, const json_span *v,
 	}
 	if (IS("time")) {
 		int ok = -1;
-		if (v->type == JSON_STRING && json_string_is_plain(v))
+		if (v->type == JSON_STRING && eg_json_string_is_plain(v))
 			ok = eg_time_parse_rfc3339(v->p + 1, v->n - 2, &r->time);
 		else if (v->type == JSON_NUMBER)
 			ok = eg_time_parse_millis(v->p, v->n, &r->time);
@@ -305,7 +305,7 @@ static int member(pctx *pc, envelope *e, const json_span *k, const json_span *v,
 		int data = kp[0] == 'd';
 		if (v->type != JSON_OBJECT)
 			return bad(pc, data ? "data" : "meta", "a JSON object");
-		size_t n = json_minify(v, *space);
+		size_t n = eg_json_minify(v, *space);
 		if (data) {
 			r->data = *space;
 			r->data_len = n;
@@ -349,7 +349,7 @@ static int parse_mapped(pctx *pc, const char *json, size_t len, envelope *e);
 /* Scratch space that parsing a line of len bytes may use. */
 static size_t line_space(const eg_batch *b, size_t len)
 {
-	return b->o.map ? map_space(b->o.map, len) : 2 * len + 64;
+	return b->o.map ? eg_map_space(b->o.map, len) : 2 * len + 64;
 }
 
 /* Parse one line into e.  pc->space must have room for line_space bytes. */
@@ -366,13 +366,13 @@ static int parse_envelope(pctx *pc, const char *json, size_t len, envelope *e)
 	json_obj it;
 	json_span k, v;
 	json_err err;
-	if (json_obj_begin(&it, json, len, &err))
+	if (eg_json_obj_begin(&it, json, len, &err))
 		return perr(pc, "expected a JSON object: %s at byte %zu",
 			      err.what, err.off + 1);
 	unsigned seen = 0;
 	int r;
 	const char *member_at = it.p;
-	while ((r = json_obj_next(&it, &k, &v, &err)) == 1) {
+	while ((r = eg_json_obj_next(&it, &k, &v, &err)) == 1) {
 		int rc = member(pc, e, &k, &v, &seen);
 		if (rc)
 			return rc;
@@ -394,7 +394,7 @@ static int finish_envelope(pctx *pc, envelope *e)
 		e->has_type = ri->type_len > 0;
 	}
 	if (!e->has_type && b->o.map) {
-		const char *tried = map_tried(b->o.map, MF_TYPE);
+		const char *tried = eg_map_tried(b->o.map, MF_TYPE);
 		if (tried)
 			return perr(pc, "field \"type\": none of %s is present (or give --type)", tried);
 		return perr(pc, "field \"type\" is missing: the mapping gives no type (give --type)");
@@ -454,7 +454,7 @@ static void mapped_value(pctx *pc, int f, json_span *v)
 	}
 	int64_t t;
 	if (f == MF_TIME && v->type == JSON_STRING && v->n >= 21 && v->n < 64 &&
-	    json_string_is_plain(v) && eg_time_parse_rfc3339(v->p + 1, v->n - 2, &t)) {
+	    eg_json_string_is_plain(v) && eg_time_parse_rfc3339(v->p + 1, v->n - 2, &t)) {
 		char z[64];
 		memcpy(z, v->p + 1, v->n - 2);
 		z[v->n - 2] = 'Z';
@@ -481,7 +481,7 @@ static int parse_mapped(pctx *pc, const char *json, size_t len, envelope *e)
 	};
 	memset(e, 0, sizeof *e);
 	map_out mo;
-	if (map_apply(pc->b->o.map, json, len, &pc->space, &mo, pc->err, ERR_LEN))
+	if (eg_map_apply(pc->b->o.map, json, len, &pc->space, &mo, pc->err, ERR_LEN))
 		return EG_EINVAL;
 	unsigned seen = 0;
 	for (int f = 0; f < MF_N; f++) {
@@ -525,11 +525,11 @@ static int add_event(eg_batch *b, envelope *e)
 	if (b->o.expect_version >= 0 && b->exp_stream &&
 	    (r->stream_len != strlen(b->exp_stream) ||
 	     memcmp(r->stream, b->exp_stream, r->stream_len)))
-		return st_err(st, EG_EINVAL, "field \"stream\": expected \"%s\", the stream whose "
+		return eg_st_err(st, EG_EINVAL, "field \"stream\": expected \"%s\", the stream whose "
 			      "version this batch checks, got \"%.*s\"", b->exp_stream,
 			      r->stream_len > 200 ? 200 : (int)r->stream_len, r->stream);
 	uint64_t old;
-	int rc = index_id_find(st, r->id, r->id_len, &old);
+	int rc = eg_index_id_find(st, r->id, r->id_len, &old);
 	if (rc)
 		return rc;
 	if (old) {
@@ -537,27 +537,27 @@ static int add_event(eg_batch *b, envelope *e)
 		return EG_EDUP;
 	}
 	uint64_t sid = UINT64_MAX, tid;
-	if (r->stream_len && (rc = index_key_get(st, 0, r->stream, r->stream_len, &sid)))
+	if (r->stream_len && (rc = eg_index_key_get(st, 0, r->stream, r->stream_len, &sid)))
 		return rc;
-	if ((rc = index_key_get(st, 1, r->type, r->type_len, &tid)))
+	if ((rc = eg_index_key_get(st, 1, r->type, r->type_len, &tid)))
 		return rc;
 	keystate ks;
-	r->version = sid != UINT64_MAX && index_keystate(st, sid, &ks) ? ks.version + 1 : 0;
+	r->version = sid != UINT64_MAX && eg_index_keystate(st, sid, &ks) ? ks.version + 1 : 0;
 	r->pos = b->next_pos;
 	/* An event without a time takes its batch's record time, which is
 	 * known only at commit: the record says so and readers fill it in. */
 	if (!e->has_time)
 		r->time = REC_TIME_RECORDED;
 	logpos at;
-	size_t bound = rec_event_bound(r);
-	unsigned char *p = log_reserve(st, &st->log, bound, r->pos, &at);
+	size_t bound = eg_rec_event_bound(r);
+	unsigned char *p = eg_log_reserve(st, &st->log, bound, r->pos, &at);
 	if (!p)
 		return EG_EIO;
-	size_t n = rec_event_encode(r, p);
-	log_advance(&st->log, n);
+	size_t n = eg_rec_event_encode(r, p);
+	eg_log_advance(&st->log, n);
 	eg_event ev = { .pos = r->pos, .version = r->version, .time = r->time };
-	if ((rc = index_note_event(st, &ev, at, p, n, sid, tid)) ||
-	    (rc = index_id_add(st, r->id, r->id_len, r->pos)))
+	if ((rc = eg_index_note_event(st, &ev, at, p, n, sid, tid)) ||
+	    (rc = eg_index_id_add(st, r->id, r->id_len, r->pos)))
 		return rc;
 	b->next_pos++;
 	b->count++;
@@ -585,7 +585,7 @@ static int scratch(eg_batch *b, size_t n)
 		return EG_OK;
 	char *s = realloc(b->scratch, n + 4096);
 	if (!s)
-		return st_err(b->st, EG_ENOMEM, "out of memory");
+		return eg_st_err(b->st, EG_ENOMEM, "out of memory");
 	b->scratch = s;
 	b->scap = n + 4096;
 	return EG_OK;
@@ -713,7 +713,7 @@ static int add_lines(bulk *k, chunk *c)
 		if (rc == EG_EINVAL) {
 			const char *msg = c->errs + i * ERR_LEN;
 			if (!k->on_bad || k->on_bad(k->ctx, line - 1, c->text[i], c->len[i], msg))
-				return st_err(b->st, EG_EINVAL, "%s", msg);
+				return eg_st_err(b->st, EG_EINVAL, "%s", msg);
 			continue;
 		}
 		rc = add_event(b, &c->e[i]);
@@ -742,7 +742,7 @@ int eg_batch_add_ndjson(eg_batch *b, const char *buf, size_t len,
 	*lines = 0;
 	bulk *k = calloc(1, sizeof *k);
 	if (!k)
-		return st_err(b->st, EG_ENOMEM, "out of memory");
+		return eg_st_err(b->st, EG_ENOMEM, "out of memory");
 	k->b = b;
 	k->p = buf;
 	k->end = buf + len;
@@ -750,11 +750,11 @@ int eg_batch_add_ndjson(eg_batch *b, const char *buf, size_t len,
 	k->on_bad = on_bad;
 	k->ctx = ctx;
 	void *const cs[2] = { &k->c[0], &k->c[1] };
-	int rc = pipe_run(cs, 2, 1, parse_chunk, k, add_chunk, k);
+	int rc = eg_pipe_run(cs, 2, 1, parse_chunk, k, add_chunk, k);
 	if (rc == EG_END)
 		rc = EG_OK;
 	else if (rc != k->add_rc)    /* the reader's, its message still to set */
-		rc = st_err(b->st, rc, k->nomem ? "out of memory" : "cannot start the parsing thread");
+		rc = eg_st_err(b->st, rc, k->nomem ? "out of memory" : "cannot start the parsing thread");
 	b->lines += *lines;
 	for (int i = 0; i < 2; i++) {
 		free(k->c[i].space);
@@ -775,7 +775,7 @@ static int sub_commit(eg_batch *b)
 	int64_t now = now_us();
 	c.recorded = now > st->log.head_recorded ? now : st->log.head_recorded;
 	logpos at;
-	int rc = log_commit(st, &st->log, &c, b->o.sync, &at);
+	int rc = eg_log_commit(st, &st->log, &c, b->o.sync, &at);
 	if (rc)
 		return rc;
 	if (!b->res.first_pos)
@@ -784,7 +784,7 @@ static int sub_commit(eg_batch *b)
 	b->res.appended += c.count;
 	/* The batch is durable now; if the derived files cannot follow, they
 	 * are caught up from the log at the next open. */
-	if ((rc = index_batch_commit(st, &c, st->log.head_at)))
+	if ((rc = eg_index_batch_commit(st, &c, st->log.head_at)))
 		return rc;
 	b->count = 0;
 	return EG_OK;
@@ -821,7 +821,7 @@ void eg_batch_abort(eg_batch *b)
 	if (!b)
 		return;
 	eg_store *st = b->st;
-	log_abort(st, &st->log);
-	index_batch_abort(st);
+	eg_log_abort(st, &st->log);
+	eg_index_batch_abort(st);
 	batch_free(b);
 }

@@ -26,17 +26,17 @@ static int make_target(eg_store *st, const char *dir)
 	if (eg_os.mkdir(dir, 0755) == 0)
 		return EG_OK;
 	if (errno != EEXIST)
-		return st_errno(st, "cannot create %s", dir);
+		return eg_st_errno(st, "cannot create %s", dir);
 	DIR *d = eg_os.opendir(dir);
 	if (!d)
-		return st_errno(st, "%s exists and is not a directory I can open", dir);
+		return eg_st_errno(st, "%s exists and is not a directory I can open", dir);
 	struct dirent *de;
 	int empty = 1;
 	while (empty && (de = readdir(d)))
 		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
 	closedir(d);
 	if (!empty)
-		return st_err(st, EG_EINVAL, "%s exists and is not empty: expected a new or "
+		return eg_st_err(st, EG_EINVAL, "%s exists and is not empty: expected a new or "
 			      "empty directory for the copy", dir);
 	return EG_OK;
 }
@@ -52,8 +52,8 @@ static int copy_ckpt(void *ctx, const char *name, uint64_t pos)
 	ckpt_copy *c = ctx;
 	char buf[32];
 	int n = snprintf(buf, sizeof buf, "%llu\n", (unsigned long long)pos);
-	if (os_write_file_atomic(c->dir, name, buf, (size_t)n))
-		return st_errno(c->st, "cannot write %s/%s", c->dir, name);
+	if (eg_os_write_file_atomic(c->dir, name, buf, (size_t)n))
+		return eg_st_errno(c->st, "cannot write %s/%s", c->dir, name);
 	c->n++;
 	return EG_OK;
 }
@@ -63,18 +63,18 @@ static int copy_bytes(eg_store *st, int fd, uint64_t len, const char *path, unsi
 {
 	int out = eg_os.open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	if (out < 0)
-		return st_errno(st, "cannot create %s", path);
+		return eg_st_errno(st, "cannot create %s", path);
 	int rc = EG_OK;
 	for (uint64_t off = 0; off < len && rc == EG_OK; ) {
 		size_t n = len - off < COPY_CHUNK ? (size_t)(len - off) : COPY_CHUNK;
-		if (os_pread_all(fd, buf, n, (off_t)off))
-			rc = st_errno(st, "cannot read the log to copy it");
-		else if (os_pwrite_all(out, buf, n, (off_t)off))
-			rc = st_errno(st, "cannot write %s", path);
+		if (eg_os_pread_all(fd, buf, n, (off_t)off))
+			rc = eg_st_errno(st, "cannot read the log to copy it");
+		else if (eg_os_pwrite_all(out, buf, n, (off_t)off))
+			rc = eg_st_errno(st, "cannot write %s", path);
 		off += n;
 	}
 	if (rc == EG_OK && eg_os.fdatasync(out))
-		rc = st_errno(st, "cannot sync %s", path);
+		rc = eg_st_errno(st, "cannot sync %s", path);
 	eg_os.close(out);
 	return rc;
 }
@@ -88,12 +88,12 @@ static int copy_log(eg_store *st, const char *logdir, const eg_head *h, eg_backu
 		return EG_OK;
 	unsigned char *buf = malloc(COPY_CHUNK);
 	if (!buf)
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	int rc = EG_OK;
 	for (uint32_t i = 0; i <= lg->head_at.seg && rc == EG_OK; i++) {
-		off_t size = os_file_size(lg->segs[i].fd);
+		off_t size = eg_os_file_size(lg->segs[i].fd);
 		if (size < 0) {
-			rc = st_errno(st, "cannot stat a segment of the log");
+			rc = eg_st_errno(st, "cannot stat a segment of the log");
 			break;
 		}
 		uint64_t len = i == lg->head_at.seg ? lg->head_at.off : (uint64_t)size;
@@ -120,9 +120,9 @@ static int check_copy(eg_store *st, const char *dir, const eg_head *h)
 	if (rc == EG_OK)
 		rc = eg_store_flush(cp);
 	if (rc) {
-		st_err(st, rc, "the copy at %s: %s", dir, eg_errmsg(cp));
+		eg_st_err(st, rc, "the copy at %s: %s", dir, eg_errmsg(cp));
 	} else if (v.head_pos != h->pos || memcmp(v.hash, h->hash, 32)) {
-		rc = st_err(st, EG_ECORRUPT, "the copy at %s ends at position %llu, "
+		rc = eg_st_err(st, EG_ECORRUPT, "the copy at %s ends at position %llu, "
 			    "not at the head copied (%llu)", dir,
 			    (unsigned long long)v.head_pos, (unsigned long long)h->pos);
 	}
@@ -134,7 +134,7 @@ int eg_store_backup(eg_store *st, const char *dir, eg_backup_result *res)
 {
 	memset(res, 0, sizeof *res);
 	if (strlen(dir) > PATH_MAX - 64)
-		return st_err(st, EG_EINVAL, "backup path is too long");
+		return eg_st_err(st, EG_EINVAL, "backup path is too long");
 	char logdir[PATH_MAX];
 	ckpt_copy cc = { .st = st };
 	snprintf(logdir, sizeof logdir, "%s/log", dir);
@@ -143,7 +143,7 @@ int eg_store_backup(eg_store *st, const char *dir, eg_backup_result *res)
 	if (rc)
 		return rc;
 	if (eg_os.mkdir(logdir, 0755) || eg_os.mkdir(cc.dir, 0755))
-		return st_errno(st, "cannot create the copy's directories in %s", dir);
+		return eg_st_errno(st, "cannot create the copy's directories in %s", dir);
 	/* checkpoints first: each is at most the head it was set under, so
 	 * at most the head read after */
 	if ((rc = eg_consumer_list(st, copy_ckpt, &cc)))
@@ -159,8 +159,8 @@ int eg_store_backup(eg_store *st, const char *dir, eg_backup_result *res)
 		snprintf(parent, sizeof parent, ".");
 	else
 		slash[slash == parent] = 0;   /* "/x" -> "/" */
-	if (os_fsync_dir(logdir) || os_fsync_dir(cc.dir) || os_fsync_dir(dir) ||
-	    os_fsync_dir(parent))
-		return st_errno(st, "cannot sync the copy's directories in %s", dir);
+	if (eg_os_fsync_dir(logdir) || eg_os_fsync_dir(cc.dir) || eg_os_fsync_dir(dir) ||
+	    eg_os_fsync_dir(parent))
+		return eg_st_errno(st, "cannot sync the copy's directories in %s", dir);
 	return check_copy(st, dir, &res->head);
 }

@@ -55,27 +55,27 @@ int eg_consumer_get(eg_store *st, const char *name, uint64_t *pos)
 {
 	*pos = 0;
 	if (!valid_name(name))
-		return st_err(st, EG_EINVAL, "consumer name \"%s\": expected 1-64 characters "
+		return eg_st_err(st, EG_EINVAL, "consumer name \"%s\": expected 1-64 characters "
 			      "of A-Z a-z 0-9 . _ -", name);
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/consumers/%s", st->dir, name);
 	if (read_ckpt(path, pos) && errno != ENOENT)
-		return st_errno(st, "cannot read checkpoint %s", path);
+		return eg_st_errno(st, "cannot read checkpoint %s", path);
 	return EG_OK;
 }
 
 int eg_consumer_set(eg_store *st, const char *name, uint64_t pos)
 {
 	if (!valid_name(name))
-		return st_err(st, EG_EINVAL, "consumer name \"%s\": expected 1-64 characters "
+		return eg_st_err(st, EG_EINVAL, "consumer name \"%s\": expected 1-64 characters "
 			      "of A-Z a-z 0-9 . _ -", name);
 	char dir[PATH_MAX], buf[32];
 	snprintf(dir, sizeof dir, "%s/consumers", st->dir);
 	if (eg_os.mkdir(dir, 0755) && errno != EEXIST)
-		return st_errno(st, "cannot create %s", dir);
+		return eg_st_errno(st, "cannot create %s", dir);
 	int n = snprintf(buf, sizeof buf, "%llu\n", (unsigned long long)pos);
-	if (os_write_file_atomic(dir, name, buf, (size_t)n))
-		return st_errno(st, "cannot write checkpoint of consumer %s", name);
+	if (eg_os_write_file_atomic(dir, name, buf, (size_t)n))
+		return eg_st_errno(st, "cannot write checkpoint of consumer %s", name);
 	return EG_OK;
 }
 
@@ -84,15 +84,15 @@ int eg_consumer_set(eg_store *st, const char *name, uint64_t pos)
 static int existing(eg_store *st, const char *name, char *path, uint64_t *pos)
 {
 	if (!valid_name(name))
-		return st_err(st, EG_EINVAL, "consumer name \"%s\": expected 1-64 characters "
+		return eg_st_err(st, EG_EINVAL, "consumer name \"%s\": expected 1-64 characters "
 			      "of A-Z a-z 0-9 . _ -", name);
 	snprintf(path, PATH_MAX, "%s/consumers/%s", st->dir, name);
 	if (read_ckpt(path, pos) == 0)
 		return EG_OK;
 	if (errno == ENOENT)
-		return st_err(st, EG_ENOTFOUND, "no consumer named \"%s\" "
+		return eg_st_err(st, EG_ENOTFOUND, "no consumer named \"%s\" "
 			      "(engram consumers lists them)", name);
-	return st_errno(st, "cannot read checkpoint %s", path);
+	return eg_st_errno(st, "cannot read checkpoint %s", path);
 }
 
 int eg_consumer_delete(eg_store *st, const char *name)
@@ -104,9 +104,9 @@ int eg_consumer_delete(eg_store *st, const char *name)
 		return rc;
 	snprintf(dir, sizeof dir, "%s/consumers", st->dir);
 	if (eg_os.unlink(path) && errno != ENOENT)
-		return st_errno(st, "cannot delete checkpoint %s", path);
-	if (os_fsync_dir(dir))
-		return st_errno(st, "cannot sync %s", dir);
+		return eg_st_errno(st, "cannot delete checkpoint %s", path);
+	if (eg_os_fsync_dir(dir))
+		return eg_st_errno(st, "cannot sync %s", dir);
 	return EG_OK;
 }
 
@@ -121,7 +121,7 @@ int eg_consumer_reset(eg_store *st, const char *name, uint64_t pos)
 	/* a checkpoint beyond the head would silently skip the events that
 	 * get those positions later */
 	if (pos > h.pos)
-		return st_err(st, EG_EINVAL, "position %llu is beyond the head (%llu): "
+		return eg_st_err(st, EG_EINVAL, "position %llu is beyond the head (%llu): "
 			      "expected a position from 0 to %llu",
 			      (unsigned long long)pos, (unsigned long long)h.pos,
 			      (unsigned long long)h.pos);
@@ -139,7 +139,7 @@ int eg_consumer_list(eg_store *st, eg_consumer_fn fn, void *ctx)
 	snprintf(dir, sizeof dir, "%s/consumers", st->dir);
 	DIR *d = eg_os.opendir(dir);
 	if (!d)
-		return errno == ENOENT ? EG_OK : st_errno(st, "cannot open %s", dir);
+		return errno == ENOENT ? EG_OK : eg_st_errno(st, "cannot open %s", dir);
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
@@ -151,13 +151,13 @@ int eg_consumer_list(eg_store *st, eg_consumer_fn fn, void *ctx)
 			cap = cap ? cap * 2 : 16;
 			char **nn = realloc(names, cap * sizeof *nn);
 			if (!nn) {
-				rc = st_err(st, EG_ENOMEM, "out of memory");
+				rc = eg_st_err(st, EG_ENOMEM, "out of memory");
 				break;
 			}
 			names = nn;
 		}
 		if (!(names[n] = strdup(de->d_name))) {
-			rc = st_err(st, EG_ENOMEM, "out of memory");
+			rc = eg_st_err(st, EG_ENOMEM, "out of memory");
 			break;
 		}
 		n++;

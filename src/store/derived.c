@@ -40,8 +40,8 @@ static void keep_spec(eg_store *st, const eg_ds *d, const char *spec, size_t n)
 	eg_ds_path(d, "spec.json", f);
 	if (!spec || (eg_os.stat(f, &sb) == 0 && (size_t)sb.st_size == n))
 		return;
-	if (os_write_file_atomic(d->dir, "spec.json", spec, n))
-		st_note_errno(st, "cannot save %s (reindex rebuilds this state only when it is "
+	if (eg_os_write_file_atomic(d->dir, "spec.json", spec, n))
+		eg_st_note_errno(st, "cannot save %s (reindex rebuilds this state only when it is "
 			      "next used)", f);
 }
 
@@ -59,7 +59,7 @@ int eg_ds_open(eg_store *st, const char *sub, const char *hex, const char *spec,
 	d->lockfd = eg_os.open(path, O_RDWR | O_CREAT, 0644);
 	if (d->lockfd < 0)
 		return -1;
-	spec_state_used(st, d->lockfd);
+	eg_spec_state_used(st, d->lockfd);
 	keep_spec(st, d, spec, speclen);
 	return 0;
 }
@@ -101,7 +101,7 @@ int eg_ds_lock(eg_store *st, eg_ds *d)
 		return EG_OK;
 	while (eg_os.flock(d->lockfd, LOCK_EX) != 0)
 		if (errno != EINTR)
-			return st_errno(st, "cannot lock %s", d->dir);
+			return eg_st_errno(st, "cannot lock %s", d->dir);
 	if (!d->cleaned)
 		clean_tmp(d);
 	return EG_OK;
@@ -153,7 +153,7 @@ void eg_ds_wr_put(eg_ds_wr *w, const void *p, size_t n, int hashed)
 		return;
 	if (hashed)
 		eg_ds_wr_hash(w, p, n);
-	if (os_pwrite_all(w->fd, p, n, (off_t)w->off))
+	if (eg_os_pwrite_all(w->fd, p, n, (off_t)w->off))
 		wr_fail(w);
 	w->off += n;
 }
@@ -180,7 +180,7 @@ int eg_ds_wr_commit(eg_ds_wr *w, const void *hdr, size_t hdr_len, int tail_sum)
 		uint64_t c = eg_ds_wr_digest(w);
 		eg_ds_wr_put(w, &c, 8, 0);
 	}
-	if (!w->err && hdr_len && os_pwrite_all(w->fd, hdr, hdr_len, 0))
+	if (!w->err && hdr_len && eg_os_pwrite_all(w->fd, hdr, hdr_len, 0))
 		wr_fail(w);
 	if (!w->err && eg_os.fdatasync(w->fd))
 		wr_fail(w);
@@ -200,7 +200,7 @@ int eg_ds_wr_commit(eg_ds_wr *w, const void *hdr, size_t hdr_len, int tail_sum)
 		errno = e;
 		return -1;
 	}
-	return os_fsync_dir(w->d->dir);
+	return eg_os_fsync_dir(w->d->dir);
 }
 
 int eg_ds_write(const eg_ds *d, const char *name, const void *p, size_t n)
@@ -238,7 +238,7 @@ static int map_fd(int fd, size_t n, int flags, eg_ds_view *v)
 static int read_fd(int fd, size_t n, eg_ds_view *v)
 {
 	v->p = malloc(n ? n : 1);
-	if (!v->p || os_pread_all(fd, v->p, n, 0)) {
+	if (!v->p || eg_os_pread_all(fd, v->p, n, 0)) {
 		free(v->p);
 		v->p = NULL;
 		return -1;
@@ -255,7 +255,7 @@ int eg_ds_read(const eg_ds *d, const char *name, int flags, size_t min,
 	int fd = eg_os.open(path, O_RDONLY, 0);
 	if (fd < 0)
 		return errno == ENOENT ? EG_DS_ABSENT : EG_DS_IOERR;
-	off_t size = os_file_size(fd);
+	off_t size = eg_os_file_size(fd);
 	int rc = EG_OK;
 	if (size < 0) {
 		rc = EG_DS_IOERR;
@@ -294,7 +294,7 @@ int eg_ds_list(eg_store *st, const char *sub, eg_ds_dir_fn fn, void *ctx)
 	snprintf(parent, sizeof parent, "%s/idx/%s", st->dir, sub);
 	DIR *d = eg_os.opendir(parent);
 	if (!d)
-		return errno == ENOENT ? EG_OK : st_errno(st, "cannot open %s", parent);
+		return errno == ENOENT ? EG_OK : eg_st_errno(st, "cannot open %s", parent);
 	int rc = 0;
 	struct dirent *de;
 	while (rc == 0 && (de = readdir(d))) {

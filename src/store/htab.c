@@ -36,7 +36,7 @@ static inline uint64_t ht_home(uint64_t tag, uint64_t cap)
 
 static int ht_map(htab *h)
 {
-	off_t size = os_file_size(h->fd);
+	off_t size = eg_os_file_size(h->fd);
 	if (size < 0)
 		return -1;
 	if (size < (off_t)(HT_HDR_SLOTS * 8)) {
@@ -78,7 +78,7 @@ static int ht_create(const char *path, uint64_t cap)
 	memcpy(hdr, HT_MAGIC, 8);
 	hdr[1] = cap;
 	if (eg_os.ftruncate(fd, (off_t)((cap + HT_HDR_SLOTS) * 8)) ||
-	    os_pwrite_all(fd, hdr, sizeof hdr, 0)) {
+	    eg_os_pwrite_all(fd, hdr, sizeof hdr, 0)) {
 		int e = errno;
 		eg_os.close(fd);
 		eg_os.unlink(path);
@@ -88,7 +88,7 @@ static int ht_create(const char *path, uint64_t cap)
 	return fd;
 }
 
-int htab_open(htab *h, const char *path, int writable)
+int eg_htab_open(htab *h, const char *path, int writable)
 {
 	memset(h, 0, sizeof *h);
 	snprintf(h->path, sizeof h->path, "%s", path);
@@ -108,7 +108,7 @@ int htab_open(htab *h, const char *path, int writable)
 	return 0;
 }
 
-void htab_close(htab *h)
+void eg_htab_close(htab *h)
 {
 	ht_unmap(h);
 	if (h->fd >= 0)
@@ -116,7 +116,7 @@ void htab_close(htab *h)
 	h->fd = -1;
 }
 
-int htab_refresh(htab *h)
+int eg_htab_refresh(htab *h)
 {
 	struct stat a, b;
 	if (eg_os.stat(h->path, &a) || eg_os.fstat(h->fd, &b))
@@ -125,11 +125,11 @@ int htab_refresh(htab *h)
 		h->count = h->slots[-HT_HDR_SLOTS + 2];
 		return 0;
 	}
-	htab_close(h);
-	return htab_open(h, h->path, h->writable);
+	eg_htab_close(h);
+	return eg_htab_open(h, h->path, h->writable);
 }
 
-uint64_t htab_find(htab *h, uint64_t hash, htab_match_fn match, void *ctx)
+uint64_t eg_htab_find(htab *h, uint64_t hash, htab_match_fn match, void *ctx)
 {
 	uint64_t tag = ht_tag(hash), cap = h->cap;
 	for (uint64_t i = ht_home(tag, cap), n = 0; n < cap; n++) {
@@ -182,12 +182,12 @@ static int ht_grow(htab *h, uint64_t cap)
 		errno = e;
 		return -1;
 	}
-	htab_close(h);
+	eg_htab_close(h);
 	h->fd = fd;
 	return ht_map(h);
 }
 
-int htab_insert(htab *h, uint64_t hash, uint64_t value)
+int eg_htab_insert(htab *h, uint64_t hash, uint64_t value)
 {
 	/* Keep the load under 0.7: linear probing stays short there. */
 	if ((h->count + 1) * 10 > h->cap * 7 && ht_grow(h, h->cap * 2))
@@ -198,7 +198,7 @@ int htab_insert(htab *h, uint64_t hash, uint64_t value)
 	return 0;
 }
 
-int htab_reserve(htab *h, uint64_t n)
+int eg_htab_reserve(htab *h, uint64_t n)
 {
 	uint64_t cap = h->cap;
 	while (n * 10 > cap * 7)
@@ -206,7 +206,7 @@ int htab_reserve(htab *h, uint64_t n)
 	return cap == h->cap ? 0 : ht_grow(h, cap);
 }
 
-int htab_remove(htab *h, uint64_t hash, uint64_t value)
+int eg_htab_remove(htab *h, uint64_t hash, uint64_t value)
 {
 	uint64_t want = ht_tag(hash) << HTAB_VALUE_BITS | value, cap = h->cap;
 	uint64_t i = ht_home(ht_tag(hash), cap), n = 0;

@@ -12,7 +12,7 @@
  *   ids       event id -> position, for duplicate detection
  *   state     how far all of the above cover the log (live and synced)
  *
- * Everything here is rebuilt from the log by index_rebuild.  The writer
+ * Everything here is rebuilt from the log by eg_index_rebuild.  The writer
  * updates the files after each commit; a crash leaves them behind the log,
  * and the next writer catches them up from the last synced checkpoint.
  */
@@ -49,12 +49,12 @@ typedef struct wkeys {
 
 static wkeys W;  /* one writer per process is all a store allows */
 
-uint64_t id_hash(const char *id, size_t n)
+uint64_t eg_id_hash(const char *id, size_t n)
 {
 	return XXH3_64bits(id, n);
 }
 
-uint64_t key_hash(int space, const char *name, size_t n)
+uint64_t eg_key_hash(int space, const char *name, size_t n)
 {
 	return XXH3_64bits_withSeed(name, n, (XXH64_hash_t)space + 1);
 }
@@ -74,7 +74,7 @@ static void unlink_idx_files(const char *dir)
 	}
 }
 
-void index_unlink(eg_store *st)
+void eg_index_unlink(eg_store *st)
 {
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s/idx", st->dir);
@@ -101,13 +101,13 @@ static void state_encode(const ixstate *s, int clean, unsigned char *b)
 	wr64(b + 112, (uint64_t)s->tmin);
 	wr64(b + 120, (uint64_t)s->tmax);
 	wr64(b + 128, (uint64_t)s->rmin);
-	wr32(b + STATE_SLOT - 4, rec_check(b, STATE_SLOT - 4));
+	wr32(b + STATE_SLOT - 4, eg_rec_check(b, STATE_SLOT - 4));
 }
 
 static int state_decode(const unsigned char *b, ixstate *s, int *clean)
 {
 	if (memcmp(b, STATE_MAGIC, 8) || rd32(b + 8) != FORMAT_VERSION ||
-	    rd32(b + STATE_SLOT - 4) != rec_check(b, STATE_SLOT - 4))
+	    rd32(b + STATE_SLOT - 4) != eg_rec_check(b, STATE_SLOT - 4))
 		return 0;
 	*clean = (int)rd32(b + 12);
 	s->through_pos = rd64(b + 16);
@@ -129,8 +129,8 @@ static int state_write(eg_store *st, int slot, const ixstate *s, int clean)
 {
 	unsigned char b[STATE_SLOT];
 	state_encode(s, clean, b);
-	if (os_pwrite_all(st->ix.fd_state, b, STATE_SLOT, (off_t)slot * STATE_SLOT))
-		return st_errno(st, "cannot write idx/state");
+	if (eg_os_pwrite_all(st->ix.fd_state, b, STATE_SLOT, (off_t)slot * STATE_SLOT))
+		return eg_st_errno(st, "cannot write idx/state");
 	return EG_OK;
 }
 
@@ -151,7 +151,7 @@ static int open_idx_file(eg_store *st, const char *name, int writable, int *fd)
 	snprintf(path, sizeof path, "%s/%s", st->ix.dir, name);
 	*fd = eg_os.open(path, writable ? O_RDWR | O_CREAT : O_RDONLY, 0644);
 	if (*fd < 0)
-		return st_errno(st, "cannot open %s", path);
+		return eg_st_errno(st, "cannot open %s", path);
 	return EG_OK;
 }
 
@@ -159,8 +159,8 @@ static int open_htab(eg_store *st, htab *h, const char *name, int writable)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/%s", st->ix.dir, name);
-	if (htab_open(h, path, writable))
-		return st_errno(st, "cannot open %s", path);
+	if (eg_htab_open(h, path, writable))
+		return eg_st_errno(st, "cannot open %s", path);
 	return EG_OK;
 }
 
@@ -174,9 +174,9 @@ static void close_fds(eg_index *ix)
 		*fds[i] = -1;
 	}
 	if (ix->ids.slots)
-		htab_close(&ix->ids);
+		eg_htab_close(&ix->ids);
 	if (ix->keys.slots)
-		htab_close(&ix->keys);
+		eg_htab_close(&ix->keys);
 }
 
 static int load_writer_keys(eg_store *st)
@@ -194,15 +194,15 @@ static int load_writer_keys(eg_store *st)
 	W.saved = malloc(W.cap * sizeof *W.saved);
 	W.names = malloc(W.names_cap);
 	if (!W.ks || !W.names || !W.saved)
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	if (W.names_len > KEYS_HDR &&
-	    os_pread_all(ix->fd_keys, W.names, W.names_len, 0))
-		return st_errno(st, "cannot read idx/keys");
+	    eg_os_pread_all(ix->fd_keys, W.names, W.names_len, 0))
+		return eg_st_errno(st, "cannot read idx/keys");
 	unsigned char buf[KEYSTATE_LEN * 1024];
 	for (uint64_t i = 0; i < W.n; i += 1024) {
 		uint64_t m = W.n - i < 1024 ? W.n - i : 1024;
-		if (os_pread_all(ix->fd_keystate, buf, m * KEYSTATE_LEN, (off_t)(i * KEYSTATE_LEN)))
-			return st_errno(st, "cannot read idx/keystate");
+		if (eg_os_pread_all(ix->fd_keystate, buf, m * KEYSTATE_LEN, (off_t)(i * KEYSTATE_LEN)))
+			return eg_st_errno(st, "cannot read idx/keystate");
 		for (uint64_t j = 0; j < m; j++) {
 			const unsigned char *p = buf + j * KEYSTATE_LEN;
 			W.ks[i + j] = (keystate){ rd64(p), rd64(p + 8), rd64(p + 16), rd64(p + 24) };
@@ -242,7 +242,7 @@ static int keystate_from_post(eg_store *st)
 	while (off < end && !bad) {
 		unsigned char hdr[CHUNK_HDR];
 		uint32_t len;
-		if (end - off < CHUNK_HDR || os_pread_all(ix->fd_post, hdr, CHUNK_HDR, (off_t)off) ||
+		if (end - off < CHUNK_HDR || eg_os_pread_all(ix->fd_post, hdr, CHUNK_HDR, (off_t)off) ||
 		    (len = rd32(hdr)) < CHUNK_HDR || len > end - off) {
 			bad = 1;
 			break;
@@ -257,8 +257,8 @@ static int keystate_from_post(eg_store *st)
 			cap = len;
 		}
 		uint32_t id = rd32(hdr + 8);
-		if (os_pread_all(ix->fd_post, buf, len, (off_t)off) ||
-		    rd32(buf + 4) != rec_check(buf + 8, len - 8) || id >= W.n ||
+		if (eg_os_pread_all(ix->fd_post, buf, len, (off_t)off) ||
+		    rd32(buf + 4) != eg_rec_check(buf + 8, len - 8) || id >= W.n ||
 		    rd64(buf + 16) != W.ks[id].last_chunk) {
 			bad = 1;
 			break;
@@ -282,14 +282,14 @@ static int keystate_from_post(eg_store *st)
 	for (uint64_t i = 0; i < W.n; i++) {
 		keystate_put(buf + i * KEYSTATE_LEN, &W.ks[i]);
 	}
-	bad = os_pwrite_all(ix->fd_keystate, buf, W.n * KEYSTATE_LEN, 0) != 0;
+	bad = eg_os_pwrite_all(ix->fd_keystate, buf, W.n * KEYSTATE_LEN, 0) != 0;
 	free(buf);
 	return bad ? -1 : 0;
 }
 
 static int open_index(eg_store *st, int writable, int may_restart);
 
-int index_open(eg_store *st, int writable)
+int eg_index_open(eg_store *st, int writable)
 {
 	return open_index(st, writable, 1);
 }
@@ -303,7 +303,7 @@ static int open_index(eg_store *st, int writable, int may_restart)
 	ix->writable = writable;
 	snprintf(ix->dir, sizeof ix->dir, "%s/idx", st->dir);
 	if (writable && eg_os.mkdir(ix->dir, 0755) && errno != EEXIST)
-		return st_errno(st, "cannot create %s", ix->dir);
+		return eg_st_errno(st, "cannot create %s", ix->dir);
 	empty_state(&ix->st);
 	int rc;
 	if (writable) {
@@ -346,7 +346,7 @@ static int open_index(eg_store *st, int writable, int may_restart)
 	unsigned char b[2 * STATE_SLOT];
 	ixstate live, synced;
 	int clean_live = 0, clean_synced = 0, ok_live = 0, ok_synced = 0;
-	if (os_pread_all(ix->fd_state, b, sizeof b, 0) == 0) {
+	if (eg_os_pread_all(ix->fd_state, b, sizeof b, 0) == 0) {
 		ok_live = state_decode(b, &live, &clean_live);
 		ok_synced = state_decode(b + STATE_SLOT, &synced, &clean_synced);
 	}
@@ -376,7 +376,7 @@ static int open_index(eg_store *st, int writable, int may_restart)
 		 * must not start the index again over an I/O error. */
 		int bad = eg_os.fstat(fds[i], &sb);
 		if (bad && writable)
-			return st_errno(st, "cannot stat %s/%s", ix->dir, names[i]);
+			return eg_st_errno(st, "cannot stat %s/%s", ix->dir, names[i]);
 		if (!bad && (uint64_t)sb.st_size >= need[i])
 			continue;
 		if (!writable) {
@@ -385,7 +385,7 @@ static int open_index(eg_store *st, int writable, int may_restart)
 		}
 		close_fds(ix);
 		if (!may_restart)
-			return st_err(st, EG_ECORRUPT, "idx/ cannot be started again");
+			return eg_st_err(st, EG_ECORRUPT, "idx/ cannot be started again");
 		unlink_idx_files(ix->dir);
 		return open_index(st, writable, 0);
 	}
@@ -411,18 +411,18 @@ static int open_index(eg_store *st, int writable, int may_restart)
 		    eg_os.ftruncate(ix->fd_post, (off_t)ix->st.post_len) ||
 		    eg_os.ftruncate(ix->fd_keys, (off_t)ix->st.keys_len) ||
 		    eg_os.ftruncate(ix->fd_keystate, (off_t)(ix->st.nkeys * KEYSTATE_LEN)))
-			return st_errno(st, "cannot reset derived files");
+			return eg_st_errno(st, "cannot reset derived files");
 		unsigned char hdr[POST_HDR] = "ENGRAMPOST";
 		unsigned char khdr[KEYS_HDR] = "ENGRAMKEYS";
-		if (os_pwrite_all(ix->fd_post, hdr, POST_HDR, 0) ||
-		    os_pwrite_all(ix->fd_keys, khdr, KEYS_HDR, 0))
-			return st_errno(st, "cannot write derived files");
+		if (eg_os_pwrite_all(ix->fd_post, hdr, POST_HDR, 0) ||
+		    eg_os_pwrite_all(ix->fd_keys, khdr, KEYS_HDR, 0))
+			return eg_st_errno(st, "cannot write derived files");
 		memcpy(W.names, khdr, KEYS_HDR);
 	}
 	return EG_OK;
 }
 
-void index_close(eg_store *st)
+void eg_index_close(eg_store *st)
 {
 	eg_index *ix = &st->ix;
 	close_fds(ix);
@@ -431,7 +431,7 @@ void index_close(eg_store *st)
 	free(ix->pend);
 	free(ix->touched);
 	free(ix->pblocks);
-	rec_hasher_free(ix->cur_hash);
+	eg_rec_hasher_free(ix->cur_hash);
 	ix->cur_hash = NULL;
 	ix->pend = NULL;
 	ix->touched = NULL;
@@ -462,7 +462,7 @@ static int key_name_at(eg_store *st, uint64_t off, int *space, char *buf,
 		if (off + 5 > W.names_len)
 			return -1;
 		memcpy(h, W.names + off, 5);
-	} else if (os_pread_all(st->ix.fd_keys, h, 5, (off_t)off)) {
+	} else if (eg_os_pread_all(st->ix.fd_keys, h, 5, (off_t)off)) {
 		return -1;
 	}
 	*space = h[0];
@@ -475,7 +475,7 @@ static int key_name_at(eg_store *st, uint64_t off, int *space, char *buf,
 		memcpy(buf, W.names + off + 5, *n);
 		return 0;
 	}
-	return os_pread_all(st->ix.fd_keys, buf, *n, (off_t)off + 5);
+	return eg_os_pread_all(st->ix.fd_keys, buf, *n, (off_t)off + 5);
 }
 
 static int key_match(void *ctx, uint64_t value)
@@ -499,27 +499,27 @@ static int key_match(void *ctx, uint64_t value)
 	char buf[NAME_MAX_LEN];
 	int space;
 	size_t n;
-	if (!index_keystate(st, id, &ks) ||
+	if (!eg_index_keystate(st, id, &ks) ||
 	    key_name_at(st, ks.name_off, &space, buf, sizeof buf, &n))
 		return 0;
 	return space == m->space && n == m->n && memcmp(buf, m->name, n) == 0;
 }
 
-uint64_t index_key_find(eg_store *st, int space, const char *name, size_t n)
+uint64_t eg_index_key_find(eg_store *st, int space, const char *name, size_t n)
 {
 	if (!st->ix.keys.slots)
 		return 0;
 	keymatch m = { st, space, name, n };
-	return htab_find(&st->ix.keys, key_hash(space, name, n), key_match, &m);
+	return eg_htab_find(&st->ix.keys, eg_key_hash(space, name, n), key_match, &m);
 }
 
-keystate *index_keystate(eg_store *st, uint64_t id, keystate *buf)
+keystate *eg_index_keystate(eg_store *st, uint64_t id, keystate *buf)
 {
 	if (st->ix.writable)
 		return id < W.n ? (*buf = W.ks[id], buf) : NULL;
 	unsigned char p[KEYSTATE_LEN];
 	if (id >= st->ix.st.nkeys ||
-	    os_pread_all(st->ix.fd_keystate, p, KEYSTATE_LEN, (off_t)(id * KEYSTATE_LEN)))
+	    eg_os_pread_all(st->ix.fd_keystate, p, KEYSTATE_LEN, (off_t)(id * KEYSTATE_LEN)))
 		return NULL;
 	*buf = (keystate){ rd64(p), rd64(p + 8), rd64(p + 16), rd64(p + 24) };
 	return buf;
@@ -527,7 +527,7 @@ keystate *index_keystate(eg_store *st, uint64_t id, keystate *buf)
 
 static int touch_key(eg_store *st, uint64_t id);
 
-int index_keystate_put(eg_store *st, uint64_t id, const keystate *ks)
+int eg_index_keystate_put(eg_store *st, uint64_t id, const keystate *ks)
 {
 	int rc = touch_key(st, id);
 	if (rc)
@@ -536,9 +536,9 @@ int index_keystate_put(eg_store *st, uint64_t id, const keystate *ks)
 	return EG_OK;
 }
 
-int index_key_get(eg_store *st, int space, const char *name, size_t n, uint64_t *id)
+int eg_index_key_get(eg_store *st, int space, const char *name, size_t n, uint64_t *id)
 {
-	uint64_t v = index_key_find(st, space, name, n);
+	uint64_t v = eg_index_key_find(st, space, name, n);
 	if (v) {
 		*id = v - 1;
 		return EG_OK;
@@ -552,14 +552,14 @@ int index_key_get(eg_store *st, int space, const char *name, size_t n, uint64_t 
 		if (sv)
 			W.saved = sv;
 		if (!ks || !sv)
-			return st_err(st, EG_ENOMEM, "out of memory");
+			return eg_st_err(st, EG_ENOMEM, "out of memory");
 		W.cap = cap;
 	}
 	if (W.names_len + 5 + n > W.names_cap) {
 		uint64_t cap = (W.names_len + 5 + n) * 2;
 		char *nn = realloc(W.names, cap);
 		if (!nn)
-			return st_err(st, EG_ENOMEM, "out of memory");
+			return eg_st_err(st, EG_ENOMEM, "out of memory");
 		W.names = nn;
 		W.names_cap = cap;
 	}
@@ -569,8 +569,8 @@ int index_key_get(eg_store *st, int space, const char *name, size_t n, uint64_t 
 	wr32(W.names + W.names_len + 1, (uint32_t)n);
 	memcpy(W.names + W.names_len + 5, name, n);
 	W.names_len += 5 + n;
-	if (htab_insert(&st->ix.keys, key_hash(space, name, n), *id + 1))
-		return st_errno(st, "cannot grow idx/keyhash");
+	if (eg_htab_insert(&st->ix.keys, eg_key_hash(space, name, n), *id + 1))
+		return eg_st_errno(st, "cannot grow idx/keyhash");
 	return touch_key(st, *id);
 }
 
@@ -589,7 +589,7 @@ static int id_match(void *ctx, uint64_t pos)
 	static unsigned char *buf;  /* the writer's; one per process */
 	static size_t cap;
 	size_t len;
-	int rc = store_read_event(m->st, pos, &buf, &cap, &len);
+	int rc = eg_store_read_event(m->st, pos, &buf, &cap, &len);
 	if (rc != EG_OK) {
 		if (rc != EG_ENOTFOUND)
 			m->rc = rc;
@@ -599,28 +599,28 @@ static int id_match(void *ctx, uint64_t pos)
 	const char *id;
 	size_t n;
 	int is_uuid;
-	rec_event_raw_id(rec, &id, &n, &is_uuid);
+	eg_rec_event_raw_id(rec, &id, &n, &is_uuid);
 	if (is_uuid) {
 		char txt[36];
-		uuid_format((const unsigned char *)id, txt);
+		eg_uuid_format((const unsigned char *)id, txt);
 		return m->n == 36 && memcmp(txt, m->id, 36) == 0;
 	}
 	return n == m->n && memcmp(id, m->id, n) == 0;
 }
 
-int index_id_find(eg_store *st, const char *id, size_t n, uint64_t *pos)
+int eg_index_id_find(eg_store *st, const char *id, size_t n, uint64_t *pos)
 {
 	idmatch m = { st, id, n, EG_OK };
-	*pos = htab_find(&st->ix.ids, id_hash(id, n), id_match, &m);
+	*pos = eg_htab_find(&st->ix.ids, eg_id_hash(id, n), id_match, &m);
 	return *pos ? EG_OK : m.rc;
 }
 
-int index_id_add(eg_store *st, const char *id, size_t n, uint64_t pos)
+int eg_index_id_add(eg_store *st, const char *id, size_t n, uint64_t pos)
 {
 	if (pos > HTAB_VALUE_MAX)
-		return st_err(st, EG_EINVAL, "position beyond the id index's range");
-	if (htab_insert(&st->ix.ids, id_hash(id, n), pos))
-		return st_errno(st, "cannot grow idx/ids");
+		return eg_st_err(st, EG_EINVAL, "position beyond the id index's range");
+	if (eg_htab_insert(&st->ix.ids, eg_id_hash(id, n), pos))
+		return eg_st_errno(st, "cannot grow idx/ids");
 	return EG_OK;
 }
 
@@ -635,7 +635,7 @@ static int touch_key(eg_store *st, uint64_t id)
 			cap *= 2;
 		pend_key *p = realloc(ix->pend, cap * sizeof *p);
 		if (!p)
-			return st_err(st, EG_ENOMEM, "out of memory");
+			return eg_st_err(st, EG_ENOMEM, "out of memory");
 		memset(p + ix->npend_cap, 0, (cap - ix->npend_cap) * sizeof *p);
 		ix->pend = p;
 		ix->npend_cap = cap;
@@ -647,7 +647,7 @@ static int touch_key(eg_store *st, uint64_t id)
 		uint32_t cap = ix->captouched ? ix->captouched * 2 : 1024;
 		uint32_t *t = realloc(ix->touched, cap * sizeof *t);
 		if (!t)
-			return st_err(st, EG_ENOMEM, "out of memory");
+			return eg_st_err(st, EG_ENOMEM, "out of memory");
 		ix->touched = t;
 		ix->captouched = cap;
 	}
@@ -659,7 +659,7 @@ static int touch_key(eg_store *st, uint64_t id)
 
 #define PEND_CAP(pk) ((pk)->cap & 0x7fffffffu)
 
-void index_batch_begin(eg_store *st)
+void eg_index_batch_begin(eg_store *st)
 {
 	eg_index *ix = &st->ix;
 	ix->batch_start = ix->st;
@@ -680,11 +680,11 @@ static int push_block(eg_store *st)
 		size_t cap = ix->cappblocks ? ix->cappblocks * 2 : 256;
 		block *b = realloc(ix->pblocks, cap * sizeof *b);
 		if (!b)
-			return st_err(st, EG_ENOMEM, "out of memory");
+			return eg_st_err(st, EG_ENOMEM, "out of memory");
 		ix->pblocks = b;
 		ix->cappblocks = cap;
 	}
-	ix->cur.check = rec_hasher_value(ix->cur_hash);
+	ix->cur.check = eg_rec_hasher_value(ix->cur_hash);
 	ix->pblocks[ix->npblocks++] = ix->cur;
 	ix->cur_open = 0;
 	return EG_OK;
@@ -697,7 +697,7 @@ static int flush_postings(eg_store *st)
 	size_t cap = 1 << 16;
 	unsigned char *buf = malloc(cap);
 	if (!buf)
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	size_t used = 0;
 	uint64_t off = ix->st.post_len;
 	int rc = EG_OK;
@@ -708,13 +708,13 @@ static int flush_postings(eg_store *st)
 			continue;
 		size_t need = CHUNK_HDR + (size_t)pk->n * 10;
 		if (used + need > cap) {
-			if (used && os_pwrite_all(ix->fd_post, buf, used, (off_t)(off - used)))
-				rc = st_errno(st, "cannot write idx/post");
+			if (used && eg_os_pwrite_all(ix->fd_post, buf, used, (off_t)(off - used)))
+				rc = eg_st_errno(st, "cannot write idx/post");
 			used = 0;
 			if (need > cap) {
 				unsigned char *nb = realloc(buf, need);
 				if (!nb) {
-					rc = st_err(st, EG_ENOMEM, "out of memory");
+					rc = eg_st_err(st, EG_ENOMEM, "out of memory");
 					break;
 				}
 				buf = nb;
@@ -733,14 +733,14 @@ static int flush_postings(eg_store *st)
 		wr32(c + 12, pk->n);
 		wr64(c + 16, W.ks[id].last_chunk);
 		wr64(c + 24, pk->pos[0]);
-		wr32(c + 4, rec_check(c + 8, len - 8));
+		wr32(c + 4, eg_rec_check(c + 8, len - 8));
 		W.ks[id].last_chunk = off;
 		off += len;
 		used += len;
 		pk->n = 0;
 	}
-	if (rc == EG_OK && used && os_pwrite_all(ix->fd_post, buf, used, (off_t)(off - used)))
-		rc = st_errno(st, "cannot write idx/post");
+	if (rc == EG_OK && used && eg_os_pwrite_all(ix->fd_post, buf, used, (off_t)(off - used)))
+		rc = eg_st_errno(st, "cannot write idx/post");
 	free(buf);
 	ix->st.post_len = off;
 	ix->pend_total = 0;
@@ -754,7 +754,7 @@ static int pend_add(eg_store *st, uint64_t id, uint64_t pos)
 		uint32_t cap = PEND_CAP(pk) ? PEND_CAP(pk) * 2 : 4;
 		uint64_t *p = realloc(pk->pos, cap * sizeof *p);
 		if (!p)
-			return st_err(st, EG_ENOMEM, "out of memory");
+			return eg_st_err(st, EG_ENOMEM, "out of memory");
 		pk->pos = p;
 		pk->cap = (pk->cap & 0x80000000u) | cap;
 	}
@@ -763,7 +763,7 @@ static int pend_add(eg_store *st, uint64_t id, uint64_t pos)
 	return EG_OK;
 }
 
-int index_note_event(eg_store *st, const eg_event *ev, logpos at,
+int eg_index_note_event(eg_store *st, const eg_event *ev, logpos at,
 		     const unsigned char *rec, size_t rec_len,
 		     uint64_t stream_id, uint64_t type_id)
 {
@@ -777,12 +777,12 @@ int index_note_event(eg_store *st, const eg_event *ev, logpos at,
 	if (!ix->cur_open) {
 		*b = (block){ ev->pos, seg_first, at.off, INT64_MAX, INT64_MIN, 0, 0, 0, 0, 0 };
 		ix->cur_open = 1;
-		if (!ix->cur_hash && !(ix->cur_hash = rec_hasher_new()))
-			return st_err(st, EG_ENOMEM, "out of memory");
-		rec_hasher_reset(ix->cur_hash);
+		if (!ix->cur_hash && !(ix->cur_hash = eg_rec_hasher_new()))
+			return eg_st_err(st, EG_ENOMEM, "out of memory");
+		eg_rec_hasher_reset(ix->cur_hash);
 	}
 	b->count++;
-	rec_hasher_add(ix->cur_hash, rec, rec_len);
+	eg_rec_hasher_add(ix->cur_hash, rec, rec_len);
 	b->bytes += rec_len;
 	if (ev->time == REC_TIME_RECORDED) {
 		b->rectime = 1;
@@ -813,7 +813,7 @@ static int write_blocks(eg_store *st, int64_t recorded)
 	size_t n = ix->npblocks;
 	unsigned char *buf = malloc(n * BLOCK_LEN + 1);
 	if (!buf)
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		block *b = &ix->pblocks[i];
 		unsigned char *p = buf + i * BLOCK_LEN;
@@ -836,15 +836,15 @@ static int write_blocks(eg_store *st, int64_t recorded)
 			wr32(p + 52, (uint32_t)b->bytes);
 			wr32(p + 56, b->check);
 		}
-		wr32(p + 60, rec_check(p, 60));
+		wr32(p + 60, eg_rec_check(p, 60));
 		if (b->tmin < ix->st.tmin)
 			ix->st.tmin = b->tmin;
 		if (b->tmax > ix->st.tmax)
 			ix->st.tmax = b->tmax;
 	}
 	int rc = EG_OK;
-	if (n && os_pwrite_all(ix->fd_blocks, buf, n * BLOCK_LEN, (off_t)ix->st.blocks_len))
-		rc = st_errno(st, "cannot write idx/blocks");
+	if (n && eg_os_pwrite_all(ix->fd_blocks, buf, n * BLOCK_LEN, (off_t)ix->st.blocks_len))
+		rc = eg_st_errno(st, "cannot write idx/blocks");
 	free(buf);
 	ix->st.blocks_len += n * BLOCK_LEN;
 	ix->npblocks = 0;
@@ -856,28 +856,28 @@ static int write_keys(eg_store *st)
 	eg_index *ix = &st->ix;
 	uint64_t old = ix->batch_start.keys_len;
 	if (W.names_len > old &&
-	    os_pwrite_all(ix->fd_keys, W.names + old, W.names_len - old, (off_t)old))
-		return st_errno(st, "cannot write idx/keys");
+	    eg_os_pwrite_all(ix->fd_keys, W.names + old, W.names_len - old, (off_t)old))
+		return eg_st_errno(st, "cannot write idx/keys");
 	/* Key state: one write of the whole table when many keys changed,
 	 * else one small write per key. */
 	if ((uint64_t)ix->ntouched * 8 > W.n) {
 		unsigned char *buf = malloc(W.n * KEYSTATE_LEN + 1);
 		if (!buf)
-			return st_err(st, EG_ENOMEM, "out of memory");
+			return eg_st_err(st, EG_ENOMEM, "out of memory");
 		for (uint64_t i = 0; i < W.n; i++) {
 			keystate_put(buf + i * KEYSTATE_LEN, &W.ks[i]);
 		}
-		int rc = os_pwrite_all(ix->fd_keystate, buf, W.n * KEYSTATE_LEN, 0);
+		int rc = eg_os_pwrite_all(ix->fd_keystate, buf, W.n * KEYSTATE_LEN, 0);
 		free(buf);
 		if (rc)
-			return st_errno(st, "cannot write idx/keystate");
+			return eg_st_errno(st, "cannot write idx/keystate");
 	} else {
 		for (uint32_t t = 0; t < ix->ntouched; t++) {
 			uint32_t id = ix->touched[t];
 			unsigned char p[KEYSTATE_LEN];
 			keystate_put(p, &W.ks[id]);
-			if (os_pwrite_all(ix->fd_keystate, p, KEYSTATE_LEN, (off_t)id * KEYSTATE_LEN))
-				return st_errno(st, "cannot write idx/keystate");
+			if (eg_os_pwrite_all(ix->fd_keystate, p, KEYSTATE_LEN, (off_t)id * KEYSTATE_LEN))
+				return eg_st_errno(st, "cannot write idx/keystate");
 		}
 	}
 	ix->st.keys_len = W.names_len;
@@ -896,7 +896,7 @@ static void untouch_all(eg_store *st)
 	ix->ntouched = 0;
 }
 
-int index_batch_commit(eg_store *st, const rec_commit *c, logpos head_at)
+int eg_index_batch_commit(eg_store *st, const rec_commit *c, logpos head_at)
 {
 	int64_t recorded = c->recorded;
 	eg_index *ix = &st->ix;
@@ -918,14 +918,14 @@ int index_batch_commit(eg_store *st, const rec_commit *c, logpos head_at)
 	untouch_all(st);
 	ix->unsynced_bytes += c->batch_bytes + COMMIT_LEN;
 	if (ix->unsynced_bytes >= CHECKPOINT_BYTES)
-		return index_checkpoint(st);
+		return eg_index_checkpoint(st);
 	return EG_OK;
 fail:
 	ix->usable = 0;
 	return rc;
 }
 
-void index_batch_abort(eg_store *st)
+void eg_index_batch_abort(eg_store *st)
 {
 	eg_index *ix = &st->ix;
 	for (uint32_t t = 0; t < ix->ntouched; t++) {
@@ -951,12 +951,12 @@ void index_batch_abort(eg_store *st)
  * state. */
 static int checkpoint_failed(eg_store *st, const char *what)
 {
-	int rc = st_errno(st, "%s", what);
+	int rc = eg_st_errno(st, "%s", what);
 	st->ix.usable = 0;
 	return rc;
 }
 
-int index_checkpoint(eg_store *st)
+int eg_index_checkpoint(eg_store *st)
 {
 	eg_index *ix = &st->ix;
 	if (!ix->writable)
@@ -964,7 +964,7 @@ int index_checkpoint(eg_store *st)
 	/* The synced state must never claim more than the durable log holds
 	 * (with --sync none the log itself may not be on disk yet). */
 	eg_log *lg = &st->log;
-	uint32_t from = log_seg_index(lg, ix->ckpt_seg_first);
+	uint32_t from = eg_log_seg_index(lg, ix->ckpt_seg_first);
 	for (uint32_t i = from == UINT32_MAX ? 0 : from; i < lg->nseg; i++)
 		if (eg_os.fdatasync(lg->segs[i].fd))
 			return checkpoint_failed(st, "cannot sync the log");
@@ -986,12 +986,12 @@ int index_checkpoint(eg_store *st)
 	return EG_OK;
 }
 
-int index_close_clean(eg_store *st)
+int eg_index_close_clean(eg_store *st)
 {
 	eg_index *ix = &st->ix;
 	if (!ix->writable || !ix->usable)
 		return EG_OK;
-	int rc = index_checkpoint(st);
+	int rc = eg_index_checkpoint(st);
 	if (rc == EG_OK && (rc = state_write(st, 0, &ix->st, 1)) == EG_OK &&
 	    eg_os.fdatasync(ix->fd_state))
 		rc = checkpoint_failed(st, "cannot sync idx/state");
@@ -1001,7 +1001,7 @@ int index_close_clean(eg_store *st)
 
 /* ------------------------------------------------------------- readers */
 
-int index_refresh(eg_store *st)
+int eg_index_refresh(eg_store *st)
 {
 	eg_index *ix = &st->ix;
 	if (ix->writable)
@@ -1009,17 +1009,17 @@ int index_refresh(eg_store *st)
 	unsigned char b[STATE_SLOT];
 	ixstate s;
 	int clean;
-	if (os_pread_all(ix->fd_state, b, STATE_SLOT, 0) == 0 && state_decode(b, &s, &clean))
+	if (eg_os_pread_all(ix->fd_state, b, STATE_SLOT, 0) == 0 && state_decode(b, &s, &clean))
 		ix->st = s;
 	/* A key table that cannot be looked at again (or reopened after a
 	 * writer replaced it) would answer "no such key" for keys the state
 	 * covers: read the log itself from now on. */
-	if (ix->keys.slots && htab_refresh(&ix->keys))
+	if (ix->keys.slots && eg_htab_refresh(&ix->keys))
 		ix->usable = 0;
 	return EG_OK;
 }
 
-uint64_t index_nblocks(eg_store *st)
+uint64_t eg_index_nblocks(eg_store *st)
 {
 	return st->ix.st.blocks_len / BLOCK_LEN;
 }
@@ -1037,35 +1037,35 @@ static void block_decode(const unsigned char *p, block *b)
 	b->check = rd32(p + 56);
 }
 
-int index_read_block(eg_store *st, uint64_t i, block *out)
+int eg_index_read_block(eg_store *st, uint64_t i, block *out)
 {
 	unsigned char p[BLOCK_LEN];
-	if (os_pread_all(st->ix.fd_blocks, p, BLOCK_LEN, (off_t)(i * BLOCK_LEN)))
-		return st_errno(st, "cannot read idx/blocks");
-	if (rd32(p + 60) != rec_check(p, 60))
-		return st_err(st, EG_ECORRUPT, "idx/blocks entry %llu is damaged; run engram reindex",
+	if (eg_os_pread_all(st->ix.fd_blocks, p, BLOCK_LEN, (off_t)(i * BLOCK_LEN)))
+		return eg_st_errno(st, "cannot read idx/blocks");
+	if (rd32(p + 60) != eg_rec_check(p, 60))
+		return eg_st_err(st, EG_ECORRUPT, "idx/blocks entry %llu is damaged; run engram reindex",
 			      (unsigned long long)i);
 	block_decode(p, out);
 	return EG_OK;
 }
 
-int index_read_blocks(eg_store *st, uint64_t first, uint64_t n, block *out)
+int eg_index_read_blocks(eg_store *st, uint64_t first, uint64_t n, block *out)
 {
 	const uint64_t step = 4096;
 	unsigned char *buf = malloc(step * BLOCK_LEN);
 	if (!buf)
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	int rc = EG_OK;
 	for (uint64_t i = 0; i < n && !rc; i += step) {
 		uint64_t k = n - i < step ? n - i : step;
-		if (os_pread_all(st->ix.fd_blocks, buf, k * BLOCK_LEN, (off_t)((first + i) * BLOCK_LEN))) {
-			rc = st_errno(st, "cannot read idx/blocks");
+		if (eg_os_pread_all(st->ix.fd_blocks, buf, k * BLOCK_LEN, (off_t)((first + i) * BLOCK_LEN))) {
+			rc = eg_st_errno(st, "cannot read idx/blocks");
 			break;
 		}
 		for (uint64_t j = 0; j < k; j++) {
 			const unsigned char *p = buf + j * BLOCK_LEN;
-			if (rd32(p + 60) != rec_check(p, 60)) {
-				rc = st_err(st, EG_ECORRUPT, "idx/blocks entry %llu is damaged; run "
+			if (rd32(p + 60) != eg_rec_check(p, 60)) {
+				rc = eg_st_err(st, EG_ECORRUPT, "idx/blocks entry %llu is damaged; run "
 					    "engram reindex", (unsigned long long)(first + i + j));
 				break;
 			}
@@ -1076,7 +1076,7 @@ int index_read_blocks(eg_store *st, uint64_t first, uint64_t n, block *out)
 	return rc;
 }
 
-int index_find_block(eg_store *st, uint64_t pos, block *out, uint64_t *bidx)
+int eg_index_find_block(eg_store *st, uint64_t pos, block *out, uint64_t *bidx)
 {
 	eg_index *ix = &st->ix;
 	/* The open batch's blocks, held in memory by the writer. */
@@ -1105,7 +1105,7 @@ int index_find_block(eg_store *st, uint64_t pos, block *out, uint64_t *bidx)
 			return EG_ENOTFOUND;
 		}
 	}
-	uint64_t n = index_nblocks(st);
+	uint64_t n = eg_index_nblocks(st);
 	if (!n)
 		return EG_ENOTFOUND;
 	uint64_t lo = 0, hi = n;
@@ -1113,14 +1113,14 @@ int index_find_block(eg_store *st, uint64_t pos, block *out, uint64_t *bidx)
 	int rc;
 	while (hi - lo > 1) {
 		uint64_t mid = lo + (hi - lo) / 2;
-		if ((rc = index_read_block(st, mid, &b)))
+		if ((rc = eg_index_read_block(st, mid, &b)))
 			return rc;
 		if (b.first_pos <= pos)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	if ((rc = index_read_block(st, lo, &b)))
+	if ((rc = eg_index_read_block(st, lo, &b)))
 		return rc;
 	if (pos < b.first_pos || pos >= b.first_pos + b.count)
 		return EG_ENOTFOUND;
@@ -1129,12 +1129,12 @@ int index_find_block(eg_store *st, uint64_t pos, block *out, uint64_t *bidx)
 	return EG_OK;
 }
 
-int index_postings(eg_store *st, uint64_t key, uint64_t **out, size_t *n)
+int eg_index_postings(eg_store *st, uint64_t key, uint64_t **out, size_t *n)
 {
 	keystate ks;
 	*out = NULL;
 	*n = 0;
-	if (!index_keystate(st, key, &ks))
+	if (!eg_index_keystate(st, key, &ks))
 		return EG_OK;
 	/* Walk the chain backward, collecting chunk offsets, then decode in
 	 * forward order so the result is ascending. */
@@ -1142,16 +1142,16 @@ int index_postings(eg_store *st, uint64_t key, uint64_t **out, size_t *n)
 	size_t noffs = 0, capoffs = 0, total = 0;
 	unsigned char hdr[CHUNK_HDR];
 	for (uint64_t off = ks.last_chunk; off; ) {
-		if (os_pread_all(st->ix.fd_post, hdr, CHUNK_HDR, (off_t)off)) {
+		if (eg_os_pread_all(st->ix.fd_post, hdr, CHUNK_HDR, (off_t)off)) {
 			free(offs);
-			return st_errno(st, "cannot read idx/post");
+			return eg_st_errno(st, "cannot read idx/post");
 		}
 		if (noffs == capoffs) {
 			capoffs = capoffs ? capoffs * 2 : 64;
 			uint64_t *o = realloc(offs, capoffs * sizeof *o);
 			if (!o) {
 				free(offs);
-				return st_err(st, EG_ENOMEM, "out of memory");
+				return eg_st_err(st, EG_ENOMEM, "out of memory");
 			}
 			offs = o;
 		}
@@ -1160,32 +1160,32 @@ int index_postings(eg_store *st, uint64_t key, uint64_t **out, size_t *n)
 		uint64_t prev = rd64(hdr + 16);
 		if (prev >= off) {
 			free(offs);
-			return st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
+			return eg_st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
 		}
 		off = prev;
 	}
 	uint64_t *pos = malloc((total + 1) * sizeof *pos);
 	unsigned char *buf = NULL;
 	size_t bufcap = 0, k = 0;
-	int rc = pos ? EG_OK : st_err(st, EG_ENOMEM, "out of memory");
+	int rc = pos ? EG_OK : eg_st_err(st, EG_ENOMEM, "out of memory");
 	for (size_t i = noffs; i-- > 0 && rc == EG_OK; ) {
-		if (os_pread_all(st->ix.fd_post, hdr, CHUNK_HDR, (off_t)offs[i])) {
-			rc = st_errno(st, "cannot read idx/post");
+		if (eg_os_pread_all(st->ix.fd_post, hdr, CHUNK_HDR, (off_t)offs[i])) {
+			rc = eg_st_errno(st, "cannot read idx/post");
 			break;
 		}
 		uint32_t len = rd32(hdr), cnt = rd32(hdr + 12);
 		if (len > bufcap) {
 			unsigned char *nb = realloc(buf, len);
 			if (!nb) {
-				rc = st_err(st, EG_ENOMEM, "out of memory");
+				rc = eg_st_err(st, EG_ENOMEM, "out of memory");
 				break;
 			}
 			buf = nb;
 			bufcap = len;
 		}
-		if (len < CHUNK_HDR || os_pread_all(st->ix.fd_post, buf, len, (off_t)offs[i]) ||
-		    rd32(buf + 4) != rec_check(buf + 8, len - 8) || k + cnt > total) {
-			rc = st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
+		if (len < CHUNK_HDR || eg_os_pread_all(st->ix.fd_post, buf, len, (off_t)offs[i]) ||
+		    rd32(buf + 4) != eg_rec_check(buf + 8, len - 8) || k + cnt > total) {
+			rc = eg_st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
 			break;
 		}
 		const unsigned char *p = buf + CHUNK_HDR, *end = buf + len;
@@ -1194,7 +1194,7 @@ int index_postings(eg_store *st, uint64_t key, uint64_t **out, size_t *n)
 		for (uint32_t j = 1; j < cnt; j++) {
 			uint64_t d;
 			if (varint_get(&p, end, &d)) {
-				rc = st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
+				rc = eg_st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
 				break;
 			}
 			v += d;

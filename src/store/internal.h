@@ -65,41 +65,41 @@ typedef struct scan_end {
 } scan_end;
 
 struct eg_store;
-int log_open(struct eg_store *st, eg_log *lg, const char *dir, int writable,
+int eg_log_open(struct eg_store *st, eg_log *lg, const char *dir, int writable,
 	     uint64_t seg_limit);
-void log_close(eg_log *lg);
+void eg_log_close(eg_log *lg);
 /* Writer: cut a torn tail back to the last commit; refuse damage before it
  * or a log that ends before must_have (known committed). */
-int log_recover(struct eg_store *st, eg_log *lg, uint64_t must_have);
+int eg_log_recover(struct eg_store *st, eg_log *lg, uint64_t must_have);
 /* Reader and writer: advance head over batches committed since. */
-int log_refresh(struct eg_store *st, eg_log *lg);
+int eg_log_refresh(struct eg_store *st, eg_log *lg);
 /* Start the scan for commits at a known committed place (from the index
  * state), so that opening does not read the whole log. */
-void log_set_head(eg_log *lg, uint64_t pos, logpos at,
+void eg_log_set_head(eg_log *lg, uint64_t pos, logpos at,
 		  const unsigned char chain[32], int64_t recorded);
 /* Pointer to n bytes at `at`, mapping more of the file if it grew; NULL if
  * the file is shorter. */
-const unsigned char *log_ptr(struct eg_store *st, eg_log *lg, logpos at, size_t n);
+const unsigned char *eg_log_ptr(struct eg_store *st, eg_log *lg, logpos at, size_t n);
 /* Bytes available in segment s from off (per its current mapping/file). */
-size_t log_avail(eg_log *lg, uint32_t s, uint64_t off);
-int log_map_seg(struct eg_store *st, eg_log *lg, uint32_t s, size_t need);
+size_t eg_log_avail(eg_log *lg, uint32_t s, uint64_t off);
+int eg_log_map_seg(struct eg_store *st, eg_log *lg, uint32_t s, size_t need);
 /* Spool a record of len bytes (encoded by the caller into the returned
  * buffer via fill) at the tail; returns its place. */
-unsigned char *log_reserve(struct eg_store *st, eg_log *lg, size_t len,
+unsigned char *eg_log_reserve(struct eg_store *st, eg_log *lg, size_t len,
 			   uint64_t first_pos_if_new, logpos *at);
 /* Commit the spooled batch: write the commit record and make it durable.
  * The caller sets first_pos, count and recorded; batch_bytes and chain are
  * filled in. */
-int log_commit(struct eg_store *st, eg_log *lg, rec_commit *c,
+int eg_log_commit(struct eg_store *st, eg_log *lg, rec_commit *c,
 	       int sync, logpos *commit_at);
-void log_advance(eg_log *lg, size_t len);
+void eg_log_advance(eg_log *lg, size_t len);
 /* Discard the spooled batch. */
-int log_abort(struct eg_store *st, eg_log *lg);
-/* Make spooled bytes readable through log_ptr (writes out the buffer). */
-int log_flush(struct eg_store *st, eg_log *lg);
-uint32_t log_seg_index(const eg_log *lg, uint64_t first_pos);
+int eg_log_abort(struct eg_store *st, eg_log *lg);
+/* Make spooled bytes readable through eg_log_ptr (writes out the buffer). */
+int eg_log_flush(struct eg_store *st, eg_log *lg);
+uint32_t eg_log_seg_index(const eg_log *lg, uint64_t first_pos);
 /* Bytes of the segment files up to the committed head, and after it. */
-void log_bytes(const eg_log *lg, uint64_t *committed, uint64_t *uncommitted);
+void eg_log_bytes(const eg_log *lg, uint64_t *committed, uint64_t *uncommitted);
 
 static inline int logpos_cmp(logpos a, logpos b)
 {
@@ -126,16 +126,16 @@ typedef struct htab {
 
 typedef int (*htab_match_fn)(void *ctx, uint64_t value);
 
-int htab_open(htab *h, const char *path, int writable);
-void htab_close(htab *h);
+int eg_htab_open(htab *h, const char *path, int writable);
+void eg_htab_close(htab *h);
 /* The value of the first slot whose tag matches and match() confirms, or 0. */
-uint64_t htab_find(htab *h, uint64_t hash, htab_match_fn match, void *ctx);
-int htab_insert(htab *h, uint64_t hash, uint64_t value);
-int htab_remove(htab *h, uint64_t hash, uint64_t value);
+uint64_t eg_htab_find(htab *h, uint64_t hash, htab_match_fn match, void *ctx);
+int eg_htab_insert(htab *h, uint64_t hash, uint64_t value);
+int eg_htab_remove(htab *h, uint64_t hash, uint64_t value);
 /* Grow now (in the same steps as inserts would) to hold n entries. */
-int htab_reserve(htab *h, uint64_t n);
+int eg_htab_reserve(htab *h, uint64_t n);
 /* Reopen if the writer replaced the file (grown). */
-int htab_refresh(htab *h);
+int eg_htab_refresh(htab *h);
 
 /* ------------------------------------------------------------------ index */
 
@@ -149,7 +149,7 @@ typedef struct block {
 	int64_t tmin, tmax, recorded;
 	uint32_t count;
 	uint64_t bytes;        /* length of its event records, 0 if unknown */
-	uint32_t check;        /* rec_check of those bytes, taken as they were
+	uint32_t check;        /* eg_rec_check of those bytes, taken as they were
 				  written or after each record passed its own */
 	int rectime;           /* holds events whose time is the record time */
 } block;
@@ -203,53 +203,53 @@ typedef struct eg_index {
 	ixstate batch_start;         /* to roll back on abort */
 } eg_index;
 
-int index_open(struct eg_store *st, int writable);
-void index_close(struct eg_store *st);
+int eg_index_open(struct eg_store *st, int writable);
+void eg_index_close(struct eg_store *st);
 /* Delete the derived files of idx/ (not its subdirectories). */
-void index_unlink(struct eg_store *st);
+void eg_index_unlink(struct eg_store *st);
 /* Writer: bring derived files up to the log head (after recovery). */
-int index_catch_up(struct eg_store *st);
-int index_rebuild(struct eg_store *st);
+int eg_index_catch_up(struct eg_store *st);
+int eg_index_rebuild(struct eg_store *st);
 /* Writer: durably checkpoint derived files. */
-int index_checkpoint(struct eg_store *st);
+int eg_index_checkpoint(struct eg_store *st);
 /* Writer close: checkpoint, then mark the live state clean. */
-int index_close_clean(struct eg_store *st);
+int eg_index_close_clean(struct eg_store *st);
 /* Does the index state describe a commit that is really in the log?  If
  * so, set the log's head there (so recovery scans only the rest). */
-int index_state_matches_log(struct eg_store *st);
+int eg_index_state_matches_log(struct eg_store *st);
 
 /* Writer, during a batch. */
-void index_batch_begin(struct eg_store *st);
+void eg_index_batch_begin(struct eg_store *st);
 /* Look a key up; 0 if absent.  space 0 = stream, 1 = type. */
-uint64_t index_key_find(struct eg_store *st, int space, const char *name, size_t n);
+uint64_t eg_index_key_find(struct eg_store *st, int space, const char *name, size_t n);
 /* Find or create a key id (writer). */
-int index_key_get(struct eg_store *st, int space, const char *name, size_t n,
+int eg_index_key_get(struct eg_store *st, int space, const char *name, size_t n,
 		  uint64_t *id);
-keystate *index_keystate(struct eg_store *st, uint64_t id, keystate *buf);
-int index_keystate_put(struct eg_store *st, uint64_t id, const keystate *ks);
+keystate *eg_index_keystate(struct eg_store *st, uint64_t id, keystate *buf);
+int eg_index_keystate_put(struct eg_store *st, uint64_t id, const keystate *ks);
 /* The event with this id, stored or spooled earlier in the open batch:
  * EG_OK with *pos (0: none), or an error when a candidate could not be
  * read (the id is then neither new nor a duplicate). */
-int index_id_find(struct eg_store *st, const char *id, size_t n, uint64_t *pos);
-int index_id_add(struct eg_store *st, const char *id, size_t n, uint64_t pos);
+int eg_index_id_find(struct eg_store *st, const char *id, size_t n, uint64_t *pos);
+int eg_index_id_add(struct eg_store *st, const char *id, size_t n, uint64_t pos);
 /* Record one spooled event for the indexes. */
-int index_note_event(struct eg_store *st, const eg_event *ev, logpos at,
+int eg_index_note_event(struct eg_store *st, const eg_event *ev, logpos at,
 		     const unsigned char *rec, size_t rec_len,
 		     uint64_t stream_id, uint64_t type_id);
 /* After the log commit: write postings, blocks, key state and the state. */
-int index_batch_commit(struct eg_store *st, const rec_commit *c, logpos head_at);
-void index_batch_abort(struct eg_store *st);
+int eg_index_batch_commit(struct eg_store *st, const rec_commit *c, logpos head_at);
+void eg_index_batch_abort(struct eg_store *st);
 
 /* Readers. */
-int index_refresh(struct eg_store *st);
+int eg_index_refresh(struct eg_store *st);
 /* Block containing pos, from the block file or the open batch. */
-int index_find_block(struct eg_store *st, uint64_t pos, block *out, uint64_t *bidx);
-uint64_t index_nblocks(struct eg_store *st);
-int index_read_block(struct eg_store *st, uint64_t i, block *out);
+int eg_index_find_block(struct eg_store *st, uint64_t pos, block *out, uint64_t *bidx);
+uint64_t eg_index_nblocks(struct eg_store *st);
+int eg_index_read_block(struct eg_store *st, uint64_t i, block *out);
 /* Blocks first..first+n-1 into out[0..n-1], checked. */
-int index_read_blocks(struct eg_store *st, uint64_t first, uint64_t n, block *out);
+int eg_index_read_blocks(struct eg_store *st, uint64_t first, uint64_t n, block *out);
 /* Postings of key id: all positions, ascending, into a malloc'd array. */
-int index_postings(struct eg_store *st, uint64_t key, uint64_t **out, size_t *n);
+int eg_index_postings(struct eg_store *st, uint64_t key, uint64_t **out, size_t *n);
 
 /* ------------------------------------------------------------------ store */
 
@@ -266,53 +266,53 @@ struct eg_store {
 };
 
 /* Set the store's message (printf-style) and return code. */
-int st_err(struct eg_store *st, int code, const char *fmt, ...)
+int eg_st_err(struct eg_store *st, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Same, appending ": strerror(errno)". */
-int st_errno(struct eg_store *st, const char *fmt, ...)
+int eg_st_errno(struct eg_store *st, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Note (once) that a derived file could not be written or synced while
  * the command goes on without it, appending ": strerror(errno)". */
-void st_note_errno(struct eg_store *st, const char *fmt, ...)
+void eg_st_note_errno(struct eg_store *st, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Find the record of event pos: its bytes and the recorded time of its
  * batch.  Returns EG_OK, EG_ENOTFOUND, or EG_ECORRUPT. */
-int store_locate(struct eg_store *st, uint64_t pos, const unsigned char **rec,
+int eg_store_locate(struct eg_store *st, uint64_t pos, const unsigned char **rec,
 		 size_t *len, int64_t *recorded, logpos *at);
 
 /* Where the record of the event eg_iter_next returned last is in the log
  * (segment index and byte offset). */
-logpos iter_place(const eg_iter *it);
+logpos eg_iter_place(const eg_iter *it);
 /* How much a forward scan reads ahead at a time (1 MiB; tests make it small
  * so that records fall across its end often). */
-extern size_t iter_read_chunk;
+extern size_t eg_iter_read_chunk;
 
 /* Writer: copy the record of event pos into *buf (grown as needed). */
-int store_read_event(struct eg_store *st, uint64_t pos, unsigned char **buf,
+int eg_store_read_event(struct eg_store *st, uint64_t pos, unsigned char **buf,
 		     size_t *cap, size_t *len);
 
 /* specs.c: a query opened the spec state whose lock file is lockfd: note
  * the time (the lock file's mtime is its last use), unless reindex is
  * rebuilding it. */
-void spec_state_used(struct eg_store *st, int lockfd);
+void eg_spec_state_used(struct eg_store *st, int lockfd);
 
-/* A hash of the id and time of the event at pos (0 for pos 0): event_ident
+/* A hash of the id and time of the event at pos (0 for pos 0): eg_event_ident
  * of that event. */
-int store_event_ident(struct eg_store *st, uint64_t pos, uint64_t *out);
-uint64_t event_ident(const eg_event *e);
+int eg_store_event_ident(struct eg_store *st, uint64_t pos, uint64_t *out);
+uint64_t eg_event_ident(const eg_event *e);
 /* For a reader that needs no ids: events come with id NULL when it is a
- * UUID (formatting it is a fair part of decoding), and iter_ident gives
- * the event_ident of the current event all the same. */
-void iter_lazy_ids(struct eg_iter *it);
+ * UUID (formatting it is a fair part of decoding), and eg_iter_ident gives
+ * the eg_event_ident of the current event all the same. */
+void eg_iter_lazy_ids(struct eg_iter *it);
 /* Events up to this position are served from the index: a forward scan of
  * them reads the log with pread and leaves its mappings alone, so two such
  * iterators may run on two threads.  0: none. */
-uint64_t store_indexed_through(const struct eg_store *st);
-uint64_t iter_ident(struct eg_iter *it);
+uint64_t eg_store_indexed_through(const struct eg_store *st);
+uint64_t eg_iter_ident(struct eg_iter *it);
 
-uint64_t id_hash(const char *id, size_t n);
-uint64_t key_hash(int space, const char *name, size_t n);
+uint64_t eg_id_hash(const char *id, size_t n);
+uint64_t eg_key_hash(int space, const char *name, size_t n);
 
 #endif

@@ -82,7 +82,7 @@ struct eg_iter {
 	int ino_fd;
 	rec_event ev;
 	logpos ev_at;                  /* where ev's record is */
-	int lazy_ids;                  /* UUID ids left unformatted (iter_lazy_ids) */
+	int lazy_ids;                  /* UUID ids left unformatted (eg_iter_lazy_ids) */
 };
 
 /* ------------------------------------------------------------ filters */
@@ -127,7 +127,7 @@ static int block_in_range(const eg_iter *it, const block *b)
 	return 1;
 }
 
-size_t iter_read_chunk = 1u << 20;
+size_t eg_iter_read_chunk = 1u << 20;
 
 /* Bytes [at, at + n) of the log, with *avail bytes readable from there:
  * from rb in a forward scan, else from the segment's mapping. */
@@ -137,15 +137,15 @@ static const unsigned char *rec_at(eg_iter *it, logpos at, size_t n, size_t *ava
 	eg_log *lg = &st->log;
 	it->rb_errno = 0;
 	if (!it->rb_on) {
-		const unsigned char *p = log_ptr(st, lg, at, n);
-		*avail = p ? log_avail(lg, at.seg, at.off) : 0;
+		const unsigned char *p = eg_log_ptr(st, lg, at, n);
+		*avail = p ? eg_log_avail(lg, at.seg, at.off) : 0;
 		return p;
 	}
 	if (!it->rb || at.seg != it->rb_seg || at.off < it->rb_off ||
 	    at.off + n > it->rb_off + it->rb_len) {
 		if (at.seg >= lg->nseg)
 			return NULL;
-		size_t want = n > iter_read_chunk ? n : iter_read_chunk;
+		size_t want = n > eg_iter_read_chunk ? n : eg_iter_read_chunk;
 		if (want > it->rb_cap) {
 			unsigned char *b = realloc(it->rb, want);
 			if (!b) {
@@ -176,9 +176,9 @@ static int read_error(eg_iter *it)
 	if (!it->rb_errno)
 		return EG_OK;
 	if (it->rb_errno == ENOMEM)
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	errno = it->rb_errno;
-	return st_errno(st, "cannot read segment %020llu.seg at offset %llu",
+	return eg_st_errno(st, "cannot read segment %020llu.seg at offset %llu",
 			(unsigned long long)st->log.segs[it->rb_seg].first_pos,
 			(unsigned long long)it->rb_off);
 }
@@ -196,8 +196,8 @@ static int decode_at(eg_iter *it, logpos at, int64_t recorded)
 	int rc;
 	if (!p && (rc = read_error(it)))
 		return rc;
-	if (!p || !rec_event_decode_ex(p, avail, &it->ev, !it->blk_checked, it->lazy_ids))
-		return st_err(st, EG_ECORRUPT, "record at segment %020llu.seg offset %llu "
+	if (!p || !eg_rec_event_decode_ex(p, avail, &it->ev, !it->blk_checked, it->lazy_ids))
+		return eg_st_err(st, EG_ECORRUPT, "record at segment %020llu.seg offset %llu "
 			      "fails its check; run engram verify",
 			      (unsigned long long)(at.seg < lg->nseg ? lg->segs[at.seg].first_pos : 0),
 			      (unsigned long long)at.off);
@@ -215,19 +215,19 @@ static int blk_get(eg_iter *it, uint64_t i, block *out)
 	eg_store *st = it->st;
 	if (i < it->bc_first || i >= it->bc_first + it->bc_n) {
 		if (!it->bcache && !(it->bcache = malloc(BCACHE * BLOCK_LEN)))
-			return st_err(st, EG_ENOMEM, "out of memory");
+			return eg_st_err(st, EG_ENOMEM, "out of memory");
 		uint64_t first = i - i % BCACHE;
 		uint64_t n = it->nblocks - first < BCACHE ? it->nblocks - first : BCACHE;
 		ssize_t r = eg_os.pread(st->ix.fd_blocks, it->bcache, n * BLOCK_LEN,
 					(off_t)(first * BLOCK_LEN));
 		if (r != (ssize_t)(n * BLOCK_LEN))
-			return st_errno(st, "cannot read idx/blocks");
+			return eg_st_errno(st, "cannot read idx/blocks");
 		it->bc_first = first;
 		it->bc_n = n;
 	}
 	const unsigned char *p = it->bcache + (i - it->bc_first) * BLOCK_LEN;
-	if (rd32(p + 60) != rec_check(p, 60))
-		return st_err(st, EG_ECORRUPT, "idx/blocks entry %llu is damaged; run engram reindex",
+	if (rd32(p + 60) != eg_rec_check(p, 60))
+		return eg_st_err(st, EG_ECORRUPT, "idx/blocks entry %llu is damaged; run engram reindex",
 			      (unsigned long long)i);
 	out->first_pos = rd64(p);
 	out->seg_first_pos = rd64(p + 8);
@@ -292,9 +292,9 @@ static int blk_load(eg_iter *it, uint64_t i, int whole)
 	int rc = blk_get(it, i, &it->blk);
 	if (rc)
 		return rc;
-	uint32_t s = log_seg_index(&it->st->log, it->blk.seg_first_pos);
+	uint32_t s = eg_log_seg_index(&it->st->log, it->blk.seg_first_pos);
 	if (s == UINT32_MAX)
-		return st_err(it->st, EG_ECORRUPT, "idx/blocks names a missing segment; "
+		return eg_st_err(it->st, EG_ECORRUPT, "idx/blocks names a missing segment; "
 			      "run engram reindex");
 	it->bat = (logpos){ s, it->blk.off };
 	it->bk = 0;
@@ -305,7 +305,7 @@ static int blk_load(eg_iter *it, uint64_t i, int whole)
 		const unsigned char *p = rec_at(it, it->bat, it->blk.bytes, &avail);
 		if (p && !it->rb_on)
 			prefault(it, p, it->blk.bytes);
-		it->blk_checked = p && rec_check(p, it->blk.bytes) == it->blk.check;
+		it->blk_checked = p && eg_rec_check(p, it->blk.bytes) == it->blk.check;
 	}
 	return EG_OK;
 }
@@ -335,9 +335,9 @@ static int not_a_commit(eg_store *st, const unsigned char *p, size_t len, int ty
 			uint64_t seg_first_pos, uint64_t off)
 {
 	rec_commit c;
-	if (type == REC_COMMIT && rec_commit_decode(p, len, &c))
+	if (type == REC_COMMIT && eg_rec_commit_decode(p, len, &c))
 		return EG_OK;
-	return st_err(st, EG_ECORRUPT, "bad record at segment %020llu.seg offset %llu; "
+	return eg_st_err(st, EG_ECORRUPT, "bad record at segment %020llu.seg offset %llu; "
 		      "run engram verify", (unsigned long long)seg_first_pos, (unsigned long long)off);
 }
 
@@ -353,7 +353,7 @@ static int blk_step(eg_iter *it, logpos *at)
 		if (rc)
 			return rc;
 		if (!len)
-			return st_err(st, EG_ECORRUPT, "bad record at segment %020llu.seg offset %llu",
+			return eg_st_err(st, EG_ECORRUPT, "bad record at segment %020llu.seg offset %llu",
 				      (unsigned long long)it->blk.seg_first_pos,
 				      (unsigned long long)it->bat.off);
 		*at = it->bat;
@@ -386,7 +386,7 @@ static int at_pos(eg_iter *it, uint64_t pos)
 {
 	if (it->ev.ev.pos == pos)
 		return EG_OK;
-	return st_err(it->st, EG_ECORRUPT, "segment %020llu.seg offset %llu holds position %llu "
+	return eg_st_err(it->st, EG_ECORRUPT, "segment %020llu.seg offset %llu holds position %llu "
 		      "where idx/blocks says %llu; run engram verify",
 		      (unsigned long long)it->blk.seg_first_pos, (unsigned long long)it->ev_at.off,
 		      (unsigned long long)it->ev.ev.pos, (unsigned long long)pos);
@@ -465,7 +465,7 @@ static int next_postings(eg_iter *it)
 			if ((rc = blk_find(it, pos, &bi)))
 				return rc;
 			if (bi >= it->nblocks)
-				return st_err(it->st, EG_ECORRUPT, "position %llu is not in idx/blocks; "
+				return eg_st_err(it->st, EG_ECORRUPT, "position %llu is not in idx/blocks; "
 					      "run engram reindex", (unsigned long long)pos);
 			if ((rc = blk_load(it, bi, 0)))
 				return rc;
@@ -481,7 +481,7 @@ static int next_postings(eg_iter *it)
 		if ((rc = decode_at(it, at, it->blk.recorded)))
 			return rc;
 		if (it->ev.ev.pos != pos)
-			return st_err(it->st, EG_ECORRUPT, "idx/post and the log disagree at position "
+			return eg_st_err(it->st, EG_ECORRUPT, "idx/post and the log disagree at position "
 				      "%llu; run engram reindex", (unsigned long long)pos);
 		if (want(it, &it->ev.ev))
 			return EG_OK;
@@ -502,7 +502,7 @@ static int tail_step(eg_iter *it, logpos *at, int64_t *recorded)
 	for (;;) {
 		if (it->tat.seg >= lg->nseg)
 			return EG_END;
-		const unsigned char *p = log_ptr(st, lg, it->tat, REC_PREFIX);
+		const unsigned char *p = eg_log_ptr(st, lg, it->tat, REC_PREFIX);
 		if (!p) {
 			if (it->tat.seg + 1 < lg->nseg) {
 				it->tat.seg++;
@@ -512,9 +512,9 @@ static int tail_step(eg_iter *it, logpos *at, int64_t *recorded)
 			return EG_END;
 		}
 		int type;
-		size_t len = rec_peek(p, log_avail(lg, it->tat.seg, it->tat.off), &type);
+		size_t len = rec_peek(p, eg_log_avail(lg, it->tat.seg, it->tat.off), &type);
 		if (!len)
-			return st_err(st, EG_ECORRUPT, "bad record at segment %020llu.seg offset %llu",
+			return eg_st_err(st, EG_ECORRUPT, "bad record at segment %020llu.seg offset %llu",
 				      (unsigned long long)lg->segs[it->tat.seg].first_pos,
 				      (unsigned long long)it->tat.off);
 		if (type != REC_EVENT) {
@@ -529,7 +529,7 @@ static int tail_step(eg_iter *it, logpos *at, int64_t *recorded)
 			/* Find this batch's commit to learn its recorded time. */
 			logpos q = it->tat;
 			for (;;) {
-				const unsigned char *r = log_ptr(st, lg, q, REC_PREFIX);
+				const unsigned char *r = eg_log_ptr(st, lg, q, REC_PREFIX);
 				if (!r) {
 					if (q.seg + 1 >= lg->nseg)
 						return EG_END;
@@ -538,12 +538,12 @@ static int tail_step(eg_iter *it, logpos *at, int64_t *recorded)
 					continue;
 				}
 				int t2;
-				size_t l2 = rec_peek(r, log_avail(lg, q.seg, q.off), &t2);
+				size_t l2 = rec_peek(r, eg_log_avail(lg, q.seg, q.off), &t2);
 				if (!l2)
 					return EG_END;
 				if (t2 == REC_COMMIT) {
 					rec_commit c;
-					if (!rec_commit_decode(r, l2, &c))
+					if (!eg_rec_commit_decode(r, l2, &c))
 						return EG_END;
 					it->batch_left = c.count;
 					it->batch_recorded = c.recorded;
@@ -580,13 +580,13 @@ static int next_tail(eg_iter *it)
 		size_t cap = 64;
 		it->tr = malloc(cap * sizeof *it->tr);
 		if (!it->tr)
-			return st_err(it->st, EG_ENOMEM, "out of memory");
+			return eg_st_err(it->st, EG_ENOMEM, "out of memory");
 		tailref t;
 		while ((rc = tail_step(it, &t.at, &t.recorded)) == EG_OK) {
 			if (it->ntr == cap) {
 				tailref *n = realloc(it->tr, (cap *= 2) * sizeof *n);
 				if (!n)
-					return st_err(it->st, EG_ENOMEM, "out of memory");
+					return eg_st_err(it->st, EG_ENOMEM, "out of memory");
 				it->tr = n;
 			}
 			it->tr[it->ntr++] = t;
@@ -621,22 +621,22 @@ static int plan_postings(eg_iter *it)
 	int rc;
 	/* The stream's postings, unless all the types together are rarer. */
 	if (it->stream && it->stream_len) {
-		uint64_t k = index_key_find(st, 0, it->stream, it->stream_len);
+		uint64_t k = eg_index_key_find(st, 0, it->stream, it->stream_len);
 		if (!k)
 			return EG_OK;   /* no such stream: nothing indexed matches */
-		cnt = index_keystate(st, k - 1, &ks) ? ks.count : 0;
+		cnt = eg_index_keystate(st, k - 1, &ks) ? ks.count : 0;
 		best = cnt;
-		if ((rc = index_postings(st, k - 1, &it->pos, &it->npos)))
+		if ((rc = eg_index_postings(st, k - 1, &it->pos, &it->npos)))
 			return rc;
 	}
 	if (!it->f.ntypes)
 		return EG_OK;
 	uint64_t *keys = calloc(it->f.ntypes, sizeof *keys), total = 0;
 	if (!keys)
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	for (size_t i = 0; i < it->f.ntypes; i++) {
-		keys[i] = index_key_find(st, 1, it->types[i], it->type_lens[i]);
-		if (keys[i] && index_keystate(st, keys[i] - 1, &ks))
+		keys[i] = eg_index_key_find(st, 1, it->types[i], it->type_lens[i]);
+		if (keys[i] && eg_index_keystate(st, keys[i] - 1, &ks))
 			total += ks.count;
 	}
 	rc = EG_OK;
@@ -661,12 +661,12 @@ static int plan_postings(eg_iter *it)
 				continue;
 			uint64_t *p;
 			size_t n;
-			if ((rc = index_postings(st, keys[i] - 1, &p, &n)))
+			if ((rc = eg_index_postings(st, keys[i] - 1, &p, &n)))
 				break;
 			uint64_t *m = realloc(it->pos, (it->npos + n + 1) * sizeof *m);
 			if (!m) {
 				free(p);
-				rc = st_err(st, EG_ENOMEM, "out of memory");
+				rc = eg_st_err(st, EG_ENOMEM, "out of memory");
 				break;
 			}
 			it->pos = m;
@@ -708,11 +708,11 @@ static int plan(eg_iter *it)
 		it->hi = it->f.to;
 	it->lo = it->f.from ? it->f.from : 1;
 	it->resume = lg->head_at;
-	it->ix_through = store_indexed_through(st);
+	it->ix_through = eg_store_indexed_through(st);
 	it->tail_start = (logpos){ 0, SEG_HDR_LEN };
 	if (it->ix_through)
-		it->tail_start = (logpos){ log_seg_index(lg, xs->head_seg_first), xs->head_off };
-	it->nblocks = it->ix_through ? index_nblocks(st) : 0;
+		it->tail_start = (logpos){ eg_log_seg_index(lg, xs->head_seg_first), xs->head_off };
+	it->nblocks = it->ix_through ? eg_index_nblocks(st) : 0;
 	it->tat = it->tail_start;
 	it->tnext = it->ix_through + 1;
 	it->batch_left = 0;
@@ -743,11 +743,11 @@ static int plan(eg_iter *it)
 	return EG_OK;
 }
 
-uint64_t store_indexed_through(const eg_store *st)
+uint64_t eg_store_indexed_through(const eg_store *st)
 {
 	const ixstate *xs = &st->ix.st;
 	if (!st->ix.usable || !xs->through_pos || xs->through_pos > st->log.head_pos ||
-	    log_seg_index(&st->log, xs->head_seg_first) == UINT32_MAX)
+	    eg_log_seg_index(&st->log, xs->head_seg_first) == UINT32_MAX)
 		return 0;
 	return xs->through_pos;
 }
@@ -757,13 +757,13 @@ int eg_iter_new(eg_store *st, eg_iter **out, const eg_filter *f)
 	*out = NULL;
 	int rc;
 	if (!st->writable) {
-		index_refresh(st);
-		if ((rc = log_refresh(st, &st->log)))
+		eg_index_refresh(st);
+		if ((rc = eg_log_refresh(st, &st->log)))
 			return rc;
 	}
 	eg_iter *it = calloc(1, sizeof *it);
 	if (!it)
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	it->st = st;
 	it->ino_fd = -1;
 	it->f = *f;
@@ -788,7 +788,7 @@ int eg_iter_new(eg_store *st, eg_iter **out, const eg_filter *f)
 	}
 	if ((f->stream && !it->stream) || (f->ntypes && (!it->types || !it->type_lens))) {
 		eg_iter_free(it);
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	}
 	if ((rc = plan(it))) {
 		eg_iter_free(it);
@@ -798,7 +798,7 @@ int eg_iter_new(eg_store *st, eg_iter **out, const eg_filter *f)
 	return EG_OK;
 }
 
-logpos iter_place(const eg_iter *it)
+logpos eg_iter_place(const eg_iter *it)
 {
 	return it->ev_at;
 }
@@ -845,7 +845,7 @@ int eg_iter_wait(eg_iter *it, int timeout_ms)
 		it->ino_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 		if (it->ino_fd < 0 ||
 		    inotify_add_watch(it->ino_fd, st->log.dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0)
-			return st_errno(st, "cannot watch %s", st->log.dir);
+			return eg_st_errno(st, "cannot watch %s", st->log.dir);
 	}
 	for (;;) {
 		/* Look first: a batch may have landed before the watch began. */
@@ -867,7 +867,7 @@ int eg_iter_wait(eg_iter *it, int timeout_ms)
 		struct pollfd pfd = { .fd = it->ino_fd, .events = POLLIN };
 		int n = poll(&pfd, 1, timeout_ms);
 		if (n < 0 && errno != EINTR)
-			return st_errno(st, "poll");
+			return eg_st_errno(st, "poll");
 		if (n == 0)
 			return EG_END;
 		char buf[4096];
@@ -909,27 +909,27 @@ static int first_event(eg_store *st, const eg_filter *f, eg_iter **it, const eg_
 /* Identity of an event: a hash of its id and time (never 0), so that
  * derived state saved at its position is never applied to a log that was
  * cut back and appended anew. */
-uint64_t event_ident(const eg_event *e)
+uint64_t eg_event_ident(const eg_event *e)
 {
 	return XXH3_64bits_withSeed(e->id, e->id_len, (uint64_t)e->time) | 1;
 }
 
-void iter_lazy_ids(eg_iter *it)
+void eg_iter_lazy_ids(eg_iter *it)
 {
 	it->lazy_ids = 1;
 }
 
-uint64_t iter_ident(eg_iter *it)
+uint64_t eg_iter_ident(eg_iter *it)
 {
 	rec_event *r = &it->ev;
 	if (!r->ev.id) {
-		uuid_format(r->uuid, r->idbuf);
+		eg_uuid_format(r->uuid, r->idbuf);
 		r->ev.id = r->idbuf;
 	}
-	return event_ident(&r->ev);
+	return eg_event_ident(&r->ev);
 }
 
-int store_event_ident(eg_store *st, uint64_t pos, uint64_t *out)
+int eg_store_event_ident(eg_store *st, uint64_t pos, uint64_t *out)
 {
 	eg_filter f = { .from = pos, .to = pos, .limit = 1 };
 	eg_iter *it;
@@ -939,7 +939,7 @@ int store_event_ident(eg_store *st, uint64_t pos, uint64_t *out)
 		return EG_OK;
 	int rc = first_event(st, &f, &it, &e);
 	if (rc == EG_OK)
-		*out = event_ident(e);
+		*out = eg_event_ident(e);
 	eg_iter_free(it);
 	return rc == EG_END ? EG_OK : rc;
 }

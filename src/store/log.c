@@ -30,7 +30,7 @@ static void seg_path(const eg_log *lg, uint64_t first_pos, char *out, size_t n)
 	snprintf(out, n, "%s/%020llu.seg", lg->dir, (unsigned long long)first_pos);
 }
 
-uint32_t log_seg_index(const eg_log *lg, uint64_t first_pos)
+uint32_t eg_log_seg_index(const eg_log *lg, uint64_t first_pos)
 {
 	uint32_t lo = 0, hi = lg->nseg;
 	while (lo < hi) {
@@ -55,7 +55,7 @@ static int seg_push(eg_store *st, eg_log *lg, uint64_t first_pos, int fd)
 		uint32_t cap = lg->capseg ? lg->capseg * 2 : 16;
 		seg *s = realloc(lg->segs, cap * sizeof *s);
 		if (!s)
-			return st_err(st, EG_ENOMEM, "out of memory");
+			return eg_st_err(st, EG_ENOMEM, "out of memory");
 		lg->segs = s;
 		lg->capseg = cap;
 	}
@@ -77,7 +77,7 @@ static void seg_drop(eg_log *lg, uint32_t i)
 	s->fd = -1;
 }
 
-int log_open(eg_store *st, eg_log *lg, const char *dir, int writable,
+int eg_log_open(eg_store *st, eg_log *lg, const char *dir, int writable,
 	     uint64_t seg_limit)
 {
 	memset(lg, 0, sizeof *lg);
@@ -86,7 +86,7 @@ int log_open(eg_store *st, eg_log *lg, const char *dir, int writable,
 	lg->seg_limit = seg_limit ? seg_limit : DEFAULT_SEGMENT_BYTES;
 	DIR *d = eg_os.opendir(dir);
 	if (!d)
-		return st_errno(st, "cannot open %s", dir);
+		return eg_st_errno(st, "cannot open %s", dir);
 	uint64_t *names = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
@@ -104,7 +104,7 @@ int log_open(eg_store *st, eg_log *lg, const char *dir, int writable,
 			if (!nn) {
 				closedir(d);
 				free(names);
-				return st_err(st, EG_ENOMEM, "out of memory");
+				return eg_st_err(st, EG_ENOMEM, "out of memory");
 			}
 			names = nn;
 		}
@@ -119,7 +119,7 @@ int log_open(eg_store *st, eg_log *lg, const char *dir, int writable,
 		seg_path(lg, names[i], path, sizeof path);
 		int fd = eg_os.open(path, writable ? O_RDWR : O_RDONLY, 0);
 		if (fd < 0) {
-			rc = st_errno(st, "cannot open %s", path);
+			rc = eg_st_errno(st, "cannot open %s", path);
 			break;
 		}
 		rc = seg_push(st, lg, names[i], fd);
@@ -132,24 +132,24 @@ int log_open(eg_store *st, eg_log *lg, const char *dir, int writable,
 	return rc;
 }
 
-void log_close(eg_log *lg)
+void eg_log_close(eg_log *lg)
 {
 	for (uint32_t i = 0; i < lg->nseg; i++)
 		seg_drop(lg, i);
 	free(lg->segs);
 	free(lg->wbuf);
-	chain_free(lg->chain);
+	eg_chain_free(lg->chain);
 	memset(lg, 0, sizeof *lg);
 }
 
-int log_map_seg(eg_store *st, eg_log *lg, uint32_t i, size_t need)
+int eg_log_map_seg(eg_store *st, eg_log *lg, uint32_t i, size_t need)
 {
 	seg *s = &lg->segs[i];
 	if (s->map_len >= need && need)
 		return EG_OK;
-	off_t size = os_file_size(s->fd);
+	off_t size = eg_os_file_size(s->fd);
 	if (size < 0)
-		return st_errno(st, "cannot stat segment %020llu", (unsigned long long)s->first_pos);
+		return eg_st_errno(st, "cannot stat segment %020llu", (unsigned long long)s->first_pos);
 	if ((size_t)size == s->map_len || size == 0)
 		return (size_t)size >= need ? EG_OK : EG_END;
 	void *m;
@@ -158,24 +158,24 @@ int log_map_seg(eg_store *st, eg_log *lg, uint32_t i, size_t need)
 	else
 		m = eg_os.mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, s->fd, 0);
 	if (m == MAP_FAILED)
-		return st_errno(st, "cannot map segment %020llu", (unsigned long long)s->first_pos);
+		return eg_st_errno(st, "cannot map segment %020llu", (unsigned long long)s->first_pos);
 	s->map = m;
 	s->map_len = (size_t)size;
 	return s->map_len >= need ? EG_OK : EG_END;
 }
 
-size_t log_avail(eg_log *lg, uint32_t i, uint64_t off)
+size_t eg_log_avail(eg_log *lg, uint32_t i, uint64_t off)
 {
 	seg *s = &lg->segs[i];
 	return s->map_len > off ? s->map_len - off : 0;
 }
 
-const unsigned char *log_ptr(eg_store *st, eg_log *lg, logpos at, size_t n)
+const unsigned char *eg_log_ptr(eg_store *st, eg_log *lg, logpos at, size_t n)
 {
 	if (at.seg >= lg->nseg)
 		return NULL;
 	seg *s = &lg->segs[at.seg];
-	if (at.off + n > s->map_len && log_map_seg(st, lg, at.seg, at.off + n))
+	if (at.off + n > s->map_len && eg_log_map_seg(st, lg, at.seg, at.off + n))
 		return NULL;
 	return s->map + at.off;
 }
@@ -183,11 +183,11 @@ const unsigned char *log_ptr(eg_store *st, eg_log *lg, logpos at, size_t n)
 /* Everything up to the head is committed; the bytes after it (in the head's
  * segment and any later one) are an interrupted batch that the next writer
  * cuts off, or one being written now. */
-void log_bytes(const eg_log *lg, uint64_t *committed, uint64_t *uncommitted)
+void eg_log_bytes(const eg_log *lg, uint64_t *committed, uint64_t *uncommitted)
 {
 	*committed = *uncommitted = 0;
 	for (uint32_t i = 0; i < lg->nseg; i++) {
-		off_t sz = os_file_size(lg->segs[i].fd);
+		off_t sz = eg_os_file_size(lg->segs[i].fd);
 		uint64_t size = sz > 0 ? (uint64_t)sz : 0;
 		uint64_t done = i < lg->head_at.seg ? size
 			: i == lg->head_at.seg && lg->head_at.off < size ? lg->head_at.off
@@ -197,7 +197,7 @@ void log_bytes(const eg_log *lg, uint64_t *committed, uint64_t *uncommitted)
 	}
 }
 
-void log_set_head(eg_log *lg, uint64_t pos, logpos at,
+void eg_log_set_head(eg_log *lg, uint64_t pos, logpos at,
 		  const unsigned char chain[32], int64_t recorded)
 {
 	lg->head_pos = pos;
@@ -228,8 +228,8 @@ static int probe_segment(eg_store *st, eg_log *lg, uint64_t next)
 static int seg_header_ok(eg_store *st, eg_log *lg, uint32_t i, uint64_t first_pos)
 {
 	seg_hdr h;
-	if (log_map_seg(st, lg, i, SEG_HDR_LEN) ||
-	    !seg_hdr_decode(lg->segs[i].map, lg->segs[i].map_len, &h))
+	if (eg_log_map_seg(st, lg, i, SEG_HDR_LEN) ||
+	    !eg_seg_hdr_decode(lg->segs[i].map, lg->segs[i].map_len, &h))
 		return 0;
 	memcpy(lg->segs[i].prev_chain, h.prev_chain, 32);
 	return h.first_pos == first_pos && lg->segs[i].first_pos == first_pos;
@@ -257,10 +257,10 @@ static int scan_forward(eg_store *st, eg_log *lg, scan_end *end)
 		return EG_OK;
 	}
 	for (;;) {
-		int rc = log_map_seg(st, lg, at.seg, at.off + 1);
+		int rc = eg_log_map_seg(st, lg, at.seg, at.off + 1);
 		if (rc < 0)
 			return rc;
-		size_t avail = log_avail(lg, at.seg, at.off);
+		size_t avail = eg_log_avail(lg, at.seg, at.off);
 		if (avail == 0 && at.seg + 1 >= lg->nseg)
 			probe_segment(st, lg, next);
 		if (avail == 0) {
@@ -289,24 +289,24 @@ static int scan_forward(eg_store *st, eg_log *lg, scan_end *end)
 			 * file has grown since: map it again and look once more
 			 * (a follower would otherwise wait at it for ever). */
 			size_t had = lg->segs[at.seg].map_len;
-			if (log_map_seg(st, lg, at.seg, 0) == EG_OK && lg->segs[at.seg].map_len > had)
+			if (eg_log_map_seg(st, lg, at.seg, 0) == EG_OK && lg->segs[at.seg].map_len > had)
 				continue;
 			break;
 		}
 		if (type == REC_EVENT) {
 			rec_event ev;
-			if (!rec_event_decode(p, len, &ev) || ev.ev.pos != next)
+			if (!eg_rec_event_decode(p, len, &ev) || ev.ev.pos != next)
 				break;
 			next++;
 			nev++;
 			bytes += len;
 		} else if (type == REC_COMMIT) {
 			rec_commit c;
-			if (!rec_commit_decode(p, len, &c) || c.first_pos != batch_first ||
+			if (!eg_rec_commit_decode(p, len, &c) || c.first_pos != batch_first ||
 			    c.count != nev || c.batch_bytes != bytes)
 				break;
 			at.off += len;
-			log_set_head(lg, next - 1, at, c.chain, c.recorded);
+			eg_log_set_head(lg, next - 1, at, c.chain, c.recorded);
 			batch_first = next;
 			nev = bytes = 0;
 			continue;
@@ -319,7 +319,7 @@ static int scan_forward(eg_store *st, eg_log *lg, scan_end *end)
 	return EG_OK;
 }
 
-int log_refresh(eg_store *st, eg_log *lg)
+int eg_log_refresh(eg_store *st, eg_log *lg)
 {
 	scan_end end;
 	return scan_forward(st, lg, &end);
@@ -329,7 +329,7 @@ int log_refresh(eg_store *st, eg_log *lg)
 static int later_commit(eg_store *st, eg_log *lg, logpos from, logpos *found)
 {
 	for (uint32_t i = from.seg; i < lg->nseg; i++) {
-		if (log_map_seg(st, lg, i, 1) < 0)
+		if (eg_log_map_seg(st, lg, i, 1) < 0)
 			return 0;
 		const unsigned char *m = lg->segs[i].map;
 		size_t n = lg->segs[i].map_len;
@@ -337,7 +337,7 @@ static int later_commit(eg_store *st, eg_log *lg, logpos from, logpos *found)
 		for (; o + COMMIT_LEN <= n; o++) {
 			rec_commit c;
 			if (m[o + 8] == REC_COMMIT && rd32(m + o) == COMMIT_LEN &&
-			    rec_commit_decode(m + o, n - o, &c) &&
+			    eg_rec_commit_decode(m + o, n - o, &c) &&
 			    c.first_pos > lg->head_pos) {
 				found->seg = i;
 				found->off = o;
@@ -348,14 +348,14 @@ static int later_commit(eg_store *st, eg_log *lg, logpos from, logpos *found)
 	return 0;
 }
 
-int log_recover(eg_store *st, eg_log *lg, uint64_t must_have)
+int eg_log_recover(eg_store *st, eg_log *lg, uint64_t must_have)
 {
 	scan_end end;
 	int rc = scan_forward(st, lg, &end);
 	if (rc)
 		return rc;
 	if (lg->head_pos < must_have)
-		return st_err(st, EG_ECORRUPT,
+		return eg_st_err(st, EG_ECORRUPT,
 			      "committed data is damaged: the log's intact batches end at "
 			      "position %llu (segment %020llu.seg offset %llu), but position %llu "
 			      "was committed; run engram verify",
@@ -366,13 +366,13 @@ int log_recover(eg_store *st, eg_log *lg, uint64_t must_have)
 	 * of a segment before it would go unseen.  (64 bytes a segment.) */
 	for (uint32_t i = 0; lg->head_pos && i <= lg->head_at.seg && i < lg->nseg; i++)
 		if (!seg_header_ok(st, lg, i, lg->segs[i].first_pos))
-			return st_err(st, EG_ECORRUPT,
+			return eg_st_err(st, EG_ECORRUPT,
 				      "committed data is damaged: the header of segment %020llu.seg "
 				      "fails its check; run engram verify",
 				      (unsigned long long)lg->segs[i].first_pos);
 	logpos found;
 	if (!end.clean && later_commit(st, lg, end.at, &found))
-		return st_err(st, EG_ECORRUPT,
+		return eg_st_err(st, EG_ECORRUPT,
 			      "committed data is damaged: segment %020llu.seg offset %llu "
 			      "(after position %llu) fails its check, yet an intact commit "
 			      "follows at segment %020llu.seg offset %llu; run engram verify",
@@ -390,14 +390,14 @@ int log_recover(eg_store *st, eg_log *lg, uint64_t must_have)
 		seg_path(lg, lg->segs[i].first_pos, path, sizeof path);
 		seg_drop(lg, i);
 		if (eg_os.unlink(path))
-			return st_errno(st, "cannot remove %s", path);
+			return eg_st_errno(st, "cannot remove %s", path);
 		lg->nseg--;
 	}
 	if (keep) {
 		seg *s = &lg->segs[lg->head_at.seg];
-		off_t size = os_file_size(s->fd);
+		off_t size = eg_os_file_size(s->fd);
 		if (size < 0)
-			return st_errno(st, "cannot stat segment");
+			return eg_st_errno(st, "cannot stat segment");
 		if ((uint64_t)size > lg->head_at.off) {
 			if (s->map) {
 				eg_os.munmap(s->map, s->map_len);
@@ -405,14 +405,14 @@ int log_recover(eg_store *st, eg_log *lg, uint64_t must_have)
 				s->map_len = 0;
 			}
 			if (eg_os.ftruncate(s->fd, (off_t)lg->head_at.off) || eg_os.fdatasync(s->fd))
-				return st_errno(st, "cannot cut the torn tail of the log");
+				return eg_st_errno(st, "cannot cut the torn tail of the log");
 		}
 	} else {
 		lg->head_at.seg = 0;
 		lg->head_at.off = SEG_HDR_LEN;
 	}
-	if (os_fsync_dir(lg->dir))
-		return st_errno(st, "cannot sync %s", lg->dir);
+	if (eg_os_fsync_dir(lg->dir))
+		return eg_st_errno(st, "cannot sync %s", lg->dir);
 	lg->tail = lg->head_at;
 	lg->wbuf_off = lg->head_at.off;
 	lg->synced_upto = lg->head_at.off;
@@ -423,10 +423,10 @@ static int wbuf_flush(eg_store *st, eg_log *lg, int eager)
 {
 	if (lg->wlen) {
 		seg *s = &lg->segs[lg->tail.seg];
-		if (lg->in_batch && chain_update(lg->chain, lg->wbuf, lg->wlen))
-			return st_err(st, EG_ENOMEM, "SHA-256 failed");
-		if (os_pwrite_all(s->fd, lg->wbuf, lg->wlen, (off_t)lg->wbuf_off))
-			return st_errno(st, "cannot write segment %020llu.seg",
+		if (lg->in_batch && eg_chain_update(lg->chain, lg->wbuf, lg->wlen))
+			return eg_st_err(st, EG_ENOMEM, "SHA-256 failed");
+		if (eg_os_pwrite_all(s->fd, lg->wbuf, lg->wlen, (off_t)lg->wbuf_off))
+			return eg_st_errno(st, "cannot write segment %020llu.seg",
 					(unsigned long long)s->first_pos);
 		lg->wbuf_off += lg->wlen;
 		lg->wlen = 0;
@@ -440,7 +440,7 @@ static int wbuf_flush(eg_store *st, eg_log *lg, int eager)
 	return EG_OK;
 }
 
-int log_flush(eg_store *st, eg_log *lg)
+int eg_log_flush(eg_store *st, eg_log *lg)
 {
 	return wbuf_flush(st, lg, 0);
 }
@@ -451,13 +451,13 @@ static int seg_create(eg_store *st, eg_log *lg, uint64_t first_pos)
 	seg_path(lg, first_pos, path, sizeof path);
 	int fd = eg_os.open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
-		return st_errno(st, "cannot create %s", path);
+		return eg_st_errno(st, "cannot create %s", path);
 	seg_hdr h = { .first_pos = first_pos };
 	memcpy(h.prev_chain, lg->head_chain, 32);
 	unsigned char hb[SEG_HDR_LEN];
-	seg_hdr_encode(&h, hb);
-	if (os_pwrite_all(fd, hb, sizeof hb, 0)) {
-		int rc = st_errno(st, "cannot write %s", path);
+	eg_seg_hdr_encode(&h, hb);
+	if (eg_os_pwrite_all(fd, hb, sizeof hb, 0)) {
+		int rc = eg_st_errno(st, "cannot write %s", path);
 		eg_os.close(fd);
 		eg_os.unlink(path);
 		return rc;
@@ -474,24 +474,24 @@ static int seg_create(eg_store *st, eg_log *lg, uint64_t first_pos)
 	return EG_OK;
 }
 
-unsigned char *log_reserve(eg_store *st, eg_log *lg, size_t bound,
+unsigned char *eg_log_reserve(eg_store *st, eg_log *lg, size_t bound,
 			   uint64_t first_pos_if_new, logpos *at)
 {
 	if (!lg->wbuf) {
 		lg->wcap = WBUF_SIZE;
 		if (!(lg->wbuf = malloc(lg->wcap))) {
-			st_err(st, EG_ENOMEM, "out of memory");
+			eg_st_err(st, EG_ENOMEM, "out of memory");
 			return NULL;
 		}
 	}
 	int is_commit = first_pos_if_new == 0;
 	if (!is_commit && !lg->in_batch) {
-		if (!lg->chain && !(lg->chain = chain_new())) {
-			st_err(st, EG_ENOMEM, "out of memory");
+		if (!lg->chain && !(lg->chain = eg_chain_new())) {
+			eg_st_err(st, EG_ENOMEM, "out of memory");
 			return NULL;
 		}
-		if (wbuf_flush(st, lg, 0) || chain_begin(lg->chain, lg->head_chain)) {
-			st_err(st, EG_EIO, "cannot start the batch");
+		if (wbuf_flush(st, lg, 0) || eg_chain_begin(lg->chain, lg->head_chain)) {
+			eg_st_err(st, EG_EIO, "cannot start the batch");
 			return NULL;
 		}
 		lg->in_batch = 1;
@@ -508,7 +508,7 @@ unsigned char *log_reserve(eg_store *st, eg_log *lg, size_t bound,
 		if (bound > lg->wcap) {
 			unsigned char *nb = realloc(lg->wbuf, bound);
 			if (!nb) {
-				st_err(st, EG_ENOMEM, "out of memory");
+				eg_st_err(st, EG_ENOMEM, "out of memory");
 				return NULL;
 			}
 			lg->wbuf = nb;
@@ -519,8 +519,8 @@ unsigned char *log_reserve(eg_store *st, eg_log *lg, size_t bound,
 	return lg->wbuf + lg->wlen;
 }
 
-/* Account for len bytes written at the pointer log_reserve returned. */
-void log_advance(eg_log *lg, size_t len)
+/* Account for len bytes written at the pointer eg_log_reserve returned. */
+void eg_log_advance(eg_log *lg, size_t len)
 {
 	lg->wlen += len;
 	lg->tail.off += len;
@@ -528,49 +528,49 @@ void log_advance(eg_log *lg, size_t len)
 		lg->batch_bytes += len;
 }
 
-int log_commit(eg_store *st, eg_log *lg, rec_commit *c, int sync,
+int eg_log_commit(eg_store *st, eg_log *lg, rec_commit *c, int sync,
 	       logpos *commit_at)
 {
 	if (lg->failed)
-		return st_err(st, EG_EIO, "an earlier fdatasync failed; reopen the store");
+		return eg_st_err(st, EG_EIO, "an earlier fdatasync failed; reopen the store");
 	int rc = wbuf_flush(st, lg, 0);
 	if (rc)
 		return rc;
 	c->batch_bytes = lg->batch_bytes;
 	unsigned char tmp[COMMIT_LEN];
-	rec_commit_encode(c, tmp);
-	if (chain_final(lg->chain, tmp + 10, 32, c->chain))
-		return st_err(st, EG_ENOMEM, "SHA-256 failed");
+	eg_rec_commit_encode(c, tmp);
+	if (eg_chain_final(lg->chain, tmp + 10, 32, c->chain))
+		return eg_st_err(st, EG_ENOMEM, "SHA-256 failed");
 	lg->in_batch = 0;
 	/* The batch's events must be on disk before the commit record that
 	 * makes them part of the log: a commit never precedes its data. */
 	if (sync == EG_SYNC_ALWAYS) {
 		for (uint32_t i = lg->head_at.seg; i <= lg->tail.seg && i < lg->nseg; i++)
 			if (eg_os.fdatasync(lg->segs[i].fd) && (lg->failed = 1))
-				return st_errno(st, "fdatasync of segment %020llu.seg failed",
+				return eg_st_errno(st, "fdatasync of segment %020llu.seg failed",
 						(unsigned long long)lg->segs[i].first_pos);
-		if (lg->new_segs && os_fsync_dir(lg->dir))
-			return st_errno(st, "cannot sync %s", lg->dir);
+		if (lg->new_segs && eg_os_fsync_dir(lg->dir))
+			return eg_st_errno(st, "cannot sync %s", lg->dir);
 	}
 	logpos at;
-	unsigned char *p = log_reserve(st, lg, COMMIT_LEN, 0, &at);
+	unsigned char *p = eg_log_reserve(st, lg, COMMIT_LEN, 0, &at);
 	if (!p)
 		return EG_EIO;
-	rec_commit_encode(c, p);
-	log_advance(lg, COMMIT_LEN);
+	eg_rec_commit_encode(c, p);
+	eg_log_advance(lg, COMMIT_LEN);
 	if ((rc = wbuf_flush(st, lg, 0)))
 		return rc;
 	if (sync == EG_SYNC_ALWAYS && eg_os.fdatasync(lg->segs[lg->tail.seg].fd) &&
 	    (lg->failed = 1))
-		return st_errno(st, "fdatasync of segment %020llu.seg failed",
+		return eg_st_errno(st, "fdatasync of segment %020llu.seg failed",
 				(unsigned long long)lg->segs[lg->tail.seg].first_pos);
 	*commit_at = at;
-	log_set_head(lg, c->first_pos + c->count - 1, lg->tail, c->chain, c->recorded);
+	eg_log_set_head(lg, c->first_pos + c->count - 1, lg->tail, c->chain, c->recorded);
 	lg->new_segs = 0;
 	return EG_OK;
 }
 
-int log_abort(eg_store *st, eg_log *lg)
+int eg_log_abort(eg_store *st, eg_log *lg)
 {
 	lg->wlen = 0;
 	lg->in_batch = 0;
@@ -581,7 +581,7 @@ int log_abort(eg_store *st, eg_log *lg)
 		seg_path(lg, lg->segs[i].first_pos, path, sizeof path);
 		seg_drop(lg, i);
 		if (eg_os.unlink(path) && !rc)
-			rc = st_errno(st, "cannot remove %s", path);
+			rc = eg_st_errno(st, "cannot remove %s", path);
 		lg->nseg--;
 	}
 	if (lg->nseg > 0 && lg->head_pos == 0 && lg->head_at.off == SEG_HDR_LEN &&
@@ -600,7 +600,7 @@ int log_abort(eg_store *st, eg_log *lg)
 			s->map_len = 0;
 		}
 		if (eg_os.ftruncate(s->fd, (off_t)lg->head_at.off) && !rc)
-			rc = st_errno(st, "cannot truncate the log after an aborted batch");
+			rc = eg_st_errno(st, "cannot truncate the log after an aborted batch");
 	}
 	lg->tail = lg->head_at;
 	lg->wbuf_off = lg->head_at.off;

@@ -23,7 +23,7 @@
 #define MAX_DEPTH 32        /* member names in one path */
 #define MAX_KEY 256         /* bytes of an output member name */
 
-const char *const map_field_names[MF_N] = {
+const char *const eg_map_field_names[MF_N] = {
 	"id", "stream", "type", "kind", "time", "actor", "session", "data", "meta"
 };
 
@@ -35,7 +35,7 @@ typedef struct node {
 	int slot;             /* a path ends here: its value goes to slots[slot]; else -1 */
 	int first, next;      /* children, as a list of node indexes (-1 ends) */
 	int nkids, has_index;
-	const char **knames;  /* the children's names for json_members_valid */
+	const char **knames;  /* the children's names for eg_json_members_valid */
 	size_t *klens;
 	int *kids;
 } node;
@@ -208,7 +208,7 @@ static char *decode(mparse *p, const json_span *v, size_t *n)
 	char *s = mk(p, v->n);
 	if (!s)
 		return NULL;
-	*n = json_string_decode(v, s);
+	*n = eg_json_string_decode(v, s);
 	s[*n] = 0;
 	return s;
 }
@@ -246,8 +246,8 @@ static int parse_src(mparse *p, const char *where, const json_span *v, int f, in
 	json_obj it;
 	json_span k, c;
 	int r, got = 0;
-	json_obj_begin(&it, v->p, v->n, NULL);
-	while ((r = json_obj_next(&it, &k, &c, NULL)) == 1) {
+	eg_json_obj_begin(&it, v->p, v->n, NULL);
+	while ((r = eg_json_obj_next(&it, &k, &c, NULL)) == 1) {
 		if (got || k.n != 7 || memcmp(k.p, "\"value\"", 7))
 			return merr(p, "%s: expected a path or {\"value\": ...} (a constant), "
 				    "got an object with member %.*s", where,
@@ -259,7 +259,7 @@ static int parse_src(mparse *p, const char *where, const json_span *v, int f, in
 		char *t = mk(p, c.n);
 		if (!t)
 			return nomem(p);
-		s->cval = (json_span){ t, json_minify(&c, t), c.type };
+		s->cval = (json_span){ t, eg_json_minify(&c, t), c.type };
 	}
 	if (!got)
 		return merr(p, "%s: expected a path or {\"value\": ...}, got {}", where);
@@ -269,7 +269,7 @@ static int parse_src(mparse *p, const char *where, const json_span *v, int f, in
 }
 
 /* Room for the constants among a target's alternatives: they come from the
- * mapping, not the line, so map_space counts them apart (quoted, and
+ * mapping, not the line, so eg_map_space counts them apart (quoted, and
  * decoded no longer than minified). */
 static size_t const_room(const target *t)
 {
@@ -294,16 +294,16 @@ static int parse_srcs(mparse *p, const char *where, const json_span *v, int f, t
 	json_arr it;
 	json_span e;
 	int n = 0;
-	json_arr_begin(&it, v);
-	while (json_arr_next(&it, &e) == 1)
+	eg_json_arr_begin(&it, v);
+	while (eg_json_arr_next(&it, &e) == 1)
 		n++;
 	if (!n)
 		return merr(p, "%s: expected a path or an array of paths, got []", where);
 	if (!(t->alt = mk(p, (size_t)n * sizeof *t->alt)))
 		return nomem(p);
 	t->nalt = n;
-	json_arr_begin(&it, v);
-	for (int i = 0; json_arr_next(&it, &e) == 1; i++) {
+	eg_json_arr_begin(&it, v);
+	for (int i = 0; eg_json_arr_next(&it, &e) == 1; i++) {
 		char w[MAX_KEY + 64];
 		snprintf(w, sizeof w, "%s[%d]", where, i);
 		int rc = parse_src(p, w, &e, f, t->spread, &t->alt[i]);
@@ -317,7 +317,7 @@ static int parse_srcs(mparse *p, const char *where, const json_span *v, int f, t
  * whole object (the same as {"*": sources}). */
 static int parse_obj(mparse *p, int f, const json_span *v)
 {
-	const char *name = map_field_names[f];
+	const char *name = eg_map_field_names[f];
 	objmap *o = &p->m->obj[f - MF_DATA];
 	if (v->type == JSON_STRING || v->type == JSON_ARRAY) {
 		if (!(o->t = mk(p, sizeof *o->t)))
@@ -332,15 +332,15 @@ static int parse_obj(mparse *p, int f, const json_span *v)
 	json_obj it;
 	json_span k, s;
 	int n = 0;
-	json_obj_begin(&it, v->p, v->n, NULL);
-	while (json_obj_next(&it, &k, &s, NULL) == 1)
+	eg_json_obj_begin(&it, v->p, v->n, NULL);
+	while (eg_json_obj_next(&it, &k, &s, NULL) == 1)
 		n++;
 	if (n > MAX_MEMBERS)
 		return merr(p, "%s: at most %d members", name, MAX_MEMBERS);
 	if (n && !(o->t = mk(p, (size_t)n * sizeof *o->t)))
 		return nomem(p);
-	json_obj_begin(&it, v->p, v->n, NULL);
-	for (o->n = 0; json_obj_next(&it, &k, &s, NULL) == 1; o->n++) {
+	eg_json_obj_begin(&it, v->p, v->n, NULL);
+	for (o->n = 0; eg_json_obj_next(&it, &k, &s, NULL) == 1; o->n++) {
 		target *t = &o->t[o->n];
 		memset(t, 0, sizeof *t);
 		char *key = decode(p, &k, &t->keyn);
@@ -360,7 +360,7 @@ static int parse_obj(mparse *p, int f, const json_span *v)
 			char *q = mk(p, 6 * t->keyn + 3);
 			if (!q)
 				return nomem(p);
-			t->qkeyn = json_quote(key, t->keyn, q);
+			t->qkeyn = eg_json_quote(key, t->keyn, q);
 			q[t->qkeyn++] = ':';
 			t->qkey = q;
 		}
@@ -430,7 +430,7 @@ static int finish(mparse *p)
 static int field_of(const char *k, size_t n)
 {
 	for (int f = 0; f < MF_N; f++)
-		if (strlen(map_field_names[f]) == n && !memcmp(map_field_names[f], k, n))
+		if (strlen(eg_map_field_names[f]) == n && !memcmp(eg_map_field_names[f], k, n))
 			return f;
 	return -1;
 }
@@ -440,18 +440,18 @@ static int parse_map(mparse *p, const char *json, size_t n)
 	json_obj it;
 	json_span k, v;
 	json_err e;
-	if (json_obj_begin(&it, json, n, &e))
+	if (eg_json_obj_begin(&it, json, n, &e))
 		return merr(p, "expected a JSON object of envelope fields: %s at byte %zu",
 			    e.what, e.off + 1);
 	int r, seen[MF_N] = { 0 };
 	if (new_node(p, "", 0) < 0)
 		return nomem(p);
-	while ((r = json_obj_next(&it, &k, &v, &e)) == 1) {
+	while ((r = eg_json_obj_next(&it, &k, &v, &e)) == 1) {
 		char key[80];
 		size_t kn = k.n - 2 < 64 ? k.n - 2 : 64;
 		memcpy(key, k.p + 1, kn);
 		key[kn] = 0;
-		int f = json_string_is_plain(&k) ? field_of(k.p + 1, k.n - 2) : -1;
+		int f = eg_json_string_is_plain(&k) ? field_of(k.p + 1, k.n - 2) : -1;
 		if (f < 0)
 			return merr(p, "%s%s: unknown envelope field (expected one of id, stream, "
 				    "type, kind, time, actor, session, data, meta)",
@@ -593,14 +593,14 @@ int eg_map_builtin(const char *name, eg_map **out)
 
 /* ---------------------------------------------------------------- apply */
 
-size_t map_space(const eg_map *m, size_t len)
+size_t eg_map_space(const eg_map *m, size_t len)
 {
 	/* Each value copied out is at most the line; the members a spread
 	 * copies, with their commas, are too.  Two more lines: decoding. */
 	return (m->width + 2) * (len + 2) + m->overhead + 64;
 }
 
-const char *map_tried(const eg_map *m, int f)
+const char *eg_map_tried(const eg_map *m, int f)
 {
 	return f < MF_DATA ? m->tried[f] : NULL;
 }
@@ -628,7 +628,7 @@ static void walk(const eg_map *m, int ni, const json_span *v, json_span *slots)
 		for (int g = 0; g < nd->nkids; g += 32) {
 			int k = nd->nkids - g < 32 ? nd->nkids - g : 32;
 			json_span vals[32];
-			unsigned found = json_members_valid(v, nd->knames + g, nd->klens + g, k, vals);
+			unsigned found = eg_json_members_valid(v, nd->knames + g, nd->klens + g, k, vals);
 			for (int i = 0; i < k; i++)
 				if (found & 1u << i)
 					walk(m, nd->kids[g + i], &vals[i], slots);
@@ -636,8 +636,8 @@ static void walk(const eg_map *m, int ni, const json_span *v, json_span *slots)
 	} else if (v->type == JSON_ARRAY && nd->has_index) {
 		json_arr it;
 		json_span e;
-		json_arr_begin(&it, v);
-		for (long i = 0; json_arr_next(&it, &e) == 1; i++)
+		eg_json_arr_begin(&it, v);
+		for (long i = 0; eg_json_arr_next(&it, &e) == 1; i++)
 			for (int k = 0; k < nd->nkids; k++)
 				if (m->nodes[nd->kids[k]].index == i)
 					walk(m, nd->kids[k], &e, slots);
@@ -649,8 +649,8 @@ static int top_kid(const eg_map *m, const json_span *key, char *tmp)
 {
 	const char *kp = key->p + 1;
 	size_t kn = key->n - 2;
-	if (!json_string_is_plain(key)) {
-		kn = json_string_decode(key, tmp);
+	if (!eg_json_string_is_plain(key)) {
+		kn = eg_json_string_decode(key, tmp);
 		kp = tmp;
 	}
 	const node *root = &m->nodes[0];
@@ -705,7 +705,7 @@ static int build(const objmap *o, const char *name, const json_span *slots, char
 				*p++ = ',';
 			memcpy(p, t->qkey, t->qkeyn);
 			p += t->qkeyn;
-			p += json_minify(&vals[i], p);
+			p += eg_json_minify(&vals[i], p);
 			continue;
 		}
 		if (vals[i].type != JSON_OBJECT)
@@ -713,14 +713,14 @@ static int build(const objmap *o, const char *name, const json_span *slots, char
 				    name, from[i]);
 		json_obj it;
 		json_span k, v;
-		json_obj_begin(&it, vals[i].p, vals[i].n, NULL);
-		while (json_obj_next(&it, &k, &v, NULL) == 1) {
+		eg_json_obj_begin(&it, vals[i].p, vals[i].n, NULL);
+		while (eg_json_obj_next(&it, &k, &v, NULL) == 1) {
 			/* The key decoded where it would be written, to compare. */
 			char *at = p + (any ? 1 : 0);
 			const char *kp = k.p + 1;
 			size_t kn = k.n - 2;
-			if (!json_string_is_plain(&k)) {
-				kn = json_string_decode(&k, at);
+			if (!eg_json_string_is_plain(&k)) {
+				kn = eg_json_string_decode(&k, at);
 				kp = at;
 			}
 			int named = 0;
@@ -734,7 +734,7 @@ static int build(const objmap *o, const char *name, const json_span *slots, char
 			memcpy(p, k.p, k.n);
 			p += k.n;
 			*p++ = ':';
-			p += json_minify(&v, p);
+			p += eg_json_minify(&v, p);
 		}
 	}
 	*p++ = '}';
@@ -745,7 +745,7 @@ static int build(const objmap *o, const char *name, const json_span *slots, char
 	return 0;
 }
 
-int map_apply(const eg_map *m, const char *json, size_t len, char **space,
+int eg_map_apply(const eg_map *m, const char *json, size_t len, char **space,
 	      map_out *out, char *err, size_t errlen)
 {
 	json_span slots[MAX_SLOTS];
@@ -754,10 +754,10 @@ int map_apply(const eg_map *m, const char *json, size_t len, char **space,
 	json_obj it;
 	json_span k, v;
 	json_err e;
-	if (json_obj_begin(&it, json, len, &e))
+	if (eg_json_obj_begin(&it, json, len, &e))
 		return aerr(err, errlen, "expected a JSON object: %s at byte %zu", e.what, e.off + 1);
 	int r;
-	while ((r = json_obj_next(&it, &k, &v, &e)) == 1) {
+	while ((r = eg_json_obj_next(&it, &k, &v, &e)) == 1) {
 		int kid = top_kid(m, &k, *space);
 		if (kid >= 0)
 			walk(m, kid, &v, slots);
@@ -767,7 +767,7 @@ int map_apply(const eg_map *m, const char *json, size_t len, char **space,
 	for (int f = 0; f < MF_DATA; f++)
 		pick(&m->f[f], slots, 1, &out->v[f], &out->from[f]);
 	for (int i = 0; i < 2; i++)
-		if (m->obj[i].n && build(&m->obj[i], map_field_names[MF_DATA + i], slots, space,
+		if (m->obj[i].n && build(&m->obj[i], eg_map_field_names[MF_DATA + i], slots, space,
 					 &out->v[MF_DATA + i], err, errlen))
 			return -1;
 	return 0;

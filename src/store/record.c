@@ -24,7 +24,7 @@ uint64_t XXH3_64bits_dispatch(const void *input, size_t len);
 #define XXH3_LONG XXH3_64bits
 #endif
 
-uint32_t rec_check(const void *p, size_t n)
+uint32_t eg_rec_check(const void *p, size_t n)
 {
 	return (uint32_t)(n >= 4096 ? XXH3_LONG(p, n) : XXH3_64bits(p, n));
 }
@@ -33,46 +33,46 @@ struct rec_hasher {
 	XXH3_state_t st;
 };
 
-rec_hasher *rec_hasher_new(void)
+rec_hasher *eg_rec_hasher_new(void)
 {
 	rec_hasher *h = malloc(sizeof *h);
 	if (h)
-		rec_hasher_reset(h);
+		eg_rec_hasher_reset(h);
 	return h;
 }
 
-void rec_hasher_free(rec_hasher *h)
+void eg_rec_hasher_free(rec_hasher *h)
 {
 	free(h);
 }
 
-void rec_hasher_reset(rec_hasher *h)
+void eg_rec_hasher_reset(rec_hasher *h)
 {
 	XXH3_64bits_reset(&h->st);
 }
 
-void rec_hasher_add(rec_hasher *h, const void *p, size_t n)
+void eg_rec_hasher_add(rec_hasher *h, const void *p, size_t n)
 {
 	XXH3_64bits_update(&h->st, p, n);
 }
 
-uint32_t rec_hasher_value(const rec_hasher *h)
+uint32_t eg_rec_hasher_value(const rec_hasher *h)
 {
 	return (uint32_t)XXH3_64bits_digest(&h->st);
 }
 
-size_t rec_event_bound(const rec_in *r)
+size_t eg_rec_event_bound(const rec_in *r)
 {
 	return EVT_FIXED + 8 * 10 + r->id_len + r->stream_len + r->type_len +
 	       r->actor_len + r->session_len + r->data_len + r->meta_len;
 }
 
-size_t rec_event_encode(const rec_in *r, unsigned char *out)
+size_t eg_rec_event_encode(const rec_in *r, unsigned char *out)
 {
 	unsigned char idbin[16];
 	/* Only lowercase UUIDs are stored binary: the id must read back as the
 	 * same bytes that went in. */
-	int is_uuid = r->id_len == 36 && uuid_parse(r->id, r->id_len, idbin) == 0;
+	int is_uuid = r->id_len == 36 && eg_uuid_parse(r->id, r->id_len, idbin) == 0;
 	/* A time still to come from the commit is stored as 0 under its flag. */
 	int rectime = r->time == REC_TIME_RECORDED;
 	out[8] = REC_EVENT;
@@ -102,27 +102,27 @@ size_t rec_event_encode(const rec_in *r, unsigned char *out)
 #undef PUT
 	size_t len = (size_t)(p - out);
 	wr32(out, (uint32_t)len);
-	wr32(out + 4, rec_check(out + 8, len - 8));
+	wr32(out + 4, eg_rec_check(out + 8, len - 8));
 	return len;
 }
 
-size_t rec_event_decode(const unsigned char *p, size_t avail, rec_event *o)
+size_t eg_rec_event_decode(const unsigned char *p, size_t avail, rec_event *o)
 {
-	return rec_event_decode_ex(p, avail, o, 1, 0);
+	return eg_rec_event_decode_ex(p, avail, o, 1, 0);
 }
 
-size_t rec_event_decode_checked(const unsigned char *p, size_t avail, rec_event *o)
+size_t eg_rec_event_decode_checked(const unsigned char *p, size_t avail, rec_event *o)
 {
-	return rec_event_decode_ex(p, avail, o, 0, 0);
+	return eg_rec_event_decode_ex(p, avail, o, 0, 0);
 }
 
-size_t rec_event_decode_ex(const unsigned char *p, size_t avail, rec_event *o, int verify,
+size_t eg_rec_event_decode_ex(const unsigned char *p, size_t avail, rec_event *o, int verify,
 			   int lazy_ids)
 {
 	int type;
 	size_t len = rec_peek(p, avail, &type);
 	if (!len || type != REC_EVENT || len < EVT_FIXED ||
-	    (verify && rd32(p + 4) != rec_check(p + 8, len - 8)))
+	    (verify && rd32(p + 4) != eg_rec_check(p + 8, len - 8)))
 		return 0;
 	const unsigned char *q = p + EVT_FIXED, *end = p + len;
 	uint64_t v[8];
@@ -152,7 +152,7 @@ size_t rec_event_decode_ex(const unsigned char *p, size_t avail, rec_event *o, i
 		if (lazy_ids) {
 			e->id = NULL;
 		} else {
-			uuid_format(q, o->idbuf);
+			eg_uuid_format(q, o->idbuf);
 			e->id = o->idbuf;
 		}
 	} else {
@@ -167,7 +167,7 @@ size_t rec_event_decode_ex(const unsigned char *p, size_t avail, rec_event *o, i
 	return len;
 }
 
-void rec_event_raw_id(const unsigned char *p, const char **id, size_t *n, int *is_uuid)
+void eg_rec_event_raw_id(const unsigned char *p, const char **id, size_t *n, int *is_uuid)
 {
 	const unsigned char *q = p + EVT_FIXED, *end = p + rd32(p);
 	uint64_t v[8];
@@ -179,7 +179,7 @@ void rec_event_raw_id(const unsigned char *p, const char **id, size_t *n, int *i
 	*is_uuid = (p[9] & EVT_FLAG_ID_UUID) != 0;
 }
 
-void rec_commit_encode(const rec_commit *c, unsigned char out[COMMIT_LEN])
+void eg_rec_commit_encode(const rec_commit *c, unsigned char out[COMMIT_LEN])
 {
 	wr32(out, COMMIT_LEN);
 	out[8] = REC_COMMIT;
@@ -189,13 +189,13 @@ void rec_commit_encode(const rec_commit *c, unsigned char out[COMMIT_LEN])
 	wr64(out + 26, (uint64_t)c->recorded);
 	wr64(out + 34, c->batch_bytes);
 	memcpy(out + 42, c->chain, 32);
-	wr32(out + 4, rec_check(out + 8, COMMIT_LEN - 8));
+	wr32(out + 4, eg_rec_check(out + 8, COMMIT_LEN - 8));
 }
 
-int rec_commit_decode(const unsigned char *p, size_t avail, rec_commit *c)
+int eg_rec_commit_decode(const unsigned char *p, size_t avail, rec_commit *c)
 {
 	if (avail < COMMIT_LEN || rd32(p) != COMMIT_LEN || p[8] != REC_COMMIT ||
-	    p[9] != 0 || rd32(p + 4) != rec_check(p + 8, COMMIT_LEN - 8))
+	    p[9] != 0 || rd32(p + 4) != eg_rec_check(p + 8, COMMIT_LEN - 8))
 		return 0;
 	c->first_pos = rd64(p + 10);
 	c->count = rd64(p + 18);
@@ -205,7 +205,7 @@ int rec_commit_decode(const unsigned char *p, size_t avail, rec_commit *c)
 	return c->count > 0 && c->first_pos > 0;
 }
 
-void seg_hdr_encode(const seg_hdr *h, unsigned char out[SEG_HDR_LEN])
+void eg_seg_hdr_encode(const seg_hdr *h, unsigned char out[SEG_HDR_LEN])
 {
 	memset(out, 0, SEG_HDR_LEN);
 	memcpy(out, SEG_MAGIC, 8);
@@ -213,14 +213,14 @@ void seg_hdr_encode(const seg_hdr *h, unsigned char out[SEG_HDR_LEN])
 	wr32(out + 12, SEG_HDR_LEN);
 	wr64(out + 16, h->first_pos);
 	memcpy(out + 24, h->prev_chain, 32);
-	wr32(out + 60, rec_check(out, 60));
+	wr32(out + 60, eg_rec_check(out, 60));
 }
 
-int seg_hdr_decode(const unsigned char *p, size_t avail, seg_hdr *h)
+int eg_seg_hdr_decode(const unsigned char *p, size_t avail, seg_hdr *h)
 {
 	if (avail < SEG_HDR_LEN || memcmp(p, SEG_MAGIC, 8) ||
 	    rd32(p + 8) != FORMAT_VERSION || rd32(p + 12) != SEG_HDR_LEN ||
-	    rd32(p + 60) != rec_check(p, 60))
+	    rd32(p + 60) != eg_rec_check(p, 60))
 		return 0;
 	h->first_pos = rd64(p + 16);
 	memcpy(h->prev_chain, p + 24, 32);
@@ -235,7 +235,7 @@ static const signed char HEX[256] = {
 	['d'] = 14, ['e'] = 15, ['f'] = 16,
 };
 
-int uuid_parse(const char *s, size_t n, unsigned char out[16])
+int eg_uuid_parse(const char *s, size_t n, unsigned char out[16])
 {
 	static const unsigned char at[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21,
 					      24, 26, 28, 30, 32, 34 };
@@ -250,7 +250,7 @@ int uuid_parse(const char *s, size_t n, unsigned char out[16])
 	return bad ? -1 : 0;
 }
 
-void uuid_format(const unsigned char in[16], char out[36])
+void eg_uuid_format(const unsigned char in[16], char out[36])
 {
 	/* Every read of a UUID id runs this: no branches in the loop. */
 	static const char hx[] = "0123456789abcdef";

@@ -45,16 +45,16 @@ static inline void wr32(void *p, uint32_t v) { memcpy(p, &v, 4); }
 static inline void wr64(void *p, uint64_t v) { memcpy(p, &v, 8); }
 
 /* The record checksum: low 32 bits of XXH3-64 (seed 0) over [p, p+n). */
-uint32_t rec_check(const void *p, size_t n);
+uint32_t eg_rec_check(const void *p, size_t n);
 
 /* The same checksum over bytes given in pieces: the block check of
  * idx/blocks covers a block's event records, which arrive one by one. */
 typedef struct rec_hasher rec_hasher;
-rec_hasher *rec_hasher_new(void);
-void rec_hasher_free(rec_hasher *h);
-void rec_hasher_reset(rec_hasher *h);
-void rec_hasher_add(rec_hasher *h, const void *p, size_t n);
-uint32_t rec_hasher_value(const rec_hasher *h);
+rec_hasher *eg_rec_hasher_new(void);
+void eg_rec_hasher_free(rec_hasher *h);
+void eg_rec_hasher_reset(rec_hasher *h);
+void eg_rec_hasher_add(rec_hasher *h, const void *p, size_t n);
+uint32_t eg_rec_hasher_value(const rec_hasher *h);
 
 /* An event as decoded from a record.  The id of an EVT_FLAG_ID_UUID record
  * is expanded to text into idbuf, which the event then points into (uuid:
@@ -77,10 +77,10 @@ typedef struct rec_in {
 } rec_in;
 
 /* Upper bound of the encoded size of r. */
-size_t rec_event_bound(const rec_in *r);
+size_t eg_rec_event_bound(const rec_in *r);
 
-/* Encode r at out (rec_event_bound bytes available); returns its length. */
-size_t rec_event_encode(const rec_in *r, unsigned char *out);
+/* Encode r at out (eg_rec_event_bound bytes available); returns its length. */
+size_t eg_rec_event_encode(const rec_in *r, unsigned char *out);
 
 /*
  * Decode the event record at p, of which avail bytes are readable.
@@ -89,18 +89,18 @@ size_t rec_event_encode(const rec_in *r, unsigned char *out);
  * the commit record; so does the time of an EVT_FLAG_TIME_RECORDED event,
  * whose ev->time is REC_TIME_RECORDED until the caller fills both in.
  */
-size_t rec_event_decode(const unsigned char *p, size_t avail, rec_event *out);
+size_t eg_rec_event_decode(const unsigned char *p, size_t avail, rec_event *out);
 /* The same without comparing the checksum: for records whose bytes a block
  * check has just covered. */
-size_t rec_event_decode_checked(const unsigned char *p, size_t avail, rec_event *out);
+size_t eg_rec_event_decode_checked(const unsigned char *p, size_t avail, rec_event *out);
 /* The same, the checksum compared when verify is set; with lazy_ids a UUID
  * id is left unformatted and ev.id is NULL (a reader that needs no ids
- * saves the formatting; see iter_ident). */
-size_t rec_event_decode_ex(const unsigned char *p, size_t avail, rec_event *out, int verify,
+ * saves the formatting; see eg_iter_ident). */
+size_t eg_rec_event_decode_ex(const unsigned char *p, size_t avail, rec_event *out, int verify,
 			   int lazy_ids);
 
 /* Read just the id of an event record (raw bytes: 16 for UUID ids). */
-void rec_event_raw_id(const unsigned char *p, const char **id, size_t *n, int *is_uuid);
+void eg_rec_event_raw_id(const unsigned char *p, const char **id, size_t *n, int *is_uuid);
 
 /* A commit record: closes the batch of count events from first_pos. */
 typedef struct rec_commit {
@@ -110,10 +110,10 @@ typedef struct rec_commit {
 	unsigned char chain[32];      /* chain value after this batch */
 } rec_commit;
 
-void rec_commit_encode(const rec_commit *c, unsigned char out[COMMIT_LEN]);
+void eg_rec_commit_encode(const rec_commit *c, unsigned char out[COMMIT_LEN]);
 
 /* Decode a commit record; 1 if p holds a valid one, else 0. */
-int rec_commit_decode(const unsigned char *p, size_t avail, rec_commit *out);
+int eg_rec_commit_decode(const unsigned char *p, size_t avail, rec_commit *out);
 
 /* Segment header. */
 typedef struct seg_hdr {
@@ -121,8 +121,8 @@ typedef struct seg_hdr {
 	unsigned char prev_chain[32];
 } seg_hdr;
 
-void seg_hdr_encode(const seg_hdr *h, unsigned char out[SEG_HDR_LEN]);
-int seg_hdr_decode(const unsigned char *p, size_t avail, seg_hdr *out);
+void eg_seg_hdr_encode(const seg_hdr *h, unsigned char out[SEG_HDR_LEN]);
+int eg_seg_hdr_decode(const unsigned char *p, size_t avail, seg_hdr *out);
 
 /* Record type and length at p, without validating the checksum; 0 if the
  * length field is out of bounds for avail. */
@@ -139,8 +139,8 @@ static inline size_t rec_peek(const unsigned char *p, size_t avail, int *type)
 
 /* UUID helpers: parse 36-char canonical lowercase text into 16 bytes;
  * print 16 bytes as lowercase text (36 chars). */
-int uuid_parse(const char *s, size_t n, unsigned char out[16]);
-void uuid_format(const unsigned char in[16], char out[36]);
+int eg_uuid_parse(const char *s, size_t n, unsigned char out[16]);
+void eg_uuid_format(const unsigned char in[16], char out[36]);
 
 /* LEB128 varints. */
 static inline size_t varint_put(unsigned char *p, uint64_t v)

@@ -14,24 +14,24 @@
 #include <string.h>
 #include <unistd.h>
 
-int index_state_matches_log(eg_store *st)
+int eg_index_state_matches_log(eg_store *st)
 {
 	const ixstate *s = &st->ix.st;
 	eg_log *lg = &st->log;
 	if (s->through_pos == 0)
 		return 1;
-	uint32_t i = log_seg_index(lg, s->head_seg_first);
+	uint32_t i = eg_log_seg_index(lg, s->head_seg_first);
 	if (i == UINT32_MAX || s->head_off < SEG_HDR_LEN + COMMIT_LEN)
 		return 0;
 	logpos at = { i, s->head_off - COMMIT_LEN };
-	const unsigned char *p = log_ptr(st, lg, at, COMMIT_LEN);
+	const unsigned char *p = eg_log_ptr(st, lg, at, COMMIT_LEN);
 	rec_commit c;
-	if (!p || !rec_commit_decode(p, COMMIT_LEN, &c) ||
+	if (!p || !eg_rec_commit_decode(p, COMMIT_LEN, &c) ||
 	    c.first_pos + c.count - 1 != s->through_pos ||
 	    memcmp(c.chain, s->chain, 32) || c.recorded != s->recorded)
 		return 0;
 	at.off = s->head_off;
-	log_set_head(lg, s->through_pos, at, s->chain, s->recorded);
+	eg_log_set_head(lg, s->through_pos, at, s->chain, s->recorded);
 	return 1;
 }
 
@@ -42,17 +42,17 @@ static int replay_event(eg_store *st, const eg_event *ev, logpos at,
 	uint64_t sid = UINT64_MAX, tid, old;
 	int rc;
 	if (ev->stream_len &&
-	    (rc = index_key_get(st, 0, ev->stream, ev->stream_len, &sid)))
+	    (rc = eg_index_key_get(st, 0, ev->stream, ev->stream_len, &sid)))
 		return rc;
-	if ((rc = index_key_get(st, 1, ev->type, ev->type_len, &tid)))
+	if ((rc = eg_index_key_get(st, 1, ev->type, ev->type_len, &tid)))
 		return rc;
-	if ((rc = index_id_find(st, ev->id, ev->id_len, &old)) ||
-	    (!old && (rc = index_id_add(st, ev->id, ev->id_len, ev->pos))))
+	if ((rc = eg_index_id_find(st, ev->id, ev->id_len, &old)) ||
+	    (!old && (rc = eg_index_id_add(st, ev->id, ev->id_len, ev->pos))))
 		return rc;
-	return index_note_event(st, ev, at, rec, len, sid, tid);
+	return eg_index_note_event(st, ev, at, rec, len, sid, tid);
 }
 
-int index_catch_up(eg_store *st)
+int eg_index_catch_up(eg_store *st)
 {
 	eg_index *ix = &st->ix;
 	eg_log *lg = &st->log;
@@ -60,15 +60,15 @@ int index_catch_up(eg_store *st)
 		return EG_OK;
 	logpos at = { 0, SEG_HDR_LEN };
 	if (ix->st.through_pos) {
-		at.seg = log_seg_index(lg, ix->st.head_seg_first);
+		at.seg = eg_log_seg_index(lg, ix->st.head_seg_first);
 		at.off = ix->st.head_off;
 	}
 	int rc = EG_OK, open = 0;
 	uint64_t next = ix->st.through_pos + 1;
 	while (next <= lg->head_pos || open) {
-		if (log_map_seg(st, lg, at.seg, at.off + 1) < 0)
+		if (eg_log_map_seg(st, lg, at.seg, at.off + 1) < 0)
 			return EG_EIO;
-		size_t avail = log_avail(lg, at.seg, at.off);
+		size_t avail = eg_log_avail(lg, at.seg, at.off);
 		if (avail == 0) {
 			if (at.seg + 1 >= lg->nseg)
 				break;
@@ -80,13 +80,13 @@ int index_catch_up(eg_store *st)
 		int type = 0;
 		size_t len = rec_peek(p, avail, &type);
 		if (!open) {
-			index_batch_begin(st);
+			eg_index_batch_begin(st);
 			open = 1;
 		}
 		if (type == REC_EVENT && len) {
 			rec_event ev;
-			if (!rec_event_decode(p, len, &ev) || ev.ev.pos != next)
-				return st_err(st, EG_ECORRUPT, "record at segment %020llu.seg offset %llu "
+			if (!eg_rec_event_decode(p, len, &ev) || ev.ev.pos != next)
+				return eg_st_err(st, EG_ECORRUPT, "record at segment %020llu.seg offset %llu "
 					      "is damaged; run engram verify",
 					      (unsigned long long)lg->segs[at.seg].first_pos,
 					      (unsigned long long)at.off);
@@ -95,39 +95,39 @@ int index_catch_up(eg_store *st)
 			next++;
 		} else if (type == REC_COMMIT && len) {
 			rec_commit c;
-			if (!rec_commit_decode(p, len, &c))
-				return st_err(st, EG_ECORRUPT, "commit record at segment %020llu.seg "
+			if (!eg_rec_commit_decode(p, len, &c))
+				return eg_st_err(st, EG_ECORRUPT, "commit record at segment %020llu.seg "
 					      "offset %llu is damaged",
 					      (unsigned long long)lg->segs[at.seg].first_pos,
 					      (unsigned long long)at.off);
 			logpos end = { at.seg, at.off + len };
-			if ((rc = index_batch_commit(st, &c, end)))
+			if ((rc = eg_index_batch_commit(st, &c, end)))
 				return rc;
 			open = 0;
 		} else {
-			return st_err(st, EG_ECORRUPT, "unexpected bytes at segment %020llu.seg offset %llu",
+			return eg_st_err(st, EG_ECORRUPT, "unexpected bytes at segment %020llu.seg offset %llu",
 				      (unsigned long long)lg->segs[at.seg].first_pos,
 				      (unsigned long long)at.off);
 		}
 		at.off += len;
 	}
-	return index_checkpoint(st);
+	return eg_index_checkpoint(st);
 }
 
-int index_rebuild(eg_store *st)
+int eg_index_rebuild(eg_store *st)
 {
-	index_close(st);
-	index_unlink(st);
-	int rc = index_open(st, 1);
+	eg_index_close(st);
+	eg_index_unlink(st);
+	int rc = eg_index_open(st, 1);
 	if (rc)
 		return rc;
-	return index_catch_up(st);
+	return eg_index_catch_up(st);
 }
 
 int eg_store_reindex(eg_store *st)
 {
 	if (!st->writable)
-		return st_err(st, EG_EREADONLY, "reindex needs the write lock");
-	int rc = index_rebuild(st);
+		return eg_st_err(st, EG_EREADONLY, "reindex needs the write lock");
+	int rc = eg_index_rebuild(st);
 	return rc ? rc : eg_ds_reindex(st);
 }

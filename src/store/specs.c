@@ -3,7 +3,7 @@
  * dropping one (engram specs --drop), for the three kinds at once.  Each
  * kind keeps one directory per spec hash (idx/proj/HASH/, idx/win/HASH/,
  * idx/sess/HASH/) with a `lock` file that its queries flock while they
- * run; the lock file's mtime is the state's last use (spec_state_used).
+ * run; the lock file's mtime is the state's last use (eg_spec_state_used).
  * A drop renames the directory to a dot name first, so that reindex and
  * new queries, which skip dot names, never see it half deleted.  The kinds
  * and their directories are the derived-state module's (derived.c).
@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 
-void spec_state_used(eg_store *st, int lockfd)
+void eg_spec_state_used(eg_store *st, int lockfd)
 {
 	/* one metadata update per query; lost in a crash, it only makes the
 	 * state look older */
@@ -64,17 +64,17 @@ static char *spec_name(const char *dir)
 	int fd = eg_os.open(path, O_RDONLY, 0);
 	if (fd < 0)
 		return NULL;
-	off_t size = os_file_size(fd);
+	off_t size = eg_os_file_size(fd);
 	char *text = size > 0 && size < (16 << 20) ? malloc((size_t)size) : NULL;
 	char *name = NULL;
 	json_obj it;
 	json_span key, val;
-	if (text && os_pread_all(fd, text, (size_t)size, 0) == 0 &&
-	    json_obj_begin(&it, text, (size_t)size, NULL) == 0) {
-		while (!name && json_obj_next(&it, &key, &val, NULL) == 1)
+	if (text && eg_os_pread_all(fd, text, (size_t)size, 0) == 0 &&
+	    eg_json_obj_begin(&it, text, (size_t)size, NULL) == 0) {
+		while (!name && eg_json_obj_next(&it, &key, &val, NULL) == 1)
 			if (key.n == 6 && !memcmp(key.p, "\"name\"", 6) &&
 			    val.type == JSON_STRING && (name = malloc(val.n + 1)))
-				name[json_string_decode(&val, name)] = 0;
+				name[eg_json_string_decode(&val, name)] = 0;
 	}
 	free(text);
 	eg_os.close(fd);
@@ -120,7 +120,7 @@ static int add_state(eg_store *st, slist *l, int kind, const char *parent, const
 		sstate *v = realloc(l->v, cap * sizeof *v);
 		if (!v) {
 			free(s.name);
-			return st_err(st, EG_ENOMEM, "out of memory");
+			return eg_st_err(st, EG_ENOMEM, "out of memory");
 		}
 		l->v = v;
 		l->cap = cap;
@@ -223,7 +223,7 @@ static int find_state(eg_store *st, const slist *l, const char *hash, const ssta
 	for (size_t i = 0; hex && i < n; i++)
 		hex = (hash[i] >= '0' && hash[i] <= '9') || (hash[i] >= 'a' && hash[i] <= 'f');
 	if (!hex)
-		return st_err(st, EG_EINVAL, "spec state hash \"%s\": expected 4 to 32 lowercase "
+		return eg_st_err(st, EG_EINVAL, "spec state hash \"%s\": expected 4 to 32 lowercase "
 			      "hex digits (engram specs lists the hashes)", hash);
 	char many[512] = "";
 	size_t m = 0;
@@ -237,10 +237,10 @@ static int find_state(eg_store *st, const slist *l, const char *hash, const ssta
 					      l->v[i].hash, kind_name(l->v[i].kind));
 	}
 	if (found == 0)
-		return st_err(st, EG_ENOTFOUND, "no spec state with hash %s "
+		return eg_st_err(st, EG_ENOTFOUND, "no spec state with hash %s "
 			      "(engram specs lists them)", hash);
 	if (found > 1)
-		return st_err(st, EG_EINVAL, "hash prefix %s matches %zu spec states: %s; "
+		return eg_st_err(st, EG_EINVAL, "hash prefix %s matches %zu spec states: %s; "
 			      "give more digits", hash, found, many);
 	return EG_OK;
 }
@@ -256,22 +256,22 @@ static int drop_one(eg_store *st, const sstate *s)
 	snprintf(path, sizeof path, "%s/lock", dir);
 	int fd = eg_os.open(path, O_RDWR, 0);
 	if (fd < 0 && errno != ENOENT)
-		return st_errno(st, "cannot open %s", path);
+		return eg_st_errno(st, "cannot open %s", path);
 	if (fd >= 0 && eg_os.flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		int e = errno;
 		eg_os.close(fd);
 		if (e == EWOULDBLOCK)
-			return st_err(st, EG_ELOCKED, "spec state %s (%s) is in use by a query "
+			return eg_st_err(st, EG_ELOCKED, "spec state %s (%s) is in use by a query "
 				      "running now; try again when it ends",
 				      s->hash, kind_name(s->kind));
 		errno = e;
-		return st_errno(st, "cannot lock %s", path);
+		return eg_st_errno(st, "cannot lock %s", path);
 	}
 	int rc = EG_OK;
 	if (eg_os.rename(dir, gone))
-		rc = st_errno(st, "cannot move %s aside", dir);
-	else if (os_fsync_dir(parent))
-		rc = st_errno(st, "cannot sync %s", parent);
+		rc = eg_st_errno(st, "cannot move %s aside", dir);
+	else if (eg_os_fsync_dir(parent))
+		rc = eg_st_errno(st, "cannot sync %s", parent);
 	if (fd >= 0)
 		eg_os.close(fd);
 	/* A query that opened the lock file just before the rename may still
@@ -285,7 +285,7 @@ static int drop_one(eg_store *st, const sstate *s)
 int eg_spec_state_drop(eg_store *st, const char *hash, eg_spec_state_fn fn, void *ctx)
 {
 	if (!st->writable)
-		return st_err(st, EG_EREADONLY, "dropping spec state needs the write lock");
+		return eg_st_err(st, EG_EREADONLY, "dropping spec state needs the write lock");
 	slist l = { 0 };
 	const sstate *s = NULL;
 	int rc = collect(st, &l);

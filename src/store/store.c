@@ -32,7 +32,7 @@ const char *eg_strerror(int code)
 	return "unknown error";
 }
 
-int st_err(eg_store *st, int code, const char *fmt, ...)
+int eg_st_err(eg_store *st, int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -41,7 +41,7 @@ int st_err(eg_store *st, int code, const char *fmt, ...)
 	return code;
 }
 
-int st_errno(eg_store *st, const char *fmt, ...)
+int eg_st_errno(eg_store *st, const char *fmt, ...)
 {
 	int e = errno;
 	va_list ap;
@@ -54,7 +54,7 @@ int st_errno(eg_store *st, const char *fmt, ...)
 	return EG_EIO;
 }
 
-void st_note_errno(eg_store *st, const char *fmt, ...)
+void eg_st_note_errno(eg_store *st, const char *fmt, ...)
 {
 	int e = errno;
 	if (st->note[0])
@@ -114,7 +114,7 @@ static int take_lock(eg_store *st, int brief)
 	snprintf(path, sizeof path, "%s/LOCK", st->dir);
 	st->lock_fd = eg_os.open(path, O_RDWR | O_CREAT, 0644);
 	if (st->lock_fd < 0)
-		return st_errno(st, "cannot open %s", path);
+		return eg_st_errno(st, "cannot open %s", path);
 	struct flock fl;
 	long pid = 0;
 	if (brief) {
@@ -126,7 +126,7 @@ static int take_lock(eg_store *st, int brief)
 		 * gone leaves byte 0 free on the next try */
 		for (int retried = 0; lock_byte(st->lock_fd, 0, F_SETLK, &fl) != 0;) {
 			if (errno != EACCES && errno != EAGAIN)
-				return st_errno(st, "cannot lock %s", path);
+				return eg_st_errno(st, "cannot lock %s", path);
 			if (held_by_other(st->lock_fd, 1, &pid)) {
 				usleep(5000);
 				retried = 0;
@@ -138,15 +138,15 @@ static int take_lock(eg_store *st, int brief)
 	char line[32];
 	int n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
 	if (eg_os.ftruncate(st->lock_fd, 0) == 0)
-		os_pwrite_all(st->lock_fd, line, (size_t)n, 0);
+		eg_os_pwrite_all(st->lock_fd, line, (size_t)n, 0);
 	return EG_OK;
 busy:
 	if (errno != EACCES && errno != EAGAIN)
-		return st_errno(st, "cannot lock %s", path);
+		return eg_st_errno(st, "cannot lock %s", path);
 refused:
 	if (!held_by_other(st->lock_fd, 0, &pid))
 		held_by_other(st->lock_fd, 1, &pid);
-	return st_err(st, EG_ELOCKED, "store is locked by pid %ld", pid);
+	return eg_st_err(st, EG_ELOCKED, "store is locked by pid %ld", pid);
 }
 
 static int is_dir(const char *path)
@@ -159,31 +159,31 @@ static int open_store(eg_store *st, const char *dir, int flags, const eg_open_op
 {
 	char logdir[PATH_MAX];
 	if (strlen(dir) > PATH_MAX - 256)
-		return st_err(st, EG_EINVAL, "store path is too long");
+		return eg_st_err(st, EG_EINVAL, "store path is too long");
 	snprintf(st->dir, sizeof st->dir, "%s", dir);
 	snprintf(logdir, sizeof logdir, "%s/log", dir);
 	st->writable = (flags & EG_OPEN_WRITE) != 0;
 	if (!is_dir(logdir)) {
 		if (!(st->writable && (flags & EG_OPEN_CREATE)))
-			return st_err(st, EG_ENOTFOUND, "no store at %s (engram append creates one)", dir);
+			return eg_st_err(st, EG_ENOTFOUND, "no store at %s (engram append creates one)", dir);
 		if ((eg_os.mkdir(dir, 0755) && errno != EEXIST) || (eg_os.mkdir(logdir, 0755) && errno != EEXIST))
-			return st_errno(st, "cannot create store %s", dir);
+			return eg_st_errno(st, "cannot create store %s", dir);
 	}
 	int rc;
 	if (st->writable && (rc = take_lock(st, (flags & EG_OPEN_CATCHUP) != 0)))
 		return rc;
-	if ((rc = log_open(st, &st->log, logdir, st->writable, o ? o->segment_bytes : 0)))
+	if ((rc = eg_log_open(st, &st->log, logdir, st->writable, o ? o->segment_bytes : 0)))
 		return rc;
-	if ((rc = index_open(st, st->writable)))
+	if ((rc = eg_index_open(st, st->writable)))
 		return rc;
-	int match = index_state_matches_log(st);
+	int match = eg_index_state_matches_log(st);
 	if (!st->writable) {
 		st->ix.usable = st->ix.usable && match;
-		return log_refresh(st, &st->log);
+		return eg_log_refresh(st, &st->log);
 	}
-	if ((rc = log_recover(st, &st->log, st->ix.st.through_pos)))
+	if ((rc = eg_log_recover(st, &st->log, st->ix.st.through_pos)))
 		return rc;
-	return match ? index_catch_up(st) : index_rebuild(st);
+	return match ? eg_index_catch_up(st) : eg_index_rebuild(st);
 }
 
 int eg_store_open(eg_store **out, const char *dir, int flags, const eg_open_opts *o)
@@ -202,7 +202,7 @@ int eg_store_flush(eg_store *st)
 {
 	if (!st->writable || st->log.failed)
 		return EG_OK;
-	return index_close_clean(st);
+	return eg_index_close_clean(st);
 }
 
 void eg_store_close(eg_store *st)
@@ -210,8 +210,8 @@ void eg_store_close(eg_store *st)
 	if (!st)
 		return;
 	eg_store_flush(st);
-	index_close(st);
-	log_close(&st->log);
+	eg_index_close(st);
+	eg_log_close(&st->log);
 	if (st->lock_fd >= 0)
 		eg_os.close(st->lock_fd);
 	free(st);
@@ -221,8 +221,8 @@ int eg_store_head(eg_store *st, eg_head *out)
 {
 	int rc;
 	if (!st->writable) {
-		index_refresh(st);
-		if ((rc = log_refresh(st, &st->log)))
+		eg_index_refresh(st);
+		if ((rc = eg_log_refresh(st, &st->log)))
 			return rc;
 	}
 	out->pos = st->log.head_pos;
@@ -244,9 +244,9 @@ static int walk_to(eg_store *st, logpos at, uint64_t pos, uint32_t max_events,
 {
 	eg_log *lg = &st->log;
 	for (uint32_t k = 0; k < max_events; ) {
-		const unsigned char *p = log_ptr(st, lg, at, REC_PREFIX);
+		const unsigned char *p = eg_log_ptr(st, lg, at, REC_PREFIX);
 		if (!p) {
-			if (at.seg + 1 < lg->nseg && log_avail(lg, at.seg, at.off) == 0) {
+			if (at.seg + 1 < lg->nseg && eg_log_avail(lg, at.seg, at.off) == 0) {
 				at.seg++;
 				at.off = SEG_HDR_LEN;
 				continue;
@@ -254,9 +254,9 @@ static int walk_to(eg_store *st, logpos at, uint64_t pos, uint32_t max_events,
 			return EG_ENOTFOUND;
 		}
 		int type;
-		size_t n = rec_peek(p, log_avail(lg, at.seg, at.off), &type);
+		size_t n = rec_peek(p, eg_log_avail(lg, at.seg, at.off), &type);
 		if (!n)
-			return st_err(st, EG_ECORRUPT, "bad record at segment %020llu.seg offset %llu",
+			return eg_st_err(st, EG_ECORRUPT, "bad record at segment %020llu.seg offset %llu",
 				      (unsigned long long)lg->segs[at.seg].first_pos,
 				      (unsigned long long)at.off);
 		if (type == REC_EVENT) {
@@ -273,18 +273,18 @@ static int walk_to(eg_store *st, logpos at, uint64_t pos, uint32_t max_events,
 	return EG_ENOTFOUND;
 }
 
-int store_locate(eg_store *st, uint64_t pos, const unsigned char **rec,
+int eg_store_locate(eg_store *st, uint64_t pos, const unsigned char **rec,
 		 size_t *len, int64_t *recorded, logpos *at)
 {
 	block b;
 	uint64_t bi;
-	int rc = index_find_block(st, pos, &b, &bi);
+	int rc = eg_index_find_block(st, pos, &b, &bi);
 	if (rc == EG_OK) {
-		if (bi == UINT64_MAX && (rc = log_flush(st, &st->log)))
+		if (bi == UINT64_MAX && (rc = eg_log_flush(st, &st->log)))
 			return rc;
-		uint32_t s = log_seg_index(&st->log, b.seg_first_pos);
+		uint32_t s = eg_log_seg_index(&st->log, b.seg_first_pos);
 		if (s == UINT32_MAX)
-			return st_err(st, EG_ECORRUPT, "idx/blocks names a missing segment; run engram reindex");
+			return eg_st_err(st, EG_ECORRUPT, "idx/blocks names a missing segment; run engram reindex");
 		*recorded = b.recorded;
 		logpos start = { s, b.off };
 		return walk_to(st, start, pos, b.count, rec, len, at);
@@ -297,17 +297,17 @@ int store_locate(eg_store *st, uint64_t pos, const unsigned char **rec,
  * log's mapping: a mapping touched at random positions would pull a large
  * part of the log into the process's resident memory on a long append.
  */
-int store_read_event(eg_store *st, uint64_t pos, unsigned char **buf, size_t *cap,
+int eg_store_read_event(eg_store *st, uint64_t pos, unsigned char **buf, size_t *cap,
 		     size_t *len)
 {
 	block b;
 	uint64_t bi;
-	int rc = index_find_block(st, pos, &b, &bi);
+	int rc = eg_index_find_block(st, pos, &b, &bi);
 	if (rc)
 		return rc;
-	if (bi == UINT64_MAX && (rc = log_flush(st, &st->log)))
+	if (bi == UINT64_MAX && (rc = eg_log_flush(st, &st->log)))
 		return rc;
-	uint32_t s = log_seg_index(&st->log, b.seg_first_pos);
+	uint32_t s = eg_log_seg_index(&st->log, b.seg_first_pos);
 	if (s == UINT32_MAX)
 		return EG_ENOTFOUND;
 	int fd = st->log.segs[s].fd;
@@ -316,13 +316,13 @@ int store_read_event(eg_store *st, uint64_t pos, unsigned char **buf, size_t *ca
 		if (*cap < 16384) {
 			unsigned char *nb = realloc(*buf, 16384);
 			if (!nb)
-				return st_err(st, EG_ENOMEM, "out of memory");
+				return eg_st_err(st, EG_ENOMEM, "out of memory");
 			*buf = nb;
 			*cap = 16384;
 		}
 		ssize_t got = eg_os.pread(fd, *buf, *cap, (off_t)off);
 		if (got < 0)
-			return st_errno(st, "cannot read segment %020llu.seg",
+			return eg_st_errno(st, "cannot read segment %020llu.seg",
 					(unsigned long long)b.seg_first_pos);
 		if (got < REC_PREFIX)
 			return EG_ENOTFOUND;
@@ -335,7 +335,7 @@ int store_read_event(eg_store *st, uint64_t pos, unsigned char **buf, size_t *ca
 				if (at == 0) {  /* one record larger than the buffer */
 					unsigned char *nb = realloc(*buf, n);
 					if (!nb)
-						return st_err(st, EG_ENOMEM, "out of memory");
+						return eg_st_err(st, EG_ENOMEM, "out of memory");
 					*buf = nb;
 					*cap = n;
 				}

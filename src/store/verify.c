@@ -18,7 +18,7 @@ static int bad(eg_store *st, eg_verify_result *res, const eg_log *lg, logpos at,
 	snprintf(res->bad_segment, sizeof res->bad_segment, "%020llu.seg",
 		 (unsigned long long)(at.seg < lg->nseg ? lg->segs[at.seg].first_pos : 0));
 	res->bad_offset = at.off;
-	return st_err(st, EG_ECORRUPT, "%s at position %llu, segment %s, byte offset %llu",
+	return eg_st_err(st, EG_ECORRUPT, "%s at position %llu, segment %s, byte offset %llu",
 		      what, (unsigned long long)pos, res->bad_segment,
 		      (unsigned long long)at.off);
 }
@@ -28,14 +28,14 @@ static int bad(eg_store *st, eg_verify_result *res, const eg_log *lg, logpos at,
 static int commit_follows(eg_store *st, eg_log *lg, logpos from)
 {
 	for (uint32_t i = from.seg; i < lg->nseg; i++) {
-		if (log_map_seg(st, lg, i, 1) < 0)
+		if (eg_log_map_seg(st, lg, i, 1) < 0)
 			continue;
 		const unsigned char *m = lg->segs[i].map;
 		size_t n = lg->segs[i].map_len;
 		for (size_t o = i == from.seg ? from.off + 1 : 0; o + COMMIT_LEN <= n; o++) {
 			rec_commit c;
 			if (m[o + 8] == REC_COMMIT && rd32(m + o) == COMMIT_LEN &&
-			    rec_commit_decode(m + o, n - o, &c))
+			    eg_rec_commit_decode(m + o, n - o, &c))
 				return 1;
 		}
 	}
@@ -53,9 +53,9 @@ int eg_store_verify(eg_store *st, eg_verify_result *res)
 	/* What must be there: the head this process knows, and what the
 	 * derived files say was committed (they are written after commits). */
 	uint64_t must = h.pos > st->ix.st.through_pos ? h.pos : st->ix.st.through_pos;
-	chain_ctx *cx = chain_new();
+	chain_ctx *cx = eg_chain_new();
 	if (!cx)
-		return st_err(st, EG_ENOMEM, "out of memory");
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	unsigned char chain[32] = { 0 };
 	uint64_t next = 1, batch_first = 1, nev = 0, bytes = 0, verified = 0;
 	logpos at = { 0, 0 };
@@ -64,8 +64,8 @@ int eg_store_verify(eg_store *st, eg_verify_result *res)
 	for (at.seg = 0; at.seg < lg->nseg && rc == EG_OK; at.seg++) {
 		seg_hdr sh;
 		at.off = 0;
-		if (log_map_seg(st, lg, at.seg, SEG_HDR_LEN) ||
-		    !seg_hdr_decode(lg->segs[at.seg].map, lg->segs[at.seg].map_len, &sh) ||
+		if (eg_log_map_seg(st, lg, at.seg, SEG_HDR_LEN) ||
+		    !eg_seg_hdr_decode(lg->segs[at.seg].map, lg->segs[at.seg].map_len, &sh) ||
 		    sh.first_pos != lg->segs[at.seg].first_pos) {
 			if (verified >= must && !commit_follows(st, lg, at))
 				break;
@@ -77,7 +77,7 @@ int eg_store_verify(eg_store *st, eg_verify_result *res)
 			break;
 		}
 		at.off = SEG_HDR_LEN;
-		log_map_seg(st, lg, at.seg, 0);
+		eg_log_map_seg(st, lg, at.seg, 0);
 		const unsigned char *m = lg->segs[at.seg].map;
 		size_t size = lg->segs[at.seg].map_len;
 		while (at.off < size) {
@@ -89,12 +89,12 @@ int eg_store_verify(eg_store *st, eg_verify_result *res)
 			if (!len)
 				why = "record length is out of bounds";
 			else if (type == REC_EVENT) {
-				if (!rec_event_decode(m + at.off, len, &ev))
+				if (!eg_rec_event_decode(m + at.off, len, &ev))
 					why = "event record fails its checksum";
 				else if (ev.ev.pos != next)
 					why = "position out of sequence";
 			} else if (type == REC_COMMIT) {
-				if (!rec_commit_decode(m + at.off, len, &c))
+				if (!eg_rec_commit_decode(m + at.off, len, &c))
 					why = "commit record fails its checksum";
 				else if (c.first_pos != batch_first || c.count != nev ||
 					 c.batch_bytes != bytes)
@@ -113,15 +113,15 @@ int eg_store_verify(eg_store *st, eg_verify_result *res)
 			}
 			/* SHA-256 itself failing (no memory) is not damage */
 			if (!in_batch) {
-				if (chain_begin(cx, chain)) {
-					rc = st_err(st, EG_ENOMEM, "SHA-256 failed (out of memory)");
+				if (eg_chain_begin(cx, chain)) {
+					rc = eg_st_err(st, EG_ENOMEM, "SHA-256 failed (out of memory)");
 					goto done;
 				}
 				in_batch = 1;
 			}
 			if (type == REC_EVENT) {
-				if (chain_update(cx, m + at.off, len)) {
-					rc = st_err(st, EG_ENOMEM, "SHA-256 failed (out of memory)");
+				if (eg_chain_update(cx, m + at.off, len)) {
+					rc = eg_st_err(st, EG_ENOMEM, "SHA-256 failed (out of memory)");
 					goto done;
 				}
 				next++;
@@ -129,8 +129,8 @@ int eg_store_verify(eg_store *st, eg_verify_result *res)
 				bytes += len;
 			} else {
 				unsigned char out[32];
-				if (chain_final(cx, m + at.off + 10, 32, out)) {
-					rc = st_err(st, EG_ENOMEM, "SHA-256 failed (out of memory)");
+				if (eg_chain_final(cx, m + at.off + 10, 32, out)) {
+					rc = eg_st_err(st, EG_ENOMEM, "SHA-256 failed (out of memory)");
 					goto done;
 				}
 				if (memcmp(out, c.chain, 32)) {
@@ -148,7 +148,7 @@ int eg_store_verify(eg_store *st, eg_verify_result *res)
 		}
 	}
 done:
-	chain_free(cx);
+	eg_chain_free(cx);
 	if (rc == EG_OK && verified < must) {
 		logpos end = { lg->nseg ? lg->nseg - 1 : 0, 0 };
 		rc = bad(st, res, lg, end, verified + 1,
@@ -187,8 +187,8 @@ static int derived_bytes(eg_store *st, eg_stats *out)
 		char path[PATH_MAX];
 		snprintf(path, sizeof path, "%s/%s", st->dir, parts[i].sub);
 		uint64_t *b = parts[i].bytes;
-		if (os_dir_bytes(path, parts[i].recurse, b))
-			return st_errno(st, "cannot read %s", path);
+		if (eg_os_dir_bytes(path, parts[i].recurse, b))
+			return eg_st_errno(st, "cannot read %s", path);
 		out->derived_bytes += *b;
 	}
 	out->total_bytes = out->log_bytes + out->derived_bytes;
@@ -202,12 +202,12 @@ int eg_store_stats(eg_store *st, eg_stats *out)
 	if (rc)
 		return rc;
 	if (!st->ix.usable)
-		return st_err(st, EG_ENOTFOUND, "the derived files are missing or damaged; "
+		return eg_st_err(st, EG_ENOTFOUND, "the derived files are missing or damaged; "
 			      "open the store for writing (engram reindex) to rebuild them");
 	memset(out, 0, sizeof *out);
 	out->events = h.pos;
 	out->segments = st->log.nseg;
-	log_bytes(&st->log, &out->log_bytes, &out->uncommitted_bytes);
+	eg_log_bytes(&st->log, &out->log_bytes, &out->uncommitted_bytes);
 	if ((rc = derived_bytes(st, out)))
 		return rc;
 	const ixstate *x = &st->ix.st;
@@ -256,25 +256,25 @@ static int load_keys(eg_store *st, int space, keyrow **rows, size_t *nrows, char
 	keyrow *r = malloc((x->nkeys + 1) * sizeof *r);
 	int rc = EG_OK;
 	if (!*names || !ks || !r) {
-		rc = st_err(st, EG_ENOMEM, "out of memory");
+		rc = eg_st_err(st, EG_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (os_pread_all(st->ix.fd_keys, *names, x->keys_len, 0) ||
-	    (x->nkeys && os_pread_all(st->ix.fd_keystate, ks, x->nkeys * KEYSTATE_LEN, 0))) {
-		rc = st_errno(st, "cannot read idx/keys");
+	if (eg_os_pread_all(st->ix.fd_keys, *names, x->keys_len, 0) ||
+	    (x->nkeys && eg_os_pread_all(st->ix.fd_keystate, ks, x->nkeys * KEYSTATE_LEN, 0))) {
+		rc = eg_st_errno(st, "cannot read idx/keys");
 		goto out;
 	}
 	for (uint64_t i = 0; i < x->nkeys; i++) {
 		const unsigned char *p = ks + i * KEYSTATE_LEN;
 		uint64_t off = rd64(p + 24);
 		if (off + 5 > x->keys_len) {
-			rc = st_err(st, EG_ECORRUPT, "idx/keys is damaged; run engram reindex");
+			rc = eg_st_err(st, EG_ECORRUPT, "idx/keys is damaged; run engram reindex");
 			goto out;
 		}
 		const char *e = *names + off;
 		uint32_t len = rd32(e + 1);
 		if (off + 5 + len > x->keys_len) {
-			rc = st_err(st, EG_ECORRUPT, "idx/keys is damaged; run engram reindex");
+			rc = eg_st_err(st, EG_ECORRUPT, "idx/keys is damaged; run engram reindex");
 			goto out;
 		}
 		if ((unsigned char)e[0] != space)
@@ -296,7 +296,7 @@ int eg_store_keys(eg_store *st, int keyspace, eg_key_fn fn, void *ctx)
 	if (rc)
 		return rc;
 	if (!st->ix.usable)
-		return st_err(st, EG_ENOTFOUND, "the derived files are missing or damaged; "
+		return eg_st_err(st, EG_ENOTFOUND, "the derived files are missing or damaged; "
 			      "open the store for writing (engram reindex) to rebuild them");
 	keyrow *rows;
 	size_t n;

@@ -19,7 +19,7 @@ struct chain_ctx {
 static OSSL_LIB_CTX *lib;
 static EVP_MD *sha256;
 
-int chain_init(void)
+int eg_chain_init(void)
 {
 	static int failed;
 	if (sha256 || failed)
@@ -29,14 +29,14 @@ int chain_init(void)
 	return failed ? -1 : 0;
 }
 
-const EVP_MD *chain_sha256(void)
+const EVP_MD *eg_chain_sha256(void)
 {
-	return chain_init() ? NULL : sha256;
+	return eg_chain_init() ? NULL : sha256;
 }
 
-chain_ctx *chain_new(void)
+chain_ctx *eg_chain_new(void)
 {
-	if (chain_init())
+	if (eg_chain_init())
 		return NULL;
 	chain_ctx *c = malloc(sizeof *c);
 	if (!c)
@@ -48,7 +48,7 @@ chain_ctx *chain_new(void)
 	return c;
 }
 
-void chain_free(chain_ctx *c)
+void eg_chain_free(chain_ctx *c)
 {
 	if (!c)
 		return;
@@ -56,18 +56,18 @@ void chain_free(chain_ctx *c)
 	free(c);
 }
 
-int chain_begin(chain_ctx *c, const unsigned char prev[32])
+int eg_chain_begin(chain_ctx *c, const unsigned char prev[32])
 {
 	return EVP_DigestInit_ex(c->md, sha256, NULL) == 1 &&
 	       EVP_DigestUpdate(c->md, prev, 32) == 1 ? 0 : -1;
 }
 
-int chain_update(chain_ctx *c, const void *p, size_t n)
+int eg_chain_update(chain_ctx *c, const void *p, size_t n)
 {
 	return EVP_DigestUpdate(c->md, p, n) == 1 ? 0 : -1;
 }
 
-int chain_final(chain_ctx *c, const unsigned char *fields, size_t n,
+int eg_chain_final(chain_ctx *c, const unsigned char *fields, size_t n,
 		unsigned char out[32])
 {
 	unsigned int len = 32;

@@ -58,7 +58,7 @@ static int rehash(itab *t)
 	return 0;
 }
 
-uint32_t itab_find(const itab *t, uint64_t hv, const char *s, uint32_t len)
+uint32_t eg_itab_find(const itab *t, uint64_t hv, const char *s, uint32_t len)
 {
 	if (!t->scap)
 		return UINT32_MAX;
@@ -66,7 +66,7 @@ uint32_t itab_find(const itab *t, uint64_t hv, const char *s, uint32_t len)
 	return v ? v - 1 : UINT32_MAX;
 }
 
-uint32_t itab_get(itab *t, uint64_t hv, const char *s, uint32_t len)
+uint32_t eg_itab_get(itab *t, uint64_t hv, const char *s, uint32_t len)
 {
 	if ((uint64_t)(t->n + 1) * 4 > (uint64_t)t->scap * 3 && rehash(t))
 		return UINT32_MAX;
@@ -96,12 +96,12 @@ static int cmp_text(const void *a, const void *b, void *ctx)
 	return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-void itab_sort(const itab *t, uint32_t *ids, uint32_t n)
+void eg_itab_sort(const itab *t, uint32_t *ids, uint32_t n)
 {
 	qsort_r(ids, n, sizeof *ids, cmp_text, (void *)t);
 }
 
-void itab_free(itab *t)
+void eg_itab_free(itab *t)
 {
 	free(t->e);
 	free(t->slot);

@@ -36,9 +36,9 @@ typedef struct itab {
 
 /* The id of text s (hash hv), added if new (the caller sees t->n grow):
  * UINT32_MAX when out of memory or past 4 GiB of text. */
-uint32_t itab_get(itab *t, uint64_t hv, const char *s, uint32_t len);
+uint32_t eg_itab_get(itab *t, uint64_t hv, const char *s, uint32_t len);
 /* The id of text s, or UINT32_MAX when it is not in t. */
-uint32_t itab_find(const itab *t, uint64_t hv, const char *s, uint32_t len);
+uint32_t eg_itab_find(const itab *t, uint64_t hv, const char *s, uint32_t len);
 /* Ask for the slot where text of hash hv would be looked up, ahead of the
  * lookup. */
 static inline void itab_prefetch(const itab *t, uint64_t hv)
@@ -52,7 +52,7 @@ static inline const char *itab_text(const itab *t, uint32_t id)
 	return t->text.p + t->e[id].off;
 }
 /* Sort ids (of t) by the bytes of their texts. */
-void itab_sort(const itab *t, uint32_t *ids, uint32_t n);
-void itab_free(itab *t);
+void eg_itab_sort(const itab *t, uint32_t *ids, uint32_t n);
+void eg_itab_free(itab *t);
 
 #endif

@@ -28,7 +28,7 @@ static const uint8_t str_stop[256] = {
 	R1, R1, R1, R1, R1, R1, R1, R1,
 };
 
-/* Bytes json_quote must escape: '"', '\\' and controls; UTF-8 passes. */
+/* Bytes eg_json_quote must escape: '"', '\\' and controls; UTF-8 passes. */
 static const uint8_t quote_need[256] = {
 	R1, R1,
 	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -401,7 +401,7 @@ key:
 	goto value;
 }
 
-int json_validate(const char *s, size_t n, json_err *err)
+int eg_json_validate(const char *s, size_t n, json_err *err)
 {
 	const char *end = s + n, *p = skip_ws(s, end);
 
@@ -418,7 +418,7 @@ int json_validate(const char *s, size_t n, json_err *err)
 /* States of json_obj: what the cursor is looking at. */
 enum { OBJ_FIRST, OBJ_NEXT, OBJ_DONE, OBJ_FAILED };
 
-int json_obj_begin(json_obj *it, const char *s, size_t n, json_err *err)
+int eg_json_obj_begin(json_obj *it, const char *s, size_t n, json_err *err)
 {
 	const char *p = skip_ws(s, s + n);
 
@@ -458,7 +458,7 @@ static int obj_finish(json_obj *it, const char *p, json_err *err)
 	return 0;
 }
 
-int json_obj_next(json_obj *it, json_span *key, json_span *val, json_err *err)
+int eg_json_obj_next(json_obj *it, json_span *key, json_span *val, json_err *err)
 {
 	const char *base = it->start, *end = it->end;
 	const char *p = skip_ws(it->p, end), *q;
@@ -519,14 +519,14 @@ int json_obj_next(json_obj *it, json_span *key, json_span *val, json_err *err)
 	return 1;
 }
 
-void json_arr_begin(json_arr *it, const json_span *a)
+void eg_json_arr_begin(json_arr *it, const json_span *a)
 {
 	it->p = a->p + 1;
 	it->end = a->p + a->n - 1;  /* the closing ']' */
 	it->first = 1;
 }
 
-int json_arr_next(json_arr *it, json_span *val)
+int eg_json_arr_next(json_arr *it, json_span *val)
 {
 	const char *p = skip_ws(it->p, it->end);
 	if (!it->first && p < it->end && *p == ',')
@@ -544,20 +544,20 @@ int json_arr_next(json_arr *it, json_span *val)
 	return 1;
 }
 
-int json_member(const json_span *o, const char *name, size_t n, json_span *val)
+int eg_json_member(const json_span *o, const char *name, size_t n, json_span *val)
 {
 	json_obj it;
 	json_span k, v;
 	int found = 0;
-	if (o->type != JSON_OBJECT || json_obj_begin(&it, o->p, o->n, NULL))
+	if (o->type != JSON_OBJECT || eg_json_obj_begin(&it, o->p, o->n, NULL))
 		return 0;
-	while (json_obj_next(&it, &k, &v, NULL) == 1) {
+	while (eg_json_obj_next(&it, &k, &v, NULL) == 1) {
 		int eq;
-		if (json_string_is_plain(&k)) {
+		if (eg_json_string_is_plain(&k)) {
 			eq = k.n - 2 == n && !memcmp(k.p + 1, name, n);
 		} else {
 			char buf[256];
-			eq = k.n <= sizeof buf && json_string_decode(&k, buf) == n &&
+			eq = k.n <= sizeof buf && eg_json_string_decode(&k, buf) == n &&
 			     !memcmp(buf, name, n);
 		}
 		if (eq) {
@@ -682,7 +682,7 @@ static int first_only(const json_span *o, const char *name, size_t n, json_span 
 	return 1;
 }
 
-unsigned json_members_valid(const json_span *o, const char *const *names,
+unsigned eg_json_members_valid(const json_span *o, const char *const *names,
 			    const size_t *lens, int k, json_span *vals)
 {
 	const char *p = o->p, *end = o->p + o->n;
@@ -711,10 +711,10 @@ unsigned json_members_valid(const json_span *o, const char *const *names,
 		const char *kp = key.p + 1;
 		size_t kn = key.n - 2;
 		char dec[256];
-		if (!json_string_is_plain(&key)) {
+		if (!eg_json_string_is_plain(&key)) {
 			if (key.n > sizeof dec)
 				continue;
-			kn = json_string_decode(&key, dec);
+			kn = eg_json_string_decode(&key, dec);
 			kp = dec;
 		}
 		for (int i = 0; i < k; i++)
@@ -756,7 +756,7 @@ static size_t put_utf8(char *o, uint32_t cp)
  * needs span.n bytes.  The bounds checks below keep an unvalidated span from
  * reading outside itself; they do not make it meaningful.
  */
-size_t json_string_decode(const json_span *s, char *out)
+size_t eg_json_string_decode(const json_span *s, char *out)
 {
 	const char *p, *end, *b;
 	char *o = out;
@@ -804,7 +804,7 @@ size_t json_string_decode(const json_span *s, char *out)
 	return (size_t)(o - out);
 }
 
-int json_string_is_plain(const json_span *s)
+int eg_json_string_is_plain(const json_span *s)
 {
 	return s->n < 2 || !memchr(s->p + 1, '\\', s->n - 2);
 }
@@ -822,7 +822,7 @@ static inline uint64_t quote_or_bs8(uint64_t x)
  * whitespace is dropped), and a chunk is taken only when it lies inside
  * the input.
  */
-size_t json_minify(const json_span *v, char *out)
+size_t eg_json_minify(const json_span *v, char *out)
 {
 	const char *p = v->p, *end = v->p + v->n;
 	char *o = out;
@@ -856,7 +856,7 @@ size_t json_minify(const json_span *v, char *out)
 	return (size_t)(o - out);
 }
 
-size_t json_quote(const char *s, size_t n, char *out)
+size_t eg_json_quote(const char *s, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	const uint8_t *u = (const uint8_t *)s, *e = u + n, *run;
@@ -891,7 +891,7 @@ size_t json_quote(const char *s, size_t n, char *out)
 	return (size_t)(o - out);
 }
 
-int json_utf8_valid(const char *s, size_t n)
+int eg_json_utf8_valid(const char *s, size_t n)
 {
 	const uint8_t *u = (const uint8_t *)s, *e = u + n;
 	size_t len;

@@ -36,25 +36,25 @@ typedef struct json_span {
 
 /* Maximum nesting depth accepted; deeper input is rejected, not recursed.
  * The object walked by json_obj counts as one level, so a member value may
- * nest JSON_MAX_DEPTH - 1 deep, exactly as json_validate would accept. */
+ * nest JSON_MAX_DEPTH - 1 deep, exactly as eg_json_validate would accept. */
 #define JSON_MAX_DEPTH 256
 
 /*
  * Validate one whole JSON text in [s, s+n): one value with optional
  * surrounding whitespace and nothing else.  Returns 0, or -1 with *err set.
  */
-int json_validate(const char *s, size_t n, json_err *err);
+int eg_json_validate(const char *s, size_t n, json_err *err);
 
 /*
  * Walk the members of a top-level object.  Usage:
  *
  *     json_obj it; json_span key, val;
- *     if (json_obj_begin(&it, s, n, &err)) ...error...
- *     while ((r = json_obj_next(&it, &key, &val, &err)) == 1) { ... }
+ *     if (eg_json_obj_begin(&it, s, n, &err)) ...error...
+ *     while ((r = eg_json_obj_next(&it, &key, &val, &err)) == 1) { ... }
  *     if (r < 0) ...error...
  *
- * json_obj_begin fails unless the text (after whitespace) starts with '{'.
- * json_obj_next returns 1 with the next member (key is a JSON_STRING span,
+ * eg_json_obj_begin fails unless the text (after whitespace) starts with '{'.
+ * eg_json_obj_next returns 1 with the next member (key is a JSON_STRING span,
  * quotes included; val fully validated), 0 at the closing '}' when only
  * whitespace follows it, or -1 with *err on invalid input.
  */
@@ -63,12 +63,12 @@ typedef struct json_obj {
 	int state;
 } json_obj;
 
-int json_obj_begin(json_obj *it, const char *s, size_t n, json_err *err);
-int json_obj_next(json_obj *it, json_span *key, json_span *val, json_err *err);
+int eg_json_obj_begin(json_obj *it, const char *s, size_t n, json_err *err);
+int eg_json_obj_next(json_obj *it, json_span *key, json_span *val, json_err *err);
 
 /*
  * Walk the elements of an array, given as a validated JSON_ARRAY span (for
- * instance a member value from json_obj_next).  json_arr_next returns 1 with
+ * instance a member value from eg_json_obj_next).  eg_json_arr_next returns 1 with
  * the next element, 0 at the closing ']'.
  */
 typedef struct json_arr {
@@ -76,26 +76,26 @@ typedef struct json_arr {
 	int first;
 } json_arr;
 
-void json_arr_begin(json_arr *it, const json_span *array);
-int json_arr_next(json_arr *it, json_span *val);
+void eg_json_arr_begin(json_arr *it, const json_span *array);
+int eg_json_arr_next(json_arr *it, json_span *val);
 
 /*
  * Find the member `name` (raw bytes, no quotes, compared to the key's
  * decoded text) of a validated JSON_OBJECT span.  Returns 1 and the value,
  * or 0 if absent (the last of duplicate keys wins).
  */
-int json_member(const json_span *object, const char *name, size_t n, json_span *val);
+int eg_json_member(const json_span *object, const char *name, size_t n, json_span *val);
 
 /*
  * Find several members of a JSON_OBJECT span in one pass, for text already
  * validated (an event's stored data): values are skipped, not validated
  * again.  Member names[i] (raw bytes, length lens[i], compared to the key's
  * decoded text) goes to vals[i]; bit i of the result says it was found (the
- * last of duplicate keys wins, as json_member).  At most 32 names.  Never
+ * last of duplicate keys wins, as eg_json_member).  At most 32 names.  Never
  * reads outside the span, whatever its bytes, but the answer means
  * something only for valid JSON.
  */
-unsigned json_members_valid(const json_span *object, const char *const *names,
+unsigned eg_json_members_valid(const json_span *object, const char *const *names,
 			    const size_t *lens, int k, json_span *vals);
 
 /*
@@ -104,26 +104,26 @@ unsigned json_members_valid(const json_span *object, const char *const *names,
  * must come from a successful scan (it is not validated again).  \u0000 is
  * decoded as a NUL byte.
  */
-size_t json_string_decode(const json_span *s, char *out);
+size_t eg_json_string_decode(const json_span *s, char *out);
 
 /* True if a JSON_STRING span (quotes included) needs no unescaping, so its
  * bytes between the quotes are already the decoded string. */
-int json_string_is_plain(const json_span *s);
+int eg_json_string_is_plain(const json_span *s);
 
 /*
  * Copy a validated value to out without insignificant whitespace; every
  * other byte (key order, number text, string escapes) is kept exactly.
  * out must hold span.n bytes.  Returns the length written.
  */
-size_t json_minify(const json_span *v, char *out);
+size_t eg_json_minify(const json_span *v, char *out);
 
 /* Append s (raw UTF-8 of length n, assumed valid) to out as a JSON string
  * literal with quotes, escaping '"', '\\' and control characters.  out must
  * hold 6 * n + 2 bytes.  Returns the length written. */
-size_t json_quote(const char *s, size_t n, char *out);
+size_t eg_json_quote(const char *s, size_t n, char *out);
 
 /* Check that [s, s+n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
  * Returns 1 if it is, 0 if not. */
-int json_utf8_valid(const char *s, size_t n);
+int eg_json_utf8_valid(const char *s, size_t n);
 
 #endif

@@ -11,7 +11,7 @@
 #define EXP_LIMIT 40     /* |e| beyond this: double */
 #define ACC_LIMIT ((__int128)1 << 120)
 
-int num_parse(const char *s, size_t n, num *out)
+int eg_num_parse(const char *s, size_t n, num *out)
 {
 	const char *p = s, *end = s + n;
 	int neg = 0, digits = 0, lost = 0;
@@ -86,7 +86,7 @@ static double pow10i(int e)
 	return pow(10.0, e);
 }
 
-double num_double(const num *v)
+double eg_num_double(const num *v)
 {
 	if (!v->exact) {
 		double d;
@@ -130,11 +130,11 @@ static void acc_set_double(nacc *a, double d)
 	a->exact = 0;
 }
 
-void nacc_set(nacc *a, const num *v, int64_t mult)
+void eg_nacc_set(nacc *a, const num *v, int64_t mult)
 {
 	__int128 m = (__int128)v->m * mult;
 	if (!v->exact || m >= ACC_LIMIT || m <= -ACC_LIMIT) {
-		acc_set_double(a, num_double(v) * (double)mult);
+		acc_set_double(a, eg_num_double(v) * (double)mult);
 		return;
 	}
 	acc_set_m(a, m);
@@ -192,8 +192,8 @@ static int scale_up(__int128 *m, int k)
 /* a += b.  Exact sums are kept at the smaller exponent of the two and not
  * normalised here (that costs 128-bit divisions per add); the mantissa and
  * exponent of a sum do not depend on the order of additions, and
- * nacc_format writes the shortest form. */
-void nacc_add(nacc *a, const nacc *b)
+ * eg_nacc_format writes the shortest form. */
+void eg_nacc_add(nacc *a, const nacc *b)
 {
 	if (a->exact && b->exact) {
 		__int128 x = acc_m(a), y = acc_m(b);
@@ -210,7 +210,7 @@ void nacc_add(nacc *a, const nacc *b)
 	acc_set_double(a, acc_double(a) + acc_double(b));
 }
 
-int nacc_cmp(const nacc *a, const nacc *b)
+int eg_nacc_cmp(const nacc *a, const nacc *b)
 {
 	if (a->exact && b->exact) {
 		__int128 x = acc_m(a), y = acc_m(b);
@@ -222,7 +222,7 @@ int nacc_cmp(const nacc *a, const nacc *b)
 	return x < y ? -1 : x > y;
 }
 
-double nacc_double(const nacc *a)
+double eg_nacc_double(const nacc *a)
 {
 	return acc_double(a);
 }
@@ -305,7 +305,7 @@ static int round_digits(const char *dig, int x, int n, char *r, int *rx)
 	return 1;
 }
 
-size_t num_format_double(double d, char *out)
+size_t eg_num_format_double(double d, char *out)
 {
 	if (!isfinite(d))
 		return (size_t)snprintf(out, NUM_TEXT_MAX, "null");
@@ -327,13 +327,13 @@ size_t num_format_double(double d, char *out)
 	return put_g(out, neg, dig, 17, x, 17);
 }
 
-size_t nacc_format(const nacc *a, char *out)
+size_t eg_nacc_format(const nacc *a, char *out)
 {
 	if (!a->exact) {
 		double d = acc_double(a);
 		if (!isfinite(d))
 			return (size_t)snprintf(out, NUM_TEXT_MAX, "null");
-		return num_format_double(d, out);
+		return eg_num_format_double(d, out);
 	}
 	char dig[48];
 	int nd = 0;

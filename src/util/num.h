@@ -36,20 +36,20 @@ typedef struct nacc {
 #define NUM_TEXT_MAX 64
 
 /* Parse a JSON number (validated text).  Returns 0. */
-int num_parse(const char *s, size_t n, num *out);
-double num_double(const num *v);
+int eg_num_parse(const char *s, size_t n, num *out);
+double eg_num_double(const num *v);
 /* Set an accumulator to v * mult. */
-void nacc_set(nacc *a, const num *v, int64_t mult);
+void eg_nacc_set(nacc *a, const num *v, int64_t mult);
 /* a += b. */
-void nacc_add(nacc *a, const nacc *b);
+void eg_nacc_add(nacc *a, const nacc *b);
 /* <0, 0, >0 as a < b. */
-int nacc_cmp(const nacc *a, const nacc *b);
+int eg_nacc_cmp(const nacc *a, const nacc *b);
 /* The value as a double. */
-double nacc_double(const nacc *a);
+double eg_nacc_double(const nacc *a);
 /* Write d as the shortest JSON number that reads back as d ("null" if not
  * finite; at most NUM_TEXT_MAX bytes); returns the length. */
-size_t num_format_double(double d, char *out);
+size_t eg_num_format_double(double d, char *out);
 /* Write a as a JSON number (at most NUM_TEXT_MAX bytes); returns the length. */
-size_t nacc_format(const nacc *a, char *out);
+size_t eg_nacc_format(const nacc *a, char *out);
 
 #endif

@@ -46,7 +46,7 @@ eg_os_vtab eg_os = {
 	.write = write,
 };
 
-int os_pwrite_all(int fd, const void *buf, size_t n, off_t off)
+int eg_os_pwrite_all(int fd, const void *buf, size_t n, off_t off)
 {
 	const char *p = buf;
 	while (n > 0) {
@@ -67,7 +67,7 @@ int os_pwrite_all(int fd, const void *buf, size_t n, off_t off)
 	return 0;
 }
 
-int os_pread_all(int fd, void *buf, size_t n, off_t off)
+int eg_os_pread_all(int fd, void *buf, size_t n, off_t off)
 {
 	char *p = buf;
 	while (n > 0) {
@@ -88,7 +88,7 @@ int os_pread_all(int fd, void *buf, size_t n, off_t off)
 	return 0;
 }
 
-int os_fsync_dir(const char *dir)
+int eg_os_fsync_dir(const char *dir)
 {
 	int fd = eg_os.open(dir, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
@@ -100,7 +100,7 @@ int os_fsync_dir(const char *dir)
 	return rc;
 }
 
-int os_write_file_atomic(const char *dir, const char *name,
+int eg_os_write_file_atomic(const char *dir, const char *name,
 			 const void *buf, size_t n)
 {
 	char tmp[PATH_MAX], dst[PATH_MAX];
@@ -109,7 +109,7 @@ int os_write_file_atomic(const char *dir, const char *name,
 	int fd = eg_os.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		return -1;
-	if (os_pwrite_all(fd, buf, n, 0) || eg_os.fdatasync(fd)) {
+	if (eg_os_pwrite_all(fd, buf, n, 0) || eg_os.fdatasync(fd)) {
 		int e = errno;
 		eg_os.close(fd);
 		eg_os.unlink(tmp);
@@ -119,10 +119,10 @@ int os_write_file_atomic(const char *dir, const char *name,
 	eg_os.close(fd);
 	if (eg_os.rename(tmp, dst))
 		return -1;
-	return os_fsync_dir(dir);
+	return eg_os_fsync_dir(dir);
 }
 
-void os_unlink_in_subdirs(const char *dir, int (*match)(const char *name))
+void eg_os_unlink_in_subdirs(const char *dir, int (*match)(const char *name))
 {
 	DIR *d = eg_os.opendir(dir);
 	if (!d)
@@ -149,7 +149,7 @@ void os_unlink_in_subdirs(const char *dir, int (*match)(const char *name))
 	closedir(d);
 }
 
-off_t os_file_size(int fd)
+off_t eg_os_file_size(int fd)
 {
 	struct stat sb;
 	if (eg_os.fstat(fd, &sb))
@@ -157,7 +157,7 @@ off_t os_file_size(int fd)
 	return sb.st_size;
 }
 
-int os_dir_bytes(const char *dir, int recurse, uint64_t *bytes)
+int eg_os_dir_bytes(const char *dir, int recurse, uint64_t *bytes)
 {
 	DIR *d = eg_os.opendir(dir);
 	if (!d)
@@ -177,7 +177,7 @@ int os_dir_bytes(const char *dir, int recurse, uint64_t *bytes)
 		} else if (recurse && S_ISDIR(sb.st_mode)) {
 			char sub[PATH_MAX];
 			snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
-			rc = os_dir_bytes(sub, 1, bytes);
+			rc = eg_os_dir_bytes(sub, 1, bytes);
 		}
 	}
 	int e = errno;

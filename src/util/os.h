@@ -47,31 +47,31 @@ typedef struct eg_os_vtab {
 extern eg_os_vtab eg_os;
 
 /* Write all n bytes at off, retrying short writes and EINTR.  0 or -1. */
-int os_pwrite_all(int fd, const void *buf, size_t n, off_t off);
+int eg_os_pwrite_all(int fd, const void *buf, size_t n, off_t off);
 
 /* Read exactly n bytes at off.  0, or -1 (errno set; EIO-like 0 on EOF). */
-int os_pread_all(int fd, void *buf, size_t n, off_t off);
+int eg_os_pread_all(int fd, void *buf, size_t n, off_t off);
 
 /* fsync a directory so that a rename or a new file in it is durable. */
-int os_fsync_dir(const char *dir);
+int eg_os_fsync_dir(const char *dir);
 
 /* Write a whole small file atomically: tmp file, fdatasync, rename, fsync
  * of the directory.  0 or -1 (errno set). */
-int os_write_file_atomic(const char *dir, const char *name,
+int eg_os_write_file_atomic(const char *dir, const char *name,
 			 const void *buf, size_t n);
 
 /* In each subdirectory of dir, delete the files whose names match(): how
  * reindex drops the derived files of every windows or sessions run.  A
  * missing dir is nothing to delete. */
-void os_unlink_in_subdirs(const char *dir, int (*match)(const char *name));
+void eg_os_unlink_in_subdirs(const char *dir, int (*match)(const char *name));
 
 /* Size of an open file, or -1. */
-off_t os_file_size(int fd);
+off_t eg_os_file_size(int fd);
 
 /* Add to *bytes the sizes (lengths, as ls -l shows them) of the regular
  * files in dir, and with recurse of those in its subdirectories at any
  * depth; symbolic links are not followed.  A missing dir adds nothing.
  * 0, or -1 (errno set) if a directory cannot be read. */
-int os_dir_bytes(const char *dir, int recurse, uint64_t *bytes);
+int eg_os_dir_bytes(const char *dir, int recurse, uint64_t *bytes);
 
 #endif

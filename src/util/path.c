@@ -1,7 +1,7 @@
 /*
  * path.c — field paths (path.h): parsing "data.a.b" once into its member
  * names, so that following it through each event's payload is a walk of
- * json_member calls, and printing what a path finds as JSON.
+ * eg_json_member calls, and printing what a path finds as JSON.
  */
 #include "path.h"
 #include "buf.h"
@@ -55,7 +55,7 @@ int eg_path_parse(const json_span *v, eg_path *p, char *why, size_t whylen)
 		snprintf(why, whylen, "out of memory");
 		return -1;
 	}
-	t[json_string_decode(v, t)] = 0;
+	t[eg_json_string_decode(v, t)] = 0;
 	p->text = t;
 	for (int i = 0; i < (int)(sizeof ROOTS / sizeof *ROOTS); i++)
 		if (!strcmp(t, ROOTS[i])) {
@@ -94,7 +94,7 @@ int eg_path_get(const eg_event *e, const eg_path *p, json_span *out)
 		return 0;
 	}
 	for (int i = 0; i < p->nseg; i++)
-		if (!json_member(&v, p->seg[i], strlen(p->seg[i]), &v))
+		if (!eg_json_member(&v, p->seg[i], strlen(p->seg[i]), &v))
 			return 0;
 	if (v.type == JSON_NULL)
 		return 0;
@@ -139,6 +139,6 @@ int eg_path_json(const eg_event *e, const eg_path *p, const json_span *found, bu
 		return buf_add(b, "null", 4);
 	if (buf_reserve(b, 6 * n + 2))
 		return -1;
-	b->n += json_quote(s, n, b->p + b->n);
+	b->n += eg_json_quote(s, n, b->p + b->n);
 	return 0;
 }

@@ -73,7 +73,7 @@ static int run_threads(pipe *p, pipe_take_fn take, void *tctx)
 	return rc;
 }
 
-int pipe_run(void *const *batches, int n, int threads, pipe_fill_fn fill, void *fctx,
+int eg_pipe_run(void *const *batches, int n, int threads, pipe_fill_fn fill, void *fctx,
 	     pipe_take_fn take, void *tctx)
 {
 	if (threads && n >= 2) {

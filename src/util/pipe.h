@@ -24,7 +24,7 @@ typedef int (*pipe_take_fn)(void *ctx, void *b);
  * n batches ahead (n <= PIPE_MAX); without, both run here with batches[0].
  * Returns EG_END after the last batch was taken, else the first error
  * (a stop of the reader waits for it). */
-int pipe_run(void *const *batches, int n, int threads, pipe_fill_fn fill, void *fctx,
+int eg_pipe_run(void *const *batches, int n, int threads, pipe_fill_fn fill, void *fctx,
 	     pipe_take_fn take, void *tctx);
 
 #endif

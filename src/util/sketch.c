@@ -251,7 +251,7 @@ static inline int store_add(qs_store *st, int32_t i, uint64_t n)
 
 /* ------------------------------------------------------------- sketch */
 
-void qs_init(qs_sketch *s)
+void eg_qs_init(qs_sketch *s)
 {
 	store_init(&s->pos);
 	store_init(&s->neg);
@@ -272,7 +272,7 @@ static void store_clear(qs_store *st)
 	st->collapsed = 0;
 }
 
-void qs_clear(qs_sketch *s)
+void eg_qs_clear(qs_sketch *s)
 {
 	store_clear(&s->pos);
 	store_clear(&s->neg);
@@ -283,11 +283,11 @@ void qs_clear(qs_sketch *s)
 	s->max = -HUGE_VAL;
 }
 
-void qs_free(qs_sketch *s)
+void eg_qs_free(qs_sketch *s)
 {
 	free(s->pos.c);
 	free(s->neg.c);
-	qs_init(s);
+	eg_qs_init(s);
 }
 
 /* ---------------------------------------------------- values inline */
@@ -309,7 +309,7 @@ static int small_add(qs_sketch *s, int32_t b, int neg)
 	return 1;
 }
 
-int qs_spill(qs_sketch *s)
+int eg_qs_spill(qs_sketch *s)
 {
 	if (!s->nsmall)
 		return EG_OK;
@@ -338,7 +338,7 @@ static inline int add_bucket(qs_sketch *s, int32_t b, int neg, uint64_t n)
 {
 	if (n == 1 && small_add(s, b, neg))
 		return EG_OK;
-	int rc = qs_spill(s);
+	int rc = eg_qs_spill(s);
 	return rc != EG_OK ? rc : store_add(neg ? &s->neg : &s->pos, b, n);
 }
 
@@ -385,12 +385,12 @@ static inline int add(qs_sketch *s, double v, uint64_t n)
 	return EG_OK;
 }
 
-int qs_add(qs_sketch *s, double v)
+int eg_qs_add(qs_sketch *s, double v)
 {
 	return add(s, v, 1);
 }
 
-int qs_add_n(qs_sketch *s, double v, uint64_t n)
+int eg_qs_add_n(qs_sketch *s, double v, uint64_t n)
 {
 	return add(s, v, n);
 }
@@ -432,7 +432,7 @@ static void merge_commit(qs_store *d, const qs_store *s, merge_plan *p)
 	}
 }
 
-int qs_merge(qs_sketch *dst, const qs_sketch *src)
+int eg_qs_merge(qs_sketch *dst, const qs_sketch *src)
 {
 	merge_plan pp, pn;
 	if (dst == src)
@@ -449,7 +449,7 @@ int qs_merge(qs_sketch *dst, const qs_sketch *src)
 				return rc;
 		}
 	} else if (!store_empty(&src->pos) || !store_empty(&src->neg)) {
-		if (qs_spill(dst) != EG_OK || merge_prepare(&dst->pos, &src->pos, &pp) != EG_OK)
+		if (eg_qs_spill(dst) != EG_OK || merge_prepare(&dst->pos, &src->pos, &pp) != EG_OK)
 			return EG_ENOMEM;
 		if (merge_prepare(&dst->neg, &src->neg, &pn) != EG_OK) {
 			free(pp.buf);
@@ -472,7 +472,7 @@ static double clamp(const qs_sketch *s, double v)
 	return v < s->min ? s->min : v > s->max ? s->max : v;
 }
 
-/* qs_quantile's walk over the values kept inline: the same order, the
+/* eg_qs_quantile's walk over the values kept inline: the same order, the
  * same answers. */
 static double small_quantile(const qs_sketch *s, uint64_t r)
 {
@@ -491,7 +491,7 @@ static double small_quantile(const qs_sketch *s, uint64_t r)
 	return s->max;      /* not reached: the counts add up to count */
 }
 
-double qs_quantile(const qs_sketch *s, double q)
+double eg_qs_quantile(const qs_sketch *s, double q)
 {
 	if (s->count == 0 || !(q >= 0.0 && q <= 1.0))
 		return NAN;
@@ -526,27 +526,27 @@ double qs_quantile(const qs_sketch *s, double q)
 	return s->max;      /* not reached: the counts add up to count */
 }
 
-uint64_t qs_count(const qs_sketch *s)
+uint64_t eg_qs_count(const qs_sketch *s)
 {
 	return s->count;
 }
 
-double qs_min(const qs_sketch *s)
+double eg_qs_min(const qs_sketch *s)
 {
 	return s->count ? s->min : NAN;
 }
 
-double qs_max(const qs_sketch *s)
+double eg_qs_max(const qs_sketch *s)
 {
 	return s->count ? s->max : NAN;
 }
 
-int qs_collapsed(const qs_sketch *s)
+int eg_qs_collapsed(const qs_sketch *s)
 {
 	return s->pos.collapsed || s->neg.collapsed;
 }
 
-size_t qs_memory(const qs_sketch *s)
+size_t eg_qs_memory(const qs_sketch *s)
 {
 	return sizeof *s + ((size_t)s->pos.len + (size_t)s->neg.len) * sizeof(uint64_t);
 }
@@ -642,7 +642,7 @@ static size_t stores_size(const qs_sketch *s)
 	return n + small_store(NULL, b, small_sorted(s, 1, b));
 }
 
-size_t qs_encoded_size(const qs_sketch *s)
+size_t eg_qs_encoded_size(const qs_sketch *s)
 {
 	return 4 + varint_size(s->count) + (s->count ? 16 : 0) + varint_size(s->zeros) +
 	       stores_size(s) + 4;
@@ -659,7 +659,7 @@ static uint8_t *put_store(uint8_t *p, const qs_store *st)
 	return p;
 }
 
-size_t qs_encode(const qs_sketch *s, void *buf)
+size_t eg_qs_encode(const qs_sketch *s, void *buf)
 {
 	uint8_t *p = buf, *start = buf;
 	uint64_t bits;
@@ -851,12 +851,12 @@ static int decode(qs_sketch *s, const uint8_t *buf, size_t n)
 	return 0;
 }
 
-int qs_decode(qs_sketch *s, const void *buf, size_t n)
+int eg_qs_decode(qs_sketch *s, const void *buf, size_t n)
 {
-	qs_init(s);
+	eg_qs_init(s);
 	int rc = decode(s, buf, n);
 	if (rc == 0)
 		return EG_OK;
-	qs_free(s);
+	eg_qs_free(s);
 	return rc == EG_ENOMEM ? EG_ENOMEM : EG_ECORRUPT;
 }
