@@ -80,18 +80,7 @@ static int is_tmp(const char *name)
 
 static void clean_tmp(eg_ds *d)
 {
-	DIR *dir = eg_os.opendir(d->dir);
-	if (!dir)
-		return;
-	struct dirent *de;
-	while ((de = readdir(dir))) {
-		if (!is_tmp(de->d_name))
-			continue;
-		char p[PATH_MAX];
-		eg_ds_path(d, de->d_name, p);
-		eg_os.unlink(p);
-	}
-	closedir(dir);
+	eg_os_unlink_in_dir(d->dir, is_tmp);
 	d->cleaned = 1;
 }
 
@@ -308,40 +297,29 @@ int eg_ds_list(eg_store *st, const char *sub, eg_ds_dir_fn fn, void *ctx)
 	return rc;
 }
 
+static int any(const char *name)
+{
+	(void)name;
+	return 1;
+}
+
 int eg_ds_remove_dir(const char *dir)
 {
-	DIR *d = eg_os.opendir(dir);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-				continue;
-			char f[PATH_MAX];
-			snprintf(f, sizeof f, "%s/%s", dir, de->d_name);
-			eg_os.unlink(f);
-		}
-		closedir(d);
-	}
+	eg_os_unlink_in_dir(dir, any);
 	return eg_os.rmdir(dir);
+}
+
+/* What a drop leaves of a state: its lock (a query may hold it) and its
+ * spec (reindex rebuilds from it). */
+static int not_kept(const char *name)
+{
+	return strcmp(name, "lock") && strcmp(name, "spec.json");
 }
 
 static int drop_in(void *ctx, const char *dir, const char *hash)
 {
 	(void)ctx, (void)hash;
-	DIR *d = eg_os.opendir(dir);
-	if (!d)
-		return 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		const char *n = de->d_name;
-		if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, "lock") ||
-		    !strcmp(n, "spec.json"))
-			continue;
-		char f[PATH_MAX];
-		snprintf(f, sizeof f, "%s/%s", dir, n);
-		eg_os.unlink(f);
-	}
-	closedir(d);
+	eg_os_unlink_in_dir(dir, not_kept);
 	return 0;
 }
 

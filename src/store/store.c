@@ -41,15 +41,21 @@ int eg_st_err(eg_store *st, int code, const char *fmt, ...)
 	return code;
 }
 
+/* fmt's text, then ": strerror(e)", into dst. */
+static void with_reason(char *dst, size_t cap, int e, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(dst, cap, fmt, ap);
+	if (n >= 0 && (size_t)n < cap)
+		snprintf(dst + n, cap - (size_t)n, ": %s", strerror(e));
+}
+
 int eg_st_errno(eg_store *st, const char *fmt, ...)
 {
 	int e = errno;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(st->err, sizeof st->err, fmt, ap);
+	with_reason(st->err, sizeof st->err, e, fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof st->err)
-		snprintf(st->err + n, sizeof st->err - (size_t)n, ": %s", strerror(e));
 	errno = e;
 	return EG_EIO;
 }
@@ -61,10 +67,8 @@ void eg_st_note_errno(eg_store *st, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(st->note, sizeof st->note, fmt, ap);
+	with_reason(st->note, sizeof st->note, e, fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof st->note)
-		snprintf(st->note + n, sizeof st->note - (size_t)n, ": %s", strerror(e));
 	errno = e;
 }
 

@@ -122,29 +122,18 @@ int eg_os_write_file_atomic(const char *dir, const char *name,
 	return eg_os_fsync_dir(dir);
 }
 
-void eg_os_unlink_in_subdirs(const char *dir, int (*match)(const char *name))
+void eg_os_unlink_in_dir(const char *dir, int (*match)(const char *name))
 {
 	DIR *d = eg_os.opendir(dir);
 	if (!d)
 		return;
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !match(de->d_name))
 			continue;
-		char sub[PATH_MAX];
-		snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
-		DIR *s = eg_os.opendir(sub);
-		if (!s)
-			continue;
-		struct dirent *fe;
-		while ((fe = readdir(s))) {
-			if (!match(fe->d_name))
-				continue;
-			char p[PATH_MAX];
-			snprintf(p, sizeof p, "%s/%s", sub, fe->d_name);
-			eg_os.unlink(p);
-		}
-		closedir(s);
+		char p[PATH_MAX];
+		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+		eg_os.unlink(p);
 	}
 	closedir(d);
 }

@@ -60,10 +60,10 @@ int eg_os_fsync_dir(const char *dir);
 int eg_os_write_file_atomic(const char *dir, const char *name,
 			 const void *buf, size_t n);
 
-/* In each subdirectory of dir, delete the files whose names match(): how
- * reindex drops the derived files of every windows or sessions run.  A
- * missing dir is nothing to delete. */
-void eg_os_unlink_in_subdirs(const char *dir, int (*match)(const char *name));
+/* Delete the files of dir whose names match() (never "." and ".."): the
+ * temporary files of crashed writers, a derived state's files.  A missing
+ * dir is nothing to delete. */
+void eg_os_unlink_in_dir(const char *dir, int (*match)(const char *name));
 
 /* Size of an open file, or -1. */
 off_t eg_os_file_size(int fd);
