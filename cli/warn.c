@@ -94,9 +94,22 @@ static void warn_unknown(const known *k, const char *t, const char *where)
 		 near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 }
 
+/* Does every type occur?  One lookup each: the list of the store's types
+ * (a read of every key, streams too) is wanted only for a warning. */
+static int all_known(eg_store *st, const char *const *types, size_t n)
+{
+	uint64_t count;
+	for (size_t i = 0; i < n; i++)
+		if (eg_store_key(st, EG_KEYS_TYPES, types[i], strlen(types[i]), &count) != EG_OK)
+			return 0;
+	return 1;
+}
+
 void cli_warn_types(eg_store *st, const char *where, const char *const *types, size_t n)
 {
 	known k = { 0 };
+	if (all_known(st, types, n))
+		return;
 	if (eg_store_keys(st, EG_KEYS_TYPES, add_known, &k) || k.failed || k.n == 0)
 		goto out;   /* an empty store: every answer is empty, and plainly so */
 	for (size_t i = 0; i < n; i++) {

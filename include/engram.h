@@ -323,6 +323,10 @@ enum eg_keyspace { EG_KEYS_STREAMS = 0, EG_KEYS_TYPES = 1 };
 typedef int (*eg_key_fn)(void *ctx, const char *name, size_t len,
 			 uint64_t count, uint64_t version);
 int eg_store_keys(eg_store *st, int keyspace, eg_key_fn fn, void *ctx);
+/* One stream or type: EG_OK with its event count in *count, or
+ * EG_ENOTFOUND if no event has it.  A lookup in the key index, where
+ * eg_store_keys reads every key. */
+int eg_store_key(eg_store *st, int keyspace, const char *name, size_t len, uint64_t *count);
 
 /* Delete every derived file and rebuild it from the log (writer only). */
 int eg_store_reindex(eg_store *st);

@@ -427,6 +427,24 @@ static void keys_list_types_in_name_order_with_version_zero(void **state)
 	eg_store_close(st);
 }
 
+static void key_looks_up_one_stream_or_type_with_its_count(void **state)
+{
+	fx *f = *state;
+	eg_store *st = open_w(f->dir);
+	append(st, SAMPLE, NSAMPLE);
+	eg_store_close(st);
+	st = open_r(f->dir);
+	uint64_t n = 0;
+	assert_int_equal(eg_store_key(st, EG_KEYS_TYPES, "opened", 6, &n), EG_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(eg_store_key(st, EG_KEYS_STREAMS, "acct-1", 6, &n), EG_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(eg_store_key(st, EG_KEYS_TYPES, "acct-1", 6, &n), EG_ENOTFOUND);
+	assert_int_equal(eg_store_key(st, EG_KEYS_STREAMS, "opened", 6, &n), EG_ENOTFOUND);
+	assert_int_equal(eg_store_key(st, EG_KEYS_TYPES, "opene", 5, &n), EG_ENOTFOUND);
+	eg_store_close(st);
+}
+
 static void keys_stop_when_callback_returns_nonzero_and_pass_its_value(void **state)
 {
 	fx *f = *state;
@@ -722,6 +740,7 @@ int main(void)
 		T(keys_list_streams_in_name_order_with_count_and_version),
 		T(keys_list_types_in_name_order_with_version_zero),
 		T(keys_stop_when_callback_returns_nonzero_and_pass_its_value),
+		T(key_looks_up_one_stream_or_type_with_its_count),
 		T(read_only_store_refuses_batches_with_ereadonly),
 		T(read_only_store_refuses_reindex_with_ereadonly),
 		T(consumer_that_never_ran_is_at_zero),

@@ -220,7 +220,7 @@ int eg_index_state_matches_log(struct eg_store *st);
 
 /* Writer, during a batch. */
 void eg_index_batch_begin(struct eg_store *st);
-/* Look a key up; 0 if absent.  space 0 = stream, 1 = type. */
+/* Look a key up: its id + 1, or 0 if absent.  space 0 = stream, 1 = type. */
 uint64_t eg_index_key_find(struct eg_store *st, int space, const char *name, size_t n);
 /* Find or create a key id (writer). */
 int eg_index_key_get(struct eg_store *st, int space, const char *name, size_t n,

@@ -289,6 +289,23 @@ out:
 	return rc;
 }
 
+int eg_store_key(eg_store *st, int keyspace, const char *name, size_t len, uint64_t *count)
+{
+	eg_head h;
+	int rc = eg_store_head(st, &h);
+	if (rc)
+		return rc;
+	if (!st->ix.usable)
+		return eg_st_err(st, EG_ENOTFOUND, "the derived files are missing or damaged; "
+			      "open the store for writing (engram reindex) to rebuild them");
+	uint64_t k = eg_index_key_find(st, keyspace, name, len);   /* id + 1 */
+	keystate buf, *ks = k ? eg_index_keystate(st, k - 1, &buf) : NULL;
+	if (!ks)
+		return EG_ENOTFOUND;
+	*count = ks->count;
+	return EG_OK;
+}
+
 int eg_store_keys(eg_store *st, int keyspace, eg_key_fn fn, void *ctx)
 {
 	eg_head h;
