@@ -91,6 +91,11 @@ eg_store *cli_open_write(cli *c, int create, int *rc);
  * once for each of the n types the store has no event of, naming its types
  * and the nearest one; nothing for an empty store (warn.c). */
 void cli_warn_types(eg_store *st, const char *where, const char *const *types, size_t n);
+/* Warn that spec's field or aggregate (what) name took events ("it took",
+ * "taken") none of which had a value (or a number) at path. */
+void cli_warn_unused_path(const char *spec, const char *what, const char *name,
+			  const char *took, const char *path, uint64_t used, uint64_t missing,
+			  uint64_t not_number);
 
 /* Of the n names, the one nearest to t if t looks like a typo of it (one
  * edit, plus one per five letters of t; or its start), else NULL. */

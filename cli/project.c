@@ -189,11 +189,8 @@ static void warn_paths(const eg_proj *p, const pargs *a)
 	eg_proj_get_explain(p, &x);
 	for (size_t i = 0; i < x.nfields; i++) {
 		const eg_proj_field_stats *f = &x.fields[i];
-		if (f->path && !f->used && f->missing + f->not_number)
-			cli_warn("%s: field '%s': none of the %llu events it took has %s at %s",
-				 a->spec_path, f->name,
-				 (unsigned long long)(f->missing + f->not_number),
-				 f->not_number ? "a number" : "a value", f->path);
+		cli_warn_unused_path(a->spec_path, "field", f->name, "it took", f->path, f->used,
+				     f->missing, f->not_number);
 	}
 	/* Without bounds every key is a row: none means no event had one. */
 	int whole = !a->key && a->at.as_of == EG_TIME_NONE && a->at.known_at == EG_TIME_NONE;

@@ -105,6 +105,16 @@ static int all_known(eg_store *st, const char *const *types, size_t n)
 	return 1;
 }
 
+void cli_warn_unused_path(const char *spec, const char *what, const char *name,
+			  const char *took, const char *path, uint64_t used, uint64_t missing,
+			  uint64_t not_number)
+{
+	if (path && !used && missing + not_number)
+		cli_warn("%s: %s '%s': none of the %llu events %s has %s at %s", spec, what, name,
+			 (unsigned long long)(missing + not_number), took,
+			 not_number ? "a number" : "a value", path);
+}
+
 void cli_warn_types(eg_store *st, const char *where, const char *const *types, size_t n)
 {
 	known k = { 0 };

@@ -431,11 +431,8 @@ static void warn_paths(const eg_win *w, const wargs *a, const rowsink *k)
 	eg_win_get_explain(w, &x);
 	for (size_t i = 0; i < x.naggs; i++) {
 		const eg_win_agg_stats *s = &x.aggs[i];
-		if (s->path && !s->used && s->missing + s->not_number)
-			cli_warn("%s: aggregate '%s': none of the %llu events taken has %s at %s",
-				 a->spec_path, s->name,
-				 (unsigned long long)(s->missing + s->not_number),
-				 s->not_number ? "a number" : "a value", s->path);
+		cli_warn_unused_path(a->spec_path, "aggregate", s->name, "taken", s->path, s->used,
+				     s->missing, s->not_number);
 	}
 	/* The rows of a whole table or changelog only: an earlier report
 	 * or the too-late events may lack a value that later events have. */

@@ -195,15 +195,25 @@ static int derived_bytes(eg_store *st, eg_stats *out)
 	return EG_OK;
 }
 
-int eg_store_stats(eg_store *st, eg_stats *out)
+/* The head (refreshed for a reader) into *h, and the derived files
+ * usable: EG_OK, else the error, with its message. */
+static int indexed_head(eg_store *st, eg_head *h)
 {
-	eg_head h;
-	int rc = eg_store_head(st, &h);
+	int rc = eg_store_head(st, h);
 	if (rc)
 		return rc;
 	if (!st->ix.usable)
 		return eg_st_err(st, EG_ENOTFOUND, "the derived files are missing or damaged; "
 			      "open the store for writing (engram reindex) to rebuild them");
+	return EG_OK;
+}
+
+int eg_store_stats(eg_store *st, eg_stats *out)
+{
+	eg_head h;
+	int rc = indexed_head(st, &h);
+	if (rc)
+		return rc;
 	memset(out, 0, sizeof *out);
 	out->events = h.pos;
 	out->segments = st->log.nseg;
@@ -292,12 +302,9 @@ out:
 int eg_store_key(eg_store *st, int keyspace, const char *name, size_t len, uint64_t *count)
 {
 	eg_head h;
-	int rc = eg_store_head(st, &h);
+	int rc = indexed_head(st, &h);
 	if (rc)
 		return rc;
-	if (!st->ix.usable)
-		return eg_st_err(st, EG_ENOTFOUND, "the derived files are missing or damaged; "
-			      "open the store for writing (engram reindex) to rebuild them");
 	uint64_t k = eg_index_key_find(st, keyspace, name, len);   /* id + 1 */
 	keystate buf, *ks = k ? eg_index_keystate(st, k - 1, &buf) : NULL;
 	if (!ks)
@@ -309,12 +316,9 @@ int eg_store_key(eg_store *st, int keyspace, const char *name, size_t len, uint6
 int eg_store_keys(eg_store *st, int keyspace, eg_key_fn fn, void *ctx)
 {
 	eg_head h;
-	int rc = eg_store_head(st, &h);
+	int rc = indexed_head(st, &h);
 	if (rc)
 		return rc;
-	if (!st->ix.usable)
-		return eg_st_err(st, EG_ENOTFOUND, "the derived files are missing or damaged; "
-			      "open the store for writing (engram reindex) to rebuild them");
 	keyrow *rows;
 	size_t n;
 	char *names;
