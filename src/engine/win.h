@@ -253,6 +253,6 @@ int eg_win_files_size(eg_win *w, uint64_t *clen, uint64_t *glen);
 int eg_win_groups_read(eg_win *w, uint64_t len, char **out);
 /* Forget the change records in memory and their mapping. */
 void eg_win_files_forget(eg_win *w);
-int eg_win_save(eg_win *w, int durable, uint64_t ident);
+int eg_win_save(eg_win *w, uint64_t ident);
 
 #endif

@@ -824,7 +824,7 @@ int eg_win_take_batch(eg_win *w, const wbatch *b)
 		if (rc)
 			return rc == EG_ENOMEM ? eg_st_err(w->st, EG_ENOMEM, "out of memory") : rc;
 		w->through = k.e->pos;
-		if (k.e->ident && (rc = eg_win_save(w, 0, k.e->ident)))
+		if (k.e->ident && (rc = eg_win_save(w, k.e->ident)))
 			return rc;
 	}
 	return EG_OK;

@@ -285,16 +285,14 @@ static int put_window(eg_win *w, buf *b, const wwin *x)
 
 /* Save the run at w->through: changes and groups written and fdatasync'd
  * first, then the state file by the derived-state module's one rule (see
- * docs/FORMAT.md), whatever durable says: it is kept for the callers and
- * only names the saves that end a run.
+ * docs/FORMAT.md).
  * ident_at: the identity of the event at w->through, or 0 to look it up
  * (the reading thread of a run gives it, so that the store is read by one
  * thread at a time). */
-int eg_win_save(eg_win *w, int durable, uint64_t ident_at)
+int eg_win_save(eg_win *w, uint64_t ident_at)
 {
 	if (w->nosave)
 		return EG_OK;
-	(void)durable;
 	eg_store *st = w->st;
 	int rc = wch_flush(w);
 	if (rc)

@@ -335,7 +335,7 @@ int eg_win_run(eg_win *w, uint64_t to)
 	eg_iter_free(it);
 	if (rc == EG_END) {
 		w->through = to;
-		rc = eg_win_save(w, 1, 0);
+		rc = eg_win_save(w, 0);
 	}
 	eg_win_unlock(w);
 	return rc;
