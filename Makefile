@@ -4,11 +4,16 @@
 # them); `make fuzz` runs libFuzzer.
 
 CC      ?= cc
-PKGS    := libcrypto libxxhash
+PKGS    := libcrypto libxxhash sqlite3
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation \
            -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 override LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+# The library's objects are position-independent, so that the same ones make
+# libengram.a and the SQLite extension (build/lib/libengram_sqlite.so).
+PIC     := -fPIC -fno-semantic-interposition
+# engram sql's shell keeps its history with readline (Debian libreadline-dev).
+CLI_LIBS := -lreadline
 
 # Build variant: `make SAN=1` builds into build-san/ with sanitizers.
 ifeq ($(SAN),1)
@@ -26,7 +31,8 @@ UTIL_INC   := -Isrc/util
 STORE_INC  := $(UTIL_INC) -Isrc/store
 ENGINE_INC := $(STORE_INC) -Isrc/engine
 GEN_INC    := $(UTIL_INC) -Isrc/gen
-ALL_INC    := $(ENGINE_INC) -Isrc/gen
+SQL_INC    := $(ENGINE_INC) -Isrc/sql
+ALL_INC    := $(SQL_INC) -Isrc/gen
 HEADERS    := $(wildcard include/*.h src/*/*.h cli/*.h)
 
 LIB_SRC  := $(wildcard src/*/*.c)
@@ -36,10 +42,12 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 ENGRAM   := $(B)/bin/engram
+SQL_EXT  := $(B)/lib/libengram_sqlite.so
+EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
 .PHONY: all deps deps-check test unit e2e lint crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
 	bench-windows bench-funnel bench-sessions bench-scale bench-sketch fuzz fuzz-replay fault fault-check clean
-all: deps-check $(ENGRAM)
+all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
 all: bin/engram
 bin/engram: $(ENGRAM)
@@ -50,10 +58,23 @@ $(B)/src/util/%.o: INC := $(UTIL_INC)
 $(B)/src/store/%.o: INC := $(STORE_INC)
 $(B)/src/engine/%.o: INC := $(ENGINE_INC)
 $(B)/src/gen/%.o: INC := $(GEN_INC)
+$(B)/src/sql/%.o: INC := $(SQL_INC)
 $(B)/cli/%.o: INC := $(UTIL_INC)
+$(B)/src/%.o: src/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PIC) $(INC) -c $< -o $@
 $(B)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC) -c $< -o $@
+# The extension's own build of src/sql/: SQLite's calls through the table
+# the loading program hands over (sqlite3ext.h), not the linked library.
+$(B)/ext/src/sql/%.o: src/sql/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PIC) $(SQL_INC) -DEG_SQL_EXTENSION -c $< -o $@
+$(SQL_EXT): $(EXT_OBJ) $(filter-out $(B)/src/sql/%,$(LIB_OBJ))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -shared -Wl,--version-script=src/sql/ext.map -o $@ $^ \
+		$(filter-out -lsqlite3,$(LDLIBS))
 # Under make -j the objects wait for the dependencies (a missing header
 # would otherwise fail the build while apt-get is still installing it).
 $(LIB_OBJ) $(CLI_OBJ): | deps-check
@@ -63,7 +84,7 @@ $(B)/libengram.a: $(LIB_OBJ)
 
 $(ENGRAM): $(CLI_OBJ) $(B)/libengram.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CLI_LIBS)
 
 $(B)/tests/%: tests/%.c $(B)/libengram.a tests/testutil.h
 	@mkdir -p $(dir $@)
@@ -85,11 +106,12 @@ define install_debs
 		fi; \
 	fi
 endef
-DEB_PKGS := build-essential pkg-config libssl-dev libxxhash-dev libcmocka-dev python3
+DEB_PKGS := build-essential pkg-config libssl-dev libxxhash-dev libcmocka-dev python3 \
+	libsqlite3-dev libreadline-dev sqlite3
 deps:
 	$(call install_debs,$(DEB_PKGS))
 deps-check:
-	@pkg-config --exists $(PKGS) cmocka && command -v python3 >/dev/null || \
+	@pkg-config --exists $(PKGS) cmocka readline && command -v python3 sqlite3 >/dev/null || \
 		$(MAKE) --no-print-directory deps
 
 # Every file call through the I/O layer, and no layer calling one above it

@@ -245,8 +245,12 @@ enum eg_clock { EG_BY_EVENT = 0, EG_BY_RECORDED = 1 };
 typedef struct eg_filter {
 	uint64_t from, to;          /* positions; 0 = unbounded */
 	const char *stream;         /* NULL = any */
+	const char *const *streams; /* or any of nstreams streams (NULL = any;
+	                               nstreams 0 with streams set: none) */
+	size_t nstreams;
 	const char *const *types;   /* ntypes type names; ntypes 0 = any */
 	size_t ntypes;
+	unsigned kinds;             /* bits 1 << enum eg_kind; 0 = any */
 	int has_since, has_until;
 	int64_t since, until;       /* bounds on the clock named by `by` */
 	int by;                     /* enum eg_clock */
@@ -265,6 +269,11 @@ int eg_iter_next(eg_iter *it, const eg_event **ev);
 /* The position of the last event recorded at or before k (0: none): the
  * log as it was at record time k.  Record time never decreases along it. */
 int eg_known_pos(eg_store *st, int64_t k, uint64_t *pos);
+
+/* The position of the event whose id is id (n bytes), through the id index
+ * (and a scan of what the index does not cover yet): EG_OK, EG_ENOTFOUND,
+ * or EG_EIO / EG_ECORRUPT. */
+int eg_store_find_id(eg_store *st, const char *id, size_t n, uint64_t *pos);
 
 /* For --follow: block until events beyond the iterator's head are committed
  * (woken by inotify, no polling) or timeout_ms passes (-1: forever), then
@@ -780,6 +789,34 @@ typedef struct eg_funnel_explain {
 	uint64_t rows;
 } eg_funnel_explain;
 void eg_funnel_get_explain(const eg_funnel *f, eg_funnel_explain *out);
+
+/* ------------------------------------------------------------------ SQL
+ * SQL over the store through SQLite virtual tables (docs/SQL.md): the
+ * events table, read through engram's indexes, and table-valued functions
+ * over the engines.  The connection's own database is in memory; the
+ * store's tables cannot be written (TEMP tables and views can). */
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+/* Open an in-memory SQLite connection with everything registered on st
+ * (borrowed: keep it open until sqlite3_close(*db)).  EG_OK, EG_ENOMEM, or
+ * EG_EIO with the message in eg_errmsg(st). */
+int eg_sql_open(eg_store *st, struct sqlite3 **db);
+
+/* sqlite3_prepare_v2, after declaring what the statement's spec-shaped
+ * functions need: projection('bank.json') has one column per field of that
+ * spec, so each spec given as a literal gets its table (in temp) before the
+ * statement is prepared.  Returns an SQLite result code. */
+int eg_sql_prepare(struct sqlite3 *db, const char *sql, int n, struct sqlite3_stmt **stmt,
+		   const char **tail);
+
+/* The tables and functions of such a connection, i = 0, 1, … (NULL past
+ * the last): name, arguments ("" for a table), columns, what it holds. */
+typedef struct eg_sql_table {
+	const char *name, *args, *columns, *what;
+} eg_sql_table;
+const eg_sql_table *eg_sql_table_at(size_t i);
 
 /* ---------------------------------------------------------- generators */
 

@@ -34,9 +34,12 @@ typedef struct tailref {
 struct eg_iter {
 	eg_store *st;
 	eg_filter f;
-	char *stream;
+	char **streams;                /* sorted by length, then bytes */
+	size_t *stream_lens, nstreams;
+	int any_stream;                /* no stream condition */
+	int empty_stream;              /* "" is among the streams */
 	char **types;
-	size_t *type_lens, stream_len;
+	size_t *type_lens;
 	int use_postings;
 
 	uint64_t lo, hi, ix_through;   /* lo..hi: positions to consider */
@@ -98,12 +101,38 @@ static int want_type(const eg_iter *it, const eg_event *e)
 	return 0;
 }
 
+static int name_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+	if (an != bn)
+		return an < bn ? -1 : 1;
+	return memcmp(a, b, an);
+}
+
+static int want_stream(const eg_iter *it, const eg_event *e)
+{
+	if (it->any_stream)
+		return 1;
+	size_t lo = 0, hi = it->nstreams;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = name_cmp(e->stream, e->stream_len, it->streams[mid], it->stream_lens[mid]);
+		if (!c)
+			return 1;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
+
 static int want(const eg_iter *it, const eg_event *e)
 {
 	if (e->pos < it->lo || e->pos > it->hi)
 		return 0;
-	if (it->stream && (e->stream_len != it->stream_len ||
-			   memcmp(e->stream, it->stream, it->stream_len)))
+	if (!want_stream(it, e))
+		return 0;
+	if (it->f.kinds && !(it->f.kinds & (1u << e->kind)))
 		return 0;
 	if (!want_type(it, e))
 		return 0;
@@ -613,33 +642,77 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The union of the postings of keys[0..n) (0: no such key), sorted: the
+ * keys of one space partition the log, so the union has no repeats. */
+static int union_postings(eg_iter *it, const uint64_t *keys, size_t n)
+{
+	free(it->pos);
+	it->pos = NULL;
+	it->npos = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!keys[i])
+			continue;
+		uint64_t *p;
+		size_t m;
+		int rc = eg_index_postings(it->st, keys[i] - 1, &p, &m);
+		if (rc)
+			return rc;
+		uint64_t *grown = realloc(it->pos, (it->npos + m + 1) * sizeof *grown);
+		if (!grown) {
+			free(p);
+			return eg_st_err(it->st, EG_ENOMEM, "out of memory");
+		}
+		it->pos = grown;
+		if (m)   /* no postings: p is NULL, and memcpy must not see it */
+			memcpy(it->pos + it->npos, p, m * sizeof *p);
+		it->npos += m;
+		free(p);
+	}
+	/* (None of the keys stored: pos is NULL, which qsort must not see.) */
+	if (n > 1 && it->npos > 1)
+		qsort(it->pos, it->npos, sizeof *it->pos, cmp_u64);
+	return EG_OK;
+}
+
+/* The key ids (+1, 0 when absent) of n names in space, and their total
+ * count of events. */
+static uint64_t *find_keys(eg_iter *it, int space, char *const *names, const size_t *lens,
+			   size_t n, uint64_t *total)
+{
+	keystate ks;
+	uint64_t *keys = calloc(n + 1, sizeof *keys);
+	*total = 0;
+	if (!keys)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		keys[i] = eg_index_key_find(it->st, space, names[i], lens[i]);
+		if (keys[i] && eg_index_keystate(it->st, keys[i] - 1, &ks))
+			*total += ks.count;
+	}
+	return keys;
+}
+
 static int plan_postings(eg_iter *it)
 {
 	eg_store *st = it->st;
-	keystate ks;
-	uint64_t best = UINT64_MAX, cnt;
-	int rc;
-	/* The stream's postings, unless all the types together are rarer. */
-	if (it->stream && it->stream_len) {
-		uint64_t k = eg_index_key_find(st, 0, it->stream, it->stream_len);
-		if (!k)
-			return EG_OK;   /* no such stream: nothing indexed matches */
-		cnt = eg_index_keystate(st, k - 1, &ks) ? ks.count : 0;
-		best = cnt;
-		if ((rc = eg_index_postings(st, k - 1, &it->pos, &it->npos)))
+	uint64_t best = UINT64_MAX;
+	int rc = EG_OK;
+	/* The streams' postings, unless all the types together are rarer. */
+	if (!it->any_stream && !it->empty_stream) {
+		uint64_t *keys = find_keys(it, 0, it->streams, it->stream_lens, it->nstreams, &best);
+		if (!keys)
+			return eg_st_err(st, EG_ENOMEM, "out of memory");
+		rc = union_postings(it, keys, it->nstreams);
+		free(keys);
+		if (rc)
 			return rc;
 	}
 	if (!it->f.ntypes)
 		return EG_OK;
-	uint64_t *keys = calloc(it->f.ntypes, sizeof *keys), total = 0;
+	uint64_t total;
+	uint64_t *keys = find_keys(it, 1, it->types, it->type_lens, it->f.ntypes, &total);
 	if (!keys)
 		return eg_st_err(st, EG_ENOMEM, "out of memory");
-	for (size_t i = 0; i < it->f.ntypes; i++) {
-		keys[i] = eg_index_key_find(st, 1, it->types[i], it->type_lens[i]);
-		if (keys[i] && eg_index_keystate(st, keys[i] - 1, &ks))
-			total += ks.count;
-	}
-	rc = EG_OK;
 	/* Postings for more than one event in DENSE of the range cost more
 	 * than reading every block: each is a seek inside its block (measured:
 	 * a third of the log by postings took 0.57 s, the whole log by blocks
@@ -653,37 +726,11 @@ static int plan_postings(eg_iter *it)
 		it->npos = 0;
 		it->use_postings = 0;
 	} else if (total < best) {
-		free(it->pos);
-		it->pos = NULL;
-		it->npos = 0;
-		for (size_t i = 0; i < it->f.ntypes && rc == EG_OK; i++) {
-			if (!keys[i])
-				continue;
-			uint64_t *p;
-			size_t n;
-			if ((rc = eg_index_postings(st, keys[i] - 1, &p, &n)))
-				break;
-			uint64_t *m = realloc(it->pos, (it->npos + n + 1) * sizeof *m);
-			if (!m) {
-				free(p);
-				rc = eg_st_err(st, EG_ENOMEM, "out of memory");
-				break;
-			}
-			it->pos = m;
-			if (n)   /* no postings: p is NULL, and memcpy must not see it */
-				memcpy(it->pos + it->npos, p, n * sizeof *p);
-			it->npos += n;
-			free(p);
-		}
-		/* Types partition the log, so the union has no repeats.  (None of
-		 * the types stored: pos is NULL, which qsort must not see.) */
-		if (rc == EG_OK && it->f.ntypes > 1 && it->npos > 1)
-			qsort(it->pos, it->npos, sizeof *it->pos, cmp_u64);
+		rc = union_postings(it, keys, it->f.ntypes);
 	}
 	free(keys);
 	return rc;
 }
-
 /* Keep only postings inside lo..min(hi, ix_through). */
 static void clip_postings(eg_iter *it)
 {
@@ -718,7 +765,8 @@ static int plan(eg_iter *it)
 	it->batch_left = 0;
 	/* Events without a stream are in no stream's postings: an empty
 	 * stream filter is applied to a scan. */
-	it->use_postings = it->ix_through && ((it->stream && it->stream_len) || it->f.ntypes);
+	it->use_postings = it->ix_through &&
+		((!it->any_stream && !it->empty_stream) || it->f.ntypes);
 	int rc;
 	if (it->use_postings) {
 		if ((rc = plan_postings(it)))
@@ -752,6 +800,55 @@ uint64_t eg_store_indexed_through(const eg_store *st)
 	return xs->through_pos;
 }
 
+static int cmp_name(const void *a, const void *b, void *lens)
+{
+	(void)lens;
+	const char *const *x = a, *const *y = b;
+	size_t xn = strlen(*x), yn = strlen(*y);
+	return name_cmp(*x, xn, *y, yn);
+}
+
+/* The stream condition: f->stream, or the set of f->streams (both given:
+ * f->stream must be among them, so it alone is kept). */
+static int copy_streams(eg_iter *it, const eg_filter *f)
+{
+	const char *const *names = f->stream ? &f->stream : f->streams;
+	size_t n = f->stream ? 1 : f->nstreams;
+	if (f->stream && f->nstreams) {
+		size_t i = 0;
+		while (i < f->nstreams && strcmp(f->streams[i], f->stream))
+			i++;
+		if (i == f->nstreams)
+			n = 0;   /* no stream can match */
+	}
+	it->any_stream = !f->stream && !f->streams;
+	if (it->any_stream)
+		return EG_OK;
+	it->streams = calloc(n + 1, sizeof *it->streams);
+	it->stream_lens = calloc(n + 1, sizeof *it->stream_lens);
+	if (!it->streams || !it->stream_lens)
+		return eg_st_err(it->st, EG_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (!(it->streams[i] = strdup(names[i])))
+			return eg_st_err(it->st, EG_ENOMEM, "out of memory");
+		it->nstreams = i + 1;
+	}
+	qsort_r(it->streams, n, sizeof *it->streams, cmp_name, NULL);
+	size_t k = 0;   /* a stream named twice counts once */
+	for (size_t i = 0; i < n; i++) {
+		if (k && !strcmp(it->streams[k - 1], it->streams[i])) {
+			free(it->streams[i]);
+			continue;
+		}
+		it->streams[k] = it->streams[i];
+		it->stream_lens[k] = strlen(it->streams[i]);
+		it->empty_stream |= !it->stream_lens[k];
+		k++;
+	}
+	it->nstreams = k;
+	return EG_OK;
+}
+
 int eg_iter_new(eg_store *st, eg_iter **out, const eg_filter *f)
 {
 	*out = NULL;
@@ -767,9 +864,9 @@ int eg_iter_new(eg_store *st, eg_iter **out, const eg_filter *f)
 	it->st = st;
 	it->ino_fd = -1;
 	it->f = *f;
-	if (f->stream) {
-		it->stream = strdup(f->stream);
-		it->stream_len = strlen(f->stream);
+	if ((rc = copy_streams(it, f))) {
+		eg_iter_free(it);
+		return rc;
 	}
 	if (f->ntypes) {
 		it->types = calloc(f->ntypes, sizeof *it->types);
@@ -786,7 +883,7 @@ int eg_iter_new(eg_store *st, eg_iter **out, const eg_filter *f)
 		}
 		it->f.ntypes = n;
 	}
-	if ((f->stream && !it->stream) || (f->ntypes && (!it->types || !it->type_lens))) {
+	if (f->ntypes && (!it->types || !it->type_lens)) {
 		eg_iter_free(it);
 		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	}
@@ -880,7 +977,10 @@ void eg_iter_free(eg_iter *it)
 {
 	if (!it)
 		return;
-	free(it->stream);
+	for (size_t i = 0; it->streams && i < it->nstreams; i++)
+		free(it->streams[i]);
+	free(it->streams);
+	free(it->stream_lens);
 	for (size_t i = 0; it->types && i < it->f.ntypes; i++)
 		free(it->types[i]);
 	free(it->types);
@@ -956,4 +1056,38 @@ int eg_known_pos(eg_store *st, int64_t k, uint64_t *pos)
 		*pos = e->pos;
 	eg_iter_free(it);
 	return rc == EG_END ? EG_OK : rc;
+}
+
+int eg_store_find_id(eg_store *st, const char *id, size_t n, uint64_t *pos)
+{
+	*pos = 0;
+	if (!st->writable) {
+		eg_index_refresh(st);
+		int rc = eg_log_refresh(st, &st->log);
+		if (rc)
+			return rc;
+	}
+	uint64_t through = eg_store_indexed_through(st);
+	if (through) {
+		int rc = eg_index_id_find(st, id, n, pos);
+		if (rc || *pos)
+			return rc ? rc : EG_OK;
+	}
+	if (through >= st->log.head_pos)
+		return EG_ENOTFOUND;
+	/* What the index does not cover yet is read. */
+	eg_filter f = { .from = through + 1 };
+	eg_iter *it;
+	const eg_event *e;
+	int rc = eg_iter_new(st, &it, &f);
+	if (rc)
+		return rc;
+	while ((rc = eg_iter_next(it, &e)) == EG_OK) {
+		if (e->id_len == n && memcmp(e->id, id, n) == 0) {
+			*pos = e->pos;
+			break;
+		}
+	}
+	eg_iter_free(it);
+	return rc == EG_OK ? EG_OK : rc == EG_END ? EG_ENOTFOUND : rc;
 }

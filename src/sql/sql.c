@@ -1,0 +1,189 @@
+/*
+ * sql.c — a SQLite connection over a store (eg_sql_open): the modules
+ * registered on it, the snapshot its statements read, the authorizer that
+ * keeps the store's tables read-only, and the shared error helpers.
+ */
+#include "sql.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "timefmt.h"
+
+void eg_sql_cursor_open(eg_sql_conn *c)
+{
+	c->cursors++;
+}
+
+void eg_sql_cursor_close(eg_sql_conn *c)
+{
+	if (c->cursors > 0 && --c->cursors == 0)
+		c->pinned = 0;
+}
+
+int eg_sql_snapshot(eg_sql_conn *c, uint64_t *pos)
+{
+	if (!c->pinned || !c->cursors) {
+		eg_head h;
+		int rc = eg_store_head(c->st, &h);
+		if (rc)
+			return rc;
+		c->snap = h.pos;
+		c->pinned = 1;
+	}
+	*pos = c->snap;
+	return EG_OK;
+}
+
+void eg_sql_vtab_err(sqlite3_vtab *vt, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	sqlite3_free(vt->zErrMsg);
+	vt->zErrMsg = sqlite3_vmprintf(fmt, ap);
+	va_end(ap);
+}
+
+int eg_sql_store_err(sqlite3_vtab *vt, eg_sql_conn *c, int code)
+{
+	if (code == EG_ENOMEM)
+		return SQLITE_NOMEM;
+	const char *m = eg_errmsg(c->st);
+	eg_sql_vtab_err(vt, "%s", m && *m ? m : eg_strerror(code));
+	return SQLITE_ERROR;
+}
+
+int eg_sql_time_arg(sqlite3_vtab *vt, const char *name, sqlite3_value *v, int64_t *us)
+{
+	switch (sqlite3_value_type(v)) {
+	case SQLITE_INTEGER: {
+		sqlite3_int64 ms = sqlite3_value_int64(v);
+		if (ms > INT64_MAX / 1000 || ms < INT64_MIN / 1000)
+			break;
+		*us = ms * 1000;
+		return 0;
+	}
+	case SQLITE_TEXT: {
+		const char *s = (const char *)sqlite3_value_text(v);
+		if (s && eg_time_parse(s, (size_t)sqlite3_value_bytes(v), us) == 0)
+			return 0;
+		break;
+	}
+	default:
+		break;
+	}
+	const char *s = (const char *)sqlite3_value_text(v);
+	eg_sql_vtab_err(vt, "%s: expected %s, got '%s'", name, EG_TIME_FORMS, s ? s : "NULL");
+	return -1;
+}
+
+/* ------------------------------------------------------------ read-only */
+
+/* The store's tables live in main (eponymous virtual tables); TEMP is the
+ * user's scratch space, and attached databases are the user's own. */
+static int authorize(void *ctx, int action, const char *a, const char *b, const char *db,
+		     const char *trigger)
+{
+	(void)ctx, (void)a, (void)b, (void)trigger;
+	int in_main = db && strcmp(db, "main") == 0;
+	switch (action) {
+	case SQLITE_CREATE_INDEX:
+	case SQLITE_CREATE_TABLE:
+	case SQLITE_CREATE_TRIGGER:
+	case SQLITE_CREATE_VIEW:
+	case SQLITE_CREATE_VTABLE:
+	case SQLITE_DROP_INDEX:
+	case SQLITE_DROP_TABLE:
+	case SQLITE_DROP_TRIGGER:
+	case SQLITE_DROP_VIEW:
+	case SQLITE_DROP_VTABLE:
+	case SQLITE_ALTER_TABLE:
+	case SQLITE_INSERT:
+	case SQLITE_UPDATE:
+	case SQLITE_DELETE:
+		return in_main ? SQLITE_DENY : SQLITE_OK;
+	default:
+		return SQLITE_OK;
+	}
+}
+
+/* --------------------------------------------------------------- open */
+
+static void conn_free(void *p)
+{
+	free(p);
+}
+
+int eg_sql_open(eg_store *st, sqlite3 **db)
+{
+	*db = NULL;
+	eg_sql_conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return EG_ENOMEM;
+	c->st = st;
+	int rc = sqlite3_open_v2(":memory:", db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_module_v2(*db, "engram_conn", &(sqlite3_module){ 0 }, c, conn_free);
+	else
+		free(c);
+	if (rc == SQLITE_OK)
+		rc = eg_sql_register_events(*db, c);
+	if (rc == SQLITE_OK)
+		rc = eg_sql_register_funcs(*db, c);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_set_authorizer(*db, authorize, c);
+	if (rc != SQLITE_OK) {
+		int code = rc == SQLITE_NOMEM ? EG_ENOMEM : EG_EIO;
+		eg_st_err(st, code, "cannot open SQLite: %s",
+			  *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
+		sqlite3_close(*db);
+		*db = NULL;
+		return code;
+	}
+	return EG_OK;
+}
+
+int eg_sql_prepare(sqlite3 *db, const char *sql, int n, sqlite3_stmt **stmt, const char **tail)
+{
+	*stmt = NULL;
+	int rc = eg_sql_declare(db, sql, n);
+	return rc == SQLITE_OK ? sqlite3_prepare_v2(db, sql, n, stmt, tail) : rc;
+}
+
+/* ----------------------------------------------------------------- docs */
+
+static const eg_sql_table TABLES[] = {
+	{ "events", "[known_at [, as_of]]",
+	  "pos, id, stream, version, type, kind, time, recorded, actor, session, data, meta, "
+	  "time_us, recorded_us",
+	  "one row per event, in log order; known_at: only events recorded by then; "
+	  "as_of: only events with time up to then" },
+	{ "streams", "", "stream, events, version", "every stream with its event count and version" },
+	{ "types", "", "type, events", "every event type with its event count" },
+	{ "consumers", "", "consumer, pos", "every consumer with its checkpoint" },
+	{ "projection", "spec [, as_of [, known_at]]", "key, then one column per field",
+	  "a projection's state per key (engram project)" },
+	{ "history", "spec, key [, as_of [, known_at]]",
+	  "key, valid_from, valid_to, then one column per field",
+	  "one key's states over event time (engram history)" },
+	{ "windows", "spec [, as_reported_at]",
+	  "start, end, then the group_by and aggregate columns, revision, final, too_late",
+	  "the current table of a windows spec (engram windows)" },
+	{ "window_changelog", "spec",
+	  "pos, change, start, end, then the group_by and aggregate columns, revision",
+	  "every revision of a windows spec (engram windows --changelog)" },
+	{ "sessions", "gap [, stream]",
+	  "stream, session, start, end, duration, events, page_views, bounce, entry_page, "
+	  "exit_page, client_sessions",
+	  "sessions per stream by event time (engram sessions)" },
+	{ "funnel", "steps, within [, by]", "step, name, users, conversion, median_time",
+	  "how far streams get through steps (engram funnel)" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+const eg_sql_table *eg_sql_table_at(size_t i)
+{
+	return i < sizeof TABLES / sizeof *TABLES - 1 ? &TABLES[i] : NULL;
+}

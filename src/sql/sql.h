@@ -1,0 +1,66 @@
+/*
+ * sql.h — what the files of src/sql/ share: one engram store seen from one
+ * SQLite connection, with the snapshot every statement reads, and the
+ * modules each file registers (docs/SQL.md).
+ */
+#ifndef EG_SQL_H
+#define EG_SQL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engram.h"
+#include "sqlite.h"
+
+/* One store on one connection.  Every cursor of every engram table pins
+ * the snapshot: the first to open reads the head, and every cursor reads
+ * up to it until the last one closes; so a statement (whose cursors stay
+ * open until it is reset) sees one head, even while a writer appends. */
+typedef struct eg_sql_conn {
+	eg_store *st;
+	int own;                 /* close st with the connection (the extension) */
+	char *dir;               /* the extension: the directory it was opened by */
+	uint64_t snap;           /* the pinned head position */
+	int pinned;              /* snap is set */
+	int cursors;             /* cursors open on the connection's tables */
+	struct eg_sql_conn *next;   /* the extension: its list of open stores */
+} eg_sql_conn;
+
+/* Count a cursor opened / closed (the pin ends with the last close). */
+void eg_sql_cursor_open(eg_sql_conn *c);
+void eg_sql_cursor_close(eg_sql_conn *c);
+/* The snapshot's head position, pinning it if no statement has: EG_OK, or
+ * an error of eg_store_head (message in eg_errmsg(c->st)). */
+int eg_sql_snapshot(eg_sql_conn *c, uint64_t *pos);
+
+/* Set a virtual table's error to "what: message" (printf-style). */
+void eg_sql_vtab_err(sqlite3_vtab *vt, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Map a library error on c's store to the vtab's message and SQLITE_ERROR
+ * (SQLITE_NOMEM for EG_ENOMEM). */
+int eg_sql_store_err(sqlite3_vtab *vt, eg_sql_conn *c, int code);
+
+/* A time argument of a table or function (known_at, as_of, …): TEXT as
+ * engram's command-line times (RFC 3339, a date, epoch milliseconds as
+ * digits), or an INTEGER of epoch milliseconds.  0, or -1 after setting
+ * the vtab's error to "NAME: expected …, got '…'", the message the
+ * commands give for --NAME. */
+int eg_sql_time_arg(sqlite3_vtab *vt, const char *name, sqlite3_value *v, int64_t *us);
+
+/* events.c: the events table on c's store, as the eponymous table `name`
+ * (NULL: only `CREATE VIRTUAL TABLE … USING engram(DIR)` in the extension). */
+int eg_sql_register_events(sqlite3 *db, eg_sql_conn *c);
+/* funcs.c: the table-valued functions over the engines (projection,
+ * history, windows, window_changelog, sessions, funnel, streams, types,
+ * consumers) on c's store. */
+int eg_sql_register_funcs(sqlite3 *db, eg_sql_conn *c);
+/* funcs.c: before a statement is prepared, declare the tables its
+ * spec-shaped functions need (projection('bank.json') has one column per
+ * field of that spec): SQLITE_OK, or an SQLite code with the message in
+ * sqlite3_errmsg(db) (a bad spec's, as the command gives it). */
+int eg_sql_declare(sqlite3 *db, const char *sql, int n);
+
+/* ext.c: the extension's engram_events('DIR') and engram(DIR) modules. */
+int eg_sql_register_ext(sqlite3 *db);
+
+#endif
