@@ -46,7 +46,7 @@ SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
 .PHONY: all deps deps-check test unit e2e lint crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
-	bench-windows bench-funnel bench-sessions bench-scale bench-sketch fuzz fuzz-replay fault fault-check clean
+	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
 all: bin/engram
@@ -179,6 +179,7 @@ bench-proj: all ; @bench/proj.sh $(BENCH_ARGS)
 bench-windows: all ; @bench/windows.sh $(BENCH_ARGS)
 bench-funnel: all ; @bench/funnel.sh $(BENCH_ARGS)
 bench-sessions: all ; @bench/sessions.sh $(BENCH_ARGS)
+bench-sql: all ; @bench/sql.sh $(BENCH_ARGS)
 # 100M events (~25 GB; run once by hand): time and peak RSS of each step.
 bench-scale: all bench-deps ; @bench/scale.sh $(BENCH_ARGS)
 bench-sketch: deps-check $(B)/libengram.a
