@@ -125,6 +125,9 @@ int out_flush(out *o);
 /* The output follows new events (--follow): a table fits its columns to
  * the terminal from the first rows and prints each row as it comes. */
 void out_live(out *o);
+/* The column names, before the first row, for a result that may have no
+ * rows (csv then still prints its header).  Rows must give these keys. */
+void out_header(out *o, const char *const *keys, int n);
 void out_row_begin(out *o);
 void out_row_end(out *o);
 void out_str(out *o, const char *key, const char *s, size_t n);
@@ -164,5 +167,6 @@ int cmd_sessions(cli *c);
 int cmd_funnel(cli *c);
 int cmd_specs(cli *c);
 int cmd_backup(cli *c);
+int cmd_sql(cli *c);
 
 #endif

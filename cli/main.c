@@ -132,6 +132,32 @@ static const command COMMANDS[] = {
 	  "  --known-at TIME  only events recorded <= TIME\n\n"
 	  "Example:\n"
 	  "  engram history examples/balances.json --key account-000042" },
+	{ "sql", cmd_sql,
+	  "sql [QUERY | -f FILE]",
+	  "SQL over the store (SQLite), through engram's indexes",
+	  "Runs one or more SQL statements (SQLite 3.40, with its JSON functions and\n"
+	  "->>) and prints the rows of the last one.  With no query and a terminal on\n"
+	  "standard input it is a shell (.tables, .schema, .help, .quit; history in\n"
+	  "~/.engram_history); otherwise statements are read from standard input.\n\n"
+	  "  events         pos, id, stream, version, type, kind, time, recorded,\n"
+	  "                 actor, session, data, meta, time_us, recorded_us; times are\n"
+	  "                 RFC 3339 UTC text, data and meta JSON text.  Conditions on\n"
+	  "                 stream, type, kind, id (= and IN), pos, time, recorded (ranges),\n"
+	  "                 ORDER BY pos and LIMIT are answered through the indexes;\n"
+	  "                 EXPLAIN QUERY PLAN shows how.  WHERE known_at = TIME sees the\n"
+	  "                 store as it was then (only events recorded by TIME).\n"
+	  "  streams, types, consumers, projection(spec [, as_of [, known_at]]),\n"
+	  "  history(spec, key), windows(spec [, as_reported_at]),\n"
+	  "  window_changelog(spec), sessions(gap [, stream]), funnel(steps, within\n"
+	  "  [, by]): the commands' answers as tables (docs/SQL.md).\n\n"
+	  "  -f FILE        read the statements from FILE (- for standard input)\n\n"
+	  "The store's tables are read-only (CREATE TEMP TABLE/VIEW for your own).\n"
+	  "A statement sees the log as it was when it started, even while a writer\n"
+	  "appends.  Ctrl-C stops a query (exit 130).  An SQL error exits 1.\n\n"
+	  "Example:\n"
+	  "  engram sql \"SELECT type, count(*) FROM events GROUP BY type\"\n"
+	  "  engram sql \"SELECT time, data->>'amount' FROM events WHERE stream = 'account-000042'\"\n"
+	  "  engram sql \"SELECT * FROM events WHERE known_at = '2025-01-03T09:00:00Z' LIMIT 5\"" },
 	{ "windows", cmd_windows,
 	  "windows SPEC.json [--changelog | --late | --explain-diff K1 K2] [--follow]\n"
 	  "       [--include-open] [--as-reported-at K] [--explain]",
@@ -517,16 +543,18 @@ int cli_parse(cli *c, const opt *opts, int maxpos)
 		if (!strcmp(a, "-d") || !strcmp(a, "--dir"))
 			return cli_usage_error(c, "%s DIR is a global option: give it before the command, "
 					       "as in: engram -d DIR %s ...", a, c->cmd);
-		if (a[1] != '-')
+		/* -x: an option whose name is the one letter x */
+		int shrt = a[1] != '-' && a[2] == 0;
+		if (a[1] != '-' && !shrt)
 			return cli_usage_error(c, "unknown option '%s'", a);
-		const char *name = a + 2, *eq = strchr(name, '=');
+		const char *name = a + (shrt ? 1 : 2), *eq = shrt ? NULL : strchr(name, '=');
 		size_t n = eq ? (size_t)(eq - name) : strlen(name);
 		const opt *o = NULL;
 		for (const opt *p = opts; p && p->name; p++)
 			if (strlen(p->name) == n && !strncmp(p->name, name, n))
 				o = p;
-		if (!o)
-			return cli_usage_error(c, "unknown option '--%.*s'", (int)n, name);
+		if (!o || (shrt && n != 1))
+			return cli_usage_error(c, "unknown option '%s%.*s'", shrt ? "-" : "--", (int)n, name);
 		if (!o->has_arg) {
 			if (eq)
 				return cli_usage_error(c, "option '--%s' takes no value", o->name);

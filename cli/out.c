@@ -41,6 +41,7 @@ struct out {
 	int *width;
 	uint64_t json, time;   /* bit i: column i holds JSON (out_json), times */
 	int widths_fixed, live;
+	int declared;          /* the keys came from out_header */
 	int termw;             /* the terminal's width; 0: no limit */
 	/* time formatting cache: the days of the last times printed (event
 	 * time and record time alternate, so two entries) */
@@ -161,7 +162,7 @@ static void put(out *o, const char *s, size_t n)
  * offset where the cell's text begins. */
 static size_t cell_begin(out *o, const char *key)
 {
-	if (!o->header_done) {
+	if (!o->header_done && !o->declared) {
 		char **k = realloc(o->keys, (size_t)(o->nkeys + 1) * sizeof *k);
 		if (k) {
 			o->keys = k;
@@ -415,6 +416,25 @@ static void table_fix_widths(out *o)
 
 /* ---------------------------------------------------------------- rows */
 
+static void csv_header(out *o)
+{
+	for (int i = 0; i < o->nkeys; i++) {
+		if (i)
+			fputc(',', o->f);
+		csv_field(o->f, o->keys[i], strlen(o->keys[i]));
+	}
+	fputc('\n', o->f);
+}
+
+void out_header(out *o, const char *const *keys, int n)
+{
+	if (o->header_done || o->nkeys || o->format == FMT_NDJSON)
+		return;
+	for (int i = 0; i < n; i++)
+		cell_begin(o, keys[i]);
+	o->declared = 1;
+}
+
 void out_row_begin(out *o)
 {
 	o->nfield = 0;
@@ -431,14 +451,8 @@ void out_row_end(out *o)
 	}
 	int n = o->nrow_cells;
 	if (o->format == FMT_CSV) {
-		if (!o->header_done) {
-			for (int i = 0; i < o->nkeys; i++) {
-				if (i)
-					fputc(',', o->f);
-				csv_field(o->f, o->keys[i], strlen(o->keys[i]));
-			}
-			fputc('\n', o->f);
-		}
+		if (!o->header_done)
+			csv_header(o);
 		for (int i = 0; i < n; i++) {
 			if (i)
 				fputc(',', o->f);
@@ -483,6 +497,8 @@ int out_free(out *o)
 		table_fix_widths(o);
 	else if (o->format == FMT_TABLE && !o->header_done && !o->err)
 		fputs("0 rows\n", o->f);   /* an empty result says so */
+	else if (o->format == FMT_CSV && !o->header_done && o->nkeys)
+		csv_header(o);   /* no rows: the header of out_header */
 	int rc = out_flush(o);
 	for (int i = 0; i < o->nkeys; i++)
 		free(o->keys[i]);

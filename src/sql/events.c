@@ -1,7 +1,1137 @@
+/*
+ * events.c — the events table: one row per event, read through engram's
+ * iterator with what the WHERE clause says pushed down to it (docs/SQL.md).
+ *
+ * xBestIndex takes the conditions it can answer exactly — equality and IN
+ * on stream, type, kind and id, ranges on pos, time, time_us, recorded,
+ * recorded_us, the hidden known_at and as_of, ORDER BY pos either way,
+ * LIMIT — and tells SQLite to omit them; every other condition SQLite
+ * checks itself.  "Exactly" means with SQLite's own comparison rules for
+ * any value on the right (NULL, a number against a TEXT column, text
+ * against an INTEGER one, a BLOB), so that a query answers what SQLite
+ * would over a plain table of the same rows.  Record time never decreases
+ * along the log, so conditions on it become a range of positions.
+ *
+ * The plan travels from xBestIndex to xFilter in idxStr, which is also
+ * what EXPLAIN QUERY PLAN shows: "stream IN ? AND time >= ? ORDER BY pos
+ * DESC LIMIT ? (stream postings)".
+ */
 #include "sql.h"
-int eg_sql_register_events(sqlite3 *db, eg_sql_conn *c)
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timefmt.h"
+
+enum col {
+	C_POS, C_ID, C_STREAM, C_VERSION, C_TYPE, C_KIND, C_TIME, C_RECORDED, C_ACTOR,
+	C_SESSION, C_DATA, C_META, C_TIME_US, C_RECORDED_US, C_KNOWN_AT, C_AS_OF, C_DIR,
+	NCOLS
+};
+
+static const char *const COL_NAMES[NCOLS] = {
+	"pos", "id", "stream", "version", "type", "kind", "time", "recorded", "actor",
+	"session", "data", "meta", "time_us", "recorded_us", "known_at", "as_of", "dir",
+};
+
+/* data and meta are declared "TEXT JSON": TEXT affinity, and a declared
+ * type that tells engram sql to print them as JSON. */
+#define SCHEMA_COLS "pos INTEGER, id TEXT, stream TEXT, version INTEGER, type TEXT, " \
+	"kind TEXT, time TEXT, recorded TEXT, actor TEXT, session TEXT, data TEXT JSON, " \
+	"meta TEXT JSON, time_us INTEGER, recorded_us INTEGER"
+
+static const char *const KIND_NAMES[] = { "event", "metric", "error" };
+
+enum op { OP_EQ, OP_IN, OP_LT, OP_LE, OP_GT, OP_GE, OP_LIMIT, NOPS };
+static const char *const OP_NAMES[NOPS] = { "=", "IN", "<", "<=", ">", ">=", "LIMIT" };
+
+/* The stores the extension opened, by directory (engram_events('DIR') and
+ * engram(DIR) tables); NULL on a connection from eg_sql_open. */
+typedef struct ext_state {
+	eg_sql_conn *conns;
+} ext_state;
+
+typedef struct evtab {
+	sqlite3_vtab base;
+	eg_sql_conn *conn;      /* the store; NULL for engram_events('DIR') */
+	ext_state *ext;         /* engram_events: where to find a DIR's store */
+	const char *name;       /* for messages */
+	int ncols;
+	int sem[NCOLS];         /* declared column -> enum col */
+} evtab;
+
+typedef struct evcur {
+	sqlite3_vtab_cursor base;
+	eg_sql_conn *conn;      /* counted in conn->cursors while set */
+	eg_iter *it;
+	const eg_event *ev;
+	int eof;
+	eg_filter f;            /* strings borrowed from the arrays below */
+	const char **streams, **types;   /* copies (an IN list's values are not kept) */
+	size_t nstreams, ntypes;
+	sqlite3_int64 known_at, as_of;   /* what the hidden columns show */
+	int has_known_at, has_as_of;
+	uint64_t *set;          /* positions of an id or pos IN list, sorted */
+	size_t nset, iset;
+	int has_set;
+} evcur;
+
+/* ------------------------------------------------------------ connect */
+
+static int declare(sqlite3 *db, evtab *vt, int with_dir)
 {
-	(void)db, (void)c;
+	int n = 0;
+	for (int i = 0; i <= C_RECORDED_US; i++)
+		vt->sem[n++] = i;
+	if (with_dir)
+		vt->sem[n++] = C_DIR;
+	vt->sem[n++] = C_KNOWN_AT;
+	vt->sem[n++] = C_AS_OF;
+	vt->ncols = n;
+	return sqlite3_declare_vtab(db, with_dir ?
+		"CREATE TABLE x(" SCHEMA_COLS ", dir HIDDEN, known_at HIDDEN, as_of HIDDEN)" :
+		"CREATE TABLE x(" SCHEMA_COLS ", known_at HIDDEN, as_of HIDDEN)");
+}
+
+static int ev_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+		      sqlite3_vtab **out, char **err);
+
+static int ev_disconnect(sqlite3_vtab *base)
+{
+	sqlite3_free(base);
 	return SQLITE_OK;
 }
-int eg_sql_register_ext(sqlite3 *db) { (void)db; return SQLITE_OK; }
+
+/* ------------------------------------------------------------- planning */
+
+static int is_text_col(int c)
+{
+	return c == C_ID || c == C_STREAM || c == C_TYPE || c == C_KIND || c == C_TIME ||
+	       c == C_RECORDED || c == C_KNOWN_AT || c == C_AS_OF || c == C_DIR;
+}
+
+static int op_of(unsigned char sop)
+{
+	switch (sop) {
+	case SQLITE_INDEX_CONSTRAINT_EQ: return OP_EQ;
+	case SQLITE_INDEX_CONSTRAINT_LT: return OP_LT;
+	case SQLITE_INDEX_CONSTRAINT_LE: return OP_LE;
+	case SQLITE_INDEX_CONSTRAINT_GT: return OP_GT;
+	case SQLITE_INDEX_CONSTRAINT_GE: return OP_GE;
+	case SQLITE_INDEX_CONSTRAINT_LIMIT: return OP_LIMIT;
+	default: return -1;
+	}
+}
+
+/* Can the plan take constraint i (column c, operator op) exactly? */
+static int takes(sqlite3_index_info *info, int i, int c, int *op)
+{
+	int is_in = *op == OP_EQ && sqlite3_vtab_in(info, i, -1);
+	switch (c) {
+	case C_STREAM: case C_TYPE: case C_KIND: case C_ID:
+		/* An IN list is taken whole (one scan), or not at all. */
+		if (*op != OP_EQ)
+			return 0;
+		if (is_in) {
+			if (!sqlite3_vtab_in(info, i, 1))
+				return 0;
+			*op = OP_IN;
+		}
+		return 1;
+	case C_POS:
+		if (is_in) {
+			if (!sqlite3_vtab_in(info, i, 1))
+				return 0;
+			*op = OP_IN;
+		}
+		return 1;
+	case C_TIME: case C_RECORDED: case C_TIME_US: case C_RECORDED_US:
+		return !is_in;
+	case C_KNOWN_AT: case C_AS_OF: case C_DIR:
+		return *op == OP_EQ && !is_in;
+	default:
+		return 0;
+	}
+}
+
+static int ev_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
+{
+	evtab *vt = (evtab *)base;
+	char *plan = sqlite3_mprintf("%s", "");
+	int argc = 0, all_taken = 1, limit_at = -1, has_offset = 0, has_dir = 0;
+	int seen[NCOLS] = { 0 };
+	double rows = 1e6;
+	const char *via = "scan";
+	int unique = 0;
+	for (int i = 0; i < info->nConstraint; i++) {
+		const struct sqlite3_index_constraint *k = &info->aConstraint[i];
+		if (k->op == SQLITE_INDEX_CONSTRAINT_OFFSET) {
+			has_offset = 1;
+			continue;
+		}
+		int op = op_of(k->op);
+		if (op == OP_LIMIT) {
+			if (k->usable)
+				limit_at = i;
+			continue;
+		}
+		int c = k->iColumn < 0 ? C_POS : k->iColumn < vt->ncols ? vt->sem[k->iColumn] : -1;
+		if (!k->usable || op < 0 || c < 0 ||
+		    (is_text_col(c) && strcmp(sqlite3_vtab_collation(info, i), "BINARY")) ||
+		    /* one equality per text column: a second is SQLite's */
+		    ((c == C_STREAM || c == C_TYPE || c == C_KIND || c == C_ID || c == C_KNOWN_AT ||
+		      c == C_AS_OF || c == C_DIR) && seen[c]) ||
+		    !takes(info, i, c, &op)) {
+			all_taken = 0;
+			continue;
+		}
+		seen[c] = 1;
+		info->aConstraintUsage[i].argvIndex = ++argc;
+		info->aConstraintUsage[i].omit = 1;
+		plan = sqlite3_mprintf("%z%s%s %s ?", plan, argc > 1 ? " AND " : "", COL_NAMES[c],
+				       OP_NAMES[op]);
+		switch (c) {
+		case C_ID:
+			rows = op == OP_IN ? 5 : 1;
+			unique = op == OP_EQ;
+			via = "id index";
+			break;
+		case C_POS:
+			if (op == OP_EQ || op == OP_IN) {
+				rows = op == OP_IN ? 5 : 1;
+				unique = op == OP_EQ;
+				via = "position";
+			} else {
+				rows /= 4;
+				if (!strcmp(via, "scan"))
+					via = "position range";
+			}
+			break;
+		case C_STREAM:
+			rows = rows / 1000 * (op == OP_IN ? 5 : 1);
+			if (strcmp(via, "id index") && strcmp(via, "position"))
+				via = "stream postings";
+			break;
+		case C_TYPE:
+			rows = rows / 10 * (op == OP_IN ? 3 : 1);
+			if (!strcmp(via, "scan") || !strcmp(via, "position range") || !strcmp(via, "time blocks"))
+				via = "type postings";
+			break;
+		case C_TIME: case C_TIME_US: case C_AS_OF:
+			rows /= 4;
+			if (!strcmp(via, "scan"))
+				via = "time blocks";
+			break;
+		case C_RECORDED: case C_RECORDED_US: case C_KNOWN_AT:
+			rows /= 4;
+			if (!strcmp(via, "scan"))
+				via = "position range";
+			break;
+		case C_DIR:
+			has_dir = 1;
+			break;
+		default:
+			break;
+		}
+	}
+	if (vt->ext && !has_dir) {
+		sqlite3_free(plan);
+		return SQLITE_CONSTRAINT;   /* engram_events needs its directory */
+	}
+	if (info->nOrderBy == 1) {
+		const struct sqlite3_index_orderby *o = &info->aOrderBy[0];
+		int c = o->iColumn < 0 ? C_POS : o->iColumn < vt->ncols ? vt->sem[o->iColumn] : -1;
+		if (c == C_POS) {
+			info->orderByConsumed = 1;
+			plan = sqlite3_mprintf("%z%sORDER BY pos%s", plan, argc ? " " : "",
+					       o->desc ? " DESC" : "");
+		}
+	}
+	/* A LIMIT is ours only when no row we return can be dropped or
+	 * reordered after us. */
+	if (limit_at >= 0 && all_taken && !has_offset &&
+	    (info->nOrderBy == 0 || info->orderByConsumed)) {
+		info->aConstraintUsage[limit_at].argvIndex = ++argc;
+		info->aConstraintUsage[limit_at].omit = 1;
+		plan = sqlite3_mprintf("%z%sLIMIT ?", plan, *plan ? " " : "");
+	}
+	plan = sqlite3_mprintf("%z%s(%s)", plan, plan && *plan ? " " : "", via);
+	if (!plan)
+		return SQLITE_NOMEM;
+	info->idxStr = plan;
+	info->needToFreeIdxStr = 1;
+	info->estimatedRows = rows < 1 ? 1 : (sqlite3_int64)rows;
+	info->estimatedCost = 10 + 2 * (rows < 1 ? 1 : rows);
+	if (unique)
+		info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+	return SQLITE_OK;
+}
+
+/* ------------------------------------------------------------ filtering */
+
+/* The bounds one xFilter call collects. */
+typedef struct bounds {
+	int empty;                        /* no row can match */
+	sqlite3_int64 pos_lo, pos_hi;
+	sqlite3_int64 time_lo, time_hi;
+	sqlite3_int64 rec_lo, rec_hi;
+} bounds;
+
+static void bound(sqlite3_int64 *lo, sqlite3_int64 *hi, int op, sqlite3_int64 v_lo,
+		  sqlite3_int64 v_hi)
+{
+	if ((op == OP_EQ || op == OP_GE || op == OP_GT) && v_lo > *lo)
+		*lo = v_lo;
+	if ((op == OP_EQ || op == OP_LE || op == OP_LT) && v_hi < *hi)
+		*hi = v_hi;
+}
+
+/* Column INTEGER op v, as SQLite compares them (numeric affinity applied
+ * to v), as a range [*lo, *hi] the column must be in; 0, or -1 when no
+ * value can match. */
+static int int_range(sqlite3_value *v, int op, sqlite3_int64 *lo, sqlite3_int64 *hi)
+{
+	*lo = INT64_MIN;
+	*hi = INT64_MAX;
+	switch (sqlite3_value_numeric_type(v)) {
+	case SQLITE_INTEGER: {
+		sqlite3_int64 i = sqlite3_value_int64(v);
+		if ((op == OP_GT && i == INT64_MAX) || (op == OP_LT && i == INT64_MIN))
+			return -1;
+		if (op == OP_EQ || op == OP_GE)
+			*lo = i;
+		if (op == OP_EQ || op == OP_LE)
+			*hi = i;
+		if (op == OP_GT)
+			*lo = i + 1;
+		if (op == OP_LT)
+			*hi = i - 1;
+		return 0;
+	}
+	case SQLITE_FLOAT: {
+		double d = sqlite3_value_double(v);
+		if (d >= 9223372036854775808.0)     /* above every int64 */
+			return op == OP_LT || op == OP_LE ? 0 : -1;
+		if (d < -9223372036854775808.0)
+			return op == OP_GT || op == OP_GE ? 0 : -1;
+		double fl = floor(d), ce = ceil(d);
+		if (op == OP_EQ) {
+			if (fl != d)
+				return -1;
+			*lo = *hi = (sqlite3_int64)d;
+		}
+		if (op == OP_GE)
+			*lo = (sqlite3_int64)ce;
+		if (op == OP_GT) {
+			if (fl >= 9223372036854775807.0)
+				return -1;
+			*lo = (sqlite3_int64)fl + 1;
+		}
+		if (op == OP_LE)
+			*hi = (sqlite3_int64)fl;
+		if (op == OP_LT) {
+			if (ce <= -9223372036854775808.0)
+				return -1;
+			*hi = (sqlite3_int64)ce - 1;
+		}
+		return 0;
+	}
+	case SQLITE_NULL:
+		return -1;
+	default:   /* TEXT or BLOB: greater than every number */
+		return op == OP_LT || op == OP_LE ? 0 : -1;
+	}
+}
+
+/* Years 0000 to 9999: every time engram stores, and the range in which
+ * its text form sorts as the time does. */
+#define TEXT_TIME_MIN (-62167219200000000LL)
+#define TEXT_TIME_MAX (253402300799999999LL)
+
+/* fmt(t) compared with s[0, n), as SQLite's BINARY collation does. */
+static int time_cmp(sqlite3_int64 t, const char *s, size_t n)
+{
+	char buf[EG_TIME_LEN + 1];
+	eg_time_format(t, buf);
+	int c = memcmp(buf, s, n < EG_TIME_LEN ? n : EG_TIME_LEN);
+	if (c)
+		return c;
+	return n == EG_TIME_LEN ? 0 : n < EG_TIME_LEN ? 1 : -1;
+}
+
+/* The first time t in [TEXT_TIME_MIN, TEXT_TIME_MAX + 1] at which
+ * time_cmp(t) >= 0 (strict: > 0): the text form sorts as the time does,
+ * so the answer is a binary search. */
+static sqlite3_int64 first_time(const char *s, size_t n, int strict)
+{
+	sqlite3_int64 lo = TEXT_TIME_MIN, hi = TEXT_TIME_MAX + 1;
+	while (lo < hi) {
+		sqlite3_int64 mid = lo + (hi - lo) / 2;
+		int c = time_cmp(mid, s, n);
+		if (strict ? c > 0 : c >= 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+/* Column TEXT (an engram time) op v, as a range of times. */
+static int time_text_range(sqlite3_value *v, int op, sqlite3_int64 *lo, sqlite3_int64 *hi)
+{
+	*lo = INT64_MIN;
+	*hi = INT64_MAX;
+	int t = sqlite3_value_type(v);
+	if (t == SQLITE_NULL)
+		return -1;
+	if (t == SQLITE_BLOB)   /* greater than every text */
+		return op == OP_LT || op == OP_LE ? 0 : -1;
+	/* A number is compared as its text (TEXT affinity). */
+	const char *s = (const char *)sqlite3_value_text(v);
+	if (!s)
+		return -1;
+	size_t n = (size_t)sqlite3_value_bytes(v);
+	if (op == OP_EQ || op == OP_GE)
+		*lo = first_time(s, n, 0);
+	if (op == OP_GT)
+		*lo = first_time(s, n, 1);
+	if (op == OP_EQ || op == OP_LE)
+		*hi = first_time(s, n, 1) - 1;
+	if (op == OP_LT)
+		*hi = first_time(s, n, 0) - 1;
+	return *lo > *hi ? -1 : 0;
+}
+
+/* A TEXT column = v: the text, or NULL when no text equals v (NULL, or a
+ * BLOB, which never equals text). */
+static const char *text_eq(sqlite3_value *v)
+{
+	int t = sqlite3_value_type(v);
+	if (t == SQLITE_NULL || t == SQLITE_BLOB)
+		return NULL;
+	const char *s = (const char *)sqlite3_value_text(v);
+	/* Engram's names hold no NUL, so text with one matches nothing. */
+	if (s && strlen(s) != (size_t)sqlite3_value_bytes(v))
+		return NULL;
+	return s;
+}
+
+/* The values of an equality (one) or an IN list (each). */
+typedef struct values {
+	sqlite3_value *v;
+	int in;
+	int rc;
+} values;
+
+static sqlite3_value *values_first(values *vs, sqlite3_value *arg, int op)
+{
+	vs->in = op == OP_IN;
+	vs->rc = SQLITE_OK;
+	if (!vs->in)
+		return arg;
+	vs->rc = sqlite3_vtab_in_first(arg, &vs->v);
+	return vs->rc == SQLITE_OK ? vs->v : NULL;
+}
+
+static sqlite3_value *values_next(values *vs, sqlite3_value *arg)
+{
+	if (!vs->in)
+		return NULL;
+	vs->rc = sqlite3_vtab_in_next(arg, &vs->v);
+	return vs->rc == SQLITE_OK ? vs->v : NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Keep in cur->set only the positions also in p[0, n) (the first list:
+ * take them). */
+static int set_meet(evcur *cur, uint64_t *p, size_t n)
+{
+	qsort(p, n, sizeof *p, cmp_u64);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!k || p[i] != p[k - 1])
+			p[k++] = p[i];
+	if (!cur->has_set) {
+		cur->set = p;
+		cur->nset = k;
+		cur->has_set = 1;
+		return SQLITE_OK;
+	}
+	size_t m = 0;
+	for (size_t i = 0, j = 0; i < cur->nset && j < k;) {
+		if (cur->set[i] == p[j]) {
+			cur->set[m++] = cur->set[i];
+			i++, j++;
+		} else if (cur->set[i] < p[j]) {
+			i++;
+		} else {
+			j++;
+		}
+	}
+	cur->nset = m;
+	sqlite3_free(p);
+	return SQLITE_OK;
+}
+
+/* Parse one "COLUMN OP ?" of the plan; returns the place after it, or
+ * NULL at its end. */
+static const char *plan_term(const char *p, int *col, int *op)
+{
+	while (*p == ' ')
+		p++;
+	if (!strncmp(p, "AND ", 4))
+		p += 4;
+	if (!strncmp(p, "LIMIT ?", 7)) {
+		*col = -1;
+		*op = OP_LIMIT;
+		return p + 7;
+	}
+	for (int c = 0; c < NCOLS; c++) {
+		size_t n = strlen(COL_NAMES[c]);
+		if (strncmp(p, COL_NAMES[c], n) || p[n] != ' ')
+			continue;
+		const char *q = p + n + 1;
+		for (int o = 0; o < OP_LIMIT; o++) {
+			size_t m = strlen(OP_NAMES[o]);
+			if (!strncmp(q, OP_NAMES[o], m) && !strncmp(q + m, " ?", 2)) {
+				*col = c;
+				*op = o;
+				return q + m + 2;
+			}
+		}
+	}
+	return NULL;
+}
+
+static eg_sql_conn *ext_conn(evtab *vt, sqlite3_value *dir);
+
+static void free_list(const char **l, size_t n)
+{
+	for (size_t i = 0; l && i < n; i++)
+		sqlite3_free((char *)l[i]);
+	sqlite3_free(l);
+}
+
+static void cur_reset(evcur *cur)
+{
+	eg_iter_free(cur->it);
+	cur->it = NULL;
+	free_list(cur->streams, cur->nstreams);
+	free_list(cur->types, cur->ntypes);
+	cur->nstreams = cur->ntypes = 0;
+	sqlite3_free(cur->set);
+	cur->streams = cur->types = NULL;
+	cur->set = NULL;
+	cur->nset = cur->iset = 0;
+	cur->has_set = 0;
+	cur->has_known_at = cur->has_as_of = 0;
+	cur->ev = NULL;
+	cur->eof = 1;
+	memset(&cur->f, 0, sizeof cur->f);
+}
+
+static int cur_step(evcur *cur);
+
+/* Collect a text list (stream, type) of an equality or IN, as copies:
+ * sqlite3_vtab_in_next may reuse the value the one before gave. */
+static int text_list(sqlite3_value *arg, int op, const char ***out, size_t *n)
+{
+	values vs;
+	size_t cap = 0;
+	*n = 0;
+	for (sqlite3_value *v = values_first(&vs, arg, op); v; v = values_next(&vs, arg)) {
+		const char *s = text_eq(v);
+		if (!s)
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 8;
+			const char **g = sqlite3_realloc64(*out, cap * sizeof *g);
+			if (!g)
+				return SQLITE_NOMEM;
+			*out = g;
+		}
+		if (!((*out)[*n] = sqlite3_mprintf("%s", s)))
+			return SQLITE_NOMEM;
+		(*n)++;
+	}
+	if (!*out && !(*out = sqlite3_malloc(sizeof **out)))
+		return SQLITE_NOMEM;   /* an empty list: nothing matches */
+	return vs.rc == SQLITE_DONE || vs.rc == SQLITE_OK ? SQLITE_OK : vs.rc;
+}
+
+static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, int argc,
+		     sqlite3_value **argv)
+{
+	(void)idxNum;
+	evcur *cur = (evcur *)base;
+	evtab *vt = (evtab *)base->pVtab;
+	cur_reset(cur);
+	bounds b = { 0, 1, INT64_MAX, INT64_MIN, INT64_MAX, INT64_MIN, INT64_MAX };
+	int kinds_given = 0, rc = SQLITE_OK;
+	eg_sql_conn *conn = vt->conn;
+	const char *p = idxStr;
+	int col, op;
+	/* engram_events('DIR'): the store first. */
+	if (vt->ext) {
+		int i = 0;
+		for (const char *q = p; i < argc && (q = plan_term(q, &col, &op)); i++)
+			if (col == C_DIR)
+				break;
+		if (!(conn = ext_conn(vt, argv[i])))
+			return SQLITE_ERROR;
+	}
+	if (cur->conn != conn) {
+		if (cur->conn)
+			eg_sql_cursor_close(cur->conn);
+		cur->conn = conn;
+		eg_sql_cursor_open(conn);
+	}
+	uint64_t snap;
+	if ((rc = eg_sql_snapshot(conn, &snap)))
+		return eg_sql_store_err(&vt->base, conn, rc);
+	rc = SQLITE_OK;
+	for (int i = 0; i < argc && rc == SQLITE_OK && (p = plan_term(p, &col, &op)); i++) {
+		sqlite3_value *v = argv[i];
+		sqlite3_int64 lo, hi;
+		if (op == OP_LIMIT) {
+			sqlite3_int64 n = sqlite3_value_int64(v);
+			if (n == 0)
+				b.empty = 1;
+			else if (n > 0)
+				cur->f.limit = (uint64_t)n;
+			continue;
+		}
+		switch (col) {
+		case C_STREAM:
+			rc = text_list(v, op, &cur->streams, &cur->nstreams);
+			cur->f.streams = cur->streams;
+			cur->f.nstreams = cur->nstreams;
+			break;
+		case C_TYPE:
+			rc = text_list(v, op, &cur->types, &cur->ntypes);
+			cur->f.types = cur->types;
+			cur->f.ntypes = cur->ntypes;
+			b.empty |= cur->ntypes == 0;   /* ntypes 0 would mean any */
+			break;
+		case C_KIND: {
+			values vs;
+			kinds_given = 1;
+			for (sqlite3_value *x = values_first(&vs, v, op); x; x = values_next(&vs, v)) {
+				const char *s = text_eq(x);
+				for (unsigned k = 0; s && k < 3; k++)
+					if (!strcmp(s, KIND_NAMES[k]))
+						cur->f.kinds |= 1u << k;
+			}
+			break;
+		}
+		case C_ID: {
+			values vs;
+			size_t n = 0, cap = 0;
+			uint64_t *ps = NULL;
+			for (sqlite3_value *x = values_first(&vs, v, op); x && rc == SQLITE_OK;
+			     x = values_next(&vs, v)) {
+				const char *s = text_eq(x);
+				uint64_t at;
+				if (!s)
+					continue;
+				int r = eg_store_find_id(conn->st, s, strlen(s), &at);
+				if (r == EG_ENOTFOUND)
+					continue;
+				if (r) {
+					rc = eg_sql_store_err(&vt->base, conn, r);
+					break;
+				}
+				if (n == cap) {
+					cap = cap ? 2 * cap : 8;
+					uint64_t *g = sqlite3_realloc64(ps, cap * sizeof *g);
+					if (!g) {
+						rc = SQLITE_NOMEM;
+						break;
+					}
+					ps = g;
+				}
+				ps[n++] = at;
+			}
+			if (rc == SQLITE_OK)
+				rc = set_meet(cur, ps, n);
+			else
+				sqlite3_free(ps);
+			break;
+		}
+		case C_POS:
+			if (op == OP_IN) {
+				values vs;
+				size_t n = 0, cap = 0;
+				uint64_t *ps = NULL;
+				for (sqlite3_value *x = values_first(&vs, v, op); x; x = values_next(&vs, v)) {
+					if (int_range(x, OP_EQ, &lo, &hi) || lo < 1)
+						continue;
+					if (n == cap) {
+						cap = cap ? 2 * cap : 8;
+						uint64_t *g = sqlite3_realloc64(ps, cap * sizeof *g);
+						if (!g) {
+							rc = SQLITE_NOMEM;
+							break;
+						}
+						ps = g;
+					}
+					ps[n++] = (uint64_t)lo;
+				}
+				if (rc == SQLITE_OK)
+					rc = set_meet(cur, ps, n);
+				else
+					sqlite3_free(ps);
+				break;
+			}
+			if (int_range(v, op, &lo, &hi))
+				b.empty = 1;
+			bound(&b.pos_lo, &b.pos_hi, op, lo, hi);
+			break;
+		case C_TIME_US:
+			if (int_range(v, op, &lo, &hi))
+				b.empty = 1;
+			bound(&b.time_lo, &b.time_hi, op, lo, hi);
+			break;
+		case C_RECORDED_US:
+			if (int_range(v, op, &lo, &hi))
+				b.empty = 1;
+			bound(&b.rec_lo, &b.rec_hi, op, lo, hi);
+			break;
+		case C_TIME:
+			if (time_text_range(v, op, &lo, &hi))
+				b.empty = 1;
+			bound(&b.time_lo, &b.time_hi, op, lo, hi);
+			break;
+		case C_RECORDED:
+			if (time_text_range(v, op, &lo, &hi))
+				b.empty = 1;
+			bound(&b.rec_lo, &b.rec_hi, op, lo, hi);
+			break;
+		case C_KNOWN_AT: {
+			int64_t k;
+			if (eg_sql_time_arg(&vt->base, "known_at", v, &k))
+				return SQLITE_ERROR;
+			cur->known_at = k;
+			cur->has_known_at = 1;
+			bound(&b.rec_lo, &b.rec_hi, OP_LE, k, k);
+			break;
+		}
+		case C_AS_OF: {
+			int64_t k;
+			if (eg_sql_time_arg(&vt->base, "as_of", v, &k))
+				return SQLITE_ERROR;
+			cur->as_of = k;
+			cur->has_as_of = 1;
+			bound(&b.time_lo, &b.time_hi, OP_LE, k, k);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	if (rc != SQLITE_OK)
+		return rc;
+	if (kinds_given && !cur->f.kinds)
+		b.empty = 1;
+	/* Record time never decreases along the log: a range of it is a
+	 * range of positions. */
+	if (!b.empty && b.rec_hi < INT64_MAX) {
+		uint64_t at;
+		if ((rc = eg_known_pos(conn->st, b.rec_hi, &at)))
+			return eg_sql_store_err(&vt->base, conn, rc);
+		if ((sqlite3_int64)at < b.pos_hi)
+			b.pos_hi = (sqlite3_int64)at;
+	}
+	if (!b.empty && b.rec_lo > INT64_MIN) {
+		uint64_t at;
+		if ((rc = eg_known_pos(conn->st, b.rec_lo - 1, &at)))
+			return eg_sql_store_err(&vt->base, conn, rc);
+		if ((sqlite3_int64)at + 1 > b.pos_lo)
+			b.pos_lo = (sqlite3_int64)at + 1;
+	}
+	if (b.pos_hi > (sqlite3_int64)snap)
+		b.pos_hi = (sqlite3_int64)snap;
+	if (b.pos_lo < 1)
+		b.pos_lo = 1;
+	if (b.empty || b.pos_lo > b.pos_hi || b.time_lo > b.time_hi)
+		return SQLITE_OK;   /* eof */
+	cur->f.from = (uint64_t)b.pos_lo;
+	cur->f.to = (uint64_t)b.pos_hi;
+	cur->f.has_since = b.time_lo > INT64_MIN;
+	cur->f.since = b.time_lo;
+	cur->f.has_until = b.time_hi < INT64_MAX;
+	cur->f.until = b.time_hi;
+	cur->f.by = EG_BY_EVENT;
+	cur->f.reverse = strstr(idxStr, "ORDER BY pos DESC") != NULL;
+	if (cur->has_set) {
+		/* Only the listed positions inside the range, each read alone. */
+		size_t k = 0;
+		for (size_t i = 0; i < cur->nset; i++)
+			if (cur->set[i] >= cur->f.from && cur->set[i] <= cur->f.to)
+				cur->set[k++] = cur->set[i];
+		cur->nset = k;
+		if (cur->f.limit && cur->f.limit < k)
+			cur->nset = cur->f.limit;
+		if (cur->f.reverse)
+			for (size_t i = 0; i < k / 2; i++) {
+				uint64_t t = cur->set[i];
+				cur->set[i] = cur->set[k - 1 - i];
+				cur->set[k - 1 - i] = t;
+			}
+		if (cur->f.reverse && cur->f.limit && cur->f.limit < k)
+			cur->nset = cur->f.limit;
+		cur->f.limit = 0;
+	}
+	cur->eof = 0;
+	return cur_step(cur);
+}
+
+/* The next event of the plan, or eof. */
+static int cur_step(evcur *cur)
+{
+	evtab *vt = (evtab *)cur->base.pVtab;
+	for (;;) {
+		if (!cur->it) {
+			if (cur->has_set) {
+				if (cur->iset >= cur->nset) {
+					cur->eof = 1;
+					return SQLITE_OK;
+				}
+				eg_filter one = cur->f;
+				one.from = one.to = cur->set[cur->iset++];
+				one.reverse = 0;
+				int rc = eg_iter_new(cur->conn->st, &cur->it, &one);
+				if (rc)
+					return eg_sql_store_err(&vt->base, cur->conn, rc);
+			} else {
+				int rc = eg_iter_new(cur->conn->st, &cur->it, &cur->f);
+				if (rc)
+					return eg_sql_store_err(&vt->base, cur->conn, rc);
+			}
+		}
+		int rc = eg_iter_next(cur->it, &cur->ev);
+		if (rc == EG_OK)
+			return SQLITE_OK;
+		eg_iter_free(cur->it);
+		cur->it = NULL;
+		if (rc != EG_END)
+			return eg_sql_store_err(&vt->base, cur->conn, rc);
+		if (!cur->has_set) {
+			cur->eof = 1;
+			return SQLITE_OK;
+		}
+	}
+}
+
+static int ev_next(sqlite3_vtab_cursor *base)
+{
+	return cur_step((evcur *)base);
+}
+
+static int ev_eof(sqlite3_vtab_cursor *base)
+{
+	return ((evcur *)base)->eof;
+}
+
+/* -------------------------------------------------------------- values */
+
+static void result_text(sqlite3_context *ctx, const char *s, size_t n)
+{
+	sqlite3_result_text64(ctx, s, n, SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+
+static void result_time(sqlite3_context *ctx, int64_t us)
+{
+	char buf[EG_TIME_LEN + 1];
+	eg_time_format(us, buf);
+	result_text(ctx, buf, EG_TIME_LEN);
+}
+
+static int ev_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int i)
+{
+	evcur *cur = (evcur *)base;
+	evtab *vt = (evtab *)base->pVtab;
+	const eg_event *e = cur->ev;
+	switch (vt->sem[i]) {
+	case C_POS: sqlite3_result_int64(ctx, (sqlite3_int64)e->pos); break;
+	case C_ID: result_text(ctx, e->id, e->id_len); break;
+	case C_STREAM: result_text(ctx, e->stream, e->stream_len); break;
+	case C_VERSION: sqlite3_result_int64(ctx, (sqlite3_int64)e->version); break;
+	case C_TYPE: result_text(ctx, e->type, e->type_len); break;
+	case C_KIND:
+		sqlite3_result_text(ctx, KIND_NAMES[e->kind < 3 ? e->kind : 0], -1, SQLITE_STATIC);
+		break;
+	case C_TIME: result_time(ctx, e->time); break;
+	case C_RECORDED: result_time(ctx, e->recorded); break;
+	case C_ACTOR:
+		if (e->actor_len)
+			result_text(ctx, e->actor, e->actor_len);
+		break;
+	case C_SESSION:
+		if (e->session_len)
+			result_text(ctx, e->session, e->session_len);
+		break;
+	case C_DATA: result_text(ctx, e->data, e->data_len); break;
+	case C_META:
+		if (e->meta_len)
+			result_text(ctx, e->meta, e->meta_len);
+		break;
+	case C_TIME_US: sqlite3_result_int64(ctx, e->time); break;
+	case C_RECORDED_US: sqlite3_result_int64(ctx, e->recorded); break;
+	case C_KNOWN_AT:
+		if (cur->has_known_at)
+			result_time(ctx, cur->known_at);
+		break;
+	case C_AS_OF:
+		if (cur->has_as_of)
+			result_time(ctx, cur->as_of);
+		break;
+	case C_DIR:
+		if (cur->conn && cur->conn->dir)
+			sqlite3_result_text(ctx, cur->conn->dir, -1, SQLITE_TRANSIENT);
+		break;
+	default:
+		break;
+	}
+	return SQLITE_OK;
+}
+
+static int ev_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid)
+{
+	*rowid = (sqlite3_int64)((evcur *)base)->ev->pos;
+	return SQLITE_OK;
+}
+
+/* ------------------------------------------------------------- cursors */
+
+static int ev_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
+{
+	evtab *vt = (evtab *)base;
+	evcur *cur = sqlite3_malloc(sizeof *cur);
+	if (!cur)
+		return SQLITE_NOMEM;
+	memset(cur, 0, sizeof *cur);
+	cur->eof = 1;
+	if (vt->conn) {
+		cur->conn = vt->conn;
+		eg_sql_cursor_open(cur->conn);
+	}
+	*out = &cur->base;
+	return SQLITE_OK;
+}
+
+static int ev_close(sqlite3_vtab_cursor *base)
+{
+	evcur *cur = (evcur *)base;
+	cur_reset(cur);
+	if (cur->conn)
+		eg_sql_cursor_close(cur->conn);
+	sqlite3_free(cur);
+	return SQLITE_OK;
+}
+
+static sqlite3_module EVENTS_MODULE = {
+	.iVersion = 0,
+	.xCreate = NULL,   /* eponymous only: the module is the table */
+	.xConnect = ev_connect,
+	.xBestIndex = ev_best_index,
+	.xDisconnect = ev_disconnect,
+	.xDestroy = ev_disconnect,
+	.xOpen = ev_open,
+	.xClose = ev_close,
+	.xFilter = ev_filter,
+	.xNext = ev_next,
+	.xEof = ev_eof,
+	.xColumn = ev_column,
+	.xRowid = ev_rowid,
+};
+
+/* engram(DIR): a table the user creates over a store. */
+static int ev_create(sqlite3 *db, void *aux, int argc, const char *const *argv,
+		     sqlite3_vtab **out, char **err)
+{
+	return ev_connect(db, aux, argc, argv, out, err);
+}
+
+static sqlite3_module ENGRAM_MODULE = {
+	.iVersion = 0,
+	.xCreate = ev_create,
+	.xConnect = ev_connect,
+	.xBestIndex = ev_best_index,
+	.xDisconnect = ev_disconnect,
+	.xDestroy = ev_disconnect,
+	.xOpen = ev_open,
+	.xClose = ev_close,
+	.xFilter = ev_filter,
+	.xNext = ev_next,
+	.xEof = ev_eof,
+	.xColumn = ev_column,
+	.xRowid = ev_rowid,
+};
+
+/* --------------------------------------------------------- the extension */
+
+static void ext_free(void *p)
+{
+	ext_state *x = p;
+	while (x->conns) {
+		eg_sql_conn *c = x->conns;
+		x->conns = c->next;
+		eg_store_close(c->st);
+		free(c->dir);
+		free(c);
+	}
+	free(x);
+}
+
+/* The store in directory dir, opened for reading the first time a
+ * statement names it and kept for the connection. */
+static eg_sql_conn *ext_open(ext_state *x, const char *dir, char **msg)
+{
+	for (eg_sql_conn *c = x->conns; c; c = c->next)
+		if (!strcmp(c->dir, dir))
+			return c;
+	eg_sql_conn *c = calloc(1, sizeof *c);
+	if (!c || !(c->dir = strdup(dir))) {
+		free(c);
+		*msg = sqlite3_mprintf("out of memory");
+		return NULL;
+	}
+	int rc = eg_store_open(&c->st, dir, EG_OPEN_READ, NULL);
+	if (rc) {
+		*msg = sqlite3_mprintf("cannot open the engram store %s: %s", dir,
+				       c->st ? eg_errmsg(c->st) : eg_strerror(rc));
+		eg_store_close(c->st);
+		free(c->dir);
+		free(c);
+		return NULL;
+	}
+	c->own = 1;
+	c->next = x->conns;
+	x->conns = c;
+	return c;
+}
+
+static eg_sql_conn *ext_conn(evtab *vt, sqlite3_value *dir)
+{
+	const char *d = text_eq(dir);
+	char *msg = NULL;
+	if (!d || !*d) {
+		eg_sql_vtab_err(&vt->base, "%s: expected the directory of a store, as in %s('DIR')",
+				vt->name, vt->name);
+		return NULL;
+	}
+	eg_sql_conn *c = ext_open(vt->ext, d, &msg);
+	if (!c) {
+		eg_sql_vtab_err(&vt->base, "%s: %s", vt->name, msg ? msg : "out of memory");
+		sqlite3_free(msg);
+	}
+	return c;
+}
+
+/* A module argument as written in CREATE VIRTUAL TABLE: quotes removed. */
+static char *unquote(const char *s)
+{
+	size_t n = strlen(s);
+	char q = n >= 2 ? s[0] : 0;
+	if ((q != '\'' && q != '"') || s[n - 1] != q)
+		return sqlite3_mprintf("%s", s);
+	char *out = sqlite3_malloc64(n), *o = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 1; i + 1 < n; i++) {
+		*o++ = s[i];
+		if (s[i] == q && s[i + 1] == q)
+			i++;
+	}
+	*o = 0;
+	return out;
+}
+
+typedef struct mod_aux {
+	int kind;            /* 0: events (fixed store), 1: engram_events, 2: engram(DIR) */
+	eg_sql_conn *conn;
+	ext_state *ext;
+} mod_aux;
+
+static int ev_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+		      sqlite3_vtab **out, char **err)
+{
+	mod_aux *m = aux;
+	eg_sql_conn *conn = m->conn;
+	if (m->kind == 2) {
+		if (argc != 4) {
+			*err = sqlite3_mprintf("engram: expected one argument, the directory of a "
+					       "store, as in CREATE VIRTUAL TABLE e USING engram(DIR)");
+			return SQLITE_ERROR;
+		}
+		char *dir = unquote(argv[3]);
+		if (!dir)
+			return SQLITE_NOMEM;
+		conn = ext_open(m->ext, dir, err);
+		sqlite3_free(dir);
+		if (!conn)
+			return SQLITE_ERROR;
+	} else if (argc > 3) {
+		*err = sqlite3_mprintf("%s takes no module arguments", argv[0]);
+		return SQLITE_ERROR;
+	}
+	evtab *vt = sqlite3_malloc(sizeof *vt);
+	if (!vt)
+		return SQLITE_NOMEM;
+	memset(vt, 0, sizeof *vt);
+	vt->conn = conn;
+	vt->ext = m->kind == 1 ? m->ext : NULL;
+	vt->name = m->kind == 1 ? "engram_events" : m->kind == 2 ? "engram" : "events";
+	int rc = declare(db, vt, m->kind == 1);
+	if (rc != SQLITE_OK) {
+		sqlite3_free(vt);
+		return rc;
+	}
+	sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
+	*out = &vt->base;
+	return SQLITE_OK;
+}
+
+static void aux_free(void *p)
+{
+	mod_aux *m = p;
+	if (m && m->kind == 1)
+		ext_free(m->ext);
+	free(m);
+}
+
+int eg_sql_register_events(sqlite3 *db, eg_sql_conn *c)
+{
+	mod_aux *m = calloc(1, sizeof *m);
+	if (!m)
+		return SQLITE_NOMEM;
+	m->conn = c;
+	return sqlite3_create_module_v2(db, "events", &EVENTS_MODULE, m, free);
+}
+
+int eg_sql_register_ext(sqlite3 *db)
+{
+	mod_aux *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+	ext_state *x = calloc(1, sizeof *x);
+	if (!a || !b || !x) {
+		free(a), free(b), free(x);
+		return SQLITE_NOMEM;
+	}
+	/* engram_events owns the stores; engram(DIR) tables share them, and
+	 * are disconnected before the modules are destroyed. */
+	a->kind = 1, a->ext = x;
+	b->kind = 2, b->ext = x;
+	int rc = sqlite3_create_module_v2(db, "engram", &ENGRAM_MODULE, b, free);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_module_v2(db, "engram_events", &EVENTS_MODULE, a, aux_free);
+	else
+		aux_free(a);
+	return rc;
+}

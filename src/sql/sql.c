@@ -81,8 +81,10 @@ int eg_sql_time_arg(sqlite3_vtab *vt, const char *name, sqlite3_value *v, int64_
 
 /* ------------------------------------------------------------ read-only */
 
-/* The store's tables live in main (eponymous virtual tables); TEMP is the
- * user's scratch space, and attached databases are the user's own. */
+/* The store's tables live in main (eponymous virtual tables, which have no
+ * xUpdate: SQLite refuses to write them); no other table may be made
+ * there.  TEMP is the user's scratch space, and attached databases are the
+ * user's own. */
 static int authorize(void *ctx, int action, const char *a, const char *b, const char *db,
 		     const char *trigger)
 {
@@ -100,9 +102,6 @@ static int authorize(void *ctx, int action, const char *a, const char *b, const 
 	case SQLITE_DROP_VIEW:
 	case SQLITE_DROP_VTABLE:
 	case SQLITE_ALTER_TABLE:
-	case SQLITE_INSERT:
-	case SQLITE_UPDATE:
-	case SQLITE_DELETE:
 		return in_main ? SQLITE_DENY : SQLITE_OK;
 	default:
 		return SQLITE_OK;

@@ -814,7 +814,7 @@ static int copy_streams(eg_iter *it, const eg_filter *f)
 {
 	const char *const *names = f->stream ? &f->stream : f->streams;
 	size_t n = f->stream ? 1 : f->nstreams;
-	if (f->stream && f->nstreams) {
+	if (f->stream && f->streams) {
 		size_t i = 0;
 		while (i < f->nstreams && strcmp(f->streams[i], f->stream))
 			i++;
