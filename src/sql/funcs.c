@@ -252,10 +252,12 @@ static void fn_free(eg_fn_vtab *vt)
 	sqlite3_free(vt);
 }
 
-static void add_columns(sqlite3_str *s, const char *const *names, size_t n, int *ncols)
+static void add_columns(sqlite3_str *s, const char *const *names, size_t n, const char *json,
+			int *ncols)
 {
 	for (size_t i = 0; i < n; i++)
-		sqlite3_str_appendf(s, "%s\"%w\"", (*ncols)++ ? ", " : "", names[i]);
+		sqlite3_str_appendf(s, "%s\"%w\"%s", (*ncols)++ ? ", " : "", names[i],
+				    json && !strcmp(names[i], json) ? " JSON" : "");
 }
 
 static size_t count(const char *const *names)
@@ -275,9 +277,9 @@ static int declare(sqlite3 *db, eg_fn_vtab *vt, char **err)
 	size_t nmid = d->spec ? d->spec->names(vt->spec, mid, 64) : 0;
 	sqlite3_str *s = sqlite3_str_new(db);
 	sqlite3_str_appendall(s, "CREATE TABLE x(");
-	add_columns(s, d->head, count(d->head), &vt->ncols);
-	add_columns(s, mid, nmid, &vt->ncols);
-	add_columns(s, d->tail, count(d->tail), &vt->ncols);
+	add_columns(s, d->head, count(d->head), NULL, &vt->ncols);
+	add_columns(s, mid, nmid, NULL, &vt->ncols);
+	add_columns(s, d->tail, count(d->tail), d->json, &vt->ncols);
 	for (int i = 0; i < d->nargs; i++)
 		sqlite3_str_appendf(s, ", \"%w\" HIDDEN", d->args[i].column);
 	sqlite3_str_appendall(s, ")");
@@ -741,22 +743,26 @@ static const char *const FUNNEL_COLS[] = {
 	"by_value", "step", "name", "users", "conversion", "median_time", NULL,
 };
 
-static const eg_fn_def STREAMS = { "streams", "streams", STREAMS_COLS, NULL, { { 0 } }, 0,
-				   NULL, run_streams };
-static const eg_fn_def TYPES = { "types", "types", TYPES_COLS, NULL, { { 0 } }, 0, NULL,
-				 run_types };
-static const eg_fn_def CONSUMERS = { "consumers", "consumers", CONSUMERS_COLS, NULL, { { 0 } },
-				     0, NULL, run_consumers };
+static const eg_fn_def STREAMS = {
+	"streams", "streams", STREAMS_COLS, NULL, { { 0 } }, 0, NULL, NULL, run_streams,
+};
+static const eg_fn_def TYPES = {
+	"types", "types", TYPES_COLS, NULL, { { 0 } }, 0, NULL, NULL, run_types,
+};
+static const eg_fn_def CONSUMERS = {
+	"consumers", "consumers", CONSUMERS_COLS, NULL, { { 0 } }, 0, NULL, NULL, run_consumers,
+};
 /* The stream argument's column cannot be called stream (a column is);
  * WHERE stream = … gives it as well. */
 static const eg_fn_def SESSIONS = {
 	"sessions", "sessions(gap [, stream])", SESSIONS_COLS, NULL,
-	{ { "gap", "gap", 1, -1 }, { "stream", "stream_arg", 0, 0 } }, 2, NULL, run_sessions,
+	{ { "gap", "gap", 1, -1 }, { "stream", "stream_arg", 0, 0 } }, 2, NULL, NULL,
+	run_sessions,
 };
 static const eg_fn_def FUNNEL = {
 	"funnel", "funnel(steps, within [, by])", FUNNEL_COLS, NULL,
 	{ { "steps", "steps", 1, -1 }, { "within", "within", 1, -1 }, { "by", "by", 0, -1 } }, 3,
-	NULL, run_funnel,
+	NULL, NULL, run_funnel,
 };
 
 static const eg_fn_def *const DEFS[] = {

@@ -72,6 +72,9 @@ typedef struct eg_fn_def {
 	eg_fn_arg args[EG_FN_MAX_ARGS];
 	int nargs;
 	const eg_fn_speckind *spec;   /* NULL: fixed columns, an eponymous table */
+	/* A column of JSON objects, declared JSON: engram sql writes such a
+	 * column's text as the JSON it holds (NULL: none). */
+	const char *json;
 	/* Collect the rows into cur->rows: SQLITE_OK, or an SQLite code with
 	 * the table's error set. */
 	int (*run)(eg_fn_cursor *cur);

@@ -388,7 +388,7 @@ static const char *const LOG_TAIL[] = {
 const eg_fn_def eg_fn_projection = {
 	"projection", "projection(spec [, as_of [, known_at]])", PROJ_HEAD, NULL,
 	{ SPEC_ARG, { "as_of", "as_of", 0, -1 }, { "known_at", "known_at", 0, -1 } }, 3,
-	&PROJ_SPEC, run_projection,
+	&PROJ_SPEC, NULL, run_projection,
 };
 /* The key argument's column cannot be called key (a column is); WHERE
  * key = … gives it as well. */
@@ -396,15 +396,15 @@ const eg_fn_def eg_fn_history = {
 	"history", "history(spec, key [, as_of [, known_at]])", HIST_HEAD, NULL,
 	{ SPEC_ARG, { "key", "key_arg", 1, 0 }, { "as_of", "as_of", 0, -1 },
 	  { "known_at", "known_at", 0, -1 } }, 4,
-	&PROJ_SPEC, run_history,
+	&PROJ_SPEC, NULL, run_history,
 };
 const eg_fn_def eg_fn_windows = {
 	"windows", "windows(spec [, as_reported_at])", WIN_HEAD, WIN_TAIL,
 	{ SPEC_ARG, { "as_reported_at", "as_reported_at", 0, -1 } }, 2,
-	&WIN_SPEC, run_windows,
+	&WIN_SPEC, NULL, run_windows,
 };
 const eg_fn_def eg_fn_changelog = {
 	"window_changelog", "window_changelog(spec)", WIN_HEAD, LOG_TAIL,
 	{ SPEC_ARG }, 1,
-	&WIN_SPEC, run_changelog,
+	&WIN_SPEC, "previous", run_changelog,
 };
