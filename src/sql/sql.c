@@ -112,7 +112,37 @@ static int authorize(void *ctx, int action, const char *a, const char *b, const 
 
 static void conn_free(void *p)
 {
-	free(p);
+	eg_sql_conn *c = p;
+	if (c->own)
+		eg_store_close(c->st);
+	free(c->dir);
+	free(c);
+}
+
+/* engram_head(): the head position the statement reads (its snapshot). */
+static void fn_head(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc, (void)argv;
+	eg_sql_conn *c = sqlite3_user_data(ctx);
+	uint64_t pos;
+	int rc = eg_sql_snapshot(c, &pos);
+	if (rc)
+		sqlite3_result_error(ctx, eg_errmsg(c->st), -1);
+	else
+		sqlite3_result_int64(ctx, (sqlite3_int64)pos);
+}
+
+int eg_sql_register(sqlite3 *db, eg_sql_conn *c)
+{
+	/* The function owns c: SQLite frees it with the connection (or now,
+	 * if registering fails). */
+	int rc = sqlite3_create_function_v2(db, "engram_head", 0, SQLITE_UTF8, c, fn_head, NULL,
+					    NULL, conn_free);
+	if (rc == SQLITE_OK)
+		rc = eg_sql_register_events(db, c);
+	if (rc == SQLITE_OK)
+		rc = eg_sql_register_funcs(db, c);
+	return rc;
 }
 
 int eg_sql_open(eg_store *st, sqlite3 **db)
@@ -124,15 +154,11 @@ int eg_sql_open(eg_store *st, sqlite3 **db)
 	c->st = st;
 	int rc = sqlite3_open_v2(":memory:", db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_module_v2(*db, "engram_conn", &(sqlite3_module){ 0 }, c, conn_free);
+		rc = eg_sql_register(*db, c);
 	else
 		free(c);
 	if (rc == SQLITE_OK)
-		rc = eg_sql_register_events(*db, c);
-	if (rc == SQLITE_OK)
-		rc = eg_sql_register_funcs(*db, c);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_set_authorizer(*db, authorize, c);
+		rc = sqlite3_set_authorizer(*db, authorize, NULL);
 	if (rc != SQLITE_OK) {
 		int code = rc == SQLITE_NOMEM ? EG_ENOMEM : EG_EIO;
 		eg_st_err(st, code, "cannot open SQLite: %s",
