@@ -503,6 +503,11 @@ static int next_postings(eg_iter *it)
 			if ((rc = blk_load(it, bi, 0)))
 				return rc;
 		}
+		/* A block whose times miss the range holds no match: its postings
+		 * are skipped unread, so a time range makes the cost follow the
+		 * answer, not the postings. */
+		if (!block_in_range(it, &it->blk))
+			continue;
 		if (pos < it->blk.first_pos + it->bk) {  /* behind: restart the block */
 			it->bat = (logpos){ it->bat.seg, it->blk.off };
 			it->bk = 0;
