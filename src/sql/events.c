@@ -451,7 +451,8 @@ static int cmp_u64(const void *a, const void *b)
  * take them). */
 static int set_meet(evcur *cur, uint64_t *p, size_t n)
 {
-	qsort(p, n, sizeof *p, cmp_u64);
+	if (n)   /* qsort(NULL, 0) is undefined */
+		qsort(p, n, sizeof *p, cmp_u64);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		if (!k || p[i] != p[k - 1])
