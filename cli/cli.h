@@ -128,6 +128,9 @@ void out_live(out *o);
 /* The column names, before the first row, for a result that may have no
  * rows (csv then still prints its header).  Rows must give these keys. */
 void out_header(out *o, const char *const *keys, int n);
+/* The rows stop at an error: out_free prints what came, and no "0 rows"
+ * or empty header. */
+void out_failed(out *o);
 void out_row_begin(out *o);
 void out_row_end(out *o);
 void out_str(out *o, const char *key, const char *s, size_t n);

@@ -42,6 +42,7 @@ struct out {
 	uint64_t json, time;   /* bit i: column i holds JSON (out_json), times */
 	int widths_fixed, live;
 	int declared;          /* the keys came from out_header */
+	int failed;            /* out_failed: say nothing of an empty result */
 	int termw;             /* the terminal's width; 0: no limit */
 	/* time formatting cache: the days of the last times printed (event
 	 * time and record time alternate, so two entries) */
@@ -426,6 +427,11 @@ static void csv_header(out *o)
 	fputc('\n', o->f);
 }
 
+void out_failed(out *o)
+{
+	o->failed = 1;
+}
+
 void out_header(out *o, const char *const *keys, int n)
 {
 	if (o->header_done || o->nkeys || o->format == FMT_NDJSON)
@@ -495,9 +501,9 @@ int out_free(out *o)
 		return -1;
 	if (o->format == FMT_TABLE && !o->widths_fixed && o->header_done)
 		table_fix_widths(o);
-	else if (o->format == FMT_TABLE && !o->header_done && !o->err)
+	else if (o->format == FMT_TABLE && !o->header_done && !o->err && !o->failed)
 		fputs("0 rows\n", o->f);   /* an empty result says so */
-	else if (o->format == FMT_CSV && !o->header_done && o->nkeys)
+	else if (o->format == FMT_CSV && !o->header_done && o->nkeys && !o->failed)
 		csv_header(o);   /* no rows: the header of out_header */
 	int rc = out_flush(o);
 	for (int i = 0; i < o->nkeys; i++)

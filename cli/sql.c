@@ -7,6 +7,7 @@
  */
 #include "cli.h"
 #include "json.h"
+#include "num.h"
 
 #include <errno.h>
 #include <math.h>
@@ -24,7 +25,7 @@
 /* Ctrl-C: the running statement stops (sqlite3_interrupt is safe to call
  * from a signal handler); a second one while it winds down kills. */
 static sqlite3 *volatile running_db;
-static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t interrupted, prompt_interrupted;
 
 static void on_sigint(int sig)
 {
@@ -69,8 +70,8 @@ static void hex_blob(out *o, const char *key, const unsigned char *b, int n)
 	free(s);
 }
 
-/* A column value: integers stay integers, reals are written as SQLite
- * writes them, NULL is null; text is a string, except in ndjson the text
+/* A column value: integers stay integers, reals as the shortest decimal
+ * that reads back as the same double, NULL is null; text is a string, except in ndjson the text
  * of a column declared JSON (events' data and meta) or of a JSON function,
  * which is written as the JSON it holds. */
 static void put_value(out *o, int format, sqlite3_stmt *s, int i, const char *key, int json_col)
@@ -80,12 +81,14 @@ static void put_value(out *o, int format, sqlite3_stmt *s, int i, const char *ke
 		out_i64(o, key, sqlite3_column_int64(s, i));
 		break;
 	case SQLITE_FLOAT: {
+		/* The shortest text that reads back as the same double (SQLite's
+		 * own text keeps 15 digits, and the commands print all). */
 		double d = sqlite3_column_double(s, i);
-		const char *t = (const char *)sqlite3_column_text(s, i);
-		if (isfinite(d) && t)
-			out_json(o, key, t, strlen(t));
+		char t[64];
+		if (isfinite(d))
+			out_json(o, key, t, eg_num_format_double(d, t));
 		else
-			out_cstr(o, key, t);
+			out_cstr(o, key, d > 0 ? "Infinity" : "-Infinity");
 		break;
 	}
 	case SQLITE_TEXT: {
@@ -179,6 +182,8 @@ static int run_script(sqlite3 *db, const char *sql, int format, int all)
 		if ((all || script_done(p)) && sqlite3_column_count(s) > 0) {
 			out *o = out_new(stdout, format);
 			rc = print_rows(s, o, format);
+			if (rc != SQLITE_OK && rc != SQLITE_DONE)
+				out_failed(o);   /* no "0 rows" before the error */
 			int oc = out_finish(o, EXIT_OK);
 			if (rc != SQLITE_OK && rc != SQLITE_DONE)
 				code = sql_error(db, rc);
@@ -230,15 +235,38 @@ static void dot_tables(sqlite3 *db)
 	sqlite3_finalize(s);
 }
 
+/* One engram table as SQL: its declared columns (its arguments are the
+ * HIDDEN ones); a spec-shaped function, whose columns come from its spec,
+ * as its signature. */
+static void schema_of(sqlite3 *db, const eg_sql_table *t)
+{
+	sqlite3_stmt *s;
+	char *cols = sqlite3_mprintf("%s", "");
+	printf("-- %s\n", t->what);
+	if (sqlite3_prepare_v2(db, "SELECT name, type, hidden FROM pragma_table_xinfo(?1)", -1, &s,
+			       NULL) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, t->name, -1, SQLITE_STATIC);
+		while (cols && sqlite3_step(s) == SQLITE_ROW) {
+			const char *type = (const char *)sqlite3_column_text(s, 1);
+			cols = sqlite3_mprintf("%z%s%s%s%s%s", cols, *cols ? ", " : "",
+					       sqlite3_column_text(s, 0), type && *type ? " " : "",
+					       type ? type : "", sqlite3_column_int(s, 2) ? " HIDDEN" : "");
+		}
+		sqlite3_finalize(s);
+	}
+	if (cols && *cols)
+		printf("CREATE TABLE %s(%s);\n", t->name, cols);
+	else
+		printf("-- %s(%s): %s\n", t->name, t->args, t->columns);
+	sqlite3_free(cols);
+}
+
 static void dot_schema(sqlite3 *db, const char *only)
 {
 	const eg_sql_table *t;
-	for (size_t i = 0; (t = eg_sql_table_at(i)); i++) {
-		if (only && strcmp(only, t->name))
-			continue;
-		printf("-- %s\n%s%s%s%s(%s)\n", t->what, t->name, *t->args ? "(" : "", t->args,
-		       *t->args ? ")" : "", t->columns);
-	}
+	for (size_t i = 0; (t = eg_sql_table_at(i)); i++)
+		if (!only || !strcmp(only, t->name))
+			schema_of(db, t);
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(db, "SELECT name, sql FROM sqlite_temp_schema WHERE sql IS NOT NULL "
 			       "ORDER BY name", -1, &s, NULL))
@@ -294,7 +322,9 @@ static void on_sigint_shell(int sig)
 {
 	on_sigint(sig);
 	if (!running_db) {
+		prompt_interrupted = 1;
 		fputs("\n", stdout);
+		rl_set_prompt("engram> ");
 		rl_replace_line("", 0);
 		rl_on_new_line();
 		rl_redisplay();
@@ -314,16 +344,16 @@ static int shell(sqlite3 *db, int format)
 	char *buf = NULL;
 	size_t len = 0;
 	for (;;) {
-		interrupted = 0;
 		char *line = readline(len ? "   ...> " : "engram> ");
+		if (prompt_interrupted) {
+			/* Ctrl-C while typing dropped the line on screen; the lines of
+			 * an unfinished statement before it go too. */
+			prompt_interrupted = 0;
+			len = 0;
+		}
 		if (!line) {
 			printf("\n");
 			break;
-		}
-		if (interrupted) {   /* Ctrl-C while typing: start over */
-			len = 0;
-			free(line);
-			continue;
 		}
 		if (*line)
 			add_history(line);

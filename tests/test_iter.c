@@ -82,6 +82,7 @@ typedef struct ref {
 	int64_t time, recorded;
 	int stream, type;      /* indices into STREAMS / TYPES */
 	int has_time;
+	int kind;              /* enum eg_kind */
 } ref;
 
 typedef struct group {
@@ -117,6 +118,7 @@ static void gen_batch(eg_store *st, size_t count)
 		r->stream = chance(10) ? 0 : 1 + (int)rnd_below(NSTREAMS - 1);
 		r->type = (int)rnd_below(NTYPES);
 		r->has_time = !chance(10);
+		r->kind = chance(80) ? EG_KIND_EVENT : chance(50) ? EG_KIND_METRIC : EG_KIND_ERROR;
 		int64_t ms = BASE_MS + (int64_t)pos * 1000 + (int64_t)rnd_below(1500);
 		if (chance(15))   /* late: hours behind the others */
 			ms -= (int64_t)rnd_below(5 * 3600 * 1000);
@@ -131,6 +133,9 @@ static void gen_batch(eg_store *st, size_t count)
 				      STREAMS[r->stream]);
 		if (r->has_time)
 			n += snprintf(line + n, sizeof line - n, ",\"time\":%lld", (long long)ms);
+		if (r->kind != EG_KIND_EVENT)
+			n += snprintf(line + n, sizeof line - n, ",\"kind\":\"%s\"",
+				      r->kind == EG_KIND_METRIC ? "metric" : "error");
 		n += snprintf(line + n, sizeof line - n, ",\"data\":{\"k\":%llu,\"pad\":\"%s\"}}",
 			      (unsigned long long)pos, pad);
 		int rc = eg_batch_add_json(b, line, (size_t)n);
@@ -263,6 +268,7 @@ static int teardown(void **state)
 typedef struct rfilter {
 	eg_filter f;
 	const char *types[4];
+	const char *streams[5];
 } rfilter;
 
 static int64_t pick_clock(int by)
@@ -281,6 +287,18 @@ static void random_filter(rfilter *rf)
 		int k = 1 + (int)rnd_below(NSTREAMS);
 		f->stream = k == NSTREAMS ? "no-such-stream" : STREAMS[k];
 	}
+	/* A set of streams (with the empty one, repeats, or none at all),
+	 * alone or besides stream. */
+	if (chance(25)) {
+		size_t n = rnd_below(6);
+		for (size_t i = 0; i < n; i++) {
+			int k = (int)rnd_below(NSTREAMS + 1);
+			rf->streams[f->nstreams++] = k == NSTREAMS ? "no-such-stream" : STREAMS[k];
+		}
+		f->streams = rf->streams;
+	}
+	if (chance(20))
+		f->kinds = (unsigned)rnd_below(8);
 	if (chance(45)) {
 		size_t want = 1 + rnd_below(3);
 		while (f->ntypes < want) {
@@ -314,7 +332,11 @@ static void random_filter(rfilter *rf)
 
 static void describe(const eg_filter *f, char *out, size_t cap)
 {
-	int n = snprintf(out, cap, "stream=%s types=[", f->stream ? f->stream : "(any)");
+	int n = snprintf(out, cap, "stream=%s kinds=%u streams=%s[", f->stream ? f->stream : "(any)",
+			 f->kinds, f->streams ? "" : "(any)");
+	for (size_t i = 0; i < f->nstreams; i++)
+		n += snprintf(out + n, cap - n, "%s'%s'", i ? "," : "", f->streams[i]);
+	n += snprintf(out + n, cap - n, "] types=[");
 	for (size_t i = 0; i < f->ntypes; i++)
 		n += snprintf(out + n, cap - n, "%s%s", i ? "," : "", f->types[i]);
 	snprintf(out + n, cap - n, "] by=%s since=%s%lld until=%s%lld from=%llu to=%llu "
@@ -333,6 +355,15 @@ static int matches(const eg_filter *f, const ref *r)
 	if (f->to && r->pos > f->to)
 		return 0;
 	if (f->stream && strcmp(f->stream, STREAMS[r->stream]))
+		return 0;
+	if (f->streams) {
+		int any = 0;
+		for (size_t i = 0; i < f->nstreams; i++)
+			any |= !strcmp(f->streams[i], STREAMS[r->stream]);
+		if (!any)
+			return 0;
+	}
+	if (f->kinds && !(f->kinds & (1u << r->kind)))
 		return 0;
 	if (f->ntypes) {
 		int any = 0;
@@ -433,8 +464,27 @@ static void check_random_filters(eg_store *st, uint64_t salt)
 }
 
 /* A few filters every run checks, whatever the seed. */
+/* eg_store_find_id answers from the id index, the log where the index
+ * does not reach, or both. */
+static void check_find_id(eg_store *st)
+{
+	char id[32];
+	uint64_t pos;
+	for (int k = 0; k < 60; k++) {
+		uint64_t want = k < 2 ? (k ? G.n : 1) : 1 + rnd_below(G.n);
+		snprintf(id, sizeof id, "ev-%llu", (unsigned long long)want);
+		int rc = eg_store_find_id(st, id, strlen(id), &pos);
+		if (rc != EG_OK || pos != want)
+			fail_msg("find_id %s: %s, pos %llu", id, eg_strerror(rc), (unsigned long long)pos);
+	}
+	assert_int_equal(eg_store_find_id(st, "ev-0", 4, &pos), EG_ENOTFOUND);
+	assert_int_equal(eg_store_find_id(st, "no-such-id", 10, &pos), EG_ENOTFOUND);
+	assert_int_equal(pos, 0);
+}
+
 static void check_fixed_filters(eg_store *st)
 {
+	check_find_id(st);
 	uint64_t *want = malloc((G.n + 1) * sizeof *want), *got = malloc((G.n + 1) * sizeof *got);
 	const char *two[] = { "deposit", "withdrawal" };
 	eg_filter fs[] = {

@@ -68,7 +68,8 @@ typedef struct evcur {
 	const eg_event *ev;
 	int eof;
 	eg_filter f;            /* strings borrowed from the arrays below */
-	const char **streams, **types;
+	const char **streams, **types;   /* copies (an IN list's values are not kept) */
+	size_t nstreams, ntypes;
 	sqlite3_int64 known_at, as_of;   /* what the hidden columns show */
 	int has_known_at, has_as_of;
 	uint64_t *set;          /* positions of an id or pos IN list, sorted */
@@ -451,7 +452,7 @@ static int cmp_u64(const void *a, const void *b)
  * take them). */
 static int set_meet(evcur *cur, uint64_t *p, size_t n)
 {
-	if (n)   /* qsort(NULL, 0) is undefined */
+	if (n)   /* no ids found: p is NULL, which qsort must not see */
 		qsort(p, n, sizeof *p, cmp_u64);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
@@ -511,12 +512,20 @@ static const char *plan_term(const char *p, int *col, int *op)
 
 static eg_sql_conn *ext_conn(evtab *vt, sqlite3_value *dir);
 
+static void free_list(const char **l, size_t n)
+{
+	for (size_t i = 0; l && i < n; i++)
+		sqlite3_free((char *)l[i]);
+	sqlite3_free(l);
+}
+
 static void cur_reset(evcur *cur)
 {
 	eg_iter_free(cur->it);
 	cur->it = NULL;
-	sqlite3_free(cur->streams);
-	sqlite3_free(cur->types);
+	free_list(cur->streams, cur->nstreams);
+	free_list(cur->types, cur->ntypes);
+	cur->nstreams = cur->ntypes = 0;
 	sqlite3_free(cur->set);
 	cur->streams = cur->types = NULL;
 	cur->set = NULL;
@@ -530,7 +539,8 @@ static void cur_reset(evcur *cur)
 
 static int cur_step(evcur *cur);
 
-/* Collect a text list (stream, type) of an equality or IN. */
+/* Collect a text list (stream, type) of an equality or IN, as copies:
+ * sqlite3_vtab_in_next may reuse the value the one before gave. */
 static int text_list(sqlite3_value *arg, int op, const char ***out, size_t *n)
 {
 	values vs;
@@ -547,7 +557,9 @@ static int text_list(sqlite3_value *arg, int op, const char ***out, size_t *n)
 				return SQLITE_NOMEM;
 			*out = g;
 		}
-		(*out)[(*n)++] = s;
+		if (!((*out)[*n] = sqlite3_mprintf("%s", s)))
+			return SQLITE_NOMEM;
+		(*n)++;
 	}
 	if (!*out && !(*out = sqlite3_malloc(sizeof **out)))
 		return SQLITE_NOMEM;   /* an empty list: nothing matches */
@@ -598,17 +610,16 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 		}
 		switch (col) {
 		case C_STREAM:
-			rc = text_list(v, op, &cur->streams, &cur->f.nstreams);
+			rc = text_list(v, op, &cur->streams, &cur->nstreams);
 			cur->f.streams = cur->streams;
+			cur->f.nstreams = cur->nstreams;
 			break;
-		case C_TYPE: {
-			size_t n;
-			rc = text_list(v, op, &cur->types, &n);
+		case C_TYPE:
+			rc = text_list(v, op, &cur->types, &cur->ntypes);
 			cur->f.types = cur->types;
-			cur->f.ntypes = n;
-			b.empty |= n == 0;   /* ntypes 0 would mean any */
+			cur->f.ntypes = cur->ntypes;
+			b.empty |= cur->ntypes == 0;   /* ntypes 0 would mean any */
 			break;
-		}
 		case C_KIND: {
 			values vs;
 			kinds_given = 1;

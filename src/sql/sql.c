@@ -112,7 +112,37 @@ static int authorize(void *ctx, int action, const char *a, const char *b, const 
 
 static void conn_free(void *p)
 {
-	free(p);
+	eg_sql_conn *c = p;
+	if (c->own)
+		eg_store_close(c->st);
+	free(c->dir);
+	free(c);
+}
+
+/* engram_head(): the head position the statement reads (its snapshot). */
+static void fn_head(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc, (void)argv;
+	eg_sql_conn *c = sqlite3_user_data(ctx);
+	uint64_t pos;
+	int rc = eg_sql_snapshot(c, &pos);
+	if (rc)
+		sqlite3_result_error(ctx, eg_errmsg(c->st), -1);
+	else
+		sqlite3_result_int64(ctx, (sqlite3_int64)pos);
+}
+
+int eg_sql_register(sqlite3 *db, eg_sql_conn *c)
+{
+	/* The function owns c: SQLite frees it with the connection (or now,
+	 * if registering fails). */
+	int rc = sqlite3_create_function_v2(db, "engram_head", 0, SQLITE_UTF8, c, fn_head, NULL,
+					    NULL, conn_free);
+	if (rc == SQLITE_OK)
+		rc = eg_sql_register_events(db, c);
+	if (rc == SQLITE_OK)
+		rc = eg_sql_register_funcs(db, c);
+	return rc;
 }
 
 int eg_sql_open(eg_store *st, sqlite3 **db)
@@ -124,15 +154,11 @@ int eg_sql_open(eg_store *st, sqlite3 **db)
 	c->st = st;
 	int rc = sqlite3_open_v2(":memory:", db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_module_v2(*db, "engram_conn", &(sqlite3_module){ 0 }, c, conn_free);
+		rc = eg_sql_register(*db, c);
 	else
 		free(c);
 	if (rc == SQLITE_OK)
-		rc = eg_sql_register_events(*db, c);
-	if (rc == SQLITE_OK)
-		rc = eg_sql_register_funcs(*db, c);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_set_authorizer(*db, authorize, c);
+		rc = sqlite3_set_authorizer(*db, authorize, NULL);
 	if (rc != SQLITE_OK) {
 		int code = rc == SQLITE_NOMEM ? EG_ENOMEM : EG_EIO;
 		eg_st_err(st, code, "cannot open SQLite: %s",
@@ -161,23 +187,27 @@ static const eg_sql_table TABLES[] = {
 	  "as_of: only events with time up to then" },
 	{ "streams", "", "stream, events, version", "every stream with its event count and version" },
 	{ "types", "", "type, events", "every event type with its event count" },
-	{ "consumers", "", "consumer, pos", "every consumer with its checkpoint" },
+	{ "consumers", "", "consumer, pos, lag",
+	  "every consumer with its checkpoint and how far behind the head it is" },
 	{ "projection", "spec [, as_of [, known_at]]", "key, then one column per field",
 	  "a projection's state per key (engram project)" },
 	{ "history", "spec, key [, as_of [, known_at]]",
 	  "key, valid_from, valid_to, then one column per field",
 	  "one key's states over event time (engram history)" },
 	{ "windows", "spec [, as_reported_at]",
-	  "start, end, then the group_by and aggregate columns, revision, final, too_late",
-	  "the current table of a windows spec (engram windows)" },
+	  "window_start, window_end, then the group_by and aggregate columns, revision, final, "
+	  "too_late",
+	  "the current table of a windows spec, or as reported at a time (engram windows)" },
 	{ "window_changelog", "spec",
-	  "pos, change, start, end, then the group_by and aggregate columns, revision",
+	  "window_start, window_end, then the group_by and aggregate columns, revision, final, "
+	  "too_late, previous, pos, retracted",
 	  "every revision of a windows spec (engram windows --changelog)" },
 	{ "sessions", "gap [, stream]",
-	  "stream, session, start, end, duration, events, page_views, bounce, entry_page, "
-	  "exit_page, client_sessions",
+	  "stream, session, start, end, duration, events, page_views, entry_page, exit_page, "
+	  "client_sessions",
 	  "sessions per stream by event time (engram sessions)" },
-	{ "funnel", "steps, within [, by]", "step, name, users, conversion, median_time",
+	{ "funnel", "steps, within [, by]",
+	  "by_value (null without by), step, name, users, conversion, median_time",
 	  "how far streams get through steps (engram funnel)" },
 	{ NULL, NULL, NULL, NULL },
 };

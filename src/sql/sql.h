@@ -26,6 +26,10 @@ typedef struct eg_sql_conn {
 	struct eg_sql_conn *next;   /* the extension: its list of open stores */
 } eg_sql_conn;
 
+/* Register everything on db for c's store (events, the functions,
+ * engram_head()); db owns c from then on, even when this fails. */
+int eg_sql_register(sqlite3 *db, eg_sql_conn *c);
+
 /* Count a cursor opened / closed (the pin ends with the last close). */
 void eg_sql_cursor_open(eg_sql_conn *c);
 void eg_sql_cursor_close(eg_sql_conn *c);

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -164,8 +165,42 @@ static int open_htab(eg_store *st, htab *h, const char *name, int writable)
 	return EG_OK;
 }
 
+static void unmap_blocks(eg_index *ix)
+{
+	if (ix->bmap)
+		eg_os.munmap((void *)ix->bmap, ix->bmap_len);
+	ix->bmap = NULL;
+	ix->bmap_len = 0;
+}
+
+/* A binary search over idx/blocks (each read of a posting starts with one)
+ * touches a few entries far apart: through a mapping that is a few loads,
+ * where pread copied a chunk of the file for each (measured: 165 preads
+ * per stream lookup at 1M events, 10 ms). */
+const unsigned char *eg_index_blocks_map(eg_store *st, uint64_t n)
+{
+	eg_index *ix = &st->ix;
+	size_t need = (size_t)n * BLOCK_LEN;
+	if (need <= ix->bmap_len)
+		return ix->bmap;
+	unmap_blocks(ix);
+	struct stat sb;
+	/* The whole file, so that growth by later batches rarely remaps; never
+	 * past its end, which would fault. */
+	if (!need || ix->fd_blocks < 0 || eg_os.fstat(ix->fd_blocks, &sb) ||
+	    (uint64_t)sb.st_size < need)
+		return NULL;
+	void *p = eg_os.mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, ix->fd_blocks, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	ix->bmap = p;
+	ix->bmap_len = (size_t)sb.st_size;
+	return ix->bmap;
+}
+
 static void close_fds(eg_index *ix)
 {
+	unmap_blocks(ix);
 	int *fds[] = { &ix->fd_blocks, &ix->fd_post, &ix->fd_keys,
 		       &ix->fd_keystate, &ix->fd_state };
 	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++) {
@@ -611,6 +646,15 @@ static int id_match(void *ctx, uint64_t pos)
 int eg_index_id_find(eg_store *st, const char *id, size_t n, uint64_t *pos)
 {
 	idmatch m = { st, id, n, EG_OK };
+	*pos = 0;
+	/* A reader opens the id table the first time it looks an id up (most
+	 * never do), and again after a writer replaced it (grown). */
+	if (!st->ix.writable) {
+		int rc = st->ix.ids.slots ? eg_htab_refresh(&st->ix.ids) :
+			 open_htab(st, &st->ix.ids, "ids", 0);
+		if (rc)
+			return EG_OK;   /* not found here: the caller scans the log */
+	}
 	*pos = eg_htab_find(&st->ix.ids, eg_id_hash(id, n), id_match, &m);
 	return *pos ? EG_OK : m.rc;
 }

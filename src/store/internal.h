@@ -185,6 +185,8 @@ typedef struct eg_index {
 	char dir[PATH_MAX];
 	int writable, usable;
 	int fd_blocks, fd_post, fd_keys, fd_keystate, fd_state;
+	const unsigned char *bmap;   /* idx/blocks mapped (eg_index_blocks_map) */
+	size_t bmap_len;
 	htab ids, keys;
 	ixstate st;                  /* what readers trust (live) */
 	/* writer: postings pending for the open batch, by key id */
@@ -204,6 +206,10 @@ typedef struct eg_index {
 } eg_index;
 
 int eg_index_open(struct eg_store *st, int writable);
+/* Entries [0, n) of idx/blocks through a read-only mapping of the file
+ * (remapped when n passes its end), or NULL when it cannot be mapped: the
+ * caller then reads them with pread. */
+const unsigned char *eg_index_blocks_map(struct eg_store *st, uint64_t n);
 void eg_index_close(struct eg_store *st);
 /* Delete the derived files of idx/ (not its subdirectories). */
 void eg_index_unlink(struct eg_store *st);

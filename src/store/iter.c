@@ -242,7 +242,10 @@ static int decode_at(eg_iter *it, logpos at, int64_t recorded)
 static int blk_get(eg_iter *it, uint64_t i, block *out)
 {
 	eg_store *st = it->st;
-	if (i < it->bc_first || i >= it->bc_first + it->bc_n) {
+	const unsigned char *p, *map = eg_index_blocks_map(st, it->nblocks);
+	if (map) {
+		p = map + i * BLOCK_LEN;
+	} else if (i < it->bc_first || i >= it->bc_first + it->bc_n) {
 		if (!it->bcache && !(it->bcache = malloc(BCACHE * BLOCK_LEN)))
 			return eg_st_err(st, EG_ENOMEM, "out of memory");
 		uint64_t first = i - i % BCACHE;
@@ -254,7 +257,8 @@ static int blk_get(eg_iter *it, uint64_t i, block *out)
 		it->bc_first = first;
 		it->bc_n = n;
 	}
-	const unsigned char *p = it->bcache + (i - it->bc_first) * BLOCK_LEN;
+	if (!map)
+		p = it->bcache + (i - it->bc_first) * BLOCK_LEN;
 	if (rd32(p + 60) != eg_rec_check(p, 60))
 		return eg_st_err(st, EG_ECORRUPT, "idx/blocks entry %llu is damaged; run engram reindex",
 			      (unsigned long long)i);
@@ -499,6 +503,11 @@ static int next_postings(eg_iter *it)
 			if ((rc = blk_load(it, bi, 0)))
 				return rc;
 		}
+		/* A block whose times miss the range holds no match: its postings
+		 * are skipped unread, so a time range makes the cost follow the
+		 * answer, not the postings. */
+		if (!block_in_range(it, &it->blk))
+			continue;
 		if (pos < it->blk.first_pos + it->bk) {  /* behind: restart the block */
 			it->bat = (logpos){ it->bat.seg, it->blk.off };
 			it->bk = 0;
@@ -814,7 +823,7 @@ static int copy_streams(eg_iter *it, const eg_filter *f)
 {
 	const char *const *names = f->stream ? &f->stream : f->streams;
 	size_t n = f->stream ? 1 : f->nstreams;
-	if (f->stream && f->nstreams) {
+	if (f->stream && f->streams) {
 		size_t i = 0;
 		while (i < f->nstreams && strcmp(f->streams[i], f->stream))
 			i++;

@@ -22,6 +22,15 @@ test_readme_tour_runs_as_written() {
 	out=$(<"$T/out")
 	assert_contains "$out" '"appended":100000,"duplicates":0' "the first append"
 	assert_contains "$out" '"appended":0,"duplicates":100000' "the append again"
+	# SQL: the store as known when the dashboard was shown held the first
+	# 60000 lines' events (fewer than now: the rest came after)
+	py "$T/out" <<'PYEOF'
+import sys
+from e2e import *
+rows = [dict(loads(l)) for l in open(sys.argv[1]) if l.startswith('{"known_then":')]
+check(len(rows) == 1, "one known_at row: %r" % rows)
+check(0 < int(plain(rows[0]["known_then"])) < int(plain(rows[0]["now"])), "known then < now: %r" % rows)
+PYEOF
 	# the late deposit: 1000 more as of Jan 3 than the store knew before it came
 	py "$T/out" <<'PYEOF'
 import sys

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # layers.sh BUILD_DIR — lower layers never call up (docs/LAYOUT.md): no
-# object of src/util/ uses a symbol defined in store/, engine/ or gen/, and
-# none of src/store/ one defined in engine/ or gen/.  The include paths of
+# object of src/util/ uses a symbol defined in store/, engine/, gen/ or
+# sql/, none of src/store/ one defined in engine/, gen/ or sql/, and none
+# of src/engine/ one defined in gen/ or sql/.  The include paths of
 # the build already keep headers apart; this catches a declaration written
 # by hand.  Exits 1 naming each such use.
 set -u
@@ -21,7 +22,8 @@ check() {
 		fi
 	done < <(uses "$low")
 }
-check util store engine gen
-check store engine gen
-[ $bad = 0 ] && echo "layers: util and store call nothing above them"
+check util store engine gen sql
+check store engine gen sql
+check engine gen sql
+[ $bad = 0 ] && echo "layers: util, store and engine call nothing above them"
 exit $bad
