@@ -141,6 +141,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	fx *f = *state;
+	/* statements a failed assertion left unfinished */
+	for (sqlite3_stmt *s; (s = sqlite3_next_stmt(f->db, NULL));)
+		sqlite3_finalize(s);
 	sqlite3_close(f->db);
 	eg_store_close(f->r);
 	eg_store_close(f->w);
