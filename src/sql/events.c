@@ -49,6 +49,7 @@ static const char *const OP_NAMES[NOPS] = { "=", "IN", "<", "<=", ">", ">=", "LI
 /* The stores the extension opened, by directory (engram_events('DIR') and
  * engram(DIR) tables); NULL on a connection from eg_sql_open. */
 typedef struct ext_state {
+	sqlite3 *db;
 	eg_sql_conn *conns;
 } ext_state;
 
@@ -1058,9 +1059,7 @@ static void ext_free(void *p)
 	while (x->conns) {
 		eg_sql_conn *c = x->conns;
 		x->conns = c->next;
-		eg_store_close(c->st);
-		free(c->dir);
-		free(c);
+		eg_sql_conn_free(c);
 	}
 	free(x);
 }
@@ -1088,6 +1087,7 @@ static eg_sql_conn *ext_open(ext_state *x, const char *dir, char **msg)
 		return NULL;
 	}
 	c->own = 1;
+	c->db = x->db;
 	c->next = x->conns;
 	x->conns = c;
 	return c;
@@ -1202,6 +1202,7 @@ int eg_sql_register_ext(sqlite3 *db)
 	}
 	/* engram_events owns the stores; engram(DIR) tables share them, and
 	 * are disconnected before the modules are destroyed. */
+	x->db = db;
 	a->kind = 1, a->ext = x;
 	b->kind = 2, b->ext = x;
 	int rc = sqlite3_create_module_v2(db, "engram", &ENGRAM_MODULE, b, free);
