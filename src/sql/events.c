@@ -298,11 +298,10 @@ static int ev_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 /* ------------------------------------------------------------ filtering */
 
 /* The bounds one xFilter call collects. */
+enum { R_POS, R_TIME, R_REC };   /* the ranges: positions, event time, record time */
 typedef struct bounds {
 	int empty;                        /* no row can match */
-	sqlite3_int64 pos_lo, pos_hi;
-	sqlite3_int64 time_lo, time_hi;
-	sqlite3_int64 rec_lo, rec_hi;
+	sqlite3_int64 r[3][2];            /* [lo, hi] of each */
 } bounds;
 
 static void bound(sqlite3_int64 *lo, sqlite3_int64 *hi, int op, sqlite3_int64 v_lo,
@@ -625,6 +624,31 @@ static int text_list(sqlite3_value *arg, int op, tlist *l)
 	return vs.rc == SQLITE_DONE || vs.rc == SQLITE_OK ? SQLITE_OK : vs.rc;
 }
 
+/* pos IN (…): the list of positions (numeric affinity, as SQLite
+ * applies to the values compared with an INTEGER column). */
+static int pos_list(evcur *cur, sqlite3_value *arg)
+{
+	values vs;
+	size_t n = 0, cap = 0;
+	uint64_t *ps = NULL;
+	sqlite3_int64 lo, hi;
+	for (sqlite3_value *x = values_first(&vs, arg, OP_IN); x; x = values_next(&vs, arg)) {
+		if (int_range(x, OP_EQ, &lo, &hi) || lo < 1)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			uint64_t *g = sqlite3_realloc64(ps, cap * sizeof *g);
+			if (!g) {
+				sqlite3_free(ps);
+				return SQLITE_NOMEM;
+			}
+			ps = g;
+		}
+		ps[n++] = (uint64_t)lo;
+	}
+	return set_meet(cur, ps, n);
+}
+
 static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, int argc,
 		     sqlite3_value **argv)
 {
@@ -632,7 +656,7 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 	evcur *cur = (evcur *)base;
 	evtab *vt = (evtab *)base->pVtab;
 	cur_reset(cur);
-	bounds b = { 0, 1, INT64_MAX, INT64_MIN, INT64_MAX, INT64_MIN, INT64_MAX };
+	bounds b = { 0, { { 1, INT64_MAX }, { INT64_MIN, INT64_MAX }, { INT64_MIN, INT64_MAX } } };
 	int kinds_given = 0, rc = SQLITE_OK;
 	eg_sql_conn *conn = vt->conn;
 	const char *p = idxStr;
@@ -728,55 +752,20 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 				sqlite3_free(ps);
 			break;
 		}
-		case C_POS:
-			if (op == OP_IN) {
-				values vs;
-				size_t n = 0, cap = 0;
-				uint64_t *ps = NULL;
-				for (sqlite3_value *x = values_first(&vs, v, op); x; x = values_next(&vs, v)) {
-					if (int_range(x, OP_EQ, &lo, &hi) || lo < 1)
-						continue;
-					if (n == cap) {
-						cap = cap ? 2 * cap : 8;
-						uint64_t *g = sqlite3_realloc64(ps, cap * sizeof *g);
-						if (!g) {
-							rc = SQLITE_NOMEM;
-							break;
-						}
-						ps = g;
-					}
-					ps[n++] = (uint64_t)lo;
-				}
-				if (rc == SQLITE_OK)
-					rc = set_meet(cur, ps, n);
-				else
-					sqlite3_free(ps);
+		case C_POS: case C_TIME_US: case C_RECORDED_US: case C_TIME: case C_RECORDED: {
+			if (col == C_POS && op == OP_IN) {
+				rc = pos_list(cur, v);
 				break;
 			}
-			if (int_range(v, op, &lo, &hi))
-				b.empty = 1;
-			bound(&b.pos_lo, &b.pos_hi, op, lo, hi);
+			/* pos, time and record time: each a range of its own */
+			sqlite3_int64 *r = b.r[col == C_POS ? R_POS :
+					       col == C_TIME_US || col == C_TIME ? R_TIME : R_REC];
+			int none = col == C_TIME || col == C_RECORDED ? time_text_range(v, op, &lo, &hi) :
+					int_range(v, op, &lo, &hi);
+			b.empty |= none;
+			bound(&r[0], &r[1], op, lo, hi);
 			break;
-		case C_TIME_US:
-			if (int_range(v, op, &lo, &hi))
-				b.empty = 1;
-			bound(&b.time_lo, &b.time_hi, op, lo, hi);
-			break;
-		case C_RECORDED_US:
-			if (int_range(v, op, &lo, &hi))
-				b.empty = 1;
-			bound(&b.rec_lo, &b.rec_hi, op, lo, hi);
-			break;
-		case C_TIME:
-			if (time_text_range(v, op, &lo, &hi))
-				b.empty = 1;
-			bound(&b.time_lo, &b.time_hi, op, lo, hi);
-			break;
-		case C_RECORDED:
-			if (time_text_range(v, op, &lo, &hi))
-				b.empty = 1;
-			bound(&b.rec_lo, &b.rec_hi, op, lo, hi);
-			break;
+		}
 		case C_KNOWN_AT: {
 			int64_t k;
 			if (eg_sql_time_arg(&vt->base, "known_at", v, &k))
@@ -784,7 +773,7 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 			sqlite3_value_free(cur->known_at);
 			if (!(cur->known_at = sqlite3_value_dup(v)))
 				return SQLITE_NOMEM;
-			bound(&b.rec_lo, &b.rec_hi, OP_LE, k, k);
+			bound(&b.r[R_REC][0], &b.r[R_REC][1], OP_LE, k, k);
 			break;
 		}
 		case C_AS_OF: {
@@ -794,7 +783,7 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 			sqlite3_value_free(cur->as_of);
 			if (!(cur->as_of = sqlite3_value_dup(v)))
 				return SQLITE_NOMEM;
-			bound(&b.time_lo, &b.time_hi, OP_LE, k, k);
+			bound(&b.r[R_TIME][0], &b.r[R_TIME][1], OP_LE, k, k);
 			break;
 		}
 		default:
@@ -807,32 +796,32 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 		b.empty = 1;
 	/* Record time never decreases along the log: a range of it is a
 	 * range of positions. */
-	if (!b.empty && b.rec_hi < INT64_MAX) {
+	if (!b.empty && b.r[R_REC][1] < INT64_MAX) {
 		uint64_t at;
-		if ((rc = eg_known_pos(conn->st, b.rec_hi, &at)))
+		if ((rc = eg_known_pos(conn->st, b.r[R_REC][1], &at)))
 			return eg_sql_store_err(&vt->base, conn, rc);
-		if ((sqlite3_int64)at < b.pos_hi)
-			b.pos_hi = (sqlite3_int64)at;
+		if ((sqlite3_int64)at < b.r[R_POS][1])
+			b.r[R_POS][1] = (sqlite3_int64)at;
 	}
-	if (!b.empty && b.rec_lo > INT64_MIN) {
+	if (!b.empty && b.r[R_REC][0] > INT64_MIN) {
 		uint64_t at;
-		if ((rc = eg_known_pos(conn->st, b.rec_lo - 1, &at)))
+		if ((rc = eg_known_pos(conn->st, b.r[R_REC][0] - 1, &at)))
 			return eg_sql_store_err(&vt->base, conn, rc);
-		if ((sqlite3_int64)at + 1 > b.pos_lo)
-			b.pos_lo = (sqlite3_int64)at + 1;
+		if ((sqlite3_int64)at + 1 > b.r[R_POS][0])
+			b.r[R_POS][0] = (sqlite3_int64)at + 1;
 	}
-	if (b.pos_hi > (sqlite3_int64)snap)
-		b.pos_hi = (sqlite3_int64)snap;
-	if (b.pos_lo < 1)
-		b.pos_lo = 1;
-	if (b.empty || b.pos_lo > b.pos_hi || b.time_lo > b.time_hi)
+	if (b.r[R_POS][1] > (sqlite3_int64)snap)
+		b.r[R_POS][1] = (sqlite3_int64)snap;
+	if (b.r[R_POS][0] < 1)
+		b.r[R_POS][0] = 1;
+	if (b.empty || b.r[R_POS][0] > b.r[R_POS][1] || b.r[R_TIME][0] > b.r[R_TIME][1])
 		return SQLITE_OK;   /* eof */
-	cur->f.from = (uint64_t)b.pos_lo;
-	cur->f.to = (uint64_t)b.pos_hi;
-	cur->f.has_since = b.time_lo > INT64_MIN;
-	cur->f.since = b.time_lo;
-	cur->f.has_until = b.time_hi < INT64_MAX;
-	cur->f.until = b.time_hi;
+	cur->f.from = (uint64_t)b.r[R_POS][0];
+	cur->f.to = (uint64_t)b.r[R_POS][1];
+	cur->f.has_since = b.r[R_TIME][0] > INT64_MIN;
+	cur->f.since = b.r[R_TIME][0];
+	cur->f.has_until = b.r[R_TIME][1] < INT64_MAX;
+	cur->f.until = b.r[R_TIME][1];
 	cur->f.by = EG_BY_EVENT;
 	cur->f.reverse = strstr(idxStr, "ORDER BY pos DESC") != NULL;
 	if (cur->has_set) {
