@@ -45,7 +45,7 @@ ENGRAM   := $(B)/bin/engram
 SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
-.PHONY: all deps deps-check test unit e2e lint crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
+.PHONY: all deps deps-check test unit e2e lint sql-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
 	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
@@ -123,14 +123,31 @@ lint: deps-check $(ENGRAM)
 unit: deps-check $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 
-e2e: deps-check $(ENGRAM)
+# (t_sql.sh loads the extension built beside the engram under test.)
+e2e: deps-check $(ENGRAM) $(SQL_EXT)
 	@ENGRAM=$(abspath $(ENGRAM)) tests/e2e/run.sh
 
 test: deps-check
-	@$(MAKE) --no-print-directory unit e2e lint crash-check fuzz-replay fault-check
+	@$(MAKE) --no-print-directory unit e2e lint crash-check fuzz-replay fault-check sql-check
 	@echo "== again under AddressSanitizer + UBSan"
-	@$(MAKE) --no-print-directory SAN=1 unit e2e crash-check fuzz-replay
+	@$(MAKE) --no-print-directory SAN=1 unit e2e crash-check fuzz-replay sql-check
 	@echo "all tests passed"
+
+# The property test of SQL over the log (tests/sql/prop.py): random queries
+# through the loadable extension equal those over a plain SQLite table loaded
+# from engram read, also while a writer appends.  It needs Debian's python3,
+# whose sqlite3 module loads extensions.  Under SAN=1 it loads the sanitized
+# extension, with the ASan runtime preloaded into python3 (whose own leaks
+# are not ours), and asks fewer queries.  SQL_PROP_SEED=N repeats a run.
+SQL_PROP_ARGS ?=
+sql-check: deps-check $(ENGRAM) $(SQL_EXT)
+	@echo "== tests/sql/prop.py"
+ifeq ($(SAN),1)
+	@LD_PRELOAD=$$(ldd $(SQL_EXT) | awk '/libasan/ { print $$3 }') ASAN_OPTIONS=detect_leaks=0 \
+		/usr/bin/python3 tests/sql/prop.py $(ENGRAM) $(SQL_EXT) --queries 300 --writer-seconds 3 $(SQL_PROP_ARGS)
+else
+	@/usr/bin/python3 tests/sql/prop.py $(ENGRAM) $(SQL_EXT) $(SQL_PROP_ARGS)
+endif
 
 # The crash loop (tests/crash/crash.py, docs/RELIABILITY.md): writers killed
 # with SIGKILL at random moments, the store checked after each.

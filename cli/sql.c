@@ -431,8 +431,11 @@ int cmd_sql(cli *c)
 	char *text = NULL;
 	int tty_shell = !file && !c->npos && isatty(STDIN_FILENO);
 	if (file) {
-		size_t n;
-		text = strcmp(file, "-") ? cli_slurp(file, &n) : read_all(stdin);
+		/* read_all, not cli_slurp: the text must end with a NUL */
+		FILE *f = strcmp(file, "-") ? fopen(file, "rb") : stdin;
+		text = f ? read_all(f) : NULL;
+		if (f && f != stdin)
+			fclose(f);
 		if (!text) {
 			cli_error("-f %s: %s", file, strerror(errno));
 			return EXIT_USAGE;

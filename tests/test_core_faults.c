@@ -7,6 +7,8 @@
  * once the fault is gone.
  */
 #include "testutil.h"
+
+#include <sys/mman.h>
 #include "engram.h"
 #include "os.h"
 
@@ -82,6 +84,16 @@ static ssize_t failing_pread(int fd, void *buf, size_t n, off_t off)
 		return -1;
 	}
 	return saved_os.pread(fd, buf, n, off);
+}
+
+static void *failing_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (fd >= 0 && fd_ends_with(fd, fail_suffix)) {
+		failures++;
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	return saved_os.mmap(addr, len, prot, flags, fd, off);
 }
 
 static void arm(const char *suffix)
@@ -268,12 +280,37 @@ static void failed_fstat_opening_the_index(void **state)
 	check_store(dir, EG_OPEN_WRITE);
 }
 
+/* idx/blocks is read through a mapping; when it cannot be mapped, with
+ * pread; when neither works, the read fails naming the file. */
+static void failed_mmap_of_idx_blocks_reads_with_pread(void **state)
+{
+	tu_fx *f = *state;
+	const char *dir = make_store(f);
+	eg_store *st = tu_open(dir, EG_OPEN_READ, 0);
+	arm("/idx/blocks");
+	eg_os.mmap = failing_mmap;
+	eg_filter flt = { .stream = "s1" };
+	eg_iter *it = NULL;
+	const eg_event *e;
+	uint64_t n = 0;
+	int rc = eg_iter_new(st, &it, &flt);
+	while (rc == EG_OK && (rc = eg_iter_next(it, &e)) == EG_OK)
+		n++;
+	disarm();
+	eg_iter_free(it);
+	assert_true(failures >= 1);
+	assert_int_equal(rc, EG_END);
+	assert_true(n > 0);
+	eg_store_close(st);
+}
+
 static void failed_pread_of_idx_blocks_in_a_scan_fails_cleanly(void **state)
 {
 	tu_fx *f = *state;
 	const char *dir = make_store(f);
 	eg_store *st = tu_open(dir, EG_OPEN_READ, 0);
 	arm("/idx/blocks");
+	eg_os.mmap = failing_mmap;
 	eg_os.pread = failing_pread;
 	eg_filter flt = { .stream = "s1" };
 	eg_iter *it = NULL;
@@ -415,6 +452,7 @@ int main(void)
 		T(failed_mkdir_of_the_index_fails_the_writer_cleanly),
 		T(failed_opendir_listing_segments_fails_the_open_cleanly),
 		T(failed_fstat_opening_the_index),
+		T(failed_mmap_of_idx_blocks_reads_with_pread),
 		T(failed_pread_of_idx_blocks_in_a_scan_fails_cleanly),
 		T(failed_stat_refreshing_a_readers_key_table_reads_the_log),
 		T(failed_pread_of_a_segment_in_a_scan_is_eio_not_damage),

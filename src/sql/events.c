@@ -49,6 +49,7 @@ static const char *const OP_NAMES[NOPS] = { "=", "IN", "<", "<=", ">", ">=", "LI
 /* The stores the extension opened, by directory (engram_events('DIR') and
  * engram(DIR) tables); NULL on a connection from eg_sql_open. */
 typedef struct ext_state {
+	sqlite3 *db;
 	eg_sql_conn *conns;
 } ext_state;
 
@@ -61,6 +62,16 @@ typedef struct evtab {
 	int sem[NCOLS];         /* declared column -> enum col */
 } evtab;
 
+/* The texts of an equality or an IN list, copied (sqlite3_vtab_in_next
+ * may reuse the value the one before gave), NUL-terminated, with their
+ * lengths: a name may hold a NUL (JSON's \u0000). */
+typedef struct tlist {
+	const char **s;
+	size_t *n, len;
+	int any;        /* a value matches what SQLite decides: no restriction */
+	int nul;        /* a text holds a NUL */
+} tlist;
+
 typedef struct evcur {
 	sqlite3_vtab_cursor base;
 	eg_sql_conn *conn;      /* counted in conn->cursors while set */
@@ -68,10 +79,10 @@ typedef struct evcur {
 	const eg_event *ev;
 	int eof;
 	eg_filter f;            /* strings borrowed from the arrays below */
-	const char **streams, **types;   /* copies (an IN list's values are not kept) */
-	size_t nstreams, ntypes;
-	sqlite3_int64 known_at, as_of;   /* what the hidden columns show */
-	int has_known_at, has_as_of;
+	tlist streams, types;   /* what the iterator is given, or checks here */
+	int check_streams, check_types;  /* names with a NUL: checked here */
+	sqlite3_value *known_at, *as_of; /* the hidden columns: as given */
+	uint64_t limit, emitted;         /* LIMIT of a list of positions */
 	uint64_t *set;          /* positions of an id or pos IN list, sorted */
 	size_t nset, iset;
 	int has_set;
@@ -188,7 +199,18 @@ static int ev_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 		}
 		seen[c] = 1;
 		info->aConstraintUsage[i].argvIndex = ++argc;
-		info->aConstraintUsage[i].omit = 1;
+		/* A number compared with a TEXT column matches by the affinity of
+		 * what gave it, which only SQLite knows (text_arg): the condition
+		 * is ours alone when its value is text known now; else SQLite
+		 * checks it too, and xFilter narrows by it only for text. */
+		int exact = !is_text_col(c) || c == C_KIND || c == C_KNOWN_AT || c == C_AS_OF ||
+			    c == C_DIR;
+		sqlite3_value *rv;
+		if (!exact && op != OP_IN && sqlite3_vtab_rhs_value(info, i, &rv) == SQLITE_OK &&
+		    sqlite3_value_type(rv) == SQLITE_TEXT)
+			exact = 1;
+		info->aConstraintUsage[i].omit = (unsigned char)exact;
+		all_taken &= exact;
 		plan = sqlite3_mprintf("%z%s%s %s ?", plan, argc > 1 ? " AND " : "", COL_NAMES[c],
 				       OP_NAMES[op]);
 		switch (c) {
@@ -236,8 +258,13 @@ static int ev_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 		}
 	}
 	if (vt->ext && !has_dir) {
+		/* engram_events needs its directory: a plan SQLite takes only when
+		 * there is no other, whose xFilter then says so. */
 		sqlite3_free(plan);
-		return SQLITE_CONSTRAINT;   /* engram_events needs its directory */
+		info->idxStr = "(no directory)";
+		info->needToFreeIdxStr = 0;
+		info->estimatedCost = 1e300;
+		return SQLITE_OK;
 	}
 	if (info->nOrderBy == 1) {
 		const struct sqlite3_index_orderby *o = &info->aOrderBy[0];
@@ -271,11 +298,10 @@ static int ev_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 /* ------------------------------------------------------------ filtering */
 
 /* The bounds one xFilter call collects. */
+enum { R_POS, R_TIME, R_REC };   /* the ranges: positions, event time, record time */
 typedef struct bounds {
 	int empty;                        /* no row can match */
-	sqlite3_int64 pos_lo, pos_hi;
-	sqlite3_int64 time_lo, time_hi;
-	sqlite3_int64 rec_lo, rec_hi;
+	sqlite3_int64 r[3][2];            /* [lo, hi] of each */
 } bounds;
 
 static void bound(sqlite3_int64 *lo, sqlite3_int64 *hi, int op, sqlite3_int64 v_lo,
@@ -387,7 +413,8 @@ static int time_text_range(sqlite3_value *v, int op, sqlite3_int64 *lo, sqlite3_
 		return -1;
 	if (t == SQLITE_BLOB)   /* greater than every text */
 		return op == OP_LT || op == OP_LE ? 0 : -1;
-	/* A number is compared as its text (TEXT affinity). */
+	if (t != SQLITE_TEXT)   /* a number: see text_arg */
+		return 0;
 	const char *s = (const char *)sqlite3_value_text(v);
 	if (!s)
 		return -1;
@@ -403,18 +430,26 @@ static int time_text_range(sqlite3_value *v, int op, sqlite3_int64 *lo, sqlite3_
 	return *lo > *hi ? -1 : 0;
 }
 
-/* A TEXT column = v: the text, or NULL when no text equals v (NULL, or a
- * BLOB, which never equals text). */
-static const char *text_eq(sqlite3_value *v)
+/* What a TEXT column = v can match.  A number's match depends on the
+ * affinity of the expression that gave it, which a virtual table cannot
+ * see (with none, SQLite compares its text; from a REAL column, it
+ * compares numbers, so stream '42.0' = 42): such a condition is planned
+ * with SQLite checking it too (see ev_best_index), and here restricts
+ * nothing. */
+enum { T_NONE, T_TEXT, T_ANY };
+static int text_arg(sqlite3_value *v, const char **s, size_t *n)
 {
-	int t = sqlite3_value_type(v);
-	if (t == SQLITE_NULL || t == SQLITE_BLOB)
-		return NULL;
-	const char *s = (const char *)sqlite3_value_text(v);
-	/* Engram's names hold no NUL, so text with one matches nothing. */
-	if (s && strlen(s) != (size_t)sqlite3_value_bytes(v))
-		return NULL;
-	return s;
+	switch (sqlite3_value_type(v)) {
+	case SQLITE_TEXT:
+		*s = (const char *)sqlite3_value_text(v);
+		*n = (size_t)sqlite3_value_bytes(v);
+		return *s ? T_TEXT : T_NONE;
+	case SQLITE_INTEGER:
+	case SQLITE_FLOAT:
+		return T_ANY;
+	default:   /* NULL equals nothing; a BLOB never equals text */
+		return T_NONE;
+	}
 }
 
 /* The values of an equality (one) or an IN list (each). */
@@ -512,26 +547,39 @@ static const char *plan_term(const char *p, int *col, int *op)
 
 static eg_sql_conn *ext_conn(evtab *vt, sqlite3_value *dir);
 
-static void free_list(const char **l, size_t n)
+static void tlist_free(tlist *l)
 {
-	for (size_t i = 0; l && i < n; i++)
-		sqlite3_free((char *)l[i]);
-	sqlite3_free(l);
+	for (size_t i = 0; l->s && i < l->len; i++)
+		sqlite3_free((char *)l->s[i]);
+	sqlite3_free(l->s);
+	sqlite3_free(l->n);
+	memset(l, 0, sizeof *l);
+}
+
+/* Is s[0, n) in the list? */
+static int tlist_has(const tlist *l, const char *s, size_t n)
+{
+	for (size_t i = 0; i < l->len; i++)
+		if (l->n[i] == n && !memcmp(l->s[i], s, n))
+			return 1;
+	return 0;
 }
 
 static void cur_reset(evcur *cur)
 {
 	eg_iter_free(cur->it);
 	cur->it = NULL;
-	free_list(cur->streams, cur->nstreams);
-	free_list(cur->types, cur->ntypes);
-	cur->nstreams = cur->ntypes = 0;
+	tlist_free(&cur->streams);
+	tlist_free(&cur->types);
+	cur->check_streams = cur->check_types = 0;
+	sqlite3_value_free(cur->known_at);
+	sqlite3_value_free(cur->as_of);
+	cur->known_at = cur->as_of = NULL;
+	cur->limit = cur->emitted = 0;
 	sqlite3_free(cur->set);
-	cur->streams = cur->types = NULL;
 	cur->set = NULL;
 	cur->nset = cur->iset = 0;
 	cur->has_set = 0;
-	cur->has_known_at = cur->has_as_of = 0;
 	cur->ev = NULL;
 	cur->eof = 1;
 	memset(&cur->f, 0, sizeof cur->f);
@@ -539,31 +587,66 @@ static void cur_reset(evcur *cur)
 
 static int cur_step(evcur *cur);
 
-/* Collect a text list (stream, type) of an equality or IN, as copies:
- * sqlite3_vtab_in_next may reuse the value the one before gave. */
-static int text_list(sqlite3_value *arg, int op, const char ***out, size_t *n)
+/* Collect the texts of an equality or IN list. */
+static int text_list(sqlite3_value *arg, int op, tlist *l)
 {
 	values vs;
 	size_t cap = 0;
-	*n = 0;
 	for (sqlite3_value *v = values_first(&vs, arg, op); v; v = values_next(&vs, arg)) {
-		const char *s = text_eq(v);
-		if (!s)
+		const char *s;
+		size_t n;
+		int t = text_arg(v, &s, &n);
+		l->any |= t == T_ANY;
+		if (t != T_TEXT)
 			continue;
-		if (*n == cap) {
+		if (l->len == cap) {
 			cap = cap ? 2 * cap : 8;
-			const char **g = sqlite3_realloc64(*out, cap * sizeof *g);
+			const char **g = sqlite3_realloc64(l->s, cap * sizeof *g);
 			if (!g)
 				return SQLITE_NOMEM;
-			*out = g;
+			l->s = g;
+			size_t *gn = sqlite3_realloc64(l->n, cap * sizeof *gn);
+			if (!gn)
+				return SQLITE_NOMEM;
+			l->n = gn;
 		}
-		if (!((*out)[*n] = sqlite3_mprintf("%s", s)))
+		char *c = sqlite3_malloc64(n + 1);
+		if (!c)
 			return SQLITE_NOMEM;
-		(*n)++;
+		memcpy(c, s, n);
+		c[n] = 0;
+		l->nul |= strlen(c) != n;
+		l->s[l->len] = c;
+		l->n[l->len++] = n;
 	}
-	if (!*out && !(*out = sqlite3_malloc(sizeof **out)))
+	if (!l->s && !(l->s = sqlite3_malloc(sizeof *l->s)))
 		return SQLITE_NOMEM;   /* an empty list: nothing matches */
 	return vs.rc == SQLITE_DONE || vs.rc == SQLITE_OK ? SQLITE_OK : vs.rc;
+}
+
+/* pos IN (…): the list of positions (numeric affinity, as SQLite
+ * applies to the values compared with an INTEGER column). */
+static int pos_list(evcur *cur, sqlite3_value *arg)
+{
+	values vs;
+	size_t n = 0, cap = 0;
+	uint64_t *ps = NULL;
+	sqlite3_int64 lo, hi;
+	for (sqlite3_value *x = values_first(&vs, arg, OP_IN); x; x = values_next(&vs, arg)) {
+		if (int_range(x, OP_EQ, &lo, &hi) || lo < 1)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			uint64_t *g = sqlite3_realloc64(ps, cap * sizeof *g);
+			if (!g) {
+				sqlite3_free(ps);
+				return SQLITE_NOMEM;
+			}
+			ps = g;
+		}
+		ps[n++] = (uint64_t)lo;
+	}
+	return set_meet(cur, ps, n);
 }
 
 static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, int argc,
@@ -573,7 +656,7 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 	evcur *cur = (evcur *)base;
 	evtab *vt = (evtab *)base->pVtab;
 	cur_reset(cur);
-	bounds b = { 0, 1, INT64_MAX, INT64_MIN, INT64_MAX, INT64_MIN, INT64_MAX };
+	bounds b = { 0, { { 1, INT64_MAX }, { INT64_MIN, INT64_MAX }, { INT64_MIN, INT64_MAX } } };
 	int kinds_given = 0, rc = SQLITE_OK;
 	eg_sql_conn *conn = vt->conn;
 	const char *p = idxStr;
@@ -584,7 +667,7 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 		for (const char *q = p; i < argc && (q = plan_term(q, &col, &op)); i++)
 			if (col == C_DIR)
 				break;
-		if (!(conn = ext_conn(vt, argv[i])))
+		if (!(conn = ext_conn(vt, i < argc ? argv[i] : NULL)))
 			return SQLITE_ERROR;
 	}
 	if (cur->conn != conn) {
@@ -610,126 +693,97 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 		}
 		switch (col) {
 		case C_STREAM:
-			rc = text_list(v, op, &cur->streams, &cur->nstreams);
-			cur->f.streams = cur->streams;
-			cur->f.nstreams = cur->nstreams;
+			if ((rc = text_list(v, op, &cur->streams)) || cur->streams.any)
+				break;
+			if (cur->streams.nul) {
+				cur->check_streams = 1;
+			} else {
+				cur->f.streams = cur->streams.s;
+				cur->f.nstreams = cur->streams.len;
+			}
 			break;
 		case C_TYPE:
-			rc = text_list(v, op, &cur->types, &cur->ntypes);
-			cur->f.types = cur->types;
-			cur->f.ntypes = cur->ntypes;
-			b.empty |= cur->ntypes == 0;   /* ntypes 0 would mean any */
+			if ((rc = text_list(v, op, &cur->types)) || cur->types.any)
+				break;
+			b.empty |= cur->types.len == 0;   /* ntypes 0 would mean any */
+			if (cur->types.nul) {
+				cur->check_types = 1;
+			} else {
+				cur->f.types = cur->types.s;
+				cur->f.ntypes = cur->types.len;
+			}
 			break;
 		case C_KIND: {
 			values vs;
 			kinds_given = 1;
+			/* A kind is never a number's text, whatever the affinity. */
 			for (sqlite3_value *x = values_first(&vs, v, op); x; x = values_next(&vs, v)) {
-				const char *s = text_eq(x);
-				for (unsigned k = 0; s && k < 3; k++)
-					if (!strcmp(s, KIND_NAMES[k]))
+				const char *s;
+				size_t n;
+				int t = text_arg(x, &s, &n);
+				for (unsigned k = 0; t == T_TEXT && k < 3; k++)
+					if (n == strlen(KIND_NAMES[k]) && !memcmp(s, KIND_NAMES[k], n))
 						cur->f.kinds |= 1u << k;
 			}
 			break;
 		}
 		case C_ID: {
-			values vs;
-			size_t n = 0, cap = 0;
+			tlist ids = { 0 };
 			uint64_t *ps = NULL;
-			for (sqlite3_value *x = values_first(&vs, v, op); x && rc == SQLITE_OK;
-			     x = values_next(&vs, v)) {
-				const char *s = text_eq(x);
-				uint64_t at;
-				if (!s)
-					continue;
-				int r = eg_store_find_id(conn->st, s, strlen(s), &at);
-				if (r == EG_ENOTFOUND)
-					continue;
-				if (r) {
-					rc = eg_sql_store_err(&vt->base, conn, r);
-					break;
-				}
-				if (n == cap) {
-					cap = cap ? 2 * cap : 8;
-					uint64_t *g = sqlite3_realloc64(ps, cap * sizeof *g);
-					if (!g) {
-						rc = SQLITE_NOMEM;
-						break;
-					}
-					ps = g;
-				}
-				ps[n++] = at;
+			size_t n = 0;
+			if ((rc = text_list(v, op, &ids)) || ids.any) {
+				tlist_free(&ids);
+				break;
 			}
+			if (ids.len && !(ps = sqlite3_malloc64(ids.len * sizeof *ps)))
+				rc = SQLITE_NOMEM;
+			for (size_t k = 0; rc == SQLITE_OK && k < ids.len; k++) {
+				uint64_t at;
+				int r = eg_store_find_id(conn->st, ids.s[k], ids.n[k], &at);
+				if (r == EG_OK)
+					ps[n++] = at;
+				else if (r != EG_ENOTFOUND)
+					rc = eg_sql_store_err(&vt->base, conn, r);
+			}
+			tlist_free(&ids);
 			if (rc == SQLITE_OK)
 				rc = set_meet(cur, ps, n);
 			else
 				sqlite3_free(ps);
 			break;
 		}
-		case C_POS:
-			if (op == OP_IN) {
-				values vs;
-				size_t n = 0, cap = 0;
-				uint64_t *ps = NULL;
-				for (sqlite3_value *x = values_first(&vs, v, op); x; x = values_next(&vs, v)) {
-					if (int_range(x, OP_EQ, &lo, &hi) || lo < 1)
-						continue;
-					if (n == cap) {
-						cap = cap ? 2 * cap : 8;
-						uint64_t *g = sqlite3_realloc64(ps, cap * sizeof *g);
-						if (!g) {
-							rc = SQLITE_NOMEM;
-							break;
-						}
-						ps = g;
-					}
-					ps[n++] = (uint64_t)lo;
-				}
-				if (rc == SQLITE_OK)
-					rc = set_meet(cur, ps, n);
-				else
-					sqlite3_free(ps);
+		case C_POS: case C_TIME_US: case C_RECORDED_US: case C_TIME: case C_RECORDED: {
+			if (col == C_POS && op == OP_IN) {
+				rc = pos_list(cur, v);
 				break;
 			}
-			if (int_range(v, op, &lo, &hi))
-				b.empty = 1;
-			bound(&b.pos_lo, &b.pos_hi, op, lo, hi);
+			/* pos, time and record time: each a range of its own */
+			sqlite3_int64 *r = b.r[col == C_POS ? R_POS :
+					       col == C_TIME_US || col == C_TIME ? R_TIME : R_REC];
+			int none = col == C_TIME || col == C_RECORDED ? time_text_range(v, op, &lo, &hi) :
+					int_range(v, op, &lo, &hi);
+			b.empty |= none;
+			bound(&r[0], &r[1], op, lo, hi);
 			break;
-		case C_TIME_US:
-			if (int_range(v, op, &lo, &hi))
-				b.empty = 1;
-			bound(&b.time_lo, &b.time_hi, op, lo, hi);
-			break;
-		case C_RECORDED_US:
-			if (int_range(v, op, &lo, &hi))
-				b.empty = 1;
-			bound(&b.rec_lo, &b.rec_hi, op, lo, hi);
-			break;
-		case C_TIME:
-			if (time_text_range(v, op, &lo, &hi))
-				b.empty = 1;
-			bound(&b.time_lo, &b.time_hi, op, lo, hi);
-			break;
-		case C_RECORDED:
-			if (time_text_range(v, op, &lo, &hi))
-				b.empty = 1;
-			bound(&b.rec_lo, &b.rec_hi, op, lo, hi);
-			break;
+		}
 		case C_KNOWN_AT: {
 			int64_t k;
 			if (eg_sql_time_arg(&vt->base, "known_at", v, &k))
 				return SQLITE_ERROR;
-			cur->known_at = k;
-			cur->has_known_at = 1;
-			bound(&b.rec_lo, &b.rec_hi, OP_LE, k, k);
+			sqlite3_value_free(cur->known_at);
+			if (!(cur->known_at = sqlite3_value_dup(v)))
+				return SQLITE_NOMEM;
+			bound(&b.r[R_REC][0], &b.r[R_REC][1], OP_LE, k, k);
 			break;
 		}
 		case C_AS_OF: {
 			int64_t k;
 			if (eg_sql_time_arg(&vt->base, "as_of", v, &k))
 				return SQLITE_ERROR;
-			cur->as_of = k;
-			cur->has_as_of = 1;
-			bound(&b.time_lo, &b.time_hi, OP_LE, k, k);
+			sqlite3_value_free(cur->as_of);
+			if (!(cur->as_of = sqlite3_value_dup(v)))
+				return SQLITE_NOMEM;
+			bound(&b.r[R_TIME][0], &b.r[R_TIME][1], OP_LE, k, k);
 			break;
 		}
 		default:
@@ -742,32 +796,32 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 		b.empty = 1;
 	/* Record time never decreases along the log: a range of it is a
 	 * range of positions. */
-	if (!b.empty && b.rec_hi < INT64_MAX) {
+	if (!b.empty && b.r[R_REC][1] < INT64_MAX) {
 		uint64_t at;
-		if ((rc = eg_known_pos(conn->st, b.rec_hi, &at)))
+		if ((rc = eg_known_pos(conn->st, b.r[R_REC][1], &at)))
 			return eg_sql_store_err(&vt->base, conn, rc);
-		if ((sqlite3_int64)at < b.pos_hi)
-			b.pos_hi = (sqlite3_int64)at;
+		if ((sqlite3_int64)at < b.r[R_POS][1])
+			b.r[R_POS][1] = (sqlite3_int64)at;
 	}
-	if (!b.empty && b.rec_lo > INT64_MIN) {
+	if (!b.empty && b.r[R_REC][0] > INT64_MIN) {
 		uint64_t at;
-		if ((rc = eg_known_pos(conn->st, b.rec_lo - 1, &at)))
+		if ((rc = eg_known_pos(conn->st, b.r[R_REC][0] - 1, &at)))
 			return eg_sql_store_err(&vt->base, conn, rc);
-		if ((sqlite3_int64)at + 1 > b.pos_lo)
-			b.pos_lo = (sqlite3_int64)at + 1;
+		if ((sqlite3_int64)at + 1 > b.r[R_POS][0])
+			b.r[R_POS][0] = (sqlite3_int64)at + 1;
 	}
-	if (b.pos_hi > (sqlite3_int64)snap)
-		b.pos_hi = (sqlite3_int64)snap;
-	if (b.pos_lo < 1)
-		b.pos_lo = 1;
-	if (b.empty || b.pos_lo > b.pos_hi || b.time_lo > b.time_hi)
+	if (b.r[R_POS][1] > (sqlite3_int64)snap)
+		b.r[R_POS][1] = (sqlite3_int64)snap;
+	if (b.r[R_POS][0] < 1)
+		b.r[R_POS][0] = 1;
+	if (b.empty || b.r[R_POS][0] > b.r[R_POS][1] || b.r[R_TIME][0] > b.r[R_TIME][1])
 		return SQLITE_OK;   /* eof */
-	cur->f.from = (uint64_t)b.pos_lo;
-	cur->f.to = (uint64_t)b.pos_hi;
-	cur->f.has_since = b.time_lo > INT64_MIN;
-	cur->f.since = b.time_lo;
-	cur->f.has_until = b.time_hi < INT64_MAX;
-	cur->f.until = b.time_hi;
+	cur->f.from = (uint64_t)b.r[R_POS][0];
+	cur->f.to = (uint64_t)b.r[R_POS][1];
+	cur->f.has_since = b.r[R_TIME][0] > INT64_MIN;
+	cur->f.since = b.r[R_TIME][0];
+	cur->f.has_until = b.r[R_TIME][1] < INT64_MAX;
+	cur->f.until = b.r[R_TIME][1];
 	cur->f.by = EG_BY_EVENT;
 	cur->f.reverse = strstr(idxStr, "ORDER BY pos DESC") != NULL;
 	if (cur->has_set) {
@@ -777,16 +831,14 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 			if (cur->set[i] >= cur->f.from && cur->set[i] <= cur->f.to)
 				cur->set[k++] = cur->set[i];
 		cur->nset = k;
-		if (cur->f.limit && cur->f.limit < k)
-			cur->nset = cur->f.limit;
 		if (cur->f.reverse)
 			for (size_t i = 0; i < k / 2; i++) {
 				uint64_t t = cur->set[i];
 				cur->set[i] = cur->set[k - 1 - i];
 				cur->set[k - 1 - i] = t;
 			}
-		if (cur->f.reverse && cur->f.limit && cur->f.limit < k)
-			cur->nset = cur->f.limit;
+		/* The LIMIT counts rows that pass the other conditions too. */
+		cur->limit = cur->f.limit;
 		cur->f.limit = 0;
 	}
 	cur->eof = 0;
@@ -816,9 +868,19 @@ static int cur_step(evcur *cur)
 					return eg_sql_store_err(&vt->base, cur->conn, rc);
 			}
 		}
-		int rc = eg_iter_next(cur->it, &cur->ev);
-		if (rc == EG_OK)
+		if (cur->limit && cur->emitted >= cur->limit) {
+			cur->eof = 1;
 			return SQLITE_OK;
+		}
+		int rc = eg_iter_next(cur->it, &cur->ev);
+		if (rc == EG_OK) {
+			const eg_event *e = cur->ev;
+			if ((cur->check_streams && !tlist_has(&cur->streams, e->stream, e->stream_len)) ||
+			    (cur->check_types && !tlist_has(&cur->types, e->type, e->type_len)))
+				continue;
+			cur->emitted++;
+			return SQLITE_OK;
+		}
 		eg_iter_free(cur->it);
 		cur->it = NULL;
 		if (rc != EG_END)
@@ -885,13 +947,15 @@ static int ev_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int i)
 		break;
 	case C_TIME_US: sqlite3_result_int64(ctx, e->time); break;
 	case C_RECORDED_US: sqlite3_result_int64(ctx, e->recorded); break;
+	/* As given, so that SQLite's own check of known_at = X (under an
+	 * OR, SQLite reads each branch and checks every term) holds. */
 	case C_KNOWN_AT:
-		if (cur->has_known_at)
-			result_time(ctx, cur->known_at);
+		if (cur->known_at)
+			sqlite3_result_value(ctx, cur->known_at);
 		break;
 	case C_AS_OF:
-		if (cur->has_as_of)
-			result_time(ctx, cur->as_of);
+		if (cur->as_of)
+			sqlite3_result_value(ctx, cur->as_of);
 		break;
 	case C_DIR:
 		if (cur->conn && cur->conn->dir)
@@ -984,9 +1048,7 @@ static void ext_free(void *p)
 	while (x->conns) {
 		eg_sql_conn *c = x->conns;
 		x->conns = c->next;
-		eg_store_close(c->st);
-		free(c->dir);
-		free(c);
+		eg_sql_conn_free(c);
 	}
 	free(x);
 }
@@ -1014,6 +1076,7 @@ static eg_sql_conn *ext_open(ext_state *x, const char *dir, char **msg)
 		return NULL;
 	}
 	c->own = 1;
+	c->db = x->db;
 	c->next = x->conns;
 	x->conns = c;
 	return c;
@@ -1021,9 +1084,10 @@ static eg_sql_conn *ext_open(ext_state *x, const char *dir, char **msg)
 
 static eg_sql_conn *ext_conn(evtab *vt, sqlite3_value *dir)
 {
-	const char *d = text_eq(dir);
+	const char *d = NULL;
+	size_t n = 0;
 	char *msg = NULL;
-	if (!d || !*d) {
+	if (!dir || text_arg(dir, &d, &n) != T_TEXT || !n || strlen(d) != n) {
 		eg_sql_vtab_err(&vt->base, "%s: expected the directory of a store, as in %s('DIR')",
 				vt->name, vt->name);
 		return NULL;
@@ -1127,6 +1191,7 @@ int eg_sql_register_ext(sqlite3 *db)
 	}
 	/* engram_events owns the stores; engram(DIR) tables share them, and
 	 * are disconnected before the modules are destroyed. */
+	x->db = db;
 	a->kind = 1, a->ext = x;
 	b->kind = 2, b->ext = x;
 	int rc = sqlite3_create_module_v2(db, "engram", &ENGRAM_MODULE, b, free);

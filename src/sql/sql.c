@@ -17,23 +17,94 @@ void eg_sql_cursor_open(eg_sql_conn *c)
 	c->cursors++;
 }
 
+static void drop_pin(eg_sql_conn *c, size_t i)
+{
+	free(c->pins[i].who);
+	c->pins[i] = c->pins[--c->npins];
+}
+
 void eg_sql_cursor_close(eg_sql_conn *c)
 {
 	if (c->cursors > 0 && --c->cursors == 0)
-		c->pinned = 0;
+		while (c->npins)
+			drop_pin(c, c->npins - 1);
+}
+
+/* The statements running now on c's connection, into *who (malloc'd). */
+static size_t running(eg_sql_conn *c, struct eg_sql_pin_who **who)
+{
+	size_t n = 0, cap = 0;
+	*who = NULL;
+	for (sqlite3_stmt *s = sqlite3_next_stmt(c->db, NULL); s; s = sqlite3_next_stmt(c->db, s)) {
+		if (!sqlite3_stmt_busy(s))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 4;
+			struct eg_sql_pin_who *g = realloc(*who, cap * sizeof *g);
+			if (!g)
+				break;   /* fewer known: at worst a fresh snapshot */
+			*who = g;
+		}
+		(*who)[n].stmt = s;
+		(*who)[n++].run = sqlite3_stmt_status(s, SQLITE_STMTSTATUS_RUN, 0);
+	}
+	return n;
+}
+
+static int has_who(const eg_sql_pin *p, const struct eg_sql_pin_who *w)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->who[i].stmt == w->stmt && p->who[i].run == w->run)
+			return 1;
+	return 0;
 }
 
 int eg_sql_snapshot(eg_sql_conn *c, uint64_t *pos)
 {
-	if (!c->pinned || !c->cursors) {
-		eg_head h;
-		int rc = eg_store_head(c->st, &h);
-		if (rc)
-			return rc;
-		c->snap = h.pos;
-		c->pinned = 1;
+	struct eg_sql_pin_who *now;
+	size_t n = running(c, &now);
+	/* A snapshot taken when a statement now finished was running can
+	 * never be matched again: drop it.  One taken with exactly these
+	 * running is this statement's. */
+	for (size_t i = 0; i < c->npins;) {
+		eg_sql_pin *p = &c->pins[i];
+		size_t k = 0;
+		while (k < p->n) {
+			size_t j = 0;
+			while (j < n && !(now[j].stmt == p->who[k].stmt && now[j].run == p->who[k].run))
+				j++;
+			if (j == n)
+				break;
+			k++;
+		}
+		if (k < p->n) {
+			drop_pin(c, i);
+			continue;
+		}
+		int same = p->n == n;
+		for (size_t j = 0; same && j < n; j++)
+			same = has_who(p, &now[j]);
+		if (same && c->cursors) {
+			*pos = p->head;
+			free(now);
+			return EG_OK;
+		}
+		i++;
 	}
-	*pos = c->snap;
+	eg_head h;
+	int rc = eg_store_head(c->st, &h);
+	if (rc) {
+		free(now);
+		return rc;
+	}
+	*pos = h.pos;
+	eg_sql_pin *g = c->cursors ? realloc(c->pins, (c->npins + 1) * sizeof *g) : NULL;
+	if (!g) {   /* no cursor (a scalar function), or no memory: not kept */
+		free(now);
+		return EG_OK;
+	}
+	c->pins = g;
+	c->pins[c->npins++] = (eg_sql_pin){ h.pos, n, now };
 	return EG_OK;
 }
 
@@ -110,13 +181,20 @@ static int authorize(void *ctx, int action, const char *a, const char *b, const 
 
 /* --------------------------------------------------------------- open */
 
-static void conn_free(void *p)
+void eg_sql_conn_free(eg_sql_conn *c)
 {
-	eg_sql_conn *c = p;
+	while (c->npins)
+		drop_pin(c, c->npins - 1);
+	free(c->pins);
 	if (c->own)
 		eg_store_close(c->st);
 	free(c->dir);
 	free(c);
+}
+
+static void conn_free(void *p)
+{
+	eg_sql_conn_free(p);
 }
 
 /* engram_head(): the head position the statement reads (its snapshot). */
@@ -134,6 +212,7 @@ static void fn_head(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 int eg_sql_register(sqlite3 *db, eg_sql_conn *c)
 {
+	c->db = db;
 	/* The function owns c: SQLite frees it with the connection (or now,
 	 * if registering fails). */
 	int rc = sqlite3_create_function_v2(db, "engram_head", 0, SQLITE_UTF8, c, fn_head, NULL,

@@ -12,16 +12,29 @@
 #include "engram.h"
 #include "sqlite.h"
 
-/* One store on one connection.  Every cursor of every engram table pins
- * the snapshot: the first to open reads the head, and every cursor reads
- * up to it until the last one closes; so a statement (whose cursors stay
- * open until it is reset) sees one head, even while a writer appends. */
+/* A statement's snapshot: the head when it first read, and the statements
+ * running then (each with its run count, so that a statement reset and run
+ * again, or a new one at the same address, is another). */
+typedef struct eg_sql_pin {
+	uint64_t head;
+	size_t n;
+	struct eg_sql_pin_who { sqlite3_stmt *stmt; int run; } *who;
+} eg_sql_pin;
+
+/* One store on one connection.  A statement reads one snapshot: the head
+ * when its first cursor first read.  SQLite does not tell a virtual table
+ * which statement a cursor belongs to, so a snapshot is known by the set
+ * of statements running when it was taken: a cursor opened while the same
+ * statements run (a join's inner table, a subquery) shares it, and a
+ * statement started inside another's loop gets its own.  All are dropped
+ * when the last cursor closes. */
 typedef struct eg_sql_conn {
 	eg_store *st;
+	sqlite3 *db;
 	int own;                 /* close st with the connection (the extension) */
 	char *dir;               /* the extension: the directory it was opened by */
-	uint64_t snap;           /* the pinned head position */
-	int pinned;              /* snap is set */
+	eg_sql_pin *pins;
+	size_t npins;
 	int cursors;             /* cursors open on the connection's tables */
 	struct eg_sql_conn *next;   /* the extension: its list of open stores */
 } eg_sql_conn;
@@ -30,11 +43,15 @@ typedef struct eg_sql_conn {
  * engram_head()); db owns c from then on, even when this fails. */
 int eg_sql_register(sqlite3 *db, eg_sql_conn *c);
 
+/* Free c, closing its store if it owns it. */
+void eg_sql_conn_free(eg_sql_conn *c);
+
 /* Count a cursor opened / closed (the pin ends with the last close). */
 void eg_sql_cursor_open(eg_sql_conn *c);
 void eg_sql_cursor_close(eg_sql_conn *c);
-/* The snapshot's head position, pinning it if no statement has: EG_OK, or
- * an error of eg_store_head (message in eg_errmsg(c->st)). */
+/* The head position of the running statement's snapshot, taking it if the
+ * statement has none: EG_OK, or an error of eg_store_head (message in
+ * eg_errmsg(c->st)). */
 int eg_sql_snapshot(eg_sql_conn *c, uint64_t *pos);
 
 /* Set a virtual table's error to "what: message" (printf-style). */
