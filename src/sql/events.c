@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"   /* eg_iter_lazy_ids */
 #include "timefmt.h"
 
 enum col {
@@ -42,6 +43,9 @@ static const char *const COL_NAMES[NCOLS] = {
 	"meta TEXT JSON, time_us INTEGER, recorded_us INTEGER"
 
 static const char *const KIND_NAMES[] = { "event", "metric", "error" };
+
+/* idxNum's bits. */
+#define IDX_LAZY_IDS 1   /* the id column is not read */
 
 enum op { OP_EQ, OP_IN, OP_LT, OP_LE, OP_GT, OP_GE, OP_LIMIT, NOPS };
 static const char *const OP_NAMES[NOPS] = { "=", "IN", "<", "<=", ">", ">=", "LIMIT" };
@@ -83,6 +87,7 @@ typedef struct evcur {
 	int check_streams, check_types;  /* names with a NUL: checked here */
 	sqlite3_value *known_at, *as_of; /* the hidden columns: as given */
 	uint64_t limit, emitted;         /* LIMIT of a list of positions */
+	int lazy_ids;                    /* the id column is not read */
 	uint64_t *set;          /* positions of an id or pos IN list, sorted */
 	size_t nset, iset;
 	int has_set;
@@ -288,6 +293,12 @@ static int ev_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 		return SQLITE_NOMEM;
 	info->idxStr = plan;
 	info->needToFreeIdxStr = 1;
+	/* A query that never reads id spares formatting each UUID (measured:
+	 * 8% of a scan reading one text column). */
+	int id_col = 0;
+	while (id_col < vt->ncols && vt->sem[id_col] != C_ID)
+		id_col++;
+	info->idxNum = !(info->colUsed & ((sqlite3_uint64)1 << id_col)) ? IDX_LAZY_IDS : 0;
 	info->estimatedRows = rows < 1 ? 1 : (sqlite3_int64)rows;
 	info->estimatedCost = 10 + 2 * (rows < 1 ? 1 : rows);
 	if (unique)
@@ -652,10 +663,10 @@ static int pos_list(evcur *cur, sqlite3_value *arg)
 static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, int argc,
 		     sqlite3_value **argv)
 {
-	(void)idxNum;
 	evcur *cur = (evcur *)base;
 	evtab *vt = (evtab *)base->pVtab;
 	cur_reset(cur);
+	cur->lazy_ids = idxNum & IDX_LAZY_IDS;
 	bounds b = { 0, { { 1, INT64_MAX }, { INT64_MIN, INT64_MAX }, { INT64_MIN, INT64_MAX } } };
 	int kinds_given = 0, rc = SQLITE_OK;
 	eg_sql_conn *conn = vt->conn;
@@ -862,10 +873,14 @@ static int cur_step(evcur *cur)
 				int rc = eg_iter_new(cur->conn->st, &cur->it, &one);
 				if (rc)
 					return eg_sql_store_err(&vt->base, cur->conn, rc);
+				if (cur->lazy_ids)
+					eg_iter_lazy_ids(cur->it);
 			} else {
 				int rc = eg_iter_new(cur->conn->st, &cur->it, &cur->f);
 				if (rc)
 					return eg_sql_store_err(&vt->base, cur->conn, rc);
+				if (cur->lazy_ids)
+					eg_iter_lazy_ids(cur->it);
 			}
 		}
 		if (cur->limit && cur->emitted >= cur->limit) {
