@@ -263,6 +263,44 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* A reader keeps using the id and key tables after a writer grows them
+ * (a new file renamed over the old): an id appended before still found,
+ * the index still usable.  (eg_htab_refresh once reopened "" after a
+ * growth: the id was not found, and the reader read the whole log.) */
+static void reader_tables_survive_the_writer_growing_them(void **state)
+{
+	fx *f = *state;
+	eg_store *r = NULL;
+	char line[128];
+	uint64_t pos;
+	/* As engram append does: a writer per batch, closed after it. */
+	for (int b = 0; b < 8; b++) {
+		eg_store *w = open_w(f->dir);
+		eg_batch *bt;
+		eg_batch_opts o = { .sync = EG_SYNC_NONE, .expect_version = -1 };
+		assert_int_equal(eg_batch_begin(w, &bt, &o), EG_OK);
+		for (int k = 0; k < 1000; k++) {
+			int n = snprintf(line, sizeof line, "{\"id\":\"g-%d\",\"stream\":\"s-%d\",\"type\":\"t\"}",
+					 b * 1000 + k, b * 1000 + k);
+			assert_int_equal(eg_batch_add_json(bt, line, (size_t)n), EG_OK);
+		}
+		assert_int_equal(eg_batch_commit(bt, NULL), EG_OK);
+		eg_store_close(w);
+		if (!r)
+			r = open_r(f->dir);
+		/* the reader has its tables open before the next batch grows them */
+		assert_int_equal(eg_store_find_id(r, "g-0", 3, &pos), EG_OK);
+		assert_int_equal(pos, 1);
+		snprintf(line, sizeof line, "g-%d", b * 1000 + 999);
+		assert_int_equal(eg_store_find_id(r, line, strlen(line), &pos), EG_OK);
+		assert_int_equal(pos, (uint64_t)b * 1000 + 1000);
+		if (eg_store_index_lag(r) != 0)
+			fail_msg("after batch %d the reader's index lags by %llu", b,
+				 (unsigned long long)eg_store_index_lag(r));
+	}
+	eg_store_close(r);
+}
+
 /* ------------------------------------------------------ random filters */
 
 typedef struct rfilter {
@@ -1074,6 +1112,7 @@ int main(void)
 		P(duplicates_of_replayed_events_are_detected_after_catching_up),
 		P(iter_stream_filter_empty_selects_events_without_a_stream),
 		P(iter_type_named_twice_returns_each_event_once),
+		T(reader_tables_survive_the_writer_growing_them),
 		P(reader_with_index_state_missing_scans_the_log),
 		P(reader_of_a_store_whose_idx_was_deleted_scans_the_log),
 		T(scan_reads_records_that_cross_its_read_buffer),

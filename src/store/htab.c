@@ -125,8 +125,11 @@ int eg_htab_refresh(htab *h)
 		h->count = h->slots[-HT_HDR_SLOTS + 2];
 		return 0;
 	}
+	/* eg_htab_open clears h, path and all: open from a copy. */
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s", h->path);
 	eg_htab_close(h);
-	return eg_htab_open(h, h->path, h->writable);
+	return eg_htab_open(h, path, h->writable);
 }
 
 uint64_t eg_htab_find(htab *h, uint64_t hash, htab_match_fn match, void *ctx)

@@ -647,16 +647,20 @@ int eg_index_id_find(eg_store *st, const char *id, size_t n, uint64_t *pos)
 {
 	idmatch m = { st, id, n, EG_OK };
 	*pos = 0;
-	/* A reader opens the id table the first time it looks an id up (most
-	 * never do), and again after a writer replaced it (grown). */
-	if (!st->ix.writable) {
-		int rc = st->ix.ids.slots ? eg_htab_refresh(&st->ix.ids) :
-			 open_htab(st, &st->ix.ids, "ids", 0);
-		if (rc)
-			return EG_OK;   /* not found here: the caller scans the log */
-	}
+	if (!st->ix.ids.slots)
+		return EG_OK;
 	*pos = eg_htab_find(&st->ix.ids, eg_id_hash(id, n), id_match, &m);
 	return *pos ? EG_OK : m.rc;
+}
+
+int eg_index_ids_ready(eg_store *st)
+{
+	/* A reader opens the id table the first time it looks an id up (most
+	 * never do), and again after a writer replaced it (grown). */
+	if (!st->ix.writable && (st->ix.ids.slots ? eg_htab_refresh(&st->ix.ids) :
+				 open_htab(st, &st->ix.ids, "ids", 0)))
+		return 0;
+	return st->ix.ids.slots != NULL;
 }
 
 int eg_index_id_add(eg_store *st, const char *id, size_t n, uint64_t pos)

@@ -237,6 +237,9 @@ int eg_index_keystate_put(struct eg_store *st, uint64_t id, const keystate *ks);
  * EG_OK with *pos (0: none), or an error when a candidate could not be
  * read (the id is then neither new nor a duplicate). */
 int eg_index_id_find(struct eg_store *st, const char *id, size_t n, uint64_t *pos);
+/* Is the id table there to look in?  A reader opens it, or opens it again
+ * after a writer replaced it; 0 when it cannot (then read the log). */
+int eg_index_ids_ready(struct eg_store *st);
 int eg_index_id_add(struct eg_store *st, const char *id, size_t n, uint64_t pos);
 /* Record one spooled event for the indexes. */
 int eg_index_note_event(struct eg_store *st, const eg_event *ev, logpos at,

@@ -1076,7 +1076,8 @@ int eg_store_find_id(eg_store *st, const char *id, size_t n, uint64_t *pos)
 		if (rc)
 			return rc;
 	}
-	uint64_t through = eg_store_indexed_through(st);
+	/* Without the id table, every event is read. */
+	uint64_t through = eg_index_ids_ready(st) ? eg_store_indexed_through(st) : 0;
 	if (through) {
 		int rc = eg_index_id_find(st, id, n, pos);
 		if (rc || *pos)
