@@ -205,6 +205,16 @@ static int run_script(sqlite3 *db, const char *sql, int format, int all)
 
 static const char *const HIDDEN_TEMP[] = { "projection", "history", "windows", "window_changelog" };
 
+/* Is this TEMP table one engram sql declared for a spec-shaped function
+ * (eg_sql_prepare), not the user's? */
+static int declared(const char *name, const char *sql)
+{
+	for (size_t k = 0; k < sizeof HIDDEN_TEMP / sizeof *HIDDEN_TEMP; k++)
+		if (!strcmp(name, HIDDEN_TEMP[k]) && sql && !strncmp(sql, "CREATE VIRTUAL TABLE", 20))
+			return 1;
+	return 0;
+}
+
 static void dot_tables(sqlite3 *db)
 {
 	const eg_sql_table *t;
@@ -220,12 +230,7 @@ static void dot_tables(sqlite3 *db)
 	int first = 1;
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(s, 0);
-		const char *sql = (const char *)sqlite3_column_text(s, 2);
-		int hidden = 0;
-		for (size_t k = 0; k < sizeof HIDDEN_TEMP / sizeof *HIDDEN_TEMP; k++)
-			hidden |= !strcmp(name, HIDDEN_TEMP[k]) && sql &&
-				  !strncmp(sql, "CREATE VIRTUAL TABLE", 20);
-		if (hidden)
+		if (declared(name, (const char *)sqlite3_column_text(s, 2)))
 			continue;
 		printf("%stemp.%s", first ? "" : "  ", name);
 		first = 0;
@@ -273,8 +278,9 @@ static void dot_schema(sqlite3 *db, const char *only)
 		return;
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(s, 0);
-		if (!only || !strcmp(only, name))
-			printf("%s;\n", sqlite3_column_text(s, 1));
+		const char *sql = (const char *)sqlite3_column_text(s, 1);
+		if ((!only || !strcmp(only, name)) && !declared(name, sql))
+			printf("%s;\n", sql);
 	}
 	sqlite3_finalize(s);
 }
