@@ -777,24 +777,17 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 			bound(&r[0], &r[1], op, lo, hi);
 			break;
 		}
-		case C_KNOWN_AT: {
+		case C_KNOWN_AT: case C_AS_OF: {
+			/* known_at: recorded <= it; as_of: time <= it */
 			int64_t k;
-			if (eg_sql_time_arg(&vt->base, "known_at", v, &k))
+			sqlite3_value **keep = col == C_KNOWN_AT ? &cur->known_at : &cur->as_of;
+			if (eg_sql_time_arg(&vt->base, COL_NAMES[col], v, &k))
 				return SQLITE_ERROR;
-			sqlite3_value_free(cur->known_at);
-			if (!(cur->known_at = sqlite3_value_dup(v)))
+			sqlite3_value_free(*keep);
+			if (!(*keep = sqlite3_value_dup(v)))
 				return SQLITE_NOMEM;
-			bound(&b.r[R_REC][0], &b.r[R_REC][1], OP_LE, k, k);
-			break;
-		}
-		case C_AS_OF: {
-			int64_t k;
-			if (eg_sql_time_arg(&vt->base, "as_of", v, &k))
-				return SQLITE_ERROR;
-			sqlite3_value_free(cur->as_of);
-			if (!(cur->as_of = sqlite3_value_dup(v)))
-				return SQLITE_NOMEM;
-			bound(&b.r[R_TIME][0], &b.r[R_TIME][1], OP_LE, k, k);
+			sqlite3_int64 *r = b.r[col == C_KNOWN_AT ? R_REC : R_TIME];
+			bound(&r[0], &r[1], OP_LE, k, k);
 			break;
 		}
 		default:
