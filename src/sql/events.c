@@ -1009,22 +1009,6 @@ static int ev_close(sqlite3_vtab_cursor *base)
 	return SQLITE_OK;
 }
 
-static sqlite3_module EVENTS_MODULE = {
-	.iVersion = 0,
-	.xCreate = NULL,   /* eponymous only: the module is the table */
-	.xConnect = ev_connect,
-	.xBestIndex = ev_best_index,
-	.xDisconnect = ev_disconnect,
-	.xDestroy = ev_disconnect,
-	.xOpen = ev_open,
-	.xClose = ev_close,
-	.xFilter = ev_filter,
-	.xNext = ev_next,
-	.xEof = ev_eof,
-	.xColumn = ev_column,
-	.xRowid = ev_rowid,
-};
-
 /* engram(DIR): a table the user creates over a store. */
 static int ev_create(sqlite3 *db, void *aux, int argc, const char *const *argv,
 		     sqlite3_vtab **out, char **err)
@@ -1032,21 +1016,15 @@ static int ev_create(sqlite3 *db, void *aux, int argc, const char *const *argv,
 	return ev_connect(db, aux, argc, argv, out, err);
 }
 
-static sqlite3_module ENGRAM_MODULE = {
-	.iVersion = 0,
-	.xCreate = ev_create,
-	.xConnect = ev_connect,
-	.xBestIndex = ev_best_index,
-	.xDisconnect = ev_disconnect,
-	.xDestroy = ev_disconnect,
-	.xOpen = ev_open,
-	.xClose = ev_close,
-	.xFilter = ev_filter,
-	.xNext = ev_next,
-	.xEof = ev_eof,
-	.xColumn = ev_column,
-	.xRowid = ev_rowid,
-};
+/* The events table (eponymous: xCreate NULL, the module is the table) and
+ * engram(DIR), which differ only in that. */
+#define EV_METHODS \
+	.iVersion = 0, .xConnect = ev_connect, .xBestIndex = ev_best_index, \
+	.xDisconnect = ev_disconnect, .xDestroy = ev_disconnect, .xOpen = ev_open, \
+	.xClose = ev_close, .xFilter = ev_filter, .xNext = ev_next, .xEof = ev_eof, \
+	.xColumn = ev_column, .xRowid = ev_rowid
+static sqlite3_module EVENTS_MODULE = { EV_METHODS, .xCreate = NULL };
+static sqlite3_module ENGRAM_MODULE = { EV_METHODS, .xCreate = ev_create };
 
 /* --------------------------------------------------------- the extension */
 
