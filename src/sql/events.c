@@ -1086,25 +1086,6 @@ static eg_sql_conn *ext_conn(evtab *vt, sqlite3_value *dir)
 	return c;
 }
 
-/* A module argument as written in CREATE VIRTUAL TABLE: quotes removed. */
-static char *unquote(const char *s)
-{
-	size_t n = strlen(s);
-	char q = n >= 2 ? s[0] : 0;
-	if ((q != '\'' && q != '"') || s[n - 1] != q)
-		return sqlite3_mprintf("%s", s);
-	char *out = sqlite3_malloc64(n), *o = out;
-	if (!out)
-		return NULL;
-	for (size_t i = 1; i + 1 < n; i++) {
-		*o++ = s[i];
-		if (s[i] == q && s[i + 1] == q)
-			i++;
-	}
-	*o = 0;
-	return out;
-}
-
 typedef struct mod_aux {
 	int kind;            /* 0: events (fixed store), 1: engram_events, 2: engram(DIR) */
 	eg_sql_conn *conn;
@@ -1122,7 +1103,7 @@ static int ev_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
 					       "store, as in CREATE VIRTUAL TABLE e USING engram(DIR)");
 			return SQLITE_ERROR;
 		}
-		char *dir = unquote(argv[3]);
+		char *dir = eg_sql_dequote(argv[3]);
 		if (!dir)
 			return SQLITE_NOMEM;
 		conn = ext_open(m->ext, dir, err);

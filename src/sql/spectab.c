@@ -24,24 +24,6 @@
 
 /* ------------------------------------------------------------ the spec */
 
-/* A module argument as written: a string literal loses its quotes (and
- * its doubled quotes), anything else is taken as it is. */
-static char *dequote(const char *s)
-{
-	size_t n = strlen(s);
-	char q = n >= 2 && (s[0] == '\'' || s[0] == '"') && s[n - 1] == s[0] ? s[0] : 0;
-	if (!q)
-		return sqlite3_mprintf("%s", s);
-	char *out = sqlite3_malloc64(n), *o = out;
-	for (size_t i = 1; out && i + 1 < n; i++) {
-		*o++ = s[i];
-		i += s[i] == q && s[i + 1] == q;
-	}
-	if (out)
-		*o = 0;
-	return out;
-}
-
 /* A spec file's text (a UTF-8 byte-order mark dropped, as the commands
  * do), or NULL with errno set. */
 static char *read_spec(const char *path, size_t *n)
@@ -117,7 +99,7 @@ static int one_spec(eg_fn_vtab *vt, int argc, const char *const *argv, char **er
 				       name, argv[2], name);
 		return SQLITE_ERROR;
 	}
-	return (vt->spec_text = dequote(argv[3])) ? SQLITE_OK : SQLITE_NOMEM;
+	return (vt->spec_text = eg_sql_dequote(argv[3])) ? SQLITE_OK : SQLITE_NOMEM;
 }
 
 int eg_fn_spec_load(eg_fn_vtab *vt, int argc, const char *const *argv, char **err)

@@ -150,6 +150,22 @@ int eg_sql_time_arg(sqlite3_vtab *vt, const char *name, sqlite3_value *v, int64_
 	return -1;
 }
 
+char *eg_sql_dequote(const char *s)
+{
+	size_t n = strlen(s);
+	char q = n >= 2 && (s[0] == '\'' || s[0] == '"') && s[n - 1] == s[0] ? s[0] : 0;
+	if (!q)
+		return sqlite3_mprintf("%s", s);
+	char *out = sqlite3_malloc64(n), *o = out;
+	for (size_t i = 1; out && i + 1 < n; i++) {
+		*o++ = s[i];
+		i += s[i] == q && s[i + 1] == q;
+	}
+	if (out)
+		*o = 0;
+	return out;
+}
+
 /* ------------------------------------------------------------ read-only */
 
 /* The store's tables live in main (eponymous virtual tables, which have no

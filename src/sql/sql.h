@@ -68,6 +68,11 @@ int eg_sql_store_err(sqlite3_vtab *vt, eg_sql_conn *c, int code);
  * commands give for --NAME. */
 int eg_sql_time_arg(sqlite3_vtab *vt, const char *name, sqlite3_value *v, int64_t *us);
 
+/* A module argument of CREATE VIRTUAL TABLE as written: a string
+ * literal without its quotes (and its doubled quotes undone), anything
+ * else as it is; sqlite3_malloc'd, NULL when out of memory. */
+char *eg_sql_dequote(const char *s);
+
 /* events.c: the events table on c's store, as the eponymous table `name`
  * (NULL: only `CREATE VIRTUAL TABLE … USING engram(DIR)` in the extension). */
 int eg_sql_register_events(sqlite3 *db, eg_sql_conn *c);
