@@ -4,7 +4,7 @@
 # them); `make fuzz` runs libFuzzer.
 
 CC      ?= cc
-PKGS    := libcrypto libxxhash sqlite3
+PKGS    := libcrypto libxxhash sqlite3 libpcre2-8
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation \
            -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -107,7 +107,7 @@ define install_debs
 	fi
 endef
 DEB_PKGS := build-essential pkg-config libssl-dev libxxhash-dev libcmocka-dev python3 \
-	libsqlite3-dev libreadline-dev sqlite3
+	libsqlite3-dev libreadline-dev sqlite3 libpcre2-dev
 deps:
 	$(call install_debs,$(DEB_PKGS))
 deps-check:

@@ -1,0 +1,492 @@
+/*
+ * schema_value.c — the values a schema compares: exact decimals (sdec)
+ * for minimum, maximum and multipleOf, and the canonical form of a JSON
+ * value for const, enum and uniqueItems (JSON equality as byte equality).
+ * Both read text that may not be JSON without ever leaving its bounds.
+ */
+#include "schema_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXP_CLAMP 1000000000000000LL   /* |exponent| kept below 1e15: no overflow */
+#define CANON_DEPTH 300                /* beyond JSON_MAX_DEPTH: a bound, not a limit */
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+void eg_sdec_parse(const char *s, size_t n, sdec *d)
+{
+	const char *p = s, *end = s + n, *ib, *ie, *fb, *fe;
+	int64_t x = 0, pos;
+	int eneg = 0, nd = 0, started = 0;
+
+	memset(d, 0, sizeof *d);
+	if (p < end && *p == '-') {
+		d->neg = 1;
+		p++;
+	}
+	for (ib = p; p < end && is_digit(*p); p++)
+		;
+	ie = fb = fe = p;
+	if (p < end && *p == '.') {
+		for (fb = ++p; p < end && is_digit(*p); p++)
+			;
+		fe = p;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			eneg = *p++ == '-';
+		for (; p < end && is_digit(*p); p++)
+			if (x < EXP_CLAMP)
+				x = x * 10 + (*p - '0');
+	}
+	if (eneg)
+		x = -x;
+	/* Every digit has a decimal position: the integer part's last is x, the
+	 * fraction's first x - 1. */
+	pos = (int64_t)(ie - ib) - 1 + x;
+	for (const char *q = ib; q < fe; q++) {
+		if (q == ie) {
+			q = fb - 1;
+			continue;
+		}
+		int c = *q - '0';
+		if (!started && c == 0) {
+			pos--;
+			continue;
+		}
+		if (!started) {
+			started = 1;
+			d->lead = pos;
+		}
+		if (nd < 19) {
+			d->m = d->m * 10 + (uint64_t)c;
+			d->e = pos;
+			nd++;
+		} else if (c) {
+			d->tail = 1;
+		}
+		if (c)
+			d->last = pos;
+		pos--;
+	}
+	if (!started) {
+		memset(d, 0, sizeof *d);
+		d->zero = 1;
+		return;
+	}
+	while (d->m % 10 == 0) {
+		d->m /= 10;
+		d->e++;
+	}
+}
+
+static const uint64_t pow10_tab[20] = {
+	1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+	100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+	10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+	100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL
+};
+
+/* m's digits padded to 19, so that two mantissas of the same lead compare
+ * as integers. */
+static uint64_t padded(const sdec *d)
+{
+	int64_t digits = d->lead - d->e + 1;
+	return digits >= 19 ? d->m : d->m * pow10_tab[19 - digits];
+}
+
+int eg_sdec_cmp(const sdec *a, const sdec *b)
+{
+	int sa = a->zero ? 0 : a->neg ? -1 : 1, sb = b->zero ? 0 : b->neg ? -1 : 1, r;
+
+	if (sa != sb)
+		return sa < sb ? -1 : 1;
+	if (sa == 0)
+		return 0;
+	if (a->lead != b->lead) {
+		r = a->lead < b->lead ? -1 : 1;
+	} else {
+		uint64_t ma = padded(a), mb = padded(b);
+		/* Equal in 19 digits: the one with more nonzero digits is larger
+		 * (two with more are taken as equal). */
+		r = ma != mb ? (ma < mb ? -1 : 1) : a->tail - b->tail;
+	}
+	return sa < 0 ? -r : r;
+}
+
+int eg_sbuf_reserve(sbuf *b, size_t more)
+{
+	if (b->oom)
+		return -1;
+	if (b->cap - b->n >= more)
+		return 0;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap - b->n < more) {
+		if (cap > SIZE_MAX / 2) {
+			b->oom = 1;
+			return -1;
+		}
+		cap *= 2;
+	}
+	char *p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = 1;
+		return -1;
+	}
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static void put(sbuf *b, const void *s, size_t n)
+{
+	if (eg_sbuf_reserve(b, n) == 0) {
+		memcpy(b->p + b->n, s, n);
+		b->n += n;
+	}
+}
+
+static void putc1(sbuf *b, char c)
+{
+	put(b, &c, 1);
+}
+
+/* ------------------------------------------------------------- canon */
+
+/* A member of an object being put in canonical order: its key's decoded
+ * bytes at out[ko, ko + kn), the whole member at out[mo, mo + mn). */
+struct mrec {
+	size_t ko, kn, mo, mn, idx;
+};
+
+struct scanon {
+	struct mrec *r;
+	size_t n, cap;
+	sbuf tmp;
+	int depth;
+};
+
+struct scanon *eg_scanon_new(void)
+{
+	return calloc(1, sizeof(struct scanon));
+}
+
+void eg_scanon_free(struct scanon *c)
+{
+	if (c) {
+		free(c->r);
+		free(c->tmp.p);
+		free(c);
+	}
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+static long hex4at(const char *p, const char *end)
+{
+	long v = 0;
+
+	if (end - p < 4)
+		return -1;
+	for (int k = 0; k < 4; k++) {
+		int h = hexval(p[k]);
+		if (h < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	return v;
+}
+
+static size_t put_utf8(char *o, unsigned long cp)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xC0 | cp >> 6);
+		o[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xE0 | cp >> 12);
+		o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+		o[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	o[0] = (char)(0xF0 | cp >> 18);
+	o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+	o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+	o[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+size_t eg_schema_unescape(const char *p, const char *end, char *out)
+{
+	char *o = out;
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+
+	while (p < end) {
+		const char *bs = memchr(p, '\\', (size_t)(end - p));
+		size_t k = bs ? (size_t)(bs - p) : (size_t)(end - p);
+		memcpy(o, p, k);
+		o += k;
+		p += k;
+		if (!bs)
+			break;
+		if (end - p < 2) {
+			*o++ = *p++;
+			continue;
+		}
+		const char *f = memchr(from, p[1], sizeof from - 1);
+		if (f) {
+			*o++ = to[f - from];
+			p += 2;
+			continue;
+		}
+		long u = p[1] == 'u' ? hex4at(p + 2, end) : -1;
+		if (u < 0) {
+			*o++ = *p++;
+			continue;
+		}
+		p += 6;
+		if (u >= 0xD800 && u <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+			long lo = hex4at(p + 2, end);
+			if (lo >= 0xDC00 && lo <= 0xDFFF) {
+				u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+				p += 6;
+			}
+		}
+		o += put_utf8(o, (unsigned long)u);
+	}
+	return (size_t)(o - out);
+}
+
+const char *eg_schema_str_end(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	}
+	return end;
+}
+
+static const char *num_end(const char *p, const char *end)
+{
+	while (p < end && (is_digit(*p) || *p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E'))
+		p++;
+	return p;
+}
+
+/* A string as canonical: 's', its decoded length (8 bytes), its bytes. */
+static const char *canon_string(sbuf *out, const char *p, const char *end, size_t *ko, size_t *kn)
+{
+	const char *q = eg_schema_str_end(p, end);
+	size_t body = q - p >= 2 ? (size_t)(q - p) - 2 : 0;
+	uint64_t len;
+
+	if (q == end && (q - p < 2 || q[-1] != '"'))
+		return NULL;
+	if (eg_sbuf_reserve(out, 9 + body))
+		return NULL;
+	out->p[out->n] = 's';
+	len = eg_schema_unescape(p + 1, p + 1 + body, out->p + out->n + 9);
+	memcpy(out->p + out->n + 1, &len, 8);
+	if (ko) {
+		*ko = out->n + 9;
+		*kn = (size_t)len;
+	}
+	out->n += 9 + (size_t)len;
+	return q;
+}
+
+/* A number as canonical: '#', '-' if negative, its significant digits,
+ * 'E', the exponent of the first, ';' (zero is "#0;"). */
+static const char *canon_number(sbuf *out, const char *p, const char *end)
+{
+	const char *q = num_end(p, end);
+	sdec d;
+	char tmp[32];
+
+	if (q == p)
+		return NULL;
+	eg_sdec_parse(p, (size_t)(q - p), &d);
+	if (d.zero) {
+		put(out, "#0;", 3);
+		return q;
+	}
+	putc1(out, '#');
+	if (d.neg)
+		putc1(out, '-');
+	/* The digits again from the text, so that tails beyond 19 count. */
+	size_t start = out->n;
+	int started = 0;
+	const char *ee = p;
+	while (ee < q && *ee != 'e' && *ee != 'E')
+		ee++;
+	for (const char *r = p; r < ee; r++) {
+		if (!is_digit(*r) || (!started && *r == '0'))
+			continue;
+		started = 1;
+		putc1(out, *r);
+	}
+	while (!out->oom && out->n > start + 1 && out->p[out->n - 1] == '0')
+		out->n--;
+	put(out, tmp, (size_t)snprintf(tmp, sizeof tmp, "E%lld;", (long long)d.lead));
+	return q;
+}
+
+static int mrec_cmp(const void *x, const void *y, void *arg)
+{
+	const struct mrec *a = x, *b = y;
+	const char *o = arg;
+	size_t k = a->kn < b->kn ? a->kn : b->kn;
+	int r = memcmp(o + a->ko, o + b->ko, k);
+
+	if (r)
+		return r;
+	if (a->kn != b->kn)
+		return a->kn < b->kn ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static const char *canon_value(struct scanon *c, sbuf *out, const char *p, const char *end);
+
+/* Members sorted by key; of equal keys the last written wins, as in
+ * eg_json_member. */
+static int canon_sort(struct scanon *c, sbuf *out, size_t base, size_t first)
+{
+	size_t k = c->n - base, w = 0;
+	struct mrec *r = c->r + base;
+
+	if (k < 2 || out->oom)
+		return out->oom ? -1 : 0;
+	qsort_r(r, k, sizeof *r, mrec_cmp, out->p);
+	c->tmp.n = 0;
+	for (size_t i = 0; i < k; i++) {
+		if (i + 1 < k && r[i].kn == r[i + 1].kn && !memcmp(out->p + r[i].ko, out->p + r[i + 1].ko, r[i].kn))
+			continue;
+		put(&c->tmp, out->p + r[i].mo, r[i].mn);
+		w += r[i].mn;
+	}
+	if (c->tmp.oom)
+		return -1;
+	memcpy(out->p + first, c->tmp.p, w);
+	out->n = first + w;
+	return 0;
+}
+
+static const char *canon_object(struct scanon *c, sbuf *out, const char *p, const char *end)
+{
+	size_t base = c->n, first;
+
+	putc1(out, '{');
+	first = out->n;
+	p = skip_ws(p + 1, end);
+	while (p < end && *p != '}') {
+		struct mrec m;
+		if (*p == ',')
+			p = skip_ws(p + 1, end);
+		if (p >= end || *p != '"')
+			return NULL;
+		m.mo = out->n;
+		p = canon_string(out, p, end, &m.ko, &m.kn);
+		if (!p)
+			return NULL;
+		p = skip_ws(p, end);
+		if (p >= end || *p != ':')
+			return NULL;
+		p = canon_value(c, out, p + 1, end);
+		if (!p)
+			return NULL;
+		m.mn = out->n - m.mo;
+		m.idx = c->n - base;
+		if (c->n == c->cap) {
+			size_t cap = c->cap ? 2 * c->cap : 16;
+			struct mrec *r = realloc(c->r, cap * sizeof *r);
+			if (!r) {
+				out->oom = 1;
+				return NULL;
+			}
+			c->r = r;
+			c->cap = cap;
+		}
+		c->r[c->n++] = m;
+		p = skip_ws(p, end);
+	}
+	if (p >= end || canon_sort(c, out, base, first))
+		return NULL;
+	c->n = base;
+	putc1(out, '}');
+	return p + 1;
+}
+
+static const char *canon_array(struct scanon *c, sbuf *out, const char *p, const char *end)
+{
+	putc1(out, '[');
+	p = skip_ws(p + 1, end);
+	while (p < end && *p != ']') {
+		if (*p == ',')
+			p = skip_ws(p + 1, end);
+		p = canon_value(c, out, p, end);
+		if (!p)
+			return NULL;
+		p = skip_ws(p, end);
+	}
+	if (p >= end)
+		return NULL;
+	putc1(out, ']');
+	return p + 1;
+}
+
+static const char *canon_value(struct scanon *c, sbuf *out, const char *p, const char *end)
+{
+	const char *q = NULL;
+
+	p = skip_ws(p, end);
+	if (p >= end)
+		return NULL;
+	if (++c->depth > CANON_DEPTH) {
+		c->depth--;
+		return NULL;
+	}
+	switch (*p) {
+	case '{': q = canon_object(c, out, p, end); break;
+	case '[': q = canon_array(c, out, p, end); break;
+	case '"': q = canon_string(out, p, end, NULL, NULL); break;
+	case 't': q = end - p >= 4 ? p + 4 : NULL; putc1(out, 't'); break;
+	case 'f': q = end - p >= 5 ? p + 5 : NULL; putc1(out, 'f'); break;
+	case 'n': q = end - p >= 4 ? p + 4 : NULL; putc1(out, 'n'); break;
+	default: q = canon_number(out, p, end); break;
+	}
+	c->depth--;
+	return out->oom ? NULL : q;
+}
+
+const char *eg_schema_canon(struct scanon *c, sbuf *out, const char *p, const char *end)
+{
+	c->depth = 0;
+	c->n = 0;
+	return canon_value(c, out, p, end);
+}
