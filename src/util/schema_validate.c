@@ -636,7 +636,8 @@ static const char *object(struct vctx *v, size_t so, size_t sn, const char *p)
 		words += ((size_t)v->s->nodes[v->sets[so + i]].nreq + 63) / 64;
 	if (reserve_bits(v, words))
 		return end;
-	memset(v->bits + bo, 0, words * sizeof *v->bits);
+	if (words)
+		memset(v->bits + bo, 0, words * sizeof *v->bits);
 	v->nbits += words;
 	p = skip_ws(p + 1, end);
 	while (p < end && *p != '}' && !v->stop) {
