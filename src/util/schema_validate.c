@@ -364,7 +364,7 @@ static int fmt_email(const char *s, size_t n)
 		if (c == '.') {
 			if (i == 0 || i == ln - 1 || s[i - 1] == '.')
 				return 0;
-		} else if (!is_alpha(c) && !is_digit(c) && !strchr("!#$%&'*+/=?^_`{|}~-", c)) {
+		} else if (!is_alpha(c) && !is_digit(c) && (!c || !strchr("!#$%&'*+/=?^_`{|}~-", c))) {
 			return 0;
 		}
 	}
@@ -799,9 +799,13 @@ static const char *array(struct vctx *v, size_t so, size_t sn, const char *p)
 
 static const char *scalar_end(const char *p, const char *end)
 {
-	while (p < end && !strchr(" \t\r\n,]}", *p))
-		p++;
-	return p;
+	const char *q = p;
+
+	while (q < end && *q && !strchr(" \t\r\n,]}", *q))
+		q++;
+	/* At least one byte, so that text that is not JSON still moves the
+	 * walk on. */
+	return q > p || p >= end ? q : p + 1;
 }
 
 /* The type bits of the value at p (number: parsed into *d). */
