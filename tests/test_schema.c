@@ -370,6 +370,21 @@ static void tree_ref_on_a_deep_instance(void **state)
 	eg_schema_free(s);
 }
 
+static void deeper_than_json_allows_is_an_error_not_a_crash(void **state)
+{
+	eg_schema *s = compile_ok("{\"items\":{\"$ref\":\"#\"}}");
+	char buf[1000];
+	eg_schema_error e[1];
+	size_t ne;
+
+	(void)state;
+	memset(buf, '[', 500);
+	memset(buf + 500, ']', 500);
+	assert_int_equal(eg_schema_validate(s, buf, sizeof buf, e, 1, &ne), 1);
+	assert_string_equal(e[0].keyword, "depth");
+	eg_schema_free(s);
+}
+
 static void large_unique_array_is_fast(void **state)
 {
 	eg_schema *s = compile_ok("{\"uniqueItems\":true}");
@@ -431,6 +446,7 @@ int main(void)
 		cmocka_unit_test(envelope_fields),
 		cmocka_unit_test(reports_several_errors_and_stops_at_max),
 		cmocka_unit_test(tree_ref_on_a_deep_instance),
+		cmocka_unit_test(deeper_than_json_allows_is_an_error_not_a_crash),
 		cmocka_unit_test(large_unique_array_is_fast),
 		cmocka_unit_test(catastrophic_pattern_does_not_stall),
 	};

@@ -857,8 +857,12 @@ static const char *value(struct vctx *v, size_t so, size_t sn, const char *p)
 		return q;
 	}
 	if (vt == ST_OBJECT || vt == ST_ARRAY) {
-		if (v->depth > JSON_MAX_DEPTH)
-			return end;   /* deeper than any JSON engram accepts */
+		if (v->depth > JSON_MAX_DEPTH) {
+			/* Deeper than any JSON engram accepts: the path has no room. */
+			report(v, "depth", "expected at most %d levels of nesting", JSON_MAX_DEPTH);
+			v->stop = 1;
+			return end;
+		}
 		return vt == ST_OBJECT ? object(v, so, sn, p) : array(v, so, sn, p);
 	}
 	return q;
