@@ -17,6 +17,7 @@
  * reported as not matched: a pattern such as (a+)+$ must not stall an
  * append. */
 #define MATCH_LIMIT 1000000
+#define PATH_SHOWN 120
 
 struct def {
 	char *name;
@@ -45,9 +46,12 @@ static int fail(struct comp *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* A path longer than PATH_SHOWN is cut, so that the why still shows. */
+	int cutp = c->path.n > PATH_SHOWN;
 	if (c->errlen)
-		snprintf(c->err, c->errlen, "%.*s: %s", c->path.n ? (int)c->path.n : 6,
-			 c->path.n ? c->path.p : "(root)", msg);
+		snprintf(c->err, c->errlen, "%.*s%s: %s",
+			 c->path.n ? (int)(cutp ? PATH_SHOWN - 3 : c->path.n) : 6,
+			 c->path.n ? c->path.p : "(root)", cutp ? "..." : "", msg);
 	return -1;
 }
 
