@@ -153,6 +153,8 @@ static int ref_member(ref *r, const json_span *k, const json_span *v, unsigned *
 	case F_STREAM: case F_ACTOR: case F_SESSION:
 		if (!s.p || s.n > NAME_MAX_LEN)
 			return 0;
+		if (f == F_STREAM && s.n && s.p[0] == '$')   /* reserved for engram */
+			return 0;
 		break;
 	case F_KIND:
 		if (!s.p)

@@ -406,6 +406,11 @@ static int finish_envelope(pctx *pc, envelope *e)
 		ri->stream = b->def_stream;
 		ri->stream_len = strlen(b->def_stream);
 	}
+	/* Streams whose name begins with '$' are engram's own ($schemas,
+	 * $quarantine): their events are written by engram, never by input. */
+	if (ri->stream && ri->stream_len && ri->stream[0] == '$')
+		return bad(pc, "stream", "a name not beginning with '$' (reserved for engram's "
+			   "own streams, such as $schemas and $quarantine)");
 	if (!ri->data_len) {
 		ri->data = "{}";
 		ri->data_len = 2;

@@ -52,6 +52,16 @@ bad_line() {
 }
 
 test_unknown_field() { bad_line '{"id":"n3","type":"t","colour":"red"}' colour; }
+# streams beginning with '$' are engram's own ($schemas, $quarantine)
+test_reserved_stream() { bad_line '{"id":"n3","stream":"$schemas","type":"t"}' stream; }
+test_reserved_stream_escaped() { bad_line '{"id":"n3","stream":"\u0024quarantine","type":"t"}' stream; }
+test_reserved_default_stream() {
+	setup_base
+	echo '{"id":"n3","type":"t"}' >"$T/x.ndjson"
+	assert_exit 1 eg append --stream '$x' "$T/x.ndjson"
+	assert_contains "$ERR" "reserved for engram" "stderr"
+	assert_store_unchanged "an append with a reserved --stream"
+}
 test_not_json() { bad_line 'this is not json' ""; }
 test_truncated_json() { bad_line '{"id":"n3","type":"t"' ""; }
 test_trailing_garbage() { bad_line '{"id":"n3","type":"t"} x' ""; }
