@@ -150,6 +150,12 @@ static void string_keywords(void **state)
 		{ "{\"maxLength\":1}", "\"\\ud83d\\ude00\"", OK },
 		{ "{\"maxLength\":2}", "\"\xc3\xa9\xc3\xa9\xc3\xa9\"", "", "maxLength", "expected at most 2 characters, got 3" },
 		{ "{\"maxLength\":1}", "\"\\n\\t\"", "", "maxLength", NULL },
+		/* two nodes on one value: a loose bound decided by the byte length
+		 * must not stand in for the code points a tight one counts */
+		{ "{\"$defs\":{\"a\":{\"maxLength\":100}},\"$ref\":\"#/$defs/a\",\"maxLength\":5,\"minLength\":5}",
+		  "\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"", OK },
+		{ "{\"$defs\":{\"a\":{\"maxLength\":100}},\"$ref\":\"#/$defs/a\",\"maxLength\":5}",
+		  "\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"", "", "maxLength", "expected at most 5 characters, got 6" },
 		{ "{\"pattern\":\"^[a-z]+$\"}", "\"abc\"", OK },
 		{ "{\"pattern\":\"^[a-z]+$\"}", "\"abC\"", "", "pattern", "expected a string matching /^[a-z]+$/, got \"abC\"" },
 		{ "{\"pattern\":\"b\"}", "\"abc\"", OK },

@@ -386,6 +386,18 @@ static int fmt_email(const char *s, size_t n)
  * '.'), ':', then printable ASCII without space or <>"{}|\^` and with
  * every '%' followed by two hex digits.  Relative references are not
  * URIs. */
+/* The printable ASCII a URI never holds unescaped (RFC 3986): a switch,
+ * not strchr per character, which was 11% of a clickstream validation. */
+static int uri_bad(unsigned char c)
+{
+	switch (c) {
+	case '<': case '>': case '"': case '{': case '}': case '|': case '\\': case '^': case '`':
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static int fmt_uri(const char *s, size_t n)
 {
 	size_t i = 0;
@@ -398,7 +410,7 @@ static int fmt_uri(const char *s, size_t n)
 		return 0;
 	for (i++; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c <= 0x20 || c >= 0x7F || strchr("<>\"{}|\\^`", c))
+		if (c <= 0x20 || c >= 0x7F || uri_bad(c))
 			return 0;
 		if (c == '%' && (n - i < 3 || !is_hex(s[i + 1]) || !is_hex(s[i + 2])))
 			return 0;
@@ -472,12 +484,17 @@ static void check_string(struct vctx *v, size_t so, size_t sn, const char *p, co
 			len = eg_schema_unescape(p + 1, p + 1 + body, v->str.p);
 			decoded = 1;
 		}
-		if ((n->has & (SK_MINLEN | SK_MAXLEN)) && cps == (size_t)-1)
+		/* A string of len bytes holds len/4 to len code points: they are
+		 * counted (once) only when the byte length leaves this node's
+		 * answer open. */
+		if ((n->has & (SK_MINLEN | SK_MAXLEN)) && cps == (size_t)-1 &&
+		    (((n->has & SK_MAXLEN) && (int64_t)len > n->maxlen) ||
+		     ((n->has & SK_MINLEN) && (int64_t)(len / 4) < n->minlen)))
 			cps = code_points(v->str.p, len);
-		if ((n->has & SK_MINLEN) && (int64_t)cps < n->minlen)
+		if ((n->has & SK_MINLEN) && cps != (size_t)-1 && (int64_t)cps < n->minlen)
 			report(v, "minLength", "expected at least %lld characters, got %zu",
 			       (long long)n->minlen, cps);
-		if ((n->has & SK_MAXLEN) && (int64_t)cps > n->maxlen)
+		if ((n->has & SK_MAXLEN) && cps != (size_t)-1 && (int64_t)cps > n->maxlen)
 			report(v, "maxLength", "expected at most %lld characters, got %zu",
 			       (long long)n->maxlen, cps);
 		if ((n->has & SK_PATTERN) && !v->stop)
@@ -801,8 +818,12 @@ static const char *scalar_end(const char *p, const char *end)
 {
 	const char *q = p;
 
-	while (q < end && *q && !strchr(" \t\r\n,]}", *q))
-		q++;
+	for (; q < end; q++) {
+		char c = *q;
+		if (!c || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ']' ||
+		    c == '}')
+			break;
+	}
 	/* At least one byte, so that text that is not JSON still moves the
 	 * walk on. */
 	return q > p || p >= end ? q : p + 1;
