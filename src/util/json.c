@@ -758,14 +758,15 @@ static size_t put_utf8(char *o, uint32_t cp)
  */
 size_t eg_json_string_decode(const json_span *s, char *out)
 {
-	const char *p, *end, *b;
+	return s->n < 2 ? 0 : eg_json_unescape(s->p + 1, s->p + s->n - 1, out);
+}
+
+size_t eg_json_unescape(const char *p, const char *end, char *out)
+{
+	const char *b;
 	char *o = out;
 	long cp, lo;
 
-	if (s->n < 2)
-		return 0;
-	p = s->p + 1;
-	end = s->p + s->n - 1;
 	while (p < end) {
 		if (!(b = memchr(p, '\\', (size_t)(end - p)))) {
 			memcpy(o, p, (size_t)(end - p));

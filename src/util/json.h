@@ -106,6 +106,10 @@ unsigned eg_json_members_valid(const json_span *object, const char *const *names
  */
 size_t eg_json_string_decode(const json_span *s, char *out);
 
+/* The same for a string's body [p, end), its quotes left out: what the
+ * schema validator decodes while it walks text without spans. */
+size_t eg_json_unescape(const char *p, const char *end, char *out);
+
 /* True if a JSON_STRING span (quotes included) needs no unescaping, so its
  * bytes between the quotes are already the decoded string. */
 int eg_json_string_is_plain(const json_span *s);

@@ -47,11 +47,6 @@ typedef struct sbuf {
 
 int eg_sbuf_reserve(sbuf *b, size_t more);
 
-/* Decode the string body [p, end) (quotes excluded) into out (which must
- * hold end - p bytes: no escape decodes longer than itself).  Escapes that
- * are not JSON are copied as they are.  Returns the decoded length. */
-size_t eg_schema_unescape(const char *p, const char *end, char *out);
-
 /* The end of the string starting at the quote p (after its closing quote),
  * or end if it never closes. */
 const char *eg_schema_str_end(const char *p, const char *end);

@@ -129,7 +129,7 @@ static void pointer(struct vctx *v, char *out)
 		char *dec = malloc(g->kn ? g->kn : 1);
 		if (!dec)
 			break;
-		size_t dn = eg_schema_unescape(g->k, g->k + g->kn, dec);
+		size_t dn = eg_json_unescape(g->k, g->k + g->kn, dec);
 		put_ptr_token(&b, dec, dn);
 		free(dec);
 	}
@@ -482,7 +482,7 @@ static void check_string(struct vctx *v, size_t so, size_t sn, const char *p, co
 				v->oom = v->stop = 1;
 				return;
 			}
-			len = eg_schema_unescape(p + 1, p + 1 + body, v->str.p);
+			len = eg_json_unescape(p + 1, p + 1 + body, v->str.p);
 			decoded = 1;
 		}
 		/* A string of len bytes holds len/4 to len code points: they are
@@ -597,7 +597,7 @@ static int member_key(struct vctx *v, const char *p, const char *q, const char *
 		v->oom = v->stop = 1;
 		return -1;
 	}
-	*kn = eg_schema_unescape(p + 1, p + 1 + body, v->key.p);
+	*kn = eg_json_unescape(p + 1, p + 1 + body, v->key.p);
 	*k = v->key.p;
 	return 0;
 }

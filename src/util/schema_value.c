@@ -5,6 +5,7 @@
  * Both read text that may not be JSON without ever leaving its bounds.
  */
 #include "schema_int.h"
+#include "json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,94 +194,6 @@ static const char *skip_ws(const char *p, const char *end)
 	return p;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
-}
-
-static long hex4at(const char *p, const char *end)
-{
-	long v = 0;
-
-	if (end - p < 4)
-		return -1;
-	for (int k = 0; k < 4; k++) {
-		int h = hexval(p[k]);
-		if (h < 0)
-			return -1;
-		v = v * 16 + h;
-	}
-	return v;
-}
-
-static size_t put_utf8(char *o, unsigned long cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xC0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xE0 | cp >> 12);
-		o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-		o[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	o[0] = (char)(0xF0 | cp >> 18);
-	o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-	o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-	o[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
-size_t eg_schema_unescape(const char *p, const char *end, char *out)
-{
-	char *o = out;
-	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-
-	while (p < end) {
-		const char *bs = memchr(p, '\\', (size_t)(end - p));
-		size_t k = bs ? (size_t)(bs - p) : (size_t)(end - p);
-		memcpy(o, p, k);
-		o += k;
-		p += k;
-		if (!bs)
-			break;
-		if (end - p < 2) {
-			*o++ = *p++;
-			continue;
-		}
-		const char *f = memchr(from, p[1], sizeof from - 1);
-		if (f) {
-			*o++ = to[f - from];
-			p += 2;
-			continue;
-		}
-		long u = p[1] == 'u' ? hex4at(p + 2, end) : -1;
-		if (u < 0) {
-			*o++ = *p++;
-			continue;
-		}
-		p += 6;
-		if (u >= 0xD800 && u <= 0xDBFF && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
-			long lo = hex4at(p + 2, end);
-			if (lo >= 0xDC00 && lo <= 0xDFFF) {
-				u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-				p += 6;
-			}
-		}
-		o += put_utf8(o, (unsigned long)u);
-	}
-	return (size_t)(o - out);
-}
-
 const char *eg_schema_str_end(const char *p, const char *end)
 {
 	for (p++; p < end; p++) {
@@ -311,7 +224,7 @@ static const char *canon_string(sbuf *out, const char *p, const char *end, size_
 	if (eg_sbuf_reserve(out, 9 + body))
 		return NULL;
 	out->p[out->n] = 's';
-	len = eg_schema_unescape(p + 1, p + 1 + body, out->p + out->n + 9);
+	len = eg_json_unescape(p + 1, p + 1 + body, out->p + out->n + 9);
 	memcpy(out->p + out->n + 1, &len, 8);
 	if (ko) {
 		*ko = out->n + 9;
