@@ -53,6 +53,22 @@ struct vctx {
 	pcre2_match_data *md;
 };
 
+/* Room for need items of size bytes in *p (capacity *cap), doubling. */
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 64;
+	while (c < need)
+		c *= 2;
+	void *n = realloc(*p, c * size);
+	if (!n)
+		return -1;
+	*p = n;
+	*cap = c;
+	return 0;
+}
+
 static const char *value(struct vctx *v, size_t so, size_t sn, const char *p);
 
 static const char *skip_ws(const char *p, const char *end)
@@ -178,15 +194,9 @@ static int push_node(struct vctx *v, int node)
 		if (v->mark[node] == v->epoch)
 			return 0;
 		v->mark[node] = v->epoch;
-		if (v->nsets == v->capsets) {
-			size_t cap = v->capsets ? 2 * v->capsets : 64;
-			int *n = realloc(v->sets, cap * sizeof *n);
-			if (!n) {
-				v->oom = v->stop = 1;
-				return -1;
-			}
-			v->sets = n;
-			v->capsets = cap;
+		if (grow((void **)&v->sets, &v->capsets, v->nsets + 1, sizeof *v->sets)) {
+			v->oom = v->stop = 1;
+			return -1;
 		}
 		v->sets[v->nsets++] = node;
 	}
@@ -567,18 +577,10 @@ static const sprop *find_prop(const snode *n, const char *k, size_t kn)
 
 static int reserve_bits(struct vctx *v, size_t words)
 {
-	if (v->capbits - v->nbits >= words)
-		return 0;
-	size_t cap = v->capbits ? v->capbits : 64;
-	while (cap - v->nbits < words)
-		cap *= 2;
-	uint64_t *b = realloc(v->bits, cap * sizeof *b);
-	if (!b) {
+	if (grow((void **)&v->bits, &v->capbits, v->nbits + words, sizeof *v->bits)) {
 		v->oom = v->stop = 1;
 		return -1;
 	}
-	v->bits = b;
-	v->capbits = cap;
 	return 0;
 }
 
@@ -690,20 +692,6 @@ static const char *object(struct vctx *v, size_t so, size_t sn, const char *p)
 
 /* ------------------------------------------------------------ arrays */
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return 0;
-	size_t c = *cap ? *cap : 64;
-	while (c < need)
-		c *= 2;
-	void *n = realloc(*p, c * size);
-	if (!n)
-		return -1;
-	*p = n;
-	*cap = c;
-	return 0;
-}
 
 /* uniqueItems: each item's canonical form hashed into an open-addressing
  * table, so a large array costs one pass, not n^2 comparisons. */
