@@ -35,11 +35,14 @@ typedef struct eg_schema_change {
 } eg_schema_change;
 
 /*
- * Call fn once for every difference between old and new_, in the order of
- * a walk of new_'s properties (sorted by name), nested ones after their
- * object's own keywords.  up, when not NULL, is the upcast that turns data
- * written under old into data for new_: the comparison is then against old
- * as transformed (a property renamed by up is not "removed").  A nonzero
+ * Call fn once for every difference between old and new_: a value's own
+ * keywords first, then its members in name order (those of both versions
+ * merged), each followed by the changes inside it.  up, when not NULL, is
+ * the upcast that turns data written under old into data for new_:
+ * backward compatibility is then judged against old as transformed (a
+ * property renamed by up is not "removed" for new readers), forward
+ * compatibility against old as written (old readers see new data with no
+ * upcast), and changes only the latter sees come last.  A nonzero
  * return from fn stops the walk and is returned (return a positive value:
  * -1 is out of memory).  Returns 0 when the walk ended.
  */
