@@ -462,6 +462,48 @@ static void depth_is_kept_within_json_max_depth(void **state)
 	free(out);
 }
 
+/* An eg_upcast built by hand, not parsed: operations missing what they
+ * need, or with pointers parse would refuse, are skipped. */
+static void hand_made_operations_are_checked(void **state)
+{
+	char path[] = "/a", bad[] = "a/b", star[] = "/a/*", to[] = "b";
+	eg_upcast_op ops[] = {
+		{ .op = UP_RENAME, .path = path },                 /* no to */
+		{ .op = UP_DROP, .path = bad },
+		{ .op = UP_DROP, .path = star },
+		{ .op = UP_MOVE, .path = path },                   /* no from */
+		{ .op = UP_SPLIT, .from = path },                  /* no paths */
+		{ .op = 99, .path = path },
+		{ .op = UP_RENAME, .path = path, .to = to },       /* this one applies */
+	};
+	eg_upcast u = { ops, sizeof ops / sizeof ops[0] };
+	char *out = NULL;
+	size_t cap = 0;
+	(void)state;
+	size_t k = eg_upcast_apply(&u, "{\"a\":[1]}", 9, &out, &cap);
+	assert_int_equal(k, 9);
+	assert_memory_equal(out, "{\"b\":[1]}", 9);
+	free(out);
+}
+
+/* Callers pass valid objects; anything else comes back as it was. */
+static void data_that_is_not_an_object_comes_back_unchanged(void **state)
+{
+	static const char *const bad[] = { "[1]", "{\"a\":", "{\"a\":1}x", "", "{\"a\":\"\xff\"}", "1" };
+	eg_upcast *u = parse_ok("[{\"op\":\"drop\",\"path\":\"/a\"}]");
+	char *out = NULL;
+	size_t cap = 0;
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		size_t n = strlen(bad[i]);
+		size_t k = eg_upcast_apply(u, bad[i], n, &out, &cap);
+		assert_int_equal(k, n);
+		assert_memory_equal(out, bad[i], n);
+	}
+	eg_upcast_free(u);
+	free(out);
+}
+
 /* ------------------------------------------------------------ property */
 
 static uint64_t rng_state;
@@ -638,6 +680,8 @@ int main(void)
 		cmocka_unit_test(parsed_fields),
 		cmocka_unit_test(parse_errors_name_the_document_path),
 		cmocka_unit_test(depth_is_kept_within_json_max_depth),
+		cmocka_unit_test(hand_made_operations_are_checked),
+		cmocka_unit_test(data_that_is_not_an_object_comes_back_unchanged),
 		cmocka_unit_test(random_operations_give_valid_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

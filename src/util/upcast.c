@@ -1167,10 +1167,35 @@ static void walk(struct actx *a, int x, const eg_upcast_op *o, const struct opp 
 		walk(a, c, o, q, i + 1);
 }
 
+/* Has o what its op needs?  Parsed operations always do; one made by
+ * hand with a member missing is skipped rather than followed into NULL. */
+static int op_usable(const eg_upcast_op *o)
+{
+	char name[32];
+	size_t np = op_nptr(o);
+	const char *p;
+
+	for (size_t i = 0; i < np; i++)
+		if (!(p = op_ptr(o, i, name, sizeof name)) || p[0] != '/')
+			return 0;
+	switch (o->op) {
+	case UP_RENAME: return o->path && o->to;
+	case UP_MOVE: return o->from && o->path;
+	case UP_DEFAULT: return o->path && o->value && o->value_len;
+	case UP_DROP: return o->path != NULL;
+	case UP_SCALE: return o->path && o->factor;
+	case UP_SPLIT: return o->from && o->npath && o->separator && o->separator_len;
+	case UP_JOIN: return o->nfrom && o->path && o->separator;
+	default: return 0;
+	}
+}
+
 static int apply_op(struct actx *a, int root, const eg_upcast_op *o)
 {
 	struct opp q;
 
+	if (!op_usable(o))
+		return 0;
 	q.np = op_nptr(o);
 	q.pp = calloc(q.np, sizeof *q.pp);
 	if (!q.pp || op_tokens(o, q.pp)) {
