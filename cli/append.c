@@ -315,8 +315,9 @@ int cmd_append(cli *c)
 {
 	const char *stream = NULL, *type = NULL, *expect = NULL, *sync = NULL,
 		   *batch = NULL, *skip = NULL, *heartbeat = NULL, *map = NULL;
-	int expect_new = 0;
+	int expect_new = 0, quarantine = 0;
 	opt opts[] = {
+		{ "quarantine", 0, NULL, &quarantine },
 		{ "stream", 1, &stream, NULL }, { "type", 1, &type, NULL },
 		{ "expect-version", 1, &expect, NULL }, { "expect-new", 0, NULL, &expect_new },
 		{ "sync", 1, &sync, NULL }, { "batch", 1, &batch, NULL },
@@ -326,7 +327,8 @@ int cmd_append(cli *c)
 	int rc = cli_parse(c, opts, 1);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	eg_batch_opts bo = { .expect_version = -1, .default_stream = stream, .default_type = type };
+	eg_batch_opts bo = { .expect_version = -1, .default_stream = stream, .default_type = type,
+			     .quarantine = quarantine };
 	if (sync && !strcmp(sync, "none"))
 		bo.sync = EG_SYNC_NONE;
 	else if (sync && strcmp(sync, "always"))
@@ -344,7 +346,7 @@ int cmd_append(cli *c)
 	}
 	if (heartbeat)
 		return append_heartbeat(c, heartbeat, &bo, stream || type || expect || expect_new ||
-					batch || skip || map);
+					batch || skip || map || quarantine);
 	if (batch && (cli_u64(batch, &bo.commit_every) || bo.commit_every == 0))
 		return cli_usage_error(c, "--batch: expected a positive number of events, got '%s'", batch);
 	eg_map *mp = NULL;
@@ -448,10 +450,12 @@ int cmd_append(cli *c)
 	char hex[65];
 	eg_hash_hex(res.head.hash, hex);
 	out_row_begin(o);
-	out_u64(o, "appended", res.appended);
+	out_u64(o, "appended", res.appended - res.quarantined);
 	out_u64(o, "duplicates", res.duplicates);
 	if (rf)
 		out_u64(o, "rejected", R.count);
+	if (quarantine)
+		out_u64(o, "quarantined", res.quarantined);
 	if (res.appended) {
 		out_u64(o, "first_pos", res.first_pos);
 		out_u64(o, "last_pos", res.last_pos);

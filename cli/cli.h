@@ -144,8 +144,14 @@ void out_bool(out *o, const char *key, int v);
 void out_null(out *o, const char *key);
 void out_time(out *o, const char *key, int64_t us);
 void out_json(out *o, const char *key, const char *json, size_t n);  /* raw */
-/* A whole event, every envelope field. */
+/* A whole event, every envelope field; ndjson adds schema_version when
+ * the event has one. */
 void out_event(out *o, const eg_event *e);
+/* csv and table: give every event a schema_version column (null when it
+ * has none), for a store that has schemas (cli_has_schemas). */
+void out_event_schemas(out *o, int on);
+/* Whether the store has any schema: events then carry schema_version. */
+int cli_has_schemas(eg_store *st);
 /* A whole session row of engram sessions. */
 void out_session(out *o, const eg_session_row *r);
 int out_error(const out *o);
@@ -171,5 +177,7 @@ int cmd_funnel(cli *c);
 int cmd_specs(cli *c);
 int cmd_backup(cli *c);
 int cmd_sql(cli *c);
+int cmd_schema(cli *c);
+int cmd_quarantine(cli *c);
 
 #endif

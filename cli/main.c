@@ -22,7 +22,7 @@ static const command COMMANDS[] = {
 	{ "append", cmd_append,
 	  "append [FILE|-] [--stream S] [--type T] [--expect-version N | --expect-new]\n"
 	  "       [--sync always|none] [--batch N] [--skip-invalid REJECTS]\n"
-	  "       [--map segment|snowplow|MAP.json]\n"
+	  "       [--map segment|snowplow|MAP.json] [--quarantine]\n"
 	  "       engram [-d DIR] append --heartbeat TIME [--sync always|none]",
 	  "append NDJSON events as one atomic batch",
 	  "Reads one JSON object per line (fields: id, stream, type, kind, time, actor,\n"
@@ -43,18 +43,26 @@ static const command COMMANDS[] = {
 	  "                      snowplow (Snowplow enriched events as JSON), or a\n"
 	  "                      mapping file of envelope field -> source paths\n"
 	  "                      (docs/MAPPING.md)\n"
+	  "  --quarantine        an event its type's schema refuses goes, whole and with\n"
+	  "                      its errors, to the stream $quarantine (engram quarantine\n"
+	  "                      list, retry) instead of failing the batch; the row then\n"
+	  "                      has a quarantined count (appended counts the others)\n"
 	  "  --heartbeat TIME    append one heartbeat instead: a marker saying no events\n"
 	  "                      before TIME will come except late ones; windows move\n"
 	  "                      their watermark to TIME (docs/WINDOWS.md)\n\n"
 	  "An id already stored, or repeated in the input, is skipped and counted as a\n"
 	  "duplicate.  An invalid line exits 1 naming the line and field; nothing of\n"
-	  "the batch is written.\n\n"
+	  "the batch is written.  Events of a type with a schema (engram schema) are\n"
+	  "validated against its latest version: a violation names the line, the JSON\n"
+	  "pointer, the keyword and what was expected.  Streams beginning with '$' are\n"
+	  "engram's own and refused.\n\n"
 	  "Example:\n"
 	  "  engram gen bank --events 1000 > bank.ndjson && engram append bank.ndjson\n"
 	  "  echo '{\"stream\":\"acct-1\",\"type\":\"deposit\",\"data\":{\"amount\":5}}' | engram append" },
 	{ "read", cmd_read,
 	  "read [--from POS] [--to POS] [--stream S] [--type T[,T...]] [--since TIME]\n"
-	  "     [--until TIME] [--by event|recorded] [--limit N] [--reverse] [--follow]",
+	  "     [--until TIME] [--by event|recorded] [--limit N] [--reverse] [--follow]\n"
+	  "     [--upcast]",
 	  "print events",
 	  "Prints events with every envelope field, in log order.  Filters combine;\n"
 	  "bounds are inclusive.\n\n"
@@ -68,13 +76,17 @@ static const command COMMANDS[] = {
 	  "  --limit N             at most N events\n"
 	  "  --reverse             newest first\n"
 	  "  --follow              then wait for new events and print each as it is\n"
-	  "                        appended (no polling), until interrupted\n\n"
+	  "                        appended (no polling), until interrupted\n"
+	  "  --upcast              events of a type with a schema at its latest version\n"
+	  "                        (docs/CONTRACTS.md); without it, as stored\n\n"
+	  "An event validated at append carries schema_version, the version of its\n"
+	  "type's schema it passed.\n\n"
 	  "Example:\n"
 	  "  engram read --stream account-000113\n"
 	  "  engram read --type fee --reverse --limit 3\n"
 	  "  engram read --by recorded --since 2025-01-02 --follow" },
 	{ "consume", cmd_consume,
-	  "consume NAME [--type T[,T...]] [--follow] [--limit N]",
+	  "consume NAME [--type T[,T...]] [--follow] [--limit N] [--upcast]",
 	  "print events after consumer NAME's checkpoint, then advance it",
 	  "At-least-once delivery: the checkpoint advances only after the events were\n"
 	  "written and flushed, so an interrupted consumer sees again at most the\n"
@@ -83,14 +95,18 @@ static const command COMMANDS[] = {
 	  "                 others); --type may also be repeated\n"
 	  "  --limit N      at most N events, then stop\n"
 	  "  --follow       then wait for new events, print each burst as it comes\n"
-	  "                 and advance the checkpoint after it, until interrupted\n\n"
+	  "                 and advance the checkpoint after it, until interrupted\n"
+	  "  --upcast       events of a type with a schema at its latest version\n"
+	  "                 (docs/CONTRACTS.md); the checkpoint keeps the schema\n"
+	  "                 versions handed out, which engram consumers shows\n\n"
 	  "Example:\n"
 	  "  engram consume mailer --type account_opened --limit 10\n"
 	  "  engram consume mailer --follow" },
 	{ "consumers", cmd_consumers, "consumers [--delete NAME | --reset NAME --to POS]",
 	  "list consumers with their position and lag; delete or move one",
 	  "Prints one row per consumer: consumer, pos (the last position it has been\n"
-	  "handed) and lag (events after it).\n\n"
+	  "handed) and lag (events after it), and schemas, the schema versions it has\n"
+	  "been handed per type, once some consumer has been handed any.\n\n"
 	  "  --delete NAME    delete consumer NAME's checkpoint: a later consume NAME\n"
 	  "                   starts from the first event again\n"
 	  "  --reset NAME     move consumer NAME's checkpoint (with --to)\n"
@@ -158,6 +174,64 @@ static const command COMMANDS[] = {
 	  "  engram sql \"SELECT type, count(*) FROM events GROUP BY type\"\n"
 	  "  engram sql \"SELECT time, data->>'amount' FROM events WHERE stream = 'account-000042'\"\n"
 	  "  engram sql \"SELECT * FROM events WHERE known_at = '2025-01-03T09:00:00Z' LIMIT 5\"" },
+	{ "schema", cmd_schema,
+	  "schema add TYPE SCHEMA.json [--compat MODE] [--upcast UPCAST.json] [--sample N] [--force]\n"
+	  "       engram [-d DIR] schema check TYPE SCHEMA.json [--compat MODE] [--upcast F] [--sample N]\n"
+	  "       engram [-d DIR] schema list | show TYPE [--version N] [--upcast] | diff TYPE V1 V2\n"
+	  "       engram [-d DIR] schema validate TYPE FILE.ndjson [--data] | validate --all FILE.ndjson\n"
+	  "       engram [-d DIR] schema require-all on|off",
+	  "versioned schemas per event type, checked at append",
+	  "Each event type may have a contract: a JSON Schema (the subset in\n"
+	  "docs/CONTRACTS.md) with versions 1, 2, ... kept as events in the reserved\n"
+	  "stream $schemas.  Append validates each event against its type's latest\n"
+	  "version and records the version in the event (read shows schema_version).\n\n"
+	  "  add TYPE FILE      register the next version.  It is compared with the\n"
+	  "                     previous one (every earlier one for *_transitive) under\n"
+	  "                     the compatibility mode, and every stored event of TYPE\n"
+	  "                     is upcast to it and validated; a broken rule, or failing\n"
+	  "                     events, exit 4 listing each with its JSON pointer, and\n"
+	  "                     nothing is registered.  Prints type, version, compat,\n"
+	  "                     result, checked, failed.\n"
+	  "  check TYPE FILE    the same checks, registering nothing\n"
+	  "  list               per type: latest version, compat, events per version\n"
+	  "  show TYPE          the latest schema document\n"
+	  "  diff TYPE V1 V2    the changes: change, pointer, message, breaks\n"
+	  "                     (backward, forward, both or none)\n"
+	  "  validate TYPE F    check a producer's NDJSON sample (F, or - for standard\n"
+	  "                     input) without writing: each line an envelope of TYPE;\n"
+	  "                     exit 1 naming each failing line\n"
+	  "  require-all on|off refuse events of types that have no schema\n\n"
+	  "  --compat MODE      backward (default; or the previous version's), forward,\n"
+	  "                     full, each also _transitive, or none\n"
+	  "  --upcast F         add, check: how an event of the previous version becomes\n"
+	  "                     this one (rename, move, default, drop, scale, split,\n"
+	  "                     join); readers apply it, the log is never rewritten.\n"
+	  "                     show: print the version's upcast instead\n"
+	  "  --sample N         validate N of the stored events, not all\n"
+	  "  --force            register although stored events fail it (rules still hold)\n"
+	  "  --version N        show: that version\n"
+	  "  --data             validate: each line is a data object, not an envelope\n"
+	  "  --all              validate: each line has its own type (no TYPE)\n\n"
+	  "Example:\n"
+	  "  engram schema add order_placed order_placed.v1.json\n"
+	  "  engram schema add order_placed v2.json --upcast v1-to-v2.json\n"
+	  "  engram schema diff order_placed 1 2 --format table\n"
+	  "  engram schema validate order_placed sample.ndjson" },
+	{ "quarantine", cmd_quarantine, "quarantine list | retry [--sync always|none]",
+	  "events their schema refused (append --quarantine): list, retry",
+	  "append --quarantine appends the valid events of a batch and puts each one its\n"
+	  "schema refuses, whole and with its errors, in the reserved stream $quarantine\n"
+	  "(type engram.rejected).\n\n"
+	  "  list    one row each: pos, recorded, id, type, line, schema_version, status\n"
+	  "          (pending, or appended by a retry), appended_pos, errors\n"
+	  "  retry   validate the pending ones against the current schemas and append\n"
+	  "          those that pass, in one batch, each exactly once (a quarantined\n"
+	  "          event keeps its id); prints a row for each: appended or failing\n"
+	  "          with its errors now\n\n"
+	  "Example:\n"
+	  "  engram append orders.ndjson --quarantine\n"
+	  "  engram quarantine list --format table\n"
+	  "  engram schema add order_placed v3.json && engram quarantine retry" },
 	{ "windows", cmd_windows,
 	  "windows SPEC.json [--changelog | --late | --explain-diff K1 K2] [--follow]\n"
 	  "       [--include-open] [--as-reported-at K] [--explain]",

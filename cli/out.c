@@ -27,6 +27,7 @@ typedef struct cell {
 struct out {
 	FILE *f;
 	int format, err;
+	int schema_col;        /* out_event: csv and table have schema_version */
 	char *buf;
 	size_t len, cap;
 	int nfield;            /* fields in the current row */
@@ -784,7 +785,7 @@ static inline char *w_time(out *o, char *p, int64_t us)
 static void ndjson_event(out *o, const eg_event *e)
 {
 	size_t strs = e->id_len + e->stream_len + e->type_len + e->actor_len + e->session_len;
-	ensure(o, 256 + 6 * strs + e->data_len + e->meta_len);
+	ensure(o, 320 + 6 * strs + e->data_len + e->meta_len);
 	if (o->err)
 		return;
 	char *p = o->buf + o->len;
@@ -798,6 +799,10 @@ static void ndjson_event(out *o, const eg_event *e)
 	p = w_u64(p, e->version);
 	p = W_LIT(p, ",\"type\":");
 	p = w_str(p, e->type, e->type_len);
+	if (e->schema_version) {
+		p = W_LIT(p, ",\"schema_version\":");
+		p = w_u64(p, e->schema_version);
+	}
 	static const unsigned char kind_len[] = { 5, 6, 5, 5 };
 	p = W_LIT(p, ",\"kind\":\"");
 	p = w_lit(p, KINDS[e->kind & 3], kind_len[e->kind & 3]);
@@ -817,6 +822,11 @@ static void ndjson_event(out *o, const eg_event *e)
 	o->len = (size_t)(p - o->buf);
 }
 
+void out_event_schemas(out *o, int on)
+{
+	o->schema_col = on;
+}
+
 void out_event(out *o, const eg_event *e)
 {
 	if (o->format == FMT_NDJSON) {
@@ -829,6 +839,10 @@ void out_event(out *o, const eg_event *e)
 	out_str(o, "stream", e->stream, e->stream_len);
 	out_u64(o, "version", e->version);
 	out_str(o, "type", e->type, e->type_len);
+	if (o->schema_col && e->schema_version)
+		out_u64(o, "schema_version", e->schema_version);
+	else if (o->schema_col)
+		out_null(o, "schema_version");
 	out_cstr(o, "kind", KINDS[e->kind & 3]);
 	out_time(o, "time", e->time);
 	out_time(o, "recorded", e->recorded);

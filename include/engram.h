@@ -123,6 +123,8 @@ typedef struct eg_event {
 	const char *id, *stream, *type, *actor, *session, *data, *meta;
 	size_t id_len, stream_len, type_len, actor_len, session_len,
 	       data_len, meta_len;
+	uint64_t schema_version;       /* the version of its type's schema it
+	                                  passed at append; 0: none */
 } eg_event;
 
 /* ------------------------------------------------------------------ maps */
@@ -172,6 +174,9 @@ typedef struct eg_batch_opts {
 	const eg_map *map;          /* NULL: lines are envelopes; else each line is
 	                               a producer's JSON object mapped to the
 	                               envelope (borrowed until commit or abort) */
+	int quarantine;             /* an event its type's schema refuses goes to
+	                               the stream $quarantine (with its errors)
+	                               instead of failing its line */
 } eg_batch_opts;
 
 /* Begin an atomic batch on a store opened with EG_OPEN_WRITE.  Events are
@@ -224,6 +229,8 @@ typedef struct eg_append_result {
 	 * eg_batch_add_json call) and time.  Kept as given; 0 when none. */
 	uint64_t seconds_count, seconds_line;
 	int64_t seconds_time;
+	uint64_t quarantined;           /* events put in $quarantine (counted in
+	                                   appended too) */
 } eg_append_result;
 
 /* Make every event added so far durable (per the sync option) and visible,
@@ -256,6 +263,8 @@ typedef struct eg_filter {
 	int by;                     /* enum eg_clock */
 	uint64_t limit;             /* 0 = unlimited */
 	int reverse;                /* newest first */
+	int upcast;                 /* events of a type with a schema read at its
+	                               latest version (docs/CONTRACTS.md) */
 } eg_filter;
 
 /* Create an iterator over the events matching f, as of the current head.
@@ -377,6 +386,15 @@ int eg_consumer_get(eg_store *st, const char *name, uint64_t *pos);
 /* Durably set the checkpoint (write, fsync, rename).  Works on stores opened
  * for reading too: consumers run beside the writer. */
 int eg_consumer_set(eg_store *st, const char *name, uint64_t pos);
+
+/* eg_consumer_set, also keeping the schema versions the consumer has been
+ * handed: schemas is a JSON object of type -> array of versions,
+ * {"order_placed":[1,2]} (NULL or "": none). */
+int eg_consumer_set_schemas(eg_store *st, const char *name, uint64_t pos, const char *schemas);
+
+/* The schema versions kept with consumer name's checkpoint: *schemas is
+ * that JSON object (malloc'd; free it), or NULL when it has none. */
+int eg_consumer_schemas(eg_store *st, const char *name, char **schemas);
 
 /* Call fn for each consumer, in name order. */
 typedef int (*eg_consumer_fn)(void *ctx, const char *name, uint64_t pos);
@@ -656,6 +674,8 @@ typedef struct eg_sess_opts {
 	size_t ntypes;
 	const char *const *page_types;   /* page views; 0: page_view, screen_view */
 	size_t npage_types;
+	int no_upcast;                   /* events as stored, not at their type's
+	                                    latest schema version */
 } eg_sess_opts;
 
 typedef struct eg_sessions eg_sessions;
@@ -733,6 +753,8 @@ typedef struct eg_funnel_opts {
 	                               data.a.b, …), or NULL: one funnel */
 	int has_since, has_until;   /* bounds on event time, inclusive: only */
 	int64_t since, until;       /* these events are considered at all */
+	int no_upcast;              /* events as stored, not at their type's
+	                               latest schema version */
 } eg_funnel_opts;
 
 /*
@@ -789,6 +811,152 @@ typedef struct eg_funnel_explain {
 	uint64_t rows;
 } eg_funnel_explain;
 void eg_funnel_get_explain(const eg_funnel *f, eg_funnel_explain *out);
+
+/* ----------------------------------------------------------- contracts
+ * Versioned schemas per event type (docs/CONTRACTS.md), kept as events in
+ * the reserved stream $schemas.  Append validates each event against its
+ * type's latest version; readers may upcast older events to it. */
+
+/* One version of a type's schema.  Strings borrowed until the next call
+ * on the store. */
+typedef struct eg_contract {
+	const char *type;
+	size_t type_len;
+	uint64_t version;        /* 1, 2, ... */
+	const char *compat;      /* backward, forward, full, each maybe
+	                            _transitive, or none */
+	const char *schema;      /* the schema document, minified JSON */
+	size_t schema_len;
+	const char *upcast;      /* how version - 1 becomes this one (JSON), or NULL */
+	size_t upcast_len;
+	uint64_t pos;            /* its event in $schemas */
+	int64_t recorded;
+} eg_contract;
+/* Return 0 to go on, nonzero to stop (that value is returned). */
+typedef int (*eg_contract_fn)(void *ctx, const eg_contract *c);
+
+/* Every version of every type (or of type only, when not NULL), by type
+ * name then version.  Works on stores opened for reading. */
+int eg_contract_list(eg_store *st, const char *type, eg_contract_fn fn, void *ctx);
+
+/* Version `version` of type's schema (0: the latest).  EG_ENOTFOUND if the
+ * type has no schema or no such version. */
+int eg_contract_get(eg_store *st, const char *type, uint64_t version, eg_contract *out);
+
+/* How many stored events of type passed each version: counts[v] for
+ * version v (counts[0]: events stored without a schema), n entries. */
+int eg_contract_counts(eg_store *st, const char *type, uint64_t *counts, size_t n);
+
+/* Whether "schema require-all" is on: events of a type without a schema
+ * are then refused. */
+int eg_contract_require_all(eg_store *st, int *on);
+/* Turn it on or off (an event in $schemas; writer only). */
+int eg_contract_set_require_all(eg_store *st, int on);
+
+/* Options of eg_contract_add. */
+typedef struct eg_contract_opts {
+	const char *compat;      /* NULL: the previous version's mode, or backward */
+	const char *upcast;      /* the upcast document from the previous version */
+	size_t upcast_len;
+	uint64_t sample;         /* 0: check every stored event of the type; N: N of them */
+	int dry_run;             /* check only (engram schema check) */
+	int force;               /* register even when stored events fail it */
+	size_t max_examples;     /* failing events reported (default 5) */
+} eg_contract_opts;
+
+/* What eg_contract_add found, one item at a time: a rule the new version
+ * breaks against an earlier one (pos 0), or a stored event that fails it
+ * (pos its position). */
+typedef struct eg_contract_issue {
+	uint64_t against;        /* rules: the version compared with */
+	const char *rule;        /* "property-added-required", or for events the
+	                            schema keyword that failed */
+	const char *pointer;     /* JSON pointer of the property */
+	const char *message;
+	uint64_t pos;            /* events: its position */
+	uint64_t stored_version; /* events: the version it was stored under */
+} eg_contract_issue;
+typedef int (*eg_contract_issue_fn)(void *ctx, const eg_contract_issue *c);
+
+typedef struct eg_contract_report {
+	uint64_t version;        /* the version registered (or that would be) */
+	const char *compat;      /* the mode it was checked under */
+	uint64_t rules_broken;   /* incompatibilities found */
+	uint64_t checked;        /* stored events validated against it */
+	uint64_t failed;         /* of which failed */
+	uint64_t pos;            /* its event in $schemas; 0 on a dry run */
+	int unchanged;           /* the same document as the latest version:
+	                            nothing registered */
+} eg_contract_report;
+
+/*
+ * Register the next version of type's schema (schema[0..n), JSON).  The
+ * new version is compared with the earlier ones under the compatibility
+ * mode, and every stored event of the type (or opts->sample of them) is
+ * upcast to it and validated; each problem goes to fn (may be NULL).
+ * EG_OK (registered, or only checked when dry_run); EG_EINVAL (the schema
+ * or upcast document is invalid: eg_errmsg names its path, or a bad
+ * mode); EG_ECONFLICT (incompatible, or stored events fail and force is
+ * not set: nothing registered); EG_EREADONLY; EG_EIO; EG_ENOMEM.
+ */
+int eg_contract_add(eg_store *st, const char *type, const char *schema, size_t n,
+		    const eg_contract_opts *opts, eg_contract_issue_fn fn, void *ctx,
+		    eg_contract_report *rep);
+
+/* One difference between two versions of a schema (docs/CONTRACTS.md,
+ * "Compatibility"): the rule's name, the property's JSON pointer in the
+ * data, a sentence, and which way it breaks. */
+typedef struct eg_contract_change {
+	const char *rule, *pointer, *message;
+	int breaks_backward;     /* a reader of the newer may refuse older events */
+	int breaks_forward;      /* a reader of the older may refuse newer events */
+} eg_contract_change;
+typedef int (*eg_contract_change_fn)(void *ctx, const eg_contract_change *c);
+
+/* Every difference from version v1 of type's schema to version v2.
+ * EG_ENOTFOUND for a missing version. */
+int eg_contract_diff(eg_store *st, const char *type, uint64_t v1, uint64_t v2,
+		     eg_contract_change_fn fn, void *ctx);
+
+/* Validate one event (JSON envelope text, as append takes it, with no
+ * store write) against its type's latest schema; type, when not NULL,
+ * is the type of lines without one.  EG_OK; EG_EINVAL with the errors in
+ * eg_errmsg, as append would report them; EG_ENOTFOUND if its type has no
+ * schema (and the message says so). */
+int eg_contract_validate(eg_store *st, const char *json, size_t n, const char *type);
+
+/* ---------------------------------------------------------- quarantine */
+
+/* One event in $quarantine. */
+typedef struct eg_quarantined {
+	uint64_t pos;            /* its position in $quarantine's event */
+	int64_t recorded;
+	const char *id;          /* the refused event's id */
+	size_t id_len;
+	const char *type;
+	size_t type_len;
+	uint64_t line;           /* its input line */
+	uint64_t schema_version; /* the version that refused it */
+	const char *errors;      /* JSON array of {pointer, keyword, message} */
+	size_t errors_len;
+	const char *event;       /* the refused event, as an envelope (JSON) */
+	size_t event_len;
+	uint64_t appended_pos;   /* 0 while pending; else where a retry put it */
+	const char *retry_error; /* retry: why it still fails now, else NULL */
+} eg_quarantined;
+typedef int (*eg_quarantine_fn)(void *ctx, const eg_quarantined *q);
+
+/* Every event in $quarantine, oldest first. */
+int eg_quarantine_list(eg_store *st, eg_quarantine_fn fn, void *ctx);
+
+/* Validate every pending quarantined event against the current schemas
+ * and append, in one batch, those that pass: each one once, whatever
+ * retries ran before (its id makes a second copy a duplicate).  fn sees
+ * each pending one with appended_pos set when it was appended now, and
+ * the errors of now when it still fails.  *appended and *failing count
+ * them. */
+int eg_quarantine_retry(eg_store *st, int sync, eg_quarantine_fn fn, void *ctx,
+			uint64_t *appended, uint64_t *failing);
 
 /* ------------------------------------------------------------------ SQL
  * SQL over the store through SQLite virtual tables (docs/SQL.md): the

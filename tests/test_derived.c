@@ -22,7 +22,7 @@ static int setup(void **state)
 	snprintf(f->dir, sizeof f->dir, "/tmp/egtest_derived_%d", getpid());
 	rm_rf(f->dir);
 	assert_int_equal(eg_store_open(&f->st, f->dir, EG_OPEN_WRITE | EG_OPEN_CREATE, NULL), EG_OK);
-	assert_int_equal(eg_ds_open(f->st, "test", "00112233445566778899aabbccddeeff", "{\"a\":1}", 7,
+	assert_int_equal(eg_ds_open(f->st, "test", "00112233445566778899aabbccddeeff", 0, "{\"a\":1}", 7,
 				    &f->d), 0);
 	*state = f;
 	return 0;
@@ -197,7 +197,7 @@ static int rebuild_test(eg_store *st)
 {
 	eg_ds d;
 	rebuilt++;
-	if (eg_ds_open(st, "test", "00112233445566778899aabbccddeeff", NULL, 0, &d))
+	if (eg_ds_open(st, "test", "00112233445566778899aabbccddeeff", 0, NULL, 0, &d))
 		return EG_EIO;
 	int rc = eg_ds_write(&d, "ck", "again", 5) ? EG_EIO : EG_OK;
 	eg_ds_close(&d);
@@ -210,7 +210,7 @@ static void reindex_drops_and_rebuilds_every_kind(void **state)
 	assert_int_equal(eg_ds_register("test", "test kind", NULL, rebuild_test), 0);
 	assert_int_equal(eg_ds_write(&f->d, "ck", BODY, sizeof BODY), 0);
 	eg_ds w;
-	assert_int_equal(eg_ds_open(f->st, "win", "ffeeddccbbaa99887766554433221100", NULL, 0, &w), 0);
+	assert_int_equal(eg_ds_open(f->st, "win", "ffeeddccbbaa99887766554433221100", 0, NULL, 0, &w), 0);
 	assert_int_equal(eg_ds_write(&w, "state", BODY, sizeof BODY), 0);
 	rebuilt = 0;
 	assert_int_equal(eg_store_reindex(f->st), EG_OK);

@@ -158,7 +158,7 @@ static void make_plain(sqlite3 *db)
 {
 	exec_ok(db, "CREATE TEMP TABLE plain(pos INTEGER, id TEXT, stream TEXT, version INTEGER, "
 		    "type TEXT, kind TEXT, time TEXT, recorded TEXT, actor TEXT, session TEXT, "
-		    "data TEXT JSON, meta TEXT JSON, time_us INTEGER, recorded_us INTEGER)");
+		    "data TEXT JSON, meta TEXT JSON, time_us INTEGER, recorded_us INTEGER, schema_version INTEGER)");
 	/* +pos > 0: a condition engram cannot take, so this is a plain scan */
 	exec_ok(db, "INSERT INTO plain SELECT * FROM events WHERE +pos > 0");
 }

@@ -382,7 +382,8 @@ static int read_events(frun *r)
 	f->x.through = h.pos;
 	eg_filter flt = { .to = h.pos, .types = f->types, .ntypes = (size_t)f->ntypes,
 			  .has_since = f->o.has_since, .has_until = f->o.has_until,
-			  .since = f->o.since, .until = f->o.until, .by = EG_BY_EVENT };
+			  .since = f->o.since, .until = f->o.until, .by = EG_BY_EVENT,
+			  .upcast = !f->o.no_upcast };
 	if (!h.pos)
 		return EG_OK;
 	eg_iter *it;

@@ -33,6 +33,7 @@ struct eg_proj_spec {
 	char *name;
 	eg_path key;
 	uint64_t snapshot_every;
+	int no_upcast;               /* "upcast": false: events as stored */
 	uint64_t types;             /* the top-level filter; all ones if none */
 	char **tnames;              /* every type the spec names, by index */
 	int ntypes;

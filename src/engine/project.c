@@ -28,6 +28,7 @@
  * a snapshot load, the events after the snapshot (at most snapshot_every),
  * and the chunks of the keys it reads.
  */
+#include "contract.h"
 #include "derived.h"
 #include "internal.h"
 #include "os.h"
@@ -140,6 +141,7 @@ struct eg_proj {
 	/* reading events back for first/last */
 	eg_iter *rit;
 	rec_event rev;
+	buf ubuf;                    /* rev's data upcast (eg_reg_upcast_event) */
 	/* a copy of idx/blocks, for lookups by position and record time */
 	block *blk;
 	uint64_t nblk;
@@ -810,7 +812,7 @@ static int catch_up(eg_proj *p, const progress *pr)
 	const eg_proj_spec *s = p->spec;
 	uint64_t every = s->snapshot_every, start = p->through;
 	uint64_t last_b = h.pos / every * every;   /* last boundary we reach */
-	eg_filter f = { .from = p->through + 1, .to = h.pos };
+	eg_filter f = { .from = p->through + 1, .to = h.pos, .upcast = !s->no_upcast };
 	const char *names[PROJ_MAX_TYPES];
 	if (s->filter) {
 		/* the filter's types only: the spec's other names are field types
@@ -877,7 +879,7 @@ static void open_dir(eg_proj *p)
 	eg_proj_spec_hash(p->spec, hex);
 	hex[32] = 0;
 	/* spec.json is kept so that reindex can rebuild this projection */
-	eg_ds_open(p->st, "proj", hex, p->spec->src, p->spec->src ? p->spec->srclen : 0, &p->ds);
+	eg_ds_open(p->st, "proj", hex, !p->spec->no_upcast, p->spec->src, p->spec->src ? p->spec->srclen : 0, &p->ds);
 	path_of(p, "entries", f);
 	p->fd_ent = eg_os.open(f, O_RDWR | O_CREAT, 0644);
 	path_of(p, "chunks", f);
@@ -970,6 +972,7 @@ void eg_proj_close(eg_proj *p)
 	if (p->fd_chunk >= 0)
 		eg_os.close(p->fd_chunk);
 	eg_iter_free(p->rit);
+	free(p->ubuf.p);
 	free(p->blk);
 	free(p->evbuf);
 	free(p->ent.p);
@@ -1206,7 +1209,7 @@ static int event_at(eg_proj *p, uint64_t pos, const eg_event **e)
 	}
 	eg_iter_free(p->rit);
 	p->rit = NULL;
-	eg_filter f = { .from = pos, .to = pos, .limit = 1 };
+	eg_filter f = { .from = pos, .to = pos, .limit = 1, .upcast = !p->spec->no_upcast };
 	if ((rc = eg_iter_new(p->st, &p->rit, &f)))
 		return rc;
 	rc = eg_iter_next(p->rit, e);
@@ -1254,6 +1257,9 @@ static int value_at(eg_proj *p, const pfield *f, const pagg *a)
 	rc = f->path.root == EG_PATH_RECORDED ? EG_ENOTFOUND : event_at_place(p, a->p, a->off, &e);
 	if (rc == EG_ENOTFOUND)
 		rc = event_at(p, a->p, &e);
+	/* the event as the fold saw it (the iterator's is upcast already) */
+	if (!rc && e == &p->rev.ev && !p->spec->no_upcast)
+		rc = eg_reg_upcast_event(p->st, &p->rev.ev, &p->ubuf.p, &p->ubuf.cap);
 	if (rc)
 		return rc;
 	switch (f->path.root) {

@@ -351,6 +351,11 @@ static int parse(pctx *c, const char *json, size_t n)
 			s->filter = 1;
 		} else if (eg_proj_key_is(&k, "fields")) {
 			fields = v;
+		} else if (eg_proj_key_is(&k, "upcast")) {
+			if (v.type != JSON_TRUE && v.type != JSON_FALSE)
+				return bad(c, "$.upcast", "expected true (the default: events at their "
+					   "type's latest schema version) or false (as stored)");
+			s->no_upcast = v.type == JSON_FALSE;
 		} else if (eg_proj_key_is(&k, "snapshot_every")) {
 			char num_text[32];
 			char *e;
@@ -372,7 +377,7 @@ static int parse(pctx *c, const char *json, size_t n)
 			snprintf(w, sizeof w, "$.%s", kn ? kn : "?");
 			free(kn);
 			return bad(c, w, "unknown member; a spec has \"name\", \"key\", \"types\", "
-				   "\"fields\" and \"snapshot_every\"");
+				   "\"fields\", \"snapshot_every\" and \"upcast\"");
 		}
 	}
 	if (key.p) {

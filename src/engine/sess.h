@@ -100,6 +100,7 @@ typedef struct sess_key {
 	char **types, **pages;
 	size_t ntypes, npages;
 	size_t *plens;                /* strlen of each page type */
+	int no_upcast;                /* events as stored (eg_sess_opts) */
 	unsigned char hash[16];
 } sess_key;
 

@@ -35,7 +35,7 @@ int eg_sess_files_open(eg_store *st, const sess_key *k, sess_files *f)
 {
 	char hex[33];
 	eg_ds_hex(k->hash, hex);
-	return eg_ds_open(st, "sess", hex, NULL, 0, f);
+	return eg_ds_open(st, "sess", hex, !k->no_upcast, NULL, 0, f);
 }
 
 void eg_sess_files_close(sess_files *f)

@@ -600,6 +600,7 @@ int eg_sessions_open(eg_store *st, const eg_sess_opts *o, int flags, eg_sessions
 		return eg_st_err(st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
 	s->st = st;
 	s->key.gap = gap;
+	s->key.no_upcast = o && o->no_upcast;
 	s->files.lockfd = -1;
 	static const char *const pages[] = { "page_view", "screen_view" };
 	int bad = o && names_copy(o->types, o->ntypes, &s->key.types, &s->key.ntypes);
@@ -848,7 +849,7 @@ static int take_direct(srun *r)
 static int span_iter(eg_sessions *s, span *sp)
 {
 	eg_filter f = { .from = sp->lo, .to = sp->hi, .types = (const char *const *)s->key.types,
-			.ntypes = s->key.ntypes };
+			.ntypes = s->key.ntypes, .upcast = !s->key.no_upcast };
 	int rc = eg_iter_new(s->st, &sp->it, &f);
 	if (!rc)
 		eg_iter_lazy_ids(sp->it);

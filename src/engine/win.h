@@ -45,6 +45,7 @@ struct eg_win_spec {
 	int na;
 	int64_t watermark;          /* the delay behind the largest event time */
 	int64_t lateness;           /* WIN_FOREVER: never final */
+	int no_upcast;              /* "upcast": false: events as stored */
 	unsigned char hash[32];     /* SHA-256 of the meaning (not the name) */
 };
 

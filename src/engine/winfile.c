@@ -187,7 +187,7 @@ int eg_win_files_open(eg_win *w)
 {
 	char hex[33], f[PATH_MAX];
 	eg_ds_hex(w->spec->hash, hex);
-	eg_ds_open(w->st, "win", hex, w->spec->src, w->spec->src ? w->spec->srclen : 0, &w->ds);
+	eg_ds_open(w->st, "win", hex, !w->spec->no_upcast, w->spec->src, w->spec->src ? w->spec->srclen : 0, &w->ds);
 	path_of(w, "changes", f);
 	w->ch.fd = eg_os.open(f, O_RDWR | O_CREAT, 0644);
 	path_of(w, "groups", f);
@@ -710,7 +710,7 @@ uint64_t eg_win_cursor(const eg_win *w)
 /* The event at pos, through an iterator the caller frees. */
 static int event_at(eg_win *w, uint64_t pos, eg_iter **it, const eg_event **e)
 {
-	eg_filter f = { .from = pos, .to = pos, .limit = 1 };
+	eg_filter f = { .from = pos, .to = pos, .limit = 1, .upcast = !w->spec->no_upcast };
 	int rc = eg_iter_new(w->st, it, &f);
 	if (rc)
 		return rc;

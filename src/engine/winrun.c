@@ -318,7 +318,7 @@ int eg_win_run(eg_win *w, uint64_t to)
 		eg_win_unlock(w);
 		return EG_OK;
 	}
-	eg_filter f = { .from = w->through + 1, .to = to };
+	eg_filter f = { .from = w->through + 1, .to = to, .upcast = !w->spec->no_upcast };
 	const char *types[WIN_MAX_TYPES + 1];
 	if (w->spec->ntypes) {           /* the spec's types and heartbeats */
 		memcpy(types, w->spec->types, (size_t)w->spec->ntypes * sizeof *types);

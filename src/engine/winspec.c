@@ -236,7 +236,7 @@ static int parse(wctx *c, const char *json, size_t n)
 	if (eg_spec_check_json(&c->e, json, n))
 		return -1;
 	static const char MEMBERS[] = "a spec has \"name\", \"types\", \"window\", \"group_by\", "
-				      "\"aggs\", \"watermark\" and \"allowed_lateness\"";
+				      "\"aggs\", \"watermark\", \"allowed_lateness\" and \"upcast\"";
 	json_obj it;
 	json_span k, v, win = { 0 }, aggs = { 0 };
 	if (eg_json_obj_begin(&it, json, n, NULL))
@@ -262,6 +262,11 @@ static int parse(wctx *c, const char *json, size_t n)
 		} else if (eg_proj_key_is(&k, "watermark")) {
 			if (duration(c, "$.watermark", &v, 1, ", or 0", &s->watermark))
 				return -1;
+		} else if (eg_proj_key_is(&k, "upcast")) {
+			if (v.type != JSON_TRUE && v.type != JSON_FALSE)
+				return bad(c, "$.upcast", "expected true (the default: events at their "
+					   "type's latest schema version) or false (as stored)");
+			s->no_upcast = v.type == JSON_FALSE;
 		} else if (eg_proj_key_is(&k, "allowed_lateness")) {
 			if (v.type == JSON_STRING && v.n == 9 && !memcmp(v.p, "\"forever\"", 9))
 				s->lateness = WIN_FOREVER;

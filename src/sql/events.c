@@ -27,20 +27,21 @@
 
 enum col {
 	C_POS, C_ID, C_STREAM, C_VERSION, C_TYPE, C_KIND, C_TIME, C_RECORDED, C_ACTOR,
-	C_SESSION, C_DATA, C_META, C_TIME_US, C_RECORDED_US, C_KNOWN_AT, C_AS_OF, C_DIR,
-	NCOLS
+	C_SESSION, C_DATA, C_META, C_TIME_US, C_RECORDED_US, C_SCHEMA_VERSION, C_KNOWN_AT,
+	C_AS_OF, C_DIR, NCOLS
 };
 
 static const char *const COL_NAMES[NCOLS] = {
 	"pos", "id", "stream", "version", "type", "kind", "time", "recorded", "actor",
-	"session", "data", "meta", "time_us", "recorded_us", "known_at", "as_of", "dir",
+	"session", "data", "meta", "time_us", "recorded_us", "schema_version", "known_at",
+	"as_of", "dir",
 };
 
 /* data and meta are declared "TEXT JSON": TEXT affinity, and a declared
  * type that tells engram sql to print them as JSON. */
 #define SCHEMA_COLS "pos INTEGER, id TEXT, stream TEXT, version INTEGER, type TEXT, " \
 	"kind TEXT, time TEXT, recorded TEXT, actor TEXT, session TEXT, data TEXT JSON, " \
-	"meta TEXT JSON, time_us INTEGER, recorded_us INTEGER"
+	"meta TEXT JSON, time_us INTEGER, recorded_us INTEGER, schema_version INTEGER"
 
 static const char *const KIND_NAMES[] = { "event", "metric", "error" };
 
@@ -98,7 +99,7 @@ typedef struct evcur {
 static int declare(sqlite3 *db, evtab *vt, int with_dir)
 {
 	int n = 0;
-	for (int i = 0; i <= C_RECORDED_US; i++)
+	for (int i = 0; i <= C_SCHEMA_VERSION; i++)
 		vt->sem[n++] = i;
 	if (with_dir)
 		vt->sem[n++] = C_DIR;
@@ -822,6 +823,8 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 		return SQLITE_OK;   /* eof */
 	cur->f.from = (uint64_t)b.r[R_POS][0];
 	cur->f.to = (uint64_t)b.r[R_POS][1];
+	/* SQL sees every event at its type's latest schema version. */
+	cur->f.upcast = 1;
 	cur->f.has_since = b.r[R_TIME][0] > INT64_MIN;
 	cur->f.since = b.r[R_TIME][0];
 	cur->f.has_until = b.r[R_TIME][1] < INT64_MAX;
@@ -949,6 +952,12 @@ static int ev_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int i)
 			result_text(ctx, e->session, e->session_len);
 		break;
 	case C_DATA: result_text(ctx, e->data, e->data_len); break;
+	case C_SCHEMA_VERSION:
+		if (e->schema_version)
+			sqlite3_result_int64(ctx, (sqlite3_int64)e->schema_version);
+		else
+			sqlite3_result_null(ctx);
+		break;
 	case C_META:
 		if (e->meta_len)
 			result_text(ctx, e->meta, e->meta_len);

@@ -7,6 +7,8 @@
  * any size needs memory only for its indexes' pending entries.
  */
 #include "internal.h"
+#include "buf.h"
+#include "contract.h"
 #include "json.h"
 #include "map.h"
 #include "pipe.h"
@@ -30,6 +32,8 @@ struct eg_batch {
 	char *scratch;
 	size_t scap;
 	uint64_t rnd[2];                /* UUIDv7 randomness */
+	int internal;                   /* engram's own: may write $ streams, unchecked */
+	buf qbuf;                       /* the data of a quarantine event */
 };
 
 static int64_t now_us(void)
@@ -76,6 +80,16 @@ static void sub_begin(eg_batch *b)
 int eg_batch_begin(eg_store *st, eg_batch **out, const eg_batch_opts *opts)
 {
 	*out = NULL;
+	/* Every batch checks its events against the schemas as of its start. */
+	int rc = st->writable && !st->in_batch ? eg_reg_refresh(st) : EG_OK;
+	if (rc)
+		return rc;
+	return eg_batch_begin_as(st, out, opts, 0);
+}
+
+int eg_batch_begin_as(eg_store *st, eg_batch **out, const eg_batch_opts *opts, int internal)
+{
+	*out = NULL;
 	if (!st->writable)
 		return eg_st_err(st, EG_EREADONLY, "the store is open for reading only");
 	if (st->log.failed || !st->ix.usable)
@@ -86,6 +100,7 @@ int eg_batch_begin(eg_store *st, eg_batch **out, const eg_batch_opts *opts)
 	if (!b)
 		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	b->st = st;
+	b->internal = internal;
 	if (opts)
 		b->o = *opts;
 	else
@@ -93,9 +108,10 @@ int eg_batch_begin(eg_store *st, eg_batch **out, const eg_batch_opts *opts)
 	b->exp_stream = dup_or_null(b->o.expect_stream);
 	b->def_stream = dup_or_null(b->o.default_stream);
 	b->def_type = dup_or_null(b->o.default_type);
+	int rc;
 	if (getrandom(b->rnd, sizeof b->rnd, 0) != sizeof b->rnd)
 		b->rnd[0] = (uint64_t)now_us() ^ 0x9e3779b97f4a7c15ull, b->rnd[1] = (uint64_t)b;
-	int rc = check_expected(b);
+	rc = check_expected(b);
 	if (rc) {
 		free(b->exp_stream);
 		free(b->def_stream);
@@ -200,6 +216,10 @@ static void uuid7(eg_batch *b, char out[36])
 typedef struct envelope {
 	rec_in r;
 	int has_time, has_id, has_type, has_stream;
+	/* Refused by its schema, for $quarantine: the errors as a JSON array
+	 * (in the line's error space) and the version that refused it. */
+	const char *qerr;
+	uint64_t qversion;
 	int seconds_like;            /* an integer time that looks like epoch seconds */
 	char idbuf[36];
 } envelope;
@@ -344,6 +364,7 @@ static int json_error(pctx *pc, const char *json, size_t len, const char *at,
 }
 
 static int finish_envelope(pctx *pc, envelope *e);
+static int check_contract(pctx *pc, envelope *e);
 static int parse_mapped(pctx *pc, const char *json, size_t len, envelope *e);
 
 /* Scratch space that parsing a line of len bytes may use. */
@@ -408,7 +429,7 @@ static int finish_envelope(pctx *pc, envelope *e)
 	}
 	/* Streams whose name begins with '$' are engram's own ($schemas,
 	 * $quarantine): their events are written by engram, never by input. */
-	if (ri->stream && ri->stream_len && ri->stream[0] == '$')
+	if (ri->stream && ri->stream_len && ri->stream[0] == '$' && !b->internal)
 		return bad(pc, "stream", "a name not beginning with '$' (reserved for engram's "
 			   "own streams, such as $schemas and $quarantine)");
 	if (!ri->data_len) {
@@ -423,7 +444,86 @@ static int finish_envelope(pctx *pc, envelope *e)
 		ri->session = "";
 	if (!ri->meta)
 		ri->meta = "";
-	return EG_OK;
+	return check_contract(pc, e);
+}
+
+/* Write errs as the JSON array of a quarantine event into pc->err. */
+static void errors_json(pctx *pc, const eg_schema_error *errs, size_t n)
+{
+	char *p = pc->err, *end = pc->err + ERR_LEN;
+	*p++ = '[';
+	for (size_t i = 0; i < n; i++) {
+		char q[3][6 * EG_SCHEMA_MSG_MAX + 8];
+		const char *f[3] = { errs[i].pointer, errs[i].keyword, errs[i].message };
+		for (int k = 0; k < 3; k++)
+			q[k][eg_json_quote(f[k], strlen(f[k]), q[k])] = 0;
+		int w = snprintf(p, (size_t)(end - p), "%s{\"pointer\":%s,\"keyword\":%s,\"message\":%s}",
+				 i ? "," : "", q[0], q[1], q[2]);
+		if (w < 0 || w >= end - p - 2)
+			break;
+		p += w;
+	}
+	*p++ = ']';
+	*p = 0;
+}
+
+/* Check the event against the latest version of its type's schema
+ * (docs/CONTRACTS.md): on a violation, refuse the line naming each error,
+ * or with --quarantine mark it for $quarantine. */
+static int check_contract(pctx *pc, envelope *e)
+{
+	enum { MAXERR = 4 };
+	const eg_batch *b = pc->b;
+	const registry *reg = b->st->reg;
+	rec_in *ri = &e->r;
+	if (!reg || b->internal)
+		return EG_OK;
+	const ctype *t = eg_reg_type(reg, ri->type, ri->type_len);
+	if (!t || !t->n) {
+		if (reg->require_all)
+			return perr(pc, "field \"type\": \"%.*s\" has no schema, and schema require-all "
+				    "is on (engram schema add registers one)",
+				    ri->type_len > 200 ? 200 : (int)ri->type_len, ri->type);
+		return EG_OK;
+	}
+	const cver *v = &t->v[t->n - 1];
+	eg_schema_error errs[MAXERR];
+	size_t ne = 0;
+	if (eg_schema_validate(v->s, ri->data, ri->data_len, errs, MAXERR, &ne) < 0)
+		return perr(pc, "out of memory validating field \"data\"");
+	for (size_t i = 0; i < ne; i++) {
+		char ptr[EG_SCHEMA_PTR_MAX];
+		snprintf(ptr, sizeof ptr, "/data%s", errs[i].pointer);
+		memcpy(errs[i].pointer, ptr, sizeof ptr);
+	}
+	static const char *const ENV[3] = { "actor", "session", "stream" };
+	const char *val[3] = { ri->actor, ri->session, ri->stream };
+	size_t len[3] = { ri->actor_len, ri->session_len, ri->stream_len };
+	for (int i = 0; i < 3 && ne < MAXERR; i++) {
+		size_t m = 0;
+		if (eg_schema_validate_envelope(v->s, ENV[i], len[i] ? val[i] : NULL, len[i],
+						errs + ne, MAXERR - ne, &m) < 0)
+			return perr(pc, "out of memory validating field \"%s\"", ENV[i]);
+		ne += m;
+	}
+	if (!ne) {
+		ri->schema_version = v->version;
+		return EG_OK;
+	}
+	if (b->o.quarantine) {
+		errors_json(pc, errs, ne);
+		e->qerr = pc->err;
+		e->qversion = v->version;
+		return EG_OK;
+	}
+	char *p = pc->err, *end = pc->err + ERR_LEN;
+	p += snprintf(p, (size_t)(end - p), "schema %.*s v%llu: ",
+		      ri->type_len > 100 ? 100 : (int)ri->type_len, ri->type,
+		      (unsigned long long)v->version);
+	for (size_t i = 0; i < ne && p < end; i++)
+		p += snprintf(p, (size_t)(end - p), "%s%s: %s: %s", i ? "; " : "", errs[i].pointer,
+			      errs[i].keyword, errs[i].message);
+	return EG_EINVAL;
 }
 
 /* ------------------------------------------------------------- mapped */
@@ -516,10 +616,73 @@ static int parse_mapped(pctx *pc, const char *json, size_t len, envelope *e)
 
 /* ---------------------------------------------------------------- add */
 
-static int add_event(eg_batch *b, envelope *e)
+/* Put the line e, refused by its schema, whole into $quarantine instead
+ * (docs/CONTRACTS.md): the event as an envelope that `quarantine retry`
+ * appends as it is, under an id (its own, or one given now, so that a
+ * retry appends it once), with its line and errors. */
+static int quarantine(eg_batch *b, envelope *e, uint64_t line)
+{
+	rec_in *r = &e->r;
+	buf *q = &b->qbuf;
+	char num[64], t[EG_TIME_LEN + 1];
+	static const char *const KINDS[] = { "event", "metric", "error" };
+	if (!e->has_id) {
+		uuid7(b, e->idbuf);
+		r->id = e->idbuf;
+		r->id_len = 36;
+		e->has_id = 1;
+	}
+	eg_time_format(e->has_time ? r->time : now_us(), t);
+	q->n = 0;
+	snprintf(num, sizeof num, "%llu", (unsigned long long)line);
+	int bad = buf_puts(q, "{\"line\":") || buf_puts(q, num) || buf_puts(q, ",\"type\":") ||
+		  buf_quote(q, r->type, r->type_len);
+	snprintf(num, sizeof num, "%llu", (unsigned long long)e->qversion);
+	bad = bad || buf_puts(q, ",\"schema_version\":") || buf_puts(q, num) ||
+	      buf_puts(q, ",\"errors\":") || buf_puts(q, e->qerr) ||
+	      buf_puts(q, ",\"event\":{\"id\":") || buf_quote(q, r->id, r->id_len);
+	if (r->stream_len)
+		bad = bad || buf_puts(q, ",\"stream\":") || buf_quote(q, r->stream, r->stream_len);
+	bad = bad || buf_puts(q, ",\"type\":") || buf_quote(q, r->type, r->type_len);
+	if (r->kind)
+		bad = bad || buf_puts(q, ",\"kind\":\"") || buf_puts(q, KINDS[r->kind % 3]) ||
+		      buf_puts(q, "\"");
+	bad = bad || buf_puts(q, ",\"time\":\"") || buf_puts(q, t) || buf_puts(q, "\"");
+	if (r->actor_len)
+		bad = bad || buf_puts(q, ",\"actor\":") || buf_quote(q, r->actor, r->actor_len);
+	if (r->session_len)
+		bad = bad || buf_puts(q, ",\"session\":") || buf_quote(q, r->session, r->session_len);
+	bad = bad || buf_puts(q, ",\"data\":") || buf_add(q, r->data, r->data_len);
+	if (r->meta_len)
+		bad = bad || buf_puts(q, ",\"meta\":") || buf_add(q, r->meta, r->meta_len);
+	if (bad || buf_puts(q, "}}"))
+		return eg_st_err(b->st, EG_ENOMEM, "out of memory");
+	*r = (rec_in){ .stream = QUARANTINE_STREAM, .stream_len = strlen(QUARANTINE_STREAM),
+		       .type = REJECTED_EVENT, .type_len = strlen(REJECTED_EVENT),
+		       .actor = "", .session = "", .meta = "", .data = q->p, .data_len = q->n };
+	e->has_id = e->has_time = 0;
+	e->qerr = NULL;
+	b->res.quarantined++;
+	return EG_OK;
+}
+
+static int add_event(eg_batch *b, envelope *e, uint64_t line)
 {
 	eg_store *st = b->st;
 	rec_in *r = &e->r;
+	int rc;
+	if (e->qerr) {
+		/* One already stored is a duplicate, whatever its schema says now. */
+		uint64_t old = 0;
+		if (e->has_id && (rc = eg_index_id_find(st, r->id, r->id_len, &old)))
+			return rc;
+		if (old) {
+			b->res.duplicates++;
+			return EG_EDUP;
+		}
+		if ((rc = quarantine(b, e, line)))
+			return rc;
+	}
 	if (!e->has_id) {
 		uuid7(b, e->idbuf);
 		r->id = e->idbuf;
@@ -534,8 +697,7 @@ static int add_event(eg_batch *b, envelope *e)
 			      "version this batch checks, got \"%.*s\"", b->exp_stream,
 			      r->stream_len > 200 ? 200 : (int)r->stream_len, r->stream);
 	uint64_t old;
-	int rc = eg_index_id_find(st, r->id, r->id_len, &old);
-	if (rc)
+	if ((rc = eg_index_id_find(st, r->id, r->id_len, &old)))
 		return rc;
 	if (old) {
 		b->res.duplicates++;
@@ -606,7 +768,7 @@ int eg_batch_add_json(eg_batch *b, const char *json, size_t len)
 	b->lines++;
 	if ((rc = parse_envelope(&pc, json, len, &e)))
 		return rc;
-	rc = add_event(b, &e);
+	rc = add_event(b, &e, b->lines);
 	if (rc == EG_OK)
 		note_time(b, &e, b->lines);
 	if (rc == EG_OK && b->o.commit_every && b->count >= b->o.commit_every) {
@@ -721,7 +883,7 @@ static int add_lines(bulk *k, chunk *c)
 				return eg_st_err(b->st, EG_EINVAL, "%s", msg);
 			continue;
 		}
-		rc = add_event(b, &c->e[i]);
+		rc = add_event(b, &c->e[i], b->lines + line);
 		if (rc == EG_OK)
 			note_time(b, &c->e[i], b->lines + line);
 		if (rc == EG_OK && b->o.commit_every && b->count >= b->o.commit_every &&
@@ -741,7 +903,7 @@ static int add_chunk(void *kp, void *cp)
 	return k->add_rc;
 }
 
-int eg_batch_add_ndjson(eg_batch *b, const char *buf, size_t len,
+int eg_batch_add_ndjson(eg_batch *b, const char *text, size_t len,
 			eg_bad_line_fn on_bad, void *ctx, uint64_t *lines)
 {
 	*lines = 0;
@@ -749,8 +911,8 @@ int eg_batch_add_ndjson(eg_batch *b, const char *buf, size_t len,
 	if (!k)
 		return eg_st_err(b->st, EG_ENOMEM, "out of memory");
 	k->b = b;
-	k->p = buf;
-	k->end = buf + len;
+	k->p = text;
+	k->end = text + len;
 	k->lines = lines;
 	k->on_bad = on_bad;
 	k->ctx = ctx;
@@ -799,6 +961,7 @@ static void batch_free(eg_batch *b)
 {
 	b->st->in_batch = 0;
 	free(b->scratch);
+	free(b->qbuf.p);
 	free(b->exp_stream);
 	free(b->def_stream);
 	free(b->def_type);
@@ -829,4 +992,25 @@ void eg_batch_abort(eg_batch *b)
 	eg_log_abort(st, &st->log);
 	eg_index_batch_abort(st);
 	batch_free(b);
+}
+
+/* ------------------------------------------------------------ contract */
+
+int eg_contract_validate(eg_store *st, const char *json, size_t len, const char *type)
+{
+	int rc = eg_reg_refresh(st);
+	if (rc)
+		return rc;
+	eg_batch b = { .st = st, .def_type = (char *)type };
+	char *space = malloc(line_space(&b, len));
+	if (!space)
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
+	envelope e;
+	pctx pc = { &b, st->err, space };
+	rc = parse_envelope(&pc, json, len, &e);
+	if (rc == EG_OK && !e.r.schema_version)
+		rc = eg_st_err(st, EG_ENOTFOUND, "type %.*s has no schema",
+			       e.r.type_len > 200 ? 200 : (int)e.r.type_len, e.r.type);
+	free(space);
+	return rc;
 }

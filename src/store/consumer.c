@@ -66,16 +66,56 @@ int eg_consumer_get(eg_store *st, const char *name, uint64_t *pos)
 
 int eg_consumer_set(eg_store *st, const char *name, uint64_t pos)
 {
+	return eg_consumer_set_schemas(st, name, pos, NULL);
+}
+
+int eg_consumer_set_schemas(eg_store *st, const char *name, uint64_t pos, const char *schemas)
+{
 	if (!valid_name(name))
 		return eg_st_err(st, EG_EINVAL, "consumer name \"%s\": expected 1-64 characters "
 			      "of A-Z a-z 0-9 . _ -", name);
-	char dir[PATH_MAX], buf[32];
+	char dir[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s/consumers", st->dir);
 	if (eg_os.mkdir(dir, 0755) && errno != EEXIST)
 		return eg_st_errno(st, "cannot create %s", dir);
-	int n = snprintf(buf, sizeof buf, "%llu\n", (unsigned long long)pos);
-	if (eg_os_write_file_atomic(dir, name, buf, (size_t)n))
+	size_t sn = schemas ? strlen(schemas) : 0;
+	char *text = malloc(sn + 32);
+	if (!text)
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
+	int n = snprintf(text, 32, "%llu\n", (unsigned long long)pos);
+	if (sn) {
+		memcpy(text + n, schemas, sn);
+		text[n + sn] = '\n';
+		n += (int)sn + 1;
+	}
+	int bad = eg_os_write_file_atomic(dir, name, text, (size_t)n);
+	free(text);
+	if (bad)
 		return eg_st_errno(st, "cannot write checkpoint of consumer %s", name);
+	return EG_OK;
+}
+
+int eg_consumer_schemas(eg_store *st, const char *name, char **schemas)
+{
+	*schemas = NULL;
+	if (!valid_name(name))
+		return eg_st_err(st, EG_EINVAL, "consumer name \"%s\": expected 1-64 characters "
+			      "of A-Z a-z 0-9 . _ -", name);
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/consumers/%s", st->dir, name);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return errno == ENOENT ? EG_OK : eg_st_errno(st, "cannot read checkpoint %s", path);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, f);
+	if (n > 0 && (n = getline(&line, &cap, f)) > 1 && line[0] == '{') {
+		line[n - 1] = line[n - 1] == '\n' ? 0 : line[n - 1];
+		*schemas = line;
+		line = NULL;
+	}
+	free(line);
+	fclose(f);
 	return EG_OK;
 }
 

@@ -5,9 +5,12 @@
  * through eg_os, so the fault sweep and the crash loop reach all of it.
  */
 #include "derived.h"
+#include "chain.h"
+#include "contract.h"
 #include "internal.h"
 #include "os.h"
 
+#include <openssl/evp.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,15 +48,36 @@ static void keep_spec(eg_store *st, const eg_ds *d, const char *spec, size_t n)
 			      "next used)", f);
 }
 
-int eg_ds_open(eg_store *st, const char *sub, const char *hex, const char *spec,
+/* The directory of a state that reads events through the upcasts: the
+ * spec's hash mixed with the upcasts' fingerprint, so that a new upcast
+ * (which changes what old events read as) starts the state anew.  The
+ * spec's own hash when the store has no upcast. */
+static void upcast_hex(eg_store *st, const char *hex, char out[33])
+{
+	snprintf(out, 33, "%s", hex);
+	if (eg_reg_refresh(st) || !st->reg->fp[0])
+		return;
+	char text[128];
+	unsigned char md[32];
+	unsigned int n = 0;
+	int len = snprintf(text, sizeof text, "%s upcast %s", hex, st->reg->fp);
+	if (EVP_Digest(text, (size_t)len, md, &n, eg_chain_sha256(), NULL) == 1)
+		eg_ds_hex(md, out);
+}
+
+int eg_ds_open(eg_store *st, const char *sub, const char *hex, int upcast, const char *spec,
 	       size_t speclen, eg_ds *d)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], name[33];
 	d->lockfd = -1;
 	d->cleaned = 0;
+	if (upcast)
+		upcast_hex(st, hex, name);
+	else
+		snprintf(name, sizeof name, "%s", hex);
 	snprintf(path, sizeof path, "%s/idx/%s", st->dir, sub);
 	eg_os.mkdir(path, 0755);
-	snprintf(d->dir, sizeof d->dir, "%s/%s", path, hex);
+	snprintf(d->dir, sizeof d->dir, "%s/%s", path, name);
 	eg_os.mkdir(d->dir, 0755);
 	eg_ds_path(d, "lock", path);
 	d->lockfd = eg_os.open(path, O_RDWR | O_CREAT, 0644);

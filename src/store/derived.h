@@ -23,8 +23,11 @@ typedef struct eg_ds {
 
 /* Open (creating) idx/sub/hex/ and its lock file, note its use, and write
  * spec (if not NULL) as spec.json when it is missing or not whole.  0, or
- * -1 with errno set and d->lockfd -1: the caller runs in memory only. */
-int eg_ds_open(struct eg_store *st, const char *sub, const char *hex,
+ * -1 with errno set and d->lockfd -1: the caller runs in memory only.
+ * upcast: the state reads events through the schema upcasts
+ * (docs/CONTRACTS.md), so its directory is named by hex and the upcasts
+ * together (hex alone while the store has none). */
+int eg_ds_open(struct eg_store *st, const char *sub, const char *hex, int upcast,
 	       const char *spec, size_t speclen, eg_ds *d);
 void eg_ds_close(eg_ds *d);
 /* Hex text of the first 16 bytes of a spec hash: the directory name. */

@@ -270,6 +270,7 @@ struct eg_store {
 	eg_index ix;
 	int in_batch;
 	int quiet_use;               /* reindex: opening spec state is no use */
+	struct registry *reg;        /* schemas read from $schemas (contract.c), or NULL */
 	char err[1024];
 	char note[512];              /* the first derived file not saved (eg_store_note) */
 };
@@ -288,6 +289,11 @@ void eg_st_note_errno(struct eg_store *st, const char *fmt, ...)
 
 /* Find the record of event pos: its bytes and the recorded time of its
  * batch.  Returns EG_OK, EG_ENOTFOUND, or EG_ECORRUPT. */
+/* eg_batch_begin without refreshing the schemas; internal: engram's own
+ * batch, which may write its reserved $ streams and is not validated. */
+int eg_batch_begin_as(struct eg_store *st, eg_batch **out, const eg_batch_opts *opts,
+		      int internal);
+
 int eg_store_locate(struct eg_store *st, uint64_t pos, const unsigned char **rec,
 		 size_t *len, int64_t *recorded, logpos *at);
 

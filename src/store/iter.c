@@ -10,6 +10,7 @@
  * of the log (phase B).  Reverse iteration runs B backward, then A.
  */
 #include "internal.h"
+#include "contract.h"
 #include "os.h"
 
 #include <errno.h>
@@ -86,6 +87,8 @@ struct eg_iter {
 	rec_event ev;
 	logpos ev_at;                  /* where ev's record is */
 	int lazy_ids;                  /* UUID ids left unformatted (eg_iter_lazy_ids) */
+	char *ubuf;                    /* an upcast event's data (f.upcast) */
+	size_t ucap;
 };
 
 /* ------------------------------------------------------------ filters */
@@ -896,12 +899,20 @@ int eg_iter_new(eg_store *st, eg_iter **out, const eg_filter *f)
 		eg_iter_free(it);
 		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	}
-	if ((rc = plan(it))) {
+	if ((rc = plan(it)) || (f->upcast && (rc = eg_reg_refresh(st)))) {
 		eg_iter_free(it);
 		return rc;
 	}
 	*out = it;
 	return EG_OK;
+}
+
+/* f.upcast: the event at its type's latest schema version.  Events
+ * stored before the type had a schema keep schema_version 0 (they were
+ * never validated) but read through the upcasts from version 1. */
+static int upcast(eg_iter *it)
+{
+	return eg_reg_upcast_event(it->st, &it->ev.ev, &it->ubuf, &it->ucap);
 }
 
 logpos eg_iter_place(const eg_iter *it)
@@ -926,6 +937,8 @@ int eg_iter_next(eg_iter *it, const eg_event **ev)
 		else
 			it->phase = it->phase == PH_A ? PH_B : PH_DONE;
 	}
+	if (rc == EG_OK && it->f.upcast)
+		rc = upcast(it);
 	if (rc == EG_OK) {
 		*ev = &it->ev.ev;
 		it->emitted++;
@@ -968,7 +981,7 @@ int eg_iter_wait(eg_iter *it, int timeout_ms)
 			it->resume = st->log.head_at;
 			it->ix_through = it->lo - 1;
 			it->phase = PH_B;
-			return EG_OK;
+			return it->f.upcast ? eg_reg_refresh(st) : EG_OK;
 		}
 		struct pollfd pfd = { .fd = it->ino_fd, .events = POLLIN };
 		int n = poll(&pfd, 1, timeout_ms);
@@ -998,6 +1011,7 @@ void eg_iter_free(eg_iter *it)
 	free(it->bcache);
 	free(it->rb);
 	free(it->tr);
+	free(it->ubuf);
 	if (it->ino_fd >= 0)
 		eg_os.close(it->ino_fd);
 	free(it);

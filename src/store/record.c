@@ -63,7 +63,7 @@ uint32_t eg_rec_hasher_value(const rec_hasher *h)
 
 size_t eg_rec_event_bound(const rec_in *r)
 {
-	return EVT_FIXED + 8 * 10 + r->id_len + r->stream_len + r->type_len +
+	return EVT_FIXED + 9 * 10 + r->id_len + r->stream_len + r->type_len +
 	       r->actor_len + r->session_len + r->data_len + r->meta_len;
 }
 
@@ -78,7 +78,8 @@ size_t eg_rec_event_encode(const rec_in *r, unsigned char *out)
 	out[8] = REC_EVENT;
 	out[9] = (unsigned char)((r->kind & EVT_FLAG_KIND_MASK) |
 				 (is_uuid ? EVT_FLAG_ID_UUID : 0) |
-				 (rectime ? EVT_FLAG_TIME_RECORDED : 0));
+				 (rectime ? EVT_FLAG_TIME_RECORDED : 0) |
+				 (r->schema_version ? EVT_FLAG_SCHEMA : 0));
 	wr64(out + 10, r->pos);
 	wr64(out + 18, rectime ? 0 : (uint64_t)r->time);
 	unsigned char *p = out + EVT_FIXED;
@@ -90,6 +91,8 @@ size_t eg_rec_event_encode(const rec_in *r, unsigned char *out)
 	p += varint_put(p, r->session_len);
 	p += varint_put(p, r->data_len);
 	p += varint_put(p, r->meta_len);
+	if (r->schema_version)
+		p += varint_put(p, r->schema_version);
 	if (is_uuid) {
 		memcpy(p, idbin, 16);
 		p += 16;
@@ -125,10 +128,14 @@ size_t eg_rec_event_decode_ex(const unsigned char *p, size_t avail, rec_event *o
 	    (verify && rd32(p + 4) != eg_rec_check(p + 8, len - 8)))
 		return 0;
 	const unsigned char *q = p + EVT_FIXED, *end = p + len;
-	uint64_t v[8];
-	for (int i = 0; i < 8; i++)
+	unsigned flags = p[9];
+	uint64_t v[9] = { 0 };
+	int nv = flags & EVT_FLAG_SCHEMA ? 9 : 8;
+	for (int i = 0; i < nv; i++)
 		if (varint_get(&q, end, &v[i]))
 			return 0;
+	if ((flags & ~EVT_FLAGS_KNOWN) || (nv == 9 && !v[8]))
+		return 0;
 	uint64_t need = 0;
 	for (int i = 1; i < 8; i++) {
 		if (v[i] > len)
@@ -138,12 +145,12 @@ size_t eg_rec_event_decode_ex(const unsigned char *p, size_t avail, rec_event *o
 	if (need != (uint64_t)(end - q))
 		return 0;
 	eg_event *e = &o->ev;
-	unsigned flags = p[9];
 	e->pos = rd64(p + 10);
 	e->time = flags & EVT_FLAG_TIME_RECORDED ? REC_TIME_RECORDED : (int64_t)rd64(p + 18);
 	e->recorded = 0;
 	e->kind = flags & EVT_FLAG_KIND_MASK;
 	e->version = v[0];
+	e->schema_version = v[8];
 	if (flags & EVT_FLAG_ID_UUID) {
 		if (v[1] != 16)
 			return 0;
@@ -170,8 +177,9 @@ size_t eg_rec_event_decode_ex(const unsigned char *p, size_t avail, rec_event *o
 void eg_rec_event_raw_id(const unsigned char *p, const char **id, size_t *n, int *is_uuid)
 {
 	const unsigned char *q = p + EVT_FIXED, *end = p + rd32(p);
-	uint64_t v[8];
-	for (int i = 0; i < 8; i++)
+	uint64_t v[9];
+	int nv = p[9] & EVT_FLAG_SCHEMA ? 9 : 8;
+	for (int i = 0; i < nv; i++)
 		if (varint_get(&q, end, &v[i]))
 			v[i] = 0;
 	*id = (const char *)q;

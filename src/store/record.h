@@ -29,6 +29,10 @@
 #define EVT_FLAG_ID_UUID   0x04  /* id stored as 16 bytes, shown as UUID text */
 #define EVT_FLAG_TIME_RECORDED 0x08  /* no event time given: it is the batch's
                                         recorded time (REC_TIME_RECORDED) */
+#define EVT_FLAG_SCHEMA    0x10  /* a ninth varint follows the eight: the
+                                    version of its type's schema the event
+                                    passed at append (absent: 0, none) */
+#define EVT_FLAGS_KNOWN    0x1f
 
 /* The time of an event that was given none: its batch's recorded time,
  * known only at commit.  An encoder given it sets EVT_FLAG_TIME_RECORDED;
@@ -68,7 +72,7 @@ typedef struct rec_event {
 /* An event to encode: the envelope fields, already validated; time may be
  * REC_TIME_RECORDED. */
 typedef struct rec_in {
-	uint64_t pos, version;
+	uint64_t pos, version, schema_version;
 	int64_t time;
 	int kind;
 	const char *id, *stream, *type, *actor, *session, *data, *meta;

@@ -4,6 +4,7 @@
  * finding an event's record by position.
  */
 #include "internal.h"
+#include "contract.h"
 #include "os.h"
 
 #include <errno.h>
@@ -218,6 +219,7 @@ void eg_store_close(eg_store *st)
 	eg_log_close(&st->log);
 	if (st->lock_fd >= 0)
 		eg_os.close(st->lock_fd);
+	eg_reg_free(st->reg);
 	free(st);
 }
 

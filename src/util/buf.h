@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+
 typedef struct buf {
 	char *p;
 	size_t n, cap;
@@ -39,6 +41,21 @@ static inline int buf_add(buf *b, const void *s, size_t n)
 	if (n)
 		memcpy(b->p + b->n, s, n);
 	b->n += n;
+	return 0;
+}
+
+/* Append a NUL-terminated string; -1 if out of memory. */
+static inline int buf_puts(buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+/* Append s[0..n) (raw UTF-8) as a JSON string literal; -1 if out of memory. */
+static inline int buf_quote(buf *b, const char *s, size_t n)
+{
+	if (buf_reserve(b, 6 * n + 2))
+		return -1;
+	b->n += eg_json_quote(s, n, b->p + b->n);
 	return 0;
 }
 

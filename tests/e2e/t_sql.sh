@@ -269,10 +269,11 @@ got = load_ndjson(sys.argv[1])
 want = load_ndjson(sys.argv[2])
 check(len(got) == len(want), "known_at %s: %d rows, engram read gives %d" % (sys.argv[3], len(got), len(want)))
 for g, w in zip(got, want):
-    check(g.keys()[-2:] == ["time_us", "recorded_us"], "columns %r" % g.keys())
+    check(g.keys()[-3:] == ["time_us", "recorded_us", "schema_version"], "columns %r" % g.keys())
+    check(g["schema_version"] is None, "no schema, no schema_version: %r" % g["schema_version"])
     check(int(g["time_us"]) == time_us(w["time"]) and int(g["recorded_us"]) == time_us(w["recorded"]),
           "time_us/recorded_us of %s" % w["pos"])
-    check(Obj(g[:-2]) == w, "row %s: %s vs %s" % (w["pos"], dumps(Obj(g[:-2]))[:200], dumps(w)[:200]))
+    check(Obj(g[:-3]) == w, "row %s: %s vs %s" % (w["pos"], dumps(Obj(g[:-3]))[:200], dumps(w)[:200]))
 EOF
 	done
 	# the second batch's end: 600 events
@@ -284,7 +285,8 @@ EOF
 	assert_eq "$(count_lines "$T/read")" "$(count_lines "$T/sql")" "as_of = 2025-01-02"
 }
 
-# SELECT * is engram read, with the two integer time columns.
+# SELECT * is engram read, with the two integer time columns and
+# schema_version (null: no schema).
 test_sql_events_equal_read() {
 	build_store
 	ok_to "$T/sql" eg sql "SELECT * FROM events"
@@ -295,7 +297,7 @@ from e2e import *
 got, want = load_ndjson(sys.argv[1]), load_ndjson(sys.argv[2])
 check(len(got) == len(want) == 902, "%d rows, read gives %d" % (len(got), len(want)))
 for g, w in zip(got, want):
-    check(Obj(g[:-2]) == w, "row %s: %s vs %s" % (w["pos"], dumps(Obj(g[:-2]))[:200], dumps(w)[:200]))
+    check(Obj(g[:-3]) == w, "row %s: %s vs %s" % (w["pos"], dumps(Obj(g[:-3]))[:200], dumps(w)[:200]))
 EOF
 }
 

@@ -52,12 +52,12 @@ import threading
 import time
 
 COLS = ["pos", "id", "stream", "version", "type", "kind", "time", "recorded", "actor",
-        "session", "data", "meta", "time_us", "recorded_us"]
+        "session", "data", "meta", "time_us", "recorded_us", "schema_version"]
 # The virtual table's declared types, so that the plain table's columns
 # have the same affinities.
 PLAIN_SCHEMA = ("CREATE TABLE ev(pos INTEGER, id TEXT, stream TEXT, version INTEGER, type TEXT, "
                 "kind TEXT, time TEXT, recorded TEXT, actor TEXT, session TEXT, data TEXT JSON, "
-                "meta TEXT JSON, time_us INTEGER, recorded_us INTEGER)")
+                "meta TEXT JSON, time_us INTEGER, recorded_us INTEGER, schema_version INTEGER)")
 INT_COLS = ["pos", "version", "time_us", "recorded_us"]
 NAME_COLS = ["stream", "type", "kind", "id"]          # pushed: = and IN
 TIME_COLS = ["time", "recorded"]                     # pushed: ranges on text
@@ -228,6 +228,7 @@ def read_rows(store):
         for c in ("data", "meta"):
             row.append(None if f[c][0] is None else f[c][1])
         row += [us_of(f["time"][0]), us_of(f["recorded"][0])]
+        row.append(f["schema_version"][0] if "schema_version" in f else None)
         rows.append(tuple(row))
     return rows
 
