@@ -12,7 +12,7 @@
 
 typedef struct fargs {
 	const char *steps, *within, *since, *until, *by;
-	int explain;
+	int explain, no_upcast;
 	eg_funnel_opts o;
 } fargs;
 
@@ -22,7 +22,7 @@ static int parse_args(cli *c, fargs *a)
 		{ "steps", 1, &a->steps, NULL }, { "within", 1, &a->within, NULL },
 		{ "since", 1, &a->since, NULL }, { "until", 1, &a->until, NULL },
 		{ "by", 1, &a->by, NULL }, { "explain", 0, NULL, &a->explain },
-		{ NULL, 0, NULL, NULL },
+		{ "no-upcast", 0, NULL, &a->no_upcast }, { NULL, 0, NULL, NULL },
 	};
 	int rc = cli_parse(c, opts, 0);
 	if (rc)
@@ -42,6 +42,7 @@ static int parse_args(cli *c, fargs *a)
 	a->o.has_since = !!a->since;
 	a->o.has_until = !!a->until;
 	a->o.by = a->by;
+	a->o.no_upcast = a->no_upcast;
 	return 0;
 }
 

@@ -264,7 +264,7 @@ static const command COMMANDS[] = {
 	  "  engram windows examples/pageviews_hourly.json --changelog --follow" },
 	{ "sessions", cmd_sessions,
 	  "sessions [--gap 30m] [--type T[,T...]] [--stream S] [--since TIME] [--until TIME]\n"
-	  "         [--known-at K] [--page-types T[,T...]] [--explain]",
+	  "         [--known-at K] [--page-types T[,T...]] [--explain] [--no-upcast]",
 	  "sessions per stream by event time, late events merged in",
 	  "A stream's events, in event-time order, are one session while each comes\n"
 	  "less than the gap (default 30m) after the one before, whatever order they\n"
@@ -280,7 +280,9 @@ static const command COMMANDS[] = {
 	  "  --since T, --until T  only sessions starting in [since, until]\n"
 	  "  --known-at K       the sessions as the store knew them at record time K\n"
 	  "  --page-types T,... the types that are page views (default page_view,screen_view)\n"
-	  "  --explain          on stderr: the checkpoint used and the events read\n\n"
+	  "  --explain          on stderr: the checkpoint used and the events read\n"
+	  "  --no-upcast        events as stored, not at their type's latest schema\n"
+	  "                     version (docs/CONTRACTS.md)\n\n"
 	  "The state is checkpointed under DIR/idx/sess/: a query reads only the\n"
 	  "events appended since the newest checkpoint (docs/SESSIONS.md).\n\n"
 	  "Example:\n"
@@ -288,7 +290,7 @@ static const command COMMANDS[] = {
 	  "  engram sessions --gap 10m --since 2025-01-03 --until 2025-01-04" },
 	{ "funnel", cmd_funnel,
 	  "funnel --steps STEP,STEP,... --within DURATION [--since TIME] [--until TIME]\n"
-	  "       [--by PATH] [--explain]",
+	  "       [--by PATH] [--explain] [--no-upcast]",
 	  "how many streams get through each step of a sequence, within a time limit",
 	  "A STEP is TYPE, or TYPE:PAGE_URL for events of that type whose data.page_url\n"
 	  "is exactly PAGE_URL (split at the first ':'; no ',' inside a step).  Per\n"
@@ -306,7 +308,9 @@ static const command COMMANDS[] = {
 	  "  --by PATH         a funnel per value of PATH (stream, type, actor, session,\n"
 	  "                    data.a.b, ...), as GROUP BY stream, value: rows of each\n"
 	  "                    value that some stream entered, value first\n"
-	  "  --explain         on stderr: events read and matched, streams, values\n\n"
+	  "  --explain         on stderr: events read and matched, streams, values\n"
+	  "  --no-upcast       events as stored, not at their type's latest schema\n"
+	  "                    version (docs/CONTRACTS.md)\n\n"
 	  "Bad --steps (an empty step or list, a step without a type) exits 2.\n\n"
 	  "Example:\n"
 	  "  engram funnel --steps page_view,add_to_cart,purchase --within 1h\n"

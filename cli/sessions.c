@@ -37,18 +37,18 @@ int cmd_sessions(cli *c)
 {
 	const char *gap = NULL, *types = NULL, *pages = NULL, *stream = NULL, *since = NULL,
 		   *until = NULL, *known = NULL;
-	int expl = 0;
+	int expl = 0, no_upcast = 0;
 	opt opts[] = {
 		{ "gap", 1, &gap, NULL }, { "type", OPT_LIST, &types, NULL },
 		{ "page-types", OPT_LIST, &pages, NULL }, { "stream", 1, &stream, NULL },
 		{ "since", 1, &since, NULL }, { "until", 1, &until, NULL },
 		{ "known-at", 1, &known, NULL }, { "explain", 0, NULL, &expl },
-		{ NULL, 0, NULL, NULL },
+		{ "no-upcast", 0, NULL, &no_upcast }, { NULL, 0, NULL, NULL },
 	};
 	int rc = cli_parse(c, opts, 0);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	eg_sess_opts so = { 0 };
+	eg_sess_opts so = { .no_upcast = no_upcast };
 	if (gap && (eg_duration_parse(gap, strlen(gap), &so.gap) || so.gap <= 0))
 		return cli_usage_error(c, "--gap: expected a duration: %s; got '%s'",
 				       EG_DURATION_FORMS, gap);

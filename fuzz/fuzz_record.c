@@ -55,6 +55,7 @@ static void check_layout(const unsigned char *p, size_t len, const rec_event *o,
 	CHECK(len >= EVT_FIXED && len <= REC_MAX_LEN && rd32(p) == len && p[8] == REC_EVENT);
 	CHECK(e->pos == rd64(p + 10) && e->recorded == 0);
 	CHECK(e->kind == (int)(flags & EVT_FLAG_KIND_MASK));
+	CHECK(!(flags & ~EVT_FLAGS_KNOWN) && !!(flags & EVT_FLAG_SCHEMA) == (e->schema_version != 0));
 	if (flags & EVT_FLAG_TIME_RECORDED)
 		CHECK(e->time == INT64_MIN);
 	else
@@ -245,6 +246,9 @@ static void check_event_roundtrip(src *s, unsigned char x)
 	r.version = take64(s) >> (sel & 63);     /* small versions too */
 	r.time = (int64_t)take64(s);
 	r.kind = (int)(sel >> 6) % 3;
+	/* half the records passed a schema version (flag bit 4, a ninth varint) */
+	if (sel & 2)
+		r.schema_version = take64(s) >> (sel & 31);
 	size_t ln[7];
 	for (int i = 0; i < 7; i++)
 		ln[i] = take8(s);
@@ -280,7 +284,8 @@ static void check_event_roundtrip(src *s, unsigned char x)
 	CHECK(eg_rec_event_decode(rec, n, &o) == n);
 	const eg_event *e = &o.ev;
 	CHECK(e->pos == r.pos && e->version == r.version && e->time == r.time &&
-	      e->kind == r.kind && e->recorded == 0);
+	      e->kind == r.kind && e->recorded == 0 && e->schema_version == r.schema_version);
+	CHECK(!!(rec[9] & EVT_FLAG_SCHEMA) == (r.schema_version != 0));
 	CHECK(!!(rec[9] & EVT_FLAG_ID_UUID) == (sel & 1 || eg_uuid_parse(r.id, r.id_len, (unsigned char[16]){ 0 }) == 0));
 #define SAME(f) CHECK(same_span(e->f, e->f##_len, r.f, r.f##_len))
 	SAME(id); SAME(stream); SAME(type); SAME(actor); SAME(session); SAME(data); SAME(meta);
