@@ -55,7 +55,8 @@ def lines(prefix, n, t0):
     return "\n".join(out) + "\n"
 
 
-# name: (arguments, standard input, store to start from: "base" or "none")
+# name: (arguments, standard input, store to start from: "base",
+# "schemas" (base with a schema for deposit) or "none")
 WORKLOADS = {
     "append": (["append", "--batch", str(BATCH)], lines("n", 60, 2), "base"),
     "append-new-store": (["append", "--batch", str(BATCH)], lines("n", 60, 2), "none"),
@@ -72,6 +73,12 @@ WORKLOADS = {
     "consume": (["consume", "c1", "--limit", "50"], None, "base"),
     "reindex": (["reindex"], None, "base"),
     "read": (["read", "--stream", "s3"], None, "base"),
+    # contracts: a schema version is an event of $schemas, checked against
+    # the stored events first; a quarantined event goes to $quarantine in
+    # its batch (the base "schemas" has a schema some deposits fail)
+    "schema-add": (["schema", "add", "click", "click.json"], None, "base"),
+    "append-quarantine": (["append", "--batch", str(BATCH), "--quarantine"], lines("n", 60, 2),
+                          "schemas"),
     "verify": (["verify"], None, "base"),
 }
 
@@ -99,6 +106,12 @@ class Sweep:
             json.dump(WIN, f)
         with open(os.path.join(work, "proj-snap.json"), "w") as f:
             json.dump(dict(PROJ, name="crash_counts_snap", snapshot_every=10), f)
+        with open(os.path.join(work, "click.json"), "w") as f:
+            json.dump({"type": "object", "properties": {"v": {"type": "integer"},
+                                                        "page_url": {"type": "string"}},
+                       "required": ["v"]}, f)
+        with open(os.path.join(work, "deposit.json"), "w") as f:
+            json.dump({"type": "object", "properties": {"v": {"type": "integer", "maximum": 60}}}, f)
         # the base: two batches with derived files built, a third after them
         # (so that the queries bring their files up to date from a checkpoint)
         self.base = os.path.join(work, "base")
@@ -108,6 +121,9 @@ class Sweep:
                 for args in (["project", "proj.json"], ["windows", "win.json"], ["sessions"],
                              ["consume", "c1", "--limit", "20"]):
                     self.must_ok(run(engram, self.base, args))
+        self.schemas = os.path.join(work, "schemas")
+        shutil.copytree(self.base, self.schemas)
+        self.must_ok(run(engram, self.schemas, ["schema", "add", "deposit", "deposit.json", "--force"]))
 
     def must_ok(self, r):
         if r.returncode:
@@ -124,8 +140,8 @@ class Sweep:
     def fresh(self, start):
         store = os.path.join(self.work, "store")
         shutil.rmtree(store, ignore_errors=True)
-        if start == "base":
-            shutil.copytree(self.base, store)
+        if start in ("base", "schemas"):
+            shutil.copytree(self.base if start == "base" else self.schemas, store)
         return store
 
     def counts(self, name):
@@ -209,7 +225,11 @@ class Sweep:
             bad.append("positions are not dense afterwards")
         batches = []
         for e in events:
-            b = e["id"].split("-e")[0]
+            if e["stream"] == "$schemas":
+                continue
+            # a quarantined event is in its batch still, under its own id
+            eid = e["data"]["event"]["id"] if e["stream"] == "$quarantine" else e["id"]
+            b = eid.split("-e")[0]
             if not batches or batches[-1][0] != b:
                 batches.append([b, 0])
             batches[-1][1] += 1
