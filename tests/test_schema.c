@@ -437,6 +437,50 @@ static void catastrophic_pattern_does_not_stall(void **state)
 	eg_schema_free(s);
 }
 
+/* The validator checks a string without escapes where it lies in the
+ * text and decodes the others: the same value written either way (keys
+ * too) gets the same verdict and the same errors, whose pointers name the
+ * decoded keys (messages quote the raw text, so they are not compared). */
+static void escaped_and_plain_text_get_the_same_errors(void **state)
+{
+	static const char *const schema =
+		"{\"type\":\"object\",\"additionalProperties\":false,"
+		"\"properties\":{\"name\":{\"enum\":[\"web\",\"\\u00e9t\\u00e9\",\"a\\\"b\"]},"
+		"\"caf\\u00e9\":{\"type\":\"string\",\"pattern\":\"^[a-z\\u00e0-\\u00ff]{2,4}$\",\"maxLength\":3},"
+		"\"url\":{\"format\":\"uri\",\"const\":\"https://a.b/\"},\"long_property_name\":{\"minLength\":2}},"
+		"\"required\":[\"name\",\"caf\\u00e9\"]}";
+	static const char *const pairs[][2] = {
+		{ "{\"name\":\"web\",\"caf\xc3\xa9\":\"ab\"}", "{\"n\\u0061me\":\"w\\u0065b\",\"caf\\u00e9\":\"\\u0061b\"}" },
+		{ "{\"name\":\"\xc3\xa9t\xc3\xa9\",\"caf\xc3\xa9\":\"\xc3\xa9t\xc3\xa9\"}",
+		  "{\"name\":\"\\u00e9t\\u00e9\",\"caf\\u00e9\":\"\\u00e9t\\u00e9\"}" },
+		{ "{\"name\":\"a\\\"b\",\"caf\xc3\xa9\":\"abcd\"}", "{\"name\":\"a\\u0022b\",\"caf\\u00e9\":\"ab\\u0063d\"}" },
+		{ "{\"name\":\"ios\",\"cafe\":\"x\",\"url\":\"/rel\"}", "{\"nam\\u0065\":\"i\\u006fs\",\"caf\\u0065\":\"x\",\"ur\\u006c\":\"/rel\"}" },
+		{ "{\"long_property_name\":\"x\",\"url\":\"https://a.b/\"}",
+		  "{\"long_property_nam\\u0065\":\"\\u0078\",\"\\u0075rl\":\"https:\\/\\/a.b\\/\"}" },
+		{ "{\"long_property_namf\":1,\"name\":\"WEB\"}", "{\"long_property_nam\\u0066\":1,\"name\":\"W\\u0045B\"}" },
+	};
+	eg_schema *s = compile_ok(schema);
+	eg_schema_error a[8], b[8];
+	size_t na, nb;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+		int ra = eg_schema_validate(s, pairs[i][0], strlen(pairs[i][0]), a, 8, &na);
+		int rb = eg_schema_validate(s, pairs[i][1], strlen(pairs[i][1]), b, 8, &nb);
+		if (ra != rb || na != nb)
+			fail_msg("pair %zu: %d with %zu errors, escaped %d with %zu", i, ra, na, rb, nb);
+		for (size_t k = 0; k < na; k++)
+			if (strcmp(a[k].pointer, b[k].pointer) || strcmp(a[k].keyword, b[k].keyword))
+				fail_msg("pair %zu, error %zu: [%s] %s, escaped [%s] %s", i, k, a[k].pointer,
+					 a[k].keyword, b[k].pointer, b[k].keyword);
+	}
+	/* and the pairs do exercise both verdicts */
+	assert_int_equal(eg_schema_validate(s, pairs[0][1], strlen(pairs[0][1]), NULL, 0, NULL), 0);
+	assert_int_equal(eg_schema_validate(s, pairs[3][1], strlen(pairs[3][1]), a, 8, &na), 1);
+	assert_true(na >= 4);
+	eg_schema_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -455,6 +499,7 @@ int main(void)
 		cmocka_unit_test(deeper_than_json_allows_is_an_error_not_a_crash),
 		cmocka_unit_test(large_unique_array_is_fast),
 		cmocka_unit_test(catastrophic_pattern_does_not_stall),
+		cmocka_unit_test(escaped_and_plain_text_get_the_same_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

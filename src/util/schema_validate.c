@@ -48,7 +48,7 @@ struct vbuf {
 	struct uent *utab;
 	size_t uoffcap, utabcap;
 	struct scanon *cn;
-	int *sets;
+	const snode **sets;   /* pointers, not indices: one load less a visit */
 	size_t capsets;
 	unsigned *mark, epoch;
 	size_t markcap;
@@ -260,7 +260,7 @@ static int push_node(struct vctx *v, int node)
 			v->oom = v->stop = 1;
 			return -1;
 		}
-		b->sets[v->nsets++] = node;
+		b->sets[v->nsets++] = &s->nodes[node];
 	}
 	return 0;
 }
@@ -278,7 +278,7 @@ static void new_set(struct vctx *v)
 /* The i-th node of the set starting at so. */
 static inline const snode *set_node(const struct vctx *v, size_t so, size_t i)
 {
-	return &v->s->nodes[v->b->sets[so + i]];
+	return v->b->sets[so + i];
 }
 
 /* ------------------------------------------------------------ types */
