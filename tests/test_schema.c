@@ -102,6 +102,13 @@ static void object_keywords(void **state)
 		{ "{\"properties\":{\"a/b\":{\"type\":\"string\"},\"c~d\":{\"type\":\"string\"}}}", "{\"c~d\":1}",
 		  "/c~0d", "type", NULL },
 		{ "{\"properties\":{\"\\u00e9\":{\"type\":\"string\"}}}", "{\"\\u00e9\":1}", "/\xc3\xa9", "type", NULL },
+		/* a member no schema covers, of any kind, and those after it */
+		{ "{\"properties\":{\"b\":{\"type\":\"string\"}}}", "{\"a\":10,\"b\":5}", "/b", "type", NULL },
+		{ "{\"properties\":{\"b\":{\"type\":\"string\"}}}", "{\"a\":true,\"b\":5}", "/b", "type", NULL },
+		{ "{\"properties\":{\"b\":{\"type\":\"string\"}}}", "{\"a\" : -1.5e3 ,\"b\":5}", "/b", "type", NULL },
+		{ "{\"properties\":{\"b\":{\"type\":\"string\"}}}", "{\"a\":[10,{\"c\":null}],\"b\":5}", "/b", "type", NULL },
+		{ "{\"required\":[\"a\",\"c\"]}", "{\"a\":null,\"b\":false}", "", "required",
+		  "missing required property \"c\"" },
 	};
 	(void)state;
 	RUN(cs);
@@ -481,6 +488,42 @@ static void escaped_and_plain_text_get_the_same_errors(void **state)
 	eg_schema_free(s);
 }
 
+/* required names are checked as a bit per name: up to 64 in one word,
+ * more across several. */
+static void many_required_names(void **state)
+{
+	char schema[4096], inst[4096];
+	size_t sn = 0, in = 0;
+
+	(void)state;
+	sn += (size_t)snprintf(schema + sn, sizeof schema - sn, "{\"required\":[");
+	in += (size_t)snprintf(inst + in, sizeof inst - in, "{");
+	for (int i = 0; i < 70; i++) {
+		sn += (size_t)snprintf(schema + sn, sizeof schema - sn, "%s\"r%d\"", i ? "," : "", i);
+		if (i != 5 && i != 66)
+			in += (size_t)snprintf(inst + in, sizeof inst - in, "%s\"r%d\":%d", in > 1 ? "," : "", i, i);
+	}
+	snprintf(schema + sn, sizeof schema - sn, "]}");
+	snprintf(inst + in, sizeof inst - in, "}");
+	eg_schema *s = compile_ok(schema);
+	eg_schema_error e[4];
+	size_t ne;
+	assert_int_equal(eg_schema_validate(s, inst, strlen(inst), e, 4, &ne), 1);
+	assert_int_equal(ne, 2);
+	assert_string_equal(e[0].message, "missing required property \"r5\"");
+	assert_string_equal(e[1].message, "missing required property \"r66\"");
+	/* all 70 there: valid */
+	inst[strlen(inst) - 1] = 0;
+	strcat(inst, ",\"r5\":5,\"r66\":66}");
+	assert_int_equal(eg_schema_validate(s, inst, strlen(inst), e, 4, &ne), 0);
+	eg_schema_free(s);
+	/* 64 exactly, all present: the one-word case */
+	s = compile_ok("{\"required\":[\"a\"],\"properties\":{\"b\":{}}}");
+	assert_int_equal(eg_schema_validate(s, "{\"b\":1,\"a\":2}", 13, NULL, 0, NULL), 0);
+	assert_int_equal(eg_schema_validate(s, "{\"b\":1}", 7, NULL, 0, NULL), 1);
+	eg_schema_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +543,7 @@ int main(void)
 		cmocka_unit_test(large_unique_array_is_fast),
 		cmocka_unit_test(catastrophic_pattern_does_not_stall),
 		cmocka_unit_test(escaped_and_plain_text_get_the_same_errors),
+		cmocka_unit_test(many_required_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

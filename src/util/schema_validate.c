@@ -138,7 +138,25 @@ static inline int same_bytes(const char *a, const char *b, size_t n)
 	return 1;
 }
 
-/* Past the value at p (text assumed JSON; bounded whatever it is). */
+static const char *scalar_end(const char *p, const char *end)
+{
+	const char *q = p;
+
+	for (; q < end; q++) {
+		char c = *q;
+		if (!c || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ']' ||
+		    c == '}')
+			break;
+	}
+	/* At least one byte, so that text that is not JSON still moves the
+	 * walk on. */
+	return q > p || p >= end ? q : p + 1;
+}
+
+/* Past the value at p (text assumed JSON; bounded whatever it is).  A
+ * number or literal is passed whole: stepping one byte of it left the
+ * object's walk on its second byte, where the walk gave up, skipping the
+ * members after it and the required check. */
 static const char *skip_value(const char *p, const char *end)
 {
 	int depth = 0;
@@ -151,7 +169,11 @@ static const char *skip_value(const char *p, const char *end)
 		case '"': p = eg_json_string_end(p, end, NULL); break;
 		case '{': case '[': depth++; p++; break;
 		case '}': case ']': depth--; p++; break;
-		default: p++; break;
+		default:
+			if (depth == 0)
+				return scalar_end(p, end);
+			p++;
+			break;
 		}
 	} while (depth > 0);
 	return p;
@@ -951,21 +973,6 @@ static const char *array(struct vctx *v, size_t so, size_t sn, const char *p)
 }
 
 /* ------------------------------------------------------------ values */
-
-static const char *scalar_end(const char *p, const char *end)
-{
-	const char *q = p;
-
-	for (; q < end; q++) {
-		char c = *q;
-		if (!c || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ']' ||
-		    c == '}')
-			break;
-	}
-	/* At least one byte, so that text that is not JSON still moves the
-	 * walk on. */
-	return q > p || p >= end ? q : p + 1;
-}
 
 static void type_error(struct vctx *v, const snode *n, unsigned vt)
 {
