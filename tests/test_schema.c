@@ -109,6 +109,10 @@ static void object_keywords(void **state)
 		{ "{\"properties\":{\"b\":{\"type\":\"string\"}}}", "{\"a\":[10,{\"c\":null}],\"b\":5}", "/b", "type", NULL },
 		{ "{\"required\":[\"a\",\"c\"]}", "{\"a\":null,\"b\":false}", "", "required",
 		  "missing required property \"c\"" },
+		/* keyword order does not matter: required before properties */
+		{ "{\"required\":[\"a\"],\"properties\":{\"a\":{\"type\":\"string\"}}}", "{\"a\":\"x\"}", OK },
+		{ "{\"required\":[\"a\"],\"properties\":{\"a\":{\"type\":\"string\"}}}", "{\"a\":1}", "/a", "type", NULL },
+		{ "{\"required\":[\"a\"],\"properties\":{\"a\":{\"type\":\"string\"}}}", "{}", "", "required", NULL },
 	};
 	(void)state;
 	RUN(cs);
@@ -284,6 +288,8 @@ static void compile_errors_name_the_schema_path(void **state)
 		{ "{\"multipleOf\":-2}", "/multipleOf: expected a number greater than 0" },
 		{ "{\"format\":\"ipv4\"}", "/format: unknown format \"ipv4\"" },
 		{ "{\"description\":1}", "/description: expected a string" },
+		{ "{\"properties\":{\"a\":{},\"a\":{}}}", "/properties/a: property given twice" },
+		{ "{\"required\":[\"a\"],\"properties\":{\"a\":{},\"a\":{}}}", "/properties/a: property given twice" },
 		{ "{\"type\":\"string\",\"type\":\"number\"}", "/type: keyword given twice" },
 		{ "{\"envelope\":{\"tenant\":{}}}", "/envelope/tenant: unknown envelope field" },
 		{ "{\"envelope\":{\"required\":[\"tenant\"]}}", "/envelope/required: expected an array of actor" },

@@ -380,6 +380,14 @@ static int add_prop(struct comp *c, struct props *ps, char *name, size_t n, int 
 	return 0;
 }
 
+static sprop *find(struct props *ps, const char *name, size_t n, int upto)
+{
+	for (int i = 0; i < upto; i++)
+		if (ps->p[i].n == n && !memcmp(ps->p[i].name, name, n))
+			return &ps->p[i];
+	return NULL;
+}
+
 static int kw_properties(struct comp *c, struct props *ps, const json_span *v)
 {
 	json_obj it;
@@ -400,6 +408,13 @@ static int kw_properties(struct comp *c, struct props *ps, const json_span *v)
 			return -1;
 		}
 		c->path.n = old;
+		/* a name "required" listed first has its entry already */
+		sprop *p = find(ps, name, n, ps->n);
+		if (p && p->child < 0) {
+			p->child = child;
+			free(name);
+			continue;
+		}
 		if (add_prop(c, ps, name, n, child))
 			return -1;
 	}
@@ -413,14 +428,6 @@ static int prop_cmp(const void *x, const void *y)
 	int r = memcmp(a->name, b->name, m);
 
 	return r ? r : a->n < b->n ? -1 : a->n > b->n;
-}
-
-static sprop *find(struct props *ps, const char *name, size_t n, int upto)
-{
-	for (int i = 0; i < upto; i++)
-		if (ps->p[i].n == n && !memcmp(ps->p[i].name, name, n))
-			return &ps->p[i];
-	return NULL;
 }
 
 /* required: names, each marked on its property (or added without a
