@@ -38,7 +38,9 @@ typedef struct sdec {
 void eg_sdec_parse(const char *s, size_t n, sdec *d);
 int eg_sdec_cmp(const sdec *a, const sdec *b);
 
-/* A growable byte buffer; oom set once an allocation failed. */
+/* A growable byte buffer (grown by buf.h's buf_reserve) whose failure
+ * sticks: oom set once an allocation failed, so that the canonical form's
+ * many small appends are checked once at the end. */
 typedef struct sbuf {
 	char *p;
 	size_t n, cap;

@@ -5,6 +5,7 @@
  * Both read text that may not be JSON without ever leaving its bounds.
  */
 #include "schema_int.h"
+#include "buf.h"
 #include "json.h"
 
 #include <stdio.h>
@@ -170,27 +171,17 @@ int eg_sdec_cmp(const sdec *a, const sdec *b)
 	return sa < 0 ? -r : r;
 }
 
-int eg_sbuf_reserve(sbuf *b, size_t more)
+/* buf.h grows it; the failure sticks. */
+int eg_sbuf_reserve(sbuf *s, size_t more)
 {
-	if (b->oom)
-		return -1;
-	if (b->cap - b->n >= more)
-		return 0;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap - b->n < more) {
-		if (cap > SIZE_MAX / 2) {
-			b->oom = 1;
-			return -1;
-		}
-		cap *= 2;
-	}
-	char *p = realloc(b->p, cap);
-	if (!p) {
-		b->oom = 1;
+	buf b = { s->p, s->n, s->cap };
+
+	if (s->oom || buf_reserve(&b, more)) {
+		s->oom = 1;
 		return -1;
 	}
-	b->p = p;
-	b->cap = cap;
+	s->p = b.p;
+	s->cap = b.cap;
 	return 0;
 }
 
