@@ -45,7 +45,7 @@ warm() {
 
 # need_engram: the build to bench, and /usr/bin/time for timed.
 need_engram() {
-	[ -x "$ENGRAM" ] && [ -f build/libengram.a ] || die "no bin/engram or build/libengram.a; run make first"
+	[ -x "$ENGRAM" ] && [ -f "${B:-build}/libengram.a" ] || die "no bin/engram or ${B:-build}/libengram.a; run make first"
 	[ -x /usr/bin/time ] || die "/usr/bin/time missing: sudo apt-get install -y time"
 }
 

@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 need_engram
-BENCH=build/bench/schema_bench
+BENCH=${B:-build}/bench/schema_bench   # make B=DIR builds elsewhere
 [ -x "$BENCH" ] || die "no $BENCH; run make bench-schema"
 command -v node >/dev/null || die "node missing (ajv runs in node)"
 [ -d bench/node_modules/ajv ] && [ -d bench/node_modules/ajv-formats ] ||

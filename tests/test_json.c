@@ -659,6 +659,85 @@ static void plain_means_no_backslash(void **state)
 	assert_true(eg_json_string_is_plain(&c));
 }
 
+/* ------------------------------------------------------------- string end */
+
+/* What eg_json_string_end must find, one byte at a time: the byte after
+ * the closing quote (a backslash hides the byte after it), or end; flags
+ * for a backslash and for a byte >= 0x80 on the way, the escaped byte
+ * included. */
+static const char *string_end_bytewise(const char *p, const char *end, unsigned *flags)
+{
+	*flags = 0;
+	for (p++; p < end; p++) {
+		if ((unsigned char)*p >= 0x80)
+			*flags |= JSON_STR_NONASCII;
+		if (*p == '"')
+			return p + 1;
+		if (*p == '\\') {
+			*flags |= JSON_STR_ESCAPED;
+			if (end - p < 2)
+				return end;
+			if ((unsigned char)p[1] >= 0x80)
+				*flags |= JSON_STR_NONASCII;
+			p++;
+		}
+	}
+	return end;
+}
+
+static void string_end_finds_the_closing_quote_and_flags(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t end;
+		unsigned flags;
+	} cs[] = {
+		{ "\"abc\":1", 5, 0 },
+		{ "\"\"x", 2, 0 },
+		{ "\"a\\\"b\"x", 6, JSON_STR_ESCAPED },
+		{ "\"a\\\\\"x", 5, JSON_STR_ESCAPED },
+		{ "\"caf\xc3\xa9\"", 7, JSON_STR_NONASCII },
+		{ "\"https://shop.example.com/product/1123\",", 39, 0 },
+		{ "\"https://shop.example.com/caf\xc3\xa9/x\\n\"", 36, JSON_STR_ESCAPED | JSON_STR_NONASCII },
+		{ "\"unterminated", 13, 0 },
+		{ "\"ends in a backslash\\", 21, JSON_STR_ESCAPED },
+	};
+	unsigned f;
+	(void)state;
+	for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+		const char *t = cs[i].text, *e = t + strlen(t);
+		assert_ptr_equal(eg_json_string_end(t, e, &f), t + cs[i].end);
+		assert_int_equal(f, cs[i].flags);
+		assert_ptr_equal(eg_json_string_end(t, e, NULL), t + cs[i].end);
+	}
+}
+
+/* Random strings of the bytes that matter, at every length and offset
+ * (each in a buffer of exactly its size, so that a sanitizer sees any
+ * read past the end): the chunked scan agrees with the bytewise one. */
+static void string_end_agrees_with_a_bytewise_scan(void **state)
+{
+	static const char alphabet[] = { 'a', 'Z', '"', '\\', (char)0x80, (char)0xc3, (char)0xff, 0, ' ', '~' };
+	uint64_t r = 88172645463325252ULL;
+	(void)state;
+	for (int round = 0; round < 20000; round++) {
+		size_t n = 1 + round % 41;
+		char *t = malloc(n);
+		t[0] = '"';
+		for (size_t i = 1; i < n; i++) {
+			r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+			/* mostly plain runs, so that long chunks are taken */
+			t[i] = r % 4 ? 'a' + (char)(r >> 8) % 26 : alphabet[(r >> 16) % sizeof alphabet];
+		}
+		unsigned fa, fb;
+		const char *a = eg_json_string_end(t, t + n, &fa), *b = string_end_bytewise(t, t + n, &fb);
+		if (a != b || fa != fb)
+			fail_msg("round %d (%zu bytes): end %td flags %u, bytewise %td flags %u", round, n,
+				 a - t, fa, b - t, fb);
+		free(t);
+	}
+}
+
 /* ------------------------------------------------------------- quote */
 
 static void quote_escapes_quote_backslash_and_controls(void **state)
@@ -902,6 +981,8 @@ int main(void)
 		cmocka_unit_test(decodes_nul_escape_as_nul_byte),
 		cmocka_unit_test(decodes_plain_string_unchanged),
 		cmocka_unit_test(plain_means_no_backslash),
+		cmocka_unit_test(string_end_finds_the_closing_quote_and_flags),
+		cmocka_unit_test(string_end_agrees_with_a_bytewise_scan),
 		cmocka_unit_test(quote_escapes_quote_backslash_and_controls),
 		cmocka_unit_test(quote_copies_utf8_as_is),
 		cmocka_unit_test(quote_of_nul_bytes_fits_worst_case),

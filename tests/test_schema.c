@@ -102,6 +102,17 @@ static void object_keywords(void **state)
 		{ "{\"properties\":{\"a/b\":{\"type\":\"string\"},\"c~d\":{\"type\":\"string\"}}}", "{\"c~d\":1}",
 		  "/c~0d", "type", NULL },
 		{ "{\"properties\":{\"\\u00e9\":{\"type\":\"string\"}}}", "{\"\\u00e9\":1}", "/\xc3\xa9", "type", NULL },
+		/* a member no schema covers, of any kind, and those after it */
+		{ "{\"properties\":{\"b\":{\"type\":\"string\"}}}", "{\"a\":10,\"b\":5}", "/b", "type", NULL },
+		{ "{\"properties\":{\"b\":{\"type\":\"string\"}}}", "{\"a\":true,\"b\":5}", "/b", "type", NULL },
+		{ "{\"properties\":{\"b\":{\"type\":\"string\"}}}", "{\"a\" : -1.5e3 ,\"b\":5}", "/b", "type", NULL },
+		{ "{\"properties\":{\"b\":{\"type\":\"string\"}}}", "{\"a\":[10,{\"c\":null}],\"b\":5}", "/b", "type", NULL },
+		{ "{\"required\":[\"a\",\"c\"]}", "{\"a\":null,\"b\":false}", "", "required",
+		  "missing required property \"c\"" },
+		/* keyword order does not matter: required before properties */
+		{ "{\"required\":[\"a\"],\"properties\":{\"a\":{\"type\":\"string\"}}}", "{\"a\":\"x\"}", OK },
+		{ "{\"required\":[\"a\"],\"properties\":{\"a\":{\"type\":\"string\"}}}", "{\"a\":1}", "/a", "type", NULL },
+		{ "{\"required\":[\"a\"],\"properties\":{\"a\":{\"type\":\"string\"}}}", "{}", "", "required", NULL },
 	};
 	(void)state;
 	RUN(cs);
@@ -277,6 +288,8 @@ static void compile_errors_name_the_schema_path(void **state)
 		{ "{\"multipleOf\":-2}", "/multipleOf: expected a number greater than 0" },
 		{ "{\"format\":\"ipv4\"}", "/format: unknown format \"ipv4\"" },
 		{ "{\"description\":1}", "/description: expected a string" },
+		{ "{\"properties\":{\"a\":{},\"a\":{}}}", "/properties/a: property given twice" },
+		{ "{\"required\":[\"a\"],\"properties\":{\"a\":{},\"a\":{}}}", "/properties/a: property given twice" },
 		{ "{\"type\":\"string\",\"type\":\"number\"}", "/type: keyword given twice" },
 		{ "{\"envelope\":{\"tenant\":{}}}", "/envelope/tenant: unknown envelope field" },
 		{ "{\"envelope\":{\"required\":[\"tenant\"]}}", "/envelope/required: expected an array of actor" },
@@ -437,6 +450,86 @@ static void catastrophic_pattern_does_not_stall(void **state)
 	eg_schema_free(s);
 }
 
+/* The validator checks a string without escapes where it lies in the
+ * text and decodes the others: the same value written either way (keys
+ * too) gets the same verdict and the same errors, whose pointers name the
+ * decoded keys (messages quote the raw text, so they are not compared). */
+static void escaped_and_plain_text_get_the_same_errors(void **state)
+{
+	static const char *const schema =
+		"{\"type\":\"object\",\"additionalProperties\":false,"
+		"\"properties\":{\"name\":{\"enum\":[\"web\",\"\\u00e9t\\u00e9\",\"a\\\"b\"]},"
+		"\"caf\\u00e9\":{\"type\":\"string\",\"pattern\":\"^[a-z\\u00e0-\\u00ff]{2,4}$\",\"maxLength\":3},"
+		"\"url\":{\"format\":\"uri\",\"const\":\"https://a.b/\"},\"long_property_name\":{\"minLength\":2}},"
+		"\"required\":[\"name\",\"caf\\u00e9\"]}";
+	static const char *const pairs[][2] = {
+		{ "{\"name\":\"web\",\"caf\xc3\xa9\":\"ab\"}", "{\"n\\u0061me\":\"w\\u0065b\",\"caf\\u00e9\":\"\\u0061b\"}" },
+		{ "{\"name\":\"\xc3\xa9t\xc3\xa9\",\"caf\xc3\xa9\":\"\xc3\xa9t\xc3\xa9\"}",
+		  "{\"name\":\"\\u00e9t\\u00e9\",\"caf\\u00e9\":\"\\u00e9t\\u00e9\"}" },
+		{ "{\"name\":\"a\\\"b\",\"caf\xc3\xa9\":\"abcd\"}", "{\"name\":\"a\\u0022b\",\"caf\\u00e9\":\"ab\\u0063d\"}" },
+		{ "{\"name\":\"ios\",\"cafe\":\"x\",\"url\":\"/rel\"}", "{\"nam\\u0065\":\"i\\u006fs\",\"caf\\u0065\":\"x\",\"ur\\u006c\":\"/rel\"}" },
+		{ "{\"long_property_name\":\"x\",\"url\":\"https://a.b/\"}",
+		  "{\"long_property_nam\\u0065\":\"\\u0078\",\"\\u0075rl\":\"https:\\/\\/a.b\\/\"}" },
+		{ "{\"long_property_namf\":1,\"name\":\"WEB\"}", "{\"long_property_nam\\u0066\":1,\"name\":\"W\\u0045B\"}" },
+	};
+	eg_schema *s = compile_ok(schema);
+	eg_schema_error a[8], b[8];
+	size_t na, nb;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+		int ra = eg_schema_validate(s, pairs[i][0], strlen(pairs[i][0]), a, 8, &na);
+		int rb = eg_schema_validate(s, pairs[i][1], strlen(pairs[i][1]), b, 8, &nb);
+		if (ra != rb || na != nb)
+			fail_msg("pair %zu: %d with %zu errors, escaped %d with %zu", i, ra, na, rb, nb);
+		for (size_t k = 0; k < na; k++)
+			if (strcmp(a[k].pointer, b[k].pointer) || strcmp(a[k].keyword, b[k].keyword))
+				fail_msg("pair %zu, error %zu: [%s] %s, escaped [%s] %s", i, k, a[k].pointer,
+					 a[k].keyword, b[k].pointer, b[k].keyword);
+	}
+	/* and the pairs do exercise both verdicts */
+	assert_int_equal(eg_schema_validate(s, pairs[0][1], strlen(pairs[0][1]), NULL, 0, NULL), 0);
+	assert_int_equal(eg_schema_validate(s, pairs[3][1], strlen(pairs[3][1]), a, 8, &na), 1);
+	assert_true(na >= 4);
+	eg_schema_free(s);
+}
+
+/* required names are checked as a bit per name: up to 64 in one word,
+ * more across several. */
+static void many_required_names(void **state)
+{
+	char schema[4096], inst[4096];
+	size_t sn = 0, in = 0;
+
+	(void)state;
+	sn += (size_t)snprintf(schema + sn, sizeof schema - sn, "{\"required\":[");
+	in += (size_t)snprintf(inst + in, sizeof inst - in, "{");
+	for (int i = 0; i < 70; i++) {
+		sn += (size_t)snprintf(schema + sn, sizeof schema - sn, "%s\"r%d\"", i ? "," : "", i);
+		if (i != 5 && i != 66)
+			in += (size_t)snprintf(inst + in, sizeof inst - in, "%s\"r%d\":%d", in > 1 ? "," : "", i, i);
+	}
+	snprintf(schema + sn, sizeof schema - sn, "]}");
+	snprintf(inst + in, sizeof inst - in, "}");
+	eg_schema *s = compile_ok(schema);
+	eg_schema_error e[4];
+	size_t ne;
+	assert_int_equal(eg_schema_validate(s, inst, strlen(inst), e, 4, &ne), 1);
+	assert_int_equal(ne, 2);
+	assert_string_equal(e[0].message, "missing required property \"r5\"");
+	assert_string_equal(e[1].message, "missing required property \"r66\"");
+	/* all 70 there: valid */
+	inst[strlen(inst) - 1] = 0;
+	strcat(inst, ",\"r5\":5,\"r66\":66}");
+	assert_int_equal(eg_schema_validate(s, inst, strlen(inst), e, 4, &ne), 0);
+	eg_schema_free(s);
+	/* 64 exactly, all present: the one-word case */
+	s = compile_ok("{\"required\":[\"a\"],\"properties\":{\"b\":{}}}");
+	assert_int_equal(eg_schema_validate(s, "{\"b\":1,\"a\":2}", 13, NULL, 0, NULL), 0);
+	assert_int_equal(eg_schema_validate(s, "{\"b\":1}", 7, NULL, 0, NULL), 1);
+	eg_schema_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -455,6 +548,8 @@ int main(void)
 		cmocka_unit_test(deeper_than_json_allows_is_an_error_not_a_crash),
 		cmocka_unit_test(large_unique_array_is_fast),
 		cmocka_unit_test(catastrophic_pattern_does_not_stall),
+		cmocka_unit_test(escaped_and_plain_text_get_the_same_errors),
+		cmocka_unit_test(many_required_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

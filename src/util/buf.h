@@ -20,6 +20,8 @@ typedef struct buf {
 /* Room for n more bytes; -1 if out of memory. */
 static inline int buf_reserve(buf *b, size_t n)
 {
+	if (n > SIZE_MAX / 2 - b->n)   /* the sum or the doubling would overflow */
+		return -1;
 	if (b->n + n <= b->cap)
 		return 0;
 	size_t cap = b->cap ? b->cap : 256;

@@ -817,6 +817,51 @@ static inline uint64_t quote_or_bs8(uint64_t x)
 	return (((q - ONES) & ~q) | ((b - ONES) & ~b)) & HIGH;
 }
 
+/* Eight bytes at a time to the first '"' or '\\' (its flag is exact, see
+ * special8), or-ing the bytes passed over into hi for the non-ASCII test. */
+const char *eg_json_string_end(const char *p, const char *end, unsigned *flags)
+{
+	const uint8_t *u = (const uint8_t *)p + 1, *e = (const uint8_t *)end;
+	uint64_t hi = 0;
+	unsigned f = 0;
+
+	while (u < e) {
+		uint64_t x, m;
+		while (e - u >= 8) {
+			x = load8(u);
+			if ((m = quote_or_bs8(x)) != 0) {
+				/* only the bytes below the first flagged one */
+				hi |= x & ((m & -m) - 1);
+				u += LOWEST_BYTE(m);
+				break;
+			}
+			hi |= x;
+			u += 8;
+		}
+		while (u < e && *u != '"' && *u != '\\')
+			hi |= *u++;
+		if (u >= e)
+			break;
+		if (*u == '"') {
+			u++;
+			break;
+		}
+		/* a backslash and the byte it escapes, which may be a '"' */
+		f |= JSON_STR_ESCAPED;
+		if (e - u < 2) {
+			u = e;
+			break;
+		}
+		hi |= u[1];
+		u += 2;
+	}
+	if (hi & HIGH)
+		f |= JSON_STR_NONASCII;
+	if (flags)
+		*flags = f;
+	return (const char *)u;
+}
+
 /*
  * Strings are copied eight bytes at a time while no '"' or '\\' is in
  * sight.  That never writes past out + v->n: output lags input (only

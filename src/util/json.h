@@ -110,6 +110,18 @@ size_t eg_json_string_decode(const json_span *s, char *out);
  * schema validator decodes while it walks text without spans. */
 size_t eg_json_unescape(const char *p, const char *end, char *out);
 
+/*
+ * Past the string whose opening quote is at p: just after its closing
+ * quote, or end if it never closes.  For text assumed valid (it is not
+ * checked), bounded whatever its bytes.  *flags (may be NULL) gets
+ * JSON_STR_ESCAPED if the body holds a backslash and JSON_STR_NONASCII if
+ * it holds a byte >= 0x80: a body with neither is its own decoded text and
+ * counts one code point per byte, which lets a caller skip decoding it.
+ */
+#define JSON_STR_ESCAPED 1u
+#define JSON_STR_NONASCII 2u
+const char *eg_json_string_end(const char *p, const char *end, unsigned *flags);
+
 /* True if a JSON_STRING span (quotes included) needs no unescaping, so its
  * bytes between the quotes are already the decoded string. */
 int eg_json_string_is_plain(const json_span *s);

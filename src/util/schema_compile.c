@@ -330,7 +330,8 @@ static int kw_pattern(struct comp *c, snode *n, const json_span *v)
 		pcre2_get_error_message(code, msg, sizeof msg);
 		return fail(c, "invalid regular expression at offset %zu: %s", (size_t)off, (char *)msg);
 	}
-	pcre2_jit_compile(n->re, PCRE2_JIT_COMPLETE);   /* where JIT is missing, the interpreter */
+	/* where JIT is missing, the interpreter */
+	n->jit = pcre2_jit_compile(n->re, PCRE2_JIT_COMPLETE) == 0;
 	n->has |= SK_PATTERN;
 	return 0;
 }
@@ -379,6 +380,14 @@ static int add_prop(struct comp *c, struct props *ps, char *name, size_t n, int 
 	return 0;
 }
 
+static sprop *find(struct props *ps, const char *name, size_t n, int upto)
+{
+	for (int i = 0; i < upto; i++)
+		if (ps->p[i].n == n && !memcmp(ps->p[i].name, name, n))
+			return &ps->p[i];
+	return NULL;
+}
+
 static int kw_properties(struct comp *c, struct props *ps, const json_span *v)
 {
 	json_obj it;
@@ -399,6 +408,13 @@ static int kw_properties(struct comp *c, struct props *ps, const json_span *v)
 			return -1;
 		}
 		c->path.n = old;
+		/* a name "required" listed first has its entry already */
+		sprop *p = find(ps, name, n, ps->n);
+		if (p && p->child < 0) {
+			p->child = child;
+			free(name);
+			continue;
+		}
 		if (add_prop(c, ps, name, n, child))
 			return -1;
 	}
@@ -412,14 +428,6 @@ static int prop_cmp(const void *x, const void *y)
 	int r = memcmp(a->name, b->name, m);
 
 	return r ? r : a->n < b->n ? -1 : a->n > b->n;
-}
-
-static sprop *find(struct props *ps, const char *name, size_t n, int upto)
-{
-	for (int i = 0; i < upto; i++)
-		if (ps->p[i].n == n && !memcmp(ps->p[i].name, name, n))
-			return &ps->p[i];
-	return NULL;
 }
 
 /* required: names, each marked on its property (or added without a
@@ -453,6 +461,29 @@ static int kw_required(struct comp *c, struct props *ps, int *nreq, const json_s
 	return 0;
 }
 
+/* The node's names hashed into a table at most half full, so that the
+ * validator finds a member's schema with one or two compares, not a binary
+ * search of memcmps. */
+static int prop_table(struct comp *c, snode *n)
+{
+	unsigned size = 4;
+
+	if (!n->nprops)
+		return 0;
+	while (size < 2 * (unsigned)n->nprops)
+		size *= 2;
+	if (!(n->ptab = calloc(size, sizeof *n->ptab)))
+		return oom(c);
+	n->pmask = size - 1;
+	for (int i = 0; i < n->nprops; i++) {
+		unsigned j = eg_schema_name_hash(n->props[i].name, n->props[i].n) & n->pmask;
+		while (n->ptab[j])
+			j = (j + 1) & n->pmask;
+		n->ptab[j] = i + 1;
+	}
+	return 0;
+}
+
 static int finish_props(struct comp *c, int node, struct props *ps, int nreq)
 {
 	snode *n = &c->s->nodes[node];
@@ -473,7 +504,7 @@ static int finish_props(struct comp *c, int node, struct props *ps, int nreq)
 	if (nreq)
 		n->has |= SK_REQUIRED;
 	ps->p = NULL;
-	return 0;
+	return prop_table(c, n);
 }
 
 /* ------------------------------------------------------------ envelope, defs */
@@ -875,6 +906,7 @@ void eg_schema_free(eg_schema *s)
 		for (int j = 0; j < n->nprops; j++)
 			free(n->props[j].name);
 		free(n->props);
+		free(n->ptab);
 		free(n->refpath);
 		free(n->reftext);
 		for (int j = 0; j < 5; j++)
@@ -896,7 +928,6 @@ void eg_schema_free(eg_schema *s)
 	}
 	free(s->annots);
 	pcre2_match_context_free(s->mctx);
-	pcre2_match_data_free(atomic_load(&s->md));
 	free(s);
 }
 

@@ -8,8 +8,8 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
-#include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "schema.h"
 
@@ -38,7 +38,9 @@ typedef struct sdec {
 void eg_sdec_parse(const char *s, size_t n, sdec *d);
 int eg_sdec_cmp(const sdec *a, const sdec *b);
 
-/* A growable byte buffer; oom set once an allocation failed. */
+/* A growable byte buffer (grown by buf.h's buf_reserve) whose failure
+ * sticks: oom set once an allocation failed, so that the canonical form's
+ * many small appends are checked once at the end. */
 typedef struct sbuf {
 	char *p;
 	size_t n, cap;
@@ -46,10 +48,6 @@ typedef struct sbuf {
 } sbuf;
 
 int eg_sbuf_reserve(sbuf *b, size_t more);
-
-/* The end of the string starting at the quote p (after its closing quote),
- * or end if it never closes. */
-const char *eg_schema_str_end(const char *p, const char *end);
 
 /* The canonical form of the JSON value at p (its text up to end): equal for
  * values equal as JSON (numbers by value, objects whatever their key order,
@@ -70,6 +68,30 @@ typedef struct sprop {
 	int child, req;
 } sprop;
 
+/* The slot of a member name in a node's property table (ptab): its length
+ * and its first and last eight bytes, mixed.  Names of the same length
+ * that differ only in their middle share a slot and go to the next. */
+static inline uint32_t eg_schema_name_hash(const char *k, size_t n)
+{
+	uint64_t a = 0, b = 0;
+
+	if (n >= 8) {
+		memcpy(&a, k, 8);
+		memcpy(&b, k + n - 8, 8);
+	} else if (n >= 4) {
+		uint32_t x, y;
+		memcpy(&x, k, 4);
+		memcpy(&y, k + n - 4, 4);
+		a = x;
+		b = y;
+	} else if (n > 0) {
+		a = (uint64_t)(unsigned char)k[0] | (uint64_t)(unsigned char)k[n / 2] << 8 |
+		    (uint64_t)(unsigned char)k[n - 1] << 16;
+	}
+	uint64_t h = (a ^ n) * 0x9E3779B97F4A7C15ULL ^ b * 0xC2B2AE3D27D4EB4FULL;
+	return (uint32_t)(h >> 32);
+}
+
 /* Keyword presence bits of a node. */
 enum {
 	SK_MIN = 1, SK_MAX = 2, SK_XMIN = 4, SK_XMAX = 8, SK_MULT = 16,
@@ -87,6 +109,8 @@ typedef struct snode {
 	char *reftext;        /* its value, until resolved */
 	sprop *props;
 	int nprops, nreq;
+	int *ptab;            /* props by name hash: index + 1, 0 empty */
+	unsigned pmask;       /* ptab has pmask + 1 slots, at most half full */
 	int additional;       /* -1 anything allowed, -2 false, else a node */
 	int items;            /* -1 none */
 	sdec num[5];          /* minimum, maximum, exclusive ones, multipleOf */
@@ -94,6 +118,7 @@ typedef struct snode {
 	int64_t minlen, maxlen, minitems, maxitems;
 	int unique;
 	pcre2_code *re;
+	int jit;              /* re is JIT-compiled: pcre2_jit_match may run it */
 	char *pattern;
 	int format;
 	char *cst;            /* const, canonical */
@@ -118,9 +143,6 @@ struct eg_schema {
 	sannot *annots;
 	int nannots, acap;
 	pcre2_match_context *mctx;
-	/* One match block kept for the next validation; taken by exchange so
-	 * that threads never share one. */
-	_Atomic(pcre2_match_data *) md;
 };
 
 #define SNUM_MIN 0

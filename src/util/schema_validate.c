@@ -4,8 +4,12 @@
  * schema nodes that apply to it (a node and the nodes its $ref chain
  * reaches, deduplicated), so a schema whose references meet again costs
  * at most the number of its nodes per value, never a blow-up; every keyword
- * of every node is checked in that one visit.  Buffers live for one call
- * and grow; nothing is allocated per value.
+ * of every node is checked in that one visit.  Each thread's buffers are
+ * kept between calls and grow; nothing is allocated per value.  The common
+ * cases take short paths: a string without escapes is checked where it
+ * lies in the text, compared to an enum's strings directly (the canonical
+ * form is for other values), and a number is parsed only when a keyword
+ * needs its value.
  */
 #include "schema_int.h"
 #include "json.h"
@@ -14,6 +18,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -33,24 +38,46 @@ struct uent {
 	size_t idx;
 };
 
+/* A thread's buffers, kept from one validation to the next (freed when the
+ * thread ends): allocating them for every event cost 5% of a clickstream
+ * validation, and zeroing them per call showed in the profile too.  The
+ * epoch of the marks goes on across calls, so marks need no reset. */
+struct vbuf {
+	sbuf str, key, canon, ubuf;
+	size_t *uoff;
+	struct uent *utab;
+	size_t uoffcap, utabcap;
+	struct scanon *cn;
+	const snode **sets;   /* pointers, not indices: one load less a visit */
+	size_t capsets;
+	unsigned *mark, epoch;
+	size_t markcap;
+	uint64_t *bits;
+	size_t capbits;
+	pcre2_match_data *md;
+	int ready;
+};
+
 struct vctx {
 	const eg_schema *s;
 	const char *end;
 	eg_schema_error *errs;
 	size_t maxerrs, nerrs;
 	int invalid, stop, oom, depth;
+	size_t nsets, nbits;
+	struct vbuf *b;
 	struct seg path[JSON_MAX_DEPTH + 2];
-	sbuf str, key, canon, ubuf;
-	size_t *uoff;
-	struct uent *utab;
-	size_t uoffcap, utabcap;
-	struct scanon *cn;
-	int *sets;
-	size_t nsets, capsets;
-	unsigned *mark, epoch;
-	uint64_t *bits;
-	size_t nbits, capbits;
-	pcre2_match_data *md;
+};
+
+/* A string value as the keywords see it: its decoded bytes (in the text
+ * itself when it has no escapes), decoded once on first need; flags from
+ * eg_json_string_end. */
+struct sval {
+	const char *p, *q;    /* the raw string, quotes included */
+	const char *s;
+	size_t n;
+	unsigned flags;
+	int have;
 };
 
 /* Room for need items of size bytes in *p (capacity *cap), doubling. */
@@ -71,14 +98,65 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 
 static const char *value(struct vctx *v, size_t so, size_t sn, const char *p);
 
-static const char *skip_ws(const char *p, const char *end)
+static inline const char *skip_ws(const char *p, const char *end)
 {
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+	/* Event data is mostly minified: one compare settles most calls. */
+	while (p < end && (unsigned char)*p <= ' ' &&
+	       (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
 		p++;
 	return p;
 }
 
-/* Past the value at p (text assumed JSON; bounded whatever it is). */
+/* a[0..n) == b[0..n), eight bytes at a time: the names and enum strings
+ * compared here are short, and a call to memcmp cost more than the
+ * compare. */
+static inline int same_bytes(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y;
+	uint32_t u, w;
+
+	if (n >= 8) {
+		for (size_t i = 0; i + 8 <= n; i += 8) {
+			memcpy(&x, a + i, 8), memcpy(&y, b + i, 8);
+			if (x != y)
+				return 0;
+		}
+		/* the last eight, overlapping what was compared */
+		memcpy(&x, a + n - 8, 8), memcpy(&y, b + n - 8, 8);
+		return x == y;
+	}
+	if (n >= 4) {
+		memcpy(&u, a, 4), memcpy(&w, b, 4);
+		if (u != w)
+			return 0;
+		memcpy(&u, a + n - 4, 4), memcpy(&w, b + n - 4, 4);
+		return u == w;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
+static const char *scalar_end(const char *p, const char *end)
+{
+	const char *q = p;
+
+	for (; q < end; q++) {
+		char c = *q;
+		if (!c || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ']' ||
+		    c == '}')
+			break;
+	}
+	/* At least one byte, so that text that is not JSON still moves the
+	 * walk on. */
+	return q > p || p >= end ? q : p + 1;
+}
+
+/* Past the value at p (text assumed JSON; bounded whatever it is).  A
+ * number or literal is passed whole: stepping one byte of it left the
+ * object's walk on its second byte, where the walk gave up, skipping the
+ * members after it and the required check. */
 static const char *skip_value(const char *p, const char *end)
 {
 	int depth = 0;
@@ -88,10 +166,14 @@ static const char *skip_value(const char *p, const char *end)
 		if (p >= end)
 			return end;
 		switch (*p) {
-		case '"': p = eg_schema_str_end(p, end); break;
+		case '"': p = eg_json_string_end(p, end, NULL); break;
 		case '{': case '[': depth++; p++; break;
 		case '}': case ']': depth--; p++; break;
-		default: p++; break;
+		default:
+			if (depth == 0)
+				return scalar_end(p, end);
+			p++;
+			break;
 		}
 	} while (depth > 0);
 	return p;
@@ -187,28 +269,38 @@ static int shown(const char *p, size_t n, char *out, size_t cap)
 static int push_node(struct vctx *v, int node)
 {
 	const eg_schema *s = v->s;
+	struct vbuf *b = v->b;
 
 	/* The ref chain has no cycle (compile refuses one); the marks keep
 	 * a node that two paths reach from being checked twice. */
 	for (; node >= 0; node = s->nodes[node].ref) {
-		if (v->mark[node] == v->epoch)
+		if (b->mark[node] == b->epoch)
 			return 0;
-		v->mark[node] = v->epoch;
-		if (grow((void **)&v->sets, &v->capsets, v->nsets + 1, sizeof *v->sets)) {
+		b->mark[node] = b->epoch;
+		if (v->nsets == b->capsets &&
+		    grow((void **)&b->sets, &b->capsets, v->nsets + 1, sizeof *b->sets)) {
 			v->oom = v->stop = 1;
 			return -1;
 		}
-		v->sets[v->nsets++] = node;
+		b->sets[v->nsets++] = &s->nodes[node];
 	}
 	return 0;
 }
 
 static void new_set(struct vctx *v)
 {
-	if (++v->epoch == 0) {
-		memset(v->mark, 0, (size_t)v->s->nnodes * sizeof *v->mark);
-		v->epoch = 1;
+	struct vbuf *b = v->b;
+
+	if (++b->epoch == 0) {
+		memset(b->mark, 0, b->markcap * sizeof *b->mark);
+		b->epoch = 1;
 	}
+}
+
+/* The i-th node of the set starting at so. */
+static inline const snode *set_node(const struct vctx *v, size_t so, size_t i)
+{
+	return v->b->sets[so + i];
 }
 
 /* ------------------------------------------------------------ types */
@@ -268,7 +360,10 @@ static int multiple_of(const sdec *x, const char *xt, size_t xn, const sdec *d, 
 		return 1;
 	if (!x->tail && !d->tail) {
 		if (x->e >= d->e) {
-			unsigned __int128 r = (unsigned __int128)(x->m % d->m) * powmod10(x->e - d->e, d->m);
+			uint64_t rem = x->m % d->m;   /* 0 for every price under 0.01 */
+			if (rem == 0)
+				return 1;
+			unsigned __int128 r = (unsigned __int128)rem * powmod10(x->e - d->e, d->m);
 			return r % d->m == 0;
 		}
 		int64_t k = d->e - x->e;
@@ -393,22 +488,28 @@ static int fmt_email(const char *s, size_t n)
 	return 1;
 }
 
+/* The bytes a URI holds unescaped after its scheme (RFC 3986): printable
+ * ASCII but space and <>"{}|\^`.  '%' is left out to be checked with its
+ * two hex digits.  A table, as a switch (and before it strchr) per
+ * character showed in the profile of a clickstream validation. */
+static const unsigned char uri_plain[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1,
+	['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['/'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1,
+	['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, [':'] = 1,
+	[';'] = 1, ['='] = 1, ['?'] = 1, ['@'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1,
+	['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+	['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['['] = 1, [']'] = 1,
+	['_'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+	['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1,
+	['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1,
+	['x'] = 1, ['y'] = 1, ['z'] = 1, ['~'] = 1,
+};
+
 /* uri: an RFC 3986 scheme (a letter, then letters, digits, '+', '-',
  * '.'), ':', then printable ASCII without space or <>"{}|\^` and with
  * every '%' followed by two hex digits.  Relative references are not
  * URIs. */
-/* The printable ASCII a URI never holds unescaped (RFC 3986): a switch,
- * not strchr per character, which was 11% of a clickstream validation. */
-static int uri_bad(unsigned char c)
-{
-	switch (c) {
-	case '<': case '>': case '"': case '{': case '}': case '|': case '\\': case '^': case '`':
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 static int fmt_uri(const char *s, size_t n)
 {
 	size_t i = 0;
@@ -421,9 +522,9 @@ static int fmt_uri(const char *s, size_t n)
 		return 0;
 	for (i++; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c <= 0x20 || c >= 0x7F || uri_bad(c))
-			return 0;
-		if (c == '%' && (n - i < 3 || !is_hex(s[i + 1]) || !is_hex(s[i + 2])))
+		if (uri_plain[c])
+			continue;
+		if (c != '%' || n - i < 3 || !is_hex(s[i + 1]) || !is_hex(s[i + 2]))
 			return 0;
 	}
 	return 1;
@@ -452,21 +553,34 @@ static size_t code_points(const char *s, size_t n)
 	return k;
 }
 
-static void check_pattern(struct vctx *v, const snode *n, const char *s, size_t len, const char *raw, size_t rawn)
+/* This thread's match block, made on first need. */
+static pcre2_match_data *match_data(struct vctx *v)
 {
+	if (!v->b->md && !(v->b->md = pcre2_match_data_create(1, NULL)))
+		v->oom = v->stop = 1;
+	return v->b->md;
+}
+
+/* A string whose raw text is ASCII decodes to valid UTF-8 (escapes give
+ * code points, a lone surrogate U+FFFD), so PCRE2 need not check it again
+ * and the JIT's own entry may run it; other text is checked as before, and
+ * text that is not UTF-8 gets PCRE2's error, never a read out of bounds. */
+static void check_pattern(struct vctx *v, const snode *n, const struct sval *sv)
+{
+	pcre2_match_data *md = match_data(v);
+	int ascii = !(sv->flags & JSON_STR_NONASCII), rc;
 	char got[64];
 
-	if (!v->md) {
-		v->md = atomic_exchange(&((eg_schema *)v->s)->md, NULL);
-		if (!v->md && !(v->md = pcre2_match_data_create(1, NULL))) {
-			v->oom = v->stop = 1;
-			return;
-		}
-	}
-	int rc = pcre2_match(n->re, (PCRE2_SPTR)s, len, 0, 0, v->md, v->s->mctx);
+	if (!md)
+		return;
+	if (ascii && n->jit)
+		rc = pcre2_jit_match(n->re, (PCRE2_SPTR)sv->s, sv->n, 0, 0, md, v->s->mctx);
+	else
+		rc = pcre2_match(n->re, (PCRE2_SPTR)sv->s, sv->n, 0, ascii ? PCRE2_NO_UTF_CHECK : 0, md,
+				 v->s->mctx);
 	if (rc >= 0)
 		return;
-	shown(raw, rawn, got, sizeof got);
+	shown(sv->p, (size_t)(sv->q - sv->p), got, sizeof got);
 	if (rc == PCRE2_ERROR_NOMATCH)
 		report(v, "pattern", "expected a string matching /%s/, got %s", n->pattern, got);
 	else
@@ -474,34 +588,54 @@ static void check_pattern(struct vctx *v, const snode *n, const char *s, size_t 
 		       n->pattern, got, rc);
 }
 
-static void check_string(struct vctx *v, size_t so, size_t sn, const char *p, const char *q)
+/* The string's decoded bytes, made once: a string without escapes is its
+ * own text, so only escaped ones are copied. */
+static int str_decode(struct vctx *v, struct sval *sv)
 {
-	const size_t need = SK_MINLEN | SK_MAXLEN | SK_PATTERN | SK_FORMAT;
-	size_t len = 0, cps = (size_t)-1;
-	int decoded = 0;
+	size_t body = sv->q - sv->p >= 2 ? (size_t)(sv->q - sv->p) - 2 : 0;
+	sbuf *b = &v->b->str;
+
+	if (sv->have)
+		return 0;
+	if (!(sv->flags & JSON_STR_ESCAPED)) {
+		sv->s = sv->p + 1;
+		sv->n = body;
+	} else {
+		b->n = 0;
+		if (eg_sbuf_reserve(b, body + 1)) {
+			v->oom = v->stop = 1;
+			return -1;
+		}
+		sv->n = eg_json_unescape(sv->p + 1, sv->p + 1 + body, b->p);
+		sv->s = b->p;
+	}
+	sv->have = 1;
+	return 0;
+}
+
+static void check_string(struct vctx *v, size_t so, size_t sn, struct sval *sv)
+{
+	const unsigned need = SK_MINLEN | SK_MAXLEN | SK_PATTERN | SK_FORMAT;
+	size_t cps = (size_t)-1;
 	char got[64];
 
 	for (size_t i = 0; i < sn && !v->stop; i++) {
-		const snode *n = &v->s->nodes[v->sets[so + i]];
+		const snode *n = set_node(v, so, i);
 		if (!(n->has & need))
 			continue;
-		if (!decoded) {
-			size_t body = q - p >= 2 ? (size_t)(q - p) - 2 : 0;
-			v->str.n = 0;
-			if (eg_sbuf_reserve(&v->str, body + 1)) {
-				v->oom = v->stop = 1;
-				return;
-			}
-			len = eg_json_unescape(p + 1, p + 1 + body, v->str.p);
-			decoded = 1;
-		}
-		/* A string of len bytes holds len/4 to len code points: they are
-		 * counted (once) only when the byte length leaves this node's
-		 * answer open. */
+		if (str_decode(v, sv))
+			return;
+		size_t len = sv->n;
+		/* ASCII without escapes counts one code point a byte.  Otherwise
+		 * len bytes hold len/4 to len code points: they are counted
+		 * (once) only when the byte length leaves this node's answer
+		 * open. */
+		if (!(sv->flags & (JSON_STR_ESCAPED | JSON_STR_NONASCII)))
+			cps = len;
 		if ((n->has & (SK_MINLEN | SK_MAXLEN)) && cps == (size_t)-1 &&
 		    (((n->has & SK_MAXLEN) && (int64_t)len > n->maxlen) ||
 		     ((n->has & SK_MINLEN) && (int64_t)(len / 4) < n->minlen)))
-			cps = code_points(v->str.p, len);
+			cps = code_points(sv->s, len);
 		if ((n->has & SK_MINLEN) && cps != (size_t)-1 && (int64_t)cps < n->minlen)
 			report(v, "minLength", "expected at least %lld characters, got %zu",
 			       (long long)n->minlen, cps);
@@ -509,9 +643,9 @@ static void check_string(struct vctx *v, size_t so, size_t sn, const char *p, co
 			report(v, "maxLength", "expected at most %lld characters, got %zu",
 			       (long long)n->maxlen, cps);
 		if ((n->has & SK_PATTERN) && !v->stop)
-			check_pattern(v, n, v->str.p, len, p, (size_t)(q - p));
-		if ((n->has & SK_FORMAT) && !format_ok(n->format, v->str.p, len)) {
-			shown(p, (size_t)(q - p), got, sizeof got);
+			check_pattern(v, n, sv);
+		if ((n->has & SK_FORMAT) && !format_ok(n->format, sv->s, len)) {
+			shown(sv->p, (size_t)(sv->q - sv->p), got, sizeof got);
 			report(v, "format", "expected a %s, got %s", format_names[n->format], got);
 		}
 	}
@@ -519,88 +653,114 @@ static void check_string(struct vctx *v, size_t so, size_t sn, const char *p, co
 
 /* ------------------------------------------------------------ const, enum */
 
-static void check_equal(struct vctx *v, size_t so, size_t sn, const char *p)
+/* The end of the value at p for const and enum, NULL if it has no
+ * canonical form (text that is not JSON) or memory ran out.  A string is
+ * only decoded; any other value is put in canonical form in v's buffer. */
+static const char *equal_prepare(struct vctx *v, const char *p, struct sval *sv)
+{
+	if (sv) {
+		/* unterminated: what eg_schema_canon refuses */
+		if (sv->q == v->end && (sv->q - sv->p < 2 || sv->q[-1] != '"'))
+			return NULL;
+		return str_decode(v, sv) ? NULL : sv->q;
+	}
+	sbuf *c = &v->b->canon;
+	c->n = 0;
+	const char *q = eg_schema_canon(v->b->cn, c, p, v->end);
+	if (!q && c->oom)
+		v->oom = v->stop = 1;
+	return q;
+}
+
+/* Is the value equal as JSON to the canonical form cf[0..cn)?  The
+ * canonical form of a string is 's', its length (8 bytes), its bytes, so a
+ * decoded string is compared with no copy. */
+static int equal(const struct vctx *v, const struct sval *sv, const char *cf, size_t cn)
+{
+	if (sv)
+		return cn == 9 + sv->n && cf[0] == 's' && same_bytes(cf + 9, sv->s, sv->n);
+	return v->b->canon.n == cn && !memcmp(v->b->canon.p, cf, cn);
+}
+
+/* const and enum of the nodes on the value at p (sv: it is a string). */
+static void check_equal(struct vctx *v, size_t so, size_t sn, const char *p, struct sval *sv)
 {
 	int have = 0;
 	char got[64];
 	const char *q = p;
 
 	for (size_t i = 0; i < sn && !v->stop; i++) {
-		const snode *n = &v->s->nodes[v->sets[so + i]];
+		const snode *n = set_node(v, so, i);
 		if (!(n->has & (SK_CONST | SK_ENUM)))
 			continue;
 		if (!have) {
-			v->canon.n = 0;
-			q = eg_schema_canon(v->cn, &v->canon, p, v->end);
-			if (!q) {
-				if (v->canon.oom)
-					v->oom = v->stop = 1;
+			if (!(q = equal_prepare(v, p, sv)))
 				return;
-			}
 			have = 1;
 		}
-		shown(p, (size_t)(q - p), got, sizeof got);
-		if ((n->has & SK_CONST) && (v->canon.n != n->cstn || memcmp(v->canon.p, n->cst, n->cstn)))
+		if ((n->has & SK_CONST) && !equal(v, sv, n->cst, n->cstn)) {
+			shown(p, (size_t)(q - p), got, sizeof got);
 			report(v, "const", "expected %s, got %s", n->csttext, got);
+		}
 		if (n->has & SK_ENUM) {
 			int k = 0;
-			while (k < n->nenum && (v->canon.n != n->enn[k] || memcmp(v->canon.p, n->en[k], n->enn[k])))
+			while (k < n->nenum && !equal(v, sv, n->en[k], n->enn[k]))
 				k++;
-			if (k == n->nenum)
+			if (k == n->nenum) {
+				shown(p, (size_t)(q - p), got, sizeof got);
 				report(v, "enum", "expected one of %s, got %s", n->csttext, got);
+			}
 		}
 	}
 }
 
 /* ------------------------------------------------------------ objects */
 
+/* The property named k: one hash and, in a table at most half full,
+ * mostly one compare. */
 static const sprop *find_prop(const snode *n, const char *k, size_t kn)
 {
-	int lo = 0, hi = n->nprops;
+	unsigned j = eg_schema_name_hash(k, kn) & n->pmask;
 
-	while (lo < hi) {
-		int mid = (lo + hi) / 2;
-		const sprop *pr = &n->props[mid];
-		size_t m = pr->n < kn ? pr->n : kn;
-		int c = memcmp(pr->name, k, m);
-		if (!c)
-			c = pr->n < kn ? -1 : pr->n > kn;
-		if (!c)
+	for (int i; (i = n->ptab[j]) != 0; j = (j + 1) & n->pmask) {
+		const sprop *pr = &n->props[i - 1];
+		if (pr->n == kn && same_bytes(pr->name, k, kn))
 			return pr;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
 	}
 	return NULL;
 }
 
 static int reserve_bits(struct vctx *v, size_t words)
 {
-	if (grow((void **)&v->bits, &v->capbits, v->nbits + words, sizeof *v->bits)) {
+	struct vbuf *b = v->b;
+
+	if (grow((void **)&b->bits, &b->capbits, v->nbits + words, sizeof *b->bits)) {
 		v->oom = v->stop = 1;
 		return -1;
 	}
 	return 0;
 }
 
-/* The decoded key of the member at p..q (quotes included). */
-static int member_key(struct vctx *v, const char *p, const char *q, const char **k, size_t *kn)
+/* The decoded key of the member at p..q (quotes included): its own text
+ * unless it has escapes. */
+static int member_key(struct vctx *v, const char *p, const char *q, unsigned flags,
+		      const char **k, size_t *kn)
 {
 	size_t body = q - p >= 2 ? (size_t)(q - p) - 2 : 0;
+	sbuf *key = &v->b->key;
 
-	if (!memchr(p + 1, '\\', body)) {
+	if (!(flags & JSON_STR_ESCAPED)) {
 		*k = p + 1;
 		*kn = body;
 		return 0;
 	}
-	v->key.n = 0;
-	if (eg_sbuf_reserve(&v->key, body + 1)) {
+	key->n = 0;
+	if (eg_sbuf_reserve(key, body + 1)) {
 		v->oom = v->stop = 1;
 		return -1;
 	}
-	*kn = eg_json_unescape(p + 1, p + 1 + body, v->key.p);
-	*k = v->key.p;
+	*kn = eg_json_unescape(p + 1, p + 1 + body, key->p);
+	*k = key->p;
 	return 0;
 }
 
@@ -611,11 +771,11 @@ static void member_set(struct vctx *v, size_t so, size_t sn, size_t bo, const ch
 
 	new_set(v);
 	for (size_t i = 0; i < sn && !v->stop; i++) {
-		const snode *n = &v->s->nodes[v->sets[so + i]];
+		const snode *n = set_node(v, so, i);
 		const sprop *pr = n->nprops ? find_prop(n, k, kn) : NULL;
 		if (pr) {
 			if (pr->req >= 0)
-				v->bits[w + (size_t)pr->req / 64] |= 1ULL << (pr->req % 64);
+				v->b->bits[w + (size_t)pr->req / 64] |= 1ULL << (pr->req % 64);
 			if (pr->child >= 0)
 				push_node(v, pr->child);
 		} else if (n->additional == -2) {
@@ -634,10 +794,18 @@ static void check_required(struct vctx *v, size_t so, size_t sn, size_t bo)
 	size_t w = bo;
 
 	for (size_t i = 0; i < sn && !v->stop; i++) {
-		const snode *n = &v->s->nodes[v->sets[so + i]];
+		const snode *n = set_node(v, so, i);
+		/* none required, or all of up to 64 seen: one compare, not a
+		 * walk of the names */
+		if (n->nreq == 0)
+			continue;
+		if (n->nreq <= 64 && v->b->bits[w] == ~0ULL >> (64 - n->nreq)) {
+			w++;
+			continue;
+		}
 		for (int j = 0; j < n->nprops && !v->stop; j++) {
 			const sprop *pr = &n->props[j];
-			if (pr->req >= 0 && !(v->bits[w + (size_t)pr->req / 64] & (1ULL << (pr->req % 64)))) {
+			if (pr->req >= 0 && !(v->b->bits[w + (size_t)pr->req / 64] & (1ULL << (pr->req % 64)))) {
 				char name[64];
 				shown(pr->name, pr->n, name, sizeof name);
 				report(v, "required", "missing required property \"%s\"", name);
@@ -653,22 +821,23 @@ static const char *object(struct vctx *v, size_t so, size_t sn, const char *p)
 	size_t bo = v->nbits, words = 0;
 
 	for (size_t i = 0; i < sn; i++)
-		words += ((size_t)v->s->nodes[v->sets[so + i]].nreq + 63) / 64;
+		words += ((size_t)set_node(v, so, i)->nreq + 63) / 64;
 	if (reserve_bits(v, words))
 		return end;
 	if (words)
-		memset(v->bits + bo, 0, words * sizeof *v->bits);
+		memset(v->b->bits + bo, 0, words * sizeof *v->b->bits);
 	v->nbits += words;
 	p = skip_ws(p + 1, end);
 	while (p < end && *p != '}' && !v->stop) {
 		const char *q, *k;
 		size_t kn, co = v->nsets;
+		unsigned flags;
 		if (*p == ',')
 			p = skip_ws(p + 1, end);
 		if (p >= end || *p != '"')
 			return end;
-		q = eg_schema_str_end(p, end);
-		if (member_key(v, p, q, &k, &kn))
+		q = eg_json_string_end(p, end, &flags);
+		if (member_key(v, p, q, flags, &k, &kn))
 			return end;
 		v->path[v->depth].k = p + 1;
 		v->path[v->depth].kn = q - p >= 2 ? (size_t)(q - p) - 2 : 0;
@@ -692,25 +861,26 @@ static const char *object(struct vctx *v, size_t so, size_t sn, const char *p)
 
 /* ------------------------------------------------------------ arrays */
 
-
 /* uniqueItems: each item's canonical form hashed into an open-addressing
  * table, so a large array costs one pass, not n^2 comparisons. */
 static int unique_table(struct vctx *v, size_t count, size_t *size)
 {
+	struct vbuf *b = v->b;
+
 	if (2 * (count + 1) <= *size)
 		return 0;
 	size_t ns = *size ? 2 * *size : 64;
-	if (grow((void **)&v->utab, &v->utabcap, ns, sizeof *v->utab))
+	if (grow((void **)&b->utab, &b->utabcap, ns, sizeof *b->utab))
 		return -1;
 	*size = ns;
-	memset(v->utab, 0, ns * sizeof *v->utab);
+	memset(b->utab, 0, ns * sizeof *b->utab);
 	for (size_t i = 0; i < count; i++) {
-		uint64_t h = XXH3_64bits(v->ubuf.p + v->uoff[i], v->uoff[i + 1] - v->uoff[i]) | 1;
+		uint64_t h = XXH3_64bits(b->ubuf.p + b->uoff[i], b->uoff[i + 1] - b->uoff[i]) | 1;
 		size_t j = h & (ns - 1);
-		while (v->utab[j].h)
+		while (b->utab[j].h)
 			j = (j + 1) & (ns - 1);
-		v->utab[j].h = h;
-		v->utab[j].idx = i;
+		b->utab[j].h = h;
+		b->utab[j].idx = i;
 	}
 	return 0;
 }
@@ -721,33 +891,34 @@ static int unique_table(struct vctx *v, size_t count, size_t *size)
 static void check_unique(struct vctx *v, const char *p)
 {
 	const char *end = v->end;
+	struct vbuf *b = v->b;
 	size_t count = 0, size = 0;
 
-	v->ubuf.n = 0;
+	b->ubuf.n = 0;
 	p = skip_ws(p + 1, end);
 	while (p < end && *p != ']' && !v->stop) {
 		if (*p == ',')
 			p = skip_ws(p + 1, end);
-		size_t off = v->ubuf.n;
-		const char *q = eg_schema_canon(v->cn, &v->ubuf, p, end);
+		size_t off = b->ubuf.n;
+		const char *q = eg_schema_canon(b->cn, &b->ubuf, p, end);
 		if (!q) {
-			if (v->ubuf.oom)
+			if (b->ubuf.oom)
 				v->oom = v->stop = 1;
 			return;
 		}
-		if (grow((void **)&v->uoff, &v->uoffcap, count + 2, sizeof *v->uoff) ||
+		if (grow((void **)&b->uoff, &b->uoffcap, count + 2, sizeof *b->uoff) ||
 		    unique_table(v, count, &size)) {
 			v->oom = v->stop = 1;
 			return;
 		}
-		v->uoff[count] = off;
-		v->uoff[count + 1] = v->ubuf.n;
-		size_t n = v->ubuf.n - off, j;
-		uint64_t h = XXH3_64bits(v->ubuf.p + off, n) | 1;
-		for (j = h & (size - 1); v->utab[j].h; j = (j + 1) & (size - 1)) {
-			size_t o = v->utab[j].idx;
-			if (v->utab[j].h == h && v->uoff[o + 1] - v->uoff[o] == n &&
-			    !memcmp(v->ubuf.p + v->uoff[o], v->ubuf.p + off, n)) {
+		b->uoff[count] = off;
+		b->uoff[count + 1] = b->ubuf.n;
+		size_t n = b->ubuf.n - off, j;
+		uint64_t h = XXH3_64bits(b->ubuf.p + off, n) | 1;
+		for (j = h & (size - 1); b->utab[j].h; j = (j + 1) & (size - 1)) {
+			size_t o = b->utab[j].idx;
+			if (b->utab[j].h == h && b->uoff[o + 1] - b->uoff[o] == n &&
+			    !memcmp(b->ubuf.p + b->uoff[o], b->ubuf.p + off, n)) {
 				v->path[v->depth].k = NULL;
 				v->path[v->depth].idx = count;
 				v->depth++;
@@ -756,8 +927,8 @@ static void check_unique(struct vctx *v, const char *p)
 				return;
 			}
 		}
-		v->utab[j].h = h;
-		v->utab[j].idx = count;
+		b->utab[j].h = h;
+		b->utab[j].idx = count;
 		count++;
 		p = skip_ws(q, end);
 	}
@@ -771,7 +942,7 @@ static const char *array(struct vctx *v, size_t so, size_t sn, const char *p)
 
 	new_set(v);
 	for (size_t i = 0; i < sn; i++) {
-		const snode *n = &v->s->nodes[v->sets[so + i]];
+		const snode *n = set_node(v, so, i);
 		if (n->items >= 0)
 			push_node(v, n->items);
 		unique |= n->unique;
@@ -792,7 +963,7 @@ static const char *array(struct vctx *v, size_t so, size_t sn, const char *p)
 	}
 	v->nsets = co;
 	for (size_t i = 0; i < sn && !v->stop; i++) {
-		const snode *n = &v->s->nodes[v->sets[so + i]];
+		const snode *n = set_node(v, so, i);
 		if ((n->has & SK_MINITEMS) && (int64_t)count < n->minitems)
 			report(v, "minItems", "expected at least %lld items, got %zu", (long long)n->minitems, count);
 		if ((n->has & SK_MAXITEMS) && (int64_t)count > n->maxitems)
@@ -803,180 +974,173 @@ static const char *array(struct vctx *v, size_t so, size_t sn, const char *p)
 
 /* ------------------------------------------------------------ values */
 
-static const char *scalar_end(const char *p, const char *end)
+static void type_error(struct vctx *v, const snode *n, unsigned vt)
 {
-	const char *q = p;
+	char want[128];
 
-	for (; q < end; q++) {
-		char c = *q;
-		if (!c || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',' || c == ']' ||
-		    c == '}')
-			break;
+	if (n->boolean == 0) {
+		report(v, "false", "no value is allowed here");
+	} else {
+		type_list(n->types, want, sizeof want);
+		report(v, "type", "expected %s, got %s", want, got_name(vt));
 	}
-	/* At least one byte, so that text that is not JSON still moves the
-	 * walk on. */
-	return q > p || p >= end ? q : p + 1;
 }
 
-/* The type bits of the value at p (number: parsed into *d). */
-static unsigned type_at(const char *p, const char *q, sdec *d)
+/* "false" and "type" of one node on a value of type bits vt (a boolean
+ * node true has every type bit). */
+static inline void check_type(struct vctx *v, const snode *n, unsigned vt)
 {
-	switch (*p) {
-	case '{': return ST_OBJECT;
-	case '[': return ST_ARRAY;
-	case '"': return ST_STRING;
-	case 't': case 'f': return ST_BOOL;
-	case 'n': return ST_NULL;
+	if (n->boolean == 0 || !(n->types & vt))
+		type_error(v, n, vt);
+}
+
+/* The types of the set's nodes; returns the union of their keywords, so
+ * that the value's other checks run only when some node has them. */
+static unsigned check_types(struct vctx *v, size_t so, size_t sn, unsigned vt)
+{
+	unsigned has = 0;
+
+	for (size_t i = 0; i < sn && !v->stop; i++) {
+		const snode *n = set_node(v, so, i);
+		check_type(v, n, vt);
+		has |= n->has;
 	}
-	eg_sdec_parse(p, (size_t)(q - p), d);
-	return ST_NUMBER | (d->zero || d->last >= 0 ? ST_INTEGER : 0);
+	return has;
+}
+
+static const char *string(struct vctx *v, size_t so, size_t sn, const char *p)
+{
+	struct sval sv = { .p = p };
+
+	sv.q = eg_json_string_end(p, v->end, &sv.flags);
+	unsigned has = check_types(v, so, sn, ST_STRING);
+	if (has & (SK_CONST | SK_ENUM))
+		check_equal(v, so, sn, p, &sv);
+	if (v->stop)
+		return v->end;
+	if (has & (SK_MINLEN | SK_MAXLEN | SK_PATTERN | SK_FORMAT))
+		check_string(v, so, sn, &sv);
+	return sv.q;
+}
+
+/* A number is parsed only for a keyword that needs its value: integer
+ * (without number), a bound, multipleOf. */
+static const char *number(struct vctx *v, size_t so, size_t sn, const char *p)
+{
+	const unsigned bounds = SK_MIN | SK_MAX | SK_XMIN | SK_XMAX | SK_MULT;
+	const char *q = scalar_end(p, v->end);
+	sdec d;
+	int parsed = 0;
+	unsigned has = 0;
+
+	for (size_t i = 0; i < sn && !v->stop; i++) {
+		const snode *n = set_node(v, so, i);
+		unsigned vt = ST_NUMBER;
+		if (n->boolean != 0 && (n->types & (ST_NUMBER | ST_INTEGER)) == ST_INTEGER) {
+			if (!parsed)
+				eg_sdec_parse(p, (size_t)(q - p), &d), parsed = 1;
+			vt |= d.zero || d.last >= 0 ? ST_INTEGER : 0;
+		}
+		check_type(v, n, vt);
+		has |= n->has;
+	}
+	if (has & (SK_CONST | SK_ENUM))
+		check_equal(v, so, sn, p, NULL);
+	if (v->stop)
+		return v->end;
+	for (size_t i = 0; i < sn && !v->stop && (has & bounds); i++) {
+		const snode *n = set_node(v, so, i);
+		if (!(n->has & bounds))
+			continue;
+		if (!parsed)
+			eg_sdec_parse(p, (size_t)(q - p), &d), parsed = 1;
+		check_number(v, n, &d, p, (size_t)(q - p));
+	}
+	return q;
 }
 
 static const char *value(struct vctx *v, size_t so, size_t sn, const char *p)
 {
-	const char *end = v->end, *q;
-	sdec d;
+	const char *end = v->end;
+	unsigned vt;
 
 	p = skip_ws(p, end);
 	if (p >= end || v->stop)
 		return end;
 	if (sn == 0)
 		return skip_value(p, end);
-	q = *p == '"' ? eg_schema_str_end(p, end) : (*p == '{' || *p == '[') ? p : scalar_end(p, end);
-	unsigned vt = type_at(p, q, &d);
-	for (size_t i = 0; i < sn && !v->stop; i++) {
-		const snode *n = &v->s->nodes[v->sets[so + i]];
-		char want[128];
-		if (n->boolean == 0) {
-			report(v, "false", "no value is allowed here");
-		} else if (!(n->types & vt)) {
-			type_list(n->types, want, sizeof want);
-			report(v, "type", "expected %s, got %s", want, got_name(vt));
-		}
+	switch (*p) {
+	case '"': return string(v, so, sn, p);
+	case '{': vt = ST_OBJECT; break;
+	case '[': vt = ST_ARRAY; break;
+	case 't': case 'f': vt = ST_BOOL; break;
+	case 'n': vt = ST_NULL; break;
+	default: return number(v, so, sn, p);
 	}
-	check_equal(v, so, sn, p);
+	if (check_types(v, so, sn, vt) & (SK_CONST | SK_ENUM))
+		check_equal(v, so, sn, p, NULL);
 	if (v->stop)
 		return end;
-	if (vt & ST_NUMBER) {
-		for (size_t i = 0; i < sn && !v->stop; i++)
-			check_number(v, &v->s->nodes[v->sets[so + i]], &d, p, (size_t)(q - p));
-		return q;
+	if (vt == ST_BOOL || vt == ST_NULL)
+		return scalar_end(p, end);
+	if (v->depth > JSON_MAX_DEPTH) {
+		/* Deeper than any JSON engram accepts: the path has no room. */
+		report(v, "depth", "expected at most %d levels of nesting", JSON_MAX_DEPTH);
+		v->stop = 1;
+		return end;
 	}
-	if (vt == ST_STRING) {
-		check_string(v, so, sn, p, q);
-		return q;
-	}
-	if (vt == ST_OBJECT || vt == ST_ARRAY) {
-		if (v->depth > JSON_MAX_DEPTH) {
-			/* Deeper than any JSON engram accepts: the path has no room. */
-			report(v, "depth", "expected at most %d levels of nesting", JSON_MAX_DEPTH);
-			v->stop = 1;
-			return end;
-		}
-		return vt == ST_OBJECT ? object(v, so, sn, p) : array(v, so, sn, p);
-	}
-	return q;
+	return vt == ST_OBJECT ? object(v, so, sn, p) : array(v, so, sn, p);
 }
 
 /* ------------------------------------------------------------ entry points */
 
-/* The buffers of this thread's validations, kept between calls (each is
- * set up where it is used): allocating them anew for every event cost 5%
- * of a clickstream validation.  mark is zeroed per call. */
-static _Thread_local struct keep {
-	sbuf str, key, canon, ubuf;
-	size_t *uoff;
-	struct uent *utab;
-	size_t uoffcap, utabcap;
-	struct scanon *cn;
-	int *sets;
-	size_t capsets;
-	unsigned *mark;
-	size_t markcap;
-	uint64_t *bits;
-	size_t capbits;
-} keep;
+static _Thread_local struct vbuf tls;
 
 /* A thread that ends frees its buffers (the key's destructor). */
-static pthread_key_t keep_key;
-static pthread_once_t keep_once = PTHREAD_ONCE_INIT;
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
-static void keep_free(void *arg)
+static void vbuf_free(void *arg)
 {
-	struct keep *k = arg;
-	free(k->str.p), free(k->key.p), free(k->canon.p), free(k->ubuf.p);
-	free(k->uoff), free(k->utab), free(k->sets), free(k->mark), free(k->bits);
-	eg_scanon_free(k->cn);
-	memset(k, 0, sizeof *k);
+	struct vbuf *b = arg;
+
+	free(b->str.p), free(b->key.p), free(b->canon.p), free(b->ubuf.p);
+	free(b->uoff), free(b->utab), free(b->sets), free(b->mark), free(b->bits);
+	eg_scanon_free(b->cn);
+	pcre2_match_data_free(b->md);
+	memset(b, 0, sizeof *b);
 }
 
-static void keep_key_make(void)
+static void tls_key_make(void)
 {
-	(void)pthread_key_create(&keep_key, keep_free);
+	(void)pthread_key_create(&tls_key, vbuf_free);
 }
 
-static void sbuf_take(sbuf *to, sbuf *from)
+/* This thread's buffers, with a mark for each of s's nodes; NULL if out of
+ * memory. */
+static struct vbuf *vbuf_get(const eg_schema *s)
 {
-	*to = *from;
-	to->n = 0;
-	to->oom = 0;
-	memset(from, 0, sizeof *from);
-}
-
-static int ctx_init(struct vctx *v, const eg_schema *s, eg_schema_error *errs, size_t maxerrs)
-{
-	memset(v, 0, offsetof(struct vctx, path));
-	memset(&v->str, 0, sizeof *v - offsetof(struct vctx, str));
-	v->s = s;
-	v->errs = errs;
-	v->maxerrs = errs ? maxerrs : 0;
+	struct vbuf *b = &tls;
 	size_t need = (size_t)s->nnodes + 1;
-	if (!keep.cn) {   /* this thread's first call */
-		pthread_once(&keep_once, keep_key_make);
-		(void)pthread_setspecific(keep_key, &keep);
-	}
-	if (keep.markcap < need) {
-		free(keep.mark);
-		keep.markcap = 0;
-		if ((keep.mark = malloc(need * sizeof *keep.mark)))
-			keep.markcap = need;
-	}
-	if (keep.mark)
-		memset(keep.mark, 0, need * sizeof *keep.mark);
-	if (!keep.cn)
-		keep.cn = eg_scanon_new();
-	sbuf_take(&v->str, &keep.str);
-	sbuf_take(&v->key, &keep.key);
-	sbuf_take(&v->canon, &keep.canon);
-	sbuf_take(&v->ubuf, &keep.ubuf);
-	v->uoff = keep.uoff, v->uoffcap = keep.uoffcap;
-	v->utab = keep.utab, v->utabcap = keep.utabcap;
-	v->cn = keep.cn;
-	v->sets = keep.sets, v->capsets = keep.capsets;
-	v->mark = keep.mark;
-	v->bits = keep.bits, v->capbits = keep.capbits;
-	struct keep kept = { .markcap = keep.markcap };
-	keep = kept;   /* v owns them until ctx_done gives them back */
-	return v->mark && v->cn ? 0 : -1;
-}
 
-static int ctx_done(struct vctx *v, size_t *nerrs)
-{
-	if (v->md) {
-		pcre2_match_data *none = NULL;
-		if (!atomic_compare_exchange_strong(&((eg_schema *)v->s)->md, &none, v->md))
-			pcre2_match_data_free(v->md);
+	if (!b->ready) {
+		pthread_once(&tls_once, tls_key_make);
+		(void)pthread_setspecific(tls_key, b);
+		b->ready = 1;
 	}
-	keep.str = v->str, keep.key = v->key, keep.canon = v->canon, keep.ubuf = v->ubuf;
-	keep.uoff = v->uoff, keep.uoffcap = v->uoffcap;
-	keep.utab = v->utab, keep.utabcap = v->utabcap;
-	keep.cn = v->cn;
-	keep.sets = v->sets, keep.capsets = v->capsets;
-	keep.mark = v->mark;
-	keep.bits = v->bits, keep.capbits = v->capbits;
-	if (nerrs)
-		*nerrs = v->nerrs;
-	return v->oom ? -1 : v->invalid;
+	if (!b->cn && !(b->cn = eg_scanon_new()))
+		return NULL;
+	if (b->markcap < need) {
+		/* zeroed: no epoch is 0 */
+		unsigned *m = calloc(need, sizeof *m);
+		if (!m)
+			return NULL;
+		free(b->mark);
+		b->mark = m;
+		b->markcap = need;
+	}
+	b->str.oom = b->key.oom = b->canon.oom = b->ubuf.oom = 0;
+	return b;
 }
 
 static int run(const eg_schema *s, int node, const char *json, size_t n,
@@ -984,11 +1148,17 @@ static int run(const eg_schema *s, int node, const char *json, size_t n,
 {
 	struct vctx v;
 
-	if (ctx_init(&v, s, errs, maxerrs)) {
-		v.oom = 1;
-		return ctx_done(&v, nerrs);
-	}
+	v.s = s;
 	v.end = json + n;
+	v.errs = errs;
+	v.maxerrs = errs ? maxerrs : 0;
+	v.nerrs = 0;
+	v.invalid = v.stop = v.oom = v.depth = 0;
+	v.nsets = v.nbits = 0;
+	if (nerrs)
+		*nerrs = 0;
+	if (!(v.b = vbuf_get(s)))
+		return -1;
 	if (field) {
 		v.path[0].k = field;
 		v.path[0].kn = strlen(field);
@@ -997,7 +1167,9 @@ static int run(const eg_schema *s, int node, const char *json, size_t n,
 	new_set(&v);
 	if (push_node(&v, node) == 0)
 		value(&v, 0, v.nsets, json);
-	return ctx_done(&v, nerrs);
+	if (nerrs)
+		*nerrs = v.nerrs;
+	return v.oom ? -1 : v.invalid;
 }
 
 int eg_schema_validate(const eg_schema *s, const char *json, size_t n,

@@ -5,6 +5,7 @@
  * Both read text that may not be JSON without ever leaving its bounds.
  */
 #include "schema_int.h"
+#include "buf.h"
 #include "json.h"
 
 #include <stdio.h>
@@ -19,8 +20,57 @@ static int is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+/* The common case: -?digits(.digits)? without exponent and with at most 19
+ * digits in all, read in one pass.  Returns 0 when the text is anything
+ * else, for the general parse. */
+static int sdec_short(const char *s, size_t n, sdec *d)
+{
+	const char *p = s, *end = s + n, *dot = NULL;
+	uint64_t m = 0;
+	int nd = 0, neg = 0;
+
+	if (p < end && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	if (p == end)
+		return 0;
+	for (; p < end; p++) {
+		if (is_digit(*p)) {
+			if (++nd > 19)
+				return 0;
+			m = m * 10 + (uint64_t)(*p - '0');
+		} else if (*p == '.' && !dot) {
+			dot = p;
+		} else {
+			return 0;
+		}
+	}
+	if (!nd || (dot && dot + 1 == end))
+		return 0;
+	memset(d, 0, sizeof *d);
+	if (m == 0) {
+		d->zero = 1;
+		return 1;
+	}
+	d->neg = neg;
+	d->e = dot ? -(int64_t)(end - dot - 1) : 0;
+	while (m % 10 == 0) {
+		m /= 10;
+		d->e++;
+	}
+	d->m = m;
+	d->last = d->e;
+	d->lead = d->e;
+	for (uint64_t k = m; k >= 10; k /= 10)
+		d->lead++;
+	return 1;
+}
+
 void eg_sdec_parse(const char *s, size_t n, sdec *d)
 {
+	if (sdec_short(s, n, d))
+		return;
 	const char *p = s, *end = s + n, *ib, *ie, *fb, *fe;
 	int64_t x = 0, pos;
 	int eneg = 0, nd = 0, started = 0;
@@ -121,27 +171,17 @@ int eg_sdec_cmp(const sdec *a, const sdec *b)
 	return sa < 0 ? -r : r;
 }
 
-int eg_sbuf_reserve(sbuf *b, size_t more)
+/* buf.h grows it; the failure sticks. */
+int eg_sbuf_reserve(sbuf *s, size_t more)
 {
-	if (b->oom)
-		return -1;
-	if (b->cap - b->n >= more)
-		return 0;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap - b->n < more) {
-		if (cap > SIZE_MAX / 2) {
-			b->oom = 1;
-			return -1;
-		}
-		cap *= 2;
-	}
-	char *p = realloc(b->p, cap);
-	if (!p) {
-		b->oom = 1;
+	buf b = { s->p, s->n, s->cap };
+
+	if (s->oom || buf_reserve(&b, more)) {
+		s->oom = 1;
 		return -1;
 	}
-	b->p = p;
-	b->cap = cap;
+	s->p = b.p;
+	s->cap = b.cap;
 	return 0;
 }
 
@@ -194,17 +234,6 @@ static const char *skip_ws(const char *p, const char *end)
 	return p;
 }
 
-const char *eg_schema_str_end(const char *p, const char *end)
-{
-	for (p++; p < end; p++) {
-		if (*p == '\\')
-			p++;
-		else if (*p == '"')
-			return p + 1;
-	}
-	return end;
-}
-
 static const char *num_end(const char *p, const char *end)
 {
 	while (p < end && (is_digit(*p) || *p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E'))
@@ -215,7 +244,7 @@ static const char *num_end(const char *p, const char *end)
 /* A string as canonical: 's', its decoded length (8 bytes), its bytes. */
 static const char *canon_string(sbuf *out, const char *p, const char *end, size_t *ko, size_t *kn)
 {
-	const char *q = eg_schema_str_end(p, end);
+	const char *q = eg_json_string_end(p, end, NULL);
 	size_t body = q - p >= 2 ? (size_t)(q - p) - 2 : 0;
 	uint64_t len;
 
