@@ -5,6 +5,7 @@
  * events their schema refused.
  */
 #include "cli.h"
+#include "schema_diff.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -54,6 +55,9 @@ static int schema_add(cli *c, int dry_run)
 		return rc < 0 ? EXIT_OK : rc;
 	if (c->npos != 3)
 		return cli_usage_error(c, "expected TYPE and a schema FILE");
+	if (compat && eg_compat_mode_parse(compat) < 0)
+		return cli_usage_error(c, "--compat: expected backward, forward, full (each also "
+				       "_transitive) or none, got \"%s\"", compat);
 	eg_contract_opts o = { .compat = compat, .dry_run = dry_run, .force = force };
 	if (sample && (cli_u64(sample, &o.sample) || !o.sample))
 		return cli_usage_error(c, "--sample: expected a positive count, got \"%s\"", sample);

@@ -153,6 +153,30 @@ static void incompatible_versions_and_failing_data_are_refused(void **state)
 	eg_store_close(st);
 }
 
+/* backward checks the previous version only; backward_transitive every
+ * earlier one: a property dropped in v2 and brought back with another type
+ * in v3 passes the first and fails the second, against v1. */
+static void transitive_modes_compare_every_earlier_version(void **state)
+{
+	tu_fx *f = *state;
+	eg_store *st = writer(f);
+	eg_contract_report rep;
+	const char *v1 = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}}";
+	const char *v2 = "{\"type\":\"object\",\"properties\":{\"b\":{\"type\":\"string\"}}}";
+	const char *v3 = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"},"
+			 "\"b\":{\"type\":\"string\"}}}";
+	add_ok(st, "t", v1, NULL, &rep);
+	add_ok(st, "t", v2, NULL, &rep);
+	eg_contract_opts o = { .compat = "backward_transitive", .dry_run = 1 };
+	assert_int_equal(eg_contract_add(st, "t", v3, strlen(v3), &o, NULL, NULL, &rep), EG_ECONFLICT);
+	assert_true(rep.rules_broken >= 1);
+	o.compat = "backward";
+	assert_int_equal(eg_contract_add(st, "t", v3, strlen(v3), &o, NULL, NULL, &rep), EG_OK);
+	assert_int_equal(rep.rules_broken, 0);
+	assert_int_equal(rep.pos, 0);     /* a dry run registers nothing */
+	eg_store_close(st);
+}
+
 static void append_validates_and_records_the_version(void **state)
 {
 	tu_fx *f = *state;
@@ -341,6 +365,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(registry_versions_are_events_of_schemas, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(incompatible_versions_and_failing_data_are_refused, tu_setup,
+						tu_teardown),
+		cmocka_unit_test_setup_teardown(transitive_modes_compare_every_earlier_version, tu_setup,
 						tu_teardown),
 		cmocka_unit_test_setup_teardown(append_validates_and_records_the_version, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(quarantine_and_retry_append_each_once, tu_setup, tu_teardown),

@@ -13,19 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const MODES[] = {
-	"backward", "backward_transitive", "forward", "forward_transitive",
-	"full", "full_transitive", "none"
-};
-
-static int mode_valid(const char *m)
-{
-	for (size_t i = 0; i < sizeof MODES / sizeof *MODES; i++)
-		if (!strcmp(MODES[i], m))
-			return 1;
-	return 0;
-}
-
 /* Append one event of engram's own (data, minified JSON) to a reserved
  * stream, durably.  *pos gets its position. */
 static int append_own(eg_store *st, const char *stream, const char *type, const char *data,
@@ -218,11 +205,13 @@ static int chain_ops(const ctype *t, uint64_t from, const eg_upcast *up, eg_upca
 static int check_rules(addctx *a, const ctype *t, const eg_schema *s, const eg_upcast *up,
 		       const char *mode)
 {
-	if (!t || !t->n || !strcmp(mode, "none"))
+	int m = eg_compat_mode_parse(mode);
+	if (!t || !t->n || m == EG_COMPAT_NONE)
 		return EG_OK;
-	a->backward = !strncmp(mode, "backward", 8) || !strncmp(mode, "full", 4);
-	a->forward = !strncmp(mode, "forward", 7) || !strncmp(mode, "full", 4);
-	uint64_t first = strstr(mode, "_transitive") ? 1 : t->n;
+	a->backward = eg_compat_checks_backward(m);
+	a->forward = eg_compat_checks_forward(m);
+	uint64_t first = m == EG_COMPAT_BACKWARD_TRANSITIVE || m == EG_COMPAT_FORWARD_TRANSITIVE ||
+			 m == EG_COMPAT_FULL_TRANSITIVE ? 1 : t->n;
 	for (uint64_t k = t->n; k >= first; k--) {
 		eg_upcast chain;
 		if (chain_ops(t, k, up, &chain))
@@ -258,7 +247,7 @@ static int check_data(addctx *a, const char *type, const ctype *t, const eg_sche
 	if (eg_store_key(st, EG_KEYS_TYPES, type, strlen(type), &count))
 		return EG_OK;
 	if (o->sample && count > o->sample)
-		stride = count / o->sample;
+		stride = (count + o->sample - 1) / o->sample;   /* at most sample of them */
 	size_t maxex = o->max_examples ? o->max_examples : 5;
 	const char *types[1] = { type };
 	eg_filter f = { .types = types, .ntypes = 1 };
@@ -364,7 +353,7 @@ int eg_contract_add(eg_store *st, const char *type, const char *schema, size_t n
 	const ctype *t = eg_reg_type(st->reg, type, tl);
 	uint64_t version = (t ? t->n : 0) + 1;
 	const char *mode = o->compat ? o->compat : t && t->n ? t->v[t->n - 1].compat : "backward";
-	if (!mode_valid(mode))
+	if (eg_compat_mode_parse(mode) < 0)
 		return eg_st_err(st, EG_EINVAL, "compat: expected backward, forward, full (each "
 				 "maybe _transitive) or none, got \"%s\"", mode);
 	rep->version = version;
@@ -406,7 +395,7 @@ int eg_contract_add(eg_store *st, const char *type, const char *schema, size_t n
 	rep->rules_broken = a.broken;
 	if ((rc = check_data(&a, type, t, s, up, o, rep)))
 		goto out;
-	int strict = strcmp(mode, "none") != 0;
+	int strict = eg_compat_mode_parse(mode) != EG_COMPAT_NONE;
 	if (strict && (rep->rules_broken || (rep->failed && !o->force))) {
 		char what[160] = "";
 		if (rep->rules_broken)
