@@ -63,8 +63,7 @@ int eg_spec_bad(spec_err *e, const char *path, const char *fmt, ...)
 int eg_spec_check_json(spec_err *e, const char *json, size_t n);
 /* A NUL-terminated copy of a spec's text (malloc'd), or NULL. */
 char *eg_spec_src_dup(const char *json, size_t n);
-/* The decoded text of a JSON string (malloc'd); whether a member key is name. */
-char *eg_proj_str_dup(const json_span *v);
+/* Whether a member key (a JSON_STRING span) is name. */
 int eg_proj_key_is(const json_span *k, const char *name);
 
 #endif

@@ -48,14 +48,6 @@ char *eg_spec_src_dup(const char *json, size_t n)
 	return s;
 }
 
-char *eg_proj_str_dup(const json_span *v)
-{
-	char *s = malloc(v->n + 1);
-	if (s)
-		s[eg_json_string_decode(v, s)] = 0;
-	return s;
-}
-
 static int parse_path(pctx *c, const char *where, const json_span *v, eg_path *p)
 {
 	char why[400];
@@ -67,7 +59,7 @@ static int type_id(pctx *c, const char *where, const json_span *v)
 {
 	if (v->type != JSON_STRING || v->n <= 2)
 		return bad(c, where, "expected a non-empty event type name (a string)");
-	char *t = eg_proj_str_dup(v);
+	char *t = eg_json_string_dup(v, NULL);
 	if (!t)
 		return bad(c, where, "out of memory");
 	eg_proj_spec *s = c->s;
@@ -143,7 +135,7 @@ static const char AGG_HELP[] =
 static int parse_field(pctx *c, const json_span *name, const json_span *v, pfield *f)
 {
 	char where[320];
-	char *fname = eg_proj_str_dup(name);
+	char *fname = eg_json_string_dup(name, NULL);
 	if (!fname)
 		return bad(c, "$.fields", "out of memory");
 	f->name = fname;
@@ -167,7 +159,7 @@ static int parse_field(pctx *c, const json_span *name, const json_span *v, pfiel
 	eg_json_obj_begin(&it, v->p, v->n, NULL);
 	while ((r = eg_json_obj_next(&it, &k, &x, NULL)) == 1) {
 		char w[400];
-		char *kn = eg_proj_str_dup(&k);
+		char *kn = eg_json_string_dup(&k, NULL);
 		snprintf(w, sizeof w, "%s.%s", where, kn ? kn : "?");
 		free(kn);
 		int a = -1;
@@ -242,7 +234,7 @@ static int parse_field(pctx *c, const json_span *name, const json_span *v, pfiel
 		eg_json_obj_begin(&it, sign.p, sign.n, NULL);
 		while ((r = eg_json_obj_next(&it, &k, &x, NULL)) == 1) {
 			char w[400];
-			char *kn = eg_proj_str_dup(&k);
+			char *kn = eg_json_string_dup(&k, NULL);
 			snprintf(w, sizeof w, "%s.%s", ws, kn ? kn : "?");
 			free(kn);
 			int id = type_id(c, w, &k);
@@ -341,7 +333,7 @@ static int parse(pctx *c, const char *json, size_t n)
 			if (v.type != JSON_STRING)
 				return bad(c, "$.name", "expected a string");
 			free(s->name);
-			if (!(s->name = eg_proj_str_dup(&v)))
+			if (!(s->name = eg_json_string_dup(&v, NULL)))
 				return bad(c, "$.name", "out of memory");
 		} else if (eg_proj_key_is(&k, "key")) {
 			key = v;
@@ -372,7 +364,7 @@ static int parse(pctx *c, const char *json, size_t n)
 					   "from 1 to 1000000000");
 			s->snapshot_every = x;
 		} else {
-			char *kn = eg_proj_str_dup(&k);
+			char *kn = eg_json_string_dup(&k, NULL);
 			char w[300];
 			snprintf(w, sizeof w, "$.%s", kn ? kn : "?");
 			free(kn);

@@ -73,7 +73,7 @@ static int window(wctx *c, const json_span *v)
 		} else if (eg_proj_key_is(&k, "every")) {
 			every = x;
 		} else {
-			char *kn = eg_proj_str_dup(&k);
+			char *kn = eg_json_string_dup(&k, NULL);
 			char w[300];
 			snprintf(w, sizeof w, "$.window.%s", kn ? kn : "?");
 			free(kn);
@@ -110,7 +110,7 @@ static const char AGG_HELP[] =
 static int agg(wctx *c, const json_span *name, const json_span *v, waggspec *a)
 {
 	char w[300];
-	if (!(a->name = eg_proj_str_dup(name)))
+	if (!(a->name = eg_json_string_dup(name, NULL)))
 		return bad(c, "$.aggs", "out of memory");
 	snprintf(w, sizeof w, "$.aggs.%s", a->name);
 	if (!a->name[0])
@@ -194,7 +194,7 @@ static int type_list(wctx *c, const json_span *v)
 		if (!t)
 			return bad(c, w, "out of memory");
 		s->types = t;
-		if (!(t[s->ntypes] = eg_proj_str_dup(&e)))
+		if (!(t[s->ntypes] = eg_json_string_dup(&e, NULL)))
 			return bad(c, w, "out of memory");
 		t[++s->ntypes] = NULL;
 	}
@@ -247,7 +247,7 @@ static int parse(wctx *c, const char *json, size_t n)
 			if (v.type != JSON_STRING)
 				return bad(c, "$.name", "expected a string");
 			free(s->name);
-			if (!(s->name = eg_proj_str_dup(&v)))
+			if (!(s->name = eg_json_string_dup(&v, NULL)))
 				return bad(c, "$.name", "out of memory");
 		} else if (eg_proj_key_is(&k, "types")) {
 			if (type_list(c, &v))
@@ -274,7 +274,7 @@ static int parse(wctx *c, const char *json, size_t n)
 					  &s->lateness))
 				return -1;
 		} else {
-			char *kn = eg_proj_str_dup(&k);
+			char *kn = eg_json_string_dup(&k, NULL);
 			char w[300];
 			snprintf(w, sizeof w, "$.%s", kn ? kn : "?");
 			free(kn);

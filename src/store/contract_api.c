@@ -100,13 +100,19 @@ int eg_contract_get(eg_store *st, const char *type, uint64_t version, eg_contrac
 	return EG_OK;
 }
 
+/* An iterator over the events of one type. */
+static int type_iter(eg_store *st, const char *type, eg_iter **it)
+{
+	const char *types[1] = { type };
+	eg_filter f = { .types = types, .ntypes = 1 };
+	return eg_iter_new(st, it, &f);
+}
+
 int eg_contract_counts(eg_store *st, const char *type, uint64_t *counts, size_t n)
 {
 	memset(counts, 0, n * sizeof *counts);
-	const char *types[1] = { type };
-	eg_filter f = { .types = types, .ntypes = 1 };
 	eg_iter *it;
-	int rc = eg_iter_new(st, &it, &f);
+	int rc = type_iter(st, type, &it);
 	if (rc)
 		return rc;
 	const eg_event *e;
@@ -249,10 +255,8 @@ static int check_data(addctx *a, const char *type, const ctype *t, const eg_sche
 	if (o->sample && count > o->sample)
 		stride = (count + o->sample - 1) / o->sample;   /* at most sample of them */
 	size_t maxex = o->max_examples ? o->max_examples : 5;
-	const char *types[1] = { type };
-	eg_filter f = { .types = types, .ntypes = 1 };
 	eg_iter *it;
-	int rc = eg_iter_new(st, &it, &f);
+	int rc = type_iter(st, type, &it);
 	if (rc)
 		return rc;
 	char *b1 = NULL, *b2 = NULL;

@@ -275,7 +275,7 @@ static const char *scan_literal(const char *base, const char *p,
 	return fail(err, base, p, "expected a value");
 }
 
-static enum json_type type_of(char c)
+enum json_type eg_json_type_of(char c)
 {
 	switch (c) {
 	case '{': return JSON_OBJECT;
@@ -513,7 +513,7 @@ int eg_json_obj_next(json_obj *it, json_span *key, json_span *val, json_err *err
 		return obj_fail(it);
 	val->p = p;
 	val->n = (size_t)(q - p);
-	val->type = type_of(*p);
+	val->type = eg_json_type_of(*p);
 	it->p = q;
 	it->state = OBJ_NEXT;
 	return 1;
@@ -538,7 +538,7 @@ int eg_json_arr_next(json_arr *it, json_span *val)
 		return 0;
 	val->p = p;
 	val->n = (size_t)(q - p);
-	val->type = type_of(*p);
+	val->type = eg_json_type_of(*p);
 	it->p = q;
 	it->first = 0;
 	return 1;
@@ -953,4 +953,16 @@ int eg_json_utf8_valid(const char *s, size_t n)
 			return 0;
 		u += len;
 	}
+}
+
+char *eg_json_string_dup(const json_span *s, size_t *n)
+{
+	char *p = malloc(s->n);
+	if (!p)
+		return NULL;
+	size_t k = eg_json_string_decode(s, p);
+	p[k] = 0;
+	if (n)
+		*n = k;
+	return p;
 }

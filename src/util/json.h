@@ -122,6 +122,14 @@ size_t eg_json_unescape(const char *p, const char *end, char *out);
 #define JSON_STR_NONASCII 2u
 const char *eg_json_string_end(const char *p, const char *end, unsigned *flags);
 
+/* A decoded, NUL-terminated copy of a JSON_STRING span (malloc'd; NUL bytes
+ * inside are kept), its length in *n when n is not NULL; NULL when out of
+ * memory. */
+char *eg_json_string_dup(const json_span *s, size_t *n);
+
+/* The type of the valid JSON value whose first byte is c. */
+enum json_type eg_json_type_of(char c);
+
 /* True if a JSON_STRING span (quotes included) needs no unescaping, so its
  * bytes between the quotes are already the decoded string. */
 int eg_json_string_is_plain(const json_span *s);

@@ -148,20 +148,6 @@ static int perr(struct pctx *c, const char *member, const char *fmt, ...)
 	return -1;
 }
 
-/* A decoded, NUL-terminated copy of a string span (*n its length). */
-static char *str_dup(const json_span *v, size_t *n)
-{
-	char *p = malloc(v->n);
-
-	if (!p)
-		return NULL;
-	size_t k = eg_json_string_decode(v, p);
-	p[k] = 0;
-	if (n)
-		*n = k;
-	return p;
-}
-
 /* A pointer member: a string we accept as a pointer, copied to *out. */
 static int get_ptr(struct pctx *c, const char *member, const json_span *v, char **out)
 {
@@ -169,7 +155,7 @@ static int get_ptr(struct pctx *c, const char *member, const json_span *v, char 
 
 	if (v->type != JSON_STRING)
 		return perr(c, member, "expected a JSON pointer beginning with '/'");
-	char *p = str_dup(v, &n);
+	char *p = eg_json_string_dup(v, &n);
 	if (!p)
 		return perr(c, member, "out of memory");
 	const char *why = ptr_check(p, n);
@@ -301,7 +287,7 @@ static int check_members(struct pctx *c, const struct members *m, int op)
 	unsigned want = op_members[op];
 
 	if (m->nother) {
-		char *name = str_dup(&m->other[0], NULL);
+		char *name = eg_json_string_dup(&m->other[0], NULL);
 		char esc[64];
 		if (!name)
 			return perr(c, NULL, "out of memory");
@@ -322,7 +308,7 @@ static int get_separator(struct pctx *c, const json_span *v, int nonempty, eg_up
 {
 	if (v->type != JSON_STRING || (nonempty && v->n == 2))
 		return perr(c, "separator", nonempty ? "expected a non-empty string" : "expected a string");
-	o->separator = str_dup(v, &o->separator_len);
+	o->separator = eg_json_string_dup(v, &o->separator_len);
 	return o->separator ? 0 : perr(c, "separator", "out of memory");
 }
 
@@ -346,7 +332,7 @@ static int get_to(struct pctx *c, const json_span *v, eg_upcast_op *o)
 
 	if (v->type != JSON_STRING)
 		return perr(c, "to", "expected a member name (a string)");
-	o->to = str_dup(v, &n);
+	o->to = eg_json_string_dup(v, &n);
 	if (!o->to)
 		return perr(c, "to", "out of memory");
 	if (strlen(o->to) != n)
@@ -653,19 +639,6 @@ static int span_node(struct actx *a, const char *p, size_t n, int type)
 	return c;
 }
 
-static int type_of(const char *p)
-{
-	switch (*p) {
-	case '{': return JSON_OBJECT;
-	case '[': return JSON_ARRAY;
-	case '"': return JSON_STRING;
-	case 't': return JSON_TRUE;
-	case 'f': return JSON_FALSE;
-	case 'n': return JSON_NULL;
-	default: return JSON_NUMBER;
-	}
-}
-
 /*
  * Give a container node its children.  The data was checked when the root
  * was expanded (eg_json_obj_next validates each value), and containers
@@ -948,7 +921,7 @@ static void op_default(struct actx *a, int b, const eg_upcast_op *o, const uptok
 		return;
 	if (!fits(level, text_depth(o->value, o->value_len)) || parent_of(a, b, t, nt, 2) < 0)
 		return;
-	c = span_node(a, o->value, o->value_len, type_of(o->value));
+	c = span_node(a, o->value, o->value_len, eg_json_type_of(*o->value));
 	if (c >= 0)
 		set_at(a, b, t, nt, c);
 }

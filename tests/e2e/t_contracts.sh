@@ -377,3 +377,30 @@ EOF
 	assert_eq "$(jfields "$OUT" valid no_schema)" "1 1" "--all: a type without a schema is counted"
 	assert_eq "$(head_of)" "$head" "validate never writes"
 }
+
+# Sessions and funnels read data.page_url: a v1 that called it url reads
+# through the rename, and --no-upcast sees the events as stored.
+test_upcast_through_sessions_and_funnels() {
+	printf '{"type":"object","properties":{"url":{"type":"string"}},"required":["url"]}\n' >"$T/pv1.json"
+	printf '{"type":"object","properties":{"page_url":{"type":"string"}},"required":["page_url"]}\n' >"$T/pv2.json"
+	printf '[{"op":"rename","path":"/url","to":"page_url"}]\n' >"$T/pvup.json"
+	ok eg schema add page_view "$T/pv1.json"
+	cat >"$T/v1.ndjson" <<'EOF2'
+{"stream":"u-1","type":"page_view","time":"2025-01-01T10:00:00Z","data":{"url":"/home"}}
+{"stream":"u-1","type":"page_view","time":"2025-01-01T10:01:00Z","data":{"url":"/shoes"}}
+{"stream":"u-1","type":"purchase","time":"2025-01-01T10:02:00Z","data":{}}
+EOF2
+	ok eg append "$T/v1.ndjson"
+	ok eg schema add page_view "$T/pv2.json" --upcast "$T/pvup.json"
+	printf '%s\n' '{"stream":"u-2","type":"page_view","time":"2025-01-01T11:00:00Z","data":{"page_url":"/home"}}' \
+		'{"stream":"u-2","type":"purchase","time":"2025-01-01T11:05:00Z","data":{}}' >"$T/v2.ndjson"
+	ok eg append "$T/v2.ndjson"
+	ok eg sessions --stream u-1
+	assert_eq "/home /shoes" "$(jfields "$OUT" entry_page exit_page)" "sessions read v1 pages through the upcast"
+	ok eg sessions --stream u-1 --no-upcast
+	assert_eq "null null" "$(jfields "$OUT" entry_page exit_page)" "--no-upcast: v1 events have no page_url"
+	ok eg funnel --steps page_view:/home,purchase --within 1h
+	assert_eq "2" "$(jget "$(sed -n 2p <<<"$OUT")" users)" "both users through /home to purchase"
+	ok eg funnel --steps page_view:/home,purchase --within 1h --no-upcast
+	assert_eq "1" "$(jget "$(sed -n 2p <<<"$OUT")" users)" "as stored, only u-2 has page_url /home"
+}
