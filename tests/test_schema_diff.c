@@ -210,6 +210,10 @@ static void each_change_has_its_rule_name(void **state)
 		{ "{\"enum\":[1]}", "{\"enum\":[1,2,3]}", "enum-value-added  0 1\nenum-value-added  0 1\n" },
 		{ "{\"enum\":[1,\"x\"]}", "{\"enum\":[1.0]}", "enum-value-removed  1 0\n" },
 		{ "{}", "{\"const\":null}", "enum-added  1 0\n" },
+		/* Every enum and const of a $ref chain applies: their intersection. */
+		{ "{\"$defs\":{\"d\":{\"enum\":[1,2]}},\"$ref\":\"#/$defs/d\",\"enum\":[1,2,3]}", "{\"enum\":[1,2,3]}",
+		  "enum-value-added  0 1\n" },
+		{ "{\"const\":1,\"enum\":[2]}", "{\"const\":1}", "enum-value-added  0 1\n" },
 		{ "{\"enum\":[true]}", "{}", "enum-removed  0 1\n" },
 		{ "{\"minimum\":0}", "{\"minimum\":1}", "minimum-tightened  1 0\n" },
 		{ "{\"minimum\":1}", "{\"minimum\":0}", "minimum-loosened  0 1\n" },
