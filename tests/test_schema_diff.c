@@ -210,6 +210,10 @@ static void each_change_has_its_rule_name(void **state)
 		{ "{\"enum\":[1]}", "{\"enum\":[1,2,3]}", "enum-value-added  0 1\nenum-value-added  0 1\n" },
 		{ "{\"enum\":[1,\"x\"]}", "{\"enum\":[1.0]}", "enum-value-removed  1 0\n" },
 		{ "{}", "{\"const\":null}", "enum-added  1 0\n" },
+		/* Every enum and const of a $ref chain applies: their intersection. */
+		{ "{\"$defs\":{\"d\":{\"enum\":[1,2]}},\"$ref\":\"#/$defs/d\",\"enum\":[1,2,3]}", "{\"enum\":[1,2,3]}",
+		  "enum-value-added  0 1\n" },
+		{ "{\"const\":1,\"enum\":[2]}", "{\"const\":1}", "enum-value-added  0 1\n" },
 		{ "{\"enum\":[true]}", "{}", "enum-removed  0 1\n" },
 		{ "{\"minimum\":0}", "{\"minimum\":1}", "minimum-tightened  1 0\n" },
 		{ "{\"minimum\":1}", "{\"minimum\":0}", "minimum-loosened  0 1\n" },
@@ -524,6 +528,223 @@ static void upcast_paths_through_arrays_are_reported_unchecked(void **state)
 	assert_string_equal(g.text, "upcast-unchecked /lines/*/p 0 0\n");
 }
 
+/* ------------------------------------------------------------ soundness */
+
+/* Random schema pairs: the new one made from the same choices as the old
+ * with a few changed, so that they differ by little.  Whatever the pair,
+ * an instance valid under one and invalid under the other must show as a
+ * break in that direction: the comparison may report too much, never too
+ * little.  Every object schema lists the same two members, so the one
+ * choice the comparison makes on purpose (an open old version is taken
+ * not to carry members it does not list) never applies. */
+struct chooser {
+	uint64_t seq[4096], rng;
+	int n, pos, replay, mutate;
+	int varied;   /* members and $refs vary too */
+	int closed;   /* every object closed (additionalProperties false) */
+};
+
+static unsigned pick(struct chooser *c, unsigned k)
+{
+	uint64_t v;
+
+	if (c->replay && c->pos < c->n)
+		v = c->seq[c->pos];
+	else
+		v = tu_rnd(&c->rng);
+	if (c->mutate && tu_rnd(&c->rng) % 12 == 0)
+		v = tu_rnd(&c->rng);
+	if (!c->replay && c->n < 4096)
+		c->seq[c->n++] = v;
+	c->pos++;
+	return (unsigned)(v % k);
+}
+
+struct text {
+	char p[16384];
+	size_t n;
+};
+
+static void put(struct text *t, const char *s)
+{
+	size_t k = strlen(s);
+
+	assert_true(t->n + k < sizeof t->p);
+	memcpy(t->p + t->n, s, k + 1);
+	t->n += k;
+}
+
+static void gen_schema(struct chooser *c, struct text *t, int depth)
+{
+	static const char *const types[] = {
+		"", "\"type\":\"integer\",", "\"type\":\"number\",", "\"type\":\"string\",",
+		"\"type\":[\"string\",\"null\"],", "\"type\":\"array\",", "\"type\":\"object\",",
+		"\"type\":[\"integer\",\"string\"],"
+	};
+	static const char *const opt[][4] = {
+		{ "\"minimum\":0,", "\"minimum\":1,", "\"minimum\":2,", "\"exclusiveMinimum\":0," },
+		{ "\"maximum\":2,", "\"maximum\":3,", "\"maximum\":5,", "\"exclusiveMaximum\":4," },
+		{ "\"multipleOf\":1,", "\"multipleOf\":0.5,", "\"multipleOf\":2,", "\"multipleOf\":3," },
+		{ "\"minLength\":0,", "\"minLength\":1,", "\"minLength\":2,", "\"minLength\":1.0," },
+		{ "\"maxLength\":2,", "\"maxLength\":3,", "\"maxLength\":5,", "\"maxLength\":9," },
+		{ "\"pattern\":\"^a\",", "\"pattern\":\"b\",", "\"pattern\":\"^[a-z]*$\",", "\"format\":\"date\"," },
+		{ "\"enum\":[1,2,\"a\"],", "\"enum\":[1,\"ab\",null],", "\"enum\":[2,\"a\",\"ab\",[]],", "\"const\":1," },
+		{ "\"minItems\":0,", "\"minItems\":1,", "\"maxItems\":1,", "\"maxItems\":2," },
+		{ "\"uniqueItems\":true,", "\"uniqueItems\":false,", "\"uniqueItems\":true,", "\"x-u\":1," },
+		{ "\"additionalProperties\":false,", "\"additionalProperties\":true,",
+		  "\"additionalProperties\":{\"type\":\"integer\"},", "\"additionalProperties\":{\"maxLength\":1}," },
+	};
+
+	unsigned r = pick(c, 16);
+	if (r == 0) {
+		/* true is open: a closed version says it with an empty object. */
+		put(t, !pick(c, 2) ? "false" : c->closed ? "{\"additionalProperties\":false}" : "true");
+		return;
+	}
+	if (c->varied && depth > 0 && depth < 3 && r <= 2) {
+		put(t, r == 1 ? "{\"$ref\":\"#\"}" : "{\"$ref\":\"#/$defs/d\"}");
+		return;
+	}
+	put(t, "{");
+	put(t, types[pick(c, 8)]);
+	for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++)
+		if (pick(c, 4) == 0) {
+			const char *o = opt[i][pick(c, 4)];
+			if (!c->closed || i != 9)
+				put(t, o);
+		}
+	if (c->closed)
+		put(t, "\"additionalProperties\":false,");
+	if (c->varied && depth == 0) {
+		put(t, "\"$defs\":{\"d\":");
+		gen_schema(c, t, 3);   /* a leaf, never a $ref itself */
+		put(t, "},");
+	}
+	if (depth < 2) {
+		static const char *const names[] = { "\"a\":", "\"b\":" };
+		static struct text sub;
+		int first = 1;
+		put(t, "\"items\":");
+		gen_schema(c, t, depth + 1);
+		put(t, ",\"properties\":{");
+		for (int i = 0; i < 2; i++) {
+			/* Generated whether kept or not, so that the choices after it
+			 * stay aligned between the versions. */
+			int keep = !c->varied || pick(c, 4) != 0;
+			size_t mark = t->n;
+			gen_schema(c, t, depth + 1);
+			memcpy(sub.p, t->p + mark, t->n - mark + 1);
+			t->n = mark;
+			t->p[mark] = 0;
+			if (!keep)
+				continue;
+			put(t, first ? "" : ",");
+			put(t, names[i]);
+			put(t, sub.p);
+			first = 0;
+		}
+		put(t, "},");
+	}
+	/* After "properties": the compiler refuses the other order (it
+	 * counts a member named in both twice). */
+	static const char *const req[] = { "", "\"required\":[\"a\"],", "\"required\":[\"b\",\"a\"],", "" };
+	put(t, req[pick(c, 4)]);
+	put(t, "\"x-end\":0}");
+}
+
+static void gen_value(uint64_t *rng, struct text *t, int depth)
+{
+	static const char *const atoms[] = {
+		"null", "true", "-1", "0", "1", "2", "3", "4", "6", "0.5", "1.5", "\"\"", "\"a\"",
+		"\"ab\"", "\"abc\"", "\"b\"", "\"1\"", "\"2024-01-01\"", "[]"
+	};
+	unsigned k = (unsigned)(tu_rnd(rng) % (depth < 3 ? 24 : 19));
+
+	if (k < 19) {
+		put(t, atoms[k]);
+	} else if (k < 21) {
+		int n = (int)(tu_rnd(rng) % 4);
+		put(t, "[");
+		for (int i = 0; i < n; i++) {
+			if (i)
+				put(t, ",");
+			gen_value(rng, t, depth + 1);
+		}
+		put(t, "]");
+	} else {
+		static const char *const keys[] = { "\"a\":", "\"b\":", "\"c\":" };
+		int first = 1;
+		put(t, "{");
+		for (int i = 0; i < 3; i++) {
+			if (tu_rnd(rng) % 3 == 0)
+				continue;
+			put(t, first ? "" : ",");
+			put(t, keys[i]);
+			gen_value(rng, t, depth + 1);
+			first = 0;
+		}
+		put(t, "}");
+	}
+}
+
+static void check_random_pairs(int varied)
+{
+	const char *env = getenv("EG_SEED");
+	uint64_t seed = env ? strtoull(env, NULL, 10) | 1 : 0x9e3779b97f4a7c15ull;
+	static struct chooser c;
+	static struct text a, b, v;
+	int witnessed = 0;
+
+	for (int round = 0; round < 400; round++) {
+		memset(&c, 0, sizeof c);
+		c.rng = seed + (uint64_t)round * 0x2545F4914F6CDD1Dull;
+		a.n = b.n = 0;
+		c.varied = c.closed = varied;
+		gen_schema(&c, &a, 0);
+		c.pos = 0;
+		c.replay = c.mutate = 1;
+		c.closed = 0;
+		gen_schema(&c, &b, 0);
+		eg_schema *so = compile_ok(a.p), *sn = compile_ok(b.p);
+		struct got g;
+		memset(&g, 0, sizeof g);
+		assert_int_equal(eg_schema_diff(so, sn, NULL, collect, &g), 0);
+		uint64_t rng = c.rng | 1;
+		for (int i = 0; i < 300; i++) {
+			v.n = 0;
+			gen_value(&rng, &v, 0);
+			int vo = eg_schema_validate(so, v.p, v.n, NULL, 0, NULL);
+			int vn = eg_schema_validate(sn, v.p, v.n, NULL, 0, NULL);
+			if (vo == 0 && vn == 1 && !g.bb)
+				fail_msg("missed a backward break: %s valid under\n%s\nnot under\n%s\nchanges:\n%s",
+					 v.p, a.p, b.p, g.text);
+			if (vn == 0 && vo == 1 && !g.bf)
+				fail_msg("missed a forward break: %s valid under new\n%s\nnot under old\n%s\nchanges:\n%s",
+					 v.p, b.p, a.p, g.text);
+			witnessed += vo != vn;
+		}
+		eg_schema_free(so);
+		eg_schema_free(sn);
+	}
+	/* The instances do tell the versions apart, often. */
+	assert_true(witnessed > 1000);
+}
+
+static void breaks_are_never_missed_on_random_pairs(void **state)
+{
+	(void)state;
+	check_random_pairs(0);
+}
+
+/* Members added and removed, $ref and recursion: with every object of the
+ * old version closed, old data never carries a member it does not list,
+ * so here too nothing may be missed. */
+static void breaks_are_never_missed_with_members_and_refs_varied(void **state)
+{
+	(void)state;
+	check_random_pairs(1);
+}
+
 /* ------------------------------------------------------------ modes */
 
 static void modes_parse_and_select_directions(void **state)
@@ -593,6 +814,8 @@ int main(void)
 		cmocka_unit_test(upcast_rename_makes_the_new_required_name_compatible),
 		cmocka_unit_test(upcast_move_drop_default_scale_split_join),
 		cmocka_unit_test(upcast_paths_through_arrays_are_reported_unchecked),
+		cmocka_unit_test(breaks_are_never_missed_on_random_pairs),
+		cmocka_unit_test(breaks_are_never_missed_with_members_and_refs_varied),
 		cmocka_unit_test(modes_parse_and_select_directions),
 		cmocka_unit_test(callback_stops_the_walk),
 	};

@@ -526,8 +526,9 @@ static const snode *values_node(const side *v)
 	return NULL;
 }
 
-/* The number of values a node allows, and the canonical form of value i;
- * a const is a one-value enum (and wins over an enum beside it). */
+/* The number of candidate values of a node, and the canonical form of
+ * value i: a const is a one-value enum (an enum beside it can only remove
+ * it, which allows() sees). */
 static int nvalues(const snode *n)
 {
 	return n->has & SK_CONST ? 1 : n->nenum;
@@ -543,15 +544,28 @@ static const char *value_canon(const snode *n, int i, size_t *len)
 	return n->en[i];
 }
 
-static int allows(const snode *n, const char *c, size_t len)
+static int node_allows(const snode *n, const char *c, size_t len)
 {
-	for (int i = 0; i < nvalues(n); i++) {
-		size_t k;
-		const char *v = value_canon(n, i, &k);
-		if (k == len && !memcmp(v, c, k))
+	if ((n->has & SK_CONST) && !(n->cstn == len && !memcmp(n->cst, c, len)))
+		return 0;
+	if (!(n->has & SK_ENUM))
+		return 1;
+	for (int i = 0; i < n->nenum; i++)
+		if (n->enn[i] == len && !memcmp(n->en[i], c, len))
 			return 1;
-	}
 	return 0;
+}
+
+/* Whether a value passes every enum and const of the side (they all apply:
+ * the values allowed are the intersection). */
+static int allows(const side *v, const char *c, size_t len)
+{
+	for (int i = 0; !v->synth && i < v->set.n; i++) {
+		const snode *n = &v->s->nodes[v->set.id[i]];
+		if (n->boolean < 0 && !node_allows(n, c, len))
+			return 0;
+	}
+	return 1;
 }
 
 /* The JSON text of value i, as written in the schema, into out. */
@@ -573,18 +587,20 @@ static void value_text(const snode *n, int i, char *out, size_t cap)
 	out[0] = 0;
 }
 
-/* The values of `from` missing from `in`, each reported under rule. */
-static void values_missing(struct walk *w, const snode *from, const snode *in, const char *rule,
+/* The values side `from` allows that side `in` does not, each reported
+ * under rule.  Candidates are those of from's first enum or const. */
+static void values_missing(struct walk *w, const side *from, const side *in, const char *rule,
 			   int bb, const char *verb)
 {
+	const snode *n = values_node(from);
 	char t[96];
 
-	for (int i = 0; i < nvalues(from) && !w->stop; i++) {
+	for (int i = 0; i < nvalues(n) && !w->stop; i++) {
 		size_t k;
-		const char *c = value_canon(from, i, &k);
-		if (allows(in, c, k))
+		const char *c = value_canon(n, i, &k);
+		if (!allows(from, c, k) || allows(in, c, k))
 			continue;
-		value_text(from, i, t, sizeof t);
+		value_text(n, i, t, sizeof t);
 		report(w, rule, bb, !bb, "value %s %s", t, verb);
 	}
 }
@@ -603,8 +619,8 @@ static void cmp_values(struct walk *w, const side *a, const side *b)
 		report(w, "enum-removed", 0, 1, "values no longer limited to %s", x->csttext);
 		return;
 	}
-	values_missing(w, y, x, "enum-value-added", 0, "added");
-	values_missing(w, x, y, "enum-value-removed", 1, "removed");
+	values_missing(w, b, a, "enum-value-added", 0, "added");
+	values_missing(w, a, b, "enum-value-removed", 1, "removed");
 }
 
 /* An upcast's default against the new schema's allowed values. */
@@ -622,7 +638,7 @@ static void check_default(struct walk *w, const side *a, const side *b)
 	}
 	if (!eg_schema_canon(cn, &c, a->value, a->value + a->value_len))
 		w->stop = -1;
-	else if (!allows(y, c.p, c.n))
+	else if (!allows(b, c.p, c.n))
 		report(w, "upcast-default-rejected", 1, 0, "the upcast's default %.*s is not among %s",
 		       (int)(a->value_len < 80 ? a->value_len : 80), a->value, y->csttext);
 	free(c.p);
