@@ -91,20 +91,6 @@ static char *path_dup(struct comp *c)
 	return p;
 }
 
-/* A decoded copy of a JSON string span, NUL-terminated (NUL bytes inside
- * are kept; *n is the length). */
-static char *str_dup(const json_span *v, size_t *n)
-{
-	char *p = malloc(v->n);
-
-	if (!p)
-		return NULL;
-	size_t k = eg_json_string_decode(v, p);
-	p[k] = 0;
-	if (n)
-		*n = k;
-	return p;
-}
 
 static char *minified(const json_span *v, size_t *n)
 {
@@ -319,7 +305,7 @@ static int kw_pattern(struct comp *c, snode *n, const json_span *v)
 
 	if (v->type != JSON_STRING)
 		return fail(c, "expected a string (a regular expression)");
-	if (!(n->pattern = str_dup(v, &len)))
+	if (!(n->pattern = eg_json_string_dup(v, &len)))
 		return oom(c);
 	/* ECMA-262 leanings: $ only at the very end, \u as a code point
 	 * escape; UTF so that . is one character. */
@@ -398,7 +384,7 @@ static int kw_properties(struct comp *c, struct props *ps, const json_span *v)
 	eg_json_obj_begin(&it, v->p, v->n, NULL);
 	while (eg_json_obj_next(&it, &k, &e, NULL) == 1) {
 		size_t n, old;
-		char *name = str_dup(&k, &n);
+		char *name = eg_json_string_dup(&k, &n);
 		if (!name)
 			return oom(c);
 		old = push(c, name, n);
@@ -443,7 +429,7 @@ static int kw_required(struct comp *c, struct props *ps, int *nreq, const json_s
 		size_t n;
 		if (e.type != JSON_STRING)
 			return fail(c, "expected an array of property names");
-		char *name = str_dup(&e, &n);
+		char *name = eg_json_string_dup(&e, &n);
 		if (!name)
 			return oom(c);
 		sprop *p = find(ps, name, n, ps->n);
@@ -566,7 +552,7 @@ static int kw_defs(struct comp *c, const json_span *v)
 	eg_json_obj_begin(&it, v->p, v->n, NULL);
 	while (eg_json_obj_next(&it, &k, &e, NULL) == 1) {
 		size_t n, old;
-		char *name = str_dup(&k, &n);
+		char *name = eg_json_string_dup(&k, &n);
 		struct def *d = realloc(c->defs, (size_t)(c->ndefs + 1) * sizeof *d);
 		if (!name || !d) {
 			free(name);
@@ -657,7 +643,7 @@ static int keyword(struct comp *c, int node, int kw, const json_span *v, struct 
 	case K_REF:
 		if (v->type != JSON_STRING)
 			return fail(c, "expected a string");
-		n->reftext = str_dup(v, NULL);
+		n->reftext = eg_json_string_dup(v, NULL);
 		n->refpath = path_dup(c);
 		return n->reftext && n->refpath ? 0 : oom(c);
 	case K_DEFS: return kw_defs(c, v);
@@ -709,7 +695,7 @@ static int compile_object(struct comp *c, int node, const json_span *v)
 			c->path.n = old;
 			r = annotate(c, name, kn, &e);
 		} else if (kw < 0 && k.n > 3 && k.p[1] == 'x' && k.p[2] == '-') {
-			char *full = str_dup(&k, &kn);
+			char *full = eg_json_string_dup(&k, &kn);
 			c->path.n = old;
 			r = full ? annotate(c, full, kn, &e) : oom(c);
 			free(full);
