@@ -50,12 +50,14 @@ typedef struct ckpt_copy {
 static int copy_ckpt(void *ctx, const char *name, uint64_t pos)
 {
 	ckpt_copy *c = ctx;
-	char buf[32];
-	int n = snprintf(buf, sizeof buf, "%llu\n", (unsigned long long)pos);
-	if (eg_os_write_file_atomic(c->dir, name, buf, (size_t)n))
-		return eg_st_errno(c->st, "cannot write %s/%s", c->dir, name);
-	c->n++;
-	return EG_OK;
+	char *schemas = NULL;
+	int rc = eg_consumer_schemas(c->st, name, &schemas);
+	if (rc == EG_OK)
+		rc = eg_ckpt_write(c->st, c->dir, name, pos, schemas);
+	free(schemas);
+	if (rc == EG_OK)
+		c->n++;
+	return rc;
 }
 
 /* Copy bytes [0, len) of the open segment fd into a new file at path. */

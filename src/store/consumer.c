@@ -78,6 +78,12 @@ int eg_consumer_set_schemas(eg_store *st, const char *name, uint64_t pos, const 
 	snprintf(dir, sizeof dir, "%s/consumers", st->dir);
 	if (eg_os.mkdir(dir, 0755) && errno != EEXIST)
 		return eg_st_errno(st, "cannot create %s", dir);
+	return eg_ckpt_write(st, dir, name, pos, schemas);
+}
+
+int eg_ckpt_write(eg_store *st, const char *dir, const char *name, uint64_t pos,
+		  const char *schemas)
+{
 	size_t sn = schemas ? strlen(schemas) : 0;
 	char *text = malloc(sn + 32);
 	if (!text)
@@ -91,7 +97,7 @@ int eg_consumer_set_schemas(eg_store *st, const char *name, uint64_t pos, const 
 	int bad = eg_os_write_file_atomic(dir, name, text, (size_t)n);
 	free(text);
 	if (bad)
-		return eg_st_errno(st, "cannot write checkpoint of consumer %s", name);
+		return eg_st_errno(st, "cannot write checkpoint %s/%s", dir, name);
 	return EG_OK;
 }
 

@@ -294,6 +294,11 @@ void eg_st_note_errno(struct eg_store *st, const char *fmt, ...)
 int eg_batch_begin_as(struct eg_store *st, eg_batch **out, const eg_batch_opts *opts,
 		      int internal);
 
+/* Write a consumer checkpoint file dir/name (its format: docs/FORMAT.md)
+ * atomically: the position, and the schema versions when not NULL. */
+int eg_ckpt_write(struct eg_store *st, const char *dir, const char *name, uint64_t pos,
+		  const char *schemas);
+
 int eg_store_locate(struct eg_store *st, uint64_t pos, const unsigned char **rec,
 		 size_t *len, int64_t *recorded, logpos *at);
 

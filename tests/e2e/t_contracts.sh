@@ -299,6 +299,12 @@ test_upcast_through_read_consume_and_sql() {
 	ok eg consumers
 	assert_contains "$OUT" '"consumer":"raw","pos":' "raw is listed"
 	assert_contains "$OUT" '"schemas":{"order_placed":[1,2]}' "raw was handed v1 and v2 as stored"
+	# a backup keeps them, and the registry (it is in the log)
+	ok eg backup "$T/bk"
+	ok "$ENGRAM" -d "$T/bk" consumers
+	assert_contains "$OUT" '"schemas":{"order_placed":[1,2]}' "backup keeps the schema versions"
+	ok "$ENGRAM" -d "$T/bk" schema list
+	assert_contains "$OUT" '"version":2' "backup has the registry"
 	ok eg sql "SELECT data->>'\$.amount' AS a, data->>'\$.currency' AS c, schema_version FROM events WHERE type = 'order_placed' ORDER BY pos"
 	py "$OUT" <<'EOF'
 import sys
