@@ -5,20 +5,11 @@
  * JSON equality, exact multipleOf, code-point lengths, recursion on deep
  * instances and a large uniqueItems array.
  */
-#include "testutil.h"
 #include "schema.h"
+#include "testutil.h"
 
 #include <time.h>
 
-static eg_schema *compile_ok(const char *doc)
-{
-	eg_schema *s = NULL;
-	char err[512];
-
-	if (eg_schema_compile(doc, strlen(doc), &s, err, sizeof err))
-		fail_msg("schema %s did not compile: %s", doc, err);
-	return s;
-}
 
 /* One case: schema, instance, and the expected first error ("" pointer
  * and NULL keyword for a valid instance). */

@@ -5,18 +5,9 @@
  * name and data pointer of each kind of change; $ref and recursive
  * schemas; comparisons through an upcast; the modes.
  */
-#include "testutil.h"
 #include "schema_diff.h"
+#include "testutil.h"
 
-static eg_schema *compile_ok(const char *doc)
-{
-	eg_schema *s = NULL;
-	char err[512];
-
-	if (eg_schema_compile(doc, strlen(doc), &s, err, sizeof err))
-		fail_msg("schema %s did not compile: %s", doc, err);
-	return s;
-}
 
 /* Every change of one diff, as "rule pointer bb bf" lines, and the
  * breaks over all. */

@@ -129,4 +129,18 @@ static inline uint64_t tu_rnd(uint64_t *state)
 	return *state;
 }
 
+/* A schema document compiled, or the test failed with the compiler's
+ * message (tests that include schema.h first). */
+#ifdef EG_SCHEMA_H
+static inline eg_schema *compile_ok(const char *doc)
+{
+	eg_schema *s = NULL;
+	char err[512];
+
+	if (eg_schema_compile(doc, strlen(doc), &s, err, sizeof err))
+		fail_msg("schema %s did not compile: %s", doc, err);
+	return s;
+}
+#endif
+
 #endif
