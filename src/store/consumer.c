@@ -109,19 +109,30 @@ int eg_consumer_schemas(eg_store *st, const char *name, char **schemas)
 			      "of A-Z a-z 0-9 . _ -", name);
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/consumers/%s", st->dir, name);
-	FILE *f = fopen(path, "r");
-	if (!f)
+	int fd = eg_os.open(path, O_RDONLY, 0);
+	if (fd < 0)
 		return errno == ENOENT ? EG_OK : eg_st_errno(st, "cannot read checkpoint %s", path);
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n = getline(&line, &cap, f);
-	if (n > 0 && (n = getline(&line, &cap, f)) > 1 && line[0] == '{') {
-		line[n - 1] = line[n - 1] == '\n' ? 0 : line[n - 1];
-		*schemas = line;
-		line = NULL;
+	off_t size = eg_os_file_size(fd);
+	char *text = size > 0 && size < (1 << 24) ? malloc((size_t)size + 1) : NULL;
+	int bad = size < 0 || (text && eg_os_pread_all(fd, text, (size_t)size, 0));
+	eg_os.close(fd);
+	if (!bad && size > 0 && !text)
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
+	if (bad) {
+		free(text);
+		return eg_st_errno(st, "cannot read checkpoint %s", path);
 	}
-	free(line);
-	fclose(f);
+	/* the second line, when there is one */
+	char *nl = text ? memchr(text, '\n', (size_t)size) : NULL;
+	if (nl && nl[1] == '{') {
+		char *end = memchr(nl + 1, '\n', (size_t)(text + size - nl - 1));
+		size_t n = end ? (size_t)(end - nl - 1) : (size_t)(text + size - nl - 1);
+		memmove(text, nl + 1, n);
+		text[n] = 0;
+		*schemas = text;
+		return EG_OK;
+	}
+	free(text);
 	return EG_OK;
 }
 
