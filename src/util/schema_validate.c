@@ -364,7 +364,9 @@ static int multiple_of(const sdec *x, const char *xt, size_t xn, const sdec *d, 
 		return 1;
 	if (!x->tail && !d->tail) {
 		if (x->e >= d->e) {
-			uint64_t rem = x->m % d->m;   /* 0 for every price under 0.01 */
+			/* 0 for every decimal against a power of ten such as 0.01
+			 * (d->m is 1): no modular power needed */
+			uint64_t rem = x->m % d->m;
 			if (rem == 0)
 				return 1;
 			unsigned __int128 r = (unsigned __int128)rem * powmod10(x->e - d->e, d->m);
