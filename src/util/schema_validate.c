@@ -266,17 +266,21 @@ static int shown(const char *p, size_t n, char *out, size_t cap)
 
 /* ------------------------------------------------------------ sets */
 
-static int push_node(struct vctx *v, int node)
+/* Push node and its $ref chain on the set being built.  The chain has no
+ * cycle (compile refuses one), so the nodes of one push are distinct:
+ * only a set built from several nodes (dedupe) can meet a node twice,
+ * and the marks of new_set keep it from being checked twice. */
+static int push_node(struct vctx *v, int node, int dedupe)
 {
 	const eg_schema *s = v->s;
 	struct vbuf *b = v->b;
 
-	/* The ref chain has no cycle (compile refuses one); the marks keep
-	 * a node that two paths reach from being checked twice. */
 	for (; node >= 0; node = s->nodes[node].ref) {
-		if (b->mark[node] == b->epoch)
-			return 0;
-		b->mark[node] = b->epoch;
+		if (dedupe) {
+			if (b->mark[node] == b->epoch)
+				return 0;
+			b->mark[node] = b->epoch;
+		}
 		if (v->nsets == b->capsets &&
 		    grow((void **)&b->sets, &b->capsets, v->nsets + 1, sizeof *b->sets)) {
 			v->oom = v->stop = 1;
@@ -360,7 +364,9 @@ static int multiple_of(const sdec *x, const char *xt, size_t xn, const sdec *d, 
 		return 1;
 	if (!x->tail && !d->tail) {
 		if (x->e >= d->e) {
-			uint64_t rem = x->m % d->m;   /* 0 for every price under 0.01 */
+			/* 0 for every decimal against a power of ten such as 0.01
+			 * (d->m is 1): no modular power needed */
+			uint64_t rem = x->m % d->m;
 			if (rem == 0)
 				return 1;
 			unsigned __int128 r = (unsigned __int128)rem * powmod10(x->e - d->e, d->m);
@@ -768,8 +774,10 @@ static int member_key(struct vctx *v, const char *p, const char *q, unsigned fla
 static void member_set(struct vctx *v, size_t so, size_t sn, size_t bo, const char *k, size_t kn)
 {
 	size_t w = bo;
+	int dedupe = sn > 1;
 
-	new_set(v);
+	if (dedupe)
+		new_set(v);
 	for (size_t i = 0; i < sn && !v->stop; i++) {
 		const snode *n = set_node(v, so, i);
 		const sprop *pr = n->nprops ? find_prop(n, k, kn) : NULL;
@@ -777,13 +785,13 @@ static void member_set(struct vctx *v, size_t so, size_t sn, size_t bo, const ch
 			if (pr->req >= 0)
 				v->b->bits[w + (size_t)pr->req / 64] |= 1ULL << (pr->req % 64);
 			if (pr->child >= 0)
-				push_node(v, pr->child);
+				push_node(v, pr->child, dedupe);
 		} else if (n->additional == -2) {
 			char name[64];
 			shown(k, kn, name, sizeof name);
 			report(v, "additionalProperties", "property \"%s\" is not allowed", name);
 		} else if (n->additional >= 0) {
-			push_node(v, n->additional);
+			push_node(v, n->additional, dedupe);
 		}
 		w += ((size_t)n->nreq + 63) / 64;
 	}
@@ -940,11 +948,12 @@ static const char *array(struct vctx *v, size_t so, size_t sn, const char *p)
 	size_t co = v->nsets, count = 0;
 	int unique = 0;
 
-	new_set(v);
+	if (sn > 1)
+		new_set(v);
 	for (size_t i = 0; i < sn; i++) {
 		const snode *n = set_node(v, so, i);
 		if (n->items >= 0)
-			push_node(v, n->items);
+			push_node(v, n->items, sn > 1);
 		unique |= n->unique;
 	}
 	if (unique)
@@ -1164,8 +1173,7 @@ static int run(const eg_schema *s, int node, const char *json, size_t n,
 		v.path[0].kn = strlen(field);
 		v.depth = 1;
 	}
-	new_set(&v);
-	if (push_node(&v, node) == 0)
+	if (push_node(&v, node, 0) == 0)
 		value(&v, 0, v.nsets, json);
 	if (nerrs)
 		*nerrs = v.nerrs;

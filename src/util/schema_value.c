@@ -326,14 +326,17 @@ static int canon_sort(struct scanon *c, sbuf *out, size_t base, size_t first)
 		return out->oom ? -1 : 0;
 	qsort_r(r, k, sizeof *r, mrec_cmp, out->p);
 	c->tmp.n = 0;
+	c->tmp.oom = 0;   /* the scanon lives on between validations */
 	for (size_t i = 0; i < k; i++) {
 		if (i + 1 < k && r[i].kn == r[i + 1].kn && !memcmp(out->p + r[i].ko, out->p + r[i + 1].ko, r[i].kn))
 			continue;
 		put(&c->tmp, out->p + r[i].mo, r[i].mn);
 		w += r[i].mn;
 	}
-	if (c->tmp.oom)
+	if (c->tmp.oom) {
+		out->oom = 1;   /* out of memory (-1), not a value let through unchecked */
 		return -1;
+	}
 	memcpy(out->p + first, c->tmp.p, w);
 	out->n = first + w;
 	return 0;
