@@ -133,7 +133,7 @@ OUT=bench/results/schema.md
 	echo "## Data"
 	echo
 	echo "- \`engram gen clickstream --events $N --seed 7\`: $COUNT events of 8 types, $(calc "$BYTES / $COUNT" 0) bytes of \`data\` each on average"
-	echo "- one schema per type (bench/schema.sh writes them): \`type\`, \`required\` (every field), \`additionalProperties: false\`, \`enum\`, \`pattern\`, \`format: uri\`, \`minimum\`/\`exclusiveMinimum\`/\`maximum\`, \`minLength\`/\`maxLength\`, \`multipleOf: 0.01\` on money"
+	echo "- one schema per type (\`clickstream_schemas\` in bench/lib.sh writes them): \`type\`, \`required\` (every field), \`additionalProperties: false\`, \`enum\`, \`pattern\`, \`format: uri\`, \`minimum\`/\`exclusiveMinimum\`/\`maximum\`, \`minLength\`/\`maxLength\`, \`multipleOf: 0.01\` on money"
 	echo "- $BROKEN events broken ($(calc "$BROKEN * 100 / $COUNT" 2)%: one break due every 100 lines; a kind the line's type cannot take, such as \`multipleOf\` on a login, moves to the next line that can), the kinds in turn: a wrong type, a fraction where an integer is required, a missing required field, a number out of range, a value outside the enum, a pattern mismatch, a relative URL under \`format: uri\`, an extra property, a price not a multiple of 0.01"
 	echo "- **both sides flagged exactly the $INVALID broken lines** (checked line by line before timing, and by hash in every run)"
 	echo
