@@ -10,6 +10,9 @@
 # in even ones).  Before any time is reported the stores must agree: the
 # same events per type, every one of B's events of version 1, and no
 # append failing.  The target (issue 21): B at most 15% slower than A.
+# Besides the wall clock: each side's CPU (user + system), and, if perf is
+# installed, one more append per side under perf for each thread's CPU, as
+# validation runs on the parsing thread beside the writing one.
 # Writes bench/results/contracts.md and prints it.
 #   --events N  `engram gen clickstream --events N --seed 7` (default 1000000)
 #   --tiny      5000 events: a quick check
@@ -102,6 +105,29 @@ for r in $(seq 1 "$RUNS"); do
 	PAIR+=("$(calc "${B_S[-1]} / ${A_S[-1]}" 4)")
 	rm -rf "${W:?}/A" "${W:?}/B"
 done
+# threads SIDE: one more append, not timed, under `perf record -e
+# task-clock` (a sample per ms of CPU): the CPU seconds of the writing
+# thread and of the parsing threads into T[SIDE.w] and T[SIDE.p].  The
+# longer of the two bounds the wall time when each thread has a core.
+declare -A T
+threads() {
+	store "$1"
+	perf record -q -e task-clock -c 1000000 -o "$W/perf.data" -- \
+		"$ENGRAM" -d "$W/$1" append "$W/events.ndjson" >/dev/null 2>&1 || return 1
+	T[$1.w]=$(perf report -i "$W/perf.data" --stdio --sort comm -n 2>/dev/null |
+		awk '$3 == "engram" { printf "%.2f", $2 / 1000 }')
+	T[$1.p]=$(perf report -i "$W/perf.data" --stdio --sort comm -n 2>/dev/null |
+		awk '$3 == "engram-read" { printf "%.2f", $2 / 1000 }')
+	rm -rf "${W:?}/$1" "$W/perf.data"
+	[ -n "${T[$1.w]}" ] && [ -n "${T[$1.p]}" ]
+}
+PERF=0
+if command -v perf >/dev/null; then
+	log "each side once more under perf record, for the CPU of each thread"
+	threads A && threads B && PERF=1 || log "perf record failed: no per-thread figures"
+fi
+longest() { awk "BEGIN { print (${T[$1.w]} > ${T[$1.p]}) ? ${T[$1.w]} : ${T[$1.p]} }"; }
+
 A=$(median "${A_S[@]}") B=$(median "${B_S[@]}")
 RATIO=$(calc "$B / $A" 4) OVER=$(calc "($B / $A - 1) * 100" 1)
 AC=$(median "${A_CPU[@]}") BC=$(median "${B_CPU[@]}")
@@ -141,6 +167,9 @@ OUT=bench/results/contracts.md
 	echo
 	echo "Ratio B/A of the median wall times: **$RATIO** (validation costs **$OVER%** more); per run: $(join "${PAIR[@]}") (median $(median "${PAIR[@]}"), from $(min "${PAIR[@]}") to $(max "${PAIR[@]}"))."
 	echo "CPU (user + system of both of append's threads, the parsing one and the writing one): B/A $(awk "BEGIN { if ($AC > 0) printf \"%.4f\", $BC / $AC; else print \"n/a (too short to count)\" }")."
+	if [ "$PERF" = 1 ]; then
+		echo "CPU of each thread (one more append per side under \`perf record -e task-clock\`): A writes ${T[A.w]} s and parses ${T[A.p]} s; B writes ${T[B.w]} s and parses and validates ${T[B.p]} s. The longer thread, which bounds the wall time when each has a core of its own: B/A $(calc "$(longest B) / $(longest A)" 4)."
+	fi
 	echo
 	echo "Target (issue 21): append with validation at most 15% slower than without: $(ok "$RATIO <= 1.15")$(awk "BEGIN { exit !($(max "${PAIR[@]}") - $(min "${PAIR[@]}") > 0.15) }" &&
 		echo " (not firm: the per-run ratios spread wider than the 15% margin, the machine's load as much as validation)")."
