@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--events) N=$2 ARGS="$ARGS --events $2"; shift 2 ;;
 	--tiny) N=5000 ARGS="$ARGS --tiny"; shift ;;
-	--runs) RUNS=$2; shift 2 ;;
+	--runs) RUNS=$2 ARGS="$ARGS --runs $2"; shift 2 ;;
 	--keep) KEEP=1; shift ;;
 	*) echo "usage: bench/contracts.sh [--events N] [--tiny] [--runs R] [--keep]" >&2; exit 2 ;;
 	esac
@@ -141,7 +141,7 @@ OUT=bench/results/contracts.md
 {
 	echo "# Contracts: append with schema validation against without"
 	echo
-	echo "\`make bench-contracts${ARGS:+ BENCH_ARGS=\"${ARGS# }\"}\` (bench/contracts.sh${ARGS} --runs $RUNS), $(date -u +%Y-%m-%d), commit $GIT_V."
+	echo "\`make bench-contracts${ARGS:+ BENCH_ARGS=\"${ARGS# }\"}\` (bench/contracts.sh${ARGS}), $(date -u +%Y-%m-%d), commit $GIT_V."
 	echo
 	echo "## Machine"
 	echo
