@@ -102,3 +102,51 @@ bench_opts() {
 		esac
 	done
 }
+
+# clickstream_schemas DIR: one JSON Schema per clickstream type (page_view,
+# screen_view, search, product_click, add_to_cart, checkout, purchase,
+# login) as DIR/TYPE.json, which every event of `engram gen clickstream`
+# passes: each field typed and required, no other properties, with enum,
+# pattern, format uri, bounds, lengths and multipleOf 0.01 on money.  The
+# validator bench (schema.sh) and the append bench (contracts.sh) share it.
+clickstream_schemas() {
+	mkdir -p "$1"
+	python3 - "$1" <<'PY'
+import json, sys
+d = sys.argv[1]
+common = {
+    "page_url": {"type": "string", "format": "uri", "maxLength": 2048},
+    "referrer": {"type": "string", "pattern": "^(https?://[^ ]*)?$", "maxLength": 2048},
+    "device": {"enum": ["web", "ios", "android"]},
+}
+money = {"type": "number", "minimum": 0, "multipleOf": 0.01}
+currency = {"type": "string", "pattern": "^[A-Z]{3}$"}
+count = {"type": "integer", "minimum": 1, "maximum": 1000}
+own = {
+    "page_view": {"duration_ms": {"type": "integer", "minimum": 0}},
+    "screen_view": {"screen": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "duration_ms": {"type": "integer", "minimum": 0}},
+    "search": {"query": {"type": "string", "minLength": 1, "maxLength": 200},
+               "results": {"type": "integer", "minimum": 0}},
+    "product_click": {"product_id": {"type": "string", "pattern": "^[0-9]{4,8}$"},
+                      "category": {"type": "string", "pattern": "^[a-z][a-z-]*$"},
+                      "list": {"enum": ["category", "recommendations", "search_results"]},
+                      "position": {"type": "integer", "minimum": 1}},
+    "add_to_cart": {"product_id": {"type": "string", "pattern": "^[0-9]{4,8}$"},
+                    "category": {"type": "string", "pattern": "^[a-z][a-z-]*$"},
+                    "price": dict(money, exclusiveMinimum=0, minimum=None),
+                    "quantity": count, "currency": currency},
+    "checkout": {"items": count, "value": money, "currency": currency},
+    "purchase": {"order_id": {"type": "string", "pattern": "^ORD-[0-9]{7}$"},
+                 "items": count, "revenue": money, "shipping": money, "currency": currency},
+    "login": {"method": {"enum": ["password", "google", "apple"]}},
+}
+for t, props in own.items():
+    p = dict(common)
+    for k, v in props.items():
+        p[k] = {a: b for a, b in v.items() if b is not None}
+    s = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": t,
+         "type": "object", "properties": p, "required": list(p), "additionalProperties": False}
+    json.dump(s, open(f"{d}/{t}.json", "w"), indent=1)
+PY
+}

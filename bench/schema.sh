@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD ENGRAM=${ENGRAM:-$PWD/bin/engram}
-. bench/lib.sh   # die, log, calc, median, list, git_version, need_engram, workdir
+. bench/lib.sh   # die, log, calc, median, list, git_version, need_engram, workdir, clickstream_schemas
 N=1000000 RUNS=3 PASSES=3 KEEP=0 ARGS=""
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -41,45 +41,7 @@ GIT_V=$(git_version)
 
 log "$N events: generate, write schemas, break 1%"
 "$ENGRAM" gen clickstream --events "$N" --seed 7 >"$W/clean.ndjson"
-mkdir -p "$W/schemas"
-python3 - "$W/schemas" <<'PY'
-import json, sys
-d = sys.argv[1]
-common = {
-    "page_url": {"type": "string", "format": "uri", "maxLength": 2048},
-    "referrer": {"type": "string", "pattern": "^(https?://[^ ]*)?$", "maxLength": 2048},
-    "device": {"enum": ["web", "ios", "android"]},
-}
-money = {"type": "number", "minimum": 0, "multipleOf": 0.01}
-currency = {"type": "string", "pattern": "^[A-Z]{3}$"}
-count = {"type": "integer", "minimum": 1, "maximum": 1000}
-own = {
-    "page_view": {"duration_ms": {"type": "integer", "minimum": 0}},
-    "screen_view": {"screen": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "duration_ms": {"type": "integer", "minimum": 0}},
-    "search": {"query": {"type": "string", "minLength": 1, "maxLength": 200},
-               "results": {"type": "integer", "minimum": 0}},
-    "product_click": {"product_id": {"type": "string", "pattern": "^[0-9]{4,8}$"},
-                      "category": {"type": "string", "pattern": "^[a-z][a-z-]*$"},
-                      "list": {"enum": ["category", "recommendations", "search_results"]},
-                      "position": {"type": "integer", "minimum": 1}},
-    "add_to_cart": {"product_id": {"type": "string", "pattern": "^[0-9]{4,8}$"},
-                    "category": {"type": "string", "pattern": "^[a-z][a-z-]*$"},
-                    "price": dict(money, exclusiveMinimum=0, minimum=None),
-                    "quantity": count, "currency": currency},
-    "checkout": {"items": count, "value": money, "currency": currency},
-    "purchase": {"order_id": {"type": "string", "pattern": "^ORD-[0-9]{7}$"},
-                 "items": count, "revenue": money, "shipping": money, "currency": currency},
-    "login": {"method": {"enum": ["password", "google", "apple"]}},
-}
-for t, props in own.items():
-    p = dict(common)
-    for k, v in props.items():
-        p[k] = {a: b for a, b in v.items() if b is not None}
-    s = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": t,
-         "type": "object", "properties": p, "required": list(p), "additionalProperties": False}
-    json.dump(s, open(f"{d}/{t}.json", "w"), indent=1)
-PY
+clickstream_schemas "$W/schemas"
 # Every 100th line from the 50th is broken, the kinds in turn; a line whose
 # type has no field for the kind passes the break on to the next line.
 python3 - "$W/clean.ndjson" "$W/events.ndjson" "$W/broken.txt" <<'PY'
@@ -171,7 +133,7 @@ OUT=bench/results/schema.md
 	echo "## Data"
 	echo
 	echo "- \`engram gen clickstream --events $N --seed 7\`: $COUNT events of 8 types, $(calc "$BYTES / $COUNT" 0) bytes of \`data\` each on average"
-	echo "- one schema per type (bench/schema.sh writes them): \`type\`, \`required\` (every field), \`additionalProperties: false\`, \`enum\`, \`pattern\`, \`format: uri\`, \`minimum\`/\`exclusiveMinimum\`/\`maximum\`, \`minLength\`/\`maxLength\`, \`multipleOf: 0.01\` on money"
+	echo "- one schema per type (\`clickstream_schemas\` in bench/lib.sh writes them): \`type\`, \`required\` (every field), \`additionalProperties: false\`, \`enum\`, \`pattern\`, \`format: uri\`, \`minimum\`/\`exclusiveMinimum\`/\`maximum\`, \`minLength\`/\`maxLength\`, \`multipleOf: 0.01\` on money"
 	echo "- $BROKEN events broken ($(calc "$BROKEN * 100 / $COUNT" 2)%: one break due every 100 lines; a kind the line's type cannot take, such as \`multipleOf\` on a login, moves to the next line that can), the kinds in turn: a wrong type, a fraction where an integer is required, a missing required field, a number out of range, a value outside the enum, a pattern mismatch, a relative URL under \`format: uri\`, an extra property, a price not a multiple of 0.01"
 	echo "- **both sides flagged exactly the $INVALID broken lines** (checked line by line before timing, and by hash in every run)"
 	echo
