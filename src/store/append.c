@@ -499,7 +499,7 @@ static int check_contract(pctx *pc, envelope *e)
 	static const char *const ENV[3] = { "actor", "session", "stream" };
 	const char *val[3] = { ri->actor, ri->session, ri->stream };
 	size_t len[3] = { ri->actor_len, ri->session_len, ri->stream_len };
-	for (int i = 0; i < 3 && ne < MAXERR; i++) {
+	for (int i = 0; i < 3 && ne < MAXERR && eg_schema_has_envelope(v->s); i++) {
 		size_t m = 0;
 		if (eg_schema_validate_envelope(v->s, ENV[i], len[i] ? val[i] : NULL, len[i],
 						errs + ne, MAXERR - ne, &m) < 0)

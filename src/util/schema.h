@@ -63,6 +63,10 @@ int eg_schema_validate(const eg_schema *s, const char *json, size_t n,
 int eg_schema_validate_envelope(const eg_schema *s, const char *field, const char *value,
 				size_t n, eg_schema_error *errs, size_t maxerrs, size_t *nerrs);
 
+/* Whether the schema has an "envelope" part (so that
+ * eg_schema_validate_envelope can fail). */
+int eg_schema_has_envelope(const eg_schema *s);
+
 /*
  * An annotation of the schema object at the JSON pointer `at` of the
  * schema document ("" for the root, "/properties/email", "/$defs/money"):

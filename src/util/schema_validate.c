@@ -1223,3 +1223,8 @@ int eg_schema_validate_envelope(const eg_schema *s, const char *field, const cha
 	free(q);
 	return r;
 }
+
+int eg_schema_has_envelope(const eg_schema *s)
+{
+	return s->env[0] >= 0 || s->env[1] >= 0 || s->env[2] >= 0 || s->envreq;
+}

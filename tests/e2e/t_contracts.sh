@@ -410,3 +410,18 @@ EOF2
 	ok eg funnel --steps page_view:/home,purchase --within 1h --no-upcast
 	assert_eq "1" "$(jget "$(sed -n 2p <<<"$OUT")" users)" "as stored, only u-2 has page_url /home"
 }
+
+# The envelope part of a schema: actor, session and stream checked at append.
+test_envelope_part_is_checked_at_append() {
+	printf '%s\n' '{"type":"object","envelope":{"actor":{"pattern":"^customer:[0-9]+$"},"stream":{"pattern":"^order-"},"required":["actor"]}}' >"$T/env.json"
+	ok eg schema add order_paid "$T/env.json"
+	printf '%s\n' '{"stream":"order-1","type":"order_paid","actor":"customer:7","data":{}}' >"$T/good.ndjson"
+	ok eg append "$T/good.ndjson"
+	printf '%s\n' '{"stream":"order-2","type":"order_paid","data":{}}' >"$T/noactor.ndjson"
+	assert_exit 1 eg append "$T/noactor.ndjson"
+	assert_contains "$ERR" "schema order_paid v1: /actor: required" "a required actor"
+	printf '%s\n' '{"stream":"cart-2","type":"order_paid","actor":"bot","data":{}}' >"$T/bad.ndjson"
+	assert_exit 1 eg append "$T/bad.ndjson"
+	assert_contains "$ERR" "/actor: pattern" "the actor's pattern"
+	assert_contains "$ERR" "/stream: pattern" "the stream's pattern, in the same line's errors"
+}
