@@ -781,6 +781,10 @@ int eg_batch_add_json(eg_batch *b, const char *json, size_t len)
 /* ------------------------------------------------------ bulk, pipelined */
 
 #define CHUNK_LINES 1024
+/* Chunks in the ring between the parsing thread and the adding one: more
+ * than two lets the one that is ahead keep going while the other has a
+ * slow chunk (a validation error's message, a flush of the index). */
+#define NCHUNKS 4
 
 /* A chunk of lines parsed on the reading thread, waiting to be added. */
 typedef struct chunk {
@@ -794,11 +798,11 @@ typedef struct chunk {
 } chunk;
 
 /* A bulk add: the reader splits and parses chunks (parse_chunk), this
- * thread adds them in order (add_chunk), over pipe.c's ring of two. */
+ * thread adds them in order (add_chunk), over pipe.c's ring of NCHUNKS. */
 typedef struct bulk {
 	eg_batch *b;
 	const char *p, *end;          /* the reader's place in the buffer */
-	chunk c[2];
+	chunk c[NCHUNKS];
 	uint64_t *lines;              /* lines added so far */
 	eg_bad_line_fn on_bad;
 	void *ctx;
@@ -916,14 +920,16 @@ int eg_batch_add_ndjson(eg_batch *b, const char *text, size_t len,
 	k->lines = lines;
 	k->on_bad = on_bad;
 	k->ctx = ctx;
-	void *const cs[2] = { &k->c[0], &k->c[1] };
-	int rc = eg_pipe_run(cs, 2, 1, parse_chunk, k, add_chunk, k);
+	void *cs[NCHUNKS];
+	for (int i = 0; i < NCHUNKS; i++)
+		cs[i] = &k->c[i];
+	int rc = eg_pipe_run(cs, NCHUNKS, 1, parse_chunk, k, add_chunk, k);
 	if (rc == EG_END)
 		rc = EG_OK;
 	else if (rc != k->add_rc)    /* the reader's, its message still to set */
 		rc = eg_st_err(b->st, rc, k->nomem ? "out of memory" : "cannot start the parsing thread");
 	b->lines += *lines;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < NCHUNKS; i++) {
 		free(k->c[i].space);
 		free(k->c[i].errs);
 	}

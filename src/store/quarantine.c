@@ -50,8 +50,9 @@ static int each(eg_store *st, int pending, eg_quarantine_fn fn, void *ctx)
 	eg_head h;
 	int rc = eg_store_head(st, &h);
 	uint64_t count;
-	if (rc || eg_store_key(st, EG_KEYS_STREAMS, QUARANTINE_STREAM,
-			       strlen(QUARANTINE_STREAM), &count))
+	if (rc || (eg_store_index_lag(st) == 0 &&
+		   eg_store_key(st, EG_KEYS_STREAMS, QUARANTINE_STREAM, strlen(QUARANTINE_STREAM),
+				&count)))
 		return rc;
 	const char *types[1] = { REJECTED_EVENT };
 	eg_filter f = { .stream = QUARANTINE_STREAM, .types = types, .ntypes = 1, .to = h.pos };
