@@ -28,13 +28,13 @@
 enum col {
 	C_POS, C_ID, C_STREAM, C_VERSION, C_TYPE, C_KIND, C_TIME, C_RECORDED, C_ACTOR,
 	C_SESSION, C_DATA, C_META, C_TIME_US, C_RECORDED_US, C_SCHEMA_VERSION, C_KNOWN_AT,
-	C_AS_OF, C_DIR, NCOLS
+	C_AS_OF, C_UPCAST, C_DIR, NCOLS
 };
 
 static const char *const COL_NAMES[NCOLS] = {
 	"pos", "id", "stream", "version", "type", "kind", "time", "recorded", "actor",
 	"session", "data", "meta", "time_us", "recorded_us", "schema_version", "known_at",
-	"as_of", "dir",
+	"as_of", "upcast", "dir",
 };
 
 /* data and meta are declared "TEXT JSON": TEXT affinity, and a declared
@@ -87,6 +87,7 @@ typedef struct evcur {
 	tlist streams, types;   /* what the iterator is given, or checks here */
 	int check_streams, check_types;  /* names with a NUL: checked here */
 	sqlite3_value *known_at, *as_of; /* the hidden columns: as given */
+	int upcast;             /* the hidden column upcast: 1 unless given 0 */
 	uint64_t limit, emitted;         /* LIMIT of a list of positions */
 	int lazy_ids;                    /* the id column is not read */
 	uint64_t *set;          /* positions of an id or pos IN list, sorted */
@@ -105,10 +106,12 @@ static int declare(sqlite3 *db, evtab *vt, int with_dir)
 		vt->sem[n++] = C_DIR;
 	vt->sem[n++] = C_KNOWN_AT;
 	vt->sem[n++] = C_AS_OF;
+	vt->sem[n++] = C_UPCAST;
 	vt->ncols = n;
 	return sqlite3_declare_vtab(db, with_dir ?
-		"CREATE TABLE x(" SCHEMA_COLS ", dir HIDDEN, known_at HIDDEN, as_of HIDDEN)" :
-		"CREATE TABLE x(" SCHEMA_COLS ", known_at HIDDEN, as_of HIDDEN)");
+		"CREATE TABLE x(" SCHEMA_COLS ", dir HIDDEN, known_at HIDDEN, as_of HIDDEN, "
+		"upcast HIDDEN)" :
+		"CREATE TABLE x(" SCHEMA_COLS ", known_at HIDDEN, as_of HIDDEN, upcast HIDDEN)");
 }
 
 static int ev_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
@@ -165,7 +168,7 @@ static int takes(sqlite3_index_info *info, int i, int c, int *op)
 		return 1;
 	case C_TIME: case C_RECORDED: case C_TIME_US: case C_RECORDED_US:
 		return !is_in;
-	case C_KNOWN_AT: case C_AS_OF: case C_DIR:
+	case C_KNOWN_AT: case C_AS_OF: case C_DIR: case C_UPCAST:
 		return *op == OP_EQ && !is_in;
 	default:
 		return 0;
@@ -198,7 +201,7 @@ static int ev_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 		    (is_text_col(c) && strcmp(sqlite3_vtab_collation(info, i), "BINARY")) ||
 		    /* one equality per text column: a second is SQLite's */
 		    ((c == C_STREAM || c == C_TYPE || c == C_KIND || c == C_ID || c == C_KNOWN_AT ||
-		      c == C_AS_OF || c == C_DIR) && seen[c]) ||
+		      c == C_AS_OF || c == C_DIR || c == C_UPCAST) && seen[c]) ||
 		    !takes(info, i, c, &op)) {
 			all_taken = 0;
 			continue;
@@ -587,6 +590,7 @@ static void cur_reset(evcur *cur)
 	sqlite3_value_free(cur->known_at);
 	sqlite3_value_free(cur->as_of);
 	cur->known_at = cur->as_of = NULL;
+	cur->upcast = 1;
 	cur->limit = cur->emitted = 0;
 	sqlite3_free(cur->set);
 	cur->set = NULL;
@@ -778,6 +782,17 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 			bound(&r[0], &r[1], op, lo, hi);
 			break;
 		}
+		case C_UPCAST:
+			/* upcast = 0: events as stored, not at their type's latest
+			 * schema version (docs/CONTRACTS.md) */
+			if (sqlite3_value_numeric_type(v) != SQLITE_INTEGER ||
+			    (sqlite3_value_int64(v) != 0 && sqlite3_value_int64(v) != 1)) {
+				eg_sql_vtab_err(&vt->base, "upcast: expected 0 (events as stored) or 1 "
+						"(at their type's latest schema version)");
+				return SQLITE_ERROR;
+			}
+			cur->upcast = (int)sqlite3_value_int64(v);
+			break;
 		case C_KNOWN_AT: case C_AS_OF: {
 			/* known_at: recorded <= it; as_of: time <= it */
 			int64_t k;
@@ -823,8 +838,9 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 		return SQLITE_OK;   /* eof */
 	cur->f.from = (uint64_t)b.r[R_POS][0];
 	cur->f.to = (uint64_t)b.r[R_POS][1];
-	/* SQL sees every event at its type's latest schema version. */
-	cur->f.upcast = 1;
+	/* SQL sees every event at its type's latest schema version,
+	 * unless upcast = 0. */
+	cur->f.upcast = cur->upcast;
 	cur->f.has_since = b.r[R_TIME][0] > INT64_MIN;
 	cur->f.since = b.r[R_TIME][0];
 	cur->f.has_until = b.r[R_TIME][1] < INT64_MAX;
@@ -974,6 +990,7 @@ static int ev_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int i)
 		if (cur->as_of)
 			sqlite3_result_value(ctx, cur->as_of);
 		break;
+	case C_UPCAST: sqlite3_result_int(ctx, cur->upcast); break;
 	case C_DIR:
 		if (cur->conn && cur->conn->dir)
 			sqlite3_result_text(ctx, cur->conn->dir, -1, SQLITE_TRANSIENT);

@@ -314,6 +314,10 @@ got = [(plain(r.get("a")), r.get("c"), plain(r.get("schema_version"))) for r in 
 want = [("10", "EUR", "2"), ("25.5", "EUR", "2"), ("4", "EUR", "2"), ("7", "USD", "2"), ("1.25", "EUR", "2")]
 check(got == want, "sql sees v2: %r" % got)
 EOF
+	ok eg sql "SELECT count(*) AS n FROM events WHERE type = 'order_placed' AND upcast = 0 AND data->>'\$.total' IS NOT NULL"
+	assert_eq '{"n":3}' "$OUT" "upcast = 0: the v1 events as stored"
+	assert_exit 1 eg sql "SELECT * FROM events WHERE upcast = 'yes'"
+	assert_contains "$ERR" "upcast: expected 0" "a bad upcast value is named"
 }
 
 # A projection over mixed v1/v2 events, upcast, equals the projection over
