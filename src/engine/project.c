@@ -510,9 +510,10 @@ static void tail_add(const eg_proj *p, ptail *tl, int first, const pent *e)
 static int add_event(eg_proj *p, const eg_event *e, uint64_t off)
 {
 	const eg_proj_spec *s = p->spec;
-	if (e->type_len == sizeof EG_HEARTBEAT - 1 &&
-	    !memcmp(e->type, EG_HEARTBEAT, sizeof EG_HEARTBEAT - 1))
-		return EG_OK;            /* a watermark marker, not a fact */
+	if ((e->type_len == sizeof EG_HEARTBEAT - 1 &&
+	     !memcmp(e->type, EG_HEARTBEAT, sizeof EG_HEARTBEAT - 1)) ||
+	    eg_reserved_stream(e->stream, e->stream_len))
+		return EG_OK;            /* a watermark marker, or engram's own: not a fact */
 	char kt[1024];
 	size_t kn = event_key(s, e, kt, sizeof kt);
 	if (!kn) {

@@ -694,14 +694,15 @@ static void describe(srun *r, const eg_event *e, sitem *it, json_span *url)
 	}
 }
 
-/* The next event the run takes, heartbeats skipped: EG_OK, EG_END or an
- * error. */
+/* The next event the run takes, heartbeats and engram's own events
+ * ($schemas, $quarantine) skipped: EG_OK, EG_END or an error. */
 static int next_event(srun *r, const eg_event **e)
 {
 	int rc;
 	while (!(rc = eg_iter_next(r->it, e)) && r->skip_heartbeats &&
-	       (*e)->type_len == sizeof EG_HEARTBEAT - 1 &&
-	       !memcmp((*e)->type, EG_HEARTBEAT, (*e)->type_len))
+	       (((*e)->type_len == sizeof EG_HEARTBEAT - 1 &&
+		 !memcmp((*e)->type, EG_HEARTBEAT, (*e)->type_len)) ||
+		eg_reserved_stream((*e)->stream, (*e)->stream_len)))
 		;
 	return rc;
 }

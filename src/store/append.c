@@ -429,7 +429,7 @@ static int finish_envelope(pctx *pc, envelope *e)
 	}
 	/* Streams whose name begins with '$' are engram's own ($schemas,
 	 * $quarantine): their events are written by engram, never by input. */
-	if (ri->stream && ri->stream_len && ri->stream[0] == '$' && !b->internal)
+	if (ri->stream && eg_reserved_stream(ri->stream, ri->stream_len) && !b->internal)
 		return bad(pc, "stream", "a name not beginning with '$' (reserved for engram's "
 			   "own streams, such as $schemas and $quarantine)");
 	if (!ri->data_len) {

@@ -117,7 +117,7 @@ int eg_contract_counts(eg_store *st, const char *type, uint64_t *counts, size_t 
 		return rc;
 	const eg_event *e;
 	while ((rc = eg_iter_next(it, &e)) == EG_OK)
-		if (e->schema_version < n && (!e->stream_len || e->stream[0] != '$'))
+		if (e->schema_version < n && !eg_reserved_stream(e->stream, e->stream_len))
 			counts[e->schema_version]++;
 	eg_iter_free(it);
 	return rc == EG_END ? EG_OK : rc;
@@ -263,7 +263,7 @@ static int check_data(addctx *a, const char *type, const ctype *t, const eg_sche
 	size_t c1 = 0, c2 = 0;
 	const eg_event *e;
 	while ((rc = eg_iter_next(it, &e)) == EG_OK) {
-		if ((e->stream_len && e->stream[0] == '$') || seen++ % stride)
+		if (eg_reserved_stream(e->stream, e->stream_len) || seen++ % stride)
 			continue;
 		const char *d = e->data;
 		size_t n = e->data_len;

@@ -289,6 +289,14 @@ void eg_st_note_errno(struct eg_store *st, const char *fmt, ...)
 
 /* Find the record of event pos: its bytes and the recorded time of its
  * batch.  Returns EG_OK, EG_ENOTFOUND, or EG_ECORRUPT. */
+/* Streams whose name begins with '$' are engram's own ($schemas,
+ * $quarantine): written by engram only, and facts about the store rather
+ * than events, so the engines leave them out as they do heartbeats. */
+static inline int eg_reserved_stream(const char *s, size_t n)
+{
+	return n && s[0] == '$';
+}
+
 /* eg_batch_begin without refreshing the schemas; internal: engram's own
  * batch, which may write its reserved $ streams and is not validated. */
 int eg_batch_begin_as(struct eg_store *st, eg_batch **out, const eg_batch_opts *opts,

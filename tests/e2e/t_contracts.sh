@@ -413,6 +413,14 @@ EOF2
 	assert_eq "2" "$(jget "$(sed -n 2p <<<"$OUT")" users)" "both users through /home to purchase"
 	ok eg funnel --steps page_view:/home,purchase --within 1h --no-upcast
 	assert_eq "1" "$(jget "$(sed -n 2p <<<"$OUT")" users)" "as stored, only u-2 has page_url /home"
+	# engram's own events ($schemas) are facts about the store, not events
+	# the engines count
+	ok eg sessions
+	assert_not_contains "$OUT" '$schemas' "no session of \$schemas"
+	printf '{"fields":{"n":{"count":true}}}\n' >"$T/all.json"
+	ok eg project "$T/all.json"
+	assert_not_contains "$OUT" '$schemas' "no projection key \$schemas"
+	assert_contains "$OUT" '"key":"u-1","n":3' "u-1's events counted"
 }
 
 # The envelope part of a schema: actor, session and stream checked at append.
