@@ -45,7 +45,7 @@ ENGRAM   := $(B)/bin/engram
 SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
-.PHONY: all deps deps-check test unit e2e lint sql-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
+.PHONY: all print-ldlibs deps deps-check test unit e2e lint sql-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
 	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
@@ -171,6 +171,11 @@ fault: all $(B)/libfault.so
 fault-check: deps-check $(ENGRAM) $(B)/libfault.so
 	@echo "== tests/fault: a spread of injected faults"
 	@python3 tests/fault/sweep.py $(abspath $(B)/libfault.so) $(abspath $(ENGRAM))
+
+# The libraries a program linking libengram.a needs, for the bench
+# scripts that build their C sides themselves (bench/lib.sh engram_libs).
+print-ldlibs:
+	@echo $(LDLIBS)
 
 demo: all
 	@./demo.sh

@@ -99,8 +99,7 @@ ratio() { calc "$(med "$1") / $(med "$2")" 2; }
 
 log "building the C sides"
 CCF="-O2 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc/util -Isrc/store -Isrc/engine"
-cc $CCF bench/peers/engram_asof.c build/libengram.a $(pkg-config --libs libcrypto libxxhash) \
-	-lpthread -lm -o "$W/engram_asof"
+cc $CCF bench/peers/engram_asof.c build/libengram.a $(engram_libs) -o "$W/engram_asof"
 cc $CCF bench/membw.c -o "$W/membw"
 
 log "starting PostgreSQL on 127.0.0.1:$PG_PORT"

@@ -10,6 +10,12 @@ list() { echo "$*" | sed 's/ /, /g'; }                     # list A B -> A, B
 ok() { awk "BEGIN { exit !($1) }" && echo "met" || echo "**missed**"; }   # ok COND -> met, **missed**
 
 # git_version: the commit measured, and whether the code differed from it.
+# engram_libs: what a program linking build/libengram.a links too (the
+# Makefile's LDLIBS: one list, not a copy per script).
+engram_libs() {
+	make -s --no-print-directory print-ldlibs
+}
+
 git_version() {
 	local v
 	v=$(git rev-parse --short HEAD 2>/dev/null) || { echo "no commits"; return; }

@@ -44,7 +44,7 @@ B="$W/proj_bench"   # proj_bench CMD...: the C side; its JSON figures on stdout
 
 log "building bench/proj_bench.c"
 cc -O2 -g -std=c11 -D_GNU_SOURCE -Iinclude bench/proj_bench.c build/libengram.a \
-	$(pkg-config --libs libcrypto libxxhash sqlite3) -lpthread -lm -o "$B"
+	$(engram_libs) -o "$B"
 
 TYPES='["account_opened","deposit","withdrawal","fee","account_closed"]'
 BALANCE='"balance":{"sum":"data.amount","sign":{"withdrawal":-1,"fee":-1}}'

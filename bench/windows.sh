@@ -34,7 +34,7 @@ workdir windows "$KEEP"
 B="$W/win_bench"   # win_bench incr DIR SPEC FILE...: the C side
 log "building bench/win_bench.c"
 cc -O2 -g -std=c11 -D_GNU_SOURCE -Iinclude bench/win_bench.c build/libengram.a \
-	$(pkg-config --libs libcrypto libxxhash) -lpthread -lm -o "$B"
+	$(engram_libs) -o "$B"
 DUCK="node bench/duckdb_windows.mjs"
 jv() { jq -r "$2" "$1"; }   # jv FILE FILTER
 SPEC=examples/pageviews_hourly.json
