@@ -124,7 +124,7 @@ int eg_consumer_schemas(eg_store *st, const char *name, char **schemas)
 	}
 	/* the second line, when there is one */
 	char *nl = text ? memchr(text, '\n', (size_t)size) : NULL;
-	if (nl && nl[1] == '{') {
+	if (nl && nl + 1 < text + size && nl[1] == '{') {
 		char *end = memchr(nl + 1, '\n', (size_t)(text + size - nl - 1));
 		size_t n = end ? (size_t)(end - nl - 1) : (size_t)(text + size - nl - 1);
 		memmove(text, nl + 1, n);
