@@ -13,6 +13,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,28 +48,28 @@ static void ptr_free(upptr *p)
 	p->dec = NULL;
 }
 
-/* Split pointer text p (already checked by ptr_check) into tokens; -1 if
- * out of memory. */
-static int ptr_split(const char *p, upptr *out)
+static size_t ptr_ntok(const char *p, size_t len)
 {
-	size_t len = strlen(p), k = 0;
+	size_t n = 0;
 
-	out->n = 0;
 	for (size_t i = 0; i < len; i++)
-		out->n += p[i] == '/';
-	out->t = malloc((out->n ? out->n : 1) * sizeof *out->t);
-	out->dec = malloc(len + 1);
-	if (!out->t || !out->dec) {
-		ptr_free(out);
-		return -1;
-	}
+		n += p[i] == '/';
+	return n;
+}
+
+/* Split pointer text p[0..len) (already checked by ptr_check) into its
+ * ptr_ntok tokens at t, decoding into dec (len bytes). */
+static void ptr_split_into(const char *p, size_t len, uptok *t, char *dec)
+{
+	size_t k = 0;
+
 	for (size_t i = 0; i < len;) {
-		uptok *t = &out->t[k++];    /* p[i] is a '/' */
+		uptok *x = &t[k++];    /* p[i] is a '/' */
 		i++;
 		/* decoded tokens are no longer than raw ones: each is written
 		 * where its raw text starts, so they never overlap */
-		char *o = out->dec + i;
-		t->s = o;
+		char *o = dec + i;
+		x->s = o;
 		for (; i < len && p[i] != '/'; i++) {
 			if (p[i] == '~' && i + 1 < len) {
 				*o++ = p[i + 1] == '1' ? '/' : '~';
@@ -77,8 +78,23 @@ static int ptr_split(const char *p, upptr *out)
 				*o++ = p[i];
 			}
 		}
-		t->n = (size_t)(o - t->s);
+		x->n = (size_t)(o - x->s);
 	}
+}
+
+/* Split pointer text p into tokens (malloc'd); -1 if out of memory. */
+static int ptr_split(const char *p, upptr *out)
+{
+	size_t len = strlen(p);
+
+	out->n = ptr_ntok(p, len);
+	out->t = malloc((out->n ? out->n : 1) * sizeof *out->t);
+	out->dec = malloc(len + 1);
+	if (!out->t || !out->dec) {
+		ptr_free(out);
+		return -1;
+	}
+	ptr_split_into(p, len, out->t, out->dec);
 	return 0;
 }
 
@@ -590,6 +606,9 @@ struct actx {
 	buf scratch;           /* texts made by operations: keys, numbers, strings */
 	buf tmp;               /* a key decoded for comparison */
 	buf str;               /* split's source, join's result, decoded */
+	buf toks;              /* the current operation's pointers, split */
+	const char *data, *data_end;   /* the text being upcast */
+	int data_plain;        /* no byte of it below '!': already minified */
 	int oom;
 };
 
@@ -639,49 +658,84 @@ static int span_node(struct actx *a, const char *p, size_t n, int type)
 	return c;
 }
 
+/* Past the value at p in text known to be valid JSON (bounded by end
+ * whatever the bytes): strings by eg_json_string_end, containers by
+ * counting brackets outside strings, scalars to the next delimiter. */
+static const char *value_end(const char *p, const char *end)
+{
+	if (*p == '"')
+		return eg_json_string_end(p, end, NULL);
+	if (*p != '{' && *p != '[') {
+		while (p < end && *p != ',' && *p != '}' && *p != ']' && (unsigned char)*p > ' ')
+			p++;
+		return p;
+	}
+	for (size_t d = 0; p < end;) {
+		char c = *p;
+		if (c == '"') {
+			p = eg_json_string_end(p, end, NULL);
+			continue;
+		}
+		p++;
+		if (c == '{' || c == '[')
+			d++;
+		else if ((c == '}' || c == ']') && --d == 0)
+			break;
+	}
+	return p;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
 /*
- * Give a container node its children.  The data was checked when the root
- * was expanded (eg_json_obj_next validates each value), and containers
- * always have their text outside scratch, so the spans stay put.  0, or -1
- * (invalid text or out of memory: the node stays as it was).
+ * Give a container node its children.  Containers always have their text
+ * outside scratch (the data, checked whole by eg_upcast_apply, or an
+ * operation's minified value, checked when the document was parsed), so
+ * the walk need not validate again and the spans stay put.  0, or -1 (out
+ * of memory, or text that is not a container: the node stays as it was).
  */
 static int expand(struct actx *a, int x)
 {
-	json_span key, val, whole;
-	int r = 0;
+	unode *w = &a->v[x];
+	int obj = w->type == JSON_OBJECT;
 
-	if (a->v[x].expanded)
+	if (w->expanded)
 		return 0;
-	whole.p = a->v[x].val.p;
-	whole.n = a->v[x].val.n;
-	whole.type = a->v[x].type;
-	if (!whole.p || (whole.type != JSON_OBJECT && whole.type != JSON_ARRAY))
+	if (!w->val.p || (!obj && w->type != JSON_ARRAY))
 		return -1;
-	if (whole.type == JSON_OBJECT) {
-		json_obj it;
-		if (eg_json_obj_begin(&it, whole.p, whole.n, NULL))
+	const char *p = w->val.p, *end = p + w->val.n;
+	p = skip_ws(p, end);
+	if (p == end || *p != (obj ? '{' : '['))
+		return -1;
+	p = skip_ws(p + 1, end);
+	while (p < end && *p != (obj ? '}' : ']')) {
+		const char *k = p, *ke = p;
+		if (obj) {
+			ke = eg_json_string_end(k, end, NULL);
+			p = skip_ws(ke, end);
+			p = skip_ws(p + (p < end), end);     /* the ':' */
+		}
+		if (p >= end)
+			break;
+		const char *v = p;
+		p = value_end(v, end);
+		if (p == v)             /* not valid text: no way on */
+			break;
+		int c = span_node(a, v, (size_t)(p - v), eg_json_type_of(*v));
+		if (c < 0) {
+			a->v[x].first = a->v[x].last = -1;
 			return -1;
-		while ((r = eg_json_obj_next(&it, &key, &val, NULL)) == 1) {
-			int c = span_node(a, val.p, val.n, val.type);
-			if (c < 0)
-				break;
-			a->v[c].key.p = key.p;
-			a->v[c].key.n = key.n;
-			add_child(a, x, c);
 		}
-	} else {
-		json_arr it;
-		eg_json_arr_begin(&it, &whole);
-		while (eg_json_arr_next(&it, &val)) {
-			int c = span_node(a, val.p, val.n, val.type);
-			if (c < 0)
-				break;
-			add_child(a, x, c);
-		}
-	}
-	if (r < 0 || a->oom) {
-		a->v[x].first = a->v[x].last = -1;
-		return -1;
+		a->v[c].key.p = k;
+		a->v[c].key.n = (size_t)(ke - k);
+		add_child(a, x, c);
+		p = skip_ws(p, end);
+		p = skip_ws(p + (p < end && *p == ','), end);
 	}
 	a->v[x].expanded = 1;
 	return 0;
@@ -1163,18 +1217,48 @@ static int op_usable(const eg_upcast_op *o)
 	}
 }
 
+/* Split o's pointers into q, in a->toks (one reservation, so nothing in
+ * it moves while q is used); -1 if out of memory. */
+static int op_tokens_into(struct actx *a, const eg_upcast_op *o, struct opp *q)
+{
+	char name[32];
+	size_t np = op_nptr(o), ntok = 0, text = 0;
+
+	for (size_t i = 0; i < np; i++) {
+		const char *p = op_ptr(o, i, name, sizeof name);
+		size_t len = strlen(p);
+		ntok += ptr_ntok(p, len);
+		text += len + 1;
+	}
+	a->toks.n = 0;
+	if (buf_reserve(&a->toks, np * sizeof(upptr) + ntok * sizeof(uptok) + text))
+		return -1;
+	/* upptr and uptok both hold pointers: one alignment serves both */
+	q->pp = (upptr *)(void *)a->toks.p;
+	q->np = np;
+	uptok *t = (uptok *)(void *)(q->pp + np);
+	char *dec = (char *)(t + ntok);
+	for (size_t i = 0; i < np; i++) {
+		const char *p = op_ptr(o, i, name, sizeof name);
+		size_t len = strlen(p);
+		q->pp[i].t = t;
+		q->pp[i].n = ptr_ntok(p, len);
+		q->pp[i].dec = dec;
+		ptr_split_into(p, len, t, dec);
+		t += q->pp[i].n;
+		dec += len + 1;
+	}
+	return 0;
+}
+
 static int apply_op(struct actx *a, int root, const eg_upcast_op *o)
 {
 	struct opp q;
 
 	if (!op_usable(o))
 		return 0;
-	q.np = op_nptr(o);
-	q.pp = calloc(q.np, sizeof *q.pp);
-	if (!q.pp || op_tokens(o, q.pp)) {
-		free(q.pp);
+	if (op_tokens_into(a, o, &q))
 		return -1;
-	}
 	long w = last_star(q.pp, q.np);
 	q.base = (size_t)(w + 1);
 	/* parse checked this; a hand-made operation is checked here */
@@ -1183,9 +1267,6 @@ static int apply_op(struct actx *a, int root, const eg_upcast_op *o)
 		ok = q.pp[i].n > q.base && same_prefix(&q.pp[i], &q.pp[0], q.base);
 	if (ok)
 		walk(a, root, o, &q, 0);
-	for (size_t i = 0; i < q.np; i++)
-		ptr_free(&q.pp[i]);
-	free(q.pp);
 	return a->oom ? -1 : 0;
 }
 
@@ -1198,7 +1279,10 @@ static int emit(const struct actx *a, int x, buf *out)
 	if (!v->expanded) {
 		if (buf_reserve(out, v->val.n))
 			return -1;
-		if (v->val.p) {   /* data or a value: minified as it is copied */
+		if (v->val.p && a->data_plain && v->val.p >= a->data && v->val.p < a->data_end) {
+			memcpy(out->p + out->n, v->val.p, v->val.n);
+			out->n += v->val.n;
+		} else if (v->val.p) {   /* data or a value: minified as it is copied */
 			json_span s = { v->val.p, v->val.n, v->type };
 			out->n += eg_json_minify(&s, out->p + out->n);
 		} else {
@@ -1227,33 +1311,111 @@ static void actx_free(struct actx *a)
 	free(a->scratch.p);
 	free(a->tmp.p);
 	free(a->str.p);
+	free(a->toks.p);
+	memset(a, 0, sizeof *a);
+}
+
+/*
+ * Each thread keeps its tree and buffers from one call to the next, so that
+ * a call allocates nothing once they are big enough; a thread that ends
+ * frees them (the key's destructor).  More than CTX_KEEP bytes in them
+ * after a call (one outsized event) are given back.
+ */
+#define CTX_KEEP (1u << 20)
+
+static _Thread_local struct actx tls;
+static _Thread_local int tls_ready;
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tls_free(void *arg)
+{
+	actx_free(arg);
+}
+
+static void tls_key_make(void)
+{
+	(void)pthread_key_create(&tls_key, tls_free);
+}
+
+static struct actx *actx_get(void)
+{
+	struct actx *a = &tls;
+
+	if (!tls_ready) {
+		pthread_once(&tls_once, tls_key_make);
+		(void)pthread_setspecific(tls_key, a);
+		tls_ready = 1;
+	}
+	a->n = 0;
+	a->scratch.n = a->tmp.n = a->str.n = a->toks.n = 0;
+	a->oom = 0;
+	return a;
+}
+
+static void actx_put(struct actx *a)
+{
+	if (a->cap * sizeof *a->v + a->scratch.cap + a->tmp.cap + a->str.cap + a->toks.cap > CTX_KEEP)
+		actx_free(a);
+}
+
+/* Is no byte of p[0..n) below '!'?  Then valid JSON text holds no
+ * whitespace outside strings, and is its own minified form.  Eight bytes
+ * at a time: a byte below 0x21 borrows in x - 0x21.., and only a byte
+ * above a truly low one can be falsely flagged, so "any" is exact. */
+static int no_low_bytes(const char *p, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+		memcpy(&x, p + i, 8);
+		if ((x - ones * 0x21) & ~x & high)
+			return 0;
+	}
+	for (; i < n; i++)
+		if ((unsigned char)p[i] < 0x21)
+			return 0;
+	return 1;
+}
+
+/* Does the valid JSON text data[0..n) hold an object? */
+static int is_object(const char *data, size_t n)
+{
+	const char *p = skip_ws(data, data + n);
+
+	return p < data + n && *p == '{';
 }
 
 size_t eg_upcast_apply(const eg_upcast *u, const char *data, size_t n, char **out, size_t *cap)
 {
-	struct actx a = { 0 };
+	struct actx *a = actx_get();
 	buf o = { *out, 0, *cap };
-	int root = span_node(&a, data, n, JSON_OBJECT);
 	size_t r = (size_t)-1;
 
-	if (root < 0)
-		goto done;
 	/* Data that is not an object (callers promise one) is passed through
-	 * untouched rather than half changed. */
-	if (expand(&a, root)) {
-		if (a.oom || buf_add(&o, data, n))
-			goto done;
-		r = o.n;
+	 * untouched rather than half changed.  Checked whole here, once, the
+	 * walk below need not validate again. */
+	if (eg_json_validate(data, n, NULL) || !is_object(data, n)) {
+		if (buf_add(&o, data, n) == 0)
+			r = o.n;
 		goto done;
 	}
+	a->data = data;
+	a->data_end = data + n;
+	a->data_plain = no_low_bytes(data, n);
+	int root = span_node(a, data, n, JSON_OBJECT);
+	if (root < 0 || expand(a, root))
+		goto done;
 	for (size_t i = 0; u && i < u->n; i++)
-		if (apply_op(&a, root, &u->ops[i]))
+		if (apply_op(a, root, &u->ops[i]))
 			goto done;
-	if (emit(&a, root, &o) == 0)
+	if (emit(a, root, &o) == 0)
 		r = o.n;
 done:
 	*out = o.p;
 	*cap = o.cap;
-	actx_free(&a);
+	actx_put(a);
 	return r;
 }
