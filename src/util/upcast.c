@@ -386,27 +386,36 @@ static int fill_op(struct pctx *c, const struct members *m, eg_upcast_op *o)
 }
 
 /* The i-th pointer of an operation in document order (from, froms,
- * path, paths), its member path for errors in name; NULL past the end. */
+ * path, paths), its member path for errors in name (unless name is NULL:
+ * applying needs no names); NULL past the end. */
 static const char *op_ptr(const eg_upcast_op *o, size_t i, char *name, size_t cap)
 {
+	const char *what = "path", *p;
+	int indexed = 0;
+
 	if (o->from && i-- == 0) {
-		snprintf(name, cap, "from");
-		return o->from;
+		what = "from";
+		p = o->from;
+	} else if (i < o->nfrom) {
+		what = "from";
+		p = o->froms[i];
+		indexed = 1;
+	} else {
+		i -= o->nfrom;
+		if (o->path && i-- == 0) {
+			p = o->path;
+		} else if (i < o->npath) {
+			p = o->paths[i];
+			indexed = 1;
+		} else {
+			return NULL;
+		}
 	}
-	if (i < o->nfrom) {
-		snprintf(name, cap, "from/%zu", i);
-		return o->froms[i];
-	}
-	i -= o->nfrom;
-	if (o->path && i-- == 0) {
-		snprintf(name, cap, "path");
-		return o->path;
-	}
-	if (i < o->npath) {
-		snprintf(name, cap, "path/%zu", i);
-		return o->paths[i];
-	}
-	return NULL;
+	if (name && indexed)
+		snprintf(name, cap, "%s/%zu", what, i);
+	else if (name)
+		snprintf(name, cap, "%s", what);
+	return p;
 }
 
 static size_t op_nptr(const eg_upcast_op *o)
@@ -585,6 +594,7 @@ int eg_upcast_parse(const char *json, size_t n, eg_upcast **out, char *err, size
 typedef struct utext {
 	const char *p;
 	size_t off, n;
+	int esc;               /* a key's text holds a backslash (an escape) */
 } utext;
 
 /*
@@ -629,9 +639,14 @@ static int new_node(struct actx *a, int type)
 		a->v = v;
 		a->cap = cap;
 	}
+	/* field by field: a whole-struct clear compiles to rep stos, whose
+	 * start-up cost was a tenth of a small apply */
 	unode *x = &a->v[a->n];
-	memset(x, 0, sizeof *x);
+	x->key.p = x->val.p = NULL;
+	x->key.off = x->key.n = x->val.off = x->val.n = 0;
+	x->key.esc = x->val.esc = 0;
 	x->type = type;
+	x->expanded = 0;
 	x->first = x->last = x->next = -1;
 	return (int)a->n++;
 }
@@ -694,10 +709,12 @@ static const char *skip_ws(const char *p, const char *end)
 
 /*
  * Give a container node its children.  Containers always have their text
- * outside scratch (the data, checked whole by eg_upcast_apply, or an
- * operation's minified value, checked when the document was parsed), so
- * the walk need not validate again and the spans stay put.  0, or -1 (out
- * of memory, or text that is not a container: the node stays as it was).
+ * outside scratch (the data, or an operation's value, validated when the
+ * document was parsed), so the spans stay put.  The data is valid JSON
+ * (callers promise it: it was validated when appended), so the walk does
+ * not validate again; it only follows the structure, and fails where that
+ * is broken (no closing bracket, or more than whitespace after it).  0, or
+ * -1 (out of memory or broken text: the node stays as it was).
  */
 static int expand(struct actx *a, int x)
 {
@@ -715,8 +732,9 @@ static int expand(struct actx *a, int x)
 	p = skip_ws(p + 1, end);
 	while (p < end && *p != (obj ? '}' : ']')) {
 		const char *k = p, *ke = p;
+		unsigned flags = 0;
 		if (obj) {
-			ke = eg_json_string_end(k, end, NULL);
+			ke = eg_json_string_end(k, end, &flags);
 			p = skip_ws(ke, end);
 			p = skip_ws(p + (p < end), end);     /* the ':' */
 		}
@@ -733,9 +751,14 @@ static int expand(struct actx *a, int x)
 		}
 		a->v[c].key.p = k;
 		a->v[c].key.n = (size_t)(ke - k);
+		a->v[c].key.esc = (flags & JSON_STR_ESCAPED) != 0;
 		add_child(a, x, c);
 		p = skip_ws(p, end);
 		p = skip_ws(p + (p < end && *p == ','), end);
+	}
+	if (p == end || skip_ws(p + 1, end) != end) {
+		a->v[x].first = a->v[x].last = -1;
+		return -1;
 	}
 	a->v[x].expanded = 1;
 	return 0;
@@ -753,7 +776,7 @@ static int key_is(struct actx *a, int c, const uptok *t)
 	const utext *k = &a->v[c].key;
 	json_span s = { txt(a, k), k->n, JSON_STRING };
 
-	if (eg_json_string_is_plain(&s))
+	if (!k->esc)
 		return s.n - 2 == t->n && !memcmp(s.p + 1, t->s, t->n);
 	if (s.n - 2 < t->n)     /* an escape never decodes longer than it is */
 		return 0;
@@ -800,7 +823,7 @@ static void remove_named(struct actx *a, int x, const uptok *t, int keep)
 /* Put s[0..n) into scratch as a JSON string; its utext. */
 static utext quoted(struct actx *a, const char *s, size_t n)
 {
-	utext t = { NULL, 0, 0 };
+	utext t = { NULL, 0, 0, 0 };
 
 	if (n > (SIZE_MAX - 2) / 6 || buf_reserve(&a->scratch, 6 * n + 2)) {
 		a->oom = 1;
@@ -808,6 +831,7 @@ static utext quoted(struct actx *a, const char *s, size_t n)
 	}
 	t.off = a->scratch.n;
 	t.n = eg_json_quote(s, n, a->scratch.p + a->scratch.n);
+	t.esc = t.n != n + 2;     /* every escape is longer than its byte */
 	a->scratch.n += t.n;
 	return t;
 }
@@ -1198,12 +1222,11 @@ static void walk(struct actx *a, int x, const eg_upcast_op *o, const struct opp 
  * hand with a member missing is skipped rather than followed into NULL. */
 static int op_usable(const eg_upcast_op *o)
 {
-	char name[32];
 	size_t np = op_nptr(o);
 	const char *p;
 
 	for (size_t i = 0; i < np; i++)
-		if (!(p = op_ptr(o, i, name, sizeof name)) || p[0] != '/')
+		if (!(p = op_ptr(o, i, NULL, 0)) || p[0] != '/')
 			return 0;
 	switch (o->op) {
 	case UP_RENAME: return o->path && o->to;
@@ -1221,11 +1244,10 @@ static int op_usable(const eg_upcast_op *o)
  * it moves while q is used); -1 if out of memory. */
 static int op_tokens_into(struct actx *a, const eg_upcast_op *o, struct opp *q)
 {
-	char name[32];
 	size_t np = op_nptr(o), ntok = 0, text = 0;
 
 	for (size_t i = 0; i < np; i++) {
-		const char *p = op_ptr(o, i, name, sizeof name);
+		const char *p = op_ptr(o, i, NULL, 0);
 		size_t len = strlen(p);
 		ntok += ptr_ntok(p, len);
 		text += len + 1;
@@ -1239,7 +1261,7 @@ static int op_tokens_into(struct actx *a, const eg_upcast_op *o, struct opp *q)
 	uptok *t = (uptok *)(void *)(q->pp + np);
 	char *dec = (char *)(t + ntok);
 	for (size_t i = 0; i < np; i++) {
-		const char *p = op_ptr(o, i, name, sizeof name);
+		const char *p = op_ptr(o, i, NULL, 0);
 		size_t len = strlen(p);
 		q->pp[i].t = t;
 		q->pp[i].n = ptr_ntok(p, len);
@@ -1272,6 +1294,59 @@ static int apply_op(struct actx *a, int root, const eg_upcast_op *o)
 
 /* ------------------------------------------------------------ output */
 
+/* Where the text of x's member or element c starts and ends when it is
+ * one piece of the data as it was (key, ':' and value untouched,
+ * minified); 0 if it is not. */
+static int data_piece(const struct actx *a, int obj, int c, const char **from, const char **to)
+{
+	const unode *v = &a->v[c];
+
+	if (!a->data_plain || v->expanded || v->val.p < a->data || v->val.p >= a->data_end)
+		return 0;
+	if (obj && (!v->key.p || v->key.p + v->key.n + 1 != v->val.p))
+		return 0;
+	*from = obj ? v->key.p : v->val.p;
+	*to = v->val.p + v->val.n;
+	return 1;
+}
+
+static int emit(const struct actx *a, int x, buf *out);
+
+/* The members or elements of expanded node x.  Neighbours that are still
+ * neighbours in the data (one ',' between them) are copied as one run. */
+static int emit_children(const struct actx *a, int x, buf *out)
+{
+	int obj = a->v[x].type == JSON_OBJECT;
+	const char *run = NULL, *run_end = NULL, *from, *to;
+
+	for (int c = a->v[x].first; c >= 0; c = a->v[c].next) {
+		int first = c == a->v[x].first;
+		if (data_piece(a, obj, c, &from, &to)) {
+			if (run && from == run_end + 1 && *run_end == ',') {
+				run_end = to;
+				continue;
+			}
+			if (run && buf_add(out, run, (size_t)(run_end - run)))
+				return -1;
+			if (!first && buf_add(out, ",", 1))
+				return -1;
+			run = from;
+			run_end = to;
+			continue;
+		}
+		if (run && buf_add(out, run, (size_t)(run_end - run)))
+			return -1;
+		run = NULL;
+		if (!first && buf_add(out, ",", 1))
+			return -1;
+		if (obj && (buf_add(out, txt(a, &a->v[c].key), a->v[c].key.n) || buf_add(out, ":", 1)))
+			return -1;
+		if (emit(a, c, out))
+			return -1;
+	}
+	return run ? buf_add(out, run, (size_t)(run_end - run)) : 0;
+}
+
 static int emit(const struct actx *a, int x, buf *out)
 {
 	const unode *v = &a->v[x];
@@ -1292,16 +1367,8 @@ static int emit(const struct actx *a, int x, buf *out)
 		return 0;
 	}
 	int obj = v->type == JSON_OBJECT;
-	if (buf_add(out, obj ? "{" : "[", 1))
+	if (buf_add(out, obj ? "{" : "[", 1) || emit_children(a, x, out))
 		return -1;
-	for (int c = v->first; c >= 0; c = a->v[c].next) {
-		if (c != v->first && buf_add(out, ",", 1))
-			return -1;
-		if (obj && (buf_add(out, txt(a, &a->v[c].key), a->v[c].key.n) || buf_add(out, ":", 1)))
-			return -1;
-		if (emit(a, c, out))
-			return -1;
-	}
 	return buf_add(out, obj ? "}" : "]", 1);
 }
 
@@ -1359,11 +1426,12 @@ static void actx_put(struct actx *a)
 		actx_free(a);
 }
 
-/* Is no byte of p[0..n) below '!'?  Then valid JSON text holds no
- * whitespace outside strings, and is its own minified form.  Eight bytes
- * at a time: a byte below 0x21 borrows in x - 0x21.., and only a byte
- * above a truly low one can be falsely flagged, so "any" is exact. */
-static int no_low_bytes(const char *p, size_t n)
+/* Is p[0..n) plain: no byte below '!' nor above 0x7f?  Then valid JSON
+ * text holds no whitespace outside strings (it is its own minified form)
+ * and is valid UTF-8.  Eight bytes at a time: a byte below 0x21 borrows in
+ * x - 0x21.., and only a byte above a truly low one can be falsely
+ * flagged, so "any" is exact. */
+static int plain_text(const char *p, size_t n)
 {
 	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
 	size_t i = 0;
@@ -1371,16 +1439,17 @@ static int no_low_bytes(const char *p, size_t n)
 	for (; i + 8 <= n; i += 8) {
 		uint64_t x;
 		memcpy(&x, p + i, 8);
-		if ((x - ones * 0x21) & ~x & high)
+		if (((x - ones * 0x21) | x) & high)
 			return 0;
 	}
 	for (; i < n; i++)
-		if ((unsigned char)p[i] < 0x21)
+		if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] > 0x7f)
 			return 0;
 	return 1;
 }
 
-/* Does the valid JSON text data[0..n) hold an object? */
+/* Does the text data[0..n) hold an object (its first byte after
+ * whitespace)? */
 static int is_object(const char *data, size_t n)
 {
 	const char *p = skip_ws(data, data + n);
@@ -1394,20 +1463,20 @@ size_t eg_upcast_apply(const eg_upcast *u, const char *data, size_t n, char **ou
 	buf o = { *out, 0, *cap };
 	size_t r = (size_t)-1;
 
-	/* Data that is not an object (callers promise one) is passed through
-	 * untouched rather than half changed.  Checked whole here, once, the
-	 * walk below need not validate again. */
-	if (eg_json_validate(data, n, NULL) || !is_object(data, n)) {
-		if (buf_add(&o, data, n) == 0)
+	/* Callers pass the valid data of stored events, which is not checked
+	 * again here (that would be most of the time this takes).  What is
+	 * cheap to see is: data that is not an object, does not close, or is
+	 * not UTF-8 is passed through untouched rather than half changed. */
+	a->data = data;
+	a->data_end = data + n;
+	a->data_plain = plain_text(data, n);
+	int root = -1;
+	if (!is_object(data, n) || (!a->data_plain && !eg_json_utf8_valid(data, n)) ||
+	    (root = span_node(a, data, n, JSON_OBJECT)) < 0 || expand(a, root)) {
+		if (!a->oom && buf_add(&o, data, n) == 0)
 			r = o.n;
 		goto done;
 	}
-	a->data = data;
-	a->data_end = data + n;
-	a->data_plain = no_low_bytes(data, n);
-	int root = span_node(a, data, n, JSON_OBJECT);
-	if (root < 0 || expand(a, root))
-		goto done;
 	for (size_t i = 0; u && i < u->n; i++)
 		if (apply_op(a, root, &u->ops[i]))
 			goto done;
