@@ -700,6 +700,23 @@ static const char *value_end(const char *p, const char *end)
 	return p;
 }
 
+/* Past the key (a string) at p, byte by byte: keys are short, shorter than
+ * what eg_json_string_end's eight-byte steps pay off on; *esc set if it
+ * holds an escape. */
+static const char *key_end(const char *p, const char *end, int *esc)
+{
+	for (p++; p < end; p++) {
+		if (*p == '"')
+			return p + 1;
+		if (*p == '\\') {
+			*esc = 1;
+			if (++p == end)
+				break;
+		}
+	}
+	return end;
+}
+
 static const char *skip_ws(const char *p, const char *end)
 {
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
@@ -732,9 +749,9 @@ static int expand(struct actx *a, int x)
 	p = skip_ws(p + 1, end);
 	while (p < end && *p != (obj ? '}' : ']')) {
 		const char *k = p, *ke = p;
-		unsigned flags = 0;
+		int esc = 0;
 		if (obj) {
-			ke = eg_json_string_end(k, end, &flags);
+			ke = key_end(k, end, &esc);
 			p = skip_ws(ke, end);
 			p = skip_ws(p + (p < end), end);     /* the ':' */
 		}
@@ -751,7 +768,7 @@ static int expand(struct actx *a, int x)
 		}
 		a->v[c].key.p = k;
 		a->v[c].key.n = (size_t)(ke - k);
-		a->v[c].key.esc = (flags & JSON_STR_ESCAPED) != 0;
+		a->v[c].key.esc = esc;
 		add_child(a, x, c);
 		p = skip_ws(p, end);
 		p = skip_ws(p + (p < end && *p == ','), end);
