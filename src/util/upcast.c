@@ -4,7 +4,10 @@
  * one data object.  Applying builds a small tree of spans over the data
  * text, expanded only along the paths the operations walk, mutates it and
  * writes it back: a value no operation touches is copied as its original
- * text, so number spellings, escapes and member order survive.
+ * text, so number spellings, escapes and member order survive.  Applying
+ * is on every read of an old event, so it is kept cheap: the data is
+ * walked without being validated again, each thread reuses its tree and
+ * buffers, and untouched neighbouring members are copied as one run.
  */
 #include "upcast.h"
 #include "buf.h"
@@ -913,8 +916,9 @@ static size_t text_depth(const char *p, size_t n)
 	return max;
 }
 
-/* Nesting depth of node x.  Recursion stays within JSON_MAX_DEPTH: the
- * data's depth was checked by the scanner, and no operation places a value
+/* Nesting depth of node x.  Recursion goes only through expanded nodes,
+ * which lie along the operations' paths; stored data is within
+ * JSON_MAX_DEPTH (checked when appended), and no operation places a value
  * deeper (fits() below). */
 static size_t depth(const struct actx *a, int x)
 {
