@@ -790,14 +790,11 @@ static int as_object(struct actx *a, int x)
 	return a->v[x].type == JSON_OBJECT && !expand(a, x) ? 0 : -1;
 }
 
-/* Does the key of member c decode to t? */
-static int key_is(struct actx *a, int c, const uptok *t)
+/* key_is for a key with escapes: decoded into tmp first. */
+static int key_is_escaped(struct actx *a, const utext *k, const uptok *t)
 {
-	const utext *k = &a->v[c].key;
 	json_span s = { txt(a, k), k->n, JSON_STRING };
 
-	if (!k->esc)
-		return s.n - 2 == t->n && !memcmp(s.p + 1, t->s, t->n);
 	if (s.n - 2 < t->n)     /* an escape never decodes longer than it is */
 		return 0;
 	a->tmp.n = 0;
@@ -807,6 +804,17 @@ static int key_is(struct actx *a, int c, const uptok *t)
 	}
 	size_t n = eg_json_string_decode(&s, a->tmp.p);
 	return n == t->n && !memcmp(a->tmp.p, t->s, n);
+}
+
+/* Does the key of member c decode to t?  Inline: every lookup compares
+ * each member's key, and most keys have no escapes. */
+static inline int key_is(struct actx *a, int c, const uptok *t)
+{
+	const utext *k = &a->v[c].key;
+
+	if (k->esc)
+		return key_is_escaped(a, k, t);
+	return k->n - 2 == t->n && !memcmp(txt(a, k) + 1, t->s, t->n);
 }
 
 /* The member of object x named t (the last of duplicates, as
