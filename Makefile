@@ -46,7 +46,7 @@ SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
 .PHONY: all print-ldlibs deps deps-check test unit e2e lint sql-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
-	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts fuzz fuzz-replay fault fault-check clean
+	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
 all: bin/engram
@@ -213,6 +213,11 @@ $(B)/bench/schema_bench: bench/schema_bench.c bench/bench.h $(B)/libengram.a
 	@mkdir -p $(B)/bench
 	$(CC) $(CFLAGS) $(ALL_INC) -o $@ bench/schema_bench.c $(B)/libengram.a $(LDLIBS)
 bench-schema: all $(B)/bench/schema_bench ; @bench/schema.sh $(BENCH_ARGS)
+# eg_upcast_apply on the data of 1M order_placed events: bench/upcast.sh.
+$(B)/bench/upcast_bench: bench/upcast_bench.c bench/bench.h $(B)/libengram.a
+	@mkdir -p $(B)/bench
+	$(CC) $(CFLAGS) $(ALL_INC) -o $@ bench/upcast_bench.c $(B)/libengram.a $(LDLIBS)
+bench-upcast: all $(B)/bench/upcast_bench ; @bench/upcast.sh $(BENCH_ARGS)
 # Append with a schema for every type against without: bench/contracts.sh.
 bench-contracts: all ; @bench/contracts.sh $(BENCH_ARGS)
 

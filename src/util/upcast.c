@@ -4,7 +4,10 @@
  * one data object.  Applying builds a small tree of spans over the data
  * text, expanded only along the paths the operations walk, mutates it and
  * writes it back: a value no operation touches is copied as its original
- * text, so number spellings, escapes and member order survive.
+ * text, so number spellings, escapes and member order survive.  Applying
+ * is on every read of an old event, so it is kept cheap: the data is
+ * walked without being validated again, each thread reuses its tree and
+ * buffers, and untouched neighbouring members are copied as one run.
  */
 #include "upcast.h"
 #include "buf.h"
@@ -13,6 +16,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,28 +51,28 @@ static void ptr_free(upptr *p)
 	p->dec = NULL;
 }
 
-/* Split pointer text p (already checked by ptr_check) into tokens; -1 if
- * out of memory. */
-static int ptr_split(const char *p, upptr *out)
+static size_t ptr_ntok(const char *p, size_t len)
 {
-	size_t len = strlen(p), k = 0;
+	size_t n = 0;
 
-	out->n = 0;
 	for (size_t i = 0; i < len; i++)
-		out->n += p[i] == '/';
-	out->t = malloc((out->n ? out->n : 1) * sizeof *out->t);
-	out->dec = malloc(len + 1);
-	if (!out->t || !out->dec) {
-		ptr_free(out);
-		return -1;
-	}
+		n += p[i] == '/';
+	return n;
+}
+
+/* Split pointer text p[0..len) (already checked by ptr_check) into its
+ * ptr_ntok tokens at t, decoding into dec (len bytes). */
+static void ptr_split_into(const char *p, size_t len, uptok *t, char *dec)
+{
+	size_t k = 0;
+
 	for (size_t i = 0; i < len;) {
-		uptok *t = &out->t[k++];    /* p[i] is a '/' */
+		uptok *x = &t[k++];    /* p[i] is a '/' */
 		i++;
 		/* decoded tokens are no longer than raw ones: each is written
 		 * where its raw text starts, so they never overlap */
-		char *o = out->dec + i;
-		t->s = o;
+		char *o = dec + i;
+		x->s = o;
 		for (; i < len && p[i] != '/'; i++) {
 			if (p[i] == '~' && i + 1 < len) {
 				*o++ = p[i + 1] == '1' ? '/' : '~';
@@ -77,8 +81,23 @@ static int ptr_split(const char *p, upptr *out)
 				*o++ = p[i];
 			}
 		}
-		t->n = (size_t)(o - t->s);
+		x->n = (size_t)(o - x->s);
 	}
+}
+
+/* Split pointer text p into tokens (malloc'd); -1 if out of memory. */
+static int ptr_split(const char *p, upptr *out)
+{
+	size_t len = strlen(p);
+
+	out->n = ptr_ntok(p, len);
+	out->t = malloc((out->n ? out->n : 1) * sizeof *out->t);
+	out->dec = malloc(len + 1);
+	if (!out->t || !out->dec) {
+		ptr_free(out);
+		return -1;
+	}
+	ptr_split_into(p, len, out->t, out->dec);
 	return 0;
 }
 
@@ -370,27 +389,36 @@ static int fill_op(struct pctx *c, const struct members *m, eg_upcast_op *o)
 }
 
 /* The i-th pointer of an operation in document order (from, froms,
- * path, paths), its member path for errors in name; NULL past the end. */
+ * path, paths), its member path for errors in name (unless name is NULL:
+ * applying needs no names); NULL past the end. */
 static const char *op_ptr(const eg_upcast_op *o, size_t i, char *name, size_t cap)
 {
+	const char *what = "path", *p;
+	int indexed = 0;
+
 	if (o->from && i-- == 0) {
-		snprintf(name, cap, "from");
-		return o->from;
+		what = "from";
+		p = o->from;
+	} else if (i < o->nfrom) {
+		what = "from";
+		p = o->froms[i];
+		indexed = 1;
+	} else {
+		i -= o->nfrom;
+		if (o->path && i-- == 0) {
+			p = o->path;
+		} else if (i < o->npath) {
+			p = o->paths[i];
+			indexed = 1;
+		} else {
+			return NULL;
+		}
 	}
-	if (i < o->nfrom) {
-		snprintf(name, cap, "from/%zu", i);
-		return o->froms[i];
-	}
-	i -= o->nfrom;
-	if (o->path && i-- == 0) {
-		snprintf(name, cap, "path");
-		return o->path;
-	}
-	if (i < o->npath) {
-		snprintf(name, cap, "path/%zu", i);
-		return o->paths[i];
-	}
-	return NULL;
+	if (name && indexed)
+		snprintf(name, cap, "%s/%zu", what, i);
+	else if (name)
+		snprintf(name, cap, "%s", what);
+	return p;
 }
 
 static size_t op_nptr(const eg_upcast_op *o)
@@ -569,6 +597,7 @@ int eg_upcast_parse(const char *json, size_t n, eg_upcast **out, char *err, size
 typedef struct utext {
 	const char *p;
 	size_t off, n;
+	int esc;               /* a key's text holds a backslash (an escape) */
 } utext;
 
 /*
@@ -590,6 +619,9 @@ struct actx {
 	buf scratch;           /* texts made by operations: keys, numbers, strings */
 	buf tmp;               /* a key decoded for comparison */
 	buf str;               /* split's source, join's result, decoded */
+	buf toks;              /* the current operation's pointers, split */
+	const char *data, *data_end;   /* the text being upcast */
+	int data_plain;        /* no byte of it below '!': already minified */
 	int oom;
 };
 
@@ -610,9 +642,14 @@ static int new_node(struct actx *a, int type)
 		a->v = v;
 		a->cap = cap;
 	}
+	/* field by field: a whole-struct clear compiles to rep stos, whose
+	 * start-up cost was a tenth of a small apply */
 	unode *x = &a->v[a->n];
-	memset(x, 0, sizeof *x);
+	x->key.p = x->val.p = NULL;
+	x->key.off = x->key.n = x->val.off = x->val.n = 0;
+	x->key.esc = x->val.esc = 0;
 	x->type = type;
+	x->expanded = 0;
 	x->first = x->last = x->next = -1;
 	return (int)a->n++;
 }
@@ -639,47 +676,107 @@ static int span_node(struct actx *a, const char *p, size_t n, int type)
 	return c;
 }
 
+/* Past the value at p in text known to be valid JSON (bounded by end
+ * whatever the bytes): strings by eg_json_string_end, containers by
+ * counting brackets outside strings, scalars to the next delimiter. */
+static const char *value_end(const char *p, const char *end)
+{
+	if (*p == '"')
+		return eg_json_string_end(p, end, NULL);
+	if (*p != '{' && *p != '[') {
+		while (p < end && *p != ',' && *p != '}' && *p != ']' && (unsigned char)*p > ' ')
+			p++;
+		return p;
+	}
+	for (size_t d = 0; p < end;) {
+		char c = *p;
+		if (c == '"') {
+			p = eg_json_string_end(p, end, NULL);
+			continue;
+		}
+		p++;
+		if (c == '{' || c == '[')
+			d++;
+		else if ((c == '}' || c == ']') && --d == 0)
+			break;
+	}
+	return p;
+}
+
+/* Past the key (a string) at p, byte by byte: keys are short, shorter than
+ * what eg_json_string_end's eight-byte steps pay off on; *esc set if it
+ * holds an escape. */
+static const char *key_end(const char *p, const char *end, int *esc)
+{
+	for (p++; p < end; p++) {
+		if (*p == '"')
+			return p + 1;
+		if (*p == '\\') {
+			*esc = 1;
+			if (++p == end)
+				break;
+		}
+	}
+	return end;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
 /*
- * Give a container node its children.  The data was checked when the root
- * was expanded (eg_json_obj_next validates each value), and containers
- * always have their text outside scratch, so the spans stay put.  0, or -1
- * (invalid text or out of memory: the node stays as it was).
+ * Give a container node its children.  Containers always have their text
+ * outside scratch (the data, or an operation's value, validated when the
+ * document was parsed), so the spans stay put.  The data is valid JSON
+ * (callers promise it: it was validated when appended), so the walk does
+ * not validate again; it only follows the structure, and fails where that
+ * is broken (no closing bracket, or more than whitespace after it).  0, or
+ * -1 (out of memory or broken text: the node stays as it was).
  */
 static int expand(struct actx *a, int x)
 {
-	json_span key, val, whole;
-	int r = 0;
+	unode *w = &a->v[x];
+	int obj = w->type == JSON_OBJECT;
 
-	if (a->v[x].expanded)
+	if (w->expanded)
 		return 0;
-	whole.p = a->v[x].val.p;
-	whole.n = a->v[x].val.n;
-	whole.type = a->v[x].type;
-	if (!whole.p || (whole.type != JSON_OBJECT && whole.type != JSON_ARRAY))
+	if (!w->val.p || (!obj && w->type != JSON_ARRAY))
 		return -1;
-	if (whole.type == JSON_OBJECT) {
-		json_obj it;
-		if (eg_json_obj_begin(&it, whole.p, whole.n, NULL))
+	const char *p = w->val.p, *end = p + w->val.n;
+	p = skip_ws(p, end);
+	if (p == end || *p != (obj ? '{' : '['))
+		return -1;
+	p = skip_ws(p + 1, end);
+	while (p < end && *p != (obj ? '}' : ']')) {
+		const char *k = p, *ke = p;
+		int esc = 0;
+		if (obj) {
+			ke = key_end(k, end, &esc);
+			p = skip_ws(ke, end);
+			p = skip_ws(p + (p < end), end);     /* the ':' */
+		}
+		if (p >= end)
+			break;
+		const char *v = p;
+		p = value_end(v, end);
+		if (p == v)             /* not valid text: no way on */
+			break;
+		int c = span_node(a, v, (size_t)(p - v), eg_json_type_of(*v));
+		if (c < 0) {
+			a->v[x].first = a->v[x].last = -1;
 			return -1;
-		while ((r = eg_json_obj_next(&it, &key, &val, NULL)) == 1) {
-			int c = span_node(a, val.p, val.n, val.type);
-			if (c < 0)
-				break;
-			a->v[c].key.p = key.p;
-			a->v[c].key.n = key.n;
-			add_child(a, x, c);
 		}
-	} else {
-		json_arr it;
-		eg_json_arr_begin(&it, &whole);
-		while (eg_json_arr_next(&it, &val)) {
-			int c = span_node(a, val.p, val.n, val.type);
-			if (c < 0)
-				break;
-			add_child(a, x, c);
-		}
+		a->v[c].key.p = k;
+		a->v[c].key.n = (size_t)(ke - k);
+		a->v[c].key.esc = esc;
+		add_child(a, x, c);
+		p = skip_ws(p, end);
+		p = skip_ws(p + (p < end && *p == ','), end);
 	}
-	if (r < 0 || a->oom) {
+	if (p == end || skip_ws(p + 1, end) != end) {
 		a->v[x].first = a->v[x].last = -1;
 		return -1;
 	}
@@ -693,14 +790,11 @@ static int as_object(struct actx *a, int x)
 	return a->v[x].type == JSON_OBJECT && !expand(a, x) ? 0 : -1;
 }
 
-/* Does the key of member c decode to t? */
-static int key_is(struct actx *a, int c, const uptok *t)
+/* key_is for a key with escapes: decoded into tmp first. */
+static int key_is_escaped(struct actx *a, const utext *k, const uptok *t)
 {
-	const utext *k = &a->v[c].key;
 	json_span s = { txt(a, k), k->n, JSON_STRING };
 
-	if (eg_json_string_is_plain(&s))
-		return s.n - 2 == t->n && !memcmp(s.p + 1, t->s, t->n);
 	if (s.n - 2 < t->n)     /* an escape never decodes longer than it is */
 		return 0;
 	a->tmp.n = 0;
@@ -710,6 +804,17 @@ static int key_is(struct actx *a, int c, const uptok *t)
 	}
 	size_t n = eg_json_string_decode(&s, a->tmp.p);
 	return n == t->n && !memcmp(a->tmp.p, t->s, n);
+}
+
+/* Does the key of member c decode to t?  Inline: every lookup compares
+ * each member's key, and most keys have no escapes. */
+static inline int key_is(struct actx *a, int c, const uptok *t)
+{
+	const utext *k = &a->v[c].key;
+
+	if (k->esc)
+		return key_is_escaped(a, k, t);
+	return k->n - 2 == t->n && !memcmp(txt(a, k) + 1, t->s, t->n);
 }
 
 /* The member of object x named t (the last of duplicates, as
@@ -746,7 +851,7 @@ static void remove_named(struct actx *a, int x, const uptok *t, int keep)
 /* Put s[0..n) into scratch as a JSON string; its utext. */
 static utext quoted(struct actx *a, const char *s, size_t n)
 {
-	utext t = { NULL, 0, 0 };
+	utext t = { NULL, 0, 0, 0 };
 
 	if (n > (SIZE_MAX - 2) / 6 || buf_reserve(&a->scratch, 6 * n + 2)) {
 		a->oom = 1;
@@ -754,6 +859,7 @@ static utext quoted(struct actx *a, const char *s, size_t n)
 	}
 	t.off = a->scratch.n;
 	t.n = eg_json_quote(s, n, a->scratch.p + a->scratch.n);
+	t.esc = t.n != n + 2;     /* every escape is longer than its byte */
 	a->scratch.n += t.n;
 	return t;
 }
@@ -818,8 +924,9 @@ static size_t text_depth(const char *p, size_t n)
 	return max;
 }
 
-/* Nesting depth of node x.  Recursion stays within JSON_MAX_DEPTH: the
- * data's depth was checked by the scanner, and no operation places a value
+/* Nesting depth of node x.  Recursion goes only through expanded nodes,
+ * which lie along the operations' paths; stored data is within
+ * JSON_MAX_DEPTH (checked when appended), and no operation places a value
  * deeper (fits() below). */
 static size_t depth(const struct actx *a, int x)
 {
@@ -1144,12 +1251,11 @@ static void walk(struct actx *a, int x, const eg_upcast_op *o, const struct opp 
  * hand with a member missing is skipped rather than followed into NULL. */
 static int op_usable(const eg_upcast_op *o)
 {
-	char name[32];
 	size_t np = op_nptr(o);
 	const char *p;
 
 	for (size_t i = 0; i < np; i++)
-		if (!(p = op_ptr(o, i, name, sizeof name)) || p[0] != '/')
+		if (!(p = op_ptr(o, i, NULL, 0)) || p[0] != '/')
 			return 0;
 	switch (o->op) {
 	case UP_RENAME: return o->path && o->to;
@@ -1163,18 +1269,47 @@ static int op_usable(const eg_upcast_op *o)
 	}
 }
 
+/* Split o's pointers into q, in a->toks (one reservation, so nothing in
+ * it moves while q is used); -1 if out of memory. */
+static int op_tokens_into(struct actx *a, const eg_upcast_op *o, struct opp *q)
+{
+	size_t np = op_nptr(o), ntok = 0, text = 0;
+
+	for (size_t i = 0; i < np; i++) {
+		const char *p = op_ptr(o, i, NULL, 0);
+		size_t len = strlen(p);
+		ntok += ptr_ntok(p, len);
+		text += len + 1;
+	}
+	a->toks.n = 0;
+	if (buf_reserve(&a->toks, np * sizeof(upptr) + ntok * sizeof(uptok) + text))
+		return -1;
+	/* upptr and uptok both hold pointers: one alignment serves both */
+	q->pp = (upptr *)(void *)a->toks.p;
+	q->np = np;
+	uptok *t = (uptok *)(void *)(q->pp + np);
+	char *dec = (char *)(t + ntok);
+	for (size_t i = 0; i < np; i++) {
+		const char *p = op_ptr(o, i, NULL, 0);
+		size_t len = strlen(p);
+		q->pp[i].t = t;
+		q->pp[i].n = ptr_ntok(p, len);
+		q->pp[i].dec = dec;
+		ptr_split_into(p, len, t, dec);
+		t += q->pp[i].n;
+		dec += len + 1;
+	}
+	return 0;
+}
+
 static int apply_op(struct actx *a, int root, const eg_upcast_op *o)
 {
 	struct opp q;
 
 	if (!op_usable(o))
 		return 0;
-	q.np = op_nptr(o);
-	q.pp = calloc(q.np, sizeof *q.pp);
-	if (!q.pp || op_tokens(o, q.pp)) {
-		free(q.pp);
+	if (op_tokens_into(a, o, &q))
 		return -1;
-	}
 	long w = last_star(q.pp, q.np);
 	q.base = (size_t)(w + 1);
 	/* parse checked this; a hand-made operation is checked here */
@@ -1183,13 +1318,63 @@ static int apply_op(struct actx *a, int root, const eg_upcast_op *o)
 		ok = q.pp[i].n > q.base && same_prefix(&q.pp[i], &q.pp[0], q.base);
 	if (ok)
 		walk(a, root, o, &q, 0);
-	for (size_t i = 0; i < q.np; i++)
-		ptr_free(&q.pp[i]);
-	free(q.pp);
 	return a->oom ? -1 : 0;
 }
 
 /* ------------------------------------------------------------ output */
+
+/* Where the text of x's member or element c starts and ends when it is
+ * one piece of the data as it was (key, ':' and value untouched,
+ * minified); 0 if it is not. */
+static int data_piece(const struct actx *a, int obj, int c, const char **from, const char **to)
+{
+	const unode *v = &a->v[c];
+
+	if (!a->data_plain || v->expanded || v->val.p < a->data || v->val.p >= a->data_end)
+		return 0;
+	if (obj && (!v->key.p || v->key.p + v->key.n + 1 != v->val.p))
+		return 0;
+	*from = obj ? v->key.p : v->val.p;
+	*to = v->val.p + v->val.n;
+	return 1;
+}
+
+static int emit(const struct actx *a, int x, buf *out);
+
+/* The members or elements of expanded node x.  Neighbours that are still
+ * neighbours in the data (one ',' between them) are copied as one run. */
+static int emit_children(const struct actx *a, int x, buf *out)
+{
+	int obj = a->v[x].type == JSON_OBJECT;
+	const char *run = NULL, *run_end = NULL, *from, *to;
+
+	for (int c = a->v[x].first; c >= 0; c = a->v[c].next) {
+		int first = c == a->v[x].first;
+		if (data_piece(a, obj, c, &from, &to)) {
+			if (run && from == run_end + 1 && *run_end == ',') {
+				run_end = to;
+				continue;
+			}
+			if (run && buf_add(out, run, (size_t)(run_end - run)))
+				return -1;
+			if (!first && buf_add(out, ",", 1))
+				return -1;
+			run = from;
+			run_end = to;
+			continue;
+		}
+		if (run && buf_add(out, run, (size_t)(run_end - run)))
+			return -1;
+		run = NULL;
+		if (!first && buf_add(out, ",", 1))
+			return -1;
+		if (obj && (buf_add(out, txt(a, &a->v[c].key), a->v[c].key.n) || buf_add(out, ":", 1)))
+			return -1;
+		if (emit(a, c, out))
+			return -1;
+	}
+	return run ? buf_add(out, run, (size_t)(run_end - run)) : 0;
+}
 
 static int emit(const struct actx *a, int x, buf *out)
 {
@@ -1198,7 +1383,10 @@ static int emit(const struct actx *a, int x, buf *out)
 	if (!v->expanded) {
 		if (buf_reserve(out, v->val.n))
 			return -1;
-		if (v->val.p) {   /* data or a value: minified as it is copied */
+		if (v->val.p && a->data_plain && v->val.p >= a->data && v->val.p < a->data_end) {
+			memcpy(out->p + out->n, v->val.p, v->val.n);
+			out->n += v->val.n;
+		} else if (v->val.p) {   /* data or a value: minified as it is copied */
 			json_span s = { v->val.p, v->val.n, v->type };
 			out->n += eg_json_minify(&s, out->p + out->n);
 		} else {
@@ -1208,16 +1396,8 @@ static int emit(const struct actx *a, int x, buf *out)
 		return 0;
 	}
 	int obj = v->type == JSON_OBJECT;
-	if (buf_add(out, obj ? "{" : "[", 1))
+	if (buf_add(out, obj ? "{" : "[", 1) || emit_children(a, x, out))
 		return -1;
-	for (int c = v->first; c >= 0; c = a->v[c].next) {
-		if (c != v->first && buf_add(out, ",", 1))
-			return -1;
-		if (obj && (buf_add(out, txt(a, &a->v[c].key), a->v[c].key.n) || buf_add(out, ":", 1)))
-			return -1;
-		if (emit(a, c, out))
-			return -1;
-	}
 	return buf_add(out, obj ? "}" : "]", 1);
 }
 
@@ -1227,33 +1407,113 @@ static void actx_free(struct actx *a)
 	free(a->scratch.p);
 	free(a->tmp.p);
 	free(a->str.p);
+	free(a->toks.p);
+	memset(a, 0, sizeof *a);
+}
+
+/*
+ * Each thread keeps its tree and buffers from one call to the next, so that
+ * a call allocates nothing once they are big enough; a thread that ends
+ * frees them (the key's destructor).  More than CTX_KEEP bytes in them
+ * after a call (one outsized event) are given back.
+ */
+#define CTX_KEEP (1u << 20)
+
+static _Thread_local struct actx tls;
+static _Thread_local int tls_ready;
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tls_free(void *arg)
+{
+	actx_free(arg);
+}
+
+static void tls_key_make(void)
+{
+	(void)pthread_key_create(&tls_key, tls_free);
+}
+
+static struct actx *actx_get(void)
+{
+	struct actx *a = &tls;
+
+	if (!tls_ready) {
+		pthread_once(&tls_once, tls_key_make);
+		(void)pthread_setspecific(tls_key, a);
+		tls_ready = 1;
+	}
+	a->n = 0;
+	a->scratch.n = a->tmp.n = a->str.n = a->toks.n = 0;
+	a->oom = 0;
+	return a;
+}
+
+static void actx_put(struct actx *a)
+{
+	if (a->cap * sizeof *a->v + a->scratch.cap + a->tmp.cap + a->str.cap + a->toks.cap > CTX_KEEP)
+		actx_free(a);
+}
+
+/* Is p[0..n) plain: no byte below '!' nor above 0x7f?  Then valid JSON
+ * text holds no whitespace outside strings (it is its own minified form)
+ * and is valid UTF-8.  Eight bytes at a time: a byte below 0x21 borrows in
+ * x - 0x21.., and only a byte above a truly low one can be falsely
+ * flagged, so "any" is exact. */
+static int plain_text(const char *p, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+		memcpy(&x, p + i, 8);
+		if (((x - ones * 0x21) | x) & high)
+			return 0;
+	}
+	for (; i < n; i++)
+		if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] > 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Does the text data[0..n) hold an object (its first byte after
+ * whitespace)? */
+static int is_object(const char *data, size_t n)
+{
+	const char *p = skip_ws(data, data + n);
+
+	return p < data + n && *p == '{';
 }
 
 size_t eg_upcast_apply(const eg_upcast *u, const char *data, size_t n, char **out, size_t *cap)
 {
-	struct actx a = { 0 };
+	struct actx *a = actx_get();
 	buf o = { *out, 0, *cap };
-	int root = span_node(&a, data, n, JSON_OBJECT);
 	size_t r = (size_t)-1;
 
-	if (root < 0)
-		goto done;
-	/* Data that is not an object (callers promise one) is passed through
-	 * untouched rather than half changed. */
-	if (expand(&a, root)) {
-		if (a.oom || buf_add(&o, data, n))
-			goto done;
-		r = o.n;
+	/* Callers pass the valid data of stored events, which is not checked
+	 * again here (that would be most of the time this takes).  What is
+	 * cheap to see is: data that is not an object, does not close, or is
+	 * not UTF-8 is passed through untouched rather than half changed. */
+	a->data = data;
+	a->data_end = data + n;
+	a->data_plain = plain_text(data, n);
+	int root = -1;
+	if (!is_object(data, n) || (!a->data_plain && !eg_json_utf8_valid(data, n)) ||
+	    (root = span_node(a, data, n, JSON_OBJECT)) < 0 || expand(a, root)) {
+		if (!a->oom && buf_add(&o, data, n) == 0)
+			r = o.n;
 		goto done;
 	}
 	for (size_t i = 0; u && i < u->n; i++)
-		if (apply_op(&a, root, &u->ops[i]))
+		if (apply_op(a, root, &u->ops[i]))
 			goto done;
-	if (emit(&a, root, &o) == 0)
+	if (emit(a, root, &o) == 0)
 		r = o.n;
 done:
 	*out = o.p;
 	*cap = o.cap;
-	actx_free(&a);
+	actx_put(a);
 	return r;
 }

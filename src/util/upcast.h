@@ -68,6 +68,11 @@ void eg_upcast_free(eg_upcast *u);
  * operations do not touch is kept (member order, number text, escapes).
  * Operations whose source is absent do nothing.  Returns the result's
  * length, or (size_t)-1 out of memory.  Linear in n per operation.
+ * The data is not validated again (stored data was, when appended): text
+ * that is not an object, does not close, or is not UTF-8 comes back as it
+ * was; other invalid text gives some output, never a read outside it.
+ * Each thread keeps its working memory from call to call (freed when the
+ * thread ends), so calls on the same thread allocate nothing once warm.
  */
 size_t eg_upcast_apply(const eg_upcast *u, const char *data, size_t n, char **out, size_t *cap);
 
