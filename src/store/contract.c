@@ -87,14 +87,8 @@ static ctype *type_get(registry *r, const char *name, size_t n)
 	ctype *t = (ctype *)eg_reg_type(r, name, n);
 	if (t)
 		return t;
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 8;
-		ctype *nt = realloc(r->t, cap * sizeof *nt);
-		if (!nt)
-			return NULL;
-		r->t = nt;
-		r->cap = cap;
-	}
+	if (buf_grow(&r->t, &r->cap, r->n + 1, sizeof *r->t))
+		return NULL;
 	t = &r->t[r->n];
 	memset(t, 0, sizeof *t);
 	if (!(t->name = malloc(n + 1)))
@@ -221,14 +215,8 @@ static int read_schema_event(eg_store *st, registry *r, const eg_event *e)
 		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	if (version != t->n + 1)
 		return bad_event(st, e, "versions out of order");
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 4;
-		cver *nv = realloc(t->v, cap * sizeof *nv);
-		if (!nv)
-			return eg_st_err(st, EG_ENOMEM, "out of memory");
-		t->v = nv;
-		t->cap = cap;
-	}
+	if (buf_grow(&t->v, &t->cap, t->n + 1, sizeof *t->v))
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	cver *v = &t->v[t->n];
 	memset(v, 0, sizeof *v);
 	v->version = version;

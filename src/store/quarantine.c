@@ -7,6 +7,7 @@
  * and a retry appends it at most once: a second copy is a duplicate.
  */
 #include "internal.h"
+#include "buf.h"
 #include "contract.h"
 #include "json.h"
 
@@ -110,14 +111,8 @@ static int retry_one(void *p, const eg_quarantined *q)
 		return 0;
 	if (rc)
 		return rc;
-	if (r->ndone == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 64;
-		eg_quarantined *d = realloc(r->done, cap * sizeof *d);
-		if (!d)
-			return eg_st_err(r->st, EG_ENOMEM, "out of memory");
-		r->done = d;
-		r->cap = cap;
-	}
+	if (buf_grow(&r->done, &r->cap, r->ndone + 1, sizeof *r->done))
+		return eg_st_err(r->st, EG_ENOMEM, "out of memory");
 	eg_quarantined *d = &r->done[r->ndone];
 	*d = *q;
 	d->id = strndup(q->id, q->id_len);

@@ -35,6 +35,27 @@ static inline int buf_reserve(buf *b, size_t n)
 	return 0;
 }
 
+/* Make the array *p of elements of size bytes hold at least need of them,
+ * doubling its capacity *cap (from 8); -1 if out of memory or the size
+ * would overflow (the array is then as it was). */
+static inline int buf_grow(void *p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 8;
+	while (c < need) {
+		if (c > SIZE_MAX / 2 / size)
+			return -1;
+		c *= 2;
+	}
+	void *q = realloc(*(void **)p, c * size);
+	if (!q)
+		return -1;
+	*(void **)p = q;
+	*cap = c;
+	return 0;
+}
+
 /* Append n bytes; -1 if out of memory. */
 static inline int buf_add(buf *b, const void *s, size_t n)
 {

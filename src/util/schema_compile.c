@@ -6,8 +6,10 @@
  * error names the JSON pointer of the faulty place in the document.
  */
 #include "schema_int.h"
+#include "buf.h"
 #include "json.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,14 +116,8 @@ static int new_node(struct comp *c)
 {
 	eg_schema *s = c->s;
 
-	if (s->nnodes == s->cap) {
-		int cap = s->cap ? 2 * s->cap : 16;
-		snode *n = realloc(s->nodes, (size_t)cap * sizeof *n);
-		if (!n)
-			return oom(c);
-		s->nodes = n;
-		s->cap = cap;
-	}
+	if (s->nnodes == INT_MAX || buf_grow(&s->nodes, &s->cap, (size_t)s->nnodes + 1, sizeof *s->nodes))
+		return oom(c);
 	snode *n = &s->nodes[s->nnodes];
 	memset(n, 0, sizeof *n);
 	n->boolean = -1;
@@ -136,14 +132,9 @@ static int annotate(struct comp *c, const char *name, size_t nn, const json_span
 {
 	eg_schema *s = c->s;
 
-	if (s->nannots == s->acap) {
-		int cap = s->acap ? 2 * s->acap : 8;
-		sannot *a = realloc(s->annots, (size_t)cap * sizeof *a);
-		if (!a)
-			return oom(c);
-		s->annots = a;
-		s->acap = cap;
-	}
+	if (s->nannots == INT_MAX ||
+	    buf_grow(&s->annots, &s->acap, (size_t)s->nannots + 1, sizeof *s->annots))
+		return oom(c);
 	sannot *a = &s->annots[s->nannots];
 	a->at = path_dup(c);
 	a->name = malloc(nn + 1);
@@ -325,14 +316,14 @@ static int kw_pattern(struct comp *c, snode *n, const json_span *v)
 static int kw_format(struct comp *c, snode *n, const json_span *v)
 {
 	static const char *const names[] = { "", "date-time", "date", "email", "uuid", "uri" };
-	char buf[16];
+	char name[16];
 
 	if (v->type != JSON_STRING)
 		return fail(c, "expected a string");
-	if (v->n <= sizeof buf) {
-		size_t k = eg_json_string_decode(v, buf);
+	if (v->n <= sizeof name) {
+		size_t k = eg_json_string_decode(v, name);
 		for (int i = 1; i < 6; i++) {
-			if (strlen(names[i]) == k && !memcmp(buf, names[i], k)) {
+			if (strlen(names[i]) == k && !memcmp(name, names[i], k)) {
 				n->format = i;
 				n->has |= SK_FORMAT;
 				return 0;
@@ -347,20 +338,15 @@ static int kw_format(struct comp *c, snode *n, const json_span *v)
 
 struct props {
 	sprop *p;
-	int n, cap;
+	int n;
+	size_t cap;
 };
 
 static int add_prop(struct comp *c, struct props *ps, char *name, size_t n, int child)
 {
-	if (ps->n == ps->cap) {
-		int cap = ps->cap ? 2 * ps->cap : 8;
-		sprop *p = realloc(ps->p, (size_t)cap * sizeof *p);
-		if (!p) {
-			free(name);
-			return oom(c);
-		}
-		ps->p = p;
-		ps->cap = cap;
+	if (ps->n == INT_MAX || buf_grow(&ps->p, &ps->cap, (size_t)ps->n + 1, sizeof *ps->p)) {
+		free(name);
+		return oom(c);
 	}
 	ps->p[ps->n++] = (sprop){ name, n, child, -1 };
 	return 0;

@@ -137,11 +137,13 @@ typedef struct sannot {
 
 struct eg_schema {
 	snode *nodes;
-	int nnodes, cap;
+	int nnodes;
+	size_t cap;
 	int env[3];             /* actor, session, stream nodes, -1 none */
 	unsigned envreq;        /* bit i: env field i required */
 	sannot *annots;
-	int nannots, acap;
+	int nannots;
+	size_t acap;
 	pcre2_match_context *mctx;
 };
 

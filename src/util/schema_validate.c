@@ -12,6 +12,7 @@
  * needs its value.
  */
 #include "schema_int.h"
+#include "buf.h"
 #include "json.h"
 #include "timefmt.h"
 
@@ -81,21 +82,6 @@ struct sval {
 };
 
 /* Room for need items of size bytes in *p (capacity *cap), doubling. */
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return 0;
-	size_t c = *cap ? *cap : 64;
-	while (c < need)
-		c *= 2;
-	void *n = realloc(*p, c * size);
-	if (!n)
-		return -1;
-	*p = n;
-	*cap = c;
-	return 0;
-}
-
 static const char *value(struct vctx *v, size_t so, size_t sn, const char *p);
 
 static inline const char *skip_ws(const char *p, const char *end)
@@ -282,7 +268,7 @@ static int push_node(struct vctx *v, int node, int dedupe)
 			b->mark[node] = b->epoch;
 		}
 		if (v->nsets == b->capsets &&
-		    grow((void **)&b->sets, &b->capsets, v->nsets + 1, sizeof *b->sets)) {
+		    buf_grow(&b->sets, &b->capsets, v->nsets + 1, sizeof *b->sets)) {
 			v->oom = v->stop = 1;
 			return -1;
 		}
@@ -349,10 +335,10 @@ static uint64_t powmod10(int64_t k, uint64_t m)
 
 static double to_double(const char *p, size_t n)
 {
-	char buf[128];
+	char text[128];
 
-	cut(buf, sizeof buf, p, n);
-	return strtod(buf, NULL);
+	cut(text, sizeof text, p, n);
+	return strtod(text, NULL);
 }
 
 /* Is x a multiple of d?  Exact for decimals of up to 19 significant
@@ -427,7 +413,7 @@ static int is_digit(char c)
 
 static int fmt_date(const char *s, size_t n)
 {
-	char buf[32];
+	char text[32];
 	int64_t us;
 
 	if (n != 10)
@@ -435,9 +421,9 @@ static int fmt_date(const char *s, size_t n)
 	for (size_t i = 0; i < 10; i++)
 		if (i == 4 || i == 7 ? s[i] != '-' : !is_digit(s[i]))
 			return 0;
-	memcpy(buf, s, 10);
-	memcpy(buf + 10, "T00:00:00Z", 10);
-	return eg_time_parse_rfc3339(buf, 20, &us) == 0;
+	memcpy(text, s, 10);
+	memcpy(text + 10, "T00:00:00Z", 10);
+	return eg_time_parse_rfc3339(text, 20, &us) == 0;
 }
 
 /* RFC 3339 date-time: the parser of event times, with 'T' (either case)
@@ -740,7 +726,7 @@ static int reserve_bits(struct vctx *v, size_t words)
 {
 	struct vbuf *b = v->b;
 
-	if (grow((void **)&b->bits, &b->capbits, v->nbits + words, sizeof *b->bits)) {
+	if (buf_grow(&b->bits, &b->capbits, v->nbits + words, sizeof *b->bits)) {
 		v->oom = v->stop = 1;
 		return -1;
 	}
@@ -878,7 +864,7 @@ static int unique_table(struct vctx *v, size_t count, size_t *size)
 	if (2 * (count + 1) <= *size)
 		return 0;
 	size_t ns = *size ? 2 * *size : 64;
-	if (grow((void **)&b->utab, &b->utabcap, ns, sizeof *b->utab))
+	if (buf_grow(&b->utab, &b->utabcap, ns, sizeof *b->utab))
 		return -1;
 	*size = ns;
 	memset(b->utab, 0, ns * sizeof *b->utab);
@@ -914,7 +900,7 @@ static void check_unique(struct vctx *v, const char *p)
 				v->oom = v->stop = 1;
 			return;
 		}
-		if (grow((void **)&b->uoff, &b->uoffcap, count + 2, sizeof *b->uoff) ||
+		if (buf_grow(&b->uoff, &b->uoffcap, count + 2, sizeof *b->uoff) ||
 		    unique_table(v, count, &size)) {
 			v->oom = v->stop = 1;
 			return;
