@@ -86,6 +86,12 @@ static void registry_versions_are_events_of_schemas(void **state)
 	assert_non_null(c.upcast);
 	assert_int_equal(eg_contract_get(st, "order_placed", 3, &c), EG_ENOTFOUND);
 	assert_int_equal(eg_contract_get(st, "nope", 0, &c), EG_ENOTFOUND);
+	/* the boolean schemas: anything, and nothing */
+	add_ok(st, "any", "true", NULL, &rep);
+	add_ok(st, "none", "false", NULL, &rep);
+	eg_append_result res;
+	assert_int_equal(add_line(st, "{\"type\":\"any\",\"data\":{\"x\":[1]}}", 0, &res), EG_OK);
+	assert_int_equal(add_line(st, "{\"type\":\"none\"}", 0, &res), EG_EINVAL);
 	eg_store_close(st);
 	/* a reader sees the same registry, read from the log */
 	st = tu_open(f->dir, EG_OPEN_READ, 0);
@@ -93,7 +99,9 @@ static void registry_versions_are_events_of_schemas(void **state)
 	assert_int_equal(c.version, 2);
 	uint64_t n;
 	assert_int_equal(eg_store_key(st, EG_KEYS_STREAMS, "$schemas", 8, &n), EG_OK);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 4);
+	assert_int_equal(eg_contract_get(st, "none", 0, &c), EG_OK);
+	assert_int_equal(c.schema_len, 5);
 	eg_store_close(st);
 }
 

@@ -204,7 +204,7 @@ static int read_schema_event(eg_store *st, registry *r, const eg_event *e)
 	uint64_t version;
 	if (!eg_json_member(&d, "type", 4, &ty) || ty.type != JSON_STRING ||
 	    member_u64(&d, "version", &version) || !eg_json_member(&d, "schema", 6, &doc) ||
-	    doc.type != JSON_OBJECT)
+	    (doc.type != JSON_OBJECT && doc.type != JSON_TRUE && doc.type != JSON_FALSE))
 		return bad_event(st, e, "expected type, version and schema");
 	char name[NAME_MAX_LEN + 1];
 	if (ty.n > sizeof name)
@@ -265,7 +265,7 @@ int eg_reg_build_upcast(const char *updoc, size_t uplen, const char *doc, size_t
 		return EG_EINVAL;
 	if (!u && !(u = calloc(1, sizeof *u)))
 		return EG_ENOMEM;
-	if (defaults) {
+	if (defaults && doclen && doc[0] == '{') {
 		json_span s = { doc, doclen, JSON_OBJECT };
 		buf at = { 0 };
 		int rc = add_defaults(u, &s, &at, 0);
