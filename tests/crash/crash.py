@@ -3,8 +3,11 @@
 
 Each iteration starts a producer that appends batches to one store with
 `engram append --sync always` (a random 1 to 300 events over 16 streams),
-now and then also runs a projection, a windows run, a sessions query and a
-consumer (each writes derived files or a checkpoint of its own), and then
+now and then also runs a projection, a windows run, a sessions query, a
+consumer (each writes derived files or a checkpoint of its own) and a new
+schema version; its appends use --quarantine against a schema for deposit
+that refuses about half of them (a refused event goes to $quarantine in its
+own batch), and then
 kills the producer and whatever engram process it is running with SIGKILL
 at a random moment.  The producer writes "intent K N" before batch K of N
 events and "ack K FIRST LAST" after engram acknowledged it.  After each kill
@@ -35,6 +38,8 @@ import time
 STREAMS = 16
 PROJ = {"name": "crash_counts", "key": "stream", "snapshot_every": 1000,
         "fields": {"n": {"count": True}, "total": {"sum": "data.v"}, "last": {"last": "data.v"}}}
+# Deposits with v above 500 are refused by their schema (and quarantined).
+DEPOSIT = {"type": "object", "properties": {"v": {"type": "integer", "maximum": 500}}}
 WIN = {"name": "crash_windows", "window": {"tumble": "1h"}, "group_by": ["stream"],
        "aggs": {"n": {"count": True}, "v": {"sum": "data.v"}}, "watermark": "10m",
        "allowed_lateness": "forever"}
@@ -50,6 +55,7 @@ def produce(engram, store, log, it, seed):
     rnd = random.Random(seed)
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     t0 = 1735689600 + it * 86400          # a day of event time per iteration
+    run(engram, store, "schema", "add", "deposit", "deposit.json", "--compat", "none")
     for k in range(1_000_000):
         n = rnd.randint(1, 300)
         lines = []
@@ -61,7 +67,8 @@ def produce(engram, store, log, it, seed):
                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
                 "data": {"v": rnd.randint(-50, 1000)}}))
         os.write(fd, f"intent i{it}-b{k} {n}\n".encode())
-        r = run(engram, store, "append", "--sync", "always", stdin="\n".join(lines) + "\n")
+        r = run(engram, store, "append", "--sync", "always", "--quarantine",
+                stdin="\n".join(lines) + "\n")
         if r.returncode:
             sys.exit(f"append failed: {r.stderr}")
         a = json.loads(r.stdout)
@@ -78,6 +85,12 @@ def produce(engram, store, log, it, seed):
             if r.returncode == 0 and r.stdout:
                 last = json.loads(r.stdout.splitlines()[-1])["pos"]
                 os.write(fd, f"consumed c1 {last}\n".encode())
+        elif roll < 0.6:
+            # the next version of click's schema (its description differs)
+            with open(f"click{it}-{k}.json", "w") as f:
+                json.dump({"description": f"v{it}-{k}", "type": "object",
+                           "properties": {"v": {"type": "integer"}}}, f)
+            run(engram, store, "schema", "add", "click", f"click{it}-{k}.json")
 
 
 class Failure(Exception):
@@ -97,6 +110,8 @@ def answers(engram, store):
                        ("windows", ["windows", "win.json", "--include-open"]),
                        ("sessions", ["sessions"]),
                        ("stream s3", ["read", "--stream", "s3"]),
+                       ("schemas", ["schema", "list"]),
+                       ("quarantine", ["quarantine", "list"]),
                        ("type click", ["read", "--type", "click"])):
         r = run(engram, store, *args)
         must(r.returncode == 0, f"{name}: exit {r.returncode}: {r.stderr.strip()}")
@@ -119,7 +134,11 @@ def check(engram, store, log, work):
     must(len(set(ids)) == len(ids), "an event id appears twice")
     where = {}
     for e in events:
-        b = e["id"].rsplit("-e", 1)[0]
+        if e["stream"] == "$schemas":
+            continue
+        # a quarantined event is in its batch still, under its own id
+        eid = e["data"]["event"]["id"] if e["stream"] == "$quarantine" else e["id"]
+        b = eid.rsplit("-e", 1)[0]
         where.setdefault(b, []).append(e["pos"])
     intents, acks, consumed = {}, {}, 0
     for line in open(log):
@@ -169,6 +188,7 @@ def main():
     os.chdir(work)
     json.dump(PROJ, open("proj.json", "w"))
     json.dump(WIN, open("win.json", "w"))
+    json.dump(DEPOSIT, open("deposit.json", "w"))
     store, log = os.path.join(work, "store"), os.path.join(work, "acks")
     events = acked = 0
     t0 = time.time()
