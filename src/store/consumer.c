@@ -220,7 +220,7 @@ int eg_consumer_list(eg_store *st, eg_consumer_fn fn, void *ctx)
 		n++;
 	}
 	closedir(d);
-	if (rc == EG_OK)
+	if (rc == EG_OK && n)    /* no names: names is NULL, which qsort may not get */
 		qsort(names, n, sizeof *names, cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t pos;
