@@ -150,6 +150,26 @@ say "A funnel (as ClickHouse's windowFunnel): how far visitors get within an hou
 run --format table funnel --steps page_view,product_click,add_to_cart,checkout,purchase --within 1h
 run --format table funnel --steps product_click,add_to_cart,checkout,purchase --within 1h --by data.device
 
+say "Contracts: a versioned schema per event type, checked at append (docs/CONTRACTS.md)"
+orders=build/demo/orders-store
+rm -rf "$orders"
+run gen orders --events 5000 --seed 3 > build/demo/orders.ndjson
+run -d "$orders" schema add order_placed examples/order_placed.v1.json
+run -d "$orders" append build/demo/orders.ndjson
+echo '{"id":"o-bad","stream":"order-x","type":"order_placed","data":{"customer":"customer-7","amount":-5,"currency":"EUR","items":1}}' \
+	> build/demo/bad-order.ndjson
+run -d "$orders" append build/demo/bad-order.ndjson || echo "(exit code $?)"
+run -d "$orders" append build/demo/bad-order.ndjson --quarantine
+run -d "$orders" --format table quarantine list
+echo "Version 2 renames items to item_count: without an upcast, old events would break it"
+run -d "$orders" schema add order_placed examples/order_placed.v2.json || echo "(exit code $?)"
+run -d "$orders" schema add order_placed examples/order_placed.v2.json --upcast examples/order_placed.v1-to-v2.json
+run -d "$orders" --format table schema diff order_placed 1 2
+echo "A version 1 event as stored, and as a reader of version 2 sees it (schema_version, data):"
+data() { sed 's/.*"schema_version":\([0-9]*\).*"data":\({.*}\),"meta".*/\1 \2/'; }
+run -d "$orders" --format ndjson read --type order_placed --limit 1 | data
+run -d "$orders" --format ndjson read --type order_placed --limit 1 --upcast | data
+
 export ENGRAM_DIR=${ENGRAM_DIR_DEMO:-./engram-data}
 
 say "Tamper evidence: keep the head; verify proves the log still matches it"
