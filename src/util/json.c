@@ -966,3 +966,16 @@ char *eg_json_string_dup(const json_span *s, size_t *n)
 		*n = k;
 	return p;
 }
+
+int eg_json_string_index(const json_span *s, const char *const *names, int n)
+{
+	char text[64];
+
+	if (s->type != JSON_STRING || s->n > sizeof text)
+		return -1;
+	size_t k = eg_json_string_decode(s, text);
+	for (int i = 0; i < n; i++)
+		if (strlen(names[i]) == k && !memcmp(text, names[i], k))
+			return i;
+	return -1;
+}

@@ -127,6 +127,11 @@ const char *eg_json_string_end(const char *p, const char *end, unsigned *flags);
  * memory. */
 char *eg_json_string_dup(const json_span *s, size_t *n);
 
+/* Which of names[0..n) a JSON value is, as a string (compared after
+ * decoding): its index, or -1 when it is not a string or none of them.
+ * For keyword values such as a type or an operation name. */
+int eg_json_string_index(const json_span *s, const char *const *names, int n);
+
 /* The type of the valid JSON value whose first byte is c. */
 enum json_type eg_json_type_of(char c);
 

@@ -157,19 +157,13 @@ static const char *const type_names[] = {
 
 static int type_bit(struct comp *c, const json_span *v, unsigned *bits)
 {
-	char name[16];
-
 	if (v->type != JSON_STRING)
 		return fail(c, "expected a type name or an array of them");
-	if (v->n <= sizeof name) {
-		size_t k = eg_json_string_decode(v, name);
-		for (int i = 0; i < 7; i++) {
-			if (strlen(type_names[i]) == k && !memcmp(name, type_names[i], k)) {
-				/* A number type admits integers too. */
-				*bits |= (1u << i) | (i == 4 ? ST_INTEGER : 0);
-				return 0;
-			}
-		}
+	int i = eg_json_string_index(v, type_names, 7);
+	if (i >= 0) {
+		/* A number type admits integers too. */
+		*bits |= (1u << i) | (i == 4 ? ST_INTEGER : 0);
+		return 0;
 	}
 	return fail(c, "unknown type %.*s (expected null, boolean, object, array, number, integer or string)",
 		    (int)(v->n < 40 ? v->n : 40), v->p);
@@ -316,19 +310,13 @@ static int kw_pattern(struct comp *c, snode *n, const json_span *v)
 static int kw_format(struct comp *c, snode *n, const json_span *v)
 {
 	static const char *const names[] = { "", "date-time", "date", "email", "uuid", "uri" };
-	char name[16];
-
 	if (v->type != JSON_STRING)
 		return fail(c, "expected a string");
-	if (v->n <= sizeof name) {
-		size_t k = eg_json_string_decode(v, name);
-		for (int i = 1; i < 6; i++) {
-			if (strlen(names[i]) == k && !memcmp(name, names[i], k)) {
-				n->format = i;
-				n->has |= SK_FORMAT;
-				return 0;
-			}
-		}
+	int i = eg_json_string_index(v, names, 6);
+	if (i >= 1) {
+		n->format = i;
+		n->has |= SK_FORMAT;
+		return 0;
 	}
 	return fail(c, "unknown format %.*s (expected date-time, date, email, uuid or uri)",
 		    (int)(v->n < 40 ? v->n : 40), v->p);

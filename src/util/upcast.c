@@ -230,17 +230,9 @@ static char *minified(const json_span *v, size_t *n)
 
 static int get_op_name(struct pctx *c, const json_span *v, int *op)
 {
-	char name[16];
-
-	if (v->type == JSON_STRING && v->n <= sizeof name) {
-		size_t k = eg_json_string_decode(v, name);
-		for (int i = 0; i < (int)(sizeof op_names / sizeof op_names[0]); i++) {
-			if (strlen(op_names[i]) == k && !memcmp(name, op_names[i], k)) {
-				*op = i;
-				return 0;
-			}
-		}
-	}
+	*op = eg_json_string_index(v, op_names, (int)(sizeof op_names / sizeof op_names[0]));
+	if (*op >= 0)
+		return 0;
 	return perr(c, "op", "expected one of rename, move, default, drop, scale, split, join");
 }
 
