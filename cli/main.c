@@ -22,7 +22,7 @@ static const command COMMANDS[] = {
 	{ "append", cmd_append,
 	  "append [FILE|-] [--stream S] [--type T] [--expect-version N | --expect-new]\n"
 	  "       [--sync always|none] [--batch N] [--skip-invalid REJECTS]\n"
-	  "       [--map segment|snowplow|MAP.json] [--quarantine]\n"
+	  "       [--map segment|snowplow|MAP.json] [--quarantine] [--keep-recorded]\n"
 	  "       engram [-d DIR] append --heartbeat TIME [--sync always|none]",
 	  "append NDJSON events as one atomic batch",
 	  "Reads one JSON object per line (fields: id, stream, type, kind, time, actor,\n"
@@ -47,6 +47,12 @@ static const command COMMANDS[] = {
 	  "                      its errors, to the stream $quarantine (engram quarantine\n"
 	  "                      list, retry) instead of failing the batch; the row then\n"
 	  "                      has a quarantined count (appended counts the others)\n"
+	  "  --keep-recorded     history as it was recorded: each line's \"recorded\" (required;\n"
+	  "                      never decreasing, not before the store's head, not in the\n"
+	  "                      future) is its record time; each distinct value is a commit\n"
+	  "                      (a bad line keeps the commits before it; rerun: duplicates\n"
+	  "                      skip what is in).  Copy a store: engram -d old read |\n"
+	  "                      engram -d new append --keep-recorded (docs/CLI.md)\n"
 	  "  --heartbeat TIME    append one heartbeat instead: a marker saying no events\n"
 	  "                      before TIME will come except late ones; windows move\n"
 	  "                      their watermark to TIME (docs/WINDOWS.md)\n\n"
@@ -58,6 +64,7 @@ static const command COMMANDS[] = {
 	  "engram's own and refused.\n\n"
 	  "Example:\n"
 	  "  engram gen bank --events 1000 > bank.ndjson && engram append bank.ndjson\n"
+	  "  engram gen orders --events 10000 --loads 10m | engram append --keep-recorded\n"
 	  "  echo '{\"stream\":\"acct-1\",\"type\":\"deposit\",\"data\":{\"amount\":5}}' | engram append" },
 	{ "read", cmd_read,
 	  "read [--from POS] [--to POS] [--stream S] [--type T[,T...]] [--since TIME]\n"

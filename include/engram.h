@@ -177,6 +177,18 @@ typedef struct eg_batch_opts {
 	int quarantine;             /* an event its type's schema refuses goes to
 	                               the stream $quarantine (with its errors)
 	                               instead of failing its line */
+	int keep_recorded;          /* history as it was recorded: each line's
+	                               "recorded" (RFC 3339 or epoch ms) is its
+	                               record time instead of the commit's clock.
+	                               EG_EINVAL (naming "recorded") when a line
+	                               has none, or one before the previous
+	                               added line's, before the head's recorded,
+	                               or after now.  Record time is per commit:
+	                               each new value commits the events before
+	                               it (those commits stay if a later line
+	                               fails; they are synced with the last one,
+	                               or at abort).  Duplicates are skipped
+	                               before these checks.  Not with a map. */
 } eg_batch_opts;
 
 /* Begin an atomic batch on a store opened with EG_OPEN_WRITE.  Events are
