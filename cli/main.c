@@ -392,6 +392,9 @@ static const command COMMANDS[] = {
 	{ "gen", cmd_gen,
 	  "gen bank --events N [--accounts A] [--seed S] [--start TIME]\n"
 	  "       engram [-d DIR] gen orders --events N [--late F] [--seed S] [--start TIME]\n"
+	  "              [--customers N] [--loads EVERY]\n"
+	  "       engram [-d DIR] gen labels --from orders --every D [--horizon H] [--sample F]\n"
+	  "              [--events N] [--seed S] [--start TIME] [--customers N]\n"
 	  "       engram [-d DIR] gen clickstream --events N [--users U] [--days D] [--late F]\n"
 	  "              [--dup F] [--seed S] [--start TIME] [--format engram|segment|snowplow]",
 	  "generate realistic events as NDJSON",
@@ -401,6 +404,12 @@ static const command COMMANDS[] = {
 	  "order_cancelled and order_refunded events of orders (streams order-NNNNNNN)\n"
 	  "that go through their life cycle, many at once.  --late F (0 to 1, default 0)\n"
 	  "writes that fraction of events 1 to 12 hours of event time after its place.\n"
+	  "labels: CSV customer,label_time,reordered_<H> for the orders that gen orders\n"
+	  "writes with the same --events, --seed, --start and --customers: for each\n"
+	  "customer, a cutoff every D from D after its first order, while the cutoff\n"
+	  "plus H (default 30d) is within the history; 1 if it ordered again in\n"
+	  "[cutoff, cutoff + H), else 0.  Rows by label_time, then customer (for engram\n"
+	  "features --labels).\n"
 	  "clickstream: the sessions of U visitors (default 10000, streams user-NNNNNN) on\n"
 	  "web, ios and android over D days (default 7): page_view (screen_view in the\n"
 	  "apps), search, product_click, add_to_cart, checkout, purchase and login.\n\n"
@@ -409,6 +418,17 @@ static const command COMMANDS[] = {
 	  "  --users U     clickstream: how many visitors (default 10000)\n"
 	  "  --days D      clickstream: over how many days (default 7)\n"
 	  "  --late F      orders, clickstream: that fraction of events comes late\n"
+	  "                (labels: accepted, changes no label)\n"
+	  "  --loads EVERY orders: each line ends with \"recorded\", the end of the load\n"
+	  "                that delivered it (loads end at multiples of EVERY, e.g.\n"
+	  "                10m); a late line lands in a later load.  For append\n"
+	  "                --keep-recorded: history as it was recorded\n"
+	  "  --customers N orders, labels: how many customers (default 50000)\n"
+	  "  --from orders labels: of which generated events (orders only)\n"
+	  "  --every D     labels: a cutoff every D (a duration, e.g. 7d)\n"
+	  "  --horizon H   labels: the label looks H ahead (default 30d)\n"
+	  "  --sample F    labels: keep that fraction of rows (0 to 1, default 1),\n"
+	  "                the same ones for the same arguments\n"
 	  "                (clickstream: from the apps only, queued offline and\n"
 	  "                written minutes to hours after its place)\n"
 	  "  --dup F       clickstream: that fraction of events is written again,\n"
@@ -422,7 +442,9 @@ static const command COMMANDS[] = {
 	  "the global --format csv|table does not apply to it.\n\n"
 	  "Example:\n"
 	  "  engram gen bank --events 100000 --seed 42 > bank.ndjson\n"
-	  "  engram gen clickstream --events 10000 --late 0.02 | engram append" },
+	  "  engram gen clickstream --events 10000 --late 0.02 | engram append\n"
+	  "  engram gen orders --events 200000 --late 0.05 --loads 10m | engram append --keep-recorded\n"
+	  "  engram gen labels --from orders --every 7d --events 200000 > labels.csv" },
 	{ "help", NULL, "help [COMMAND]", "show help for a command",
 	  "With no COMMAND, lists the commands and the global options; with one,\n"
 	  "prints its usage, options and examples (as engram COMMAND --help does).\n\n"
