@@ -35,7 +35,7 @@ struct eg_batch {
 	int internal;                   /* engram's own: may write $ streams, unchecked */
 	buf qbuf;                       /* the data of a quarantine event */
 	/* keep_recorded: the record time of the open (sub)batch, and the
-	 * input line that set it (0: none yet) */
+	 * last input line that gave it (0: none yet) */
 	int64_t rec;
 	uint64_t rec_line;
 };
@@ -709,8 +709,10 @@ static int sub_commit(eg_batch *b, int sync);
 static int take_recorded(eg_batch *b, int64_t rec, uint64_t line)
 {
 	eg_store *st = b->st;
-	if (b->rec_line && rec == b->rec)
+	if (b->rec_line && rec == b->rec) {
+		b->rec_line = line;
 		return EG_OK;
+	}
 	char got[EG_TIME_LEN + 1], lim[EG_TIME_LEN + 1];
 	eg_time_format(rec, got);
 	if (b->rec_line && rec < b->rec) {
