@@ -254,6 +254,9 @@ static int gen_labels_opts(cli *c, const char *from, const char *every, const ch
 		return rc;
 	if (horizon && (rc = gen_duration(c, "horizon", horizon, &l->horizon_us)))
 		return rc;
+	if (l->every_us > EG_GEN_MAX_SPAN_US || l->horizon_us > EG_GEN_MAX_SPAN_US)
+		return cli_usage_error(c, "--%s: expected at most 365250d (1000 years)",
+				       l->every_us > EG_GEN_MAX_SPAN_US ? "every" : "horizon");
 	if (sample && (parse_fraction(sample, &l->sample) || l->sample == 0))
 		return cli_usage_error(c, "--sample: expected a fraction above 0, at most 1, got '%s'",
 				       sample);

@@ -1030,24 +1030,32 @@ typedef struct eg_gen_opts {
 } eg_gen_opts;
 
 #define EG_GEN_MAX_CUSTOMERS 100000000
+/* Longest period and horizon of eg_gen_labels: 1000 years (so that a
+ * cutoff plus either never overflows). */
+#define EG_GEN_MAX_SPAN_US (365250LL * 86400 * 1000000)
 
 /* Write o->events bank events to out.  Returns 0, or -1 on a write error
  * (errno set). */
 int eg_gen_bank(FILE *out, const eg_gen_opts *o);
 
 /* Write o->events order events to out: orders placed, paid, shipped,
- * delivered, cancelled and refunded, many in flight at once.  Lines come in
- * event-time order, except that a fraction o->late of them is held back and
- * written 1 to 12 hours (of event time) later than its own time; changing
- * o->late only reorders the same lines.  Returns 0, or -1 on a write error
- * or out of memory (errno set; EINVAL if o->late is not in [0, 1]). */
+ * delivered, cancelled and refunded, many in flight at once, by
+ * o->customers customers.  Lines come in event-time order, except that a
+ * fraction o->late of them is held back and written 1 to 12 hours (of
+ * event time) later than its own time; changing o->late only reorders the
+ * same lines.  With o->loads_us each line ends with "recorded" (see
+ * eg_gen_opts), never decreasing along the output; without it the output
+ * is what it always was.  Returns 0, or -1 on a write error or out of
+ * memory (errno set; EINVAL if o->late is not in [0, 1], o->loads_us is
+ * negative or o->customers too large). */
 int eg_gen_orders(FILE *out, const eg_gen_opts *o);
 
 /* Options of eg_gen_labels; zero-initialise and set what you need. */
 typedef struct eg_gen_labels_opts {
 	int64_t every_us;       /* a cutoff every this long (> 0) ... */
 	int64_t horizon_us;     /* ... labelled by an order within this long
-	                           after it (0 = 30 days) */
+	                           after it (0 = 30 days); both at most
+	                           EG_GEN_MAX_SPAN_US */
 	double sample;          /* the fraction of rows kept, 0..1 (0 = all) */
 	const char *column;     /* the label's column (NULL: reordered_30d) */
 } eg_gen_labels_opts;

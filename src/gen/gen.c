@@ -395,8 +395,8 @@ done:
 /* One new order every two minutes on average; with about 3.8 events per
  * order that is an event every half minute, like bank. */
 #define ORDER_MEAN_GAP_US 120e6
-/* Customers are customer-00001 .. customer-<customers>, by default: */
-#define CUSTOMERS 50000
+/* Customers are customer-00001 .. customer-<customers> (at least five
+ * digits), ORDERS_CUSTOMERS unless eg_gen_opts.customers says. */
 
 /* Online shops (UTC): quiet nights, busy evenings; Sunday is the best day. */
 static const double shop_hour_rate[24] = {
@@ -731,7 +731,7 @@ int eg_gen_orders_run(FILE *out, const eg_gen_opts *o, eg_gen_placed_fn placed, 
 	g.id_key = o->seed ^ ORDERS_ID_KEY;
 	g.late = o->late;
 	g.loads = o->loads_us;
-	g.customers = o->customers ? (uint32_t)o->customers : CUSTOMERS;
+	g.customers = o->customers ? (uint32_t)o->customers : ORDERS_CUSTOMERS;
 	g.placed = placed;
 	g.placed_ctx = ctx;
 	/* There are at most as many orders as events. */

@@ -149,12 +149,13 @@ done:
 
 int eg_gen_labels(FILE *out, const eg_gen_opts *o, const eg_gen_labels_opts *l)
 {
-	if (!out || !o || !l || l->every_us <= 0 || l->horizon_us < 0 ||
+	if (!out || !o || !l || l->every_us <= 0 || l->every_us > EG_GEN_MAX_SPAN_US ||
+	    l->horizon_us < 0 || l->horizon_us > EG_GEN_MAX_SPAN_US ||
 	    !(l->sample >= 0 && l->sample <= 1) || o->customers > EG_GEN_MAX_CUSTOMERS) {
 		errno = EINVAL;
 		return -1;
 	}
-	uint32_t customers = o->customers ? (uint32_t)o->customers : 50000;
+	uint32_t customers = o->customers ? (uint32_t)o->customers : ORDERS_CUSTOMERS;
 	int64_t horizon = l->horizon_us ? l->horizon_us : DEFAULT_HORIZON_US;
 	plist p = { 0 };
 	by_customer g = { 0 };

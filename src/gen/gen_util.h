@@ -11,6 +11,7 @@
 #ifndef EG_GEN_UTIL_H
 #define EG_GEN_UTIL_H
 
+#include "engram.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -433,7 +434,8 @@ static inline void pool_free(pool *p)
 
 /* ---- the orders simulation, for more than its lines ------------------------ */
 
-#include "engram.h"
+/* The orders' customers when eg_gen_opts.customers is 0. */
+#define ORDERS_CUSTOMERS 50000
 
 /* Told of each order placed (customer number, event time), in time order. */
 typedef void (*eg_gen_placed_fn)(void *ctx, uint32_t customer, int64_t time);

@@ -193,6 +193,8 @@ test_gen_loads_and_labels_bad_flags_exit_2() {
 	assert_exit 2 "$ENGRAM" gen labels --events 10 --from orders
 	assert_exit 2 "$ENGRAM" gen labels --events 10 --from orders --every 0d
 	assert_exit 2 "$ENGRAM" gen labels --events 10 --from orders --every 7d --horizon x
+	assert_exit 2 "$ENGRAM" gen labels --events 10 --from orders --every 9999999d
+	assert_exit 2 "$ENGRAM" gen labels --events 10 --from orders --every 7d --horizon 9999999d
 	assert_exit 2 "$ENGRAM" gen labels --events 10 --from orders --every 7d --sample 1.5
 	assert_exit 2 "$ENGRAM" gen labels --events 10 --from orders --every 7d --sample 0
 	assert_exit 2 "$ENGRAM" gen labels --from orders --every 7d
