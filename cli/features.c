@@ -478,6 +478,21 @@ static num num_or_zero(const char *p, size_t n)
 	return v;
 }
 
+/* Whether two values are the same: equal texts, or equal numbers (the 1
+ * of one event and the 1.0 of another are the same value). */
+static int same_value(const char *a, size_t an, const char *b, size_t bn)
+{
+	if (an == bn && !memcmp(a, b, an))
+		return 1;
+	if (!an || !bn || eg_json_type_of(a[0]) != JSON_NUMBER || eg_json_type_of(b[0]) != JSON_NUMBER)
+		return 0;
+	num x = num_or_zero(a, an), y = num_or_zero(b, bn);
+	nacc p, q;
+	eg_nacc_set(&p, &x, 1);
+	eg_nacc_set(&q, &y, 1);
+	return !eg_nacc_cmp(&p, &q);
+}
+
 /* total += |a - b|, the two taken as numbers (null as 0). */
 static void add_abs_diff(nacc *total, const char *a, size_t an, const char *b, size_t bn)
 {
@@ -553,7 +568,7 @@ static int note_leaks(eg_store *st, eg_feat *f, const labels *L, size_t r,
 	for (size_t i = 0; i < v->n; i++) {
 		const char *a = v->values[i], *b = v->naive[i];
 		size_t an = v->lens[i], bn = v->naive_lens[i];
-		if (an == bn && !memcmp(a, b, an))
+		if (same_value(a, an, b, bn))
 			continue;
 		leak *x = &lk[i];
 		x->differ++;
@@ -677,11 +692,26 @@ static int load_spec(const char *path, eg_feat_spec **specp)
 	return EXIT_OK;
 }
 
+/* An NDJSON label's string in a csv or table cell: its text, decoded. */
+static void put_label_string(out *w, const char *key, const char *p, size_t n)
+{
+	json_span v = { p, n, JSON_STRING };
+	size_t k;
+	char *t = eg_json_string_dup(&v, &k);
+	if (t)
+		out_str(w, key, t, k);
+	else
+		out_json(w, key, p, n);
+	free(t);
+}
+
 /* A feature's value: null as the format writes a null (csv: empty). */
 static void put_value(out *w, const char *key, const char *v, size_t n)
 {
 	if (n == 4 && !memcmp(v, "null", 4))
 		out_null(w, key);
+	else if (n && v[0] == '"' && memchr(v, '\\', n))
+		put_label_string(w, key, v, n);   /* a csv cell shows the text */
 	else
 		out_json(w, key, v, n);
 }
@@ -720,8 +750,10 @@ static int write_rows(eg_store *st, eg_feat *f, const eg_feat_spec *spec, const 
 		for (size_t i = 0; i < L->ncol; i++) {
 			size_t n;
 			const char *p = cell(L, r, i, &n);
-			if (L->ndjson)
+			if (L->ndjson && !(format != FMT_NDJSON && n && p[0] == '"'))
 				out_json(w, keys[i], p, n);
+			else if (L->ndjson)
+				put_label_string(w, keys[i], p, n);
 			else
 				out_str(w, keys[i], p, n);
 		}

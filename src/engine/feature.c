@@ -441,13 +441,14 @@ static double quotient(const nacc *a, const nacc *b)
 }
 
 /* The number a JSON text is, if it is one. */
-static int text_number(const char *p, size_t n, double *v)
+static int text_number(const char *p, size_t n, double *v, nacc *ex)
 {
 	if (!n || eg_json_type_of(p[0]) != JSON_NUMBER)
 		return 0;
 	num x;
 	eg_num_parse(p, n, &x);
 	*v = eg_num_double(&x);
+	eg_nacc_set(ex, &x, 1);
 	return 1;
 }
 
@@ -518,7 +519,7 @@ static int value(eg_feat *f, int w, int i, const char *e, size_t en, int64_t cut
 	case F_FIRST: case F_LAST:
 		p = x->agg == F_FIRST ? a->fv : a->lv;
 		n = x->agg == F_FIRST ? a->fn : a->ln;
-		if (!p || !text_number(p, n, &dv))
+		if (!p || !text_number(p, n, &dv, &ex))
 			isnull = 2;   /* no number, but maybe a value */
 		if (!p)
 			isnull = 1;
@@ -539,6 +540,8 @@ static int value(eg_feat *f, int w, int i, const char *e, size_t en, int64_t cut
 		}
 		dv = f->isexact[w][u] && f->isexact[w][v] ?
 			quotient(&f->ex[w][u], &f->ex[w][v]) : f->dv[w][u] / f->dv[w][v];
+		if (dv == 0)
+			dv = 0;       /* 0 / -2 is 0, not -0 */
 		n = eg_num_format_double(dv, t);
 		break;
 	}
@@ -557,7 +560,7 @@ static int value(eg_feat *f, int w, int i, const char *e, size_t en, int64_t cut
 			break;
 		}
 		p = f->pv.p, n = f->pv.n;
-		if (!text_number(p, n, &dv))
+		if (!text_number(p, n, &dv, &ex))
 			isnull = 2;
 		if (n == 4 && !memcmp(p, "null", 4))
 			isnull = 1;
