@@ -157,8 +157,9 @@ def dur_us(text):
 def engram(store, args, data=None, cwd=None, ok=(0,)):
     p = subprocess.run([E, "-d", store] + args, input=data, capture_output=True, cwd=cwd)
     if p.returncode not in ok:
-        raise Fail("engram %s exited %d: %s" % (" ".join(args), p.returncode,
-                                                 p.stderr.decode(errors="replace")[-800:]))
+        raise EngramError("engram %s exited %d: %s" % (" ".join(args), p.returncode,
+                                                        p.stderr.decode(errors="replace")[-800:]),
+                          p.returncode)
     return p
 
 
@@ -168,6 +169,14 @@ class Fail(Exception):
 
 class CheckFail(Fail):
     """features --check disagreed: nothing to shrink."""
+
+
+class EngramError(Fail):
+    """An engram command exited with an unexpected code."""
+
+    def __init__(self, msg, code):
+        Fail.__init__(self, msg)
+        self.code = code
 
 
 def event_line(ev):
@@ -796,8 +805,8 @@ def shrink(case, tmp, first):
     def fails(c):
         try:
             run_case(c, tmp, check_manifest=False)
-        except Fail:
-            return True
+        except Fail as f:
+            return type(f) is type(first)
         return False
 
     budget = [200]
@@ -884,7 +893,9 @@ def one_seed(seed, n_events, tmp, do_shrink):
         run_case(case, tmp)
     except Fail as f:
         print("FAIL seed %d: %s" % (seed, f))
-        if do_shrink and not isinstance(f, CheckFail):
+        # A usage error (exit 2: an option or spec the engram refuses)
+        # fails the same way whatever the case; there is nothing to shrink.
+        if do_shrink and not isinstance(f, CheckFail) and getattr(f, "code", 0) != 2:
             print_case(shrink(case, tmp, f), tmp)
         return False
     return True
