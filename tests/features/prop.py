@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 """tests/features/prop.py ENGRAM [--seed S] [--seeds N] [--events N] [--keep] [--no-shrink]
+                         [--allow NAME,...]
 — the property test of `engram features` (issue 22, docs/FEATURES.md).
 
 The oracle: every feature of every label row equals a plain recomputation
@@ -41,6 +42,9 @@ sums: decimals) are compared exactly; avg, ratio and since_last (doubles)
 to 1e-12 relative.  Seeded: the seed is printed first; on a mismatch the
 seed, the first difference and a shrunk case (one label row, the feature
 and what it needs, as few events as still differ) are printed.
+--allow NAME tolerates one known deviation of the engine from the contract
+(ALLOWS below lists them), so that the rest can still be tested while it
+is open; `make features-check` allows none.
 Exit 0 when every seed agrees, 1 otherwise.
 """
 import argparse
@@ -68,6 +72,16 @@ T0 = None                    # set in main: 2025-03-01T00:00:00Z
 SPAN = 6 * DAY               # events happen in [T0, T0 + SPAN)
 FAR_KNOWN_AT = "2030-01-01T00:00:00Z"   # after the wall clock: heartbeats' and --check's appends are known
 MISSING = object()           # a path that is not there
+ALLOW = set()                # --allow: known deviations, see ALLOWS
+ALLOWS = {
+    "differ-by-text": "rows_differ counts rows whose values differ as JSON text (1 and 1.0, "
+                      "-0 and 0), not as values",
+    "avg-double-rounding": "avg and ratio are double(a) / double(b), not the exact quotient "
+                           "rounded once (0.1, 0.1, 0.1 average 0.09999999999999999)",
+    "projection-late-events": "a projection feature (or a ratio over one) may list no late_events",
+    "mixed-projection-keys": "no entity both as a number and as a string when the spec has a "
+                             "projection, and --check's later appends keep the entity's type",
+}
 
 
 # ------------------------------------------------------------- JSON, times
@@ -192,7 +206,13 @@ def make_events(rng, n):
     """Events sorted by recorded (the order --keep-recorded needs)."""
     custs = []
     for i in range(rng.randint(3, 8)):
-        custs.append(str(100 + i) if rng.random() < 0.25 else json.dumps("cust-%d" % i))
+        r = rng.random()
+        if r < 0.2:
+            custs.append(str(100 + i))
+        elif r < 0.3:
+            custs += [str(100 + i), '"%d"' % (100 + i)]   # one entity, as a number and a string
+        else:
+            custs.append(json.dumps("cust-%d" % i))
     streams = ["s%d" % i for i in range(rng.randint(3, 8))] + ["7"]
     no_entity = ["null", "true", '{"id":1}']
     vals = ["1", "2", "-3", "0.1", "0.2", "12.34", "1.50", "100", "1e2", "-0.05", "7",
@@ -313,6 +333,8 @@ def counting(events, spec, feat, e, c, k, guarded):
 
 
 def exact_div(a, b):
+    if "avg-double-rounding" in ALLOW:
+        return float(a) / float(b)
     with localcontext() as ctx:
         ctx.prec = 80
         return float(Decimal(a) / Decimal(b))
@@ -328,6 +350,14 @@ def numeric(v):
     if kind == "float":
         return Decimal(x)
     return None
+
+
+def as_number(v):
+    """A value as the leakage report's abs_diff sees it: a number, else 0."""
+    n = numeric(v)
+    if n is None and v is not None and v[0] == "json" and isinstance(v[1], Num):
+        n = v[1].dec
+    return n if n is not None else Decimal(0)
 
 
 def aggregate(feat, xs, c):
@@ -441,7 +471,11 @@ def differ(a, b):
     if a is None or b is None:
         return (a is None) != (b is None)
     if a[0] == "json":
+        if "differ-by-text" in ALLOW and isinstance(a[1], Num) and isinstance(b[1], Num):
+            return a[1].text != b[1].text
         return not jeq(a[1], b[1])
+    if "differ-by-text" in ALLOW and a[0] == "float":
+        return repr(a[1]) != repr(b[1])
     return a[1] != b[1]
 
 
@@ -696,12 +730,11 @@ def check_leakage(case, leak, guarded, naive, events):
         if not isinstance(got_d, Num) or got_d.dec != len(diffs):
             raise Fail("leakage report %s: rows_differ %s, expected %d (rows %s)" % (
                 name, got_d, len(diffs), [i + 1 for i in diffs]))
+        # null, and any value that is not a number (a string from first
+        # or last), counts as 0; a number from first or last counts.
         total = Decimal(0)
-        if "first" not in feat and "last" not in feat:
-            for i in diffs:
-                a = numeric(guarded[i][name][0]) or Decimal(0)
-                b = numeric(naive[i][name][0]) or Decimal(0)
-                total += abs(a - b)
+        for i in diffs:
+            total += abs(as_number(guarded[i][name][0]) - as_number(naive[i][name][0]))
         got_a = line.get("abs_diff")
         if not isinstance(got_a, Num) or not close(float(got_a.dec), float(total), 1e-9):
             raise Fail("leakage report %s: abs_diff %s, expected %s" % (name, got_a, total))
@@ -737,6 +770,9 @@ def check_example(case, name, ex, diffs, guarded, naive, by_pos):
                 name, i + 1, key, jtext(ex.get(key)), show(want)))
     late = {x["pos"] for x in naive[i][name][1]} - {x["pos"] for x in guarded[i][name][1]}
     got = ex.get("late_events")
+    if "projection-late-events" in ALLOW and got == [] and any(
+            "projection" in case["spec"]["features"][n] for n in needs(case["spec"], name)):
+        return
     if not isinstance(got, list) or not got:
         raise Fail("leakage report %s row %d: no late_events (expected pos %s)" % (name, i + 1, sorted(late)))
     got_pos = []
@@ -748,10 +784,13 @@ def check_example(case, name, ex, diffs, guarded, naive, by_pos):
             raise Fail("leakage report %s row %d: late event %s is not one of %s (or its id/time/recorded "
                        "differ)" % (name, i + 1, jtext(le), sorted(late)))
         got_pos.append(x["pos"])
-    # Every late event counts for a count: all of them are responsible.
-    # For other aggregates an engine may name only those that changed the
-    # value (the late maximum, the late last value), so a subset will do.
-    if "count" in case["spec"]["features"][name] and set(got_pos) != late:
+    # Every late event counts for a count: all of them are responsible
+    # (those not shown are counted in late_events_more).  For other
+    # aggregates an engine may name only those that changed the value (the
+    # late maximum, the late last value), so a subset will do.
+    more = ex.get("late_events_more", Num("0"))
+    if "count" in case["spec"]["features"][name] and (
+            len(set(got_pos)) != len(got_pos) or len(got_pos) + int(more.dec) != len(late)):
         raise Fail("leakage report %s row %d: late events pos %s, expected %s" % (
             name, i + 1, sorted(got_pos), sorted(late)))
 
@@ -777,8 +816,11 @@ def check_manifest_file(case, store, tmp, head):
             extra.append('{"stream":%s,"type":"a","time":"%s","data":{"v":5,"s":"late"}}'
                          % (json.dumps(row["e"]), fmt_time(T0 - 2 * DAY)))
         else:
+            cust = json.dumps(row["e"])
+            if "mixed-projection-keys" in ALLOW and row["e"].isdigit():
+                cust = row["e"]
             extra.append('{"stream":"s1","type":"a","time":"%s","data":{"customer":%s,"v":5,"s":"late"}}'
-                         % (fmt_time(T0 - 2 * DAY), json.dumps(row["e"])))
+                         % (fmt_time(T0 - 2 * DAY), cust))
     engram(store, ["append", "--sync", "none"], data=("\n".join(extra) + "\n").encode())
     p = engram(store, ["features", "--check", "out.ndjson.manifest.json"], cwd=tmp, ok=(0, 1, 2, 3))
     if p.returncode != 0:
@@ -885,6 +927,10 @@ def one_seed(seed, n_events, tmp, do_shrink):
     events = make_events(rng, n_events)
     entity_path = rng.choice(["data.customer", "stream"])
     spec, proj = make_spec(rng, entity_path)
+    if "mixed-projection-keys" in ALLOW and proj is not None:
+        for ev in events:
+            ev["data"] = [(k, raw.strip('"') if k == "customer" and raw.strip('"').isdigit() else raw)
+                          for k, raw in ev["data"]]
     case = {"events": events, "split": rng.randrange(len(events) + 1),
             "heartbeat": T0 + rng.randrange(SPAN) if rng.random() < 0.5 else None,
             "spec": spec, "proj": proj}
@@ -910,7 +956,14 @@ def main():
     ap.add_argument("--events", type=int, default=120)
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--no-shrink", action="store_true")
+    ap.add_argument("--allow", action="append", default=[], metavar="NAME[,NAME]",
+                    help="tolerate a known deviation: " + "; ".join(
+                        "%s: %s" % kv for kv in ALLOWS.items()))
     opt = ap.parse_args()
+    for name in ",".join(opt.allow).split(","):
+        if name and name not in ALLOWS:
+            ap.error("--allow: unknown %r (known: %s)" % (name, ", ".join(ALLOWS)))
+        ALLOW.add(name)
     E = os.path.abspath(opt.engram)
     T0 = parse_time("2025-03-01T00:00:00Z")
     first = opt.seed if opt.seed is not None else random.SystemRandom().randrange(1 << 31)
