@@ -81,6 +81,10 @@ static int types_member(fctx *c, const char *where, const json_span *v, ffeat *f
 {
 	if (v->type != JSON_ARRAY)
 		return bad(c, where, "expected an array of event type names");
+	/* a repeated member: the last one counts, as everywhere in JSON here */
+	for (int i = 0; i < f->ntypes; i++)
+		free(f->types[i]);
+	f->ntypes = 0;
 	json_arr a;
 	json_span x;
 	eg_json_arr_begin(&a, v);
@@ -110,8 +114,10 @@ static int feature_member(fctx *c, const char *w, const json_span *k, const json
 		return types_member(c, wk, x, f);
 	if (eg_proj_key_is(k, "window"))
 		return duration(c, wk, x, &f->window);
-	if (eg_proj_key_is(k, "field"))
+	if (eg_proj_key_is(k, "field")) {
+		free(f->proj_field);
 		return (f->proj_field = dup_string(c, wk, x)) ? 0 : -1;
+	}
 	size_t i = 0;
 	while (i < NAGGS && !eg_proj_key_is(k, AGGS[i].key))
 		i++;
@@ -170,8 +176,6 @@ static int ratio_names(fctx *c, const char *w, const json_span *v, ffeat *f)
 static int feature(fctx *c, const json_span *name, const json_span *v, json_span *ratio)
 {
 	eg_feat_spec *s = c->s;
-	if (s->nf == FEAT_MAX)
-		return bad(c, "$.features", "at most %d features", FEAT_MAX);
 	ffeat *f = &s->f[s->nf++];
 	f->path = -1;
 	if (!(f->name = eg_json_string_dup(name, NULL)))
@@ -297,9 +301,11 @@ static int labels(fctx *c, const json_span *v)
 	eg_json_obj_begin(&it, v->p, v->n, NULL);
 	while ((r = eg_json_obj_next(&it, &k, &x, NULL)) == 1) {
 		if (eg_proj_key_is(&k, "entity")) {
+			free(s->label_entity);
 			if (!(s->label_entity = dup_string(c, "$.labels.entity", &x)))
 				return -1;
 		} else if (eg_proj_key_is(&k, "cutoff")) {
+			free(s->label_cutoff);
 			if (!(s->label_cutoff = dup_string(c, "$.labels.cutoff", &x)))
 				return -1;
 		} else {
@@ -363,8 +369,10 @@ static int parse(fctx *c, const char *json, size_t n)
 	json_span ratios[FEAT_MAX];
 	eg_json_obj_begin(&it, feats.p, feats.n, NULL);
 	while ((r = eg_json_obj_next(&it, &k, &v, NULL)) == 1) {
-		ratios[s->nf < FEAT_MAX ? s->nf : 0].p = NULL;
-		if (feature(c, &k, &v, &ratios[s->nf < FEAT_MAX ? s->nf : 0]))
+		if (s->nf == FEAT_MAX)
+			return bad(c, "$.features", "at most %d features", FEAT_MAX);
+		ratios[s->nf].p = NULL;
+		if (feature(c, &k, &v, &ratios[s->nf]))
 			return -1;
 	}
 	if (!s->nf)

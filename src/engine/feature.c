@@ -384,6 +384,41 @@ static uint64_t distinct(dset *d)
 	return k;
 }
 
+/* sum / n as the double nearest to the exact quotient when the sum is an
+ * exact decimal: 60.3 / 3 is 20.1, not 20.099999999999998 as dividing
+ * the doubles gives.  The quotient's first 21 digits, in decimal, go to
+ * strtod, which rounds them correctly (the digits after do not matter at
+ * 17 significant digits unless the quotient is a tie, which a quotient
+ * of integers this long never is). */
+static double average(const nacc *sum, uint64_t n)
+{
+	if (!sum->exact)
+		return eg_nacc_double(sum) / (double)n;
+	__int128 m = (__int128)(((unsigned __int128)(uint64_t)sum->hi << 64) | sum->lo);
+	int neg = m < 0;
+	unsigned __int128 v = neg ? -(unsigned __int128)m : (unsigned __int128)m;
+	unsigned __int128 q = v / n, r = v % n;
+	char t[128], digits[48];
+	int k = 0, frac = 0;
+	do
+		digits[k++] = (char)('0' + (int)(q % 10));
+	while ((q /= 10) && k < 40);
+	size_t p = 0;
+	if (neg)
+		t[p++] = '-';
+	while (k)
+		t[p++] = digits[--k];
+	t[p++] = '.';
+	while (frac < 21 && r) {
+		r *= 10;
+		t[p++] = (char)('0' + (int)(r / n));
+		r %= n;
+		frac++;
+	}
+	snprintf(t + p, sizeof t - p, "0e%d", (int)sum->e);
+	return strtod(t, NULL);
+}
+
 /* The number a JSON text is, if it is one. */
 static int text_number(const char *p, size_t n, double *v)
 {
@@ -440,7 +475,7 @@ static int value(eg_feat *f, int w, int i, const char *e, size_t en, int64_t cut
 			isnull = 1;
 			break;
 		}
-		dv = eg_nacc_double(&a->sum) / (double)a->nnum;
+		dv = average(&a->sum, a->nnum);
 		n = eg_num_format_double(dv, t);
 		break;
 	case F_MIN: case F_MAX:

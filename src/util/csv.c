@@ -17,7 +17,7 @@ void eg_csv_begin(csv *c, const char *p, const char *end)
 static int fail(csv *c, const char *why)
 {
 	c->why = why;
-	c->why_line = c->next_line;
+	c->why_line = c->line;        /* where the record starts */
 	return -1;
 }
 

@@ -25,8 +25,8 @@ typedef struct csv {
 
 /* Read CSV from [p, end) (not copied: keep it while reading). */
 void eg_csv_begin(csv *c, const char *p, const char *end);
-/* The next record: 1, 0 at the end, -1 when malformed (c->why, on line
- * c->why_line) or out of memory (why says so). */
+/* The next record: 1, 0 at the end, -1 when malformed (c->why, in the
+ * record that starts on line c->why_line) or out of memory (why says so). */
 int eg_csv_next(csv *c);
 static inline const char *eg_csv_field(const csv *c, size_t i, size_t *n)
 {
