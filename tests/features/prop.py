@@ -33,7 +33,9 @@ For each seed:
    differs from the naive one (the same computation without recorded <= k),
    abs_diff equals the sum of |guarded - naive| (null as 0; first and last
    add 0), and each example is a differing row with the late events that
-   made it differ.  Then more events are appended and `engram features
+   made it differ.  The same run as CSV has the same rows (null as an
+   empty field), and `--entity E --at C --known-at K` gives the features
+   of label rows (E, C, K).  Then more events are appended and `engram features
    --check O.manifest.json` must still exit 0 (the manifest's head bounds
    what it reads).
 
@@ -706,6 +708,7 @@ def run_case(case, tmp, check_manifest=True):
                 raise ValueFail(mismatch(case, i, name, g[name], unlist(vals[name]), events))
     check_leakage(case, leak, guarded, naive, events)
     check_csv(case, store, tmp, args, out)
+    check_serving(case, store, tmp, out)
     if check_manifest:
         check_manifest_file(case, store, tmp, head)
 
@@ -742,6 +745,24 @@ def check_csv(case, store, tmp, args, out):
             if not ok:
                 raise ValueFail("--format csv row %d column %r: %r, but ndjson says %s" % (
                     i + 1, col, cell, jtext(v) if v is not None else "null"))
+
+
+def check_serving(case, store, tmp, out):
+    """engram features SPEC --entity E --at C --known-at K gives the
+    features of label row (E, C, K): training and serving agree."""
+    names = list(case["spec"]["features"])
+    for i in sorted(random.Random(len(out)).sample(range(len(out)), min(3, len(out)))):
+        row = case["rows"][i]
+        p = engram(store, ["features", "spec.json", "--entity", row["e"], "--at", fmt_time(row["c"]),
+                           "--known-at", fmt_time(row["k"]), "--format", "ndjson"], cwd=tmp)
+        got = loads(p.stdout.decode())
+        want = dict(out[i])
+        for name in names:
+            if not jeq(unlist(want[name]), got.get(name)):
+                raise ValueFail("--entity %r --at %s --known-at %s: %s = %s, but label row %d has %s" % (
+                    row["e"], fmt_time(row["c"]), fmt_time(row["k"]), name,
+                    jtext(got.get(name)) if got.get(name) is not None else "null", i + 1,
+                    jtext(unlist(want[name])) if want[name] is not None else "null"))
 
 
 def unlist(v):
