@@ -275,10 +275,14 @@ def build_store(case, tmp):
     shutil.rmtree(store, ignore_errors=True)
     evs = case["events"]
     cut = case["split"] if 0 < case["split"] < len(evs) else len(evs)
-    for part in (evs[:cut], evs[cut:]):
+    for n, part in enumerate((evs[:cut], evs[cut:])):
         if part:
             engram(store, ["append", "--keep-recorded", "--sync", "none"],
                    data="".join(event_line(ev) + "\n" for ev in part).encode())
+        if n == 0 and part and case.get("warm"):
+            # the derived entity table built from the first part, then
+            # brought up to date with the second by the run under test
+            engram(store, ["features", "spec.json", "--entity", "nobody"], cwd=tmp)
     if case["heartbeat"] is not None:
         engram(store, ["append", "--heartbeat", fmt_time(case["heartbeat"]), "--sync", "none"])
     read = engram(store, ["read", "--format", "ndjson"]).stdout.decode()
@@ -661,14 +665,14 @@ def write_labels(case, path):
 
 def run_case(case, tmp, check_manifest=True):
     """Builds the store, runs engram features, compares.  Raises Fail."""
-    store, events = build_store(case, tmp)
-    head = max((x["pos"] for x in events), default=0)
     spec = case["spec"]
     with open(os.path.join(tmp, "spec.json"), "w") as f:
         json.dump(spec, f, indent=1)
     if case["proj"] is not None:
         with open(os.path.join(tmp, "proj.json"), "w") as f:
             json.dump(case["proj"], f, indent=1)
+    store, events = build_store(case, tmp)
+    head = max((x["pos"] for x in events), default=0)
     labels = "labels.ndjson" if case["ndjson"] else "labels.csv"
     write_labels(case, os.path.join(tmp, labels))
     for name in ("out.ndjson", "out.ndjson.manifest.json", "leak.ndjson"):
@@ -969,8 +973,10 @@ def print_case(case, tmp):
     except Fail as f:
         why = str(f)
     print("  shrunk case: %s" % why)
-    print("  events (engram append --keep-recorded%s):" % (
-        ", split after %d" % case["split"] if 0 < case["split"] < len(case["events"]) else ""))
+    split = 0 < case["split"] < len(case["events"])
+    print("  events (engram append --keep-recorded%s%s):" % (
+        ", split after %d" % case["split"] if split else "",
+        ", features --entity nobody run after the first part" if case.get("warm") else ""))
     for ev in case["events"]:
         print("    " + event_line(ev))
     if case["heartbeat"] is not None:
@@ -1004,6 +1010,7 @@ def one_seed(seed, n_events, tmp, do_shrink):
             "heartbeat": T0 + rng.randrange(SPAN) if rng.random() < 0.5 else None,
             "spec": spec, "proj": proj}
     make_labels(rng, case, events)
+    case["warm"] = rng.random() < 0.5
     try:
         run_case(case, tmp)
     except Fail as f:
