@@ -93,7 +93,7 @@ static int type_masks(eg_feat *f, int ti)
 		const char *name = type_name(t, y, &n);
 		for (int i = 0; i < s->nf; i++) {
 			const ffeat *x = &s->f[i];
-			if (x->agg == F_RATIO || x->agg == F_PROJ)
+			if (x->agg == F_RATIO || (x->agg == F_PROJ && !x->proj_late))
 				continue;
 			int takes = !x->ntypes;
 			for (int j = 0; j < x->ntypes && !takes; j++)
@@ -187,7 +187,7 @@ int eg_feat_open(eg_store *st, const eg_feat_spec *s, uint64_t bound, eg_feat **
 	for (int i = 0; i < s->nf; i++) {
 		const ffeat *x = &s->f[i];
 		f->names[i] = x->name;
-		if (x->agg == F_RATIO || x->agg == F_PROJ)
+		if (x->agg == F_RATIO || (x->agg == F_PROJ && !x->proj_late))
 			continue;
 		all |= !x->lo;
 		if (x->lo > f->reach)
@@ -354,6 +354,13 @@ static int walk(eg_feat *f, int ti, const char *e, size_t n, int64_t cutoff,
 			/* the window is [cutoff - lo, cutoff) */
 			if (x->lo && t->time[i] < cutoff - x->lo)
 				continue;
+			if (x->agg == F_PROJ) {
+				/* its value comes from the projection: only its
+				 * late events are noted here */
+				if (naive && late)
+					note_late(f, k, t->pos[i]);
+				continue;
+			}
 			if (!late && fold(f, t, i, x, &f->a[0][k], &f->d[0][k]))
 				return -1;
 			if (naive) {

@@ -1,6 +1,5 @@
 #!/usr/bin/python3
 """tests/features/prop.py ENGRAM [--seed S] [--seeds N] [--events N] [--keep] [--no-shrink]
-                         [--allow NAME,...]
 — the property test of `engram features` (issue 22, docs/FEATURES.md).
 
 The oracle: every feature of every label row equals a plain recomputation
@@ -44,9 +43,6 @@ sums: decimals) are compared exactly; avg, ratio and since_last (doubles)
 to 1e-12 relative.  Seeded: the seed is printed first; on a mismatch the
 seed, the first difference and a shrunk case (one label row, the feature
 and what it needs, as few events as still differ) are printed.
---allow NAME tolerates one known deviation of the engine from the contract
-(ALLOWS below lists them), so that the rest can still be tested while it
-is open; `make features-check` allows none.
 Exit 0 when every seed agrees, 1 otherwise.
 """
 import argparse
@@ -74,18 +70,6 @@ T0 = None                    # set in main: 2025-03-01T00:00:00Z
 SPAN = 6 * DAY               # events happen in [T0, T0 + SPAN)
 FAR_KNOWN_AT = "2030-01-01T00:00:00Z"   # after the wall clock: heartbeats' and --check's appends are known
 MISSING = object()           # a path that is not there
-ALLOW = set()                # --allow: known deviations, see ALLOWS
-ALLOWS = {
-    "differ-by-text": "rows_differ counts rows whose values differ as JSON text, not as values "
-                      "(1 and 1.0 from last; -0 and 0 from a ratio of 0 over a negative average)",
-    "projection-late-events": "a projection feature (or a ratio over one) may list no late_events",
-    "projection-ratio-doubles": "a ratio with a projection feature as an operand divides "
-                                "doubles (0.2 over a projection's 0.3 gives 0.6666666666666667)",
-    "csv-label-json-text": "with --format csv, a string from an NDJSON label file that holds an "
-                           "escape is written as its JSON text (quotes and backslashes)",
-    "mixed-projection-keys": "no entity both as a number and as a string when the spec has a "
-                             "projection, and --check's later appends keep the entity's type",
-}
 
 
 # ------------------------------------------------------------- JSON, times
@@ -417,7 +401,9 @@ def proj_value(events, spec, proj, field, e, c, k, guarded):
     """The projection's field for key e as of event time c (< c, or <= c
     with inclusive) known at k; None when the key has no state."""
     inclusive = spec.get("inclusive", False)
-    xs = []
+    # A projection keeps the string "101" and the number 101 apart: the
+    # string's state when it has one under these times, else the number's.
+    by_kind = {True: [], False: []}
     for x in events:
         if entity_of(x, proj["key"]) != e:       # (heartbeats and $ streams have none)
             continue
@@ -427,10 +413,13 @@ def proj_value(events, spec, proj, field, e, c, k, guarded):
             continue
         if guarded and x["r"] > k:
             continue
-        xs.append(x)
+        by_kind[isinstance(value_at(x, proj["key"]), str)].append(x)
+    xs = by_kind[True] or by_kind[False]
+    # the late events listed are those of the entity, both kinds
+    both = by_kind[True] + by_kind[False]
     if not xs:
-        return None, xs
-    return aggregate(proj["fields"][field], xs, c), xs
+        return None, both
+    return aggregate(proj["fields"][field], xs, c), both
 
 
 def row_values(case, events, e, c, k, guarded):
@@ -445,11 +434,8 @@ def row_values(case, events, e, c, k, guarded):
         if "ratio" in feat:
             a, b = (get(n) for n in feat["ratio"])
             na, nb = numeric(a), numeric(b)
-            proj_op = any("projection" in spec["features"][n] for n in feat["ratio"])
             if na is None or nb is None or nb == 0:
                 v = None
-            elif "projection-ratio-doubles" in ALLOW and proj_op:
-                v = ("float", float(na) / float(nb))
             elif a[0] in ("int", "dec") and b[0] in ("int", "dec"):
                 # exact operands: the double nearest the exact quotient (an
                 # exact zero has no sign)
@@ -495,11 +481,7 @@ def differ(a, b):
     if a is None or b is None:
         return (a is None) != (b is None)
     if a[0] == "json":
-        if "differ-by-text" in ALLOW and isinstance(a[1], Num) and isinstance(b[1], Num):
-            return a[1].text != b[1].text
         return not jeq(a[1], b[1])
-    if "differ-by-text" in ALLOW and a[0] == "float":
-        return repr(a[1]) != repr(b[1])
     return a[1] != b[1]
 
 
@@ -747,8 +729,7 @@ def check_csv(case, store, tmp, args, out):
             elif isinstance(v, Num):
                 ok = cell != "" and Decimal(cell) == v.dec
             elif isinstance(v, str):
-                ok = cell == v or ("csv-label-json-text" in ALLOW and col in case["label_cols"]
-                                   and cell.startswith('"'))
+                ok = cell == v
             else:
                 ok = True                       # an object: its JSON text, not compared here
             if not ok:
@@ -852,9 +833,6 @@ def check_example(case, name, ex, diffs, guarded, naive, by_pos):
                 name, i + 1, key, jtext(ex.get(key)), show(want)))
     late = {x["pos"] for x in naive[i][name][1]} - {x["pos"] for x in guarded[i][name][1]}
     got = ex.get("late_events")
-    if "projection-late-events" in ALLOW and got == [] and any(
-            "projection" in case["spec"]["features"][n] for n in needs(case["spec"], name)):
-        return
     if not isinstance(got, list) or not got:
         raise LeakFail("leakage report %s row %d: no late_events (expected pos %s)" % (name, i + 1, [int(p) for p in sorted(late)]))
     got_pos = []
@@ -899,8 +877,6 @@ def check_manifest_file(case, store, tmp, head):
                          % (json.dumps(row["e"]), fmt_time(T0 - 2 * DAY)))
         else:
             cust = json.dumps(row["e"])
-            if "mixed-projection-keys" in ALLOW and row["e"].isdigit():
-                cust = row["e"]
             extra.append('{"stream":"s1","type":"a","time":"%s","data":{"customer":%s,"v":5,"s":"late"}}'
                          % (fmt_time(T0 - 2 * DAY), cust))
     engram(store, ["append", "--sync", "none"], data=("\n".join(extra) + "\n").encode())
@@ -1011,10 +987,6 @@ def one_seed(seed, n_events, tmp, do_shrink):
     events = make_events(rng, n_events)
     entity_path = rng.choice(["data.customer", "stream"])
     spec, proj = make_spec(rng, entity_path)
-    if "mixed-projection-keys" in ALLOW and proj is not None:
-        for ev in events:
-            ev["data"] = [(k, raw.strip('"') if k == "customer" and raw.strip('"').isdigit() else raw)
-                          for k, raw in ev["data"]]
     case = {"events": events, "split": rng.randrange(len(events) + 1),
             "heartbeat": T0 + rng.randrange(SPAN) if rng.random() < 0.5 else None,
             "spec": spec, "proj": proj}
@@ -1041,14 +1013,7 @@ def main():
     ap.add_argument("--events", type=int, default=120)
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--no-shrink", action="store_true")
-    ap.add_argument("--allow", action="append", default=[], metavar="NAME[,NAME]",
-                    help="tolerate a known deviation: " + "; ".join(
-                        "%s: %s" % kv for kv in ALLOWS.items()))
     opt = ap.parse_args()
-    for name in ",".join(opt.allow).split(","):
-        if name and name not in ALLOWS:
-            ap.error("--allow: unknown %r (known: %s)" % (name, ", ".join(ALLOWS)))
-        ALLOW.add(name)
     E = os.path.abspath(opt.engram)
     T0 = parse_time("2025-03-01T00:00:00Z")
     first = opt.seed if opt.seed is not None else random.SystemRandom().randrange(1 << 31)
