@@ -853,15 +853,23 @@ fail:
  * known-at time) gives features as over no events: say why. */
 static void warn_unknown(eg_store *st, const labels *L)
 {
-	eg_stats s;
 	int64_t latest = INT64_MIN;
 	for (size_t r = 0; r < L->nrows; r++)
 		if (L->known[r] > latest)
 			latest = L->known[r];
-	if (!L->nrows || eg_store_stats(st, &s) || !s.events || s.recorded_min <= latest)
+	/* record time never decreases along the log: the first event has
+	 * the earliest */
+	eg_iter *it;
+	const eg_event *e;
+	eg_filter first = { .from = 1, .to = 1 };
+	if (!L->nrows || eg_iter_new(st, &it, &first))
+		return;
+	int64_t earliest = eg_iter_next(it, &e) == EG_OK ? e->recorded : INT64_MIN;
+	eg_iter_free(it);
+	if (earliest <= latest)
 		return;
 	char a[40], b[40];
-	eg_time_format(s.recorded_min, a);
+	eg_time_format(earliest, a);
 	eg_time_format(latest, b);
 	cli_warn("every event was recorded (from %s) after the latest time a label row is "
 		 "known at (%s), so every feature is as over no events.  If the store was "

@@ -38,6 +38,9 @@ typedef struct ffeat {
 	eg_proj_spec *proj;         /* given by eg_feat_spec_set_projection */
 	int proj_field_ix;
 	int proj_late;              /* keyed by the entity: the table lists its late events */
+	int push;                   /* ... and the field is a count, sum, min or max (no sign)
+	                               over the table's rows: answered from them */
+	int pagg;                   /* push: F_COUNT, F_SUM, F_MIN or F_MAX */
 } ffeat;
 
 struct eg_feat_spec {
@@ -72,6 +75,11 @@ typedef struct fdict {
 	const uint8_t *isnum;
 } fdict;
 
+/* How an entity was written: a string, a number, or (both bits) some
+ * events one way and some the other (a projection keeps the two apart). */
+#define ENT_STRING 1
+#define ENT_NUMBER 2
+
 typedef struct ftab {
 	uint64_t bound;              /* holds the events at positions <= bound */
 	uint64_t from;               /* ... and > from (a tail starts after the file) */
@@ -80,6 +88,7 @@ typedef struct ftab {
 	const uint32_t *ent_off;     /* nent + 1, into ent_text */
 	const char *ent_text;
 	const uint64_t *ent_row;     /* nent + 1: rows of entity i */
+	const uint8_t *ent_kind;     /* nent: ENT_STRING | ENT_NUMBER, as its events gave it */
 	const uint32_t *type_off;    /* ntypes + 1, into type_text */
 	const char *type_text;
 	const int64_t *time, *rec;
@@ -87,6 +96,8 @@ typedef struct ftab {
 	const uint16_t *type;
 	const uint32_t *val[FEAT_MAX];
 	fdict dict[FEAT_MAX];
+	uint32_t *slot;              /* entity + 1 by the hash of its text (eg_ftab_index) */
+	uint32_t scap;               /* slots, a power of two; 0: binary search */
 	void *mem;                   /* the image, when built in memory */
 	size_t memlen;
 	eg_ds_view view;             /* or the mapped file */
@@ -100,7 +111,10 @@ int eg_ftab_save(const struct eg_ds *d, const ftab *t);
 /* Read it back: EG_DS_OK (0), or EG_DS_ABSENT / EG_DS_DAMAGED / EG_DS_IOERR. */
 int eg_ftab_load(const struct eg_ds *d, const eg_feat_spec *spec, ftab *t);
 void eg_ftab_free(ftab *t);
-/* Rows [*a, *b) of entity e, or 0 when t has none. */
-int eg_ftab_find(const ftab *t, const char *e, size_t n, uint64_t *a, uint64_t *b);
+/* Hash the entities of t for eg_ftab_find (else it searches their sorted
+ * texts): 0, or -1 out of memory. */
+int eg_ftab_index(ftab *t);
+/* Rows [*a, *b) of entity e: its index, or UINT32_MAX when t has none. */
+uint32_t eg_ftab_find(const ftab *t, const char *e, size_t n, uint64_t *a, uint64_t *b);
 
 #endif

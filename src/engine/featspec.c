@@ -256,8 +256,9 @@ static int table_shape(fctx *c)
 			continue;
 		any |= !f->ntypes;
 		n += f->ntypes;
+		/* a projection's state is its whole history: no ttl */
 		int64_t lo = f->window;
-		if (s->ttl && (!lo || s->ttl < lo))
+		if (s->ttl && (!lo || s->ttl < lo) && f->agg != F_PROJ)
 			lo = s->ttl;
 		f->lo = lo;
 	}
@@ -507,5 +508,31 @@ int eg_feat_spec_set_projection(eg_feat_spec *s, size_t i, const char *json, siz
 		f->ntypes++;
 	}
 	fctx c = { .s = s, .e = { err, errlen, 0 } };
+	/* A count, sum, min or max without signs is answered from the table's
+	 * rows (the projection's own state needs no reading then). */
+	const pfield *pf = &p->f[k];
+	f->push = f->proj_late && !p->no_upcast &&
+		  (pf->agg == A_COUNT || pf->agg == A_SUM || pf->agg == A_MIN || pf->agg == A_MAX);
+	for (int j = 0; f->push && j <= PROJ_MAX_TYPES; j++)
+		f->push = pf->sign[j] == 1;
+	f->pagg = pf->agg == A_COUNT ? F_COUNT : pf->agg == A_SUM ? F_SUM :
+		  pf->agg == A_MIN ? F_MIN : F_MAX;
+	f->path = -1;
+	if (f->push && pf->agg != A_COUNT) {
+		char q[600];
+		size_t tl = strlen(pf->path.text);
+		if (6 * tl + 2 > sizeof q) {
+			f->push = 0;
+		} else {
+			json_span v = { q, eg_json_quote(pf->path.text, tl, q), JSON_STRING };
+			int known = 0;
+			for (int j = 0; j < s->npaths; j++)
+				known |= !strcmp(s->paths[j].text, pf->path.text);
+			if (s->npaths == FEAT_MAX && !known)
+				f->push = 0;
+			else if ((f->path = value_path(&c, "$", &v)) < 0)
+				return EG_EINVAL;
+		}
+	}
 	return table_shape(&c) ? EG_ENOMEM : EG_OK;
 }

@@ -6,7 +6,7 @@
  * Image (little-endian; every section starts 8-aligned):
  *   "EGFTAB1\0", table hash[32], from u64, bound u64, nrows u64,
  *   nent u32, ntypes u32, npaths u32, 0 u32,
- *   ent_off u32[nent+1], ent_text, ent_row u64[nent+1],
+ *   ent_off u32[nent+1], ent_text, ent_row u64[nent+1], ent_kind u8[nent],
  *   type_off u32[ntypes+1], type_text,
  *   time i64[nrows], rec i64[nrows], pos u64[nrows], type u16[nrows],
  *   per path: n u32, 0 u32, val u32[nrows], off u32[n+1], text, nums num[n], isnum u8[n]
@@ -21,7 +21,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-static const char MAGIC[8] = "EGFTAB1";
+static const char MAGIC[8] = "EGFTAB2";
 
 /* ------------------------------------------------------------ building */
 
@@ -75,26 +75,27 @@ static uint32_t intern(itab *t, const char *s, size_t n)
 }
 
 /* The entity of e as text in *s (b holds a decoded copy when needed):
- * 1, or 0 when e has none. */
+ * ENT_STRING or ENT_NUMBER as it was written, 0 when e has none, -1 out
+ * of memory. */
 static int entity_of(const eg_event *e, const eg_path *p, buf *b, const char **s, size_t *n)
 {
 	switch (p->root) {
 	case EG_PATH_STREAM:
 		*s = e->stream, *n = e->stream_len;
-		return *n > 0;
+		return *n > 0 ? ENT_STRING : 0;
 	case EG_PATH_ACTOR:
 		*s = e->actor, *n = e->actor_len;
-		return *n > 0;
+		return *n > 0 ? ENT_STRING : 0;
 	case EG_PATH_SESSION:
 		*s = e->session, *n = e->session_len;
-		return *n > 0;
+		return *n > 0 ? ENT_STRING : 0;
 	}
 	json_span v;
 	if (!eg_path_get(e, p, &v))
 		return 0;
 	if (v.type == JSON_NUMBER) {
 		*s = v.p, *n = v.n;
-		return 1;
+		return ENT_NUMBER;
 	}
 	if (v.type != JSON_STRING)
 		return 0;
@@ -103,7 +104,7 @@ static int entity_of(const eg_event *e, const eg_path *p, buf *b, const char **s
 		return -1;
 	b->n = eg_json_string_decode(&v, b->p);
 	*s = b->p, *n = b->n;
-	return *n > 0;
+	return *n > 0 ? ENT_STRING : 0;
 }
 
 /* The value of path p in e as JSON text in one form (strings with their
@@ -132,6 +133,8 @@ static int value_of(const eg_event *e, const eg_path *p, buf *b, buf *tmp)
 typedef struct builder {
 	const eg_feat_spec *spec;
 	rows r;
+	uint8_t *kinds;               /* by entity id */
+	size_t kcap;
 	itab ents, types, vals[FEAT_MAX];
 	buf b, tmp;
 } builder;
@@ -153,6 +156,14 @@ static int add_event(builder *k, const eg_event *e)
 	size_t i = r->n;
 	if ((r->ent[i] = intern(&k->ents, es, en)) == UINT32_MAX)
 		return -1;
+	if (r->ent[i] >= k->kcap) {
+		size_t cap = k->kcap;
+		if (buf_grow(&k->kinds, &cap, (size_t)r->ent[i] + 1, 1))
+			return -1;
+		memset(k->kinds + k->kcap, 0, cap - k->kcap);
+		k->kcap = cap;
+	}
+	k->kinds[r->ent[i]] |= (uint8_t)has;
 	uint32_t t = intern(&k->types, e->type, e->type_len);
 	if (t == UINT32_MAX || t > UINT16_MAX)
 		return -1;
@@ -278,6 +289,8 @@ static int write_image(builder *k, uint64_t from, uint64_t to, image *m)
 	align8(m);
 	for (uint32_t g = 0; g <= nent; g++)
 		put_u64(m, start[g]);
+	for (uint32_t g = 0; g < nent; g++)
+		put(m, &k->kinds[order[g]], 1);
 	put_texts(m, &k->types, NULL, k->types.n);
 	align8(m);
 	/* the columns, in perm order, one column at a time */
@@ -382,6 +395,9 @@ static int parse_image(const unsigned char *p, size_t n, const eg_feat_spec *s, 
 	for (uint32_t i = 0; i < t->nent; i++)
 		if (t->ent_row[i] > t->ent_row[i + 1])
 			return -1;
+	t->ent_kind = section(&rd, t->nent, 1);
+	if (rd.bad)
+		return -1;
 	if (texts(&rd, t->ntypes, &t->type_off, &t->type_text))
 		return -1;
 	t->time = section(&rd, t->nrows, 8);
@@ -453,6 +469,7 @@ done:
 	eg_iter_free(it);
 	free(m.b.p);
 	rows_free(&k.r);
+	free(k.kinds);
 	eg_itab_free(&k.ents);
 	eg_itab_free(&k.types);
 	for (int p = 0; p < s->npaths; p++)
@@ -483,29 +500,68 @@ int eg_ftab_load(const eg_ds *d, const eg_feat_spec *s, ftab *t)
 
 void eg_ftab_free(ftab *t)
 {
+	free(t->slot);
 	free(t->mem);
 	eg_ds_view_free(&t->view);
 	memset(t, 0, sizeof *t);
 }
 
-int eg_ftab_find(const ftab *t, const char *e, size_t n, uint64_t *a, uint64_t *b)
+int eg_ftab_index(ftab *t)
 {
-	uint32_t lo = 0, hi = t->nent;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		uint32_t o = t->ent_off[mid], len = t->ent_off[mid + 1] - o;
-		int c = memcmp(t->ent_text + o, e, len < n ? len : n);
-		if (!c)
-			c = (len > n) - (len < n);
-		if (!c) {
-			*a = t->ent_row[mid];
-			*b = t->ent_row[mid + 1];
-			return 1;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	uint32_t cap = 16;
+	while (cap < 2 * (uint64_t)t->nent)
+		cap *= 2;
+	if (!(t->slot = calloc(cap, sizeof *t->slot)))
+		return -1;
+	t->scap = cap;
+	for (uint32_t i = 0; i < t->nent; i++) {
+		uint32_t o = t->ent_off[i];
+		uint32_t h = (uint32_t)XXH3_64bits(t->ent_text + o, t->ent_off[i + 1] - o) & (cap - 1);
+		while (t->slot[h])
+			h = (h + 1) & (cap - 1);
+		t->slot[h] = i + 1;
 	}
 	return 0;
+}
+
+/* Entity i is e. */
+static int ent_is(const ftab *t, uint32_t i, const char *e, size_t n)
+{
+	uint32_t o = t->ent_off[i];
+	return t->ent_off[i + 1] - o == n && !memcmp(t->ent_text + o, e, n);
+}
+
+uint32_t eg_ftab_find(const ftab *t, const char *e, size_t n, uint64_t *a, uint64_t *b)
+{
+	uint32_t found = UINT32_MAX;
+	if (t->scap) {
+		uint32_t h = (uint32_t)XXH3_64bits(e, n) & (t->scap - 1);
+		for (; t->slot[h]; h = (h + 1) & (t->scap - 1))
+			if (ent_is(t, t->slot[h] - 1, e, n)) {
+				found = t->slot[h] - 1;
+				break;
+			}
+	} else {
+		uint32_t lo = 0, hi = t->nent;
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+			uint32_t o = t->ent_off[mid], len = t->ent_off[mid + 1] - o;
+			int c = memcmp(t->ent_text + o, e, len < n ? len : n);
+			if (!c)
+				c = (len > n) - (len < n);
+			if (!c) {
+				found = mid;
+				break;
+			}
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	if (found != UINT32_MAX) {
+		*a = t->ent_row[found];
+		*b = t->ent_row[found + 1];
+	}
+	return found;
 }

@@ -55,6 +55,9 @@ struct eg_feat {
 	ftab tab[2];                  /* the file's table, the tail after it */
 	int ntab;
 	uint64_t *tmask[2];           /* per table type id: the features it feeds */
+	uint64_t *pmask[2];           /* ... the pushed-down projection fields it feeds */
+	int kinds;                    /* how the entity was written (ENT_*), both: a
+	                                 projection keeps the two apart */
 	int64_t reach;                /* how far back any feature reads; 0: all */
 	eg_proj *proj[FEAT_MAX];
 	acc a[2][FEAT_MAX];           /* [0] as known, [1] naive */
@@ -85,9 +88,12 @@ static int type_masks(eg_feat *f, int ti)
 {
 	const ftab *t = &f->tab[ti];
 	const eg_feat_spec *s = f->s;
-	uint64_t *m = calloc(t->ntypes + 1, sizeof *m);
-	if (!m)
+	uint64_t *m = calloc(t->ntypes + 1, sizeof *m), *p = calloc(t->ntypes + 1, sizeof *p);
+	if (!m || !p) {
+		free(m);
+		free(p);
 		return -1;
+	}
 	for (uint32_t y = 0; y < t->ntypes; y++) {
 		uint32_t n;
 		const char *name = type_name(t, y, &n);
@@ -100,9 +106,16 @@ static int type_masks(eg_feat *f, int ti)
 				takes = strlen(x->types[j]) == n && !memcmp(x->types[j], name, n);
 			if (takes)
 				m[y] |= (uint64_t)1 << i;
+			if (takes && x->push) {
+				const eg_proj_spec *ps = x->proj;
+				int ix = eg_proj_type_index(ps, name, n);
+				if (ps->f[x->proj_field_ix].types >> ix & 1)
+					p[y] |= (uint64_t)1 << i;
+			}
 		}
 	}
 	f->tmask[ti] = m;
+	f->pmask[ti] = p;
 	return 0;
 }
 
@@ -198,13 +211,16 @@ int eg_feat_open(eg_store *st, const eg_feat_spec *s, uint64_t bound, eg_feat **
 	if ((rc = recorded_at(st, f->bound, &f->bound_rec)) || (rc = tables(f, h.pos)))
 		goto fail;
 	for (int t = 0; t < f->ntab; t++)
-		if (type_masks(f, t)) {
+		if (type_masks(f, t) || eg_ftab_index(&f->tab[t])) {
 			rc = eg_st_err(st, EG_ENOMEM, "out of memory");
 			goto fail;
 		}
+	/* a projection read through its own state is opened here (building
+	 * its snapshots if it must); one pushed down to the table, only if an
+	 * entity written both as a string and as a number needs it */
 	for (int i = 0; i < s->nf; i++)
-		if (s->f[i].agg == F_PROJ && (rc = eg_proj_open(st, s->f[i].proj, NULL, NULL,
-								 &f->proj[i])))
+		if (s->f[i].agg == F_PROJ && !s->f[i].push &&
+		    (rc = eg_proj_open(st, s->f[i].proj, NULL, NULL, &f->proj[i])))
 			goto fail;
 	*out = f;
 	return EG_OK;
@@ -220,6 +236,7 @@ void eg_feat_close(eg_feat *f)
 	for (int t = 0; t < 2; t++) {
 		eg_ftab_free(&f->tab[t]);
 		free(f->tmask[t]);
+		free(f->pmask[t]);
 		free(f->text[t].p);
 	}
 	for (int i = 0; i < FEAT_MAX; i++) {
@@ -247,23 +264,23 @@ static const char *value_text(const ftab *t, int p, uint32_t id, uint32_t *n)
 }
 
 /* Fold row i of table t into accumulator a of feature x. */
-static int fold(eg_feat *f, const ftab *t, uint64_t i, const ffeat *x, acc *a, dset *d)
+static int fold(const ftab *t, uint64_t i, int agg, int path, acc *a, dset *d)
 {
 	a->count++;
-	if (x->agg == F_SINCE) {
+	if (agg == F_SINCE) {
 		if (!a->any || t->time[i] > a->newest)
 			a->newest = t->time[i];
 		a->any = 1;
 		return 0;
 	}
-	if (x->path < 0)
+	if (path < 0)
 		return 0;
-	uint32_t id = t->val[x->path][i];
+	uint32_t id = t->val[path][i];
 	if (!id)
 		return 0;
-	const fdict *dict = &t->dict[x->path];
+	const fdict *dict = &t->dict[path];
 	uint32_t n;
-	switch (x->agg) {
+	switch (agg) {
 	case F_SUM: case F_AVG: case F_MIN: case F_MAX: {
 		if (!dict->isnum[id - 1])
 			return 0;
@@ -282,24 +299,23 @@ static int fold(eg_feat *f, const ftab *t, uint64_t i, const ffeat *x, acc *a, d
 	}
 	case F_FIRST:
 		if (!a->fv || t->time[i] < a->ft || (t->time[i] == a->ft && t->pos[i] < a->fp)) {
-			a->fv = value_text(t, x->path, id, &n);
+			a->fv = value_text(t, path, id, &n);
 			a->fn = n, a->ft = t->time[i], a->fp = t->pos[i];
 		}
 		return 0;
 	case F_LAST:
 		if (!a->lv || t->time[i] > a->lt || (t->time[i] == a->lt && t->pos[i] > a->lp)) {
-			a->lv = value_text(t, x->path, id, &n);
+			a->lv = value_text(t, path, id, &n);
 			a->ln = n, a->lt = t->time[i], a->lp = t->pos[i];
 		}
 		return 0;
 	case F_DISTINCT:
 		if (buf_grow(&d->a, &d->cap, d->n + 1, sizeof *d->a))
 			return -1;
-		d->a[d->n].p = value_text(t, x->path, id, &n);
+		d->a[d->n].p = value_text(t, path, id, &n);
 		d->a[d->n++].n = n;
 		return 0;
 	}
-	(void)f;
 	return 0;
 }
 
@@ -317,8 +333,10 @@ static int walk(eg_feat *f, int ti, const char *e, size_t n, int64_t cutoff,
 	const ftab *t = &f->tab[ti];
 	const eg_feat_spec *s = f->s;
 	uint64_t a, b;
-	if (!eg_ftab_find(t, e, n, &a, &b))
+	uint32_t ent = eg_ftab_find(t, e, n, &a, &b);
+	if (ent == UINT32_MAX)
 		return 0;
+	f->kinds |= t->ent_kind[ent];
 	/* hi: the first row at or after the cutoff (after it, inclusive) */
 	uint64_t lo = a, hi = b;
 	while (lo < hi) {
@@ -341,7 +359,7 @@ static int walk(eg_feat *f, int ti, const char *e, size_t n, int64_t cutoff,
 				h = mid;
 		}
 	}
-	const uint64_t *mask = f->tmask[ti];
+	const uint64_t *mask = f->tmask[ti], *pmask = f->pmask[ti];
 	for (uint64_t i = lo; i < end; i++) {
 		if (t->pos[i] > f->bound)
 			continue;
@@ -354,19 +372,26 @@ static int walk(eg_feat *f, int ti, const char *e, size_t n, int64_t cutoff,
 			/* the window is [cutoff - lo, cutoff) */
 			if (x->lo && t->time[i] < cutoff - x->lo)
 				continue;
-			if (x->agg == F_PROJ) {
-				/* its value comes from the projection: only its
-				 * late events are noted here */
+			int agg = x->agg, path = x->path;
+			if (agg == F_PROJ) {
+				/* an event of the projection's: its state exists;
+				 * the field takes it if pushed down and of its types */
+				if (!late)
+					f->a[0][k].any = 1;
+				if (naive)
+					f->a[1][k].any = 1;
 				if (naive && late)
 					note_late(f, k, t->pos[i]);
-				continue;
+				if (!(pmask[t->type[i]] >> k & 1))
+					continue;
+				agg = x->pagg;
 			}
-			if (!late && fold(f, t, i, x, &f->a[0][k], &f->d[0][k]))
+			if (!late && fold(t, i, agg, path, &f->a[0][k], &f->d[0][k]))
 				return -1;
 			if (naive) {
-				if (fold(f, t, i, x, &f->a[1][k], &f->d[1][k]))
+				if (fold(t, i, agg, path, &f->a[1][k], &f->d[1][k]))
 					return -1;
-				if (late)
+				if (late && x->agg != F_PROJ)
 					note_late(f, k, t->pos[i]);
 			}
 		}
@@ -482,7 +507,15 @@ static int value(eg_feat *f, int w, int i, const char *e, size_t en, int64_t cut
 	int isnull = 0;
 	nacc ex = { 0 };              /* the value as an exact decimal, if it is one */
 	ex.exact = -1;
-	switch (x->agg) {
+	int agg = x->agg;
+	/* a projection field answered from the table's rows: null without
+	 * state (no event of its types), else its aggregate */
+	if (agg == F_PROJ && x->push && f->kinds != (ENT_STRING | ENT_NUMBER))
+		agg = a->any ? x->pagg : -1;
+	switch (agg) {
+	case -1:
+		isnull = 1;
+		break;
 	case F_COUNT:
 		n = (size_t)snprintf(t, sizeof t, "%llu", (unsigned long long)a->count);
 		dv = (double)a->count;
@@ -519,7 +552,7 @@ static int value(eg_feat *f, int w, int i, const char *e, size_t en, int64_t cut
 			isnull = 1;
 			break;
 		}
-		ex = x->agg == F_MIN ? a->min : a->max;
+		ex = agg == F_MIN ? a->min : a->max;
 		n = eg_nacc_format(&ex, t);
 		dv = eg_nacc_double(&ex);
 		break;
@@ -559,7 +592,9 @@ static int value(eg_feat *f, int w, int i, const char *e, size_t en, int64_t cut
 		eg_proj_at at = { f->s->inclusive ? cutoff : cutoff - 1,
 				  w ? bk : known < bk ? known : bk };
 		f->pfound = x->proj_field_ix;
-		int rc = eg_proj_get(f->proj[i], e, en, &at, proj_row, f);
+		int rc = f->proj[i] ? EG_OK : eg_proj_open(f->st, x->proj, NULL, NULL, &f->proj[i]);
+		if (!rc)
+			rc = eg_proj_get(f->proj[i], e, en, &at, proj_row, f);
 		if (rc)
 			return rc;
 		if (f->pfound != -1) {
@@ -597,6 +632,7 @@ int eg_feat_get(eg_feat *f, const char *e, size_t n, int64_t cutoff, int64_t kno
 		f->text[w].n = 0;
 	}
 	memset(f->nlate, 0, sizeof f->nlate);
+	f->kinds = 0;
 	for (int t = 0; t < f->ntab; t++)
 		if (walk(f, t, e, n, cutoff, known, naive))
 			return eg_st_err(f->st, EG_ENOMEM, "out of memory");
