@@ -71,7 +71,7 @@ typedef struct fdict {
 	uint32_t n;                  /* ids 1..n; 0 is "absent" */
 	const uint32_t *off;         /* n + 1 offsets into text (id - 1) */
 	const char *text;
-	const num *nums;             /* per id - 1 */
+	const nacc *nums;            /* per id - 1: the number, ready to add */
 	const uint8_t *isnum;
 } fdict;
 

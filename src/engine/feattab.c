@@ -9,7 +9,7 @@
  *   ent_off u32[nent+1], ent_text, ent_row u64[nent+1], ent_kind u8[nent],
  *   type_off u32[ntypes+1], type_text,
  *   time i64[nrows], rec i64[nrows], pos u64[nrows], type u16[nrows],
- *   per path: n u32, 0 u32, val u32[nrows], off u32[n+1], text, nums num[n], isnum u8[n]
+ *   per path: n u32, 0 u32, val u32[nrows], off u32[n+1], text, nums nacc[n], isnum u8[n]
  * and, in the file, the XXH3-64 of all that (eg_ds_write).
  */
 #include "buf.h"
@@ -21,7 +21,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-static const char MAGIC[8] = "EGFTAB2";
+static const char MAGIC[8] = "EGFTAB3";
 
 /* ------------------------------------------------------------ building */
 
@@ -315,12 +315,15 @@ static int write_image(builder *k, uint64_t from, uint64_t to, image *m)
 		COLUMN(r->val[p], 4);
 		put_texts(m, t, NULL, t->n);
 		align8(m);
+		/* each number ready to add (an accumulator), not parsed per row */
 		for (uint32_t i = 0; i < t->n; i++) {
 			num v = { 0 };
+			nacc a;
 			const char *x = itab_text(t, i);
 			if (eg_json_type_of(x[0]) == JSON_NUMBER)
 				eg_num_parse(x, t->e[i].len, &v);
-			put(m, &v, sizeof v);
+			eg_nacc_set(&a, &v, 1);
+			put(m, &a, sizeof a);
 		}
 		for (uint32_t i = 0; i < t->n; i++) {
 			uint8_t isnum = eg_json_type_of(itab_text(t, i)[0]) == JSON_NUMBER;
@@ -418,7 +421,7 @@ static int parse_image(const unsigned char *p, size_t n, const eg_feat_spec *s, 
 		t->val[q] = section(&rd, t->nrows, 4);
 		if (rd.bad || texts(&rd, d->n, &d->off, &d->text))
 			return -1;
-		d->nums = section(&rd, d->n, sizeof(num));
+		d->nums = section(&rd, d->n, sizeof(nacc));
 		d->isnum = section(&rd, d->n, 1);
 		if (rd.bad)
 			return -1;

@@ -284,17 +284,15 @@ static int fold(const ftab *t, uint64_t i, int agg, int path, acc *a, dset *d)
 	case F_SUM: case F_AVG: case F_MIN: case F_MAX: {
 		if (!dict->isnum[id - 1])
 			return 0;
-		nacc v;
-		eg_nacc_set(&v, &dict->nums[id - 1], 1);
-		if (!a->nnum++) {
-			a->sum = a->min = a->max = v;
-		} else {
-			eg_nacc_add(&a->sum, &v);
-			if (eg_nacc_cmp(&v, &a->min) < 0)
-				a->min = v;
-			if (eg_nacc_cmp(&v, &a->max) > 0)
-				a->max = v;
-		}
+		const nacc *v = &dict->nums[id - 1];
+		if (!a->nnum++)
+			a->sum = a->min = a->max = *v;
+		else if (agg == F_MIN)
+			a->min = eg_nacc_cmp(v, &a->min) < 0 ? *v : a->min;
+		else if (agg == F_MAX)
+			a->max = eg_nacc_cmp(v, &a->max) > 0 ? *v : a->max;
+		else
+			eg_nacc_add(&a->sum, v);
 		return 0;
 	}
 	case F_FIRST:
@@ -626,7 +624,7 @@ int eg_feat_get(eg_feat *f, const char *e, size_t n, int64_t cutoff, int64_t kno
 	const eg_feat_spec *s = f->s;
 	int naive = flags & EG_FEAT_NAIVE;
 	for (int w = 0; w < 1 + naive; w++) {
-		memset(f->a[w], 0, sizeof f->a[w]);
+		memset(f->a[w], 0, (size_t)s->nf * sizeof f->a[w][0]);
 		for (int i = 0; i < s->nf; i++)
 			f->d[w][i].n = 0;
 		f->text[w].n = 0;
