@@ -835,8 +835,12 @@ static int write_manifest(const run *R, const eg_feat_spec *spec, const char *st
 	char tmp[PATH_MAX];
 	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", R->manifest_path, (long)getpid());
 	FILE *o = fopen(tmp, "w");
-	if (!o || fwrite(b.p, 1, b.n, o) != b.n || fclose(o) || rename(tmp, R->manifest_path)) {
-		int e = errno;
+	int bad = !o || fwrite(b.p, 1, b.n, o) != b.n || fflush(o) || fsync(fileno(o));
+	int e = errno;
+	if (o && fclose(o) && !bad)
+		bad = 1, e = errno;
+	if (bad || rename(tmp, R->manifest_path)) {
+		e = bad ? e : errno;
 		unlink(tmp);
 		errno = e;
 		goto fail;
@@ -947,10 +951,15 @@ static int training(cli *c, run *R, eg_feat_spec *spec)
 	}
 	rc = compute(c, st, R, spec, dest);
 	if (R->out_path) {
-		int bad = fflush(dest) || fsync(fileno(dest));
-		bad |= fclose(dest);
-		if (rc == EXIT_OK && (bad || rename(tmp, R->out_path)))
-			rc = data_error("%s: cannot write: %s", R->out_path, strerror(errno));
+		/* durable before it takes the name: a crash leaves the old
+		 * file or the whole new one */
+		int e = fflush(dest) || fsync(fileno(dest)) ? errno : 0;
+		if (fclose(dest) && !e)
+			e = errno;
+		if (rc == EXIT_OK && !e && rename(tmp, R->out_path))
+			e = errno;
+		if (rc == EXIT_OK && e)
+			rc = data_error("%s: cannot write: %s", R->out_path, strerror(e));
 		if (rc != EXIT_OK)
 			unlink(tmp);
 	} else {

@@ -45,6 +45,16 @@ PROJ = {"name": "crash_counts", "key": "stream", "snapshot_every": 1000,
         "fields": {"n": {"count": True}, "total": {"sum": "data.v"}, "last": {"last": "data.v"}}}
 # Deposits with v above 500 are refused by their schema (and quarantined).
 DEPOSIT = {"type": "object", "properties": {"v": {"type": "integer", "maximum": 500}}}
+# Features of each stream at a few cutoffs, one known at its cutoff (the
+# table's record-time guard) and one long after; a projection field
+# answered from the entity table.
+FEAT = {"entity": "stream", "labels": {"entity": "stream", "cutoff": "at"},
+        "features": {"n": {"count": True}, "clicks_6h": {"count": True, "types": ["click"], "window": "6h"},
+                     "v": {"sum": "data.v"}, "hi": {"max": "data.v"}, "last": {"last": "data.v"},
+                     "n_total": {"projection": "proj.json", "field": "n"}}}
+LABELS = "stream,at,known\n" + "".join(
+    "s%d,%s,%s\n" % (i, at, known) for i in range(STREAMS)
+    for at, known in (("2025-01-02T12:00:00Z", "2025-01-02T12:00:00Z"), ("2025-01-04T00:00:00Z", "2100-01-01T00:00:00Z")))
 WIN = {"name": "crash_windows", "window": {"tumble": "1h"}, "group_by": ["stream"],
        "aggs": {"n": {"count": True}, "v": {"sum": "data.v"}}, "watermark": "10m",
        "allowed_lateness": "forever"}
@@ -127,6 +137,10 @@ def produce(engram, store, log, it, seed):
                 json.dump({"description": f"v{it}-{k}", "type": "object",
                            "properties": {"v": {"type": "integer"}}}, f)
             run(engram, store, "schema", "add", "click", f"click{it}-{k}.json")
+        elif roll < 0.68:
+            # the entity table of the features spec, built or caught up
+            run(engram, store, "features", "feat.json", "--labels", "labels.csv",
+                "--cutoff-known-at", "known")
 
 
 class Failure(Exception):
@@ -148,7 +162,9 @@ def answers(engram, store):
                        ("stream s3", ["read", "--stream", "s3"]),
                        ("schemas", ["schema", "list"]),
                        ("quarantine", ["quarantine", "list"]),
-                       ("type click", ["read", "--type", "click"])):
+                       ("type click", ["read", "--type", "click"]),
+                       ("features", ["features", "feat.json", "--labels", "labels.csv",
+                                     "--cutoff-known-at", "known"])):
         r = run(engram, store, *args)
         must(r.returncode == 0, f"{name}: exit {r.returncode}: {r.stderr.strip()}")
         out[name] = r.stdout
@@ -241,6 +257,8 @@ def main():
     json.dump(PROJ, open("proj.json", "w"))
     json.dump(WIN, open("win.json", "w"))
     json.dump(DEPOSIT, open("deposit.json", "w"))
+    json.dump(FEAT, open("feat.json", "w"))
+    open("labels.csv", "w").write(LABELS)
     store, log = os.path.join(work, "store"), os.path.join(work, "acks")
     events = acked = 0
     t0 = time.time()

@@ -32,7 +32,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crash"))
-from crash import PROJ, WIN, Failure, answers  # noqa: E402
+from crash import FEAT, LABELS, PROJ, WIN, Failure, answers  # noqa: E402
 
 OPS = ["pwrite", "fdatasync", "fsync", "rename", "mmap", "munmap", "ftruncate", "open", "malloc",
        "disk-full"]
@@ -95,12 +95,18 @@ WORKLOADS = {
     # once at the end, over segments that roll
     "append-keep-recorded": (["--segment-size", "4k", "append", "--keep-recorded"],
                              history("n", 60, 2), "none"),
+    # a features table built and written (derived state), and a training
+    # set written through a temporary file with its manifest
+    "features": (["features", "feat.json", "--labels", "labels.csv", "--cutoff-known-at", "known",
+                  "--out", "train.csv"], None, "base"),
 }
 
 
 # The answer each of those workloads leaves state for, checked against a
 # rebuild from the log like answers() (which covers the others).
-EXTRA = {"project-snapshots": ["project", "proj-snap.json"],
+EXTRA = {"features": ["features", "feat.json", "--labels", "labels.csv", "--cutoff-known-at", "known",
+                      "--leakage-report"],
+         "project-snapshots": ["project", "proj-snap.json"],
          "sessions-new-state": ["sessions", "--gap", "10m"]}
 
 
@@ -119,6 +125,10 @@ class Sweep:
             json.dump(PROJ, f)
         with open(os.path.join(work, "win.json"), "w") as f:
             json.dump(WIN, f)
+        with open(os.path.join(work, "feat.json"), "w") as f:
+            json.dump(FEAT, f)
+        with open(os.path.join(work, "labels.csv"), "w") as f:
+            f.write(LABELS)
         with open(os.path.join(work, "proj-snap.json"), "w") as f:
             json.dump(dict(PROJ, name="crash_counts_snap", snapshot_every=10), f)
         with open(os.path.join(work, "click.json"), "w") as f:
