@@ -717,13 +717,51 @@ static void put_value(out *w, const char *key, const char *v, size_t n)
 }
 
 /* Write every row of the labels with its features to o (hashed). */
+/* Where the rows go: the writer and what a row needs. */
+typedef struct rowsink {
+	out *w;
+	const labels *L;
+	const char **keys;
+	int format;
+} rowsink;
+
+/* One row: the label's cells as they were, then the features. */
+static int put_row(void *ctx, size_t r, const eg_feat_values *v)
+{
+	rowsink *k = ctx;
+	const labels *L = k->L;
+	out_row_begin(k->w);
+	for (size_t i = 0; i < L->ncol; i++) {
+		size_t n;
+		const char *p = cell(L, r, i, &n);
+		if (L->ndjson && !(k->format != FMT_NDJSON && n && p[0] == '"'))
+			out_json(k->w, k->keys[i], p, n);
+		else if (L->ndjson)
+			put_label_string(k->w, k->keys[i], p, n);
+		else
+			out_str(k->w, k->keys[i], p, n);
+	}
+	for (size_t i = 0; i < v->n; i++)
+		put_value(k->w, k->keys[L->ncol + i], v->values[i], v->lens[i]);
+	out_row_end(k->w);
+	return 0;
+}
+
+/* Write every row of the labels with its features to o (hashed): in
+ * parallel (eg_feat_get_rows), or one by one with the naive values beside
+ * them for the leakage report. */
 static int write_rows(eg_store *st, eg_feat *f, const eg_feat_spec *spec, const labels *L,
 		      FILE *o, int format, leak *lk, int leakage)
 {
 	out *w = out_new(o, format);
 	size_t nf = eg_feat_spec_count(spec);
 	const char **keys = calloc(L->ncol + nf, sizeof *keys);
-	if (!keys) {
+	const char **ents = calloc(L->nrows + 1, sizeof *ents);
+	size_t *lens = calloc(L->nrows + 1, sizeof *lens);
+	if (!keys || !ents || !lens) {
+		free(keys);
+		free(ents);
+		free(lens);
 		out_failed(w);
 		out_free(w);
 		return data_error("out of memory");
@@ -733,36 +771,31 @@ static int write_rows(eg_store *st, eg_feat *f, const eg_feat_spec *spec, const 
 	for (size_t i = 0; i < nf; i++)
 		keys[L->ncol + i] = eg_feat_spec_name(spec, i);
 	out_header(w, keys, (int)(L->ncol + nf));
-	int rc = EXIT_OK;
+	rowsink k = { w, L, keys, format };
 	for (size_t r = 0; r < L->nrows; r++) {
+		ents[r] = L->ent.p + L->ent_off[r];
+		lens[r] = L->ent_off[r + 1] - L->ent_off[r];
+	}
+	int g = EG_OK;
+	if (!leakage)
+		g = eg_feat_get_rows(f, L->nrows, ents, lens, L->cutoff, L->known, 0, put_row, &k);
+	for (size_t r = 0; leakage && r < L->nrows && !g; r++) {
 		eg_feat_values v;
-		const char *e = L->ent.p + L->ent_off[r];
-		int g = eg_feat_get(f, e, L->ent_off[r + 1] - L->ent_off[r], L->cutoff[r],
-				    L->known[r], leakage ? EG_FEAT_NAIVE : 0, &v);
-		if (!g && leakage)
+		g = eg_feat_get(f, ents[r], lens[r], L->cutoff[r], L->known[r], EG_FEAT_NAIVE, &v);
+		if (!g)
 			g = note_leaks(st, f, L, r, &v, lk);
-		if (g) {
-			out_failed(w);
-			rc = cli_fail(st, g);
-			break;
-		}
-		out_row_begin(w);
-		for (size_t i = 0; i < L->ncol; i++) {
-			size_t n;
-			const char *p = cell(L, r, i, &n);
-			if (L->ndjson && !(format != FMT_NDJSON && n && p[0] == '"'))
-				out_json(w, keys[i], p, n);
-			else if (L->ndjson)
-				put_label_string(w, keys[i], p, n);
-			else
-				out_str(w, keys[i], p, n);
-		}
-		for (size_t i = 0; i < nf; i++)
-			put_value(w, keys[L->ncol + i], v.values[i], v.lens[i]);
-		out_row_end(w);
+		if (!g)
+			put_row(&k, r, &v);
+	}
+	int rc = EXIT_OK;
+	if (g) {
+		out_failed(w);
+		rc = cli_fail(st, g);
 	}
 	rc = out_finish(w, rc);
 	free(keys);
+	free(ents);
+	free(lens);
 	return rc;
 }
 

@@ -1042,6 +1042,19 @@ typedef struct eg_feat_values {
 int eg_feat_get(eg_feat *f, const char *entity, size_t n, int64_t cutoff,
 		int64_t known_at, int flags, eg_feat_values *out);
 
+/* The features of n rows (row i: entity ents[i] of lens[i] bytes, at
+ * cutoffs[i], known at known[i]), handed to fn in row order from the
+ * calling thread (values borrowed until it returns; a nonzero return
+ * stops and is returned).  The rows are computed by up to threads threads
+ * (0: one per core), each with a handle of its own over the same tables,
+ * when no query needs the store itself (a projection field that is not
+ * answered from the entity table); else by this one.  Errors as
+ * eg_feat_get. */
+typedef int (*eg_feat_row_fn)(void *ctx, size_t row, const eg_feat_values *v);
+int eg_feat_get_rows(eg_feat *f, size_t n, const char *const *ents, const size_t *lens,
+		     const int64_t *cutoffs, const int64_t *known, int threads,
+		     eg_feat_row_fn fn, void *ctx);
+
 /* After an EG_FEAT_NAIVE get: the positions of the events that feature i
  * (a ratio: either feature it divides) counted only with record time
  * ignored (recorded after known_at): up to max of the first 16 met, in

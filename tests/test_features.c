@@ -337,6 +337,97 @@ static void test_projection_feature_as_of_and_known_at(void **state)
 	eg_store_close(st);
 }
 
+/* Rows through eg_feat_get_rows, in threads, equal eg_feat_get one by one,
+ * in row order; with a projection read through its own state as well. */
+typedef struct seen {
+	eg_feat *one;
+	const char *const *ents;
+	const size_t *lens;
+	const int64_t *cut;
+	size_t next, checked;
+} seen;
+
+static int check_row(void *ctx, size_t row, const eg_feat_values *v)
+{
+	seen *s = ctx;
+	assert_int_equal(row, s->next++);
+	eg_feat_values w;
+	assert_int_equal(eg_feat_get(s->one, s->ents[row], s->lens[row], s->cut[row], s->cut[row], 0, &w),
+			 EG_OK);
+	assert_int_equal(v->n, w.n);
+	for (size_t i = 0; i < v->n; i++)
+		if (v->lens[i] != w.lens[i] || memcmp(v->values[i], w.values[i], w.lens[i]))
+			fail_msg("row %zu %s: %.*s, one by one %.*s", row, v->names[i], (int)v->lens[i],
+				 v->values[i], (int)w.lens[i], w.values[i]);
+	s->checked++;
+	return row == 4000 && s->checked > 100000 ? 7 : 0;
+}
+
+static void test_rows_in_threads_equal_one_by_one(void **state)
+{
+	tu_fx *fx = *state;
+	eg_store *st = tu_open(fx->dir, EG_OPEN_WRITE | EG_OPEN_CREATE, 0);
+	uint64_t seed = 11;
+	char line[256];
+	eg_batch *b;
+	eg_batch_opts o = { .sync = EG_SYNC_NONE, .expect_version = -1 };
+	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
+	for (int i = 0; i < 3000; i++) {
+		int n = snprintf(line, sizeof line, "{\"type\":\"%s\",\"time\":%lld,\"data\":{\"customer\":\"c%d\","
+				 "\"amount\":%d.%02d,\"page\":\"/p%d\"}}", tu_rnd(&seed) % 3 ? "buy" : "view",
+				 (long long)(1735689600000LL + (long long)(tu_rnd(&seed) % (20 * 86400)) * 1000),
+				 (int)(tu_rnd(&seed) % 50), (int)(tu_rnd(&seed) % 100), (int)(tu_rnd(&seed) % 100),
+				 (int)(tu_rnd(&seed) % 7));
+		assert_int_equal(eg_batch_add_json(b, line, (size_t)n), EG_OK);
+	}
+	assert_int_equal(eg_batch_commit(b, NULL), EG_OK);
+	const char *pj = "{\"name\": \"c\", \"key\": \"data.customer\", \"fields\": "
+			 "{\"spent\": {\"sum\": \"data.amount\", \"types\": [\"buy\"]}, "
+			 "\"last\": {\"last\": \"data.page\"}}}";
+	enum { N = 5000 };
+	const char **ents = calloc(N, sizeof *ents);
+	size_t *lens = calloc(N, sizeof *lens);
+	int64_t *cut = calloc(N, sizeof *cut);
+	char (*names)[8] = calloc(N, sizeof *names);
+	for (size_t r = 0; r < N; r++) {
+		snprintf(names[r], sizeof names[r], "c%d", (int)(tu_rnd(&seed) % 55));
+		ents[r] = names[r];
+		lens[r] = strlen(names[r]);
+		cut[r] = 1735689600000000LL + (int64_t)(tu_rnd(&seed) % (22 * 86400)) * 1000000;
+	}
+	/* pushed down (threads), then one field read through the projection
+	 * (one thread): both equal the one-by-one answers */
+	for (int field = 0; field < 2; field++) {
+		char spec[512];
+		snprintf(spec, sizeof spec, "{\"entity\": \"data.customer\", \"features\": {"
+			 "\"n\": {\"count\": true, \"window\": \"3d\"}, \"s\": {\"sum\": \"data.amount\"},"
+			 "\"avg\": {\"avg\": \"data.amount\", \"types\": [\"buy\"]},"
+			 "\"r\": {\"ratio\": [\"s\", \"n\"]}, \"p\": {\"projection\": \"c.json\", \"field\": \"%s\"}}}",
+			 field ? "last" : "spent");
+		eg_feat_spec *s = parse(spec);
+		char err[256];
+		assert_int_equal(eg_feat_spec_set_projection(s, 4, pj, strlen(pj), err, sizeof err), EG_OK);
+		eg_feat *many, *one;
+		assert_int_equal(eg_feat_open(st, s, 0, &many), EG_OK);
+		assert_int_equal(eg_feat_open(st, s, 0, &one), EG_OK);
+		seen sn = { one, ents, lens, cut, 0, 0 };
+		assert_int_equal(eg_feat_get_rows(many, N, ents, lens, cut, cut, 2, check_row, &sn), EG_OK);
+		assert_int_equal(sn.checked, N);
+		/* a nonzero return stops and is returned */
+		sn.next = 0, sn.checked = 200000;
+		assert_int_equal(eg_feat_get_rows(many, N, ents, lens, cut, cut, 2, check_row, &sn), 7);
+		assert_int_equal(sn.next, 4001);
+		eg_feat_close(many);
+		eg_feat_close(one);
+		eg_feat_spec_free(s);
+	}
+	free(ents);
+	free(lens);
+	free(cut);
+	free(names);
+	eg_store_close(st);
+}
+
 /* ---------------------------------------------------------------- csv */
 
 static void want_record(csv *c, int n, ...)
@@ -391,6 +482,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kept_table_and_tail_agree_with_a_rebuild, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_bound_hides_later_events_and_chain_at, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_projection_feature_as_of_and_known_at, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_rows_in_threads_equal_one_by_one, tu_setup, tu_teardown),
 		cmocka_unit_test(test_csv_reads_rfc4180),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

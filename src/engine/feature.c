@@ -17,9 +17,11 @@
 #include "proj.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Late events kept per feature and query, for the leakage report. */
 #define LATE_KEEP 16
@@ -48,6 +50,7 @@ typedef struct dset {
 
 struct eg_feat {
 	eg_store *st;
+	int clone;                    /* a worker's handle: the tables are its parent's */
 	const eg_feat_spec *s;
 	uint64_t bound;
 	int64_t bound_rec;            /* recorded of the event at bound */
@@ -234,9 +237,11 @@ void eg_feat_close(eg_feat *f)
 	if (!f)
 		return;
 	for (int t = 0; t < 2; t++) {
-		eg_ftab_free(&f->tab[t]);
-		free(f->tmask[t]);
-		free(f->pmask[t]);
+		if (!f->clone) {
+			eg_ftab_free(&f->tab[t]);
+			free(f->tmask[t]);
+			free(f->pmask[t]);
+		}
 		free(f->text[t].p);
 	}
 	for (int i = 0; i < FEAT_MAX; i++) {
@@ -245,7 +250,8 @@ void eg_feat_close(eg_feat *f)
 		free(f->d[1][i].a);
 	}
 	free(f->pv.p);
-	eg_ds_close(&f->ds);
+	if (!f->clone)
+		eg_ds_close(&f->ds);
 	free(f);
 }
 
@@ -653,6 +659,174 @@ int eg_feat_get(eg_feat *f, const char *e, size_t n, int64_t cutoff, int64_t kno
 		out->naive_lens = f->lens[1];
 	}
 	return EG_OK;
+}
+
+/* ------------------------------------------------------------ many rows
+ *
+ * Rows are independent: a block of them is split among threads, each
+ * with a handle of its own over the same (read-only) tables, into texts;
+ * then the calling thread hands them over in row order.  Only when no
+ * query can reach the store (a projection read through its own state, an
+ * error message) from a worker: see parallel_ok. */
+
+#define ROWS_BLOCK 65536
+#define MAX_THREADS 8
+
+typedef struct rows_in {
+	size_t n;
+	const char *const *ents;
+	const size_t *lens;
+	const int64_t *cutoffs, *known;
+} rows_in;
+
+typedef struct part {
+	eg_feat *f;
+	const rows_in *in;
+	size_t from, to;             /* rows of the block */
+	buf text;                    /* each row's values, one after another */
+	size_t *off;                 /* (to - from) * nf + 1 offsets into text */
+	int rc;
+} part;
+
+static void *part_run(void *arg)
+{
+	part *p = arg;
+	size_t nf = (size_t)p->f->s->nf, k = 0;
+	p->text.n = 0;
+	p->off[0] = 0;
+	for (size_t r = p->from; r < p->to && !p->rc; r++) {
+		eg_feat_values v;
+		p->rc = eg_feat_get(p->f, p->in->ents[r], p->in->lens[r], p->in->cutoffs[r],
+				    p->in->known[r], 0, &v);
+		for (size_t i = 0; i < nf && !p->rc; i++) {
+			if (buf_add(&p->text, v.values[i], v.lens[i]))
+				p->rc = EG_ENOMEM;
+			p->off[++k] = p->text.n;
+		}
+	}
+	return NULL;
+}
+
+/* Whether workers may answer f's queries: every projection field is
+ * answered from the table, and no entity needs the projection itself. */
+static int parallel_ok(const eg_feat *f)
+{
+	const eg_feat_spec *s = f->s;
+	int push = 0;
+	for (int i = 0; i < s->nf; i++) {
+		if (s->f[i].agg == F_PROJ && !s->f[i].push)
+			return 0;
+		push |= s->f[i].push;
+	}
+	for (int t = 0; push && t < f->ntab; t++)
+		for (uint32_t e = 0; e < f->tab[t].nent; e++)
+			if (f->tab[t].ent_kind[e] == (ENT_STRING | ENT_NUMBER))
+				return 0;
+	if (push && f->ntab == 2) {
+		/* an entity written one way in the file's table and the other
+		 * in the tail's */
+		for (uint32_t e = 0; e < f->tab[1].nent; e++) {
+			uint64_t a, b;
+			const ftab *t1 = &f->tab[1];
+			uint32_t o = t1->ent_off[e];
+			uint32_t x = eg_ftab_find(&f->tab[0], t1->ent_text + o, t1->ent_off[e + 1] - o, &a, &b);
+			if (x != UINT32_MAX && (f->tab[0].ent_kind[x] | t1->ent_kind[e]) != f->tab[0].ent_kind[x])
+				return 0;
+		}
+	}
+	return 1;
+}
+
+static eg_feat *clone_of(const eg_feat *f)
+{
+	eg_feat *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->st = f->st;
+	c->s = f->s;
+	c->clone = 1;
+	c->bound = f->bound;
+	c->bound_rec = f->bound_rec;
+	c->ds.lockfd = -1;
+	c->ntab = f->ntab;
+	memcpy(c->tab, f->tab, sizeof c->tab);
+	memcpy(c->tmask, f->tmask, sizeof c->tmask);
+	memcpy(c->pmask, f->pmask, sizeof c->pmask);
+	c->reach = f->reach;
+	memcpy(c->names, f->names, sizeof c->names);
+	return c;
+}
+
+int eg_feat_get_rows(eg_feat *f, size_t n, const char *const *ents, const size_t *lens,
+		     const int64_t *cutoffs, const int64_t *known, int threads,
+		     eg_feat_row_fn fn, void *ctx)
+{
+	rows_in in = { n, ents, lens, cutoffs, known };
+	if (threads <= 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = cpus > 0 ? (int)cpus : 1;
+	}
+	if (threads > MAX_THREADS)
+		threads = MAX_THREADS;
+	if (n < 1024 || !parallel_ok(f))
+		threads = 1;
+	size_t nf = (size_t)f->s->nf;
+	part parts[MAX_THREADS];
+	pthread_t tid[MAX_THREADS];
+	memset(parts, 0, sizeof parts);
+	int rc = EG_OK;
+	for (int k = 0; k < threads; k++) {
+		parts[k].f = k ? clone_of(f) : f;
+		parts[k].in = &in;
+		size_t rows = n < ROWS_BLOCK ? n : ROWS_BLOCK;
+		parts[k].off = malloc((rows * nf + 1) * sizeof *parts[k].off);
+		if (!parts[k].f || !parts[k].off) {
+			rc = eg_st_err(f->st, EG_ENOMEM, "out of memory");
+			threads = k + 1;
+			goto done;
+		}
+	}
+	const char *vals[FEAT_MAX];
+	size_t vlens[FEAT_MAX];
+	for (size_t b = 0; b < n && !rc; b += ROWS_BLOCK) {
+		size_t end = b + ROWS_BLOCK < n ? b + ROWS_BLOCK : n, per = (end - b + threads - 1) / threads;
+		int started = 0;
+		for (int k = 0; k < threads; k++) {
+			parts[k].from = b + per * (size_t)k < end ? b + per * (size_t)k : end;
+			parts[k].to = parts[k].from + per < end ? parts[k].from + per : end;
+			parts[k].rc = 0;
+			if (k && pthread_create(&tid[k], NULL, part_run, &parts[k]) == 0)
+				started |= 1 << k;
+			else if (k)
+				part_run(&parts[k]);
+		}
+		part_run(&parts[0]);
+		for (int k = 1; k < threads; k++)
+			if (started >> k & 1)
+				pthread_join(tid[k], NULL);
+		for (int k = 0; k < threads && !rc; k++) {
+			part *p = &parts[k];
+			if ((rc = p->rc))
+				break;
+			for (size_t r = p->from; r < p->to && !rc; r++) {
+				const size_t *o = p->off + (r - p->from) * nf;
+				for (size_t i = 0; i < nf; i++) {
+					vals[i] = p->text.p + o[i];
+					vlens[i] = o[i + 1] - o[i];
+				}
+				eg_feat_values v = { nf, f->names, vals, vlens, NULL, NULL };
+				rc = fn(ctx, r, &v);
+			}
+		}
+	}
+done:
+	for (int k = 0; k < threads; k++) {
+		if (k)
+			eg_feat_close(parts[k].f);
+		free(parts[k].text.p);
+		free(parts[k].off);
+	}
+	return rc;
 }
 
 static int cmp_u64(const void *x, const void *y)
