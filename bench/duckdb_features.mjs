@@ -18,10 +18,11 @@
 //   export DB OUT
 //        the table events as CSV with a header, for the pandas peer.
 //
-// The query is the contract of docs/FEATURES.md written as SQL (one row
-// per label, the events of its customer in [c - ttl, c) known at k,
-// aggregates with FILTER for each feature's types and window), with the
-// projection's field as a second join over the whole history before c.
+// The query is the contract (issue 22) written as SQL: one join of each
+// label with the events of its customer before its cutoff c and known at
+// k, then one aggregate per feature, each with a FILTER for its types and
+// its window (all within the ttl, c - 365d, except the projection's field,
+// which is the state over the whole history before c).
 // `query` times opening the database, the query and fetching its rows into
 // node, as bench/duckdb_sql.mjs does; each command prints one JSON line.
 // DuckDB runs with its defaults (one thread per core).
@@ -39,27 +40,26 @@ const cutoffUs = (col) => `CASE WHEN regexp_full_match(${col}, '-?[0-9]+')
 
 function featuresSql(naive) {
   const known = naive ? '' : 'AND e.recorded_us <= l.k';
-  const since = (days) => `e.time_us >= l.c - ${BigInt(days) * DAY}`;
-  // ttl 365d bounds every feature but the projection (lo = c - ttl)
+  // ttl 365d bounds every feature but the projection's field (lo = c - ttl)
+  const within = (days) => `e.time_us >= l.c - ${BigInt(days) * DAY}`;
+  const ttl = within(365);
   return `
   WITH f AS (
     SELECT l.row,
-      count(*) FILTER (WHERE e.type = 'order_placed' AND ${since(30)}) AS orders_30d,
-      sum(e.amount) FILTER (WHERE e.type = 'order_placed' AND ${since(90)}) AS spend_90d,
-      avg(e.amount) FILTER (WHERE e.type = 'order_placed') AS avg_basket,
-      max(e.amount) AS max_item,
-      count(DISTINCT e.carrier) FILTER (WHERE e.type = 'order_shipped' AND ${since(90)}) AS carriers_90d,
-      arg_max(e.method, (e.time_us, e.pos)) FILTER (WHERE e.type = 'order_paid' AND e.method IS NOT NULL) AS last_method,
-      max(e.time_us) FILTER (WHERE e.type = 'order_placed') AS last_order_us,
-      count(*) FILTER (WHERE e.type = 'order_placed' AND ${since(90)}) AS orders_90d,
-      count(*) FILTER (WHERE e.type = 'order_refunded' AND ${since(90)}) AS refunds_90d
-    FROM labels l JOIN events e ON e.customer = l.customer
-      AND e.time_us >= l.c - ${365n * DAY} AND e.time_us < l.c ${known}
-    GROUP BY l.row),
-  p AS (   -- examples/customers.json: spent = sum of data.amount of order_placed
-    SELECT l.row, sum(e.amount) FILTER (WHERE e.type = 'order_placed') AS spent, count(*) AS n
-    FROM labels l JOIN events e ON e.customer = l.customer
-      AND e.type IN ('order_placed', 'order_refunded') AND e.time_us < l.c ${known}
+      count(*) FILTER (WHERE e.type = 'order_placed' AND ${within(30)}) AS orders_30d,
+      sum(e.amount) FILTER (WHERE e.type = 'order_placed' AND ${within(90)}) AS spend_90d,
+      avg(e.amount) FILTER (WHERE e.type = 'order_placed' AND ${ttl}) AS avg_basket,
+      max(e.amount) FILTER (WHERE ${ttl}) AS max_item,
+      count(DISTINCT e.carrier) FILTER (WHERE e.type = 'order_shipped' AND ${within(90)}) AS carriers_90d,
+      arg_max(e.method, (e.time_us, e.pos)) FILTER (WHERE e.type = 'order_paid' AND e.method IS NOT NULL AND ${ttl}) AS last_method,
+      max(e.time_us) FILTER (WHERE e.type = 'order_placed' AND ${ttl}) AS last_order_us,
+      count(*) FILTER (WHERE e.type = 'order_placed' AND ${within(90)}) AS orders_90d,
+      count(*) FILTER (WHERE e.type = 'order_refunded' AND ${within(90)}) AS refunds_90d,
+      -- examples/customers.json: spent = the sum of data.amount of order_placed,
+      -- a state when the customer has an order_placed or order_refunded
+      sum(e.amount) FILTER (WHERE e.type = 'order_placed') AS spent,
+      count(*) FILTER (WHERE e.type IN ('order_placed', 'order_refunded')) AS proj_events
+    FROM labels l JOIN events e ON e.customer = l.customer AND e.time_us < l.c ${known}
     GROUP BY l.row)
   SELECT l.row,
     coalesce(orders_30d, 0) AS orders_30d,
@@ -72,8 +72,8 @@ function featuresSql(naive) {
     coalesce(orders_90d, 0) AS orders_90d,
     coalesce(refunds_90d, 0) AS refunds_90d,
     CASE WHEN orders_90d > 0 THEN refunds_90d / orders_90d END AS refund_rate,
-    CASE WHEN p.n > 0 THEN coalesce(p.spent, 0) END AS spent
-  FROM labels l LEFT JOIN f ON f.row = l.row LEFT JOIN p ON p.row = l.row
+    CASE WHEN proj_events > 0 THEN coalesce(spent, 0) END AS spent
+  FROM labels l LEFT JOIN f ON f.row = l.row
   ORDER BY l.row`;
 }
 
