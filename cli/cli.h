@@ -32,6 +32,7 @@ typedef struct cli {
 	const char *prog, *cmd;
 	const char *dir;         /* -d DIR, $ENGRAM_DIR, ./engram-data */
 	int format;
+	int format_given;        /* --format was given (else the default) */
 	uint64_t segment_bytes;
 	int argc;                /* the command's arguments after global options */
 	char **argv;
@@ -179,5 +180,6 @@ int cmd_backup(cli *c);
 int cmd_sql(cli *c);
 int cmd_schema(cli *c);
 int cmd_quarantine(cli *c);
+int cmd_features(cli *c);
 
 #endif

@@ -148,6 +148,40 @@ static const command COMMANDS[] = {
 	  "  --known-at TIME  only events recorded <= TIME\n\n"
 	  "Example:\n"
 	  "  engram history examples/balances.json --key account-000042" },
+	{ "features", cmd_features,
+	  "features SPEC.json --labels FILE [--cutoff-known-at COLUMN] [--out FILE]\n"
+	  "              [--manifest FILE] [--leakage-report] [--leakage-out FILE]\n"
+	  "       engram [-d DIR] features SPEC.json --entity E [--at TIME] [--known-at TIME]\n"
+	  "       engram [-d DIR] features --check MANIFEST",
+	  "point-in-time features for training sets, without leakage",
+	  "For each row of a labels file (CSV with a header, or NDJSON) with an entity\n"
+	  "and a cutoff time, the spec's features over that entity's events before the\n"
+	  "cutoff that were already recorded at it (docs/FEATURES.md): count, sum, avg,\n"
+	  "min, max, first, last, count_distinct, since_last, ratio and a projection's\n"
+	  "field, each over optional types and a window.  The label columns come first,\n"
+	  "unchanged, then one column per feature.\n\n"
+	  "  --labels FILE            the label rows; the spec's \"labels\" names the\n"
+	  "                           entity and cutoff columns\n"
+	  "  --cutoff-known-at COLUMN the record time each row is known at (default:\n"
+	  "                           its cutoff)\n"
+	  "  --out FILE               write the rows to FILE (through a temporary file,\n"
+	  "                           so a failure leaves nothing) and FILE.manifest.json\n"
+	  "  --manifest FILE          write the manifest there instead\n"
+	  "  --leakage-report         per feature, the rows that would differ if record\n"
+	  "                           time were ignored, with examples, to stderr (NDJSON)\n"
+	  "  --leakage-out FILE       the leakage report to FILE instead\n"
+	  "  --entity E               one entity's features now (serving), the same code\n"
+	  "  --at TIME                ... as of TIME instead of now\n"
+	  "  --known-at TIME          ... as known at TIME (default: --at)\n"
+	  "  --check MANIFEST         compute a training set again from its manifest, up\n"
+	  "                           to the head it had: exit 0 if byte-identical, 3 if not\n\n"
+	  "A spec error exits 2, a labels error (missing column, bad time) 1.\n\n"
+	  "Example:\n"
+	  "  engram gen orders --events 20000 --loads 10m | engram append --keep-recorded\n"
+	  "  engram gen labels --from orders --events 20000 --every 7d > labels.csv\n"
+	  "  engram features examples/features.json --labels labels.csv --out train.csv\n"
+	  "  engram features examples/features.json --entity customer-00042\n"
+	  "  engram features --check train.csv.manifest.json" },
 	{ "sql", cmd_sql,
 	  "sql [QUERY | -f FILE]",
 	  "SQL over the store (SQLite), through engram's indexes",
@@ -761,6 +795,7 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			c.format = f;
+			c.format_given = 1;
 			int drop = a[8] == '=' ? 1 : 2;
 			memmove(c.argv + k, c.argv + k + drop, (size_t)(c.argc - k - drop) * sizeof *c.argv);
 			c.argc -= drop;
@@ -782,6 +817,7 @@ int main(int argc, char **argv)
 			  "gen clickstream takes --format engram|segment|snowplow after gen");
 		return EXIT_USAGE;
 	}
+	c.format_given |= format_given;
 	int rc = cmd->fn(&c);
 	for (int k = 0; k < c.njoined; k++)
 		free(c.joined[k]);

@@ -309,6 +309,12 @@ typedef struct eg_verify_result {
 	uint64_t bad_offset;       /* byte offset in that segment */
 } eg_verify_result;
 
+/* The chain hash after the batch that ends at position pos (what
+ * eg_store_head gave when pos was the head): EG_OK, EG_ENOTFOUND when pos
+ * is beyond the head or not the last position of a batch, EG_ECORRUPT.
+ * It reads the commit record; eg_store_verify proves the records. */
+int eg_store_chain_at(eg_store *st, uint64_t pos, unsigned char hash[32]);
+
 /* Check every record's checksum, the density of positions and the whole
  * hash chain.  EG_OK, or EG_ECORRUPT with the first bad place in *res and a
  * message in eg_errmsg. */
@@ -957,6 +963,78 @@ int eg_quarantine_list(eg_store *st, eg_quarantine_fn fn, void *ctx);
  * them. */
 int eg_quarantine_retry(eg_store *st, int sync, eg_quarantine_fn fn, void *ctx,
 			uint64_t *appended, uint64_t *failing);
+
+/* --------------------------------------------------------------- features
+ * Point-in-time feature sets (docs/FEATURES.md): for an entity and a
+ * cutoff, aggregates over the entity's events before the cutoff that were
+ * already recorded when it was known.  Training (a labels file, row by
+ * row) and serving (one entity now) call the same eg_feat_get. */
+
+typedef struct eg_feat_spec eg_feat_spec;
+typedef struct eg_feat eg_feat;
+
+/* Parse a features spec (JSON text).  EG_OK, or EG_EINVAL with "JSON path:
+ * what is allowed" in err; EG_ENOMEM.  A feature of kind projection names
+ * a projection spec file: give its text with eg_feat_spec_set_projection
+ * before eg_feat_open.  Free with eg_feat_spec_free. */
+int eg_feat_spec_parse(const char *json, size_t n, eg_feat_spec **out,
+		       char *err, size_t errlen);
+void eg_feat_spec_free(eg_feat_spec *spec);
+/* The features, in output order: their count and names (borrowed). */
+size_t eg_feat_spec_count(const eg_feat_spec *spec);
+const char *eg_feat_spec_name(const eg_feat_spec *spec, size_t i);
+/* The labels' entity and cutoff column names ("labels" in the spec);
+ * NULL when the spec has none. */
+const char *eg_feat_spec_label_entity(const eg_feat_spec *spec);
+const char *eg_feat_spec_label_cutoff(const eg_feat_spec *spec);
+/* Feature i's projection file as written in the spec, or NULL when it is
+ * not a projection feature. */
+const char *eg_feat_spec_projection_file(const eg_feat_spec *spec, size_t i);
+/* Give feature i its projection spec's text: EG_OK, EG_EINVAL (err says
+ * why: the projection spec is invalid or has no such field), EG_ENOMEM. */
+int eg_feat_spec_set_projection(eg_feat_spec *spec, size_t i, const char *json,
+				size_t n, char *err, size_t errlen);
+
+/* Bind a spec to a store, reading events up to position bound (0: the
+ * head now).  The entity table it reads is derived state (idx/feat/HASH/):
+ * built from the log the first time, brought up to date after.  The spec
+ * is borrowed until eg_feat_close.  Errors: EG_EINVAL (a projection
+ * feature without its text; bound beyond the head), EG_ENOMEM, EG_EIO,
+ * EG_ECORRUPT. */
+int eg_feat_open(eg_store *st, const eg_feat_spec *spec, uint64_t bound,
+		 eg_feat **out);
+void eg_feat_close(eg_feat *f);
+/* The position reads are bounded by. */
+uint64_t eg_feat_bound(const eg_feat *f);
+
+/* The values of one query: JSON text per feature, "null" when there is
+ * none (borrowed until the next eg_feat_get).  With EG_FEAT_NAIVE, naive
+ * holds what each feature would be if record time were ignored (a join
+ * on event time only), and eg_feat_late lists the events that make the
+ * difference. */
+typedef struct eg_feat_values {
+	size_t n;
+	const char *const *names;
+	const char *const *values;
+	const size_t *lens;
+	const char *const *naive;     /* NULL without EG_FEAT_NAIVE */
+	const size_t *naive_lens;
+} eg_feat_values;
+
+#define EG_FEAT_NAIVE 1
+
+/* The features of entity (n bytes) for events with time before cutoff (at
+ * or before it when the spec is "inclusive") and recorded at or before
+ * known_at.  An entity never seen has features as over no events.
+ * EG_OK, or EG_EIO / EG_ECORRUPT / EG_ENOMEM. */
+int eg_feat_get(eg_feat *f, const char *entity, size_t n, int64_t cutoff,
+		int64_t known_at, int flags, eg_feat_values *out);
+
+/* After an EG_FEAT_NAIVE get: the positions of the events that feature i
+ * (a ratio: either feature it divides) counted only with record time
+ * ignored (recorded after known_at): up to max of the first 16 met, in
+ * log order, into pos; returns how many there are in all. */
+size_t eg_feat_late(const eg_feat *f, size_t i, uint64_t *pos, size_t max);
 
 /* ------------------------------------------------------------------ SQL
  * SQL over the store through SQLite virtual tables (docs/SQL.md): the

@@ -333,3 +333,68 @@ int eg_store_keys(eg_store *st, int keyspace, eg_key_fn fn, void *ctx)
 	free(names);
 	return rc;
 }
+
+/* The segment holding position pos: the last whose first position is at
+ * or before it. */
+static uint32_t seg_of(const eg_log *lg, uint64_t pos)
+{
+	uint32_t lo = 0, hi = lg->nseg;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (lg->segs[mid].first_pos <= pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? lo - 1 : UINT32_MAX;
+}
+
+int eg_store_chain_at(eg_store *st, uint64_t pos, unsigned char hash[32])
+{
+	eg_log *lg = &st->log;
+	if (!st->writable) {
+		int rc = eg_log_refresh(st, lg);
+		if (rc)
+			return rc;
+	}
+	memset(hash, 0, 32);
+	if (!pos)
+		return EG_OK;
+	if (pos > lg->head_pos)
+		return eg_st_err(st, EG_ENOTFOUND, "position %llu is beyond the head (%llu)",
+				 (unsigned long long)pos, (unsigned long long)lg->head_pos);
+	if (pos == lg->head_pos) {
+		memcpy(hash, lg->head_chain, 32);
+		return EG_OK;
+	}
+	/* the commit record after the event records of pos's batch, in its
+	 * segment (a batch never spans two) */
+	uint32_t i = seg_of(lg, pos);
+	int rc = i == UINT32_MAX ? EG_ECORRUPT : eg_log_map_seg(st, lg, i, 0);
+	if (rc)
+		return rc == EG_END || rc == EG_ECORRUPT ?
+			eg_st_err(st, EG_ECORRUPT, "no segment holds position %llu",
+				  (unsigned long long)pos) : rc;
+	const unsigned char *m = lg->segs[i].map;
+	size_t n = lg->segs[i].map_len;
+	for (size_t o = SEG_HDR_LEN; o < n;) {
+		int type;
+		size_t len = rec_peek(m + o, n - o, &type);
+		if (!len)
+			break;
+		rec_commit c;
+		if (type == REC_COMMIT && eg_rec_commit_decode(m + o, n - o, &c) &&
+		    c.first_pos + c.count - 1 >= pos) {
+			if (c.first_pos + c.count - 1 > pos)
+				return eg_st_err(st, EG_ENOTFOUND, "position %llu is inside a batch "
+						 "(which ends at %llu), not at its end",
+						 (unsigned long long)pos,
+						 (unsigned long long)(c.first_pos + c.count - 1));
+			memcpy(hash, c.chain, 32);
+			return EG_OK;
+		}
+		o += len;
+	}
+	return eg_st_err(st, EG_ECORRUPT, "no commit record for position %llu",
+			 (unsigned long long)pos);
+}

@@ -1,0 +1,612 @@
+/*
+ * feature.c — point-in-time features (docs/FEATURES.md): one entity at one
+ * cutoff, as known at a record time, from the entity table (feattab.c);
+ * the same call answers a training row and a serving request.
+ *
+ * A query finds the entity's rows (in event-time order) in the table kept
+ * in idx/feat/HASH/ and, when the log has grown since it was written, in a
+ * tail table built at open from the events after it; it walks the rows
+ * from the earliest any feature reads to the cutoff and folds each into
+ * the features that take its type and reach back to its time.  Events
+ * recorded after the known-at time are left out, or, for the naive
+ * answer, folded into a second set of accumulators.
+ */
+#include "buf.h"
+#include "feat.h"
+#include "internal.h"
+#include "proj.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Late events kept per feature and query, for the leakage report. */
+#define LATE_KEEP 16
+
+typedef struct acc {
+	uint64_t count, nnum;
+	nacc sum, min, max;
+	int64_t ft, lt;               /* first / last: (time, pos) of the value */
+	uint64_t fp, lp;
+	const char *fv, *lv;          /* their JSON texts */
+	uint32_t fn, ln;
+	int64_t newest;               /* since_last */
+	int any;                      /* since_last: some event counted */
+} acc;
+
+/* A text seen by count_distinct. */
+typedef struct dtext {
+	const char *p;
+	uint32_t n;
+} dtext;
+
+typedef struct dset {
+	dtext *a;
+	size_t n, cap;
+} dset;
+
+struct eg_feat {
+	eg_store *st;
+	const eg_feat_spec *s;
+	uint64_t bound;
+	int64_t bound_rec;            /* recorded of the event at bound */
+	eg_ds ds;
+	ftab tab[2];                  /* the file's table, the tail after it */
+	int ntab;
+	uint64_t *tmask[2];           /* per table type id: the features it feeds */
+	int64_t reach;                /* how far back any feature reads; 0: all */
+	eg_proj *proj[FEAT_MAX];
+	acc a[2][FEAT_MAX];           /* [0] as known, [1] naive */
+	dset d[2][FEAT_MAX];
+	double dv[2][FEAT_MAX];       /* each value as a number, for ratios */
+	int dnull[2][FEAT_MAX];
+	uint64_t late[FEAT_MAX][LATE_KEEP];
+	size_t nlate[FEAT_MAX];
+	buf text[2];                  /* the values' JSON texts */
+	size_t off[2][FEAT_MAX];
+	const char *vals[2][FEAT_MAX];
+	size_t lens[2][FEAT_MAX];
+	const char *names[FEAT_MAX];
+	buf pv;                       /* a projection value being read */
+	int pfound;
+};
+
+static const char *type_name(const ftab *t, uint32_t id, uint32_t *n)
+{
+	*n = t->type_off[id + 1] - t->type_off[id];
+	return t->type_text + t->type_off[id];
+}
+
+/* Which features each type of table t feeds. */
+static int type_masks(eg_feat *f, int ti)
+{
+	const ftab *t = &f->tab[ti];
+	const eg_feat_spec *s = f->s;
+	uint64_t *m = calloc(t->ntypes + 1, sizeof *m);
+	if (!m)
+		return -1;
+	for (uint32_t y = 0; y < t->ntypes; y++) {
+		uint32_t n;
+		const char *name = type_name(t, y, &n);
+		for (int i = 0; i < s->nf; i++) {
+			const ffeat *x = &s->f[i];
+			if (x->agg == F_RATIO || x->agg == F_PROJ)
+				continue;
+			int takes = !x->ntypes;
+			for (int j = 0; j < x->ntypes && !takes; j++)
+				takes = strlen(x->types[j]) == n && !memcmp(x->types[j], name, n);
+			if (takes)
+				m[y] |= (uint64_t)1 << i;
+		}
+	}
+	f->tmask[ti] = m;
+	return 0;
+}
+
+/* Bring the table up to bound: the file's as it is, plus a tail table of
+ * what came after it, or a new file when the tail would be large. */
+static int tables(eg_feat *f, uint64_t head)
+{
+	eg_store *st = f->st;
+	const eg_feat_spec *s = f->s;
+	char hex[33];
+	eg_ds_hex(s->table_hash, hex);
+	eg_ds_open(st, "feat", hex, 1, s->src, s->srclen, &f->ds);
+	if (f->ds.lockfd >= 0 && eg_ds_lock(st, &f->ds))
+		return eg_st_err(st, EG_EIO, "cannot lock the features table: %s", strerror(errno));
+	int rc = EG_OK;
+	int r = f->ds.lockfd >= 0 ? eg_ftab_load(&f->ds, s, &f->tab[0]) : EG_DS_ABSENT;
+	if (r == EG_DS_IOERR)
+		eg_st_note_errno(st, "cannot read %s/table (rebuilding it)", f->ds.dir);
+	if (r == EG_OK && f->tab[0].bound < f->bound &&
+	    f->bound - f->tab[0].bound > f->tab[0].nrows / 4 + 65536) {
+		eg_ftab_free(&f->tab[0]);
+		r = EG_DS_ABSENT;
+	}
+	if (r != EG_OK) {
+		if ((rc = eg_ftab_build(st, s, 0, head, &f->tab[0])))
+			goto out;
+		if (f->ds.lockfd >= 0 && eg_ftab_save(&f->ds, &f->tab[0]))
+			eg_st_note_errno(st, "cannot write %s/table", f->ds.dir);
+	}
+	f->ntab = 1;
+	if (f->tab[0].bound < f->bound) {
+		if ((rc = eg_ftab_build(st, s, f->tab[0].bound, f->bound, &f->tab[1])))
+			goto out;
+		f->ntab = 2;
+	}
+out:
+	eg_ds_unlock(&f->ds);
+	return rc;
+}
+
+static int recorded_at(eg_store *st, uint64_t pos, int64_t *rec)
+{
+	*rec = INT64_MIN;
+	if (!pos)
+		return EG_OK;
+	eg_iter *it;
+	eg_filter flt = { .from = pos, .to = pos };
+	int rc = eg_iter_new(st, &it, &flt);
+	if (rc)
+		return rc;
+	const eg_event *e;
+	rc = eg_iter_next(it, &e);
+	if (rc == EG_OK)
+		*rec = e->recorded;
+	eg_iter_free(it);
+	return rc == EG_END ? eg_st_err(st, EG_ECORRUPT, "no event at position %llu",
+				       (unsigned long long)pos) : rc;
+}
+
+int eg_feat_open(eg_store *st, const eg_feat_spec *s, uint64_t bound, eg_feat **out)
+{
+	*out = NULL;
+	for (int i = 0; i < s->nf; i++)
+		if (s->f[i].agg == F_PROJ && !s->f[i].proj)
+			return eg_st_err(st, EG_EINVAL, "feature %s: its projection spec %s was not "
+					 "given", s->f[i].name, s->f[i].proj_file);
+	eg_head h;
+	int rc = eg_store_head(st, &h);
+	if (rc)
+		return rc;
+	if (bound > h.pos)
+		return eg_st_err(st, EG_EINVAL, "position %llu is beyond the head (%llu)",
+				 (unsigned long long)bound, (unsigned long long)h.pos);
+	eg_feat *f = calloc(1, sizeof *f);
+	if (!f)
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
+	f->st = st;
+	f->s = s;
+	f->bound = bound ? bound : h.pos;
+	f->ds.lockfd = -1;
+	int all = 0;
+	for (int i = 0; i < s->nf; i++) {
+		const ffeat *x = &s->f[i];
+		f->names[i] = x->name;
+		if (x->agg == F_RATIO || x->agg == F_PROJ)
+			continue;
+		all |= !x->lo;
+		if (x->lo > f->reach)
+			f->reach = x->lo;
+	}
+	if (all)
+		f->reach = 0;
+	if ((rc = recorded_at(st, f->bound, &f->bound_rec)) || (rc = tables(f, h.pos)))
+		goto fail;
+	for (int t = 0; t < f->ntab; t++)
+		if (type_masks(f, t)) {
+			rc = eg_st_err(st, EG_ENOMEM, "out of memory");
+			goto fail;
+		}
+	for (int i = 0; i < s->nf; i++)
+		if (s->f[i].agg == F_PROJ && (rc = eg_proj_open(st, s->f[i].proj, NULL, NULL,
+								 &f->proj[i])))
+			goto fail;
+	*out = f;
+	return EG_OK;
+fail:
+	eg_feat_close(f);
+	return rc;
+}
+
+void eg_feat_close(eg_feat *f)
+{
+	if (!f)
+		return;
+	for (int t = 0; t < 2; t++) {
+		eg_ftab_free(&f->tab[t]);
+		free(f->tmask[t]);
+		free(f->text[t].p);
+	}
+	for (int i = 0; i < FEAT_MAX; i++) {
+		eg_proj_close(f->proj[i]);
+		free(f->d[0][i].a);
+		free(f->d[1][i].a);
+	}
+	free(f->pv.p);
+	eg_ds_close(&f->ds);
+	free(f);
+}
+
+uint64_t eg_feat_bound(const eg_feat *f)
+{
+	return f->bound;
+}
+
+/* ------------------------------------------------------------ folding */
+
+static const char *value_text(const ftab *t, int p, uint32_t id, uint32_t *n)
+{
+	const fdict *d = &t->dict[p];
+	*n = d->off[id] - d->off[id - 1];
+	return d->text + d->off[id - 1];
+}
+
+/* Fold row i of table t into accumulator a of feature x. */
+static int fold(eg_feat *f, const ftab *t, uint64_t i, const ffeat *x, acc *a, dset *d)
+{
+	a->count++;
+	if (x->agg == F_SINCE) {
+		if (!a->any || t->time[i] > a->newest)
+			a->newest = t->time[i];
+		a->any = 1;
+		return 0;
+	}
+	if (x->path < 0)
+		return 0;
+	uint32_t id = t->val[x->path][i];
+	if (!id)
+		return 0;
+	const fdict *dict = &t->dict[x->path];
+	uint32_t n;
+	switch (x->agg) {
+	case F_SUM: case F_AVG: case F_MIN: case F_MAX: {
+		if (!dict->isnum[id - 1])
+			return 0;
+		nacc v;
+		eg_nacc_set(&v, &dict->nums[id - 1], 1);
+		if (!a->nnum++) {
+			a->sum = a->min = a->max = v;
+		} else {
+			eg_nacc_add(&a->sum, &v);
+			if (eg_nacc_cmp(&v, &a->min) < 0)
+				a->min = v;
+			if (eg_nacc_cmp(&v, &a->max) > 0)
+				a->max = v;
+		}
+		return 0;
+	}
+	case F_FIRST:
+		if (!a->fv || t->time[i] < a->ft || (t->time[i] == a->ft && t->pos[i] < a->fp)) {
+			a->fv = value_text(t, x->path, id, &n);
+			a->fn = n, a->ft = t->time[i], a->fp = t->pos[i];
+		}
+		return 0;
+	case F_LAST:
+		if (!a->lv || t->time[i] > a->lt || (t->time[i] == a->lt && t->pos[i] > a->lp)) {
+			a->lv = value_text(t, x->path, id, &n);
+			a->ln = n, a->lt = t->time[i], a->lp = t->pos[i];
+		}
+		return 0;
+	case F_DISTINCT:
+		if (buf_grow(&d->a, &d->cap, d->n + 1, sizeof *d->a))
+			return -1;
+		d->a[d->n].p = value_text(t, x->path, id, &n);
+		d->a[d->n++].n = n;
+		return 0;
+	}
+	(void)f;
+	return 0;
+}
+
+static void note_late(eg_feat *f, int i, uint64_t pos)
+{
+	if (f->nlate[i] < LATE_KEEP)
+		f->late[i][f->nlate[i]] = pos;
+	f->nlate[i]++;
+}
+
+/* Walk entity e's rows of table ti before the cutoff. */
+static int walk(eg_feat *f, int ti, const char *e, size_t n, int64_t cutoff,
+		int64_t known, int naive)
+{
+	const ftab *t = &f->tab[ti];
+	const eg_feat_spec *s = f->s;
+	uint64_t a, b;
+	if (!eg_ftab_find(t, e, n, &a, &b))
+		return 0;
+	/* hi: the first row at or after the cutoff (after it, inclusive) */
+	uint64_t lo = a, hi = b;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (s->inclusive ? t->time[mid] <= cutoff : t->time[mid] < cutoff)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	uint64_t end = lo;
+	lo = a;
+	if (f->reach > 0) {
+		int64_t from = cutoff - f->reach;
+		uint64_t h = end;
+		while (lo < h) {
+			uint64_t mid = lo + (h - lo) / 2;
+			if (t->time[mid] < from)
+				lo = mid + 1;
+			else
+				h = mid;
+		}
+	}
+	const uint64_t *mask = f->tmask[ti];
+	for (uint64_t i = lo; i < end; i++) {
+		if (t->pos[i] > f->bound)
+			continue;
+		int late = t->rec[i] > known;
+		if (late && !naive)
+			continue;
+		for (uint64_t m = mask[t->type[i]]; m; m &= m - 1) {
+			int k = __builtin_ctzll(m);
+			const ffeat *x = &s->f[k];
+			/* the window is [cutoff - lo, cutoff) */
+			if (x->lo && t->time[i] < cutoff - x->lo)
+				continue;
+			if (!late && fold(f, t, i, x, &f->a[0][k], &f->d[0][k]))
+				return -1;
+			if (naive) {
+				if (fold(f, t, i, x, &f->a[1][k], &f->d[1][k]))
+					return -1;
+				if (late)
+					note_late(f, k, t->pos[i]);
+			}
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ values */
+
+static int dtext_cmp(const void *x, const void *y)
+{
+	const dtext *a = x, *b = y;
+	int c = memcmp(a->p, b->p, a->n < b->n ? a->n : b->n);
+	return c ? c : (a->n > b->n) - (a->n < b->n);
+}
+
+static uint64_t distinct(dset *d)
+{
+	if (d->n > 1)
+		qsort(d->a, d->n, sizeof *d->a, dtext_cmp);
+	uint64_t k = 0;
+	for (size_t i = 0; i < d->n; i++)
+		k += !i || dtext_cmp(&d->a[i - 1], &d->a[i]);
+	return k;
+}
+
+/* sum / n as the double nearest to the exact quotient when the sum is an
+ * exact decimal: 60.3 / 3 is 20.1, not 20.099999999999998 as dividing
+ * the doubles gives.  The quotient's first 21 digits, in decimal, go to
+ * strtod, which rounds them correctly (the digits after do not matter at
+ * 17 significant digits unless the quotient is a tie, which a quotient
+ * of integers this long never is). */
+static double average(const nacc *sum, uint64_t n)
+{
+	if (!sum->exact)
+		return eg_nacc_double(sum) / (double)n;
+	__int128 m = (__int128)(((unsigned __int128)(uint64_t)sum->hi << 64) | sum->lo);
+	int neg = m < 0;
+	unsigned __int128 v = neg ? -(unsigned __int128)m : (unsigned __int128)m;
+	unsigned __int128 q = v / n, r = v % n;
+	char t[128], digits[48];
+	int k = 0, frac = 0;
+	do
+		digits[k++] = (char)('0' + (int)(q % 10));
+	while ((q /= 10) && k < 40);
+	size_t p = 0;
+	if (neg)
+		t[p++] = '-';
+	while (k)
+		t[p++] = digits[--k];
+	t[p++] = '.';
+	while (frac < 21 && r) {
+		r *= 10;
+		t[p++] = (char)('0' + (int)(r / n));
+		r %= n;
+		frac++;
+	}
+	snprintf(t + p, sizeof t - p, "0e%d", (int)sum->e);
+	return strtod(t, NULL);
+}
+
+/* The number a JSON text is, if it is one. */
+static int text_number(const char *p, size_t n, double *v)
+{
+	if (!n || eg_json_type_of(p[0]) != JSON_NUMBER)
+		return 0;
+	num x;
+	eg_num_parse(p, n, &x);
+	*v = eg_num_double(&x);
+	return 1;
+}
+
+static int proj_row(void *ctx, const eg_proj_row *row)
+{
+	eg_feat *f = ctx;
+	int k = f->pfound;            /* the field's index, passed in */
+	f->pv.n = 0;
+	f->pfound = -1;
+	return buf_add(&f->pv, row->values[k], row->lens[k]) ? -1 : 0;
+}
+
+/* Feature i's value for side w (0 known, 1 naive) into f->text[w]. */
+static int value(eg_feat *f, int w, int i, const char *e, size_t en, int64_t cutoff,
+		 int64_t known)
+{
+	const ffeat *x = &f->s->f[i];
+	acc *a = &f->a[w][i];
+	buf *b = &f->text[w];
+	char t[NUM_TEXT_MAX + 1];
+	size_t n = 0;
+	const char *p = t;
+	double dv = 0;
+	int isnull = 0;
+	switch (x->agg) {
+	case F_COUNT:
+		n = (size_t)snprintf(t, sizeof t, "%llu", (unsigned long long)a->count);
+		dv = (double)a->count;
+		break;
+	case F_DISTINCT: {
+		uint64_t k = distinct(&f->d[w][i]);
+		n = (size_t)snprintf(t, sizeof t, "%llu", (unsigned long long)k);
+		dv = (double)k;
+		break;
+	}
+	case F_SUM:
+		if (!a->nnum) {
+			t[0] = '0', n = 1;
+			break;
+		}
+		n = eg_nacc_format(&a->sum, t);
+		dv = eg_nacc_double(&a->sum);
+		break;
+	case F_AVG:
+		if (!a->nnum) {
+			isnull = 1;
+			break;
+		}
+		dv = average(&a->sum, a->nnum);
+		n = eg_num_format_double(dv, t);
+		break;
+	case F_MIN: case F_MAX:
+		if (!a->nnum) {
+			isnull = 1;
+			break;
+		}
+		n = eg_nacc_format(x->agg == F_MIN ? &a->min : &a->max, t);
+		dv = eg_nacc_double(x->agg == F_MIN ? &a->min : &a->max);
+		break;
+	case F_FIRST: case F_LAST:
+		p = x->agg == F_FIRST ? a->fv : a->lv;
+		n = x->agg == F_FIRST ? a->fn : a->ln;
+		if (!p || !text_number(p, n, &dv))
+			isnull = 2;   /* no number, but maybe a value */
+		if (!p)
+			isnull = 1;
+		break;
+	case F_SINCE:
+		if (!a->any) {
+			isnull = 1;
+			break;
+		}
+		dv = (double)(cutoff - a->newest) / (double)x->unit;
+		n = eg_num_format_double(dv, t);
+		break;
+	case F_RATIO: {
+		int u = x->ratio[0], v = x->ratio[1];
+		if (f->dnull[w][u] || f->dnull[w][v] || f->dv[w][v] == 0) {
+			isnull = 1;
+			break;
+		}
+		dv = f->dv[w][u] / f->dv[w][v];
+		n = eg_num_format_double(dv, t);
+		break;
+	}
+	case F_PROJ: {
+		/* as of just before the cutoff (at it, inclusive), known at the
+		 * known-at time but never past the bound */
+		int64_t bk = f->bound_rec;
+		eg_proj_at at = { f->s->inclusive ? cutoff : cutoff - 1,
+				  w ? bk : known < bk ? known : bk };
+		f->pfound = x->proj_field_ix;
+		int rc = eg_proj_get(f->proj[i], e, en, &at, proj_row, f);
+		if (rc)
+			return rc;
+		if (f->pfound != -1) {
+			isnull = 1;
+			break;
+		}
+		p = f->pv.p, n = f->pv.n;
+		if (!text_number(p, n, &dv))
+			isnull = 2;
+		if (n == 4 && !memcmp(p, "null", 4))
+			isnull = 1;
+		break;
+	}
+	}
+	f->dnull[w][i] = isnull != 0;
+	f->dv[w][i] = dv;
+	if (isnull == 1)
+		p = "null", n = 4;
+	f->off[w][i] = b->n;
+	f->lens[w][i] = n;
+	return buf_add(b, p, n) ? EG_ENOMEM : EG_OK;
+}
+
+int eg_feat_get(eg_feat *f, const char *e, size_t n, int64_t cutoff, int64_t known,
+		int flags, eg_feat_values *out)
+{
+	const eg_feat_spec *s = f->s;
+	int naive = flags & EG_FEAT_NAIVE;
+	for (int w = 0; w < 1 + naive; w++) {
+		memset(f->a[w], 0, sizeof f->a[w]);
+		for (int i = 0; i < s->nf; i++)
+			f->d[w][i].n = 0;
+		f->text[w].n = 0;
+	}
+	memset(f->nlate, 0, sizeof f->nlate);
+	for (int t = 0; t < f->ntab; t++)
+		if (walk(f, t, e, n, cutoff, known, naive))
+			return eg_st_err(f->st, EG_ENOMEM, "out of memory");
+	for (int w = 0; w < 1 + naive; w++)
+		for (int j = 0; j < s->nf; j++) {
+			int rc = value(f, w, s->order[j], e, n, cutoff, known);
+			if (rc)
+				return rc == EG_ENOMEM ? eg_st_err(f->st, rc, "out of memory") : rc;
+		}
+	for (int w = 0; w < 1 + naive; w++)
+		for (int i = 0; i < s->nf; i++)
+			f->vals[w][i] = f->text[w].p + f->off[w][i];
+	memset(out, 0, sizeof *out);
+	out->n = (size_t)s->nf;
+	out->names = f->names;
+	out->values = f->vals[0];
+	out->lens = f->lens[0];
+	if (naive) {
+		out->naive = f->vals[1];
+		out->naive_lens = f->lens[1];
+	}
+	return EG_OK;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return (a > b) - (a < b);
+}
+
+size_t eg_feat_late(const eg_feat *f, size_t i, uint64_t *pos, size_t max)
+{
+	if (i >= (size_t)f->s->nf)
+		return 0;
+	const ffeat *x = &f->s->f[i];
+	if (x->agg == F_RATIO) {
+		/* a ratio's late events are those of what it divides */
+		size_t a = eg_feat_late(f, (size_t)x->ratio[0], pos, max);
+		size_t k = a < max ? a : max;
+		size_t b = eg_feat_late(f, (size_t)x->ratio[1], pos + k, max - k);
+		size_t m = k + (b < max - k ? b : max - k);
+		qsort(pos, m, sizeof *pos, cmp_u64);
+		size_t u = 0;
+		for (size_t j = 0; j < m; j++)
+			if (!u || pos[u - 1] != pos[j])
+				pos[u++] = pos[j];
+		return u + (a + b - m);
+	}
+	size_t k = f->nlate[i] < LATE_KEEP ? f->nlate[i] : LATE_KEEP;
+	if (k > max)
+		k = max;
+	memcpy(pos, f->late[i], k * sizeof *pos);
+	qsort(pos, k, sizeof *pos, cmp_u64);
+	return f->nlate[i];
+}
