@@ -6,7 +6,7 @@
  *   features_serve STORE SPEC PAIRS
  *
  * Opens the feature spec once (eg_feat_open, which loads or builds its
- * derived files), then calls eg_feat_get for each "customer<TAB>time" line
+ * derived files; not timed), then calls eg_feat_get for each "customer<TAB>time" line
  * of PAIRS, known at that time, and times each call alone.  Prints one JSON
  * line: calls, p50_us, p99_us, max_us, mean_us, and a hash of every answer
  * (so that two builds can be compared).  Run it from the repository root:
@@ -16,21 +16,36 @@
 #include "engram.h"
 #include "timefmt.h"   /* eg_time_parse: the CLI's own reading of a time */
 
-#include "../bench.h"
+#include "bench.h"
 
 #include <stdint.h>
 #include <string.h>
 
 /* FNV-1a over the answers, feature by feature: a fingerprint, not a check. */
-static int on_features(void *ctx, const eg_feat_row *row)
+static void hash_values(uint64_t *h, const eg_feat_values *v)
 {
-	uint64_t *h = ctx;
-	for (size_t i = 0; i < row->nfeatures; i++) {
-		for (size_t j = 0; j < row->lens[i]; j++)
-			*h = (*h ^ (unsigned char)row->values[i][j]) * 1099511628211u;
+	for (size_t i = 0; i < v->n; i++) {
+		for (size_t j = 0; j < v->lens[i]; j++)
+			*h = (*h ^ (unsigned char)v->values[i][j]) * 1099511628211u;
 		*h = (*h ^ 0xff) * 1099511628211u;   /* a separator, so "1","23" != "12","3" */
 	}
-	return 0;
+}
+
+/* Each projection feature gets the text of the file its spec names, read
+ * relative to the working directory as `engram features` reads it. */
+static void load_projections(eg_feat_spec *spec)
+{
+	char err[512];
+	for (size_t i = 0; i < eg_feat_spec_count(spec); i++) {
+		const char *file = eg_feat_spec_projection_file(spec, i);
+		if (!file)
+			continue;
+		size_t n;
+		char *text = slurp(file, &n);
+		if (eg_feat_spec_set_projection(spec, i, text, n, err, sizeof err))
+			die("%s: %s", file, err);
+		free(text);
+	}
 }
 
 int main(int argc, char **argv)
@@ -42,12 +57,13 @@ int main(int argc, char **argv)
 	eg_feat_spec *spec = NULL;
 	if (eg_feat_spec_parse(spec_text, n, &spec, err, sizeof err))
 		die("%s: %s", argv[2], err);
+	load_projections(spec);
 	eg_store *st = NULL;
 	int r = eg_store_open(&st, argv[1], EG_OPEN_READ, NULL);
 	if (r)
 		die("%s: %s", argv[1], st ? eg_errmsg(st) : eg_strerror(r));
 	eg_feat *f = NULL;
-	if ((r = eg_feat_open(st, spec, &f)))
+	if ((r = eg_feat_open(st, spec, 0, &f)))
 		die("eg_feat_open: %s", eg_errmsg(st));
 
 	/* the pairs: "customer\ttime" lines, split in place */
@@ -73,11 +89,13 @@ int main(int argc, char **argv)
 		die("out of memory");
 	uint64_t h = 1469598103934665603u;
 	for (size_t i = 0; i < m; i++) {
+		eg_feat_values v;
 		double t0 = now();
-		if ((r = eg_feat_get(f, keys[i], strlen(keys[i]), at[i], at[i], on_features, &h)))
+		if ((r = eg_feat_get(f, keys[i], strlen(keys[i]), at[i], at[i], 0, &v)))
 			die("eg_feat_get %s: %s", keys[i], eg_strerror(r));
 		us[i] = (now() - t0) * 1e6;
 		sum += us[i];
+		hash_values(&h, &v);
 	}
 	qsort(us, m, sizeof *us, cmp_double);
 	/* the nearest-rank percentiles: the value at rank ceil(p * m) */
