@@ -26,7 +26,8 @@
 #     differ.  A difference stops the run with the first differing row;
 #  4. R runs, the systems taking turns: engram cold (STORE/idx/feat and
 #     idx/proj deleted first), engram warm (its derived files from the run
-#     before), DuckDB's query, engram naive, pandas; peak RSS of each;
+#     before), engram warm without the projection feature, DuckDB's query,
+#     engram naive, pandas; peak RSS and CPU time of each;
 #  5. serving: bench/features_serve.c, 10000 calls of eg_feat_get for
 #     random (customer, time) pairs through the C API: p50, p99, max.
 # Writes features.md into the output directory and prints it.  It measures;
@@ -78,8 +79,8 @@ SPEC=bench/features_spec.json
 FEATS=$(python3 -c 'import json, sys; print(",".join(json.load(open(sys.argv[1]))["features"]))' "$SPEC")
 PANDAS_FEATS=orders_30d,spend_90d,avg_basket,days_since_order,last_method,orders_90d,refunds_90d,refund_rate,spent
 ORDERS="--events $EVENTS --customers $CUSTOMERS --loads 10m --late $LATE --seed 1 --start 2012-01-01T00:00:00Z"
-declare -A R T   # R: figures; T[SYSTEM]: the seconds of its runs, M[SYSTEM]: their peak RSS
-declare -A M
+declare -A R T   # R: figures; T[SYSTEM]: the seconds of its runs
+declare -A M C   # M[SYSTEM], C[SYSTEM]: the peak RSS (KiB) and CPU seconds of its runs
 
 # --- 1. the store and the labels
 D=${FEATURES_DATA:+$FEATURES_DATA/$EVENTS}
@@ -92,7 +93,7 @@ if [ ! -d "$S" ]; then
 	# shellcheck disable=SC2086
 	"$ENGRAM" gen orders $ORDERS | "$ENGRAM" -d "$S.tmp" append --keep-recorded --sync none >"$W/append.json"
 	[ "$(jnum appended "$W/append.json")" = "$EVENTS" ] || die "append: $(cat "$W/append.json")"
-	R[append_s]=$(calc "$(now) - $t0" 1)
+	calc "$(now) - $t0" 1 >"$D/append_s"
 	mv "$S.tmp" "$S"
 fi
 if [ ! -f "$D/labels.csv" ]; then
@@ -120,7 +121,7 @@ if [ ! -f "$D/f.duckdb" ]; then
 	rm -f "$D/f.duckdb.tmp"*
 	$DUCK load "$D/f.duckdb.tmp" "$W/events.ndjson" "$D/labels.csv" - >"$W/load.json"
 	[ "$(jnum events "$W/load.json")" = "$EVENTS" ] || die "DuckDB load: $(cat "$W/load.json")"
-	R[duck_load]=$(jnum s "$W/load.json")
+	jnum s "$W/load.json" >"$D/duck_load_s"
 	rm "$W/events.ndjson"
 	mv "$D/f.duckdb.tmp" "$D/f.duckdb"
 fi
@@ -128,24 +129,42 @@ if [ ! -f "$D/events.csv" ]; then
 	$DUCK export "$D/f.duckdb" "$D/events.csv.tmp" >/dev/null
 	mv "$D/events.csv.tmp" "$D/events.csv"
 fi
+R[append_s]=$(cat "$D/append_s" 2>/dev/null || echo "?") R[duck_load]=$(cat "$D/duck_load_s" 2>/dev/null || echo "?")
 R[store_mib]=$(calc "$(bytes "$S") / 1048576" 0)
 R[duck_mib]=$(calc "$(bytes "$D"/f.duckdb*) / 1048576" 0)
 
-# --- the runs.  run SYSTEM OUT: one run, its rows to OUT; SECS and RSS set
-# (engram: the process's wall time; DuckDB and pandas: their own timing of
-# the query or the computation, without the start-up and the load)
-features() {   # features LABELS OUT [ARGS...]
-	local labels=$1 out=$2; shift 2
-	timed /dev/null "$ENGRAM" -d "$S" features "$SPEC" --labels "$labels" --format csv --out "$out" "$@"
+# the spec without its projection feature: what that one costs
+python3 -c 'import json, sys
+s = json.load(open(sys.argv[1]))
+s["features"] = {k: v for k, v in s["features"].items() if "projection" not in v}
+json.dump(s, open(sys.argv[2], "w"))' "$SPEC" "$W/noproj.json"
+NOPROJ_FEATS=${FEATS/,spent/}
+
+# --- the runs.  run SYSTEM OUT: one run, its rows to OUT; SECS, RSS and
+# CPU (user + system seconds of the process) set (engram: the process's
+# wall time; DuckDB and pandas: their own timing of the query or the
+# computation, without the start-up and the load)
+ctimed() {   # ctimed OUT CMD...: lib.sh's timed, with the CPU time too
+	local out=$1 t0 user sys; shift
+	t0=$(now)
+	/usr/bin/time -f '%M %U %S' -o "$W/rss" "$@" >"$out"
+	SECS=$(calc "$(now) - $t0" 4)
+	read -r RSS user sys < <(tail -1 "$W/rss")
+	CPU=$(calc "$user + $sys" 2)
+}
+features() {   # features SPEC LABELS OUT [ARGS...]
+	local spec=$1 labels=$2 out=$3; shift 3
+	ctimed /dev/null "$ENGRAM" -d "$S" features "$spec" --labels "$labels" --format csv --out "$out" "$@"
 }
 run() {
 	case $1 in
-	cold) rm -rf "$S/idx/feat" "$S/idx/proj"; features "$D/labels.csv" "$2" ;;
-	warm) features "$D/labels.csv" "$2" ;;
-	naive) features "$W/labels_naive.csv" "$2" --cutoff-known-at known_at ;;
-	duck) timed "$W/duck.json" $DUCK query "$D/f.duckdb" "$2"; SECS=$(jnum s "$W/duck.json") ;;
-	duck_naive) timed "$W/duck.json" $DUCK query "$D/f.duckdb" "$2" naive; SECS=$(jnum s "$W/duck.json") ;;
-	pandas) timed "$W/pandas.json" /usr/bin/python3 bench/pandas_features.py "$D/events.csv" "$D/labels.csv" "$2"
+	cold) rm -rf "$S/idx/feat" "$S/idx/proj"; features "$SPEC" "$D/labels.csv" "$2" ;;
+	warm) features "$SPEC" "$D/labels.csv" "$2" ;;
+	noproj) features "$W/noproj.json" "$D/labels.csv" "$2" ;;
+	naive) features "$SPEC" "$W/labels_naive.csv" "$2" --cutoff-known-at known_at ;;
+	duck) ctimed "$W/duck.json" $DUCK query "$D/f.duckdb" "$2"; SECS=$(jnum s "$W/duck.json") ;;
+	duck_naive) ctimed "$W/duck.json" $DUCK query "$D/f.duckdb" "$2" naive; SECS=$(jnum s "$W/duck.json") ;;
+	pandas) ctimed "$W/pandas.json" /usr/bin/python3 bench/pandas_features.py "$D/events.csv" "$D/labels.csv" "$2"
 		SECS=$(jnum s "$W/pandas.json") R[pandas_load]=$(jnum load_s "$W/pandas.json") ;;
 	esac
 }
@@ -165,6 +184,8 @@ run duck_naive "$W/dn.ndjson"
 same "$W/en.csv" "$W/dn.ndjson" "$FEATS" "engram naive (known at 2100) against DuckDB without the record-time condition"
 run pandas "$W/p.ndjson"
 same "$W/en.csv" "$W/p.ndjson" "$PANDAS_FEATS" "engram naive against pandas"
+run noproj "$W/e_np.csv"
+same "$W/e_np.csv" "$W/d.ndjson" "$NOPROJ_FEATS" "engram without the projection feature against DuckDB"
 # the leakage report's rows_differ against DuckDB's own guarded/naive count
 "$ENGRAM" -d "$S" features "$SPEC" --labels "$D/labels.csv" --format csv --out "$W/e_l.csv" \
 	--leakage-report --leakage-out "$W/leak.ndjson"
@@ -196,19 +217,20 @@ EOF
 R[rows]=$(python3 bench/features_cmp.py "$W/e.csv" "$W/d.ndjson" "$FEATS")
 
 # --- 4. the timed runs, the systems taking turns
-SYSTEMS="cold warm duck naive pandas"
+SYSTEMS="cold warm noproj duck naive pandas"
 for r in $(seq "$RUNS"); do
 	log "run $r of $RUNS: $SYSTEMS"
 	warm "$S"
 	cat "$D"/f.duckdb* >/dev/null
 	for s in $SYSTEMS; do
 		run "$s" "$W/out"
-		T[$s]="${T[$s]:-} $SECS" M[$s]="${M[$s]:-} $RSS"
+		T[$s]="${T[$s]:-} $SECS" M[$s]="${M[$s]:-} $RSS" C[$s]="${C[$s]:-} $CPU"
 	done
 done
 for s in $SYSTEMS; do
 	R[$s]=$(median ${T[$s]})
 	R[$s.rss]=$(calc "$(median ${M[$s]}) / 1024" 0)
+	R[$s.cpu]=$(median ${C[$s]})
 done
 
 # --- 5. serving: random (customer, time) pairs from the labels' range
@@ -241,7 +263,8 @@ x() { calc "$1 / $2" 1; }
 	echo "- events: \`engram gen orders $ORDERS | engram append --keep-recorded --sync none\`" \
 		"(each event recorded at the end of the 10-minute load that delivered it; a fraction $LATE arrives 1–12 h late)"
 	echo "- labels: \`engram gen labels --from orders --every 7d --sample $SAMPLE\` with the same orders options"
-	echo "- store: ${R[store_mib]} MiB; DuckDB's database ${R[duck_mib]} MiB (load: ${R[duck_load]:-reused} s, not in the times below)"
+	echo "- store: ${R[store_mib]} MiB (generate and append: ${R[append_s]} s); DuckDB's database ${R[duck_mib]} MiB" \
+		"(load from \`engram read --format ndjson\` and the labels CSV: ${R[duck_load]} s, not in the times below)"
 	echo
 	echo "**Checked first** (the run stops otherwise): every feature of all ${R[rows]} rows equal in engram's CSV and" \
 		"DuckDB's rows (numbers within 1e-9 relative, nulls equal), guarded and naive (known at 2100, against" \
@@ -255,7 +278,8 @@ x() { calc "$1 / $2" 1; }
 	echo
 	echo "## Times"
 	echo
-	echo "Medians of $RUNS runs, the systems taking turns; all runs in brackets; peak RSS of the process."
+	echo "Medians of $RUNS runs, the systems taking turns; all runs in brackets; peak RSS and CPU seconds" \
+		"(user + system) of the process, start-up and writing included."
 	echo "engram: \`engram -d STORE features $SPEC --labels labels.csv --format csv --out FILE\`, the" \
 		"whole process. *cold*: after \`rm -rf STORE/idx/feat STORE/idx/proj\` (no derived files);" \
 		"*warm*: its derived files from the run before. DuckDB: \`bench/duckdb_features.mjs query\`:" \
@@ -263,13 +287,17 @@ x() { calc "$1 / $2" 1; }
 		"pandas: \`bench/pandas_features.py\`, the computation only (reading the events CSV took" \
 		"${R[pandas_load]} s more), $(echo "$PANDAS_FEATS" | tr ',' '\n' | wc -l) of the 11 features, without the record-time condition."
 	echo
-	echo "| system | s | runs | peak RSS MiB | peer ÷ engram warm | peer ÷ engram cold |"
-	echo "|---|---|---|---|---|---|"
-	echo "| engram, warm | ${R[warm]} | $(runs "${T[warm]}") | ${R[warm.rss]} | | |"
-	echo "| engram, cold | ${R[cold]} | $(runs "${T[cold]}") | ${R[cold.rss]} | | |"
-	echo "| DuckDB | ${R[duck]} | $(runs "${T[duck]}") | ${R[duck.rss]} (node) | **$(x "${R[duck]}" "${R[warm]}")** | **$(x "${R[duck]}" "${R[cold]}")** |"
-	echo "| engram, naive (known at 2100), warm | ${R[naive]} | $(runs "${T[naive]}") | ${R[naive.rss]} | | |"
-	echo "| pandas, naive | ${R[pandas]} | $(runs "${T[pandas]}") | ${R[pandas.rss]} (with its events) | **$(x "${R[pandas]}" "${R[naive]}")** (÷ engram naive) | |"
+	echo "| system | s | runs | peak RSS MiB | CPU s | peer ÷ engram warm | peer ÷ engram cold |"
+	echo "|---|---|---|---|---|---|---|"
+	echo "| engram, warm | ${R[warm]} | $(runs "${T[warm]}") | ${R[warm.rss]} | ${R[warm.cpu]} | | |"
+	echo "| engram, cold | ${R[cold]} | $(runs "${T[cold]}") | ${R[cold.rss]} | ${R[cold.cpu]} | | |"
+	echo "| DuckDB | ${R[duck]} | $(runs "${T[duck]}") | ${R[duck.rss]} (node) | ${R[duck.cpu]} (node) |" \
+		"**$(x "${R[duck]}" "${R[warm]}")** | **$(x "${R[duck]}" "${R[cold]}")** |"
+	echo "| engram, warm, without the projection feature (10 features) | ${R[noproj]} | $(runs "${T[noproj]}") |" \
+		"${R[noproj.rss]} | ${R[noproj.cpu]} | | |"
+	echo "| engram, naive (known at 2100), warm | ${R[naive]} | $(runs "${T[naive]}") | ${R[naive.rss]} | ${R[naive.cpu]} | | |"
+	echo "| pandas, naive | ${R[pandas]} | $(runs "${T[pandas]}") | ${R[pandas.rss]} (with its events) | ${R[pandas.cpu]} |" \
+		"**$(x "${R[pandas]}" "${R[naive]}")** (÷ engram naive) | |"
 	echo
 	echo "## Serving"
 	echo
