@@ -329,9 +329,9 @@ int cmd_append(cli *c)
 {
 	const char *stream = NULL, *type = NULL, *expect = NULL, *sync = NULL,
 		   *batch = NULL, *skip = NULL, *heartbeat = NULL, *map = NULL;
-	int expect_new = 0, quarantine = 0;
+	int expect_new = 0, quarantine = 0, keep_recorded = 0;
 	opt opts[] = {
-		{ "quarantine", 0, NULL, &quarantine },
+		{ "quarantine", 0, NULL, &quarantine }, { "keep-recorded", 0, NULL, &keep_recorded },
 		{ "stream", 1, &stream, NULL }, { "type", 1, &type, NULL },
 		{ "expect-version", 1, &expect, NULL }, { "expect-new", 0, NULL, &expect_new },
 		{ "sync", 1, &sync, NULL }, { "batch", 1, &batch, NULL },
@@ -342,7 +342,7 @@ int cmd_append(cli *c)
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
 	eg_batch_opts bo = { .expect_version = -1, .default_stream = stream, .default_type = type,
-			     .quarantine = quarantine };
+			     .quarantine = quarantine, .keep_recorded = keep_recorded };
 	if (sync && !strcmp(sync, "none"))
 		bo.sync = EG_SYNC_NONE;
 	else if (sync && strcmp(sync, "always"))
@@ -360,9 +360,12 @@ int cmd_append(cli *c)
 	}
 	if (heartbeat)
 		return append_heartbeat(c, heartbeat, &bo, stream || type || expect || expect_new ||
-					batch || skip || map || quarantine);
+					batch || skip || map || quarantine || keep_recorded);
 	if (batch && (cli_u64(batch, &bo.commit_every) || bo.commit_every == 0))
 		return cli_usage_error(c, "--batch: expected a positive number of events, got '%s'", batch);
+	if (map && keep_recorded)
+		return cli_usage_error(c, "--keep-recorded does not work with --map: the map gives no "
+				       "\"recorded\" (map to envelopes, add \"recorded\", then append)");
 	eg_map *mp = NULL;
 	if (map && !(mp = load_map(map, &rc)))
 		return rc;
@@ -410,6 +413,11 @@ int cmd_append(cli *c)
 		rc = cli_fail(st, r);
 		goto out;
 	}
+	/* what a line that stops the input takes with it */
+	const char *lost = keep_recorded ? "its commit (the lines before it with the same "
+					   "recorded; earlier commits stay)"
+			   : bo.commit_every ? "its batch (earlier batches are committed)"
+			   : "this batch";
 	const char *s;
 	size_t n;
 	int got, first = 1;
@@ -432,16 +440,14 @@ int cmd_append(cli *c)
 			cli_error("line %llu: %s (--expect-version and --expect-new check one "
 				  "stream; append other streams' events separately); nothing of %s "
 				  "was written", (unsigned long long)(R.base + lines), eg_errmsg(st),
-				  bo.commit_every ? "its batch (earlier batches are committed)"
-							  : "this batch");
+				  lost);
 			rc = EXIT_USAGE;
 			goto out;
 		}
 		if (r == EG_EINVAL) {
 			cli_error("line %llu: %s; nothing of %s was written",
 				  (unsigned long long)(R.base + lines), eg_errmsg(st),
-				  bo.commit_every ? "its batch (earlier batches are committed)"
-						  : "this batch");
+				  lost);
 			rc = EXIT_ERR;
 			goto out;
 		}

@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 #include "engram.h"
+#include "timefmt.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -227,13 +228,53 @@ static int parse_gen_format(const char *s, int *res)
 }
 
 /* The kinds of gen, in the order of their names in cmd_gen. */
-enum { GEN_BANK, GEN_ORDERS, GEN_CLICKSTREAM };
+enum { GEN_BANK, GEN_ORDERS, GEN_CLICKSTREAM, GEN_LABELS };
+
+/* A positive duration option into *us; 0, or the usage exit. */
+static int gen_duration(cli *c, const char *name, const char *v, int64_t *us)
+{
+	if (eg_duration_parse(v, strlen(v), us) || *us <= 0)
+		return cli_usage_error(c, "--%s: expected a duration, %s; got '%s'", name,
+				       EG_DURATION_FORMS, v);
+	return 0;
+}
+
+/* gen labels' own options: --from orders, --every, --horizon, --sample. */
+static int gen_labels_opts(cli *c, const char *from, const char *every, const char *horizon,
+			   const char *sample, eg_gen_labels_opts *l, char *column, size_t n)
+{
+	int rc;
+	if (!from || strcmp(from, "orders"))
+		return cli_usage_error(c, "gen labels needs --from orders (labels are made for "
+				       "gen orders' events)");
+	if (!every)
+		return cli_usage_error(c, "gen labels needs --every: how often a cutoff comes, "
+				       "such as 7d");
+	if ((rc = gen_duration(c, "every", every, &l->every_us)))
+		return rc;
+	if (horizon && (rc = gen_duration(c, "horizon", horizon, &l->horizon_us)))
+		return rc;
+	if (l->every_us > EG_GEN_MAX_SPAN_US || l->horizon_us > EG_GEN_MAX_SPAN_US)
+		return cli_usage_error(c, "--%s: expected at most 365250d (1000 years)",
+				       l->every_us > EG_GEN_MAX_SPAN_US ? "every" : "horizon");
+	if (sample && (parse_fraction(sample, &l->sample) || l->sample == 0))
+		return cli_usage_error(c, "--sample: expected a fraction above 0, at most 1, got '%s'",
+				       sample);
+	snprintf(column, n, "reordered_%s", horizon ? horizon : "30d");
+	l->column = column;
+	return 0;
+}
 
 int cmd_gen(cli *c)
 {
 	const char *events = NULL, *accounts = NULL, *late = NULL, *seed = NULL,
-		   *start = NULL, *users = NULL, *dup = NULL, *days = NULL, *format = NULL;
+		   *start = NULL, *users = NULL, *dup = NULL, *days = NULL, *format = NULL,
+		   *loads = NULL, *customers = NULL, *from = NULL, *every = NULL,
+		   *horizon = NULL, *sample = NULL;
 	opt opts[] = {
+		{ "loads", 1, &loads, NULL }, { "customers", 1, &customers, NULL },
+		{ "from", 1, &from, NULL }, { "every", 1, &every, NULL },
+		{ "horizon", 1, &horizon, NULL }, { "sample", 1, &sample, NULL },
 		{ "events", 1, &events, NULL }, { "accounts", 1, &accounts, NULL },
 		{ "late", 1, &late, NULL }, { "seed", 1, &seed, NULL },
 		{ "start", 1, &start, NULL }, { "users", 1, &users, NULL },
@@ -244,13 +285,14 @@ int cmd_gen(cli *c)
 	int rc = cli_parse(c, opts, 1);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	static const char *const kinds[] = { "bank", "orders", "clickstream" };
+	static const char *const kinds[] = { "bank", "orders", "clickstream", "labels" };
 	int kind = -1;
-	for (int i = 0; i < 3 && c->npos == 1; i++)
+	for (int i = 0; i < 4 && c->npos == 1; i++)
 		if (!strcmp(c->pos[0], kinds[i]))
 			kind = i;
 	if (kind < 0)
-		return cli_usage_error(c, "gen needs a kind of data: expected bank, orders or clickstream");
+		return cli_usage_error(c, "gen needs a kind of data: expected bank, orders, clickstream "
+				       "or labels");
 	const char *kname = kinds[kind];
 	eg_gen_opts g = { 0 };
 	if (!events || cli_u64(events, &g.events))
@@ -259,6 +301,27 @@ int cmd_gen(cli *c)
 		return cli_usage_error(c, "--accounts applies to gen bank only");
 	if (accounts && (cli_u64(accounts, &g.accounts) || g.accounts == 0))
 		return cli_usage_error(c, "--accounts: expected a positive number, got '%s'", accounts);
+	/* gen labels takes gen orders' options, so that the same ones give
+	 * the labels of the same events (--late and --loads change none) */
+	int orders = kind == GEN_ORDERS || kind == GEN_LABELS;
+	if ((loads || customers) && !orders)
+		return cli_usage_error(c, "%s applies to gen orders (and gen labels) only",
+				       loads ? "--loads" : "--customers");
+	if (loads && (rc = gen_duration(c, "loads", loads, &g.loads_us)))
+		return rc;
+	if (customers && (cli_u64(customers, &g.customers) || g.customers == 0 ||
+			  g.customers > EG_GEN_MAX_CUSTOMERS))
+		return cli_usage_error(c, "--customers: expected a number from 1 to %d, got '%s'",
+				       EG_GEN_MAX_CUSTOMERS, customers);
+	const char *lonly = from ? "--from" : every ? "--every" : horizon ? "--horizon"
+			  : sample ? "--sample" : NULL;
+	if (lonly && kind != GEN_LABELS)
+		return cli_usage_error(c, "%s applies to gen labels only, not gen %s", lonly, kname);
+	eg_gen_labels_opts lo = { 0 };
+	char column[128];
+	if (kind == GEN_LABELS &&
+	    (rc = gen_labels_opts(c, from, every, horizon, sample, &lo, column, sizeof column)))
+		return rc;
 	if (late && kind == GEN_BANK)
 		return cli_usage_error(c, "--late applies to gen orders and gen clickstream only");
 	if (late && parse_fraction(late, &g.late))
@@ -292,7 +355,8 @@ int cmd_gen(cli *c)
 	static char buf[1 << 20];
 	setvbuf(stdout, buf, _IOFBF, sizeof buf);
 	int r = kind == GEN_BANK ? eg_gen_bank(stdout, &g)
-		: kind == GEN_ORDERS ? eg_gen_orders(stdout, &g) : eg_gen_clickstream(stdout, &g);
+		: kind == GEN_ORDERS ? eg_gen_orders(stdout, &g)
+		: kind == GEN_LABELS ? eg_gen_labels(stdout, &g, &lo) : eg_gen_clickstream(stdout, &g);
 	if (r || fflush(stdout)) {
 		cli_error("cannot write the generated events");
 		return EXIT_ERR;

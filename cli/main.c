@@ -22,7 +22,7 @@ static const command COMMANDS[] = {
 	{ "append", cmd_append,
 	  "append [FILE|-] [--stream S] [--type T] [--expect-version N | --expect-new]\n"
 	  "       [--sync always|none] [--batch N] [--skip-invalid REJECTS]\n"
-	  "       [--map segment|snowplow|MAP.json] [--quarantine]\n"
+	  "       [--map segment|snowplow|MAP.json] [--quarantine] [--keep-recorded]\n"
 	  "       engram [-d DIR] append --heartbeat TIME [--sync always|none]",
 	  "append NDJSON events as one atomic batch",
 	  "Reads one JSON object per line (fields: id, stream, type, kind, time, actor,\n"
@@ -47,6 +47,12 @@ static const command COMMANDS[] = {
 	  "                      its errors, to the stream $quarantine (engram quarantine\n"
 	  "                      list, retry) instead of failing the batch; the row then\n"
 	  "                      has a quarantined count (appended counts the others)\n"
+	  "  --keep-recorded     history as it was recorded: each line's \"recorded\" (required;\n"
+	  "                      never decreasing, not before the store's head, not in the\n"
+	  "                      future) is its record time; each distinct value is a commit\n"
+	  "                      (a bad line keeps the commits before it; rerun: duplicates\n"
+	  "                      skip what is in).  Copy a store: engram -d old read |\n"
+	  "                      engram -d new append --keep-recorded (docs/CLI.md)\n"
 	  "  --heartbeat TIME    append one heartbeat instead: a marker saying no events\n"
 	  "                      before TIME will come except late ones; windows move\n"
 	  "                      their watermark to TIME (docs/WINDOWS.md)\n\n"
@@ -58,6 +64,7 @@ static const command COMMANDS[] = {
 	  "engram's own and refused.\n\n"
 	  "Example:\n"
 	  "  engram gen bank --events 1000 > bank.ndjson && engram append bank.ndjson\n"
+	  "  engram gen orders --events 10000 --loads 10m | engram append --keep-recorded\n"
 	  "  echo '{\"stream\":\"acct-1\",\"type\":\"deposit\",\"data\":{\"amount\":5}}' | engram append" },
 	{ "read", cmd_read,
 	  "read [--from POS] [--to POS] [--stream S] [--type T[,T...]] [--since TIME]\n"
@@ -419,6 +426,9 @@ static const command COMMANDS[] = {
 	{ "gen", cmd_gen,
 	  "gen bank --events N [--accounts A] [--seed S] [--start TIME]\n"
 	  "       engram [-d DIR] gen orders --events N [--late F] [--seed S] [--start TIME]\n"
+	  "              [--customers N] [--loads EVERY]\n"
+	  "       engram [-d DIR] gen labels --from orders --every D [--horizon H] [--sample F]\n"
+	  "              [--events N] [--seed S] [--start TIME] [--customers N]\n"
 	  "       engram [-d DIR] gen clickstream --events N [--users U] [--days D] [--late F]\n"
 	  "              [--dup F] [--seed S] [--start TIME] [--format engram|segment|snowplow]",
 	  "generate realistic events as NDJSON",
@@ -428,6 +438,12 @@ static const command COMMANDS[] = {
 	  "order_cancelled and order_refunded events of orders (streams order-NNNNNNN)\n"
 	  "that go through their life cycle, many at once.  --late F (0 to 1, default 0)\n"
 	  "writes that fraction of events 1 to 12 hours of event time after its place.\n"
+	  "labels: CSV customer,label_time,reordered_<H> for the orders that gen orders\n"
+	  "writes with the same --events, --seed, --start and --customers: for each\n"
+	  "customer, a cutoff every D from D after its first order, while the cutoff\n"
+	  "plus H (default 30d) is within the history; 1 if it ordered again in\n"
+	  "[cutoff, cutoff + H), else 0.  Rows by label_time, then customer (for engram\n"
+	  "features --labels).\n"
 	  "clickstream: the sessions of U visitors (default 10000, streams user-NNNNNN) on\n"
 	  "web, ios and android over D days (default 7): page_view (screen_view in the\n"
 	  "apps), search, product_click, add_to_cart, checkout, purchase and login.\n\n"
@@ -436,6 +452,17 @@ static const command COMMANDS[] = {
 	  "  --users U     clickstream: how many visitors (default 10000)\n"
 	  "  --days D      clickstream: over how many days (default 7)\n"
 	  "  --late F      orders, clickstream: that fraction of events comes late\n"
+	  "                (labels: accepted, changes no label)\n"
+	  "  --loads EVERY orders: each line ends with \"recorded\", the end of the load\n"
+	  "                that delivered it (loads end at multiples of EVERY, e.g.\n"
+	  "                10m); a late line lands in a later load.  For append\n"
+	  "                --keep-recorded: history as it was recorded\n"
+	  "  --customers N orders, labels: how many customers (default 50000)\n"
+	  "  --from orders labels: of which generated events (orders only)\n"
+	  "  --every D     labels: a cutoff every D (a duration, e.g. 7d)\n"
+	  "  --horizon H   labels: the label looks H ahead (default 30d)\n"
+	  "  --sample F    labels: keep that fraction of rows (0 to 1, default 1),\n"
+	  "                the same ones for the same arguments\n"
 	  "                (clickstream: from the apps only, queued offline and\n"
 	  "                written minutes to hours after its place)\n"
 	  "  --dup F       clickstream: that fraction of events is written again,\n"
@@ -449,7 +476,9 @@ static const command COMMANDS[] = {
 	  "the global --format csv|table does not apply to it.\n\n"
 	  "Example:\n"
 	  "  engram gen bank --events 100000 --seed 42 > bank.ndjson\n"
-	  "  engram gen clickstream --events 10000 --late 0.02 | engram append" },
+	  "  engram gen clickstream --events 10000 --late 0.02 | engram append\n"
+	  "  engram gen orders --events 200000 --late 0.05 --loads 10m | engram append --keep-recorded\n"
+	  "  engram gen labels --from orders --every 7d --events 200000 > labels.csv" },
 	{ "help", NULL, "help [COMMAND]", "show help for a command",
 	  "With no COMMAND, lists the commands and the global options; with one,\n"
 	  "prints its usage, options and examples (as engram COMMAND --help does).\n\n"

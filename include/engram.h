@@ -177,6 +177,18 @@ typedef struct eg_batch_opts {
 	int quarantine;             /* an event its type's schema refuses goes to
 	                               the stream $quarantine (with its errors)
 	                               instead of failing its line */
+	int keep_recorded;          /* history as it was recorded: each line's
+	                               "recorded" (RFC 3339 or epoch ms) is its
+	                               record time instead of the commit's clock.
+	                               EG_EINVAL (naming "recorded") when a line
+	                               has none, or one before the previous
+	                               added line's, before the head's recorded,
+	                               or after now.  Record time is per commit:
+	                               each new value commits the events before
+	                               it (those commits stay if a later line
+	                               fails; they are synced with the last one,
+	                               or at abort).  Duplicates are skipped
+	                               before these checks.  Not with a map. */
 } eg_batch_opts;
 
 /* Begin an atomic batch on a store opened with EG_OPEN_WRITE.  Events are
@@ -1087,19 +1099,58 @@ typedef struct eg_gen_opts {
 	double dup;          /* clickstream: fraction of events sent twice, 0..1 */
 	uint32_t days;       /* clickstream: days the events spread over (0 = default 7) */
 	int format;          /* clickstream: enum eg_gen_format */
+	int64_t loads_us;    /* orders: 0, or each line ends with "recorded", the end
+	                        of the load that delivered it: the first multiple
+	                        of loads_us (from the epoch) at or after its
+	                        arrival (its time, or a late line's later one) */
+	uint64_t customers;  /* orders: how many customers (0 = default 50000,
+	                        at most EG_GEN_MAX_CUSTOMERS) */
 } eg_gen_opts;
+
+#define EG_GEN_MAX_CUSTOMERS 100000000
+/* Longest period and horizon of eg_gen_labels: 1000 years (so that a
+ * cutoff plus either never overflows). */
+#define EG_GEN_MAX_SPAN_US (365250LL * 86400 * 1000000)
 
 /* Write o->events bank events to out.  Returns 0, or -1 on a write error
  * (errno set). */
 int eg_gen_bank(FILE *out, const eg_gen_opts *o);
 
 /* Write o->events order events to out: orders placed, paid, shipped,
- * delivered, cancelled and refunded, many in flight at once.  Lines come in
- * event-time order, except that a fraction o->late of them is held back and
- * written 1 to 12 hours (of event time) later than its own time; changing
- * o->late only reorders the same lines.  Returns 0, or -1 on a write error
- * or out of memory (errno set; EINVAL if o->late is not in [0, 1]). */
+ * delivered, cancelled and refunded, many in flight at once, by
+ * o->customers customers.  Lines come in event-time order, except that a
+ * fraction o->late of them is held back and written 1 to 12 hours (of
+ * event time) later than its own time; changing o->late only reorders the
+ * same lines.  With o->loads_us each line ends with "recorded" (see
+ * eg_gen_opts), never decreasing along the output; without it the output
+ * is what it always was.  Returns 0, or -1 on a write error or out of
+ * memory (errno set; EINVAL if o->late is not in [0, 1], o->loads_us is
+ * negative or o->customers too large). */
 int eg_gen_orders(FILE *out, const eg_gen_opts *o);
+
+/* Options of eg_gen_labels; zero-initialise and set what you need. */
+typedef struct eg_gen_labels_opts {
+	int64_t every_us;       /* a cutoff every this long (> 0) ... */
+	int64_t horizon_us;     /* ... labelled by an order within this long
+	                           after it (0 = 30 days); both at most
+	                           EG_GEN_MAX_SPAN_US */
+	double sample;          /* the fraction of rows kept, 0..1 (0 = all) */
+	const char *column;     /* the label's column (NULL: reordered_30d) */
+} eg_gen_labels_opts;
+
+/*
+ * Write the labels of the orders that eg_gen_orders writes with the same
+ * o (o->late and o->loads_us change no event), as CSV with the header
+ * customer,label_time,<column>: for each customer that placed an order,
+ * cutoffs every l->every_us from one period after its first order_placed,
+ * while cutoff + horizon is at most the time of the last event; the label
+ * is 1 if the customer placed an order in [cutoff, cutoff + horizon), else
+ * 0.  l->sample keeps that fraction of rows, picked by a hash of the seed,
+ * the customer and the cutoff.  Rows by label_time, then customer.
+ * Returns 0, or -1 on a write error or out of memory (errno set; EINVAL
+ * for a bad option).
+ */
+int eg_gen_labels(FILE *out, const eg_gen_opts *o, const eg_gen_labels_opts *l);
 
 /* Largest o->users and o->days that eg_gen_clickstream accepts. */
 #define EG_GEN_MAX_USERS 100000000

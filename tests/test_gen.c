@@ -3,7 +3,9 @@
  * events they write obey the rules of their world.  bank: accounts open
  * before anything else happens to them, nothing after a close, no
  * withdrawal overdraws.  orders: every order follows its life cycle, and
- * --late holds back the asked fraction of events without changing them.
+ * --late holds back the asked fraction of events without changing them;
+ * --loads adds when each line was loaded, never decreasing; --customers
+ * sets who orders; labels come in order and a sample is a subset.
  * clickstream: every line appends, sessions walk the shop's funnel with
  * carts that add up, late lines come from the apps and only move, resent
  * lines repeat byte for byte, and the three formats tell the same events.
@@ -536,6 +538,142 @@ static void late_only_reorders_the_same_lines(void **state)
 	char *a, *b;
 	size_t na = orders_to_mem(&o, &a), nb = orders_to_mem(&p, &b);
 	assert_reordered(a, na, b, nb);
+}
+
+/* The time of field key ("time" or "recorded") of an orders line. */
+static int64_t line_time(const char *line, const char *key)
+{
+	char pat[32];
+	snprintf(pat, sizeof pat, "\"%s\":\"", key);
+	const char *p = strstr(line, pat);
+	assert_non_null(p);
+	p += strlen(pat);
+	const char *q = strchr(p, '"');
+	assert_non_null(q);
+	int64_t t;
+	assert_int_equal(eg_time_parse_rfc3339(p, (size_t)(q - p), &t), 0);
+	return t;
+}
+
+/* --loads: each line is the line it was, with "recorded" last: the end of
+ * the load after its arrival, never decreasing; late ones an hour on. */
+static void orders_loads_add_the_end_of_the_load_as_recorded(void **state)
+{
+	(void)state;
+	const int64_t every = 600 * 1000000LL, hour = 3600 * 1000000LL;
+	eg_gen_opts o = { .events = 20000, .seed = 11, .late = 0.05 };
+	eg_gen_opts p = o;
+	p.loads_us = every;
+	char *a, *b;
+	size_t na = orders_to_mem(&o, &a), nb = orders_to_mem(&p, &b), ca, cb;
+	char **la = split_lines(a, na, &ca), **lb = split_lines(b, nb, &cb);
+	assert_int_equal(ca, cb);
+	int64_t prev = INT64_MIN;
+	size_t late = 0;
+	for (size_t i = 0; i < ca; i++) {
+		size_t n = strlen(la[i]);
+		/* the same line up to its closing brace, then the field */
+		assert_memory_equal(la[i], lb[i], n - 1);
+		assert_true(!strncmp(lb[i] + n - 1, ",\"recorded\":\"", 13));
+		assert_string_equal(lb[i] + strlen(lb[i]) - 2, "\"}");
+		int64_t t = line_time(lb[i], "time"), rec = line_time(lb[i], "recorded");
+		assert_int_equal(rec % every, 0);
+		assert_true(rec >= prev);
+		assert_true(rec >= t);
+		if (rec - t >= hour)
+			late++;
+		else
+			assert_true(rec - t < every);
+		prev = rec;
+	}
+	assert_in_range(late, 600, 1400);   /* the late lines, about 5% */
+	free(la);
+	free(lb);
+	free(a);
+	free(b);
+}
+
+static void orders_customers_sets_how_many_customers_order(void **state)
+{
+	(void)state;
+	eg_gen_opts o = { .events = 3000, .seed = 2, .customers = 12 };
+	char *t;
+	size_t n = orders_to_mem(&o, &t), count;
+	char **lines = split_lines(t, n, &count);
+	int seen[13] = { 0 };
+	for (size_t i = 0; i < count; i++) {
+		const char *c = strstr(lines[i], "\"customer\":\"customer-");
+		assert_non_null(c);
+		int k = atoi(c + 21);
+		assert_in_range(k, 1, 12);
+		assert_int_equal(c[21 + 5], '"');   /* five digits */
+		seen[k] = 1;
+	}
+	for (int k = 1; k <= 12; k++)
+		assert_true(seen[k]);
+	free(lines);
+	free(t);
+	o.customers = EG_GEN_MAX_CUSTOMERS + 1;
+	FILE *f = fopen("/dev/null", "w");
+	errno = 0;
+	assert_int_equal(eg_gen_orders(f, &o), -1);
+	assert_int_equal(errno, EINVAL);
+	fclose(f);
+}
+
+/* Run gen labels into memory; the caller frees *text. */
+static size_t labels_to_mem(const eg_gen_opts *o, const eg_gen_labels_opts *l, char **text)
+{
+	size_t len = 0;
+	FILE *f = open_memstream(text, &len);
+	assert_non_null(f);
+	assert_int_equal(eg_gen_labels(f, o, l), 0);
+	assert_int_equal(fclose(f), 0);
+	return len;
+}
+
+/* Rows by label_time then customer; a sample is a subset of about the
+ * asked size, the same each time. */
+static void labels_are_ordered_and_a_sample_is_a_subset(void **state)
+{
+	(void)state;
+	eg_gen_opts o = { .events = 300000, .seed = 4, .customers = 2000 };
+	eg_gen_labels_opts l = { .every_us = 7 * 86400 * 1000000LL };
+	char *a, *b, *c;
+	size_t na = labels_to_mem(&o, &l, &a), ca;
+	l.sample = 0.3;
+	size_t nb = labels_to_mem(&o, &l, &b), nc = labels_to_mem(&o, &l, &c), cb;
+	assert_int_equal(nb, nc);
+	assert_memory_equal(b, c, nb);
+	free(c);
+	char **ra = split_lines(a, na, &ca), **rb = split_lines(b, nb, &cb);
+	assert_string_equal(ra[0], "customer,label_time,reordered_30d");
+	assert_string_equal(rb[0], ra[0]);
+	assert_true(ca > 2000);
+	size_t j = 1, ones = 0;
+	for (size_t i = 1; i < ca; i++) {
+		if (i > 1) {   /* fixed widths: the time, then the customer */
+			int ct = strncmp(ra[i - 1] + 15, ra[i] + 15, 27);
+			assert_true(ct < 0 || (ct == 0 && strncmp(ra[i - 1], ra[i], 14) < 0));
+		}
+		ones += ra[i][strlen(ra[i]) - 1] == '1';
+		if (j < cb && !strcmp(rb[j], ra[i]))
+			j++;
+	}
+	assert_int_equal(j, cb);   /* every sampled row, in the same order */
+	assert_true(ones > 0 && ones < ca - 1);
+	double frac = (double)(cb - 1) / (double)(ca - 1);
+	assert_true(frac > 0.25 && frac < 0.35);
+	free(ra);
+	free(rb);
+	free(a);
+	free(b);
+	FILE *f = fopen("/dev/null", "w");
+	l.every_us = 0;
+	errno = 0;
+	assert_int_equal(eg_gen_labels(f, &o, &l), -1);
+	assert_int_equal(errno, EINVAL);
+	fclose(f);
 }
 
 typedef struct oev {
@@ -1509,6 +1647,9 @@ int main(void)
 		cmocka_unit_test(orders_every_line_is_an_envelope_object),
 		cmocka_unit_test(late_fraction_of_events_comes_hours_late),
 		cmocka_unit_test(late_only_reorders_the_same_lines),
+		cmocka_unit_test(orders_loads_add_the_end_of_the_load_as_recorded),
+		cmocka_unit_test(orders_customers_sets_how_many_customers_order),
+		cmocka_unit_test(labels_are_ordered_and_a_sample_is_a_subset),
 		cmocka_unit_test(orders_follow_their_life_cycle),
 		cmocka_unit_test(many_orders_are_in_flight_at_once),
 		cmocka_unit_test(orders_arrive_with_a_daily_rhythm),

@@ -610,3 +610,11 @@ size_t eg_feat_late(const eg_feat *f, size_t i, uint64_t *pos, size_t max)
 	qsort(pos, k, sizeof *pos, cmp_u64);
 	return f->nlate[i];
 }
+
+/* Features tables are rebuilt on next use: a table is the events of one
+ * spec's entity and paths, as cheap to read again from the log then as at
+ * reindex. */
+__attribute__((constructor)) static void feat_register(void)
+{
+	eg_ds_register("feat", "features", NULL, NULL);
+}

@@ -124,6 +124,10 @@ typedef struct gen {
 	double late;
 	int64_t arrival;          /* event time of the next new order */
 	uint64_t next_order;
+	uint32_t customers;       /* customer-00001 .. customer-<customers> */
+	int64_t loads;            /* --loads: every line says when its load ended */
+	eg_gen_placed_fn placed;  /* told of every order placed, in time order */
+	void *placed_ctx;
 } gen;
 
 static void advance_clock(gen *g)
@@ -391,8 +395,8 @@ done:
 /* One new order every two minutes on average; with about 3.8 events per
  * order that is an event every half minute, like bank. */
 #define ORDER_MEAN_GAP_US 120e6
-/* Customers are customer-00001 .. customer-<CUSTOMERS>. */
-#define CUSTOMERS 50000
+/* Customers are customer-00001 .. customer-<customers> (at least five
+ * digits), ORDERS_CUSTOMERS unless eg_gen_opts.customers says. */
 
 /* Online shops (UTC): quiet nights, busy evenings; Sunday is the best day. */
 static const double shop_hour_rate[24] = {
@@ -461,9 +465,9 @@ static int64_t daytime(rng *r, int64_t t)
  * the smaller of two.  Each customer always pays in one currency. */
 static void new_order(gen *g, order *o)
 {
-	uint32_t c = 1 + (uint32_t)rng_below(&g->r, CUSTOMERS);
+	uint32_t c = 1 + (uint32_t)rng_below(&g->r, g->customers);
 	if (rng_below(&g->r, 2)) {
-		uint32_t d = 1 + (uint32_t)rng_below(&g->r, CUSTOMERS);
+		uint32_t d = 1 + (uint32_t)rng_below(&g->r, g->customers);
 		if (d < c)
 			c = d;
 	}
@@ -631,8 +635,8 @@ static int release_held(gen *g, int64_t t)
 }
 
 /* Move the line just written at buf + start out of the output, to arrive
- * 1 to 12 hours after its event time. */
-static int hold_line(gen *g, size_t start)
+ * at its arrival time (1 to 12 hours after its event time). */
+static int hold_line(gen *g, size_t start, int64_t arrive)
 {
 	int64_t i = pool_take(&g->held);
 	if (i < 0)
@@ -641,8 +645,22 @@ static int hold_line(gen *g, size_t start)
 	h->len = (uint16_t)(g->w.len - start);
 	memcpy(h->s, g->w.buf + start, h->len);
 	g->w.len = start;
-	int64_t delay = HOUR_US + (int64_t)rng_below(&g->late_r, 11 * HOUR_US + 1);
-	return eg_heap_push(&g->arrivals, g->now + delay, (uint32_t)i);
+	return eg_heap_push(&g->arrivals, arrive, (uint32_t)i);
+}
+
+/* --loads: the line just written was delivered by the load that ended at
+ * the first multiple of g->loads (from the epoch) at or after its arrival:
+ * it says so as its last field, "recorded".  Lines go out in arrival
+ * order, so recorded never decreases along the output. */
+static void stamp_load(gen *g, int64_t arrive)
+{
+	int64_t q = arrive / g->loads;
+	if (q * g->loads < arrive)
+		q++;   /* division truncates toward zero: up only when positive */
+	g->w.len -= 2;   /* "}\n", the envelope's end */
+	PUT(&g->w, ",\"recorded\":\"");
+	put_time(&g->w, q * g->loads);
+	PUT(&g->w, "\"}\n");
 }
 
 /* Generate event number n: the earlier of the next new order and the next
@@ -669,13 +687,20 @@ static int order_event(gen *g, uint64_t n)
 	if (release_held(g, g->now))
 		return -1;
 	size_t start = g->w.len;
+	if (o->next == O_PLACED && g->placed)
+		g->placed(g->placed_ctx, o->customer, g->now);
 	put_order_event(g, n, o);
 	int64_t at;
 	if (!next_step(g, o, &at))
 		pool_put(&g->orders, i);
 	else if (eg_heap_push(&g->steps, at, i))
 		return errno = ENOMEM, -1;
-	if (g->late > 0 && rng_unit(&g->late_r) < g->late && hold_line(g, start))
+	int late = g->late > 0 && rng_unit(&g->late_r) < g->late;
+	int64_t arrive = late ? g->now + HOUR_US + (int64_t)rng_below(&g->late_r, 11 * HOUR_US + 1)
+			      : g->now;
+	if (g->loads)
+		stamp_load(g, arrive);
+	if (late && hold_line(g, start, arrive))
 		return errno = ENOMEM, -1;
 	return 0;
 }
@@ -685,7 +710,18 @@ static int order_event(gen *g, uint64_t n)
 
 int eg_gen_orders(FILE *out, const eg_gen_opts *o)
 {
-	if (!out || !o || !(o->late >= 0 && o->late <= 1)) {
+	if (!out) {
+		errno = EINVAL;
+		return -1;
+	}
+	return eg_gen_orders_run(out, o, NULL, NULL, NULL);
+}
+
+int eg_gen_orders_run(FILE *out, const eg_gen_opts *o, eg_gen_placed_fn placed, void *ctx,
+		      int64_t *last_time)
+{
+	if (!o || !(o->late >= 0 && o->late <= 1) || o->loads_us < 0 ||
+	    o->customers > EG_GEN_MAX_CUSTOMERS) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -694,6 +730,10 @@ int eg_gen_orders(FILE *out, const eg_gen_opts *o)
 	g.w.out = out;
 	g.id_key = o->seed ^ ORDERS_ID_KEY;
 	g.late = o->late;
+	g.loads = o->loads_us;
+	g.customers = o->customers ? (uint32_t)o->customers : ORDERS_CUSTOMERS;
+	g.placed = placed;
+	g.placed_ctx = ctx;
 	/* There are at most as many orders as events. */
 	g.stream_width = digits(o->events) > 7 ? digits(o->events) : 7;
 	g.next_order = 1;
@@ -713,14 +753,18 @@ int eg_gen_orders(FILE *out, const eg_gen_opts *o)
 		goto done;
 	}
 	errno = 0;
+	int64_t last = INT64_MIN;
 	for (uint64_t n = 1; n <= o->events; n++) {
 		if (order_event(&g, n))
 			goto done;
+		last = g.now;   /* event time only grows; late lines just go out later */
 		if (g.w.len > BUF_SIZE - LINE_MAX_BYTES && gbuf_flush(&g.w))
 			goto done;
 	}
 	if (release_held(&g, INT64_MAX) || gbuf_finish(&g.w))
 		goto done;
+	if (last_time)
+		*last_time = last;
 	rc = 0;
 done:
 	free(g.w.buf);

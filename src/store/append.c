@@ -34,6 +34,10 @@ struct eg_batch {
 	uint64_t rnd[2];                /* UUIDv7 randomness */
 	int internal;                   /* engram's own: may write $ streams, unchecked */
 	buf qbuf;                       /* the data of a quarantine event */
+	/* keep_recorded: the record time of the open (sub)batch, and the
+	 * last input line that gave it (0: none yet) */
+	int64_t rec;
+	uint64_t rec_line;
 };
 
 static int64_t now_us(void)
@@ -113,6 +117,15 @@ int eg_batch_begin_as(eg_store *st, eg_batch **out, const eg_batch_opts *opts, i
 		b->rnd[0] = (uint64_t)now_us() ^ 0x9e3779b97f4a7c15ull, b->rnd[1] = (uint64_t)b;
 	rc = check_expected(b);
 	if (rc) {
+		free(b->exp_stream);
+		free(b->def_stream);
+		free(b->def_type);
+		free(b);
+		return rc;
+	}
+	if (b->o.keep_recorded && b->o.map) {
+		rc = eg_st_err(st, EG_EINVAL, "keep_recorded does not work with a map: the map "
+			       "gives no \"recorded\" (append the mapped envelopes instead)");
 		free(b->exp_stream);
 		free(b->def_stream);
 		free(b->def_type);
@@ -221,6 +234,8 @@ typedef struct envelope {
 	const char *qerr;
 	uint64_t qversion;
 	int seconds_like;            /* an integer time that looks like epoch seconds */
+	int has_recorded;            /* keep_recorded: the line's "recorded" */
+	int64_t recorded;
 	char idbuf[36];
 } envelope;
 
@@ -234,6 +249,25 @@ static unsigned field_bit(const char *k, size_t n)
 		if (NAMES[i][0] == k[0] && strlen(NAMES[i]) == n && memcmp(NAMES[i], k, n) == 0)
 			return 1u << i;
 	return 0;
+}
+
+/* A time member (time, or recorded with keep_recorded): RFC 3339 or
+ * integer epoch milliseconds. */
+static int take_time(pctx *pc, const json_span *v, const char *field, int64_t *t)
+{
+	int ok = -1;
+	if (v->type == JSON_STRING && eg_json_string_is_plain(v))
+		ok = eg_time_parse_rfc3339(v->p + 1, v->n - 2, t);
+	else if (v->type == JSON_NUMBER)
+		ok = eg_time_parse_millis(v->p, v->n, t);
+	/* Only years 0000-9999 print back as RFC 3339. */
+	if (ok == 0 && (*t < -62167219200000000LL || *t >= 253402300800000000LL))
+		ok = -1;
+	if (ok)
+		return perr(pc, "field \"%s\": expected an RFC 3339 time in years 0000-9999 "
+			      "(2025-01-01T10:00:00Z) or integer epoch milliseconds, got %.*s",
+			      field, (int)(v->n < 60 ? v->n : 60), v->p);
+	return EG_OK;
 }
 
 static int member(pctx *pc, envelope *e, const json_span *k, const json_span *v,
@@ -304,18 +338,9 @@ static int member(pctx *pc, envelope *e, const json_span *k, const json_span *v,
 		return EG_OK;
 	}
 	if (IS("time")) {
-		int ok = -1;
-		if (v->type == JSON_STRING && eg_json_string_is_plain(v))
-			ok = eg_time_parse_rfc3339(v->p + 1, v->n - 2, &r->time);
-		else if (v->type == JSON_NUMBER)
-			ok = eg_time_parse_millis(v->p, v->n, &r->time);
-		/* Only years 0000-9999 print back as RFC 3339. */
-		if (ok == 0 && (r->time < -62167219200000000LL || r->time >= 253402300800000000LL))
-			ok = -1;
-		if (ok)
-			return perr(pc, "field \"time\": expected an RFC 3339 time in years 0000-9999 "
-				      "(2025-01-01T10:00:00Z) or integer epoch milliseconds, got %.*s",
-				      (int)(v->n < 60 ? v->n : 60), v->p);
+		int rc = take_time(pc, v, "time", &r->time);
+		if (rc)
+			return rc;
 		e->has_time = 1;
 		e->seconds_like = v->type == JSON_NUMBER && r->time >= SECONDS_LIKE_MIN_US &&
 				  r->time < SECONDS_LIKE_MAX_US;
@@ -342,6 +367,10 @@ static int member(pctx *pc, envelope *e, const json_span *k, const json_span *v,
 		if (v->type != JSON_NUMBER)
 			return bad(pc, kp[0] == 'p' ? "pos" : "version", "a number (it is ignored)");
 		return EG_OK;
+	}
+	if (pc->b->o.keep_recorded) {
+		e->has_recorded = 1;
+		return take_time(pc, v, "recorded", &e->recorded);
 	}
 	if (v->type != JSON_STRING)
 		return bad(pc, "recorded", "a time string (it is ignored)");
@@ -409,6 +438,9 @@ static int finish_envelope(pctx *pc, envelope *e)
 {
 	const eg_batch *b = pc->b;
 	rec_in *ri = &e->r;
+	if (b->o.keep_recorded && !e->has_recorded)
+		return perr(pc, "field \"recorded\" is missing: with keep_recorded every line "
+			      "gives its record time (RFC 3339 or integer epoch milliseconds)");
 	if (!e->has_type && b->def_type) {
 		ri->type = b->def_type;
 		ri->type_len = strlen(b->def_type);
@@ -666,6 +698,50 @@ static int quarantine(eg_batch *b, envelope *e, uint64_t line)
 	return EG_OK;
 }
 
+static int sub_commit(eg_batch *b, int sync);
+
+/* keep_recorded: an event of input line `line` is recorded at rec.  Record
+ * time is per commit and never decreases along the log, and none is in the
+ * future (so that a reader's "as known at k" never changes once k has
+ * passed): a new value must not be before the last line's nor the head's,
+ * nor after now, and ends the open commit.  That commit is synced with the
+ * batch's last one, not now: a history of many loads is many commits. */
+static int take_recorded(eg_batch *b, int64_t rec, uint64_t line)
+{
+	eg_store *st = b->st;
+	if (b->rec_line && rec == b->rec) {
+		b->rec_line = line;
+		return EG_OK;
+	}
+	char got[EG_TIME_LEN + 1], lim[EG_TIME_LEN + 1];
+	eg_time_format(rec, got);
+	if (b->rec_line && rec < b->rec) {
+		eg_time_format(b->rec, lim);
+		return eg_st_err(st, EG_EINVAL, "field \"recorded\": expected a time not before "
+				 "line %llu's (%s), got %s", (unsigned long long)b->rec_line, lim, got);
+	}
+	if (rec < st->log.head_recorded) {
+		eg_time_format(st->log.head_recorded, lim);
+		return eg_st_err(st, EG_EINVAL, "field \"recorded\": expected a time not before "
+				 "the store head's recorded (%s), got %s", lim, got);
+	}
+	int64_t now = now_us();
+	if (rec > now) {
+		eg_time_format(now, lim);
+		return eg_st_err(st, EG_EINVAL, "field \"recorded\": expected a time not later "
+				 "than now (%s), got %s", lim, got);
+	}
+	if (b->count) {
+		int rc = sub_commit(b, b->o.sync == EG_SYNC_ALWAYS ? EG_SYNC_LATER : b->o.sync);
+		if (rc)
+			return rc;
+		sub_begin(b);
+	}
+	b->rec = rec;
+	b->rec_line = line;
+	return EG_OK;
+}
+
 static int add_event(eg_batch *b, envelope *e, uint64_t line)
 {
 	eg_store *st = b->st;
@@ -703,6 +779,9 @@ static int add_event(eg_batch *b, envelope *e, uint64_t line)
 		b->res.duplicates++;
 		return EG_EDUP;
 	}
+	/* Before any key is made: a new record time commits what came before. */
+	if (b->o.keep_recorded && (rc = take_recorded(b, e->recorded, line)))
+		return rc;
 	uint64_t sid = UINT64_MAX, tid;
 	if (r->stream_len && (rc = eg_index_key_get(st, 0, r->stream, r->stream_len, &sid)))
 		return rc;
@@ -743,8 +822,6 @@ static void note_time(eg_batch *b, const envelope *e, uint64_t line)
 	}
 }
 
-static int sub_commit(eg_batch *b);
-
 /* Make b->scratch hold at least n bytes. */
 static int scratch(eg_batch *b, size_t n)
 {
@@ -772,7 +849,7 @@ int eg_batch_add_json(eg_batch *b, const char *json, size_t len)
 	if (rc == EG_OK)
 		note_time(b, &e, b->lines);
 	if (rc == EG_OK && b->o.commit_every && b->count >= b->o.commit_every) {
-		if ((rc = sub_commit(b)) == EG_OK)
+		if ((rc = sub_commit(b, b->o.sync)) == EG_OK)
 			sub_begin(b);
 	}
 	return rc;
@@ -891,7 +968,7 @@ static int add_lines(bulk *k, chunk *c)
 		if (rc == EG_OK)
 			note_time(b, &c->e[i], b->lines + line);
 		if (rc == EG_OK && b->o.commit_every && b->count >= b->o.commit_every &&
-		    (rc = sub_commit(b)) == EG_OK)
+		    (rc = sub_commit(b, b->o.sync)) == EG_OK)
 			sub_begin(b);
 		if (rc != EG_OK && rc != EG_EDUP)
 			return rc;
@@ -939,7 +1016,7 @@ int eg_batch_add_ndjson(eg_batch *b, const char *text, size_t len,
 
 /* ------------------------------------------------------------- commit */
 
-static int sub_commit(eg_batch *b)
+static int sub_commit(eg_batch *b, int sync)
 {
 	eg_store *st = b->st;
 	if (b->count == 0)
@@ -947,8 +1024,10 @@ static int sub_commit(eg_batch *b)
 	rec_commit c = { .first_pos = b->first_pos, .count = b->count };
 	int64_t now = now_us();
 	c.recorded = now > st->log.head_recorded ? now : st->log.head_recorded;
+	if (b->o.keep_recorded)
+		c.recorded = b->rec;
 	logpos at;
-	int rc = eg_log_commit(st, &st->log, &c, b->o.sync, &at);
+	int rc = eg_log_commit(st, &st->log, &c, sync, &at);
 	if (rc)
 		return rc;
 	if (!b->res.first_pos)
@@ -977,7 +1056,9 @@ static void batch_free(eg_batch *b)
 int eg_batch_commit(eg_batch *b, eg_append_result *res)
 {
 	eg_store *st = b->st;
-	int rc = sub_commit(b);
+	int rc = sub_commit(b, b->o.sync);
+	if (rc == EG_OK && b->o.sync == EG_SYNC_ALWAYS)
+		rc = eg_log_sync(st, &st->log);   /* when the last commit was empty */
 	if (rc) {
 		eg_batch_abort(b);
 		return rc;
@@ -997,6 +1078,10 @@ void eg_batch_abort(eg_batch *b)
 	eg_store *st = b->st;
 	eg_log_abort(st, &st->log);
 	eg_index_batch_abort(st);
+	/* Commits made before the abort stay: make them as durable as the
+	 * batch was to be. */
+	if (b->o.sync == EG_SYNC_ALWAYS)
+		eg_log_sync(st, &st->log);
 	batch_free(b);
 }
 

@@ -56,7 +56,16 @@ typedef struct eg_log {
 	uint64_t batch_bytes;        /* event-record bytes of the open batch */
 	struct chain_ctx *chain;     /* SHA-256 of the open batch so far */
 	int failed;                  /* an fdatasync failed: stop acknowledging */
+	/* Commits made with EG_SYNC_LATER and not yet synced: from segment
+	 * dirty_seg on, and whether they created segments (the directory). */
+	int dirty, dirty_dir;
+	uint32_t dirty_seg;
 } eg_log;
+
+/* eg_log_commit's sync for a commit that is not the last of a run: it is
+ * not synced now, but the next EG_SYNC_ALWAYS commit (or eg_log_sync)
+ * syncs it with its own, segments that rolled in between included. */
+#define EG_SYNC_LATER 2
 
 /* Where a scan stopped, for recovery's report. */
 typedef struct scan_end {
@@ -95,6 +104,8 @@ int eg_log_commit(struct eg_store *st, eg_log *lg, rec_commit *c,
 void eg_log_advance(eg_log *lg, size_t len);
 /* Discard the spooled batch. */
 int eg_log_abort(struct eg_store *st, eg_log *lg);
+/* Make the commits made with EG_SYNC_LATER durable now (none: EG_OK). */
+int eg_log_sync(struct eg_store *st, eg_log *lg);
 /* Make spooled bytes readable through eg_log_ptr (writes out the buffer). */
 int eg_log_flush(struct eg_store *st, eg_log *lg);
 uint32_t eg_log_seg_index(const eg_log *lg, uint64_t first_pos);

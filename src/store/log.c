@@ -542,14 +542,18 @@ int eg_log_commit(eg_store *st, eg_log *lg, rec_commit *c, int sync,
 	if (eg_chain_final(lg->chain, tmp + 10, 32, c->chain))
 		return eg_st_err(st, EG_ENOMEM, "SHA-256 failed");
 	lg->in_batch = 0;
+	uint32_t from = lg->head_at.seg;
 	/* The batch's events must be on disk before the commit record that
-	 * makes them part of the log: a commit never precedes its data. */
+	 * makes them part of the log: a commit never precedes its data.
+	 * Commits left for later are synced with this one, from the segment
+	 * the first of them began in (segments may have rolled since). */
 	if (sync == EG_SYNC_ALWAYS) {
-		for (uint32_t i = lg->head_at.seg; i <= lg->tail.seg && i < lg->nseg; i++)
+		for (uint32_t i = lg->dirty && lg->dirty_seg < from ? lg->dirty_seg : from;
+		     i <= lg->tail.seg && i < lg->nseg; i++)
 			if (eg_os.fdatasync(lg->segs[i].fd) && (lg->failed = 1))
 				return eg_st_errno(st, "fdatasync of segment %020llu.seg failed",
 						(unsigned long long)lg->segs[i].first_pos);
-		if (lg->new_segs && eg_os_fsync_dir(lg->dir))
+		if ((lg->new_segs || lg->dirty_dir) && eg_os_fsync_dir(lg->dir))
 			return eg_st_errno(st, "cannot sync %s", lg->dir);
 	}
 	logpos at;
@@ -566,7 +570,29 @@ int eg_log_commit(eg_store *st, eg_log *lg, rec_commit *c, int sync,
 				(unsigned long long)lg->segs[lg->tail.seg].first_pos);
 	*commit_at = at;
 	eg_log_set_head(lg, c->first_pos + c->count - 1, lg->tail, c->chain, c->recorded);
+	if (sync == EG_SYNC_LATER) {
+		if (!lg->dirty)
+			lg->dirty_seg = from;
+		lg->dirty = 1;
+		lg->dirty_dir |= lg->new_segs > 0;
+	} else if (sync == EG_SYNC_ALWAYS) {
+		lg->dirty = lg->dirty_dir = 0;
+	}
 	lg->new_segs = 0;
+	return EG_OK;
+}
+
+int eg_log_sync(eg_store *st, eg_log *lg)
+{
+	if (!lg->dirty)
+		return EG_OK;
+	for (uint32_t i = lg->dirty_seg; i <= lg->head_at.seg && i < lg->nseg; i++)
+		if (eg_os.fdatasync(lg->segs[i].fd) && (lg->failed = 1))
+			return eg_st_errno(st, "fdatasync of segment %020llu.seg failed",
+					(unsigned long long)lg->segs[i].first_pos);
+	if (lg->dirty_dir && eg_os_fsync_dir(lg->dir))
+		return eg_st_errno(st, "cannot sync %s", lg->dir);
+	lg->dirty = lg->dirty_dir = 0;
 	return EG_OK;
 }
 

@@ -7,7 +7,8 @@ now and then also runs a projection, a windows run, a sessions query, a
 consumer (each writes derived files or a checkpoint of its own) and a new
 schema version; its appends use --quarantine against a schema for deposit
 that refuses about half of them (a refused event goes to $quarantine in its
-own batch), and then
+own batch); one append in ten is history with its own record times
+(--keep-recorded, a new "recorded" every 7 lines, so many commits), and then
 kills the producer and whatever engram process it is running with SIGKILL
 at a random moment.  The producer writes "intent K N" before batch K of N
 events and "ack K FIRST LAST" after engram acknowledged it.  After each kill
@@ -16,7 +17,10 @@ the store is checked:
 - `engram verify` is clean (exit 0);
 - positions are dense, 1 to the head, and no event id appears twice;
 - every acknowledged batch is there, whole, at the positions engram
-  answered; every other batch is there whole or not at all;
+  answered; every other batch is there whole or not at all, except that
+  of an append --keep-recorded a prefix of whole commits may be there;
+- record time never decreases along the log, and an event appended with
+  --keep-recorded has the record time it was given;
 - what the store answers through its derived files (indexes, projection
   snapshots, window and session checkpoints) equals the answers of a copy
   whose idx/ was deleted and rebuilt (`engram reindex`, then every query
@@ -34,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 
 STREAMS = 16
 PROJ = {"name": "crash_counts", "key": "stream", "snapshot_every": 1000,
@@ -48,6 +53,32 @@ WIN = {"name": "crash_windows", "window": {"tumble": "1h"}, "group_by": ["stream
 def run(engram, store, *args, stdin=None):
     return subprocess.run([engram, "-d", store, "--format", "ndjson", *args], input=stdin,
                           capture_output=True, text=True)
+
+
+# History lines: a new record time every RUN lines.
+RUN = 7
+
+
+def history(rnd, it, k, n):
+    """Lines of batch k with record times of their own, in the recent past:
+    from now on, a millisecond per run of RUN lines, then wait until the
+    last one has passed (record times may not be in the future)."""
+    base = int(time.time() * 1000) + 1   # after the head's recorded, even in the same ms
+    lines = []
+    for j in range(n):
+        ms = base + j // RUN
+        lines.append(json.dumps({
+            "id": f"i{it}-b{k}-e{j}", "stream": f"s{rnd.randrange(STREAMS)}",
+            "type": rnd.choice(["page_view", "click"]), "recorded": ms,
+            "data": {"v": rnd.randint(-50, 1000), "rec_ms": ms}}))
+    while time.time() * 1000 <= base + n // RUN + 1:
+        time.sleep(0.001)
+    return lines
+
+
+def rec_us(text):
+    d = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return (d - datetime(1970, 1, 1, tzinfo=timezone.utc)) // (datetime.resolution)
 
 
 def produce(engram, store, log, it, seed):
@@ -66,8 +97,13 @@ def produce(engram, store, log, it, seed):
                 "type": rnd.choice(["page_view", "click", "deposit"]),
                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
                 "data": {"v": rnd.randint(-50, 1000)}}))
-        os.write(fd, f"intent i{it}-b{k} {n}\n".encode())
-        r = run(engram, store, "append", "--sync", "always", "--quarantine",
+        if rnd.random() < 0.1:
+            lines, args = history(rnd, it, k, n), ["--keep-recorded"]
+            os.write(fd, f"intentr i{it}-b{k} {n}\n".encode())
+        else:
+            args = ["--quarantine"]
+            os.write(fd, f"intent i{it}-b{k} {n}\n".encode())
+        r = run(engram, store, "append", "--sync", "always", *args,
                 stdin="\n".join(lines) + "\n")
         if r.returncode:
             sys.exit(f"append failed: {r.stderr}")
@@ -132,6 +168,12 @@ def check(engram, store, log, work):
     must(pos == list(range(1, len(pos) + 1)), "positions are not dense from 1")
     ids = [e["id"] for e in events]
     must(len(set(ids)) == len(ids), "an event id appears twice")
+    recs = [rec_us(e["recorded"]) for e in events]
+    must(all(a <= b for a, b in zip(recs, recs[1:])), "record time decreases along the log")
+    for e, r in zip(events, recs):
+        if "rec_ms" in e["data"]:
+            must(r == e["data"]["rec_ms"] * 1000, f"event {e['id']} recorded {e['recorded']}, "
+                 f"given {e['data']['rec_ms']} ms")
     where = {}
     for e in events:
         if e["stream"] == "$schemas":
@@ -140,19 +182,29 @@ def check(engram, store, log, work):
         eid = e["data"]["event"]["id"] if e["stream"] == "$quarantine" else e["id"]
         b = eid.rsplit("-e", 1)[0]
         where.setdefault(b, []).append(e["pos"])
-    intents, acks, consumed = {}, {}, 0
+    intents, acks, consumed, history_batches = {}, {}, 0, set()
     for line in open(log):
         f = line.split()
-        if len(f) == 3 and f[0] == "intent":
+        if len(f) == 3 and f[0] in ("intent", "intentr"):
             intents[f[1]] = int(f[2])
+            if f[0] == "intentr":
+                history_batches.add(f[1])
         elif len(f) == 4 and f[0] == "ack":
             acks[f[1]] = (int(f[2]), int(f[3]))
         elif len(f) == 3 and f[0] == "consumed":
             consumed = max(consumed, int(f[2]))
     for b, ps in where.items():
         must(b in intents, f"batch {b} in the log was never written")
-        must(len(ps) == intents[b], f"batch {b}: {len(ps)} of its {intents[b]} events visible")
         must(ps == list(range(ps[0], ps[0] + len(ps))), f"batch {b} is not contiguous")
+        if b in history_batches and b not in acks:
+            # commits of RUN events each: a prefix of them may be there
+            m = len(ps)
+            must(m == intents[b] or m % RUN == 0,
+                 f"history batch {b}: {m} of its {intents[b]} events visible, not whole commits")
+            must([events[p - 1]["id"] for p in ps] == [f"{b}-e{j}" for j in range(m)],
+                 f"history batch {b}: what is visible is not a prefix")
+            continue
+        must(len(ps) == intents[b], f"batch {b}: {len(ps)} of its {intents[b]} events visible")
     for b, (first, last) in acks.items():
         must(b in where, f"acknowledged batch {b} is lost")
         must((where[b][0], where[b][-1]) == (first, last),

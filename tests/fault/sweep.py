@@ -55,6 +55,17 @@ def lines(prefix, n, t0):
     return "\n".join(out) + "\n"
 
 
+def history(prefix, n, t0):
+    """lines() with a record time of their own, one per batch of BATCH:
+    for append --keep-recorded, each batch is then one commit."""
+    out = []
+    for i, l in enumerate(lines(prefix, n, t0).splitlines()):
+        e = json.loads(l)
+        e["recorded"] = "2025-01-02T00:%02d:00Z" % (i // BATCH)
+        out.append(json.dumps(e))
+    return "\n".join(out) + "\n"
+
+
 # name: (arguments, standard input, store to start from: "base",
 # "schemas" (base with a schema for deposit) or "none")
 WORKLOADS = {
@@ -80,6 +91,10 @@ WORKLOADS = {
     "append-quarantine": (["append", "--batch", str(BATCH), "--quarantine"], lines("n", 60, 2),
                           "schemas"),
     "verify": (["verify"], None, "base"),
+    # history with its own record times: a commit per record time, synced
+    # once at the end, over segments that roll
+    "append-keep-recorded": (["--segment-size", "4k", "append", "--keep-recorded"],
+                             history("n", 60, 2), "none"),
 }
 
 
