@@ -296,6 +296,10 @@ x() { calc "$1 / $2" 1; }
 	echo "| engram, cold | ${R[cold]} | $(runs "${T[cold]}") | ${R[cold.rss]} | ${R[cold.cpu]} | | |"
 	echo "| DuckDB | ${R[duck]} | $(runs "${T[duck]}") | ${R[duck.rss]} (node) | ${R[duck.cpu]} (node) |" \
 		"**$(x "${R[duck]}" "${R[warm]}")** | **$(x "${R[duck]}" "${R[cold]}")** |"
+	if [ "${R[duck_load]}" != "?" ]; then
+		l=$(calc "${R[duck_load]} + ${R[duck]}" 4)
+		echo "| DuckDB, load (once, from \`engram read\`'s NDJSON) + query | $l | | | | | $(x "$l" "${R[cold]}") |"
+	fi
 	echo "| engram, warm, without the projection feature (10 features) | ${R[noproj]} | $(runs "${T[noproj]}") |" \
 		"${R[noproj.rss]} | ${R[noproj.cpu]} | | |"
 	echo "| engram, naive (known at 2100), warm | ${R[naive]} | $(runs "${T[naive]}") | ${R[naive.rss]} | ${R[naive.cpu]} | | |"
