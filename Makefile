@@ -45,7 +45,7 @@ ENGRAM   := $(B)/bin/engram
 SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
-.PHONY: all print-ldlibs deps deps-check test unit e2e lint sql-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
+.PHONY: all print-ldlibs deps deps-check test unit e2e lint sql-check features-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
 	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
@@ -128,9 +128,9 @@ e2e: deps-check $(ENGRAM) $(SQL_EXT)
 	@ENGRAM=$(abspath $(ENGRAM)) tests/e2e/run.sh
 
 test: deps-check
-	@$(MAKE) --no-print-directory unit e2e lint crash-check fuzz-replay fault-check sql-check
+	@$(MAKE) --no-print-directory unit e2e lint crash-check fuzz-replay fault-check sql-check features-check
 	@echo "== again under AddressSanitizer + UBSan"
-	@$(MAKE) --no-print-directory SAN=1 unit e2e crash-check fuzz-replay sql-check
+	@$(MAKE) --no-print-directory SAN=1 unit e2e crash-check fuzz-replay sql-check features-check
 	@echo "all tests passed"
 
 # The property test of SQL over the log (tests/sql/prop.py): random queries
@@ -148,6 +148,16 @@ ifeq ($(SAN),1)
 else
 	@/usr/bin/python3 tests/sql/prop.py $(ENGRAM) $(SQL_EXT) $(SQL_PROP_ARGS)
 endif
+
+# The property test of engram features (tests/features/prop.py): every
+# feature of random label rows over a store of late events, and the leakage
+# report, against a plain recomputation from engram read.  Seeds are random
+# (printed first); FEAT_PROP_ARGS="--seed N" repeats one.  Under SAN=1 the
+# sanitized engram runs fewer seeds.
+FEAT_PROP_ARGS ?=
+features-check: deps-check $(ENGRAM)
+	@echo "== tests/features/prop.py"
+	@python3 tests/features/prop.py $(ENGRAM) $(if $(filter 1,$(SAN)),--seeds 8,) $(FEAT_PROP_ARGS)
 
 # The crash loop (tests/crash/crash.py, docs/RELIABILITY.md): writers killed
 # with SIGKILL at random moments, the store checked after each.

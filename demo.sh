@@ -170,6 +170,26 @@ data() { sed 's/.*"schema_version":\([0-9]*\).*"data":\({.*}\),"meta".*/\1 \2/';
 run -d "$orders" --format ndjson read --type order_placed --limit 1 | data
 run -d "$orders" --format ndjson read --type order_placed --limit 1 --upcast | data
 
+say "Training sets without leakage: features as known at each cutoff (docs/FEATURES.md)"
+shop=build/demo/shop-store
+rm -rf "$shop"
+echo "Orders as the shop's store received them: loaded every 10 minutes, one in five a few hours late"
+run gen orders --events 200000 --late 0.2 --loads 10m --seed 4 > build/demo/shop.ndjson
+run -d "$shop" append --keep-recorded build/demo/shop.ndjson
+echo "Labels: every 7 days per customer, did they order again within 30 days?"
+run gen labels --from orders --events 200000 --seed 4 --every 7d > build/demo/labels.csv
+head -3 build/demo/labels.csv
+run -d "$shop" features examples/features.json --labels build/demo/labels.csv --out build/demo/train.csv \
+	--leakage-out build/demo/leakage.ndjson
+head -3 build/demo/train.csv
+echo "What a join on event time alone would have leaked, per feature (rows that differ):"
+sed 's/^{"feature":"\([^"]*\)","rows":\([0-9]*\),"rows_differ":\([0-9]*\).*/  \1: \3 of \2 rows/' build/demo/leakage.ndjson
+echo "Appending more does not change the training set: its manifest bounds what is read"
+echo '{"type":"order_placed","time":"2025-01-20T12:00:00Z","data":{"customer":"customer-00042","amount":10}}' |
+	"$E" -d "$shop" append > /dev/null
+run -d "$shop" --format table features --check build/demo/train.csv.manifest.json
+run -d "$shop" --format table features examples/features.json --entity customer-00042 --at 2025-02-01
+
 export ENGRAM_DIR=${ENGRAM_DIR_DEMO:-./engram-data}
 
 say "Tamper evidence: keep the head; verify proves the log still matches it"

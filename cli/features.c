@@ -464,21 +464,50 @@ static int read_labels(labels *L, const char *path, const eg_feat_spec *spec,
 
 typedef struct leak {
 	uint64_t differ;
-	double abs_diff;
+	nacc abs_diff;              /* exact: 60.3 - 30.3 adds 30 */
 	buf examples;               /* JSON objects, comma-separated */
 	int nex;
 } leak;
 
-static double num_or_zero(const char *p, size_t n)
+/* A value's number, 0 when it is null or not a number. */
+static num num_or_zero(const char *p, size_t n)
 {
-	if (!n || eg_json_type_of(p[0]) != JSON_NUMBER)
+	num v = { 0, 0, 1 };
+	if (n && eg_json_type_of(p[0]) == JSON_NUMBER)
+		eg_num_parse(p, n, &v);
+	return v;
+}
+
+/* Whether two values are the same: equal texts, or equal numbers (the 1
+ * of one event and the 1.0 of another are the same value). */
+static int same_value(const char *a, size_t an, const char *b, size_t bn)
+{
+	if (an == bn && !memcmp(a, b, an))
+		return 1;
+	if (!an || !bn || eg_json_type_of(a[0]) != JSON_NUMBER || eg_json_type_of(b[0]) != JSON_NUMBER)
 		return 0;
-	char t[NUM_TEXT_MAX + 1];
-	if (n > NUM_TEXT_MAX)
-		n = NUM_TEXT_MAX;
-	memcpy(t, p, n);
-	t[n] = 0;
-	return strtod(t, NULL);
+	num x = num_or_zero(a, an), y = num_or_zero(b, bn);
+	nacc p, q;
+	eg_nacc_set(&p, &x, 1);
+	eg_nacc_set(&q, &y, 1);
+	return !eg_nacc_cmp(&p, &q);
+}
+
+/* total += |a - b|, the two taken as numbers (null as 0). */
+static void add_abs_diff(nacc *total, const char *a, size_t an, const char *b, size_t bn)
+{
+	num x = num_or_zero(a, an), y = num_or_zero(b, bn), z = { 0, 0, 1 };
+	nacc d, e, zero;
+	eg_nacc_set(&zero, &z, 1);
+	eg_nacc_set(&d, &x, 1);
+	eg_nacc_set(&e, &y, -1);
+	eg_nacc_add(&d, &e);
+	if (eg_nacc_cmp(&d, &zero) < 0) {
+		eg_nacc_set(&d, &y, 1);
+		eg_nacc_set(&e, &x, -1);
+		eg_nacc_add(&d, &e);
+	}
+	eg_nacc_add(total, &d);
 }
 
 static void put_time(buf *b, int64_t us)
@@ -539,12 +568,11 @@ static int note_leaks(eg_store *st, eg_feat *f, const labels *L, size_t r,
 	for (size_t i = 0; i < v->n; i++) {
 		const char *a = v->values[i], *b = v->naive[i];
 		size_t an = v->lens[i], bn = v->naive_lens[i];
-		if (an == bn && !memcmp(a, b, an))
+		if (same_value(a, an, b, bn))
 			continue;
 		leak *x = &lk[i];
 		x->differ++;
-		double d = num_or_zero(a, an) - num_or_zero(b, bn);
-		x->abs_diff += d < 0 ? -d : d;
+		add_abs_diff(&x->abs_diff, a, an, b, bn);
 		if (x->nex == EXAMPLES)
 			continue;
 		buf *e = &x->examples;
@@ -589,8 +617,8 @@ static int write_leaks(const char *path, const eg_feat_spec *spec, const leak *l
 		buf_puts(&b, ",\"rows_differ\":");
 		put_u64(&b, lk[i].differ);
 		char t[NUM_TEXT_MAX + 1];
-		snprintf(t, sizeof t, ",\"abs_diff\":%.17g", lk[i].abs_diff);
-		buf_puts(&b, t);
+		buf_puts(&b, ",\"abs_diff\":");
+		buf_add(&b, t, eg_nacc_format(&lk[i].abs_diff, t));
 		buf_puts(&b, ",\"examples\":[");
 		buf_add(&b, lk[i].examples.p, lk[i].examples.n);
 		buf_puts(&b, "]}\n");
@@ -664,11 +692,26 @@ static int load_spec(const char *path, eg_feat_spec **specp)
 	return EXIT_OK;
 }
 
+/* An NDJSON label's string in a csv or table cell: its text, decoded. */
+static void put_label_string(out *w, const char *key, const char *p, size_t n)
+{
+	json_span v = { p, n, JSON_STRING };
+	size_t k;
+	char *t = eg_json_string_dup(&v, &k);
+	if (t)
+		out_str(w, key, t, k);
+	else
+		out_json(w, key, p, n);
+	free(t);
+}
+
 /* A feature's value: null as the format writes a null (csv: empty). */
 static void put_value(out *w, const char *key, const char *v, size_t n)
 {
 	if (n == 4 && !memcmp(v, "null", 4))
 		out_null(w, key);
+	else if (n && v[0] == '"' && memchr(v, '\\', n))
+		put_label_string(w, key, v, n);   /* a csv cell shows the text */
 	else
 		out_json(w, key, v, n);
 }
@@ -707,8 +750,10 @@ static int write_rows(eg_store *st, eg_feat *f, const eg_feat_spec *spec, const 
 		for (size_t i = 0; i < L->ncol; i++) {
 			size_t n;
 			const char *p = cell(L, r, i, &n);
-			if (L->ndjson)
+			if (L->ndjson && !(format != FMT_NDJSON && n && p[0] == '"'))
 				out_json(w, keys[i], p, n);
+			else if (L->ndjson)
+				put_label_string(w, keys[i], p, n);
 			else
 				out_str(w, keys[i], p, n);
 		}
@@ -848,6 +893,10 @@ static int compute(cli *c, eg_store *st, run *R, eg_feat_spec *spec, FILE *dest)
 	}
 	size_t nf = eg_feat_spec_count(spec);
 	leak *lk = calloc(nf ? nf : 1, sizeof *lk);
+	for (size_t i = 0; lk && i < nf; i++) {
+		num z = { 0, 0, 1 };
+		eg_nacc_set(&lk[i].abs_diff, &z, 1);
+	}
 	hashed h = { 0 };
 	FILE *o = lk ? hashed_open(&h, dest) : NULL;
 	if (!o) {
@@ -1102,17 +1151,22 @@ int cmd_features(cli *c)
 	}
 	if (c->npos != 1)
 		return cli_usage_error(c, "expected a features spec file");
-	if (!labels_p == !entity)
-		return cli_usage_error(c, "expected --labels FILE (a training set) or --entity E "
-				       "(one entity's features)");
-	if (entity && (known_col || out_p || manifest || leakage || leak_out))
-		return cli_usage_error(c, "--entity answers one entity: --cutoff-known-at, --out, "
-				       "--manifest and the leakage report go with --labels");
-	if (labels_p && (at || known_at))
-		return cli_usage_error(c, "--at and --known-at go with --entity; with --labels the "
-				       "cutoff (and --cutoff-known-at) columns give them");
+	/* the spec first: its errors say more than a missing flag does */
 	eg_feat_spec *spec = NULL;
 	if ((rc = load_spec(c->pos[0], &spec))) {
+		eg_feat_spec_free(spec);
+		return rc;
+	}
+	if (!labels_p == !entity)
+		rc = cli_usage_error(c, "expected --labels FILE (a training set) or --entity E "
+				     "(one entity's features)");
+	else if (entity && (known_col || out_p || manifest || leakage || leak_out))
+		rc = cli_usage_error(c, "--entity answers one entity: --cutoff-known-at, --out, "
+				     "--manifest and the leakage report go with --labels");
+	else if (labels_p && (at || known_at))
+		rc = cli_usage_error(c, "--at and --known-at go with --entity; with --labels the "
+				     "cutoff (and --cutoff-known-at) columns give them");
+	if (rc) {
 		eg_feat_spec_free(spec);
 		return rc;
 	}

@@ -37,6 +37,7 @@ typedef struct ffeat {
 	char *proj_field;
 	eg_proj_spec *proj;         /* given by eg_feat_spec_set_projection */
 	int proj_field_ix;
+	int proj_late;              /* keyed by the entity: the table lists its late events */
 } ffeat;
 
 struct eg_feat_spec {

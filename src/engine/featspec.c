@@ -247,9 +247,12 @@ static int table_shape(fctx *c)
 {
 	eg_feat_spec *s = c->s;
 	int any = 0, n = 0;
+	free(s->types);
+	s->types = NULL;
+	s->ntypes = 0;
 	for (int i = 0; i < s->nf; i++) {
 		ffeat *f = &s->f[i];
-		if (f->agg == F_RATIO || f->agg == F_PROJ)
+		if (f->agg == F_RATIO || (f->agg == F_PROJ && !f->proj_late))
 			continue;
 		any |= !f->ntypes;
 		n += f->ntypes;
@@ -262,7 +265,8 @@ static int table_shape(fctx *c)
 		if (!(s->types = calloc((size_t)n, sizeof *s->types)))
 			return bad(c, "$", "out of memory");
 		for (int i = 0; i < s->nf; i++)
-			for (int j = 0; j < s->f[i].ntypes; j++) {
+			for (int j = 0; j < s->f[i].ntypes && (s->f[i].agg != F_PROJ ||
+								s->f[i].proj_late); j++) {
 				int k = 0;
 				while (k < s->ntypes && strcmp(s->types[k], s->f[i].types[j]))
 					k++;
@@ -481,5 +485,27 @@ int eg_feat_spec_set_projection(eg_feat_spec *s, size_t i, const char *json, siz
 	eg_proj_spec_free(f->proj);
 	f->proj = p;
 	f->proj_field_ix = k;
-	return EG_OK;
+	/* Keyed by the spec's entity, its events are in the entity table too
+	 * (with its types), where a leakage report finds the late ones. */
+	for (int j = 0; j < f->ntypes; j++)
+		free(f->types[j]);
+	free(f->types);
+	f->types = NULL;
+	f->ntypes = 0;
+	f->proj_late = !strcmp(p->key.text, s->entity.text);
+	for (int j = 0; f->proj_late && p->filter && j < p->ntypes; j++) {
+		if (!(p->types >> j & 1))
+			continue;
+		char **t = realloc(f->types, (size_t)(f->ntypes + 1) * sizeof *t);
+		if (!t || !(t[f->ntypes] = strdup(p->tnames[j]))) {
+			if (t)
+				f->types = t;
+			snprintf(err, errlen, "out of memory");
+			return EG_ENOMEM;
+		}
+		f->types = t;
+		f->ntypes++;
+	}
+	fctx c = { .s = s, .e = { err, errlen, 0 } };
+	return table_shape(&c) ? EG_ENOMEM : EG_OK;
 }

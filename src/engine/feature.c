@@ -60,6 +60,8 @@ struct eg_feat {
 	acc a[2][FEAT_MAX];           /* [0] as known, [1] naive */
 	dset d[2][FEAT_MAX];
 	double dv[2][FEAT_MAX];       /* each value as a number, for ratios */
+	nacc ex[2][FEAT_MAX];         /* ... and as an exact decimal when isexact */
+	int isexact[2][FEAT_MAX];
 	int dnull[2][FEAT_MAX];
 	uint64_t late[FEAT_MAX][LATE_KEEP];
 	size_t nlate[FEAT_MAX];
@@ -91,7 +93,7 @@ static int type_masks(eg_feat *f, int ti)
 		const char *name = type_name(t, y, &n);
 		for (int i = 0; i < s->nf; i++) {
 			const ffeat *x = &s->f[i];
-			if (x->agg == F_RATIO || x->agg == F_PROJ)
+			if (x->agg == F_RATIO || (x->agg == F_PROJ && !x->proj_late))
 				continue;
 			int takes = !x->ntypes;
 			for (int j = 0; j < x->ntypes && !takes; j++)
@@ -185,7 +187,7 @@ int eg_feat_open(eg_store *st, const eg_feat_spec *s, uint64_t bound, eg_feat **
 	for (int i = 0; i < s->nf; i++) {
 		const ffeat *x = &s->f[i];
 		f->names[i] = x->name;
-		if (x->agg == F_RATIO || x->agg == F_PROJ)
+		if (x->agg == F_RATIO || (x->agg == F_PROJ && !x->proj_late))
 			continue;
 		all |= !x->lo;
 		if (x->lo > f->reach)
@@ -352,6 +354,13 @@ static int walk(eg_feat *f, int ti, const char *e, size_t n, int64_t cutoff,
 			/* the window is [cutoff - lo, cutoff) */
 			if (x->lo && t->time[i] < cutoff - x->lo)
 				continue;
+			if (x->agg == F_PROJ) {
+				/* its value comes from the projection: only its
+				 * late events are noted here */
+				if (naive && late)
+					note_late(f, k, t->pos[i]);
+				continue;
+			}
 			if (!late && fold(f, t, i, x, &f->a[0][k], &f->d[0][k]))
 				return -1;
 			if (naive) {
@@ -384,49 +393,69 @@ static uint64_t distinct(dset *d)
 	return k;
 }
 
-/* sum / n as the double nearest to the exact quotient when the sum is an
- * exact decimal: 60.3 / 3 is 20.1, not 20.099999999999998 as dividing
- * the doubles gives.  The quotient's first 21 digits, in decimal, go to
- * strtod, which rounds them correctly (the digits after do not matter at
- * 17 significant digits unless the quotient is a tie, which a quotient
- * of integers this long never is). */
-static double average(const nacc *sum, uint64_t n)
+/* A count as an exact decimal. */
+static nacc exact_count(uint64_t n)
 {
-	if (!sum->exact)
-		return eg_nacc_double(sum) / (double)n;
-	__int128 m = (__int128)(((unsigned __int128)(uint64_t)sum->hi << 64) | sum->lo);
-	int neg = m < 0;
-	unsigned __int128 v = neg ? -(unsigned __int128)m : (unsigned __int128)m;
-	unsigned __int128 q = v / n, r = v % n;
+	num v = { (int64_t)n, 0, 1 };
+	nacc x;
+	eg_nacc_set(&x, &v, 1);
+	return x;
+}
+
+/* The 128-bit mantissa of an exact accumulator, as a sign and a size. */
+static unsigned __int128 mantissa(const nacc *a, int *neg)
+{
+	__int128 m = (__int128)(((unsigned __int128)(uint64_t)a->hi << 64) | a->lo);
+	*neg = m < 0;
+	return *neg ? -(unsigned __int128)m : (unsigned __int128)m;
+}
+
+/* a / b as the double nearest to the exact quotient when both are exact
+ * decimals: 60.3 / 3 is 20.1, not the 20.099999999999998 that dividing
+ * the doubles gives.  The quotient's digits (up to 21 after the point)
+ * go to strtod, which rounds them correctly.  NaN when b is 0. */
+static double quotient(const nacc *a, const nacc *b)
+{
+	double db = eg_nacc_double(b);
+	if (db == 0)
+		return __builtin_nan("");
+	int na, nb;
+	unsigned __int128 x = a->exact ? mantissa(a, &na) : 0;
+	unsigned __int128 y = b->exact ? mantissa(b, &nb) : 0;
+	/* r * 10 must not overflow: divisors below 2^120 */
+	if (!a->exact || !b->exact || (y >> 120))
+		return eg_nacc_double(a) / db;
+	unsigned __int128 q = x / y, r = x % y;
 	char t[128], digits[48];
 	int k = 0, frac = 0;
 	do
 		digits[k++] = (char)('0' + (int)(q % 10));
 	while ((q /= 10) && k < 40);
 	size_t p = 0;
-	if (neg)
+	if (na != nb && (x || r))
 		t[p++] = '-';
 	while (k)
 		t[p++] = digits[--k];
 	t[p++] = '.';
 	while (frac < 21 && r) {
 		r *= 10;
-		t[p++] = (char)('0' + (int)(r / n));
-		r %= n;
+		t[p++] = (char)('0' + (int)(r / y));
+		r %= y;
 		frac++;
 	}
-	snprintf(t + p, sizeof t - p, "0e%d", (int)sum->e);
+	snprintf(t + p, sizeof t - p, "0e%d", (int)a->e - (int)b->e);
 	return strtod(t, NULL);
 }
 
 /* The number a JSON text is, if it is one. */
-static int text_number(const char *p, size_t n, double *v)
+static int text_number(const char *p, size_t n, double *v, nacc *ex)
 {
 	if (!n || eg_json_type_of(p[0]) != JSON_NUMBER)
 		return 0;
 	num x;
 	eg_num_parse(p, n, &x);
 	*v = eg_num_double(&x);
+	eg_nacc_set(ex, &x, 1);
 	return 1;
 }
 
@@ -451,31 +480,38 @@ static int value(eg_feat *f, int w, int i, const char *e, size_t en, int64_t cut
 	const char *p = t;
 	double dv = 0;
 	int isnull = 0;
+	nacc ex = { 0 };              /* the value as an exact decimal, if it is one */
+	ex.exact = -1;
 	switch (x->agg) {
 	case F_COUNT:
 		n = (size_t)snprintf(t, sizeof t, "%llu", (unsigned long long)a->count);
 		dv = (double)a->count;
+		ex = exact_count(a->count);
 		break;
 	case F_DISTINCT: {
 		uint64_t k = distinct(&f->d[w][i]);
 		n = (size_t)snprintf(t, sizeof t, "%llu", (unsigned long long)k);
 		dv = (double)k;
+		ex = exact_count(k);
 		break;
 	}
 	case F_SUM:
 		if (!a->nnum) {
 			t[0] = '0', n = 1;
+			ex = exact_count(0);
 			break;
 		}
 		n = eg_nacc_format(&a->sum, t);
 		dv = eg_nacc_double(&a->sum);
+		ex = a->sum;
 		break;
 	case F_AVG:
 		if (!a->nnum) {
 			isnull = 1;
 			break;
 		}
-		dv = average(&a->sum, a->nnum);
+		nacc cnt = exact_count(a->nnum);
+		dv = quotient(&a->sum, &cnt);
 		n = eg_num_format_double(dv, t);
 		break;
 	case F_MIN: case F_MAX:
@@ -483,13 +519,14 @@ static int value(eg_feat *f, int w, int i, const char *e, size_t en, int64_t cut
 			isnull = 1;
 			break;
 		}
-		n = eg_nacc_format(x->agg == F_MIN ? &a->min : &a->max, t);
-		dv = eg_nacc_double(x->agg == F_MIN ? &a->min : &a->max);
+		ex = x->agg == F_MIN ? a->min : a->max;
+		n = eg_nacc_format(&ex, t);
+		dv = eg_nacc_double(&ex);
 		break;
 	case F_FIRST: case F_LAST:
 		p = x->agg == F_FIRST ? a->fv : a->lv;
 		n = x->agg == F_FIRST ? a->fn : a->ln;
-		if (!p || !text_number(p, n, &dv))
+		if (!p || !text_number(p, n, &dv, &ex))
 			isnull = 2;   /* no number, but maybe a value */
 		if (!p)
 			isnull = 1;
@@ -508,7 +545,10 @@ static int value(eg_feat *f, int w, int i, const char *e, size_t en, int64_t cut
 			isnull = 1;
 			break;
 		}
-		dv = f->dv[w][u] / f->dv[w][v];
+		dv = f->isexact[w][u] && f->isexact[w][v] ?
+			quotient(&f->ex[w][u], &f->ex[w][v]) : f->dv[w][u] / f->dv[w][v];
+		if (dv == 0)
+			dv = 0;       /* 0 / -2 is 0, not -0 */
 		n = eg_num_format_double(dv, t);
 		break;
 	}
@@ -527,7 +567,7 @@ static int value(eg_feat *f, int w, int i, const char *e, size_t en, int64_t cut
 			break;
 		}
 		p = f->pv.p, n = f->pv.n;
-		if (!text_number(p, n, &dv))
+		if (!text_number(p, n, &dv, &ex))
 			isnull = 2;
 		if (n == 4 && !memcmp(p, "null", 4))
 			isnull = 1;
@@ -536,6 +576,8 @@ static int value(eg_feat *f, int w, int i, const char *e, size_t en, int64_t cut
 	}
 	f->dnull[w][i] = isnull != 0;
 	f->dv[w][i] = dv;
+	f->isexact[w][i] = ex.exact == 1;
+	f->ex[w][i] = ex;
 	if (isnull == 1)
 		p = "null", n = 4;
 	f->off[w][i] = b->n;

@@ -1413,6 +1413,14 @@ int eg_proj_get(eg_proj *p, const char *key, size_t n, const eg_proj_at *at,
 		return rc;
 	pstate st;
 	key_state(p, id, t, pk, &st);
+	/* The string "42" and the number 42 are two keys: the string's state
+	 * comes first, the number's when the string has none under at (so an
+	 * answer as known at K stays the same whatever is appended later). */
+	uint32_t other = key_find(p, key, n, 0);
+	if (!st.events && other != UINT32_MAX && other != id) {
+		id = other;
+		key_state(p, id, t, pk, &st);
+	}
 	count_fields(p, &st);
 	return st.events ? emit(p, id, &st, fn, ctx) : EG_OK;
 }

@@ -52,7 +52,7 @@ test_features_known_at_column_and_leakage_report() {
 	py "$T/leak.ndjson" <<'EOF'
 import json, sys
 from e2e import *
-rep = {r["feature"]: r for r in load_ndjson(sys.argv[1])}
+rep = {r["feature"]: r for r in map(json.loads, open(sys.argv[1]))}
 check(list(rep) == ["buys", "buys_2d", "spend", "avg", "last", "days", "per_buy"], "one line per feature, in order: %s" % list(rep))
 for name in rep:
     r = rep[name]
