@@ -46,7 +46,7 @@ SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
 .PHONY: all print-ldlibs deps deps-check test unit e2e lint sql-check features-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
-	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast fuzz fuzz-replay fault fault-check clean
+	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
 all: bin/engram
@@ -192,8 +192,9 @@ demo: all
 
 # The peers of `make bench` (bench/compare.sh): SQLite, PostgreSQL and Redis
 # from Debian, DuckDB from npm (bench/package-lock.json); node from Debian
-# only where there is none.
-BENCH_DEBS := sqlite3 libsqlite3-dev postgresql redis-server python3-psycopg2 gnuplot-nox jq time \
+# only where there is none; pandas (bench/features.sh) from Debian too, for
+# /usr/bin/python3.
+BENCH_DEBS := sqlite3 libsqlite3-dev postgresql redis-server python3-psycopg2 python3-pandas gnuplot-nox jq time \
 	$(if $(shell command -v node),,nodejs npm)
 bench-deps:
 	$(call install_debs,$(BENCH_DEBS))
@@ -202,9 +203,11 @@ bench: all bench-deps
 	@bench/compare.sh $(BENCH_ARGS)
 # The harness at a tiny size, answers checked, nothing timed (in CI after
 # `make test`, which needs no database peers).
-bench-check: all bench-deps
+bench-check: all bench-deps $(B)/bench/features_serve
 	@echo "== bench/compare.sh --tiny: every peer gives engram's answers"
 	@bench/compare.sh --tiny
+	@echo "== bench/features.sh --check: DuckDB and pandas give engram's features"
+	@bench/features.sh --check
 # Each feature's own benchmark, with its targets (bench/results/*.md).
 bench-core: all ; @bench/run.sh $(BENCH_ARGS)
 bench-proj: all ; @bench/proj.sh $(BENCH_ARGS)
@@ -230,6 +233,12 @@ $(B)/bench/upcast_bench: bench/upcast_bench.c bench/bench.h $(B)/libengram.a
 bench-upcast: all $(B)/bench/upcast_bench ; @bench/upcast.sh $(BENCH_ARGS)
 # Append with a schema for every type against without: bench/contracts.sh.
 bench-contracts: all ; @bench/contracts.sh $(BENCH_ARGS)
+# Point-in-time features against DuckDB and pandas, and serving through the
+# C API (bench/features_serve.c): bench/features.sh.
+$(B)/bench/features_serve: bench/features_serve.c bench/bench.h $(B)/libengram.a
+	@mkdir -p $(B)/bench
+	$(CC) $(CFLAGS) $(ALL_INC) -o $@ bench/features_serve.c $(B)/libengram.a $(LDLIBS)
+bench-features: all bench-deps $(B)/bench/features_serve ; @bench/features.sh $(BENCH_ARGS)
 
 # libFuzzer targets (clang): each runs FUZZ_SECONDS on its corpus, one
 # after the other; new inputs go to build-fuzz/corpus-NAME, a crashing one
