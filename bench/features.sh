@@ -247,7 +247,7 @@ EOF
 for k in calls first_us p50_us p99_us max_us mean_us; do R[serve.$k]=$(jnum "$k" "$W/serve.json"); done
 
 # --- report
-mib() { calc "$(bytes "$@") / 1048576" 0; }
+mib() { local b; b=$(bytes "$@" 2>/dev/null); calc "${b:-0} / 1048576" 0; }   # a missing directory: 0
 R[store_mib]=$(mib "$S") R[log_mib]=$(mib "$S/log") R[feat_mib]=$(mib "$S/idx/feat") R[proj_mib]=$(mib "$S/idx/proj")
 GIT_V=$(git_version)
 DUCK_V=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["duckdb"])' "$W/duck.json")
@@ -265,7 +265,8 @@ x() { calc "$1 / $2" 1; }
 		"(each event recorded at the end of the 10-minute load that delivered it; a fraction $LATE arrives 1–12 h late)"
 	echo "- labels: \`engram gen labels --from orders --every 7d --sample $SAMPLE\` with the same orders options"
 	echo "- store: ${R[store_mib]} MiB (generate and append: ${R[append_s]} s), of which the log ${R[log_mib]} MiB and the" \
-		"derived files of the features ${R[feat_mib]} MiB (idx/feat) and of the projection ${R[proj_mib]} MiB (idx/proj);" \
+		"derived files of the features ${R[feat_mib]} MiB (idx/feat) and of the projection ${R[proj_mib]} MiB (idx/proj:" \
+		"none when its field is answered from the entity table, docs/FEATURES.md);" \
 		"DuckDB's database ${R[duck_mib]} MiB" \
 		"(load from \`engram read --format ndjson\` and the labels CSV: ${R[duck_load]} s, not in the times below)"
 	echo

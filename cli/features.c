@@ -916,7 +916,7 @@ static void warn_unknown(eg_store *st, const labels *L)
 
 /* Compute the rows of R on the store st; write them to dest (NULL: only
  * hash them).  The manifest's hash is R->output_sha. */
-static int compute(cli *c, eg_store *st, run *R, eg_feat_spec *spec, FILE *dest)
+static int compute(eg_store *st, run *R, eg_feat_spec *spec, FILE *dest)
 {
 	labels L;
 	int rc = read_labels(&L, R->labels_path, spec, R->known_col);
@@ -962,7 +962,6 @@ static int compute(cli *c, eg_store *st, run *R, eg_feat_spec *spec, FILE *dest)
 	free(lk);
 	eg_feat_close(f);
 	labels_free(&L);
-	(void)c;
 	return rc;
 }
 
@@ -982,7 +981,7 @@ static int training(cli *c, run *R, eg_feat_spec *spec)
 			return EXIT_ERR;
 		}
 	}
-	rc = compute(c, st, R, spec, dest);
+	rc = compute(st, R, spec, dest);
 	if (R->out_path) {
 		/* durable before it takes the name: a crash leaves the old
 		 * file or the whole new one */
@@ -1129,7 +1128,7 @@ static int check(cli *c, const char *path)
 	eg_store *st = cli_open_read(c, &rc);
 	if (!st)
 		goto done;
-	rc = compute(c, st, &R, spec, NULL);
+	rc = compute(st, &R, spec, NULL);
 	char hex[65];
 	eg_hash_hex(R.head.hash, hex);
 	if (rc == EXIT_OK && chain && strcmp(hex, chain)) {
