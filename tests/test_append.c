@@ -43,18 +43,6 @@ static eg_batch *begin(eg_store *st)
 	return b;
 }
 
-static int add(eg_batch *b, const char *line)
-{
-	return eg_batch_add_json(b, line, strlen(line));
-}
-
-static void add_ok(eg_store *st, eg_batch *b, const char *line)
-{
-	int rc = add(b, line);
-	if (rc != EG_OK)
-		fail_msg("add %s: %s: %s", line, eg_strerror(rc), eg_errmsg(st));
-}
-
 static eg_append_result commit(eg_store *st, eg_batch *b)
 {
 	eg_append_result r;
@@ -70,7 +58,7 @@ static eg_append_result append(eg_store *st, const char *const *lines, size_t n)
 {
 	eg_batch *b = begin(st);
 	for (size_t i = 0; i < n; i++)
-		add_ok(st, b, lines[i]);
+		tu_add_ok(st, b, lines[i]);
 	return commit(st, b);
 }
 
@@ -352,9 +340,9 @@ static void append_duplicate_of_stored_id_returns_edup_and_is_counted(void **sta
 	};
 	append(st, first, 2);
 	eg_batch *b = begin(st);
-	assert_int_equal(add(b, "{\"id\":\"a\",\"type\":\"t\",\"data\":{\"v\":2}}"), EG_EDUP);
-	add_ok(st, b, "{\"id\":\"c\",\"type\":\"t\"}");
-	assert_int_equal(add(b, "{\"id\":\"b\",\"type\":\"other\"}"), EG_EDUP);
+	assert_int_equal(tu_add(b, "{\"id\":\"a\",\"type\":\"t\",\"data\":{\"v\":2}}"), EG_EDUP);
+	tu_add_ok(st, b, "{\"id\":\"c\",\"type\":\"t\"}");
+	assert_int_equal(tu_add(b, "{\"id\":\"b\",\"type\":\"other\"}"), EG_EDUP);
 	eg_append_result r = commit(st, b);
 	assert_int_equal(r.appended, 1);
 	assert_int_equal(r.duplicates, 2);
@@ -377,11 +365,11 @@ static void append_duplicate_within_one_batch_returns_edup_and_is_counted(void *
 	fx *f = *state;
 	eg_store *st = open_w(f->dir);
 	eg_batch *b = begin(st);
-	add_ok(st, b, "{\"id\":\"x\",\"type\":\"t\"}");
-	assert_int_equal(add(b, "{\"id\":\"x\",\"type\":\"t\"}"), EG_EDUP);
-	add_ok(st, b, "{\"id\":\"y\",\"type\":\"t\"}");
-	assert_int_equal(add(b, "{\"id\":\"y\",\"type\":\"u\"}"), EG_EDUP);
-	assert_int_equal(add(b, "{\"id\":\"x\",\"type\":\"t\"}"), EG_EDUP);
+	tu_add_ok(st, b, "{\"id\":\"x\",\"type\":\"t\"}");
+	assert_int_equal(tu_add(b, "{\"id\":\"x\",\"type\":\"t\"}"), EG_EDUP);
+	tu_add_ok(st, b, "{\"id\":\"y\",\"type\":\"t\"}");
+	assert_int_equal(tu_add(b, "{\"id\":\"y\",\"type\":\"u\"}"), EG_EDUP);
+	assert_int_equal(tu_add(b, "{\"id\":\"x\",\"type\":\"t\"}"), EG_EDUP);
 	eg_append_result r = commit(st, b);
 	assert_int_equal(r.appended, 2);
 	assert_int_equal(r.duplicates, 3);
@@ -406,9 +394,9 @@ static void append_duplicate_uuid_id_is_detected_after_reopen(void **state)
 	eg_store_close(st);
 	st = open_w(f->dir);
 	eg_batch *b = begin(st);
-	assert_int_equal(add(b, u), EG_EDUP);
+	assert_int_equal(tu_add(b, u), EG_EDUP);
 	/* Same UUID in capitals is a different id (ids are exact strings). */
-	add_ok(st, b, "{\"id\":\"0190A1B2-C3D4-7E5F-8A9B-0123456789AB\",\"type\":\"t\"}");
+	tu_add_ok(st, b, "{\"id\":\"0190A1B2-C3D4-7E5F-8A9B-0123456789AB\",\"type\":\"t\"}");
 	eg_append_result r = commit(st, b);
 	assert_int_equal(r.appended, 1);
 	assert_int_equal(r.duplicates, 1);
@@ -422,7 +410,7 @@ static void append_batch_of_only_duplicates_appends_nothing(void **state)
 	const char *one = "{\"id\":\"only\",\"type\":\"t\"}";
 	eg_append_result first = append(st, &one, 1);
 	eg_batch *b = begin(st);
-	assert_int_equal(add(b, one), EG_EDUP);
+	assert_int_equal(tu_add(b, one), EG_EDUP);
 	eg_append_result r = commit(st, b);
 	assert_int_equal(r.appended, 0);
 	assert_int_equal(r.duplicates, 1);
@@ -484,8 +472,8 @@ static void expect_version_matching_appends_next_versions(void **state)
 	eg_batch *b;
 	eg_batch_opts o = { .expect_stream = "acct-1", .expect_version = 2 };
 	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
-	add_ok(st, b, "{\"stream\":\"acct-1\",\"type\":\"deposit\"}");
-	add_ok(st, b, "{\"stream\":\"acct-1\",\"type\":\"closed\"}");
+	tu_add_ok(st, b, "{\"stream\":\"acct-1\",\"type\":\"deposit\"}");
+	tu_add_ok(st, b, "{\"stream\":\"acct-1\",\"type\":\"closed\"}");
 	eg_append_result r = commit(st, b);
 	assert_int_equal(r.first_pos, 4);
 	evc *v;
@@ -516,7 +504,7 @@ static void expect_version_zero_accepts_a_new_stream(void **state)
 	eg_batch *b;
 	eg_batch_opts o = { .expect_stream = "acct-3", .expect_version = 0 };
 	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
-	add_ok(st, b, "{\"stream\":\"acct-3\",\"type\":\"opened\"}");
+	tu_add_ok(st, b, "{\"stream\":\"acct-3\",\"type\":\"opened\"}");
 	commit(st, b);
 	evc *v;
 	size_t n = read_all(st, &v);
@@ -576,7 +564,7 @@ static void expect_version_zero_on_an_empty_store_is_accepted(void **state)
 	eg_batch *b;
 	eg_batch_opts o = { .expect_stream = "acct-1", .expect_version = 0 };
 	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
-	add_ok(st, b, "{\"stream\":\"acct-1\",\"type\":\"opened\"}");
+	tu_add_ok(st, b, "{\"stream\":\"acct-1\",\"type\":\"opened\"}");
 	eg_append_result r = commit(st, b);
 	assert_int_equal(r.appended, 1);
 	eg_store_close(st);
@@ -614,7 +602,7 @@ static void refuse_line(fx *f, const char *line, size_t len, const char *names)
 	assert_int_equal(eg_store_head(st, &h0), EG_OK);
 	assert_int_equal(eg_store_stats(st, &s0), EG_OK);
 	eg_batch *b = begin(st);
-	add_ok(st, b, "{\"id\":\"good\",\"stream\":\"s-new\",\"type\":\"t-new\"}");
+	tu_add_ok(st, b, "{\"id\":\"good\",\"stream\":\"s-new\",\"type\":\"t-new\"}");
 	int rc = eg_batch_add_json(b, line, len);
 	if (rc != EG_EINVAL)
 		fail_msg("line %.*s: got %s, expected EG_EINVAL", (int)len, line, eg_strerror(rc));
@@ -652,7 +640,7 @@ static void result_reports_integer_times_that_look_like_epoch_seconds(void **sta
 	fx *f = *state;
 	eg_store *st = open_w(f->dir);
 	eg_batch *b = begin(st);
-	add_ok(st, b, "{\"type\":\"t\",\"time\":1735725600000}");      /* 2025, in ms */
+	tu_add_ok(st, b, "{\"type\":\"t\",\"time\":1735725600000}");      /* 2025, in ms */
 	uint64_t lines;
 	const char *in = "{\"type\":\"t\",\"time\":\"2025-01-01T00:00:00Z\"}\n\n"
 			 "{\"type\":\"t\",\"time\":1735725600}\n"
@@ -809,10 +797,10 @@ static void append_skips_invalid_line_and_commits_the_rest(void **state)
 	fx *f = *state;
 	eg_store *st = open_w(f->dir);
 	eg_batch *b = begin(st);
-	add_ok(st, b, "{\"id\":\"1\",\"type\":\"t\"}");
-	assert_int_equal(add(b, "{\"id\":\"2\",\"type\":\"t\",\"time\":\"nope\"}"), EG_EINVAL);
-	assert_int_equal(add(b, "{\"id\":\"3\""), EG_EINVAL);
-	add_ok(st, b, "{\"id\":\"2\",\"type\":\"t\"}");
+	tu_add_ok(st, b, "{\"id\":\"1\",\"type\":\"t\"}");
+	assert_int_equal(tu_add(b, "{\"id\":\"2\",\"type\":\"t\",\"time\":\"nope\"}"), EG_EINVAL);
+	assert_int_equal(tu_add(b, "{\"id\":\"3\""), EG_EINVAL);
+	tu_add_ok(st, b, "{\"id\":\"2\",\"type\":\"t\"}");
 	eg_append_result r = commit(st, b);
 	assert_int_equal(r.appended, 2);
 	assert_int_equal(r.duplicates, 0);
@@ -841,9 +829,9 @@ static void aborted_batch_leaves_nothing(void **state)
 	for (int i = 0; i < 10; i++) {
 		snprintf(line, sizeof line,
 			 "{\"id\":\"gone-%d\",\"stream\":\"new-%d\",\"type\":\"newtype\"}", i, i % 3);
-		add_ok(st, b, line);
+		tu_add_ok(st, b, line);
 	}
-	add_ok(st, b, "{\"id\":\"gone-old\",\"stream\":\"old\",\"type\":\"t\"}");
+	tu_add_ok(st, b, "{\"id\":\"gone-old\",\"stream\":\"old\",\"type\":\"t\"}");
 	eg_batch_abort(b);
 	eg_head h;
 	assert_int_equal(eg_store_head(st, &h), EG_OK);
@@ -861,8 +849,8 @@ static void aborted_batch_leaves_nothing(void **state)
 
 	/* The ids are free again and stream versions carry on from before. */
 	b = begin(st);
-	add_ok(st, b, "{\"id\":\"gone-3\",\"stream\":\"new-0\",\"type\":\"newtype\"}");
-	add_ok(st, b, "{\"id\":\"gone-old\",\"stream\":\"old\",\"type\":\"t\"}");
+	tu_add_ok(st, b, "{\"id\":\"gone-3\",\"stream\":\"new-0\",\"type\":\"newtype\"}");
+	tu_add_ok(st, b, "{\"id\":\"gone-old\",\"stream\":\"old\",\"type\":\"t\"}");
 	eg_append_result r = commit(st, b);
 	assert_int_equal(r.appended, 2);
 	assert_int_equal(r.duplicates, 0);
@@ -898,7 +886,7 @@ static void aborted_batch_larger_than_the_spool_leaves_nothing_on_disk(void **st
 	for (int i = 0; i < 2000; i++) {   /* ~3 MB: beyond a 1 MiB spool */
 		snprintf(line, sizeof line, "{\"id\":\"gone-%d\",\"type\":\"t\",\"data\":{\"p\":\"%s\"}}",
 			 i, pad);
-		add_ok(st, b, line);
+		tu_add_ok(st, b, line);
 	}
 	eg_batch_abort(b);
 	eg_stats s1;
@@ -920,7 +908,7 @@ static void aborted_first_batch_leaves_an_empty_store(void **state)
 	fx *f = *state;
 	eg_store *st = open_w(f->dir);
 	eg_batch *b = begin(st);
-	add_ok(st, b, "{\"id\":\"a\",\"stream\":\"s\",\"type\":\"t\"}");
+	tu_add_ok(st, b, "{\"id\":\"a\",\"stream\":\"s\",\"type\":\"t\"}");
 	eg_batch_abort(b);
 	eg_head h;
 	assert_int_equal(eg_store_head(st, &h), EG_OK);
@@ -966,7 +954,7 @@ static void commit_every_commits_sub_batches_as_they_fill(void **state)
 	char line[64];
 	for (int i = 0; i < 35; i++) {
 		snprintf(line, sizeof line, "{\"id\":\"e%d\",\"type\":\"t\"}", i);
-		add_ok(w, b, line);
+		tu_add_ok(w, b, line);
 		/* A reader sees every completed sub-batch, and nothing more. */
 		assert_int_equal(head_pos(r), 1 + (uint64_t)(i + 1) / 10 * 10);
 	}
@@ -1000,7 +988,7 @@ static void commit_every_sub_batches_survive_an_abort_of_the_rest(void **state)
 	char line[64];
 	for (int i = 0; i < 10; i++) {
 		snprintf(line, sizeof line, "{\"id\":\"e%d\",\"type\":\"t\"}", i);
-		add_ok(w, b, line);
+		tu_add_ok(w, b, line);
 	}
 	eg_batch_abort(b);   /* events 9 and 10 were not yet committed */
 	assert_int_equal(head_pos(w), 8);
@@ -1083,7 +1071,7 @@ static void missing_id_gets_a_generated_uuid_v7(void **state)
 	eg_batch *b = begin(st);
 	int64_t before = now_us() / 1000;
 	for (int i = 0; i < 1000; i++)
-		add_ok(st, b, i % 2 ? "{\"type\":\"t\"}" : "{\"type\":\"t\",\"id\":null}");
+		tu_add_ok(st, b, i % 2 ? "{\"type\":\"t\"}" : "{\"type\":\"t\",\"id\":null}");
 	commit(st, b);
 	int64_t after = now_us() / 1000;
 	evc *v;
@@ -1121,8 +1109,8 @@ static void default_stream_and_type_fill_lines_without_them(void **state)
 	eg_batch_opts o = { .expect_version = -1, .default_stream = "dflt",
 			    .default_type = "dtype" };
 	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
-	add_ok(st, b, "{}");
-	add_ok(st, b, "{\"stream\":\"own\",\"type\":\"own-type\"}");
+	tu_add_ok(st, b, "{}");
+	tu_add_ok(st, b, "{\"stream\":\"own\",\"type\":\"own-type\"}");
 	commit(st, b);
 	evc *v;
 	assert_int_equal(read_all(st, &v), 2);

@@ -42,18 +42,6 @@ static eg_batch *begin_keep(eg_store *st, int sync, uint64_t commit_every)
 	return b;
 }
 
-static int add(eg_batch *b, const char *line)
-{
-	return eg_batch_add_json(b, line, strlen(line));
-}
-
-static void add_ok(eg_store *st, eg_batch *b, const char *line)
-{
-	int rc = add(b, line);
-	if (rc != EG_OK)
-		fail_msg("add %s: %s: %s", line, eg_strerror(rc), eg_errmsg(st));
-}
-
 static eg_append_result commit_ok(eg_store *st, eg_batch *b)
 {
 	eg_append_result r;
@@ -108,7 +96,7 @@ static void keep_recorded_refuses_a_line_without_recorded(void **state)
 	fx *f = *state;
 	eg_store *st = open_w(f->dir, 0);
 	eg_batch *b = begin_keep(st, EG_SYNC_NONE, 0);
-	assert_refused(st, add(b, "{\"id\":\"a\",\"type\":\"t\"}"), "missing");
+	assert_refused(st, tu_add(b, "{\"id\":\"a\",\"type\":\"t\"}"), "missing");
 	eg_append_result r = commit_ok(st, b);
 	assert_int_equal(r.appended, 0);
 	eg_store_close(st);
@@ -121,14 +109,14 @@ static void keep_recorded_refuses_a_time_before_the_previous_line(void **state)
 	eg_batch *b = begin_keep(st, EG_SYNC_NONE, 0);
 	char l[256];
 	line_at(l, sizeof l, "a", 10);
-	add_ok(st, b, l);
+	tu_add_ok(st, b, l);
 	line_at(l, sizeof l, "a2", 10);
-	add_ok(st, b, l);
+	tu_add_ok(st, b, l);
 	line_at(l, sizeof l, "b", 9);
-	assert_refused(st, add(b, l), "line 2's");   /* the previous line */
+	assert_refused(st, tu_add(b, l), "line 2's");   /* the previous line */
 	/* the refused line took nothing with it: the batch goes on */
 	line_at(l, sizeof l, "c", 10);
-	add_ok(st, b, l);
+	tu_add_ok(st, b, l);
 	eg_append_result r = commit_ok(st, b);
 	assert_int_equal(r.appended, 3);
 	eg_store_close(st);
@@ -143,7 +131,7 @@ static void keep_recorded_refuses_a_time_before_the_store_head(void **state)
 	eg_batch *b = begin_keep(st, EG_SYNC_NONE, 0);
 	char l[256];
 	line_at(l, sizeof l, "a", 10);
-	assert_refused(st, add(b, l), "store head");
+	assert_refused(st, tu_add(b, l), "store head");
 	eg_batch_abort(b);
 	eg_store_close(st);
 }
@@ -154,7 +142,7 @@ static void keep_recorded_refuses_a_time_in_the_future(void **state)
 	eg_store *st = open_w(f->dir, 0);
 	eg_batch *b = begin_keep(st, EG_SYNC_NONE, 0);
 	const char *l = "{\"id\":\"a\",\"type\":\"t\",\"recorded\":\"9999-01-01T00:00:00Z\"}";
-	assert_refused(st, add(b, l), "later than now");
+	assert_refused(st, tu_add(b, l), "later than now");
 	eg_batch_abort(b);
 	eg_store_close(st);
 }
@@ -188,12 +176,12 @@ static void keep_recorded_makes_each_distinct_recorded_a_commit(void **state)
 	for (int i = 0; i < 6; i++) {
 		snprintf(id, sizeof id, "e%d", i);
 		line_at(l, sizeof l, id, mins[i]);
-		add_ok(st, b, l);
+		tu_add_ok(st, b, l);
 	}
 	/* epoch milliseconds are read as "time" is: minute 11 */
 	snprintf(l, sizeof l, "{\"id\":\"ms\",\"type\":\"t\",\"recorded\":%lld}",
 		 (long long)(minute(11) / 1000));
-	add_ok(st, b, l);
+	tu_add_ok(st, b, l);
 	eg_append_result r = commit_ok(st, b);
 	assert_int_equal(r.appended, 7);
 	int64_t rec[16] = { 0 };
@@ -248,19 +236,19 @@ static void keep_recorded_skips_duplicates_before_the_order_rules(void **state)
 	char l[256];
 	eg_batch *b = begin_keep(st, EG_SYNC_NONE, 0);
 	line_at(l, sizeof l, "a", 1);
-	add_ok(st, b, l);
+	tu_add_ok(st, b, l);
 	line_at(l, sizeof l, "b", 2);
-	add_ok(st, b, l);
+	tu_add_ok(st, b, l);
 	commit_ok(st, b);
 	/* a rerun of the same input with one more line: a and b are in, and
 	 * recorded before the head, but skipped as duplicates */
 	b = begin_keep(st, EG_SYNC_NONE, 0);
 	line_at(l, sizeof l, "a", 1);
-	assert_int_equal(add(b, l), EG_EDUP);
+	assert_int_equal(tu_add(b, l), EG_EDUP);
 	line_at(l, sizeof l, "b", 2);
-	assert_int_equal(add(b, l), EG_EDUP);
+	assert_int_equal(tu_add(b, l), EG_EDUP);
 	line_at(l, sizeof l, "c", 3);
-	add_ok(st, b, l);
+	tu_add_ok(st, b, l);
 	eg_append_result r = commit_ok(st, b);
 	assert_int_equal(r.appended, 1);
 	assert_int_equal(r.duplicates, 2);
@@ -277,11 +265,11 @@ static void keep_recorded_keeps_the_commits_before_a_bad_line(void **state)
 	eg_batch *b = begin_keep(st, EG_SYNC_ALWAYS, 0);
 	char l[256];
 	line_at(l, sizeof l, "a", 1);
-	add_ok(st, b, l);
+	tu_add_ok(st, b, l);
 	line_at(l, sizeof l, "b", 2);
-	add_ok(st, b, l);
+	tu_add_ok(st, b, l);
 	line_at(l, sizeof l, "c", 0);
-	assert_int_equal(add(b, l), EG_EINVAL);
+	assert_int_equal(tu_add(b, l), EG_EINVAL);
 	eg_batch_abort(b);   /* the caller stops at the bad line */
 	eg_store_close(st);
 	/* a is committed (b's record time ended its commit); b was in the
@@ -330,7 +318,7 @@ static void keep_recorded_syncs_a_run_of_commits_once_with_every_segment(void **
 	for (int i = 0; i < 200; i++) {
 		snprintf(id, sizeof id, "s%d", i);
 		line_at(l, sizeof l, id, i);
-		add_ok(st, b, l);
+		tu_add_ok(st, b, l);
 	}
 	int during = nsync;
 	eg_append_result r = commit_ok(st, b);

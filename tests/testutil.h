@@ -120,6 +120,21 @@ static inline void tu_append(eg_store *st, const char *const *lines, size_t n)
 		fail_msg("commit: %s", eg_errmsg(st));
 }
 
+/* Add one line to a batch: the library's code (for tests of refusals). */
+static inline int tu_add(eg_batch *b, const char *line)
+{
+	return eg_batch_add_json(b, line, strlen(line));
+}
+
+/* Add one line, or fail the test showing the line and the library's
+ * message. */
+static inline void tu_add_ok(eg_store *st, eg_batch *b, const char *line)
+{
+	int rc = tu_add(b, line);
+	if (rc != EG_OK)
+		fail_msg("add %s: %s: %s", line, eg_strerror(rc), eg_errmsg(st));
+}
+
 /* xorshift64 over *state (never 0): the tests' reproducible numbers. */
 static inline uint64_t tu_rnd(uint64_t *state)
 {
