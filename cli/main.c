@@ -184,10 +184,10 @@ static const command COMMANDS[] = {
 	  "                           to the head it had: exit 0 if byte-identical, 3 if not\n\n"
 	  "A spec error exits 2, a labels error (missing column, bad time) 1.\n\n"
 	  "Example:\n"
-	  "  engram gen orders --events 20000 --loads 10m | engram append --keep-recorded\n"
-	  "  engram gen labels --from orders --events 20000 --every 7d > labels.csv\n"
+	  "  engram gen orders --events 200000 --loads 10m | engram append --keep-recorded\n"
+	  "  engram gen labels --from orders --events 200000 --every 7d > labels.csv\n"
 	  "  engram features examples/features.json --labels labels.csv --out train.csv\n"
-	  "  engram features examples/features.json --entity customer-00042\n"
+	  "  engram features examples/features.json --entity customer-00042 --at 2025-02-01\n"
 	  "  engram features --check train.csv.manifest.json" },
 	{ "sql", cmd_sql,
 	  "sql [QUERY | -f FILE]",
