@@ -83,6 +83,7 @@ typedef struct fdict {
 typedef struct ftab {
 	uint64_t bound;              /* holds the events at positions <= bound */
 	uint64_t from;               /* ... and > from (a tail starts after the file) */
+	uint64_t ident;              /* of the event at bound: the log is still the one it read */
 	uint64_t nrows;
 	uint32_t nent, ntypes, npaths;
 	const uint32_t *ent_off;     /* nent + 1, into ent_text */

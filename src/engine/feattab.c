@@ -4,7 +4,8 @@
  * in idx/feat/HASH/table and, mapped back, the table itself.
  *
  * Image (little-endian; every section starts 8-aligned):
- *   "EGFTAB1\0", table hash[32], from u64, bound u64, nrows u64,
+ *   "EGFTAB4\0", table hash[32], from u64, bound u64, the identity of the
+ *   event at bound u64 (eg_store_event_ident), nrows u64,
  *   nent u32, ntypes u32, npaths u32, 0 u32,
  *   ent_off u32[nent+1], ent_text, ent_row u64[nent+1], ent_kind u8[nent],
  *   type_off u32[ntypes+1], type_text,
@@ -21,7 +22,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-static const char MAGIC[8] = "EGFTAB3";
+static const char MAGIC[8] = "EGFTAB4";
 
 /* ------------------------------------------------------------ building */
 
@@ -240,7 +241,7 @@ static int by_time(const void *x, const void *y, void *ctx)
 	return (r->pos[i] > r->pos[j]) - (r->pos[i] < r->pos[j]);
 }
 
-static int write_image(builder *k, uint64_t from, uint64_t to, image *m)
+static int write_image(builder *k, uint64_t from, uint64_t to, uint64_t ident, image *m)
 {
 	const eg_feat_spec *s = k->spec;
 	rows *r = &k->r;
@@ -280,6 +281,7 @@ static int write_image(builder *k, uint64_t from, uint64_t to, image *m)
 	put(m, s->table_hash, 32);
 	put_u64(m, from);
 	put_u64(m, to);
+	put_u64(m, ident);
 	put_u64(m, r->n);
 	put_u32(m, nent);
 	put_u32(m, k->types.n);
@@ -383,6 +385,7 @@ static int parse_image(const unsigned char *p, size_t n, const eg_feat_spec *s, 
 		return -1;
 	t->from = bread_u64(&rd);
 	t->bound = bread_u64(&rd);
+	t->ident = bread_u64(&rd);
 	t->nrows = bread_u64(&rd);
 	t->nent = bread_u32(&rd);
 	t->ntypes = bread_u32(&rd);
@@ -457,7 +460,10 @@ int eg_ftab_build(eg_store *st, const eg_feat_spec *s, uint64_t from, uint64_t t
 			goto done;
 		rc = EG_OK;
 	}
-	if (write_image(&k, from, to, &m)) {
+	uint64_t ident = 0;
+	if (to && (rc = eg_store_event_ident(st, to, &ident)))
+		goto done;
+	if (write_image(&k, from, to, ident, &m)) {
 		rc = eg_st_err(st, EG_ENOMEM, "out of memory building the features table");
 		goto done;
 	}

@@ -137,6 +137,14 @@ static int tables(eg_feat *f, uint64_t head)
 	int r = f->ds.lockfd >= 0 ? eg_ftab_load(&f->ds, s, &f->tab[0]) : EG_DS_ABSENT;
 	if (r == EG_DS_IOERR)
 		eg_st_note_errno(st, "cannot read %s/table (rebuilding it)", f->ds.dir);
+	uint64_t id;
+	if (r == EG_OK && f->tab[0].bound &&
+	    (f->tab[0].bound > head || eg_store_event_ident(st, f->tab[0].bound, &id) ||
+	     id != f->tab[0].ident)) {
+		/* made from another log (cut back and appended anew) */
+		eg_ftab_free(&f->tab[0]);
+		r = EG_DS_DAMAGED;
+	}
 	if (r == EG_OK && f->tab[0].bound < f->bound &&
 	    f->bound - f->tab[0].bound > f->tab[0].nrows / 4 + 65536) {
 		eg_ftab_free(&f->tab[0]);

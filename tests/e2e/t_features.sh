@@ -188,6 +188,14 @@ test_features_table_is_derived() {
 	flip_byte "$(ls "$STORE"/idx/feat/*/table)" 200
 	ok_to "$T/c.csv" eg features "$T/spec.json" --labels "$T/labels.csv" --format csv
 	assert_files_eq "$T/a.csv" "$T/c.csv" "rows after damage"
+	# a table of another log (as many events, the last another one) is not read
+	sed 's/"amount":30,/"amount":31,/; s/"e4"/"x4"/' "$T/ev.ndjson" >"$T/other.ndjson"
+	"$ENGRAM" -d "$T/other" append --keep-recorded "$T/other.ndjson" >/dev/null || fail "append other"
+	ok_to "$T/d.csv" "$ENGRAM" -d "$T/other" features "$T/spec.json" --labels "$T/labels.csv" --format csv
+	rm -rf "$T/other/idx/feat" && cp -r "$STORE/idx/feat" "$T/other/idx/feat"
+	printf 'customer,at\nc1,2025-01-07T10:00:00Z\n' >"$T/late.csv"
+	ok_to "$T/f.csv" "$ENGRAM" -d "$T/other" features "$T/spec.json" --labels "$T/late.csv" --format csv
+	assert_contains "$(cat "$T/f.csv")" ",61.3," "the other log's amounts, not the copied table's"
 }
 
 # A store loaded after the fact: every event recorded after every label's
