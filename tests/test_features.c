@@ -102,6 +102,21 @@ static int64_t recorded_of(eg_store *st, uint64_t pos)
 	return r;
 }
 
+static eg_feat *open_ok(eg_store *st, const eg_feat_spec *s)
+{
+	eg_feat *f = NULL;
+	int rc = eg_feat_open(st, s, 0, &f);
+	if (rc)
+		fail_msg("eg_feat_open: %s: %s", eg_strerror(rc), eg_errmsg(st));
+	return f;
+}
+
+/* The features of entity e at cutoff c known at k, or fail. */
+static void get_ok(eg_feat *f, const char *e, int64_t c, int64_t k, int flags, eg_feat_values *v)
+{
+	assert_int_equal(eg_feat_get(f, e, strlen(e), c, k, flags, v), EG_OK);
+}
+
 /* The value of feature name in v, as text. */
 static void want(const eg_feat_values *v, const char *name, const char *text)
 {
@@ -147,12 +162,11 @@ static void test_aggregates_at_a_cutoff(void **state)
 	int64_t k;
 	eg_store *st = orders(fx->dir, &k);
 	eg_feat_spec *s = parse(SPEC);
-	eg_feat *f;
-	assert_int_equal(eg_feat_open(st, s, 0, &f), EG_OK);
+	eg_feat *f = open_ok(st, s);
 	eg_feat_values v;
 	int64_t c = T0 - 5 * DAY;   /* 2025-01-05 */
 	/* known now: every event */
-	assert_int_equal(eg_feat_get(f, "c1", 2, c, INT64_MAX, 0, &v), EG_OK);
+	get_ok(f, "c1", c, INT64_MAX, 0, &v);
 	want(&v, "n", "4");
 	want(&v, "buys_2d", "2");     /* days 3 and 4.5 are in [3, 5) */
 	want(&v, "spend", "60.3");    /* exact: 10.10 + 20.20 + 30 */
@@ -165,11 +179,11 @@ static void test_aggregates_at_a_cutoff(void **state)
 	want(&v, "days", "0.5");
 	want(&v, "per_buy", "30.15");
 	/* strictly before the cutoff: the event at the cutoff's time is out */
-	assert_int_equal(eg_feat_get(f, "c1", 2, T0 - 7 * DAY, INT64_MAX, 0, &v), EG_OK);
+	get_ok(f, "c1", T0 - 7 * DAY, INT64_MAX, 0, &v);
 	want(&v, "n", "1");
 	want(&v, "days", "2");
 	/* an entity never seen: features as over no events */
-	assert_int_equal(eg_feat_get(f, "nobody", 6, c, INT64_MAX, 0, &v), EG_OK);
+	get_ok(f, "nobody", c, INT64_MAX, 0, &v);
 	want(&v, "n", "0");
 	want(&v, "spend", "0");
 	want(&v, "avg", "null");
@@ -191,10 +205,9 @@ static void test_inclusive_counts_the_cutoff(void **state)
 	snprintf(spec, sizeof spec, "{\"entity\": \"data.customer\", \"inclusive\": true, "
 		 "\"features\": {\"n\": {\"count\": true}}}");
 	eg_feat_spec *s = parse(spec);
-	eg_feat *f;
-	assert_int_equal(eg_feat_open(st, s, 0, &f), EG_OK);
+	eg_feat *f = open_ok(st, s);
 	eg_feat_values v;
-	assert_int_equal(eg_feat_get(f, "c1", 2, T0 - 7 * DAY, INT64_MAX, 0, &v), EG_OK);
+	get_ok(f, "c1", T0 - 7 * DAY, INT64_MAX, 0, &v);
 	want(&v, "n", "2");
 	eg_feat_close(f);
 	eg_feat_spec_free(s);
@@ -207,11 +220,10 @@ static void test_late_event_is_left_out_and_reported(void **state)
 	int64_t k;
 	eg_store *st = orders(fx->dir, &k);
 	eg_feat_spec *s = parse(SPEC);
-	eg_feat *f;
-	assert_int_equal(eg_feat_open(st, s, 0, &f), EG_OK);
+	eg_feat *f = open_ok(st, s);
 	eg_feat_values v;
 	int64_t c = T0 - 5 * DAY;
-	assert_int_equal(eg_feat_get(f, "c1", 2, c, k, EG_FEAT_NAIVE, &v), EG_OK);
+	get_ok(f, "c1", c, k, EG_FEAT_NAIVE, &v);
 	want(&v, "n", "3");
 	want(&v, "spend", "30.3");
 	want(&v, "last", "\"/a\"");
@@ -241,8 +253,7 @@ static void test_kept_table_and_tail_agree_with_a_rebuild(void **state)
 	int64_t k;
 	eg_store *st = orders(fx->dir, &k);
 	eg_feat_spec *s = parse(SPEC);
-	eg_feat *f;
-	assert_int_equal(eg_feat_open(st, s, 0, &f), EG_OK);
+	eg_feat *f = open_ok(st, s);
 	eg_feat_close(f);
 	uint64_t seed = 7;
 	char line[256];
@@ -298,7 +309,7 @@ static void test_bound_hides_later_events_and_chain_at(void **state)
 	assert_int_equal(eg_feat_open(st, s, 5, &f), EG_OK);
 	assert_int_equal(eg_feat_bound(f), 5);
 	eg_feat_values v;
-	assert_int_equal(eg_feat_get(f, "c1", 2, T0, INT64_MAX, 0, &v), EG_OK);
+	get_ok(f, "c1", T0, INT64_MAX, 0, &v);
 	want(&v, "n", "3");
 	eg_feat_close(f);
 	assert_int_equal(eg_feat_open(st, s, 99, &f), EG_EINVAL);
@@ -325,12 +336,12 @@ static void test_projection_feature_as_of_and_known_at(void **state)
 	assert_int_equal(eg_feat_spec_set_projection(s, 0, pj, strlen(pj), err, sizeof err), EG_OK);
 	assert_int_equal(eg_feat_open(st, s, 0, &f), EG_OK);
 	eg_feat_values v;
-	assert_int_equal(eg_feat_get(f, "c1", 2, T0 - 5 * DAY, k, EG_FEAT_NAIVE, &v), EG_OK);
+	get_ok(f, "c1", T0 - 5 * DAY, k, EG_FEAT_NAIVE, &v);
 	want(&v, "spent", "30.3");
 	want_naive(&v, "spent", "60.3");
-	assert_int_equal(eg_feat_get(f, "c1", 2, T0 - 7 * DAY, INT64_MAX, 0, &v), EG_OK);
+	get_ok(f, "c1", T0 - 7 * DAY, INT64_MAX, 0, &v);
 	want(&v, "spent", "10.1");     /* as of just before the cutoff */
-	assert_int_equal(eg_feat_get(f, "c9", 2, T0, INT64_MAX, 0, &v), EG_OK);
+	get_ok(f, "c9", T0, INT64_MAX, 0, &v);
 	want(&v, "spent", "null");
 	eg_feat_close(f);
 	eg_feat_spec_free(s);
