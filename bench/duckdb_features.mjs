@@ -27,11 +27,10 @@
 // node, as bench/duckdb_sql.mjs does; each command prints one JSON line.
 // DuckDB runs with its defaults (one thread per core).
 import { DuckDBInstance, version } from '@duckdb/node-api';
-import { existsSync, writeFileSync } from 'node:fs';
+import { q, secs, timedQuery } from './duckdb_common.mjs';
+import { existsSync } from 'node:fs';
 
-const q = (s) => `'${s.replaceAll("'", "''")}'`;
 const ident = (s) => `"${s.replaceAll('"', '""')}"`;
-const secs = (t0) => (performance.now() - t0) / 1000;
 const DAY = 86400000000n;
 
 // An RFC 3339 text or an epoch-ms integer (the contract's cutoff) in µs.
@@ -111,18 +110,8 @@ const cmds = {
     return r;
   },
   async query(db, out, mode) {
-    const t0 = performance.now();
-    const inst = await DuckDBInstance.create(db, { access_mode: 'READ_ONLY' });
-    const con = await inst.connect();
-    const reader = await con.runAndReadAll(featuresSql(mode === 'naive'));
-    const rows = reader.getRows();
-    const s = secs(t0);
-    const names = reader.columnNames();
-    writeFileSync(out, rows.map((r) => JSON.stringify(Object.fromEntries(
-      r.map((v, i) => [names[i], plain(v)]))) + '\n').join(''));
-    con.closeSync();
-    inst.closeSync();
-    return { s: +s.toFixed(4), rows: rows.length };
+    const r = await timedQuery(db, featuresSql(mode === 'naive'), out, plain);
+    return { s: +r.s.toFixed(4), rows: r.rows };
   },
   async export(db, out) {
     const inst = await DuckDBInstance.create(db, { access_mode: 'READ_ONLY' });

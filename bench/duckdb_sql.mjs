@@ -20,13 +20,12 @@
 // their store in the process that bench/sql.sh times.  Each command prints
 // one JSON line; DuckDB runs with its defaults (one thread per core).
 import { DuckDBInstance, version } from '@duckdb/node-api';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { q, secs, timedQuery } from './duckdb_common.mjs';
+import { existsSync, statSync } from 'node:fs';
 
-const q = (s) => `'${s.replaceAll("'", "''")}'`;
 const COLUMNS = `{pos: 'BIGINT', id: 'VARCHAR', stream: 'VARCHAR', version: 'BIGINT',
   type: 'VARCHAR', kind: 'VARCHAR', time: 'VARCHAR', recorded: 'VARCHAR', actor: 'VARCHAR',
   session: 'VARCHAR', data: 'VARCHAR', meta: 'VARCHAR', time_us: 'BIGINT', recorded_us: 'BIGINT'}`;
-const secs = (t0) => (performance.now() - t0) / 1000;
 // A value as engram's ndjson writes it: integers as numbers (all of these
 // fit a double exactly), everything else as its text.
 const plain = (v) => (typeof v === 'bigint' ? Number(v)
@@ -47,18 +46,8 @@ const cmds = {
     return { s: +s.toFixed(3), rows, bytes: statSync(db).size + wal };
   },
   async query(db, out, sql) {
-    const t0 = performance.now();
-    const inst = await DuckDBInstance.create(db, { access_mode: 'READ_ONLY' });
-    const con = await inst.connect();
-    const reader = await con.runAndReadAll(sql);
-    const rows = reader.getRows();
-    const s = secs(t0);
-    const names = reader.columnNames();
-    writeFileSync(out, rows.map((r) => JSON.stringify(Object.fromEntries(
-      r.map((v, i) => [names[i], plain(v)]))) + '\n').join(''));
-    con.closeSync();
-    inst.closeSync();
-    return { s: +s.toFixed(5), rows: rows.length };
+    const r = await timedQuery(db, sql, out, plain);
+    return { s: +r.s.toFixed(5), rows: r.rows };
   },
 };
 

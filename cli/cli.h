@@ -73,6 +73,12 @@ int cli_u64(const char *s, uint64_t *res);
 int cli_time(cli *c, const char *name, const char *v, int64_t *res);
 /* Parse a size like 64k, 256M, 1G or bytes. */
 int cli_size(const char *s, uint64_t *res);
+/* All of f (at most max bytes, else EFBIG), NUL-terminated, a UTF-8
+ * byte-order mark at its start left out; its length in *n.  NULL with
+ * errno set (ENOMEM, EIO, EFBIG). */
+char *cli_read_file(FILE *f, size_t max, size_t *n);
+/* The same for the file at path (fopen's errno when it cannot be opened). */
+char *cli_read_path(const char *path, size_t max, size_t *n);
 /* Read a whole file (a spec, up to 16 MiB); NULL with errno set. */
 char *cli_slurp(const char *path, size_t *n);
 /* A spec file's text, or NULL after printing why, with *rc the exit code

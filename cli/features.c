@@ -23,33 +23,6 @@
 
 /* ------------------------------------------------------------ files */
 
-/* A whole file, any size; NULL with errno set. */
-static char *read_all(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	buf b = { 0 };
-	char chunk[1 << 16];
-	size_t r;
-	while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-		if (buf_add(&b, chunk, r)) {
-			free(b.p);
-			fclose(f);
-			errno = ENOMEM;
-			return NULL;
-		}
-	int bad = ferror(f);
-	fclose(f);
-	if (bad || buf_add(&b, "", 1)) {
-		free(b.p);
-		errno = bad ? EIO : ENOMEM;
-		return NULL;
-	}
-	*n = b.n - 1;
-	return b.p;
-}
-
 static void sha256_hex(const void *p, size_t n, char hex_out[65])
 {
 	unsigned char h[32];
@@ -62,7 +35,7 @@ static void sha256_hex(const void *p, size_t n, char hex_out[65])
 static int file_sha256(const char *path, char hex_out[65])
 {
 	size_t n;
-	char *t = read_all(path, &n);
+	char *t = cli_read_path(path, SIZE_MAX, &n);
 	if (!t)
 		return -1;
 	sha256_hex(t, n, hex_out);
@@ -442,7 +415,7 @@ static int read_labels(labels *L, const char *path, const eg_feat_spec *spec,
 		return EXIT_USAGE;
 	}
 	size_t n;
-	char *text = read_all(path, &n);
+	char *text = cli_read_path(path, SIZE_MAX, &n);
 	if (!text) {
 		cli_error("%s: cannot read the labels: %s", path, strerror(errno));
 		return errno == ENOENT || errno == EACCES || errno == EISDIR ? EXIT_USAGE : EXIT_ERR;
@@ -1061,7 +1034,7 @@ static char *mstr(const char *json, size_t n, const char *name)
 static int check(cli *c, const char *path)
 {
 	size_t n;
-	char *json = read_all(path, &n);
+	char *json = cli_read_path(path, SIZE_MAX, &n);
 	if (!json) {
 		cli_error("%s: cannot read the manifest: %s", path, strerror(errno));
 		return EXIT_USAGE;

@@ -10,33 +10,36 @@
 #include <string.h>
 #include <unistd.h>
 
-char *cli_slurp(const char *path, size_t *n)
+char *cli_read_file(FILE *f, size_t max, size_t *n)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
 	size_t cap = 4096, len = 0;
 	char *b = malloc(cap);
 	while (b) {
-		size_t r = fread(b + len, 1, cap - len, f);
+		size_t r = fread(b + len, 1, cap - len - 1, f);
 		len += r;
-		if (len < cap)
+		if (len + 1 < cap)
 			break;
-		char *nb = cap < (16u << 20) ? realloc(b, cap * 2) : NULL;
+		if (len >= max) {
+			free(b);
+			errno = EFBIG;
+			return NULL;
+		}
+		char *nb = cap <= SIZE_MAX / 2 ? realloc(b, cap * 2) : NULL;
 		if (!nb) {
 			free(b);
-			b = NULL;
-			errno = EFBIG;
-			break;
+			errno = ENOMEM;
+			return NULL;
 		}
 		b = nb;
 		cap *= 2;
 	}
-	int bad = ferror(f);
-	fclose(f);
-	if (b && bad) {
+	if (!b) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (ferror(f) || len > max) {
 		free(b);
-		errno = EIO;
+		errno = ferror(f) ? EIO : EFBIG;
 		return NULL;
 	}
 	/* a UTF-8 byte-order mark at the start (editors on Windows write
@@ -45,8 +48,26 @@ char *cli_slurp(const char *path, size_t *n)
 		len -= 3;
 		memmove(b, b + 3, len);
 	}
+	b[len] = 0;
 	*n = len;
 	return b;
+}
+
+char *cli_read_path(const char *path, size_t max, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *b = cli_read_file(f, max, n);
+	int e = errno;
+	fclose(f);
+	errno = e;
+	return b;
+}
+
+char *cli_slurp(const char *path, size_t *n)
+{
+	return cli_read_path(path, 16u << 20, n);
 }
 
 char *cli_spec_text(const char *path, size_t *n, int *rc)

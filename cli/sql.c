@@ -398,30 +398,6 @@ static int shell(sqlite3 *db, int format)
 
 /* --------------------------------------------------------------- command */
 
-static char *read_all(FILE *f)
-{
-	size_t len = 0, cap = 1 << 16;
-	char *b = malloc(cap);
-	while (b) {
-		size_t n = fread(b + len, 1, cap - len - 1, f);
-		len += n;
-		if (len + 1 < cap) {
-			if (ferror(f)) {
-				free(b);
-				return NULL;
-			}
-			break;
-		}
-		char *g = realloc(b, cap *= 2);
-		if (!g)
-			free(b);
-		b = g;
-	}
-	if (b)
-		b[len] = 0;
-	return b;
-}
-
 int cmd_sql(cli *c)
 {
 	const char *file = NULL;
@@ -437,9 +413,10 @@ int cmd_sql(cli *c)
 	char *text = NULL;
 	int tty_shell = !file && !c->npos && isatty(STDIN_FILENO);
 	if (file) {
-		/* read_all, not cli_slurp: the text must end with a NUL */
+		/* any size, not cli_slurp's: a script may be long */
+		size_t len;
 		FILE *f = strcmp(file, "-") ? fopen(file, "rb") : stdin;
-		text = f ? read_all(f) : NULL;
+		text = f ? cli_read_file(f, SIZE_MAX, &len) : NULL;
 		if (f && f != stdin)
 			fclose(f);
 		if (!text) {
@@ -447,7 +424,8 @@ int cmd_sql(cli *c)
 			return EXIT_USAGE;
 		}
 	} else if (!c->npos && !tty_shell) {
-		if (!(text = read_all(stdin))) {
+		size_t len;
+		if (!(text = cli_read_file(stdin, SIZE_MAX, &len))) {
 			cli_error("reading standard input: %s", strerror(errno));
 			return EXIT_ERR;
 		}

@@ -201,10 +201,8 @@ static void test_inclusive_counts_the_cutoff(void **state)
 	tu_fx *fx = *state;
 	int64_t k;
 	eg_store *st = orders(fx->dir, &k);
-	char spec[256];
-	snprintf(spec, sizeof spec, "{\"entity\": \"data.customer\", \"inclusive\": true, "
-		 "\"features\": {\"n\": {\"count\": true}}}");
-	eg_feat_spec *s = parse(spec);
+	eg_feat_spec *s = parse("{\"entity\": \"data.customer\", \"inclusive\": true, "
+				"\"features\": {\"n\": {\"count\": true}}}");
 	eg_feat *f = open_ok(st, s);
 	eg_feat_values v;
 	get_ok(f, "c1", T0 - 7 * DAY, INT64_MAX, 0, &v);

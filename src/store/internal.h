@@ -298,8 +298,6 @@ int eg_st_errno(struct eg_store *st, const char *fmt, ...)
 void eg_st_note_errno(struct eg_store *st, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Find the record of event pos: its bytes and the recorded time of its
- * batch.  Returns EG_OK, EG_ENOTFOUND, or EG_ECORRUPT. */
 /* Streams whose name begins with '$' are engram's own ($schemas,
  * $quarantine): written by engram only, and facts about the store rather
  * than events, so the engines leave them out as they do heartbeats. */
@@ -318,6 +316,8 @@ int eg_batch_begin_as(struct eg_store *st, eg_batch **out, const eg_batch_opts *
 int eg_ckpt_write(struct eg_store *st, const char *dir, const char *name, uint64_t pos,
 		  const char *schemas);
 
+/* Find the record of event pos: its bytes and the recorded time of its
+ * batch.  Returns EG_OK, EG_ENOTFOUND, or EG_ECORRUPT. */
 int eg_store_locate(struct eg_store *st, uint64_t pos, const unsigned char **rec,
 		 size_t *len, int64_t *recorded, logpos *at);
 
