@@ -136,11 +136,15 @@ run_one() {
 	if [ -n "$rep" ]; then
 		why="${why:+$why; }sanitizer report: $(grep -m1 -E 'ERROR|runtime error|SUMMARY' "$dir/san/$rep" | cut -c1-300)"
 	fi
+	# Written aside and renamed: the printer takes a result as soon as the
+	# file exists, and must never see it empty (a test that passed then
+	# showed as "FAIL - name: " with no reason, under load).
 	if [ -z "$why" ]; then
-		echo ok >"$dir/result"
+		echo ok >"$dir/result.tmp"
 	else
-		printf 'FAIL: %s\n' "$why" >"$dir/result"
+		printf 'FAIL: %s\n' "$why" >"$dir/result.tmp"
 	fi
+	mv "$dir/result.tmp" "$dir/result"
 }
 
 # ---------------------------------------------------------------- run all
