@@ -163,6 +163,12 @@ int cli_has_schemas(eg_store *st);
 void out_session(out *o, const eg_session_row *r);
 int out_error(const out *o);
 
+/* Run the SQL statements on db (an eg_sql_open connection) and print the
+ * rows of the last one, as engram sql does (Ctrl-C stops it, exit 130);
+ * the exit code. */
+struct sqlite3;
+int cli_sql_run(struct sqlite3 *db, const char *sql, int format);
+
 /* ------------------------------------------------------------ commands */
 
 int cmd_append(cli *c);
@@ -187,5 +193,6 @@ int cmd_sql(cli *c);
 int cmd_schema(cli *c);
 int cmd_quarantine(cli *c);
 int cmd_features(cli *c);
+int cmd_dataset(cli *c);
 
 #endif

@@ -201,17 +201,33 @@ static int run_script(sqlite3 *db, const char *sql, int format, int all)
 	return code;
 }
 
+int cli_sql_run(struct sqlite3 *db, const char *sql, int format)
+{
+	struct sigaction sa = { .sa_handler = on_sigint }, old;
+	sigaction(SIGINT, &sa, &old);
+	int rc = run_script(db, sql, format, 0);
+	sigaction(SIGINT, &old, NULL);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- shell */
 
-static const char *const HIDDEN_TEMP[] = { "projection", "history", "windows", "window_changelog" };
+static const char *const HIDDEN_TEMP[] = {
+	"projection", "history", "windows", "window_changelog", "dataset",
+};
 
 /* Is this TEMP table one engram sql declared for a spec-shaped function
- * (eg_sql_prepare), not the user's? */
+ * (eg_sql_prepare: "projection", "projection 2", …), not the user's? */
 static int declared(const char *name, const char *sql)
 {
-	for (size_t k = 0; k < sizeof HIDDEN_TEMP / sizeof *HIDDEN_TEMP; k++)
-		if (!strcmp(name, HIDDEN_TEMP[k]) && sql && !strncmp(sql, "CREATE VIRTUAL TABLE", 20))
+	for (size_t k = 0; k < sizeof HIDDEN_TEMP / sizeof *HIDDEN_TEMP; k++) {
+		size_t n = strlen(HIDDEN_TEMP[k]);
+		if (!strncmp(name, HIDDEN_TEMP[k], n) &&
+		    (!name[n] || (name[n] == ' ' && strspn(name + n + 1, "0123456789") ==
+				  strlen(name + n + 1))) &&
+		    sql && !strncmp(sql, "CREATE VIRTUAL TABLE", 20))
 			return 1;
+	}
 	return 0;
 }
 

@@ -1089,6 +1089,124 @@ typedef struct eg_sql_table {
 } eg_sql_table;
 const eg_sql_table *eg_sql_table_at(size_t i);
 
+/* ------------------------------------------------------------- datasets
+ * "Filter on the last step" (docs/DATASETS.md): a dataset spec's base
+ * query is run once over the store, every row kept with one verdict per
+ * filter, under DIR/datasets/NAME/ through the derived-state module; the
+ * final rows, the attrition of each filter and why a key was excluded are
+ * then read from the kept table without running anything again. */
+
+typedef struct eg_dataset eg_dataset;
+
+typedef struct eg_dset_build_opts {
+	int64_t as_of;          /* EG_TIME_NONE: none (events up to any time) */
+	int64_t known_at;       /* EG_TIME_NONE: the head */
+	int force;              /* build even when the kept dataset is current */
+	const char *spec_dir;   /* relative spec paths in the spec are read from
+	                         * here (the spec file's directory); NULL: cwd */
+	const char *label;      /* the spec's name in messages (its path) */
+} eg_dset_build_opts;
+
+/* Build the dataset of spec (JSON text, n bytes) at the head (bounded by
+ * o's as_of and known_at) and keep it, replacing the kept one only once
+ * the new one is whole; or, when the kept one was built from the same
+ * spec, the same spec files and the same bounds at the same head, reuse
+ * it (*reused = 1).  *out: the dataset, open for reading.  EG_OK;
+ * EG_EINVAL for a bad spec, a bad name, an SQL error in the base or a
+ * filter (naming it) or a missing column; else as eg_store calls.  The
+ * message is in eg_errmsg(st). */
+int eg_dset_build(eg_store *st, const char *spec, size_t n, const eg_dset_build_opts *o,
+		  eg_dataset **out, int *reused);
+/* Open the kept dataset name: EG_OK, EG_ENOTFOUND (none kept), EG_EINVAL
+ * (a bad name), EG_ECORRUPT (its file is damaged: build it again). */
+int eg_dset_open(eg_store *st, const char *name, eg_dataset **out);
+void eg_dset_close(eg_dataset *d);
+/* Call fn for the name of each kept dataset (directories of
+ * DIR/datasets/), in name order. */
+int eg_dset_list(eg_store *st, int (*fn)(void *ctx, const char *name), void *ctx);
+/* Delete the kept dataset name (its directory).  EG_OK, EG_ENOTFOUND,
+ * EG_EINVAL (a bad name), EG_EIO. */
+int eg_dset_drop(eg_store *st, const char *name);
+/* Is the dataset behind the store: would building it now read more of
+ * the log than it did?  0 no, 1 yes, or an error code. */
+int eg_dset_stale(eg_store *st, const eg_dataset *d);
+
+const char *eg_dset_name(const eg_dataset *d);
+/* Its manifest (JSON: name, spec_hash, head, as_of, known_at, the row and
+ * key counts, columns, filters, built), n bytes. */
+const char *eg_dset_manifest(const eg_dataset *d, size_t *n);
+uint64_t eg_dset_nrows(const eg_dataset *d);
+uint64_t eg_dset_nkeys(const eg_dataset *d);
+/* The log position it was built at (the head, or the last position
+ * recorded by known_at). */
+uint64_t eg_dset_head(const eg_dataset *d);
+/* The base's columns, in order; the key column's index; the output
+ * columns (indexes, *n of them) and whether they are DISTINCT. */
+size_t eg_dset_ncols(const eg_dataset *d);
+const char *eg_dset_col(const eg_dataset *d, size_t i);
+size_t eg_dset_key_col(const eg_dataset *d);
+const size_t *eg_dset_output(const eg_dataset *d, size_t *n, int *distinct);
+/* The filters, in spec order: name, SQL, why; the base columns its
+ * expression reads (indexes, *n of them). */
+size_t eg_dset_nfilters(const eg_dataset *d);
+const char *eg_dset_filter(const eg_dataset *d, size_t i, const char **sql, const char **why);
+const size_t *eg_dset_filter_reads(const eg_dataset *d, size_t i, size_t *n);
+/* A filter's filter index by name, or -1. */
+long eg_dset_filter_index(const eg_dataset *d, const char *name);
+
+enum { EG_DSET_FAIL = 0, EG_DSET_PASS = 1, EG_DSET_NULL = 2 };
+/* Row r's verdict of filter i: PASS, FAIL, or NULL (the expression was
+ * NULL: the row fails). */
+int eg_dset_verdict(const eg_dataset *d, uint64_t r, size_t i);
+/* Does row r pass every filter? */
+int eg_dset_kept(const eg_dataset *d, uint64_t r);
+/* Row r's key, as a dense id 0 … nkeys-1 in order of first appearance. */
+uint64_t eg_dset_key_id(const eg_dataset *d, uint64_t r);
+
+/* A value of the kept table: SQLite's type codes (1 INTEGER, 2 FLOAT,
+ * 3 TEXT, 4 BLOB, 5 NULL). */
+typedef struct eg_dset_value {
+	int type;
+	int64_t i;
+	double r;
+	const char *s;          /* TEXT, BLOB: n bytes, in the mapped file */
+	size_t n;
+} eg_dset_value;
+void eg_dset_value_at(const eg_dataset *d, uint64_t r, size_t col, eg_dset_value *v);
+/* The value as the commands print it, into out (the text of TEXT, an
+ * integer's digits, a real's shortest form, "null", a BLOB's hex); its
+ * length.  At most cap - 1 bytes are written, always NUL-terminated. */
+size_t eg_dset_value_text(const eg_dset_value *v, char *out, size_t cap);
+/* The rows whose key, as text (eg_dset_value_text), is key: up to max
+ * of them into rows, in order; how many there are. */
+uint64_t eg_dset_key_rows(const eg_dataset *d, const char *key, size_t n, uint64_t *rows,
+			  uint64_t max);
+
+/* One filter's line of the attrition table. */
+typedef struct eg_dset_step {
+	size_t filter;
+	uint64_t rows_failing, keys_failing;   /* keys none of whose rows pass it */
+	uint64_t only_rows, only_keys;         /* failing it and no other filter;
+	                                        * keys kept were it dropped */
+	uint64_t rows_remaining, keys_remaining;   /* passing it and all before */
+} eg_dset_step;
+/* The attrition table for the filters in order (n of them, each filter
+ * at most once; the others are not applied), over the rows whose
+ * group[r] is g (group NULL: all rows): steps[0..n).  EG_OK or EG_ENOMEM. */
+int eg_dset_explain(const eg_dataset *d, const size_t *order, size_t n, const uint32_t *group,
+		    uint32_t g, eg_dset_step *steps);
+/* The base rows and keys of group g (group NULL: all). */
+void eg_dset_count(const eg_dataset *d, const uint32_t *group, uint32_t g, uint64_t *rows,
+		   uint64_t *keys);
+/* How many rows fail both filter i and filter j (i == j: fail i). */
+uint64_t eg_dset_overlap(const eg_dataset *d, size_t i, size_t j);
+/* The rows grouped by the value of column col: *group (malloc'd, a group
+ * per row), *ngroups groups numbered in SQLite's order of the values
+ * (NULL, numbers, text, blobs), each group's first row in *first
+ * (malloc'd).  EG_OK or EG_ENOMEM. */
+int eg_dset_group_by(const eg_dataset *d, size_t col, uint32_t **group, uint64_t **first,
+		     uint32_t *ngroups);
+
 /* ---------------------------------------------------------- generators */
 
 /* Deterministic generators of realistic events, as NDJSON lines on out

@@ -2,7 +2,9 @@
  * declare.c — before a statement is prepared, a table for each spec its
  * spec-shaped functions are called with: `projection('bank.json')` in the
  * SQL (a string literal as the first argument) makes
- * temp.projection with that spec's columns, which the call then reads.  The
+ * temp.projection with that spec's columns, which the call then reads; a
+ * second spec of the same function in one statement gets temp."projection 2"
+ * and its calls are renamed to it.  The
  * SQL is read with SQLite's own rules for comments, string literals and
  * quoted identifiers, so that a name inside them is not a call.
  */
@@ -107,25 +109,40 @@ static int is_word(const tok *t, const char *w)
 
 /* ------------------------------------------------------------ the calls */
 
-#define MAX_SPEC_FNS 8
+#define MAX_CALLS 32
+#define MAX_SPECS 16
 
-/* The spec each spec-shaped function is called with, as its literal's
- * text (quotes and all); a second, different one goes to conflict. */
-typedef struct calls {
-	const eg_fn_def *def[MAX_SPEC_FNS];
-	tok spec[MAX_SPEC_FNS], conflict[MAX_SPEC_FNS];
-	int n;
-} calls;
-
-/* The spec-shaped function an identifier names, or NULL. */
-static const eg_fn_def *spec_fn(const tok *t)
+/* The functions whose tables are shaped by their first argument: the
+ * spec-shaped ones of funcs.c, and dataset(NAME) (dsettab.c). */
+static const char *shaped_fn(const tok *t)
 {
 	const eg_fn_def *d;
 	for (size_t i = 0; (d = eg_fn_def_at(i)); i++)
 		if (d->spec && is_word(t, d->name))
-			return d;
-	return NULL;
+			return d->name;
+	return is_word(t, "dataset") ? "dataset" : NULL;
 }
+
+/* The calls of the first statement: each call's name token, and the
+ * distinct (function, literal) pairs, numbered within their function
+ * (0: the table named as the function; k: "NAME k+1"). */
+typedef struct call {
+	tok name;
+	int spec;
+} call;
+
+typedef struct spec_lit {
+	const char *fn;
+	tok lit;
+	int k;
+} spec_lit;
+
+typedef struct calls {
+	call call[MAX_CALLS];
+	int ncalls;
+	spec_lit spec[MAX_SPECS];
+	int nspecs;
+} calls;
 
 /* After a name: "( 'literal'" then "," or ")"; the literal, or T_END. */
 static tok literal_arg(const char *p, const char *end)
@@ -140,20 +157,23 @@ static tok literal_arg(const char *p, const char *end)
 	return lit;
 }
 
-static void note_call(calls *k, const eg_fn_def *d, tok lit)
+static void note_call(calls *k, const char *fn, tok name, tok lit)
 {
-	int i = 0;
-	while (i < k->n && k->def[i] != d)
-		i++;
-	if (i == k->n) {
-		if (k->n == MAX_SPEC_FNS)
-			return;
-		k->def[k->n] = d;
-		k->spec[k->n++] = lit;
-	} else if ((lit.n != k->spec[i].n || memcmp(lit.p, k->spec[i].p, lit.n)) &&
-		   !k->conflict[i].p) {
-		k->conflict[i] = lit;
+	int i = 0, same_fn = 0;
+	for (; i < k->nspecs; i++) {
+		if (k->spec[i].fn != fn)
+			continue;
+		same_fn++;
+		if (lit.n == k->spec[i].lit.n && !memcmp(lit.p, k->spec[i].lit.p, lit.n))
+			break;
 	}
+	if (i == k->nspecs) {
+		if (k->nspecs == MAX_SPECS)
+			return;
+		k->spec[k->nspecs++] = (spec_lit){ fn, lit, same_fn };
+	}
+	if (k->ncalls < MAX_CALLS)
+		k->call[k->ncalls++] = (call){ name, i };
 }
 
 /* The calls of the first statement of sql (up to a ';'): a name not
@@ -163,52 +183,83 @@ static void find_calls(const char *p, const char *end, calls *k)
 {
 	tok prev = { T_END, NULL, 0 }, t;
 	while ((t = next_token(&p, end)).type != T_END && !is_punct(&t, ';')) {
-		const eg_fn_def *d = spec_fn(&t);
-		if (d && !is_punct(&prev, '.') && !is_word(&prev, "using")) {
+		const char *fn = shaped_fn(&t);
+		if (fn && !is_punct(&prev, '.') && !is_word(&prev, "using")) {
 			tok lit = literal_arg(p, end);
 			if (lit.type == T_STRING)
-				note_call(k, d, lit);
+				note_call(k, fn, t, lit);
 		}
 		prev = t;
 	}
 }
 
-/* Make temp.NAME for the spec (the literal as written, which is the
+/* The table of a spec: the function's name for the first, "NAME k+1"
+ * for the others. */
+static char *table_name(const char *fn, int k)
+{
+	return k ? sqlite3_mprintf("%s %d", fn, k + 1) : sqlite3_mprintf("%s", fn);
+}
+
+/* Make temp.TABLE for the spec (the literal as written, which is the
  * module's argument).  A table in use by a running statement cannot be
  * dropped: it stays, and a call with another spec says so when it runs. */
-static int declare_one(sqlite3 *db, const eg_fn_def *d, const tok *spec, const tok *conflict)
+static int declare_one(sqlite3 *db, const char *fn, int k, const tok *lit)
 {
-	char *sql = sqlite3_mprintf("DROP TABLE IF EXISTS temp.\"%w\"", d->name);
-	if (!sql)
-		return SQLITE_NOMEM;
-	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	char *name = table_name(fn, k);
+	char *sql = name ? sqlite3_mprintf("DROP TABLE IF EXISTS temp.\"%w\"", name) : NULL;
+	int rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
 	sqlite3_free(sql);
-	if (rc == SQLITE_LOCKED && !conflict->p)
-		return SQLITE_OK;
-	if (rc != SQLITE_OK)
-		return rc;
-	/* Two literals are two arguments: the module's error for them says
-	 * how to use both (spectab.c). */
-	sql = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"%w\" USING %s(%.*s%s%.*s)", d->name,
-			      d->name, (int)spec->n, spec->p, conflict->p ? ", " : "",
-			      (int)conflict->n, conflict->p ? conflict->p : "");
-	if (!sql)
-		return SQLITE_NOMEM;
-	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	sqlite3_free(sql);
+	if (rc == SQLITE_OK) {
+		sql = sqlite3_mprintf("CREATE VIRTUAL TABLE temp.\"%w\" USING %s(%.*s)", name, fn,
+				      (int)lit->n, lit->p);
+		rc = sql ? sqlite3_exec(db, sql, NULL, NULL, NULL) : SQLITE_NOMEM;
+		sqlite3_free(sql);
+	} else if (rc == SQLITE_LOCKED) {
+		rc = SQLITE_OK;
+	}
+	sqlite3_free(name);
 	return rc;
 }
 
-int eg_sql_declare(sqlite3 *db, const char *sql, int n)
+/* The first statement with each call of a spec after its function's
+ * first renamed to its own table; the rest of sql as it is. */
+static char *rewrite(const char *sql, const char *end, const calls *k)
+{
+	sqlite3_str *s = sqlite3_str_new(NULL);
+	const char *p = sql;
+	for (int i = 0; i < k->ncalls; i++) {
+		int j = k->call[i].spec;
+		if (!k->spec[j].k)
+			continue;
+		const tok *t = &k->call[i].name;
+		sqlite3_str_append(s, p, (int)(t->p - p));
+		sqlite3_str_appendf(s, "\"%s %d\"", k->spec[j].fn, k->spec[j].k + 1);
+		p = t->p + t->n;
+	}
+	sqlite3_str_append(s, p, (int)(end - p));
+	return sqlite3_str_finish(s);
+}
+
+int eg_sql_declare(sqlite3 *db, const char *sql, int n, char **out, int *shift)
 {
 	calls k = { 0 };
+	if (out)
+		*out = NULL;
 	if (!sql)
 		return SQLITE_OK;
-	find_calls(sql, sql + (n < 0 ? strlen(sql) : (size_t)n), &k);
-	for (int i = 0; i < k.n; i++) {
-		int rc = declare_one(db, k.def[i], &k.spec[i], &k.conflict[i]);
+	const char *end = sql + (n < 0 ? strlen(sql) : (size_t)n);
+	find_calls(sql, end, &k);
+	int renamed = 0;
+	for (int i = 0; i < k.nspecs; i++) {
+		int rc = declare_one(db, k.spec[i].fn, k.spec[i].k, &k.spec[i].lit);
 		if (rc != SQLITE_OK)
 			return rc;
+		renamed |= k.spec[i].k > 0;
 	}
+	if (!renamed || !out)
+		return SQLITE_OK;
+	if (!(*out = rewrite(sql, end, &k)))
+		return SQLITE_NOMEM;
+	*shift = (int)strlen(*out) - (int)(end - sql);
 	return SQLITE_OK;
 }

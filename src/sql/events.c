@@ -812,6 +812,8 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 	}
 	if (rc != SQLITE_OK)
 		return rc;
+	if (conn->has_as_of)     /* the connection's bound (eg_sql_open_at) */
+		bound(&b.r[R_TIME][0], &b.r[R_TIME][1], OP_LE, conn->as_of, conn->as_of);
 	if (kinds_given && !cur->f.kinds)
 		b.empty = 1;
 	/* Record time never decreases along the log: a range of it is a

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "json.h"
 #include "os.h"
@@ -71,10 +72,14 @@ static int spec_json(eg_fn_vtab *vt, char **json, size_t *n, char **err)
 			memcpy(*json, vt->spec_text, *n + 1);
 		return vt->label && *json ? SQLITE_OK : SQLITE_NOMEM;
 	}
-	vt->label = sqlite3_mprintf("%s", vt->spec_text);
+	const char *dir = vt->c->spec_dir;
+	if (dir && vt->spec_text[0] != '/')
+		vt->label = sqlite3_mprintf("%s/%s", dir, vt->spec_text);
+	else
+		vt->label = sqlite3_mprintf("%s", vt->spec_text);
 	if (!vt->label)
 		return SQLITE_NOMEM;
-	if (!(*json = read_spec(vt->spec_text, n))) {
+	if (!(*json = read_spec(vt->label, n))) {
 		*err = sqlite3_mprintf("%s: cannot read the spec: %s", vt->label, strerror(errno));
 		return SQLITE_ERROR;
 	}
@@ -113,6 +118,7 @@ int eg_fn_spec_load(eg_fn_vtab *vt, int argc, const char *const *argv, char **er
 		free(json);
 		return rc;
 	}
+	vt->c->specs_fp = XXH3_64bits_withSeed(json, n, vt->c->specs_fp + 1);
 	char msg[512];
 	int r = vt->def->spec->parse(json, n, &vt->spec, msg, sizeof msg);
 	free(json);
@@ -226,6 +232,10 @@ static int run_proj(eg_fn_cursor *cur, int history)
 	int rc = check_spec(cur);
 	if (rc != SQLITE_OK)
 		return rc;
+	if (vt->c->has_as_of)    /* the connection's bounds, unless the call gives its own */
+		at.as_of = vt->c->as_of;
+	if (vt->c->has_known_at)
+		at.known_at = vt->c->known_at;
 	if (eg_fn_arg_time(cur, t, &at.as_of) || eg_fn_arg_time(cur, t + 1, &at.known_at))
 		return SQLITE_ERROR;
 	eg_proj *p = NULL;

@@ -98,13 +98,15 @@ int eg_sql_snapshot(eg_sql_conn *c, uint64_t *pos)
 		return rc;
 	}
 	*pos = h.pos;
+	if (c->has_at && c->at_pos < h.pos)
+		*pos = c->at_pos;
 	eg_sql_pin *g = c->cursors ? realloc(c->pins, (c->npins + 1) * sizeof *g) : NULL;
 	if (!g) {   /* no cursor (a scalar function), or no memory: not kept */
 		free(now);
 		return EG_OK;
 	}
 	c->pins = g;
-	c->pins[c->npins++] = (eg_sql_pin){ h.pos, n, now };
+	c->pins[c->npins++] = (eg_sql_pin){ *pos, n, now };
 	return EG_OK;
 }
 
@@ -172,7 +174,7 @@ char *eg_sql_dequote(const char *s)
  * xUpdate: SQLite refuses to write them); no other table may be made
  * there.  TEMP is the user's scratch space, and attached databases are the
  * user's own. */
-static int authorize(void *ctx, int action, const char *a, const char *b, const char *db,
+int eg_sql_authorize(void *ctx, int action, const char *a, const char *b, const char *db,
 		     const char *trigger)
 {
 	(void)ctx, (void)a, (void)b, (void)trigger;
@@ -205,6 +207,7 @@ void eg_sql_conn_free(eg_sql_conn *c)
 	if (c->own)
 		eg_store_close(c->st);
 	free(c->dir);
+	free(c->spec_dir);
 	free(c);
 }
 
@@ -237,23 +240,44 @@ int eg_sql_register(sqlite3 *db, eg_sql_conn *c)
 		rc = eg_sql_register_events(db, c);
 	if (rc == SQLITE_OK)
 		rc = eg_sql_register_funcs(db, c);
+	if (rc == SQLITE_OK)
+		rc = eg_sql_register_dataset(db, c);
 	return rc;
 }
 
 int eg_sql_open(eg_store *st, sqlite3 **db)
 {
+	return eg_sql_open_at(st, NULL, db, NULL);
+}
+
+int eg_sql_open_at(eg_store *st, const eg_sql_bounds *b, sqlite3 **db, eg_sql_conn **conn)
+{
+	if (conn)
+		*conn = NULL;
 	*db = NULL;
 	eg_sql_conn *c = calloc(1, sizeof *c);
 	if (!c)
 		return EG_ENOMEM;
 	c->st = st;
+	if (b) {
+		c->has_at = b->has_at;
+		c->at_pos = b->at_pos;
+		c->has_as_of = b->as_of != EG_TIME_NONE;
+		c->as_of = b->as_of;
+		c->has_known_at = b->known_at != EG_TIME_NONE;
+		c->known_at = b->known_at;
+		if (b->spec_dir && !(c->spec_dir = strdup(b->spec_dir))) {
+			free(c);
+			return EG_ENOMEM;
+		}
+	}
 	int rc = sqlite3_open_v2(":memory:", db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc == SQLITE_OK)
 		rc = eg_sql_register(*db, c);
 	else
 		free(c);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_set_authorizer(*db, authorize, NULL);
+		rc = sqlite3_set_authorizer(*db, eg_sql_authorize, NULL);
 	if (rc != SQLITE_OK) {
 		int code = rc == SQLITE_NOMEM ? EG_ENOMEM : EG_EIO;
 		eg_st_err(st, code, "cannot open SQLite: %s",
@@ -262,14 +286,27 @@ int eg_sql_open(eg_store *st, sqlite3 **db)
 		*db = NULL;
 		return code;
 	}
+	if (conn)
+		*conn = c;
 	return EG_OK;
 }
 
 int eg_sql_prepare(sqlite3 *db, const char *sql, int n, sqlite3_stmt **stmt, const char **tail)
 {
 	*stmt = NULL;
-	int rc = eg_sql_declare(db, sql, n);
-	return rc == SQLITE_OK ? sqlite3_prepare_v2(db, sql, n, stmt, tail) : rc;
+	char *re = NULL;
+	int shift = 0;
+	int rc = eg_sql_declare(db, sql, n, &re, &shift);
+	if (rc != SQLITE_OK || !re)
+		return rc == SQLITE_OK ? sqlite3_prepare_v2(db, sql, n, stmt, tail) : rc;
+	/* calls renamed in the first statement: its tail is as far into the
+	 * rest of sql as into the rest of re */
+	const char *t = NULL;
+	rc = sqlite3_prepare_v2(db, re, -1, stmt, &t);
+	if (tail)
+		*tail = t ? sql + (t - re) - shift : NULL;
+	sqlite3_free(re);
+	return rc;
 }
 
 /* ----------------------------------------------------------------- docs */

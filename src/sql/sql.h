@@ -36,12 +36,45 @@ typedef struct eg_sql_conn {
 	eg_sql_pin *pins;
 	size_t npins;
 	int cursors;             /* cursors open on the connection's tables */
+	/* Bounds of every statement (engram dataset build --as-of/--known-at):
+	 * snapshots end at at_pos when has_at; as_of (when has_as_of) bounds
+	 * the events' time and is the projections' default as-of, known_at
+	 * (when has_known_at) theirs for record time.  All 0: no bounds. */
+	int has_at, has_as_of, has_known_at;
+	uint64_t at_pos;
+	int64_t as_of, known_at;
+	/* Where relative spec paths are read from (a dataset spec's
+	 * directory); NULL: the working directory. */
+	char *spec_dir;
+	/* The texts of the specs declared on the connection, hashed in turn
+	 * (a dataset is current only while the spec files it read are). */
+	uint64_t specs_fp;
 	struct eg_sql_conn *next;   /* the extension: its list of open stores */
 } eg_sql_conn;
 
 /* Register everything on db for c's store (events, the functions,
  * engram_head()); db owns c from then on, even when this fails. */
 int eg_sql_register(sqlite3 *db, eg_sql_conn *c);
+
+/* Bounds of a connection: every statement's snapshot ends at at_pos
+ * (when has_at); as_of and known_at (EG_TIME_NONE: none) as in
+ * eg_sql_conn; spec_dir (NULL: none) where relative spec paths are read
+ * from. */
+typedef struct eg_sql_bounds {
+	int has_at;
+	uint64_t at_pos;
+	int64_t as_of, known_at;
+	const char *spec_dir;
+} eg_sql_bounds;
+
+/* eg_sql_open with the connection's bounds set first (b NULL: none);
+ * *conn (if not NULL): the connection's store state, owned by *db. */
+int eg_sql_open_at(eg_store *st, const eg_sql_bounds *b, sqlite3 **db, eg_sql_conn **conn);
+
+/* The authorizer of every connection: the store's tables are read-only,
+ * nothing new is made in main (ctx unused). */
+int eg_sql_authorize(void *ctx, int action, const char *a, const char *b, const char *db,
+		     const char *trigger);
 
 /* Free c, closing its store if it owns it. */
 void eg_sql_conn_free(eg_sql_conn *c);
@@ -80,11 +113,18 @@ int eg_sql_register_events(sqlite3 *db, eg_sql_conn *c);
  * history, windows, window_changelog, sessions, funnel, streams, types,
  * consumers) on c's store. */
 int eg_sql_register_funcs(sqlite3 *db, eg_sql_conn *c);
-/* funcs.c: before a statement is prepared, declare the tables its
+/* declare.c: before a statement is prepared, declare the tables its
  * spec-shaped functions need (projection('bank.json') has one column per
- * field of that spec): SQLITE_OK, or an SQLite code with the message in
- * sqlite3_errmsg(db) (a bad spec's, as the command gives it). */
-int eg_sql_declare(sqlite3 *db, const char *sql, int n);
+ * field of that spec; dataset('name') the dataset's): SQLITE_OK, or an
+ * SQLite code with the message in sqlite3_errmsg(db) (a bad spec's, as
+ * the command gives it).  When the first statement calls one function
+ * with two specs, the second gets a table of its own, temp."NAME 2", and
+ * with out given, *out is sql with those calls renamed (sqlite3_free it;
+ * NULL when nothing was) and *shift how much longer it is. */
+int eg_sql_declare(sqlite3 *db, const char *sql, int n, char **out, int *shift);
+
+/* dsettab.c: the dataset(NAME) table over a kept dataset (docs/DATASETS.md). */
+int eg_sql_register_dataset(sqlite3 *db, eg_sql_conn *c);
 
 /* ext.c: the extension's engram_events('DIR') and engram(DIR) modules. */
 int eg_sql_register_ext(sqlite3 *db);

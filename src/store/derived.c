@@ -65,6 +65,15 @@ static void upcast_hex(eg_store *st, const char *hex, char out[33])
 		eg_ds_hex(md, out);
 }
 
+/* The directory of kind sub: idx/sub, or DIR/NAME for "/NAME". */
+static void kind_dir(const eg_store *st, const char *sub, char out[PATH_MAX])
+{
+	if (sub[0] == '/')
+		snprintf(out, PATH_MAX, "%s%s", st->dir, sub);
+	else
+		snprintf(out, PATH_MAX, "%s/idx/%s", st->dir, sub);
+}
+
 int eg_ds_open(eg_store *st, const char *sub, const char *hex, int upcast, const char *spec,
 	       size_t speclen, eg_ds *d)
 {
@@ -75,7 +84,7 @@ int eg_ds_open(eg_store *st, const char *sub, const char *hex, int upcast, const
 		upcast_hex(st, hex, name);
 	else
 		snprintf(name, sizeof name, "%s", hex);
-	snprintf(path, sizeof path, "%s/idx/%s", st->dir, sub);
+	kind_dir(st, sub, path);
 	eg_os.mkdir(path, 0755);
 	snprintf(d->dir, sizeof d->dir, "%s/%s", path, name);
 	eg_os.mkdir(d->dir, 0755);
@@ -304,7 +313,7 @@ void eg_ds_view_free(eg_ds_view *v)
 int eg_ds_list(eg_store *st, const char *sub, eg_ds_dir_fn fn, void *ctx)
 {
 	char parent[PATH_MAX];
-	snprintf(parent, sizeof parent, "%s/idx/%s", st->dir, sub);
+	kind_dir(st, sub, parent);
 	DIR *d = eg_os.opendir(parent);
 	if (!d)
 		return errno == ENOENT ? EG_OK : eg_st_errno(st, "cannot open %s", parent);

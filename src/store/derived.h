@@ -22,8 +22,11 @@ typedef struct eg_ds {
 } eg_ds;
 
 /* Open (creating) idx/sub/hex/ and its lock file, note its use, and write
- * spec (if not NULL) as spec.json when it is missing or not whole.  0, or
- * -1 with errno set and d->lockfd -1: the caller runs in memory only.
+ * spec (if not NULL) as spec.json when it is missing or not whole.  A sub
+ * "/NAME" is a kind kept at the top of the store, where people look for
+ * it: DIR/NAME/hex/ (datasets: DIR/datasets/NAME/, hex being the
+ * dataset's name).  0, or -1 with errno set and d->lockfd -1: the caller
+ * runs in memory only.
  * upcast: the state reads events through the schema upcasts
  * (docs/CONTRACTS.md), so its directory is named by hex and the upcasts
  * together (hex alone while the store has none). */
