@@ -418,8 +418,8 @@ static int prepare(eg_store *st, sqlite3 *db, const char *sql, sqlite3_stmt **s,
 	if (tail && tail[strspn(tail, " \t\r\n;")]) {
 		sqlite3_finalize(*s);
 		*s = NULL;
-		return eg_st_err(st, EG_EINVAL, "%s: one statement or expression only, but more "
-				 "follows: '%.40s'", what, tail);
+		return eg_st_err(st, EG_EINVAL, "%s: one statement or expression only, but it "
+				 "goes on after a ';'", what);
 	}
 	return EG_OK;
 }
@@ -470,18 +470,40 @@ static int missing_col(eg_store *st, const plan *p, const char *what, const char
 
 /* The base's columns (names unique, none a flag's), the key and output
  * columns, and what each filter reads; every error named. */
-static int plan_build(eg_store *st, sqlite3 *db, const dspec *s, const char *base, plan *p)
+static int plan_build(eg_store *st, const char *label, sqlite3 *db, const dspec *s,
+		      const char *base, plan *p)
 {
 	sqlite3_stmt *q = NULL;
-	char *sql = sqlite3_mprintf("SELECT * FROM (\n%s\n)", base);
-	int rc = sql ? prepare(st, db, sql, &q, "base") : EG_ENOMEM;
-	sqlite3_free(sql);
+	char what[256];
+	snprintf(what, sizeof what, "%s: base", label);
+	/* the base alone first: a column named twice would be renamed "k:1"
+	 * by the subquery the build wraps it in */
+	int rc = prepare(st, db, base, &q, what);
 	if (rc)
 		return rc;
 	int n = sqlite3_column_count(q);
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < i; j++)
+			if (!sqlite3_stricmp(sqlite3_column_name(q, i), sqlite3_column_name(q, j))) {
+				rc = eg_st_err(st, EG_EINVAL, "%s: two columns are named '%s': name "
+					       "them apart with AS", what, sqlite3_column_name(q, i));
+				sqlite3_finalize(q);
+				return rc;
+			}
+	if (!n) {
+		sqlite3_finalize(q);
+		return eg_st_err(st, EG_EINVAL, "%s: a query that returns rows is needed", what);
+	}
+	sqlite3_finalize(q);
+	char *sql = sqlite3_mprintf("SELECT * FROM (\n%s\n)", base);
+	rc = sql ? prepare(st, db, sql, &q, what) : EG_ENOMEM;
+	sqlite3_free(sql);
+	if (rc)
+		return rc;
+	n = sqlite3_column_count(q);
 	if (n > MAX_COLS) {
 		sqlite3_finalize(q);
-		return eg_st_err(st, EG_EINVAL, "base: %d columns, at most %d", n, MAX_COLS);
+		return eg_st_err(st, EG_EINVAL, "%s: %d columns, at most %d", what, n, MAX_COLS);
 	}
 	p->cols = calloc((size_t)n + 1, sizeof *p->cols);
 	for (int i = 0; p->cols && i < n; i++, p->ncols++)
@@ -491,27 +513,25 @@ static int plan_build(eg_store *st, sqlite3 *db, const dspec *s, const char *bas
 	if (!p->cols || p->ncols < (size_t)n)
 		return EG_ENOMEM;
 	for (size_t i = 0; i < p->ncols; i++) {
-		for (size_t j = 0; j < i; j++)
-			if (!sqlite3_stricmp(p->cols[i], p->cols[j]))
-				return eg_st_err(st, EG_EINVAL, "base: two columns are named '%s': "
-						 "name them apart with AS", p->cols[i]);
 		int flag = !sqlite3_stricmp(p->cols[i], "keep");
 		for (size_t f = 0; f < s->nfilters && !flag; f++)
 			flag = !strncasecmp(p->cols[i], "f_", 2) &&
 			       !sqlite3_stricmp(p->cols[i] + 2, s->f[f].name);
 		if (flag)
-			return eg_st_err(st, EG_EINVAL, "base: the column '%s' has the name of a "
+			return eg_st_err(st, EG_EINVAL, "%s: the column '%s' has the name of a "
 					 "column the dataset adds (keep, f_FILTER): rename it with "
-					 "AS", p->cols[i]);
+					 "AS", what, p->cols[i]);
 	}
 	long k = col_index(p, s->key);
+	snprintf(what, sizeof what, "%s: $.key", label);
 	if (k < 0)
-		return missing_col(st, p, "key", s->key);
+		return missing_col(st, p, what, s->key);
 	p->key_col = (size_t)k;
 	for (size_t i = 0; i < s->noutput; i++) {
 		long c = col_index(p, s->output[i]);
+		snprintf(what, sizeof what, "%s: $.output[%zu]", label, i);
 		if (c < 0)
-			return missing_col(st, p, "output", s->output[i]);
+			return missing_col(st, p, what, s->output[i]);
 		p->output[p->noutput++] = (size_t)c;
 	}
 	if (!s->noutput)
@@ -537,8 +557,7 @@ static int plan_build(eg_store *st, sqlite3 *db, const dspec *s, const char *bas
 	if (!rk.readv)
 		return EG_ENOMEM;
 	for (size_t f = 0; f < s->nfilters && !rc; f++) {
-		char what[160];
-		snprintf(what, sizeof what, "filter '%s'", s->f[f].name);
+		snprintf(what, sizeof what, "%s: filter '%s'", label, s->f[f].name);
 		char *fs = sqlite3_mprintf("SELECT (%s) FROM temp.\"dataset base\"", s->f[f].sql);
 		memset(rk.readv, 0, p->ncols);
 		sqlite3_set_authorizer(db, note_reads, &rk);
@@ -983,11 +1002,11 @@ int eg_dset_build(eg_store *st, const char *spec, size_t n, const eg_dset_build_
 	if (!rc && !(base = trimmed(s.base)))
 		rc = EG_ENOMEM;
 	if (!rc)
-		rc = plan_build(st, db, &s, base, &p);
+		rc = plan_build(st, e.label, db, &s, base, &p);
 	if (!rc && !(sql = build_sql(&s, base)))
 		rc = EG_ENOMEM;
 	if (!rc)
-		rc = prepare(st, db, sql, &q, "base and filters");
+		rc = prepare(st, db, sql, &q, e.label);
 	char fp[65];
 	if (!rc)
 		rc = fingerprint(spec, n, c->specs_fp, o->spec_dir, fp);
