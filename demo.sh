@@ -190,6 +190,16 @@ echo '{"type":"order_placed","time":"2025-01-20T12:00:00Z","data":{"customer":"c
 run -d "$shop" --format table features --check build/demo/train.csv.manifest.json
 run -d "$shop" --format table features examples/features.json --entity customer-00042 --at 2025-02-01
 
+say "Filter on the last step: every filter a column, attrition and why (docs/DATASETS.md)"
+crm=build/demo/crm-store
+rm -rf "$crm"
+run -d "$crm" append examples/datasets/events.ndjson
+run -d "$crm" --format table dataset build examples/datasets/west_recent_buyers.json
+run -d "$crm" --format table dataset rows west_recent_buyers --all
+run -d "$crm" --format table dataset explain west_recent_buyers
+run -d "$crm" --format table dataset explain west_recent_buyers --by state
+run -d "$crm" --format table dataset why west_recent_buyers 44
+
 export ENGRAM_DIR=${ENGRAM_DIR_DEMO:-./engram-data}
 
 say "Tamper evidence: keep the head; verify proves the log still matches it"

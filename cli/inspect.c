@@ -118,7 +118,9 @@ int cmd_stats(cli *c)
 	out_u64(o, "projection_bytes", s.projection_bytes);
 	out_u64(o, "window_bytes", s.window_bytes);
 	out_u64(o, "session_bytes", s.session_bytes);
+	out_u64(o, "feature_bytes", s.feature_bytes);
 	out_u64(o, "consumer_bytes", s.consumer_bytes);
+	out_u64(o, "dataset_bytes", s.dataset_bytes);
 	out_u64(o, "derived_bytes", s.derived_bytes);
 	out_u64(o, "uncommitted_bytes", s.uncommitted_bytes);
 	out_row_end(o);

@@ -338,15 +338,17 @@ int eg_store_verify(eg_store *st, eg_verify_result *res);
  * last commit; uncommitted_bytes what follows it (an interrupted append,
  * cut off by the next writer, or a batch being written).  The derived files,
  * all rebuilt from the log: index_bytes (idx/'s own files), projection_bytes,
- * window_bytes, session_bytes (idx/proj, idx/win, idx/sess) and
- * consumer_bytes (consumers/), with derived_bytes their sum.  total_bytes is
- * log_bytes + derived_bytes. */
+ * window_bytes, session_bytes, feature_bytes (idx/proj, idx/win, idx/sess,
+ * idx/feat), consumer_bytes (consumers/) and dataset_bytes (datasets/: kept
+ * answers, built again by engram dataset build), with derived_bytes their
+ * sum.  total_bytes is log_bytes + derived_bytes. */
 typedef struct eg_stats {
 	uint64_t events, segments, streams, types;
 	uint64_t log_bytes, index_bytes, total_bytes;
 	int64_t time_min, time_max, recorded_min, recorded_max;  /* 0 if empty */
 	uint64_t projection_bytes, window_bytes, session_bytes, consumer_bytes;
 	uint64_t derived_bytes, uncommitted_bytes;
+	uint64_t feature_bytes, dataset_bytes;
 } eg_stats;
 
 int eg_store_stats(eg_store *st, eg_stats *out);

@@ -341,6 +341,8 @@ static const eg_sql_table TABLES[] = {
 	{ "funnel", "steps, within [, by]",
 	  "by_value (null without by), step, name, users, conversion, median_time",
 	  "how far streams get through steps (engram funnel)" },
+	{ "dataset", "name", "the base's columns, then f_FILTER per filter and keep",
+	  "a kept dataset, every base row with its filters' verdicts (engram dataset)" },
 	{ NULL, NULL, NULL, NULL },
 };
 

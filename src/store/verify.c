@@ -168,8 +168,9 @@ typedef struct keyrow keyrow;
 static int load_keys(eg_store *st, int space, keyrow **rows, size_t *nrows, char **names);
 
 /* The derived files by what they serve: idx/'s own files are the indexes,
- * its subdirectories the checkpoints of projections, windows and sessions;
- * consumers/ the consumers' positions. */
+ * its subdirectories the checkpoints of projections, windows and sessions
+ * and the feature tables; consumers/ the consumers' positions; datasets/
+ * the kept datasets. */
 static int derived_bytes(eg_store *st, eg_stats *out)
 {
 	const struct {
@@ -181,7 +182,9 @@ static int derived_bytes(eg_store *st, eg_stats *out)
 		{ "idx/proj", 1, &out->projection_bytes },
 		{ "idx/win", 1, &out->window_bytes },
 		{ "idx/sess", 1, &out->session_bytes },
+		{ "idx/feat", 1, &out->feature_bytes },
 		{ "consumers", 1, &out->consumer_bytes },
+		{ "datasets", 1, &out->dataset_bytes },
 	};
 	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
 		char path[PATH_MAX];

@@ -28,7 +28,9 @@ want = {
     "projection_bytes": size("idx/proj"),
     "window_bytes": size("idx/win"),
     "session_bytes": size("idx/sess"),
+    "feature_bytes": size("idx/feat"),
     "consumer_bytes": size("consumers"),
+    "dataset_bytes": size("datasets"),
 }
 want["derived_bytes"] = sum(v for k, v in want.items() if k not in ("log_bytes", "uncommitted_bytes"))
 # everything in the store but the writer's LOCK and the uncommitted tail
@@ -36,7 +38,8 @@ everything = size("") - os.lstat(os.path.join(d, "LOCK")).st_size
 want["bytes"] = everything - want["uncommitted_bytes"]
 for k, v in want.items():
     assert int(st[k]) == v, "%s: stats says %s, the files hold %d" % (k, st[k], v)
-for k in ("projection_bytes", "window_bytes", "session_bytes", "consumer_bytes"):
+for k in ("projection_bytes", "window_bytes", "session_bytes", "feature_bytes", "consumer_bytes",
+          "dataset_bytes"):
     assert int(st[k]) > 0, "%s is 0: the test should have made such files" % k
 bpe = committed / int(st["events"])
 assert abs(float(st["bytes_per_event"]) - bpe) < 0.01, \
@@ -53,6 +56,11 @@ test_stats_count_committed_bytes_and_every_kind_of_derived_file() {
 	ok_to /dev/null eg windows "$T/w.json"
 	ok_to /dev/null eg sessions
 	ok_to /dev/null eg consume c1 --limit 10
+	printf 'customer,at\naccount-000001,2025-01-03\n' >"$T/labels.csv"
+	printf '{"entity":"stream","labels":{"entity":"customer","cutoff":"at"},"features":{"n":{"count":true}}}' >"$T/f.json"
+	ok_to /dev/null eg features "$T/f.json" --labels "$T/labels.csv"
+	printf '{"name":"accounts","key":"stream","base":"SELECT stream, count(*) AS n FROM events GROUP BY stream","filters":[{"name":"busy","sql":"n > 3"}]}' >"$T/d.json"
+	ok_to /dev/null eg dataset build "$T/d.json"
 	local seg committed
 	seg=$(last_seg)
 	committed=$(stat -c %s "$seg")
