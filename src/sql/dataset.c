@@ -598,6 +598,7 @@ typedef struct wfile {
 	size_t capfirst;
 	unsigned char *key_kept;          /* per key: has a kept row */
 	size_t capkk;
+	buf out;                          /* a kept row's output values */
 	uint64_t kept_rows, kept_keys;
 } wfile;
 
@@ -613,6 +614,7 @@ static void wfile_free(wfile *f, size_t nfilters)
 	free(f->keyid);
 	free(f->keyfirst);
 	free(f->key_kept);
+	free(f->out.p);
 	eg_itab_free(&f->keys);
 	eg_itab_free(&f->finals);
 }
@@ -704,15 +706,13 @@ static int add_row(wfile *f, sqlite3_stmt *q, const plan *p, size_t nfilters)
 		if (!f->key_kept[id]++)
 			f->kept_keys++;
 		/* the final rows: the output columns' values, DISTINCT or not */
-		buf o = { 0 };
+		buf *o = &f->out;
 		int err = 0;
+		o->n = 0;
 		for (size_t i = 0; i < p->noutput; i++)
-			err |= dset_put_value(&o, sqlite3_column_value(q, (int)p->output[i]));
-		if (!err && eg_itab_get(&f->finals, XXH3_64bits(o.p, o.n), o.p, (uint32_t)o.n) ==
-			    UINT32_MAX)
-			err = 1;
-		free(o.p);
-		if (err)
+			err |= dset_put_value(o, sqlite3_column_value(q, (int)p->output[i]));
+		if (err || eg_itab_get(&f->finals, XXH3_64bits(o->p, o->n), o->p, (uint32_t)o->n) ==
+			   UINT32_MAX)
 			return -1;
 	}
 	f->nrow++;

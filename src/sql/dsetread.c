@@ -130,7 +130,7 @@ void eg_dset_value_at(const eg_dataset *d, uint64_t r, size_t col, eg_dset_value
 	dset_row(d, r, &p, &end);
 	for (size_t i = 0; i <= col; i++)
 		if (dset_get_value(&p, end, v))
-			break;   /* checked when opened: not reached */
+			break;   /* a row cut short (never written so) reads as NULL */
 }
 
 size_t eg_dset_value_text(const eg_dset_value *v, char *out, size_t cap)
@@ -261,9 +261,10 @@ static int read_meta(eg_dataset *d, const unsigned char *p, uint64_t n)
 	return r.bad ? EG_ECORRUPT : EG_OK;
 }
 
-/* Every section where the header says, of the size its counts give; every
- * row's values within the values section and whole; the key numbers in
- * range. */
+/* Every section where the trailer says, of the size its counts give; the
+ * rows' offsets in order within the values section; the key numbers in
+ * range.  (A value is decoded with its row's end as a bound, so a row's
+ * bytes need no check of their own.) */
 static int check_layout(eg_dataset *d, const sections *s, uint64_t size)
 {
 	uint64_t W = d->words;
@@ -293,18 +294,9 @@ static int check_layout(eg_dataset *d, const sections *s, uint64_t size)
 	d->manifest_len = s->len[DSEC_MANIFEST];
 	if (d->rowoff[0] != 0 || d->rowoff[d->nrows] != d->values_len)
 		return -1;
-	for (uint64_t r = 0; r < d->nrows; r++) {
-		const unsigned char *q, *end;
-		eg_dset_value v;
+	for (uint64_t r = 0; r < d->nrows; r++)
 		if (d->rowoff[r] > d->rowoff[r + 1] || d->keyid[r] >= d->nkeys)
 			return -1;
-		dset_row(d, r, &q, &end);
-		for (size_t c = 0; c < d->ncols; c++)
-			if (dset_get_value(&q, end, &v))
-				return -1;
-		if (q != end)
-			return -1;
-	}
 	for (uint64_t k = 0; k < d->nkeys; k++)
 		if (d->keyfirst[k] >= d->nrows || d->keyid[d->keyfirst[k]] != k)
 			return -1;
