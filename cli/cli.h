@@ -104,6 +104,18 @@ void cli_warn_unused_path(const char *spec, const char *what, const char *name,
 			  const char *took, const char *path, uint64_t used, uint64_t missing,
 			  uint64_t not_number);
 
+/* A subcommand of a command (engram schema add, engram dataset build):
+ * run(c, arg) with c->pos[0] the subcommand. */
+typedef struct cli_sub {
+	const char *name;
+	int (*run)(cli *c, int arg);
+	int arg;
+} cli_sub;
+/* Run the subcommand c->argv[0] names, of the n in subs: --help prints the
+ * command's help; none, or an unknown one (with the nearest name), is a
+ * usage error listing them.  The exit code. */
+int cli_subcommand(cli *c, const char *cmd, const cli_sub *subs, size_t n);
+
 /* Of the n names, the one nearest to t if t looks like a typo of it (one
  * edit, plus one per five letters of t; or its start), else NULL. */
 const char *cli_nearest(const char *t, const char *const *names, size_t n);

@@ -78,8 +78,9 @@ static int open_named(cli *c, const char *name, eg_store **st, eg_dataset **d)
 
 /* ------------------------------------------------------------ build */
 
-static int ds_build(cli *c)
+static int ds_build(cli *c, int arg)
 {
+	(void)arg;
 	const char *as_of = NULL, *known_at = NULL;
 	int force = 0;
 	opt opts[] = {
@@ -138,8 +139,9 @@ static int ds_build(cli *c)
 
 /* ------------------------------------------------------------ rows */
 
-static int ds_rows(cli *c)
+static int ds_rows(cli *c, int arg)
 {
+	(void)arg;
 	int all = 0, kept = 0;
 	const char *failed = NULL;
 	opt opts[] = {
@@ -277,8 +279,9 @@ static void flow(const eg_dataset *d, const eg_dset_step *s, size_t n, uint64_t 
 	}
 }
 
-static int ds_explain(cli *c)
+static int ds_explain(cli *c, int arg)
 {
+	(void)arg;
 	const char *order_s = NULL, *by = NULL;
 	int overlaps = 0;
 	opt opts[] = {
@@ -477,8 +480,9 @@ static void why_text(const eg_dataset *d, const char *key, const uint64_t *rows,
 	}
 }
 
-static int ds_why(cli *c)
+static int ds_why(cli *c, int arg)
 {
+	(void)arg;
 	opt opts[] = { { NULL, 0, NULL, NULL } };
 	int rc = cli_parse(c, opts, 3);
 	if (rc)
@@ -612,8 +616,9 @@ static int list_one(void *ctx, const char *name)
 	return out_error(k->o) ? -1 : 0;
 }
 
-static int ds_list(cli *c)
+static int ds_list(cli *c, int arg)
 {
+	(void)arg;
 	opt opts[] = { { NULL, 0, NULL, NULL } };
 	int rc = cli_parse(c, opts, 1);
 	if (rc)
@@ -631,8 +636,9 @@ static int ds_list(cli *c)
 	return rc;
 }
 
-static int ds_show(cli *c)
+static int ds_show(cli *c, int arg)
 {
+	(void)arg;
 	opt opts[] = { { NULL, 0, NULL, NULL } };
 	int rc = cli_parse(c, opts, 2);
 	if (rc)
@@ -651,8 +657,9 @@ static int ds_show(cli *c)
 	return rc;
 }
 
-static int ds_drop(cli *c)
+static int ds_drop(cli *c, int arg)
 {
+	(void)arg;
 	opt opts[] = { { NULL, 0, NULL, NULL } };
 	int rc = cli_parse(c, opts, 2);
 	if (rc)
@@ -670,30 +677,10 @@ static int ds_drop(cli *c)
 
 int cmd_dataset(cli *c)
 {
-	static const char *const SUBS[] = { "build", "rows", "explain", "why", "list", "show",
-					    "drop" };
-	const char *sub = c->argc > 0 ? c->argv[0] : NULL;
-	if (!sub || sub[0] == '-') {
-		if (sub && (!strcmp(sub, "--help") || !strcmp(sub, "-h")))
-			return cli_help_cmd(stdout, "dataset") ? EXIT_USAGE : EXIT_OK;
-		return cli_usage_error(c, "expected a subcommand: build, rows, explain, why, list, "
-				       "show or drop");
-	}
-	if (!strcmp(sub, "build"))
-		return ds_build(c);
-	if (!strcmp(sub, "rows"))
-		return ds_rows(c);
-	if (!strcmp(sub, "explain"))
-		return ds_explain(c);
-	if (!strcmp(sub, "why"))
-		return ds_why(c);
-	if (!strcmp(sub, "list"))
-		return ds_list(c);
-	if (!strcmp(sub, "show"))
-		return ds_show(c);
-	if (!strcmp(sub, "drop"))
-		return ds_drop(c);
-	const char *near = cli_nearest(sub, SUBS, sizeof SUBS / sizeof *SUBS);
-	return cli_usage_error(c, "unknown subcommand \"%s\"%s%s%s", sub,
-			       near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+	static const cli_sub SUBS[] = {
+		{ "build", ds_build, 0 }, { "rows", ds_rows, 0 }, { "explain", ds_explain, 0 },
+		{ "why", ds_why, 0 }, { "list", ds_list, 0 }, { "show", ds_show, 0 },
+		{ "drop", ds_drop, 0 },
+	};
+	return cli_subcommand(c, "dataset", SUBS, sizeof SUBS / sizeof *SUBS);
 }

@@ -151,8 +151,9 @@ static int on_latest(void *ctx, const eg_contract *k)
 	return 0;
 }
 
-static int schema_list(cli *c)
+static int schema_list(cli *c, int arg)
 {
+	(void)arg;
 	opt opts[] = { { NULL, 0, NULL, NULL } };
 	int rc = cli_parse(c, opts, 1);
 	if (rc)
@@ -188,8 +189,9 @@ static int version_arg(cli *c, const char *s, const char *what, uint64_t *v)
 	return 0;
 }
 
-static int schema_show(cli *c)
+static int schema_show(cli *c, int arg)
 {
+	(void)arg;
 	const char *ver = NULL;
 	int upcast = 0;
 	opt opts[] = { { "version", 1, &ver, NULL }, { "upcast", 0, NULL, &upcast },
@@ -239,8 +241,9 @@ static int on_change(void *ctx, const eg_contract_change *ch)
 	return 0;
 }
 
-static int schema_diff(cli *c)
+static int schema_diff(cli *c, int arg)
 {
+	(void)arg;
 	opt opts[] = { { NULL, 0, NULL, NULL } };
 	int rc = cli_parse(c, opts, 4);
 	if (rc)
@@ -266,8 +269,9 @@ static int schema_diff(cli *c)
 
 /* ----------------------------------------------------------- validate */
 
-static int schema_validate(cli *c)
+static int schema_validate(cli *c, int arg)
 {
+	(void)arg;
 	int all = 0, data = 0;
 	opt opts[] = { { "all", 0, NULL, &all }, { "data", 0, NULL, &data },
 		       { NULL, 0, NULL, NULL } };
@@ -350,8 +354,9 @@ static int schema_validate(cli *c)
 
 /* -------------------------------------------------------- require-all */
 
-static int schema_require_all(cli *c)
+static int schema_require_all(cli *c, int arg)
 {
+	(void)arg;
 	opt opts[] = { { NULL, 0, NULL, NULL } };
 	int rc = cli_parse(c, opts, 2);
 	if (rc)
@@ -370,32 +375,12 @@ static int schema_require_all(cli *c)
 
 int cmd_schema(cli *c)
 {
-	static const char *const SUBS[] = { "add", "check", "list", "show", "diff", "validate",
-					    "require-all" };
-	const char *sub = c->argc > 0 ? c->argv[0] : NULL;
-	if (!sub || sub[0] == '-') {
-		if (sub && (!strcmp(sub, "--help") || !strcmp(sub, "-h")))
-			return cli_help_cmd(stdout, "schema") ? EXIT_USAGE : EXIT_OK;
-		return cli_usage_error(c, "expected a subcommand: add, check, list, show, diff, "
-				       "validate or require-all");
-	}
-	if (!strcmp(sub, "add"))
-		return schema_add(c, 0);
-	if (!strcmp(sub, "check"))
-		return schema_add(c, 1);
-	if (!strcmp(sub, "list"))
-		return schema_list(c);
-	if (!strcmp(sub, "show"))
-		return schema_show(c);
-	if (!strcmp(sub, "diff"))
-		return schema_diff(c);
-	if (!strcmp(sub, "validate"))
-		return schema_validate(c);
-	if (!strcmp(sub, "require-all"))
-		return schema_require_all(c);
-	const char *near = cli_nearest(sub, SUBS, sizeof SUBS / sizeof *SUBS);
-	return cli_usage_error(c, "unknown subcommand \"%s\"%s%s%s", sub,
-			       near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+	static const cli_sub SUBS[] = {
+		{ "add", schema_add, 0 }, { "check", schema_add, 1 }, { "list", schema_list, 0 },
+		{ "show", schema_show, 0 }, { "diff", schema_diff, 0 },
+		{ "validate", schema_validate, 0 }, { "require-all", schema_require_all, 0 },
+	};
+	return cli_subcommand(c, "schema", SUBS, sizeof SUBS / sizeof *SUBS);
 }
 
 /* --------------------------------------------------------- quarantine */

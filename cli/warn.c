@@ -136,3 +136,27 @@ out:
 		free(k.name[i]);
 	free(k.name);
 }
+
+int cli_subcommand(cli *c, const char *cmd, const cli_sub *subs, size_t n)
+{
+	const char *sub = c->argc > 0 ? c->argv[0] : NULL;
+	const char *names[32];
+	char list[512] = "";
+	size_t len = 0;
+	for (size_t i = 0; i < n && i < 32; i++) {
+		names[i] = subs[i].name;
+		len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0, "%s%s",
+					i == 0 ? "" : i + 1 == n ? " or " : ", ", subs[i].name);
+	}
+	if (!sub || sub[0] == '-') {
+		if (sub && (!strcmp(sub, "--help") || !strcmp(sub, "-h")))
+			return cli_help_cmd(stdout, cmd) ? EXIT_USAGE : EXIT_OK;
+		return cli_usage_error(c, "expected a subcommand: %s", list);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(sub, subs[i].name))
+			return subs[i].run(c, subs[i].arg);
+	const char *near = cli_nearest(sub, names, n < 32 ? n : 32);
+	return cli_usage_error(c, "unknown subcommand \"%s\"%s%s%s", sub,
+			       near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+}
