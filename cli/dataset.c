@@ -76,6 +76,18 @@ static int open_named(cli *c, const char *name, eg_store **st, eg_dataset **d)
 	return EXIT_OK;
 }
 
+/* Parse a subcommand's options and check it has npos positional
+ * arguments (the subcommand's name first; usage says what they are):
+ * 0, -1 after --help, or the exit code of a usage error. */
+static int ds_parse(cli *c, const opt *opts, int npos, const char *usage)
+{
+	static const opt none[] = { { NULL, 0, NULL, NULL } };
+	int rc = cli_parse(c, opts ? opts : none, npos);
+	if (rc)
+		return rc;
+	return c->npos == npos ? 0 : cli_usage_error(c, "%s", usage);
+}
+
 /* ------------------------------------------------------------ build */
 
 static int ds_build(cli *c, int arg)
@@ -87,11 +99,9 @@ static int ds_build(cli *c, int arg)
 		{ "as-of", 1, &as_of, NULL }, { "known-at", 1, &known_at, NULL },
 		{ "force", 0, NULL, &force }, { NULL, 0, NULL, NULL },
 	};
-	int rc = cli_parse(c, opts, 2);
+	int rc = ds_parse(c, opts, 2, "build takes one spec file: engram dataset build SPEC.json");
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if (c->npos != 2)
-		return cli_usage_error(c, "build takes one spec file: engram dataset build SPEC.json");
 	eg_dset_build_opts o = { EG_TIME_NONE, EG_TIME_NONE, force, NULL, c->pos[1] };
 	if ((as_of && (rc = cli_time(c, "as-of", as_of, &o.as_of))) ||
 	    (known_at && (rc = cli_time(c, "known-at", known_at, &o.known_at))))
@@ -148,11 +158,9 @@ static int ds_rows(cli *c, int arg)
 		{ "all", 0, NULL, &all }, { "kept", 0, NULL, &kept },
 		{ "failed", 1, &failed, NULL }, { NULL, 0, NULL, NULL },
 	};
-	int rc = cli_parse(c, opts, 2);
+	int rc = ds_parse(c, opts, 2, "rows takes a dataset name: engram dataset rows NAME");
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if (c->npos != 2)
-		return cli_usage_error(c, "rows takes a dataset name: engram dataset rows NAME");
 	if (all + kept + (failed != NULL) > 1)
 		return cli_usage_error(c, "give one of --all, --kept and --failed FILTER");
 	eg_store *st;
@@ -288,11 +296,9 @@ static int ds_explain(cli *c, int arg)
 		{ "order", 1, &order_s, NULL }, { "by", 1, &by, NULL },
 		{ "overlaps", 0, NULL, &overlaps }, { NULL, 0, NULL, NULL },
 	};
-	int rc = cli_parse(c, opts, 2);
+	int rc = ds_parse(c, opts, 2, "explain takes a dataset name: engram dataset explain NAME");
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if (c->npos != 2)
-		return cli_usage_error(c, "explain takes a dataset name: engram dataset explain NAME");
 	eg_store *st;
 	eg_dataset *d;
 	if ((rc = open_named(c, c->pos[1], &st, &d)))
@@ -483,13 +489,10 @@ static void why_text(const eg_dataset *d, const char *key, const uint64_t *rows,
 static int ds_why(cli *c, int arg)
 {
 	(void)arg;
-	opt opts[] = { { NULL, 0, NULL, NULL } };
-	int rc = cli_parse(c, opts, 3);
+	int rc = ds_parse(c, NULL, 3, "why takes a dataset name and a key: engram dataset why "
+				       "NAME KEY");
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if (c->npos != 3)
-		return cli_usage_error(c, "why takes a dataset name and a key: engram dataset why "
-				       "NAME KEY");
 	eg_store *st;
 	eg_dataset *d;
 	if ((rc = open_named(c, c->pos[1], &st, &d)))
@@ -619,8 +622,7 @@ static int list_one(void *ctx, const char *name)
 static int ds_list(cli *c, int arg)
 {
 	(void)arg;
-	opt opts[] = { { NULL, 0, NULL, NULL } };
-	int rc = cli_parse(c, opts, 1);
+	int rc = ds_parse(c, NULL, 1, "list takes no argument: engram dataset list");
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
 	eg_store *st = cli_open_read(c, &rc);
@@ -639,12 +641,9 @@ static int ds_list(cli *c, int arg)
 static int ds_show(cli *c, int arg)
 {
 	(void)arg;
-	opt opts[] = { { NULL, 0, NULL, NULL } };
-	int rc = cli_parse(c, opts, 2);
+	int rc = ds_parse(c, NULL, 2, "show takes a dataset name: engram dataset show NAME");
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if (c->npos != 2)
-		return cli_usage_error(c, "show takes a dataset name: engram dataset show NAME");
 	eg_store *st;
 	eg_dataset *d;
 	if ((rc = open_named(c, c->pos[1], &st, &d)))
@@ -660,12 +659,9 @@ static int ds_show(cli *c, int arg)
 static int ds_drop(cli *c, int arg)
 {
 	(void)arg;
-	opt opts[] = { { NULL, 0, NULL, NULL } };
-	int rc = cli_parse(c, opts, 2);
+	int rc = ds_parse(c, NULL, 2, "drop takes a dataset name: engram dataset drop NAME");
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if (c->npos != 2)
-		return cli_usage_error(c, "drop takes a dataset name: engram dataset drop NAME");
 	eg_store *st = cli_open_read(c, &rc);
 	if (!st)
 		return rc;
