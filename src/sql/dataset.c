@@ -638,7 +638,7 @@ static void put_str(buf *b, const char *s, int *err)
 
 /* Add one row of the build statement: ncols values, then a column per
  * filter.  -1 out of memory. */
-static int add_row(wfile *f, sqlite3_stmt *q, const plan *p, size_t nfilters)
+static int add_row(wfile *f, sqlite3_stmt *q, const plan *p, size_t nfilters, int distinct)
 {
 	size_t r = f->nrow;
 	if (buf_grow(&f->rowoff, &f->caprow, r + 2, sizeof *f->rowoff) ||
@@ -703,9 +703,13 @@ static int add_row(wfile *f, sqlite3_stmt *q, const plan *p, size_t nfilters)
 	if (kept) {
 		f->keep[r / 64] |= bit;
 		f->kept_rows++;
-		if (!f->key_kept[id]++)
+		if (!f->key_kept[id]) {
+			f->key_kept[id] = 1;
 			f->kept_keys++;
-		/* the final rows: the output columns' values, DISTINCT or not */
+		}
+	}
+	if (kept && distinct) {
+		/* the final rows' count: distinct values of the output columns */
 		buf *o = &f->out;
 		int err = 0;
 		o->n = 0;
@@ -885,7 +889,7 @@ static int run_build(eg_store *st, eg_ds *ds, sqlite3 *db, sqlite3_stmt *q, cons
 			rc = eg_st_err(st, EG_EINVAL, "base: more than %u rows", UINT32_MAX);
 			break;
 		}
-		if (add_row(&f, q, p, s->nfilters)) {
+		if (add_row(&f, q, p, s->nfilters, s->distinct)) {
 			rc = EG_ENOMEM;
 			break;
 		}

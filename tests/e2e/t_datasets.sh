@@ -309,3 +309,23 @@ test_a_damaged_table_is_refused_and_built_again() {
 	[ ! -e "$STORE/datasets/west_recent_buyers" ] || fail "drop left the directory"
 	assert_exit 2 eg dataset drop west_recent_buyers
 }
+
+test_counts_of_keys_with_many_rows() {
+	# 300 rows of one key and 300 of another: a key is counted once however
+	# many of its rows are kept
+	"$PYTHON" -c '
+import json
+for i in range(600):
+    print(json.dumps({"stream": "s%d" % i, "type": "a" if i % 2 else "b", "data": {"n": i}}))' >"$T/in.ndjson"
+	ok eg append "$T/in.ndjson"
+	printf '%s' '{"name":"many","key":"type","base":{"events":{}},"filters":[{"name":"low","sql":"data->>'"'"'n'"'"' < 590"}],"output":["type"],"distinct":true}' >"$T/many.json"
+	ok eg --format csv dataset build "$T/many.json"
+	assert_eq 'type
+b
+a' "$OUT" "two distinct final rows"
+	ok eg dataset show many
+	assert_eq "600 2 590 2 2" "$(jfields "$OUT" rows keys kept_rows kept_keys final_rows)" "manifest counts"
+	ok eg --format csv dataset explain many
+	assert_eq 'filter,rows_failing,keys_failing,only_rows,only_keys,rows_remaining,keys_remaining
+low,10,0,10,0,590,2' "$OUT" "explain"
+}
