@@ -349,6 +349,53 @@ static void test_build_failing_while_running_leaves_no_directory(void **state)
 	eg_store_close(st);
 }
 
+/* f_a and f_A are one column to SQLite: names differing only in case must
+ * be refused like equal ones, and the kept dataset left as it was. */
+static void test_filter_names_differing_in_case_are_refused(void **state)
+{
+	tu_fx *f = *state;
+	eg_store *st = store_with_rows(f);
+	eg_dset_close(build_ok(st, SPEC, NULL, NULL));
+	char *s = spec_with("d1", "k", BASE, "[{\"name\": \"a\", \"sql\": \"n > 1\"},"
+			    " {\"name\": \"A\", \"sql\": \"n > 2\"}]");
+	eg_dataset *d = NULL;
+	int reused = 0;
+	int rc = eg_dset_build(st, s, strlen(s), &NOW, &d, &reused);
+	free(s);
+	eg_dset_close(d);
+	if (rc != EG_EINVAL)
+		fail_msg("filters a and A: build gave %s, want EG_EINVAL", eg_strerror(rc));
+	assert_non_null(strstr(eg_errmsg(st), "$.filters[1].name"));
+	assert_int_equal(eg_dset_open(st, "d1", &d), EG_OK);
+	assert_int_equal(eg_dset_nfilters(d), 3);
+	eg_dset_close(d);
+	eg_store_close(st);
+}
+
+/* An aggregate in a filter would fold the base into one row: every base
+ * row must be kept, or the filter refused. */
+static void test_aggregate_filter_keeps_every_row_or_is_refused(void **state)
+{
+	tu_fx *f = *state;
+	eg_store *st = store_with_rows(f);
+	char *s = spec_with("agg", "k", BASE, "[{\"name\": \"a\", \"sql\": \"count(*) > 1\"}]");
+	eg_dataset *d = NULL;
+	int reused = 0;
+	int rc = eg_dset_build(st, s, strlen(s), &NOW, &d, &reused);
+	free(s);
+	if (rc == EG_OK) {
+		uint64_t n = eg_dset_nrows(d);
+		eg_dset_close(d);
+		if (n != 5)
+			fail_msg("a filter count(*) > 1 was taken and the base's 5 rows became %llu",
+				 (unsigned long long)n);
+	} else {
+		assert_int_equal(rc, EG_EINVAL);
+		assert_non_null(strstr(eg_errmsg(st), "filter 'a'"));
+	}
+	eg_store_close(st);
+}
+
 /* A filter that is more than one expression must not be taken: spliced
  * into the build's statement it would shift every later filter's column. */
 static void test_filter_of_two_expressions_is_refused(void **state)
@@ -376,6 +423,14 @@ static void test_failed_build_keeps_the_old_dataset(void **state)
 	assert_int_equal(eg_dset_open(st, "d1", &d), EG_OK);
 	assert_int_equal(eg_dset_nfilters(d), 3);
 	assert_int_equal(eg_dset_nrows(d), 5);
+	eg_dset_close(d);
+	/* and a build failing while the rows run */
+	s = spec_with("d1", "k", BASE, OVERFLOW);
+	assert_int_equal(eg_dset_build(st, s, strlen(s), &NOW, &d2, &reused), EG_EINVAL);
+	free(s);
+	assert_null(d2);
+	assert_int_equal(eg_dset_open(st, "d1", &d), EG_OK);
+	assert_int_equal(eg_dset_nfilters(d), 3);
 	eg_dset_close(d);
 
 	int n = 0;
@@ -528,6 +583,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_specs_are_refused_and_keep_nothing, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_filter_failing_while_running_is_named, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_build_failing_while_running_leaves_no_directory, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_filter_names_differing_in_case_are_refused, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(test_aggregate_filter_keeps_every_row_or_is_refused, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_filter_of_two_expressions_is_refused, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_failed_build_keeps_the_old_dataset, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_table_is_corrupt, tu_setup, tu_teardown),
