@@ -457,9 +457,10 @@ static void test_damaged_table_is_corrupt(void **state)
 	struct stat sb;
 	assert_int_equal(stat(f->path, &sb), 0);
 	assert_true(sb.st_size > 64);
-	/* flip one byte in the middle, then one near the end (each alone) */
-	off_t at[2] = { sb.st_size / 2, sb.st_size - 3 };
-	for (int i = 0; i < 2; i++) {
+	/* flip one byte of the magic, the header, the middle, near the end
+	 * (each alone) */
+	off_t at[4] = { 1, 12, sb.st_size / 2, sb.st_size - 3 };
+	for (int i = 0; i < 4; i++) {
 		int fd = open(f->path, O_RDWR);
 		assert_true(fd >= 0);
 		unsigned char c;
@@ -478,6 +479,17 @@ static void test_damaged_table_is_corrupt(void **state)
 		assert_int_equal(eg_dset_open(st, "d1", &d), EG_OK);
 		eg_dset_close(d);
 	}
+	/* cut short */
+	assert_int_equal(truncate(f->path, sb.st_size - 8), 0);
+	d = NULL;
+	assert_int_equal(eg_dset_open(st, "d1", &d), EG_ECORRUPT);
+	assert_null(d);
+	/* a build mends it, even unforced: a damaged table is not reused */
+	int reused = -1;
+	d = build_ok(st, SPEC, NULL, &reused);
+	assert_int_equal(reused, 0);
+	assert_int_equal(eg_dset_nrows(d), 5);
+	eg_dset_close(d);
 	eg_store_close(st);
 }
 
