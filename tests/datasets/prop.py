@@ -71,6 +71,8 @@ def make_events(rng, n):
         keys.append(str(keys[0]))      # the text "7" beside the integer 7
     if rng.random() < 0.3:
         keys.append(rng.randrange(10) + 0.5)
+    if rng.random() < 0.3:
+        keys.append(rng.choice(("é \"q\"", "a,b", "tab\tx", "O'Neil")))
     keys = list(dict.fromkeys(keys))
     nullkeys = rng.random() < 0.3      # some rows with no key (NULL)
     evs = []
