@@ -45,7 +45,7 @@ ENGRAM   := $(B)/bin/engram
 SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
-.PHONY: all print-ldlibs deps deps-check test unit e2e lint sql-check features-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
+.PHONY: all print-ldlibs deps deps-check test unit e2e lint sql-check features-check datasets-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
 	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
@@ -128,9 +128,9 @@ e2e: deps-check $(ENGRAM) $(SQL_EXT)
 	@ENGRAM=$(abspath $(ENGRAM)) tests/e2e/run.sh
 
 test: deps-check
-	@$(MAKE) --no-print-directory unit e2e lint crash-check fuzz-replay fault-check sql-check features-check
+	@$(MAKE) --no-print-directory unit e2e lint crash-check fuzz-replay fault-check sql-check features-check datasets-check
 	@echo "== again under AddressSanitizer + UBSan"
-	@$(MAKE) --no-print-directory SAN=1 unit e2e crash-check fuzz-replay sql-check features-check
+	@$(MAKE) --no-print-directory SAN=1 unit e2e crash-check fuzz-replay sql-check features-check datasets-check
 	@echo "all tests passed"
 
 # The property test of SQL over the log (tests/sql/prop.py): random queries
@@ -158,6 +158,16 @@ FEAT_PROP_ARGS ?=
 features-check: deps-check $(ENGRAM)
 	@echo "== tests/features/prop.py"
 	@python3 tests/features/prop.py $(ENGRAM) $(if $(filter 1,$(SAN)),--seeds 8,) $(FEAT_PROP_ARGS)
+
+# The property test of engram dataset (tests/datasets/prop.py): random
+# stores and specs; the kept rows and flags, the final rows, explain (any
+# order, --overlaps, --by), why and a known_at rebuild against the base
+# rows put into Python's sqlite3 and filtered there.  Seeds are random
+# (printed first); DSET_PROP_ARGS="--seed N" repeats one.
+DSET_PROP_ARGS ?=
+datasets-check: deps-check $(ENGRAM)
+	@echo "== tests/datasets/prop.py"
+	@/usr/bin/python3 tests/datasets/prop.py $(ENGRAM) $(if $(filter 1,$(SAN)),--seeds 10,) $(DSET_PROP_ARGS)
 
 # The crash loop (tests/crash/crash.py, docs/RELIABILITY.md): writers killed
 # with SIGKILL at random moments, the store checked after each.
