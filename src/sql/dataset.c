@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -246,7 +247,7 @@ static int parse_filter(const perr *e, dspec *s, size_t i, const json_span *v)
 				"'_', not starting with a digit: it names the column f_%s)", i,
 				s->f[i].name, s->f[i].name);
 	for (size_t j = 0; j < i; j++)
-		if (!strcmp(s->f[j].name, s->f[i].name))
+		if (!strcasecmp(s->f[j].name, s->f[i].name))   /* as SQL's column names */
 			return spec_err(e, "$.filters[%zu].name: '%s' is the name of filter %zu too: "
 					"filter names must differ", i, s->f[i].name, j);
 	if (!s->f[i].sql)
@@ -566,7 +567,21 @@ static int plan_build(eg_store *st, const char *label, sqlite3 *db, const dspec 
 		sqlite3_free(fs);
 		if (rc)
 			break;
+		/* one value per row: one expression, and no aggregate (which
+		 * would fold the base into one row: it gives a row of an empty
+		 * table) */
+		int cols = sqlite3_column_count(q), step = sqlite3_step(q);
 		sqlite3_finalize(q);
+		if (cols != 1) {
+			rc = eg_st_err(st, EG_EINVAL, "%s: one expression, not %d", what, cols);
+			break;
+		}
+		if (step == SQLITE_ROW) {
+			rc = eg_st_err(st, EG_EINVAL, "%s: an aggregate (count, sum, max, …) folds the "
+				       "base's rows into one; a filter is a condition on each row (an "
+				       "aggregate belongs in the base, as a column)", what);
+			break;
+		}
 		p->reads[f] = calloc(p->ncols + 1, sizeof *p->reads[f]);
 		if (!p->reads[f]) {
 			rc = EG_ENOMEM;
@@ -599,6 +614,7 @@ typedef struct wfile {
 	unsigned char *key_kept;          /* per key: has a kept row */
 	size_t capkk;
 	buf out;                          /* a kept row's output values */
+	buf key;                          /* a real key as the integer it equals */
 	uint64_t kept_rows, kept_keys;
 } wfile;
 
@@ -615,6 +631,7 @@ static void wfile_free(wfile *f, size_t nfilters)
 	free(f->keyfirst);
 	free(f->key_kept);
 	free(f->out.p);
+	free(f->key.p);
 	eg_itab_free(&f->keys);
 	eg_itab_free(&f->finals);
 }
@@ -688,6 +705,18 @@ static int add_row(wfile *f, sqlite3_stmt *q, const plan *p, size_t nfilters, in
 		}
 	}
 	const char *kv = f->vals.p + key_at;
+	sqlite3_value *kval = sqlite3_column_value(q, (int)p->key_col);
+	if (sqlite3_value_type(kval) == SQLITE_FLOAT) {
+		/* 7.0 is the key 7, as SQLite's = and GROUP BY take them */
+		double x = sqlite3_value_double(kval);
+		if (x >= -9223372036854775808.0 && x < 9223372036854775808.0 && x == (double)(int64_t)x) {
+			f->key.n = 0;
+			if (dset_put_int(&f->key, (int64_t)x))
+				return -1;
+			kv = f->key.p;
+			key_len = f->key.n;
+		}
+	}
 	uint32_t n0 = f->keys.n;
 	uint32_t id = eg_itab_get(&f->keys, XXH3_64bits(kv, key_len), kv, (uint32_t)key_len);
 	if (id == UINT32_MAX)
@@ -876,8 +905,40 @@ static char *build_sql(const dspec *s, const char *base)
 	return sqlite3_str_finish(t);
 }
 
+/* The build's statement failed as it ran (msg): which part fails alone,
+ * the base or a filter?  Run each to find out (only on this error path). */
+static int blame(eg_store *st, sqlite3 *db, const char *label, const dspec *s, const char *base,
+		 const char *msg)
+{
+	for (size_t i = 0; i <= s->nfilters; i++) {
+		char *sql = i ? sqlite3_mprintf("SELECT (%s) FROM (\n%s\n)", s->f[i - 1].sql, base)
+			      : sqlite3_mprintf("SELECT * FROM (\n%s\n)", base);
+		sqlite3_stmt *q = NULL;
+		int r = sql ? eg_sql_prepare(db, sql, -1, &q, NULL) : SQLITE_NOMEM;
+		sqlite3_free(sql);
+		if (r == SQLITE_OK)
+			while ((r = sqlite3_step(q)) == SQLITE_ROW)
+				;
+		if (r != SQLITE_DONE && r != SQLITE_OK && r != SQLITE_NOMEM) {
+			/* the message before finalize, which resets it */
+			if (i)
+				eg_st_err(st, EG_EINVAL, "%s: filter '%s': %s", label, s->f[i - 1].name,
+					  sqlite3_errmsg(db));
+			else
+				eg_st_err(st, EG_EINVAL, "%s: base: %s", label, sqlite3_errmsg(db));
+		}
+		sqlite3_finalize(q);
+		if (r == SQLITE_NOMEM)
+			return EG_ENOMEM;
+		if (r != SQLITE_DONE && r != SQLITE_OK)
+			return EG_EINVAL;
+	}
+	return eg_st_err(st, EG_EINVAL, "%s: base and filters: %s", label, msg);
+}
+
 static int run_build(eg_store *st, eg_ds *ds, sqlite3 *db, sqlite3_stmt *q, const dspec *s,
-		     const plan *p, const char *fp, uint64_t head, int64_t as_of, int64_t known_at)
+		     const plan *p, const char *fp, uint64_t head, int64_t as_of, int64_t known_at,
+		     const char *label, const char *base)
 {
 	wfile f = { 0 };
 	int rc = EG_OK, r;
@@ -894,10 +955,11 @@ static int run_build(eg_store *st, eg_ds *ds, sqlite3 *db, sqlite3_stmt *q, cons
 			break;
 		}
 	}
-	if (!rc && r != SQLITE_DONE)
-		rc = r == SQLITE_NOMEM ? EG_ENOMEM
-				       : eg_st_err(st, EG_EINVAL, "base and filters: %s",
-						   sqlite3_errmsg(db));
+	if (!rc && r != SQLITE_DONE) {
+		char *msg = strdup(sqlite3_errmsg(db));
+		rc = r == SQLITE_NOMEM || !msg ? EG_ENOMEM : blame(st, db, label, s, base, msg);
+		free(msg);
+	}
 	if (rc) {
 		eg_ds_wr_abort(&f.w);
 		wfile_free(&f, s->nfilters);
@@ -1031,10 +1093,18 @@ int eg_dset_build(eg_store *st, const char *spec, size_t n, const eg_dset_build_
 		}
 	}
 	if (!rc && !*reused)
-		rc = run_build(st, &ds, db, q, &s, &p, fp, at, o->as_of, o->known_at);
+		rc = run_build(st, &ds, db, q, &s, &p, fp, at, o->as_of, o->known_at, e.label, base);
 	if (!rc && !*reused &&
 	    eg_os_write_file_atomic(ds.dir, "spec.json", spec, n))
 		eg_st_note_errno(st, "cannot write %s/spec.json", ds.dir);
+	if (rc && ds.lockfd >= 0) {
+		/* a first build that failed leaves no directory behind */
+		char t[PATH_MAX];
+		struct stat sb;
+		eg_ds_path(&ds, DSET_FILE, t);
+		if (eg_os.stat(t, &sb) && errno == ENOENT)
+			eg_ds_remove_dir(ds.dir);
+	}
 	eg_ds_unlock(&ds);
 	eg_ds_close(&ds);
 	sqlite3_finalize(q);

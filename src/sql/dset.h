@@ -76,6 +76,8 @@ struct eg_dataset {
 /* Append v, SQLite's value, in the values encoding; -1 out of memory. */
 struct sqlite3_value;
 int dset_put_value(buf *b, struct sqlite3_value *v);
+/* Append the integer i so. */
+int dset_put_int(buf *b, int64_t i);
 /* Decode the value at *p (below end) into v and move *p past it; -1 if
  * it runs past end. */
 int dset_get_value(const unsigned char **p, const unsigned char *end, eg_dset_value *v);

@@ -46,18 +46,22 @@ static int get_varint(const unsigned char **p, const unsigned char *end, uint64_
 	return -1;
 }
 
+int dset_put_int(buf *b, int64_t i)
+{
+	unsigned char tag = DV_INT;
+	int err = buf_add(b, &tag, 1);
+	put_varint(b, ((uint64_t)i << 1) ^ (uint64_t)(i >> 63), &err);
+	return err ? -1 : 0;
+}
+
 int dset_put_value(buf *b, sqlite3_value *v)
 {
 	int err = 0;
 	unsigned char tag;
 	switch (sqlite3_value_type(v)) {
-	case SQLITE_INTEGER: {
-		int64_t i = sqlite3_value_int64(v);
-		tag = DV_INT;
-		err |= buf_add(b, &tag, 1);
-		put_varint(b, ((uint64_t)i << 1) ^ (uint64_t)(i >> 63), &err);
+	case SQLITE_INTEGER:
+		err |= dset_put_int(b, sqlite3_value_int64(v));
 		break;
-	}
 	case SQLITE_FLOAT: {
 		double r = sqlite3_value_double(v);
 		tag = DV_REAL;
@@ -466,16 +470,26 @@ static int value_is(const eg_dset_value *v, const char *key, size_t n)
 uint64_t eg_dset_key_rows(const eg_dataset *d, const char *key, size_t n, uint64_t *rows,
 			  uint64_t max)
 {
-	uint64_t got = 0;
+	/* the keys written so (7 and '7' are two keys, one text), then their
+	 * rows in order */
+	uint64_t got = 0, first = UINT64_MAX, nmatch = 0;
+	unsigned char *match = NULL;
 	for (uint64_t k = 0; k < d->nkeys; k++) {
 		eg_dset_value v;
 		eg_dset_value_at(d, d->keyfirst[k], d->key_col, &v);
 		if (!value_is(&v, key, n))
 			continue;
-		for (uint64_t r = d->keyfirst[k]; r < d->nrows; r++)
-			if (d->keyid[r] == k && got++ < max)
-				rows[got - 1] = r;
+		if (!match && !(match = calloc(d->nkeys, 1)))
+			return 0;
+		match[k] = 1;
+		nmatch++;
+		if (d->keyfirst[k] < first)
+			first = d->keyfirst[k];
 	}
+	for (uint64_t r = first; nmatch && r < d->nrows; r++)
+		if (match[d->keyid[r]] && got++ < max)
+			rows[got - 1] = r;
+	free(match);
 	return got;
 }
 

@@ -329,3 +329,21 @@ a' "$OUT" "two distinct final rows"
 	assert_eq 'filter,rows_failing,keys_failing,only_rows,only_keys,rows_remaining,keys_remaining
 low,10,0,10,0,590,2' "$OUT" "explain"
 }
+
+test_keys_are_compared_as_sql_compares_them() {
+	# 7 and 7.0 are one key (7 = 7.0 in SQL); the text '7' is another, and
+	# why 7 shows the rows of both, in the base's order
+	printf '%s' '{"name":"k","key":"k","base":"SELECT 1 AS i, 7 AS k UNION ALL SELECT 2, '"'"'7'"'"' UNION ALL SELECT 3, 7.0 UNION ALL SELECT 4, 8","filters":[{"name":"odd","sql":"i % 2 = 1"}]}' >"$T/k.json"
+	ok eg append <<<'{"type":"t"}'
+	ok_to /dev/null eg dataset build "$T/k.json"
+	ok eg dataset show k
+	assert_eq "4 3" "$(jfields "$OUT" rows keys)" "rows and keys"
+	ok eg --format csv dataset why k 7
+	assert_eq 'key,row,kept,filter,verdict,reads,why,key_verdict
+7,1,true,odd,pass,"{""i"":1}",,kept
+7,2,false,odd,fail,"{""i"":2}",fails odd: i % 2 = 1,kept
+7,3,true,odd,pass,"{""i"":3}",,kept' "$OUT" "the rows of 7, 7.0 and '7' in order"
+	ok eg --format csv dataset explain k
+	assert_eq 'filter,rows_failing,keys_failing,only_rows,only_keys,rows_remaining,keys_remaining
+odd,2,2,2,2,2,1' "$OUT" "'7' and 8 fail; 7 (with 7.0) is kept"
+}
