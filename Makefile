@@ -46,7 +46,7 @@ SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
 .PHONY: all print-ldlibs deps deps-check test unit e2e lint sql-check features-check datasets-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
-	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features fuzz fuzz-replay fault fault-check clean
+	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features bench-datasets fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
 all: bin/engram
@@ -218,6 +218,8 @@ bench-check: all bench-deps $(B)/bench/features_serve
 	@bench/compare.sh --tiny
 	@echo "== bench/features.sh --check: DuckDB and pandas give engram's features"
 	@bench/features.sh --check
+	@echo "== bench/datasets.sh --check: engram sql and sqlite3 give dataset build's final rows"
+	@bench/datasets.sh --check
 # Each feature's own benchmark, with its targets (bench/results/*.md).
 bench-core: all ; @bench/run.sh $(BENCH_ARGS)
 bench-proj: all ; @bench/proj.sh $(BENCH_ARGS)
@@ -249,6 +251,9 @@ $(B)/bench/features_serve: bench/features_serve.c bench/bench.h $(B)/libengram.a
 	@mkdir -p $(B)/bench
 	$(CC) $(CFLAGS) $(ALL_INC) -o $@ bench/features_serve.c $(B)/libengram.a $(LDLIBS)
 bench-features: all bench-deps $(B)/bench/features_serve ; @bench/features.sh $(BENCH_ARGS)
+# engram dataset build against the same filters as one query, in engram sql
+# and in sqlite3 over its own table; explain and why: bench/datasets.sh.
+bench-datasets: all ; @bench/datasets.sh $(BENCH_ARGS)
 
 # libFuzzer targets (clang): each runs FUZZ_SECONDS on its corpus, one
 # after the other; new inputs go to build-fuzz/corpus-NAME, a crashing one
