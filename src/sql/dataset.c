@@ -898,10 +898,10 @@ static int fingerprint(const char *spec, size_t n, uint64_t specs_fp, const char
 static char *build_sql(const dspec *s, const char *base)
 {
 	sqlite3_str *t = sqlite3_str_new(NULL);
-	sqlite3_str_appendall(t, "SELECT *");
+	sqlite3_str_appendf(t, "WITH \"dataset base\" AS MATERIALIZED (\n%s\n) SELECT *", base);
 	for (size_t i = 0; i < s->nfilters; i++)
 		sqlite3_str_appendf(t, ", (%s)", s->f[i].sql);
-	sqlite3_str_appendf(t, " FROM (\n%s\n)", base);
+	sqlite3_str_appendall(t, " FROM \"dataset base\"");
 	return sqlite3_str_finish(t);
 }
 
