@@ -523,17 +523,24 @@ static size_t field(out *o, const char *key)
 {
 	if (o->format != FMT_NDJSON)
 		return cell_begin(o, key);
-	size_t kn = strlen(key);
-	ensure(o, kn + 4);
-	if (o->len + kn + 4 > o->cap)
+	size_t kn = strlen(key), i = 0;
+	/* a name SQL gave a column may hold quotes, backslashes, newlines */
+	while (i < kn && (unsigned char)key[i] >= 0x20 && key[i] != '"' && key[i] != '\\')
+		i++;
+	ensure(o, 6 * kn + 4);
+	if (o->len + 6 * kn + 4 > o->cap)
 		return 0;
 	char *p = o->buf + o->len;
 	if (o->nfield++)
 		*p++ = ',';
-	*p++ = '"';
-	memcpy(p, key, kn);
-	p += kn;
-	*p++ = '"';
+	if (i < kn) {
+		p += eg_json_quote(key, kn, p);
+	} else {
+		*p++ = '"';
+		memcpy(p, key, kn);
+		p += kn;
+		*p++ = '"';
+	}
 	*p++ = ':';
 	o->len = (size_t)(p - o->buf);
 	return 0;

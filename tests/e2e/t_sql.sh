@@ -519,3 +519,12 @@ EOF
 		fail "python3 and the extension: $(tail -n 3 "$T/py.out" | tr '\n' ' ' | cut -c1-500)"
 	assert_eq ok "$(tail -n 1 "$T/py.out")" "python3 and the extension"
 }
+
+test_sql_ndjson_escapes_column_names() {
+	# a column's name is SQL's text of its expression: quotes, backslashes
+	# and newlines are escaped as in any JSON string
+	ok eg append <<<'{"type":"t"}'
+	ok eg sql 'SELECT 1 AS "a""b", 2 AS "c
+d\", count(*) FROM events'
+	assert_eq '{"a\"b":1,"c\nd\\":2,"count(*)":1}' "$OUT" "escaped names"
+}
