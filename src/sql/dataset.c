@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 #include <xxhash.h>
 
+#include "chain.h"
 #include "internal.h"
 #include "itab.h"
 #include "json.h"
@@ -827,7 +828,10 @@ static int fingerprint(const char *spec, size_t n, uint64_t specs_fp, const char
 	unsigned char md[32];
 	unsigned int len = 0;
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	int ok = m && EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1 &&
+	/* chain.c's SHA-256: OpenSSL's default context, started by a failed
+	 * allocation, crashes the next fetch */
+	const EVP_MD *sha = eg_chain_sha256();
+	int ok = m && sha && EVP_DigestInit_ex(m, sha, NULL) == 1 &&
 		 EVP_DigestUpdate(m, "engram dataset 1\n", 17) == 1 &&
 		 EVP_DigestUpdate(m, spec, n) == 1 &&
 		 EVP_DigestUpdate(m, &specs_fp, sizeof specs_fp) == 1 &&
