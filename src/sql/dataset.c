@@ -289,6 +289,12 @@ static int parse_spec(const perr *e, const char *json, size_t n, dspec *s)
 			break;
 		}
 		seen |= 1 << m;
+		/* a member given twice: the last wins, as in a filter */
+		char **str = m == 0 ? &s->name : m == 1 ? &s->key : m == 2 ? &s->base : NULL;
+		if (str) {
+			free(*str);
+			*str = NULL;
+		}
 		switch (m) {
 		case 0:
 			if ((rc = want_string(e, &v, "$.name", &s->name)))
