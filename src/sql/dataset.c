@@ -863,6 +863,21 @@ static char *build_sql(const dspec *s, const char *base)
 	return sqlite3_str_finish(t);
 }
 
+/* A file beside the table, for people (the manifest, the spec it was
+ * built from), written when it does not hold p: a build that failed to
+ * write it, or was killed between the table's rename and its own, left
+ * it behind the table, and a build that reuses the table puts it right. */
+static void write_beside(eg_store *st, const eg_ds *ds, const char *name, const void *p,
+			 size_t n)
+{
+	eg_ds_view v;
+	int same = eg_ds_read(ds, name, 0, 0, NULL, NULL, &v) == EG_OK && v.n == n &&
+		   !memcmp(v.p, p, n);
+	eg_ds_view_free(&v);
+	if (!same && eg_os_write_file_atomic(ds->dir, name, p, n))
+		eg_st_note_errno(st, "cannot write %s/%s", ds->dir, name);
+}
+
 static int run_build(eg_store *st, eg_ds *ds, sqlite3 *db, sqlite3_stmt *q, const dspec *s,
 		     const plan *p, const char *fp, uint64_t head, int64_t as_of, int64_t known_at)
 {
@@ -952,8 +967,8 @@ static int run_build(eg_store *st, eg_ds *ds, sqlite3 *db, sqlite3_stmt *q, cons
 			rc = eg_st_errno(st, "cannot write the dataset %s", s->name);
 	}
 	/* beside it, for people: the manifest, and the spec it was built from */
-	if (!rc && eg_os_write_file_atomic(ds->dir, "manifest.json", man, manlen))
-		eg_st_note_errno(st, "cannot write %s/manifest.json", ds->dir);
+	if (!rc)
+		write_beside(st, ds, "manifest.json", man, manlen);
 	free(m);
 	free(man);
 	wfile_free(&f, s->nfilters);
@@ -1013,15 +1028,15 @@ int eg_dset_build(eg_store *st, const char *spec, size_t n, const eg_dset_build_
 		    d->head == at && d->as_of == o->as_of && d->known_at == o->known_at) {
 			*out = d;
 			*reused = 1;
+			write_beside(st, &ds, "manifest.json", d->manifest, d->manifest_len);
 		} else {
 			eg_dset_close(d);   /* none, another, or damaged: built anew */
 		}
 	}
 	if (!rc && !*reused)
 		rc = run_build(st, &ds, db, q, &s, &p, fp, at, o->as_of, o->known_at);
-	if (!rc && !*reused &&
-	    eg_os_write_file_atomic(ds.dir, "spec.json", spec, n))
-		eg_st_note_errno(st, "cannot write %s/spec.json", ds.dir);
+	if (!rc)
+		write_beside(st, &ds, "spec.json", spec, n);
 	eg_ds_unlock(&ds);
 	eg_ds_close(&ds);
 	sqlite3_finalize(q);

@@ -184,6 +184,7 @@ class Sweep:
             return ["a build afterwards does not give the new dataset"]
         d = os.path.join(store, "datasets", DS["name"])
         left = [n for n in os.listdir(d) if n.endswith(".tmp")]
+        # (at the head the failed build saw: this one reuses its table)
         if left:
             return [f"temporary files left after a build: {left}"]
         show = self.must_ok(run(self.engram, store, ["dataset", "show", DS["name"]])).stdout
@@ -267,10 +268,11 @@ class Sweep:
                 bad.append(f"exit 0 without a word after a failed {op} of {hit[0]}")
             elif same_output(r.stdout) != same_output(want_out):
                 bad.append(f"exit 0 but printed {r.stdout[:200]!r}, not {want_out[:200]!r}")
-        if not bad:
-            bad += self.check_store(store, name)
+        # the dataset first: check_store appends, which moves the head
         if not bad and name == "dataset":
             bad += self.check_dataset(store, r)
+        if not bad:
+            bad += self.check_store(store, name)
         if bad:
             self.failures.append(f"{what}: " + "; ".join(bad))
 
