@@ -31,8 +31,8 @@ the store is checked:
   the last build the producer saw succeed, reads identically (rows --all)
   when it is that build, and is whole either way: its rows are those of
   the log up to the position it was built at, with the verdicts of its
-  filters computed here; a build afterwards works and leaves no temporary
-  file; and a forced rebuild killed at a random moment of its run (timed
+  filters computed here; a build afterwards works, leaves no temporary
+  file and puts manifest.json right; and a forced rebuild killed at a random moment of its run (timed
   by a whole one) leaves the kept table opening and reading the same.
 
 Exit 0 when every iteration holds, 1 with the first failure described.
@@ -257,6 +257,9 @@ def check_dataset(engram, store, log, events, rnd):
          "a dataset built afterwards is not the log's rows")
     left = [n for n in os.listdir(d) if n.endswith(".tmp")]
     must(not left, f"temporary files left after a build: {left}")
+    show = run(engram, store, "dataset", "show", DS["name"]).stdout
+    must(open(os.path.join(d, "manifest.json")).read() == show,
+         "manifest.json is not the kept table's manifest after a build")
     with open(log, "a") as f:
         f.write(f"dsack {len(events)}\n")
     with open(f"dsrows.{len(events)}", "w") as f:
