@@ -296,7 +296,10 @@ static int check_layout(eg_dataset *d, const sections *s, uint64_t size)
 	for (uint64_t r = 0; r < d->nrows; r++) {
 		const unsigned char *q, *end;
 		eg_dset_value v;
-		if (d->rowoff[r] > d->rowoff[r + 1] || d->keyid[r] >= d->nkeys)
+		/* the end too: a row's end past the values is not even a
+		 * pointer to compute */
+		if (d->rowoff[r] > d->rowoff[r + 1] || d->rowoff[r + 1] > d->values_len ||
+		    d->keyid[r] >= d->nkeys)
 			return -1;
 		dset_row(d, r, &q, &end);
 		for (size_t c = 0; c < d->ncols; c++)
