@@ -63,11 +63,14 @@ FEAT = {"entity": "stream", "labels": {"entity": "stream", "cutoff": "at"},
 LABELS = "stream,at,known\n" + "".join(
     "s%d,%s,%s\n" % (i, at, known) for i in range(STREAMS)
     for at, known in (("2025-01-02T12:00:00Z", "2025-01-02T12:00:00Z"), ("2025-01-04T00:00:00Z", "2100-01-01T00:00:00Z")))
-# A dataset over the clicks and page views: a filter on the payload, one
-# on the stream, one that is NULL for some rows (a NULL verdict fails).
-DS = {"name": "crash_ds", "key": "stream", "base": {"events": {"type": ["click", "page_view"]}},
+# A dataset over the clicks and page views of six streams (a quarter of
+# the log: its checks cost a few seconds in all): a filter on the payload,
+# one on the stream, one that is NULL for some rows (a NULL verdict fails).
+DS_STREAMS = ["s%d" % i for i in range(6)]
+DS = {"name": "crash_ds", "key": "stream",
+      "base": {"events": {"type": ["click", "page_view"], "stream": DS_STREAMS}},
       "filters": [{"name": "big", "sql": "json_extract(data, '$.v') > 300"},
-                  {"name": "west", "sql": "stream IN (%s)" % ", ".join("'s%d'" % i for i in range(8))},
+                  {"name": "west", "sql": "stream IN ('s0', 's1', 's2')"},
                   {"name": "hist", "sql": "json_extract(data, '$.rec_ms') > 0 OR type = 'click'"}],
       "output": ["stream"], "distinct": True}
 WIN = {"name": "crash_windows", "window": {"tumble": "1h"}, "group_by": ["stream"],
@@ -207,11 +210,11 @@ def ds_want(events, head):
     keep), computed from the events read back."""
     out = []
     for e in events[:head]:
-        if e["type"] not in ("click", "page_view"):
+        if e["type"] not in ("click", "page_view") or e["stream"] not in DS_STREAMS:
             continue
         d = e["data"]
         big = int(d["v"] > 300)
-        west = int(e["stream"] in ["s%d" % i for i in range(8)])
+        west = int(e["stream"] in ("s0", "s1", "s2"))
         hist = int("rec_ms" in d or e["type"] == "click")   # else NULL: fails
         out.append((e["pos"], e["id"], big, west, hist, big & west & hist))
     return out
@@ -220,6 +223,9 @@ def ds_want(events, head):
 def ds_got(text):
     return [(r["pos"], r["id"], r["f_big"], r["f_west"], r["f_hist"], r["keep"])
             for r in map(json.loads, text.splitlines())]
+
+
+DS_TIME = [0.0]   # seconds spent in check_dataset, for the summary
 
 
 def check_dataset(engram, store, log, events, rnd):
@@ -350,7 +356,9 @@ def check(engram, store, log, work, rnd):
     want = answers(engram, copy)
     for k in got:
         must(got[k] == want[k], f"{k}: the store's answer differs from a rebuild from the log")
+    t0 = time.time()
     cut = check_dataset(engram, store, log, events, rnd)
+    DS_TIME[0] += time.time() - t0
     return len(events), len(acks), cut
 
 
@@ -394,7 +402,7 @@ def main():
         print(f"crash: iteration {it} (seed {seed}): {f}; the store is kept in {work}", file=sys.stderr)
         sys.exit(1)
     print(f"crash: {iters} iterations, seed {seed}: {events} events, {acked} batches acknowledged, "
-          f"{cut} of the producer's dataset builds cut short, {writing} kills left a table.tmp, every check held ({time.time() - t0:.0f} s)")
+          f"{cut} of the producer's dataset builds cut short, {writing} kills left a table.tmp ({DS_TIME[0]:.1f} s of dataset checks), every check held ({time.time() - t0:.0f} s)")
     shutil.rmtree(work)
 
 
