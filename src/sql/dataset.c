@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <xxhash.h>
 
+#include "chain.h"
 #include "internal.h"
 #include "itab.h"
 #include "json.h"
@@ -289,6 +290,12 @@ static int parse_spec(const perr *e, const char *json, size_t n, dspec *s)
 			break;
 		}
 		seen |= 1 << m;
+		/* a member given twice: the last wins, as in a filter */
+		char **str = m == 0 ? &s->name : m == 1 ? &s->key : m == 2 ? &s->base : NULL;
+		if (str) {
+			free(*str);
+			*str = NULL;
+		}
 		switch (m) {
 		case 0:
 			if ((rc = want_string(e, &v, "$.name", &s->name)))
@@ -879,7 +886,10 @@ static int fingerprint(const char *spec, size_t n, uint64_t specs_fp, const char
 	unsigned char md[32];
 	unsigned int len = 0;
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	int ok = m && EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1 &&
+	/* chain.c's SHA-256: OpenSSL's default context, started by a failed
+	 * allocation, crashes the next fetch */
+	const EVP_MD *sha = eg_chain_sha256();
+	int ok = m && sha && EVP_DigestInit_ex(m, sha, NULL) == 1 &&
 		 EVP_DigestUpdate(m, "engram dataset 1\n", 17) == 1 &&
 		 EVP_DigestUpdate(m, spec, n) == 1 &&
 		 EVP_DigestUpdate(m, &specs_fp, sizeof specs_fp) == 1 &&
@@ -934,6 +944,21 @@ static int blame(eg_store *st, sqlite3 *db, const char *label, const dspec *s, c
 			return EG_EINVAL;
 	}
 	return eg_st_err(st, EG_EINVAL, "%s: base and filters: %s", label, msg);
+}
+
+/* A file beside the table, for people (the manifest, the spec it was
+ * built from), written when it does not hold p: a build that failed to
+ * write it, or was killed between the table's rename and its own, left
+ * it behind the table, and a build that reuses the table puts it right. */
+static void write_beside(eg_store *st, const eg_ds *ds, const char *name, const void *p,
+			 size_t n)
+{
+	eg_ds_view v;
+	int same = eg_ds_read(ds, name, 0, 0, NULL, NULL, &v) == EG_OK && v.n == n &&
+		   !memcmp(v.p, p, n);
+	eg_ds_view_free(&v);
+	if (!same && eg_os_write_file_atomic(ds->dir, name, p, n))
+		eg_st_note_errno(st, "cannot write %s/%s", ds->dir, name);
 }
 
 static int run_build(eg_store *st, eg_ds *ds, sqlite3 *db, sqlite3_stmt *q, const dspec *s,
@@ -1027,8 +1052,8 @@ static int run_build(eg_store *st, eg_ds *ds, sqlite3 *db, sqlite3_stmt *q, cons
 			rc = eg_st_errno(st, "cannot write the dataset %s", s->name);
 	}
 	/* beside it, for people: the manifest, and the spec it was built from */
-	if (!rc && eg_os_write_file_atomic(ds->dir, "manifest.json", man, manlen))
-		eg_st_note_errno(st, "cannot write %s/manifest.json", ds->dir);
+	if (!rc)
+		write_beside(st, ds, "manifest.json", man, manlen);
 	free(m);
 	free(man);
 	wfile_free(&f, s->nfilters);
@@ -1088,15 +1113,15 @@ int eg_dset_build(eg_store *st, const char *spec, size_t n, const eg_dset_build_
 		    d->head == at && d->as_of == o->as_of && d->known_at == o->known_at) {
 			*out = d;
 			*reused = 1;
+			write_beside(st, &ds, "manifest.json", d->manifest, d->manifest_len);
 		} else {
 			eg_dset_close(d);   /* none, another, or damaged: built anew */
 		}
 	}
 	if (!rc && !*reused)
 		rc = run_build(st, &ds, db, q, &s, &p, fp, at, o->as_of, o->known_at, e.label, base);
-	if (!rc && !*reused &&
-	    eg_os_write_file_atomic(ds.dir, "spec.json", spec, n))
-		eg_st_note_errno(st, "cannot write %s/spec.json", ds.dir);
+	if (!rc)
+		write_beside(st, &ds, "spec.json", spec, n);
 	if (rc && ds.lockfd >= 0) {
 		/* a first build that failed leaves no directory behind */
 		char t[PATH_MAX];

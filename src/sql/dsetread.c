@@ -299,7 +299,8 @@ static int check_layout(eg_dataset *d, const sections *s, uint64_t size)
 	if (d->rowoff[0] != 0 || d->rowoff[d->nrows] != d->values_len)
 		return -1;
 	for (uint64_t r = 0; r < d->nrows; r++)
-		if (d->rowoff[r] > d->rowoff[r + 1] || d->keyid[r] >= d->nkeys)
+		if (d->rowoff[r] > d->rowoff[r + 1] || d->rowoff[r + 1] > d->values_len ||
+		    d->keyid[r] >= d->nkeys)
 			return -1;
 	for (uint64_t k = 0; k < d->nkeys; k++)
 		if (d->keyfirst[k] >= d->nrows || d->keyid[d->keyfirst[k]] != k)

@@ -77,7 +77,7 @@ static void kind_dir(const eg_store *st, const char *sub, char out[PATH_MAX])
 int eg_ds_open(eg_store *st, const char *sub, const char *hex, int upcast, const char *spec,
 	       size_t speclen, eg_ds *d)
 {
-	char path[PATH_MAX], name[33];
+	char path[PATH_MAX], name[NAME_MAX + 1];   /* a dataset's name: up to 128 bytes */
 	d->lockfd = -1;
 	d->cleaned = 0;
 	if (upcast)

@@ -25,7 +25,15 @@ the store is checked:
   snapshots, window and session checkpoints) equals the answers of a copy
   whose idx/ was deleted and rebuilt (`engram reindex`, then every query
   from scratch); consumer checkpoints are at or below the head, and at or
-  above what the consumer had acknowledged.
+  above what the consumer had acknowledged;
+- the kept dataset (the producer now and then runs `engram dataset build`,
+  which writes its table aside and renames it) opens, is never older than
+  the last build the producer saw succeed, reads identically (rows --all)
+  when it is that build, and is whole either way: its rows are those of
+  the log up to the position it was built at, with the verdicts of its
+  filters computed here; a build afterwards works, leaves no temporary
+  file and puts manifest.json right; and a forced rebuild killed at a random moment of its run (timed
+  by a whole one) leaves the kept table opening and reading the same.
 
 Exit 0 when every iteration holds, 1 with the first failure described.
 """
@@ -55,6 +63,16 @@ FEAT = {"entity": "stream", "labels": {"entity": "stream", "cutoff": "at"},
 LABELS = "stream,at,known\n" + "".join(
     "s%d,%s,%s\n" % (i, at, known) for i in range(STREAMS)
     for at, known in (("2025-01-02T12:00:00Z", "2025-01-02T12:00:00Z"), ("2025-01-04T00:00:00Z", "2100-01-01T00:00:00Z")))
+# A dataset over the clicks and page views of six streams (a quarter of
+# the log: its checks cost a few seconds in all): a filter on the payload,
+# one on the stream, one that is NULL for some rows (a NULL verdict fails).
+DS_STREAMS = ["s%d" % i for i in range(6)]
+DS = {"name": "crash_ds", "key": "stream",
+      "base": {"events": {"type": ["click", "page_view"], "stream": DS_STREAMS}},
+      "filters": [{"name": "big", "sql": "json_extract(data, '$.v') > 300"},
+                  {"name": "west", "sql": "stream IN ('s0', 's1', 's2')"},
+                  {"name": "hist", "sql": "json_extract(data, '$.rec_ms') > 0 OR type = 'click'"}],
+      "output": ["stream"], "distinct": True}
 WIN = {"name": "crash_windows", "window": {"tumble": "1h"}, "group_by": ["stream"],
        "aggs": {"n": {"count": True}, "v": {"sum": "data.v"}}, "watermark": "10m",
        "allowed_lateness": "forever"}
@@ -141,6 +159,22 @@ def produce(engram, store, log, it, seed):
             # the entity table of the features spec, built or caught up
             run(engram, store, "features", "feat.json", "--labels", "labels.csv",
                 "--cutoff-known-at", "known")
+        elif roll < 0.8:
+            os.write(fd, b"dsintent\n")
+            if run(engram, store, "dataset", "build", "ds.json").returncode == 0:
+                ds_note(engram, store, fd)
+
+
+def ds_note(engram, store, fd):
+    """After a build that succeeded: its rows, kept beside the log (aside
+    and renamed, so a kill leaves none half-written), then "dsack HEAD"."""
+    r = run(engram, store, "dataset", "show", DS["name"])
+    head = json.loads(r.stdout)["head"]
+    rows = run(engram, store, "dataset", "rows", DS["name"], "--all").stdout
+    with open("dsrows.tmp", "w") as f:
+        f.write(rows)
+    os.rename("dsrows.tmp", f"dsrows.{head}")
+    os.write(fd, f"dsack {head}\n".encode())
 
 
 class Failure(Exception):
@@ -171,10 +205,92 @@ def answers(engram, store):
     return out
 
 
-def check(engram, store, log, work):
+def ds_want(events, head):
+    """The dataset's rows at head, as (pos, id, f_big, f_west, f_hist,
+    keep), computed from the events read back."""
+    out = []
+    for e in events[:head]:
+        if e["type"] not in ("click", "page_view") or e["stream"] not in DS_STREAMS:
+            continue
+        d = e["data"]
+        big = int(d["v"] > 300)
+        west = int(e["stream"] in ("s0", "s1", "s2"))
+        hist = int("rec_ms" in d or e["type"] == "click")   # else NULL: fails
+        out.append((e["pos"], e["id"], big, west, hist, big & west & hist))
+    return out
+
+
+def ds_got(text):
+    return [(r["pos"], r["id"], r["f_big"], r["f_west"], r["f_hist"], r["keep"])
+            for r in map(json.loads, text.splitlines())]
+
+
+DS_TIME = [0.0]   # seconds spent in check_dataset, for the summary
+
+
+def check_dataset(engram, store, log, events, rnd):
+    """The kept dataset after a kill: whole, and never older than the last
+    build that succeeded; then a build works.  Returns (was a build cut
+    short, was it cut while writing the table: table.tmp is there)."""
+    acked, last = 0, None
+    for line in open(log):
+        f = line.split()
+        if f and f[0] in ("dsintent", "dsack"):
+            last = f[0]
+            if f[0] == "dsack":
+                acked = int(f[1])
+    d = os.path.join(store, "datasets", DS["name"])
+    writing = int(os.path.exists(os.path.join(d, "table.tmp")))
+    if os.path.exists(os.path.join(d, "table")):
+        r = run(engram, store, "dataset", "show", DS["name"])
+        must(r.returncode == 0, f"dataset show: exit {r.returncode}: {r.stderr.strip()}")
+        head = json.loads(r.stdout)["head"]
+        r = run(engram, store, "dataset", "rows", DS["name"], "--all")
+        must(r.returncode == 0, f"dataset rows: exit {r.returncode}: {r.stderr.strip()}")
+        must(head >= acked, f"the kept dataset is at {head}, older than the build at {acked} "
+             "that succeeded")
+        if head == acked:
+            must(r.stdout == open(f"dsrows.{acked}").read(),
+                 f"the kept dataset built at {acked} reads differently after the kill")
+        must(ds_got(r.stdout) == ds_want(events, head),
+             f"the kept dataset built at {head} is not the log's rows up to {head}")
+    else:
+        must(not acked, f"the dataset built at {acked} is gone")
+    r = run(engram, store, "dataset", "build", "ds.json")
+    must(r.returncode == 0, f"dataset build afterwards: exit {r.returncode}: {r.stderr.strip()}")
+    r = run(engram, store, "dataset", "rows", DS["name"], "--all")
+    must(ds_got(r.stdout) == ds_want(events, len(events)),
+         "a dataset built afterwards is not the log's rows")
+    left = [n for n in os.listdir(d) if n.endswith(".tmp")]
+    must(not left, f"temporary files left after a build: {left}")
+    show = run(engram, store, "dataset", "show", DS["name"]).stdout
+    must(open(os.path.join(d, "manifest.json")).read() == show,
+         "manifest.json is not the kept table's manifest after a build")
+    with open(log, "a") as f:
+        f.write(f"dsack {len(events)}\n")
+    with open(f"dsrows.{len(events)}", "w") as f:
+        f.write(r.stdout)
+    # a forced rebuild at the same head, killed while it runs: the table
+    # it replaces and the one it writes read the same
+    args = [engram, "-d", store, "dataset", "build", "ds.json", "--force"]
+    t0 = time.time()
+    must(subprocess.run(args, capture_output=True).returncode == 0, "dataset build --force failed")
+    took = time.time() - t0
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(rnd.uniform(0, took))
+    p.kill()
+    p.wait()
+    writing += os.path.exists(os.path.join(d, "table.tmp"))
+    again = run(engram, store, "dataset", "rows", DS["name"], "--all")
+    must(again.returncode == 0 and again.stdout == r.stdout,
+         f"a rebuild killed after {took:.3f} s at most changed the kept dataset: {again.stderr.strip()}")
+    return last == "dsintent", writing
+
+
+def check(engram, store, log, work, rnd):
     if not os.path.isdir(os.path.join(store, "log")):   # killed before its first append
         must(not os.path.exists(log) or "ack " not in open(log).read(), "acknowledged, but no store")
-        return 0, 0
+        return 0, 0, (0, 0)
     r = run(engram, store, "verify")
     must(r.returncode == 0, f"verify: exit {r.returncode}: {r.stdout}{r.stderr}")
     r = run(engram, store, "read")
@@ -240,7 +356,10 @@ def check(engram, store, log, work):
     want = answers(engram, copy)
     for k in got:
         must(got[k] == want[k], f"{k}: the store's answer differs from a rebuild from the log")
-    return len(events), len(acks)
+    t0 = time.time()
+    cut = check_dataset(engram, store, log, events, rnd)
+    DS_TIME[0] += time.time() - t0
+    return len(events), len(acks), cut
 
 
 def main():
@@ -258,9 +377,10 @@ def main():
     json.dump(WIN, open("win.json", "w"))
     json.dump(DEPOSIT, open("deposit.json", "w"))
     json.dump(FEAT, open("feat.json", "w"))
+    json.dump(DS, open("ds.json", "w"))
     open("labels.csv", "w").write(LABELS)
     store, log = os.path.join(work, "store"), os.path.join(work, "acks")
-    events = acked = 0
+    events = acked = cut = writing = 0
     t0 = time.time()
     try:
         for it in range(iters):
@@ -276,12 +396,13 @@ def main():
             # only once none of the session is left
             while subprocess.run(["pgrep", "-s", str(p.pid)], capture_output=True).returncode == 0:
                 time.sleep(0.01)
-            events, acked = check(engram, store, log, work)
+            events, acked, c = check(engram, store, log, work, rnd)
+            cut, writing = cut + c[0], writing + c[1]
     except Failure as f:
         print(f"crash: iteration {it} (seed {seed}): {f}; the store is kept in {work}", file=sys.stderr)
         sys.exit(1)
     print(f"crash: {iters} iterations, seed {seed}: {events} events, {acked} batches acknowledged, "
-          f"every check held ({time.time() - t0:.0f} s)")
+          f"{cut} of the producer's dataset builds cut short, {writing} kills left a table.tmp ({DS_TIME[0]:.1f} s of dataset checks), every check held ({time.time() - t0:.0f} s)")
     shutil.rmtree(work)
 
 

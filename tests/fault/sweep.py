@@ -19,7 +19,12 @@ in `make test`).  After each run:
   batch of the workload is in the log whole or not at all, and in order;
   what the store answers through its derived files equals the answers of a
   copy rebuilt from the log alone (tests/crash/crash.py's answers()); and
-  the store takes a new append.
+  the store takes a new append;
+- for the dataset build (the base keeps the dataset of an earlier head):
+  the kept table opens and reads (rows --all) as the previous one or the
+  new one, the new one when the build exited 0; a build without the
+  fault then gives the new one, leaves no temporary file, and
+  manifest.json beside it is the table's manifest.
 
 Exit 0 when every case holds, 1 listing the cases that failed.
 """
@@ -32,7 +37,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crash"))
-from crash import FEAT, LABELS, PROJ, WIN, Failure, answers  # noqa: E402
+from crash import DS, FEAT, LABELS, PROJ, WIN, Failure, answers  # noqa: E402
 
 OPS = ["pwrite", "fdatasync", "fsync", "rename", "mmap", "munmap", "ftruncate", "open", "malloc",
        "disk-full"]
@@ -99,6 +104,10 @@ WORKLOADS = {
     # set written through a temporary file with its manifest
     "features": (["features", "feat.json", "--labels", "labels.csv", "--cutoff-known-at", "known",
                   "--out", "train.csv"], None, "base"),
+    # a dataset built anew over the one the base keeps (of an earlier
+    # head): its table written aside and renamed, manifest.json and
+    # spec.json beside it
+    "dataset": (["dataset", "build", "ds.json"], None, "base"),
 }
 
 
@@ -129,6 +138,8 @@ class Sweep:
             json.dump(FEAT, f)
         with open(os.path.join(work, "labels.csv"), "w") as f:
             f.write(LABELS)
+        with open(os.path.join(work, "ds.json"), "w") as f:
+            json.dump(DS, f)
         with open(os.path.join(work, "proj-snap.json"), "w") as f:
             json.dump(dict(PROJ, name="crash_counts_snap", snapshot_every=10), f)
         with open(os.path.join(work, "click.json"), "w") as f:
@@ -144,11 +155,43 @@ class Sweep:
             self.must_ok(run(engram, self.base, ["append", "--batch", str(BATCH)], text))
             if k == 0:
                 for args in (["project", "proj.json"], ["windows", "win.json"], ["sessions"],
-                             ["consume", "c1", "--limit", "20"]):
+                             ["consume", "c1", "--limit", "20"], ["dataset", "build", "ds.json"]):
                     self.must_ok(run(engram, self.base, args))
+        self.ds_before = self.ds_rows(self.base)
+        self.ds_after = None   # the rows a build in a copy of the base gives
         self.schemas = os.path.join(work, "schemas")
         shutil.copytree(self.base, self.schemas)
         self.must_ok(run(engram, self.schemas, ["schema", "add", "deposit", "deposit.json", "--force"]))
+
+    def ds_rows(self, store):
+        return self.must_ok(run(self.engram, store, ["dataset", "rows", DS["name"], "--all"])).stdout
+
+    def check_dataset(self, store, r):
+        """After a build that met a fault: the kept table is the previous
+        one or the new one (the new one if the build said so); a build
+        without the fault makes the new one, whole and alone."""
+        got = run(self.engram, store, ["dataset", "rows", DS["name"], "--all"])
+        if got.returncode:
+            return [f"the kept dataset does not read: {got.stderr.strip()[:300]}"]
+        if got.stdout not in (self.ds_before, self.ds_after):
+            return ["the kept dataset is neither the previous one nor the new one"]
+        if r.returncode == 0 and got.stdout != self.ds_after:
+            return ["the build exited 0 but the previous dataset is kept"]
+        b = run(self.engram, store, ["dataset", "build", "ds.json"])
+        if b.returncode:
+            return [f"a build afterwards: exit {b.returncode}: {b.stderr.strip()[:300]}"]
+        if self.ds_rows(store) != self.ds_after:
+            return ["a build afterwards does not give the new dataset"]
+        d = os.path.join(store, "datasets", DS["name"])
+        left = [n for n in os.listdir(d) if n.endswith(".tmp")]
+        # (at the head the failed build saw: this one reuses its table)
+        if left:
+            return [f"temporary files left after a build: {left}"]
+        show = self.must_ok(run(self.engram, store, ["dataset", "show", DS["name"]])).stdout
+        with open(os.path.join(d, "manifest.json")) as f:
+            if f.read() != show:
+                return ["manifest.json is not the kept table's manifest after a build"]
+        return []
 
     def must_ok(self, r):
         if r.returncode:
@@ -177,6 +220,10 @@ class Sweep:
             os.unlink(log)
         r = run(self.engram, store, args, stdin, self.env(None, log))
         self.must_ok(r)
+        if name == "dataset":
+            self.ds_after = self.ds_rows(store)
+            if self.ds_after == self.ds_before:
+                sys.exit("sweep: the dataset workload builds what the base keeps already")
         n = {}
         for line in open(log):
             f = line.split()
@@ -221,6 +268,9 @@ class Sweep:
                 bad.append(f"exit 0 without a word after a failed {op} of {hit[0]}")
             elif same_output(r.stdout) != same_output(want_out):
                 bad.append(f"exit 0 but printed {r.stdout[:200]!r}, not {want_out[:200]!r}")
+        # the dataset first: check_store appends, which moves the head
+        if not bad and name == "dataset":
+            bad += self.check_dataset(store, r)
         if not bad:
             bad += self.check_store(store, name)
         if bad:
