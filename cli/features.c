@@ -6,6 +6,7 @@
  */
 #include "cli.h"
 #include "buf.h"
+#include "chain.h"
 #include "csv.h"
 #include "json.h"
 #include "num.h"
@@ -27,7 +28,7 @@ static void sha256_hex(const void *p, size_t n, char hex_out[65])
 {
 	unsigned char h[32];
 	unsigned len = 0;
-	if (EVP_Digest(p, n, h, &len, EVP_sha256(), NULL) != 1)
+	if (EVP_Digest(p, n, h, &len, eg_chain_sha256(), NULL) != 1)
 		memset(h, 0, sizeof h);
 	eg_hash_hex(h, hex_out);
 }
@@ -60,7 +61,7 @@ static ssize_t hashed_write(void *cookie, const char *p, size_t n)
 static FILE *hashed_open(hashed *h, FILE *to)
 {
 	h->to = to;
-	if (!(h->md = EVP_MD_CTX_new()) || EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1)
+	if (!(h->md = EVP_MD_CTX_new()) || EVP_DigestInit_ex(h->md, eg_chain_sha256(), NULL) != 1)
 		return NULL;
 	cookie_io_functions_t io = { .write = hashed_write };
 	return fopencookie(h, "w", io);

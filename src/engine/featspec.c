@@ -5,6 +5,7 @@
  * allowed there, e.g. "$.features.spend_90d.window: expected a duration
  * longer than 0".
  */
+#include "chain.h"
 #include "feat.h"
 #include "proj.h"
 #include "timefmt.h"
@@ -277,7 +278,7 @@ static int table_shape(fctx *c)
 	}
 	EVP_MD_CTX *m = EVP_MD_CTX_new();
 	unsigned len = 0;
-	int ok = m && EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1;
+	int ok = m && EVP_DigestInit_ex(m, eg_chain_sha256(), NULL) == 1;
 #define FEED(t) (ok = ok && EVP_DigestUpdate(m, (t), strlen(t) + 1) == 1)
 	FEED("engram features table 1");
 	FEED(s->entity.text);

@@ -318,6 +318,12 @@ static int parse_spec(const perr *e, const char *json, size_t n, dspec *s)
 					      "\"why\"}");
 				break;
 			}
+			for (; s->nfilters; s->nfilters--) {   /* given twice: the last wins */
+				free(s->f[s->nfilters - 1].name);
+				free(s->f[s->nfilters - 1].sql);
+				free(s->f[s->nfilters - 1].why);
+				memset(&s->f[s->nfilters - 1], 0, sizeof s->f[0]);
+			}
 			eg_json_arr_begin(&a, &v);
 			while (!rc && eg_json_arr_next(&a, &x) == 1) {
 				if (s->nfilters == MAX_FILTERS) {
@@ -336,6 +342,8 @@ static int parse_spec(const perr *e, const char *json, size_t n, dspec *s)
 				rc = spec_err(e, "$.output: expected a list of column names");
 				break;
 			}
+			for (; s->noutput; s->noutput--)        /* given twice: the last wins */
+				free(s->output[s->noutput - 1]);
 			eg_json_arr_begin(&a, &v);
 			while (!rc && eg_json_arr_next(&a, &x) == 1) {
 				if (buf_grow(&s->output, &s->capoutput, s->noutput + 1,

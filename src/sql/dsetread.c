@@ -305,6 +305,18 @@ static int check_layout(eg_dataset *d, const sections *s, uint64_t size)
 	for (uint64_t k = 0; k < d->nkeys; k++)
 		if (d->keyfirst[k] >= d->nrows || d->keyid[d->keyfirst[k]] != k)
 			return -1;
+	/* keep is every filter's pass, and a row NULL for a filter fails it */
+	for (uint64_t w = 0; w < W; w++) {
+		uint64_t all = w + 1 < W || !(d->nrows % 64) ? UINT64_MAX
+							       : (UINT64_C(1) << (d->nrows % 64)) - 1;
+		for (size_t i = 0; i < d->nfilters; i++) {
+			all &= d->pass[i * W + w];
+			if (d->pass[i * W + w] & d->null[i * W + w])
+				return -1;
+		}
+		if (d->keep[w] != all)
+			return -1;
+	}
 	return 0;
 }
 
