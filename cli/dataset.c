@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -90,6 +91,17 @@ static int ds_parse(cli *c, const opt *opts, int npos, const char *usage)
 
 /* ------------------------------------------------------------ build */
 
+/* Ctrl-C during a build: it stops, writing nothing (exit 130); a second
+ * one kills as usual. */
+static volatile int build_cancel;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	build_cancel = 1;
+	signal(SIGINT, SIG_DFL);
+}
+
 static int ds_build(cli *c, int arg)
 {
 	(void)arg;
@@ -102,7 +114,7 @@ static int ds_build(cli *c, int arg)
 	int rc = ds_parse(c, opts, 2, "build takes one spec file: engram dataset build SPEC.json");
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	eg_dset_build_opts o = { EG_TIME_NONE, EG_TIME_NONE, force, NULL, c->pos[1] };
+	eg_dset_build_opts o = { EG_TIME_NONE, EG_TIME_NONE, force, NULL, c->pos[1], NULL };
 	if ((as_of && (rc = cli_time(c, "as-of", as_of, &o.as_of))) ||
 	    (known_at && (rc = cli_time(c, "known-at", known_at, &o.known_at))))
 		return rc;
@@ -120,8 +132,17 @@ static int ds_build(cli *c, int arg)
 	}
 	eg_dataset *d = NULL;
 	int reused = 0;
+	o.cancel = &build_cancel;
+	struct sigaction sa = { .sa_handler = on_sigint }, old;
+	sigaction(SIGINT, &sa, &old);
 	int r = eg_dset_build(st, spec, n, &o, &d, &reused);
+	sigaction(SIGINT, &old, NULL);
 	free(spec);
+	if (r == EG_EINTR) {
+		cli_error("%s", eg_errmsg(st));
+		cli_close(st, 130);
+		return 130;
+	}
 	if (r) {
 		rc = dset_fail(st, r);
 		cli_close(st, rc);

@@ -133,7 +133,7 @@ static void make_store(void)
 	}
 	CHECK(eg_batch_commit(bt, NULL) == EG_OK);
 	/* the template of 'M' */
-	eg_dset_build_opts bo = { EG_TIME_NONE, EG_TIME_NONE, 1, store_dir, "fuzz" };
+	eg_dset_build_opts bo = { EG_TIME_NONE, EG_TIME_NONE, 1, store_dir, "fuzz", NULL };
 	eg_dataset *d;
 	int reused;
 	CHECK(eg_dset_build(st, VALID_SPEC, strlen(VALID_SPEC), &bo, &d, &reused) == EG_OK);
@@ -327,7 +327,7 @@ static void spec(const char *p, size_t n)
 		return;
 	}
 	drop_all();
-	eg_dset_build_opts o = { EG_TIME_NONE, EG_TIME_NONE, 1, store_dir, "fuzz" };
+	eg_dset_build_opts o = { EG_TIME_NONE, EG_TIME_NONE, 1, store_dir, "fuzz", NULL };
 	eg_dataset *d = (eg_dataset *)&o;   /* must be set either way */
 	int reused = -1;
 	int rc = eg_dset_build(st, p, n, &o, &d, &reused);

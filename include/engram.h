@@ -36,7 +36,8 @@ enum {
 	EG_ELOCKED = -6,     /* another process holds the write lock */
 	EG_ENOTFOUND = -7,   /* no such store, consumer, ... */
 	EG_EDUP = -8,        /* an event id already exists (not stored again) */
-	EG_EREADONLY = -9    /* a write on a store opened for reading */
+	EG_EREADONLY = -9,   /* a write on a store opened for reading */
+	EG_EINTR = -10       /* stopped when asked to (engram dataset build's Ctrl-C) */
 };
 
 /* A short static description of an error code. */
@@ -1107,6 +1108,9 @@ typedef struct eg_dset_build_opts {
 	const char *spec_dir;   /* relative spec paths in the spec are read from
 	                         * here (the spec file's directory); NULL: cwd */
 	const char *label;      /* the spec's name in messages (its path) */
+	const volatile int *cancel;   /* when it becomes nonzero (a signal
+	                         * handler sets it), the build stops with
+	                         * EG_EINTR, keeping nothing; NULL: never */
 } eg_dset_build_opts;
 
 /* Build the dataset of spec (JSON text, n bytes) at the head (bounded by

@@ -923,6 +923,13 @@ static char *build_sql(const dspec *s, const char *base)
 	return sqlite3_str_finish(t);
 }
 
+/* SQLite's progress handler: stop the statement once asked to. */
+static int cancelled(void *ctx)
+{
+	const volatile int *cancel = ctx;
+	return *cancel != 0;
+}
+
 /* The build's statement failed as it ran (msg): which part fails alone,
  * the base or a filter?  Run each to find out (only on this error path). */
 static int blame(eg_store *st, sqlite3 *db, const char *label, const dspec *s, const char *base,
@@ -990,7 +997,9 @@ static int run_build(eg_store *st, eg_ds *ds, sqlite3 *db, sqlite3_stmt *q, cons
 	}
 	if (!rc && r != SQLITE_DONE) {
 		char *msg = strdup(sqlite3_errmsg(db));
-		rc = r == SQLITE_NOMEM || !msg ? EG_ENOMEM : blame(st, db, label, s, base, msg);
+		rc = r == SQLITE_NOMEM || !msg ? EG_ENOMEM
+		     : r == SQLITE_INTERRUPT ? eg_st_err(st, EG_EINTR, "interrupted: nothing kept")
+					      : blame(st, db, label, s, base, msg);
 		free(msg);
 	}
 	if (rc) {
@@ -1071,7 +1080,7 @@ static int run_build(eg_store *st, eg_ds *ds, sqlite3 *db, sqlite3_stmt *q, cons
 int eg_dset_build(eg_store *st, const char *spec, size_t n, const eg_dset_build_opts *o,
 		  eg_dataset **out, int *reused)
 {
-	static const eg_dset_build_opts none = { EG_TIME_NONE, EG_TIME_NONE, 0, NULL, NULL };
+	static const eg_dset_build_opts none = { EG_TIME_NONE, EG_TIME_NONE, 0, NULL, NULL, NULL };
 	if (!o)
 		o = &none;
 	*out = NULL;
@@ -1106,6 +1115,8 @@ int eg_dset_build(eg_store *st, const char *spec, size_t n, const eg_dset_build_
 		rc = EG_ENOMEM;
 	if (!rc)
 		rc = prepare(st, db, sql, &q, e.label);
+	if (!rc && o->cancel)
+		sqlite3_progress_handler(db, 10000, cancelled, (void *)o->cancel);
 	char fp[65];
 	if (!rc)
 		rc = fingerprint(spec, n, c->specs_fp, o->spec_dir, fp);

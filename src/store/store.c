@@ -29,6 +29,7 @@ const char *eg_strerror(int code)
 	case EG_ENOTFOUND: return "not found";
 	case EG_EDUP: return "duplicate event id";
 	case EG_EREADONLY: return "store is open for reading only";
+	case EG_EINTR: return "interrupted";
 	}
 	return "unknown error";
 }

@@ -347,3 +347,33 @@ test_keys_are_compared_as_sql_compares_them() {
 	assert_eq 'filter,rows_failing,keys_failing,only_rows,only_keys,rows_remaining,keys_remaining
 odd,2,2,2,2,2,1' "$OUT" "'7' and 8 fail; 7 (with 7.0) is kept"
 }
+
+test_ctrl_c_stops_a_build_and_keeps_the_previous_one() {
+	seed_store
+	ok_to /dev/null eg dataset build "$SPEC"
+	local table=$STORE/datasets/west_recent_buyers/table sum
+	sum=$(cksum <"$table")
+	# the same name over a base long enough to be stopped
+	printf '%s' '{"name":"west_recent_buyers","key":"k","base":"WITH RECURSIVE c(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM c WHERE k < 100000000) SELECT k FROM c","filters":[{"name":"odd","sql":"k % 2"}]}' >"$T/long.json"
+	py "$ENGRAM" "$STORE" "$T/long.json" <<'EOF2'
+import sys, time
+from e2e import *
+from term import Term
+engram, store, spec = sys.argv[1:4]
+t = Term([engram, "-d", store, "dataset", "build", spec])
+time.sleep(1.0)
+check(t.proc.poll() is None, "the build ended before Ctrl-C: %r" % t.drain(0.1))
+t0 = time.time()
+rc = t.interrupt()
+check(rc == 130, "exit status %r, expected 130: %r" % (rc, t.text()[-300:]))
+check(time.time() - t0 < 2.0, "stopped %.2fs after Ctrl-C" % (time.time() - t0))
+check("engram: error: interrupted: nothing kept" in t.text(), "message: %r" % t.text()[-300:])
+EOF2
+	assert_eq "$sum" "$(cksum <"$table")" "the kept dataset is the one before"
+	[ -z "$(ls "$STORE/datasets/west_recent_buyers" | grep tmp)" ] || fail "a temporary file is left: $(ls "$STORE/datasets/west_recent_buyers")"
+	ok eg --format csv dataset rows west_recent_buyers
+	assert_eq 'customer_id
+11
+22
+44' "$OUT" "the previous final rows"
+}
