@@ -1023,24 +1023,16 @@ static int run_build(eg_store *st, eg_ds *ds, sqlite3 *db, sqlite3_stmt *q, cons
 		rc = EG_ENOMEM;
 	} else {
 		put_section(&f, &off[DSEC_ROWOFF], &len[DSEC_ROWOFF], f.rowoff, (f.nrow + 1) * 8);
-		/* pass and null: a filter's bitmap after another's */
-		off[DSEC_PASS] = off[DSEC_NULL] = 0;
-		for (size_t i = 0; i < s->nfilters; i++) {
-			uint64_t o, l;
-			put_section(&f, &o, &l, f.pass[i], W * 8);
-			if (!i)
-				off[DSEC_PASS] = o;
+		/* pass, then null: a filter's bitmap after another's (each W
+		 * words, so the first's offset is the section's) */
+		for (int sec = DSEC_PASS; sec <= DSEC_NULL; sec++) {
+			off[sec] = f.w.off + (8 - f.w.off % 8) % 8;
+			len[sec] = s->nfilters * W * 8;
+			for (size_t i = 0; i < s->nfilters; i++) {
+				uint64_t o, l;
+				put_section(&f, &o, &l, sec == DSEC_PASS ? f.pass[i] : f.nul[i], W * 8);
+			}
 		}
-		len[DSEC_PASS] = s->nfilters * W * 8;
-		for (size_t i = 0; i < s->nfilters; i++) {
-			uint64_t o, l;
-			put_section(&f, &o, &l, f.nul[i], W * 8);
-			if (!i)
-				off[DSEC_NULL] = o;
-		}
-		len[DSEC_NULL] = s->nfilters * W * 8;
-		if (!s->nfilters)
-			off[DSEC_PASS] = off[DSEC_NULL] = f.w.off + (8 - f.w.off % 8) % 8;
 		/* with no filter every row is kept */
 		put_section(&f, &off[DSEC_KEEP], &len[DSEC_KEEP], f.keep ? (void *)f.keep : "", W * 8);
 		put_section(&f, &off[DSEC_KEYID], &len[DSEC_KEYID], f.keyid ? (void *)f.keyid : "",
