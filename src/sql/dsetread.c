@@ -729,7 +729,7 @@ int eg_dset_list(eg_store *st, int (*fn)(void *ctx, const char *name), void *ctx
 {
 	list_ctx k = { 0 };
 	int rc = eg_ds_list(st, DSET_SUB, list_one, &k);
-	if (!rc)
+	if (!rc && k.n)
 		qsort(k.names, k.n, sizeof *k.names, name_cmp);
 	for (size_t i = 0; i < k.n; i++) {
 		if (!rc)
