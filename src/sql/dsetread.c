@@ -153,8 +153,10 @@ size_t eg_dset_value_text(const eg_dset_value *v, char *out, size_t cap)
 		break;
 	case SQLITE_TEXT:
 		n = v->n < cap ? v->n : cap ? cap - 1 : 0;
+		if (cap && n)
+			memcpy(out, v->s, n);
 		if (cap)
-			memcpy(out, v->s, n), out[n] = 0;
+			out[n] = 0;
 		return n;
 	case SQLITE_BLOB:
 		for (size_t i = 0; i < v->n && 2 * i + 2 < cap; i++, n += 2)
