@@ -13,7 +13,7 @@ override LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 # libengram.a and the SQLite extension (build/lib/libengram_sqlite.so).
 PIC     := -fPIC -fno-semantic-interposition
 # engram sql's shell keeps its history with readline (Debian libreadline-dev).
-CLI_LIBS := -lreadline
+CLI_LIBS := -lreadline $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 
 # Build variant: `make SAN=1` builds into build-san/ with sanitizers.
 ifeq ($(SAN),1)
@@ -107,11 +107,11 @@ define install_debs
 	fi
 endef
 DEB_PKGS := build-essential pkg-config libssl-dev libxxhash-dev libcmocka-dev python3 \
-	libsqlite3-dev libreadline-dev sqlite3 libpcre2-dev
+	libsqlite3-dev libreadline-dev sqlite3 libpcre2-dev libmicrohttpd-dev curl
 deps:
 	$(call install_debs,$(DEB_PKGS))
 deps-check:
-	@pkg-config --exists $(PKGS) cmocka readline && command -v python3 sqlite3 >/dev/null || \
+	@pkg-config --exists $(PKGS) cmocka readline libmicrohttpd && command -v python3 sqlite3 curl >/dev/null || \
 		$(MAKE) --no-print-directory deps
 
 # Every file call through the I/O layer, and no layer calling one above it

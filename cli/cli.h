@@ -206,5 +206,6 @@ int cmd_schema(cli *c);
 int cmd_quarantine(cli *c);
 int cmd_features(cli *c);
 int cmd_dataset(cli *c);
+int cmd_serve(cli *c);
 
 #endif

@@ -235,6 +235,32 @@ static const command COMMANDS[] = {
 	  "  engram dataset explain west_recent_buyers --format table\n"
 	  "  engram dataset why west_recent_buyers 44\n"
 	  "  engram sql \"SELECT * FROM dataset('west_recent_buyers') WHERE customer_id = 44\"" },
+	{ "serve", cmd_serve,
+	  "serve [--listen 127.0.0.1:7070] [--max-body SIZE] [--max-connections N] [--timeout S]",
+	  "the store over HTTP: append with group commit, read (docs/SERVER.md)",
+	  "Serves the store over HTTP (libmicrohttpd), holding its write lock; CLI\n"
+	  "readers keep working beside it.  Appends from every connection are committed\n"
+	  "by one thread, each request its own atomic batch, and made durable together\n"
+	  "by one fdatasync (group commit); a request is answered only once its events\n"
+	  "are durable.  SIGTERM or Ctrl-C stops taking connections, answers the\n"
+	  "appends in flight, and exits.\n\n"
+	  "  POST /events                  NDJSON body: one atomic batch; the summary of\n"
+	  "                                engram append, or 400 naming the line and field\n"
+	  "  POST /streams/{s}/events      the same, lines without a stream in s; with\n"
+	  "                                Expected-Version: N|new|any (409 on conflict)\n"
+	  "  GET /events?stream=&type=&since=&until=&by=&from=&to=&limit=&reverse=\n"
+	  "                                NDJSON as engram read prints it, streamed\n"
+	  "  GET /head, GET /health\n\n"
+	  "  --listen ADDR:PORT     a loopback address (default 127.0.0.1:7070)\n"
+	  "  --max-body SIZE        the largest request body (default 64M): 413 beyond\n"
+	  "  --max-connections N    connections at once (default 1000)\n"
+	  "  --timeout S            close a connection idle for S seconds (default 60)\n\n"
+	  "An access log line per request goes to stderr (NDJSON).\n\n"
+	  "Example:\n"
+	  "  engram serve --listen 127.0.0.1:7070 &\n"
+	  "  curl -s -H 'Content-Type: application/x-ndjson' --data-binary @events.ndjson \\n"
+	  "       http://127.0.0.1:7070/events\n"
+	  "  curl -s 'http://127.0.0.1:7070/events?type=deposit&limit=5'" },
 	{ "sql", cmd_sql,
 	  "sql [QUERY | -f FILE]",
 	  "SQL over the store (SQLite), through engram's indexes",

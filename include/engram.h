@@ -159,7 +159,11 @@ void eg_map_free(eg_map *m);
 
 typedef struct eg_batch eg_batch;
 
-enum eg_sync { EG_SYNC_ALWAYS = 0, EG_SYNC_NONE = 1 };
+/* EG_SYNC_GROUP: the commit is visible at once but made durable by the
+ * next eg_store_sync (or EG_SYNC_ALWAYS commit), which syncs every such
+ * commit before it in one fdatasync: group commit (engram serve answers
+ * each request only after that sync). */
+enum eg_sync { EG_SYNC_ALWAYS = 0, EG_SYNC_NONE = 1, EG_SYNC_GROUP = 2 };
 
 /* Options of eg_batch_begin; zero-initialise and set what you need. */
 typedef struct eg_batch_opts {
@@ -253,6 +257,11 @@ int eg_batch_commit(eg_batch *b, eg_append_result *res);
 
 /* Discard the batch: nothing of it is visible, ever.  NULL is accepted. */
 void eg_batch_abort(eg_batch *b);
+
+/* Make every commit made with EG_SYNC_GROUP durable now, in one fdatasync
+ * per segment they reach (none: EG_OK).  EG_EIO (the store then refuses
+ * further writes), EG_EREADONLY. */
+int eg_store_sync(eg_store *st);
 
 /* ------------------------------------------------------------------ read */
 

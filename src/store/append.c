@@ -1053,6 +1053,15 @@ static void batch_free(eg_batch *b)
 	free(b);
 }
 
+_Static_assert(EG_SYNC_GROUP == EG_SYNC_LATER, "a group commit is a commit synced later");
+
+int eg_store_sync(eg_store *st)
+{
+	if (!st->writable)
+		return eg_st_err(st, EG_EREADONLY, "the store is open for reading only");
+	return eg_log_sync(st, &st->log);
+}
+
 int eg_batch_commit(eg_batch *b, eg_append_result *res)
 {
 	eg_store *st = b->st;

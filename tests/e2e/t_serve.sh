@@ -1,0 +1,256 @@
+# t_serve.sh — engram serve over HTTP with curl: append (the summary, the
+# errors with line and field, Expected-Version and 409, ids as idempotency
+# keys), read (filters, streaming, bad parameters), errors (404, 405, 413,
+# 415), group commit under concurrent clients, SIGTERM finishing in-flight
+# appends, and refusing a non-loopback address.
+
+NDJSON='Content-Type: application/x-ndjson'
+
+# start_server [ARGS...]: engram serve on a free loopback port, in $URL;
+# its stderr in $T/serve.err.
+start_server() {
+	PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	URL=http://127.0.0.1:$PORT
+	"$ENGRAM" -d "$STORE" serve --listen "127.0.0.1:$PORT" "$@" 2>"$T/serve.err" &
+	SERVER=$!
+	trap 'kill $SERVER 2>/dev/null' EXIT
+	local i
+	for ((i = 0; i < 100; i++)); do
+		curl -s "$URL/health" >/dev/null 2>&1 && return 0
+		kill -0 $SERVER 2>/dev/null || fail "the server exited: $(cat "$T/serve.err")"
+		sleep 0.05
+	done
+	fail "the server did not answer: $(cat "$T/serve.err")"
+}
+
+stop_server() {
+	kill -TERM $SERVER
+	wait $SERVER
+	RC=$?
+	trap - EXIT
+}
+
+# http METHOD PATH [CURL ARGS...]: the body in OUT, the status in CODE.
+http() {
+	local m=$1 p=$2
+	shift 2
+	OUT=$(curl -s -X "$m" -w '\n%{http_code}' "$@" "$URL$p")
+	CODE=${OUT##*$'\n'}
+	OUT=${OUT%$'\n'*}
+	OUT=${OUT%$'\n'}
+}
+
+test_serve_append_and_read() {
+	start_server
+	http GET /health
+	assert_eq '200 {"status":"ok"}' "$CODE $OUT" "health"
+	http POST /events -H "$NDJSON" --data-binary @"$E2E_DIR/../../examples/datasets/events.ndjson"
+	assert_eq 200 "$CODE" "append: $OUT"
+	assert_eq "12 0 1 12" "$(jfields "$OUT" appended duplicates first_pos last_pos)" "the summary"
+	ok eg head
+	assert_eq "$(jget "$OUT" hash)" "$(jget "$(curl -s "$URL/head")" hash)" "GET /head = engram head"
+	# read: the same lines as engram read with the same filters
+	http GET '/events?type=order_placed&limit=3'
+	assert_eq 200 "$CODE"
+	local want
+	want=$(eg read --type order_placed --limit 3)
+	assert_eq "$want" "$OUT" "GET /events = engram read"
+	http GET '/events?stream=customer-44'
+	assert_eq "$(eg read --stream customer-44)" "$OUT" "by stream"
+	http GET '/events?from=3&to=5&reverse=true'
+	assert_eq "$(eg read --from 3 --to 5 --reverse)" "$OUT" "positions, reversed"
+	http GET '/events?since=2025-05-22&by=time'
+	assert_eq "$(eg read --since 2025-05-22)" "$OUT" "since"
+	# a read while appending goes on beside it: CLI readers too
+	ok eg read --limit 1
+	stop_server
+	assert_eq 0 "$RC" "exit status after SIGTERM"
+	assert_contains "$(cat "$T/serve.err")" '"method":"POST","path":"/events","status":200'
+	ok eg verify
+}
+
+test_serve_a_large_read_streams() {
+	ok_to "$T/in.ndjson" "$ENGRAM" gen clickstream --events 30000 --seed 2
+	ok eg append "$T/in.ndjson"
+	start_server
+	curl -s "$URL/events" >"$T/all.ndjson" || fail "curl failed"
+	ok_to "$T/want.ndjson" eg read
+	cmp -s "$T/want.ndjson" "$T/all.ndjson" || fail "GET /events differs from engram read ($(wc -l <"$T/all.ndjson") lines)"
+	stop_server
+}
+
+test_serve_bad_appends_write_nothing() {
+	start_server
+	http POST /events -H "$NDJSON" --data-binary $'{"type":"a"}\n{"type":"b","time":"nope"}\n'
+	assert_eq 400 "$CODE"
+	assert_contains "$OUT" '"error":"line 2: field \"time\": expected an RFC 3339 time'
+	assert_contains "$OUT" '"line":2'
+	http POST /events -H "$NDJSON" --data-binary $'{"type":"a"}\n{not json\n'
+	assert_eq 400 "$CODE"
+	assert_contains "$OUT" '"line":2'
+	http POST /events --data-binary '{"type":"a"}'
+	assert_eq 415 "$CODE" "curl's default form content type"
+	assert_contains "$OUT" "-H 'Content-Type: application/x-ndjson'"
+	http GET '/events?limit=x'
+	assert_eq 400 "$CODE"
+	assert_contains "$OUT" "limit: expected a whole number, got 'x'"
+	http GET '/events?since=yesterday'
+	assert_eq 400 "$CODE"
+	assert_contains "$OUT" "since: expected an RFC 3339 time"
+	http GET '/events?by=clock'
+	assert_eq 400 "$CODE"
+	http GET /nowhere
+	assert_eq 404 "$CODE"
+	assert_contains "$OUT" '"error":"no route GET /nowhere'
+	http DELETE /events
+	assert_eq 405 "$CODE"
+	http GET /streams/s/events
+	assert_eq 405 "$CODE"
+	stop_server
+	ok eg head
+	assert_eq 0 "$(jget "$OUT" pos)" "nothing was written"
+}
+
+test_serve_body_limit_is_413() {
+	start_server --max-body 1k
+	"$PYTHON" -c '
+import json
+for i in range(40):
+    print(json.dumps({"type": "t", "data": {"pad": "x" * 40}}))' >"$T/big.ndjson"
+	http POST /events -H "$NDJSON" --data-binary @"$T/big.ndjson"
+	assert_eq 413 "$CODE"
+	assert_contains "$OUT" "larger than --max-body (1024 bytes)"
+	http POST /events -H "$NDJSON" --data-binary '{"type":"small"}'
+	assert_eq 200 "$CODE"
+	stop_server
+	ok eg head
+	assert_eq 1 "$(jget "$OUT" pos)" "only the small batch"
+}
+
+test_serve_expected_version_and_idempotent_ids() {
+	start_server
+	http POST /streams/acct-1/events -H "$NDJSON" -H 'Expected-Version: new' --data-binary '{"type":"opened"}'
+	assert_eq 200 "$CODE" "new stream: $OUT"
+	http POST /streams/acct-1/events -H "$NDJSON" -H 'Expected-Version: new' --data-binary '{"type":"opened"}'
+	assert_eq 409 "$CODE"
+	assert_contains "$OUT" "acct-1"
+	http POST /streams/acct-1/events -H "$NDJSON" -H 'Expected-Version: 1' --data-binary $'{"type":"deposit"}\n{"type":"deposit"}'
+	assert_eq 200 "$CODE"
+	http POST /streams/acct-1/events -H "$NDJSON" -H 'Expected-Version: 1' --data-binary '{"type":"deposit"}'
+	assert_eq 409 "$CODE"
+	assert_contains "$OUT" "is at version 3, expected 1"
+	http POST /streams/acct-1/events -H "$NDJSON" -H 'Expected-Version: soon' --data-binary '{"type":"deposit"}'
+	assert_eq 400 "$CODE"
+	assert_contains "$OUT" "Expected-Version"
+	http POST /streams/acct-1/events -H "$NDJSON" --data-binary '{"type":"deposit"}'
+	assert_eq 200 "$CODE" "any version"
+	# a retried POST with the same ids is a duplicate, not a second copy
+	http POST /events -H "$NDJSON" --data-binary '{"id":"pay-1","stream":"acct-2","type":"paid"}'
+	assert_eq "1 0" "$(jfields "$OUT" appended duplicates)"
+	http POST /events -H "$NDJSON" --data-binary '{"id":"pay-1","stream":"acct-2","type":"paid"}'
+	assert_eq "200 0 1" "$CODE $(jfields "$OUT" appended duplicates)" "the retry"
+	stop_server
+	ok eg --format csv read --stream acct-1
+	assert_eq 4 "$(printf '%s\n' "$OUT" | tail -n +2 | wc -l)" "acct-1's events: opened, three deposits"
+}
+
+test_serve_group_commit_under_concurrent_clients() {
+	start_server
+	# 32 clients, 50 requests each, every request its own atomic batch
+	"$PYTHON" - "$PORT" <<'EOF' || fail "the clients failed"
+import http.client, json, sys, threading
+port = int(sys.argv[1])
+errors = []
+def client(i):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for j in range(50):
+        body = "\n".join(json.dumps({"id": "c%d-%d-%d" % (i, j, k), "stream": "c%d" % i,
+                                     "type": "t", "data": {"j": j, "k": k}}) for k in range(3))
+        c.request("POST", "/events", body=body, headers={"Content-Type": "application/x-ndjson"})
+        r = c.getresponse()
+        b = r.read()
+        if r.status != 200:
+            errors.append((r.status, b))
+ts = [threading.Thread(target=client, args=(i,)) for i in range(32)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+if errors:
+    sys.exit("errors: %r" % errors[:3])
+EOF
+	stop_server
+	local summary
+	summary=$(grep '^engram: stopped' "$T/serve.err")
+	assert_contains "$summary" "1600 appends acknowledged" "every request"
+	assert_contains "$summary" "(4800 events)"
+	local rounds=${summary#*acknowledged in }
+	rounds=${rounds%% *}
+	[ "$rounds" -lt 1600 ] || fail "no request shared a commit: $summary"
+	ok_to "$T/all.ndjson" eg read
+	py "$T/all.ndjson" <<'EOF'
+import sys, collections
+from e2e import *
+rows = load_ndjson(sys.argv[1])
+check(len(rows) == 4800, "%d events" % len(rows))
+# each request's three events are next to each other, in order
+by_req = collections.defaultdict(list)
+for r in rows:
+    i = plain(r["id"]).rsplit("-", 1)[0]
+    by_req[i].append(int(r["pos"]))
+for i, p in by_req.items():
+    check(p == list(range(p[0], p[0] + 3)), "request %s is split: %r" % (i, p))
+EOF
+	ok eg verify
+}
+
+test_serve_sigterm_finishes_appends_in_flight() {
+	start_server
+	"$PYTHON" - "$PORT" >"$T/acked" <<'EOF' &
+import http.client, json, sys, threading
+port = int(sys.argv[1])
+lock = threading.Lock()
+def client(i):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for j in range(1000):
+            c.request("POST", "/events", body=json.dumps({"id": "k%d-%d" % (i, j), "type": "t"}),
+                      headers={"Content-Type": "application/x-ndjson"})
+            r = c.getresponse()
+            r.read()
+            if r.status == 200:
+                with lock:
+                    print("k%d-%d" % (i, j), flush=True)
+    except Exception:
+        pass
+ts = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+EOF
+	local clients=$!
+	sleep 0.5
+	stop_server
+	wait $clients
+	assert_eq 0 "$RC" "exit status"
+	assert_contains "$(cat "$T/serve.err")" "engram: stopping: finishing the appends in flight"
+	[ -s "$T/acked" ] || fail "no append was acknowledged before SIGTERM"
+	# every acknowledged id is in the store
+	ok_to "$T/ids" eg read
+	py "$T/acked" "$T/ids" <<'EOF'
+import sys
+from e2e import *
+acked = set(open(sys.argv[1]).read().split())
+have = set(plain(r["id"]) for r in load_ndjson(sys.argv[2]))
+check(acked <= have, "acknowledged but missing: %r" % sorted(acked - have)[:5])
+EOF
+}
+
+test_serve_refuses_a_non_loopback_address_and_a_second_server() {
+	assert_exit 2 eg serve --listen 0.0.0.0:7070
+	assert_contains "$ERR" "not a loopback address"
+	assert_exit 2 eg serve --listen nowhere
+	assert_contains "$ERR" "--listen: expected IPv4-ADDRESS:PORT"
+	start_server
+	# one server per store: it holds the write lock
+	assert_exit 4 eg serve --listen 127.0.0.1:1
+	assert_contains "$ERR" "locked"
+	stop_server
+}
