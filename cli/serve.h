@@ -1,0 +1,75 @@
+/*
+ * serve.h — what the files of engram serve share (docs/SERVER.md): the
+ * server's state, the request being read, JSON answers, query parameters,
+ * and the route tables each file contributes to.
+ */
+#ifndef EG_SERVE_H
+#define EG_SERVE_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cli.h"
+
+typedef struct areq areq;
+
+/* The server: the store's writer (only the committer thread uses it) and
+ * the queue of appends waiting for it. */
+typedef struct srv {
+	eg_store *st;
+	const char *dir;
+	size_t max_body;
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	areq *head, *tail;
+	int stopping;
+	uint64_t rounds, requests, events; /* group commit, for the summary */
+} srv;
+
+/* A request being read: its body as it comes in. */
+typedef struct conn {
+	char *body;
+	size_t len, cap;
+	int too_big;
+	struct timespec t0;
+} conn;
+
+/* A route: an exact path, or a prefix ending in '/' ("/streams/") whose
+ * handler reads the rest of url (and answers 404 when it names nothing);
+ * methods: the ones it takes ("GET POST"), else 405. */
+typedef enum MHD_Result (*srv_handler)(srv *s, struct MHD_Connection *c, const char *url,
+				       const char *method, conn *k);
+typedef struct srv_route {
+	const char *path, *methods;
+	srv_handler fn;
+} srv_route;
+
+/* Each file's routes, ending with { NULL }. */
+extern const srv_route SRV_APPEND_ROUTES[], SRV_READ_ROUTES[];
+
+/* {"error": msg EXTRA} (extra: more members, as ",\"line\":3"), malloc'd. */
+char *srv_json_error(const char *msg, const char *extra);
+/* Queue a JSON body (taken: freed here) with the status. */
+enum MHD_Result srv_answer(struct MHD_Connection *c, unsigned status, char *body);
+enum MHD_Result srv_fail(struct MHD_Connection *c, unsigned status, const char *msg);
+/* No such route. */
+enum MHD_Result srv_not_found(struct MHD_Connection *c, const char *method, const char *url);
+/* Note a response queued without srv_answer (a stream): the access log's status. */
+void srv_queued(unsigned status);
+
+/* A query parameter, or NULL. */
+const char *srv_arg(struct MHD_Connection *c, const char *name);
+/* A whole-number parameter: 0 absent, 1 set *v, -1 bad (err says so,
+ * naming it). */
+int srv_u64_arg(struct MHD_Connection *c, const char *name, uint64_t *v, char *err, size_t cap);
+/* A time parameter (as the commands take times): 0 absent or set (*has
+ * = 1), -1 bad. */
+int srv_time_arg(struct MHD_Connection *c, const char *name, int64_t *v, int *has, char *err,
+		 size_t cap);
+
+/* serve_append.c: the committer thread's loop (arg: the srv). */
+void *srv_committer(void *arg);
+
+#endif
