@@ -36,13 +36,18 @@ typedef struct conn {
 	struct timespec t0;
 } conn;
 
+/* What a route needs of the caller's token (docs/SERVER.md, tokens). */
+enum srv_scope { SCOPE_NONE = 0, SCOPE_READ, SCOPE_APPEND, SCOPE_ADMIN };
+
 /* A route: an exact path, or a prefix ending in '/' ("/streams/") whose
  * handler reads the rest of url (and answers 404 when it names nothing);
- * methods: the ones it takes ("GET POST"), else 405. */
+ * methods: the ones it takes ("GET POST"), else 405; scope: what it
+ * needs. */
 typedef enum MHD_Result (*srv_handler)(srv *s, struct MHD_Connection *c, const char *url,
 				       const char *method, conn *k);
 typedef struct srv_route {
 	const char *path, *methods;
+	int scope;
 	srv_handler fn;
 } srv_route;
 

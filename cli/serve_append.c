@@ -199,7 +199,7 @@ static enum MHD_Result post_stream(srv *s, struct MHD_Connection *c, const char 
 }
 
 const srv_route SRV_APPEND_ROUTES[] = {
-	{ "/events", "POST", post_events },
-	{ "/streams/", "POST", post_stream },
-	{ NULL, NULL, NULL },
+	{ "/events", "POST", SCOPE_APPEND, post_events },
+	{ "/streams/", "POST", SCOPE_APPEND, post_stream },
+	{ NULL, NULL, 0, NULL },
 };

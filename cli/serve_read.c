@@ -216,8 +216,8 @@ static enum MHD_Result get_health(srv *s, struct MHD_Connection *c, const char *
 }
 
 const srv_route SRV_READ_ROUTES[] = {
-	{ "/events", "GET HEAD", get_events },
-	{ "/head", "GET HEAD", get_head },
-	{ "/health", "GET HEAD", get_health },
-	{ NULL, NULL, NULL },
+	{ "/events", "GET HEAD", SCOPE_READ, get_events },
+	{ "/head", "GET HEAD", SCOPE_READ, get_head },
+	{ "/health", "GET HEAD", SCOPE_NONE, get_health },
+	{ NULL, NULL, 0, NULL },
 };
