@@ -45,7 +45,7 @@ ENGRAM   := $(B)/bin/engram
 SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
-.PHONY: all print-ldlibs deps deps-check test unit e2e lint sql-check features-check datasets-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
+.PHONY: all print-ldlibs deps deps-check test unit e2e lint sql-check features-check datasets-check web-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
 	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features bench-datasets fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
@@ -82,9 +82,22 @@ $(LIB_OBJ) $(CLI_OBJ): | deps-check
 $(B)/libengram.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
-$(ENGRAM): $(CLI_OBJ) $(B)/libengram.a
+$(ENGRAM): $(CLI_OBJ) $(B)/gen/web_assets.o $(B)/libengram.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CLI_LIBS)
+
+# engram serve's web view (web/), compiled in: the server serves its own
+# files, and the chart library (uPlot, from npm: make deps) with them.
+WEB_FILES := web/index.html web/app.js web/app.css web/node_modules/uplot/dist/uPlot.iife.min.js \
+	web/node_modules/uplot/dist/uPlot.min.css
+$(B)/gen/web_assets.c: web/index.html web/app.js web/app.css web/embed.py web/node_modules/.installed
+	@mkdir -p $(dir $@)
+	python3 web/embed.py $@ $(WEB_FILES)
+$(B)/gen/web_assets.o: $(B)/gen/web_assets.c
+	$(CC) $(CFLAGS) -c $< -o $@
+web/node_modules/.installed: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(B)/tests/%: tests/%.c $(B)/libengram.a tests/testutil.h
 	@mkdir -p $(dir $@)
@@ -107,11 +120,11 @@ define install_debs
 	fi
 endef
 DEB_PKGS := build-essential pkg-config libssl-dev libxxhash-dev libcmocka-dev python3 \
-	libsqlite3-dev libreadline-dev sqlite3 libpcre2-dev libmicrohttpd-dev curl
+	libsqlite3-dev libreadline-dev sqlite3 libpcre2-dev libmicrohttpd-dev curl nodejs npm
 deps:
 	$(call install_debs,$(DEB_PKGS))
 deps-check:
-	@pkg-config --exists $(PKGS) cmocka readline libmicrohttpd && command -v python3 sqlite3 curl >/dev/null || \
+	@pkg-config --exists $(PKGS) cmocka readline libmicrohttpd && command -v python3 sqlite3 curl npm >/dev/null || \
 		$(MAKE) --no-print-directory deps
 
 # Every file call through the I/O layer, and no layer calling one above it
@@ -155,6 +168,13 @@ endif
 # (printed first); FEAT_PROP_ARGS="--seed N" repeats one.  Under SAN=1 the
 # sanitized engram runs fewer seeds.
 FEAT_PROP_ARGS ?=
+# engram serve's web view in a real browser (headless Chromium, Debian's
+# chromium, installed here when missing): .ci/run runs it after make test.
+web-check: deps-check $(ENGRAM)
+	$(call install_debs,chromium)
+	@echo "== tests/web/browser.py"
+	@/usr/bin/python3 tests/web/browser.py $(abspath $(ENGRAM)) $(abspath $(B))/web-view.png
+
 features-check: deps-check $(ENGRAM)
 	@echo "== tests/features/prop.py"
 	@python3 tests/features/prop.py $(ENGRAM) $(if $(filter 1,$(SAN)),--seeds 8,) $(FEAT_PROP_ARGS)

@@ -98,7 +98,7 @@ static void access_log(struct MHD_Connection *c, const char *method, const char 
 		method, q, status, ms, k->len);
 }
 
-static const srv_route *const ROUTES[] = { SRV_APPEND_ROUTES, SRV_READ_ROUTES };
+static const srv_route *const ROUTES[] = { SRV_APPEND_ROUTES, SRV_READ_ROUTES, SRV_WEB_ROUTES };
 
 /* Is method one of the route's ("GET POST")? */
 static int takes(const srv_route *r, const char *method)
@@ -115,8 +115,8 @@ static int takes(const srv_route *r, const char *method)
 
 static int matches(const srv_route *r, const char *url)
 {
-	size_t n = strlen(r->path);
-	return r->path[n - 1] == '/' ? !strncmp(url, r->path, n) : !strcmp(url, r->path);
+	size_t n = strlen(r->path);   /* "/" itself is exact */
+	return n > 1 && r->path[n - 1] == '/' ? !strncmp(url, r->path, n) : !strcmp(url, r->path);
 }
 
 static enum MHD_Result route(srv *s, struct MHD_Connection *c, const char *url,

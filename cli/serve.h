@@ -39,7 +39,7 @@ typedef struct conn {
 /* What a route needs of the caller's token (docs/SERVER.md, tokens). */
 enum srv_scope { SCOPE_NONE = 0, SCOPE_READ, SCOPE_APPEND, SCOPE_ADMIN };
 
-/* A route: an exact path, or a prefix ending in '/' ("/streams/") whose
+/* A route: an exact path ("/" too), or a prefix ending in '/' ("/streams/") whose
  * handler reads the rest of url (and answers 404 when it names nothing);
  * methods: the ones it takes ("GET POST"), else 405; scope: what it
  * needs. */
@@ -52,7 +52,7 @@ typedef struct srv_route {
 } srv_route;
 
 /* Each file's routes, ending with { NULL }. */
-extern const srv_route SRV_APPEND_ROUTES[], SRV_READ_ROUTES[];
+extern const srv_route SRV_APPEND_ROUTES[], SRV_READ_ROUTES[], SRV_WEB_ROUTES[];
 
 /* {"error": msg EXTRA} (extra: more members, as ",\"line\":3"), malloc'd. */
 char *srv_json_error(const char *msg, const char *extra);
