@@ -172,8 +172,8 @@ static enum MHD_Result get_metrics(srv *s, struct MHD_Connection *c, const char 
 			M.req[i].route, M.req[i].status, (unsigned long long)M.req[i].n);
 	put_hist(f, "engram_append_batch_events", "Events (lines) per append request "
 		 "committed.", &M.append);
-	put_hist(f, "engram_group_commit_requests", "Append requests made durable by one "
-		 "group commit.", &M.group);
+	put_hist(f, "engram_group_commit_requests", "Append requests one group commit took "
+		 "(each its own batch, one sync for all).", &M.group);
 	put_hist(f, "engram_fsync_seconds", "Time to make a group commit durable "
 		 "(eg_store_sync).", &M.sync);
 	fprintf(f, "# HELP engram_subscribers Live subscriptions open.\n"

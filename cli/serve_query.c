@@ -171,9 +171,10 @@ typedef struct qopt {
 	size_t len;
 	int on;
 	const char *label;                /* a spec's name in messages */
+	json_span v;                      /* a spec's value, read after the walk */
 } qopt;
 
-#define Q(name, kind) { name, kind, NULL, 0, 0, NULL }
+#define Q(name, kind) { name, kind, NULL, 0, 0, NULL, { NULL, 0, 0 } }
 #define Q_END Q(NULL, 0)
 
 static void q_free(qopt *q)
@@ -261,22 +262,21 @@ static int q_parse(const conn *k, qopt *q, char *err, size_t cap)
 		}
 		free(o->str);
 		o->str = NULL;
-		if (o->kind == Q_SPEC && o->label != INLINE)
-			free((char *)o->label);
-		o->label = NULL;
 		if (o->kind == Q_BOOL)
 			o->on = v.type == JSON_TRUE;
-		else if (o->kind == Q_SPEC) {
-			if ((r = q_spec(o, &v, err, cap)))
-				return r;
-		} else if (!(o->str = eg_json_string_dup(&v, &o->len))) {
+		else if (o->kind == Q_SPEC)
+			o->v = v;
+		else if (!(o->str = eg_json_string_dup(&v, &o->len)))
 			return EG_ENOMEM;
-		}
 	}
 	if (r < 0) {
 		snprintf(err, cap, "the body: %s at byte %zu", je.what, je.off);
 		return EG_EINVAL;
 	}
+	/* a spec file is read once the whole body is known good */
+	for (; q->name; q++)
+		if (q->kind == Q_SPEC && q->v.p && (r = q_spec(q, &q->v, err, cap)))
+			return r;
 	return EG_OK;
 }
 
