@@ -181,6 +181,29 @@ int out_error(const out *o);
 struct sqlite3;
 int cli_sql_run(struct sqlite3 *db, const char *sql, int format);
 
+/* The commands' rows into an out the caller gives: the command prints
+ * them on standard output, engram serve answers them (serve_query.c). */
+struct sqlite3_stmt;
+/* The rows of a statement as engram sql prints them; SQLite's code. */
+int cli_sql_rows(struct sqlite3_stmt *s, out *o, int format);
+/* Run the statements of sql in turn, writing to f the rows of each (all)
+ * or of the last only: SQLITE_OK, the failing statement's SQLite code
+ * (sqlite3_errmsg(db) says why), or -1 when f could not be written. */
+int cli_sql_script(struct sqlite3 *db, const char *sql, FILE *f, int format, int all);
+/* engram verify's, stats' row; streams' or types' rows (space:
+ * EG_KEYS_STREAMS or EG_KEYS_TYPES), the library's code. */
+void cli_verify_row(out *o, const eg_verify_result *v);
+void cli_stats_row(out *o, const eg_stats *s);
+int cli_keys_rows(eg_store *st, int space, out *o);
+/* engram project's rows (key: one key, or NULL for all), or history's
+ * (key required); the library's code. */
+int cli_proj_rows(eg_proj *p, const char *key, const eg_proj_at *at, int history, out *o);
+/* engram windows' table (or --changelog, --late rows) of a run, as
+ * reported at position at (0: the head); the library's code. */
+int cli_win_rows(eg_win *w, int changelog, int late, int include_open, uint64_t at, out *o);
+/* engram funnel's row (ctx: the out), an eg_funnel_run callback. */
+int cli_funnel_row(void *ctx, const eg_funnel_row *r);
+
 /* ------------------------------------------------------------ commands */
 
 int cmd_append(cli *c);

@@ -65,7 +65,7 @@ static void out_median(out *o, const char *key, double s)
 	out_json(o, key, t, (size_t)n);
 }
 
-static int print_row(void *ctx, const eg_funnel_row *r)
+int cli_funnel_row(void *ctx, const eg_funnel_row *r)
 {
 	out *o = ctx;
 	out_row_begin(o);
@@ -127,7 +127,7 @@ int cmd_funnel(cli *c)
 		nt++;
 	cli_warn_types(st, "--steps", types, nt);
 	out *o = out_new(stdout, c->format);
-	r = eg_funnel_run(st, f, print_row, o);
+	r = eg_funnel_run(st, f, cli_funnel_row, o);
 	if (!r && a.explain)
 		explain(f);
 	rc = r ? cli_fail(st, r) : EXIT_OK;

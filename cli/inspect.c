@@ -17,8 +17,6 @@ static int no_options(cli *c)
 	return rc < 0 ? -1 : rc;
 }
 
-/* Print one row through a fresh writer; returns the exit code. */
-
 int cmd_head(cli *c)
 {
 	int rc = no_options(c);
@@ -45,6 +43,17 @@ int cmd_head(cli *c)
 	return out_finish(o, EXIT_OK);
 }
 
+void cli_verify_row(out *o, const eg_verify_result *v)
+{
+	char hex[65];
+	eg_hash_hex(v->hash, hex);
+	out_row_begin(o);
+	out_u64(o, "events", v->events);
+	out_u64(o, "head_pos", v->head_pos);
+	out_cstr(o, "hash", hex);
+	out_row_end(o);
+}
+
 int cmd_verify(cli *c)
 {
 	int rc = no_options(c);
@@ -64,16 +73,46 @@ int cmd_verify(cli *c)
 		eg_store_close(st);
 		return rc;
 	}
-	char hex[65];
-	eg_hash_hex(v.hash, hex);
 	out *o = out_new(stdout, c->format);
-	out_row_begin(o);
-	out_u64(o, "events", v.events);
-	out_u64(o, "head_pos", v.head_pos);
-	out_cstr(o, "hash", hex);
-	out_row_end(o);
+	cli_verify_row(o, &v);
 	eg_store_close(st);
 	return out_finish(o, EXIT_OK);
+}
+
+void cli_stats_row(out *o, const eg_stats *s)
+{
+	out_row_begin(o);
+	out_u64(o, "events", s->events);
+	out_u64(o, "bytes", s->total_bytes);
+	out_u64(o, "log_bytes", s->log_bytes);
+	out_u64(o, "index_bytes", s->index_bytes);
+	if (s->events)
+		out_f64(o, "bytes_per_event", (double)s->log_bytes / (double)s->events);
+	else
+		out_null(o, "bytes_per_event");
+	out_u64(o, "segments", s->segments);
+	out_u64(o, "streams", s->streams);
+	out_u64(o, "types", s->types);
+	if (s->events) {
+		out_time(o, "time_min", s->time_min);
+		out_time(o, "time_max", s->time_max);
+		out_time(o, "recorded_min", s->recorded_min);
+		out_time(o, "recorded_max", s->recorded_max);
+	} else {
+		out_null(o, "time_min");
+		out_null(o, "time_max");
+		out_null(o, "recorded_min");
+		out_null(o, "recorded_max");
+	}
+	out_u64(o, "projection_bytes", s->projection_bytes);
+	out_u64(o, "window_bytes", s->window_bytes);
+	out_u64(o, "session_bytes", s->session_bytes);
+	out_u64(o, "feature_bytes", s->feature_bytes);
+	out_u64(o, "consumer_bytes", s->consumer_bytes);
+	out_u64(o, "dataset_bytes", s->dataset_bytes);
+	out_u64(o, "derived_bytes", s->derived_bytes);
+	out_u64(o, "uncommitted_bytes", s->uncommitted_bytes);
+	out_row_end(o);
 }
 
 int cmd_stats(cli *c)
@@ -92,38 +131,7 @@ int cmd_stats(cli *c)
 		return rc;
 	}
 	out *o = out_new(stdout, c->format);
-	out_row_begin(o);
-	out_u64(o, "events", s.events);
-	out_u64(o, "bytes", s.total_bytes);
-	out_u64(o, "log_bytes", s.log_bytes);
-	out_u64(o, "index_bytes", s.index_bytes);
-	if (s.events)
-		out_f64(o, "bytes_per_event", (double)s.log_bytes / (double)s.events);
-	else
-		out_null(o, "bytes_per_event");
-	out_u64(o, "segments", s.segments);
-	out_u64(o, "streams", s.streams);
-	out_u64(o, "types", s.types);
-	if (s.events) {
-		out_time(o, "time_min", s.time_min);
-		out_time(o, "time_max", s.time_max);
-		out_time(o, "recorded_min", s.recorded_min);
-		out_time(o, "recorded_max", s.recorded_max);
-	} else {
-		out_null(o, "time_min");
-		out_null(o, "time_max");
-		out_null(o, "recorded_min");
-		out_null(o, "recorded_max");
-	}
-	out_u64(o, "projection_bytes", s.projection_bytes);
-	out_u64(o, "window_bytes", s.window_bytes);
-	out_u64(o, "session_bytes", s.session_bytes);
-	out_u64(o, "feature_bytes", s.feature_bytes);
-	out_u64(o, "consumer_bytes", s.consumer_bytes);
-	out_u64(o, "dataset_bytes", s.dataset_bytes);
-	out_u64(o, "derived_bytes", s.derived_bytes);
-	out_u64(o, "uncommitted_bytes", s.uncommitted_bytes);
-	out_row_end(o);
+	cli_stats_row(o, &s);
 	eg_store_close(st);
 	if (s.uncommitted_bytes)
 		cli_warn("the log holds %llu bytes after its last commit (an append that was "
@@ -150,6 +158,12 @@ static int print_key(void *ctx, const char *name, size_t len, uint64_t count, ui
 	return 0;
 }
 
+int cli_keys_rows(eg_store *st, int space, out *o)
+{
+	keys_ctx k = { o, space == EG_KEYS_STREAMS };
+	return eg_store_keys(st, space, print_key, &k);
+}
+
 static int list_keys(cli *c, int space)
 {
 	int rc = no_options(c);
@@ -158,11 +172,11 @@ static int list_keys(cli *c, int space)
 	eg_store *st = cli_open_read(c, &rc);
 	if (!st)
 		return rc;
-	keys_ctx k = { out_new(stdout, c->format), space == EG_KEYS_STREAMS };
-	int r = eg_store_keys(st, space, print_key, &k);
+	out *o = out_new(stdout, c->format);
+	int r = cli_keys_rows(st, space, o);
 	rc = r ? cli_fail(st, r) : EXIT_OK;
 	eg_store_close(st);
-	return out_finish(k.o, rc);
+	return out_finish(o, rc);
 }
 
 int cmd_streams(cli *c)

@@ -168,6 +168,16 @@ static int print_row(void *ctx, const eg_proj_row *r)
 	return out_error(w->o) ? EG_EIO : 0;
 }
 
+int cli_proj_rows(eg_proj *p, const char *key, const eg_proj_at *at, int history, out *o)
+{
+	rows w = { o, history };
+	if (history)
+		return eg_proj_history(p, key, strlen(key), at, print_row, &w);
+	if (key)
+		return eg_proj_get(p, key, strlen(key), at, print_row, &w);
+	return eg_proj_scan(p, at, print_row, &w);
+}
+
 /* --explain: how the answer was found and what each field skipped, as
  * ndjson on stderr (stdout keeps only the rows). */
 static void explain(const eg_proj *p)
@@ -241,13 +251,7 @@ static int run(cli *c, int history)
 	out *o = NULL;
 	if (!r) {
 		o = out_new(stdout, c->format);
-		rows w = { o, history };
-		if (history)
-			r = eg_proj_history(p, a.key, strlen(a.key), &a.at, print_row, &w);
-		else if (a.key)
-			r = eg_proj_get(p, a.key, strlen(a.key), &a.at, print_row, &w);
-		else
-			r = eg_proj_scan(p, &a.at, print_row, &w);
+		r = cli_proj_rows(p, a.key, &a.at, history, o);
 		if (!r)
 			warn_paths(p, &a);
 		if (a.explain)

@@ -27,6 +27,8 @@
 /* The status this thread queued last: for the access log (a connection is
  * served by one thread). */
 static _Thread_local unsigned last_status;
+/* The route that answered, for the metrics (NULL: none). */
+static _Thread_local const char *last_route;
 
 char *srv_json_error(const char *msg, const char *extra)
 {
@@ -98,7 +100,8 @@ static void access_log(struct MHD_Connection *c, const char *method, const char 
 		method, q, status, ms, k->len);
 }
 
-static const srv_route *const ROUTES[] = { SRV_APPEND_ROUTES, SRV_READ_ROUTES, SRV_WEB_ROUTES };
+static const srv_route *const ROUTES[] = { SRV_APPEND_ROUTES, SRV_READ_ROUTES, SRV_QUERY_ROUTES,
+					     SRV_OPS_ROUTES, SRV_WEB_ROUTES };
 
 /* Is method one of the route's ("GET POST")? */
 static int takes(const srv_route *r, const char *method)
@@ -127,8 +130,10 @@ static enum MHD_Result route(srv *s, struct MHD_Connection *c, const char *url,
 		for (const srv_route *r = ROUTES[t]; r->path; r++) {
 			if (!matches(r, url))
 				continue;
-			if (takes(r, method))
+			if (takes(r, method)) {
+				last_route = r->path;
 				return r->fn(s, c, url, method, k);
+			}
 			seen = r;
 		}
 	if (!seen)
@@ -185,6 +190,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	enum MHD_Result ok;
 	last_status = 0;
+	last_route = NULL;
 	if (k->too_big) {
 		char msg[128];
 		snprintf(msg, sizeof msg, "the body is larger than --max-body (%zu bytes): split the "
@@ -194,6 +200,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		ok = route(s, c, url, method, k);
 	}
 	access_log(c, method, url, last_status, k);
+	srv_metric_request(last_route, last_status);
 	return ok;
 }
 

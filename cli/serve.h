@@ -52,7 +52,8 @@ typedef struct srv_route {
 } srv_route;
 
 /* Each file's routes, ending with { NULL }. */
-extern const srv_route SRV_APPEND_ROUTES[], SRV_READ_ROUTES[], SRV_WEB_ROUTES[];
+extern const srv_route SRV_APPEND_ROUTES[], SRV_READ_ROUTES[], SRV_QUERY_ROUTES[],
+	SRV_OPS_ROUTES[], SRV_WEB_ROUTES[];
 
 /* {"error": msg EXTRA} (extra: more members, as ",\"line\":3"), malloc'd. */
 char *srv_json_error(const char *msg, const char *extra);
@@ -73,6 +74,15 @@ int srv_u64_arg(struct MHD_Connection *c, const char *name, uint64_t *v, char *e
  * = 1), -1 bad. */
 int srv_time_arg(struct MHD_Connection *c, const char *name, int64_t *v, int *has, char *err,
 		 size_t cap);
+
+/* serve_ops.c: the figures GET /metrics gives.  A request answered, by
+ * its route's path (NULL: none matched); an append request's events
+ * (lines); a group commit: how many requests, how long its sync took;
+ * a subscription opened (+1) or closed (-1). */
+void srv_metric_request(const char *route, unsigned status);
+void srv_metric_append(uint64_t events);
+void srv_metric_commit(uint64_t requests, double seconds);
+void srv_subscribers_add(int delta);
 
 /* serve_append.c: the committer thread's loop (arg: the srv). */
 void *srv_committer(void *arg);

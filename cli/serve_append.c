@@ -21,7 +21,7 @@ struct areq {
 	int64_t expect_version;           /* -1 any, 0 new, N */
 	int done, status;
 	char *resp;                       /* the JSON answer (malloc'd) */
-	uint64_t appended;
+	uint64_t appended, lines;         /* lines: appended and duplicates */
 	struct areq *next;
 };
 
@@ -64,6 +64,7 @@ static void do_append(srv *s, areq *r)
 	eg_hash_hex(res.head.hash, hex);
 	r->status = MHD_HTTP_OK;
 	r->appended = res.appended;
+	r->lines = res.appended + res.duplicates;
 	if (res.appended && asprintf(&r->resp, "{\"appended\":%llu,\"duplicates\":%llu,"
 				     "\"first_pos\":%llu,\"last_pos\":%llu,\"head\":\"%s\"}\n",
 				     (unsigned long long)res.appended,
@@ -93,7 +94,12 @@ void *srv_committer(void *arg)
 		uint64_t n = 0, ev = 0;
 		for (areq *r = list; r; r = r->next, n++)
 			do_append(s, r);
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		int rc = eg_store_sync(s->st);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		srv_metric_commit(n, (double)(t1.tv_sec - t0.tv_sec) +
+				  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 		for (areq *r = list; r; r = r->next) {
 			if (rc && r->status == MHD_HTTP_OK) {
 				/* committed but not durable: not acknowledged */
@@ -102,6 +108,8 @@ void *srv_committer(void *arg)
 				r->resp = srv_json_error(eg_errmsg(s->st), NULL);
 			}
 			ev += r->status == MHD_HTTP_OK ? r->appended : 0;
+			if (r->status == MHD_HTTP_OK)
+				srv_metric_append(r->lines);
 		}
 		pthread_mutex_lock(&s->mu);
 		for (areq *r = list; r; r = r->next)

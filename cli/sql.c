@@ -112,7 +112,7 @@ static void put_value(out *o, int format, sqlite3_stmt *s, int i, const char *ke
 	}
 }
 
-static int print_rows(sqlite3_stmt *s, out *o, int format)
+int cli_sql_rows(sqlite3_stmt *s, out *o, int format)
 {
 	int n = sqlite3_column_count(s), rc;
 	const char **names = calloc((size_t)n + 1, sizeof *names);
@@ -156,48 +156,52 @@ static int sql_error(sqlite3 *db, int rc)
 	return EXIT_ERR;
 }
 
-/*
- * Run every statement of sql in turn.  all: print the rows of each (the
- * shell); else only of the last.  Returns an exit code; a failed
- * statement stops the script (the store is never written, so nothing of
- * it stays but TEMP objects the statements before it made).
- */
-static int run_script(sqlite3 *db, const char *sql, int format, int all)
+int cli_sql_script(sqlite3 *db, const char *sql, FILE *f, int format, int all)
 {
 	const char *p = sql;
-	int code = EXIT_OK;
-	interrupted = 0;
-	running_db = db;
-	while (code == EXIT_OK && !script_done(p)) {
+	int rc = SQLITE_OK;
+	while (rc == SQLITE_OK && !script_done(p)) {
 		sqlite3_stmt *s = NULL;
 		const char *tail;
-		int rc = eg_sql_prepare(db, p, -1, &s, &tail);
-		if (rc != SQLITE_OK) {
-			code = sql_error(db, rc);
-			break;
-		}
-		if (!s)
+		if ((rc = eg_sql_prepare(db, p, -1, &s, &tail)) != SQLITE_OK || !s)
 			break;
 		p = tail;
 		if ((all || script_done(p)) && sqlite3_column_count(s) > 0) {
-			out *o = out_new(stdout, format);
-			rc = print_rows(s, o, format);
-			if (rc != SQLITE_OK && rc != SQLITE_DONE)
+			out *o = out_new(f, format);
+			rc = cli_sql_rows(s, o, format);
+			if (rc == SQLITE_DONE)
+				rc = SQLITE_OK;
+			if (rc != SQLITE_OK)
 				out_failed(o);   /* no "0 rows" before the error */
-			int oc = out_finish(o, EXIT_OK);
-			if (rc != SQLITE_OK && rc != SQLITE_DONE)
-				code = sql_error(db, rc);
-			else if (oc)
-				code = oc;
+			if (out_free(o) && rc == SQLITE_OK)
+				rc = -1;
 		} else {
 			while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 				;
-			if (rc != SQLITE_DONE)
-				code = sql_error(db, rc);
+			rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
 		}
 		sqlite3_finalize(s);
 	}
+	return rc;
+}
+
+/* cli_sql_script on standard output, Ctrl-C stopping it; the exit code,
+ * after saying what failed (a failed statement stops the script: the
+ * store is never written, so nothing of it stays but TEMP objects the
+ * statements before it made). */
+static int run_script(sqlite3 *db, const char *sql, int format, int all)
+{
+	interrupted = 0;
+	running_db = db;
+	errno = 0;
+	int rc = cli_sql_script(db, sql, stdout, format, all), code = EXIT_OK;
 	running_db = NULL;
+	if (rc == -1) {
+		cli_error("cannot write the output: %s", strerror(errno ? errno : EIO));
+		code = EXIT_ERR;
+	} else if (rc != SQLITE_OK) {
+		code = sql_error(db, rc);
+	}
 	return code;
 }
 

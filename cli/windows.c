@@ -377,6 +377,14 @@ static int report(eg_win *w, const wargs *a, rowsink *k, uint64_t at, uint64_t *
 	return eg_win_table(w, at, a->include_open, print_row, k);
 }
 
+int cli_win_rows(eg_win *w, int changelog, int late, int include_open, uint64_t at, out *o)
+{
+	wargs a = { .changelog = changelog, .late = late, .include_open = include_open };
+	rowsink k = { o, 0, 0, 0, NULL };
+	uint64_t cursor = 0;
+	return report(w, &a, &k, at, &cursor);
+}
+
 /* --follow: after the report, each new revision (or too-late event) as
  * the run takes the events appended, until interrupted. */
 static int follow(eg_store *st, eg_win *w, const wargs *a, rowsink *k, uint64_t cursor)
