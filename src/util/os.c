@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <unistd.h>
 
 static int os_open(const char *path, int flags, mode_t mode)
 {
@@ -103,8 +104,13 @@ int eg_os_fsync_dir(const char *dir)
 int eg_os_write_file_atomic(const char *dir, const char *name,
 			 const void *buf, size_t n)
 {
+	/* a name of this writer's own: two processes, or two threads of a
+	 * server, writing the same file at once must not write into one
+	 * temporary file (each renames its own whole copy; the last wins) */
+	static unsigned long seq;
 	char tmp[PATH_MAX], dst[PATH_MAX];
-	snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+	snprintf(tmp, sizeof tmp, "%s/.%s.%ld.%lu.tmp", dir, name, (long)getpid(),
+		 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
 	snprintf(dst, sizeof dst, "%s/%s", dir, name);
 	int fd = eg_os.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
@@ -117,8 +123,12 @@ int eg_os_write_file_atomic(const char *dir, const char *name,
 		return -1;
 	}
 	eg_os.close(fd);
-	if (eg_os.rename(tmp, dst))
+	if (eg_os.rename(tmp, dst)) {
+		int e = errno;
+		eg_os.unlink(tmp);
+		errno = e;
 		return -1;
+	}
 	return eg_os_fsync_dir(dir);
 }
 

@@ -55,8 +55,9 @@ int eg_os_pread_all(int fd, void *buf, size_t n, off_t off);
 /* fsync a directory so that a rename or a new file in it is durable. */
 int eg_os_fsync_dir(const char *dir);
 
-/* Write a whole small file atomically: tmp file, fdatasync, rename, fsync
- * of the directory.  0 or -1 (errno set). */
+/* Write a whole small file atomically: a temporary file of this writer's
+ * own (.NAME.PID.N.tmp), fdatasync, rename, fsync of the directory.  0 or
+ * -1 (errno set). */
 int eg_os_write_file_atomic(const char *dir, const char *name,
 			 const void *buf, size_t n);
 
