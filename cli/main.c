@@ -262,12 +262,14 @@ static const command COMMANDS[] = {
 	  "  --tokens               every route but /health needs Authorization: Bearer\n"
 	  "                         TOKEN (engram token add): 401 without a known token,\n"
 	  "                         403 when its scope or streams do not allow the route\n"
-	  "  --tls-cert F --tls-key F  HTTPS with this certificate and key (PEM)\n\n"
+	  "  --tls-cert CERT.pem    HTTPS with this certificate (PEM; a chain: the\n"
+	  "                         server's first) ...\n"
+	  "  --tls-key KEY.pem      ... and its private key (PEM, unencrypted)\n\n"
 	  "An access log line per request goes to stderr (NDJSON); it never holds a\n"
 	  "header or a query string, so never a token.\n\n"
 	  "Example:\n"
 	  "  engram serve --listen 127.0.0.1:7070 &\n"
-	  "  curl -s -H 'Content-Type: application/x-ndjson' --data-binary @events.ndjson \\n"
+	  "  curl -s -H 'Content-Type: application/x-ndjson' --data-binary @events.ndjson \\\n"
 	  "       http://127.0.0.1:7070/events\n"
 	  "  curl -s 'http://127.0.0.1:7070/events?type=deposit&limit=5'" },
 	{ "token", cmd_token,
@@ -287,9 +289,9 @@ static const command COMMANDS[] = {
 	  "  list            one row each: name, scope, streams, created (never the token)\n"
 	  "  revoke NAME     delete it; a running server refuses it from its next request\n\n"
 	  "Example:\n"
-	  "  TOKEN=$(engram token add billing --scope append --streams 'account-*')\n"
+	  "  engram token add billing --scope append --streams 'account-*' >billing.token\n"
 	  "  engram serve --tokens --listen 0.0.0.0:7070 --tls-cert cert.pem --tls-key key.pem &\n"
-	  "  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/x-ndjson' \\\n"
+	  "  curl -s -H \"Authorization: Bearer $(cat billing.token)\" -H 'Content-Type: application/x-ndjson' \\\n"
 	  "       --data-binary '{\"type\":\"deposit\"}' https://events.example:7070/streams/account-1/events\n"
 	  "  engram token list --format table\n"
 	  "  engram token revoke billing" },
