@@ -267,6 +267,9 @@ int cmd_serve(cli *c)
 	srv_tls tls;
 	if ((rc = srv_tls_load(c, tls_cert, tls_key, &tls)))
 		return rc;
+	if (!tls.flags && (ntohl(sa.sin_addr.s_addr) >> 24) != 127)
+		cli_warn("--listen %s without --tls-cert: tokens cross the network in clear "
+			 "unless a proxy in front terminates TLS", listen);
 	if (!(s.st = cli_open_write(c, 1, &rc)) || (tokens && (rc = srv_auth_new(c->dir, &s.auth)))) {
 		cli_close(s.st, rc);
 		srv_tls_free(&tls);

@@ -342,6 +342,7 @@ test_serve_auth_non_loopback_only_with_tokens() {
 	assert_eq 401 "$CODE"
 	stop_server
 	assert_contains "$(cat "$T/serve.err")" "on http://0.0.0.0:$PORT with tokens"
+	assert_contains "$(cat "$T/serve.err")" "without --tls-cert: tokens cross the network in clear"
 	# no tokens yet: said at start
 	rm "$STORE/tokens.json"
 	start_server
