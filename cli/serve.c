@@ -165,12 +165,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		uint64_t n;
 		if (cl && !cli_u64(cl, &n) && n > s->max_body)
 			k->too_big = 1;
+		/* a caller without a token gets 401 whatever it sends: keep
+		 * none of it, or anyone could make us hold --max-body each */
+		k->anon = !srv_maybe_authorized(s, c);
 		return MHD_YES;
 	}
 	if (*upload_len) {
 		if (!k->too_big && k->len + *upload_len > s->max_body)
 			k->too_big = 1;
-		if (!k->too_big) {
+		if (!k->too_big && !k->anon) {
 			if (k->len + *upload_len + 1 > k->cap) {
 				size_t cap = k->cap ? k->cap : 65536;
 				while (cap < k->len + *upload_len + 1)

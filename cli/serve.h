@@ -35,6 +35,7 @@ typedef struct conn {
 	char *body;
 	size_t len, cap;
 	int too_big;
+	int anon;          /* --tokens and no known token: the body is not kept */
 	struct timespec t0;
 } conn;
 
@@ -87,6 +88,9 @@ void srv_auth_free(srv_auth *a);
  * answer's result in *ok).  Always 1 without --tokens and for SCOPE_NONE. */
 int srv_authorized(srv *s, struct MHD_Connection *c, const srv_route *r, const char *url,
 		   const char *method, const conn *k, enum MHD_Result *ok);
+/* Before the body: does the request show a token that may let it in?  0
+ * only under --tokens with neither a known Bearer token nor ?token=. */
+int srv_maybe_authorized(srv *s, struct MHD_Connection *c);
 
 /* HTTPS (--tls-cert, --tls-key): flags and options (an MHD_OPTION_ARRAY)
  * for MHD_start_daemon; none when neither is given. */

@@ -423,6 +423,13 @@ static int caller(srv *s, struct MHD_Connection *c, const char *method, tok_entr
 	return 0;
 }
 
+int srv_maybe_authorized(srv *s, struct MHD_Connection *c)
+{
+	tok_entry e;
+	const char *why;
+	return !s->auth || bearer(s, c, &e, &why) > 0 || srv_arg(c, "token");
+}
+
 int srv_authorized(srv *s, struct MHD_Connection *c, const srv_route *r, const char *url,
 		   const char *method, const conn *k, enum MHD_Result *ok)
 {

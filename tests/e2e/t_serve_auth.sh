@@ -101,9 +101,18 @@ test_serve_auth_401_without_a_known_token() {
 	# unknown routes stay 404, whoever asks
 	http GET /nowhere
 	assert_eq 404 "$CODE"
+	# the body of a request without a known token is not kept (bytes_in 0)
+	head -c 300000 /dev/zero | tr '\0' x >"$T/body"
+	http POST /events -H "$NDJSON" -H "Authorization: Bearer eg_nope" --data-binary @"$T/body"
+	assert_eq 401 "$CODE"
+	as "$rd" POST /events -H "$NDJSON" --data-binary @"$T/body"
+	assert_eq 403 "$CODE" "a known token's body is read"
 	stop_server
 	assert_eq 0 "$RC"
 	assert_contains "$(cat "$T/serve.err")" '"method":"GET","path":"/head","status":401'
+	assert_contains "$(cat "$T/serve.err")" '"method":"POST","path":"/events","status":401,'
+	assert_match "$(grep '"status":401,' "$T/serve.err" | grep POST)" '"bytes_in":0\}$' "401: no body kept"
+	assert_match "$(grep '"status":403,' "$T/serve.err" | grep POST)" '"bytes_in":300000\}$' "403: the body was read"
 	assert_contains "$(cat "$T/serve.err")" "with tokens"
 }
 
