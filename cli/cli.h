@@ -230,5 +230,6 @@ int cmd_quarantine(cli *c);
 int cmd_features(cli *c);
 int cmd_dataset(cli *c);
 int cmd_serve(cli *c);
+int cmd_token(cli *c);
 
 #endif

@@ -236,7 +236,8 @@ static const command COMMANDS[] = {
 	  "  engram dataset why west_recent_buyers 44\n"
 	  "  engram sql \"SELECT * FROM dataset('west_recent_buyers') WHERE customer_id = 44\"" },
 	{ "serve", cmd_serve,
-	  "serve [--listen 127.0.0.1:7070] [--max-body SIZE] [--max-connections N] [--timeout S]",
+	  "serve [--listen 127.0.0.1:7070] [--max-body SIZE] [--max-connections N] [--timeout S]\n"
+	  "       [--tokens] [--tls-cert CERT.pem --tls-key KEY.pem]",
 	  "the store over HTTP: append with group commit, read (docs/SERVER.md)",
 	  "Serves the store over HTTP (libmicrohttpd), holding its write lock; CLI\n"
 	  "readers keep working beside it.  Appends from every connection are committed\n"
@@ -257,17 +258,50 @@ static const command COMMANDS[] = {
 	  "                                a JSON object of the command's options\n"
 	  "                                ({\"spec\": {...}, \"as_of\": \"...\"}); its rows\n"
 	  "  GET /metrics                  Prometheus text: requests, append and group\n"
-	  "                                commit sizes, sync time, consumer lag\n\n"
-	  "  --listen ADDR:PORT     a loopback address (default 127.0.0.1:7070)\n"
+	  "                                commit sizes, sync time, consumer lag\n"
+	  "  POST /tokens/sse              with --tokens: a signed query token for\n"
+	  "                                ?token= on GET routes (browsers' EventSource)\n\n"
+	  "  --listen ADDR:PORT     a loopback address (default 127.0.0.1:7070); any\n"
+	  "                         address with --tokens\n"
 	  "  --max-body SIZE        the largest request body (default 64M): 413 beyond\n"
 	  "  --max-connections N    connections at once (default 1000)\n"
-	  "  --timeout S            close a connection idle for S seconds (default 60)\n\n"
-	  "An access log line per request goes to stderr (NDJSON).\n\n"
+	  "  --timeout S            close a connection idle for S seconds (default 60)\n"
+	  "  --tokens               every route but /health needs Authorization: Bearer\n"
+	  "                         TOKEN (engram token add): 401 without a known token,\n"
+	  "                         403 when its scope or streams do not allow the route\n"
+	  "  --tls-cert CERT.pem    HTTPS with this certificate (PEM; a chain: the\n"
+	  "                         server's first) ...\n"
+	  "  --tls-key KEY.pem      ... and its private key (PEM, unencrypted)\n\n"
+	  "An access log line per request goes to stderr (NDJSON); it never holds a\n"
+	  "header or a query string, so never a token.\n\n"
 	  "Example:\n"
 	  "  engram serve --listen 127.0.0.1:7070 &\n"
-	  "  curl -s -H 'Content-Type: application/x-ndjson' --data-binary @events.ndjson \\n"
+	  "  curl -s -H 'Content-Type: application/x-ndjson' --data-binary @events.ndjson \\\n"
 	  "       http://127.0.0.1:7070/events\n"
 	  "  curl -s 'http://127.0.0.1:7070/events?type=deposit&limit=5'" },
+	{ "token", cmd_token,
+	  "token add NAME --scope read|append|admin [--streams PATTERN]\n"
+	  "       engram [-d DIR] token list | revoke NAME",
+	  "tokens for engram serve --tokens: add, list, revoke",
+	  "Tokens let clients of engram serve --tokens in (docs/SERVER.md,\n"
+	  "Authentication).  The store keeps each token's name, scope, streams pattern\n"
+	  "and creation time, and only the SHA-256 of the token (DIR/tokens.json):\n"
+	  "add prints the token once, on stdout; it cannot be shown again.\n\n"
+	  "  add NAME        a new token: NAME is 1 to 64 letters, digits, '.', '_', '-'\n"
+	  "  --scope S       read (GET routes), append (and the appends) or admin\n"
+	  "                  (every route); each allows what the ones before it do\n"
+	  "  --streams P     only the streams matching the glob P ('account-*'; default\n"
+	  "                  '*', every stream): appends whose every event is in one,\n"
+	  "                  reads that name one (GET /events?stream=S)\n"
+	  "  list            one row each: name, scope, streams, created (never the token)\n"
+	  "  revoke NAME     delete it; a running server refuses it from its next request\n\n"
+	  "Example:\n"
+	  "  engram token add billing --scope append --streams 'account-*' >billing.token\n"
+	  "  engram serve --tokens --listen 0.0.0.0:7070 --tls-cert cert.pem --tls-key key.pem &\n"
+	  "  curl -s -H \"Authorization: Bearer $(cat billing.token)\" -H 'Content-Type: application/x-ndjson' \\\n"
+	  "       --data-binary '{\"type\":\"deposit\"}' https://events.example:7070/streams/account-1/events\n"
+	  "  engram token list --format table\n"
+	  "  engram token revoke billing" },
 	{ "sql", cmd_sql,
 	  "sql [QUERY | -f FILE]",
 	  "SQL over the store (SQLite), through engram's indexes",

@@ -101,7 +101,7 @@ static void access_log(struct MHD_Connection *c, const char *method, const char 
 }
 
 static const srv_route *const ROUTES[] = { SRV_APPEND_ROUTES, SRV_READ_ROUTES, SRV_QUERY_ROUTES,
-					     SRV_OPS_ROUTES, SRV_WEB_ROUTES };
+					     SRV_OPS_ROUTES, SRV_AUTH_ROUTES, SRV_WEB_ROUTES };
 
 /* Is method one of the route's ("GET POST")? */
 static int takes(const srv_route *r, const char *method)
@@ -132,6 +132,9 @@ static enum MHD_Result route(srv *s, struct MHD_Connection *c, const char *url,
 				continue;
 			if (takes(r, method)) {
 				last_route = r->path;
+				enum MHD_Result ok;
+				if (!srv_authorized(s, c, r, url, method, k, &ok))
+					return ok;
 				return r->fn(s, c, url, method, k);
 			}
 			seen = r;
@@ -166,12 +169,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		uint64_t n;
 		if (cl && !cli_u64(cl, &n) && n > s->max_body)
 			k->too_big = 1;
+		/* a caller without a token gets 401 whatever it sends: keep
+		 * none of it, or anyone could make us hold --max-body each */
+		k->anon = !srv_maybe_authorized(s, c);
 		return MHD_YES;
 	}
 	if (*upload_len) {
 		if (!k->too_big && k->len + *upload_len > s->max_body)
 			k->too_big = 1;
-		if (!k->too_big) {
+		if (!k->too_big && !k->anon) {
 			if (k->len + *upload_len + 1 > k->cap) {
 				size_t cap = k->cap ? k->cap : 65536;
 				while (cap < k->len + *upload_len + 1)
@@ -238,11 +244,14 @@ static int parse_listen(const char *s, struct sockaddr_in *sa)
 int cmd_serve(cli *c)
 {
 	const char *listen = DEFAULT_LISTEN, *threads = NULL, *max_body = NULL, *conns = NULL,
-		   *timeout = NULL;
+		   *timeout = NULL, *tls_cert = NULL, *tls_key = NULL;
+	int tokens = 0;
 	opt opts[] = {
 		{ "listen", 1, &listen, NULL }, { "threads", 1, &threads, NULL },
 		{ "max-body", 1, &max_body, NULL }, { "max-connections", 1, &conns, NULL },
-		{ "timeout", 1, &timeout, NULL }, { NULL, 0, NULL, NULL },
+		{ "timeout", 1, &timeout, NULL }, { "tokens", 0, NULL, &tokens },
+		{ "tls-cert", 1, &tls_cert, NULL }, { "tls-key", 1, &tls_key, NULL },
+		{ NULL, 0, NULL, NULL },
 	};
 	int rc = cli_parse(c, opts, 0);
 	if (rc)
@@ -250,10 +259,10 @@ int cmd_serve(cli *c)
 	struct sockaddr_in sa;
 	if (parse_listen(listen, &sa))
 		return cli_usage_error(c, "--listen: expected IPv4-ADDRESS:PORT, got '%s'", listen);
-	if ((ntohl(sa.sin_addr.s_addr) >> 24) != 127)
+	if (!tokens && (ntohl(sa.sin_addr.s_addr) >> 24) != 127)
 		return cli_usage_error(c, "--listen %s: not a loopback address; serving beyond this "
-				       "machine needs tokens (engram token, not yet built): put "
-				       "the server behind a proxy that authenticates", listen);
+				       "machine needs --tokens (engram token add), or a proxy "
+				       "that authenticates", listen);
 	uint64_t nconn = 1000, tmo = 60, mb = DEFAULT_MAX_BODY, nthreads = 0;
 	if ((max_body && cli_size(max_body, &mb)) || mb == 0)
 		return cli_usage_error(c, "--max-body: expected a size like 64M, got '%s'", max_body);
@@ -264,8 +273,17 @@ int cmd_serve(cli *c)
 	if (threads && cli_u64(threads, &nthreads))
 		return cli_usage_error(c, "--threads: expected a number, got '%s'", threads);
 	srv s = { .dir = c->dir, .max_body = (size_t)mb };
-	if (!(s.st = cli_open_write(c, 1, &rc)))
+	srv_tls tls;
+	if ((rc = srv_tls_load(c, tls_cert, tls_key, &tls)))
 		return rc;
+	if (!tls.flags && (ntohl(sa.sin_addr.s_addr) >> 24) != 127)
+		cli_warn("--listen %s without --tls-cert: tokens cross the network in clear "
+			 "unless a proxy in front terminates TLS", listen);
+	if (!(s.st = cli_open_write(c, 1, &rc)) || (tokens && (rc = srv_auth_new(c->dir, &s.auth)))) {
+		cli_close(s.st, rc);
+		srv_tls_free(&tls);
+		return rc;
+	}
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_cond_init(&s.work, NULL);
 	pthread_cond_init(&s.done, NULL);
@@ -281,19 +299,24 @@ int cmd_serve(cli *c)
 		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 		cli_error("cannot start the committer thread");
 		cli_close(s.st, EXIT_ERR);
+		srv_auth_free(s.auth);
+		srv_tls_free(&tls);
 		return EXIT_ERR;
 	}
 	/* a connection per thread: an append waits for its group's sync */
 	struct MHD_Daemon *d = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+			tls.flags,
 		ntohs(sa.sin_port), NULL, NULL, handle, &s, MHD_OPTION_SOCK_ADDR, &sa,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)nconn, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)tmo, MHD_OPTION_NOTIFY_COMPLETED, completed, &s, MHD_OPTION_END);
+		(unsigned)tmo, MHD_OPTION_NOTIFY_COMPLETED, completed, &s, MHD_OPTION_ARRAY,
+		tls.opts, MHD_OPTION_END);
 	if (!d) {
 		cli_error("cannot listen on %s: %s", listen, strerror(errno));
 		rc = EXIT_ERR;
 	} else {
-		fprintf(stderr, "engram: serving %s on http://%s (Ctrl-C stops)\n", c->dir, listen);
+		fprintf(stderr, "engram: serving %s on %s://%s%s (Ctrl-C stops)\n", c->dir,
+			tls.flags ? "https" : "http", listen, s.auth ? " with tokens" : "");
 		int sig;
 		sigwait(&stop, &sig);
 		fprintf(stderr, "engram: stopping: finishing the appends in flight\n");
@@ -319,5 +342,7 @@ int cmd_serve(cli *c)
 	(void)nthreads;
 	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	cli_close(s.st, rc);
+	srv_auth_free(s.auth);
+	srv_tls_free(&tls);
 	return rc;
 }

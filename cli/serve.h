@@ -14,6 +14,7 @@
 #include "cli.h"
 
 typedef struct areq areq;
+typedef struct srv_auth srv_auth;
 
 /* The server: the store's writer (only the committer thread uses it) and
  * the queue of appends waiting for it. */
@@ -26,6 +27,7 @@ typedef struct srv {
 	areq *head, *tail;
 	int stopping;
 	uint64_t rounds, requests, events; /* group commit, for the summary */
+	srv_auth *auth;                    /* --tokens (serve_auth.c), else NULL */
 } srv;
 
 /* A request being read: its body as it comes in. */
@@ -33,6 +35,7 @@ typedef struct conn {
 	char *body;
 	size_t len, cap;
 	int too_big;
+	int anon;          /* --tokens and no known token: the body is not kept */
 	struct timespec t0;
 } conn;
 
@@ -53,7 +56,7 @@ typedef struct srv_route {
 
 /* Each file's routes, ending with { NULL }. */
 extern const srv_route SRV_APPEND_ROUTES[], SRV_READ_ROUTES[], SRV_QUERY_ROUTES[],
-	SRV_OPS_ROUTES[], SRV_WEB_ROUTES[];
+	SRV_OPS_ROUTES[], SRV_AUTH_ROUTES[], SRV_WEB_ROUTES[];
 
 /* {"error": msg EXTRA} (extra: more members, as ",\"line\":3"), malloc'd. */
 char *srv_json_error(const char *msg, const char *extra);
@@ -86,5 +89,27 @@ void srv_subscribers_add(int delta);
 
 /* serve_append.c: the committer thread's loop (arg: the srv). */
 void *srv_committer(void *arg);
+
+/* serve_auth.c: the tokens of DIR (--tokens), read again when they
+ * change: an exit code (after printing why). */
+int srv_auth_new(const char *dir, srv_auth **res);
+void srv_auth_free(srv_auth *a);
+/* May the request use route r?  1; or 0 after answering 401 or 403 (the
+ * answer's result in *ok).  Always 1 without --tokens and for SCOPE_NONE. */
+int srv_authorized(srv *s, struct MHD_Connection *c, const srv_route *r, const char *url,
+		   const char *method, const conn *k, enum MHD_Result *ok);
+/* Before the body: does the request show a token that may let it in?  0
+ * only under --tokens with neither a known Bearer token nor ?token=. */
+int srv_maybe_authorized(srv *s, struct MHD_Connection *c);
+
+/* HTTPS (--tls-cert, --tls-key): flags and options (an MHD_OPTION_ARRAY)
+ * for MHD_start_daemon; none when neither is given. */
+typedef struct srv_tls {
+	unsigned flags;
+	char *cert, *key;
+	struct MHD_OptionItem opts[3];
+} srv_tls;
+int srv_tls_load(cli *c, const char *cert, const char *key, srv_tls *t);
+void srv_tls_free(srv_tls *t);
 
 #endif
