@@ -98,7 +98,7 @@ static void access_log(struct MHD_Connection *c, const char *method, const char 
 		method, q, status, ms, k->len);
 }
 
-static const srv_route *const ROUTES[] = { SRV_APPEND_ROUTES, SRV_READ_ROUTES };
+static const srv_route *const ROUTES[] = { SRV_APPEND_ROUTES, SRV_READ_ROUTES, SRV_SUB_ROUTES };
 
 /* Is method one of the route's ("GET POST")? */
 static int takes(const srv_route *r, const char *method)

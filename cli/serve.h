@@ -52,7 +52,7 @@ typedef struct srv_route {
 } srv_route;
 
 /* Each file's routes, ending with { NULL }. */
-extern const srv_route SRV_APPEND_ROUTES[], SRV_READ_ROUTES[];
+extern const srv_route SRV_APPEND_ROUTES[], SRV_READ_ROUTES[], SRV_SUB_ROUTES[];
 
 /* {"error": msg EXTRA} (extra: more members, as ",\"line\":3"), malloc'd. */
 char *srv_json_error(const char *msg, const char *extra);
