@@ -211,6 +211,20 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ------------------------------------------------------------ the command */
 
+/* Let the subscriptions see s->stopping and end their streams with the
+ * last chunk (MHD_stop_daemon would cut them): they look every quarter
+ * of a second; a stuck one is cut after 2 s. */
+static void wait_streams(srv *s)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	pthread_mutex_lock(&s->mu);
+	while (s->streams > 0 && pthread_cond_timedwait(&s->done, &s->mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* ADDR:PORT into sa; 0, or -1. */
 static int parse_listen(const char *s, struct sockaddr_in *sa)
 {
@@ -297,6 +311,7 @@ int cmd_serve(cli *c)
 		pthread_cond_signal(&s.work);
 		pthread_mutex_unlock(&s.mu);
 		pthread_join(t, NULL);
+		wait_streams(&s);
 		MHD_stop_daemon(d);
 		fprintf(stderr, "engram: stopped: %llu appends acknowledged in %llu group commits "
 			"(%llu events)\n", (unsigned long long)s.requests,

@@ -25,6 +25,7 @@ typedef struct srv {
 	pthread_cond_t work, done;
 	areq *head, *tail;
 	int stopping;
+	int streams;       /* subscriptions open: stopping waits for their end */
 	uint64_t rounds, requests, events; /* group commit, for the summary */
 } srv;
 

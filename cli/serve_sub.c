@@ -76,11 +76,13 @@ typedef struct sub {
 	eg_iter *it;
 	char *typebuf;
 	const char *types[MAX_TYPES];
+	uint64_t from;                /* the first position it may send */
 	long long hb_ms, last_ms;     /* heartbeat period, last bytes sent */
 	FILE *line;                   /* one event as engram read prints it */
 	char *lmem;
 	size_t llen;
 	out *o;
+	int counted;                  /* in s->streams */
 	char *pend;                   /* SSE text not yet handed to MHD */
 	size_t plen, psent, pcap;
 } sub;
@@ -88,6 +90,12 @@ typedef struct sub {
 static void sub_free(void *cls)
 {
 	sub *u = cls;
+	if (u->counted) {
+		pthread_mutex_lock(&u->s->mu);
+		u->s->streams--;
+		pthread_cond_broadcast(&u->s->done);
+		pthread_mutex_unlock(&u->s->mu);
+	}
 	if (u->o)
 		out_free(u->o);
 	if (u->line)
@@ -143,6 +151,10 @@ static int sub_fill(sub *u)
 		const eg_event *e;
 		int n = 0, rc = EG_OK;
 		while (n < 256 && (rc = eg_iter_next(u->it, &e)) == EG_OK) {
+			/* eg_iter_wait extends an iterator made beyond the head
+			 * from the old head, not from f.from (docs/SERVER.md) */
+			if (e->pos < u->from)
+				continue;
 			if (pend_event(u, e))
 				return -1;
 			n++;
@@ -260,7 +272,13 @@ static enum MHD_Result get_subscribe(srv *s, struct MHD_Connection *c, const cha
 		sub_free(u);
 		return ok;
 	}
+	u->from = f.from;
 	u->last_ms = now_ms();
+	/* counted until freed: the server waits for its last chunk when it stops */
+	pthread_mutex_lock(&s->mu);
+	s->streams++;
+	u->counted = 1;
+	pthread_mutex_unlock(&s->mu);
 	/* a comment first: the client sees the stream open before any event */
 	if (pend_add(u, ": subscribed\n\n", 14)) {
 		sub_free(u);
