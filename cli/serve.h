@@ -77,5 +77,10 @@ int srv_time_arg(struct MHD_Connection *c, const char *name, int64_t *v, int *ha
 
 /* serve_append.c: the committer thread's loop (arg: the srv). */
 void *srv_committer(void *arg);
+/* serve_append.c: park line (n bytes, an event as engram read prints it)
+ * for consumer in $parked-CONSUMER through the committer, durably: 0 with
+ * its position, or -1 with *err a JSON error body (malloc'd). */
+int srv_park(srv *s, const char *consumer, const char *line, size_t n, uint64_t deliveries,
+	     uint64_t *pos, char **err);
 
 #endif

@@ -488,12 +488,164 @@ fail:;
 	return ok;
 }
 
-/* /consumers/{name}/next (GET) and /consumers/{name}/ack (POST). */
+/* Failed deliveries, per consumer: of one position, the one after its
+ * checkpoint that it keeps refusing.  In memory (under ack_mu): a restart
+ * gives a poison event max_deliveries more tries, never fewer. */
+typedef struct nacked {
+	char name[72];
+	uint64_t pos, count;
+	struct nacked *next;
+} nacked;
+static nacked *nacks;
+
+static nacked *nacked_of(const char *name)
+{
+	for (nacked *d = nacks; d; d = d->next)
+		if (!strcmp(d->name, name))
+			return d;
+	nacked *d = calloc(1, sizeof *d);
+	if (!d)
+		return NULL;
+	snprintf(d->name, sizeof d->name, "%s", name);
+	d->next = nacks;
+	nacks = d;
+	return d;
+}
+
+/* Event pos as engram read prints it (malloc'd, no newline), or NULL. */
+static char *event_line(eg_store *st, uint64_t pos, size_t *n)
+{
+	eg_iter *it = NULL;
+	eg_filter f = { .from = pos, .to = pos };
+	char *mem = NULL;
+	size_t len = 0;
+	const eg_event *e;
+	FILE *fp = open_memstream(&mem, &len);
+	if (!fp)
+		return NULL;
+	out *o = out_new(fp, FMT_NDJSON);
+	int found = !eg_iter_new(st, &it, &f) && eg_iter_next(it, &e) == EG_OK;
+	if (found)
+		out_event(o, e);
+	found = !out_free(o) && found;
+	fclose(fp);
+	eg_iter_free(it);
+	while (len && mem[len - 1] == '\n')
+		len--;
+	if (!found || !len) {
+		free(mem);
+		return NULL;
+	}
+	*n = len;
+	return mem;
+}
+
+/* Move name's checkpoint forward to pos, keeping its schema versions
+ * (under ack_mu). */
+static int ckpt_forward(eg_store *st, const char *name, uint64_t at, uint64_t pos)
+{
+	char *schemas = NULL;
+	if (pos <= at)
+		return EG_OK;
+	int rc = eg_consumer_schemas(st, name, &schemas);
+	if (!rc)
+		rc = eg_consumer_set_schemas(st, name, pos, schemas);
+	free(schemas);
+	return rc;
+}
+
+/* POST /consumers/{name}/nack?max_deliveries=N {"pos": P}: the events
+ * before P are handled, P failed: it comes again from /next, until its
+ * Nth failure parks it in $parked-NAME and the checkpoint passes it. */
+static enum MHD_Result consumer_nack(srv *s, struct MHD_Connection *c, const char *name,
+				     const conn *k)
+{
+	char err[256] = "", *line = NULL, *perr = NULL, *body = NULL;
+	uint64_t pos, at = 0, maxd = 5, parked = 0, count = 0;
+	size_t n = 0;
+	if (srv_u64_arg(c, "max_deliveries", &maxd, err, sizeof err) < 0 || maxd == 0 ||
+	    maxd > 1000) {
+		if (!*err)
+			snprintf(err, sizeof err, "max_deliveries: expected 1 to 1000, got '%s'",
+				 srv_arg(c, "max_deliveries"));
+		return srv_fail(c, MHD_HTTP_BAD_REQUEST, err);
+	}
+	if (ack_pos(k, &pos, err, sizeof err))
+		return srv_fail(c, MHD_HTTP_BAD_REQUEST, err);
+	eg_store *st = NULL;
+	eg_head h;
+	unsigned status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	int rc = eg_store_open(&st, s->dir, EG_OPEN_READ, NULL);
+	if (!rc)
+		rc = eg_store_head(st, &h);
+	if (rc)
+		goto fail;
+	pthread_mutex_lock(&ack_mu);
+	if ((rc = eg_consumer_get(st, name, &at)))
+		goto unlock;
+	if (pos > h.pos || pos <= at) {
+		snprintf(err, sizeof err, pos > h.pos ? "pos: %llu is beyond the head (%llu)"
+			 : "pos: %llu is not after the checkpoint (%llu): already acknowledged",
+			 (unsigned long long)pos, (unsigned long long)(pos > h.pos ? h.pos : at));
+		pthread_mutex_unlock(&ack_mu);
+		eg_store_close(st);
+		return srv_fail(c, MHD_HTTP_BAD_REQUEST, err);
+	}
+	nacked *d = nacked_of(name);
+	if (!d) {
+		rc = EG_ENOMEM;
+		goto unlock;
+	}
+	d->count = d->pos == pos ? d->count + 1 : 1;
+	d->pos = pos;
+	count = d->count;
+	if (count < maxd) {
+		rc = ckpt_forward(st, name, at, pos - 1);
+		goto unlock;
+	}
+	if (!(line = event_line(st, pos, &n))) {
+		rc = EG_ENOMEM;
+		goto unlock;
+	}
+	if (srv_park(s, name, line, n, count, &parked, &perr)) {
+		pthread_mutex_unlock(&ack_mu);
+		free(line);
+		eg_store_close(st);
+		return srv_answer(c, MHD_HTTP_INTERNAL_SERVER_ERROR, perr);
+	}
+	d->pos = d->count = 0;
+	rc = ckpt_forward(st, name, at, pos);
+unlock:
+	pthread_mutex_unlock(&ack_mu);
+	free(line);
+	if (rc) {
+		if (rc == EG_EINVAL)
+			status = MHD_HTTP_BAD_REQUEST;
+		goto fail;
+	}
+	uint64_t ck = parked ? pos : pos - 1 > at ? pos - 1 : at;
+	char pk[24] = "null";
+	if (parked)
+		snprintf(pk, sizeof pk, "%llu", (unsigned long long)parked);
+	if (asprintf(&body, "{\"consumer\":\"%s\",\"checkpoint\":%llu,\"pos\":%llu,"
+		     "\"deliveries\":%llu,\"parked\":%s}\n", name, (unsigned long long)ck,
+		     (unsigned long long)pos, (unsigned long long)count, pk) < 0)
+		body = NULL;
+	eg_store_close(st);
+	return srv_answer(c, MHD_HTTP_OK, body);
+fail:;
+	enum MHD_Result ok = srv_fail(c, status, st ? eg_errmsg(st) : eg_strerror(rc));
+	eg_store_close(st);
+	return ok;
+}
+
+/* /consumers/{name}/next (GET), /ack and /nack (POST). */
 static enum MHD_Result consumers(srv *s, struct MHD_Connection *c, const char *url,
 				 const char *method, conn *k)
 {
 	const char *nm = url + strlen("/consumers/"), *slash = strchr(nm, '/');
-	if (!slash || slash == nm || (strcmp(slash, "/next") && strcmp(slash, "/ack")))
+	if (!slash || slash == nm ||
+	    (strcmp(slash, "/next") && strcmp(slash, "/ack") && strcmp(slash, "/nack")))
 		return srv_not_found(c, method, url);
 	int next = !strcmp(slash, "/next");
 	if (strcmp(method, next ? "GET" : "POST")) {
@@ -508,7 +660,9 @@ static enum MHD_Result consumers(srv *s, struct MHD_Connection *c, const char *u
 				"of A-Z a-z 0-9 . _ -");
 	memcpy(name, nm, (size_t)(slash - nm));
 	name[slash - nm] = 0;
-	return next ? consumer_next(s, c, name) : consumer_ack(s, c, name, k);
+	if (next)
+		return consumer_next(s, c, name);
+	return !strcmp(slash, "/ack") ? consumer_ack(s, c, name, k) : consumer_nack(s, c, name, k);
 }
 
 const srv_route SRV_SUB_ROUTES[] = {

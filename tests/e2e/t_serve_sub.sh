@@ -258,3 +258,50 @@ test_serve_sub_bad_parameters_name_them() {
 	assert_not_contains "$OUT" '"consumer":"c"'
 	stop_server
 }
+
+test_serve_sub_nack_retries_then_parks() {
+	base
+	start_server
+	http POST /consumers/w/ack --data '{"pos": 2}'
+	# a nack: the events before it are handled, it comes again
+	http POST '/consumers/w/nack?max_deliveries=3' --data '{"pos": 4}'
+	assert_eq '200 {"consumer":"w","checkpoint":3,"pos":4,"deliveries":1,"parked":null}' "$CODE $OUT"
+	http GET '/consumers/w/next?max=1'
+	assert_eq "$(eg read --from 4 --limit 1)" "$OUT" "the nacked event comes again"
+	http POST '/consumers/w/nack?max_deliveries=3' --data '{"pos": 4}'
+	assert_eq '200 {"consumer":"w","checkpoint":3,"pos":4,"deliveries":2,"parked":null}' "$CODE $OUT"
+	# the third failure parks it in $parked-w and passes it
+	http POST '/consumers/w/nack?max_deliveries=3' --data '{"pos": 4}'
+	assert_eq '200 {"consumer":"w","checkpoint":4,"pos":4,"deliveries":3,"parked":13}' "$CODE $OUT"
+	http GET '/consumers/w/next?max=1'
+	assert_eq "$(eg read --from 5 --limit 1)" "$OUT" "next goes on after the parked event"
+	run eg read --stream '$parked-w'
+	assert_eq 0 "$RC"
+	py "$OUT" "$(eg read --from 4 --limit 1)" <<'PYEOF'
+import json, sys
+parked, orig = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+assert parked["pos"] == 13 and parked["type"] == "parked", parked
+assert parked["data"] == {"consumer": "w", "deliveries": 3, "event": orig}, parked["data"]
+PYEOF
+	# another position starts its own count; the default maximum is 5
+	local i
+	for i in 1 2 3 4; do
+		http POST /consumers/w/nack --data '{"pos": 6}'
+		assert_eq "$i null" "$(jfields "$OUT" deliveries parked)"
+	done
+	http POST /consumers/w/nack --data '{"pos": 6}'
+	assert_eq "5 14 6" "$(jfields "$OUT" deliveries parked checkpoint)"
+	# nobody else may write the parked stream
+	http POST /events -H "$NDJSON" --data-binary '{"type":"x","stream":"$parked-w"}'
+	assert_eq 400 "$CODE"
+	# already acknowledged, a bad maximum: 400 naming them
+	http POST /consumers/w/nack --data '{"pos": 6}'
+	assert_eq "400 pos: 6 is not after the checkpoint (6): already acknowledged" "$CODE $(jget "$OUT" error)"
+	http POST '/consumers/w/nack?max_deliveries=0' --data '{"pos": 7}'
+	assert_eq "400 max_deliveries: expected 1 to 1000, got '0'" "$CODE $(jget "$OUT" error)"
+	http POST /consumers/w/nack --data '{"pos": 99}'
+	assert_eq "400 pos: 99 is beyond the head (14)" "$CODE $(jget "$OUT" error)"
+	stop_server
+	assert_eq 0 "$RC"
+	ok eg verify
+}
