@@ -273,6 +273,13 @@ int cmd_serve(cli *c)
 	srv s = { .dir = c->dir, .max_body = (size_t)mb };
 	if (!(s.st = cli_open_write(c, 1, &rc)))
 		return rc;
+	eg_head h0;
+	if (eg_store_head(s.st, &h0)) {
+		cli_error("%s", eg_errmsg(s.st));
+		cli_close(s.st, EXIT_ERR);
+		return EXIT_ERR;
+	}
+	s.durable = h0.pos;
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_cond_init(&s.work, NULL);
 	pthread_cond_init(&s.done, NULL);

@@ -26,6 +26,8 @@ typedef struct srv {
 	areq *head, *tail;
 	int stopping;
 	int streams;       /* subscriptions open: stopping waits for their end */
+	uint64_t durable;  /* the head as of the last sync: what readers of the
+	                    * server may be handed (a commit is visible before) */
 	uint64_t rounds, requests, events; /* group commit, for the summary */
 } srv;
 

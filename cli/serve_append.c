@@ -113,6 +113,9 @@ void *srv_committer(void *arg)
 		for (areq *r = list; r; r = r->next, n++)
 			do_append(s, r);
 		int rc = eg_store_sync(s->st);
+		/* what is synced may now go to subscribers and consumers */
+		eg_head h = { 0 };
+		int hrc = rc ? rc : eg_store_head(s->st, &h);
 		for (areq *r = list; r; r = r->next) {
 			if (rc && r->status == MHD_HTTP_OK) {
 				/* committed but not durable: not acknowledged */
@@ -125,6 +128,8 @@ void *srv_committer(void *arg)
 		pthread_mutex_lock(&s->mu);
 		for (areq *r = list; r; r = r->next)
 			r->done = 1;
+		if (!hrc && h.pos > s->durable)
+			s->durable = h.pos;
 		s->rounds++;
 		s->requests += n;
 		s->events += ev;

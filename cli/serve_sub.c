@@ -36,6 +36,44 @@ static int stopping(srv *s)
 	return v;
 }
 
+/* The last position synced by the committer: a commit is visible to
+ * iterators before its fdatasync, and an event handed out before then
+ * could, after a crash, be replaced by another at the same position. */
+static uint64_t durable_pos(srv *s)
+{
+	pthread_mutex_lock(&s->mu);
+	uint64_t v = s->durable;
+	pthread_mutex_unlock(&s->mu);
+	return v;
+}
+
+static int client_gone(struct MHD_Connection *c);
+
+/* Wait until pos is durable: 1, or 0 if the server stops or the client
+ * goes first.  The committer broadcasts done after each sync. */
+static int wait_durable(srv *s, struct MHD_Connection *c, uint64_t pos)
+{
+	for (;;) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += SLICE_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&s->mu);
+		while (s->durable < pos && !s->stopping &&
+		       pthread_cond_timedwait(&s->done, &s->mu, &until) == 0)
+			;
+		int ok = s->durable >= pos, stop = s->stopping;
+		pthread_mutex_unlock(&s->mu);
+		if (ok)
+			return 1;
+		if (stop || client_gone(c))
+			return 0;
+	}
+}
+
 /* Has the client closed its end?  (It sends nothing more on a stream.) */
 static int client_gone(struct MHD_Connection *c)
 {
@@ -77,6 +115,7 @@ typedef struct sub {
 	char *typebuf;
 	const char *types[MAX_TYPES];
 	uint64_t from;                /* the first position it may send */
+	uint64_t durable;             /* s->durable as last seen */
 	long long hb_ms, last_ms;     /* heartbeat period, last bytes sent */
 	FILE *line;                   /* one event as engram read prints it */
 	char *lmem;
@@ -155,6 +194,9 @@ static int sub_fill(sub *u)
 			 * from the old head, not from f.from (docs/SERVER.md) */
 			if (e->pos < u->from)
 				continue;
+			if (e->pos > u->durable && (u->durable = durable_pos(u->s)) < e->pos &&
+			    !wait_durable(u->s, u->c, e->pos))
+				return stopping(u->s) ? 0 : -1;
 			if (pend_event(u, e))
 				return -1;
 			n++;
@@ -199,7 +241,7 @@ static ssize_t sub_more(void *cls, uint64_t pos, char *buf, size_t max)
 /* Where a subscription starts: just after Last-Event-ID (a reconnecting
  * EventSource sends it with the first URL, from= included, so it wins),
  * else at from=, else after the head: only what comes next. */
-static int sub_start(struct MHD_Connection *c, eg_store *st, uint64_t *from, char *err,
+static int sub_start(srv *s, struct MHD_Connection *c, uint64_t *from, char *err,
 		     size_t cap)
 {
 	const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
@@ -219,12 +261,7 @@ static int sub_start(struct MHD_Connection *c, eg_store *st, uint64_t *from, cha
 		*from = v ? v : 1;
 		return 0;
 	}
-	eg_head h;
-	if (eg_store_head(st, &h)) {
-		snprintf(err, cap, "%s", eg_errmsg(st));
-		return -2;
-	}
-	*from = h.pos + 1;
+	*from = durable_pos(s) + 1;
 	return 0;
 }
 
@@ -255,7 +292,7 @@ static enum MHD_Result get_subscribe(srv *s, struct MHD_Connection *c, const cha
 		sub_free(u);
 		return ok;
 	}
-	int r = sub_start(c, u->st, &f.from, err, sizeof err);
+	int r = sub_start(s, c, &f.from, err, sizeof err);
 	if (r) {
 		sub_free(u);
 		return srv_fail(c, r == -1 ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -349,11 +386,20 @@ static enum MHD_Result consumer_next(srv *s, struct MHD_Connection *c, const cha
 	if ((rc = eg_iter_new(st, &it, &flt)))
 		goto fail;
 	long long until = now_ms() + (long long)wait * 1000;
+	uint64_t durable = durable_pos(s);
 	for (;;) {
 		const eg_event *e;
 		while ((rc = eg_iter_next(it, &e)) == EG_OK) {
+			if (e->pos > durable && (durable = durable_pos(s)) < e->pos &&
+			    !wait_durable(s, c, e->pos))
+				break;
 			out_event(o, e);
 			n++;
+		}
+		if (rc == EG_OK) {
+			/* stopping or gone while e was not yet durable */
+			rc = EG_END;
+			break;
 		}
 		if (rc != EG_END)
 			goto fail;
@@ -370,7 +416,11 @@ static enum MHD_Result consumer_next(srv *s, struct MHD_Connection *c, const cha
 	f = NULL;
 	if (rc)
 		goto fail;
+	/* never past what is durable: types= scans beyond the last event sent */
 	uint64_t scanned = eg_iter_scanned(it);
+	durable = durable_pos(s);
+	if (scanned > durable)
+		scanned = durable;
 	if (scanned < at)
 		scanned = at;
 	struct MHD_Response *r = MHD_create_response_from_buffer(memlen, mem, MHD_RESPMEM_MUST_FREE);
@@ -454,10 +504,10 @@ static enum MHD_Result consumer_ack(srv *s, struct MHD_Connection *c, const char
 	char *schemas = NULL;
 	unsigned status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	int rc = eg_store_open(&st, s->dir, EG_OPEN_READ, NULL);
-	if (!rc)
-		rc = eg_store_head(st, &h);
 	if (rc)
 		goto fail;
+	/* the head a client may know of: what the server has handed out */
+	h.pos = durable_pos(s);
 	if (pos > h.pos) {
 		eg_store_close(st);
 		snprintf(err, sizeof err, "pos: %llu is beyond the head (%llu)",
@@ -576,10 +626,10 @@ static enum MHD_Result consumer_nack(srv *s, struct MHD_Connection *c, const cha
 	eg_head h;
 	unsigned status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	int rc = eg_store_open(&st, s->dir, EG_OPEN_READ, NULL);
-	if (!rc)
-		rc = eg_store_head(st, &h);
 	if (rc)
 		goto fail;
+	/* the head a client may know of: what the server has handed out */
+	h.pos = durable_pos(s);
 	pthread_mutex_lock(&ack_mu);
 	if ((rc = eg_consumer_get(st, name, &at)))
 		goto unlock;
