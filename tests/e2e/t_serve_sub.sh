@@ -305,3 +305,50 @@ PYEOF
 	assert_eq 0 "$RC"
 	ok eg verify
 }
+
+visible13() {
+	[ -n "$(eg read --from 13)" ]
+}
+
+# A commit is visible to readers before the group's fdatasync; the server
+# hands an event to subscribers and consumers only once it is durable.
+# fdatasync is slowed to 1 s by a preloaded shim to open that window.
+test_serve_sub_only_durable_events_are_handed_out() {
+	base
+	cat >"$T/slow.c" <<'CEOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <unistd.h>
+int fdatasync(int fd)
+{
+	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+	usleep(1000000);
+	return real(fd);
+}
+CEOF
+	cc -shared -fPIC -o "$T/slow.so" "$T/slow.c" -ldl || fail "cannot build the fdatasync shim"
+	LD_PRELOAD=$T/slow.so ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 start_server
+	curl -sN "$URL/subscribe" >"$T/sse" &
+	local c=$!
+	wait_for 5 has "$T/sse" '^: subscribed' || fail "no ': subscribed' comment"
+	printf '{"type":"slow"}\n' | curl -s -H "$NDJSON" --data-binary @- "$URL/events" >"$T/ack" &
+	local p=$!
+	wait_for 2 visible13 || fail "the commit never became visible to engram read"
+	# visible, not yet durable: neither a subscriber nor a consumer has it
+	curl -s -D "$T/h" -o /dev/null "$URL/consumers/d/next?types=none"
+	assert_eq 12 "$(tr -d '\r' <"$T/h" | sed -n 's/^Engram-Scanned: //p')" "Engram-Scanned stops at the durable head"
+	http POST /consumers/d/ack --data '{"pos": 13}'
+	assert_eq "400 pos: 13 is beyond the head (12)" "$CODE $(jget "$OUT" error)"
+	assert_eq "" "$(ids "$T/sse")" "the subscriber has nothing before the sync"
+	# a consumer's next waits for the sync (the shim's 1 s), then has it
+	local t0=$EPOCHREALTIME
+	http GET '/consumers/d/next?types=slow'
+	assert_eq "$(eg read --from 13)" "$OUT" "next in the window"
+	"$PYTHON" -c "import sys; sys.exit(0 if $EPOCHREALTIME - $t0 > 0.4 else 1)" ||
+		fail "next answered before the sync"
+	wait $p
+	assert_eq 13 "$(jget "$(cat "$T/ack")" first_pos)"
+	wait_for 3 has "$T/sse" '^id: 13$' || fail "the event did not arrive once durable"
+	kill $c
+	stop_server
+}
