@@ -100,8 +100,9 @@ static void access_log(struct MHD_Connection *c, const char *method, const char 
 		method, q, status, ms, k->len);
 }
 
-static const srv_route *const ROUTES[] = { SRV_APPEND_ROUTES, SRV_READ_ROUTES, SRV_QUERY_ROUTES,
-					     SRV_OPS_ROUTES, SRV_AUTH_ROUTES, SRV_WEB_ROUTES };
+static const srv_route *const ROUTES[] = { SRV_APPEND_ROUTES, SRV_READ_ROUTES, SRV_SUB_ROUTES,
+					     SRV_QUERY_ROUTES, SRV_OPS_ROUTES, SRV_AUTH_ROUTES,
+					     SRV_WEB_ROUTES };
 
 /* Is method one of the route's ("GET POST")? */
 static int takes(const srv_route *r, const char *method)
@@ -224,6 +225,20 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ------------------------------------------------------------ the command */
 
+/* Let the subscriptions see s->stopping and end their streams with the
+ * last chunk (MHD_stop_daemon would cut them): they look every quarter
+ * of a second; a stuck one is cut after 2 s. */
+static void wait_streams(srv *s)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	pthread_mutex_lock(&s->mu);
+	while (s->streams > 0 && pthread_cond_timedwait(&s->done, &s->mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* ADDR:PORT into sa; 0, or -1. */
 static int parse_listen(const char *s, struct sockaddr_in *sa)
 {
@@ -284,6 +299,14 @@ int cmd_serve(cli *c)
 		srv_tls_free(&tls);
 		return rc;
 	}
+	eg_head h0;
+	if (eg_store_head(s.st, &h0)) {
+		cli_error("%s", eg_errmsg(s.st));
+		cli_close(s.st, EXIT_ERR);
+		srv_tls_free(&tls);
+		return EXIT_ERR;
+	}
+	s.durable = h0.pos;
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_cond_init(&s.work, NULL);
 	pthread_cond_init(&s.done, NULL);
@@ -327,6 +350,7 @@ int cmd_serve(cli *c)
 		pthread_cond_signal(&s.work);
 		pthread_mutex_unlock(&s.mu);
 		pthread_join(t, NULL);
+		wait_streams(&s);
 		MHD_stop_daemon(d);
 		fprintf(stderr, "engram: stopped: %llu appends acknowledged in %llu group commits "
 			"(%llu events)\n", (unsigned long long)s.requests,

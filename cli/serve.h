@@ -26,6 +26,9 @@ typedef struct srv {
 	pthread_cond_t work, done;
 	areq *head, *tail;
 	int stopping;
+	int streams;       /* subscriptions open: stopping waits for their end */
+	uint64_t durable;  /* the head as of the last sync: what readers of the
+	                    * server may be handed (a commit is visible before) */
 	uint64_t rounds, requests, events; /* group commit, for the summary */
 	srv_auth *auth;                    /* --tokens (serve_auth.c), else NULL */
 } srv;
@@ -55,8 +58,8 @@ typedef struct srv_route {
 } srv_route;
 
 /* Each file's routes, ending with { NULL }. */
-extern const srv_route SRV_APPEND_ROUTES[], SRV_READ_ROUTES[], SRV_QUERY_ROUTES[],
-	SRV_OPS_ROUTES[], SRV_AUTH_ROUTES[], SRV_WEB_ROUTES[];
+extern const srv_route SRV_APPEND_ROUTES[], SRV_READ_ROUTES[], SRV_SUB_ROUTES[],
+	SRV_QUERY_ROUTES[], SRV_OPS_ROUTES[], SRV_AUTH_ROUTES[], SRV_WEB_ROUTES[];
 
 /* {"error": msg EXTRA} (extra: more members, as ",\"line\":3"), malloc'd. */
 char *srv_json_error(const char *msg, const char *extra);
@@ -89,6 +92,11 @@ void srv_subscribers_add(int delta);
 
 /* serve_append.c: the committer thread's loop (arg: the srv). */
 void *srv_committer(void *arg);
+/* serve_append.c: park line (n bytes, an event as engram read prints it)
+ * for consumer in $parked-CONSUMER through the committer, durably: 0 with
+ * its position, or -1 with *err a JSON error body (malloc'd). */
+int srv_park(srv *s, const char *consumer, const char *line, size_t n, uint64_t deliveries,
+	     uint64_t *pos, char **err);
 
 /* serve_auth.c: the tokens of DIR (--tokens), read again when they
  * change: an exit code (after printing why). */

@@ -19,14 +19,33 @@ struct areq {
 	const char *stream;               /* /streams/{stream}/events: lines without
 	                                   * a stream get it; NULL: /events */
 	int64_t expect_version;           /* -1 any, 0 new, N */
+	const char *park;                 /* srv_park: the consumer; body: its event */
+	uint64_t deliveries;
+	uint64_t first_pos;
 	int done, status;
 	char *resp;                       /* the JSON answer (malloc'd) */
 	uint64_t appended, lines;         /* lines: appended and duplicates */
 	struct areq *next;
 };
 
+/* An internal append: a consumer's poison event to $parked-NAME. */
+static void do_park(srv *s, areq *r)
+{
+	eg_append_result res;
+	int rc = eg_consumer_park(s->st, r->park, r->body, r->len, r->deliveries, EG_SYNC_GROUP,
+				  &res);
+	r->status = rc ? MHD_HTTP_INTERNAL_SERVER_ERROR : MHD_HTTP_OK;
+	r->resp = rc ? srv_json_error(eg_errmsg(s->st), NULL) : NULL;
+	r->appended = rc ? 0 : res.appended;
+	r->first_pos = rc ? 0 : res.first_pos;
+}
+
 static void do_append(srv *s, areq *r)
 {
+	if (r->park) {
+		do_park(s, r);
+		return;
+	}
 	eg_batch_opts bo = { .sync = EG_SYNC_GROUP, .expect_version = -1 };
 	bo.default_stream = r->stream;
 	if (r->stream && r->expect_version >= 0) {
@@ -100,6 +119,9 @@ void *srv_committer(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		srv_metric_commit(n, (double)(t1.tv_sec - t0.tv_sec) +
 				  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+		/* what is synced may now go to subscribers and consumers */
+		eg_head h = { 0 };
+		int hrc = rc ? rc : eg_store_head(s->st, &h);
 		for (areq *r = list; r; r = r->next) {
 			if (rc && r->status == MHD_HTTP_OK) {
 				/* committed but not durable: not acknowledged */
@@ -114,6 +136,8 @@ void *srv_committer(void *arg)
 		pthread_mutex_lock(&s->mu);
 		for (areq *r = list; r; r = r->next)
 			r->done = 1;
+		if (!hrc && h.pos > s->durable)
+			s->durable = h.pos;
 		s->rounds++;
 		s->requests += n;
 		s->events += ev;
@@ -142,6 +166,20 @@ static void submit(srv *s, areq *r)
 	while (!r->done)
 		pthread_cond_wait(&s->done, &s->mu);
 	pthread_mutex_unlock(&s->mu);
+}
+
+int srv_park(srv *s, const char *consumer, const char *line, size_t n, uint64_t deliveries,
+	     uint64_t *pos, char **err)
+{
+	areq r = { .body = line, .len = n, .park = consumer, .deliveries = deliveries,
+		   .expect_version = -1 };
+	submit(s, &r);
+	if (r.status != MHD_HTTP_OK) {
+		*err = r.resp;
+		return -1;
+	}
+	*pos = r.first_pos;
+	return 0;
 }
 
 static int ndjson_type(struct MHD_Connection *c)

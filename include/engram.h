@@ -442,6 +442,17 @@ int eg_consumer_delete(eg_store *st, const char *name);
  * A consumer running at the same time overwrites it with its own. */
 int eg_consumer_reset(eg_store *st, const char *name, uint64_t pos);
 
+/* Park an event consumer name cannot handle (engram serve's nack after its
+ * last delivery): append to the stream $parked-NAME, which no producer may
+ * write, one event of type "parked" whose data is {"consumer": NAME,
+ * "deliveries": deliveries, "event": line}, line being the event as engram
+ * read prints it (one JSON object, n bytes).  One batch committed with
+ * sync (enum eg_sync); *res as eg_batch_commit gives it.  Writer only.
+ * Errors: EG_EINVAL (bad name, line not one JSON object), EG_EREADONLY,
+ * EG_EIO, EG_ENOMEM. */
+int eg_consumer_park(eg_store *st, const char *name, const char *line, size_t n,
+		     uint64_t deliveries, int sync, eg_append_result *res);
+
 /* ---------------------------------------------------------- spec state
  * What projections, windows and sessions keep under idx/proj/, idx/win/
  * and idx/sess/: one directory per spec (its hash), rebuilt from the log

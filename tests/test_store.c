@@ -560,6 +560,38 @@ static void consumer_reset_sets_pos_up_to_the_head_only(void **state)
 	eg_store_close(st);
 }
 
+static void consumer_park_writes_only_a_wrapped_event_to_its_parked_stream(void **state)
+{
+	fx *f = *state;
+	eg_store *st = open_w(f->dir);
+	eg_append_result res;
+	const char *ev = "{\"pos\":1,\"type\":\"a\"}";
+	assert_int_equal(eg_consumer_park(st, "mailer", ev, strlen(ev), 2, EG_SYNC_ALWAYS, &res),
+			 EG_OK);
+	assert_int_equal(res.first_pos, 1);
+	eg_iter *it;
+	const eg_event *e;
+	eg_filter flt = { .stream = "$parked-mailer" };
+	assert_int_equal(eg_iter_new(st, &it, &flt), EG_OK);
+	assert_int_equal(eg_iter_next(it, &e), EG_OK);
+	assert_memory_equal(e->type, "parked", 6);
+	const char *want = "{\"consumer\":\"mailer\",\"deliveries\":2,\"event\":{\"pos\":1,\"type\":\"a\"}}";
+	assert_int_equal(e->data_len, strlen(want));
+	assert_memory_equal(e->data, want, strlen(want));
+	assert_int_equal(eg_iter_next(it, &e), EG_END);
+	eg_iter_free(it);
+	/* text that would close the envelope and name another stream */
+	const char *evil = "1},\"stream\":\"$schemas\",\"x\":{\"a\":1";
+	assert_int_equal(eg_consumer_park(st, "mailer", evil, strlen(evil), 1, EG_SYNC_ALWAYS,
+					  &res), EG_EINVAL);
+	assert_int_equal(eg_consumer_park(st, "../x", ev, strlen(ev), 1, EG_SYNC_ALWAYS, &res),
+			 EG_EINVAL);
+	eg_head h;
+	assert_int_equal(eg_store_head(st, &h), EG_OK);
+	assert_int_equal(h.pos, 1);
+	eg_store_close(st);
+}
+
 static int count_state(void *ctx, const eg_spec_state *s)
 {
 	(void)s;
@@ -749,6 +781,7 @@ int main(void)
 		T(consumer_list_is_in_name_order),
 		T(consumer_delete_removes_it_and_refuses_an_unknown_name),
 		T(consumer_reset_sets_pos_up_to_the_head_only),
+		T(consumer_park_writes_only_a_wrapped_event_to_its_parked_stream),
 		T(spec_state_drop_needs_the_write_lock_and_a_known_hash),
 		T(backup_copies_the_head_and_refuses_a_non_empty_dir),
 		T(consumer_name_of_64_bytes_is_accepted),

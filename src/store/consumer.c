@@ -6,11 +6,13 @@
  * leaves them alone.
  */
 #include "internal.h"
+#include "json.h"
 #include "os.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -229,5 +231,38 @@ int eg_consumer_list(eg_store *st, eg_consumer_fn fn, void *ctx)
 		free(names[i]);
 	}
 	free(names);
+	return rc;
+}
+
+/* The parked event is built here, not taken from the caller, so that this
+ * door into a reserved stream opens on $parked-NAME only: line must be one
+ * whole JSON object, which cannot then close the envelope around it. */
+int eg_consumer_park(eg_store *st, const char *name, const char *line, size_t n,
+		     uint64_t deliveries, int sync, eg_append_result *res)
+{
+	json_err je;
+	if (!valid_name(name))
+		return eg_st_err(st, EG_EINVAL, "consumer name \"%s\": expected 1-64 characters "
+			      "of A-Z a-z 0-9 . _ -", name);
+	if (eg_json_validate(line, n, &je) || eg_json_type_of(*line) != JSON_OBJECT)
+		return eg_st_err(st, EG_EINVAL, "the event to park: expected one JSON object");
+	char stream[80];
+	snprintf(stream, sizeof stream, "$parked-%s", name);
+	char *env = NULL;
+	if (asprintf(&env, "{\"type\":\"parked\",\"data\":{\"consumer\":\"%s\",\"deliveries\":%llu,"
+		     "\"event\":%.*s}}\n", name, (unsigned long long)deliveries, (int)n, line) < 0)
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
+	eg_batch_opts o = { .sync = sync, .expect_version = -1, .default_stream = stream };
+	eg_batch *b = NULL;
+	uint64_t lines = 0;
+	int rc = eg_batch_begin_as(st, &b, &o, 1);
+	if (!rc)
+		rc = eg_batch_add_ndjson(b, env, strlen(env), NULL, NULL, &lines);
+	if (!rc) {
+		rc = eg_batch_commit(b, res);
+		b = NULL;
+	}
+	eg_batch_abort(b);
+	free(env);
 	return rc;
 }
