@@ -84,8 +84,8 @@ async function readEvents(ev) {
 
 // The live tail: every event appended from now on, as the server sends it.
 function tail(from) {
-  const es = new EventSource("/subscribe?from=" + from);
-  es.onopen = () => { $("#tail-state").textContent = "live from position " + from; };
+  const es = new EventSource("/subscribe?from=" + from);   // from: the first position to send
+  es.onopen = () => { $("#tail-state").textContent = "live: the events from position " + from; };
   es.onerror = () => { $("#tail-state").textContent = "reconnecting…"; };
   es.onmessage = (m) => {
     let e;
@@ -172,7 +172,7 @@ async function main() {
   }
   await loadOverview();
   await readEvents();
-  tail(head);
+  tail(head + 1);
   await drawWindows();
   document.body.dataset.ready = "1";
 }

@@ -87,6 +87,10 @@ try:
     starts = {r["window_start"] for r in log if not r.get("retracted")}
     check(browser.eval("document.querySelector('#chart').dataset.points") == str(len(starts)),
           "chart points: %s, windows %d" % (browser.eval("document.querySelector('#chart').dataset.points"), len(starts)))
+    revisions = sum(1 for r in log if not r.get("retracted"))
+    check(browser.eval("document.querySelector('#chart').dataset.revisions") == str(revisions),
+          "chart revisions: %s, changelog %d" % (browser.eval("document.querySelector('#chart').dataset.revisions"), revisions))
+    check(revisions > len(starts), "no window was revised: the test data needs late events")
     check(browser.eval("document.querySelector('#chart canvas') !== null"), "no chart drawn")
 
     # the live tail: an event appended now appears
@@ -100,8 +104,9 @@ try:
     text = browser.eval("document.querySelector('#live li[data-pos=\"%d\"]').textContent" % pos)
     check("live" in text and "page_view" in text, "the live row: %r" % text)
     browser.screenshot(shot)
-    print("web view: head %d, %d streams, %d types, %d windows on the chart, live tail saw %d; "
-          "screenshot %s" % (head["pos"], len(streams), len(types), len(starts), pos, shot))
+    print("web view: head %d, %d streams, %d types, %d windows and %d revisions on the chart, "
+          "live tail saw %d; screenshot %s" % (head["pos"], len(streams), len(types), len(starts),
+                                               revisions, pos, shot))
 finally:
     if browser:
         browser.close()

@@ -77,7 +77,8 @@ class Browser:
         raise TimeoutError("waited %gs for %s" % (seconds, what or expr))
 
     def screenshot(self, path):
-        data = self.call("Page.captureScreenshot", {"format": "png"})["data"]
+        data = self.call("Page.captureScreenshot", {"format": "png",
+                                                    "captureBeyondViewport": True})["data"]
         with open(path, "wb") as f:
             f.write(base64.b64decode(data))
 
