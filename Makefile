@@ -204,7 +204,7 @@ demo: all
 # from Debian, DuckDB from npm (bench/package-lock.json); node from Debian
 # only where there is none; pandas (bench/features.sh) from Debian too, for
 # /usr/bin/python3.
-BENCH_DEBS := sqlite3 libsqlite3-dev postgresql redis-server python3-psycopg2 python3-pandas gnuplot-nox jq time \
+BENCH_DEBS := sqlite3 libsqlite3-dev postgresql redis-server wrk python3-psycopg2 python3-pandas gnuplot-nox jq time \
 	$(if $(shell command -v node),,nodejs npm)
 bench-deps:
 	$(call install_debs,$(BENCH_DEBS))
