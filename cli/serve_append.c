@@ -20,6 +20,9 @@ struct areq {
 	                                   * a stream get it; NULL: /events */
 	int64_t expect_version;           /* -1 any, 0 new, N */
 	int done, status;
+	pthread_cond_t cv;                /* signalled when done: each waiter has
+	                                   * its own, so that a group's answers
+	                                   * wake only the group's threads */
 	char *resp;                       /* the JSON answer (malloc'd) */
 	uint64_t appended;
 	struct areq *next;
@@ -104,12 +107,16 @@ void *srv_committer(void *arg)
 			ev += r->status == MHD_HTTP_OK ? r->appended : 0;
 		}
 		pthread_mutex_lock(&s->mu);
-		for (areq *r = list; r; r = r->next)
+		/* r is the waiter's, on its stack: next is read before the
+		 * signal lets it return */
+		for (areq *r = list, *next; r; r = next) {
+			next = r->next;
 			r->done = 1;
+			pthread_cond_signal(&r->cv);
+		}
 		s->rounds++;
 		s->requests += n;
 		s->events += ev;
-		pthread_cond_broadcast(&s->done);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -132,7 +139,7 @@ static void submit(srv *s, areq *r)
 		pthread_cond_signal(&s->work);
 	}
 	while (!r->done)
-		pthread_cond_wait(&s->done, &s->mu);
+		pthread_cond_wait(&r->cv, &s->mu);
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -172,7 +179,9 @@ static enum MHD_Result post_append(srv *s, struct MHD_Connection *c, conn *k,
 			return srv_fail(c, MHD_HTTP_BAD_REQUEST, "Expected-Version: expected a version "
 				    "number, new or any");
 	}
+	pthread_cond_init(&r.cv, NULL);
 	submit(s, &r);
+	pthread_cond_destroy(&r.cv);
 	return srv_answer(c, (unsigned)r.status, r.resp);
 }
 
