@@ -115,6 +115,9 @@ pg_start() {
 INSERT INTO events(id, type, data) VALUES (gen_random_uuid()::text, 'bench', '{"n": 1}');
 EOF
 }
+pg_version() {   # 150018 -> 15.18
+	$PY -c 'import json, sys; v = json.load(open(sys.argv[1]))["version"]; print("%d.%d" % (v // 10000, v % 10000))' "$W/pg.version"
+}
 # pg_small RUN: sets P_TPS, P_P50, P_P99 (ms).
 pg_small() {
 	local out
@@ -217,7 +220,7 @@ figures in brackets).
 
 Every request one event with a unique id (\`bench/serve_post.lua\`),
 answered 200 only once its group commit is durable (fdatasync); wrk with 2
-threads.  PostgreSQL $(jv version "$(cat "$W/pg.version")"): pgbench, $CONNS clients, each
+threads.  PostgreSQL $(pg_version): pgbench, $CONNS clients, each
 transaction \`INSERT INTO events(id, type, data)\` (bigserial position,
 unique text id), synchronous_commit=on, prepared statements.
 
