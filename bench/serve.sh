@@ -49,7 +49,7 @@ if [ "$CHECK" = 0 ]; then
 fi
 workdir serve "$KEEP"
 chmod 755 "$W"   # the PostgreSQL server, run as user postgres, keeps its cluster in it
-SERVER= PGD=$W/pg PG_PORT=$((20000 + $$ % 20000))
+SERVER= HEALTH=? PGD=$W/pg PG_PORT=$((20000 + $$ % 20000))
 [ "$(id -u)" != 0 ] || runuser -u postgres -- test -x "$W" || PGD=$(mktemp -d /var/tmp/engram-bench-pg.XXXXXX)
 cleanup() {
 	[ -z "$SERVER" ] || kill -KILL "$SERVER" 2>/dev/null || true
@@ -93,6 +93,9 @@ engram_small() {
 	rm -rf "$st"
 	serve_start "$st"
 	out=$(wrk -t2 -c"$CONNS" -d"${SECS_RUN}s" --timeout 10s -s bench/serve_post.lua "$URL/events" -- "r$1" | tail -1)
+	# the ceiling of the HTTP side alone: GET /health, no store, once
+	[ "$1" != 1 ] || [ "$CHECK" = 1 ] ||
+		HEALTH=$(wrk -t2 -c"$CONNS" -d"${SECS_RUN}s" "$URL/health" | sed -n 's/^Requests\/sec: *\([0-9]*\).*/\1/p')
 	serve_stop
 	req=$(jv requests "$out")
 	bad=$(( $(jv non2xx "$out") + $(jv connect "$out") + $(jv read "$out") + $(jv write "$out") + $(jv timeout "$out") ))
@@ -231,6 +234,7 @@ unique text id), synchronous_commit=on, prepared statements.
 
 - target ≥ 50,000 events/s: $(ok "$e_rate >= 50000") ($e_rate)
 - target ≥ 2× pgbench: $(ok "$e_rate >= 2 * $p_tps") ($(calc "$e_rate / $p_tps" 2)×)
+- the HTTP side alone, GET /health from $CONNS connections (run 1): $HEALTH requests/s
 - requests per group commit: $(median "${EG[@]}") (${EG[*]})
 
 ## NDJSON batches: $N events ($mb MB), 10,000-line POSTs
