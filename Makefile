@@ -46,7 +46,7 @@ SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
 .PHONY: all print-ldlibs deps deps-check test unit e2e lint sql-check features-check datasets-check web-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
-	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features bench-datasets fuzz fuzz-replay fault fault-check clean
+	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features bench-datasets bench-serve fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
 all: bin/engram
@@ -224,7 +224,7 @@ demo: all
 # from Debian, DuckDB from npm (bench/package-lock.json); node from Debian
 # only where there is none; pandas (bench/features.sh) from Debian too, for
 # /usr/bin/python3.
-BENCH_DEBS := sqlite3 libsqlite3-dev postgresql redis-server python3-psycopg2 python3-pandas gnuplot-nox jq time \
+BENCH_DEBS := sqlite3 libsqlite3-dev postgresql redis-server wrk python3-psycopg2 python3-pandas gnuplot-nox jq time \
 	$(if $(shell command -v node),,nodejs npm)
 bench-deps:
 	$(call install_debs,$(BENCH_DEBS))
@@ -240,6 +240,8 @@ bench-check: all bench-deps $(B)/bench/features_serve
 	@bench/features.sh --check
 	@echo "== bench/datasets.sh --check: engram sql and sqlite3 give dataset build's final rows"
 	@bench/datasets.sh --check
+	@echo "== bench/serve.sh --check: engram serve answers 200 and holds every acknowledged event"
+	@bench/serve.sh --check
 # Each feature's own benchmark, with its targets (bench/results/*.md).
 bench-core: all ; @bench/run.sh $(BENCH_ARGS)
 bench-proj: all ; @bench/proj.sh $(BENCH_ARGS)
@@ -274,6 +276,10 @@ bench-features: all bench-deps $(B)/bench/features_serve ; @bench/features.sh $(
 # engram dataset build against the same filters as one query, in engram sql
 # and in sqlite3 over its own table; explain and why: bench/datasets.sh.
 bench-datasets: all ; @bench/datasets.sh $(BENCH_ARGS)
+# engram serve over loopback: small POSTs from 64 connections (wrk) beside
+# pgbench's single-row INSERTs, and NDJSON batch POSTs against engram
+# append: bench/serve.sh.
+bench-serve: all bench-deps ; @bench/serve.sh $(BENCH_ARGS)
 
 # libFuzzer targets (clang): each runs FUZZ_SECONDS on its corpus, one
 # after the other; new inputs go to build-fuzz/corpus-NAME, a crashing one

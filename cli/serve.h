@@ -23,7 +23,8 @@ typedef struct srv {
 	const char *dir;
 	size_t max_body;
 	pthread_mutex_t mu;
-	pthread_cond_t work, done;
+	pthread_cond_t work;   /* appends queued, or stopping: the committer */
+	pthread_cond_t done;   /* durable moved, or a subscription ended */
 	areq *head, *tail;
 	int stopping;
 	int streams;       /* subscriptions open: stopping waits for their end */

@@ -23,6 +23,9 @@ struct areq {
 	uint64_t deliveries;
 	uint64_t first_pos;
 	int done, status;
+	pthread_cond_t cv;                /* signalled when done: each waiter has
+	                                   * its own, so that a group's answers
+	                                   * wake only the group's threads */
 	char *resp;                       /* the JSON answer (malloc'd) */
 	uint64_t appended, lines;         /* lines: appended and duplicates */
 	struct areq *next;
@@ -134,13 +137,19 @@ void *srv_committer(void *arg)
 				srv_metric_append(r->lines);
 		}
 		pthread_mutex_lock(&s->mu);
-		for (areq *r = list; r; r = r->next)
+		/* r is the waiter's, on its stack: next is read before the
+		 * signal lets it return */
+		for (areq *r = list, *next; r; r = next) {
+			next = r->next;
 			r->done = 1;
+			pthread_cond_signal(&r->cv);
+		}
 		if (!hrc && h.pos > s->durable)
 			s->durable = h.pos;
 		s->rounds++;
 		s->requests += n;
 		s->events += ev;
+		/* subscribers and consumers wait on done for what is durable */
 		pthread_cond_broadcast(&s->done);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -164,7 +173,7 @@ static void submit(srv *s, areq *r)
 		pthread_cond_signal(&s->work);
 	}
 	while (!r->done)
-		pthread_cond_wait(&s->done, &s->mu);
+		pthread_cond_wait(&r->cv, &s->mu);
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -218,7 +227,9 @@ static enum MHD_Result post_append(srv *s, struct MHD_Connection *c, conn *k,
 			return srv_fail(c, MHD_HTTP_BAD_REQUEST, "Expected-Version: expected a version "
 				    "number, new or any");
 	}
+	pthread_cond_init(&r.cv, NULL);
 	submit(s, &r);
+	pthread_cond_destroy(&r.cv);
 	return srv_answer(c, (unsigned)r.status, r.resp);
 }
 

@@ -862,6 +862,8 @@ int eg_batch_add_json(eg_batch *b, const char *json, size_t len)
  * than two lets the one that is ahead keep going while the other has a
  * slow chunk (a validation error's message, a flush of the index). */
 #define NCHUNKS 4
+/* Below this many bytes, a text is parsed without the second thread. */
+#define SMALL_NDJSON (64u << 10)
 
 /* A chunk of lines parsed on the reading thread, waiting to be added. */
 typedef struct chunk {
@@ -988,9 +990,17 @@ int eg_batch_add_ndjson(eg_batch *b, const char *text, size_t len,
 			eg_bad_line_fn on_bad, void *ctx, uint64_t *lines)
 {
 	*lines = 0;
-	bulk *k = calloc(1, sizeof *k);
+	/* Not calloc: the chunks' arrays (about 1 MB) are written line by line
+	 * before they are read (parse_envelope zeroes each envelope), and
+	 * zeroing them cost a request of one event more than its commit. */
+	bulk *k = malloc(sizeof *k);
 	if (!k)
 		return eg_st_err(b->st, EG_ENOMEM, "out of memory");
+	k->nomem = k->add_rc = 0;
+	for (int i = 0; i < NCHUNKS; i++) {
+		k->c[i].n = k->c[i].cap = 0;
+		k->c[i].space = k->c[i].errs = NULL;
+	}
 	k->b = b;
 	k->p = text;
 	k->end = text + len;
@@ -1000,7 +1010,9 @@ int eg_batch_add_ndjson(eg_batch *b, const char *text, size_t len,
 	void *cs[NCHUNKS];
 	for (int i = 0; i < NCHUNKS; i++)
 		cs[i] = &k->c[i];
-	int rc = eg_pipe_run(cs, NCHUNKS, 1, parse_chunk, k, add_chunk, k);
+	/* A small text (a server's request of a few events) is parsed on this
+	 * thread: starting a parsing thread costs more than it overlaps. */
+	int rc = eg_pipe_run(cs, NCHUNKS, len >= SMALL_NDJSON, parse_chunk, k, add_chunk, k);
 	if (rc == EG_END)
 		rc = EG_OK;
 	else if (rc != k->add_rc)    /* the reader's, its message still to set */
