@@ -258,11 +258,11 @@ static int parse_listen(const char *s, struct sockaddr_in *sa)
 
 int cmd_serve(cli *c)
 {
-	const char *listen = DEFAULT_LISTEN, *threads = NULL, *max_body = NULL, *conns = NULL,
+	const char *listen = DEFAULT_LISTEN, *max_body = NULL, *conns = NULL,
 		   *timeout = NULL, *tls_cert = NULL, *tls_key = NULL;
 	int tokens = 0;
 	opt opts[] = {
-		{ "listen", 1, &listen, NULL }, { "threads", 1, &threads, NULL },
+		{ "listen", 1, &listen, NULL },
 		{ "max-body", 1, &max_body, NULL }, { "max-connections", 1, &conns, NULL },
 		{ "timeout", 1, &timeout, NULL }, { "tokens", 0, NULL, &tokens },
 		{ "tls-cert", 1, &tls_cert, NULL }, { "tls-key", 1, &tls_key, NULL },
@@ -278,15 +278,13 @@ int cmd_serve(cli *c)
 		return cli_usage_error(c, "--listen %s: not a loopback address; serving beyond this "
 				       "machine needs --tokens (engram token add), or a proxy "
 				       "that authenticates", listen);
-	uint64_t nconn = 1000, tmo = 60, mb = DEFAULT_MAX_BODY, nthreads = 0;
+	uint64_t nconn = 1000, tmo = 60, mb = DEFAULT_MAX_BODY;
 	if ((max_body && cli_size(max_body, &mb)) || mb == 0)
 		return cli_usage_error(c, "--max-body: expected a size like 64M, got '%s'", max_body);
 	if ((conns && (cli_u64(conns, &nconn) || !nconn || nconn > 100000)))
 		return cli_usage_error(c, "--max-connections: expected 1 to 100000, got '%s'", conns);
 	if ((timeout && (cli_u64(timeout, &tmo) || !tmo)))
 		return cli_usage_error(c, "--timeout: expected seconds, got '%s'", timeout);
-	if (threads && cli_u64(threads, &nthreads))
-		return cli_usage_error(c, "--threads: expected a number, got '%s'", threads);
 	srv s = { .dir = c->dir, .max_body = (size_t)mb };
 	srv_tls tls;
 	if ((rc = srv_tls_load(c, tls_cert, tls_key, &tls)))
@@ -363,7 +361,6 @@ int cmd_serve(cli *c)
 		pthread_mutex_unlock(&s.mu);
 		pthread_join(t, NULL);
 	}
-	(void)nthreads;
 	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	cli_close(s.st, rc);
 	srv_auth_free(s.auth);
