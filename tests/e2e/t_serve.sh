@@ -4,41 +4,7 @@
 # 415), group commit under concurrent clients, SIGTERM finishing in-flight
 # appends, and refusing a non-loopback address.
 
-NDJSON='Content-Type: application/x-ndjson'
-
-# start_server [ARGS...]: engram serve on a free loopback port, in $URL;
-# its stderr in $T/serve.err.
-start_server() {
-	PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	URL=http://127.0.0.1:$PORT
-	"$ENGRAM" -d "$STORE" serve --listen "127.0.0.1:$PORT" "$@" 2>"$T/serve.err" &
-	SERVER=$!
-	trap 'kill $SERVER 2>/dev/null' EXIT
-	local i
-	for ((i = 0; i < 100; i++)); do
-		curl -s "$URL/health" >/dev/null 2>&1 && return 0
-		kill -0 $SERVER 2>/dev/null || fail "the server exited: $(cat "$T/serve.err")"
-		sleep 0.05
-	done
-	fail "the server did not answer: $(cat "$T/serve.err")"
-}
-
-stop_server() {
-	kill -TERM $SERVER
-	wait $SERVER
-	RC=$?
-	trap - EXIT
-}
-
-# http METHOD PATH [CURL ARGS...]: the body in OUT, the status in CODE.
-http() {
-	local m=$1 p=$2
-	shift 2
-	OUT=$(curl -s -X "$m" -w '\n%{http_code}' "$@" "$URL$p")
-	CODE=${OUT##*$'\n'}
-	OUT=${OUT%$'\n'*}
-	OUT=${OUT%$'\n'}
-}
+. "$E2E_DIR/serve_lib.sh"
 
 test_serve_append_and_read() {
 	start_server

@@ -5,51 +5,11 @@
 # /tokens/sse (working, then expired, tampered, revoked), a non-loopback
 # address only with --tokens, and HTTPS with a self-signed certificate.
 
-NDJSON='Content-Type: application/x-ndjson'
+. "$E2E_DIR/serve_lib.sh"
 
-free_port() {
-	"$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# serve_on SCHEME LISTEN-HOST [ARGS...]: engram serve on a free port;
-# URL is how to reach it, CURL the curl command (with --cacert for
-# https); the server's stderr in $T/serve.err.
-serve_on() {
-	local scheme=$1 host=$2 i
-	shift 2
-	PORT=$(free_port)
-	URL=$scheme://127.0.0.1:$PORT
-	"$ENGRAM" -d "$STORE" serve --listen "$host:$PORT" "$@" 2>"$T/serve.err" &
-	SERVER=$!
-	trap 'kill $SERVER 2>/dev/null' EXIT
-	for ((i = 0; i < 100; i++)); do
-		curl -s "${CACERT[@]}" "$URL/health" >/dev/null 2>&1 && return 0
-		kill -0 $SERVER 2>/dev/null || fail "the server exited: $(cat "$T/serve.err")"
-		sleep 0.05
-	done
-	fail "the server did not answer: $(cat "$T/serve.err")"
-}
-CACERT=()
-
+# start_server [ARGS...]: with --tokens.
 start_server() {
 	serve_on http 127.0.0.1 --tokens "$@"
-}
-
-stop_server() {
-	kill -TERM $SERVER
-	wait $SERVER
-	RC=$?
-	trap - EXIT
-}
-
-# http METHOD PATH [CURL ARGS...]: the body in OUT, the status in CODE.
-http() {
-	local m=$1 p=$2
-	shift 2
-	OUT=$(curl -s "${CACERT[@]}" -X "$m" -w '\n%{http_code}' "$@" "$URL$p")
-	CODE=${OUT##*$'\n'}
-	OUT=${OUT%$'\n'*}
-	OUT=${OUT%$'\n'}
 }
 
 # as TOKEN METHOD PATH [CURL ARGS...]: http with Authorization: Bearer.

@@ -4,31 +4,7 @@
 # refused, the server still serving), a slow client past --timeout (closed,
 # others served), a client that leaves mid-body (nothing written).
 
-NDJSON='Content-Type: application/x-ndjson'
-
-# fault_server [ARGS...]: engram serve on a free loopback port ($PORT,
-# $URL, pid $SERVER); its stderr in $T/serve.err.
-fault_server() {
-	PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	URL=http://127.0.0.1:$PORT
-	"$ENGRAM" -d "$STORE" serve --listen "127.0.0.1:$PORT" "$@" 2>"$T/serve.err" &
-	SERVER=$!
-	trap 'kill -KILL $SERVER 2>/dev/null' EXIT
-	local i
-	for ((i = 0; i < 100; i++)); do
-		curl -s "$URL/health" >/dev/null 2>&1 && return 0
-		kill -0 $SERVER 2>/dev/null || fail "the server exited: $(cat "$T/serve.err")"
-		sleep 0.05
-	done
-	fail "the server did not answer: $(cat "$T/serve.err")"
-}
-
-fault_stop() {
-	kill -TERM $SERVER
-	wait $SERVER
-	RC=$?
-	trap - EXIT
-}
+. "$E2E_DIR/serve_lib.sh"
 
 # post_one ID: POST one event; the status in CODE.
 post_one() {
@@ -37,7 +13,7 @@ post_one() {
 }
 
 test_serve_faults_sigkill_under_load_loses_no_acknowledged_append() {
-	fault_server
+	start_server
 	# 8 clients, each request two events (ID-a, ID-b); each client writes
 	# the request's ID to its ledger once answered 200, and stops at the
 	# first error (the server is gone)
@@ -93,18 +69,18 @@ check(not missing, "acknowledged but not whole in the store: %r" % sorted(missin
 split = [r for r, n in halves.items() if n != 2]
 check(not split, "requests split by the crash: %r" % split[:5])
 EOF
-	fault_server
+	start_server
 	post_one after-kill
 	assert_eq 200 "$CODE" "an append after the restart: $(cat "$T/post.out")"
 	curl -s "$URL/events?limit=1&reverse=true" >"$T/last" || fail "GET /events after the restart"
 	assert_contains "$(cat "$T/last")" '"after-kill"'
-	fault_stop
+	stop_server
 	assert_eq 0 "$RC"
 	ok eg verify
 }
 
 test_serve_faults_1000_connections_served_or_refused() {
-	fault_server --max-connections 1000 --timeout 20
+	start_server --max-connections 1000 --timeout 20
 	# open 1,000 connections first, then send a request on each, then read
 	# every answer: 200 with its event, or closed with no answer (refused)
 	py "$PORT" >"$T/outcomes" <<'EOF'
@@ -163,12 +139,12 @@ ids = set(plain(r["id"]) for r in load_ndjson(sys.argv[2]))
 check(ids == served | {"after-1000"}, "store vs served: %d extra, %d missing"
       % (len(ids - served) - 1, len(served - ids)))
 EOF
-	fault_stop
+	stop_server
 	assert_eq 0 "$RC"
 }
 
 test_serve_faults_a_slow_client_is_closed_and_others_are_served() {
-	fault_server --timeout 1
+	start_server --timeout 1
 	# slowloris: the headers a byte at a time, 4 s between bytes, past
 	# --timeout 1; meanwhile another client appends
 	"$PYTHON" - "$PORT" >"$T/slow" <<'EOF' &
@@ -199,14 +175,14 @@ EOF
 	assert_match "$(cat "$T/slow")" '^closed after 1 bytes in [1-3]\.[0-9] s$'
 	post_one after-slow
 	assert_eq 200 "$CODE" "an append after the slow client"
-	fault_stop
+	stop_server
 	assert_eq 0 "$RC"
 	ok_to "$T/read" eg read
 	assert_eq 2 "$(count_lines "$T/read")" "only the two appends"
 }
 
 test_serve_faults_a_client_leaving_mid_body_writes_nothing() {
-	fault_server --timeout 5
+	start_server --timeout 5
 	# a Content-Length body and a chunked body, each cut after whole NDJSON
 	# lines, then the client goes away: no request, nothing written
 	"$PYTHON" - "$PORT" <<'EOF' || fail "the clients failed"
@@ -227,7 +203,7 @@ EOF
 	sleep 0.3
 	post_one after-mid
 	assert_eq 200 "$CODE" "an append after the cut bodies"
-	fault_stop
+	stop_server
 	assert_eq 0 "$RC"
 	ok_to "$T/read" eg read
 	assert_eq 1 "$(count_lines "$T/read")" "only the whole request"

@@ -6,30 +6,12 @@
 # messages; GET /metrics is valid Prometheus text whose counts follow the
 # requests made.
 
+. "$E2E_DIR/serve_lib.sh"
+
 EXAMPLES=$E2E_DIR/../../examples
 
-# serve_start: engram serve on a free loopback port, in $URL; its stderr in
-# $T/serve.err.
-serve_start() {
-	PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	URL=http://127.0.0.1:$PORT
-	"$ENGRAM" -d "$STORE" serve --listen "127.0.0.1:$PORT" 2>"$T/serve.err" &
-	SERVER=$!
-	trap 'kill $SERVER 2>/dev/null' EXIT
-	local i
-	for ((i = 0; i < 100; i++)); do
-		curl -s "$URL/health" >/dev/null 2>&1 && return 0
-		kill -0 $SERVER 2>/dev/null || fail "the server exited: $(cat "$T/serve.err")"
-		sleep 0.05
-	done
-	fail "the server did not answer: $(cat "$T/serve.err")"
-}
-
 serve_stop() {
-	kill -TERM $SERVER
-	wait $SERVER
-	RC=$?
-	trap - EXIT
+	stop_server
 	assert_eq 0 "$RC" "the server's exit status"
 }
 
@@ -78,7 +60,7 @@ make_store() {
 
 test_serve_inspection_equals_the_commands() {
 	make_store
-	serve_start
+	start_server
 	same "GET /streams" GET /streams "" eg streams
 	same "GET /types" GET /types "" eg types
 	same "POST /verify" POST /verify "" eg verify
@@ -106,7 +88,7 @@ test_serve_verify_finds_a_tampered_log() {
 	assert_exit 3 eg verify
 	local want=${ERR#engram: error: }
 	want=${want%%$'\n'*}
-	serve_start
+	start_server
 	call POST /verify
 	assert_eq 500 "$CODE" "POST /verify of a tampered log: $OUT"
 	assert_eq "$want" "$(jget "$OUT" error)" "the message is engram verify's"
@@ -115,7 +97,7 @@ test_serve_verify_finds_a_tampered_log() {
 
 test_serve_projections_equal_the_commands() {
 	make_store
-	serve_start
+	start_server
 	local spec=$EXAMPLES/balances.json inline
 	inline=$(<"$spec")
 	same "project, spec file" POST /project "{\"spec\":\"$spec\"}" eg project "$spec"
@@ -142,7 +124,7 @@ print(next(r["stream"] for r in map(json.loads, sys.stdin)
 
 test_serve_windows_sessions_funnel_equal_the_commands() {
 	make_store
-	serve_start
+	start_server
 	local spec=$EXAMPLES/pageviews_hourly.json inline
 	inline=$(<"$spec")
 	same "windows" POST /windows "{\"spec\":$inline}" eg windows "$spec"
@@ -181,7 +163,7 @@ json.dump(s, open(sys.argv[2], "w"))' "$spec" "$T/strict.json"
 
 test_serve_sql_equals_the_command() {
 	make_store
-	serve_start
+	start_server
 	local q="SELECT type, count(*) AS events FROM events GROUP BY type ORDER BY type"
 	same "sql" POST /sql "{\"query\":\"$q\"}" eg sql "$q"
 	q="CREATE TEMP TABLE t AS SELECT stream FROM events WHERE type = 'deposit'; SELECT count(DISTINCT stream) AS n, min(stream) AS first FROM t"
@@ -202,7 +184,7 @@ test_serve_sql_equals_the_command() {
 
 test_serve_query_errors() {
 	make_store
-	serve_start
+	start_server
 	printf '{"name":"b","key":"stream","fields":{"x":{"summ":"data.amount"}}}' >"$T/bad.json"
 	assert_exit 2 eg project "$T/bad.json"
 	local want=${ERR#engram: error: }
@@ -257,7 +239,7 @@ test_serve_query_errors() {
 test_serve_metrics() {
 	make_store
 	ok eg consume c --limit 100
-	serve_start
+	start_server
 	local i
 	for ((i = 0; i < 8; i++)); do
 		curl -s -H 'Content-Type: application/x-ndjson' --data-binary \
