@@ -972,11 +972,16 @@ int eg_iter_wait(eg_iter *it, int timeout_ms)
 		if (rc)
 			return rc;
 		uint64_t head = st->log.head_pos;
-		if (head > it->hi) {
-			it->lo = it->hi + 1;
+		/* the first position to take: after what was read, and not
+		 * before the filter's from (an iterator made beyond the head);
+		 * the log is read on from where it stopped, want() skipping
+		 * what comes before from */
+		uint64_t first = it->hi + 1 > it->f.from ? it->hi + 1 : it->f.from;
+		if (head >= first) {
+			it->tnext = it->hi + 1;   /* the record at resume */
+			it->lo = first;
 			it->hi = it->f.to && it->f.to < head ? it->f.to : head;
 			it->tat = it->resume;
-			it->tnext = it->lo;
 			it->batch_left = 0;
 			it->resume = st->log.head_at;
 			it->ix_through = it->lo - 1;

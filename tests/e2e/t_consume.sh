@@ -125,6 +125,25 @@ test_read_follow() {
 	assert_eq "e9 e10 n1" "$(ids "$(cat "$T/follow.out")")" "events of read --follow --from 9"
 }
 
+test_read_follow_from_beyond_the_head() {
+	# --from 13 on a store at 10: 11 and 12, appended later, are not shown
+	setup_ten
+	timeout 20 "$ENGRAM" -d "$STORE" read --follow --from 13 >"$T/follow.out" 2>"$T/follow.err" &
+	local follower=$!
+	trap 'kill $follower 2>/dev/null' EXIT
+	sleep 0.3
+	local i
+	for i in 11 12 13 14; do
+		ok eg append <<<"{\"id\":\"n$i\",\"type\":\"t1\"}"
+	done
+	wait_for 10 lines_at_least "$T/follow.out" 2 || fail "read --follow printed $(count_lines "$T/follow.out") of 2 events"
+	sleep 0.3
+	kill $follower 2>/dev/null
+	wait $follower 2>/dev/null
+	trap - EXIT
+	assert_eq "n13 n14" "$(ids "$(cat "$T/follow.out")")" "events of read --follow --from 13"
+}
+
 test_consumers_reset_moves_the_checkpoint() {
 	setup_ten
 	ok eg consume c --limit 6
