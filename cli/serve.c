@@ -71,6 +71,11 @@ enum MHD_Result srv_fail(struct MHD_Connection *c, unsigned status, const char *
 	return srv_answer(c, status, srv_json_error(msg, NULL));
 }
 
+const char *srv_errmsg(eg_store *st, int rc)
+{
+	return st && *eg_errmsg(st) ? eg_errmsg(st) : eg_strerror(rc);
+}
+
 void srv_queued(unsigned status)
 {
 	last_status = status;

@@ -67,6 +67,9 @@ char *srv_json_error(const char *msg, const char *extra);
 /* Queue a JSON body (taken: freed here) with the status. */
 enum MHD_Result srv_answer(struct MHD_Connection *c, unsigned status, char *body);
 enum MHD_Result srv_fail(struct MHD_Connection *c, unsigned status, const char *msg);
+/* Why a library call on st (NULL: the store did not open) failed with rc:
+ * the store's message, or the code's text when it has none. */
+const char *srv_errmsg(eg_store *st, int rc);
 /* No such route. */
 enum MHD_Result srv_not_found(struct MHD_Connection *c, const char *method, const char *url);
 /* Note a response queued without srv_answer (a stream): the access log's status. */

@@ -79,9 +79,8 @@ static enum MHD_Result rows_answer(struct MHD_Connection *c, rowbuf *b)
  * else 500, with the store's message when there is one. */
 static enum MHD_Result lib_fail(struct MHD_Connection *c, eg_store *st, int rc)
 {
-	const char *msg = st && *eg_errmsg(st) ? eg_errmsg(st) : eg_strerror(rc);
 	return srv_fail(c, rc == EG_EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
-			msg);
+			srv_errmsg(st, rc));
 }
 
 static eg_store *open_store(srv *s, int *rc)

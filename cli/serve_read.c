@@ -166,7 +166,7 @@ static enum MHD_Result get_events(srv *s, struct MHD_Connection *c, const char *
 		rd->o = out_new(rd->f, FMT_NDJSON);
 	if (rc) {
 		enum MHD_Result ok = srv_fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-					  rd->st ? eg_errmsg(rd->st) : eg_strerror(rc));
+					  srv_errmsg(rd->st, rc));
 		reader_free(rd);
 		return ok;
 	}
@@ -196,7 +196,7 @@ static enum MHD_Result get_head(srv *s, struct MHD_Connection *c, const char *ur
 		rc = eg_store_head(st, &h);
 	if (rc) {
 		enum MHD_Result ok = srv_fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-					  st ? eg_errmsg(st) : eg_strerror(rc));
+					  srv_errmsg(st, rc));
 		eg_store_close(st);
 		return ok;
 	}

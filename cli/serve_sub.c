@@ -288,7 +288,7 @@ static enum MHD_Result get_subscribe(srv *s, struct MHD_Connection *c, const cha
 	int rc = eg_store_open(&u->st, s->dir, EG_OPEN_READ, NULL);
 	if (rc) {
 		enum MHD_Result ok = srv_fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-					  u->st ? eg_errmsg(u->st) : eg_strerror(rc));
+					  srv_errmsg(u->st, rc));
 		sub_free(u);
 		return ok;
 	}
@@ -443,7 +443,7 @@ static enum MHD_Result consumer_next(srv *s, struct MHD_Connection *c, const cha
 	free(typebuf);
 	return ok;
 fail:;
-	enum MHD_Result res = srv_fail(c, status, st ? eg_errmsg(st) : eg_strerror(rc));
+	enum MHD_Result res = srv_fail(c, status, srv_errmsg(st, rc));
 	if (o)
 		out_free(o);
 	if (f)
@@ -533,7 +533,7 @@ static enum MHD_Result consumer_ack(srv *s, struct MHD_Connection *c, const char
 	eg_store_close(st);
 	return srv_answer(c, MHD_HTTP_OK, body);
 fail:;
-	enum MHD_Result ok = srv_fail(c, status, st ? eg_errmsg(st) : eg_strerror(rc));
+	enum MHD_Result ok = srv_fail(c, status, srv_errmsg(st, rc));
 	eg_store_close(st);
 	return ok;
 }
@@ -684,7 +684,7 @@ unlock:
 	eg_store_close(st);
 	return srv_answer(c, MHD_HTTP_OK, body);
 fail:;
-	enum MHD_Result ok = srv_fail(c, status, st ? eg_errmsg(st) : eg_strerror(rc));
+	enum MHD_Result ok = srv_fail(c, status, srv_errmsg(st, rc));
 	eg_store_close(st);
 	return ok;
 }
