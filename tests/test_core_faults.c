@@ -443,6 +443,109 @@ static void failed_read_checking_an_id_fails_the_add(void **state)
 	check_store(dir, EG_OPEN_READ);
 }
 
+static int failing_fdatasync(int fd)
+{
+	if (fd_ends_with(fd, fail_suffix)) {
+		failures++;
+		errno = EIO;
+		return -1;
+	}
+	return saved_os.fdatasync(fd);
+}
+
+/* One line committed with EG_SYNC_GROUP: its position. */
+static uint64_t group_commit(eg_store *st, const char *line)
+{
+	eg_batch *b;
+	eg_batch_opts o = { .sync = EG_SYNC_GROUP, .expect_version = -1 };
+	eg_append_result res;
+	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
+	assert_int_equal(eg_batch_add_json(b, line, strlen(line)), EG_OK);
+	assert_int_equal(eg_batch_commit(b, &res), EG_OK);
+	return res.last_pos;
+}
+
+static int counting_fdatasync(int fd)
+{
+	if (fd_ends_with(fd, fail_suffix))
+		failures++;
+	return saved_os.fdatasync(fd);
+}
+
+/* eg_store_sync in three steps (engram serve's group commit): take covers
+ * the commits made so far and no more, the store commits on while the
+ * sync runs, and done leaves the next take with just what came after. */
+static void sync_take_covers_what_was_committed_before_it(void **state)
+{
+	tu_fx *f = *state;
+	const char *dir = make_store(f);
+	eg_store *st = tu_open(dir, EG_OPEN_WRITE, 0);
+	eg_sync_work *w = (eg_sync_work *)1;
+	uint64_t pos = 0;
+	/* nothing committed with EG_SYNC_GROUP yet: nothing to sync */
+	assert_int_equal(eg_store_sync_take(st, &w, &pos), EG_OK);
+	assert_null(w);
+	uint64_t p1 = group_commit(st, "{\"id\":\"g1\",\"type\":\"t\"}");
+	assert_int_equal(eg_store_sync_take(st, &w, &pos), EG_OK);
+	assert_non_null(w);
+	assert_int_equal(pos, p1);
+	/* committed after the take: not covered by this sync, by the next */
+	uint64_t p2 = group_commit(st, "{\"id\":\"g2\",\"type\":\"t\"}");
+	arm(".seg");
+	eg_os.fdatasync = counting_fdatasync;
+	eg_sync_run(w);
+	disarm();
+	assert_int_equal(failures, 1);
+	assert_int_equal(eg_store_sync_done(st, w), EG_OK);
+	eg_sync_work *w2;
+	assert_int_equal(eg_store_sync_take(st, &w2, &pos), EG_OK);
+	assert_non_null(w2);
+	assert_int_equal(pos, p2);
+	eg_sync_run(w2);
+	assert_int_equal(eg_store_sync_done(st, w2), EG_OK);
+	assert_int_equal(eg_store_sync_take(st, &w2, &pos), EG_OK);
+	assert_null(w2);
+	eg_store_close(st);
+	st = tu_open(dir, EG_OPEN_READ, 0);
+	eg_verify_result vr;
+	assert_int_equal(eg_store_verify(st, &vr), EG_OK);
+	assert_int_equal(vr.head_pos, p2);
+	eg_store_close(st);
+}
+
+/* A sync that fails on another thread fails the store when done is told:
+ * EG_EIO naming the segment, and no further commit is acknowledged. */
+static void failed_sync_run_fails_the_store_at_done(void **state)
+{
+	tu_fx *f = *state;
+	const char *dir = make_store(f);
+	eg_store *st = tu_open(dir, EG_OPEN_WRITE, 0);
+	group_commit(st, "{\"id\":\"g1\",\"type\":\"t\"}");
+	eg_sync_work *w;
+	uint64_t pos;
+	assert_int_equal(eg_store_sync_take(st, &w, &pos), EG_OK);
+	assert_non_null(w);
+	arm(".seg");
+	eg_os.fdatasync = failing_fdatasync;
+	eg_sync_run(w);
+	disarm();
+	assert_int_equal(failures, 1);
+	assert_eio_naming(st, eg_store_sync_done(st, w), ".seg");
+	eg_batch *b;
+	eg_batch_opts o = { .sync = EG_SYNC_GROUP, .expect_version = -1 };
+	int rc = eg_batch_begin(st, &b, &o);
+	if (rc == EG_OK) {
+		const char *line = "{\"id\":\"g2\",\"type\":\"t\"}";
+		rc = eg_batch_add_json(b, line, strlen(line));
+		rc = rc ? rc : eg_batch_commit(b, NULL);
+		if (rc)
+			eg_batch_abort(b);
+	}
+	assert_int_equal(rc, EG_EIO);
+	assert_int_equal(eg_store_sync_take(st, &w, &pos), EG_EIO);
+	eg_store_close(st);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -458,6 +561,8 @@ int main(void)
 		T(failed_pread_of_a_segment_in_a_scan_is_eio_not_damage),
 		T(failed_mkdir_making_a_backup_fails_cleanly),
 		T(failed_read_checking_an_id_fails_the_add),
+		T(sync_take_covers_what_was_committed_before_it),
+		T(failed_sync_run_fails_the_store_at_done),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1074,6 +1074,25 @@ int eg_store_sync(eg_store *st)
 	return eg_log_sync(st, &st->log);
 }
 
+int eg_store_sync_take(eg_store *st, eg_sync_work **w, uint64_t *pos)
+{
+	*w = NULL;
+	if (!st->writable)
+		return eg_st_err(st, EG_EREADONLY, "the store is open for reading only");
+	return eg_log_sync_take(st, &st->log, w, pos);
+}
+
+void eg_sync_run(eg_sync_work *w)
+{
+	if (w)
+		eg_log_sync_run(w);
+}
+
+int eg_store_sync_done(eg_store *st, eg_sync_work *w)
+{
+	return eg_log_sync_done(st, &st->log, w);
+}
+
 int eg_batch_commit(eg_batch *b, eg_append_result *res)
 {
 	eg_store *st = b->st;

@@ -596,6 +596,75 @@ int eg_log_sync(eg_store *st, eg_log *lg)
 	return EG_OK;
 }
 
+/* What eg_log_sync_take leaves for eg_log_sync_run: the files to sync.
+ * The descriptors are the log's own: segments up to the head are never
+ * closed while the store is open, so another thread may sync them while
+ * this one commits on. */
+struct eg_sync_work {
+	uint64_t pos;                /* the head it makes durable */
+	int dir_too;
+	char dir[PATH_MAX];
+	size_t n;
+	int err;                     /* errno of the call that failed, else 0 */
+	uint64_t failed_first;       /* the segment it failed on (UINT64_MAX: the dir) */
+	struct { int fd; uint64_t first_pos; } seg[];
+};
+
+int eg_log_sync_take(eg_store *st, eg_log *lg, struct eg_sync_work **w, uint64_t *pos)
+{
+	*w = NULL;
+	*pos = lg->head_pos;
+	if (lg->failed)
+		return eg_st_err(st, EG_EIO, "an earlier fdatasync failed; reopen the store");
+	if (!lg->dirty)
+		return EG_OK;
+	uint32_t end = lg->head_at.seg < lg->nseg ? lg->head_at.seg + 1 : lg->nseg;
+	size_t n = end > lg->dirty_seg ? end - lg->dirty_seg : 0;
+	struct eg_sync_work *y = malloc(sizeof *y + n * sizeof y->seg[0]);
+	if (!y)
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
+	y->pos = lg->head_pos;
+	y->dir_too = lg->dirty_dir;
+	memcpy(y->dir, lg->dir, sizeof y->dir);
+	y->n = n;
+	y->err = 0;
+	for (size_t i = 0; i < n; i++) {
+		y->seg[i].fd = lg->segs[lg->dirty_seg + i].fd;
+		y->seg[i].first_pos = lg->segs[lg->dirty_seg + i].first_pos;
+	}
+	lg->dirty = lg->dirty_dir = 0;
+	*w = y;
+	return EG_OK;
+}
+
+void eg_log_sync_run(struct eg_sync_work *w)
+{
+	for (size_t i = 0; i < w->n && !w->err; i++)
+		if (eg_os.fdatasync(w->seg[i].fd)) {
+			w->err = errno ? errno : EIO;
+			w->failed_first = w->seg[i].first_pos;
+		}
+	if (!w->err && w->dir_too && eg_os_fsync_dir(w->dir)) {
+		w->err = errno ? errno : EIO;
+		w->failed_first = UINT64_MAX;
+	}
+}
+
+int eg_log_sync_done(eg_store *st, eg_log *lg, struct eg_sync_work *w)
+{
+	int rc = EG_OK;
+	if (w && w->err) {
+		lg->failed = 1;
+		errno = w->err;
+		rc = w->failed_first == UINT64_MAX
+			     ? eg_st_errno(st, "cannot sync %s", w->dir)
+			     : eg_st_errno(st, "fdatasync of segment %020llu.seg failed",
+					   (unsigned long long)w->failed_first);
+	}
+	free(w);
+	return rc;
+}
+
 int eg_log_abort(eg_store *st, eg_log *lg)
 {
 	lg->wlen = 0;
