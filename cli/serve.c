@@ -24,11 +24,9 @@
 
 /* ------------------------------------------------------------ answers */
 
-/* The status this thread queued last: for the access log (a connection is
- * served by one thread). */
+/* The status this thread queued last: the request's (conn.status) once
+ * its handler returns. */
 static _Thread_local unsigned last_status;
-/* The route that answered, for the metrics (NULL: none). */
-static _Thread_local const char *last_route;
 
 char *srv_json_error(const char *msg, const char *extra)
 {
@@ -88,21 +86,19 @@ enum MHD_Result srv_not_found(struct MHD_Connection *c, const char *method, cons
 	return srv_fail(c, MHD_HTTP_NOT_FOUND, msg);
 }
 
-static void access_log(struct MHD_Connection *c, const char *method, const char *url,
-		       unsigned status, const conn *k)
+void srv_request_done(const conn *k)
 {
+	if (!k->status)
+		return;
+	srv_metric_request(k->route, k->status);
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double ms = (double)(t1.tv_sec - k->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - k->t0.tv_nsec) / 1e6;
-	(void)c;
 	/* one NDJSON line per request; never a header or a token */
-	char q[512];
-	size_t n = strlen(url);
-	if (n > 80)
-		n = 80;
-	q[eg_json_quote(url, n, q)] = 0;
+	char q[6 * sizeof k->url + 3];
+	q[eg_json_quote(k->url, strlen(k->url), q)] = 0;
 	fprintf(stderr, "{\"method\":\"%s\",\"path\":%s,\"status\":%u,\"ms\":%.3f,\"bytes_in\":%zu}\n",
-		method, q, status, ms, k->len);
+		k->method, q, k->status, ms, k->len);
 }
 
 static const srv_route *const ROUTES[] = { SRV_APPEND_ROUTES, SRV_READ_ROUTES, SRV_SUB_ROUTES,
@@ -128,6 +124,66 @@ static int matches(const srv_route *r, const char *url)
 	return n > 1 && r->path[n - 1] == '/' ? !strncmp(url, r->path, n) : !strcmp(url, r->path);
 }
 
+/* A request whose route blocks, on its thread (see srv_route.blocks). */
+typedef struct job {
+	srv *s;
+	struct MHD_Connection *c;
+	const srv_route *r;
+	const char *url, *method;  /* MHD's: valid until the request completes */
+	conn *k;
+} job;
+
+static void *job_run(void *arg)
+{
+	job *j = arg;
+	last_status = 0;
+	if (j->r->fn(j->s, j->c, j->url, j->method, j->k) != MHD_YES || !last_status)
+		j->k->failed = 1;
+	j->k->status = last_status;
+	srv_request_done(j->k);
+	srv *s = j->s;
+	MHD_resume_connection(j->c);
+	free(j);
+	pthread_mutex_lock(&s->mu);
+	s->jobs--;
+	pthread_cond_broadcast(&s->done);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* Run r's handler on a thread of its own, the connection suspended: it
+ * queues its answer (MHD allows that on a suspended connection) and
+ * resumes it. */
+static enum MHD_Result offload(srv *s, struct MHD_Connection *c, const srv_route *r,
+			       const char *url, const char *method, conn *k)
+{
+	job *j = malloc(sizeof *j);
+	if (!j)
+		return srv_fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	*j = (job){ s, c, r, url, method, k };
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_mutex_lock(&s->mu);
+	s->jobs++;
+	pthread_mutex_unlock(&s->mu);
+	k->suspended = 1;
+	MHD_suspend_connection(c);
+	pthread_t t;
+	int e = pthread_create(&t, &a, job_run, j);
+	pthread_attr_destroy(&a);
+	if (e) {
+		free(j);
+		k->suspended = 0;
+		MHD_resume_connection(c);
+		pthread_mutex_lock(&s->mu);
+		s->jobs--;
+		pthread_mutex_unlock(&s->mu);
+		return srv_fail(c, MHD_HTTP_SERVICE_UNAVAILABLE, "cannot start a thread: try again");
+	}
+	return MHD_YES;
+}
+
 static enum MHD_Result route(srv *s, struct MHD_Connection *c, const char *url,
 			     const char *method, conn *k)
 {
@@ -137,11 +193,12 @@ static enum MHD_Result route(srv *s, struct MHD_Connection *c, const char *url,
 			if (!matches(r, url))
 				continue;
 			if (takes(r, method)) {
-				last_route = r->path;
+				k->route = r->path;
 				enum MHD_Result ok;
 				if (!srv_authorized(s, c, r, url, method, k, &ok))
 					return ok;
-				return r->fn(s, c, url, method, k);
+				return r->blocks ? offload(s, c, r, url, method, k)
+						 : r->fn(s, c, url, method, k);
 			}
 			seen = r;
 		}
@@ -159,6 +216,14 @@ static enum MHD_Result route(srv *s, struct MHD_Connection *c, const char *url,
 	return srv_fail(c, MHD_HTTP_METHOD_NOT_ALLOWED, msg);
 }
 
+/* --request-timeout: has the request taken longer than that to come in? */
+static int too_slow(const srv *s, const conn *k)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return t1.tv_sec - k->t0.tv_sec > (time_t)s->request_timeout;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_len, void **con_cls)
@@ -171,6 +236,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &k->t0);
 		*con_cls = k;
+		snprintf(k->method, sizeof k->method, "%s", method);
+		snprintf(k->url, sizeof k->url, "%s", url);
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 		uint64_t n;
 		if (cl && !cli_u64(cl, &n) && n > s->max_body)
@@ -180,10 +247,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		k->anon = !srv_maybe_authorized(s, c);
 		return MHD_YES;
 	}
+	if (k->suspended)   /* resumed without an answer: its thread failed */
+		return k->failed ? MHD_NO : MHD_YES;
 	if (*upload_len) {
+		if (!k->late && too_slow(s, k))
+			k->late = 1;
 		if (!k->too_big && k->len + *upload_len > s->max_body)
 			k->too_big = 1;
-		if (!k->too_big && !k->anon) {
+		if (!k->too_big && !k->anon && !k->late) {
 			if (k->len + *upload_len + 1 > k->cap) {
 				size_t cap = k->cap ? k->cap : 65536;
 				while (cap < k->len + *upload_len + 1)
@@ -202,8 +273,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	enum MHD_Result ok;
 	last_status = 0;
-	last_route = NULL;
-	if (k->too_big) {
+	if (k->late || too_slow(s, k)) {
+		char msg[160];
+		snprintf(msg, sizeof msg, "the request took more than --request-timeout (%u s) to "
+			 "come in; nothing of it was written", s->request_timeout);
+		ok = srv_fail(c, MHD_HTTP_REQUEST_TIMEOUT, msg);
+	} else if (k->too_big) {
 		char msg[128];
 		snprintf(msg, sizeof msg, "the body is larger than --max-body (%zu bytes): split the "
 			 "batch", s->max_body);
@@ -211,8 +286,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	} else {
 		ok = route(s, c, url, method, k);
 	}
-	access_log(c, method, url, last_status, k);
-	srv_metric_request(last_route, last_status);
+	if (!k->suspended) {
+		k->status = last_status;
+		srv_request_done(k);
+	}
 	return ok;
 }
 
@@ -231,17 +308,21 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 /* ------------------------------------------------------------ the command */
 
 /* Let the subscriptions see s->stopping and end their streams with the
- * last chunk (MHD_stop_daemon would cut them): they look every quarter
- * of a second; a stuck one is cut after 2 s. */
-static void wait_streams(srv *s)
+ * last chunk, and the requests on threads of their own finish: their
+ * connections are suspended, and MHD_stop_daemon must not meet one.  1
+ * when all are done; 0 if some are still going after `secs` s. */
+static int wait_streams(srv *s, int secs)
 {
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 2;
+	until.tv_sec += secs;
 	pthread_mutex_lock(&s->mu);
-	while (s->streams > 0 && pthread_cond_timedwait(&s->done, &s->mu, &until) == 0)
+	while ((s->streams > 0 || s->jobs > 0) &&
+	       pthread_cond_timedwait(&s->done, &s->mu, &until) == 0)
 		;
+	int left = s->jobs;
 	pthread_mutex_unlock(&s->mu);
+	return left == 0;
 }
 
 /* ADDR:PORT into sa; 0, or -1. */
@@ -264,12 +345,14 @@ static int parse_listen(const char *s, struct sockaddr_in *sa)
 int cmd_serve(cli *c)
 {
 	const char *listen = DEFAULT_LISTEN, *max_body = NULL, *conns = NULL,
-		   *timeout = NULL, *tls_cert = NULL, *tls_key = NULL;
+		   *timeout = NULL, *tls_cert = NULL, *tls_key = NULL, *threads = NULL,
+		   *req_timeout = NULL;
 	int tokens = 0;
 	opt opts[] = {
 		{ "listen", 1, &listen, NULL },
 		{ "max-body", 1, &max_body, NULL }, { "max-connections", 1, &conns, NULL },
 		{ "timeout", 1, &timeout, NULL }, { "tokens", 0, NULL, &tokens },
+		{ "threads", 1, &threads, NULL }, { "request-timeout", 1, &req_timeout, NULL },
 		{ "tls-cert", 1, &tls_cert, NULL }, { "tls-key", 1, &tls_key, NULL },
 		{ NULL, 0, NULL, NULL },
 	};
@@ -290,7 +373,14 @@ int cmd_serve(cli *c)
 		return cli_usage_error(c, "--max-connections: expected 1 to 100000, got '%s'", conns);
 	if ((timeout && (cli_u64(timeout, &tmo) || !tmo)))
 		return cli_usage_error(c, "--timeout: expected seconds, got '%s'", timeout);
-	srv s = { .dir = c->dir, .max_body = (size_t)mb };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t nthreads = ncpu > 1 ? (uint64_t)ncpu : 1, rtmo = 300;
+	if (threads && (cli_u64(threads, &nthreads) || !nthreads || nthreads > 256))
+		return cli_usage_error(c, "--threads: expected 1 to 256, got '%s'", threads);
+	if (req_timeout && (cli_u64(req_timeout, &rtmo) || !rtmo || rtmo > 86400))
+		return cli_usage_error(c, "--request-timeout: expected seconds from 1 to 86400, got "
+				       "'%s'", req_timeout);
+	srv s = { .dir = c->dir, .max_body = (size_t)mb, .request_timeout = (unsigned)rtmo };
 	srv_tls tls;
 	if ((rc = srv_tls_load(c, tls_cert, tls_key, &tls)))
 		return rc;
@@ -329,11 +419,15 @@ int cmd_serve(cli *c)
 		srv_tls_free(&tls);
 		return EXIT_ERR;
 	}
-	/* a connection per thread: an append waits for its group's sync */
+	/* --threads threads poll the connections: no handler blocks one
+	 * (an append is suspended until its group commit is durable, a
+	 * query or a wait runs on a thread of its own, a subscription is
+	 * suspended until there is more to send) */
 	struct MHD_Daemon *d = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+		MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 			tls.flags,
 		ntohs(sa.sin_port), NULL, NULL, handle, &s, MHD_OPTION_SOCK_ADDR, &sa,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)nthreads,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)nconn, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)tmo, MHD_OPTION_NOTIFY_COMPLETED, completed, &s, MHD_OPTION_ARRAY,
 		tls.opts, MHD_OPTION_END);
@@ -346,15 +440,19 @@ int cmd_serve(cli *c)
 		int sig;
 		sigwait(&stop, &sig);
 		fprintf(stderr, "engram: stopping: finishing the appends in flight\n");
-		/* stop taking connections, answer what is queued, then close */
+		/* stop taking connections, answer what is queued, end the
+		 * subscriptions, let the requests running finish, then close */
 		MHD_quiesce_daemon(d);
 		pthread_mutex_lock(&s.mu);
 		s.stopping = 1;
 		pthread_cond_signal(&s.work);
 		pthread_mutex_unlock(&s.mu);
 		pthread_join(t, NULL);
-		wait_streams(&s);
-		MHD_stop_daemon(d);
+		if (wait_streams(&s, 10))
+			MHD_stop_daemon(d);
+		else   /* MHD_stop_daemon would abort on their suspended connections */
+			cli_warn("stopping with requests still running (a long query?): their "
+				 "connections are cut");
 		fprintf(stderr, "engram: stopped: %llu appends acknowledged in %llu group commits "
 			"(%llu events)\n", (unsigned long long)s.requests,
 			(unsigned long long)s.rounds, (unsigned long long)s.events);

@@ -22,6 +22,7 @@ typedef struct srv {
 	eg_store *st;
 	const char *dir;
 	size_t max_body;
+	unsigned request_timeout;  /* seconds for a request's headers and body */
 	pthread_mutex_t mu;
 	pthread_cond_t work;   /* appends queued, or stopping: the committer */
 	pthread_cond_t done;   /* durable moved, or a subscription ended */
@@ -32,14 +33,25 @@ typedef struct srv {
 	                    * server may be handed (a commit is visible before) */
 	uint64_t rounds, requests, events; /* group commit, for the summary */
 	srv_auth *auth;                    /* --tokens (serve_auth.c), else NULL */
+	int jobs;          /* requests running on their own threads (srv_route.blocks) */
+	struct sub *idle;  /* subscriptions suspended until the durable head
+	                    * moves or their heartbeat is due (serve_sub.c) */
 } srv;
 
-/* A request being read: its body as it comes in. */
+/* A request being read: its body as it comes in, and how it was answered
+ * (the access log and the metrics are written when it completes). */
 typedef struct conn {
 	char *body;
 	size_t len, cap;
 	int too_big;
+	int late;          /* not all in within --request-timeout */
 	int anon;          /* --tokens and no known token: the body is not kept */
+	int suspended;     /* handed to the committer or a thread: they answer */
+	int failed;        /* that thread queued no answer: close the connection */
+	unsigned status;   /* the answer's status (0: none yet) */
+	const char *route; /* the route that answered (NULL: none matched) */
+	char method[16];
+	char url[96];      /* enough of it for the access log */
 	struct timespec t0;
 } conn;
 
@@ -56,6 +68,9 @@ typedef struct srv_route {
 	const char *path, *methods;
 	int scope;
 	srv_handler fn;
+	int blocks;        /* fn may take long (a query, a wait, an fsync): it runs
+	                    * on a thread of its own, the connection suspended,
+	                    * so that it holds up no other connection */
 } srv_route;
 
 /* Each file's routes, ending with { NULL }. */
@@ -72,6 +87,9 @@ enum MHD_Result srv_fail(struct MHD_Connection *c, unsigned status, const char *
 const char *srv_errmsg(eg_store *st, int rc);
 /* No such route. */
 enum MHD_Result srv_not_found(struct MHD_Connection *c, const char *method, const char *url);
+/* k's answer is queued (k->status, k->route set): its access log line
+ * (NDJSON on stderr) and its metrics. */
+void srv_request_done(const conn *k);
 /* Note a response queued without srv_answer (a stream): the access log's status. */
 void srv_queued(unsigned status);
 
@@ -94,8 +112,22 @@ void srv_metric_append(uint64_t events);
 void srv_metric_commit(uint64_t requests, double seconds);
 void srv_subscribers_add(int delta);
 
-/* serve_append.c: the committer thread's loop (arg: the srv). */
+/* serve_sub.c: resume the suspended subscriptions that may go on: all
+ * of them (the durable head moved, or the server stops), else those whose
+ * heartbeat is due.  Called by the committer. */
+void srv_wake_subscribers(srv *s, int all);
+
+/* serve_append.c: the committer thread's loop (arg: the srv).  It also
+ * wakes the subscriptions (above) every SRV_TICK_MS. */
+#define SRV_TICK_MS 250
+
 void *srv_committer(void *arg);
+/* serve_append.c: the request parsing of appends (fuzzed, fuzz/): may a
+ * body of Content-Type t (NULL: none sent) be NDJSON?  The
+ * Expected-Version header (NULL: none) into *res (-1 any, 0 new, N): 0,
+ * or -1 when it is none of those. */
+int srv_ndjson_type(const char *t);
+int srv_expected_version(const char *v, int64_t *res);
 /* serve_append.c: park line (n bytes, an event as engram read prints it)
  * for consumer in $parked-CONSUMER through the committer, durably: 0 with
  * its position, or -1 with *err a JSON error body (malloc'd). */

@@ -3,7 +3,9 @@
  * POST /streams/{stream}/events, committed by one thread as group
  * commits.  The committer takes every append waiting, commits each as its
  * own atomic batch (EG_SYNC_GROUP: visible, not yet durable), makes them
- * all durable with one eg_store_sync, and only then answers them.
+ * all durable with one sync, and only then answers them.  The sync runs
+ * on a thread of its own (eg_store_sync_take, eg_sync_run): while the
+ * disk takes one group, the committer commits the next.
  */
 #include "serve.h"
 
@@ -28,8 +30,25 @@ struct areq {
 	                                   * wake only the group's threads */
 	char *resp;                       /* the JSON answer (malloc'd) */
 	uint64_t appended, lines;         /* lines: appended and duplicates */
+	struct MHD_Connection *c;         /* an HTTP append (suspended until its
+	                                   * answer is queued), else NULL: a
+	                                   * waiter on cv */
+	conn *k;
+	char *own_stream;                 /* c's stream (freed with it) */
 	struct areq *next;
 };
+
+/* Queue r's answer on its suspended connection and resume it. */
+static void answer(areq *r)
+{
+	r->k->status = r->status;
+	if (srv_answer(r->c, (unsigned)r->status, r->resp) != MHD_YES)
+		r->k->failed = 1;
+	srv_request_done(r->k);
+	MHD_resume_connection(r->c);
+	free(r->own_stream);
+	free(r);
+}
 
 /* An internal append: a consumer's poison event to $parked-NAME. */
 static void do_park(srv *s, areq *r)
@@ -100,78 +119,208 @@ static void do_append(srv *s, areq *r)
 		r->resp = NULL;
 }
 
-/* Take every waiting append, commit each, sync once, answer all. */
+/* The thread that waits for the disk: it syncs one group while the
+ * committer commits the next. */
+typedef struct syncer {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	eg_sync_work *w;
+	int busy, quit;
+	double secs;      /* how long the last sync took */
+} syncer;
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void *sync_loop(void *arg)
+{
+	syncer *y = arg;
+	pthread_mutex_lock(&y->mu);
+	for (;;) {
+		while (!y->busy && !y->quit)
+			pthread_cond_wait(&y->cv, &y->mu);
+		if (!y->busy)
+			break;
+		eg_sync_work *w = y->w;
+		pthread_mutex_unlock(&y->mu);
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		eg_sync_run(w);
+		double secs = since(&t0);
+		pthread_mutex_lock(&y->mu);
+		y->secs = secs;
+		y->busy = 0;
+		pthread_cond_broadcast(&y->cv);
+	}
+	pthread_mutex_unlock(&y->mu);
+	return NULL;
+}
+
+/* The group `list` (n requests) was committed and its sync ended with rc
+ * (EG_OK: durable up to pos): answer each, move the durable head, wake
+ * the waits and the subscriptions. */
+static void finish(srv *s, areq *list, uint64_t n, int rc, uint64_t pos, double secs)
+{
+	uint64_t ev = 0;
+	srv_metric_commit(n, secs);
+	for (areq *r = list; r; r = r->next) {
+		if (rc && r->status == MHD_HTTP_OK) {
+			/* committed but not durable: not acknowledged */
+			free(r->resp);
+			r->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+			r->resp = srv_json_error(eg_errmsg(s->st), NULL);
+		}
+		ev += r->status == MHD_HTTP_OK ? r->appended : 0;
+		if (r->status == MHD_HTTP_OK)
+			srv_metric_append(r->lines);
+	}
+	pthread_mutex_lock(&s->mu);
+	if (!rc && pos > s->durable)
+		s->durable = pos;
+	s->rounds++;
+	s->requests += n;
+	s->events += ev;
+	/* consumers' waits wait on done for what is durable */
+	pthread_cond_broadcast(&s->done);
+	/* a waiter's r is on its stack: next is read before the signal lets
+	 * it return */
+	areq *http = NULL;
+	for (areq *r = list, *next; r; r = next) {
+		next = r->next;
+		if (r->c) {
+			r->next = http;
+			http = r;
+		} else {
+			r->done = 1;
+			pthread_cond_signal(&r->cv);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	for (areq *r = http, *next; r; r = next) {
+		next = r->next;
+		answer(r);
+	}
+	srv_wake_subscribers(s, 1);
+}
+
+/* Wait for the tick, or for appends, or for the stop. */
+static void wait_work(srv *s)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += SRV_TICK_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_cond_timedwait(&s->work, &s->mu, &until)) {
+		/* idle: the subscriptions whose heartbeat is due */
+		pthread_mutex_unlock(&s->mu);
+		srv_wake_subscribers(s, 0);
+		pthread_mutex_lock(&s->mu);
+	}
+}
+
+/* Take every waiting append and commit each; then, once the group before
+ * is durable (its sync ran meanwhile on the syncer) and answered, hand
+ * this group's sync to the syncer and go round. */
 void *srv_committer(void *arg)
 {
 	srv *s = arg;
+	syncer y = { .busy = 0 };
+	pthread_mutex_init(&y.mu, NULL);
+	pthread_cond_init(&y.cv, NULL);
+	pthread_t yt;
+	int threaded = pthread_create(&yt, NULL, sync_loop, &y) == 0;
+	areq *flight = NULL;   /* the group being synced */
+	uint64_t flight_n = 0, flight_pos = 0;
+	eg_sync_work *w = NULL;
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		while (!s->head && !s->stopping)
-			pthread_cond_wait(&s->work, &s->mu);
-		if (!s->head)
+		while (!s->head && !s->stopping && !flight)
+			wait_work(s);
+		if (!s->head && !flight)
 			break;
 		areq *list = s->head;
 		s->head = s->tail = NULL;
 		pthread_mutex_unlock(&s->mu);
-		uint64_t n = 0, ev = 0;
+		uint64_t n = 0;
 		for (areq *r = list; r; r = r->next, n++)
 			do_append(s, r);
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		int rc = eg_store_sync(s->st);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		srv_metric_commit(n, (double)(t1.tv_sec - t0.tv_sec) +
-				  (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-		/* what is synced may now go to subscribers and consumers */
-		eg_head h = { 0 };
-		int hrc = rc ? rc : eg_store_head(s->st, &h);
-		for (areq *r = list; r; r = r->next) {
-			if (rc && r->status == MHD_HTTP_OK) {
-				/* committed but not durable: not acknowledged */
-				free(r->resp);
-				r->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-				r->resp = srv_json_error(eg_errmsg(s->st), NULL);
+		if (flight) {
+			pthread_mutex_lock(&y.mu);
+			while (y.busy)
+				pthread_cond_wait(&y.cv, &y.mu);
+			pthread_mutex_unlock(&y.mu);
+			int rc = eg_store_sync_done(s->st, w);
+			finish(s, flight, flight_n, rc, flight_pos, y.secs);
+			flight = NULL;
+		}
+		if (list) {
+			int rc = eg_store_sync_take(s->st, &w, &flight_pos);
+			if (rc) {
+				finish(s, list, n, rc, 0, 0);
+			} else if (!threaded) {
+				/* no thread for the sync: here, then answer */
+				struct timespec t0;
+				clock_gettime(CLOCK_MONOTONIC, &t0);
+				eg_sync_run(w);
+				double secs = since(&t0);
+				finish(s, list, n, eg_store_sync_done(s->st, w), flight_pos, secs);
+			} else {
+				pthread_mutex_lock(&y.mu);
+				y.w = w;
+				y.busy = 1;
+				pthread_cond_signal(&y.cv);
+				pthread_mutex_unlock(&y.mu);
+				flight = list;
+				flight_n = n;
 			}
-			ev += r->status == MHD_HTTP_OK ? r->appended : 0;
-			if (r->status == MHD_HTTP_OK)
-				srv_metric_append(r->lines);
 		}
 		pthread_mutex_lock(&s->mu);
-		/* r is the waiter's, on its stack: next is read before the
-		 * signal lets it return */
-		for (areq *r = list, *next; r; r = next) {
-			next = r->next;
-			r->done = 1;
-			pthread_cond_signal(&r->cv);
-		}
-		if (!hrc && h.pos > s->durable)
-			s->durable = h.pos;
-		s->rounds++;
-		s->requests += n;
-		s->events += ev;
-		/* subscribers and consumers wait on done for what is durable */
-		pthread_cond_broadcast(&s->done);
 	}
 	pthread_mutex_unlock(&s->mu);
+	if (threaded) {
+		pthread_mutex_lock(&y.mu);
+		y.quit = 1;
+		pthread_cond_signal(&y.cv);
+		pthread_mutex_unlock(&y.mu);
+		pthread_join(yt, NULL);
+	}
+	pthread_mutex_destroy(&y.mu);
+	pthread_cond_destroy(&y.cv);
+	srv_wake_subscribers(s, 1);   /* stopping: they end their streams */
 	return NULL;
+}
+
+/* Hand r to the committer: 0, or -1 when the server stops (r answered
+ * 503, not queued). */
+static int enqueue(srv *s, areq *r)
+{
+	if (s->stopping) {
+		r->done = 1;
+		r->status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		r->resp = srv_json_error("the server is shutting down", NULL);
+		return -1;
+	}
+	if (s->tail)
+		s->tail->next = r;
+	else
+		s->head = r;
+	s->tail = r;
+	pthread_cond_signal(&s->work);
+	return 0;
 }
 
 /* Hand r to the committer and wait for its answer. */
 static void submit(srv *s, areq *r)
 {
 	pthread_mutex_lock(&s->mu);
-	if (s->stopping) {
-		r->done = 1;
-		r->status = MHD_HTTP_SERVICE_UNAVAILABLE;
-		r->resp = srv_json_error("the server is shutting down", NULL);
-	} else {
-		if (s->tail)
-			s->tail->next = r;
-		else
-			s->head = r;
-		s->tail = r;
-		pthread_cond_signal(&s->work);
-	}
+	enqueue(s, r);
 	while (!r->done)
 		pthread_cond_wait(&r->cv, &s->mu);
 	pthread_mutex_unlock(&s->mu);
@@ -191,9 +340,22 @@ int srv_park(srv *s, const char *consumer, const char *line, size_t n, uint64_t 
 	return 0;
 }
 
-static int ndjson_type(struct MHD_Connection *c)
+int srv_expected_version(const char *v, int64_t *res)
 {
-	const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	uint64_t n;
+	if (!v || !strcmp(v, "any"))
+		*res = -1;
+	else if (!strcmp(v, "new"))
+		*res = 0;
+	else if (!cli_u64(v, &n) && n <= INT64_MAX)
+		*res = (int64_t)n;
+	else
+		return -1;
+	return 0;
+}
+
+int srv_ndjson_type(const char *t)
+{
 	if (!t)
 		return 1;
 	size_t n = strcspn(t, ";");
@@ -207,30 +369,35 @@ static int ndjson_type(struct MHD_Connection *c)
 static enum MHD_Result post_append(srv *s, struct MHD_Connection *c, conn *k,
 				   const char *stream)
 {
-	if (!ndjson_type(c))
+	if (!srv_ndjson_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")))
 		return srv_fail(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 			    "Content-Type: expected application/x-ndjson (or application/json); "
 			    "curl sends application/x-www-form-urlencoded unless told: "
 			    "-H 'Content-Type: application/x-ndjson'");
-	areq r = { .body = k->body ? k->body : "", .len = k->len, .stream = stream,
-		   .expect_version = -1 };
-	if (stream) {
-		const char *ev = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expected-Version");
-		uint64_t v;
-		if (!ev || !strcmp(ev, "any"))
-			r.expect_version = -1;
-		else if (!strcmp(ev, "new"))
-			r.expect_version = 0;
-		else if (!cli_u64(ev, &v) && v <= INT64_MAX)
-			r.expect_version = (int64_t)v;
-		else
-			return srv_fail(c, MHD_HTTP_BAD_REQUEST, "Expected-Version: expected a version "
-				    "number, new or any");
+	int64_t expect = -1;
+	if (stream && srv_expected_version(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+								       "Expected-Version"), &expect))
+		return srv_fail(c, MHD_HTTP_BAD_REQUEST, "Expected-Version: expected a version "
+				"number, new or any");
+	areq *r = malloc(sizeof *r);
+	char *name = stream ? strdup(stream) : NULL;
+	if (!r || (stream && !name)) {
+		free(r);
+		free(name);
+		return srv_fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 	}
-	pthread_cond_init(&r.cv, NULL);
-	submit(s, &r);
-	pthread_cond_destroy(&r.cv);
-	return srv_answer(c, (unsigned)r.status, r.resp);
+	*r = (areq){ .body = k->body ? k->body : "", .len = k->len, .stream = name,
+		     .expect_version = expect, .c = c, .k = k, .own_stream = name };
+	/* suspended before the committer may see it: it resumes it once
+	 * the answer is queued, after the group's sync */
+	k->suspended = 1;
+	MHD_suspend_connection(c);
+	pthread_mutex_lock(&s->mu);
+	int queued = enqueue(s, r) == 0;
+	pthread_mutex_unlock(&s->mu);
+	if (!queued)
+		answer(r);
+	return MHD_YES;
 }
 
 static enum MHD_Result post_events(srv *s, struct MHD_Connection *c, const char *url,
@@ -256,7 +423,7 @@ static enum MHD_Result post_stream(srv *s, struct MHD_Connection *c, const char 
 }
 
 const srv_route SRV_APPEND_ROUTES[] = {
-	{ "/events", "POST", SCOPE_APPEND, post_events },
-	{ "/streams/", "POST", SCOPE_APPEND, post_stream },
-	{ NULL, NULL, 0, NULL },
+	{ "/events", "POST", SCOPE_APPEND, post_events, 0 },
+	{ "/streams/", "POST", SCOPE_APPEND, post_stream, 0 },
+	{ NULL, NULL, 0, NULL, 0 },
 };

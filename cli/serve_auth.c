@@ -476,8 +476,8 @@ static enum MHD_Result post_sse_token(srv *s, struct MHD_Connection *c, const ch
 }
 
 const srv_route SRV_AUTH_ROUTES[] = {
-	{ "/tokens/sse", "POST", SCOPE_READ, post_sse_token },
-	{ NULL, NULL, 0, NULL },
+	{ "/tokens/sse", "POST", SCOPE_READ, post_sse_token, 0 },
+	{ NULL, NULL, 0, NULL, 0 },
 };
 
 /* ------------------------------------------------------------ HTTPS */

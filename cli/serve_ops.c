@@ -199,6 +199,6 @@ static enum MHD_Result get_metrics(srv *s, struct MHD_Connection *c, const char 
 }
 
 const srv_route SRV_OPS_ROUTES[] = {
-	{ "/metrics", "GET HEAD", SCOPE_READ, get_metrics },
-	{ NULL, NULL, 0, NULL },
+	{ "/metrics", "GET HEAD", SCOPE_READ, get_metrics, 1 },
+	{ NULL, NULL, 0, NULL, 0 },
 };

@@ -648,15 +648,15 @@ static enum MHD_Result post_sql(srv *s, struct MHD_Connection *c, const char *ur
 }
 
 const srv_route SRV_QUERY_ROUTES[] = {
-	{ "/streams", "GET HEAD", SCOPE_READ, get_streams },
-	{ "/types", "GET HEAD", SCOPE_READ, get_types },
-	{ "/stats", "GET HEAD", SCOPE_READ, get_stats },
-	{ "/verify", "POST", SCOPE_ADMIN, post_verify },
-	{ "/project", "POST", SCOPE_READ, post_project },
-	{ "/history", "POST", SCOPE_READ, post_history },
-	{ "/windows", "POST", SCOPE_READ, post_windows },
-	{ "/sessions", "POST", SCOPE_READ, post_sessions },
-	{ "/funnel", "POST", SCOPE_READ, post_funnel },
-	{ "/sql", "POST", SCOPE_READ, post_sql },
-	{ NULL, NULL, 0, NULL },
+	{ "/streams", "GET HEAD", SCOPE_READ, get_streams, 1 },
+	{ "/types", "GET HEAD", SCOPE_READ, get_types, 1 },
+	{ "/stats", "GET HEAD", SCOPE_READ, get_stats, 1 },
+	{ "/verify", "POST", SCOPE_ADMIN, post_verify, 1 },
+	{ "/project", "POST", SCOPE_READ, post_project, 1 },
+	{ "/history", "POST", SCOPE_READ, post_history, 1 },
+	{ "/windows", "POST", SCOPE_READ, post_windows, 1 },
+	{ "/sessions", "POST", SCOPE_READ, post_sessions, 1 },
+	{ "/funnel", "POST", SCOPE_READ, post_funnel, 1 },
+	{ "/sql", "POST", SCOPE_READ, post_sql, 1 },
+	{ NULL, NULL, 0, NULL, 0 },
 };

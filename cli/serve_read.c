@@ -216,8 +216,8 @@ static enum MHD_Result get_health(srv *s, struct MHD_Connection *c, const char *
 }
 
 const srv_route SRV_READ_ROUTES[] = {
-	{ "/events", "GET HEAD", SCOPE_READ, get_events },
-	{ "/head", "GET HEAD", SCOPE_READ, get_head },
-	{ "/health", "GET HEAD", SCOPE_NONE, get_health },
-	{ NULL, NULL, 0, NULL },
+	{ "/events", "GET HEAD", SCOPE_READ, get_events, 0 },
+	{ "/head", "GET HEAD", SCOPE_READ, get_head, 0 },
+	{ "/health", "GET HEAD", SCOPE_NONE, get_health, 0 },
+	{ NULL, NULL, 0, NULL, 0 },
 };

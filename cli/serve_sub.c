@@ -4,11 +4,16 @@
  * GET /consumers/{name}/next, POST /consumers/{name}/ack as
  * `engram consume` keeps its checkpoint, acknowledged by the client.
  *
- * Each subscriber reads the log with its own iterator and waits with
- * eg_iter_wait (inotify), as `engram read --follow` does: a slow one holds
- * its iterator and one burst of text, never a queue of events.  A thread
- * per connection lets the waits block; they wait in short slices so that
- * a subscriber notices the server stopping or its client gone.
+ * Each subscriber reads the log with its own iterator: a slow one holds
+ * its iterator and one burst of text, never a queue of events, and MHD
+ * asks it for more only when its socket takes more.  It never blocks the
+ * thread that polls its connection: with nothing durable to send it
+ * suspends the connection on s->idle, and the committer resumes it when
+ * the durable head moves, when its heartbeat is due, when its client has
+ * gone (MHD does not watch a suspended connection), or when the server
+ * stops.  A consumer's /next waits on a thread of its own (its route
+ * blocks), in short slices so that it notices the server stopping or its
+ * client gone.
  */
 #include "serve.h"
 #include "json.h"
@@ -107,7 +112,7 @@ static int types_arg(struct MHD_Connection *c, eg_filter *f, char **buf, const c
 
 /* ------------------------------------------------------- subscriptions */
 
-typedef struct sub {
+struct sub {
 	srv *s;
 	struct MHD_Connection *c;
 	eg_store *st;
@@ -124,7 +129,13 @@ typedef struct sub {
 	int counted;                  /* in s->streams */
 	char *pend;                   /* SSE text not yet handed to MHD */
 	size_t plen, psent, pcap;
-} sub;
+	char *hold;                   /* an event read but not yet durable: its */
+	size_t hlen, hcap;            /* SSE text, sent once hold_pos is durable */
+	uint64_t hold_pos;
+	uint64_t seen;                /* s->durable when it found nothing to send */
+	struct sub *next;             /* in s->idle */
+};
+typedef struct sub sub;
 
 static void sub_free(void *cls)
 {
@@ -141,32 +152,39 @@ static void sub_free(void *cls)
 		fclose(u->line);
 	free(u->lmem);
 	free(u->pend);
+	free(u->hold);
 	eg_iter_free(u->it);
 	eg_store_close(u->st);
 	free(u->typebuf);
 	free(u);
 }
 
-static int pend_add(sub *u, const char *p, size_t n)
+static int buf_add(char **b, size_t *len, size_t *cap, const char *p, size_t n)
 {
-	if (u->plen + n > u->pcap) {
-		size_t cap = u->pcap ? u->pcap : 4096;
-		while (cap < u->plen + n)
-			cap *= 2;
-		char *q = realloc(u->pend, cap);
+	if (*len + n > *cap) {
+		size_t c = *cap ? *cap : 4096;
+		while (c < *len + n)
+			c *= 2;
+		char *q = realloc(*b, c);
 		if (!q)
 			return -1;
-		u->pend = q;
-		u->pcap = cap;
+		*b = q;
+		*cap = c;
 	}
-	memcpy(u->pend + u->plen, p, n);
-	u->plen += n;
+	memcpy(*b + *len, p, n);
+	*len += n;
 	return 0;
 }
 
+static int pend_add(sub *u, const char *p, size_t n)
+{
+	return buf_add(&u->pend, &u->plen, &u->pcap, p, n);
+}
+
 /* One event as an SSE message: "id: POS", "data: " its NDJSON line (one
- * line: JSON escapes every newline), a blank line. */
-static int pend_event(sub *u, const eg_event *e)
+ * line: JSON escapes every newline), a blank line; to the pending text,
+ * or (held) aside until it is durable. */
+static int pend_event(sub *u, const eg_event *e, int held)
 {
 	rewind(u->line);
 	out_event(u->o, e);
@@ -177,44 +195,122 @@ static int pend_event(sub *u, const eg_event *e)
 		n--;
 	char head[48];
 	int h = snprintf(head, sizeof head, "id: %llu\ndata: ", (unsigned long long)e->pos);
-	return pend_add(u, head, (size_t)h) || pend_add(u, u->lmem, n) || pend_add(u, "\n\n", 2);
+	char **b = held ? &u->hold : &u->pend;
+	size_t *len = held ? &u->hlen : &u->plen, *cap = held ? &u->hcap : &u->pcap;
+	if (held)
+		u->hlen = 0;
+	return buf_add(b, len, cap, head, (size_t)h) || buf_add(b, len, cap, u->lmem, n) ||
+	       buf_add(b, len, cap, "\n\n", 2);
 }
 
-/* Gather the next events (at most a burst), or wait for some: 1 when
- * there is text to send, 0 at a clean end (the server stops), -1 on an
- * error or a client gone. */
+enum { FILL_END, FILL_TEXT, FILL_IDLE, FILL_ERR = -1 };
+
+/* Gather the next durable events (at most a burst), without waiting:
+ * FILL_TEXT when there is text to send, FILL_IDLE when there is none yet
+ * (u->seen is the durable head it looked at), FILL_END at a clean end
+ * (the server stops), FILL_ERR on an error. */
 static int sub_fill(sub *u)
 {
 	u->plen = u->psent = 0;
+	int n = 0, rc = EG_OK, looked = 0;
 	for (;;) {
+		uint64_t durable = durable_pos(u->s);
+		if (u->hold_pos) {
+			/* an event read before it was durable: is it now? */
+			if (u->hold_pos > durable) {
+				u->seen = durable;
+				break;
+			}
+			if (pend_add(u, u->hold, u->hlen))
+				return FILL_ERR;
+			u->hold_pos = 0;
+			n++;
+		}
 		const eg_event *e;
-		int n = 0, rc = EG_OK;
 		while (n < 256 && (rc = eg_iter_next(u->it, &e)) == EG_OK) {
 			/* eg_iter_wait extends an iterator made beyond the head
 			 * from the old head, not from f.from (docs/SERVER.md) */
 			if (e->pos < u->from)
 				continue;
-			if (e->pos > u->durable && (u->durable = durable_pos(u->s)) < e->pos &&
-			    !wait_durable(u->s, u->c, e->pos))
-				return stopping(u->s) ? 0 : -1;
-			if (pend_event(u, e))
-				return -1;
+			if (e->pos > durable) {
+				/* committed, not yet synced: aside until it is */
+				if (pend_event(u, e, 1))
+					return FILL_ERR;
+				u->hold_pos = e->pos;
+				break;
+			}
+			if (pend_event(u, e, 0))
+				return FILL_ERR;
 			n++;
 		}
 		if (n)
-			return 1;
+			return FILL_TEXT;
+		if (u->hold_pos)
+			continue;   /* look at durable again, then idle */
 		if (rc != EG_END)
-			return -1;
-		long long left = u->last_ms + u->hb_ms - now_ms();
-		if (left <= 0)
-			return pend_add(u, ": hb\n\n", 6) ? -1 : 1;
-		rc = eg_iter_wait(u->it, (int)(left < SLICE_MS ? left : SLICE_MS));
+			return FILL_ERR;
+		if (looked) {
+			u->seen = durable;
+			break;
+		}
+		/* the iterator is at its head: extend it to the log's, without
+		 * waiting (the committer wakes us when the durable head moves) */
+		looked = 1;
+		rc = eg_iter_wait(u->it, 0);
 		if (rc != EG_OK && rc != EG_END)
-			return -1;
-		if (stopping(u->s))
-			return 0;
-		if (client_gone(u->c))
-			return -1;
+			return FILL_ERR;
+		if (rc == EG_END)
+			u->seen = durable;
+		if (rc == EG_END)
+			break;
+	}
+	if (stopping(u->s))
+		return FILL_END;
+	if (u->last_ms + u->hb_ms <= now_ms())
+		return pend_add(u, ": hb\n\n", 6) ? FILL_ERR : FILL_TEXT;
+	return FILL_IDLE;
+}
+
+/* Suspend u's connection until the committer wakes it (durable moved
+ * past u->seen, its heartbeat is due, the server stops).  Suspended
+ * first, then listed: the committer resumes only what is listed, so
+ * never a connection not yet suspended; a move it made before the
+ * listing is seen here, and the connection resumed at once. */
+static void sub_idle(sub *u)
+{
+	srv *s = u->s;
+	MHD_suspend_connection(u->c);
+	pthread_mutex_lock(&s->mu);
+	int now = s->durable > u->seen || s->stopping;
+	if (!now) {
+		u->next = s->idle;
+		s->idle = u;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (now)
+		MHD_resume_connection(u->c);
+}
+
+void srv_wake_subscribers(srv *s, int all)
+{
+	long long t = now_ms();
+	sub *wake = NULL;
+	pthread_mutex_lock(&s->mu);
+	for (sub **p = &s->idle; *p;) {
+		sub *u = *p;
+		if (all || s->stopping || s->durable > u->seen || u->last_ms + u->hb_ms <= t ||
+		    client_gone(u->c)) {
+			*p = u->next;
+			u->next = wake;
+			wake = u;
+		} else {
+			p = &u->next;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	for (sub *u = wake, *next; u; u = next) {
+		next = u->next;
+		MHD_resume_connection(u->c);
 	}
 }
 
@@ -224,10 +320,17 @@ static ssize_t sub_more(void *cls, uint64_t pos, char *buf, size_t max)
 	sub *u = cls;
 	if (u->psent == u->plen) {
 		int r = sub_fill(u);
-		if (r == 0)
+		if (r == FILL_END)
 			return MHD_CONTENT_READER_END_OF_STREAM;
-		if (r < 0)
+		if (r == FILL_ERR)
 			return MHD_CONTENT_READER_END_WITH_ERROR;
+		if (r == FILL_IDLE) {
+			/* a suspended connection's hang-up goes unseen by MHD */
+			if (client_gone(u->c))
+				return MHD_CONTENT_READER_END_WITH_ERROR;
+			sub_idle(u);
+			return 0;   /* MHD asks again once resumed */
+		}
 	}
 	size_t n = u->plen - u->psent;
 	if (n > max)
@@ -716,7 +819,7 @@ static enum MHD_Result consumers(srv *s, struct MHD_Connection *c, const char *u
 }
 
 const srv_route SRV_SUB_ROUTES[] = {
-	{ "/subscribe", "GET", SCOPE_READ, get_subscribe },
-	{ "/consumers/", "GET POST", SCOPE_READ, consumers },
-	{ NULL, NULL, 0, NULL },
+	{ "/subscribe", "GET", SCOPE_READ, get_subscribe, 0 },
+	{ "/consumers/", "GET POST", SCOPE_READ, consumers, 1 },
+	{ NULL, NULL, 0, NULL, 0 },
 };

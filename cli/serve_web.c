@@ -38,7 +38,7 @@ static enum MHD_Result get_asset(srv *s, struct MHD_Connection *c, const char *u
 }
 
 const srv_route SRV_WEB_ROUTES[] = {
-	{ "/", "GET HEAD", SCOPE_NONE, get_asset },
-	{ "/web/", "GET HEAD", SCOPE_NONE, get_asset },
-	{ NULL, NULL, 0, NULL },
+	{ "/", "GET HEAD", SCOPE_NONE, get_asset, 0 },
+	{ "/web/", "GET HEAD", SCOPE_NONE, get_asset, 0 },
+	{ NULL, NULL, 0, NULL, 0 },
 };
