@@ -1,0 +1,845 @@
+/*
+ * bench/sse_load.c — the live-subscription side of bench/serve.sh (issue
+ * 24): S subscribers on GET /subscribe of one engram serve, and a producer
+ * POSTing R events/s to it for D seconds, in one process.  It speaks plain
+ * HTTP/1.1 over loopback (libc only), so it measures whatever connection
+ * model the server has.
+ *
+ *   sse_load --port PORT [--subs S] [--rate R] [--secs D] [--pid PID]
+ *            [--tag TAG] [--tick-ms T] [--wait W]
+ *
+ * The subscribers (the main thread, one epoll loop over non-blocking
+ * sockets) ask for /subscribe?from=HEAD+1, decode the chunked body and
+ * parse the SSE text; each checks that its ids are consecutive positions
+ * (every event of the stream once, in order: only this run's events are
+ * in the store after HEAD), that the data's "pos" is its id, and measures
+ * each event's latency from the "t_us" the producer stamped in its data
+ * (CLOCK_REALTIME) to its receipt.  Once all are subscribed the producer
+ * (a thread, one keep-alive connection) POSTs, every T ms (default 10) by
+ * absolute time, the events due by then as one NDJSON body: a slow POST
+ * makes the next one bigger, not the run longer.  After its last answer the
+ * subscribers get W seconds (default 30) to reach the last position.
+ *
+ * Prints one JSON line: the rate asked and the one acknowledged, each
+ * subscriber's count (least and most), whether all got every event
+ * exactly once in order, the gaps, duplicates and malformed messages seen,
+ * how far the slowest one was ever behind the acknowledged head (events)
+ * and how long after the last answer the last subscriber had everything
+ * (drain_ms), latency p50/p99/max, and with --pid the server's memory
+ * (VmRSS before the subscriptions, once subscribed, at the end; VmHWM),
+ * threads and CPU seconds during the run.  Exit 0 when the run took place
+ * (whatever it found), 1 when it could not (no server, refused, ...).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
+
+#define SUB_BUF (64 * 1024)        /* per subscriber: far above one message (~300 bytes) */
+#define HIST_US 10                 /* latency histogram: 10 µs buckets ... */
+#define HIST_N (10 * 1000 * 1000 / HIST_US + 1)   /* ... up to 10 s, the last one open */
+
+static int port;
+
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("sse_load: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+static int64_t clock_us(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+static int64_t mono_us(void) { return clock_us(CLOCK_MONOTONIC); }
+static int64_t real_us(void) { return clock_us(CLOCK_REALTIME); }
+
+/* A decimal number at p (at most n bytes), or -1 when there is none. */
+static int64_t num_at(const char *p, size_t n)
+{
+	int64_t v = 0;
+	size_t i = 0;
+	while (i < n && p[i] >= '0' && p[i] <= '9' && i < 18)
+		v = v * 10 + (p[i++] - '0');
+	return i ? v : -1;
+}
+
+/* The number after key (which includes its quotes and colon) in p[0..n). */
+static int64_t num_after(const char *p, size_t n, const char *key)
+{
+	size_t k = strlen(key);
+	const char *q = memmem(p, n, key, k);
+	return q ? num_at(q + k, n - (size_t)(q - p) - k) : -1;
+}
+
+static int dial(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fail("socket: %s", strerror(errno));
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa))
+		fail("connect to 127.0.0.1:%d: %s", port, strerror(errno));
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	return fd;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			fail("write: %s", w < 0 ? strerror(errno) : "nothing written");
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* ------------------------------------------------------ chunked bodies */
+
+/* Transfer-Encoding: chunked, decoded in place as the bytes come: the
+ * payload is never longer than what carried it, so out never passes in. */
+enum { CH_SIZE, CH_EXT, CH_DATA, CH_DATA_END, CH_TRAILER, CH_TRAILER_LINE, CH_END };
+typedef struct {
+	int st;
+	uint64_t left;     /* the chunk's size as read, then its bytes still to come */
+} chunked;
+
+/* Decode p[0..n) into p: the payload's length, or -1 when it is not
+ * chunked encoding. */
+static ssize_t chunked_feed(chunked *c, char *p, size_t n)
+{
+	size_t i = 0, o = 0;
+	while (i < n) {
+		char ch = p[i];
+		switch (c->st) {
+		case CH_SIZE:
+			i++;
+			if (ch >= '0' && ch <= '9')
+				c->left = c->left * 16 + (uint64_t)(ch - '0');
+			else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f')
+				c->left = c->left * 16 + (uint64_t)((ch | 0x20) - 'a' + 10);
+			else if (ch == ';' || ch == ' ' || ch == '\t' || ch == '\r')
+				c->st = CH_EXT;
+			else if (ch == '\n')
+				c->st = c->left ? CH_DATA : CH_TRAILER;
+			else
+				return -1;
+			if (c->left > (1ull << 40))
+				return -1;
+			break;
+		case CH_EXT:   /* extensions, ignored, to the end of the size line */
+			i++;
+			if (ch == '\n')
+				c->st = c->left ? CH_DATA : CH_TRAILER;
+			break;
+		case CH_DATA: {
+			size_t k = n - i < c->left ? n - i : (size_t)c->left;
+			memmove(p + o, p + i, k);
+			o += k, i += k;
+			if (!(c->left -= k))
+				c->st = CH_DATA_END;
+			break;
+		}
+		case CH_DATA_END:   /* the CRLF after a chunk's payload */
+			i++;
+			if (ch == '\n')
+				c->st = CH_SIZE;
+			else if (ch != '\r')
+				return -1;
+			break;
+		case CH_TRAILER:    /* at the start of a trailer line: empty ends it */
+			i++;
+			if (ch == '\n')
+				c->st = CH_END;
+			else if (ch != '\r')
+				c->st = CH_TRAILER_LINE;
+			break;
+		case CH_TRAILER_LINE:
+			i++;
+			if (ch == '\n')
+				c->st = CH_TRAILER;
+			break;
+		default:            /* after the last chunk: nothing more is read */
+			i = n;
+		}
+	}
+	return (ssize_t)o;
+}
+
+/* The end of an HTTP head in p[0..n): the offset after it, or 0. */
+static size_t head_end(const char *p, size_t n)
+{
+	const char *e = memmem(p, n, "\r\n\r\n", 4);
+	return e ? (size_t)(e - p) + 4 : 0;
+}
+
+/* Does the head say header: value (case aside)? */
+static int head_has(const char *head, size_t n, const char *header, const char *value)
+{
+	size_t hl = strlen(header), vl = strlen(value);
+	for (const char *p = head, *end = head + n; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			break;
+		if ((size_t)(nl - p) > hl && !strncasecmp(p, header, hl) && p[hl] == ':')
+			for (const char *v = p + hl + 1; v + vl <= nl; v++)
+				if (!strncasecmp(v, value, vl))
+					return 1;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+/* One request on a blocking connection: its status, the body (malloc'd,
+ * NUL-terminated) in *body; *close when the server closes the connection
+ * after it.  Any failure ends the run (fail). */
+static int request(int fd, const char *head, const char *body, size_t blen, char **out, int *closing)
+{
+	struct iovec iov[2] = { { (void *)head, strlen(head) }, { (void *)body, blen } };
+	size_t want = iov[0].iov_len + iov[1].iov_len, done = 0;
+	while (done < want) {
+		ssize_t w = writev(fd, iov, 2);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			fail("POST: %s", w < 0 ? strerror(errno) : "nothing written");
+		done += (size_t)w;
+		for (int i = 0; i < 2; i++) {
+			size_t k = (size_t)w < iov[i].iov_len ? (size_t)w : iov[i].iov_len;
+			iov[i].iov_base = (char *)iov[i].iov_base + k;
+			iov[i].iov_len -= k;
+			w -= (ssize_t)k;
+		}
+	}
+	size_t cap = 16384, n = 0, h = 0;
+	char *b = malloc(cap);
+	if (!b)
+		fail("out of memory");
+	for (;;) {   /* the head */
+		if (n + 1 >= cap && !(b = realloc(b, cap *= 2)))
+			fail("out of memory");
+		ssize_t r = read(fd, b + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			fail("reading an answer: %s", r < 0 ? strerror(errno) : "connection closed");
+		n += (size_t)r;
+		if ((h = head_end(b, n)))
+			break;
+	}
+	if (h < 12 || memcmp(b, "HTTP/1.", 7))
+		fail("not an HTTP answer: %.100s", b);
+	int status = (int)num_at(b + 9, n - 9);
+	*closing = head_has(b, h, "Connection", "close");
+	int is_chunked = head_has(b, h, "Transfer-Encoding", "chunked");
+	int64_t clen = -1;
+	for (char *p = b; p < b + h; p = memchr(p, '\n', (size_t)(b + h - p)) + 1)
+		if (!strncasecmp(p, "Content-Length:", 15)) {
+			char *v = p + 15;
+			while (*v == ' ')
+				v++;
+			clen = num_at(v, (size_t)(b + h - v));
+		}
+	memmove(b, b + h, n - h);
+	n -= h;
+	chunked c = { 0 };
+	size_t got = 0;   /* decoded bytes at the front of b */
+	for (;;) {
+		if (is_chunked) {
+			ssize_t m = chunked_feed(&c, b + got, n - got);
+			if (m < 0)
+				fail("a bad chunked answer");
+			n = got += (size_t)m;
+			if (c.st == CH_END)
+				break;
+		} else if (clen >= 0 ? n >= (size_t)clen : 0) {
+			n = (size_t)clen;
+			break;
+		} else if (clen < 0 && !*closing) {
+			break;   /* no body */
+		}
+		if (n + 1 >= cap && !(b = realloc(b, cap *= 2)))
+			fail("out of memory");
+		ssize_t r = read(fd, b + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			fail("reading an answer: %s", strerror(errno));
+		if (r == 0) {
+			if (clen < 0 && !is_chunked)
+				break;   /* read to the close */
+			fail("reading an answer: connection closed");
+		}
+		n += (size_t)r;
+	}
+	b[n] = 0;
+	*out = b;
+	return status;
+}
+
+/* ------------------------------------------------------------ producer */
+
+typedef struct {
+	long rate;                 /* events/s */
+	double secs;
+	int tick_ms;
+	const char *tag;
+	uint64_t total;            /* events to send */
+	_Atomic uint64_t acked;    /* events acknowledged */
+	_Atomic uint64_t last_pos; /* the position of the last acknowledged */
+	_Atomic int done;          /* 1: finished; 2: failed (err says why) */
+	uint64_t posts;
+	int64_t t0, t_last;        /* mono µs: the start, the last answer */
+	int64_t late_max;          /* µs: the latest a POST left after its tick */
+	char err[512];
+} producer;
+
+static void sleep_until(int64_t mono)
+{
+	struct timespec ts = { .tv_sec = mono / 1000000, .tv_nsec = (mono % 1000000) * 1000 };
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+/* Events [from, to) as NDJSON, each with a unique id and the time it
+ * leaves in its data. */
+static size_t batch_body(producer *pr, char **buf, size_t *cap, uint64_t from, uint64_t to)
+{
+	size_t need = (size_t)(to - from) * (strlen(pr->tag) + 96), n = 0;
+	if (need > *cap && !(*buf = realloc(*buf, *cap = need)))
+		fail("out of memory");
+	long long t = (long long)real_us();
+	for (uint64_t i = from; i < to; i++)
+		n += (size_t)snprintf(*buf + n, *cap - n,
+				      "{\"id\":\"%s-%llu\",\"type\":\"sse_bench\",\"data\":{\"t_us\":%lld}}\n",
+				      pr->tag, (unsigned long long)i, t);
+	return n;
+}
+
+static void *produce(void *arg)
+{
+	producer *pr = arg;
+	int fd = dial(), close_after;
+	char *body = NULL, *ans = NULL, head[256];
+	size_t cap = 0;
+	int64_t tick = pr->tick_ms * 1000LL;
+	uint64_t sent = 0, k = 0;
+	struct timeval tmo = { .tv_sec = 60 };   /* a server that hangs ends the run */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof tmo);
+	pr->t0 = mono_us();
+	while (sent < pr->total) {
+		int64_t at = pr->t0 + (int64_t)++k * tick, now = mono_us();
+		if (now < at)
+			sleep_until(at);
+		else {   /* late: what is due by now goes in this one */
+			k = (uint64_t)((now - pr->t0) / tick);
+			if (now - at > pr->late_max)
+				pr->late_max = now - at;
+		}
+		double due_f = (double)pr->rate * (double)(k * (uint64_t)tick) / 1e6;
+		uint64_t due = due_f < (double)pr->total ? (uint64_t)due_f : pr->total;
+		if (due <= sent)
+			continue;
+		size_t n = batch_body(pr, &body, &cap, sent, due);
+		snprintf(head, sizeof head, "POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+			 "Content-Type: application/x-ndjson\r\nContent-Length: %zu\r\n\r\n", n);
+		int status = request(fd, head, body, n, &ans, &close_after);
+		int64_t appended = num_after(ans, strlen(ans), "\"appended\":"),
+			last = num_after(ans, strlen(ans), "\"last_pos\":");
+		if (status != 200 || appended != (int64_t)(due - sent) || last < 0) {
+			snprintf(pr->err, sizeof pr->err, "POST /events: %d %.300s", status, ans);
+			free(ans);
+			atomic_store(&pr->done, 2);
+			return NULL;
+		}
+		free(ans);
+		pr->posts++;
+		pr->t_last = mono_us();
+		atomic_store(&pr->last_pos, (uint64_t)last);
+		atomic_store(&pr->acked, atomic_load(&pr->acked) + (uint64_t)appended);
+		sent = due;
+		if (close_after) {
+			close(fd);
+			fd = dial();
+		}
+	}
+	free(body);
+	close(fd);
+	atomic_store(&pr->done, 1);
+	return NULL;
+}
+
+/* --------------------------------------------------------- subscribers */
+
+enum { SUB_HEAD, SUB_BODY, SUB_CLOSED };
+
+typedef struct {
+	int fd, phase, is_chunked, subscribed;
+	chunked ch;
+	char *buf;
+	size_t len;
+	/* the message being read */
+	int64_t id, pos, t_us;
+	int has_data;
+	/* what arrived */
+	uint64_t count, first, last, gaps, dups, bad;
+	int64_t t_last;            /* mono µs when last came */
+	int64_t complete;          /* mono µs when it had the last position */
+} sub;
+
+static uint64_t from_pos;          /* the first position of the run */
+static uint32_t *hist;             /* latencies, HIST_US buckets */
+static uint64_t lat_n, lat_max_us;
+static uint64_t final_pos;         /* the last position, once the producer is done */
+
+static void message_end(sub *u, int64_t now_real, int64_t now_mono)
+{
+	if (!u->has_data)
+		return;   /* only comments or fields without data: no message */
+	u->has_data = 0;
+	if (u->id < 0 || u->pos != u->id || u->t_us < 0) {
+		u->bad++;
+		u->id = -1;
+		return;
+	}
+	uint64_t id = (uint64_t)u->id;
+	u->id = -1;
+	if (!u->count) {
+		u->first = id;
+		if (id > from_pos)
+			u->gaps += id - from_pos;
+	} else if (id > u->last + 1) {
+		u->gaps += id - u->last - 1;
+	} else if (id <= u->last) {
+		u->dups++;   /* again, or out of order */
+	}
+	u->count++;
+	if (id > u->last) {
+		u->last = id;
+		u->t_last = now_mono;
+	}
+	if (final_pos && !u->complete && u->last >= final_pos)
+		u->complete = now_mono;
+	int64_t lat = now_real - u->t_us;
+	if (lat < 0)
+		lat = 0;
+	if ((uint64_t)lat > lat_max_us)
+		lat_max_us = (uint64_t)lat;
+	uint64_t b = (uint64_t)lat / HIST_US;
+	hist[b < HIST_N ? b : HIST_N - 1]++;
+	lat_n++;
+}
+
+/* One SSE line (no newline): a field, a comment, or the blank line that
+ * ends a message. */
+static void sse_line(sub *u, const char *p, size_t n, int64_t now_real, int64_t now_mono)
+{
+	if (n && p[n - 1] == '\r')
+		n--;
+	if (!n) {
+		message_end(u, now_real, now_mono);
+		return;
+	}
+	if (p[0] == ':')
+		return;   /* a comment: ": subscribed", ": hb" */
+	if (n > 3 && !memcmp(p, "id:", 3)) {
+		size_t v = p[3] == ' ' ? 4 : 3;
+		u->id = num_at(p + v, n - v);
+	} else if (n > 5 && !memcmp(p, "data:", 5)) {
+		size_t v = p[5] == ' ' ? 6 : 5;
+		u->has_data = 1;
+		/* the line engram read prints: {"pos":N,...,"data":{"t_us":T},...} */
+		u->pos = n - v > 7 && !memcmp(p + v, "{\"pos\":", 7) ? num_at(p + v + 7, n - v - 7) : -1;
+		u->t_us = num_after(p + v, n - v, "\"t_us\":");
+	}
+}
+
+static void sub_close(sub *u, int ep)
+{
+	epoll_ctl(ep, EPOLL_CTL_DEL, u->fd, NULL);
+	close(u->fd);
+	u->phase = SUB_CLOSED;
+}
+
+/* The subscription's answer head: 200 and an event stream, or it is
+ * closed (and counted bad). */
+static int sub_head(sub *u, int ep)
+{
+	size_t h = head_end(u->buf, u->len);
+	if (!h) {
+		if (u->len == SUB_BUF)
+			goto bad;
+		return 0;
+	}
+	if (u->len < 12 || num_at(u->buf + 9, 3) != 200 ||
+	    !head_has(u->buf, h, "Content-Type", "text/event-stream")) {
+		fprintf(stderr, "sse_load: /subscribe answered %.*s\n", (int)h, u->buf);
+		goto bad;
+	}
+	u->is_chunked = head_has(u->buf, h, "Transfer-Encoding", "chunked");
+	/* from= is explicit: whatever is appended from now on comes to it */
+	u->subscribed = 1;
+	memmove(u->buf, u->buf + h, u->len - h);
+	u->len -= h;
+	u->phase = SUB_BODY;
+	return 1;
+bad:
+	u->bad++;
+	sub_close(u, ep);
+	return 0;
+}
+
+static void sub_read(sub *u, int ep)
+{
+	size_t start = u->len;
+	ssize_t r = read(u->fd, u->buf + u->len, SUB_BUF - u->len);
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r <= 0) {
+		sub_close(u, ep);   /* the server ended the stream: reported by the counts */
+		return;
+	}
+	/* one clock reading for what one read brought: it arrived at once */
+	int64_t now_real = real_us(), now_mono = mono_us();
+	u->len += (size_t)r;
+	if (u->phase == SUB_HEAD) {
+		if (!sub_head(u, ep))
+			return;
+		start = 0;
+	}
+	if (u->is_chunked) {
+		ssize_t m = chunked_feed(&u->ch, u->buf + start, u->len - start);
+		if (m < 0) {
+			u->bad++;
+			sub_close(u, ep);
+			return;
+		}
+		u->len = start + (size_t)m;
+	}
+	char *p = u->buf, *end = u->buf + u->len, *nl;
+	while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
+		sse_line(u, p, (size_t)(nl - p), now_real, now_mono);
+		p = nl + 1;
+	}
+	u->len = (size_t)(end - p);
+	if (u->len == SUB_BUF) {   /* a line longer than the buffer: not this server's */
+		u->bad++;
+		sub_close(u, ep);
+		return;
+	}
+	memmove(u->buf, p, u->len);
+}
+
+static void sub_open(sub *u, int ep)
+{
+	char req[256];
+	u->fd = dial();
+	u->id = -1;
+	if (!(u->buf = malloc(SUB_BUF)))
+		fail("out of memory");
+	snprintf(req, sizeof req, "GET /subscribe?from=%llu HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		 "Accept: text/event-stream\r\n\r\n", (unsigned long long)from_pos);
+	write_all(u->fd, req, strlen(req));
+	fcntl(u->fd, F_SETFL, fcntl(u->fd, F_GETFL) | O_NONBLOCK);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = u };
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, u->fd, &ev))
+		fail("epoll_ctl: %s", strerror(errno));
+}
+
+static void pump(int ep, int ms)
+{
+	struct epoll_event evs[256];
+	int n = epoll_wait(ep, evs, 256, ms);
+	for (int i = 0; i < n; i++)
+		sub_read(evs[i].data.ptr, ep);
+}
+
+/* ------------------------------------------------------------- server */
+
+/* The server's memory: VmRSS counts a file's pages once per mapping, and
+ * every subscription maps the store's files again, so RssFile grows with
+ * the subscribers times the log's size though the pages are shared; RssAnon
+ * (heap, stacks) and Pss (each page divided among its mappings) say what
+ * the server itself holds. */
+typedef struct {
+	long rss_kb, hwm_kb, anon_kb, file_kb, pss_kb, threads;
+	double cpu_s;
+} procstat;
+
+static procstat server_stat(int pid)
+{
+	procstat s = { -1, -1, -1, -1, -1, -1, -1 };
+	char path[64], line[256];
+	if (!pid)
+		return s;
+	snprintf(path, sizeof path, "/proc/%d/status", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return s;
+	while (fgets(line, sizeof line, f)) {
+		sscanf(line, "VmRSS: %ld", &s.rss_kb);
+		sscanf(line, "VmHWM: %ld", &s.hwm_kb);
+		sscanf(line, "RssAnon: %ld", &s.anon_kb);
+		sscanf(line, "RssFile: %ld", &s.file_kb);
+		sscanf(line, "Threads: %ld", &s.threads);
+	}
+	fclose(f);
+	snprintf(path, sizeof path, "/proc/%d/smaps_rollup", pid);
+	if ((f = fopen(path, "r"))) {
+		while (fgets(line, sizeof line, f))
+			sscanf(line, "Pss: %ld", &s.pss_kb);
+		fclose(f);
+	}
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	unsigned long ut, st;
+	if ((f = fopen(path, "r"))) {
+		/* after "(comm)": state and 10 more fields, then utime and stime */
+		if (fgets(line, sizeof line, f) && strrchr(line, ')') &&
+		    sscanf(strrchr(line, ')') + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			   &ut, &st) == 2)
+			s.cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+		fclose(f);
+	}
+	return s;
+}
+
+/* The store's head position, from GET /head. */
+static uint64_t head_pos(void)
+{
+	int fd = dial(), cl;
+	char *ans;
+	int status = request(fd, "GET /head HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", "", 0, &ans, &cl);
+	int64_t pos = num_after(ans, strlen(ans), "\"pos\":");
+	if (status != 200 || pos < 0)
+		fail("GET /head: %d %.200s", status, ans);
+	free(ans);
+	close(fd);
+	return (uint64_t)pos;
+}
+
+static double pct_ms(double q)
+{
+	if (!lat_n)
+		return -1;
+	uint64_t want = (uint64_t)(q * (double)lat_n + 0.999999), seen = 0;
+	for (size_t b = 0; b < HIST_N; b++)
+		if ((seen += hist[b]) >= want)
+			return ((double)b * HIST_US + HIST_US / 2.0) / 1000.0;
+	return (double)lat_max_us / 1000.0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: sse_load --port PORT [--subs S] [--rate R] [--secs D] [--pid PID]\n"
+		"                [--tag TAG] [--tick-ms T] [--wait W]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	int nsubs = 100, pid = 0;
+	double wait_s = 30;
+	producer pr = { .rate = 20000, .secs = 10, .tick_ms = 10, .tag = "sse" };
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v)
+			usage();
+		if (!strcmp(a, "--port"))
+			port = atoi(v);
+		else if (!strcmp(a, "--subs"))
+			nsubs = atoi(v);
+		else if (!strcmp(a, "--rate"))
+			pr.rate = atol(v);
+		else if (!strcmp(a, "--secs"))
+			pr.secs = atof(v);
+		else if (!strcmp(a, "--pid"))
+			pid = atoi(v);
+		else if (!strcmp(a, "--tag"))
+			pr.tag = v;
+		else if (!strcmp(a, "--tick-ms"))
+			pr.tick_ms = atoi(v);
+		else if (!strcmp(a, "--wait"))
+			wait_s = atof(v);
+		else
+			usage();
+		i++;
+	}
+	if (port <= 0 || port > 65535 || nsubs < 1 || pr.rate < 1 || pr.secs <= 0 || pr.tick_ms < 1)
+		usage();
+	pr.total = (uint64_t)((double)pr.rate * pr.secs + 0.5);
+	signal(SIGPIPE, SIG_IGN);
+	struct rlimit rl;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < (rlim_t)nsubs + 64) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (!(hist = calloc(HIST_N, sizeof *hist)))
+		fail("out of memory");
+
+	procstat before = server_stat(pid);
+	from_pos = head_pos() + 1;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	sub *subs = calloc((size_t)nsubs, sizeof *subs);
+	if (ep < 0 || !subs)
+		fail("epoll_create1 or out of memory");
+	for (int i = 0; i < nsubs; i++)
+		sub_open(&subs[i], ep);
+	/* every one subscribed (its answer's head read) before the first event */
+	int64_t until = mono_us() + 10 * 1000000LL;
+	for (int ready = 0; ready < nsubs;) {
+		if (mono_us() > until)
+			fail("%d of %d subscriptions open after 10 s", ready, nsubs);
+		pump(ep, 20);
+		ready = 0;
+		for (int i = 0; i < nsubs; i++) {
+			if (subs[i].phase == SUB_CLOSED)
+				fail("subscription %d closed before it began", i);
+			ready += subs[i].subscribed;
+		}
+	}
+	procstat subscribed = server_stat(pid);
+	struct rusage ru0;
+	getrusage(RUSAGE_SELF, &ru0);
+
+	pthread_t th;
+	if (pthread_create(&th, NULL, produce, &pr))
+		fail("pthread_create failed");
+	uint64_t max_behind = 0;
+	/* the slowest subscriber's lag, its maximum in each second of the run */
+	size_t nsec = (size_t)pr.secs + 2;
+	uint64_t *behind_s = calloc(nsec, sizeof *behind_s);
+	if (!behind_s)
+		fail("out of memory");
+	int64_t deadline = 0, last_sample = 0;
+	for (;;) {
+		pump(ep, 10);
+		int64_t now = mono_us();
+		int done = atomic_load(&pr.done);
+		if (done == 2)
+			break;
+		if (done == 1 && !final_pos) {
+			final_pos = atomic_load(&pr.last_pos);
+			deadline = now + (int64_t)(wait_s * 1e6);
+			for (int i = 0; i < nsubs; i++)
+				if (subs[i].last >= final_pos)
+					subs[i].complete = subs[i].t_last;
+		}
+		if (now - last_sample >= 20000) {
+			/* how far the slowest subscriber is behind what is acknowledged */
+			last_sample = now;
+			uint64_t head = atomic_load(&pr.last_pos), least = UINT64_MAX;
+			int open = 0, complete = 0;
+			for (int i = 0; i < nsubs; i++) {
+				sub *u = &subs[i];
+				if (u->phase != SUB_CLOSED) {
+					open++;
+					uint64_t at = u->count ? u->last : from_pos - 1;
+					least = at < least ? at : least;
+				}
+				complete += u->complete != 0;
+			}
+			uint64_t behind = open && head > least ? head - least : 0;
+			size_t sec = pr.t0 && now > pr.t0 ? (size_t)((now - pr.t0) / 1000000) : 0;
+			sec = sec < nsec ? sec : nsec - 1;
+			if (behind > behind_s[sec])
+				behind_s[sec] = behind;
+			if (behind > max_behind)
+				max_behind = behind;
+			if (final_pos && (complete == nsubs || !open || now > deadline))
+				break;
+		}
+	}
+	int64_t t_end = mono_us();
+	pthread_join(th, NULL);
+	struct rusage ru1;
+	getrusage(RUSAGE_SELF, &ru1);
+	procstat end = server_stat(pid);
+
+	uint64_t acked = atomic_load(&pr.acked), cmin = UINT64_MAX, cmax = 0, gaps = 0, dups = 0,
+		 bad = 0;
+	int complete = 0, exact = 0, closed = 0;
+	int64_t drain = 0;
+	for (int i = 0; i < nsubs; i++) {
+		sub *u = &subs[i];
+		cmin = u->count < cmin ? u->count : cmin;
+		cmax = u->count > cmax ? u->count : cmax;
+		gaps += u->gaps, dups += u->dups, bad += u->bad;
+		closed += u->phase == SUB_CLOSED;
+		if (u->complete) {
+			complete++;
+			if (u->complete - pr.t_last > drain)
+				drain = u->complete - pr.t_last;
+		}
+		/* every event of the run once, in order, nothing else */
+		exact += final_pos && u->count == final_pos - from_pos + 1 && !u->gaps && !u->dups &&
+			 !u->bad && u->first == from_pos && u->last == final_pos;
+	}
+	double run_s = pr.t_last > pr.t0 ? (double)(pr.t_last - pr.t0) / 1e6 : 0;
+	double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
+			      ru0.ru_stime.tv_sec) +
+		     (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
+			      ru0.ru_stime.tv_usec) / 1e6;
+	printf("{\"subscribers\":%d,\"rate_target\":%ld,\"secs\":%g,\"from\":%llu,\"last_pos\":%llu,"
+	       "\"events_sent\":%llu,\"events_acked\":%llu,\"posts\":%llu,\"rate_achieved\":%.0f,"
+	       "\"post_late_max_ms\":%.1f,\"received_min\":%llu,\"received_max\":%llu,"
+	       "\"complete\":%d,\"exact\":%d,\"all_complete\":%s,\"gaps\":%llu,\"dups\":%llu,"
+	       "\"bad\":%llu,\"closed\":%d,\"max_behind\":%llu,\"drain_ms\":%.1f,"
+	       "\"lat_p50_ms\":%.2f,\"lat_p99_ms\":%.2f,\"lat_max_ms\":%.2f,\"received\":%llu,"
+	       "\"server_pid\":%d,\"rss_start_kb\":%ld,\"rss_subscribed_kb\":%ld,\"rss_end_kb\":%ld,"
+	       "\"hwm_kb\":%ld,\"anon_subscribed_kb\":%ld,\"anon_end_kb\":%ld,\"file_end_kb\":%ld,"
+	       "\"pss_subscribed_kb\":%ld,\"pss_end_kb\":%ld,\"threads_subscribed\":%ld,\"server_cpu_s\":%.2f,\"client_cpu_s\":%.2f,"
+	       "\"wall_s\":%.2f,\"error\":\"%s\",\"behind_by_s\":[",
+	       nsubs, pr.rate, pr.secs, (unsigned long long)from_pos, (unsigned long long)final_pos,
+	       (unsigned long long)pr.total, (unsigned long long)acked, (unsigned long long)pr.posts,
+	       run_s > 0 ? (double)acked / run_s : 0, (double)pr.late_max / 1000,
+	       (unsigned long long)cmin, (unsigned long long)cmax, complete, exact,
+	       exact == nsubs ? "true" : "false", (unsigned long long)gaps, (unsigned long long)dups,
+	       (unsigned long long)bad, closed, (unsigned long long)max_behind, (double)drain / 1000,
+	       pct_ms(0.50), pct_ms(0.99), (double)lat_max_us / 1000, (unsigned long long)lat_n, pid,
+	       before.rss_kb, subscribed.rss_kb, end.rss_kb, end.hwm_kb, subscribed.anon_kb,
+	       end.anon_kb, end.file_kb, subscribed.pss_kb, end.pss_kb, subscribed.threads,
+	       end.cpu_s >= 0 ? end.cpu_s - subscribed.cpu_s : -1, cpu,
+	       (double)(t_end - pr.t0) / 1e6, atomic_load(&pr.done) == 2 ? "producer failed" : "");
+	for (size_t i = 0; i < nsec; i++)
+		printf("%s%llu", i ? "," : "", (unsigned long long)behind_s[i]);
+	printf("]}\n");
+	free(behind_s);
+	if (atomic_load(&pr.done) == 2)
+		fprintf(stderr, "sse_load: %s\n", pr.err);
+	for (int i = 0; i < nsubs; i++) {
+		if (subs[i].phase != SUB_CLOSED)
+			close(subs[i].fd);
+		free(subs[i].buf);
+	}
+	free(subs);
+	free(hist);
+	return 0;
+}
