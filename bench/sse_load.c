@@ -91,8 +91,12 @@ static int64_t num_at(const char *p, size_t n)
 static int64_t num_after(const char *p, size_t n, const char *key)
 {
 	size_t k = strlen(key);
-	const char *q = memmem(p, n, key, k);
-	return q ? num_at(q + k, n - (size_t)(q - p) - k) : -1;
+	const char *q = memmem(p, n, key, k), *end = p + n;
+	if (!q)
+		return -1;
+	for (q += k; q < end && *q == ' '; q++)
+		;
+	return num_at(q, (size_t)(end - q));
 }
 
 static int dial(void)
