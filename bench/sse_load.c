@@ -6,29 +6,33 @@
  * model the server has.
  *
  *   sse_load --port PORT [--subs S] [--rate R] [--secs D] [--pid PID]
- *            [--tag TAG] [--tick-ms T] [--wait W]
+ *            [--tag TAG] [--tick-ms T] [--wait W] [--readers N]
  *
- * The subscribers (the main thread, one epoll loop over non-blocking
- * sockets) ask for /subscribe?from=HEAD+1, decode the chunked body and
- * parse the SSE text; each checks that its ids are consecutive positions
- * (every event of the stream once, in order: only this run's events are
- * in the store after HEAD), that the data's "pos" is its id, and measures
- * each event's latency from the "t_us" the producer stamped in its data
- * (CLOCK_REALTIME) to its receipt.  Once all are subscribed the producer
- * (a thread, one keep-alive connection) POSTs, every T ms (default 10) by
- * absolute time, the events due by then as one NDJSON body: a slow POST
- * makes the next one bigger, not the run longer.  After its last answer the
- * subscribers get W seconds (default 30) to reach the last position.
+ * The subscribers (spread over N reader threads, default 2, each one epoll
+ * loop over non-blocking sockets) ask for /subscribe?from=HEAD+1, decode
+ * the chunked body and parse the SSE text; each checks that its ids are
+ * consecutive positions (every event of the stream once, in order: only
+ * this run's events are in the store after HEAD), that the data's "pos"
+ * is its id, and measures each event's latency from the "t_us" the
+ * producer stamped in its data (CLOCK_REALTIME) to its receipt.  Once all
+ * are subscribed the producer (a thread, one keep-alive connection) POSTs,
+ * every T ms (default 10) by absolute time, the events due by then as one
+ * NDJSON body: a slow POST makes the next one bigger, not the run longer.
+ * After its last answer the subscribers get W seconds (default 30) to
+ * reach the last position.
  *
  * Prints one JSON line: the rate asked and the one acknowledged, each
  * subscriber's count (least and most), whether all got every event
  * exactly once in order, the gaps, duplicates and malformed messages seen,
- * how far the slowest one was ever behind the acknowledged head (events)
- * and how long after the last answer the last subscriber had everything
+ * how far the slowest one was ever behind the acknowledged head (events;
+ * its maximum in each second, behind_by_s), how much had reached this
+ * client unread (unread_*_kb: the client's own lag, not the server's), how
+ * long after the last answer the last subscriber had everything
  * (drain_ms), latency p50/p99/max, and with --pid the server's memory
- * (VmRSS before the subscriptions, once subscribed, at the end; VmHWM),
- * threads and CPU seconds during the run.  Exit 0 when the run took place
- * (whatever it found), 1 when it could not (no server, refused, ...).
+ * (VmRSS before the subscriptions, once subscribed, at the end; VmHWM;
+ * RssAnon and Pss, see procstat), threads and CPU seconds during the run.
+ * Exit 0 when the run took place (whatever it found), 1 when it could not
+ * (no server, refused, a POST answered other than 200, ...).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -43,6 +47,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -321,7 +326,7 @@ typedef struct {
 	_Atomic uint64_t last_pos; /* the position of the last acknowledged */
 	_Atomic int done;          /* 1: finished; 2: failed (err says why) */
 	uint64_t posts;
-	int64_t t0, t_last;        /* mono µs: the start, the last answer */
+	int64_t t0, t_last;        /* mono µs: the start (set before the thread), the last answer */
 	int64_t late_max;          /* µs: the latest a POST left after its tick */
 	char err[512];
 } producer;
@@ -358,7 +363,6 @@ static void *produce(void *arg)
 	uint64_t sent = 0, k = 0;
 	struct timeval tmo = { .tv_sec = 60 };   /* a server that hangs ends the run */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof tmo);
-	pr->t0 = mono_us();
 	while (sent < pr->total) {
 		int64_t at = pr->t0 + (int64_t)++k * tick, now = mono_us();
 		if (now < at)
@@ -405,8 +409,19 @@ static void *produce(void *arg)
 
 enum { SUB_HEAD, SUB_BODY, SUB_CLOSED };
 
+/* A thread reading its share of the subscriptions (one epoll set), with
+ * its own latency histogram: the subscriptions' fields are its own until it
+ * is joined; the main thread sees only what they publish (pub_*). */
 typedef struct {
-	int fd, phase, is_chunked, subscribed;
+	pthread_t th;
+	int ep;
+	uint32_t *hist;            /* latencies, HIST_US buckets */
+	uint64_t lat_n, lat_max_us;
+} reader;
+
+typedef struct {
+	reader *r;
+	int fd, phase, is_chunked;
 	chunked ch;
 	char *buf;
 	size_t len;
@@ -417,12 +432,32 @@ typedef struct {
 	uint64_t count, first, last, gaps, dups, bad;
 	int64_t t_last;            /* mono µs when last came */
 	int64_t complete;          /* mono µs when it had the last position */
+	/* for the main thread */
+	_Atomic int pub_subscribed, pub_closed;
+	_Atomic uint64_t pub_last; /* last, or from_pos - 1 before the first */
+	_Atomic int64_t pub_complete;
 } sub;
 
 static uint64_t from_pos;          /* the first position of the run */
-static uint32_t *hist;             /* latencies, HIST_US buckets */
+static _Atomic uint64_t final_pos; /* the last position, once the producer is done */
+static _Atomic int stop_readers;
+static sub *subs;
+static int nsubs = 100;
+static uint32_t *hist;             /* every reader's latencies, once joined */
 static uint64_t lat_n, lat_max_us;
-static uint64_t final_pos;         /* the last position, once the producer is done */
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+#define STORE(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
+
+/* Has u the last position?  Then it is complete from when last came. */
+static void sub_check_complete(sub *u)
+{
+	uint64_t fin = LOAD(final_pos);
+	if (fin && !u->complete && u->count && u->last >= fin) {
+		u->complete = u->t_last;
+		STORE(u->pub_complete, u->complete);
+	}
+}
 
 static void message_end(sub *u, int64_t now_real, int64_t now_mono)
 {
@@ -450,16 +485,15 @@ static void message_end(sub *u, int64_t now_real, int64_t now_mono)
 		u->last = id;
 		u->t_last = now_mono;
 	}
-	if (final_pos && !u->complete && u->last >= final_pos)
-		u->complete = now_mono;
+	reader *r = u->r;
 	int64_t lat = now_real - u->t_us;
 	if (lat < 0)
 		lat = 0;
-	if ((uint64_t)lat > lat_max_us)
-		lat_max_us = (uint64_t)lat;
+	if ((uint64_t)lat > r->lat_max_us)
+		r->lat_max_us = (uint64_t)lat;
 	uint64_t b = (uint64_t)lat / HIST_US;
-	hist[b < HIST_N ? b : HIST_N - 1]++;
-	lat_n++;
+	r->hist[b < HIST_N ? b : HIST_N - 1]++;
+	r->lat_n++;
 }
 
 /* One SSE line (no newline): a field, a comment, or the blank line that
@@ -486,16 +520,17 @@ static void sse_line(sub *u, const char *p, size_t n, int64_t now_real, int64_t 
 	}
 }
 
-static void sub_close(sub *u, int ep)
+static void sub_close(sub *u)
 {
-	epoll_ctl(ep, EPOLL_CTL_DEL, u->fd, NULL);
+	epoll_ctl(u->r->ep, EPOLL_CTL_DEL, u->fd, NULL);
+	STORE(u->pub_closed, 1);
 	close(u->fd);
 	u->phase = SUB_CLOSED;
 }
 
 /* The subscription's answer head: 200 and an event stream, or it is
  * closed (and counted bad). */
-static int sub_head(sub *u, int ep)
+static int sub_head(sub *u)
 {
 	size_t h = head_end(u->buf, u->len);
 	if (!h) {
@@ -510,32 +545,32 @@ static int sub_head(sub *u, int ep)
 	}
 	u->is_chunked = head_has(u->buf, h, "Transfer-Encoding", "chunked");
 	/* from= is explicit: whatever is appended from now on comes to it */
-	u->subscribed = 1;
+	STORE(u->pub_subscribed, 1);
 	memmove(u->buf, u->buf + h, u->len - h);
 	u->len -= h;
 	u->phase = SUB_BODY;
 	return 1;
 bad:
 	u->bad++;
-	sub_close(u, ep);
+	sub_close(u);
 	return 0;
 }
 
-static void sub_read(sub *u, int ep)
+static void sub_read(sub *u)
 {
 	size_t start = u->len;
 	ssize_t r = read(u->fd, u->buf + u->len, SUB_BUF - u->len);
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (r <= 0) {
-		sub_close(u, ep);   /* the server ended the stream: reported by the counts */
+		sub_close(u);   /* the server ended the stream: reported by the counts */
 		return;
 	}
 	/* one clock reading for what one read brought: it arrived at once */
 	int64_t now_real = real_us(), now_mono = mono_us();
 	u->len += (size_t)r;
 	if (u->phase == SUB_HEAD) {
-		if (!sub_head(u, ep))
+		if (!sub_head(u))
 			return;
 		start = 0;
 	}
@@ -543,7 +578,7 @@ static void sub_read(sub *u, int ep)
 		ssize_t m = chunked_feed(&u->ch, u->buf + start, u->len - start);
 		if (m < 0) {
 			u->bad++;
-			sub_close(u, ep);
+			sub_close(u);
 			return;
 		}
 		u->len = start + (size_t)m;
@@ -553,20 +588,26 @@ static void sub_read(sub *u, int ep)
 		sse_line(u, p, (size_t)(nl - p), now_real, now_mono);
 		p = nl + 1;
 	}
+	if (u->count) {
+		STORE(u->pub_last, u->last);
+		sub_check_complete(u);
+	}
 	u->len = (size_t)(end - p);
 	if (u->len == SUB_BUF) {   /* a line longer than the buffer: not this server's */
 		u->bad++;
-		sub_close(u, ep);
+		sub_close(u);
 		return;
 	}
 	memmove(u->buf, p, u->len);
 }
 
-static void sub_open(sub *u, int ep)
+static void sub_open(sub *u, reader *r)
 {
 	char req[256];
+	u->r = r;
 	u->fd = dial();
 	u->id = -1;
+	STORE(u->pub_last, from_pos - 1);
 	if (!(u->buf = malloc(SUB_BUF)))
 		fail("out of memory");
 	snprintf(req, sizeof req, "GET /subscribe?from=%llu HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -574,16 +615,30 @@ static void sub_open(sub *u, int ep)
 	write_all(u->fd, req, strlen(req));
 	fcntl(u->fd, F_SETFL, fcntl(u->fd, F_GETFL) | O_NONBLOCK);
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = u };
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, u->fd, &ev))
+	if (epoll_ctl(r->ep, EPOLL_CTL_ADD, u->fd, &ev))
 		fail("epoll_ctl: %s", strerror(errno));
 }
 
-static void pump(int ep, int ms)
+/* A reader's loop until told to stop.  Its subscriptions are those
+ * registered in its epoll set (round robin over the readers). */
+static void *read_subs(void *arg)
 {
+	reader *r = arg;
 	struct epoll_event evs[256];
-	int n = epoll_wait(ep, evs, 256, ms);
-	for (int i = 0; i < n; i++)
-		sub_read(evs[i].data.ptr, ep);
+	int known = 0;
+	while (!atomic_load(&stop_readers)) {
+		int n = epoll_wait(r->ep, evs, 256, 20);
+		for (int i = 0; i < n; i++)
+			sub_read(evs[i].data.ptr);
+		if (!known && LOAD(final_pos)) {
+			/* those that had the last position before it was known */
+			known = 1;
+			for (int i = 0; i < nsubs; i++)
+				if (subs[i].r == r)
+					sub_check_complete(&subs[i]);
+		}
+	}
+	return NULL;
 }
 
 /* ------------------------------------------------------------- server */
@@ -663,13 +718,192 @@ static double pct_ms(double q)
 static void usage(void)
 {
 	fprintf(stderr, "usage: sse_load --port PORT [--subs S] [--rate R] [--secs D] [--pid PID]\n"
-		"                [--tag TAG] [--tick-ms T] [--wait W]\n");
+		"                [--tag TAG] [--tick-ms T] [--wait W] [--readers N]\n");
 	exit(2);
+}
+
+/* What the main thread sees of the subscribers while the stream runs:
+ * the slowest one's lag behind the acknowledged head (its maximum, and in
+ * each second), and the bytes that reached this client but it had not read
+ * yet (FIONREAD): a lag that sits there is the client's, not the server's. */
+typedef struct {
+	uint64_t max_behind, *behind_s;
+	size_t nsec;
+	long unread_max, unread_total_max;
+	int64_t t_end;
+} watch;
+
+/* One sample: 1 when the run is over (every subscriber has the last
+ * position, none is left open, or the wait is over). */
+static int watch_sample(watch *w, producer *pr, int64_t now, int64_t deadline)
+{
+	uint64_t head = LOAD(pr->last_pos), least = UINT64_MAX, fin = LOAD(final_pos);
+	int open = 0, complete = 0, q;
+	long unread = 0;
+	for (int i = 0; i < nsubs; i++) {
+		sub *u = &subs[i];
+		complete += LOAD(u->pub_complete) != 0;
+		if (LOAD(u->pub_closed))
+			continue;
+		open++;
+		uint64_t at = LOAD(u->pub_last);
+		least = at < least ? at : least;
+		if (!ioctl(u->fd, FIONREAD, &q)) {
+			unread += q;
+			w->unread_max = q > w->unread_max ? q : w->unread_max;
+		}
+	}
+	w->unread_total_max = unread > w->unread_total_max ? unread : w->unread_total_max;
+	uint64_t behind = open && head > least ? head - least : 0;
+	size_t sec = now > pr->t0 ? (size_t)((now - pr->t0) / 1000000) : 0;
+	sec = sec < w->nsec ? sec : w->nsec - 1;
+	w->behind_s[sec] = behind > w->behind_s[sec] ? behind : w->behind_s[sec];
+	w->max_behind = behind > w->max_behind ? behind : w->max_behind;
+	return fin && (complete == nsubs || !open || now > deadline);
+}
+
+/* Run the producer and watch the subscribers until the run is over. */
+static void run_stream(producer *pr, watch *w, double wait_s)
+{
+	pthread_t th;
+	w->nsec = (size_t)pr->secs + 2;
+	if (!(w->behind_s = calloc(w->nsec, sizeof *w->behind_s)))
+		fail("out of memory");
+	pr->t0 = mono_us();   /* the producer's first tick is one after it */
+	if (pthread_create(&th, NULL, produce, pr))
+		fail("pthread_create failed");
+	int64_t deadline = 0;
+	for (;;) {
+		sleep_until(mono_us() + 20000);
+		int64_t now = mono_us();
+		int done = atomic_load(&pr->done);
+		if (done == 2)
+			break;
+		if (done == 1 && !LOAD(final_pos)) {
+			atomic_store(&final_pos, atomic_load(&pr->last_pos));
+			deadline = now + (int64_t)(wait_s * 1e6);
+		}
+		if (watch_sample(w, pr, now, deadline))
+			break;
+	}
+	w->t_end = mono_us();
+	pthread_join(th, NULL);
+}
+
+/* Open the subscriptions, spread over nreaders threads, and wait until
+ * every answer has begun. */
+static reader *open_subs(int nreaders)
+{
+	reader *rd = calloc((size_t)nreaders, sizeof *rd);
+	if (!rd || !(subs = calloc((size_t)nsubs, sizeof *subs)))
+		fail("out of memory");
+	for (int k = 0; k < nreaders; k++)
+		if ((rd[k].ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+		    !(rd[k].hist = calloc(HIST_N, sizeof *rd[k].hist)))
+			fail("epoll_create1 or out of memory");
+	for (int i = 0; i < nsubs; i++)
+		sub_open(&subs[i], &rd[i % nreaders]);
+	for (int k = 0; k < nreaders; k++)
+		if (pthread_create(&rd[k].th, NULL, read_subs, &rd[k]))
+			fail("pthread_create failed");
+	int64_t until = mono_us() + 10 * 1000000LL;
+	for (int ready = 0; ready < nsubs;) {
+		if (mono_us() > until)
+			fail("%d of %d subscriptions open after 10 s", ready, nsubs);
+		sleep_until(mono_us() + 10000);
+		ready = 0;
+		for (int i = 0; i < nsubs; i++) {
+			if (LOAD(subs[i].pub_closed))
+				fail("subscription %d closed before it began", i);
+			ready += LOAD(subs[i].pub_subscribed);
+		}
+	}
+	return rd;
+}
+
+/* Stop the readers and add up their latencies. */
+static void close_readers(reader *rd, int nreaders)
+{
+	atomic_store(&stop_readers, 1);
+	if (!(hist = calloc(HIST_N, sizeof *hist)))
+		fail("out of memory");
+	for (int k = 0; k < nreaders; k++) {
+		pthread_join(rd[k].th, NULL);
+		for (size_t b = 0; b < HIST_N; b++)
+			hist[b] += rd[k].hist[b];
+		lat_n += rd[k].lat_n;
+		lat_max_us = rd[k].lat_max_us > lat_max_us ? rd[k].lat_max_us : lat_max_us;
+		free(rd[k].hist);
+		close(rd[k].ep);
+	}
+	free(rd);
+}
+
+static double cpu_s(const struct rusage *a, const struct rusage *b)
+{
+	return (double)(b->ru_utime.tv_sec - a->ru_utime.tv_sec + b->ru_stime.tv_sec -
+			a->ru_stime.tv_sec) +
+	       (double)(b->ru_utime.tv_usec - a->ru_utime.tv_usec + b->ru_stime.tv_usec -
+			a->ru_stime.tv_usec) / 1e6;
+}
+
+/* The JSON line.  Every subscriber complete and exact: it had every event
+ * of the run once, in order, and nothing else. */
+static void report(producer *pr, watch *w, int pid, procstat *before, procstat *subscribed,
+		   procstat *end, double client_cpu)
+{
+	uint64_t acked = atomic_load(&pr->acked), fin = LOAD(final_pos), cmin = UINT64_MAX,
+		 cmax = 0, gaps = 0, dups = 0, bad = 0;
+	int complete = 0, exact = 0, closed = 0;
+	int64_t drain = 0;
+	for (int i = 0; i < nsubs; i++) {
+		sub *u = &subs[i];
+		cmin = u->count < cmin ? u->count : cmin;
+		cmax = u->count > cmax ? u->count : cmax;
+		gaps += u->gaps, dups += u->dups, bad += u->bad;
+		closed += u->phase == SUB_CLOSED;
+		if (u->complete) {
+			complete++;
+			drain = u->complete - pr->t_last > drain ? u->complete - pr->t_last : drain;
+		}
+		exact += fin && u->count == fin - from_pos + 1 && !u->gaps && !u->dups && !u->bad &&
+			 u->first == from_pos && u->last == fin;
+	}
+	double run_s = pr->t_last > pr->t0 ? (double)(pr->t_last - pr->t0) / 1e6 : 0;
+	printf("{\"subscribers\":%d,\"rate_target\":%ld,\"secs\":%g,\"from\":%llu,\"last_pos\":%llu,"
+	       "\"events_sent\":%llu,\"events_acked\":%llu,\"posts\":%llu,\"rate_achieved\":%.0f,"
+	       "\"post_late_max_ms\":%.1f,\"received_min\":%llu,\"received_max\":%llu,"
+	       "\"complete\":%d,\"exact\":%d,\"all_complete\":%s,\"gaps\":%llu,\"dups\":%llu,"
+	       "\"bad\":%llu,\"closed\":%d,\"max_behind\":%llu,\"unread_max_kb\":%ld,"
+	       "\"unread_total_max_kb\":%ld,\"drain_ms\":%.1f,",
+	       nsubs, pr->rate, pr->secs, (unsigned long long)from_pos, (unsigned long long)fin,
+	       (unsigned long long)pr->total, (unsigned long long)acked,
+	       (unsigned long long)pr->posts, run_s > 0 ? (double)acked / run_s : 0,
+	       (double)pr->late_max / 1000, (unsigned long long)cmin, (unsigned long long)cmax,
+	       complete, exact, exact == nsubs ? "true" : "false", (unsigned long long)gaps,
+	       (unsigned long long)dups, (unsigned long long)bad, closed,
+	       (unsigned long long)w->max_behind, w->unread_max / 1024, w->unread_total_max / 1024,
+	       (double)drain / 1000);
+	printf("\"lat_p50_ms\":%.2f,\"lat_p99_ms\":%.2f,\"lat_max_ms\":%.2f,\"received\":%llu,"
+	       "\"server_pid\":%d,\"rss_start_kb\":%ld,\"rss_subscribed_kb\":%ld,\"rss_end_kb\":%ld,"
+	       "\"hwm_kb\":%ld,\"anon_subscribed_kb\":%ld,\"anon_end_kb\":%ld,\"file_end_kb\":%ld,"
+	       "\"pss_subscribed_kb\":%ld,\"pss_end_kb\":%ld,\"threads_subscribed\":%ld,"
+	       "\"server_cpu_s\":%.2f,\"client_cpu_s\":%.2f,\"wall_s\":%.2f,\"error\":\"%s\","
+	       "\"behind_by_s\":[",
+	       pct_ms(0.50), pct_ms(0.99), (double)lat_max_us / 1000, (unsigned long long)lat_n, pid,
+	       before->rss_kb, subscribed->rss_kb, end->rss_kb, end->hwm_kb, subscribed->anon_kb,
+	       end->anon_kb, end->file_kb, subscribed->pss_kb, end->pss_kb, subscribed->threads,
+	       end->cpu_s >= 0 ? end->cpu_s - subscribed->cpu_s : -1, client_cpu,
+	       (double)(w->t_end - pr->t0) / 1e6,
+	       atomic_load(&pr->done) == 2 ? "producer failed" : "");
+	for (size_t i = 0; i < w->nsec; i++)
+		printf("%s%llu", i ? "," : "", (unsigned long long)w->behind_s[i]);
+	printf("]}\n");
 }
 
 int main(int argc, char **argv)
 {
-	int nsubs = 100, pid = 0;
+	int pid = 0, nreaders = 2;
 	double wait_s = 30;
 	producer pr = { .rate = 20000, .secs = 10, .tick_ms = 10, .tag = "sse" };
 	for (int i = 1; i < argc; i++) {
@@ -692,12 +926,16 @@ int main(int argc, char **argv)
 			pr.tick_ms = atoi(v);
 		else if (!strcmp(a, "--wait"))
 			wait_s = atof(v);
+		else if (!strcmp(a, "--readers"))
+			nreaders = atoi(v);
 		else
 			usage();
 		i++;
 	}
-	if (port <= 0 || port > 65535 || nsubs < 1 || pr.rate < 1 || pr.secs <= 0 || pr.tick_ms < 1)
+	if (port <= 0 || port > 65535 || nsubs < 1 || pr.rate < 1 || pr.secs <= 0 ||
+	    pr.tick_ms < 1 || nreaders < 1)
 		usage();
+	nreaders = nreaders < nsubs ? nreaders : nsubs;
 	pr.total = (uint64_t)((double)pr.rate * pr.secs + 0.5);
 	signal(SIGPIPE, SIG_IGN);
 	struct rlimit rl;
@@ -705,137 +943,18 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (!(hist = calloc(HIST_N, sizeof *hist)))
-		fail("out of memory");
-
 	procstat before = server_stat(pid);
 	from_pos = head_pos() + 1;
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	sub *subs = calloc((size_t)nsubs, sizeof *subs);
-	if (ep < 0 || !subs)
-		fail("epoll_create1 or out of memory");
-	for (int i = 0; i < nsubs; i++)
-		sub_open(&subs[i], ep);
-	/* every one subscribed (its answer's head read) before the first event */
-	int64_t until = mono_us() + 10 * 1000000LL;
-	for (int ready = 0; ready < nsubs;) {
-		if (mono_us() > until)
-			fail("%d of %d subscriptions open after 10 s", ready, nsubs);
-		pump(ep, 20);
-		ready = 0;
-		for (int i = 0; i < nsubs; i++) {
-			if (subs[i].phase == SUB_CLOSED)
-				fail("subscription %d closed before it began", i);
-			ready += subs[i].subscribed;
-		}
-	}
+	reader *rd = open_subs(nreaders);
 	procstat subscribed = server_stat(pid);
-	struct rusage ru0;
+	struct rusage ru0, ru1;
 	getrusage(RUSAGE_SELF, &ru0);
-
-	pthread_t th;
-	if (pthread_create(&th, NULL, produce, &pr))
-		fail("pthread_create failed");
-	uint64_t max_behind = 0;
-	/* the slowest subscriber's lag, its maximum in each second of the run */
-	size_t nsec = (size_t)pr.secs + 2;
-	uint64_t *behind_s = calloc(nsec, sizeof *behind_s);
-	if (!behind_s)
-		fail("out of memory");
-	int64_t deadline = 0, last_sample = 0;
-	for (;;) {
-		pump(ep, 10);
-		int64_t now = mono_us();
-		int done = atomic_load(&pr.done);
-		if (done == 2)
-			break;
-		if (done == 1 && !final_pos) {
-			final_pos = atomic_load(&pr.last_pos);
-			deadline = now + (int64_t)(wait_s * 1e6);
-			for (int i = 0; i < nsubs; i++)
-				if (subs[i].last >= final_pos)
-					subs[i].complete = subs[i].t_last;
-		}
-		if (now - last_sample >= 20000) {
-			/* how far the slowest subscriber is behind what is acknowledged */
-			last_sample = now;
-			uint64_t head = atomic_load(&pr.last_pos), least = UINT64_MAX;
-			int open = 0, complete = 0;
-			for (int i = 0; i < nsubs; i++) {
-				sub *u = &subs[i];
-				if (u->phase != SUB_CLOSED) {
-					open++;
-					uint64_t at = u->count ? u->last : from_pos - 1;
-					least = at < least ? at : least;
-				}
-				complete += u->complete != 0;
-			}
-			uint64_t behind = open && head > least ? head - least : 0;
-			size_t sec = pr.t0 && now > pr.t0 ? (size_t)((now - pr.t0) / 1000000) : 0;
-			sec = sec < nsec ? sec : nsec - 1;
-			if (behind > behind_s[sec])
-				behind_s[sec] = behind;
-			if (behind > max_behind)
-				max_behind = behind;
-			if (final_pos && (complete == nsubs || !open || now > deadline))
-				break;
-		}
-	}
-	int64_t t_end = mono_us();
-	pthread_join(th, NULL);
-	struct rusage ru1;
+	watch w = { 0 };
+	run_stream(&pr, &w, wait_s);
 	getrusage(RUSAGE_SELF, &ru1);
 	procstat end = server_stat(pid);
-
-	uint64_t acked = atomic_load(&pr.acked), cmin = UINT64_MAX, cmax = 0, gaps = 0, dups = 0,
-		 bad = 0;
-	int complete = 0, exact = 0, closed = 0;
-	int64_t drain = 0;
-	for (int i = 0; i < nsubs; i++) {
-		sub *u = &subs[i];
-		cmin = u->count < cmin ? u->count : cmin;
-		cmax = u->count > cmax ? u->count : cmax;
-		gaps += u->gaps, dups += u->dups, bad += u->bad;
-		closed += u->phase == SUB_CLOSED;
-		if (u->complete) {
-			complete++;
-			if (u->complete - pr.t_last > drain)
-				drain = u->complete - pr.t_last;
-		}
-		/* every event of the run once, in order, nothing else */
-		exact += final_pos && u->count == final_pos - from_pos + 1 && !u->gaps && !u->dups &&
-			 !u->bad && u->first == from_pos && u->last == final_pos;
-	}
-	double run_s = pr.t_last > pr.t0 ? (double)(pr.t_last - pr.t0) / 1e6 : 0;
-	double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec -
-			      ru0.ru_stime.tv_sec) +
-		     (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
-			      ru0.ru_stime.tv_usec) / 1e6;
-	printf("{\"subscribers\":%d,\"rate_target\":%ld,\"secs\":%g,\"from\":%llu,\"last_pos\":%llu,"
-	       "\"events_sent\":%llu,\"events_acked\":%llu,\"posts\":%llu,\"rate_achieved\":%.0f,"
-	       "\"post_late_max_ms\":%.1f,\"received_min\":%llu,\"received_max\":%llu,"
-	       "\"complete\":%d,\"exact\":%d,\"all_complete\":%s,\"gaps\":%llu,\"dups\":%llu,"
-	       "\"bad\":%llu,\"closed\":%d,\"max_behind\":%llu,\"drain_ms\":%.1f,"
-	       "\"lat_p50_ms\":%.2f,\"lat_p99_ms\":%.2f,\"lat_max_ms\":%.2f,\"received\":%llu,"
-	       "\"server_pid\":%d,\"rss_start_kb\":%ld,\"rss_subscribed_kb\":%ld,\"rss_end_kb\":%ld,"
-	       "\"hwm_kb\":%ld,\"anon_subscribed_kb\":%ld,\"anon_end_kb\":%ld,\"file_end_kb\":%ld,"
-	       "\"pss_subscribed_kb\":%ld,\"pss_end_kb\":%ld,\"threads_subscribed\":%ld,\"server_cpu_s\":%.2f,\"client_cpu_s\":%.2f,"
-	       "\"wall_s\":%.2f,\"error\":\"%s\",\"behind_by_s\":[",
-	       nsubs, pr.rate, pr.secs, (unsigned long long)from_pos, (unsigned long long)final_pos,
-	       (unsigned long long)pr.total, (unsigned long long)acked, (unsigned long long)pr.posts,
-	       run_s > 0 ? (double)acked / run_s : 0, (double)pr.late_max / 1000,
-	       (unsigned long long)cmin, (unsigned long long)cmax, complete, exact,
-	       exact == nsubs ? "true" : "false", (unsigned long long)gaps, (unsigned long long)dups,
-	       (unsigned long long)bad, closed, (unsigned long long)max_behind, (double)drain / 1000,
-	       pct_ms(0.50), pct_ms(0.99), (double)lat_max_us / 1000, (unsigned long long)lat_n, pid,
-	       before.rss_kb, subscribed.rss_kb, end.rss_kb, end.hwm_kb, subscribed.anon_kb,
-	       end.anon_kb, end.file_kb, subscribed.pss_kb, end.pss_kb, subscribed.threads,
-	       end.cpu_s >= 0 ? end.cpu_s - subscribed.cpu_s : -1, cpu,
-	       (double)(t_end - pr.t0) / 1e6, atomic_load(&pr.done) == 2 ? "producer failed" : "");
-	for (size_t i = 0; i < nsec; i++)
-		printf("%s%llu", i ? "," : "", (unsigned long long)behind_s[i]);
-	printf("]}\n");
-	free(behind_s);
+	close_readers(rd, nreaders);
+	report(&pr, &w, pid, &before, &subscribed, &end, cpu_s(&ru0, &ru1));
 	if (atomic_load(&pr.done) == 2)
 		fprintf(stderr, "sse_load: %s\n", pr.err);
 	for (int i = 0; i < nsubs; i++) {
@@ -843,7 +962,8 @@ int main(int argc, char **argv)
 			close(subs[i].fd);
 		free(subs[i].buf);
 	}
+	free(w.behind_s);
 	free(subs);
 	free(hist);
-	return 0;
+	return atomic_load(&pr.done) == 2;
 }
