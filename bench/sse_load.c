@@ -26,11 +26,12 @@
  * exactly once in order, the gaps, duplicates and malformed messages seen,
  * how far the slowest one was ever behind the acknowledged head (events;
  * its maximum in each second, behind_by_s), how much had reached this
- * client unread (unread_*_kb: the client's own lag, not the server's), how
- * long after the last answer the last subscriber had everything
- * (drain_ms), latency p50/p99/max, and with --pid the server's memory
- * (VmRSS before the subscriptions, once subscribed, at the end; VmHWM;
- * RssAnon and Pss, see procstat), threads and CPU seconds during the run.
+ * client unread (unread_*_kb: the client's own lag, not the server's) and
+ * the lag without it (max_behind_server), how long after the last answer
+ * the last subscriber had everything (drain_ms), latency p50/p99/max,
+ * and with --pid the server's memory (VmRSS before the subscriptions, once
+ * subscribed, at the end; VmHWM; RssAnon and Pss, see procstat), threads
+ * and CPU seconds during the run.
  * Exit 0 when the run took place (whatever it found), 1 when it could not
  * (no server, refused, a POST answered other than 200, ...).
  */
@@ -435,6 +436,7 @@ typedef struct {
 	/* for the main thread */
 	_Atomic int pub_subscribed, pub_closed;
 	_Atomic uint64_t pub_last; /* last, or from_pos - 1 before the first */
+	_Atomic uint64_t pub_bytes;/* the SSE text read up to it */
 	_Atomic int64_t pub_complete;
 } sub;
 
@@ -589,6 +591,7 @@ static void sub_read(sub *u)
 		p = nl + 1;
 	}
 	if (u->count) {
+		STORE(u->pub_bytes, LOAD(u->pub_bytes) + (uint64_t)(p - u->buf));
 		STORE(u->pub_last, u->last);
 		sub_check_complete(u);
 	}
@@ -725,9 +728,11 @@ static void usage(void)
 /* What the main thread sees of the subscribers while the stream runs:
  * the slowest one's lag behind the acknowledged head (its maximum, and in
  * each second), and the bytes that reached this client but it had not read
- * yet (FIONREAD): a lag that sits there is the client's, not the server's. */
+ * yet (FIONREAD): a lag that sits there is the client's, not the server's.
+ * The server's own: a subscriber's lag less its unread bytes counted as
+ * events of the size it has read so far. */
 typedef struct {
-	uint64_t max_behind, *behind_s;
+	uint64_t max_behind, max_behind_server, *behind_s;
 	size_t nsec;
 	long unread_max, unread_total_max;
 	int64_t t_end;
@@ -746,11 +751,16 @@ static int watch_sample(watch *w, producer *pr, int64_t now, int64_t deadline)
 		if (LOAD(u->pub_closed))
 			continue;
 		open++;
-		uint64_t at = LOAD(u->pub_last);
+		uint64_t at = LOAD(u->pub_last), bytes = LOAD(u->pub_bytes);
 		least = at < least ? at : least;
-		if (!ioctl(u->fd, FIONREAD, &q)) {
-			unread += q;
-			w->unread_max = q > w->unread_max ? q : w->unread_max;
+		if (ioctl(u->fd, FIONREAD, &q))
+			q = 0;
+		unread += q;
+		w->unread_max = q > w->unread_max ? q : w->unread_max;
+		if (at >= from_pos && head > at && bytes) {
+			uint64_t in_client = (uint64_t)q * (at - from_pos + 1) / bytes,
+				 lag = head - at > in_client ? head - at - in_client : 0;
+			w->max_behind_server = lag > w->max_behind_server ? lag : w->max_behind_server;
 		}
 	}
 	w->unread_total_max = unread > w->unread_total_max ? unread : w->unread_total_max;
@@ -874,7 +884,7 @@ static void report(producer *pr, watch *w, int pid, procstat *before, procstat *
 	       "\"events_sent\":%llu,\"events_acked\":%llu,\"posts\":%llu,\"rate_achieved\":%.0f,"
 	       "\"post_late_max_ms\":%.1f,\"received_min\":%llu,\"received_max\":%llu,"
 	       "\"complete\":%d,\"exact\":%d,\"all_complete\":%s,\"gaps\":%llu,\"dups\":%llu,"
-	       "\"bad\":%llu,\"closed\":%d,\"max_behind\":%llu,\"unread_max_kb\":%ld,"
+	       "\"bad\":%llu,\"closed\":%d,\"max_behind\":%llu,\"max_behind_server\":%llu,\"unread_max_kb\":%ld,"
 	       "\"unread_total_max_kb\":%ld,\"drain_ms\":%.1f,",
 	       nsubs, pr->rate, pr->secs, (unsigned long long)from_pos, (unsigned long long)fin,
 	       (unsigned long long)pr->total, (unsigned long long)acked,
@@ -882,7 +892,8 @@ static void report(producer *pr, watch *w, int pid, procstat *before, procstat *
 	       (double)pr->late_max / 1000, (unsigned long long)cmin, (unsigned long long)cmax,
 	       complete, exact, exact == nsubs ? "true" : "false", (unsigned long long)gaps,
 	       (unsigned long long)dups, (unsigned long long)bad, closed,
-	       (unsigned long long)w->max_behind, w->unread_max / 1024, w->unread_total_max / 1024,
+	       (unsigned long long)w->max_behind,
+	       (unsigned long long)w->max_behind_server, w->unread_max / 1024, w->unread_total_max / 1024,
 	       (double)drain / 1000);
 	printf("\"lat_p50_ms\":%.2f,\"lat_p99_ms\":%.2f,\"lat_max_ms\":%.2f,\"received\":%llu,"
 	       "\"server_pid\":%d,\"rss_start_kb\":%ld,\"rss_subscribed_kb\":%ld,\"rss_end_kb\":%ld,"
