@@ -233,15 +233,15 @@ bench: all bench-deps
 	@bench/compare.sh $(BENCH_ARGS)
 # The harness at a tiny size, answers checked, nothing timed (in CI after
 # `make test`, which needs no database peers).
-bench-check: all bench-deps $(B)/bench/features_serve
+bench-check: all bench-deps $(B)/bench/features_serve $(B)/bench/sse_load
 	@echo "== bench/compare.sh --tiny: every peer gives engram's answers"
 	@bench/compare.sh --tiny
 	@echo "== bench/features.sh --check: DuckDB and pandas give engram's features"
 	@bench/features.sh --check
 	@echo "== bench/datasets.sh --check: engram sql and sqlite3 give dataset build's final rows"
 	@bench/datasets.sh --check
-	@echo "== bench/serve.sh --check: engram serve answers 200 and holds every acknowledged event"
-	@bench/serve.sh --check
+	@echo "== bench/serve.sh --check: engram serve answers 200, holds every acknowledged event, gives every subscriber every event"
+	@B=$(B) bench/serve.sh --check
 # Each feature's own benchmark, with its targets (bench/results/*.md).
 bench-core: all ; @bench/run.sh $(BENCH_ARGS)
 bench-proj: all ; @bench/proj.sh $(BENCH_ARGS)
@@ -277,9 +277,13 @@ bench-features: all bench-deps $(B)/bench/features_serve ; @bench/features.sh $(
 # and in sqlite3 over its own table; explain and why: bench/datasets.sh.
 bench-datasets: all ; @bench/datasets.sh $(BENCH_ARGS)
 # engram serve over loopback: small POSTs from 64 connections (wrk) beside
-# pgbench's single-row INSERTs, and NDJSON batch POSTs against engram
-# append: bench/serve.sh.
-bench-serve: all bench-deps ; @bench/serve.sh $(BENCH_ARGS)
+# pgbench's single-row INSERTs, NDJSON batch POSTs against engram append,
+# and 100 live subscribers at 20,000 events/s (bench/sse_load.c, an HTTP
+# client on libc alone): bench/serve.sh.
+$(B)/bench/sse_load: bench/sse_load.c
+	@mkdir -p $(B)/bench
+	$(CC) $(CFLAGS) -o $@ bench/sse_load.c -lpthread
+bench-serve: all bench-deps $(B)/bench/sse_load ; @B=$(B) bench/serve.sh $(BENCH_ARGS)
 
 # libFuzzer targets (clang): each runs FUZZ_SECONDS on its corpus, one
 # after the other; new inputs go to build-fuzz/corpus-NAME, a crashing one
