@@ -293,10 +293,13 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?=
 FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_TARGETS := $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
+# sources a target needs beyond the library (the parsing engram serve owns)
+FUZZ_EXTRA_serve := cli/serve_parse.c
+build-fuzz/fuzz_serve $(B)/fuzz/fuzz_serve: cli/serve_parse.c cli/serve_parse.h
 build-fuzz/%: fuzz/%.c $(LIB_SRC) $(HEADERS)
 	@mkdir -p build-fuzz
 	clang -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinclude $(ALL_INC) \
-		$(shell pkg-config --cflags $(PKGS)) -o $@ $< $(LIB_SRC) $(LDLIBS)
+		$(shell pkg-config --cflags $(PKGS)) -o $@ $< $(FUZZ_EXTRA_$(*:fuzz_%=%)) $(LIB_SRC) $(LDLIBS)
 fuzz: $(FUZZ_TARGETS)
 	@failed=""; for n in $(FUZZ_NAMES); do mkdir -p fuzz/corpus/$$n build-fuzz/corpus-$$n; \
 		echo "== build-fuzz/fuzz_$$n ($(FUZZ_SECONDS)s)"; \
@@ -311,7 +314,7 @@ fuzz: $(FUZZ_TARGETS)
 FUZZ_REPLAY := $(FUZZ_NAMES:%=$(B)/fuzz/fuzz_%)
 $(B)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c $(B)/libengram.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ALL_INC) $(LDFLAGS) -o $@ $< fuzz/replay.c $(B)/libengram.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(ALL_INC) $(LDFLAGS) -o $@ $< $(FUZZ_EXTRA_$*) fuzz/replay.c $(B)/libengram.a $(LDLIBS)
 fuzz-replay: deps-check $(FUZZ_REPLAY)
 	@failed=""; for n in $(FUZZ_NAMES); do $(B)/fuzz/fuzz_$$n fuzz/corpus/$$n || failed="$$failed $$n"; done; \
 	if [ -n "$$failed" ]; then echo "fuzz replay failed:$$failed"; exit 1; fi

@@ -236,8 +236,8 @@ static const command COMMANDS[] = {
 	  "  engram dataset why west_recent_buyers 44\n"
 	  "  engram sql \"SELECT * FROM dataset('west_recent_buyers') WHERE customer_id = 44\"" },
 	{ "serve", cmd_serve,
-	  "serve [--listen 127.0.0.1:7070] [--max-body SIZE] [--max-connections N] [--timeout S]\n"
-	  "       [--tokens] [--tls-cert CERT.pem --tls-key KEY.pem]",
+	  "serve [--listen 127.0.0.1:7070] [--threads N] [--max-body SIZE] [--max-connections N]\n"
+	  "       [--timeout S] [--request-timeout S] [--tokens] [--tls-cert CERT.pem --tls-key KEY.pem]",
 	  "the store over HTTP: append with group commit, read (docs/SERVER.md)",
 	  "Serves the store over HTTP (libmicrohttpd), holding its write lock; CLI\n"
 	  "readers keep working beside it.  Appends from every connection are committed\n"
@@ -271,8 +271,13 @@ static const command COMMANDS[] = {
 	  "  --listen ADDR:PORT     a loopback address (default 127.0.0.1:7070); any\n"
 	  "                         address with --tokens\n"
 	  "  --max-body SIZE        the largest request body (default 64M): 413 beyond\n"
+	  "  --threads N            threads that poll the connections (default: one per\n"
+	  "                         CPU); none waits on a request: appends wait for their\n"
+	  "                         group commit suspended, queries run on their own thread\n"
 	  "  --max-connections N    connections at once (default 1000)\n"
 	  "  --timeout S            close a connection idle for S seconds (default 60)\n"
+	  "  --request-timeout S    408 for a request not all in after S seconds (default\n"
+	  "                         300): a client trickling its body gets no more\n"
 	  "  --tokens               every route but /health needs Authorization: Bearer\n"
 	  "                         TOKEN (engram token add): 401 without a known token,\n"
 	  "                         403 when its scope or streams do not allow the route\n"

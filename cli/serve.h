@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "serve_parse.h"
 
 typedef struct areq areq;
 typedef struct srv_auth srv_auth;
@@ -122,12 +123,6 @@ void srv_wake_subscribers(srv *s, int all);
 #define SRV_TICK_MS 250
 
 void *srv_committer(void *arg);
-/* serve_append.c: the request parsing of appends (fuzzed, fuzz/): may a
- * body of Content-Type t (NULL: none sent) be NDJSON?  The
- * Expected-Version header (NULL: none) into *res (-1 any, 0 new, N): 0,
- * or -1 when it is none of those. */
-int srv_ndjson_type(const char *t);
-int srv_expected_version(const char *v, int64_t *res);
 /* serve_append.c: park line (n bytes, an event as engram read prints it)
  * for consumer in $parked-CONSUMER through the committer, durably: 0 with
  * its position, or -1 with *err a JSON error body (malloc'd). */

@@ -50,6 +50,9 @@ static void answer(areq *r)
 	free(r);
 }
 
+static void answer_ok(areq *r, uint64_t appended, uint64_t duplicates, uint64_t first,
+		      const eg_head *head);
+
 /* An internal append: a consumer's poison event to $parked-NAME. */
 static void do_park(srv *s, areq *r)
 {
@@ -101,22 +104,96 @@ static void do_append(srv *s, areq *r)
 		r->resp = srv_json_error(eg_errmsg(s->st), NULL);
 		return;
 	}
+	answer_ok(r, res.appended, res.duplicates, res.first_pos, &res.head);
+}
+
+/* A request whose events are committed: appended from first on, and
+ * duplicates skipped; head: the store's head after the commit. */
+static void answer_ok(areq *r, uint64_t appended, uint64_t duplicates, uint64_t first,
+		      const eg_head *head)
+{
 	char hex[65];
-	eg_hash_hex(res.head.hash, hex);
+	eg_hash_hex(head->hash, hex);
 	r->status = MHD_HTTP_OK;
-	r->appended = res.appended;
-	r->lines = res.appended + res.duplicates;
-	if (res.appended && asprintf(&r->resp, "{\"appended\":%llu,\"duplicates\":%llu,"
-				     "\"first_pos\":%llu,\"last_pos\":%llu,\"head\":\"%s\"}\n",
-				     (unsigned long long)res.appended,
-				     (unsigned long long)res.duplicates,
-				     (unsigned long long)res.first_pos,
-				     (unsigned long long)res.last_pos, hex) < 0)
+	r->appended = appended;
+	r->lines = appended + duplicates;
+	if (appended && asprintf(&r->resp, "{\"appended\":%llu,\"duplicates\":%llu,"
+				 "\"first_pos\":%llu,\"last_pos\":%llu,\"head\":\"%s\"}\n",
+				 (unsigned long long)appended, (unsigned long long)duplicates,
+				 (unsigned long long)first,
+				 (unsigned long long)(first + appended - 1), hex) < 0)
 		r->resp = NULL;
-	else if (!res.appended && asprintf(&r->resp, "{\"appended\":0,\"duplicates\":%llu,"
-					   "\"first_pos\":null,\"last_pos\":null,\"head\":\"%s\"}\n",
-					   (unsigned long long)res.duplicates, hex) < 0)
+	else if (!appended && asprintf(&r->resp, "{\"appended\":0,\"duplicates\":%llu,"
+				       "\"first_pos\":null,\"last_pos\":null,\"head\":\"%s\"}\n",
+				       (unsigned long long)duplicates, hex) < 0)
 		r->resp = NULL;
+}
+
+/* Bodies up to this size may share their group's batch. */
+#define MERGE_MAX (64u << 10)
+
+/* A request that may share the group's batch: a plain POST /events (no
+ * default stream, no expected version), small. */
+static int mergeable(const areq *r)
+{
+	return !r->park && !r->stream && r->len <= MERGE_MAX;
+}
+
+/* The group's mergeable requests as one batch: one write of their events
+ * and one commit record, so each is all in or all out with the others.
+ * 0 when committed (or failed as a whole: each answered 500); -1 when a
+ * request has a line the store refuses: nothing was written, and each
+ * request is to be committed alone, so that the bad one fails alone. */
+static int merge(srv *s, areq *list)
+{
+	eg_batch_opts bo = { .sync = EG_SYNC_GROUP, .expect_version = -1 };
+	eg_batch *b;
+	if (eg_batch_begin(s->st, &b, &bo))
+		return -1;
+	uint64_t a0 = 0, d0 = 0;
+	for (areq *r = list; r; r = r->next) {
+		if (!mergeable(r))
+			continue;
+		uint64_t lines, a1, d1;
+		if (eg_batch_add_ndjson(b, r->body, r->len, NULL, NULL, &lines)) {
+			eg_batch_abort(b);
+			return -1;
+		}
+		eg_batch_counts(b, &a1, &d1);
+		r->appended = a1 - a0;
+		r->lines = d1 - d0;   /* its duplicates, until answered */
+		a0 = a1;
+		d0 = d1;
+	}
+	eg_append_result res;
+	int rc = eg_batch_commit(b, &res);
+	uint64_t next = res.first_pos;
+	for (areq *r = list; r; r = r->next) {
+		if (!mergeable(r))
+			continue;
+		if (rc) {
+			r->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+			r->resp = srv_json_error(eg_errmsg(s->st), NULL);
+			r->appended = 0;
+			continue;
+		}
+		answer_ok(r, r->appended, r->lines, next, &res.head);
+		next += r->appended;
+	}
+	return 0;
+}
+
+/* Commit a group: its small plain appends merged into one batch when
+ * there are two or more (merge), every other request as its own batch. */
+static void commit_group(srv *s, areq *list)
+{
+	int m = 0;
+	for (areq *r = list; r && m < 2; r = r->next)
+		m += mergeable(r);
+	int merged = m >= 2 && merge(s, list) == 0;
+	for (areq *r = list; r; r = r->next)
+		if (!merged || !mergeable(r))
+			do_append(s, r);
 }
 
 /* The thread that waits for the disk: it syncs one group while the
@@ -249,8 +326,9 @@ void *srv_committer(void *arg)
 		s->head = s->tail = NULL;
 		pthread_mutex_unlock(&s->mu);
 		uint64_t n = 0;
-		for (areq *r = list; r; r = r->next, n++)
-			do_append(s, r);
+		for (areq *r = list; r; r = r->next)
+			n++;
+		commit_group(s, list);
 		if (flight) {
 			pthread_mutex_lock(&y.mu);
 			while (y.busy)
@@ -338,31 +416,6 @@ int srv_park(srv *s, const char *consumer, const char *line, size_t n, uint64_t 
 	}
 	*pos = r.first_pos;
 	return 0;
-}
-
-int srv_expected_version(const char *v, int64_t *res)
-{
-	uint64_t n;
-	if (!v || !strcmp(v, "any"))
-		*res = -1;
-	else if (!strcmp(v, "new"))
-		*res = 0;
-	else if (!cli_u64(v, &n) && n <= INT64_MAX)
-		*res = (int64_t)n;
-	else
-		return -1;
-	return 0;
-}
-
-int srv_ndjson_type(const char *t)
-{
-	if (!t)
-		return 1;
-	size_t n = strcspn(t, ";");
-	return (n == 20 && !strncasecmp(t, "application/x-ndjson", n)) ||
-	       (n == 16 && !strncasecmp(t, "application/json", n)) ||
-	       (n == 10 && !strncasecmp(t, "text/plain", n)) ||
-	       (n == 20 && !strncasecmp(t, "application/jsonlines", n));
 }
 
 /* POST /events and /streams/{stream}/events with Expected-Version. */

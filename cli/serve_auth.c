@@ -266,49 +266,6 @@ static int bearer(srv *s, struct MHD_Connection *c, tok_entry *e, const char **w
 	return find_by_hash(s->auth, s->dir, hash, e) ? 1 : -1;
 }
 
-/* The stream of one NDJSON line of an append (dflt when it names none),
- * as the store will read it: 1 with it in buf (*n bytes), 0 when the
- * store will refuse the line anyway (not a string), -1 when the line
- * cannot be read (then it is refused here, not let through unchecked). */
-static int line_stream(const char *p, size_t len, const char *dflt, char *buf, size_t cap,
-		       size_t *n)
-{
-	json_obj it;
-	json_span k, v;
-	json_err je;
-	int r, any = 0;
-	const char *s = dflt;
-	size_t sn = strlen(dflt);
-	if (eg_json_obj_begin(&it, p, len, &je))
-		return -1;
-	while ((r = eg_json_obj_next(&it, &k, &v, &je)) == 1) {
-		char key[24];
-		if (k.n > sizeof key || eg_json_string_decode(&k, key) != 6 ||
-		    memcmp(key, "stream", 6))
-			continue;
-		/* the store refuses a repeated "stream": any copy must be allowed */
-		if (any++)
-			return -1;
-		if (v.type == JSON_NULL)
-			continue;
-		if (v.type != JSON_STRING)
-			return 0;
-		if (v.n > cap)
-			return -1;
-		sn = eg_json_string_decode(&v, buf);
-		s = buf;
-	}
-	if (r < 0)
-		return -1;
-	if (s != buf) {
-		if (sn > cap)
-			return -1;
-		memcpy(buf, s, sn);
-	}
-	*n = sn;
-	return 1;
-}
-
 /* Every line of an append body in a stream e allows; dflt: the stream of
  * lines naming none.  1, or 0 after answering 403 (or 400). */
 static int body_allowed(struct MHD_Connection *c, const tok_entry *e, const conn *k,
@@ -321,7 +278,7 @@ static int body_allowed(struct MHD_Connection *c, const tok_entry *e, const conn
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p), n, i;
 		for (i = 0; i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'); i++)
 			;
-		int r = i == len ? 0 : line_stream(p, len, dflt, buf, sizeof buf, &n);
+		int r = i == len ? 0 : srv_line_stream(p, len, dflt, buf, sizeof buf, &n);
 		char msg[512], extra[48];
 		snprintf(extra, sizeof extra, ",\"line\":%llu", (unsigned long long)line);
 		if (r < 0) {

@@ -558,40 +558,6 @@ fail:;
 	return res;
 }
 
-/* The "pos" of an ack's body {"pos": P}: 0, or -1 with err. */
-static int ack_pos(const conn *k, uint64_t *pos, char *err, size_t cap)
-{
-	json_obj it;
-	json_span key, val;
-	json_err je;
-	int r, found = 0;
-	if (!k->body || eg_json_obj_begin(&it, k->body, k->len, &je)) {
-		snprintf(err, cap, "body: expected a JSON object {\"pos\": P}");
-		return -1;
-	}
-	while ((r = eg_json_obj_next(&it, &key, &val, &je)) == 1) {
-		if (key.n != 5 || memcmp(key.p, "\"pos\"", 5))
-			continue;
-		char num[24];
-		if (val.type != JSON_NUMBER || val.n >= sizeof num)
-			break;
-		memcpy(num, val.p, val.n);
-		num[val.n] = 0;
-		found = !cli_u64(num, pos);
-		if (!found)
-			break;
-	}
-	if (r < 0) {
-		snprintf(err, cap, "body: invalid JSON at byte %zu: %s", je.off, je.what);
-		return -1;
-	}
-	if (!found) {
-		snprintf(err, cap, "pos: expected a position (a whole number) in {\"pos\": P}");
-		return -1;
-	}
-	return 0;
-}
-
 /* POST /consumers/{name}/ack {"pos": P}: the consumer has handled every
  * event up to P.  The checkpoint never moves back: an ack of an older
  * position (a retry) changes nothing. */
@@ -600,7 +566,7 @@ static enum MHD_Result consumer_ack(srv *s, struct MHD_Connection *c, const char
 {
 	char err[256];
 	uint64_t pos, at;
-	if (ack_pos(k, &pos, err, sizeof err))
+	if (srv_ack_pos(k->body, k->len, &pos, err, sizeof err))
 		return srv_fail(c, MHD_HTTP_BAD_REQUEST, err);
 	eg_store *st = NULL;
 	eg_head h;
@@ -723,7 +689,7 @@ static enum MHD_Result consumer_nack(srv *s, struct MHD_Connection *c, const cha
 				 srv_arg(c, "max_deliveries"));
 		return srv_fail(c, MHD_HTTP_BAD_REQUEST, err);
 	}
-	if (ack_pos(k, &pos, err, sizeof err))
+	if (srv_ack_pos(k->body, k->len, &pos, err, sizeof err))
 		return srv_fail(c, MHD_HTTP_BAD_REQUEST, err);
 	eg_store *st = NULL;
 	eg_head h;

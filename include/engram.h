@@ -234,6 +234,11 @@ typedef int (*eg_bad_line_fn)(void *ctx, uint64_t line, const char *text,
 int eg_batch_add_ndjson(eg_batch *b, const char *buf, size_t len,
 			eg_bad_line_fn bad, void *ctx, uint64_t *lines);
 
+/* The events the batch has added so far (committed or not) and the lines
+ * it skipped as duplicates: a caller that merges several requests into one
+ * batch (engram serve's group commit) tells each its share. */
+void eg_batch_counts(const eg_batch *b, uint64_t *added, uint64_t *duplicates);
+
 /* Result of a commit. */
 typedef struct eg_append_result {
 	uint64_t appended, duplicates;

@@ -1026,6 +1026,12 @@ int eg_batch_add_ndjson(eg_batch *b, const char *text, size_t len,
 	return rc;
 }
 
+void eg_batch_counts(const eg_batch *b, uint64_t *added, uint64_t *duplicates)
+{
+	*added = b->res.appended + b->count;
+	*duplicates = b->res.duplicates;
+}
+
 /* ------------------------------------------------------------- commit */
 
 static int sub_commit(eg_batch *b, int sync)

@@ -122,48 +122,81 @@ test_serve_expected_version_and_idempotent_ids() {
 
 test_serve_group_commit_under_concurrent_clients() {
 	start_server
-	# 32 clients, 50 requests each, every request its own atomic batch
-	"$PYTHON" - "$PORT" <<'EOF' || fail "the clients failed"
+	# 32 clients, 50 requests each, every request its own atomic batch; a
+	# group's plain appends share one batch, so among them: a request
+	# with a bad second line (it fails alone, nothing of it written, the
+	# others of its group are), and a retry (all duplicates)
+	"$PYTHON" - "$PORT" "$T/answers.json" <<'EOF' || fail "the clients failed"
 import http.client, json, sys, threading
 port = int(sys.argv[1])
-errors = []
+errors, answers = [], {}
 def client(i):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    body = None
     for j in range(50):
-        body = "\n".join(json.dumps({"id": "c%d-%d-%d" % (i, j, k), "stream": "c%d" % i,
-                                     "type": "t", "data": {"j": j, "k": k}}) for k in range(3))
+        want = 200
+        if j % 10 == 7:
+            body = json.dumps({"id": "bad%d-%d" % (i, j), "type": "t"}) + "\n" + '{"type": 5}'
+            want = 400
+        elif j % 10 != 8:   # 8: the request before again (7's good one before it)
+            body = "\n".join(json.dumps({"id": "c%d-%d-%d" % (i, j, k), "stream": "c%d" % i,
+                                         "type": "t", "data": {"j": j, "k": k}}) for k in range(3))
+        if j % 10 == 8:
+            body = last_good
         c.request("POST", "/events", body=body, headers={"Content-Type": "application/x-ndjson"})
         r = c.getresponse()
         b = r.read()
-        if r.status != 200:
-            errors.append((r.status, b))
+        if r.status != want:
+            errors.append((j, r.status, b))
+            continue
+        a = json.loads(b)
+        if want == 400:
+            if a.get("line") != 2:
+                errors.append((j, "line", a))
+        elif j % 10 == 8:
+            if (a["appended"], a["duplicates"], a["first_pos"]) != (0, 3, None):
+                errors.append((j, "retry", a))
+        else:
+            last_good = body
+            if (a["appended"], a["duplicates"]) != (3, 0):
+                errors.append((j, "counts", a))
+            answers["c%d-%d" % (i, j)] = [a["first_pos"], a["last_pos"]]
 ts = [threading.Thread(target=client, args=(i,)) for i in range(32)]
 [t.start() for t in ts]
 [t.join() for t in ts]
+json.dump(answers, open(sys.argv[2], "w"))
 if errors:
     sys.exit("errors: %r" % errors[:3])
 EOF
+	local groups
+	groups=$(curl -s "$URL/metrics" | sed -n 's/^engram_group_commit_requests_bucket{le="1"} //p')
 	stop_server
 	local summary
 	summary=$(grep '^engram: stopped' "$T/serve.err")
 	assert_contains "$summary" "1600 appends acknowledged" "every request"
-	assert_contains "$summary" "(4800 events)"
+	assert_contains "$summary" "(3840 events)"
 	local rounds=${summary#*acknowledged in }
 	rounds=${rounds%% *}
 	[ "$rounds" -lt 1600 ] || fail "no request shared a commit: $summary"
+	[ "$groups" -lt "$rounds" ] || fail "every group had one request ($groups of $rounds)"
 	ok_to "$T/all.ndjson" eg read
-	py "$T/all.ndjson" <<'EOF'
-import sys, collections
+	py "$T/all.ndjson" "$T/answers.json" <<'EOF'
+import sys, collections, json
 from e2e import *
 rows = load_ndjson(sys.argv[1])
-check(len(rows) == 4800, "%d events" % len(rows))
-# each request's three events are next to each other, in order
+answers = json.load(open(sys.argv[2]))
+check(len(rows) == 3840, "%d events" % len(rows))
+check(not any(plain(r["id"]).startswith("bad") for r in rows), "a bad request's first line was written")
+# each request's three events are next to each other, in order, where
+# its answer said
 by_req = collections.defaultdict(list)
 for r in rows:
     i = plain(r["id"]).rsplit("-", 1)[0]
     by_req[i].append(int(r["pos"]))
+check(len(by_req) == len(answers) == 1280, "%d requests, %d answers" % (len(by_req), len(answers)))
 for i, p in by_req.items():
     check(p == list(range(p[0], p[0] + 3)), "request %s is split: %r" % (i, p))
+    check(answers[i] == [p[0], p[2]], "request %s answered %r, its events at %r" % (i, answers[i], p))
 EOF
 	ok eg verify
 }
