@@ -360,6 +360,37 @@ static void append_duplicate_of_stored_id_returns_edup_and_is_counted(void **sta
 	eg_store_close(st);
 }
 
+/* eg_batch_counts follows the adds, across eg_batch_add_ndjson calls and
+ * the commits commit_every makes: what a group committer splits among the
+ * requests it merged. */
+static void batch_counts_follow_each_add(void **state)
+{
+	fx *f = *state;
+	eg_store *st = open_w(f->dir);
+	eg_batch_opts o = { .sync = EG_SYNC_GROUP, .expect_version = -1, .commit_every = 2 };
+	eg_batch *b;
+	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
+	uint64_t added = 9, dups = 9, lines;
+	eg_batch_counts(b, &added, &dups);
+	assert_int_equal(added, 0);
+	assert_int_equal(dups, 0);
+	const char *one = "{\"id\":\"a\",\"type\":\"t\"}\n{\"id\":\"b\",\"type\":\"t\"}\n"
+			  "{\"id\":\"c\",\"type\":\"t\"}\n";
+	assert_int_equal(eg_batch_add_ndjson(b, one, strlen(one), NULL, NULL, &lines), EG_OK);
+	eg_batch_counts(b, &added, &dups);
+	assert_int_equal(added, 3);   /* two committed (commit_every), one open */
+	assert_int_equal(dups, 0);
+	const char *two = "{\"id\":\"b\",\"type\":\"t\"}\n{\"id\":\"d\",\"type\":\"t\"}\n";
+	assert_int_equal(eg_batch_add_ndjson(b, two, strlen(two), NULL, NULL, &lines), EG_OK);
+	eg_batch_counts(b, &added, &dups);
+	assert_int_equal(added, 4);
+	assert_int_equal(dups, 1);
+	eg_append_result r = commit(st, b);
+	assert_int_equal(r.appended, 4);
+	assert_int_equal(r.duplicates, 1);
+	eg_store_close(st);
+}
+
 static void append_duplicate_within_one_batch_returns_edup_and_is_counted(void **state)
 {
 	fx *f = *state;
@@ -1246,6 +1277,7 @@ int main(void)
 		T(append_batch_of_100k_round_trips_field_by_field),
 		T(append_duplicate_of_stored_id_returns_edup_and_is_counted),
 		T(append_duplicate_within_one_batch_returns_edup_and_is_counted),
+		T(batch_counts_follow_each_add),
 		T(append_duplicate_uuid_id_is_detected_after_reopen),
 		T(append_batch_of_only_duplicates_appends_nothing),
 		T(expect_version_mismatch_conflicts_at_begin_and_writes_nothing),
