@@ -244,7 +244,8 @@ static int save(const char *dir, const tok_entry *v, size_t n)
 		cli_error("out of memory");
 		return EXIT_ERR;
 	}
-	int rc = eg_os_write_file_atomic(dir, TOK_FILE, text, len);
+	/* hashes only, but no one else's to read: 0600 as ssh keeps its files */
+	int rc = eg_os_write_file_atomic_mode(dir, TOK_FILE, text, len, 0600);
 	free(text);
 	if (rc) {
 		cli_error("cannot write %s/%s: %s", dir, TOK_FILE, strerror(errno));

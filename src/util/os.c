@@ -104,6 +104,12 @@ int eg_os_fsync_dir(const char *dir)
 int eg_os_write_file_atomic(const char *dir, const char *name,
 			 const void *buf, size_t n)
 {
+	return eg_os_write_file_atomic_mode(dir, name, buf, n, 0644);
+}
+
+int eg_os_write_file_atomic_mode(const char *dir, const char *name, const void *buf, size_t n,
+				 mode_t mode)
+{
 	/* a name of this writer's own: two processes, or two threads of a
 	 * server, writing the same file at once must not write into one
 	 * temporary file (each renames its own whole copy; the last wins) */
@@ -112,7 +118,7 @@ int eg_os_write_file_atomic(const char *dir, const char *name,
 	snprintf(tmp, sizeof tmp, "%s/.%s.%ld.%lu.tmp", dir, name, (long)getpid(),
 		 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
 	snprintf(dst, sizeof dst, "%s/%s", dir, name);
-	int fd = eg_os.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int fd = eg_os.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
 	if (fd < 0)
 		return -1;
 	if (eg_os_pwrite_all(fd, buf, n, 0) || eg_os.fdatasync(fd)) {

@@ -60,6 +60,10 @@ int eg_os_fsync_dir(const char *dir);
  * -1 (errno set). */
 int eg_os_write_file_atomic(const char *dir, const char *name,
 			 const void *buf, size_t n);
+/* The same with the file's mode (0600: a file of secrets); the default is
+ * 0644, both less the umask. */
+int eg_os_write_file_atomic_mode(const char *dir, const char *name, const void *buf, size_t n,
+				 mode_t mode);
 
 /* Delete the files of dir whose names match() (never "." and ".."): the
  * temporary files of crashed writers, a derived state's files.  A missing

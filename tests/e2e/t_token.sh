@@ -27,6 +27,8 @@ check(sorted(t) == ["created", "name", "scope", "sha256", "streams"], "members %
 check(t["sha256"] == hashlib.sha256(sys.argv[2].encode()).hexdigest(), "the hash %r" % t["sha256"])
 check((t["name"], t["scope"], t["streams"]) == ("billing", "append", "account-*"), "%r" % t)
 EOF
+	# readable by its owner only, as ssh keeps its keys
+	assert_eq "600" "$(stat -c %a "$STORE/tokens.json")" "tokens.json's mode"
 	# list shows what it is, never the token
 	ok eg token list
 	assert_match "$OUT" '^\{"name":"billing","scope":"append","streams":"account-\*","created":"20[0-9-]{8}T[0-9:.]{15}Z"\}$' "list"
