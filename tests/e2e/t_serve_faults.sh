@@ -181,6 +181,52 @@ EOF
 	assert_eq 2 "$(count_lines "$T/read")" "only the two appends"
 }
 
+test_serve_faults_a_trickling_body_gets_408_and_writes_nothing() {
+	start_server --timeout 2 --request-timeout 1
+	# a whole line of the body now and then, never idle for --timeout, but
+	# the request is not all in after --request-timeout: 408
+	"$PYTHON" - "$PORT" >"$T/trickle" <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+lines = [b'{"id":"t%d","type":"trickle"}\n' % i for i in range(12)]
+body = b"".join(lines)
+s.sendall(b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+          b"Content-Length: %d\r\n\r\n" % len(body))
+t0 = time.monotonic()
+s.settimeout(0.3)
+got = b""
+try:
+    for l in lines:
+        s.sendall(l)
+        try:
+            got += s.recv(4096)
+        except socket.timeout:
+            pass
+        if got:
+            break
+except (BrokenPipeError, ConnectionResetError):
+    pass
+s.settimeout(3)
+try:
+    while b"\r\n\r\n" not in got or not got.rstrip().endswith(b"}"):
+        b = s.recv(4096)
+        if not b:
+            break
+        got += b
+except (socket.timeout, ConnectionResetError):
+    pass
+print("%.1f %s" % (time.monotonic() - t0, got.split(b"\r\n", 1)[0].decode()))
+print(got.split(b"\r\n\r\n", 1)[-1].decode())
+EOF
+	assert_match "$(head -1 "$T/trickle")" '^[1-3]\.[0-9] HTTP/1\.1 408'
+	assert_contains "$(cat "$T/trickle")" "took more than --request-timeout (1 s)"
+	post_one after-trickle
+	assert_eq 200 "$CODE" "an append after it"
+	stop_server
+	ok_to "$T/read" eg read
+	assert_eq 1 "$(count_lines "$T/read")" "nothing of the trickled body"
+}
+
 test_serve_faults_a_client_leaving_mid_body_writes_nothing() {
 	start_server --timeout 5
 	# a Content-Length body and a chunked body, each cut after whole NDJSON
