@@ -22,6 +22,9 @@ test_readme_tour_runs_as_written() {
 	out=$(<"$T/out")
 	assert_contains "$out" '"appended":100000,"duplicates":0' "the first append"
 	assert_contains "$out" '"appended":0,"duplicates":100000' "the append again"
+	# the server: two appends to a new stream, the third refused (409), read back
+	assert_contains "$out" $'409\n{"pos":' "the stale Expected-Version, then the read"
+	assert_match "$(grep '"stream":"acct-7"' <<<"$out" | grep -c '"type":"\(opened\|deposited\)"')" '^2$' "the stream read over HTTP"
 	# SQL: the store as known when the dashboard was shown held the first
 	# 60000 lines' events (fewer than now: the rest came after)
 	py "$T/out" <<'PYEOF'
