@@ -242,6 +242,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		uint64_t n;
 		if (cl && !cli_u64(cl, &n) && n > s->max_body)
 			k->too_big = 1;
+		else if (cl && !cli_u64(cl, &n) && n > 0)
+			k->hint = (size_t)n;   /* the body's buffer at once, not doubled up to it */
 		/* a caller without a token gets 401 whatever it sends: keep
 		 * none of it, or anyone could make us hold --max-body each */
 		k->anon = !srv_maybe_authorized(s, c);
@@ -256,7 +258,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			k->too_big = 1;
 		if (!k->too_big && !k->anon && !k->late) {
 			if (k->len + *upload_len + 1 > k->cap) {
-				size_t cap = k->cap ? k->cap : 65536;
+				size_t cap = k->cap ? k->cap : k->hint >= *upload_len ? k->hint + 1 : 65536;
 				while (cap < k->len + *upload_len + 1)
 					cap *= 2;
 				char *p = realloc(k->body, cap);
@@ -448,14 +450,22 @@ int cmd_serve(cli *c)
 		pthread_cond_signal(&s.work);
 		pthread_mutex_unlock(&s.mu);
 		pthread_join(t, NULL);
-		if (wait_streams(&s, 10))
+		int all_done = wait_streams(&s, 10);
+		if (all_done)
 			MHD_stop_daemon(d);
-		else   /* MHD_stop_daemon would abort on their suspended connections */
-			cli_warn("stopping with requests still running (a long query?): their "
-				 "connections are cut");
 		fprintf(stderr, "engram: stopped: %llu appends acknowledged in %llu group commits "
 			"(%llu events)\n", (unsigned long long)s.requests,
 			(unsigned long long)s.rounds, (unsigned long long)s.events);
+		if (!all_done) {
+			/* MHD_stop_daemon would abort on their suspended
+			 * connections, and their threads use s: every append
+			 * is answered and synced, so close the store and go */
+			cli_warn("stopping with requests still running (a long query?): their "
+				 "connections are cut");
+			cli_close(s.st, EXIT_OK);
+			fflush(NULL);
+			_exit(EXIT_OK);
+		}
 	}
 	if (!d) {
 		pthread_mutex_lock(&s.mu);

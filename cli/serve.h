@@ -44,6 +44,7 @@ typedef struct srv {
 typedef struct conn {
 	char *body;
 	size_t len, cap;
+	size_t hint;       /* Content-Length (within --max-body), else 0 */
 	int too_big;
 	int late;          /* not all in within --request-timeout */
 	int anon;          /* --tokens and no known token: the body is not kept */

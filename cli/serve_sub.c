@@ -213,6 +213,10 @@ static int sub_fill(sub *u)
 {
 	u->plen = u->psent = 0;
 	int n = 0, rc = EG_OK, looked = 0;
+	/* the server stops: end now, however far behind (Last-Event-ID
+	 * resumes it at the next server) */
+	if (stopping(u->s))
+		return FILL_END;
 	for (;;) {
 		uint64_t durable = durable_pos(u->s);
 		if (u->hold_pos) {
@@ -264,8 +268,6 @@ static int sub_fill(sub *u)
 		if (rc == EG_END)
 			break;
 	}
-	if (stopping(u->s))
-		return FILL_END;
 	if (u->last_ms + u->hb_ms <= now_ms())
 		return pend_add(u, ": hb\n\n", 6) ? FILL_ERR : FILL_TEXT;
 	return FILL_IDLE;
