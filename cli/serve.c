@@ -249,8 +249,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		k->anon = !srv_maybe_authorized(s, c);
 		return MHD_YES;
 	}
-	if (k->suspended)   /* resumed without an answer: its thread failed */
+	if (k->suspended) {
+		if (k->ready) {
+			/* an append's answer, from the committer: queued here, on
+			 * the connection's own thread, not on the committer's */
+			char *body = k->resp;
+			k->resp = NULL;
+			k->ready = 0;
+			last_status = 0;
+			enum MHD_Result ok = srv_answer(c, k->status, body);
+			k->status = last_status;
+			srv_request_done(k);
+			return ok;
+		}
+		/* resumed without an answer: its thread failed */
 		return k->failed ? MHD_NO : MHD_YES;
+	}
 	if (*upload_len) {
 		if (!k->late && too_slow(s, k))
 			k->late = 1;
@@ -302,6 +316,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	conn *k = *con_cls;
 	if (k) {
 		free(k->body);
+		free(k->resp);
 		free(k);
 	}
 	*con_cls = NULL;

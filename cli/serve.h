@@ -51,6 +51,8 @@ typedef struct conn {
 	int suspended;     /* handed to the committer or a thread: they answer */
 	int failed;        /* that thread queued no answer: close the connection */
 	unsigned status;   /* the answer's status (0: none yet) */
+	char *resp;        /* the committer's answer (JSON), for this connection's */
+	int ready;         /* thread to queue once resumed: resp and status set */
 	const char *route; /* the route that answered (NULL: none matched) */
 	char method[16];
 	char url[96];      /* enough of it for the access log */

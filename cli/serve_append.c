@@ -38,16 +38,19 @@ struct areq {
 	struct areq *next;
 };
 
-/* Queue r's answer on its suspended connection and resume it. */
+/* Hand r's answer to its suspended connection and resume it: the
+ * connection's thread queues it (serve.c, handle), so that answering a
+ * group costs the committer no more than a resume each. */
 static void answer(areq *r)
 {
-	r->k->status = r->status;
-	if (srv_answer(r->c, (unsigned)r->status, r->resp) != MHD_YES)
-		r->k->failed = 1;
-	srv_request_done(r->k);
-	MHD_resume_connection(r->c);
+	conn *k = r->k;
+	struct MHD_Connection *c = r->c;
+	k->status = (unsigned)r->status;
+	k->resp = r->resp;
+	k->ready = 1;
 	free(r->own_stream);
 	free(r);
+	MHD_resume_connection(c);
 }
 
 static void answer_ok(areq *r, uint64_t appended, uint64_t duplicates, uint64_t first,
@@ -199,12 +202,19 @@ static void commit_group(srv *s, areq *list)
 /* The thread that waits for the disk: it syncs one group while the
  * committer commits the next. */
 typedef struct syncer {
+	srv *s;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	eg_sync_work *w;
+	areq *list;       /* the group it syncs (n requests, durable up to pos):
+	                   * answered by the syncer when the sync holds, else
+	                   * left for the committer (NULL once answered) */
+	uint64_t n, pos;
 	int busy, quit;
 	double secs;      /* how long the last sync took */
 } syncer;
+
+static void finish(srv *s, areq *list, uint64_t n, int rc, uint64_t pos, double secs);
 
 static double since(const struct timespec *t0)
 {
@@ -223,12 +233,19 @@ static void *sync_loop(void *arg)
 		if (!y->busy)
 			break;
 		eg_sync_work *w = y->w;
+		areq *list = y->list;
 		pthread_mutex_unlock(&y->mu);
 		struct timespec t0;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		eg_sync_run(w);
+		int rc = eg_sync_run(w);
 		double secs = since(&t0);
+		/* durable: answered now (a failure is the committer's to tell:
+		 * the store's message and state are its) */
+		if (rc == EG_OK)
+			finish(y->s, list, y->n, EG_OK, y->pos, secs);
 		pthread_mutex_lock(&y->mu);
+		if (rc == EG_OK)
+			y->list = NULL;
 		y->secs = secs;
 		y->busy = 0;
 		pthread_cond_broadcast(&y->cv);
@@ -308,13 +325,13 @@ static void wait_work(srv *s)
 void *srv_committer(void *arg)
 {
 	srv *s = arg;
-	syncer y = { .busy = 0 };
+	syncer y = { .s = s };
 	pthread_mutex_init(&y.mu, NULL);
 	pthread_cond_init(&y.cv, NULL);
 	pthread_t yt;
 	int threaded = pthread_create(&yt, NULL, sync_loop, &y) == 0;
-	areq *flight = NULL;   /* the group being synced */
-	uint64_t flight_n = 0, flight_pos = 0;
+	int flight = 0;        /* a group is being synced */
+	uint64_t flight_pos = 0;
 	eg_sync_work *w = NULL;
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
@@ -333,10 +350,12 @@ void *srv_committer(void *arg)
 			pthread_mutex_lock(&y.mu);
 			while (y.busy)
 				pthread_cond_wait(&y.cv, &y.mu);
+			areq *failed = y.list;   /* the sync failed: not answered yet */
 			pthread_mutex_unlock(&y.mu);
 			int rc = eg_store_sync_done(s->st, w);
-			finish(s, flight, flight_n, rc, flight_pos, y.secs);
-			flight = NULL;
+			if (failed)
+				finish(s, failed, y.n, rc ? rc : EG_EIO, 0, y.secs);
+			flight = 0;
 		}
 		if (list) {
 			int rc = eg_store_sync_take(s->st, &w, &flight_pos);
@@ -352,11 +371,13 @@ void *srv_committer(void *arg)
 			} else {
 				pthread_mutex_lock(&y.mu);
 				y.w = w;
+				y.list = list;
+				y.n = n;
+				y.pos = flight_pos;
 				y.busy = 1;
 				pthread_cond_signal(&y.cv);
 				pthread_mutex_unlock(&y.mu);
-				flight = list;
-				flight_n = n;
+				flight = 1;
 			}
 		}
 		pthread_mutex_lock(&s->mu);

@@ -272,14 +272,15 @@ int eg_store_sync(eg_store *st);
  * while another waits for the disk.  eg_store_sync_take notes what the
  * commits since the last sync need (NULL in *w: nothing) and the head
  * they reach (*pos); eg_sync_run makes it durable, from any thread, while
- * the store goes on committing (the store must stay open); then
+ * the store goes on committing (the store must stay open): EG_OK, or
+ * EG_EIO (the reason comes with eg_store_sync_done); then
  * eg_store_sync_done, on the store's thread, frees w and says how it went:
  * EG_OK, or EG_EIO with the message (the store then refuses further
  * writes, as after a failed eg_store_sync).  Take and done pair up: at
  * most one w is out at a time. */
 typedef struct eg_sync_work eg_sync_work;
 int eg_store_sync_take(eg_store *st, eg_sync_work **w, uint64_t *pos);
-void eg_sync_run(eg_sync_work *w);
+int eg_sync_run(eg_sync_work *w);
 int eg_store_sync_done(eg_store *st, eg_sync_work *w);
 
 /* ------------------------------------------------------------------ read */

@@ -493,7 +493,7 @@ static void sync_take_covers_what_was_committed_before_it(void **state)
 	uint64_t p2 = group_commit(st, "{\"id\":\"g2\",\"type\":\"t\"}");
 	arm(".seg");
 	eg_os.fdatasync = counting_fdatasync;
-	eg_sync_run(w);
+	assert_int_equal(eg_sync_run(w), EG_OK);
 	disarm();
 	assert_int_equal(failures, 1);
 	assert_int_equal(eg_store_sync_done(st, w), EG_OK);
@@ -501,7 +501,7 @@ static void sync_take_covers_what_was_committed_before_it(void **state)
 	assert_int_equal(eg_store_sync_take(st, &w2, &pos), EG_OK);
 	assert_non_null(w2);
 	assert_int_equal(pos, p2);
-	eg_sync_run(w2);
+	assert_int_equal(eg_sync_run(w2), EG_OK);
 	assert_int_equal(eg_store_sync_done(st, w2), EG_OK);
 	assert_int_equal(eg_store_sync_take(st, &w2, &pos), EG_OK);
 	assert_null(w2);
@@ -527,7 +527,7 @@ static void failed_sync_run_fails_the_store_at_done(void **state)
 	assert_non_null(w);
 	arm(".seg");
 	eg_os.fdatasync = failing_fdatasync;
-	eg_sync_run(w);
+	assert_int_equal(eg_sync_run(w), EG_EIO);
 	disarm();
 	assert_int_equal(failures, 1);
 	assert_eio_naming(st, eg_store_sync_done(st, w), ".seg");

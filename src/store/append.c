@@ -1088,10 +1088,9 @@ int eg_store_sync_take(eg_store *st, eg_sync_work **w, uint64_t *pos)
 	return eg_log_sync_take(st, &st->log, w, pos);
 }
 
-void eg_sync_run(eg_sync_work *w)
+int eg_sync_run(eg_sync_work *w)
 {
-	if (w)
-		eg_log_sync_run(w);
+	return w ? eg_log_sync_run(w) : EG_OK;
 }
 
 int eg_store_sync_done(eg_store *st, eg_sync_work *w)

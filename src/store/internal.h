@@ -109,7 +109,7 @@ int eg_log_sync(struct eg_store *st, eg_log *lg);
 /* eg_log_sync in three steps (eg_store_sync_take, include/engram.h). */
 struct eg_sync_work;
 int eg_log_sync_take(struct eg_store *st, eg_log *lg, struct eg_sync_work **w, uint64_t *pos);
-void eg_log_sync_run(struct eg_sync_work *w);
+int eg_log_sync_run(struct eg_sync_work *w);
 int eg_log_sync_done(struct eg_store *st, eg_log *lg, struct eg_sync_work *w);
 /* Make spooled bytes readable through eg_log_ptr (writes out the buffer). */
 int eg_log_flush(struct eg_store *st, eg_log *lg);

@@ -637,7 +637,7 @@ int eg_log_sync_take(eg_store *st, eg_log *lg, struct eg_sync_work **w, uint64_t
 	return EG_OK;
 }
 
-void eg_log_sync_run(struct eg_sync_work *w)
+int eg_log_sync_run(struct eg_sync_work *w)
 {
 	for (size_t i = 0; i < w->n && !w->err; i++)
 		if (eg_os.fdatasync(w->seg[i].fd)) {
@@ -648,6 +648,7 @@ void eg_log_sync_run(struct eg_sync_work *w)
 		w->err = errno ? errno : EIO;
 		w->failed_first = UINT64_MAX;
 	}
+	return w->err ? EG_EIO : EG_OK;
 }
 
 int eg_log_sync_done(eg_store *st, eg_log *lg, struct eg_sync_work *w)
