@@ -45,7 +45,7 @@ ENGRAM   := $(B)/bin/engram
 SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
-.PHONY: all print-ldlibs deps deps-check test unit e2e lint sql-check features-check datasets-check web-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
+.PHONY: all print-ldlibs deps deps-check test test-build unit e2e lint sql-check features-check datasets-check web-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
 	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features bench-datasets bench-serve fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
@@ -140,9 +140,13 @@ unit: deps-check $(TESTS)
 e2e: deps-check $(ENGRAM) $(SQL_EXT)
 	@ENGRAM=$(abspath $(ENGRAM)) tests/e2e/run.sh
 
+# Everything make test runs is built first, a job per core (test-build).
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 test: deps-check
+	@$(MAKE) --no-print-directory -j$(NPROC) test-build
 	@$(MAKE) --no-print-directory unit e2e lint crash-check fuzz-replay fault-check sql-check features-check datasets-check
 	@echo "== again under AddressSanitizer + UBSan"
+	@$(MAKE) --no-print-directory SAN=1 -j$(NPROC) test-build
 	@$(MAKE) --no-print-directory SAN=1 unit e2e crash-check fuzz-replay sql-check features-check datasets-check
 	@echo "all tests passed"
 
@@ -315,6 +319,8 @@ FUZZ_REPLAY := $(FUZZ_NAMES:%=$(B)/fuzz/fuzz_%)
 $(B)/fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/replay.c $(B)/libengram.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ALL_INC) $(LDFLAGS) -o $@ $< $(FUZZ_EXTRA_$*) fuzz/replay.c $(B)/libengram.a $(LDLIBS)
+# What make test runs, to build before it runs any (make -j test-build).
+test-build: deps-check $(TESTS) $(ENGRAM) $(SQL_EXT) $(FUZZ_REPLAY) $(if $(filter 1,$(SAN)),,$(B)/libfault.so)
 fuzz-replay: deps-check $(FUZZ_REPLAY)
 	@failed=""; for n in $(FUZZ_NAMES); do $(B)/fuzz/fuzz_$$n fuzz/corpus/$$n || failed="$$failed $$n"; done; \
 	if [ -n "$$failed" ]; then echo "fuzz replay failed:$$failed"; exit 1; fi

@@ -120,7 +120,6 @@ struct sub {
 	char *typebuf;
 	const char *types[MAX_TYPES];
 	uint64_t from;                /* the first position it may send */
-	uint64_t durable;             /* s->durable as last seen */
 	long long hb_ms, last_ms;     /* heartbeat period, last bytes sent */
 	FILE *line;                   /* one event as engram read prints it */
 	char *lmem;
@@ -263,10 +262,10 @@ static int sub_fill(sub *u)
 		rc = eg_iter_wait(u->it, 0);
 		if (rc != EG_OK && rc != EG_END)
 			return FILL_ERR;
-		if (rc == EG_END)
+		if (rc == EG_END) {   /* nothing new in the log */
 			u->seen = durable;
-		if (rc == EG_END)
 			break;
+		}
 	}
 	if (u->last_ms + u->hb_ms <= now_ms())
 		return pend_add(u, ": hb\n\n", 6) ? FILL_ERR : FILL_TEXT;
