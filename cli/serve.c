@@ -74,6 +74,19 @@ const char *srv_errmsg(eg_store *st, int rc)
 	return st && *eg_errmsg(st) ? eg_errmsg(st) : eg_strerror(rc);
 }
 
+struct timespec srv_deadline(long ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
 void srv_queued(unsigned status)
 {
 	last_status = status;
@@ -330,9 +343,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
  * when all are done; 0 if some are still going after `secs` s. */
 static int wait_streams(srv *s, int secs)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += secs;
+	struct timespec until = srv_deadline(secs * 1000L);
 	pthread_mutex_lock(&s->mu);
 	while ((s->streams > 0 || s->jobs > 0) &&
 	       pthread_cond_timedwait(&s->done, &s->mu, &until) == 0)

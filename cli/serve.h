@@ -97,6 +97,9 @@ void srv_request_done(const conn *k);
 /* Note a response queued without srv_answer (a stream): the access log's status. */
 void srv_queued(unsigned status);
 
+/* The CLOCK_REALTIME time ms from now: a pthread_cond_timedwait deadline. */
+struct timespec srv_deadline(long ms);
+
 /* A query parameter, or NULL. */
 const char *srv_arg(struct MHD_Connection *c, const char *name);
 /* A whole-number parameter: 0 absent, 1 set *v, -1 bad (err says so,

@@ -304,13 +304,7 @@ static void finish(srv *s, areq *list, uint64_t n, int rc, uint64_t pos, double 
 /* Wait for the tick, or for appends, or for the stop. */
 static void wait_work(srv *s)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += SRV_TICK_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = srv_deadline(SRV_TICK_MS);
 	if (pthread_cond_timedwait(&s->work, &s->mu, &until)) {
 		/* idle: the subscriptions whose heartbeat is due */
 		pthread_mutex_unlock(&s->mu);

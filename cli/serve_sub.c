@@ -59,13 +59,7 @@ static int client_gone(struct MHD_Connection *c);
 static int wait_durable(srv *s, struct MHD_Connection *c, uint64_t pos)
 {
 	for (;;) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += SLICE_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		struct timespec until = srv_deadline(SLICE_MS);
 		pthread_mutex_lock(&s->mu);
 		while (s->durable < pos && !s->stopping &&
 		       pthread_cond_timedwait(&s->done, &s->mu, &until) == 0)
