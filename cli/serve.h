@@ -94,6 +94,8 @@ enum MHD_Result srv_not_found(struct MHD_Connection *c, const char *method, cons
 /* k's answer is queued (k->status, k->route set): its access log line
  * (NDJSON on stderr) and its metrics. */
 void srv_request_done(const conn *k);
+/* Write out the access log lines gathered (the committer, when idle). */
+void srv_log_flush(void);
 /* Note a response queued without srv_answer (a stream): the access log's status. */
 void srv_queued(unsigned status);
 

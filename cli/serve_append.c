@@ -306,9 +306,11 @@ static void wait_work(srv *s)
 {
 	struct timespec until = srv_deadline(SRV_TICK_MS);
 	if (pthread_cond_timedwait(&s->work, &s->mu, &until)) {
-		/* idle: the subscriptions whose heartbeat is due */
+		/* idle: the subscriptions whose heartbeat is due, the access
+		 * log's last lines */
 		pthread_mutex_unlock(&s->mu);
 		srv_wake_subscribers(s, 0);
+		srv_log_flush();
 		pthread_mutex_lock(&s->mu);
 	}
 }
