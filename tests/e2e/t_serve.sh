@@ -29,6 +29,10 @@ test_serve_append_and_read() {
 	assert_eq "$(eg read --since 2025-05-22)" "$OUT" "since"
 	# a read while appending goes on beside it: CLI readers too
 	ok eg read --limit 1
+	# the access log's lines come while the server runs (gathered, written
+	# once it is idle), not only when it stops
+	wait_for 2 grep -q '"method":"GET","path":"/events","status":200' "$T/serve.err" ||
+		fail "no access log line while the server ran: $(cat "$T/serve.err")"
 	stop_server
 	assert_eq 0 "$RC" "exit status after SIGTERM"
 	assert_contains "$(cat "$T/serve.err")" '"method":"POST","path":"/events","status":200'
