@@ -44,3 +44,10 @@ http() {
 	OUT=${OUT%$'\n'*}
 	OUT=${OUT%$'\n'}
 }
+
+# post_one ID: POST /events with one event of that id; the status in CODE,
+# the body in $T/post.out.
+post_one() {
+	CODE=$(curl -s -o "$T/post.out" -w '%{http_code}' -H "$NDJSON" \
+		--data-binary "{\"id\":\"$1\",\"type\":\"t\"}" "$URL/events")
+}

@@ -251,6 +251,23 @@ test_serve_refuses_a_non_loopback_address_and_a_second_server() {
 	assert_contains "$ERR" "not a loopback address"
 	assert_exit 2 eg serve --listen nowhere
 	assert_contains "$ERR" "--listen: expected IPv4-ADDRESS:PORT"
+	assert_exit 2 eg serve --threads 0
+	assert_contains "$ERR" "--threads: expected 1 to 256, got '0'"
+	assert_exit 2 eg serve --request-timeout soon
+	assert_contains "$ERR" "--request-timeout: expected seconds from 1 to 86400, got 'soon'"
+	# one polling thread serves appends and a subscription side by side:
+	# none of them holds it while it waits
+	start_server --threads 1
+	curl -sN --max-time 3 "$URL/subscribe?from=1" >"$T/sse" &
+	local sub=$!
+	post_one one-thread
+	assert_eq 200 "$CODE" "an append beside a subscription on one thread"
+	http GET '/consumers/c1/next?wait=2'
+	assert_eq 200 "$CODE" "a consumer's next"
+	wait $sub || true   # curl's --max-time ends it
+	assert_contains "$(cat "$T/sse")" '"id":"one-thread"' "the subscription got the append"
+	stop_server
+	assert_eq 0 "$RC"
 	start_server
 	# one server per store: it holds the write lock
 	assert_exit 4 eg serve --listen 127.0.0.1:1

@@ -6,12 +6,6 @@
 
 . "$E2E_DIR/serve_lib.sh"
 
-# post_one ID: POST one event; the status in CODE.
-post_one() {
-	CODE=$(curl -s -o "$T/post.out" -w '%{http_code}' -H "$NDJSON" \
-		--data-binary "{\"id\":\"$1\",\"type\":\"t\"}" "$URL/events")
-}
-
 test_serve_faults_sigkill_under_load_loses_no_acknowledged_append() {
 	start_server
 	# 8 clients, each request two events (ID-a, ID-b); each client writes
