@@ -51,13 +51,23 @@ enum MHD_Result srv_answer(struct MHD_Connection *c, unsigned status, char *body
 		if (!body)
 			return MHD_NO;
 	}
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body,
-								 MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(body);
+	return srv_queue(c, status, srv_buffer(body, strlen(body)), "application/json");
+}
+
+struct MHD_Response *srv_buffer(char *mem, size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, mem, MHD_RESPMEM_MUST_FREE);
+	if (!r)
+		free(mem);
+	return r;
+}
+
+enum MHD_Result srv_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r,
+			  const char *type)
+{
+	if (!r)
 		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Content-Type", type);
 	last_status = status;
 	enum MHD_Result ok = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
@@ -85,11 +95,6 @@ struct timespec srv_deadline(long ms)
 		t.tv_nsec -= 1000000000L;
 	}
 	return t;
-}
-
-void srv_queued(unsigned status)
-{
-	last_status = status;
 }
 
 enum MHD_Result srv_not_found(struct MHD_Connection *c, const char *method, const char *url)

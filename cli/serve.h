@@ -96,8 +96,14 @@ enum MHD_Result srv_not_found(struct MHD_Connection *c, const char *method, cons
 void srv_request_done(const conn *k);
 /* Write out the access log lines gathered (the committer, when idle). */
 void srv_log_flush(void);
-/* Note a response queued without srv_answer (a stream): the access log's status. */
-void srv_queued(unsigned status);
+/* A response over mem (len bytes, malloc'd: taken, freed with the
+ * response, or here when none can be made); NULL when none can be. */
+struct MHD_Response *srv_buffer(char *mem, size_t len);
+/* Queue r (taken: destroyed here; NULL: MHD_NO) with the status and
+ * Content-Type type, noting the status for the access log.  Every answer
+ * goes through it. */
+enum MHD_Result srv_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r,
+			  const char *type);
 
 /* The CLOCK_REALTIME time ms from now: a pthread_cond_timedwait deadline. */
 struct timespec srv_deadline(long ms);

@@ -231,18 +231,10 @@ static enum MHD_Result unauthorized(struct MHD_Connection *c, const char *msg)
 	char *body = srv_json_error(msg, NULL);
 	if (!body)
 		return srv_answer(c, MHD_HTTP_UNAUTHORIZED, NULL);
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body,
-								 MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", "application/json");
-	MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"engram\"");
-	srv_queued(MHD_HTTP_UNAUTHORIZED);
-	enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, r);
-	MHD_destroy_response(r);
-	return ok;
+	struct MHD_Response *r = srv_buffer(body, strlen(body));
+	if (r)
+		MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"engram\"");
+	return srv_queue(c, MHD_HTTP_UNAUTHORIZED, r, "application/json");
 }
 
 /* The caller's token from Authorization: Bearer: 1 with it in *e, 0 when

@@ -186,16 +186,8 @@ static enum MHD_Result get_metrics(srv *s, struct MHD_Connection *c, const char 
 		return srv_fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				rc ? eg_strerror(rc) : "out of memory");
 	}
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, mem, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(mem);
-		return MHD_NO;
-	}
-	MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-	srv_queued(MHD_HTTP_OK);
-	enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ok;
+	return srv_queue(c, MHD_HTTP_OK, srv_buffer(mem, len),
+			 "text/plain; version=0.0.4; charset=utf-8");
 }
 
 const srv_route SRV_OPS_ROUTES[] = {

@@ -61,18 +61,9 @@ static enum MHD_Result rows_answer(struct MHD_Connection *c, rowbuf *b)
 		rows_drop(b);
 		return srv_fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 	}
-	struct MHD_Response *r = MHD_create_response_from_buffer(b->len, b->mem,
-								 MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		rows_drop(b);
-		return MHD_NO;
-	}
+	char *mem = b->mem;
 	b->mem = NULL;
-	MHD_add_response_header(r, "Content-Type", "application/x-ndjson");
-	srv_queued(MHD_HTTP_OK);
-	enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ok;
+	return srv_queue(c, MHD_HTTP_OK, srv_buffer(mem, b->len), "application/x-ndjson");
 }
 
 /* A library failure: 400 for what the request asked wrongly (EG_EINVAL),
@@ -92,49 +83,67 @@ static eg_store *open_store(srv *s, int *rc)
 
 /* -------------------------------------------------------- inspection */
 
-static enum MHD_Result get_keys(srv *s, struct MHD_Connection *c, int space)
+/* The rows fn writes of the store (opened for reading) as the answer;
+ * arg is fn's. */
+static enum MHD_Result store_rows(srv *s, struct MHD_Connection *c,
+				  int (*fn)(eg_store *st, out *o, int arg), int arg)
 {
 	rowbuf b;
 	int rc;
 	eg_store *st = open_store(s, &rc);
 	if (!rc)
 		rc = rows_open(&b);
-	if (!rc && (rc = cli_keys_rows(st, space, b.o)))
+	if (!rc && (rc = fn(st, b.o, arg)))
 		rows_drop(&b);
 	enum MHD_Result ok = rc ? lib_fail(c, st, rc) : rows_answer(c, &b);
 	eg_store_close(st);
 	return ok;
 }
 
+static int keys_rows(eg_store *st, out *o, int space)
+{
+	return cli_keys_rows(st, space, o);
+}
+
+static int stats_rows(eg_store *st, out *o, int arg)
+{
+	(void)arg;
+	eg_stats v;
+	int rc = eg_store_stats(st, &v);
+	if (!rc)
+		cli_stats_row(o, &v);
+	return rc;
+}
+
+static int verify_rows(eg_store *st, out *o, int arg)
+{
+	(void)arg;
+	eg_verify_result v;
+	int rc = eg_store_verify(st, &v);
+	if (!rc)
+		cli_verify_row(o, &v);
+	return rc;
+}
+
 static enum MHD_Result get_streams(srv *s, struct MHD_Connection *c, const char *url,
 				   const char *method, conn *k)
 {
 	(void)url, (void)method, (void)k;
-	return get_keys(s, c, EG_KEYS_STREAMS);
+	return store_rows(s, c, keys_rows, EG_KEYS_STREAMS);
 }
 
 static enum MHD_Result get_types(srv *s, struct MHD_Connection *c, const char *url,
 				 const char *method, conn *k)
 {
 	(void)url, (void)method, (void)k;
-	return get_keys(s, c, EG_KEYS_TYPES);
+	return store_rows(s, c, keys_rows, EG_KEYS_TYPES);
 }
 
 static enum MHD_Result get_stats(srv *s, struct MHD_Connection *c, const char *url,
 				 const char *method, conn *k)
 {
 	(void)url, (void)method, (void)k;
-	rowbuf b;
-	eg_stats v;
-	int rc;
-	eg_store *st = open_store(s, &rc);
-	if (!rc)
-		rc = eg_store_stats(st, &v);
-	if (!rc && !(rc = rows_open(&b)))
-		cli_stats_row(b.o, &v);
-	enum MHD_Result ok = rc ? lib_fail(c, st, rc) : rows_answer(c, &b);
-	eg_store_close(st);
-	return ok;
+	return store_rows(s, c, stats_rows, 0);
 }
 
 /* POST /verify: the whole chain, as engram verify checks it; a log that
@@ -143,17 +152,7 @@ static enum MHD_Result post_verify(srv *s, struct MHD_Connection *c, const char 
 				   const char *method, conn *k)
 {
 	(void)url, (void)method, (void)k;
-	rowbuf b;
-	eg_verify_result v;
-	int rc;
-	eg_store *st = open_store(s, &rc);
-	if (!rc)
-		rc = eg_store_verify(st, &v);
-	if (!rc && !(rc = rows_open(&b)))
-		cli_verify_row(b.o, &v);
-	enum MHD_Result ok = rc ? lib_fail(c, st, rc) : rows_answer(c, &b);
-	eg_store_close(st);
-	return ok;
+	return store_rows(s, c, verify_rows, 0);
 }
 
 /* ------------------------------------------------------------ options */

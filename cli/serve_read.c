@@ -177,11 +177,7 @@ static enum MHD_Result get_events(srv *s, struct MHD_Connection *c, const char *
 		reader_free(rd);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, "Content-Type", "application/x-ndjson");
-	srv_queued(MHD_HTTP_OK);
-	enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ok;
+	return srv_queue(c, MHD_HTTP_OK, r, "application/x-ndjson");
 }
 
 /* GET /head */

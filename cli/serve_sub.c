@@ -425,14 +425,10 @@ static enum MHD_Result get_subscribe(srv *s, struct MHD_Connection *c, const cha
 		sub_free(u);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, "Content-Type", "text/event-stream");
 	MHD_add_response_header(resp, "Cache-Control", "no-cache");
 	/* nginx buffers a response unless told: an event would wait there */
 	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-	srv_queued(MHD_HTTP_OK);
-	enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ok;
+	return srv_queue(c, MHD_HTTP_OK, resp, "text/event-stream");
 }
 
 /* ----------------------------------------------------------- consumers */
@@ -526,16 +522,13 @@ static enum MHD_Result consumer_next(srv *s, struct MHD_Connection *c, const cha
 		goto fail;
 	mem = NULL;
 	char hdr[32];
-	MHD_add_response_header(r, "Content-Type", "application/x-ndjson");
 	snprintf(hdr, sizeof hdr, "%llu", (unsigned long long)scanned);
 	MHD_add_response_header(r, "Engram-Scanned", hdr);
 	snprintf(hdr, sizeof hdr, "%llu", (unsigned long long)at);
 	MHD_add_response_header(r, "Engram-Checkpoint", hdr);
 	snprintf(hdr, sizeof hdr, "%llu", (unsigned long long)n);
 	MHD_add_response_header(r, "Engram-Count", hdr);
-	srv_queued(MHD_HTTP_OK);
-	enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
+	enum MHD_Result ok = srv_queue(c, MHD_HTTP_OK, r, "application/x-ndjson");
 	eg_iter_free(it);
 	eg_store_close(st);
 	free(typebuf);

@@ -24,15 +24,11 @@ static enum MHD_Result get_asset(srv *s, struct MHD_Connection *c, const char *u
 			continue;
 		struct MHD_Response *r = MHD_create_response_from_buffer(a->len, (void *)a->data,
 									 MHD_RESPMEM_PERSISTENT);
-		if (!r)
-			return MHD_NO;
-		MHD_add_response_header(r, "Content-Type", a->type);
-		MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-		MHD_add_response_header(r, "Cache-Control", "no-cache");
-		srv_queued(MHD_HTTP_OK);
-		enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
-		MHD_destroy_response(r);
-		return ok;
+		if (r) {
+			MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+			MHD_add_response_header(r, "Cache-Control", "no-cache");
+		}
+		return srv_queue(c, MHD_HTTP_OK, r, a->type);
 	}
 	return srv_not_found(c, method, url);
 }
