@@ -42,6 +42,9 @@ for i in range(1,n+1):
     if i%200==0: time.sleep(s*200/n)' "$@" 2>/dev/null
 }
 
+# Each partition of the mock keeps at most 5 MiB or 100,000 message sets,
+# dropping its oldest (librdkafka's rdkafka_mock.c): keep topics small here.
+
 # 1. produce, consume, headers, format fields, from another process
 printf 'a:1\nb:2\na:3\n' | kcat -P -b "$BS" -t t1 -K: -H engram-pos=7 -H engram-type=Clicked
 check "kcat -P then -C -f '%k %s %h' (headers round trip)" \
@@ -108,4 +111,15 @@ check "control records take offsets (high watermark 8 after 6 messages, 2 marker
 	"x [0] offset 8" "$(kcat -Q -b "$BS" -t x:0:-1 2>&1)"
 check "send_offsets_to_transaction stores the group's offset" "committed offset: 2" \
 	"$(grep '^committed' "$W/txn.out")"
+
+# 8. fencing: a second producer with the same transactional.id makes the
+#    first one's commit fail (what a restarted transactional export needs)
+mock topic z 1 >/dev/null
+check "init_transactions of a successor fences the zombie" "fenced: yes" \
+	"$("$B/tests/kafka_fence_probe" "$BS" z z-txn | tail -1)"
+
+# 9. a topic a producer names that does not exist is created (4 partitions)
+echo hello | kcat -P -b "$BS" -t auto
+check "auto-created topic" 4 "$(kcat -L -b "$BS" -t auto | grep -c 'partition [0-9]')"
+
 mock quit >/dev/null
