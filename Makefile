@@ -108,8 +108,10 @@ $(B)/tests/%: tests/%.c $(B)/libengram.a tests/testutil.h
 		$(LDLIBS) $(shell pkg-config --libs cmocka)
 
 # The Kafka tests' own programs (tests/kafka/): the mock cluster that takes
-# fault commands on stdin, and the probes of transactions and fencing.
-KAFKA_TOOLS := $(B)/tests/kafka_mock $(B)/tests/kafka_txn_probe $(B)/tests/kafka_fence_probe
+# fault commands on stdin, and the probes of transactions, fencing and
+# offset commits without a group join.
+KAFKA_TOOLS := $(B)/tests/kafka_mock $(B)/tests/kafka_txn_probe $(B)/tests/kafka_fence_probe \
+	$(B)/tests/kafka_assign_probe
 kafka-tools: $(KAFKA_TOOLS)
 $(B)/tests/kafka_%: tests/kafka/%.c | deps-check
 	@mkdir -p $(dir $@)

@@ -97,6 +97,8 @@ printf 'z:3\n' | kcat -P -b "$BS" -t c -K:
 check "kcat -G resumes from the committed offset" z \
 	"$(timeout 60 kcat -b "$BS" -G grp "${G[@]}" c -e -q -f '%k\n' 2>/dev/null)"
 check "committed offset read back by a consumer" "committed offset: 3" "$("$PROBE" "$BS" c - grp 0)"
+check "a consumer that assigns (no join) commits for its group" "committed offset: 3" \
+	"$("$B/tests/kafka_assign_probe" "$BS" c grp2 | tail -1)"
 
 # 7. transactions: one committed, one aborted (after its messages reached
 #    the brokers); what read_committed and read_uncommitted see
