@@ -5,8 +5,9 @@
 
 CC      ?= cc
 PKGS    := libcrypto libxxhash sqlite3 libpcre2-8
-# The Kafka bridge (issue 25, docs/KAFKA-notes.md): librdkafka, so far only
-# in the mock cluster and probes under tests/kafka/, not in bin/engram.
+# The Kafka bridge (issue 25, docs/KAFKA-notes.md): librdkafka, for engram
+# kafka (cli/kafka.c) and the mock cluster and probes under tests/kafka/;
+# the library (libengram.a) stays free of it.
 KAFKA_PKGS := rdkafka
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation \
@@ -16,7 +17,7 @@ override LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 # libengram.a and the SQLite extension (build/lib/libengram_sqlite.so).
 PIC     := -fPIC -fno-semantic-interposition
 # engram sql's shell keeps its history with readline (Debian libreadline-dev).
-CLI_LIBS := -lreadline $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+CLI_LIBS := -lreadline $(shell pkg-config --libs libmicrohttpd $(KAFKA_PKGS) 2>/dev/null)
 
 # Build variant: `make SAN=1` builds into build-san/ with sanitizers.
 ifeq ($(SAN),1)
@@ -152,7 +153,7 @@ unit: deps-check $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 
 # (t_sql.sh loads the extension built beside the engram under test.)
-e2e: deps-check $(ENGRAM) $(SQL_EXT)
+e2e: deps-check $(ENGRAM) $(SQL_EXT) $(KAFKA_TOOLS)
 	@ENGRAM=$(abspath $(ENGRAM)) tests/e2e/run.sh
 
 # Everything make test runs is built first, a job per core (test-build).
