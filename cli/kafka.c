@@ -15,6 +15,7 @@
 
 #include <fnmatch.h>
 #include <librdkafka/rdkafka.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -159,6 +160,16 @@ static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	}
 }
 
+/* --follow: SIGTERM or SIGINT asks the export to finish what is in flight,
+ * save its checkpoint and exit 0. */
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
 static long long now_us(void)
 {
 	struct timespec t;
@@ -167,7 +178,7 @@ static long long now_us(void)
 }
 
 /* engram kafka export --brokers B --topic T [--types A,B] [--streams GLOB]
- *   [--from POS] [--name N] [-X key=value ...] */
+ *   [--from POS] [--name N] [--follow] [-X key=value ...] */
 static int kafka_export(cli *c, int arg)
 {
 	(void)arg;
@@ -177,7 +188,9 @@ static int kafka_export(cli *c, int arg)
 		return cli_usage_error(c, "-X: expected KEY=VALUE (librdkafka's configuration)");
 	const char *brokers = NULL, *topic = NULL, *types = NULL, *streams = NULL, *from = NULL,
 		   *name = NULL;
+	int follow = 0;
 	opt opts[] = {
+		{ "follow", 0, NULL, &follow },
 		{ "brokers", 1, &brokers, NULL }, { "topic", 1, &topic, NULL },
 		{ "types", OPT_LIST, &types, NULL }, { "streams", 1, &streams, NULL },
 		{ "from", 1, &from, NULL }, { "name", 1, &name, NULL },
@@ -212,7 +225,8 @@ static int kafka_export(cli *c, int arg)
 		return rc;
 	}
 	/* --from goes back or forward; else on from the checkpoint */
-	eg_filter f = { .from = start ? start : done + 1, .to = h.pos };
+	/* to the head as it is now, or (--follow) on until stopped */
+	eg_filter f = { .from = start ? start : done + 1, .to = follow ? 0 : h.pos };
 	char *tbuf = types ? strdup(types) : NULL;
 	const char *tv[MAX_TYPES];
 	if (tbuf) {
@@ -230,15 +244,33 @@ static int kafka_export(cli *c, int arg)
 		rc = EXIT_ERR;
 		goto end;
 	}
-	if (f.from <= h.pos && (rc = eg_iter_new(st, &it, &f))) {
+	if ((follow || f.from <= h.pos) && (rc = eg_iter_new(st, &it, &f))) {
 		rc = cli_fail(st, rc);
 		goto end;
+	}
+	struct sigaction sa = { .sa_handler = on_stop }, old_int, old_term;
+	if (follow) {
+		sigaction(SIGINT, &sa, &old_int);
+		sigaction(SIGTERM, &sa, &old_term);
 	}
 	uint64_t sent = 0;
 	long long saved = now_us();
 	const eg_event *e;
 	int r = it ? EG_OK : EG_END;
-	while (it && (r = eg_iter_next(it, &e)) == EG_OK && !fl.err) {
+	for (;;) {
+		if (!it || stop || fl.err || (r = eg_iter_next(it, &e)) == EG_END) {
+			if (!follow || stop || fl.err)
+				break;
+			/* the head: deliveries, the checkpoint, then wait for more */
+			rd_kafka_poll(rk, 0);
+			if (fl.safe > done && !(rc = eg_consumer_set(st, ck, fl.safe)))
+				done = fl.safe;
+			if ((r = eg_iter_wait(it, 200)) != EG_OK && r != EG_END)
+				break;
+			continue;
+		}
+		if (r != EG_OK)
+			break;
 		char sbuf[1024];
 		if (streams) {
 			snprintf(sbuf, sizeof sbuf, "%.*s", (int)e->stream_len, e->stream);
@@ -300,6 +332,10 @@ static int kafka_export(cli *c, int arg)
 			saved = now_us();
 		}
 	}
+	if (follow) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
 	if (it && r != EG_OK && r != EG_END) {
 		rc = cli_fail(st, r);
 		goto end;
@@ -307,8 +343,11 @@ static int kafka_export(cli *c, int arg)
 	/* what the brokers have not acknowledged yet */
 	while (rd_kafka_outq_len(rk) > 0 && !fl.err)
 		rd_kafka_poll(rk, 100);
-	if (!fl.n && !fl.err)
-		fl.safe = h.pos > fl.safe ? h.pos : fl.safe;   /* skipped ones too */
+	/* every message acknowledged: the events skipped after the last are
+	 * passed too (up to where the iterator looked) */
+	uint64_t scanned = it ? eg_iter_scanned(it) : 0;
+	if (!fl.n && !fl.err && scanned > fl.safe)
+		fl.safe = scanned;
 	rc = EXIT_OK;
 	if (fl.err) {
 		cli_error("kafka: position %llu was not delivered: %s; the checkpoint stays at %llu",

@@ -293,7 +293,7 @@ static const command COMMANDS[] = {
 	  "  curl -s 'http://127.0.0.1:7070/events?type=deposit&limit=5'" },
 	{ "kafka", cmd_kafka,
 	  "kafka export --brokers HOST:PORT[,...] --topic T [--types A,B] [--streams GLOB]\n"
-	  "             [--from POS] [--name N] [-X KEY=VALUE ...]",
+	  "             [--from POS] [--name N] [--follow] [-X KEY=VALUE ...]",
 	  "the log to a Kafka topic, from a durable checkpoint (docs/KAFKA-notes.md)",
 	  "Produces the store's events in log order to a Kafka topic, up to the head as\n"
 	  "it was at start, with librdkafka's idempotent producer: key the stream (a\n"
@@ -306,6 +306,8 @@ static const command COMMANDS[] = {
 	  "  --streams GLOB     only streams the shell pattern matches\n"
 	  "  --from POS         start at POS instead of after the checkpoint\n"
 	  "  --name N           the checkpoint's name (default: the topic)\n"
+	  "  --follow           then go on with the events appended, until SIGTERM or\n"
+	  "                     Ctrl-C, which finish what is in flight\n"
 	  "  -X KEY=VALUE       librdkafka configuration, as kcat takes it\n\n"
 	  "Example:\n"
 	  "  engram kafka export --brokers localhost:9092 --topic engram-events" },

@@ -110,3 +110,25 @@ test_kafka_export_bad_usage_exits_2() {
 	assert_contains "$ERR" "no.such.property"
 	assert_exit 2 eg kafka nothing
 }
+
+test_kafka_export_follow_until_sigterm() {
+	new_store
+	eg gen bank --events 500 --seed 3 >"$T/a.ndjson"
+	eg gen bank --events 700 --seed 4 >"$T/b.ndjson"
+	ok eg append "$T/a.ndjson"
+	mock_start live
+	"$ENGRAM" -d "$STORE" kafka export --brokers "$BS" --topic live --follow >"$T/follow.out" 2>"$T/follow.err" &
+	local xp=$!
+	wait_for 10 sh -c "'$ENGRAM' -d '$STORE' consumers | grep -q '\"pos\":500'" ||
+		fail "the first 500 not exported: $(cat "$T/follow.err")"
+	# appended while it follows: they go too, without a restart
+	ok eg append "$T/b.ndjson"
+	wait_for 10 sh -c "'$ENGRAM' -d '$STORE' consumers | grep -q '\"pos\":1200'" ||
+		fail "the appended events not exported: $(cat "$T/follow.err")"
+	kill -TERM $xp
+	wait $xp
+	assert_eq 0 "$?" "exit status after SIGTERM"
+	assert_eq '{"exported":1200,"checkpoint":1200,"name":"live"}' "$(cat "$T/follow.out")"
+	read_topic live "$T/t"
+	check_topic "$T/t" 1 1200
+}
