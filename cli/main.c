@@ -302,6 +302,8 @@ static const command COMMANDS[] = {
 	  "engram-recorded.  Each export NAME (default: the topic) keeps a durable\n"
 	  "checkpoint, moved only over positions the brokers acknowledged: the next run\n"
 	  "goes on from it, and a run killed goes again over what was not acknowledged.\n\n"
+	  "  --brokers B        the bootstrap brokers, HOST:PORT[,HOST:PORT...]\n"
+	  "  --topic T          the topic (created by the brokers if they allow it)\n"
 	  "  --types A,B        only these types\n"
 	  "  --streams GLOB     only streams the shell pattern matches\n"
 	  "  --from POS         start at POS instead of after the checkpoint\n"
