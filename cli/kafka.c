@@ -94,6 +94,102 @@ static rd_kafka_t *producer(const char *brokers, const char **x, int nx,
 
 /* ------------------------------------------------------------- export */
 
+/* The topic's partition count (metadata): >0, or 0 after printing why. */
+static int32_t partitions(rd_kafka_t *rk, const char *topic)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	int32_t n = 0;
+	rd_kafka_resp_err_t err = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 10000)
+				      : rd_kafka_last_error();
+	if (!err && md->topic_cnt == 1 && !md->topics[0].err)
+		n = md->topics[0].partition_cnt;
+	else
+		cli_error("kafka: topic %s: %s", topic,
+			  rd_kafka_err2str(err ? err : md->topic_cnt ? md->topics[0].err
+							       : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	if (rkt)
+		rd_kafka_topic_destroy(rkt);
+	return n;
+}
+
+/* The engram-pos of the last message of each of the np partitions (0:
+ * empty) into tail: what an earlier run (killed, say) got there.  Each
+ * partition holds a prefix of what was sent to it (the idempotent,
+ * gapless producer), so an event at or before its partition's tail is in
+ * the topic already.  0, or -1 after printing why. */
+static int read_tails(const char *brokers, const char **x, int nx, const char *topic,
+		      int32_t np, uint64_t *tail)
+{
+	char err[512];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set_log_cb(conf, kafka_log);
+	int bad = rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof err) ||
+		  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err) ||
+		  /* the consumer wants a group; it assigns, never joins or commits */
+		  rd_kafka_conf_set(conf, "group.id", "engram-kafka-export-tails", err, sizeof err);
+	for (int i = 0; i < nx && !bad; i++) {
+		char key[256];
+		const char *eq = strchr(x[i], '=');
+		snprintf(key, sizeof key, "%.*s", (int)(eq - x[i]), x[i]);
+		bad = rd_kafka_conf_set(conf, key, eq + 1, err, sizeof err) != RD_KAFKA_CONF_OK;
+	}
+	rd_kafka_t *c = bad ? NULL : rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+	if (!c) {
+		cli_error("kafka: %s", err);
+		rd_kafka_conf_destroy(conf);
+		return -1;
+	}
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
+	int want = 0, rc = 0;
+	for (int32_t p = 0; p < np && !rc; p++) {
+		int64_t lo, hi;
+		tail[p] = 0;
+		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(c, topic, p, &lo, &hi, 10000);
+		if (e) {
+			cli_error("kafka: %s [%d]: %s", topic, (int)p, rd_kafka_err2str(e));
+			rc = -1;
+		} else if (hi > lo) {
+			rd_kafka_topic_partition_list_add(l, topic, p)->offset = hi - 1;
+			want++;
+		}
+	}
+	if (!rc && want)
+		rd_kafka_assign(c, l);
+	for (int tries = 0; !rc && want && tries < 40; tries++) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 250);
+		if (!m)
+			continue;
+		rd_kafka_headers_t *hs;
+		const void *v;
+		size_t n;
+		if (!m->err && m->partition < np && !tail[m->partition] &&
+		    !rd_kafka_message_headers(m, &hs) &&
+		    !rd_kafka_header_get_last(hs, "engram-pos", &v, &n) && n < 24) {
+			char buf[24];
+			uint64_t pos;
+			memcpy(buf, v, n);
+			buf[n] = 0;
+			if (!cli_u64(buf, &pos) && pos) {
+				tail[m->partition] = pos;
+				want--;
+			}
+		}
+		rd_kafka_message_destroy(m);
+	}
+	if (!rc && want) {
+		cli_error("kafka: %s: the last message of %d partition(s) could not be read "
+			  "(not engram's?)", topic, want);
+		rc = -1;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_consumer_close(c);
+	rd_kafka_destroy(c);
+	return rc;
+}
+
 /* The messages in flight, in the order produced: the checkpoint may pass a
  * position once it and every message before it are acknowledged. */
 typedef struct flight {
@@ -234,11 +330,22 @@ static int kafka_export(cli *c, int arg)
 		f.types = tv;
 	}
 	fl.safe = f.from - 1;
+	/* each event to the partition the Java clients would pick for its
+	 * stream, and not again where an earlier run got it */
+	int32_t np = partitions(rk, topic);
+	uint64_t *tail = np ? calloc((size_t)np, sizeof *tail) : NULL;
+	uint64_t present = 0;
 	char *lmem = NULL;
 	size_t llen = 0;
 	FILE *line = open_memstream(&lmem, &llen);
 	out *o = line ? out_new(line, FMT_NDJSON) : NULL;
 	eg_iter *it = NULL;
+	if (!np || !tail || read_tails(brokers, x, nx, topic, np, tail)) {
+		if (np && !tail)
+			cli_error("out of memory");
+		rc = EXIT_ERR;
+		goto end;
+	}
 	if (!o) {
 		cli_error("out of memory");
 		rc = EXIT_ERR;
@@ -277,6 +384,12 @@ static int kafka_export(cli *c, int arg)
 			if (fnmatch(streams, sbuf, 0))
 				continue;
 		}
+		int32_t part = rd_kafka_msg_partitioner_murmur2_random(NULL, e->stream, e->stream_len,
+									np, NULL, NULL);
+		if (e->pos <= tail[part]) {
+			present++;   /* there already */
+			continue;
+		}
 		rewind(line);
 		out_event(o, e);
 		if (out_flush(o) || fflush(line)) {
@@ -305,7 +418,7 @@ static int kafka_export(cli *c, int arg)
 		rd_kafka_header_add(hs, "engram-recorded", -1, rec, -1);
 		rd_kafka_resp_err_t err;
 		for (;;) {
-			err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+			err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
 						RD_KAFKA_V_KEY(e->stream, e->stream_len),
 						RD_KAFKA_V_VALUE(lmem, n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 						RD_KAFKA_V_HEADERS(hs),
@@ -340,9 +453,16 @@ static int kafka_export(cli *c, int arg)
 		rc = cli_fail(st, r);
 		goto end;
 	}
-	/* what the brokers have not acknowledged yet */
-	while (rd_kafka_outq_len(rk) > 0 && !fl.err)
+	/* what the brokers have not acknowledged yet, the checkpoint moving
+	 * on as they do */
+	while (rd_kafka_outq_len(rk) > 0 && !fl.err) {
 		rd_kafka_poll(rk, 100);
+		if (now_us() - saved > SAVE_EVERY_US && fl.safe > done &&
+		    !eg_consumer_set(st, ck, fl.safe)) {
+			done = fl.safe;
+			saved = now_us();
+		}
+	}
 	/* every message acknowledged: the events skipped after the last are
 	 * passed too (up to where the iterator looked) */
 	uint64_t scanned = it ? eg_iter_scanned(it) : 0;
@@ -361,8 +481,9 @@ static int kafka_export(cli *c, int arg)
 			rc = cli_fail(st, src);
 	}
 	if (rc == EXIT_OK)
-		printf("{\"exported\":%llu,\"checkpoint\":%llu,\"name\":\"%s\"}\n",
-		       (unsigned long long)sent, (unsigned long long)fl.safe, ck + 13);
+		printf("{\"exported\":%llu,\"present\":%llu,\"checkpoint\":%llu,\"name\":\"%s\"}\n",
+		       (unsigned long long)sent, (unsigned long long)present,
+		       (unsigned long long)fl.safe, ck + 13);
 end:
 	eg_iter_free(it);
 	rd_kafka_destroy(rk);
@@ -373,6 +494,7 @@ end:
 	free(lmem);
 	free(fl.pos);
 	free(fl.done);
+	free(tail);
 	free(tbuf);
 	cli_close(st, rc);
 	return rc;
