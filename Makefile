@@ -5,6 +5,10 @@
 
 CC      ?= cc
 PKGS    := libcrypto libxxhash sqlite3 libpcre2-8
+# The Kafka bridge (issue 25, docs/KAFKA-notes.md): librdkafka, for engram
+# kafka (cli/kafka.c) and the mock cluster and probes under tests/kafka/;
+# the library (libengram.a) stays free of it.
+KAFKA_PKGS := rdkafka
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation \
            -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -13,7 +17,7 @@ override LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 # libengram.a and the SQLite extension (build/lib/libengram_sqlite.so).
 PIC     := -fPIC -fno-semantic-interposition
 # engram sql's shell keeps its history with readline (Debian libreadline-dev).
-CLI_LIBS := -lreadline $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+CLI_LIBS := -lreadline $(shell pkg-config --libs libmicrohttpd $(KAFKA_PKGS) 2>/dev/null)
 
 # Build variant: `make SAN=1` builds into build-san/ with sanitizers.
 ifeq ($(SAN),1)
@@ -45,7 +49,7 @@ ENGRAM   := $(B)/bin/engram
 SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
-.PHONY: all print-ldlibs deps deps-check test test-build unit e2e lint sql-check features-check datasets-check web-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
+.PHONY: all print-ldlibs deps deps-check kafka-tools test test-build unit e2e lint sql-check features-check datasets-check web-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
 	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features bench-datasets bench-serve fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
@@ -104,6 +108,17 @@ $(B)/tests/%: tests/%.c $(B)/libengram.a tests/testutil.h
 	$(CC) $(CFLAGS) $(ALL_INC) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $< $(B)/libengram.a \
 		$(LDLIBS) $(shell pkg-config --libs cmocka)
 
+# The Kafka tests' own programs (tests/kafka/): the mock cluster that takes
+# fault commands on stdin, and the probes of transactions, fencing and
+# offset commits without a group join.
+KAFKA_TOOLS := $(B)/tests/kafka_mock $(B)/tests/kafka_txn_probe $(B)/tests/kafka_fence_probe \
+	$(B)/tests/kafka_assign_probe
+kafka-tools: $(KAFKA_TOOLS)
+$(B)/tests/kafka_%: tests/kafka/%.c | deps-check
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags $(KAFKA_PKGS)) $(LDFLAGS) -o $@ $< \
+		$(shell pkg-config --libs $(KAFKA_PKGS))
+
 # install_debs PKGS: the Debian 12 packages of PKGS not yet installed.  As
 # root they are installed; otherwise the apt-get line is printed and make
 # stops.
@@ -120,11 +135,12 @@ define install_debs
 	fi
 endef
 DEB_PKGS := build-essential pkg-config libssl-dev libxxhash-dev libcmocka-dev python3 \
-	libsqlite3-dev libreadline-dev sqlite3 libpcre2-dev libmicrohttpd-dev curl nodejs npm
+	libsqlite3-dev libreadline-dev sqlite3 libpcre2-dev libmicrohttpd-dev curl nodejs npm \
+	librdkafka-dev kcat
 deps:
 	$(call install_debs,$(DEB_PKGS))
 deps-check:
-	@pkg-config --exists $(PKGS) cmocka readline libmicrohttpd && command -v python3 sqlite3 curl npm >/dev/null || \
+	@pkg-config --exists $(PKGS) $(KAFKA_PKGS) cmocka readline libmicrohttpd && command -v python3 sqlite3 curl npm kcat >/dev/null || \
 		$(MAKE) --no-print-directory deps
 
 # Every file call through the I/O layer, and no layer calling one above it
@@ -137,7 +153,7 @@ unit: deps-check $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 
 # (t_sql.sh loads the extension built beside the engram under test.)
-e2e: deps-check $(ENGRAM) $(SQL_EXT)
+e2e: deps-check $(ENGRAM) $(SQL_EXT) $(KAFKA_TOOLS)
 	@ENGRAM=$(abspath $(ENGRAM)) tests/e2e/run.sh
 
 # Everything make test runs is built first, a job per core (test-build).

@@ -230,6 +230,7 @@ int cmd_quarantine(cli *c);
 int cmd_features(cli *c);
 int cmd_dataset(cli *c);
 int cmd_serve(cli *c);
+int cmd_kafka(cli *c);
 int cmd_token(cli *c);
 
 #endif

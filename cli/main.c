@@ -291,6 +291,28 @@ static const command COMMANDS[] = {
 	  "  curl -s -H 'Content-Type: application/x-ndjson' --data-binary @events.ndjson \\\n"
 	  "       http://127.0.0.1:7070/events\n"
 	  "  curl -s 'http://127.0.0.1:7070/events?type=deposit&limit=5'" },
+	{ "kafka", cmd_kafka,
+	  "kafka export --brokers HOST:PORT[,...] --topic T [--types A,B] [--streams GLOB]\n"
+	  "             [--from POS] [--name N] [--follow] [-X KEY=VALUE ...]",
+	  "the log to a Kafka topic, from a durable checkpoint (docs/KAFKA-notes.md)",
+	  "Produces the store's events in log order to a Kafka topic, up to the head as\n"
+	  "it was at start, with librdkafka's idempotent producer: key the stream (a\n"
+	  "stream's events stay in one partition, in order), value the line engram read\n"
+	  "prints, headers engram-pos, engram-id, engram-type, engram-time and\n"
+	  "engram-recorded.  Each export NAME (default: the topic) keeps a durable\n"
+	  "checkpoint, moved only over positions the brokers acknowledged: the next run\n"
+	  "goes on from it, and a run killed goes again over what was not acknowledged.\n\n"
+	  "  --brokers B        the bootstrap brokers, HOST:PORT[,HOST:PORT...]\n"
+	  "  --topic T          the topic (created by the brokers if they allow it)\n"
+	  "  --types A,B        only these types\n"
+	  "  --streams GLOB     only streams the shell pattern matches\n"
+	  "  --from POS         start at POS instead of after the checkpoint\n"
+	  "  --name N           the checkpoint's name (default: the topic)\n"
+	  "  --follow           then go on with the events appended, until SIGTERM or\n"
+	  "                     Ctrl-C, which finish what is in flight\n"
+	  "  -X KEY=VALUE       librdkafka configuration, as kcat takes it\n\n"
+	  "Example:\n"
+	  "  engram kafka export --brokers localhost:9092 --topic engram-events" },
 	{ "token", cmd_token,
 	  "token add NAME --scope read|append|admin [--streams PATTERN]\n"
 	  "       engram [-d DIR] token list | revoke NAME",
