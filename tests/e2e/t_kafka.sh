@@ -4,33 +4,7 @@
 # order within its stream's partition, its key, value and headers; the
 # checkpoint per export name; filters; a broker down and request errors.
 
-MOCK=$(cd "$(dirname "$ENGRAM")/.." && pwd)/tests/kafka_mock
-
-# mock_start TOPIC...: the mock cluster (4 partitions a topic), its
-# commands on fd 3, its answers in $T/mock.out; BS the bootstrap servers.
-mock_start() {
-	mkfifo "$T/mock.in"
-	"$MOCK" -p 4 "$@" <"$T/mock.in" >"$T/mock.out" 2>"$T/mock.err" &
-	MOCKPID=$!
-	exec 3>"$T/mock.in"
-	trap 'exec 3>&-; kill $MOCKPID 2>/dev/null' EXIT
-	wait_for 5 test -s "$T/mock.out" || fail "the mock did not start: $(cat "$T/mock.err")"
-	BS=$(head -1 "$T/mock.out")
-}
-
-# mock_lines_over N: has the mock answered more than N lines?
-mock_lines_over() {
-	[ "$(wc -l <"$T/mock.out")" -gt "$1" ]
-}
-
-# mock CMD...: a fault command, and its answer (ok or error: ...) in MOCKED.
-mock() {
-	local n
-	n=$(wc -l <"$T/mock.out")
-	echo "$*" >&3
-	wait_for 5 mock_lines_over "$n" || fail "the mock did not answer '$*'"
-	MOCKED=$(tail -1 "$T/mock.out")
-}
+. "$E2E_DIR/kafka_lib.sh"
 
 # read_topic TOPIC FILE: every message as kcat sees it, 'KEY|HEADERS|VALUE'.
 read_topic() {
