@@ -10,78 +10,32 @@
  * one partition, in order), value the line `engram read` prints, headers
  * engram-pos, engram-id, engram-type, engram-time and engram-recorded.
  */
-#include "cli.h"
+#include "kafka.h"
 #include "timefmt.h"
 
 #include <fnmatch.h>
-#include <librdkafka/rdkafka.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define MAX_X 64               /* -X key=value pairs */
 #define MAX_TYPES 64
 #define SAVE_EVERY_US 200000   /* the checkpoint, at most this often */
-
-/* -X key=value (librdkafka's configuration, as kcat takes it): taken out
- * of c->argv before the other options are parsed, since a value may hold
- * commas.  The number of pairs, or -1 after a usage error. */
-static int take_x(cli *c, const char **x, int max)
-{
-	int n = 0, j = 0;
-	for (int i = 0; i < c->argc; i++) {
-		if (strcmp(c->argv[i], "-X")) {
-			c->argv[j++] = c->argv[i];
-			continue;
-		}
-		if (i + 1 >= c->argc || !strchr(c->argv[i + 1], '=') || n == max)
-			return -1;
-		x[n++] = c->argv[++i];
-	}
-	c->argc = j;
-	return n;
-}
-
-/* librdkafka's log: its errors and warnings as engram's warnings; not the
- * notice that enable.gapless.guarantee is experimental (we set it). */
-static void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	(void)rk;
-	if (level <= 4 && strcmp(fac, "CONFWARN"))
-		cli_warn("kafka: %s: %s", fac, buf);
-}
+#define STATUS_EVERY_US 2000000
 
 /* A producer for brokers with the idempotent producer on and the -X pairs:
  * NULL after printing why. */
-static rd_kafka_t *producer(const char *brokers, const char **x, int nx,
+static rd_kafka_t *producer(const char *brokers, const kafka_x *x,
 			    void (*dr)(rd_kafka_t *, const rd_kafka_message_t *, void *),
 			    void *opaque)
 {
 	char err[512];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	/* the Java client's partitioner: a key goes where other clients put it */
-	const char *base[][2] = { { "bootstrap.servers", brokers },
-				  { "enable.idempotence", "true" },
-				  { "enable.gapless.guarantee", "true" },
-				  { "partitioner", "murmur2_random" } };
-	for (size_t i = 0; i < sizeof base / sizeof *base; i++)
-		if (rd_kafka_conf_set(conf, base[i][0], base[i][1], err, sizeof err)) {
-			cli_error("kafka: %s", err);
-			rd_kafka_conf_destroy(conf);
-			return NULL;
-		}
-	for (int i = 0; i < nx; i++) {
-		char key[256];
-		const char *eq = strchr(x[i], '=');
-		snprintf(key, sizeof key, "%.*s", (int)(eq - x[i]), x[i]);
-		if (rd_kafka_conf_set(conf, key, eq + 1, err, sizeof err)) {
-			cli_error("-X %s: %s", x[i], err);
-			rd_kafka_conf_destroy(conf);
-			return NULL;
-		}
-	}
-	rd_kafka_conf_set_log_cb(conf, kafka_log);
+	static const char *const base[] = { "enable.idempotence", "true",
+					    "enable.gapless.guarantee", "true",
+					    "partitioner", "murmur2_random", NULL };
+	rd_kafka_conf_t *conf = kafka_conf(brokers, base, x);
+	if (!conf)
+		return NULL;
 	rd_kafka_conf_set_dr_msg_cb(conf, dr);
 	rd_kafka_conf_set_opaque(conf, opaque);
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
@@ -120,23 +74,17 @@ static int32_t partitions(rd_kafka_t *rk, const char *topic)
  * partition holds a prefix of what was sent to it (the idempotent,
  * gapless producer), so an event at or before its partition's tail is in
  * the topic already.  0, or -1 after printing why. */
-static int read_tails(const char *brokers, const char **x, int nx, const char *topic,
+static int read_tails(const char *brokers, const kafka_x *x, const char *topic,
 		      int32_t np, uint64_t *tail)
 {
 	char err[512];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_conf_set_log_cb(conf, kafka_log);
-	int bad = rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof err) ||
-		  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err) ||
-		  /* the consumer wants a group; it assigns, never joins or commits */
-		  rd_kafka_conf_set(conf, "group.id", "engram-kafka-export-tails", err, sizeof err);
-	for (int i = 0; i < nx && !bad; i++) {
-		char key[256];
-		const char *eq = strchr(x[i], '=');
-		snprintf(key, sizeof key, "%.*s", (int)(eq - x[i]), x[i]);
-		bad = rd_kafka_conf_set(conf, key, eq + 1, err, sizeof err) != RD_KAFKA_CONF_OK;
-	}
-	rd_kafka_t *c = bad ? NULL : rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+	/* the consumer wants a group; it assigns, never joins or commits */
+	static const char *const base[] = { "enable.auto.commit", "false",
+					    "group.id", "engram-kafka-export-tails", NULL };
+	rd_kafka_conf_t *conf = kafka_conf(brokers, base, x);
+	if (!conf)
+		return -1;
+	rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
 	if (!c) {
 		cli_error("kafka: %s", err);
 		rd_kafka_conf_destroy(conf);
@@ -256,32 +204,15 @@ static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	}
 }
 
-/* --follow: SIGTERM or SIGINT asks the export to finish what is in flight,
- * save its checkpoint and exit 0. */
-static volatile sig_atomic_t stop;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static long long now_us(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
-
 /* engram kafka export --brokers B --topic T [--types A,B] [--streams GLOB]
  *   [--from POS] [--name N] [--follow] [-X key=value ...] */
-static int kafka_export(cli *c, int arg)
+int kafka_export(cli *c, int arg)
 {
 	(void)arg;
-	const char *x[MAX_X];
-	int nx = take_x(c, x, MAX_X);
-	if (nx < 0)
-		return cli_usage_error(c, "-X: expected KEY=VALUE (librdkafka's configuration)");
+	kafka_x x;
+	int xrc = kafka_take_x(c, &x);
+	if (xrc)
+		return xrc;
 	const char *brokers = NULL, *topic = NULL, *types = NULL, *streams = NULL, *from = NULL,
 		   *name = NULL;
 	int follow = 0;
@@ -304,7 +235,7 @@ static int kafka_export(cli *c, int arg)
 		return cli_usage_error(c, "--from: expected a position (1 or more), got '%s'", from);
 	/* the producer first: a bad -X is a usage error, store or none */
 	flight fl = { 0 };
-	rd_kafka_t *rk = producer(brokers, x, nx, delivered, &fl);
+	rd_kafka_t *rk = producer(brokers, &x, delivered, &fl);
 	if (!rk)
 		return EXIT_USAGE;
 	eg_store *st = cli_open_read(c, &rc);
@@ -312,6 +243,10 @@ static int kafka_export(cli *c, int arg)
 		rd_kafka_destroy(rk);
 		return rc;
 	}
+	kafka_status ks = { .kind = "export", .name = ck + 13, .brokers = brokers,
+			    .topics = topic, .state = "running" };
+	kafka_status_save(c, &ks);
+	long long status_saved = kafka_now_us();
 	uint64_t done = 0;
 	eg_head h;
 	if ((rc = eg_consumer_get(st, ck, &done)) || (rc = eg_store_head(st, &h))) {
@@ -334,13 +269,13 @@ static int kafka_export(cli *c, int arg)
 	 * stream, and not again where an earlier run got it */
 	int32_t np = partitions(rk, topic);
 	uint64_t *tail = np ? calloc((size_t)np, sizeof *tail) : NULL;
-	uint64_t present = 0;
+	uint64_t present = 0, sent = 0;
 	char *lmem = NULL;
 	size_t llen = 0;
 	FILE *line = open_memstream(&lmem, &llen);
 	out *o = line ? out_new(line, FMT_NDJSON) : NULL;
 	eg_iter *it = NULL;
-	if (!np || !tail || read_tails(brokers, x, nx, topic, np, tail)) {
+	if (!np || !tail || read_tails(brokers, &x, topic, np, tail)) {
 		if (np && !tail)
 			cli_error("out of memory");
 		rc = EXIT_ERR;
@@ -355,18 +290,14 @@ static int kafka_export(cli *c, int arg)
 		rc = cli_fail(st, rc);
 		goto end;
 	}
-	struct sigaction sa = { .sa_handler = on_stop }, old_int, old_term;
-	if (follow) {
-		sigaction(SIGINT, &sa, &old_int);
-		sigaction(SIGTERM, &sa, &old_term);
-	}
-	uint64_t sent = 0;
-	long long saved = now_us();
+	if (follow)
+		kafka_signals(1);
+	long long saved = kafka_now_us();
 	const eg_event *e;
 	int r = it ? EG_OK : EG_END;
 	for (;;) {
-		if (!it || stop || fl.err || (r = eg_iter_next(it, &e)) == EG_END) {
-			if (!follow || stop || fl.err)
+		if (!it || kafka_stop || fl.err || (r = eg_iter_next(it, &e)) == EG_END) {
+			if (!follow || kafka_stop || fl.err)
 				break;
 			/* the head: deliveries, the checkpoint, then wait for more */
 			rd_kafka_poll(rk, 0);
@@ -436,19 +367,22 @@ static int kafka_export(cli *c, int arg)
 		}
 		sent++;
 		rd_kafka_poll(rk, 0);
-		if (now_us() - saved > SAVE_EVERY_US && fl.safe > done) {
+		if (kafka_now_us() - saved > SAVE_EVERY_US && fl.safe > done) {
 			if ((rc = eg_consumer_set(st, ck, fl.safe))) {
 				rc = cli_fail(st, rc);
 				goto end;
 			}
 			done = fl.safe;
-			saved = now_us();
+			saved = kafka_now_us();
+		}
+		if (kafka_now_us() - status_saved > STATUS_EVERY_US) {
+			ks.messages = sent;
+			kafka_status_save(c, &ks);
+			status_saved = kafka_now_us();
 		}
 	}
-	if (follow) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
-	}
+	if (follow)
+		kafka_signals(0);
 	if (it && r != EG_OK && r != EG_END) {
 		rc = cli_fail(st, r);
 		goto end;
@@ -457,10 +391,10 @@ static int kafka_export(cli *c, int arg)
 	 * on as they do */
 	while (rd_kafka_outq_len(rk) > 0 && !fl.err) {
 		rd_kafka_poll(rk, 100);
-		if (now_us() - saved > SAVE_EVERY_US && fl.safe > done &&
+		if (kafka_now_us() - saved > SAVE_EVERY_US && fl.safe > done &&
 		    !eg_consumer_set(st, ck, fl.safe)) {
 			done = fl.safe;
-			saved = now_us();
+			saved = kafka_now_us();
 		}
 	}
 	/* every message acknowledged: the events skipped after the last are
@@ -473,6 +407,8 @@ static int kafka_export(cli *c, int arg)
 		cli_error("kafka: position %llu was not delivered: %s; the checkpoint stays at %llu",
 			  (unsigned long long)fl.err_pos, rd_kafka_err2str(fl.err),
 			  (unsigned long long)fl.safe);
+		kafka_status_error(c, &ks, "position %llu was not delivered: %s",
+				   (unsigned long long)fl.err_pos, rd_kafka_err2str(fl.err));
 		rc = EXIT_ERR;
 	}
 	if (fl.safe > done) {
@@ -485,6 +421,12 @@ static int kafka_export(cli *c, int arg)
 		       (unsigned long long)sent, (unsigned long long)present,
 		       (unsigned long long)fl.safe, ck + 13);
 end:
+	ks.messages = sent;
+	ks.state = rc == EXIT_OK ? "stopped" : "failed";
+	if (rc != EXIT_OK && !ks.last_error[0])
+		kafka_status_error(c, &ks, "exited with status %d (its message went to stderr)", rc);
+	else
+		kafka_status_save(c, &ks);
 	eg_iter_free(it);
 	rd_kafka_destroy(rk);
 	if (o)
@@ -498,10 +440,4 @@ end:
 	free(tbuf);
 	cli_close(st, rc);
 	return rc;
-}
-
-int cmd_kafka(cli *c)
-{
-	static const cli_sub subs[] = { { "export", kafka_export, 0 } };
-	return cli_subcommand(c, "kafka", subs, sizeof subs / sizeof *subs);
 }
