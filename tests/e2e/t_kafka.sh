@@ -12,24 +12,39 @@ read_topic() {
 		fail "kcat: $(cat "$T/kcat.err")"
 }
 
-# check_topic FILE FROM TO: the messages are the store's events FROM..TO,
-# each once, as engram read prints them, keyed by stream, with their
-# headers; within a key, in log order.
+# append_file FILE: append it (one batch) and keep the batch's last
+# position and chain hash in $T/heads, for check_topic's engram-chain.
+append_file() {
+	ok eg append "$1"
+	echo "$OUT" >>"$T/heads"
+}
+
+# check_topic FILE FROM TO NAME: the messages are the store's events
+# FROM..TO, each once, as engram read prints them, keyed by stream, with
+# their headers (engram-chain the hash append printed for the event's
+# batch, engram-export NAME); within
+# a key, in log order.
 check_topic() {
 	eg read --from "$2" --to "$3" >"$T/want.ndjson"
-	py "$1" "$T/want.ndjson" <<'EOF'
+	py "$1" "$T/want.ndjson" "$T/heads" "$4" <<'EOF'
 import sys, json
 from e2e import *
 got = [l.rstrip("\n").split("|", 2) for l in open(sys.argv[1]) if l.strip()]
 want = [l.rstrip("\n") for l in open(sys.argv[2])]
+heads = [json.loads(l) for l in open(sys.argv[3])]
+name = sys.argv[4]
 check(sorted(v for _, _, v in got) == sorted(want), "%d messages, %d events" % (len(got), len(want)))
+def chain(pos):
+    return next(h["head"] for h in heads if h["last_pos"] >= pos)
 last = {}
 for k, h, v in got:
     e = json.loads(v)
     check(k == e["stream"], "key %r, stream %r" % (k, e["stream"]))
     hd = dict(x.split("=", 1) for x in h.split(","))
     check(hd == {"engram-pos": str(e["pos"]), "engram-id": e["id"], "engram-type": e["type"],
-                 "engram-time": e["time"], "engram-recorded": e["recorded"]}, "headers %r of %r" % (hd, e))
+                 "engram-time": e["time"], "engram-recorded": e["recorded"],
+                 "engram-chain": chain(e["pos"]), "engram-export": name},
+          "headers %r of %r" % (hd, e))
     check(last.get(k, 0) < e["pos"], "stream %s out of order at %d" % (k, e["pos"]))
     last[k] = e["pos"]
 EOF
@@ -38,12 +53,12 @@ EOF
 test_kafka_export_every_event_once_and_resume_from_the_checkpoint() {
 	new_store
 	eg gen bank --events 3000 --seed 7 >"$T/bank.ndjson"
-	ok eg append "$T/bank.ndjson"
+	append_file "$T/bank.ndjson"
 	mock_start ev
 	ok eg kafka export --brokers "$BS" --topic ev
 	assert_eq '{"exported":3000,"present":0,"checkpoint":3000,"name":"ev"}' "$OUT"
 	read_topic ev "$T/t1"
-	check_topic "$T/t1" 1 3000
+	check_topic "$T/t1" 1 3000 ev
 	# again: nothing new, nothing sent
 	ok eg kafka export --brokers "$BS" --topic ev
 	assert_eq '{"exported":0,"present":0,"checkpoint":3000,"name":"ev"}' "$OUT"
@@ -53,19 +68,19 @@ test_kafka_export_every_event_once_and_resume_from_the_checkpoint() {
 	# more events: only they go, with a broker down and produce errors on
 	# the way (the idempotent producer retries; no message twice)
 	eg gen bank --events 1000 --seed 8 >"$T/more.ndjson"
-	ok eg append "$T/more.ndjson"
+	append_file "$T/more.ndjson"
 	mock err 0 5 NOT_LEADER_FOR_PARTITION
 	assert_eq ok "$MOCKED"
 	ok eg kafka export --brokers "$BS" --topic ev -X message.timeout.ms=30000
 	assert_contains "$OUT" '"checkpoint":4000'
 	read_topic ev "$T/t2"
-	check_topic "$T/t2" 1 4000
+	check_topic "$T/t2" 1 4000 ev
 }
 
 test_kafka_export_filters_and_names() {
 	new_store
 	eg gen bank --events 2000 --seed 9 >"$T/bank.ndjson"
-	ok eg append "$T/bank.ndjson"
+	append_file "$T/bank.ndjson"
 	mock_start fees acct
 	ok eg kafka export --brokers "$BS" --topic fees --types fee --name fees-only
 	read_topic fees "$T/fees"
@@ -94,14 +109,14 @@ test_kafka_export_follow_until_sigterm() {
 	new_store
 	eg gen bank --events 500 --seed 3 >"$T/a.ndjson"
 	eg gen bank --events 700 --seed 4 >"$T/b.ndjson"
-	ok eg append "$T/a.ndjson"
+	append_file "$T/a.ndjson"
 	mock_start live
 	"$ENGRAM" -d "$STORE" kafka export --brokers "$BS" --topic live --follow >"$T/follow.out" 2>"$T/follow.err" &
 	local xp=$!
 	wait_for 10 sh -c "'$ENGRAM' -d '$STORE' consumers | grep -q '\"pos\":500'" ||
 		fail "the first 500 not exported: $(cat "$T/follow.err")"
 	# appended while it follows: they go too, without a restart
-	ok eg append "$T/b.ndjson"
+	append_file "$T/b.ndjson"
 	wait_for 10 sh -c "'$ENGRAM' -d '$STORE' consumers | grep -q '\"pos\":1200'" ||
 		fail "the appended events not exported: $(cat "$T/follow.err")"
 	kill -TERM $xp
@@ -109,13 +124,13 @@ test_kafka_export_follow_until_sigterm() {
 	assert_eq 0 "$?" "exit status after SIGTERM"
 	assert_eq '{"exported":1200,"present":0,"checkpoint":1200,"name":"live"}' "$(cat "$T/follow.out")"
 	read_topic live "$T/t"
-	check_topic "$T/t" 1 1200
+	check_topic "$T/t" 1 1200 live
 }
 
 test_kafka_export_killed_and_run_again_has_every_event_once() {
 	new_store
 	eg gen clickstream --events 12000 --seed 5 >"$T/c.ndjson"
-	ok eg append "$T/c.ndjson"
+	append_file "$T/c.ndjson"
 	mock_start kill
 	# brokers that answer late: an export takes long enough to be killed
 	local b
@@ -142,5 +157,5 @@ test_kafka_export_killed_and_run_again_has_every_event_once() {
 	ok eg kafka export --brokers "$BS" --topic kill
 	assert_contains "$OUT" '"checkpoint":12000'
 	read_topic kill "$T/t"
-	check_topic "$T/t" 1 12000
+	check_topic "$T/t" 1 12000 kill
 }
