@@ -510,6 +510,10 @@ static void drop_producer(xp *e)
 {
 	if (!e->rk)
 		return;
+	/* the positions after the acknowledged prefix are counted again by
+	 * the next producer: present (its tails) or exported */
+	if (!e->txn_id)
+		e->sent -= e->fl.n;
 	e->fl.dead = 1;
 	rd_kafka_purge(e->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_poll(e->rk, 0);
@@ -603,6 +607,7 @@ static int txn_commit(xp *e, uint64_t b)
 	e->in_txn = 0;
 	e->committed = b;
 	e->txns++;
+	e->sent += e->txn_events;
 	return save(e, b);
 }
 
@@ -660,14 +665,17 @@ static int produce(xp *e, eg_iter *it, const eg_event *ev, int32_t part)
 	}
 	if (err) {
 		rd_kafka_headers_destroy(hs);
+		e->fl.n--;   /* not in flight after all */
 		if (e->fatal || err == RD_KAFKA_RESP_ERR__FATAL || err == RD_KAFKA_RESP_ERR__STATE)
 			return RUN_AGAIN;
 		cli_error("kafka: cannot produce position %llu: %s", (unsigned long long)ev->pos,
 			  rd_kafka_err2str(err));
 		return EXIT_ERR;
 	}
-	e->sent++;
-	e->txn_events++;
+	if (e->txn_id)
+		e->txn_events++;   /* exported once committed */
+	else
+		e->sent++;
 	return 0;
 }
 
@@ -791,6 +799,10 @@ static int run_once(xp *e, uint64_t from, int first)
 				break;
 			if (!e->follow || kafka_stop)
 				break;
+			/* every message acknowledged: the events skipped (present,
+			 * filtered) after the last one are passed too */
+			if (!e->txn_id && it && !e->fl.n && eg_iter_scanned(it) > e->fl.safe)
+				e->fl.safe = eg_iter_scanned(it);
 			if ((rc = tick(e, 1)))
 				break;
 			if ((r = eg_iter_wait(it, 200)) != EG_OK && r != EG_END)
