@@ -205,7 +205,7 @@ static rd_kafka_t *reader(xp *e, int committed)
 	const char *base[] = { "enable.auto.commit", "false",
 			       "group.id", "engram-kafka-export-tails",
 			       "isolation.level", committed ? "read_committed" : "read_uncommitted",
-			       NULL };
+			       "enable.partition.eof", "true", "fetch.wait.max.ms", "50", NULL };
 	rd_kafka_conf_t *conf = kafka_conf(e->brokers, base, e->x);
 	if (!conf)
 		return NULL;
@@ -271,36 +271,35 @@ static int header_is(rd_kafka_headers_t *hs, const char *name, const char *s)
 typedef int (*matcher)(xp *e, int32_t p, const rd_kafka_message_t *m, void *ctx);
 
 /* For each of the np partitions of topic, the last message match() takes,
- * read back from the high watermark in windows that grow 8-fold (16, 128,
- * ...) until one is found or the partition's start is reached: another
- * producer's messages after ours cost a few windows, not a whole scan.
+ * read back from the end in windows that grow 8-fold (the last 16
+ * messages, 128, ...) until one is found or a window holds the whole
+ * partition: another producer's messages after ours cost a few windows,
+ * not a whole scan.  Every partition at once (librdkafka resolves the
+ * tail offsets in parallel; a partition's end is its EOF event), so the
+ * start of a run costs a few round trips whatever the partition count.
  * found[p] is set.  0, or -1 after printing why. */
 static int walk_back(xp *e, rd_kafka_t *c, const char *topic, int32_t np, matcher match,
 		     void *ctx, unsigned char *found)
 {
-	int64_t *lo = calloc((size_t)np * 3, sizeof *lo), *hi = lo + np, *start = hi + np;
+	int64_t *seen = calloc((size_t)np, sizeof *seen);
 	unsigned char *looking = calloc((size_t)np * 2, 1), *reached = looking + np;
-	int rc = lo && looking ? 0 : -1;
+	int rc = seen && looking ? 0 : -1;
 	if (rc)
 		cli_error("out of memory");
-	for (int32_t p = 0; p < np && !rc; p++) {
-		found[p] = 0;
-		rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(c, topic, p, &lo[p], &hi[p], 10000);
-		if (err) {
-			cli_error("kafka: %s [%d]: %s", topic, (int)p, rd_kafka_err2str(err));
-			rc = -1;
-		}
-		looking[p] = hi[p] > lo[p];
-	}
+	for (int32_t p = 0; p < np && !rc; p++)
+		found[p] = 0, looking[p] = 1;
+	/* the leaders first: assigned without them, librdkafka resolves the
+	 * tail offsets only on its next retry, a second later */
+	if (!rc && partitions(c, topic, 0) <= 0)
+		rc = -1;
 	for (int64_t w = 16; !rc; w *= 8) {
 		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
 		int left = 0;
 		for (int32_t p = 0; p < np; p++) {
-			reached[p] = 0;
 			if (!looking[p])
 				continue;
-			start[p] = hi[p] - w > lo[p] ? hi[p] - w : lo[p];
-			rd_kafka_topic_partition_list_add(l, topic, p)->offset = start[p];
+			seen[p] = reached[p] = 0;
+			rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_TAIL(w);
 			left++;
 		}
 		if (left)
@@ -309,35 +308,38 @@ static int walk_back(xp *e, rd_kafka_t *c, const char *topic, int32_t np, matche
 		if (!left)
 			break;
 		long long deadline = kafka_now_us() + 30000000;
+		rd_kafka_resp_err_t last = 0;
 		while (left && kafka_now_us() < deadline) {
 			rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
 			if (!m)
 				continue;
 			int32_t p = m->partition;
-			if (!m->err && p >= 0 && p < np && looking[p] && !reached[p] &&
-			    m->offset >= start[p] && m->offset < hi[p]) {
+			int ours = p >= 0 && p < np && looking[p] && !reached[p] &&
+				   m->rkt && !strcmp(rd_kafka_topic_name(m->rkt), topic);
+			if (ours && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+				reached[p] = 1;
+				left--;
+			} else if (m->err) {
+				last = m->err;
+			} else if (ours) {
+				seen[p]++;
 				if (match(e, p, m, ctx))
 					found[p] = 1;
-				if (m->offset == hi[p] - 1) {
-					reached[p] = 1;
-					left--;
-				}
 			}
 			rd_kafka_message_destroy(m);
 		}
 		rd_kafka_assign(c, NULL);
 		if (left) {
-			cli_error("kafka: %s: %d partition(s) could not be read back to their end",
-				  topic, left);
+			cli_error("kafka: %s: %d partition(s) could not be read back to their end%s%s",
+				  topic, left, last ? ": " : "", last ? rd_kafka_err2str(last) : "");
 			rc = -1;
 		}
+		/* a window with fewer messages than asked for began at the start */
 		for (int32_t p = 0; p < np && !rc; p++)
-			if (looking[p] && (found[p] || start[p] == lo[p]))
+			if (looking[p] && (found[p] || seen[p] < w))
 				looking[p] = 0;
-			else if (looking[p])
-				hi[p] = start[p];   /* the next window ends where this began */
 	}
-	free(lo);
+	free(seen);
 	free(looking);
 	return rc;
 }
@@ -719,6 +721,12 @@ static int txn_start(xp *e, uint64_t *from)
 	if (err) {
 		snprintf(e->why, sizeof e->why, "init_transactions: %s", rd_kafka_error_string(err));
 		rd_kafka_error_destroy(err);
+		return RUN_AGAIN;
+	}
+	/* the producer learns the companion topic now, not at the first
+	 * commit (where the metadata round trip cost a second on the mock) */
+	if (partitions(e->rk, e->cktopic, 1) < 0) {
+		snprintf(e->why, sizeof e->why, "the metadata of %s could not be read", e->cktopic);
 		return RUN_AGAIN;
 	}
 	ckrec r;
