@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -205,7 +206,7 @@ static rd_kafka_t *reader(xp *e, int committed)
 	const char *base[] = { "enable.auto.commit", "false",
 			       "group.id", "engram-kafka-export-tails",
 			       "isolation.level", committed ? "read_committed" : "read_uncommitted",
-			       "enable.partition.eof", "true", "fetch.wait.max.ms", "50", NULL };
+			       "enable.partition.eof", "true", "fetch.wait.max.ms", "10", NULL };
 	rd_kafka_conf_t *conf = kafka_conf(e->brokers, base, e->x);
 	if (!conf)
 		return NULL;
@@ -487,6 +488,25 @@ static void hex(const unsigned char *b, size_t n, char *text)
 
 /* ------------------------------------------------------------ export */
 
+/* ENGRAM_KAFKA_TRACE=1: the phases of each run on stderr, with the
+ * milliseconds since the command started (where a slow start goes). */
+static void trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void trace(const char *fmt, ...)
+{
+	static long long t0;
+	static int on = -1;
+	if (on < 0)
+		on = getenv("ENGRAM_KAFKA_TRACE") != NULL, t0 = kafka_now_us();
+	if (!on)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "engram: kafka trace %7.1f ms: ", (kafka_now_us() - t0) / 1000.0);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
 static int64_t wall_us(void)
 {
 	struct timespec t;
@@ -606,6 +626,8 @@ static int txn_commit(xp *e, uint64_t b)
 	}
 	if ((rc = txn_failed(e, rd_kafka_commit_transaction(e->rk, 60000), "commit_transaction")))
 		return rc;
+	trace("transaction %llu committed at position %llu", (unsigned long long)e->txn,
+	      (unsigned long long)b);
 	e->in_txn = 0;
 	e->committed = b;
 	e->txns++;
@@ -769,9 +791,12 @@ static int run_once(xp *e, uint64_t from, int first)
 	flight_reset(&e->fl);
 	if (!(e->rk = producer(e)))
 		return first ? EXIT_USAGE : EXIT_ERR;
+	trace("producer created");
 	int rc = e->txn_id ? txn_start(e, &from) : 0;
 	if (rc)
 		return rc;
+	if (e->txn_id)
+		trace("transactions initialised; from position %llu", (unsigned long long)from);
 	int32_t np = partitions(e->rk, e->topic, 0);
 	if (np <= 0)
 		return EXIT_ERR;
@@ -789,6 +814,7 @@ static int run_once(xp *e, uint64_t from, int first)
 		snprintf(e->why, sizeof e->why, "the tails of %s could not be read", e->topic);
 		return RUN_AGAIN;
 	}
+	trace("tails read");
 	eg_filter f = e->f;
 	f.from = from;
 	eg_iter *it = NULL;
@@ -841,6 +867,8 @@ static int run_once(xp *e, uint64_t from, int first)
 			break;
 		rc = tick(e, 0);
 	}
+	trace("the head or a stop: %llu sent, %llu present", (unsigned long long)e->sent,
+	      (unsigned long long)e->present);
 	if (!rc && it && r != EG_OK && r != EG_END)
 		rc = cli_fail(e->st, r);
 	/* plain: what the brokers have not acknowledged yet, the checkpoint
@@ -901,6 +929,7 @@ static int lock_export(xp *e, int *rc)
 static int export_runs(xp *e, uint64_t from)
 {
 	int stalls = 0, rc;
+	trace("start: name %s, from position %llu", e->name, (unsigned long long)from);
 	for (int first = 1;; first = 0) {
 		uint64_t before = e->txn_id ? e->committed : e->fl.safe;
 		rc = run_once(e, from, first);

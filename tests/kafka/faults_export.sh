@@ -10,6 +10,8 @@
 #   ENGRAM=/tmp/b/bin/engram tests/kafka/faults_export.sh [SEED]
 #
 # The seed (printed; SEED or the argument) replays the same schedule.
+# KILLS=N changes the number of runs per mode (50); KEEP=1 keeps the work
+# directory (export.err holds each run's ENGRAM_KAFKA_TRACE phases).
 set -u
 ENGRAM=${ENGRAM:-bin/engram}
 case $ENGRAM in /*) ;; *) ENGRAM=$PWD/$ENGRAM ;; esac
@@ -52,12 +54,12 @@ led_by() { # led_by TOPIC B: the partitions broker B leads
 	timeout 20 kcat -L -b "$BS" -t "$1" | sed -n "s/^ *partition \([0-9]*\), leader $2,.*/\1/p"
 }
 
-# the events: 3000 to start with, and 400 more before each run (the
+# the events: 3000 to start with, and 600 more before each run (the
 # mock keeps 5 MiB a partition: 32 partitions hold them and the aborted
 # transactions' copies)
-"$ENGRAM" gen clickstream --events $((3000 + 2 * KILLS * 400)) --seed "$((SEED % 100000))" >"$W/all.ndjson"
+"$ENGRAM" gen clickstream --events $((3000 + 2 * KILLS * 600)) --seed "$((SEED % 100000))" >"$W/all.ndjson"
 head -3000 "$W/all.ndjson" >"$W/first.ndjson"
-tail -n +3001 "$W/all.ndjson" | split -a 3 -l 400 - "$W/chunk."
+tail -n +3001 "$W/all.ndjson" | split -a 3 -l 600 - "$W/chunk."
 eg append "$W/first.ndjson" >/dev/null || die "append"
 CHUNKS=("$W"/chunk.*)
 NEXT=0
@@ -67,9 +69,12 @@ python3 - "$SEED" "$KILLS" >"$W/schedule" <<'EOF'
 import random, sys
 r = random.Random(int(sys.argv[1]))
 faults = ["none"] * 6 + ["errors", "fatal", "down", "slow"]
-for mode in ("plain", "txn"):
+# with brokers 10 ms away a run takes 0.2-0.5 s to start (the tails; a
+# transactional one init_transactions and the last checkpoint record, and
+# it commits every 100 ms): delays up to 1.0 and 1.4 s
+for mode, most in (("plain", 1.0), ("txn", 1.4)):
     for i in range(int(sys.argv[2])):
-        print(mode, "%.3f" % r.uniform(0.05, 0.9), r.choice(faults))
+        print(mode, "%.3f" % r.uniform(0.1, most), r.choice(faults))
 EOF
 
 # fault KIND: inject it (a broker down comes back up in the same step,
@@ -79,7 +84,7 @@ fault() {
 	case $1 in
 	errors) mock err 0 4 NOT_LEADER_FOR_PARTITION _TRANSPORT REQUEST_TIMED_OUT ;;
 	fatal) mock err 0 1 OUT_OF_ORDER_SEQUENCE_NUMBER ;;
-	slow) for b in 1 2 3; do mock rtt $b $((20 + RANDOM % 40)); done ;;
+	slow) for b in 1 2 3; do mock rtt $b $((10 + RANDOM % 30)); done ;;
 	down)
 		b=$((RANDOM % 3 + 1))
 		mock down $b
@@ -94,9 +99,9 @@ fault() {
 	esac
 }
 
-# brokers 30 ms away and at most 200 messages queued: an export of a few
+# brokers 10 ms away and at most 1000 messages queued: an export of a few
 # hundred events takes long enough to be killed in the middle
-for b in 1 2 3; do mock rtt $b 30; done
+for b in 1 2 3; do mock rtt $b 10; done
 start=$(date +%s)
 i=0 mid=0
 while read -r mode delay kind; do
@@ -105,10 +110,11 @@ while read -r mode delay kind; do
 		eg append "${CHUNKS[$NEXT]}" >/dev/null || die "append"
 		NEXT=$((NEXT + 1))
 	fi
+	echo "== $mode $i" >>"$W/export.err"
 	opts=()
 	[ "$mode" = txn ] && opts=(--transactional-id engram-faults-txn)
-	"$ENGRAM" -d "$W/store" kafka export --brokers "$BS" --topic "$mode" "${opts[@]}" \
-		-X queue.buffering.max.messages=200 -X message.timeout.ms=30000 >/dev/null 2>>"$W/export.err" &
+	ENGRAM_KAFKA_TRACE=1 "$ENGRAM" -d "$W/store" kafka export --brokers "$BS" --topic "$mode" "${opts[@]}" \
+		-X queue.buffering.max.messages=1000 -X message.timeout.ms=30000 >/dev/null 2>>"$W/export.err" &
 	XP=$!
 	[ "$kind" != none ] && fault "$kind"
 	sleep "$delay"
