@@ -293,15 +293,23 @@ static const command COMMANDS[] = {
 	  "  curl -s 'http://127.0.0.1:7070/events?type=deposit&limit=5'" },
 	{ "kafka", cmd_kafka,
 	  "kafka export --brokers HOST:PORT[,...] --topic T [--types A,B] [--streams GLOB]\n"
-	  "             [--from POS] [--name N] [--follow] [-X KEY=VALUE ...]",
-	  "the log to a Kafka topic, from a durable checkpoint (docs/KAFKA-notes.md)",
+	  "             [--from POS] [--name N] [--follow] [--transactional-id ID]\n"
+	  "             [-X KEY=VALUE ...]",
+	  "the log to a Kafka topic, exactly once, from a durable checkpoint (docs/KAFKA.md)",
 	  "Produces the store's events in log order to a Kafka topic, up to the head as\n"
 	  "it was at start, with librdkafka's idempotent producer: key the stream (a\n"
 	  "stream's events stay in one partition, in order), value the line engram read\n"
-	  "prints, headers engram-pos, engram-id, engram-type, engram-time and\n"
-	  "engram-recorded.  Each export NAME (default: the topic) keeps a durable\n"
-	  "checkpoint, moved only over positions the brokers acknowledged: the next run\n"
-	  "goes on from it, and a run killed goes again over what was not acknowledged.\n\n"
+	  "prints, headers engram-pos, engram-id, engram-type, engram-time,\n"
+	  "engram-recorded, engram-chain (the hash of the event's batch) and\n"
+	  "engram-export (the export's name).  Each export NAME (default: the topic)\n"
+	  "keeps a durable checkpoint, moved only over positions the brokers\n"
+	  "acknowledged; a run goes on from it and skips what the last message of\n"
+	  "this export in each partition says is there already, so a run killed and\n"
+	  "run again leaves each event once in the topic.  A producer that fails\n"
+	  "(the idempotent producer's fatal error) is replaced within the run.  With\n"
+	  "--transactional-id, batches of positions are Kafka transactions, each with\n"
+	  "a checkpoint record in T.engram-checkpoints: a read_committed consumer sees\n"
+	  "each event once.  Two exports of one name on one store: the second exits 4.\n\n"
 	  "  --brokers B        the bootstrap brokers, HOST:PORT[,HOST:PORT...]\n"
 	  "  --topic T          the topic (created by the brokers if they allow it)\n"
 	  "  --types A,B        only these types\n"
@@ -310,9 +318,15 @@ static const command COMMANDS[] = {
 	  "  --name N           the checkpoint's name (default: the topic)\n"
 	  "  --follow           then go on with the events appended, until SIGTERM or\n"
 	  "                     Ctrl-C, which finish what is in flight\n"
+	  "  --transactional-id ID\n"
+	  "                     Kafka transactions (transactional.id ID) of up to\n"
+	  "                     50,000 events or 500 ms, each committing a checkpoint\n"
+	  "                     record to the companion topic T.engram-checkpoints\n"
 	  "  -X KEY=VALUE       librdkafka configuration, as kcat takes it\n\n"
 	  "Example:\n"
-	  "  engram kafka export --brokers localhost:9092 --topic engram-events" },
+	  "  engram kafka export --brokers localhost:9092 --topic engram-events\n"
+	  "  engram kafka export --brokers localhost:9092 --topic engram-events --follow \\\n"
+	  "         --transactional-id engram-events-1 -X linger.ms=20" },
 	{ "token", cmd_token,
 	  "token add NAME --scope read|append|admin [--streams PATTERN]\n"
 	  "       engram [-d DIR] token list | revoke NAME",
