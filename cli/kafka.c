@@ -37,8 +37,8 @@
 #define SAVE_EVERY_US 200000    /* the checkpoint, at most this often */
 #define STATUS_EVERY_US 2000000
 #define TXN_EVENTS 50000        /* a transaction: at most this many events */
-#define TXN_US 500000           /* ... or this long (docs/KAFKA-export.md: with
-                                   10,000 and 100 ms, 2.5 times slower) */
+#define TXN_MS 500              /* ... or this long (docs/KAFKA-export.md: with
+                                   10,000 and 100 ms, 2.4 times slower) */
 #define MAX_STALLS 5            /* producers re-created in a row without progress */
 #define RUN_AGAIN (-1)          /* run_once: the producer failed, go on anew */
 #define CK_SUFFIX ".engram-checkpoints"
@@ -89,6 +89,7 @@ typedef struct xp {
 	uint64_t txns;           /* committed by this run */
 	uint64_t txn_events;
 	long long txn_began;
+	uint64_t txn_max, txn_us;  /* --txn-events, --txn-ms */
 } xp;
 
 /* ------------------------------------------------------------ flight */
@@ -863,12 +864,13 @@ static int run_once(xp *e, uint64_t from, int first)
 			break;
 		if ((rc = produce(e, it, ev, part)))
 			break;
+		if (e->txn_id && e->txn_events >= e->txn_max && (rc = txn_commit(e, ev->pos)))
+			break;
 		/* the clock, the deliveries and the checkpoint every 64
 		 * messages: per message they cost a tenth of the export */
 		if (++n % 64)
 			continue;
-		if (e->txn_id && (e->txn_events >= TXN_EVENTS ||
-				  kafka_now_us() - e->txn_began > TXN_US) &&
+		if (e->txn_id && e->in_txn && (uint64_t)(kafka_now_us() - e->txn_began) > e->txn_us &&
 		    (rc = txn_commit(e, ev->pos)))
 			break;
 		rc = tick(e, 0);
@@ -967,7 +969,8 @@ static int export_runs(xp *e, uint64_t from)
 }
 
 /* engram kafka export --brokers B --topic T [--types A,B] [--streams GLOB]
- *   [--from POS] [--name N] [--follow] [--transactional-id ID] [-X k=v ...] */
+ *   [--from POS] [--name N] [--follow] [--transactional-id ID
+ *   [--txn-events N] [--txn-ms MS]] [-X k=v ...] */
 int kafka_export(cli *c, int arg)
 {
 	(void)arg;
@@ -976,13 +979,14 @@ int kafka_export(cli *c, int arg)
 	if (rc)
 		return rc;
 	xp e = { .c = c, .x = &x };
-	const char *types = NULL, *from = NULL;
+	const char *types = NULL, *from = NULL, *tevents = NULL, *tms = NULL;
 	opt opts[] = {
 		{ "follow", 0, NULL, &e.follow },
 		{ "brokers", 1, &e.brokers, NULL }, { "topic", 1, &e.topic, NULL },
 		{ "types", OPT_LIST, &types, NULL }, { "streams", 1, &e.streams, NULL },
 		{ "from", 1, &from, NULL }, { "name", 1, &e.name, NULL },
 		{ "transactional-id", 1, &e.txn_id, NULL },
+		{ "txn-events", 1, &tevents, NULL }, { "txn-ms", 1, &tms, NULL },
 		{ NULL, 0, NULL, NULL },
 	};
 	if ((rc = cli_parse(c, opts, 1)))
@@ -996,6 +1000,18 @@ int kafka_export(cli *c, int arg)
 				       e.name);
 	if (e.txn_id && !e.txn_id[0])
 		return cli_usage_error(c, "--transactional-id: expected an id, got ''");
+	e.txn_max = TXN_EVENTS;
+	e.txn_us = TXN_MS * 1000;
+	if ((tevents || tms) && !e.txn_id)
+		return cli_usage_error(c, "--txn-events and --txn-ms go with --transactional-id");
+	if (tevents && (cli_u64(tevents, &e.txn_max) || !e.txn_max))
+		return cli_usage_error(c, "--txn-events: expected a count (1 or more), got '%s'",
+				       tevents);
+	if (tms && (cli_u64(tms, &e.txn_us) || !e.txn_us || e.txn_us > 3600000))
+		return cli_usage_error(c, "--txn-ms: expected milliseconds (1 to 3600000), got '%s'",
+				       tms);
+	if (tms)
+		e.txn_us *= 1000;
 	snprintf(e.ck, sizeof e.ck, "kafka-export.%s", e.name);
 	snprintf(e.cktopic, sizeof e.cktopic, "%s%s", e.topic, CK_SUFFIX);
 	uint64_t start = 0;

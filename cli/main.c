@@ -293,8 +293,8 @@ static const command COMMANDS[] = {
 	  "  curl -s 'http://127.0.0.1:7070/events?type=deposit&limit=5'" },
 	{ "kafka", cmd_kafka,
 	  "kafka export --brokers HOST:PORT[,...] --topic T [--types A,B] [--streams GLOB]\n"
-	  "             [--from POS] [--name N] [--follow] [--transactional-id ID]\n"
-	  "             [-X KEY=VALUE ...]",
+	  "             [--from POS] [--name N] [--follow]\n"
+	  "             [--transactional-id ID [--txn-events N] [--txn-ms MS]] [-X KEY=VALUE ...]",
 	  "the log to a Kafka topic, exactly once, from a durable checkpoint (docs/KAFKA.md)",
 	  "Produces the store's events in log order to a Kafka topic, up to the head as\n"
 	  "it was at start, with librdkafka's idempotent producer: key the stream (a\n"
@@ -319,9 +319,11 @@ static const command COMMANDS[] = {
 	  "  --follow           then go on with the events appended, until SIGTERM or\n"
 	  "                     Ctrl-C, which finish what is in flight\n"
 	  "  --transactional-id ID\n"
-	  "                     Kafka transactions (transactional.id ID) of up to\n"
-	  "                     50,000 events or 500 ms, each committing a checkpoint\n"
-	  "                     record to the companion topic T.engram-checkpoints\n"
+	  "                     Kafka transactions (transactional.id ID), each\n"
+	  "                     committing a checkpoint record to the companion\n"
+	  "                     topic T.engram-checkpoints\n"
+	  "  --txn-events N     a transaction: at most N events (default 50000)\n"
+	  "  --txn-ms MS        ... and at most MS milliseconds (default 500)\n"
 	  "  -X KEY=VALUE       librdkafka configuration, as kcat takes it\n\n"
 	  "Example:\n"
 	  "  engram kafka export --brokers localhost:9092 --topic engram-events\n"

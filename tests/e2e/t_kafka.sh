@@ -103,6 +103,10 @@ test_kafka_export_bad_usage_exits_2() {
 	assert_exit 2 eg kafka export --brokers x:1 --topic t -X no.such.property=1
 	assert_contains "$ERR" "no.such.property"
 	assert_exit 2 eg kafka nothing
+	assert_exit 2 eg kafka export --brokers x:1 --topic t --txn-events 5
+	assert_contains "$ERR" "go with --transactional-id"
+	assert_exit 2 eg kafka export --brokers x:1 --topic t --transactional-id a --txn-ms 0
+	assert_contains "$ERR" "--txn-ms: expected milliseconds"
 }
 
 test_kafka_export_follow_until_sigterm() {
@@ -302,7 +306,7 @@ test_kafka_export_transactional_every_position_once_among_committed() {
 	# mock's topic (it does not abort them) but are off the chain
 	for i in 1 2 3; do
 		"$ENGRAM" -d "$STORE" kafka export --brokers "$BS" --topic ev --transactional-id ev-tx \
-			-X batch.num.messages=50 >/dev/null 2>"$T/k.err" &
+			--txn-events 700 -X batch.num.messages=50 >/dev/null 2>"$T/k.err" &
 		local xp=$!
 		sleep "0.$((4 + i * 2))"
 		kill -KILL $xp 2>/dev/null
@@ -311,12 +315,18 @@ test_kafka_export_transactional_every_position_once_among_committed() {
 	for b in 1 2 3; do
 		mock rtt $b 0
 	done
-	ok eg kafka export --brokers "$BS" --topic ev --transactional-id ev-tx
+	ok eg kafka export --brokers "$BS" --topic ev --transactional-id ev-tx --txn-events 700
 	assert_contains "$OUT" '"checkpoint":6000,'
 	append_file "$T/d.ndjson"
 	mock err 0 1 OUT_OF_ORDER_SEQUENCE_NUMBER
-	ok eg kafka export --brokers "$BS" --topic ev --transactional-id ev-tx
+	ok eg kafka export --brokers "$BS" --topic ev --transactional-id ev-tx --txn-events 700
 	assert_contains "$OUT" '"checkpoint":7000,'
+	# 1000 events in transactions of at most 700: two or more
+	py "$OUT" <<'EOF'
+import sys, json
+from e2e import *
+check(json.loads(sys.argv[1])["transactions"] >= 2, "transactions: " + sys.argv[1])
+EOF
 	# the local checkpoint is the last committed record's cache
 	ok eg consumers
 	assert_contains "$OUT" '"consumer":"kafka-export.ev","pos":7000'

@@ -71,7 +71,7 @@ r = random.Random(int(sys.argv[1]))
 faults = ["none"] * 6 + ["errors", "fatal", "down", "slow"]
 # with brokers 10 ms away a run takes 0.2-0.5 s to start (the tails; a
 # transactional one init_transactions and the last checkpoint record, and
-# it commits every 100 ms): delays up to 1.0 and 1.4 s
+# it commits every 2000 events or 100 ms): delays up to 1.0 and 1.4 s
 for mode, most in (("plain", 1.0), ("txn", 1.4)):
     for i in range(int(sys.argv[2])):
         print(mode, "%.3f" % r.uniform(0.1, most), r.choice(faults))
@@ -112,7 +112,7 @@ while read -r mode delay kind; do
 	fi
 	echo "== $mode $i" >>"$W/export.err"
 	opts=()
-	[ "$mode" = txn ] && opts=(--transactional-id engram-faults-txn)
+	[ "$mode" = txn ] && opts=(--transactional-id engram-faults-txn --txn-events 2000 --txn-ms 100)
 	ENGRAM_KAFKA_TRACE=1 "$ENGRAM" -d "$W/store" kafka export --brokers "$BS" --topic "$mode" "${opts[@]}" \
 		-X queue.buffering.max.messages=1000 -X message.timeout.ms=30000 >/dev/null 2>>"$W/export.err" &
 	XP=$!
