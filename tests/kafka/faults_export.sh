@@ -5,7 +5,7 @@
 # fatal error, a broker down with its partitions moved, slow brokers) and
 # events appended while it runs; then one clean run of each and the
 # exactly-once checks of tests/e2e/kafka_check.py on what kcat reads.
-# Not part of make test (about 1-2 minutes); .ci/run runs it.
+# Not part of make test (about 100 s); .ci/run runs it.
 #
 #   ENGRAM=/tmp/b/bin/engram tests/kafka/faults_export.sh [SEED]
 #
@@ -69,12 +69,13 @@ python3 - "$SEED" "$KILLS" >"$W/schedule" <<'EOF'
 import random, sys
 r = random.Random(int(sys.argv[1]))
 faults = ["none"] * 6 + ["errors", "fatal", "down", "slow"]
-# with brokers 10 ms away a run takes 0.2-0.5 s to start (the tails; a
-# transactional one init_transactions and the last checkpoint record, and
-# it commits every 2000 events or 100 ms): delays up to 1.0 and 1.4 s
-for mode, most in (("plain", 1.0), ("txn", 1.4)):
+# with brokers 10-40 ms away a run takes 0.2-0.5 s to start (the tails),
+# a transactional one 0.3-0.8 s (init_transactions, the last checkpoint
+# record) before it commits every 2000 events or 100 ms: delays of 0.1-1.0
+# and 0.2-2.0 s
+for mode, least, most in (("plain", 0.1, 1.0), ("txn", 0.2, 2.0)):
     for i in range(int(sys.argv[2])):
-        print(mode, "%.3f" % r.uniform(0.1, most), r.choice(faults))
+        print(mode, "%.3f" % r.uniform(least, most), r.choice(faults))
 EOF
 
 # fault KIND: inject it (a broker down comes back up in the same step,
