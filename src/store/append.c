@@ -1101,6 +1101,29 @@ int eg_batch_add_lines(eg_batch *b, eg_line *lines, size_t n,
 	return add_bulk(b, NULL, 0, lines, n, on_bad, ctx, done);
 }
 
+/* Add an envelope line of engram's own, never through the batch's map;
+ * internal: as engram's own (a $ stream, no schema check). */
+static int add_own(eg_batch *b, const buf *line, int internal, const eg_line_defaults *d)
+{
+	int rc = scratch(b, line_space(b, line->n) + 2 * line->n + 64);
+	if (rc)
+		return rc;
+	const eg_map *map = b->o.map;
+	int was = b->internal;
+	b->o.map = NULL;
+	b->internal = internal;
+	envelope e;
+	pctx pc = { b, b->st->err, b->scratch };
+	rc = parse_envelope(&pc, line->p, line->n, &e);
+	b->o.map = map;
+	b->internal = was;
+	if (rc == EG_OK)
+		rc = take_defaults(&pc, &e, d);
+	if (rc == EG_OK)
+		rc = add_event(b, &e, b->lines);
+	return rc;
+}
+
 int eg_batch_add_system(eg_batch *b, const char *stream, const char *type,
 			const char *data_json, size_t n)
 {
@@ -1113,33 +1136,31 @@ int eg_batch_add_system(eg_batch *b, const char *stream, const char *type,
 		return eg_st_err(st, EG_EINVAL, "engram's own events do not go in a keep_recorded "
 				 "batch (they have no \"recorded\")");
 	/* The event as an envelope line, parsed as any line is (so that data
-	 * is checked and minified), but as engram's own: a $ stream and no
-	 * schema, and never through the batch's map. */
+	 * is checked and minified), but as engram's own. */
 	buf line = { 0 };
+	int rc = EG_ENOMEM;
 	if (buf_puts(&line, "{\"stream\":") || buf_quote(&line, stream, sl) ||
 	    buf_puts(&line, ",\"type\":") || buf_quote(&line, type, strlen(type)) ||
-	    buf_puts(&line, ",\"data\":") || buf_add(&line, data_json, n) || buf_puts(&line, "}")) {
-		free(line.p);
-		return eg_st_err(st, EG_ENOMEM, "out of memory");
+	    buf_puts(&line, ",\"data\":") || buf_add(&line, data_json, n) || buf_puts(&line, "}"))
+		rc = eg_st_err(st, EG_ENOMEM, "out of memory");
+	else
+		rc = add_own(b, &line, 1, NULL);
+	free(line.p);
+	return rc;
+}
+
+int eg_batch_add_heartbeat(eg_batch *b, int64_t time, const char *data_json, size_t n)
+{
+	buf line = { 0 };
+	int rc;
+	if (buf_puts(&line, "{\"stream\":\"" EG_HEARTBEAT "\",\"type\":\"" EG_HEARTBEAT "\"") ||
+	    (data_json && (buf_puts(&line, ",\"data\":") || buf_add(&line, data_json, n))) ||
+	    buf_puts(&line, "}"))
+		rc = eg_st_err(b->st, EG_ENOMEM, "out of memory");
+	else {
+		eg_line_defaults d = { .has_time = 1, .time = time };
+		rc = add_own(b, &line, 0, &d);
 	}
-	int rc = scratch(b, line_space(b, line.n) + 2 * line.n + 64);
-	if (rc) {
-		free(line.p);
-		return rc;
-	}
-	const eg_map *map = b->o.map;
-	int internal = b->internal;
-	b->o.map = NULL;
-	b->internal = 1;
-	envelope e;
-	pctx pc = { b, st->err, b->scratch };
-	rc = parse_envelope(&pc, line.p, line.n, &e);
-	b->o.map = map;
-	b->internal = internal;
-	if (rc == EG_OK && e.has_id)
-		rc = eg_st_err(st, EG_EINVAL, "an own event's id is assigned");
-	if (rc == EG_OK)
-		rc = add_event(b, &e, b->lines);
 	free(line.p);
 	return rc;
 }
