@@ -438,6 +438,10 @@ static int flush(imp *I)
 	eg_batch *b = NULL;
 	buf q = { 0 };
 	uint64_t done, quar = 0, added = 0, dups = 0;
+	/* each line's default id lives in its pending entry (set only now:
+	 * the array moves as it grows) */
+	for (size_t i = 0; i < I->n; i++)
+		I->lines[i].d.id = I->pend[i].id;
 	int rc = eg_batch_begin(I->st, &b, &o);
 	if (rc == EG_OK && I->n)
 		rc = eg_batch_add_lines(b, I->lines, I->n, on_bad, I, &done);
@@ -538,7 +542,7 @@ static int take(imp *I, rd_kafka_message_t *m)
 	rd_kafka_timestamp_type_t tt;
 	int64_t ts = rd_kafka_message_timestamp(m, &tt);
 	I->lines[I->n] = (eg_line){ .json = m->payload ? m->payload : "", .len = m->len,
-				    .d = { .id = pe->id, .id_len = strlen(pe->id),
+				    .d = { .id_len = strlen(pe->id),
 					   .has_time = ts >= 0, .time = ts * 1000 } };
 	I->n++;
 	p->last_at = kafka_now_us();

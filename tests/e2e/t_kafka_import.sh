@@ -90,10 +90,11 @@ EOF
 
 test_kafka_import_every_message_once_resumes_from_the_log() {
 	mock_start ev
-	numbered 1 400 >"$T/a.txt"
+	# more than one growth of the batch's arrays (1024)
+	numbered 1 2500 >"$T/a.txt"
 	produce ev "$T/a.txt"
 	ok eg kafka import --brokers "$BS" --topic ev --group g
-	assert_match "$OUT" '^\{"imported":400,"duplicates":0,"quarantined":0,"messages":400,"batches":1,'
+	assert_match "$OUT" '^\{"imported":2500,"duplicates":0,"quarantined":0,"messages":2500,"batches":1,'
 	assert_contains "$OUT" '"group":"g"'
 	dump ev "$T/d1"
 	check_store ev "$T/d1" "$(ends ev 4)" g
@@ -107,15 +108,15 @@ test_kafka_import_every_message_once_resumes_from_the_log() {
 	assert_match "$OUT" '^\{"imported":0,"duplicates":0,"quarantined":0,"messages":0,"batches":0,'
 	assert_eq "$head" "$(head_of)" "the head after a run with nothing new"
 	# more messages: only they come, in small batches
-	numbered 401 700 >"$T/b.txt"
+	numbered 2501 2800 >"$T/b.txt"
 	produce ev "$T/b.txt"
 	ok eg kafka import --brokers "$BS" --topic ev --group g --batch 100
 	assert_match "$OUT" '^\{"imported":300,"duplicates":0,"quarantined":0,"messages":300,"batches":[3-7],'
 	dump ev "$T/d2"
 	check_store ev "$T/d2" "$(ends ev 4)" g
 	# another group reads the same messages again: the ids dedup them
-	ok eg kafka import --brokers "$BS" --topic ev --group other --batch 250
-	assert_match "$OUT" '^\{"imported":0,"duplicates":700,"quarantined":0,"messages":700,'
+	ok eg kafka import --brokers "$BS" --topic ev --group other --batch 1200
+	assert_match "$OUT" '^\{"imported":0,"duplicates":2800,"quarantined":0,"messages":2800,'
 }
 
 test_kafka_import_map_and_bad_messages_to_quarantine() {
