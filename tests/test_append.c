@@ -1289,6 +1289,9 @@ static void line_defaults_fill_only_what_the_line_lacks(void **state)
 				 .id_len = 65 };
 	assert_int_equal(eg_batch_add_json_with(b, bare, strlen(bare), &big), EG_EINVAL);
 	assert_non_null(strstr(eg_errmsg(st), "default id"));
+	eg_line_defaults junk = { .id = "ok\xff\xfe", .id_len = 4 };
+	assert_int_equal(eg_batch_add_json_with(b, bare, strlen(bare), &junk), EG_EINVAL);
+	assert_non_null(strstr(eg_errmsg(st), "UTF-8"));
 	/* NULL defaults: as eg_batch_add_json */
 	assert_int_equal(eg_batch_add_json_with(b, bare, strlen(bare), NULL), EG_OK);
 	eg_append_result r = commit(st, b);

@@ -843,6 +843,8 @@ static int take_defaults(pctx *pc, envelope *e, const eg_line_defaults *d)
 	if (!e->has_id && d->id) {
 		if (d->id_len == 0 || d->id_len > ID_MAX)
 			return perr(pc, "default id: expected 1 to %d bytes, got %zu", ID_MAX, d->id_len);
+		if (!eg_json_utf8_valid(d->id, d->id_len))
+			return perr(pc, "default id: expected UTF-8 text");
 		e->r.id = d->id;
 		e->r.id_len = d->id_len;
 		e->has_id = 1;

@@ -160,6 +160,10 @@ got = [json.loads(l) for l in open(sys.argv[4])]
 got = [e["id"] for e in got if not e["stream"].startswith("$") and e["stream"] != "engram.heartbeat"]
 check(sorted(got) == sorted(ids), "ids %r..., messageIds %r..." % (sorted(got)[:2], sorted(ids)[:2]))
 EOF
+	# Kafka's committed offsets of the group (for monitoring): a consumer
+	# of the group starts at the end
+	assert_eq 0 "$(timeout 20 kcat -b "$BS" -G s -X session.timeout.ms=6000 \
+		-X auto.offset.reset=earliest -e -q -f '%o\n' seg | wc -l)" "messages after group s's offsets"
 	# engram quarantine (schema refusals) still works beside them
 	ok eg quarantine list
 	assert_eq "" "$OUT" "engram quarantine list lists schema refusals only"
