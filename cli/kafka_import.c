@@ -22,7 +22,7 @@
 
 #define MAX_TOPICS 64
 #define GROUP_MAX 64
-#define DEFAULT_BATCH 10000
+#define DEFAULT_BATCH 50000   /* 1M clickstream messages: 2.7 s at 10,000, 2.2 s at 50,000 */
 #define MAX_BATCH 1000000
 #define QUIET_US 100000         /* --follow: commit after this long without messages */
 #define BATCH_AGE_US 1000000    /* --follow: and at least this often */

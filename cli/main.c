@@ -336,7 +336,7 @@ static const command COMMANDS[] = {
 	  "                     flight\n"
 	  "  --idle-timeout D   a partition silent this long (default 30s) does not hold\n"
 	  "                     the heartbeats' watermark back\n"
-	  "  --batch N          messages per batch (default 10000)\n\n"
+	  "  --batch N          messages per batch (default 50000)\n\n"
 	  "Example:\n"
 	  "  engram kafka export --brokers localhost:9092 --topic engram-events\n"
 	  "  engram kafka import --brokers localhost:9092 --topic clicks --group clicks \\\n"
