@@ -302,3 +302,26 @@ test_kafka_import_killed_and_run_again_has_every_message_once() {
 	dump kill "$T/d"
 	check_store kill "$T/d" "$(ends kill 4)" k
 }
+
+test_kafka_import_from_end_and_long_topic_names() {
+	local long=topic-with-a-name-long-enough-that-kafka-ids-would-pass-64-bytes
+	mock_start "$long"
+	numbered 1 30 >"$T/a.txt"
+	produce "$long" "$T/a.txt"
+	# --from end: what the topic holds now is skipped, but the log learns
+	# where each partition starts, so what comes next is imported
+	ok eg kafka import --brokers "$BS" --topic "$long" --group late --from end
+	assert_match "$OUT" '^\{"imported":0,"duplicates":0,"quarantined":0,"messages":0,"batches":1,'
+	assert_contains "$(eg read --stream '$kafka-import.late')" \
+		"\"offsets\":{$(ends "$long" 4 | sed 's/\([^,=]*\)=\([0-9]*\)/"\1":\2/g')}"
+	numbered 34 36 >"$T/b.txt"
+	produce "$long" "$T/b.txt"
+	ok eg kafka import --brokers "$BS" --topic "$long" --group late --from end
+	assert_match "$OUT" '^\{"imported":3,"duplicates":0,"quarantined":0,"messages":3,'
+	# ids too long as kafka:TOPIC/P/O are hashed, deterministically: a
+	# second group finds the same three as duplicates
+	eg read --type num | sed 's/.*"id":"\([^"]*\)".*/\1/' >"$T/ids"
+	assert_eq 3 "$(grep -c '^kafka:[0-9a-f]\{32\}$' "$T/ids")" "hashed ids: $(paste -sd' ' "$T/ids")"
+	ok eg kafka import --brokers "$BS" --topic "$long" --group again
+	assert_match "$OUT" '^\{"imported":30,"duplicates":3,"quarantined":0,"messages":33,'
+}
