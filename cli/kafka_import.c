@@ -752,6 +752,13 @@ int kafka_import(cli *c, int arg)
 		cli_error("out of memory");
 		return EXIT_ERR;
 	}
+	size_t commas = 0;
+	for (const char *p = topic; *p; p++)
+		commas += *p == ',';
+	if (commas >= MAX_TOPICS) {
+		free(tbuf);
+		return cli_usage_error(c, "--topic: at most %d topics", MAX_TOPICS);
+	}
 	I.ntopics = cli_split(tbuf, I.topics, MAX_TOPICS);
 	for (size_t t = 0; t < I.ntopics; t++)
 		for (size_t u = 0; u < t; u++)
