@@ -286,8 +286,9 @@ int eg_batch_add_system(eg_batch *b, const char *stream, const char *type,
 
 /* Add a heartbeat (stream and type EG_HEARTBEAT, docs/WINDOWS.md) at event
  * time `time`, with data_json (n bytes, a JSON object; NULL: {}), never
- * through the batch's map: a source's watermark in its own batch (engram
- * kafka import's minimum over partitions).  Returns as eg_batch_add_json. */
+ * through the batch's map and never refused by a schema (it is engram's
+ * own): a source's watermark in its own batch (engram kafka import's
+ * minimum over partitions).  Returns as eg_batch_add_json. */
 int eg_batch_add_heartbeat(eg_batch *b, int64_t time, const char *data_json, size_t n);
 
 /* The events the batch has added so far (committed or not) and the lines

@@ -1444,6 +1444,34 @@ static void system_event_commits_with_the_batch_in_a_reserved_stream_only(void *
 	eg_store_close(st);
 }
 
+/* A heartbeat in a batch whose lines are mapped is not mapped itself. */
+static void heartbeat_in_a_mapped_batch_keeps_its_time_and_data(void **state)
+{
+	fx *f = *state;
+	eg_store *st = open_w(f->dir);
+	eg_map *m = NULL;
+	assert_int_equal(eg_map_builtin("segment", &m), EG_OK);
+	eg_batch *b = NULL;
+	eg_batch_opts o = { .expect_version = -1, .map = m };
+	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
+	const char *seg = "{\"type\":\"track\",\"event\":\"Clicked\",\"userId\":\"u1\","
+			  "\"messageId\":\"m1\",\"timestamp\":\"2025-01-01T00:00:00Z\"}";
+	assert_int_equal(eg_batch_add_json(b, seg, strlen(seg)), EG_OK);
+	const char *data = "{\"source\":\"kafka-import\"}";
+	assert_int_equal(eg_batch_add_heartbeat(b, 1735689600500000, data, strlen(data)), EG_OK);
+	assert_int_equal(commit(st, b).appended, 2);
+	eg_map_free(m);
+	evc *v;
+	assert_int_equal(read_all(st, &v), 2);
+	assert_string_equal(v[0].id, "m1");
+	assert_string_equal(v[1].stream, EG_HEARTBEAT);
+	assert_string_equal(v[1].type, EG_HEARTBEAT);
+	assert_int_equal(v[1].time, 1735689600500000);
+	assert_string_equal(v[1].data, data);
+	free(v);
+	eg_store_close(st);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
 
 int main(void)
@@ -1494,6 +1522,7 @@ int main(void)
 		T(line_defaults_fill_only_what_the_line_lacks),
 		T(add_lines_takes_each_lines_defaults_and_reports_each_line),
 		T(system_event_commits_with_the_batch_in_a_reserved_stream_only),
+		T(heartbeat_in_a_mapped_batch_keeps_its_time_and_data),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

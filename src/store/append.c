@@ -1160,8 +1160,9 @@ int eg_batch_add_heartbeat(eg_batch *b, int64_t time, const char *data_json, siz
 	    buf_puts(&line, "}"))
 		rc = eg_st_err(b->st, EG_ENOMEM, "out of memory");
 	else {
+		/* engram's own too: no schema (require-all) refuses it */
 		eg_line_defaults d = { .has_time = 1, .time = time };
-		rc = add_own(b, &line, 0, &d);
+		rc = add_own(b, &line, 1, &d);
 	}
 	free(line.p);
 	return rc;

@@ -325,3 +325,16 @@ test_kafka_import_from_end_and_long_topic_names() {
 	ok eg kafka import --brokers "$BS" --topic "$long" --group again
 	assert_match "$OUT" '^\{"imported":30,"duplicates":3,"quarantined":0,"messages":33,'
 }
+
+test_kafka_import_schema_refusals_go_to_quarantine_heartbeats_still_go_in() {
+	mock_start other
+	mock topic one 1
+	ok eg append <<<'{"type":"seed"}'
+	ok eg schema require-all on
+	numbered 1 3 >"$T/a.txt"
+	produce one "$T/a.txt"
+	ok eg kafka import --brokers "$BS" --topic one --group r
+	assert_match "$OUT" '^\{"imported":0,"duplicates":0,"quarantined":3,"messages":3,"batches":1,"heartbeats":1,'
+	assert_contains "$(eg read --stream '$quarantine' --limit 1)" 'has no schema, and schema require-all is on'
+	assert_eq 1 "$(eg read --stream engram.heartbeat | wc -l)" "heartbeats"
+}
