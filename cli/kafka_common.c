@@ -136,7 +136,7 @@ void kafka_status_save(cli *c, kafka_status *s)
 		cli_warn("cannot create %s: %s", dir, strerror(errno));
 		return;
 	}
-	char a[6 * 300 + 3], b[6 * 1024 + 3], t[6 * 1024 + 3], e[6 * 512 + 3], st[32];
+	char a[6 * 300 + 3], b[6 * 1024 + 3], t[6 * 1024 + 3], e[6 * 512 + 3], st[6 * 16 + 3];
 	char *text = NULL;
 	int n = asprintf(&text,
 			 "{\"kind\":\"%s\",\"name\":%s,\"brokers\":%s,\"topics\":%s,\"state\":%s,"

@@ -293,8 +293,9 @@ static const command COMMANDS[] = {
 	  "  curl -s 'http://127.0.0.1:7070/events?type=deposit&limit=5'" },
 	{ "kafka", cmd_kafka,
 	  "kafka export --brokers HOST:PORT[,...] --topic T [--types A,B] [--streams GLOB]\n"
-	  "             [--from POS] [--name N] [--follow] [-X KEY=VALUE ...]",
-	  "the log to a Kafka topic, from a durable checkpoint (docs/KAFKA-notes.md)",
+	  "             [--from POS] [--name N] [--follow] [-X KEY=VALUE ...]\n"
+	  "       engram [-d DIR] kafka status [--brokers B] [-X KEY=VALUE ...]",
+	  "the log to a Kafka topic, from a durable checkpoint; status (docs/KAFKA.md)",
 	  "Produces the store's events in log order to a Kafka topic, up to the head as\n"
 	  "it was at start, with librdkafka's idempotent producer: key the stream (a\n"
 	  "stream's events stay in one partition, in order), value the line engram read\n"
@@ -311,8 +312,14 @@ static const command COMMANDS[] = {
 	  "  --follow           then go on with the events appended, until SIGTERM or\n"
 	  "                     Ctrl-C, which finish what is in flight\n"
 	  "  -X KEY=VALUE       librdkafka configuration, as kcat takes it\n\n"
+	  "kafka status lists each export and import of the store (kind, name, topics,\n"
+	  "state: running, stopped, failed, or dead when killed), its checkpoint, its\n"
+	  "lag in messages and seconds, and its last error.  An import's lag asks the\n"
+	  "brokers it last used, or --brokers B (with the -X pairs); null when they do\n"
+	  "not answer.\n\n"
 	  "Example:\n"
-	  "  engram kafka export --brokers localhost:9092 --topic engram-events" },
+	  "  engram kafka export --brokers localhost:9092 --topic engram-events\n"
+	  "  engram kafka status" },
 	{ "token", cmd_token,
 	  "token add NAME --scope read|append|admin [--streams PATTERN]\n"
 	  "       engram [-d DIR] token list | revoke NAME",
