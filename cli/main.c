@@ -296,9 +296,10 @@ static const command COMMANDS[] = {
 	  "             [--from POS] [--name N] [--follow] [-X KEY=VALUE ...]\n"
 	  "       engram [-d DIR] kafka import --brokers HOST:PORT[,...] --topic T[,T...] --group G\n"
 	  "             [--map segment|snowplow|FILE] [--from beginning|end] [--follow]\n"
-	  "             [--idle-timeout DURATION] [--batch N] [-X KEY=VALUE ...]",
+	  "             [--idle-timeout DURATION] [--batch N] [-X KEY=VALUE ...]\n"
+	  "       engram [-d DIR] kafka status [--brokers B] [-X KEY=VALUE ...]",
 	  "the log to a Kafka topic, from a durable checkpoint; Kafka topics into the\n"
-	  "store, exactly once (docs/KAFKA-notes.md, docs/KAFKA-import.md)",
+	  "store, exactly once; status (docs/KAFKA.md, docs/KAFKA-import.md)",
 	  "Produces the store's events in log order to a Kafka topic, up to the head as\n"
 	  "it was at start, with librdkafka's idempotent producer: key the stream (a\n"
 	  "stream's events stay in one partition, in order), value the line engram read\n"
@@ -337,10 +338,16 @@ static const command COMMANDS[] = {
 	  "  --idle-timeout D   a partition silent this long (default 30s) does not hold\n"
 	  "                     the heartbeats' watermark back\n"
 	  "  --batch N          messages per batch (default 50000)\n\n"
+	  "kafka status lists each export and import of the store (kind, name, topics,\n"
+	  "state: running, stopped, failed, or dead when killed), its checkpoint, its\n"
+	  "lag in messages and seconds, and its last error.  An import's lag asks the\n"
+	  "brokers it last used, or --brokers B (with the -X pairs); null when they do\n"
+	  "not answer.\n\n"
 	  "Example:\n"
 	  "  engram kafka export --brokers localhost:9092 --topic engram-events\n"
 	  "  engram kafka import --brokers localhost:9092 --topic clicks --group clicks \\\n"
-	  "      --map segment --follow" },
+	  "      --map segment --follow\n"
+	  "  engram kafka status" },
 	{ "token", cmd_token,
 	  "token add NAME --scope read|append|admin [--streams PATTERN]\n"
 	  "       engram [-d DIR] token list | revoke NAME",
