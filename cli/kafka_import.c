@@ -509,8 +509,8 @@ static int flush(imp *I)
 	return 0;
 }
 
-/* Take one message into the open batch. */
-static int take(imp *I, rd_kafka_message_t *m)
+/* Take one message, polled at now, into the open batch. */
+static int take(imp *I, rd_kafka_message_t *m, long long now)
 {
 	size_t tn;
 	const char *tname = rd_kafka_topic_name(m->rkt);
@@ -545,7 +545,7 @@ static int take(imp *I, rd_kafka_message_t *m)
 				    .d = { .id_len = strlen(pe->id),
 					   .has_time = ts >= 0, .time = ts * 1000 } };
 	I->n++;
-	p->last_at = kafka_now_us();
+	p->last_at = now;
 	if (!I->follow && m->offset + 1 >= p->end)
 		p->done = 1;
 	return 0;
@@ -560,7 +560,7 @@ static int all_done(const imp *I)
 }
 
 /* One message or event from the consumer's queue. */
-static int one(imp *I, rd_kafka_message_t *m, uint64_t batch)
+static int one(imp *I, rd_kafka_message_t *m, uint64_t batch, long long now)
 {
 	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 		const char *t = rd_kafka_topic_name(m->rkt);
@@ -581,7 +581,7 @@ static int one(imp *I, rd_kafka_message_t *m, uint64_t batch)
 		}
 		return 0;
 	}
-	int rc = take(I, m);
+	int rc = take(I, m, now);
 	if (!rc && I->n >= batch)
 		rc = flush(I);
 	return rc;
@@ -610,7 +610,7 @@ static int run(imp *I, uint64_t batch)
 			if (rc)
 				rd_kafka_message_destroy(ms[k]);
 			else
-				rc = one(I, ms[k], batch);
+				rc = one(I, ms[k], batch, now);
 		}
 		if (rc)
 			break;
