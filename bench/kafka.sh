@@ -4,7 +4,8 @@
 # engram kafka's speed against kcat on the same loopback mock cluster
 # (docs/BENCH.md, "engram kafka"): `engram gen clickstream --events N`
 # appended to a store, then per run, alternating, each into a fresh topic
-# of P partitions (default 64; the mock keeps only 5 MiB a partition):
+# of P partitions (default 256: the mock keeps only 5 MiB a partition, and
+# export adds seven headers to each 174-byte value):
 #  1. kcat -P producing the messages engram export would: key the stream,
 #     value the line `engram read` prints (the idempotent producer and the
 #     murmur2 partitioner, as export uses), from a file;
@@ -23,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD ENGRAM=${ENGRAM:-$PWD/bin/engram}
 . bench/lib.sh
-N=1000000 PARTS=64 RUNS=3 CHECK=0 KEEP=0 OUT=
+N=1000000 PARTS=256 RUNS=3 CHECK=0 KEEP=0 OUT=
 MOCK=${MOCK:-${B:-build}/tests/kafka_mock}
 while [ $# -gt 0 ]; do
 	case $1 in

@@ -97,7 +97,9 @@ test_kafka_import_every_message_once_resumes_from_the_log() {
 	assert_match "$OUT" '^\{"imported":2500,"duplicates":0,"quarantined":0,"messages":2500,"batches":1,'
 	assert_contains "$OUT" '"group":"g"'
 	dump ev "$T/d1"
-	check_store ev "$T/d1" "$(ends ev 4)" g
+	local ends1
+	ends1=$(ends ev 4)
+	check_store ev "$T/d1" "$ends1" g
 	assert_contains "$OUT" "\"offsets\":{$(ends ev 4 | sed 's/\([^,=]*\)=\([0-9]*\)/"\1":\2/g')}"
 	# the status file engram kafka status reads
 	assert_contains "$(cat "$STORE/kafka/import.g.json")" '"state":"stopped"'
@@ -107,9 +109,23 @@ test_kafka_import_every_message_once_resumes_from_the_log() {
 	ok eg kafka import --brokers "$BS" --topic ev --group g
 	assert_match "$OUT" '^\{"imported":0,"duplicates":0,"quarantined":0,"messages":0,"batches":0,'
 	assert_eq "$head" "$(head_of)" "the head after a run with nothing new"
-	# more messages: only they come, in small batches
+	# more messages: engram kafka status counts them before they come
 	numbered 2501 2800 >"$T/b.txt"
 	produce ev "$T/b.txt"
+	sleep 1.1
+	ok eg kafka status
+	assert_contains "$OUT" "{\"kind\":\"import\",\"name\":\"g\",\"topics\":\"ev\",\"state\":\"stopped\",\"checkpoint\":{$(sed 's/\([^,=]*\)=\([0-9]*\)/"\1":\2/g' <<<"$ends1")},\"lag_messages\":300,"
+	py "$OUT" <<'PY'
+import sys, json
+from e2e import *
+r = json.loads(sys.argv[1])
+check(1.0 <= r["lag_seconds"] < 60, "lag_seconds %r: the oldest message not imported was produced over a second ago" % r["lag_seconds"])
+check(r["messages"] == 0 and r["last_error"] is None, "%r" % r)
+PY
+	# the brokers gone: the lag is unknown, the rest is still shown
+	ok eg kafka status --brokers 127.0.0.1:1 -X socket.connection.setup.timeout.ms=1000
+	assert_contains "$OUT" '"lag_messages":null,"lag_seconds":null'
+	# only they come, in small batches
 	ok eg kafka import --brokers "$BS" --topic ev --group g --batch 100
 	assert_match "$OUT" '^\{"imported":300,"duplicates":0,"quarantined":0,"messages":300,"batches":[3-7],'
 	dump ev "$T/d2"
