@@ -50,7 +50,7 @@ SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
 .PHONY: all print-ldlibs deps deps-check kafka-tools test test-build unit e2e lint sql-check features-check datasets-check web-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
-	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features bench-datasets bench-serve fuzz fuzz-replay fault fault-check clean
+	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features bench-datasets bench-serve bench-kafka fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
 all: bin/engram
@@ -253,7 +253,7 @@ bench: all bench-deps
 	@bench/compare.sh $(BENCH_ARGS)
 # The harness at a tiny size, answers checked, nothing timed (in CI after
 # `make test`, which needs no database peers).
-bench-check: all bench-deps $(B)/bench/features_serve $(B)/bench/sse_load
+bench-check: all bench-deps $(B)/bench/features_serve $(B)/bench/sse_load $(B)/tests/kafka_mock
 	@echo "== bench/compare.sh --tiny: every peer gives engram's answers"
 	@bench/compare.sh --tiny
 	@echo "== bench/features.sh --check: DuckDB and pandas give engram's features"
@@ -262,6 +262,8 @@ bench-check: all bench-deps $(B)/bench/features_serve $(B)/bench/sse_load
 	@bench/datasets.sh --check
 	@echo "== bench/serve.sh --check: engram serve answers 200, holds every acknowledged event, gives every subscriber every event"
 	@B=$(B) bench/serve.sh --check
+	@echo "== bench/kafka.sh --check: kcat finds export's topic as engram read prints it; import holds each event once"
+	@B=$(B) bench/kafka.sh --check
 # Each feature's own benchmark, with its targets (bench/results/*.md).
 bench-core: all ; @bench/run.sh $(BENCH_ARGS)
 bench-proj: all ; @bench/proj.sh $(BENCH_ARGS)
@@ -304,6 +306,7 @@ $(B)/bench/sse_load: bench/sse_load.c
 	@mkdir -p $(B)/bench
 	$(CC) $(CFLAGS) -o $@ bench/sse_load.c -lpthread
 bench-serve: all bench-deps $(B)/bench/sse_load ; @B=$(B) bench/serve.sh $(BENCH_ARGS)
+bench-kafka: all $(B)/tests/kafka_mock ; @B=$(B) bench/kafka.sh $(BENCH_ARGS)
 
 # libFuzzer targets (clang): each runs FUZZ_SECONDS on its corpus, one
 # after the other; new inputs go to build-fuzz/corpus-NAME, a crashing one

@@ -113,13 +113,13 @@ static int64_t wall_us(void)
 }
 
 /* s as a JSON string into out (cap bytes; room for every byte escaped). */
-static const char *q(const char *s, char *buf, size_t cap)
+static const char *q(const char *s, char *dst, size_t cap)
 {
 	size_t n = s ? strlen(s) : 0;
 	if (6 * n + 3 > cap)
 		n = (cap - 3) / 6;
-	buf[eg_json_quote(s ? s : "", n, buf)] = 0;
-	return buf;
+	dst[eg_json_quote(s ? s : "", n, dst)] = 0;
+	return dst;
 }
 
 void kafka_status_save(cli *c, kafka_status *s)

@@ -294,8 +294,13 @@ static const command COMMANDS[] = {
 	{ "kafka", cmd_kafka,
 	  "kafka export --brokers HOST:PORT[,...] --topic T [--types A,B] [--streams GLOB]\n"
 	  "             [--from POS] [--name N] [--follow]\n"
-	  "             [--transactional-id ID [--txn-events N] [--txn-ms MS]] [-X KEY=VALUE ...]",
-	  "the log to a Kafka topic, exactly once, from a durable checkpoint (docs/KAFKA.md)",
+	  "             [--transactional-id ID [--txn-events N] [--txn-ms MS]] [-X KEY=VALUE ...]\n"
+	  "       engram [-d DIR] kafka import --brokers HOST:PORT[,...] --topic T[,T...] --group G\n"
+	  "             [--map segment|snowplow|FILE] [--from beginning|end] [--follow]\n"
+	  "             [--idle-timeout DURATION] [--batch N] [-X KEY=VALUE ...]\n"
+	  "       engram [-d DIR] kafka status [--brokers B] [-X KEY=VALUE ...]",
+	  "the log to a Kafka topic, exactly once, from a durable checkpoint; Kafka\n"
+	  "topics into the store, exactly once; status (docs/KAFKA.md, docs/KAFKA-import.md)",
 	  "Produces the store's events in log order to a Kafka topic, up to the head as\n"
 	  "it was at start, with librdkafka's idempotent producer: key the stream (a\n"
 	  "stream's events stay in one partition, in order), value the line engram read\n"
@@ -325,10 +330,40 @@ static const command COMMANDS[] = {
 	  "  --txn-events N     a transaction: at most N events (default 50000)\n"
 	  "  --txn-ms MS        ... and at most MS milliseconds (default 500)\n"
 	  "  -X KEY=VALUE       librdkafka configuration, as kcat takes it\n\n"
+	  "kafka import appends the messages of every partition of the topics, to the\n"
+	  "end of each as it was at start: the value is an envelope as engram append\n"
+	  "takes a line (or, with --map, a producer's object), the message's timestamp\n"
+	  "its time and \"kafka:TOPIC/PARTITION/OFFSET\" its id when it gives none.  Each\n"
+	  "batch also records the next offset of every partition in the stream\n"
+	  "$kafka-import.G, atomically: a run goes on from the log, exactly once, even\n"
+	  "after a kill -9 (Kafka's offsets for group G are committed for monitoring\n"
+	  "only).  A message that cannot be an event goes to $quarantine, type\n"
+	  "engram.kafka.rejected, with its offset; the import goes on.  When the\n"
+	  "minimum event time over partitions moves, a heartbeat (engram.heartbeat)\n"
+	  "goes in the same batch: windows with \"watermark\": \"heartbeats\" use it.\n\n"
+	  "  --topic T[,T...]   the topics (every partition of each)\n"
+	  "  --group G          the import's name, 1-64 of A-Z a-z 0-9 . _ -: its offsets\n"
+	  "                     in the log and Kafka's consumer group\n"
+	  "  --map M            segment, snowplow, or a mapping FILE (docs/MAPPING.md)\n"
+	  "  --from W           where a partition the log has no offset for starts:\n"
+	  "                     beginning (default) or end\n"
+	  "  --follow           go on until SIGTERM or Ctrl-C, which commit the batch in\n"
+	  "                     flight\n"
+	  "  --idle-timeout D   a partition silent this long (default 30s) does not hold\n"
+	  "                     the heartbeats' watermark back\n"
+	  "  --batch N          messages per batch (default 50000)\n\n"
+	  "kafka status lists each export and import of the store (kind, name, topics,\n"
+	  "state: running, stopped, failed, or dead when killed), its checkpoint, its\n"
+	  "lag in messages and seconds, and its last error.  An import's lag asks the\n"
+	  "brokers it last used, or --brokers B (with the -X pairs); null when they do\n"
+	  "not answer.\n\n"
 	  "Example:\n"
 	  "  engram kafka export --brokers localhost:9092 --topic engram-events\n"
 	  "  engram kafka export --brokers localhost:9092 --topic engram-events --follow \\\n"
-	  "         --transactional-id engram-events-1 -X linger.ms=20" },
+	  "         --transactional-id engram-events-1 -X linger.ms=20\n"
+	  "  engram kafka import --brokers localhost:9092 --topic clicks --group clicks \\\n"
+	  "      --map segment --follow\n"
+	  "  engram kafka status" },
 	{ "token", cmd_token,
 	  "token add NAME --scope read|append|admin [--streams PATTERN]\n"
 	  "       engram [-d DIR] token list | revoke NAME",

@@ -234,6 +234,63 @@ typedef int (*eg_bad_line_fn)(void *ctx, uint64_t line, const char *text,
 int eg_batch_add_ndjson(eg_batch *b, const char *buf, size_t len,
 			eg_bad_line_fn bad, void *ctx, uint64_t *lines);
 
+/* What a line takes when it gives none itself (eg_batch_add_json_with,
+ * eg_batch_add_lines): engram kafka import gives each message the id
+ * "kafka:TOPIC/PARTITION/OFFSET" and the message's timestamp.  A default id
+ * is checked as the envelope's is (1 to 64 bytes). */
+typedef struct eg_line_defaults {
+	const char *id;             /* NULL: none (a UUIDv7 is assigned) */
+	size_t id_len;
+	int has_time;
+	int64_t time;               /* microseconds since the epoch, UTC */
+} eg_line_defaults;
+
+/* eg_batch_add_json, with d (NULL: none) filling in the id and the event
+ * time when the line (or its mapping) gives none.  Same returns. */
+int eg_batch_add_json_with(eg_batch *b, const char *json, size_t len,
+			   const eg_line_defaults *d);
+
+/* One line of eg_batch_add_lines: its text and defaults, and what became
+ * of it. */
+typedef struct eg_line {
+	const char *json;           /* in: a JSON object, as for eg_batch_add_json */
+	size_t len;
+	eg_line_defaults d;         /* in: its defaults (zero: none) */
+	int rc;                     /* out: EG_OK added, EG_EDUP a duplicate (not
+	                               added), EG_EINVAL refused (given to bad()) */
+	int64_t time;               /* out: its event time when rc is EG_OK or
+	                               EG_EDUP; 0 when it has none yet (it then
+	                               takes the commit's record time) */
+} eg_line;
+
+/*
+ * Add lines[0, n) in order, as eg_batch_add_json_with would one by one, but
+ * parsing on a second thread while the store adds (as eg_batch_add_ndjson
+ * does): for callers that hold many separate lines, such as the messages
+ * of a Kafka fetch.  bad() is called for each invalid line (line = its
+ * index; return 0 to go on); each line's rc and time are set.  *done gets
+ * the number of lines consumed.  Returns as eg_batch_add_ndjson.
+ */
+int eg_batch_add_lines(eg_batch *b, eg_line *lines, size_t n,
+		       eg_bad_line_fn bad, void *ctx, uint64_t *done);
+
+/* Add one of engram's own events to a reserved stream (a name beginning
+ * with '$', but not $schemas, whose events `engram schema` writes) in a
+ * user's batch, so that it commits atomically with the batch's events:
+ * engram kafka import's offsets and rejected messages.  data_json (n
+ * bytes) must be a JSON object; the event gets an assigned id, no
+ * schema check, and the commit's record time as its time.  EG_OK, EG_EINVAL
+ * (a stream not so named, data not an object), EG_ENOMEM, EG_EIO. */
+int eg_batch_add_system(eg_batch *b, const char *stream, const char *type,
+			const char *data_json, size_t n);
+
+/* Add a heartbeat (stream and type EG_HEARTBEAT, docs/WINDOWS.md) at event
+ * time `time`, with data_json (n bytes, a JSON object; NULL: {}), never
+ * through the batch's map and never refused by a schema (it is engram's
+ * own): a source's watermark in its own batch (engram kafka import's
+ * minimum over partitions).  Returns as eg_batch_add_json. */
+int eg_batch_add_heartbeat(eg_batch *b, int64_t time, const char *data_json, size_t n);
+
 /* The events the batch has added so far (committed or not) and the lines
  * it skipped as duplicates: a caller that merges several requests into one
  * batch (engram serve's group commit) tells each its share. */

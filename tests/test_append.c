@@ -1269,6 +1269,209 @@ static void bulk_add_reports_bad_lines_by_index_and_can_skip_or_stop(void **stat
 	eg_store_close(st);
 }
 
+/* ------------------------------------------------ defaults and own events */
+
+static void line_defaults_fill_only_what_the_line_lacks(void **state)
+{
+	fx *f = *state;
+	eg_store *st = open_w(f->dir);
+	eg_batch *b = begin(st);
+	eg_line_defaults d = { .id = "kafka:t/0/7", .id_len = 11, .has_time = 1,
+			       .time = 1700000000123000 };
+	const char *bare = "{\"type\":\"a\"}";
+	const char *own = "{\"type\":\"a\",\"id\":\"mine\",\"time\":\"2025-01-01T00:00:00Z\"}";
+	assert_int_equal(eg_batch_add_json_with(b, bare, strlen(bare), &d), EG_OK);
+	assert_int_equal(eg_batch_add_json_with(b, own, strlen(own), &d), EG_OK);
+	/* the same default id again: a duplicate, as a given id would be */
+	assert_int_equal(eg_batch_add_json_with(b, bare, strlen(bare), &d), EG_EDUP);
+	/* a default id longer than ids may be is refused by name */
+	eg_line_defaults big = { .id = "x123456789x123456789x123456789x123456789x123456789x123456789xxxxx",
+				 .id_len = 65 };
+	assert_int_equal(eg_batch_add_json_with(b, bare, strlen(bare), &big), EG_EINVAL);
+	assert_non_null(strstr(eg_errmsg(st), "default id"));
+	eg_line_defaults junk = { .id = "ok\xff\xfe", .id_len = 4 };
+	assert_int_equal(eg_batch_add_json_with(b, bare, strlen(bare), &junk), EG_EINVAL);
+	assert_non_null(strstr(eg_errmsg(st), "UTF-8"));
+	/* NULL defaults: as eg_batch_add_json */
+	assert_int_equal(eg_batch_add_json_with(b, bare, strlen(bare), NULL), EG_OK);
+	eg_append_result r = commit(st, b);
+	assert_int_equal(r.appended, 3);
+	assert_int_equal(r.duplicates, 1);
+	evc *v;
+	assert_int_equal(read_all(st, &v), 3);
+	assert_string_equal(v[0].id, "kafka:t/0/7");
+	assert_int_equal(v[0].time, 1700000000123000);
+	assert_string_equal(v[1].id, "mine");
+	assert_int_equal(v[1].time, 1735689600000000);
+	assert_int_equal(strlen(v[2].id), 36);
+	assert_int_equal(v[2].time, v[2].recorded);
+	free(v);
+	eg_store_close(st);
+}
+
+typedef struct badidx {
+	uint64_t idx[16];
+	int n;
+} badidx;
+
+static int note_bad_idx(void *ctx, uint64_t line, const char *text, size_t len, const char *msg)
+{
+	badidx *l = ctx;
+	(void)text;
+	(void)len;
+	assert_true(msg[0] != 0);
+	if (l->n < 16)
+		l->idx[l->n] = line;
+	l->n++;
+	return 0;
+}
+
+/* Enough lines for several chunks and the parsing thread: each takes its
+ * own defaults, bad and duplicate lines are told apart per line. */
+static void add_lines_takes_each_lines_defaults_and_reports_each_line(void **state)
+{
+	fx *f = *state;
+	enum { N = 5000 };
+	eg_store *st = open_w(f->dir);
+	eg_batch *b = begin(st);
+	eg_line *l = calloc(N, sizeof *l);
+	char (*text)[160] = calloc(N, 160), (*ids)[32] = calloc(N, 32);
+	assert_true(l && text && ids);
+	for (int i = 0; i < N; i++) {
+		if (i % 1000 == 7)
+			snprintf(text[i], 160, "not json %d", i);
+		else if (i % 1000 == 8)
+			snprintf(text[i], 160, "{\"type\":\"a\",\"id\":\"given-%d\",\"time\":%d}",
+				 i - 1, 1000 + i);   /* same id as... */
+		else if (i % 3 == 0)
+			snprintf(text[i], 160, "{\"type\":\"a\",\"id\":\"given-%d\",\"time\":%d,"
+				 "\"data\":{\"i\":%d}}", i, 1000 + i, i);
+		else
+			snprintf(text[i], 160, "{\"type\":\"b\",\"data\":{\"i\":%d,\"pad\":\"%090d\"}}", i, 0);
+		snprintf(ids[i], 32, "k/%d", i);
+		l[i] = (eg_line){ .json = text[i], .len = strlen(text[i]),
+				  .d = { .id = ids[i], .id_len = strlen(ids[i]), .has_time = 1,
+					 .time = (int64_t)i * 1000000 } };
+		l[i].rc = 99;
+	}
+	/* a line that repeats the id of one of the batch: 8 after 7 (bad) has
+	 * its own id; make line 2000 repeat line 1000's default */
+	snprintf(ids[2000], 32, "k/%d", 1000);
+	l[2000].d.id_len = strlen(ids[2000]);
+	badidx bad = { 0 };
+	uint64_t done;
+	assert_int_equal(eg_batch_add_lines(b, l, N, note_bad_idx, &bad, &done), EG_OK);
+	assert_int_equal(done, N);
+	assert_int_equal(bad.n, 5);
+	for (int k = 0; k < 5; k++)
+		assert_int_equal(bad.idx[k], (uint64_t)(1000 * k + 7));
+	int ok = 0;
+	for (int i = 0; i < N; i++) {
+		if (i % 1000 == 7) {
+			assert_int_equal(l[i].rc, EG_EINVAL);
+			continue;
+		}
+		int dup = i == 2000 && l[1000].rc == EG_OK;
+		assert_int_equal(l[i].rc, dup ? EG_EDUP : EG_OK);
+		ok += !dup;
+		if (i % 1000 == 8 || i % 3 == 0)
+			assert_int_equal(l[i].time, (int64_t)(1000 + i) * 1000);
+		else
+			assert_int_equal(l[i].time, (int64_t)i * 1000000);
+	}
+	eg_append_result r = commit(st, b);
+	assert_int_equal(r.appended, (uint64_t)ok);
+	assert_int_equal(r.duplicates, 1);
+	evc *v;
+	size_t n = read_all(st, &v);
+	assert_int_equal(n, (size_t)ok);
+	/* in the order given, each with its given or default id */
+	size_t j = 0;
+	for (int i = 0; i < N; i++) {
+		if (l[i].rc != EG_OK)
+			continue;
+		char want[32];
+		if (i % 1000 == 8 || i % 3 == 0)
+			snprintf(want, sizeof want, "given-%d", i % 1000 == 8 ? i - 1 : i);
+		else
+			snprintf(want, sizeof want, "k/%d", i);
+		assert_string_equal(v[j].id, want);
+		assert_int_equal(v[j].time, l[i].time);
+		j++;
+	}
+	free(v);
+	free(l);
+	free(text);
+	free(ids);
+	eg_store_close(st);
+}
+
+static void system_event_commits_with_the_batch_in_a_reserved_stream_only(void **state)
+{
+	fx *f = *state;
+	eg_store *st = open_w(f->dir);
+	const char *data = "{\"offsets\":{\"t/0\":5}}";
+	/* aborted: neither the event nor its offsets */
+	eg_batch *b = begin(st);
+	tu_add_ok(st, b, "{\"type\":\"a\",\"id\":\"e1\"}");
+	assert_int_equal(eg_batch_add_system(b, "$kafka-import.g", "engram.kafka.offsets", data,
+					     strlen(data)), EG_OK);
+	eg_batch_abort(b);
+	assert_int_equal(head_pos(st), 0);
+	/* committed: both, in order */
+	b = begin(st);
+	tu_add_ok(st, b, "{\"type\":\"a\",\"id\":\"e1\"}");
+	assert_int_equal(eg_batch_add_system(b, "$kafka-import.g", "engram.kafka.offsets", data,
+					     strlen(data)), EG_OK);
+	/* not a reserved stream, $schemas, data not an object: refused */
+	assert_int_equal(eg_batch_add_system(b, "plain", "x", "{}", 2), EG_EINVAL);
+	assert_non_null(strstr(eg_errmsg(st), "reserved"));
+	assert_int_equal(eg_batch_add_system(b, "$schemas", "x", "{}", 2), EG_EINVAL);
+	assert_int_equal(eg_batch_add_system(b, "$x", "x", "[1]", 3), EG_EINVAL);
+	assert_non_null(strstr(eg_errmsg(st), "data"));
+	/* a user's line still may not write a $ stream */
+	assert_int_equal(tu_add(b, "{\"type\":\"a\",\"stream\":\"$kafka-import.g\"}"), EG_EINVAL);
+	assert_int_equal(commit(st, b).appended, 2);
+	evc *v;
+	assert_int_equal(read_all(st, &v), 2);
+	assert_string_equal(v[0].id, "e1");
+	assert_string_equal(v[1].stream, "$kafka-import.g");
+	assert_string_equal(v[1].type, "engram.kafka.offsets");
+	assert_string_equal(v[1].data, data);
+	assert_int_equal(strlen(v[1].id), 36);
+	assert_int_equal(v[1].time, v[1].recorded);
+	free(v);
+	eg_store_close(st);
+}
+
+/* A heartbeat in a batch whose lines are mapped is not mapped itself. */
+static void heartbeat_in_a_mapped_batch_keeps_its_time_and_data(void **state)
+{
+	fx *f = *state;
+	eg_store *st = open_w(f->dir);
+	eg_map *m = NULL;
+	assert_int_equal(eg_map_builtin("segment", &m), EG_OK);
+	eg_batch *b = NULL;
+	eg_batch_opts o = { .expect_version = -1, .map = m };
+	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
+	const char *seg = "{\"type\":\"track\",\"event\":\"Clicked\",\"userId\":\"u1\","
+			  "\"messageId\":\"m1\",\"timestamp\":\"2025-01-01T00:00:00Z\"}";
+	assert_int_equal(eg_batch_add_json(b, seg, strlen(seg)), EG_OK);
+	const char *data = "{\"source\":\"kafka-import\"}";
+	assert_int_equal(eg_batch_add_heartbeat(b, 1735689600500000, data, strlen(data)), EG_OK);
+	assert_int_equal(commit(st, b).appended, 2);
+	eg_map_free(m);
+	evc *v;
+	assert_int_equal(read_all(st, &v), 2);
+	assert_string_equal(v[0].id, "m1");
+	assert_string_equal(v[1].stream, EG_HEARTBEAT);
+	assert_string_equal(v[1].type, EG_HEARTBEAT);
+	assert_int_equal(v[1].time, 1735689600500000);
+	assert_string_equal(v[1].data, data);
+	free(v);
+	eg_store_close(st);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
 
 int main(void)
@@ -1316,6 +1519,10 @@ int main(void)
 		T(default_stream_and_type_fill_lines_without_them),
 		T(bulk_add_equals_adding_line_by_line),
 		T(bulk_add_reports_bad_lines_by_index_and_can_skip_or_stop),
+		T(line_defaults_fill_only_what_the_line_lacks),
+		T(add_lines_takes_each_lines_defaults_and_reports_each_line),
+		T(system_event_commits_with_the_batch_in_a_reserved_stream_only),
+		T(heartbeat_in_a_mapped_batch_keeps_its_time_and_data),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

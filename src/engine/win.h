@@ -44,6 +44,9 @@ struct eg_win_spec {
 	waggspec a[WIN_MAX_AGGS];
 	int na;
 	int64_t watermark;          /* the delay behind the largest event time */
+	int wm_heartbeats;          /* "watermark": "heartbeats": only heartbeats
+	                               move it (a source's own watermark, such as
+	                               engram kafka import's per-partition one) */
 	int64_t lateness;           /* WIN_FOREVER: never final */
 	int no_upcast;              /* "upcast": false: events as stored */
 	unsigned char hash[32];     /* SHA-256 of the meaning (not the name) */

@@ -800,6 +800,8 @@ static int take_item(eg_win *w, wtake *k)
 		return rc;
 	if (w->max_time == INT64_MIN || t > w->max_time)
 		w->max_time = t;
+	if (s->wm_heartbeats)
+		return EG_OK;       /* the source's heartbeats move it, not event times */
 	int64_t wm = w->max_time - s->watermark;
 	if (w->max_time < INT64_MIN + s->watermark)
 		wm = INT64_MIN + 1;

@@ -216,6 +216,8 @@ static int spec_hash(eg_win_spec *s)
 	PUT("engram-windows 2\nkind %d size %lld every %lld wm %lld late %lld\n", s->kind,
 	    (long long)s->size, (long long)s->every, (long long)s->watermark,
 	    (long long)s->lateness);
+	if (s->wm_heartbeats)
+		PUT("wm heartbeats\n");
 	for (int i = 0; i < s->ntypes; i++)
 		PUT("type %zu:%.900s\n", strlen(s->types[i]), s->types[i]);
 	for (int i = 0; i < s->ngroup; i++)
@@ -260,7 +262,10 @@ static int parse(wctx *c, const char *json, size_t n)
 		} else if (eg_proj_key_is(&k, "aggs")) {
 			aggs = v;
 		} else if (eg_proj_key_is(&k, "watermark")) {
-			if (duration(c, "$.watermark", &v, 1, ", or 0", &s->watermark))
+			if (v.type == JSON_STRING && v.n == 12 && !memcmp(v.p, "\"heartbeats\"", 12))
+				s->wm_heartbeats = 1;
+			else if (duration(c, "$.watermark", &v, 1, ", 0, or \"heartbeats\"",
+					  &s->watermark))
 				return -1;
 		} else if (eg_proj_key_is(&k, "upcast")) {
 			if (v.type != JSON_TRUE && v.type != JSON_FALSE)

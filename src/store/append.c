@@ -835,7 +835,40 @@ static int scratch(eg_batch *b, size_t n)
 	return EG_OK;
 }
 
+/* A parsed line's defaults (eg_line_defaults): the id and time it lacks. */
+static int take_defaults(pctx *pc, envelope *e, const eg_line_defaults *d)
+{
+	if (!d)
+		return EG_OK;
+	if (!e->has_id && d->id) {
+		if (d->id_len == 0 || d->id_len > ID_MAX)
+			return perr(pc, "default id: expected 1 to %d bytes, got %zu", ID_MAX, d->id_len);
+		if (!eg_json_utf8_valid(d->id, d->id_len))
+			return perr(pc, "default id: expected UTF-8 text");
+		e->r.id = d->id;
+		e->r.id_len = d->id_len;
+		e->has_id = 1;
+	}
+	if (!e->has_time && d->has_time) {
+		e->r.time = d->time;
+		e->has_time = 1;
+	}
+	return EG_OK;
+}
+
+/* The event time a line added (or found a duplicate) with: 0 when none. */
+static int64_t line_time(const envelope *e)
+{
+	return e->has_time ? e->r.time : 0;
+}
+
 int eg_batch_add_json(eg_batch *b, const char *json, size_t len)
+{
+	return eg_batch_add_json_with(b, json, len, NULL);
+}
+
+int eg_batch_add_json_with(eg_batch *b, const char *json, size_t len,
+			   const eg_line_defaults *d)
 {
 	envelope e;
 	int rc = scratch(b, line_space(b, len));
@@ -843,7 +876,7 @@ int eg_batch_add_json(eg_batch *b, const char *json, size_t len)
 		return rc;
 	pctx pc = { b, b->st->err, b->scratch };
 	b->lines++;
-	if ((rc = parse_envelope(&pc, json, len, &e)))
+	if ((rc = parse_envelope(&pc, json, len, &e)) || (rc = take_defaults(&pc, &e, d)))
 		return rc;
 	rc = add_event(b, &e, b->lines);
 	if (rc == EG_OK)
@@ -871,6 +904,7 @@ typedef struct chunk {
 	int rc[CHUNK_LINES];          /* EG_OK, EG_EINVAL, or EG_END (blank) */
 	const char *text[CHUNK_LINES];
 	size_t len[CHUNK_LINES];
+	eg_line *src[CHUNK_LINES];    /* eg_batch_add_lines: the line; else NULL */
 	size_t n;
 	char *space, *errs;           /* scratch; one ERR_LEN message per line */
 	size_t cap;
@@ -881,6 +915,8 @@ typedef struct chunk {
 typedef struct bulk {
 	eg_batch *b;
 	const char *p, *end;          /* the reader's place in the buffer */
+	eg_line *arr;                 /* or in eg_batch_add_lines' array */
+	size_t an, ai;
 	chunk c[NCHUNKS];
 	uint64_t *lines;              /* lines added so far */
 	eg_bad_line_fn on_bad;
@@ -924,7 +960,16 @@ static int parse_chunk(void *kp, void *cp)
 	chunk *c = cp;
 	c->n = 0;
 	size_t need = 0;
-	while (c->n < CHUNK_LINES && k->p < k->end) {
+	while (k->arr && c->n < CHUNK_LINES && k->ai < k->an) {
+		eg_line *l = &k->arr[k->ai++];
+		c->src[c->n] = l;
+		c->text[c->n] = l->json;
+		c->len[c->n] = l->len;
+		need += line_space(k->b, l->len);
+		c->n++;
+	}
+	while (!k->arr && c->n < CHUNK_LINES && k->p < k->end) {
+		c->src[c->n] = NULL;
 		const char *nl = memchr(k->p, '\n', (size_t)(k->end - k->p));
 		size_t n = nl ? (size_t)(nl - k->p) : (size_t)(k->end - k->p);
 		c->text[c->n] = k->p;
@@ -940,14 +985,16 @@ static int parse_chunk(void *kp, void *cp)
 	}
 	pctx pc = { k->b, NULL, c->space };
 	for (size_t i = 0; i < c->n; i++) {
-		if (blank_line(c->text[i], c->len[i])) {
+		if (!c->src[i] && blank_line(c->text[i], c->len[i])) {
 			c->rc[i] = EG_END;
 			continue;
 		}
 		pc.err = c->errs + i * ERR_LEN;
 		c->rc[i] = parse_envelope(&pc, c->text[i], c->len[i], &c->e[i]);
+		if (c->rc[i] == EG_OK && c->src[i])
+			c->rc[i] = take_defaults(&pc, &c->e[i], &c->src[i]->d);
 	}
-	return k->p < k->end ? EG_OK : EG_END;
+	return (k->arr ? k->ai < k->an : k->p < k->end) ? EG_OK : EG_END;
 }
 
 /* Add the lines of one parsed chunk: EG_OK, or the error that stops the
@@ -960,6 +1007,10 @@ static int add_lines(bulk *k, chunk *c)
 		int rc = c->rc[i];
 		if (rc == EG_END)
 			continue;
+		if (c->src[i]) {
+			c->src[i]->rc = rc;
+			c->src[i]->time = 0;
+		}
 		if (rc == EG_EINVAL) {
 			const char *msg = c->errs + i * ERR_LEN;
 			if (!k->on_bad || k->on_bad(k->ctx, line - 1, c->text[i], c->len[i], msg))
@@ -969,6 +1020,10 @@ static int add_lines(bulk *k, chunk *c)
 		rc = add_event(b, &c->e[i], b->lines + line);
 		if (rc == EG_OK)
 			note_time(b, &c->e[i], b->lines + line);
+		if (c->src[i] && (rc == EG_OK || rc == EG_EDUP)) {
+			c->src[i]->rc = rc;
+			c->src[i]->time = line_time(&c->e[i]);
+		}
 		if (rc == EG_OK && b->o.commit_every && b->count >= b->o.commit_every &&
 		    (rc = sub_commit(b, b->o.sync)) == EG_OK)
 			sub_begin(b);
@@ -986,8 +1041,8 @@ static int add_chunk(void *kp, void *cp)
 	return k->add_rc;
 }
 
-int eg_batch_add_ndjson(eg_batch *b, const char *text, size_t len,
-			eg_bad_line_fn on_bad, void *ctx, uint64_t *lines)
+static int add_bulk(eg_batch *b, const char *text, size_t len, eg_line *arr, size_t an,
+		    eg_bad_line_fn on_bad, void *ctx, uint64_t *lines)
 {
 	*lines = 0;
 	/* Not calloc: the chunks' arrays (about 1 MB) are written line by line
@@ -1004,6 +1059,12 @@ int eg_batch_add_ndjson(eg_batch *b, const char *text, size_t len,
 	k->b = b;
 	k->p = text;
 	k->end = text + len;
+	k->arr = arr;
+	k->an = an;
+	k->ai = 0;
+	if (arr)
+		for (size_t i = 0; i < an; i++)
+			len += arr[i].len;
 	k->lines = lines;
 	k->on_bad = on_bad;
 	k->ctx = ctx;
@@ -1023,6 +1084,87 @@ int eg_batch_add_ndjson(eg_batch *b, const char *text, size_t len,
 		free(k->c[i].errs);
 	}
 	free(k);
+	return rc;
+}
+
+int eg_batch_add_ndjson(eg_batch *b, const char *text, size_t len,
+			eg_bad_line_fn on_bad, void *ctx, uint64_t *lines)
+{
+	return add_bulk(b, text, len, NULL, 0, on_bad, ctx, lines);
+}
+
+int eg_batch_add_lines(eg_batch *b, eg_line *lines, size_t n,
+		       eg_bad_line_fn on_bad, void *ctx, uint64_t *done)
+{
+	if (!n) {
+		*done = 0;
+		return EG_OK;
+	}
+	return add_bulk(b, NULL, 0, lines, n, on_bad, ctx, done);
+}
+
+/* Add an envelope line of engram's own, never through the batch's map;
+ * internal: as engram's own (a $ stream, no schema check). */
+static int add_own(eg_batch *b, const buf *line, int internal, const eg_line_defaults *d)
+{
+	int rc = scratch(b, line_space(b, line->n) + 2 * line->n + 64);
+	if (rc)
+		return rc;
+	const eg_map *map = b->o.map;
+	int was = b->internal;
+	b->o.map = NULL;
+	b->internal = internal;
+	envelope e;
+	pctx pc = { b, b->st->err, b->scratch };
+	rc = parse_envelope(&pc, line->p, line->n, &e);
+	b->o.map = map;
+	b->internal = was;
+	if (rc == EG_OK)
+		rc = take_defaults(&pc, &e, d);
+	if (rc == EG_OK)
+		rc = add_event(b, &e, b->lines);
+	return rc;
+}
+
+int eg_batch_add_system(eg_batch *b, const char *stream, const char *type,
+			const char *data_json, size_t n)
+{
+	eg_store *st = b->st;
+	size_t sl = strlen(stream);
+	if (!eg_reserved_stream(stream, sl) || !strcmp(stream, SCHEMAS_STREAM))
+		return eg_st_err(st, EG_EINVAL, "stream \"%.200s\": expected a reserved stream "
+				 "(beginning with '$'), not %s", stream, SCHEMAS_STREAM);
+	if (b->o.keep_recorded)
+		return eg_st_err(st, EG_EINVAL, "engram's own events do not go in a keep_recorded "
+				 "batch (they have no \"recorded\")");
+	/* The event as an envelope line, parsed as any line is (so that data
+	 * is checked and minified), but as engram's own. */
+	buf line = { 0 };
+	int rc = EG_ENOMEM;
+	if (buf_puts(&line, "{\"stream\":") || buf_quote(&line, stream, sl) ||
+	    buf_puts(&line, ",\"type\":") || buf_quote(&line, type, strlen(type)) ||
+	    buf_puts(&line, ",\"data\":") || buf_add(&line, data_json, n) || buf_puts(&line, "}"))
+		rc = eg_st_err(st, EG_ENOMEM, "out of memory");
+	else
+		rc = add_own(b, &line, 1, NULL);
+	free(line.p);
+	return rc;
+}
+
+int eg_batch_add_heartbeat(eg_batch *b, int64_t time, const char *data_json, size_t n)
+{
+	buf line = { 0 };
+	int rc;
+	if (buf_puts(&line, "{\"stream\":\"" EG_HEARTBEAT "\",\"type\":\"" EG_HEARTBEAT "\"") ||
+	    (data_json && (buf_puts(&line, ",\"data\":") || buf_add(&line, data_json, n))) ||
+	    buf_puts(&line, "}"))
+		rc = eg_st_err(b->st, EG_ENOMEM, "out of memory");
+	else {
+		/* engram's own too: no schema (require-all) refuses it */
+		eg_line_defaults d = { .has_time = 1, .time = time };
+		rc = add_own(b, &line, 1, &d);
+	}
+	free(line.p);
 	return rc;
 }
 

@@ -387,3 +387,36 @@ test_kafka_export_two_of_one_name_exit_4() {
 		assert_eq 0 "$?" "the follower's exit status"
 	done
 }
+
+test_kafka_status_shows_each_export_its_lag_and_last_error() {
+	new_store
+	eg gen bank --events 300 --seed 5 >"$T/a.ndjson"
+	ok eg append "$T/a.ndjson"
+	mock_start st
+	ok eg kafka export --brokers "$BS" --topic st
+	ok eg kafka status
+	assert_contains "$OUT" '{"kind":"export","name":"st","topics":"st","state":"stopped","checkpoint":300,"lag_messages":0,"lag_seconds":0,"messages":300,'
+	assert_contains "$OUT" '"last_error":null,"last_error_at":null}'
+	# 40 more, not exported yet: lag 40, dated by the first of them
+	eg gen bank --events 40 --seed 6 >"$T/b.ndjson"
+	ok eg append "$T/b.ndjson"
+	sleep 1.1
+	ok eg kafka status
+	assert_contains "$OUT" '"checkpoint":300,"lag_messages":40,'
+	py "$OUT" <<'PY'
+import sys, json
+from e2e import *
+r = json.loads(sys.argv[1])
+check(1.0 <= r["lag_seconds"] < 30, "lag_seconds %r" % r["lag_seconds"])
+PY
+	# a run that fails says why, and status keeps it
+	mock err 0 50 TOPIC_AUTHORIZATION_FAILED
+	assert_exit 1 eg kafka export --brokers "$BS" --topic st
+	ok eg kafka status
+	assert_contains "$OUT" '"state":"failed","checkpoint":300,"lag_messages":40,'
+	assert_contains "$OUT" '"last_error":"'
+	assert_not_contains "$OUT" '"last_error_at":null'
+	# a table on a terminal-less pipe with --format table
+	ok eg --format table kafka status
+	assert_contains "$OUT" "lag_messages"
+}

@@ -140,6 +140,39 @@ test_heartbeat_moves_the_watermark_of_a_quiet_source() {
 	assert_exit 2 eg append --heartbeat soon
 }
 
+test_watermark_heartbeats_waits_for_the_slowest_source() {
+	# two partitions of a topic, as engram kafka import writes them: p0
+	# is at 12:10 while p1 is still at 10:20; its heartbeats say 10:20
+	cat >"$T/hb.json" <<'JSON'
+{"types": ["v"], "window": {"tumble": "1h"}, "aggs": {"n": {"count": true}},
+ "watermark": "heartbeats"}
+JSON
+	sed 's/"heartbeats"}$/"0s"}/' "$T/hb.json" >"$T/ev.json"
+	ok eg append <<'EV'
+{"stream":"p0","type":"v","time":"2025-01-01T10:00:00Z"}
+{"stream":"p1","type":"v","time":"2025-01-01T10:20:00Z"}
+{"stream":"p0","type":"v","time":"2025-01-01T12:10:00Z"}
+{"stream":"engram.heartbeat","type":"engram.heartbeat","time":"2025-01-01T10:20:00Z"}
+EV
+	# by event time the 10:00 window is out before p1's late event
+	ok eg windows "$T/ev.json"
+	assert_contains "$OUT" '"window_start":"2025-01-01T10:00:00.000000Z","window_end":"2025-01-01T11:00:00.000000Z","n":2,"revision":1'
+	ok eg windows "$T/hb.json" --explain
+	assert_not_contains "$OUT" '"window_start"' "no window before the heartbeats reach an end"
+	assert_contains "$ERR" '"watermark":"2025-01-01T10:20:00.000000Z"'
+	# p1 catches up (a late event at 10:40, then 11:30); its heartbeat
+	ok eg append <<'EV'
+{"stream":"p1","type":"v","time":"2025-01-01T10:40:00Z"}
+{"stream":"p1","type":"v","time":"2025-01-01T11:30:00Z"}
+{"stream":"engram.heartbeat","type":"engram.heartbeat","time":"2025-01-01T11:30:00Z"}
+EV
+	ok eg windows "$T/hb.json"
+	assert_eq '{"window_start":"2025-01-01T10:00:00.000000Z","window_end":"2025-01-01T11:00:00.000000Z","n":3,"revision":1,"final":true,"too_late":0}' "$OUT" "one revision, all three events"
+	ok eg windows "$T/ev.json"
+	assert_contains "$OUT" '"window_start":"2025-01-01T10:00:00.000000Z","window_end":"2025-01-01T11:00:00.000000Z","n":2,"revision":1,"final":true,"too_late":1' "by event time: p1's 10:40 came too late"
+	assert_spec_error windows '{"window": {"tumble": "1h"}, "aggs": {"n": {"count": true}}, "watermark": "heartbeat"}' '$.watermark: expected a duration'
+}
+
 test_sessions_merge_and_the_later_one_is_retracted() {
 	cat >"$T/sessions.json" <<'JSON'
 {"window": {"session": "30m"}, "group_by": ["stream"], "aggs": {"n": {"count": true}},
