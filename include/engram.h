@@ -394,6 +394,13 @@ int eg_iter_wait(eg_iter *it, int timeout_ms);
  * a consumer checkpoints this.  0 before the first. */
 uint64_t eg_iter_scanned(const eg_iter *it);
 
+/* The chain hash after the batch that holds the event eg_iter_next
+ * returned last (what eg_store_chain_at gives for that batch's last
+ * position): one walk to the batch's commit record, then cached for the
+ * batch's other events.  EG_OK, EG_EINVAL before the first event,
+ * EG_ECORRUPT when no commit record closes the batch. */
+int eg_iter_chain(eg_iter *it, unsigned char hash[32]);
+
 void eg_iter_free(eg_iter *it);
 
 /* --------------------------------------------------------------- verify */

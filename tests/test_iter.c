@@ -104,6 +104,10 @@ static int lookup(const char *const *names, size_t count, const char *s, size_t 
 	return -1;
 }
 
+/* The last position of each generated batch, in order. */
+static uint64_t batch_end[64];
+static size_t nbatch_end;
+
 /* Append one random batch; the generated fields go to G.ev. */
 static void gen_batch(eg_store *st, size_t count)
 {
@@ -146,6 +150,8 @@ static void gen_batch(eg_store *st, size_t count)
 	eg_append_result res;
 	assert_int_equal(eg_batch_commit(b, &res), EG_OK);
 	assert_int_equal(res.last_pos, G.n);
+	if (nbatch_end < sizeof batch_end / sizeof *batch_end)
+		batch_end[nbatch_end++] = res.last_pos;
 }
 
 /* Read the whole store with a zero filter and check it against what was
@@ -574,6 +580,57 @@ static void iter_matches_plain_filter_on_a_reader(void **state)
 	assert_no_lag(st, "reader");
 	check_fixed_filters(st);
 	check_random_filters(st, 2);
+	eg_store_close(st);
+}
+
+/* eg_iter_chain gives each event its own batch's chain hash, the one
+ * eg_store_chain_at gives for the batch's last position, whatever serves
+ * the iterator (blocks, postings for a type, reverse), and the last
+ * batch's is the head's. */
+static void iter_chain_is_the_hash_of_the_events_batch(void **state)
+{
+	fx *f = *state;
+	eg_store *st = open_r(f->dir);
+	const char *types[] = { TYPES[1] };
+	eg_filter filters[] = { { 0 }, { .types = types, .ntypes = 1 }, { .reverse = 1 },
+				{ .from = batch_end[10] - 1, .to = batch_end[20] } };
+	eg_iter *it;
+	const eg_event *e;
+	unsigned char got[32], want[32];
+	assert_int_equal(eg_iter_new(st, &it, &filters[0]), EG_OK);
+	assert_int_equal(eg_iter_chain(it, got), EG_EINVAL);   /* no event yet */
+	eg_iter_free(it);
+	for (size_t k = 0; k < sizeof filters / sizeof *filters; k++) {
+		assert_int_equal(eg_iter_new(st, &it, &filters[k]), EG_OK);
+		size_t n = 0, b = 0;
+		int rc;
+		while ((rc = eg_iter_next(it, &e)) == EG_OK) {
+			for (b = 0; b < nbatch_end && batch_end[b] < e->pos; b++)
+				;
+			assert_true(b < nbatch_end);
+			assert_int_equal(eg_store_chain_at(st, batch_end[b], want), EG_OK);
+			if ((rc = eg_iter_chain(it, got)))
+				fail_msg("filter %zu, position %llu: %s: %s", k,
+					 (unsigned long long)e->pos, eg_strerror(rc), eg_errmsg(st));
+			if (memcmp(got, want, 32))
+				fail_msg("filter %zu: position %llu has the chain of another batch "
+					 "than its own (ending at %llu)", k,
+					 (unsigned long long)e->pos, (unsigned long long)batch_end[b]);
+			n++;
+		}
+		assert_int_equal(rc, EG_END);
+		assert_true(n > 0);
+		eg_iter_free(it);
+	}
+	/* the last event's batch is the head's */
+	eg_head h;
+	eg_filter last = { .reverse = 1, .limit = 1 };
+	assert_int_equal(eg_store_head(st, &h), EG_OK);
+	assert_int_equal(eg_iter_new(st, &it, &last), EG_OK);
+	assert_int_equal(eg_iter_next(it, &e), EG_OK);
+	assert_int_equal(eg_iter_chain(it, got), EG_OK);
+	assert_memory_equal(got, h.hash, 32);
+	eg_iter_free(it);
 	eg_store_close(st);
 }
 
@@ -1112,6 +1169,7 @@ int main(void)
 		P(duplicates_of_replayed_events_are_detected_after_catching_up),
 		P(iter_stream_filter_empty_selects_events_without_a_stream),
 		P(iter_type_named_twice_returns_each_event_once),
+		P(iter_chain_is_the_hash_of_the_events_batch),
 		T(reader_tables_survive_the_writer_growing_them),
 		P(reader_with_index_state_missing_scans_the_log),
 		P(reader_of_a_store_whose_idx_was_deleted_scans_the_log),

@@ -89,6 +89,9 @@ struct eg_iter {
 	int lazy_ids;                  /* UUID ids left unformatted (eg_iter_lazy_ids) */
 	char *ubuf;                    /* an upcast event's data (f.upcast) */
 	size_t ucap;
+	/* eg_iter_chain's cache: the batch ch_first..ch_last and its hash */
+	uint64_t ch_first, ch_last;
+	unsigned char ch_hash[32];
 };
 
 /* ------------------------------------------------------------ filters */
@@ -947,6 +950,53 @@ int eg_iter_next(eg_iter *it, const eg_event **ev)
 		it->scanned = it->hi;
 	}
 	return rc;
+}
+
+/* The commit record follows its batch's event records (in the same
+ * segment or, for a batch that spans segments, a later one), so a walk
+ * forward from the event's record over the lengths of the records after
+ * it finds it: once per batch, the cache serving the batch's other
+ * events.  It reads through the segments' mappings, not the iterator's
+ * read buffer, so that the event stays valid. */
+int eg_iter_chain(eg_iter *it, unsigned char hash[32])
+{
+	eg_store *st = it->st;
+	eg_log *lg = &st->log;
+	if (!it->emitted)
+		return eg_st_err(st, EG_EINVAL, "eg_iter_chain: no event returned yet");
+	uint64_t pos = it->ev.ev.pos;
+	if (it->ch_last && it->ch_first <= pos && pos <= it->ch_last) {
+		memcpy(hash, it->ch_hash, 32);
+		return EG_OK;
+	}
+	logpos at = it->ev_at;
+	for (;;) {
+		const unsigned char *p = eg_log_ptr(st, lg, at, REC_PREFIX);
+		size_t avail = p ? eg_log_avail(lg, at.seg, at.off) : 0;
+		int type;
+		size_t len = p ? rec_peek(p, avail, &type) : 0;
+		if (!len && !avail && at.seg + 1 < lg->nseg) {
+			at.seg++;   /* a batch may go on in the next segment */
+			at.off = SEG_HDR_LEN;
+			continue;
+		}
+		if (!len)
+			break;
+		rec_commit c;
+		if (type == REC_COMMIT) {
+			if (!eg_rec_commit_decode(p, avail, &c) || c.first_pos > pos ||
+			    c.first_pos + c.count - 1 < pos)
+				break;
+			it->ch_first = c.first_pos;
+			it->ch_last = c.first_pos + c.count - 1;
+			memcpy(it->ch_hash, c.chain, 32);
+			memcpy(hash, c.chain, 32);
+			return EG_OK;
+		}
+		at.off += len;
+	}
+	return eg_st_err(st, EG_ECORRUPT, "no commit record after position %llu",
+			 (unsigned long long)pos);
 }
 
 uint64_t eg_iter_scanned(const eg_iter *it)

@@ -12,24 +12,39 @@ read_topic() {
 		fail "kcat: $(cat "$T/kcat.err")"
 }
 
-# check_topic FILE FROM TO: the messages are the store's events FROM..TO,
-# each once, as engram read prints them, keyed by stream, with their
-# headers; within a key, in log order.
+# append_file FILE: append it (one batch) and keep the batch's last
+# position and chain hash in $T/heads, for check_topic's engram-chain.
+append_file() {
+	ok eg append "$1"
+	echo "$OUT" >>"$T/heads"
+}
+
+# check_topic FILE FROM TO NAME: the messages are the store's events
+# FROM..TO, each once, as engram read prints them, keyed by stream, with
+# their headers (engram-chain the hash append printed for the event's
+# batch, engram-export NAME); within
+# a key, in log order.
 check_topic() {
 	eg read --from "$2" --to "$3" >"$T/want.ndjson"
-	py "$1" "$T/want.ndjson" <<'EOF'
+	py "$1" "$T/want.ndjson" "$T/heads" "$4" <<'EOF'
 import sys, json
 from e2e import *
 got = [l.rstrip("\n").split("|", 2) for l in open(sys.argv[1]) if l.strip()]
 want = [l.rstrip("\n") for l in open(sys.argv[2])]
+heads = [json.loads(l) for l in open(sys.argv[3])]
+name = sys.argv[4]
 check(sorted(v for _, _, v in got) == sorted(want), "%d messages, %d events" % (len(got), len(want)))
+def chain(pos):
+    return next(h["head"] for h in heads if h["last_pos"] >= pos)
 last = {}
 for k, h, v in got:
     e = json.loads(v)
     check(k == e["stream"], "key %r, stream %r" % (k, e["stream"]))
     hd = dict(x.split("=", 1) for x in h.split(","))
     check(hd == {"engram-pos": str(e["pos"]), "engram-id": e["id"], "engram-type": e["type"],
-                 "engram-time": e["time"], "engram-recorded": e["recorded"]}, "headers %r of %r" % (hd, e))
+                 "engram-time": e["time"], "engram-recorded": e["recorded"],
+                 "engram-chain": chain(e["pos"]), "engram-export": name},
+          "headers %r of %r" % (hd, e))
     check(last.get(k, 0) < e["pos"], "stream %s out of order at %d" % (k, e["pos"]))
     last[k] = e["pos"]
 EOF
@@ -38,12 +53,12 @@ EOF
 test_kafka_export_every_event_once_and_resume_from_the_checkpoint() {
 	new_store
 	eg gen bank --events 3000 --seed 7 >"$T/bank.ndjson"
-	ok eg append "$T/bank.ndjson"
+	append_file "$T/bank.ndjson"
 	mock_start ev
 	ok eg kafka export --brokers "$BS" --topic ev
 	assert_eq '{"exported":3000,"present":0,"checkpoint":3000,"name":"ev"}' "$OUT"
 	read_topic ev "$T/t1"
-	check_topic "$T/t1" 1 3000
+	check_topic "$T/t1" 1 3000 ev
 	# again: nothing new, nothing sent
 	ok eg kafka export --brokers "$BS" --topic ev
 	assert_eq '{"exported":0,"present":0,"checkpoint":3000,"name":"ev"}' "$OUT"
@@ -53,19 +68,19 @@ test_kafka_export_every_event_once_and_resume_from_the_checkpoint() {
 	# more events: only they go, with a broker down and produce errors on
 	# the way (the idempotent producer retries; no message twice)
 	eg gen bank --events 1000 --seed 8 >"$T/more.ndjson"
-	ok eg append "$T/more.ndjson"
+	append_file "$T/more.ndjson"
 	mock err 0 5 NOT_LEADER_FOR_PARTITION
 	assert_eq ok "$MOCKED"
 	ok eg kafka export --brokers "$BS" --topic ev -X message.timeout.ms=30000
 	assert_contains "$OUT" '"checkpoint":4000'
 	read_topic ev "$T/t2"
-	check_topic "$T/t2" 1 4000
+	check_topic "$T/t2" 1 4000 ev
 }
 
 test_kafka_export_filters_and_names() {
 	new_store
 	eg gen bank --events 2000 --seed 9 >"$T/bank.ndjson"
-	ok eg append "$T/bank.ndjson"
+	append_file "$T/bank.ndjson"
 	mock_start fees acct
 	ok eg kafka export --brokers "$BS" --topic fees --types fee --name fees-only
 	read_topic fees "$T/fees"
@@ -88,20 +103,24 @@ test_kafka_export_bad_usage_exits_2() {
 	assert_exit 2 eg kafka export --brokers x:1 --topic t -X no.such.property=1
 	assert_contains "$ERR" "no.such.property"
 	assert_exit 2 eg kafka nothing
+	assert_exit 2 eg kafka export --brokers x:1 --topic t --txn-events 5
+	assert_contains "$ERR" "go with --transactional-id"
+	assert_exit 2 eg kafka export --brokers x:1 --topic t --transactional-id a --txn-ms 0
+	assert_contains "$ERR" "--txn-ms: expected milliseconds"
 }
 
 test_kafka_export_follow_until_sigterm() {
 	new_store
 	eg gen bank --events 500 --seed 3 >"$T/a.ndjson"
 	eg gen bank --events 700 --seed 4 >"$T/b.ndjson"
-	ok eg append "$T/a.ndjson"
+	append_file "$T/a.ndjson"
 	mock_start live
 	"$ENGRAM" -d "$STORE" kafka export --brokers "$BS" --topic live --follow >"$T/follow.out" 2>"$T/follow.err" &
 	local xp=$!
 	wait_for 10 sh -c "'$ENGRAM' -d '$STORE' consumers | grep -q '\"pos\":500'" ||
 		fail "the first 500 not exported: $(cat "$T/follow.err")"
 	# appended while it follows: they go too, without a restart
-	ok eg append "$T/b.ndjson"
+	append_file "$T/b.ndjson"
 	wait_for 10 sh -c "'$ENGRAM' -d '$STORE' consumers | grep -q '\"pos\":1200'" ||
 		fail "the appended events not exported: $(cat "$T/follow.err")"
 	kill -TERM $xp
@@ -109,13 +128,13 @@ test_kafka_export_follow_until_sigterm() {
 	assert_eq 0 "$?" "exit status after SIGTERM"
 	assert_eq '{"exported":1200,"present":0,"checkpoint":1200,"name":"live"}' "$(cat "$T/follow.out")"
 	read_topic live "$T/t"
-	check_topic "$T/t" 1 1200
+	check_topic "$T/t" 1 1200 live
 }
 
 test_kafka_export_killed_and_run_again_has_every_event_once() {
 	new_store
 	eg gen clickstream --events 12000 --seed 5 >"$T/c.ndjson"
-	ok eg append "$T/c.ndjson"
+	append_file "$T/c.ndjson"
 	mock_start kill
 	# brokers that answer late: an export takes long enough to be killed
 	local b
@@ -142,7 +161,231 @@ test_kafka_export_killed_and_run_again_has_every_event_once() {
 	ok eg kafka export --brokers "$BS" --topic kill
 	assert_contains "$OUT" '"checkpoint":12000'
 	read_topic kill "$T/t"
-	check_topic "$T/t" 1 12000
+	check_topic "$T/t" 1 12000 kill
+}
+
+# led_by TOPIC B: the partitions broker B leads (kcat -L).
+led_by() {
+	timeout 20 kcat -L -b "$BS" -t "$1" | sed -n "s/^ *partition \([0-9]*\), leader $2,.*/\1/p"
+}
+
+# kafka_check ARGS...: tests/e2e/kafka_check.py (plain or txn) must pass.
+kafka_check() {
+	local out
+	out=$("$PYTHON" "$E2E_DIR/kafka_check.py" "$@") || fail "$out"
+}
+
+# read_records TOPIC FILE: the companion topic's records, 'KEY|VALUE'.
+read_records() {
+	timeout 60 kcat -C -b "$BS" -t "$1.engram-checkpoints" -o beginning -e -q -f '%k|%s\n' \
+		>"$2" 2>"$T/kcat.err" || fail "kcat: $(cat "$T/kcat.err")"
+}
+
+test_kafka_export_shares_a_topic_with_another_producer() {
+	new_store
+	eg gen bank --events 2000 --seed 11 >"$T/a.ndjson"
+	eg gen bank --events 500 --seed 12 >"$T/b.ndjson"
+	append_file "$T/a.ndjson"
+	mock_start ev
+	ok eg kafka export --brokers "$BS" --topic ev
+	# another producer's 400 messages (about 100 a partition: the last 16
+	# of each are not ours, nor the 128 before them for some)
+	seq 1 400 | sed 's/^/other-&:{"n":&}/' |
+		timeout 20 kcat -P -b "$BS" -t ev -K: -H source=other || fail "kcat -P failed"
+	append_file "$T/b.ndjson"
+	# from the start again: the tails, found behind the other producer's
+	# messages, say that the first 2000 are there
+	ok eg kafka export --brokers "$BS" --topic ev --from 1
+	assert_eq '{"exported":500,"present":2000,"checkpoint":2500,"name":"ev"}' "$OUT"
+	read_topic ev "$T/all"
+	assert_eq 400 "$(grep -c '|source=other|' "$T/all")" "the other producer's messages"
+	grep -v '|source=other|' "$T/all" >"$T/ours"
+	check_topic "$T/ours" 1 2500 ev
+	kafka_check plain "$T/all" ev 2500
+}
+
+test_kafka_export_replaces_the_producer_after_a_fatal_error() {
+	new_store
+	eg gen bank --events 3000 --seed 13 >"$T/a.ndjson"
+	eg gen bank --events 1000 --seed 14 >"$T/b.ndjson"
+	append_file "$T/a.ndjson"
+	mock_start ev
+	# the idempotent producer's fatal error: a new producer, the same run
+	mock err 0 1 OUT_OF_ORDER_SEQUENCE_NUMBER
+	ok eg kafka export --brokers "$BS" --topic ev
+	assert_contains "$OUT" '"checkpoint":3000,"name":"ev","restarts":1}'
+	assert_contains "$ERR" "fatal producer error OUT_OF_ORDER_SEQUENCE_NUMBER"
+	assert_contains "$(cat "$STORE/kafka/export.ev.json")" '"last_error":"fatal producer error OUT_OF_ORDER_SEQUENCE_NUMBER'
+	assert_contains "$(cat "$STORE/kafka/export.ev.json")" '"state":"stopped"'
+	# what the first producer got there is not sent again
+	py "$OUT" <<'EOF'
+import sys, json
+from e2e import *
+r = json.loads(sys.argv[1])
+check(r["exported"] + r["present"] == 3000, "exported + present = %d" % (r["exported"] + r["present"]))
+EOF
+	append_file "$T/b.ndjson"
+	# gapless makes a lost epoch fatal too
+	mock err 0 1 INVALID_PRODUCER_EPOCH
+	ok eg kafka export --brokers "$BS" --topic ev
+	assert_contains "$OUT" '"checkpoint":4000,"name":"ev","restarts":1}'
+	read_topic ev "$T/t"
+	check_topic "$T/t" 1 4000 ev
+	# a fault that every new producer meets: five in a row, then exit 1
+	eg gen bank --events 100 --seed 15 >"$T/c.ndjson"
+	append_file "$T/c.ndjson"
+	mock err 0 40 OUT_OF_ORDER_SEQUENCE_NUMBER
+	assert_exit 1 eg kafka export --brokers "$BS" --topic ev
+	assert_contains "$ERR" "5 producers in a row made no progress, the checkpoint stays at 4000"
+	assert_contains "$(cat "$STORE/kafka/export.ev.json")" '"state":"failed"'
+	mock clear 0
+	ok eg kafka export --brokers "$BS" --topic ev
+	read_topic ev "$T/t"
+	check_topic "$T/t" 1 4100 ev
+}
+
+# Append FILE while the export follows, and wait for its checkpoint.
+follow_append() {
+	append_file "$1"
+	local last
+	last=$(printf '%s' "$OUT" | sed 's/.*"last_pos":\([0-9]*\).*/\1/')
+	wait_for 20 sh -c "'$ENGRAM' -d '$STORE' consumers | grep -q '\"consumer\":\"kafka-export.ev\",\"pos\":$last,'" ||
+		fail "$2: the events up to $last not exported: $(tail -3 "$T/follow.err")"
+}
+
+test_kafka_export_follow_through_broker_faults() {
+	new_store
+	local i
+	for i in 1 2 3 4 5; do
+		eg gen bank --events 800 --seed $((20 + i)) >"$T/$i.ndjson"
+	done
+	append_file "$T/1.ndjson"
+	mock_start ev
+	"$ENGRAM" -d "$STORE" kafka export --brokers "$BS" --topic ev --follow \
+		-X message.timeout.ms=60000 >"$T/follow.out" 2>"$T/follow.err" &
+	local xp=$! p
+	follow_append "$T/2.ndjson" "before the faults"
+	# broker 1 down; the mock does not fail over: its partitions move to 2
+	local led
+	led=$(led_by ev 1)
+	mock down 1
+	for p in $led; do
+		mock leader ev "$p" 2
+		assert_eq ok "$MOCKED"
+	done
+	eg gen bank --events 800 --seed 30 >"$T/down.ndjson"
+	follow_append "$T/down.ndjson" "broker 1 down"
+	mock up 1
+	# produce errors: not the leader, a lost connection, a timeout
+	mock err 0 5 NOT_LEADER_FOR_PARTITION _TRANSPORT REQUEST_TIMED_OUT
+	follow_append "$T/3.ndjson" "produce errors"
+	# the fatal error: a new producer inside the running export
+	mock err 0 1 OUT_OF_ORDER_SEQUENCE_NUMBER
+	follow_append "$T/4.ndjson" "fatal error"
+	kill -TERM $xp
+	wait $xp
+	assert_eq 0 "$?" "exit status after SIGTERM: $(tail -3 "$T/follow.err")"
+	assert_contains "$(cat "$T/follow.err")" "fatal producer error"
+	assert_contains "$(cat "$T/follow.out")" '"checkpoint":4000,'
+	read_topic ev "$T/t"
+	check_topic "$T/t" 1 4000 ev
+}
+
+test_kafka_export_transactional_every_position_once_among_committed() {
+	new_store
+	eg gen clickstream --events 6000 --seed 17 >"$T/c.ndjson"
+	eg gen clickstream --events 1000 --seed 18 >"$T/d.ndjson"
+	append_file "$T/c.ndjson"
+	mock_start ev
+	local b i
+	for b in 1 2 3; do
+		mock rtt $b 20
+	done
+	# killed mid-transaction: the next run starts after the last committed
+	# checkpoint record; the killed transaction's messages stay in the
+	# mock's topic (it does not abort them) but are off the chain
+	for i in 1 2 3; do
+		"$ENGRAM" -d "$STORE" kafka export --brokers "$BS" --topic ev --transactional-id ev-tx \
+			--txn-events 700 -X batch.num.messages=50 >/dev/null 2>"$T/k.err" &
+		local xp=$!
+		sleep "0.$((4 + i * 2))"
+		kill -KILL $xp 2>/dev/null
+		wait $xp 2>/dev/null
+	done
+	for b in 1 2 3; do
+		mock rtt $b 0
+	done
+	ok eg kafka export --brokers "$BS" --topic ev --transactional-id ev-tx --txn-events 700
+	assert_contains "$OUT" '"checkpoint":6000,'
+	append_file "$T/d.ndjson"
+	mock err 0 1 OUT_OF_ORDER_SEQUENCE_NUMBER
+	ok eg kafka export --brokers "$BS" --topic ev --transactional-id ev-tx --txn-events 700
+	assert_contains "$OUT" '"checkpoint":7000,'
+	# 1000 events in transactions of at most 700: two or more
+	py "$OUT" <<'EOF'
+import sys, json
+from e2e import *
+check(json.loads(sys.argv[1])["transactions"] >= 2, "transactions: " + sys.argv[1])
+EOF
+	# the local checkpoint is the last committed record's cache
+	ok eg consumers
+	assert_contains "$OUT" '"consumer":"kafka-export.ev","pos":7000'
+	read_topic ev "$T/t"
+	read_records ev "$T/r"
+	kafka_check txn "$T/t" "$T/r" ev 7000
+	# each record's chain hash is the store's at its position
+	py "$T/r" "$T/heads" <<'EOF'
+import sys, json
+from e2e import *
+heads = {h["last_pos"]: h["head"] for h in map(json.loads, open(sys.argv[2]))}
+recs = [json.loads(l.split("|", 1)[1]) for l in open(sys.argv[1]) if l.strip()]
+for r in recs:
+    if r["pos"] in heads:
+        check(r["chain"] == heads[r["pos"]], "record at %d: chain %s" % (r["pos"], r["chain"]))
+check(recs[-1]["pos"] == 7000 and recs[-1]["chain"] == heads[7000], "the last record")
+EOF
+}
+
+test_kafka_export_transactional_refuses_another_store() {
+	new_store
+	eg gen bank --events 300 --seed 19 >"$T/a.ndjson"
+	append_file "$T/a.ndjson"
+	mock_start ev
+	ok eg kafka export --brokers "$BS" --topic ev --transactional-id t1
+	# another store, with other events at the checkpoint's position
+	STORE=$T/other
+	eg gen bank --events 400 --seed 20 >"$T/b.ndjson"
+	ok eg append "$T/b.ndjson"
+	assert_exit 3 eg kafka export --brokers "$BS" --topic ev --transactional-id t1
+	assert_contains "$ERR" "does not match this store's log"
+	# --from starts over, knowingly
+	ok eg kafka export --brokers "$BS" --topic ev --transactional-id t1 --from 1
+	assert_contains "$OUT" '"exported":400,'
+}
+
+test_kafka_export_two_of_one_name_exit_4() {
+	new_store
+	eg gen bank --events 200 --seed 21 >"$T/a.ndjson"
+	append_file "$T/a.ndjson"
+	mock_start ev
+	local mode
+	for mode in "" "--transactional-id x1"; do
+		# shellcheck disable=SC2086
+		"$ENGRAM" -d "$STORE" kafka export --brokers "$BS" --topic ev --follow $mode \
+			>"$T/f.out" 2>"$T/f.err" &
+		local xp=$!
+		wait_for 10 sh -c "'$ENGRAM' -d '$STORE' consumers | grep -q '\"pos\":200'" ||
+			fail "the follower did not export: $(cat "$T/f.err")"
+		# shellcheck disable=SC2086
+		assert_exit 4 eg kafka export --brokers "$BS" --topic ev $mode
+		assert_contains "$ERR" "export ev is running already"
+		# another name is another export
+		# shellcheck disable=SC2086
+		ok eg kafka export --brokers "$BS" --topic other --name other $mode
+		kill -TERM $xp
+		wait $xp
+		assert_eq 0 "$?" "the follower's exit status"
+	done
 }
 
 test_kafka_status_shows_each_export_its_lag_and_last_error() {
