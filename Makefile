@@ -49,7 +49,7 @@ ENGRAM   := $(B)/bin/engram
 SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
-.PHONY: all print-ldlibs deps deps-check kafka-tools test test-build unit e2e lint sql-check features-check datasets-check web-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
+.PHONY: all print-ldlibs deps deps-check kafka-tools kafka-faults test test-build unit e2e lint sql-check features-check datasets-check web-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
 	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features bench-datasets bench-serve bench-kafka fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
@@ -114,6 +114,13 @@ $(B)/tests/%: tests/%.c $(B)/libengram.a tests/testutil.h
 KAFKA_TOOLS := $(B)/tests/kafka_mock $(B)/tests/kafka_txn_probe $(B)/tests/kafka_fence_probe \
 	$(B)/tests/kafka_assign_probe
 kafka-tools: $(KAFKA_TOOLS)
+# The Kafka bridge's kill -9 loops (docs/KAFKA.md, "Testing against the mock
+# cluster"): 50 kills of export (plain and transactional) and 50 of import
+# at seeded random moments, with broker faults between them, then exactly
+# once.  About 2.5 minutes; .ci/run runs it after make test.
+kafka-faults: deps-check $(ENGRAM) $(KAFKA_TOOLS)
+	@ENGRAM=$(abspath $(ENGRAM)) tests/kafka/faults_export.sh
+	@ENGRAM=$(abspath $(ENGRAM)) tests/kafka/faults_import.sh
 $(B)/tests/kafka_%: tests/kafka/%.c | deps-check
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags $(KAFKA_PKGS)) $(LDFLAGS) -o $@ $< \

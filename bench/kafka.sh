@@ -9,7 +9,9 @@
 #  1. kcat -P producing the messages engram export would: key the stream,
 #     value the line `engram read` prints (the idempotent producer and the
 #     murmur2 partitioner, as export uses), from a file;
-#  2. engram kafka export of the store to the head;
+#  2. engram kafka export of the store to the head (and, beside it, kcat -P
+#     with export's seven headers on every message, and export with
+#     --transactional-id);
 #  3. kcat -C consuming export's topic to a file (value per line);
 #  4. engram kafka import of export's topic into a fresh store.
 # Before timing, the answers are checked equal: kcat -C finds exactly the
@@ -82,13 +84,28 @@ EOF
 MB=$(calc "$(stat -c %s "$W/read.ndjson") / 1e6" 1)
 rm -f "$W/click.ndjson"
 
+# kcat cannot give each message headers of its own (-H puts the same on
+# all): export's seven, with the sizes an event's have, on every message
+HDRS=(-H engram-pos=500000 -H engram-id=0b7a6a3e-5c1d-4f3e-9d2a-6f1e2d3c4b5a
+	-H engram-type=page_view -H engram-time=2025-01-01T00:03:19.444467Z
+	-H engram-recorded=2026-12-06T12:37:11.808759Z
+	-H engram-chain=068c09a04d241599f643f0052f92add025f72915ab2603e377af52da81b8c381
+	-H engram-export=ke1)
 KCAT_P=(kcat -P -b "$BS" -K $'\t' -X enable.idempotence=true -X partitioner=murmur2_random -X linger.ms=5 -l "$W/kv.txt")
 secs() { local t0; t0=$(now); "$@"; SECS=$(calc "$(now) - $t0" 4); }   # SECS: wall time of CMD
 declare -A S
 for ((r = 1; r <= RUNS; r++)); do
-	topic "kp$r"; topic "ke$r"
+	topic "kp$r"; topic "ke$r"; topic "kh$r"; topic "kt$r"
 	secs "${KCAT_P[@]}" -t "kp$r" 2>"$W/kcat.err" || die "kcat -P: $(cat "$W/kcat.err")"
 	S[kp]+=" $SECS"
+	if [ "$CHECK" = 0 ]; then
+		secs "${KCAT_P[@]}" "${HDRS[@]}" -t "kh$r" 2>"$W/kcat.err" || die "kcat -P -H: $(cat "$W/kcat.err")"
+		S[kh]+=" $SECS"
+		secs "$ENGRAM" -d "$W/store" kafka export --brokers "$BS" --topic "kt$r" --name "txn$r" \
+			--transactional-id "bench-$r" >"$W/export.out"
+		S[et]+=" $SECS"
+		grep -q "\"exported\":$N," "$W/export.out" || die "export --transactional-id: $(cat "$W/export.out")"
+	fi
 	secs "$ENGRAM" -d "$W/store" kafka export --brokers "$BS" --topic "ke$r" --name "run$r" >"$W/export.out"
 	S[ep]+=" $SECS"
 	grep -q "\"exported\":$N," "$W/export.out" || die "export: $(cat "$W/export.out")"
@@ -124,23 +141,26 @@ done
 med() { median ${S[$1]}; }
 rate() { calc "$N / $1" 0; }
 mbs() { calc "$MB / $1" 1; }
-KP=$(med kp) EP=$(med ep) KC=$(med kc) IC=$(med ic)
+KP=$(med kp) KH=$(med kh) EP=$(med ep) ET=$(med et) KC=$(med kc) IC=$(med ic)
 {
 	echo "# engram kafka against kcat"
 	echo
 	echo "bench/kafka.sh at $(git_version), $(date -u +%Y-%m-%d). $N events of \`engram gen clickstream\`"
 	echo "($MB MB as \`engram read\` prints them: the message values), $RUNS alternating runs, each into"
 	echo "fresh topics of $PARTS partitions on librdkafka $(pkg-config --modversion rdkafka)'s mock cluster (3 brokers, loopback;"
-	echo "$(nproc) cores; load at start $LOAD0). kcat $(kcat -V 2>&1 | sed -n 's/^kcat - .* version \([0-9.]*\).*/\1/p'). Medians of wall seconds."
+	echo "$(nproc) cores; load at start $LOAD0). kcat $(kcat -V 2>&1 | sed -n 's/^Version \([0-9.]*\).*/\1/p'). Medians of wall seconds."
 	echo
 	echo "| | seconds | events/s | MB/s | runs (s) |"
 	echo "|---|---:|---:|---:|---|"
 	echo "| \`kcat -P\` (idempotent, murmur2, from a file) | $KP | $(rate "$KP") | $(mbs "$KP") | $(list ${S[kp]}) |"
+	echo "| \`kcat -P\` with export's seven headers (the same on every message) | $KH | $(rate "$KH") | $(mbs "$KH") | $(list ${S[kh]}) |"
 	echo "| \`engram kafka export\` | $EP | $(rate "$EP") | $(mbs "$EP") | $(list ${S[ep]}) |"
+	echo "| \`engram kafka export --transactional-id\` (transactions of 50,000 events or 500 ms) | $ET | $(rate "$ET") | $(mbs "$ET") | $(list ${S[et]}) |"
 	echo "| \`kcat -C\` (to a file) | $KC | $(rate "$KC") | $(mbs "$KC") | $(list ${S[kc]}) |"
 	echo "| \`engram kafka import\` (into a fresh store) | $IC | $(rate "$IC") | $(mbs "$IC") | $(list ${S[ic]}) |"
 	echo
-	echo "- export / kcat -P: **$(calc "$EP / $KP" 2)×** the time (target ≤ 1: $(ok "$EP <= $KP"))"
+	echo "- export / kcat -P: **$(calc "$EP / $KP" 2)×** the time (target ≤ 1: $(ok "$EP <= $KP")); against kcat -P with the same headers: $(calc "$EP / $KH" 2)×"
+	echo "- export --transactional-id / kcat -P: $(calc "$ET / $KP" 2)×"
 	echo "- import / kcat -C: **$(calc "$IC / $KC" 2)×** the time (target ≤ 1: $(ok "$IC <= $KC"))"
 	echo
 	echo "Checked first (run 1): kcat -C finds in export's topic exactly the $N lines \`engram read\`"
