@@ -296,9 +296,7 @@ static int append_heartbeat(cli *c, const char *time, const eg_batch_opts *opts,
 	return rc;
 }
 
-/* --map NAME|FILE: a built-in mapping by name, else a mapping file.  NULL
- * after printing why, with *rc the exit code (2 for a bad mapping). */
-static eg_map *load_map(const char *arg, int *rc)
+eg_map *cli_load_map(const char *arg, int *rc)
 {
 	eg_map *m = NULL;
 	int r = eg_map_builtin(arg, &m);
@@ -367,7 +365,7 @@ int cmd_append(cli *c)
 		return cli_usage_error(c, "--keep-recorded does not work with --map: the map gives no "
 				       "\"recorded\" (map to envelopes, add \"recorded\", then append)");
 	eg_map *mp = NULL;
-	if (map && !(mp = load_map(map, &rc)))
+	if (map && !(mp = cli_load_map(map, &rc)))
 		return rc;
 	bo.map = mp;
 	const char *path = c->npos ? c->pos[0] : "-";

@@ -231,6 +231,11 @@ int cmd_features(cli *c);
 int cmd_dataset(cli *c);
 int cmd_serve(cli *c);
 int cmd_kafka(cli *c);
+
+/* --map NAME|FILE (append, kafka import): a built-in mapping by name, else
+ * a mapping file.  NULL after printing why, with *rc the exit code (2 for
+ * a bad mapping). */
+eg_map *cli_load_map(const char *arg, int *rc);
 int cmd_token(cli *c);
 
 #endif

@@ -92,36 +92,6 @@ static int valid_name(const char *s, size_t max)
 	return 1;
 }
 
-/* --map NAME|FILE: a built-in mapping by name, else a mapping file.  NULL
- * after printing why, with *rc the exit code. */
-static eg_map *load_map(const char *arg, int *rc)
-{
-	eg_map *m = NULL;
-	int r = eg_map_builtin(arg, &m);
-	if (r == EG_OK)
-		return m;
-	*rc = EXIT_USAGE;
-	if (r != EG_ENOTFOUND) {
-		cli_error("--map %s: %s", arg, eg_strerror(r));
-		return NULL;
-	}
-	size_t n;
-	char *json = cli_slurp(arg, &n);
-	if (!json) {
-		cli_error("--map %s: no such built-in mapping (segment, snowplow), and "
-			  "no mapping file of that name", arg);
-		return NULL;
-	}
-	char err[512];
-	r = eg_map_parse(json, n, &m, err, sizeof err);
-	free(json);
-	if (r) {
-		cli_error("--map %s: %s", arg, err);
-		return NULL;
-	}
-	return m;
-}
-
 /* ------------------------------------------------------- where to start */
 
 static part *find_part(imp *I, const char *topic, size_t tn, int32_t id)
@@ -773,7 +743,7 @@ int kafka_import(cli *c, int arg)
 		}
 	snprintf(I.stream, sizeof I.stream, "$kafka-import.%s", group);
 	eg_map *mp = NULL;
-	if (map && !(mp = load_map(map, &rc))) {
+	if (map && !(mp = cli_load_map(map, &rc))) {
 		free(tbuf);
 		return rc;
 	}
