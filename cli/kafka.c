@@ -1,6 +1,6 @@
 /*
  * kafka.c — engram kafka export: the store's log handed to a Kafka topic,
- * on librdkafka (docs/KAFKA-export.md; issue 25).
+ * on librdkafka (docs/KAFKA.md; issue 25).
  *
  * Each event is one message: key its stream (one stream's events stay in
  * one partition, in order), value the line `engram read` prints, headers
@@ -37,7 +37,7 @@
 #define SAVE_EVERY_US 200000    /* the checkpoint, at most this often */
 #define STATUS_EVERY_US 2000000
 #define TXN_EVENTS 50000        /* a transaction: at most this many events */
-#define TXN_MS 500              /* ... or this long (docs/KAFKA-export.md: with
+#define TXN_MS 500              /* ... or this long (docs/KAFKA.md: with
                                    10,000 and 100 ms, 2.4 times slower) */
 #define MAX_STALLS 5            /* producers re-created in a row without progress */
 #define RUN_AGAIN (-1)          /* run_once: the producer failed, go on anew */

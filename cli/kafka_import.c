@@ -1,6 +1,6 @@
 /*
  * kafka_import.c — engram kafka import: Kafka topics into the store,
- * exactly once (docs/KAFKA-import.md, issue 25).
+ * exactly once (docs/KAFKA.md, issue 25).
  *
  * The consumer assigns every partition of the topics itself (no group
  * join) at offsets read from the log: each engram batch holds the mapped
@@ -645,7 +645,7 @@ static rd_kafka_t *consumer(const char *brokers, const char *group, int follow, 
 				* 64 MiB by default) each partition's fetcher backs
 				* off for fetch.error.backoff.ms (500 ms in 2.0): 1M
 				* clickstream events on 64 partitions took 7.2 s so,
-				* 1.8 s with these (docs/KAFKA-import.md). */
+				* 1.8 s with these (docs/KAFKA.md). */
 			       "queued.min.messages", "1000000",
 			       "queued.max.messages.kbytes", "131072",
 			       "fetch.error.backoff.ms", "20", NULL };

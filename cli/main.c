@@ -300,7 +300,7 @@ static const command COMMANDS[] = {
 	  "             [--idle-timeout DURATION] [--batch N] [-X KEY=VALUE ...]\n"
 	  "       engram [-d DIR] kafka status [--brokers B] [-X KEY=VALUE ...]",
 	  "the log to a Kafka topic, exactly once, from a durable checkpoint; Kafka\n"
-	  "topics into the store, exactly once; status (docs/KAFKA.md, docs/KAFKA-import.md)",
+	  "topics into the store, exactly once; status (docs/KAFKA.md)",
 	  "Produces the store's events in log order to a Kafka topic, up to the head as\n"
 	  "it was at start, with librdkafka's idempotent producer: key the stream (a\n"
 	  "stream's events stay in one partition, in order), value the line engram read\n"
