@@ -354,3 +354,31 @@ test_kafka_import_schema_refusals_go_to_quarantine_heartbeats_still_go_in() {
 	assert_contains "$(eg read --stream '$quarantine' --limit 1)" 'has no schema, and schema require-all is on'
 	assert_eq 1 "$(eg read --stream engram.heartbeat | wc -l)" "heartbeats"
 }
+
+test_kafka_import_windows_wait_for_the_slowest_partition() {
+	mock_start other
+	mock topic clk 2
+	# partition 0 runs to 12:10 while partition 1 is still at 10:20
+	printf 'a1:{"type":"v","time":"2025-01-01T10:00:00Z"}\na2:{"type":"v","time":"2025-01-01T12:10:00Z"}\n' >"$T/p0.txt"
+	printf 'b1:{"type":"v","time":"2025-01-01T10:20:00Z"}\n' >"$T/p1.txt"
+	produce clk "$T/p0.txt" 0
+	produce clk "$T/p1.txt" 1
+	ok eg kafka import --brokers "$BS" --topic clk --group w
+	cat >"$T/hb.json" <<'JSON'
+{"types": ["v"], "window": {"tumble": "1h"}, "aggs": {"n": {"count": true}}, "watermark": "heartbeats"}
+JSON
+	sed 's/"heartbeats"}$/"0s"}/' "$T/hb.json" >"$T/ev.json"
+	ok eg windows "$T/hb.json"
+	assert_not_contains "$OUT" '"window_start"' "no window closes before partition 1 passes its end"
+	# partition 1 catches up: 10:40 (late by partition 0's clock), 11:30
+	printf 'b2:{"type":"v","time":"2025-01-01T10:40:00Z"}\nb3:{"type":"v","time":"2025-01-01T11:30:00Z"}\n' >"$T/p1b.txt"
+	produce clk "$T/p1b.txt" 1
+	ok eg kafka import --brokers "$BS" --topic clk --group w
+	assert_contains "$OUT" '"watermark":"2025-01-01T11:30:00.000000Z"'
+	ok eg windows "$T/hb.json"
+	assert_eq '{"window_start":"2025-01-01T10:00:00.000000Z","window_end":"2025-01-01T11:00:00.000000Z","n":3,"revision":1,"final":true,"too_late":0}' "$OUT" \
+		"by the partitions' watermark: one revision with all three events"
+	# by the largest event time seen, partition 1's 10:40 came too late
+	ok eg windows "$T/ev.json"
+	assert_contains "$OUT" '"window_start":"2025-01-01T10:00:00.000000Z","window_end":"2025-01-01T11:00:00.000000Z","n":2,"revision":1,"final":true,"too_late":1'
+}
