@@ -84,6 +84,7 @@ typedef struct xp {
 	char chain_hex[65];
 	/* --transactional-id */
 	int in_txn;
+	int txn_ready;           /* this producer's start is settled (txn_start) */
 	uint64_t committed;      /* the last committed checkpoint record's pos */
 	uint64_t txn;            /* the open (or last) transaction's number */
 	uint64_t txns;           /* committed by this run */
@@ -285,7 +286,10 @@ static int walk_back(xp *e, rd_kafka_t *c, const char *topic, int32_t np, matche
 		     void *ctx, unsigned char *found)
 {
 	int64_t *seen = calloc((size_t)np, sizeof *seen);
-	unsigned char *looking = calloc((size_t)np * 2, 1), *reached = looking + np;
+	/* at_start[p]: the window began at the partition's first offset (1),
+	 * after it (0), or unknown (2: no watermarks cached yet) */
+	unsigned char *looking = calloc((size_t)np * 3, 1), *reached = looking + np,
+		      *at_start = looking + 2 * (size_t)np;
 	int rc = seen && looking ? 0 : -1;
 	if (rc)
 		cli_error("out of memory");
@@ -302,7 +306,16 @@ static int walk_back(xp *e, rd_kafka_t *c, const char *topic, int32_t np, matche
 			if (!looking[p])
 				continue;
 			seen[p] = reached[p] = 0;
-			rd_kafka_topic_partition_list_add(l, topic, p)->offset = RD_KAFKA_OFFSET_TAIL(w);
+			/* from w before the end, or the first offset retention
+			 * kept (as the last fetch reported them) when that is later */
+			int64_t lo, hi, off = RD_KAFKA_OFFSET_TAIL(w);
+			at_start[p] = 2;
+			if (!rd_kafka_get_watermark_offsets(c, topic, p, &lo, &hi) && lo >= 0 &&
+			    hi >= lo) {
+				off = hi - w > lo ? hi - w : lo;
+				at_start[p] = off == lo;
+			}
+			rd_kafka_topic_partition_list_add(l, topic, p)->offset = off;
 			left++;
 		}
 		if (left)
@@ -337,10 +350,20 @@ static int walk_back(xp *e, rd_kafka_t *c, const char *topic, int32_t np, matche
 				  topic, left, last ? ": " : "", last ? rd_kafka_err2str(last) : "");
 			rc = -1;
 		}
-		/* a window with fewer messages than asked for began at the start */
-		for (int32_t p = 0; p < np && !rc; p++)
-			if (looking[p] && (found[p] || seen[p] < w))
+		/* a window with fewer messages than asked for began at the start,
+		 * unless offsets without a message (transaction markers, records
+		 * compacted away or aborted) thinned it: the partition's first
+		 * offset, as the brokers' fetches report it, says */
+		for (int32_t p = 0; p < np && !rc; p++) {
+			int64_t lo, hi;
+			if (!looking[p])
+				continue;
+			if (found[p] || at_start[p] == 1)
 				looking[p] = 0;
+			else if (at_start[p] == 2 && seen[p] < w)
+				looking[p] = rd_kafka_get_watermark_offsets(c, topic, p, &lo, &hi) == 0 &&
+					     lo >= 0 && hi - w > lo;
+		}
 	}
 	free(seen);
 	free(looking);
@@ -761,6 +784,7 @@ static int txn_start(xp *e, uint64_t *from)
 		return RUN_AGAIN;
 	}
 	e->committed = *from - 1;
+	e->txn_ready = 1;
 	if (!found || e->from_given)
 		return 0;
 	unsigned char h[32];
@@ -940,15 +964,23 @@ static int export_runs(xp *e, uint64_t from)
 	trace("start: name %s, from position %llu", e->name, (unsigned long long)from);
 	for (int first = 1;; first = 0) {
 		uint64_t before = e->txn_id ? e->committed : e->fl.safe;
+		e->txn_ready = 0;
 		rc = run_once(e, from, first);
 		if (rc != RUN_AGAIN || kafka_stop) {
 			drop_producer(e);
-			return rc == RUN_AGAIN ? EXIT_ERR : rc;
+			/* stopped while a producer was being replaced: the
+			 * checkpoint holds what was acknowledged; a stop is 0 */
+			return rc == RUN_AGAIN ? (kafka_stop ? EXIT_OK : EXIT_ERR) : rc;
 		}
 		drop_producer(e);
 		e->restarts++;
 		uint64_t now = e->txn_id ? e->committed : e->fl.safe;
 		stalls = now > before ? 1 : stalls + 1;
+		/* a transactional producer that failed before it settled where
+		 * to begin (init_transactions, the checkpoint records) begins
+		 * again where it was to, --from and all */
+		if (e->txn_id && !e->txn_ready)
+			continue;
 		from = now + 1;
 		e->from_given = 0;
 		if (stalls > MAX_STALLS) {
@@ -993,11 +1025,28 @@ int kafka_export(cli *c, int arg)
 		return rc < 0 ? EXIT_OK : rc;
 	if (!e.brokers || !e.topic)
 		return cli_usage_error(c, "kafka export needs --brokers HOST:PORT[,...] and --topic T");
+	int opt_name = e.name != NULL;
 	if (!e.name)
 		e.name = e.topic;
-	if (!e.name[0] || strlen(e.name) > 200 || strchr(e.name, '/'))
-		return cli_usage_error(c, "--name: expected 1 to 200 characters without '/', got '%s'",
-				       e.name);
+	/* the checkpoint kafka-export.NAME is a consumer's: 1-64 of [A-Za-z0-9._-] */
+	size_t nl = strlen(e.name);
+	int name_ok = nl >= 1 && nl <= 64 - 13;
+	for (size_t i = 0; name_ok && i < nl; i++)
+		name_ok = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
+				 e.name[i]) != NULL;
+	if (!name_ok)
+		return cli_usage_error(c, "--name: expected 1 to 51 of A-Z a-z 0-9 . _ - (the "
+				       "checkpoint kafka-export.NAME is a consumer's), got '%s'%s",
+				       e.name, opt_name ? "" : " (the topic: give --name)");
+	size_t ntypes = 0;
+	for (const char *t = types; t && *t; t++)
+		ntypes += *t == ',';
+	if (types && ntypes + 1 > MAX_TYPES)
+		return cli_usage_error(c, "--types: at most %d types", MAX_TYPES);
+	if (e.txn_id && strlen(e.topic) + strlen(CK_SUFFIX) > 249)
+		return cli_usage_error(c, "--topic: with --transactional-id at most %d characters "
+				       "(the companion topic %s%s must be a topic name too)",
+				       (int)(249 - strlen(CK_SUFFIX)), "T", CK_SUFFIX);
 	if (e.txn_id && !e.txn_id[0])
 		return cli_usage_error(c, "--transactional-id: expected an id, got ''");
 	e.txn_max = TXN_EVENTS;

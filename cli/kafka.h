@@ -34,6 +34,10 @@ rd_kafka_conf_t *kafka_conf(const char *brokers, const char *const *base, const 
 /* librdkafka's errors and warnings as engram's warnings. */
 void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
+/* A message's Kafka timestamp in microseconds since the epoch, or -1 when
+ * it has none or one past the year 9999 (a producer's garbage). */
+int64_t kafka_msg_time(const rd_kafka_message_t *m);
+
 /* A monotonic clock in microseconds. */
 long long kafka_now_us(void);
 

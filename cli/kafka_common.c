@@ -73,6 +73,13 @@ bad:
 	return NULL;
 }
 
+int64_t kafka_msg_time(const rd_kafka_message_t *m)
+{
+	rd_kafka_timestamp_type_t tt;
+	int64_t ms = rd_kafka_message_timestamp(m, &tt);
+	return ms >= 0 && ms <= 253402300799999LL ? ms * 1000 : -1;
+}
+
 long long kafka_now_us(void)
 {
 	struct timespec t;

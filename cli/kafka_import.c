@@ -221,6 +221,14 @@ static int find_partitions(imp *I, int from_end)
 		if (!p->known) {
 			p->next = from_end ? hi : lo;
 			I->dirty = 1;   /* the log learns where this one starts */
+		} else if (p->next > hi) {
+			/* the log read further than the partition now goes: not
+			 * the topic the offsets were taken from */
+			cli_error("kafka: %s/%d: the log's next offset %lld is beyond the partition's "
+				  "end %lld: the topic was deleted and made again, or these are other "
+				  "brokers; a new --group starts afresh (ids dedup what is here)",
+				  p->topic, (int)p->id, (long long)p->next, (long long)hi);
+			return EXIT_ERR;
 		} else if (p->next < lo) {
 			cli_warn("kafka: %s/%d: offsets %lld to %lld are gone from the topic "
 				 "(retention) and cannot be imported; going on at %lld",
@@ -286,15 +294,14 @@ static int rejected_json(imp *I, const pending *pe, buf *q)
 	q->n = 0;
 	int bad = buf_puts(q, "{\"group\":") || buf_quote(q, I->group, strlen(I->group)) ||
 		  buf_puts(q, ",\"topic\":") || buf_quote(q, pe->p->topic, strlen(pe->p->topic));
-	rd_kafka_timestamp_type_t tt;
-	int64_t ts = rd_kafka_message_timestamp(m, &tt);
+	int64_t ts = kafka_msg_time(m);
 	snprintf(num, sizeof num, ",\"partition\":%d,\"offset\":%lld", (int)m->partition,
 		 (long long)m->offset);
 	bad = bad || buf_puts(q, num) || buf_puts(q, ",\"key\":");
 	bad = bad || (m->key ? put_text(q, m->key, m->key_len) : buf_puts(q, "null"));
 	if (ts >= 0) {
 		char t[EG_TIME_LEN + 1];
-		eg_time_format(ts * 1000, t);
+		eg_time_format(ts, t);
 		bad = bad || buf_puts(q, ",\"timestamp\":\"") || buf_puts(q, t) || buf_puts(q, "\"");
 	}
 	bad = bad || buf_puts(q, ",\"error\":") || put_text(q, pe->why, strlen(pe->why)) ||
@@ -421,9 +428,8 @@ static int flush(imp *I)
 		part *p = pe->p;
 		int64_t t = l->time;
 		if (l->rc == EG_EINVAL) {
-			rd_kafka_timestamp_type_t tt;
-			int64_t ts = rd_kafka_message_timestamp(pe->m, &tt);
-			t = ts >= 0 ? ts * 1000 : 0;
+			int64_t ts = kafka_msg_time(pe->m);
+			t = ts >= 0 ? ts : 0;
 			if (!pe->why)
 				pe->why = strdup("refused");
 			rc = !pe->why || rejected_json(I, pe, &q)
@@ -509,11 +515,10 @@ static int take(imp *I, rd_kafka_message_t *m, long long now)
 	pe->p = p;
 	pe->why = NULL;
 	message_id(p, m->offset, pe->id);
-	rd_kafka_timestamp_type_t tt;
-	int64_t ts = rd_kafka_message_timestamp(m, &tt);
+	int64_t ts = kafka_msg_time(m);
 	I->lines[I->n] = (eg_line){ .json = m->payload ? m->payload : "", .len = m->len,
 				    .d = { .id_len = strlen(pe->id),
-					   .has_time = ts >= 0, .time = ts * 1000 } };
+					   .has_time = ts >= 0, .time = ts } };
 	I->n++;
 	p->last_at = now;
 	if (!I->follow && m->offset + 1 >= p->end)
@@ -621,9 +626,10 @@ static void summary(imp *I)
 	}
 	bad = bad || buf_puts(&q, ",\"offsets\":{");
 	for (size_t i = 0; i < I->np; i++) {
-		snprintf(num, sizeof num, "%s\"%s/%d\":%lld", i ? "," : "", I->parts[i].topic,
-			 (int)I->parts[i].id, (long long)I->parts[i].next);
-		bad = bad || buf_puts(&q, num);
+		snprintf(num, sizeof num, "/%d\":%lld", (int)I->parts[i].id,
+			 (long long)I->parts[i].next);
+		bad = bad || buf_puts(&q, i ? ",\"" : "\"") || buf_puts(&q, I->parts[i].topic) ||
+		      buf_puts(&q, num);
 	}
 	if (!bad && !buf_puts(&q, "}}\n"))
 		fwrite(q.p, 1, q.n, stdout);

@@ -17,6 +17,14 @@ mock_start() {
 	BS=$(head -1 "$T/mock.out")
 }
 
+# mock_stop: the mock cluster gone (quit, and waited for), so that
+# mock_start can start another.
+mock_stop() {
+	exec 3>&-
+	wait "$MOCKPID" 2>/dev/null
+	rm -f "$T/mock.in" "$T/mock.out"
+}
+
 # mock_lines_over N: has the mock answered more than N lines?
 mock_lines_over() {
 	[ "$(wc -l <"$T/mock.out")" -gt "$1" ]

@@ -51,7 +51,6 @@ EOF
 }
 
 test_kafka_export_every_event_once_and_resume_from_the_checkpoint() {
-	new_store
 	eg gen bank --events 3000 --seed 7 >"$T/bank.ndjson"
 	append_file "$T/bank.ndjson"
 	mock_start ev
@@ -78,7 +77,6 @@ test_kafka_export_every_event_once_and_resume_from_the_checkpoint() {
 }
 
 test_kafka_export_filters_and_names() {
-	new_store
 	eg gen bank --events 2000 --seed 9 >"$T/bank.ndjson"
 	append_file "$T/bank.ndjson"
 	mock_start fees acct
@@ -95,7 +93,6 @@ test_kafka_export_filters_and_names() {
 }
 
 test_kafka_export_bad_usage_exits_2() {
-	new_store
 	assert_exit 2 eg kafka export --topic t
 	assert_contains "$ERR" "needs --brokers"
 	assert_exit 2 eg kafka export --brokers x:1 --topic t -X nonsense
@@ -110,7 +107,6 @@ test_kafka_export_bad_usage_exits_2() {
 }
 
 test_kafka_export_follow_until_sigterm() {
-	new_store
 	eg gen bank --events 500 --seed 3 >"$T/a.ndjson"
 	eg gen bank --events 700 --seed 4 >"$T/b.ndjson"
 	append_file "$T/a.ndjson"
@@ -132,7 +128,6 @@ test_kafka_export_follow_until_sigterm() {
 }
 
 test_kafka_export_killed_and_run_again_has_every_event_once() {
-	new_store
 	eg gen clickstream --events 12000 --seed 5 >"$T/c.ndjson"
 	append_file "$T/c.ndjson"
 	mock_start kill
@@ -182,7 +177,6 @@ read_records() {
 }
 
 test_kafka_export_shares_a_topic_with_another_producer() {
-	new_store
 	eg gen bank --events 2000 --seed 11 >"$T/a.ndjson"
 	eg gen bank --events 500 --seed 12 >"$T/b.ndjson"
 	append_file "$T/a.ndjson"
@@ -205,7 +199,6 @@ test_kafka_export_shares_a_topic_with_another_producer() {
 }
 
 test_kafka_export_replaces_the_producer_after_a_fatal_error() {
-	new_store
 	eg gen bank --events 3000 --seed 13 >"$T/a.ndjson"
 	eg gen bank --events 1000 --seed 14 >"$T/b.ndjson"
 	append_file "$T/a.ndjson"
@@ -254,7 +247,6 @@ follow_append() {
 }
 
 test_kafka_export_follow_through_broker_faults() {
-	new_store
 	local i
 	for i in 1 2 3 4 5; do
 		eg gen bank --events 800 --seed $((20 + i)) >"$T/$i.ndjson"
@@ -292,7 +284,6 @@ test_kafka_export_follow_through_broker_faults() {
 }
 
 test_kafka_export_transactional_every_position_once_among_committed() {
-	new_store
 	eg gen clickstream --events 6000 --seed 17 >"$T/c.ndjson"
 	eg gen clickstream --events 1000 --seed 18 >"$T/d.ndjson"
 	append_file "$T/c.ndjson"
@@ -347,7 +338,6 @@ EOF
 }
 
 test_kafka_export_transactional_refuses_another_store() {
-	new_store
 	eg gen bank --events 300 --seed 19 >"$T/a.ndjson"
 	append_file "$T/a.ndjson"
 	mock_start ev
@@ -364,7 +354,6 @@ test_kafka_export_transactional_refuses_another_store() {
 }
 
 test_kafka_export_two_of_one_name_exit_4() {
-	new_store
 	eg gen bank --events 200 --seed 21 >"$T/a.ndjson"
 	append_file "$T/a.ndjson"
 	mock_start ev
@@ -389,7 +378,6 @@ test_kafka_export_two_of_one_name_exit_4() {
 }
 
 test_kafka_status_shows_each_export_its_lag_and_last_error() {
-	new_store
 	eg gen bank --events 300 --seed 5 >"$T/a.ndjson"
 	ok eg append "$T/a.ndjson"
 	mock_start st
@@ -419,4 +407,51 @@ PY
 	# a table on a terminal-less pipe with --format table
 	ok eg --format table kafka status
 	assert_contains "$OUT" "lag_messages"
+}
+
+test_kafka_export_tails_past_a_partition_retention_trimmed() {
+	mock_start
+	mock topic ret 1
+	# the mock keeps 5 MiB a partition: 6,000 messages of 1 KiB push its start on
+	"$PYTHON" -c 'print("\n".join("x%d:%s" % (i, "y" * 1024) for i in range(6000)))' >"$T/big.txt"
+	timeout 60 kcat -P -b "$BS" -t ret -K: -l "$T/big.txt" 2>"$T/kcat.err" || fail "kcat -P: $(cat "$T/kcat.err")"
+	local lo
+	lo=$(timeout 30 kcat -Q -b "$BS" -t ret:0:-2 2>/dev/null | sed -n 's/.* offset \([0-9]*\)$/\1/p')
+	[ "${lo:-0}" -gt 0 ] || fail "the mock kept the partition whole (first offset ${lo:-?})"
+	eg gen bank --events 3 --seed 1 >"$T/a.ndjson"
+	append_file "$T/a.ndjson"
+	ok eg kafka export --brokers "$BS" --topic ret
+	assert_contains "$OUT" '"exported":3,'
+	# 2,000 more of the other producer's: ours are beyond the windows of
+	# 16, 128 and 1,024 read back from the end; the next, 8,192, reaches
+	# before what retention kept
+	head -2000 "$T/big.txt" >"$T/more.txt"
+	timeout 60 kcat -P -b "$BS" -t ret -K: -l "$T/more.txt" 2>"$T/kcat.err" || fail "kcat -P: $(cat "$T/kcat.err")"
+	# the checkpoint lost (a kill -9 before it was saved): the tails, read
+	# back past the other producer's messages, still find ours
+	ok eg consumers --delete kafka-export.ret
+	ok eg kafka export --brokers "$BS" --topic ret
+	assert_eq '{"exported":0,"present":3,"checkpoint":3,"name":"ret"}' "$OUT"
+}
+
+test_kafka_export_transactional_keeps_from_when_its_first_producer_fails() {
+	eg gen bank --events 10 --seed 1 >"$T/a.ndjson"
+	append_file "$T/a.ndjson"
+	mock_start tf
+	# the first producer's init_transactions fails: the next starts at --from too
+	mock err 22 1 TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+	ok eg kafka export --brokers "$BS" --topic tf --transactional-id tx1 --from 6
+	assert_contains "$OUT" '"exported":5,'
+	timeout 30 kcat -C -b "$BS" -t tf -o beginning -e -q -f '%h\n' >"$T/h" 2>/dev/null
+	assert_eq "6 7 8 9 10" "$(sed -n 's/.*engram-pos=\([0-9]*\).*/\1/p' "$T/h" | sort -n | paste -sd' ')" \
+		"the positions in the topic"
+}
+
+test_kafka_export_names_a_checkpoint_can_hold() {
+	assert_exit 2 eg kafka export --brokers x:1 --topic t --name 'my export'
+	assert_contains "$ERR" "--name: expected 1 to 51 of A-Z a-z 0-9 . _ -"
+	assert_exit 2 eg kafka export --brokers x:1 --topic "$(printf 't%.0s' $(seq 60))"
+	assert_contains "$ERR" "(the topic: give --name)"
+	assert_exit 2 eg kafka export --brokers x:1 --topic t --types "$(seq 70 | sed 's/^/t/' | paste -sd,)"
+	assert_contains "$ERR" "--types: at most 64 types"
 }
