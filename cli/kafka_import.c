@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ERR_GIVE_UP_US 60000000LL   /* without --follow: only errors this long, exit 1 */
 #define MAX_TOPICS 64
 #define GROUP_MAX 64
 #define DEFAULT_BATCH 50000   /* 1M clickstream messages: 2.7 s at 10,000, 2.2 s at 50,000 */
@@ -74,6 +75,8 @@ typedef struct imp {
 	int follow, dirty;            /* dirty: the log does not hold the offsets yet */
 	uint64_t imported, duplicates, quarantined, messages, batches, heartbeats;
 	kafka_status ks;
+	long long err_since;   /* errors and no message since (0: none) */
+	long long err_saved;   /* when the last error went to the status file */
 } imp;
 
 /* ------------------------------------------------------------ options */
@@ -546,16 +549,31 @@ static int one(imp *I, rd_kafka_message_t *m, uint64_t batch, long long now)
 		return 0;
 	}
 	if (m->err) {
-		kafka_status_error(I->c, &I->ks, "%s", rd_kafka_message_errstr(m));
-		cli_warn("kafka: %s", rd_kafka_message_errstr(m));
+		/* said once a second, not once a fetch */
+		if (now - I->err_saved >= 1000000) {
+			kafka_status_error(I->c, &I->ks, "%s", rd_kafka_message_errstr(m));
+			cli_warn("kafka: %s", rd_kafka_message_errstr(m));
+			I->err_saved = now;
+		}
+		if (!I->err_since)
+			I->err_since = now;
 		rd_kafka_message_destroy(m);
 		char why[512];
 		if (rd_kafka_fatal_error(I->rk, why, sizeof why)) {
 			cli_error("kafka: fatal: %s", why);
 			return EXIT_ERR;
 		}
+		/* without --follow a partition that only fails (a topic gone,
+		 * access refused) would keep the run from its end for ever */
+		if (!I->follow && now - I->err_since > ERR_GIVE_UP_US) {
+			cli_error("kafka: only errors for %d s, the last: %s; what is not committed "
+				  "is read again by the next run", (int)(ERR_GIVE_UP_US / 1000000),
+				  I->ks.last_error);
+			return EXIT_ERR;
+		}
 		return 0;
 	}
+	I->err_since = 0;
 	int rc = take(I, m, now);
 	if (!rc && I->n >= batch)
 		rc = flush(I);
