@@ -1029,12 +1029,7 @@ int kafka_export(cli *c, int arg)
 	if (!e.name)
 		e.name = e.topic;
 	/* the checkpoint kafka-export.NAME is a consumer's: 1-64 of [A-Za-z0-9._-] */
-	size_t nl = strlen(e.name);
-	int name_ok = nl >= 1 && nl <= 64 - 13;
-	for (size_t i = 0; name_ok && i < nl; i++)
-		name_ok = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-",
-				 e.name[i]) != NULL;
-	if (!name_ok)
+	if (!kafka_name_ok(e.name, 64 - strlen("kafka-export.")))
 		return cli_usage_error(c, "--name: expected 1 to 51 of A-Z a-z 0-9 . _ - (the "
 				       "checkpoint kafka-export.NAME is a consumer's), got '%s'%s",
 				       e.name, opt_name ? "" : " (the topic: give --name)");

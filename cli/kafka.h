@@ -38,6 +38,10 @@ void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf
  * it has none or one past the year 9999 (a producer's garbage). */
 int64_t kafka_msg_time(const rd_kafka_message_t *m);
 
+/* Is s 1 to max of [A-Za-z0-9._-] (an import's group, an export's name,
+ * a topic)? */
+int kafka_name_ok(const char *s, size_t max);
+
 /* A monotonic clock in microseconds. */
 long long kafka_now_us(void);
 

@@ -80,6 +80,20 @@ int64_t kafka_msg_time(const rd_kafka_message_t *m)
 	return ms >= 0 && ms <= 253402300799999LL ? ms * 1000 : -1;
 }
 
+int kafka_name_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+			return 0;
+	}
+	return 1;
+}
+
 long long kafka_now_us(void)
 {
 	struct timespec t;

@@ -79,22 +79,6 @@ typedef struct imp {
 	long long err_saved;   /* when the last error went to the status file */
 } imp;
 
-/* ------------------------------------------------------------ options */
-
-static int valid_name(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > max)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 /* ------------------------------------------------------- where to start */
 
 static part *find_part(imp *I, const char *topic, size_t tn, int32_t id)
@@ -726,7 +710,7 @@ int kafka_import(cli *c, int arg)
 	if (!brokers || !topic || !group)
 		return cli_usage_error(c, "kafka import needs --brokers HOST:PORT[,...], --topic "
 				       "T[,T...] and --group G");
-	if (!valid_name(group, GROUP_MAX))
+	if (!kafka_name_ok(group, GROUP_MAX))
 		return cli_usage_error(c, "--group: expected 1 to %d characters of A-Z a-z 0-9 . _ -, "
 				       "got '%s'", GROUP_MAX, group);
 	int from_end = 0;
@@ -759,7 +743,7 @@ int kafka_import(cli *c, int arg)
 			if (!strcmp(I.topics[t], I.topics[u]))
 				I.topics[t] = "";
 	for (size_t t = 0; t < I.ntopics; t++)
-		if (!valid_name(I.topics[t], 249)) {
+		if (!kafka_name_ok(I.topics[t], 249)) {
 			rc = cli_usage_error(c, "--topic: expected topic names of A-Z a-z 0-9 . _ - "
 					     "(1 to 249), each once, got '%s'", I.topics[t]);
 			free(tbuf);
