@@ -183,7 +183,6 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
  * NULL after printing why. */
 static rd_kafka_t *producer(xp *e)
 {
-	char err[512];
 	const char *base[] = { "enable.idempotence", "true", "partitioner", "murmur2_random",
 			       e->txn_id ? "transactional.id" : "enable.gapless.guarantee",
 			       e->txn_id ? e->txn_id : "true", NULL };
@@ -193,57 +192,19 @@ static rd_kafka_t *producer(xp *e)
 	rd_kafka_conf_set_dr_msg_cb(conf, delivered);
 	rd_kafka_conf_set_error_cb(conf, on_error);
 	rd_kafka_conf_set_opaque(conf, e);
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-	if (!rk) {
-		cli_error("kafka: %s", err);
-		rd_kafka_conf_destroy(conf);
-	}
-	return rk;
+	return kafka_client(RD_KAFKA_PRODUCER, conf);
 }
 
 /* A consumer that only assigns (never joins a group, never commits);
  * read_committed when asked.  NULL after printing why. */
 static rd_kafka_t *reader(xp *e, int committed)
 {
-	char err[512];
 	const char *base[] = { "enable.auto.commit", "false",
 			       "group.id", "engram-kafka-export-tails",
 			       "isolation.level", committed ? "read_committed" : "read_uncommitted",
 			       "enable.partition.eof", "true", "fetch.wait.max.ms", "10", NULL };
 	rd_kafka_conf_t *conf = kafka_conf(e->brokers, base, e->x);
-	if (!conf)
-		return NULL;
-	rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-	if (!c) {
-		cli_error("kafka: %s", err);
-		rd_kafka_conf_destroy(conf);
-	}
-	return c;
-}
-
-/* The topic's partition count (metadata): >0, 0 when it does not exist
- * (quiet: missing), or -1 after printing why. */
-static int32_t partitions(rd_kafka_t *rk, const char *topic, int missing_ok)
-{
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	const struct rd_kafka_metadata *md = NULL;
-	int32_t n = -1;
-	rd_kafka_resp_err_t err = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 10000)
-				      : rd_kafka_last_error();
-	if (!err && md->topic_cnt == 1 && !md->topics[0].err)
-		n = md->topics[0].partition_cnt;
-	else if (!err && md->topic_cnt == 1 && missing_ok &&
-		 md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-		n = 0;
-	if (n <= 0 && !(n == 0 && missing_ok))
-		cli_error("kafka: topic %s: %s", topic,
-			  rd_kafka_err2str(err ? err : md->topic_cnt ? md->topics[0].err
-							       : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	if (rkt)
-		rd_kafka_topic_destroy(rkt);
-	return n;
+	return conf ? kafka_client(RD_KAFKA_CONSUMER, conf) : NULL;
 }
 
 /* ------------------------------------------------------- reading back */
@@ -297,7 +258,7 @@ static int walk_back(xp *e, rd_kafka_t *c, const char *topic, int32_t np, matche
 		found[p] = 0, looking[p] = 1;
 	/* the leaders first: assigned without them, librdkafka resolves the
 	 * tail offsets only on its next retry, a second later */
-	if (!rc && partitions(c, topic, 0) <= 0)
+	if (!rc && kafka_partitions(c, topic, 0) <= 0)
 		rc = -1;
 	for (int64_t w = 16; !rc; w *= 8) {
 		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
@@ -478,7 +439,7 @@ static int read_checkpoint(xp *e, ckrec *r)
 	if (!c)
 		return -1;
 	unsigned char found = 0;
-	int32_t n = partitions(c, e->cktopic, 1);
+	int32_t n = kafka_partitions(c, e->cktopic, 1);
 	int rc = n < 0 ? -1 : n == 0 ? 0 : walk_back(e, c, e->cktopic, 1, match_record, r, &found);
 	rd_kafka_consumer_close(c);
 	rd_kafka_destroy(c);
@@ -772,7 +733,7 @@ static int txn_start(xp *e, uint64_t *from)
 	}
 	/* the producer learns the companion topic now, not at the first
 	 * commit (where the metadata round trip cost a second on the mock) */
-	if (partitions(e->rk, e->cktopic, 1) < 0) {
+	if (kafka_partitions(e->rk, e->cktopic, 1) < 0) {
 		snprintf(e->why, sizeof e->why, "the metadata of %s could not be read", e->cktopic);
 		return RUN_AGAIN;
 	}
@@ -823,7 +784,7 @@ static int run_once(xp *e, uint64_t from, int first)
 		return rc;
 	if (e->txn_id)
 		trace("transactions initialised; from position %llu", (unsigned long long)from);
-	int32_t np = partitions(e->rk, e->topic, 0);
+	int32_t np = kafka_partitions(e->rk, e->topic, 0);
 	if (np <= 0)
 		return EXIT_ERR;
 	if (e->np && np != e->np) {

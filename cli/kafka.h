@@ -31,6 +31,14 @@ int kafka_take_x(cli *c, kafka_x *x);
  * after printing why (a bad -X names itself). */
 rd_kafka_conf_t *kafka_conf(const char *brokers, const char *const *base, const kafka_x *x);
 
+/* A producer or consumer on conf (taken: freed on failure too); NULL after
+ * printing why. */
+rd_kafka_t *kafka_client(rd_kafka_type_t type, rd_kafka_conf_t *conf);
+
+/* The topic's partition count (metadata): >0; 0 when it does not exist and
+ * missing_ok (quietly); else -1 after printing why. */
+int32_t kafka_partitions(rd_kafka_t *rk, const char *topic, int missing_ok);
+
 /* librdkafka's errors and warnings as engram's warnings. */
 void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 

@@ -35,6 +35,42 @@ int kafka_take_x(cli *c, kafka_x *x)
 	return 0;
 }
 
+rd_kafka_t *kafka_client(rd_kafka_type_t type, rd_kafka_conf_t *conf)
+{
+	char err[512];
+	rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
+	if (!rk) {
+		cli_error("kafka: %s", err);
+		rd_kafka_conf_destroy(conf);
+	}
+	return rk;
+}
+
+int32_t kafka_partitions(rd_kafka_t *rk, const char *topic, int missing_ok)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	int32_t n = -1;
+	rd_kafka_resp_err_t err = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 10000)
+				      : rd_kafka_last_error();
+	if (!err && md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0)
+		n = md->topics[0].partition_cnt;
+	else if (!err && md->topic_cnt == 1 && missing_ok &&
+		 md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+		n = 0;
+	if (n < 0)
+		cli_error("kafka: topic %s: %s", topic,
+			  err ? rd_kafka_err2str(err)
+			      : md->topic_cnt != 1 ? rd_kafka_err2str(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)
+			      : md->topics[0].err ? rd_kafka_err2str(md->topics[0].err)
+			      : "no partitions");
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	if (rkt)
+		rd_kafka_topic_destroy(rkt);
+	return n;
+}
+
 /* The log: errors and warnings, but not the notice that
  * enable.gapless.guarantee is experimental (export sets it). */
 void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)

@@ -163,22 +163,9 @@ static int find_partitions(imp *I, int from_end)
 {
 	size_t np = 0;
 	for (size_t t = 0; t < I->ntopics; t++) {
-		rd_kafka_topic_t *rkt = rd_kafka_topic_new(I->rk, I->topics[t], NULL);
-		const struct rd_kafka_metadata *md = NULL;
-		rd_kafka_resp_err_t err = rkt ? rd_kafka_metadata(I->rk, 0, rkt, &md, 10000)
-					      : rd_kafka_last_error();
-		if (!err && (md->topic_cnt != 1 || md->topics[0].err))
-			err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
-		int32_t n = err ? 0 : md->topics[0].partition_cnt;
-		if (md)
-			rd_kafka_metadata_destroy(md);
-		if (rkt)
-			rd_kafka_topic_destroy(rkt);
-		if (err || n <= 0) {
-			cli_error("kafka: topic %s: %s", I->topics[t],
-				  err ? rd_kafka_err2str(err) : "no partitions");
+		int32_t n = kafka_partitions(I->rk, I->topics[t], 0);
+		if (n <= 0)
 			return EXIT_ERR;
-		}
 		part *ps = realloc(I->parts, (np + (size_t)n) * sizeof *ps);
 		if (!ps) {
 			cli_error("out of memory");
@@ -658,15 +645,7 @@ static rd_kafka_t *consumer(const char *brokers, const char *group, int follow, 
 			       "queued.max.messages.kbytes", "131072",
 			       "fetch.error.backoff.ms", "20", NULL };
 	rd_kafka_conf_t *conf = kafka_conf(brokers, base, x);
-	if (!conf)
-		return NULL;
-	char err[512];
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-	if (!rk) {
-		cli_error("kafka: %s", err);
-		rd_kafka_conf_destroy(conf);
-	}
-	return rk;
+	return conf ? kafka_client(RD_KAFKA_CONSUMER, conf) : NULL;
 }
 
 static int assign(imp *I)

@@ -197,22 +197,15 @@ static int parse_offsets(const char *data, size_t n, part *ps, int max)
 static int broker_lag(const char *brokers, const kafka_x *x, const char *group, part *ps,
 		      int np, int64_t now, uint64_t *lag, int64_t *age)
 {
-	char err[512];
 	static const char *const base[] = { "enable.auto.commit", "false",
 					    "enable.partition.eof", "false",
 					    "group.id", "engram-kafka-status", NULL };
-	(void)group;
 	*lag = 0;
 	*age = 0;
 	rd_kafka_conf_t *conf = kafka_conf(brokers, base, x);
-	if (!conf)
+	rd_kafka_t *c = conf ? kafka_client(RD_KAFKA_CONSUMER, conf) : NULL;
+	if (!c)
 		return -1;
-	rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-	if (!c) {
-		cli_warn("kafka: %s", err);
-		rd_kafka_conf_destroy(conf);
-		return -1;
-	}
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
 	int rc = 0, want = 0;
 	for (int i = 0; i < np; i++) {

@@ -39,3 +39,10 @@ mock() {
 	MOCKED=$(tail -1 "$T/mock.out")
 }
 
+# mock_rtt MS: every broker answers MS ms late (0: on time again).
+mock_rtt() {
+	local b
+	for b in 1 2 3; do
+		mock rtt $b "$1"
+	done
+}

@@ -132,10 +132,7 @@ test_kafka_export_killed_and_run_again_has_every_event_once() {
 	append_file "$T/c.ndjson"
 	mock_start kill
 	# brokers that answer late: an export takes long enough to be killed
-	local b
-	for b in 1 2 3; do
-		mock rtt $b 30
-	done
+	mock_rtt 30
 	local i delay
 	# kill -9 at random moments; each run goes on from the checkpoint and
 	# skips what its partition already holds
@@ -288,10 +285,8 @@ test_kafka_export_transactional_every_position_once_among_committed() {
 	eg gen clickstream --events 1000 --seed 18 >"$T/d.ndjson"
 	append_file "$T/c.ndjson"
 	mock_start ev
-	local b i
-	for b in 1 2 3; do
-		mock rtt $b 20
-	done
+	local i
+	mock_rtt 20
 	# killed mid-transaction: the next run starts after the last committed
 	# checkpoint record; the killed transaction's messages stay in the
 	# mock's topic (it does not abort them) but are off the chain
@@ -303,9 +298,7 @@ test_kafka_export_transactional_every_position_once_among_committed() {
 		kill -KILL $xp 2>/dev/null
 		wait $xp 2>/dev/null
 	done
-	for b in 1 2 3; do
-		mock rtt $b 0
-	done
+	mock_rtt 0
 	ok eg kafka export --brokers "$BS" --topic ev --transactional-id ev-tx --txn-events 700
 	assert_contains "$OUT" '"checkpoint":6000,'
 	append_file "$T/d.ndjson"

@@ -296,10 +296,7 @@ test_kafka_import_killed_and_run_again_has_every_message_once() {
 	numbered 1 6000 >"$T/a.txt"
 	produce kill "$T/a.txt"
 	# brokers that answer late and small batches: the kills land mid-import
-	local b
-	for b in 1 2 3; do
-		mock rtt $b 20
-	done
+	mock_rtt 20
 	local i delay
 	for i in 1 2 3 4 5 6; do
 		delay=$("$PYTHON" -c "import random; random.seed($i); print('%.2f' % random.uniform(0.3, 1.2))")
