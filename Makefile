@@ -9,6 +9,9 @@ PKGS    := libcrypto libxxhash sqlite3 libpcre2-8
 # kafka (cli/kafka.c) and the mock cluster and probes under tests/kafka/;
 # the library (libengram.a) stays free of it.
 KAFKA_PKGS := rdkafka
+# Compressed sealed data (issue 26, docs/STORAGE-notes.md): libzstd.  Only the
+# probe bench/zstd_probe.c links it so far; libengram.a does not yet.
+ZSTD_PKGS := libzstd
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation \
            -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -143,11 +146,11 @@ define install_debs
 endef
 DEB_PKGS := build-essential pkg-config libssl-dev libxxhash-dev libcmocka-dev python3 \
 	libsqlite3-dev libreadline-dev sqlite3 libpcre2-dev libmicrohttpd-dev curl nodejs npm \
-	librdkafka-dev kcat
+	librdkafka-dev kcat libzstd-dev
 deps:
 	$(call install_debs,$(DEB_PKGS))
 deps-check:
-	@pkg-config --exists $(PKGS) $(KAFKA_PKGS) cmocka readline libmicrohttpd && command -v python3 sqlite3 curl npm kcat >/dev/null || \
+	@pkg-config --exists $(PKGS) $(KAFKA_PKGS) $(ZSTD_PKGS) cmocka readline libmicrohttpd && command -v python3 sqlite3 curl npm kcat >/dev/null || \
 		$(MAKE) --no-print-directory deps
 
 # Every file call through the I/O layer, and no layer calling one above it
@@ -301,6 +304,10 @@ bench-upcast: all $(B)/bench/upcast_bench ; @bench/upcast.sh $(BENCH_ARGS)
 # Append with a schema for every type against without: bench/contracts.sh.
 bench-contracts: all ; @bench/contracts.sh $(BENCH_ARGS)
 # Point-in-time features against DuckDB and pandas, and serving through the
+# Issue 26 spike (docs/STORAGE-notes.md): zstd over the log's records.
+$(B)/bench/zstd_probe: bench/zstd_probe.c bench/bench.h | deps-check
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ bench/zstd_probe.c $(shell pkg-config --libs $(ZSTD_PKGS))
 # C API (bench/features_serve.c): bench/features.sh.
 $(B)/bench/features_serve: bench/features_serve.c bench/bench.h $(B)/libengram.a
 	@mkdir -p $(B)/bench
