@@ -304,6 +304,10 @@ bench-upcast: all $(B)/bench/upcast_bench ; @bench/upcast.sh $(BENCH_ARGS)
 # Append with a schema for every type against without: bench/contracts.sh.
 bench-contracts: all ; @bench/contracts.sh $(BENCH_ARGS)
 # Point-in-time features against DuckDB and pandas, and serving through the
+# The columnar scan (src/store/col.h) over a store: bench/colscan_bench.c.
+$(B)/bench/colscan_bench: bench/colscan_bench.c $(B)/libengram.a
+	@mkdir -p $(B)/bench
+	$(CC) $(CFLAGS) $(ALL_INC) -o $@ bench/colscan_bench.c $(B)/libengram.a $(LDLIBS)
 # Issue 26 spike (docs/STORAGE-notes.md): zstd over the log's records.
 $(B)/bench/zstd_probe: bench/zstd_probe.c bench/bench.h | deps-check
 	@mkdir -p $(@D)

@@ -51,6 +51,7 @@ struct eg_colscan {
 	eg_store *st;
 	eg_filter f;
 	uint64_t flo, fhi;            /* the asked positions */
+	unsigned cols;                /* the envelope arrays asked (EG_COLB_*) */
 	fblock *fb;                   /* column blocks in range */
 	size_t nfb, ifb;
 	uint32_t *ftypes;             /* the filter's type ids (idx/keys id + 1) */
@@ -399,12 +400,6 @@ static int read_frame(eg_colscan *sc, int fd, const fblock *fb, const coldirent 
 	return EG_OK;
 }
 
-static void undelta(int64_t *v, uint32_t n)
-{
-	for (uint32_t k = 1; k < n; k++)
-		v[k] = (int64_t)((uint64_t)v[k] + (uint64_t)v[k - 1]);
-}
-
 static int file_path_column(eg_colscan *sc, int fd, const fblock *fb, size_t i)
 {
 	cpath *c = &sc->p[i];
@@ -441,6 +436,60 @@ static int has_type(const eg_colscan *sc, uint32_t t)
 	return 0;
 }
 
+/* Times from a frame of zigzag deltas. */
+static int read_times(eg_colscan *sc, int fd, const fblock *fb, const coldirent *e, int64_t *out)
+{
+	uint32_t n = fb->h.count;
+	if (buf_grow(&sc->rbuf, &sc->rcap, (size_t)e->rlen + 1, 1))
+		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+	int rc = read_frame(sc, fd, fb, e, sc->rbuf, e->rlen);
+	if (rc)
+		return rc;
+	uint64_t *u = (uint64_t *)out;
+	if (eg_col_unpack64(sc->rbuf, e->rlen, n, u) != e->rlen)
+		return damaged(sc, fb->k, "a time column does not decode");
+	int64_t prev = 0;
+	for (uint32_t k = 0; k < n; k++)
+		out[k] = prev = (int64_t)((uint64_t)prev + (uint64_t)eg_col_unzz(u[k]));
+	return EG_OK;
+}
+
+/* Packed ids (types: indices into the header's set). */
+static int read_ids(eg_colscan *sc, int fd, const fblock *fb, const coldirent *e, uint32_t *out)
+{
+	uint32_t n = fb->h.count;
+	if (buf_grow(&sc->rbuf, &sc->rcap, (size_t)e->rlen + 1, 1))
+		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+	int rc = read_frame(sc, fd, fb, e, sc->rbuf, e->rlen);
+	if (rc)
+		return rc;
+	if (eg_col_unpack32(sc->rbuf, e->rlen, n, out) != e->rlen)
+		return damaged(sc, fb->k, "an id column does not decode");
+	if (e->what != COL_TYPE)
+		return EG_OK;
+	const uint32_t *types = (const uint32_t *)fb->h.types;
+	for (uint32_t k = 0; k < n; k++) {
+		if (out[k] >= fb->h.ntypes)
+			return damaged(sc, fb->k, "a type is not in the block's set");
+		out[k] = types[out[k]];
+	}
+	return EG_OK;
+}
+
+/* The envelope arrays a scan decodes: the caller's and the filter's. */
+static unsigned cols_read(const eg_colscan *sc)
+{
+	const eg_filter *f = &sc->f;
+	unsigned c = sc->cols & 31u;
+	if ((f->has_since || f->has_until))
+		c |= f->by == EG_BY_RECORDED ? EG_COLB_RECORDED : EG_COLB_TIME;
+	if (f->ntypes)
+		c |= EG_COLB_TYPE;
+	if (f->kinds)
+		c |= EG_COLB_KIND;
+	return c;
+}
+
 /* The arrays of column block fb, and which events the filter wants. */
 static int file_block(eg_colscan *sc, const fblock *fb, int *any)
 {
@@ -452,29 +501,36 @@ static int file_block(eg_colscan *sc, const fblock *fb, int *any)
 	reset_block(sc);
 	uint32_t n = fb->h.count;
 	int rc = EG_OK;
+	unsigned c = cols_read(sc), got = 0;
 	for (uint32_t j = 0; j < fb->h.ncols && !rc; j++) {
 		const coldirent *e = &fb->h.dir[j];
+		unsigned bit = e->what <= COL_KIND ? 1u << (e->what - 1) : 0;
+		if (!(c & bit) || (got & bit))
+			continue;
+		got |= bit;
 		switch (e->what) {
-		case COL_TIME: rc = read_frame(sc, fd, fb, e, sc->time, 8ull * n); break;
-		case COL_RECORDED: rc = read_frame(sc, fd, fb, e, sc->recorded, 8ull * n); break;
-		case COL_STREAM: rc = read_frame(sc, fd, fb, e, sc->stream, 4ull * n); break;
-		case COL_TYPE: rc = read_frame(sc, fd, fb, e, sc->type, 4ull * n); break;
+		case COL_TIME: rc = read_times(sc, fd, fb, e, sc->time); break;
+		case COL_RECORDED: rc = read_times(sc, fd, fb, e, sc->recorded); break;
+		case COL_STREAM: case COL_TYPE:
+			rc = read_ids(sc, fd, fb, e, e->what == COL_STREAM ? sc->stream : sc->type);
+			break;
 		case COL_KIND: rc = read_frame(sc, fd, fb, e, sc->kind, n); break;
 		default: break;
 		}
 	}
+	if (!rc && (got & c) != c)
+		rc = damaged(sc, fb->k, "an envelope column is missing");
 	for (size_t i = 0; i < sc->np && !rc; i++)
 		rc = file_path_column(sc, fd, fb, i);
 	eg_os.close(fd);
 	if (rc)
 		return rc;
-	undelta(sc->time, n);
-	undelta(sc->recorded, n);
 	const eg_filter *f = &sc->f;
 	*any = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		uint64_t pos = fb->h.first_pos + k;
-		int64_t t = f->by == EG_BY_RECORDED ? sc->recorded[k] : sc->time[k];
+		int64_t t = !(f->has_since || f->has_until) ? 0 :
+			    f->by == EG_BY_RECORDED ? sc->recorded[k] : sc->time[k];
 		sc->want[k] = pos >= sc->flo && pos <= sc->fhi &&
 			      !(f->kinds && !(f->kinds & (1u << sc->kind[k]))) &&
 			      !(f->ntypes && !has_type(sc, sc->type[k])) &&
@@ -486,6 +542,22 @@ static int file_block(eg_colscan *sc, const fblock *fb, int *any)
 	sc->b.tmin = fb->h.tmin;
 	sc->b.tmax = fb->h.tmax;
 	return EG_OK;
+}
+
+void eg_colscan_only(eg_colscan *sc, unsigned cols)
+{
+	sc->cols = cols ? cols : ~0u;
+}
+
+/* The envelope arrays the caller asked for; the others NULL. */
+static void expose(eg_colscan *sc)
+{
+	unsigned c = sc->cols ? sc->cols : ~0u;
+	sc->b.time = c & EG_COLB_TIME ? sc->time : NULL;
+	sc->b.recorded = c & EG_COLB_RECORDED ? sc->recorded : NULL;
+	sc->b.stream = c & EG_COLB_STREAM ? sc->stream : NULL;
+	sc->b.type = c & EG_COLB_TYPE ? sc->type : NULL;
+	sc->b.kind = c & EG_COLB_KIND ? sc->kind : NULL;
 }
 
 int eg_colscan_next(eg_colscan *sc, const eg_colblock **b)
@@ -501,6 +573,7 @@ int eg_colscan_next(eg_colscan *sc, const eg_colblock **b)
 			continue;
 		sc->b.from_log = 0;
 		sc->from_cols += sc->b.n;
+		expose(sc);
 		*b = &sc->b;
 		return EG_OK;
 	}
@@ -516,6 +589,7 @@ int eg_colscan_next(eg_colscan *sc, const eg_colblock **b)
 			continue;
 		sc->b.from_log = 1;
 		sc->from_log += sc->b.n;
+		expose(sc);
 		*b = &sc->b;
 		return EG_OK;
 	}
@@ -555,6 +629,7 @@ static int copy_need(eg_colscan *sc, const eg_colneed *need)
 {
 	size_t np = need ? need->npaths : 0;
 	sc->np = np;
+	sc->cols = ~0u;
 	sc->p = calloc(np + 1, sizeof *sc->p);
 	sc->vals = calloc(np + 1, sizeof *sc->vals);
 	sc->first = calloc(np + 1, sizeof *sc->first);
