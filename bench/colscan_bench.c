@@ -67,6 +67,7 @@ static double run(eg_store *st, int with_path, int files, uint64_t *groups, uint
 		fprintf(stderr, "colscan: %s: %s\n", eg_strerror(rc), eg_errmsg(st));
 		exit(1);
 	}
+	eg_colscan_only(sc, EG_COLB_TIME | (with_path ? 0 : EG_COLB_TYPE));
 	const eg_colblock *b;
 	uint64_t n = 0;
 	while ((rc = eg_colscan_next(sc, &b)) == EG_OK) {

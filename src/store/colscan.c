@@ -446,9 +446,9 @@ static int read_times(eg_colscan *sc, int fd, const fblock *fb, const coldirent 
 	if (rc)
 		return rc;
 	uint64_t *u = (uint64_t *)out;
-	if (eg_col_unpack64(sc->rbuf, e->rlen, n, u) != e->rlen)
+	if (e->rlen < 8 || eg_col_unpack64(sc->rbuf + 8, e->rlen - 8, n, u) != e->rlen - 8)
 		return damaged(sc, fb->k, "a time column does not decode");
-	int64_t prev = 0;
+	int64_t prev = (int64_t)rd64(sc->rbuf);
 	for (uint32_t k = 0; k < n; k++)
 		out[k] = prev = (int64_t)((uint64_t)prev + (uint64_t)eg_col_unzz(u[k]));
 	return EG_OK;

@@ -323,11 +323,13 @@ static int grow_u64(builder *b, uint32_t n)
 }
 
 /* Times as the zigzag of their deltas, packed. */
+/* Times: the first as an i64, then the zigzag of each one's difference
+ * from the one before (the first's 0), packed. */
 static int put_times(builder *b, buf *r, const int64_t *v, uint32_t n)
 {
-	if (grow_u64(b, n))
+	if (grow_u64(b, n) || buf_add(r, &v[0], 8))
 		return -1;
-	int64_t prev = 0;
+	int64_t prev = v[0];
 	for (uint32_t k = 0; k < n; k++) {
 		b->u64[k] = eg_col_zz((int64_t)((uint64_t)v[k] - (uint64_t)prev));
 		prev = v[k];
