@@ -226,11 +226,11 @@ datasets-check: deps-check $(ENGRAM)
 # The crash loop (tests/crash/crash.py, docs/RELIABILITY.md): writers killed
 # with SIGKILL at random moments, the store checked after each.
 CRASH_ITERATIONS ?= 500
-crash: all
-	@python3 tests/crash/crash.py $(abspath $(ENGRAM)) $(CRASH_ITERATIONS) $(CRASH_SEED)
-crash-check: deps-check $(ENGRAM)
+crash: all $(B)/bench/colscan_bench
+	@ENGRAM_COLCHECK=$(abspath $(B)/bench/colscan_bench) python3 tests/crash/crash.py $(abspath $(ENGRAM)) $(CRASH_ITERATIONS) $(CRASH_SEED)
+crash-check: deps-check $(ENGRAM) $(B)/bench/colscan_bench
 	@echo "== tests/crash: 20 iterations"
-	@python3 tests/crash/crash.py $(abspath $(ENGRAM)) 20
+	@ENGRAM_COLCHECK=$(abspath $(B)/bench/colscan_bench) python3 tests/crash/crash.py $(abspath $(ENGRAM)) 20
 
 # The fault sweep (tests/fault/, docs/RELIABILITY.md): each workload run
 # with the Nth write, sync, rename, mmap, open or allocation failing, through
@@ -240,11 +240,11 @@ crash-check: deps-check $(ENGRAM)
 $(B)/libfault.so: tests/fault/libfault.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
-fault: all $(B)/libfault.so
-	@python3 tests/fault/sweep.py $(abspath $(B)/libfault.so) $(abspath $(ENGRAM)) --every
-fault-check: deps-check $(ENGRAM) $(B)/libfault.so
+fault: all $(B)/libfault.so $(B)/bench/colscan_bench
+	@ENGRAM_COLCHECK=$(abspath $(B)/bench/colscan_bench) python3 tests/fault/sweep.py $(abspath $(B)/libfault.so) $(abspath $(ENGRAM)) --every
+fault-check: deps-check $(ENGRAM) $(B)/libfault.so $(B)/bench/colscan_bench
 	@echo "== tests/fault: a spread of injected faults"
-	@python3 tests/fault/sweep.py $(abspath $(B)/libfault.so) $(abspath $(ENGRAM))
+	@ENGRAM_COLCHECK=$(abspath $(B)/bench/colscan_bench) python3 tests/fault/sweep.py $(abspath $(B)/libfault.so) $(abspath $(ENGRAM))
 
 # The libraries a program linking libengram.a needs, for the bench
 # scripts that build their C sides themselves (bench/lib.sh engram_libs).

@@ -6,8 +6,12 @@
  * idx/col/ per event.
  *
  *     colscan_bench DIR [RUNS]
+ *     colscan_bench --check DIR
  *
- * Prints one line per scan: the median of RUNS (default 7) in ms.
+ * Prints one line per scan: the median of RUNS (default 7) in ms.  With
+ * --check (the crash loop and the fault sweep), compares every column
+ * block with what the log gives for it (eg_col_check): exit 0, or 1 with
+ * what differs.
  */
 #include "engram.h"
 #include "internal.h"
@@ -120,8 +124,21 @@ static uint64_t dir_bytes(const char *dir)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: colscan_bench DIR [RUNS]\n");
+		fprintf(stderr, "usage: colscan_bench DIR [RUNS] | --check DIR\n");
 		return 2;
+	}
+	if (!strcmp(argv[1], "--check") && argc > 2) {
+		eg_store *cs;
+		uint64_t nb = 0;
+		int rc = eg_store_open(&cs, argv[2], EG_OPEN_READ, NULL);
+		if (rc == EG_OK)
+			rc = eg_col_check(cs, &nb);
+		if (rc)
+			fprintf(stderr, "colscan_bench --check: %s: %s\n", eg_strerror(rc), eg_errmsg(cs));
+		else
+			printf("%llu column blocks agree with the log\n", (unsigned long long)nb);
+		eg_store_close(cs);
+		return rc ? 1 : 0;
 	}
 	int runs = argc > 2 ? atoi(argv[2]) : 7;
 	count = !getenv("NOCOUNT");

@@ -533,6 +533,9 @@ static void files_and_log_and_lookup_agree(void **state)
 		eg_store *st = NULL;
 		assert_int_equal(eg_store_open(&st, DIR_, EG_OPEN_READ, NULL), EG_OK);
 		assert_int_equal(eg_store_col_lag(st), 0);
+		uint64_t nb;
+		assert_int_equal(eg_col_check(st, &nb), EG_OK);
+		assert_int_equal(nb, NR / sizes[s]);
 		eg_filter f = { 0 };
 		for (int k = 0; k < 60; k++) {
 			if (k)

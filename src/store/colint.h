@@ -123,6 +123,11 @@ void eg_col_drop(struct eg_store *st);
 /* Full column blocks that the files lack now. */
 uint64_t eg_col_lag_events(struct eg_store *st);
 
+/* Compare every column block with what the log gives for its events and
+ * paths: EG_OK with *blocks checked, or EG_ECORRUPT naming the block and
+ * what differs (or another error). */
+int eg_col_check(struct eg_store *st, uint64_t *blocks);
+
 /* A scan from the log only, the builder's (no column files read). */
 int eg_colscan_new_log(struct eg_store *st, const struct eg_filter *f, const eg_colneed *need,
 		       eg_colscan **out);

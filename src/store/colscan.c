@@ -23,6 +23,18 @@
 
 uint32_t eg_colscan_block_events = EG_COL_BLOCK_EVENTS;
 
+/* ENGRAM_COL_BLOCK_EVENTS: the crash loop and the fault sweep make blocks
+ * small, so that their small stores have column files to kill and fail in
+ * the middle of.  A test knob, not a setting: a store's files are read
+ * only with the size they were written with. */
+__attribute__((constructor)) static void block_events_from_env(void)
+{
+	const char *v = getenv("ENGRAM_COL_BLOCK_EVENTS");
+	long n = v ? strtol(v, NULL, 10) : 0;
+	if (n > 0 && n <= (long)EG_COL_BLOCK_EVENTS)
+		eg_colscan_block_events = (uint32_t)n;
+}
+
 /* Key ids as blocks give them: an idx/keys id + 1 for a key the index
  * knows, KEY_LOCAL | n for one it does not know yet (the log's tail). */
 #define KEY_LOCAL EG_COL_KEY_LOCAL
@@ -764,6 +776,9 @@ static int load_dict(eg_colscan *sc, uint64_t need, uint32_t *pid)
 {
 	for (size_t i = 0; i < sc->np; i++)
 		pid[i] = UINT32_MAX;
+	free(sc->dict);
+	sc->dict = NULL;
+	sc->npdef = 0;
 	if (!need)
 		return EG_OK;
 	char path[PATH_MAX];
@@ -1090,4 +1105,137 @@ void eg_colscan_free(eg_colscan *sc)
 	eg_itab_free(&sc->byid);
 	free(sc->kid);
 	free(sc);
+}
+
+/* ------------------------------------------------------------ checking */
+
+/* Do two blocks hold the same values (a's from the files, b's from the
+ * log)?  NULL, or what differs. */
+static const char *same_block(eg_colscan *a, const eg_colblock *x, eg_colscan *b,
+			      const eg_colblock *y, size_t np)
+{
+	if (x->first_pos != y->first_pos || x->n != y->n)
+		return "positions";
+	uint32_t n = x->n;
+	if (memcmp(x->time, y->time, 8ull * n) || x->tmin != y->tmin || x->tmax != y->tmax)
+		return "time";
+	if (memcmp(x->recorded, y->recorded, 8ull * n))
+		return "recorded";
+	if (memcmp(x->stream, y->stream, 4ull * n))
+		return "stream";
+	if (memcmp(x->type, y->type, 4ull * n))
+		return "type";
+	if (memcmp(x->kind, y->kind, n))
+		return "kind";
+	for (size_t i = 0; i < np; i++) {
+		const eg_colvals *u = &x->vals[i], *v = &y->vals[i];
+		if (memcmp(u->tag, v->tag, n))
+			return "a path's tags";
+		for (uint32_t k = 0; k < n; k++) {
+			size_t l1 = 0, l2 = 0;
+			const char *t1 = NULL, *t2 = NULL;
+			if (u->tag[k] == EG_CT_INT) {
+				if (u->i[k] != v->i[k] || u->i[k] < u->imin || u->i[k] > u->imax)
+					return "a path's numbers";
+			} else if (u->tag[k] == EG_CT_STR) {
+				t1 = eg_colscan_str(a, i, u->s[k], &l1);
+				t2 = eg_colscan_str(b, i, v->s[k], &l2);
+			} else if (u->tag[k] == EG_CT_RAW) {
+				t1 = eg_colscan_raw(a, i, u->s[k], &l1);
+				t2 = eg_colscan_raw(b, i, v->s[k], &l2);
+			}
+			if (t1 && (l1 != l2 || memcmp(t1, t2, l1)))
+				return "a path's texts";
+		}
+		if (u->has_int != v->has_int || (u->has_int && (u->imin != v->imin || u->imax != v->imax)))
+			return "a path's zone map";
+	}
+	return NULL;
+}
+
+/* Block k's paths (from the dictionary) as a need; 0, or -1. */
+static int block_need(eg_colscan *probe, eg_colneed *need, char ****segs, int **nseg)
+{
+	const fblock *fb = &probe->fb[0];
+	size_t np = 0;
+	*segs = calloc(fb->h.ncols + 1, sizeof **segs);
+	*nseg = calloc(fb->h.ncols + 1, sizeof **nseg);
+	if (!*segs || !*nseg)
+		return -1;
+	for (uint32_t d = 0; d < fb->h.ncols; d++) {
+		size_t n;
+		uint32_t ns;
+		const unsigned char *q;
+		if (fb->h.dir[d].what != COL_PATH)
+			continue;
+		if (!(q = pdef(probe, fb->h.dir[d].path, &n, &ns)) ||
+		    !((*segs)[np] = calloc(ns + 1, sizeof ***segs)))
+			return -1;
+		(*nseg)[np] = (int)ns;
+		size_t at = 0;
+		for (uint32_t s = 0; s < ns; s++) {
+			uint32_t l = rd32(q + at);
+			char *name = malloc((size_t)l + 1);
+			if (!name)
+				return -1;
+			memcpy(name, q + at + 4, l);
+			name[l] = 0;
+			(*segs)[np][s] = name;
+			at += 4 + l;
+		}
+		np++;
+	}
+	*need = (eg_colneed){ (const char *const *const *)*segs, *nseg, np };
+	return 0;
+}
+
+static void need_free(char ***segs, int *nseg, size_t np)
+{
+	for (size_t i = 0; segs && i < np; i++) {
+		for (int s = 0; s < nseg[i]; s++)
+			free(segs[i][s]);
+		free(segs[i]);
+	}
+	free(segs);
+	free(nseg);
+}
+
+int eg_col_check(eg_store *st, uint64_t *blocks)
+{
+	int rc = EG_OK;
+	*blocks = 0;
+	for (uint64_t k = 0; rc == EG_OK; k++) {
+		uint64_t per = eg_colscan_block_events;
+		eg_filter f = { .from = k * per + 1, .to = (k + 1) * per };
+		eg_colscan *probe = NULL, *a = NULL, *b = NULL;
+		char ***segs = NULL;
+		int *nseg = NULL;
+		eg_colneed need = { 0 };
+		if ((rc = colscan_open(st, &f, NULL, 1, &probe)))
+			break;
+		if (!probe->nfb) {
+			eg_colscan_free(probe);
+			break;
+		}
+		if ((rc = load_dict(probe, probe->fb[0].h.dict_len, NULL)) == EG_OK &&
+		    block_need(probe, &need, &segs, &nseg))
+			rc = eg_st_err(st, EG_ENOMEM, "out of memory");
+		if (!rc && !(rc = colscan_open(st, &f, &need, 1, &a)) &&
+		    !(rc = colscan_open(st, &f, &need, 0, &b))) {
+			const eg_colblock *x, *y;
+			const char *why = NULL;
+			if ((rc = eg_colscan_next(a, &x)) == EG_OK && (rc = eg_colscan_next(b, &y)) == EG_OK &&
+			    (why = same_block(a, x, b, y, need.npaths)) == NULL && x->from_log)
+				why = "not read from the file";
+			if (!rc && why)
+				rc = damaged(a, k, why);
+			else if (!rc)
+				(*blocks)++;
+		}
+		eg_colscan_free(a);
+		eg_colscan_free(b);
+		eg_colscan_free(probe);
+		need_free(segs, nseg, need.npaths);
+	}
+	return rc;
 }
