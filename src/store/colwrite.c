@@ -69,7 +69,7 @@ static int bfail(builder *b, int code, const char *what)
 {
 	if (b->err && !b->err[0])
 		snprintf(b->err, b->errlen, "column files: %s%s%s", what,
-			 errno ? ": " : "", errno ? strerror(errno) : "");
+			 code == EG_EIO && errno ? ": " : "", code == EG_EIO && errno ? strerror(errno) : "");
 	return code;
 }
 
@@ -913,8 +913,11 @@ static void *colw_main(void *arg)
 		}
 		w->wake = 0;
 		pthread_mutex_unlock(&w->mu);
-		eg_col_build(w->dir, &w->stop, w->err, sizeof w->err);
+		char err[sizeof w->err];
+		int rc = eg_col_build(w->dir, &w->stop, err, sizeof err);
 		pthread_mutex_lock(&w->mu);
+		if (rc && err[0] && !w->err[0])   /* the first failure, for the writer */
+			memcpy(w->err, err, sizeof err);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -964,6 +967,10 @@ void eg_col_writer_close(eg_store *st)
 	pthread_mutex_unlock(&w->mu);
 	if (w->started)
 		pthread_join(w->th, NULL);
+	/* said as a derived file not saved is: the next writer builds it */
+	if (w->err[0] && !st->note[0])
+		snprintf(st->note, sizeof st->note, "%s (the next writer or reader builds them)",
+			 w->err);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	free(w);
