@@ -61,6 +61,8 @@ typedef struct builder {
 	buf dict;                     /* dictionary records to append */
 	uint64_t *u64;                /* scratch: a column's values */
 	size_t capu64;
+	uint32_t *map;                /* scratch: a scan's string ids to the store's */
+	size_t capmap, nmap;
 	char *err;
 	size_t errlen;
 } builder;
@@ -365,18 +367,28 @@ static int put_path(builder *b, eg_colscan *sc, const eg_colblock *cb, size_t i,
 			b->u64[m++] = (uint64_t)v->i[k] - base;
 	if (buf_add(r, &cnt[EG_CT_INT], 4) || buf_add(r, &base, 8) || put_packed(b, r, b->u64, m))
 		return -1;
-	/* the scan's ids to the store-wide dictionary's, through the text */
+	/* the scan's ids to the store-wide dictionary's, through the text,
+	 * once per id (map: store id + 1, 0 not yet) */
 	m = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		if (v->tag[k] != EG_CT_STR)
 			continue;
-		size_t len;
-		const char *t = eg_colscan_str(sc, i, v->s[k], &len);
-		uint32_t id = eg_itab_get(&w->str, XXH3_64bits(t, len), t, (uint32_t)len);
-		if (id == UINT32_MAX)
+		uint32_t s = v->s[k];
+		if (buf_grow(&b->map, &b->capmap, (size_t)s + 1, sizeof *b->map))
 			return -1;
-		b->u64[m++] = id;
+		while (b->nmap <= s)
+			b->map[b->nmap++] = 0;
+		if (!b->map[s]) {
+			size_t len;
+			const char *t = eg_colscan_str(sc, i, s, &len);
+			uint32_t id = eg_itab_get(&w->str, XXH3_64bits(t, len), t, (uint32_t)len);
+			if (id == UINT32_MAX)
+				return -1;
+			b->map[s] = id + 1;
+		}
+		b->u64[m++] = b->map[s] - 1;
 	}
+	b->nmap = 0;
 	if (buf_add(r, &cnt[EG_CT_STR], 4) || put_packed(b, r, b->u64, m))
 		return -1;
 	/* raw texts: the block's own table, in the scan's id order */
@@ -605,12 +617,17 @@ static int type_set(const eg_colblock *cb, uint32_t **types, uint32_t *n)
 	uint32_t *t = malloc(((size_t)cb->n + 1) * sizeof *t);
 	if (!t)
 		return -1;
-	memcpy(t, cb->type, (size_t)cb->n * sizeof *t);
-	qsort(t, cb->n, sizeof *t, cmp_u32);
-	uint32_t k = 0;
-	for (uint32_t i = 0; i < cb->n; i++)
-		if (!k || t[k - 1] != t[i])
-			t[k++] = t[i];
+	uint32_t k = 0;   /* a block has few types: a run or a short search */
+	for (uint32_t i = 0; i < cb->n; i++) {
+		if (i && cb->type[i] == cb->type[i - 1])
+			continue;
+		uint32_t j = 0;
+		while (j < k && t[j] != cb->type[i])
+			j++;
+		if (j == k)
+			t[k++] = cb->type[i];
+	}
+	qsort(t, k, sizeof *t, cmp_u32);
 	*types = t;
 	*n = k;
 	return 0;
@@ -803,6 +820,7 @@ static void builder_free(builder *b)
 	free(b->raw.p);
 	free(b->dict.p);
 	free(b->u64);
+	free(b->map);
 	eg_ds_unlock(&b->d);
 	eg_ds_close(&b->d);
 	eg_store_close(b->st);
