@@ -119,9 +119,12 @@ void eg_colscan_only(eg_colscan *sc, unsigned cols);
 /* The next block: EG_OK with *b borrowed until the next call, EG_END, or
  * an error.  Blocks that no wanted event is in are skipped. */
 int eg_colscan_next(eg_colscan *sc, const eg_colblock **b);
-/* The name of a stream or type key id (not NUL-terminated). */
+/* The name of a stream or type key id (not NUL-terminated; "" for 0),
+ * borrowed until the next eg_colscan_key or eg_colscan_next. */
 const char *eg_colscan_key(eg_colscan *sc, uint32_t id, size_t *len);
-/* The JSON text of a STR id of asked path i. */
+/* The JSON text of a STR id of asked path i (ids are the scan's: a column
+ * file's dictionary ids, then the tail's texts after them), borrowed until
+ * the next eg_colscan_next. */
 const char *eg_colscan_str(eg_colscan *sc, size_t i, uint32_t id, size_t *len);
 /* The JSON text of a RAW id of asked path i in the current block. */
 const char *eg_colscan_raw(eg_colscan *sc, size_t i, uint32_t id, size_t *len);

@@ -539,6 +539,12 @@ static int file_block(eg_colscan *sc, const fblock *fb, int *any)
 		return rc;
 	const eg_filter *f = &sc->f;
 	*any = 0;
+	if (!f->kinds && !f->ntypes && !f->has_since && !f->has_until &&
+	    fb->h.first_pos >= sc->flo && fb->h.first_pos + n - 1 <= sc->fhi) {
+		memset(sc->want, 1, n);   /* the whole block, as most scans are */
+		*any = 1;
+		n = 0;
+	}
 	for (uint32_t k = 0; k < n; k++) {
 		uint64_t pos = fb->h.first_pos + k;
 		int64_t t = !(f->has_since || f->has_until) ? 0 :
@@ -550,7 +556,7 @@ static int file_block(eg_colscan *sc, const fblock *fb, int *any)
 		*any |= sc->want[k];
 	}
 	sc->b.first_pos = fb->h.first_pos;
-	sc->b.n = n;
+	sc->b.n = fb->h.count;
 	sc->b.tmin = fb->h.tmin;
 	sc->b.tmax = fb->h.tmax;
 	return EG_OK;
