@@ -33,7 +33,7 @@
 #include <zstd.h>
 
 /* zstd level of the frames: see docs/STORAGE.md, "Column files". */
-int eg_col_zlevel = 3;
+int eg_col_zlevel = 9;
 
 #define SPEC "{\"columns\":\"v1\"}"
 
