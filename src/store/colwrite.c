@@ -447,7 +447,8 @@ static void plan_free(plan *pl)
 }
 
 /* Pass 1: the paths of the block's data, the most frequent first. */
-static int choose_paths(builder *b, uint64_t first, uint64_t last, plan *pl)
+static int choose_paths(builder *b, uint64_t first, uint64_t last, plan *pl,
+			volatile int *stop)
 {
 	seen s = { 0 };
 	eg_iter *it;
@@ -458,6 +459,10 @@ static int choose_paths(builder *b, uint64_t first, uint64_t last, plan *pl)
 	eg_iter_lazy_ids(it);
 	const eg_event *e;
 	while ((rc = eg_iter_next(it, &e)) == EG_OK) {
+		if (stop && *stop && !(e->pos & 1023)) {   /* the writer closes */
+			rc = EG_EINTR;
+			break;
+		}
 		json_span o = { e->data, e->data_len, JSON_OBJECT };
 		s.key.n = 0;
 		if (e->data_len && walk(&s, &o, 0)) {
@@ -467,7 +472,8 @@ static int choose_paths(builder *b, uint64_t first, uint64_t last, plan *pl)
 	}
 	eg_iter_free(it);
 	if (rc != EG_END) {
-		rc = rc == EG_ENOMEM ? bfail(b, rc, "out of memory") : bfail(b, rc, eg_errmsg(b->st));
+		if (rc != EG_EINTR)
+			rc = rc == EG_ENOMEM ? bfail(b, rc, "out of memory") : bfail(b, rc, eg_errmsg(b->st));
 		goto done;
 	}
 	rc = EG_ENOMEM;
@@ -888,7 +894,9 @@ int eg_col_build(const char *dir, volatile int *stop, char *err, size_t errlen)
 	for (uint64_t k = b.nblocks; k < want && !rc && !(stop && *stop); k++) {
 		plan pl = { 0 };
 		uint64_t first = k * eg_colscan_block_events + 1;
-		rc = choose_paths(&b, first, first + eg_colscan_block_events - 1, &pl);
+		rc = choose_paths(&b, first, first + eg_colscan_block_events - 1, &pl, stop);
+		if (!rc && stop && *stop)
+			rc = EG_EINTR;
 		if (!rc) {
 			drop_nul_names(&pl, &b);
 			rc = write_block(&b, k, &pl, stop);
