@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -929,8 +930,12 @@ static void *colw_main(void *arg)
 {
 	eg_colw *w = arg;
 	pthread_setname_np(pthread_self(), "engram-cols");
-	/* below the append's own threads: it only uses time they leave */
-	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	/* only on time nothing else wants (SCHED_IDLE): append's speed is
+	 * measured with it running; a builder that gets no time leaves the
+	 * blocks to the next writer or reader */
+	struct sched_param sp = { 0 };
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp))
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
 		if (!w->wake) {
