@@ -645,12 +645,22 @@ static int id_match(void *ctx, uint64_t pos)
 
 int eg_index_id_find(eg_store *st, const char *id, size_t n, uint64_t *pos)
 {
+	return eg_index_id_find_h(st, id, n, eg_id_hash(id, n), pos);
+}
+
+int eg_index_id_find_h(eg_store *st, const char *id, size_t n, uint64_t hash, uint64_t *pos)
+{
 	idmatch m = { st, id, n, EG_OK };
 	*pos = 0;
 	if (!st->ix.ids.slots)
 		return EG_OK;
-	*pos = eg_htab_find(&st->ix.ids, eg_id_hash(id, n), id_match, &m);
+	*pos = eg_htab_find(&st->ix.ids, hash, id_match, &m);
 	return *pos ? EG_OK : m.rc;
+}
+
+void eg_index_id_prefetch(eg_store *st, uint64_t hash)
+{
+	eg_htab_prefetch(&st->ix.ids, hash);
 }
 
 int eg_index_ids_ready(eg_store *st)
@@ -665,9 +675,16 @@ int eg_index_ids_ready(eg_store *st)
 
 int eg_index_id_add(eg_store *st, const char *id, size_t n, uint64_t pos)
 {
+	return eg_index_id_add_h(st, id, n, eg_id_hash(id, n), pos);
+}
+
+int eg_index_id_add_h(eg_store *st, const char *id, size_t n, uint64_t hash, uint64_t pos)
+{
+	(void)id;
+	(void)n;
 	if (pos > HTAB_VALUE_MAX)
 		return eg_st_err(st, EG_EINVAL, "position beyond the id index's range");
-	if (eg_htab_insert(&st->ix.ids, eg_id_hash(id, n), pos))
+	if (eg_htab_insert(&st->ix.ids, hash, pos))
 		return eg_st_errno(st, "cannot grow idx/ids");
 	return EG_OK;
 }
