@@ -236,8 +236,11 @@ typedef struct envelope {
 	int seconds_like;            /* an integer time that looks like epoch seconds */
 	int has_recorded;            /* keep_recorded: the line's "recorded" */
 	int64_t recorded;
-	int hashed;                  /* idhash is eg_id_hash of the id (bulk adds) */
-	uint64_t idhash;
+	/* Bulk adds: the hashes of the id, and of the stream and type
+	 * (eg_id_hash, eg_key_hash), made on the parsing thread; id_hashed
+	 * and keys_hashed say they are there and still the event's. */
+	int id_hashed, keys_hashed;
+	uint64_t idhash, shash, thash;
 	char idbuf[36];
 } envelope;
 
@@ -245,12 +248,33 @@ typedef struct envelope {
 static const char *const NAMES[] = { "id", "stream", "type", "kind", "time", "actor",
 				     "session", "data", "meta", "pos", "version", "recorded" };
 
+static const unsigned char NAME_LEN[] = { 2, 6, 4, 4, 4, 5, 7, 4, 4, 3, 7, 8 };
+_Static_assert(sizeof NAME_LEN == sizeof NAMES / sizeof *NAMES, "a length per name");
+
 static unsigned field_bit(const char *k, size_t n)
 {
 	for (unsigned i = 0; i < sizeof NAMES / sizeof *NAMES; i++)
-		if (NAMES[i][0] == k[0] && strlen(NAMES[i]) == n && memcmp(NAMES[i], k, n) == 0)
+		if (NAMES[i][0] == k[0] && NAME_LEN[i] == n && memcmp(NAMES[i], k, n) == 0)
 			return 1u << i;
 	return 0;
+}
+
+/* Is the JSON text [p, p+n) free of bytes up to ' '?  Then, valid JSON
+ * (control bytes are escaped inside strings), it holds no whitespace: it
+ * is minified already.  Eight bytes at a time: a byte below 0x21 sets its
+ * high bit in x - 0x21..21 where x's own high bit is clear. */
+static int json_has_no_ws(const char *p, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t acc = 0, x;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&x, p + i, 8);
+		acc |= (x - 0x21 * ones) & ~x & highs;
+	}
+	for (; i < n; i++)
+		acc |= (unsigned char)p[i] <= ' ';
+	return acc == 0;
 }
 
 /* A time member (time, or recorded with keep_recorded): RFC 3339 or
@@ -352,15 +376,22 @@ static int member(pctx *pc, envelope *e, const json_span *k, const json_span *v,
 		int data = kp[0] == 'd';
 		if (v->type != JSON_OBJECT)
 			return bad(pc, data ? "data" : "meta", "a JSON object");
-		size_t n = eg_json_minify(v, *space);
+		/* Minified already (as machines write it): the line's own bytes,
+		 * which outlive the event's add, serve without a copy. */
+		const char *m = v->p;
+		size_t n = v->n;
+		if (!json_has_no_ws(v->p, v->n)) {
+			m = *space;
+			n = eg_json_minify(v, *space);
+			*space += n;
+		}
 		if (data) {
-			r->data = *space;
+			r->data = m;
 			r->data_len = n;
 		} else {
-			r->meta = *space;
+			r->meta = m;
 			r->meta_len = n;
 		}
-		*space += n;
 		return EG_OK;
 	}
 	/* pos, version, recorded: assigned by the store; accepted (so that the
@@ -694,7 +725,7 @@ static int quarantine(eg_batch *b, envelope *e, uint64_t line)
 	*r = (rec_in){ .stream = QUARANTINE_STREAM, .stream_len = strlen(QUARANTINE_STREAM),
 		       .type = REJECTED_EVENT, .type_len = strlen(REJECTED_EVENT),
 		       .actor = "", .session = "", .meta = "", .data = q->p, .data_len = q->n };
-	e->has_id = e->has_time = e->hashed = 0;
+	e->has_id = e->has_time = e->id_hashed = e->keys_hashed = 0;
 	e->qerr = NULL;
 	b->res.quarantined++;
 	return EG_OK;
@@ -765,7 +796,7 @@ static int add_event(eg_batch *b, envelope *e, uint64_t line)
 		uuid7(b, e->idbuf);
 		r->id = e->idbuf;
 		r->id_len = 36;
-		e->hashed = 0;
+		e->id_hashed = 0;
 	}
 	/* A batch that checks a stream's version writes to that stream only:
 	 * an event for another one would go in unchecked. */
@@ -776,7 +807,7 @@ static int add_event(eg_batch *b, envelope *e, uint64_t line)
 			      "version this batch checks, got \"%.*s\"", b->exp_stream,
 			      r->stream_len > 200 ? 200 : (int)r->stream_len, r->stream);
 	uint64_t old;
-	uint64_t idhash = e->hashed ? e->idhash : eg_id_hash(r->id, r->id_len);
+	uint64_t idhash = e->id_hashed ? e->idhash : eg_id_hash(r->id, r->id_len);
 	if ((rc = eg_index_id_find_h(st, r->id, r->id_len, idhash, &old)))
 		return rc;
 	if (old) {
@@ -787,9 +818,13 @@ static int add_event(eg_batch *b, envelope *e, uint64_t line)
 	if (b->o.keep_recorded && (rc = take_recorded(b, e->recorded, line)))
 		return rc;
 	uint64_t sid = UINT64_MAX, tid;
-	if (r->stream_len && (rc = eg_index_key_get(st, 0, r->stream, r->stream_len, &sid)))
+	int h = e->keys_hashed;
+	if (r->stream_len &&
+	    (rc = eg_index_key_get_h(st, 0, r->stream, r->stream_len,
+				     h ? e->shash : eg_key_hash(0, r->stream, r->stream_len), &sid)))
 		return rc;
-	if ((rc = eg_index_key_get(st, 1, r->type, r->type_len, &tid)))
+	if ((rc = eg_index_key_get_h(st, 1, r->type, r->type_len,
+				     h ? e->thash : eg_key_hash(1, r->type, r->type_len), &tid)))
 		return rc;
 	keystate ks;
 	r->version = sid != UINT64_MAX && eg_index_keystate(st, sid, &ks) ? ks.version + 1 : 0;
@@ -998,10 +1033,15 @@ static int parse_chunk(void *kp, void *cp)
 		if (c->rc[i] == EG_OK && c->src[i])
 			c->rc[i] = take_defaults(&pc, &c->e[i], &c->src[i]->d);
 		envelope *e = &c->e[i];
-		if (c->rc[i] == EG_OK && e->has_id) {
+		if (c->rc[i] != EG_OK)
+			continue;
+		if (e->has_id) {
 			e->idhash = eg_id_hash(e->r.id, e->r.id_len);
-			e->hashed = 1;
+			e->id_hashed = 1;
 		}
+		e->shash = eg_key_hash(0, e->r.stream, e->r.stream_len);
+		e->thash = eg_key_hash(1, e->r.type, e->r.type_len);
+		e->keys_hashed = 1;
 	}
 	return (k->arr ? k->ai < k->an : k->p < k->end) ? EG_OK : EG_END;
 }
@@ -1014,8 +1054,11 @@ static int parse_chunk(void *kp, void *cp)
 
 static void prefetch_line(eg_store *st, const chunk *c, size_t i)
 {
-	if (i < c->n && c->rc[i] == EG_OK && c->e[i].hashed)
+	if (i >= c->n || c->rc[i] != EG_OK)
+		return;
+	if (c->e[i].id_hashed)
 		eg_index_id_prefetch(st, c->e[i].idhash);
+	eg_index_key_prefetch(st, c->e[i].shash);
 }
 
 static int add_lines(bulk *k, chunk *c)

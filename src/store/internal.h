@@ -260,6 +260,11 @@ void eg_index_batch_begin(struct eg_store *st);
 /* Look a key up: its id + 1, or 0 if absent.  space 0 = stream, 1 = type. */
 uint64_t eg_index_key_find(struct eg_store *st, int space, const char *name, size_t n);
 /* Find or create a key id (writer). */
+/* eg_index_key_get given the name's eg_key_hash; eg_index_key_prefetch
+ * starts loading where its find will look. */
+int eg_index_key_get_h(struct eg_store *st, int space, const char *name, size_t n,
+		       uint64_t hash, uint64_t *id);
+void eg_index_key_prefetch(struct eg_store *st, uint64_t hash);
 int eg_index_key_get(struct eg_store *st, int space, const char *name, size_t n,
 		  uint64_t *id);
 keystate *eg_index_keystate(struct eg_store *st, uint64_t id, keystate *buf);
