@@ -241,6 +241,7 @@ typedef struct envelope {
 	 * and keys_hashed say they are there and still the event's. */
 	int id_hashed, keys_hashed;
 	uint64_t idhash, shash, thash;
+	unsigned char uuid[16];      /* the id parsed, when r.uuid points here */
 	char idbuf[36];
 } envelope;
 
@@ -1038,6 +1039,8 @@ static int parse_chunk(void *kp, void *cp)
 		if (e->has_id) {
 			e->idhash = eg_id_hash(e->r.id, e->r.id_len);
 			e->id_hashed = 1;
+			if (e->r.id_len == 36 && eg_uuid_parse(e->r.id, 36, e->uuid) == 0)
+				e->r.uuid = e->uuid;
 		}
 		e->shash = eg_key_hash(0, e->r.stream, e->r.stream_len);
 		e->thash = eg_key_hash(1, e->r.type, e->r.type_len);
