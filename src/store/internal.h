@@ -55,6 +55,7 @@ typedef struct eg_log {
 	struct eg_worker *writer;
 	struct log_wjob *wjob;       /* the writer's job (its buffer is wspare) */
 	int wbusy;                   /* wjob submitted and not yet waited for */
+	int wfailed;                 /* wjob failed: every write fails until the abort */
 	unsigned char *wspare;       /* the other buffer */
 	size_t wspare_cap;
 	uint64_t synced_upto;        /* sync_file_range progress in tail seg */

@@ -462,10 +462,13 @@ static int write_job(void *arg)
 
 static int wbuf_wait(eg_store *st, eg_log *lg)
 {
-	if (!lg->wbusy)
-		return EG_OK;
-	lg->wbusy = 0;
-	if (eg_worker_wait(lg->writer) == EG_OK)
+	if (lg->wbusy) {
+		lg->wbusy = 0;
+		lg->wfailed = eg_worker_wait(lg->writer) != EG_OK;
+	}
+	/* Sticky until the batch's abort: its bytes have a hole now, and a
+	 * later write or commit must not go on past it. */
+	if (!lg->wfailed)
 		return EG_OK;
 	log_wjob *j = lg->wjob;
 	if (j->err < 0)
@@ -805,7 +808,7 @@ int eg_log_abort(eg_store *st, eg_log *lg)
 	 * the error that ended the batch. */
 	if (lg->wbusy)
 		eg_worker_wait(lg->writer);
-	lg->wbusy = 0;
+	lg->wbusy = lg->wfailed = 0;
 	lg->wlen = 0;
 	lg->in_batch = 0;
 	int rc = EG_OK;
