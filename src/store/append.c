@@ -843,7 +843,7 @@ static int add_event(eg_batch *b, envelope *e, uint64_t line)
 	eg_log_advance(&st->log, n);
 	eg_event ev = { .pos = r->pos, .version = r->version, .time = r->time };
 	if ((rc = eg_index_note_event(st, &ev, at, p, n, sid, tid)) ||
-	    (rc = eg_index_id_add_h(st, r->id, r->id_len, idhash, r->pos)))
+	    (rc = eg_index_id_add_h(st, idhash, r->pos)))
 		return rc;
 	b->next_pos++;
 	b->count++;

@@ -691,13 +691,11 @@ int eg_index_ids_ready(eg_store *st)
 
 int eg_index_id_add(eg_store *st, const char *id, size_t n, uint64_t pos)
 {
-	return eg_index_id_add_h(st, id, n, eg_id_hash(id, n), pos);
+	return eg_index_id_add_h(st, eg_id_hash(id, n), pos);
 }
 
-int eg_index_id_add_h(eg_store *st, const char *id, size_t n, uint64_t hash, uint64_t pos)
+int eg_index_id_add_h(eg_store *st, uint64_t hash, uint64_t pos)
 {
-	(void)id;
-	(void)n;
 	if (pos > HTAB_VALUE_MAX)
 		return eg_st_err(st, EG_EINVAL, "position beyond the id index's range");
 	if (eg_htab_insert(&st->ix.ids, hash, pos))

@@ -279,8 +279,7 @@ int eg_index_id_find(struct eg_store *st, const char *id, size_t n, uint64_t *po
  * look. */
 int eg_index_id_find_h(struct eg_store *st, const char *id, size_t n, uint64_t hash,
 		       uint64_t *pos);
-int eg_index_id_add_h(struct eg_store *st, const char *id, size_t n, uint64_t hash,
-		      uint64_t pos);
+int eg_index_id_add_h(struct eg_store *st, uint64_t hash, uint64_t pos);
 void eg_index_id_prefetch(struct eg_store *st, uint64_t hash);
 /* Is the id table there to look in?  A reader opens it, or opens it again
  * after a writer replaced it; 0 when it cannot (then read the log). */
