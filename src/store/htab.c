@@ -147,6 +147,12 @@ uint64_t eg_htab_find(htab *h, uint64_t hash, htab_match_fn match, void *ctx)
 	return 0;
 }
 
+void eg_htab_prefetch(const htab *h, uint64_t hash)
+{
+	if (h->slots)
+		__builtin_prefetch(&h->slots[ht_home(ht_tag(hash), h->cap)]);
+}
+
 static void ht_put(uint64_t *slots, uint64_t cap, uint64_t slot)
 {
 	uint64_t i = ht_home(slot >> HTAB_VALUE_BITS, cap);

@@ -541,12 +541,22 @@ static int key_match(void *ctx, uint64_t value)
 	return space == m->space && n == m->n && memcmp(buf, m->name, n) == 0;
 }
 
-uint64_t eg_index_key_find(eg_store *st, int space, const char *name, size_t n)
+static uint64_t key_find_h(eg_store *st, int space, const char *name, size_t n, uint64_t hash)
 {
 	if (!st->ix.keys.slots)
 		return 0;
 	keymatch m = { st, space, name, n };
-	return eg_htab_find(&st->ix.keys, eg_key_hash(space, name, n), key_match, &m);
+	return eg_htab_find(&st->ix.keys, hash, key_match, &m);
+}
+
+uint64_t eg_index_key_find(eg_store *st, int space, const char *name, size_t n)
+{
+	return key_find_h(st, space, name, n, eg_key_hash(space, name, n));
+}
+
+void eg_index_key_prefetch(eg_store *st, uint64_t hash)
+{
+	eg_htab_prefetch(&st->ix.keys, hash);
 }
 
 int eg_index_key_name(eg_store *st, uint64_t id, int *space, char *buf, size_t cap, size_t *n)
@@ -582,7 +592,13 @@ int eg_index_keystate_put(eg_store *st, uint64_t id, const keystate *ks)
 
 int eg_index_key_get(eg_store *st, int space, const char *name, size_t n, uint64_t *id)
 {
-	uint64_t v = eg_index_key_find(st, space, name, n);
+	return eg_index_key_get_h(st, space, name, n, eg_key_hash(space, name, n), id);
+}
+
+int eg_index_key_get_h(eg_store *st, int space, const char *name, size_t n, uint64_t hash,
+		       uint64_t *id)
+{
+	uint64_t v = key_find_h(st, space, name, n, hash);
 	if (v) {
 		*id = v - 1;
 		return EG_OK;
@@ -613,7 +629,7 @@ int eg_index_key_get(eg_store *st, int space, const char *name, size_t n, uint64
 	wr32(W.names + W.names_len + 1, (uint32_t)n);
 	memcpy(W.names + W.names_len + 5, name, n);
 	W.names_len += 5 + n;
-	if (eg_htab_insert(&st->ix.keys, eg_key_hash(space, name, n), *id + 1))
+	if (eg_htab_insert(&st->ix.keys, hash, *id + 1))
 		return eg_st_errno(st, "cannot grow idx/keyhash");
 	return touch_key(st, *id);
 }
@@ -654,12 +670,22 @@ static int id_match(void *ctx, uint64_t pos)
 
 int eg_index_id_find(eg_store *st, const char *id, size_t n, uint64_t *pos)
 {
+	return eg_index_id_find_h(st, id, n, eg_id_hash(id, n), pos);
+}
+
+int eg_index_id_find_h(eg_store *st, const char *id, size_t n, uint64_t hash, uint64_t *pos)
+{
 	idmatch m = { st, id, n, EG_OK };
 	*pos = 0;
 	if (!st->ix.ids.slots)
 		return EG_OK;
-	*pos = eg_htab_find(&st->ix.ids, eg_id_hash(id, n), id_match, &m);
+	*pos = eg_htab_find(&st->ix.ids, hash, id_match, &m);
 	return *pos ? EG_OK : m.rc;
+}
+
+void eg_index_id_prefetch(eg_store *st, uint64_t hash)
+{
+	eg_htab_prefetch(&st->ix.ids, hash);
 }
 
 int eg_index_ids_ready(eg_store *st)
@@ -674,9 +700,14 @@ int eg_index_ids_ready(eg_store *st)
 
 int eg_index_id_add(eg_store *st, const char *id, size_t n, uint64_t pos)
 {
+	return eg_index_id_add_h(st, eg_id_hash(id, n), pos);
+}
+
+int eg_index_id_add_h(eg_store *st, uint64_t hash, uint64_t pos)
+{
 	if (pos > HTAB_VALUE_MAX)
 		return eg_st_err(st, EG_EINVAL, "position beyond the id index's range");
-	if (eg_htab_insert(&st->ix.ids, eg_id_hash(id, n), pos))
+	if (eg_htab_insert(&st->ix.ids, hash, pos))
 		return eg_st_errno(st, "cannot grow idx/ids");
 	return EG_OK;
 }

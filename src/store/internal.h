@@ -50,6 +50,14 @@ typedef struct eg_log {
 	unsigned char *wbuf;         /* pending bytes for the tail segment */
 	size_t wlen, wcap;
 	uint64_t wbuf_off;           /* file offset of wbuf[0] */
+	/* A full wbuf of a batch is hashed and written by the writer thread
+	 * while the other buffer fills (log.c, wbuf_push). */
+	struct eg_worker *writer;
+	struct log_wjob *wjob;       /* the writer's job (its buffer is wspare) */
+	int wbusy;                   /* wjob submitted and not yet waited for */
+	int wfailed;                 /* wjob failed: every write fails until the abort */
+	unsigned char *wspare;       /* the other buffer */
+	size_t wspare_cap;
 	uint64_t synced_upto;        /* sync_file_range progress in tail seg */
 	int new_segs;                /* segments created by the open batch */
 	int in_batch, eager;         /* a batch is being spooled; sync_file_range */
@@ -113,6 +121,10 @@ int eg_log_sync_run(struct eg_sync_work *w);
 int eg_log_sync_done(struct eg_store *st, eg_log *lg, struct eg_sync_work *w);
 /* Make spooled bytes readable through eg_log_ptr (writes out the buffer). */
 int eg_log_flush(struct eg_store *st, eg_log *lg);
+/* pread from segment i as the writer sees it: the open batch's bytes still
+ * in the log's buffers (wbuf, or the one the writer thread has in hand)
+ * read from there.  Bytes read (short at the end of the data), or -1. */
+ssize_t eg_log_pread(eg_log *lg, uint32_t i, void *buf, size_t n, uint64_t off);
 uint32_t eg_log_seg_index(const eg_log *lg, uint64_t first_pos);
 /* Bytes of the segment files up to the committed head, and after it. */
 void eg_log_bytes(const eg_log *lg, uint64_t *committed, uint64_t *uncommitted);
@@ -146,6 +158,10 @@ int eg_htab_open(htab *h, const char *path, int writable);
 void eg_htab_close(htab *h);
 /* The value of the first slot whose tag matches and match() confirms, or 0. */
 uint64_t eg_htab_find(htab *h, uint64_t hash, htab_match_fn match, void *ctx);
+/* Start loading the cache line where a find of hash begins: a bulk append
+ * asks for the slots of the lines ahead of the one it adds, so that their
+ * misses overlap instead of each stalling in turn. */
+void eg_htab_prefetch(const htab *h, uint64_t hash);
 int eg_htab_insert(htab *h, uint64_t hash, uint64_t value);
 int eg_htab_remove(htab *h, uint64_t hash, uint64_t value);
 /* Grow now (in the same steps as inserts would) to hold n entries. */
@@ -245,6 +261,11 @@ void eg_index_batch_begin(struct eg_store *st);
 /* Look a key up: its id + 1, or 0 if absent.  space 0 = stream, 1 = type. */
 uint64_t eg_index_key_find(struct eg_store *st, int space, const char *name, size_t n);
 /* Find or create a key id (writer). */
+/* eg_index_key_get given the name's eg_key_hash; eg_index_key_prefetch
+ * starts loading where its find will look. */
+int eg_index_key_get_h(struct eg_store *st, int space, const char *name, size_t n,
+		       uint64_t hash, uint64_t *id);
+void eg_index_key_prefetch(struct eg_store *st, uint64_t hash);
 int eg_index_key_get(struct eg_store *st, int space, const char *name, size_t n,
 		  uint64_t *id);
 keystate *eg_index_keystate(struct eg_store *st, uint64_t id, keystate *buf);
@@ -256,6 +277,13 @@ int eg_index_keystate_put(struct eg_store *st, uint64_t id, const keystate *ks);
  * EG_OK with *pos (0: none), or an error when a candidate could not be
  * read (the id is then neither new nor a duplicate). */
 int eg_index_id_find(struct eg_store *st, const char *id, size_t n, uint64_t *pos);
+/* The same, and eg_index_id_add, given the id's eg_id_hash (computed on
+ * another thread); eg_index_id_prefetch starts loading where its find will
+ * look. */
+int eg_index_id_find_h(struct eg_store *st, const char *id, size_t n, uint64_t hash,
+		       uint64_t *pos);
+int eg_index_id_add_h(struct eg_store *st, uint64_t hash, uint64_t pos);
+void eg_index_id_prefetch(struct eg_store *st, uint64_t hash);
 /* Is the id table there to look in?  A reader opens it, or opens it again
  * after a writer replaced it; 0 when it cannot (then read the log). */
 int eg_index_ids_ready(struct eg_store *st);

@@ -11,6 +11,7 @@
 #include "chain.h"
 #include "internal.h"
 #include "os.h"
+#include "pipe.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -134,6 +135,9 @@ int eg_log_open(eg_store *st, eg_log *lg, const char *dir, int writable,
 
 void eg_log_close(eg_log *lg)
 {
+	eg_worker_free(lg->writer);   /* waits for a write in hand */
+	free(lg->wjob);
+	free(lg->wspare);
 	for (uint32_t i = 0; i < lg->nseg; i++)
 		seg_drop(lg, i);
 	free(lg->segs);
@@ -419,8 +423,139 @@ int eg_log_recover(eg_store *st, eg_log *lg, uint64_t must_have)
 	return EG_OK;
 }
 
+/*
+ * The spool's writes.  A batch's bytes go through two buffers: when one is
+ * full, the writer thread takes it (SHA-256 of the chain, pwrite, and the
+ * eager writeback) while this thread fills the other (wbuf_push).  Every
+ * other write, and everything that reads, truncates, syncs or ends the
+ * chain, first waits for the writer (wbuf_wait), so the file and the
+ * chain are as a single thread would have left them; a write the writer
+ * failed is reported there, as the flush's own error would have been.
+ */
+typedef struct log_wjob {
+	chain_ctx *chain;            /* NULL: not part of a batch's chain */
+	int fd;
+	const unsigned char *p;
+	size_t n;
+	uint64_t off;
+	uint64_t sync_from, sync_len;   /* sync_file_range after the write */
+	uint64_t seg_first;          /* for the message */
+	int err;                     /* errno of the failed pwrite; -1: SHA-256 */
+} log_wjob;
+
+static int write_job(void *arg)
+{
+	log_wjob *j = arg;
+	if (j->chain && eg_chain_update(j->chain, j->p, j->n)) {
+		j->err = -1;
+		return EG_ENOMEM;
+	}
+	if (eg_os_pwrite_all(j->fd, j->p, j->n, (off_t)j->off)) {
+		j->err = errno ? errno : EIO;
+		return EG_EIO;
+	}
+	if (j->sync_len)
+		sync_file_range(j->fd, (off_t)j->sync_from, (off_t)j->sync_len,
+				SYNC_FILE_RANGE_WRITE);
+	return EG_OK;
+}
+
+static int wbuf_wait(eg_store *st, eg_log *lg)
+{
+	if (lg->wbusy) {
+		lg->wbusy = 0;
+		lg->wfailed = eg_worker_wait(lg->writer) != EG_OK;
+	}
+	/* Sticky until the batch's abort: its bytes have a hole now, and a
+	 * later write or commit must not go on past it. */
+	if (!lg->wfailed)
+		return EG_OK;
+	log_wjob *j = lg->wjob;
+	if (j->err < 0)
+		return eg_st_err(st, EG_ENOMEM, "SHA-256 failed");
+	errno = j->err;
+	return eg_st_errno(st, "cannot write segment %020llu.seg", (unsigned long long)j->seg_first);
+}
+
+static int wbuf_flush(eg_store *st, eg_log *lg, int eager);
+
+/* Hand the full wbuf of a batch to the writer and go on in the other
+ * buffer; without a writer (it could not start), flush it here. */
+static int wbuf_push(eg_store *st, eg_log *lg)
+{
+	int rc = wbuf_wait(st, lg);
+	if (rc)
+		return rc;
+	if (!lg->wjob && !(lg->wjob = calloc(1, sizeof *lg->wjob)))
+		return wbuf_flush(st, lg, 1);
+	if (!lg->wspare && (lg->wspare = malloc(lg->wcap)))
+		lg->wspare_cap = lg->wcap;
+	if (!lg->writer && lg->wspare)
+		lg->writer = eg_worker_new("engram-write");
+	if (!lg->writer || !lg->wspare)
+		return wbuf_flush(st, lg, 1);
+	seg *s = &lg->segs[lg->tail.seg];
+	log_wjob *j = lg->wjob;
+	*j = (log_wjob){ lg->in_batch ? lg->chain : NULL, s->fd, lg->wbuf, lg->wlen,
+			 lg->wbuf_off, 0, 0, s->first_pos, 0 };
+	uint64_t end = lg->wbuf_off + lg->wlen;
+	if (end - lg->synced_upto >= EAGER_SYNC_BYTES) {
+		j->sync_from = lg->synced_upto;
+		j->sync_len = end - lg->synced_upto;
+		lg->synced_upto = end;
+	}
+	if ((rc = eg_worker_submit(lg->writer, write_job, j)))
+		return eg_st_err(st, rc, "the writer thread failed");  /* it was idle: cannot be */
+	lg->wbusy = 1;
+	unsigned char *b = lg->wbuf;
+	size_t cap = lg->wcap;
+	lg->wbuf = lg->wspare;
+	lg->wcap = lg->wspare_cap;
+	lg->wspare = b;
+	lg->wspare_cap = cap;
+	lg->wbuf_off = end;
+	lg->wlen = 0;
+	return EG_OK;
+}
+
+ssize_t eg_log_pread(eg_log *lg, uint32_t i, void *buf, size_t n, uint64_t off)
+{
+	int fd = lg->segs[i].fd;
+	if (!lg->writable || i != lg->tail.seg)
+		return eg_os.pread(fd, buf, n, (off_t)off);
+	/* The tail segment: the file up to the first byte still in memory,
+	 * then the writer's buffer, then wbuf. */
+	const log_wjob *j = lg->wbusy ? lg->wjob : NULL;
+	uint64_t file_end = j ? j->off : lg->wbuf_off;
+	unsigned char *out = buf;
+	size_t done = 0;
+	if (off < file_end) {
+		size_t m = file_end - off < n ? (size_t)(file_end - off) : n;
+		ssize_t got = eg_os.pread(fd, out, m, (off_t)off);
+		if (got < 0 || (size_t)got < m)
+			return got;
+		done = m;
+	}
+	if (j && done < n && off + done >= j->off && off + done < j->off + j->n) {
+		size_t at = (size_t)(off + done - j->off), m = j->n - at;
+		m = m < n - done ? m : n - done;
+		memcpy(out + done, j->p + at, m);
+		done += m;
+	}
+	if (done < n && off + done >= lg->wbuf_off && off + done < lg->wbuf_off + lg->wlen) {
+		size_t at = (size_t)(off + done - lg->wbuf_off), m = lg->wlen - at;
+		m = m < n - done ? m : n - done;
+		memcpy(out + done, lg->wbuf + at, m);
+		done += m;
+	}
+	return (ssize_t)done;
+}
+
 static int wbuf_flush(eg_store *st, eg_log *lg, int eager)
 {
+	int rc = wbuf_wait(st, lg);
+	if (rc)
+		return rc;
 	if (lg->wlen) {
 		seg *s = &lg->segs[lg->tail.seg];
 		if (lg->in_batch && eg_chain_update(lg->chain, lg->wbuf, lg->wlen))
@@ -503,7 +638,7 @@ unsigned char *eg_log_reserve(eg_store *st, eg_log *lg, size_t bound,
 			return NULL;
 	}
 	if (lg->wlen + bound > lg->wcap) {
-		if (wbuf_flush(st, lg, 1))
+		if (lg->wlen ? wbuf_push(st, lg) : wbuf_flush(st, lg, 1))
 			return NULL;
 		if (bound > lg->wcap) {
 			unsigned char *nb = realloc(lg->wbuf, bound);
@@ -668,6 +803,12 @@ int eg_log_sync_done(eg_store *st, eg_log *lg, struct eg_sync_work *w)
 
 int eg_log_abort(eg_store *st, eg_log *lg)
 {
+	/* Nothing may be written after the cut below.  The result of a write
+	 * in hand is moot (the batch goes), and its message must not replace
+	 * the error that ended the batch. */
+	if (lg->wbusy)
+		eg_worker_wait(lg->writer);
+	lg->wbusy = lg->wfailed = 0;
 	lg->wlen = 0;
 	lg->in_batch = 0;
 	int rc = EG_OK;

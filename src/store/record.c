@@ -69,10 +69,11 @@ size_t eg_rec_event_bound(const rec_in *r)
 
 size_t eg_rec_event_encode(const rec_in *r, unsigned char *out)
 {
-	unsigned char idbin[16];
+	unsigned char parsed[16];
+	const unsigned char *idbin = r->uuid ? r->uuid : parsed;
 	/* Only lowercase UUIDs are stored binary: the id must read back as the
 	 * same bytes that went in. */
-	int is_uuid = r->id_len == 36 && eg_uuid_parse(r->id, r->id_len, idbin) == 0;
+	int is_uuid = r->uuid || (r->id_len == 36 && eg_uuid_parse(r->id, r->id_len, parsed) == 0);
 	/* A time still to come from the commit is stored as 0 under its flag. */
 	int rectime = r->time == REC_TIME_RECORDED;
 	out[8] = REC_EVENT;

@@ -70,11 +70,14 @@ typedef struct rec_event {
 } rec_event;
 
 /* An event to encode: the envelope fields, already validated; time may be
- * REC_TIME_RECORDED. */
+ * REC_TIME_RECORDED.  uuid, when set, is the id parsed already (by
+ * eg_uuid_parse, which accepted it): the encoder then stores it binary
+ * without parsing it again. */
 typedef struct rec_in {
 	uint64_t pos, version, schema_version;
 	int64_t time;
 	int kind;
+	const unsigned char *uuid;
 	const char *id, *stream, *type, *actor, *session, *data, *meta;
 	size_t id_len, stream_len, type_len, actor_len, session_len,
 	       data_len, meta_len;

@@ -332,12 +332,13 @@ int eg_store_read_event(eg_store *st, uint64_t pos, unsigned char **buf, size_t 
 	int rc = eg_index_find_block(st, pos, &b, &bi);
 	if (rc)
 		return rc;
-	if (bi == UINT64_MAX && (rc = eg_log_flush(st, &st->log)))
-		return rc;
+	/* An event of the open batch may still be in the log's buffers:
+	 * eg_log_pread reads it there, without a flush (a flush here would
+	 * wait for the writer thread and hash a part-filled buffer on this
+	 * one, for each of the ~1 in 1000 ids whose tag matches another's). */
 	uint32_t s = eg_log_seg_index(&st->log, b.seg_first_pos);
 	if (s == UINT32_MAX)
 		return EG_ENOTFOUND;
-	int fd = st->log.segs[s].fd;
 	uint64_t off = b.off;
 	for (uint32_t k = 0; k < b.count; ) {
 		if (*cap < 16384) {
@@ -347,7 +348,7 @@ int eg_store_read_event(eg_store *st, uint64_t pos, unsigned char **buf, size_t 
 			*buf = nb;
 			*cap = 16384;
 		}
-		ssize_t got = eg_os.pread(fd, *buf, *cap, (off_t)off);
+		ssize_t got = eg_log_pread(&st->log, s, *buf, *cap, off);
 		if (got < 0)
 			return eg_st_errno(st, "cannot read segment %020llu.seg",
 					(unsigned long long)b.seg_first_pos);

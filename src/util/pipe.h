@@ -27,4 +27,28 @@ typedef int (*pipe_take_fn)(void *ctx, void *b);
 int eg_pipe_run(void *const *batches, int n, int threads, pipe_fill_fn fill, void *fctx,
 	     pipe_take_fn take, void *tctx);
 
+/*
+ * A worker: a second thread that runs one job at a time while the caller
+ * goes on, for a stage that must follow the caller's order but need not
+ * hold it up (the log's SHA-256 and writes, while the next buffer fills).
+ * A job owns what it is given until eg_worker_wait returns; the hand-over
+ * (a mutex) orders everything the caller wrote before submitting before
+ * the job, and everything the job wrote before the wait's return.
+ */
+typedef struct eg_worker eg_worker;
+typedef int (*worker_fn)(void *arg);
+
+/* Start a worker thread named name (at most 15 bytes); NULL if it cannot
+ * be started (the caller then runs its jobs itself). */
+eg_worker *eg_worker_new(const char *name);
+/* Run fn(arg) on the worker once the job before it has finished.  Returns
+ * that job's result: if it failed, fn is not run and the error is kept for
+ * eg_worker_wait as well. */
+int eg_worker_submit(eg_worker *w, worker_fn fn, void *arg);
+/* Wait until the worker is idle; the result of its last job (EG_OK if it
+ * ran none since the last wait), which is then cleared. */
+int eg_worker_wait(eg_worker *w);
+/* Wait for the job in hand, stop the thread and free w (NULL: nothing). */
+void eg_worker_free(eg_worker *w);
+
 #endif

@@ -2,7 +2,8 @@
 """tests/crash/crash.py ENGRAM ITERATIONS [SEED] — the crash loop.
 
 Each iteration starts a producer that appends batches to one store with
-`engram append --sync always` (a random 1 to 300 events over 16 streams),
+`engram append --sync always` (a random 1 to 300 events over 16 streams,
+one batch in eight of ~8 KB events),
 now and then also runs a projection, a windows run, a sessions query, a
 consumer (each writes derived files or a checkpoint of its own) and a new
 schema version; its appends use --quarantine against a schema for deposit
@@ -134,6 +135,10 @@ def produce(engram, store, log, it, seed):
     run(engram, store, "schema", "add", "deposit", "deposit.json", "--compat", "none")
     for k in range(1_000_000):
         n = rnd.randint(1, 300)
+        # One batch in eight has ~8 KB events: a few MB, more than the
+        # log's 1 MiB spool buffers, so that kills find the writer thread
+        # (log.c) hashing and writing one buffer while the next fills.
+        pad = {"pad": "x" * 8000} if rnd.random() < 0.125 else {}
         lines = []
         for j in range(n):
             t = t0 + rnd.randint(0, 86399)
@@ -141,7 +146,7 @@ def produce(engram, store, log, it, seed):
                 "id": f"i{it}-b{k}-e{j}", "stream": f"s{rnd.randrange(STREAMS)}",
                 "type": rnd.choice(["page_view", "click", "deposit"]),
                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
-                "data": {"v": rnd.randint(-50, 1000)}}))
+                "data": {"v": rnd.randint(-50, 1000), **pad}}))
         if rnd.random() < 0.1:
             lines, args = history(rnd, it, k, n), ["--keep-recorded"]
             os.write(fd, f"intentr i{it}-b{k} {n}\n".encode())
