@@ -169,6 +169,7 @@ static int open_store(eg_store *st, const char *dir, int flags, const eg_open_op
 	snprintf(st->dir, sizeof st->dir, "%s", dir);
 	snprintf(logdir, sizeof logdir, "%s/log", dir);
 	st->writable = (flags & EG_OPEN_WRITE) != 0;
+	st->seal_mode = o ? o->seal : EG_SEAL_AUTO;
 	if (!is_dir(logdir)) {
 		if (!(st->writable && (flags & EG_OPEN_CREATE)))
 			return eg_st_err(st, EG_ENOTFOUND, "no store at %s (engram append creates one)", dir);
@@ -215,6 +216,7 @@ void eg_store_close(eg_store *st)
 {
 	if (!st)
 		return;
+	eg_autoseal_stop(st);
 	eg_store_flush(st);
 	eg_index_close(st);
 	eg_log_close(&st->log);
@@ -317,7 +319,6 @@ int eg_store_read_event(eg_store *st, uint64_t pos, unsigned char **buf, size_t 
 	uint32_t s = eg_log_seg_index(&st->log, b.seg_first_pos);
 	if (s == UINT32_MAX)
 		return EG_ENOTFOUND;
-	int fd = st->log.segs[s].fd;
 	uint64_t off = b.off;
 	for (uint32_t k = 0; k < b.count; ) {
 		if (*cap < 16384) {
@@ -327,7 +328,9 @@ int eg_store_read_event(eg_store *st, uint64_t pos, unsigned char **buf, size_t 
 			*buf = nb;
 			*cap = 16384;
 		}
-		ssize_t got = eg_os.pread(fd, *buf, *cap, (off_t)off);
+		ssize_t got = eg_log_pread(st, &st->log, s, *buf, *cap, off);
+		if (got < 0 && errno == EBADMSG)
+			return EG_ECORRUPT;
 		if (got < 0)
 			return eg_st_errno(st, "cannot read segment %020llu.seg",
 					(unsigned long long)b.seg_first_pos);
