@@ -152,8 +152,6 @@ int eg_log_open(eg_store *st, eg_log *lg, const char *dir, int writable,
 	lg->seg_limit = seg_limit ? seg_limit : DEFAULT_SEGMENT_BYTES;
 	if (!(lg->rd = eg_seal_rd_new()))
 		return eg_st_err(st, EG_ENOMEM, "out of memory");
-	if (writable)
-		eg_os_unlink_in_dir(dir, is_seal_tmp);
 	DIR *d = eg_os.opendir(dir);
 	if (!d)
 		return eg_st_errno(st, "cannot open %s", dir);
@@ -162,6 +160,12 @@ int eg_log_open(eg_store *st, eg_log *lg, const char *dir, int writable,
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
+		if (writable && is_seal_tmp(de->d_name)) {
+			char tmp[PATH_MAX];
+			snprintf(tmp, sizeof tmp, "%s/%s", dir, de->d_name);
+			eg_os.unlink(tmp);
+			continue;
+		}
 		if (len != 24 || strcmp(de->d_name + 20, ".seg"))
 			continue;
 		char *end;
