@@ -47,6 +47,7 @@ typedef struct eg_log {
 	int writable;
 	uint64_t seg_limit;
 	struct eg_seal_rd *rd;       /* read-ahead in sealed segments (seal.c) */
+	_Atomic uint32_t rd_seg;     /* 1 + the segment eg_log_pread read last */
 	seg *segs;
 	uint32_t nseg, capseg;
 

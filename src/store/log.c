@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,11 +287,22 @@ ssize_t eg_log_pread(eg_store *st, eg_log *lg, uint32_t i, void *buf, size_t n, 
 		return 0;
 	if (n > s->map_len - off)
 		n = s->map_len - off;
-	if (sealed_ready(st, lg, i, off, n, lg->rd)) {
+	if (!s->sz) {
+		sealed_ready(st, lg, i, 0, 0, NULL);
 		errno = EBADMSG;
 		return -1;
 	}
-	memcpy(buf, s->map + off, n);
+	/* a scan moving on from a sealed segment gives its memory back */
+	uint32_t prev = atomic_exchange(&lg->rd_seg, i + 1);
+	if (prev && prev - 1 != i && prev - 1 < lg->nseg && lg->segs[prev - 1].sz)
+		eg_sealed_release(lg->segs[prev - 1].sz);
+	char why[256];
+	int rc = eg_sealed_copy(s->sz, lg->rd, off, n, buf, why, sizeof why);
+	if (rc) {
+		eg_log_sealed_err(st, lg, i, rc, why);
+		errno = rc == EG_ENOMEM ? ENOMEM : EBADMSG;
+		return -1;
+	}
 	return (ssize_t)n;
 }
 

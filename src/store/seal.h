@@ -83,6 +83,16 @@ size_t eg_sealed_file_len(const eg_sealed *z);
  * why (segment block number and file offset), EG_ENOMEM. */
 int eg_sealed_ready(eg_sealed *z, eg_seal_rd *rd, uint64_t off, uint64_t n,
 		    char *why, size_t whylen);
+/* Copy logical bytes [off, off+n) (within the logical length) into buf,
+ * decompressing as eg_sealed_ready does (without pinning: see
+ * eg_sealed_release), and for a forward scan (rd) read ahead.  For
+ * pread-style scans. */
+int eg_sealed_copy(eg_sealed *z, eg_seal_rd *rd, uint64_t off, size_t n, void *buf,
+		   char *why, size_t whylen);
+/* Give the decompressed blocks back to the kernel (they are decompressed
+ * again when read), unless a pointer into them was handed out
+ * (eg_sealed_ready pins what it makes ready) or a copy is under way. */
+void eg_sealed_release(eg_sealed *z);
 /* Where the readable run that holds off ends (off itself if not ready). */
 uint64_t eg_sealed_ready_end(const eg_sealed *z, uint64_t off);
 /* Decompress and check block i into out (llen bytes) without touching the
