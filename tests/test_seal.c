@@ -92,8 +92,9 @@ static int count_sealed(const char *dir, int *plain)
 	int n = 0;
 	*plain = 0;
 	while ((de = readdir(d))) {
-		if (!strstr(de->d_name, ".seg"))
-			continue;
+		size_t len = strlen(de->d_name);
+		if (len < 4 || strcmp(de->d_name + len - 4, ".seg"))
+			continue;  /* not NAME.seg.sealing, which the sealer may be writing */
 		char p[512];
 		snprintf(p, sizeof p, "%s/%s", log, de->d_name);
 		unsigned char m[8] = { 0 };
