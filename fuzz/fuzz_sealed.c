@@ -48,7 +48,8 @@ static void read_any(const unsigned char *data, size_t size)
 /* A plain segment of events whose data are pieces of the input. */
 static unsigned char *segment_of(const unsigned char *data, size_t size, size_t *len)
 {
-	size_t cap = SEG_HDR_LEN + size + 64 * (size / 7 + 2) + COMMIT_LEN, off = SEG_HDR_LEN;
+	/* at least one input byte per event, at most 64 bytes of record around it */
+	size_t cap = SEG_HDR_LEN + 65 * size + COMMIT_LEN, off = SEG_HDR_LEN;
 	unsigned char *p = calloc(1, cap);
 	if (!p)
 		return NULL;
