@@ -56,6 +56,7 @@ int cmd_compact(cli *c)
 	out_u64(o, "log_bytes", r.log_bytes);
 	out_f64(o, "seconds", secs);
 	out_row_end(o);
-	eg_store_close(st);
-	return out_finish(o, EXIT_OK);
+	rc = out_finish(o, EXIT_OK);
+	cli_close(st, rc);
+	return rc;
 }

@@ -28,7 +28,19 @@ struct eg_autoseal {
 	uint64_t *firsts;            /* the segments it seals, by first position */
 	size_t n;
 	uint32_t next_seg;           /* segments before this index were handed over */
+	char err[400];               /* the first failure, for eg_store_note */
 };
+
+/* Keep the first failure (with errno's reason).  (A seal stopped at close
+ * is left for later, not a failure: its callers do not come here.) */
+static void seal_failed(struct eg_autoseal *a, uint64_t first_pos, const char *what, int e)
+{
+	if (a->err[0])
+		return;
+	snprintf(a->err, sizeof a->err, "sealing segment %020llu.seg in the background: %s%s%s; "
+		 "it stays as it was (engram compact seals it)", (unsigned long long)first_pos, what,
+		 e ? ": " : "", e ? strerror(e) : "");
+}
 
 /* Seal one closed segment by its file alone (the writer's view of the log
  * is not touched: the writer keeps reading the plain file it has open,
@@ -39,30 +51,48 @@ static void seal_file(struct eg_autoseal *a, uint64_t first_pos)
 	snprintf(path, sizeof path, "%s/%020llu.seg", a->dir, (unsigned long long)first_pos);
 	snprintf(tmp, sizeof tmp, "%s%s", path, SEAL_TMP_SUFFIX);
 	int fd = eg_os.open(path, O_RDONLY, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		seal_failed(a, first_pos, "cannot open it", errno);
 		return;
+	}
 	unsigned char magic[8];
 	off_t size = eg_os_file_size(fd);
 	void *m = MAP_FAILED;
-	if (size > SEG_HDR_LEN && eg_os.pread(fd, magic, 8, 0) == 8 && !eg_seal_is(magic, 8))
-		m = eg_os.mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+	if (size > SEG_HDR_LEN && eg_os.pread(fd, magic, 8, 0) == 8 && !eg_seal_is(magic, 8) &&
+	    (m = eg_os.mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
+		seal_failed(a, first_pos, "cannot map it", errno);
 	eg_os.close(fd);
 	if (m == MAP_FAILED)
 		return;
 	int out = eg_os.open(tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	uint64_t flen;
-	char why[256];
-	int ok = out >= 0 && eg_seal_write(out, m, (size_t)size, &a->o, &flen, why, sizeof why) == EG_OK &&
-		 eg_os.fdatasync(out) == 0;
+	char why[256] = "";
+	int rc = out < 0 ? EG_EIO : eg_seal_write(out, m, (size_t)size, &a->o, &flen, why, sizeof why);
+	int e = errno;
+	if (rc == EG_OK && eg_os.fdatasync(out)) {
+		rc = EG_EIO;
+		e = errno;
+	}
 	if (out >= 0)
 		eg_os.close(out);
 	eg_os.munmap(m, (size_t)size);
-	/* a failure leaves the plain segment: engram compact reports why */
-	if (!ok || a->stop || eg_os.rename(tmp, path)) {
+	if (rc == EG_OK && !a->stop && eg_os.rename(tmp, path)) {
+		rc = EG_EIO;
+		e = errno;
+	}
+	/* a failure leaves the plain segment */
+	if (rc != EG_OK || a->stop) {
+		if (rc == EG_ECORRUPT)
+			seal_failed(a, first_pos, why, 0);
+		else if (rc == EG_ENOMEM)
+			seal_failed(a, first_pos, "out of memory", 0);
+		else if (rc != EG_EINTR)
+			seal_failed(a, first_pos, "cannot write it", e);
 		eg_os.unlink(tmp);
 		return;
 	}
-	eg_os_fsync_dir(a->dir);
+	if (eg_os_fsync_dir(a->dir))
+		seal_failed(a, first_pos, "cannot sync the log directory", errno);
 }
 
 static void *autoseal_main(void *arg)
@@ -93,6 +123,8 @@ void eg_autoseal_stop(eg_store *st)
 		return;
 	a->stop = 1;
 	autoseal_join(a);
+	if (a->err[0] && !st->note[0])
+		snprintf(st->note, sizeof st->note, "%s", a->err);
 	free(a);
 	st->autoseal = NULL;
 }

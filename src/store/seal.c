@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <xxhash.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 enum { BLK_ABSENT = 0, BLK_BUSY = 1, BLK_READY = 2 };
 
@@ -267,7 +268,7 @@ int eg_sealed_open(int fd, const unsigned char *mem, size_t len, eg_sealed **out
 	z->map = eg_os.mmap(NULL, z->h.logical_len, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (z->map == MAP_FAILED) {
-		rc = errno == ENOMEM ? EG_ENOMEM : EG_EIO;
+		rc = EG_EIO;   /* errno says why */
 		goto fail;
 	}
 #ifdef MADV_HUGEPAGE
@@ -342,6 +343,8 @@ static int block_decode(const eg_sealed *z, uint32_t i, unsigned char *out, char
 	if (!d)
 		return EG_ENOMEM;
 	size_t r = ZSTD_decompressDCtx(d, out, b->llen, c, b->clen);
+	if (ZSTD_isError(r) && ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation)
+		return EG_ENOMEM;
 	if (ZSTD_isError(r) || r != b->llen)
 		return say(why, wl, "block %u (file offset %llu) does not decompress to its %u bytes",
 			   i, (unsigned long long)b->file_off, b->llen);
@@ -625,9 +628,13 @@ static int put_block(sealer *s, const unsigned char *src, uint64_t loff, uint32_
 		s->cap = cap;
 	}
 	size_t c = ZSTD_compress2(s->cx, s->cbuf + SEAL_BLK_HDR_LEN, bound, src, llen);
+	if (ZSTD_isError(c) && ZSTD_getErrorCode(c) == ZSTD_error_memory_allocation)
+		return EG_ENOMEM;
 	if (ZSTD_isError(c))
 		return say(s->why, s->wl, "zstd: %s", ZSTD_getErrorName(c));
 	size_t d = ZSTD_decompressDCtx(s->dx, s->dbuf, llen, s->cbuf + SEAL_BLK_HDR_LEN, c);
+	if (ZSTD_isError(d) && ZSTD_getErrorCode(d) == ZSTD_error_memory_allocation)
+		return EG_ENOMEM;
 	if (ZSTD_isError(d) || d != llen || memcmp(s->dbuf, src, llen))
 		return say(s->why, s->wl, "block at logical offset %llu does not decompress "
 			   "to what was compressed", (unsigned long long)loff);

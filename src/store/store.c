@@ -207,6 +207,7 @@ int eg_store_open(eg_store **out, const char *dir, int flags, const eg_open_opts
 
 int eg_store_flush(eg_store *st)
 {
+	eg_autoseal_stop(st);   /* a seal in progress stops; its failure is a note */
 	if (!st->writable || st->log.failed)
 		return EG_OK;
 	return eg_index_close_clean(st);
