@@ -190,7 +190,12 @@ static int open_store(eg_store *st, const char *dir, int flags, const eg_open_op
 	}
 	if ((rc = eg_log_recover(st, &st->log, st->ix.st.through_pos)))
 		return rc;
-	return match ? eg_index_catch_up(st) : eg_index_rebuild(st);
+	if ((rc = match ? eg_index_catch_up(st) : eg_index_rebuild(st)))
+		return rc;
+	/* segments an earlier writer closed and did not get to seal */
+	if (!(flags & EG_OPEN_CATCHUP))
+		eg_autoseal_kick(st);
+	return EG_OK;
 }
 
 int eg_store_open(eg_store **out, const char *dir, int flags, const eg_open_opts *o)
