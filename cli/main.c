@@ -572,15 +572,16 @@ static const command COMMANDS[] = {
 	{ "compact", cmd_compact, "compact [--block-size SIZE] [--level N]",
 	  "compress every segment of the log that is not sealed yet",
 	  "Seals each segment not sealed yet, the last one included (the next append\n"
-	  "starts a new segment): its records go into independent zstd blocks of\n"
-	  "SIZE logical bytes (default 256k) at level N (default 3), replacing the\n"
-	  "file atomically; positions, the hash chain and every record check are\n"
-	  "unchanged, and verify proves the store as before.  Writers seal closed\n"
+	  "starts a new segment): its records go into independent zstd blocks,\n"
+	  "replacing the file atomically; positions, the hash chain and every record\n"
+	  "check are unchanged, and verify proves the store as before.  Writers seal closed\n"
 	  "segments in the background anyway (--seal, default auto); compact seals\n"
 	  "the rest now.  Takes the writer's lock (exit 4 if another writer holds\n"
 	  "it).  Prints one row: sealed (segments now), already_sealed, bytes_before\n"
 	  "and bytes_after (of those segments), ratio, log_bytes (all of log/ after)\n"
-	  "and seconds (docs/STORAGE.md).\n\n"
+	  "and seconds (docs/STORAGE.md).\n"
+	  "  --block-size SIZE   logical bytes per block, 4k to 16M (default 256k)\n"
+	  "  --level N           zstd level, 1 to 19 (default 3)\n\n"
 	  "Example:\n"
 	  "  engram compact\n"
 	  "  engram compact --block-size 1M --level 6" },

@@ -493,6 +493,22 @@ void eg_sealed_release(eg_sealed *z)
 	pthread_mutex_unlock(&z->mu);
 }
 
+int eg_sealed_hold(eg_sealed *z, uint32_t i, char *why, size_t wl)
+{
+	if (i == 0)
+		atomic_fetch_add(&z->copiers, 1);
+	int rc = ensure_span(z, i, i, 0, why, wl);
+	if (rc)
+		atomic_fetch_sub(&z->copiers, 1);
+	return rc;
+}
+
+void eg_sealed_unhold(eg_sealed *z)
+{
+	atomic_fetch_sub(&z->copiers, 1);
+	eg_sealed_release(z);
+}
+
 int eg_sealed_copy(eg_sealed *z, eg_seal_rd *rd, uint64_t off, size_t n, void *buf,
 		   char *why, size_t wl)
 {

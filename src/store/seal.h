@@ -93,6 +93,13 @@ int eg_sealed_copy(eg_sealed *z, eg_seal_rd *rd, uint64_t off, size_t n, void *b
  * again when read), unless a pointer into them was handed out
  * (eg_sealed_ready pins what it makes ready) or a copy is under way. */
 void eg_sealed_release(eg_sealed *z);
+/* A walk over the whole segment that gives the memory back after it
+ * (verify): eg_sealed_hold(z, 0), (z, 1), ... makes each block ready
+ * without pinning it and keeps the segment from being released meanwhile
+ * (a failure ends the hold); eg_sealed_unhold ends it and releases what
+ * nobody pinned. */
+int eg_sealed_hold(eg_sealed *z, uint32_t i, char *why, size_t whylen);
+void eg_sealed_unhold(eg_sealed *z);
 /* Where the readable run that holds off ends (off itself if not ready). */
 uint64_t eg_sealed_ready_end(const eg_sealed *z, uint64_t off);
 /* Decompress and check block i into out (llen bytes) without touching the

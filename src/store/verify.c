@@ -29,7 +29,7 @@ static int bad(eg_store *st, eg_verify_result *res, const eg_log *lg, logpos at,
  * the records inside it later as for any segment.  A failure is located by
  * block number and file offset (a logical offset means nothing on disk). */
 static int sealed_check(eg_store *st, eg_verify_result *res, eg_log *lg, uint32_t i,
-			uint64_t next)
+			uint64_t next, eg_sealed **held)
 {
 	seg *s = &lg->segs[i];
 	char why[256];
@@ -42,10 +42,12 @@ static int sealed_check(eg_store *st, eg_verify_result *res, eg_log *lg, uint32_
 		const seal_blk *b = eg_sealed_blocks(s->sz);
 		rc = EG_OK;
 		for (uint32_t k = 0; k < h->nblocks && rc == EG_OK; k++) {
-			rc = eg_sealed_ready(s->sz, NULL, b[k].loff, b[k].llen, why, sizeof why);
+			rc = eg_sealed_hold(s->sz, k, why, sizeof why);
 			foff = b[k].file_off;
 			pos = b[k].first_pos;
 		}
+		if (rc == EG_OK && h->nblocks)
+			*held = s->sz;   /* the walk's memory goes back after it */
 	}
 	if (rc == EG_ENOMEM)
 		return eg_st_err(st, EG_ENOMEM, "out of memory");
@@ -96,11 +98,15 @@ int eg_store_verify(eg_store *st, eg_verify_result *res)
 	uint64_t next = 1, batch_first = 1, nev = 0, bytes = 0, verified = 0;
 	logpos at = { 0, 0 };
 	int in_batch = 0;
+	eg_sealed *held = NULL;
 	rc = EG_OK;
 	for (at.seg = 0; at.seg < lg->nseg && rc == EG_OK; at.seg++) {
 		seg_hdr sh;
 		at.off = 0;
-		if (lg->segs[at.seg].sealed && (rc = sealed_check(st, res, lg, at.seg, next)))
+		if (held)
+			eg_sealed_unhold(held);
+		held = NULL;
+		if (lg->segs[at.seg].sealed && (rc = sealed_check(st, res, lg, at.seg, next, &held)))
 			break;
 		if (eg_log_map_seg(st, lg, at.seg, SEG_HDR_LEN) ||
 		    !eg_seg_hdr_decode(lg->segs[at.seg].map, lg->segs[at.seg].map_len, &sh) ||
@@ -186,6 +192,8 @@ int eg_store_verify(eg_store *st, eg_verify_result *res)
 		}
 	}
 done:
+	if (held)
+		eg_sealed_unhold(held);
 	eg_chain_free(cx);
 	if (rc == EG_OK && verified < must) {
 		logpos end = { lg->nseg ? lg->nseg - 1 : 0, 0 };
