@@ -61,7 +61,8 @@ static unsigned char *segment_of(const unsigned char *data, size_t size, size_t 
 		if (k > size - at)
 			k = size - at;
 		rec_in r = { .pos = 3 + n, .version = 1, .time = (int64_t)at, .id = "i", .id_len = 1,
-			     .type = "t", .type_len = 1, .data = (const char *)data + at, .data_len = k };
+			     .type = "t", .type_len = 1, .data = (const char *)data + at, .data_len = k,
+			     .stream = "", .actor = "", .session = "", .meta = "" };
 		off += eg_rec_event_encode(&r, p + off);
 		at += k;
 	}

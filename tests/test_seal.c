@@ -236,7 +236,8 @@ static unsigned char *make_segment(size_t *len, int nev)
 		snprintf(data, sizeof data, "{\"i\":%d,\"page\":\"/products/%d\"}", i, i % 13);
 		rec_in r = { .pos = (uint64_t)i + 1, .version = 1, .time = 1000 * i,
 			     .id = "id", .id_len = 2, .stream = "s", .stream_len = 1,
-			     .type = "view", .type_len = 4, .data = data, .data_len = strlen(data) };
+			     .type = "view", .type_len = 4, .data = data, .data_len = strlen(data),
+			     .actor = "", .session = "", .meta = "" };
 		off += eg_rec_event_encode(&r, p + off);
 	}
 	rec_commit c = { .first_pos = 1, .count = (uint64_t)nev, .recorded = 5,
