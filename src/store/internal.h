@@ -131,6 +131,12 @@ uint32_t eg_log_seg_index(const eg_log *lg, uint64_t first_pos);
  * forward scan goes).  Bytes read (short at the end), or -1: errno set,
  * EBADMSG when a sealed block fails its check (eg_errmsg says where). */
 ssize_t eg_log_pread(struct eg_store *st, eg_log *lg, uint32_t s, void *buf, size_t n, uint64_t off);
+/* The same when only the first need bytes are needed: from a sealed
+ * segment it reads no further than the end of the block holding them (a
+ * short read), so that a reader jumping from event to event does not pay
+ * for blocks it does not read. */
+ssize_t eg_log_pread_min(struct eg_store *st, eg_log *lg, uint32_t s, void *buf, size_t n,
+			 uint64_t off, size_t need);
 /* Make all of segment s readable through its map (a sealed one is
  * decompressed whole): verify's walk.  EG_OK, EG_END (empty), or an error. */
 int eg_log_map_all(struct eg_store *st, eg_log *lg, uint32_t s);

@@ -190,7 +190,7 @@ static const unsigned char *rec_at(eg_iter *it, logpos at, size_t n, size_t *ava
 			it->rb = b;
 			it->rb_cap = want;
 		}
-		ssize_t r = eg_log_pread(st, lg, at.seg, it->rb, want, at.off);
+		ssize_t r = eg_log_pread_min(st, lg, at.seg, it->rb, want, at.off, n);
 		it->rb_seg = at.seg;
 		it->rb_off = at.off;
 		it->rb_len = r > 0 ? (size_t)r : 0;

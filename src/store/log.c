@@ -280,6 +280,12 @@ int eg_log_map_all(eg_store *st, eg_log *lg, uint32_t i)
 
 ssize_t eg_log_pread(eg_store *st, eg_log *lg, uint32_t i, void *buf, size_t n, uint64_t off)
 {
+	return eg_log_pread_min(st, lg, i, buf, n, off, n);
+}
+
+ssize_t eg_log_pread_min(eg_store *st, eg_log *lg, uint32_t i, void *buf, size_t n, uint64_t off,
+			 size_t need)
+{
 	seg *s = &lg->segs[i];
 	if (!s->sealed)
 		return eg_os.pread(s->fd, buf, n, (off_t)off);
@@ -287,6 +293,13 @@ ssize_t eg_log_pread(eg_store *st, eg_log *lg, uint32_t i, void *buf, size_t n, 
 		return 0;
 	if (n > s->map_len - off)
 		n = s->map_len - off;
+	/* more than need only as far as the block that holds need's end: a
+	 * further block would be decompressed for bytes nobody asked for */
+	if (s->sz && need && need < n) {
+		uint64_t e = eg_sealed_block_end(s->sz, off + need - 1);
+		if (e - off < n)
+			n = (size_t)(e - off);
+	}
 	if (!s->sz) {
 		sealed_ready(st, lg, i, 0, 0, NULL);
 		errno = EBADMSG;

@@ -38,6 +38,7 @@ struct eg_sealed {
 	_Atomic unsigned char *state; /* per block */
 	_Atomic unsigned char *pinned; /* per block: handed out as a pointer, kept */
 	atomic_uint npinned;         /* blocks pinned */
+	atomic_int huge;             /* the mapping was advised huge pages */
 	atomic_int copiers;          /* threads copying out in eg_sealed_copy */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -271,11 +272,6 @@ int eg_sealed_open(int fd, const unsigned char *mem, size_t len, eg_sealed **out
 		rc = EG_EIO;   /* errno says why */
 		goto fail;
 	}
-#ifdef MADV_HUGEPAGE
-	/* a hint: a scan fills the mapping block after block, and 2 MiB pages
-	 * take 1/512 of the page faults (measured: docs/STORAGE.md) */
-	(void)madvise(z->map, z->h.logical_len, MADV_HUGEPAGE);
-#endif
 	seg_hdr sh = { .first_pos = z->h.first_pos };
 	memcpy(sh.prev_chain, z->h.prev_chain, 32);
 	eg_seg_hdr_encode(&sh, z->map);
@@ -404,10 +400,19 @@ static void *ahead_main(void *arg);
 static void ahead_hint(eg_seal_rd *rd, eg_sealed *z, uint32_t b)
 {
 	pthread_mutex_lock(&rd->mu);
-	int forward = rd->last_z == z && b >= rd->last_b && b <= rd->last_b + 64;
+	/* consecutive blocks: a scan (one stream's reads, which jump, would
+	 * have blocks decompressed for nothing) */
+	int forward = rd->last_z == z && b >= rd->last_b && b <= rd->last_b + 1;
 	rd->last_z = z;
 	rd->last_b = b;
 	if (forward) {
+#ifdef MADV_HUGEPAGE
+		/* A scan fills the mapping block after block: 2 MiB pages take
+		 * 1/512 of its page faults (docs/STORAGE.md).  Not before a
+		 * scan: a read here and there would clear 2 MiB per block. */
+		if (!atomic_exchange(&z->huge, 1))
+			(void)madvise(z->map, z->h.logical_len, MADV_HUGEPAGE);
+#endif
 		uint32_t n = AHEAD_BYTES / z->h.block_size;
 		n = n < 2 ? 2 : n;
 		uint32_t upto = b + 1 + n > z->h.nblocks ? z->h.nblocks : b + 1 + n;
@@ -523,6 +528,16 @@ int eg_sealed_copy(eg_sealed *z, eg_seal_rd *rd, uint64_t off, size_t n, void *b
 	if (rc == EG_OK && rd)
 		ahead_hint(rd, z, last);
 	return rc;
+}
+
+uint64_t eg_sealed_block_end(const eg_sealed *z, uint64_t off)
+{
+	if (off >= z->h.logical_len)
+		return z->h.logical_len;
+	if (off < SEG_HDR_LEN)
+		return SEG_HDR_LEN;
+	uint32_t b = block_of(z, off);
+	return b < z->h.nblocks ? z->blk[b].loff + z->blk[b].llen : z->h.logical_len;
 }
 
 uint64_t eg_sealed_ready_end(const eg_sealed *z, uint64_t off)

@@ -100,6 +100,8 @@ void eg_sealed_release(eg_sealed *z);
  * nobody pinned. */
 int eg_sealed_hold(eg_sealed *z, uint32_t i, char *why, size_t whylen);
 void eg_sealed_unhold(eg_sealed *z);
+/* The end of the block that holds logical byte off. */
+uint64_t eg_sealed_block_end(const eg_sealed *z, uint64_t off);
 /* Where the readable run that holds off ends (off itself if not ready). */
 uint64_t eg_sealed_ready_end(const eg_sealed *z, uint64_t off);
 /* Decompress and check block i into out (llen bytes) without touching the

@@ -334,7 +334,7 @@ int eg_store_read_event(eg_store *st, uint64_t pos, unsigned char **buf, size_t 
 			*buf = nb;
 			*cap = 16384;
 		}
-		ssize_t got = eg_log_pread(st, &st->log, s, *buf, *cap, off);
+		ssize_t got = eg_log_pread_min(st, &st->log, s, *buf, *cap, off, REC_PREFIX);
 		if (got < 0 && errno == EBADMSG)
 			return EG_ECORRUPT;
 		if (got < 0)
