@@ -9,8 +9,8 @@ PKGS    := libcrypto libxxhash sqlite3 libpcre2-8 libzstd
 # kafka (cli/kafka.c) and the mock cluster and probes under tests/kafka/;
 # the library (libengram.a) stays free of it.
 KAFKA_PKGS := rdkafka
-# Compressed sealed data (issue 26, docs/STORAGE-notes.md): libzstd.  Only the
-# probe bench/zstd_probe.c links it so far; libengram.a does not yet.
+# Compressed sealed data (issue 26, docs/STORAGE.md): libzstd, linked into
+# libengram through PKGS; deps-check names it here too.
 ZSTD_PKGS := libzstd
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-format-truncation \

@@ -34,6 +34,7 @@ typedef struct cli {
 	int format;
 	int format_given;        /* --format was given (else the default) */
 	uint64_t segment_bytes;
+	int seal;                /* --seal: EG_SEAL_AUTO, _ALWAYS or _NEVER */
 	int argc;                /* the command's arguments after global options */
 	char **argv;
 	const char *pos[8];      /* positional arguments */
@@ -212,6 +213,7 @@ int cmd_consume(cli *c);
 int cmd_consumers(cli *c);
 int cmd_head(cli *c);
 int cmd_verify(cli *c);
+int cmd_compact(cli *c);
 int cmd_stats(cli *c);
 int cmd_streams(cli *c);
 int cmd_types(cli *c);

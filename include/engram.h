@@ -59,8 +59,20 @@ enum {
 
 /* Options of eg_store_open; pass NULL for the defaults. */
 typedef struct eg_open_opts {
-	uint64_t segment_bytes;  /* roll segments at this size (default 256 MiB) */
+	uint64_t segment_bytes;  /* roll segments at this size (default 64 MiB) */
+	int seal;                /* a writer's sealing of closed segments (enum below) */
 } eg_open_opts;
+
+/* eg_open_opts.seal: whether a writer seals (compresses, docs/STORAGE.md)
+ * each segment that a batch has closed, on a thread of its own while it
+ * goes on appending.  A seal still running at close is stopped and left
+ * for the next writer or engram compact. */
+enum {
+	EG_SEAL_AUTO = 0,      /* default: segments of 1 MiB or more (smaller ones,
+				  test stores, only by eg_store_compact) */
+	EG_SEAL_ALWAYS = 1,    /* every closed segment */
+	EG_SEAL_NEVER = 2      /* none (eg_store_compact still seals) */
+};
 
 /*
  * Open the store in directory dir.  For writing, this takes the lock, cuts a
@@ -427,8 +439,31 @@ typedef struct eg_verify_result {
  * It reads the commit record; eg_store_verify proves the records. */
 int eg_store_chain_at(eg_store *st, uint64_t pos, unsigned char hash[32]);
 
+/* ------------------------------------------------------------- compact */
+
+/* Options of eg_store_compact; NULL for the defaults. */
+typedef struct eg_compact_opts {
+	uint32_t block_size;     /* logical bytes per zstd block (0: 256 KiB; 4 KiB..16 MiB) */
+	int level;               /* zstd level (0: 3; 1..19) */
+} eg_compact_opts;
+
+typedef struct eg_compact_result {
+	uint32_t sealed;         /* segments sealed by this call */
+	uint32_t already;        /* segments that were sealed before */
+	uint64_t bytes_before;   /* the sealed segments' file sizes before... */
+	uint64_t bytes_after;    /* ...and after */
+	uint64_t log_bytes;      /* all of log/ afterwards */
+} eg_compact_result;
+
+/* Writer: seal every segment not sealed yet, the last one included (the
+ * next batch then starts a new segment).  Each is replaced atomically, so
+ * a crash leaves it plain or sealed, never neither; readers holding the
+ * plain file keep reading it.  Errors: EG_EREADONLY, EG_ECORRUPT (a record
+ * fails its check: nothing of that segment is replaced), EG_EIO, EG_ENOMEM. */
+int eg_store_compact(eg_store *st, const eg_compact_opts *o, eg_compact_result *out);
+
 /* Check every record's checksum, the density of positions and the whole
- * hash chain.  EG_OK, or EG_ECORRUPT with the first bad place in *res and a
+ * hash chain (in a sealed segment, every block's check first).  EG_OK, or EG_ECORRUPT with the first bad place in *res and a
  * message in eg_errmsg. */
 int eg_store_verify(eg_store *st, eg_verify_result *res);
 

@@ -1184,7 +1184,12 @@ static int event_at(eg_proj *p, uint64_t pos, const eg_event **e)
 		 * cheaper than touching the log's mapping header by header */
 		if ((rc = evbuf_reserve(p, b->bytes)))
 			return rc;
-		if (eg_os_pread_all(lg->segs[s].fd, p->evbuf, b->bytes, (off_t)b->off))
+		ssize_t got = eg_log_pread(st, lg, s, p->evbuf, b->bytes, b->off);
+		if (got < 0 && errno == EBADMSG)
+			return EG_ECORRUPT;
+		if (got >= 0 && got != (ssize_t)b->bytes)
+			errno = EIO;   /* short: the file is shorter than its index says */
+		if (got != (ssize_t)b->bytes)
 			return eg_st_errno(st, "cannot read segment %020llu.seg",
 					(unsigned long long)b->seg_first_pos);
 		size_t off = 0;

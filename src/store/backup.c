@@ -98,7 +98,9 @@ static int copy_log(eg_store *st, const char *logdir, const eg_head *h, eg_backu
 			rc = eg_st_errno(st, "cannot stat a segment of the log");
 			break;
 		}
-		uint64_t len = i == lg->head_at.seg ? lg->head_at.off : (uint64_t)size;
+		/* a sealed segment is whole and committed: its file as it is */
+		uint64_t len = i == lg->head_at.seg && !lg->segs[i].sealed ? lg->head_at.off
+									     : (uint64_t)size;
 		char path[PATH_MAX];
 		snprintf(path, sizeof path, "%s/%020llu.seg", logdir,
 			 (unsigned long long)lg->segs[i].first_pos);

@@ -14,16 +14,26 @@
 #include "engram.h"
 #include "record.h"
 
-#define DEFAULT_SEGMENT_BYTES (256ull << 20)
+/* 64 MiB: small enough that a store seals its data as it grows (a closed
+ * segment is sealed in the background), large enough that a 10M-event
+ * store has ~40 files (docs/STORAGE.md). */
+#define DEFAULT_SEGMENT_BYTES (64ull << 20)
+/* EG_SEAL_AUTO seals segments of at least this size. */
+#define AUTOSEAL_MIN_BYTES (1ull << 20)
 
 /* ------------------------------------------------------------------ log */
 
 typedef struct seg {
 	uint64_t first_pos;          /* from the file name and header */
 	int fd;
-	unsigned char *map;          /* read-only shared mapping, map_len bytes */
+	unsigned char *map;          /* read-only shared mapping, map_len bytes; for a
+					sealed segment its logical bytes (seal.h), ready
+					where eg_log_ptr/eg_log_map_seg made them so */
 	size_t map_len;
 	unsigned char prev_chain[32];
+	int sealed;                  /* the file is a sealed segment */
+	struct eg_sealed *sz;        /* its reader (NULL: it did not open, sz_err says why) */
+	char *sz_err;
 } seg;
 
 /* A place in the log: segment index and byte offset. */
@@ -36,6 +46,8 @@ typedef struct eg_log {
 	char dir[PATH_MAX];
 	int writable;
 	uint64_t seg_limit;
+	struct eg_seal_rd *rd;       /* read-ahead in sealed segments (seal.c) */
+	_Atomic uint32_t rd_seg;     /* 1 + the segment eg_log_pread read last */
 	seg *segs;
 	uint32_t nseg, capseg;
 
@@ -121,11 +133,35 @@ int eg_log_sync_run(struct eg_sync_work *w);
 int eg_log_sync_done(struct eg_store *st, eg_log *lg, struct eg_sync_work *w);
 /* Make spooled bytes readable through eg_log_ptr (writes out the buffer). */
 int eg_log_flush(struct eg_store *st, eg_log *lg);
-/* pread from segment i as the writer sees it: the open batch's bytes still
- * in the log's buffers (wbuf, or the one the writer thread has in hand)
- * read from there.  Bytes read (short at the end of the data), or -1. */
-ssize_t eg_log_pread(eg_log *lg, uint32_t i, void *buf, size_t n, uint64_t off);
 uint32_t eg_log_seg_index(const eg_log *lg, uint64_t first_pos);
+/* pread for the log: n bytes of segment s at off into buf, from the file
+ * (and, in a writer, the open batch's bytes still in its buffers) or, for a
+ * sealed segment, its decompressed blocks (read ahead as a
+ * forward scan goes).  Bytes read (short at the end), or -1: errno set,
+ * EBADMSG when a sealed block fails its check (eg_errmsg says where). */
+ssize_t eg_log_pread(struct eg_store *st, eg_log *lg, uint32_t s, void *buf, size_t n, uint64_t off);
+/* The same when only the first need bytes are needed: from a sealed
+ * segment it reads no further than the end of the block holding them (a
+ * short read), so that a reader jumping from event to event does not pay
+ * for blocks it does not read. */
+ssize_t eg_log_pread_min(struct eg_store *st, eg_log *lg, uint32_t s, void *buf, size_t n,
+			 uint64_t off, size_t need);
+/* Make all of segment s readable through its map (a sealed one is
+ * decompressed whole): verify's walk.  EG_OK, EG_END (empty), or an error. */
+int eg_log_map_all(struct eg_store *st, eg_log *lg, uint32_t s);
+/* The error of a sealed segment that did not open, or of a block. */
+int eg_log_sealed_err(struct eg_store *st, eg_log *lg, uint32_t s, int rc, const char *why);
+/* Writer: replace segment i (whole, committed, plain) by its sealed form:
+ * tmp file, fdatasync, rename, directory fsync, then read the new file.
+ * before and after: the file sizes. */
+struct seal_opts;
+int eg_log_seal(struct eg_store *st, eg_log *lg, uint32_t i, const struct seal_opts *o,
+		uint64_t *before, uint64_t *after);
+int eg_log_reopen_seg(struct eg_store *st, eg_log *lg, uint32_t i);
+/* The path of segment first_pos's file, and of its sealing tmp file. */
+void eg_log_seg_path(const eg_log *lg, uint64_t first_pos, char *out, size_t n);
+#define SEAL_TMP_SUFFIX ".sealing"
+
 /* Bytes of the segment files up to the committed head, and after it. */
 void eg_log_bytes(const eg_log *lg, uint64_t *committed, uint64_t *uncommitted);
 
@@ -309,6 +345,11 @@ int eg_index_postings(struct eg_store *st, uint64_t key, uint64_t **out, size_t 
 
 /* ------------------------------------------------------------------ store */
 
+/* compact.c: after a commit, start sealing the segments it closed (in the
+ * background, per eg_open_opts.seal); stop that at close. */
+void eg_autoseal_kick(struct eg_store *st);
+void eg_autoseal_stop(struct eg_store *st);
+
 struct eg_store {
 	char dir[PATH_MAX];
 	int writable;
@@ -319,6 +360,8 @@ struct eg_store {
 	int quiet_use;               /* reindex: opening spec state is no use */
 	struct registry *reg;        /* schemas read from $schemas (contract.c), or NULL */
 	struct eg_colw *colw;        /* writer: the column files' builder (colwrite.c) */
+	int seal_mode;               /* eg_open_opts.seal */
+	struct eg_autoseal *autoseal; /* the background sealer (compact.c), or NULL */
 	char err[1024];
 	char note[512];              /* the first derived file not saved (eg_store_note) */
 };

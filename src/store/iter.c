@@ -190,7 +190,7 @@ static const unsigned char *rec_at(eg_iter *it, logpos at, size_t n, size_t *ava
 			it->rb = b;
 			it->rb_cap = want;
 		}
-		ssize_t r = eg_os.pread(lg->segs[at.seg].fd, it->rb, want, (off_t)at.off);
+		ssize_t r = eg_log_pread_min(st, lg, at.seg, it->rb, want, at.off, n);
 		it->rb_seg = at.seg;
 		it->rb_off = at.off;
 		it->rb_len = r > 0 ? (size_t)r : 0;
@@ -212,6 +212,8 @@ static int read_error(eg_iter *it)
 		return EG_OK;
 	if (it->rb_errno == ENOMEM)
 		return eg_st_err(st, EG_ENOMEM, "out of memory");
+	if (it->rb_errno == EBADMSG)  /* a sealed block: eg_log_pread said where */
+		return EG_ECORRUPT;
 	errno = it->rb_errno;
 	return eg_st_errno(st, "cannot read segment %020llu.seg at offset %llu",
 			(unsigned long long)st->log.segs[it->rb_seg].first_pos,

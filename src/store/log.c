@@ -12,9 +12,11 @@
 #include "internal.h"
 #include "os.h"
 #include "pipe.h"
+#include "seal.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,11 @@
 static void seg_path(const eg_log *lg, uint64_t first_pos, char *out, size_t n)
 {
 	snprintf(out, n, "%s/%020llu.seg", lg->dir, (unsigned long long)first_pos);
+}
+
+void eg_log_seg_path(const eg_log *lg, uint64_t first_pos, char *out, size_t n)
+{
+	seg_path(lg, first_pos, out, n);
 }
 
 uint32_t eg_log_seg_index(const eg_log *lg, uint64_t first_pos)
@@ -50,6 +57,47 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* A sealed segment is read through its own reader (seal.h), opened here:
+ * one that does not open is kept, with why, so that only reads of it fail
+ * (verify names the place) and the rest of the store stays readable. */
+static int seg_attach(eg_store *st, seg *s)
+{
+	unsigned char magic[8];
+	if (eg_os.pread(s->fd, magic, 8, 0) != 8 || !eg_seal_is(magic, 8))
+		return EG_OK;
+	char why[256] = "";
+	s->sealed = 1;
+	int rc = eg_sealed_open(s->fd, NULL, 0, &s->sz, why, sizeof why);
+	if (rc == EG_ENOMEM)
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
+	if (rc == EG_EIO)
+		return eg_st_errno(st, "cannot map sealed segment %020llu.seg",
+				   (unsigned long long)s->first_pos);
+	if (rc) {
+		s->sz_err = strdup(why);
+		return EG_OK;
+	}
+	const seal_info *h = eg_sealed_info(s->sz);
+	s->map = eg_sealed_map(s->sz);
+	s->map_len = h->logical_len;
+	if (h->first_pos != s->first_pos) {
+		s->sz_err = strdup("its header names another first position than its file name");
+		eg_sealed_free(s->sz);
+		s->sz = NULL;
+		s->map = NULL;
+		s->map_len = 0;
+	}
+	return EG_OK;
+}
+
+int eg_log_sealed_err(eg_store *st, eg_log *lg, uint32_t i, int rc, const char *why)
+{
+	if (rc == EG_ENOMEM)
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
+	return eg_st_err(st, EG_ECORRUPT, "sealed segment %020llu.seg: %s; run engram verify",
+			 (unsigned long long)lg->segs[i].first_pos, why);
+}
+
 static int seg_push(eg_store *st, eg_log *lg, uint64_t first_pos, int fd)
 {
 	if (lg->nseg == lg->capseg) {
@@ -64,18 +112,37 @@ static int seg_push(eg_store *st, eg_log *lg, uint64_t first_pos, int fd)
 	memset(s, 0, sizeof *s);
 	s->first_pos = first_pos;
 	s->fd = fd;
-	return EG_OK;
+	int rc = seg_attach(st, s);
+	if (rc)
+		lg->nseg--;
+	return rc;
 }
 
 static void seg_drop(eg_log *lg, uint32_t i)
 {
 	seg *s = &lg->segs[i];
-	if (s->map)
+	if (s->sealed) {
+		eg_seal_rd_quiesce(lg->rd);
+		eg_sealed_free(s->sz);
+	} else if (s->map) {
 		eg_os.munmap(s->map, s->map_len);
+	}
 	if (s->fd >= 0)
 		eg_os.close(s->fd);
+	free(s->sz_err);
+	s->sz = NULL;
+	s->sz_err = NULL;
+	s->sealed = 0;
 	s->map = NULL;
+	s->map_len = 0;
 	s->fd = -1;
+}
+
+/* A crashed seal leaves its tmp file: the segment itself is whole. */
+static int is_seal_tmp(const char *name)
+{
+	size_t n = strlen(name), k = strlen(SEAL_TMP_SUFFIX);
+	return n > k && strcmp(name + n - k, SEAL_TMP_SUFFIX) == 0;
 }
 
 int eg_log_open(eg_store *st, eg_log *lg, const char *dir, int writable,
@@ -85,6 +152,8 @@ int eg_log_open(eg_store *st, eg_log *lg, const char *dir, int writable,
 	snprintf(lg->dir, sizeof lg->dir, "%s", dir);
 	lg->writable = writable;
 	lg->seg_limit = seg_limit ? seg_limit : DEFAULT_SEGMENT_BYTES;
+	if (!(lg->rd = eg_seal_rd_new()))
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	DIR *d = eg_os.opendir(dir);
 	if (!d)
 		return eg_st_errno(st, "cannot open %s", dir);
@@ -93,6 +162,12 @@ int eg_log_open(eg_store *st, eg_log *lg, const char *dir, int writable,
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
+		if (writable && is_seal_tmp(de->d_name)) {
+			char tmp[PATH_MAX];
+			snprintf(tmp, sizeof tmp, "%s/%s", dir, de->d_name);
+			eg_os.unlink(tmp);
+			continue;
+		}
 		if (len != 24 || strcmp(de->d_name + 20, ".seg"))
 			continue;
 		char *end;
@@ -138,6 +213,8 @@ void eg_log_close(eg_log *lg)
 	eg_worker_free(lg->writer);   /* waits for a write in hand */
 	free(lg->wjob);
 	free(lg->wspare);
+	eg_seal_rd_free(lg->rd);
+	lg->rd = NULL;
 	for (uint32_t i = 0; i < lg->nseg; i++)
 		seg_drop(lg, i);
 	free(lg->segs);
@@ -146,9 +223,28 @@ void eg_log_close(eg_log *lg)
 	memset(lg, 0, sizeof *lg);
 }
 
+/* Make logical bytes [off, off+n) of sealed segment i readable. */
+static int sealed_ready(eg_store *st, eg_log *lg, uint32_t i, uint64_t off, uint64_t n,
+			eg_seal_rd *rd)
+{
+	seg *s = &lg->segs[i];
+	if (!s->sz)
+		return eg_log_sealed_err(st, lg, i, EG_ECORRUPT, s->sz_err ? s->sz_err : "unreadable");
+	char why[256];
+	int rc = eg_sealed_ready(s->sz, rd, off, n, why, sizeof why);
+	return rc ? eg_log_sealed_err(st, lg, i, rc, why) : EG_OK;
+}
+
+/* A sealed segment's logical bytes are all "mapped": need makes the block
+ * that holds byte need-1 readable. */
 int eg_log_map_seg(eg_store *st, eg_log *lg, uint32_t i, size_t need)
 {
 	seg *s = &lg->segs[i];
+	if (s->sealed) {
+		if (need > s->map_len)
+			return s->sz ? EG_END : sealed_ready(st, lg, i, 0, 0, NULL);
+		return need ? sealed_ready(st, lg, i, need - 1, 1, NULL) : EG_OK;
+	}
 	if (s->map_len >= need && need)
 		return EG_OK;
 	off_t size = eg_os_file_size(s->fd);
@@ -168,10 +264,65 @@ int eg_log_map_seg(eg_store *st, eg_log *lg, uint32_t i, size_t need)
 	return s->map_len >= need ? EG_OK : EG_END;
 }
 
+/* For a sealed segment: up to the end of the ready block holding off (a
+ * record never spans blocks). */
 size_t eg_log_avail(eg_log *lg, uint32_t i, uint64_t off)
 {
 	seg *s = &lg->segs[i];
+	if (s->sealed)
+		return s->sz ? eg_sealed_ready_end(s->sz, off) - off : 0;
 	return s->map_len > off ? s->map_len - off : 0;
+}
+
+int eg_log_map_all(eg_store *st, eg_log *lg, uint32_t i)
+{
+	seg *s = &lg->segs[i];
+	if (s->sealed)
+		return sealed_ready(st, lg, i, 0, s->map_len, NULL);
+	return eg_log_map_seg(st, lg, i, 0);
+}
+
+static ssize_t spool_pread(eg_log *lg, uint32_t i, void *buf, size_t n, uint64_t off);
+
+ssize_t eg_log_pread(eg_store *st, eg_log *lg, uint32_t i, void *buf, size_t n, uint64_t off)
+{
+	return eg_log_pread_min(st, lg, i, buf, n, off, n);
+}
+
+ssize_t eg_log_pread_min(eg_store *st, eg_log *lg, uint32_t i, void *buf, size_t n, uint64_t off,
+			 size_t need)
+{
+	seg *s = &lg->segs[i];
+	if (!s->sealed)
+		return spool_pread(lg, i, buf, n, off);
+	if (off >= s->map_len)
+		return 0;
+	if (n > s->map_len - off)
+		n = s->map_len - off;
+	/* more than need only as far as the block that holds need's end: a
+	 * further block would be decompressed for bytes nobody asked for */
+	if (s->sz && need && need < n) {
+		uint64_t e = eg_sealed_block_end(s->sz, off + need - 1);
+		if (e - off < n)
+			n = (size_t)(e - off);
+	}
+	if (!s->sz) {
+		sealed_ready(st, lg, i, 0, 0, NULL);
+		errno = EBADMSG;
+		return -1;
+	}
+	/* a scan moving on from a sealed segment gives its memory back */
+	uint32_t prev = atomic_exchange(&lg->rd_seg, i + 1);
+	if (prev && prev - 1 != i && prev - 1 < lg->nseg && lg->segs[prev - 1].sz)
+		eg_sealed_release(lg->segs[prev - 1].sz);
+	char why[256];
+	int rc = eg_sealed_copy(s->sz, lg->rd, off, n, buf, why, sizeof why);
+	if (rc) {
+		eg_log_sealed_err(st, lg, i, rc, why);
+		errno = rc == EG_ENOMEM ? ENOMEM : EBADMSG;
+		return -1;
+	}
+	return (ssize_t)n;
 }
 
 const unsigned char *eg_log_ptr(eg_store *st, eg_log *lg, logpos at, size_t n)
@@ -179,6 +330,9 @@ const unsigned char *eg_log_ptr(eg_store *st, eg_log *lg, logpos at, size_t n)
 	if (at.seg >= lg->nseg)
 		return NULL;
 	seg *s = &lg->segs[at.seg];
+	if (s->sealed)
+		return at.off + n <= s->map_len && sealed_ready(st, lg, at.seg, at.off, n, NULL) == EG_OK
+			? s->map + at.off : NULL;
 	if (at.off + n > s->map_len && eg_log_map_seg(st, lg, at.seg, at.off + n))
 		return NULL;
 	return s->map + at.off;
@@ -193,7 +347,7 @@ void eg_log_bytes(const eg_log *lg, uint64_t *committed, uint64_t *uncommitted)
 	for (uint32_t i = 0; i < lg->nseg; i++) {
 		off_t sz = eg_os_file_size(lg->segs[i].fd);
 		uint64_t size = sz > 0 ? (uint64_t)sz : 0;
-		uint64_t done = i < lg->head_at.seg ? size
+		uint64_t done = i < lg->head_at.seg || lg->segs[i].sealed ? size
 			: i == lg->head_at.seg && lg->head_at.off < size ? lg->head_at.off
 			: i == lg->head_at.seg ? size : 0;
 		*committed += done;
@@ -333,7 +487,7 @@ int eg_log_refresh(eg_store *st, eg_log *lg)
 static int later_commit(eg_store *st, eg_log *lg, logpos from, logpos *found)
 {
 	for (uint32_t i = from.seg; i < lg->nseg; i++) {
-		if (eg_log_map_seg(st, lg, i, 1) < 0)
+		if (eg_log_map_all(st, lg, i) < 0)
 			return 0;
 		const unsigned char *m = lg->segs[i].map;
 		size_t n = lg->segs[i].map_len;
@@ -402,7 +556,7 @@ int eg_log_recover(eg_store *st, eg_log *lg, uint64_t must_have)
 		off_t size = eg_os_file_size(s->fd);
 		if (size < 0)
 			return eg_st_errno(st, "cannot stat segment");
-		if ((uint64_t)size > lg->head_at.off) {
+		if (!s->sealed && (uint64_t)size > lg->head_at.off) {
 			if (s->map) {
 				eg_os.munmap(s->map, s->map_len);
 				s->map = NULL;
@@ -518,7 +672,10 @@ static int wbuf_push(eg_store *st, eg_log *lg)
 	return EG_OK;
 }
 
-ssize_t eg_log_pread(eg_log *lg, uint32_t i, void *buf, size_t n, uint64_t off)
+/* pread from plain segment i as the writer sees it: the open batch's bytes
+ * still in the log's buffers (wbuf, or the one the writer thread has in
+ * hand) read from there.  Bytes read (short at the end of the data), or -1. */
+static ssize_t spool_pread(eg_log *lg, uint32_t i, void *buf, size_t n, uint64_t off)
 {
 	int fd = lg->segs[i].fd;
 	if (!lg->writable || i != lg->tail.seg)
@@ -632,7 +789,8 @@ unsigned char *eg_log_reserve(eg_store *st, eg_log *lg, size_t bound,
 		lg->in_batch = 1;
 		lg->batch_bytes = 0;
 	}
-	if (lg->nseg == 0 ||
+	/* a sealed last segment is never written again: the batch starts a new one */
+	if (lg->nseg == 0 || (!is_commit && lg->segs[lg->tail.seg].sealed) ||
 	    (!is_commit && lg->tail.off > SEG_HDR_LEN && lg->tail.off + bound > lg->seg_limit)) {
 		if (wbuf_flush(st, lg, 0) || seg_create(st, lg, first_pos_if_new))
 			return NULL;
@@ -714,6 +872,7 @@ int eg_log_commit(eg_store *st, eg_log *lg, rec_commit *c, int sync,
 		lg->dirty = lg->dirty_dir = 0;
 	}
 	lg->new_segs = 0;
+	eg_autoseal_kick(st);
 	return EG_OK;
 }
 
@@ -829,7 +988,7 @@ int eg_log_abort(eg_store *st, eg_log *lg)
 		seg_drop(lg, 0);
 		eg_os.unlink(path);
 		lg->nseg = 0;
-	} else if (lg->nseg > 0) {
+	} else if (lg->nseg > 0 && !lg->segs[lg->head_at.seg].sealed) {
 		seg *s = &lg->segs[lg->head_at.seg];
 		if (s->map) {
 			eg_os.munmap(s->map, s->map_len);
@@ -843,5 +1002,82 @@ int eg_log_abort(eg_store *st, eg_log *lg)
 	lg->wbuf_off = lg->head_at.off;
 	lg->synced_upto = lg->head_at.off;
 	lg->new_segs = 0;
+	return rc;
+}
+
+/*
+ * Sealing replaces the file under its own name: the sealed form goes to
+ * NAME.seg.sealing, is synced, and is renamed over NAME.seg, then the
+ * directory is synced.  A crash at any step leaves the plain file or the
+ * sealed one, each whole (a stale .sealing file is deleted by the next
+ * writer); a reader holding the plain file keeps reading its inode.
+ */
+int eg_log_seal(eg_store *st, eg_log *lg, uint32_t i, const seal_opts *o,
+		uint64_t *before, uint64_t *after)
+{
+	seg *s = &lg->segs[i];
+	*before = *after = 0;
+	if (s->sealed)
+		return EG_OK;
+	int rc = eg_log_map_seg(st, lg, i, 0);
+	if (rc < 0)
+		return rc;
+	if (lg->in_batch || i > lg->head_at.seg ||
+	    (i == lg->head_at.seg && s->map_len != lg->head_at.off))
+		return eg_st_err(st, EG_EINVAL, "segment %020llu.seg holds bytes not yet committed",
+				 (unsigned long long)s->first_pos);
+	char path[PATH_MAX], tmp[PATH_MAX + 16];
+	seg_path(lg, s->first_pos, path, sizeof path);
+	snprintf(tmp, sizeof tmp, "%s%s", path, SEAL_TMP_SUFFIX);
+	int fd = eg_os.open(tmp, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return eg_st_errno(st, "cannot create %s", tmp);
+	char why[256] = "";
+	uint64_t flen = 0;
+	rc = eg_seal_write(fd, s->map, s->map_len, o, &flen, why, sizeof why);
+	if (rc == EG_EIO)
+		rc = eg_st_errno(st, "cannot write %s", tmp);
+	else if (rc == EG_ENOMEM)
+		rc = eg_st_err(st, EG_ENOMEM, "out of memory");
+	else if (rc == EG_EINTR)
+		rc = eg_st_err(st, EG_EINTR, "sealing stopped");
+	else if (rc)
+		rc = eg_st_err(st, rc, "segment %020llu.seg: %s; run engram verify",
+			       (unsigned long long)s->first_pos, why);
+	else if (eg_os.fdatasync(fd))
+		rc = eg_st_errno(st, "cannot sync %s", tmp);
+	eg_os.close(fd);
+	if (rc == EG_OK && eg_os.rename(tmp, path))
+		rc = eg_st_errno(st, "cannot rename %s", tmp);
+	if (rc) {
+		eg_os.unlink(tmp);
+		return rc;
+	}
+	/* From here the sealed file is the segment, even if what follows fails. */
+	*before = s->map_len;
+	*after = flen;
+	if (eg_os_fsync_dir(lg->dir))
+		return eg_st_errno(st, "cannot sync %s", lg->dir);
+	return eg_log_reopen_seg(st, lg, i);
+}
+
+/* Read segment i from its file again (after it was sealed, here or by the
+ * background sealer). */
+int eg_log_reopen_seg(eg_store *st, eg_log *lg, uint32_t i)
+{
+	char path[PATH_MAX];
+	seg *s = &lg->segs[i];
+	seg_path(lg, s->first_pos, path, sizeof path);
+	int fd = eg_os.open(path, O_RDONLY, 0);
+	if (fd < 0)
+		return eg_st_errno(st, "cannot open %s", path);
+	unsigned char chain[32];
+	memcpy(chain, s->prev_chain, 32);
+	seg_drop(lg, i);
+	s->fd = fd;
+	memcpy(s->prev_chain, chain, 32);
+	int rc = seg_attach(st, s);
+	if (rc == EG_OK && s->sealed && !s->sz)
+		rc = eg_log_sealed_err(st, lg, i, EG_ECORRUPT, s->sz_err);
 	return rc;
 }

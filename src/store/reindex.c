@@ -67,8 +67,9 @@ int eg_index_catch_up(eg_store *st)
 	int rc = EG_OK, open = 0;
 	uint64_t next = ix->st.through_pos + 1;
 	while (next <= lg->head_pos || open) {
-		if (eg_log_map_seg(st, lg, at.seg, at.off + 1) < 0)
-			return EG_EIO;
+		int mr = eg_log_map_seg(st, lg, at.seg, at.off + 1);
+		if (mr < 0)
+			return mr == EG_ECORRUPT || mr == EG_ENOMEM ? mr : EG_EIO;  /* a sealed block */
 		size_t avail = eg_log_avail(lg, at.seg, at.off);
 		if (avail == 0) {
 			if (at.seg + 1 >= lg->nseg)

@@ -170,6 +170,7 @@ static int open_store(eg_store *st, const char *dir, int flags, const eg_open_op
 	snprintf(st->dir, sizeof st->dir, "%s", dir);
 	snprintf(logdir, sizeof logdir, "%s/log", dir);
 	st->writable = (flags & EG_OPEN_WRITE) != 0;
+	st->seal_mode = o ? o->seal : EG_SEAL_AUTO;
 	if (!is_dir(logdir)) {
 		if (!(st->writable && (flags & EG_OPEN_CREATE)))
 			return eg_st_err(st, EG_ENOTFOUND, "no store at %s (engram append creates one)", dir);
@@ -202,6 +203,8 @@ static int open_store(eg_store *st, const char *dir, int flags, const eg_open_op
 		return EG_OK;
 	}
 	eg_col_writer_open(st);
+	/* segments an earlier writer closed and did not get to seal */
+	eg_autoseal_kick(st);
 	return EG_OK;
 }
 
@@ -220,6 +223,7 @@ int eg_store_open(eg_store **out, const char *dir, int flags, const eg_open_opts
 int eg_store_flush(eg_store *st)
 {
 	eg_col_writer_close(st);     /* the column builder stops: the handle only reads */
+	eg_autoseal_stop(st);   /* a seal in progress stops; its failure is a note */
 	if (!st->writable || st->log.failed)
 		return EG_OK;
 	return eg_index_close_clean(st);
@@ -230,6 +234,7 @@ void eg_store_close(eg_store *st)
 	if (!st)
 		return;
 	eg_col_writer_close(st);
+	eg_autoseal_stop(st);
 	eg_store_flush(st);
 	eg_index_close(st);
 	eg_log_close(&st->log);
@@ -348,7 +353,9 @@ int eg_store_read_event(eg_store *st, uint64_t pos, unsigned char **buf, size_t 
 			*buf = nb;
 			*cap = 16384;
 		}
-		ssize_t got = eg_log_pread(&st->log, s, *buf, *cap, off);
+		ssize_t got = eg_log_pread_min(st, &st->log, s, *buf, *cap, off, REC_PREFIX);
+		if (got < 0 && errno == EBADMSG)
+			return EG_ECORRUPT;
 		if (got < 0)
 			return eg_st_errno(st, "cannot read segment %020llu.seg",
 					(unsigned long long)b.seg_first_pos);

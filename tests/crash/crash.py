@@ -9,7 +9,11 @@ consumer (each writes derived files or a checkpoint of its own) and a new
 schema version; its appends use --quarantine against a schema for deposit
 that refuses about half of them (a refused event goes to $quarantine in its
 own batch); one append in ten is history with its own record times
-(--keep-recorded, a new "recorded" every 7 lines, so many commits), and then
+(--keep-recorded, a new "recorded" every 7 lines, so many commits); the
+appends roll 64k segments and seal each closed one on their background
+thread (--seal always), and now and then `engram compact` seals the rest
+(docs/STORAGE.md: a seal killed at any step leaves the segment plain or
+sealed, and a stale NAME.seg.sealing that the next writer deletes), and then
 kills the producer and whatever engram process it is running with SIGKILL
 at a random moment.  The producer writes "intent K N" before batch K of N
 events and "ack K FIRST LAST" after engram acknowledged it.  After each kill
@@ -153,8 +157,8 @@ def produce(engram, store, log, it, seed):
         else:
             args = ["--quarantine"]
             os.write(fd, f"intent i{it}-b{k} {n}\n".encode())
-        r = run(engram, store, "append", "--sync", "always", *args,
-                stdin="\n".join(lines) + "\n")
+        r = run(engram, store, "--segment-size", "64k", "--seal", "always", "append", "--sync", "always",
+                *args, stdin="\n".join(lines) + "\n")
         if r.returncode:
             sys.exit(f"append failed: {r.stderr}")
         a = json.loads(r.stdout)
@@ -181,6 +185,8 @@ def produce(engram, store, log, it, seed):
             # the entity table of the features spec, built or caught up
             run(engram, store, "features", "feat.json", "--labels", "labels.csv",
                 "--cutoff-known-at", "known")
+        elif roll < 0.72:
+            run(engram, store, "compact", "--block-size", rnd.choice(["4k", "16k", "256k"]))
         elif roll < 0.8:
             os.write(fd, b"dsintent\n")
             if run(engram, store, "dataset", "build", "ds.json").returncode == 0:
@@ -425,7 +431,11 @@ def main():
     except Failure as f:
         print(f"crash: iteration {it} (seed {seed}): {f}; the store is kept in {work}", file=sys.stderr)
         sys.exit(1)
-    print(f"crash: {iters} iterations, seed {seed}: {events} events, {acked} batches acknowledged, "
+    logdir = os.path.join(store, "log")
+    segs = [n for n in os.listdir(logdir) if n.endswith(".seg")]
+    sealed = sum(open(os.path.join(logdir, n), "rb").read(8) == b"ENGRAMSZ" for n in segs)
+    print(f"crash: {iters} iterations, seed {seed}: {events} events in {len(segs)} segments "
+          f"({sealed} sealed), {acked} batches acknowledged, "
           f"{cut} of the producer's dataset builds cut short, {writing} kills left a table.tmp ({DS_TIME[0]:.1f} s of dataset checks), every check held ({time.time() - t0:.0f} s)")
     shutil.rmtree(work)
 

@@ -35,6 +35,8 @@ test_second_writer_refused() {
 	# other writing commands are refused too
 	assert_exit 4 eg reindex
 	assert_contains "$ERR" "locked by pid $HOLDER" "stderr of reindex"
+	assert_exit 4 eg compact
+	assert_contains "$ERR" "locked by pid $HOLDER" "stderr of compact"
 	# readers are not blocked
 	ok eg read
 	assert_contains "$OUT" '"id":"first"' "read while a writer holds the lock"

@@ -76,11 +76,14 @@ def history(prefix, n, t0):
 
 
 # name: (arguments, standard input, store to start from: "base",
-# "schemas" (base with a schema for deposit) or "none")
+# "schemas" (base with a schema for deposit), "sealed" (base after engram
+# compact --block-size 4k) or "none")
 WORKLOADS = {
     "append": (["append", "--batch", str(BATCH)], lines("n", 60, 2), "base"),
     "append-new-store": (["append", "--batch", str(BATCH)], lines("n", 60, 2), "none"),
-    "append-rolls-segments": (["--segment-size", "4k", "append", "--batch", str(BATCH)],
+    # rolling 4k segments, each closed one sealed on the writer's
+    # background thread (docs/STORAGE.md)
+    "append-rolls-segments": (["--segment-size", "4k", "--seal", "always", "append", "--batch", str(BATCH)],
                               lines("n", 60, 2), "base"),
     # ~1.2 MB batches: more than a 1 MiB spool buffer, so that faults
     # reach the writer thread (log.c), which hashes and writes one buffer
@@ -116,6 +119,11 @@ WORKLOADS = {
     # head): its table written aside and renamed, manifest.json and
     # spec.json beside it
     "dataset": (["dataset", "build", "ds.json"], None, "base"),
+    # sealed segments (docs/STORAGE.md): compact seals the base's segment
+    # (tmp file, fdatasync, rename over it, directory fsync, read it back);
+    # a read of a sealed store maps the file and decompresses its blocks
+    "compact": (["compact", "--block-size", "4k"], None, "base"),
+    "read-sealed": (["read", "--stream", "s3"], None, "sealed"),
 }
 
 
@@ -173,6 +181,9 @@ class Sweep:
         self.schemas = os.path.join(work, "schemas")
         shutil.copytree(self.base, self.schemas)
         self.must_ok(run(engram, self.schemas, ["schema", "add", "deposit", "deposit.json", "--force"]))
+        self.sealed = os.path.join(work, "sealed")
+        shutil.copytree(self.base, self.sealed)
+        self.must_ok(run(engram, self.sealed, ["compact", "--block-size", "4k"]))
 
     def ds_rows(self, store):
         return self.must_ok(run(self.engram, store, ["dataset", "rows", DS["name"], "--all"])).stdout
@@ -219,8 +230,9 @@ class Sweep:
     def fresh(self, start):
         store = os.path.join(self.work, "store")
         shutil.rmtree(store, ignore_errors=True)
-        if start in ("base", "schemas"):
-            shutil.copytree(self.base if start == "base" else self.schemas, store)
+        if start in ("base", "schemas", "sealed"):
+            shutil.copytree({"base": self.base, "schemas": self.schemas, "sealed": self.sealed}[start],
+                            store)
         return store
 
     def counts(self, name):
@@ -360,6 +372,8 @@ def same_output(text):
         row = json.loads(line)
         if isinstance(row, dict) and "appended" in row:
             row.pop("head", None)
+        if isinstance(row, dict) and "sealed" in row:   # compact's time
+            row.pop("seconds", None)
         rows.append(row)
     return rows
 
