@@ -934,6 +934,11 @@ typedef struct eg_funnel_explain {
 	uint64_t entered;           /* of those, pairs with a step-1 event */
 	uint64_t values;            /* distinct by values seen (1 without by) */
 	uint64_t rows;
+	const char *path;           /* "columns": read from the column files (and
+	                               the log's tail after them); "log" */
+	const char *path_why;       /* with "log": why not the columns (static
+	                               text), or NULL (an empty store) */
+	uint64_t from_columns, from_log;   /* with "columns": events read each way */
 } eg_funnel_explain;
 void eg_funnel_get_explain(const eg_funnel *f, eg_funnel_explain *out);
 

@@ -7,6 +7,7 @@
  * longest chain from the sorted times and sums the groups per by value.
  */
 #include "buf.h"
+#include "coliter.h"
 #include "funnel.h"
 #include "internal.h"
 #include "itab.h"
@@ -372,6 +373,27 @@ static int take(frun *r, const eg_event *e)
 	return EG_OK;
 }
 
+/* The columns' events for the filter, if they hold every path the steps
+ * and the by path read (data.page_url, by); else the log's.  Which ran,
+ * and why, goes to the explain. */
+static int read_columns(frun *r, const eg_filter *flt, eg_coliter **out)
+{
+	eg_funnel *f = r->f;
+	static const char *const url[1] = { "page_url" };
+	eg_colwant w = { 0 };
+	int rc = EG_OK, any_url = 0;
+	for (int i = 0; i < f->ntypes; i++)
+		any_url |= f->url[i] != 0;
+	if ((any_url && eg_colwant_data(&w, url, 1)) || (f->has_by && eg_colwant_path(&w, &f->by)))
+		rc = EG_ENOMEM;
+	else if (w.why)
+		f->x.path_why = w.why;
+	else if ((rc = eg_coliter_new(r->st, flt, &w.need, out, &f->x.path_why)) == EG_ENOTFOUND)
+		rc = EG_OK;
+	eg_colwant_free(&w);
+	return rc;
+}
+
 static int read_events(frun *r)
 {
 	eg_funnel *f = r->f;
@@ -380,16 +402,29 @@ static int read_events(frun *r)
 	if (rc)
 		return rc;
 	f->x.through = h.pos;
+	f->x.path = "log";
 	eg_filter flt = { .to = h.pos, .types = f->types, .ntypes = (size_t)f->ntypes,
 			  .has_since = f->o.has_since, .has_until = f->o.has_until,
 			  .since = f->o.since, .until = f->o.until, .by = EG_BY_EVENT,
 			  .upcast = !f->o.no_upcast };
 	if (!h.pos)
 		return EG_OK;
+	eg_coliter *ci = NULL;
+	if ((rc = read_columns(r, &flt, &ci)))
+		return rc;
+	const eg_event *e;
+	if (ci) {
+		f->x.path = "columns";
+		while ((rc = eg_coliter_next(ci, &e)) == EG_OK)
+			if ((rc = take(r, e)))
+				break;
+		eg_coliter_counts(ci, &f->x.from_columns, &f->x.from_log);
+		eg_coliter_free(ci);
+		return rc == EG_END ? EG_OK : rc;
+	}
 	eg_iter *it;
 	if ((rc = eg_iter_new(r->st, &it, &flt)))
 		return rc;
-	const eg_event *e;
 	while ((rc = eg_iter_next(it, &e)) == EG_OK)
 		if ((rc = take(r, e)))
 			break;

@@ -27,6 +27,51 @@ int eg_col_allowed(void)
 	return allowed;
 }
 
+int eg_colwant_data(eg_colwant *w, const char *const *names, int nseg)
+{
+	size_t n = w->need.npaths;
+	if (n == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 8;
+		const char *const **p = realloc(w->paths, cap * sizeof *p);
+		if (p)
+			w->paths = p;
+		int *ns = p ? realloc(w->nseg, cap * sizeof *ns) : NULL;
+		if (!ns)
+			return -1;
+		w->nseg = ns;
+		w->cap = cap;
+	}
+	w->paths[n] = names;
+	w->nseg[n] = nseg;
+	w->need = (eg_colneed){ .paths = w->paths, .nseg = w->nseg, .npaths = n + 1 };
+	return 0;
+}
+
+/* Why a spec naming each field the blocks do not hold reads the log. */
+static const char *const NOT_HELD[] = {
+	[EG_PATH_ACTOR] = "a path names actor, which the columns do not hold",
+	[EG_PATH_SESSION] = "a path names session, which the columns do not hold",
+	[EG_PATH_ID] = "a path names id, which the columns do not hold",
+	[EG_PATH_VERSION] = "a path names version, which the columns do not hold",
+	[EG_PATH_META] = "a path is under meta, which the columns do not hold",
+};
+
+int eg_colwant_path(eg_colwant *w, const eg_path *p)
+{
+	if (p->root == EG_PATH_DATA)
+		return eg_colwant_data(w, (const char *const *)p->seg, p->nseg);
+	if (p->root >= 0 && p->root <= EG_PATH_META && NOT_HELD[p->root] && !w->why)
+		w->why = NOT_HELD[p->root];
+	return 0;
+}
+
+void eg_colwant_free(eg_colwant *w)
+{
+	free(w->paths);
+	free(w->nseg);
+	memset(w, 0, sizeof *w);
+}
+
 typedef struct cpath {
 	const char *const *seg;
 	int nseg;
@@ -131,6 +176,10 @@ int eg_coliter_new(eg_store *st, const eg_filter *f, const eg_colneed *need,
 		goto fail;
 	it->f = *f;
 	eg_filter cf = *f;
+	/* upcasts change data (and schema_version) only: without a data path
+	 * they change nothing the caller reads */
+	if (!it->np)
+		cf.upcast = 0;
 	if (f->by == EG_BY_RECORDED && (f->has_since || f->has_until)) {
 		/* the scan bounds event times only: record times are checked here */
 		it->check_rec = 1;

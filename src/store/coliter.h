@@ -21,11 +21,29 @@
 
 #include "col.h"
 #include "engram.h"
+#include "path.h"
 
 /* Whether the engines may read columns: 0 when the environment variable
  * ENGRAM_NO_COLUMNS is set to anything but "" or "0" (every engine then
  * reads the log: how the tests compare the two paths).  Read once. */
 int eg_col_allowed(void);
+
+/* The paths an engine's spec needs, gathered into a need: data paths
+ * are asked for; stream, type, time, recorded and pos are in every block;
+ * any other field (id, version, actor, session, meta) the columns do not
+ * hold, and why then says so (static text). */
+typedef struct eg_colwant {
+	eg_colneed need;             /* what eg_coliter_new takes */
+	const char *const **paths;
+	int *nseg;
+	size_t cap;
+	const char *why;             /* NULL while every path is served */
+} eg_colwant;
+/* Add p: 0, or -1 out of memory. */
+int eg_colwant_path(eg_colwant *w, const eg_path *p);
+/* Add the data path of nseg member names names (kept borrowed). */
+int eg_colwant_data(eg_colwant *w, const char *const *names, int nseg);
+void eg_colwant_free(eg_colwant *w);
 
 typedef struct eg_coliter eg_coliter;
 
