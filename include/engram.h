@@ -1173,6 +1173,21 @@ int eg_feat_get_rows(eg_feat *f, size_t n, const char *const *ents, const size_t
  * log order, into pos; returns how many there are in all. */
 size_t eg_feat_late(const eg_feat *f, size_t i, uint64_t *pos, size_t max);
 
+/* How eg_feat_open brought the entity table to its bound, for --explain. */
+typedef struct eg_feat_explain {
+	uint64_t bound;
+	int kept;                   /* the table kept in idx/feat/ was read */
+	uint64_t built;             /* rows (events with an entity) of the tables
+	                               built; 0: the kept table was current */
+	const char *path;           /* how they were read: "columns" (the column
+	                               files, and the log's tail after them), or
+	                               "log"; NULL when none were */
+	const char *path_why;       /* with "log": why not the columns (static
+	                               text) */
+	uint64_t from_columns, from_log;   /* with "columns": events read each way */
+} eg_feat_explain;
+void eg_feat_get_explain(const eg_feat *f, eg_feat_explain *out);
+
 /* ------------------------------------------------------------------ SQL
  * SQL over the store through SQLite virtual tables (docs/SQL.md): the
  * events table, read through engram's indexes, and table-valued functions

@@ -14,6 +14,7 @@
  * and, in the file, the XXH3-64 of all that (eg_ds_write).
  */
 #include "buf.h"
+#include "coliter.h"
 #include "feat.h"
 #include "internal.h"
 #include "itab.h"
@@ -437,6 +438,44 @@ static int parse_image(const unsigned char *p, size_t n, const eg_feat_spec *s, 
 
 /* ------------------------------------------------------------ the API */
 
+/* Read f's events into k: from the columns when they hold the entity and
+ * every value path (and serve the filter), else from the log; t->path
+ * and t->path_why say which. */
+static int read_events(eg_store *st, const eg_feat_spec *s, const eg_filter *f, builder *k,
+		       ftab *t)
+{
+	eg_colwant w = { 0 };
+	eg_coliter *ci = NULL;
+	int rc = eg_colwant_path(&w, &s->entity) ? EG_ENOMEM : EG_OK;
+	for (int p = 0; !rc && p < s->npaths; p++)
+		if (eg_colwant_path(&w, &s->paths[p]))
+			rc = EG_ENOMEM;
+	t->path = "log";
+	if (!rc && w.why)
+		t->path_why = w.why;
+	else if (!rc && (rc = eg_coliter_new(st, f, &w.need, &ci, &t->path_why)) == EG_ENOTFOUND)
+		rc = EG_OK;
+	eg_colwant_free(&w);
+	if (rc)
+		return rc == EG_ENOMEM ? eg_st_err(st, rc, "out of memory") : rc;
+	eg_iter *it = NULL;
+	if (ci)
+		t->path = "columns";
+	else if ((rc = eg_iter_new(st, &it, f)))
+		return rc;
+	const eg_event *e;
+	while ((rc = ci ? eg_coliter_next(ci, &e) : eg_iter_next(it, &e)) == EG_OK)
+		if (add_event(k, e)) {
+			rc = eg_st_err(st, EG_ENOMEM, "out of memory building the features table");
+			break;
+		}
+	if (ci)
+		eg_coliter_counts(ci, &t->from_columns, &t->from_log);
+	eg_coliter_free(ci);
+	eg_iter_free(it);
+	return rc == EG_END ? EG_OK : rc;
+}
+
 int eg_ftab_build(eg_store *st, const eg_feat_spec *s, uint64_t from, uint64_t to, ftab *t)
 {
 	memset(t, 0, sizeof *t);
@@ -445,20 +484,14 @@ int eg_ftab_build(eg_store *st, const eg_feat_spec *s, uint64_t from, uint64_t t
 	eg_filter f = { .from = from + 1, .to = to, .upcast = 1,
 			.types = (const char *const *)s->types, .ntypes = (size_t)s->ntypes };
 	image m = { { 0 }, 0 };
-	eg_iter *it = NULL;
 	int rc = EG_OK;
+	const char *path = NULL, *why = NULL;
+	uint64_t fc = 0, fl = 0;
 	if (to > from) {
-		if ((rc = eg_iter_new(st, &it, &f)))
+		if ((rc = read_events(st, s, &f, &k, t)))
 			goto done;
-		const eg_event *e;
-		while ((rc = eg_iter_next(it, &e)) == EG_OK)
-			if (add_event(&k, e)) {
-				rc = eg_st_err(st, EG_ENOMEM, "out of memory building the features table");
-				goto done;
-			}
-		if (rc != EG_END)
-			goto done;
-		rc = EG_OK;
+		/* parse_image below sets t anew */
+		path = t->path, why = t->path_why, fc = t->from_columns, fl = t->from_log;
 	}
 	uint64_t ident = 0;
 	if (to && (rc = eg_store_event_ident(st, to, &ident)))
@@ -474,8 +507,8 @@ int eg_ftab_build(eg_store *st, const eg_feat_spec *s, uint64_t from, uint64_t t
 	t->mem = m.b.p;
 	t->memlen = m.b.n;
 	m.b.p = NULL;
+	t->path = path, t->path_why = why, t->from_columns = fc, t->from_log = fl;
 done:
-	eg_iter_free(it);
 	free(m.b.p);
 	rows_free(&k.r);
 	free(k.kinds);
