@@ -670,6 +670,11 @@ typedef struct eg_proj_explain {
 	uint64_t chunks, entries; /* last query: summaries merged, entries read */
 	size_t nfields;
 	const eg_proj_field_stats *fields;  /* borrowed, per field */
+	const char *path;         /* the last fold from the log's events: "columns"
+	                             (the column files and the log's tail after
+	                             them) or "log"; NULL: no fold ran */
+	const char *path_why;     /* with "log": why not the columns (static text) */
+	uint64_t from_columns, from_log;   /* with "columns": events read each way */
 } eg_proj_explain;
 void eg_proj_get_explain(const eg_proj *p, eg_proj_explain *out);
 

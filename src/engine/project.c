@@ -28,6 +28,7 @@
  * a snapshot load, the events after the snapshot (at most snapshot_every),
  * and the chunks of the keys it reads.
  */
+#include "coliter.h"
 #include "contract.h"
 #include "derived.h"
 #include "internal.h"
@@ -135,6 +136,8 @@ struct eg_proj {
 	int hslot_mapped;
 	uint64_t through;            /* events <= this are folded */
 	uint64_t no_key, folded, saved;
+	const char *path, *path_why;  /* the last fold's source, for the explain */
+	uint64_t from_columns, from_log;
 	/* last query */
 	eg_proj_field_stats fst[PROJ_MAX_FIELDS];
 	uint64_t q_known, q_keys, q_events, q_chunks, q_entries;
@@ -801,6 +804,45 @@ typedef struct progress {
 	void *ctx;
 } progress;
 
+/* Folds shorter than this read the log: a column scan's setup is not worth
+ * it for the few events a refresh usually folds (one column block). */
+#define COLUMNS_MIN 65536
+
+/* Where a fold of n events filtered by f reads: *ci, the columns, when
+ * they hold the key and every field's path and the fold is long; else
+ * NULL, the log.  p->path and p->path_why say which, and why. */
+static int fold_source(eg_proj *p, const eg_filter *f, uint64_t n, eg_coliter **ci)
+{
+	const eg_proj_spec *s = p->spec;
+	eg_colwant w = { 0 };
+	int rc = eg_colwant_path(&w, &s->key) ? EG_ENOMEM : EG_OK;
+	*ci = NULL;
+	p->path = "log";
+	p->path_why = NULL;
+	for (int i = 0; !rc && i < s->nf; i++) {
+		const pfield *fd = &s->f[i];
+		if (fd->agg == A_COUNT || fd->agg == A_OPEN)
+			continue;
+		/* the values of first and last are read back from the log at
+		 * their record's offset, which only the log's reader knows */
+		if ((fd->agg == A_FIRST || fd->agg == A_LAST) && fd->path.root != EG_PATH_TIME &&
+		    fd->path.root != EG_PATH_POS && !w.why)
+			w.why = "first or last keeps its event's record offset, which the log gives";
+		if (eg_colwant_path(&w, &fd->path))
+			rc = EG_ENOMEM;
+	}
+	if (!rc && w.why)
+		p->path_why = w.why;
+	else if (!rc && n < COLUMNS_MIN)
+		p->path_why = "a short fold (the log is quicker)";
+	else if (!rc && (rc = eg_coliter_new(p->st, f, &w.need, ci, &p->path_why)) == EG_ENOTFOUND)
+		rc = EG_OK;
+	eg_colwant_free(&w);
+	if (*ci)
+		p->path = "columns";
+	return rc == EG_ENOMEM ? eg_st_err(p->st, rc, "out of memory") : rc;
+}
+
 /* Fold the events after p->through up to the head, saving snapshots at
  * snapshot_every boundaries (at most every SAVE_EVERY_MIN events, and at
  * the last boundary reached). */
@@ -823,12 +865,15 @@ static int catch_up(eg_proj *p, const progress *pr)
 				names[f.ntypes++] = s->tnames[i];
 		f.types = names;
 	}
-	eg_iter *it;
-	if ((rc = eg_iter_new(p->st, &it, &f)))
+	eg_iter *it = NULL;
+	eg_coliter *ci = NULL;
+	if ((rc = fold_source(p, &f, h.pos - p->through, &ci)))
+		return rc;
+	if (!ci && (rc = eg_iter_new(p->st, &it, &f)))
 		return rc;
 	const eg_event *e;
 	uint64_t next_b = (p->through / every + 1) * every, tick = 0;
-	while ((rc = eg_iter_next(it, &e)) == EG_OK) {
+	while ((rc = ci ? eg_coliter_next(ci, &e) : eg_iter_next(it, &e)) == EG_OK) {
 		while (e->pos > next_b) {
 			/* every event <= next_b is folded */
 			p->through = next_b;
@@ -837,7 +882,9 @@ static int catch_up(eg_proj *p, const progress *pr)
 					goto out;
 			next_b += every;
 		}
-		if ((rc = add_event(p, e, eg_iter_place(it).off)))
+		/* an event from the columns has no record offset: first and
+		 * last, which need one, fold from the log (fold_source) */
+		if ((rc = add_event(p, e, ci ? UINT64_MAX : eg_iter_place(it).off)))
 			goto out;
 		p->through = e->pos;
 		p->folded++;
@@ -859,6 +906,9 @@ static int catch_up(eg_proj *p, const progress *pr)
 	if (pr && pr->fn)
 		pr->fn(pr->ctx, h.pos - start, h.pos - start);
 out:
+	if (ci)
+		eg_coliter_counts(ci, &p->from_columns, &p->from_log);
+	eg_coliter_free(ci);
 	eg_iter_free(it);
 	return rc;
 }
@@ -1553,6 +1603,10 @@ void eg_proj_get_explain(const eg_proj *p, eg_proj_explain *o)
 	o->entries = p->q_entries;
 	o->nfields = (size_t)p->spec->nf;
 	o->fields = p->fst;
+	o->path = p->path;
+	o->path_why = p->path_why;
+	o->from_columns = p->from_columns;
+	o->from_log = p->from_log;
 }
 
 /* Reindex, once every projection's derived files are dropped: fold each
