@@ -4,7 +4,7 @@
 # them); `make fuzz` runs libFuzzer.
 
 CC      ?= cc
-PKGS    := libcrypto libxxhash sqlite3 libpcre2-8
+PKGS    := libcrypto libxxhash sqlite3 libpcre2-8 libzstd
 # The Kafka bridge (issue 25, docs/KAFKA-notes.md): librdkafka, for engram
 # kafka (cli/kafka.c) and the mock cluster and probes under tests/kafka/;
 # the library (libengram.a) stays free of it.

@@ -107,6 +107,12 @@ int eg_store_head(eg_store *st, eg_head *out);
  * catches them up. */
 uint64_t eg_store_index_lag(eg_store *st);
 
+/* How many committed events the column files (idx/col/, the engines'
+ * columnar form) lack in whole blocks: 0 when they are up to date.  A
+ * writer builds them on a thread as it appends; a reader that finds them
+ * lagging may open as a brief writer (EG_OPEN_CATCHUP), which builds them. */
+uint64_t eg_store_col_lag(eg_store *st);
+
 /* Write the 64 hex digits of a hash and a NUL into out[65]. */
 void eg_hash_hex(const unsigned char hash[32], char out[65]);
 

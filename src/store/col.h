@@ -80,7 +80,9 @@ typedef struct eg_colscan eg_colscan;
 /* Events per block: column blocks hold positions (k-1)*N+1 .. k*N; blocks
  * from the log are cut at the same multiples (and at from/to). */
 #define EG_COL_BLOCK_EVENTS 65536u
-/* The cut of blocks made from the log (tests make it small). */
+/* Events per block, of the column files and of the blocks cut from the
+ * log: EG_COL_BLOCK_EVENTS.  Tests make it small; column files written
+ * with another size are refused as damaged. */
 extern uint32_t eg_colscan_block_events;
 #define EG_COL_KEY_LOCAL 0x80000000u
 
