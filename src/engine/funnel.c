@@ -263,6 +263,9 @@ typedef struct frun {
 	uint32_t *gval;              /* [group]: the number of its by value */
 	size_t tcap;                 /* groups the two arrays have room for */
 	buf key, val, url;           /* scratch */
+	eg_coliter *ci;              /* reading columns: ... */
+	uint32_t *sgroup;            /* ... without by, 1 + the group of a stream key id */
+	size_t scap;
 } frun;
 
 static int cmp_i64(const void *a, const void *b)
@@ -344,6 +347,27 @@ static uint32_t group_of(frun *r, const eg_event *e)
 	return g;
 }
 
+/* The group of e: without a by path, from the columns, looked up by its
+ * stream's key id once the name has made it (a hash of the name per event
+ * was a third of a run). */
+static uint32_t group_for(frun *r, const eg_event *e)
+{
+	if (!r->ci || r->f->has_by)
+		return group_of(r, e);
+	uint32_t sid = eg_coliter_stream_id(r->ci);
+	if (sid < r->scap && r->sgroup[sid])
+		return r->sgroup[sid] - 1;
+	size_t cap = r->scap;
+	if (sid >= cap && buf_grow(&r->sgroup, &cap, (size_t)sid + 1, sizeof *r->sgroup))
+		return UINT32_MAX;
+	memset(r->sgroup + r->scap, 0, (cap - r->scap) * sizeof *r->sgroup);
+	r->scap = cap;
+	uint32_t g = group_of(r, e);
+	if (g != UINT32_MAX)
+		r->sgroup[sid] = g + 1;
+	return g;
+}
+
 /* File e's time under each step it matches. */
 static int take(frun *r, const eg_event *e)
 {
@@ -361,7 +385,7 @@ static int take(frun *r, const eg_event *e)
 	if (!m)
 		return EG_OK;
 	f->x.events++;
-	uint32_t g = group_of(r, e);
+	uint32_t g = group_for(r, e);
 	if (g == UINT32_MAX)
 		return EG_ENOMEM;
 	for (; m; m &= m - 1) {
@@ -415,11 +439,13 @@ static int read_events(frun *r)
 	const eg_event *e;
 	if (ci) {
 		f->x.path = "columns";
+		r->ci = ci;
 		while ((rc = eg_coliter_next(ci, &e)) == EG_OK)
 			if ((rc = take(r, e)))
 				break;
 		eg_coliter_counts(ci, &f->x.from_columns, &f->x.from_log);
 		eg_coliter_free(ci);
+		r->ci = NULL;
 		return rc == EG_END ? EG_OK : rc;
 	}
 	eg_iter *it;
@@ -551,6 +577,7 @@ int eg_funnel_run(eg_store *st, eg_funnel *f, eg_funnel_row_fn fn, void *ctx)
 	free(y.users);
 	free(y.gaps);
 	free(r.gval);
+	free(r.sgroup);
 	eg_itab_free(&r.groups);
 	eg_itab_free(&r.values);
 	free(r.key.p);

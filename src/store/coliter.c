@@ -89,6 +89,12 @@ struct eg_coliter {
 	eg_filter f;
 	eg_event ev;
 	buf data;
+	/* Names of stream and type key ids, copied as first met: a lookup
+	 * of the scan's (a hash probe) per event cost more than the rest of
+	 * an event.  koff[id]: 1 + offset into knames, 0 not yet. */
+	uint32_t *koff;
+	size_t kcap;
+	buf knames;
 };
 
 static int seg_cmp(const cpath *a, const cpath *b)
@@ -199,6 +205,7 @@ int eg_coliter_new(eg_store *st, const eg_filter *f, const eg_colneed *need,
 		ns[i] = it->p[i].nseg;
 	}
 	eg_colneed cn = { .paths = pp, .nseg = ns, .npaths = it->np };
+	it->ev.id = it->ev.actor = it->ev.session = it->ev.meta = "";
 	rc = eg_colscan_new(st, &cf, &cn, &it->sc);
 	free(pp);
 	free(ns);
@@ -272,20 +279,56 @@ static int add_members(eg_coliter *it, size_t lo, size_t hi, int depth, uint32_t
 	return 0;
 }
 
+/* The offset in knames of key id's name (a u32 length, then the bytes),
+ * copied there if new; UINT32_MAX out of memory. */
+static uint32_t key_off(eg_coliter *it, uint32_t id)
+{
+	if (id < it->kcap && it->koff[id])
+		return it->koff[id] - 1;
+	size_t cap = it->kcap;
+	if (id >= cap && buf_grow(&it->koff, &cap, (size_t)id + 1, sizeof *it->koff))
+		return UINT32_MAX;
+	memset(it->koff + it->kcap, 0, (cap - it->kcap) * sizeof *it->koff);
+	it->kcap = cap;
+	size_t n;
+	const char *name = eg_colscan_key(it->sc, id, &n);
+	uint32_t len = (uint32_t)n, off = (uint32_t)it->knames.n;
+	if (n > UINT32_MAX || it->knames.n + n + 4 >= UINT32_MAX ||
+	    buf_add(&it->knames, &len, 4) || buf_add(&it->knames, name, n))
+		return UINT32_MAX;
+	it->koff[id] = off + 1;
+	return off;
+}
+
 static int make_event(eg_coliter *it, uint32_t k)
 {
 	const eg_colblock *b = it->b;
 	eg_event *e = &it->ev;
-	memset(e, 0, sizeof *e);
+	uint32_t so = b->stream[k] ? key_off(it, b->stream[k]) : 0, to = key_off(it, b->type[k]);
+	if (so == UINT32_MAX || to == UINT32_MAX)
+		return EG_ENOMEM;
 	e->pos = b->first_pos + k;
 	e->time = b->time[k];
 	e->recorded = b->recorded[k];
 	e->kind = b->kind[k];
-	e->id = e->actor = e->session = e->meta = "";
+	/* both names looked up first: a copy may move knames */
 	e->stream = "";
-	if (b->stream[k])
-		e->stream = eg_colscan_key(it->sc, b->stream[k], &e->stream_len);
-	e->type = eg_colscan_key(it->sc, b->type[k], &e->type_len);
+	e->stream_len = 0;
+	if (b->stream[k]) {
+		uint32_t n;
+		memcpy(&n, it->knames.p + so, 4);
+		e->stream = it->knames.p + so + 4;
+		e->stream_len = n;
+	}
+	uint32_t tn;
+	memcpy(&tn, it->knames.p + to, 4);
+	e->type = it->knames.p + to + 4;
+	e->type_len = tn;
+	if (!it->np) {
+		e->data = "{}";
+		e->data_len = 2;
+		return EG_OK;
+	}
 	it->data.n = 0;
 	int wrote;
 	if (buf_add(&it->data, "{", 1) || add_members(it, 0, it->np, 0, k, &wrote) < 0 ||
@@ -322,6 +365,11 @@ int eg_coliter_next(eg_coliter *it, const eg_event **e)
 	}
 }
 
+uint32_t eg_coliter_stream_id(const eg_coliter *it)
+{
+	return it->b && it->k ? it->b->stream[it->k - 1] : 0;
+}
+
 void eg_coliter_counts(const eg_coliter *it, uint64_t *from_cols, uint64_t *from_log)
 {
 	eg_colscan_counts(it->sc, from_cols, from_log);
@@ -341,5 +389,7 @@ void eg_coliter_free(eg_coliter *it)
 	}
 	free(it->p);
 	free(it->data.p);
+	free(it->koff);
+	free(it->knames.p);
 	free(it);
 }

@@ -60,6 +60,10 @@ int eg_coliter_new(struct eg_store *st, const eg_filter *f, const eg_colneed *ne
 /* The next event: EG_OK with *e borrowed until the next call, EG_END, or
  * an error (EG_ECORRUPT: a column block failed its check). */
 int eg_coliter_next(eg_coliter *it, const eg_event **e);
+/* The stream key id of the event eg_coliter_next gave last (0: it has no
+ * stream): the same id for the same stream throughout the scan, so that
+ * an engine can find a stream's state by it instead of hashing its name. */
+uint32_t eg_coliter_stream_id(const eg_coliter *it);
 /* Events the scan read from column files and from the log's tail. */
 void eg_coliter_counts(const eg_coliter *it, uint64_t *from_cols, uint64_t *from_log);
 void eg_coliter_free(eg_coliter *it);
