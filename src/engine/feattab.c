@@ -132,6 +132,54 @@ static int value_of(const eg_event *e, const eg_path *p, buf *b, buf *tmp)
 	return buf_quote(b, tmp->p, tmp->n) ? -1 : 1;
 }
 
+/* The value of a data path from the columns (eg_coliter_value) in the
+ * forms entity_of and value_of give from an event's data. */
+static int col_entity(eg_coliter *ci, size_t ix, char *nb, buf *b, const char **s, size_t *n)
+{
+	const char *t;
+	size_t len;
+	switch (eg_coliter_value(ci, ix, nb, &t, &len)) {
+	case EG_CT_INT:
+		*s = t, *n = len;
+		return ENT_NUMBER;
+	case EG_CT_RAW:
+		if (eg_json_type_of(t[0]) != JSON_NUMBER)
+			return 0;
+		*s = t, *n = len;
+		return ENT_NUMBER;
+	case EG_CT_STR: {
+		json_span v = { t, len, JSON_STRING };
+		b->n = 0;
+		if (buf_reserve(b, len))
+			return -1;
+		b->n = eg_json_string_decode(&v, b->p);
+		*s = b->p, *n = b->n;
+		return *n > 0 ? ENT_STRING : 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+static int col_value(eg_coliter *ci, size_t ix, buf *b, buf *tmp)
+{
+	const char *t;
+	size_t len;
+	char nb[24];
+	int tag = eg_coliter_value(ci, ix, nb, &t, &len);
+	b->n = 0;
+	if (tag == EG_CT_ABSENT || tag == EG_CT_NULL)
+		return 0;
+	json_span v = { t, len, JSON_STRING };
+	if (tag != EG_CT_STR || eg_json_string_is_plain(&v))
+		return buf_add(b, t, len) ? -1 : 1;
+	tmp->n = 0;
+	if (buf_reserve(tmp, len))
+		return -1;
+	tmp->n = eg_json_string_decode(&v, tmp->p);
+	return buf_quote(b, tmp->p, tmp->n) ? -1 : 1;
+}
+
 typedef struct builder {
 	const eg_feat_spec *spec;
 	rows r;
@@ -139,6 +187,10 @@ typedef struct builder {
 	size_t kcap;
 	itab ents, types, vals[FEAT_MAX];
 	buf b, tmp;
+	/* Reading columns with data left empty: the need's index of the
+	 * entity's data path and of each value path's; -1 not a data path. */
+	eg_coliter *ci;
+	int ent_ix, path_ix[FEAT_MAX];
 } builder;
 
 static int add_event(builder *k, const eg_event *e)
@@ -149,7 +201,10 @@ static int add_event(builder *k, const eg_event *e)
 		return 0;
 	const char *es;
 	size_t en;
-	int has = entity_of(e, &s->entity, &k->b, &es, &en);
+	char nb[24];
+	int has = k->ci && k->ent_ix >= 0 ?
+		  col_entity(k->ci, (size_t)k->ent_ix, nb, &k->b, &es, &en) :
+		  entity_of(e, &s->entity, &k->b, &es, &en);
 	if (has <= 0)
 		return has;
 	rows *r = &k->r;
@@ -174,7 +229,9 @@ static int add_event(builder *k, const eg_event *e)
 	r->rec[i] = e->recorded;
 	r->pos[i] = e->pos;
 	for (int p = 0; p < s->npaths; p++) {
-		int got = value_of(e, &s->paths[p], &k->b, &k->tmp);
+		int got = k->ci && k->path_ix[p] >= 0 ?
+			  col_value(k->ci, (size_t)k->path_ix[p], &k->b, &k->tmp) :
+			  value_of(e, &s->paths[p], &k->b, &k->tmp);
 		if (got < 0)
 			return -1;
 		uint32_t id = got ? intern(&k->vals[p], k->b.p, k->b.n) : UINT32_MAX;
@@ -446,10 +503,13 @@ static int read_events(eg_store *st, const eg_feat_spec *s, const eg_filter *f, 
 {
 	eg_colwant w = { 0 };
 	eg_coliter *ci = NULL;
+	k->ent_ix = s->entity.root == EG_PATH_DATA ? 0 : -1;
 	int rc = eg_colwant_path(&w, &s->entity) ? EG_ENOMEM : EG_OK;
-	for (int p = 0; !rc && p < s->npaths; p++)
+	for (int p = 0; !rc && p < s->npaths; p++) {
+		k->path_ix[p] = s->paths[p].root == EG_PATH_DATA ? (int)w.need.npaths : -1;
 		if (eg_colwant_path(&w, &s->paths[p]))
 			rc = EG_ENOMEM;
+	}
 	t->path = "log";
 	if (!rc && w.why)
 		t->path_why = w.why;
@@ -459,10 +519,15 @@ static int read_events(eg_store *st, const eg_feat_spec *s, const eg_filter *f, 
 	if (rc)
 		return rc == EG_ENOMEM ? eg_st_err(st, rc, "out of memory") : rc;
 	eg_iter *it = NULL;
-	if (ci)
+	if (ci) {
 		t->path = "columns";
-	else if ((rc = eg_iter_new(st, &it, f)))
+		/* the values straight from the columns, not through a data
+		 * object written and parsed again, when each is read alone */
+		if (!eg_coliter_no_data(ci))
+			k->ci = ci;
+	} else if ((rc = eg_iter_new(st, &it, f))) {
 		return rc;
+	}
 	const eg_event *e;
 	while ((rc = ci ? eg_coliter_next(ci, &e) : eg_iter_next(it, &e)) == EG_OK)
 		if (add_event(k, e)) {
@@ -472,6 +537,7 @@ static int read_events(eg_store *st, const eg_feat_spec *s, const eg_filter *f, 
 	if (ci)
 		eg_coliter_counts(ci, &t->from_columns, &t->from_log);
 	eg_coliter_free(ci);
+	k->ci = NULL;
 	eg_iter_free(it);
 	return rc == EG_END ? EG_OK : rc;
 }

@@ -75,6 +75,7 @@ void eg_colwant_free(eg_colwant *w)
 typedef struct cpath {
 	const char *const *seg;
 	int nseg;
+	size_t asked;                /* its index in the need */
 	char **qname;                /* each segment as a JSON string */
 	size_t *qlen;
 } cpath;
@@ -83,6 +84,9 @@ struct eg_coliter {
 	eg_colscan *sc;
 	cpath *p;                    /* the kept paths, sorted */
 	size_t np;
+	size_t *kept;                /* per asked path: 1 + its kept index, 0 none */
+	size_t nasked;
+	int no_data;                 /* eg_coliter_no_data */
 	const eg_colblock *b;
 	uint32_t k;                  /* the next event of b */
 	int check_rec;               /* since/until are on record time */
@@ -95,7 +99,16 @@ struct eg_coliter {
 	uint32_t *koff;
 	size_t kcap;
 	buf knames;
+	/* Past KEYS_BULK names met one by one, a reader reads every name at
+	 * once (eg_index_keynames_read): a store of many streams otherwise
+	 * pays two or three reads per stream. */
+	eg_store *st;
+	uint32_t misses;
+	int bulk;                    /* 0 not yet, 1 loaded, -1 not possible */
+	eg_keynames kn;
 };
+
+#define KEYS_BULK 1024
 
 static int seg_cmp(const cpath *a, const cpath *b)
 {
@@ -132,7 +145,7 @@ static int keep_paths(eg_coliter *it, const eg_colneed *need)
 	if (!p)
 		return EG_ENOMEM;
 	for (size_t i = 0; i < need->npaths; i++)
-		p[i] = (cpath){ .seg = need->paths[i], .nseg = need->nseg[i] };
+		p[i] = (cpath){ .seg = need->paths[i], .nseg = need->nseg[i], .asked = i };
 	qsort(p, need->npaths, sizeof *p, cpath_cmp);
 	/* sorted, a path's prefixes in the set come right before it: the last
 	 * one kept is the only one that can be its prefix */
@@ -142,6 +155,15 @@ static int keep_paths(eg_coliter *it, const eg_colneed *need)
 			p[n++] = p[i];
 	it->p = p;
 	it->np = n;
+	if (!(it->kept = calloc(need->npaths, sizeof *it->kept)))
+		return EG_ENOMEM;
+	it->nasked = need->npaths;
+	for (size_t j = 0; j < need->npaths; j++) {
+		cpath a = { .seg = need->paths[j], .nseg = need->nseg[j] };
+		for (size_t i = 0; i < n && !it->kept[j]; i++)
+			if (!seg_cmp(&p[i], &a))
+				it->kept[j] = i + 1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		p[i].qname = calloc((size_t)p[i].nseg, sizeof *p[i].qname);
 		p[i].qlen = calloc((size_t)p[i].nseg, sizeof *p[i].qlen);
@@ -206,6 +228,7 @@ int eg_coliter_new(eg_store *st, const eg_filter *f, const eg_colneed *need,
 	}
 	eg_colneed cn = { .paths = pp, .nseg = ns, .npaths = it->np };
 	it->ev.id = it->ev.actor = it->ev.session = it->ev.meta = "";
+	it->st = st;
 	rc = eg_colscan_new(st, &cf, &cn, &it->sc);
 	free(pp);
 	free(ns);
@@ -221,27 +244,49 @@ fail:
 	return rc;
 }
 
+/* The text of kept path i's value in event k of the current block (nb:
+ * 24 bytes for a number's); its tag. */
+static int value_text(eg_coliter *it, size_t i, uint32_t k, char *nb, const char **t, size_t *n)
+{
+	const eg_colvals *v = &it->b->vals[i];
+	switch (v->tag[k]) {
+	case EG_CT_ABSENT: *t = NULL; *n = 0; break;
+	case EG_CT_NULL: *t = "null"; *n = 4; break;
+	case EG_CT_FALSE: *t = "false"; *n = 5; break;
+	case EG_CT_TRUE: *t = "true"; *n = 4; break;
+	case EG_CT_INT: *n = (size_t)snprintf(nb, 24, "%" PRId64, v->i[k]); *t = nb; break;
+	case EG_CT_STR: *t = eg_colscan_str(it->sc, i, v->s[k], n); break;
+	default: *t = eg_colscan_raw(it->sc, i, v->s[k], n); break;
+	}
+	return v->tag[k];
+}
+
 /* Path i's value in event k of the current block into it->data; 0 if
  * absent, 1 if written, -1 out of memory. */
 static int add_value(eg_coliter *it, size_t i, uint32_t k)
 {
-	const eg_colvals *v = &it->b->vals[i];
 	const char *t;
 	size_t n;
 	char nb[24];
-	switch (v->tag[k]) {
-	case EG_CT_ABSENT: return 0;
-	case EG_CT_NULL: t = "null"; n = 4; break;
-	case EG_CT_FALSE: t = "false"; n = 5; break;
-	case EG_CT_TRUE: t = "true"; n = 4; break;
-	case EG_CT_INT:
-		n = (size_t)snprintf(nb, sizeof nb, "%" PRId64, v->i[k]);
-		t = nb;
-		break;
-	case EG_CT_STR: t = eg_colscan_str(it->sc, i, v->s[k], &n); break;
-	default: t = eg_colscan_raw(it->sc, i, v->s[k], &n); break;
-	}
+	if (value_text(it, i, k, nb, &t, &n) == EG_CT_ABSENT)
+		return 0;
 	return buf_add(&it->data, t, n) ? -1 : 1;
+}
+
+int eg_coliter_no_data(eg_coliter *it)
+{
+	for (size_t i = 0; i < it->nasked; i++)
+		if (!it->kept[i])
+			return -1;
+	it->no_data = 1;
+	return 0;
+}
+
+int eg_coliter_value(eg_coliter *it, size_t i, char *nb, const char **text, size_t *len)
+{
+	if (i >= it->nasked || !it->kept[i] || !it->b || !it->k)
+		return -1;
+	return value_text(it, it->kept[i] - 1, it->k - 1, nb, text, len);
 }
 
 /* Write the members at depth of the paths [lo, hi) (which share their
@@ -291,7 +336,13 @@ static uint32_t key_off(eg_coliter *it, uint32_t id)
 	memset(it->koff + it->kcap, 0, (cap - it->kcap) * sizeof *it->koff);
 	it->kcap = cap;
 	size_t n;
-	const char *name = eg_colscan_key(it->sc, id, &n);
+	const char *name = NULL;
+	if (!it->bulk && ++it->misses > KEYS_BULK)
+		it->bulk = eg_index_keynames_read(it->st, &it->kn) ? -1 : 1;
+	/* a known key's id is its idx/keys id + 1 (col.h) */
+	if (it->bulk != 1 || (id & EG_COL_KEY_LOCAL) ||
+	    eg_keynames_get(&it->kn, (uint64_t)id - 1, &name, &n))
+		name = eg_colscan_key(it->sc, id, &n);
 	uint32_t len = (uint32_t)n, off = (uint32_t)it->knames.n;
 	if (n > UINT32_MAX || it->knames.n + n + 4 >= UINT32_MAX ||
 	    buf_add(&it->knames, &len, 4) || buf_add(&it->knames, name, n))
@@ -324,7 +375,7 @@ static int make_event(eg_coliter *it, uint32_t k)
 	memcpy(&tn, it->knames.p + to, 4);
 	e->type = it->knames.p + to + 4;
 	e->type_len = tn;
-	if (!it->np) {
+	if (!it->np || it->no_data) {
 		e->data = "{}";
 		e->data_len = 2;
 		return EG_OK;
@@ -388,8 +439,10 @@ void eg_coliter_free(eg_coliter *it)
 		free(it->p[i].qlen);
 	}
 	free(it->p);
+	free(it->kept);
 	free(it->data.p);
 	free(it->koff);
 	free(it->knames.p);
+	eg_keynames_free(&it->kn);
 	free(it);
 }

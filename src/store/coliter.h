@@ -64,6 +64,16 @@ int eg_coliter_next(eg_coliter *it, const eg_event **e);
  * stream): the same id for the same stream throughout the scan, so that
  * an engine can find a stream's state by it instead of hashing its name. */
 uint32_t eg_coliter_stream_id(const eg_coliter *it);
+/* For an engine that reads the asked values itself rather than through
+ * data: stop writing data (it stays "{}"): 0, or -1 (nothing changed)
+ * when some asked path is not read alone (below) ... */
+int eg_coliter_no_data(eg_coliter *it);
+/* ... and read the value of need's path i (as asked, in eg_coliter_new)
+ * in the event eg_coliter_next gave last: its tag (enum eg_coltag) and,
+ * unless ABSENT, its JSON text as stored in *text (borrowed until the
+ * next call; a number's text in nb, 24 bytes).  -1 when the path is not
+ * read alone (another asked path holds it: the caller reads data). */
+int eg_coliter_value(eg_coliter *it, size_t i, char *nb, const char **text, size_t *len);
 /* Events the scan read from column files and from the log's tail. */
 void eg_coliter_counts(const eg_coliter *it, uint64_t *from_cols, uint64_t *from_log);
 void eg_coliter_free(eg_coliter *it);
