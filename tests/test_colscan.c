@@ -316,6 +316,8 @@ static void check_scan_paths(eg_store *st, const eg_filter *f, int files_too)
 	}
 	if (rc != EG_OK)
 		fail_msg("colscan_new: %s: %s", eg_strerror(rc), eg_errmsg(st));
+	unsigned only = chance(50) ? (unsigned)rnd_below(32) : 0, all = only ? only : 31;
+	eg_colscan_only(sc, only);
 	uint64_t lo = f->from ? f->from : 1, hi = f->to && f->to < NR ? f->to : NR;
 	uint64_t next = lo, seen = 0, wanted = 0;
 	const eg_colblock *b;
@@ -332,11 +334,21 @@ static void check_scan_paths(eg_store *st, const eg_filter *f, int files_too)
 		int64_t tmin = INT64_MAX, tmax = INT64_MIN, amin = INT64_MAX, amax = INT64_MIN;
 		for (uint32_t k = 0; k < b->n; k++) {
 			const rev *r = &R[b->first_pos + k - 1];
-			assert_int_equal(b->time[k], r->time);
-			assert_int_equal(b->recorded[k], r->recorded);
-			assert_int_equal(b->kind[k], r->kind);
-			check_key(sc, b->stream[k], r->stream, r->stream_len);
-			check_key(sc, b->type[k], r->type, r->type_len);
+			assert_int_equal(!!b->time, !!(all & EG_COLB_TIME));
+			assert_int_equal(!!b->recorded, !!(all & EG_COLB_RECORDED));
+			assert_int_equal(!!b->stream, !!(all & EG_COLB_STREAM));
+			assert_int_equal(!!b->type, !!(all & EG_COLB_TYPE));
+			assert_int_equal(!!b->kind, !!(all & EG_COLB_KIND));
+			if (b->time)
+				assert_int_equal(b->time[k], r->time);
+			if (b->recorded)
+				assert_int_equal(b->recorded[k], r->recorded);
+			if (b->kind)
+				assert_int_equal(b->kind[k], r->kind);
+			if (b->stream)
+				check_key(sc, b->stream[k], r->stream, r->stream_len);
+			if (b->type)
+				check_key(sc, b->type[k], r->type, r->type_len);
 			amin = r->time < amin ? r->time : amin;
 			amax = r->time > amax ? r->time : amax;
 			uint64_t pos = b->first_pos + k;
@@ -360,7 +372,8 @@ static void check_scan_paths(eg_store *st, const eg_filter *f, int files_too)
 		seen += b->n;
 		next = b->first_pos + b->n;
 	}
-	assert_int_equal(rc, EG_END);
+	if (rc != EG_END)
+		fail_msg("colscan_next: %s: %s", eg_strerror(rc), eg_errmsg(st));
 	for (uint64_t p = next; p <= hi; p++)
 		assert_false(ref_want(&R[p - 1], f));
 	uint64_t expect = 0;
@@ -510,7 +523,7 @@ static void random_paths(void)
 static void files_and_log_and_lookup_agree(void **state)
 {
 	(void)state;
-	uint32_t sizes[] = { 7, 64, 500 };
+	uint32_t sizes[] = { 37, 100, 500 };
 	const char *types[2];
 	scans_from_files = scans_refused = 0;
 	for (int s = 0; s < 3; s++) {
@@ -520,6 +533,9 @@ static void files_and_log_and_lookup_agree(void **state)
 		eg_store *st = NULL;
 		assert_int_equal(eg_store_open(&st, DIR_, EG_OPEN_READ, NULL), EG_OK);
 		assert_int_equal(eg_store_col_lag(st), 0);
+		uint64_t nb;
+		assert_int_equal(eg_col_check(st, &nb), EG_OK);
+		assert_int_equal(nb, NR / sizes[s]);
 		eg_filter f = { 0 };
 		for (int k = 0; k < 60; k++) {
 			if (k)
@@ -571,7 +587,7 @@ static uint32_t block_hlen(int k)
 static void a_damaged_block_is_refused_not_read(void **state)
 {
 	(void)state;
-	eg_colscan_block_events = 64;
+	eg_colscan_block_events = 300;
 	for (int where = 0; where < 2; where++) {
 		drop_cols();
 		build_cols();
@@ -599,7 +615,7 @@ static void a_damaged_block_is_refused_not_read(void **state)
 static void reindex_and_a_brief_writer_build_the_column_files(void **state)
 {
 	(void)state;
-	eg_colscan_block_events = 256;
+	eg_colscan_block_events = 400;
 	drop_cols();
 	eg_store *st = NULL;
 	assert_int_equal(eg_store_open(&st, DIR_, EG_OPEN_READ, NULL), EG_OK);
@@ -628,6 +644,67 @@ static void reindex_and_a_brief_writer_build_the_column_files(void **state)
 	drop_cols();
 }
 
+/* A scan that needs a path some block in range has no column for, and
+ * cannot say is absent, is refused; an absent one is served. */
+static int scan_one(eg_store *st, uint64_t from, uint64_t to, const char *const *segs, int nseg)
+{
+	eg_filter f = { .from = from, .to = to };
+	eg_colneed need = { &segs, &nseg, 1 };
+	eg_colscan *sc;
+	int rc = eg_colscan_new(st, &f, &need, &sc);
+	if (rc)
+		return rc;
+	const eg_colblock *b;
+	uint64_t fc, fl;
+	while ((rc = eg_colscan_next(sc, &b)) == EG_OK)
+		;
+	eg_colscan_counts(sc, &fc, &fl);
+	eg_colscan_free(sc);
+	assert_int_equal(rc, EG_END);
+	assert_true(fc > 0);
+	return EG_OK;
+}
+
+static void uncovered_paths_are_refused_and_absent_ones_served(void **state)
+{
+	tu_fx *fx = *state;
+	eg_colscan_block_events = 100;
+	eg_store *st = NULL;
+	assert_int_equal(eg_store_open(&st, fx->dir, EG_OPEN_WRITE | EG_OPEN_CREATE, NULL), EG_OK);
+	eg_batch *b;
+	eg_batch_opts o = { .expect_version = -1 };
+	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
+	char line[512];
+	for (int k = 0; k < 200; k++) {
+		int n;
+		if (k < 100)   /* block 0: 70 paths, k0 in every event, k69 in one */
+			n = snprintf(line, sizeof line, "{\"type\":\"t\",\"data\":{\"k0\":1,\"k%d\":2}}",
+				     k % 70);
+		else           /* block 1: an object at the depth cap */
+			n = snprintf(line, sizeof line, "{\"type\":\"t\",\"data\":{\"a\":{\"b\":{\"c\":"
+				     "{\"d\":{\"e\":%d}}}},\"k0\":3}}", k);
+		assert_int_equal(eg_batch_add_json(b, line, (size_t)n), EG_OK);
+	}
+	eg_append_result res;
+	assert_int_equal(eg_batch_commit(b, &res), EG_OK);
+	eg_store_close(st);
+	char err[256];
+	assert_int_equal(eg_col_build(fx->dir, NULL, err, sizeof err), EG_OK);
+	assert_int_equal(eg_store_open(&st, fx->dir, EG_OPEN_READ, NULL), EG_OK);
+	static const char *const k0[] = { "k0" }, *const k69[] = { "k69" }, *const zz[] = { "zz" },
+		*const deep[] = { "a", "b", "c", "d", "e" }, *const cap[] = { "a", "b", "c", "d" },
+		*const under[] = { "k0", "x" };
+	assert_int_equal(scan_one(st, 1, 100, k0, 1), EG_OK);
+	assert_int_equal(scan_one(st, 1, 100, k69, 1), EG_ENOTFOUND);   /* the 65th path */
+	assert_int_equal(scan_one(st, 1, 100, zz, 1), EG_ENOTFOUND);    /* block 0 not covered */
+	assert_int_equal(scan_one(st, 101, 200, zz, 1), EG_OK);         /* covered: absent */
+	assert_int_equal(scan_one(st, 101, 200, under, 2), EG_OK);      /* under a number */
+	assert_int_equal(scan_one(st, 101, 200, cap, 4), EG_OK);        /* the object, RAW */
+	assert_int_equal(scan_one(st, 101, 200, deep, 5), EG_ENOTFOUND); /* inside it */
+	eg_store_close(st);
+	eg_colscan_block_events = EG_COL_BLOCK_EVENTS;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -638,6 +715,8 @@ int main(void)
 		cmocka_unit_test(files_and_log_and_lookup_agree),
 		cmocka_unit_test(a_damaged_block_is_refused_not_read),
 		cmocka_unit_test(reindex_and_a_brief_writer_build_the_column_files),
+		cmocka_unit_test_setup_teardown(uncovered_paths_are_refused_and_absent_ones_served,
+						tu_setup, tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

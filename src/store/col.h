@@ -96,6 +96,13 @@ typedef struct eg_colneed {
 	size_t npaths;
 } eg_colneed;
 
+/* The envelope arrays a caller reads, for eg_colscan_only. */
+#define EG_COLB_TIME 1u
+#define EG_COLB_RECORDED 2u
+#define EG_COLB_STREAM 4u
+#define EG_COLB_TYPE 8u
+#define EG_COLB_KIND 16u
+
 /* A scan of the events f selects (from/to, types, kinds, since/until on
  * event time; not streams, limit or reverse) with the values of need's
  * paths.  EG_OK; EG_ENOTFOUND when the columns do not cover the need or
@@ -104,12 +111,20 @@ typedef struct eg_colneed {
  * EG_EIO, EG_ECORRUPT (a column block failed its check). */
 int eg_colscan_new(struct eg_store *st, const struct eg_filter *f,
 		   const eg_colneed *need, eg_colscan **out);
+/* Read only these envelope arrays (EG_COLB_* bits; 0: all, the default):
+ * the others are NULL in the blocks, and column blocks do not decode
+ * them.  Call before the first eg_colscan_next.  The filter's own needs
+ * are read anyway. */
+void eg_colscan_only(eg_colscan *sc, unsigned cols);
 /* The next block: EG_OK with *b borrowed until the next call, EG_END, or
  * an error.  Blocks that no wanted event is in are skipped. */
 int eg_colscan_next(eg_colscan *sc, const eg_colblock **b);
-/* The name of a stream or type key id (not NUL-terminated). */
+/* The name of a stream or type key id (not NUL-terminated; "" for 0),
+ * borrowed until the next eg_colscan_key or eg_colscan_next. */
 const char *eg_colscan_key(eg_colscan *sc, uint32_t id, size_t *len);
-/* The JSON text of a STR id of asked path i. */
+/* The JSON text of a STR id of asked path i (ids are the scan's: a column
+ * file's dictionary ids, then the tail's texts after them), borrowed until
+ * the next eg_colscan_next. */
 const char *eg_colscan_str(eg_colscan *sc, size_t i, uint32_t id, size_t *len);
 /* The JSON text of a RAW id of asked path i in the current block. */
 const char *eg_colscan_raw(eg_colscan *sc, size_t i, uint32_t id, size_t *len);

@@ -85,6 +85,70 @@ int eg_col_frame(const unsigned char *frame, size_t clen, uint32_t check, void *
 	return ZSTD_isError(got) || got != rlen ? -1 : 0;
 }
 
+static int width_of(uint64_t max)
+{
+	return max <= 0xff ? 1 : max <= 0xffff ? 2 : max <= 0xffffffffull ? 4 : 8;
+}
+
+size_t eg_col_packed_len(uint64_t max, uint32_t n)
+{
+	return 1 + (size_t)width_of(max) * n;
+}
+
+size_t eg_col_pack(unsigned char *out, const uint64_t *v, uint32_t n, uint64_t max)
+{
+	int w = width_of(max);
+	out[0] = (unsigned char)w;
+	unsigned char *q = out + 1;
+	for (uint32_t k = 0; k < n; k++, q += w) {
+		switch (w) {
+		case 1: q[0] = (unsigned char)v[k]; break;
+		case 2: { uint16_t x = (uint16_t)v[k]; memcpy(q, &x, 2); break; }
+		case 4: { uint32_t x = (uint32_t)v[k]; memcpy(q, &x, 4); break; }
+		default: memcpy(q, &v[k], 8); break;
+		}
+	}
+	return 1 + (size_t)w * n;
+}
+
+/* The width at p if n values of it are in len bytes: else 0. */
+static int packed_width(const unsigned char *p, size_t len, uint32_t n)
+{
+	if (len < 1)
+		return 0;
+	int w = p[0];
+	if ((w != 1 && w != 2 && w != 4 && w != 8) || (uint64_t)w * n > len - 1)
+		return 0;
+	return w;
+}
+
+size_t eg_col_unpack64(const unsigned char *p, size_t len, uint32_t n, uint64_t *out)
+{
+	int w = packed_width(p, len, n);
+	const unsigned char *q = p + 1;
+	switch (w) {
+	case 1: for (uint32_t k = 0; k < n; k++) out[k] = q[k]; break;
+	case 2: for (uint32_t k = 0; k < n; k++) { uint16_t x; memcpy(&x, q + 2ull * k, 2); out[k] = x; } break;
+	case 4: for (uint32_t k = 0; k < n; k++) out[k] = rd32(q + 4ull * k); break;
+	case 8: memcpy(out, q, 8ull * n); break;
+	default: return 0;
+	}
+	return 1 + (size_t)w * n;
+}
+
+size_t eg_col_unpack32(const unsigned char *p, size_t len, uint32_t n, uint32_t *out)
+{
+	int w = packed_width(p, len, n);
+	const unsigned char *q = p + 1;
+	switch (w) {
+	case 1: for (uint32_t k = 0; k < n; k++) out[k] = q[k]; break;
+	case 2: for (uint32_t k = 0; k < n; k++) { uint16_t x; memcpy(&x, q + 2ull * k, 2); out[k] = x; } break;
+	case 4: memcpy(out, q, 4ull * n); break;
+	default: return 0;
+	}
+	return 1 + (size_t)w * n;
+}
+
 /* A bounded reader over a path column's bytes. */
 typedef struct rd {
 	const unsigned char *p;
@@ -115,6 +179,27 @@ static const unsigned char *rd_take(rd *r, uint64_t count, size_t size)
 	return q;
 }
 
+/* count packed values into out (u32 or, with base, u64 + base). */
+static void rd_packed32(rd *r, uint32_t count, uint32_t *out)
+{
+	size_t used = r->bad ? 0 : eg_col_unpack32(r->p + r->at, r->n - r->at, count, out);
+	if (!used)
+		r->bad = 1;
+	r->at += used;
+}
+
+static void rd_packed64(rd *r, uint32_t count, uint64_t *out)
+{
+	size_t used = r->bad ? 0 : eg_col_unpack64(r->p + r->at, r->n - r->at, count, out);
+	if (!used)
+		r->bad = 1;
+	r->at += used;
+}
+
+/* A path column: n tags; u32 nint, i64 base, nint packed (value - base);
+ * u32 nstr, nstr packed dictionary ids; u32 ntext, ntext texts (u32 len +
+ * bytes); u32 nraw, nraw packed text indices.  Values are compacted: the
+ * k-th INT tag's value is the k-th int, and so on. */
 int eg_col_path_decode(const unsigned char *raw, size_t rlen, uint32_t n, uint8_t *tag,
 		       int64_t *iv, uint32_t *sv, eg_col_raw_fn add_raw, void *ctx)
 {
@@ -129,16 +214,25 @@ int eg_col_path_decode(const unsigned char *raw, size_t rlen, uint32_t n, uint8_
 		want[t[k]]++;
 		tag[k] = t[k];
 	}
+	/* the compacted values go at the ends of iv and sv, then spread */
 	uint32_t nint = rd_u32(&r);
-	const unsigned char *ints = rd_take(&r, nint, 8);
-	uint32_t nstr = rd_u32(&r);
-	const unsigned char *strs = rd_take(&r, nstr, 4);
-	uint32_t ntext = rd_u32(&r);
-	if (r.bad || nint != want[EG_CT_INT] || nstr != want[EG_CT_STR] || ntext > want[EG_CT_RAW])
+	const unsigned char *bp = rd_take(&r, 1, 8);
+	if (r.bad || nint != want[EG_CT_INT])
 		return -1;
-	uint32_t *tid = malloc(((size_t)ntext + 1) * sizeof *tid);
+	uint64_t *ints = (uint64_t *)iv + (n - nint);
+	rd_packed64(&r, nint, ints);
+	uint32_t nstr = rd_u32(&r);
+	if (r.bad || nstr != want[EG_CT_STR])
+		return -1;
+	uint32_t *strs = sv + (n - nstr);
+	rd_packed32(&r, nstr, strs);
+	uint32_t ntext = rd_u32(&r);
+	if (r.bad || ntext > want[EG_CT_RAW])
+		return -1;
+	uint32_t *tid = malloc(((size_t)ntext + want[EG_CT_RAW] + 1) * sizeof *tid);
 	if (!tid)
 		return -1;
+	uint32_t *raws = tid + ntext;     /* RAW is rare: apart */
 	for (uint32_t j = 0; j < ntext && !r.bad; j++) {
 		uint32_t len = rd_u32(&r);
 		const unsigned char *q = rd_take(&r, len, 1);
@@ -146,27 +240,33 @@ int eg_col_path_decode(const unsigned char *raw, size_t rlen, uint32_t n, uint8_
 			r.bad = 1;
 	}
 	uint32_t nraw = rd_u32(&r);
-	const unsigned char *raws = rd_take(&r, nraw, 4);
+	if (!r.bad && nraw == want[EG_CT_RAW])
+		rd_packed32(&r, nraw, raws);
 	if (r.bad || nraw != want[EG_CT_RAW] || r.at != r.n) {
 		free(tid);
 		return -1;
 	}
+	uint64_t base = rd64(bp);
+	/* spread forwards: the unread compacted values sit at or after slot
+	 * k (at k only when tag k is theirs, read before k is written) */
 	uint32_t a = 0, b = 0, c = 0;
 	for (uint32_t k = 0; k < n; k++) {
-		iv[k] = 0;
-		sv[k] = 0;
+		int64_t i = 0;
+		uint32_t s = 0;
 		if (tag[k] == EG_CT_INT) {
-			iv[k] = (int64_t)rd64(ints + 8ull * a++);
+			i = (int64_t)(ints[a++] + base);
 		} else if (tag[k] == EG_CT_STR) {
-			sv[k] = rd32(strs + 4ull * b++);
+			s = strs[b++];
 		} else if (tag[k] == EG_CT_RAW) {
-			uint32_t x = rd32(raws + 4ull * c++);
+			uint32_t x = raws[c++];
 			if (x >= ntext) {
 				free(tid);
 				return -1;
 			}
-			sv[k] = tid[x];
+			s = tid[x];
 		}
+		iv[k] = i;
+		sv[k] = s;
 	}
 	free(tid);
 	return 0;

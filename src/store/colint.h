@@ -63,6 +63,26 @@ uint32_t eg_col_hdr_len(const unsigned char *p, size_t n);
 int eg_col_frame(const unsigned char *frame, size_t clen, uint32_t check, void *out,
 		 size_t rlen);
 
+/* Packed integers: a width byte w (1, 2, 4 or 8), then n values of w
+ * bytes, the narrowest width that holds them all.  Signed values go
+ * zigzag-coded (eg_col_zz), time as the zigzag of deltas. */
+static inline uint64_t eg_col_zz(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static inline int64_t eg_col_unzz(uint64_t u)
+{
+	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+/* Bytes of n values packed (the width byte too), max their largest. */
+size_t eg_col_packed_len(uint64_t max, uint32_t n);
+/* Pack n values into out (eg_col_packed_len bytes); returns the bytes. */
+size_t eg_col_pack(unsigned char *out, const uint64_t *v, uint32_t n, uint64_t max);
+/* Unpack n values from [p, p+len) into u64 or u32 out: the bytes read, or
+ * 0 when they are not there or (u32) do not fit. */
+size_t eg_col_unpack64(const unsigned char *p, size_t len, uint32_t n, uint64_t *out);
+size_t eg_col_unpack32(const unsigned char *p, size_t len, uint32_t n, uint32_t *out);
+
 /* Decode a path column's raw bytes (n events) into tag/i/s arrays: STR ids
  * are the store-wide dictionary's; RAW texts go through add_raw (which
  * returns the id it gives the text, UINT32_MAX on failure).  0 or -1. */
@@ -102,6 +122,11 @@ void eg_col_writer_close(struct eg_store *st);
 void eg_col_drop(struct eg_store *st);
 /* Full column blocks that the files lack now. */
 uint64_t eg_col_lag_events(struct eg_store *st);
+
+/* Compare every column block with what the log gives for its events and
+ * paths: EG_OK with *blocks checked, or EG_ECORRUPT naming the block and
+ * what differs (or another error). */
+int eg_col_check(struct eg_store *st, uint64_t *blocks);
 
 /* A scan from the log only, the builder's (no column files read). */
 int eg_colscan_new_log(struct eg_store *st, const struct eg_filter *f, const eg_colneed *need,

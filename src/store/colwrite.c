@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@
 #include <zstd.h>
 
 /* zstd level of the frames: see docs/STORAGE.md, "Column files". */
-int eg_col_zlevel = 3;
+int eg_col_zlevel = 9;
 
 #define SPEC "{\"columns\":\"v1\"}"
 
@@ -59,6 +60,10 @@ typedef struct builder {
 	buf out;                      /* a block's frames */
 	buf raw;                      /* one column before compression */
 	buf dict;                     /* dictionary records to append */
+	uint64_t *u64;                /* scratch: a column's values */
+	size_t capu64;
+	uint32_t *map;                /* scratch: a scan's string ids to the store's */
+	size_t capmap, nmap;
 	char *err;
 	size_t errlen;
 } builder;
@@ -67,7 +72,7 @@ static int bfail(builder *b, int code, const char *what)
 {
 	if (b->err && !b->err[0])
 		snprintf(b->err, b->errlen, "column files: %s%s%s", what,
-			 errno ? ": " : "", errno ? strerror(errno) : "");
+			 code == EG_EIO && errno ? ": " : "", code == EG_EIO && errno ? strerror(errno) : "");
 	return code;
 }
 
@@ -295,48 +300,98 @@ static int put_frame(builder *b, coldirent *e, uint64_t base)
 	return 0;
 }
 
-static int put_i64_delta(buf *r, const int64_t *v, uint32_t n)
+static int cmp_u32(const void *a, const void *b)
 {
-	if (buf_reserve(r, (size_t)n * 8))
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* n values packed (colint.h) onto r, through the builder's scratch. */
+static int put_packed(builder *b, buf *r, const uint64_t *v, uint32_t n)
+{
+	uint64_t max = 0;
+	for (uint32_t k = 0; k < n; k++)
+		max = v[k] > max ? v[k] : max;
+	size_t len = eg_col_packed_len(max, n);
+	if (buf_reserve(r, len))
 		return -1;
-	int64_t prev = 0;
-	for (uint32_t k = 0; k < n; k++) {
-		uint64_t d = (uint64_t)v[k] - (uint64_t)prev;
-		memcpy(r->p + r->n + 8ull * k, &d, 8);
-		prev = v[k];
-	}
-	r->n += (size_t)n * 8;
+	r->n += eg_col_pack((unsigned char *)r->p + r->n, v, n, max);
+	(void)b;
 	return 0;
 }
 
-/* Path column i of block cb: tags, ints, dictionary ids, raw texts. */
+static int grow_u64(builder *b, uint32_t n)
+{
+	return buf_grow(&b->u64, &b->capu64, (size_t)n + 1, sizeof *b->u64);
+}
+
+/* Times as the zigzag of their deltas, packed. */
+/* Times: the first as an i64, then the zigzag of each one's difference
+ * from the one before (the first's 0), packed. */
+static int put_times(builder *b, buf *r, const int64_t *v, uint32_t n)
+{
+	if (grow_u64(b, n) || buf_add(r, &v[0], 8))
+		return -1;
+	int64_t prev = v[0];
+	for (uint32_t k = 0; k < n; k++) {
+		b->u64[k] = eg_col_zz((int64_t)((uint64_t)v[k] - (uint64_t)prev));
+		prev = v[k];
+	}
+	return put_packed(b, r, b->u64, n);
+}
+
+static int put_ids(builder *b, buf *r, const uint32_t *v, uint32_t n)
+{
+	if (grow_u64(b, n))
+		return -1;
+	for (uint32_t k = 0; k < n; k++)
+		b->u64[k] = v[k];
+	return put_packed(b, r, b->u64, n);
+}
+
+/* Path column i of block cb (the format: eg_col_path_decode). */
 static int put_path(builder *b, eg_colscan *sc, const eg_colblock *cb, size_t i, wpath *w)
 {
 	buf *r = &b->raw;
 	const eg_colvals *v = &cb->vals[i];
 	uint32_t n = cb->n, cnt[EG_CT_RAW + 1] = { 0 };
 	r->n = 0;
-	if (buf_add(r, v->tag, n))
+	if (buf_add(r, v->tag, n) || grow_u64(b, n))
 		return -1;
 	for (uint32_t k = 0; k < n; k++)
 		cnt[v->tag[k]]++;
-	if (buf_add(r, &cnt[EG_CT_INT], 4))
-		return -1;
+	/* ints from their minimum */
+	uint64_t base = v->has_int ? (uint64_t)v->imin : 0;
+	uint32_t m = 0;
 	for (uint32_t k = 0; k < n; k++)
-		if (v->tag[k] == EG_CT_INT && buf_add(r, &v->i[k], 8))
-			return -1;
-	if (buf_add(r, &cnt[EG_CT_STR], 4))
+		if (v->tag[k] == EG_CT_INT)
+			b->u64[m++] = (uint64_t)v->i[k] - base;
+	if (buf_add(r, &cnt[EG_CT_INT], 4) || buf_add(r, &base, 8) || put_packed(b, r, b->u64, m))
 		return -1;
-	/* the scan's ids to the store-wide dictionary's, through the text */
+	/* the scan's ids to the store-wide dictionary's, through the text,
+	 * once per id (map: store id + 1, 0 not yet) */
+	m = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		if (v->tag[k] != EG_CT_STR)
 			continue;
-		size_t len;
-		const char *t = eg_colscan_str(sc, i, v->s[k], &len);
-		uint32_t id = eg_itab_get(&w->str, XXH3_64bits(t, len), t, (uint32_t)len);
-		if (id == UINT32_MAX || buf_add(r, &id, 4))
+		uint32_t s = v->s[k];
+		if (buf_grow(&b->map, &b->capmap, (size_t)s + 1, sizeof *b->map))
 			return -1;
+		while (b->nmap <= s)
+			b->map[b->nmap++] = 0;
+		if (!b->map[s]) {
+			size_t len;
+			const char *t = eg_colscan_str(sc, i, s, &len);
+			uint32_t id = eg_itab_get(&w->str, XXH3_64bits(t, len), t, (uint32_t)len);
+			if (id == UINT32_MAX)
+				return -1;
+			b->map[s] = id + 1;
+		}
+		b->u64[m++] = b->map[s] - 1;
 	}
+	b->nmap = 0;
+	if (buf_add(r, &cnt[EG_CT_STR], 4) || put_packed(b, r, b->u64, m))
+		return -1;
 	/* raw texts: the block's own table, in the scan's id order */
 	uint32_t ntext = 0;
 	for (uint32_t k = 0; k < n; k++)
@@ -351,18 +406,11 @@ static int put_path(builder *b, eg_colscan *sc, const eg_colblock *cb, size_t i,
 		if (buf_add(r, &l, 4) || buf_add(r, t, len))
 			return -1;
 	}
-	if (buf_add(r, &cnt[EG_CT_RAW], 4))
-		return -1;
+	m = 0;
 	for (uint32_t k = 0; k < n; k++)
-		if (v->tag[k] == EG_CT_RAW && buf_add(r, &v->s[k], 4))
-			return -1;
-	return 0;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
+		if (v->tag[k] == EG_CT_RAW)
+			b->u64[m++] = v->s[k];
+	return buf_add(r, &cnt[EG_CT_RAW], 4) || put_packed(b, r, b->u64, m) ? -1 : 0;
 }
 
 static int cmp_seen(const void *a, const void *b, void *ctx)
@@ -400,7 +448,8 @@ static void plan_free(plan *pl)
 }
 
 /* Pass 1: the paths of the block's data, the most frequent first. */
-static int choose_paths(builder *b, uint64_t first, uint64_t last, plan *pl)
+static int choose_paths(builder *b, uint64_t first, uint64_t last, plan *pl,
+			volatile int *stop)
 {
 	seen s = { 0 };
 	eg_iter *it;
@@ -411,6 +460,10 @@ static int choose_paths(builder *b, uint64_t first, uint64_t last, plan *pl)
 	eg_iter_lazy_ids(it);
 	const eg_event *e;
 	while ((rc = eg_iter_next(it, &e)) == EG_OK) {
+		if (stop && *stop && !(e->pos & 1023)) {   /* the writer closes */
+			rc = EG_EINTR;
+			break;
+		}
 		json_span o = { e->data, e->data_len, JSON_OBJECT };
 		s.key.n = 0;
 		if (e->data_len && walk(&s, &o, 0)) {
@@ -420,7 +473,8 @@ static int choose_paths(builder *b, uint64_t first, uint64_t last, plan *pl)
 	}
 	eg_iter_free(it);
 	if (rc != EG_END) {
-		rc = rc == EG_ENOMEM ? bfail(b, rc, "out of memory") : bfail(b, rc, eg_errmsg(b->st));
+		if (rc != EG_EINTR)
+			rc = rc == EG_ENOMEM ? bfail(b, rc, "out of memory") : bfail(b, rc, eg_errmsg(b->st));
 		goto done;
 	}
 	rc = EG_ENOMEM;
@@ -532,18 +586,31 @@ static void put_hdr(unsigned char *h, uint32_t hlen, uint32_t flags, const eg_co
 	wr32(p, (uint32_t)XXH3_64bits(h, hlen - 4));
 }
 
-/* The builtin columns of cb as frames, their entries into dir. */
-static int put_builtins(builder *b, const eg_colblock *cb, coldirent *dir, uint64_t base)
+/* The builtin columns of cb as frames, their entries into dir: times as
+ * zigzag deltas, stream ids, types as indices into the header's set,
+ * kinds as bytes. */
+static int put_builtins(builder *b, const eg_colblock *cb, const uint32_t *types,
+			uint32_t ntypes, coldirent *dir, uint64_t base)
 {
 	buf *r = &b->raw;
 	uint32_t n = cb->n;
 	for (int w = COL_TIME; w <= COL_KIND; w++) {
 		r->n = 0;
-		int bad = w == COL_TIME ? put_i64_delta(r, cb->time, n) :
-			  w == COL_RECORDED ? put_i64_delta(r, cb->recorded, n) :
-			  w == COL_STREAM ? buf_add(r, cb->stream, (size_t)n * 4) :
-			  w == COL_TYPE ? buf_add(r, cb->type, (size_t)n * 4) :
-			  buf_add(r, cb->kind, n);
+		int bad = 0;
+		if (w == COL_TIME || w == COL_RECORDED) {
+			bad = put_times(b, r, w == COL_TIME ? cb->time : cb->recorded, n);
+		} else if (w == COL_STREAM) {
+			bad = put_ids(b, r, cb->stream, n);
+		} else if (w == COL_TYPE) {
+			bad = grow_u64(b, n);
+			for (uint32_t k = 0; k < n && !bad; k++) {
+				const uint32_t *t = bsearch(&cb->type[k], types, ntypes, 4, cmp_u32);
+				b->u64[k] = t ? (uint64_t)(t - types) : 0;
+			}
+			bad = bad || put_packed(b, r, b->u64, n);
+		} else {
+			bad = buf_add(r, cb->kind, n);
+		}
 		dir[w - 1] = (coldirent){ .what = (uint8_t)w };
 		if (bad || put_frame(b, &dir[w - 1], base))
 			return -1;
@@ -557,12 +624,17 @@ static int type_set(const eg_colblock *cb, uint32_t **types, uint32_t *n)
 	uint32_t *t = malloc(((size_t)cb->n + 1) * sizeof *t);
 	if (!t)
 		return -1;
-	memcpy(t, cb->type, (size_t)cb->n * sizeof *t);
-	qsort(t, cb->n, sizeof *t, cmp_u32);
-	uint32_t k = 0;
-	for (uint32_t i = 0; i < cb->n; i++)
-		if (!k || t[k - 1] != t[i])
-			t[k++] = t[i];
+	uint32_t k = 0;   /* a block has few types: a run or a short search */
+	for (uint32_t i = 0; i < cb->n; i++) {
+		if (i && cb->type[i] == cb->type[i - 1])
+			continue;
+		uint32_t j = 0;
+		while (j < k && t[j] != cb->type[i])
+			j++;
+		if (j == k)
+			t[k++] = cb->type[i];
+	}
+	qsort(t, k, sizeof *t, cmp_u32);
 	*types = t;
 	*n = k;
 	return 0;
@@ -603,7 +675,7 @@ static int write_block(builder *b, uint64_t k, const plan *pl, volatile int *sto
 	if (!rc) {
 		hlen = COL_HDR_FIXED + 4 * ntypes + COL_DIRENT * ncols + 4;
 		b->out.n = 0;
-		if (put_builtins(b, cb, dir, hlen))
+		if (put_builtins(b, cb, types, ntypes, dir, hlen))
 			rc = EG_ENOMEM;
 	}
 	for (size_t i = 0; i < pl->n && !rc && !(stop && *stop); i++) {
@@ -754,6 +826,8 @@ static void builder_free(builder *b)
 	free(b->out.p);
 	free(b->raw.p);
 	free(b->dict.p);
+	free(b->u64);
+	free(b->map);
 	eg_ds_unlock(&b->d);
 	eg_ds_close(&b->d);
 	eg_store_close(b->st);
@@ -821,7 +895,9 @@ int eg_col_build(const char *dir, volatile int *stop, char *err, size_t errlen)
 	for (uint64_t k = b.nblocks; k < want && !rc && !(stop && *stop); k++) {
 		plan pl = { 0 };
 		uint64_t first = k * eg_colscan_block_events + 1;
-		rc = choose_paths(&b, first, first + eg_colscan_block_events - 1, &pl);
+		rc = choose_paths(&b, first, first + eg_colscan_block_events - 1, &pl, stop);
+		if (!rc && stop && *stop)
+			rc = EG_EINTR;
 		if (!rc) {
 			drop_nul_names(&pl, &b);
 			rc = write_block(&b, k, &pl, stop);
@@ -854,8 +930,12 @@ static void *colw_main(void *arg)
 {
 	eg_colw *w = arg;
 	pthread_setname_np(pthread_self(), "engram-cols");
-	/* below the append's own threads: it only uses time they leave */
-	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	/* only on time nothing else wants (SCHED_IDLE): append's speed is
+	 * measured with it running; a builder that gets no time leaves the
+	 * blocks to the next writer or reader */
+	struct sched_param sp = { 0 };
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp))
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
 		if (!w->wake) {
@@ -864,8 +944,11 @@ static void *colw_main(void *arg)
 		}
 		w->wake = 0;
 		pthread_mutex_unlock(&w->mu);
-		eg_col_build(w->dir, &w->stop, w->err, sizeof w->err);
+		char err[sizeof w->err];
+		int rc = eg_col_build(w->dir, &w->stop, err, sizeof err);
 		pthread_mutex_lock(&w->mu);
+		if (rc && err[0] && !w->err[0])   /* the first failure, for the writer */
+			memcpy(w->err, err, sizeof err);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -915,6 +998,10 @@ void eg_col_writer_close(eg_store *st)
 	pthread_mutex_unlock(&w->mu);
 	if (w->started)
 		pthread_join(w->th, NULL);
+	/* said as a derived file not saved is: the next writer builds it */
+	if (w->err[0] && !st->note[0])
+		snprintf(st->note, sizeof st->note, "%s (the next writer or reader builds them)",
+			 w->err);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	free(w);
