@@ -30,6 +30,15 @@
  * key the index does not know yet (the log's tail; valid in this scan
  * only).  A stream and a type of the same name have different ids.
  *
+ * A scan, as an engine runs one (docs/STORAGE.md "Column files"):
+ *
+ *     rc = eg_colscan_new(st, &filter, &need, &sc);   EG_ENOTFOUND: read
+ *     eg_colscan_only(sc, EG_COLB_TIME | EG_COLB_TYPE);  the log instead
+ *     while ((rc = eg_colscan_next(sc, &b)) == EG_OK)
+ *             for (k = 0; k < b->n; k++) if (b->want[k]) ...
+ *     eg_colscan_counts(sc, &cols, &log);   for --explain
+ *     eg_colscan_free(sc);
+ *
  * Not part of the public API.
  */
 #ifndef EG_COL_H
