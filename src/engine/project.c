@@ -831,9 +831,10 @@ typedef struct progress {
 	void *ctx;
 } progress;
 
-/* Folds shorter than this read the log: a column scan's setup is not worth
- * it for the few events a refresh usually folds (one column block). */
-#define COLUMNS_MIN 65536
+/* Folds shorter than a column block (65536 events) read the log: a column
+ * scan's setup is not worth it for the few events a refresh usually folds,
+ * and a fold within the log's tail would read the log anyway. */
+#define COLUMNS_MIN ((uint64_t)eg_colscan_block_events)
 
 /* Where a fold of n events filtered by f reads: *ci, the columns, when
  * they hold the key and every field's path and the fold is long; else

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""tests/columns/prop.py ENGRAM [--seed S] [--specs N] [--events N] [--keep]
+"""tests/columns/prop.py ENGRAM [--seed S] [--specs N] [--events N] [--small N] [--keep]
 — the property test of the engines on columns (issue 26): funnels,
 projections, SQL scans of events and features answer byte for byte the
 same whether they read the column files (idx/col/) or the log.
@@ -30,6 +30,9 @@ test proves nothing and fails.
    random entities and cutoffs; idx/feat deleted before each run).
 3. After the first round, a few hundred more events are appended (the tail
    grows past where the column files end) and a second round runs.
+4. Then the same again over a small store (--small events, default 3000)
+   with column blocks of 64 events (ENGRAM_COL_BLOCK_EVENTS, colscan's test
+   knob): many blocks, dictionaries growing from block to block.
 
 Seeded: the seed is printed first; a mismatch prints the seed, the engine,
 the spec and the first differing line.  Exit 0 when every spec agrees.
@@ -302,6 +305,8 @@ def main():
     ap.add_argument("--seed", type=int)
     ap.add_argument("--specs", type=int, default=6, help="specs per engine and round")
     ap.add_argument("--events", type=int, default=140000)
+    ap.add_argument("--small", type=int, default=3000,
+                    help="events of the second store, in blocks of 64 (0: none)")
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     seed = a.seed if a.seed is not None else random.randrange(1 << 30)
@@ -311,38 +316,61 @@ def main():
     random.seed(seed)           # ndjson_value's choices
     engram = os.path.abspath(a.engram)
     d = tempfile.mkdtemp(prefix="engram-colprop-")
-    store = os.path.join(d, "store")
-    run = Run(engram, store, seed)
+    runs = []
     try:
-        n1 = a.events // 2
-        n2 = a.events - n1 - a.events // 10
-        at = 0
-        for n in (n1, n2, a.events - n1 - n2):
-            p = subprocess.run([engram, "-d", store, "append"], input=events(r, n, at).encode(),
-                               capture_output=True)
-            if p.returncode:
-                print("append failed: %s" % p.stderr.decode())
+        for nev, block in ((a.events, None), (a.small, 64)):
+            if not nev:
+                continue
+            if block:
+                os.environ["ENGRAM_COL_BLOCK_EVENTS"] = str(block)
+            sub = os.path.join(d, "b%d" % (block or 0))
+            os.mkdir(sub)
+            run = Run(engram, os.path.join(sub, "store"), seed)
+            runs.append(run)
+            if one_store(run, r, sub, nev, a.specs):
                 return 1
-            at += n
-        round_of(run, r, d, a.specs, "first")
-        p = subprocess.run([engram, "-d", store, "append"], input=events(r, 300, at).encode(),
-                           capture_output=True)
-        if p.returncode:
-            print("append failed: %s" % p.stderr.decode())
-            return 1
-        round_of(run, r, d, max(1, a.specs // 2), "second")
     finally:
+        os.environ.pop("ENGRAM_COL_BLOCK_EVENTS", None)
         if not a.keep:
             shutil.rmtree(d, ignore_errors=True)
         else:
             print("kept %s" % d)
-    for engine in ("funnel", "project", "sql", "features"):
-        if not run.cols.get(engine):
-            print("FAILED (seed %d): no %s spec read the column files" % (seed, engine))
-            run.fails += 1
-    print("%d specs, %s on columns: %s" % (run.n, ", ".join("%s %d" % kv for kv in sorted(run.cols.items())),
-                                         "ok" if not run.fails else "%d FAILED" % run.fails))
-    return 1 if run.fails else 0
+    fails = 0
+    for run in runs:
+        for engine in ("funnel", "project", "sql", "features"):
+            if not run.cols.get(engine):
+                print("FAILED (seed %d): no %s spec read the column files" % (seed, engine))
+                run.fails += 1
+        print("%s: %d specs, %s on columns: %s" % (
+            os.path.basename(os.path.dirname(run.store)), run.n,
+            ", ".join("%s %d" % kv for kv in sorted(run.cols.items())),
+            "ok" if not run.fails else "%d FAILED" % run.fails))
+        fails += run.fails
+    return 1 if fails else 0
+
+
+def one_store(run, r, d, nev, nspecs):
+    """Build a store of nev events in d and run both rounds; 1 if an
+    append failed."""
+    engram, store = run.engram, run.store
+    n1 = nev // 2
+    n2 = nev - n1 - nev // 10
+    at = 0
+    for n in (n1, n2, nev - n1 - n2):
+        p = subprocess.run([engram, "-d", store, "append"], input=events(r, n, at).encode(),
+                           capture_output=True)
+        if p.returncode:
+            print("append failed: %s" % p.stderr.decode())
+            return 1
+        at += n
+    round_of(run, r, d, nspecs, "first")
+    p = subprocess.run([engram, "-d", store, "append"], input=events(r, 300, at).encode(),
+                       capture_output=True)
+    if p.returncode:
+        print("append failed: %s" % p.stderr.decode())
+        return 1
+    round_of(run, r, d, max(1, nspecs // 2), "second")
+    return 0
 
 
 if __name__ == "__main__":
