@@ -615,6 +615,7 @@ typedef struct run {
 	const char *out_path, *manifest_path, *leak_path;
 	int leakage;
 	int format;
+	int explain;              /* --explain: how the table was made, to stderr */
 	uint64_t bound;           /* 0: the head now */
 	char output_sha[65];
 	size_t rows;
@@ -888,6 +889,25 @@ static void warn_unknown(eg_store *st, const labels *L)
 		 "event was first recorded (docs/FEATURES.md)", a, b);
 }
 
+/* --explain: how eg_feat_open made the entity table, one line on stderr. */
+static void explain(const eg_feat *f)
+{
+	eg_feat_explain x;
+	eg_feat_get_explain(f, &x);
+	fprintf(stderr, "{\"explain\":\"table\",\"bound\":%llu,\"kept\":%s,\"built\":%llu",
+		(unsigned long long)x.bound, x.kept ? "true" : "false",
+		(unsigned long long)x.built);
+	/* the reasons are the library's static texts: no quotes to escape */
+	if (x.path)
+		fprintf(stderr, ",\"path\":\"%s\"", x.path);
+	if (x.path_why)
+		fprintf(stderr, ",\"path_why\":\"%s\"", x.path_why);
+	if (x.path && !strcmp(x.path, "columns"))
+		fprintf(stderr, ",\"from_columns\":%llu,\"from_log\":%llu",
+			(unsigned long long)x.from_columns, (unsigned long long)x.from_log);
+	fprintf(stderr, "}\n");
+}
+
 /* Compute the rows of R on the store st; write them to dest (NULL: only
  * hash them).  The manifest's hash is R->output_sha. */
 static int compute(eg_store *st, run *R, eg_feat_spec *spec, FILE *dest)
@@ -905,6 +925,8 @@ static int compute(eg_store *st, run *R, eg_feat_spec *spec, FILE *dest)
 		return cli_fail(st, g);
 	}
 	R->head.pos = eg_feat_bound(f);
+	if (R->explain)
+		explain(f);
 	if ((g = eg_store_chain_at(st, R->head.pos, R->head.hash))) {
 		eg_feat_close(f);
 		labels_free(&L);
@@ -980,7 +1002,7 @@ static int training(cli *c, run *R, eg_feat_spec *spec)
 /* ------------------------------------------------------------ serving */
 
 static int serving(cli *c, eg_feat_spec *spec, const char *entity, const char *at_s,
-		   const char *known_s, int format)
+		   const char *known_s, int format, int explain_it)
 {
 	int64_t at, known;
 	int rc;
@@ -1001,6 +1023,8 @@ static int serving(cli *c, eg_feat_spec *spec, const char *entity, const char *a
 	eg_feat *f = NULL;
 	eg_feat_values v;
 	int g = eg_feat_open(st, spec, 0, &f);
+	if (!g && explain_it)
+		explain(f);
 	if (!g)
 		g = eg_feat_get(f, entity, strlen(entity), at, known, 0, &v);
 	if (g) {
@@ -1149,9 +1173,10 @@ int cmd_features(cli *c)
 	const char *labels_p = NULL, *known_col = NULL, *out_p = NULL, *manifest = NULL;
 	const char *leak_out = NULL, *entity = NULL, *at = NULL, *known_at = NULL;
 	const char *check_p = NULL;
-	int leakage = 0;
+	int leakage = 0, explain_it = 0;
 	const opt opts[] = {
 		{ "labels", 1, &labels_p, NULL },
+		{ "explain", 0, NULL, &explain_it },
 		{ "cutoff-known-at", 1, &known_col, NULL },
 		{ "out", 1, &out_p, NULL },
 		{ "manifest", 1, &manifest, NULL },
@@ -1194,7 +1219,7 @@ int cmd_features(cli *c)
 		return rc;
 	}
 	if (entity) {
-		rc = serving(c, spec, entity, at, known_at, c->format);
+		rc = serving(c, spec, entity, at, known_at, c->format, explain_it);
 	} else {
 		char mpath[PATH_MAX];
 		if (!manifest && out_p) {
@@ -1209,7 +1234,7 @@ int cmd_features(cli *c)
 		}
 		run R = { .spec_path = c->pos[0], .labels_path = labels_p, .known_col = known_col,
 			  .out_path = out_p, .manifest_path = manifest, .leak_path = leak_out,
-			  .leakage = leakage || leak_out, .format = format };
+			  .leakage = leakage || leak_out, .format = format, .explain = explain_it };
 		rc = training(c, &R, spec);
 	}
 	eg_feat_spec_free(spec);

@@ -157,8 +157,9 @@ static const command COMMANDS[] = {
 	  "  engram history examples/balances.json --key account-000042" },
 	{ "features", cmd_features,
 	  "features SPEC.json --labels FILE [--cutoff-known-at COLUMN] [--out FILE]\n"
-	  "              [--manifest FILE] [--leakage-report] [--leakage-out FILE]\n"
+	  "              [--manifest FILE] [--leakage-report] [--leakage-out FILE] [--explain]\n"
 	  "       engram [-d DIR] features SPEC.json --entity E [--at TIME] [--known-at TIME]\n"
+	  "              [--explain]\n"
 	  "       engram [-d DIR] features --check MANIFEST",
 	  "point-in-time features for training sets, without leakage",
 	  "For each row of a labels file (CSV with a header, or NDJSON) with an entity\n"
@@ -180,6 +181,9 @@ static const command COMMANDS[] = {
 	  "  --entity E               one entity's features now (serving), the same code\n"
 	  "  --at TIME                ... as of TIME instead of now\n"
 	  "  --known-at TIME          ... as known at TIME (default: --at)\n"
+	  "  --explain                on stderr: whether the kept entity table was read,\n"
+	  "                           and how events were read to build it or its tail\n"
+	  "                           (path: columns or log, and why)\n"
 	  "  --check MANIFEST         compute a training set again from its manifest, up\n"
 	  "                           to the head it had: exit 0 if byte-identical, 3 if not\n\n"
 	  "A spec error exits 2, a labels error (missing column, bad time) 1.\n\n"
@@ -548,7 +552,8 @@ static const command COMMANDS[] = {
 	  "  --by PATH         a funnel per value of PATH (stream, type, actor, session,\n"
 	  "                    data.a.b, ...), as GROUP BY stream, value: rows of each\n"
 	  "                    value that some stream entered, value first\n"
-	  "  --explain         on stderr: events read and matched, streams, values\n"
+	  "  --explain         on stderr: events read and matched, streams, values, and\n"
+	  "                    the path: columns or log (and why)\n"
 	  "  --no-upcast       events as stored, not at their type's latest schema\n"
 	  "                    version (docs/CONTRACTS.md)\n\n"
 	  "Bad --steps (an empty step or list, a step without a type) exits 2.\n\n"

@@ -187,12 +187,21 @@ static void explain(const eg_proj *p)
 	fprintf(stderr, "{\"explain\":\"plan\",\"head_pos\":%llu,\"snapshot_pos\":%llu,"
 		"\"folded_from_log\":%llu,\"snapshots_saved\":%llu,\"known_pos\":%llu,"
 		"\"rows\":%llu,\"events\":%llu,\"chunks_merged\":%llu,\"entries_read\":%llu,"
-		"\"events_without_key\":%llu}\n",
+		"\"events_without_key\":%llu",
 		(unsigned long long)x.head_pos, (unsigned long long)x.snapshot_pos,
 		(unsigned long long)x.folded, (unsigned long long)x.saved,
 		(unsigned long long)x.known_pos, (unsigned long long)x.keys,
 		(unsigned long long)x.events, (unsigned long long)x.chunks,
 		(unsigned long long)x.entries, (unsigned long long)x.no_key);
+	/* the reasons are the library's static texts: no quotes to escape */
+	if (x.path)
+		fprintf(stderr, ",\"path\":\"%s\"", x.path);
+	if (x.path_why)
+		fprintf(stderr, ",\"path_why\":\"%s\"", x.path_why);
+	if (x.path && !strcmp(x.path, "columns"))
+		fprintf(stderr, ",\"from_columns\":%llu,\"from_log\":%llu",
+			(unsigned long long)x.from_columns, (unsigned long long)x.from_log);
+	fprintf(stderr, "}\n");
 	for (size_t i = 0; i < x.nfields; i++)
 		fprintf(stderr, "{\"explain\":\"field\",\"field\":\"%s\",\"used\":%llu,"
 			"\"skipped_missing\":%llu,\"skipped_not_number\":%llu}\n",

@@ -712,6 +712,11 @@ typedef struct eg_proj_explain {
 	uint64_t chunks, entries; /* last query: summaries merged, entries read */
 	size_t nfields;
 	const eg_proj_field_stats *fields;  /* borrowed, per field */
+	const char *path;         /* the last fold from the log's events: "columns"
+	                             (the column files and the log's tail after
+	                             them) or "log"; NULL: no fold ran */
+	const char *path_why;     /* with "log": why not the columns (static text) */
+	uint64_t from_columns, from_log;   /* with "columns": events read each way */
 } eg_proj_explain;
 void eg_proj_get_explain(const eg_proj *p, eg_proj_explain *out);
 
@@ -976,6 +981,11 @@ typedef struct eg_funnel_explain {
 	uint64_t entered;           /* of those, pairs with a step-1 event */
 	uint64_t values;            /* distinct by values seen (1 without by) */
 	uint64_t rows;
+	const char *path;           /* "columns": read from the column files (and
+	                               the log's tail after them); "log" */
+	const char *path_why;       /* with "log": why not the columns (static
+	                               text), or NULL (an empty store) */
+	uint64_t from_columns, from_log;   /* with "columns": events read each way */
 } eg_funnel_explain;
 void eg_funnel_get_explain(const eg_funnel *f, eg_funnel_explain *out);
 
@@ -1209,6 +1219,21 @@ int eg_feat_get_rows(eg_feat *f, size_t n, const char *const *ents, const size_t
  * ignored (recorded after known_at): up to max of the first 16 met, in
  * log order, into pos; returns how many there are in all. */
 size_t eg_feat_late(const eg_feat *f, size_t i, uint64_t *pos, size_t max);
+
+/* How eg_feat_open brought the entity table to its bound, for --explain. */
+typedef struct eg_feat_explain {
+	uint64_t bound;
+	int kept;                   /* the table kept in idx/feat/ was read */
+	uint64_t built;             /* rows (events with an entity) of the tables
+	                               built; 0: the kept table was current */
+	const char *path;           /* how they were read: "columns" (the column
+	                               files, and the log's tail after them), or
+	                               "log"; NULL when none were */
+	const char *path_why;       /* with "log": why not the columns (static
+	                               text) */
+	uint64_t from_columns, from_log;   /* with "columns": events read each way */
+} eg_feat_explain;
+void eg_feat_get_explain(const eg_feat *f, eg_feat_explain *out);
 
 /* ------------------------------------------------------------------ SQL
  * SQL over the store through SQLite virtual tables (docs/SQL.md): the

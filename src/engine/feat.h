@@ -99,6 +99,10 @@ typedef struct ftab {
 	fdict dict[FEAT_MAX];
 	uint32_t *slot;              /* entity + 1 by the hash of its text (eg_ftab_index) */
 	uint32_t scap;               /* slots, a power of two; 0: binary search */
+	const char *path;            /* built: "columns" or "log" (its events); NULL:
+	                                none read (loaded, or an empty range) */
+	const char *path_why;        /* with "log": why not the columns */
+	uint64_t from_columns, from_log;   /* with "columns": events read each way */
 	void *mem;                   /* the image, when built in memory */
 	size_t memlen;
 	eg_ds_view view;             /* or the mapped file */

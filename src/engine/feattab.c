@@ -14,6 +14,7 @@
  * and, in the file, the XXH3-64 of all that (eg_ds_write).
  */
 #include "buf.h"
+#include "coliter.h"
 #include "feat.h"
 #include "internal.h"
 #include "itab.h"
@@ -131,6 +132,54 @@ static int value_of(const eg_event *e, const eg_path *p, buf *b, buf *tmp)
 	return buf_quote(b, tmp->p, tmp->n) ? -1 : 1;
 }
 
+/* The value of a data path from the columns (eg_coliter_value) in the
+ * forms entity_of and value_of give from an event's data. */
+static int col_entity(eg_coliter *ci, size_t ix, char *nb, buf *b, const char **s, size_t *n)
+{
+	const char *t;
+	size_t len;
+	switch (eg_coliter_value(ci, ix, nb, &t, &len)) {
+	case EG_CT_INT:
+		*s = t, *n = len;
+		return ENT_NUMBER;
+	case EG_CT_RAW:
+		if (eg_json_type_of(t[0]) != JSON_NUMBER)
+			return 0;
+		*s = t, *n = len;
+		return ENT_NUMBER;
+	case EG_CT_STR: {
+		json_span v = { t, len, JSON_STRING };
+		b->n = 0;
+		if (buf_reserve(b, len))
+			return -1;
+		b->n = eg_json_string_decode(&v, b->p);
+		*s = b->p, *n = b->n;
+		return *n > 0 ? ENT_STRING : 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+static int col_value(eg_coliter *ci, size_t ix, buf *b, buf *tmp)
+{
+	const char *t;
+	size_t len;
+	char nb[24];
+	int tag = eg_coliter_value(ci, ix, nb, &t, &len);
+	b->n = 0;
+	if (tag == EG_CT_ABSENT || tag == EG_CT_NULL)
+		return 0;
+	json_span v = { t, len, JSON_STRING };
+	if (tag != EG_CT_STR || eg_json_string_is_plain(&v))
+		return buf_add(b, t, len) ? -1 : 1;
+	tmp->n = 0;
+	if (buf_reserve(tmp, len))
+		return -1;
+	tmp->n = eg_json_string_decode(&v, tmp->p);
+	return buf_quote(b, tmp->p, tmp->n) ? -1 : 1;
+}
+
 typedef struct builder {
 	const eg_feat_spec *spec;
 	rows r;
@@ -138,6 +187,10 @@ typedef struct builder {
 	size_t kcap;
 	itab ents, types, vals[FEAT_MAX];
 	buf b, tmp;
+	/* Reading columns with data left empty: the need's index of the
+	 * entity's data path and of each value path's; -1 not a data path. */
+	eg_coliter *ci;
+	int ent_ix, path_ix[FEAT_MAX];
 } builder;
 
 static int add_event(builder *k, const eg_event *e)
@@ -148,7 +201,10 @@ static int add_event(builder *k, const eg_event *e)
 		return 0;
 	const char *es;
 	size_t en;
-	int has = entity_of(e, &s->entity, &k->b, &es, &en);
+	char nb[24];
+	int has = k->ci && k->ent_ix >= 0 ?
+		  col_entity(k->ci, (size_t)k->ent_ix, nb, &k->b, &es, &en) :
+		  entity_of(e, &s->entity, &k->b, &es, &en);
 	if (has <= 0)
 		return has;
 	rows *r = &k->r;
@@ -173,7 +229,9 @@ static int add_event(builder *k, const eg_event *e)
 	r->rec[i] = e->recorded;
 	r->pos[i] = e->pos;
 	for (int p = 0; p < s->npaths; p++) {
-		int got = value_of(e, &s->paths[p], &k->b, &k->tmp);
+		int got = k->ci && k->path_ix[p] >= 0 ?
+			  col_value(k->ci, (size_t)k->path_ix[p], &k->b, &k->tmp) :
+			  value_of(e, &s->paths[p], &k->b, &k->tmp);
 		if (got < 0)
 			return -1;
 		uint32_t id = got ? intern(&k->vals[p], k->b.p, k->b.n) : UINT32_MAX;
@@ -437,6 +495,53 @@ static int parse_image(const unsigned char *p, size_t n, const eg_feat_spec *s, 
 
 /* ------------------------------------------------------------ the API */
 
+/* Read f's events into k: from the columns when they hold the entity and
+ * every value path (and serve the filter), else from the log; t->path
+ * and t->path_why say which. */
+static int read_events(eg_store *st, const eg_feat_spec *s, const eg_filter *f, builder *k,
+		       ftab *t)
+{
+	eg_colwant w = { 0 };
+	eg_coliter *ci = NULL;
+	k->ent_ix = s->entity.root == EG_PATH_DATA ? 0 : -1;
+	int rc = eg_colwant_path(&w, &s->entity) ? EG_ENOMEM : EG_OK;
+	for (int p = 0; !rc && p < s->npaths; p++) {
+		k->path_ix[p] = s->paths[p].root == EG_PATH_DATA ? (int)w.need.npaths : -1;
+		if (eg_colwant_path(&w, &s->paths[p]))
+			rc = EG_ENOMEM;
+	}
+	t->path = "log";
+	if (!rc && w.why)
+		t->path_why = w.why;
+	else if (!rc && (rc = eg_coliter_new(st, f, &w.need, &ci, &t->path_why)) == EG_ENOTFOUND)
+		rc = EG_OK;
+	eg_colwant_free(&w);
+	if (rc)
+		return rc == EG_ENOMEM ? eg_st_err(st, rc, "out of memory") : rc;
+	eg_iter *it = NULL;
+	if (ci) {
+		t->path = "columns";
+		/* the values straight from the columns, not through a data
+		 * object written and parsed again, when each is read alone */
+		if (!eg_coliter_no_data(ci))
+			k->ci = ci;
+	} else if ((rc = eg_iter_new(st, &it, f))) {
+		return rc;
+	}
+	const eg_event *e;
+	while ((rc = ci ? eg_coliter_next(ci, &e) : eg_iter_next(it, &e)) == EG_OK)
+		if (add_event(k, e)) {
+			rc = eg_st_err(st, EG_ENOMEM, "out of memory building the features table");
+			break;
+		}
+	if (ci)
+		eg_coliter_counts(ci, &t->from_columns, &t->from_log);
+	eg_coliter_free(ci);
+	k->ci = NULL;
+	eg_iter_free(it);
+	return rc == EG_END ? EG_OK : rc;
+}
+
 int eg_ftab_build(eg_store *st, const eg_feat_spec *s, uint64_t from, uint64_t to, ftab *t)
 {
 	memset(t, 0, sizeof *t);
@@ -445,20 +550,14 @@ int eg_ftab_build(eg_store *st, const eg_feat_spec *s, uint64_t from, uint64_t t
 	eg_filter f = { .from = from + 1, .to = to, .upcast = 1,
 			.types = (const char *const *)s->types, .ntypes = (size_t)s->ntypes };
 	image m = { { 0 }, 0 };
-	eg_iter *it = NULL;
 	int rc = EG_OK;
+	const char *path = NULL, *why = NULL;
+	uint64_t fc = 0, fl = 0;
 	if (to > from) {
-		if ((rc = eg_iter_new(st, &it, &f)))
+		if ((rc = read_events(st, s, &f, &k, t)))
 			goto done;
-		const eg_event *e;
-		while ((rc = eg_iter_next(it, &e)) == EG_OK)
-			if (add_event(&k, e)) {
-				rc = eg_st_err(st, EG_ENOMEM, "out of memory building the features table");
-				goto done;
-			}
-		if (rc != EG_END)
-			goto done;
-		rc = EG_OK;
+		/* parse_image below sets t anew */
+		path = t->path, why = t->path_why, fc = t->from_columns, fl = t->from_log;
 	}
 	uint64_t ident = 0;
 	if (to && (rc = eg_store_event_ident(st, to, &ident)))
@@ -474,8 +573,8 @@ int eg_ftab_build(eg_store *st, const eg_feat_spec *s, uint64_t from, uint64_t t
 	t->mem = m.b.p;
 	t->memlen = m.b.n;
 	m.b.p = NULL;
+	t->path = path, t->path_why = why, t->from_columns = fc, t->from_log = fl;
 done:
-	eg_iter_free(it);
 	free(m.b.p);
 	rows_free(&k.r);
 	free(k.kinds);

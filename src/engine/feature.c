@@ -78,7 +78,27 @@ struct eg_feat {
 	const char *names[FEAT_MAX];
 	buf pv;                       /* a projection value being read */
 	int pfound;
+	eg_feat_explain x;
 };
+
+/* Note how table t was built (the log wins: it says why not columns). */
+static void note_build(eg_feat *f, const ftab *t)
+{
+	eg_feat_explain *x = &f->x;
+	x->built += t->nrows;
+	if (!t->path || (x->path && !strcmp(x->path, "log")))
+		return;
+	x->path = t->path;
+	x->path_why = t->path_why;
+	x->from_columns += t->from_columns;
+	x->from_log += t->from_log;
+}
+
+void eg_feat_get_explain(const eg_feat *f, eg_feat_explain *out)
+{
+	*out = f->x;
+	out->bound = f->bound;
+}
 
 static const char *type_name(const ftab *t, uint32_t id, uint32_t *n)
 {
@@ -150,9 +170,11 @@ static int tables(eg_feat *f, uint64_t head)
 		eg_ftab_free(&f->tab[0]);
 		r = EG_DS_ABSENT;
 	}
+	f->x.kept = r == EG_OK;
 	if (r != EG_OK) {
 		if ((rc = eg_ftab_build(st, s, 0, head, &f->tab[0])))
 			goto out;
+		note_build(f, &f->tab[0]);
 		if (f->ds.lockfd >= 0 && eg_ftab_save(&f->ds, &f->tab[0]))
 			eg_st_note_errno(st, "cannot write %s/table", f->ds.dir);
 	}
@@ -160,6 +182,7 @@ static int tables(eg_feat *f, uint64_t head)
 	if (f->tab[0].bound < f->bound) {
 		if ((rc = eg_ftab_build(st, s, f->tab[0].bound, f->bound, &f->tab[1])))
 			goto out;
+		note_build(f, &f->tab[1]);
 		f->ntab = 2;
 	}
 out:

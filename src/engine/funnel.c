@@ -7,6 +7,7 @@
  * longest chain from the sorted times and sums the groups per by value.
  */
 #include "buf.h"
+#include "coliter.h"
 #include "funnel.h"
 #include "internal.h"
 #include "itab.h"
@@ -262,6 +263,9 @@ typedef struct frun {
 	uint32_t *gval;              /* [group]: the number of its by value */
 	size_t tcap;                 /* groups the two arrays have room for */
 	buf key, val, url;           /* scratch */
+	eg_coliter *ci;              /* reading columns: ... */
+	uint32_t *sgroup;            /* ... without by, 1 + the group of a stream key id */
+	size_t scap;
 } frun;
 
 static int cmp_i64(const void *a, const void *b)
@@ -343,6 +347,27 @@ static uint32_t group_of(frun *r, const eg_event *e)
 	return g;
 }
 
+/* The group of e: without a by path, from the columns, looked up by its
+ * stream's key id once the name has made it (a hash of the name per event
+ * was a third of a run). */
+static uint32_t group_for(frun *r, const eg_event *e)
+{
+	if (!r->ci || r->f->has_by)
+		return group_of(r, e);
+	uint32_t sid = eg_coliter_stream_id(r->ci);
+	if (sid < r->scap && r->sgroup[sid])
+		return r->sgroup[sid] - 1;
+	size_t cap = r->scap;
+	if (sid >= cap && buf_grow(&r->sgroup, &cap, (size_t)sid + 1, sizeof *r->sgroup))
+		return UINT32_MAX;
+	memset(r->sgroup + r->scap, 0, (cap - r->scap) * sizeof *r->sgroup);
+	r->scap = cap;
+	uint32_t g = group_of(r, e);
+	if (g != UINT32_MAX)
+		r->sgroup[sid] = g + 1;
+	return g;
+}
+
 /* File e's time under each step it matches. */
 static int take(frun *r, const eg_event *e)
 {
@@ -360,7 +385,7 @@ static int take(frun *r, const eg_event *e)
 	if (!m)
 		return EG_OK;
 	f->x.events++;
-	uint32_t g = group_of(r, e);
+	uint32_t g = group_for(r, e);
 	if (g == UINT32_MAX)
 		return EG_ENOMEM;
 	for (; m; m &= m - 1) {
@@ -372,6 +397,27 @@ static int take(frun *r, const eg_event *e)
 	return EG_OK;
 }
 
+/* The columns' events for the filter, if they hold every path the steps
+ * and the by path read (data.page_url, by); else the log's.  Which ran,
+ * and why, goes to the explain. */
+static int read_columns(frun *r, const eg_filter *flt, eg_coliter **out)
+{
+	eg_funnel *f = r->f;
+	static const char *const url[1] = { "page_url" };
+	eg_colwant w = { 0 };
+	int rc = EG_OK, any_url = 0;
+	for (int i = 0; i < f->ntypes; i++)
+		any_url |= f->url[i] != 0;
+	if ((any_url && eg_colwant_data(&w, url, 1)) || (f->has_by && eg_colwant_path(&w, &f->by)))
+		rc = EG_ENOMEM;
+	else if (w.why)
+		f->x.path_why = w.why;
+	else if ((rc = eg_coliter_new(r->st, flt, &w.need, out, &f->x.path_why)) == EG_ENOTFOUND)
+		rc = EG_OK;
+	eg_colwant_free(&w);
+	return rc;
+}
+
 static int read_events(frun *r)
 {
 	eg_funnel *f = r->f;
@@ -380,16 +426,31 @@ static int read_events(frun *r)
 	if (rc)
 		return rc;
 	f->x.through = h.pos;
+	f->x.path = "log";
 	eg_filter flt = { .to = h.pos, .types = f->types, .ntypes = (size_t)f->ntypes,
 			  .has_since = f->o.has_since, .has_until = f->o.has_until,
 			  .since = f->o.since, .until = f->o.until, .by = EG_BY_EVENT,
 			  .upcast = !f->o.no_upcast };
 	if (!h.pos)
 		return EG_OK;
+	eg_coliter *ci = NULL;
+	if ((rc = read_columns(r, &flt, &ci)))
+		return rc;
+	const eg_event *e;
+	if (ci) {
+		f->x.path = "columns";
+		r->ci = ci;
+		while ((rc = eg_coliter_next(ci, &e)) == EG_OK)
+			if ((rc = take(r, e)))
+				break;
+		eg_coliter_counts(ci, &f->x.from_columns, &f->x.from_log);
+		eg_coliter_free(ci);
+		r->ci = NULL;
+		return rc == EG_END ? EG_OK : rc;
+	}
 	eg_iter *it;
 	if ((rc = eg_iter_new(r->st, &it, &flt)))
 		return rc;
-	const eg_event *e;
 	while ((rc = eg_iter_next(it, &e)) == EG_OK)
 		if ((rc = take(r, e)))
 			break;
@@ -516,6 +577,7 @@ int eg_funnel_run(eg_store *st, eg_funnel *f, eg_funnel_row_fn fn, void *ctx)
 	free(y.users);
 	free(y.gaps);
 	free(r.gval);
+	free(r.sgroup);
 	eg_itab_free(&r.groups);
 	eg_itab_free(&r.values);
 	free(r.key.p);

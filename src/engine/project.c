@@ -28,6 +28,7 @@
  * a snapshot load, the events after the snapshot (at most snapshot_every),
  * and the chunks of the keys it reads.
  */
+#include "coliter.h"
 #include "contract.h"
 #include "derived.h"
 #include "internal.h"
@@ -135,6 +136,13 @@ struct eg_proj {
 	int hslot_mapped;
 	uint64_t through;            /* events <= this are folded */
 	uint64_t no_key, folded, saved;
+	const char *path, *path_why;  /* the last fold's source, for the explain */
+	uint64_t from_columns, from_log;
+	/* A fold from the columns with data left empty: values straight from
+	 * the blocks, at need index key_ix / field_ix[i] (-1: not a data path) */
+	eg_coliter *ci;
+	int key_ix, field_ix[PROJ_MAX_FIELDS];
+	char nb[PROJ_MAX_FIELDS + 1][24];
 	/* last query */
 	eg_proj_field_stats fst[PROJ_MAX_FIELDS];
 	uint64_t q_known, q_keys, q_events, q_chunks, q_entries;
@@ -368,9 +376,31 @@ static void merge_aggs(const eg_proj_spec *s, pstate *st, const pagg *a, uint32_
 
 /* ---------------------------------------------------- building entries */
 
-/* The key of an event as JSON text into out (<= cap bytes); 0 if none. */
-static size_t event_key(const eg_proj_spec *s, const eg_event *e, char *out, size_t cap)
+/* eg_path_get(e, path, v), or from the columns (ix: the path's index in
+ * their need, p->nb[slot] holding a number's text) when the fold reads
+ * them without a data object. */
+static int path_get(eg_proj *p, const eg_event *e, const eg_path *path, int ix, int slot,
+		    json_span *v)
 {
+	if (!p->ci || ix < 0)
+		return eg_path_get(e, path, v);
+	const char *t;
+	size_t n;
+	int tag = eg_coliter_value(p->ci, (size_t)ix, p->nb[slot], &t, &n);
+	if (tag < 0 || tag == EG_CT_ABSENT || tag == EG_CT_NULL)
+		return 0;
+	v->p = t;
+	v->n = n;
+	v->type = tag == EG_CT_STR ? JSON_STRING : tag == EG_CT_INT ? JSON_NUMBER :
+		  tag == EG_CT_TRUE ? JSON_TRUE : tag == EG_CT_FALSE ? JSON_FALSE :
+		  eg_json_type_of(t[0]);
+	return 1;
+}
+
+/* The key of an event as JSON text into out (<= cap bytes); 0 if none. */
+static size_t event_key(eg_proj *p, const eg_event *e, char *out, size_t cap)
+{
+	const eg_proj_spec *s = p->spec;
 	const char *t = NULL;
 	size_t n = 0;
 	char nb[24];
@@ -390,7 +420,7 @@ static size_t event_key(const eg_proj_spec *s, const eg_event *e, char *out, siz
 		return n;
 	default: {
 		json_span v;
-		if (!eg_path_get(e, &s->key, &v) ||
+		if (!path_get(p, e, &s->key, p->key_ix, PROJ_MAX_FIELDS, &v) ||
 		    (v.type != JSON_STRING && v.type != JSON_NUMBER && v.type != JSON_TRUE &&
 		     v.type != JSON_FALSE) || v.n > cap)
 			return 0;
@@ -403,8 +433,9 @@ static size_t event_key(const eg_proj_spec *s, const eg_event *e, char *out, siz
 	return eg_json_quote(t, n, out);
 }
 
-static void make_entry(const eg_proj_spec *s, const eg_event *e, uint64_t off, pent *o)
+static void make_entry(eg_proj *p, const eg_event *e, uint64_t off, pent *o)
 {
+	const eg_proj_spec *s = p->spec;
 	o->pos = e->pos;
 	o->off = off;
 	o->time = e->time;
@@ -425,7 +456,7 @@ static void make_entry(const eg_proj_spec *s, const eg_event *e, uint64_t off, p
 			switch (f->path.root) {
 			case EG_PATH_DATA: case EG_PATH_META: {
 				json_span v;
-				has = eg_path_get(e, &f->path, &v);
+				has = path_get(p, e, &f->path, p->field_ix[i], i, &v);
 				break;
 			}
 			case EG_PATH_ACTOR: has = e->actor_len > 0; break;
@@ -437,7 +468,7 @@ static void make_entry(const eg_proj_spec *s, const eg_event *e, uint64_t off, p
 			continue;
 		}
 		json_span v;
-		if (!eg_path_get(e, &f->path, &v))
+		if (!path_get(p, e, &f->path, p->field_ix[i], i, &v))
 			continue;
 		if (v.type != JSON_NUMBER) {
 			o->nan |= (uint16_t)(1u << i);
@@ -509,13 +540,12 @@ static void tail_add(const eg_proj *p, ptail *tl, int first, const pent *e)
 /* Take event e, whose record is at byte off of its segment. */
 static int add_event(eg_proj *p, const eg_event *e, uint64_t off)
 {
-	const eg_proj_spec *s = p->spec;
 	if ((e->type_len == sizeof EG_HEARTBEAT - 1 &&
 	     !memcmp(e->type, EG_HEARTBEAT, sizeof EG_HEARTBEAT - 1)) ||
 	    eg_reserved_stream(e->stream, e->stream_len))
 		return EG_OK;            /* a watermark marker, or engram's own: not a fact */
 	char kt[1024];
-	size_t kn = event_key(s, e, kt, sizeof kt);
+	size_t kn = event_key(p, e, kt, sizeof kt);
 	if (!kn) {
 		p->no_key++;
 		return EG_OK;
@@ -525,7 +555,7 @@ static int add_event(eg_proj *p, const eg_event *e, uint64_t off)
 		return eg_st_err(p->st, EG_ENOMEM, "out of memory");
 	unsigned char eb[sizeof(pent) + PROJ_MAX_NUMS * sizeof(num)];
 	pent *o = (pent *)eb;
-	make_entry(s, e, off, o);
+	make_entry(p, e, off, o);
 	pkey *k = key_at(p, id);
 	o->prev = k->last;
 	uint64_t idx = nent(p);
@@ -801,6 +831,54 @@ typedef struct progress {
 	void *ctx;
 } progress;
 
+/* Folds shorter than a column block (65536 events) read the log: a column
+ * scan's setup is not worth it for the few events a refresh usually folds,
+ * and a fold within the log's tail would read the log anyway. */
+#define COLUMNS_MIN ((uint64_t)eg_colscan_block_events)
+
+/* Where a fold of n events filtered by f reads: *ci, the columns, when
+ * they hold the key and every field's path and the fold is long; else
+ * NULL, the log.  p->path and p->path_why say which, and why. */
+static int fold_source(eg_proj *p, const eg_filter *f, uint64_t n, eg_coliter **ci)
+{
+	const eg_proj_spec *s = p->spec;
+	eg_colwant w = { 0 };
+	p->key_ix = s->key.root == EG_PATH_DATA ? 0 : -1;
+	int rc = eg_colwant_path(&w, &s->key) ? EG_ENOMEM : EG_OK;
+	*ci = NULL;
+	p->path = "log";
+	p->path_why = NULL;
+	for (int i = 0; !rc && i < s->nf; i++) {
+		const pfield *fd = &s->f[i];
+		p->field_ix[i] = -1;
+		if (fd->agg == A_COUNT || fd->agg == A_OPEN)
+			continue;
+		if (fd->path.root == EG_PATH_DATA)
+			p->field_ix[i] = (int)w.need.npaths;
+		/* the values of first and last are read back from the log at
+		 * their record's offset, which only the log's reader knows */
+		if ((fd->agg == A_FIRST || fd->agg == A_LAST) && fd->path.root != EG_PATH_TIME &&
+		    fd->path.root != EG_PATH_POS && !w.why)
+			w.why = "first or last keeps its event's record offset, which the log gives";
+		if (eg_colwant_path(&w, &fd->path))
+			rc = EG_ENOMEM;
+	}
+	if (!rc && w.why)
+		p->path_why = w.why;
+	else if (!rc && n < COLUMNS_MIN)
+		p->path_why = "a short fold (the log is quicker)";
+	else if (!rc && (rc = eg_coliter_new(p->st, f, &w.need, ci, &p->path_why)) == EG_ENOTFOUND)
+		rc = EG_OK;
+	eg_colwant_free(&w);
+	if (*ci) {
+		p->path = "columns";
+		/* the values straight from the blocks when each is read alone */
+		if (!eg_coliter_no_data(*ci))
+			p->ci = *ci;
+	}
+	return rc == EG_ENOMEM ? eg_st_err(p->st, rc, "out of memory") : rc;
+}
+
 /* Fold the events after p->through up to the head, saving snapshots at
  * snapshot_every boundaries (at most every SAVE_EVERY_MIN events, and at
  * the last boundary reached). */
@@ -823,12 +901,15 @@ static int catch_up(eg_proj *p, const progress *pr)
 				names[f.ntypes++] = s->tnames[i];
 		f.types = names;
 	}
-	eg_iter *it;
-	if ((rc = eg_iter_new(p->st, &it, &f)))
+	eg_iter *it = NULL;
+	eg_coliter *ci = NULL;
+	if ((rc = fold_source(p, &f, h.pos - p->through, &ci)))
+		return rc;
+	if (!ci && (rc = eg_iter_new(p->st, &it, &f)))
 		return rc;
 	const eg_event *e;
 	uint64_t next_b = (p->through / every + 1) * every, tick = 0;
-	while ((rc = eg_iter_next(it, &e)) == EG_OK) {
+	while ((rc = ci ? eg_coliter_next(ci, &e) : eg_iter_next(it, &e)) == EG_OK) {
 		while (e->pos > next_b) {
 			/* every event <= next_b is folded */
 			p->through = next_b;
@@ -837,7 +918,9 @@ static int catch_up(eg_proj *p, const progress *pr)
 					goto out;
 			next_b += every;
 		}
-		if ((rc = add_event(p, e, eg_iter_place(it).off)))
+		/* an event from the columns has no record offset: first and
+		 * last, which need one, fold from the log (fold_source) */
+		if ((rc = add_event(p, e, ci ? UINT64_MAX : eg_iter_place(it).off)))
 			goto out;
 		p->through = e->pos;
 		p->folded++;
@@ -859,6 +942,10 @@ static int catch_up(eg_proj *p, const progress *pr)
 	if (pr && pr->fn)
 		pr->fn(pr->ctx, h.pos - start, h.pos - start);
 out:
+	if (ci)
+		eg_coliter_counts(ci, &p->from_columns, &p->from_log);
+	eg_coliter_free(ci);
+	p->ci = NULL;
 	eg_iter_free(it);
 	return rc;
 }
@@ -1558,6 +1645,10 @@ void eg_proj_get_explain(const eg_proj *p, eg_proj_explain *o)
 	o->entries = p->q_entries;
 	o->nfields = (size_t)p->spec->nf;
 	o->fields = p->fst;
+	o->path = p->path;
+	o->path_why = p->path_why;
+	o->from_columns = p->from_columns;
+	o->from_log = p->from_log;
 }
 
 /* Reindex, once every projection's derived files are dropped: fold each

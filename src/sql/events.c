@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coliter.h"
 #include "internal.h"   /* eg_iter_lazy_ids */
 #include "timefmt.h"
 
@@ -47,6 +48,15 @@ static const char *const KIND_NAMES[] = { "event", "metric", "error" };
 
 /* idxNum's bits. */
 #define IDX_LAZY_IDS 1   /* the id column is not read */
+#define IDX_COLUMNS 2    /* a scan reading only what the column files hold */
+
+/* The columns whose values the column files do not hold (col.h): a query
+ * reading any of them reads the log. */
+static int held_by_columns(int c)
+{
+	return c != C_ID && c != C_VERSION && c != C_ACTOR && c != C_SESSION && c != C_DATA &&
+	       c != C_META && c != C_SCHEMA_VERSION;
+}
 
 enum op { OP_EQ, OP_IN, OP_LT, OP_LE, OP_GT, OP_GE, OP_LIMIT, NOPS };
 static const char *const OP_NAMES[NOPS] = { "=", "IN", "<", "<=", ">", ">=", "LIMIT" };
@@ -81,6 +91,7 @@ typedef struct evcur {
 	sqlite3_vtab_cursor base;
 	eg_sql_conn *conn;      /* counted in conn->cursors while set */
 	eg_iter *it;
+	eg_coliter *ci;         /* instead of it: the plan reads columns */
 	const eg_event *ev;
 	int eof;
 	eg_filter f;            /* strings borrowed from the arrays below */
@@ -90,6 +101,7 @@ typedef struct evcur {
 	int upcast;             /* the hidden column upcast: 1 unless given 0 */
 	uint64_t limit, emitted;         /* LIMIT of a list of positions */
 	int lazy_ids;                    /* the id column is not read */
+	int columns;                     /* the plan may read the columns */
 	uint64_t *set;          /* positions of an id or pos IN list, sorted */
 	size_t nset, iset;
 	int has_set;
@@ -286,13 +298,27 @@ static int ev_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 	}
 	/* A LIMIT is ours only when no row we return can be dropped or
 	 * reordered after us. */
+	int has_limit = 0;
 	if (limit_at >= 0 && all_taken && !has_offset &&
 	    (info->nOrderBy == 0 || info->orderByConsumed)) {
 		info->aConstraintUsage[limit_at].argvIndex = ++argc;
 		info->aConstraintUsage[limit_at].omit = 1;
 		plan = sqlite3_mprintf("%z%sLIMIT ?", plan, *plan ? " " : "");
+		has_limit = 1;
 	}
-	plan = sqlite3_mprintf("%z%s(%s)", plan, plan && *plan ? " " : "", via);
+	/* A scan (whole, or a range of times or positions) that reads only
+	 * what the column files hold reads them; what an index serves (a
+	 * stream's or a type's postings, positions, ids), a LIMIT (it stops
+	 * early) and newest first stay on the log. */
+	int cols = eg_col_allowed() && !has_limit &&
+		   (!strcmp(via, "scan") || !strcmp(via, "time blocks") ||
+		    !strcmp(via, "position range")) &&
+		   !(info->orderByConsumed && info->aOrderBy[0].desc);
+	for (int i = 0; cols && i < vt->ncols && i < 63; i++)
+		if ((info->colUsed & ((sqlite3_uint64)1 << i)) && !held_by_columns(vt->sem[i]))
+			cols = 0;
+	plan = sqlite3_mprintf("%z%s(%s%s)", plan, plan && *plan ? " " : "", via,
+			       cols ? "; columns" : "");
 	if (!plan)
 		return SQLITE_NOMEM;
 	info->idxStr = plan;
@@ -303,6 +329,8 @@ static int ev_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 	while (id_col < vt->ncols && vt->sem[id_col] != C_ID)
 		id_col++;
 	info->idxNum = !(info->colUsed & ((sqlite3_uint64)1 << id_col)) ? IDX_LAZY_IDS : 0;
+	if (cols)
+		info->idxNum |= IDX_COLUMNS;
 	info->estimatedRows = rows < 1 ? 1 : (sqlite3_int64)rows;
 	info->estimatedCost = 10 + 2 * (rows < 1 ? 1 : rows);
 	if (unique)
@@ -584,6 +612,9 @@ static void cur_reset(evcur *cur)
 {
 	eg_iter_free(cur->it);
 	cur->it = NULL;
+	eg_coliter_free(cur->ci);
+	cur->ci = NULL;
+	cur->columns = 0;
 	tlist_free(&cur->streams);
 	tlist_free(&cur->types);
 	cur->check_streams = cur->check_types = 0;
@@ -672,6 +703,7 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 	evtab *vt = (evtab *)base->pVtab;
 	cur_reset(cur);
 	cur->lazy_ids = idxNum & IDX_LAZY_IDS;
+	cur->columns = (idxNum & IDX_COLUMNS) != 0;
 	bounds b = { 0, { { 1, INT64_MAX }, { INT64_MIN, INT64_MAX }, { INT64_MIN, INT64_MAX } } };
 	int kinds_given = 0, rc = SQLITE_OK;
 	eg_sql_conn *conn = vt->conn;
@@ -870,38 +902,54 @@ static int ev_filter(sqlite3_vtab_cursor *base, int idxNum, const char *idxStr, 
 	return cur_step(cur);
 }
 
+/* Start reading the plan's events (cur->f, or the next listed position):
+ * the columns when the plan may read them and they cover the filter, else
+ * the log.  *done: no listed position is left.  An SQLite code. */
+static int cur_open(evcur *cur, int *done)
+{
+	evtab *vt = (evtab *)cur->base.pVtab;
+	eg_filter one = cur->f;
+	if (cur->has_set) {
+		if (cur->iset >= cur->nset) {
+			*done = 1;
+			return SQLITE_OK;
+		}
+		one.from = one.to = cur->set[cur->iset++];
+		one.reverse = 0;
+	} else if (cur->columns) {
+		static const eg_colneed none = { 0 };
+		const char *why;
+		int rc = eg_coliter_new(cur->conn->st, &cur->f, &none, &cur->ci, &why);
+		if (rc == EG_OK)
+			return SQLITE_OK;
+		if (rc != EG_ENOTFOUND)
+			return eg_sql_store_err(&vt->base, cur->conn, rc);
+	}
+	int rc = eg_iter_new(cur->conn->st, &cur->it, &one);
+	if (rc)
+		return eg_sql_store_err(&vt->base, cur->conn, rc);
+	if (cur->lazy_ids)
+		eg_iter_lazy_ids(cur->it);
+	return SQLITE_OK;
+}
+
 /* The next event of the plan, or eof. */
 static int cur_step(evcur *cur)
 {
 	evtab *vt = (evtab *)cur->base.pVtab;
 	for (;;) {
-		if (!cur->it) {
-			if (cur->has_set) {
-				if (cur->iset >= cur->nset) {
-					cur->eof = 1;
-					return SQLITE_OK;
-				}
-				eg_filter one = cur->f;
-				one.from = one.to = cur->set[cur->iset++];
-				one.reverse = 0;
-				int rc = eg_iter_new(cur->conn->st, &cur->it, &one);
-				if (rc)
-					return eg_sql_store_err(&vt->base, cur->conn, rc);
-				if (cur->lazy_ids)
-					eg_iter_lazy_ids(cur->it);
-			} else {
-				int rc = eg_iter_new(cur->conn->st, &cur->it, &cur->f);
-				if (rc)
-					return eg_sql_store_err(&vt->base, cur->conn, rc);
-				if (cur->lazy_ids)
-					eg_iter_lazy_ids(cur->it);
+		if (!cur->it && !cur->ci) {
+			int done = 0, rc = cur_open(cur, &done);
+			if (rc || done) {
+				cur->eof = 1;
+				return rc;
 			}
 		}
 		if (cur->limit && cur->emitted >= cur->limit) {
 			cur->eof = 1;
 			return SQLITE_OK;
 		}
-		int rc = eg_iter_next(cur->it, &cur->ev);
+		int rc = cur->ci ? eg_coliter_next(cur->ci, &cur->ev) : eg_iter_next(cur->it, &cur->ev);
 		if (rc == EG_OK) {
 			const eg_event *e = cur->ev;
 			if ((cur->check_streams && !tlist_has(&cur->streams, e->stream, e->stream_len)) ||
@@ -912,6 +960,8 @@ static int cur_step(evcur *cur)
 		}
 		eg_iter_free(cur->it);
 		cur->it = NULL;
+		eg_coliter_free(cur->ci);
+		cur->ci = NULL;
 		if (rc != EG_END)
 			return eg_sql_store_err(&vt->base, cur->conn, rc);
 		if (!cur->has_set) {

@@ -567,6 +567,57 @@ int eg_index_key_name(eg_store *st, uint64_t id, int *space, char *buf, size_t c
 	return key_name_at(st, ks.name_off, space, buf, cap, n);
 }
 
+int eg_index_keynames_read(eg_store *st, eg_keynames *kn)
+{
+	eg_index *ix = &st->ix;
+	memset(kn, 0, sizeof *kn);
+	if (ix->writable || ix->fd_keys < 0 || ix->fd_keystate < 0)
+		return EG_EINVAL;
+	uint64_t n = ix->st.nkeys, len = ix->st.keys_len;
+	if (n > SIZE_MAX / KEYSTATE_LEN || len > SIZE_MAX)
+		return EG_ENOMEM;
+	unsigned char *ks = malloc(n ? n * KEYSTATE_LEN : 1);
+	kn->names = malloc(len ? len : 1);
+	kn->off = malloc(n ? n * sizeof *kn->off : 1);
+	int rc = EG_OK;
+	if (!ks || !kn->names || !kn->off)
+		rc = EG_ENOMEM;
+	else if (eg_os_pread_all(ix->fd_keystate, ks, n * KEYSTATE_LEN, 0) ||
+		 eg_os_pread_all(ix->fd_keys, kn->names, len, 0))
+		rc = eg_st_errno(st, "cannot read idx/keys");
+	for (uint64_t i = 0; !rc && i < n; i++)
+		kn->off[i] = rd64(ks + i * KEYSTATE_LEN + 24);   /* keystate.name_off */
+	free(ks);
+	if (rc) {
+		eg_keynames_free(kn);
+		return rc;
+	}
+	kn->len = len;
+	kn->n = n;
+	return EG_OK;
+}
+
+int eg_keynames_get(const eg_keynames *kn, uint64_t id, const char **name, size_t *n)
+{
+	/* a name's record, as key_name_at reads it: space u8, length u32, bytes */
+	if (id >= kn->n || kn->off[id] > kn->len || kn->len - kn->off[id] < 5)
+		return -1;
+	const unsigned char *r = kn->names + kn->off[id];
+	uint32_t len = rd32(r + 1);
+	if (len > kn->len - kn->off[id] - 5)
+		return -1;
+	*name = (const char *)r + 5;
+	*n = len;
+	return 0;
+}
+
+void eg_keynames_free(eg_keynames *kn)
+{
+	free(kn->names);
+	free(kn->off);
+	memset(kn, 0, sizeof *kn);
+}
+
 keystate *eg_index_keystate(eg_store *st, uint64_t id, keystate *buf)
 {
 	if (st->ix.writable)

@@ -309,6 +309,20 @@ keystate *eg_index_keystate(struct eg_store *st, uint64_t id, keystate *buf);
 int eg_index_key_name(struct eg_store *st, uint64_t id, int *space, char *buf, size_t cap,
 		      size_t *n);
 int eg_index_keystate_put(struct eg_store *st, uint64_t id, const keystate *ks);
+/* Every key's name at once, for a reader about to name many of them (a
+ * column scan meets a stream per few events): idx/keys and idx/keystate
+ * read whole, two reads instead of two or three per key.  A reader only
+ * (a writer has them in memory): EG_OK, EG_EINVAL for a writer, EG_ENOMEM,
+ * EG_EIO.  eg_keynames_get: the name of key id, 0 or -1. */
+typedef struct eg_keynames {
+	unsigned char *names;        /* idx/keys as read */
+	size_t len;
+	uint64_t *off;               /* per key id: its record in names */
+	uint64_t n;
+} eg_keynames;
+int eg_index_keynames_read(struct eg_store *st, eg_keynames *kn);
+int eg_keynames_get(const eg_keynames *kn, uint64_t id, const char **name, size_t *n);
+void eg_keynames_free(eg_keynames *kn);
 /* The event with this id, stored or spooled earlier in the open batch:
  * EG_OK with *pos (0: none), or an error when a candidate could not be
  * read (the id is then neither new nor a duplicate). */

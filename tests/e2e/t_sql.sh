@@ -243,6 +243,13 @@ recorded >= '2025-01-01'|recorded >= ? (position range)
 pos > 10 ORDER BY pos DESC LIMIT 5|pos > ? ORDER BY pos DESC LIMIT ? (position range)
 known_at = '2025-01-01'|known_at = ? (position range)
 EOF
+	# a scan reading only what the column files hold reads them
+	ok eg sql "EXPLAIN QUERY PLAN SELECT type, count(*) FROM events WHERE time >= '2025-01-01' GROUP BY type"
+	assert_contains "$OUT" "time >= ? (time blocks; columns)" "a scan of columns"
+	ok eg sql "EXPLAIN QUERY PLAN SELECT count(*) FROM events WHERE data LIKE '%x%'"
+	assert_contains "$OUT" "(scan)" "data is not in the columns"
+	ENGRAM_NO_COLUMNS=1 ok eg sql "EXPLAIN QUERY PLAN SELECT count(*) FROM events"
+	assert_contains "$OUT" "(scan)" "ENGRAM_NO_COLUMNS"
 	# a NOCASE comparison is SQLite's own
 	ok eg sql "EXPLAIN QUERY PLAN SELECT * FROM events WHERE stream = 'ACCOUNT-000003' COLLATE NOCASE"
 	assert_not_contains "$OUT" "stream =" "NOCASE plan"
