@@ -6,6 +6,7 @@
 #define EG_WIN_H
 
 #include "buf.h"
+#include "colsrc.h"
 #include "derived.h"
 #include "proj.h"
 #include "sketch.h"
@@ -211,6 +212,7 @@ struct eg_win {
 	/* explain */
 	uint64_t events, too_late, revs, corrections, heartbeats, created;
 	uint64_t resumed_from;
+	eg_colpath cols;             /* which path the runs read */
 	eg_win_agg_stats ast[WIN_MAX_AGGS];
 	/* row output */
 	const char *gnames[WIN_MAX_GROUPS], *gvals[WIN_MAX_GROUPS];

@@ -1083,5 +1083,7 @@ void eg_win_get_explain(const eg_win *w, eg_win_explain *o)
 {
 	*o = (eg_win_explain){ w->through, w->events, w->too_late, w->revs, w->corrections,
 			       w->heartbeats, w->created, w->open, w->max_time, w->wm,
-			       (size_t)w->spec->na, w->ast, w->resumed_from };
+			       (size_t)w->spec->na, w->ast, w->resumed_from, w->cols.path,
+			       w->cols.why[0] ? w->cols.why : NULL, w->cols.from_cols,
+			       w->cols.from_log };
 }
