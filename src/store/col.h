@@ -19,7 +19,16 @@
  *   EG_CT_RAW     s[k] is an id of a JSON text as stored that is none of
  *                 the above (other numbers, objects, arrays); the block's
  *                 own table (eg_colscan_raw)
- * Paths follow the first member of a name, as eg_json_members_valid does.
+ * A path is looked up as the engines' log path looks it up (winrun.c's
+ * ex_values): each segment with eg_json_members_valid, so of duplicate
+ * names the last wins (as eg_json_member and eg_path_get), and a segment
+ * under a value that is not an object is ABSENT.  An empty path (nseg 0)
+ * is data itself (RAW).
+ *
+ * Stream and type ids: an idx/keys key id + 1 for a key the index knows
+ * (stable across scans), 0 for no stream, or EG_COL_KEY_LOCAL | n for a
+ * key the index does not know yet (the log's tail; valid in this scan
+ * only).  A stream and a type of the same name have different ids.
  *
  * Not part of the public API.
  */
@@ -70,6 +79,13 @@ typedef struct eg_colblock {
 } eg_colblock;
 
 typedef struct eg_colscan eg_colscan;
+
+/* Events per block: column blocks hold positions (k-1)*N+1 .. k*N; blocks
+ * from the log are cut at the same multiples (and at from/to). */
+#define EG_COL_BLOCK_EVENTS 65536u
+/* The cut of blocks made from the log (tests make it small). */
+extern uint32_t eg_colscan_block_events;
+#define EG_COL_KEY_LOCAL 0x80000000u
 
 /* What a scan needs.  paths: data paths as segment lists ("a.b" is
  * {"a","b"}), npaths of them.  A scan is only possible if every path is
