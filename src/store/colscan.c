@@ -49,6 +49,8 @@ struct eg_colscan {
 	int64_t *time, *recorded;
 	uint32_t *stream, *type;
 	uint8_t *kind, *want;
+	uint32_t *session;            /* need->session: client session ids */
+	itab sess;                    /* their texts, id - 1 */
 
 	cpath *p;
 	eg_colvals *vals;
@@ -64,6 +66,7 @@ struct eg_colscan {
 	itab byid;                    /* block id (4 bytes) -> the same index */
 
 	uint64_t from_cols, from_log;
+	int need_session;
 };
 
 /* ------------------------------------------------------------ values */
@@ -274,6 +277,12 @@ static int add_event(eg_colscan *sc, const eg_event *e, int *any)
 	sc->type[k] = key_id(sc, 1, e->type, e->type_len);
 	if (sc->stream[k] == UINT32_MAX || sc->type[k] == UINT32_MAX)
 		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+	if (sc->session) {
+		uint32_t j = e->session_len ? intern(&sc->sess, e->session, e->session_len) : 0;
+		if (j == UINT32_MAX)
+			return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+		sc->session[k] = e->session_len ? j + 1 : 0;
+	}
 	if (event_values(sc, e, k))
 		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
 	if (!k || e->time < sc->b.tmin)
@@ -343,6 +352,8 @@ static int alloc_arrays(eg_colscan *sc)
 	sc->want = malloc(n);
 	if (!sc->time || !sc->recorded || !sc->stream || !sc->type || !sc->kind || !sc->want)
 		return -1;
+	if (sc->need_session && !(sc->session = malloc(n * sizeof *sc->session)))
+		return -1;
 	for (size_t i = 0; i < sc->np; i++) {
 		cpath *c = &sc->p[i];
 		c->tag = malloc(n);
@@ -354,6 +365,7 @@ static int alloc_arrays(eg_colscan *sc)
 	}
 	sc->b = (eg_colblock){ .time = sc->time, .recorded = sc->recorded, .stream = sc->stream,
 			       .type = sc->type, .kind = sc->kind, .want = sc->want,
+			       .session = sc->session,
 			       .vals = sc->vals };
 	return 0;
 }
@@ -424,6 +436,7 @@ int eg_colscan_new(eg_store *st, const eg_filter *f, const eg_colneed *need, eg_
 	sc->st = st;
 	sc->f = *f;
 	sc->cap = eg_colscan_block_events ? eg_colscan_block_events : 1;
+	sc->need_session = need && need->session;
 	int rc;
 	if (copy_types(sc, f) || copy_need(sc, need) || alloc_arrays(sc)) {
 		rc = eg_st_err(st, EG_ENOMEM, "out of memory");
@@ -459,6 +472,16 @@ const char *eg_colscan_raw(eg_colscan *sc, size_t i, uint32_t id, size_t *len)
 	const itab *t = &sc->p[i].raw;
 	*len = t->e[id].len;
 	return itab_text(t, id);
+}
+
+const char *eg_colscan_session(eg_colscan *sc, uint32_t id, size_t *len)
+{
+	if (!id || id > sc->sess.n) {
+		*len = 0;
+		return "";
+	}
+	*len = sc->sess.e[id - 1].len;
+	return itab_text(&sc->sess, id - 1);
 }
 
 void eg_colscan_counts(const eg_colscan *sc, uint64_t *from_cols, uint64_t *from_log)
@@ -498,6 +521,8 @@ void eg_colscan_free(eg_colscan *sc)
 	free(sc->want);
 	eg_itab_free(&sc->keys);
 	eg_itab_free(&sc->byid);
+	free(sc->session);
+	eg_itab_free(&sc->sess);
 	free(sc->kid);
 	free(sc);
 }
