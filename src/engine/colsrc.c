@@ -29,14 +29,12 @@ void eg_colpath_log(eg_colpath *p, uint64_t events, const char *fmt, ...)
 	va_end(ap);
 }
 
-void eg_colpath_cols(eg_colpath *p, const eg_colscan *sc)
+void eg_colpath_cols(eg_colpath *p, uint64_t from_cols, uint64_t from_log)
 {
-	uint64_t c, l;
-	eg_colscan_counts(sc, &c, &l);
 	p->path = "columns";
 	p->why[0] = 0;
-	p->from_cols += c;
-	p->from_log += l;
+	p->from_cols += from_cols;
+	p->from_log += from_log;
 }
 
 static int own_event(const eg_event *e)

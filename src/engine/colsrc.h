@@ -26,8 +26,9 @@ int eg_cols_allowed(void);
 /* Note that a run read the log, and why (printf-style). */
 void eg_colpath_log(eg_colpath *p, uint64_t events, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Note that a run read the columns of scan sc. */
-void eg_colpath_cols(eg_colpath *p, const eg_colscan *sc);
+/* Note that a run read the columns: events from column blocks and from
+ * blocks made of the log's tail. */
+void eg_colpath_cols(eg_colpath *p, uint64_t from_cols, uint64_t from_log);
 
 /* The events at which a run over the log marks its checkpoints: with
  * filter f, after position through, the first event of each run of

@@ -921,12 +921,13 @@ typedef struct skey {
 
 typedef struct scols {
 	eg_colscan *sc;
-	skey *key;
-	size_t nkey;
+	skey *key, *lkey;             /* by key id; EG_COL_KEY_LOCAL ones by the rest */
+	size_t nkey, nlkey;
 	uint32_t *url;                /* per string id of data.page_url: url id in S + 1 */
 	size_t nurl;
 	uint64_t *cs;                 /* per client session id: its hash; 0: not yet */
 	size_t ncs;
+	uint64_t got[2];              /* events taken from column blocks, from the log */
 } scols;
 
 /* Room for index id in the array *a of n elements of size bytes, zeroed. */
@@ -950,9 +951,11 @@ static int room(void *a, size_t *n, uint32_t id, size_t size)
 
 static skey *key_at(scols *c, const sess_key *k, uint32_t id)
 {
-	if (room(&c->key, &c->nkey, id, sizeof *c->key))
+	uint32_t j = id & ~EG_COL_KEY_LOCAL;
+	int local = j != id;
+	if (room(local ? &c->lkey : &c->key, local ? &c->nlkey : &c->nkey, j, sizeof *c->key))
 		return NULL;
-	skey *x = &c->key[id];
+	skey *x = local ? &c->lkey[j] : &c->key[j];
 	if (!x->known) {
 		size_t n = 0;
 		const char *s = eg_colscan_key(c->sc, id, &n);
@@ -971,12 +974,16 @@ static skey *key_at(scols *c, const sess_key *k, uint32_t id)
 static int take_col(srun *r, scols *c, eg_savepts *pts, const eg_colblock *b, uint32_t k)
 {
 	sstate *S = r->S;
-	skey *ty = key_at(c, &r->s->key, b->type[k]), *st = key_at(c, &r->s->key, b->stream[k]);
-	if (!ty || !st)
+	skey *x = key_at(c, &r->s->key, b->type[k]);
+	if (!x)
 		return EG_ENOMEM;
-	if (r->skip_heartbeats && (ty->hb || st->res))
+	skey ty = *x;                 /* (the next key_at may move the array) */
+	skey *st = key_at(c, &r->s->key, b->stream[k]);
+	if (!st)
+		return EG_ENOMEM;
+	if (r->skip_heartbeats && (ty.hb || st->res))
 		return EG_OK;
-	sitem it = { .pos = b->first_pos + k, .time = b->time[k], .page = ty->page };
+	sitem it = { .pos = b->first_pos + k, .time = b->time[k], .page = ty.page };
 	it.ident = eg_savepts_at(pts, it.pos);
 	uint32_t cs = b->session[k];
 	if (cs) {
@@ -1054,10 +1061,14 @@ static int run_cols(eg_sessions *s, sstate *S, eg_colscan *sc, const eg_filter *
 	r->save = save;
 	int rc = eg_savepts_find(s->st, f, S->through, eg_sess_save_every, r->skip_heartbeats, &pts);
 	const eg_colblock *b;
-	while (!rc && !(rc = eg_colscan_next(sc, &b)))
+	while (!rc && !(rc = eg_colscan_next(sc, &b))) {
+		uint64_t had = S->events;
 		for (uint32_t k = 0; k < b->n && !rc; k++)
 			if (b->want[k])
 				rc = take_col(r, &c, &pts, b, k);
+		c.got[b->from_log != 0] += S->events - had;
+	}
+	eg_colpath_cols(&s->cols, c.got[0], c.got[1]);
 	if (rc == EG_END) {
 		rc = EG_OK;
 		S->through = f->to;
@@ -1065,6 +1076,7 @@ static int run_cols(eg_sessions *s, sstate *S, eg_colscan *sc, const eg_filter *
 	s->ex.saved += r->saved;
 	eg_savepts_free(&pts);
 	free(c.key);
+	free(c.lkey);
 	free(c.url);
 	free(c.cs);
 	free(r);
@@ -1320,7 +1332,6 @@ static int run(eg_sessions *s, sstate *S, uint64_t to, int save)
 		return rc;
 	if (sc) {
 		rc = run_cols(s, S, sc, &f, save);
-		eg_colpath_cols(&s->cols, sc);
 		eg_colscan_free(sc);
 	} else if (threads && !s->key.ntypes && eg_store_indexed_through(s->st) >= to)
 		rc = run_split(s, S, to, save);

@@ -266,6 +266,7 @@ typedef struct ctext {
 typedef struct ccache {
 	ctext *v;
 	size_t cap;
+	struct ccache *local;        /* key ids with EG_COL_KEY_LOCAL, by the rest */
 } ccache;
 
 enum { CC_KEY, CC_SESS, CC_STR, CC_LIT, CC_N };   /* what ids a cache is of */
@@ -275,6 +276,7 @@ typedef struct wcol {
 	const eg_colblock *b;
 	uint32_t k;                  /* the next event of b */
 	uint64_t gen;                /* batches filled */
+	uint64_t got[2];             /* events taken from column blocks, from the log */
 	eg_savepts sp;
 	/* values' JSON texts by id: keys (stream, type), client sessions, the
 	 * one group path's strings, and literals (null, false, true) */
@@ -289,6 +291,9 @@ typedef struct wcol {
 
 static void ccache_free(ccache *c)
 {
+	if (c->local)
+		ccache_free(c->local);
+	free(c->local);
 	free(c->v);
 }
 
@@ -307,6 +312,12 @@ static void wcol_free(wcol *c)
  * out of memory. */
 static ctext *cc_at(ccache *c, uint32_t id)
 {
+	if (id & EG_COL_KEY_LOCAL) {     /* keys of the log's tail: few */
+		if (!c->local && !(c->local = calloc(1, sizeof *c->local)))
+			return NULL;
+		c = c->local;
+		id &= ~EG_COL_KEY_LOCAL;
+	}
 	if (id >= c->cap) {
 		size_t cap = c->cap ? c->cap : 64;
 		while (cap <= id)
@@ -609,16 +620,18 @@ static void fill_cols(wcol *c, const wex *x, wbatch *b)
 			c->k = 0;
 		}
 		const uint8_t *want = c->b->want;
-		uint32_t n = c->b->n, k = c->k;
+		uint32_t n = c->b->n, k = c->k, had = b->n;
 		while (k < n && b->n < WB_CAP) {
 			if (want[k] && col_event(c, x, k, b)) {
-				c->k = k;
 				b->rc = EG_ENOMEM;
-				return;
+				break;
 			}
 			k++;
 		}
 		c->k = k;
+		c->got[c->b->from_log != 0] += b->n - had;
+		if (b->rc)
+			return;
 	}
 }
 
@@ -746,7 +759,7 @@ static int run_events(eg_win *w, const eg_filter *f, int threads)
 		rc = eg_pipe_run(bs, NBATCH, threads, fill_batch, r, take_batch, r);
 	}
 	if (r->c.sc)
-		eg_colpath_cols(&w->cols, r->c.sc);
+		eg_colpath_cols(&w->cols, r->c.got[0], r->c.got[1]);
 	else
 		w->cols.from_log += r->read;
 	wcol_free(&r->c);
