@@ -296,7 +296,7 @@ static void check_key(eg_colscan *sc, uint32_t id, const char *name, size_t n)
 /* One scan over f against the reference. */
 static void check_scan(eg_store *st, const eg_filter *f)
 {
-	eg_colneed need = { (const char *const *const *)PATHS, NSEG, NPATHS };
+	eg_colneed need = { (const char *const *const *)PATHS, NSEG, NPATHS, 0 };
 	eg_colscan *sc;
 	int rc = eg_colscan_new(st, f, &need, &sc);
 	if (rc != EG_OK)
