@@ -1,9 +1,8 @@
 /*
  * colsrc.c — the column files as the windows and sessions engines read
- * them: the switch that forces the log (ENGRAM_NO_COLUMNS), what
- * --explain reports, and the save points of a run found up front, so
- * that a column run marks its checkpoints at the very events a log run
- * does and the checkpoints stay byte-identical.
+ * them: whether they may, what --explain reports, and the save points of
+ * a run found up front, so that a column run marks its checkpoints at the
+ * very events a log run does and the checkpoints stay byte-identical.
  */
 #include "colsrc.h"
 #include "internal.h"
@@ -13,10 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-int eg_cols_allowed(void)
+int eg_colsrc_off;
+
+int eg_colsrc_allowed(void)
 {
-	const char *v = getenv("ENGRAM_NO_COLUMNS");
-	return !v || !v[0] || !strcmp(v, "0");
+	return !eg_colsrc_off && eg_col_allowed();
 }
 
 void eg_colpath_log(eg_colpath *p, uint64_t events, const char *fmt, ...)

@@ -7,6 +7,7 @@
 #define EG_COLSRC_H
 
 #include "col.h"
+#include "coliter.h"
 #include "engram.h"
 
 #include <stddef.h>
@@ -19,9 +20,11 @@ typedef struct eg_colpath {
 	uint64_t from_cols, from_log;   /* events, summed over the handle's runs */
 } eg_colpath;
 
-/* 0 when ENGRAM_NO_COLUMNS is set (to anything but "" or "0"): the
- * engines then read the log, so that tests compare both paths. */
-int eg_cols_allowed(void);
+/* May the engines read columns?  Not when ENGRAM_NO_COLUMNS is set
+ * (eg_col_allowed, read once), nor while a test sets eg_colsrc_off: both
+ * let tests compare the two paths. */
+int eg_colsrc_allowed(void);
+extern int eg_colsrc_off;
 
 /* Note that a run read the log, and why (printf-style). */
 void eg_colpath_log(eg_colpath *p, uint64_t events, const char *fmt, ...)

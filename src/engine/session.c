@@ -1088,7 +1088,7 @@ static int run_cols(eg_sessions *s, sstate *S, eg_colscan *sc, const eg_filter *
 static int cols_open(eg_sessions *s, const eg_filter *f, eg_colscan **out)
 {
 	*out = NULL;
-	if (!eg_cols_allowed()) {
+	if (!eg_colsrc_allowed()) {
 		eg_colpath_log(&s->cols, 0, "ENGRAM_NO_COLUMNS is set");
 		return EG_OK;
 	}

@@ -641,7 +641,7 @@ static int cols_open(eg_win *w, const wex *x, const eg_filter *f, uint64_t event
 {
 	const eg_win_spec *s = w->spec;
 	memset(c, 0, sizeof *c);
-	if (!eg_cols_allowed()) {
+	if (!eg_colsrc_allowed()) {
 		eg_colpath_log(&w->cols, events, "ENGRAM_NO_COLUMNS is set");
 		return EG_OK;
 	}
