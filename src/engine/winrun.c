@@ -278,9 +278,9 @@ typedef struct wcol {
 	uint64_t gen;                /* batches filled */
 	uint64_t got[2];             /* events taken from column blocks, from the log */
 	eg_savepts sp;
-	/* values' JSON texts by id: keys (stream, type), client sessions, the
-	 * one group path's strings, and literals (null, false, true) */
-	ccache key, sess, str, lit;
+	/* values' JSON texts by id: keys (stream, type), client sessions,
+	 * literals (null, false, true), and each data path's strings */
+	ccache key, sess, lit, str[WIN_MAX_VALS];   /* str: per data path */
 	buf text;
 	/* the group is one value with a dictionary: its texts with their u32
 	 * length prefixes and hashes, per id */
@@ -301,7 +301,9 @@ static void wcol_free(wcol *c)
 {
 	eg_colscan_free(c->sc);
 	eg_savepts_free(&c->sp);
-	ccache_free(&c->key), ccache_free(&c->sess), ccache_free(&c->str), ccache_free(&c->lit);
+	ccache_free(&c->key), ccache_free(&c->sess), ccache_free(&c->lit);
+	for (int i = 0; i < WIN_MAX_VALS; i++)
+		ccache_free(&c->str[i]);
 	ccache_free(&c->gkey), ccache_free(&c->gsess), ccache_free(&c->gstr), ccache_free(&c->glit);
 	free(c->text.p);
 	free(c->gtext.p);
@@ -370,7 +372,7 @@ static int cc_make(wcol *c, int cc, int vi, uint32_t id, buf *b)
 static const ctext *cc_get(wcol *c, int cc, int vi, uint32_t id)
 {
 	ccache *cache = cc == CC_KEY ? &c->key : cc == CC_SESS ? &c->sess :
-			cc == CC_STR ? &c->str : &c->lit;
+			cc == CC_STR ? &c->str[vi] : &c->lit;
 	ctext *t = cc_at(cache, id);
 	if (t && t->len == UINT32_MAX) {
 		size_t at = c->text.n;
