@@ -650,8 +650,11 @@ static void test_columns_and_log_make_the_same_files(void **state)
 static void test_restarts_equal_one_replay(void **state)
 {
 	(void)state;
+	extern int eg_colsrc_off;
 	restarts_equal_one_replay("{\"tumble\":\"1h\"}");
+	eg_colsrc_off = 1;                   /* the log path (else the columns) */
 	restarts_equal_one_replay("{\"hop\":\"1h\",\"every\":\"20m\"}");
+	eg_colsrc_off = 0;
 	restarts_equal_one_replay("{\"session\":\"20m\"}");
 }
 
