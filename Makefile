@@ -4,7 +4,7 @@
 # them); `make fuzz` runs libFuzzer.
 
 CC      ?= cc
-PKGS    := libcrypto libxxhash sqlite3 libpcre2-8
+PKGS    := libcrypto libxxhash sqlite3 libpcre2-8 libzstd
 # The Kafka bridge (issue 25, docs/KAFKA-notes.md): librdkafka, for engram
 # kafka (cli/kafka.c) and the mock cluster and probes under tests/kafka/;
 # the library (libengram.a) stays free of it.
@@ -237,11 +237,11 @@ windows-check: deps-check $(ENGRAM)
 # The crash loop (tests/crash/crash.py, docs/RELIABILITY.md): writers killed
 # with SIGKILL at random moments, the store checked after each.
 CRASH_ITERATIONS ?= 500
-crash: all
-	@python3 tests/crash/crash.py $(abspath $(ENGRAM)) $(CRASH_ITERATIONS) $(CRASH_SEED)
-crash-check: deps-check $(ENGRAM)
+crash: all $(B)/bench/colscan_bench
+	@ENGRAM_COLCHECK=$(abspath $(B)/bench/colscan_bench) python3 tests/crash/crash.py $(abspath $(ENGRAM)) $(CRASH_ITERATIONS) $(CRASH_SEED)
+crash-check: deps-check $(ENGRAM) $(B)/bench/colscan_bench
 	@echo "== tests/crash: 20 iterations"
-	@python3 tests/crash/crash.py $(abspath $(ENGRAM)) 20
+	@ENGRAM_COLCHECK=$(abspath $(B)/bench/colscan_bench) python3 tests/crash/crash.py $(abspath $(ENGRAM)) 20
 
 # The fault sweep (tests/fault/, docs/RELIABILITY.md): each workload run
 # with the Nth write, sync, rename, mmap, open or allocation failing, through
@@ -251,11 +251,11 @@ crash-check: deps-check $(ENGRAM)
 $(B)/libfault.so: tests/fault/libfault.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
-fault: all $(B)/libfault.so
-	@python3 tests/fault/sweep.py $(abspath $(B)/libfault.so) $(abspath $(ENGRAM)) --every
-fault-check: deps-check $(ENGRAM) $(B)/libfault.so
+fault: all $(B)/libfault.so $(B)/bench/colscan_bench
+	@ENGRAM_COLCHECK=$(abspath $(B)/bench/colscan_bench) python3 tests/fault/sweep.py $(abspath $(B)/libfault.so) $(abspath $(ENGRAM)) --every
+fault-check: deps-check $(ENGRAM) $(B)/libfault.so $(B)/bench/colscan_bench
 	@echo "== tests/fault: a spread of injected faults"
-	@python3 tests/fault/sweep.py $(abspath $(B)/libfault.so) $(abspath $(ENGRAM))
+	@ENGRAM_COLCHECK=$(abspath $(B)/bench/colscan_bench) python3 tests/fault/sweep.py $(abspath $(B)/libfault.so) $(abspath $(ENGRAM))
 
 # The libraries a program linking libengram.a needs, for the bench
 # scripts that build their C sides themselves (bench/lib.sh engram_libs).
@@ -315,6 +315,10 @@ bench-upcast: all $(B)/bench/upcast_bench ; @bench/upcast.sh $(BENCH_ARGS)
 # Append with a schema for every type against without: bench/contracts.sh.
 bench-contracts: all ; @bench/contracts.sh $(BENCH_ARGS)
 # Point-in-time features against DuckDB and pandas, and serving through the
+# The columnar scan (src/store/col.h) over a store: bench/colscan_bench.c.
+$(B)/bench/colscan_bench: bench/colscan_bench.c $(B)/libengram.a
+	@mkdir -p $(B)/bench
+	$(CC) $(CFLAGS) $(ALL_INC) -o $@ bench/colscan_bench.c $(B)/libengram.a $(LDLIBS)
 # Issue 26 spike (docs/STORAGE-notes.md): zstd over the log's records.
 $(B)/bench/zstd_probe: bench/zstd_probe.c bench/bench.h | deps-check
 	@mkdir -p $(@D)

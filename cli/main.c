@@ -936,7 +936,7 @@ eg_store *cli_open_read(cli *c, int *rc)
 	 * is running and they lag (after a crash, or deleted), be that writer
 	 * for a moment.  If one is running, read as is. */
 	eg_store *st = open_mode(c, EG_OPEN_READ, rc);
-	if (!st || eg_store_index_lag(st) == 0)
+	if (!st || (eg_store_index_lag(st) == 0 && eg_store_col_lag(st) == 0))
 		return st;
 	eg_store_close(st);
 	eg_open_opts oo = { .segment_bytes = c->segment_bytes };

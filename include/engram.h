@@ -107,6 +107,12 @@ int eg_store_head(eg_store *st, eg_head *out);
  * catches them up. */
 uint64_t eg_store_index_lag(eg_store *st);
 
+/* How many committed events the column files (idx/col/, the engines'
+ * columnar form) lack in whole blocks: 0 when they are up to date.  A
+ * writer builds them on a thread as it appends; a reader that finds them
+ * lagging may open as a brief writer (EG_OPEN_CATCHUP), which builds them. */
+uint64_t eg_store_col_lag(eg_store *st);
+
 /* Write the 64 hex digits of a hash and a NUL into out[65]. */
 void eg_hash_hex(const unsigned char hash[32], char out[65]);
 
@@ -432,8 +438,8 @@ int eg_store_verify(eg_store *st, eg_verify_result *res);
  * last commit; uncommitted_bytes what follows it (an interrupted append,
  * cut off by the next writer, or a batch being written).  The derived files,
  * all rebuilt from the log: index_bytes (idx/'s own files), projection_bytes,
- * window_bytes, session_bytes, feature_bytes (idx/proj, idx/win, idx/sess,
- * idx/feat), consumer_bytes (consumers/) and dataset_bytes (datasets/: kept
+ * window_bytes, session_bytes, feature_bytes, column_bytes (idx/proj,
+ * idx/win, idx/sess, idx/feat, idx/col), consumer_bytes (consumers/) and dataset_bytes (datasets/: kept
  * answers, built again by engram dataset build), with derived_bytes their
  * sum.  total_bytes is log_bytes + derived_bytes. */
 typedef struct eg_stats {
@@ -443,6 +449,7 @@ typedef struct eg_stats {
 	uint64_t projection_bytes, window_bytes, session_bytes, consumer_bytes;
 	uint64_t derived_bytes, uncommitted_bytes;
 	uint64_t feature_bytes, dataset_bytes;
+	uint64_t column_bytes;
 } eg_stats;
 
 int eg_store_stats(eg_store *st, eg_stats *out);

@@ -11,6 +11,7 @@
 #include "engram.h"
 #include "internal.h"
 #include "col.h"
+#include "colint.h"
 #include "path.h"
 
 #include <errno.h>
@@ -68,8 +69,7 @@ static int gen_object(char *o, int depth)
 	int n = sprintf(o, "{");
 	int m = (int)rnd_below(5);
 	for (int i = 0; i < m; i++) {
-		const char *k = depth ? (chance(50) ? "x" : chance(50) ? "y" : "z")
-				      : KEYS[rnd_below(NKEYS)];
+		const char *k = depth ? (chance(50) ? "x" : "y") : KEYS[rnd_below(NKEYS)];
 		n += sprintf(o + n, "%s\"%s\":", i ? "," : "", k);
 		n += gen_value(o + n, depth + 1);
 	}
@@ -78,7 +78,7 @@ static int gen_object(char *o, int depth)
 
 static int gen_value(char *o, int depth)
 {
-	if (depth < 3 && chance(25))
+	if (depth < 3 && chance(depth < 2 ? 25 : 10))
 		return gen_object(o, depth);
 	return sprintf(o, "%s", SCALARS[rnd_below(NSCALARS)]);
 }
@@ -177,7 +177,7 @@ static int group_teardown(void **state)
 
 /* The asked paths. */
 static const char *const P0[] = { "a" }, *const P1[] = { "b" }, *const P2[] = { "n", "x" },
-	*const P3[] = { "n", "y", "z" }, *const P4[] = { "\xc3\xa9" }, *const P5[] = { "zz" },
+	*const P3[] = { "n", "y", "x" }, *const P4[] = { "\xc3\xa9" }, *const P5[] = { "zz" },
 	*const P6[] = { "a", "x" }, *const P7[] = { "u" }, *const P8[] = { "n" },
 	*const P9[] = { "k", "y" };
 static const char *const *const PATHS[] = { P0, P1, P2, P3, P4, P5, P6, P7, P8, P9, NULL };
@@ -223,10 +223,11 @@ static int ref_want(const rev *r, const eg_filter *f)
 
 static uint64_t tags_seen[EG_CT_RAW + 1];
 
-static void check_value(eg_colscan *sc, const eg_colblock *b, uint32_t k, int i)
+/* Event k of block b at asked path j, which is PATHS[i]. */
+static void check_value(eg_colscan *sc, const eg_colblock *b, uint32_t k, int j, int i)
 {
 	const rev *r = &R[b->first_pos + k - 1];
-	const eg_colvals *cv = &b->vals[i];
+	const eg_colvals *cv = &b->vals[j];
 	json_span v;
 	int found = ref_value(r, i, &v);
 	uint8_t tag = cv->tag[k];
@@ -250,7 +251,7 @@ static void check_value(eg_colscan *sc, const eg_colblock *b, uint32_t k, int i)
 	case JSON_STRING:
 		if (tag != EG_CT_STR)
 			fail_msg("%s: expected STR", why);
-		t = eg_colscan_str(sc, (size_t)i, cv->s[k], &n);
+		t = eg_colscan_str(sc, (size_t)j, cv->s[k], &n);
 		if (n != v.n || memcmp(t, v.p, n))
 			fail_msg("%s: STR text %.*s", why, (int)n, t);
 		return;
@@ -267,7 +268,7 @@ static void check_value(eg_colscan *sc, const eg_colblock *b, uint32_t k, int i)
 	}
 	if (tag != EG_CT_RAW)
 		fail_msg("%s: expected RAW", why);
-	t = eg_colscan_raw(sc, (size_t)i, cv->s[k], &n);
+	t = eg_colscan_raw(sc, (size_t)j, cv->s[k], &n);
 	if (n != v.n || memcmp(t, v.p, n))
 		fail_msg("%s: RAW text %.*s", why, (int)n, t);
 	if (v.type == JSON_NUMBER) {   /* then the text is no int64's shortest form */
@@ -293,46 +294,86 @@ static void check_key(eg_colscan *sc, uint32_t id, const char *name, size_t n)
 	assert_true(m == n && !memcmp(t, name, n));
 }
 
-/* One scan over f against the reference. */
-static void check_scan(eg_store *st, const eg_filter *f)
+/* The asked paths of a scan: indices into PATHS. */
+static int ASK[NPATHS], NASK;
+static uint64_t scans_from_files, scans_refused;
+
+/* One scan over f against the reference, with the paths ASK names. */
+static void check_scan_paths(eg_store *st, const eg_filter *f, int files_too)
 {
-	eg_colneed need = { (const char *const *const *)PATHS, NSEG, NPATHS, 0 };
+	const char *const *paths[NPATHS];
+	int nseg[NPATHS];
+	for (int j = 0; j < NASK; j++) {
+		paths[j] = PATHS[ASK[j]];
+		nseg[j] = NSEG[ASK[j]];
+	}
+	eg_colneed need = { (const char *const *const *)paths, nseg, (size_t)NASK, 0 };
 	eg_colscan *sc;
 	int rc = eg_colscan_new(st, f, &need, &sc);
+	if (rc == EG_ENOTFOUND && files_too) {
+		scans_refused++;
+		return;
+	}
 	if (rc != EG_OK)
 		fail_msg("colscan_new: %s: %s", eg_strerror(rc), eg_errmsg(st));
+	unsigned only = chance(50) ? (unsigned)rnd_below(32) : 0, all = only ? only : 31;
+	eg_colscan_only(sc, only);
 	uint64_t lo = f->from ? f->from : 1, hi = f->to && f->to < NR ? f->to : NR;
 	uint64_t next = lo, seen = 0, wanted = 0;
 	const eg_colblock *b;
 	while ((rc = eg_colscan_next(sc, &b)) == EG_OK) {
-		assert_true(b->n > 0 && b->first_pos >= next && b->first_pos + b->n - 1 <= hi);
-		assert_true(b->from_log);
+		assert_true(b->n > 0 && b->first_pos <= hi && b->first_pos + b->n > next);
+		if (b->from_log)
+			assert_true(b->first_pos >= next && b->first_pos + b->n - 1 <= hi);
+		else
+			assert_true(files_too && (b->first_pos >= next || next == lo));
 		/* skipped positions hold no wanted event */
 		for (uint64_t p = next; p < b->first_pos; p++)
 			assert_false(ref_want(&R[p - 1], f));
 		int any = 0;
-		int64_t tmin = INT64_MAX, tmax = INT64_MIN;
+		int64_t tmin = INT64_MAX, tmax = INT64_MIN, amin = INT64_MAX, amax = INT64_MIN;
 		for (uint32_t k = 0; k < b->n; k++) {
 			const rev *r = &R[b->first_pos + k - 1];
-			assert_int_equal(b->time[k], r->time);
-			assert_int_equal(b->recorded[k], r->recorded);
-			assert_int_equal(b->kind[k], r->kind);
+			assert_int_equal(!!b->time, !!(all & EG_COLB_TIME));
+			assert_int_equal(!!b->recorded, !!(all & EG_COLB_RECORDED));
+			assert_int_equal(!!b->stream, !!(all & EG_COLB_STREAM));
+			assert_int_equal(!!b->type, !!(all & EG_COLB_TYPE));
+			assert_int_equal(!!b->kind, !!(all & EG_COLB_KIND));
+			if (b->time)
+				assert_int_equal(b->time[k], r->time);
+			if (b->recorded)
+				assert_int_equal(b->recorded[k], r->recorded);
+			if (b->kind)
+				assert_int_equal(b->kind[k], r->kind);
+			if (b->stream)
+				check_key(sc, b->stream[k], r->stream, r->stream_len);
+			if (b->type)
+				check_key(sc, b->type[k], r->type, r->type_len);
+			amin = r->time < amin ? r->time : amin;
+			amax = r->time > amax ? r->time : amax;
+			uint64_t pos = b->first_pos + k;
+			if (pos < lo || pos > hi) {   /* a file block's events outside */
+				assert_false(b->want[k]);
+				continue;
+			}
 			assert_int_equal(b->want[k], ref_want(r, f));
-			check_key(sc, b->stream[k], r->stream, r->stream_len);
-			check_key(sc, b->type[k], r->type, r->type_len);
 			any |= b->want[k];
 			wanted += b->want[k];
 			tmin = r->time < tmin ? r->time : tmin;
 			tmax = r->time > tmax ? r->time : tmax;
-			for (int i = 0; i < NPATHS; i++)
-				check_value(sc, b, k, i);
+			for (int j = 0; j < NASK; j++)
+				check_value(sc, b, k, j, ASK[j]);
 		}
 		assert_true(any);
-		assert_true(b->tmin == tmin && b->tmax == tmax);
+		if (b->from_log)
+			assert_true(b->tmin == tmin && b->tmax == tmax);
+		else
+			assert_true(b->tmin == amin && b->tmax == amax);
 		seen += b->n;
 		next = b->first_pos + b->n;
 	}
-	assert_int_equal(rc, EG_END);
+	if (rc != EG_END)
+		fail_msg("colscan_next: %s: %s", eg_strerror(rc), eg_errmsg(st));
 	for (uint64_t p = next; p <= hi; p++)
 		assert_false(ref_want(&R[p - 1], f));
 	uint64_t expect = 0;
@@ -341,9 +382,19 @@ static void check_scan(eg_store *st, const eg_filter *f)
 	assert_int_equal(wanted, expect);
 	uint64_t fc, fl;
 	eg_colscan_counts(sc, &fc, &fl);
-	assert_int_equal(fc, 0);
-	assert_int_equal(fl, seen);
+	assert_int_equal(fc + fl, seen);
+	if (!files_too)
+		assert_int_equal(fc, 0);
+	scans_from_files += fc > 0;
 	eg_colscan_free(sc);
+}
+
+static void check_scan(eg_store *st, const eg_filter *f)
+{
+	NASK = NPATHS;
+	for (int j = 0; j < NPATHS; j++)
+		ASK[j] = j;
+	check_scan_paths(st, f, 0);
 }
 
 static void random_filter(eg_filter *f, const char **types)
@@ -444,6 +495,155 @@ static void a_writers_scan_agrees(void **state)
 	eg_store_close(st);
 }
 
+/* ------------------------------------------------------ column files */
+
+static void drop_cols(void)
+{
+	char p[256];
+	snprintf(p, sizeof p, "%s/idx/col", DIR_);
+	rm_rf(p);
+}
+
+static void build_cols(void)
+{
+	char err[256];
+	int rc = eg_col_build(DIR_, NULL, err, sizeof err);
+	if (rc)
+		fail_msg("build: %s", err);
+}
+
+static void random_paths(void)
+{
+	NASK = 0;
+	for (int i = 0; i < NPATHS - 1; i++)   /* not data itself: never a column */
+		if (chance(40))
+			ASK[NASK++] = i;
+}
+
+static void files_and_log_and_lookup_agree(void **state)
+{
+	(void)state;
+	uint32_t sizes[] = { 37, 100, 500 };
+	const char *types[2];
+	scans_from_files = scans_refused = 0;
+	for (int s = 0; s < 3; s++) {
+		eg_colscan_block_events = sizes[s];
+		drop_cols();
+		build_cols();
+		eg_store *st = NULL;
+		assert_int_equal(eg_store_open(&st, DIR_, EG_OPEN_READ, NULL), EG_OK);
+		assert_int_equal(eg_store_col_lag(st), 0);
+		uint64_t nb;
+		assert_int_equal(eg_col_check(st, &nb), EG_OK);
+		assert_int_equal(nb, NR / sizes[s]);
+		eg_filter f = { 0 };
+		for (int k = 0; k < 60; k++) {
+			if (k)
+				random_filter(&f, types);
+			random_paths();
+			check_scan_paths(st, &f, 1);
+		}
+		/* data itself is never a column: the caller reads the log */
+		eg_colscan *sc;
+		eg_filter z = { 0 };
+		eg_colneed whole = { (const char *const *const *)&PATHS[10], &NSEG[10], 1 };
+		assert_int_equal(eg_colscan_new(st, &z, &whole, &sc), EG_ENOTFOUND);
+		eg_store_close(st);
+	}
+	print_message("scans served from column files: %llu, refused (a path not covered): %llu\n",
+		      (unsigned long long)scans_from_files, (unsigned long long)scans_refused);
+	assert_true(scans_from_files > 60);
+	eg_colscan_block_events = EG_COL_BLOCK_EVENTS;
+	drop_cols();
+}
+
+/* Flip one byte of block 2's file at off (from its end when negative). */
+static void flip(long off)
+{
+	char p[256];
+	snprintf(p, sizeof p, "%s/idx/col/v1/b0000000002", DIR_);
+	FILE *fp = fopen(p, "r+b");
+	assert_non_null(fp);
+	fseek(fp, off, off < 0 ? SEEK_END : SEEK_SET);
+	int c = fgetc(fp);
+	fseek(fp, off, off < 0 ? SEEK_END : SEEK_SET);
+	fputc(c ^ 0x10, fp);
+	fclose(fp);
+}
+
+/* The header length of block k (where its first frame starts). */
+static uint32_t block_hlen(int k)
+{
+	char p[256];
+	snprintf(p, sizeof p, "%s/idx/col/v1/b%010d", DIR_, k);
+	FILE *fp = fopen(p, "rb");
+	assert_non_null(fp);
+	unsigned char h[12];
+	assert_int_equal(fread(h, 1, 12, fp), 12);
+	fclose(fp);
+	return (uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 | (uint32_t)h[11] << 24;
+}
+
+static void a_damaged_block_is_refused_not_read(void **state)
+{
+	(void)state;
+	eg_colscan_block_events = 300;
+	for (int where = 0; where < 2; where++) {
+		drop_cols();
+		build_cols();
+		flip(where ? (long)block_hlen(2) + 3 : 20);   /* the time column, the header */
+		eg_store *st = NULL;
+		assert_int_equal(eg_store_open(&st, DIR_, EG_OPEN_READ, NULL), EG_OK);
+		eg_filter f = { 0 };
+		eg_colneed need = { (const char *const *const *)PATHS, NSEG, 2 };
+		eg_colscan *sc;
+		int rc = eg_colscan_new(st, &f, &need, &sc);
+		if (rc == EG_OK) {
+			const eg_colblock *b;
+			while ((rc = eg_colscan_next(sc, &b)) == EG_OK)
+				;
+			eg_colscan_free(sc);
+		}
+		assert_int_equal(rc, EG_ECORRUPT);
+		assert_non_null(strstr(eg_errmsg(st), "b0000000002"));
+		eg_store_close(st);
+	}
+	eg_colscan_block_events = EG_COL_BLOCK_EVENTS;
+	drop_cols();
+}
+
+static void reindex_and_a_brief_writer_build_the_column_files(void **state)
+{
+	(void)state;
+	eg_colscan_block_events = 400;
+	drop_cols();
+	eg_store *st = NULL;
+	assert_int_equal(eg_store_open(&st, DIR_, EG_OPEN_READ, NULL), EG_OK);
+	assert_int_not_equal(eg_store_col_lag(st), 0);
+	eg_store_close(st);
+	assert_int_equal(eg_store_open(&st, DIR_, EG_OPEN_WRITE | EG_OPEN_CATCHUP, NULL), EG_OK);
+	eg_store_close(st);
+	assert_int_equal(eg_store_open(&st, DIR_, EG_OPEN_READ, NULL), EG_OK);
+	assert_int_equal(eg_store_col_lag(st), 0);
+	eg_store_close(st);
+	flip(-3);
+	assert_int_equal(eg_store_open(&st, DIR_, EG_OPEN_WRITE, NULL), EG_OK);
+	assert_int_equal(eg_store_reindex(st), EG_OK);
+	eg_store_close(st);
+	assert_int_equal(eg_store_open(&st, DIR_, EG_OPEN_READ, NULL), EG_OK);
+	assert_int_equal(eg_store_col_lag(st), 0);
+	eg_filter f = { 0 };
+	NASK = 2;
+	ASK[0] = 0;
+	ASK[1] = 2;
+	scans_from_files = 0;
+	check_scan_paths(st, &f, 1);
+	assert_int_equal(scans_from_files, 1);
+	eg_store_close(st);
+	eg_colscan_block_events = EG_COL_BLOCK_EVENTS;
+	drop_cols();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -451,6 +651,9 @@ int main(void)
 		cmocka_unit_test(blocks_are_cut_at_multiples_of_the_block_size),
 		cmocka_unit_test(stream_limit_and_reverse_are_not_served),
 		cmocka_unit_test(a_writers_scan_agrees),
+		cmocka_unit_test(files_and_log_and_lookup_agree),
+		cmocka_unit_test(a_damaged_block_is_refused_not_read),
+		cmocka_unit_test(reindex_and_a_brief_writer_build_the_column_files),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

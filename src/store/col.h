@@ -83,7 +83,9 @@ typedef struct eg_colscan eg_colscan;
 /* Events per block: column blocks hold positions (k-1)*N+1 .. k*N; blocks
  * from the log are cut at the same multiples (and at from/to). */
 #define EG_COL_BLOCK_EVENTS 65536u
-/* The cut of blocks made from the log (tests make it small). */
+/* Events per block, of the column files and of the blocks cut from the
+ * log: EG_COL_BLOCK_EVENTS.  Tests make it small; column files written
+ * with another size are refused as damaged. */
 extern uint32_t eg_colscan_block_events;
 #define EG_COL_KEY_LOCAL 0x80000000u
 
@@ -98,6 +100,13 @@ typedef struct eg_colneed {
 	int session;                       /* 1: blocks carry session ids */
 } eg_colneed;
 
+/* The envelope arrays a caller reads, for eg_colscan_only. */
+#define EG_COLB_TIME 1u
+#define EG_COLB_RECORDED 2u
+#define EG_COLB_STREAM 4u
+#define EG_COLB_TYPE 8u
+#define EG_COLB_KIND 16u
+
 /* A scan of the events f selects (from/to, types, kinds, since/until on
  * event time; not streams, limit or reverse) with the values of need's
  * paths.  EG_OK; EG_ENOTFOUND when the columns do not cover the need or
@@ -106,6 +115,11 @@ typedef struct eg_colneed {
  * EG_EIO, EG_ECORRUPT (a column block failed its check). */
 int eg_colscan_new(struct eg_store *st, const struct eg_filter *f,
 		   const eg_colneed *need, eg_colscan **out);
+/* Read only these envelope arrays (EG_COLB_* bits; 0: all, the default):
+ * the others are NULL in the blocks, and column blocks do not decode
+ * them.  Call before the first eg_colscan_next.  The filter's own needs
+ * are read anyway. */
+void eg_colscan_only(eg_colscan *sc, unsigned cols);
 /* The next block: EG_OK with *b borrowed until the next call, EG_END, or
  * an error.  Blocks that no wanted event is in are skipped. */
 int eg_colscan_next(eg_colscan *sc, const eg_colblock **b);

@@ -1,21 +1,39 @@
 /*
  * colscan.c — the columnar scan (col.h): blocks of events as arrays, for
- * the engines' columnar path.  Blocks come from the log here: the events
- * of [from, to] are read with eg_iter, cut at multiples of the block size
- * (as column blocks are), and each asked data path is looked up as the
- * engines' log path looks it up (eg_json_members_valid, the last of
- * duplicate names winning), so both paths see the same values.
+ * the engines' columnar path.  Whole blocks come from the column files
+ * (idx/col/v1/, colwrite.c) where they cover the range, the index and the
+ * asked paths; the rest (the log's tail) from the log: the events read
+ * with eg_iter, cut at multiples of the block size as column blocks are,
+ * and each asked data path looked up as the engines' log path looks it up
+ * (eg_json_members_valid, the last of duplicate names winning), which is
+ * also how the builder fills the column files.
  */
 #include "internal.h"
-#include "col.h"
+#include "colint.h"
 #include "contract.h"
 #include "itab.h"
+#include "os.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
 uint32_t eg_colscan_block_events = EG_COL_BLOCK_EVENTS;
+
+/* ENGRAM_COL_BLOCK_EVENTS: the crash loop and the fault sweep make blocks
+ * small, so that their small stores have column files to kill and fail in
+ * the middle of.  A test knob, not a setting: a store's files are read
+ * only with the size they were written with. */
+__attribute__((constructor)) static void block_events_from_env(void)
+{
+	const char *v = getenv("ENGRAM_COL_BLOCK_EVENTS");
+	long n = v ? strtol(v, NULL, 10) : 0;
+	if (n > 0 && n <= (long)EG_COL_BLOCK_EVENTS)
+		eg_colscan_block_events = (uint32_t)n;
+}
 
 /* Key ids as blocks give them: an idx/keys id + 1 for a key the index
  * knows, KEY_LOCAL | n for one it does not know yet (the log's tail). */
@@ -33,9 +51,30 @@ typedef struct cpath {
 	itab raw;                     /* the block's RAW texts */
 } cpath;
 
+/* A column block the scan reads (or skips by its zone maps). */
+typedef struct fblock {
+	uint64_t k;
+	colhdr h;
+	int skip;
+	int *col;                     /* per asked path: its directory entry, -1 ABSENT */
+} fblock;
+
 struct eg_colscan {
 	eg_store *st;
 	eg_filter f;
+	uint64_t flo, fhi;            /* the asked positions */
+	unsigned cols;                /* the envelope arrays asked (EG_COLB_*) */
+	fblock *fb;                   /* column blocks in range */
+	size_t nfb, ifb;
+	uint32_t *ftypes;             /* the filter's type ids (idx/keys id + 1) */
+	size_t nftypes;
+	unsigned char *zbuf;          /* a compressed frame */
+	size_t zcap;
+	unsigned char *rbuf;          /* a path column's raw bytes */
+	size_t rcap;
+	unsigned char *dict;          /* the dictionary file's bytes read */
+	struct { size_t off, len; uint32_t nseg; } *pdef;   /* its paths, by id */
+	size_t npdef, cappdef;
 	char **types;                 /* f's types, copied */
 	size_t *type_lens;
 	eg_iter *it;
@@ -133,6 +172,11 @@ static int put_value(cpath *c, uint32_t k, int found, const json_span *v, int64_
 	return c->s[k] == UINT32_MAX ? -1 : 0;
 }
 
+static uint32_t raw_add(void *ctx, const char *p, uint32_t n)
+{
+	return intern(ctx, p, n);
+}
+
 /* The asked paths' values of event e into slot k of the block: the first
  * segments found in one walk of data (32 names a walk), then each deeper
  * segment in the value found so far, as the log path does. */
@@ -201,9 +245,32 @@ static uint32_t key_id(eg_colscan *sc, int space, const char *name, size_t n)
 	return id;
 }
 
+/* Key id (idx/keys id + 1) of a column block into the cache: its index
+ * there, or UINT32_MAX. */
+static uint32_t key_cache(eg_colscan *sc, uint32_t id)
+{
+	char t[NAME_MAX_LEN + 1];
+	int space;
+	size_t n;
+	if (!id || (id & KEY_LOCAL) ||
+	    eg_index_key_name(sc->st, id - 1, &space, t + 1, NAME_MAX_LEN, &n))
+		return UINT32_MAX;
+	t[0] = (char)space;
+	uint64_t hv = XXH3_64bits(t, n + 1);
+	uint32_t j = eg_itab_get(&sc->keys, hv, t, (uint32_t)n + 1);
+	if (j == UINT32_MAX || buf_grow(&sc->kid, &sc->kid_cap, (size_t)j + 1, sizeof *sc->kid))
+		return UINT32_MAX;
+	sc->kid[j] = id;
+	if (eg_itab_get(&sc->byid, XXH3_64bits(&id, 4), (const char *)&id, 4) != j)
+		return UINT32_MAX;
+	return j;
+}
+
 const char *eg_colscan_key(eg_colscan *sc, uint32_t id, size_t *len)
 {
 	uint32_t j = eg_itab_find(&sc->byid, XXH3_64bits(&id, 4), (const char *)&id, 4);
+	if (j == UINT32_MAX)
+		j = key_cache(sc, id);
 	if (j == UINT32_MAX) {
 		*len = 0;
 		return "";
@@ -319,8 +386,218 @@ static int log_block(eg_colscan *sc, int *any)
 	return rc;
 }
 
+/* ------------------------------------------------- blocks from the files */
+
+static void col_path(const eg_colscan *sc, uint64_t k, char out[PATH_MAX])
+{
+	snprintf(out, PATH_MAX, "%s/idx/%s/%s/b%010llu", sc->st->dir, COL_SUB, COL_VERSION,
+		 (unsigned long long)k);
+}
+
+static int damaged(eg_colscan *sc, uint64_t k, const char *what)
+{
+	char path[PATH_MAX];
+	col_path(sc, k, path);
+	return eg_st_err(sc->st, EG_ECORRUPT, "%s: %s (the column files are derived: engram "
+			 "reindex rebuilds them)", path, what);
+}
+
+/* Frame e of block fb's file into out (rlen bytes, which it must be). */
+static int read_frame(eg_colscan *sc, int fd, const fblock *fb, const coldirent *e, void *out,
+		      size_t rlen)
+{
+	if (e->rlen != rlen)
+		return damaged(sc, fb->k, "a column has the wrong size");
+	if (buf_grow(&sc->zbuf, &sc->zcap, (size_t)e->clen + 1, 1))
+		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+	if (eg_os_pread_all(fd, sc->zbuf, e->clen, (off_t)e->off)) {
+		char path[PATH_MAX];
+		col_path(sc, fb->k, path);
+		return errno == 0 ? damaged(sc, fb->k, "a column is cut short")
+				  : eg_st_errno(sc->st, "cannot read %s", path);
+	}
+	if (eg_col_frame(sc->zbuf, e->clen, e->check, out, rlen))
+		return damaged(sc, fb->k, "a column fails its check");
+	return EG_OK;
+}
+
+static int file_path_column(eg_colscan *sc, int fd, const fblock *fb, size_t i)
+{
+	cpath *c = &sc->p[i];
+	uint32_t n = fb->h.count;
+	eg_colvals *v = &sc->vals[i];
+	if (fb->col[i] < 0) {           /* a covered block without it: absent */
+		memset(c->tag, EG_CT_ABSENT, n);
+		memset(c->i, 0, (size_t)n * sizeof *c->i);
+		memset(c->s, 0, (size_t)n * sizeof *c->s);
+		return EG_OK;
+	}
+	const coldirent *e = &fb->h.dir[fb->col[i]];
+	if (buf_grow(&sc->rbuf, &sc->rcap, (size_t)e->rlen + 1, 1))
+		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+	int rc = read_frame(sc, fd, fb, e, sc->rbuf, e->rlen);
+	if (rc)
+		return rc;
+	if (eg_col_path_decode(sc->rbuf, e->rlen, n, c->tag, c->i, c->s, raw_add, &c->raw))
+		return damaged(sc, fb->k, "a path column does not decode");
+	for (uint32_t k = 0; k < n; k++)
+		if (c->tag[k] == EG_CT_STR && c->s[k] >= c->str.n)
+			return damaged(sc, fb->k, "a string is not in the dictionary");
+	v->has_int = e->has_int;
+	v->imin = e->imin;
+	v->imax = e->imax;
+	return EG_OK;
+}
+
+static int has_type(const eg_colscan *sc, uint32_t t)
+{
+	for (size_t j = 0; j < sc->nftypes; j++)
+		if (sc->ftypes[j] == t)
+			return 1;
+	return 0;
+}
+
+/* Times from a frame of zigzag deltas. */
+static int read_times(eg_colscan *sc, int fd, const fblock *fb, const coldirent *e, int64_t *out)
+{
+	uint32_t n = fb->h.count;
+	if (buf_grow(&sc->rbuf, &sc->rcap, (size_t)e->rlen + 1, 1))
+		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+	int rc = read_frame(sc, fd, fb, e, sc->rbuf, e->rlen);
+	if (rc)
+		return rc;
+	uint64_t *u = (uint64_t *)out;
+	if (e->rlen < 8 || eg_col_unpack64(sc->rbuf + 8, e->rlen - 8, n, u) != e->rlen - 8)
+		return damaged(sc, fb->k, "a time column does not decode");
+	int64_t prev = (int64_t)rd64(sc->rbuf);
+	for (uint32_t k = 0; k < n; k++)
+		out[k] = prev = (int64_t)((uint64_t)prev + (uint64_t)eg_col_unzz(u[k]));
+	return EG_OK;
+}
+
+/* Packed ids (types: indices into the header's set). */
+static int read_ids(eg_colscan *sc, int fd, const fblock *fb, const coldirent *e, uint32_t *out)
+{
+	uint32_t n = fb->h.count;
+	if (buf_grow(&sc->rbuf, &sc->rcap, (size_t)e->rlen + 1, 1))
+		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+	int rc = read_frame(sc, fd, fb, e, sc->rbuf, e->rlen);
+	if (rc)
+		return rc;
+	if (eg_col_unpack32(sc->rbuf, e->rlen, n, out) != e->rlen)
+		return damaged(sc, fb->k, "an id column does not decode");
+	if (e->what != COL_TYPE)
+		return EG_OK;
+	const uint32_t *types = (const uint32_t *)fb->h.types;
+	for (uint32_t k = 0; k < n; k++) {
+		if (out[k] >= fb->h.ntypes)
+			return damaged(sc, fb->k, "a type is not in the block's set");
+		out[k] = types[out[k]];
+	}
+	return EG_OK;
+}
+
+/* The envelope arrays a scan decodes: the caller's and the filter's. */
+static unsigned cols_read(const eg_colscan *sc)
+{
+	const eg_filter *f = &sc->f;
+	unsigned c = sc->cols & 31u;
+	if ((f->has_since || f->has_until))
+		c |= f->by == EG_BY_RECORDED ? EG_COLB_RECORDED : EG_COLB_TIME;
+	if (f->ntypes)
+		c |= EG_COLB_TYPE;
+	if (f->kinds)
+		c |= EG_COLB_KIND;
+	return c;
+}
+
+/* The arrays of column block fb, and which events the filter wants. */
+static int file_block(eg_colscan *sc, const fblock *fb, int *any)
+{
+	char path[PATH_MAX];
+	col_path(sc, fb->k, path);
+	int fd = eg_os.open(path, O_RDONLY, 0);
+	if (fd < 0)
+		return eg_st_errno(sc->st, "cannot open %s", path);
+	reset_block(sc);
+	uint32_t n = fb->h.count;
+	int rc = EG_OK;
+	unsigned c = cols_read(sc), got = 0;
+	for (uint32_t j = 0; j < fb->h.ncols && !rc; j++) {
+		const coldirent *e = &fb->h.dir[j];
+		unsigned bit = e->what <= COL_KIND ? 1u << (e->what - 1) : 0;
+		if (!(c & bit) || (got & bit))
+			continue;
+		got |= bit;
+		switch (e->what) {
+		case COL_TIME: rc = read_times(sc, fd, fb, e, sc->time); break;
+		case COL_RECORDED: rc = read_times(sc, fd, fb, e, sc->recorded); break;
+		case COL_STREAM: case COL_TYPE:
+			rc = read_ids(sc, fd, fb, e, e->what == COL_STREAM ? sc->stream : sc->type);
+			break;
+		case COL_KIND: rc = read_frame(sc, fd, fb, e, sc->kind, n); break;
+		default: break;
+		}
+	}
+	if (!rc && (got & c) != c)
+		rc = damaged(sc, fb->k, "an envelope column is missing");
+	for (size_t i = 0; i < sc->np && !rc; i++)
+		rc = file_path_column(sc, fd, fb, i);
+	eg_os.close(fd);
+	if (rc)
+		return rc;
+	const eg_filter *f = &sc->f;
+	*any = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		uint64_t pos = fb->h.first_pos + k;
+		int64_t t = !(f->has_since || f->has_until) ? 0 :
+			    f->by == EG_BY_RECORDED ? sc->recorded[k] : sc->time[k];
+		sc->want[k] = pos >= sc->flo && pos <= sc->fhi &&
+			      !(f->kinds && !(f->kinds & (1u << sc->kind[k]))) &&
+			      !(f->ntypes && !has_type(sc, sc->type[k])) &&
+			      !(f->has_since && t < f->since) && !(f->has_until && t > f->until);
+		*any |= sc->want[k];
+	}
+	sc->b.first_pos = fb->h.first_pos;
+	sc->b.n = n;
+	sc->b.tmin = fb->h.tmin;
+	sc->b.tmax = fb->h.tmax;
+	return EG_OK;
+}
+
+void eg_colscan_only(eg_colscan *sc, unsigned cols)
+{
+	sc->cols = cols ? cols : ~0u;
+}
+
+/* The envelope arrays the caller asked for; the others NULL. */
+static void expose(eg_colscan *sc)
+{
+	unsigned c = sc->cols ? sc->cols : ~0u;
+	sc->b.time = c & EG_COLB_TIME ? sc->time : NULL;
+	sc->b.recorded = c & EG_COLB_RECORDED ? sc->recorded : NULL;
+	sc->b.stream = c & EG_COLB_STREAM ? sc->stream : NULL;
+	sc->b.type = c & EG_COLB_TYPE ? sc->type : NULL;
+	sc->b.kind = c & EG_COLB_KIND ? sc->kind : NULL;
+}
+
 int eg_colscan_next(eg_colscan *sc, const eg_colblock **b)
 {
+	while (sc->ifb < sc->nfb) {
+		const fblock *fb = &sc->fb[sc->ifb++];
+		int any = 0, rc;
+		if (fb->skip)
+			continue;
+		if ((rc = file_block(sc, fb, &any)))
+			return rc;
+		if (!any)
+			continue;
+		sc->b.from_log = 0;
+		sc->from_cols += sc->b.n;
+		expose(sc);
+		*b = &sc->b;
+		return EG_OK;
+	}
 	while (!sc->done) {
 		int any, rc = log_block(sc, &any);
 		if (rc == EG_END) {
@@ -333,6 +610,7 @@ int eg_colscan_next(eg_colscan *sc, const eg_colblock **b)
 			continue;
 		sc->b.from_log = 1;
 		sc->from_log += sc->b.n;
+		expose(sc);
 		*b = &sc->b;
 		return EG_OK;
 	}
@@ -375,6 +653,7 @@ static int copy_need(eg_colscan *sc, const eg_colneed *need)
 {
 	size_t np = need ? need->npaths : 0;
 	sc->np = np;
+	sc->cols = ~0u;
 	sc->p = calloc(np + 1, sizeof *sc->p);
 	sc->vals = calloc(np + 1, sizeof *sc->vals);
 	sc->first = calloc(np + 1, sizeof *sc->first);
@@ -425,11 +704,295 @@ static int copy_types(eg_colscan *sc, const eg_filter *f)
 	return 0;
 }
 
-int eg_colscan_new(eg_store *st, const eg_filter *f, const eg_colneed *need, eg_colscan **out)
+/* ------------------------------------------------------ the files' plan */
+
+/* Block k's header into fb: EG_OK, EG_ENOTFOUND (no such file: the
+ * column files end before it), or an error. */
+static int plan_read_hdr(eg_colscan *sc, uint64_t k, fblock *fb)
+{
+	char path[PATH_MAX];
+	col_path(sc, k, path);
+	int fd = eg_os.open(path, O_RDONLY, 0);
+	if (fd < 0)
+		return errno == ENOENT ? EG_ENOTFOUND : eg_st_errno(sc->st, "cannot open %s", path);
+	unsigned char small[4096], *p = small;
+	off_t size = eg_os_file_size(fd);
+	size_t n = size < 0 ? 0 : (size_t)size < sizeof small ? (size_t)size : sizeof small;
+	int rc = EG_OK;
+	if (eg_os_pread_all(fd, small, n, 0)) {
+		rc = eg_st_errno(sc->st, "cannot read %s", path);
+	} else {
+		uint32_t hlen = eg_col_hdr_len(small, n);
+		if (hlen > n && hlen <= (uint64_t)size) {
+			if (!(p = malloc(hlen)))
+				rc = eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+			else if (eg_os_pread_all(fd, p, hlen, 0))
+				rc = eg_st_errno(sc->st, "cannot read %s", path);
+			n = hlen;
+		}
+	}
+	eg_os.close(fd);
+	fb->k = k;
+	if (!rc && eg_col_hdr_parse(p, n, &fb->h))
+		rc = damaged(sc, k, "its header fails its check");
+	if (!rc && (fb->h.first_pos != k * eg_colscan_block_events + 1 ||
+		    fb->h.count != eg_colscan_block_events))
+		rc = damaged(sc, k, "it holds other positions than its name says");
+	/* the type ids, copied out of the buffer */
+	uint32_t *types = NULL;
+	if (!rc && !(types = malloc(((size_t)fb->h.ntypes + 1) * 4)))
+		rc = eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+	if (!rc)
+		memcpy(types, fb->h.types, (size_t)fb->h.ntypes * 4);
+	fb->h.types = (const unsigned char *)types;
+	if (p != small)
+		free(p);
+	return rc;
+}
+
+/* Can block fb hold an event the filter wants (zone maps)? */
+static int block_may_match(const eg_colscan *sc, const fblock *fb)
+{
+	const eg_filter *f = &sc->f;
+	int64_t lo = f->by == EG_BY_RECORDED ? fb->h.rmin : fb->h.tmin;
+	int64_t hi = f->by == EG_BY_RECORDED ? fb->h.rmax : fb->h.tmax;
+	if ((f->has_since && hi < f->since) || (f->has_until && lo > f->until))
+		return 0;
+	if (!f->ntypes)
+		return 1;
+	const unsigned char *t = fb->h.types;
+	for (uint32_t j = 0; j < fb->h.ntypes; j++)
+		if (has_type(sc, rd32(t + 4ull * j)))
+			return 1;
+	return 0;
+}
+
+static int path_is(const cpath *c, const unsigned char *body, size_t n, uint32_t nseg)
+{
+	if (nseg != (uint32_t)c->nseg)
+		return 0;
+	size_t at = 0;
+	for (int s = 0; s < c->nseg; s++) {
+		if (n - at < 4 || rd32(body + at) != c->len[s] || n - at - 4 < c->len[s] ||
+		    memcmp(body + at + 4, c->seg[s], c->len[s]))
+			return 0;
+		at += 4 + c->len[s];
+	}
+	return at == n;
+}
+
+/* Read the dictionary's first need bytes: the asked paths' ids, and their
+ * strings into the scan's dictionaries (so that a file's ids are the
+ * scan's). */
+static int load_dict(eg_colscan *sc, uint64_t need, uint32_t *pid)
+{
+	for (size_t i = 0; i < sc->np; i++)
+		pid[i] = UINT32_MAX;
+	free(sc->dict);
+	sc->dict = NULL;
+	sc->npdef = 0;
+	if (!need)
+		return EG_OK;
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/idx/%s/%s/dict", sc->st->dir, COL_SUB, COL_VERSION);
+	int fd = eg_os.open(path, O_RDONLY, 0);
+	if (fd < 0)
+		return eg_st_errno(sc->st, "cannot open %s", path);
+	unsigned char *p = malloc(need);
+	int rc = EG_OK;
+	if (!p)
+		rc = eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+	else if (eg_os_pread_all(fd, p, need, 0))
+		rc = errno ? eg_st_errno(sc->st, "cannot read %s", path)
+			   : eg_st_err(sc->st, EG_ECORRUPT, "%s is shorter than its blocks need "
+				       "(engram reindex rebuilds it)", path);
+	eg_os.close(fd);
+	size_t off = 0;
+	while (!rc && off < need) {
+		coldict_rec r;
+		if (eg_col_dict_rec(p, need, off, &r)) {
+			rc = eg_st_err(sc->st, EG_ECORRUPT, "%s is damaged at byte %zu (engram "
+				       "reindex rebuilds it)", path, off);
+			break;
+		}
+		off = r.next;
+		if (r.kind == 1) {
+			if (r.path != sc->npdef ||
+			    buf_grow(&sc->pdef, &sc->cappdef, sc->npdef + 1, sizeof *sc->pdef)) {
+				rc = r.path != sc->npdef
+				     ? eg_st_err(sc->st, EG_ECORRUPT, "%s: paths out of order", path)
+				     : eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+				break;
+			}
+			sc->pdef[sc->npdef].off = (size_t)(r.body - p);
+			sc->pdef[sc->npdef].len = r.body_len;
+			sc->pdef[sc->npdef++].nseg = r.nseg;
+		}
+		for (size_t i = 0; i < sc->np && !rc; i++) {
+			cpath *c = &sc->p[i];
+			if (r.kind == 1 && pid[i] == UINT32_MAX &&
+			    path_is(c, r.body, r.body_len, r.nseg))
+				pid[i] = r.path;
+			if (r.kind != 2 || r.path != pid[i])
+				continue;
+			if (r.first != c->str.n) {
+				rc = eg_st_err(sc->st, EG_ECORRUPT, "%s: strings out of order", path);
+				break;
+			}
+			const unsigned char *q = r.body;
+			for (uint32_t j = 0; j < r.count && !rc; j++) {
+				uint32_t l = rd32(q);
+				uint32_t id = intern(&c->str, (const char *)q + 4, l);
+				if (id == UINT32_MAX)
+					rc = eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+				else if (id != r.first + j)
+					rc = eg_st_err(sc->st, EG_ECORRUPT, "%s: a string twice", path);
+				q += 4 + l;
+			}
+		}
+	}
+	sc->dict = p;
+	return rc;
+}
+
+/* The segments of dictionary path id (u32 length + bytes each), or NULL. */
+static const unsigned char *pdef(const eg_colscan *sc, uint32_t id, size_t *n, uint32_t *nseg)
+{
+	if (id >= sc->npdef)
+		return NULL;
+	*n = sc->pdef[id].len;
+	*nseg = sc->pdef[id].nseg;
+	return sc->dict + sc->pdef[id].off;
+}
+
+/* Are the first nseg segments of key (u32 length + bytes each, n bytes)
+ * those of c?  (c has at least nseg.) */
+static int key_prefix_of(const unsigned char *key, size_t n, uint32_t nseg, const cpath *c)
+{
+	size_t at = 0;
+	for (uint32_t s = 0; s < nseg; s++) {
+		if (n - at < 4 || rd32(key + at) != c->len[s] || n - at - 4 < c->len[s] ||
+		    memcmp(key + at + 4, c->seg[s], c->len[s]))
+			return 0;
+		at += 4 + c->len[s];
+	}
+	return 1;
+}
+
+/* Is asked path c, without a column of its own in block fb, absent from
+ * all its events?  Only when the block has a column for every path it
+ * saw, none of them under c (c would be an object there), and none at the
+ * depth cap above c (c could be inside it). */
+static int absent_in(const eg_colscan *sc, const cpath *c, const fblock *fb)
+{
+	if (!(fb->h.flags & COL_FLAG_COVERED) || c->nseg == 0)
+		return 0;
+	for (uint32_t d = 0; d < fb->h.ncols; d++) {
+		if (fb->h.dir[d].what != COL_PATH)
+			continue;
+		size_t n;
+		uint32_t nseg;
+		const unsigned char *q = pdef(sc, fb->h.dir[d].path, &n, &nseg);
+		if (!q)
+			return 0;
+		if (nseg > (uint32_t)c->nseg) {
+			/* a path under c? its first c->nseg segments are c's */
+			cpath sub = *c;
+			if (key_prefix_of(q, n, (uint32_t)c->nseg, &sub))
+				return 0;
+		} else if (nseg < (uint32_t)c->nseg && nseg >= COL_MAX_DEPTH &&
+			   key_prefix_of(q, n, nseg, c)) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* The column files over [flo, fhi], as far as they go and cover the need. */
+static int plan_files(eg_colscan *sc)
+{
+	uint64_t through = eg_store_indexed_through(sc->st);
+	if (through > sc->st->log.head_pos)
+		through = sc->st->log.head_pos;
+	uint64_t kend = through / eg_colscan_block_events;   /* blocks the index covers */
+	uint64_t klo = (sc->flo - 1) / eg_colscan_block_events;
+	uint64_t khi = (sc->fhi - 1) / eg_colscan_block_events + 1;
+	if (khi > kend)
+		khi = kend;
+	if (klo >= khi)
+		return EG_OK;
+	sc->fb = calloc(khi - klo, sizeof *sc->fb);
+	if (!sc->fb)
+		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+	int rc = EG_OK;
+	uint64_t need = 0;
+	for (uint64_t k = klo; k < khi; k++) {
+		fblock *fb = &sc->fb[sc->nfb];
+		if ((rc = plan_read_hdr(sc, k, fb)) == EG_ENOTFOUND) {
+			rc = EG_OK;
+			break;
+		}
+		sc->nfb++;
+		if (rc)
+			return rc;
+		fb->skip = !block_may_match(sc, fb);
+		if (!fb->skip && fb->h.dict_len > need)
+			need = fb->h.dict_len;
+	}
+	uint32_t *pid = calloc(sc->np + 1, sizeof *pid);
+	if (!pid)
+		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+	if (sc->np && (rc = load_dict(sc, need, pid)))
+		goto out;
+	for (size_t j = 0; j < sc->nfb && !rc; j++) {
+		fblock *fb = &sc->fb[j];
+		if (fb->skip)
+			continue;
+		if (!(fb->col = calloc(sc->np + 1, sizeof *fb->col))) {
+			rc = eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+			break;
+		}
+		for (size_t i = 0; i < sc->np && !rc; i++) {
+			fb->col[i] = -1;
+			for (uint32_t d = 0; d < fb->h.ncols; d++)
+				if (fb->h.dir[d].what == COL_PATH && fb->h.dir[d].path == pid[i])
+					fb->col[i] = (int)d;
+			if (fb->col[i] < 0 && !absent_in(sc, &sc->p[i], fb))
+				rc = eg_st_err(sc->st, EG_ENOTFOUND, "data path %zu has no column in "
+					       "idx/col block %llu", i, (unsigned long long)fb->k);
+		}
+	}
+out:
+	free(pid);
+	return rc;
+}
+
+/* The filter's types as key ids; a name the index lacks is in no block. */
+static int filter_type_ids(eg_colscan *sc)
+{
+	sc->ftypes = calloc(sc->f.ntypes + 1, sizeof *sc->ftypes);
+	if (!sc->ftypes)
+		return -1;
+	for (size_t i = 0; i < sc->f.ntypes; i++) {
+		uint64_t v = eg_index_key_find(sc->st, 1, sc->types[i], sc->type_lens[i]);
+		if (v && v < KEY_LOCAL)
+			sc->ftypes[sc->nftypes++] = (uint32_t)v;
+	}
+	return 0;
+}
+
+static int colscan_open(eg_store *st, const eg_filter *f, const eg_colneed *need, int files,
+			eg_colscan **out)
 {
 	*out = NULL;
 	if (f->stream || f->streams || f->limit || f->reverse)
 		return eg_st_err(st, EG_ENOTFOUND, "the columns serve no stream, limit or reverse");
+	int rc;
+	if (!st->writable) {            /* as eg_iter_new: the log as of now */
+		eg_index_refresh(st);
+		if ((rc = eg_log_refresh(st, &st->log)))
+			return rc;
+	}
 	eg_colscan *sc = calloc(1, sizeof *sc);
 	if (!sc)
 		return eg_st_err(st, EG_ENOMEM, "out of memory");
@@ -437,8 +1000,12 @@ int eg_colscan_new(eg_store *st, const eg_filter *f, const eg_colneed *need, eg_
 	sc->f = *f;
 	sc->cap = eg_colscan_block_events ? eg_colscan_block_events : 1;
 	sc->need_session = need && need->session;
-	int rc;
-	if (copy_types(sc, f) || copy_need(sc, need) || alloc_arrays(sc)) {
+	sc->flo = f->from ? f->from : 1;
+	sc->fhi = st->log.head_pos;
+	if (f->to && f->to < sc->fhi)
+		sc->fhi = f->to;
+	if (copy_types(sc, f) || copy_need(sc, need) || alloc_arrays(sc) ||
+	    filter_type_ids(sc)) {
 		rc = eg_st_err(st, EG_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -449,15 +1016,47 @@ int eg_colscan_new(eg_store *st, const eg_filter *f, const eg_colneed *need, eg_
 			       "events as stored");
 		goto fail;
 	}
-	eg_filter lf = { .from = f->from, .to = f->to };
-	if ((rc = eg_iter_new(st, &sc->it, &lf)))
+	if (sc->flo > sc->fhi) {
+		sc->done = 1;
+		*out = sc;
+		return EG_OK;
+	}
+	if (files && (rc = plan_files(sc)))
 		goto fail;
-	eg_iter_lazy_ids(sc->it);
+	if (sc->need_session && sc->nfb) {
+		rc = eg_st_err(st, EG_ENOTFOUND, "the client session field is not in the column "
+			       "files");
+		goto fail;
+	}
+	uint64_t tail = sc->flo;
+	if (sc->nfb) {
+		uint64_t end = (sc->fb[sc->nfb - 1].k + 1) * eg_colscan_block_events + 1;
+		tail = end > tail ? end : tail;
+	}
+	if (tail > sc->fhi) {
+		sc->done = 1;
+	} else {
+		eg_filter lf = { .from = tail, .to = sc->fhi };
+		if ((rc = eg_iter_new(st, &sc->it, &lf)))
+			goto fail;
+		eg_iter_lazy_ids(sc->it);
+	}
 	*out = sc;
 	return EG_OK;
 fail:
 	eg_colscan_free(sc);
 	return rc;
+}
+
+int eg_colscan_new(eg_store *st, const eg_filter *f, const eg_colneed *need, eg_colscan **out)
+{
+	return colscan_open(st, f, need, 1, out);
+}
+
+int eg_colscan_new_log(eg_store *st, const eg_filter *f, const eg_colneed *need,
+		       eg_colscan **out)
+{
+	return colscan_open(st, f, need, 0, out);
 }
 
 const char *eg_colscan_str(eg_colscan *sc, size_t i, uint32_t id, size_t *len)
@@ -519,10 +1118,154 @@ void eg_colscan_free(eg_colscan *sc)
 	free(sc->type);
 	free(sc->kind);
 	free(sc->want);
+	for (size_t j = 0; sc->fb && j < sc->nfb; j++) {
+		free(sc->fb[j].h.dir);
+		free((void *)sc->fb[j].h.types);
+		free(sc->fb[j].col);
+	}
+	free(sc->fb);
+	free(sc->ftypes);
+	free(sc->zbuf);
+	free(sc->rbuf);
+	free(sc->dict);
+	free(sc->pdef);
 	eg_itab_free(&sc->keys);
 	eg_itab_free(&sc->byid);
 	free(sc->session);
 	eg_itab_free(&sc->sess);
 	free(sc->kid);
 	free(sc);
+}
+
+/* ------------------------------------------------------------ checking */
+
+/* Do two blocks hold the same values (a's from the files, b's from the
+ * log)?  NULL, or what differs. */
+static const char *same_block(eg_colscan *a, const eg_colblock *x, eg_colscan *b,
+			      const eg_colblock *y, size_t np)
+{
+	if (x->first_pos != y->first_pos || x->n != y->n)
+		return "positions";
+	uint32_t n = x->n;
+	if (memcmp(x->time, y->time, 8ull * n) || x->tmin != y->tmin || x->tmax != y->tmax)
+		return "time";
+	if (memcmp(x->recorded, y->recorded, 8ull * n))
+		return "recorded";
+	if (memcmp(x->stream, y->stream, 4ull * n))
+		return "stream";
+	if (memcmp(x->type, y->type, 4ull * n))
+		return "type";
+	if (memcmp(x->kind, y->kind, n))
+		return "kind";
+	for (size_t i = 0; i < np; i++) {
+		const eg_colvals *u = &x->vals[i], *v = &y->vals[i];
+		if (memcmp(u->tag, v->tag, n))
+			return "a path's tags";
+		for (uint32_t k = 0; k < n; k++) {
+			size_t l1 = 0, l2 = 0;
+			const char *t1 = NULL, *t2 = NULL;
+			if (u->tag[k] == EG_CT_INT) {
+				if (u->i[k] != v->i[k] || u->i[k] < u->imin || u->i[k] > u->imax)
+					return "a path's numbers";
+			} else if (u->tag[k] == EG_CT_STR) {
+				t1 = eg_colscan_str(a, i, u->s[k], &l1);
+				t2 = eg_colscan_str(b, i, v->s[k], &l2);
+			} else if (u->tag[k] == EG_CT_RAW) {
+				t1 = eg_colscan_raw(a, i, u->s[k], &l1);
+				t2 = eg_colscan_raw(b, i, v->s[k], &l2);
+			}
+			if (t1 && (l1 != l2 || memcmp(t1, t2, l1)))
+				return "a path's texts";
+		}
+		if (u->has_int != v->has_int || (u->has_int && (u->imin != v->imin || u->imax != v->imax)))
+			return "a path's zone map";
+	}
+	return NULL;
+}
+
+/* Block k's paths (from the dictionary) as a need; 0, or -1. */
+static int block_need(eg_colscan *probe, eg_colneed *need, char ****segs, int **nseg)
+{
+	const fblock *fb = &probe->fb[0];
+	size_t np = 0;
+	*segs = calloc(fb->h.ncols + 1, sizeof **segs);
+	*nseg = calloc(fb->h.ncols + 1, sizeof **nseg);
+	if (!*segs || !*nseg)
+		return -1;
+	for (uint32_t d = 0; d < fb->h.ncols; d++) {
+		size_t n;
+		uint32_t ns;
+		const unsigned char *q;
+		if (fb->h.dir[d].what != COL_PATH)
+			continue;
+		if (!(q = pdef(probe, fb->h.dir[d].path, &n, &ns)) ||
+		    !((*segs)[np] = calloc(ns + 1, sizeof ***segs)))
+			return -1;
+		(*nseg)[np] = (int)ns;
+		size_t at = 0;
+		for (uint32_t s = 0; s < ns; s++) {
+			uint32_t l = rd32(q + at);
+			char *name = malloc((size_t)l + 1);
+			if (!name)
+				return -1;
+			memcpy(name, q + at + 4, l);
+			name[l] = 0;
+			(*segs)[np][s] = name;
+			at += 4 + l;
+		}
+		np++;
+	}
+	*need = (eg_colneed){ (const char *const *const *)*segs, *nseg, np };
+	return 0;
+}
+
+static void need_free(char ***segs, int *nseg, size_t np)
+{
+	for (size_t i = 0; segs && i < np; i++) {
+		for (int s = 0; s < nseg[i]; s++)
+			free(segs[i][s]);
+		free(segs[i]);
+	}
+	free(segs);
+	free(nseg);
+}
+
+int eg_col_check(eg_store *st, uint64_t *blocks)
+{
+	int rc = EG_OK;
+	*blocks = 0;
+	for (uint64_t k = 0; rc == EG_OK; k++) {
+		uint64_t per = eg_colscan_block_events;
+		eg_filter f = { .from = k * per + 1, .to = (k + 1) * per };
+		eg_colscan *probe = NULL, *a = NULL, *b = NULL;
+		char ***segs = NULL;
+		int *nseg = NULL;
+		eg_colneed need = { 0 };
+		if ((rc = colscan_open(st, &f, NULL, 1, &probe)))
+			break;
+		if (!probe->nfb) {
+			eg_colscan_free(probe);
+			break;
+		}
+		if ((rc = load_dict(probe, probe->fb[0].h.dict_len, NULL)) == EG_OK &&
+		    block_need(probe, &need, &segs, &nseg))
+			rc = eg_st_err(st, EG_ENOMEM, "out of memory");
+		if (!rc && !(rc = colscan_open(st, &f, &need, 1, &a)) &&
+		    !(rc = colscan_open(st, &f, &need, 0, &b))) {
+			const eg_colblock *x, *y;
+			const char *why = NULL;
+			if ((rc = eg_colscan_next(a, &x)) == EG_OK && (rc = eg_colscan_next(b, &y)) == EG_OK &&
+			    (why = same_block(a, x, b, y, need.npaths)) == NULL && x->from_log)
+				why = "not read from the file";
+			if (!rc && why)
+				rc = damaged(a, k, why);
+			else if (!rc)
+				(*blocks)++;
+		}
+		eg_colscan_free(a);
+		eg_colscan_free(b);
+		eg_colscan_free(probe);
+		need_free(segs, nseg, need.npaths);
+	}
+	return rc;
 }

@@ -17,6 +17,7 @@
  * and the next writer catches them up from the last synced checkpoint.
  */
 #include "internal.h"
+#include "colint.h"
 #include "os.h"
 
 #include <errno.h>
@@ -548,6 +549,14 @@ uint64_t eg_index_key_find(eg_store *st, int space, const char *name, size_t n)
 	return eg_htab_find(&st->ix.keys, eg_key_hash(space, name, n), key_match, &m);
 }
 
+int eg_index_key_name(eg_store *st, uint64_t id, int *space, char *buf, size_t cap, size_t *n)
+{
+	keystate ks;
+	if (!eg_index_keystate(st, id, &ks))
+		return -1;
+	return key_name_at(st, ks.name_off, space, buf, cap, n);
+}
+
 keystate *eg_index_keystate(eg_store *st, uint64_t id, keystate *buf)
 {
 	if (st->ix.writable)
@@ -965,6 +974,7 @@ int eg_index_batch_commit(eg_store *st, const rec_commit *c, logpos head_at)
 		goto fail;
 	untouch_all(st);
 	ix->unsynced_bytes += c->batch_bytes + COMMIT_LEN;
+	eg_col_note_commit(st);
 	if (ix->unsynced_bytes >= CHECKPOINT_BYTES)
 		return eg_index_checkpoint(st);
 	return EG_OK;

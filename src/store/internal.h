@@ -248,6 +248,9 @@ uint64_t eg_index_key_find(struct eg_store *st, int space, const char *name, siz
 int eg_index_key_get(struct eg_store *st, int space, const char *name, size_t n,
 		  uint64_t *id);
 keystate *eg_index_keystate(struct eg_store *st, uint64_t id, keystate *buf);
+/* The name of key id (cap bytes at most) and its space: 0 or -1. */
+int eg_index_key_name(struct eg_store *st, uint64_t id, int *space, char *buf, size_t cap,
+		      size_t *n);
 int eg_index_keystate_put(struct eg_store *st, uint64_t id, const keystate *ks);
 /* The event with this id, stored or spooled earlier in the open batch:
  * EG_OK with *pos (0: none), or an error when a candidate could not be
@@ -287,6 +290,7 @@ struct eg_store {
 	int in_batch;
 	int quiet_use;               /* reindex: opening spec state is no use */
 	struct registry *reg;        /* schemas read from $schemas (contract.c), or NULL */
+	struct eg_colw *colw;        /* writer: the column files' builder (colwrite.c) */
 	char err[1024];
 	char note[512];              /* the first derived file not saved (eg_store_note) */
 };

@@ -6,6 +6,7 @@
  * files.  eg_store_reindex rebuilds the indexes, then runs every derived
  * kind's hooks from the registry of derived.c.
  */
+#include "colint.h"
 #include "derived.h"
 #include "internal.h"
 #include "os.h"
@@ -116,6 +117,8 @@ int eg_index_catch_up(eg_store *st)
 
 int eg_index_rebuild(eg_store *st)
 {
+	eg_col_writer_close(st);     /* the column files name keys by id */
+	eg_col_drop(st);
 	eg_index_close(st);
 	eg_index_unlink(st);
 	int rc = eg_index_open(st, 1);
@@ -129,5 +132,8 @@ int eg_store_reindex(eg_store *st)
 	if (!st->writable)
 		return eg_st_err(st, EG_EREADONLY, "reindex needs the write lock");
 	int rc = eg_index_rebuild(st);
-	return rc ? rc : eg_ds_reindex(st);
+	if (!rc)
+		rc = eg_ds_reindex(st);
+	eg_col_writer_open(st);
+	return rc;
 }

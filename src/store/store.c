@@ -4,6 +4,7 @@
  * finding an event's record by position.
  */
 #include "internal.h"
+#include "colint.h"
 #include "contract.h"
 #include "os.h"
 
@@ -189,7 +190,18 @@ static int open_store(eg_store *st, const char *dir, int flags, const eg_open_op
 	}
 	if ((rc = eg_log_recover(st, &st->log, st->ix.st.through_pos)))
 		return rc;
-	return match ? eg_index_catch_up(st) : eg_index_rebuild(st);
+	if ((rc = match ? eg_index_catch_up(st) : eg_index_rebuild(st)))
+		return rc;
+	/* the column files: a brief writer builds them now, a writer on a
+	 * thread of its own as events come */
+	if (flags & EG_OPEN_CATCHUP) {
+		char err[256];
+		if (eg_col_lag_events(st) && eg_col_build(st->dir, NULL, err, sizeof err))
+			snprintf(st->note, sizeof st->note, "%s", err);
+		return EG_OK;
+	}
+	eg_col_writer_open(st);
+	return EG_OK;
 }
 
 int eg_store_open(eg_store **out, const char *dir, int flags, const eg_open_opts *o)
@@ -215,6 +227,7 @@ void eg_store_close(eg_store *st)
 {
 	if (!st)
 		return;
+	eg_col_writer_close(st);
 	eg_store_flush(st);
 	eg_index_close(st);
 	eg_log_close(&st->log);
@@ -235,6 +248,11 @@ int eg_store_head(eg_store *st, eg_head *out)
 	out->pos = st->log.head_pos;
 	memcpy(out->hash, st->log.head_chain, 32);
 	return EG_OK;
+}
+
+uint64_t eg_store_col_lag(eg_store *st)
+{
+	return eg_col_lag_events(st);
 }
 
 uint64_t eg_store_index_lag(eg_store *st)

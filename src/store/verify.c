@@ -183,6 +183,7 @@ static int derived_bytes(eg_store *st, eg_stats *out)
 		{ "idx/win", 1, &out->window_bytes },
 		{ "idx/sess", 1, &out->session_bytes },
 		{ "idx/feat", 1, &out->feature_bytes },
+		{ "idx/col", 1, &out->column_bytes },
 		{ "consumers", 1, &out->consumer_bytes },
 		{ "datasets", 1, &out->dataset_bytes },
 	};

@@ -15,6 +15,10 @@ events and "ack K FIRST LAST" after engram acknowledged it.  After each kill
 the store is checked:
 
 - `engram verify` is clean (exit 0);
+- every column block (idx/col/, built every 64 events here through
+  ENGRAM_COL_BLOCK_EVENTS, by the writer's thread and by brief writers,
+  so that kills land in the middle of builds) holds what the log gives
+  for its events (ENGRAM_COLCHECK, `colscan_bench --check`, when given);
 - positions are dense, 1 to the head, and no event id appears twice;
 - every acknowledged batch is there, whole, at the positions engram
   answered; every other batch is there whole or not at all, except that
@@ -47,6 +51,11 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
+
+# Column blocks of 64 events, so that these small stores have column files
+# (docs/FORMAT.md); ENGRAM_COLCHECK names the checker (bench/colscan_bench).
+os.environ.setdefault("ENGRAM_COL_BLOCK_EVENTS", "64")
+COLCHECK = os.environ.get("ENGRAM_COLCHECK")
 
 STREAMS = 16
 PROJ = {"name": "crash_counts", "key": "stream", "snapshot_every": 1000,
@@ -81,6 +90,14 @@ WIN = {"name": "crash_windows", "window": {"tumble": "1h"}, "group_by": ["stream
 def run(engram, store, *args, stdin=None):
     return subprocess.run([engram, "-d", store, "--format", "ndjson", *args], input=stdin,
                           capture_output=True, text=True)
+
+
+def columns_disagree(store):
+    """What the column files hold that the log does not, or None."""
+    if not COLCHECK:
+        return None
+    r = subprocess.run([COLCHECK, "--check", store], capture_output=True, text=True)
+    return None if r.returncode == 0 else (r.stdout + r.stderr).strip()[:300]
 
 
 # History lines: a new record time every RUN lines.
@@ -293,6 +310,8 @@ def check(engram, store, log, work, rnd):
         return 0, 0, (0, 0)
     r = run(engram, store, "verify")
     must(r.returncode == 0, f"verify: exit {r.returncode}: {r.stdout}{r.stderr}")
+    bad = columns_disagree(store)
+    must(bad is None, f"column files: {bad}")
     r = run(engram, store, "read")
     must(r.returncode == 0, f"read: {r.stderr}")
     events = [json.loads(l) for l in r.stdout.splitlines()]

@@ -29,6 +29,7 @@ want = {
     "window_bytes": size("idx/win"),
     "session_bytes": size("idx/sess"),
     "feature_bytes": size("idx/feat"),
+    "column_bytes": size("idx/col"),
     "consumer_bytes": size("consumers"),
     "dataset_bytes": size("datasets"),
 }

@@ -15,7 +15,8 @@ in `make test`).  After each run:
 - an append that met a failed fdatasync did not exit 0 (it must not
   acknowledge what may not be on disk), and a command that exited 0 anyway
   printed what it prints without the fault;
-- then, with no fault: `engram verify` is clean, positions are dense, every
+- then, with no fault: `engram verify` is clean, the column files (blocks
+  of 64 events here, crash.py) hold what the log gives, positions are dense, every
   batch of the workload is in the log whole or not at all, and in order;
   what the store answers through its derived files equals the answers of a
   copy rebuilt from the log alone (tests/crash/crash.py's answers()); and
@@ -37,7 +38,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crash"))
-from crash import DS, FEAT, LABELS, PROJ, WIN, Failure, answers  # noqa: E402
+from crash import DS, FEAT, LABELS, PROJ, WIN, Failure, answers, columns_disagree  # noqa: E402
 
 OPS = ["pwrite", "fdatasync", "fsync", "rename", "mmap", "munmap", "ftruncate", "open", "malloc",
        "disk-full"]
@@ -292,6 +293,8 @@ class Sweep:
         r = run(self.engram, store, ["verify"])
         if r.returncode:
             return [f"verify afterwards: exit {r.returncode}: {(r.stdout + r.stderr).strip()[:300]}"]
+        if (why := columns_disagree(store)):
+            return [f"column files afterwards: {why}"]
         r = run(self.engram, store, ["read"])
         if r.returncode:
             return [f"read afterwards: exit {r.returncode}: {r.stderr.strip()}"]
