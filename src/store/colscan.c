@@ -1215,7 +1215,7 @@ static int block_need(eg_colscan *probe, eg_colneed *need, char ****segs, int **
 		}
 		np++;
 	}
-	*need = (eg_colneed){ (const char *const *const *)*segs, *nseg, np };
+	*need = (eg_colneed){ (const char *const *const *)*segs, *nseg, np, 0 };
 	return 0;
 }
 
