@@ -1098,6 +1098,8 @@ static int cols_open(eg_sessions *s, const eg_filter *f, eg_colscan **out)
 	eg_colneed need = { .paths = paths, .nseg = nseg, .npaths = 1, .session = 1 };
 	s->st->err[0] = 0;
 	int rc = eg_colscan_new(s->st, f, &need, out);
+	if (rc == EG_OK)
+		eg_colscan_only(*out, EG_COLB_TIME | EG_COLB_STREAM | EG_COLB_TYPE);
 	if (rc == EG_ENOTFOUND) {
 		*out = NULL;
 		eg_colpath_log(&s->cols, 0, "%s", s->st->err[0] ? s->st->err :

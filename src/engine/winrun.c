@@ -260,6 +260,7 @@ typedef struct ctext {
 	uint64_t hash;
 	uint64_t gen;
 	uint32_t boff;
+	uint32_t gkey;               /* a group's: its witem.gkey */
 	uint8_t heartbeat;           /* a type key: EG_HEARTBEAT */
 } ctext;
 
@@ -285,6 +286,7 @@ typedef struct wcol {
 	/* the group is one value with a dictionary: its texts with their u32
 	 * length prefixes and hashes, per id */
 	int gone;                    /* the group is one value */
+	uint32_t gkeys;              /* group numbers given (witem.gkey) */
 	ccache gkey, gsess, gstr, glit;
 	buf gtext;
 } wcol;
@@ -530,6 +532,7 @@ static int col_group(wcol *c, const wex *x, uint32_t k, wbatch *b, witem *it)
 			t->off = (uint32_t)at;
 			t->len = len + 4;
 			t->hash = XXH3_64bits(c->gtext.p + at, t->len);
+			t->gkey = ++c->gkeys;
 		}
 		if (t->gen != c->gen) {
 			t->gen = c->gen;
@@ -540,6 +543,7 @@ static int col_group(wcol *c, const wex *x, uint32_t k, wbatch *b, witem *it)
 		it->goff = t->boff;
 		it->glen = t->len;
 		it->ghash = t->hash;
+		it->gkey = t->gkey;
 		return 0;
 	}
 	size_t at = b->text.n;
@@ -687,6 +691,16 @@ static int cols_open(eg_win *w, const wex *x, const eg_filter *f, uint64_t event
 		wcol_free(c);
 		return rc;
 	}
+	/* only the envelope columns the spec reads are decompressed */
+	unsigned cols = EG_COLB_TIME | EG_COLB_TYPE;
+	for (int i = 0; i < s->ngroup + s->na; i++) {
+		const eg_path *p = i < s->ngroup ? &s->group[i] : &s->a[i - s->ngroup].path;
+		if (i >= s->ngroup && s->a[i - s->ngroup].agg == WA_COUNT)
+			continue;
+		cols |= p->root == EG_PATH_STREAM ? EG_COLB_STREAM :
+			p->root == EG_PATH_RECORDED ? EG_COLB_RECORDED : 0;
+	}
+	eg_colscan_only(c->sc, cols);
 	c->gone = s->ngroup == 1;
 	return EG_OK;
 }
@@ -751,6 +765,7 @@ static int run_events(eg_win *w, const eg_filter *f, int threads)
 		return eg_st_err(w->st, EG_ENOMEM, "out of memory");
 	r->w = w;
 	ex_init(&r->x, w->spec, w->through);
+	eg_win_run_begin(w);
 	int rc = cols_open(w, &r->x, f, 0, &r->c);
 	if (!rc && !r->c.sc)
 		rc = eg_iter_new(w->st, &r->it, f);
