@@ -53,7 +53,7 @@ SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
 .PHONY: all print-ldlibs deps deps-check kafka-tools kafka-faults test test-build unit e2e lint sql-check features-check datasets-check windows-check web-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
-	bench-windows bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features bench-datasets bench-serve bench-kafka fuzz fuzz-replay fault fault-check clean
+	bench-windows bench-columns bench-funnel bench-sessions bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features bench-datasets bench-serve bench-kafka fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
 all: bin/engram
@@ -289,12 +289,15 @@ bench-check: all bench-deps $(B)/bench/features_serve $(B)/bench/sse_load $(B)/t
 	@B=$(B) bench/serve.sh --check
 	@echo "== bench/kafka.sh --check: kcat finds export's topic as engram read prints it; import holds each event once"
 	@B=$(B) bench/kafka.sh --check
+	@echo "== bench/columns.sh --check: windows and sessions from columns = from the log = DuckDB"
+	@B=$(B) bench/columns.sh --check
 # Each feature's own benchmark, with its targets (bench/results/*.md).
 bench-core: all ; @bench/run.sh $(BENCH_ARGS)
 bench-proj: all ; @bench/proj.sh $(BENCH_ARGS)
 bench-windows: all ; @bench/windows.sh $(BENCH_ARGS)
 bench-funnel: all ; @bench/funnel.sh $(BENCH_ARGS)
 bench-sessions: all ; @bench/sessions.sh $(BENCH_ARGS)
+bench-columns: all bench-deps ; @bench/columns.sh $(BENCH_ARGS)
 bench-sql: all ; @bench/sql.sh $(BENCH_ARGS)
 # 100M events (~25 GB; run once by hand): time and peak RSS of each step.
 bench-scale: all bench-deps ; @bench/scale.sh $(BENCH_ARGS)
