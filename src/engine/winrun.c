@@ -643,12 +643,12 @@ static void fill_cols(wcol *c, const wex *x, wbatch *b)
 
 /* Open a column scan for the run of x with filter f, or say in w->cols
  * why the log is read: EG_OK with c->sc or without, or an error. */
-static int cols_open(eg_win *w, const wex *x, const eg_filter *f, uint64_t events, wcol *c)
+static int cols_open(eg_win *w, const wex *x, const eg_filter *f, wcol *c)
 {
 	const eg_win_spec *s = w->spec;
 	memset(c, 0, sizeof *c);
 	if (!eg_colsrc_allowed()) {
-		eg_colpath_log(&w->cols, events, "ENGRAM_NO_COLUMNS is set");
+		eg_colpath_log(&w->cols, 0, "ENGRAM_NO_COLUMNS is set");
 		return EG_OK;
 	}
 	eg_colneed need = { .npaths = (size_t)x->nv };
@@ -661,7 +661,7 @@ static int cols_open(eg_win *w, const wex *x, const eg_filter *f, uint64_t event
 		    (m = cv_missing(&s->a[i].path, s->a[i].agg != WA_DISTINCT)))
 			where = s->a[i].path.text;
 	if (m) {
-		eg_colpath_log(&w->cols, events, "%s is not in the column files", where);
+		eg_colpath_log(&w->cols, 0, "%s is not in the column files", where);
 		return EG_OK;
 	}
 	const char *const *paths[WIN_MAX_VALS];
@@ -680,7 +680,7 @@ static int cols_open(eg_win *w, const wex *x, const eg_filter *f, uint64_t event
 	int rc = eg_colscan_new(w->st, f, &need, &c->sc);
 	if (rc == EG_ENOTFOUND) {
 		const char *why = eg_errmsg(w->st);
-		eg_colpath_log(&w->cols, events, "%s", why && why[0] ? why :
+		eg_colpath_log(&w->cols, 0, "%s", why && why[0] ? why :
 			       "the column files do not cover the spec's paths");
 		c->sc = NULL;
 		return EG_OK;
@@ -766,7 +766,7 @@ static int run_events(eg_win *w, const eg_filter *f, int threads)
 	r->w = w;
 	ex_init(&r->x, w->spec, w->through);
 	eg_win_run_begin(w);
-	int rc = cols_open(w, &r->x, f, 0, &r->c);
+	int rc = cols_open(w, &r->x, f, &r->c);
 	if (!rc && !r->c.sc)
 		rc = eg_iter_new(w->st, &r->it, f);
 	if (!rc)
