@@ -1014,7 +1014,8 @@ static int restore(eg_win *w, const unsigned char *p, size_t n)
 			return EG_ENOMEM;
 	}
 	for (uint32_t gi = 0; s->kind == W_SESSION && gi < w->ngroups; gi++)
-		qsort_r(w->sess[gi].id, w->sess[gi].n, sizeof(uint32_t), cmp_start, w);
+		if (w->sess[gi].n > 1)           /* (a group with none has no array) */
+			qsort_r(w->sess[gi].id, w->sess[gi].n, sizeof(uint32_t), cmp_start, w);
 	if ((rc = eg_win_files_cut(w, v[2], v[3])))
 		return rc;
 	w->ch.flushed = v[2];
