@@ -644,6 +644,67 @@ static void reindex_and_a_brief_writer_build_the_column_files(void **state)
 	drop_cols();
 }
 
+/* A scan that needs a path some block in range has no column for, and
+ * cannot say is absent, is refused; an absent one is served. */
+static int scan_one(eg_store *st, uint64_t from, uint64_t to, const char *const *segs, int nseg)
+{
+	eg_filter f = { .from = from, .to = to };
+	eg_colneed need = { &segs, &nseg, 1, 0 };
+	eg_colscan *sc;
+	int rc = eg_colscan_new(st, &f, &need, &sc);
+	if (rc)
+		return rc;
+	const eg_colblock *b;
+	uint64_t fc, fl;
+	while ((rc = eg_colscan_next(sc, &b)) == EG_OK)
+		;
+	eg_colscan_counts(sc, &fc, &fl);
+	eg_colscan_free(sc);
+	assert_int_equal(rc, EG_END);
+	assert_true(fc > 0);
+	return EG_OK;
+}
+
+static void uncovered_paths_are_refused_and_absent_ones_served(void **state)
+{
+	tu_fx *fx = *state;
+	eg_colscan_block_events = 100;
+	eg_store *st = NULL;
+	assert_int_equal(eg_store_open(&st, fx->dir, EG_OPEN_WRITE | EG_OPEN_CREATE, NULL), EG_OK);
+	eg_batch *b;
+	eg_batch_opts o = { .expect_version = -1 };
+	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
+	char line[512];
+	for (int k = 0; k < 200; k++) {
+		int n;
+		if (k < 100)   /* block 0: 70 paths, k0 in every event, k69 in one */
+			n = snprintf(line, sizeof line, "{\"type\":\"t\",\"data\":{\"k0\":1,\"k%d\":2}}",
+				     k % 70);
+		else           /* block 1: an object at the depth cap */
+			n = snprintf(line, sizeof line, "{\"type\":\"t\",\"data\":{\"a\":{\"b\":{\"c\":"
+				     "{\"d\":{\"e\":%d}}}},\"k0\":3}}", k);
+		assert_int_equal(eg_batch_add_json(b, line, (size_t)n), EG_OK);
+	}
+	eg_append_result res;
+	assert_int_equal(eg_batch_commit(b, &res), EG_OK);
+	eg_store_close(st);
+	char err[256];
+	assert_int_equal(eg_col_build(fx->dir, NULL, err, sizeof err), EG_OK);
+	assert_int_equal(eg_store_open(&st, fx->dir, EG_OPEN_READ, NULL), EG_OK);
+	static const char *const k0[] = { "k0" }, *const k69[] = { "k69" }, *const zz[] = { "zz" },
+		*const deep[] = { "a", "b", "c", "d", "e" }, *const cap[] = { "a", "b", "c", "d" },
+		*const under[] = { "k0", "x" };
+	assert_int_equal(scan_one(st, 1, 100, k0, 1), EG_OK);
+	assert_int_equal(scan_one(st, 1, 100, k69, 1), EG_ENOTFOUND);   /* the 65th path */
+	assert_int_equal(scan_one(st, 1, 100, zz, 1), EG_ENOTFOUND);    /* block 0 not covered */
+	assert_int_equal(scan_one(st, 101, 200, zz, 1), EG_OK);         /* covered: absent */
+	assert_int_equal(scan_one(st, 101, 200, under, 2), EG_OK);      /* under a number */
+	assert_int_equal(scan_one(st, 101, 200, cap, 4), EG_OK);        /* the object, RAW */
+	assert_int_equal(scan_one(st, 101, 200, deep, 5), EG_ENOTFOUND); /* inside it */
+	eg_store_close(st);
+	eg_colscan_block_events = EG_COL_BLOCK_EVENTS;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -654,6 +715,8 @@ int main(void)
 		cmocka_unit_test(files_and_log_and_lookup_agree),
 		cmocka_unit_test(a_damaged_block_is_refused_not_read),
 		cmocka_unit_test(reindex_and_a_brief_writer_build_the_column_files),
+		cmocka_unit_test_setup_teardown(uncovered_paths_are_refused_and_absent_ones_served,
+						tu_setup, tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

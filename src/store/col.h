@@ -30,6 +30,15 @@
  * key the index does not know yet (the log's tail; valid in this scan
  * only).  A stream and a type of the same name have different ids.
  *
+ * A scan, as an engine runs one (docs/STORAGE.md "Column files"):
+ *
+ *     rc = eg_colscan_new(st, &filter, &need, &sc);   EG_ENOTFOUND: read
+ *     eg_colscan_only(sc, EG_COLB_TIME | EG_COLB_TYPE);  the log instead
+ *     while ((rc = eg_colscan_next(sc, &b)) == EG_OK)
+ *             for (k = 0; k < b->n; k++) if (b->want[k]) ...
+ *     eg_colscan_counts(sc, &cols, &log);   for --explain
+ *     eg_colscan_free(sc);
+ *
  * Not part of the public API.
  */
 #ifndef EG_COL_H
@@ -123,11 +132,15 @@ void eg_colscan_only(eg_colscan *sc, unsigned cols);
 /* The next block: EG_OK with *b borrowed until the next call, EG_END, or
  * an error.  Blocks that no wanted event is in are skipped. */
 int eg_colscan_next(eg_colscan *sc, const eg_colblock **b);
-/* The name of a stream or type key id (not NUL-terminated). */
+/* The name of a stream or type key id (not NUL-terminated; "" for 0),
+ * borrowed until the next eg_colscan_key or eg_colscan_next. */
 const char *eg_colscan_key(eg_colscan *sc, uint32_t id, size_t *len);
-/* The client session field (as stored, not JSON) of a session id > 0. */
+/* The client session field (as stored, not JSON) of a session id > 0,
+ * borrowed until the next eg_colscan_next. */
 const char *eg_colscan_session(eg_colscan *sc, uint32_t id, size_t *len);
-/* The JSON text of a STR id of asked path i. */
+/* The JSON text of a STR id of asked path i (ids are the scan's: a column
+ * file's dictionary ids, then the tail's texts after them), borrowed until
+ * the next eg_colscan_next. */
 const char *eg_colscan_str(eg_colscan *sc, size_t i, uint32_t id, size_t *len);
 /* The JSON text of a RAW id of asked path i in the current block. */
 const char *eg_colscan_raw(eg_colscan *sc, size_t i, uint32_t id, size_t *len);

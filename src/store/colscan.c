@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,10 +69,7 @@ struct eg_colscan {
 	size_t nfb, ifb;
 	uint32_t *ftypes;             /* the filter's type ids (idx/keys id + 1) */
 	size_t nftypes;
-	unsigned char *zbuf;          /* a compressed frame */
-	size_t zcap;
-	unsigned char *rbuf;          /* a path column's raw bytes */
-	size_t rcap;
+	struct prefetch *pf;          /* the file blocks' reader thread */
 	unsigned char *dict;          /* the dictionary file's bytes read */
 	struct { size_t off, len; uint32_t nseg; } *pdef;   /* its paths, by id */
 	size_t npdef, cappdef;
@@ -402,52 +400,18 @@ static int damaged(eg_colscan *sc, uint64_t k, const char *what)
 			 "reindex rebuilds them)", path, what);
 }
 
-/* Frame e of block fb's file into out (rlen bytes, which it must be). */
-static int read_frame(eg_colscan *sc, int fd, const fblock *fb, const coldirent *e, void *out,
-		      size_t rlen)
-{
-	if (e->rlen != rlen)
-		return damaged(sc, fb->k, "a column has the wrong size");
-	if (buf_grow(&sc->zbuf, &sc->zcap, (size_t)e->clen + 1, 1))
-		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
-	if (eg_os_pread_all(fd, sc->zbuf, e->clen, (off_t)e->off)) {
-		char path[PATH_MAX];
-		col_path(sc, fb->k, path);
-		return errno == 0 ? damaged(sc, fb->k, "a column is cut short")
-				  : eg_st_errno(sc->st, "cannot read %s", path);
-	}
-	if (eg_col_frame(sc->zbuf, e->clen, e->check, out, rlen))
-		return damaged(sc, fb->k, "a column fails its check");
-	return EG_OK;
-}
-
-static int file_path_column(eg_colscan *sc, int fd, const fblock *fb, size_t i)
-{
-	cpath *c = &sc->p[i];
-	uint32_t n = fb->h.count;
-	eg_colvals *v = &sc->vals[i];
-	if (fb->col[i] < 0) {           /* a covered block without it: absent */
-		memset(c->tag, EG_CT_ABSENT, n);
-		memset(c->i, 0, (size_t)n * sizeof *c->i);
-		memset(c->s, 0, (size_t)n * sizeof *c->s);
-		return EG_OK;
-	}
-	const coldirent *e = &fb->h.dir[fb->col[i]];
-	if (buf_grow(&sc->rbuf, &sc->rcap, (size_t)e->rlen + 1, 1))
-		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
-	int rc = read_frame(sc, fd, fb, e, sc->rbuf, e->rlen);
-	if (rc)
-		return rc;
-	if (eg_col_path_decode(sc->rbuf, e->rlen, n, c->tag, c->i, c->s, raw_add, &c->raw))
-		return damaged(sc, fb->k, "a path column does not decode");
-	for (uint32_t k = 0; k < n; k++)
-		if (c->tag[k] == EG_CT_STR && c->s[k] >= c->str.n)
-			return damaged(sc, fb->k, "a string is not in the dictionary");
-	v->has_int = e->has_int;
-	v->imin = e->imin;
-	v->imax = e->imax;
-	return EG_OK;
-}
+/* A block's frames read, checked and decompressed: by the prefetch
+ * thread for the next block while the caller works on this one, or here.
+ * It touches nothing of the scan but the block's header and its own
+ * buffers, and says what failed in why. */
+typedef struct fetched {
+	unsigned char **raw;          /* per directory entry: its bytes, or NULL */
+	size_t *cap;
+	unsigned char *z;
+	size_t zcap;
+	int rc;
+	char why[PATH_MAX + 128];
+} fetched;
 
 static int has_type(const eg_colscan *sc, uint32_t t)
 {
@@ -455,46 +419,6 @@ static int has_type(const eg_colscan *sc, uint32_t t)
 		if (sc->ftypes[j] == t)
 			return 1;
 	return 0;
-}
-
-/* Times from a frame of zigzag deltas. */
-static int read_times(eg_colscan *sc, int fd, const fblock *fb, const coldirent *e, int64_t *out)
-{
-	uint32_t n = fb->h.count;
-	if (buf_grow(&sc->rbuf, &sc->rcap, (size_t)e->rlen + 1, 1))
-		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
-	int rc = read_frame(sc, fd, fb, e, sc->rbuf, e->rlen);
-	if (rc)
-		return rc;
-	uint64_t *u = (uint64_t *)out;
-	if (e->rlen < 8 || eg_col_unpack64(sc->rbuf + 8, e->rlen - 8, n, u) != e->rlen - 8)
-		return damaged(sc, fb->k, "a time column does not decode");
-	int64_t prev = (int64_t)rd64(sc->rbuf);
-	for (uint32_t k = 0; k < n; k++)
-		out[k] = prev = (int64_t)((uint64_t)prev + (uint64_t)eg_col_unzz(u[k]));
-	return EG_OK;
-}
-
-/* Packed ids (types: indices into the header's set). */
-static int read_ids(eg_colscan *sc, int fd, const fblock *fb, const coldirent *e, uint32_t *out)
-{
-	uint32_t n = fb->h.count;
-	if (buf_grow(&sc->rbuf, &sc->rcap, (size_t)e->rlen + 1, 1))
-		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
-	int rc = read_frame(sc, fd, fb, e, sc->rbuf, e->rlen);
-	if (rc)
-		return rc;
-	if (eg_col_unpack32(sc->rbuf, e->rlen, n, out) != e->rlen)
-		return damaged(sc, fb->k, "an id column does not decode");
-	if (e->what != COL_TYPE)
-		return EG_OK;
-	const uint32_t *types = (const uint32_t *)fb->h.types;
-	for (uint32_t k = 0; k < n; k++) {
-		if (out[k] >= fb->h.ntypes)
-			return damaged(sc, fb->k, "a type is not in the block's set");
-		out[k] = types[out[k]];
-	}
-	return EG_OK;
 }
 
 /* The envelope arrays a scan decodes: the caller's and the filter's. */
@@ -511,43 +435,291 @@ static unsigned cols_read(const eg_colscan *sc)
 	return c;
 }
 
-/* The arrays of column block fb, and which events the filter wants. */
-static int file_block(eg_colscan *sc, const fblock *fb, int *any)
+/* Is directory entry d of fb read by this scan? */
+static int entry_needed(const eg_colscan *sc, const fblock *fb, uint32_t d, unsigned c)
+{
+	const coldirent *e = &fb->h.dir[d];
+	if (e->what <= COL_KIND)
+		return (c >> (e->what - 1)) & 1;
+	for (size_t i = 0; i < sc->np; i++)
+		if (fb->col[i] == (int)d)
+			return 1;
+	return 0;
+}
+
+static int fetch_fail(fetched *fe, int rc, const char *path, const char *what, int err)
+{
+	if (rc == EG_ECORRUPT)
+		snprintf(fe->why, sizeof fe->why, "%s: %s (the column files are derived: engram "
+			 "reindex rebuilds them)", path, what);
+	else
+		snprintf(fe->why, sizeof fe->why, "%s %s%s%s", what, path, err ? ": " : "",
+			 err ? strerror(err) : "");
+	return fe->rc = rc;
+}
+
+static int fetch(const eg_colscan *sc, const fblock *fb, fetched *fe)
 {
 	char path[PATH_MAX];
-	col_path(sc, fb->k, path);
+	snprintf(path, sizeof path, "%s/idx/%s/%s/b%010llu", sc->st->dir, COL_SUB, COL_VERSION,
+		 (unsigned long long)fb->k);
+	fe->rc = EG_OK;
+	if (!fe->raw) {
+		fe->raw = calloc(COL_MAX_PATHS + 6, sizeof *fe->raw);
+		fe->cap = calloc(COL_MAX_PATHS + 6, sizeof *fe->cap);
+		if (!fe->raw || !fe->cap)
+			return fetch_fail(fe, EG_ENOMEM, "", "out of memory", 0);
+	}
 	int fd = eg_os.open(path, O_RDONLY, 0);
 	if (fd < 0)
-		return eg_st_errno(sc->st, "cannot open %s", path);
+		return fetch_fail(fe, EG_EIO, path, "cannot open", errno);
+	unsigned c = cols_read(sc);
+	for (uint32_t d = 0; d < fb->h.ncols && !fe->rc; d++) {
+		const coldirent *e = &fb->h.dir[d];
+		if (d >= COL_MAX_PATHS + 6 || !entry_needed(sc, fb, d, c))
+			continue;
+		if (buf_grow(&fe->z, &fe->zcap, (size_t)e->clen + 1, 1) ||
+		    buf_grow(&fe->raw[d], &fe->cap[d], (size_t)e->rlen + 1, 1)) {
+			fetch_fail(fe, EG_ENOMEM, "", "out of memory", 0);
+		} else if (eg_os_pread_all(fd, fe->z, e->clen, (off_t)e->off)) {
+			if (errno)
+				fetch_fail(fe, EG_EIO, path, "cannot read", errno);
+			else
+				fetch_fail(fe, EG_ECORRUPT, path, "a column is cut short", 0);
+		} else if (eg_col_frame(fe->z, e->clen, e->check, fe->raw[d], e->rlen)) {
+			fetch_fail(fe, EG_ECORRUPT, path, "a column fails its check", 0);
+		}
+	}
+	eg_os.close(fd);
+	return fe->rc;
+}
+
+/* ------------------------------------------------------------ prefetch */
+
+typedef struct prefetch {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int started, stop;
+	size_t req;                   /* index in fb asked for */
+	int slot;                     /* into set[slot] */
+	int state;                    /* 0 idle, 1 asked, 2 reading, 3 read */
+	fetched set[2];
+	const eg_colscan *sc;
+} prefetch;
+
+static void *prefetch_main(void *arg)
+{
+	prefetch *pf = arg;
+	pthread_mutex_lock(&pf->mu);
+	for (;;) {
+		while (!pf->stop && pf->state != 1)
+			pthread_cond_wait(&pf->cv, &pf->mu);
+		if (pf->stop)
+			break;
+		pf->state = 2;
+		size_t j = pf->req;
+		fetched *fe = &pf->set[pf->slot];
+		pthread_mutex_unlock(&pf->mu);
+		fetch(pf->sc, &pf->sc->fb[j], fe);
+		pthread_mutex_lock(&pf->mu);
+		pf->state = 3;
+		pthread_cond_broadcast(&pf->cv);
+	}
+	pthread_mutex_unlock(&pf->mu);
+	return NULL;
+}
+
+static void fetched_free(fetched *fe)
+{
+	for (int d = 0; fe->raw && d < COL_MAX_PATHS + 6; d++)
+		free(fe->raw[d]);
+	free(fe->raw);
+	free(fe->cap);
+	free(fe->z);
+}
+
+static void prefetch_free(prefetch *pf)
+{
+	if (!pf)
+		return;
+	if (pf->started) {
+		pthread_mutex_lock(&pf->mu);
+		pf->stop = 1;
+		pthread_cond_broadcast(&pf->cv);
+		pthread_mutex_unlock(&pf->mu);
+		pthread_join(pf->th, NULL);
+	}
+	pthread_mutex_destroy(&pf->mu);
+	pthread_cond_destroy(&pf->cv);
+	fetched_free(&pf->set[0]);
+	fetched_free(&pf->set[1]);
+	free(pf);
+}
+
+/* The next block to read after index j, or nfb. */
+static size_t next_unskipped(const eg_colscan *sc, size_t j)
+{
+	while (j < sc->nfb && sc->fb[j].skip)
+		j++;
+	return j;
+}
+
+/* Block j's frames: from the prefetch thread if it was asked for them,
+ * else read here; then the thread is asked for the next block's, into the
+ * other set, while the caller decodes and uses these. */
+static fetched *get_fetched(eg_colscan *sc, size_t j)
+{
+	prefetch *pf = sc->pf;
+	fetched *fe = NULL;
+	pthread_mutex_lock(&pf->mu);
+	if (pf->state != 0) {
+		while (pf->state != 3)
+			pthread_cond_wait(&pf->cv, &pf->mu);
+		if (pf->req == j)
+			fe = &pf->set[pf->slot];
+		pf->state = 0;
+	}
+	pthread_mutex_unlock(&pf->mu);
+	int cur = fe ? (int)(fe - pf->set) : 0;
+	if (!fe) {
+		fe = &pf->set[cur];
+		fetch(sc, &sc->fb[j], fe);
+	}
+	size_t nx = next_unskipped(sc, j + 1);
+	if (nx < sc->nfb) {
+		pthread_mutex_lock(&pf->mu);
+		if (!pf->started)
+			pf->started = pthread_create(&pf->th, NULL, prefetch_main, pf) == 0;
+		if (pf->started) {
+			pf->req = nx;
+			pf->slot = 1 - cur;
+			pf->state = 1;
+			pthread_cond_broadcast(&pf->cv);
+		}
+		pthread_mutex_unlock(&pf->mu);
+	}
+	return fe;
+}
+
+static int prefetch_new(eg_colscan *sc)
+{
+	prefetch *pf = calloc(1, sizeof *pf);
+	if (!pf)
+		return -1;
+	pthread_mutex_init(&pf->mu, NULL);
+	pthread_cond_init(&pf->cv, NULL);
+	pf->sc = sc;
+	sc->pf = pf;
+	return 0;
+}
+
+/* ------------------------------------------------------------ decoding */
+
+static int decode_path(eg_colscan *sc, const fblock *fb, const fetched *fe, size_t i)
+{
+	cpath *c = &sc->p[i];
+	uint32_t n = fb->h.count;
+	eg_colvals *v = &sc->vals[i];
+	if (fb->col[i] < 0) {           /* a covered block without it: absent */
+		memset(c->tag, EG_CT_ABSENT, n);
+		memset(c->i, 0, (size_t)n * sizeof *c->i);
+		memset(c->s, 0, (size_t)n * sizeof *c->s);
+		return EG_OK;
+	}
+	const coldirent *e = &fb->h.dir[fb->col[i]];
+	if (eg_col_path_decode(fe->raw[fb->col[i]], e->rlen, n, c->tag, c->i, c->s, raw_add,
+			       &c->raw))
+		return damaged(sc, fb->k, "a path column does not decode");
+	for (uint32_t k = 0; k < n; k++)
+		if (c->tag[k] == EG_CT_STR && c->s[k] >= c->str.n)
+			return damaged(sc, fb->k, "a string is not in the dictionary");
+	v->has_int = e->has_int;
+	v->imin = e->imin;
+	v->imax = e->imax;
+	return EG_OK;
+}
+
+/* Times from a frame of zigzag deltas. */
+static int decode_times(eg_colscan *sc, const fblock *fb, const coldirent *e,
+			const unsigned char *raw, int64_t *out)
+{
+	uint32_t n = fb->h.count;
+	uint64_t *u = (uint64_t *)out;
+	if (e->rlen < 8 || eg_col_unpack64(raw + 8, e->rlen - 8, n, u) != e->rlen - 8)
+		return damaged(sc, fb->k, "a time column does not decode");
+	int64_t prev = (int64_t)rd64(raw);
+	for (uint32_t k = 0; k < n; k++)
+		out[k] = prev = (int64_t)((uint64_t)prev + (uint64_t)eg_col_unzz(u[k]));
+	return EG_OK;
+}
+
+/* Packed ids (types: indices into the header's set). */
+static int decode_ids(eg_colscan *sc, const fblock *fb, const coldirent *e,
+		      const unsigned char *raw, uint32_t *out)
+{
+	uint32_t n = fb->h.count;
+	if (eg_col_unpack32(raw, e->rlen, n, out) != e->rlen)
+		return damaged(sc, fb->k, "an id column does not decode");
+	if (e->what != COL_TYPE)
+		return EG_OK;
+	const uint32_t *types = (const uint32_t *)fb->h.types;
+	for (uint32_t k = 0; k < n; k++) {
+		if (out[k] >= fb->h.ntypes)
+			return damaged(sc, fb->k, "a type is not in the block's set");
+		out[k] = types[out[k]];
+	}
+	return EG_OK;
+}
+
+/* The arrays of column block fb (its index j), and which events the
+ * filter wants. */
+static int file_block(eg_colscan *sc, size_t j, int *any)
+{
+	const fblock *fb = &sc->fb[j];
+	fetched *fe = get_fetched(sc, j);
+	if (fe->rc)
+		return eg_st_err(sc->st, fe->rc, "%s", fe->why);
 	reset_block(sc);
 	uint32_t n = fb->h.count;
 	int rc = EG_OK;
 	unsigned c = cols_read(sc), got = 0;
-	for (uint32_t j = 0; j < fb->h.ncols && !rc; j++) {
-		const coldirent *e = &fb->h.dir[j];
+	for (uint32_t d = 0; d < fb->h.ncols && !rc; d++) {
+		const coldirent *e = &fb->h.dir[d];
 		unsigned bit = e->what <= COL_KIND ? 1u << (e->what - 1) : 0;
 		if (!(c & bit) || (got & bit))
 			continue;
 		got |= bit;
+		const unsigned char *raw = fe->raw[d];
 		switch (e->what) {
-		case COL_TIME: rc = read_times(sc, fd, fb, e, sc->time); break;
-		case COL_RECORDED: rc = read_times(sc, fd, fb, e, sc->recorded); break;
+		case COL_TIME: rc = decode_times(sc, fb, e, raw, sc->time); break;
+		case COL_RECORDED: rc = decode_times(sc, fb, e, raw, sc->recorded); break;
 		case COL_STREAM: case COL_TYPE:
-			rc = read_ids(sc, fd, fb, e, e->what == COL_STREAM ? sc->stream : sc->type);
+			rc = decode_ids(sc, fb, e, raw, e->what == COL_STREAM ? sc->stream : sc->type);
 			break;
-		case COL_KIND: rc = read_frame(sc, fd, fb, e, sc->kind, n); break;
+		case COL_KIND:
+			if (e->rlen != n)
+				rc = damaged(sc, fb->k, "a column has the wrong size");
+			else
+				memcpy(sc->kind, raw, n);
+			break;
 		default: break;
 		}
 	}
 	if (!rc && (got & c) != c)
 		rc = damaged(sc, fb->k, "an envelope column is missing");
 	for (size_t i = 0; i < sc->np && !rc; i++)
-		rc = file_path_column(sc, fd, fb, i);
-	eg_os.close(fd);
+		rc = decode_path(sc, fb, fe, i);
 	if (rc)
 		return rc;
 	const eg_filter *f = &sc->f;
 	*any = 0;
+	if (!f->kinds && !f->ntypes && !f->has_since && !f->has_until &&
+	    fb->h.first_pos >= sc->flo && fb->h.first_pos + n - 1 <= sc->fhi) {
+		memset(sc->want, 1, n);   /* the whole block, as most scans are */
+		*any = 1;
+		n = 0;
+	}
 	for (uint32_t k = 0; k < n; k++) {
 		uint64_t pos = fb->h.first_pos + k;
 		int64_t t = !(f->has_since || f->has_until) ? 0 :
@@ -559,7 +731,7 @@ static int file_block(eg_colscan *sc, const fblock *fb, int *any)
 		*any |= sc->want[k];
 	}
 	sc->b.first_pos = fb->h.first_pos;
-	sc->b.n = n;
+	sc->b.n = fb->h.count;
 	sc->b.tmin = fb->h.tmin;
 	sc->b.tmax = fb->h.tmax;
 	return EG_OK;
@@ -584,11 +756,11 @@ static void expose(eg_colscan *sc)
 int eg_colscan_next(eg_colscan *sc, const eg_colblock **b)
 {
 	while (sc->ifb < sc->nfb) {
-		const fblock *fb = &sc->fb[sc->ifb++];
+		size_t j = sc->ifb++;
 		int any = 0, rc;
-		if (fb->skip)
+		if (sc->fb[j].skip)
 			continue;
-		if ((rc = file_block(sc, fb, &any)))
+		if ((rc = file_block(sc, j, &any)))
 			return rc;
 		if (!any)
 			continue;
@@ -940,8 +1112,10 @@ static int plan_files(eg_colscan *sc)
 			need = fb->h.dict_len;
 	}
 	uint32_t *pid = calloc(sc->np + 1, sizeof *pid);
-	if (!pid)
+	if (!pid || (sc->nfb && prefetch_new(sc))) {
+		free(pid);
 		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+	}
 	if (sc->np && (rc = load_dict(sc, need, pid)))
 		goto out;
 	for (size_t j = 0; j < sc->nfb && !rc; j++) {
@@ -1093,6 +1267,7 @@ void eg_colscan_free(eg_colscan *sc)
 {
 	if (!sc)
 		return;
+	prefetch_free(sc->pf);        /* first: its thread reads fb */
 	eg_iter_free(sc->it);
 	for (size_t i = 0; sc->types && i < sc->f.ntypes; i++)
 		free(sc->types[i]);
@@ -1125,8 +1300,6 @@ void eg_colscan_free(eg_colscan *sc)
 	}
 	free(sc->fb);
 	free(sc->ftypes);
-	free(sc->zbuf);
-	free(sc->rbuf);
 	free(sc->dict);
 	free(sc->pdef);
 	eg_itab_free(&sc->keys);

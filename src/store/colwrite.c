@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@
 #include <zstd.h>
 
 /* zstd level of the frames: see docs/STORAGE.md, "Column files". */
-int eg_col_zlevel = 3;
+int eg_col_zlevel = 9;
 
 #define SPEC "{\"columns\":\"v1\"}"
 
@@ -61,6 +62,8 @@ typedef struct builder {
 	buf dict;                     /* dictionary records to append */
 	uint64_t *u64;                /* scratch: a column's values */
 	size_t capu64;
+	uint32_t *map;                /* scratch: a scan's string ids to the store's */
+	size_t capmap, nmap;
 	char *err;
 	size_t errlen;
 } builder;
@@ -69,7 +72,7 @@ static int bfail(builder *b, int code, const char *what)
 {
 	if (b->err && !b->err[0])
 		snprintf(b->err, b->errlen, "column files: %s%s%s", what,
-			 errno ? ": " : "", errno ? strerror(errno) : "");
+			 code == EG_EIO && errno ? ": " : "", code == EG_EIO && errno ? strerror(errno) : "");
 	return code;
 }
 
@@ -365,18 +368,28 @@ static int put_path(builder *b, eg_colscan *sc, const eg_colblock *cb, size_t i,
 			b->u64[m++] = (uint64_t)v->i[k] - base;
 	if (buf_add(r, &cnt[EG_CT_INT], 4) || buf_add(r, &base, 8) || put_packed(b, r, b->u64, m))
 		return -1;
-	/* the scan's ids to the store-wide dictionary's, through the text */
+	/* the scan's ids to the store-wide dictionary's, through the text,
+	 * once per id (map: store id + 1, 0 not yet) */
 	m = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		if (v->tag[k] != EG_CT_STR)
 			continue;
-		size_t len;
-		const char *t = eg_colscan_str(sc, i, v->s[k], &len);
-		uint32_t id = eg_itab_get(&w->str, XXH3_64bits(t, len), t, (uint32_t)len);
-		if (id == UINT32_MAX)
+		uint32_t s = v->s[k];
+		if (buf_grow(&b->map, &b->capmap, (size_t)s + 1, sizeof *b->map))
 			return -1;
-		b->u64[m++] = id;
+		while (b->nmap <= s)
+			b->map[b->nmap++] = 0;
+		if (!b->map[s]) {
+			size_t len;
+			const char *t = eg_colscan_str(sc, i, s, &len);
+			uint32_t id = eg_itab_get(&w->str, XXH3_64bits(t, len), t, (uint32_t)len);
+			if (id == UINT32_MAX)
+				return -1;
+			b->map[s] = id + 1;
+		}
+		b->u64[m++] = b->map[s] - 1;
 	}
+	b->nmap = 0;
 	if (buf_add(r, &cnt[EG_CT_STR], 4) || put_packed(b, r, b->u64, m))
 		return -1;
 	/* raw texts: the block's own table, in the scan's id order */
@@ -435,7 +448,8 @@ static void plan_free(plan *pl)
 }
 
 /* Pass 1: the paths of the block's data, the most frequent first. */
-static int choose_paths(builder *b, uint64_t first, uint64_t last, plan *pl)
+static int choose_paths(builder *b, uint64_t first, uint64_t last, plan *pl,
+			volatile int *stop)
 {
 	seen s = { 0 };
 	eg_iter *it;
@@ -446,6 +460,10 @@ static int choose_paths(builder *b, uint64_t first, uint64_t last, plan *pl)
 	eg_iter_lazy_ids(it);
 	const eg_event *e;
 	while ((rc = eg_iter_next(it, &e)) == EG_OK) {
+		if (stop && *stop && !(e->pos & 1023)) {   /* the writer closes */
+			rc = EG_EINTR;
+			break;
+		}
 		json_span o = { e->data, e->data_len, JSON_OBJECT };
 		s.key.n = 0;
 		if (e->data_len && walk(&s, &o, 0)) {
@@ -455,7 +473,8 @@ static int choose_paths(builder *b, uint64_t first, uint64_t last, plan *pl)
 	}
 	eg_iter_free(it);
 	if (rc != EG_END) {
-		rc = rc == EG_ENOMEM ? bfail(b, rc, "out of memory") : bfail(b, rc, eg_errmsg(b->st));
+		if (rc != EG_EINTR)
+			rc = rc == EG_ENOMEM ? bfail(b, rc, "out of memory") : bfail(b, rc, eg_errmsg(b->st));
 		goto done;
 	}
 	rc = EG_ENOMEM;
@@ -605,12 +624,17 @@ static int type_set(const eg_colblock *cb, uint32_t **types, uint32_t *n)
 	uint32_t *t = malloc(((size_t)cb->n + 1) * sizeof *t);
 	if (!t)
 		return -1;
-	memcpy(t, cb->type, (size_t)cb->n * sizeof *t);
-	qsort(t, cb->n, sizeof *t, cmp_u32);
-	uint32_t k = 0;
-	for (uint32_t i = 0; i < cb->n; i++)
-		if (!k || t[k - 1] != t[i])
-			t[k++] = t[i];
+	uint32_t k = 0;   /* a block has few types: a run or a short search */
+	for (uint32_t i = 0; i < cb->n; i++) {
+		if (i && cb->type[i] == cb->type[i - 1])
+			continue;
+		uint32_t j = 0;
+		while (j < k && t[j] != cb->type[i])
+			j++;
+		if (j == k)
+			t[k++] = cb->type[i];
+	}
+	qsort(t, k, sizeof *t, cmp_u32);
 	*types = t;
 	*n = k;
 	return 0;
@@ -803,6 +827,7 @@ static void builder_free(builder *b)
 	free(b->raw.p);
 	free(b->dict.p);
 	free(b->u64);
+	free(b->map);
 	eg_ds_unlock(&b->d);
 	eg_ds_close(&b->d);
 	eg_store_close(b->st);
@@ -870,7 +895,9 @@ int eg_col_build(const char *dir, volatile int *stop, char *err, size_t errlen)
 	for (uint64_t k = b.nblocks; k < want && !rc && !(stop && *stop); k++) {
 		plan pl = { 0 };
 		uint64_t first = k * eg_colscan_block_events + 1;
-		rc = choose_paths(&b, first, first + eg_colscan_block_events - 1, &pl);
+		rc = choose_paths(&b, first, first + eg_colscan_block_events - 1, &pl, stop);
+		if (!rc && stop && *stop)
+			rc = EG_EINTR;
 		if (!rc) {
 			drop_nul_names(&pl, &b);
 			rc = write_block(&b, k, &pl, stop);
@@ -903,8 +930,12 @@ static void *colw_main(void *arg)
 {
 	eg_colw *w = arg;
 	pthread_setname_np(pthread_self(), "engram-cols");
-	/* below the append's own threads: it only uses time they leave */
-	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+	/* only on time nothing else wants (SCHED_IDLE): append's speed is
+	 * measured with it running; a builder that gets no time leaves the
+	 * blocks to the next writer or reader */
+	struct sched_param sp = { 0 };
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp))
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
 		if (!w->wake) {
@@ -913,8 +944,11 @@ static void *colw_main(void *arg)
 		}
 		w->wake = 0;
 		pthread_mutex_unlock(&w->mu);
-		eg_col_build(w->dir, &w->stop, w->err, sizeof w->err);
+		char err[sizeof w->err];
+		int rc = eg_col_build(w->dir, &w->stop, err, sizeof err);
 		pthread_mutex_lock(&w->mu);
+		if (rc && err[0] && !w->err[0])   /* the first failure, for the writer */
+			memcpy(w->err, err, sizeof err);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -964,6 +998,10 @@ void eg_col_writer_close(eg_store *st)
 	pthread_mutex_unlock(&w->mu);
 	if (w->started)
 		pthread_join(w->th, NULL);
+	/* said as a derived file not saved is: the next writer builds it */
+	if (w->err[0] && !st->note[0])
+		snprintf(st->note, sizeof st->note, "%s (the next writer or reader builds them)",
+			 w->err);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	free(w);

@@ -197,7 +197,8 @@ static int open_store(eg_store *st, const char *dir, int flags, const eg_open_op
 	if (flags & EG_OPEN_CATCHUP) {
 		char err[256];
 		if (eg_col_lag_events(st) && eg_col_build(st->dir, NULL, err, sizeof err))
-			snprintf(st->note, sizeof st->note, "%s", err);
+			snprintf(st->note, sizeof st->note, "%s (the next writer or reader builds "
+				 "them)", err);
 		return EG_OK;
 	}
 	eg_col_writer_open(st);
@@ -218,6 +219,7 @@ int eg_store_open(eg_store **out, const char *dir, int flags, const eg_open_opts
 
 int eg_store_flush(eg_store *st)
 {
+	eg_col_writer_close(st);     /* the column builder stops: the handle only reads */
 	if (!st->writable || st->log.failed)
 		return EG_OK;
 	return eg_index_close_clean(st);
