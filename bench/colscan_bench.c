@@ -60,7 +60,7 @@ static double run(eg_store *st, int with_path, int files, uint64_t *groups, uint
 	static const char *const url[] = { "page_url" };
 	static const char *const *const paths[] = { url };
 	static const int nseg[] = { 1 };
-	eg_colneed need = { paths, nseg, with_path ? 1 : 0 };
+	eg_colneed need = { paths, nseg, with_path ? 1 : 0, 0 };
 	eg_filter f = { 0 };
 	memset(keys, 0, SLOTS * 8);
 	memset(counts, 0, SLOTS * 8);

@@ -240,4 +240,10 @@ int cmd_kafka(cli *c);
 eg_map *cli_load_map(const char *arg, int *rc);
 int cmd_token(cli *c);
 
+/* --explain of an engine that reads columns or the log (docs/STORAGE.md):
+ * ,"path":…,"events_from_columns":…,"events_from_log":…[,"log_reason":…]
+ * to f, for the caller's object to go on or close. */
+void cli_explain_path(FILE *f, const char *path, const char *why, uint64_t from_columns,
+		      uint64_t from_log);
+
 #endif

@@ -927,3 +927,20 @@ void out_session(out *o, const eg_session_row *r)
 	out_u64(o, "client_sessions", r->client_sessions);
 	out_row_end(o);
 }
+
+void cli_explain_path(FILE *f, const char *path, const char *why, uint64_t from_columns,
+		      uint64_t from_log)
+{
+	fprintf(f, ",\"path\":%s%s%s,\"events_from_columns\":%" PRIu64 ",\"events_from_log\":%"
+		PRIu64, path ? "\"" : "", path ? path : "null", path ? "\"" : "", from_columns,
+		from_log);
+	if (!why)
+		return;
+	size_t n = strlen(why);
+	char *q = malloc(6 * n + 2);
+	if (q) {
+		q[eg_json_quote(why, n, q)] = 0;
+		fprintf(f, ",\"log_reason\":%s", q);
+	}
+	free(q);
+}

@@ -25,12 +25,14 @@ static void explain(const eg_sessions *s, uint64_t at)
 	eg_sessions_get_explain(s, &x);
 	fprintf(stderr, "{\"explain\":\"sessions\",\"through\":%llu,\"known_pos\":%llu,"
 		"\"checkpoint_pos\":%llu,\"events_read\":%llu,\"checkpoints_saved\":%llu,"
-		"\"events\":%llu,\"sessions\":%llu,\"streams\":%llu,\"merged_by_late_events\":%llu}\n",
+		"\"events\":%llu,\"sessions\":%llu,\"streams\":%llu,\"merged_by_late_events\":%llu",
 		(unsigned long long)x.through, (unsigned long long)at,
 		(unsigned long long)x.resumed_from, (unsigned long long)x.taken,
 		(unsigned long long)x.saved, (unsigned long long)x.events,
 		(unsigned long long)x.sessions, (unsigned long long)x.streams,
 		(unsigned long long)x.merges);
+	cli_explain_path(stderr, x.path, x.log_reason, x.from_columns, x.from_log);
+	fputs("}\n", stderr);
 }
 
 int cmd_sessions(cli *c)

@@ -217,7 +217,7 @@ static void explain(const eg_win *w)
 		"\"events\":%llu,"
 		"\"too_late\":%llu,\"revisions\":%llu,\"corrections\":%llu,\"heartbeats\":%llu,"
 		"\"windows\":%llu,"
-		"\"open_windows\":%llu,\"max_time\":%s%s%s,\"watermark\":%s%s%s}\n",
+		"\"open_windows\":%llu,\"max_time\":%s%s%s,\"watermark\":%s%s%s",
 		(unsigned long long)x.resumed_from, (unsigned long long)x.through,
 		(unsigned long long)x.events,
 		(unsigned long long)x.too_late, (unsigned long long)x.revisions,
@@ -225,6 +225,8 @@ static void explain(const eg_win *w)
 		(unsigned long long)x.windows,
 		(unsigned long long)x.open_windows, q ? "\"" : "", mt, q ? "\"" : "",
 		q ? "\"" : "", wm, q ? "\"" : "");
+	cli_explain_path(stderr, x.path, x.log_reason, x.from_columns, x.from_log);
+	fputs("}\n", stderr);
 	for (size_t i = 0; i < x.naggs; i++)
 		fprintf(stderr, "{\"explain\":\"agg\",\"agg\":\"%s\",\"used\":%llu,"
 			"\"skipped_missing\":%llu,\"skipped_not_number\":%llu}\n",

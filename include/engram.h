@@ -829,6 +829,14 @@ typedef struct eg_win_explain {
 	size_t naggs;
 	const eg_win_agg_stats *aggs;
 	uint64_t resumed_from;       /* the checkpoint's position the run went on from */
+	/* Where the handle's runs read events (docs/STORAGE.md, "Engines on
+	 * columns"): "columns" (the column files, and the log's tail after
+	 * their last block), "log", or NULL when none ran; why not the
+	 * columns when the log was read (NULL otherwise); the events each
+	 * side gave, over the handle's runs.  Borrowed from w. */
+	const char *path;
+	const char *log_reason;
+	uint64_t from_columns, from_log;
 } eg_win_explain;
 void eg_win_get_explain(const eg_win *w, eg_win_explain *out);
 
@@ -900,6 +908,12 @@ typedef struct eg_sess_explain {
 	uint64_t events, sessions, streams;   /* in the state */
 	uint64_t merges;                 /* sessions joined by a late event */
 	uint64_t saved;                  /* checkpoints this scan wrote */
+	/* Where the scan read events (docs/STORAGE.md, "Engines on
+	 * columns"): "columns", "log", or NULL when it read none; why not
+	 * the columns when it read the log; the events from each. */
+	const char *path;
+	const char *log_reason;
+	uint64_t from_columns, from_log;
 } eg_sess_explain;
 void eg_sessions_get_explain(const eg_sessions *s, eg_sess_explain *out);
 

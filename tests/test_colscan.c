@@ -307,7 +307,7 @@ static void check_scan_paths(eg_store *st, const eg_filter *f, int files_too)
 		paths[j] = PATHS[ASK[j]];
 		nseg[j] = NSEG[ASK[j]];
 	}
-	eg_colneed need = { (const char *const *const *)paths, nseg, (size_t)NASK };
+	eg_colneed need = { (const char *const *const *)paths, nseg, (size_t)NASK, 0 };
 	eg_colscan *sc;
 	int rc = eg_colscan_new(st, f, &need, &sc);
 	if (rc == EG_ENOTFOUND && files_too) {
@@ -546,7 +546,7 @@ static void files_and_log_and_lookup_agree(void **state)
 		/* data itself is never a column: the caller reads the log */
 		eg_colscan *sc;
 		eg_filter z = { 0 };
-		eg_colneed whole = { (const char *const *const *)&PATHS[10], &NSEG[10], 1 };
+		eg_colneed whole = { (const char *const *const *)&PATHS[10], &NSEG[10], 1, 0 };
 		assert_int_equal(eg_colscan_new(st, &z, &whole, &sc), EG_ENOTFOUND);
 		eg_store_close(st);
 	}
@@ -595,7 +595,7 @@ static void a_damaged_block_is_refused_not_read(void **state)
 		eg_store *st = NULL;
 		assert_int_equal(eg_store_open(&st, DIR_, EG_OPEN_READ, NULL), EG_OK);
 		eg_filter f = { 0 };
-		eg_colneed need = { (const char *const *const *)PATHS, NSEG, 2 };
+		eg_colneed need = { (const char *const *const *)PATHS, NSEG, 2, 0 };
 		eg_colscan *sc;
 		int rc = eg_colscan_new(st, &f, &need, &sc);
 		if (rc == EG_OK) {
@@ -649,7 +649,7 @@ static void reindex_and_a_brief_writer_build_the_column_files(void **state)
 static int scan_one(eg_store *st, uint64_t from, uint64_t to, const char *const *segs, int nseg)
 {
 	eg_filter f = { .from = from, .to = to };
-	eg_colneed need = { &segs, &nseg, 1 };
+	eg_colneed need = { &segs, &nseg, 1, 0 };
 	eg_colscan *sc;
 	int rc = eg_colscan_new(st, &f, &need, &sc);
 	if (rc)

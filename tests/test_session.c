@@ -366,6 +366,73 @@ static void events_without_a_stream_make_sessions_of_the_empty_stream(void **sta
 	eg_store_close(st);
 }
 
+/* The column path (col.h) and the log path make the same sessions and
+ * the same checkpoint files: runs in random steps, reopened now and then,
+ * with kept checkpoints inside runs and column blocks of 50 events; and
+ * the same sessions known at earlier times. */
+extern uint32_t eg_colscan_block_events;
+extern int eg_colsrc_off;
+
+static void columns_and_log_make_the_same_checkpoints(void **state)
+{
+	tu_fx *f = *state;
+	eg_store *st = tu_open(f->dir, EG_OPEN_WRITE | EG_OPEN_CREATE, 0);
+	for (int i = 0; i < NEV; i += 500)
+		append_range(st, i, i + 500 < NEV ? i + 500 : NEV);
+	uint64_t se = eg_sess_save_every, sm = eg_sess_save_min, pm = eg_sess_pipe_min;
+	uint32_t block = eg_colscan_block_events;
+	eg_sess_save_every = 97;
+	eg_sess_save_min = 50;
+	eg_colscan_block_events = 50;
+	char sess[200];
+	snprintf(sess, sizeof sess, "%s/idx/sess", f->dir);
+	static const char *const types[] = { "page_view", "click" };
+	eg_sess_opts opts[2] = { { 0 }, { .gap = 10 * 60 * 1000000LL, .types = types, .ntypes = 2 } };
+	for (int k = 0; k < 2; k++) {
+		uint64_t seed = rng_state;
+		char *files[2];
+		size_t len[2];
+		text last[2], past[2];
+		for (int off = 0; off < 2; off++) {
+			rng_state = seed;
+			eg_colsrc_off = off;
+			eg_sessions *s;
+			eg_sess_explain x;
+			assert_int_equal(eg_sessions_open(st, &opts[k], 0, &s), EG_OK);
+			for (uint64_t to = 0; to < NEV;) {
+				to += 1 + rnd() % 1000;
+				to = to > NEV ? NEV : to;
+				eg_sess_pipe_min = rnd() % 2 ? 1 : pm;
+				text t;
+				scan(s, to, &t);
+				free(t.buf);
+				eg_sessions_get_explain(s, &x);
+				if (x.path)
+					assert_string_equal(x.path, off ? "log" : "columns");
+				if (rnd() % 3 == 0) {
+					eg_sessions_close(s);
+					assert_int_equal(eg_sessions_open(st, &opts[k], 0, &s), EG_OK);
+				}
+			}
+			scan(s, 0, &last[off]);
+			scan(s, 1 + rnd() % NEV, &past[off]);
+			eg_sessions_close(s);
+			files[off] = tu_tree_text(sess, "lock", &len[off]);
+			rm_rf(sess);
+		}
+		assert_true(len[0] > 0);
+		assert_int_equal(len[0], len[1]);
+		assert_memory_equal(files[0], files[1], len[0]);
+		expect_equal(&last[0], &last[1], "columns and log");
+		expect_equal(&past[0], &past[1], "columns and log, known at");
+		free(files[0]), free(files[1]);
+	}
+	eg_colsrc_off = 0;
+	eg_colscan_block_events = block;
+	eg_sess_save_every = se, eg_sess_save_min = sm, eg_sess_pipe_min = pm;
+	eg_store_close(st);
+}
+
 int main(void)
 {
 	generate();
@@ -380,6 +447,11 @@ int main(void)
 						tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(events_without_a_stream_make_sessions_of_the_empty_stream,
 						tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(columns_and_log_make_the_same_checkpoints,
+						tu_setup, tu_teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* every test from the columns, then from the log */
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	eg_colsrc_off = 1;
+	return failed + cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -562,11 +562,99 @@ static void restarts_equal_one_replay(const char *window)
 	rm_rf(dir);
 }
 
+/* The column path (col.h) and the log path make the same files: live
+ * runs in random steps, on one thread or two, reopened now and then, with
+ * checkpoints inside runs and column blocks of 50 events. */
+static void test_columns_and_log_make_the_same_files(void **state)
+{
+	(void)state;
+	static const char *const SPECS[] = {
+		"{\"types\":[\"page_view\"],\"window\":{\"tumble\":\"1h\"},\"group_by\":[\"data.page\"],"
+		"\"aggs\":{\"views\":{\"count\":true},\"users\":{\"count_distinct\":\"stream\"},"
+		"\"ms\":{\"sum\":\"data.ms\"},\"p95\":{\"p95\":\"data.ms\"}},"
+		"\"watermark\":\"10m\",\"allowed_lateness\":\"2h\"}",
+		"{\"window\":{\"session\":\"20m\"},\"group_by\":[\"stream\"],"
+		"\"aggs\":{\"n\":{\"count\":true},\"max\":{\"max\":\"data.ms\"}},"
+		"\"watermark\":\"5m\",\"allowed_lateness\":\"1h\"}",
+		"{\"window\":{\"hop\":\"1h\",\"every\":\"20m\"},\"group_by\":[\"type\",\"data.ms\"],"
+		"\"aggs\":{\"n\":{\"count\":true},\"t\":{\"min\":\"time\"}},"
+		"\"watermark\":\"0s\",\"allowed_lateness\":\"forever\"}",
+	};
+	extern uint32_t eg_colscan_block_events;
+	extern int eg_colsrc_off;
+	/* on tmpfs where there is one: the checkpoints are synced */
+	char dir[64], win[80];
+	strcpy(dir, "/dev/shm/eg-test-wincol-XXXXXX");
+	if (!mkdtemp(dir)) {
+		strcpy(dir, "/tmp/eg-test-wincol-XXXXXX");
+		assert_non_null(mkdtemp(dir));
+	}
+	snprintf(win, sizeof win, "%s/idx/win", dir);
+	eg_store *st = tu_open(dir, EG_OPEN_WRITE | EG_OPEN_CREATE, 0);
+	for (int i = 0; i < NEV; i += 500)
+		append_range(st, i, i + 500 < NEV ? i + 500 : NEV);
+	uint64_t save_every = eg_win_save_every, pipe_min = eg_win_pipe_min;
+	uint32_t block = eg_colscan_block_events;
+	eg_win_save_every = 97;
+	eg_colscan_block_events = 50;
+	for (size_t k = 0; k < sizeof SPECS / sizeof *SPECS; k++) {
+		eg_win_spec *s = parse(SPECS[k]);
+		uint64_t seed = rng_state;
+		char *text[2];
+		size_t len[2];
+		lines t[2] = { { 0 }, { 0 } };
+		for (int off = 0; off < 2; off++) {
+			rng_state = seed;       /* the same steps on both paths */
+			eg_colsrc_off = off;
+			eg_win *w;
+			int paths = 0;
+			assert_int_equal(eg_win_open(st, s, 0, &w), EG_OK);
+			for (uint64_t to = 0; to < NEV;) {
+				to += 1 + rnd() % 1000;
+				to = to > NEV ? NEV : to;
+				eg_win_pipe_min = rnd() % 2 ? 1 : pipe_min;
+				assert_int_equal(eg_win_run(w, to), EG_OK);
+				eg_win_explain x;
+				eg_win_get_explain(w, &x);
+				if (x.path) {
+					assert_string_equal(x.path, off ? "log" : "columns");
+					paths++;
+				}
+				if (rnd() % 3 == 0) {
+					eg_win_close(w);
+					assert_int_equal(eg_win_open(st, s, 0, &w), EG_OK);
+				}
+			}
+			assert_int_equal(eg_win_run(w, 0), EG_OK);
+			assert_true(paths > 0);
+			assert_int_equal(eg_win_table(w, 0, 1, on_row, &t[off]), EG_OK);
+			eg_win_close(w);
+			text[off] = tu_tree_text(win, "lock", &len[off]);
+			rm_rf(win);
+		}
+		assert_true(len[0] > 0);
+		assert_int_equal(len[0], len[1]);
+		assert_memory_equal(text[0], text[1], len[0]);
+		assert_string_equal(t[0].buf, t[1].buf);
+		free(text[0]), free(text[1]), free(t[0].buf), free(t[1].buf);
+		eg_win_spec_free(s);
+	}
+	eg_colsrc_off = 0;
+	eg_colscan_block_events = block;
+	eg_win_save_every = save_every;
+	eg_win_pipe_min = pipe_min;
+	eg_store_close(st);
+	rm_rf(dir);
+}
+
 static void test_restarts_equal_one_replay(void **state)
 {
 	(void)state;
+	extern int eg_colsrc_off;
 	restarts_equal_one_replay("{\"tumble\":\"1h\"}");
+	eg_colsrc_off = 1;                   /* the log path (else the columns) */
 	restarts_equal_one_replay("{\"hop\":\"1h\",\"every\":\"20m\"}");
+	eg_colsrc_off = 0;
 	restarts_equal_one_replay("{\"session\":\"20m\"}");
 }
 
@@ -767,6 +855,7 @@ int main(void)
 		cmocka_unit_test(test_hopping_forever_equals_group_by),
 		cmocka_unit_test(test_sessions_forever_equal_sorted_sessionizing),
 		cmocka_unit_test(test_restarts_equal_one_replay),
+		cmocka_unit_test(test_columns_and_log_make_the_same_files),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }

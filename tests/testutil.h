@@ -66,6 +66,63 @@ static inline void tu_copy_tree(const char *src, const char *dst)
 	closedir(d);
 }
 
+/* A tree's files as one text, for comparing two trees byte for byte:
+ * each file's path under dir, its length and its bytes, in name order
+ * within each directory; files named skip left out.  malloc'd. */
+static inline int tu_cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static inline void tu_tree_add(const char *dir, const char *rel, const char *skip, char **out,
+			       size_t *len)
+{
+	char p[1024];
+	snprintf(p, sizeof p, "%s%s%s", dir, rel[0] ? "/" : "", rel);
+	DIR *d = opendir(p);
+	if (!d)
+		return;
+	char *names[4096];
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && n < 4096)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    (!skip || strcmp(de->d_name, skip)))
+			names[n++] = strdup(de->d_name);
+	closedir(d);
+	qsort(names, n, sizeof *names, tu_cmp_name);
+	for (size_t i = 0; i < n; i++) {
+		char r[1024], f[1100];
+		snprintf(r, sizeof r, "%s%s%s", rel, rel[0] ? "/" : "", names[i]);
+		snprintf(f, sizeof f, "%s/%s", dir, r);
+		struct stat sb;
+		assert_int_equal(lstat(f, &sb), 0);
+		if (S_ISDIR(sb.st_mode)) {
+			tu_tree_add(dir, r, skip, out, len);
+		} else {
+			size_t add = strlen(r) + 32 + (size_t)sb.st_size;
+			*out = realloc(*out, *len + add + 1);
+			assert_non_null(*out);
+			*len += (size_t)sprintf(*out + *len, "%s %lld\n", r, (long long)sb.st_size);
+			int fd = open(f, O_RDONLY);
+			assert_true(fd >= 0);
+			assert_int_equal(read(fd, *out + *len, (size_t)sb.st_size), sb.st_size);
+			close(fd);
+			*len += (size_t)sb.st_size;
+		}
+		free(names[i]);
+	}
+}
+
+static inline char *tu_tree_text(const char *dir, const char *skip, size_t *len)
+{
+	char *out = calloc(1, 1);
+	assert_non_null(out);
+	*len = 0;
+	tu_tree_add(dir, "", skip, &out, len);
+	return out;
+}
+
 /* The fixture of tests that need a fresh temp directory each: setup puts
  * a tu_fx in *state, teardown removes the directory. */
 typedef struct tu_fx {

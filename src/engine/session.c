@@ -17,6 +17,7 @@
  * stream, client session and, for page views, data.page_url; the engine
  * here takes them in log order.
  */
+#include "colsrc.h"
 #include "internal.h"
 #include "json.h"
 #include "os.h"
@@ -508,6 +509,7 @@ struct eg_sessions {
 	sstate S;                     /* the state at the head, once loaded */
 	int loaded;
 	eg_sess_explain ex;
+	eg_colpath cols;              /* which path the scan read */
 	uint64_t resumed;             /* the loaded checkpoint's position */
 };
 
@@ -733,7 +735,8 @@ static int fill(void *ctx, void *bp)
 /* Engine: take one event, its stream's name and its url (it->ulen 0:
  * none), and its stream's id when the caller found it already (else
  * UINT32_MAX); save a kept checkpoint first where one falls. */
-static int take_one(srun *r, const sitem *it, const char *stream, const char *url, uint32_t sid)
+static int take_one(srun *r, const sitem *it, const char *stream, const char *url, uint32_t sid,
+		    uint32_t url1)
 {
 	sstate *S = r->S;
 	eg_sessions *s = r->s;
@@ -750,11 +753,12 @@ static int take_one(srun *r, const sitem *it, const char *stream, const char *ur
 	}
 	if (sid == UINT32_MAX)
 		sid = eg_itab_get(&S->streams, it->shash, stream, it->slen);
-	uint32_t url1 = 0;
 	if (sid == UINT32_MAX ||
 	    (sid >= S->capord && grow(&S->ord, sid, &S->capord, sizeof *S->ord, 1024)))
 		return EG_ENOMEM;
-	if (it->ulen) {
+	if (url1 == UINT32_MAX && !it->ulen) {
+		url1 = 0;
+	} else if (url1 == UINT32_MAX) {
 		uint32_t u = eg_itab_get(&S->urls, it->uhash, url, it->ulen);
 		if (u == UINT32_MAX)
 			return EG_ENOMEM;
@@ -772,7 +776,8 @@ static int take_batch(void *ctx, void *bp)
 	const sbatch *b = bp;
 	for (uint32_t k = 0; k < b->n; k++) {
 		const sitem *it = &b->items[k];
-		int rc = take_one(ctx, it, b->text.p + it->soff, b->text.p + it->uoff, UINT32_MAX);
+		int rc = take_one(ctx, it, b->text.p + it->soff, b->text.p + it->uoff, UINT32_MAX,
+				  UINT32_MAX);
 		if (rc)
 			return rc;
 	}
@@ -799,7 +804,7 @@ static int hold(ahead *a, const eg_event *e, const json_span *url)
 
 static int take_held(srun *r, const ahead *a)
 {
-	return take_one(r, &a->it, a->text.p, a->text.p + a->it.slen, a->sid);
+	return take_one(r, &a->it, a->text.p, a->text.p + a->it.slen, a->sid, UINT32_MAX);
 }
 
 /* One thread: each event straight from the log to the engine, taken two
@@ -897,6 +902,210 @@ static int run_span(eg_sessions *s, span *sp)
 	free(r);
 	eg_iter_free(sp->it);            /* its buffers back for the next part */
 	sp->it = NULL;
+	return rc;
+}
+
+/* ------------------------------------------------------------ from columns */
+
+/* A run from the column files (col.h): each event's stream, type, client
+ * session and data.page_url are ids there, so what take_one needs of an
+ * id (the stream's and url's ids in S, the client session's hash,
+ * whether a type is a page view) is found once per id.  Streams and urls
+ * enter S when their first event is taken, as on the log path, so that
+ * the state and its checkpoints do not depend on the path. */
+
+typedef struct skey {
+	uint32_t sid;                 /* as a stream: its id in S + 1; 0: not yet */
+	uint8_t known, hb, res, page; /* named EG_HEARTBEAT; a $ name (engram's own) */
+} skey;
+
+typedef struct scols {
+	eg_colscan *sc;
+	skey *key, *lkey;             /* by key id; EG_COL_KEY_LOCAL ones by the rest */
+	size_t nkey, nlkey;
+	uint32_t *url;                /* per string id of data.page_url: url id in S + 1 */
+	size_t nurl;
+	uint64_t *cs;                 /* per client session id: its hash; 0: not yet */
+	size_t ncs;
+	uint64_t got[2];              /* events taken from column blocks, from the log */
+} scols;
+
+/* Room for index id in the array *a of n elements of size bytes, zeroed. */
+static int room(void *a, size_t *n, uint32_t id, size_t size)
+{
+	if (id < *n)
+		return 0;
+	size_t c = *n ? *n : 256;
+	while (c <= id)
+		c *= 2;
+	void *old;
+	memcpy(&old, a, sizeof old);
+	char *p = realloc(old, c * size);
+	if (!p)
+		return -1;
+	memset(p + *n * size, 0, (c - *n) * size);
+	memcpy(a, &p, sizeof p);
+	*n = c;
+	return 0;
+}
+
+static skey *key_at(scols *c, const sess_key *k, uint32_t id)
+{
+	uint32_t j = id & ~EG_COL_KEY_LOCAL;
+	int local = j != id;
+	if (room(local ? &c->lkey : &c->key, local ? &c->nlkey : &c->nkey, j, sizeof *c->key))
+		return NULL;
+	skey *x = local ? &c->lkey[j] : &c->key[j];
+	if (!x->known) {
+		size_t n = 0;
+		const char *s = eg_colscan_key(c->sc, id, &n);
+		if (!s)
+			n = 0;
+		x->known = 1;
+		x->res = (uint8_t)eg_reserved_stream(s, n);
+		x->hb = n == sizeof EG_HEARTBEAT - 1 && !memcmp(s, EG_HEARTBEAT, n);
+		for (size_t i = 0; i < k->npages; i++)
+			x->page |= k->plens[i] == n && !memcmp(k->pages[i], s, n);
+	}
+	return x;
+}
+
+/* Event k of block b: take it. */
+static int take_col(srun *r, scols *c, eg_savepts *pts, const eg_colblock *b, uint32_t k)
+{
+	sstate *S = r->S;
+	skey *x = key_at(c, &r->s->key, b->type[k]);
+	if (!x)
+		return EG_ENOMEM;
+	skey ty = *x;                 /* (the next key_at may move the array) */
+	skey *st = key_at(c, &r->s->key, b->stream[k]);
+	if (!st)
+		return EG_ENOMEM;
+	if (r->skip_heartbeats && (ty.hb || st->res))
+		return EG_OK;
+	sitem it = { .pos = b->first_pos + k, .time = b->time[k], .page = ty.page };
+	it.ident = eg_savepts_at(pts, it.pos);
+	uint32_t cs = b->session[k];
+	if (cs) {
+		if (room(&c->cs, &c->ncs, cs, sizeof *c->cs))
+			return EG_ENOMEM;
+		if (!c->cs[cs]) {
+			size_t n;
+			const char *t = eg_colscan_session(c->sc, cs, &n);
+			c->cs[cs] = XXH3_64bits(t, n) | 1;
+		}
+		it.cshash = c->cs[cs];
+	}
+	const char *name = NULL, *url = NULL;
+	size_t n = 0;
+	uint32_t sid = st->sid ? st->sid - 1 : UINT32_MAX, url1 = 0, uid = 0;
+	if (!st->sid) {               /* S learns the stream when it takes it */
+		name = eg_colscan_key(c->sc, b->stream[k], &n);
+		if (!name)
+			name = "", n = 0;
+		it.shash = XXH3_64bits(name, n);
+		it.slen = (uint32_t)n;
+	}
+	const eg_colvals *v = &b->vals[0];
+	int tag = it.page ? v->tag[k] : EG_CT_ABSENT;
+	char t[24];
+	switch (tag) {
+	case EG_CT_ABSENT: case EG_CT_NULL:
+		break;
+	case EG_CT_STR:
+		uid = v->s[k];
+		if (room(&c->url, &c->nurl, uid, sizeof *c->url))
+			return EG_ENOMEM;
+		if ((url1 = c->url[uid]))
+			break;
+		url = eg_colscan_str(c->sc, 0, uid, &n);
+		goto text;
+	case EG_CT_INT:
+		url = t;
+		n = (size_t)snprintf(t, sizeof t, "%lld", (long long)v->i[k]);
+		goto text;
+	case EG_CT_TRUE: case EG_CT_FALSE:
+		url = tag == EG_CT_TRUE ? "true" : "false";
+		n = tag == EG_CT_TRUE ? 4 : 5;
+		goto text;
+	default:
+		url = eg_colscan_raw(c->sc, 0, v->s[k], &n);
+	text:
+		it.ulen = (uint32_t)n;
+		it.uhash = XXH3_64bits(url, n);
+		url1 = UINT32_MAX;
+	}
+	int rc = take_one(r, &it, name, url, sid, url1);
+	if (rc)
+		return rc;
+	if (!st->sid)
+		st->sid = eg_itab_find(&S->streams, it.shash, name, it.slen) + 1;
+	if (tag == EG_CT_STR && !c->url[uid])
+		c->url[uid] = eg_itab_find(&S->urls, it.uhash, url, it.ulen) + 1;
+	return EG_OK;
+}
+
+/* Run the events of scan sc (filter f) into S, as run_span: EG_OK. */
+static int run_cols(eg_sessions *s, sstate *S, eg_colscan *sc, const eg_filter *f, int save)
+{
+	srun *r = calloc(1, sizeof *r);
+	scols c = { .sc = sc };
+	eg_savepts pts = { 0 };
+	span sp = { .lo = f->from, .hi = f->to, .S = S, .save = save };
+	if (!r)
+		return EG_ENOMEM;
+	r->s = s;
+	r->S = S;
+	r->sp = &sp;
+	r->skip_heartbeats = !s->key.ntypes;
+	r->save = save;
+	int rc = eg_savepts_find(s->st, f, S->through, eg_sess_save_every, r->skip_heartbeats, &pts);
+	const eg_colblock *b;
+	while (!rc && !(rc = eg_colscan_next(sc, &b))) {
+		uint64_t had = S->events;
+		for (uint32_t k = 0; k < b->n && !rc; k++)
+			if (b->want[k])
+				rc = take_col(r, &c, &pts, b, k);
+		c.got[b->from_log != 0] += S->events - had;
+	}
+	eg_colpath_cols(&s->cols, c.got[0], c.got[1]);
+	if (rc == EG_END) {
+		rc = EG_OK;
+		S->through = f->to;
+	}
+	s->ex.saved += r->saved;
+	eg_savepts_free(&pts);
+	free(c.key);
+	free(c.lkey);
+	free(c.url);
+	free(c.cs);
+	free(r);
+	return rc;
+}
+
+/* A scan of the columns for the events after S->through up to to, or
+ * none (*out NULL, why in s->cols) when the log must be read. */
+static int cols_open(eg_sessions *s, const eg_filter *f, eg_colscan **out)
+{
+	*out = NULL;
+	if (!eg_colsrc_allowed()) {
+		eg_colpath_log(&s->cols, 0, "ENGRAM_NO_COLUMNS is set");
+		return EG_OK;
+	}
+	static const char *const url[1] = { "page_url" };
+	static const char *const *const paths[1] = { url };
+	static const int nseg[1] = { 1 };
+	eg_colneed need = { .paths = paths, .nseg = nseg, .npaths = 1, .session = 1 };
+	s->st->err[0] = 0;
+	int rc = eg_colscan_new(s->st, f, &need, out);
+	if (rc == EG_OK)
+		eg_colscan_only(*out, EG_COLB_TIME | EG_COLB_STREAM | EG_COLB_TYPE);
+	if (rc == EG_ENOTFOUND) {
+		*out = NULL;
+		eg_colpath_log(&s->cols, 0, "%s", s->st->err[0] ? s->st->err :
+			       "the column files do not cover data.page_url");
+		return EG_OK;
+	}
 	return rc;
 }
 
@@ -1118,7 +1327,15 @@ static int run(eg_sessions *s, sstate *S, uint64_t to, int save)
 	uint64_t from = S->through, events = S->events;
 	int rc, threads = to - from >= eg_sess_pipe_min;
 	save = save && s->files.lockfd >= 0;
-	if (threads && !s->key.ntypes && eg_store_indexed_through(s->st) >= to)
+	eg_filter f = { .from = from + 1, .to = to, .types = (const char *const *)s->key.types,
+			.ntypes = s->key.ntypes, .upcast = !s->key.no_upcast };
+	eg_colscan *sc;
+	if ((rc = cols_open(s, &f, &sc)))
+		return rc;
+	if (sc) {
+		rc = run_cols(s, S, sc, &f, save);
+		eg_colscan_free(sc);
+	} else if (threads && !s->key.ntypes && eg_store_indexed_through(s->st) >= to)
 		rc = run_split(s, S, to, save);
 	else {
 		span sp = { .lo = from + 1, .hi = to, .S = S, .save = save, .threads = threads };
@@ -1128,6 +1345,8 @@ static int run(eg_sessions *s, sstate *S, uint64_t to, int save)
 		s->ex.saved += sp.saved;
 	}
 	s->ex.taken += S->events - events;
+	if (!sc)
+		s->cols.from_log += S->events - events;
 	if (rc == EG_ENOMEM)
 		return eg_st_err(s->st, EG_ENOMEM, "sessions: %s", strerror(ENOMEM));
 	return rc;
@@ -1262,6 +1481,7 @@ int eg_sessions_scan(eg_sessions *s, const eg_sess_query *q, eg_session_fn fn, v
 		return rc;
 	uint64_t at = q->at && q->at < h.pos ? q->at : h.pos;
 	memset(&s->ex, 0, sizeof s->ex);
+	memset(&s->cols, 0, sizeof s->cols);
 	if (at == h.pos) {
 		int save;
 		if ((rc = catch_up(s, at, &save)))
@@ -1300,6 +1520,10 @@ int eg_sessions_scan(eg_sessions *s, const eg_sess_query *q, eg_session_fn fn, v
 void eg_sessions_get_explain(const eg_sessions *s, eg_sess_explain *out)
 {
 	*out = s->ex;
+	out->path = s->cols.path;
+	out->log_reason = s->cols.why[0] ? s->cols.why : NULL;
+	out->from_columns = s->cols.from_cols;
+	out->from_log = s->cols.from_log;
 }
 
 /* ------------------------------------------------- restoring checkpoints */

@@ -6,6 +6,7 @@
 #define EG_WIN_H
 
 #include "buf.h"
+#include "colsrc.h"
 #include "derived.h"
 #include "proj.h"
 #include "sketch.h"
@@ -136,6 +137,10 @@ typedef struct witem {
 	uint64_t ghash;              /* XXH3 of the group's text */
 	uint32_t goff, glen;         /* the group's text in the batch's arena */
 	int heartbeat;
+	uint32_t gkey;               /* 0, or the reader's number for the group's
+	                                text (the same text, the same number,
+	                                within a run): the engine then finds the
+	                                group without hashing the text */
 } witem;
 
 /* One aggregate's value of one event. */
@@ -163,6 +168,8 @@ typedef struct wbatch {
 #define WIN_MAX_VALS (WIN_MAX_GROUPS + WIN_MAX_AGGS)
 
 int eg_win_take_batch(eg_win *w, const wbatch *b);
+/* A run begins: the readers' group numbers (witem.gkey) start afresh. */
+void eg_win_run_begin(eg_win *w);
 
 /* winrun.c: a run saves a checkpoint every eg_win_save_every positions, and
  * reads on a second thread when it spans eg_win_pipe_min positions or more
@@ -193,6 +200,11 @@ struct eg_win {
 	uint32_t gscap;
 	/* session windows: per group, its sessions' slots by start */
 	struct sess *sess;
+	/* lookups saved (window.c): per group, the slot + 1 of the window it
+	 * took an event into last; per witem.gkey, its group id + 1 (for
+	 * the run under way: eg_win_run_begin clears it) */
+	uint32_t *glast, nglast;
+	uint32_t *gkmap, ngkmap;
 	/* windows in memory, by slot */
 	wwin *w;
 	uint32_t nw, wcap;           /* slots used (free ones included), allocated */
@@ -211,6 +223,7 @@ struct eg_win {
 	/* explain */
 	uint64_t events, too_late, revs, corrections, heartbeats, created;
 	uint64_t resumed_from;
+	eg_colpath cols;             /* which path the runs read */
 	eg_win_agg_stats ast[WIN_MAX_AGGS];
 	/* row output */
 	const char *gnames[WIN_MAX_GROUPS], *gvals[WIN_MAX_GROUPS];

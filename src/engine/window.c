@@ -302,20 +302,50 @@ uint32_t eg_win_slot_new(eg_win *w, int64_t start, int64_t end, uint32_t gid, ui
 
 /* The tumbling or hopping window [start, end) of group gid, created if new:
  * its slot, or UINT32_MAX when out of memory. */
+/* Note that group gid's last window is slot id (a hint: checked on use). */
+static void glast_set(eg_win *w, uint32_t gid, uint32_t id)
+{
+	if (gid >= w->nglast) {
+		uint32_t n = w->nglast ? w->nglast : 1024;
+		while (n <= gid)
+			n *= 2;
+		uint32_t *v = realloc(w->glast, n * sizeof *v);
+		if (!v)
+			return;                  /* no hint: only slower */
+		memset(v + w->nglast, 0, (n - w->nglast) * sizeof *v);
+		w->glast = v, w->nglast = n;
+	}
+	w->glast[gid] = id + 1;
+}
+
 static uint32_t win_find(eg_win *w, int64_t start, int64_t end, uint32_t gid)
 {
+	/* most events of a group fall in the window its last one did */
+	uint32_t h = gid < w->nglast ? w->glast[gid] : 0;
+	if (h && h <= w->nw) {
+		const wwin *x = &w->w[h - 1];
+		if (x->serial && x->start == start && x->gid == gid)
+			return h - 1;
+	}
+	uint32_t id = UINT32_MAX;
 	if (w->wscap) {
 		uint32_t m = w->wscap - 1;
 		for (uint32_t j = (uint32_t)win_hash(start, gid) & m; w->wslot[j]; j = (j + 1) & m) {
 			const wwin *x = &w->w[w->wslot[j] - 1];
-			if (x->start == start && x->gid == gid)
-				return w->wslot[j] - 1;
+			if (x->start == start && x->gid == gid) {
+				id = w->wslot[j] - 1;
+				break;
+			}
 		}
 	}
-	w->created++;
-	uint32_t id = eg_win_slot_new(w, start, end, gid, 0);
-	if (id != UINT32_MAX && eg_heap_push(&w->pend, end, w->w[id].serial, id))
-		return UINT32_MAX;
+	if (id == UINT32_MAX) {
+		w->created++;
+		id = eg_win_slot_new(w, start, end, gid, 0);
+		if (id != UINT32_MAX && eg_heap_push(&w->pend, end, w->w[id].serial, id))
+			return UINT32_MAX;
+	}
+	if (id != UINT32_MAX)
+		glast_set(w, gid, id);
 	return id;
 }
 
@@ -777,8 +807,24 @@ static int take_item(eg_win *w, wtake *k)
 		return EG_OK;
 	}
 	uint32_t gid;
-	if (eg_win_group_add_h(w, k->arena + e->goff, e->glen, e->ghash, &gid))
-		return EG_ENOMEM;
+	if (e->gkey && e->gkey < w->ngkmap && w->gkmap[e->gkey]) {
+		gid = w->gkmap[e->gkey] - 1;
+	} else {
+		if (eg_win_group_add_h(w, k->arena + e->goff, e->glen, e->ghash, &gid))
+			return EG_ENOMEM;
+		if (e->gkey && e->gkey >= w->ngkmap) {
+			uint32_t n = w->ngkmap ? w->ngkmap : 1024;
+			while (n <= e->gkey)
+				n *= 2;
+			uint32_t *v = realloc(w->gkmap, n * sizeof *v);
+			if (!v)
+				return EG_ENOMEM;
+			memset(v + w->ngkmap, 0, (n - w->ngkmap) * sizeof *v);
+			w->gkmap = v, w->ngkmap = n;
+		}
+		if (e->gkey)
+			w->gkmap[e->gkey] = gid + 1;
+	}
 	/* the values' hashes are made here, the group's by the reading
 	 * thread: the two halves of the work come out even */
 	for (int i = 0; i < s->na; i++)
@@ -810,6 +856,12 @@ static int take_item(eg_win *w, wtake *k)
 		rc = advance(w, e->pos);
 	}
 	return rc;
+}
+
+void eg_win_run_begin(eg_win *w)
+{
+	if (w->gkmap)
+		memset(w->gkmap, 0, w->ngkmap * sizeof *w->gkmap);
 }
 
 /* Take a batch of events, in order; w->through follows, and a checkpoint
@@ -962,7 +1014,8 @@ static int restore(eg_win *w, const unsigned char *p, size_t n)
 			return EG_ENOMEM;
 	}
 	for (uint32_t gi = 0; s->kind == W_SESSION && gi < w->ngroups; gi++)
-		qsort_r(w->sess[gi].id, w->sess[gi].n, sizeof(uint32_t), cmp_start, w);
+		if (w->sess[gi].n > 1)           /* (a group with none has no array) */
+			qsort_r(w->sess[gi].id, w->sess[gi].n, sizeof(uint32_t), cmp_start, w);
 	if ((rc = eg_win_files_cut(w, v[2], v[3])))
 		return rc;
 	w->ch.flushed = v[2];
@@ -1014,6 +1067,9 @@ void eg_win_reset(eg_win *w)
 	free(w->gslot);
 	w->gslot = NULL;
 	w->gscap = 0;
+	eg_win_run_begin(w);             /* the groups start afresh */
+	if (w->glast)
+		memset(w->glast, 0, w->nglast * sizeof *w->glast);
 	free(w->wslot);
 	w->wslot = NULL;
 	w->wscap = 0;
@@ -1073,6 +1129,8 @@ void eg_win_close(eg_win *w)
 	free(w->live.v);
 	free(w->gtext.p);
 	free(w->goff);
+	free(w->glast);
+	free(w->gkmap);
 	free(w->sess);
 	free(w->vals.p);
 	free(w->rec.p);
@@ -1083,5 +1141,7 @@ void eg_win_get_explain(const eg_win *w, eg_win_explain *o)
 {
 	*o = (eg_win_explain){ w->through, w->events, w->too_late, w->revs, w->corrections,
 			       w->heartbeats, w->created, w->open, w->max_time, w->wm,
-			       (size_t)w->spec->na, w->ast, w->resumed_from };
+			       (size_t)w->spec->na, w->ast, w->resumed_from, w->cols.path,
+			       w->cols.why[0] ? w->cols.why : NULL, w->cols.from_cols,
+			       w->cols.from_log };
 }

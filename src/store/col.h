@@ -77,6 +77,9 @@ typedef struct eg_colblock {
 	const uint32_t *stream;      /* n key ids (idx/keys), 0: no stream */
 	const uint32_t *type;        /* n key ids */
 	const uint8_t *kind;         /* n enum eg_kind */
+	const uint32_t *session;     /* n ids of the client session field
+	                                (eg_colscan_session), 0: empty; NULL
+	                                unless the need asked for it */
 	const uint8_t *want;         /* n: 1 if the event matches the scan's
 	                                filter (types, kinds, time range), else 0 */
 	int64_t tmin, tmax;          /* zone map over time */
@@ -103,6 +106,7 @@ typedef struct eg_colneed {
 	const char *const *const *paths;   /* paths[i]: nseg[i] segment names */
 	const int *nseg;
 	size_t npaths;
+	int session;                       /* 1: blocks carry session ids */
 } eg_colneed;
 
 /* The envelope arrays a caller reads, for eg_colscan_only. */
@@ -131,6 +135,9 @@ int eg_colscan_next(eg_colscan *sc, const eg_colblock **b);
 /* The name of a stream or type key id (not NUL-terminated; "" for 0),
  * borrowed until the next eg_colscan_key or eg_colscan_next. */
 const char *eg_colscan_key(eg_colscan *sc, uint32_t id, size_t *len);
+/* The client session field (as stored, not JSON) of a session id > 0,
+ * borrowed until the next eg_colscan_next. */
+const char *eg_colscan_session(eg_colscan *sc, uint32_t id, size_t *len);
 /* The JSON text of a STR id of asked path i (ids are the scan's: a column
  * file's dictionary ids, then the tail's texts after them), borrowed until
  * the next eg_colscan_next. */

@@ -86,6 +86,8 @@ struct eg_colscan {
 	int64_t *time, *recorded;
 	uint32_t *stream, *type;
 	uint8_t *kind, *want;
+	uint32_t *session;            /* need->session: client session ids */
+	itab sess;                    /* their texts, id - 1 */
 
 	cpath *p;
 	eg_colvals *vals;
@@ -101,6 +103,7 @@ struct eg_colscan {
 	itab byid;                    /* block id (4 bytes) -> the same index */
 
 	uint64_t from_cols, from_log;
+	int need_session;
 };
 
 /* ------------------------------------------------------------ values */
@@ -339,6 +342,12 @@ static int add_event(eg_colscan *sc, const eg_event *e, int *any)
 	sc->type[k] = key_id(sc, 1, e->type, e->type_len);
 	if (sc->stream[k] == UINT32_MAX || sc->type[k] == UINT32_MAX)
 		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+	if (sc->session) {
+		uint32_t j = e->session_len ? intern(&sc->sess, e->session, e->session_len) : 0;
+		if (j == UINT32_MAX)
+			return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
+		sc->session[k] = e->session_len ? j + 1 : 0;
+	}
 	if (event_values(sc, e, k))
 		return eg_st_err(sc->st, EG_ENOMEM, "out of memory");
 	if (!k || e->time < sc->b.tmin)
@@ -793,6 +802,8 @@ static int alloc_arrays(eg_colscan *sc)
 	sc->want = malloc(n);
 	if (!sc->time || !sc->recorded || !sc->stream || !sc->type || !sc->kind || !sc->want)
 		return -1;
+	if (sc->need_session && !(sc->session = malloc(n * sizeof *sc->session)))
+		return -1;
 	for (size_t i = 0; i < sc->np; i++) {
 		cpath *c = &sc->p[i];
 		c->tag = malloc(n);
@@ -804,6 +815,7 @@ static int alloc_arrays(eg_colscan *sc)
 	}
 	sc->b = (eg_colblock){ .time = sc->time, .recorded = sc->recorded, .stream = sc->stream,
 			       .type = sc->type, .kind = sc->kind, .want = sc->want,
+			       .session = sc->session,
 			       .vals = sc->vals };
 	return 0;
 }
@@ -1161,6 +1173,7 @@ static int colscan_open(eg_store *st, const eg_filter *f, const eg_colneed *need
 	sc->st = st;
 	sc->f = *f;
 	sc->cap = eg_colscan_block_events ? eg_colscan_block_events : 1;
+	sc->need_session = need && need->session;
 	sc->flo = f->from ? f->from : 1;
 	sc->fhi = st->log.head_pos;
 	if (f->to && f->to < sc->fhi)
@@ -1184,6 +1197,11 @@ static int colscan_open(eg_store *st, const eg_filter *f, const eg_colneed *need
 	}
 	if (files && (rc = plan_files(sc)))
 		goto fail;
+	if (sc->need_session && sc->nfb) {
+		rc = eg_st_err(st, EG_ENOTFOUND, "the client session field is not in the column "
+			       "files");
+		goto fail;
+	}
 	uint64_t tail = sc->flo;
 	if (sc->nfb) {
 		uint64_t end = (sc->fb[sc->nfb - 1].k + 1) * eg_colscan_block_events + 1;
@@ -1227,6 +1245,16 @@ const char *eg_colscan_raw(eg_colscan *sc, size_t i, uint32_t id, size_t *len)
 	const itab *t = &sc->p[i].raw;
 	*len = t->e[id].len;
 	return itab_text(t, id);
+}
+
+const char *eg_colscan_session(eg_colscan *sc, uint32_t id, size_t *len)
+{
+	if (!id || id > sc->sess.n) {
+		*len = 0;
+		return "";
+	}
+	*len = sc->sess.e[id - 1].len;
+	return itab_text(&sc->sess, id - 1);
 }
 
 void eg_colscan_counts(const eg_colscan *sc, uint64_t *from_cols, uint64_t *from_log)
@@ -1276,6 +1304,8 @@ void eg_colscan_free(eg_colscan *sc)
 	free(sc->pdef);
 	eg_itab_free(&sc->keys);
 	eg_itab_free(&sc->byid);
+	free(sc->session);
+	eg_itab_free(&sc->sess);
 	free(sc->kid);
 	free(sc);
 }
@@ -1358,7 +1388,7 @@ static int block_need(eg_colscan *probe, eg_colneed *need, char ****segs, int **
 		}
 		np++;
 	}
-	*need = (eg_colneed){ (const char *const *const *)*segs, *nseg, np };
+	*need = (eg_colneed){ (const char *const *const *)*segs, *nseg, np, 0 };
 	return 0;
 }
 

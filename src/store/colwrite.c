@@ -645,7 +645,7 @@ static int type_set(const eg_colblock *cb, uint32_t **types, uint32_t *n)
 static int write_block(builder *b, uint64_t k, const plan *pl, volatile int *stop)
 {
 	uint64_t first = k * eg_colscan_block_events + 1, last = first + eg_colscan_block_events - 1;
-	eg_colneed need = { (const char *const *const *)pl->segs, pl->nseg, pl->n };
+	eg_colneed need = { (const char *const *const *)pl->segs, pl->nseg, pl->n, 0 };
 	eg_filter f = { .from = first, .to = last };
 	eg_colscan *sc = NULL;
 	const eg_colblock *cb;
