@@ -34,7 +34,7 @@
 #include <zstd.h>
 
 /* zstd level of the frames: see docs/STORAGE.md, "Column files". */
-int eg_col_zlevel = 9;
+int eg_col_zlevel = 1;
 
 /* ENGRAM_COL_ZLEVEL: a bench knob (the level measurements), not a setting;
  * any level's frames read the same. */
