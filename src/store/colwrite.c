@@ -75,11 +75,18 @@ typedef struct builder {
 	size_t capu64;
 	uint32_t *map;                /* scratch: a block's string ids to the store's */
 	size_t capmap;
-	/* the block being built: the envelope, and the data's paths */
-	int64_t *time, *recorded;
-	uint32_t *stream, *type;
-	uint8_t *kind;
-	size_t capt, capr, caps, capty, capk;
+	/* two blocks' events as read: one filled while the other is built */
+	struct slab {
+		uint64_t k;                   /* the block */
+		uint32_t n;
+		uint64_t ident;               /* eg_event_ident of its last event */
+		int64_t *time, *recorded;
+		uint32_t *stream, *type;
+		uint8_t *kind;
+		size_t *doff;                 /* event j's data: data[doff[j], doff[j+1]) */
+		buf data;
+	} sl[2];
+	/* the data's paths of the block being built */
 	struct node *nodes;           /* 0: the data object; n: names id n-1 */
 	size_t nn, capn;
 	itab names;                   /* parent node (u32) + member name */
@@ -95,6 +102,8 @@ typedef struct builder {
 	char *err;
 	size_t errlen;
 } builder;
+
+typedef struct slab slab;
 
 static int bfail(builder *b, int code, const char *what)
 {
@@ -469,18 +478,28 @@ static uint32_t key_id(builder *b, int space, const char *name, size_t n)
 	return b->kid[j];
 }
 
-/* Event e into slot k of the block. */
-static int block_event(builder *b, const eg_event *e, uint32_t k)
+/* Event e into slot k of sl: its envelope and a copy of its data (the
+ * reading side of the pipeline). */
+static int slab_event(builder *b, slab *sl, const eg_event *e, uint32_t k)
 {
-	b->time[k] = e->time;
-	b->recorded[k] = e->recorded;
-	b->kind[k] = (uint8_t)e->kind;
-	if ((b->stream[k] = key_id(b, 0, e->stream, e->stream_len)) == UINT32_MAX ||
-	    (b->type[k] = key_id(b, 1, e->type, e->type_len)) == UINT32_MAX)
+	sl->time[k] = e->time;
+	sl->recorded[k] = e->recorded;
+	sl->kind[k] = (uint8_t)e->kind;
+	if ((sl->stream[k] = key_id(b, 0, e->stream, e->stream_len)) == UINT32_MAX ||
+	    (sl->type[k] = key_id(b, 1, e->type, e->type_len)) == UINT32_MAX ||
+	    buf_add(&sl->data, e->data, e->data_len))
 		return -1;
-	if (!e->data_len)
+	sl->doff[k + 1] = sl->data.n;
+	return 0;
+}
+
+/* Event k's data of sl into the paths (the building side). */
+static int block_event(builder *b, const slab *sl, uint32_t k)
+{
+	size_t len = sl->doff[k + 1] - sl->doff[k];
+	if (!len)
 		return 0;
-	json_span o = { e->data, e->data_len, JSON_OBJECT };
+	json_span o = { sl->data.p + sl->doff[k], len, JSON_OBJECT };
 	int r = walk(b, 0, &o, 0, k, 0);
 	if (r == WALK_DUP) {         /* again, the overridden members left out */
 		for (size_t i = 1; i < b->nn; i++)
@@ -821,28 +840,35 @@ static int compress_all(builder *b, uint32_t ncols)
 
 /* Block k (its events in b's arrays, n of them) encoded, the dictionary
  * synced, then the block written whole. */
-static int write_block(builder *b, uint64_t k, uint32_t n, volatile int *stop)
+static int write_block(builder *b, const slab *sl, volatile int *stop)
 {
-	uint64_t first = k * eg_colscan_block_events + 1, last = first + n - 1;
-	eg_colblock cb = { .first_pos = first, .n = n, .time = b->time,
-			   .recorded = b->recorded, .stream = b->stream, .type = b->type,
-			   .kind = b->kind };
+	uint64_t k = sl->k;
+	uint32_t n = sl->n;
+	eg_colblock cb = { .first_pos = k * eg_colscan_block_events + 1, .n = n,
+			   .time = sl->time, .recorded = sl->recorded, .stream = sl->stream,
+			   .type = sl->type, .kind = sl->kind };
 	uint32_t *types = NULL, ntypes = 0;
 	size_t npick = 0;
 	int covered = 0, rc = EG_OK;
 	coldirent dir[COL_MAX_PATHS + 5];
-	int64_t rmin = b->recorded[0], rmax = b->recorded[0];
-	cb.tmin = cb.tmax = b->time[0];
+	int64_t rmin = sl->recorded[0], rmax = sl->recorded[0];
+	cb.tmin = cb.tmax = sl->time[0];
 	for (uint32_t j = 0; j < n; j++) {
-		rmin = b->recorded[j] < rmin ? b->recorded[j] : rmin;
-		rmax = b->recorded[j] > rmax ? b->recorded[j] : rmax;
-		cb.tmin = b->time[j] < cb.tmin ? b->time[j] : cb.tmin;
-		cb.tmax = b->time[j] > cb.tmax ? b->time[j] : cb.tmax;
-		if ((b->stream[j] | b->type[j]) & EG_COL_KEY_LOCAL)
+		rmin = sl->recorded[j] < rmin ? sl->recorded[j] : rmin;
+		rmax = sl->recorded[j] > rmax ? sl->recorded[j] : rmax;
+		cb.tmin = sl->time[j] < cb.tmin ? sl->time[j] : cb.tmin;
+		cb.tmax = sl->time[j] > cb.tmax ? sl->time[j] : cb.tmax;
+		if ((sl->stream[j] | sl->type[j]) & EG_COL_KEY_LOCAL)
 			rc = EG_ECORRUPT;     /* a key the handle's index lacks */
 	}
 	if (rc)
 		return bfail(b, rc, "the log did not give the block's events");
+	nodes_reset(b);
+	if (b->nn != 1)
+		return bfail(b, EG_ENOMEM, "out of memory");
+	for (uint32_t j = 0; j < n; j++)
+		if (block_event(b, sl, j))
+			return bfail(b, EG_ENOMEM, "out of memory");
 	if (choose_paths(b, &npick, &covered) || type_set(&cb, &types, &ntypes))
 		return bfail(b, EG_ENOMEM, "out of memory");
 	uint32_t ncols = (uint32_t)npick + 5;
@@ -866,9 +892,7 @@ static int write_block(builder *b, uint64_t k, uint32_t n, volatile int *stop)
 		dir[i].check = (uint32_t)XXH3_64bits(b->z[i].p, b->z[i].n);
 		off += b->z[i].n;
 	}
-	uint64_t ident = 0;
-	if (!rc && (rc = eg_store_event_ident(b->st, last, &ident)))
-		rc = bfail(b, rc, eg_errmsg(b->st));
+	uint64_t ident = sl->ident;
 	if (!rc && stop && *stop)
 		rc = EG_EINTR;
 	if (!rc)
@@ -898,58 +922,108 @@ static int write_block(builder *b, uint64_t k, uint32_t n, volatile int *stop)
 	return rc;
 }
 
-/* Blocks from..to-1 from the log, read once in order. */
+/* The building side of the pipeline: one slab's block built and written. */
+typedef struct bjob {
+	builder *b;
+	const slab *sl;
+	volatile int *stop;
+	int rc;
+} bjob;
+
+static void *bmain(void *arg)
+{
+	bjob *j = arg;
+	j->rc = write_block(j->b, j->sl, j->stop);
+	return NULL;
+}
+
+/* Block k's events from the log into sl (the reading side): EG_OK,
+ * EG_EINTR (stopped), or an error (not yet said: *what). */
+static int fill(builder *b, eg_iter *it, slab *sl, uint64_t k, volatile int *stop,
+		const char **what)
+{
+	uint32_t per = eg_colscan_block_events;
+	uint64_t first = k * per + 1;
+	const eg_event *e;
+	int rc = EG_OK;
+	sl->k = k;
+	sl->n = 0;
+	sl->data.n = 0;
+	sl->doff[0] = 0;
+	*what = NULL;
+	while (sl->n < per) {
+		if (stop && *stop && !(sl->n & 1023))   /* the writer closes */
+			return EG_EINTR;
+		if ((rc = eg_iter_next(it, &e)) != EG_OK)
+			break;
+		if (e->pos != first + sl->n) {
+			rc = EG_ECORRUPT;
+			break;
+		}
+		if (slab_event(b, sl, e, sl->n)) {
+			*what = "out of memory";
+			return EG_ENOMEM;
+		}
+		sl->n++;
+	}
+	if (rc == EG_OK) {
+		sl->ident = eg_iter_ident(it);
+		return EG_OK;
+	}
+	if (rc == EG_END || rc == EG_ECORRUPT) {
+		*what = "the log did not give the block's events";
+		return EG_ECORRUPT;
+	}
+	return rc;
+}
+
+/* Blocks from..to-1 from the log, read once in order: a block is read (on
+ * this thread) while the one before is built and written (on another). */
 static int build_blocks(builder *b, uint64_t from, uint64_t to, volatile int *stop)
 {
 	uint32_t per = eg_colscan_block_events;
-	if (buf_grow(&b->time, &b->capt, per, sizeof *b->time) ||
-	    buf_grow(&b->recorded, &b->capr, per, sizeof *b->recorded) ||
-	    buf_grow(&b->stream, &b->caps, per, sizeof *b->stream) ||
-	    buf_grow(&b->type, &b->capty, per, sizeof *b->type) ||
-	    buf_grow(&b->kind, &b->capk, per, sizeof *b->kind))
-		return bfail(b, EG_ENOMEM, "out of memory");
+	for (int i = 0; i < 2; i++) {
+		slab *sl = &b->sl[i];
+		if (!(sl->time = calloc(per, sizeof *sl->time)) ||
+		    !(sl->recorded = calloc(per, sizeof *sl->recorded)) ||
+		    !(sl->stream = calloc(per, sizeof *sl->stream)) ||
+		    !(sl->type = calloc(per, sizeof *sl->type)) ||
+		    !(sl->kind = calloc(per, sizeof *sl->kind)) ||
+		    !(sl->doff = calloc((size_t)per + 1, sizeof *sl->doff)))
+			return bfail(b, EG_ENOMEM, "out of memory");
+	}
 	eg_iter *it;
 	eg_filter f = { .from = from * per + 1, .to = to * per };
 	int rc = eg_iter_new(b->st, &it, &f);
 	if (rc)
 		return bfail(b, rc, eg_errmsg(b->st));
 	eg_iter_lazy_ids(it);
-	for (uint64_t k = from; k < to && !rc && !(stop && *stop); k++) {
-		nodes_reset(b);
-		if (b->nn != 1) {
-			rc = bfail(b, EG_ENOMEM, "out of memory");
-			break;
-		}
-		uint64_t first = k * per + 1;
-		uint32_t n = 0;
-		const eg_event *e;
-		while (n < per && !rc) {
-			if (stop && *stop && !(n & 1023)) {   /* the writer closes */
-				rc = EG_EINTR;
-				break;
-			}
-			if ((rc = eg_iter_next(it, &e)) != EG_OK)
-				break;
-			if (e->pos != first + n)
-				rc = EG_ECORRUPT;
-			else if (block_event(b, e, n))
-				rc = EG_ENOMEM;
-			n++;
-		}
-		if (rc == EG_END || rc == EG_ECORRUPT)
-			rc = bfail(b, EG_ECORRUPT, "the log did not give the block's events");
-		else if (rc == EG_ENOMEM)
-			rc = bfail(b, rc, "out of memory");
-		else if (rc && rc != EG_EINTR)
-			rc = bfail(b, rc, eg_errmsg(b->st));
-		if (!rc)
-			rc = write_block(b, k, n, stop);
-		if (!rc)
+	const char *what = NULL;
+	int cur = 0, frc = from < to ? fill(b, it, &b->sl[0], from, stop, &what) : EG_EINTR;
+	for (uint64_t k = from; k < to && frc == EG_OK && !rc; k++) {
+		bjob j = { .b = b, .sl = &b->sl[cur], .stop = stop };
+		pthread_t th;
+		int par = k + 1 < to && !pthread_create(&th, NULL, bmain, &j);
+		if (!par)
+			bmain(&j);
+		if (k + 1 < to)
+			frc = fill(b, it, &b->sl[cur ^ 1], k + 1, stop, &what);
+		else
+			frc = EG_EINTR;       /* nothing more to read */
+		if (par)
+			pthread_join(th, NULL);
+		if ((rc = j.rc) == EG_OK)
 			b->nblocks = k + 1;
+		cur ^= 1;
 	}
+	if (!rc && frc != EG_EINTR && frc != EG_OK)
+		rc = bfail(b, frc, what ? what : eg_errmsg(b->st));
+	else if (!rc && frc == EG_EINTR && stop && *stop)
+		rc = EG_EINTR;
 	eg_iter_free(it);
 	return rc;
 }
+
 /* ------------------------------------------------------------ the run */
 
 /* Read block k's header: 0 with *h, or -1 (absent or damaged). */
@@ -1061,11 +1135,15 @@ static void builder_free(builder *b)
 		free(b->z[i].p);
 	}
 	ZSTD_freeCCtx(b->cctx);
-	free(b->time);
-	free(b->recorded);
-	free(b->stream);
-	free(b->type);
-	free(b->kind);
+	for (int i = 0; i < 2; i++) {
+		free(b->sl[i].time);
+		free(b->sl[i].recorded);
+		free(b->sl[i].stream);
+		free(b->sl[i].type);
+		free(b->sl[i].kind);
+		free(b->sl[i].doff);
+		free(b->sl[i].data.p);
+	}
 	free(b->kbuf.p);
 	free(b->pick);
 	free(b->pickw);
