@@ -12,6 +12,10 @@
  * builder cuts what lies past the last block's (a torn append) before it
  * appends again.  Blocks are built in order, so the files are the blocks
  * 0..K-1.
+ *
+ * Speed (docs/STORAGE.md, "Building"): the log is read once, each event's
+ * data walked once into per-path value lists; one thread reads block k+1
+ * while another encodes, compresses (with a helper) and writes block k.
  */
 #include "colint.h"
 #include "derived.h"
