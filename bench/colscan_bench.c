@@ -7,11 +7,15 @@
  *
  *     colscan_bench DIR [RUNS]
  *     colscan_bench --check DIR
+ *     colscan_bench --build DIR [RUNS]
  *
  * Prints one line per scan: the median of RUNS (default 7) in ms.  With
  * --check (the crash loop and the fault sweep), compares every column
  * block with what the log gives for it (eg_col_check): exit 0, or 1 with
- * what differs.
+ * what differs.  With --build, deletes the column files and builds them
+ * again (eg_col_build, as a reader that finds them behind does), RUNS
+ * times (default 3): the wall and CPU (user + system, every thread)
+ * medians, and the bytes per event.
  */
 #include "engram.h"
 #include "internal.h"
@@ -21,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -121,12 +126,60 @@ static uint64_t dir_bytes(const char *dir)
 	return total;
 }
 
+static double cpu_ms(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+/* --build: the column files deleted and built again, runs times. */
+static int build(const char *dir, int runs)
+{
+	double wall[64], cpu[64];
+	int r = runs > 0 && runs < 64 ? runs : 3;
+	uint64_t events = 0;
+	for (int i = 0; i < r; i++) {
+		eg_store *st;
+		if (eg_store_open(&st, dir, EG_OPEN_READ, NULL)) {
+			fprintf(stderr, "open: %s\n", eg_errmsg(st));
+			return 1;
+		}
+		eg_head h;
+		eg_store_head(st, &h);
+		events = h.pos;
+		eg_col_drop(st);
+		eg_store_close(st);
+		char err[256];
+		double t0 = now_ms(), c0 = cpu_ms();
+		int rc = eg_col_build(dir, NULL, err, sizeof err);
+		wall[i] = now_ms() - t0;
+		cpu[i] = cpu_ms() - c0;
+		if (rc) {
+			fprintf(stderr, "build: %s\n", err);
+			return 1;
+		}
+	}
+	qsort(wall, (size_t)r, sizeof *wall, cmp_d);
+	qsort(cpu, (size_t)r, sizeof *cpu, cmp_d);
+	char cdir[4096];
+	snprintf(cdir, sizeof cdir, "%s/idx/col/v1", dir);
+	uint64_t cb = dir_bytes(cdir);
+	printf("build of %llu events' columns: %.0f ms wall, %.0f ms CPU (medians of %d), "
+	       "%.2f B/event\n", (unsigned long long)events, wall[r / 2], cpu[r / 2], r,
+	       events ? (double)cb / (double)events : 0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: colscan_bench DIR [RUNS] | --check DIR\n");
+		fprintf(stderr, "usage: colscan_bench DIR [RUNS] | --check DIR | --build DIR [RUNS]\n");
 		return 2;
 	}
+	if (!strcmp(argv[1], "--build") && argc > 2)
+		return build(argv[2], argc > 3 ? atoi(argv[3]) : 3);
 	if (!strcmp(argv[1], "--check") && argc > 2) {
 		eg_store *cs;
 		uint64_t nb = 0;

@@ -705,6 +705,93 @@ static void uncovered_paths_are_refused_and_absent_ones_served(void **state)
 	eg_colscan_block_events = EG_COL_BLOCK_EVENTS;
 }
 
+/* The builder walks each event's data once: of a repeated name (written
+ * plainly or escaped) the last member alone counts, with what is under
+ * it, as the lookup finds it. */
+static uint8_t tag_at(eg_store *st, uint64_t pos, const char *const *segs, int nseg,
+		      int64_t *iv, char *text, size_t cap)
+{
+	eg_filter f = { .from = pos, .to = pos };
+	eg_colneed need = { &segs, &nseg, 1 };
+	eg_colscan *sc;
+	const eg_colblock *b;
+	assert_int_equal(eg_colscan_new(st, &f, &need, &sc), EG_OK);
+	assert_int_equal(eg_colscan_next(sc, &b), EG_OK);
+	uint32_t k = (uint32_t)(pos - b->first_pos);
+	uint8_t tag = b->vals[0].tag[k];
+	*iv = b->vals[0].i[k];
+	size_t len = 0;
+	const char *t = tag == EG_CT_STR ? eg_colscan_str(sc, 0, b->vals[0].s[k], &len)
+		      : tag == EG_CT_RAW ? eg_colscan_raw(sc, 0, b->vals[0].s[k], &len) : "";
+	snprintf(text, cap, "%.*s", (int)len, t);
+	uint64_t fc, fl;
+	eg_colscan_counts(sc, &fc, &fl);
+	assert_true(fc > 0);
+	eg_colscan_free(sc);
+	return tag;
+}
+
+static void repeated_names_last_wins(void **state)
+{
+	tu_fx *fx = *state;
+	static const char *const data[] = {
+		"{\"a\":{\"x\":1,\"y\":\"s\"},\"a\":2}",
+		"{\"a\":1,\"\\u0061\":{\"x\":\"t\"}}",
+		"{\"a\":{\"x\":{\"z\":1},\"x\":[1]},\"b\":null}",
+		"{\"a\":{\"x\":1},\"a\":{\"y\":2}}",
+		"{\"b\":1,\"b\":2,\"b\":\"v\"}",
+		"{\"a\":{\"x\":5,\"y\":6}}",
+		"{\"a\":{\"y\":7,\"x\":8},\"a\":{\"x\":9,\"y\":10,\"x\":11}}",
+		"{\"a\":{\"x\":{\"z\":1}},\"a\":{\"x\":{\"w\":2}}}",
+	};
+	eg_colscan_block_events = 4;
+	eg_store *st = NULL;
+	assert_int_equal(eg_store_open(&st, fx->dir, EG_OPEN_WRITE | EG_OPEN_CREATE, NULL), EG_OK);
+	eg_batch *b;
+	eg_batch_opts o = { .expect_version = -1 };
+	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
+	char line[512];
+	for (size_t k = 0; k < sizeof data / sizeof *data; k++) {
+		int n = snprintf(line, sizeof line, "{\"type\":\"t\",\"data\":%s}", data[k]);
+		assert_int_equal(eg_batch_add_json(b, line, (size_t)n), EG_OK);
+	}
+	eg_append_result res;
+	assert_int_equal(eg_batch_commit(b, &res), EG_OK);
+	eg_store_close(st);
+	char err[256];
+	assert_int_equal(eg_col_build(fx->dir, NULL, err, sizeof err), EG_OK);
+	assert_int_equal(eg_store_open(&st, fx->dir, EG_OPEN_READ, NULL), EG_OK);
+	uint64_t nb;
+	assert_int_equal(eg_col_check(st, &nb), EG_OK);   /* every block as the lookup sees it */
+	assert_int_equal(nb, 2);
+	static const char *const a[] = { "a" }, *const ax[] = { "a", "x" },
+		*const ay[] = { "a", "y" }, *const bb[] = { "b" }, *const axz[] = { "a", "x", "z" };
+	int64_t iv;
+	char t[64];
+	assert_int_equal(tag_at(st, 1, a, 1, &iv, t, sizeof t), EG_CT_INT);
+	assert_int_equal(iv, 2);
+	assert_int_equal(tag_at(st, 1, ax, 2, &iv, t, sizeof t), EG_CT_ABSENT);
+	assert_int_equal(tag_at(st, 1, ay, 2, &iv, t, sizeof t), EG_CT_ABSENT);
+	assert_int_equal(tag_at(st, 2, ax, 2, &iv, t, sizeof t), EG_CT_STR);
+	assert_string_equal(t, "\"t\"");
+	assert_int_equal(tag_at(st, 3, ax, 2, &iv, t, sizeof t), EG_CT_RAW);
+	assert_string_equal(t, "[1]");
+	assert_int_equal(tag_at(st, 3, axz, 3, &iv, t, sizeof t), EG_CT_ABSENT);
+	assert_int_equal(tag_at(st, 4, ax, 2, &iv, t, sizeof t), EG_CT_ABSENT);
+	assert_int_equal(tag_at(st, 4, ay, 2, &iv, t, sizeof t), EG_CT_INT);
+	assert_int_equal(tag_at(st, 5, bb, 1, &iv, t, sizeof t), EG_CT_STR);
+	assert_string_equal(t, "\"v\"");
+	assert_int_equal(tag_at(st, 6, ax, 2, &iv, t, sizeof t), EG_CT_INT);
+	assert_int_equal(iv, 5);
+	assert_int_equal(tag_at(st, 7, ax, 2, &iv, t, sizeof t), EG_CT_INT);
+	assert_int_equal(iv, 11);
+	assert_int_equal(tag_at(st, 7, ay, 2, &iv, t, sizeof t), EG_CT_INT);
+	assert_int_equal(iv, 10);
+	assert_int_equal(tag_at(st, 8, axz, 3, &iv, t, sizeof t), EG_CT_ABSENT);
+	eg_store_close(st);
+	eg_colscan_block_events = EG_COL_BLOCK_EVENTS;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -717,6 +804,7 @@ int main(void)
 		cmocka_unit_test(reindex_and_a_brief_writer_build_the_column_files),
 		cmocka_unit_test_setup_teardown(uncovered_paths_are_refused_and_absent_ones_served,
 						tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(repeated_names_last_wins, tu_setup, tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -106,6 +106,10 @@ int eg_col_dict_rec(const unsigned char *p, size_t n, size_t off, coldict_rec *r
 /* The values of event e at paths into slot k of the arrays: the lookup
  * of the engines' log path (col.h).  The extractor is colscan.c's. */
 
+/* Is [p, p+n) the shortest decimal text of an int64?  Then *v is it
+ * (an INT value; anything else at a number is RAW). */
+int eg_col_canonical_int(const char *p, size_t n, int64_t *v);
+
 /* Writer side (colwrite.c). */
 /* Build the column blocks that the log has 65536 committed and indexed
  * events for and the files lack, with a read handle of its own on dir:

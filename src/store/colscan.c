@@ -109,7 +109,7 @@ struct eg_colscan {
 /* ------------------------------------------------------------ values */
 
 /* Is [p, p+n) the shortest decimal text of an int64?  Then *v is it. */
-static int canonical_int(const char *p, size_t n, int64_t *v)
+int eg_col_canonical_int(const char *p, size_t n, int64_t *v)
 {
 	int neg = n && p[0] == '-';
 	const char *d = p + neg;
@@ -148,7 +148,7 @@ static int put_value(cpath *c, uint32_t k, int found, const json_span *v, int64_
 	case JSON_FALSE: c->tag[k] = EG_CT_FALSE; return 0;
 	case JSON_TRUE: c->tag[k] = EG_CT_TRUE; return 0;
 	case JSON_NUMBER:
-		if (canonical_int(v->p, v->n, &c->i[k])) {
+		if (eg_col_canonical_int(v->p, v->n, &c->i[k])) {
 			c->tag[k] = EG_CT_INT;
 			if (!*has_int || c->i[k] < *imin)
 				*imin = c->i[k];

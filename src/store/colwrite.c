@@ -12,6 +12,10 @@
  * builder cuts what lies past the last block's (a torn append) before it
  * appends again.  Blocks are built in order, so the files are the blocks
  * 0..K-1.
+ *
+ * Speed (docs/STORAGE.md, "Building"): the log is read once, each event's
+ * data walked once into per-path value lists; one thread reads block k+1
+ * while another encodes, compresses (with a helper) and writes block k.
  */
 #include "colint.h"
 #include "derived.h"
@@ -34,7 +38,17 @@
 #include <zstd.h>
 
 /* zstd level of the frames: see docs/STORAGE.md, "Column files". */
-int eg_col_zlevel = 9;
+int eg_col_zlevel = 1;
+
+/* ENGRAM_COL_ZLEVEL: a bench knob (the level measurements), not a setting;
+ * any level's frames read the same. */
+__attribute__((constructor)) static void zlevel_from_env(void)
+{
+	const char *v = getenv("ENGRAM_COL_ZLEVEL");
+	long n = v ? strtol(v, NULL, 10) : 0;
+	if (n >= 1 && n <= 19)
+		eg_col_zlevel = (int)n;
+}
 
 #define SPEC "{\"columns\":\"v1\"}"
 
@@ -57,16 +71,43 @@ typedef struct builder {
 	size_t np, capp;
 	itab pkeys;                   /* path key -> index in p */
 	uint64_t nblocks;             /* block files 0..nblocks-1 */
-	buf out;                      /* a block's frames */
-	buf raw;                      /* one column before compression */
+	buf raw[COL_MAX_PATHS + 5];   /* a block's columns before compression */
+	buf z[COL_MAX_PATHS + 5];     /*   and after */
+	ZSTD_CCtx *cctx;
 	buf dict;                     /* dictionary records to append */
 	uint64_t *u64;                /* scratch: a column's values */
 	size_t capu64;
-	uint32_t *map;                /* scratch: a scan's string ids to the store's */
-	size_t capmap, nmap;
+	uint32_t *map;                /* scratch: a block's string ids to the store's */
+	size_t capmap;
+	/* two blocks' events as read: one filled while the other is built */
+	struct slab {
+		uint64_t k;                   /* the block */
+		uint32_t n;
+		uint64_t ident;               /* eg_event_ident of its last event */
+		int64_t *time, *recorded;
+		uint32_t *stream, *type;
+		uint8_t *kind;
+		size_t *doff;                 /* event j's data: data[doff[j], doff[j+1]) */
+		buf data;
+	} sl[2];
+	/* the data's paths of the block being built */
+	struct node *nodes;           /* 0: the data object; n: names id n-1 */
+	size_t nn, capn;
+	itab names;                   /* parent node (u32) + member name */
+	buf kbuf;
+	uint32_t *pick;               /* the nodes given columns */
+	size_t cappick;
+	long *pickw;                  /*   their store-wide paths */
+	size_t cappickw;
+	itab keys;                    /* space byte + stream or type name */
+	uint32_t *kid;                /*   their key ids */
+	size_t capkid;
+	uint32_t nkid;
 	char *err;
 	size_t errlen;
 } builder;
+
+typedef struct slab slab;
 
 static int bfail(builder *b, int code, const char *what)
 {
@@ -223,82 +264,257 @@ static int dict_sync(builder *b)
 	return 0;
 }
 
-/* ------------------------------------------------------ path discovery */
+/* ------------------------------------------------------ one block's data */
 
-typedef struct seen {
-	itab keys;                    /* path keys seen in the block */
-	uint32_t *count;
-	size_t cap;
-	int *nseg;
-	size_t capn;
-	buf key;
-} seen;
+/* A block is read from the log once: each event's data walked once, every
+ * member to the depth cap recorded at its path (a node of the tree of
+ * names), as the engines' lookup (eg_json_members_valid, then the same for
+ * each deeper segment) finds it: names decoded, a name it cannot match
+ * (escaped, longer than its buffer) left out, and of a repeated name the
+ * last member alone.  A repeat shows as a path given twice in one event;
+ * such an event (rare) is walked again dropping every member that a later
+ * one of the same name overrides. */
 
-static int seen_add(seen *s, const char *key, uint32_t n, int nseg)
+#define WALK_DUP 1
+
+/* A path's value in one event. */
+typedef struct vent {
+	uint32_t k;                   /* the event's slot in the block */
+	uint8_t tag;                  /* EG_CT_* */
+	int64_t x;                    /* INT the value; STR, RAW the block's id */
+} vent;
+
+typedef struct node {
+	uint32_t parent;              /* node index; 0 is the data object */
+	int depth;                    /* its segments */
+	uint32_t *order;              /* its members' nodes by index, as last seen */
+	size_t norder, caporder;
+	vent *v;                      /* its values, in event order */
+	size_t nv, capv;
+	itab str, raw;                /* texts of STR and RAW values, first seen first */
+} node;
+
+/* One member's name as the lookup compares it; 0, or -1 when the lookup
+ * never matches it. */
+static int member_name(const json_span *k, char dec[256], const char **kp, size_t *kn)
 {
-	uint32_t j = eg_itab_get(&s->keys, XXH3_64bits(key, n), key, n);
-	if (j == UINT32_MAX || buf_grow(&s->count, &s->cap, (size_t)j + 1, sizeof *s->count) ||
-	    buf_grow(&s->nseg, &s->capn, (size_t)j + 1, sizeof *s->nseg))
-		return -1;
-	if (j + 1 == s->keys.n) {
-		s->count[j] = 0;
-		s->nseg[j] = nseg;
-	}
-	s->count[j]++;
+	*kp = k->p + 1;
+	*kn = k->n - 2;
+	if (eg_json_string_is_plain(k))
+		return 0;
+	if (k->n > 256)
+		return -1;            /* eg_json_members_valid never matches it */
+	*kn = eg_json_string_decode(k, dec);
+	*kp = dec;
 	return 0;
 }
 
-/* Every path under object o (at depth d, its key so far in s->key), to
- * the depth cap, objects included, as the lookup sees them (escaped names
- * decoded; names it cannot match left out). */
-static int walk(seen *s, const json_span *o, int d)
+static void nodes_reset(builder *b)
+{
+	for (size_t i = 0; i < b->nn; i++) {
+		free(b->nodes[i].order);
+		free(b->nodes[i].v);
+		eg_itab_free(&b->nodes[i].str);
+		eg_itab_free(&b->nodes[i].raw);
+	}
+	eg_itab_free(&b->names);
+	memset(&b->names, 0, sizeof b->names);
+	b->nn = 0;
+	if (!buf_grow(&b->nodes, &b->capn, 1, sizeof *b->nodes)) {
+		memset(&b->nodes[0], 0, sizeof b->nodes[0]);
+		b->nn = 1;
+	}
+}
+
+/* The node of member m (name kp) of node P's object: its index, or
+ * UINT32_MAX when out of memory.  The member at that index last time is
+ * tried first (the events of a block mostly have one shape). */
+static uint32_t child(builder *b, uint32_t P, size_t m, const char *kp, size_t kn)
+{
+	node *p = &b->nodes[P];
+	if (m != SIZE_MAX && m < p->norder) {
+		uint32_t c = p->order[m];
+		const sname *e = &b->names.e[c - 1];
+		if (e->len == kn + 4 && !memcmp(itab_text(&b->names, c - 1) + 4, kp, kn))
+			return c;
+	}
+	b->kbuf.n = 0;
+	if (buf_add(&b->kbuf, &P, 4) || buf_add(&b->kbuf, kp, kn))
+		return UINT32_MAX;
+	uint32_t j = eg_itab_get(&b->names, XXH3_64bits(b->kbuf.p, b->kbuf.n), b->kbuf.p,
+				 (uint32_t)b->kbuf.n);
+	if (j == UINT32_MAX)
+		return UINT32_MAX;
+	uint32_t c = j + 1;
+	if (c == b->nn) {             /* new */
+		if (buf_grow(&b->nodes, &b->capn, (size_t)c + 1, sizeof *b->nodes))
+			return UINT32_MAX;
+		memset(&b->nodes[c], 0, sizeof b->nodes[c]);
+		b->nodes[c].parent = P;
+		b->nodes[c].depth = b->nodes[P].depth + 1;
+		b->nn++;
+	}
+	p = &b->nodes[P];
+	if (m == SIZE_MAX)            /* not by index */
+		return c;
+	if (m >= p->norder) {
+		if (buf_grow(&p->order, &p->caporder, m + 1, sizeof *p->order))
+			return UINT32_MAX;
+		while (p->norder <= m)
+			p->order[p->norder++] = c;
+	}
+	p->order[m] = c;
+	return c;
+}
+
+/* Value v of event k at node c: 0, WALK_DUP (c has one for k), -1. */
+static int record(node *c, uint32_t k, const json_span *v)
+{
+	if (c->nv && c->v[c->nv - 1].k == k)
+		return WALK_DUP;
+	if (buf_grow(&c->v, &c->capv, c->nv + 1, sizeof *c->v))
+		return -1;
+	vent *e = &c->v[c->nv];
+	e->k = k;
+	e->x = 0;
+	switch (v->type) {
+	case JSON_NULL: e->tag = EG_CT_NULL; break;
+	case JSON_FALSE: e->tag = EG_CT_FALSE; break;
+	case JSON_TRUE: e->tag = EG_CT_TRUE; break;
+	case JSON_STRING:
+		e->tag = EG_CT_STR;
+		e->x = eg_itab_get(&c->str, XXH3_64bits(v->p, v->n), v->p, (uint32_t)v->n);
+		break;
+	default:
+		e->tag = EG_CT_RAW;
+		if (v->type == JSON_NUMBER && eg_col_canonical_int(v->p, v->n, &e->x)) {
+			e->tag = EG_CT_INT;
+			break;
+		}
+		e->x = eg_itab_get(&c->raw, XXH3_64bits(v->p, v->n), v->p, (uint32_t)v->n);
+		break;
+	}
+	if (e->x == UINT32_MAX && (e->tag == EG_CT_STR || e->tag == EG_CT_RAW))
+		return -1;
+	c->nv++;
+	return 0;
+}
+
+/* Is member i's name (of the object's names) given again after it? */
+static int overridden(const buf *nm, const size_t *at, size_t nmem, size_t i)
+{
+	size_t li = at[i + 1] - at[i];
+	for (size_t j = i + 1; j < nmem; j++)
+		if (at[j + 1] - at[j] == li && !memcmp(nm->p + at[j], nm->p + at[i], li))
+			return 1;
+	return 0;
+}
+
+/* The members of object o (node P, depth d) of event k: 0, WALK_DUP, -1.
+ * careful: leave out the members a later one overrides. */
+static int walk(builder *b, uint32_t P, const json_span *o, int d, uint32_t k, int careful)
 {
 	json_obj it;
-	json_span k, v;
-	if (eg_json_obj_begin(&it, o->p, o->n, NULL))
-		return 0;
-	int r;
-	while ((r = eg_json_obj_next(&it, &k, &v, NULL)) == 1) {
-		char dec[256];
-		const char *kp = k.p + 1;
-		size_t kn = k.n - 2;
-		if (!eg_json_string_is_plain(&k)) {
-			if (k.n > sizeof dec)
-				continue;     /* eg_json_members_valid never matches it */
-			kn = eg_json_string_decode(&k, dec);
-			kp = dec;
+	json_span key, v;
+	buf nm = { 0 };
+	size_t *at = NULL, nmem = 0, capat = 0;
+	int r = 0;
+	if (careful) {               /* the names first */
+		if (eg_json_obj_begin(&it, o->p, o->n, NULL))
+			return 0;
+		while (!r && eg_json_obj_next(&it, &key, &v, NULL) == 1) {
+			char dec[256];
+			const char *kp;
+			size_t kn;
+			if (member_name(&key, dec, &kp, &kn))
+				continue;
+			if (buf_grow(&at, &capat, nmem + 2, sizeof *at) || buf_add(&nm, kp, kn))
+				r = -1;
+			else
+				at[++nmem] = nm.n;
 		}
-		size_t at = s->key.n;
-		uint32_t l = (uint32_t)kn;
-		if (buf_add(&s->key, &l, 4) || buf_add(&s->key, kp, kn))
-			return -1;
-		/* objects too, as RAW at their path, and their members under */
-		if (seen_add(s, s->key.p, (uint32_t)s->key.n, d + 1) ||
-		    (v.type == JSON_OBJECT && d + 1 < COL_MAX_DEPTH && walk(s, &v, d + 1)))
-			return -1;
-		s->key.n = at;
+		if (at)
+			at[0] = 0;
 	}
+	if (!r && !eg_json_obj_begin(&it, o->p, o->n, NULL)) {
+		size_t m = 0;
+		while (!r && eg_json_obj_next(&it, &key, &v, NULL) == 1) {
+			char dec[256];
+			const char *kp;
+			size_t kn;
+			if (member_name(&key, dec, &kp, &kn))
+				continue;
+			if (careful && overridden(&nm, at, nmem, m++))
+				continue;
+			uint32_t c = careful ? child(b, P, SIZE_MAX, kp, kn)
+					     : child(b, P, m++, kp, kn);
+			if (c == UINT32_MAX)
+				r = -1;
+			else if (!(r = record(&b->nodes[c], k, &v)) && v.type == JSON_OBJECT &&
+				 d + 1 < COL_MAX_DEPTH)
+				r = walk(b, c, &v, d + 1, k, careful);
+		}
+	}
+	free(nm.p);
+	free(at);
+	return r;
+}
+
+/* The key id (idx/keys id + 1) of name (space 0 stream, 1 type): 0 for
+ * none, EG_COL_KEY_LOCAL for one the index lacks, UINT32_MAX when out of
+ * memory. */
+static uint32_t key_id(builder *b, int space, const char *name, size_t n)
+{
+	if (!n)
+		return 0;
+	if (n > NAME_MAX_LEN)
+		return UINT32_MAX;
+	char t[NAME_MAX_LEN + 1];
+	t[0] = (char)space;
+	memcpy(t + 1, name, n);
+	uint32_t j = eg_itab_get(&b->keys, XXH3_64bits(t, n + 1), t, (uint32_t)n + 1);
+	if (j == UINT32_MAX || buf_grow(&b->kid, &b->capkid, (size_t)j + 1, sizeof *b->kid))
+		return UINT32_MAX;
+	if (j == b->nkid) {
+		uint64_t v = eg_index_key_find(b->st, space, name, n);   /* id + 1 */
+		b->kid[b->nkid++] = v && v < EG_COL_KEY_LOCAL ? (uint32_t)v : EG_COL_KEY_LOCAL;
+	}
+	return b->kid[j];
+}
+
+/* Event e into slot k of sl: its envelope and a copy of its data (the
+ * reading side of the pipeline). */
+static int slab_event(builder *b, slab *sl, const eg_event *e, uint32_t k)
+{
+	sl->time[k] = e->time;
+	sl->recorded[k] = e->recorded;
+	sl->kind[k] = (uint8_t)e->kind;
+	if ((sl->stream[k] = key_id(b, 0, e->stream, e->stream_len)) == UINT32_MAX ||
+	    (sl->type[k] = key_id(b, 1, e->type, e->type_len)) == UINT32_MAX ||
+	    buf_add(&sl->data, e->data, e->data_len))
+		return -1;
+	sl->doff[k + 1] = sl->data.n;
 	return 0;
+}
+
+/* Event k's data of sl into the paths (the building side). */
+static int block_event(builder *b, const slab *sl, uint32_t k)
+{
+	size_t len = sl->doff[k + 1] - sl->doff[k];
+	if (!len)
+		return 0;
+	json_span o = { sl->data.p + sl->doff[k], len, JSON_OBJECT };
+	int r = walk(b, 0, &o, 0, k, 0);
+	if (r == WALK_DUP) {         /* again, the overridden members left out */
+		for (size_t i = 1; i < b->nn; i++)
+			if (b->nodes[i].nv && b->nodes[i].v[b->nodes[i].nv - 1].k == k)
+				b->nodes[i].nv--;
+		r = walk(b, 0, &o, 0, k, 1);
+	}
+	return r ? -1 : 0;
 }
 
 /* ------------------------------------------------------------ encoding */
-
-/* raw as a zstd frame onto b->out; its directory entry in e. */
-static int put_frame(builder *b, coldirent *e, uint64_t base)
-{
-	size_t bound = ZSTD_compressBound(b->raw.n);
-	if (buf_reserve(&b->out, bound))
-		return -1;
-	size_t n = ZSTD_compress(b->out.p + b->out.n, bound, b->raw.p, b->raw.n, eg_col_zlevel);
-	if (ZSTD_isError(n))
-		return -1;
-	e->off = base + b->out.n;
-	e->clen = (uint32_t)n;
-	e->rlen = (uint32_t)b->raw.n;
-	e->check = (uint32_t)XXH3_64bits(b->out.p + b->out.n, n);
-	b->out.n += n;
-	return 0;
-}
 
 static int cmp_u32(const void *a, const void *b)
 {
@@ -306,8 +522,8 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* n values packed (colint.h) onto r, through the builder's scratch. */
-static int put_packed(builder *b, buf *r, const uint64_t *v, uint32_t n)
+/* n values packed (colint.h) onto r. */
+static int put_packed(buf *r, const uint64_t *v, uint32_t n)
 {
 	uint64_t max = 0;
 	for (uint32_t k = 0; k < n; k++)
@@ -316,7 +532,6 @@ static int put_packed(builder *b, buf *r, const uint64_t *v, uint32_t n)
 	if (buf_reserve(r, len))
 		return -1;
 	r->n += eg_col_pack((unsigned char *)r->p + r->n, v, n, max);
-	(void)b;
 	return 0;
 }
 
@@ -325,7 +540,6 @@ static int grow_u64(builder *b, uint32_t n)
 	return buf_grow(&b->u64, &b->capu64, (size_t)n + 1, sizeof *b->u64);
 }
 
-/* Times as the zigzag of their deltas, packed. */
 /* Times: the first as an i64, then the zigzag of each one's difference
  * from the one before (the first's 0), packed. */
 static int put_times(builder *b, buf *r, const int64_t *v, uint32_t n)
@@ -337,7 +551,7 @@ static int put_times(builder *b, buf *r, const int64_t *v, uint32_t n)
 		b->u64[k] = eg_col_zz((int64_t)((uint64_t)v[k] - (uint64_t)prev));
 		prev = v[k];
 	}
-	return put_packed(b, r, b->u64, n);
+	return put_packed(r, b->u64, n);
 }
 
 static int put_ids(builder *b, buf *r, const uint32_t *v, uint32_t n)
@@ -346,208 +560,138 @@ static int put_ids(builder *b, buf *r, const uint32_t *v, uint32_t n)
 		return -1;
 	for (uint32_t k = 0; k < n; k++)
 		b->u64[k] = v[k];
-	return put_packed(b, r, b->u64, n);
+	return put_packed(r, b->u64, n);
 }
 
-/* Path column i of block cb (the format: eg_col_path_decode). */
-static int put_path(builder *b, eg_colscan *sc, const eg_colblock *cb, size_t i, wpath *w)
+/* The column of node c (n events; the format: eg_col_path_decode) onto
+ * r, its texts added to the store-wide dictionary of w; its zone map
+ * into e. */
+static int put_path(builder *b, buf *r, const node *c, uint32_t n, wpath *w, coldirent *e)
 {
-	buf *r = &b->raw;
-	const eg_colvals *v = &cb->vals[i];
-	uint32_t n = cb->n, cnt[EG_CT_RAW + 1] = { 0 };
-	r->n = 0;
-	if (buf_add(r, v->tag, n) || grow_u64(b, n))
+	uint32_t cnt[EG_CT_RAW + 1] = { 0 };
+	if (buf_reserve(r, n) || grow_u64(b, n))
 		return -1;
-	for (uint32_t k = 0; k < n; k++)
-		cnt[v->tag[k]]++;
-	/* ints from their minimum */
-	uint64_t base = v->has_int ? (uint64_t)v->imin : 0;
-	uint32_t m = 0;
-	for (uint32_t k = 0; k < n; k++)
-		if (v->tag[k] == EG_CT_INT)
-			b->u64[m++] = (uint64_t)v->i[k] - base;
-	if (buf_add(r, &cnt[EG_CT_INT], 4) || buf_add(r, &base, 8) || put_packed(b, r, b->u64, m))
-		return -1;
-	/* the scan's ids to the store-wide dictionary's, through the text,
-	 * once per id (map: store id + 1, 0 not yet) */
-	m = 0;
-	for (uint32_t k = 0; k < n; k++) {
-		if (v->tag[k] != EG_CT_STR)
-			continue;
-		uint32_t s = v->s[k];
-		if (buf_grow(&b->map, &b->capmap, (size_t)s + 1, sizeof *b->map))
-			return -1;
-		while (b->nmap <= s)
-			b->map[b->nmap++] = 0;
-		if (!b->map[s]) {
-			size_t len;
-			const char *t = eg_colscan_str(sc, i, s, &len);
-			uint32_t id = eg_itab_get(&w->str, XXH3_64bits(t, len), t, (uint32_t)len);
-			if (id == UINT32_MAX)
-				return -1;
-			b->map[s] = id + 1;
+	unsigned char *tag = (unsigned char *)r->p + r->n;
+	memset(tag, EG_CT_ABSENT, n);
+	r->n += n;
+	int64_t imin = 0, imax = 0;
+	for (size_t j = 0; j < c->nv; j++) {
+		const vent *v = &c->v[j];
+		tag[v->k] = v->tag;
+		cnt[v->tag]++;
+		if (v->tag == EG_CT_INT) {
+			if (!e->has_int || v->x < imin)
+				imin = v->x;
+			if (!e->has_int || v->x > imax)
+				imax = v->x;
+			e->has_int = 1;
 		}
-		b->u64[m++] = b->map[s] - 1;
 	}
-	b->nmap = 0;
-	if (buf_add(r, &cnt[EG_CT_STR], 4) || put_packed(b, r, b->u64, m))
+	e->imin = imin;
+	e->imax = imax;
+	/* ints from their minimum */
+	uint64_t base = e->has_int ? (uint64_t)imin : 0;
+	uint32_t m = 0;
+	for (size_t j = 0; j < c->nv; j++)
+		if (c->v[j].tag == EG_CT_INT)
+			b->u64[m++] = (uint64_t)c->v[j].x - base;
+	if (buf_add(r, &cnt[EG_CT_INT], 4) || buf_add(r, &base, 8) || put_packed(r, b->u64, m))
 		return -1;
-	/* raw texts: the block's own table, in the scan's id order */
+	/* the block's string ids to the store-wide dictionary's, in order of
+	 * first use (an event walked again may have left a text unused) */
+	uint32_t nmap = c->str.n > c->raw.n ? c->str.n : c->raw.n;
+	if (buf_grow(&b->map, &b->capmap, (size_t)nmap + 1, sizeof *b->map))
+		return -1;
+	memset(b->map, 0xff, ((size_t)c->str.n + 1) * sizeof *b->map);
+	m = 0;
+	for (size_t j = 0; j < c->nv; j++) {
+		if (c->v[j].tag != EG_CT_STR)
+			continue;
+		uint32_t s = (uint32_t)c->v[j].x;
+		if (b->map[s] == UINT32_MAX &&
+		    (b->map[s] = eg_itab_get(&w->str, c->str.e[s].hash, itab_text(&c->str, s),
+					     c->str.e[s].len)) == UINT32_MAX)
+			return -1;
+		b->u64[m++] = b->map[s];
+	}
+	if (buf_add(r, &cnt[EG_CT_STR], 4) || put_packed(r, b->u64, m))
+		return -1;
+	/* raw texts: the block's own table, in order of first use */
+	memset(b->map, 0xff, ((size_t)c->raw.n + 1) * sizeof *b->map);
 	uint32_t ntext = 0;
-	for (uint32_t k = 0; k < n; k++)
-		if (v->tag[k] == EG_CT_RAW && v->s[k] + 1 > ntext)
-			ntext = v->s[k] + 1;
+	size_t at = r->n;
 	if (buf_add(r, &ntext, 4))
 		return -1;
-	for (uint32_t id = 0; id < ntext; id++) {
-		size_t len;
-		const char *t = eg_colscan_raw(sc, i, id, &len);
-		uint32_t l = (uint32_t)len;
-		if (buf_add(r, &l, 4) || buf_add(r, t, len))
-			return -1;
-	}
 	m = 0;
-	for (uint32_t k = 0; k < n; k++)
-		if (v->tag[k] == EG_CT_RAW)
-			b->u64[m++] = v->s[k];
-	return buf_add(r, &cnt[EG_CT_RAW], 4) || put_packed(b, r, b->u64, m) ? -1 : 0;
-}
-
-static int cmp_seen(const void *a, const void *b, void *ctx)
-{
-	const uint32_t *count = ctx;
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	if (count[x] != count[y])
-		return count[x] > count[y] ? -1 : 1;
-	return x < y ? -1 : x > y;
+	for (size_t j = 0; j < c->nv; j++) {
+		if (c->v[j].tag != EG_CT_RAW)
+			continue;
+		uint32_t id = (uint32_t)c->v[j].x;
+		if (b->map[id] == UINT32_MAX) {
+			uint32_t l = c->raw.e[id].len;
+			if (buf_add(r, &l, 4) || buf_add(r, itab_text(&c->raw, id), l))
+				return -1;
+			b->map[id] = ntext++;
+		}
+		b->u64[m++] = b->map[id];
+	}
+	memcpy(r->p + at, &ntext, 4);
+	return buf_add(r, &cnt[EG_CT_RAW], 4) || put_packed(r, b->u64, m) ? -1 : 0;
 }
 
 /* ------------------------------------------------------------ one block */
 
-typedef struct plan {
-	uint32_t *ids;                /* chosen seen-path ids */
-	size_t n;
-	int covered;
-	const char ***segs;
-	int *nseg;
-	long *wp;                     /* their store-wide paths */
-} plan;
-
-static void plan_free(plan *pl)
+static int cmp_count(const void *a, const void *b, void *ctx)
 {
-	for (size_t i = 0; pl->segs && i < pl->n; i++) {
-		for (int s = 0; s < pl->nseg[i]; s++)
-			free((char *)pl->segs[i][s]);
-		free(pl->segs[i]);
-	}
-	free(pl->segs);
-	free(pl->nseg);
-	free(pl->ids);
-	free(pl->wp);
-	memset(pl, 0, sizeof *pl);
+	const node *nodes = ctx;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	if (nodes[x].nv != nodes[y].nv)
+		return nodes[x].nv > nodes[y].nv ? -1 : 1;
+	return x < y ? -1 : x > y;
 }
 
-/* Pass 1: the paths of the block's data, the most frequent first. */
-static int choose_paths(builder *b, uint64_t first, uint64_t last, plan *pl,
-			volatile int *stop)
+/* The paths that get columns (nodes with values, the most frequent first,
+ * at most COL_MAX_PATHS; a name holding a NUL cannot go through col.h's C
+ * strings and gets none) into b->pick, their store-wide paths into
+ * b->pickw; *covered: every path with a value has a column. */
+static int choose_paths(builder *b, size_t *npick, int *covered)
 {
-	seen s = { 0 };
-	eg_iter *it;
-	eg_filter f = { .from = first, .to = last };
-	int rc = eg_iter_new(b->st, &it, &f);
-	if (rc)
-		return bfail(b, rc, eg_errmsg(b->st));
-	eg_iter_lazy_ids(it);
-	const eg_event *e;
-	while ((rc = eg_iter_next(it, &e)) == EG_OK) {
-		if (stop && *stop && !(e->pos & 1023)) {   /* the writer closes */
-			rc = EG_EINTR;
-			break;
-		}
-		json_span o = { e->data, e->data_len, JSON_OBJECT };
-		s.key.n = 0;
-		if (e->data_len && walk(&s, &o, 0)) {
-			rc = EG_ENOMEM;
-			break;
-		}
-	}
-	eg_iter_free(it);
-	if (rc != EG_END) {
-		if (rc != EG_EINTR)
-			rc = rc == EG_ENOMEM ? bfail(b, rc, "out of memory") : bfail(b, rc, eg_errmsg(b->st));
-		goto done;
-	}
-	rc = EG_ENOMEM;
-	uint32_t n = s.keys.n;
-	pl->ids = malloc(((size_t)n + 1) * sizeof *pl->ids);
-	if (!pl->ids)
-		goto done;
-	for (uint32_t j = 0; j < n; j++)
-		pl->ids[j] = j;
-	qsort_r(pl->ids, n, sizeof *pl->ids, cmp_seen, s.count);
-	pl->n = n < COL_MAX_PATHS ? n : COL_MAX_PATHS;
-	pl->covered = n <= COL_MAX_PATHS;
-	pl->segs = calloc(pl->n + 1, sizeof *pl->segs);
-	pl->nseg = calloc(pl->n + 1, sizeof *pl->nseg);
-	pl->wp = calloc(pl->n + 1, sizeof *pl->wp);
-	if (!pl->segs || !pl->nseg || !pl->wp)
-		goto done;
-	for (size_t i = 0; i < pl->n; i++) {
-		uint32_t j = pl->ids[i];
-		const char *key = itab_text(&s.keys, j);
-		uint32_t klen = s.keys.e[j].len;
-		int ns = s.nseg[j];
-		if (!(pl->segs[i] = calloc((size_t)ns + 1, sizeof *pl->segs[i])))
-			goto done;
-		pl->nseg[i] = ns;
-		uint32_t at = 0;
-		for (int g = 0; g < ns; g++) {
-			uint32_t l = rd32(key + at);
-			char *name = malloc((size_t)l + 1);
-			if (!name)
-				goto done;
-			memcpy(name, key + at + 4, l);
-			name[l] = 0;
-			pl->segs[i][g] = name;
-			at += 4 + l;
-		}
-		if ((pl->wp[i] = path_get(b, key, klen, ns)) < 0)
-			goto done;
-	}
-	rc = EG_OK;
-done:
-	eg_itab_free(&s.keys);
-	free(s.count);
-	free(s.nseg);
-	free(s.key.p);
-	if (rc == EG_ENOMEM)
-		bfail(b, rc, "out of memory");
-	return rc;
-}
-
-/* A segment name holding a NUL cannot go through col.h's C strings: such a
- * path is left without a column, and the block not covered. */
-static void drop_nul_names(plan *pl, builder *b)
-{
+	size_t n = 0;
+	if (buf_grow(&b->pick, &b->cappick, b->nn + 1, sizeof *b->pick) ||
+	    buf_grow(&b->pickw, &b->cappickw, COL_MAX_PATHS + 1, sizeof *b->pickw))
+		return -1;
+	for (uint32_t i = 1; i < b->nn; i++)
+		if (b->nodes[i].nv)
+			b->pick[n++] = i;
+	qsort_r(b->pick, n, sizeof *b->pick, cmp_count, b->nodes);
+	*covered = n <= COL_MAX_PATHS;
+	n = n < COL_MAX_PATHS ? n : COL_MAX_PATHS;
 	size_t k = 0;
-	for (size_t i = 0; i < pl->n; i++) {
-		const wpath *w = &b->p[pl->wp[i]];
-		size_t total = 0;
-		for (int s = 0; s < pl->nseg[i]; s++)
-			total += strlen(pl->segs[i][s]) + 4;
-		if (total != w->key_len) {
-			pl->covered = 0;
-			for (int s = 0; s < pl->nseg[i]; s++)
-				free((char *)pl->segs[i][s]);
-			free(pl->segs[i]);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t chain[COL_MAX_DEPTH + 1], nc = 0;
+		for (uint32_t c = b->pick[i]; c && nc <= COL_MAX_DEPTH; c = b->nodes[c].parent)
+			chain[nc++] = c;
+		b->kbuf.n = 0;
+		int nul = 0;
+		while (nc--) {
+			uint32_t c = chain[nc], l = b->names.e[c - 1].len - 4;
+			const char *t = itab_text(&b->names, c - 1) + 4;
+			nul |= memchr(t, 0, l) != NULL;
+			if (buf_add(&b->kbuf, &l, 4) || buf_add(&b->kbuf, t, l))
+				return -1;
+		}
+		if (nul) {
+			*covered = 0;
 			continue;
 		}
-		pl->segs[k] = pl->segs[i];
-		pl->nseg[k] = pl->nseg[i];
-		pl->wp[k] = pl->wp[i];
-		pl->ids[k++] = pl->ids[i];
+		long wp = path_get(b, b->kbuf.p, (uint32_t)b->kbuf.n, b->nodes[b->pick[i]].depth);
+		if (wp < 0)
+			return -1;
+		b->pick[k] = b->pick[i];
+		b->pickw[k++] = wp;
 	}
-	pl->n = k;
+	*npick = k;
+	return 0;
 }
 
 static void put_hdr(unsigned char *h, uint32_t hlen, uint32_t flags, const eg_colblock *cb,
@@ -586,17 +730,16 @@ static void put_hdr(unsigned char *h, uint32_t hlen, uint32_t flags, const eg_co
 	wr32(p, (uint32_t)XXH3_64bits(h, hlen - 4));
 }
 
-/* The builtin columns of cb as frames, their entries into dir: times as
- * zigzag deltas, stream ids, types as indices into the header's set,
- * kinds as bytes. */
+/* The builtin columns of cb into b->raw[0..4]: times as zigzag deltas,
+ * stream ids, types as indices into the header's set, kinds as bytes. */
 static int put_builtins(builder *b, const eg_colblock *cb, const uint32_t *types,
-			uint32_t ntypes, coldirent *dir, uint64_t base)
+			uint32_t ntypes, coldirent *dir)
 {
-	buf *r = &b->raw;
 	uint32_t n = cb->n;
 	for (int w = COL_TIME; w <= COL_KIND; w++) {
-		r->n = 0;
+		buf *r = &b->raw[w - 1];
 		int bad = 0;
+		r->n = 0;
 		if (w == COL_TIME || w == COL_RECORDED) {
 			bad = put_times(b, r, w == COL_TIME ? cb->time : cb->recorded, n);
 		} else if (w == COL_STREAM) {
@@ -607,12 +750,12 @@ static int put_builtins(builder *b, const eg_colblock *cb, const uint32_t *types
 				const uint32_t *t = bsearch(&cb->type[k], types, ntypes, 4, cmp_u32);
 				b->u64[k] = t ? (uint64_t)(t - types) : 0;
 			}
-			bad = bad || put_packed(b, r, b->u64, n);
+			bad = bad || put_packed(r, b->u64, n);
 		} else {
 			bad = buf_add(r, cb->kind, n);
 		}
 		dir[w - 1] = (coldirent){ .what = (uint8_t)w };
-		if (bad || put_frame(b, &dir[w - 1], base))
+		if (bad)
 			return -1;
 	}
 	return 0;
@@ -640,55 +783,120 @@ static int type_set(const eg_colblock *cb, uint32_t **types, uint32_t *n)
 	return 0;
 }
 
-/* Pass 2 and the file: the arrays by the log path's own lookup, encoded,
- * the dictionary synced, then the block written whole. */
-static int write_block(builder *b, uint64_t k, const plan *pl, volatile int *stop)
+/* ----------------------------------------------------- compression */
+
+/* The columns' frames, compressed by the builder's thread and a helper
+ * (two cores), each column whole by one of them. */
+typedef struct zjob {
+	builder *b;
+	uint32_t ncols;
+	uint32_t next;                /* the next column to take (atomic) */
+	int failed;
+} zjob;
+
+static void zwork(zjob *j, ZSTD_CCtx *cx)
 {
-	uint64_t first = k * eg_colscan_block_events + 1, last = first + eg_colscan_block_events - 1;
-	eg_colneed need = { (const char *const *const *)pl->segs, pl->nseg, pl->n, 0 };
-	eg_filter f = { .from = first, .to = last };
-	eg_colscan *sc = NULL;
-	const eg_colblock *cb;
-	uint32_t *types = NULL, ntypes = 0;
-	coldirent *dir = calloc(pl->n + 5, sizeof *dir);
-	int rc = dir ? eg_colscan_new_log(b->st, &f, &need, &sc) : EG_ENOMEM;
-	if (rc == EG_OK && (rc = eg_colscan_next(sc, &cb)) == EG_OK &&
-	    (cb->n != eg_colscan_block_events || cb->first_pos != first))
-		rc = EG_ECORRUPT;
-	if (rc) {
-		eg_colscan_free(sc);
-		free(dir);
-		return rc == EG_ENOMEM ? bfail(b, rc, "out of memory")
-				       : bfail(b, rc, "the log did not give the block's events");
+	builder *b = j->b;
+	for (;;) {
+		uint32_t i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+		if (i >= j->ncols)
+			return;
+		buf *r = &b->raw[i], *z = &b->z[i];
+		size_t bound = ZSTD_compressBound(r->n);
+		z->n = 0;
+		size_t n = 0;
+		if (!cx || buf_reserve(z, bound) ||
+		    ZSTD_isError(n = ZSTD_compressCCtx(cx, z->p, bound, r->p, r->n, eg_col_zlevel))) {
+			__atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+			return;
+		}
+		z->n = n;
 	}
-	int64_t rmin = cb->recorded[0], rmax = cb->recorded[0];
-	for (uint32_t j = 0; j < cb->n; j++) {
-		rmin = cb->recorded[j] < rmin ? cb->recorded[j] : rmin;
-		rmax = cb->recorded[j] > rmax ? cb->recorded[j] : rmax;
-		if ((cb->stream[j] | cb->type[j]) & EG_COL_KEY_LOCAL)
+}
+
+static void *zmain(void *arg)
+{
+	zjob *j = arg;
+	ZSTD_CCtx *cx = ZSTD_createCCtx();
+	zwork(j, cx);
+	ZSTD_freeCCtx(cx);
+	return NULL;
+}
+
+/* Below this many raw bytes a helper thread costs more than it saves. */
+#define ZPAR_MIN (256u << 10)
+
+static int compress_all(builder *b, uint32_t ncols)
+{
+	zjob j = { .b = b, .ncols = ncols };
+	size_t total = 0;
+	for (uint32_t i = 0; i < ncols; i++)
+		total += b->raw[i].n;
+	if (!b->cctx)
+		b->cctx = ZSTD_createCCtx();
+	pthread_t th;
+	int par = total >= ZPAR_MIN && !pthread_create(&th, NULL, zmain, &j);
+	zwork(&j, b->cctx);
+	if (par)
+		pthread_join(th, NULL);
+	return j.failed ? -1 : 0;
+}
+
+/* Block k (its events in b's arrays, n of them) encoded, the dictionary
+ * synced, then the block written whole. */
+static int write_block(builder *b, const slab *sl, volatile int *stop)
+{
+	uint64_t k = sl->k;
+	uint32_t n = sl->n;
+	eg_colblock cb = { .first_pos = k * eg_colscan_block_events + 1, .n = n,
+			   .time = sl->time, .recorded = sl->recorded, .stream = sl->stream,
+			   .type = sl->type, .kind = sl->kind };
+	uint32_t *types = NULL, ntypes = 0;
+	size_t npick = 0;
+	int covered = 0, rc = EG_OK;
+	coldirent dir[COL_MAX_PATHS + 5];
+	int64_t rmin = sl->recorded[0], rmax = sl->recorded[0];
+	cb.tmin = cb.tmax = sl->time[0];
+	for (uint32_t j = 0; j < n; j++) {
+		rmin = sl->recorded[j] < rmin ? sl->recorded[j] : rmin;
+		rmax = sl->recorded[j] > rmax ? sl->recorded[j] : rmax;
+		cb.tmin = sl->time[j] < cb.tmin ? sl->time[j] : cb.tmin;
+		cb.tmax = sl->time[j] > cb.tmax ? sl->time[j] : cb.tmax;
+		if ((sl->stream[j] | sl->type[j]) & EG_COL_KEY_LOCAL)
 			rc = EG_ECORRUPT;     /* a key the handle's index lacks */
 	}
-	uint32_t ncols = (uint32_t)pl->n + 5;
-	uint32_t hlen = 0;
-	if (!rc && type_set(cb, &types, &ntypes))
+	if (rc)
+		return bfail(b, rc, "the log did not give the block's events");
+	nodes_reset(b);
+	if (b->nn != 1)
+		return bfail(b, EG_ENOMEM, "out of memory");
+	for (uint32_t j = 0; j < n; j++)
+		if (block_event(b, sl, j))
+			return bfail(b, EG_ENOMEM, "out of memory");
+	if (choose_paths(b, &npick, &covered) || type_set(&cb, &types, &ntypes))
+		return bfail(b, EG_ENOMEM, "out of memory");
+	uint32_t ncols = (uint32_t)npick + 5;
+	uint32_t hlen = COL_HDR_FIXED + 4 * ntypes + COL_DIRENT * ncols + 4;
+	if (put_builtins(b, &cb, types, ntypes, dir))
 		rc = EG_ENOMEM;
-	if (!rc) {
-		hlen = COL_HDR_FIXED + 4 * ntypes + COL_DIRENT * ncols + 4;
-		b->out.n = 0;
-		if (put_builtins(b, cb, types, ntypes, dir, hlen))
-			rc = EG_ENOMEM;
-	}
-	for (size_t i = 0; i < pl->n && !rc && !(stop && *stop); i++) {
+	for (size_t i = 0; i < npick && !rc; i++) {
 		coldirent *e = &dir[5 + i];
-		const eg_colvals *v = &cb->vals[i];
-		*e = (coldirent){ .what = COL_PATH, .path = (uint32_t)pl->wp[i],
-				  .has_int = (uint8_t)v->has_int, .imin = v->imin, .imax = v->imax };
-		if (put_path(b, sc, cb, i, &b->p[pl->wp[i]]) || put_frame(b, e, hlen))
+		*e = (coldirent){ .what = COL_PATH, .path = (uint32_t)b->pickw[i] };
+		b->raw[5 + i].n = 0;
+		if (put_path(b, &b->raw[5 + i], &b->nodes[b->pick[i]], n, &b->p[b->pickw[i]], e))
 			rc = EG_ENOMEM;
 	}
-	uint64_t ident = 0;
-	if (!rc && (rc = eg_store_event_ident(b->st, last, &ident)))
-		rc = bfail(b, rc, eg_errmsg(b->st));
+	if (!rc && compress_all(b, ncols))
+		rc = EG_ENOMEM;
+	uint64_t off = hlen;
+	for (uint32_t i = 0; i < ncols && !rc; i++) {
+		dir[i].off = off;
+		dir[i].clen = (uint32_t)b->z[i].n;
+		dir[i].rlen = (uint32_t)b->raw[i].n;
+		dir[i].check = (uint32_t)XXH3_64bits(b->z[i].p, b->z[i].n);
+		off += b->z[i].n;
+	}
+	uint64_t ident = sl->ident;
 	if (!rc && stop && *stop)
 		rc = EG_EINTR;
 	if (!rc)
@@ -697,7 +905,7 @@ static int write_block(builder *b, uint64_t k, const plan *pl, volatile int *sto
 	if (!rc && !h)
 		rc = EG_ENOMEM;
 	if (!rc) {
-		put_hdr(h, hlen, pl->covered ? COL_FLAG_COVERED : 0, cb, rmin, rmax, b->dict_len,
+		put_hdr(h, hlen, covered ? COL_FLAG_COVERED : 0, &cb, rmin, rmax, b->dict_len,
 			ident, types, ntypes, dir, ncols);
 		char name[32];
 		eg_ds_wr w;
@@ -705,7 +913,8 @@ static int write_block(builder *b, uint64_t k, const plan *pl, volatile int *sto
 		if (eg_ds_wr_begin(&w, &b->d, name, hlen)) {
 			rc = bfail(b, EG_EIO, "cannot write a block");
 		} else {
-			eg_ds_wr_put(&w, b->out.p, b->out.n, 0);
+			for (uint32_t i = 0; i < ncols; i++)
+				eg_ds_wr_put(&w, b->z[i].p, b->z[i].n, 0);
 			if (eg_ds_wr_commit(&w, h, hlen, 0))
 				rc = bfail(b, EG_EIO, "cannot write a block");
 		}
@@ -714,8 +923,108 @@ static int write_block(builder *b, uint64_t k, const plan *pl, volatile int *sto
 		bfail(b, rc, "out of memory");
 	free(h);
 	free(types);
-	free(dir);
-	eg_colscan_free(sc);
+	return rc;
+}
+
+/* The building side of the pipeline: one slab's block built and written. */
+typedef struct bjob {
+	builder *b;
+	const slab *sl;
+	volatile int *stop;
+	int rc;
+} bjob;
+
+static void *bmain(void *arg)
+{
+	bjob *j = arg;
+	j->rc = write_block(j->b, j->sl, j->stop);
+	return NULL;
+}
+
+/* Block k's events from the log into sl (the reading side): EG_OK,
+ * EG_EINTR (stopped), or an error (not yet said: *what). */
+static int fill(builder *b, eg_iter *it, slab *sl, uint64_t k, volatile int *stop,
+		const char **what)
+{
+	uint32_t per = eg_colscan_block_events;
+	uint64_t first = k * per + 1;
+	const eg_event *e;
+	int rc = EG_OK;
+	sl->k = k;
+	sl->n = 0;
+	sl->data.n = 0;
+	sl->doff[0] = 0;
+	*what = NULL;
+	while (sl->n < per) {
+		if (stop && *stop && !(sl->n & 1023))   /* the writer closes */
+			return EG_EINTR;
+		if ((rc = eg_iter_next(it, &e)) != EG_OK)
+			break;
+		if (e->pos != first + sl->n) {
+			rc = EG_ECORRUPT;
+			break;
+		}
+		if (slab_event(b, sl, e, sl->n)) {
+			*what = "out of memory";
+			return EG_ENOMEM;
+		}
+		sl->n++;
+	}
+	if (rc == EG_OK) {
+		sl->ident = eg_iter_ident(it);
+		return EG_OK;
+	}
+	if (rc == EG_END || rc == EG_ECORRUPT) {
+		*what = "the log did not give the block's events";
+		return EG_ECORRUPT;
+	}
+	return rc;
+}
+
+/* Blocks from..to-1 from the log, read once in order: a block is read (on
+ * this thread) while the one before is built and written (on another). */
+static int build_blocks(builder *b, uint64_t from, uint64_t to, volatile int *stop)
+{
+	uint32_t per = eg_colscan_block_events;
+	for (int i = 0; i < 2; i++) {
+		slab *sl = &b->sl[i];
+		if (!(sl->time = calloc(per, sizeof *sl->time)) ||
+		    !(sl->recorded = calloc(per, sizeof *sl->recorded)) ||
+		    !(sl->stream = calloc(per, sizeof *sl->stream)) ||
+		    !(sl->type = calloc(per, sizeof *sl->type)) ||
+		    !(sl->kind = calloc(per, sizeof *sl->kind)) ||
+		    !(sl->doff = calloc((size_t)per + 1, sizeof *sl->doff)))
+			return bfail(b, EG_ENOMEM, "out of memory");
+	}
+	eg_iter *it;
+	eg_filter f = { .from = from * per + 1, .to = to * per };
+	int rc = eg_iter_new(b->st, &it, &f);
+	if (rc)
+		return bfail(b, rc, eg_errmsg(b->st));
+	eg_iter_lazy_ids(it);
+	const char *what = NULL;
+	int cur = 0, frc = from < to ? fill(b, it, &b->sl[0], from, stop, &what) : EG_EINTR;
+	for (uint64_t k = from; k < to && frc == EG_OK && !rc; k++) {
+		bjob j = { .b = b, .sl = &b->sl[cur], .stop = stop };
+		pthread_t th;
+		int par = k + 1 < to && !pthread_create(&th, NULL, bmain, &j);
+		if (!par)
+			bmain(&j);
+		if (k + 1 < to)
+			frc = fill(b, it, &b->sl[cur ^ 1], k + 1, stop, &what);
+		else
+			frc = EG_EINTR;       /* nothing more to read */
+		if (par)
+			pthread_join(th, NULL);
+		if ((rc = j.rc) == EG_OK)
+			b->nblocks = k + 1;
+		cur ^= 1;
+	}
+	if (!rc && frc != EG_EINTR && frc != EG_OK)
+		rc = bfail(b, frc, what ? what : eg_errmsg(b->st));
+	else if (!rc && frc == EG_EINTR && stop && *stop)
+		rc = EG_EINTR;
+	eg_iter_free(it);
 	return rc;
 }
 
@@ -823,8 +1132,27 @@ static void builder_free(builder *b)
 	}
 	free(b->p);
 	eg_itab_free(&b->pkeys);
-	free(b->out.p);
-	free(b->raw.p);
+	nodes_reset(b);
+	free(b->nodes);
+	for (int i = 0; i < COL_MAX_PATHS + 5; i++) {
+		free(b->raw[i].p);
+		free(b->z[i].p);
+	}
+	ZSTD_freeCCtx(b->cctx);
+	for (int i = 0; i < 2; i++) {
+		free(b->sl[i].time);
+		free(b->sl[i].recorded);
+		free(b->sl[i].stream);
+		free(b->sl[i].type);
+		free(b->sl[i].kind);
+		free(b->sl[i].doff);
+		free(b->sl[i].data.p);
+	}
+	free(b->kbuf.p);
+	free(b->pick);
+	free(b->pickw);
+	eg_itab_free(&b->keys);
+	free(b->kid);
 	free(b->dict.p);
 	free(b->u64);
 	free(b->map);
@@ -892,20 +1220,8 @@ int eg_col_build(const char *dir, volatile int *stop, char *err, size_t errlen)
 		rc = reset_files(&b);
 	if (rc)
 		goto out;
-	for (uint64_t k = b.nblocks; k < want && !rc && !(stop && *stop); k++) {
-		plan pl = { 0 };
-		uint64_t first = k * eg_colscan_block_events + 1;
-		rc = choose_paths(&b, first, first + eg_colscan_block_events - 1, &pl, stop);
-		if (!rc && stop && *stop)
-			rc = EG_EINTR;
-		if (!rc) {
-			drop_nul_names(&pl, &b);
-			rc = write_block(&b, k, &pl, stop);
-		}
-		plan_free(&pl);
-		if (!rc)
-			b.nblocks = k + 1;
-	}
+	if (!rc)
+		rc = build_blocks(&b, b.nblocks, want, stop);
 	if (rc == EG_EINTR)
 		rc = EG_OK;
 out:
