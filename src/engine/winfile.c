@@ -260,8 +260,9 @@ static int put_window(eg_win *w, buf *b, const wwin *x)
 	if (buf_add(b, hdr, sizeof hdr))
 		return -1;
 	for (int i = 0; i < s->na; i++) {
-		const wacc *c = &x->acc[i];
-		if (put64(b, c->n) || buf_add(b, &c->v, sizeof c->v))
+		const wacc *c = eg_win_acc(w, x->acc, i);
+		static const nacc zero;
+		if (put64(b, c->n) || buf_add(b, eg_win_has_v(w) ? &c->v : &zero, sizeof c->v))
 			return -1;
 		if (s->a[i].agg == WA_DISTINCT) {
 			if (put64(b, c->set.n))
