@@ -12,6 +12,7 @@
 #include "sketch.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum wkind { W_TUMBLE, W_HOP, W_SESSION };
@@ -69,10 +70,15 @@ int eg_tset_add(tset *s, const char *v, size_t n);
 int eg_tset_add_h(tset *s, uint64_t h, const char *v, size_t n);
 void eg_tset_free(tset *s);
 
-/* One aggregate of one window. */
+/* One aggregate of one window.  A window's accumulators are one array of
+ * eg_win.astride bytes each, cut to what the spec's aggregates touch: n
+ * alone when they are all counts, n and v without count_distinct and
+ * percentiles, the whole struct else (a count-only spec's windows were
+ * 288 bytes of fresh memory each, mostly faulted in for nothing). */
 typedef struct wacc {
 	uint64_t n;                  /* values taken (count: events) */
-	nacc v;                      /* sum and avg: the sum; min, max: the value */
+	nacc v;                      /* sum and avg: the sum; min, max: the value;
+	                                count: always zero (0 in the state file) */
 	tset set;                    /* count_distinct */
 	qs_sketch qs;                /* p50 … p99 */
 } wacc;
@@ -209,6 +215,7 @@ struct eg_win {
 	wwin *w;
 	uint32_t nw, wcap;           /* slots used (free ones included), allocated */
 	uint32_t *freeslots, nfree, freecap;
+	size_t astride;              /* bytes of one wacc in a window's array */
 	wacc **spare;                /* accumulators of windows gone, for reuse */
 	uint32_t nspare, sparecap;
 	uint32_t *wslot;             /* tumble/hop: slot + 1 by (start, group) */
@@ -231,6 +238,17 @@ struct eg_win {
 	const char *anames[WIN_MAX_AGGS], *avals[WIN_MAX_AGGS], *pvals[WIN_MAX_AGGS];
 	size_t alens[WIN_MAX_AGGS], plens[WIN_MAX_AGGS];
 };
+
+/* Aggregate i of the accumulator array a (strided by w->astride). */
+static inline wacc *eg_win_acc(const eg_win *w, wacc *a, int i)
+{
+	return (wacc *)(void *)((char *)a + (size_t)i * w->astride);
+}
+/* Does this window's wacc hold v (else v reads as zero)? */
+static inline int eg_win_has_v(const eg_win *w)
+{
+	return w->astride > offsetof(wacc, v);
+}
 
 /* window.c, for winfile.c */
 uint32_t eg_win_slot_new(eg_win *w, int64_t start, int64_t end, uint32_t gid, uint64_t serial);

@@ -276,7 +276,7 @@ uint32_t eg_win_slot_new(eg_win *w, int64_t start, int64_t end, uint32_t gid, ui
 	}
 	wwin *x = &w->w[id];
 	memset(x, 0, sizeof *x);
-	x->acc = w->nspare ? w->spare[--w->nspare] : calloc((size_t)s->na, sizeof *x->acc);
+	x->acc = w->nspare ? w->spare[--w->nspare] : calloc((size_t)s->na, w->astride);
 	if (!x->acc) {
 		if (id + 1 == w->nw)
 			w->nw--;
@@ -287,9 +287,11 @@ uint32_t eg_win_slot_new(eg_win *w, int64_t start, int64_t end, uint32_t gid, ui
 	x->start = start, x->end = end, x->gid = gid;
 	x->serial = serial ? serial : ++w->next_serial;
 	for (int i = 0; i < s->na; i++)
-		if (s->a[i].agg == WA_PCT && !x->acc[i].qs.count && !x->acc[i].qs.pos.c &&
-		    !x->acc[i].qs.neg.c)
-			eg_qs_init(&x->acc[i].qs);
+		if (s->a[i].agg == WA_PCT) {
+			wacc *c = eg_win_acc(w, x->acc, i);
+			if (!c->qs.count && !c->qs.pos.c && !c->qs.neg.c)
+				eg_qs_init(&c->qs);
+		}
 	w->open++;
 	if (s->kind != W_SESSION) {
 		uint32_t j = (uint32_t)win_hash(start, gid) & (w->wscap - 1);
@@ -349,14 +351,16 @@ static uint32_t win_find(eg_win *w, int64_t start, int64_t end, uint32_t gid)
 	return id;
 }
 
-static void acc_free(const eg_win_spec *s, wacc *a)
+static void acc_free(const eg_win *w, wacc *a)
 {
+	const eg_win_spec *s = w->spec;
 	if (!a)
 		return;
 	for (int i = 0; i < s->na; i++) {
-		eg_tset_free(&a[i].set);
-		if (s->a[i].agg == WA_PCT)
-			eg_qs_free(&a[i].qs);
+		if (s->a[i].agg == WA_DISTINCT)
+			eg_tset_free(&eg_win_acc(w, a, i)->set);
+		else if (s->a[i].agg == WA_PCT)
+			eg_qs_free(&eg_win_acc(w, a, i)->qs);
 	}
 	free(a);
 }
@@ -368,9 +372,13 @@ static void acc_recycle(eg_win *w, wacc *a)
 {
 	const eg_win_spec *s = w->spec;
 	int keep = w->nspare < w->open;
-	for (int i = 0; i < s->na && keep; i++)
-		keep = a[i].set.cap <= 256 && a[i].set.text.cap <= 8192 &&
-		       (s->a[i].agg != WA_PCT || a[i].qs.pos.len + a[i].qs.neg.len <= 1024);
+	for (int i = 0; i < s->na && keep; i++) {
+		const wacc *c = eg_win_acc(w, a, i);
+		if (s->a[i].agg == WA_DISTINCT)
+			keep = c->set.cap <= 256 && c->set.text.cap <= 8192;
+		else if (s->a[i].agg == WA_PCT)
+			keep = c->qs.pos.len + c->qs.neg.len <= 1024;
+	}
 	if (keep && w->nspare == w->sparecap) {
 		uint32_t cap = w->sparecap ? w->sparecap * 2 : 256;
 		wacc **v = realloc(w->spare, cap * sizeof *v);
@@ -380,19 +388,22 @@ static void acc_recycle(eg_win *w, wacc *a)
 			keep = 0;
 	}
 	if (!keep) {
-		acc_free(s, a);
+		acc_free(w, a);
 		return;
 	}
 	for (int i = 0; i < s->na; i++) {
-		wacc *c = &a[i];
-		if (c->set.cap)
-			memset(c->set.h, 0, c->set.cap * sizeof *c->set.h);
-		c->set.n = 0;
-		c->set.text.n = 0;
-		if (s->a[i].agg == WA_PCT)
+		wacc *c = eg_win_acc(w, a, i);
+		if (s->a[i].agg == WA_DISTINCT) {
+			if (c->set.cap)
+				memset(c->set.h, 0, c->set.cap * sizeof *c->set.h);
+			c->set.n = 0;
+			c->set.text.n = 0;
+		} else if (s->a[i].agg == WA_PCT) {
 			eg_qs_clear(&c->qs);
+		}
 		c->n = 0;
-		memset(&c->v, 0, sizeof c->v);
+		if (eg_win_has_v(w))
+			memset(&c->v, 0, sizeof c->v);
 	}
 	w->spare[w->nspare++] = a;
 }
@@ -444,7 +455,7 @@ static int fold(eg_win *w, wwin *x, const wtake *k)
 	x->events++;
 	for (int i = 0; i < s->na; i++) {
 		const wav *v = &av[i];
-		wacc *c = &x->acc[i];
+		wacc *c = eg_win_acc(w, x->acc, i);
 		eg_win_agg_stats *st = &w->ast[i];
 		if (v->st <= 0) {
 			if (v->st < 0)
@@ -506,7 +517,7 @@ int eg_win_format(eg_win *w, const wwin *x)
 	const eg_win_spec *s = w->spec;
 	w->vals.n = 0;
 	for (int i = 0; i < s->na; i++) {
-		const wacc *c = &x->acc[i];
+		const wacc *c = eg_win_acc(w, x->acc, i);
 		char t[NUM_TEXT_MAX + 8];
 		size_t n;
 		w->voffs[i] = w->vals.n;
@@ -668,10 +679,11 @@ static int take(eg_win *w, const wtake *k, int64_t start, int64_t end, uint32_t 
 }
 
 /* Add b's accumulators to a's (sessions merging). */
-static int acc_merge(const eg_win_spec *s, wacc *a, wacc *b)
+static int acc_merge(const eg_win *w, wacc *a, wacc *b)
 {
+	const eg_win_spec *s = w->spec;
 	for (int i = 0; i < s->na; i++) {
-		wacc *x = &a[i], *y = &b[i];
+		wacc *x = eg_win_acc(w, a, i), *y = eg_win_acc(w, b, i);
 		if (!y->n && s->a[i].agg != WA_DISTINCT)
 			continue;
 		switch (s->a[i].agg) {
@@ -762,7 +774,7 @@ static int take_session(eg_win *w, const wtake *k, uint32_t gid)
 		while (g->n > lo + 1 && w->w[g->id[lo + 1]].start < end) {
 			uint32_t yid = g->id[lo + 1];
 			wwin *y = &w->w[yid], *x = &w->w[id];
-			if ((rc = acc_merge(s, x->acc, y->acc)))
+			if ((rc = acc_merge(w, x->acc, y->acc)))
 				return rc;
 			x->events += y->events;
 			if (y->emitted) {
@@ -900,12 +912,13 @@ static int get_window(eg_win *w, bread *r)
 	wwin *x = &w->w[id];
 	x->rev = v[3], x->events = v[4], x->last = v[5], x->emitted = (int)(v[6] & 1);
 	for (int i = 0; i < s->na; i++) {
-		wacc *c = &x->acc[i];
+		wacc *c = eg_win_acc(w, x->acc, i);
 		c->n = bread_u64(r);
 		const unsigned char *p = bread_get(r, sizeof c->v);
 		if (!p)
 			return -1;
-		memcpy(&c->v, p, sizeof c->v);
+		if (eg_win_has_v(w))
+			memcpy(&c->v, p, sizeof c->v);
 		if (s->a[i].agg == WA_DISTINCT) {
 			uint64_t n = bread_u64(r);
 			for (uint64_t j = 0; j < n && !r->bad; j++) {
@@ -1057,9 +1070,9 @@ void eg_win_reset(eg_win *w)
 {
 	for (uint32_t i = 0; i < w->nw; i++)
 		if (w->w[i].serial)
-			acc_free(w->spec, w->w[i].acc);
+			acc_free(w, w->w[i].acc);
 	while (w->nspare)
-		acc_free(w->spec, w->spare[--w->nspare]);
+		acc_free(w, w->spare[--w->nspare]);
 	for (uint32_t g = 0; w->sess && g < w->ngroups; g++)
 		free(w->sess[g].id);
 	if (w->sess)
@@ -1093,6 +1106,13 @@ int eg_win_open(eg_store *st, const eg_win_spec *spec, int flags, eg_win **out)
 	w->flags = flags;
 	w->ds.lockfd = w->gfd = w->ch.fd = -1;
 	w->max_time = w->wm = INT64_MIN;
+	w->astride = offsetof(wacc, v);
+	for (int i = 0; i < spec->na; i++) {
+		if (spec->a[i].agg == WA_DISTINCT || spec->a[i].agg == WA_PCT)
+			w->astride = sizeof(wacc);
+		else if (spec->a[i].agg != WA_COUNT && w->astride < offsetof(wacc, set))
+			w->astride = offsetof(wacc, set);
+	}
 	for (int i = 0; i < spec->ngroup; i++) {
 		w->gnames[i] = spec->group[i].text;
 	}
