@@ -127,12 +127,18 @@ for S in $SIZES; do
 	R[$S.colbuild]=$SECS
 	R[$S.col_bytes]=0
 	[ ! -d "$D/store/idx/col" ] || R[$S.col_bytes]=$(bytes "$D/store/idx/col")
+	# the store as it ages: every segment sealed (the queries below run on it)
+	timed "$W/compact.json" "$ENGRAM" -d "$D/store" compact
+	R[$S.compact]=$SECS
+	R[$S.log_bytes]=$(bytes "$D/store/log") R[$S.idx_bytes]=$(bytes "$D/store/idx")
+	R[$S.ids_bytes]=$(bytes "$D/store/idx/ids") R[$S.store_bytes]=$(bytes "$D/store")
 	log "$S events: DuckDB loads the file (a database file, and in memory)"
 	coproc DK { node bench/duckdb_columns.mjs "$D/events.ndjson" "$D/db.duckdb" "$W/duck" 2>"$W/duck.err"; }
 	duck load
 	echo "$DUCK_OUT" >"$W/load.json"
 	[ "$(jnum rows "$W/load.json")" = "$S" ] || die "DuckDB load: $DUCK_OUT"
 	R[$S.file_load]=$(jnum file_load_s "$W/load.json") R[$S.mem_load]=$(jnum mem_load_s "$W/load.json")
+	R[$S.duck_bytes]=$(bytes "$D/db.duckdb")
 	DUCK_V=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["duckdb"])' "$W/load.json")
 
 	log "$S events: the answers first (columns = log byte for byte, = DuckDB)"
@@ -219,6 +225,18 @@ report() {
 	echo "*columns built*: the command after the append (\`engram stats\`), which builds the column files as a brief writer: \`engram append\` of one big batch commits once, at its end."
 	echo "A query whose *path* is *log* read the log for the reason its \`--explain\` gives (above: sessions need the client session field, which the column files do not hold yet)." 
 	echo
+	echo "## Bytes on disk"
+	echo
+	echo "engram's whole store after \`engram compact\` (every segment sealed: zstd blocks, docs/STORAGE.md) with its column files built; DuckDB's database file after the load (CHECKPOINT)."
+	echo
+	echo "| events | engram store B/event | log/ | idx/ | of it idx/ids | of it idx/col | DuckDB file B/event | engram ÷ DuckDB | compact s |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	for S in $SIZES; do
+		local x
+		x=$(calc "${R[$S.store_bytes]} / ${R[$S.duck_bytes]}" 2)
+		echo "| $S | $(calc "${R[$S.store_bytes]} / $S" 1) | $(calc "${R[$S.log_bytes]} / $S" 1) | $(calc "${R[$S.idx_bytes]} / $S" 1) | $(calc "${R[$S.ids_bytes]} / $S" 1) | $(calc "${R[$S.col_bytes]} / $S" 1) | $(calc "${R[$S.duck_bytes]} / $S" 1) | ${x}× | ${R[$S.compact]} |"
+	done
+	echo
 	echo "## Targets (issue 26)"
 	echo
 	echo "| target | result | |"
@@ -229,6 +247,8 @@ report() {
 			x=$(calc "${R[$S.$q.dmem.med]} / ${R[$S.$q.cols.med]}" 2)
 			echo "| $q at $S events: at least as fast as DuckDB's query in memory (aim 2×) | ${x}× | $(ok "$x >= 1") |"
 		done
+		x=$(calc "${R[$S.store_bytes]} / ${R[$S.duck_bytes]}" 2)
+		echo "| bytes per event at $S events: at most 1.5× DuckDB's database file | ${x}× | $(ok "$x <= 1.5") |"
 	done
 	echo
 	machine_md columns "$ARGS"

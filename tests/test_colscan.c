@@ -712,7 +712,7 @@ static uint8_t tag_at(eg_store *st, uint64_t pos, const char *const *segs, int n
 		      int64_t *iv, char *text, size_t cap)
 {
 	eg_filter f = { .from = pos, .to = pos };
-	eg_colneed need = { &segs, &nseg, 1 };
+	eg_colneed need = { &segs, &nseg, 1, 0 };
 	eg_colscan *sc;
 	const eg_colblock *b;
 	assert_int_equal(eg_colscan_new(st, &f, &need, &sc), EG_OK);
