@@ -897,14 +897,9 @@ static void explain(const eg_feat *f)
 	fprintf(stderr, "{\"explain\":\"table\",\"bound\":%llu,\"kept\":%s,\"built\":%llu",
 		(unsigned long long)x.bound, x.kept ? "true" : "false",
 		(unsigned long long)x.built);
-	/* the reasons are the library's static texts: no quotes to escape */
-	if (x.path)
-		fprintf(stderr, ",\"path\":\"%s\"", x.path);
-	if (x.path_why)
-		fprintf(stderr, ",\"path_why\":\"%s\"", x.path_why);
-	if (x.path && !strcmp(x.path, "columns"))
-		fprintf(stderr, ",\"from_columns\":%llu,\"from_log\":%llu",
-			(unsigned long long)x.from_columns, (unsigned long long)x.from_log);
+	/* on the log path every event read came from the log */
+	cli_explain_path(stderr, x.path, x.path_why, x.from_columns,
+			 x.path && !strcmp(x.path, "log") ? x.built : x.from_log);
 	fprintf(stderr, "}\n");
 }
 

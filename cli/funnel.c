@@ -89,17 +89,14 @@ static void explain(const eg_funnel *f)
 	eg_funnel_get_explain(f, &x);
 	fprintf(stderr, "{\"explain\":\"plan\",\"through_pos\":%llu,\"read\":%llu,"
 		"\"events\":%llu,\"matches\":%llu,\"streams\":%llu,\"entered\":%llu,"
-		"\"values\":%llu,\"rows\":%llu,\"path\":\"%s\"",
+		"\"values\":%llu,\"rows\":%llu",
 		(unsigned long long)x.through, (unsigned long long)x.read,
 		(unsigned long long)x.events, (unsigned long long)x.matches,
 		(unsigned long long)x.streams, (unsigned long long)x.entered,
-		(unsigned long long)x.values, (unsigned long long)x.rows, x.path);
-	/* the reasons are the library's static texts: no quotes to escape */
-	if (x.path_why)
-		fprintf(stderr, ",\"path_why\":\"%s\"", x.path_why);
-	if (!strcmp(x.path, "columns"))
-		fprintf(stderr, ",\"from_columns\":%llu,\"from_log\":%llu",
-			(unsigned long long)x.from_columns, (unsigned long long)x.from_log);
+		(unsigned long long)x.values, (unsigned long long)x.rows);
+	/* on the log path every event read came from the log */
+	cli_explain_path(stderr, x.path, x.path_why, x.from_columns,
+			 x.path && !strcmp(x.path, "log") ? x.read : x.from_log);
 	fprintf(stderr, "}\n");
 }
 

@@ -193,14 +193,9 @@ static void explain(const eg_proj *p)
 		(unsigned long long)x.known_pos, (unsigned long long)x.keys,
 		(unsigned long long)x.events, (unsigned long long)x.chunks,
 		(unsigned long long)x.entries, (unsigned long long)x.no_key);
-	/* the reasons are the library's static texts: no quotes to escape */
-	if (x.path)
-		fprintf(stderr, ",\"path\":\"%s\"", x.path);
-	if (x.path_why)
-		fprintf(stderr, ",\"path_why\":\"%s\"", x.path_why);
-	if (x.path && !strcmp(x.path, "columns"))
-		fprintf(stderr, ",\"from_columns\":%llu,\"from_log\":%llu",
-			(unsigned long long)x.from_columns, (unsigned long long)x.from_log);
+	/* on the log path every event folded came from the log */
+	cli_explain_path(stderr, x.path, x.path_why, x.from_columns,
+			 x.path && !strcmp(x.path, "log") ? x.folded : x.from_log);
 	fprintf(stderr, "}\n");
 	for (size_t i = 0; i < x.nfields; i++)
 		fprintf(stderr, "{\"explain\":\"field\",\"field\":\"%s\",\"used\":%llu,"

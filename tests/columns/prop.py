@@ -180,7 +180,7 @@ def explain_cols(err, _out):
             x = json.loads(line)
         except ValueError:
             continue
-        if x.get("path") == "columns" and x.get("from_columns", 0) > 0:
+        if x.get("path") == "columns" and x.get("events_from_columns", 0) > 0:
             return True
     return False
 

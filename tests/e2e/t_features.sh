@@ -46,13 +46,13 @@ test_features_explain_says_how_the_table_was_made() {
 	feature_store
 	printf 'customer,at\nc1,2025-01-05T10:00:00Z\n' >"$T/labels.csv"
 	ok eg features "$T/spec.json" --labels "$T/labels.csv" --format csv --explain
-	assert_contains "$ERR" '{"explain":"table","bound":4,"kept":false,"built":4,"path":"columns","from_columns":0,"from_log":4}' "built from the columns' scan"
+	assert_contains "$ERR" '{"explain":"table","bound":4,"kept":false,"built":4,"path":"columns","events_from_columns":0,"events_from_log":4}' "built from the columns' scan"
 	local cols=$OUT
 	ok eg features "$T/spec.json" --labels "$T/labels.csv" --format csv --explain
-	assert_contains "$ERR" '{"explain":"table","bound":4,"kept":true,"built":0}' "the kept table"
+	assert_contains "$ERR" '{"explain":"table","bound":4,"kept":true,"built":0,"path":null,"events_from_columns":0,"events_from_log":0}' "the kept table"
 	rm -rf "$STORE/idx/feat"
 	ENGRAM_NO_COLUMNS=1 ok eg features "$T/spec.json" --labels "$T/labels.csv" --format csv --explain
-	assert_contains "$ERR" '"path":"log","path_why":"ENGRAM_NO_COLUMNS is set"}' "the log"
+	assert_contains "$ERR" '"path":"log","events_from_columns":0,"events_from_log":4,"log_reason":"ENGRAM_NO_COLUMNS is set"}' "the log"
 	assert_eq "$cols" "$OUT" "the same rows"
 	ok eg features "$T/spec.json" --entity c1 --at 2025-01-05T10:00:00Z --explain
 	assert_contains "$ERR" '"explain":"table"' "serving explains too"

@@ -218,14 +218,14 @@ EV
 	ok eg --format table funnel --steps view,cart,buy --within 1h --explain
 	assert_contains "$OUT" "median_time" "table header"
 	assert_contains "$ERR" '"read":9,"events":9,"matches":9,"streams":3,"entered":3' "--explain"
-	assert_contains "$ERR" '"path":"columns","from_columns":0,"from_log":9}' "--explain: the columns' scan (all tail)"
+	assert_contains "$ERR" '"path":"columns","events_from_columns":0,"events_from_log":9}' "--explain: the columns' scan (all tail)"
 	ok eg funnel --steps view,cart,buy --within 1h --by actor --explain
-	assert_contains "$ERR" '"path":"log","path_why":"a path names actor, which the columns do not hold"}' "--by actor"
+	assert_contains "$ERR" '"log_reason":"a path names actor, which the columns do not hold"}' "--by actor"
 	local cols=$OUT
 	ENGRAM_NO_COLUMNS=1 ok eg funnel --steps view,cart,buy --within 1h --by actor --explain
 	assert_eq "$cols" "$OUT" "the log's rows"
 	ENGRAM_NO_COLUMNS=1 ok eg funnel --steps view,cart,buy --within 1h --explain
-	assert_contains "$ERR" '"path":"log","path_why":"ENGRAM_NO_COLUMNS is set"}' "ENGRAM_NO_COLUMNS"
+	assert_contains "$ERR" '"path":"log","events_from_columns":0,"events_from_log":9,"log_reason":"ENGRAM_NO_COLUMNS is set"}' "ENGRAM_NO_COLUMNS"
 	ok eg funnel --steps view,cart,buy --within 20m
 	assert_contains "$OUT" '"name":"buy","users":1,' "20m: ann's buy, 20m after her view, counts; bob's takes 30m"
 }

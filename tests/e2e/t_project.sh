@@ -74,7 +74,7 @@ test_explain_counts_skipped_events() {
 	assert_contains "$ERR" '{"explain":"field","field":"balance","used":5,"skipped_missing":1,"skipped_not_number":1}'
 	assert_contains "$ERR" '"field":"smallest","used":5,"skipped_missing":1,"skipped_not_number":1'
 	assert_contains "$ERR" '"explain":"plan"'
-	assert_contains "$ERR" '"path":"log","path_why":"' "a fold's path"
+	assert_contains "$ERR" '"path":"log","events_from_columns":0,' "a fold's path"
 	assert_not_contains "$OUT" 'explain' "stdout"
 }
 
