@@ -6,8 +6,9 @@ copy of a small store with one kind of call failing: the Nth pwrite,
 fdatasync, fsync, rename, mmap, munmap, ftruncate, open or allocation of
 the process (or, "disk-full", the Nth pwrite and every later one), through libfault.so (LD_PRELOAD; tests/fault/libfault.c).  N
 goes over every call the workload makes (--every, `make fault`; for
-allocations a spread of 400) or over a spread of 12 (`make fault-check`,
-in `make test`).  After each run:
+allocations a spread of 400) or over a spread of 7 (`make fault-check`,
+in `make test`: the first four and the last three calls of a kind, all of
+them when it is made at most 7 times).  After each run:
 
 - the process did not die of a signal and exited 0 or 1; on exit 1 it
   printed one "engram: error: ..." line, which for a failed I/O call names
@@ -408,8 +409,8 @@ def main():
             before = len(s.failures), s.cases
             for op in OPS:
                 # every call with --every (allocations: a spread of 400,
-                # most of them OpenSSL's start-up), else a spread of 12
-                points = (400 if op == "malloc" else 10 ** 9) if every else 12
+                # most of them OpenSSL's start-up), else a spread of 7
+                points = (400 if op == "malloc" else 10 ** 9) if every else 7
                 for nth in spread(counts.get(COUNTED_AS.get(op, op), 0), points):
                     s.case(name, op, nth, want_out)
             print(f"  {name}: {s.cases - before[1]} cases, "
