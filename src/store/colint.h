@@ -109,6 +109,12 @@ int eg_col_dict_rec(const unsigned char *p, size_t n, size_t off, coldict_rec *r
 /* Is [p, p+n) the shortest decimal text of an int64?  Then *v is it
  * (an INT value; anything else at a number is RAW). */
 int eg_col_canonical_int(const char *p, size_t n, int64_t *v);
+/* The slot of key name (n bytes, 1..NAME_MAX_LEN; space 0 stream, 1 type)
+ * in t, which holds space+name: added when missing, *fresh then 1.
+ * UINT32_MAX: too long, or out of memory.  The scan and the builder keep
+ * their key ids in arrays indexed by it. */
+struct itab;
+uint32_t eg_col_key_slot(struct itab *t, int space, const char *name, size_t n, int *fresh);
 
 /* Writer side (colwrite.c). */
 /* Build the column blocks that the log has 65536 committed and indexed

@@ -219,20 +219,30 @@ static int event_values(eg_colscan *sc, const eg_event *e, uint32_t k)
 
 /* The block id of key name (space 0 stream, 1 type); 0 for no name,
  * UINT32_MAX when out of memory. */
+uint32_t eg_col_key_slot(itab *t, int space, const char *name, size_t n, int *fresh)
+{
+	*fresh = 0;
+	if (n > NAME_MAX_LEN)
+		return UINT32_MAX;
+	char k[NAME_MAX_LEN + 1];
+	k[0] = (char)space;
+	memcpy(k + 1, name, n);
+	uint64_t hv = XXH3_64bits(k, n + 1);
+	uint32_t j = eg_itab_find(t, hv, k, (uint32_t)n + 1);
+	if (j != UINT32_MAX)
+		return j;
+	*fresh = 1;
+	return eg_itab_get(t, hv, k, (uint32_t)n + 1);
+}
+
 static uint32_t key_id(eg_colscan *sc, int space, const char *name, size_t n)
 {
 	if (!n)
 		return 0;
-	if (n > NAME_MAX_LEN)
-		return UINT32_MAX;
-	char t[NAME_MAX_LEN + 1];
-	t[0] = (char)space;
-	memcpy(t + 1, name, n);
-	uint64_t hv = XXH3_64bits(t, n + 1);
-	uint32_t j = eg_itab_find(&sc->keys, hv, t, (uint32_t)n + 1);
-	if (j != UINT32_MAX)
+	int fresh;
+	uint32_t j = eg_col_key_slot(&sc->keys, space, name, n, &fresh);
+	if (j != UINT32_MAX && !fresh)
 		return sc->kid[j];
-	j = eg_itab_get(&sc->keys, hv, t, (uint32_t)n + 1);
 	if (j == UINT32_MAX || buf_grow(&sc->kid, &sc->kid_cap, (size_t)j + 1, sizeof *sc->kid))
 		return UINT32_MAX;
 	uint64_t v = eg_index_key_find(sc->st, space, name, n);   /* id + 1 */

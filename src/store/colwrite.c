@@ -467,15 +467,11 @@ static uint32_t key_id(builder *b, int space, const char *name, size_t n)
 {
 	if (!n)
 		return 0;
-	if (n > NAME_MAX_LEN)
-		return UINT32_MAX;
-	char t[NAME_MAX_LEN + 1];
-	t[0] = (char)space;
-	memcpy(t + 1, name, n);
-	uint32_t j = eg_itab_get(&b->keys, XXH3_64bits(t, n + 1), t, (uint32_t)n + 1);
+	int fresh;
+	uint32_t j = eg_col_key_slot(&b->keys, space, name, n, &fresh);
 	if (j == UINT32_MAX || buf_grow(&b->kid, &b->capkid, (size_t)j + 1, sizeof *b->kid))
 		return UINT32_MAX;
-	if (j == b->nkid) {
+	if (fresh) {
 		uint64_t v = eg_index_key_find(b->st, space, name, n);   /* id + 1 */
 		b->kid[b->nkid++] = v && v < EG_COL_KEY_LOCAL ? (uint32_t)v : EG_COL_KEY_LOCAL;
 	}
