@@ -84,7 +84,7 @@ $(SQL_EXT): $(EXT_OBJ) $(filter-out $(B)/src/sql/%,$(LIB_OBJ))
 		$(filter-out -lsqlite3,$(LDLIBS))
 # Under make -j the objects wait for the dependencies (a missing header
 # would otherwise fail the build while apt-get is still installing it).
-$(LIB_OBJ) $(CLI_OBJ): | deps-check
+$(LIB_OBJ) $(CLI_OBJ) $(EXT_OBJ): | deps-check
 
 $(B)/libengram.a: $(LIB_OBJ)
 	ar rcs $@ $^
@@ -131,9 +131,13 @@ $(B)/tests/kafka_%: tests/kafka/%.c | deps-check
 
 # install_debs PKGS: the Debian 12 packages of PKGS not yet installed.  As
 # root they are installed; otherwise the apt-get line is printed and make
-# stops.
+# stops.  nodejs and npm count as there when their commands are: a Node.js
+# from elsewhere (NodeSource's nodejs carries its own npm and conflicts
+# with Debian's npm package) serves as well.
 define install_debs
-	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(1); do \
+		case $$p in nodejs) command -v node >/dev/null && continue;; npm) command -v npm >/dev/null && continue;; esac; \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing:$$missing"; \

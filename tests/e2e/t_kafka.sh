@@ -356,6 +356,10 @@ test_kafka_export_two_of_one_name_exit_4() {
 		"$ENGRAM" -d "$STORE" kafka export --brokers "$BS" --topic ev --follow $mode \
 			>"$T/f.out" 2>"$T/f.err" &
 		local xp=$!
+		# running (its lock held) and caught up; the second round's
+		# checkpoint is at 200 from the first, so both are waited for
+		wait_for 10 sh -c "'$ENGRAM' -d '$STORE' kafka status | grep -q '\"name\":\"ev\",\"topics\":\"ev\",\"state\":\"running\"'" ||
+			fail "the follower did not start: $(cat "$T/f.err")"
 		wait_for 10 sh -c "'$ENGRAM' -d '$STORE' consumers | grep -q '\"pos\":200'" ||
 			fail "the follower did not export: $(cat "$T/f.err")"
 		# shellcheck disable=SC2086
