@@ -224,6 +224,7 @@ int cmd_windows(cli *c);
 int cmd_history(cli *c);
 int cmd_sessions(cli *c);
 int cmd_funnel(cli *c);
+int cmd_errors(cli *c);
 int cmd_specs(cli *c);
 int cmd_backup(cli *c);
 int cmd_sql(cli *c);

@@ -535,6 +535,43 @@ static const command COMMANDS[] = {
 	  "Example:\n"
 	  "  engram sessions --stream user-000042\n"
 	  "  engram sessions --gap 10m --since 2025-01-03 --until 2025-01-04" },
+	{ "errors", cmd_errors,
+	  "errors [--since TIME] [--until TIME] [--service S] [--release R] [--quiet DURATION]\n"
+	  "       [--every DURATION] [--grouping V] [--regroup V] [--explain]\n"
+	  "       engram [-d DIR] errors show FINGERPRINT [--limit N] [--grouping V]",
+	  "error events grouped by fingerprint: counts, users, regressions, trend",
+	  "The events of kind error, grouped by fingerprint (docs/ERRORS.md): an\n"
+	  "explicit data.fingerprint, else the in-app stack frames (function and file),\n"
+	  "else the type and the message with its numbers, ids, quoted values, paths\n"
+	  "and times replaced by placeholders.  One row per group, by count: fingerprint,\n"
+	  "title (type: normalised message), count, first_seen, last_seen, users and\n"
+	  "sessions (distinct actors and sessions), first_release (data.release of the\n"
+	  "first occurrence), regressed (seen again after a gap of --quiet or more) and\n"
+	  "trend (the hourly counts of the last 24 hours of the answer: a sparkline in\n"
+	  "a table, an array otherwise).\n\n"
+	  "  --since T, --until T  only occurrences with event time in [since, until]\n"
+	  "  --service S        only occurrences whose data.service is S\n"
+	  "  --release R        only occurrences whose data.release is R\n"
+	  "  --quiet D          the gap that makes a group regressed (default 7d)\n"
+	  "  --every D          instead: rows time, fingerprint, count per interval of D\n"
+	  "  --grouping V       answer with grouping version V (default: the store's\n"
+	  "                     current one, the newest for a new store)\n"
+	  "  --regroup V        build version V's groups from the log, print how the\n"
+	  "                     current groups map to them (from, to, events, title)\n"
+	  "                     and make V current; the old groups are kept\n"
+	  "  --limit N          errors show: at most N occurrences (default 20)\n"
+	  "  --explain          on stderr: the checkpoint used and the events read\n\n"
+	  "errors show FINGERPRINT (or 6 or more of its first hex digits; an ambiguous\n"
+	  "prefix exits 2) prints the group's occurrences, newest first: time, pos,\n"
+	  "type, service, release, actor, session, message and stack (frames; a text\n"
+	  "stack is parsed).  The groups are checkpointed under DIR/idx/errors/vN/: a\n"
+	  "query reads only the error events appended since.\n\n"
+	  "Example:\n"
+	  "  engram gen errors --events 10000 | engram append\n"
+	  "  engram errors --since 2025-01-03 --service checkout\n"
+	  "  engram errors --every 1h --since 2025-01-07\n"
+	  "  engram errors show 3fa2c9d1\n"
+	  "  engram errors --regroup 1" },
 	{ "funnel", cmd_funnel,
 	  "funnel --steps STEP,STEP,... --within DURATION [--since TIME] [--until TIME]\n"
 	  "       [--by PATH] [--explain] [--no-upcast]",

@@ -1398,6 +1398,107 @@ uint64_t eg_dset_overlap(const eg_dataset *d, size_t i, size_t j);
 int eg_dset_group_by(const eg_dataset *d, size_t col, uint32_t **group, uint64_t **first,
 		     uint32_t *ngroups);
 
+/* ---------------------------------------------------------- errors */
+
+/*
+ * Error groups (docs/ERRORS.md): the events of kind error grouped by
+ * fingerprint, kept under idx/errors/vN/ per version N of the grouping
+ * algorithm, checkpointed and brought up to the log's head by each open
+ * (only the error events appended since are read).
+ */
+typedef struct eg_errors eg_errors;
+
+/* The newest version of the grouping algorithm. */
+#define EG_ERRORS_LATEST 2
+
+/* The store's current grouping version: the one its file errors.grouping
+ * names, else EG_ERRORS_LATEST (a new store groups with the newest).
+ * EG_OK, or EG_EIO / EG_ECORRUPT (a file that names no version). */
+int eg_errors_grouping(eg_store *st, int *version);
+/* Make version (1 .. EG_ERRORS_LATEST) current: errors.grouping written
+ * atomically.  EG_EINVAL for an unknown version, EG_EIO. */
+int eg_errors_set_grouping(eg_store *st, int version);
+
+/* Open the groups of version (0: the current one), folding the error
+ * events appended since their checkpoint and saving it (a damaged
+ * checkpoint is rebuilt from the log; one that cannot be saved is noted,
+ * eg_store_note).  EG_EINVAL for an unknown version, EG_ENOMEM, EG_EIO,
+ * EG_ECORRUPT.  Close with eg_errors_close. */
+int eg_errors_open(eg_store *st, int version, eg_errors **out);
+void eg_errors_close(eg_errors *e);
+
+/* What an open did, for --explain and the tests. */
+typedef struct eg_errors_explain {
+	int version;
+	uint64_t through;        /* the log position the groups cover */
+	uint64_t resumed_from;   /* the checkpoint's position (0: built from the log) */
+	uint64_t events_read;    /* error events folded by this open */
+	uint64_t groups, occurrences;
+	int rebuilt;             /* the checkpoint was damaged or of another log */
+} eg_errors_explain;
+void eg_errors_get_explain(const eg_errors *e, eg_errors_explain *x);
+
+/* Which occurrences a query takes; zero-initialise. */
+typedef struct eg_errors_query {
+	int has_since, has_until;
+	int64_t since, until;    /* event time, inclusive */
+	const char *service, *release;   /* data.service, data.release (NULL: any) */
+	int64_t quiet_us;        /* the quiet period of regressed (0: 7 days) */
+	int64_t every_us;        /* eg_errors_series' interval (0: 1 hour) */
+} eg_errors_query;
+
+#define EG_ERRORS_TREND 24
+/* One group's row.  Strings are borrowed until the callback returns. */
+typedef struct eg_error_group {
+	const char *fingerprint, *title, *type;
+	uint64_t count, users, sessions;   /* occurrences, distinct actors, sessions */
+	int64_t first_seen, last_seen;
+	const char *first_release;         /* data.release of the first occurrence ("" none) */
+	int regressed;           /* some gap between consecutive occurrences >= quiet */
+	int64_t trend_start;     /* trend[i]: occurrences in the hour trend_start + i h */
+	uint32_t trend[EG_ERRORS_TREND];
+} eg_error_group;
+
+/* The groups with an occurrence the query takes, by count descending,
+ * then last_seen descending, then fingerprint.  trend covers the 24
+ * hours that end with the hour of the answer's end (q->until, else the
+ * newest occurrence taken).  fn's nonzero return stops and is returned. */
+int eg_errors_groups(eg_errors *e, const eg_errors_query *q,
+		     int (*fn)(void *ctx, const eg_error_group *g), void *ctx);
+
+/* Counts per interval of q->every_us (from the epoch) and group, by time,
+ * then fingerprint. */
+int eg_errors_series(eg_errors *e, const eg_errors_query *q,
+		     int (*fn)(void *ctx, int64_t start, const char *fingerprint, uint64_t count),
+		     void *ctx);
+
+/* The fingerprint that starts with prefix (6 to 32 hex digits) in *fp
+ * (borrowed until close): EG_OK, EG_ENOTFOUND, or EG_ECONFLICT when
+ * several do (the message names two), EG_EINVAL for a bad prefix. */
+int eg_errors_find(eg_errors *e, const char *prefix, const char **fp);
+
+/* One occurrence of a group: its event (borrowed until fn returns). */
+typedef struct eg_error_occurrence {
+	const eg_event *ev;
+	const char *service, *release;
+} eg_error_occurrence;
+/* The occurrences of group fp, newest first (event time, then position),
+ * at most limit (0: all).  fn's nonzero return stops and is returned. */
+int eg_errors_occurrences(eg_errors *e, const char *fp, uint64_t limit,
+			  int (*fn)(void *ctx, const eg_error_occurrence *o), void *ctx);
+
+/* How the groups of a became those of b (both open over the same log):
+ * for each pair of an old and a new group sharing occurrences, a row;
+ * *merged old groups now share a new one, *split old groups spread over
+ * several new ones.  EG_ECONFLICT when the two cover different logs. */
+typedef struct eg_regroup_row {
+	const char *from, *to, *title;   /* fingerprints; the new group's title */
+	uint64_t events;
+} eg_regroup_row;
+int eg_errors_compare(eg_errors *a, eg_errors *b,
+		      int (*fn)(void *ctx, const eg_regroup_row *r), void *ctx,
+		      uint64_t *merged, uint64_t *split);
+
 /* ---------------------------------------------------------- generators */
 
 /* Deterministic generators of realistic events, as NDJSON lines on out
