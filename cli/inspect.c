@@ -245,7 +245,7 @@ static int parse_gen_format(const char *s, int *res)
 }
 
 /* The kinds of gen, in the order of their names in cmd_gen. */
-enum { GEN_BANK, GEN_ORDERS, GEN_CLICKSTREAM, GEN_LABELS };
+enum { GEN_BANK, GEN_ORDERS, GEN_CLICKSTREAM, GEN_LABELS, GEN_ERRORS };
 
 /* A positive duration option into *us; 0, or the usage exit. */
 static int gen_duration(cli *c, const char *name, const char *v, int64_t *us)
@@ -302,14 +302,14 @@ int cmd_gen(cli *c)
 	int rc = cli_parse(c, opts, 1);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	static const char *const kinds[] = { "bank", "orders", "clickstream", "labels" };
+	static const char *const kinds[] = { "bank", "orders", "clickstream", "labels", "errors" };
 	int kind = -1;
-	for (int i = 0; i < 4 && c->npos == 1; i++)
+	for (int i = 0; i < 5 && c->npos == 1; i++)
 		if (!strcmp(c->pos[0], kinds[i]))
 			kind = i;
 	if (kind < 0)
-		return cli_usage_error(c, "gen needs a kind of data: expected bank, orders, clickstream "
-				       "or labels");
+		return cli_usage_error(c, "gen needs a kind of data: expected bank, orders, clickstream, "
+				       "labels or errors");
 	const char *kname = kinds[kind];
 	eg_gen_opts g = { 0 };
 	if (!events || cli_u64(events, &g.events))
@@ -339,7 +339,7 @@ int cmd_gen(cli *c)
 	if (kind == GEN_LABELS &&
 	    (rc = gen_labels_opts(c, from, every, horizon, sample, &lo, column, sizeof column)))
 		return rc;
-	if (late && kind == GEN_BANK)
+	if (late && (kind == GEN_BANK || kind == GEN_ERRORS))
 		return cli_usage_error(c, "--late applies to gen orders and gen clickstream only");
 	if (late && parse_fraction(late, &g.late))
 		return cli_usage_error(c, "--late: expected a fraction from 0 to 1, got '%s'", late);
@@ -355,7 +355,8 @@ int cmd_gen(cli *c)
 		return cli_usage_error(c, "--format %s: gen writes events as NDJSON, not rows; gen "
 				       "clickstream's --format is engram, segment or snowplow", format);
 	const char *only = users ? "--users" : dup ? "--dup" : days ? "--days" : format ? "--format" : NULL;
-	if (only && kind != GEN_CLICKSTREAM)
+	/* gen errors spreads its events over --days too */
+	if (only && kind != GEN_CLICKSTREAM && !(kind == GEN_ERRORS && only == days))
 		return cli_usage_error(c, "%s applies to gen clickstream only, not gen %s", only, kname);
 	uint64_t ndays = 0;
 	if (users && (cli_u64(users, &g.users) || g.users == 0 || g.users > EG_GEN_MAX_USERS))
@@ -373,7 +374,8 @@ int cmd_gen(cli *c)
 	setvbuf(stdout, buf, _IOFBF, sizeof buf);
 	int r = kind == GEN_BANK ? eg_gen_bank(stdout, &g)
 		: kind == GEN_ORDERS ? eg_gen_orders(stdout, &g)
-		: kind == GEN_LABELS ? eg_gen_labels(stdout, &g, &lo) : eg_gen_clickstream(stdout, &g);
+		: kind == GEN_LABELS ? eg_gen_labels(stdout, &g, &lo)
+		: kind == GEN_ERRORS ? eg_gen_errors(stdout, &g) : eg_gen_clickstream(stdout, &g);
 	if (r || fflush(stdout)) {
 		cli_error("cannot write the generated events");
 		return EXIT_ERR;

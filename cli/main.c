@@ -690,7 +690,8 @@ static const command COMMANDS[] = {
 	  "       engram [-d DIR] gen labels --from orders --every D [--horizon H] [--sample F]\n"
 	  "              [--events N] [--seed S] [--start TIME] [--customers N]\n"
 	  "       engram [-d DIR] gen clickstream --events N [--users U] [--days D] [--late F]\n"
-	  "              [--dup F] [--seed S] [--start TIME] [--format engram|segment|snowplow]",
+	  "              [--dup F] [--seed S] [--start TIME] [--format engram|segment|snowplow]\n"
+	  "       engram [-d DIR] gen errors --events N [--days D] [--seed S] [--start TIME]",
 	  "generate realistic events as NDJSON",
 	  "bank: account_opened, deposit, withdrawal, fee and account_closed events for\n"
 	  "A accounts (default 1000).\n"
@@ -706,11 +707,14 @@ static const command COMMANDS[] = {
 	  "features --labels).\n"
 	  "clickstream: the sessions of U visitors (default 10000, streams user-NNNNNN) on\n"
 	  "web, ios and android over D days (default 7): page_view (screen_view in the\n"
-	  "apps), search, product_click, add_to_cart, checkout, purchase and login.\n\n"
+	  "apps), search, product_click, add_to_cart, checkout, purchase and login.\n"
+	  "errors: error events (kind error) of four services in Python, Java, Go and\n"
+	  "Node over D days (default 30): messages with ids and numbers, stacks as\n"
+	  "frames or text, a few explicit fingerprints and regressions (engram errors).\n\n"
 	  "  --events N    how many events (required)\n"
 	  "  --accounts A  bank: how many accounts (default 1000)\n"
 	  "  --users U     clickstream: how many visitors (default 10000)\n"
-	  "  --days D      clickstream: over how many days (default 7)\n"
+	  "  --days D      clickstream: over how many days (default 7); errors: (default 30)\n"
 	  "  --late F      orders, clickstream: that fraction of events comes late\n"
 	  "                (labels: accepted, changes no label)\n"
 	  "  --loads EVERY orders: each line ends with \"recorded\", the end of the load\n"

@@ -1594,6 +1594,18 @@ int eg_gen_labels(FILE *out, const eg_gen_opts *o, const eg_gen_labels_opts *l);
  * unknown, or o->users or o->days is too large). */
 int eg_gen_clickstream(FILE *out, const eg_gen_opts *o);
 
+/* Write o->events error events (kind error) of four services of a shop
+ * (checkout in Python, payments in Java, gateway in Go, web in Node) over
+ * o->days days (0 = default 30) from o->start_us: exceptions from a
+ * catalogue of bugs whose messages carry ids, numbers, UUIDs, quoted
+ * values, paths, addresses and times; stacks as frames, as the text each
+ * language prints, or none; a few explicit fingerprints; a few bugs that
+ * go quiet from a quarter of the span to three quarters and come back
+ * with a new release; actors and sessions (docs/ERRORS.md).  In time
+ * order.  Returns 0, or -1 on a write error or out of memory (errno set;
+ * EINVAL if o->days is too large). */
+int eg_gen_errors(FILE *out, const eg_gen_opts *o);
+
 #ifdef __cplusplus
 }
 #endif

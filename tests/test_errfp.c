@@ -226,6 +226,9 @@ static void normalize_order_specific_first(void **state)
 	assert_string_equal(norm(2, "mail bob.s+1@example.co.uk now"), "mail <email> now");
 	assert_string_equal(norm(1, "a  b\n c"), "a  b\n c");
 	assert_string_equal(norm(2, "  a  b\n c  "), "a b c");
+	assert_string_equal(norm(1, "GET https://h.example/a/1 failed"), "GET https:/<path> failed");
+	assert_string_equal(norm(2, "GET https://h.example/a/1?x=2, failed"), "GET <url>, failed");
+	assert_string_equal(norm(2, "no account for élodie7@example.com"), "no account for <email>");
 }
 
 static void normalize_keeps_unicode(void **state)

@@ -25,9 +25,11 @@ static int is_alpha(unsigned char c)
 	return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
 }
 
+/* Bytes of UTF-8 sequences count as word bytes: a letter of another
+ * script does not start a token in the middle of a word ("élodie"). */
 static int is_word(unsigned char c)
 {
-	return is_digit(c) || is_alpha(c) || c == '_';
+	return is_digit(c) || is_alpha(c) || c == '_' || c >= 0x80;
 }
 
 static int is_hex(unsigned char c)
@@ -155,6 +157,22 @@ static int path_byte(unsigned char c)
 
 /* A file path at i: /a/b, ./a, ../a, ~/a or C:\a.  Its end, or 0.  A
  * sentence's '.' or ',' after it is not part of it. */
+/* A URL at i (scheme://...; version 2): its end, or 0. */
+static size_t url(const unsigned char *s, size_t n, size_t i)
+{
+	size_t e = i;
+	while (e < n && e < i + 16 && (is_alpha(s[e]) || is_digit(s[e]) || s[e] == '+' || s[e] == '-'))
+		e++;
+	if (e == i || e + 3 > n || memcmp(s + e, "://", 3))
+		return 0;
+	e += 3;
+	while (e < n && s[e] > ' ' && s[e] != '"' && s[e] != '\'' && s[e] != '<' && s[e] != '>')
+		e++;
+	while (e > i && (s[e - 1] == '.' || s[e - 1] == ',' || s[e - 1] == ')' || s[e - 1] == ':'))
+		e--;
+	return e;
+}
+
 static size_t path(const unsigned char *s, size_t n, size_t i)
 {
 	size_t e = i;
@@ -238,6 +256,8 @@ int eg_err_normalize(int version, const char *str, size_t n, buf *out)
 			bad = put(out, "<uuid>");
 		} else if (v2 && start && is_digit(c) && (e = ipv4(s, n, i))) {
 			bad = put(out, "<ip>");
+		} else if (v2 && start && is_alpha(c) && (e = url(s, n, i))) {
+			bad = put(out, "<url>");
 		} else if (v2 && start && email_local(c) && c != '.' && (e = email(s, n, i))) {
 			bad = put(out, "<email>");
 		} else if (start && (c == '/' || c == '.' || c == '~' || is_alpha(c)) &&

@@ -24,7 +24,7 @@ enum { EG_FP_EXPLICIT = 1, EG_FP_STACK = 2, EG_FP_MESSAGE = 3 };
 
 /* Append message [s, s + n) with its variable parts replaced by
  * placeholders (<uuid>, <ts>, <hex>, <num>, <str>, <path>; version 2
- * also <email>, <ip> and runs of white space as one space).  -1 when out
+ * also <url>, <email>, <ip> and runs of white space as one space).  -1 when out
  * of memory. */
 int eg_err_normalize(int version, const char *s, size_t n, buf *out);
 
