@@ -354,9 +354,10 @@ int cmd_gen(cli *c)
 	if (format && (!strcmp(format, "csv") || !strcmp(format, "table")))
 		return cli_usage_error(c, "--format %s: gen writes events as NDJSON, not rows; gen "
 				       "clickstream's --format is engram, segment or snowplow", format);
-	const char *only = users ? "--users" : dup ? "--dup" : days ? "--days" : format ? "--format" : NULL;
 	/* gen errors spreads its events over --days too */
-	if (only && kind != GEN_CLICKSTREAM && !(kind == GEN_ERRORS && only == days))
+	const char *only = users ? "--users" : dup ? "--dup" : days && kind != GEN_ERRORS ? "--days"
+			 : format ? "--format" : NULL;
+	if (only && kind != GEN_CLICKSTREAM)
 		return cli_usage_error(c, "%s applies to gen clickstream only, not gen %s", only, kname);
 	uint64_t ndays = 0;
 	if (users && (cli_u64(users, &g.users) || g.users == 0 || g.users > EG_GEN_MAX_USERS))
