@@ -1445,6 +1445,7 @@ typedef struct eg_errors_query {
 	const char *service, *release;   /* data.service, data.release (NULL: any) */
 	int64_t quiet_us;        /* the quiet period of regressed (0: 7 days) */
 	int64_t every_us;        /* eg_errors_series' interval (0: 1 hour) */
+	uint64_t at;             /* only events at positions <= at (0: all) */
 } eg_errors_query;
 
 #define EG_ERRORS_TREND 24

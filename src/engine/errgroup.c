@@ -604,7 +604,7 @@ static int select_occ(eg_errors *e, const eg_errors_query *q, uint32_t **out, si
 	for (size_t i = 0; i < e->o.n; i++) {
 		if ((q->service && e->o.svc[i] != svc) || (q->release && e->o.rel[i] != rel) ||
 		    (q->has_since && e->o.time[i] < q->since) ||
-		    (q->has_until && e->o.time[i] > q->until))
+		    (q->has_until && e->o.time[i] > q->until) || (q->at && e->o.pos[i] > q->at))
 			continue;
 		(*out)[k++] = (uint32_t)i;
 	}

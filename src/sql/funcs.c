@@ -730,6 +730,55 @@ static int run_funnel(eg_fn_cursor *cur)
 	return rc;
 }
 
+/* ---------------------------------------------------------------- errors */
+
+/* As engram errors prints a group, its trend as a JSON array. */
+static int error_row(void *ctx, const eg_error_group *g)
+{
+	eg_fn_rows *r = ctx;
+	char t[EG_ERRORS_TREND * 12 + 4];
+	size_t n = 0;
+	eg_fn_row(r);
+	eg_fn_text(r, g->fingerprint, strlen(g->fingerprint));
+	eg_fn_text(r, g->title, strlen(g->title));
+	eg_fn_int(r, (int64_t)g->count);
+	eg_fn_time(r, g->first_seen);
+	eg_fn_time(r, g->last_seen);
+	eg_fn_int(r, (int64_t)g->users);
+	eg_fn_int(r, (int64_t)g->sessions);
+	if (g->first_release[0])
+		eg_fn_text(r, g->first_release, strlen(g->first_release));
+	else
+		eg_fn_null(r);
+	eg_fn_int(r, g->regressed);
+	t[n++] = '[';
+	for (int i = 0; i < EG_ERRORS_TREND; i++)
+		n += (size_t)snprintf(t + n, sizeof t - n, i ? ",%u" : "%u", g->trend[i]);
+	t[n++] = ']';
+	eg_fn_text(r, t, n);
+	return eg_fn_more(r);
+}
+
+static int run_errors(eg_fn_cursor *cur)
+{
+	eg_sql_conn *c = eg_fn_vt(cur)->c;
+	eg_errors_query q = { .service = eg_fn_arg_text(cur, 2, NULL),
+			      .release = eg_fn_arg_text(cur, 3, NULL) };
+	if (eg_fn_arg_time(cur, 0, &q.since) || eg_fn_arg_time(cur, 1, &q.until))
+		return SQLITE_ERROR;
+	q.has_since = cur->args[0] != NULL;
+	q.has_until = cur->args[1] != NULL;
+	int rc = eg_sql_snapshot(c, &q.at);
+	if (rc || !q.at)          /* an empty log has no errors */
+		return eg_fn_done(cur, rc);
+	eg_errors *e = NULL;
+	rc = eg_errors_open(c->st, 0, &e);
+	if (rc == EG_OK)
+		rc = eg_errors_groups(e, &q, error_row, &cur->rows);
+	eg_errors_close(e);
+	return eg_fn_done(cur, rc);
+}
+
 /* ---------------------------------------------------------- registration */
 
 static const char *const STREAMS_COLS[] = { "stream", "events", "version", NULL };
@@ -741,6 +790,11 @@ static const char *const SESSIONS_COLS[] = {
 };
 static const char *const FUNNEL_COLS[] = {
 	"by_value", "step", "name", "users", "conversion", "median_time", NULL,
+};
+
+static const char *const ERRORS_COLS[] = {
+	"fingerprint", "title", "count", "first_seen", "last_seen", "users", "sessions",
+	"first_release", "regressed", "trend", NULL,
 };
 
 static const eg_fn_def STREAMS = {
@@ -765,8 +819,17 @@ static const eg_fn_def FUNNEL = {
 	NULL, NULL, run_funnel,
 };
 
+/* errors([since [, until [, service [, release]]]]): engram errors' rows
+ * with the store's current grouping (docs/ERRORS.md). */
+static const eg_fn_def ERRORS = {
+	"errors", "errors([since [, until [, service [, release]]]])", ERRORS_COLS, NULL,
+	{ { "since", "since", 0, -1 }, { "until", "until", 0, -1 },
+	  { "service", "service", 0, -1 }, { "release", "release", 0, -1 } }, 4, NULL, NULL,
+	run_errors,
+};
+
 static const eg_fn_def *const DEFS[] = {
-	&STREAMS, &TYPES, &CONSUMERS, &SESSIONS, &FUNNEL,
+	&STREAMS, &TYPES, &CONSUMERS, &SESSIONS, &FUNNEL, &ERRORS,
 	&eg_fn_projection, &eg_fn_history, &eg_fn_windows, &eg_fn_changelog,
 };
 

@@ -190,3 +190,22 @@ test_gen_errors_is_deterministic() {
 	assert_eq 500 "$(count_lines "$T/a")" "lines"
 	assert_exit 2 "$ENGRAM" gen errors --events 5 --late 0.1
 }
+
+test_sql_errors_equals_the_command() {
+	ok_to "$T/g" "$ENGRAM" gen errors --events 600 --seed 8 --days 10
+	ok eg append "$T/g"
+	ok_to "$T/cmd" eg --format ndjson errors --since 2025-01-03 --service web
+	ok_to "$T/sql" eg --format ndjson sql "SELECT * FROM errors('2025-01-03', NULL, 'web')"
+	py "$T/cmd" "$T/sql" <<'EOF2'
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert len(a) == len(b) and a, (len(a), len(b))
+for x, y in zip(a, b):
+    y["regressed"] = bool(y["regressed"])
+    y["trend"] = json.loads(y["trend"])
+    assert x == y, (x, y)
+EOF2
+	ok eg sql "SELECT count(*) AS n FROM errors() WHERE count > 0"
+	assert_contains "$OUT" '"n":' "sql count"
+}
