@@ -120,6 +120,18 @@ static uint32_t st_find(strtab *t, const char *s, size_t n)
 	return UINT32_MAX;
 }
 
+/* The id of text s, or UINT32_MAX when absent, without building the
+ * index when there is none: a query's one lookup is cheaper as a scan. */
+static uint32_t st_lookup(strtab *t, const char *s, size_t n)
+{
+	if (t->scap || !n)
+		return st_find(t, s, n);
+	for (uint32_t id = 1; id < t->n; id++)
+		if (st_len(t, id) == n && !memcmp(st_text(t, id), s, n))
+			return id;
+	return UINT32_MAX;
+}
+
 /* The id of text s, added if new; UINT32_MAX when out of memory. */
 static uint32_t st_get(strtab *t, const char *s, size_t n)
 {
@@ -594,9 +606,9 @@ static int select_occ(eg_errors *e, const eg_errors_query *q, uint32_t **out, si
 	if (!*out)
 		return eg_st_err(e->st, EG_ENOMEM, "out of memory");
 	/* a text no event has: nothing matches */
-	if (q->service && !(svc = st_find(&e->str, q->service, strlen(q->service))))
+	if (q->service && !(svc = st_lookup(&e->str, q->service, strlen(q->service))))
 		svc = UINT32_MAX;
-	if (q->release && !(rel = st_find(&e->str, q->release, strlen(q->release))))
+	if (q->release && !(rel = st_lookup(&e->str, q->release, strlen(q->release))))
 		rel = UINT32_MAX;
 	if (svc == UINT32_MAX - 1 || rel == UINT32_MAX - 1)
 		return eg_st_err(e->st, EG_ENOMEM, "out of memory");

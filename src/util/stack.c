@@ -474,6 +474,7 @@ int eg_stack_map_line(const char *s, size_t n, buf *out, char *err, size_t errle
 		return -1;
 	}
 	if (!st.n) {
+		eg_stack_free(&st);     /* frames a later traceback took back */
 		free(text);
 		return buf_add(out, s, n);
 	}
