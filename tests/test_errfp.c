@@ -277,6 +277,82 @@ static void message_variants_share_a_fingerprint(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* A template's markers filled at random: %n number, %u UUID, %q quoted
+ * value (ASCII or not), %p path, %h hex, %t time, %e e-mail, %i IPv4. */
+static void fill(const char *tpl, uint64_t *seed, char *out, size_t cap)
+{
+	static const char *const words[] = { "alice", "b o b", "Müller", "太郎", "x-1_y", "" };
+	size_t n = 0;
+	out[0] = 0;
+	for (const char *p = tpl; *p && n + 80 < cap; p++) {
+		if (*p != '%') {
+			out[n++] = *p;
+			continue;
+		}
+		uint64_t r = tu_rnd(seed);
+		switch (*++p) {
+		case 'n': n += (size_t)snprintf(out + n, cap - n, "%llu", (unsigned long long)(r % 100000)); break;
+		case 'u': n += (size_t)snprintf(out + n, cap - n, "%08llx-%04llx-4%03llx-a%03llx-%012llx",
+						(unsigned long long)(r & 0xffffffff), (unsigned long long)(r >> 48),
+						(unsigned long long)(r >> 52), (unsigned long long)(r >> 40 & 0xfff),
+						(unsigned long long)(r & 0xffffffffffffULL)); break;
+		case 'q': n += (size_t)snprintf(out + n, cap - n, r & 1 ? "'%s'" : "\"%s\"", words[r / 2 % 6]); break;
+		case 'p': n += (size_t)snprintf(out + n, cap - n, "/var/lib/app%llu/%s.db",
+						(unsigned long long)(r % 7), r & 1 ? "main" : "x.y"); break;
+		case 'h': n += (size_t)snprintf(out + n, cap - n, "0x%llx", (unsigned long long)(r | 1)); break;
+		case 't': n += (size_t)snprintf(out + n, cap - n, "20%02llu-%02llu-%02lluT%02llu:%02llu:%02llu.%03lluZ",
+						(unsigned long long)(r % 99), (unsigned long long)(r / 7 % 12 + 1),
+						(unsigned long long)(r / 11 % 28 + 1), (unsigned long long)(r / 13 % 24),
+						(unsigned long long)(r / 17 % 60), (unsigned long long)(r / 19 % 60),
+						(unsigned long long)(r / 23 % 1000)); break;
+		case 'e': n += (size_t)snprintf(out + n, cap - n, "u%llu.%s@mail%llu.example.org",
+						(unsigned long long)(r % 1000), r & 1 ? "a" : "b-c", (unsigned long long)(r % 9)); break;
+		case 'i': n += (size_t)snprintf(out + n, cap - n, "%llu.%llu.%llu.%llu", (unsigned long long)(r % 256),
+						(unsigned long long)(r >> 8 & 255), (unsigned long long)(r >> 16 & 255),
+						(unsigned long long)(r >> 24 & 255)); break;
+		}
+	}
+	out[n] = 0;
+}
+
+static void random_variants_of_each_template_share_a_fingerprint(void **state)
+{
+	(void)state;
+	static const char *const v1[] = {
+		"order %n not found", "user %q has no cart %u", "cannot open %p: denied since %t",
+		"bad pointer %h in frame %n", "%n items, %n left, %q said at %t (%u)",
+		"Zeitüberschreitung nach %n ms für %q", "ключ %q не найден в %p",
+	};
+	static const char *const v2_only[] = { "no account for %e", "connect %i:%n refused" };
+	char msg[512], data[1200], want[33], got[33];
+	uint64_t seed = 7;
+	char firsts[16][33];
+	size_t nf = 0;
+	for (int v = 1; v <= 2; v++) {
+		size_t nt = sizeof v1 / sizeof *v1 + (v == 2 ? sizeof v2_only / sizeof *v2_only : 0);
+		for (size_t t = 0; t < nt; t++) {
+			const char *tpl = t < sizeof v1 / sizeof *v1 ? v1[t] : v2_only[t - sizeof v1 / sizeof *v1];
+			for (int k = 0; k < 300; k++) {
+				fill(tpl, &seed, msg, sizeof msg);
+				buf b = { 0 };
+				buf_puts(&b, "{\"message\":");
+				buf_quote(&b, msg, strlen(msg));
+				buf_puts(&b, "}");
+				snprintf(data, sizeof data, "%.*s", (int)b.n, b.p);
+				free(b.p);
+				fp(v, "E", data, k ? got : want);
+				if (k && strcmp(want, got))
+					fail_msg("v%d: '%s' from '%s' has another fingerprint", v, msg, tpl);
+			}
+			/* each template its own group */
+			for (size_t j = 0; j < nf; j++)
+				assert_string_not_equal(firsts[j], want);
+			if (nf < 16)
+				strcpy(firsts[nf++], want);
+		}
+	}
+}
+
 static void explicit_fingerprint_wins(void **state)
 {
 	(void)state;
@@ -378,6 +454,7 @@ int main(void)
 		cmocka_unit_test(normalize_order_specific_first),
 		cmocka_unit_test(normalize_keeps_unicode),
 		cmocka_unit_test(message_variants_share_a_fingerprint),
+		cmocka_unit_test(random_variants_of_each_template_share_a_fingerprint),
 		cmocka_unit_test(explicit_fingerprint_wins),
 		cmocka_unit_test(in_app_frames_without_lines),
 		cmocka_unit_test(version_2_groups_by_base_name),
