@@ -226,10 +226,15 @@ static void state_free(eg_errors *e)
 	e->through = e->ident = 0;
 }
 
+/* Empty: the empty text, and group id 0 (none) with its title and type. */
 static int state_init(eg_errors *e)
 {
 	state_free(e);
-	return st_init(&e->str) || st_init(&e->fps) ? -1 : 0;
+	if (st_init(&e->str) || st_init(&e->fps) || !(e->title = calloc(1, 4)) ||
+	    !(e->type = calloc(1, 4)))
+		return -1;
+	e->gcap = 1;
+	return 0;
 }
 
 /* ------------------------------------------------------------ the file

@@ -209,3 +209,18 @@ EOF2
 	ok eg sql "SELECT count(*) AS n FROM errors() WHERE count > 0"
 	assert_contains "$OUT" '"n":' "sql count"
 }
+
+test_a_store_without_errors_has_no_groups_then_some() {
+	echo '{"type":"page_view","time":"2025-01-01T00:00:00Z"}' | ok eg append
+	ok eg --format ndjson errors
+	assert_eq "" "$OUT" "no groups"
+	ok eg --format csv errors --every 1h
+	assert_eq "time,fingerprint,count" "$OUT" "csv header"
+	ok eg --format ndjson sql "SELECT count(*) AS n FROM errors()"
+	assert_eq '{"n":0}' "$OUT" "sql"
+	# the empty checkpoint is extended by the next errors
+	echo '{"kind":"error","type":"E","time":"2025-01-02T00:00:00Z","data":{"message":"m 1"}}' | ok eg append
+	ok eg --format ndjson errors --explain
+	assert_contains "$ERR" '"checkpoint_pos":1,"events_read":1' "explain"
+	assert_eq "1 E: m <num>" "$(jfields "$OUT" count title)" "one group"
+}
