@@ -493,14 +493,18 @@ static int fold(eg_errors *e, uint64_t head)
 
 /* ------------------------------------------------------------ opening */
 
-int eg_errors_grouping(eg_store *st, int *version)
+/* The current version, and whether errors.grouping is absent. */
+static int grouping(eg_store *st, int *version, int *absent)
 {
 	char path[PATH_MAX], text[16] = { 0 };
 	snprintf(path, sizeof path, "%s/%s", st->dir, GROUPING_FILE);
 	*version = EG_ERRORS_LATEST;
+	*absent = 0;
 	int fd = eg_os.open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0 && errno == ENOENT)
+		*absent = 1;
 	if (fd < 0)
-		return errno == ENOENT ? EG_OK : eg_st_errno(st, "cannot open %s", path);
+		return *absent ? EG_OK : eg_st_errno(st, "cannot open %s", path);
 	ssize_t n = eg_os.read(fd, text, sizeof text - 1);
 	eg_os.close(fd);
 	if (n < 0)
@@ -512,6 +516,12 @@ int eg_errors_grouping(eg_store *st, int *version)
 				 path, EG_ERRORS_LATEST);
 	*version = (int)v;
 	return EG_OK;
+}
+
+int eg_errors_grouping(eg_store *st, int *version)
+{
+	int absent;
+	return grouping(st, version, &absent);
 }
 
 int eg_errors_set_grouping(eg_store *st, int version)
@@ -530,10 +540,13 @@ int eg_errors_open(eg_store *st, int version, eg_errors **out)
 {
 	*out = NULL;
 	int rc;
-	if (!version) {
-		if ((rc = eg_errors_grouping(st, &version)))
-			return rc;
-	}
+	int absent = 0;
+	if (!version && (rc = grouping(st, &version, &absent)))
+		return rc;
+	/* The first grouping of a store is pinned, so that a newer engram
+	 * with a newer algorithm does not regroup it unasked. */
+	if (absent && eg_errors_set_grouping(st, version))
+		eg_st_note_errno(st, "cannot write %s/%s", st->dir, GROUPING_FILE);
 	if (version < 1 || version > EG_ERRORS_LATEST)
 		return eg_st_err(st, EG_EINVAL, "grouping version %d: expected 1 to %d", version,
 				 EG_ERRORS_LATEST);
