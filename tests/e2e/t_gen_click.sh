@@ -200,7 +200,7 @@ test_click_bad_flags() {
 		assert_contains "$ERR" "gen clickstream only" "stderr of gen orders $f"
 	done
 	assert_exit 2 "$ENGRAM" gen nosuch --events 5
-	assert_contains "$ERR" "expected bank, orders, clickstream or labels" "stderr of an unknown kind"
+	assert_contains "$ERR" "expected bank, orders, clickstream, labels" "stderr of an unknown kind"
 	# the output format gen has always written is still accepted
 	ok "$ENGRAM" gen bank --events 3 --format ndjson
 	ok "$ENGRAM" gen clickstream --events 10 --late 1 --dup 1

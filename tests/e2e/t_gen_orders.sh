@@ -87,9 +87,9 @@ test_orders_bad_flags() {
 	assert_exit 2 "$ENGRAM" gen orders --events 10 --accounts 5
 	assert_exit 2 "$ENGRAM" gen bank --events 10 --late 0.1
 	assert_exit 2 "$ENGRAM" gen nosuch --events 5
-	assert_contains "$ERR" "expected bank, orders, clickstream or labels" "stderr of an unknown kind"
+	assert_contains "$ERR" "expected bank, orders, clickstream, labels" "stderr of an unknown kind"
 	assert_exit 2 "$ENGRAM" gen
-	assert_contains "$ERR" "expected bank, orders, clickstream or labels" "stderr without a kind"
+	assert_contains "$ERR" "expected bank, orders, clickstream, labels" "stderr without a kind"
 	ok "$ENGRAM" gen orders --events 10 --late 0
 	ok "$ENGRAM" gen orders --events 10 --late 1
 	assert_eq 10 "$(printf '%s\n' "$OUT" | wc -l | tr -d ' ')" "lines of --late 1"
