@@ -174,6 +174,18 @@ static int regroup(cli *c, eg_store *st, int to)
 		eg_errors_close(a);
 		return cli_fail(st, r);
 	}
+	/* events appended between the two opens: the old groups catch up */
+	eg_errors_explain xa, xb;
+	eg_errors_get_explain(a, &xa);
+	eg_errors_get_explain(b, &xb);
+	if (xa.through < xb.through) {
+		eg_errors_close(a);
+		a = NULL;
+		if ((r = eg_errors_open(st, from, &a))) {
+			eg_errors_close(b);
+			return cli_fail(st, r);
+		}
+	}
 	out *o = out_new(stdout, c->format);
 	static const char *const keys[] = { "from", "to", "events", "title" };
 	out_header(o, keys, 4);
@@ -183,7 +195,6 @@ static int regroup(cli *c, eg_store *st, int to)
 	if (!rc && (r = eg_errors_set_grouping(st, to)))
 		rc = cli_fail(st, r);
 	if (!rc) {
-		eg_errors_explain xa, xb;
 		eg_errors_get_explain(a, &xa);
 		eg_errors_get_explain(b, &xb);
 		fprintf(stderr, "engram: errors: grouping v%d -> v%d: %llu groups became %llu; "
