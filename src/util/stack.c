@@ -216,6 +216,18 @@ static int is_java(span rest)
 	return o && o > rest.p && !memchr(rest.p, ' ', (size_t)(o - rest.p)) && ends(rest, ")");
 }
 
+/* A Node frame: "f (place)", or a place "path:line[:col]" alone (so that
+ * "at the end of the day" in a message is none). */
+static int is_node(span rest)
+{
+	if (ends(rest, ")") && has(rest, " ("))
+		return 1;
+	size_t i = rest.n;
+	while (i && rest.p[i - 1] >= '0' && rest.p[i - 1] <= '9')
+		i--;
+	return i < rest.n && i > 1 && rest.p[i - 1] == ':' && !memchr(rest.p, ' ', rest.n);
+}
+
 /* Node: "f (/app/x.js:3:7)", "/app/x.js:3:7", "async f (...)". */
 static int node_frame(eg_stack *st, span rest)
 {
@@ -347,12 +359,14 @@ int eg_stack_parse(const char *s, size_t n, eg_stack *st)
 		}
 		if (starts(t, "at ") && t.n > 3) {
 			span rest = trim((span){ t.p + 3, t.n - 3 });
-			if (!st->lang)
-				st->lang = is_java(rest) ? EG_STACK_JAVA : EG_STACK_NODE;
-			if (st->lang == EG_STACK_JAVA && is_java(rest))
+			int java = is_java(rest);
+			if ((!st->lang || st->lang == EG_STACK_JAVA) && java) {
+				st->lang = EG_STACK_JAVA;
 				r = java_frame(st, rest);
-			else if (st->lang == EG_STACK_NODE)
+			} else if ((!st->lang || st->lang == EG_STACK_NODE) && !java && is_node(rest)) {
+				st->lang = EG_STACK_NODE;
 				r = node_frame(st, rest);
+			}
 			continue;
 		}
 		if (st->lang == EG_STACK_JAVA && (starts(t, "Caused by:") || starts(t, "Suppressed:")))
