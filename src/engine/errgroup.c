@@ -642,36 +642,6 @@ static int select_occ(eg_errors *e, const eg_errors_query *q, uint32_t **out, si
 	return EG_OK;
 }
 
-/* A set of (group, text id) pairs: is each new? */
-typedef struct pairset {
-	uint64_t *k;
-	size_t cap;
-} pairset;
-
-static int ps_init(pairset *s, size_t n)
-{
-	s->cap = 1024;
-	while (s->cap < 2 * n)
-		s->cap *= 2;
-	s->k = calloc(s->cap, 8);
-	return s->k ? 0 : -1;
-}
-
-/* 1 if (g, id) was not in the set yet. */
-static int ps_add(pairset *s, uint32_t g, uint32_t id)
-{
-	uint64_t key = ((uint64_t)g << 32 | id) + 1;       /* 0 marks an empty slot */
-	uint64_t h = key * 0x9e3779b97f4a7c15ULL;
-	for (size_t i = (size_t)(h >> 20) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
-		if (s->k[i] == key)
-			return 0;
-		if (!s->k[i]) {
-			s->k[i] = key;
-			return 1;
-		}
-	}
-}
-
 typedef struct gagg {
 	uint64_t count, users, sessions;
 	int64_t first, last;
@@ -692,39 +662,58 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Regressed: times of each group in order, a gap of quiet or more. */
-static int regressions(eg_errors *e, const uint32_t *sel, size_t n, gagg *a, int64_t quiet)
+/* What needs each group's occurrences together: the distinct actors and
+ * sessions (a mark per text says which group counted it last, so the
+ * groups are walked one after the other) and regressed (the times in
+ * order, a gap of quiet or more).  The occurrences are put in group order
+ * by a counting sort; a group's times are sorted only when they are not
+ * already (the log is mostly in time order). */
+static int per_group(eg_errors *e, const uint32_t *sel, size_t n, gagg *a, int64_t quiet)
 {
 	size_t ng = e->fps.n;
-	size_t *start = calloc(ng + 1, sizeof *start);
+	size_t *end = calloc(ng + 1, sizeof *end);
+	uint32_t *by = malloc((n ? n : 1) * sizeof *by);
+	uint32_t *mark_a = calloc(e->str.n, sizeof *mark_a), *mark_s = calloc(e->str.n, sizeof *mark_s);
 	int64_t *t = malloc((n ? n : 1) * sizeof *t);
-	if (!start || !t) {
-		free(start);
-		free(t);
-		return -1;
-	}
+	int rc = -1;
+	if (!end || !by || !mark_a || !mark_s || !t)
+		goto out;
 	for (size_t g = 0; g < ng; g++)
-		start[g + 1] = start[g] + a[g].count;
-	for (size_t i = 0; i < n; i++) {
-		uint32_t g = e->o.gid[sel[i]];
-		t[start[g]++] = e->o.time[sel[i]];
-	}
-	/* start[g] is now the end of g's run */
+		end[g + 1] = end[g] + a[g].count;
+	for (size_t k = 0; k < n; k++)
+		by[end[e->o.gid[sel[k]]]++] = sel[k];
+	/* end[g] is now the end of g's run */
 	size_t from = 0;
-	for (size_t g = 0; g < ng; g++) {
-		size_t to = start[g];
+	for (uint32_t g = 0; g < ng; g++) {
+		size_t to = end[g];
 		int sorted = 1;
-		for (size_t i = from + 1; i < to && sorted; i++)
-			sorted = t[i] >= t[i - 1];
+		for (size_t k = from; k < to; k++) {
+			uint32_t i = by[k], ac = e->o.actor[i], se = e->o.sess[i];
+			if (ac && mark_a[ac] != g) {
+				mark_a[ac] = g;
+				a[g].users++;
+			}
+			if (se && mark_s[se] != g) {
+				mark_s[se] = g;
+				a[g].sessions++;
+			}
+			t[k] = e->o.time[i];
+			sorted &= k == from || t[k] >= t[k - 1];
+		}
 		if (!sorted)
 			qsort(t + from, to - from, sizeof *t, cmp_i64);
-		for (size_t i = from + 1; i < to && !a[g].regressed; i++)
-			a[g].regressed = t[i] - t[i - 1] >= quiet;
+		for (size_t k = from + 1; k < to && !a[g].regressed; k++)
+			a[g].regressed = t[k] - t[k - 1] >= quiet;
 		from = to;
 	}
-	free(start);
+	rc = 0;
+out:
+	free(end);
+	free(by);
+	free(mark_a);
+	free(mark_s);
 	free(t);
-	return 0;
+	return rc;
 }
 
 typedef struct order_ctx {
@@ -754,8 +743,7 @@ int eg_errors_groups(eg_errors *e, const eg_errors_query *q,
 	if (rc)
 		return rc;
 	gagg *a = calloc(ng, sizeof *a);
-	pairset users = { 0 }, sess = { 0 };
-	if (!a || ps_init(&users, n) || ps_init(&sess, n) || !(ids = malloc(ng * sizeof *ids))) {
+	if (!a || !(ids = malloc(ng * sizeof *ids))) {
 		rc = eg_st_err(e->st, EG_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -778,17 +766,13 @@ int eg_errors_groups(eg_errors *e, const eg_errors_query *q,
 		if (!g->count || t > g->last)
 			g->last = t;
 		g->count++;
-		if (e->o.actor[i])
-			g->users += ps_add(&users, e->o.gid[i], e->o.actor[i]);
-		if (e->o.sess[i])
-			g->sessions += ps_add(&sess, e->o.gid[i], e->o.sess[i]);
 		if (t >= tstart) {
 			int64_t b = (t - tstart) / HOUR_US;
 			if (b < EG_ERRORS_TREND)
 				g->trend[b]++;
 		}
 	}
-	if (regressions(e, sel, n, a, q->quiet_us > 0 ? q->quiet_us : 7 * DAY_US)) {
+	if (per_group(e, sel, n, a, q->quiet_us > 0 ? q->quiet_us : 7 * DAY_US)) {
 		rc = eg_st_err(e->st, EG_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -815,8 +799,6 @@ out:
 	free(sel);
 	free(a);
 	free(ids);
-	free(users.k);
-	free(sess.k);
 	return rc;
 }
 
