@@ -411,8 +411,8 @@ eg_map *cli_load_map(const char *arg, int *rc)
 	size_t n;
 	char *json = cli_slurp(arg, &n);
 	if (!json) {
-		cli_error("--map %s: no such built-in mapping (segment, snowplow; prometheus, "
-			  "openmetrics, statsd for metrics as text), and "
+		cli_error("--map %s: no such built-in mapping (segment, snowplow) or text format "
+			  "(prometheus, openmetrics, statsd), and "
 			  "cannot read it as a file: %s", arg, strerror(errno));
 		*rc = EXIT_USAGE;
 		return NULL;
