@@ -560,15 +560,20 @@ static int finite_number(const json_span *v)
 	return isfinite(strtod(p, NULL));
 }
 
-/* A JSON number without fraction or exponent. */
+/* A JSON number without fraction or exponent that fits an int64. */
 static int integer_number(const json_span *v)
 {
-	if (v->type != JSON_NUMBER)
+	if (v->type != JSON_NUMBER || v->n > 20)
 		return 0;
+	char tmp[24];
 	for (size_t i = 0; i < v->n; i++)
 		if (v->p[i] == '.' || v->p[i] == 'e' || v->p[i] == 'E')
 			return 0;
-	return v->n <= 19;
+	memcpy(tmp, v->p, v->n);
+	tmp[v->n] = 0;
+	errno = 0;
+	(void)strtoll(tmp, NULL, 10);
+	return errno == 0;
 }
 
 /* A member's key as text for a field path (raw bytes, cut at 40). */
@@ -682,8 +687,8 @@ static int check_kind(pctx *pc, envelope *e)
 	if (!bad)
 		return EG_OK;
 	if (!pc->b->o.quarantine || pc->b->internal)
-		return perr(pc, "field \"%s\": expected %s (a %s)", k.field, k.what,
-			    ri->kind == EG_KIND_METRIC ? "metric" : "error");
+		return perr(pc, "field \"%s\": expected %s (%s)", k.field, k.what,
+			    ri->kind == EG_KIND_METRIC ? "a metric" : "an error");
 	/* as a schema's errors: a JSON pointer, the keyword, the message */
 	char ptr[128], q[3][6 * sizeof k.what + 8];
 	size_t n = (size_t)snprintf(ptr, sizeof ptr, "/%s", k.field);
