@@ -583,21 +583,51 @@ static void key_text(const json_span *k, char *out, size_t cap)
 	snprintf(out, cap, "%.*s", (int)n, k->p + 1);
 }
 
+/* Are all the values of object o (valid JSON) strings?  One pass that
+ * skips strings without validating them again: tags are most of a
+ * metric's data, and every metric is checked. */
+static int all_strings(const json_span *o)
+{
+	const char *p = o->p, *end = o->p + o->n;
+#define WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
+	while (p < end && *p != '{')
+		p++;
+	for (p++;;) {
+		while (p < end && (WS(*p) || *p == ','))
+			p++;
+		if (p >= end || *p != '"')
+			return 1;            /* the closing brace */
+		p = eg_json_string_end(p, end, NULL);
+		while (p < end && (WS(*p) || *p == ':'))
+			p++;
+		if (p >= end || *p != '"')
+			return 0;
+		p = eg_json_string_end(p, end, NULL);
+	}
+#undef WS
+}
+
 static int check_metric(const json_span *d, kindchk *k)
 {
-	json_span v;
-	if (!eg_json_member(d, "value", 5, &v))
+	static const char *const names[] = { "value", "tags" };
+	static const size_t lens[] = { 5, 4 };
+	json_span m[2];
+	unsigned got = eg_json_members_valid(d, names, lens, 2, m);
+	if (!(got & 1))
 		return kind_bad(k, NULL, "data.value", "a finite number");
-	if (!finite_number(&v))
-		return kind_bad(k, &v, "data.value", "a finite number");
-	if (!eg_json_member(d, "tags", 4, &v))
+	if (!finite_number(&m[0]))
+		return kind_bad(k, &m[0], "data.value", "a finite number");
+	if (!(got & 2))
 		return 0;
-	if (v.type != JSON_OBJECT)
-		return kind_bad(k, &v, "data.tags", "an object whose values are strings");
+	if (m[1].type != JSON_OBJECT)
+		return kind_bad(k, &m[1], "data.tags", "an object whose values are strings");
+	if (all_strings(&m[1]))
+		return 0;
+	/* name the tag: the slow way, once */
 	json_obj it;
 	json_span key, val;
-	if (eg_json_obj_begin(&it, v.p, v.n, NULL))
-		return kind_bad(k, &v, "data.tags", "an object whose values are strings");
+	if (eg_json_obj_begin(&it, m[1].p, m[1].n, NULL))
+		return kind_bad(k, &m[1], "data.tags", "an object whose values are strings");
 	while (eg_json_obj_next(&it, &key, &val, NULL) == 1)
 		if (val.type != JSON_STRING) {
 			char name[48], f[96];
@@ -605,7 +635,7 @@ static int check_metric(const json_span *d, kindchk *k)
 			snprintf(f, sizeof f, "data.tags.%s", name);
 			return kind_bad(k, &val, f, "a string (tag values are strings)");
 		}
-	return 0;
+	return kind_bad(k, &m[1], "data.tags", "an object whose values are strings");
 }
 
 /* One frame of an error's stack: an object whose function and file are
@@ -619,15 +649,16 @@ static int check_frame(const json_span *fr, size_t i, kindchk *k)
 	static const char *const names[] = { "function", "file", "line", "in_app" };
 	static const size_t lens[] = { 8, 4, 4, 6 };
 	static const char *const want[] = { "a string", "a string", "an integer", "true or false" };
+	json_span v[4];
+	unsigned got = eg_json_members_valid(fr, names, lens, 4, v);
 	for (int m = 0; m < 4; m++) {
-		json_span v;
-		if (!eg_json_member(fr, names[m], lens[m], &v))
+		if (!(got & 1u << m))
 			continue;
-		int ok = m < 2 ? v.type == JSON_STRING : m == 2 ? integer_number(&v)
-			 : v.type == JSON_TRUE || v.type == JSON_FALSE;
+		int ok = m < 2 ? v[m].type == JSON_STRING : m == 2 ? integer_number(&v[m])
+			 : v[m].type == JSON_TRUE || v[m].type == JSON_FALSE;
 		if (!ok) {
 			snprintf(f, sizeof f, "data.stack[%zu].%s", i, names[m]);
-			return kind_bad(k, &v, f, want[m]);
+			return kind_bad(k, &v[m], f, want[m]);
 		}
 	}
 	return 0;
@@ -635,43 +666,47 @@ static int check_frame(const json_span *fr, size_t i, kindchk *k)
 
 static int check_error(const json_span *d, kindchk *k)
 {
-	json_span v;
-	if (!eg_json_member(d, "message", 7, &v))
+	enum { MSG, STACK, SERVICE, RELEASE, FP };
+	static const char *const names[] = { "message", "stack", "service", "release",
+					     "fingerprint" };
+	static const size_t lens[] = { 7, 5, 7, 7, 11 };
+	json_span v[5];
+	unsigned got = eg_json_members_valid(d, names, lens, 5, v);
+	if (!(got & 1u << MSG))
 		return kind_bad(k, NULL, "data.message", "a string (the error's message)");
-	if (v.type != JSON_STRING)
-		return kind_bad(k, &v, "data.message", "a string (the error's message)");
-	if (eg_json_member(d, "stack", 5, &v)) {
-		if (v.type == JSON_ARRAY) {
+	if (v[MSG].type != JSON_STRING)
+		return kind_bad(k, &v[MSG], "data.message", "a string (the error's message)");
+	if (got & 1u << STACK) {
+		if (v[STACK].type == JSON_ARRAY) {
 			json_arr a;
 			json_span fr;
 			size_t i = 0;
-			eg_json_arr_begin(&a, &v);
+			eg_json_arr_begin(&a, &v[STACK]);
 			while (eg_json_arr_next(&a, &fr) == 1)
 				if (check_frame(&fr, i++, k))
 					return -1;
-		} else if (v.type != JSON_STRING) {
-			return kind_bad(k, &v, "data.stack", "an array of frames or a string");
+		} else if (v[STACK].type != JSON_STRING) {
+			return kind_bad(k, &v[STACK], "data.stack", "an array of frames or a string");
 		}
 	}
-	static const char *const strs[] = { "service", "release" };
-	for (int m = 0; m < 2; m++)
-		if (eg_json_member(d, strs[m], 7, &v) && v.type != JSON_STRING) {
+	for (int m = SERVICE; m <= RELEASE; m++)
+		if (got & 1u << m && v[m].type != JSON_STRING) {
 			char f[32];
-			snprintf(f, sizeof f, "data.%s", strs[m]);
-			return kind_bad(k, &v, f, "a string");
+			snprintf(f, sizeof f, "data.%s", names[m]);
+			return kind_bad(k, &v[m], f, "a string");
 		}
-	if (eg_json_member(d, "fingerprint", 11, &v)) {
-		int ok = v.type == JSON_STRING;
-		if (v.type == JSON_ARRAY) {
+	if (got & 1u << FP) {
+		int ok = v[FP].type == JSON_STRING;
+		if (v[FP].type == JSON_ARRAY) {
 			json_arr a;
 			json_span s;
 			ok = 1;
-			eg_json_arr_begin(&a, &v);
+			eg_json_arr_begin(&a, &v[FP]);
 			while (ok && eg_json_arr_next(&a, &s) == 1)
 				ok = s.type == JSON_STRING;
 		}
 		if (!ok)
-			return kind_bad(k, &v, "data.fingerprint", "a string or an array of strings");
+			return kind_bad(k, &v[FP], "data.fingerprint", "a string or an array of strings");
 	}
 	return 0;
 }
