@@ -155,8 +155,6 @@ static int ref_member(ref *r, const json_span *k, const json_span *v, unsigned *
 	case F_STREAM: case F_ACTOR: case F_SESSION:
 		if (!s.p || s.n > NAME_MAX_LEN)
 			return 0;
-		if (f == F_STREAM && s.n && s.p[0] == '$')   /* reserved for engram */
-			return 0;
 		break;
 	case F_KIND:
 		if (!s.p)
@@ -334,6 +332,11 @@ static void ref_parse(const char *line, size_t n, int defaults, ref *r, char *sp
 	}
 	if (!r->has[F_TYPE]) {
 		r->field = F_TYPE;
+		return;
+	}
+	/* reserved for engram: checked once the line is read, as append does */
+	if (r->has[F_STREAM] && r->v[F_STREAM].n && r->v[F_STREAM].p[0] == '$') {
+		r->field = F_STREAM;
 		return;
 	}
 	if (!r->has[F_STREAM] && defaults)
