@@ -525,18 +525,29 @@ static int finish_envelope(pctx *pc, envelope *e)
  * here, once, so that no reader meets a metric without a value.  A misfit
  * names its field (data.value, data.stack[2].line) and what was expected,
  * and is refused like any invalid line, or with --quarantine set aside in
- * $quarantine as a schema's refusal is (errors with keyword "kind"). */
+ * $quarantine as a schema's refusal is (its error's keyword: "metric" or
+ * "error"). */
 typedef struct kindchk {
 	char field[96];
 	char what[192];
 } kindchk;
+
+/* At most max bytes of s (n bytes of UTF-8), not cutting a character. */
+static int utf8_cut(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return (int)n;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return (int)max;
+}
 
 static int kind_bad(kindchk *k, const json_span *got, const char *field, const char *what)
 {
 	snprintf(k->field, sizeof k->field, "%s", field);
 	if (got)
 		snprintf(k->what, sizeof k->what, "%s, got %.*s%s", what,
-			 got->n > 40 ? 40 : (int)got->n, got->p, got->n > 40 ? "..." : "");
+			 utf8_cut(got->p, got->n, 40), got->p, got->n > 40 ? "..." : "");
 	else
 		snprintf(k->what, sizeof k->what, "%s (it is missing)", what);
 	return -1;
@@ -579,8 +590,7 @@ static int integer_number(const json_span *v)
 /* A member's key as text for a field path (raw bytes, cut at 40). */
 static void key_text(const json_span *k, char *out, size_t cap)
 {
-	size_t n = k->n - 2 < 40 ? k->n - 2 : 40;
-	snprintf(out, cap, "%.*s", (int)n, k->p + 1);
+	snprintf(out, cap, "%.*s", utf8_cut(k->p + 1, k->n - 2, 40), k->p + 1);
 }
 
 /* Are all the values of object o (valid JSON) strings?  One pass that
