@@ -6,6 +6,8 @@
  */
 #include "cli.h"
 #include "json.h"
+#include "metrictext.h"
+#include "stack.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -28,6 +30,7 @@ typedef struct chunks {
 	int eof;
 	const char *map;         /* the file, mapped (map_len bytes), or NULL */
 	size_t map_len;
+	int owned;               /* map is a text converter's output, not a mapping */
 } chunks;
 
 /* Next run of whole lines: 1 with [*s, *s + *n), 0 at the end, -1 on a
@@ -86,7 +89,51 @@ typedef struct rejects {
 	uint64_t base, count;
 	int werr;
 	int stopped;      /* a bad line stopped the input */
+	/* --map through a text converter: the input line of each envelope
+	 * line (xlines), and the input itself, so that a rejected envelope is
+	 * named and shown as the line it came from */
+	const uint32_t *xlines;
+	const char *src;
+	size_t srcn;
+	size_t *starts;   /* where each input line starts (made at the first reject) */
+	size_t nstarts;
 } rejects;
+
+/* The input line (1-based) of envelope line `line` (1-based). */
+static uint64_t input_line(const rejects *R, uint64_t line)
+{
+	return R->xlines && line ? R->xlines[line - 1] : line;
+}
+
+/* The text of input line `line` (1-based) of a converted input. */
+static const char *input_text(rejects *R, uint64_t line, size_t *n)
+{
+	if (!R->starts) {
+		size_t cap = 0, k = 0;
+		for (size_t i = 0;; ) {
+			if (k == cap) {
+				size_t *t = realloc(R->starts, (cap = cap ? 2 * cap : 1024) * sizeof *t);
+				if (!t)
+					return NULL;
+				R->starts = t;
+			}
+			R->starts[k++] = i;
+			const char *nl = i < R->srcn ? memchr(R->src + i, '\n', R->srcn - i) : NULL;
+			if (!nl)
+				break;
+			i = (size_t)(nl - R->src) + 1;
+		}
+		R->nstarts = k;
+	}
+	if (!line || line > R->nstarts)
+		return NULL;
+	size_t a = R->starts[line - 1];
+	size_t b = line < R->nstarts ? R->starts[line] - 1 : R->srcn;
+	if (b > a && R->src[b - 1] == '\r')
+		b--;
+	*n = b - a;
+	return R->src + a;
+}
 
 /* Copy s with each byte that is not part of valid UTF-8 replaced by U+FFFD,
  * so that the rejects file stays valid JSON.  dst holds 3 * n bytes. */
@@ -159,7 +206,14 @@ static int on_bad_line(void *ctx, uint64_t line, const char *text, size_t len, c
 	rejects *R = ctx;
 	if (!R->f)
 		return R->stopped = 1;
-	if (reject(R->f, R->base + line + 1, msg, text, len)) {
+	uint64_t at = R->base + line + 1;
+	if (R->xlines) {
+		size_t n;
+		const char *t = input_text(R, at = input_line(R, at), &n);
+		if (t)
+			text = t, len = n;
+	}
+	if (reject(R->f, at, msg, text, len)) {
 		R->werr = errno ? errno : EIO;
 		return R->stopped = 1;
 	}
@@ -296,6 +350,55 @@ static int append_heartbeat(cli *c, const char *time, const eg_batch_opts *opts,
 	return rc;
 }
 
+/* Text converters for --map: input that is not JSON lines (metrics as
+ * text, stack traces…) turned into envelope NDJSON by a pure function of
+ * src/util (eg_textconv_fn, metrictext.h: text in, envelopes out with the
+ * input line of each), then appended as any envelopes are; errors of
+ * either step name the input line.  Adding one is a row here, a line in
+ * the help of append, and its docs. */
+static const struct textconv {
+	const char *name;
+	eg_textconv_fn fn;
+} TEXTCONV[] = {
+	{ "prometheus", eg_mt_prometheus },
+	{ "openmetrics", eg_mt_openmetrics },
+	{ "statsd", eg_mt_statsd },
+	{ "stacks", eg_stack_conv },
+};
+
+static eg_textconv_fn textconv(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof TEXTCONV / sizeof *TEXTCONV; i++)
+		if (!strcmp(TEXTCONV[i].name, name))
+			return TEXTCONV[i].fn;
+	return NULL;
+}
+
+/* The whole of f, malloc'd, in *n; NULL on a read error or out of memory. */
+static char *read_all(FILE *f, size_t *n)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *p = malloc(cap);
+	while (p) {
+		size_t r = fread(p + len, 1, cap - len, f);
+		len += r;
+		if (r == 0) {
+			if (ferror(f))
+				break;
+			*n = len;
+			return p;
+		}
+		if (len == cap) {
+			char *q = realloc(p, cap *= 2);
+			if (!q)
+				break;
+			p = q;
+		}
+	}
+	free(p);
+	return NULL;
+}
+
 eg_map *cli_load_map(const char *arg, int *rc)
 {
 	eg_map *m = NULL;
@@ -310,7 +413,8 @@ eg_map *cli_load_map(const char *arg, int *rc)
 	size_t n;
 	char *json = cli_slurp(arg, &n);
 	if (!json) {
-		cli_error("--map %s: no such built-in mapping (segment, snowplow), and "
+		cli_error("--map %s: no such built-in mapping (segment, snowplow) or text format "
+			  "(prometheus, openmetrics, statsd, stacks), and "
 			  "cannot read it as a file: %s", arg, strerror(errno));
 		*rc = EXIT_USAGE;
 		return NULL;
@@ -365,7 +469,8 @@ int cmd_append(cli *c)
 		return cli_usage_error(c, "--keep-recorded does not work with --map: the map gives no "
 				       "\"recorded\" (map to envelopes, add \"recorded\", then append)");
 	eg_map *mp = NULL;
-	if (map && !(mp = cli_load_map(map, &rc)))
+	eg_textconv_fn conv = textconv(map);
+	if (map && !conv && !(mp = cli_load_map(map, &rc)))
 		return rc;
 	bo.map = mp;
 	const char *path = c->npos ? c->pos[0] : "-";
@@ -397,9 +502,40 @@ int cmd_append(cli *c)
 			C.map_len = (size_t)sb.st_size;
 		}
 	}
-	eg_store *st = C.buf ? cli_open_write(c, 1, &rc) : NULL;
-	eg_batch *b = NULL;
+	/* a text converter reads the input whole and hands on its envelopes */
+	char *src = NULL;
+	const char *fmap = NULL;  /* the input file's mapping, kept for the rejects */
+	size_t flen = 0;
+	buf conv_out = { 0 };
+	uint32_t *xlines = NULL;
 	rejects R = { .f = rf, .path = skip };
+	eg_store *st = NULL;
+	eg_batch *b = NULL;
+	if (conv && C.buf) {
+		size_t sn = C.map_len;
+		const char *text = C.map;
+		if (!text && !(text = src = read_all(in, &sn))) {
+			cli_error("cannot read %s: %s", path, errno ? strerror(errno) : "out of memory");
+			rc = EXIT_ERR;
+			goto out;
+		}
+		char err[512];
+		if (conv(text, sn, &conv_out, &xlines, err, sizeof err)) {
+			cli_error("--map %s: %s; nothing was written", map, err);
+			rc = EXIT_ERR;
+			goto out;
+		}
+		R.xlines = xlines;
+		R.src = text;
+		R.srcn = sn;
+		fmap = C.map;
+		flen = C.map_len;
+		C.map = conv_out.p ? conv_out.p : "";
+		C.map_len = conv_out.n;
+		C.owned = 1;
+		bo.expected_events = xlines ? conv_out.n / 128 : 0;
+	}
+	st = C.buf ? cli_open_write(c, 1, &rc) : NULL;
 	if (!C.buf) {
 		cli_error("out of memory");
 		rc = EXIT_ERR;
@@ -422,7 +558,7 @@ int cmd_append(cli *c)
 	while ((got = next_chunk(&C, &s, &n)) == 1) {
 		/* a UTF-8 byte-order mark at the very start of the input is
 		 * skipped (one anywhere else is an error naming its line) */
-		if (first && n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
+		if (first && !conv && n >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
 			s += 3, n -= 3;
 		first = 0;
 		uint64_t lines;
@@ -437,14 +573,15 @@ int cmd_append(cli *c)
 			 * input disagree, which no --skip-invalid may hide */
 			cli_error("line %llu: %s (--expect-version and --expect-new check one "
 				  "stream; append other streams' events separately); nothing of %s "
-				  "was written", (unsigned long long)(R.base + lines), eg_errmsg(st),
+				  "was written", (unsigned long long)input_line(&R, R.base + lines),
+				  eg_errmsg(st),
 				  lost);
 			rc = EXIT_USAGE;
 			goto out;
 		}
 		if (r == EG_EINVAL) {
 			cli_error("line %llu: %s; nothing of %s was written",
-				  (unsigned long long)(R.base + lines), eg_errmsg(st),
+				  (unsigned long long)input_line(&R, R.base + lines), eg_errmsg(st),
 				  lost);
 			rc = EXIT_ERR;
 			goto out;
@@ -498,8 +635,14 @@ out:
 	cli_close(st, rc);
 	eg_map_free(mp);
 	free(C.buf);
-	if (C.map)
+	if (C.map && !C.owned)
 		munmap((void *)C.map, C.map_len);
+	if (fmap)
+		munmap((void *)fmap, flen);
+	free(conv_out.p);
+	free(xlines);
+	free(src);
+	free(R.starts);
 	if (in && in != stdin)
 		fclose(in);
 	if (rf)

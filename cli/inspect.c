@@ -282,8 +282,75 @@ static int gen_labels_opts(cli *c, const char *from, const char *every, const ch
 	return 0;
 }
 
+/* gen metrics, with options of its own (docs/METRICS.md). */
+static int gen_metrics(cli *c)
+{
+	const char *series = NULL, *days = NULL, *step = NULL, *late = NULL, *seed = NULL,
+		   *start = NULL;
+	opt opts[] = {
+		{ "series", 1, &series, NULL }, { "days", 1, &days, NULL },
+		{ "step", 1, &step, NULL }, { "late", 1, &late, NULL },
+		{ "seed", 1, &seed, NULL }, { "start", 1, &start, NULL },
+		{ NULL, 0, NULL, NULL },
+	};
+	int rc = cli_parse(c, opts, 1);
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	eg_gen_metrics_opts g = { .series = 100, .days = 1, .late = 1, .seed = 1 };
+	uint64_t v;
+	if (series && (cli_u64(series, &g.series) || g.series == 0 || g.series > EG_GEN_MAX_SERIES))
+		return cli_usage_error(c, "--series: expected a number from 1 to %d, got '%s'",
+				       EG_GEN_MAX_SERIES, series);
+	if (days && (cli_u64(days, &v) || v == 0 || v > EG_GEN_MAX_DAYS))
+		return cli_usage_error(c, "--days: expected a number of days from 1 to %d, got '%s'",
+				       EG_GEN_MAX_DAYS, days);
+	if (days)
+		g.days = (uint32_t)v;
+	if (step && (rc = gen_duration(c, "step", step, &g.step_us)))
+		return rc;
+	if (g.step_us > (int64_t)g.days * 86400 * 1000000)
+		return cli_usage_error(c, "--step: expected at most --days (%u d), got '%s'",
+				       g.days, step);
+	if (late) {
+		char *end;
+		errno = 0;
+		g.late = strtod(late, &end);
+		if (end == late || *end || errno || !(g.late >= 0 && g.late <= 100))
+			return cli_usage_error(c, "--late: expected a percent from 0 to 100, got '%s'",
+					       late);
+	}
+	if (seed && cli_u64(seed, &g.seed))
+		return cli_usage_error(c, "--seed: expected a number, got '%s'", seed);
+	if (start && (rc = cli_time(c, "start", start, &g.start_us)))
+		return rc;
+	static char obuf[1 << 20];
+	setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
+	if (eg_gen_metrics(stdout, &g) || fflush(stdout)) {
+		cli_error("cannot write the generated samples");
+		return EXIT_ERR;
+	}
+	return EXIT_OK;
+}
+
+/* The kind gen is asked for, before its options are parsed (every option
+ * of gen takes a value). */
+static const char *gen_kind(const cli *c)
+{
+	for (int i = 0; i < c->argc; i++) {
+		const char *a = c->argv[i];
+		if (a[0] != '-')
+			return a;
+		if (a[1] == '-' && !strchr(a, '=') && strcmp(a, "--help"))
+			i++;
+	}
+	return NULL;
+}
+
 int cmd_gen(cli *c)
 {
+	const char *kind0 = gen_kind(c);
+	if (kind0 && !strcmp(kind0, "metrics"))
+		return gen_metrics(c);
 	const char *events = NULL, *accounts = NULL, *late = NULL, *seed = NULL,
 		   *start = NULL, *users = NULL, *dup = NULL, *days = NULL, *format = NULL,
 		   *loads = NULL, *customers = NULL, *from = NULL, *every = NULL,
@@ -309,7 +376,7 @@ int cmd_gen(cli *c)
 			kind = i;
 	if (kind < 0)
 		return cli_usage_error(c, "gen needs a kind of data: expected bank, orders, clickstream, "
-				       "labels or errors");
+				       "labels, errors or metrics");
 	const char *kname = kinds[kind];
 	eg_gen_opts g = { 0 };
 	if (!events || cli_u64(events, &g.events))

@@ -15,7 +15,8 @@
  * a rejected line leaves a message, naming the field where one is at
  * fault; the store's head never moves.  For envelopes (no mapping) a
  * reference parser written from docs/CLI.md must agree on the verdict and
- * on every field of the event.
+ * on every field of the event, and on whether a metric's or an error's
+ * data fits its kind (docs/METRICS.md).
  */
 #include "internal.h"
 #include "json.h"
@@ -113,6 +114,7 @@ typedef struct ref {
 	str v[F_N];              /* decoded strings; data and meta minified */
 	int has[F_N];            /* given and not null */
 	int kind;
+	int kind_misfit;         /* refused: data does not fit the kind */
 	int64_t time;
 } ref;
 
@@ -152,8 +154,6 @@ static int ref_member(ref *r, const json_span *k, const json_span *v, unsigned *
 		break;
 	case F_STREAM: case F_ACTOR: case F_SESSION:
 		if (!s.p || s.n > NAME_MAX_LEN)
-			return 0;
-		if (f == F_STREAM && s.n && s.p[0] == '$')   /* reserved for engram */
 			return 0;
 		break;
 	case F_KIND:
@@ -200,6 +200,116 @@ static int ref_member(ref *r, const json_span *k, const json_span *v, unsigned *
 	return 1;
 }
 
+/* The last member `name` of object o (later ones win), or type 0. */
+static json_span ref_get(const json_span *o, const char *name)
+{
+	json_obj it;
+	json_span k, v, got = { NULL, 0, 0 };
+	if (eg_json_obj_begin(&it, o->p, o->n, NULL))
+		return got;
+	while (eg_json_obj_next(&it, &k, &v, NULL) == 1)
+		if (k.n - 2 == strlen(name) && !memcmp(k.p + 1, name, k.n - 2))
+			got = v;
+	return got;
+}
+
+/* Every member of object o (or element of array o) has type t. */
+static int ref_all(const json_span *o, enum json_type t)
+{
+	json_span v;
+	if (o->type == JSON_ARRAY) {
+		json_arr a;
+		eg_json_arr_begin(&a, o);
+		while (eg_json_arr_next(&a, &v) == 1)
+			if (v.type != t)
+				return 0;
+		return 1;
+	}
+	json_obj it;
+	json_span k;
+	if (eg_json_obj_begin(&it, o->p, o->n, NULL))
+		return 0;
+	while (eg_json_obj_next(&it, &k, &v, NULL) == 1)
+		if (v.type != t)
+			return 0;
+	return 1;
+}
+
+/* docs/METRICS.md: a JSON number, finite as a double. */
+static int ref_finite(const json_span *v)
+{
+	if (v->type != JSON_NUMBER)
+		return 0;
+	char *t = malloc(v->n + 1);
+	CHECK(t);
+	memcpy(t, v->p, v->n);
+	t[v->n] = 0;
+	double d = strtod(t, NULL);
+	free(t);
+	return d - d == 0;
+}
+
+/* An integer in int64: digits only, at most 19, or the bounds spelt out. */
+static int ref_int64(const json_span *v)
+{
+	if (v->type != JSON_NUMBER)
+		return 0;
+	size_t neg = v->p[0] == '-', nd = v->n - neg;
+	for (size_t i = neg; i < v->n; i++)
+		if (v->p[i] < '0' || v->p[i] > '9')
+			return 0;
+	if (nd < 19)
+		return 1;
+	return nd == 19 && memcmp(v->p + neg, neg ? "9223372036854775808" : "9223372036854775807",
+				  19) <= 0;
+}
+
+/* Does the data of a metric or an error fit its kind (docs/METRICS.md,
+ * docs/ERRORS.md)? */
+static int ref_kind_fits(int kind, str data)
+{
+	json_span d = { data.p, data.n, JSON_OBJECT }, v, w;
+	if (kind == EG_KIND_METRIC) {
+		v = ref_get(&d, "value");
+		if (!ref_finite(&v))
+			return 0;
+		v = ref_get(&d, "tags");
+		return !v.type || (v.type == JSON_OBJECT && ref_all(&v, JSON_STRING));
+	}
+	if (ref_get(&d, "message").type != JSON_STRING)
+		return 0;
+	v = ref_get(&d, "stack");
+	if (v.type == JSON_ARRAY) {
+		json_arr a;
+		json_span fr;
+		eg_json_arr_begin(&a, &v);
+		while (eg_json_arr_next(&a, &fr) == 1) {
+			if (fr.type != JSON_OBJECT)
+				return 0;
+			w = ref_get(&fr, "function");
+			if (w.type && w.type != JSON_STRING)
+				return 0;
+			w = ref_get(&fr, "file");
+			if (w.type && w.type != JSON_STRING)
+				return 0;
+			w = ref_get(&fr, "line");
+			if (w.type && !ref_int64(&w))
+				return 0;
+			w = ref_get(&fr, "in_app");
+			if (w.type && w.type != JSON_TRUE && w.type != JSON_FALSE)
+				return 0;
+		}
+	} else if (v.type && v.type != JSON_STRING) {
+		return 0;
+	}
+	if ((v = ref_get(&d, "service")).type && v.type != JSON_STRING)
+		return 0;
+	if ((v = ref_get(&d, "release")).type && v.type != JSON_STRING)
+		return 0;
+	v = ref_get(&d, "fingerprint");
+	return !v.type || v.type == JSON_STRING || (v.type == JSON_ARRAY && ref_all(&v, JSON_STRING));
+}
+
 static void ref_parse(const char *line, size_t n, int defaults, ref *r, char *space)
 {
 	json_obj it;
@@ -224,10 +334,20 @@ static void ref_parse(const char *line, size_t n, int defaults, ref *r, char *sp
 		r->field = F_TYPE;
 		return;
 	}
+	/* reserved for engram: checked once the line is read, as append does */
+	if (r->has[F_STREAM] && r->v[F_STREAM].n && r->v[F_STREAM].p[0] == '$') {
+		r->field = F_STREAM;
+		return;
+	}
 	if (!r->has[F_STREAM] && defaults)
 		r->v[F_STREAM] = (str){ DEF_STREAM, strlen(DEF_STREAM) };
 	if (!r->has[F_DATA])
 		r->v[F_DATA] = (str){ "{}", 2 };
+	if (r->kind != EG_KIND_EVENT && !ref_kind_fits(r->kind, r->v[F_DATA])) {
+		r->field = F_DATA;
+		r->kind_misfit = 1;
+		return;
+	}
 	r->ok = 1;
 }
 
@@ -320,9 +440,12 @@ static void check_message(const char *msg, const ref *r)
 	if (!r)
 		return;
 	if (r->field < 0) {
-		CHECK(strstr(msg, "JSON"));
+		/* (a line that starts with a byte-order mark is named as such) */
+		CHECK(strstr(msg, "JSON") || strstr(msg, "byte-order mark"));
 	} else if (r->field == F_N) {
 		CHECK(strstr(msg, "unknown field"));
+	} else if (r->kind_misfit) {
+		CHECK(strstr(msg, "field \"data."));
 	} else {
 		snprintf(want, sizeof want, "\"%s\"", NAMES[r->field]);
 		CHECK(strstr(msg, want));

@@ -47,7 +47,7 @@ static const char *const EVENTS[] = {
 	"{\"id\":\"a2\",\"stream\":\"acct-1\",\"type\":\"withdrawal\",\"time\":\"2025-01-01T11:30:00.5Z\",\"data\":{\"amount\":2.5}}",
 	"{\"id\":\"a3\",\"stream\":\"acct-2\",\"type\":\"deposit\",\"time\":\"2025-01-02T00:00:00Z\",\"session\":\"s1\",\"data\":{\"amount\":7},\"meta\":{\"t\":1}}",
 	"{\"id\":\"m1\",\"stream\":\"cpu\",\"type\":\"load\",\"kind\":\"metric\",\"time\":\"2025-01-01T09:00:00Z\",\"data\":{\"value\":0.5}}",
-	"{\"id\":\"e1\",\"type\":\"crash\",\"kind\":\"error\",\"time\":\"2024-12-31T23:59:59.999999Z\",\"data\":{}}",
+	"{\"id\":\"e1\",\"type\":\"crash\",\"kind\":\"error\",\"time\":\"2024-12-31T23:59:59.999999Z\",\"data\":{\"message\":\"m\"}}",
 	"{\"id\":\"a4\",\"stream\":\"acct-2\",\"type\":\"fee\",\"time\":\"2025-01-02T00:00:00Z\",\"data\":{\"amount\":1}}",
 	"{\"id\":\"a5\",\"stream\":\"ACCT-1\",\"type\":\"Deposit\",\"time\":1735725600000,\"data\":{\"amount\":\"9\"}}",
 	"{\"stream\":\"acct-3\",\"type\":\"deposit\",\"time\":\"2025-01-03T08:00:00+02:00\",\"actor\":\"\",\"data\":{\"amount\":-3}}",

@@ -1607,6 +1607,32 @@ int eg_gen_clickstream(FILE *out, const eg_gen_opts *o);
  * EINVAL if o->days is too large). */
 int eg_gen_errors(FILE *out, const eg_gen_opts *o);
 
+/* Options of eg_gen_metrics; zero-initialise and set what you need. */
+typedef struct eg_gen_metrics_opts {
+	uint64_t series;     /* how many series (0 = 100, at most EG_GEN_MAX_SERIES) */
+	uint32_t days;       /* over how many days (0 = 1, at most EG_GEN_MAX_DAYS) */
+	int64_t step_us;     /* a sample per series every step (0 = 1 minute) */
+	double late;         /* percent of samples written late, 0..100 */
+	uint64_t seed;       /* PRNG seed (0 is a valid seed) */
+	int64_t start_us;    /* the first step (0 = 2026-01-05T00:00:00Z) */
+} eg_gen_metrics_opts;
+
+#define EG_GEN_MAX_SERIES 10000000
+
+/* Write the metric samples of a web service (docs/METRICS.md): one per
+ * series per step over o->days from o->start_us, as metric envelopes.  The
+ * series: http_request_duration_ms per endpoint, method and region
+ * (log-normal, slower in the busy hours of the day), http_requests_total
+ * per endpoint, method and status (the requests of each step, a StatsD
+ * style increment; busier in the day), and queue_depth per region (a
+ * gauge), o->series of them in all (up to three gauges, the rest half
+ * latency, half counters).  Lines come in time order, except that
+ * o->late percent of the samples are written 1 to 120 minutes of event
+ * time later (at least a step: after a later sample of their series).
+ * Changing o->late only reorders the same lines.  Returns 0, or -1 on a
+ * write error or out of memory (errno set; EINVAL for a bad option). */
+int eg_gen_metrics(FILE *out, const eg_gen_metrics_opts *o);
+
 #ifdef __cplusplus
 }
 #endif

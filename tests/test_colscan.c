@@ -100,11 +100,15 @@ static void gen_store(const char *dir, size_t n)
 			if (chance(15))
 				ms -= (int64_t)rnd_below(5 * 3600 * 1000);   /* late */
 			int s = (int)rnd_below(NSTREAMS);
+			/* a metric's data has a numeric value (checked at append) */
+			int metric = chance(20);
 			int len = snprintf(line, sizeof line, "{\"type\":\"%s\"%s%s%s,\"time\":%lld%s,"
-					   "\"data\":%s}", TYPES[rnd_below(NTYPES)],
+					   "\"data\":%s%s%s}", TYPES[rnd_below(NTYPES)],
 					   s ? ",\"stream\":\"" : "", STREAMS[s], s ? "\"" : "",
-					   (long long)ms, chance(20) ? ",\"kind\":\"metric\"" : "",
-					   data);
+					   (long long)ms, metric ? ",\"kind\":\"metric\"" : "",
+					   metric ? "{\"value\":1" : "",
+					   metric && strcmp(data, "{}") ? "," : "",
+					   metric ? data + 1 : data);
 			int rc = eg_batch_add_json(b, line, (size_t)len);
 			if (rc != EG_OK)
 				fail_msg("add %s: %s", line, eg_errmsg(st));

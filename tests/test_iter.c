@@ -140,8 +140,10 @@ static void gen_batch(eg_store *st, size_t count)
 		if (r->kind != EG_KIND_EVENT)
 			n += snprintf(line + n, sizeof line - n, ",\"kind\":\"%s\"",
 				      r->kind == EG_KIND_METRIC ? "metric" : "error");
-		n += snprintf(line + n, sizeof line - n, ",\"data\":{\"k\":%llu,\"pad\":\"%s\"}}",
-			      (unsigned long long)pos, pad);
+		/* a metric has a value, an error a message (checked at append) */
+		n += snprintf(line + n, sizeof line - n, ",\"data\":{\"k\":%llu,%s\"pad\":\"%s\"}}",
+			      (unsigned long long)pos, r->kind == EG_KIND_METRIC ? "\"value\":1,"
+			      : r->kind == EG_KIND_ERROR ? "\"message\":\"m\"," : "", pad);
 		int rc = eg_batch_add_json(b, line, (size_t)n);
 		if (rc != EG_OK)
 			fail_msg("gen add: %s: %s", eg_strerror(rc), eg_errmsg(st));

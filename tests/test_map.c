@@ -293,13 +293,14 @@ static void numeric_member_names_index_arrays(void **state)
 static void constant_value_fills_a_field_when_no_path_is_present(void **state)
 {
 	eg_map *m = compile("{\"type\":[\"event\",{\"value\":\"unknown\"}],\"kind\":{\"value\":\"metric\"},"
-			    "\"data\":{\"source\":{\"value\":{\"n\":1}}}}");
+			    "\"data\":{\"source\":{\"value\":{\"n\":1}},\"value\":\"x\"}}");
 	got g;
+	/* a metric's data needs its value (checked at append): from x */
 	map_ok(*state, m, "{\"x\":1}", &g);
 	assert_string_equal(g.type, "unknown");
 	assert_int_equal(g.kind, EG_KIND_METRIC);
-	assert_string_equal(g.data, "{\"source\":{\"n\":1}}");
-	map_ok(*state, m, "{\"event\":\"hit\"}", &g);
+	assert_string_equal(g.data, "{\"source\":{\"n\":1},\"value\":1}");
+	map_ok(*state, m, "{\"event\":\"hit\",\"x\":2}", &g);
 	assert_string_equal(g.type, "hit");
 	eg_map_free(m);
 }

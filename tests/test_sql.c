@@ -21,7 +21,7 @@
 /* ------------------------------------------------------------ helpers */
 
 /* Event i of the fixture: stream s-(i%3), type a (odd) or b (even), kind
- * metric for 5, error for 6, id e<i>. */
+ * metric for 5 (with a value), error for 6 (with a message), id e<i>. */
 static void fixture_line(int i, char *buf, size_t n)
 {
 	char t[40];
@@ -32,8 +32,9 @@ static void fixture_line(int i, char *buf, size_t n)
 	strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	snprintf(buf, n,
 		 "{\"id\":\"e%d\",\"stream\":\"s-%d\",\"type\":\"%s\",\"kind\":\"%s\",\"time\":\"%s\","
-		 "\"data\":{\"i\":%d}}",
-		 i, i % 3, i % 2 ? "a" : "b", i == 5 ? "metric" : i == 6 ? "error" : "event", t, i);
+		 "\"data\":{\"i\":%d%s}}",
+		 i, i % 3, i % 2 ? "a" : "b", i == 5 ? "metric" : i == 6 ? "error" : "event", t, i,
+		 i == 5 ? ",\"value\":5" : i == 6 ? ",\"message\":\"m\"" : "");
 }
 
 static void append_fixture(eg_store *w, int from, int to)

@@ -15,6 +15,7 @@
 #include "timefmt.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,6 +428,7 @@ static int json_error(pctx *pc, const char *json, size_t len, const char *at,
 }
 
 static int finish_envelope(pctx *pc, envelope *e);
+static int check_kind(pctx *pc, envelope *e);
 static int check_contract(pctx *pc, envelope *e);
 static int parse_mapped(pctx *pc, const char *json, size_t len, envelope *e);
 
@@ -510,7 +512,249 @@ static int finish_envelope(pctx *pc, envelope *e)
 		ri->session = "";
 	if (!ri->meta)
 		ri->meta = "";
+	int rc = check_kind(pc, e);
+	if (rc || e->qerr)
+		return rc;
 	return check_contract(pc, e);
+}
+
+/* ------------------------------------------------------------- kinds */
+
+/* Metrics and errors have a shape of their own in "data" (docs/METRICS.md,
+ * docs/ERRORS.md), which the rollups and the error groups rely on: checked
+ * here, once, so that no reader meets a metric without a value.  A misfit
+ * names its field (data.value, data.stack[2].line) and what was expected,
+ * and is refused like any invalid line, or with --quarantine set aside in
+ * $quarantine as a schema's refusal is (its error's keyword: "metric" or
+ * "error"). */
+typedef struct kindchk {
+	char field[96];
+	char what[192];
+} kindchk;
+
+/* At most max bytes of s (n bytes of UTF-8), not cutting a character. */
+static int utf8_cut(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return (int)n;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return (int)max;
+}
+
+static int kind_bad(kindchk *k, const json_span *got, const char *field, const char *what)
+{
+	snprintf(k->field, sizeof k->field, "%s", field);
+	if (got)
+		snprintf(k->what, sizeof k->what, "%s, got %.*s%s", what,
+			 utf8_cut(got->p, got->n, 40), got->p, got->n > 40 ? "..." : "");
+	else
+		snprintf(k->what, sizeof k->what, "%s (it is missing)", what);
+	return -1;
+}
+
+/* A JSON number that is a finite double: 1e999 overflows, as NaN and the
+ * infinities (which JSON cannot write, and producers send as strings) are
+ * refused.  The span is followed by the rest of its object, so strtod
+ * stops at its end. */
+static int finite_number(const json_span *v)
+{
+	if (v->type != JSON_NUMBER)
+		return 0;
+	char tmp[64];
+	const char *p = v->p;
+	if (v->n < sizeof tmp) {
+		memcpy(tmp, v->p, v->n);
+		tmp[v->n] = 0;
+		p = tmp;
+	}
+	return isfinite(strtod(p, NULL));
+}
+
+/* A JSON number without fraction or exponent that fits an int64. */
+static int integer_number(const json_span *v)
+{
+	if (v->type != JSON_NUMBER || v->n > 20)
+		return 0;
+	char tmp[24];
+	for (size_t i = 0; i < v->n; i++)
+		if (v->p[i] == '.' || v->p[i] == 'e' || v->p[i] == 'E')
+			return 0;
+	memcpy(tmp, v->p, v->n);
+	tmp[v->n] = 0;
+	errno = 0;
+	(void)strtoll(tmp, NULL, 10);
+	return errno == 0;
+}
+
+/* A member's key as text for a field path (raw bytes, cut at 40). */
+static void key_text(const json_span *k, char *out, size_t cap)
+{
+	snprintf(out, cap, "%.*s", utf8_cut(k->p + 1, k->n - 2, 40), k->p + 1);
+}
+
+/* Are all the values of object o (valid JSON) strings?  One pass that
+ * skips strings without validating them again: tags are most of a
+ * metric's data, and every metric is checked. */
+static int all_strings(const json_span *o)
+{
+	const char *p = o->p, *end = o->p + o->n;
+#define WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
+	while (p < end && *p != '{')
+		p++;
+	for (p++;;) {
+		while (p < end && (WS(*p) || *p == ','))
+			p++;
+		if (p >= end || *p != '"')
+			return 1;            /* the closing brace */
+		p = eg_json_string_end(p, end, NULL);
+		while (p < end && (WS(*p) || *p == ':'))
+			p++;
+		if (p >= end || *p != '"')
+			return 0;
+		p = eg_json_string_end(p, end, NULL);
+	}
+#undef WS
+}
+
+static int check_metric(const json_span *d, kindchk *k)
+{
+	static const char *const names[] = { "value", "tags" };
+	static const size_t lens[] = { 5, 4 };
+	json_span m[2];
+	unsigned got = eg_json_members_valid(d, names, lens, 2, m);
+	if (!(got & 1))
+		return kind_bad(k, NULL, "data.value", "a finite number");
+	if (!finite_number(&m[0]))
+		return kind_bad(k, &m[0], "data.value", "a finite number");
+	if (!(got & 2))
+		return 0;
+	if (m[1].type != JSON_OBJECT)
+		return kind_bad(k, &m[1], "data.tags", "an object whose values are strings");
+	if (all_strings(&m[1]))
+		return 0;
+	/* name the tag: the slow way, once */
+	json_obj it;
+	json_span key, val;
+	if (eg_json_obj_begin(&it, m[1].p, m[1].n, NULL))
+		return kind_bad(k, &m[1], "data.tags", "an object whose values are strings");
+	while (eg_json_obj_next(&it, &key, &val, NULL) == 1)
+		if (val.type != JSON_STRING) {
+			char name[48], f[96];
+			key_text(&key, name, sizeof name);
+			snprintf(f, sizeof f, "data.tags.%s", name);
+			return kind_bad(k, &val, f, "a string (tag values are strings)");
+		}
+	return kind_bad(k, &m[1], "data.tags", "an object whose values are strings");
+}
+
+/* One frame of an error's stack: an object whose function and file are
+ * strings, line an integer (or null: not known, as a trace's native or
+ * anonymous frames, and as --map stacks writes them) and in_app a
+ * boolean, each when present. */
+static int check_frame(const json_span *fr, size_t i, kindchk *k)
+{
+	char f[96];
+	snprintf(f, sizeof f, "data.stack[%zu]", i);
+	if (fr->type != JSON_OBJECT)
+		return kind_bad(k, fr, f, "an object (a frame: function, file, line, in_app)");
+	static const char *const names[] = { "function", "file", "line", "in_app" };
+	static const size_t lens[] = { 8, 4, 4, 6 };
+	static const char *const want[] = { "a string", "a string", "an integer or null",
+					    "true or false" };
+	json_span v[4];
+	unsigned got = eg_json_members_valid(fr, names, lens, 4, v);
+	for (int m = 0; m < 4; m++) {
+		if (!(got & 1u << m))
+			continue;
+		int ok = m < 2 ? v[m].type == JSON_STRING : m == 2 ? v[m].type == JSON_NULL || integer_number(&v[m])
+			 : v[m].type == JSON_TRUE || v[m].type == JSON_FALSE;
+		if (!ok) {
+			snprintf(f, sizeof f, "data.stack[%zu].%s", i, names[m]);
+			return kind_bad(k, &v[m], f, want[m]);
+		}
+	}
+	return 0;
+}
+
+static int check_error(const json_span *d, kindchk *k)
+{
+	enum { MSG, STACK, SERVICE, RELEASE, FP };
+	static const char *const names[] = { "message", "stack", "service", "release",
+					     "fingerprint" };
+	static const size_t lens[] = { 7, 5, 7, 7, 11 };
+	json_span v[5];
+	unsigned got = eg_json_members_valid(d, names, lens, 5, v);
+	if (!(got & 1u << MSG))
+		return kind_bad(k, NULL, "data.message", "a string (the error's message)");
+	if (v[MSG].type != JSON_STRING)
+		return kind_bad(k, &v[MSG], "data.message", "a string (the error's message)");
+	if (got & 1u << STACK) {
+		if (v[STACK].type == JSON_ARRAY) {
+			json_arr a;
+			json_span fr;
+			size_t i = 0;
+			eg_json_arr_begin(&a, &v[STACK]);
+			while (eg_json_arr_next(&a, &fr) == 1)
+				if (check_frame(&fr, i++, k))
+					return -1;
+		} else if (v[STACK].type != JSON_STRING) {
+			return kind_bad(k, &v[STACK], "data.stack", "an array of frames or a string");
+		}
+	}
+	for (int m = SERVICE; m <= RELEASE; m++)
+		if (got & 1u << m && v[m].type != JSON_STRING) {
+			char f[32];
+			snprintf(f, sizeof f, "data.%s", names[m]);
+			return kind_bad(k, &v[m], f, "a string");
+		}
+	if (got & 1u << FP) {
+		int ok = v[FP].type == JSON_STRING;
+		if (v[FP].type == JSON_ARRAY) {
+			json_arr a;
+			json_span s;
+			ok = 1;
+			eg_json_arr_begin(&a, &v[FP]);
+			while (ok && eg_json_arr_next(&a, &s) == 1)
+				ok = s.type == JSON_STRING;
+		}
+		if (!ok)
+			return kind_bad(k, &v[FP], "data.fingerprint", "a string or an array of strings");
+	}
+	return 0;
+}
+
+static int check_kind(pctx *pc, envelope *e)
+{
+	rec_in *ri = &e->r;
+	if (ri->kind != EG_KIND_METRIC && ri->kind != EG_KIND_ERROR)
+		return EG_OK;
+	json_span d = { ri->data, ri->data_len, JSON_OBJECT };
+	kindchk k;
+	int bad = ri->kind == EG_KIND_METRIC ? check_metric(&d, &k) : check_error(&d, &k);
+	if (!bad)
+		return EG_OK;
+	if (!pc->b->o.quarantine || pc->b->internal)
+		return perr(pc, "field \"%s\": expected %s (%s)", k.field, k.what,
+			    ri->kind == EG_KIND_METRIC ? "a metric" : "an error");
+	/* as a schema's errors: a JSON pointer, the keyword, the message */
+	char ptr[128], q[3][6 * sizeof k.what + 8];
+	size_t n = (size_t)snprintf(ptr, sizeof ptr, "/%s", k.field);
+	for (size_t i = 0; i < n; i++)
+		if (ptr[i] == '.' || ptr[i] == '[')
+			ptr[i] = '/';
+		else if (ptr[i] == ']')
+			memmove(ptr + i, ptr + i + 1, n-- - i), i--;
+	char msg[sizeof k.what + 16];
+	snprintf(msg, sizeof msg, "expected %s", k.what);
+	const char *f[3] = { ptr, ri->kind == EG_KIND_METRIC ? "metric" : "error", msg };
+	for (int m = 0; m < 3; m++)
+		q[m][eg_json_quote(f[m], strlen(f[m]), q[m])] = 0;
+	snprintf(pc->err, ERR_LEN, "[{\"pointer\":%s,\"keyword\":%s,\"message\":%s}]",
+		 q[0], q[1], q[2]);
+	e->qerr = pc->err;
+	e->qversion = 0;
+	return EG_OK;
 }
 
 /* Write errs as the JSON array of a quarantine event into pc->err. */

@@ -512,3 +512,44 @@ int eg_stack_map_line(const char *s, size_t n, buf *out, char *err, size_t errle
 	free(text);
 	return bad ? -1 : 0;
 }
+
+int eg_stack_conv(const char *in, size_t n, buf *out, uint32_t **lines, char *err,
+		  size_t errcap)
+{
+	uint32_t *l = NULL;
+	size_t nl = 0, lcap = 0;
+	uint32_t line = 0;
+	const char *p = in, *end = in + n;
+	*lines = NULL;
+	while (p < end) {
+		const char *nlp = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nlp ? nlp : end;
+		size_t len = (size_t)(e - p);
+		line++;
+		if (len && p[len - 1] == '\r')
+			len--;
+		size_t i = 0;
+		while (i < len && (p[i] == ' ' || p[i] == '\t'))
+			i++;
+		if (i < len) {
+			char why[200];
+			int r = eg_stack_map_line(p, len, out, why, sizeof why);
+			if (r == 0)
+				r = buf_add(out, "\n", 1) ? -1 : 0;
+			if (r == 0 && buf_grow(&l, &lcap, nl + 1, sizeof *l))
+				r = -1;
+			if (r) {
+				if (r < 0)
+					snprintf(err, errcap, "out of memory");
+				else
+					snprintf(err, errcap, "line %u: %s", line, why);
+				free(l);
+				return -1;
+			}
+			l[nl++] = line;
+		}
+		p = nlp ? nlp + 1 : end;
+	}
+	*lines = l;
+	return 0;
+}

@@ -68,4 +68,12 @@ int eg_stack_json(const eg_stack *st, buf *out);
  * JSON object (err names what was wrong, errlen bytes). */
 int eg_stack_map_line(const char *s, size_t n, buf *out, char *err, size_t errlen);
 
+/* engram append --map stacks: eg_stack_map_line over every non-blank line
+ * of [in, in + n), as a text converter of cli/append.c's table (the
+ * signature of metrictext.h's eg_textconv_fn): *lines gets each output
+ * line's 1-based input line.  0, or -1 with err holding "line N: ..." or
+ * "out of memory" (*lines freed and NULL). */
+int eg_stack_conv(const char *in, size_t n, buf *out, uint32_t **lines, char *err,
+		  size_t errcap);
+
 #endif

@@ -123,9 +123,15 @@ def events(r, n, start_i):
         if r.random() < 0.05:
             t -= r.randint(60000, 6 * 3600000)        # late
         s = "" if r.random() < 0.01 else "user-%03d" % r.randint(0, 299)
+        typ = r.choice(TYPES)
+        kind = r.choice(["event"] * 8 + ["metric", "error"])
+        data = data_text(r)
+        # a metric needs a numeric value, an error a message (checked at append)
+        need = {"metric": '"value":1', "error": '"message":"m"'}.get(kind)
+        if need:
+            data = "{" + need + ("," if data != "{}" else "") + data[1:]
         line = '{"type":%s,"stream":%s,"time":%d,"kind":%s,"data":%s}' % (
-            json.dumps(r.choice(TYPES)), json.dumps(s), t,
-            json.dumps(r.choice(["event"] * 8 + ["metric", "error"])), data_text(r))
+            json.dumps(typ), json.dumps(s), t, json.dumps(kind), data)
         out.append(line)
     return "\n".join(out) + "\n"
 

@@ -169,6 +169,44 @@ EOF
 	assert_contains "$OUT" "▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▂" "sparkline"
 }
 
+test_map_stacks_turns_text_stacks_into_frames() {
+	ok_to "$T/g" "$ENGRAM" gen errors --events 400 --seed 11
+	printf '\n' >>"$T/g"   # a blank line is skipped
+	ok eg append --map stacks "$T/g"
+	ok_to "$T/r" "$ENGRAM" -d "$STORE" --format ndjson read
+	py "$T/g" "$T/r" <<'PY'
+import sys, json
+src = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+got = [json.loads(l) for l in open(sys.argv[2])]
+assert len(src) == len(got) == 400, (len(src), len(got))
+texts = 0
+for a, b in zip(src, got):
+    st = a["data"].get("stack")
+    if isinstance(st, str):
+        texts += 1
+        # the text kept, frames in its place, each typed
+        assert b["data"]["stack_text"] == st, b
+        fr = b["data"]["stack"]
+        assert isinstance(fr, list) and fr, b
+        for f in fr:
+            assert set(f) == {"function", "file", "line", "in_app"}, f
+            assert isinstance(f["in_app"], bool)
+            # every frame's function is named in the text it came from
+            assert f["function"] == "" or f["function"].split(".")[-1] in st, (f, st)
+        rest = {k: v for k, v in b["data"].items() if k not in ("stack", "stack_text")}
+        assert rest == {k: v for k, v in a["data"].items() if k != "stack"}, (a, b)
+    else:
+        assert b["data"] == a["data"], (a, b)
+assert texts > 20, texts
+PY
+	# a line that is not an object: named, nothing written
+	printf '%s\n' '{"kind":"error","type":"E","data":{"message":"m"}}' 'nope' >"$T/bad"
+	assert_exit 1 eg append --map stacks "$T/bad"
+	assert_contains "$ERR" "line 2"
+	ok eg stats
+	assert_contains "$OUT" '"events":400'
+}
+
 test_bad_flags_exit_2() {
 	assert_exit 2 eg errors --grouping 3
 	assert_exit 2 eg errors --regroup 0

@@ -13,7 +13,7 @@ build_store() {
 {"id":"x1","stream":"account-000003","type":"deposit","time":"2024-12-31T23:00:00-02:00","data":{"amount":1}}
 {"id":"x2","stream":"account-000003","type":"fee","time":1735700000000,"data":{"amount":2}}
 {"id":"x3","stream":"other","type":"deposit","time":"2025-01-01T03:00:00+02:00","data":{"amount":3}}
-{"id":"x4","type":"ping","kind":"metric"}
+{"id":"x4","type":"ping","kind":"metric","data":{"value":1}}
 EOF
 	ok eg append "$T/extra.ndjson"
 	ok_to "$T/all" eg read

@@ -101,7 +101,7 @@ test_user_mapping_file() {
   "stream": ["value.account", "key"],
   "type": ["value.kind", {"value": "unknown"}],
   "time": "value.at",
-  "kind": {"value": "metric"},
+  "kind": {"value": "event"},
   "data": {"*": "value.fields", "first_tag": "value.tags.0", "source": {"value": "kafka"}},
   "meta": {"topic": "topic", "partition": "partition", "offset": "offset"}
 }
@@ -113,8 +113,8 @@ EOF
 	ok eg append --map "$T/map.json" "$T/in.ndjson"
 	assert_eq "2 0" "$(jfields "$OUT" appended duplicates)" "append row"
 	ok eg read
-	assert_eq '{"id":"u-1","stream":"acct-1","type":"deposit","kind":"metric","time":"2025-01-17T11:15:18.940000Z","data":{"amount":5,"first_tag":"a","source":"kafka"},"meta":{"topic":"t","partition":3,"offset":41}}
-{"id":"u-2","stream":"acct-9","type":"unknown","kind":"metric","time":"2025-01-17T11:15:18.940000Z","data":{"amount":7,"source":"kafka"},"meta":{"topic":"t","partition":3,"offset":42}}' \
+	assert_eq '{"id":"u-1","stream":"acct-1","type":"deposit","kind":"event","time":"2025-01-17T11:15:18.940000Z","data":{"amount":5,"first_tag":"a","source":"kafka"},"meta":{"topic":"t","partition":3,"offset":41}}
+{"id":"u-2","stream":"acct-9","type":"unknown","kind":"event","time":"2025-01-17T11:15:18.940000Z","data":{"amount":7,"source":"kafka"},"meta":{"topic":"t","partition":3,"offset":42}}' \
 		"$(printf '%s\n' "$OUT" | sed -E 's/"pos":[0-9]+,//; s/,"version":[0-9]+//; s/,"recorded":"[^"]*"//; s/,"actor":null,"session":null//')" "events read"
 }
 

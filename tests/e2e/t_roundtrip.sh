@@ -87,8 +87,8 @@ test_odd_input() {
 	# generated ids and times, kinds and meta.
 	cat >"$T/in.ndjson" <<'EOF'
 {"id":"odd-1","stream":"caf\u00e9","type":"t\"q","actor":"a\\b","session":"s\nl","time":"2025-03-01T12:00:00+05:30","data":{"s":"\u00e9 \ud83d\ude00 \" \\ \n \t \/ \u0001 x","e":"é😀","n":[1e5,-0.5,12345678901234567890,0,-0,1.0E-7,100.00,1E+2],"o":{"z":1,"a":{"b":[[],{},[{"c":null}]]}},"t":true,"f":false,"nl":null,"":"empty key"},"meta":{"corr":"x","n":1}}
-{"id":"odd-2","stream":"metrics","type":"cpu","kind":"metric","time":1735689600123,"data":{"v":0.25}}
-{"stream":"errs","type":"boom","kind":"error","data":{"msg":"x"}}
+{"id":"odd-2","stream":"metrics","type":"cpu","kind":"metric","time":1735689600123,"data":{"value":0.25}}
+{"stream":"errs","type":"boom","kind":"error","data":{"message":"x"}}
 {"id":"odd-4","stream":"errs","type":"neg","time":"2024-12-31T23:59:59.5-01:00","data":{}}
 {"id":"ODD-UPPER-ID","type":"u","kind":"event","time":"2025-01-01T00:00:00.000001Z"}
 {"id":"01234567-89AB-CDEF-0123-456789ABCDEF","stream":"caf\u00e9","type":"u","time":"2025-06-30T23:59:59.999999+00:00","data":{"k":"v"}}

@@ -16,8 +16,8 @@ build_store() {
 		sleep 0.01
 	done
 	cat >"$T/extra.ndjson" <<'EOF'
-{"id":"m1","stream":"host-1","type":"cpu","kind":"metric","time":"2025-01-02T00:00:00Z","actor":"agent","data":{"v":1.50,"tags":["a","b"]},"meta":{"source":"collector","n":2}}
-{"id":"x1","stream":"svc","type":"exception","kind":"error","time":1735776000000,"data":{"msg":"a \"quoted\", comma"}}
+{"id":"m1","stream":"host-1","type":"cpu","kind":"metric","time":"2025-01-02T00:00:00Z","actor":"agent","data":{"value":1,"v":1.50,"arr":["a","b"]},"meta":{"source":"collector","n":2}}
+{"id":"x1","stream":"svc","type":"exception","kind":"error","time":1735776000000,"data":{"message":"a \"quoted\", comma"}}
 EOF
 	ok eg append "$T/extra.ndjson"
 }
@@ -49,7 +49,7 @@ with_ext() {
 test_sql_ndjson_keeps_types_and_json() {
 	build_store
 	ok eg sql "SELECT pos, id, stream, version, actor, session, 1.5 AS r, 2.0 AS r2, -7 AS neg,
-		data, meta, json_object('a', 1, 'b', json('[1,2]')) AS j, data->'\$.tags' AS tags,
+		data, meta, json_object('a', 1, 'b', json('[1,2]')) AS j, data->'\$.arr' AS tags,
 		data->>'\$.v' AS v, 'text' AS t, '{\"not\":1}' AS plain_text, x'00ff' AS b, count(*) OVER () AS n
 		FROM events WHERE stream = 'host-1'"
 	py "$OUT" <<'EOF'
@@ -64,7 +64,7 @@ check(r["pos"] == Num("901") and r["version"] == Num("1") and r["neg"] == Num("-
       "integers stay integers: %r" % r)
 check(r["actor"] == "agent" and r["session"] is None, "text and null: %r %r" % (r["actor"], r["session"]))
 check(r["r"] == Num("1.5") and float(r["r2"]) == 2.0, "reals: %r %r" % (r["r"], r["r2"]))
-check(dumps(r["data"]) == '{"v":1.50,"tags":["a","b"]}', "data as the JSON stored: %s" % dumps(r["data"]))
+check(dumps(r["data"]) == '{"value":1,"v":1.50,"arr":["a","b"]}', "data as the JSON stored: %s" % dumps(r["data"]))
 check(dumps(r["meta"]) == '{"source":"collector","n":2}', "meta as JSON: %s" % dumps(r["meta"]))
 check(dumps(r["j"]) == '{"a":1,"b":[1,2]}', "json_object as JSON: %s" % dumps(r["j"]))
 check(dumps(r["tags"]) == '["a","b"]', "-> as JSON: %s" % dumps(r["tags"]))
@@ -87,9 +87,9 @@ import csv, io, sys
 from e2e import *
 rows = list(csv.reader(io.StringIO(sys.argv[1])))
 check(rows[0] == ["pos", "data", "meta", "r", "actor"], "header %r" % rows[0])
-check(rows[1] == ["901", '{"v":1.50,"tags":["a","b"]}', '{"source":"collector","n":2}', "1.5", "agent"],
+check(rows[1] == ["901", '{"value":1,"v":1.50,"arr":["a","b"]}', '{"source":"collector","n":2}', "1.5", "agent"],
       "row 1 %r" % rows[1])
-check(rows[2] == ["902", '{"msg":"a \\"quoted\\", comma"}', "", "1.5", ""], "row 2 %r" % rows[2])
+check(rows[2] == ["902", '{"message":"a \\"quoted\\", comma"}', "", "1.5", ""], "row 2 %r" % rows[2])
 check(len(rows) == 3, "%d rows" % len(rows))
 EOF
 }

@@ -146,10 +146,11 @@ def hand_events():
     that look like numbers, differ in case or hold a NUL, extreme times."""
     ev = [
         {"id": "42", "stream": "007", "type": "100", "kind": "metric",
-         "time": "2025-01-02T00:00:00Z", "data": {"v": 1.50}, "meta": {"host": "a"}},
+         "time": "2025-01-02T00:00:00Z", "data": {"value": 1.50}, "meta": {"host": "a"}},
         {"id": "042", "stream": "7", "type": "1e2", "kind": "error",
-         "time": "2025-01-02T00:00:00.000001Z", "data": {"msg": "x"}},
-        {"id": "1.5", "stream": "5", "type": "5", "kind": "metric", "time": 1735776000000},
+         "time": "2025-01-02T00:00:00.000001Z", "data": {"message": "x"}},
+        {"id": "1.5", "stream": "5", "type": "5", "kind": "metric", "time": 1735776000000,
+         "data": {"value": -2}},
         {"id": "5", "stream": "1.5", "type": "5.0", "time": "2025-01-01T23:59:59.999999Z"},
         {"id": "ABC", "stream": "Acct", "type": "T", "actor": "Alice", "session": "s1"},
         {"id": "abc", "stream": "acct", "type": "t", "actor": "alice", "session": "S1"},
@@ -163,7 +164,7 @@ def hand_events():
         {"id": "far-4", "stream": "far", "type": "t", "time": 0},
         {"id": "far-5", "stream": "far", "type": "t", "time": "2025-01-02T00:00:00+01:00"},
         {"stream": "", "type": "empty-stream"},
-        {"type": "no-stream", "kind": "error", "data": {"msg": "disk full"}},
+        {"type": "no-stream", "kind": "error", "data": {"message": "disk full"}},
         {"id": "9223372036854775807", "stream": "9223372036854775808", "type": "-1"},
     ]
     for i in range(12):
@@ -172,7 +173,7 @@ def hand_events():
                    "data": {"value": i / 4}})
     for i in range(8):
         ev.append({"stream": "svc-%d" % (i % 2), "type": "exception", "kind": "error",
-                   "actor": "svc", "data": {"msg": "boom %d" % i}})
+                   "actor": "svc", "data": {"message": "boom %d" % i}})
     return "".join(json.dumps(e) + "\n" for e in ev).encode()
 
 
