@@ -1177,7 +1177,14 @@ int eg_metrics_run(eg_metrics *m, const eg_metrics_query *q, eg_metrics_row_fn f
 		memcpy(ex->level_us, mt_level_us, sizeof mt_level_us);
 	}
 	uint64_t folded0 = m->folded;
-	int rc = catch_up(m, 0);
+	/* Load the level the range's middle will take along with the series
+	 * table, so that a cold start reads the log once; a finer level for
+	 * the edges is caught up after the plan, if any. */
+	unsigned guess = 0;
+	for (int l = MT_NLEV - 1; l >= 0 && !guess; l--)
+		if (q->every % mt_level_us[l] == 0)
+			guess = 1u << (l + (r.per_name ? MT_NLEV : 0));
+	int rc = catch_up(m, guess);
 	int64_t lo, hi;
 	if (rc || (rc = assign_groups(&r, &lo, &hi)))
 		goto out;
