@@ -53,7 +53,7 @@ SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
 .PHONY: all print-ldlibs deps deps-check kafka-tools kafka-faults test test-build unit e2e lint sql-check features-check datasets-check columns-check windows-check web-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
-	bench-windows bench-columns bench-funnel bench-sessions bench-append bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features bench-datasets bench-serve bench-kafka fuzz fuzz-replay fault fault-check clean
+	bench-windows bench-metrics bench-columns bench-funnel bench-sessions bench-append bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features bench-datasets bench-serve bench-kafka fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
 all: bin/engram
@@ -314,6 +314,8 @@ bench-check: all bench-deps $(B)/bench/features_serve $(B)/bench/sse_load $(B)/t
 bench-core: all ; @bench/run.sh $(BENCH_ARGS)
 bench-proj: all ; @bench/proj.sh $(BENCH_ARGS)
 bench-windows: all ; @bench/windows.sh $(BENCH_ARGS)
+# engram metrics over 10M samples of 1,000 series against DuckDB: bench/metrics.sh.
+bench-metrics: all ; @ENGRAM=$(abspath $(ENGRAM)) bench/metrics.sh $(BENCH_ARGS)
 bench-funnel: all ; @bench/funnel.sh $(BENCH_ARGS)
 bench-sessions: all ; @bench/sessions.sh $(BENCH_ARGS)
 bench-sql: all ; @bench/sql.sh $(BENCH_ARGS)
