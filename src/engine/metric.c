@@ -30,7 +30,7 @@ static const char *const mt_part_name[MT_PARTS] = {
 static const char mt_spec[] = "{\"kind\":\"metrics\",\"rollups\":[\"1m\",\"1h\",\"1d\"],\"version\":1}";
 
 #define SERIES_MAGIC "EGMSER01"
-#define CELLS_MAGIC "EGMCEL01"
+#define CELLS_MAGIC "EGMCEL02"
 
 /* One part: the cells of one level, per series or per name. */
 typedef struct mt_part {
@@ -41,6 +41,7 @@ typedef struct mt_part {
 	size_t n, cap;
 	uint32_t *tab;                /* open addressing: cell index + 1 */
 	size_t tcap;
+	eg_ds_view view;              /* its file, mapped: the cells' sketch bytes */
 } mt_part;
 
 typedef struct mt_series {
@@ -163,6 +164,8 @@ static void part_free(mt_part *p)
 		eg_mt_cell_free(&p->c[i]);
 	free(p->c);
 	free(p->tab);
+	if (p->view.p)
+		eg_ds_view_free(&p->view);
 	*p = (mt_part){ 0 };
 }
 
@@ -461,6 +464,28 @@ static void w_put(wout *o, const void *p, size_t n)
 static void w_u32(wout *o, uint32_t v) { w_put(o, &v, 4); }
 static void w_u64(wout *o, uint64_t v) { w_put(o, &v, 8); }
 static void w_f64(wout *o, double v) { w_put(o, &v, 8); }
+static void w_var(wout *o, uint64_t v)
+{
+	unsigned char b[10];
+	size_t n = 0;
+	while (v >= 0x80) {
+		b[n++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	b[n++] = (unsigned char)v;
+	w_put(o, b, n);
+}
+
+static uint64_t zz(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzz(uint64_t v)
+{
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
 static void w_str(wout *o, const char *s)
 {
 	uint32_t n = s ? (uint32_t)strlen(s) : UINT32_MAX;
@@ -525,17 +550,33 @@ static void save_part(struct eg_metrics *m, int p)
 	w_u32(o, (uint32_t)p);
 	w_u64(o, pt->pos);
 	w_u64(o, pt->n);
+	/* Cells as varints, each against the one before (in the order they
+	 * were made, which is mostly time order): a one-sample cell, most of
+	 * the 1-minute level, is its count, id, bucket step, value, time in
+	 * its bucket and position step, some 18 bytes; min, max, sum and last
+	 * are its value. */
+	int64_t pb = 0, pp = 0, L = mt_level_us[p % MT_NLEV];
 	for (size_t i = 0; i < pt->n; i++) {
 		const mt_cell *c = &pt->c[i];
-		w_u32(o, c->id);
-		w_u32(o, (uint32_t)c->bucket);
-		w_u64(o, c->count);
+		w_var(o, c->count);
+		w_var(o, c->id);
+		w_var(o, zz((int64_t)c->bucket - pb));
+		w_var(o, (uint64_t)(c->last_time - (int64_t)c->bucket * L));
+		w_var(o, zz((int64_t)c->last_pos - pp));
+		pb = c->bucket, pp = (int64_t)c->last_pos;
+		if (c->count == 1) {
+			w_f64(o, c->last);
+			continue;
+		}
 		w_f64(o, c->sum);
 		w_f64(o, c->min);
 		w_f64(o, c->max);
 		w_f64(o, c->last);
-		w_u64(o, (uint64_t)c->last_time);
-		w_u64(o, c->last_pos);
+		if (!c->sk && c->enc) {
+			w_var(o, c->enc_n);
+			w_put(o, c->enc, c->enc_n);
+			continue;
+		}
 		size_t n = c->sk ? eg_qs_encoded_size(c->sk) : 0;
 		if (n > skcap) {
 			unsigned char *x = realloc(sk, n);
@@ -546,7 +587,7 @@ static void save_part(struct eg_metrics *m, int p)
 			}
 			sk = x, skcap = n;
 		}
-		w_u32(o, (uint32_t)n);
+		w_var(o, n);
 		if (n)
 			w_put(o, sk, eg_qs_encode(c->sk, sk));
 	}
@@ -588,6 +629,21 @@ static char *r_str(bread *r, int *null)
 	memcpy(s, p, n);
 	s[n] = 0;
 	return s;
+}
+
+static uint64_t r_var(bread *r)
+{
+	uint64_t v = 0;
+	for (int sh = 0; sh < 64; sh += 7) {
+		const unsigned char *b = bread_get(r, 1);
+		if (!b)
+			return 0;
+		v |= (uint64_t)(*b & 0x7f) << sh;
+		if (!(*b & 0x80))
+			return v;
+	}
+	r->bad = 1;
+	return 0;
 }
 
 static double r_f64(bread *r)
@@ -661,40 +717,43 @@ static void load_part(struct eg_metrics *m, int p)
 		return;
 	uint32_t which = bread_u32(&r);
 	uint64_t pos = bread_u64(&r), n = bread_u64(&r);
-	if (which != (uint32_t)p || n > (uint64_t)(r.end - r.p) / 68)
+	if (which != (uint32_t)p || n > (uint64_t)(r.end - r.p) / 13)
 		r.bad = 1;
 	uint32_t lim = p < MT_NLEV ? (uint32_t)m->ns : (uint32_t)m->nnames;
+	int64_t pb = 0, pp = 0, L = mt_level_us[p % MT_NLEV];
 	for (uint64_t i = 0; i < n && !r.bad; i++) {
-		uint32_t id = bread_u32(&r);
-		int32_t b = (int32_t)bread_u32(&r);
-		mt_cell *c = id < lim ? part_cell(pt, id, b) : NULL;
+		uint64_t count = r_var(&r), id = r_var(&r);
+		int64_t b = pb + unzz(r_var(&r));
+		uint64_t off = r_var(&r);
+		int64_t lp = pp + unzz(r_var(&r));
+		mt_cell *c = !r.bad && id < lim && b == (int32_t)b && count && off < (uint64_t)L
+			     ? part_cell(pt, (uint32_t)id, (int32_t)b) : NULL;
 		if (!c || c->count) {
 			r.bad = 1;
 			break;
 		}
-		c->count = bread_u64(&r);
+		pb = b, pp = lp;
+		c->count = count;
+		c->last_time = b * L + (int64_t)off;
+		c->last_pos = (uint64_t)lp;
+		if (count == 1) {
+			c->sum = c->min = c->max = c->last = r_f64(&r);
+			continue;
+		}
 		c->sum = r_f64(&r);
 		c->min = r_f64(&r);
 		c->max = r_f64(&r);
 		c->last = r_f64(&r);
-		c->last_time = (int64_t)bread_u64(&r);
-		c->last_pos = bread_u64(&r);
-		uint32_t skn = bread_u32(&r);
+		uint64_t skn = r_var(&r);
 		const unsigned char *sk = bread_get(&r, skn);
-		if (r.bad || !c->count || (skn && c->count <= 2) || (!skn && c->count > 2)) {
+		if (r.bad || (skn && c->count <= 2) || (!skn && c->count > 2)) {
 			r.bad = 1;
 			break;
 		}
-		if (skn) {
-			c->sk = malloc(sizeof *c->sk);
-			if (!c->sk || eg_qs_decode(c->sk, sk, skn)) {
-				free(c->sk);
-				c->sk = NULL;
-				r.bad = 1;
-			}
-		}
+		c->enc = skn ? sk : NULL;
+		c->enc_n = (uint32_t)skn;
 	}
-	eg_ds_view_free(&v);
+	pt->view = v;                 /* kept: the cells' sketches point into it */
 	if (r.bad || r.p != r.end || pos > m->pos) {
 		part_free(pt);
 		pt->loaded = 1;
@@ -1027,7 +1086,7 @@ static int fold_cells(mt_run *r, int l, eg_metrics_explain *ex)
 	mt_part *pt = &r->m->part[l + (r->per_name ? MT_NLEV : 0)];
 	int64_t L = mt_level_us[l], every = r->q->every;
 	for (size_t i = 0; i < pt->n; i++) {
-		const mt_cell *c = &pt->c[i];
+		mt_cell *c = &pt->c[i];
 		uint32_t g = r->gid_of[c->id];
 		if (g == UINT32_MAX)
 			continue;
@@ -1039,8 +1098,9 @@ static int fold_cells(mt_run *r, int l, eg_metrics_explain *ex)
 		if (k == r->npc)
 			continue;
 		mt_cell *a = acc_get(r, floordiv(t, every) * every, g);
-		if (!a || eg_mt_cell_merge(a, c, r->want_sk))
-			return EG_ENOMEM;
+		int rc = !a ? EG_ENOMEM : r->want_sk ? eg_mt_cell_sketch(c) : 0;
+		if (rc || (rc = eg_mt_cell_merge(a, c, r->want_sk)))
+			return rc;
 		if (ex)
 			ex->cells[l]++;
 	}

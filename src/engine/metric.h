@@ -19,7 +19,10 @@ typedef struct mt_cell {
 	double sum, min, max, last;
 	int64_t last_time;    /* the sample of greatest (time, pos) gives last */
 	uint64_t last_pos;
-	qs_sketch *sk;        /* NULL while count <= 2 */
+	qs_sketch *sk;        /* NULL while count <= 2, or not decoded yet */
+	const unsigned char *enc;  /* the sketch's bytes in a mapped file, decoded
+				      on first use (eg_mt_cell_sketch) */
+	uint32_t enc_n;
 } mt_cell;
 
 /* An empty cell of id and bucket. */
@@ -29,6 +32,9 @@ int eg_mt_cell_add(mt_cell *c, double v, int64_t t, uint64_t pos);
 /* Fold the samples of src into dst (with a sketch of dst's when want_sk,
  * else dst keeps none); EG_OK or EG_ENOMEM. */
 int eg_mt_cell_merge(mt_cell *dst, const mt_cell *src, int want_sk);
+/* Decode the sketch of a cell read from a file, if not yet; EG_OK,
+ * EG_ECORRUPT or EG_ENOMEM. */
+int eg_mt_cell_sketch(mt_cell *c);
 /* The q-quantile of the cell's samples (exact for count <= 2). */
 double eg_mt_cell_quantile(const mt_cell *c, double q);
 void eg_mt_cell_free(mt_cell *c);

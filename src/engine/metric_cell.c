@@ -44,6 +44,23 @@ static int cell_spill(mt_cell *c)
 	return EG_OK;
 }
 
+int eg_mt_cell_sketch(mt_cell *c)
+{
+	if (c->sk || !c->enc)
+		return EG_OK;
+	qs_sketch *s = malloc(sizeof *s);
+	if (!s)
+		return EG_ENOMEM;
+	int r = eg_qs_decode(s, c->enc, c->enc_n);
+	if (r) {
+		free(s);
+		return r;
+	}
+	c->sk = s;
+	c->enc = NULL;
+	return EG_OK;
+}
+
 static void cell_last(mt_cell *c, double v, int64_t t, uint64_t pos)
 {
 	if (t > c->last_time || (t == c->last_time && pos > c->last_pos)) {
@@ -55,6 +72,9 @@ static void cell_last(mt_cell *c, double v, int64_t t, uint64_t pos)
 
 int eg_mt_cell_add(mt_cell *c, double v, int64_t t, uint64_t pos)
 {
+	int r = eg_mt_cell_sketch(c);
+	if (r)
+		return r;
 	if (c->count >= 2 && (cell_spill(c) || eg_qs_add(c->sk, v)))
 		return EG_ENOMEM;
 	c->count++;
