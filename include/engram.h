@@ -1524,6 +1524,7 @@ typedef struct eg_metrics_query {
 	int64_t since, until;         /* event time, since inclusive, until exclusive */
 	const double *quantiles;      /* nq quantiles in [0, 1] to estimate */
 	size_t nq;
+	int by_series;                /* one group per series (its tags in the row) */
 } eg_metrics_query;
 
 /* One row; borrowed for the callback. */
@@ -1532,6 +1533,7 @@ typedef struct eg_metrics_row {
 	int64_t span;                 /* microseconds of it inside [since, until) */
 	const char *name;
 	const char *const *by;        /* nby values; NULL: the series lacks the tag */
+	const char *tags;             /* by_series: the series' canonical tags, else NULL */
 	uint64_t count;
 	double sum, min, max, last;
 	const double *q;              /* the nq quantile estimates */

@@ -869,6 +869,7 @@ typedef struct mt_piece {
 typedef struct mt_group {
 	uint32_t name;
 	const char **by;
+	const char *tags;             /* by_series: the series' */
 } mt_group;
 
 typedef struct mt_run {
@@ -958,7 +959,7 @@ static int64_t group_find(mt_run *r, size_t off, uint32_t name, const char **by)
 		return -1;
 	if (b)
 		memcpy(b, by, r->q->nby * sizeof *b);
-	r->g[r->ng] = (mt_group){ name, b };
+	r->g[r->ng] = (mt_group){ name, b, NULL };
 	r->gkey_off[r->ng] = off;
 	r->gkey_off[r->ng + 1] = r->gkeys.n;
 	if (tab_fit(&r->g_tab, &r->g_tcap, r->ng + 1, gkey_keyof, r)) {
@@ -1023,7 +1024,7 @@ static int assign_groups(mt_run *r, int64_t *lo, int64_t *hi)
 		if (r->gid_of[slot] != UINT32_MAX)
 			continue;
 		size_t off = r->gkeys.n;
-		if (buf_add(&r->gkeys, &s->name, 4))
+		if (buf_add(&r->gkeys, &s->name, 4) || (q->by_series && buf_add(&r->gkeys, &i, sizeof i)))
 			return EG_ENOMEM;
 		for (size_t b = 0; b < q->nby; b++) {
 			byv[b] = series_tag(s, q->by[b]);
@@ -1035,6 +1036,8 @@ static int assign_groups(mt_run *r, int64_t *lo, int64_t *hi)
 		if (g < 0)
 			return EG_ENOMEM;
 		r->gid_of[slot] = (uint32_t)g;
+		if (q->by_series)
+			r->g[g].tags = s->tags;
 	}
 	return 0;
 }
@@ -1172,6 +1175,8 @@ static int group_cmp(const mt_run *r, uint32_t x, uint32_t y)
 		const char *u = r->g[x].by[b], *v = r->g[y].by[b];
 		c = !u || !v ? (!!u - !!v) : strcmp(u, v);
 	}
+	if (!c && r->g[x].tags && r->g[y].tags)
+		c = strcmp(r->g[x].tags, r->g[y].tags);
 	return c;
 }
 
@@ -1214,7 +1219,7 @@ static int emit(mt_run *r, int64_t S, int64_t U, eg_metrics_row_fn fn, void *ctx
 		for (size_t i = 0; i < r->q->nq; i++)
 			qv[i] = eg_mt_cell_quantile(a, r->q->quantiles[i]);
 		eg_metrics_row row = { .time = t, .span = hi - lo, .name = r->m->names[g->name],
-				       .by = g->by, .count = a->count, .sum = a->sum, .min = a->min,
+				       .by = g->by, .tags = g->tags, .count = a->count, .sum = a->sum, .min = a->min,
 				       .max = a->max, .last = a->last, .q = qv };
 		rc = fn(ctx, &row);
 	}
@@ -1231,7 +1236,8 @@ int eg_metrics_run(eg_metrics *m, const eg_metrics_query *q, eg_metrics_row_fn f
 	for (size_t i = 0; i < q->nq; i++)
 		if (!(q->quantiles[i] >= 0 && q->quantiles[i] <= 1))
 			return EG_EINVAL;
-	mt_run r = { .m = m, .q = q, .per_name = !q->nby && !q->nwhere, .want_sk = q->nq > 0 };
+	mt_run r = { .m = m, .q = q, .per_name = !q->nby && !q->nwhere && !q->by_series,
+		     .want_sk = q->nq > 0 };
 	if (ex) {
 		*ex = (eg_metrics_explain){ .per_name = r.per_name };
 		memcpy(ex->level_us, mt_level_us, sizeof mt_level_us);
