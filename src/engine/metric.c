@@ -387,6 +387,25 @@ static int parse_sample(const eg_event *e, mt_sample *out)
 	return 0;
 }
 
+int eg_mt_sample_parse(const char *data, size_t n, double *v, char *tags, size_t cap,
+		       size_t *tags_len)
+{
+	mt_sample *smp = malloc(sizeof *smp);
+	if (!smp)
+		return -1;
+	eg_event e = { .data = data, .data_len = n };
+	int r = parse_sample(&e, smp);
+	if (!r && smp->tags_len > cap)
+		r = -1;
+	if (!r) {
+		*v = smp->v;
+		memcpy(tags, smp->tags, smp->tags_len);
+		*tags_len = smp->tags_len;
+	}
+	free(smp);
+	return r;
+}
+
 static int64_t floordiv(int64_t a, int64_t b)
 {
 	int64_t q = a / b;

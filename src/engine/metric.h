@@ -39,4 +39,13 @@ int eg_mt_cell_sketch(mt_cell *c);
 double eg_mt_cell_quantile(const mt_cell *c, double q);
 void eg_mt_cell_free(mt_cell *c);
 
+/* The sample in an event's data (a JSON object, valid): its value and its
+ * canonical tags (keys sorted by their bytes, the last of duplicate keys
+ * kept, compact JSON; "{}" without tags) into tags (cap bytes), their
+ * length in *tags_len.  0, or -1 when it is not a sample: no finite
+ * numeric "value", "tags" neither an object of strings nor null, more than
+ * 64 tags or longer than cap. */
+int eg_mt_sample_parse(const char *data, size_t n, double *v, char *tags, size_t cap,
+		       size_t *tags_len);
+
 #endif
