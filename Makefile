@@ -52,7 +52,7 @@ ENGRAM   := $(B)/bin/engram
 SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
-.PHONY: all print-ldlibs deps deps-check kafka-tools kafka-faults test test-build unit e2e lint sql-check features-check datasets-check columns-check windows-check web-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
+.PHONY: all print-ldlibs deps deps-check kafka-tools kafka-faults test test-build unit e2e lint sql-check features-check datasets-check columns-check windows-check metrics-check web-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
 	bench-windows bench-metrics bench-columns bench-funnel bench-sessions bench-append bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features bench-datasets bench-serve bench-kafka fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
@@ -248,6 +248,16 @@ WIN_PROP_ARGS ?=
 windows-check: deps-check $(ENGRAM)
 	@echo "== tests/windows/prop.py"
 	@/usr/bin/python3 tests/windows/prop.py $(ENGRAM) $(if $(filter 1,$(SAN)),--seeds 2 --big 20000,) $(WIN_PROP_ARGS)
+
+# The long mode of the metric rollups' property test (tests/e2e/
+# metrics_prop.py, two seeds of which run in e2e): METRICS_SEEDS seeds of
+# 40 queries after each of four batches, against a recomputation from the
+# raw samples.  Not in make test (about a minute for 20 seeds).
+METRICS_SEEDS ?= 20
+metrics-check: deps-check $(ENGRAM)
+	@echo "== tests/e2e/metrics_prop.py, $(METRICS_SEEDS) seeds"
+	@set -e; d=$$(mktemp -d); trap 'rm -rf $$d' EXIT; for s in $$(seq 1 $(METRICS_SEEDS)); do \
+		rm -rf $$d/s; /usr/bin/python3 tests/e2e/metrics_prop.py $(ENGRAM) $$d/s $$s 40; done
 
 # The crash loop (tests/crash/crash.py, docs/RELIABILITY.md): writers killed
 # with SIGKILL at random moments, the store checked after each.
