@@ -581,7 +581,7 @@ static void save_part(struct eg_metrics *m, int p)
 		w_var(o, c->id);
 		w_var(o, zz((int64_t)c->bucket - pb));
 		w_var(o, (uint64_t)(c->last_time - (int64_t)c->bucket * L));
-		w_var(o, zz((int64_t)c->last_pos - pp));
+		w_var(o, zz((int64_t)((uint64_t)c->last_pos - (uint64_t)pp)));
 		pb = c->bucket, pp = (int64_t)c->last_pos;
 		if (c->count == 1) {
 			w_f64(o, c->last);
@@ -742,10 +742,12 @@ static void load_part(struct eg_metrics *m, int p)
 	int64_t pb = 0, pp = 0, L = mt_level_us[p % MT_NLEV];
 	for (uint64_t i = 0; i < n && !r.bad; i++) {
 		uint64_t count = r_var(&r), id = r_var(&r);
-		int64_t b = pb + unzz(r_var(&r));
+		/* unsigned steps: damaged bytes wrap, then fail the checks below */
+		int64_t b = (int64_t)((uint64_t)pb + (uint64_t)unzz(r_var(&r)));
 		uint64_t off = r_var(&r);
-		int64_t lp = pp + unzz(r_var(&r));
-		mt_cell *c = !r.bad && id < lim && b == (int32_t)b && count && off < (uint64_t)L
+		int64_t lp = (int64_t)((uint64_t)pp + (uint64_t)unzz(r_var(&r)));
+		mt_cell *c = !r.bad && id < lim && b == (int32_t)b && b > INT64_MIN / L + 1 &&
+			     b < INT64_MAX / L - 1 && count && off < (uint64_t)L
 			     ? part_cell(pt, (uint32_t)id, (int32_t)b) : NULL;
 		if (!c || c->count) {
 			r.bad = 1;
@@ -896,6 +898,7 @@ typedef struct mt_run {
 	const eg_metrics_query *q;
 	int per_name, want_sk;
 	uint32_t *gid_of;             /* series (or name) -> group, UINT32_MAX: left out */
+	size_t ngid;
 	mt_group *g;
 	size_t ng, g_cap;
 	buf gkeys;                    /* the groups' keys, NUL-separated */
@@ -1020,6 +1023,7 @@ static int assign_groups(mt_run *r, int64_t *lo, int64_t *hi)
 	*lo = INT64_MAX, *hi = INT64_MIN;
 	if (!(r->gid_of = malloc((n ? n : 1) * sizeof *r->gid_of)))
 		return EG_ENOMEM;
+	r->ngid = n;
 	for (size_t i = 0; i < n; i++)
 		r->gid_of[i] = UINT32_MAX;
 	for (size_t i = 0; i < m->ns; i++) {
@@ -1109,7 +1113,8 @@ static int fold_cells(mt_run *r, int l, eg_metrics_explain *ex)
 	int64_t L = mt_level_us[l], every = r->q->every;
 	for (size_t i = 0; i < pt->n; i++) {
 		mt_cell *c = &pt->c[i];
-		uint32_t g = r->gid_of[c->id];
+		/* a series appended since the groups were made is not asked for */
+		uint32_t g = c->id < r->ngid ? r->gid_of[c->id] : UINT32_MAX;
 		if (g == UINT32_MAX)
 			continue;
 		int64_t t = (int64_t)c->bucket * L;
@@ -1158,7 +1163,7 @@ static int fold_raw(mt_run *r, const mt_piece *p, eg_metrics_explain *ex)
 			break;
 		}
 		uint32_t slot = r->per_name ? name : (uint32_t)si;
-		uint32_t g = slot < (r->per_name ? m->nnames : m->ns) ? r->gid_of[slot] : UINT32_MAX;
+		uint32_t g = slot < r->ngid ? r->gid_of[slot] : UINT32_MAX;
 		if (g == UINT32_MAX)
 			continue;
 		mt_cell *a = acc_get(r, floordiv(e->time, r->q->every) * r->q->every, g);
