@@ -414,30 +414,38 @@ static int64_t floordiv(int64_t a, int64_t b)
 
 /* Fold one event into the series table (if beyond its position) and into
  * each loaded part beyond whose position it is. */
-static int fold_event(struct eg_metrics *m, const eg_event *e, mt_sample *smp)
+/* A sample to fold: any source of samples gives these (metric events
+ * today; error events as samples of engram.errors, value 1, next). */
+typedef struct mt_fold {
+	const char *name, *tags;      /* tags canonical (canon_tags) */
+	size_t name_len, tags_len;
+	double v;
+	int64_t time;
+	uint64_t pos;
+	const json_span *mtype;       /* data.metric_type, or NULL */
+} mt_fold;
+
+/* Fold one sample into the series table (if beyond its position) and into
+ * each loaded part beyond whose position it is. */
+static int fold_sample(struct eg_metrics *m, const mt_fold *f)
 {
-	if (parse_sample(e, smp) || floordiv(e->time, mt_level_us[0]) != (int32_t)floordiv(e->time, mt_level_us[0])) {
-		if (e->pos > m->pos)
-			m->skipped++;
-		return 0;
-	}
 	uint32_t name;
-	if (name_find(m, e->type, e->type_len, 1, &name) < 0)
+	if (name_find(m, f->name, f->name_len, 1, &name) < 0)
 		return EG_ENOMEM;
-	int64_t si = series_find(m, name, smp->tags, smp->tags_len);
+	int64_t si = series_find(m, name, f->tags, f->tags_len);
 	if (si < 0)
 		return EG_ENOMEM;
 	mt_series *s = &m->s[si];
-	if (e->pos > m->pos) {
+	if (f->pos > m->pos) {
 		s->samples++;
-		if (e->time < s->first)
-			s->first = e->time;
-		if (e->time > s->last_time || (e->time == s->last_time && e->pos > s->last_pos)) {
-			s->last_time = e->time;
-			s->last_pos = e->pos;
-			s->last = smp->v;
-			if (smp->has_mtype) {
-				char *t = eg_json_string_dup(&smp->mtype, NULL);
+		if (f->time < s->first)
+			s->first = f->time;
+		if (f->time > s->last_time || (f->time == s->last_time && f->pos > s->last_pos)) {
+			s->last_time = f->time;
+			s->last_pos = f->pos;
+			s->last = f->v;
+			if (f->mtype) {
+				char *t = eg_json_string_dup(f->mtype, NULL);
 				if (!t)
 					return EG_ENOMEM;
 				free(s->mtype);
@@ -447,15 +455,28 @@ static int fold_event(struct eg_metrics *m, const eg_event *e, mt_sample *smp)
 	}
 	for (int p = 0; p < MT_PARTS; p++) {
 		mt_part *pt = &m->part[p];
-		if (!pt->loaded || e->pos <= pt->pos)
+		if (!pt->loaded || f->pos <= pt->pos)
 			continue;
-		int32_t b = (int32_t)floordiv(e->time, mt_level_us[p % MT_NLEV]);
+		int32_t b = (int32_t)floordiv(f->time, mt_level_us[p % MT_NLEV]);
 		mt_cell *c = part_cell(pt, p < MT_NLEV ? (uint32_t)si : name, b);
-		if (!c || eg_mt_cell_add(c, smp->v, e->time, e->pos))
+		if (!c || eg_mt_cell_add(c, f->v, f->time, f->pos))
 			return EG_ENOMEM;
 	}
 	m->folded++;
 	return 0;
+}
+
+/* A metric event: its sample folded, or counted as skipped. */
+static int fold_event(struct eg_metrics *m, const eg_event *e, mt_sample *smp)
+{
+	if (parse_sample(e, smp) || floordiv(e->time, mt_level_us[0]) != (int32_t)floordiv(e->time, mt_level_us[0])) {
+		if (e->pos > m->pos)
+			m->skipped++;
+		return 0;
+	}
+	mt_fold f = { e->type, smp->tags, e->type_len, smp->tags_len, smp->v, e->time, e->pos,
+		      smp->has_mtype ? &smp->mtype : NULL };
+	return fold_sample(m, &f);
 }
 
 /* ------------------------------------------------------------ files */
