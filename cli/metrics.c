@@ -462,6 +462,50 @@ static int prom_row(void *ctx, const eg_metrics_series *s)
 	return 0;
 }
 
+/* Warnings: a NAME without samples, a --by or --where tag no series of
+ * the names asked has (its column would be null, its condition never
+ * hold).  Bit i of names_seen: NAME i; of tags_seen: --by tags, then
+ * --where tags. */
+typedef struct seen {
+	const margs *a;
+	unsigned names_seen;
+	uint64_t tags_seen;
+} seen;
+
+static int seen_row(void *ctx, const eg_metrics_series *s)
+{
+	seen *w = ctx;
+	const margs *a = w->a;
+	for (size_t i = 0; i < a->nnames; i++)
+		if (!strcmp(a->names[i], s->name))
+			w->names_seen |= 1u << i;
+	for (size_t k = 0; k < s->ntags; k++) {
+		for (size_t i = 0; i < a->nby; i++)
+			if (!strcmp(a->by[i], s->tag_keys[k]))
+				w->tags_seen |= 1ull << i;
+		for (size_t i = 0; i < a->nwhere; i++)
+			if (!strcmp(a->wk[i], s->tag_keys[k]))
+				w->tags_seen |= 1ull << (MAX_TAGS + i);
+	}
+	return 0;
+}
+
+static void warn_unseen(eg_metrics *m, const margs *a)
+{
+	seen w = { a, 0, 0 };
+	if (eg_metrics_series_each(m, a->names, a->nnames, seen_row, &w))
+		return;
+	for (size_t i = 0; i < a->nnames; i++)
+		if (!(w.names_seen & 1u << i))
+			cli_warn("metric '%s' has no samples in the store", a->names[i]);
+	for (size_t i = 0; i < a->nby; i++)
+		if (!(w.tags_seen & 1ull << i))
+			cli_warn("--by %s: no series has that tag, so it is null in every row", a->by[i]);
+	for (size_t i = 0; i < a->nwhere; i++)
+		if (!(w.tags_seen & 1ull << (MAX_TAGS + i)))
+			cli_warn("--where %s=%s: no series has tag %s", a->wk[i], a->wv[i], a->wk[i]);
+}
+
 int cmd_metrics(cli *c)
 {
 	margs a = { 0 };
@@ -499,6 +543,7 @@ int cmd_metrics(cli *c)
 	} else {
 		msink k = { o, &a, a.nnames != 1, INT64_MAX, INT64_MIN, 0 };
 		eg_metrics_explain x;
+		warn_unseen(m, &a);
 		header(&k);
 		if (a.follow) {
 			r = follow(st, m, &a, &k);

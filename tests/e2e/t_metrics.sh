@@ -88,6 +88,10 @@ test_metrics_bad_options() {
 	assert_contains "$ERR" "TAG=VALUE"
 	assert_exit 2 eg metrics --list --by host
 	assert_exit 2 eg metrics --format yaml
+	# names and tags that never occur: an answer, with a warning
+	ok eg metrics lat latency --by region --agg count
+	assert_contains "$ERR" "metric 'latency' has no samples"
+	assert_contains "$ERR" "--by region: no series has that tag"
 }
 
 test_metrics_sql_function_per_series() {
