@@ -42,6 +42,9 @@ typedef struct mt_part {
 	uint32_t *tab;                /* open addressing: cell index + 1 */
 	size_t tcap;
 	eg_ds_view view;              /* its file, mapped: the cells' sketch bytes */
+	int streamed;                 /* not loaded: read from view by queries */
+	bread body;                   /* streamed: the cells in view */
+	uint64_t ncells;
 } mt_part;
 
 typedef struct mt_series {
@@ -747,61 +750,120 @@ static void load_series(struct eg_metrics *m)
 	m->saved_pos = m->pos;
 }
 
+/* Reading a part's cells in file order (see save_part). */
+typedef struct mt_dec {
+	bread r;
+	uint64_t pos, left;
+	int64_t pb, pp, L;
+	uint32_t lim;
+} mt_dec;
+
+/* Open part p's file and read its header: 0, or -1 (absent, damaged, not
+ * this part's). */
+static int dec_open(struct eg_metrics *m, int p, eg_ds_view *v, mt_dec *d)
+{
+	if (read_file(m, mt_part_name[p], CELLS_MAGIC, v, &d->r))
+		return -1;
+	uint32_t which = bread_u32(&d->r);
+	d->pos = bread_u64(&d->r);
+	d->left = bread_u64(&d->r);
+	d->pb = d->pp = 0;
+	d->L = mt_level_us[p % MT_NLEV];
+	d->lim = p < MT_NLEV ? (uint32_t)m->ns : (uint32_t)m->nnames;
+	if (d->r.bad || which != (uint32_t)p || d->left > (uint64_t)(d->r.end - d->r.p) / 13 ||
+	    d->pos > m->pos) {
+		eg_ds_view_free(v);
+		return -1;
+	}
+	return 0;
+}
+
+/* The next cell into c (its sketch left encoded, pointing into the file):
+ * 1, 0 after the last (the bytes all read), -1 if damaged. */
+static int dec_next(mt_dec *d, mt_cell *c)
+{
+	bread *r = &d->r;
+	if (!d->left)
+		return r->p == r->end ? 0 : -1;
+	d->left--;
+	uint64_t count = r_var(r), id = r_var(r);
+	/* unsigned steps: damaged bytes wrap, then fail the checks below */
+	int64_t b = (int64_t)((uint64_t)d->pb + (uint64_t)unzz(r_var(r)));
+	uint64_t off = r_var(r);
+	int64_t lp = (int64_t)((uint64_t)d->pp + (uint64_t)unzz(r_var(r)));
+	int64_t L = d->L;
+	if (r->bad || id >= d->lim || b != (int32_t)b || b <= INT64_MIN / L + 1 ||
+	    b >= INT64_MAX / L - 1 || !count || off >= (uint64_t)L)
+		return -1;
+	d->pb = b, d->pp = lp;
+	eg_mt_cell_init(c, (uint32_t)id, (int32_t)b);
+	c->count = count;
+	c->last_time = b * L + (int64_t)off;
+	c->last_pos = (uint64_t)lp;
+	if (count == 1) {
+		c->sum = c->min = c->max = c->last = r_f64(r);
+		return r->bad ? -1 : 1;
+	}
+	c->sum = r_f64(r);
+	c->min = r_f64(r);
+	c->max = r_f64(r);
+	c->last = r_f64(r);
+	uint64_t skn = r_var(r);
+	const unsigned char *sk = bread_get(r, skn);
+	if (r->bad || (skn && count <= 2) || (!skn && count > 2))
+		return -1;
+	c->enc = skn ? sk : NULL;
+	c->enc_n = (uint32_t)skn;
+	return 1;
+}
+
+/* Load part p whole, to fold samples into it; missing or damaged, it is
+ * empty at position 0, to be rebuilt from the log. */
 static void load_part(struct eg_metrics *m, int p)
 {
 	mt_part *pt = &m->part[p];
 	eg_ds_view v;
-	bread r;
+	mt_dec d;
+	mt_cell x;
+	int r;
 	pt->loaded = 1;
-	if (read_file(m, mt_part_name[p], CELLS_MAGIC, &v, &r))
+	if (dec_open(m, p, &v, &d))
 		return;
-	uint32_t which = bread_u32(&r);
-	uint64_t pos = bread_u64(&r), n = bread_u64(&r);
-	if (which != (uint32_t)p || n > (uint64_t)(r.end - r.p) / 13)
-		r.bad = 1;
-	uint32_t lim = p < MT_NLEV ? (uint32_t)m->ns : (uint32_t)m->nnames;
-	int64_t pb = 0, pp = 0, L = mt_level_us[p % MT_NLEV];
-	for (uint64_t i = 0; i < n && !r.bad; i++) {
-		uint64_t count = r_var(&r), id = r_var(&r);
-		/* unsigned steps: damaged bytes wrap, then fail the checks below */
-		int64_t b = (int64_t)((uint64_t)pb + (uint64_t)unzz(r_var(&r)));
-		uint64_t off = r_var(&r);
-		int64_t lp = (int64_t)((uint64_t)pp + (uint64_t)unzz(r_var(&r)));
-		mt_cell *c = !r.bad && id < lim && b == (int32_t)b && b > INT64_MIN / L + 1 &&
-			     b < INT64_MAX / L - 1 && count && off < (uint64_t)L
-			     ? part_cell(pt, (uint32_t)id, (int32_t)b) : NULL;
+	while ((r = dec_next(&d, &x)) == 1) {
+		mt_cell *c = part_cell(pt, x.id, x.bucket);
 		if (!c || c->count) {
-			r.bad = 1;
+			r = -1;
 			break;
 		}
-		pb = b, pp = lp;
-		c->count = count;
-		c->last_time = b * L + (int64_t)off;
-		c->last_pos = (uint64_t)lp;
-		if (count == 1) {
-			c->sum = c->min = c->max = c->last = r_f64(&r);
-			continue;
-		}
-		c->sum = r_f64(&r);
-		c->min = r_f64(&r);
-		c->max = r_f64(&r);
-		c->last = r_f64(&r);
-		uint64_t skn = r_var(&r);
-		const unsigned char *sk = bread_get(&r, skn);
-		if (r.bad || (skn && c->count <= 2) || (!skn && c->count > 2)) {
-			r.bad = 1;
-			break;
-		}
-		c->enc = skn ? sk : NULL;
-		c->enc_n = (uint32_t)skn;
+		*c = x;
 	}
 	pt->view = v;                 /* kept: the cells' sketches point into it */
-	if (r.bad || r.p != r.end || pos > m->pos) {
+	if (r) {
 		part_free(pt);
 		pt->loaded = 1;
 		return;
 	}
-	pt->pos = pt->saved_pos = pos;
+	pt->pos = pt->saved_pos = d.pos;
+}
+
+/* A part whose file covers the head need not be loaded: a query reads its
+ * cells from the mapped file (pt->streamed), building no table. */
+static void stream_part(struct eg_metrics *m, int p, uint64_t head)
+{
+	mt_part *pt = &m->part[p];
+	eg_ds_view v;
+	mt_dec d;
+	if (dec_open(m, p, &v, &d))
+		return;
+	if (d.pos != head) {
+		eg_ds_view_free(&v);
+		return;
+	}
+	pt->view = v;
+	pt->streamed = 1;
+	pt->body = d.r;
+	pt->ncells = d.left;
+	pt->pos = pt->saved_pos = d.pos;
 }
 
 /* ------------------------------------------------------------ catching up */
@@ -815,9 +877,17 @@ static int catch_up(struct eg_metrics *m, unsigned mask)
 	if (rc)
 		return rc;
 	eg_ds_lock(m->st, &m->ds);
-	for (int p = 0; p < MT_PARTS; p++)
-		if ((mask >> p & 1) && !m->part[p].loaded)
+	for (int p = 0; p < MT_PARTS; p++) {
+		mt_part *pt = &m->part[p];
+		if (!(mask >> p & 1) || pt->loaded || (pt->streamed && pt->pos == h.pos))
+			continue;
+		if (pt->streamed)
+			part_free(pt);     /* behind now: load it to fold into it */
+		else if (m->pos == h.pos)
+			stream_part(m, p, h.pos);
+		if (!pt->streamed)
 			load_part(m, p);
+	}
 	uint64_t from = m->pos;
 	for (int p = 0; p < MT_PARTS; p++)
 		if (m->part[p].loaded && m->part[p].pos < from)
@@ -1136,31 +1206,51 @@ static int plan(mt_run *r, int64_t S, int64_t U, unsigned *mask)
 	return 0;
 }
 
+/* Merge cell c of level l into its interval's accumulator, if the plan
+ * gives that stretch to level l and its series is asked for. */
+static int fold_one(mt_run *r, int l, mt_cell *c, eg_metrics_explain *ex)
+{
+	/* a series appended since the groups were made is not asked for */
+	uint32_t g = c->id < r->ngid ? r->gid_of[c->id] : UINT32_MAX;
+	if (g == UINT32_MAX)
+		return 0;
+	int64_t t = (int64_t)c->bucket * mt_level_us[l], every = r->q->every;
+	size_t k;
+	for (k = 0; k < r->npc; k++)
+		if (r->pc[k].lev == l && t >= r->pc[k].a && t < r->pc[k].b)
+			break;
+	if (k == r->npc)
+		return 0;
+	mt_cell *a = acc_get(r, floordiv(t, every) * every, g);
+	int rc = !a ? EG_ENOMEM : r->want_sk ? eg_mt_cell_sketch(c) : 0;
+	if (rc || (rc = eg_mt_cell_merge(a, c, r->want_sk)))
+		return rc;
+	if (ex)
+		ex->cells[l]++;
+	return 0;
+}
+
 static int fold_cells(mt_run *r, int l, eg_metrics_explain *ex)
 {
-	mt_part *pt = &r->m->part[l + (r->per_name ? MT_NLEV : 0)];
-	int64_t L = mt_level_us[l], every = r->q->every;
-	for (size_t i = 0; i < pt->n; i++) {
-		mt_cell *c = &pt->c[i];
-		/* a series appended since the groups were made is not asked for */
-		uint32_t g = c->id < r->ngid ? r->gid_of[c->id] : UINT32_MAX;
-		if (g == UINT32_MAX)
-			continue;
-		int64_t t = (int64_t)c->bucket * L;
-		size_t k;
-		for (k = 0; k < r->npc; k++)
-			if (r->pc[k].lev == l && t >= r->pc[k].a && t < r->pc[k].b)
-				break;
-		if (k == r->npc)
-			continue;
-		mt_cell *a = acc_get(r, floordiv(t, every) * every, g);
-		int rc = !a ? EG_ENOMEM : r->want_sk ? eg_mt_cell_sketch(c) : 0;
-		if (rc || (rc = eg_mt_cell_merge(a, c, r->want_sk)))
-			return rc;
-		if (ex)
-			ex->cells[l]++;
+	int p = l + (r->per_name ? MT_NLEV : 0), rc = 0;
+	mt_part *pt = &r->m->part[p];
+	if (pt->loaded) {
+		for (size_t i = 0; i < pt->n && !rc; i++)
+			rc = fold_one(r, l, &pt->c[i], ex);
+		return rc;
 	}
-	return 0;
+	if (!pt->streamed)
+		return 0;
+	/* from the file, whose checksum was checked when it was mapped */
+	mt_dec d = { .r = pt->body, .left = pt->ncells, .L = mt_level_us[l],
+		     .lim = p < MT_NLEV ? (uint32_t)r->m->ns : (uint32_t)r->m->nnames };
+	mt_cell c;
+	int k = 0;
+	while (!rc && (k = dec_next(&d, &c)) == 1) {
+		rc = fold_one(r, l, &c, ex);
+		eg_mt_cell_free(&c);
+	}
+	return rc ? rc : k < 0 ? EG_ECORRUPT : 0;
 }
 
 static int fold_raw(mt_run *r, const mt_piece *p, eg_metrics_explain *ex)
