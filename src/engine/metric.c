@@ -1174,9 +1174,6 @@ static int add_piece(mt_run *r, int lev, int64_t a, int64_t b)
 static int plan(mt_run *r, int64_t S, int64_t U, unsigned *mask)
 {
 	int64_t t = S;
-	int main_l = MT_NLEV - 1;
-	while (main_l >= 0 && r->q->every % mt_level_us[main_l])
-		main_l--;
 	*mask = 0;
 	while (t < U) {
 		int l;
@@ -1185,11 +1182,6 @@ static int plan(mt_run *r, int64_t S, int64_t U, unsigned *mask)
 			if (r->q->every % L == 0 && t - floordiv(t, L) * L == 0 && U - t >= L)
 				break;
 		}
-		/* The per-series minute level holds a cell per sample: loading it
-		 * for the edges of an hourly or daily answer (under an hour each)
-		 * costs more than reading their samples from the log. */
-		if (l == 0 && main_l > 0 && !r->per_name)
-			l = -1;
 		int64_t b;
 		if (l >= 0) {
 			b = t + mt_level_us[l];
