@@ -31,6 +31,7 @@ static const char mt_spec[] = "{\"kind\":\"metrics\",\"rollups\":[\"1m\",\"1h\",
 
 #define SERIES_MAGIC "EGMSER01"
 #define CELLS_MAGIC "EGMCEL02"
+#define DELTA_MAGIC "EGMDEL02"
 
 /* One part: the cells of one level, per series or per name. */
 typedef struct mt_part {
@@ -74,6 +75,10 @@ struct eg_metrics {
 	uint32_t *s_tab;
 	size_t s_tcap;
 	mt_part part[MT_PARTS];
+	/* The cells of the samples after a streamed part's position, kept in
+	 * a small file of their own (NAME.delta) until they pass an eighth of
+	 * the part, then merged into it: an append does not rewrite the part. */
+	mt_part delta[MT_PARTS];
 	uint64_t folded;
 };
 
@@ -456,8 +461,10 @@ static int fold_sample(struct eg_metrics *m, const mt_fold *f)
 			}
 		}
 	}
-	for (int p = 0; p < MT_PARTS; p++) {
-		mt_part *pt = &m->part[p];
+	for (int k = 0; k < 2 * MT_PARTS; k++) {
+		int p = k % MT_PARTS;
+		/* a part loaded whole, or the delta of one streamed: never both */
+		mt_part *pt = k < MT_PARTS ? &m->part[p] : &m->delta[p];
 		if (!pt->loaded || f->pos <= pt->pos)
 			continue;
 		int32_t b = (int32_t)floordiv(f->time, mt_level_us[p % MT_NLEV]);
@@ -578,20 +585,25 @@ static void save_series(struct eg_metrics *m)
 	free(o);
 }
 
-static void save_part(struct eg_metrics *m, int p)
+/* Write part p (delta: its delta, on the part at base_pos). */
+static void save_part(struct eg_metrics *m, int p, int delta, uint64_t base_pos)
 {
-	mt_part *pt = &m->part[p];
+	mt_part *pt = delta ? &m->delta[p] : &m->part[p];
 	wout *o = malloc(sizeof *o);
 	unsigned char *sk = NULL;
 	size_t skcap = 0;
-	if (!o || eg_ds_wr_begin(&o->w, &m->ds, mt_part_name[p], 0)) {
+	char name[64];
+	snprintf(name, sizeof name, "%s%s", mt_part_name[p], delta ? ".delta" : "");
+	if (!o || eg_ds_wr_begin(&o->w, &m->ds, name, 0)) {
 		free(o);
 		return;
 	}
 	o->n = 0;
-	w_put(o, CELLS_MAGIC, 8);
+	w_put(o, delta ? DELTA_MAGIC : CELLS_MAGIC, 8);
 	w_u32(o, (uint32_t)p);
 	w_u64(o, pt->pos);
+	if (delta)
+		w_u64(o, base_pos);
 	w_u64(o, pt->n);
 	/* Cells as varints, each against the one before (in the order they
 	 * were made, which is mostly time order): a one-sample cell, most of
@@ -634,7 +646,7 @@ static void save_part(struct eg_metrics *m, int p)
 		if (n)
 			w_put(o, sk, eg_qs_encode(c->sk, sk));
 	}
-	if (!w_commit(m, o, mt_part_name[p]))
+	if (!w_commit(m, o, name))
 		pt->saved_pos = pt->pos;
 	free(o);
 	free(sk);
@@ -753,19 +765,22 @@ static void load_series(struct eg_metrics *m)
 /* Reading a part's cells in file order (see save_part). */
 typedef struct mt_dec {
 	bread r;
-	uint64_t pos, left;
+	uint64_t pos, base_pos, left;
 	int64_t pb, pp, L;
 	uint32_t lim;
 } mt_dec;
 
 /* Open part p's file and read its header: 0, or -1 (absent, damaged, not
  * this part's). */
-static int dec_open(struct eg_metrics *m, int p, eg_ds_view *v, mt_dec *d)
+static int dec_open(struct eg_metrics *m, int p, int delta, eg_ds_view *v, mt_dec *d)
 {
-	if (read_file(m, mt_part_name[p], CELLS_MAGIC, v, &d->r))
+	char name[64];
+	snprintf(name, sizeof name, "%s%s", mt_part_name[p], delta ? ".delta" : "");
+	if (read_file(m, name, delta ? DELTA_MAGIC : CELLS_MAGIC, v, &d->r))
 		return -1;
 	uint32_t which = bread_u32(&d->r);
 	d->pos = bread_u64(&d->r);
+	d->base_pos = delta ? bread_u64(&d->r) : 0;
 	d->left = bread_u64(&d->r);
 	d->pb = d->pp = 0;
 	d->L = mt_level_us[p % MT_NLEV];
@@ -827,7 +842,7 @@ static void load_part(struct eg_metrics *m, int p)
 	mt_cell x;
 	int r;
 	pt->loaded = 1;
-	if (dec_open(m, p, &v, &d))
+	if (dec_open(m, p, 0, &v, &d))
 		return;
 	while ((r = dec_next(&d, &x)) == 1) {
 		mt_cell *c = part_cell(pt, x.id, x.bucket);
@@ -846,17 +861,21 @@ static void load_part(struct eg_metrics *m, int p)
 	pt->pos = pt->saved_pos = d.pos;
 }
 
-/* A part whose file covers the head need not be loaded: a query reads its
- * cells from the mapped file (pt->streamed), building no table. */
-static void stream_part(struct eg_metrics *m, int p, uint64_t head)
+/* Open part p for a query: its file streamed (a query reads the cells
+ * from the mapping, building no table) with its delta loaded to fold new
+ * samples into; or, with no usable file, loaded empty at position 0, to be
+ * rebuilt from the log. */
+static void open_part(struct eg_metrics *m, int p)
 {
-	mt_part *pt = &m->part[p];
+	mt_part *pt = &m->part[p], *dl = &m->delta[p];
 	eg_ds_view v;
 	mt_dec d;
-	if (dec_open(m, p, &v, &d))
+	mt_cell x;
+	int r;
+	if (pt->loaded || pt->streamed)
 		return;
-	if (d.pos != head) {
-		eg_ds_view_free(&v);
+	if (dec_open(m, p, 0, &v, &d)) {
+		load_part(m, p);
 		return;
 	}
 	pt->view = v;
@@ -864,6 +883,69 @@ static void stream_part(struct eg_metrics *m, int p, uint64_t head)
 	pt->body = d.r;
 	pt->ncells = d.left;
 	pt->pos = pt->saved_pos = d.pos;
+	dl->loaded = 1;
+	dl->pos = dl->saved_pos = d.pos;
+	/* a delta on another version of the part (one merged since) is stale */
+	if (dec_open(m, p, 1, &v, &d))
+		return;
+	if (d.base_pos != pt->pos) {
+		eg_ds_view_free(&v);
+		return;
+	}
+	while ((r = dec_next(&d, &x)) == 1) {
+		mt_cell *c = part_cell(dl, x.id, x.bucket);
+		if (!c || c->count) {
+			r = -1;
+			break;
+		}
+		*c = x;
+	}
+	dl->view = v;
+	if (r) {
+		part_free(dl);
+		dl->loaded = 1;
+		dl->pos = dl->saved_pos = pt->pos;
+		return;
+	}
+	dl->pos = dl->saved_pos = d.pos;
+}
+
+/* Merge the delta of part p into it: the part, streamed, becomes a table
+ * of its cells with the delta's merged in; the delta is emptied (its file,
+ * naming the old part's position, is stale from then on).  EG_OK or
+ * EG_ENOMEM (the part is then left as it was). */
+static int merge_delta(struct eg_metrics *m, int p)
+{
+	mt_part *pt = &m->part[p], *dl = &m->delta[p];
+	mt_part t = { 0 };
+	mt_dec d = { .r = pt->body, .left = pt->ncells, .L = mt_level_us[p % MT_NLEV],
+		     .lim = UINT32_MAX };
+	mt_cell x;
+	int r;
+	while ((r = dec_next(&d, &x)) == 1) {
+		mt_cell *c = part_cell(&t, x.id, x.bucket);
+		if (!c)
+			goto nomem;
+		*c = x;
+	}
+	for (size_t i = 0; i < dl->n; i++) {
+		mt_cell *s = &dl->c[i], *c = part_cell(&t, s->id, s->bucket);
+		/* sketches owned, not borrowed from the delta's file */
+		if (!c || eg_mt_cell_sketch(s) || eg_mt_cell_sketch(c) || eg_mt_cell_merge(c, s, 1))
+			goto nomem;
+	}
+	t.view = pt->view;            /* the part's cells' sketches point into it */
+	t.loaded = 1;
+	t.pos = dl->pos;
+	t.saved_pos = pt->saved_pos;
+	pt->view = (eg_ds_view){ 0 };
+	part_free(pt);
+	*pt = t;
+	part_free(dl);
+	return EG_OK;
+nomem:
+	part_free(&t);
+	return EG_ENOMEM;
 }
 
 /* ------------------------------------------------------------ catching up */
@@ -877,21 +959,16 @@ static int catch_up(struct eg_metrics *m, unsigned mask)
 	if (rc)
 		return rc;
 	eg_ds_lock(m->st, &m->ds);
-	for (int p = 0; p < MT_PARTS; p++) {
-		mt_part *pt = &m->part[p];
-		if (!(mask >> p & 1) || pt->loaded || (pt->streamed && pt->pos == h.pos))
-			continue;
-		if (pt->streamed)
-			part_free(pt);     /* behind now: load it to fold into it */
-		else if (m->pos == h.pos)
-			stream_part(m, p, h.pos);
-		if (!pt->streamed)
-			load_part(m, p);
-	}
-	uint64_t from = m->pos;
 	for (int p = 0; p < MT_PARTS; p++)
+		if (mask >> p & 1)
+			open_part(m, p);
+	uint64_t from = m->pos;
+	for (int p = 0; p < MT_PARTS; p++) {
 		if (m->part[p].loaded && m->part[p].pos < from)
 			from = m->part[p].pos;
+		if (m->delta[p].loaded && m->delta[p].pos < from)
+			from = m->delta[p].pos;
+	}
 	if (from < h.pos) {
 		eg_filter f = { .from = from + 1, .to = h.pos, .kinds = 1u << EG_KIND_METRIC };
 		eg_iter *it;
@@ -918,15 +995,26 @@ static int catch_up(struct eg_metrics *m, unsigned mask)
 		rc = 0;
 	}
 	m->pos = h.pos;
-	for (int p = 0; p < MT_PARTS; p++)
+	for (int p = 0; p < MT_PARTS; p++) {
 		if (m->part[p].loaded)
 			m->part[p].pos = h.pos;
+		if (m->delta[p].loaded)
+			m->delta[p].pos = h.pos;
+	}
 	if (m->ds.lockfd >= 0) {
 		if (m->saved_pos != m->pos)
 			save_series(m);
-		for (int p = 0; p < MT_PARTS; p++)
-			if (m->part[p].loaded && m->part[p].saved_pos != m->part[p].pos)
-				save_part(m, p);
+		for (int p = 0; p < MT_PARTS; p++) {
+			mt_part *pt = &m->part[p], *dl = &m->delta[p];
+			if (dl->loaded && dl->saved_pos != dl->pos) {
+				if (dl->n > pt->ncells / 8 + 16 && merge_delta(m, p) == EG_OK)
+					save_part(m, p, 0, 0);
+				else
+					save_part(m, p, 1, pt->pos);
+			}
+			if (pt->loaded && pt->saved_pos != pt->pos)
+				save_part(m, p, 0, 0);
+		}
 	}
 	eg_ds_unlock(&m->ds);
 	return 0;
@@ -956,8 +1044,10 @@ void eg_metrics_close(eg_metrics *m)
 {
 	if (!m)
 		return;
-	for (int p = 0; p < MT_PARTS; p++)
+	for (int p = 0; p < MT_PARTS; p++) {
 		part_free(&m->part[p]);
+		part_free(&m->delta[p]);
+	}
 	series_free_all(m);
 	eg_ds_close(&m->ds);
 	free(m);
@@ -1225,14 +1315,17 @@ static int fold_one(mt_run *r, int l, mt_cell *c, eg_metrics_explain *ex)
 static int fold_cells(mt_run *r, int l, eg_metrics_explain *ex)
 {
 	int p = l + (r->per_name ? MT_NLEV : 0), rc = 0;
-	mt_part *pt = &r->m->part[p];
+	mt_part *pt = &r->m->part[p], *dl = &r->m->delta[p];
+	if (dl->loaded)
+		for (size_t i = 0; i < dl->n && !rc; i++)
+			rc = fold_one(r, l, &dl->c[i], ex);
 	if (pt->loaded) {
 		for (size_t i = 0; i < pt->n && !rc; i++)
 			rc = fold_one(r, l, &pt->c[i], ex);
 		return rc;
 	}
-	if (!pt->streamed)
-		return 0;
+	if (!pt->streamed || rc)
+		return rc;
 	/* from the file, whose checksum was checked when it was mapped */
 	mt_dec d = { .r = pt->body, .left = pt->ncells, .L = mt_level_us[l],
 		     .lim = p < MT_NLEV ? (uint32_t)r->m->ns : (uint32_t)r->m->nnames };
