@@ -252,7 +252,7 @@ windows-check: deps-check $(ENGRAM)
 # The long mode of the metric rollups' property test (tests/e2e/
 # metrics_prop.py, two seeds of which run in e2e): METRICS_SEEDS seeds of
 # 40 queries after each of four batches, against a recomputation from the
-# raw samples.  Not in make test (about a minute for 20 seeds).
+# raw samples.  Not in make test (about 30 s for 20 seeds).
 METRICS_SEEDS ?= 20
 metrics-check: deps-check $(ENGRAM)
 	@echo "== tests/e2e/metrics_prop.py, $(METRICS_SEEDS) seeds"
