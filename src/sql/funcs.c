@@ -277,7 +277,7 @@ static int declare(sqlite3 *db, eg_fn_vtab *vt, char **err)
 	size_t nmid = d->spec ? d->spec->names(vt->spec, mid, 64) : 0;
 	sqlite3_str *s = sqlite3_str_new(db);
 	sqlite3_str_appendall(s, "CREATE TABLE x(");
-	add_columns(s, d->head, count(d->head), NULL, &vt->ncols);
+	add_columns(s, d->head, count(d->head), d->json, &vt->ncols);
 	add_columns(s, mid, nmid, NULL, &vt->ncols);
 	add_columns(s, d->tail, count(d->tail), d->json, &vt->ncols);
 	for (int i = 0; i < d->nargs; i++)

@@ -97,8 +97,8 @@ test_metrics_bad_options() {
 test_metrics_sql_function_per_series() {
 	samples
 	ok eg sql "SELECT time, name, tags, count, sum, min, max, last FROM metrics('lat', '1h')"
-	assert_eq '{"time":"2025-01-01T10:00:00.000000Z","name":"lat","tags":"{\"endpoint\":\"/a\",\"host\":\"h1\"}","count":2,"sum":40,"min":10,"max":30,"last":30}
-{"time":"2025-01-01T10:00:00.000000Z","name":"lat","tags":"{\"endpoint\":\"/b\"}","count":1,"sum":20,"min":20,"max":20,"last":20}' "$OUT"
+	assert_eq '{"time":"2025-01-01T10:00:00.000000Z","name":"lat","tags":{"endpoint":"/a","host":"h1"},"count":2,"sum":40,"min":10,"max":30,"last":30}
+{"time":"2025-01-01T10:00:00.000000Z","name":"lat","tags":{"endpoint":"/b"},"count":1,"sum":20,"min":20,"max":20,"last":20}' "$OUT"
 	# the same figures as engram metrics, grouped in SQL
 	ok eg sql "SELECT time, name, sum(count) AS count, min(min) AS min, max(max) AS max FROM metrics() GROUP BY 1, 2 ORDER BY 1, 2"
 	local sql=$OUT
