@@ -52,8 +52,8 @@ ENGRAM   := $(B)/bin/engram
 SQL_EXT  := $(B)/lib/libengram_sqlite.so
 EXT_OBJ  := $(patsubst %.c,$(B)/ext/%.o,$(wildcard src/sql/*.c))
 
-.PHONY: all print-ldlibs deps deps-check kafka-tools kafka-faults test test-build unit e2e lint sql-check features-check datasets-check columns-check windows-check web-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
-	bench-windows bench-columns bench-funnel bench-sessions bench-errors bench-append bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features bench-datasets bench-serve bench-kafka fuzz fuzz-replay fault fault-check clean
+.PHONY: all print-ldlibs deps deps-check kafka-tools kafka-faults test test-build unit e2e lint sql-check features-check datasets-check columns-check windows-check metrics-check web-check crash crash-check demo bench bench-deps bench-check bench-core bench-proj \
+	bench-windows bench-metrics bench-errors bench-columns bench-funnel bench-sessions bench-append bench-sql bench-scale bench-sketch bench-schema bench-contracts bench-upcast bench-features bench-datasets bench-serve bench-kafka fuzz fuzz-replay fault fault-check clean
 all: deps-check $(ENGRAM) $(SQL_EXT)
 ifneq ($(SAN),1)
 all: bin/engram
@@ -249,6 +249,16 @@ windows-check: deps-check $(ENGRAM)
 	@echo "== tests/windows/prop.py"
 	@/usr/bin/python3 tests/windows/prop.py $(ENGRAM) $(if $(filter 1,$(SAN)),--seeds 2 --big 20000,) $(WIN_PROP_ARGS)
 
+# The long mode of the metric rollups' property test (tests/e2e/
+# metrics_prop.py, two seeds of which run in e2e): METRICS_SEEDS seeds of
+# 40 queries after each of four batches, against a recomputation from the
+# raw samples.  Not in make test (about 30 s for 20 seeds).
+METRICS_SEEDS ?= 20
+metrics-check: deps-check $(ENGRAM)
+	@echo "== tests/e2e/metrics_prop.py, $(METRICS_SEEDS) seeds"
+	@set -e; d=$$(mktemp -d); trap 'rm -rf $$d' EXIT; for s in $$(seq 1 $(METRICS_SEEDS)); do \
+		rm -rf $$d/s; /usr/bin/python3 tests/e2e/metrics_prop.py $(ENGRAM) $$d/s $$s 40; done
+
 # The crash loop (tests/crash/crash.py, docs/RELIABILITY.md): writers killed
 # with SIGKILL at random moments, the store checked after each.
 CRASH_ITERATIONS ?= 500
@@ -314,6 +324,8 @@ bench-check: all bench-deps $(B)/bench/features_serve $(B)/bench/sse_load $(B)/t
 bench-core: all ; @bench/run.sh $(BENCH_ARGS)
 bench-proj: all ; @bench/proj.sh $(BENCH_ARGS)
 bench-windows: all ; @bench/windows.sh $(BENCH_ARGS)
+# engram metrics over 10M samples of 1,000 series against DuckDB: bench/metrics.sh.
+bench-metrics: all ; @ENGRAM=$(abspath $(ENGRAM)) bench/metrics.sh $(BENCH_ARGS)
 bench-funnel: all ; @bench/funnel.sh $(BENCH_ARGS)
 bench-sessions: all ; @bench/sessions.sh $(BENCH_ARGS)
 # engram errors over 1M error events (docs/ERRORS.md): target < 200 ms.

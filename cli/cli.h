@@ -221,6 +221,7 @@ int cmd_reindex(cli *c);
 int cmd_gen(cli *c);
 int cmd_project(cli *c);
 int cmd_windows(cli *c);
+int cmd_metrics(cli *c);
 int cmd_history(cli *c);
 int cmd_sessions(cli *c);
 int cmd_funnel(cli *c);

@@ -528,6 +528,38 @@ static const command COMMANDS[] = {
 	  "Example:\n"
 	  "  engram windows examples/pageviews_hourly.json\n"
 	  "  engram windows examples/pageviews_hourly.json --changelog --follow" },
+	{ "metrics", cmd_metrics,
+	  "metrics [NAME...] [--where TAG=V...] [--by TAG...] [--every 1m|5m|1h|1d]\n"
+	  "        [--agg count,sum,avg,min,max,last,p50,p90,p99,rate] [--since T] [--until T]\n"
+	  "        [--follow] [--explain] | --list | --tags | --format prometheus",
+	  "metric samples per interval, from rollups kept up to date with late samples",
+	  "Metric samples are events of kind metric: {\"kind\":\"metric\",\"type\":NAME,\n"
+	  "\"time\":T,\"data\":{\"value\":V,\"tags\":{\"k\":\"v\"}}}; a series is a name and its\n"
+	  "tag set.  Prints one row per interval and group: time (the interval's\n"
+	  "start), name (unless exactly one NAME is given), one column per --by tag,\n"
+	  "then the aggregates as named.  Answers come from rollups at 1m, 1h and 1d\n"
+	  "(derived, under DIR/idx/metrics/), the coarsest that fits; range edges off a\n"
+	  "minute are read from the log.  A late sample corrects the cells of its time.\n\n"
+	  "  NAME...            only these metric names (default: all, name column shown)\n"
+	  "  --where TAG=V      only series whose tag TAG is V (repeatable: all must hold)\n"
+	  "  --by TAG           group by this tag too (repeatable; a series without it\n"
+	  "                     groups under null)\n"
+	  "  --every D          interval, a whole number of seconds (default 1h); rollups\n"
+	  "                     serve multiples of 1m, 1h or 1d\n"
+	  "  --agg A,...        count, sum, avg, min, max, last, rate (sum per second of\n"
+	  "                     the interval) and percentiles pNN (within 0.5%); default\n"
+	  "                     count,avg,min,max\n"
+	  "  --since T, --until T  event times in [since, until)\n"
+	  "  --follow           print each interval once it closes: when a sample one\n"
+	  "                     interval past its end arrives; until Ctrl-C or SIGTERM\n"
+	  "  --explain          on stderr: the levels and cells used and raw samples read\n"
+	  "  --list             one row per series: name, tags, samples, first, last,\n"
+	  "                     last_value\n"
+	  "  --tags             one row per name and tag: values (its cardinality), series\n"
+	  "  --format prometheus  the latest value of each series, exposition format\n\n"
+	  "Example:\n"
+	  "  engram metrics http_request_duration_ms --every 1h --agg avg,p99 --by endpoint\n"
+	  "  engram metrics --list" },
 	{ "sessions", cmd_sessions,
 	  "sessions [--gap 30m] [--type T[,T...]] [--stream S] [--since TIME] [--until TIME]\n"
 	  "         [--known-at K] [--page-types T[,T...]] [--explain] [--no-upcast]",
@@ -1131,6 +1163,9 @@ int main(int argc, char **argv)
 		const char *a = c.argv[k];
 		if (!strncmp(a, "--format", 8) && (a[8] == 0 || a[8] == '=')) {
 			const char *v = a[8] == '=' ? a + 9 : (k + 1 < c.argc ? c.argv[k + 1] : NULL);
+			/* engram metrics --format prometheus is the command's own */
+			if (!strcmp(c.cmd, "metrics") && v && !strcmp(v, "prometheus"))
+				continue;
 			int f = v && !strcmp(v, "ndjson") ? FMT_NDJSON : v && !strcmp(v, "csv") ? FMT_CSV
 				: v && !strcmp(v, "table") ? FMT_TABLE : -1;
 			if (f < 0) {

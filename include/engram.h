@@ -1633,6 +1633,90 @@ typedef struct eg_gen_metrics_opts {
  * write error or out of memory (errno set; EINVAL for a bad option). */
 int eg_gen_metrics(FILE *out, const eg_gen_metrics_opts *o);
 
+/* ------------------------------------------------------------- metrics
+ *
+ * Rollups of the metric samples of the log (kind "metric", docs/METRICS.md):
+ * per series (a name and its tag set) and per name, at 1 minute, 1 hour and
+ * 1 day, UTC-aligned: count, sum, min, max, last and a quantile sketch.
+ * Derived state under idx/metrics/, brought up to the log by every query
+ * (late samples fold into the cells of their own time) and rebuilt from the
+ * log when missing or damaged. */
+
+typedef struct eg_metrics eg_metrics;
+
+/* Open the rollups of st (nothing is read from the log yet).  Errors:
+ * EG_ENOMEM.  Free *out with eg_metrics_close. */
+int eg_metrics_open(eg_store *st, eg_metrics **out);
+void eg_metrics_close(eg_metrics *m);
+
+/* A query: one row per interval of `every` (aligned on multiples of it
+ * since the epoch) and group.  Zero-initialise, then set fields. */
+typedef struct eg_metrics_query {
+	const char *const *names;     /* nnames metric names; 0: every name */
+	size_t nnames;
+	const char *const *where_key; /* nwhere tag = value conditions, all must hold */
+	const char *const *where_val;
+	size_t nwhere;
+	const char *const *by;        /* nby tags to group by (beside the name) */
+	size_t nby;
+	int64_t every;                /* interval, microseconds, > 0 */
+	int has_since, has_until;
+	int64_t since, until;         /* event time, since inclusive, until exclusive */
+	const double *quantiles;      /* nq quantiles in [0, 1] to estimate */
+	size_t nq;
+	int by_series;                /* one group per series (its tags in the row) */
+} eg_metrics_query;
+
+/* One row; borrowed for the callback. */
+typedef struct eg_metrics_row {
+	int64_t time;                 /* interval start */
+	int64_t span;                 /* microseconds of it inside [since, until) */
+	const char *name;
+	const char *const *by;        /* nby values; NULL: the series lacks the tag */
+	const char *tags;             /* by_series: the series' canonical tags, else NULL */
+	uint64_t count;
+	double sum, min, max, last;
+	const double *q;              /* the nq quantile estimates */
+} eg_metrics_row;
+/* Return 0 to go on; nonzero stops the run and is returned. */
+typedef int (*eg_metrics_row_fn)(void *ctx, const eg_metrics_row *r);
+
+/* What served a query (engram metrics --explain). */
+typedef struct eg_metrics_explain {
+	int per_name;                 /* the per-name rollups answered (no --by, --where) */
+	uint64_t cells[3];            /* cells read at 1m, 1h, 1d */
+	uint64_t raw;                 /* samples read from the log */
+	int64_t level_us[3];          /* microseconds of each level */
+	uint64_t folded;              /* samples folded into the rollups first */
+	uint64_t skipped;             /* metric events that are not samples */
+} eg_metrics_explain;
+
+/* Bring the rollups the query needs up to the log, then call fn for each
+ * row, by time, name and group values.  ex may be NULL.  Errors: EG_EINVAL
+ * (every <= 0, a quantile outside [0, 1]), EG_ENOMEM, EG_EIO, EG_ECORRUPT
+ * (reading the log), or fn's value. */
+int eg_metrics_run(eg_metrics *m, const eg_metrics_query *q, eg_metrics_row_fn fn,
+		   void *ctx, eg_metrics_explain *ex);
+
+/* A series, for engram metrics --list and --format prometheus; borrowed. */
+typedef struct eg_metrics_series {
+	const char *name;
+	const char *tags;             /* canonical: keys sorted, compact JSON */
+	const char *metric_type;      /* data.metric_type of its last sample, or NULL */
+	size_t ntags;
+	const char *const *tag_keys, *const *tag_vals;
+	uint64_t samples;
+	int64_t first, last_time;     /* event times of its first and last samples */
+	double last;                  /* the value at last_time (ties: greater pos) */
+} eg_metrics_series;
+typedef int (*eg_metrics_series_fn)(void *ctx, const eg_metrics_series *s);
+
+/* Bring the series table up to the log and call fn for each series of the
+ * names given (nnames 0: all), by name then tags.  Errors as
+ * eg_metrics_run. */
+int eg_metrics_series_each(eg_metrics *m, const char *const *names, size_t nnames,
+			   eg_metrics_series_fn fn, void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

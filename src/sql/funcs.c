@@ -277,7 +277,7 @@ static int declare(sqlite3 *db, eg_fn_vtab *vt, char **err)
 	size_t nmid = d->spec ? d->spec->names(vt->spec, mid, 64) : 0;
 	sqlite3_str *s = sqlite3_str_new(db);
 	sqlite3_str_appendall(s, "CREATE TABLE x(");
-	add_columns(s, d->head, count(d->head), NULL, &vt->ncols);
+	add_columns(s, d->head, count(d->head), d->json, &vt->ncols);
 	add_columns(s, mid, nmid, NULL, &vt->ncols);
 	add_columns(s, d->tail, count(d->tail), d->json, &vt->ncols);
 	for (int i = 0; i < d->nargs; i++)
@@ -779,6 +779,52 @@ static int run_errors(eg_fn_cursor *cur)
 	return eg_fn_done(cur, rc);
 }
 
+/* --------------------------------------------------------------- metrics */
+
+static const double METRIC_QS[3] = { 0.5, 0.9, 0.99 };
+
+/* As engram metrics prints a row, one per interval and series. */
+static int metric_row(void *ctx, const eg_metrics_row *m)
+{
+	eg_fn_rows *r = ctx;
+	eg_fn_row(r);
+	eg_fn_time(r, m->time);
+	eg_fn_text(r, m->name, strlen(m->name));
+	eg_fn_text(r, m->tags, strlen(m->tags));
+	eg_fn_int(r, (int64_t)m->count);
+	eg_fn_real(r, m->sum);
+	eg_fn_real(r, m->min);
+	eg_fn_real(r, m->max);
+	eg_fn_real(r, m->last);
+	eg_fn_real(r, m->sum / (double)m->count);
+	for (int i = 0; i < 3; i++)
+		eg_fn_real(r, m->q[i]);
+	eg_fn_real(r, m->sum / ((double)m->span / 1e6));
+	return eg_fn_more(r);
+}
+
+static int run_metrics(eg_fn_cursor *cur)
+{
+	size_t n;
+	const char *name = eg_fn_arg_text(cur, 0, NULL);
+	const char *every = eg_fn_arg_text(cur, 1, &n);
+	eg_metrics_query q = { .names = &name, .nnames = name && *name, .every = 3600000000LL,
+			       .quantiles = METRIC_QS, .nq = 3, .by_series = 1 };
+	if (every && (eg_duration_parse(every, n, &q.every) || q.every % 1000000))
+		return eg_fn_err(cur, "every: expected a whole number of seconds as a duration "
+				 "(1m, 5m, 1h, 1d); got '%s'", every);
+	if (eg_fn_arg_time(cur, 2, &q.since) || eg_fn_arg_time(cur, 3, &q.until))
+		return SQLITE_ERROR;
+	q.has_since = !!cur->args[2];
+	q.has_until = !!cur->args[3];
+	eg_metrics *m = NULL;
+	int rc = eg_metrics_open(eg_fn_vt(cur)->c->st, &m);
+	if (rc == EG_OK)
+		rc = eg_metrics_run(m, &q, metric_row, &cur->rows, NULL);
+	eg_metrics_close(m);
+	return eg_fn_done(cur, rc);
+}
+
 /* ---------------------------------------------------------- registration */
 
 static const char *const STREAMS_COLS[] = { "stream", "events", "version", NULL };
@@ -795,6 +841,17 @@ static const char *const FUNNEL_COLS[] = {
 static const char *const ERRORS_COLS[] = {
 	"fingerprint", "title", "count", "first_seen", "last_seen", "users", "sessions",
 	"first_release", "regressed", "trend", NULL,
+};
+static const char *const METRICS_COLS[] = {
+	"time", "name", "tags", "count", "sum", "min", "max", "last", "avg", "p50", "p90", "p99",
+	"rate", NULL,
+};
+/* The name argument's column cannot be called name (a column is);
+ * WHERE name = … gives it as well. */
+static const eg_fn_def METRICS = {
+	"metrics", "metrics([name [, every [, since [, until]]]])", METRICS_COLS, NULL,
+	{ { "name", "name_arg", 0, 1 }, { "every", "every", 0, -1 }, { "since", "since", 0, -1 },
+	  { "until", "until", 0, -1 } }, 4, NULL, "tags", run_metrics,
 };
 
 static const eg_fn_def STREAMS = {
@@ -829,7 +886,7 @@ static const eg_fn_def ERRORS = {
 };
 
 static const eg_fn_def *const DEFS[] = {
-	&STREAMS, &TYPES, &CONSUMERS, &SESSIONS, &FUNNEL, &ERRORS,
+	&STREAMS, &TYPES, &CONSUMERS, &SESSIONS, &FUNNEL, &ERRORS, &METRICS,
 	&eg_fn_projection, &eg_fn_history, &eg_fn_windows, &eg_fn_changelog,
 };
 
