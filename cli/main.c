@@ -539,7 +539,9 @@ static const command COMMANDS[] = {
 	  "start), name (unless exactly one NAME is given), one column per --by tag,\n"
 	  "then the aggregates as named.  Answers come from rollups at 1m, 1h and 1d\n"
 	  "(derived, under DIR/idx/metrics/), the coarsest that fits; range edges off a\n"
-	  "minute are read from the log.  A late sample corrects the cells of its time.\n\n"
+	  "minute are read from the log.  A late sample corrects the cells of its time.\n"
+	  "Error events are samples too, of engram.errors (value 1; tags fingerprint,\n"
+	  "release, service, type: docs/ERRORS.md).\n\n"
 	  "  NAME...            only these metric names (default: all, name column shown)\n"
 	  "  --where TAG=V      only series whose tag TAG is V (repeatable: all must hold)\n"
 	  "  --by TAG           group by this tag too (repeatable; a series without it\n"
@@ -559,7 +561,8 @@ static const command COMMANDS[] = {
 	  "  --format prometheus  the latest value of each series, exposition format\n\n"
 	  "Example:\n"
 	  "  engram metrics http_request_duration_ms --every 1h --agg avg,p99 --by endpoint\n"
-	  "  engram metrics --list" },
+	  "  engram metrics --list\n"
+	  "  engram metrics engram.errors --by service --every 1d --agg count" },
 	{ "sessions", cmd_sessions,
 	  "sessions [--gap 30m] [--type T[,T...]] [--stream S] [--since TIME] [--until TIME]\n"
 	  "         [--known-at K] [--page-types T[,T...]] [--explain] [--no-upcast]",
@@ -606,6 +609,8 @@ static const command COMMANDS[] = {
 	  "  --release R        only occurrences whose data.release is R\n"
 	  "  --quiet D          the gap that makes a group regressed (default 7d)\n"
 	  "  --every D          instead: rows time, fingerprint, count per interval of D\n"
+	  "                     (also the metric engram.errors: engram metrics\n"
+	  "                     engram.errors --by fingerprint, from its rollups)\n"
 	  "  --grouping V       answer with grouping version V (default: the store's\n"
 	  "                     current one, the newest for a new store)\n"
 	  "  --regroup V        build version V's groups from the log, print how the\n"

@@ -11,6 +11,7 @@
 #include "engram.h"
 #include "buf.h"
 #include "derived.h"
+#include "errfp.h"
 #include "internal.h"
 #include "json.h"
 #include "metric.h"
@@ -27,7 +28,16 @@
 static const int64_t mt_level_us[MT_NLEV] = { 60000000LL, 3600000000LL, 86400000000LL };
 static const char *const mt_part_name[MT_PARTS] = {
 	"series-1m", "series-1h", "series-1d", "name-1m", "name-1h", "name-1d" };
-static const char mt_spec[] = "{\"kind\":\"metrics\",\"rollups\":[\"1m\",\"1h\",\"1d\"],\"version\":1}";
+/* The spec of the rollups' directory; errors_grouping is the version
+ * error events are fingerprinted with as samples of engram.errors (a
+ * store regrouped with another gets rollups of its own). */
+static const char mt_spec_fmt[] =
+	"{\"kind\":\"metrics\",\"rollups\":[\"1m\",\"1h\",\"1d\"],\"version\":1,"
+	"\"errors_grouping\":%d}";
+
+/* Error events are samples of this metric: value 1, tagged with their
+ * fingerprint, type, service and release (docs/METRICS.md). */
+#define MT_ERRORS "engram.errors"
 
 #define SERIES_MAGIC "EGMSER01"
 #define CELLS_MAGIC "EGMCEL02"
@@ -80,6 +90,7 @@ struct eg_metrics {
 	 * the part, then merged into it: an append does not rewrite the part. */
 	mt_part delta[MT_PARTS];
 	uint64_t folded;
+	int grouping;                 /* errors' grouping version */
 };
 
 /* ------------------------------------------------------------ hashing */
@@ -395,6 +406,71 @@ static int parse_sample(const eg_event *e, mt_sample *out)
 	return 0;
 }
 
+/* An error event as a sample of engram.errors: value 1, its tags the
+ * fingerprint (of the store's grouping version), release, service and
+ * type, in that (sorted) order, those it has.  0, -1 when a tag does not
+ * fit, EG_ENOMEM. */
+static int error_sample(int version, const eg_event *e, mt_sample *out)
+{
+	static const char *const names[2] = { "release", "service" };
+	static const size_t lens[2] = { 7, 7 };
+	json_span data = { "{}", 2, JSON_OBJECT }, v[2];
+	if (e->data_len && e->data[0] == '{')
+		data = (json_span){ e->data, e->data_len, JSON_OBJECT };
+	char fp[33];
+	if (eg_err_fingerprint(version, e->type, e->type_len, data.p, data.n, fp, NULL) < 0)
+		return EG_ENOMEM;
+	unsigned got = eg_json_members_valid(&data, names, lens, 2, v);
+	size_t o = 0;
+	o += (size_t)snprintf(out->tags, sizeof out->tags, "{\"fingerprint\":\"%s\"", fp);
+	for (int i = 0; i < 3; i++) {
+		const char *k = i < 2 ? names[i] : "type";
+		char *t = NULL;
+		size_t tn = 0;
+		if (i == 2) {
+			t = malloc(e->type_len + 1);
+			if (t) {
+				memcpy(t, e->type, e->type_len);
+				tn = e->type_len;
+			}
+		} else if (got >> i & 1 && v[i].type == JSON_STRING) {
+			t = eg_json_string_dup(&v[i], &tn);
+		} else {
+			continue;
+		}
+		if (!t)
+			return EG_ENOMEM;
+		if (o + 6 * tn + 16 > sizeof out->tags) {
+			free(t);
+			return -1;
+		}
+		o += (size_t)snprintf(out->tags + o, sizeof out->tags - o, ",\"%s\":", k);
+		o += eg_json_quote(t, tn, out->tags + o);
+		free(t);
+	}
+	out->tags[o++] = '}';
+	out->tags_len = o;
+	out->v = 1;
+	out->has_mtype = 0;
+	return 0;
+}
+
+/* The sample an event is, with its metric's name: a metric event's own,
+ * or an error event's as engram.errors.  0; -1 when it is no sample;
+ * EG_ENOMEM. */
+static int sample_of(const struct eg_metrics *m, const eg_event *e, mt_sample *smp,
+		     const char **name, size_t *name_len)
+{
+	if (e->kind == EG_KIND_ERROR) {
+		*name = MT_ERRORS;
+		*name_len = sizeof MT_ERRORS - 1;
+		return error_sample(m->grouping, e, smp);
+	}
+	*name = e->type;
+	*name_len = e->type_len;
+	return parse_sample(e, smp);
+}
+
 int eg_mt_sample_parse(const char *data, size_t n, double *v, char *tags, size_t cap,
 		       size_t *tags_len)
 {
@@ -479,12 +555,17 @@ static int fold_sample(struct eg_metrics *m, const mt_fold *f)
 /* A metric event: its sample folded, or counted as skipped. */
 static int fold_event(struct eg_metrics *m, const eg_event *e, mt_sample *smp)
 {
-	if (parse_sample(e, smp) || floordiv(e->time, mt_level_us[0]) != (int32_t)floordiv(e->time, mt_level_us[0])) {
+	const char *name;
+	size_t nl;
+	int r = sample_of(m, e, smp, &name, &nl);
+	if (r == EG_ENOMEM)
+		return r;
+	if (r || floordiv(e->time, mt_level_us[0]) != (int32_t)floordiv(e->time, mt_level_us[0])) {
 		if (e->pos > m->pos)
 			m->skipped++;
 		return 0;
 	}
-	mt_fold f = { e->type, smp->tags, e->type_len, smp->tags_len, smp->v, e->time, e->pos,
+	mt_fold f = { name, smp->tags, nl, smp->tags_len, smp->v, e->time, e->pos,
 		      smp->has_mtype ? &smp->mtype : NULL };
 	return fold_sample(m, &f);
 }
@@ -970,7 +1051,8 @@ static int catch_up(struct eg_metrics *m, unsigned mask)
 			from = m->delta[p].pos;
 	}
 	if (from < h.pos) {
-		eg_filter f = { .from = from + 1, .to = h.pos, .kinds = 1u << EG_KIND_METRIC };
+		eg_filter f = { .from = from + 1, .to = h.pos,
+				.kinds = 1u << EG_KIND_METRIC | 1u << EG_KIND_ERROR };
 		eg_iter *it;
 		const eg_event *e;
 		mt_sample *smp = malloc(sizeof *smp);
@@ -1022,18 +1104,25 @@ static int catch_up(struct eg_metrics *m, unsigned mask)
 
 int eg_metrics_open(eg_store *st, eg_metrics **out)
 {
+	int grouping, rc = eg_errors_grouping(st, &grouping);
+	*out = NULL;
+	if (rc)
+		return rc;
 	struct eg_metrics *m = calloc(1, sizeof *m);
 	*out = m;
 	if (!m)
 		return EG_ENOMEM;
 	m->st = st;
+	m->grouping = grouping;
 	unsigned char hash[16];
 	char hex[33];
-	XXH128_hash_t x = XXH3_128bits(mt_spec, sizeof mt_spec - 1);
+	char mt_spec[160];
+	int sn = snprintf(mt_spec, sizeof mt_spec, mt_spec_fmt, m->grouping);
+	XXH128_hash_t x = XXH3_128bits(mt_spec, (size_t)sn);
 	memcpy(hash, &x.high64, 8);
 	memcpy(hash + 8, &x.low64, 8);
 	eg_ds_hex(hash, hex);
-	eg_ds_open(st, "metrics", hex, 0, mt_spec, sizeof mt_spec - 1, &m->ds);
+	eg_ds_open(st, "metrics", hex, 0, mt_spec, (size_t)sn, &m->ds);
 	eg_ds_lock(st, &m->ds);
 	load_series(m);
 	eg_ds_unlock(&m->ds);
@@ -1341,9 +1430,15 @@ static int fold_cells(mt_run *r, int l, eg_metrics_explain *ex)
 static int fold_raw(mt_run *r, const mt_piece *p, eg_metrics_explain *ex)
 {
 	struct eg_metrics *m = r->m;
-	eg_filter f = { .to = m->pos, .kinds = 1u << EG_KIND_METRIC, .has_since = 1, .has_until = 1,
-			.since = p->a, .until = p->b - 1 };
-	if (r->q->nnames) {
+	eg_filter f = { .to = m->pos, .kinds = 1u << EG_KIND_METRIC | 1u << EG_KIND_ERROR,
+			.has_since = 1, .has_until = 1, .since = p->a, .until = p->b - 1 };
+	/* the names are the metric events' types; engram.errors is of the
+	 * error events, whatever their type */
+	int errors = !r->q->nnames;
+	for (size_t i = 0; i < r->q->nnames; i++)
+		errors |= !strcmp(r->q->names[i], MT_ERRORS);
+	if (!errors) {
+		f.kinds = 1u << EG_KIND_METRIC;
 		f.types = r->q->names;
 		f.ntypes = r->q->nnames;
 	}
@@ -1359,7 +1454,14 @@ static int fold_raw(mt_run *r, const mt_piece *p, eg_metrics_explain *ex)
 	}
 	while ((rc = eg_iter_next(it, &e)) == EG_OK) {
 		uint32_t name;
-		if (parse_sample(e, smp) || name_find(m, e->type, e->type_len, 0, &name) != 1)
+		const char *nm;
+		size_t nl;
+		int sr = sample_of(m, e, smp, &nm, &nl);
+		if (sr == EG_ENOMEM) {
+			rc = sr;
+			break;
+		}
+		if (sr || name_find(m, nm, nl, 0, &name) != 1)
 			continue;
 		int64_t si = series_find(m, name, smp->tags, smp->tags_len);
 		if (si < 0) {

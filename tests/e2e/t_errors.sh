@@ -207,6 +207,48 @@ PY
 	assert_contains "$OUT" '"events":400'
 }
 
+test_every_is_also_the_metric_engram_errors() {
+	ok_to "$T/g" "$ENGRAM" gen errors --events 1500 --seed 12 --days 5
+	head -n 900 "$T/g" >"$T/a"
+	tail -n +901 "$T/g" >"$T/b"
+	ok eg append "$T/a"
+	# a query between the batches: the rollups and the groups catch up
+	ok eg --format ndjson metrics engram.errors --every 1d --agg count
+	ok eg append "$T/b"
+	ok_to "$T/e" "$ENGRAM" -d "$STORE" --format ndjson errors --every 1h
+	ok_to "$T/m" "$ENGRAM" -d "$STORE" --format ndjson metrics engram.errors --by fingerprint --every 1h --agg count
+	py "$T/e" "$T/m" <<'PY'
+import sys, json
+e = {(r["time"], r["fingerprint"]): r["count"] for r in map(json.loads, open(sys.argv[1])) if r["count"]}
+m = {(r["time"], r["fingerprint"]): r["count"] for r in map(json.loads, open(sys.argv[2]))}
+assert e == m, (len(e), len(m), sorted(set(e.items()) ^ set(m.items()))[:5])
+assert sum(m.values()) == 1500, sum(m.values())
+PY
+	# by service, from the day rollups: the totals of errors --service
+	ok_to "$T/s" "$ENGRAM" -d "$STORE" --format ndjson metrics engram.errors --by service --every 1d --agg count
+	local svc
+	svc=$(jget "$(head -n 1 "$T/s")" service)
+	ok_to "$T/es" "$ENGRAM" -d "$STORE" --format ndjson errors --service "$svc"
+	py "$T/s" "$T/es" "$svc" <<'PY'
+import sys, json
+m = sum(r["count"] for r in map(json.loads, open(sys.argv[1])) if r["service"] == sys.argv[3])
+e = sum(r["count"] for r in map(json.loads, open(sys.argv[2])))
+assert m == e and m > 0, (m, e)
+PY
+	# regrouped, the metric's fingerprints are the new grouping's
+	ok eg errors --regroup 1
+	ok_to "$T/e1" "$ENGRAM" -d "$STORE" --format ndjson errors
+	ok_to "$T/m1" "$ENGRAM" -d "$STORE" --format ndjson metrics engram.errors --by fingerprint --every 1d --agg count
+	py "$T/e1" "$T/m1" <<'PY'
+import sys, json
+e = {r["fingerprint"]: r["count"] for r in map(json.loads, open(sys.argv[1]))}
+m = {}
+for r in map(json.loads, open(sys.argv[2])):
+    m[r["fingerprint"]] = m.get(r["fingerprint"], 0) + r["count"]
+assert e == m, (e, m)
+PY
+}
+
 test_bad_flags_exit_2() {
 	assert_exit 2 eg errors --grouping 3
 	assert_exit 2 eg errors --regroup 0
