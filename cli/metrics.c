@@ -138,13 +138,17 @@ typedef struct msink {
 	uint64_t rows;
 } msink;
 
-/* The shortest of %.15g and %.17g that reads back as v: out_f64's six
- * digits would lose the exact sums, minima and maxima. */
+/* The shortest of %.15g, %.16g and %.17g that reads back as v (64.16,
+ * not 64.159999999999997): out_f64's six digits would lose the exact
+ * sums, minima and maxima. */
 static size_t fmt_num(char *b, size_t n, double v)
 {
-	int k = snprintf(b, n, "%.15g", v);
-	if (strtod(b, NULL) != v)
-		k = snprintf(b, n, "%.17g", v);
+	int k = 0;
+	for (int prec = 15; prec <= 17; prec++) {
+		k = snprintf(b, n, "%.*g", prec, v);
+		if (strtod(b, NULL) == v)
+			break;
+	}
 	return (size_t)k;
 }
 

@@ -224,11 +224,14 @@ static int dwidth(const char *s, size_t n)
 	return w;
 }
 
-/* Hashes and ids are what a user copies from a table: never cut them. */
+/* Hashes and ids are what a user copies from a table: never cut them (an
+ * error group's fingerprint, for errors show), nor a sparkline, which is
+ * read whole. */
 static int never_cut(const char *key)
 {
 	static const char *const KEYS[] = { "id", "hash", "head", "stream", "key",
-					    "session", "consumer", "name" };
+					    "session", "consumer", "name", "fingerprint",
+					    "trend" };
 	for (size_t i = 0; i < sizeof KEYS / sizeof *KEYS; i++)
 		if (!strcmp(key, KEYS[i]))
 			return 1;
