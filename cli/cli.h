@@ -33,6 +33,7 @@ typedef struct cli {
 	const char *dir;         /* -d DIR, $ENGRAM_DIR, ./engram-data */
 	int format;
 	int format_given;        /* --format was given (else the default) */
+	int format_prometheus;   /* --format prometheus before the command (metrics' own) */
 	uint64_t segment_bytes;
 	int seal;                /* --seal: EG_SEAL_AUTO, _ALWAYS or _NEVER */
 	int argc;                /* the command's arguments after global options */

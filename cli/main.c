@@ -1120,6 +1120,8 @@ int main(int argc, char **argv)
 				c.format = FMT_CSV;
 			else if (v && !strcmp(v, "table"))
 				c.format = FMT_TABLE;
+			else if (v && !strcmp(v, "prometheus"))
+				c.format_prometheus = 1;    /* engram metrics' own: checked below */
 			else {
 				cli_error("--format: expected ndjson, csv or table");
 				return EXIT_USAGE;
@@ -1159,6 +1161,11 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	c.cmd = argv[i];
+	if (c.format_prometheus && strcmp(c.cmd, "metrics")) {
+		cli_error("--format prometheus: only engram metrics prints it; expected ndjson, csv "
+			  "or table");
+		return EXIT_USAGE;
+	}
 	c.argc = argc - i - 1;
 	c.argv = argv + i + 1;
 	/* Command options may also come after the command: allow the global

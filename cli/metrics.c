@@ -78,6 +78,8 @@ static int parse_args(cli *c, margs *a)
 		return rc < 0 ? -1 : rc;
 	for (int i = 0; i < c->npos; i++)
 		a->names[a->nnames++] = c->pos[i];
+	if (c->format_prometheus)
+		a->prom = 1;
 	if (a->format_s) {
 		if (strcmp(a->format_s, "prometheus"))
 			return cli_usage_error(c, "--format: expected ndjson, csv, table or prometheus");

@@ -55,6 +55,12 @@ lat{endpoint="/a",host="h1"} 30 1735725640000
 lat{endpoint="/b"} 20 1735727400000
 # TYPE req counter
 req{endpoint="/a"} 5 1735729800000' "$OUT"
+	# given before the command, as the other formats may be
+	local after=$OUT
+	ok "$ENGRAM" -d "$STORE" --format prometheus metrics
+	assert_eq "$after" "$OUT" "--format prometheus before the command"
+	assert_exit 2 "$ENGRAM" -d "$STORE" --format prometheus read
+	assert_contains "$ERR" "only engram metrics prints it"
 }
 
 test_metrics_follow_prints_closed_intervals() {
