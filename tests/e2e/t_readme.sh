@@ -45,4 +45,49 @@ bal = lambda r: float(plain(r["balance"]))
 check(abs(bal(late) - bal(asof) - 1000) < 1e-6, "with the late deposit %r, before %r" % (late, asof))
 check(abs(bal(known) - bal(asof)) < 1e-6, "--known-at before it %r, expected %r" % (known, asof))
 PYEOF
+	check_ops_block
+}
+
+# The tour's metrics and errors block (issue 27, store tour/ops), against a
+# recomputation: the late Prometheus sample is in its hour's rollup, the
+# StatsD counter is scaled by its rate, and the errors table has one row
+# per fingerprint whose counts add up to the errors appended.
+check_ops_block() {
+	# the generators' output, with the block's arguments, for the recomputation
+	local gen
+	gen=$(grep -o 'engram gen metrics [^|]*' "$T/tour.sh" | head -n 1 | sed 's/^engram //')
+	# shellcheck disable=SC2086
+	"$ENGRAM" $gen >"$T/m.ndjson"
+	gen=$(grep -o 'engram gen errors [^|]*' "$T/tour.sh" | head -n 1 | sed 's/^engram //')
+	# shellcheck disable=SC2086
+	"$ENGRAM" $gen >"$T/e.ndjson"
+	py "$T/out" "$T/m.ndjson" "$T/e.ndjson" <<'PYEOF'
+import json, re, sys
+from e2e import *
+out = [dict(loads(l)) for l in open(sys.argv[1]) if l.startswith("{")]
+# the late gauge sample: queue_depth{region="eu-west"} 250 at 10:00 on Jan 5
+late = [r for r in out if set(r) == {"time", "count", "max"}]
+check(len(late) == 1, "one queue_depth row: %r" % late)
+vals = [float(e["data"]["value"]) for e in map(json.loads, open(sys.argv[2]))
+        if e["type"] == "queue_depth" and e["data"]["tags"] == {"region": "eu-west"}
+        and time_us(e["time"]) // 3600000000 == time_us("2026-01-05T10:00:00Z") // 3600000000]
+r = late[0]
+check(norm_time(r["time"]) == norm_time("2026-01-05T10:00:00Z"), "the hour: %r" % r)
+check(int(plain(r["count"])) == len(vals) + 1, "count %r, expected %d + the late one" % (r, len(vals)))
+check(float(plain(r["max"])) == max(vals + [250.0]), "max %r, expected %r" % (r, max(vals + [250.0])))
+# the statsd counter: 3 at a sample rate of 0.1 stands for 30
+sd = [r for r in out if r.get("type") == "checkout.orders"]
+check(len(sd) == 1 and float(plain(sd[0]["data"]["value"])) == 30, "the statsd sample: %r" % sd)
+# the errors table: one row per fingerprint, by count, adding up to the errors appended
+errs = [r for r in out if "fingerprint" in r and "title" in r and "trend" in r]
+n = sum(1 for l in open(sys.argv[3]) if l.strip())
+check(len(errs) > 1, "errors rows: %d" % len(errs))
+check(all(re.fullmatch("[0-9a-f]{32}", r["fingerprint"]) for r in errs), "fingerprints: %r" % errs[:2])
+check(len({r["fingerprint"] for r in errs}) == len(errs), "one row per fingerprint")
+counts = [int(plain(r["count"])) for r in errs]
+check(sum(counts) == n and counts == sorted(counts, reverse=True), "counts %r, %d errors appended" % (counts, n))
+# errors show: the occurrences of the first row's group, with stacks
+shown = [r for r in out if "message" in r and "stack" in r and "pos" in r]
+check(0 < len(shown) <= 3, "errors show rows: %d" % len(shown))
+PYEOF
 }
