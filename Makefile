@@ -320,11 +320,14 @@ bench-check: all bench-deps $(B)/bench/features_serve $(B)/bench/sse_load $(B)/t
 	@B=$(B) bench/kafka.sh --check
 	@echo "== bench/columns.sh --check: windows and sessions from columns = from the log = DuckDB"
 	@B=$(B) bench/columns.sh --check
+	@echo "== bench/metrics.sh --check: engram metrics --every 1h --agg avg,p99 = DuckDB's GROUP BY on gen metrics' samples"
+	@ENGRAM=$(abspath $(ENGRAM)) bench/metrics.sh --check
 # Each feature's own benchmark, with its targets (bench/results/*.md).
 bench-core: all ; @bench/run.sh $(BENCH_ARGS)
 bench-proj: all ; @bench/proj.sh $(BENCH_ARGS)
 bench-windows: all ; @bench/windows.sh $(BENCH_ARGS)
-# engram metrics over 10M samples of 1,000 series against DuckDB: bench/metrics.sh.
+# engram metrics over 10M samples of 1,000 series (engram gen metrics) against
+# DuckDB: bench/metrics.sh.
 bench-metrics: all ; @ENGRAM=$(abspath $(ENGRAM)) bench/metrics.sh $(BENCH_ARGS)
 bench-funnel: all ; @bench/funnel.sh $(BENCH_ARGS)
 bench-sessions: all ; @bench/sessions.sh $(BENCH_ARGS)

@@ -200,6 +200,40 @@ run -d "$crm" --format table dataset explain west_recent_buyers
 run -d "$crm" --format table dataset explain west_recent_buyers --by state
 run -d "$crm" --format table dataset why west_recent_buyers 44
 
+say "Metrics: name, time, value and tags; rollups at 1m, 1h and 1d answer the queries (docs/METRICS.md)"
+ops=build/demo/ops-store
+rm -rf "$ops"
+run gen metrics --series 30 --days 2 --seed 5 > build/demo/metrics.ndjson
+head -n 2 build/demo/metrics.ndjson
+run -d "$ops" append build/demo/metrics.ndjson
+run -d "$ops" --format table metrics --tags
+run -d "$ops" --format table metrics http_request_duration_ms --by endpoint --every 1h --agg count,avg,p99 \
+	--since 2026-01-05T09:00:00Z --until 2026-01-05T11:00:00Z
+echo "StatsD and Prometheus text go in through --map; this gauge sample of 10:30 arrives late:"
+printf '# TYPE queue_depth gauge\nqueue_depth{region="us-east"} 400 1767609000000\n' > build/demo/late.prom
+cat build/demo/late.prom
+run -d "$ops" append --map prometheus build/demo/late.prom
+run -d "$ops" --format table metrics queue_depth --where region=us-east --every 1h --agg count,max,last \
+	--since 2026-01-05T09:00:00Z --until 2026-01-05T12:00:00Z
+echo "The 10:00 hour counts the late sample (max 400): the rollups took it in, no refresh needed."
+echo "A StatsD counter of 2 sampled 1 time in 2 (@0.5) stands for 4 requests:"
+echo 'checkout.orders:2|c|@0.5|#region:us-east|T1767609000' > build/demo/orders.statsd
+cat build/demo/orders.statsd
+run -d "$ops" append --map statsd build/demo/orders.statsd
+run -d "$ops" --format table sql "SELECT time, name, tags, count, sum FROM metrics('checkout.orders', '1d')"
+echo "A value that is not a finite number is refused, naming the line; nothing is written:"
+echo 'queue_depth{region="us-east"} NaN 1767609000000' > build/demo/nan.prom
+run -d "$ops" append --map prometheus build/demo/nan.prom || echo "(exit code $?)"
+
+say "Errors: grouped by fingerprint, as Sentry does (docs/ERRORS.md)"
+run gen errors --events 2000 --seed 5 > build/demo/errors.ndjson
+run -d "$ops" append --map stacks build/demo/errors.ndjson
+run -d "$ops" --format table errors
+fp=$("$E" -d "$ops" --format ndjson errors | sed -n '1s/^{"fingerprint":"\([0-9a-f]*\)".*/\1/p')
+echo "The biggest group's latest occurrence (errors show takes 6 or more digits of a fingerprint):"
+run -d "$ops" --format ndjson errors show "${fp:0:8}" --limit 1
+run -d "$ops" --format table sql "SELECT title, count, users, first_release FROM errors() WHERE regressed"
+
 export ENGRAM_DIR=${ENGRAM_DIR_DEMO:-./engram-data}
 
 say "Tamper evidence: keep the head; verify proves the log still matches it"

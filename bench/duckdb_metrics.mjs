@@ -2,7 +2,8 @@
 // --every 1h --agg avg,p99` (bench/metrics.sh runs it) over the raw samples.
 //
 //   load DBFILE NDJSON   the samples into a table samples(t, name, value, tags)
-//                        (read_json of the same NDJSON engram appended)
+//                        (read_json of the same NDJSON engram appended: the
+//                        output of engram gen metrics, times in RFC 3339 UTC)
 //   check DBFILE         per hour and name: avg and the exact nearest-rank p99
 //                        (the value of rank ceil(0.99 n)), as NDJSON
 //   query DBFILE R       the query with quantile_disc, then approx_quantile,
@@ -24,10 +25,10 @@ const hourly = (p99) => `SELECT time_bucket(INTERVAL 1 HOUR, t) AS time, name,
 
 if (mode === 'load') {
   const t0 = performance.now();
-  await con.run(`CREATE OR REPLACE TABLE samples AS SELECT make_timestamp(time * 1000) AS t,
+  await con.run(`CREATE OR REPLACE TABLE samples AS SELECT time::TIMESTAMP AS t,
     type AS name, data.value AS value, data.tags AS tags
     FROM read_json(${q(rest[0])}, format = 'newline_delimited',
-      columns = {kind: 'VARCHAR', type: 'VARCHAR', time: 'BIGINT',
+      columns = {kind: 'VARCHAR', type: 'VARCHAR', time: 'VARCHAR',
                  data: 'STRUCT(value DOUBLE, tags JSON, metric_type VARCHAR)'})`);
   console.log(JSON.stringify({ load_s: secs(t0) }));
 } else if (mode === 'check') {

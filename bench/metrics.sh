@@ -1,29 +1,35 @@
 #!/usr/bin/env bash
-# bench/metrics.sh [--series N] [--days D] [--runs R] [--quick] [--keep]
+# bench/metrics.sh [--series N] [--days D] [--runs R] [--quick] [--check] [--keep]
 #
-# The metrics benchmark (issue 27): N series (default 1000) sampled once a
-# minute for D days (default 7: 10,080,000 samples, ~1% late) from
-# bench/metrics_gen.c, appended to a store; the rollups warmed by a first
-# `engram metrics --every 1h --agg avg,p99` (timed: the cold fold); then,
-# alternating, that query (whole process, warm) and the same GROUP BY in
-# DuckDB over the raw samples loaded from the same NDJSON (quantile_disc and
-# approx_quantile; query time only).  engram's answer is first checked
-# against DuckDB's exact one (avg to 1e-9, p99 within the sketch's 0.5% of
-# the nearest-rank value).  Then every rollup part is built and its bytes
-# per sample reported, beside the store's.  Writes bench/results/metrics.md.
+# The metrics benchmark (issue 27): `engram gen metrics --series N --days D`
+# (default 1000 series for 7 days, one sample a minute: 10,080,000 samples,
+# ~1% of them late; tags endpoint, method, region and status), appended to a
+# store; the rollups warmed by a first `engram metrics --every 1h --agg
+# avg,p99` (timed: the cold fold); then, alternating, that query (whole
+# process, warm) and the same GROUP BY in DuckDB over the raw samples loaded
+# from the same NDJSON (quantile_disc and approx_quantile; query time only).
+# engram's answer is first checked against DuckDB's exact one (one row per
+# hour and metric name; avg to 1e-9, p99 within the sketch's 0.5% of the
+# nearest-rank value).  Then every rollup part is built and its bytes per
+# sample reported, beside the store's.  Writes bench/results/metrics.md.
+#
+#   --quick   100 series for 1 day (144,000 samples), the report written
+#   --check   50 series for 1 day (72,000 samples): the answers checked,
+#             nothing timed, no report (make bench-check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD ENGRAM=${ENGRAM:-$PWD/bin/engram}
 . bench/lib.sh
-SERIES=1000 DAYS=7 RUNS=7 KEEP=0
+SERIES=1000 DAYS=7 RUNS=7 KEEP=0 CHECK=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--series) SERIES=$2; shift 2 ;;
 	--days) DAYS=$2; shift 2 ;;
 	--runs) RUNS=$2; shift 2 ;;
 	--quick) SERIES=100 DAYS=1; shift ;;
+	--check) SERIES=50 DAYS=1 CHECK=1; shift ;;
 	--keep) KEEP=1; shift ;;
-	*) echo "usage: bench/metrics.sh [--series N] [--days D] [--runs R] [--quick] [--keep]" >&2; exit 2 ;;
+	*) echo "usage: bench/metrics.sh [--series N] [--days D] [--runs R] [--quick] [--check] [--keep]" >&2; exit 2 ;;
 	esac
 done
 [ -x "$ENGRAM" ] || die "no $ENGRAM; run make first (ENGRAM=... for another build)"
@@ -34,9 +40,9 @@ rm -rf "$W" && mkdir -p "$W"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 S="$W/store" D="$W/duck.db" DUCK="node bench/duckdb_metrics.mjs"
 
-log "generating $SERIES series x $DAYS days"
-cc -O2 -std=c11 -D_GNU_SOURCE -o "$W/gen" bench/metrics_gen.c -lm
-"$W/gen" "$SERIES" "$DAYS" 1 >"$W/m.ndjson"
+GEN=(gen metrics --series "$SERIES" --days "$DAYS")
+log "engram ${GEN[*]}"
+"$ENGRAM" "${GEN[@]}" >"$W/m.ndjson"
 N=$(wc -l <"$W/m.ndjson")
 log "appending $N samples"
 t0=$(now); "$ENGRAM" -d "$S" append <"$W/m.ndjson" >/dev/null; APPEND_S=$(calc "$(now) - $t0" 2)
@@ -54,8 +60,10 @@ for a, b in zip(e, d):
     assert (a["time"], a["name"]) == (b["time"], b["name"]), (a, b)
     assert abs(a["avg"] - b["avg"]) <= 1e-9 * abs(b["avg"]), (a, b)
     assert abs(a["p99"] - b["p99"]) <= 0.005 * abs(b["p99"]), (a, b)
+assert e, "no rows"
 print("check: %d rows equal (avg to 1e-9, p99 within 0.5%% of nearest rank)" % len(e), file=sys.stderr)
 PY
+[ "$CHECK" = 0 ] || exit 0
 ET=() DD=() DA=()
 for ((r = 0; r < RUNS; r++)); do
 	t0=$(now); "$ENGRAM" -d "$S" --format ndjson "${Q[@]}" >/dev/null; ET+=("$(calc "$(now) - $t0" 4)")
@@ -66,7 +74,7 @@ done
 EM=$(median "${ET[@]}") DM=$(median "${DD[@]}") AM=$(median "${DA[@]}")
 log "engram ${EM}s, DuckDB ${DM}s (quantile_disc), ${AM}s (approx_quantile)"
 # every part of the rollups, for their bytes
-for a in "--every 1m" "--every 1d" "--every 1m --by host" "--every 1h --by host" "--every 1d --by host"; do
+for a in "--every 1m" "--every 1d" "--every 1m --by region" "--every 1h --by region" "--every 1d --by region"; do
 	# shellcheck disable=SC2086
 	"$ENGRAM" -d "$S" metrics $a --agg count >/dev/null
 done
@@ -78,8 +86,9 @@ ROLL=$(bytes "$RD") LOGB=$(bytes "$S/log") STORE=$(bytes "$S") DUCKB=$(stat -c %
 	echo "# engram metrics against DuckDB (issue 27)"
 	echo
 	echo "$SERIES series, one sample a minute for $DAYS days: $N samples (~1% of them 1 to 120 minutes"
-	echo "late), from bench/metrics_gen.c. Query: \`engram metrics --every 1h --agg avg,p99\` (no name: one"
-	echo "row per hour and name, $(wc -l <"$W/e.ndjson") rows), served by the per-name 1h rollup."
+	echo "late), from \`engram ${GEN[*]}\` (tags endpoint, method, region, status)."
+	echo "Query: \`engram metrics --every 1h --agg avg,p99\` (no name: one row per hour and name,"
+	echo "$(wc -l <"$W/e.ndjson") rows), served by the per-name 1h rollup."
 	echo "DuckDB: the same GROUP BY (time_bucket, name; avg; quantile_disc or approx_quantile 0.99) over"
 	echo "the raw samples in a table loaded from the same NDJSON. engram's answer was checked first: every"
 	echo "row equal to DuckDB's exact one (avg to 1e-9 relative, p99 within 0.5% of the nearest-rank value)."

@@ -1,6 +1,6 @@
 /*
  * metrics.c — engram metrics: figures per interval of the metric samples,
- * answered from the rollups (docs/METRICS-rollups.md); --list of the
+ * answered from the rollups (docs/METRICS.md); --list of the
  * series and of the tags' cardinality, --format prometheus of the latest
  * values, --follow of the intervals as they close.
  */

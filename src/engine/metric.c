@@ -1,5 +1,5 @@
 /*
- * metric.c — the rollups of metric samples (docs/METRICS-rollups.md): the
+ * metric.c — the rollups of metric samples (docs/METRICS.md): the
  * series table, and cells per series and per name at 1m, 1h and 1d, kept
  * under idx/metrics/ as one checkpoint file per part, each recording the
  * log position it covers.  A query loads only the parts it needs, folds the

@@ -45,4 +45,58 @@ bal = lambda r: float(plain(r["balance"]))
 check(abs(bal(late) - bal(asof) - 1000) < 1e-6, "with the late deposit %r, before %r" % (late, asof))
 check(abs(bal(known) - bal(asof)) < 1e-6, "--known-at before it %r, expected %r" % (known, asof))
 PYEOF
+	check_ops_block
+}
+
+# The tour's metrics and errors block (issue 27, store tour/ops), against a
+# recomputation: the late Prometheus sample is in its hour's rollup, the
+# StatsD counter is scaled by its rate, and the errors table has one row
+# per fingerprint whose counts add up to the errors appended.
+check_ops_block() {
+	# the generators' output, with the block's arguments, for the recomputation
+	local gen
+	gen=$(grep -o 'engram gen metrics [^|]*' "$T/tour.sh" | head -n 1 | sed 's/^engram //')
+	# shellcheck disable=SC2086
+	"$ENGRAM" $gen >"$T/m.ndjson"
+	gen=$(grep -o 'engram gen errors [^|]*' "$T/tour.sh" | head -n 1 | sed 's/^engram //')
+	# shellcheck disable=SC2086
+	"$ENGRAM" $gen >"$T/e.ndjson"
+	py "$T/out" "$T/m.ndjson" "$T/e.ndjson" "$T/tour.sh" <<'PYEOF'
+import json, re, sys
+from e2e import *
+out = [dict(loads(l)) for l in open(sys.argv[1]) if l.startswith("{")]
+# the late gauge sample (the tour's Prometheus line: value, epoch ms) in
+# the row of its hour, with the generated samples of that hour
+m = re.search(r'queue_depth\{region="eu-west"\} (\S+) (\d+)', open(sys.argv[4]).read())
+check(m, "the tour's Prometheus line")
+v, hour = float(m.group(1)), int(m.group(2)) * 1000 // 3600000000
+late = [r for r in out if set(r) == {"time", "count", "max"}]
+check(len(late) == 1, "one queue_depth row: %r" % late)
+gauges = (json.loads(l) for l in open(sys.argv[2]) if '"queue_depth"' in l)   # only those parsed
+vals = [float(e["data"]["value"]) for e in gauges
+        if e["type"] == "queue_depth" and e["data"]["tags"] == {"region": "eu-west"}
+        and time_us(e["time"]) // 3600000000 == hour]
+r = late[0]
+check(time_us(r["time"]) == hour * 3600000000, "the hour: %r" % r)
+check(int(plain(r["count"])) == len(vals) + 1, "count %r, expected %d + the late one" % (r, len(vals)))
+check(float(plain(r["max"])) == max(vals + [v]), "max %r, expected %r" % (r, max(vals + [v])))
+# the StatsD counter, read back: its value over its sample rate
+m = re.search(r"checkout\.orders:([0-9.]+)\|c\|@([0-9.]+)", open(sys.argv[4]).read())
+check(m, "the tour's StatsD line")
+sd = [r for r in out if r.get("type") == "checkout.orders"]
+want = float(m.group(1)) / float(m.group(2))
+check(len(sd) == 1 and abs(float(plain(sd[0]["data"]["value"])) - want) < 1e-9, "the statsd sample %r, expected %r" % (sd, want))
+# the errors table: one row per fingerprint, by count, adding up to the errors appended
+errs = [r for r in out if "fingerprint" in r and "title" in r and "trend" in r]
+n = sum(1 for l in open(sys.argv[3]) if l.strip())
+check(len(errs) > 1, "errors rows: %d" % len(errs))
+check(all(re.fullmatch("[0-9a-f]{32}", r["fingerprint"]) for r in errs), "fingerprints: %r" % errs[:2])
+check(len({r["fingerprint"] for r in errs}) == len(errs), "one row per fingerprint")
+counts = [int(plain(r["count"])) for r in errs]
+check(sum(counts) == n and counts == sorted(counts, reverse=True), "counts %r, %d errors appended" % (counts, n))
+# errors show: the occurrences of the first row's group, with stacks
+shown = [r for r in out if "message" in r and "stack" in r and "pos" in r]
+check(0 < len(shown) <= 3, "errors show rows: %d" % len(shown))
+check(all(errs[0]["title"].startswith(r["type"] + ":") for r in shown), "shown %r, group %r" % (shown, errs[0]))
+PYEOF
 }
