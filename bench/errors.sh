@@ -96,7 +96,7 @@ ms() { calc "$1 * 1000" 1; }
 	echo
 	echo "- $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 	echo "- Linux $(uname -r); engram (git: $GIT_V); $(cc --version | head -1), -O2"
-	echo "- load average at start: $LOAD0; at end: $(cut -d' ' -f1-3 /proc/loadavg) (other helpers were building on the two shared cores: the times are upper bounds)"
+	echo "- load average at start: $LOAD0; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "- command: \`bench/errors.sh$ARGS --runs $RUNS\` (\`make bench-errors BENCH_ARGS='…'\`)"
 } >"$W/errors.md"
 cp "$W/errors.md" bench/results/errors.md

@@ -81,7 +81,12 @@ done
 RD=$(echo "$S"/idx/metrics/*/)
 parts() { for f in "$RD"/series "$RD"/series-* "$RD"/name-*; do
 	printf '| %s | %s | %s |\n' "$(basename "$f")" "$(stat -c %s "$f")" "$(calc "$(stat -c %s "$f") / $N" 2)"; done; }
-ROLL=$(bytes "$RD") LOGB=$(bytes "$S/log") STORE=$(bytes "$S") DUCKB=$(stat -c %s "$D")
+ROLL=$(bytes "$RD") LOGB0=$(bytes "$S/log") STORE0=$(bytes "$S") DUCKB=$(stat -c %s "$D")
+# the store as it ages: its segments sealed (zstd, what the writers'
+# background sealing does to closed segments; compact seals them all now)
+t0=$(now); "$ENGRAM" -d "$S" compact >/dev/null; COMPACT_S=$(calc "$(now) - $t0" 2)
+LOGB=$(bytes "$S/log") STORE=$(bytes "$S") COLB=$(bytes "$S/idx/col")
+IDXB=$(( $(bytes "$S/idx") - COLB - ROLL ))
 {
 	echo "# engram metrics against DuckDB (issue 27)"
 	echo
@@ -108,8 +113,12 @@ ROLL=$(bytes "$RD") LOGB=$(bytes "$S/log") STORE=$(bytes "$S") DUCKB=$(stat -c %
 	echo "|---|---|---|"
 	parts
 	echo "| all rollups | $ROLL | $(calc "$ROLL / $N" 2) |"
-	echo "| log (the samples themselves) | $LOGB | $(calc "$LOGB / $N" 2) |"
-	echo "| whole store (log, indexes, columns, rollups) | $STORE | $(calc "$STORE / $N" 2) |"
+	echo "| log as appended (JSON records, not sealed yet) | $LOGB0 | $(calc "$LOGB0 / $N" 2) |"
+	echo "| log sealed (engram compact, zstd level 3, ${COMPACT_S}s) | $LOGB | $(calc "$LOGB / $N" 2) |"
+	echo "| indexes (ids, streams, types, blocks) | $IDXB | $(calc "$IDXB / $N" 2) |"
+	echo "| column files | $COLB | $(calc "$COLB / $N" 2) |"
+	echo "| whole store as appended | $STORE0 | $(calc "$STORE0 / $N" 2) |"
+	echo "| whole store sealed (log, indexes, columns, rollups) | $STORE | $(calc "$STORE / $N" 2) |"
 	echo "| DuckDB database file | $DUCKB | $(calc "$DUCKB / $N" 2) |"
 	echo
 	echo "Prometheus publishes 1-2 bytes per sample (Gorilla-style delta-of-delta"
