@@ -282,9 +282,15 @@ $(B)/libfault.so: tests/fault/libfault.c
 	$(CC) -O2 -g -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
 fault: all $(B)/libfault.so $(B)/bench/colscan_bench
 	@ENGRAM_COLCHECK=$(abspath $(B)/bench/colscan_bench) python3 tests/fault/sweep.py $(abspath $(B)/libfault.so) $(abspath $(ENGRAM)) --every
+# Two processes, one a core, each half of the workloads (--part); the first
+# half's report follows the second's.
 fault-check: deps-check $(ENGRAM) $(B)/libfault.so $(B)/bench/colscan_bench
 	@echo "== tests/fault: a spread of injected faults"
-	@ENGRAM_COLCHECK=$(abspath $(B)/bench/colscan_bench) python3 tests/fault/sweep.py $(abspath $(B)/libfault.so) $(abspath $(ENGRAM))
+	@export ENGRAM_COLCHECK=$(abspath $(B)/bench/colscan_bench); \
+	sweep="python3 tests/fault/sweep.py $(abspath $(B)/libfault.so) $(abspath $(ENGRAM))"; \
+	$$sweep --part 1/2 >$(B)/fault-part1.log 2>&1 & p=$$!; \
+	$$sweep --part 2/2; r2=$$?; wait $$p; r1=$$?; cat $(B)/fault-part1.log; \
+	[ $$r1 = 0 ] && [ $$r2 = 0 ]
 
 # The libraries a program linking libengram.a needs, for the bench
 # scripts that build their C sides themselves (bench/lib.sh engram_libs).

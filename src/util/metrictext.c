@@ -173,6 +173,23 @@ static int note_line(conv *c)
 
 /* ---------------------------------------------------------------- numbers */
 
+/* The rest of a number from i: an optional exponent e[+-]digits, then
+ * the end of [s, s+n)?  (Both number syntaxes below end this way.) */
+static int exponent_to_end(const char *s, size_t n, size_t i)
+{
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		size_t d = i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == d)
+			return 0;
+	}
+	return i == n;
+}
+
 /* Is [s, s+n) a JSON number as it stands? */
 static int json_number(const char *s, size_t n)
 {
@@ -193,17 +210,7 @@ static int json_number(const char *s, size_t n)
 		if (i == d)
 			return 0;
 	}
-	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-		i++;
-		if (i < n && (s[i] == '+' || s[i] == '-'))
-			i++;
-		size_t d = i;
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == d)
-			return 0;
-	}
-	return i == n;
+	return exponent_to_end(s, n, i);
 }
 
 /* A decimal float as the formats write it: [+-] digits [. digits] [e[+-]digits],
@@ -229,17 +236,7 @@ static int float_syntax(const char *s, size_t n, int *special)
 	}
 	if (!digits)
 		return 0;
-	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-		i++;
-		if (i < n && (s[i] == '+' || s[i] == '-'))
-			i++;
-		size_t d = i;
-		while (i < n && s[i] >= '0' && s[i] <= '9')
-			i++;
-		if (i == d)
-			return 0;
-	}
-	return i == n;
+	return exponent_to_end(s, n, i);
 }
 
 /* The double of a token that has float_syntax. */

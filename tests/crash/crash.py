@@ -5,8 +5,9 @@ Each iteration starts a producer that appends batches to one store with
 `engram append --sync always` (a random 1 to 300 events over 16 streams,
 one batch in eight of ~8 KB events),
 now and then also runs a projection, a windows run, a sessions query, a
-consumer (each writes derived files or a checkpoint of its own) and a new
-schema version; its appends use --quarantine against a schema for deposit
+consumer, a metrics query and engram errors (each writes derived files or a
+checkpoint of its own: a tenth of the events are metric samples and a
+twentieth errors) and a new schema version; its appends use --quarantine against a schema for deposit
 that refuses about half of them (a refused event goes to $quarantine in its
 own batch); one append in ten is history with its own record times
 (--keep-recorded, a new "recorded" every 7 lines, so many commits); the
@@ -146,11 +147,20 @@ def produce(engram, store, log, it, seed):
         lines = []
         for j in range(n):
             t = t0 + rnd.randint(0, 86399)
-            lines.append(json.dumps({
-                "id": f"i{it}-b{k}-e{j}", "stream": f"s{rnd.randrange(STREAMS)}",
-                "type": rnd.choice(["page_view", "click", "deposit"]),
-                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
-                "data": {"v": rnd.randint(-50, 1000), **pad}}))
+            e = {"id": f"i{it}-b{k}-e{j}", "stream": f"s{rnd.randrange(STREAMS)}",
+                 "type": rnd.choice(["page_view", "click", "deposit"]),
+                 "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
+                 "data": {"v": rnd.randint(-50, 1000), **pad}}
+            kind = rnd.random()
+            if kind < 0.1:
+                # a metric sample and an error: the rollups (idx/metrics)
+                # and the error groups (idx/errors) of their queries below
+                e.update(kind="metric", type="lat",
+                         data={"value": e["data"]["v"], "tags": {"s": e["stream"]}})
+            elif kind < 0.15:
+                e.update(kind="error", type="Boom",
+                         data={"message": f"boom {e['data']['v']}", "service": e["stream"]})
+            lines.append(json.dumps(e))
         if rnd.random() < 0.1:
             lines, args = history(rnd, it, k, n), ["--keep-recorded"]
             os.write(fd, f"intentr i{it}-b{k} {n}\n".encode())
@@ -191,6 +201,10 @@ def produce(engram, store, log, it, seed):
             os.write(fd, b"dsintent\n")
             if run(engram, store, "dataset", "build", "ds.json").returncode == 0:
                 ds_note(engram, store, fd)
+        elif roll < 0.86:
+            run(engram, store, *METRICS)
+        elif roll < 0.9:
+            run(engram, store, "errors")
 
 
 def ds_note(engram, store, fd):
@@ -214,10 +228,19 @@ def must(ok, what):
         raise Failure(what)
 
 
-def answers(engram, store):
-    """What the store answers through its derived files, as text."""
+# A metrics query that reads every level of the rollups: the hour cells,
+# the minute cells for its edges off the hour, and sketches.
+METRICS = ["metrics", "--every", "1h", "--since", "2025-01-01T00:30:00Z",
+           "--agg", "count,sum,min,max,last,p50,p99"]
+
+
+def answers(engram, store, kinds=False):
+    """What the store answers through its derived files, as text (kinds:
+    also the metric rollups and the error groups)."""
     out = {}
-    for name, args in (("streams", ["streams"]), ("types", ["types"]),
+    more = (("metrics", METRICS), ("metrics by tag", METRICS + ["--by", "s"]),
+            ("errors", ["errors"])) if kinds else ()
+    for name, args in more + (("streams", ["streams"]), ("types", ["types"]),
                        ("project", ["project", "proj.json"]),
                        ("windows", ["windows", "win.json", "--include-open"]),
                        ("sessions", ["sessions"]),
@@ -377,13 +400,13 @@ def check(engram, store, log, work, rnd):
         must(c["pos"] <= len(events), f"consumer {c['consumer']} beyond the head")
         must(c["pos"] >= consumed, f"consumer {c['consumer']} at {c['pos']}; it had handed out {consumed}")
     # the derived files against a rebuild from the log alone
-    got = answers(engram, store)
+    got = answers(engram, store, kinds=True)
     copy = os.path.join(work, "rebuilt")
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(store, copy, ignore=shutil.ignore_patterns("idx"))
     r = run(engram, copy, "reindex")
     must(r.returncode == 0, f"reindex: {r.stderr}")
-    want = answers(engram, copy)
+    want = answers(engram, copy, kinds=True)
     for k in got:
         must(got[k] == want[k], f"{k}: the store's answer differs from a rebuild from the log")
     t0 = time.time()

@@ -39,7 +39,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crash"))
-from crash import DS, FEAT, LABELS, PROJ, WIN, Failure, answers, columns_disagree  # noqa: E402
+from crash import DS, FEAT, LABELS, METRICS, PROJ, WIN, Failure, answers, columns_disagree  # noqa: E402
 
 OPS = ["pwrite", "fdatasync", "fsync", "rename", "mmap", "munmap", "ftruncate", "open", "malloc",
        "disk-full"]
@@ -57,11 +57,17 @@ def lines(prefix, n, t0, pad=0):
         data = {"v": i * 7 % 101, "page_url": "/p%d" % (i % 4)}
         if pad:
             data["pad"] = "x" * pad
-        out.append(json.dumps({
-            "id": f"{prefix}{i // BATCH}-e{i}", "stream": f"s{i % 5}",
-            "type": ["page_view", "click", "deposit"][i % 3],
-            "time": "2025-01-01T%02d:%02d:00Z" % (t0 + i // 60 % 12, i % 60),
-            "data": data}))
+        e = {"id": f"{prefix}{i // BATCH}-e{i}", "stream": f"s{i % 5}",
+             "type": ["page_view", "click", "deposit"][i % 3],
+             "time": "2025-01-01T%02d:%02d:00Z" % (t0 + i // 60 % 12, i % 60),
+             "data": data}
+        # a metric sample and an error in ten: for the rollups of engram
+        # metrics and the groups of engram errors
+        if i % 10 == 4:
+            e.update(kind="metric", type="lat", data={"value": data["v"], "tags": {"s": e["stream"]}})
+        elif i % 10 == 8:
+            e.update(kind="error", type="Boom", data={"message": "boom %d" % data["v"]})
+        out.append(json.dumps(e))
     return "\n".join(out) + "\n"
 
 
@@ -125,6 +131,11 @@ WORKLOADS = {
     # a read of a sealed store maps the file and decompresses its blocks
     "compact": (["compact", "--block-size", "4k"], None, "base"),
     "read-sealed": (["read", "--stream", "s3"], None, "sealed"),
+    # the metric rollups (idx/metrics: the series table, parts and their
+    # deltas) and the error groups (idx/errors/vN/groups), caught up past
+    # the base's third batch and saved
+    "metrics": (METRICS, None, "base"),
+    "errors": (["errors"], None, "base"),
 }
 
 
@@ -136,7 +147,8 @@ LONG = {"append-spool"}
 EXTRA = {"features": ["features", "feat.json", "--labels", "labels.csv", "--cutoff-known-at", "known",
                       "--leakage-report"],
          "project-snapshots": ["project", "proj-snap.json"],
-         "sessions-new-state": ["sessions", "--gap", "10m"]}
+         "sessions-new-state": ["sessions", "--gap", "10m"],
+         "metrics": METRICS, "errors": ["errors"]}
 
 
 def run(engram, store, args, stdin=None, env=None):
@@ -175,7 +187,8 @@ class Sweep:
             self.must_ok(run(engram, self.base, ["append", "--batch", str(BATCH)], text))
             if k == 0:
                 for args in (["project", "proj.json"], ["windows", "win.json"], ["sessions"],
-                             ["consume", "c1", "--limit", "20"], ["dataset", "build", "ds.json"]):
+                             ["consume", "c1", "--limit", "20"], ["dataset", "build", "ds.json"],
+                             METRICS, ["errors"]):
                     self.must_ok(run(engram, self.base, args))
         self.ds_before = self.ds_rows(self.base)
         self.ds_after = None   # the rows a build in a copy of the base gives
@@ -394,7 +407,12 @@ def main():
     argv = sys.argv[1:]
     every = "--every" in argv
     only = argv[argv.index("--only") + 1] if "--only" in argv else None
-    pos = [a for a in argv if not a.startswith("--") and a != only]
+    # --part K/N: the workloads K, K + N, K + 2N, ... (1-based) of the
+    # list, so that N processes share the sweep (make fault-check runs two,
+    # one a core)
+    part = argv[argv.index("--part") + 1] if "--part" in argv else "1/1"
+    k, n = (int(x) for x in part.split("/"))
+    pos = [a for a in argv if not a.startswith("--") and a not in (only, part)]
     if len(pos) != 2:
         sys.exit(__doc__)
     lib, engram = (os.path.abspath(p) for p in pos)
@@ -402,8 +420,8 @@ def main():
     os.chdir(work)   # the specs of answers() are relative
     try:
         s = Sweep(lib, engram, work)
-        for name in WORKLOADS:
-            if only and name != only or not (only or every) and name in LONG:
+        for i, name in enumerate(WORKLOADS):
+            if only and name != only or not (only or every) and name in LONG or i % n != k - 1:
                 continue
             want_out, counts = s.counts(name)
             before = len(s.failures), s.cases
