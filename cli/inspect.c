@@ -109,6 +109,8 @@ void cli_stats_row(out *o, const eg_stats *s)
 	out_u64(o, "session_bytes", s->session_bytes);
 	out_u64(o, "feature_bytes", s->feature_bytes);
 	out_u64(o, "column_bytes", s->column_bytes);
+	out_u64(o, "metric_bytes", s->metric_bytes);
+	out_u64(o, "error_bytes", s->error_bytes);
 	out_u64(o, "consumer_bytes", s->consumer_bytes);
 	out_u64(o, "dataset_bytes", s->dataset_bytes);
 	out_u64(o, "derived_bytes", s->derived_bytes);

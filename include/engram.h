@@ -473,8 +473,10 @@ int eg_store_verify(eg_store *st, eg_verify_result *res);
  * last commit; uncommitted_bytes what follows it (an interrupted append,
  * cut off by the next writer, or a batch being written).  The derived files,
  * all rebuilt from the log: index_bytes (idx/'s own files), projection_bytes,
- * window_bytes, session_bytes, feature_bytes, column_bytes (idx/proj,
- * idx/win, idx/sess, idx/feat, idx/col), consumer_bytes (consumers/) and dataset_bytes (datasets/: kept
+ * window_bytes, session_bytes, feature_bytes, column_bytes, metric_bytes,
+ * error_bytes (idx/proj, idx/win, idx/sess, idx/feat, idx/col,
+ * idx/metrics, and idx/errors with the store's errors.grouping),
+ * consumer_bytes (consumers/) and dataset_bytes (datasets/: kept
  * answers, built again by engram dataset build), with derived_bytes their
  * sum.  total_bytes is log_bytes + derived_bytes. */
 typedef struct eg_stats {
@@ -485,6 +487,7 @@ typedef struct eg_stats {
 	uint64_t derived_bytes, uncommitted_bytes;
 	uint64_t feature_bytes, dataset_bytes;
 	uint64_t column_bytes;
+	uint64_t metric_bytes, error_bytes;
 } eg_stats;
 
 int eg_store_stats(eg_store *st, eg_stats *out);

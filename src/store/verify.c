@@ -8,9 +8,11 @@
 #include "os.h"
 #include "seal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int bad(eg_store *st, eg_verify_result *res, const eg_log *lg, logpos at,
 	       uint64_t pos, const char *what)
@@ -230,6 +232,8 @@ static int derived_bytes(eg_store *st, eg_stats *out)
 		{ "idx/sess", 1, &out->session_bytes },
 		{ "idx/feat", 1, &out->feature_bytes },
 		{ "idx/col", 1, &out->column_bytes },
+		{ "idx/metrics", 1, &out->metric_bytes },
+		{ "idx/errors", 1, &out->error_bytes },
 		{ "consumers", 1, &out->consumer_bytes },
 		{ "datasets", 1, &out->dataset_bytes },
 	};
@@ -240,6 +244,16 @@ static int derived_bytes(eg_store *st, eg_stats *out)
 		if (eg_os_dir_bytes(path, parts[i].recurse, b))
 			return eg_st_errno(st, "cannot read %s", path);
 		out->derived_bytes += *b;
+	}
+	/* the error grouping a store uses (not derived: reindex keeps it) */
+	char path[PATH_MAX];
+	struct stat sb;
+	snprintf(path, sizeof path, "%s/errors.grouping", st->dir);
+	if (eg_os.stat(path, &sb) == 0) {
+		out->error_bytes += (uint64_t)sb.st_size;
+		out->derived_bytes += (uint64_t)sb.st_size;
+	} else if (errno != ENOENT) {
+		return eg_st_errno(st, "cannot read %s", path);
 	}
 	out->total_bytes = out->log_bytes + out->derived_bytes;
 	return EG_OK;

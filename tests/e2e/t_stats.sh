@@ -30,6 +30,8 @@ want = {
     "session_bytes": size("idx/sess"),
     "feature_bytes": size("idx/feat"),
     "column_bytes": size("idx/col"),
+    "metric_bytes": size("idx/metrics"),
+    "error_bytes": size("idx/errors") + os.lstat(os.path.join(d, "errors.grouping")).st_size,
     "consumer_bytes": size("consumers"),
     "dataset_bytes": size("datasets"),
 }
@@ -40,7 +42,7 @@ want["bytes"] = everything - want["uncommitted_bytes"]
 for k, v in want.items():
     assert int(st[k]) == v, "%s: stats says %s, the files hold %d" % (k, st[k], v)
 for k in ("projection_bytes", "window_bytes", "session_bytes", "feature_bytes", "consumer_bytes",
-          "dataset_bytes"):
+          "dataset_bytes", "metric_bytes", "error_bytes"):
     assert int(st[k]) > 0, "%s is 0: the test should have made such files" % k
 bpe = committed / int(st["events"])
 assert abs(float(st["bytes_per_event"]) - bpe) < 0.01, \
@@ -62,6 +64,11 @@ test_stats_count_committed_bytes_and_every_kind_of_derived_file() {
 	ok_to /dev/null eg features "$T/f.json" --labels "$T/labels.csv"
 	printf '{"name":"accounts","key":"stream","base":"SELECT stream, count(*) AS n FROM events GROUP BY stream","filters":[{"name":"busy","sql":"n > 3"}]}' >"$T/d.json"
 	ok_to /dev/null eg dataset build "$T/d.json"
+	printf '%s\n' '{"kind":"metric","type":"lat","time":"2025-01-02T00:00:00Z","data":{"value":3}}' \
+		'{"kind":"error","type":"E","time":"2025-01-02T00:00:00Z","data":{"message":"m"}}' >"$T/k.ndjson"
+	ok eg append "$T/k.ndjson"
+	ok_to /dev/null eg metrics
+	ok_to /dev/null eg errors
 	local seg committed
 	seg=$(last_seg)
 	committed=$(stat -c %s "$seg")
@@ -73,7 +80,7 @@ test_stats_count_committed_bytes_and_every_kind_of_derived_file() {
 	full=$(stat -c %s "$nseg")
 	tail -c +$((committed + 1)) "$nseg" | head -c $(((full - committed) / 2)) >>"$seg"
 	ok eg stats
-	assert_eq "3000 $committed $(((full - committed) / 2))" \
+	assert_eq "3002 $committed $(((full - committed) / 2))" \
 		"$(jfields "$OUT" events log_bytes uncommitted_bytes)" "events, log and uncommitted bytes"
 	assert_contains "$ERR" "engram: warning: the log holds $(((full - committed) / 2)) bytes after its last commit"
 	printf '%s\n' "$OUT" >"$T/stats"
@@ -82,7 +89,7 @@ test_stats_count_committed_bytes_and_every_kind_of_derived_file() {
 	# The next append cuts the tail: nothing uncommitted, no warning.
 	ok eg append "$T/b.ndjson"
 	ok eg stats
-	assert_eq "6000 0" "$(jfields "$OUT" events uncommitted_bytes)" "after the next append"
+	assert_eq "6002 0" "$(jfields "$OUT" events uncommitted_bytes)" "after the next append"
 	assert_eq "" "$ERR" "stderr of stats"
 	printf '%s\n' "$OUT" >"$T/stats"
 	COMMITTED=$(stat -c %s "$seg") stats_vs_files "$T/stats" "$STORE"
