@@ -5,6 +5,7 @@
  * values, --follow of the intervals as they close.
  */
 #include "cli.h"
+#include "json.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -308,20 +309,6 @@ static int follow(eg_store *st, eg_metrics *m, margs *a, msink *k)
 
 /* ------------------------------------------------------------ --list, --tags, prometheus */
 
-static int list_row(void *ctx, const eg_metrics_series *s)
-{
-	out *o = ctx;
-	out_row_begin(o);
-	out_cstr(o, "name", s->name);
-	out_json(o, "tags", s->tags, strlen(s->tags));
-	out_u64(o, "samples", s->samples);
-	out_time(o, "first", s->first);
-	out_time(o, "last", s->last_time);
-	put_num(o, "last_value", s->last);
-	out_row_end(o);
-	return 0;
-}
-
 /* --tags: per name and tag, the distinct values and the series having it. */
 typedef struct tagcount {
 	char *name, *tag;
@@ -380,31 +367,116 @@ static int tag_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->tag, y->tag);
 }
 
+static void free_tags(tagset *ts)
+{
+	for (size_t i = 0; i < ts->n; i++) {
+		tagcount *t = &ts->t[i];
+		for (size_t v = 0; v < t->nv; v++)
+			free(t->vals[v]);
+		free(t->vals), free(t->name), free(t->tag);
+	}
+	free(ts->t);
+	*ts = (tagset){ 0 };
+}
+
+/* The tags of the series of a's names: per name and tag, sorted.  0, or
+ * the error (ts freed then). */
+static int collect_tags(eg_metrics *m, const margs *a, tagset *ts)
+{
+	int rc = eg_metrics_series_each(m, a->names, a->nnames, tag_row, ts);
+	if (ts->oom)
+		rc = EG_ENOMEM;
+	if (rc)
+		free_tags(ts);
+	else if (ts->n)
+		qsort(ts->t, ts->n, sizeof *ts->t, tag_cmp);
+	return rc;
+}
+
 static int print_tags(eg_metrics *m, const margs *a, out *o)
 {
 	tagset ts = { 0 };
 	const char *keys[] = { "name", "tag", "values", "series" };
 	out_header(o, keys, 4);
-	int rc = eg_metrics_series_each(m, a->names, a->nnames, tag_row, &ts);
-	if (ts.oom)
-		rc = EG_ENOMEM;
-	if (ts.n)
-		qsort(ts.t, ts.n, sizeof *ts.t, tag_cmp);
-	for (size_t i = 0; i < ts.n; i++) {
+	int rc = collect_tags(m, a, &ts);
+	for (size_t i = 0; !rc && i < ts.n; i++) {
 		tagcount *t = &ts.t[i];
-		if (!rc) {
-			out_row_begin(o);
-			out_cstr(o, "name", t->name);
-			out_cstr(o, "tag", t->tag);
-			out_u64(o, "values", t->nv);
-			out_u64(o, "series", t->series);
-			out_row_end(o);
-		}
-		for (size_t v = 0; v < t->nv; v++)
-			free(t->vals[v]);
-		free(t->vals), free(t->name), free(t->tag);
+		out_row_begin(o);
+		out_cstr(o, "name", t->name);
+		out_cstr(o, "tag", t->tag);
+		out_u64(o, "values", t->nv);
+		out_u64(o, "series", t->series);
+		out_row_end(o);
 	}
-	free(ts.t);
+	free_tags(&ts);
+	return rc;
+}
+
+/* --list: a row per series, with the cardinality of each tag of its name
+ * (distinct values over the name's series), as --tags counts them. */
+typedef struct listctx {
+	out *o;
+	const tagset *ts;
+	const char *name;             /* the name card is for */
+	char *card;
+	size_t cardlen;
+} listctx;
+
+static int list_row(void *ctx, const eg_metrics_series *s)
+{
+	listctx *l = ctx;
+	if (!l->name || strcmp(l->name, s->name)) {
+		/* {"tag":values,...} of this name, in the tagset's (sorted) order */
+		free(l->card);
+		l->card = NULL;
+		FILE *f = open_memstream(&l->card, &l->cardlen);
+		if (!f)
+			return EG_ENOMEM;
+		fputc('{', f);
+		int first = 1;
+		for (size_t i = 0; i < l->ts->n; i++) {
+			const tagcount *t = &l->ts->t[i];
+			if (strcmp(t->name, s->name))
+				continue;
+			char q[1024];
+			size_t n = strlen(t->tag);
+			if (6 * n + 3 > sizeof q)
+				continue;
+			fprintf(f, "%s", first ? "" : ",");
+			fwrite(q, 1, eg_json_quote(t->tag, n, q), f);
+			fprintf(f, ":%zu", t->nv);
+			first = 0;
+		}
+		fputc('}', f);
+		if (fclose(f))
+			return EG_ENOMEM;
+		l->name = s->name;
+	}
+	out *o = l->o;
+	out_row_begin(o);
+	out_cstr(o, "name", s->name);
+	out_json(o, "tags", s->tags, strlen(s->tags));
+	out_u64(o, "samples", s->samples);
+	out_time(o, "first", s->first);
+	out_time(o, "last", s->last_time);
+	put_num(o, "last_value", s->last);
+	out_json(o, "cardinality", l->card, l->cardlen);
+	out_row_end(o);
+	return 0;
+}
+
+static int print_list(eg_metrics *m, const margs *a, out *o)
+{
+	const char *keys[] = { "name", "tags", "samples", "first", "last", "last_value",
+			       "cardinality" };
+	out_header(o, keys, 7);
+	tagset ts = { 0 };
+	int rc = collect_tags(m, a, &ts);
+	listctx l = { o, &ts, NULL, NULL, 0 };
+	if (!rc)
+		rc = eg_metrics_series_each(m, a->names, a->nnames, list_row, &l);
+	free(l.card);
+	free_tags(&ts);
 	return rc;
 }
 
@@ -541,9 +613,7 @@ int cmd_metrics(cli *c)
 	}
 	out *o = out_new(stdout, c->format);
 	if (a.list) {
-		const char *keys[] = { "name", "tags", "samples", "first", "last", "last_value" };
-		out_header(o, keys, 6);
-		r = eg_metrics_series_each(m, a.names, a.nnames, list_row, o);
+		r = print_list(m, &a, o);
 	} else if (a.tags) {
 		r = print_tags(m, &a, o);
 	} else {

@@ -46,9 +46,19 @@ test_metrics_list_tags_and_prometheus() {
 	samples
 	ok eg metrics --list
 	assert_eq 3 "$(count_lines "$T/.out")" "series"
-	assert_contains "$OUT" '{"name":"lat","tags":{"endpoint":"/a","host":"h1"},"samples":2,"first":"2025-01-01T10:00:10.000000Z","last":"2025-01-01T10:00:40.000000Z","last_value":30}'
+	assert_contains "$OUT" '{"name":"lat","tags":{"endpoint":"/a","host":"h1"},"samples":2,"first":"2025-01-01T10:00:10.000000Z","last":"2025-01-01T10:00:40.000000Z","last_value":30,"cardinality":{"endpoint":2,"host":1}}'
+	local list=$OUT
 	ok eg metrics --tags
 	assert_contains "$OUT" '{"name":"lat","tag":"endpoint","values":2,"series":2}'
+	# --list's cardinality is --tags' values, on every series of a name
+	py "$list" "$OUT" <<'PY'
+import sys, json
+tags = {}
+for r in map(json.loads, sys.argv[2].splitlines()):
+    tags.setdefault(r["name"], {})[r["tag"]] = r["values"]
+for r in map(json.loads, sys.argv[1].splitlines()):
+    assert r["cardinality"] == tags.get(r["name"], {}), (r, tags)
+PY
 	ok eg metrics --format prometheus
 	assert_eq '# TYPE lat untyped
 lat{endpoint="/a",host="h1"} 30 1735725640000
