@@ -232,7 +232,9 @@ EOF
 	sleep 0.5
 	stop_server
 	wait $clients
-	assert_eq 0 "$RC" "exit status"
+	# (exit 134, an abort, was seen once in a clean-clone CI run and not in
+	# 30 runs alone: what the server printed last names where)
+	assert_eq 0 "$RC" "exit status; the server's stderr ends: $(tail -n 4 "$T/serve.err" | tr '\n' ' ')"
 	assert_contains "$(cat "$T/serve.err")" "engram: stopping: finishing the appends in flight"
 	[ -s "$T/acked" ] || fail "no append was acknowledged before SIGTERM"
 	# every acknowledged id is in the store
