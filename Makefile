@@ -169,10 +169,12 @@ unit: deps-check $(TESTS)
 # (t_sql.sh loads the extension built beside the engram under test.)
 # Under SAN=1 the Kafka kill -9 loops are skipped: they wait on the mock
 # cluster more than they run engram, and make kafka-faults runs them at
-# length (every other Kafka test still runs sanitized).  So is the README's
-# tour: it checks the document, its commands run sanitized in their own
-# tests, and sanitized it took some 20 s of make test's ten minutes.
-E2E_SKIP_SAN := $(if $(filter 1,$(SAN)),killed_and_run_again_has_every readme_tour_runs_as_written)
+# length (every other Kafka test still runs sanitized).  So are the walk-
+# throughs of the README, docs/FEATURES.md and docs/KAFKA.md: they check
+# the documents, their commands run sanitized in their own tests, and
+# sanitized they took some 30 s of make test's ten minutes.
+E2E_SKIP_SAN := $(if $(filter 1,$(SAN)),killed_and_run_again_has_every readme_tour_runs_as_written \
+	features_doc_runs_as_written kafka_walk_through_runs_as_written)
 e2e: deps-check $(ENGRAM) $(SQL_EXT) $(KAFKA_TOOLS)
 	@E2E_SKIP="$(strip $(E2E_SKIP_SAN) $(E2E_SKIP))" ENGRAM=$(abspath $(ENGRAM)) tests/e2e/run.sh
 
@@ -266,10 +268,10 @@ metrics-check: deps-check $(ENGRAM)
 CRASH_ITERATIONS ?= 500
 crash: all $(B)/bench/colscan_bench
 	@ENGRAM_COLCHECK=$(abspath $(B)/bench/colscan_bench) python3 tests/crash/crash.py $(abspath $(ENGRAM)) $(CRASH_ITERATIONS) $(CRASH_SEED)
-# make test runs 12 iterations, 8 under SAN=1 (each sanitized writer is
+# make test runs 12 iterations, 6 under SAN=1 (each sanitized writer is
 # slow to start and the plain build has run the loop already): make crash
 # runs it at length.
-CRASH_CHECK_N := $(if $(filter 1,$(SAN)),8,12)
+CRASH_CHECK_N := $(if $(filter 1,$(SAN)),6,12)
 crash-check: deps-check $(ENGRAM) $(B)/bench/colscan_bench
 	@echo "== tests/crash: $(CRASH_CHECK_N) iterations"
 	@ENGRAM_COLCHECK=$(abspath $(B)/bench/colscan_bench) python3 tests/crash/crash.py $(abspath $(ENGRAM)) $(CRASH_CHECK_N)
