@@ -163,8 +163,13 @@ lint: deps-check $(ENGRAM)
 	@python3 tests/lint/os_calls.py
 	@tests/lint/layers.sh $(B)
 
+# Two unit programs at a time, one a core; each one's output is printed
+# whole, in order, once all have run (each makes its own temporary files).
 unit: deps-check $(TESTS)
-	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+	@rm -f $(B)/unit.failed; \
+	printf '%s\n' $(TESTS) | xargs -P 2 -I{} sh -c '{} >{}.out 2>&1 || echo {} >>$(B)/unit.failed'; \
+	for t in $(TESTS); do echo "== $$t"; cat $$t.out; done; \
+	if [ -s $(B)/unit.failed ]; then echo "unit tests failed: $$(cat $(B)/unit.failed)"; exit 1; fi
 
 # (t_sql.sh loads the extension built beside the engram under test.)
 # Under SAN=1 the Kafka kill -9 loops are skipped: they wait on the mock
