@@ -1,6 +1,6 @@
 /*
  * inspect.c — the commands that describe a store rather than its events:
- * head, verify, stats, streams, types, reindex; and gen, the generator of
+ * verify, stats, streams, types, reindex; and gen, the generator of
  * realistic input.
  */
 #include "cli.h"
@@ -15,32 +15,6 @@ static int no_options(cli *c)
 {
 	int rc = cli_parse(c, NULL, 0);
 	return rc < 0 ? -1 : rc;
-}
-
-int cmd_head(cli *c)
-{
-	int rc = no_options(c);
-	if (rc)
-		return rc < 0 ? EXIT_OK : rc;
-	eg_store *st = cli_open_read(c, &rc);
-	if (!st)
-		return rc;
-	eg_head h;
-	int r = eg_store_head(st, &h);
-	if (r) {
-		rc = cli_fail(st, r);
-		eg_store_close(st);
-		return rc;
-	}
-	char hex[65];
-	eg_hash_hex(h.hash, hex);
-	out *o = out_new(stdout, c->format);
-	out_row_begin(o);
-	out_u64(o, "pos", h.pos);
-	out_cstr(o, "hash", hex);
-	out_row_end(o);
-	eg_store_close(st);
-	return out_finish(o, EXIT_OK);
 }
 
 void cli_verify_row(out *o, const eg_verify_result *v)
@@ -110,6 +84,7 @@ void cli_stats_row(out *o, const eg_stats *s)
 	out_u64(o, "feature_bytes", s->feature_bytes);
 	out_u64(o, "column_bytes", s->column_bytes);
 	out_u64(o, "metric_bytes", s->metric_bytes);
+	out_u64(o, "tree_bytes", s->tree_bytes);
 	out_u64(o, "error_bytes", s->error_bytes);
 	out_u64(o, "consumer_bytes", s->consumer_bytes);
 	out_u64(o, "dataset_bytes", s->dataset_bytes);

@@ -675,12 +675,23 @@ static const command COMMANDS[] = {
 	  "Example:\n"
 	  "  engram funnel --steps page_view,add_to_cart,purchase --within 1h\n"
 	  "  engram funnel --steps page_view,purchase --within 30m --by data.device" },
-	{ "head", cmd_head, "head", "print the last position and its chain hash",
+	{ "head", cmd_head, "head [--sign KEY.pem]",
+	  "print the last position, its chain hash and the Merkle tree's root",
 	  "Prints pos and hash (64 hex digits, the SHA-256 chain value after the\n"
-	  "last batch).  Keep the hash: engram verify proves later that the log\n"
-	  "still matches.\n\n"
+	  "last batch), size (the events in the Merkle tree: pos) and root (its RFC\n"
+	  "9162 root, 64 hex digits; docs/PROOFS.md).  Keep them: engram verify\n"
+	  "proves later that the log still matches the hash, and engram proof\n"
+	  "consistency that a later tree extends this root.  The first head or\n"
+	  "proof builds the tree file (idx/tree/), later ones hash only new events.\n\n"
+	  "  --sign KEY.pem  also sign the head with an Ed25519 private key (PEM, from\n"
+	  "                  openssl genpkey -algorithm ed25519): adds public_key\n"
+	  "                  (64 hex) and signature (128 hex) over the statement\n"
+	  "                  docs/PROOFS.md gives; engram proof check --pubkey checks it\n\n"
+	  "A key file that cannot be read or is not an Ed25519 private key exits 2.\n\n"
 	  "Example:\n"
-	  "  engram head" },
+	  "  engram head\n"
+	  "  openssl genpkey -algorithm ed25519 -out head.key\n"
+	  "  engram head --sign head.key >head.json" },
 	{ "verify", cmd_verify, "verify",
 	  "check every record and the whole hash chain",
 	  "Reads the whole log and recomputes every record checksum and the hash\n"
@@ -835,6 +846,48 @@ static const command COMMANDS[] = {
 	  "  engram gen labels --from orders --every 7d --events 200000 > labels.csv\n"
 	  "  engram gen errors --events 10000 | engram append --map stacks\n"
 	  "  engram gen metrics --series 1000 --days 7 | engram append" },
+	{ "proof", cmd_proof,
+	  "proof inclusion POS|--id ID|--positions FILE [--size N]\n"
+	  "       engram [-d DIR] proof consistency OLD NEW\n"
+	  "       engram proof check FILE [--root HASH] [--old-root HASH] [--pubkey PUB.pem] [--head HEAD]",
+	  "Merkle proofs (RFC 9162) that an event is in the log, that a log extends an older one",
+	  "The store's events form an RFC 9162 Merkle tree, leaf i being position\n"
+	  "i + 1 and its data the event record's bytes (docs/PROOFS.md).  Each\n"
+	  "subcommand prints one JSON object a line.\n\n"
+	  "  inclusion POS     leaf_index, tree_size, leaf_hash, audit_path (leaf\n"
+	  "                    upward), root, pos, leaf_data (base64) and event\n"
+	  "  --id ID           the event with this id instead of POS\n"
+	  "  --positions FILE  one proof per position of FILE (one a line; - for\n"
+	  "                    standard input): many proofs in one run\n"
+	  "  --size N          prove against the tree of the first N events (an\n"
+	  "                    older head), default the head\n"
+	  "  consistency OLD NEW  first_size, second_size, first_root, second_root\n"
+	  "                    and consistency_path: the tree of NEW events extends\n"
+	  "                    the tree of OLD\n"
+	  "  check FILE        verify a proof (FILE - : standard input) without a\n"
+	  "                    store: an inclusion proof against --root, a\n"
+	  "                    consistency proof against --root (the new root) and\n"
+	  "                    --old-root (default: the proof's first_root)\n"
+	  "  --root HASH       the root the proof must reach (from a head you trust)\n"
+	  "  --old-root HASH   consistency: the older root you trust\n"
+	  "  --pubkey PUB.pem  take the root from a head signed with engram head\n"
+	  "                    --sign, after checking its signature with this\n"
+	  "                    Ed25519 public key (openssl pkey -in KEY -pubout):\n"
+	  "                    FILE itself, or --head\n"
+	  "  --head HEAD       the signed head whose root FILE must reach\n\n"
+	  "check prints {\"ok\":true,\"kind\":...} and exits 0, or exits 3 with the\n"
+	  "reason: malformed JSON, a field of the wrong type, a hash that is not 64\n"
+	  "hex digits, a path of the wrong length, a root that differs, leaf_data\n"
+	  "not hashing to leaf_hash, a bad signature.  POS or --size beyond the\n"
+	  "head, OLD above NEW, NEW beyond the head: exit 2; an unknown POS or ID:\n"
+	  "exit 1.\n\n"
+	  "Example:\n"
+	  "  engram head                      # note root and size\n"
+	  "  engram proof inclusion 42 >p.json\n"
+	  "  engram proof check p.json --root ROOT\n"
+	  "  engram proof consistency 100 250 | engram proof check - --old-root OLD --root NEW\n"
+	  "  engram head --sign head.key >head.json\n"
+	  "  engram proof check p.json --pubkey head.pub --head head.json" },
 	{ "help", NULL, "help [COMMAND]", "show help for a command",
 	  "With no COMMAND, lists the commands and the global options; with one,\n"
 	  "prints its usage, options and examples (as engram COMMAND --help does).\n\n"

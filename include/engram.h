@@ -488,6 +488,7 @@ typedef struct eg_stats {
 	uint64_t feature_bytes, dataset_bytes;
 	uint64_t column_bytes;
 	uint64_t metric_bytes, error_bytes;
+	uint64_t tree_bytes;          /* idx/tree: the Merkle tree (docs/PROOFS.md) */
 } eg_stats;
 
 int eg_store_stats(eg_store *st, eg_stats *out);
@@ -1719,6 +1720,40 @@ typedef int (*eg_metrics_series_fn)(void *ctx, const eg_metrics_series *s);
  * eg_metrics_run. */
 int eg_metrics_series_each(eg_metrics *m, const char *const *names, size_t nnames,
 			   eg_metrics_series_fn fn, void *ctx);
+
+/* ------------------------------------------------------- Merkle proofs
+ *
+ * The RFC 9162 (section 2.1) Merkle tree over every event of the log in
+ * order, leaf i being event position i + 1 and its leaf data the event
+ * record's bytes (docs/PROOFS.md).  Hashes are 32-byte SHA-256 values;
+ * paths hold at most 64 of them. */
+typedef struct eg_tree eg_tree;
+
+/* The tree as of the current head, its file (idx/tree/) brought up to it
+ * first, or built anew from the log when it does not check.  Errors:
+ * EG_ENOMEM, EG_EIO, EG_ECORRUPT (reading the log). */
+int eg_tree_open(eg_store *st, eg_tree **out);
+void eg_tree_close(eg_tree *t);
+/* The head it covers, and its size (= that head's position). */
+void eg_tree_head(const eg_tree *t, eg_head *out);
+uint64_t eg_tree_size(const eg_tree *t);
+/* The root of the tree of the first size events (size <= eg_tree_size;
+ * 0: SHA-256 of nothing).  EG_EINVAL beyond. */
+int eg_tree_root(eg_tree *t, uint64_t size, unsigned char out[32]);
+/* The leaf hash and audit path (RFC 9162 2.1.3.1, leaf upward) of leaf
+ * index (0-based: position index + 1) in the tree of size events.
+ * Every proof is checked against the root before it is returned (a tree
+ * file that fails is rebuilt from the log).  EG_EINVAL unless
+ * index < size <= eg_tree_size. */
+int eg_proof_inclusion(eg_tree *t, uint64_t index, uint64_t size, unsigned char leaf[32],
+		       unsigned char path[][32], size_t *n);
+/* The consistency path (RFC 9162 2.1.4.1) from the tree of m events to
+ * that of n, with both roots.  EG_EINVAL unless m <= n <= eg_tree_size. */
+int eg_proof_consistency(eg_tree *t, uint64_t m, uint64_t n, unsigned char old_root[32],
+			 unsigned char new_root[32], unsigned char path[][32], size_t *np);
+/* The leaf data of the event at pos: its record's bytes, malloc'd into
+ * *buf.  EG_ENOTFOUND when there is none. */
+int eg_tree_leaf_data(eg_store *st, uint64_t pos, unsigned char **buf, size_t *len);
 
 #ifdef __cplusplus
 }

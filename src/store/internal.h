@@ -418,6 +418,9 @@ int eg_store_locate(struct eg_store *st, uint64_t pos, const unsigned char **rec
 /* Where the record of the event eg_iter_next returned last is in the log
  * (segment index and byte offset). */
 logpos eg_iter_place(const eg_iter *it);
+/* The bytes of that record, as stored (prefix included: the leaf data of
+ * the Merkle tree, tree.c); valid until the next eg_iter_next. */
+void eg_iter_record(const eg_iter *it, const unsigned char **rec, size_t *len);
 /* How much a forward scan reads ahead at a time (1 MiB; tests make it small
  * so that records fall across its end often). */
 extern size_t eg_iter_read_chunk;

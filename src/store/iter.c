@@ -86,6 +86,8 @@ struct eg_iter {
 	int ino_fd;
 	rec_event ev;
 	logpos ev_at;                  /* where ev's record is */
+	const unsigned char *rec;      /* its bytes (eg_iter_record), valid until the next */
+	size_t rec_len;
 	int lazy_ids;                  /* UUID ids left unformatted (eg_iter_lazy_ids) */
 	char *ubuf;                    /* an upcast event's data (f.upcast) */
 	size_t ucap;
@@ -240,6 +242,8 @@ static int decode_at(eg_iter *it, logpos at, int64_t recorded)
 			      (unsigned long long)at.off);
 	it->ev.ev.recorded = recorded;
 	it->ev_at = at;
+	it->rec = p;
+	it->rec_len = len;
 	if (it->ev.ev.time == REC_TIME_RECORDED)
 		it->ev.ev.time = recorded;
 	return EG_OK;
@@ -923,6 +927,12 @@ static int upcast(eg_iter *it)
 logpos eg_iter_place(const eg_iter *it)
 {
 	return it->ev_at;
+}
+
+void eg_iter_record(const eg_iter *it, const unsigned char **rec, size_t *len)
+{
+	*rec = it->rec;
+	*len = it->rec_len;
 }
 
 int eg_iter_next(eg_iter *it, const eg_event **ev)

@@ -234,6 +234,7 @@ static int derived_bytes(eg_store *st, eg_stats *out)
 		{ "idx/col", 1, &out->column_bytes },
 		{ "idx/metrics", 1, &out->metric_bytes },
 		{ "idx/errors", 1, &out->error_bytes },
+		{ "idx/tree", 1, &out->tree_bytes },
 		{ "consumers", 1, &out->consumer_bytes },
 		{ "datasets", 1, &out->dataset_bytes },
 	};

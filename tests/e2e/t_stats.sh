@@ -31,6 +31,7 @@ want = {
     "feature_bytes": size("idx/feat"),
     "column_bytes": size("idx/col"),
     "metric_bytes": size("idx/metrics"),
+    "tree_bytes": size("idx/tree"),
     "error_bytes": size("idx/errors") + os.lstat(os.path.join(d, "errors.grouping")).st_size,
     "consumer_bytes": size("consumers"),
     "dataset_bytes": size("datasets"),
