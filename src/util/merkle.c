@@ -74,7 +74,7 @@ void eg_mt_empty(unsigned char out[32])
 static uint64_t split(uint64_t n)
 {
 	uint64_t k = 1;
-	while (k << 1 < n)
+	while (k < (1ull << 63) && k << 1 < n)
 		k <<= 1;
 	return k;
 }
@@ -162,8 +162,7 @@ int eg_mt_consistency(eg_mt *h, eg_mt_node_fn get, void *ctx, uint64_t m, uint64
 size_t eg_mt_inclusion_len(uint64_t index, uint64_t size)
 {
 	size_t len = 0;
-	uint64_t lo = 0, n = size, m = index;
-	(void)lo;
+	uint64_t n = size, m = index;
 	while (n > 1) {
 		uint64_t k = split(n);
 		if (m < k) {

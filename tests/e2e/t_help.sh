@@ -93,10 +93,10 @@ test_missing_store() {
 test_output_formats() {
 	ok eg append <<<'{"id":"a","type":"t","data":{"x":1}}'
 	ok eg --format ndjson head
-	assert_match "$OUT" '^\{"pos":1,"hash":"[0-9a-f]{64}"\}$' "head --format ndjson"
+	assert_match "$OUT" '^\{"pos":1,"hash":"[0-9a-f]{64}","size":1,"root":"[0-9a-f]{64}"\}$' "head --format ndjson"
 	ok eg --format csv head
-	assert_match "$OUT" '^pos,hash' "head --format csv (header)"
-	assert_match "$OUT" $'\n1,[0-9a-f]{64}$' "head --format csv (row)"
+	assert_match "$OUT" '^pos,hash,size,root' "head --format csv (header)"
+	assert_match "$OUT" $'\n1,[0-9a-f]{64},1,[0-9a-f]{64}$' "head --format csv (row)"
 	ok eg --format table head
 	assert_contains "$OUT" "pos" "head --format table"
 }

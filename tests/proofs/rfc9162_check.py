@@ -116,6 +116,12 @@ def unhex(s):
     return bytes.fromhex(s)
 
 
+def num(x):
+    if not isinstance(x, int) or isinstance(x, bool) or x < 0:
+        raise ValueError("not a non-negative integer: %r" % (x,))
+    return x
+
+
 def load(path):
     text = sys.stdin.read() if path == "-" else open(path).read()
     return json.loads(text)
@@ -133,10 +139,10 @@ def main(argv):
             if "leaf_data" in p and leaf_hash(base64.b64decode(p["leaf_data"], validate=True)) != h:
                 why = "leaf_data does not hash to leaf_hash"
             else:
-                why = verify_inclusion(int(p["leaf_index"]), int(p["tree_size"]), h,
+                why = verify_inclusion(num(p["leaf_index"]), num(p["tree_size"]), h,
                                        [unhex(x) for x in p["audit_path"]], unhex(argv[3]))
         elif argv[1] == "consistency":
-            why = verify_consistency(int(p["first_size"]), int(p["second_size"]), unhex(argv[3]),
+            why = verify_consistency(num(p["first_size"]), num(p["second_size"]), unhex(argv[3]),
                                      unhex(argv[4]), [unhex(x) for x in p["consistency_path"]])
         else:
             raise ValueError("unknown command " + argv[1])
