@@ -355,6 +355,14 @@ bench-sketch: deps-check $(B)/libengram.a
 	@mkdir -p $(B)/bench
 	$(CC) $(CFLAGS) $(ALL_INC) -o $(B)/bench/sketch_bench bench/sketch_bench.c $(B)/libengram.a $(LDLIBS)
 	@$(B)/bench/sketch_bench
+# Merkle proofs at 10M events (docs/PROOFS.md): generation >= 50,000/s,
+# a check < 50 us; bench/proofs.sh, bench/proof_bench.c.
+.PHONY: bench-proofs
+$(B)/bench/proof_bench: bench/proof_bench.c $(B)/libengram.a $(HEADERS)
+	@mkdir -p $(B)/bench
+	$(CC) $(CFLAGS) $(ALL_INC) -o $@ bench/proof_bench.c $(B)/libengram.a $(LDLIBS)
+bench-proofs: all $(B)/bench/proof_bench
+	@ENGRAM=$(abspath $(ENGRAM)) PROOF_BENCH=$(abspath $(B)/bench/proof_bench) bench/proofs.sh $(BENCH_ARGS)
 # The validator against ajv (node) on the same events: bench/schema.sh.
 $(B)/bench/schema_bench: bench/schema_bench.c bench/bench.h $(B)/libengram.a
 	@mkdir -p $(B)/bench

@@ -137,6 +137,17 @@ static int put_inclusion(eg_store *st, eg_tree *t, uint64_t pos, uint64_t size, 
 		r = eg_tree_leaf_data(st, pos, &data, &len);
 	if (r)
 		return r;
+	/* the record read now is the leaf the tree holds */
+	eg_mt *h = eg_mt_new();
+	unsigned char got[32];
+	int same = h && !eg_mt_leaf(h, data, len, got) && !memcmp(got, leaf, 32);
+	eg_mt_free(h);
+	if (!same) {
+		free(data);
+		cli_error("the record of position %llu does not hash to its leaf in the Merkle "
+			  "tree; run engram verify", (unsigned long long)pos);
+		return EG_ECORRUPT;
+	}
 	char *b64 = malloc(4 * ((len + 2) / 3) + 1);
 	char *ev = NULL;
 	size_t evn = 0;
