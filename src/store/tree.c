@@ -360,7 +360,10 @@ int eg_tree_open(eg_store *st, eg_tree **out)
 		return rc;
 	}
 	t->size = t->head.pos;
-	if (eg_ds_open(st, TREE_SUB, TREE_NAME, 0, NULL, 0, &t->d) == 0) {
+	if (!t->size) {
+		/* an empty log: no file to keep */
+		eg_mt_empty(t->root);
+	} else if (eg_ds_open(st, TREE_SUB, TREE_NAME, 0, NULL, 0, &t->d) == 0) {
 		t->on_disk = 1;
 		rc = bring_up(t, 0);
 	} else {
