@@ -98,15 +98,16 @@ int main(int argc, char **argv)
 	size_t bytes = 0;
 	t0 = now();
 	for (size_t i = 0; i < N; i++) {
-		unsigned char leaf[32], path[64][32], *d;
-		size_t n, len;
+		unsigned char leaf[32], path[64][32];
+		size_t n;
+		eg_leaf l;
 		uint64_t k = rnd() % size;
 		if ((rc = eg_proof_inclusion(t, k, size, leaf, path, &n)))
 			die(st, "inclusion", rc);
-		if ((rc = eg_tree_leaf_data(st, k + 1, &d, &len)))
-			die(st, "leaf data", rc);
-		bytes += len;
-		free(d);
+		if ((rc = eg_tree_leaf(st, k + 1, &l)))
+			die(st, "leaf", rc);
+		bytes += l.len;
+		eg_leaf_free(&l);
 	}
 	double full_s = now() - t0;
 

@@ -124,61 +124,47 @@ static int size_arg(cli *c, const char *v, const char *name, uint64_t *res)
 }
 
 /* One inclusion proof of pos in the tree of size events, as a line. */
-static int put_inclusion(eg_store *st, eg_tree *t, uint64_t pos, uint64_t size, FILE *f)
+static int put_inclusion(eg_store *st, eg_tree *t, eg_mt *h, uint64_t pos, uint64_t size,
+			 FILE *f)
 {
-	unsigned char leaf[32], root[32], path[64][32];
+	unsigned char leaf[32], root[32], path[64][32], got[32];
 	size_t n;
+	eg_leaf l;
 	int r = eg_tree_root(t, size, root);
 	if (!r)
 		r = eg_proof_inclusion(t, pos - 1, size, leaf, path, &n);
-	unsigned char *data = NULL;
-	size_t len = 0;
 	if (!r)
-		r = eg_tree_leaf_data(st, pos, &data, &len);
+		r = eg_tree_leaf(st, pos, &l);
 	if (r)
 		return r;
 	/* the record read now is the leaf the tree holds */
-	eg_mt *h = eg_mt_new();
-	unsigned char got[32];
-	int same = h && !eg_mt_leaf(h, data, len, got) && !memcmp(got, leaf, 32);
-	eg_mt_free(h);
-	if (!same) {
-		free(data);
+	if (eg_mt_leaf(h, l.data, l.len, got) || memcmp(got, leaf, 32)) {
+		eg_leaf_free(&l);
 		cli_error("the record of position %llu does not hash to its leaf in the Merkle "
 			  "tree; run engram verify", (unsigned long long)pos);
-		return EG_ECORRUPT;
+		return -1;
 	}
-	char *b64 = malloc(4 * ((len + 2) / 3) + 1);
+	char *b64 = malloc(4 * ((l.len + 2) / 3) + 1);
 	char *ev = NULL;
 	size_t evn = 0;
 	FILE *m = b64 ? open_memstream(&ev, &evn) : NULL;
 	if (!m) {
 		free(b64);
-		free(data);
-		return EG_ENOMEM;
+		eg_leaf_free(&l);
+		cli_error("out of memory");
+		return -1;
 	}
-	eg_mt_b64(data, len, b64);
-	free(data);
-	/* the event as engram read prints it */
-	eg_filter flt = { 0 };
-	flt.from = flt.to = pos;
-	eg_iter *it;
-	const eg_event *e;
-	r = eg_iter_new(st, &it, &flt);
-	if (!r) {
-		if ((r = eg_iter_next(it, &e)) == EG_OK) {
-			out *o = out_new(m, FMT_NDJSON);
-			out_event(o, e);
-			if (out_free(o))
-				r = EG_ENOMEM;
-		}
-		eg_iter_free(it);
-	}
-	fclose(m);
-	if (r) {
+	eg_mt_b64(l.data, l.len, b64);
+	/* the event as engram read prints it (as stored) */
+	out *o = out_new(m, FMT_NDJSON);
+	out_event(o, &l.ev);
+	int bad = out_free(o);
+	eg_leaf_free(&l);
+	if (fclose(m) || bad) {
 		free(ev);
 		free(b64);
-		return r == EG_END ? EG_ENOTFOUND : r;
+		cli_error("out of memory");
+		return -1;
 	}
 	while (evn && (ev[evn - 1] == '\n'))
 		ev[--evn] = 0;
@@ -193,6 +179,13 @@ static int put_inclusion(eg_store *st, eg_tree *t, uint64_t pos, uint64_t size, 
 	free(ev);
 	free(b64);
 	return EG_OK;
+}
+
+/* put_inclusion's failure: the library's (with its message), or -1 when
+ * it said why itself.  The exit code. */
+static int inclusion_fail(eg_store *st, int r)
+{
+	return r < 0 ? EXIT_INTEGRITY : cli_fail(st, r);
 }
 
 static int proof_inclusion(cli *c, int arg)
@@ -224,6 +217,7 @@ static int proof_inclusion(cli *c, int arg)
 		return rc;
 	}
 	eg_tree *t = NULL;
+	eg_mt *h = NULL;
 	int r = EG_OK;
 	if (id) {
 		r = eg_store_find_id(st, id, strlen(id), &pos);
@@ -235,6 +229,8 @@ static int proof_inclusion(cli *c, int arg)
 	}
 	if (!r)
 		r = eg_tree_open(st, &t);
+	if (!r && !(h = eg_mt_new()))
+		r = EG_ENOMEM;
 	if (r) {
 		rc = cli_fail(st, r);
 		goto done;
@@ -266,8 +262,8 @@ static int proof_inclusion(cli *c, int arg)
 					  "size %llu", (unsigned long long)ln, (unsigned long long)pos,
 					  (unsigned long long)size);
 				rc = EXIT_USAGE;
-			} else if ((r = put_inclusion(st, t, pos, size, stdout))) {
-				rc = cli_fail(st, r);
+			} else if ((r = put_inclusion(st, t, h, pos, size, stdout))) {
+				rc = inclusion_fail(st, r);
 			}
 		}
 		goto done;
@@ -284,11 +280,12 @@ static int proof_inclusion(cli *c, int arg)
 		rc = EXIT_USAGE;
 		goto done;
 	}
-	if ((r = put_inclusion(st, t, pos, size, stdout)))
-		rc = cli_fail(st, r);
+	if ((r = put_inclusion(st, t, h, pos, size, stdout)))
+		rc = inclusion_fail(st, r);
 done:
 	if (pf && pf != stdin)
 		fclose(pf);
+	eg_mt_free(h);
 	eg_tree_close(t);
 	cli_close(st, rc);
 	if (rc == EXIT_OK && fflush(stdout)) {

@@ -1751,9 +1751,18 @@ int eg_proof_inclusion(eg_tree *t, uint64_t index, uint64_t size, unsigned char 
  * that of n, with both roots.  EG_EINVAL unless m <= n <= eg_tree_size. */
 int eg_proof_consistency(eg_tree *t, uint64_t m, uint64_t n, unsigned char old_root[32],
 			 unsigned char new_root[32], unsigned char path[][32], size_t *np);
-/* The leaf data of the event at pos: its record's bytes, malloc'd into
- * *buf.  EG_ENOTFOUND when there is none. */
-int eg_tree_leaf_data(eg_store *st, uint64_t pos, unsigned char **buf, size_t *len);
+/* The leaf of the event at pos: its leaf data (the record's bytes, as the
+ * log holds them) and the event decoded from them, as stored (no upcast),
+ * its pointers into data.  The record is checked (EG_ECORRUPT if it fails);
+ * EG_ENOTFOUND when there is no such event.  Free with eg_leaf_free. */
+typedef struct eg_leaf {
+	unsigned char *data;
+	size_t len;
+	eg_event ev;
+	char idbuf[40];
+} eg_leaf;
+int eg_tree_leaf(eg_store *st, uint64_t pos, eg_leaf *out);
+void eg_leaf_free(eg_leaf *l);
 
 #ifdef __cplusplus
 }

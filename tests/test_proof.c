@@ -264,15 +264,16 @@ static void store_ref(eg_store *st, ref *r, size_t n)
 {
 	r->n = 0;
 	for (size_t p = 1; p <= n; p++) {
-		unsigned char *d;
-		size_t len;
-		assert_int_equal(eg_tree_leaf_data(st, p, &d, &len), EG_OK);
-		assert_true(len > 26);
+		eg_leaf l;
+		assert_int_equal(eg_tree_leaf(st, p, &l), EG_OK);
+		assert_true(l.len > 26);
 		uint64_t pos;
-		memcpy(&pos, d + 10, 8);
+		memcpy(&pos, l.data + 10, 8);
 		assert_int_equal(pos, p);
-		ref_leaf(r, d, len);
-		free(d);
+		assert_int_equal(l.ev.pos, p);
+		assert_true(l.ev.data_len > 6 && !memcmp(l.ev.data, "{\"i\":", 5));
+		ref_leaf(r, l.data, l.len);
+		eg_leaf_free(&l);
 	}
 }
 

@@ -502,8 +502,10 @@ int eg_proof_consistency(eg_tree *t, uint64_t m, uint64_t n, unsigned char old_r
 	}
 }
 
-/* Through the iterator: for a position the index does not cover yet. */
-static int leaf_data_scan(eg_store *st, uint64_t pos, unsigned char **buf, size_t *len)
+/* Through the iterator: for a position the index does not cover yet.
+ * The record's bytes into *buf, its batch's recorded time into *recorded. */
+static int leaf_scan(eg_store *st, uint64_t pos, unsigned char **buf, size_t *len,
+		     int64_t *recorded)
 {
 	eg_filter f = { 0 };
 	f.from = f.to = pos;
@@ -516,6 +518,7 @@ static int leaf_data_scan(eg_store *st, uint64_t pos, unsigned char **buf, size_
 	if (rc == EG_OK) {
 		const unsigned char *rec;
 		eg_iter_record(it, &rec, len);
+		*recorded = e->recorded;
 		if (!(*buf = malloc(*len ? *len : 1)))
 			rc = eg_st_err(st, EG_ENOMEM, "out of memory");
 		else
@@ -528,27 +531,46 @@ static int leaf_data_scan(eg_store *st, uint64_t pos, unsigned char **buf, size_
 	return rc;
 }
 
-int eg_tree_leaf_data(eg_store *st, uint64_t pos, unsigned char **buf, size_t *len)
+int eg_tree_leaf(eg_store *st, uint64_t pos, eg_leaf *out)
 {
 	size_t cap = 0;
-	rec_event ev;
-	*buf = NULL;
-	*len = 0;
-	/* one pread through the block index, the record then checked */
-	int rc = eg_store_read_event(st, pos, buf, &cap, len);
-	if (rc == EG_OK && (eg_rec_event_decode(*buf, *len, &ev) != *len || ev.ev.pos != pos))
+	int64_t recorded = 0;
+	block b;
+	uint64_t bi;
+	memset(out, 0, sizeof *out);
+	/* one read through the block index (a sealed segment: one block) */
+	int rc = eg_store_read_event(st, pos, &out->data, &cap, &out->len);
+	if (rc == EG_OK && (rc = eg_index_find_block(st, pos, &b, &bi)) == EG_OK)
+		recorded = b.recorded;
+	if (rc == EG_ENOTFOUND) {
+		free(out->data);
+		out->data = NULL;
+		rc = leaf_scan(st, pos, &out->data, &out->len, &recorded);
+	}
+	rec_event re;
+	if (rc == EG_OK &&
+	    (eg_rec_event_decode(out->data, out->len, &re) != out->len || re.ev.pos != pos))
 		rc = eg_st_err(st, EG_ECORRUPT, "the record of position %llu fails its check; "
 			       "run engram verify", (unsigned long long)pos);
-	if (rc == EG_ENOTFOUND) {
-		free(*buf);
-		*buf = NULL;
-		rc = leaf_data_scan(st, pos, buf, len);
-	}
 	if (rc) {
-		free(*buf);
-		*buf = NULL;
+		eg_leaf_free(out);
+		return rc;
 	}
-	return rc;
+	out->ev = re.ev;
+	if (re.ev.id == re.idbuf) {   /* a UUID, formatted into the decoder's buffer */
+		memcpy(out->idbuf, re.idbuf, sizeof out->idbuf);
+		out->ev.id = out->idbuf;
+	}
+	out->ev.recorded = recorded;
+	if (out->ev.time == REC_TIME_RECORDED)
+		out->ev.time = recorded;
+	return EG_OK;
+}
+
+void eg_leaf_free(eg_leaf *l)
+{
+	free(l->data);
+	memset(l, 0, sizeof *l);
 }
 
 /* The tree is rebuilt on next use (engram head, engram proof). */
