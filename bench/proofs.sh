@@ -105,7 +105,7 @@ appended, docs/STORAGE.md).
 | checking an inclusion proof, no store (\`eg_mt_verify_inclusion\`) | **$VER µs** | < 50 µs: $(ok "$VER < 50") |
 | consistency proof, C API (random old size to the head) | $(j consistency_per_s) proofs/s ($(j consistency_us) µs) | |
 | checking a consistency proof | $(j verify_consistency_us) µs | |
-| inclusion proof + the event's record read from the log (\`eg_tree_leaf_data\`, leaf_data) | $(j inclusion_with_leaf_data_per_s) proofs/s ($(j inclusion_with_leaf_data_us) µs) | |
+| inclusion proof + the event's record read from the log (\`eg_tree_leaf\`: leaf_data and the event) | $(j inclusion_with_leaf_data_per_s) proofs/s ($(j inclusion_with_leaf_data_us) µs) | |
 | \`engram proof inclusion --positions\` (10,000 random positions, one process, JSON with leaf_data and the event) | $(calc "10000 / $CLI_S" 0) proofs/s ($CLI_S s, peak RSS $((CLI_RSS / 1024)) MiB) | |
 | the same, positions in ascending order | $(calc "10000 / $CLI_SORTED_S" 0) proofs/s ($CLI_SORTED_S s) | |
 | \`engram head\` (process start, tree up to date; median of 5) | $HEAD_MS ms | |
