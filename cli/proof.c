@@ -188,6 +188,95 @@ static int inclusion_fail(eg_store *st, int r)
 	return r < 0 ? EXIT_INTEGRITY : cli_fail(st, r);
 }
 
+/* --positions: up to BATCH positions at a time are proven in log order
+ * (proofs of events in one sealed block then share its decompression) and
+ * printed in the file's order.  The exit code. */
+#define BATCH 65536
+
+typedef struct want {
+	uint64_t pos;
+	size_t i;
+} want;
+
+static int want_cmp(const void *a, const void *b)
+{
+	const want *x = a, *y = b;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static int prove_batch(eg_store *st, eg_tree *t, eg_mt *h, want *w, size_t n, uint64_t size,
+		       char **text)
+{
+	qsort(w, n, sizeof *w, want_cmp);
+	for (size_t k = 0; k < n; k++) {
+		size_t len;
+		FILE *m = open_memstream(&text[w[k].i], &len);
+		if (!m) {
+			cli_error("out of memory");
+			return EXIT_ERR;
+		}
+		int r = put_inclusion(st, t, h, w[k].pos, size, m);
+		if (fclose(m) && !r) {
+			cli_error("out of memory");
+			return EXIT_ERR;
+		}
+		if (r)
+			return inclusion_fail(st, r);
+	}
+	for (size_t k = 0; k < n; k++)
+		fputs(text[k], stdout);
+	return EXIT_OK;
+}
+
+static int positions_batch(eg_store *st, eg_tree *t, eg_mt *h, FILE *pf, uint64_t size)
+{
+	want *w = malloc(BATCH * sizeof *w);
+	char **text = calloc(BATCH, sizeof *text);
+	char line[64];
+	uint64_t ln = 0, pos;
+	size_t n = 0;
+	int rc = w && text ? EXIT_OK : EXIT_ERR;
+	if (rc)
+		cli_error("out of memory");
+	while (rc == EXIT_OK && fgets(line, sizeof line, pf)) {
+		ln++;
+		line[strcspn(line, "\r\n")] = 0;
+		if (!line[0])
+			continue;
+		if (cli_u64(line, &pos) || pos == 0) {
+			cli_error("--positions line %llu: expected a position, got '%s'",
+				  (unsigned long long)ln, line);
+			rc = EXIT_USAGE;
+		} else if (pos > size) {
+			cli_error("--positions line %llu: position %llu is beyond the tree size %llu",
+				  (unsigned long long)ln, (unsigned long long)pos,
+				  (unsigned long long)size);
+			rc = EXIT_USAGE;
+		} else {
+			w[n] = (want){ pos, n };
+			if (++n == BATCH) {
+				rc = prove_batch(st, t, h, w, n, size, text);
+				for (size_t k = 0; k < n; k++) {
+					free(text[k]);
+					text[k] = NULL;
+				}
+				n = 0;
+			}
+		}
+	}
+	/* the proofs of the lines before a bad one are printed */
+	if (n && (rc == EXIT_OK || rc == EXIT_USAGE)) {
+		int r = prove_batch(st, t, h, w, n, size, text);
+		rc = rc ? rc : r;
+	}
+	if (text)
+		for (size_t k = 0; k < n; k++)
+			free(text[k]);
+	free(text);
+	free(w);
+	return rc;
+}
+
 static int proof_inclusion(cli *c, int arg)
 {
 	(void)arg;
@@ -245,27 +334,7 @@ static int proof_inclusion(cli *c, int arg)
 		goto done;
 	}
 	if (pf) {
-		/* batch mode: one position a line, one proof a line */
-		char line[64];
-		uint64_t ln = 0;
-		while (rc == EXIT_OK && fgets(line, sizeof line, pf)) {
-			ln++;
-			line[strcspn(line, "\r\n")] = 0;
-			if (!line[0])
-				continue;
-			if (cli_u64(line, &pos) || pos == 0) {
-				cli_error("--positions line %llu: expected a position, got '%s'",
-					  (unsigned long long)ln, line);
-				rc = EXIT_USAGE;
-			} else if (pos > size) {
-				cli_error("--positions line %llu: position %llu is beyond the tree "
-					  "size %llu", (unsigned long long)ln, (unsigned long long)pos,
-					  (unsigned long long)size);
-				rc = EXIT_USAGE;
-			} else if ((r = put_inclusion(st, t, h, pos, size, stdout))) {
-				rc = inclusion_fail(st, r);
-			}
-		}
+		rc = positions_batch(st, t, h, pf, size);
 		goto done;
 	}
 	if (pos > head) {

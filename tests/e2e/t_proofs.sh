@@ -299,6 +299,15 @@ test_bad_arguments_name_what_is_wrong() {
 	assert_exit 2 eg proof frobnicate
 	ok eg proof consistency 0 20
 	ok eg proof consistency 20 20
+	# --positions: proven in log order, printed in the file's; a bad line
+	# stops it after the proofs of the lines before
+	printf '9\n2\n9\n' >"$T/pos"
+	ok eg proof inclusion --positions "$T/pos"
+	assert_eq "9 2 9" "$(grep -o '"pos":[0-9]*,"leaf_data"' <<<"$OUT" | tr -dc '0-9\n' | tr '\n' ' ' | sed 's/ $//')" "order of --positions"
+	printf '4\n0\n3\n' >"$T/pos"
+	assert_exit 2 eg proof inclusion --positions "$T/pos"
+	assert_contains "$ERR" "--positions line 2"
+	assert_eq 1 "$(grep -c leaf_index <<<"$OUT")" "proofs before the bad line"
 }
 
 test_the_worked_proof_of_the_docs_is_what_engram_prints() {
