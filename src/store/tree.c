@@ -78,6 +78,7 @@ typedef struct sink {
 	uint64_t off;
 	unsigned char *buf;
 	size_t n, cap;               /* nodes in buf */
+	int werr;                    /* errno of a failed write of the file */
 	unsigned char peaks[64][32]; /* the complete subtrees of the leaves so far */
 	uint64_t size;
 } sink;
@@ -86,8 +87,10 @@ static int sink_flush(eg_store *st, sink *s)
 {
 	if (s->fd < 0 || !s->n)
 		return EG_OK;
-	if (eg_os_pwrite_all(s->fd, s->buf, s->n * 32, (off_t)s->off))
+	if (eg_os_pwrite_all(s->fd, s->buf, s->n * 32, (off_t)s->off)) {
+		s->werr = errno ? errno : EIO;
 		return eg_st_errno(st, "cannot write the Merkle tree file");
+	}
 	s->off += s->n * 32;
 	s->n = 0;
 	return EG_OK;
@@ -280,9 +283,8 @@ static int bring_up(eg_tree *t, int force)
 {
 	eg_store *st = t->st;
 	char path[PATH_MAX], tmp[PATH_MAX];
-	int rc = eg_ds_lock(st, &t->d);
-	if (rc)
-		return rc;
+	if (eg_ds_lock(st, &t->d))
+		return build_in_memory(t);
 	eg_ds_path(&t->d, "nodes", path);
 	sink s = { .fd = -1 };
 	uint64_t base = 0;
@@ -303,26 +305,35 @@ static int bring_up(eg_tree *t, int force)
 		fd = -1;
 	}
 	if (fd < 0) {
+		eg_st_note_errno(st, "cannot write the Merkle tree in %s (built in memory)",
+				 t->d.dir);
 		eg_ds_unlock(&t->d);
 		return build_in_memory(t);
 	}
 	s.fd = fd;
 	s.off = nodes_for(base) * 32;
-	rc = add_events(t, &s, t->head.pos);
+	int rc = add_events(t, &s, t->head.pos);
 	if (!rc)
 		rc = sink_flush(st, &s);
 	free(s.buf);
+	int file_err = s.werr;
 	if (!rc && base != t->head.pos && eg_os.fdatasync(fd))
-		rc = eg_st_errno(st, "cannot sync %s", target);
-	if (!rc && target == tmp &&
+		file_err = errno ? errno : EIO;
+	if (!rc && !file_err && target == tmp &&
 	    (eg_os.rename(tmp, path) || eg_os_fsync_dir(t->d.dir)))
-		rc = eg_st_errno(st, "cannot put %s in place", path);
-	if (rc) {
+		file_err = errno ? errno : EIO;
+	if (rc || file_err) {
 		eg_os.close(fd);
 		if (target == tmp)
 			eg_os.unlink(tmp);
 		eg_ds_unlock(&t->d);
-		return rc;
+		if (!file_err)
+			return rc;       /* reading the log failed */
+		/* the file could not be written: answer from memory, say so */
+		errno = file_err;
+		eg_st_note_errno(st, "cannot write the Merkle tree in %s (built in memory)",
+				 t->d.dir);
+		return build_in_memory(t);
 	}
 	peaks_root(t->h, &s, t->root);
 	if (base != t->head.pos || target == tmp)

@@ -147,6 +147,13 @@ test_proofs_survive_compact_reindex_and_a_damaged_tree() {
 	assert_files_eq "$T/before" "$T/after" "proofs after deleting the tree file"
 	ok eg --format ndjson stats
 	assert_match "$OUT" '"tree_bytes":[1-9]'
+	# a tree file that cannot be written: the answer from memory, a warning
+	rm -f "$nodes" "$STORE/idx/tree/rfc9162/state"
+	mkdir "$nodes.tmp"
+	head_root
+	assert_eq "$root" "$ROOT" "root built in memory"
+	assert_contains "$ERR" "warning: cannot write the Merkle tree"
+	rmdir "$nodes.tmp"
 }
 
 # tamper SRC KIND ROOT OLD EXPR...: for each python expression (p: the
