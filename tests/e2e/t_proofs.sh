@@ -147,6 +147,17 @@ test_proofs_survive_compact_reindex_and_a_damaged_tree() {
 	assert_files_eq "$T/before" "$T/after" "proofs after deleting the tree file"
 	ok eg --format ndjson stats
 	assert_match "$OUT" '"tree_bytes":[1-9]'
+	# four readers building the tree at once: one builds, the others wait
+	# for its lock and catch up from it
+	rm -rf "$STORE/idx/tree"
+	local k
+	for k in 1 2 3 4; do
+		"$ENGRAM" -d "$STORE" head >"$T/h$k" 2>&1 &
+	done
+	wait
+	for k in 1 2 3 4; do
+		assert_contains "$(cat "$T/h$k")" "\"root\":\"$root\"" "concurrent head $k"
+	done
 	# a tree file that cannot be written: the answer from memory, a warning
 	rm -f "$nodes" "$STORE/idx/tree/rfc9162/state"
 	mkdir "$nodes.tmp"
