@@ -344,3 +344,23 @@ for h in p["audit_path"] + [p["leaf_hash"], p["leaf_data"]]:
     assert h in doc, "the doc lacks " + h
 PY
 }
+
+test_heads_taken_while_a_writer_appends_are_prefixes_of_the_final_tree() {
+	"$ENGRAM" gen bank --events 2000 --seed 9 >"$T/all.ndjson" || fail "gen failed"
+	split -l 100 "$T/all.ndjson" "$T/part."
+	ok eg append "$T/part.aa"
+	(for f in "$T"/part.a[b-t]; do "$ENGRAM" -d "$STORE" append "$f" >/dev/null || exit 1; done) &
+	local w=$! k
+	: >"$T/heads"
+	for k in 1 2 3 4 5 6 7 8; do
+		"$ENGRAM" -d "$STORE" --format ndjson head >>"$T/heads" || fail "head while appending"
+	done
+	wait $w || fail "the appends failed"
+	head_root
+	# each head seen: its root is the root of the final tree's prefix
+	while read -r line; do
+		[[ $line =~ \"size\":([0-9]+),\"root\":\"([0-9a-f]{64})\" ]] || fail "head: $line"
+		ok_to "$T/c.json" eg proof consistency "${BASH_REMATCH[1]}" "$SIZE"
+		ok "$ENGRAM" proof check "$T/c.json" --old-root "${BASH_REMATCH[2]}" --root "$ROOT"
+	done <"$T/heads"
+}
