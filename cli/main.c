@@ -1010,7 +1010,7 @@ int cli_size(const char *s, uint64_t *res)
 
 /* A list option given again: *val becomes "old,v" (kept in c->joined,
  * freed when the command returns).  -1 after printing why. */
-static int join_list(cli *c, const char **val, const char *v)
+static int join_list(cli *c, const char **val, const char *v, char sep)
 {
 	size_t n = strlen(*val) + strlen(v) + 2;
 	char *j = c->njoined < 8 ? malloc(n) : NULL;
@@ -1018,7 +1018,7 @@ static int join_list(cli *c, const char **val, const char *v)
 		cli_error(c->njoined < 8 ? "out of memory" : "an option repeated too often");
 		return -1;
 	}
-	snprintf(j, n, "%s,%s", *val, v);
+	snprintf(j, n, "%s%c%s", *val, sep, v);
 	c->joined[c->njoined++] = j;
 	*val = j;
 	return 0;
@@ -1063,9 +1063,10 @@ int cli_parse(cli *c, const opt *opts, int maxpos)
 		if (!eq && i + 1 >= c->argc)
 			return cli_usage_error(c, "option '--%s' needs a value", o->name);
 		const char *v = eq ? eq + 1 : c->argv[++i];
-		if (o->has_arg == OPT_LIST && *o->val && join_list(c, o->val, v))
+		int list = o->has_arg == OPT_LIST || o->has_arg == OPT_QUERY;
+		if (list && *o->val && join_list(c, o->val, v, o->has_arg == OPT_QUERY ? ';' : ','))
 			return EXIT_ERR;
-		else if (o->has_arg != OPT_LIST || !*o->val)
+		else if (!list || !*o->val)
 			*o->val = v;
 	}
 	return 0;
@@ -1074,7 +1075,8 @@ int cli_parse(cli *c, const opt *opts, int maxpos)
 static eg_store *open_mode(cli *c, int flags, int *rc)
 {
 	eg_store *st;
-	eg_open_opts oo = { .segment_bytes = c->segment_bytes, .seal = c->seal };
+	eg_open_opts oo = { .segment_bytes = c->segment_bytes, .seal = c->seal,
+			    .lock_wait_us = c->lock_wait_us };
 	int r = eg_store_open(&st, c->dir, flags, &oo);
 	if (r) {
 		*rc = cli_fail(st, r);

@@ -946,6 +946,26 @@ int eg_index_note_event(eg_store *st, const eg_event *ev, logpos at,
 	return EG_OK;
 }
 
+int eg_index_note_tags(eg_store *st, uint64_t pos, const char *tags, size_t n)
+{
+	const unsigned char *q = (const unsigned char *)tags, *end = q + n;
+	while (q < end) {
+		uint64_t len, id;
+		int rc;
+		if (varint_get(&q, end, &len) || len > (uint64_t)(end - q))
+			return eg_st_err(st, EG_ECORRUPT, "bad tag list at position %llu",
+					 (unsigned long long)pos);
+		if ((rc = eg_index_key_get(st, 2, (const char *)q, len, &id)) ||
+		    (rc = touch_key(st, id)) || (rc = pend_add(st, id, pos)))
+			return rc;
+		W.ks[id].count++;
+		q += len;
+	}
+	if (st->ix.pend_total >= PEND_FLUSH)
+		return flush_postings(st);
+	return EG_OK;
+}
+
 static int write_blocks(eg_store *st, int64_t recorded)
 {
 	eg_index *ix = &st->ix;
@@ -1347,6 +1367,91 @@ int eg_index_postings(eg_store *st, uint64_t key, uint64_t **out, size_t *n)
 		free(pos);
 		return rc;
 	}
+	*out = pos;
+	*n = k;
+	return EG_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int eg_index_postings_after(eg_store *st, uint64_t key, uint64_t after, uint64_t **out,
+			    size_t *n)
+{
+	keystate ks;
+	*out = NULL;
+	*n = 0;
+	if (!eg_index_keystate(st, key, &ks))
+		return EG_OK;
+	uint64_t *pos = NULL;
+	size_t k = 0, cap = 0;
+	unsigned char *buf = NULL;
+	size_t bufcap = 0;
+	int rc = EG_OK;
+	/* Chunks are chained newest first; each one's positions ascend and
+	 * are all above the previous chunk's. */
+	for (uint64_t off = ks.last_chunk; off && rc == EG_OK; ) {
+		unsigned char hdr[CHUNK_HDR];
+		if (eg_os_pread_all(st->ix.fd_post, hdr, CHUNK_HDR, (off_t)off)) {
+			rc = eg_st_errno(st, "cannot read idx/post");
+			break;
+		}
+		uint32_t len = rd32(hdr), cnt = rd32(hdr + 12);
+		uint64_t prev = rd64(hdr + 16), first = rd64(hdr + 24);
+		if (len < CHUNK_HDR || prev >= off || (uint32_t)rd32(hdr + 8) != key) {
+			rc = eg_st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
+			break;
+		}
+		if (len > bufcap) {
+			unsigned char *nb = realloc(buf, len);
+			if (!nb) {
+				rc = eg_st_err(st, EG_ENOMEM, "out of memory");
+				break;
+			}
+			buf = nb;
+			bufcap = len;
+		}
+		if (k + cnt > cap) {
+			size_t nc = (k + cnt) * 2;
+			uint64_t *np = realloc(pos, nc * sizeof *np);
+			if (!np) {
+				rc = eg_st_err(st, EG_ENOMEM, "out of memory");
+				break;
+			}
+			pos = np;
+			cap = nc;
+		}
+		if (eg_os_pread_all(st->ix.fd_post, buf, len, (off_t)off) ||
+		    rd32(buf + 4) != eg_rec_check(buf + 8, len - 8)) {
+			rc = eg_st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
+			break;
+		}
+		const unsigned char *p = buf + CHUNK_HDR, *end = buf + len;
+		uint64_t v = first;
+		for (uint32_t j = 0; j < cnt; j++) {
+			uint64_t d = 0;
+			if (j && varint_get(&p, end, &d)) {
+				rc = eg_st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
+				break;
+			}
+			v += d;
+			if (v > after)
+				pos[k++] = v;
+		}
+		if (first <= after)
+			break;
+		off = prev;
+	}
+	free(buf);
+	if (rc) {
+		free(pos);
+		return rc;
+	}
+	/* chunks came newest first */
+	qsort(pos, k, sizeof *pos, cmp_u64);
 	*out = pos;
 	*n = k;
 	return EG_OK;
