@@ -132,7 +132,7 @@ static int64_t mono_us(void)
 static int wait_lock(int fd, int64_t wait_us)
 {
 	struct flock fl;
-	int64_t end = mono_us() + wait_us, nap = 1000;
+	int64_t end = mono_us() + wait_us, nap = 200;
 	while (lock_byte(fd, 0, F_SETLK, &fl) != 0) {
 		if (errno != EACCES && errno != EAGAIN)
 			return -1;
@@ -141,7 +141,7 @@ static int wait_lock(int fd, int64_t wait_us)
 			return -1;
 		int64_t d = nap < end - now ? nap : end - now;
 		usleep((useconds_t)d);
-		nap = nap < 10000 ? nap + 1000 : 10000;
+		nap = nap < 2000 ? nap + 200 : 2000;
 	}
 	return 0;
 }
