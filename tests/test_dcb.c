@@ -2,7 +2,7 @@
  * parser and match, the check through the index, and the race of the
  * issue (JasperFx/marten#4591): K processes booking the last seat of a
  * course, each reading, then appending with the condition; exactly one
- * per round commits.  ENGRAM_RACE_ROUNDS sets the rounds (make test: 30;
+ * per round commits.  ENGRAM_RACE_ROUNDS sets the rounds (make test: 50;
  * make race-check: 1000). */
 #include "testutil.h"
 
