@@ -63,7 +63,7 @@ typedef struct eg_open_opts {
 	int seal;                /* a writer's sealing of closed segments (enum below) */
 	int64_t lock_wait_us;    /* EG_OPEN_WRITE: wait up to this long for a
 	                            lock another writer holds (0: EG_ELOCKED at
-	                            once); waiters retry every 1-10 ms, so the
+	                            once); waiters retry every 0.2-2 ms, so the
 	                            order among them is not strictly arrival
 	                            order (docs/CONSISTENCY.md) */
 } eg_open_opts;

@@ -125,7 +125,7 @@ static int64_t mono_us(void)
 
 /* eg_open_opts.lock_wait_us: try byte 0 again until the deadline.  fcntl
  * has no timed wait (F_SETLKW ends early only on a signal, and a library
- * takes no signals), so waiters poll, 1 ms at first and at most 10 ms
+ * takes no signals), so waiters poll, 0.2 ms at first and at most 2 ms
  * apart: whoever tries first after the holder goes gets the lock, which
  * is arrival order only roughly (as the kernel's own F_SETLKW queue is
  * not strictly FIFO either). */
