@@ -18,6 +18,12 @@ test_tags_read_back_and_survive_reindex() {
 	ok eg read --format csv
 	assert_contains "$OUT" ',tags' "the csv header"
 	assert_contains "$OUT" '"[""course:7"",""student:1""]"' "the csv cell"
+	# SQL: a hidden tags column (SELECT * as before)
+	ok eg sql "select pos, tags from events where tags is not null"
+	assert_eq '{"pos":1,"tags":["course:7","student:1"]}
+{"pos":3,"tags":["course:7","student:\"q\""]}' "$OUT" "SQL's tags"
+	ok eg sql "select * from events where pos = 1"
+	assert_not_contains "$OUT" '"tags"' "SELECT *"
 	ok eg read --query 'tags=course:7' --format table
 	assert_contains "$OUT" 'head: 3' "the table's head line"
 	ok_to "$T/q0" eg read --query 'types=seat_booked,seat_released tags=course:7'
