@@ -93,6 +93,7 @@ static void query_rejects_bad_text_naming_the_part(void **state)
 	parse_fails("types=a types=b", "given twice");
 	parse_fails("all types=a", "all stands alone");
 	parse_fails("seat_booked", "expected types=NAMES");
+	parse_fails("tags=\xff", "not valid UTF-8");
 	char big[200];
 	memset(big, 'x', sizeof big);
 	memcpy(big, "tags=", 5);

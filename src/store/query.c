@@ -7,6 +7,7 @@
  * the matching events after the position, not of the log.
  */
 #include "internal.h"
+#include "json.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -100,6 +101,11 @@ static int parse_names(const char *key, int item, const char *p, const char *end
 				return qerr(err, cap, "query item %d: a control character in %s=",
 					    item, key);
 			}
+		if (!eg_json_utf8_valid(p, n)) {
+			free(v);
+			return qerr(err, cap, "query item %d: a name in %s= is not valid UTF-8",
+				    item, key);
+		}
 		int dup = 0;
 		for (uint32_t j = 0; j < k && !dup; j++)
 			dup = v[j].n == n && !memcmp(v[j].s, p, n);
