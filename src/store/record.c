@@ -136,11 +136,14 @@ size_t eg_rec_event_decode_ex(const unsigned char *p, size_t avail, rec_event *o
 	const unsigned char *q = p + EVT_FIXED, *end = p + len;
 	unsigned flags = p[9];
 	/* v[8]: schema_version, v[9]: tags_len, each 0 when its flag is clear */
-	uint64_t v[10] = { 0 };
-	for (int i = 0; i < 10; i++)
-		if ((i < 8 || (i == 8 && (flags & EVT_FLAG_SCHEMA)) ||
-		     (i == 9 && (flags & EVT_FLAG_TAGS))) && varint_get(&q, end, &v[i]))
+	uint64_t v[10];
+	for (int i = 0; i < 8; i++)
+		if (varint_get(&q, end, &v[i]))
 			return 0;
+	v[8] = v[9] = 0;
+	if (((flags & EVT_FLAG_SCHEMA) && varint_get(&q, end, &v[8])) ||
+	    ((flags & EVT_FLAG_TAGS) && varint_get(&q, end, &v[9])))
+		return 0;
 	if ((flags & ~EVT_FLAGS_KNOWN) || ((flags & EVT_FLAG_SCHEMA) && !v[8]) ||
 	    ((flags & EVT_FLAG_TAGS) && !v[9]))
 		return 0;
