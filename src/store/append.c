@@ -1049,6 +1049,16 @@ static int quarantine(eg_batch *b, envelope *e, uint64_t line)
 	bad = bad || buf_puts(q, ",\"data\":") || buf_add(q, r->data, r->data_len);
 	if (r->meta_len)
 		bad = bad || buf_puts(q, ",\"meta\":") || buf_add(q, r->meta, r->meta_len);
+	/* its tags too, so that a retry appends the event whole */
+	const unsigned char *tp = (const unsigned char *)r->tags, *te = tp + r->tags_len;
+	for (int k = 0; tp && tp < te && !bad; k++) {
+		uint64_t n = 0;
+		varint_get(&tp, te, &n);
+		bad = buf_puts(q, k ? "," : ",\"tags\":[") || buf_quote(q, (const char *)tp, n);
+		tp += n;
+	}
+	if (r->tags_len)
+		bad = bad || buf_puts(q, "]");
 	if (bad || buf_puts(q, "}}"))
 		return eg_st_err(b->st, EG_ENOMEM, "out of memory");
 	*r = (rec_in){ .stream = QUARANTINE_STREAM, .stream_len = strlen(QUARANTINE_STREAM),

@@ -247,3 +247,18 @@ test_serve_conditional_append_409() {
 	assert_eq 0 "$RC" "exit status after SIGTERM"
 	assert_eq "3 " "$(head_of | cut -c1-2)" "two conditional appends went in, none of the refused"
 }
+
+# An event set aside in $quarantine keeps its tags for the retry.
+test_quarantine_retry_keeps_tags() {
+	printf '{"type":"object","properties":{"n":{"enum":[1]}}}\n' >"$T/v1.json"
+	printf '{"type":"object","properties":{"n":{"enum":[1,2]}}}\n' >"$T/v2.json"
+	ok eg schema add t "$T/v1.json"
+	ok eg append --quarantine <<<'{"id":"q1","type":"t","tags":["course:1","s:\"x\""],"data":{"n":2}}'
+	assert_eq "0 1" "$(jfields "$OUT" appended quarantined)" "set aside"
+	ok eg schema add t "$T/v2.json"
+	ok eg quarantine retry
+	assert_contains "$OUT" '"status":"appended"' "the retry"
+	ok eg read --query 'types=t tags=course:1,s:"x"'
+	assert_contains "$OUT" '"id":"q1"' "the retried event"
+	assert_contains "$OUT" '"tags":["course:1","s:\"x\""]' "with its tags"
+}
