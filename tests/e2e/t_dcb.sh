@@ -71,7 +71,7 @@ def item():
     rnd.shuffle(parts)
     return " ".join(parts)
 with open(sys.argv[2], "w") as f:
-    for i in range(25):
+    for i in range(16):
         q = ";".join(item() for _ in range(rnd.choice([1, 1, 2, 3])))
         f.write("%s\t%d\n" % (q, rnd.choice([0, 50, 200, 350, 390, 399, 400])))
 EOF
