@@ -186,6 +186,14 @@ static void condition_is_checked_through_the_index(void **state)
 	assert_non_null(strstr(eg_errmsg(st), "position 4"));
 	append_line(st, q, 9, "{\"type\":\"a\"}", EG_EINVAL);                              /* beyond the head */
 	eg_query_free(q);
+	/* types only: the first of the type's chunks after the position */
+	q = parse_ok("types=a");
+	uint64_t want[][2] = { { 0, 1 }, { 1, 3 }, { 3, 4 }, { 4, 0 } };
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(eg_query_find(st, q, want[i][0], &pos, &item), EG_OK);
+		assert_int_equal(pos, want[i][1]);
+	}
+	eg_query_free(q);
 	/* after a reindex the same answers */
 	assert_int_equal(eg_store_reindex(st), EG_OK);
 	q = parse_ok("tags=c:1,s:1;types=b");

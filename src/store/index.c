@@ -1372,20 +1372,12 @@ int eg_index_postings(eg_store *st, uint64_t key, uint64_t **out, size_t *n)
 	return EG_OK;
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* The positions > after of the chunks of key from the one at off back to
+ * the first that starts at or before after (with one: of the chunk at off
+ * alone), newest chunk first, into a malloc'd array. */
+static int walk_after(eg_store *st, uint64_t off, uint64_t key, uint64_t after, int one,
+		      uint64_t **out, size_t *n)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-int eg_index_postings_after(eg_store *st, uint64_t key, uint64_t after, uint64_t **out,
-			    size_t *n)
-{
-	keystate ks;
-	*out = NULL;
-	*n = 0;
-	if (!eg_index_keystate(st, key, &ks))
-		return EG_OK;
 	uint64_t *pos = NULL;
 	size_t k = 0, cap = 0;
 	unsigned char *buf = NULL;
@@ -1393,7 +1385,7 @@ int eg_index_postings_after(eg_store *st, uint64_t key, uint64_t after, uint64_t
 	int rc = EG_OK;
 	/* Chunks are chained newest first; each one's positions ascend and
 	 * are all above the previous chunk's. */
-	for (uint64_t off = ks.last_chunk; off && rc == EG_OK; ) {
+	while (off && rc == EG_OK) {
 		unsigned char hdr[CHUNK_HDR];
 		if (eg_os_pread_all(st->ix.fd_post, hdr, CHUNK_HDR, (off_t)off)) {
 			rc = eg_st_errno(st, "cannot read idx/post");
@@ -1441,7 +1433,7 @@ int eg_index_postings_after(eg_store *st, uint64_t key, uint64_t after, uint64_t
 			if (v > after)
 				pos[k++] = v;
 		}
-		if (first <= after)
+		if (one || first <= after)
 			break;
 		off = prev;
 	}
@@ -1450,9 +1442,72 @@ int eg_index_postings_after(eg_store *st, uint64_t key, uint64_t after, uint64_t
 		free(pos);
 		return rc;
 	}
-	/* chunks came newest first */
-	qsort(pos, k, sizeof *pos, cmp_u64);
 	*out = pos;
 	*n = k;
+	return EG_OK;
+}
+
+static int chunk_after(eg_store *st, uint64_t off, uint64_t key, uint64_t after,
+		       uint64_t **out, size_t *n)
+{
+	return walk_after(st, off, key, after, 1, out, n);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int eg_index_postings_after(eg_store *st, uint64_t key, uint64_t after, uint64_t **out,
+			    size_t *n)
+{
+	keystate ks;
+	*out = NULL;
+	*n = 0;
+	if (!eg_index_keystate(st, key, &ks))
+		return EG_OK;
+	int rc = walk_after(st, ks.last_chunk, key, after, 0, out, n);
+	/* chunks came newest first */
+	if (rc == EG_OK && *n > 1)
+		qsort(*out, *n, sizeof **out, cmp_u64);
+	return rc;
+}
+
+int eg_index_first_after(eg_store *st, uint64_t key, uint64_t after, uint64_t *pos)
+{
+	keystate ks;
+	*pos = 0;
+	if (!eg_index_keystate(st, key, &ks))
+		return EG_OK;
+	/* back through the chunk headers while a chunk starts after `after`:
+	 * the oldest such start is the answer, unless the chunk before it
+	 * (which starts at or before) has a position after too */
+	uint64_t off = ks.last_chunk, straddle = 0;
+	while (off) {
+		unsigned char hdr[CHUNK_HDR];
+		if (eg_os_pread_all(st->ix.fd_post, hdr, CHUNK_HDR, (off_t)off))
+			return eg_st_errno(st, "cannot read idx/post");
+		uint64_t prev = rd64(hdr + 16), first = rd64(hdr + 24);
+		if (rd32(hdr) < CHUNK_HDR || prev >= off || rd32(hdr + 8) != (uint32_t)key)
+			return eg_st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
+		if (first <= after) {
+			straddle = off;
+			break;
+		}
+		*pos = first;
+		off = prev;
+	}
+	if (!straddle)
+		return EG_OK;
+	uint64_t *p;
+	size_t n;
+	/* the straddling chunk alone: its positions after `after` */
+	int rc = chunk_after(st, straddle, key, after, &p, &n);
+	if (rc)
+		return rc;
+	if (n && (!*pos || p[0] < *pos))
+		*pos = p[0];
+	free(p);
 	return EG_OK;
 }

@@ -365,6 +365,9 @@ int eg_index_postings(struct eg_store *st, uint64_t key, uint64_t **out, size_t 
  * positions found, not of the key's whole history. */
 int eg_index_postings_after(struct eg_store *st, uint64_t key, uint64_t after,
 			    uint64_t **out, size_t *n);
+/* The smallest position of key beyond after (0: none), reading only the
+ * headers of the chunks above after and the one chunk that straddles it. */
+int eg_index_first_after(struct eg_store *st, uint64_t key, uint64_t after, uint64_t *pos);
 
 /* ------------------------------------------------------------------ store */
 

@@ -65,10 +65,9 @@ static int cut40(const char *s, size_t n)
 
 /* The comma-separated names of one part (types=... or tags=...), in
  * [p, end), into *out (malloc'd); repeats are dropped. */
-static int parse_names(const char *key, int item, const char *p, const char *end,
+static int parse_names(const char *key, int tags, int item, const char *p, const char *end,
 		       qname **out, uint32_t *nout, char *err, size_t cap)
 {
-	int tags = key[1] == 'a';
 	uint32_t max = tags ? TAGS_MAX : QUERY_TYPES_MAX;
 	if (p == end)
 		return qerr(err, cap, "query item %d: %s= needs at least one name", item, key);
@@ -165,13 +164,13 @@ static int parse_item(int item, const char *p, const char *end, qitem *it, char 
 				item_free(it);
 				return qerr(err, cap, "query item %d: types= is given twice", item);
 			}
-			rc = parse_names("types", item, eq + 1, q, &it->types, &it->ntypes, err, cap);
+			rc = parse_names("types", 0, item, eq + 1, q, &it->types, &it->ntypes, err, cap);
 		} else if (kn == 4 && !memcmp(p, "tags", 4)) {
 			if (seen_tags++) {
 				item_free(it);
 				return qerr(err, cap, "query item %d: tags= is given twice", item);
 			}
-			rc = parse_names("tags", item, eq + 1, q, &it->tags, &it->ntags, err, cap);
+			rc = parse_names("tags", 1, item, eq + 1, q, &it->tags, &it->ntags, err, cap);
 		} else {
 			item_free(it);
 			return qerr(err, cap, "query item %d: unknown key \"%.*s\" (expected types or "
@@ -351,16 +350,14 @@ static int item_find(eg_store *st, const qitem *it, uint64_t after, uint64_t hea
 	}
 	int rc = EG_OK;
 	if (!it->ntags) {
-		/* types only: the smallest of each type's positions after */
+		/* types only: the smallest of each type's positions after (chunk
+		 * headers, and the one chunk that straddles `after`) */
 		for (uint32_t j = 0; j < it->ntypes && rc == EG_OK; j++) {
-			uint64_t k = eg_index_key_find(st, 1, it->types[j].s, it->types[j].n);
-			uint64_t *p;
-			size_t n;
-			if (!k || (rc = eg_index_postings_after(st, k - 1, after, &p, &n)))
+			uint64_t k = eg_index_key_find(st, 1, it->types[j].s, it->types[j].n), p;
+			if (!k || (rc = eg_index_first_after(st, k - 1, after, &p)))
 				continue;
-			if (n && (!*pos || p[0] < *pos))
-				*pos = p[0];
-			free(p);
+			if (p && (!*pos || p < *pos))
+				*pos = p;
 		}
 		return rc;
 	}
