@@ -18,23 +18,15 @@ static void note_schema(consumer_ctx *cc, const eg_event *e);
 /* Print events until the iterator ends; with follow, wait for more.
  * After each flushed burst call ckpt (consumers, whose cc notes the
  * schema versions handed out).  Returns an exit code. */
-static int pump_q(eg_store *st, eg_iter *it, out *o, int follow,
-		  int (*ckpt)(eg_store *, eg_iter *, void *), consumer_ctx *cc,
-		  const eg_query *q, uint64_t limit)
+static int pump(eg_store *st, eg_iter *it, out *o, int follow,
+		int (*ckpt)(eg_store *, eg_iter *, void *), consumer_ctx *cc)
 {
 	const eg_event *e;
-	uint64_t shown = 0;
 	if (follow)
 		out_live(o);
 	for (;;) {
 		int r;
 		while ((r = eg_iter_next(it, &e)) == EG_OK) {
-			if (q && !eg_query_match(q, e))
-				continue;
-			if (limit && shown++ == limit) {
-				r = EG_END;
-				break;
-			}
 			out_event(o, e);
 			if (cc && e->schema_version)
 				note_schema(cc, e);
@@ -57,12 +49,6 @@ static int pump_q(eg_store *st, eg_iter *it, out *o, int follow,
 	}
 }
 
-static int pump(eg_store *st, eg_iter *it, out *o, int follow,
-		int (*ckpt)(eg_store *, eg_iter *, void *), consumer_ctx *cc)
-{
-	return pump_q(st, it, o, follow, ckpt, cc, NULL, 0);
-}
-
 static int stop_at_first(void *ctx, const char *name, size_t len, uint64_t count,
 			 uint64_t version)
 {
@@ -79,8 +65,7 @@ static int read_query(cli *c, eg_store *st, eg_filter *f, const eg_query *q)
 	int r = eg_store_head(st, &h);
 	if (r)
 		return cli_fail(st, r);
-	uint64_t limit = f->limit;
-	f->limit = 0;
+	f->query = q;
 	if (!f->to || f->to > h.pos)
 		f->to = h.pos;
 	out *o = out_new(stdout, c->format);
@@ -103,7 +88,7 @@ static int read_query(cli *c, eg_store *st, eg_filter *f, const eg_query *q)
 		if ((r = eg_iter_new(st, &it, f)))
 			rc = cli_fail(st, r);
 		else
-			rc = pump_q(st, it, o, 0, NULL, NULL, q, limit);
+			rc = pump(st, it, o, 0, NULL, NULL);
 		eg_iter_free(it);
 	}
 	if (rc == EXIT_OK && c->format == FMT_NDJSON) {
@@ -114,7 +99,7 @@ static int read_query(cli *c, eg_store *st, eg_filter *f, const eg_query *q)
 	rc = out_finish(o, rc);
 	if (rc == EXIT_OK && c->format == FMT_TABLE)
 		printf("head: %llu\n", (unsigned long long)h.pos);
-	else if (rc == EXIT_OK)
+	else if (rc == EXIT_OK && c->format == FMT_CSV)
 		fprintf(stderr, "head: %llu\n", (unsigned long long)h.pos);
 	return rc;
 }

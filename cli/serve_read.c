@@ -52,8 +52,6 @@ static ssize_t reader_more(void *cls, uint64_t pos, char *buf, size_t max)
 		const eg_event *ev;
 		int n = 0, rc = EG_OK;
 		while (n < 256 && (rc = eg_iter_next(rd->it, &ev)) == EG_OK) {
-			if (rd->q && !eg_query_match(rd->q, ev))
-				continue;
 			out_event(rd->o, ev);
 			n++;
 		}
@@ -166,9 +164,6 @@ static enum MHD_Result get_events(srv *s, struct MHD_Connection *c, const char *
 		if (eg_query_add(&rd->q, query, qe, sizeof qe)) {
 			snprintf(err, sizeof err, "query: %s", qe);
 			bad = 1;
-		} else if (f.limit) {
-			snprintf(err, sizeof err, "query: does not go with limit");
-			bad = 1;
 		}
 	}
 	if (bad) {
@@ -179,6 +174,7 @@ static enum MHD_Result get_events(srv *s, struct MHD_Connection *c, const char *
 	eg_head h = { 0 };
 	if (!rc && rd->q && !(rc = eg_store_head(rd->st, &h)) && (!f.to || f.to > h.pos))
 		f.to = h.pos;
+	f.query = rd->q;
 	if (!rc && rd->q && !h.pos)
 		rd->done = 1;   /* an empty store: a "to" of 0 would mean no bound */
 	if (!rc)

@@ -440,6 +440,10 @@ typedef struct eg_filter {
 	int reverse;                /* newest first */
 	int upcast;                 /* events of a type with a schema read at its
 	                               latest version (docs/CONTRACTS.md) */
+	const eg_query *query;      /* NULL = any; else only the events that match
+	                               this DCB query (docs/CONSISTENCY.md; limit
+	                               counts those); borrowed for the iterator's
+	                               life */
 } eg_filter;
 
 /* Create an iterator over the events matching f, as of the current head.

@@ -147,7 +147,7 @@ static int want(const eg_iter *it, const eg_event *e)
 		return 0;
 	if (it->f.has_until && t > it->f.until)
 		return 0;
-	return 1;
+	return !it->f.query || eg_query_match(it->f.query, e);
 }
 
 /* Could a block hold events in the time range? */

@@ -26,6 +26,13 @@ test_tags_read_back_and_survive_reindex() {
 	assert_not_contains "$OUT" '"tags"' "SELECT *"
 	ok eg read --query 'tags=course:7' --format table
 	assert_contains "$OUT" 'head: 3' "the table's head line"
+	ok eg read --query 'tags=course:7' --format csv
+	assert_eq "head: 3" "$ERR" "csv: the head on stderr"
+	assert_not_contains "$OUT" 'head' "csv: not in the table"
+	ok eg read --query 'tags=course:7' --limit 1 --reverse
+	assert_eq "" "$ERR" "ndjson: nothing on stderr"
+	assert_contains "$OUT" '"pos":3,' "the newest match"
+	assert_eq 2 "$(printf '%s\n' "$OUT" | wc -l)" "one event (--limit counts matches) and the head"
 	ok_to "$T/q0" eg read --query 'types=seat_booked,seat_released tags=course:7'
 	assert_eq '1 3 {"head":3}' "$(py "$T/q0" <<'EOF'
 import json, sys
