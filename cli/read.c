@@ -73,18 +73,8 @@ static int read_query(cli *c, eg_store *st, eg_filter *f, const eg_query *q)
 	out_event_tags(o, 1);
 	int rc = EXIT_OK;
 	eg_iter *it = NULL;
-	/* the scan starts at the first match, which the index finds (none:
-	 * no scan at all) */
-	uint64_t first = 0;
-	int item;
-	if (h.pos && (r = eg_query_find(st, q, 0, &first, &item))) {
-		out_free(o);
-		return cli_fail(st, r);
-	}
-	if (first > f->from)
-		f->from = first;
 	/* an empty store: nothing to scan (a "to" of 0 would mean no bound) */
-	if (h.pos && first && f->from <= f->to) {
+	if (h.pos && f->from <= f->to) {
 		if ((r = eg_iter_new(st, &it, f)))
 			rc = cli_fail(st, r);
 		else

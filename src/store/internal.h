@@ -365,6 +365,12 @@ int eg_index_postings(struct eg_store *st, uint64_t key, uint64_t **out, size_t 
  * positions found, not of the key's whole history. */
 int eg_index_postings_after(struct eg_store *st, uint64_t key, uint64_t after,
 			    uint64_t **out, size_t *n);
+/* query.c: the positions beyond after of the events a query may match
+ * (its tags' postings intersected, its types' joined; the match itself
+ * still to be made), ascending, malloc'd; EG_ENOTFOUND for a query with an
+ * item "all", which the index cannot narrow.  The index must cover them. */
+int eg_query_positions(struct eg_store *st, const eg_query *q, uint64_t after,
+		       uint64_t **out, size_t *n);
 /* The smallest position of key beyond after (0: none), reading only the
  * headers of the chunks above after and the one chunk that straddles it. */
 int eg_index_first_after(struct eg_store *st, uint64_t key, uint64_t after, uint64_t *pos);

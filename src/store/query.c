@@ -411,6 +411,112 @@ static int item_find(eg_store *st, const qitem *it, uint64_t after, uint64_t hea
 	return rc;
 }
 
+/* Keep the distinct values of the ascending a[0..n). */
+static size_t dedupe(uint64_t *a, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!k || a[k - 1] != a[i])
+			a[k++] = a[i];
+	return k;
+}
+
+static int cmp_pos(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Append src[0..n) to *dst (*dn of them). */
+static int add_all(eg_store *st, uint64_t **dst, size_t *dn, const uint64_t *src, size_t n)
+{
+	if (!n)
+		return EG_OK;
+	uint64_t *g = realloc(*dst, (*dn + n) * sizeof *g);
+	if (!g)
+		return eg_st_err(st, EG_ENOMEM, "out of memory");
+	memcpy(g + *dn, src, n * sizeof *g);
+	*dst = g;
+	*dn += n;
+	return EG_OK;
+}
+
+/* The positions of one item's candidates beyond after: the events with
+ * all its tags (its types left to the match), or of one of its types. */
+static int item_candidates(eg_store *st, const qitem *it, uint64_t after, uint64_t **out,
+			   size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	int tags = it->ntags > 0;
+	uint32_t nk = tags ? it->ntags : it->ntypes;
+	for (uint32_t j = 0; j < nk; j++) {
+		const qname *nm = tags ? &it->tags[j] : &it->types[j];
+		uint64_t k = eg_index_key_find(st, tags ? 2 : 1, nm->s, nm->n), *p;
+		size_t m;
+		int rc;
+		if (!k) {
+			if (!tags)
+				continue;
+			free(*out);   /* a tag nobody has: nothing has them all */
+			*out = NULL;
+			*n = 0;
+			return EG_OK;
+		}
+		if ((rc = eg_index_postings_after(st, k - 1, after, &p, &m))) {
+			free(*out);
+			*out = NULL;
+			return rc;
+		}
+		if (tags && j) {
+			*n = intersect(*out, *n, p, m);
+			free(p);
+		} else if (tags) {
+			*out = p;
+			*n = m;
+		} else {
+			rc = add_all(st, out, n, p, m);
+			free(p);
+			if (rc)
+				return rc;
+		}
+		if (tags && !*n)
+			break;
+	}
+	if (!tags && *n > 1)   /* types partition the log: no repeats */
+		qsort(*out, *n, sizeof **out, cmp_pos);
+	return EG_OK;
+}
+
+int eg_query_positions(eg_store *st, const eg_query *q, uint64_t after, uint64_t **out,
+		       size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	for (uint32_t i = 0; i < q->n; i++)
+		if (q->items[i].all)
+			return EG_ENOTFOUND;
+	for (uint32_t i = 0; i < q->n; i++) {
+		uint64_t *p;
+		size_t m;
+		int rc = item_candidates(st, &q->items[i], after, &p, &m);
+		if (!rc)
+			rc = add_all(st, out, n, p, m);
+		free(p);
+		if (rc) {
+			free(*out);
+			*out = NULL;
+			*n = 0;
+			return rc;
+		}
+	}
+	if (q->n > 1 && *n > 1) {
+		qsort(*out, *n, sizeof **out, cmp_pos);
+		*n = dedupe(*out, *n);
+	}
+	return EG_OK;
+}
+
 /* Without a usable index (a reader's lagging one): the log from after. */
 static int scan_find(eg_store *st, const eg_query *q, uint64_t after, uint64_t head,
 		     uint64_t *pos, int *item)

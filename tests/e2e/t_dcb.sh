@@ -51,9 +51,10 @@ EOF
 	ok eg verify
 }
 
-# A small random store, random queries: read --query and the check of
-# append --fail-if --after (with no input: a check that writes nothing)
-# against a recomputation over engram read's output.
+# A small random store, random queries: read --query (also from a position,
+# newest first, limited) and the check of append --fail-if --after (with no
+# input: a check that writes nothing) against a recomputation over engram
+# read's output.
 test_query_semantics_match_a_recomputation() {
 	py "$T/in.ndjson" "$T/queries" <<'EOF'
 import json, random, sys
@@ -88,6 +89,7 @@ EOF
 	while IFS=$'\t' read -r q after; do
 		i=$((i + 1))
 		ok_to "$T/got$i" eg read --query "$q"
+		ok_to "$T/rev$i" eg read --query "$q" --from $((after + 1)) --reverse --limit 5
 		run eg append --fail-if "$q" --after "$after" </dev/null
 		printf '%s\n' "$RC $ERR" >"$T/check$i"
 	done <"$T/queries"
@@ -119,6 +121,10 @@ for i, line in enumerate(open(T + "/queries"), 1):
     got = [r["pos"] for r in rows[:-1]]
     assert got == want, (q, got[:10], want[:10])
     assert rows[-1] == {"head": 400}, rows[-1]
+    rev = [json.loads(l) for l in open("%s/rev%d" % (T, i))]
+    assert rev[-1] == {"head": 400}, rev[-1]
+    rev = [r["pos"] for r in rev[:-1]]
+    assert rev == [p for p in reversed(want) if p > after][:5], (q, after, rev)
     first = next((e for e in events if e["pos"] > after and match(e)), None)
     check = open("%s/check%d" % (T, i)).read()
     if first is None:
