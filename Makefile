@@ -396,10 +396,12 @@ bench-kafka: all $(B)/tests/kafka_mock ; @B=$(B) bench/kafka.sh $(BENCH_ARGS)
 
 # The race of conditional appends (docs/CONSISTENCY.md, tests/test_dcb.c):
 # 1,000 rounds of 8 processes booking the last seat of a course, exactly one
-# committing each round (make test's unit run does 50).  About 7 s plain.
+# committing each round (make test's unit run does 50); then 100 rounds of 8
+# engram commands (tests/dcb_race.sh).  About 6 s + 8 s plain.
 .PHONY: race-check bench-dcb
-race-check: deps-check $(B)/tests/test_dcb
+race-check: deps-check $(B)/tests/test_dcb $(ENGRAM)
 	@ENGRAM_RACE_ROUNDS=1000 $(B)/tests/test_dcb
+	@ENGRAM=$(abspath $(ENGRAM)) tests/dcb_race.sh 100
 # The check's cost at 1M and 10M events: bench/dcb.sh, bench/results/dcb.md.
 $(B)/bench/dcb_bench: bench/dcb_bench.c $(B)/libengram.a
 	@mkdir -p $(B)/bench
