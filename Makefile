@@ -402,6 +402,20 @@ $(B)/bench/sse_load: bench/sse_load.c
 bench-serve: all bench-deps $(B)/bench/sse_load ; @B=$(B) bench/serve.sh $(BENCH_ARGS)
 bench-kafka: all $(B)/tests/kafka_mock ; @B=$(B) bench/kafka.sh $(BENCH_ARGS)
 
+# The race of conditional appends (docs/CONSISTENCY.md, tests/test_dcb.c):
+# 1,000 rounds of 8 processes booking the last seat of a course, exactly one
+# committing each round (make test's unit run does 50); then 100 rounds of 8
+# engram commands (tests/dcb_race.sh).  About 6 s + 8 s plain.
+.PHONY: race-check bench-dcb
+race-check: deps-check $(B)/tests/test_dcb $(ENGRAM)
+	@ENGRAM_RACE_ROUNDS=1000 $(B)/tests/test_dcb
+	@ENGRAM=$(abspath $(ENGRAM)) tests/dcb_race.sh 100
+# The check's cost at 1M and 10M events: bench/dcb.sh, bench/results/dcb.md.
+$(B)/bench/dcb_bench: bench/dcb_bench.c $(B)/libengram.a
+	@mkdir -p $(B)/bench
+	$(CC) $(CFLAGS) $(ALL_INC) -o $@ bench/dcb_bench.c $(B)/libengram.a $(LDLIBS)
+bench-dcb: all $(B)/bench/dcb_bench ; @B=$(B) bench/dcb.sh $(BENCH_ARGS)
+
 # libFuzzer targets (clang): each runs FUZZ_SECONDS on its corpus, one
 # after the other; new inputs go to build-fuzz/corpus-NAME, a crashing one
 # to build-fuzz/NAME-crash-* (and the run fails).  FUZZ_FLAGS adds libFuzzer

@@ -427,10 +427,16 @@ eg_map *cli_load_map(const char *arg, int *rc)
 	return m;
 }
 
+static int append_run(cli *c, const eg_query *cond, uint64_t after, const char *stream,
+		      const char *type, const char *expect, const char *sync, const char *batch,
+		      const char *skip, const char *heartbeat, const char *map, int expect_new,
+		      int quarantine, int keep_recorded);
+
 int cmd_append(cli *c)
 {
 	const char *stream = NULL, *type = NULL, *expect = NULL, *sync = NULL,
-		   *batch = NULL, *skip = NULL, *heartbeat = NULL, *map = NULL;
+		   *batch = NULL, *skip = NULL, *heartbeat = NULL, *map = NULL,
+		   *fail_if = NULL, *after = NULL, *lock_wait = NULL;
 	int expect_new = 0, quarantine = 0, keep_recorded = 0;
 	opt opts[] = {
 		{ "quarantine", 0, NULL, &quarantine }, { "keep-recorded", 0, NULL, &keep_recorded },
@@ -438,13 +444,48 @@ int cmd_append(cli *c)
 		{ "expect-version", 1, &expect, NULL }, { "expect-new", 0, NULL, &expect_new },
 		{ "sync", 1, &sync, NULL }, { "batch", 1, &batch, NULL },
 		{ "skip-invalid", 1, &skip, NULL }, { "heartbeat", 1, &heartbeat, NULL },
-		{ "map", 1, &map, NULL }, { NULL, 0, NULL, NULL },
+		{ "map", 1, &map, NULL }, { "fail-if", OPT_QUERY, &fail_if, NULL },
+		{ "after", 1, &after, NULL }, { "lock-wait", 1, &lock_wait, NULL },
+		{ NULL, 0, NULL, NULL },
 	};
 	int rc = cli_parse(c, opts, 1);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
+	eg_query *cond = NULL;
+	uint64_t after_pos = 0;
+	if (lock_wait && eg_duration_parse(lock_wait, strlen(lock_wait), &c->lock_wait_us))
+		return cli_usage_error(c, "--lock-wait: expected %s, got '%s'", EG_DURATION_FORMS,
+				       lock_wait);
+	if (after && !fail_if)
+		return cli_usage_error(c, "--after goes with --fail-if QUERY");
+	if (after && cli_u64(after, &after_pos))
+		return cli_usage_error(c, "--after: expected a position (0 or more), got '%s'", after);
+	if (fail_if) {
+		char qe[256];
+		if (eg_query_add(&cond, fail_if, qe, sizeof qe)) {
+			eg_query_free(cond);
+			return cli_usage_error(c, "--fail-if: %s", qe);
+		}
+		if (heartbeat) {
+			eg_query_free(cond);
+			return cli_usage_error(c, "--fail-if does not go with --heartbeat");
+		}
+	}
+	rc = append_run(c, cond, after_pos, stream, type, expect, sync, batch, skip, heartbeat, map,
+			expect_new, quarantine, keep_recorded);
+	eg_query_free(cond);
+	return rc;
+}
+
+static int append_run(cli *c, const eg_query *cond, uint64_t after, const char *stream,
+		      const char *type, const char *expect, const char *sync, const char *batch,
+		      const char *skip, const char *heartbeat, const char *map, int expect_new,
+		      int quarantine, int keep_recorded)
+{
+	int rc = EXIT_OK;
 	eg_batch_opts bo = { .expect_version = -1, .default_stream = stream, .default_type = type,
-			     .quarantine = quarantine, .keep_recorded = keep_recorded };
+			     .quarantine = quarantine, .keep_recorded = keep_recorded,
+			     .fail_if = cond, .after = after };
 	if (sync && !strcmp(sync, "none"))
 		bo.sync = EG_SYNC_NONE;
 	else if (sync && strcmp(sync, "always"))
@@ -545,6 +586,8 @@ int cmd_append(cli *c)
 	int r = eg_batch_begin(st, &b, &bo);
 	if (r) {
 		rc = cli_fail(st, r);
+		if (r == EG_EINVAL && cond)   /* --after beyond the head */
+			rc = EXIT_USAGE;
 		goto out;
 	}
 	/* what a line that stops the input takes with it */

@@ -27,6 +27,9 @@ typedef struct opt {
 } opt;
 
 enum { OPT_LIST = 2 };
+/* OPT_QUERY: a DCB query (docs/CONSISTENCY.md), repeats of which join
+ * with ';' (their items OR'd) */
+enum { OPT_QUERY = 3 };
 
 typedef struct cli {
 	const char *prog, *cmd;
@@ -36,6 +39,7 @@ typedef struct cli {
 	int format_prometheus;   /* --format prometheus before the command (metrics' own) */
 	uint64_t segment_bytes;
 	int seal;                /* --seal: EG_SEAL_AUTO, _ALWAYS or _NEVER */
+	int64_t lock_wait_us;    /* append --lock-wait: a writer's open waits */
 	int argc;                /* the command's arguments after global options */
 	char **argv;
 	const char *pos[8];      /* positional arguments */
@@ -171,6 +175,8 @@ void out_event(out *o, const eg_event *e);
 /* csv and table: give every event a schema_version column (null when it
  * has none), for a store that has schemas (cli_has_schemas). */
 void out_event_schemas(out *o, int on);
+/* csv and table: a tags column (ndjson shows "tags" when an event has some) */
+void out_event_tags(out *o, int on);
 /* Whether the store has any schema: events then carry schema_version. */
 int cli_has_schemas(eg_store *st);
 /* A whole session row of engram sessions. */

@@ -34,7 +34,7 @@ int cmd_verify(cli *c)
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
 	eg_store *st;
-	int r = eg_store_open(&st, c->dir, EG_OPEN_READ, &(eg_open_opts){ c->segment_bytes, c->seal });
+	int r = eg_store_open(&st, c->dir, EG_OPEN_READ, &(eg_open_opts){ c->segment_bytes, c->seal, 0 });
 	if (r) {
 		rc = cli_fail(st, r);
 		eg_store_close(st);

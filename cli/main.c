@@ -24,10 +24,11 @@ static const command COMMANDS[] = {
 	  "       [--sync always|none] [--batch N] [--skip-invalid REJECTS]\n"
 	  "       [--map segment|snowplow|prometheus|openmetrics|statsd|stacks|MAP.json]\n"
 	  "       [--quarantine] [--keep-recorded]\n"
+	  "       [--fail-if QUERY [--after POS]] [--lock-wait DURATION]\n"
 	  "       engram [-d DIR] append --heartbeat TIME [--sync always|none]",
 	  "append NDJSON events as one atomic batch",
 	  "Reads one JSON object per line (fields: id, stream, type, kind, time, actor,\n"
-	  "session, data, meta) from FILE or standard input.  The whole input is one\n"
+	  "session, data, meta, tags) from FILE or standard input.  The whole input is one\n"
 	  "atomic batch unless --batch N commits every N events.  Prints one row:\n"
 	  "appended, duplicates, first_pos, last_pos, head.\n\n"
 	  "  --stream S          stream for lines without one (and for --expect-*)\n"
@@ -68,6 +69,18 @@ static const command COMMANDS[] = {
 	  "                      (a bad line keeps the commits before it; rerun: duplicates\n"
 	  "                      skip what is in).  Copy a store: engram -d old read |\n"
 	  "                      engram -d new append --keep-recorded (docs/CLI.md)\n"
+	  "  --fail-if QUERY     a conditional append (docs/CONSISTENCY.md): exit 4, writing\n"
+	  "                      nothing, if an event matching QUERY was appended after\n"
+	  "                      --after POS (without it: exists at all); checked under\n"
+	  "                      the write lock through the tag and type index.  QUERY:\n"
+	  "                      items separated by ';' (OR'd), each 'types=a,b tags=x,y'\n"
+	  "                      (types OR'd, tags AND'd, either part optional) or 'all';\n"
+	  "                      repeat --fail-if to add items.  With --batch, checked\n"
+	  "                      once, before the first commit\n"
+	  "  --after POS         the head that engram read --query printed (beyond the\n"
+	  "                      head: exit 2)\n"
+	  "  --lock-wait DURATION  wait up to DURATION (500ms, 10s) for a writer that\n"
+	  "                      holds the lock instead of exiting 4 at once\n"
 	  "  --heartbeat TIME    append one heartbeat instead: a marker saying no events\n"
 	  "                      before TIME will come except late ones; windows move\n"
 	  "                      their watermark to TIME (docs/WINDOWS.md)\n\n"
@@ -78,17 +91,20 @@ static const command COMMANDS[] = {
 	  "pointer, the keyword and what was expected.  A metric (kind metric) needs a\n"
 	  "finite number data.value and string data.tags; an error (kind error) a\n"
 	  "string data.message and typed stack frames (docs/METRICS.md, ERRORS.md).\n"
-	  "Streams beginning with '$' are engram's own and refused.\n\n"
+	  "Streams beginning with '$' are engram's own and refused.  \"tags\": up to 32\n"
+	  "distinct strings of 1 to 128 bytes, indexed for --fail-if and read --query.\n\n"
 	  "Example:\n"
 	  "  engram gen bank --events 1000 > bank.ndjson && engram append bank.ndjson\n"
 	  "  engram gen orders --events 10000 --loads 10m | engram append --keep-recorded\n"
 	  "  echo '{\"stream\":\"acct-1\",\"type\":\"deposit\",\"data\":{\"amount\":5}}' | engram append\n"
 	  "  curl -s localhost:9090/metrics | engram append --map prometheus\n"
-	  "  echo 'api.requests:1|c|#region:eu' | engram append --map statsd" },
+	  "  echo 'api.requests:1|c|#region:eu' | engram append --map statsd\n"
+	  "  echo '{\"type\":\"seat_booked\",\"tags\":[\"course:7\"]}' | engram append \\\n"
+	  "    --fail-if 'types=seat_booked,seat_released tags=course:7' --after 41 --lock-wait 10s" },
 	{ "read", cmd_read,
 	  "read [--from POS] [--to POS] [--stream S] [--type T[,T...]] [--since TIME]\n"
 	  "     [--until TIME] [--by event|recorded] [--limit N] [--reverse] [--follow]\n"
-	  "     [--upcast]",
+	  "     [--upcast] [--query QUERY]",
 	  "print events",
 	  "Prints events with every envelope field, in log order.  Filters combine;\n"
 	  "bounds are inclusive.\n\n"
@@ -104,10 +120,17 @@ static const command COMMANDS[] = {
 	  "  --follow              then wait for new events and print each as it is\n"
 	  "                        appended (no polling), until interrupted\n"
 	  "  --upcast              events of a type with a schema at its latest version\n"
-	  "                        (docs/CONTRACTS.md); without it, as stored\n\n"
+	  "                        (docs/CONTRACTS.md); without it, as stored\n"
+	  "  --query QUERY         only events matching a DCB query (as append --fail-if\n"
+	  "                        takes it; docs/CONSISTENCY.md), up to the head read\n"
+	  "                        before the scan, which is printed last: a line\n"
+	  "                        {\"head\":N} (ndjson), \"head: N\" under the table, or on\n"
+	  "                        stderr (csv).  Give it to append --after.  Not with\n"
+	  "                        --follow\n\n"
 	  "An event validated at append carries schema_version, the version of its\n"
-	  "type's schema it passed.\n\n"
+	  "type's schema it passed; one with tags carries \"tags\".\n\n"
 	  "Example:\n"
+	  "  engram read --query 'types=seat_booked,seat_released tags=course:7'\n"
 	  "  engram read --stream account-000113\n"
 	  "  engram read --type fee --reverse --limit 3\n"
 	  "  engram read --by recorded --since 2025-01-02 --follow" },
@@ -1064,7 +1087,7 @@ int cli_size(const char *s, uint64_t *res)
 
 /* A list option given again: *val becomes "old,v" (kept in c->joined,
  * freed when the command returns).  -1 after printing why. */
-static int join_list(cli *c, const char **val, const char *v)
+static int join_list(cli *c, const char **val, const char *v, char sep)
 {
 	size_t n = strlen(*val) + strlen(v) + 2;
 	char *j = c->njoined < 8 ? malloc(n) : NULL;
@@ -1072,7 +1095,7 @@ static int join_list(cli *c, const char **val, const char *v)
 		cli_error(c->njoined < 8 ? "out of memory" : "an option repeated too often");
 		return -1;
 	}
-	snprintf(j, n, "%s,%s", *val, v);
+	snprintf(j, n, "%s%c%s", *val, sep, v);
 	c->joined[c->njoined++] = j;
 	*val = j;
 	return 0;
@@ -1117,9 +1140,10 @@ int cli_parse(cli *c, const opt *opts, int maxpos)
 		if (!eq && i + 1 >= c->argc)
 			return cli_usage_error(c, "option '--%s' needs a value", o->name);
 		const char *v = eq ? eq + 1 : c->argv[++i];
-		if (o->has_arg == OPT_LIST && *o->val && join_list(c, o->val, v))
+		int list = o->has_arg == OPT_LIST || o->has_arg == OPT_QUERY;
+		if (list && *o->val && join_list(c, o->val, v, o->has_arg == OPT_QUERY ? ';' : ','))
 			return EXIT_ERR;
-		else if (o->has_arg != OPT_LIST || !*o->val)
+		else if (!list || !*o->val)
 			*o->val = v;
 	}
 	return 0;
@@ -1128,7 +1152,8 @@ int cli_parse(cli *c, const opt *opts, int maxpos)
 static eg_store *open_mode(cli *c, int flags, int *rc)
 {
 	eg_store *st;
-	eg_open_opts oo = { .segment_bytes = c->segment_bytes, .seal = c->seal };
+	eg_open_opts oo = { .segment_bytes = c->segment_bytes, .seal = c->seal,
+			    .lock_wait_us = c->lock_wait_us };
 	int r = eg_store_open(&st, c->dir, flags, &oo);
 	if (r) {
 		*rc = cli_fail(st, r);

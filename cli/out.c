@@ -28,6 +28,7 @@ struct out {
 	FILE *f;
 	int format, err;
 	int schema_col;        /* out_event: csv and table have schema_version */
+	int tags_col;          /* out_event: csv and table have tags */
 	char *buf;
 	size_t len, cap;
 	int nfield;            /* fields in the current row */
@@ -790,11 +791,54 @@ static inline char *w_time(out *o, char *p, int64_t us)
 	return p + EG_TIME_LEN + 1;
 }
 
+/* ,"tags":["a","b"] at o->len (the caller has ensured the room). */
+static void put_tags(out *o, const eg_event *e)
+{
+	char *p = W_LIT(o->buf + o->len, ",\"tags\":[");
+	size_t off = 0, n;
+	const char *t;
+	for (int i = 0; eg_event_tag(e, &off, &t, &n); i++) {
+		if (i)
+			*p++ = ',';
+		p = w_str(p, t, n);
+	}
+	*p++ = ']';
+	o->len = (size_t)(p - o->buf);
+}
+
+/* The tags of e as a JSON array, for the table and csv cell. */
+static void tags_cell(out *o, const eg_event *e)
+{
+	char *s = malloc(16 + 6 * e->tags_len + 3 * e->ntags);
+	if (!s) {
+		out_null(o, "tags");
+		return;
+	}
+	char *p = s;
+	*p++ = '[';
+	size_t off = 0, n;
+	const char *t;
+	for (int i = 0; eg_event_tag(e, &off, &t, &n); i++) {
+		if (i)
+			*p++ = ',';
+		p = w_str(p, t, n);
+	}
+	*p++ = ']';
+	out_json(o, "tags", s, (size_t)(p - s));
+	free(s);
+}
+
+void out_event_tags(out *o, int on)
+{
+	o->tags_col = on;
+}
+
 /* The hot path of engram read: one event as an ndjson line, keys and all,
  * without the generic field machinery. */
 static void ndjson_event(out *o, const eg_event *e)
 {
-	size_t strs = e->id_len + e->stream_len + e->type_len + e->actor_len + e->session_len;
+	size_t strs = e->id_len + e->stream_len + e->type_len + e->actor_len + e->session_len +
+		      e->tags_len + 3 * e->ntags;
 	ensure(o, 320 + 6 * strs + e->data_len + e->meta_len);
 	if (o->err)
 		return;
@@ -828,6 +872,11 @@ static void ndjson_event(out *o, const eg_event *e)
 	p = w_lit(p, e->data, e->data_len);
 	p = W_LIT(p, ",\"meta\":");
 	p = e->meta_len ? w_lit(p, e->meta, e->meta_len) : W_LIT(p, "null");
+	if (e->ntags) {
+		o->len = (size_t)(p - o->buf);
+		put_tags(o, e);   /* room: 6 bytes a tag byte, and the brackets */
+		p = o->buf + o->len;
+	}
 	p = W_LIT(p, "}\n");
 	o->len = (size_t)(p - o->buf);
 }
@@ -869,6 +918,10 @@ void out_event(out *o, const eg_event *e)
 		out_json(o, "meta", e->meta, e->meta_len);
 	else
 		out_null(o, "meta");
+	if (o->tags_col && e->ntags)
+		tags_cell(o, e);
+	else if (o->tags_col)
+		out_null(o, "tags");
 	out_row_end(o);
 }
 

@@ -49,6 +49,51 @@ static int pump(eg_store *st, eg_iter *it, out *o, int follow,
 	}
 }
 
+static int stop_at_first(void *ctx, const char *name, size_t len, uint64_t count,
+			 uint64_t version)
+{
+	(void)ctx, (void)name, (void)len, (void)count, (void)version;
+	return 1;
+}
+
+/* read --query: the events matching q up to the head taken before the
+ * scan, then that head, the --after of a conditional append that decides
+ * on what was printed (docs/CONSISTENCY.md). */
+static int read_query(cli *c, eg_store *st, eg_filter *f, const eg_query *q)
+{
+	eg_head h;
+	int r = eg_store_head(st, &h);
+	if (r)
+		return cli_fail(st, r);
+	f->query = q;
+	if (!f->to || f->to > h.pos)
+		f->to = h.pos;
+	out *o = out_new(stdout, c->format);
+	out_event_schemas(o, cli_has_schemas(st));
+	out_event_tags(o, 1);
+	int rc = EXIT_OK;
+	eg_iter *it = NULL;
+	/* an empty store: nothing to scan (a "to" of 0 would mean no bound) */
+	if (h.pos && f->from <= f->to) {
+		if ((r = eg_iter_new(st, &it, f)))
+			rc = cli_fail(st, r);
+		else
+			rc = pump(st, it, o, 0, NULL, NULL);
+		eg_iter_free(it);
+	}
+	if (rc == EXIT_OK && c->format == FMT_NDJSON) {
+		out_row_begin(o);
+		out_u64(o, "head", h.pos);
+		out_row_end(o);
+	}
+	rc = out_finish(o, rc);
+	if (rc == EXIT_OK && c->format == FMT_TABLE)
+		printf("head: %llu\n", (unsigned long long)h.pos);
+	else if (rc == EXIT_OK && c->format == FMT_CSV)
+		fprintf(stderr, "head: %llu\n", (unsigned long long)h.pos);
+	return rc;
+}
+
 int cli_time(cli *c, const char *name, const char *v, int64_t *res)
 {
 	if (eg_time_parse(v, strlen(v), res))
@@ -56,10 +101,14 @@ int cli_time(cli *c, const char *name, const char *v, int64_t *res)
 	return 0;
 }
 
+static int read_run(cli *c, const eg_query *q, const char *from, const char *to,
+		    const char *stream, const char *types, const char *since, const char *until,
+		    const char *by, const char *limit, int reverse, int follow, int upcast);
+
 int cmd_read(cli *c)
 {
 	const char *from = NULL, *to = NULL, *stream = NULL, *types = NULL, *since = NULL,
-		   *until = NULL, *by = NULL, *limit = NULL;
+		   *until = NULL, *by = NULL, *limit = NULL, *query = NULL;
 	int reverse = 0, follow = 0, upcast = 0;
 	opt opts[] = {
 		{ "upcast", 0, NULL, &upcast },
@@ -68,11 +117,35 @@ int cmd_read(cli *c)
 		{ "since", 1, &since, NULL }, { "until", 1, &until, NULL },
 		{ "by", 1, &by, NULL }, { "limit", 1, &limit, NULL },
 		{ "reverse", 0, NULL, &reverse }, { "follow", 0, NULL, &follow },
-		{ NULL, 0, NULL, NULL },
+		{ "query", OPT_QUERY, &query, NULL }, { NULL, 0, NULL, NULL },
 	};
 	int rc = cli_parse(c, opts, 0);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
+	eg_query *q = NULL;
+	if (query) {
+		char qe[256];
+		if (eg_query_add(&q, query, qe, sizeof qe)) {
+			eg_query_free(q);
+			return cli_usage_error(c, "--query: %s", qe);
+		}
+		if (follow) {
+			eg_query_free(q);
+			return cli_usage_error(c, "--query and --follow cannot be combined (--query "
+					       "ends with the head it read)");
+		}
+	}
+	rc = read_run(c, q, from, to, stream, types, since, until, by, limit, reverse, follow,
+		      upcast);
+	eg_query_free(q);
+	return rc;
+}
+
+static int read_run(cli *c, const eg_query *q, const char *from, const char *to,
+		    const char *stream, const char *types, const char *since, const char *until,
+		    const char *by, const char *limit, int reverse, int follow, int upcast)
+{
+	int rc;
 	eg_filter f = { .stream = stream, .reverse = reverse, .upcast = upcast };
 	if (from && cli_u64(from, &f.from))
 		return cli_usage_error(c, "--from: expected a position, got '%s'", from);
@@ -103,6 +176,12 @@ int cmd_read(cli *c)
 		free(tbuf);
 		return rc;
 	}
+	if (q) {
+		rc = read_query(c, st, &f, q);
+		eg_store_close(st);
+		free(tbuf);
+		return rc;
+	}
 	eg_iter *it;
 	int r = eg_iter_new(st, &it, &f);
 	if (r) {
@@ -110,6 +189,8 @@ int cmd_read(cli *c)
 	} else {
 		out *o = out_new(stdout, c->format);
 		out_event_schemas(o, cli_has_schemas(st));
+		out_event_tags(o, c->format != FMT_NDJSON &&
+			       eg_store_keys(st, EG_KEYS_TAGS, stop_at_first, NULL) == 1);
 		rc = pump(st, it, o, follow, NULL, NULL);
 		rc = out_finish(o, rc);
 		eg_iter_free(it);

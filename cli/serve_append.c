@@ -35,6 +35,9 @@ struct areq {
 	                                   * waiter on cv */
 	conn *k;
 	char *own_stream;                 /* c's stream (freed with it) */
+	eg_query *fail_if;                /* a conditional append (Fail-If, After):
+	                                   * owned, freed with it */
+	uint64_t after;
 	struct areq *next;
 };
 
@@ -49,6 +52,7 @@ static void answer(areq *r)
 	k->resp = r->resp;
 	k->ready = 1;
 	free(r->own_stream);
+	eg_query_free(r->fail_if);
 	free(r);
 	MHD_resume_connection(c);
 }
@@ -81,9 +85,16 @@ static void do_append(srv *s, areq *r)
 		bo.expect_stream = r->stream;
 		bo.expect_version = r->expect_version;
 	}
+	bo.fail_if = r->fail_if;
+	bo.after = r->after;
 	eg_batch *b = NULL;
 	uint64_t lines = 0;
 	int rc = eg_batch_begin(s->st, &b, &bo);
+	if (rc == EG_EINVAL && r->fail_if) {   /* After beyond the head */
+		r->status = MHD_HTTP_BAD_REQUEST;
+		r->resp = srv_json_error(eg_errmsg(s->st), NULL);
+		return;
+	}
 	if (!rc)
 		rc = eg_batch_add_ndjson(b, r->body, r->len, NULL, NULL, &lines);
 	if (rc == EG_EINVAL) {
@@ -139,7 +150,7 @@ static void answer_ok(areq *r, uint64_t appended, uint64_t duplicates, uint64_t 
  * default stream, no expected version), small. */
 static int mergeable(const areq *r)
 {
-	return !r->park && !r->stream && r->len <= MERGE_MAX;
+	return !r->park && !r->stream && !r->fail_if && r->len <= MERGE_MAX;
 }
 
 /* The group's mergeable requests as one batch: one write of their events
@@ -449,15 +460,37 @@ static enum MHD_Result post_append(srv *s, struct MHD_Connection *c, conn *k,
 								       "Expected-Version"), &expect))
 		return srv_fail(c, MHD_HTTP_BAD_REQUEST, "Expected-Version: expected a version "
 				"number, new or any");
+	/* a conditional append (docs/CONSISTENCY.md): the Fail-If and After
+	 * headers, or the fail_if and after query parameters */
+	const char *fq = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Fail-If"),
+		   *aq = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "After");
+	if (!fq)
+		fq = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "fail_if");
+	if (!aq)
+		aq = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+	eg_query *cond = NULL;
+	uint64_t after = 0;
+	char qe[300], msg[400];
+	if (aq && !fq)
+		return srv_fail(c, MHD_HTTP_BAD_REQUEST, "After goes with Fail-If");
+	if (aq && cli_u64(aq, &after))
+		return srv_fail(c, MHD_HTTP_BAD_REQUEST, "After: expected a position (0 or more)");
+	if (fq && eg_query_add(&cond, fq, qe, sizeof qe)) {
+		eg_query_free(cond);
+		snprintf(msg, sizeof msg, "Fail-If: %s", qe);
+		return srv_fail(c, MHD_HTTP_BAD_REQUEST, msg);
+	}
 	areq *r = malloc(sizeof *r);
 	char *name = stream ? strdup(stream) : NULL;
 	if (!r || (stream && !name)) {
 		free(r);
 		free(name);
+		eg_query_free(cond);
 		return srv_fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 	}
 	*r = (areq){ .body = k->body ? k->body : "", .len = k->len, .stream = name,
-		     .expect_version = expect, .c = c, .k = k, .own_stream = name };
+		     .expect_version = expect, .c = c, .k = k, .own_stream = name,
+		     .fail_if = cond, .after = after };
 	/* suspended before the committer may see it: it resumes it once
 	 * the answer is queued, after the group's sync */
 	k->suspended = 1;

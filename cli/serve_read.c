@@ -19,6 +19,7 @@ typedef struct reader {
 	out *o;
 	const char *types[64];
 	char *typebuf;
+	eg_query *q;                      /* query=: only the events it matches */
 	int done;
 } reader;
 
@@ -33,6 +34,7 @@ static void reader_free(void *cls)
 	eg_iter_free(rd->it);
 	eg_store_close(rd->st);
 	free(rd->typebuf);
+	eg_query_free(rd->q);
 	free(rd);
 }
 
@@ -153,11 +155,28 @@ static enum MHD_Result get_events(srv *s, struct MHD_Connection *c, const char *
 		f.ntypes = cli_split(rd->typebuf, rd->types, 64);
 		f.types = rd->types;
 	}
+	/* query=: a DCB query (docs/CONSISTENCY.md); the head read before the
+	 * scan bounds it and is answered as Engram-Head, the After of a
+	 * conditional append that decides on what was read */
+	const char *query = srv_arg(c, "query");
+	if (!bad && query) {
+		char qe[200];
+		if (eg_query_add(&rd->q, query, qe, sizeof qe)) {
+			snprintf(err, sizeof err, "query: %s", qe);
+			bad = 1;
+		}
+	}
 	if (bad) {
 		reader_free(rd);
 		return srv_fail(c, MHD_HTTP_BAD_REQUEST, err);
 	}
 	int rc = eg_store_open(&rd->st, s->dir, EG_OPEN_READ, NULL);
+	eg_head h = { 0 };
+	if (!rc && rd->q && !(rc = eg_store_head(rd->st, &h)) && (!f.to || f.to > h.pos))
+		f.to = h.pos;
+	f.query = rd->q;
+	if (!rc && rd->q && !h.pos)
+		rd->done = 1;   /* an empty store: a "to" of 0 would mean no bound */
 	if (!rc)
 		rc = eg_iter_new(rd->st, &rd->it, &f);
 	if (!rc && !(rd->f = open_memstream(&rd->mem, &rd->memlen)))
@@ -176,6 +195,11 @@ static enum MHD_Result get_events(srv *s, struct MHD_Connection *c, const char *
 	if (!r) {
 		reader_free(rd);
 		return MHD_NO;
+	}
+	if (rd->q) {
+		char hp[32];
+		snprintf(hp, sizeof hp, "%llu", (unsigned long long)h.pos);
+		MHD_add_response_header(r, "Engram-Head", hp);
 	}
 	return srv_queue(c, MHD_HTTP_OK, r, "application/x-ndjson");
 }

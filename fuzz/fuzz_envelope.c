@@ -98,9 +98,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* ------------------------------------------------------ the reference */
 
 static const char *const NAMES[] = { "id", "stream", "type", "kind", "time", "actor",
-				     "session", "data", "meta", "pos", "version", "recorded" };
+				     "session", "data", "meta", "pos", "version", "recorded", "tags" };
 enum { F_ID, F_STREAM, F_TYPE, F_KIND, F_TIME, F_ACTOR, F_SESSION, F_DATA, F_META,
-       F_POS, F_VERSION, F_RECORDED, F_N };
+       F_POS, F_VERSION, F_RECORDED, F_TAGS, F_N };
 
 typedef struct str {
 	const char *p;
@@ -116,7 +116,36 @@ typedef struct ref {
 	int kind;
 	int kind_misfit;         /* refused: data does not fit the kind */
 	int64_t time;
+	str tag[TAGS_MAX];       /* tags: distinct, 1..TAG_MAX bytes, no control bytes */
+	int ntag;
 } ref;
+
+/* docs/CONSISTENCY.md: "tags" is an array of at most TAGS_MAX distinct
+ * strings of 1..TAG_MAX bytes without control characters. */
+static int ref_tags(ref *r, const json_span *v, char **space)
+{
+	json_arr a;
+	json_span t;
+	if (v->type != JSON_ARRAY)
+		return 0;
+	eg_json_arr_begin(&a, v);
+	while (eg_json_arr_next(&a, &t) == 1) {
+		if (t.type != JSON_STRING || r->ntag == TAGS_MAX)
+			return 0;
+		str x = { *space, eg_json_string_decode(&t, *space) };
+		*space += x.n;
+		if (x.n < 1 || x.n > TAG_MAX)
+			return 0;
+		for (size_t i = 0; i < x.n; i++)
+			if ((unsigned char)x.p[i] < 0x20 || x.p[i] == 0x7f)
+				return 0;
+		for (int j = 0; j < r->ntag; j++)
+			if (r->tag[j].n == x.n && !memcmp(r->tag[j].p, x.p, x.n))
+				return 0;
+		r->tag[r->ntag++] = x;
+	}
+	return 1;
+}
 
 static int name_index(const json_span *k)
 {
@@ -138,6 +167,10 @@ static int ref_member(ref *r, const json_span *k, const json_span *v, unsigned *
 	*seen |= 1u << f;
 	if (v->type == JSON_NULL)
 		return f != F_TYPE;
+	if (f == F_TAGS) {
+		r->has[f] = 1;
+		return ref_tags(r, v, space);
+	}
 	if (v->type == JSON_STRING) {
 		s.p = *space;
 		s.n = eg_json_string_decode(v, *space);
@@ -390,7 +423,8 @@ static void check_event(const rec_event *o, unsigned flags)
 	check_name(e->session, e->session_len, NAME_MAX_LEN);
 	CHECK(e->kind >= EG_KIND_EVENT && e->kind <= EG_KIND_ERROR);
 	CHECK((flags & ~(unsigned)(EVT_FLAG_KIND_MASK | EVT_FLAG_ID_UUID |
-				   EVT_FLAG_TIME_RECORDED)) == 0);
+				   EVT_FLAG_TIME_RECORDED | EVT_FLAG_TAGS)) == 0);
+	CHECK(!!(flags & EVT_FLAG_TAGS) == (e->ntags > 0));
 	if (flags & EVT_FLAG_TIME_RECORDED)
 		CHECK(e->time == INT64_MIN);
 	else
@@ -422,6 +456,15 @@ static void check_against(const rec_event *o, unsigned flags, const ref *r)
 	CHECK(same(e->data, e->data_len, r->v[F_DATA]));
 	CHECK(same(e->meta, e->meta_len, r->v[F_META]));
 	CHECK(e->kind == r->kind);
+	/* the tags, in their order */
+	size_t off = 0, tn;
+	const char *tp;
+	int nt = 0;
+	while (eg_event_tag(e, &off, &tp, &tn)) {
+		CHECK(nt < r->ntag && same(tp, tn, r->tag[nt]));
+		nt++;
+	}
+	CHECK(nt == r->ntag && (uint32_t)nt == e->ntags);
 	if (r->has[F_TIME])
 		CHECK(!(flags & EVT_FLAG_TIME_RECORDED) && e->time == r->time);
 	else
@@ -446,6 +489,8 @@ static void check_message(const char *msg, const ref *r)
 		CHECK(strstr(msg, "unknown field"));
 	} else if (r->kind_misfit) {
 		CHECK(strstr(msg, "field \"data."));
+	} else if (r->field == F_TAGS) {
+		CHECK(strstr(msg, "\"tags"));   /* "tags" or "tags[i]" */
 	} else {
 		snprintf(want, sizeof want, "\"%s\"", NAMES[r->field]);
 		CHECK(strstr(msg, want));

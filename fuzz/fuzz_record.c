@@ -44,7 +44,9 @@ static void check_same_event(const eg_event *a, const eg_event *b)
 	CHECK(a->kind == b->kind && a->recorded == b->recorded);
 #define SAME(f) CHECK(same_span(a->f, a->f##_len, b->f, b->f##_len))
 	SAME(stream); SAME(type); SAME(actor); SAME(session); SAME(data); SAME(meta);
+	SAME(tags);
 #undef SAME
+	CHECK(a->ntags == b->ntags);
 }
 
 /* A record that decoded as o, len bytes at p: where its fields are. */
@@ -81,8 +83,20 @@ static void check_layout(const unsigned char *p, size_t len, const rec_event *o,
 #define NEXT(f) do { CHECK(e->f == at && inside(e->f, e->f##_len, p, len)); \
 		at += e->f##_len; } while (0)
 	NEXT(stream); NEXT(type); NEXT(actor); NEXT(session); NEXT(data); NEXT(meta);
+	NEXT(tags);
 #undef NEXT
 	CHECK(at == (const char *)p + len);
+	/* tags (flag bit 5): 1..TAGS_MAX of 1..TAG_MAX bytes, read back whole */
+	CHECK(!!(flags & EVT_FLAG_TAGS) == (e->ntags > 0) && e->ntags <= TAGS_MAX);
+	size_t off = 0, tn, sum = 0;
+	const char *tp;
+	uint32_t nt = 0;
+	while (eg_event_tag(e, &off, &tp, &tn)) {
+		CHECK(tn >= 1 && tn <= TAG_MAX && inside(tp, tn, (const unsigned char *)e->tags, e->tags_len));
+		sum += tn;
+		nt++;
+	}
+	CHECK(nt == e->ntags && off == e->tags_len && sum <= e->tags_len);
 	/* every byte a reader is given is readable (ASan checks) */
 	volatile uint32_t sink = eg_rec_check(p, len);
 	(void)sink;
@@ -99,6 +113,7 @@ static void check_reencode(const rec_event *o)
 		.id_len = e->id_len, .stream_len = e->stream_len, .type_len = e->type_len,
 		.actor_len = e->actor_len, .session_len = e->session_len,
 		.data_len = e->data_len, .meta_len = e->meta_len,
+		.tags = e->tags, .tags_len = e->tags_len, .ntags = e->ntags,
 	};
 	size_t bound = eg_rec_event_bound(&r), n;
 	unsigned char *out = malloc(bound);
@@ -269,6 +284,24 @@ static void check_event_roundtrip(src *s, unsigned char x)
 	FIELD(stream, 1); FIELD(type, 2); FIELD(actor, 3); FIELD(session, 4);
 	FIELD(data, 5); FIELD(meta, 6);
 #undef FIELD
+	/* a quarter of them carry tags (flag bit 5): up to 4 from the input */
+	char tagbuf[4 * (TAG_MAX + 2)];
+	if ((sel & 12) == 12) {
+		size_t at = 0;
+		unsigned nt = 1 + take8(s) % 4;
+		for (unsigned i = 0; i < nt; i++) {
+			size_t k = 1 + take8(s) % TAG_MAX;
+			const char *b = take(s, &k);
+			if (!k)
+				break;
+			at += varint_put((unsigned char *)tagbuf + at, k);
+			memcpy(tagbuf + at, b, k);
+			at += k;
+			r.ntags++;
+		}
+		r.tags = r.ntags ? tagbuf : NULL;
+		r.tags_len = at;
+	}
 
 	size_t bound = eg_rec_event_bound(&r);
 	unsigned char *tmp = malloc(bound), *rec;
@@ -289,7 +322,9 @@ static void check_event_roundtrip(src *s, unsigned char x)
 	CHECK(!!(rec[9] & EVT_FLAG_ID_UUID) == (sel & 1 || eg_uuid_parse(r.id, r.id_len, (unsigned char[16]){ 0 }) == 0));
 #define SAME(f) CHECK(same_span(e->f, e->f##_len, r.f, r.f##_len))
 	SAME(id); SAME(stream); SAME(type); SAME(actor); SAME(session); SAME(data); SAME(meta);
+	SAME(tags);
 #undef SAME
+	CHECK(e->ntags == r.ntags && !!(rec[9] & EVT_FLAG_TAGS) == (r.ntags > 0));
 	check_decode(rec, n);
 	check_truncations(rec, n, 0);
 	check_flips(rec, n, x, 0);

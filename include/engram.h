@@ -61,6 +61,11 @@ enum {
 typedef struct eg_open_opts {
 	uint64_t segment_bytes;  /* roll segments at this size (default 64 MiB) */
 	int seal;                /* a writer's sealing of closed segments (enum below) */
+	int64_t lock_wait_us;    /* EG_OPEN_WRITE: wait up to this long for a
+	                            lock another writer holds (0: EG_ELOCKED at
+	                            once); waiters retry every 0.2-2 ms, so the
+	                            order among them is not strictly arrival
+	                            order (docs/CONSISTENCY.md) */
 } eg_open_opts;
 
 /* eg_open_opts.seal: whether a writer seals (compresses, docs/STORAGE.md)
@@ -144,7 +149,17 @@ typedef struct eg_event {
 	       data_len, meta_len;
 	uint64_t schema_version;       /* the version of its type's schema it
 	                                  passed at append; 0: none */
+	/* DCB tags (docs/CONSISTENCY.md): ntags tags, encoded in tags_len
+	 * bytes as the record keeps them (each a varint length and its
+	 * bytes); read them with eg_event_tag.  ntags 0: none. */
+	const char *tags;
+	size_t tags_len;
+	uint32_t ntags;
 } eg_event;
+
+/* The tag of e at *off (start with *off = 0): 1 with *tag (borrowed, *n
+ * bytes, not NUL-terminated) set and *off moved past it, 0 after the last. */
+int eg_event_tag(const eg_event *e, size_t *off, const char **tag, size_t *n);
 
 /* ------------------------------------------------------------------ maps */
 
@@ -176,6 +191,7 @@ void eg_map_free(eg_map *m);
 /* ------------------------------------------------------------------ append */
 
 typedef struct eg_batch eg_batch;
+typedef struct eg_query eg_query;   /* a DCB query (below) */
 
 /* EG_SYNC_GROUP: the commit is visible at once but made durable by the
  * next eg_store_sync (or EG_SYNC_ALWAYS commit), which syncs every such
@@ -212,7 +228,49 @@ typedef struct eg_batch_opts {
 	                               fails; they are synced with the last one,
 	                               or at abort).  Duplicates are skipped
 	                               before these checks.  Not with a map. */
+	const eg_query *fail_if;    /* conditional append (docs/CONSISTENCY.md):
+	                               eg_batch_begin refuses with EG_ECONFLICT
+	                               (eg_errmsg names the position and item)
+	                               when an event matching it has a position
+	                               > after; borrowed until eg_batch_begin
+	                               returns.  Checked once, at begin, under
+	                               the write lock: with commit_every, against
+	                               the store before the batch */
+	uint64_t after;             /* 0: any matching event conflicts; beyond
+	                               the head: EG_EINVAL */
 } eg_batch_opts;
+
+/* ------------------------------------------------------------------ DCB query */
+
+/*
+ * A query of the Dynamic Consistency Boundary specification (dcb.events,
+ * docs/CONSISTENCY.md): items separated by ';', OR'd; an item is
+ * "types=a,b tags=x,y" (either part optional, one at least; an event
+ * matches when its type is one of the types, or none are given, and it
+ * carries every tag), or "all" (every event).
+ */
+
+/* Parse text and add its items to *q (created when NULL): several texts
+ * (repeated --fail-if flags) make one query whose items are OR'd.
+ * EG_OK; EG_EINVAL with the reason in err (errlen bytes), naming the item
+ * and the part ("query item 2: unknown key \"typ\""), *q then as it was.
+ * Free *q with eg_query_free (also after a failure). */
+int eg_query_add(eg_query **q, const char *text, char *err, size_t errlen);
+void eg_query_free(eg_query *q);
+/* The number of items. */
+int eg_query_items(const eg_query *q);
+/* Item i (1-based) as text, canonical (names deduplicated); snprintf's
+ * return. */
+size_t eg_query_item_text(const eg_query *q, int i, char *buf, size_t cap);
+/* The first item (1-based) that e matches, 0 if none. */
+int eg_query_match(const eg_query *q, const eg_event *e);
+/* The first event with a position > after that q matches, as of the
+ * head st sees: *pos (0: none) and the item it matched.  Through the key
+ * index (tags' and types' postings walked back from the newest), so the
+ * cost is that of the matching events after `after`, not of the log; a
+ * reader whose index lags scans the log from after instead.  EG_OK, or
+ * EG_EIO / EG_ECORRUPT / EG_ENOMEM. */
+int eg_query_find(eg_store *st, const eg_query *q, uint64_t after, uint64_t *pos, int *item);
 
 /* Begin an atomic batch on a store opened with EG_OPEN_WRITE.  Events are
  * spooled to the log's tail as they are added and become visible only at
@@ -382,6 +440,10 @@ typedef struct eg_filter {
 	int reverse;                /* newest first */
 	int upcast;                 /* events of a type with a schema read at its
 	                               latest version (docs/CONTRACTS.md) */
+	const eg_query *query;      /* NULL = any; else only the events that match
+	                               this DCB query (docs/CONSISTENCY.md; limit
+	                               counts those); borrowed for the iterator's
+	                               life */
 } eg_filter;
 
 /* Create an iterator over the events matching f, as of the current head.
@@ -493,7 +555,7 @@ typedef struct eg_stats {
 
 int eg_store_stats(eg_store *st, eg_stats *out);
 
-enum eg_keyspace { EG_KEYS_STREAMS = 0, EG_KEYS_TYPES = 1 };
+enum eg_keyspace { EG_KEYS_STREAMS = 0, EG_KEYS_TYPES = 1, EG_KEYS_TAGS = 2 };
 
 /* Call fn for every stream (with its count and current version) or every
  * type (version 0), in name order.  fn returns 0 to go on, nonzero to stop

@@ -24,18 +24,19 @@
 
 #include "coliter.h"
 #include "internal.h"   /* eg_iter_lazy_ids */
+#include "json.h"
 #include "timefmt.h"
 
 enum col {
 	C_POS, C_ID, C_STREAM, C_VERSION, C_TYPE, C_KIND, C_TIME, C_RECORDED, C_ACTOR,
 	C_SESSION, C_DATA, C_META, C_TIME_US, C_RECORDED_US, C_SCHEMA_VERSION, C_KNOWN_AT,
-	C_AS_OF, C_UPCAST, C_DIR, NCOLS
+	C_AS_OF, C_UPCAST, C_DIR, C_TAGS, NCOLS
 };
 
 static const char *const COL_NAMES[NCOLS] = {
 	"pos", "id", "stream", "version", "type", "kind", "time", "recorded", "actor",
 	"session", "data", "meta", "time_us", "recorded_us", "schema_version", "known_at",
-	"as_of", "upcast", "dir",
+	"as_of", "upcast", "dir", "tags",
 };
 
 /* data and meta are declared "TEXT JSON": TEXT affinity, and a declared
@@ -55,7 +56,7 @@ static const char *const KIND_NAMES[] = { "event", "metric", "error" };
 static int held_by_columns(int c)
 {
 	return c != C_ID && c != C_VERSION && c != C_ACTOR && c != C_SESSION && c != C_DATA &&
-	       c != C_META && c != C_SCHEMA_VERSION;
+	       c != C_META && c != C_SCHEMA_VERSION && c != C_TAGS;
 }
 
 enum op { OP_EQ, OP_IN, OP_LT, OP_LE, OP_GT, OP_GE, OP_LIMIT, NOPS };
@@ -119,11 +120,14 @@ static int declare(sqlite3 *db, evtab *vt, int with_dir)
 	vt->sem[n++] = C_KNOWN_AT;
 	vt->sem[n++] = C_AS_OF;
 	vt->sem[n++] = C_UPCAST;
+	vt->sem[n++] = C_TAGS;
 	vt->ncols = n;
+	/* tags (docs/CONSISTENCY.md) is hidden: SELECT * stays as it was */
 	return sqlite3_declare_vtab(db, with_dir ?
 		"CREATE TABLE x(" SCHEMA_COLS ", dir HIDDEN, known_at HIDDEN, as_of HIDDEN, "
-		"upcast HIDDEN)" :
-		"CREATE TABLE x(" SCHEMA_COLS ", known_at HIDDEN, as_of HIDDEN, upcast HIDDEN)");
+		"upcast HIDDEN, tags TEXT JSON HIDDEN)" :
+		"CREATE TABLE x(" SCHEMA_COLS ", known_at HIDDEN, as_of HIDDEN, upcast HIDDEN, "
+		"tags TEXT JSON HIDDEN)");
 }
 
 static int ev_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
@@ -995,6 +999,30 @@ static void result_time(sqlite3_context *ctx, int64_t us)
 	result_text(ctx, buf, EG_TIME_LEN);
 }
 
+/* An event's tags as a JSON array; NULL when it has none. */
+static void result_tags(sqlite3_context *ctx, const eg_event *e)
+{
+	if (!e->ntags) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	char *s = sqlite3_malloc64(6 * e->tags_len + 3 * e->ntags + 8), *p = s;
+	if (!s) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	size_t off = 0, n;
+	const char *t;
+	*p++ = '[';
+	for (int k = 0; eg_event_tag(e, &off, &t, &n); k++) {
+		if (k)
+			*p++ = ',';
+		p += eg_json_quote(t, n, p);
+	}
+	*p++ = ']';
+	sqlite3_result_text64(ctx, s, (sqlite3_uint64)(p - s), sqlite3_free, SQLITE_UTF8);
+}
+
 static int ev_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int i)
 {
 	evcur *cur = (evcur *)base;
@@ -1043,6 +1071,7 @@ static int ev_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int i)
 			sqlite3_result_value(ctx, cur->as_of);
 		break;
 	case C_UPCAST: sqlite3_result_int(ctx, cur->upcast); break;
+	case C_TAGS: result_tags(ctx, e); break;
 	case C_DIR:
 		if (cur->conn && cur->conn->dir)
 			sqlite3_result_text(ctx, cur->conn->dir, -1, SQLITE_TRANSIENT);

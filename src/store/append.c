@@ -74,6 +74,28 @@ static int check_expected(eg_batch *b)
 	return EG_OK;
 }
 
+/* The conditional append: under the write lock, before anything of the
+ * batch is written, no event matching fail_if after `after`. */
+static int check_condition(eg_batch *b)
+{
+	eg_store *st = b->st;
+	if (!b->o.fail_if)
+		return EG_OK;
+	if (b->o.after > st->log.head_pos)
+		return eg_st_err(st, EG_EINVAL, "--after %llu is beyond the head (%llu)",
+				 (unsigned long long)b->o.after,
+				 (unsigned long long)st->log.head_pos);
+	uint64_t pos;
+	int item, rc = eg_query_find(st, b->o.fail_if, b->o.after, &pos, &item);
+	if (rc || !pos)
+		return rc;
+	char text[256];
+	eg_query_item_text(b->o.fail_if, item, text, sizeof text);
+	return eg_st_err(st, EG_ECONFLICT, "conflict: the event at position %llu matches "
+			 "--fail-if item %d (%s) and is after position %llu; nothing was written",
+			 (unsigned long long)pos, item, text, (unsigned long long)b->o.after);
+}
+
 static void sub_begin(eg_batch *b)
 {
 	b->next_pos = b->st->log.head_pos + 1;
@@ -117,6 +139,9 @@ int eg_batch_begin_as(eg_store *st, eg_batch **out, const eg_batch_opts *opts, i
 	if (getrandom(b->rnd, sizeof b->rnd, 0) != sizeof b->rnd)
 		b->rnd[0] = (uint64_t)now_us() ^ 0x9e3779b97f4a7c15ull, b->rnd[1] = (uint64_t)b;
 	rc = check_expected(b);
+	if (rc == EG_OK)
+		rc = check_condition(b);
+	b->o.fail_if = NULL;   /* borrowed until here */
 	if (rc) {
 		free(b->exp_stream);
 		free(b->def_stream);
@@ -151,7 +176,7 @@ int eg_batch_begin_as(eg_store *st, eg_batch **out, const eg_batch_opts *opts, i
 /* ------------------------------------------------------------- envelope */
 
 static const char *const FIELDS =
-	"id, stream, type, kind, time, actor, session, data, meta";
+	"id, stream, type, kind, time, actor, session, data, meta, tags";
 
 /* Parsing a line needs no store: it can run on another thread.  A rejected
  * line's message goes to err (ERR_LEN bytes). */
@@ -248,9 +273,10 @@ typedef struct envelope {
 
 /* The envelope's fields, as bits for spotting repeats. */
 static const char *const NAMES[] = { "id", "stream", "type", "kind", "time", "actor",
-				     "session", "data", "meta", "pos", "version", "recorded" };
+				     "session", "data", "meta", "pos", "version", "recorded",
+				     "tags" };
 
-static const unsigned char NAME_LEN[] = { 2, 6, 4, 4, 4, 5, 7, 4, 4, 3, 7, 8 };
+static const unsigned char NAME_LEN[] = { 2, 6, 4, 4, 4, 5, 7, 4, 4, 3, 7, 8, 4 };
 _Static_assert(sizeof NAME_LEN == sizeof NAMES / sizeof *NAMES, "a length per name");
 
 static unsigned field_bit(const char *k, size_t n)
@@ -277,6 +303,62 @@ static int json_has_no_ws(const char *p, size_t n)
 	for (; i < n; i++)
 		acc |= (unsigned char)p[i] <= ' ';
 	return acc == 0;
+}
+
+/* "tags": an array of 1..TAGS_MAX distinct strings of 1..TAG_MAX bytes
+ * without control characters (docs/CONSISTENCY.md), encoded into scratch
+ * space as the record keeps them (a varint length, then the bytes). */
+static int take_tags(pctx *pc, const json_span *v, rec_in *r)
+{
+	if (v->type != JSON_ARRAY)
+		return bad(pc, "tags", "an array of strings");
+	json_arr it;
+	json_span t;
+	eg_json_arr_begin(&it, v);
+	char *start = pc->space, *p = start;
+	uint32_t k = 0;
+	while (eg_json_arr_next(&it, &t)) {
+		char field[32];
+		snprintf(field, sizeof field, "tags[%u]", k);
+		if (k == TAGS_MAX)
+			return perr(pc, "field \"tags\": expected at most %d tags, got more", TAGS_MAX);
+		if (t.type != JSON_STRING)
+			return bad(pc, field, "a string");
+		/* decoded after 2 bytes of room for its length's varint */
+		size_t n = eg_json_string_decode(&t, p + 2);
+		if (n == 0 || n > TAG_MAX) {
+			char what[80];
+			snprintf(what, sizeof what, "a tag of 1 to %d bytes, got %zu bytes", TAG_MAX, n);
+			return bad(pc, field, what);
+		}
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)p[2 + i] < 0x20 || p[2 + i] == 0x7f)
+				return bad(pc, field, "a tag without control characters");
+		/* a repeat would index the event twice under one key */
+		const char *q = start;
+		for (uint32_t j = 0; j < k; j++) {
+			uint64_t m = 0;
+			const unsigned char *u = (const unsigned char *)q;
+			varint_get(&u, (const unsigned char *)p, &m);
+			if (m == n && !memcmp(u, p + 2, n)) {
+				char what[64];
+				snprintf(what, sizeof what, "a tag not given before (it repeats tags[%u])", j);
+				return bad(pc, field, what);
+			}
+			q = (const char *)u + m;
+		}
+		unsigned char len[2];
+		size_t ln = varint_put(len, n);
+		memmove(p + ln, p + 2, n);
+		memcpy(p, len, ln);
+		p += ln + n;
+		k++;
+	}
+	r->tags = k ? start : NULL;
+	r->tags_len = (size_t)(p - start);
+	r->ntags = k;
+	pc->space = p;
+	return EG_OK;
 }
 
 /* A time member (time, or recorded with keep_recorded): RFC 3339 or
@@ -374,6 +456,8 @@ static int member(pctx *pc, envelope *e, const json_span *k, const json_span *v,
 				  r->time < SECONDS_LIKE_MAX_US;
 		return EG_OK;
 	}
+	if (IS("tags"))
+		return take_tags(pc, v, r);
 	if (IS("data") || IS("meta")) {
 		int data = kp[0] == 'd';
 		if (v->type != JSON_OBJECT)
@@ -965,6 +1049,16 @@ static int quarantine(eg_batch *b, envelope *e, uint64_t line)
 	bad = bad || buf_puts(q, ",\"data\":") || buf_add(q, r->data, r->data_len);
 	if (r->meta_len)
 		bad = bad || buf_puts(q, ",\"meta\":") || buf_add(q, r->meta, r->meta_len);
+	/* its tags too, so that a retry appends the event whole */
+	const unsigned char *tp = (const unsigned char *)r->tags, *te = tp + r->tags_len;
+	for (int k = 0; tp && tp < te && !bad; k++) {
+		uint64_t n = 0;
+		varint_get(&tp, te, &n);
+		bad = buf_puts(q, k ? "," : ",\"tags\":[") || buf_quote(q, (const char *)tp, n);
+		tp += n;
+	}
+	if (r->tags_len)
+		bad = bad || buf_puts(q, "]");
 	if (bad || buf_puts(q, "}}"))
 		return eg_st_err(b->st, EG_ENOMEM, "out of memory");
 	*r = (rec_in){ .stream = QUARANTINE_STREAM, .stream_len = strlen(QUARANTINE_STREAM),
@@ -1087,6 +1181,7 @@ static int add_event(eg_batch *b, envelope *e, uint64_t line)
 	eg_log_advance(&st->log, n);
 	eg_event ev = { .pos = r->pos, .version = r->version, .time = r->time };
 	if ((rc = eg_index_note_event(st, &ev, at, p, n, sid, tid)) ||
+	    (r->tags_len && (rc = eg_index_note_tags(st, r->pos, r->tags, r->tags_len))) ||
 	    (rc = eg_index_id_add_h(st, idhash, r->pos)))
 		return rc;
 	b->next_pos++;

@@ -946,6 +946,26 @@ int eg_index_note_event(eg_store *st, const eg_event *ev, logpos at,
 	return EG_OK;
 }
 
+int eg_index_note_tags(eg_store *st, uint64_t pos, const char *tags, size_t n)
+{
+	const unsigned char *q = (const unsigned char *)tags, *end = q + n;
+	while (q < end) {
+		uint64_t len, id;
+		int rc;
+		if (varint_get(&q, end, &len) || len > (uint64_t)(end - q))
+			return eg_st_err(st, EG_ECORRUPT, "bad tag list at position %llu",
+					 (unsigned long long)pos);
+		if ((rc = eg_index_key_get(st, 2, (const char *)q, len, &id)) ||
+		    (rc = touch_key(st, id)) || (rc = pend_add(st, id, pos)))
+			return rc;
+		W.ks[id].count++;
+		q += len;
+	}
+	if (st->ix.pend_total >= PEND_FLUSH)
+		return flush_postings(st);
+	return EG_OK;
+}
+
 static int write_blocks(eg_store *st, int64_t recorded)
 {
 	eg_index *ix = &st->ix;
@@ -1349,5 +1369,145 @@ int eg_index_postings(eg_store *st, uint64_t key, uint64_t **out, size_t *n)
 	}
 	*out = pos;
 	*n = k;
+	return EG_OK;
+}
+
+/* The positions > after of the chunks of key from the one at off back to
+ * the first that starts at or before after (with one: of the chunk at off
+ * alone), newest chunk first, into a malloc'd array. */
+static int walk_after(eg_store *st, uint64_t off, uint64_t key, uint64_t after, int one,
+		      uint64_t **out, size_t *n)
+{
+	uint64_t *pos = NULL;
+	size_t k = 0, cap = 0;
+	unsigned char *buf = NULL;
+	size_t bufcap = 0;
+	int rc = EG_OK;
+	/* Chunks are chained newest first; each one's positions ascend and
+	 * are all above the previous chunk's. */
+	while (off && rc == EG_OK) {
+		unsigned char hdr[CHUNK_HDR];
+		if (eg_os_pread_all(st->ix.fd_post, hdr, CHUNK_HDR, (off_t)off)) {
+			rc = eg_st_errno(st, "cannot read idx/post");
+			break;
+		}
+		uint32_t len = rd32(hdr), cnt = rd32(hdr + 12);
+		uint64_t prev = rd64(hdr + 16), first = rd64(hdr + 24);
+		if (len < CHUNK_HDR || prev >= off || (uint32_t)rd32(hdr + 8) != key) {
+			rc = eg_st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
+			break;
+		}
+		if (len > bufcap) {
+			unsigned char *nb = realloc(buf, len);
+			if (!nb) {
+				rc = eg_st_err(st, EG_ENOMEM, "out of memory");
+				break;
+			}
+			buf = nb;
+			bufcap = len;
+		}
+		if (k + cnt > cap) {
+			size_t nc = (k + cnt) * 2;
+			uint64_t *np = realloc(pos, nc * sizeof *np);
+			if (!np) {
+				rc = eg_st_err(st, EG_ENOMEM, "out of memory");
+				break;
+			}
+			pos = np;
+			cap = nc;
+		}
+		if (eg_os_pread_all(st->ix.fd_post, buf, len, (off_t)off) ||
+		    rd32(buf + 4) != eg_rec_check(buf + 8, len - 8)) {
+			rc = eg_st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
+			break;
+		}
+		const unsigned char *p = buf + CHUNK_HDR, *end = buf + len;
+		uint64_t v = first;
+		for (uint32_t j = 0; j < cnt; j++) {
+			uint64_t d = 0;
+			if (j && varint_get(&p, end, &d)) {
+				rc = eg_st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
+				break;
+			}
+			v += d;
+			if (v > after)
+				pos[k++] = v;
+		}
+		if (one || first <= after)
+			break;
+		off = prev;
+	}
+	free(buf);
+	if (rc) {
+		free(pos);
+		return rc;
+	}
+	*out = pos;
+	*n = k;
+	return EG_OK;
+}
+
+static int chunk_after(eg_store *st, uint64_t off, uint64_t key, uint64_t after,
+		       uint64_t **out, size_t *n)
+{
+	return walk_after(st, off, key, after, 1, out, n);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int eg_index_postings_after(eg_store *st, uint64_t key, uint64_t after, uint64_t **out,
+			    size_t *n)
+{
+	keystate ks;
+	*out = NULL;
+	*n = 0;
+	if (!eg_index_keystate(st, key, &ks))
+		return EG_OK;
+	int rc = walk_after(st, ks.last_chunk, key, after, 0, out, n);
+	/* chunks came newest first */
+	if (rc == EG_OK && *n > 1)
+		qsort(*out, *n, sizeof **out, cmp_u64);
+	return rc;
+}
+
+int eg_index_first_after(eg_store *st, uint64_t key, uint64_t after, uint64_t *pos)
+{
+	keystate ks;
+	*pos = 0;
+	if (!eg_index_keystate(st, key, &ks))
+		return EG_OK;
+	/* back through the chunk headers while a chunk starts after `after`:
+	 * the oldest such start is the answer, unless the chunk before it
+	 * (which starts at or before) has a position after too */
+	uint64_t off = ks.last_chunk, straddle = 0;
+	while (off) {
+		unsigned char hdr[CHUNK_HDR];
+		if (eg_os_pread_all(st->ix.fd_post, hdr, CHUNK_HDR, (off_t)off))
+			return eg_st_errno(st, "cannot read idx/post");
+		uint64_t prev = rd64(hdr + 16), first = rd64(hdr + 24);
+		if (rd32(hdr) < CHUNK_HDR || prev >= off || rd32(hdr + 8) != (uint32_t)key)
+			return eg_st_err(st, EG_ECORRUPT, "idx/post is damaged; run engram reindex");
+		if (first <= after) {
+			straddle = off;
+			break;
+		}
+		*pos = first;
+		off = prev;
+	}
+	if (!straddle)
+		return EG_OK;
+	uint64_t *p;
+	size_t n;
+	/* the straddling chunk alone: its positions after `after` */
+	int rc = chunk_after(st, straddle, key, after, &p, &n);
+	if (rc)
+		return rc;
+	if (n && (!*pos || p[0] < *pos))
+		*pos = p[0];
+	free(p);
 	return EG_OK;
 }

@@ -342,6 +342,9 @@ int eg_index_id_add(struct eg_store *st, const char *id, size_t n, uint64_t pos)
 int eg_index_note_event(struct eg_store *st, const eg_event *ev, logpos at,
 		     const unsigned char *rec, size_t rec_len,
 		     uint64_t stream_id, uint64_t type_id);
+/* Record the tags of a spooled event (encoded as in the record): key
+ * space 2, created as needed (docs/CONSISTENCY.md). */
+int eg_index_note_tags(struct eg_store *st, uint64_t pos, const char *tags, size_t n);
 /* After the log commit: write postings, blocks, key state and the state. */
 int eg_index_batch_commit(struct eg_store *st, const rec_commit *c, logpos head_at);
 void eg_index_batch_abort(struct eg_store *st);
@@ -356,6 +359,21 @@ int eg_index_read_block(struct eg_store *st, uint64_t i, block *out);
 int eg_index_read_blocks(struct eg_store *st, uint64_t first, uint64_t n, block *out);
 /* Postings of key id: all positions, ascending, into a malloc'd array. */
 int eg_index_postings(struct eg_store *st, uint64_t key, uint64_t **out, size_t *n);
+/* The positions of key id beyond after, ascending, into a malloc'd array:
+ * the chain walked backward from the newest chunk, stopping at the first
+ * chunk that starts at or before after, so the cost is that of the
+ * positions found, not of the key's whole history. */
+int eg_index_postings_after(struct eg_store *st, uint64_t key, uint64_t after,
+			    uint64_t **out, size_t *n);
+/* query.c: the positions beyond after of the events a query may match
+ * (its tags' postings intersected, its types' joined; the match itself
+ * still to be made), ascending, malloc'd; EG_ENOTFOUND for a query with an
+ * item "all", which the index cannot narrow.  The index must cover them. */
+int eg_query_positions(struct eg_store *st, const eg_query *q, uint64_t after,
+		       uint64_t **out, size_t *n);
+/* The smallest position of key beyond after (0: none), reading only the
+ * headers of the chunks above after and the one chunk that straddles it. */
+int eg_index_first_after(struct eg_store *st, uint64_t key, uint64_t after, uint64_t *pos);
 
 /* ------------------------------------------------------------------ store */
 

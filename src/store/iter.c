@@ -149,7 +149,7 @@ static int want(const eg_iter *it, const eg_event *e)
 		return 0;
 	if (it->f.has_until && t > it->f.until)
 		return 0;
-	return 1;
+	return !it->f.query || eg_query_match(it->f.query, e);
 }
 
 /* Could a block hold events in the time range? */
@@ -752,6 +752,29 @@ static int plan_postings(eg_iter *it)
 	free(keys);
 	return rc;
 }
+/* f.query: the query's candidates through the index, when they are
+ * fewer than the postings planned (or than a scan would read: DENSE). */
+static int plan_query(eg_iter *it)
+{
+	uint64_t *p;
+	size_t n;
+	int rc = eg_query_positions(it->st, it->f.query, it->lo - 1, &p, &n);
+	if (rc == EG_ENOTFOUND)
+		return EG_OK;
+	if (rc)
+		return rc;
+	uint64_t top = it->hi < it->ix_through ? it->hi : it->ix_through;
+	if ((it->use_postings && n >= it->npos) || (top >= it->lo && n > (top - it->lo + 1) / DENSE)) {
+		free(p);
+		return EG_OK;
+	}
+	free(it->pos);
+	it->pos = p;
+	it->npos = n;
+	it->use_postings = 1;
+	return EG_OK;
+}
+
 /* Keep only postings inside lo..min(hi, ix_through). */
 static void clip_postings(eg_iter *it)
 {
@@ -789,11 +812,12 @@ static int plan(eg_iter *it)
 	it->use_postings = it->ix_through &&
 		((!it->any_stream && !it->empty_stream) || it->f.ntypes);
 	int rc;
-	if (it->use_postings) {
-		if ((rc = plan_postings(it)))
-			return rc;
+	if (it->use_postings && (rc = plan_postings(it)))
+		return rc;
+	if (it->ix_through && it->f.query && (rc = plan_query(it)))
+		return rc;
+	if (it->use_postings)
 		clip_postings(it);
-	}
 	if (!it->use_postings && it->ix_through && it->lo <= it->ix_through) {
 		uint64_t a, b;
 		if ((rc = blk_find(it, it->lo, &a)) ||

@@ -63,7 +63,7 @@ uint32_t eg_rec_hasher_value(const rec_hasher *h)
 
 size_t eg_rec_event_bound(const rec_in *r)
 {
-	return EVT_FIXED + 9 * 10 + r->id_len + r->stream_len + r->type_len +
+	return EVT_FIXED + 10 * 10 + r->tags_len + r->id_len + r->stream_len + r->type_len +
 	       r->actor_len + r->session_len + r->data_len + r->meta_len;
 }
 
@@ -80,7 +80,8 @@ size_t eg_rec_event_encode(const rec_in *r, unsigned char *out)
 	out[9] = (unsigned char)((r->kind & EVT_FLAG_KIND_MASK) |
 				 (is_uuid ? EVT_FLAG_ID_UUID : 0) |
 				 (rectime ? EVT_FLAG_TIME_RECORDED : 0) |
-				 (r->schema_version ? EVT_FLAG_SCHEMA : 0));
+				 (r->schema_version ? EVT_FLAG_SCHEMA : 0) |
+				 (r->tags_len ? EVT_FLAG_TAGS : 0));
 	wr64(out + 10, r->pos);
 	wr64(out + 18, rectime ? 0 : (uint64_t)r->time);
 	unsigned char *p = out + EVT_FIXED;
@@ -94,6 +95,8 @@ size_t eg_rec_event_encode(const rec_in *r, unsigned char *out)
 	p += varint_put(p, r->meta_len);
 	if (r->schema_version)
 		p += varint_put(p, r->schema_version);
+	if (r->tags_len)
+		p += varint_put(p, r->tags_len);
 	if (is_uuid) {
 		memcpy(p, idbin, 16);
 		p += 16;
@@ -103,6 +106,8 @@ size_t eg_rec_event_encode(const rec_in *r, unsigned char *out)
 	}
 #define PUT(f) memcpy(p, r->f, r->f##_len), p += r->f##_len
 	PUT(stream); PUT(type); PUT(actor); PUT(session); PUT(data); PUT(meta);
+	if (r->tags_len)
+		PUT(tags);
 #undef PUT
 	size_t len = (size_t)(p - out);
 	wr32(out, (uint32_t)len);
@@ -130,15 +135,22 @@ size_t eg_rec_event_decode_ex(const unsigned char *p, size_t avail, rec_event *o
 		return 0;
 	const unsigned char *q = p + EVT_FIXED, *end = p + len;
 	unsigned flags = p[9];
-	uint64_t v[9] = { 0 };
-	int nv = flags & EVT_FLAG_SCHEMA ? 9 : 8;
-	for (int i = 0; i < nv; i++)
+	/* v[8]: schema_version, v[9]: tags_len, each 0 when its flag is clear */
+	uint64_t v[10];
+	for (int i = 0; i < 8; i++)
 		if (varint_get(&q, end, &v[i]))
 			return 0;
-	if ((flags & ~EVT_FLAGS_KNOWN) || (nv == 9 && !v[8]))
+	v[8] = v[9] = 0;
+	if (((flags & EVT_FLAG_SCHEMA) && varint_get(&q, end, &v[8])) ||
+	    ((flags & EVT_FLAG_TAGS) && varint_get(&q, end, &v[9])))
+		return 0;
+	if ((flags & ~EVT_FLAGS_KNOWN) || ((flags & EVT_FLAG_SCHEMA) && !v[8]) ||
+	    ((flags & EVT_FLAG_TAGS) && !v[9]))
 		return 0;
 	uint64_t need = 0;
-	for (int i = 1; i < 8; i++) {
+	for (int i = 1; i < 10; i++) {
+		if (i == 8)
+			continue;
 		if (v[i] > len)
 			return 0;
 		need += v[i];
@@ -170,22 +182,56 @@ size_t eg_rec_event_decode_ex(const unsigned char *p, size_t avail, rec_event *o
 	q += v[1];
 #define GET(f, i) e->f = (const char *)q, e->f##_len = v[i], q += v[i]
 	GET(stream, 2); GET(type, 3); GET(actor, 4); GET(session, 5);
-	GET(data, 6); GET(meta, 7);
+	GET(data, 6); GET(meta, 7); GET(tags, 9);
 #undef GET
+	e->ntags = 0;
+	if (v[9]) {
+		int nt = eg_rec_tags_check(e->tags, e->tags_len);
+		if (nt < 0)
+			return 0;
+		e->ntags = (uint32_t)nt;
+	}
 	return len;
 }
 
 void eg_rec_event_raw_id(const unsigned char *p, const char **id, size_t *n, int *is_uuid)
 {
 	const unsigned char *q = p + EVT_FIXED, *end = p + rd32(p);
-	uint64_t v[9];
-	int nv = p[9] & EVT_FLAG_SCHEMA ? 9 : 8;
+	uint64_t v[10];
+	int nv = 8 + !!(p[9] & EVT_FLAG_SCHEMA) + !!(p[9] & EVT_FLAG_TAGS);
 	for (int i = 0; i < nv; i++)
 		if (varint_get(&q, end, &v[i]))
 			v[i] = 0;
 	*id = (const char *)q;
 	*n = v[1];
 	*is_uuid = (p[9] & EVT_FLAG_ID_UUID) != 0;
+}
+
+int eg_rec_tags_check(const char *p, size_t n)
+{
+	const unsigned char *q = (const unsigned char *)p, *end = q + n;
+	int k = 0;
+	while (q < end) {
+		uint64_t t;
+		if (varint_get(&q, end, &t) || t == 0 || t > TAG_MAX || t > (uint64_t)(end - q) ||
+		    ++k > TAGS_MAX)
+			return -1;
+		q += t;
+	}
+	return k;
+}
+
+int eg_event_tag(const eg_event *e, size_t *off, const char **tag, size_t *n)
+{
+	const unsigned char *q = (const unsigned char *)e->tags + *off,
+			    *end = (const unsigned char *)e->tags + e->tags_len;
+	uint64_t t;
+	if (!e->tags || q >= end || varint_get(&q, end, &t) || t > (uint64_t)(end - q))
+		return 0;
+	*tag = (const char *)q;
+	*n = (size_t)t;
+	*off = (size_t)(q + t - (const unsigned char *)e->tags);
+	return 1;
 }
 
 void eg_rec_commit_encode(const rec_commit *c, unsigned char out[COMMIT_LEN])

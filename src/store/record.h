@@ -32,7 +32,15 @@
 #define EVT_FLAG_SCHEMA    0x10  /* a ninth varint follows the eight: the
                                     version of its type's schema the event
                                     passed at append (absent: 0, none) */
-#define EVT_FLAGS_KNOWN    0x1f
+#define EVT_FLAG_TAGS      0x20  /* one more varint, tags_len, follows the
+                                    others, and the tags follow meta: each
+                                    a varint length and its bytes */
+#define EVT_FLAGS_KNOWN    0x3f
+
+/* Tags (docs/CONSISTENCY.md): 1 to TAG_MAX bytes each, at most TAGS_MAX
+ * an event. */
+#define TAG_MAX  128
+#define TAGS_MAX 32
 
 /* The time of an event that was given none: its batch's recorded time,
  * known only at commit.  An encoder given it sets EVT_FLAG_TIME_RECORDED;
@@ -81,7 +89,15 @@ typedef struct rec_in {
 	const char *id, *stream, *type, *actor, *session, *data, *meta;
 	size_t id_len, stream_len, type_len, actor_len, session_len,
 	       data_len, meta_len;
+	const char *tags;   /* encoded as in the record (eg_event.tags); */
+	size_t tags_len;    /* 0: no tags, no EVT_FLAG_TAGS */
+	uint32_t ntags;
 } rec_in;
+
+/* Check an encoded tag list (each tag a varint length and its bytes):
+ * the number of tags, or -1 if it is not 1..TAGS_MAX tags of 1..TAG_MAX
+ * bytes filling exactly n bytes. */
+int eg_rec_tags_check(const char *p, size_t n);
 
 /* Upper bound of the encoded size of r. */
 size_t eg_rec_event_bound(const rec_in *r);

@@ -50,7 +50,9 @@ static int replay_event(eg_store *st, const eg_event *ev, logpos at,
 	if ((rc = eg_index_id_find(st, ev->id, ev->id_len, &old)) ||
 	    (!old && (rc = eg_index_id_add(st, ev->id, ev->id_len, ev->pos))))
 		return rc;
-	return eg_index_note_event(st, ev, at, rec, len, sid, tid);
+	if ((rc = eg_index_note_event(st, ev, at, rec, len, sid, tid)))
+		return rc;
+	return ev->tags_len ? eg_index_note_tags(st, ev->pos, ev->tags, ev->tags_len) : EG_OK;
 }
 
 int eg_index_catch_up(eg_store *st)

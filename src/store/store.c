@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *eg_strerror(int code)
@@ -115,7 +116,37 @@ static int held_by_other(int fd, off_t at, long *pid)
 	return 1;
 }
 
-static int take_lock(eg_store *st, int brief)
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* eg_open_opts.lock_wait_us: try byte 0 again until the deadline.  fcntl
+ * has no timed wait (F_SETLKW ends early only on a signal, and a library
+ * takes no signals), so waiters poll, 0.2 ms at first and at most 2 ms
+ * apart: whoever tries first after the holder goes gets the lock, which
+ * is arrival order only roughly (as the kernel's own F_SETLKW queue is
+ * not strictly FIFO either). */
+static int wait_lock(int fd, int64_t wait_us)
+{
+	struct flock fl;
+	int64_t end = mono_us() + wait_us, nap = 200;
+	while (lock_byte(fd, 0, F_SETLK, &fl) != 0) {
+		if (errno != EACCES && errno != EAGAIN)
+			return -1;
+		int64_t now = mono_us();
+		if (now >= end)
+			return -1;
+		int64_t d = nap < end - now ? nap : end - now;
+		usleep((useconds_t)d);
+		nap = nap < 2000 ? nap + 200 : 2000;
+	}
+	return 0;
+}
+
+static int take_lock(eg_store *st, int brief, int64_t wait_us)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/LOCK", st->dir);
@@ -138,6 +169,10 @@ static int take_lock(eg_store *st, int brief)
 				usleep(5000);
 				retried = 0;
 			} else if (retried++) {
+				if (wait_us > 0 && wait_lock(st->lock_fd, wait_us) == 0)
+					break;
+				if (errno != EACCES && errno != EAGAIN)
+					return eg_st_errno(st, "cannot lock %s", path);
 				goto refused;
 			}
 		}
@@ -178,7 +213,8 @@ static int open_store(eg_store *st, const char *dir, int flags, const eg_open_op
 			return eg_st_errno(st, "cannot create store %s", dir);
 	}
 	int rc;
-	if (st->writable && (rc = take_lock(st, (flags & EG_OPEN_CATCHUP) != 0)))
+	if (st->writable && (rc = take_lock(st, (flags & EG_OPEN_CATCHUP) != 0,
+						 o ? o->lock_wait_us : 0)))
 		return rc;
 	if ((rc = eg_log_open(st, &st->log, logdir, st->writable, o ? o->segment_bytes : 0)))
 		return rc;
