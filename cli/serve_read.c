@@ -210,20 +210,33 @@ static enum MHD_Result get_head(srv *s, struct MHD_Connection *c, const char *ur
 {
 	(void)url, (void)method, (void)k;
 	eg_store *st = NULL;
+	eg_tree *t = NULL;
 	eg_head h;
+	unsigned char root[32];
+	/* As engram head: the head the Merkle tree covers, with its root and
+	 * size (docs/PROOFS.md), so a proof made later checks against it. */
 	int rc = eg_store_open(&st, s->dir, EG_OPEN_READ, NULL);
 	if (!rc)
-		rc = eg_store_head(st, &h);
+		rc = eg_tree_open(st, &t);
+	if (!rc) {
+		eg_tree_head(t, &h);
+		rc = eg_tree_root(t, eg_tree_size(t), root);
+	}
 	if (rc) {
 		enum MHD_Result ok = srv_fail(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
 					  srv_errmsg(st, rc));
+		eg_tree_close(t);
 		eg_store_close(st);
 		return ok;
 	}
+	uint64_t size = eg_tree_size(t);
+	eg_tree_close(t);
 	eg_store_close(st);
-	char hex[65], *body = NULL;
+	char hex[65], rhex[65], *body = NULL;
 	eg_hash_hex(h.hash, hex);
-	if (asprintf(&body, "{\"pos\":%llu,\"hash\":\"%s\"}\n", (unsigned long long)h.pos, hex) < 0)
+	eg_hash_hex(root, rhex);
+	if (asprintf(&body, "{\"pos\":%llu,\"hash\":\"%s\",\"size\":%llu,\"root\":\"%s\"}\n",
+		     (unsigned long long)h.pos, hex, (unsigned long long)size, rhex) < 0)
 		body = NULL;
 	return srv_answer(c, MHD_HTTP_OK, body);
 }

@@ -15,6 +15,12 @@ test_serve_append_and_read() {
 	assert_eq "12 0 1 12" "$(jfields "$OUT" appended duplicates first_pos last_pos)" "the summary"
 	ok eg head
 	assert_eq "$(jget "$OUT" hash)" "$(jget "$(curl -s "$URL/head")" hash)" "GET /head = engram head"
+	# and its Merkle root and size, against which a proof checks
+	local h
+	h=$(curl -s "$URL/head")
+	assert_eq "$(jfields "$OUT" size root)" "$(jfields "$h" size root)" "GET /head's size and root = engram head's"
+	eg proof inclusion 5 >"$T/p.json" || fail "proof inclusion 5"
+	ok "$ENGRAM" proof check "$T/p.json" --root "$(jget "$h" root)"
 	# read: the same lines as engram read with the same filters
 	http GET '/events?type=order_placed&limit=3'
 	assert_eq 200 "$CODE"
