@@ -828,6 +828,10 @@ static void ndjson_event(out *o, const eg_event *e)
 	p = w_lit(p, e->data, e->data_len);
 	p = W_LIT(p, ",\"meta\":");
 	p = e->meta_len ? w_lit(p, e->meta, e->meta_len) : W_LIT(p, "null");
+	if (e->personal & EG_EV_FORGOTTEN)
+		p = W_LIT(p, ",\"forgotten\":true");
+	if (e->personal & EG_EV_UNAVAILABLE)
+		p = W_LIT(p, ",\"unavailable\":true");
 	p = W_LIT(p, "}\n");
 	o->len = (size_t)(p - o->buf);
 }

@@ -144,7 +144,18 @@ typedef struct eg_event {
 	       data_len, meta_len;
 	uint64_t schema_version;       /* the version of its type's schema it
 	                                  passed at append; 0: none */
+	unsigned personal;             /* EG_EV_* bits: personal values (docs/FORGETTING.md) */
 } eg_event;
+
+/* eg_event.personal.  A reader gets the personal values decrypted; where a
+ * value's key was forgotten it reads null and the event has
+ * EG_EV_FORGOTTEN; where its key cannot be had (no key file, a damaged
+ * entry, a value that fails its check) null and EG_EV_UNAVAILABLE.
+ * EG_EV_ENCRYPTED: data is as stored, encrypted values in it (only before
+ * the read path decrypts it; readers never see it set). */
+#define EG_EV_ENCRYPTED 1u
+#define EG_EV_FORGOTTEN 2u
+#define EG_EV_UNAVAILABLE 4u
 
 /* ------------------------------------------------------------------ maps */
 
@@ -1719,6 +1730,36 @@ typedef int (*eg_metrics_series_fn)(void *ctx, const eg_metrics_series *s);
  * eg_metrics_run. */
 int eg_metrics_series_each(eg_metrics *m, const char *const *names, size_t nnames,
 			   eg_metrics_series_fn fn, void *ctx);
+
+/* ------------------------------------------------------------ forgetting */
+
+/* Result of eg_store_forget (docs/FORGETTING.md). */
+typedef struct eg_forget_result {
+	char subject[72];
+	uint32_t key_id;              /* the (last) key destroyed */
+	unsigned keys;                /* keys destroyed now (0: forgotten before) */
+	int already;                  /* the subject was forgotten before */
+	int64_t forgotten_at;         /* µs since the epoch */
+	char dropped[256];            /* derived kinds dropped, comma-separated */
+} eg_forget_result;
+
+/*
+ * Forget a subject (the value of its types' x-subject): its keys are
+ * overwritten with zeros in DIR/keys and marked forgotten, durably; then
+ * every derived state that may hold decrypted values is dropped (rebuilt
+ * from the log on next use, the personal values then null).  Needs the
+ * write lock.  EG_OK (res->already when it was forgotten before),
+ * EG_ENOTFOUND (no key of that subject ever), EG_EINVAL, EG_EREADONLY,
+ * EG_EIO, EG_ECORRUPT (the key file's header is damaged).
+ */
+int eg_store_forget(eg_store *st, const char *subject, eg_forget_result *res);
+
+/* Call fn for each forgotten key in key id order: the subject (not
+ * NUL-terminated), the key id and when it was forgotten.  fn's nonzero
+ * return stops the walk and is returned. */
+typedef int (*eg_forgotten_fn)(void *ctx, const char *subject, size_t n, uint32_t key_id,
+			       int64_t forgotten_at);
+int eg_store_forgotten(eg_store *st, eg_forgotten_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "contract.h"
 #include "json.h"
+#include "keys.h"
 #include "map.h"
 #include "pipe.h"
 #include "timefmt.h"
@@ -35,6 +36,7 @@ struct eg_batch {
 	uint64_t rnd[2];                /* UUIDv7 randomness */
 	int internal;                   /* engram's own: may write $ streams, unchecked */
 	buf qbuf;                       /* the data of a quarantine event */
+	buf ebuf;                       /* an event's data, its personal values encrypted */
 	/* keep_recorded: the record time of the open (sub)batch, and the
 	 * last input line that gave it (0: none yet) */
 	int64_t rec;
@@ -1020,11 +1022,53 @@ static int take_recorded(eg_batch *b, int64_t rec, uint64_t line)
 	return EG_OK;
 }
 
+/* Does the latest version of r's type mark properties personal? */
+static int personal_type(eg_store *st, const rec_in *r)
+{
+	const ctype *t = st->reg && st->reg->personal ? eg_reg_type(st->reg, r->type, r->type_len)
+						      : NULL;
+	return t && t->n && t->v[t->n - 1].pers;
+}
+
+/* An event that passed a schema version with personal properties: its
+ * data with their values encrypted under the subject's key, bound to its
+ * position (docs/FORGETTING.md).  Its key, if new, is written before the
+ * batch's commit (sub_commit). */
+static int seal_personal(eg_batch *b, rec_in *r)
+{
+	eg_store *st = b->st;
+	r->enc = 0;
+	if (!r->schema_version || !st->reg || !st->reg->personal || b->internal)
+		return EG_OK;
+	const ctype *t = eg_reg_type(st->reg, r->type, r->type_len);
+	if (!t || r->schema_version > t->n || !t->v[r->schema_version - 1].pers)
+		return EG_OK;
+	int sealed = 0;
+	int rc = eg_keys_seal_data(st, t->v[r->schema_version - 1].pers, r->pos, r->data,
+				   r->data_len, &b->ebuf, &sealed);
+	if (rc)
+		return rc;
+	if (sealed) {
+		r->data = b->ebuf.p;
+		r->data_len = b->ebuf.n;
+		r->enc = 1;
+	}
+	return EG_OK;
+}
+
 static int add_event(eg_batch *b, envelope *e, uint64_t line)
 {
 	eg_store *st = b->st;
 	rec_in *r = &e->r;
 	int rc;
+	if (e->qerr && personal_type(st, r)) {
+		/* $quarantine would keep the line whole, its personal values in
+		 * the clear (docs/FORGETTING.md) */
+		return eg_st_err(st, EG_EINVAL, "field \"data\": fails its schema (%s), and %.*s has "
+				 "personal properties, which $quarantine would keep unencrypted: "
+				 "fix the line", e->qerr, r->type_len > 100 ? 100 : (int)r->type_len,
+				 r->type);
+	}
 	if (e->qerr) {
 		/* One already stored is a duplicate, whatever its schema says now. */
 		uint64_t old = 0;
@@ -1078,6 +1122,8 @@ static int add_event(eg_batch *b, envelope *e, uint64_t line)
 	 * known only at commit: the record says so and readers fill it in. */
 	if (!e->has_time)
 		r->time = REC_TIME_RECORDED;
+	if ((rc = seal_personal(b, r)))
+		return rc;
 	logpos at;
 	size_t bound = eg_rec_event_bound(r);
 	unsigned char *p = eg_log_reserve(st, &st->log, bound, r->pos, &at);
@@ -1499,7 +1545,10 @@ static int sub_commit(eg_batch *b, int sync)
 	if (b->o.keep_recorded)
 		c.recorded = b->rec;
 	logpos at;
-	int rc = eg_log_commit(st, &st->log, &c, sync, &at);
+	/* the keys the batch's events use are durable before its commit is */
+	int rc = eg_keys_sync(st);
+	if (!rc)
+		rc = eg_log_commit(st, &st->log, &c, sync, &at);
 	if (rc)
 		return rc;
 	if (!b->res.first_pos)
@@ -1519,6 +1568,7 @@ static void batch_free(eg_batch *b)
 	b->st->in_batch = 0;
 	free(b->scratch);
 	free(b->qbuf.p);
+	free(b->ebuf.p);
 	free(b->exp_stream);
 	free(b->def_stream);
 	free(b->def_type);

@@ -32,7 +32,9 @@
 #define EVT_FLAG_SCHEMA    0x10  /* a ninth varint follows the eight: the
                                     version of its type's schema the event
                                     passed at append (absent: 0, none) */
-#define EVT_FLAGS_KNOWN    0x1f
+#define EVT_FLAG_ENC       0x40  /* data holds encrypted personal values
+                                    (docs/FORGETTING.md): readers decrypt */
+#define EVT_FLAGS_KNOWN    (0x1f | EVT_FLAG_ENC)
 
 /* The time of an event that was given none: its batch's recorded time,
  * known only at commit.  An encoder given it sets EVT_FLAG_TIME_RECORDED;
@@ -77,6 +79,7 @@ typedef struct rec_in {
 	uint64_t pos, version, schema_version;
 	int64_t time;
 	int kind;
+	int enc;                     /* data holds encrypted values: EVT_FLAG_ENC */
 	const unsigned char *uuid;
 	const char *id, *stream, *type, *actor, *session, *data, *meta;
 	size_t id_len, stream_len, type_len, actor_len, session_len,

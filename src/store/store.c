@@ -6,6 +6,7 @@
 #include "internal.h"
 #include "colint.h"
 #include "contract.h"
+#include "keys.h"
 #include "os.h"
 
 #include <errno.h>
@@ -241,6 +242,8 @@ void eg_store_close(eg_store *st)
 	if (st->lock_fd >= 0)
 		eg_os.close(st->lock_fd);
 	eg_reg_free(st->reg);
+	eg_keys_close(st);
+	eg_shred_cx_free(st->shred_cx);
 	free(st);
 }
 
