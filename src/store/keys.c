@@ -706,6 +706,9 @@ int eg_store_forget(eg_store *st, const char *subject, eg_forget_result *res)
 		res->key_id = id;
 		res->forgotten_at = now;
 	}
+	/* the writer's cipher may hold a copy of the key's schedule */
+	eg_shred_cx_free(st->shred_cx);
+	st->shred_cx = NULL;
 	if (!res->keys) {
 		res->already = 1;
 	} else if (eg_os.fdatasync(k->fd)) {

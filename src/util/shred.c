@@ -6,6 +6,7 @@
 #include "shred.h"
 #include "buf.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -231,16 +232,32 @@ void eg_personal_free(eg_personal *p)
 
 /* ------------------------------------------------------------- cipher */
 
+/* A context keeps the cipher fetched once (OpenSSL 3 looks the algorithm
+ * up on every init given EVP_aes_256_gcm()), the key schedule of the last
+ * key (consecutive values of one subject, as an event's are, set only the
+ * nonce), and random bytes for nonces drawn a page at a time: per value,
+ * those three were most of the cost of an append (bench/forget.sh). */
+#define NONCE_POOL 4096
+
 struct eg_shred_cx {
 	EVP_CIPHER_CTX *c;
+	EVP_CIPHER *aes;
+	unsigned char key[EG_SHRED_KEY];
+	int keyed;                   /* 1: c holds key's schedule for encrypting, 2: decrypting */
+	unsigned char pool[NONCE_POOL];
+	size_t left;
 };
 
 eg_shred_cx *eg_shred_cx_new(void)
 {
 	eg_shred_cx *cx = calloc(1, sizeof *cx);
-	if (cx && !(cx->c = EVP_CIPHER_CTX_new())) {
-		free(cx);
-		cx = NULL;
+	if (!cx)
+		return NULL;
+	cx->c = EVP_CIPHER_CTX_new();
+	cx->aes = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	if (!cx->c || !cx->aes) {
+		eg_shred_cx_free(cx);
+		return NULL;
 	}
 	return cx;
 }
@@ -250,7 +267,37 @@ void eg_shred_cx_free(eg_shred_cx *cx)
 	if (!cx)
 		return;
 	EVP_CIPHER_CTX_free(cx->c);
+	EVP_CIPHER_free(cx->aes);
+	OPENSSL_cleanse(cx, sizeof *cx);
 	free(cx);
+}
+
+/* Begin a value under key with nonce iv: the key schedule only when the
+ * key or the direction changed. */
+static int begin(eg_shred_cx *cx, int enc, const unsigned char key[EG_SHRED_KEY],
+		 const unsigned char *iv)
+{
+	if (cx->keyed == 1 + !enc && !memcmp(cx->key, key, EG_SHRED_KEY))
+		return EVP_CipherInit_ex(cx->c, NULL, NULL, NULL, iv, enc) == 1;
+	cx->keyed = 0;
+	if (EVP_CipherInit_ex(cx->c, cx->aes, NULL, key, iv, enc) != 1)
+		return 0;
+	memcpy(cx->key, key, EG_SHRED_KEY);
+	cx->keyed = 1 + !enc;
+	return 1;
+}
+
+static int nonce(eg_shred_cx *cx, unsigned char out[EG_SHRED_NONCE])
+{
+	if (cx->left < EG_SHRED_NONCE) {
+		if (RAND_bytes(cx->pool, NONCE_POOL) != 1)
+			return 0;
+		cx->left = NONCE_POOL;
+	}
+	memcpy(out, cx->pool + NONCE_POOL - cx->left, EG_SHRED_NONCE);
+	OPENSSL_cleanse(cx->pool + NONCE_POOL - cx->left, EG_SHRED_NONCE);
+	cx->left -= EG_SHRED_NONCE;
+	return 1;
 }
 
 /* The additional data every value is bound to: a label (so no other use
@@ -282,8 +329,7 @@ int eg_shred_seal(eg_shred_cx *cx, buf *out, const unsigned char key[EG_SHRED_KE
 		return -1;
 	int outl = 0, fin = 0, ok = 0;
 	EVP_CIPHER_CTX *c = cx->c;
-	if (RAND_bytes(r, EG_SHRED_NONCE) == 1 &&
-	    EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, r) == 1 &&
+	if (nonce(cx, r) && begin(cx, 1, key, r) &&
 	    put_aad(c, kid, pos, ptr, plen) &&
 	    EVP_EncryptUpdate(c, r + EG_SHRED_NONCE, &outl, (const unsigned char *)pt, (int)n) == 1 &&
 	    EVP_EncryptFinal_ex(c, r + EG_SHRED_NONCE + outl, &fin) == 1 &&
@@ -349,7 +395,7 @@ long eg_shred_open(eg_shred_cx *cx, const unsigned char key[EG_SHRED_KEY], uint3
 	EVP_CIPHER_CTX *c = cx->c;
 	unsigned char tag[EG_SHRED_TAG];
 	memcpy(tag, raw + EG_SHRED_NONCE + n, EG_SHRED_TAG);
-	if (EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, raw) != 1 ||
+	if (!begin(cx, 0, key, raw) ||
 	    !put_aad(c, kid, pos, ptr, plen) ||
 	    EVP_DecryptUpdate(c, out, &outl, raw + EG_SHRED_NONCE, (int)n) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, EG_SHRED_TAG, tag) != 1 ||
