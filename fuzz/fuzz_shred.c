@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t n)
 	size_t rl = 0;
 	if (!eg_shred_parse(s, n, &kid, raw, &rl)) {
 		CHECK(kid > 0 && rl >= EG_SHRED_NONCE + EG_SHRED_TAG && rl <= n);
-		CHECK(eg_shred_open(cx, KEY, kid, 1, "/a", 2, raw, rl, out) == -1);
+		CHECK(eg_shred_open(cx, KEY, kid, "i", 1, "/a", 2, raw, rl, out) == -1);
 		for (size_t i = 0; i < rl - EG_SHRED_NONCE - EG_SHRED_TAG; i++)
 			CHECK(out[i] == 0);
 	}
@@ -43,14 +43,14 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t n)
 	/* the input as a value: sealed, parsed and opened back */
 	if (n <= 4096) {
 		buf b = { 0 };
-		CHECK(!eg_shred_seal(cx, &b, KEY, 9, 77, "/p", 2, s, n));
+		CHECK(!eg_shred_seal(cx, &b, KEY, 9, "id-77", 5, "/p", 2, s, n));
 		CHECK(b.n > 12 && !memcmp(b.p, "{\"$enc\":\"9.", 11) && !memcmp(b.p + b.n - 2, "\"}", 2));
 		unsigned char *r2 = malloc(b.n), *o2 = malloc(b.n);
 		CHECK(r2 && o2);
 		CHECK(!eg_shred_parse(b.p + 9, b.n - 11, &kid, r2, &rl) && kid == 9);
-		CHECK(eg_shred_open(cx, KEY, 9, 77, "/p", 2, r2, rl, o2) == (long)n);
+		CHECK(eg_shred_open(cx, KEY, 9, "id-77", 5, "/p", 2, r2, rl, o2) == (long)n);
 		CHECK(!memcmp(o2, s, n));
-		CHECK(eg_shred_open(cx, KEY, 9, 78, "/p", 2, r2, rl, o2) == -1);
+		CHECK(eg_shred_open(cx, KEY, 9, "id-78", 5, "/p", 2, r2, rl, o2) == -1);
 		free(r2);
 		free(o2);
 		free(b.p);

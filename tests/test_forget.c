@@ -26,15 +26,15 @@ static void enc_string(const buf *b, char *s, size_t cap)
 	s[n] = 0;
 }
 
-static long open_form(eg_shred_cx *cx, const char *s, uint32_t kid, uint64_t pos, const char *ptr,
-		      unsigned char *out)
+static long open_form(eg_shred_cx *cx, const char *s, uint32_t kid, const char *id,
+		      const char *ptr, unsigned char *out)
 {
 	unsigned char raw[512];
 	size_t rl;
 	uint32_t k;
 	assert_int_equal(eg_shred_parse(s, strlen(s), &k, raw, &rl), 0);
 	assert_int_equal(k, kid);
-	return eg_shred_open(cx, KEY, kid, pos, ptr, strlen(ptr), raw, rl, out);
+	return eg_shred_open(cx, KEY, kid, id, strlen(id), ptr, strlen(ptr), raw, rl, out);
 }
 
 static void seal_open_round_trip_and_binding(void **state)
@@ -43,39 +43,39 @@ static void seal_open_round_trip_and_binding(void **state)
 	eg_shred_cx *cx = eg_shred_cx_new();
 	buf b = { 0 };
 	const char *v = "\"ann@example.com\"";
-	assert_int_equal(eg_shred_seal(cx, &b, KEY, 7, 42, "/email", 6, v, strlen(v)), 0);
+	assert_int_equal(eg_shred_seal(cx, &b, KEY, 7, "ev-42", 5, "/email", 6, v, strlen(v)), 0);
 	assert_true(b.n > 9 && !memcmp(b.p, "{\"$enc\":\"7.", 11));
 	assert_null(memmem(b.p, b.n, "ann", 3));
 	char s[512];
 	enc_string(&b, s, sizeof s);
 	unsigned char out[512];
-	long n = open_form(cx, s, 7, 42, "/email", out);
+	long n = open_form(cx, s, 7, "ev-42", "/email", out);
 	assert_int_equal(n, (long)strlen(v));
 	assert_memory_equal(out, v, strlen(v));
-	/* another position or place: the tag fails, the output is zeros */
-	assert_int_equal(open_form(cx, s, 7, 43, "/email", out), -1);
+	/* another event or place: the tag fails, the output is zeros */
+	assert_int_equal(open_form(cx, s, 7, "ev-43", "/email", out), -1);
 	for (size_t i = 0; i < strlen(v); i++)
 		assert_int_equal(out[i], 0);
-	assert_int_equal(open_form(cx, s, 7, 42, "/name", out), -1);
+	assert_int_equal(open_form(cx, s, 7, "ev-42", "/name", out), -1);
 	/* the same key under another key id */
 	unsigned char raw[512];
 	size_t rl;
 	uint32_t k;
 	assert_int_equal(eg_shred_parse(s, strlen(s), &k, raw, &rl), 0);
-	assert_int_equal(eg_shred_open(cx, KEY, 8, 42, "/email", 6, raw, rl, out), -1);
+	assert_int_equal(eg_shred_open(cx, KEY, 8, "ev-42", 5, "/email", 6, raw, rl, out), -1);
 	/* another key */
 	unsigned char other[32] = { 1 };
-	assert_int_equal(eg_shred_open(cx, other, 7, 42, "/email", 6, raw, rl, out), -1);
+	assert_int_equal(eg_shred_open(cx, other, 7, "ev-42", 5, "/email", 6, raw, rl, out), -1);
 	/* a tampered byte anywhere: nonce, ciphertext or tag */
 	for (size_t i = 0; i < rl; i++) {
 		raw[i] ^= 0x10;
-		assert_int_equal(eg_shred_open(cx, KEY, 7, 42, "/email", 6, raw, rl, out), -1);
+		assert_int_equal(eg_shred_open(cx, KEY, 7, "ev-42", 5, "/email", 6, raw, rl, out), -1);
 		raw[i] ^= 0x10;
 	}
-	assert_int_equal(eg_shred_open(cx, KEY, 7, 42, "/email", 6, raw, rl, out), (long)strlen(v));
+	assert_int_equal(eg_shred_open(cx, KEY, 7, "ev-42", 5, "/email", 6, raw, rl, out), (long)strlen(v));
 	/* two seals of one value differ (a fresh nonce each) */
 	buf b2 = { 0 };
-	assert_int_equal(eg_shred_seal(cx, &b2, KEY, 7, 42, "/email", 6, v, strlen(v)), 0);
+	assert_int_equal(eg_shred_seal(cx, &b2, KEY, 7, "ev-42", 5, "/email", 6, v, strlen(v)), 0);
 	assert_true(b.n == b2.n && memcmp(b.p, b2.p, b.n));
 	free(b.p);
 	free(b2.p);
@@ -230,7 +230,7 @@ static void damaged_or_torn_entries_read_unavailable(void **state)
 	assert_string_equal(d, "{\"c\":\"u3\",\"e\":\"three@x\"}");
 	assert_int_equal(read_data(st, 3, d, sizeof d), EG_EV_UNAVAILABLE);
 	/* a forged encrypted form in a flagged event's data */
-	eg_event e = { .pos = 4, .personal = EG_EV_ENCRYPTED };
+	eg_event e = { .pos = 4, .id = "x", .id_len = 1, .personal = EG_EV_ENCRYPTED };
 	e.data = "{\"e\":{\"$enc\":\"2.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\"},\"f\":{\"$enc\":1}}";
 	e.data_len = strlen(e.data);
 	eg_shred_cx *cx = NULL;

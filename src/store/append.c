@@ -37,6 +37,7 @@ struct eg_batch {
 	int internal;                   /* engram's own: may write $ streams, unchecked */
 	buf qbuf;                       /* the data of a quarantine event */
 	buf ebuf;                       /* an event's data, its personal values encrypted */
+	struct eg_shred_cx *cx;         /* the cipher of lines added one by one */
 	/* keep_recorded: the record time of the open (sub)batch, and the
 	 * last input line that gave it (0: none yet) */
 	int64_t rec;
@@ -144,6 +145,14 @@ int eg_batch_begin_as(eg_store *st, eg_batch **out, const eg_batch_opts *opts, i
 		free(b);
 		return rc;
 	}
+	/* the key file read here, not on the parsing thread that seals */
+	if (!internal && st->reg && st->reg->personal && (rc = eg_keys_prepare(st))) {
+		free(b->exp_stream);
+		free(b->def_stream);
+		free(b->def_type);
+		free(b);
+		return rc;
+	}
 	st->in_batch = 1;
 	sub_begin(b);
 	*out = b;
@@ -203,16 +212,16 @@ static int take_string(pctx *pc, const json_span *v, const char *field,
 }
 
 /* Next UUIDv7: 48 bits of milliseconds, version 7, random rest (RFC 9562). */
-static void uuid7(eg_batch *b, char out[36])
+static void uuid7_r(uint64_t rnd[2], char out[36])
 {
 	unsigned char u[16];
 	uint64_t ms = (uint64_t)(now_us() / 1000);
 	/* xorshift128+ over a seed from getrandom */
-	uint64_t s1 = b->rnd[0], s0 = b->rnd[1];
-	b->rnd[0] = s0;
+	uint64_t s1 = rnd[0], s0 = rnd[1];
+	rnd[0] = s0;
 	s1 ^= s1 << 23;
-	b->rnd[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
-	uint64_t r = b->rnd[1] + s0, r2 = r * 0x9e3779b97f4a7c15ull;
+	rnd[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+	uint64_t r = rnd[1] + s0, r2 = r * 0x9e3779b97f4a7c15ull;
 	for (int i = 0; i < 6; i++)
 		u[i] = (unsigned char)(ms >> (40 - 8 * i));
 	memcpy(u + 6, &r, 8);
@@ -220,6 +229,11 @@ static void uuid7(eg_batch *b, char out[36])
 	u[6] = (unsigned char)(0x70 | (u[6] & 0x0f));
 	u[8] = (unsigned char)(0x80 | (u[8] & 0x3f));
 	eg_uuid_format(u, out);
+}
+
+static void uuid7(eg_batch *b, char out[36])
+{
+	uuid7_r(b->rnd, out);
 }
 
 /* Integer times in [10^8, 10^11) milliseconds (1970-01-02 to 1973-03-03)
@@ -246,6 +260,7 @@ typedef struct envelope {
 	uint64_t idhash, shash, thash;
 	unsigned char uuid[16];      /* the id parsed, when r.uuid points here */
 	char idbuf[36];
+	size_t enc_off;              /* r.enc: where its sealed data is in the chunk's buffer */
 } envelope;
 
 /* The envelope's fields, as bits for spotting repeats. */
@@ -1031,28 +1046,46 @@ static int personal_type(eg_store *st, const rec_in *r)
 }
 
 /* An event that passed a schema version with personal properties: its
- * data with their values encrypted under the subject's key, bound to its
- * position (docs/FORGETTING.md).  Its key, if new, is written before the
- * batch's commit (sub_commit). */
-static int seal_personal(eg_batch *b, rec_in *r)
+ * data, its personal values encrypted under the subject's key and bound
+ * to its id (docs/FORGETTING.md), appended to out (from e->enc_off).  An
+ * event without an id gets its UUIDv7 here, from rnd: the id must be
+ * known to seal.  The subject's key, if new, is written before the
+ * batch's commit (sub_commit).  Runs on the parsing thread of a bulk add.
+ * EG_OK, or an error with its message in err. */
+static int seal_line(eg_batch *b, struct eg_shred_cx **cx, uint64_t rnd[2], envelope *e,
+		     buf *out, char *err)
 {
 	eg_store *st = b->st;
+	rec_in *r = &e->r;
 	r->enc = 0;
-	if (!r->schema_version || !st->reg || !st->reg->personal || b->internal)
+	if (!r->schema_version || e->qerr || !st->reg || !st->reg->personal || b->internal)
 		return EG_OK;
 	const ctype *t = eg_reg_type(st->reg, r->type, r->type_len);
 	if (!t || r->schema_version > t->n || !t->v[r->schema_version - 1].pers)
 		return EG_OK;
-	int sealed = 0;
-	int rc = eg_keys_seal_data(st, t->v[r->schema_version - 1].pers, r->pos, r->data,
-				   r->data_len, &b->ebuf, &sealed);
-	if (rc)
-		return rc;
-	if (sealed) {
-		r->data = b->ebuf.p;
-		r->data_len = b->ebuf.n;
-		r->enc = 1;
+	if (!*cx && !(*cx = eg_shred_cx_new())) {
+		snprintf(err, ERR_LEN, "out of memory");
+		return EG_ENOMEM;
 	}
+	if (!e->has_id) {
+		uuid7_r(rnd, e->idbuf);
+		r->id = e->idbuf;
+		r->id_len = 36;
+		e->has_id = 1;
+		e->id_hashed = 0;
+	}
+	int sealed = 0;
+	size_t at = out->n;
+	int rc = eg_keys_seal_data(st, *cx, t->v[r->schema_version - 1].pers, r->id, r->id_len,
+				   r->data, r->data_len, out, &sealed, err, ERR_LEN);
+	if (rc || !sealed) {
+		out->n = at;
+		return rc;
+	}
+	e->enc_off = at;
+	r->data = NULL;              /* out may move: the caller points it there */
+	r->data_len = out->n - at;
+	r->enc = 1;
 	return EG_OK;
 }
 
@@ -1122,8 +1155,6 @@ static int add_event(eg_batch *b, envelope *e, uint64_t line)
 	 * known only at commit: the record says so and readers fill it in. */
 	if (!e->has_time)
 		r->time = REC_TIME_RECORDED;
-	if ((rc = seal_personal(b, r)))
-		return rc;
 	logpos at;
 	size_t bound = eg_rec_event_bound(r);
 	unsigned char *p = eg_log_reserve(st, &st->log, bound, r->pos, &at);
@@ -1206,8 +1237,12 @@ int eg_batch_add_json_with(eg_batch *b, const char *json, size_t len,
 		return rc;
 	pctx pc = { b, b->st->err, b->scratch };
 	b->lines++;
-	if ((rc = parse_envelope(&pc, json, len, &e)) || (rc = take_defaults(&pc, &e, d)))
+	b->ebuf.n = 0;
+	if ((rc = parse_envelope(&pc, json, len, &e)) || (rc = take_defaults(&pc, &e, d)) ||
+	    (rc = seal_line(b, &b->cx, b->rnd, &e, &b->ebuf, b->st->err)))
 		return rc;
+	if (e.r.enc)
+		e.r.data = b->ebuf.p + e.enc_off;
 	rc = add_event(b, &e, b->lines);
 	if (rc == EG_OK)
 		note_time(b, &e, b->lines);
@@ -1238,6 +1273,7 @@ typedef struct chunk {
 	size_t n;
 	char *space, *errs;           /* scratch; one ERR_LEN message per line */
 	size_t cap;
+	buf enc;                      /* the lines' data with personal values sealed */
 } chunk;
 
 /* A bulk add: the reader splits and parses chunks (parse_chunk), this
@@ -1251,6 +1287,8 @@ typedef struct bulk {
 	uint64_t *lines;              /* lines added so far */
 	eg_bad_line_fn on_bad;
 	void *ctx;
+	struct eg_shred_cx *cx;       /* the reader's cipher (seal_line) */
+	uint64_t rnd[2];              /* the reader's UUIDv7 randomness */
 	int nomem;                    /* the reader ran out of memory */
 	int add_rc;                   /* the error that stopped add_chunk */
 } bulk;
@@ -1289,6 +1327,7 @@ static int parse_chunk(void *kp, void *cp)
 	bulk *k = kp;
 	chunk *c = cp;
 	c->n = 0;
+	c->enc.n = 0;
 	size_t need = 0;
 	while (k->arr && c->n < CHUNK_LINES && k->ai < k->an) {
 		eg_line *l = &k->arr[k->ai++];
@@ -1324,6 +1363,8 @@ static int parse_chunk(void *kp, void *cp)
 		if (c->rc[i] == EG_OK && c->src[i])
 			c->rc[i] = take_defaults(&pc, &c->e[i], &c->src[i]->d);
 		envelope *e = &c->e[i];
+		if (c->rc[i] == EG_OK)
+			c->rc[i] = seal_line(k->b, &k->cx, k->rnd, e, &c->enc, pc.err);
 		if (c->rc[i] != EG_OK)
 			continue;
 		if (e->has_id) {
@@ -1336,6 +1377,9 @@ static int parse_chunk(void *kp, void *cp)
 		e->thash = eg_key_hash(1, e->r.type, e->r.type_len);
 		e->keys_hashed = 1;
 	}
+	for (size_t i = 0; i < c->n; i++)   /* c->enc has stopped moving */
+		if (c->rc[i] == EG_OK && c->e[i].r.enc)
+			c->e[i].r.data = c->enc.p + c->e[i].enc_off;
 	return (k->arr ? k->ai < k->an : k->p < k->end) ? EG_OK : EG_END;
 }
 
@@ -1413,7 +1457,12 @@ static int add_bulk(eg_batch *b, const char *text, size_t len, eg_line *arr, siz
 	for (int i = 0; i < NCHUNKS; i++) {
 		k->c[i].n = k->c[i].cap = 0;
 		k->c[i].space = k->c[i].errs = NULL;
+		k->c[i].enc = (buf){ 0 };
 	}
+	k->cx = NULL;
+	/* the reader's own randomness: b->rnd is the adding thread's */
+	if (getrandom(k->rnd, sizeof k->rnd, 0) != sizeof k->rnd)
+		k->rnd[0] = b->rnd[0] ^ 0x9e3779b97f4a7c15ull, k->rnd[1] = (uint64_t)(uintptr_t)k;
 	k->b = b;
 	k->p = text;
 	k->end = text + len;
@@ -1440,7 +1489,9 @@ static int add_bulk(eg_batch *b, const char *text, size_t len, eg_line *arr, siz
 	for (int i = 0; i < NCHUNKS; i++) {
 		free(k->c[i].space);
 		free(k->c[i].errs);
+		free(k->c[i].enc.p);
 	}
+	eg_shred_cx_free(k->cx);
 	free(k);
 	return rc;
 }
@@ -1569,6 +1620,7 @@ static void batch_free(eg_batch *b)
 	free(b->scratch);
 	free(b->qbuf.p);
 	free(b->ebuf.p);
+	eg_shred_cx_free(b->cx);
 	free(b->exp_stream);
 	free(b->def_stream);
 	free(b->def_type);

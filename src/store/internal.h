@@ -377,7 +377,6 @@ struct eg_store {
 	int seal_mode;               /* eg_open_opts.seal */
 	struct eg_autoseal *autoseal; /* the background sealer (compact.c), or NULL */
 	struct eg_keys *keys;        /* the key file as read (keys.c), or NULL */
-	struct eg_shred_cx *shred_cx; /* writer: the cipher that seals at append */
 	char err[1024];
 	char note[512];              /* the first derived file not saved (eg_store_note) */
 };

@@ -953,8 +953,13 @@ int eg_iter_next(eg_iter *it, const eg_event **ev)
 		else
 			it->phase = it->phase == PH_A ? PH_B : PH_DONE;
 	}
-	if (rc == EG_OK && !it->raw && (it->ev.ev.personal & EG_EV_ENCRYPTED))
+	if (rc == EG_OK && !it->raw && (it->ev.ev.personal & EG_EV_ENCRYPTED)) {
+		if (!it->ev.ev.id) {     /* lazy ids: the values are bound to it */
+			eg_uuid_format(it->ev.uuid, it->ev.idbuf);
+			it->ev.ev.id = it->ev.idbuf;
+		}
 		rc = eg_keys_open_event(it->st, &it->ev.ev, &it->cx, &it->dbuf, &it->dcap);
+	}
 	if (rc == EG_OK && it->f.upcast)
 		rc = upcast(it);
 	if (rc == EG_OK) {

@@ -141,7 +141,7 @@ static void ent_decode(const unsigned char *o, uint32_t id, keyent *e)
 
 static uint64_t subj_hash(const char *s, size_t n)
 {
-	return eg_key_hash(7, s, n) | 1;
+	return eg_key_hash(7, s, n);
 }
 
 static int map_put(eg_keys *k, uint32_t id);
@@ -317,36 +317,58 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int eg_keys_subject(eg_store *st, const char *subj, size_t n, uint32_t *kid,
-		    const unsigned char **key)
+/* The live key of a subject, a new one made when it has none: EG_OK,
+ * EG_ENOMEM or EG_EIO (no random bytes).  Under keys_mu: the parsing
+ * thread of a bulk append seals while the adding one syncs. */
+static int subject_key(eg_store *st, const char *subj, size_t n, uint32_t *kid,
+		       const unsigned char **key)
 {
-	int rc = keys_get(st, 1);
-	if (rc)
-		return rc;
 	eg_keys *k = st->keys;
+	int rc = EG_OK;
+	if (!k)
+		return EG_EIO;
+	pthread_mutex_lock(&keys_mu);
 	uint32_t id = map_find(k, subj, n, NULL);
 	if (!id) {
 		keyent *e = ent_add(k);
-		if (!e)
-			return eg_st_err(st, EG_ENOMEM, "out of memory");
+		if (!e) {
+			rc = EG_ENOMEM;
+			goto out;
+		}
 		memset(e, 0, sizeof *e);
-		if (RAND_bytes(e->key, EG_SHRED_KEY) != 1)
-			return eg_st_err(st, EG_EIO, "no random bytes for a new key");
+		if (RAND_bytes(e->key, EG_SHRED_KEY) != 1) {
+			rc = EG_EIO;
+			goto out;
+		}
 		e->state = KEY_LIVE;
 		e->slen = (uint8_t)n;
 		memcpy(e->subj, subj, n);
 		e->created = now_us();
 		id = k->n + 1;
-		if (map_put(k, id))
-			return eg_st_err(st, EG_ENOMEM, "out of memory");
+		if (map_put(k, id)) {
+			rc = EG_ENOMEM;
+			goto out;
+		}
 		k->n = id;
 	}
 	*kid = id;
 	*key = ent(k, id)->key;
-	return EG_OK;
+out:
+	pthread_mutex_unlock(&keys_mu);
+	return rc;
 }
 
+static int keys_sync(eg_store *st);
+
 int eg_keys_sync(eg_store *st)
+{
+	pthread_mutex_lock(&keys_mu);
+	int rc = keys_sync(st);
+	pthread_mutex_unlock(&keys_mu);
+	return rc;
+}
+
+static int keys_sync(eg_store *st)
 {
 	eg_keys *k = st->keys;
 	if (!k || k->nfile == k->n)
@@ -384,9 +406,10 @@ int eg_keys_sync(eg_store *st)
 /* ------------------------------------------------------- append: seal */
 
 typedef struct sctx {
-	eg_store *st;
+	eg_shred_cx *cx;
 	const eg_personal *p;
-	uint64_t pos;
+	const char *id;
+	size_t idlen;
 	uint32_t kid;
 	const unsigned char *key;
 	buf *out;
@@ -411,8 +434,8 @@ static int seal_obj(sctx *s, const json_span *o, size_t d, uint64_t live)
 		uint64_t next = 0;
 		int leaf = -1;
 		for (size_t i = 0; nl != SIZE_MAX && i < s->p->n; i++) {
-			if (!(live >> i & 1) || strlen(s->p->seg[i][d]) != nl ||
-			    memcmp(s->p->seg[i][d], nm, nl))
+			if (!(live >> i & 1) || s->p->seg[i][d][0] != (nl ? nm[0] : 0) ||
+			    strlen(s->p->seg[i][d]) != nl || memcmp(s->p->seg[i][d], nm, nl))
 				continue;
 			if (s->p->nseg[i] == d + 1)
 				leaf = leaf < 0 ? (int)i : leaf;
@@ -425,7 +448,7 @@ static int seal_obj(sctx *s, const json_span *o, size_t d, uint64_t live)
 		first = 0;
 		if (leaf >= 0) {
 			const char *ptr = s->p->ptr[leaf];
-			if (eg_shred_seal(s->st->shred_cx, s->out, s->key, s->kid, s->pos, ptr,
+			if (eg_shred_seal(s->cx, s->out, s->key, s->kid, s->id, s->idlen, ptr,
 					  strlen(ptr), v.p, v.n))
 				return -1;
 			s->sealed = 1;
@@ -440,17 +463,18 @@ static int seal_obj(sctx *s, const json_span *o, size_t d, uint64_t live)
 }
 
 /* The subject's text: the value at the x-subject pointer, a string
- * (decoded) or an integer (its digits). */
-static int subject_of(eg_store *st, const eg_personal *p, const char *data, size_t n,
-		      char out[EG_SHRED_SUBJECT_MAX], size_t *len)
+ * (decoded) or an integer (its digits); else EG_EINVAL with err set. */
+static int subject_of(const eg_personal *p, const char *data, size_t n,
+		      char out[EG_SHRED_SUBJECT_MAX], size_t *len, char *err, size_t errlen)
 {
 	json_span v = { data, n, JSON_OBJECT };
 	for (size_t i = 0; i < p->nsseg; i++) {
 		json_span c;
-		if (v.type != JSON_OBJECT || !eg_json_member(&v, p->sseg[i], strlen(p->sseg[i]), &c))
-			return eg_st_err(st, EG_EINVAL, "field \"data%s\": missing; it names the "
-					 "subject of the event's personal values (x-subject)",
-					 p->subject);
+		if (v.type != JSON_OBJECT || !eg_json_member(&v, p->sseg[i], strlen(p->sseg[i]), &c)) {
+			snprintf(err, errlen, "field \"data%s\": missing; it names the subject of the "
+				 "event's personal values (x-subject)", p->subject);
+			return EG_EINVAL;
+		}
 		v = c;
 	}
 	if (v.type == JSON_STRING && v.n - 2 <= EG_SHRED_SUBJECT_MAX && v.n > 2) {
@@ -469,30 +493,39 @@ static int subject_of(eg_store *st, const eg_personal *p, const char *data, size
 		*len = v.n;
 		return EG_OK;
 	}
-	return eg_st_err(st, EG_EINVAL, "field \"data%s\": expected a string of 1 to %d bytes or "
-			 "an integer (the subject of the event's personal values, x-subject), got %.40s",
-			 p->subject, EG_SHRED_SUBJECT_MAX, v.p);
+	snprintf(err, errlen, "field \"data%s\": expected a string of 1 to %d bytes or an integer "
+		 "(the subject of the event's personal values, x-subject), got %.40s", p->subject,
+		 EG_SHRED_SUBJECT_MAX, v.p);
+	return EG_EINVAL;
 }
 
-int eg_keys_seal_data(eg_store *st, const eg_personal *p, uint64_t pos, const char *data,
-		      size_t n, buf *out, int *sealed)
+int eg_keys_prepare(eg_store *st)
+{
+	return keys_get(st, 1);
+}
+
+int eg_keys_seal_data(eg_store *st, eg_shred_cx *cx, const eg_personal *p, const char *id,
+		      size_t idlen, const char *data, size_t n, buf *out, int *sealed, char *err,
+		      size_t errlen)
 {
 	char subj[EG_SHRED_SUBJECT_MAX];
 	size_t sl = 0;
 	*sealed = 0;
-	int rc = subject_of(st, p, data, n, subj, &sl);
+	int rc = subject_of(p, data, n, subj, &sl, err, errlen);
 	if (rc)
 		return rc;
-	sctx s = { .st = st, .p = p, .pos = pos, .out = out };
-	if ((rc = eg_keys_subject(st, subj, sl, &s.kid, &s.key)))
+	sctx s = { .cx = cx, .p = p, .id = id, .idlen = idlen, .out = out };
+	if ((rc = subject_key(st, subj, sl, &s.kid, &s.key))) {
+		snprintf(err, errlen, "%s", rc == EG_ENOMEM ? "out of memory"
+				     : "no random bytes for a new key");
 		return rc;
-	if (!st->shred_cx && !(st->shred_cx = eg_shred_cx_new()))
-		return eg_st_err(st, EG_ENOMEM, "out of memory");
-	out->n = 0;
+	}
 	uint64_t all = p->n >= 64 ? ~0ull : (1ull << p->n) - 1;
 	json_span d = { data, n, JSON_OBJECT };
-	if (seal_obj(&s, &d, 0, all))
-		return eg_st_err(st, EG_ENOMEM, "cannot encrypt the personal values of field \"data\"");
+	if (seal_obj(&s, &d, 0, all)) {
+		snprintf(err, errlen, "cannot encrypt the personal values of field \"data\"");
+		return EG_ENOMEM;
+	}
 	*sealed = s.sealed;
 	return EG_OK;
 }
@@ -503,7 +536,8 @@ typedef struct octx {
 	eg_store *st;
 	eg_keys *k;
 	eg_shred_cx *cx;
-	uint64_t pos;
+	const char *id;
+	size_t idlen;
 	buf out;
 	buf ptr;                     /* the pointer of the value being written */
 	unsigned char *raw;
@@ -543,7 +577,7 @@ static int open_value(octx *o, const json_span *s)
 		return buf_puts(&o->out, "null");
 	}
 	if (e && e->state == KEY_LIVE && !buf_reserve(&o->out, rl)) {
-		long got = eg_shred_open(o->cx, e->key, kid, o->pos, o->ptr.p, o->ptr.n, o->raw, rl,
+		long got = eg_shred_open(o->cx, e->key, kid, o->id, o->idlen, o->ptr.p, o->ptr.n, o->raw, rl,
 					 (unsigned char *)o->out.p + o->out.n);
 		if (got > 0) {
 			o->out.n += (size_t)got;
@@ -607,7 +641,7 @@ int eg_keys_open_event(eg_store *st, eg_event *e, eg_shred_cx **cx, char **space
 		return rc;
 	if (!*cx && !(*cx = eg_shred_cx_new()))
 		return eg_st_err(st, EG_ENOMEM, "out of memory");
-	octx o = { .st = st, .k = st->keys, .cx = *cx, .pos = e->pos,
+	octx o = { .st = st, .k = st->keys, .cx = *cx, .id = e->id, .idlen = e->id ? e->id_len : 0,
 		   .out = { *space, 0, *cap } };
 	eg_keys empty = { 0 };
 	if (!o.k)                    /* a key file that cannot be read: no key */
@@ -706,9 +740,6 @@ int eg_store_forget(eg_store *st, const char *subject, eg_forget_result *res)
 		res->key_id = id;
 		res->forgotten_at = now;
 	}
-	/* the writer's cipher may hold a copy of the key's schedule */
-	eg_shred_cx_free(st->shred_cx);
-	st->shred_cx = NULL;
 	if (!res->keys) {
 		res->already = 1;
 	} else if (eg_os.fdatasync(k->fd)) {

@@ -24,11 +24,10 @@ struct eg_keys;
 
 enum { KEY_BAD = 0, KEY_LIVE = 1, KEY_FORGOTTEN = 2 };
 
-/* Writer: the key id and key of a subject, a new random one (written at
- * the next eg_keys_sync) when it has no live key.  EG_OK, EG_EIO,
- * EG_ECORRUPT (the file's header is damaged), EG_ENOMEM. */
-int eg_keys_subject(struct eg_store *st, const char *subj, size_t n, uint32_t *kid,
-		    const unsigned char **key);
+/* Writer: read the key file (once) before a batch that may seal: the
+ * parsing thread of a bulk append seals, and must not be the one that
+ * reads it.  EG_OK or an error (set on the store). */
+int eg_keys_prepare(struct eg_store *st);
 /* Writer: make the keys made since the last call durable (written,
  * fdatasync'd, and the directory fsync'd when the file is new).  Called
  * before a batch's commit record is written.  EG_OK or EG_EIO. */
@@ -39,17 +38,21 @@ void eg_keys_refresh(struct eg_store *st);
 void eg_keys_close(struct eg_store *st);
 
 /*
- * Encrypt the personal values of data[0..n) (an event at pos, of a type
- * whose schema version declares p) into out: each value at one of p's
- * pointers becomes its encrypted form under the subject's key.  *sealed
- * says whether any was found.  EG_OK; EG_EINVAL with the message set when
- * the subject is missing or not a string or an integer; or an error.
+ * Encrypt the personal values of data[0..n) (an event with id id[0..idlen),
+ * of a type whose schema version declares p) into out, with cipher cx: each
+ * value at one of p's pointers becomes its encrypted form under the
+ * subject's key (made if new; eg_keys_prepare first).  *sealed says whether
+ * any was found.  Safe on a thread of its own beside the writer's.  EG_OK;
+ * EG_EINVAL (the subject missing, or not a string or an integer),
+ * EG_ENOMEM or EG_EIO, the message in err.
  */
-int eg_keys_seal_data(struct eg_store *st, const eg_personal *p, uint64_t pos,
-		      const char *data, size_t n, struct buf *out, int *sealed);
+int eg_keys_seal_data(struct eg_store *st, eg_shred_cx *cx, const eg_personal *p,
+		      const char *id, size_t idlen, const char *data, size_t n, struct buf *out,
+		      int *sealed, char *err, size_t errlen);
 
 /*
- * An event read: if its record holds encrypted values (EG_EV_ENCRYPTED),
+ * An event read (its id formatted: not NULL): if its record holds
+ * encrypted values (EG_EV_ENCRYPTED),
  * e->data is rewritten into *space (cap bytes, grown) with each encrypted
  * value decrypted, or null where the key was forgotten (EG_EV_FORGOTTEN)
  * or cannot be had (EG_EV_UNAVAILABLE: no key file, a damaged entry, a tag

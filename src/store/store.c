@@ -243,7 +243,6 @@ void eg_store_close(eg_store *st)
 		eg_os.close(st->lock_fd);
 	eg_reg_free(st->reg);
 	eg_keys_close(st);
-	eg_shred_cx_free(st->shred_cx);
 	free(st);
 }
 

@@ -295,30 +295,31 @@ static int nonce(eg_shred_cx *cx, unsigned char out[EG_SHRED_NONCE])
 		cx->left = NONCE_POOL;
 	}
 	memcpy(out, cx->pool + NONCE_POOL - cx->left, EG_SHRED_NONCE);
-	OPENSSL_cleanse(cx->pool + NONCE_POOL - cx->left, EG_SHRED_NONCE);
-	cx->left -= EG_SHRED_NONCE;
+	cx->left -= EG_SHRED_NONCE;   /* never used twice (a nonce is not secret) */
 	return 1;
 }
 
 /* The additional data every value is bound to: a label (so no other use
- * of the key can be replayed here), the key id, the event's position and
- * the value's data pointer.  Moving a ciphertext to another event, another
- * property or under another key id fails its tag. */
-static int put_aad(EVP_CIPHER_CTX *c, uint32_t kid, uint64_t pos, const char *ptr, size_t plen)
+ * of the key can be replayed here), the key id, the event's id (its
+ * length first) and the value's data pointer.  Moving a ciphertext to
+ * another event, another property or under another key id fails its tag. */
+static int put_aad(EVP_CIPHER_CTX *c, uint32_t kid, const char *id, size_t idlen,
+		   const char *ptr, size_t plen)
 {
-	unsigned char h[16 + 4 + 8];
+	unsigned char h[16 + 4 + 4];
 	int outl;
 	memcpy(h, "engram-shred-v1", 16);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
 		h[16 + i] = (unsigned char)(kid >> (8 * i));
-	for (int i = 0; i < 8; i++)
-		h[20 + i] = (unsigned char)(pos >> (8 * i));
-	return EVP_CipherUpdate(c, NULL, &outl, h, sizeof h) == 1 &&
+		h[20 + i] = (unsigned char)(idlen >> (8 * i));
+	}
+	return idlen <= 1024 && EVP_CipherUpdate(c, NULL, &outl, h, sizeof h) == 1 &&
+	       (!idlen || EVP_CipherUpdate(c, NULL, &outl, (const unsigned char *)id, (int)idlen) == 1) &&
 	       (!plen || EVP_CipherUpdate(c, NULL, &outl, (const unsigned char *)ptr, (int)plen) == 1);
 }
 
 int eg_shred_seal(eg_shred_cx *cx, buf *out, const unsigned char key[EG_SHRED_KEY],
-		  uint32_t kid, uint64_t pos, const char *ptr, size_t plen,
+		  uint32_t kid, const char *id, size_t idlen, const char *ptr, size_t plen,
 		  const char *pt, size_t n)
 {
 	if (n > (1u << 26))
@@ -330,14 +331,20 @@ int eg_shred_seal(eg_shred_cx *cx, buf *out, const unsigned char key[EG_SHRED_KE
 	int outl = 0, fin = 0, ok = 0;
 	EVP_CIPHER_CTX *c = cx->c;
 	if (nonce(cx, r) && begin(cx, 1, key, r) &&
-	    put_aad(c, kid, pos, ptr, plen) &&
+	    put_aad(c, kid, id, idlen, ptr, plen) &&
 	    EVP_EncryptUpdate(c, r + EG_SHRED_NONCE, &outl, (const unsigned char *)pt, (int)n) == 1 &&
 	    EVP_EncryptFinal_ex(c, r + EG_SHRED_NONCE + outl, &fin) == 1 &&
 	    (size_t)(outl + fin) == n &&
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, EG_SHRED_TAG, r + EG_SHRED_NONCE + n) == 1)
 		ok = 1;
-	char head[32];
-	int hn = snprintf(head, sizeof head, "{\"$enc\":\"%u.", kid);
+	char head[32], dig[12];
+	int hn = 9, nd = 0;
+	memcpy(head, "{\"$enc\":\"", 9);
+	for (uint32_t k = kid; k || !nd; k /= 10)
+		dig[nd++] = (char)('0' + k % 10);
+	while (nd)
+		head[hn++] = dig[--nd];
+	head[hn++] = '.';
 	size_t b64 = 4 * ((raw + 2) / 3);
 	if (ok && !buf_reserve(out, (size_t)hn + b64 + 3)) {
 		memcpy(out->p + out->n, head, (size_t)hn);
@@ -385,8 +392,8 @@ int eg_shred_parse(const char *s, size_t n, uint32_t *kid, unsigned char *raw, s
 }
 
 long eg_shred_open(eg_shred_cx *cx, const unsigned char key[EG_SHRED_KEY], uint32_t kid,
-		   uint64_t pos, const char *ptr, size_t plen, const unsigned char *raw,
-		   size_t rawlen, unsigned char *out)
+		   const char *id, size_t idlen, const char *ptr, size_t plen,
+		   const unsigned char *raw, size_t rawlen, unsigned char *out)
 {
 	if (rawlen < EG_SHRED_NONCE + EG_SHRED_TAG)
 		return -1;
@@ -396,7 +403,7 @@ long eg_shred_open(eg_shred_cx *cx, const unsigned char key[EG_SHRED_KEY], uint3
 	unsigned char tag[EG_SHRED_TAG];
 	memcpy(tag, raw + EG_SHRED_NONCE + n, EG_SHRED_TAG);
 	if (!begin(cx, 0, key, raw) ||
-	    !put_aad(c, kid, pos, ptr, plen) ||
+	    !put_aad(c, kid, id, idlen, ptr, plen) ||
 	    EVP_DecryptUpdate(c, out, &outl, raw + EG_SHRED_NONCE, (int)n) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, EG_SHRED_TAG, tag) != 1 ||
 	    EVP_DecryptFinal_ex(c, out + outl, &fin) != 1) {

@@ -62,12 +62,12 @@ void eg_shred_cx_free(eg_shred_cx *cx);
 
 /*
  * Append the encrypted form of the JSON text pt[0..n) to out, under key
- * (key id kid), bound to the event position pos and the value's data
- * pointer ptr[0..plen): a fresh random nonce each time.  0, or -1 (out of
- * memory, or the cipher or the random source failed).
+ * (key id kid), bound to the event's id id[0..idlen) (its text) and the
+ * value's data pointer ptr[0..plen): a fresh random nonce each time.  0, or
+ * -1 (out of memory, or the cipher or the random source failed).
  */
 int eg_shred_seal(eg_shred_cx *cx, struct buf *out, const unsigned char key[EG_SHRED_KEY],
-		  uint32_t kid, uint64_t pos, const char *ptr, size_t plen,
+		  uint32_t kid, const char *id, size_t idlen, const char *ptr, size_t plen,
 		  const char *pt, size_t n);
 
 /*
@@ -80,11 +80,11 @@ int eg_shred_parse(const char *s, size_t n, uint32_t *kid, unsigned char *raw, s
 /*
  * Decrypt raw[0..rawlen) (from eg_shred_parse) into out (rawlen bytes at
  * least): its length, or -1 when the tag does not match (another key,
- * another place or position, or damaged bytes): never unauthenticated
+ * another place or event, or damaged bytes): never unauthenticated
  * bytes.
  */
 long eg_shred_open(eg_shred_cx *cx, const unsigned char key[EG_SHRED_KEY], uint32_t kid,
-		   uint64_t pos, const char *ptr, size_t plen, const unsigned char *raw,
-		   size_t rawlen, unsigned char *out);
+		   const char *id, size_t idlen, const char *ptr, size_t plen,
+		   const unsigned char *raw, size_t rawlen, unsigned char *out);
 
 #endif
