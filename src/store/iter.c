@@ -1056,6 +1056,7 @@ int eg_iter_wait(eg_iter *it, int timeout_ms)
 			it->resume = st->log.head_at;
 			it->ix_through = it->lo - 1;
 			it->phase = PH_B;
+			eg_keys_refresh(st);   /* a forget since: its values read null from now */
 			return it->f.upcast ? eg_reg_refresh(st) : EG_OK;
 		}
 		struct pollfd pfd = { .fd = it->ino_fd, .events = POLLIN };
