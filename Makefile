@@ -393,6 +393,9 @@ $(B)/bench/sse_load: bench/sse_load.c
 	$(CC) $(CFLAGS) -o $@ bench/sse_load.c -lpthread
 bench-serve: all bench-deps $(B)/bench/sse_load ; @B=$(B) bench/serve.sh $(BENCH_ARGS)
 bench-kafka: all $(B)/tests/kafka_mock ; @B=$(B) bench/kafka.sh $(BENCH_ARGS)
+# Appends with personal values against plain ones (issue 28, docs/FORGETTING.md).
+.PHONY: bench-forget
+bench-forget: all ; @ENGRAM=$(abspath $(ENGRAM)) bench/forget.sh $(BENCH_ARGS)
 
 # libFuzzer targets (clang): each runs FUZZ_SECONDS on its corpus, one
 # after the other; new inputs go to build-fuzz/corpus-NAME, a crashing one

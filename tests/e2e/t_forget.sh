@@ -205,6 +205,13 @@ EV
 	ok eg --format ndjson read --type order
 	assert_contains "$OUT" '"email":"b@x"' "an integer subject"
 	[ "$(stat -c %a "$STORE/keys")" = 600 ] || fail "DIR/keys is not 0600"
+	local want=$OUT
+	# reindex leaves the key file alone; backup copies it
+	ok eg reindex
+	ok eg backup "$T/copy"
+	[ "$(stat -c %a "$T/copy/keys")" = 600 ] || fail "the copy's keys is not 0600"
+	ok "$ENGRAM" -d "$T/copy" --format ndjson read --type order
+	assert_eq "$want" "$OUT" "the backup reads the personal values"
 	# a damaged entry: its values are unavailable, the others read
 	py "$STORE/keys" <<'PY'
 import sys
