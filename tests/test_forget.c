@@ -244,6 +244,63 @@ static void damaged_or_torn_entries_read_unavailable(void **state)
 	eg_store_close(st);
 }
 
+/* Forgetting empties slots of the writer's subject map (linear probing):
+ * every subject kept must still find its own key, every one forgotten
+ * none (a new one). */
+static void forgetting_many_keeps_the_others_keys(void **state)
+{
+	tu_fx *f = *state;
+	eg_store *st = personal_store(f);   /* u1, u2: key ids 1 and 2 */
+	enum { N = 600 };
+	eg_batch *b;
+	eg_batch_opts o = { .sync = EG_SYNC_NONE, .expect_version = -1 };
+	char line[128];
+	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
+	for (int i = 0; i < N; i++) {
+		snprintf(line, sizeof line, "{\"type\":\"t\",\"data\":{\"c\":\"s%d\",\"e\":\"m%d\"}}", i, i);
+		tu_add_ok(st, b, line);
+	}
+	assert_int_equal(eg_batch_commit(b, NULL), EG_OK);
+	uint64_t rnd = 28;
+	int gone[N] = { 0 };
+	eg_forget_result r;
+	for (int k = 0; k < N / 3; k++) {
+		int i = (int)(tu_rnd(&rnd) % N);
+		snprintf(line, sizeof line, "s%d", i);
+		assert_int_equal(eg_store_forget(st, line, &r), EG_OK);
+		assert_int_equal(r.already, gone[i]);
+		gone[i] = 1;
+	}
+	/* one more event each: a kept subject reuses its key (id 3 + i), a
+	 * forgotten one gets a new one */
+	assert_int_equal(eg_batch_begin(st, &b, &o), EG_OK);
+	for (int i = 0; i < N; i++) {
+		snprintf(line, sizeof line, "{\"type\":\"t\",\"data\":{\"c\":\"s%d\",\"e\":\"n%d\"}}", i, i);
+		tu_add_ok(st, b, line);
+	}
+	assert_int_equal(eg_batch_commit(b, NULL), EG_OK);
+	int forgotten = 0;
+	for (int i = 0; i < N; i++)
+		forgotten += gone[i];
+	eg_store_close(st);
+	snprintf(f->path, sizeof f->path, "%s/keys", f->dir);
+	struct stat sb;
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_size, KEYS_HDR_LEN + (2 + N + forgotten) * KEYS_ENT_LEN);
+	st = tu_open(f->dir, 0, 0);
+	char d[256], want[256];
+	for (int i = 0; i < N; i += 7) {
+		assert_int_equal(read_data(st, 4 + (uint64_t)i, d, sizeof d), gone[i] ? EG_EV_FORGOTTEN : 0);
+		snprintf(want, sizeof want, gone[i] ? "{\"c\":\"s%d\",\"e\":null}"
+					       : "{\"c\":\"s%d\",\"e\":\"m%d\"}", i, i);
+		assert_string_equal(d, want);
+		assert_int_equal(read_data(st, 4 + N + (uint64_t)i, d, sizeof d), 0);
+		snprintf(want, sizeof want, "{\"c\":\"s%d\",\"e\":\"n%d\"}", i, i);
+		assert_string_equal(d, want);
+	}
+	eg_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +309,8 @@ int main(void)
 		cmocka_unit_test(schema_declares_personal_pointers),
 		cmocka_unit_test_setup_teardown(store_reads_back_and_forgets, tu_setup, tu_teardown),
 		cmocka_unit_test_setup_teardown(damaged_or_torn_entries_read_unavailable, tu_setup,
+						tu_teardown),
+		cmocka_unit_test_setup_teardown(forgetting_many_keeps_the_others_keys, tu_setup,
 						tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

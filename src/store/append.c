@@ -261,6 +261,7 @@ typedef struct envelope {
 	unsigned char uuid[16];      /* the id parsed, when r.uuid points here */
 	char idbuf[36];
 	size_t enc_off;              /* r.enc: where its sealed data is in the chunk's buffer */
+	int seal_late;               /* personal, to be sealed by the adding thread */
 } envelope;
 
 /* The envelope's fields, as bits for spotting repeats. */
@@ -1045,45 +1046,56 @@ static int personal_type(eg_store *st, const rec_in *r)
 	return t && t->n && t->v[t->n - 1].pers;
 }
 
-/* An event that passed a schema version with personal properties: its
+/* The personal properties of the schema version e passed, or NULL. */
+static const eg_personal *personal_of(const eg_batch *b, const envelope *e)
+{
+	const registry *reg = b->st->reg;
+	const rec_in *r = &e->r;
+	if (!r->schema_version || e->qerr || !reg || !reg->personal || b->internal)
+		return NULL;
+	const ctype *t = eg_reg_type(reg, r->type, r->type_len);
+	return t && r->schema_version <= t->n ? t->v[r->schema_version - 1].pers : NULL;
+}
+
+/* Sealed values are bound to the event's id, so an event without one
+ * gets its UUIDv7 before it is sealed, from rnd (the thread's own). */
+static void give_id(uint64_t rnd[2], envelope *e)
+{
+	if (e->has_id)
+		return;
+	uuid7_r(rnd, e->idbuf);
+	e->r.id = e->idbuf;
+	e->r.id_len = 36;
+	e->has_id = 1;
+	e->id_hashed = 0;
+}
+
+/* An event that passed a schema version with personal properties p: its
  * data, its personal values encrypted under the subject's key and bound
- * to its id (docs/FORGETTING.md), appended to out (from e->enc_off).  An
- * event without an id gets its UUIDv7 here, from rnd: the id must be
- * known to seal.  The subject's key, if new, is written before the
- * batch's commit (sub_commit).  Runs on the parsing thread of a bulk add.
- * EG_OK, or an error with its message in err. */
-static int seal_line(eg_batch *b, struct eg_shred_cx **cx, uint64_t rnd[2], envelope *e,
+ * to its id (docs/FORGETTING.md), appended to out (from e->enc_off; the
+ * caller points r.data there once out stops moving).  The subject's key,
+ * if new, is written before the batch's commit (sub_commit).  EG_OK, or
+ * an error with its message in err. */
+static int seal_line(eg_batch *b, struct eg_shred_cx **cx, const eg_personal *p, envelope *e,
 		     buf *out, char *err)
 {
-	eg_store *st = b->st;
 	rec_in *r = &e->r;
 	r->enc = 0;
-	if (!r->schema_version || e->qerr || !st->reg || !st->reg->personal || b->internal)
-		return EG_OK;
-	const ctype *t = eg_reg_type(st->reg, r->type, r->type_len);
-	if (!t || r->schema_version > t->n || !t->v[r->schema_version - 1].pers)
-		return EG_OK;
+	e->seal_late = 0;
 	if (!*cx && !(*cx = eg_shred_cx_new())) {
 		snprintf(err, ERR_LEN, "out of memory");
 		return EG_ENOMEM;
 	}
-	if (!e->has_id) {
-		uuid7_r(rnd, e->idbuf);
-		r->id = e->idbuf;
-		r->id_len = 36;
-		e->has_id = 1;
-		e->id_hashed = 0;
-	}
 	int sealed = 0;
 	size_t at = out->n;
-	int rc = eg_keys_seal_data(st, *cx, t->v[r->schema_version - 1].pers, r->id, r->id_len,
-				   r->data, r->data_len, out, &sealed, err, ERR_LEN);
+	int rc = eg_keys_seal_data(b->st, *cx, p, r->id, r->id_len, r->data, r->data_len, out,
+				   &sealed, err, ERR_LEN);
 	if (rc || !sealed) {
 		out->n = at;
 		return rc;
 	}
 	e->enc_off = at;
-	r->data = NULL;              /* out may move: the caller points it there */
+	r->data = NULL;
 	r->data_len = out->n - at;
 	r->enc = 1;
 	return EG_OK;
@@ -1101,6 +1113,13 @@ static int add_event(eg_batch *b, envelope *e, uint64_t line)
 				 "personal properties, which $quarantine would keep unencrypted: "
 				 "fix the line", e->qerr, r->type_len > 100 ? 100 : (int)r->type_len,
 				 r->type);
+	}
+	if (e->seal_late) {          /* before anything of the event is kept */
+		b->ebuf.n = 0;
+		if ((rc = seal_line(b, &b->cx, personal_of(b, e), e, &b->ebuf, st->err)))
+			return rc;   /* its message in st->err */
+		if (r->enc)
+			r->data = b->ebuf.p + e->enc_off;
 	}
 	if (e->qerr) {
 		/* One already stored is a duplicate, whatever its schema says now. */
@@ -1237,12 +1256,12 @@ int eg_batch_add_json_with(eg_batch *b, const char *json, size_t len,
 		return rc;
 	pctx pc = { b, b->st->err, b->scratch };
 	b->lines++;
-	b->ebuf.n = 0;
-	if ((rc = parse_envelope(&pc, json, len, &e)) || (rc = take_defaults(&pc, &e, d)) ||
-	    (rc = seal_line(b, &b->cx, b->rnd, &e, &b->ebuf, b->st->err)))
+	if ((rc = parse_envelope(&pc, json, len, &e)) || (rc = take_defaults(&pc, &e, d)))
 		return rc;
-	if (e.r.enc)
-		e.r.data = b->ebuf.p + e.enc_off;
+	if (personal_of(b, &e)) {    /* sealed in add_event */
+		give_id(b->rnd, &e);
+		e.seal_late = 1;
+	}
 	rc = add_event(b, &e, b->lines);
 	if (rc == EG_OK)
 		note_time(b, &e, b->lines);
@@ -1363,8 +1382,16 @@ static int parse_chunk(void *kp, void *cp)
 		if (c->rc[i] == EG_OK && c->src[i])
 			c->rc[i] = take_defaults(&pc, &c->e[i], &c->src[i]->d);
 		envelope *e = &c->e[i];
-		if (c->rc[i] == EG_OK)
-			c->rc[i] = seal_line(k->b, &k->cx, k->rnd, e, &c->enc, pc.err);
+		const eg_personal *p = c->rc[i] == EG_OK ? personal_of(k->b, e) : NULL;
+		if (p) {
+			/* Sealing costs about what parsing and validating do:
+			 * this thread seals every other line, the adding one
+			 * the rest (add_event), so that neither waits. */
+			give_id(k->rnd, e);
+			e->seal_late = i & 1;
+			if (!e->seal_late)
+				c->rc[i] = seal_line(k->b, &k->cx, p, e, &c->enc, pc.err);
+		}
 		if (c->rc[i] != EG_OK)
 			continue;
 		if (e->has_id) {

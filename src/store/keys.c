@@ -46,7 +46,8 @@ typedef struct eg_keys {
 	uint32_t nfile;              /* of which written to the file */
 	int fd;                      /* writer: the file, open; -1 */
 	int created;                 /* writer: the file is new, its directory not yet synced */
-	uint32_t *slot;              /* writer: open addressing subject -> id, 0 empty */
+	uint64_t *slot;              /* writer: open addressing subject -> id (low 32
+					bits; 0 empty) and the top of its hash (high) */
 	size_t nslot, nused;
 	struct stat seen;            /* reader: the file as read (st_ino 0: none) */
 	struct eg_keys *older;       /* tables replaced by a refresh, freed at close */
@@ -149,7 +150,7 @@ static int map_put(eg_keys *k, uint32_t id);
 static int map_grow(eg_keys *k)
 {
 	size_t ns = k->nslot ? k->nslot * 2 : 1024;
-	uint32_t *old = k->slot;
+	uint64_t *old = k->slot;
 	size_t on = k->nslot;
 	if (!(k->slot = calloc(ns, sizeof *k->slot))) {
 		k->slot = old;
@@ -159,7 +160,7 @@ static int map_grow(eg_keys *k)
 	k->nused = 0;
 	for (size_t i = 0; i < on; i++)
 		if (old[i])
-			map_put(k, old[i]);
+			map_put(k, (uint32_t)old[i]);
 	free(old);
 	return 0;
 }
@@ -170,10 +171,11 @@ static int map_put(eg_keys *k, uint32_t id)
 	if ((k->nused + 1) * 2 > k->nslot && map_grow(k))
 		return -1;
 	keyent *e = ent(k, id);
-	size_t i = subj_hash(e->subj, e->slen) & (k->nslot - 1);
+	uint64_t h = subj_hash(e->subj, e->slen);
+	size_t i = h & (k->nslot - 1);
 	while (k->slot[i])
 		i = (i + 1) & (k->nslot - 1);
-	k->slot[i] = id;
+	k->slot[i] = id | (h & 0xffffffff00000000ull);
 	k->nused++;
 	return 0;
 }
@@ -182,13 +184,17 @@ static uint32_t map_find(eg_keys *k, const char *s, size_t n, size_t *at)
 {
 	if (!k->nslot)
 		return 0;
-	size_t i = subj_hash(s, n) & (k->nslot - 1);
+	uint64_t h = subj_hash(s, n);
+	size_t i = h & (k->nslot - 1);
 	for (; k->slot[i]; i = (i + 1) & (k->nslot - 1)) {
-		keyent *e = ent(k, k->slot[i]);
+		if ((k->slot[i] ^ h) >> 32)   /* another hash: the entry stays untouched */
+			continue;
+		uint32_t id = (uint32_t)k->slot[i];
+		keyent *e = ent(k, id);
 		if (e->slen == n && !memcmp(e->subj, s, n) && e->state == KEY_LIVE) {
 			if (at)
 				*at = i;
-			return k->slot[i];
+			return id;
 		}
 	}
 	return 0;
@@ -730,7 +736,7 @@ int eg_store_forget(eg_store *st, const char *subject, eg_forget_result *res)
 		k->slot[at] = 0;
 		/* re-place the run after the emptied slot (linear probing) */
 		for (size_t j = (at + 1) & (k->nslot - 1); k->slot[j]; j = (j + 1) & (k->nslot - 1)) {
-			uint32_t v = k->slot[j];
+			uint32_t v = (uint32_t)k->slot[j];
 			k->slot[j] = 0;
 			k->nused--;
 			map_put(k, v);

@@ -306,16 +306,19 @@ static int nonce(eg_shred_cx *cx, unsigned char out[EG_SHRED_NONCE])
 static int put_aad(EVP_CIPHER_CTX *c, uint32_t kid, const char *id, size_t idlen,
 		   const char *ptr, size_t plen)
 {
-	unsigned char h[16 + 4 + 4];
+	unsigned char h[24 + 1024 + 512];
 	int outl;
+	if (idlen > 1024 || plen > 512)   /* longer than any id or personal pointer */
+		return 0;
 	memcpy(h, "engram-shred-v1", 16);
 	for (int i = 0; i < 4; i++) {
 		h[16 + i] = (unsigned char)(kid >> (8 * i));
 		h[20 + i] = (unsigned char)(idlen >> (8 * i));
 	}
-	return idlen <= 1024 && EVP_CipherUpdate(c, NULL, &outl, h, sizeof h) == 1 &&
-	       (!idlen || EVP_CipherUpdate(c, NULL, &outl, (const unsigned char *)id, (int)idlen) == 1) &&
-	       (!plen || EVP_CipherUpdate(c, NULL, &outl, (const unsigned char *)ptr, (int)plen) == 1);
+	memcpy(h + 24, id, idlen);
+	memcpy(h + 24 + idlen, ptr, plen);
+	/* one call: each costs OpenSSL's dispatch more than the bytes */
+	return EVP_CipherUpdate(c, NULL, &outl, h, (int)(24 + idlen + plen)) == 1;
 }
 
 int eg_shred_seal(eg_shred_cx *cx, buf *out, const unsigned char key[EG_SHRED_KEY],
