@@ -251,7 +251,7 @@ static void forgetting_many_keeps_the_others_keys(void **state)
 {
 	tu_fx *f = *state;
 	eg_store *st = personal_store(f);   /* u1, u2: key ids 1 and 2 */
-	enum { N = 600 };
+	enum { N = 300 };
 	eg_batch *b;
 	eg_batch_opts o = { .sync = EG_SYNC_NONE, .expect_version = -1 };
 	char line[128];

@@ -20,14 +20,14 @@ forget_schema() {
 JSON
 }
 
-# 20 customers, 2000 events: orders with personal values, page views
+# 20 customers, 1500 events: orders with personal values, page views
 # without; c2's personal values are all "SECRET-c2-..." strings.
 forget_events() {
 	py "$T/ev.ndjson" <<'PY'
 import json, random, sys
 r = random.Random(28)
 with open(sys.argv[1], "w") as f:
-    for i in range(2000):
+    for i in range(1500):
         c = "c%d" % r.randrange(1, 21)
         t = "2025-01-%02dT%02d:%02d:00Z" % (1 + i // 600, (i // 25) % 24, i % 60)
         if r.random() < 0.6:
