@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/forget.sh [--events N] [--tiny] [--runs R] [--keep]
+# bench/forget.sh [--events N] [--personal K] [--tiny] [--runs R] [--keep]
 #
 # What crypto-shredding costs at append (issue 28, docs/FORGETTING.md): the
 # same NDJSON file of orders (email, name and address.street per order,
@@ -13,6 +13,8 @@
 # back equal to A's and B's log must hold no plaintext email.  Target: B
 # at most 1.2x A (medians).  Writes bench/results/forget.md.
 #   --events N  orders (default 1000000)
+#   --personal K  B marks the first K of email, name, address.street
+#               personal (default 3)
 #   --tiny      5000 orders: a quick check
 #   --runs R    runs, each timing both sides (default 5)
 #   --keep      keep the work directory
@@ -20,24 +22,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD ENGRAM=${ENGRAM:-$PWD/bin/engram}
 . bench/lib.sh   # die, log, calc, median, ok, git_version, workdir, now
-N=1000000 RUNS=5 KEEP=0 ARGS=""
+N=1000000 RUNS=5 KEEP=0 ARGS="" K=3
 while [ $# -gt 0 ]; do
 	case $1 in
 	--events) N=$2 ARGS="$ARGS --events $2"; shift 2 ;;
 	--tiny) N=5000 ARGS="$ARGS --tiny"; shift ;;
+	--personal) K=$2 ARGS="$ARGS --personal $2"; shift 2 ;;
 	--runs) RUNS=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
-	*) echo "usage: bench/forget.sh [--events N] [--tiny] [--runs R] [--keep]" >&2; exit 2 ;;
+	*) echo "usage: bench/forget.sh [--events N] [--personal K] [--tiny] [--runs R] [--keep]" >&2; exit 2 ;;
 	esac
 done
 [ -x "$ENGRAM" ] || die "no $ENGRAM; run make first (or set ENGRAM)"
+[ -x /usr/bin/time ] || die "/usr/bin/time missing: sudo apt-get install -y time"
 workdir forget "$KEEP"
 GIT_V=$(git_version)
 
 log "$N orders: generate, write the two schemas"
-python3 - "$W" "$N" <<'PY'
+python3 - "$W" "$N" "$K" <<'PY'
 import json, random, sys
-w, n = sys.argv[1], int(sys.argv[2])
+w, n, k = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 r = random.Random(28)
 cities = ["Oslo", "Rome", "Lima", "Pune", "Kyiv"]
 with open(w + "/events.ndjson", "w") as f:
@@ -57,7 +61,7 @@ base = {"type": "object", "required": ["customer_id"],
 json.dump(base, open(w + "/A.json", "w"))
 base["x-subject"] = "/customer_id"
 for p in (base["properties"]["email"], base["properties"]["name"],
-          base["properties"]["address"]["properties"]["street"]):
+          base["properties"]["address"]["properties"]["street"])[:k]:
     p["x-personal"] = True
 json.dump(base, open(w + "/B.json", "w"))
 PY
@@ -69,9 +73,12 @@ append() {
 	"$ENGRAM" -d "$W/$1" schema add order "$W/$1.json" >/dev/null || die "schema add failed"
 	cat "$W/events.ndjson" >/dev/null
 	t0=$(now)
-	"$ENGRAM" -d "$W/$1" append "$W/events.ndjson" >"$W/$1.out" || rc=$?
+	/usr/bin/time -f '%U %S' -o "$W/time" "$ENGRAM" -d "$W/$1" append "$W/events.ndjson" \
+		>"$W/$1.out" || rc=$?
 	SECS=$(calc "$(now) - $t0" 4)
 	[ "$rc" = 0 ] || die "side $1: append failed (exit $rc): $(cat "$W/$1.out")"
+	read -r u s < <(tail -1 "$W/time")
+	CPU=$(calc "$u + $s" 2)
 }
 
 # check: B reads back as A, and B's log holds no plaintext email.
@@ -91,13 +98,13 @@ PY
 	LOGA=$(bytes "$W/A/log") LOGB=$(bytes "$W/B/log")
 }
 
-A_S=() B_S=() PAIR=()
+A_S=() B_S=() A_CPU=() B_CPU=() PAIR=()
 for r in $(seq 1 "$RUNS"); do
 	if [ $((r % 2)) = 1 ]; then order="A B"; else order="B A"; fi
 	log "run $r of $RUNS: $(echo "$order" | sed 's/ /, then /')"
 	for side in $order; do
 		append "$side"
-		if [ "$side" = A ]; then A_S+=("$SECS"); else B_S+=("$SECS"); fi
+		if [ "$side" = A ]; then A_S+=("$SECS") A_CPU+=("$CPU"); else B_S+=("$SECS") B_CPU+=("$CPU"); fi
 	done
 	if [ "$r" = 1 ]; then
 		check
@@ -108,26 +115,29 @@ for r in $(seq 1 "$RUNS"); do
 done
 A=$(median "${A_S[@]}") B=$(median "${B_S[@]}")
 RATIO=$(calc "$B / $A" 3)
+AC=$(median "${A_CPU[@]}") BC=$(median "${B_CPU[@]}")
 EPS() { calc "$N / $1" 0; }
 OUT=bench/results/forget.md
+[ "$K" = 3 ] || OUT=bench/results/forget-$K.md
 {
 	echo "# Appends with personal values (crypto-shredding)"
 	echo
 	echo "\`bench/forget.sh$ARGS --runs $RUNS\` (\`make bench-forget\`): $N orders of"
 	echo "10,000 customers, each with email, name and address.street, appended"
 	echo "into a fresh store under a schema that marks nothing personal (A) and"
-	echo "under the same schema with those three \`x-personal\` and \`x-subject\`"
-	echo "/customer_id (B: three AES-256-GCM values per event, a key per customer"
+	echo "under the same schema with the first $K of those \`x-personal\` and \`x-subject\`"
+	echo "/customer_id (B: $K AES-256-GCM values per event, a key per customer"
 	echo "written and synced before each commit). Same file, same validation;"
 	echo "append wall clock, sides alternating. B's events were checked to read"
 	echo "back equal to A's, with no plaintext email in B's log."
 	echo
-	echo "| side | median s | events/s | runs (s) |"
-	echo "|---|---|---|---|"
-	echo "| A plain | $A | $(EPS "$A") | $(list "${A_S[@]}") |"
-	echo "| B personal | $B | $(EPS "$B") | $(list "${B_S[@]}") |"
+	echo "| side | median s | events/s | runs (s) | CPU s (user + sys), median |"
+	echo "|---|---|---|---|---|"
+	echo "| A plain | $A | $(EPS "$A") | $(list "${A_S[@]}") | $AC |"
+	echo "| B personal | $B | $(EPS "$B") | $(list "${B_S[@]}") | $BC |"
 	echo
 	echo "- ratio B / A (medians): **$RATIO** (target ≤ 1.2: $(ok "$RATIO <= 1.2")); per run: $(list "${PAIR[@]}")"
+	echo "- CPU ratio B / A: $(calc "$BC / $AC" 2); extra CPU per event: $(calc "($BC - $AC) / $N * 1000000" 2) µs, per personal value $(calc "($BC - $AC) / $N / $K * 1000000" 2) µs"
 	echo "- keys made: $KEYS (DIR/keys: $((64 + KEYS * 128)) bytes); log bytes A $LOGA, B $LOGB ($(calc "$LOGB / $LOGA" 2)x: base64 ciphertext, nonce and tag per value)"
 	echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average at start $LOAD0, at end $(cut -d' ' -f1-3 /proc/loadavg); git $GIT_V"
 } >"$OUT"

@@ -409,6 +409,89 @@ static int keys_sync(eg_store *st)
 	return EG_OK;
 }
 
+/* ------------------------------------------------ walking data as stored
+ *
+ * Data is valid JSON by the time it is sealed (the envelope's parse
+ * validated it) or opened (the record passed its check), so the walks
+ * below step over it without validating it again: that second scan was a
+ * tenth of an append with personal values.  Every step stays inside
+ * [p, end) whatever the bytes. */
+
+typedef struct vobj {
+	const char *p, *end;
+} vobj;
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* Past the value at p, or NULL if it does not end before end. */
+static const char *skip_value(const char *p, const char *end)
+{
+	if (p >= end)
+		return NULL;
+	if (*p == '"') {
+		const char *q = eg_json_string_end(p, end, NULL);
+		return q <= end && q[-1] == '"' && q > p + 1 ? q : NULL;
+	}
+	if (*p == '{' || *p == '[') {
+		int d = 0;
+		while (p < end) {
+			char c = *p;
+			if (c == '"') {
+				p = eg_json_string_end(p, end, NULL);
+				continue;
+			}
+			if (c == '{' || c == '[')
+				d++;
+			else if ((c == '}' || c == ']') && --d == 0)
+				return p + 1;
+			p++;
+		}
+		return NULL;
+	}
+	while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' &&
+	       *p != '\n' && *p != '\r')
+		p++;
+	return p;
+}
+
+static int vobj_begin(vobj *it, const char *p, size_t n)
+{
+	it->end = p + n;
+	it->p = skip_ws(p, it->end);
+	if (it->p >= it->end || *it->p != '{')
+		return -1;
+	it->p++;
+	return 0;
+}
+
+/* 1 with the next member, 0 at the closing brace, -1 on bytes that are
+ * not an object's. */
+static int vobj_next(vobj *it, json_span *key, json_span *val)
+{
+	const char *p = skip_ws(it->p, it->end), *end = it->end, *q;
+	if (p < end && *p == ',')
+		p = skip_ws(p + 1, end);
+	if (p < end && *p == '}')
+		return 0;
+	if (p >= end || *p != '"' || !(q = skip_value(p, end)))
+		return -1;
+	*key = (json_span){ p, (size_t)(q - p), JSON_STRING };
+	p = skip_ws(q, end);
+	if (p >= end || *p != ':')
+		return -1;
+	p = skip_ws(p + 1, end);
+	if (!(q = skip_value(p, end)) || q == p)
+		return -1;
+	*val = (json_span){ p, (size_t)(q - p), eg_json_type_of(*p) };
+	it->p = q;
+	return 1;
+}
+
 /* ------------------------------------------------------- append: seal */
 
 typedef struct sctx {
@@ -427,14 +510,14 @@ typedef struct sctx {
  * deep); objects on the way to a deeper pointer are walked. */
 static int seal_obj(sctx *s, const json_span *o, size_t d, uint64_t live)
 {
-	json_obj it;
+	vobj it;
 	json_span key, v;
-	if (eg_json_obj_begin(&it, o->p, o->n, NULL))
+	if (vobj_begin(&it, o->p, o->n))
 		return buf_add(s->out, o->p, o->n);
 	int first = 1, r;
 	if (buf_add(s->out, "{", 1))
 		return -1;
-	while ((r = eg_json_obj_next(&it, &key, &v, NULL)) == 1) {
+	while ((r = vobj_next(&it, &key, &v)) == 1) {
 		char nm[1024];
 		size_t nl = key.n <= sizeof nm ? eg_json_string_decode(&key, nm) : SIZE_MAX;
 		uint64_t next = 0;
@@ -465,7 +548,7 @@ static int seal_obj(sctx *s, const json_span *o, size_t d, uint64_t live)
 			return -1;
 		}
 	}
-	return buf_add(s->out, "}", 1);
+	return r < 0 ? -1 : buf_add(s->out, "}", 1);
 }
 
 /* The subject's text: the value at the x-subject pointer, a string
@@ -556,12 +639,10 @@ static int enc_form(const json_span *v, json_span *s)
 {
 	if (v->n < 12 || memcmp(v->p, "{\"$enc\":\"", 9))
 		return 0;
-	json_obj it;
-	json_span key;
-	if (eg_json_obj_begin(&it, v->p, v->n, NULL) || eg_json_obj_next(&it, &key, s, NULL) != 1 ||
-	    s->type != JSON_STRING || eg_json_obj_next(&it, &key, &key, NULL) != 0)
-		return 0;
-	return 1;
+	vobj it;
+	json_span key, more;
+	return !vobj_begin(&it, v->p, v->n) && vobj_next(&it, &key, s) == 1 &&
+	       s->type == JSON_STRING && vobj_next(&it, &key, &more) == 0;
 }
 
 static int open_value(octx *o, const json_span *s)
@@ -613,14 +694,14 @@ static int ptr_push(octx *o, const json_span *key)
 
 static int open_obj(octx *o, const json_span *v)
 {
-	json_obj it;
+	vobj it;
 	json_span key, m, s;
-	if (eg_json_obj_begin(&it, v->p, v->n, NULL))
+	if (vobj_begin(&it, v->p, v->n))
 		return buf_add(&o->out, v->p, v->n);
 	int first = 1, r;
 	if (buf_add(&o->out, "{", 1))
 		return -1;
-	while ((r = eg_json_obj_next(&it, &key, &m, NULL)) == 1) {
+	while ((r = vobj_next(&it, &key, &m)) == 1) {
 		if ((!first && buf_add(&o->out, ",", 1)) || buf_add(&o->out, key.p, key.n) ||
 		    buf_add(&o->out, ":", 1))
 			return -1;
@@ -631,11 +712,12 @@ static int open_obj(octx *o, const json_span *v)
 			continue;
 		}
 		size_t at = o->ptr.n;
-		if (ptr_push(o, &key) || (enc_form(&m, &s) ? open_value(o, &s) : open_obj(o, &m)))
-			return -1;
+		int bad = ptr_push(o, &key) ? -1 : enc_form(&m, &s) ? open_value(o, &s) : open_obj(o, &m);
+		if (bad)
+			return bad;
 		o->ptr.n = at;
 	}
-	return buf_add(&o->out, "}", 1);
+	return r < 0 ? -2 : buf_add(&o->out, "}", 1);
 }
 
 int eg_keys_open_event(eg_store *st, eg_event *e, eg_shred_cx **cx, char **space, size_t *cap)
@@ -658,6 +740,9 @@ int eg_keys_open_event(eg_store *st, eg_event *e, eg_shred_cx **cx, char **space
 	*cap = o.out.cap;
 	free(o.ptr.p);
 	free(o.raw);
+	if (bad == -2)
+		return eg_st_err(st, EG_ECORRUPT, "the data of event %llu is not a JSON object",
+				 (unsigned long long)e->pos);
 	if (bad)
 		return eg_st_err(st, EG_ENOMEM, "out of memory");
 	e->data = o.out.p;
