@@ -266,4 +266,14 @@ EV
 	assert_eq "$head" "$(eg head)" "nothing written"
 	assert_exit 2 eg forget
 	assert_exit 2 eg forget --list c1
+	# a writer holds the lock: exit 4
+	mkfifo "$T/fifo" || fail "mkfifo failed"
+	exec 7<>"$T/fifo"
+	"$ENGRAM" -d "$STORE" append "$T/fifo" >/dev/null 2>&1 7>&- &
+	local holder=$!
+	trap 'kill $holder 2>/dev/null; exec 7>&-' EXIT
+	wait_for 3 lock_held_by $holder || fail "the writer did not take the lock"
+	assert_exit 4 eg forget c1
+	exec 7>&-
+	wait $holder
 }
