@@ -301,6 +301,29 @@ static void forgetting_many_keeps_the_others_keys(void **state)
 	eg_store_close(st);
 }
 
+/* A personal property named with escapes ("\u0065" is "e") is sealed
+ * all the same: the record holds no plaintext. */
+static void escaped_names_are_sealed_too(void **state)
+{
+	tu_fx *f = *state;
+	eg_store *st = personal_store(f);
+	const char *lines[] = { "{\"type\":\"t\",\"data\":{\"c\":\"u9\",\"\\u0065\":\"secretX\"}}" };
+	tu_append(st, lines, 1);
+	eg_filter flt = { .from = 4, .to = 4 };
+	eg_iter *it;
+	const eg_event *e;
+	assert_int_equal(eg_iter_new(st, &it, &flt), EG_OK);
+	eg_iter_raw(it);
+	assert_int_equal(eg_iter_next(it, &e), EG_OK);
+	assert_true(e->personal & EG_EV_ENCRYPTED);
+	assert_null(memmem(e->data, e->data_len, "secretX", 7));
+	eg_iter_free(it);
+	char d[256];
+	assert_int_equal(read_data(st, 4, d, sizeof d), 0);
+	assert_string_equal(d, "{\"c\":\"u9\",\"\\u0065\":\"secretX\"}");
+	eg_store_close(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +335,7 @@ int main(void)
 						tu_teardown),
 		cmocka_unit_test_setup_teardown(forgetting_many_keeps_the_others_keys, tu_setup,
 						tu_teardown),
+		cmocka_unit_test_setup_teardown(escaped_names_are_sealed_too, tu_setup, tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -492,6 +492,31 @@ static int vobj_next(vobj *it, json_span *key, json_span *val)
 	return 1;
 }
 
+/* The member name[0..nl) of object o (its decoded name; the last of
+ * duplicates, as eg_json_member), without validating o again. */
+static int vobj_member(const json_span *o, const char *name, size_t nl, json_span *out)
+{
+	vobj it;
+	json_span k, v;
+	int found = 0;
+	if (vobj_begin(&it, o->p, o->n))
+		return 0;
+	while (vobj_next(&it, &k, &v) == 1) {
+		if (k.n - 2 == nl && !memcmp(k.p + 1, name, nl)) {
+			*out = v;              /* plain names, the common case */
+			found = 1;
+		} else if (memchr(k.p + 1, '\\', k.n - 2) && k.n <= 1024) {
+			char dec[1024];
+			size_t dn = eg_json_string_decode(&k, dec);
+			if (dn == nl && !memcmp(dec, name, nl)) {
+				*out = v;
+				found = 1;
+			}
+		}
+	}
+	return found;
+}
+
 /* ------------------------------------------------------- append: seal */
 
 typedef struct sctx {
@@ -518,11 +543,21 @@ static int seal_obj(sctx *s, const json_span *o, size_t d, uint64_t live)
 	if (buf_add(s->out, "{", 1))
 		return -1;
 	while ((r = vobj_next(&it, &key, &v)) == 1) {
-		char nm[1024];
-		size_t nl = key.n <= sizeof nm ? eg_json_string_decode(&key, nm) : SIZE_MAX;
+		char buf1[256], *big = NULL;
+		const char *nm = key.p + 1;      /* a plain name is its own text */
+		size_t nl = key.n - 2;
+		if (memchr(nm, '\\', nl)) {
+			nm = key.n <= sizeof buf1 ? buf1 : (big = eg_json_string_dup(&key, NULL));
+			if (!nm)
+				return -1;
+			if (!big)
+				nl = eg_json_string_decode(&key, buf1);
+			else
+				nl = strlen(big);   /* a NUL inside names no personal property */
+		}
 		uint64_t next = 0;
 		int leaf = -1;
-		for (size_t i = 0; nl != SIZE_MAX && i < s->p->n; i++) {
+		for (size_t i = 0; i < s->p->n; i++) {
 			if (!(live >> i & 1) || s->p->seg[i][d][0] != (nl ? nm[0] : 0) ||
 			    strlen(s->p->seg[i][d]) != nl || memcmp(s->p->seg[i][d], nm, nl))
 				continue;
@@ -531,6 +566,7 @@ static int seal_obj(sctx *s, const json_span *o, size_t d, uint64_t live)
 			else
 				next |= 1ull << i;
 		}
+		free(big);
 		if ((!first && buf_add(s->out, ",", 1)) || buf_add(s->out, key.p, key.n) ||
 		    buf_add(s->out, ":", 1))
 			return -1;
@@ -559,7 +595,7 @@ static int subject_of(const eg_personal *p, const char *data, size_t n,
 	json_span v = { data, n, JSON_OBJECT };
 	for (size_t i = 0; i < p->nsseg; i++) {
 		json_span c;
-		if (v.type != JSON_OBJECT || !eg_json_member(&v, p->sseg[i], strlen(p->sseg[i]), &c)) {
+		if (v.type != JSON_OBJECT || !vobj_member(&v, p->sseg[i], strlen(p->sseg[i]), &c)) {
 			snprintf(err, errlen, "field \"data%s\": missing; it names the subject of the "
 				 "event's personal values (x-subject)", p->subject);
 			return EG_EINVAL;
