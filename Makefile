@@ -401,6 +401,9 @@ $(B)/bench/sse_load: bench/sse_load.c
 	$(CC) $(CFLAGS) -o $@ bench/sse_load.c -lpthread
 bench-serve: all bench-deps $(B)/bench/sse_load ; @B=$(B) bench/serve.sh $(BENCH_ARGS)
 bench-kafka: all $(B)/tests/kafka_mock ; @B=$(B) bench/kafka.sh $(BENCH_ARGS)
+# Appends with personal values against plain ones (issue 28, docs/FORGETTING.md).
+.PHONY: bench-forget
+bench-forget: all ; @ENGRAM=$(abspath $(ENGRAM)) bench/forget.sh $(BENCH_ARGS)
 
 # The race of conditional appends (docs/CONSISTENCY.md, tests/test_dcb.c):
 # 1,000 rounds of 8 processes booking the last seat of a course, exactly one

@@ -249,6 +249,7 @@ int cmd_kafka(cli *c);
 eg_map *cli_load_map(const char *arg, int *rc);
 int cmd_token(cli *c);
 int cmd_proof(cli *c);
+int cmd_forget(cli *c);
 
 /* --explain of an engine that reads columns or the log (docs/STORAGE.md):
  * ,"path":…,"events_from_columns":…,"events_from_log":…[,"log_reason":…]

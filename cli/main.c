@@ -912,6 +912,25 @@ static const command COMMANDS[] = {
 	  "  engram proof consistency 100 250 | engram proof check - --old-root OLD --root NEW\n"
 	  "  engram head --sign head.key >head.json\n"
 	  "  engram proof check p.json --pubkey head.pub --head head.json" },
+	{ "forget", cmd_forget, "forget SUBJECT | --list",
+	  "destroy a subject's keys: its personal values read null from now on",
+	  "Crypto-shredding (docs/FORGETTING.md).  Values that a type's schema marks\n"
+	  "\"x-personal\" are stored encrypted under a key per subject (the value at\n"
+	  "the schema's \"x-subject\" pointer, such as data.customer_id).  forget\n"
+	  "SUBJECT overwrites the subject's keys in DIR/keys with zeros, durably, then\n"
+	  "drops every derived state that may hold decrypted values (projections,\n"
+	  "windows, sessions, features, metrics, error groups; kept datasets must be\n"
+	  "built again); they rebuild from the log on next use.  From then on reads\n"
+	  "show each of the subject's personal values as null and the event with\n"
+	  "\"forgotten\": true; the log, its chain and engram verify are unchanged.\n"
+	  "Takes the write lock (exit 4 while a writer holds it).  Prints one row:\n"
+	  "subject, key_id, keys (destroyed now), forgotten_at, already, dropped.\n"
+	  "A subject never seen exits 1; one forgotten before exits 0 with a warning.\n\n"
+	  "  SUBJECT   the subject's value as text (a string, or an integer's digits)\n"
+	  "  --list    one row per forgotten key: subject, key_id, forgotten_at (no data)\n\n"
+	  "Example:\n"
+	  "  engram forget c2\n"
+	  "  engram forget --list" },
 	{ "help", NULL, "help [COMMAND]", "show help for a command",
 	  "With no COMMAND, lists the commands and the global options; with one,\n"
 	  "prints its usage, options and examples (as engram COMMAND --help does).\n\n"

@@ -877,6 +877,10 @@ static void ndjson_event(out *o, const eg_event *e)
 		put_tags(o, e);   /* room: 6 bytes a tag byte, and the brackets */
 		p = o->buf + o->len;
 	}
+	if (e->personal & EG_EV_FORGOTTEN)
+		p = W_LIT(p, ",\"forgotten\":true");
+	if (e->personal & EG_EV_UNAVAILABLE)
+		p = W_LIT(p, ",\"unavailable\":true");
 	p = W_LIT(p, "}\n");
 	o->len = (size_t)(p - o->buf);
 }

@@ -155,11 +155,22 @@ typedef struct eg_event {
 	const char *tags;
 	size_t tags_len;
 	uint32_t ntags;
+	unsigned personal;             /* EG_EV_* bits: personal values (docs/FORGETTING.md) */
 } eg_event;
 
 /* The tag of e at *off (start with *off = 0): 1 with *tag (borrowed, *n
  * bytes, not NUL-terminated) set and *off moved past it, 0 after the last. */
 int eg_event_tag(const eg_event *e, size_t *off, const char **tag, size_t *n);
+
+/* eg_event.personal.  A reader gets the personal values decrypted; where a
+ * value's key was forgotten it reads null and the event has
+ * EG_EV_FORGOTTEN; where its key cannot be had (no key file, a damaged
+ * entry, a value that fails its check) null and EG_EV_UNAVAILABLE.
+ * EG_EV_ENCRYPTED: data is as stored, encrypted values in it (only before
+ * the read path decrypts it; readers never see it set). */
+#define EG_EV_ENCRYPTED 1u
+#define EG_EV_FORGOTTEN 2u
+#define EG_EV_UNAVAILABLE 4u
 
 /* ------------------------------------------------------------------ maps */
 
@@ -1825,6 +1836,35 @@ typedef struct eg_leaf {
 } eg_leaf;
 int eg_tree_leaf(eg_store *st, uint64_t pos, eg_leaf *out);
 void eg_leaf_free(eg_leaf *l);
+/* ------------------------------------------------------------ forgetting */
+
+/* Result of eg_store_forget (docs/FORGETTING.md). */
+typedef struct eg_forget_result {
+	char subject[72];
+	uint32_t key_id;              /* the (last) key destroyed */
+	unsigned keys;                /* keys destroyed now (0: forgotten before) */
+	int already;                  /* the subject was forgotten before */
+	int64_t forgotten_at;         /* µs since the epoch */
+	char dropped[256];            /* derived kinds dropped, comma-separated */
+} eg_forget_result;
+
+/*
+ * Forget a subject (the value of its types' x-subject): its keys are
+ * overwritten with zeros in DIR/keys and marked forgotten, durably; then
+ * every derived state that may hold decrypted values is dropped (rebuilt
+ * from the log on next use, the personal values then null).  Needs the
+ * write lock.  EG_OK (res->already when it was forgotten before),
+ * EG_ENOTFOUND (no key of that subject ever), EG_EINVAL, EG_EREADONLY,
+ * EG_EIO, EG_ECORRUPT (the key file's header is damaged).
+ */
+int eg_store_forget(eg_store *st, const char *subject, eg_forget_result *res);
+
+/* Call fn for each forgotten key in key id order: the subject (not
+ * NUL-terminated), the key id and when it was forgotten.  fn's nonzero
+ * return stops the walk and is returned. */
+typedef int (*eg_forgotten_fn)(void *ctx, const char *subject, size_t n, uint32_t key_id,
+			       int64_t forgotten_at);
+int eg_store_forgotten(eg_store *st, eg_forgotten_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,7 @@
 #include "contract.h"
 #include "derived.h"
 #include "internal.h"
+#include "keys.h"
 #include "os.h"
 #include "buf.h"
 #include "proj.h"
@@ -150,6 +151,8 @@ struct eg_proj {
 	eg_iter *rit;
 	rec_event rev;
 	buf ubuf;                    /* rev's data upcast (eg_reg_upcast_event) */
+	buf dbuf;                    /* rev's data decrypted (eg_keys_open_event) */
+	struct eg_shred_cx *cx;
 	/* a copy of idx/blocks, for lookups by position and record time */
 	block *blk;
 	uint64_t nblk;
@@ -1061,6 +1064,8 @@ void eg_proj_close(eg_proj *p)
 		eg_os.close(p->fd_chunk);
 	eg_iter_free(p->rit);
 	free(p->ubuf.p);
+	free(p->dbuf.p);
+	eg_shred_cx_free(p->cx);
 	free(p->blk);
 	free(p->evbuf);
 	free(p->ent.p);
@@ -1350,7 +1355,10 @@ static int value_at(eg_proj *p, const pfield *f, const pagg *a)
 	rc = f->path.root == EG_PATH_RECORDED ? EG_ENOTFOUND : event_at_place(p, a->p, a->off, &e);
 	if (rc == EG_ENOTFOUND)
 		rc = event_at(p, a->p, &e);
-	/* the event as the fold saw it (the iterator's is upcast already) */
+	/* the event as the fold saw it (the iterator's is decrypted and
+	 * upcast already) */
+	if (!rc && e == &p->rev.ev)
+		rc = eg_keys_open_event(p->st, &p->rev.ev, &p->cx, &p->dbuf.p, &p->dbuf.cap);
 	if (!rc && e == &p->rev.ev && !p->spec->no_upcast)
 		rc = eg_reg_upcast_event(p->st, &p->rev.ev, &p->ubuf.p, &p->ubuf.cap);
 	if (rc)

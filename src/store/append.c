@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "contract.h"
 #include "json.h"
+#include "keys.h"
 #include "map.h"
 #include "pipe.h"
 #include "timefmt.h"
@@ -35,6 +36,8 @@ struct eg_batch {
 	uint64_t rnd[2];                /* UUIDv7 randomness */
 	int internal;                   /* engram's own: may write $ streams, unchecked */
 	buf qbuf;                       /* the data of a quarantine event */
+	buf ebuf;                       /* an event's data, its personal values encrypted */
+	struct eg_shred_cx *cx;         /* the cipher of lines added one by one */
 	/* keep_recorded: the record time of the open (sub)batch, and the
 	 * last input line that gave it (0: none yet) */
 	int64_t rec;
@@ -167,6 +170,14 @@ int eg_batch_begin_as(eg_store *st, eg_batch **out, const eg_batch_opts *opts, i
 		free(b);
 		return rc;
 	}
+	/* the key file read here, not on the parsing thread that seals */
+	if (!internal && st->reg && st->reg->personal && (rc = eg_keys_prepare(st))) {
+		free(b->exp_stream);
+		free(b->def_stream);
+		free(b->def_type);
+		free(b);
+		return rc;
+	}
 	st->in_batch = 1;
 	sub_begin(b);
 	*out = b;
@@ -226,16 +237,16 @@ static int take_string(pctx *pc, const json_span *v, const char *field,
 }
 
 /* Next UUIDv7: 48 bits of milliseconds, version 7, random rest (RFC 9562). */
-static void uuid7(eg_batch *b, char out[36])
+static void uuid7_r(uint64_t rnd[2], char out[36])
 {
 	unsigned char u[16];
 	uint64_t ms = (uint64_t)(now_us() / 1000);
 	/* xorshift128+ over a seed from getrandom */
-	uint64_t s1 = b->rnd[0], s0 = b->rnd[1];
-	b->rnd[0] = s0;
+	uint64_t s1 = rnd[0], s0 = rnd[1];
+	rnd[0] = s0;
 	s1 ^= s1 << 23;
-	b->rnd[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
-	uint64_t r = b->rnd[1] + s0, r2 = r * 0x9e3779b97f4a7c15ull;
+	rnd[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+	uint64_t r = rnd[1] + s0, r2 = r * 0x9e3779b97f4a7c15ull;
 	for (int i = 0; i < 6; i++)
 		u[i] = (unsigned char)(ms >> (40 - 8 * i));
 	memcpy(u + 6, &r, 8);
@@ -243,6 +254,11 @@ static void uuid7(eg_batch *b, char out[36])
 	u[6] = (unsigned char)(0x70 | (u[6] & 0x0f));
 	u[8] = (unsigned char)(0x80 | (u[8] & 0x3f));
 	eg_uuid_format(u, out);
+}
+
+static void uuid7(eg_batch *b, char out[36])
+{
+	uuid7_r(b->rnd, out);
 }
 
 /* Integer times in [10^8, 10^11) milliseconds (1970-01-02 to 1973-03-03)
@@ -269,6 +285,8 @@ typedef struct envelope {
 	uint64_t idhash, shash, thash;
 	unsigned char uuid[16];      /* the id parsed, when r.uuid points here */
 	char idbuf[36];
+	size_t enc_off;              /* r.enc: where its sealed data is in the chunk's buffer */
+	int seal_late;               /* personal, to be sealed by the adding thread */
 } envelope;
 
 /* The envelope's fields, as bits for spotting repeats. */
@@ -1114,11 +1132,89 @@ static int take_recorded(eg_batch *b, int64_t rec, uint64_t line)
 	return EG_OK;
 }
 
+/* Does the latest version of r's type mark properties personal? */
+static int personal_type(eg_store *st, const rec_in *r)
+{
+	const ctype *t = st->reg && st->reg->personal ? eg_reg_type(st->reg, r->type, r->type_len)
+						      : NULL;
+	return t && t->n && t->v[t->n - 1].pers;
+}
+
+/* The personal properties of the schema version e passed, or NULL. */
+static const eg_personal *personal_of(const eg_batch *b, const envelope *e)
+{
+	const registry *reg = b->st->reg;
+	const rec_in *r = &e->r;
+	if (!r->schema_version || e->qerr || !reg || !reg->personal || b->internal)
+		return NULL;
+	const ctype *t = eg_reg_type(reg, r->type, r->type_len);
+	return t && r->schema_version <= t->n ? t->v[r->schema_version - 1].pers : NULL;
+}
+
+/* Sealed values are bound to the event's id, so an event without one
+ * gets its UUIDv7 before it is sealed, from rnd (the thread's own). */
+static void give_id(uint64_t rnd[2], envelope *e)
+{
+	if (e->has_id)
+		return;
+	uuid7_r(rnd, e->idbuf);
+	e->r.id = e->idbuf;
+	e->r.id_len = 36;
+	e->has_id = 1;
+	e->id_hashed = 0;
+}
+
+/* An event that passed a schema version with personal properties p: its
+ * data, its personal values encrypted under the subject's key and bound
+ * to its id (docs/FORGETTING.md), appended to out (from e->enc_off; the
+ * caller points r.data there once out stops moving).  The subject's key,
+ * if new, is written before the batch's commit (sub_commit).  EG_OK, or
+ * an error with its message in err. */
+static int seal_line(eg_batch *b, struct eg_shred_cx **cx, const eg_personal *p, envelope *e,
+		     buf *out, char *err)
+{
+	rec_in *r = &e->r;
+	r->enc = 0;
+	e->seal_late = 0;
+	if (!*cx && !(*cx = eg_shred_cx_new())) {
+		snprintf(err, ERR_LEN, "out of memory");
+		return EG_ENOMEM;
+	}
+	int sealed = 0;
+	size_t at = out->n;
+	int rc = eg_keys_seal_data(b->st, *cx, p, r->id, r->id_len, r->data, r->data_len, out,
+				   &sealed, err, ERR_LEN);
+	if (rc || !sealed) {
+		out->n = at;
+		return rc;
+	}
+	e->enc_off = at;
+	r->data = NULL;
+	r->data_len = out->n - at;
+	r->enc = 1;
+	return EG_OK;
+}
+
 static int add_event(eg_batch *b, envelope *e, uint64_t line)
 {
 	eg_store *st = b->st;
 	rec_in *r = &e->r;
 	int rc;
+	if (e->qerr && personal_type(st, r)) {
+		/* $quarantine would keep the line whole, its personal values in
+		 * the clear (docs/FORGETTING.md) */
+		return eg_st_err(st, EG_EINVAL, "field \"data\": fails its schema (%s), and %.*s has "
+				 "personal properties, which $quarantine would keep unencrypted: "
+				 "fix the line", e->qerr, r->type_len > 100 ? 100 : (int)r->type_len,
+				 r->type);
+	}
+	if (e->seal_late) {          /* before anything of the event is kept */
+		b->ebuf.n = 0;
+		if ((rc = seal_line(b, &b->cx, personal_of(b, e), e, &b->ebuf, st->err)))
+			return rc;   /* its message in st->err */
+		if (r->enc)
+			r->data = b->ebuf.p + e->enc_off;
+	}
 	if (e->qerr) {
 		/* One already stored is a duplicate, whatever its schema says now. */
 		uint64_t old = 0;
@@ -1257,6 +1353,10 @@ int eg_batch_add_json_with(eg_batch *b, const char *json, size_t len,
 	b->lines++;
 	if ((rc = parse_envelope(&pc, json, len, &e)) || (rc = take_defaults(&pc, &e, d)))
 		return rc;
+	if (personal_of(b, &e)) {    /* sealed in add_event */
+		give_id(b->rnd, &e);
+		e.seal_late = 1;
+	}
 	rc = add_event(b, &e, b->lines);
 	if (rc == EG_OK)
 		note_time(b, &e, b->lines);
@@ -1287,6 +1387,7 @@ typedef struct chunk {
 	size_t n;
 	char *space, *errs;           /* scratch; one ERR_LEN message per line */
 	size_t cap;
+	buf enc;                      /* the lines' data with personal values sealed */
 } chunk;
 
 /* A bulk add: the reader splits and parses chunks (parse_chunk), this
@@ -1300,6 +1401,8 @@ typedef struct bulk {
 	uint64_t *lines;              /* lines added so far */
 	eg_bad_line_fn on_bad;
 	void *ctx;
+	struct eg_shred_cx *cx;       /* the reader's cipher (seal_line) */
+	uint64_t rnd[2];              /* the reader's UUIDv7 randomness */
 	int nomem;                    /* the reader ran out of memory */
 	int add_rc;                   /* the error that stopped add_chunk */
 } bulk;
@@ -1338,6 +1441,7 @@ static int parse_chunk(void *kp, void *cp)
 	bulk *k = kp;
 	chunk *c = cp;
 	c->n = 0;
+	c->enc.n = 0;
 	size_t need = 0;
 	while (k->arr && c->n < CHUNK_LINES && k->ai < k->an) {
 		eg_line *l = &k->arr[k->ai++];
@@ -1373,6 +1477,16 @@ static int parse_chunk(void *kp, void *cp)
 		if (c->rc[i] == EG_OK && c->src[i])
 			c->rc[i] = take_defaults(&pc, &c->e[i], &c->src[i]->d);
 		envelope *e = &c->e[i];
+		const eg_personal *p = c->rc[i] == EG_OK ? personal_of(k->b, e) : NULL;
+		if (p) {
+			/* Sealing costs about what parsing and validating do:
+			 * this thread seals every other line, the adding one
+			 * the rest (add_event), so that neither waits. */
+			give_id(k->rnd, e);
+			e->seal_late = i & 1;
+			if (!e->seal_late)
+				c->rc[i] = seal_line(k->b, &k->cx, p, e, &c->enc, pc.err);
+		}
 		if (c->rc[i] != EG_OK)
 			continue;
 		if (e->has_id) {
@@ -1385,6 +1499,9 @@ static int parse_chunk(void *kp, void *cp)
 		e->thash = eg_key_hash(1, e->r.type, e->r.type_len);
 		e->keys_hashed = 1;
 	}
+	for (size_t i = 0; i < c->n; i++)   /* c->enc has stopped moving */
+		if (c->rc[i] == EG_OK && c->e[i].r.enc)
+			c->e[i].r.data = c->enc.p + c->e[i].enc_off;
 	return (k->arr ? k->ai < k->an : k->p < k->end) ? EG_OK : EG_END;
 }
 
@@ -1462,7 +1579,12 @@ static int add_bulk(eg_batch *b, const char *text, size_t len, eg_line *arr, siz
 	for (int i = 0; i < NCHUNKS; i++) {
 		k->c[i].n = k->c[i].cap = 0;
 		k->c[i].space = k->c[i].errs = NULL;
+		k->c[i].enc = (buf){ 0 };
 	}
+	k->cx = NULL;
+	/* the reader's own randomness: b->rnd is the adding thread's */
+	if (getrandom(k->rnd, sizeof k->rnd, 0) != sizeof k->rnd)
+		k->rnd[0] = b->rnd[0] ^ 0x9e3779b97f4a7c15ull, k->rnd[1] = (uint64_t)(uintptr_t)k;
 	k->b = b;
 	k->p = text;
 	k->end = text + len;
@@ -1489,7 +1611,9 @@ static int add_bulk(eg_batch *b, const char *text, size_t len, eg_line *arr, siz
 	for (int i = 0; i < NCHUNKS; i++) {
 		free(k->c[i].space);
 		free(k->c[i].errs);
+		free(k->c[i].enc.p);
 	}
+	eg_shred_cx_free(k->cx);
 	free(k);
 	return rc;
 }
@@ -1594,7 +1718,10 @@ static int sub_commit(eg_batch *b, int sync)
 	if (b->o.keep_recorded)
 		c.recorded = b->rec;
 	logpos at;
-	int rc = eg_log_commit(st, &st->log, &c, sync, &at);
+	/* the keys the batch's events use are durable before its commit is */
+	int rc = eg_keys_sync(st);
+	if (!rc)
+		rc = eg_log_commit(st, &st->log, &c, sync, &at);
 	if (rc)
 		return rc;
 	if (!b->res.first_pos)
@@ -1614,6 +1741,8 @@ static void batch_free(eg_batch *b)
 	b->st->in_batch = 0;
 	free(b->scratch);
 	free(b->qbuf.p);
+	free(b->ebuf.p);
+	eg_shred_cx_free(b->cx);
 	free(b->exp_stream);
 	free(b->def_stream);
 	free(b->def_type);

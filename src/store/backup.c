@@ -61,9 +61,10 @@ static int copy_ckpt(void *ctx, const char *name, uint64_t pos)
 }
 
 /* Copy bytes [0, len) of the open segment fd into a new file at path. */
-static int copy_bytes(eg_store *st, int fd, uint64_t len, const char *path, unsigned char *buf)
+static int copy_bytes_mode(eg_store *st, int fd, uint64_t len, const char *path,
+			   unsigned char *buf, mode_t mode)
 {
-	int out = eg_os.open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	int out = eg_os.open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
 	if (out < 0)
 		return eg_st_errno(st, "cannot create %s", path);
 	int rc = EG_OK;
@@ -79,6 +80,11 @@ static int copy_bytes(eg_store *st, int fd, uint64_t len, const char *path, unsi
 		rc = eg_st_errno(st, "cannot sync %s", path);
 	eg_os.close(out);
 	return rc;
+}
+
+static int copy_bytes(eg_store *st, int fd, uint64_t len, const char *path, unsigned char *buf)
+{
+	return copy_bytes_mode(st, fd, len, path, buf, 0644);
 }
 
 /* The log's segments up to the head: whole files before the head's, the
@@ -109,6 +115,26 @@ static int copy_log(eg_store *st, const char *logdir, const eg_head *h, eg_backu
 		res->segments++;
 	}
 	free(buf);
+	return rc;
+}
+
+/* The key file (DIR/keys, docs/FORGETTING.md) as it is: it is not
+ * derived, so the copy cannot build it.  Forgotten keys are zeros in it. */
+static int copy_keys(eg_store *st, const char *dir)
+{
+	char path[PATH_MAX], dst[PATH_MAX];
+	snprintf(path, sizeof path, "%s/keys", st->dir);
+	snprintf(dst, sizeof dst, "%s/keys", dir);
+	int fd = eg_os.open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return errno == ENOENT ? EG_OK : eg_st_errno(st, "cannot open %s", path);
+	off_t size = eg_os_file_size(fd);
+	unsigned char *buf = size >= 0 ? malloc(COPY_CHUNK) : NULL;
+	int rc = buf ? copy_bytes_mode(st, fd, (uint64_t)size, dst, buf, 0600)
+		     : size < 0 ? eg_st_errno(st, "cannot stat %s", path)
+				: eg_st_err(st, EG_ENOMEM, "out of memory");
+	free(buf);
+	eg_os.close(fd);
 	return rc;
 }
 
@@ -155,6 +181,10 @@ int eg_store_backup(eg_store *st, const char *dir, eg_backup_result *res)
 	res->consumers = cc.n;
 	if ((rc = eg_store_head(st, &res->head)) ||
 	    (rc = copy_log(st, logdir, &res->head, res)))
+		return rc;
+	/* after the log: every key an event up to the head uses was synced
+	 * before its commit, so it is in the file as read now */
+	if ((rc = copy_keys(st, dir)))
 		return rc;
 	char parent[PATH_MAX];
 	snprintf(parent, sizeof parent, "%s", dir);

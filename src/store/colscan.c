@@ -324,6 +324,20 @@ static int upcasts_apply(eg_colscan *sc)
 	return 0;
 }
 
+/* Does a path asked for hold, or lie inside or around, a property some
+ * type's schema marks personal?  The column files hold such values as
+ * stored (encrypted), so the scan must read the log, which decrypts. */
+static int personal_paths(eg_colscan *sc)
+{
+	const registry *r = sc->st->reg;
+	if (!r || !r->personal)
+		return 0;
+	for (size_t i = 0; i < sc->np; i++)
+		if (eg_reg_personal_overlap(r, sc->p[i].seg, (size_t)sc->p[i].nseg))
+			return 1;
+	return 0;
+}
+
 /* -------------------------------------------------------- the blocks */
 
 static void reset_block(eg_colscan *sc)
@@ -1169,8 +1183,11 @@ static int filter_type_ids(eg_colscan *sc)
 	return 0;
 }
 
-static int colscan_open(eg_store *st, const eg_filter *f, const eg_colneed *need, int files,
-			eg_colscan **out)
+/* guard: refuse paths that may hold personal values (every scan an
+ * engine reads; not eg_col_check's, which compares the files with the
+ * records as stored). */
+static int colscan_open_as(eg_store *st, const eg_filter *f, const eg_colneed *need, int files,
+			   int guard, eg_colscan **out)
 {
 	*out = NULL;
 	if (f->stream || f->streams || f->limit || f->reverse)
@@ -1197,8 +1214,13 @@ static int colscan_open(eg_store *st, const eg_filter *f, const eg_colneed *need
 		rc = eg_st_err(st, EG_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (f->upcast && (rc = eg_reg_refresh(st)))
+	if ((rc = eg_reg_refresh(st)))
 		goto fail;
+	if (guard && personal_paths(sc)) {
+		rc = eg_st_err(st, EG_ENOTFOUND, "a path read may hold personal values: the "
+			       "columns hold them encrypted");
+		goto fail;
+	}
 	if (upcasts_apply(sc)) {
 		rc = eg_st_err(st, EG_ENOTFOUND, "a type read has upcasts: the columns hold "
 			       "events as stored");
@@ -1228,6 +1250,7 @@ static int colscan_open(eg_store *st, const eg_filter *f, const eg_colneed *need
 		if ((rc = eg_iter_new(st, &sc->it, &lf)))
 			goto fail;
 		eg_iter_lazy_ids(sc->it);
+		eg_iter_raw(sc->it);   /* as the column files hold them (no path is personal) */
 	}
 	*out = sc;
 	return EG_OK;
@@ -1236,15 +1259,21 @@ fail:
 	return rc;
 }
 
+static int colscan_open(eg_store *st, const eg_filter *f, const eg_colneed *need, int files,
+			eg_colscan **out)
+{
+	return colscan_open_as(st, f, need, files, 0, out);
+}
+
 int eg_colscan_new(eg_store *st, const eg_filter *f, const eg_colneed *need, eg_colscan **out)
 {
-	return colscan_open(st, f, need, 1, out);
+	return colscan_open_as(st, f, need, 1, 1, out);
 }
 
 int eg_colscan_new_log(eg_store *st, const eg_filter *f, const eg_colneed *need,
 		       eg_colscan **out)
 {
-	return colscan_open(st, f, need, 0, out);
+	return colscan_open_as(st, f, need, 0, 1, out);
 }
 
 const char *eg_colscan_str(eg_colscan *sc, size_t i, uint32_t id, size_t *len)

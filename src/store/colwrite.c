@@ -998,6 +998,7 @@ static int build_blocks(builder *b, uint64_t from, uint64_t to, volatile int *st
 	if (rc)
 		return bfail(b, rc, eg_errmsg(b->st));
 	eg_iter_lazy_ids(it);
+	eg_iter_raw(it);        /* ciphertext, never decrypted values, in the files */
 	const char *what = NULL;
 	int cur = 0, frc = from < to ? fill(b, it, &b->sl[0], from, stop, &what) : EG_EINTR;
 	for (uint64_t k = from; k < to && frc == EG_OK && !rc; k++) {

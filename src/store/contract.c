@@ -24,6 +24,23 @@ static void cver_free(cver *v)
 	free(v->updoc);
 	eg_schema_free(v->s);
 	eg_upcast_free(v->up);
+	eg_personal_free(v->pers);
+}
+
+int eg_reg_personal_overlap(const registry *r, const char *const *path, size_t nseg)
+{
+	for (size_t i = 0; r && r->personal && i < r->n; i++)
+		for (size_t k = 0; k < r->t[i].n; k++) {
+			const eg_personal *p = r->t[i].v[k].pers;
+			for (size_t j = 0; p && j < p->n; j++) {
+				size_t m = nseg < p->nseg[j] ? nseg : p->nseg[j], q = 0;
+				while (q < m && !strcmp(path[q], p->seg[j][q]))
+					q++;
+				if (q == m)
+					return 1;
+			}
+		}
+	return 0;
 }
 
 void eg_reg_free(registry *r)
@@ -235,6 +252,13 @@ static int read_schema_event(eg_store *st, registry *r, const eg_event *e)
 		cver_free(v);
 		return bad_event(st, e, err);
 	}
+	int prc = eg_personal_from_schema(v->s, &v->pers, err, sizeof err);
+	if (prc) {
+		cver_free(v);
+		return prc == -2 ? eg_st_err(st, EG_ENOMEM, "out of memory") : bad_event(st, e, err);
+	}
+	if (v->pers)
+		r->personal = 1;
 	int has_up = eg_json_member(&d, "upcast", 6, &up) && up.type == JSON_ARRAY;
 	if (has_up) {
 		if (!(v->updoc = malloc(up.n + 1))) {

@@ -12,6 +12,7 @@
 
 #include "engram.h"
 #include "schema.h"
+#include "shred.h"
 #include "upcast.h"
 
 #define SCHEMAS_STREAM "$schemas"
@@ -33,6 +34,7 @@ typedef struct cver {
 	/* From version - 1 to this one: the document's operations, then a
 	 * default for each required property that has one; NULL if none. */
 	eg_upcast *up;
+	eg_personal *pers;         /* its personal properties (x-personal), or NULL */
 } cver;
 
 typedef struct ctype {
@@ -51,6 +53,7 @@ typedef struct registry {
 	int require_all;
 	uint64_t through;          /* $schemas read up to this position */
 	int upcasts;               /* some type has an upcast */
+	int personal;              /* some version has personal properties */
 	char fp[65];               /* hex SHA-256 over every upcast, "" if none */
 } registry;
 
@@ -68,6 +71,10 @@ void eg_reg_free(registry *r);
  * EG_ENOMEM. */
 int eg_reg_build_upcast(const char *updoc, size_t uplen, const char *doc, size_t doclen,
 			int defaults, eg_upcast **out, char *err, size_t errlen);
+
+/* Does the data path seg[0..nseg) hold, lie inside or contain a property
+ * that some version of some type marks personal? */
+int eg_reg_personal_overlap(const registry *r, const char *const *path, size_t nseg);
 
 /* The type's contract, or NULL. */
 const ctype *eg_reg_type(const registry *r, const char *name, size_t n);

@@ -380,6 +380,14 @@ int eg_contract_add(eg_store *st, const char *type, const char *schema, size_t n
 		rc = eg_st_err(st, EG_EINVAL, "schema: %s", err);
 		goto out;
 	}
+	eg_personal *pers = NULL;
+	int prc = eg_personal_from_schema(s, &pers, err, sizeof err);
+	eg_personal_free(pers);
+	if (prc) {
+		rc = prc == -2 ? eg_st_err(st, EG_ENOMEM, "out of memory")
+			       : eg_st_err(st, EG_EINVAL, "schema: %s", err);
+		goto out;
+	}
 	if ((rc = eg_reg_build_upcast(updoc, un, doc, dn, version > 1, &up, err, sizeof err))) {
 		rc = rc == EG_ENOMEM ? eg_st_err(st, rc, "out of memory")
 				     : eg_st_err(st, rc, "upcast: %s", err);

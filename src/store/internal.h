@@ -394,6 +394,7 @@ struct eg_store {
 	struct eg_colw *colw;        /* writer: the column files' builder (colwrite.c) */
 	int seal_mode;               /* eg_open_opts.seal */
 	struct eg_autoseal *autoseal; /* the background sealer (compact.c), or NULL */
+	struct eg_keys *keys;        /* the key file as read (keys.c), or NULL */
 	char err[1024];
 	char note[512];              /* the first derived file not saved (eg_store_note) */
 };
@@ -456,6 +457,10 @@ void eg_spec_state_used(struct eg_store *st, int lockfd);
  * of that event. */
 int eg_store_event_ident(struct eg_store *st, uint64_t pos, uint64_t *out);
 uint64_t eg_event_ident(const eg_event *e);
+/* A reader of records as stored: encrypted personal values are left as
+ * they are (the column files' builder: they must hold no plaintext). */
+void eg_iter_raw(struct eg_iter *it);
+
 /* For a reader that needs no ids: events come with id NULL when it is a
  * UUID (formatting it is a fair part of decoding), and eg_iter_ident gives
  * the eg_event_ident of the current event all the same. */

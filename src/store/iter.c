@@ -11,6 +11,7 @@
  */
 #include "internal.h"
 #include "contract.h"
+#include "keys.h"
 #include "os.h"
 
 #include <errno.h>
@@ -91,6 +92,10 @@ struct eg_iter {
 	int lazy_ids;                  /* UUID ids left unformatted (eg_iter_lazy_ids) */
 	char *ubuf;                    /* an upcast event's data (f.upcast) */
 	size_t ucap;
+	int raw;                       /* encrypted values left as stored (eg_iter_raw) */
+	char *dbuf;                    /* a decrypted event's data (keys.c) */
+	size_t dcap;
+	struct eg_shred_cx *cx;
 	/* eg_iter_chain's cache: the batch ch_first..ch_last and its hash */
 	uint64_t ch_first, ch_last;
 	unsigned char ch_hash[32];
@@ -936,6 +941,7 @@ int eg_iter_new(eg_store *st, eg_iter **out, const eg_filter *f)
 		eg_iter_free(it);
 		return rc;
 	}
+	eg_keys_refresh(st);    /* a forget by another process since */
 	*out = it;
 	return EG_OK;
 }
@@ -946,6 +952,11 @@ int eg_iter_new(eg_store *st, eg_iter **out, const eg_filter *f)
 static int upcast(eg_iter *it)
 {
 	return eg_reg_upcast_event(it->st, &it->ev.ev, &it->ubuf, &it->ucap);
+}
+
+void eg_iter_raw(eg_iter *it)
+{
+	it->raw = 1;
 }
 
 logpos eg_iter_place(const eg_iter *it)
@@ -975,6 +986,13 @@ int eg_iter_next(eg_iter *it, const eg_event **ev)
 			it->phase = it->phase == PH_B ? PH_A : PH_DONE;
 		else
 			it->phase = it->phase == PH_A ? PH_B : PH_DONE;
+	}
+	if (rc == EG_OK && !it->raw && (it->ev.ev.personal & EG_EV_ENCRYPTED)) {
+		if (!it->ev.ev.id) {     /* lazy ids: the values are bound to it */
+			eg_uuid_format(it->ev.uuid, it->ev.idbuf);
+			it->ev.ev.id = it->ev.idbuf;
+		}
+		rc = eg_keys_open_event(it->st, &it->ev.ev, &it->cx, &it->dbuf, &it->dcap);
 	}
 	if (rc == EG_OK && it->f.upcast)
 		rc = upcast(it);
@@ -1072,6 +1090,7 @@ int eg_iter_wait(eg_iter *it, int timeout_ms)
 			it->resume = st->log.head_at;
 			it->ix_through = it->lo - 1;
 			it->phase = PH_B;
+			eg_keys_refresh(st);   /* a forget since: its values read null from now */
 			return it->f.upcast ? eg_reg_refresh(st) : EG_OK;
 		}
 		struct pollfd pfd = { .fd = it->ino_fd, .events = POLLIN };
@@ -1103,6 +1122,8 @@ void eg_iter_free(eg_iter *it)
 	free(it->rb);
 	free(it->tr);
 	free(it->ubuf);
+	free(it->dbuf);
+	eg_shred_cx_free(it->cx);
 	if (it->ino_fd >= 0)
 		eg_os.close(it->ino_fd);
 	free(it);

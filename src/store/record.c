@@ -81,7 +81,8 @@ size_t eg_rec_event_encode(const rec_in *r, unsigned char *out)
 				 (is_uuid ? EVT_FLAG_ID_UUID : 0) |
 				 (rectime ? EVT_FLAG_TIME_RECORDED : 0) |
 				 (r->schema_version ? EVT_FLAG_SCHEMA : 0) |
-				 (r->tags_len ? EVT_FLAG_TAGS : 0));
+				 (r->tags_len ? EVT_FLAG_TAGS : 0) |
+				 (r->enc ? EVT_FLAG_ENC : 0));
 	wr64(out + 10, r->pos);
 	wr64(out + 18, rectime ? 0 : (uint64_t)r->time);
 	unsigned char *p = out + EVT_FIXED;
@@ -164,6 +165,7 @@ size_t eg_rec_event_decode_ex(const unsigned char *p, size_t avail, rec_event *o
 	e->kind = flags & EVT_FLAG_KIND_MASK;
 	e->version = v[0];
 	e->schema_version = v[8];
+	e->personal = flags & EVT_FLAG_ENC ? EG_EV_ENCRYPTED : 0;
 	if (flags & EVT_FLAG_ID_UUID) {
 		if (v[1] != 16)
 			return 0;

@@ -35,12 +35,14 @@
 #define EVT_FLAG_TAGS      0x20  /* one more varint, tags_len, follows the
                                     others, and the tags follow meta: each
                                     a varint length and its bytes */
-#define EVT_FLAGS_KNOWN    0x3f
 
 /* Tags (docs/CONSISTENCY.md): 1 to TAG_MAX bytes each, at most TAGS_MAX
  * an event. */
 #define TAG_MAX  128
 #define TAGS_MAX 32
+#define EVT_FLAG_ENC       0x40  /* data holds encrypted personal values
+                                    (docs/FORGETTING.md): readers decrypt */
+#define EVT_FLAGS_KNOWN    (0x1f | EVT_FLAG_TAGS | EVT_FLAG_ENC)
 
 /* The time of an event that was given none: its batch's recorded time,
  * known only at commit.  An encoder given it sets EVT_FLAG_TIME_RECORDED;
@@ -85,6 +87,7 @@ typedef struct rec_in {
 	uint64_t pos, version, schema_version;
 	int64_t time;
 	int kind;
+	int enc;                     /* data holds encrypted values: EVT_FLAG_ENC */
 	const unsigned char *uuid;
 	const char *id, *stream, *type, *actor, *session, *data, *meta;
 	size_t id_len, stream_len, type_len, actor_len, session_len,

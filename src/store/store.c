@@ -6,6 +6,7 @@
 #include "internal.h"
 #include "colint.h"
 #include "contract.h"
+#include "keys.h"
 #include "os.h"
 
 #include <errno.h>
@@ -277,6 +278,7 @@ void eg_store_close(eg_store *st)
 	if (st->lock_fd >= 0)
 		eg_os.close(st->lock_fd);
 	eg_reg_free(st->reg);
+	eg_keys_close(st);
 	free(st);
 }
 

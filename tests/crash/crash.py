@@ -7,7 +7,9 @@ one batch in eight of ~8 KB events),
 now and then also runs a projection, a windows run, a sessions query, a
 consumer, a metrics query and engram errors (each writes derived files or a
 checkpoint of its own: a tenth of the events are metric samples and a
-twentieth errors) and a new schema version; its appends use --quarantine against a schema for deposit
+twentieth errors, a twentieth sign-ups whose email is personal, of new
+subjects: keys made in the batch) and a new schema version, and now and
+then forgets a subject; its appends use --quarantine against a schema for deposit
 that refuses about half of them (a refused event goes to $quarantine in its
 own batch); one append in ten is history with its own record times
 (--keep-recorded, a new "recorded" every 7 lines, so many commits); the
@@ -21,6 +23,8 @@ events and "ack K FIRST LAST" after engram acknowledged it.  After each kill
 the store is checked:
 
 - `engram verify` is clean (exit 0);
+- every sign-up reads its email back (its key was durable before its
+  batch's commit), or null with "forgotten" when its subject was forgotten;
 - every column block (idx/col/, built every 64 events here through
   ENGRAM_COL_BLOCK_EVENTS, by the writer's thread and by brief writers,
   so that kills land in the middle of builds) holds what the log gives
@@ -68,6 +72,11 @@ PROJ = {"name": "crash_counts", "key": "stream", "snapshot_every": 1000,
         "fields": {"n": {"count": True}, "total": {"sum": "data.v"}, "last": {"last": "data.v"}}}
 # Deposits with v above 500 are refused by their schema (and quarantined).
 DEPOSIT = {"type": "object", "properties": {"v": {"type": "integer", "maximum": 500}}}
+# Sign-ups carry a personal email (docs/FORGETTING.md) of a new subject
+# each: most batches make keys, which must be durable before the commit.
+SIGNUP = {"type": "object", "x-subject": "/user",
+          "properties": {"user": {"type": "string"}, "v": {"type": "integer"},
+                         "email": {"type": "string", "x-personal": True}}}
 # Features of each stream at a few cutoffs, one known at its cutoff (the
 # table's record-time guard) and one long after; a projection field
 # answered from the entity table.
@@ -138,6 +147,7 @@ def produce(engram, store, log, it, seed):
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     t0 = 1735689600 + it * 86400          # a day of event time per iteration
     run(engram, store, "schema", "add", "deposit", "deposit.json", "--compat", "none")
+    run(engram, store, "schema", "add", "signup", "signup.json", "--compat", "none")
     for k in range(1_000_000):
         n = rnd.randint(1, 300)
         # One batch in eight has ~8 KB events: a few MB, more than the
@@ -160,6 +170,9 @@ def produce(engram, store, log, it, seed):
             elif kind < 0.15:
                 e.update(kind="error", type="Boom",
                          data={"message": f"boom {e['data']['v']}", "service": e["stream"]})
+            elif kind < 0.2:
+                u = f"u{it}-{k}-{j % 3}"
+                e.update(type="signup", data={"user": u, "v": e["data"]["v"], "email": u + "@example.com"})
             lines.append(json.dumps(e))
         if rnd.random() < 0.1:
             lines, args = history(rnd, it, k, n), ["--keep-recorded"]
@@ -197,6 +210,11 @@ def produce(engram, store, log, it, seed):
                 "--cutoff-known-at", "known")
         elif roll < 0.72:
             run(engram, store, "compact", "--block-size", rnd.choice(["4k", "16k", "256k"]))
+        elif roll < 0.74 and k:
+            # a subject of the batch before forgotten (its keys zeroed,
+            # the derived state dropped): killed at any step of it too
+            os.write(fd, b"forgetintent\n")   # it drops the kept dataset
+            run(engram, store, "forget", f"u{it}-{k - 1}-{rnd.randrange(3)}")
         elif roll < 0.8:
             os.write(fd, b"dsintent\n")
             if run(engram, store, "dataset", "build", "ds.json").returncode == 0:
@@ -283,13 +301,15 @@ def check_dataset(engram, store, log, events, rnd):
     """The kept dataset after a kill: whole, and never older than the last
     build that succeeded; then a build works.  Returns (was a build cut
     short, was it cut while writing the table: table.tmp is there)."""
-    acked, last = 0, None
+    acked, last, forgot = 0, None, 0
     for line in open(log):
         f = line.split()
         if f and f[0] in ("dsintent", "dsack"):
             last = f[0]
             if f[0] == "dsack":
-                acked = int(f[1])
+                acked, forgot = int(f[1]), 0
+        elif f and f[0] == "forgetintent":
+            forgot = 1
     d = os.path.join(store, "datasets", DS["name"])
     writing = int(os.path.exists(os.path.join(d, "table.tmp")))
     if os.path.exists(os.path.join(d, "table")):
@@ -306,7 +326,7 @@ def check_dataset(engram, store, log, events, rnd):
         must(ds_got(r.stdout) == ds_want(events, head),
              f"the kept dataset built at {head} is not the log's rows up to {head}")
     else:
-        must(not acked, f"the dataset built at {acked} is gone")
+        must(not acked or forgot, f"the dataset built at {acked} is gone (and no forget since)")
     r = run(engram, store, "dataset", "build", "ds.json")
     must(r.returncode == 0, f"dataset build afterwards: exit {r.returncode}: {r.stderr.strip()}")
     r = run(engram, store, "dataset", "rows", DS["name"], "--all")
@@ -353,6 +373,19 @@ def check(engram, store, log, work, rnd):
     must(pos == list(range(1, len(pos) + 1)), "positions are not dense from 1")
     ids = [e["id"] for e in events]
     must(len(set(ids)) == len(ids), "an event id appears twice")
+    r = run(engram, store, "forget", "--list")
+    must(r.returncode == 0, f"forget --list: {r.stderr}")
+    forgotten = {json.loads(l)["subject"] for l in r.stdout.splitlines()}
+    for e in events:
+        if e["type"] != "signup" or e["stream"].startswith("$"):
+            continue
+        u = e["data"]["user"]
+        must("unavailable" not in e, f"event {e['id']}: the key of {u} is not in the key file")
+        if u in forgotten:
+            must(e["data"]["email"] is None and e.get("forgotten"), f"event {e['id']}: {u} forgotten, yet {e}")
+        else:
+            must(e["data"]["email"] == u + "@example.com" and "forgotten" not in e,
+                 f"event {e['id']}: email {e['data']['email']} for {u}")
     recs = [rec_us(e["recorded"]) for e in events]
     must(all(a <= b for a, b in zip(recs, recs[1:])), "record time decreases along the log")
     for e, r in zip(events, recs):
@@ -429,6 +462,7 @@ def main():
     json.dump(PROJ, open("proj.json", "w"))
     json.dump(WIN, open("win.json", "w"))
     json.dump(DEPOSIT, open("deposit.json", "w"))
+    json.dump(SIGNUP, open("signup.json", "w"))
     json.dump(FEAT, open("feat.json", "w"))
     json.dump(DS, open("ds.json", "w"))
     open("labels.csv", "w").write(LABELS)

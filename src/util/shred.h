@@ -1,0 +1,90 @@
+/*
+ * shred.h — crypto-shredding's parts that know nothing of stores
+ * (docs/FORGETTING.md): which properties of a type's data are personal
+ * (the schema's "x-personal" and "x-subject" annotations), and the
+ * encrypted form of one personal value, AES-256-GCM under its subject's
+ * key, bound to the key id, the event's position and the value's place.
+ *
+ * The encrypted form replaces the value in data as the JSON object
+ *     {"$enc":"KID.BASE64"}
+ * KID the key id in decimal, BASE64 (RFC 4648, padded) the 12-byte nonce,
+ * the ciphertext of the value's JSON text and the 16-byte tag.
+ */
+#ifndef EG_SHRED_H
+#define EG_SHRED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+
+#include "schema.h"
+
+#define EG_SHRED_KEY 32
+#define EG_SHRED_NONCE 12
+#define EG_SHRED_TAG 16
+/* A subject's text (its key file entry holds it): at most this many bytes. */
+#define EG_SHRED_SUBJECT_MAX 64
+
+/* The personal properties of one schema version: data pointers (RFC 6901,
+ * as the schema spells them: "/email", "/address/street") and their
+ * decoded segments, and the subject's pointer and segments. */
+typedef struct eg_personal {
+	size_t n;
+	char **ptr;
+	char ***seg;
+	size_t *nseg;
+	char *subject;
+	char **sseg;
+	size_t nsseg;
+} eg_personal;
+
+/*
+ * The personal properties a compiled schema declares: *out NULL when it
+ * marks none.  0, or -1 with "SCHEMA_PATH: what is wrong" in err (x-personal
+ * not a boolean or not on a property reached through "properties" from the
+ * root, personal properties without "x-subject", "x-subject" not a JSON
+ * pointer into data or not at the top level, the subject itself personal),
+ * or -2 out of memory.
+ */
+int eg_personal_from_schema(const eg_schema *s, eg_personal **out, char *err, size_t errlen);
+void eg_personal_free(eg_personal *p);
+
+/* A JSON pointer's segments decoded (~1 is '/', ~0 is '~'): 0, -1 if it is
+ * not a pointer ("" or not starting '/', a bad escape), -2 out of memory. */
+int eg_pointer_split(const char *ptr, size_t n, char ***seg, size_t *nseg);
+void eg_pointer_free(char **seg, size_t nseg);
+
+/* A cipher context, reused from value to value (one per thread). */
+typedef struct eg_shred_cx eg_shred_cx;
+eg_shred_cx *eg_shred_cx_new(void);
+void eg_shred_cx_free(eg_shred_cx *cx);
+
+/*
+ * Append the encrypted form of the JSON text pt[0..n) to out, under key
+ * (key id kid), bound to the event's id id[0..idlen) (its text) and the
+ * value's data pointer ptr[0..plen): a fresh random nonce each time.  0, or
+ * -1 (out of memory, or the cipher or the random source failed).
+ */
+int eg_shred_seal(eg_shred_cx *cx, struct buf *out, const unsigned char key[EG_SHRED_KEY],
+		  uint32_t kid, const char *id, size_t idlen, const char *ptr, size_t plen,
+		  const char *pt, size_t n);
+
+/*
+ * Parse the text of an encrypted form's "$enc" string (s[0..n), no quotes):
+ * the key id and the raw bytes (nonce, ciphertext, tag) into raw, which
+ * must hold n bytes.  0, or -1 when it is not of the form.
+ */
+int eg_shred_parse(const char *s, size_t n, uint32_t *kid, unsigned char *raw, size_t *rawlen);
+
+/*
+ * Decrypt raw[0..rawlen) (from eg_shred_parse) into out (rawlen bytes at
+ * least): its length, or -1 when the tag does not match (another key,
+ * another place or event, or damaged bytes): never unauthenticated
+ * bytes.
+ */
+long eg_shred_open(eg_shred_cx *cx, const unsigned char key[EG_SHRED_KEY], uint32_t kid,
+		   const char *id, size_t idlen, const char *ptr, size_t plen,
+		   const unsigned char *raw, size_t rawlen, unsigned char *out);
+
+#endif
