@@ -239,3 +239,34 @@ export ENGRAM_DIR=${ENGRAM_DIR_DEMO:-./engram-data}
 say "Tamper evidence: keep the head; verify proves the log still matches it"
 run head
 run verify
+
+say "Merkle proofs (RFC 9162): one event against the head's root, checked without the store (docs/PROOFS.md)"
+root=$("$E" --format ndjson head | sed 's/.*"root":"\([0-9a-f]*\)".*/\1/')
+run proof inclusion 42 > build/demo/proof.json
+cut -c1-300 build/demo/proof.json
+run proof check build/demo/proof.json --root "$root"
+echo "One hex digit of the path changed, and the proof no longer reaches the root:"
+sed -E 's/("audit_path":\[")0/\11/; t; s/("audit_path":\[")[0-9a-f]/\10/' build/demo/proof.json > build/demo/bad-proof.json
+run proof check build/demo/bad-proof.json --root "$root" || echo "(exit code $?)"
+
+say "Forgetting a person: personal values encrypted per subject, the key destroyed (docs/FORGETTING.md)"
+trust=build/demo/trust-store
+rm -rf "$trust"
+cat examples/customer_signed_up.json
+run -d "$trust" schema add customer_signed_up examples/customer_signed_up.json
+run -d "$trust" append examples/trust.ndjson
+echo "The log holds the emails as ciphertext only: $(cat "$trust"/log/*.seg | grep -c 'grace@example.com' || true) match of grace@example.com in it"
+run -d "$trust" --format table read --type customer_signed_up
+run -d "$trust" forget c2
+run -d "$trust" --format table read --type customer_signed_up
+run -d "$trust" verify
+
+say "Conditional appends across streams (DCB): the last seat of a course is booked once (docs/CONSISTENCY.md)"
+q='types=seat_booked,seat_released tags=course:7'
+run -d "$trust" read --query "$q"
+after=$("$E" -d "$trust" read --query "$q" | tail -n 1 | tr -dc 0-9)
+echo "Two customers saw the seat free at position $after; each books it on that condition:"
+echo '{"stream":"customer-c1","type":"seat_booked","tags":["customer:c1","course:7"]}' |
+	run -d "$trust" append --fail-if "$q" --after "$after"
+echo '{"stream":"customer-c3","type":"seat_booked","tags":["customer:c3","course:7"]}' |
+	run -d "$trust" append --fail-if "$q" --after "$after" || echo "(exit code $?: c3 must read again)"

@@ -2,8 +2,8 @@
  * parser and match, the check through the index, and the race of the
  * issue (JasperFx/marten#4591): K processes booking the last seat of a
  * course, each reading, then appending with the condition; exactly one
- * per round commits.  ENGRAM_RACE_ROUNDS sets the rounds (make test: 50;
- * make race-check: 1000). */
+ * per round commits.  ENGRAM_RACE_ROUNDS sets the rounds (default 50;
+ * make unit: 1000, and 50 under the sanitizers). */
 #include "testutil.h"
 
 #include <errno.h>

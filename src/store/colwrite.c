@@ -1351,4 +1351,5 @@ static int col_rebuild_all(eg_store *st)
 __attribute__((constructor)) static void col_register(void)
 {
 	eg_ds_register(COL_SUB, "columns", NULL, col_rebuild_all);
+	eg_ds_as_stored(COL_SUB, "columns");   /* columns of the records as stored */
 }

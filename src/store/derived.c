@@ -364,25 +364,42 @@ int eg_ds_drop_files(eg_store *st, const char *sub)
 #define MAX_KINDS 16
 
 static eg_ds_kind kinds[MAX_KINDS] = {
-	{ "proj", "projection", NULL, NULL },
-	{ "win", "window", NULL, NULL },
-	{ "sess", "session", NULL, NULL },
+	{ "proj", "projection", NULL, NULL, 0 },
+	{ "win", "window", NULL, NULL, 0 },
+	{ "sess", "session", NULL, NULL, 0 },
 };
 static size_t nkinds = 3;
 
-int eg_ds_register(const char *sub, const char *name, int (*drop_all)(eg_store *st),
-		   int (*rebuild_all)(eg_store *st))
+static eg_ds_kind *kind_of(const char *sub, const char *name)
 {
 	size_t i = 0;
 	while (i < nkinds && strcmp(kinds[i].sub, sub))
 		i++;
 	if (i == nkinds) {
 		if (nkinds == MAX_KINDS)
-			return -1;
-		kinds[nkinds++] = (eg_ds_kind){ sub, name, NULL, NULL };
+			return NULL;
+		kinds[nkinds++] = (eg_ds_kind){ sub, name, NULL, NULL, 0 };
 	}
-	kinds[i].drop_all = drop_all;
-	kinds[i].rebuild_all = rebuild_all;
+	return &kinds[i];
+}
+
+int eg_ds_register(const char *sub, const char *name, int (*drop_all)(eg_store *st),
+		   int (*rebuild_all)(eg_store *st))
+{
+	eg_ds_kind *k = kind_of(sub, name);
+	if (!k)
+		return -1;
+	k->drop_all = drop_all;
+	k->rebuild_all = rebuild_all;
+	return 0;
+}
+
+int eg_ds_as_stored(const char *sub, const char *name)
+{
+	eg_ds_kind *k = kind_of(sub, name);
+	if (!k)
+		return -1;
+	k->as_stored = 1;
 	return 0;
 }
 

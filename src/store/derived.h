@@ -128,11 +128,16 @@ typedef struct eg_ds_kind {
 	const char *sub, *name;
 	int (*drop_all)(struct eg_store *st);
 	int (*rebuild_all)(struct eg_store *st);
+	int as_stored;   /* built from the records as stored (personal values
+	                    still encrypted): engram forget keeps it */
 } eg_ds_kind;
 
 /* Attach hooks to kind sub (added if not known).  -1 if the table is full. */
 int eg_ds_register(const char *sub, const char *name, int (*drop_all)(struct eg_store *st),
 		   int (*rebuild_all)(struct eg_store *st));
+/* Mark kind sub (added if not known) as built from the records as stored,
+ * never from decrypted data (docs/FORGETTING.md).  -1 if the table is full. */
+int eg_ds_as_stored(const char *sub, const char *name);
 /* The kinds, in a fixed order; *n of them. */
 const eg_ds_kind *eg_ds_kinds(size_t *n);
 /* Reindex's part: drop every kind's files, then rebuild those that

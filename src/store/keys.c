@@ -789,9 +789,9 @@ int eg_keys_open_event(eg_store *st, eg_event *e, eg_shred_cx **cx, char **space
 
 /* ------------------------------------------------------------- forget */
 
-/* Drop every derived kind that may hold decrypted values: all but the
- * column files, which are built from the records as stored (ciphertext),
- * and the kept datasets under DIR/datasets. */
+/* Drop every derived kind that may hold decrypted values: all but those
+ * built from the records as stored (ciphertext: the column files, the
+ * Merkle tree), and the kept datasets under DIR/datasets. */
 static int drop_decrypted(eg_store *st, char *names, size_t cap)
 {
 	size_t n;
@@ -799,7 +799,7 @@ static int drop_decrypted(eg_store *st, char *names, size_t cap)
 	int rc = EG_OK;
 	names[0] = 0;
 	for (size_t i = 0; i < n && !rc; i++) {
-		if (!strcmp(kinds[i].sub, "col"))
+		if (kinds[i].as_stored)
 			continue;
 		rc = kinds[i].drop_all ? kinds[i].drop_all(st) : eg_ds_drop_files(st, kinds[i].sub);
 		snprintf(names + strlen(names), cap - strlen(names), "%s%s", *names ? "," : "",

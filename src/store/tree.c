@@ -588,4 +588,5 @@ void eg_leaf_free(eg_leaf *l)
 __attribute__((constructor)) static void tree_register(void)
 {
 	eg_ds_register(TREE_SUB, "tree", NULL, NULL);
+	eg_ds_as_stored(TREE_SUB, "tree");   /* leaves hash the records as stored */
 }

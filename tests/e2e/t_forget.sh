@@ -167,10 +167,17 @@ test_forget_leaves_no_plaintext_and_keeps_plain_answers() {
 	f=$(files_holding SECRET-c2-mail SECRET-c2-name)
 	assert_contains "$f" "SECRET-c2-mail $STORE/datasets/" "c2's plaintext in a dataset before forget"
 	assert_contains "$f" "SECRET-c2-name $STORE/idx/feat/" "c2's plaintext in features before forget"
+	ok eg head   # the Merkle tree, which covers the records as stored
+	local root
+	root=$(jget "$OUT" root)
 	ok eg forget c2
 	assert_eq c2 "$(jget "$OUT" subject)" "forget's row"
+	assert_not_contains "$(jget "$OUT" dropped)" tree "forget keeps the tree (ciphertext only)"
+	[ -n "$(ls "$STORE/idx/tree/"*/ 2>/dev/null)" ] || fail "idx/tree was dropped by forget"
 	assert_eq false "$(jget "$OUT" already)" "forgotten now"
 	assert_contains "$(jget "$OUT" dropped)" projection
+	ok eg head
+	assert_eq "$root" "$(jget "$OUT" root)" "the tree's root after forget"
 	# (1) no file holds c2's plaintext, by raw bytes or decompressed
 	assert_eq "" "$(files_holding SECRET-c2-mail SECRET-c2-name SECRET-c2-street)" \
 		"files holding c2's plaintext"

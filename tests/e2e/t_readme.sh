@@ -46,6 +46,35 @@ check(abs(bal(late) - bal(asof) - 1000) < 1e-6, "with the late deposit %r, befor
 check(abs(bal(known) - bal(asof)) < 1e-6, "--known-at before it %r, expected %r" % (known, asof))
 PYEOF
 	check_ops_block
+	check_trust_block
+}
+
+# The tour's trust block (issue 28, store tour/trust): the proof checks
+# against the signed head before and after forget, the second booking of
+# the last seat is refused, and c2's personal values read null.
+check_trust_block() {
+	local out
+	out=$(<"$T/out")
+	assert_eq 2 "$(grep -c '^{"ok":true,"kind":"inclusion"' <<<"$out")" "the proof checked twice"
+	assert_contains "$out" "refused, exit 4" "the second booking of the last seat"
+	assert_contains "$out" '"subject":"c2"' "forget c2"
+	py "$T/out" <<'PYEOF'
+import sys
+from e2e import *
+import json
+rows = [json.loads(l) for l in open(sys.argv[1]) if '"type":"customer_signed_up"' in l and l.startswith('{"pos"')]
+check(len(rows) == 3, "three sign-ups read: %r" % rows)
+for r in rows:
+    d = r["data"]
+    if d["customer_id"] == "c2":
+        check(d["email"] is None and d["name"] is None and r.get("forgotten") is True, "c2 forgotten: %r" % r)
+    else:
+        check("@example.com" in d["email"] and "forgotten" not in r, "others readable: %r" % r)
+lines = open(sys.argv[1]).read().splitlines()
+i = lines.index("refused, exit 4")
+check("conflict: the event at position" in lines[i - 1], "the conflict named: %r" % lines[i - 1])
+check(lines[i - 2].startswith('{"appended":1,'), "c1's booking appended just before: %r" % lines[i - 2])
+PYEOF
 }
 
 # The tour's metrics and errors block (issue 27, store tour/ops), against a
