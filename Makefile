@@ -188,12 +188,19 @@ e2e: deps-check $(ENGRAM) $(SQL_EXT) $(KAFKA_TOOLS)
 
 # Everything make test runs is built first, a job per core (test-build).
 NPROC := $(shell nproc 2>/dev/null || echo 2)
+# The checks after unit, e2e and the fault sweep (each of which keeps both
+# cores busy itself) mostly run one process at a time: they run side by
+# side, a job per core, each one's output printed whole when it ends (-O).
+TEST_CHECKS     := lint crash-check fuzz-replay sql-check features-check datasets-check columns-check windows-check
+TEST_CHECKS_SAN := crash-check fuzz-replay sql-check features-check datasets-check
 test: deps-check
 	@$(MAKE) --no-print-directory -j$(NPROC) test-build
-	@$(MAKE) --no-print-directory unit e2e lint crash-check fuzz-replay fault-check sql-check features-check datasets-check columns-check windows-check
+	@$(MAKE) --no-print-directory unit e2e fault-check
+	@$(MAKE) --no-print-directory -O -j$(NPROC) $(TEST_CHECKS)
 	@echo "== again under AddressSanitizer + UBSan"
 	@$(MAKE) --no-print-directory SAN=1 -j$(NPROC) test-build
-	@$(MAKE) --no-print-directory SAN=1 unit e2e crash-check fuzz-replay sql-check features-check datasets-check
+	@$(MAKE) --no-print-directory SAN=1 unit e2e
+	@$(MAKE) --no-print-directory SAN=1 -O -j$(NPROC) $(TEST_CHECKS_SAN)
 	@echo "all tests passed"
 
 # The property test of SQL over the log (tests/sql/prop.py): random queries
