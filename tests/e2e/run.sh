@@ -17,6 +17,8 @@
 #   E2E_SKIP="P..."  skip the tests whose "file/test" contains one of these
 #                    substrings (make SAN=1 e2e: the Kafka kill -9 loops,
 #                    which make kafka-faults runs at length)
+#   E2E_SAN=1        the engram under test is the sanitized build (make
+#                    SAN=1 e2e): the longest loops take fewer rounds
 set -u
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
