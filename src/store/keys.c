@@ -521,6 +521,8 @@ static int vobj_member(const json_span *o, const char *name, size_t nl, json_spa
 
 typedef struct sctx {
 	const eg_personal *p;
+	json_span subj;              /* a top-level subject's value, when found */
+	int has_subj;
 	eg_shred_val *v;             /* the personal values found, in data order */
 	size_t nv, cap;
 	eg_shred_val stack[16];
@@ -580,6 +582,12 @@ static int seal_obj(sctx *s, const json_span *o, size_t d, uint64_t live)
 			else
 				next |= 1ull << i;
 		}
+		/* a top-level subject (the usual case) found on the same walk */
+		if (!d && s->p->nsseg == 1 && s->p->sseg[0][0] == (nl ? nm[0] : 0) &&
+		    strlen(s->p->sseg[0]) == nl && !memcmp(s->p->sseg[0], nm, nl)) {
+			s->subj = v;            /* the last of duplicates, as eg_json_member */
+			s->has_subj = 1;
+		}
 		free(big);
 		if (leaf >= 0) {
 			if (sctx_push(s, s->p->ptr[leaf], &v))
@@ -594,11 +602,13 @@ static int seal_obj(sctx *s, const json_span *o, size_t d, uint64_t live)
 
 /* The subject's text: the value at the x-subject pointer, a string
  * (decoded) or an integer (its digits); else EG_EINVAL with err set. */
-static int subject_of(const eg_personal *p, const char *data, size_t n,
+static int subject_of(const eg_personal *p, const char *data, size_t n, const json_span *at,
 		      char out[EG_SHRED_SUBJECT_MAX], size_t *len, char *err, size_t errlen)
 {
 	json_span v = { data, n, JSON_OBJECT };
-	for (size_t i = 0; i < p->nsseg; i++) {
+	if (at)                      /* found by the walk that found the values */
+		v = *at;
+	for (size_t i = at ? p->nsseg : 0; i < p->nsseg; i++) {
 		json_span c;
 		if (v.type != JSON_OBJECT || !vobj_member(&v, p->sseg[i], strlen(p->sseg[i]), &c)) {
 			snprintf(err, errlen, "field \"data%s\": missing; it names the subject of the "
@@ -641,24 +651,25 @@ int eg_keys_seal_data(eg_store *st, eg_shred_cx *cx, const eg_personal *p, const
 	char subj[EG_SHRED_SUBJECT_MAX];
 	size_t sl = 0;
 	*sealed = 0;
-	int rc = subject_of(p, data, n, subj, &sl, err, errlen);
-	if (rc)
-		return rc;
-	uint32_t kid;
-	const unsigned char *key;
-	if ((rc = subject_key(st, subj, sl, &kid, &key))) {
-		snprintf(err, errlen, "%s", rc == EG_ENOMEM ? "out of memory"
-				     : "no random bytes for a new key");
-		return rc;
-	}
 	sctx s = { .p = p, .cap = sizeof s.stack / sizeof *s.stack };
 	s.v = s.stack;
 	uint64_t all = p->n >= 64 ? ~0ull : (1ull << p->n) - 1;
 	json_span d = { data, n, JSON_OBJECT };
+	uint32_t kid;
+	const unsigned char *key;
+	int rc;
 	if (seal_obj(&s, &d, 0, all)) {
 		snprintf(err, errlen, "field \"data\": cannot encrypt its personal values (out of "
 			 "memory, or more than %d)", EG_SHRED_VALS);
 		rc = EG_ENOMEM;
+		goto out;
+	}
+	if ((rc = subject_of(p, data, n, p->nsseg == 1 ? (s.has_subj ? &s.subj : NULL) : NULL,
+			     subj, &sl, err, errlen)))
+		goto out;
+	if ((rc = subject_key(st, subj, sl, &kid, &key))) {
+		snprintf(err, errlen, "%s", rc == EG_ENOMEM ? "out of memory"
+				     : "no random bytes for a new key");
 		goto out;
 	}
 	if (!s.nv)
@@ -674,9 +685,14 @@ int eg_keys_seal_data(eg_store *st, eg_shred_cx *cx, const eg_personal *p, const
 			if (eg_shred_seal(cx, out, key, kid, id, idlen, s.v, s.nv))
 				rc = EG_ENOMEM;
 		} else {
-			char ix[32];
-			int k = snprintf(ix, sizeof ix, "{\"$enc\":%zu}", i);
-			rc = buf_add(out, ix, (size_t)k) ? EG_ENOMEM : EG_OK;
+			char ix[24] = "{\"$enc\":", dig[8];
+			size_t k = 8, nd = 0;
+			for (size_t q = i; q; q /= 10)
+				dig[nd++] = (char)('0' + q % 10);
+			while (nd)
+				ix[k++] = dig[--nd];
+			ix[k++] = '}';
+			rc = buf_add(out, ix, k) ? EG_ENOMEM : EG_OK;
 		}
 		at = off + s.v[i].n;
 	}
