@@ -49,6 +49,8 @@ typedef struct eg_keys {
 	uint64_t *slot;              /* writer: open addressing subject -> id (low 32
 					bits; 0 empty) and the top of its hash (high) */
 	size_t nslot, nused;
+	void *oldslots;              /* slot arrays outgrown, freed at close (a prefetch
+					on another thread may still read one) */
 	struct stat seen;            /* reader: the file as read (st_ino 0: none) */
 	struct eg_keys *older;       /* tables replaced by a refresh, freed at close */
 } eg_keys;
@@ -70,6 +72,10 @@ static void keys_free(eg_keys *k)
 		}
 		free(k->chunk);
 		free(k->slot);
+		for (void *q = k->oldslots, *nx; q; q = nx) {
+			nx = *(void **)q;
+			free(q);
+		}
 		if (k->fd >= 0)
 			eg_os.close(k->fd);
 		free(k);
@@ -150,18 +156,23 @@ static int map_put(eg_keys *k, uint32_t id);
 static int map_grow(eg_keys *k)
 {
 	size_t ns = k->nslot ? k->nslot * 2 : 1024;
-	uint64_t *old = k->slot;
+	uint64_t *old = k->slot, *nw = calloc(ns, sizeof *nw);
 	size_t on = k->nslot;
-	if (!(k->slot = calloc(ns, sizeof *k->slot))) {
-		k->slot = old;
+	if (!nw)
 		return -1;
-	}
-	k->nslot = ns;
+	/* the array first, the larger size after it: a reader of the size
+	 * then the array (eg_keys_prefetch) never indexes past the array it
+	 * reads, and the old one is kept */
+	__atomic_store_n(&k->slot, nw, __ATOMIC_RELEASE);
 	k->nused = 0;
+	__atomic_store_n(&k->nslot, ns, __ATOMIC_RELEASE);
 	for (size_t i = 0; i < on; i++)
 		if (old[i])
 			map_put(k, (uint32_t)old[i]);
-	free(old);
+	if (old) {                   /* kept, its first word the list's link */
+		*(void **)old = k->oldslots;
+		k->oldslots = old;
+	}
 	return 0;
 }
 
@@ -198,6 +209,33 @@ static uint32_t map_find(eg_keys *k, const char *s, size_t n, size_t *at)
 		}
 	}
 	return 0;
+}
+
+void eg_keys_prefetch(eg_store *st, uint64_t h, int step)
+{
+	eg_keys *k = st->keys;
+	if (!k)
+		return;
+	/* the size first: never larger than the array read after it */
+	size_t ns = __atomic_load_n(&k->nslot, __ATOMIC_ACQUIRE);
+	uint64_t *slot = __atomic_load_n(&k->slot, __ATOMIC_ACQUIRE);
+	if (!ns || !slot)
+		return;
+	size_t i = h & (ns - 1);
+	if (!step) {
+		__builtin_prefetch(&slot[i]);
+		return;
+	}
+	/* the entry the slot names, if it looks like the subject's: a hint
+	 * only, so a slot changing meanwhile does no harm (entries are never
+	 * moved, chunks never freed while the store is open) */
+	uint64_t v = __atomic_load_n(&slot[i], __ATOMIC_RELAXED);
+	uint32_t id = (uint32_t)v;
+	if (v && !((v ^ h) >> 32) && id <= __atomic_load_n(&k->n, __ATOMIC_RELAXED)) {
+		keyent *e = ent(k, id);
+		__builtin_prefetch(e);
+		__builtin_prefetch((char *)e + 64);
+	}
 }
 
 /* Read the whole file into a new table: the writer's (fd kept open, the
@@ -637,6 +675,33 @@ static int subject_of(const eg_personal *p, const char *data, size_t n, const js
 		 "(the subject of the event's personal values, x-subject), got %.40s", p->subject,
 		 EG_SHRED_SUBJECT_MAX, v.p);
 	return EG_EINVAL;
+}
+
+int eg_keys_subject_hash(const eg_personal *p, const char *data, size_t n, uint64_t *h)
+{
+	char subj[EG_SHRED_SUBJECT_MAX], err[8];
+	size_t sl;
+	json_span v = { data, n, JSON_OBJECT }, c;
+	/* A hint: the first member of the name, not walking on to the last
+	 * (which sealing uses, as eg_json_member) — with duplicates the hint
+	 * may miss, nothing else.  Plain names only. */
+	for (size_t i = 0; i < p->nsseg; i++, v = c) {
+		vobj it;
+		json_span key;
+		size_t nl = strlen(p->sseg[i]);
+		int r;
+		if (v.type != JSON_OBJECT || vobj_begin(&it, v.p, v.n))
+			return -1;
+		while ((r = vobj_next(&it, &key, &c)) == 1)
+			if (key.n - 2 == nl && !memcmp(key.p + 1, p->sseg[i], nl))
+				break;
+		if (r != 1)
+			return -1;
+	}
+	if (subject_of(p, data, n, &v, subj, &sl, err, sizeof err))
+		return -1;
+	*h = subj_hash(subj, sl);
+	return 0;
 }
 
 int eg_keys_prepare(eg_store *st)

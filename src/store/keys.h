@@ -51,6 +51,16 @@ int eg_keys_seal_data(struct eg_store *st, eg_shred_cx *cx, const eg_personal *p
 		      int *sealed, char *err, size_t errlen);
 
 /*
+ * For bulk appends, which look many subjects' keys up: the hash of the
+ * subject of data[0..n) (0, or -1 when it has none: sealing then says
+ * why), and a hint to bring its key's place in the writer's table into
+ * the cache: step 0 the map slot, step 1 (a few lines later) the entry
+ * the slot names.  Safe beside a thread that adds keys.
+ */
+int eg_keys_subject_hash(const eg_personal *p, const char *data, size_t n, uint64_t *h);
+void eg_keys_prefetch(struct eg_store *st, uint64_t h, int step);
+
+/*
  * An event read (its id formatted: not NULL): if its record holds
  * encrypted values (EG_EV_ENCRYPTED),
  * e->data is rewritten into *space (cap bytes, grown) with each encrypted
