@@ -46,12 +46,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t n)
 	for (size_t nv = 1; nv <= 3; nv++) {
 		eg_shred_val sv[3];
 		if (!eg_shred_split(data, n, sv, nv)) {
-			size_t sum = 0;
-			for (size_t i = 0; i < nv; i++) {
-				CHECK(sv[i].v >= (const char *)data && sv[i].v + sv[i].n <= (const char *)data + n);
-				sum += 4 + sv[i].n;
-			}
-			CHECK(sum == n);
+			for (size_t i = 0; i < nv; i++)
+				CHECK(sv[i].v > (const char *)data && sv[i].v + sv[i].n <= (const char *)data + n &&
+				      (!i || sv[i].v > sv[i - 1].v + sv[i - 1].n));
+			CHECK(sv[nv - 1].v + sv[nv - 1].n == (const char *)data + n);
 		}
 	}
 	/* the input as two values: sealed, parsed and opened back */
@@ -68,7 +66,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t n)
 		CHECK(r2 && o2);
 		CHECK(!eg_shred_parse(b.p + 9, b.n - 11, &kid, r2, &rl) && kid == 9);
 		long got = eg_shred_open(cx, KEY, 9, "id-77", 5, PTRS, 2, r2, rl, o2);
-		CHECK(got == (long)(n + 8));
+		CHECK(got >= (long)(n + 2) && got <= (long)(n + 4));
 		eg_shred_val w[2] = { PTRS[0], PTRS[1] };
 		CHECK(!eg_shred_split(o2, (size_t)got, w, 2));
 		CHECK(w[0].n == n / 2 && w[1].n == n - n / 2);

@@ -301,6 +301,16 @@ static void wr_le32(unsigned char *p, uint32_t v)
 		p[i] = (unsigned char)(v >> (8 * i));
 }
 
+static size_t varint_len(size_t v)
+{
+	size_t n = 1;
+	while (v > 0x7f) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
 static int nonce(eg_shred_cx *cx, unsigned char out[EG_SHRED_NONCE])
 {
 	if (cx->left < EG_SHRED_NONCE) {
@@ -361,7 +371,7 @@ int eg_shred_seal(eg_shred_cx *cx, buf *out, const unsigned char key[EG_SHRED_KE
 	for (size_t i = 0; i < nv; i++) {
 		if (v[i].n > (1u << 26))
 			return -1;
-		n += 4 + v[i].n;
+		n += varint_len(v[i].n) + v[i].n;
 	}
 	if (n > (1u << 26))
 		return -1;
@@ -372,9 +382,13 @@ int eg_shred_seal(eg_shred_cx *cx, buf *out, const unsigned char key[EG_SHRED_KE
 	/* the plaintext built where its ciphertext goes: GCM encrypts in place */
 	unsigned char *q = r + EG_SHRED_NONCE;
 	for (size_t i = 0; i < nv; i++) {
-		wr_le32(q, (uint32_t)v[i].n);
-		memcpy(q + 4, v[i].v, v[i].n);
-		q += 4 + v[i].n;
+		for (size_t k = v[i].n; ; k >>= 7) {   /* LEB128 */
+			*q++ = (unsigned char)((k & 0x7f) | (k > 0x7f ? 0x80 : 0));
+			if (k <= 0x7f)
+				break;
+		}
+		memcpy(q, v[i].v, v[i].n);
+		q += v[i].n;
 	}
 	int outl = 0, fin = 0, ok = 0;
 	EVP_CIPHER_CTX *c = cx->c;
@@ -468,11 +482,15 @@ int eg_shred_split(const unsigned char *pt, size_t n, eg_shred_val *v, size_t nv
 {
 	size_t at = 0;
 	for (size_t i = 0; i < nv; i++) {
-		if (n - at < 4)
-			return -1;
-		size_t len = (size_t)pt[at] | (size_t)pt[at + 1] << 8 | (size_t)pt[at + 2] << 16 |
-			     (size_t)pt[at + 3] << 24;
-		at += 4;
+		size_t len = 0;
+		for (int sh = 0; ; sh += 7) {   /* LEB128, at most 4 bytes (2^28) */
+			if (at >= n || sh > 21)
+				return -1;
+			unsigned char b = pt[at++];
+			len |= (size_t)(b & 0x7f) << sh;
+			if (!(b & 0x80))
+				break;
+		}
 		if (len > n - at)
 			return -1;
 		v[i].v = (const char *)pt + at;

@@ -11,7 +11,7 @@
  *     {"$enc":"KID.BASE64"}
  * KID the key id in decimal, BASE64 (RFC 4648, padded) the 12-byte nonce,
  * the ciphertext and the 16-byte tag; the plaintext is each value's JSON
- * text after its length (u32, little-endian).  The others, in data order,
+ * text after its length (unsigned LEB128).  The others, in data order,
  * are replaced by {"$enc":1}, {"$enc":2}, ...: their index in the bundle.
  * One message per event instead of one per value: OpenSSL's per-call
  * overhead, a nonce, a tag and base64 padding once (bench/forget.sh).
