@@ -585,6 +585,16 @@ static int sctx_push(sctx *s, const char *ptr, const json_span *v)
 	return 0;
 }
 
+/* Is the pointer segment sg (a C string) the name nm[0..nl)?  Without
+ * strlen: this runs for every member and every personal pointer. */
+static int seg_is(const char *sg, const char *nm, size_t nl)
+{
+	size_t q = 0;
+	while (q < nl && sg[q] && sg[q] == nm[q])
+		q++;
+	return q == nl && !sg[q];
+}
+
 /* Find in object o the values of the members at the pointers in `live`
  * (bit i: p's pointer i matches so far, d segments deep), in data order;
  * objects on the way to a deeper pointer are walked.  Nothing is copied:
@@ -612,8 +622,7 @@ static int seal_obj(sctx *s, const json_span *o, size_t d, uint64_t live)
 		uint64_t next = 0;
 		int leaf = -1;
 		for (size_t i = 0; i < s->p->n; i++) {
-			if (!(live >> i & 1) || s->p->seg[i][d][0] != (nl ? nm[0] : 0) ||
-			    strlen(s->p->seg[i][d]) != nl || memcmp(s->p->seg[i][d], nm, nl))
+			if (!(live >> i & 1) || !seg_is(s->p->seg[i][d], nm, nl))
 				continue;
 			if (s->p->nseg[i] == d + 1)
 				leaf = leaf < 0 ? (int)i : leaf;
@@ -621,8 +630,7 @@ static int seal_obj(sctx *s, const json_span *o, size_t d, uint64_t live)
 				next |= 1ull << i;
 		}
 		/* a top-level subject (the usual case) found on the same walk */
-		if (!d && s->p->nsseg == 1 && s->p->sseg[0][0] == (nl ? nm[0] : 0) &&
-		    strlen(s->p->sseg[0]) == nl && !memcmp(s->p->sseg[0], nm, nl)) {
+		if (!d && s->p->nsseg == 1 && seg_is(s->p->sseg[0], nm, nl)) {
 			s->subj = v;            /* the last of duplicates, as eg_json_member */
 			s->has_subj = 1;
 		}
