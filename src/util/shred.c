@@ -1,6 +1,6 @@
 /*
  * shred.c — the personal properties a schema declares, and AES-256-GCM of
- * one personal value (shred.h, docs/FORGETTING.md).  The store's side (the
+ * an event's personal values as one bundle (shred.h, docs/FORGETTING.md).  The store's side (the
  * key file, rewriting data at append and at read) is src/store/keys.c.
  */
 #include "shred.h"
@@ -234,9 +234,9 @@ void eg_personal_free(eg_personal *p)
 
 /* A context keeps the cipher fetched once (OpenSSL 3 looks the algorithm
  * up on every init given EVP_aes_256_gcm()), the key schedule of the last
- * key (consecutive values of one subject, as an event's are, set only the
- * nonce), and random bytes for nonces drawn a page at a time: per value,
- * those three were most of the cost of an append (bench/forget.sh). */
+ * key (consecutive events of one subject set only the nonce), and random
+ * bytes for nonces drawn a page at a time: when each value was sealed
+ * alone, those three were most of the cost of an append (bench/forget.sh). */
 #define NONCE_POOL 4096
 
 struct eg_shred_cx {
