@@ -1,7 +1,8 @@
 /*
  * shred.c — the personal properties a schema declares, and AES-256-GCM of
- * an event's personal values as one bundle (shred.h, docs/FORGETTING.md).  The store's side (the
- * key file, rewriting data at append and at read) is src/store/keys.c.
+ * an event's personal values as one bundle (shred.h, docs/FORGETTING.md).
+ * The store's side (the key file, splicing bundles into data at append and
+ * values back at read) is src/store/keys.c.
  */
 #include "shred.h"
 #include "buf.h"
