@@ -169,7 +169,8 @@ static int map_grow(eg_keys *k)
 	for (size_t i = 0; i < on; i++)
 		if (old[i])
 			map_put(k, (uint32_t)old[i]);
-	if (old) {                   /* kept, its first word the list's link */
+	if (old) {                   /* kept, its first word the list's link (a
+					prefetch reading it there checks the id) */
 		*(void **)old = k->oldslots;
 		k->oldslots = old;
 	}
@@ -231,8 +232,11 @@ void eg_keys_prefetch(eg_store *st, uint64_t h, int step)
 	 * moved, chunks never freed while the store is open) */
 	uint64_t v = __atomic_load_n(&slot[i], __ATOMIC_RELAXED);
 	uint32_t id = (uint32_t)v;
-	if (v && !((v ^ h) >> 32) && id <= __atomic_load_n(&k->n, __ATOMIC_RELAXED)) {
-		keyent *e = ent(k, id);
+	if (!id || ((v ^ h) >> 32) || id > __atomic_load_n(&k->n, __ATOMIC_ACQUIRE))
+		return;
+	keyent *ch = __atomic_load_n(&k->chunk[(id - 1) / CHUNK_ENTS], __ATOMIC_RELAXED);
+	if (ch) {
+		keyent *e = &ch[(id - 1) % CHUNK_ENTS];
 		__builtin_prefetch(e);
 		__builtin_prefetch((char *)e + 64);
 	}
