@@ -6,7 +6,7 @@
 # 10,000 customers) appended (`engram append FILE`) into a fresh store
 # whose "order" schema marks nothing personal (side A) and into one whose
 # schema is the same plus "x-personal" on those three and "x-subject":
-# "/customer_id" (side B: each value AES-256-GCM encrypted, a key per
+# "/customer_id" (side B: an event's values AES-256-GCM encrypted together, a key per
 # customer made and synced before each commit).  Same bytes in, same
 # validation; only the append is timed, wall clock, the sides taking turns
 # (A first in odd runs).  Before any time is reported, B's events must read
@@ -126,7 +126,7 @@ OUT=bench/results/forget.md
 	echo "10,000 customers, each with email, name and address.street, appended"
 	echo "into a fresh store under a schema that marks nothing personal (A) and"
 	echo "under the same schema with the first $K of those \`x-personal\` and \`x-subject\`"
-	echo "/customer_id (B: $K AES-256-GCM values per event, a key per customer"
+	echo "/customer_id (B: $K values per event in one AES-256-GCM bundle, a key per customer"
 	echo "written and synced before each commit). Same file, same validation;"
 	echo "append wall clock, sides alternating. B's events were checked to read"
 	echo "back equal to A's, with no plaintext email in B's log."
@@ -138,7 +138,7 @@ OUT=bench/results/forget.md
 	echo
 	echo "- ratio B / A (medians): **$RATIO** (target ≤ 1.2: $(ok "$RATIO <= 1.2")); per run: $(list "${PAIR[@]}")"
 	echo "- CPU ratio B / A: $(calc "$BC / $AC" 2); extra CPU per event: $(calc "($BC - $AC) / $N * 1000000" 2) µs, per personal value $(calc "($BC - $AC) / $N / $K * 1000000" 2) µs"
-	echo "- keys made: $KEYS (DIR/keys: $((64 + KEYS * 128)) bytes); log bytes A $LOGA, B $LOGB ($(calc "$LOGB / $LOGA" 2)x: base64 ciphertext, nonce and tag per value)"
+	echo "- keys made: $KEYS (DIR/keys: $((64 + KEYS * 128)) bytes); log bytes A $LOGA, B $LOGB ($(calc "$LOGB / $LOGA" 2)x: base64 ciphertext, a nonce and a tag per event)"
 	echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average at start $LOAD0, at end $(cut -d' ' -f1-3 /proc/loadavg); git $GIT_V"
 } >"$OUT"
 cat "$OUT"

@@ -1,7 +1,7 @@
 /*
  * test_forget.c — crypto-shredding (docs/FORGETTING.md): the encrypted
- * form of one value (round trip, the binding to key id, position and
- * pointer, tampering), the personal properties a schema declares, and the
+ * bundle of an event's values (round trip, the binding to key id, event
+ * and pointers, tampering), the personal properties a schema declares, and the
  * key file through the store (values read back, a damaged entry or a torn
  * tail read unavailable and never garbage, forget).
  */
@@ -27,14 +27,14 @@ static void enc_string(const buf *b, char *s, size_t cap)
 }
 
 static long open_form(eg_shred_cx *cx, const char *s, uint32_t kid, const char *id,
-		      const char *ptr, unsigned char *out)
+		      const eg_shred_val *v, size_t nv, unsigned char *out)
 {
 	unsigned char raw[512];
 	size_t rl;
 	uint32_t k;
 	assert_int_equal(eg_shred_parse(s, strlen(s), &k, raw, &rl), 0);
 	assert_int_equal(k, kid);
-	return eg_shred_open(cx, KEY, kid, id, strlen(id), ptr, strlen(ptr), raw, rl, out);
+	return eg_shred_open(cx, KEY, kid, id, strlen(id), v, nv, raw, rl, out);
 }
 
 static void seal_open_round_trip_and_binding(void **state)
@@ -42,41 +42,55 @@ static void seal_open_round_trip_and_binding(void **state)
 	(void)state;
 	eg_shred_cx *cx = eg_shred_cx_new();
 	buf b = { 0 };
-	const char *v = "\"ann@example.com\"";
-	assert_int_equal(eg_shred_seal(cx, &b, KEY, 7, "ev-42", 5, "/email", 6, v, strlen(v)), 0);
+	const char *v = "\"ann@example.com\"", *w = "{\"s\":\"Main\"}";
+	eg_shred_val vals[2] = { { "/email", 6, v, strlen(v) }, { "/a/b", 4, w, strlen(w) } };
+	assert_int_equal(eg_shred_seal(cx, &b, KEY, 7, "ev-42", 5, vals, 2), 0);
 	assert_true(b.n > 9 && !memcmp(b.p, "{\"$enc\":\"7.", 11));
 	assert_null(memmem(b.p, b.n, "ann", 3));
 	char s[512];
 	enc_string(&b, s, sizeof s);
 	unsigned char out[512];
-	long n = open_form(cx, s, 7, "ev-42", "/email", out);
-	assert_int_equal(n, (long)strlen(v));
-	assert_memory_equal(out, v, strlen(v));
-	/* another event or place: the tag fails, the output is zeros */
-	assert_int_equal(open_form(cx, s, 7, "ev-43", "/email", out), -1);
-	for (size_t i = 0; i < strlen(v); i++)
+	eg_shred_val got[2] = { { "/email", 6, NULL, 0 }, { "/a/b", 4, NULL, 0 } };
+	long n = open_form(cx, s, 7, "ev-42", got, 2, out);
+	assert_int_equal(n, (long)(2 + strlen(v) + strlen(w)));   /* a 1-byte length each */
+	assert_int_equal(eg_shred_split(out, (size_t)n, got, 2), 0);
+	assert_int_equal(got[0].n, strlen(v));
+	assert_memory_equal(got[0].v, v, strlen(v));
+	assert_int_equal(got[1].n, strlen(w));
+	assert_memory_equal(got[1].v, w, strlen(w));
+	/* the plaintext holds exactly the values asked for */
+	assert_int_equal(eg_shred_split(out, (size_t)n, got, 1), -1);
+	assert_int_equal(eg_shred_split(out, (size_t)n - 1, got, 2), -1);
+	/* another event, or the values' places swapped or one left out: the
+	 * tag fails, the output is zeros */
+	assert_int_equal(open_form(cx, s, 7, "ev-43", got, 2, out), -1);
+	for (size_t i = 0; i < (size_t)n; i++)
 		assert_int_equal(out[i], 0);
-	assert_int_equal(open_form(cx, s, 7, "ev-42", "/name", out), -1);
+	eg_shred_val swapped[2] = { { "/a/b", 4, NULL, 0 }, { "/email", 6, NULL, 0 } };
+	assert_int_equal(open_form(cx, s, 7, "ev-42", swapped, 2, out), -1);
+	assert_int_equal(open_form(cx, s, 7, "ev-42", got, 1, out), -1);
 	/* the same key under another key id */
 	unsigned char raw[512];
 	size_t rl;
 	uint32_t k;
 	assert_int_equal(eg_shred_parse(s, strlen(s), &k, raw, &rl), 0);
-	assert_int_equal(eg_shred_open(cx, KEY, 8, "ev-42", 5, "/email", 6, raw, rl, out), -1);
+	assert_int_equal(eg_shred_open(cx, KEY, 8, "ev-42", 5, got, 2, raw, rl, out), -1);
 	/* another key */
 	unsigned char other[32] = { 1 };
-	assert_int_equal(eg_shred_open(cx, other, 7, "ev-42", 5, "/email", 6, raw, rl, out), -1);
+	assert_int_equal(eg_shred_open(cx, other, 7, "ev-42", 5, got, 2, raw, rl, out), -1);
 	/* a tampered byte anywhere: nonce, ciphertext or tag */
 	for (size_t i = 0; i < rl; i++) {
 		raw[i] ^= 0x10;
-		assert_int_equal(eg_shred_open(cx, KEY, 7, "ev-42", 5, "/email", 6, raw, rl, out), -1);
+		assert_int_equal(eg_shred_open(cx, KEY, 7, "ev-42", 5, got, 2, raw, rl, out), -1);
 		raw[i] ^= 0x10;
 	}
-	assert_int_equal(eg_shred_open(cx, KEY, 7, "ev-42", 5, "/email", 6, raw, rl, out), (long)strlen(v));
+	assert_int_equal(eg_shred_open(cx, KEY, 7, "ev-42", 5, got, 2, raw, rl, out), n);
 	/* two seals of one value differ (a fresh nonce each) */
 	buf b2 = { 0 };
-	assert_int_equal(eg_shred_seal(cx, &b2, KEY, 7, "ev-42", 5, "/email", 6, v, strlen(v)), 0);
+	assert_int_equal(eg_shred_seal(cx, &b2, KEY, 7, "ev-42", 5, vals, 2), 0);
 	assert_true(b.n == b2.n && memcmp(b.p, b2.p, b.n));
+	/* a bundle of none is refused */
+	assert_int_equal(eg_shred_seal(cx, &b2, KEY, 7, "ev-42", 5, vals, 0), -1);
 	free(b.p);
 	free(b2.p);
 	eg_shred_cx_free(cx);
@@ -229,7 +243,7 @@ static void damaged_or_torn_entries_read_unavailable(void **state)
 	assert_int_equal(read_data(st, 4, d, sizeof d), 0);
 	assert_string_equal(d, "{\"c\":\"u3\",\"e\":\"three@x\"}");
 	assert_int_equal(read_data(st, 3, d, sizeof d), EG_EV_UNAVAILABLE);
-	/* a forged encrypted form in a flagged event's data */
+	/* a forged bundle in a flagged event's data: its values read null */
 	eg_event e = { .pos = 4, .id = "x", .id_len = 1, .personal = EG_EV_ENCRYPTED };
 	e.data = "{\"e\":{\"$enc\":\"2.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\"},\"f\":{\"$enc\":1}}";
 	e.data_len = strlen(e.data);
@@ -238,7 +252,7 @@ static void damaged_or_torn_entries_read_unavailable(void **state)
 	size_t cap = 0;
 	assert_int_equal(eg_keys_open_event(st, &e, &cx, &space, &cap), EG_OK);
 	assert_int_equal(e.personal, EG_EV_UNAVAILABLE);
-	assert_memory_equal(e.data, "{\"e\":null,\"f\":{\"$enc\":1}}", e.data_len);
+	assert_memory_equal(e.data, "{\"e\":null,\"f\":null}", e.data_len);
 	free(space);
 	eg_shred_cx_free(cx);
 	eg_store_close(st);
@@ -303,6 +317,68 @@ static void forgetting_many_keeps_the_others_keys(void **state)
 
 /* A personal property named with escapes ("\u0065" is "e") is sealed
  * all the same: the record holds no plaintext. */
+/* An event's personal values are one bundle: the first value's place holds
+ * it, the others their index; values moved between places read null. */
+static void one_bundle_per_event(void **state)
+{
+	tu_fx *f = *state;
+	eg_store *st = personal_store(f);
+	eg_filter flt = { .from = 2, .to = 2 };
+	eg_iter *it;
+	const eg_event *e;
+	assert_int_equal(eg_iter_new(st, &it, &flt), EG_OK);
+	eg_iter_raw(it);
+	assert_int_equal(eg_iter_next(it, &e), EG_OK);
+	assert_true(e->personal & EG_EV_ENCRYPTED);
+	char raw[1024], id[64];
+	assert_true(e->data_len < sizeof raw && e->id_len < sizeof id);
+	memcpy(raw, e->data, e->data_len);
+	raw[e->data_len] = 0;
+	memcpy(id, e->id, e->id_len);
+	id[e->id_len] = 0;
+	eg_iter_free(it);
+	const char *head = "{\"c\":\"u1\",\"e\":{\"$enc\":\"1.";
+	const char *tail = "\"},\"a\":{\"s\":{\"$enc\":1},\"z\":1},\"k\":2}";
+	assert_memory_equal(raw, head, strlen(head));
+	char *t = strstr(raw, tail);
+	assert_non_null(t);
+	assert_int_equal(strlen(t), strlen(tail));
+	/* the bundle and the index swapped: bound to the places, null */
+	char *b0 = raw + strlen("{\"c\":\"u1\",\"e\":");
+	size_t bl = (size_t)(t + 2 - b0);
+	char sw[1024];
+	snprintf(sw, sizeof sw, "{\"c\":\"u1\",\"e\":{\"$enc\":1},\"a\":{\"s\":%.*s,\"z\":1},\"k\":2}",
+		 (int)bl, b0);
+	eg_event ev = { .pos = 2, .id = id, .id_len = strlen(id), .personal = EG_EV_ENCRYPTED,
+			.data = sw, .data_len = strlen(sw) };
+	eg_shred_cx *cx = NULL;
+	char *space = NULL;
+	size_t cap = 0;
+	assert_int_equal(eg_keys_open_event(st, &ev, &cx, &space, &cap), EG_OK);
+	assert_int_equal(ev.personal, EG_EV_UNAVAILABLE);
+	assert_memory_equal(ev.data, "{\"c\":\"u1\",\"e\":null,\"a\":{\"s\":null,\"z\":1},\"k\":2}",
+			    ev.data_len);
+	/* as stored, it opens (the same call) */
+	ev = (eg_event){ .pos = 2, .id = id, .id_len = strlen(id), .personal = EG_EV_ENCRYPTED,
+			 .data = raw, .data_len = strlen(raw) };
+	assert_int_equal(eg_keys_open_event(st, &ev, &cx, &space, &cap), EG_OK);
+	assert_int_equal(ev.personal, 0);
+	assert_memory_equal(ev.data, "{\"c\":\"u1\",\"e\":\"one@x\",\"a\":{\"s\":\"Main\",\"z\":1},\"k\":2}",
+			    ev.data_len);
+	/* an index with no bundle, or a second index 1 */
+	const char *bad[] = { "{\"e\":{\"$enc\":1}}", "{\"e\":{\"$enc\":1},\"f\":{\"$enc\":1}}" };
+	for (size_t i = 0; i < 2; i++) {
+		ev = (eg_event){ .pos = 2, .id = id, .id_len = strlen(id),
+				 .personal = EG_EV_ENCRYPTED, .data = bad[i], .data_len = strlen(bad[i]) };
+		assert_int_equal(eg_keys_open_event(st, &ev, &cx, &space, &cap), EG_OK);
+		assert_int_equal(ev.personal, EG_EV_UNAVAILABLE);
+		assert_null(memmem(ev.data, ev.data_len, "$enc", 4));
+	}
+	free(space);
+	eg_shred_cx_free(cx);
+	eg_store_close(st);
+}
+
 static void escaped_names_are_sealed_too(void **state)
 {
 	tu_fx *f = *state;
@@ -336,6 +412,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(forgetting_many_keeps_the_others_keys, tu_setup,
 						tu_teardown),
 		cmocka_unit_test_setup_teardown(escaped_names_are_sealed_too, tu_setup, tu_teardown),
+		cmocka_unit_test_setup_teardown(one_bundle_per_event, tu_setup, tu_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -287,6 +287,8 @@ typedef struct envelope {
 	char idbuf[36];
 	size_t enc_off;              /* r.enc: where its sealed data is in the chunk's buffer */
 	int seal_late;               /* personal, to be sealed by the adding thread */
+	int subj_hashed;             /* personal: subjhash is its subject's (eg_keys_prefetch) */
+	uint64_t subjhash;
 } envelope;
 
 /* The envelope's fields, as bits for spotting repeats. */
@@ -1433,6 +1435,10 @@ static int chunk_space(chunk *c, size_t need)
 	return EG_OK;
 }
 
+/* How many lines ahead a sealing thread asks for a subject's key entry
+ * (its map slot was asked for earlier: the entry's place is in it). */
+#define SEAL_AHEAD 4
+
 /* Reader: split the next lines off the buffer into chunk cp and parse
  * them.  EG_OK while more lines follow, EG_END after the last, EG_ENOMEM
  * (the chunk then holds none). */
@@ -1478,14 +1484,21 @@ static int parse_chunk(void *kp, void *cp)
 			c->rc[i] = take_defaults(&pc, &c->e[i], &c->src[i]->d);
 		envelope *e = &c->e[i];
 		const eg_personal *p = c->rc[i] == EG_OK ? personal_of(k->b, e) : NULL;
+		e->subj_hashed = 0;
 		if (p) {
 			/* Sealing costs about what parsing and validating do:
-			 * this thread seals every other line, the adding one
-			 * the rest (add_event), so that neither waits. */
+			 * this thread seals every other line (below, once the
+			 * chunk is parsed), the adding one the rest (add_event),
+			 * so that neither waits.  Each looks its subject's key
+			 * up: the map slot is asked for now, its entry a few
+			 * lines ahead (two misses to memory a line otherwise). */
 			give_id(k->rnd, e);
 			e->seal_late = i & 1;
-			if (!e->seal_late)
-				c->rc[i] = seal_line(k->b, &k->cx, p, e, &c->enc, pc.err);
+			if (!eg_keys_subject_hash(p, e->r.data, e->r.data_len, &e->subjhash)) {
+				e->subj_hashed = 1;
+				if (!e->seal_late)
+					eg_keys_prefetch(k->b->st, e->subjhash, 0);
+			}
 		}
 		if (c->rc[i] != EG_OK)
 			continue;
@@ -1498,6 +1511,14 @@ static int parse_chunk(void *kp, void *cp)
 		e->shash = eg_key_hash(0, e->r.stream, e->r.stream_len);
 		e->thash = eg_key_hash(1, e->r.type, e->r.type_len);
 		e->keys_hashed = 1;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		if (i + SEAL_AHEAD < c->n && c->rc[i + SEAL_AHEAD] == EG_OK &&
+		    c->e[i + SEAL_AHEAD].subj_hashed && !c->e[i + SEAL_AHEAD].seal_late)
+			eg_keys_prefetch(k->b->st, c->e[i + SEAL_AHEAD].subjhash, 1);
+		const eg_personal *p = c->rc[i] == EG_OK ? personal_of(k->b, &c->e[i]) : NULL;
+		if (p && !c->e[i].seal_late)
+			c->rc[i] = seal_line(k->b, &k->cx, p, &c->e[i], &c->enc, c->errs + i * ERR_LEN);
 	}
 	for (size_t i = 0; i < c->n; i++)   /* c->enc has stopped moving */
 		if (c->rc[i] == EG_OK && c->e[i].r.enc)
@@ -1515,6 +1536,8 @@ static void prefetch_line(eg_store *st, const chunk *c, size_t i)
 {
 	if (i >= c->n || c->rc[i] != EG_OK)
 		return;
+	if (c->e[i].subj_hashed && c->e[i].seal_late)
+		eg_keys_prefetch(st, c->e[i].subjhash, 0);
 	if (c->e[i].id_hashed)
 		eg_index_id_prefetch(st, c->e[i].idhash);
 	eg_index_key_prefetch(st, c->e[i].shash);
@@ -1527,6 +1550,9 @@ static int add_lines(bulk *k, chunk *c)
 		prefetch_line(b->st, c, i);
 	for (size_t i = 0; i < c->n; i++) {
 		prefetch_line(b->st, c, i + PREFETCH_AHEAD);
+		size_t j = i + SEAL_AHEAD;   /* the key entry of a line to seal here */
+		if (j < c->n && c->rc[j] == EG_OK && c->e[j].subj_hashed && c->e[j].seal_late)
+			eg_keys_prefetch(b->st, c->e[j].subjhash, 1);
 		uint64_t line = ++*k->lines;
 		int rc = c->rc[i];
 		if (rc == EG_END)

@@ -49,6 +49,8 @@ typedef struct eg_keys {
 	uint64_t *slot;              /* writer: open addressing subject -> id (low 32
 					bits; 0 empty) and the top of its hash (high) */
 	size_t nslot, nused;
+	void *oldslots;              /* slot arrays outgrown, freed at close (a prefetch
+					on another thread may still read one) */
 	struct stat seen;            /* reader: the file as read (st_ino 0: none) */
 	struct eg_keys *older;       /* tables replaced by a refresh, freed at close */
 } eg_keys;
@@ -70,6 +72,10 @@ static void keys_free(eg_keys *k)
 		}
 		free(k->chunk);
 		free(k->slot);
+		for (void *q = k->oldslots, *nx; q; q = nx) {
+			nx = *(void **)q;
+			free(q);
+		}
 		if (k->fd >= 0)
 			eg_os.close(k->fd);
 		free(k);
@@ -150,18 +156,24 @@ static int map_put(eg_keys *k, uint32_t id);
 static int map_grow(eg_keys *k)
 {
 	size_t ns = k->nslot ? k->nslot * 2 : 1024;
-	uint64_t *old = k->slot;
+	uint64_t *old = k->slot, *nw = calloc(ns, sizeof *nw);
 	size_t on = k->nslot;
-	if (!(k->slot = calloc(ns, sizeof *k->slot))) {
-		k->slot = old;
+	if (!nw)
 		return -1;
-	}
-	k->nslot = ns;
+	/* the array first, the larger size after it: a reader of the size
+	 * then the array (eg_keys_prefetch) never indexes past the array it
+	 * reads, and the old one is kept */
+	__atomic_store_n(&k->slot, nw, __ATOMIC_RELEASE);
 	k->nused = 0;
+	__atomic_store_n(&k->nslot, ns, __ATOMIC_RELEASE);
 	for (size_t i = 0; i < on; i++)
 		if (old[i])
 			map_put(k, (uint32_t)old[i]);
-	free(old);
+	if (old) {                   /* kept, its first word the list's link (a
+					prefetch reading it there checks the id) */
+		*(void **)old = k->oldslots;
+		k->oldslots = old;
+	}
 	return 0;
 }
 
@@ -198,6 +210,36 @@ static uint32_t map_find(eg_keys *k, const char *s, size_t n, size_t *at)
 		}
 	}
 	return 0;
+}
+
+void eg_keys_prefetch(eg_store *st, uint64_t h, int step)
+{
+	eg_keys *k = st->keys;
+	if (!k)
+		return;
+	/* the size first: never larger than the array read after it */
+	size_t ns = __atomic_load_n(&k->nslot, __ATOMIC_ACQUIRE);
+	uint64_t *slot = __atomic_load_n(&k->slot, __ATOMIC_ACQUIRE);
+	if (!ns || !slot)
+		return;
+	size_t i = h & (ns - 1);
+	if (!step) {
+		__builtin_prefetch(&slot[i]);
+		return;
+	}
+	/* the entry the slot names, if it looks like the subject's: a hint
+	 * only, so a slot changing meanwhile does no harm (entries are never
+	 * moved, chunks never freed while the store is open) */
+	uint64_t v = __atomic_load_n(&slot[i], __ATOMIC_RELAXED);
+	uint32_t id = (uint32_t)v;
+	if (!id || ((v ^ h) >> 32) || id > __atomic_load_n(&k->n, __ATOMIC_ACQUIRE))
+		return;
+	keyent *ch = __atomic_load_n(&k->chunk[(id - 1) / CHUNK_ENTS], __ATOMIC_RELAXED);
+	if (ch) {
+		keyent *e = &ch[(id - 1) % CHUNK_ENTS];
+		__builtin_prefetch(e);
+		__builtin_prefetch((char *)e + 64);
+	}
 }
 
 /* Read the whole file into a new table: the writer's (fd kept open, the
@@ -520,28 +562,54 @@ static int vobj_member(const json_span *o, const char *name, size_t nl, json_spa
 /* ------------------------------------------------------- append: seal */
 
 typedef struct sctx {
-	eg_shred_cx *cx;
 	const eg_personal *p;
-	const char *id;
-	size_t idlen;
-	uint32_t kid;
-	const unsigned char *key;
-	buf *out;
-	int sealed;
+	json_span subj;              /* a top-level subject's value, when found */
+	int has_subj;
+	eg_shred_val *v;             /* the personal values found, in data order */
+	size_t nv, cap;
+	eg_shred_val stack[16];
 } sctx;
 
-/* Copy object o to s->out, sealing the values of the members at the
- * pointers in `live` (bit i: p's pointer i matches so far, d segments
- * deep); objects on the way to a deeper pointer are walked. */
+static int sctx_push(sctx *s, const char *ptr, const json_span *v)
+{
+	if (s->nv == s->cap) {
+		size_t nc = s->cap * 2;
+		if (nc > EG_SHRED_VALS)
+			return -1;
+		eg_shred_val *n = malloc(nc * sizeof *n);
+		if (!n)
+			return -1;
+		memcpy(n, s->v, s->nv * sizeof *n);
+		if (s->v != s->stack)
+			free(s->v);
+		s->v = n;
+		s->cap = nc;
+	}
+	s->v[s->nv++] = (eg_shred_val){ ptr, strlen(ptr), v->p, v->n };
+	return 0;
+}
+
+/* Is the pointer segment sg (a C string) the name nm[0..nl)?  Without
+ * strlen: this runs for every member and every personal pointer. */
+static int seg_is(const char *sg, const char *nm, size_t nl)
+{
+	size_t q = 0;
+	while (q < nl && sg[q] && sg[q] == nm[q])
+		q++;
+	return q == nl && !sg[q];
+}
+
+/* Find in object o the values of the members at the pointers in `live`
+ * (bit i: p's pointer i matches so far, d segments deep), in data order;
+ * objects on the way to a deeper pointer are walked.  Nothing is copied:
+ * the caller splices the bundle in. */
 static int seal_obj(sctx *s, const json_span *o, size_t d, uint64_t live)
 {
 	vobj it;
 	json_span key, v;
 	if (vobj_begin(&it, o->p, o->n))
-		return buf_add(s->out, o->p, o->n);
-	int first = 1, r;
-	if (buf_add(s->out, "{", 1))
-		return -1;
+		return 0;
+	int r;
 	while ((r = vobj_next(&it, &key, &v)) == 1) {
 		char buf1[256], *big = NULL;
 		const char *nm = key.p + 1;      /* a plain name is its own text */
@@ -558,42 +626,39 @@ static int seal_obj(sctx *s, const json_span *o, size_t d, uint64_t live)
 		uint64_t next = 0;
 		int leaf = -1;
 		for (size_t i = 0; i < s->p->n; i++) {
-			if (!(live >> i & 1) || s->p->seg[i][d][0] != (nl ? nm[0] : 0) ||
-			    strlen(s->p->seg[i][d]) != nl || memcmp(s->p->seg[i][d], nm, nl))
+			if (!(live >> i & 1) || !seg_is(s->p->seg[i][d], nm, nl))
 				continue;
 			if (s->p->nseg[i] == d + 1)
 				leaf = leaf < 0 ? (int)i : leaf;
 			else
 				next |= 1ull << i;
 		}
+		/* a top-level subject (the usual case) found on the same walk */
+		if (!d && s->p->nsseg == 1 && seg_is(s->p->sseg[0], nm, nl)) {
+			s->subj = v;            /* the last of duplicates, as eg_json_member */
+			s->has_subj = 1;
+		}
 		free(big);
-		if ((!first && buf_add(s->out, ",", 1)) || buf_add(s->out, key.p, key.n) ||
-		    buf_add(s->out, ":", 1))
-			return -1;
-		first = 0;
 		if (leaf >= 0) {
-			const char *ptr = s->p->ptr[leaf];
-			if (eg_shred_seal(s->cx, s->out, s->key, s->kid, s->id, s->idlen, ptr,
-					  strlen(ptr), v.p, v.n))
+			if (sctx_push(s, s->p->ptr[leaf], &v))
 				return -1;
-			s->sealed = 1;
 		} else if (next && v.type == JSON_OBJECT) {
 			if (seal_obj(s, &v, d + 1, next))
 				return -1;
-		} else if (buf_add(s->out, v.p, v.n)) {
-			return -1;
 		}
 	}
-	return r < 0 ? -1 : buf_add(s->out, "}", 1);
+	return r < 0 ? -1 : 0;
 }
 
 /* The subject's text: the value at the x-subject pointer, a string
  * (decoded) or an integer (its digits); else EG_EINVAL with err set. */
-static int subject_of(const eg_personal *p, const char *data, size_t n,
+static int subject_of(const eg_personal *p, const char *data, size_t n, const json_span *at,
 		      char out[EG_SHRED_SUBJECT_MAX], size_t *len, char *err, size_t errlen)
 {
 	json_span v = { data, n, JSON_OBJECT };
-	for (size_t i = 0; i < p->nsseg; i++) {
+	if (at)                      /* found by the walk that found the values */
+		v = *at;
+	for (size_t i = at ? p->nsseg : 0; i < p->nsseg; i++) {
 		json_span c;
 		if (v.type != JSON_OBJECT || !vobj_member(&v, p->sseg[i], strlen(p->sseg[i]), &c)) {
 			snprintf(err, errlen, "field \"data%s\": missing; it names the subject of the "
@@ -624,6 +689,33 @@ static int subject_of(const eg_personal *p, const char *data, size_t n,
 	return EG_EINVAL;
 }
 
+int eg_keys_subject_hash(const eg_personal *p, const char *data, size_t n, uint64_t *h)
+{
+	char subj[EG_SHRED_SUBJECT_MAX], err[8];
+	size_t sl;
+	json_span v = { data, n, JSON_OBJECT }, c;
+	/* A hint: the first member of the name, not walking on to the last
+	 * (which sealing uses, as eg_json_member) — with duplicates the hint
+	 * may miss, nothing else.  Plain names only. */
+	for (size_t i = 0; i < p->nsseg; i++, v = c) {
+		vobj it;
+		json_span key;
+		size_t nl = strlen(p->sseg[i]);
+		int r;
+		if (v.type != JSON_OBJECT || vobj_begin(&it, v.p, v.n))
+			return -1;
+		while ((r = vobj_next(&it, &key, &c)) == 1)
+			if (key.n - 2 == nl && !memcmp(key.p + 1, p->sseg[i], nl))
+				break;
+		if (r != 1)
+			return -1;
+	}
+	if (subject_of(p, data, n, &v, subj, &sl, err, sizeof err))
+		return -1;
+	*h = subj_hash(subj, sl);
+	return 0;
+}
+
 int eg_keys_prepare(eg_store *st)
 {
 	return keys_get(st, 1);
@@ -636,79 +728,131 @@ int eg_keys_seal_data(eg_store *st, eg_shred_cx *cx, const eg_personal *p, const
 	char subj[EG_SHRED_SUBJECT_MAX];
 	size_t sl = 0;
 	*sealed = 0;
-	int rc = subject_of(p, data, n, subj, &sl, err, errlen);
-	if (rc)
-		return rc;
-	sctx s = { .cx = cx, .p = p, .id = id, .idlen = idlen, .out = out };
-	if ((rc = subject_key(st, subj, sl, &s.kid, &s.key))) {
-		snprintf(err, errlen, "%s", rc == EG_ENOMEM ? "out of memory"
-				     : "no random bytes for a new key");
-		return rc;
-	}
+	sctx s = { .p = p, .cap = sizeof s.stack / sizeof *s.stack };
+	s.v = s.stack;
 	uint64_t all = p->n >= 64 ? ~0ull : (1ull << p->n) - 1;
 	json_span d = { data, n, JSON_OBJECT };
+	uint32_t kid;
+	const unsigned char *key;
+	int rc;
 	if (seal_obj(&s, &d, 0, all)) {
-		snprintf(err, errlen, "cannot encrypt the personal values of field \"data\"");
-		return EG_ENOMEM;
+		snprintf(err, errlen, "field \"data\": cannot encrypt its personal values (out of "
+			 "memory, or more than %d)", EG_SHRED_VALS);
+		rc = EG_ENOMEM;
+		goto out;
 	}
-	*sealed = s.sealed;
-	return EG_OK;
+	if ((rc = subject_of(p, data, n, p->nsseg == 1 ? (s.has_subj ? &s.subj : NULL) : NULL,
+			     subj, &sl, err, errlen)))
+		goto out;
+	if ((rc = subject_key(st, subj, sl, &kid, &key))) {
+		snprintf(err, errlen, "%s", rc == EG_ENOMEM ? "out of memory"
+				     : "no random bytes for a new key");
+		goto out;
+	}
+	if (!s.nv)
+		goto out;
+	/* data as given with the bundle in the first value's place and each
+	 * other value's index in its own */
+	size_t at = 0;
+	for (size_t i = 0; i < s.nv && !rc; i++) {
+		size_t off = (size_t)(s.v[i].v - data);
+		if (buf_add(out, data + at, off - at)) {
+			rc = EG_ENOMEM;
+		} else if (!i) {
+			if (eg_shred_seal(cx, out, key, kid, id, idlen, s.v, s.nv))
+				rc = EG_ENOMEM;
+		} else {
+			char ix[24] = "{\"$enc\":", dig[8];
+			size_t k = 8, nd = 0;
+			for (size_t q = i; q; q /= 10)
+				dig[nd++] = (char)('0' + q % 10);
+			while (nd)
+				ix[k++] = dig[--nd];
+			ix[k++] = '}';
+			rc = buf_add(out, ix, k) ? EG_ENOMEM : EG_OK;
+		}
+		at = off + s.v[i].n;
+	}
+	if (!rc && buf_add(out, data + at, n - at))
+		rc = EG_ENOMEM;
+	if (rc)
+		snprintf(err, errlen, "cannot encrypt the personal values of field \"data\"");
+	else
+		*sealed = 1;
+out:
+	if (s.v != s.stack)
+		free(s.v);
+	return rc;
 }
 
 /* ------------------------------------------------------- reads: open */
 
+/* An encrypted form found in data: where (its text in data), its pointer
+ * (in octx.ptrs) and its index in the bundle (0: the bundle itself). */
+typedef struct form {
+	const char *p;
+	size_t n;
+	size_t poff, plen;
+	size_t idx;
+	json_span s;                 /* the bundle's string */
+} form;
+
 typedef struct octx {
-	eg_store *st;
-	eg_keys *k;
-	eg_shred_cx *cx;
-	const char *id;
-	size_t idlen;
-	buf out;
-	buf ptr;                     /* the pointer of the value being written */
-	unsigned char *raw;
-	size_t rawcap;
-	unsigned flags;
+	buf ptr;                     /* the pointer of the member being walked */
+	buf ptrs;                    /* the forms' pointers, one after another */
+	form *f;
+	size_t nf, cap, bundles;
+	int bad;                     /* a form out of place: none opens */
+	form stack[16];
 } octx;
 
-/* Is v an encrypted form ({"$enc":"..."} and nothing else)?  Its string. */
-static int enc_form(const json_span *v, json_span *s)
+/* Is v an encrypted form?  1: the bundle ({"$enc":"..."} and nothing
+ * else; its string in s), 2: an index ({"$enc":I}, I in 1..EG_SHRED_VALS,
+ * no leading zero), 0: neither. */
+static int enc_form(const json_span *v, json_span *s, size_t *idx)
 {
-	if (v->n < 12 || memcmp(v->p, "{\"$enc\":\"", 9))
+	if (v->n < 10 || memcmp(v->p, "{\"$enc\":", 8))
 		return 0;
+	if (v->p[8] != '"') {
+		size_t i = 8, k = 0;
+		if (v->p[i] < '1' || v->p[i] > '9')
+			return 0;
+		while (i < v->n - 1 && v->p[i] >= '0' && v->p[i] <= '9' && k <= EG_SHRED_VALS)
+			k = k * 10 + (size_t)(v->p[i++] - '0');
+		if (i != v->n - 1 || v->p[i] != '}' || k >= EG_SHRED_VALS)
+			return 0;
+		*idx = k;
+		return 2;
+	}
 	vobj it;
 	json_span key, more;
+	*idx = 0;
 	return !vobj_begin(&it, v->p, v->n) && vobj_next(&it, &key, s) == 1 &&
 	       s->type == JSON_STRING && vobj_next(&it, &key, &more) == 0;
 }
 
-static int open_value(octx *o, const json_span *s)
+static int form_push(octx *o, const json_span *m, const json_span *s, size_t idx)
 {
-	size_t n = s->n - 2;
-	if (n + 1 > o->rawcap) {
-		free(o->raw);
-		o->rawcap = n + 64;
-		if (!(o->raw = malloc(o->rawcap)))
+	if (o->nf == o->cap) {
+		size_t nc = o->cap * 2;
+		form *n = nc <= EG_SHRED_VALS ? malloc(nc * sizeof *n) : NULL;
+		if (!n) {
+			if (nc > EG_SHRED_VALS) {   /* more than any bundle holds */
+				o->bad = 1;
+				return 0;
+			}
 			return -1;
-	}
-	uint32_t kid;
-	size_t rl;
-	keyent *e = NULL;
-	if (!eg_shred_parse(s->p + 1, n, &kid, o->raw, &rl) && kid <= o->k->n)
-		e = ent(o->k, kid);
-	if (e && e->state == KEY_FORGOTTEN) {
-		o->flags |= EG_EV_FORGOTTEN;
-		return buf_puts(&o->out, "null");
-	}
-	if (e && e->state == KEY_LIVE && !buf_reserve(&o->out, rl)) {
-		long got = eg_shred_open(o->cx, e->key, kid, o->id, o->idlen, o->ptr.p, o->ptr.n, o->raw, rl,
-					 (unsigned char *)o->out.p + o->out.n);
-		if (got > 0) {
-			o->out.n += (size_t)got;
-			return 0;
 		}
+		memcpy(n, o->f, o->nf * sizeof *n);
+		if (o->f != o->stack)
+			free(o->f);
+		o->f = n;
+		o->cap = nc;
 	}
-	o->flags |= EG_EV_UNAVAILABLE;
-	return buf_puts(&o->out, "null");
+	form *f = &o->f[o->nf++];
+	*f = (form){ m->p, m->n, o->ptrs.n, o->ptr.n, idx, *s };
+	o->bundles += !idx;
+	return buf_add(&o->ptrs, o->ptr.p, o->ptr.n);
 }
 
 /* Append "/" and a member's name, escaped as RFC 6901 says, to o->ptr. */
@@ -728,32 +872,62 @@ static int ptr_push(octx *o, const json_span *key)
 	return 0;
 }
 
+/* Find the encrypted forms in the objects of v, in data order: 0, -1 out
+ * of memory, -2 bytes that are not an object's. */
 static int open_obj(octx *o, const json_span *v)
 {
 	vobj it;
-	json_span key, m, s;
+	json_span key, m, s = { 0 };
 	if (vobj_begin(&it, v->p, v->n))
-		return buf_add(&o->out, v->p, v->n);
-	int first = 1, r;
-	if (buf_add(&o->out, "{", 1))
-		return -1;
+		return 0;
+	int r;
 	while ((r = vobj_next(&it, &key, &m)) == 1) {
-		if ((!first && buf_add(&o->out, ",", 1)) || buf_add(&o->out, key.p, key.n) ||
-		    buf_add(&o->out, ":", 1))
-			return -1;
-		first = 0;
-		if (m.type != JSON_OBJECT) {
-			if (buf_add(&o->out, m.p, m.n))
-				return -1;
+		if (m.type != JSON_OBJECT)
 			continue;
-		}
-		size_t at = o->ptr.n;
-		int bad = ptr_push(o, &key) ? -1 : enc_form(&m, &s) ? open_value(o, &s) : open_obj(o, &m);
+		size_t at = o->ptr.n, idx;
+		int k = ptr_push(o, &key) ? -1 : enc_form(&m, &s, &idx);
+		int bad = k < 0 ? -1 : k ? form_push(o, &m, &s, idx) : open_obj(o, &m);
 		if (bad)
 			return bad;
 		o->ptr.n = at;
 	}
-	return r < 0 ? -2 : buf_add(&o->out, "}", 1);
+	return r < 0 ? -2 : 0;
+}
+
+/* Open the bundle of the forms found: into vals (by index) and pt (the
+ * plaintext they point into).  0, or the flag that the values read null
+ * under; -1 out of memory. */
+static int open_bundle(octx *o, eg_keys *k, eg_shred_cx *cx, const char *id, size_t idlen,
+		       eg_shred_val *vals, unsigned char *pt)
+{
+	if (o->bad || o->bundles != 1)
+		return EG_EV_UNAVAILABLE;
+	const form *b = NULL;
+	for (size_t i = 0; i < o->nf; i++)
+		vals[i].ptr = NULL;
+	for (size_t i = 0; i < o->nf; i++) {
+		const form *f = &o->f[i];
+		if (f->idx >= o->nf || vals[f->idx].ptr)
+			return EG_EV_UNAVAILABLE;   /* not the forms of one bundle */
+		vals[f->idx].ptr = o->ptrs.p + f->poff;
+		vals[f->idx].plen = f->plen;
+		if (!f->idx)
+			b = f;
+	}
+	uint32_t kid;
+	size_t rl;
+	keyent *e = NULL;
+	if (!eg_shred_parse(b->s.p + 1, b->s.n - 2, &kid, pt, &rl) && kid <= k->n)
+		e = ent(k, kid);
+	if (e && e->state == KEY_FORGOTTEN)
+		return EG_EV_FORGOTTEN;
+	if (!e || e->state != KEY_LIVE)
+		return EG_EV_UNAVAILABLE;
+	/* decrypted behind the raw bytes, in the same buffer */
+	long got = eg_shred_open(cx, e->key, kid, id, idlen, vals, o->nf, pt, rl, pt + rl);
+	if (got < 0 || eg_shred_split(pt + rl, (size_t)got, vals, o->nf))
+		return EG_EV_UNAVAILABLE;
+	return 0;
 }
 
 int eg_keys_open_event(eg_store *st, eg_event *e, eg_shred_cx **cx, char **space, size_t *cap)
@@ -765,25 +939,61 @@ int eg_keys_open_event(eg_store *st, eg_event *e, eg_shred_cx **cx, char **space
 		return rc;
 	if (!*cx && !(*cx = eg_shred_cx_new()))
 		return eg_st_err(st, EG_ENOMEM, "out of memory");
-	octx o = { .st = st, .k = st->keys, .cx = *cx, .id = e->id, .idlen = e->id ? e->id_len : 0,
-		   .out = { *space, 0, *cap } };
+	octx o = { .cap = sizeof o.stack / sizeof *o.stack };
+	o.f = o.stack;
 	eg_keys empty = { 0 };
-	if (!o.k)                    /* a key file that cannot be read: no key */
-		o.k = &empty;
+	eg_keys *k = st->keys ? st->keys : &empty;   /* a key file that cannot be read: no key */
 	json_span d = { e->data, e->data_len, JSON_OBJECT };
-	int bad = open_obj(&o, &d);
-	*space = o.out.p;
-	*cap = o.out.cap;
+	int bad = open_obj(&o, &d), flags = 0;
+	eg_shred_val vstack[16], *vals = vstack;
+	unsigned char pstack[2048], *pt = pstack;
+	buf out = { *space, 0, *cap };
+	if (!bad && o.nf > sizeof vstack / sizeof *vstack &&
+	    !(vals = malloc(o.nf * sizeof *vals)))
+		bad = -1;
+	/* the raw bytes, then the plaintext: twice the bundle's string */
+	size_t need = 0;
+	for (size_t i = 0; !bad && i < o.nf; i++)
+		if (!o.f[i].idx)
+			need += 2 * o.f[i].s.n;
+	if (!bad && need > sizeof pstack && !(pt = malloc(need)))
+		bad = -1;
+	if (!bad && o.nf)
+		flags = open_bundle(&o, k, *cx, e->id, e->id ? e->id_len : 0, vals, pt);
+	/* data as stored, each form replaced by its value (or null) */
+	size_t at = 0;
+	for (size_t i = 0; !bad && i < o.nf; i++) {
+		const form *f = &o.f[i];
+		size_t off = (size_t)(f->p - e->data);
+		if (buf_add(&out, e->data + at, off - at) ||
+		    (flags ? buf_add(&out, "null", 4) : buf_add(&out, vals[f->idx].v, vals[f->idx].n)))
+			bad = -1;
+		at = off + f->n;
+	}
+	if (!bad && buf_add(&out, e->data + at, e->data_len - at))
+		bad = -1;
+	if (pt != pstack) {
+		OPENSSL_cleanse(pt, need);
+		free(pt);
+	} else if (o.nf) {
+		OPENSSL_cleanse(pt, need);
+	}
+	if (vals != vstack)
+		free(vals);
+	if (o.f != o.stack)
+		free(o.f);
 	free(o.ptr.p);
-	free(o.raw);
+	free(o.ptrs.p);
+	*space = out.p;
+	*cap = out.cap;
 	if (bad == -2)
 		return eg_st_err(st, EG_ECORRUPT, "the data of event %llu is not a JSON object",
 				 (unsigned long long)e->pos);
 	if (bad)
 		return eg_st_err(st, EG_ENOMEM, "out of memory");
-	e->data = o.out.p;
-	e->data_len = o.out.n;
-	e->personal = (e->personal & ~(unsigned)EG_EV_ENCRYPTED) | o.flags;
+	e->data = out.p;
+	e->data_len = out.n;
+	e->personal = (e->personal & ~(unsigned)EG_EV_ENCRYPTED) | (unsigned)flags;
 	return EG_OK;
 }
 

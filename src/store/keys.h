@@ -39,25 +39,37 @@ void eg_keys_close(struct eg_store *st);
 
 /*
  * Encrypt the personal values of data[0..n) (an event with id id[0..idlen),
- * of a type whose schema version declares p) into out, with cipher cx: each
- * value at one of p's pointers becomes its encrypted form under the
- * subject's key (made if new; eg_keys_prepare first).  *sealed says whether
- * any was found.  Safe on a thread of its own beside the writer's.  EG_OK;
- * EG_EINVAL (the subject missing, or not a string or an integer),
- * EG_ENOMEM or EG_EIO, the message in err.
+ * of a type whose schema version declares p) into out, with cipher cx:
+ * data as given, the values at p's pointers sealed together as one bundle
+ * under the subject's key (made if new; eg_keys_prepare first), the bundle
+ * in the first value's place and each other's index in its own
+ * (shred.h).  *sealed says whether any was found.  Safe on a thread of its
+ * own beside the writer's.  EG_OK; EG_EINVAL (the subject missing, or not
+ * a string or an integer), EG_ENOMEM or EG_EIO, the message in err.
  */
 int eg_keys_seal_data(struct eg_store *st, eg_shred_cx *cx, const eg_personal *p,
 		      const char *id, size_t idlen, const char *data, size_t n, struct buf *out,
 		      int *sealed, char *err, size_t errlen);
 
 /*
+ * For bulk appends, which look many subjects' keys up: the hash of the
+ * subject of data[0..n) (0, or -1 when it has none: sealing then says
+ * why), and a hint to bring its key's place in the writer's table into
+ * the cache: step 0 the map slot, step 1 (a few lines later) the entry
+ * the slot names.  Safe beside a thread that adds keys.
+ */
+int eg_keys_subject_hash(const eg_personal *p, const char *data, size_t n, uint64_t *h);
+void eg_keys_prefetch(struct eg_store *st, uint64_t h, int step);
+
+/*
  * An event read (its id formatted: not NULL): if its record holds
- * encrypted values (EG_EV_ENCRYPTED),
- * e->data is rewritten into *space (cap bytes, grown) with each encrypted
- * value decrypted, or null where the key was forgotten (EG_EV_FORGOTTEN)
- * or cannot be had (EG_EV_UNAVAILABLE: no key file, a damaged entry, a tag
- * that fails).  cx is the caller's cipher context (made when NULL).
- * EG_OK or EG_ENOMEM.
+ * encrypted values (EG_EV_ENCRYPTED), e->data is rewritten into *space
+ * (cap bytes, grown): its bundle decrypted once and every value put back
+ * in its place, or null in every place when the key was forgotten
+ * (EG_EV_FORGOTTEN) or cannot be had (EG_EV_UNAVAILABLE: no key file, a
+ * damaged entry, a tag that fails, forms that are not one bundle's).  cx
+ * is the caller's cipher context (made when NULL).  EG_OK, EG_ECORRUPT
+ * (data not an object) or EG_ENOMEM.
  */
 int eg_keys_open_event(struct eg_store *st, eg_event *e, eg_shred_cx **cx, char **space,
 		       size_t *cap);

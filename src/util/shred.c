@@ -1,7 +1,8 @@
 /*
  * shred.c — the personal properties a schema declares, and AES-256-GCM of
- * one personal value (shred.h, docs/FORGETTING.md).  The store's side (the
- * key file, rewriting data at append and at read) is src/store/keys.c.
+ * an event's personal values as one bundle (shred.h, docs/FORGETTING.md).
+ * The store's side (the key file, splicing bundles into data at append and
+ * values back at read) is src/store/keys.c.
  */
 #include "shred.h"
 #include "buf.h"
@@ -234,9 +235,9 @@ void eg_personal_free(eg_personal *p)
 
 /* A context keeps the cipher fetched once (OpenSSL 3 looks the algorithm
  * up on every init given EVP_aes_256_gcm()), the key schedule of the last
- * key (consecutive values of one subject, as an event's are, set only the
- * nonce), and random bytes for nonces drawn a page at a time: per value,
- * those three were most of the cost of an append (bench/forget.sh). */
+ * key (consecutive events of one subject set only the nonce), and random
+ * bytes for nonces drawn a page at a time: when each value was sealed
+ * alone, those three were most of the cost of an append (bench/forget.sh). */
 #define NONCE_POOL 4096
 
 struct eg_shred_cx {
@@ -295,6 +296,22 @@ static int begin(eg_shred_cx *cx, int enc, const unsigned char key[EG_SHRED_KEY]
 	return 1;
 }
 
+static void wr_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static size_t varint_len(size_t v)
+{
+	size_t n = 1;
+	while (v > 0x7f) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
 static int nonce(eg_shred_cx *cx, unsigned char out[EG_SHRED_NONCE])
 {
 	if (cx->left < EG_SHRED_NONCE) {
@@ -307,46 +324,82 @@ static int nonce(eg_shred_cx *cx, unsigned char out[EG_SHRED_NONCE])
 	return 1;
 }
 
-/* The additional data every value is bound to: a label (so no other use
- * of the key can be replayed here), the key id, the event's id (its
- * length first) and the value's data pointer.  Moving a ciphertext to
- * another event, another property or under another key id fails its tag. */
+/* The additional data an event's values are bound to: a label (so no
+ * other use of the key can be replayed here), the key id, the event's id
+ * (its length first), the number of values and each value's data pointer
+ * (its length first), in the bundle's order.  Moving the bundle to another
+ * event or key id, or a value to another property, fails the tag. */
 static int put_aad(EVP_CIPHER_CTX *c, uint32_t kid, const char *id, size_t idlen,
-		   const char *ptr, size_t plen)
+		   const eg_shred_val *v, size_t nv)
 {
-	unsigned char h[24 + 1024 + 512];
-	int outl;
-	if (idlen > 1024 || plen > 512)   /* longer than any id or personal pointer */
+	unsigned char stack[2048], *h = stack;
+	size_t len = 28 + idlen;
+	int outl, ok;
+	if (idlen > 1024 || nv > EG_SHRED_VALS)   /* longer than any id */
 		return 0;
-	memcpy(h, "engram-shred-v1", 16);
-	for (int i = 0; i < 4; i++) {
-		h[16 + i] = (unsigned char)(kid >> (8 * i));
-		h[20 + i] = (unsigned char)(idlen >> (8 * i));
+	for (size_t i = 0; i < nv; i++) {
+		if (v[i].plen > 512)               /* or personal pointer */
+			return 0;
+		len += 4 + v[i].plen;
 	}
+	if (len > sizeof stack && !(h = malloc(len)))
+		return 0;
+	memcpy(h, "engram-shred-v2", 16);
+	wr_le32(h + 16, kid);
+	wr_le32(h + 20, (uint32_t)idlen);
 	memcpy(h + 24, id, idlen);
-	memcpy(h + 24 + idlen, ptr, plen);
+	unsigned char *q = h + 24 + idlen;
+	wr_le32(q, (uint32_t)nv);
+	q += 4;
+	for (size_t i = 0; i < nv; i++) {
+		wr_le32(q, (uint32_t)v[i].plen);
+		memcpy(q + 4, v[i].ptr, v[i].plen);
+		q += 4 + v[i].plen;
+	}
 	/* one call: each costs OpenSSL's dispatch more than the bytes */
-	return EVP_CipherUpdate(c, NULL, &outl, h, (int)(24 + idlen + plen)) == 1;
+	ok = EVP_CipherUpdate(c, NULL, &outl, h, (int)len) == 1;
+	if (h != stack)
+		free(h);
+	return ok;
 }
 
 int eg_shred_seal(eg_shred_cx *cx, buf *out, const unsigned char key[EG_SHRED_KEY],
-		  uint32_t kid, const char *id, size_t idlen, const char *ptr, size_t plen,
-		  const char *pt, size_t n)
+		  uint32_t kid, const char *id, size_t idlen, const eg_shred_val *v, size_t nv)
 {
+	size_t n = 0;
+	if (!nv || nv > EG_SHRED_VALS)
+		return -1;
+	for (size_t i = 0; i < nv; i++) {
+		if (v[i].n > (1u << 26))
+			return -1;
+		n += varint_len(v[i].n) + v[i].n;
+	}
 	if (n > (1u << 26))
 		return -1;
 	size_t raw = EG_SHRED_NONCE + n + EG_SHRED_TAG;
-	unsigned char stack[1024], *r = raw <= sizeof stack ? stack : malloc(raw);
+	unsigned char stack[2048], *r = raw <= sizeof stack ? stack : malloc(raw);
 	if (!r)
 		return -1;
+	/* the plaintext built where its ciphertext goes: GCM encrypts in place */
+	unsigned char *q = r + EG_SHRED_NONCE;
+	for (size_t i = 0; i < nv; i++) {
+		for (size_t k = v[i].n; ; k >>= 7) {   /* LEB128 */
+			*q++ = (unsigned char)((k & 0x7f) | (k > 0x7f ? 0x80 : 0));
+			if (k <= 0x7f)
+				break;
+		}
+		memcpy(q, v[i].v, v[i].n);
+		q += v[i].n;
+	}
 	int outl = 0, fin = 0, ok = 0;
 	EVP_CIPHER_CTX *c = cx->c;
+	unsigned char *ct = r + EG_SHRED_NONCE;
 	if (nonce(cx, r) && begin(cx, 1, key, r) &&
-	    put_aad(c, kid, id, idlen, ptr, plen) &&
-	    EVP_EncryptUpdate(c, r + EG_SHRED_NONCE, &outl, (const unsigned char *)pt, (int)n) == 1 &&
-	    EVP_EncryptFinal_ex(c, r + EG_SHRED_NONCE + outl, &fin) == 1 &&
+	    put_aad(c, kid, id, idlen, v, nv) &&
+	    EVP_EncryptUpdate(c, ct, &outl, ct, (int)n) == 1 &&
+	    EVP_EncryptFinal_ex(c, ct + outl, &fin) == 1 &&
 	    (size_t)(outl + fin) == n &&
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, EG_SHRED_TAG, r + EG_SHRED_NONCE + n) == 1)
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, EG_SHRED_TAG, ct + n) == 1)
 		ok = 1;
 	char head[32], dig[12];
 	int hn = 9, nd = 0;
@@ -366,6 +419,8 @@ int eg_shred_seal(eg_shred_cx *cx, buf *out, const unsigned char key[EG_SHRED_KE
 	} else {
 		ok = 0;
 	}
+	if (!ok)
+		OPENSSL_cleanse(r, raw);   /* the plaintext may be left there */
 	if (r != stack)
 		free(r);
 	return ok ? 0 : -1;
@@ -403,10 +458,10 @@ int eg_shred_parse(const char *s, size_t n, uint32_t *kid, unsigned char *raw, s
 }
 
 long eg_shred_open(eg_shred_cx *cx, const unsigned char key[EG_SHRED_KEY], uint32_t kid,
-		   const char *id, size_t idlen, const char *ptr, size_t plen,
+		   const char *id, size_t idlen, const eg_shred_val *v, size_t nv,
 		   const unsigned char *raw, size_t rawlen, unsigned char *out)
 {
-	if (rawlen < EG_SHRED_NONCE + EG_SHRED_TAG)
+	if (rawlen < EG_SHRED_NONCE + EG_SHRED_TAG || rawlen > (1u << 28))
 		return -1;
 	size_t n = rawlen - EG_SHRED_NONCE - EG_SHRED_TAG;
 	int outl = 0, fin = 0;
@@ -414,7 +469,7 @@ long eg_shred_open(eg_shred_cx *cx, const unsigned char key[EG_SHRED_KEY], uint3
 	unsigned char tag[EG_SHRED_TAG];
 	memcpy(tag, raw + EG_SHRED_NONCE + n, EG_SHRED_TAG);
 	if (!begin(cx, 0, key, raw) ||
-	    !put_aad(c, kid, id, idlen, ptr, plen) ||
+	    !put_aad(c, kid, id, idlen, v, nv) ||
 	    EVP_DecryptUpdate(c, out, &outl, raw + EG_SHRED_NONCE, (int)n) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, EG_SHRED_TAG, tag) != 1 ||
 	    EVP_DecryptFinal_ex(c, out + outl, &fin) != 1) {
@@ -422,4 +477,26 @@ long eg_shred_open(eg_shred_cx *cx, const unsigned char key[EG_SHRED_KEY], uint3
 		return -1;
 	}
 	return (long)(outl + fin);
+}
+
+int eg_shred_split(const unsigned char *pt, size_t n, eg_shred_val *v, size_t nv)
+{
+	size_t at = 0;
+	for (size_t i = 0; i < nv; i++) {
+		size_t len = 0;
+		for (int sh = 0; ; sh += 7) {   /* LEB128, at most 4 bytes (2^28) */
+			if (at >= n || sh > 21)
+				return -1;
+			unsigned char b = pt[at++];
+			len |= (size_t)(b & 0x7f) << sh;
+			if (!(b & 0x80))
+				break;
+		}
+		if (len > n - at)
+			return -1;
+		v[i].v = (const char *)pt + at;
+		v[i].n = len;
+		at += len;
+	}
+	return at == n ? 0 : -1;
 }

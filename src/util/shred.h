@@ -3,12 +3,18 @@
  * (docs/FORGETTING.md): which properties of a type's data are personal
  * (the schema's "x-personal" and "x-subject" annotations), and the
  * encrypted form of one personal value, AES-256-GCM under its subject's
- * key, bound to the key id, the event's position and the value's place.
+ * key, bound to the key id, the event's id and the values' places.
  *
- * The encrypted form replaces the value in data as the JSON object
+ * All the personal values of one event (they share its subject, so a key)
+ * are one AES-256-GCM message, the bundle, which replaces the first of them
+ * in data as the JSON object
  *     {"$enc":"KID.BASE64"}
  * KID the key id in decimal, BASE64 (RFC 4648, padded) the 12-byte nonce,
- * the ciphertext of the value's JSON text and the 16-byte tag.
+ * the ciphertext and the 16-byte tag; the plaintext is each value's JSON
+ * text after its length (unsigned LEB128).  The others, in data order,
+ * are replaced by {"$enc":1}, {"$enc":2}, ...: their index in the bundle.
+ * One message per event instead of one per value: OpenSSL's per-call
+ * overhead, a nonce, a tag and base64 padding once (bench/forget.sh).
  */
 #ifndef EG_SHRED_H
 #define EG_SHRED_H
@@ -23,6 +29,8 @@ struct buf;
 #define EG_SHRED_KEY 32
 #define EG_SHRED_NONCE 12
 #define EG_SHRED_TAG 16
+/* Personal values in one event's bundle: at most this many. */
+#define EG_SHRED_VALS 1024
 /* A subject's text (its key file entry holds it): at most this many bytes. */
 #define EG_SHRED_SUBJECT_MAX 64
 
@@ -60,15 +68,24 @@ typedef struct eg_shred_cx eg_shred_cx;
 eg_shred_cx *eg_shred_cx_new(void);
 void eg_shred_cx_free(eg_shred_cx *cx);
 
+/* One value of a bundle: its data pointer (as the schema spells it,
+ * RFC 6901) and its JSON text. */
+typedef struct eg_shred_val {
+	const char *ptr;
+	size_t plen;
+	const char *v;
+	size_t n;
+} eg_shred_val;
+
 /*
- * Append the encrypted form of the JSON text pt[0..n) to out, under key
- * (key id kid), bound to the event's id id[0..idlen) (its text) and the
- * value's data pointer ptr[0..plen): a fresh random nonce each time.  0, or
- * -1 (out of memory, or the cipher or the random source failed).
+ * Append the bundle of v[0..nv) (1 <= nv <= EG_SHRED_VALS) to out, as
+ * {"$enc":"KID.BASE64"}, under key (key id kid), bound to the event's id
+ * id[0..idlen) (its text) and the values' pointers in that order: a fresh
+ * random nonce each time.  0, or -1 (out of memory, too many or too long
+ * values, or the cipher or the random source failed).
  */
 int eg_shred_seal(eg_shred_cx *cx, struct buf *out, const unsigned char key[EG_SHRED_KEY],
-		  uint32_t kid, const char *id, size_t idlen, const char *ptr, size_t plen,
-		  const char *pt, size_t n);
+		  uint32_t kid, const char *id, size_t idlen, const eg_shred_val *v, size_t nv);
 
 /*
  * Parse the text of an encrypted form's "$enc" string (s[0..n), no quotes):
@@ -79,12 +96,16 @@ int eg_shred_parse(const char *s, size_t n, uint32_t *kid, unsigned char *raw, s
 
 /*
  * Decrypt raw[0..rawlen) (from eg_shred_parse) into out (rawlen bytes at
- * least): its length, or -1 when the tag does not match (another key,
- * another place or event, or damaged bytes): never unauthenticated
- * bytes.
+ * least), the bundle of the values whose pointers are v[0..nv).ptr: the
+ * plaintext's length, or -1 when the tag does not match (another key,
+ * other places or event, or damaged bytes): never unauthenticated bytes.
  */
 long eg_shred_open(eg_shred_cx *cx, const unsigned char key[EG_SHRED_KEY], uint32_t kid,
-		   const char *id, size_t idlen, const char *ptr, size_t plen,
+		   const char *id, size_t idlen, const eg_shred_val *v, size_t nv,
 		   const unsigned char *raw, size_t rawlen, unsigned char *out);
+
+/* Split an opened bundle pt[0..n) into v[0..nv).v/.n (pointing into pt):
+ * 0, or -1 when it does not hold exactly nv values. */
+int eg_shred_split(const unsigned char *pt, size_t n, eg_shred_val *v, size_t nv);
 
 #endif
