@@ -470,37 +470,6 @@ static const char *skip_ws(const char *p, const char *end)
 	return p;
 }
 
-/* Past the value at p, or NULL if it does not end before end. */
-static const char *skip_value(const char *p, const char *end)
-{
-	if (p >= end)
-		return NULL;
-	if (*p == '"') {
-		const char *q = eg_json_string_end(p, end, NULL);
-		return q <= end && q[-1] == '"' && q > p + 1 ? q : NULL;
-	}
-	if (*p == '{' || *p == '[') {
-		int d = 0;
-		while (p < end) {
-			char c = *p;
-			if (c == '"') {
-				p = eg_json_string_end(p, end, NULL);
-				continue;
-			}
-			if (c == '{' || c == '[')
-				d++;
-			else if ((c == '}' || c == ']') && --d == 0)
-				return p + 1;
-			p++;
-		}
-		return NULL;
-	}
-	while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' &&
-	       *p != '\n' && *p != '\r')
-		p++;
-	return p;
-}
-
 static int vobj_begin(vobj *it, const char *p, size_t n)
 {
 	it->end = p + n;
@@ -520,14 +489,14 @@ static int vobj_next(vobj *it, json_span *key, json_span *val)
 		p = skip_ws(p + 1, end);
 	if (p < end && *p == '}')
 		return 0;
-	if (p >= end || *p != '"' || !(q = skip_value(p, end)))
+	if (p >= end || *p != '"' || !(q = eg_json_value_end(p, end)))
 		return -1;
 	*key = (json_span){ p, (size_t)(q - p), JSON_STRING };
 	p = skip_ws(q, end);
 	if (p >= end || *p != ':')
 		return -1;
 	p = skip_ws(p + 1, end);
-	if (!(q = skip_value(p, end)) || q == p)
+	if (!(q = eg_json_value_end(p, end)) || q == p)
 		return -1;
 	*val = (json_span){ p, (size_t)(q - p), eg_json_type_of(*p) };
 	it->p = q;

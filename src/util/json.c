@@ -571,13 +571,14 @@ int eg_json_member(const json_span *o, const char *name, size_t n, json_span *va
 /* ------------------------------------------ scanning validated text */
 
 
-/* Past the string whose opening quote is at p (or end). */
-static const char *skip_string(const char *p, const char *end)
+/* Past the string whose opening quote is at p, or NULL when it does not
+ * close before end. */
+static const char *string_close(const char *p, const char *end)
 {
 	for (p++; p < end;) {
 		const char *q = memchr(p, '"', (size_t)(end - p));
 		if (!q)
-			return end;
+			return NULL;
 		/* escaped when an odd run of backslashes precedes it; the run
 		 * cannot start before p, which follows a quote */
 		const char *b = q;
@@ -587,19 +588,21 @@ static const char *skip_string(const char *p, const char *end)
 			return q + 1;
 		p = q + 1;
 	}
-	return end;
+	return NULL;
 }
 
-/* Past the value starting at p (or end). */
-static const char *skip_value(const char *p, const char *end)
+const char *eg_json_value_end(const char *p, const char *end)
 {
+	if (p >= end)
+		return NULL;
 	if (*p == '"')
-		return skip_string(p, end);
+		return string_close(p, end);
 	if (*p == '{' || *p == '[') {
 		for (int d = 0; p < end;) {
 			char c = *p;
 			if (c == '"') {
-				p = skip_string(p, end);
+				if (!(p = string_close(p, end)))
+					return NULL;
 				continue;
 			}
 			if (c == '{' || c == '[')
@@ -608,11 +611,18 @@ static const char *skip_value(const char *p, const char *end)
 				return p + 1;
 			p++;
 		}
-		return end;
+		return NULL;
 	}
 	while (p < end && *p != ',' && *p != '}' && *p != ']' && !is_ws((uint8_t)*p))
 		p++;
 	return p;
+}
+
+/* Past the value starting at p (or end). */
+static const char *skip_value(const char *p, const char *end)
+{
+	const char *q = eg_json_value_end(p, end);
+	return q ? q : end;
 }
 
 static enum json_type type_at(char c)
@@ -699,7 +709,7 @@ unsigned eg_json_members_valid(const json_span *o, const char *const *names,
 		if (p >= end || *p != '"')
 			return found;
 		json_span key = { p, 0, JSON_STRING };
-		p = skip_string(p, end);
+		p = skip_value(p, end);
 		key.n = (size_t)(p - key.p);
 		while (p < end && (is_ws((uint8_t)*p) || *p == ':'))
 			p++;

@@ -122,6 +122,11 @@ size_t eg_json_unescape(const char *p, const char *end, char *out);
 #define JSON_STR_NONASCII 2u
 const char *eg_json_string_end(const char *p, const char *end, unsigned *flags);
 
+/* In validated JSON text: past the value at p (a string, a container with
+ * everything in it, or a number or literal up to its delimiter), or NULL
+ * when a string or container does not close before end. */
+const char *eg_json_value_end(const char *p, const char *end);
+
 /* A decoded, NUL-terminated copy of a JSON_STRING span (malloc'd; NUL bytes
  * inside are kept), its length in *n when n is not NULL; NULL when out of
  * memory. */
