@@ -193,6 +193,13 @@ static void store_reads_back_and_forgets(void **state)
 	assert_int_equal(eg_store_forget(st, "u1", &r), EG_OK);
 	assert_int_equal(r.keys, 1);
 	assert_int_equal(r.key_id, 1);
+	/* every kind built from decrypted data, even in a program that links
+	 * none of their engines (this one) */
+	assert_non_null(strstr(r.dropped, "projection"));
+	assert_non_null(strstr(r.dropped, "features"));
+	assert_non_null(strstr(r.dropped, "metrics"));
+	assert_non_null(strstr(r.dropped, "errors"));
+	assert_null(strstr(r.dropped, "tree"));
 	assert_int_equal(read_data(st, 2, d, sizeof d), EG_EV_FORGOTTEN);
 	assert_string_equal(d, "{\"c\":\"u1\",\"e\":null,\"a\":{\"s\":null,\"z\":1},\"k\":2}");
 	assert_int_equal(eg_store_forget(st, "nobody", &r), EG_ENOTFOUND);

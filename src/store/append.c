@@ -351,9 +351,12 @@ static int take_tags(pctx *pc, const json_span *v, rec_in *r)
 			snprintf(what, sizeof what, "a tag of 1 to %d bytes, got %zu bytes", TAG_MAX, n);
 			return bad(pc, field, what);
 		}
+		/* nor the query's separators (docs/CONSISTENCY.md): a tag a
+		 * query cannot name could never be matched by --fail-if */
 		for (size_t i = 0; i < n; i++)
-			if ((unsigned char)p[2 + i] < 0x20 || p[2 + i] == 0x7f)
-				return bad(pc, field, "a tag without control characters");
+			if ((unsigned char)p[2 + i] <= 0x20 || p[2 + i] == 0x7f ||
+			    p[2 + i] == ',' || p[2 + i] == ';')
+				return bad(pc, field, "a tag without spaces, control characters, ',' or ';'");
 		/* a repeat would index the event twice under one key */
 		const char *q = start;
 		for (uint32_t j = 0; j < k; j++) {

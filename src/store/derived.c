@@ -367,8 +367,14 @@ static eg_ds_kind kinds[MAX_KINDS] = {
 	{ "proj", "projection", NULL, NULL, 0 },
 	{ "win", "window", NULL, NULL, 0 },
 	{ "sess", "session", NULL, NULL, 0 },
+	/* known here too, not only once their engines register hooks, so that
+	 * eg_store_forget drops them in a program that does not link those
+	 * engines (docs/FORGETTING.md) */
+	{ "feat", "features", NULL, NULL, 0 },
+	{ "metrics", "metrics", NULL, NULL, 0 },
+	{ "errors", "errors", NULL, NULL, 0 },
 };
-static size_t nkinds = 3;
+static size_t nkinds = 6;
 
 static eg_ds_kind *kind_of(const char *sub, const char *name)
 {

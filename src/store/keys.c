@@ -704,6 +704,14 @@ int eg_keys_seal_data(eg_store *st, eg_shred_cx *cx, const eg_personal *p, const
 	uint32_t kid;
 	const unsigned char *key;
 	int rc;
+	/* data is minified here, as stored: an object beginning {"$enc": is
+	 * engram's form of an encrypted value, which a reader would take for
+	 * one (and read the event's real values as unavailable) */
+	if (memmem(data, n, "{\"$enc\":", 8)) {
+		snprintf(err, errlen, "field \"data\": expected no object with a \"$enc\" member first "
+			 "(engram's form of an encrypted value) in an event with personal values");
+		return EG_EINVAL;
+	}
 	if (seal_obj(&s, &d, 0, all)) {
 		snprintf(err, errlen, "field \"data\": cannot encrypt its personal values (out of "
 			 "memory, or more than %d)", EG_SHRED_VALS);

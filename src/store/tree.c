@@ -165,6 +165,7 @@ static int add_events(eg_tree *t, sink *s, uint64_t to)
 	int rc = eg_iter_new(st, &it, &f);
 	if (rc)
 		return rc;
+	eg_iter_raw(it);   /* the leaves are the records as stored */
 	eg_iter_lazy_ids(it);
 	const eg_event *e;
 	while ((rc = eg_iter_next(it, &e)) == EG_OK) {
@@ -525,6 +526,7 @@ static int leaf_scan(eg_store *st, uint64_t pos, unsigned char **buf, size_t *le
 	int rc = eg_iter_new(st, &it, &f);
 	if (rc)
 		return rc;
+	eg_iter_raw(it);
 	rc = eg_iter_next(it, &e);
 	if (rc == EG_OK) {
 		const unsigned char *rec;

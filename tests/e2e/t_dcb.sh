@@ -154,7 +154,13 @@ test_bad_tags_and_queries_are_refused_naming_them() {
 	assert_exit 1 eg append <<<'{"type":"x","tags":[""]}'
 	assert_contains "$ERR" 'field "tags[0]": expected a tag of 1 to 128 bytes, got 0 bytes'
 	assert_exit 1 eg append <<<'{"type":"x","tags":["a\u0001"]}'
-	assert_contains "$ERR" 'field "tags[0]": expected a tag without control characters'
+	assert_contains "$ERR" 'field "tags[0]": expected a tag without spaces, control characters'
+	# nor a query's separators: a query could never name the tag
+	local t
+	for t in 'room:1,2' 'a;b' 'a b'; do
+		assert_exit 1 eg append <<<"{\"type\":\"x\",\"tags\":[\"$t\"]}"
+		assert_contains "$ERR" "control characters, ',' or ';'" "the tag '$t'"
+	done
 	printf '{"type":"x","tags":[%s]}\n' "$(seq -s, -f '"t%g"' 33)" >"$T/many.ndjson"
 	assert_exit 1 eg append "$T/many.ndjson"
 	assert_contains "$ERR" 'expected at most 32 tags'

@@ -284,6 +284,10 @@ EV
 	assert_contains "$ERR" 'line 2: field "data/customer_id": missing'
 	assert_exit 1 eg append <<<'{"type":"visit","data":{"customer_id":1.5,"email":"a@x"}}'
 	assert_contains "$ERR" 'field "data/customer_id": expected a string'
+	# engram's own form of an encrypted value, given in data: refused (a
+	# reader would take it for one and read the real values unavailable)
+	assert_exit 1 eg append <<<'{"type":"visit","data":{"customer_id":"c1","email":"a@x","note":{"$enc":1}}}'
+	assert_contains "$ERR" 'field "data": expected no object with a "$enc" member first'
 	# $quarantine would keep personal values in the clear: refused
 	assert_exit 1 eg append --quarantine <<<'{"type":"order","data":{"customer_id":"c1","email":"a@x","amount":"x"}}'
 	assert_contains "$ERR" 'personal properties'
