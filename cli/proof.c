@@ -42,6 +42,22 @@ static char *key_text(const char *path, const char *opt_name, size_t *n, int *rc
 	return s;
 }
 
+/* The store, for reading, and its Merkle tree brought up to the head;
+ * NULL (the store closed, *rc the exit code) when either fails. */
+static eg_store *open_tree(cli *c, eg_tree **t, int *rc)
+{
+	eg_store *st = cli_open_read(c, rc);
+	if (!st)
+		return NULL;
+	int r = eg_tree_open(st, t);
+	if (r) {
+		*rc = cli_fail(st, r);
+		eg_store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
 /* ----------------------------------------------------------------- head */
 
 int cmd_head(cli *c)
@@ -55,23 +71,16 @@ int cmd_head(cli *c)
 	char *key = NULL;
 	if (sign && !(key = key_text(sign, "--sign", &keylen, &rc)))
 		return rc;
-	eg_store *st = cli_open_read(c, &rc);
-	if (!st) {
-		free(key);
-		return rc;
-	}
 	eg_tree *t;
-	int r = eg_tree_open(st, &t);
-	if (r) {
-		rc = cli_fail(st, r);
-		eg_store_close(st);
+	eg_store *st = open_tree(c, &t, &rc);
+	if (!st) {
 		free(key);
 		return rc;
 	}
 	eg_head h;
 	unsigned char root[32];
 	eg_tree_head(t, &h);
-	r = eg_tree_root(t, h.pos, root);
+	int r = eg_tree_root(t, h.pos, root);
 	eg_tree_close(t);
 	if (r) {
 		rc = cli_fail(st, r);
@@ -380,16 +389,10 @@ static int proof_consistency(cli *c, int arg)
 	if (m > n)
 		return cli_usage_error(c, "OLD %llu is above NEW %llu", (unsigned long long)m,
 				       (unsigned long long)n);
-	eg_store *st = cli_open_read(c, &rc);
+	eg_tree *t;
+	eg_store *st = open_tree(c, &t, &rc);
 	if (!st)
 		return rc;
-	eg_tree *t;
-	int r = eg_tree_open(st, &t);
-	if (r) {
-		rc = cli_fail(st, r);
-		eg_store_close(st);
-		return rc;
-	}
 	if (n > eg_tree_size(t)) {
 		cli_error("NEW %llu: beyond the head %llu", (unsigned long long)n,
 			  (unsigned long long)eg_tree_size(t));
@@ -399,7 +402,7 @@ static int proof_consistency(cli *c, int arg)
 	}
 	unsigned char a[32], b[32], path[64][32];
 	size_t np;
-	r = eg_proof_consistency(t, m, n, a, b, path, &np);
+	int r = eg_proof_consistency(t, m, n, a, b, path, &np);
 	eg_tree_close(t);
 	if (r) {
 		rc = cli_fail(st, r);
